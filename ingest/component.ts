@@ -1,0 +1,105 @@
+// The one interface every ingest component shares (after the OpenTelemetry Collector's
+// component.Component and consumer.Traces): receivers → processors → exporters.
+import type { Logger } from 'pino';
+import type { Signal, SignalItems } from '../src/model/telemetry.ts';
+
+export type { Signal, SignalItems };
+
+/** What a component may ask of the process that runs it. */
+export interface Host {
+  logger: Logger;
+  /** Report a fatal error after start-up; the host logs it and keeps serving everything else. */
+  reportError(componentId: string, err: unknown): void;
+}
+
+/**
+ * Lifecycle of every component. `shutdown` must work when `start` never ran and when called twice;
+ * after it resolves, the component holds no buffered data and no open handles.
+ */
+export interface Component {
+  start(host: Host): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Takes a batch of one signal. After the returned promise resolves the caller no longer owns
+ * the items and must not change them (the consumer may keep references).
+ * Rejects with a ConsumeError: `permanent` when resending the same input would fail again.
+ */
+export interface Consumer<S extends Signal> {
+  consume(items: readonly SignalItems[S][]): Promise<void>;
+}
+
+export type Processor<S extends Signal> = Component & Consumer<S>;
+export type Exporter<S extends Signal> = Component & Consumer<S>;
+export type Receiver = Component;
+
+/** An exporter's answer for one attempt, so the shared retry helper can decide what comes next. */
+export type ExportResult =
+  | { kind: 'success' }
+  | { kind: 'failure'; error: Error } // permanent: retrying the same data will not help
+  | { kind: 'retryable'; error: Error; retryAfterMs?: number };
+
+export class ConsumeError extends Error {
+  readonly permanent: boolean;
+  constructor(message: string, opts: { permanent: boolean; cause?: unknown }) {
+    super(message, { cause: opts.cause });
+    this.name = 'ConsumeError';
+    this.permanent = opts.permanent;
+  }
+}
+
+export function permanentError(message: string, cause?: unknown): ConsumeError {
+  return new ConsumeError(message, { permanent: true, cause });
+}
+
+export function retryableError(message: string, cause?: unknown): ConsumeError {
+  return new ConsumeError(message, { permanent: false, cause });
+}
+
+export function isPermanent(err: unknown): boolean {
+  return err instanceof ConsumeError && err.permanent;
+}
+
+/** The next consumers of a receiver, one per signal it may produce. A receiver never knows what sits behind. */
+export type NextConsumers = { [S in Signal]?: Consumer<S> };
+
+/** Everything a factory gets to build one named instance (`type/name`). */
+export interface CreateSettings {
+  id: string; // e.g. "otlp" or "otlp/internal"
+  logger: Logger;
+}
+
+export interface ReceiverFactory<C> {
+  kind: 'receiver';
+  type: string;
+  createDefaultConfig(): C;
+  signals: readonly Signal[];
+  create(settings: CreateSettings, config: C, next: NextConsumers): Receiver;
+}
+
+export interface ProcessorFactory<C> {
+  kind: 'processor';
+  type: string;
+  createDefaultConfig(): C;
+  signals: readonly Signal[];
+  create<S extends Signal>(settings: CreateSettings, config: C, signal: S, next: Consumer<S>): Processor<S>;
+}
+
+export interface ExporterFactory<C> {
+  kind: 'exporter';
+  type: string;
+  createDefaultConfig(): C;
+  signals: readonly Signal[];
+  create<S extends Signal>(settings: CreateSettings, config: C, signal: S): Exporter<S>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds factories of any config type
+export type AnyFactory = ReceiverFactory<any> | ProcessorFactory<any> | ExporterFactory<any>;
+
+export class SignalNotSupportedError extends Error {
+  constructor(type: string, signal: Signal) {
+    super(`component type "${type}" does not support the ${signal} signal`);
+    this.name = 'SignalNotSupportedError';
+  }
+}

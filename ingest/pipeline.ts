@@ -1,0 +1,110 @@
+// Turns the `receivers / processors / exporters / pipelines` config into running components:
+// receiver → processors (in order) → fan-out to exporters, one chain per signal. A receiver named
+// in several pipelines is one instance feeding each signal's chain; processors and exporters get an
+// instance per signal, as in the Collector.
+import type { Logger } from 'pino';
+import type { Component, Consumer, Host, NextConsumers, Signal } from './component.ts';
+import { SignalNotSupportedError } from './component.ts';
+import { fanout } from './helpers/fanout.ts';
+import { componentType, type Registry } from './registry.ts';
+import { mergeConfig } from '../src/config/merge.ts';
+
+export interface PipelineConfig {
+  receivers: string[];
+  processors: string[];
+  exporters: string[];
+}
+
+export interface IngestConfig {
+  receivers: Record<string, unknown>;
+  processors: Record<string, unknown>;
+  exporters: Record<string, unknown>;
+  pipelines: Partial<Record<Signal, PipelineConfig>>;
+}
+
+export interface RunningPipelines {
+  /** Components by id (`otlp`, `batch/traces`, `duckdb/logs`…), for stats and tests. */
+  components: ReadonlyMap<string, Component>;
+  start(host: Host): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** Consumers that see every batch a receiver produces, before processing (e.g. the live-tail bus). */
+export type Taps = NextConsumers;
+
+export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Logger, taps: Taps = {}): RunningPipelines {
+  const exporters: [string, Component][] = [];
+  const processors: [string, Component][] = [];
+  const receivers: [string, Component][] = [];
+  const receiverNext = new Map<string, NextConsumers>();
+
+  const settingsFor = (id: string) => ({ id, logger: logger.child({ component: id }) });
+  const configFor = (section: Record<string, unknown>, id: string, defaults: unknown, what: string) => {
+    if (!(id in section)) throw new Error(`pipelines: ${what} "${id}" is used by a pipeline but not configured under ${what}s`);
+    return mergeConfig(defaults, section[id], `${what}s.${id}`);
+  };
+
+  for (const [signal, pipe] of Object.entries(cfg.pipelines) as [Signal, PipelineConfig][]) {
+    if (pipe.receivers.length === 0 || pipe.exporters.length === 0) {
+      throw new Error(`pipelines.${signal}: needs at least one receiver and one exporter`);
+    }
+    const exporterConsumers = pipe.exporters.map((id) => {
+      const factory = registry.exporters.get(componentType(id));
+      if (!factory) throw new Error(`pipelines.${signal}: unknown exporter type "${componentType(id)}"`);
+      if (!factory.signals.includes(signal)) throw new SignalNotSupportedError(factory.type, signal);
+      const exporter = factory.create(settingsFor(`${id}/${signal}`), configFor(cfg.exporters, id, factory.createDefaultConfig(), 'exporter'), signal);
+      exporters.push([`${id}/${signal}`, exporter]);
+      return exporter;
+    });
+    let next: Consumer<typeof signal> = fanout(exporterConsumers);
+    for (const id of [...pipe.processors].reverse()) {
+      const factory = registry.processors.get(componentType(id));
+      if (!factory) throw new Error(`pipelines.${signal}: unknown processor type "${componentType(id)}"`);
+      if (!factory.signals.includes(signal)) throw new SignalNotSupportedError(factory.type, signal);
+      const processor = factory.create(settingsFor(`${id}/${signal}`), configFor(cfg.processors, id, factory.createDefaultConfig(), 'processor'), signal, next);
+      processors.push([`${id}/${signal}`, processor]);
+      next = processor;
+    }
+    const tap = taps[signal] as Consumer<typeof signal> | undefined;
+    const head = tap ? fanout([next, tap]) : next;
+    for (const id of pipe.receivers) {
+      const nexts = receiverNext.get(id) ?? {};
+      (nexts as Record<Signal, Consumer<Signal>>)[signal] = head as Consumer<Signal>;
+      receiverNext.set(id, nexts);
+    }
+  }
+
+  for (const [id, nexts] of receiverNext) {
+    const factory = registry.receivers.get(componentType(id));
+    if (!factory) throw new Error(`pipelines: unknown receiver type "${componentType(id)}"`);
+    for (const signal of Object.keys(nexts) as Signal[]) {
+      if (!factory.signals.includes(signal)) throw new SignalNotSupportedError(factory.type, signal);
+    }
+    receivers.push([id, factory.create(settingsFor(id), configFor(cfg.receivers, id, factory.createDefaultConfig(), 'receiver'), nexts)]);
+  }
+
+  // Start downstream first so a receiver never feeds a component that is not running;
+  // shut down upstream first so nothing arrives at a component that has flushed.
+  const startOrder = [...exporters, ...processors.reverse(), ...receivers];
+  let started: [string, Component][] = [];
+  return {
+    components: new Map(startOrder),
+    async start(host) {
+      for (const entry of startOrder) {
+        await entry[1].start(host);
+        started.push(entry);
+      }
+    },
+    async shutdown() {
+      const stopping = [...started].reverse();
+      started = [];
+      for (const [id, c] of stopping) {
+        try {
+          await c.shutdown();
+        } catch (err) {
+          logger.error({ err, component: id }, 'component failed to shut down cleanly');
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,109 @@
+// Batches items in front of an exporter (the Collector's batchprocessor): acknowledges on enqueue,
+// sends when `sendBatchSize` items are waiting or `timeoutMs` has passed, one send at a time so order
+// is kept. Memory is bounded: past `maxQueuedItems` a consume is refused as retryable, which the OTLP
+// receiver turns into 503/UNAVAILABLE so the client backs off. Shutdown sends everything still queued.
+import type { Logger } from 'pino';
+import type { MetricSample } from '../../../src/server/metrics.ts';
+import { retryableError, type Consumer, type Host, type Processor, type Signal, type SignalItems } from '../../component.ts';
+
+export interface BatchProcessorConfig {
+  sendBatchSize: number;
+  timeoutMs: number;
+  maxQueuedItems: number;
+}
+
+export interface BatchProcessorStats {
+  queued: number;
+  sent: number;
+  failed: number;
+  refused: number;
+}
+
+class BatchProcessor<S extends Signal> implements Processor<S> {
+  private queue: SignalItems[S][] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private sending: Promise<void> | undefined;
+  private stopped = false;
+  private readonly counts = { sent: 0, failed: 0, refused: 0 };
+
+  constructor(
+    private readonly id: string,
+    private readonly config: BatchProcessorConfig,
+    private readonly next: Consumer<S>,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(_host: Host): Promise<void> {
+    this.stopped = false;
+  }
+
+  async consume(items: readonly SignalItems[S][]): Promise<void> {
+    if (items.length === 0) return;
+    if (this.stopped) throw retryableError('the gateway is shutting down');
+    if (this.queue.length + items.length > this.config.maxQueuedItems) {
+      this.counts.refused += items.length;
+      throw retryableError(`ingest queue is full (${this.queue.length} items waiting, limit ${this.config.maxQueuedItems})`);
+    }
+    for (const item of items) this.queue.push(item);
+    if (this.queue.length >= this.config.sendBatchSize) this.kick();
+    else this.timer ??= setTimeout(() => this.kick(), this.config.timeoutMs);
+  }
+
+  stats(): BatchProcessorStats {
+    return { queued: this.queue.length, ...this.counts };
+  }
+
+  metrics(): MetricSample[] {
+    const labels = { component: this.id };
+    return [
+      { name: 'teleql_batch_queue_items', help: 'Items waiting to be sent to the exporters', type: 'gauge', value: this.queue.length, labels },
+      { name: 'teleql_batch_sent_items_total', help: 'Items handed to the exporters', type: 'counter', value: this.counts.sent, labels },
+      { name: 'teleql_batch_failed_items_total', help: 'Acknowledged items the exporters failed to take (lost)', type: 'counter', value: this.counts.failed, labels },
+      { name: 'teleql_batch_refused_items_total', help: 'Items refused because the queue was full (client told to retry)', type: 'counter', value: this.counts.refused, labels },
+    ];
+  }
+
+  /** Starts a send loop unless one runs; the loop drains full batches and then whatever waits. */
+  private kick(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.sending ??= this.drain().finally(() => {
+      this.sending = undefined;
+      if (this.queue.length > 0) this.timer ??= setTimeout(() => this.kick(), this.config.timeoutMs);
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.config.sendBatchSize);
+      try {
+        await this.next.consume(batch);
+        this.counts.sent += batch.length;
+      } catch (err) {
+        // Already acknowledged to the client: all we can do is count and say why.
+        this.counts.failed += batch.length;
+        this.logger.error({ err, items: batch.length }, 'batch export failed; items dropped');
+      }
+    }
+  }
+
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.sending) {
+      if (!this.sending) this.kick();
+      await this.sending;
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+}
+
+export type BatchingProcessor<S extends Signal> = Processor<S> & { stats(): BatchProcessorStats; metrics(): MetricSample[]; flush(): Promise<void> };
+
+export function createBatchProcessor<S extends Signal>(id: string, config: BatchProcessorConfig, next: Consumer<S>, logger: Logger): BatchingProcessor<S> {
+  return new BatchProcessor(id, config, next, logger);
+}

@@ -1,0 +1,10 @@
+import type { ProcessorFactory } from '../../component.ts';
+import { createBatchProcessor, type BatchProcessorConfig } from './batch-processor.ts';
+
+export const batchProcessorFactory: ProcessorFactory<BatchProcessorConfig> = {
+  kind: 'processor',
+  type: 'batch',
+  signals: ['traces', 'logs', 'metrics'],
+  createDefaultConfig: () => ({ sendBatchSize: 8192, timeoutMs: 200, maxQueuedItems: 500_000 }),
+  create: (settings, config, _signal, next) => createBatchProcessor(settings.id, config, next, settings.logger),
+};

@@ -1,0 +1,180 @@
+// Parsing and printing of the Timestamp and Duration scalars. Internally both are bigint
+// nanoseconds, so a value read from a client survives to the store without losing precision.
+import { GatewayError } from '../src/errors.ts';
+
+const NS_PER_MS = 1_000_000n;
+/** The largest instant a signed 64-bit nanosecond count can hold (2262-04-11T23:47:16.854775807Z). */
+const MAX_NS = 9_223_372_036_854_775_807n;
+
+const MS_DIGITS = /^\d{1,14}(\.\d+)?$/;
+const NS_DIGITS = /^\d{16,19}$/;
+const ISO =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+-]\d{2}:?\d{2}))?$/;
+
+function badTimestamp(value: unknown, why: string): GatewayError {
+  return new GatewayError(
+    'GW_BAD_TIME_RANGE',
+    `Timestamp ${JSON.stringify(String(value))} is invalid: ${why} (GW_BAD_TIME_RANGE)`,
+  );
+}
+
+/** Fractional decimal `whole.frac` times `unit`, rounded half-up to an integer. */
+function decimalTimes(whole: string, frac: string, unit: bigint): bigint {
+  const scale = 10n ** BigInt(frac.length);
+  const scaled = (BigInt(whole) * scale + BigInt(frac || '0')) * unit;
+  return (scaled * 2n + scale) / (2n * scale);
+}
+
+function inRange(ns: bigint, value: unknown): bigint {
+  if (ns < 0n || ns > MAX_NS) throw badTimestamp(value, 'it must fall between 1970-01-01T00:00:00Z and 2262-04-11T23:47:16Z');
+  return ns;
+}
+
+/**
+ * Reads a Timestamp input. Accepted forms:
+ * - a number: epoch milliseconds (a fraction keeps microseconds; use a string for nanoseconds);
+ * - a string of 1–14 digits (optionally with a fraction): epoch milliseconds — what Grafana's
+ *   `${__from}` sends;
+ * - a string of 16–19 digits: epoch nanoseconds — what OTLP and `startTimeUnixNano` use;
+ * - ISO 8601 / RFC 3339 with an offset (`Z` or `±hh:mm`) and up to 9 fraction digits, or a bare
+ *   date (midnight UTC).
+ * 15 digits is rejected: as milliseconds it is the year 33658, as nanoseconds 1970-01-12, so it
+ * is almost certainly a unit mistake.
+ */
+export function parseTimestamp(value: unknown): bigint {
+  if (typeof value === 'bigint') return inRange(value, value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw badTimestamp(value, 'epoch milliseconds must be a finite number');
+    // A double near 1.7e12 ms resolves ~0.2 µs, so whole microseconds are all it can carry.
+    const [whole = '0', frac = ''] = Math.abs(value).toFixed(3).split('.');
+    return inRange((value < 0 ? -1n : 1n) * decimalTimes(whole, frac, NS_PER_MS), value);
+  }
+  if (typeof value !== 'string') throw badTimestamp(value, 'expected epoch milliseconds, epoch nanoseconds or ISO 8601');
+  const s = value.trim();
+  if (MS_DIGITS.test(s)) {
+    const [whole = '0', frac = ''] = s.split('.');
+    return inRange(decimalTimes(whole, frac, NS_PER_MS), value);
+  }
+  if (NS_DIGITS.test(s)) return inRange(BigInt(s), value);
+  if (/^\d{15}$/.test(s)) {
+    throw badTimestamp(value, 'use up to 14 digits for epoch milliseconds or 16–19 digits for epoch nanoseconds');
+  }
+  const m = ISO.exec(s);
+  if (!m) {
+    throw badTimestamp(
+      value,
+      'expected epoch milliseconds (≤ 14 digits), epoch nanoseconds (16–19 digits) or ISO 8601 with an offset, e.g. 2026-01-02T03:04:05.123456789Z',
+    );
+  }
+  const [, y, mo, d, h, mi, sec, frac, zone] = m;
+  if (h !== undefined && zone === undefined) throw badTimestamp(value, 'an ISO 8601 time needs an offset (Z or ±hh:mm)');
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h ?? 0);
+  const minute = Number(mi ?? 0);
+  const second = Number(sec ?? 0);
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
+  const check = new Date(ms);
+  if (
+    check.getUTCFullYear() !== year ||
+    check.getUTCMonth() !== month - 1 ||
+    check.getUTCDate() !== day ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59
+  ) {
+    throw badTimestamp(value, 'the date or time is out of range');
+  }
+  let offsetMinutes = 0;
+  if (zone && zone.toUpperCase() !== 'Z') {
+    const digits = zone.slice(1).replace(':', '');
+    const oh = Number(digits.slice(0, 2));
+    const om = Number(digits.slice(2));
+    if (oh > 23 || om > 59) throw badTimestamp(value, 'the offset is out of range');
+    offsetMinutes = (zone.startsWith('-') ? -1 : 1) * (oh * 60 + om);
+  }
+  const fracNs = BigInt((frac ?? '').padEnd(9, '0'));
+  return inRange(BigInt(ms - offsetMinutes * 60_000) * NS_PER_MS + fracNs, value);
+}
+
+/** ISO 8601 in UTC with all nine fraction digits, so the string sorts and keeps nanoseconds. */
+export function formatTimestamp(ns: bigint): string {
+  const ms = ns / NS_PER_MS;
+  const fraction = String(ns % 1_000_000_000n).padStart(9, '0');
+  return `${new Date(Number(ms)).toISOString().slice(0, 19)}.${fraction}Z`;
+}
+
+export function nsToMs(ns: bigint): number {
+  return Number(ns) / 1e6;
+}
+
+const UNIT_NS: Record<string, bigint> = {
+  ns: 1n,
+  us: 1_000n,
+  µs: 1_000n,
+  μs: 1_000n,
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
+  d: 86_400_000_000_000n,
+};
+const DURATION = /^(?:\d+(?:\.\d+)?(?:ns|us|µs|μs|ms|s|m|h|d))+$/;
+const DURATION_PART = /(\d+)(?:\.(\d+))?(ns|us|µs|μs|ms|s|m|h|d)/g;
+
+function badDuration(value: unknown, why: string): GatewayError {
+  return new GatewayError('GW_BAD_ARGUMENT', `Duration ${JSON.stringify(String(value))} is invalid: ${why} (GW_BAD_ARGUMENT)`);
+}
+
+/**
+ * Reads a Duration input: a number of milliseconds (number or numeric string), or Go-style
+ * units `ns us µs ms s m h d` that may be combined (`1h30m`) and have fractions (`1.5s`).
+ * Sub-nanosecond fractions round half-up.
+ */
+export function parseDuration(value: unknown): bigint {
+  if (typeof value === 'bigint') {
+    if (value < 0n) throw badDuration(value, 'it must not be negative');
+    return value;
+  }
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) throw badDuration(value, 'milliseconds must be a finite number ≥ 0');
+    const [whole = '0', frac = ''] = value.toFixed(6).split('.');
+    return decimalTimes(whole, frac, NS_PER_MS);
+  }
+  if (typeof value !== 'string') throw badDuration(value, 'expected a number of milliseconds or a string like "250ms" or "1h30m"');
+  const s = value.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) {
+    const [whole = '0', frac = ''] = s.split('.');
+    return decimalTimes(whole, frac, NS_PER_MS);
+  }
+  if (!DURATION.test(s)) {
+    throw badDuration(value, 'expected a number of milliseconds or units ns, us, ms, s, m, h, d such as "250ms", "1.5s" or "1h30m"');
+  }
+  let total = 0n;
+  for (const [, whole = '0', frac = '', unit = 'ns'] of s.matchAll(DURATION_PART)) {
+    total += decimalTimes(whole, frac, UNIT_NS[unit] ?? 1n);
+  }
+  return total;
+}
+
+function trimFraction(ns: bigint, unit: bigint, digits: number): string {
+  const whole = ns / unit;
+  const frac = String(ns % unit).padStart(digits, '0').replace(/0+$/, '');
+  return frac ? `${whole}.${frac}` : String(whole);
+}
+
+/** Go's time.Duration style, using `us` so the result parses back: `20ns`, `1.234ms`, `1h30m`. */
+export function formatDuration(ns: bigint): string {
+  if (ns < 1_000n) return `${ns}ns`;
+  if (ns < 1_000_000n) return `${trimFraction(ns, 1_000n, 3)}us`;
+  if (ns < 1_000_000_000n) return `${trimFraction(ns, 1_000_000n, 6)}ms`;
+  const hours = ns / UNIT_NS.h!;
+  const minutes = (ns % UNIT_NS.h!) / UNIT_NS.m!;
+  const rest = ns % UNIT_NS.m!;
+  let out = '';
+  if (hours > 0n) out += `${hours}h`;
+  if (minutes > 0n) out += `${minutes}m`;
+  if (rest > 0n || out === '') out += `${trimFraction(rest, 1_000_000_000n, 9)}s`;
+  return out;
+}

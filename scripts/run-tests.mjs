@@ -1,0 +1,25 @@
+// Runs every test file under test/ with node's own test runner (Node 20 has no --test glob).
+// Usage: node scripts/run-tests.mjs [path-substring …]
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+function find(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) return find(p);
+    return p.endsWith('.test.ts') ? [p] : [];
+  });
+}
+const only = process.argv.slice(2);
+const files = find('test').filter((f) => only.length === 0 || only.some((o) => f.includes(o))).sort();
+if (files.length === 0) {
+  console.error('no test files matched');
+  process.exit(1);
+}
+const r = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=240000', ...files],
+  { stdio: 'inherit', env: { ...process.env, TELEQL_LOG_LEVEL: process.env.TELEQL_LOG_LEVEL ?? 'silent' } },
+);
+process.exit(r.status ?? 1);

@@ -1,0 +1,121 @@
+// The only place that connects the parts: store ← exporters ← pipelines ← receivers on the ingest
+// side, store → resolvers → GraphQL server on the query side.
+import type { Logger } from 'pino';
+import { createRootLogger, componentLogger } from './logger.ts';
+import type { GatewayConfig } from './config/types.ts';
+import { openDuckDbStore, type DuckDbStore } from './stores/duckdb/index.ts';
+import { createRegistry } from '../ingest/registry.ts';
+import { buildPipelines, type RunningPipelines } from '../ingest/pipeline.ts';
+import { otlpReceiverFactory } from '../ingest/receivers/otlp/factory.ts';
+import { batchProcessorFactory } from '../ingest/processors/batch/factory.ts';
+import { duckDbExporterFactory } from '../ingest/exporters/duckdb/factory.ts';
+import type { Host } from '../ingest/component.ts';
+import type { GraphQLServer } from './server/graphql-server.ts';
+import type { MetricSample } from './server/metrics.ts';
+
+export interface App {
+  start(): Promise<void>;
+  /** Stops receivers, flushes every buffered item into the store, closes the store. Safe twice. */
+  stop(): Promise<void>;
+  /** Bound addresses after start (tests ask for port 0). */
+  addresses(): { graphql: string; otlpGrpc?: string; otlpHttp?: string };
+  ready(): boolean;
+  /** For tests and benchmarks: the running pieces. */
+  readonly internals: { store(): DuckDbStore | undefined; pipelines(): RunningPipelines | undefined };
+}
+
+export interface AppOptions {
+  logger?: Logger;
+}
+
+interface OtlpAddresses {
+  addresses(): { grpc?: string; http?: string };
+}
+
+export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
+  const root = opts.logger ?? createRootLogger(cfg.log.level);
+  const log = componentLogger(root, 'app');
+  let store: DuckDbStore | undefined;
+  let pipelines: RunningPipelines | undefined;
+  let graphql: GraphQLServer | undefined;
+  let isReady = false;
+  let stopping: Promise<void> | undefined;
+
+  const host: Host = {
+    logger: root,
+    reportError: (componentId, err) => log.error({ err, component: componentId }, 'component reported an error'),
+  };
+
+  async function start(): Promise<void> {
+    const t0 = performance.now();
+    store = await openDuckDbStore({
+      path: cfg.storage.duckdb.path,
+      logger: componentLogger(root, 'duckdb'),
+      threads: cfg.storage.duckdb.threads || undefined,
+      memoryLimit: cfg.storage.duckdb.memoryLimit || undefined,
+    });
+    const registry = createRegistry([otlpReceiverFactory, batchProcessorFactory, duckDbExporterFactory(store.writer)]);
+    pipelines = buildPipelines(registry, cfg, root);
+    await pipelines.start(host);
+    log.info({ ms: Math.round(performance.now() - t0), otlp: otlpAddresses() }, 'accepting OTLP');
+
+    // The GraphQL side loads after ingest is listening: its modules are the heaviest to import.
+    const [{ createGraphQLServer }, { schema }, { createContextFactory }] = await Promise.all([
+      import('./server/graphql-server.ts'),
+      import('../schema/index.ts'),
+      import('../resolvers/context.ts'),
+    ]);
+    const contextFor = createContextFactory({ traces: store.traces, logs: store.logs, metrics: store.metrics, catalog: store.catalog });
+    graphql = createGraphQLServer({
+      ...cfg.graphql,
+      schema,
+      contextFor,
+      ready: () => isReady,
+      metrics: gatewayMetrics,
+      logger: componentLogger(root, 'graphql'),
+    });
+    await graphql.start();
+    isReady = true;
+    log.info({ ms: Math.round(performance.now() - t0), graphql: `http://${graphql.address()}${cfg.graphql.path}` }, 'ready');
+  }
+
+  function gatewayMetrics(): MetricSample[] {
+    const samples: MetricSample[] = [];
+    for (const c of pipelines?.components.values() ?? []) {
+      const m = (c as Partial<{ metrics(): MetricSample[] }>).metrics;
+      if (typeof m === 'function') samples.push(...m.call(c));
+    }
+    if (store) samples.push(...store.metrics());
+    return samples;
+  }
+
+  function otlpAddresses(): { grpc?: string; http?: string } {
+    for (const [id, c] of pipelines?.components ?? []) {
+      if (id === 'otlp' || id.startsWith('otlp/')) return (c as unknown as OtlpAddresses).addresses();
+    }
+    return {};
+  }
+
+  async function stop(): Promise<void> {
+    stopping ??= (async () => {
+      isReady = false;
+      // Receivers stop first (pipelines shut down upstream first), then batches flush into the store.
+      await graphql?.stop();
+      await pipelines?.shutdown();
+      await store?.close();
+      log.info('stopped');
+    })();
+    return stopping;
+  }
+
+  return {
+    start,
+    stop,
+    ready: () => isReady,
+    addresses: () => {
+      const otlp = otlpAddresses();
+      return { graphql: graphql?.address() ?? '', otlpGrpc: otlp.grpc, otlpHttp: otlp.http };
+    },
+    internals: { store: () => store, pipelines: () => pipelines },
+  };
+}

@@ -1,0 +1,29 @@
+import type { GatewayConfig } from './types.ts';
+
+// Listeners bind to loopback unless told otherwise (the Collector's default since v0.104).
+export const DEFAULT_HOST = '127.0.0.1';
+
+export function defaultConfig(): GatewayConfig {
+  return {
+    log: { level: 'info' },
+    graphql: {
+      host: DEFAULT_HOST,
+      port: 4000,
+      path: '/graphql',
+      graphiql: true,
+      exposeInternalErrors: false,
+      tenantHeader: 'x-scope-orgid',
+    },
+    storage: { duckdb: { path: './data/teleql.duckdb', threads: 0, memoryLimit: '' } },
+    // Component sections are open maps (id → settings); each component's own defaults and key
+    // checks apply when the pipeline builds it.
+    receivers: { otlp: {} },
+    processors: { batch: {} },
+    exporters: { duckdb: {} },
+    pipelines: {
+      traces: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb'] },
+      logs: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb'] },
+      metrics: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb'] },
+    },
+  };
+}

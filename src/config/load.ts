@@ -1,0 +1,111 @@
+// Where settings come from, lowest to highest: defaults in code < config file (YAML/JSON) <
+// environment variables < command-line flags. Validated once here; the result is frozen.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { defaultConfig } from './defaults.ts';
+import { ConfigError, deepFreeze, mergeConfig } from './merge.ts';
+import type { GatewayConfig } from './types.ts';
+
+export interface ConfigSources {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Already-structured overrides (from CLI flags or tests), merged last. */
+  overrides?: unknown;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** The documented environment variables (README's table is generated from the same list). */
+export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | 'int'; help: string }[] = [
+  { name: 'TELEQL_HOST', path: '*host', kind: 'string', help: 'bind address of every listener (default 127.0.0.1)' },
+  { name: 'TELEQL_GRAPHQL_PORT', path: 'graphql.port', kind: 'port', help: 'GraphQL HTTP + WebSocket port (4000)' },
+  { name: 'TELEQL_OTLP_GRPC_PORT', path: 'receivers.otlp.grpc.port', kind: 'port', help: 'OTLP/gRPC port (4317)' },
+  { name: 'TELEQL_OTLP_HTTP_PORT', path: 'receivers.otlp.http.port', kind: 'port', help: 'OTLP/HTTP port (4318)' },
+  { name: 'TELEQL_MAX_REQUEST_BYTES', path: 'receivers.otlp.maxRequestBytes', kind: 'int', help: 'largest OTLP request body, after decompression (16 MiB)' },
+  { name: 'TELEQL_DATA_PATH', path: 'storage.duckdb.path', kind: 'string', help: "DuckDB file, or ':memory:' (./data/teleql.duckdb)" },
+  { name: 'TELEQL_LOG_LEVEL', path: 'log.level', kind: 'string', help: 'fatal|error|warn|info|debug|trace|silent (info)' },
+];
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+  node[keys[keys.length - 1]!] = value;
+}
+
+function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const v of ENV_VARS) {
+    const raw = env[v.name];
+    if (raw === undefined || raw === '') continue;
+    let value: unknown = raw;
+    if (v.kind !== 'string') {
+      const n = Number(raw);
+      const max = v.kind === 'port' ? 65535 : Number.MAX_SAFE_INTEGER;
+      if (!Number.isInteger(n) || n < 0 || n > max) throw new ConfigError(`${v.name}: expected an integer from 0 to ${max} (actual: '${raw}')`);
+      value = n;
+    }
+    if (v.path === '*host') {
+      for (const p of ['graphql.host', 'receivers.otlp.grpc.host', 'receivers.otlp.http.host']) setPath(out, p, value);
+    } else setPath(out, v.path, value);
+  }
+  return out;
+}
+
+function readFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return parseYaml(text) ?? {};
+  } catch (err) {
+    throw new ConfigError(`config file ${file}: not valid YAML: ${(err as Error).message}`);
+  }
+}
+
+/** Merge component sections (open maps) key by key so env/flags can set one field of `otlp`. */
+function mergeLayers(base: GatewayConfig, layer: unknown, source: string): GatewayConfig {
+  if (layer === undefined || layer === null) return base;
+  if (typeof layer !== 'object' || Array.isArray(layer)) throw new ConfigError(`${source}: expected a mapping`);
+  const { receivers, processors, exporters, ...rest } = layer as Record<string, unknown>;
+  const merged = mergeConfig(base, rest, source);
+  const sections = { receivers, processors, exporters };
+  for (const section of ['receivers', 'processors', 'exporters'] as const) {
+    const over = sections[section];
+    if (over === undefined || over === null) continue;
+    if (typeof over !== 'object' || Array.isArray(over)) throw new ConfigError(`${source}: ${section}: expected a mapping of component ids`);
+    merged[section] = { ...base[section] };
+    for (const [id, value] of Object.entries(over)) merged[section][id] = deepMerge(base[section][id], value);
+  }
+  return merged;
+}
+
+function deepMerge(a: unknown, b: unknown): unknown {
+  if (typeof a !== 'object' || a === null || Array.isArray(a) || typeof b !== 'object' || b === null || Array.isArray(b)) return b ?? a;
+  const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(b)) out[k] = deepMerge(out[k], v);
+  return out;
+}
+
+function validate(cfg: GatewayConfig): void {
+  if (!LOG_LEVELS.includes(cfg.log.level)) throw new ConfigError(`log.level: expected one of ${LOG_LEVELS.join('|')} (actual: '${cfg.log.level}')`);
+  if (!Number.isInteger(cfg.graphql.port) || cfg.graphql.port < 0 || cfg.graphql.port > 65535) {
+    throw new ConfigError(`graphql.port: expected an integer from 0 to 65535 (actual: ${cfg.graphql.port})`);
+  }
+  if (!cfg.graphql.path.startsWith('/')) throw new ConfigError(`graphql.path: must start with "/" (actual: '${cfg.graphql.path}')`);
+  if (cfg.storage.duckdb.path === '') throw new ConfigError('storage.duckdb.path: must not be empty');
+}
+
+export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
+  const env = sources.env ?? process.env;
+  const file = sources.file ?? env.TELEQL_CONFIG;
+  let cfg = defaultConfig();
+  if (file) cfg = mergeLayers(cfg, readFile(file), `config file ${file}`);
+  cfg = mergeLayers(cfg, envOverrides(env), 'environment');
+  cfg = mergeLayers(cfg, sources.overrides, 'overrides');
+  validate(cfg);
+  return deepFreeze(cfg);
+}

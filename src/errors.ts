@@ -1,0 +1,40 @@
+// Every error code the gateway shows a client, in one place. GraphQL errors carry the code in
+// `extensions.code`; anything that is not a GatewayError is masked as INTERNAL_SERVER_ERROR.
+import { GraphQLError } from 'graphql';
+import { StoreError } from './stores/types.ts';
+
+export const ErrorCodes = {
+  GW_BAD_FILTER: 'the filter is invalid (unknown field for the signal, bad regex, bad value)',
+  GW_BAD_TIME_RANGE: 'the time range is invalid (from after to, unparseable timestamp)',
+  GW_BAD_ARGUMENT: 'an argument is out of range or malformed (limit, cursor, trace ID, step)',
+  GW_NOT_FOUND: 'the requested object does not exist for this tenant',
+  GW_BACKEND_UNAVAILABLE: 'a storage backend did not answer',
+  GW_BACKEND_ERROR: 'a storage backend failed the query',
+} as const;
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class GatewayError extends GraphQLError {
+  constructor(code: ErrorCode, message: string, extra: Record<string, unknown> = {}) {
+    super(message, { extensions: { code, ...extra } });
+    this.name = 'GatewayError';
+  }
+}
+
+export function badArgument(message: string): GatewayError {
+  return new GatewayError('GW_BAD_ARGUMENT', message);
+}
+
+/** Turns a store's error into the client-facing one; unknown errors pass through to be masked. */
+export function fromStoreError(err: unknown): unknown {
+  if (!(err instanceof StoreError)) return err;
+  switch (err.code) {
+    case 'BAD_QUERY':
+      return new GatewayError('GW_BAD_FILTER', err.message, { backend: err.backend });
+    case 'NOT_FOUND':
+      return new GatewayError('GW_NOT_FOUND', err.message, { backend: err.backend });
+    case 'UNAVAILABLE':
+      return new GatewayError('GW_BACKEND_UNAVAILABLE', `${err.backend}: ${err.message}`, { backend: err.backend });
+    default:
+      return new GatewayError('GW_BACKEND_ERROR', `${err.backend} failed the query`, { backend: err.backend });
+  }
+}

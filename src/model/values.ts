@@ -1,0 +1,71 @@
+// Helpers over the OTLP/JSON value encoding in telemetry.ts: one place that knows how to read an
+// AnyValue as plain JSON, as a filterable string, and how to find well-known resource attributes.
+import type { AnyValue, KeyValue, Resource } from './telemetry.ts';
+
+export type PlainJson = string | number | boolean | null | PlainJson[] | { [key: string]: PlainJson };
+
+/** The plain JSON a user expects to see: ints as numbers when they fit, bytes as base64. */
+export function anyValueToPlain(v: AnyValue | undefined): PlainJson {
+  if (!v) return null;
+  if ('stringValue' in v) return v.stringValue;
+  if ('boolValue' in v) return v.boolValue;
+  if ('intValue' in v) {
+    const n = Number(v.intValue);
+    return Number.isSafeInteger(n) ? n : v.intValue;
+  }
+  if ('doubleValue' in v) return v.doubleValue;
+  if ('bytesValue' in v) return v.bytesValue;
+  if ('arrayValue' in v) return v.arrayValue.values.map(anyValueToPlain);
+  if ('kvlistValue' in v) return attributesToPlain(v.kvlistValue.values);
+  return null;
+}
+
+export function attributesToPlain(attrs: readonly KeyValue[]): { [key: string]: PlainJson } {
+  const out: { [key: string]: PlainJson } = {};
+  for (const kv of attrs) out[kv.key] = anyValueToPlain(kv.value);
+  return out;
+}
+
+/**
+ * The string form a filter compares against: scalars as text, arrays and maps as compact JSON.
+ * Stores index this form so that `eq`, `in`, `regex` and numeric comparisons need no JSON parsing.
+ */
+export function anyValueToFilterString(v: AnyValue): string | null {
+  if ('stringValue' in v) return v.stringValue;
+  if ('boolValue' in v) return v.boolValue ? 'true' : 'false';
+  if ('intValue' in v) return v.intValue;
+  if ('doubleValue' in v) return String(v.doubleValue);
+  if ('bytesValue' in v) return v.bytesValue;
+  if ('arrayValue' in v || 'kvlistValue' in v) return JSON.stringify(anyValueToPlain(v));
+  return null;
+}
+
+/** The OTLP type name of a value, as shown to GraphQL clients. */
+export function anyValueType(v: AnyValue): 'STRING' | 'BOOL' | 'INT' | 'DOUBLE' | 'BYTES' | 'ARRAY' | 'KVLIST' | 'EMPTY' {
+  if ('stringValue' in v) return 'STRING';
+  if ('boolValue' in v) return 'BOOL';
+  if ('intValue' in v) return 'INT';
+  if ('doubleValue' in v) return 'DOUBLE';
+  if ('bytesValue' in v) return 'BYTES';
+  if ('arrayValue' in v) return 'ARRAY';
+  if ('kvlistValue' in v) return 'KVLIST';
+  return 'EMPTY';
+}
+
+export function findAttribute(attrs: readonly KeyValue[], key: string): AnyValue | undefined {
+  for (const kv of attrs) if (kv.key === key) return kv.value;
+  return undefined;
+}
+
+export function stringAttribute(attrs: readonly KeyValue[], key: string): string | undefined {
+  const v = findAttribute(attrs, key);
+  return v && 'stringValue' in v ? v.stringValue : undefined;
+}
+
+/** `service.name` per the semantic conventions; the SDKs' fallback when unset. */
+export function serviceName(resource: Resource): string {
+  return stringAttribute(resource.attributes, 'service.name') ?? 'unknown_service';
+}
+
+/** The AI assistant (or other producer) that emitted the telemetry, when it says so. */
+export const TELEMETRY_SOURCE_KEY = 'telemetry.source';

@@ -1,0 +1,176 @@
+// Per-signal store interfaces. Resolvers depend on these only; each backend implements them and
+// turns its own errors into StoreError codes, so no driver error ever reaches a resolver.
+import type { LogRecord, MetricPoint, MetricType, SpanKind, SpanRecord } from '../model/telemetry.ts';
+
+export type StoreErrorCode = 'NOT_FOUND' | 'UNAVAILABLE' | 'BAD_QUERY' | 'INTERNAL';
+
+export class StoreError extends Error {
+  readonly code: StoreErrorCode;
+  readonly backend: string;
+  constructor(code: StoreErrorCode, backend: string, message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = 'StoreError';
+    this.code = code;
+    this.backend = backend;
+  }
+}
+
+/** Nanoseconds since the Unix epoch; both ends inclusive, either may be open. */
+export interface TimeRange {
+  from?: bigint;
+  to?: bigint;
+}
+
+export type AttributeOp = 'eq' | 'neq' | 'in' | 'regex' | 'exists' | 'gt' | 'gte' | 'lt' | 'lte';
+
+/**
+ * A condition on one attribute key. The key is looked up on the record first (span/log/point
+ * attributes) and then on its resource, as Tempo's unscoped `.key` does. Values compare as strings
+ * (`eq`, `neq`, `in`, `regex`) or numbers (`gt`, `gte`, `lt`, `lte`).
+ */
+export interface AttributeCondition {
+  key: string;
+  op: AttributeOp;
+  value?: string;
+  values?: string[];
+  number?: number;
+}
+
+/**
+ * The one filter language for spans, traces and logs. Fields on one level are ANDed; `and`, `or`
+ * and `not` nest. A field that does not apply to a signal (e.g. `kind` on logs) is a BAD_QUERY.
+ * For traces, a trace matches when at least one of its spans matches.
+ */
+export interface TelemetryFilter {
+  timeRange?: TimeRange;
+  service?: string[];
+  name?: string[]; // span name (operation) or log event name
+  status?: ('UNSET' | 'OK' | 'ERROR')[];
+  kind?: SpanKind[];
+  minDuration?: bigint; // ns
+  maxDuration?: bigint; // ns
+  telemetrySource?: string[];
+  traceId?: string[];
+  spanId?: string[];
+  minSeverity?: number; // logs: severity number ≥
+  bodyContains?: string; // logs: case-insensitive substring of the body
+  attributes?: AttributeCondition[];
+  and?: TelemetryFilter[];
+  or?: TelemetryFilter[];
+  not?: TelemetryFilter;
+}
+
+export interface PageRequest {
+  first: number;
+  /** Opaque cursor from a previous page's `endCursor`. */
+  after?: string;
+  /** Newest first unless set. */
+  order?: 'NEWEST_FIRST' | 'OLDEST_FIRST';
+}
+
+export interface Page<T> {
+  items: { node: T; cursor: string }[];
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
+export interface TraceSummary {
+  traceId: string;
+  rootServiceName: string | null;
+  rootSpanName: string | null;
+  startTimeUnixNano: bigint;
+  durationNano: bigint;
+  spanCount: number;
+  errorCount: number;
+  services: string[];
+}
+
+export interface SpanRef {
+  traceId: string;
+  spanId: string;
+}
+
+export interface TraceStore {
+  readonly backend: string;
+  /** Every span of each trace asked for, in key order; a missing trace is an empty list. */
+  getTraces(tenant: string, traceIds: readonly string[]): Promise<SpanRecord[][]>;
+  getSpans(tenant: string, refs: readonly SpanRef[]): Promise<(SpanRecord | null)[]>;
+  searchTraces(tenant: string, filter: TelemetryFilter, limit: number): Promise<TraceSummary[]>;
+  searchSpans(tenant: string, filter: TelemetryFilter, page: PageRequest): Promise<Page<SpanRecord>>;
+  services(tenant: string, range?: TimeRange): Promise<string[]>;
+  operations(tenant: string, service: string, range?: TimeRange): Promise<{ name: string; kind: SpanKind }[]>;
+}
+
+/** A stored log record has an ID the store assigned (stable, usable as a cursor and lookup key). */
+export interface StoredLogRecord extends LogRecord {
+  id: string;
+}
+
+export interface LogStore {
+  readonly backend: string;
+  searchLogs(tenant: string, filter: TelemetryFilter, page: PageRequest): Promise<Page<StoredLogRecord>>;
+  /** Logs correlated to each span, in key order (DataLoader contract). */
+  logsForSpans(tenant: string, refs: readonly SpanRef[], limitPerSpan: number): Promise<StoredLogRecord[][]>;
+  logsForTraces(tenant: string, traceIds: readonly string[], limitPerTrace: number): Promise<StoredLogRecord[][]>;
+  getLogs(tenant: string, ids: readonly string[]): Promise<(StoredLogRecord | null)[]>;
+}
+
+export type SeriesAggregation = 'AVG' | 'SUM' | 'MIN' | 'MAX' | 'LAST' | 'COUNT' | 'RATE';
+
+export interface SeriesQuery {
+  name: string;
+  /** Exact label matches; a label is a point attribute or a resource attribute. */
+  labels?: Record<string, string>;
+  range: Required<TimeRange>;
+  stepNano: bigint;
+  aggregation: SeriesAggregation;
+}
+
+export interface SeriesPoint {
+  timeUnixNano: bigint;
+  value: number | null;
+  // Set for histogram-like series: the merged distribution of the step.
+  count?: number;
+  sum?: number;
+}
+
+export interface StoredExemplar {
+  timeUnixNano: bigint;
+  value: number;
+  traceId: string;
+  spanId: string;
+  filteredAttributes: MetricPoint['point']['attributes'];
+}
+
+export interface MetricSeries {
+  name: string;
+  type: MetricType;
+  unit: string;
+  description: string;
+  labels: Record<string, string>;
+  points: SeriesPoint[];
+  exemplars: StoredExemplar[];
+}
+
+export interface MetricStore {
+  readonly backend: string;
+  querySeries(tenant: string, q: SeriesQuery): Promise<MetricSeries[]>;
+  /** Raw points, newest first, for clients that want every field (buckets, quantiles…). */
+  points(tenant: string, name: string, range: TimeRange, limit: number): Promise<MetricPoint[]>;
+  metricNames(tenant: string, range?: TimeRange): Promise<{ name: string; type: MetricType; unit: string; description: string }[]>;
+}
+
+export type AttributeSignal = 'SPAN' | 'LOG' | 'METRIC' | 'RESOURCE';
+
+/** Filter-building helpers (Grafana's variable queries use these). */
+export interface AttributeCatalog {
+  attributeKeys(tenant: string, signal: AttributeSignal, range?: TimeRange, prefix?: string): Promise<string[]>;
+  attributeValues(tenant: string, signal: AttributeSignal, key: string, range?: TimeRange, limit?: number): Promise<string[]>;
+}
+
+/** The write side of a store, used by its exporter. Resolves once the data is durable in the store. */
+export interface StoreWriter {
+  writeSpans(spans: readonly SpanRecord[]): Promise<void>;
+  writeLogs(logs: readonly LogRecord[]): Promise<void>;
+  writeMetrics(points: readonly MetricPoint[]): Promise<void>;
+}

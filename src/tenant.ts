@@ -1,0 +1,20 @@
+// Tenant IDs come from the X-Scope-OrgID header (as in Tempo, Loki and Mimir) or default to
+// "default". The allowed characters are Cortex/Mimir's, so the same IDs work across that stack.
+import { DEFAULT_TENANT } from './model/telemetry.ts';
+
+const TENANT_PATTERN = /^[A-Za-z0-9!\-_.*'()]{1,150}$/;
+
+export class InvalidTenantError extends Error {
+  constructor(value: string) {
+    super(`invalid tenant ID ${JSON.stringify(value.slice(0, 160))}: use 1 to 150 characters of A-Z a-z 0-9 ! - _ . * ' ( )`);
+    this.name = 'InvalidTenantError';
+  }
+}
+
+/** The tenant for a request, from the header's value (missing or empty means the default tenant). */
+export function resolveTenant(headerValue: string | readonly string[] | undefined | null): string {
+  const value = Array.isArray(headerValue) ? headerValue[0] : (headerValue as string | undefined | null);
+  if (value === undefined || value === null || value === '') return DEFAULT_TENANT;
+  if (!TENANT_PATTERN.test(value) || value === '.' || value === '..') throw new InvalidTenantError(value);
+  return value;
+}
