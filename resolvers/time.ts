@@ -6,10 +6,10 @@ const NS_PER_MS = 1_000_000n;
 /** The largest instant a signed 64-bit nanosecond count can hold (2262-04-11T23:47:16.854775807Z). */
 const MAX_NS = 9_223_372_036_854_775_807n;
 
-const MS_DIGITS = /^\d{1,14}(\.\d+)?$/;
+const MS_DIGITS = /^\d{1,13}(\.\d+)?$/;
 const NS_DIGITS = /^\d{16,19}$/;
 const ISO =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+-]\d{2}:?\d{2}))?$/;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+-]\d{2}:?\d{2})?)?$/;
 
 function badTimestamp(value: unknown, why: string): GatewayError {
   return new GatewayError(
@@ -33,13 +33,14 @@ function inRange(ns: bigint, value: unknown): bigint {
 /**
  * Reads a Timestamp input. Accepted forms:
  * - a number: epoch milliseconds (a fraction keeps microseconds; use a string for nanoseconds);
- * - a string of 1–14 digits (optionally with a fraction): epoch milliseconds — what Grafana's
+ * - a string of 1–13 digits (optionally with a fraction): epoch milliseconds — what Grafana's
  *   `${__from}` sends;
  * - a string of 16–19 digits: epoch nanoseconds — what OTLP and `startTimeUnixNano` use;
  * - ISO 8601 / RFC 3339 with an offset (`Z` or `±hh:mm`) and up to 9 fraction digits, or a bare
  *   date (midnight UTC).
- * 15 digits is rejected: as milliseconds it is the year 33658, as nanoseconds 1970-01-12, so it
- * is almost certainly a unit mistake.
+ * 14 and 15 digits are rejected: as milliseconds they are past 2262 (the end of int64 nanoseconds),
+ * as nanoseconds they fall in the first days of 1970, so they are almost certainly a unit mistake
+ * (e.g. microseconds).
  */
 export function parseTimestamp(value: unknown): bigint {
   if (typeof value === 'bigint') return inRange(value, value);
@@ -56,14 +57,14 @@ export function parseTimestamp(value: unknown): bigint {
     return inRange(decimalTimes(whole, frac, NS_PER_MS), value);
   }
   if (NS_DIGITS.test(s)) return inRange(BigInt(s), value);
-  if (/^\d{15}$/.test(s)) {
-    throw badTimestamp(value, 'use up to 14 digits for epoch milliseconds or 16–19 digits for epoch nanoseconds');
+  if (/^\d{14,15}$/.test(s)) {
+    throw badTimestamp(value, 'use up to 13 digits for epoch milliseconds or 16–19 digits for epoch nanoseconds');
   }
   const m = ISO.exec(s);
   if (!m) {
     throw badTimestamp(
       value,
-      'expected epoch milliseconds (≤ 14 digits), epoch nanoseconds (16–19 digits) or ISO 8601 with an offset, e.g. 2026-01-02T03:04:05.123456789Z',
+      'expected epoch milliseconds (≤ 13 digits), epoch nanoseconds (16–19 digits) or ISO 8601 with an offset, e.g. 2026-01-02T03:04:05.123456789Z',
     );
   }
   const [, y, mo, d, h, mi, sec, frac, zone] = m;

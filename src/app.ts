@@ -85,7 +85,13 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       const m = (c as Partial<{ metrics(): MetricSample[] }>).metrics;
       if (typeof m === 'function') samples.push(...m.call(c));
     }
-    if (store) samples.push(...store.metrics());
+    if (store) {
+      const s = store.stats();
+      for (const [table, rows] of Object.entries(s.rowsWritten)) {
+        samples.push({ name: 'teleql_duckdb_rows_written_total', help: 'Rows committed to DuckDB', type: 'counter', value: rows, labels: { table } });
+      }
+      samples.push({ name: 'teleql_duckdb_write_errors_total', help: 'Write batches DuckDB refused', type: 'counter', value: s.writeErrors });
+    }
     return samples;
   }
 

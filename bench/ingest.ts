@@ -1,0 +1,161 @@
+// npm run bench:ingest — OTLP/gRPC ingest throughput into DuckDB, against a bare receiver.
+//
+// Both servers run as child processes pinned to CPU 0 (`taskset -c 0`, "one core"); this process
+// is the client, pinned to CPU 1. It sends pre-encoded ExportTraceServiceRequests (100 spans × 10
+// attributes) with a fixed number of requests in flight for --seconds (default 60; use 300 for the
+// memory-flatness run). For the gateway, the clock stops when every acknowledged span is in DuckDB
+// (teleql_batch_sent_items_total on /metrics). Prints spans/s, CPU-seconds per million spans, peak
+// RSS and RSS over time, and the gateway's CPU cost as a ratio to the bare receiver's.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { exportServiceDefinition } from '../ingest/receivers/otlp/grpc.ts';
+import { encodeTraceRequests } from './otlp-requests.ts';
+import { syntheticTraces } from './synthetic.ts';
+import { arg, cpuSeconds, fmt, machine, rssMiB } from './lib.ts';
+
+const seconds = arg('seconds', 60);
+const inFlight = arg('concurrency', 8);
+const SPANS_PER_REQUEST = 100;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function pinned(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+}
+
+async function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = pattern.exec(buf);
+      if (m) resolve(m);
+    });
+    child.once('exit', (code) => reject(new Error(`child exited with ${code} before printing ${pattern}`)));
+  });
+}
+
+interface RunResult {
+  spans: number;
+  wallS: number;
+  cpuS: number;
+  peakMiB: number;
+  rssSamples: number[];
+}
+
+async function drive(target: string, pid: number, waitWritten?: (acked: number) => Promise<void>): Promise<RunResult> {
+  const requests = encodeTraceRequests(
+    Array.from({ length: 50 }, (_, i) => [...syntheticTraces(SPANS_PER_REQUEST / 10, Date.now() - 60_000 - i, Date.now())].flat()),
+  );
+  const Client = grpc.makeGenericClientConstructor(exportServiceDefinition('traces'), 'TraceService');
+  const client = new Client(target, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 }) as unknown as grpc.Client & {
+    Export(req: Buffer, cb: (err: grpc.ServiceError | null) => void): void;
+  };
+  const send = (req: Buffer) => new Promise<void>((resolve, reject) => client.Export(req, (err) => (err ? reject(err) : resolve())));
+  await send(requests[0]!); // connect and warm up
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  let acked = SPANS_PER_REQUEST;
+  let retried = 0;
+  const rssSamples: number[] = [];
+  const sampler = setInterval(() => rssSamples.push(rssMiB(pid).rss), 5000);
+  let n = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (performance.now() < deadline) {
+        try {
+          await send(requests[n++ % requests.length]!);
+          acked += SPANS_PER_REQUEST;
+        } catch (err) {
+          if ((err as grpc.ServiceError).code !== grpc.status.UNAVAILABLE) throw err;
+          retried++;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    }),
+  );
+  if (waitWritten) await waitWritten(acked);
+  const wallS = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
+  const cpuS = cpuSeconds(pid) - cpu0;
+  client.close();
+  if (retried) console.log(`  (${retried} requests were told to retry: queue full)`);
+  return { spans: acked - SPANS_PER_REQUEST, wallS, cpuS, peakMiB: rssMiB(pid).peak, rssSamples };
+}
+
+function report(name: string, r: RunResult): void {
+  const perM = (r.cpuS / r.spans) * 1e6;
+  console.log(
+    `${name.padEnd(28)} ${fmt(r.spans / r.wallS, 0).padStart(10)} spans/s  ${fmt(perM, 2).padStart(7)} CPU-s/M spans  peak RSS ${fmt(r.peakMiB, 0)} MiB`,
+  );
+  if (r.rssSamples.length >= 4) {
+    const half = Math.floor(r.rssSamples.length / 2);
+    const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    console.log(`${''.padEnd(28)} RSS first half avg ${fmt(avg(r.rssSamples.slice(0, half)), 0)} MiB, second half avg ${fmt(avg(r.rssSamples.slice(half)), 0)} MiB (samples every 5 s: ${r.rssSamples.map((x) => x.toFixed(0)).join(' ')})`);
+  }
+}
+
+console.log(`machine: ${machine()}`);
+console.log(`${seconds} s per run, ${inFlight} requests in flight, ${SPANS_PER_REQUEST} spans × 10 attributes per request; servers pinned to one core\n`);
+
+// Baseline: decode and discard.
+const bare = pinned(['bench/bare-receiver.ts'], {});
+const [, barePort] = await waitForLine(bare, /listening (\d+)/);
+const bareResult = await drive(`127.0.0.1:${barePort}`, bare.pid!);
+bare.kill('SIGTERM');
+report('bare receiver (decode only)', bareResult);
+
+// teleql: OTLP/gRPC → batch → DuckDB file.
+const dir = mkdtempSync(join(tmpdir(), 'teleql-bench-ingest-'));
+const [grpcPort, httpPort, gqlPort] = [await freePort(), await freePort(), await freePort()];
+const configFile = join(dir, 'teleql.yaml');
+writeFileSync(configFile, `storage:\n  duckdb:\n    path: ${join(dir, 'bench.duckdb')}\n    threads: 1\n`);
+const gateway = pinned(['src/main.ts', 'serve', '--config', configFile], {
+  TELEQL_OTLP_GRPC_PORT: String(grpcPort),
+  TELEQL_OTLP_HTTP_PORT: String(httpPort),
+  TELEQL_GRAPHQL_PORT: String(gqlPort),
+  TELEQL_LOG_LEVEL: 'warn',
+});
+await waitForReady(gqlPort);
+const written = async (acked: number) => {
+  for (;;) {
+    const text = await (await fetch(`http://127.0.0.1:${gqlPort}/metrics`)).text();
+    const m = /teleql_batch_sent_items_total\{component="batch\/traces"\} (\d+)/.exec(text);
+    if (m && Number(m[1]) >= acked) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+const gwResult = await drive(`127.0.0.1:${grpcPort}`, gateway.pid!, written);
+gateway.kill('SIGTERM');
+await new Promise((r) => gateway.once('exit', r));
+rmSync(dir, { recursive: true, force: true });
+report('teleql → DuckDB', gwResult);
+
+const ratio = gwResult.cpuS / gwResult.spans / (bareResult.cpuS / bareResult.spans);
+console.log(`\nCPU cost ratio teleql / bare receiver: ${fmt(ratio, 2)}  (target ≤ 2.5)`);
+console.log(`throughput: ${fmt(gwResult.spans / gwResult.wallS, 0)} spans/s into DuckDB (target ≥ 40,000 on one core)`);
+
+async function waitForReady(port: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('gateway did not become ready');
+}

@@ -1,0 +1,77 @@
+// npm run bench:query — loads 1,000,000 spans (100,000 traces × 10 spans, 10 attributes each,
+// spread over the last 2 hours) into a file-backed DuckDB store, then times GraphQL queries over a
+// real socket: trace-by-id, attribute searches over the last 15 minutes, and services.
+// Options: --spans N (default 1000000), --runs N (default 200).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGateway } from '../test/helpers/gateway.ts';
+import { gqlData } from '../test/helpers/graphql-client.ts';
+import { syntheticTraces } from './synthetic.ts';
+import { arg, fmt, machine, summarize } from './lib.ts';
+
+const spanCount = arg('spans', 1_000_000);
+const runs = arg('runs', 200);
+const dir = mkdtempSync(join(tmpdir(), 'teleql-bench-query-'));
+const gw = await startGateway({}, join(dir, 'bench.duckdb'));
+try {
+  const store = gw.app.internals.store()!;
+  const now = Date.now();
+  const traceIds: string[] = [];
+  const t0 = performance.now();
+  let batch: Parameters<typeof store.writer.writeSpans>[0][number][] = [];
+  for (const trace of syntheticTraces(spanCount / 10, now - 2 * 3600_000, now)) {
+    traceIds.push(trace[0]!.traceId);
+    batch.push(...trace);
+    if (batch.length >= 20_000) {
+      await store.writer.writeSpans(batch);
+      batch = [];
+    }
+  }
+  if (batch.length) await store.writer.writeSpans(batch);
+  const loadS = (performance.now() - t0) / 1000;
+  console.log(`machine: ${machine()}`);
+  console.log(`loaded ${fmt(spanCount, 0)} spans in ${fmt(loadS)} s (${fmt(spanCount / loadS, 0)} spans/s through the store writer)`);
+
+  const from = new Date(now - 15 * 60_000).toISOString();
+  const cases: { name: string; query: string; vars: () => Record<string, unknown> }[] = [
+    {
+      name: 'trace by id (10 spans, all fields)',
+      query: 'query($id: ID!) { trace(traceId: $id) { traceId spanCount spans { spanId parentSpanId name kind startTime duration attributes status { code } } } }',
+      vars: () => ({ id: traceIds[Math.floor(Math.random() * traceIds.length)] }),
+    },
+    {
+      name: 'spans where user.id = X, last 15 min',
+      query: 'query($from: Timestamp!, $user: String!) { spans(filter: { from: $from, attributes: [{ key: "user.id", eq: $user }] }, first: 50) { edges { node { spanId name } } } }',
+      vars: () => ({ from, user: `user-${Math.floor(Math.random() * 5000)}` }),
+    },
+    {
+      name: 'spans where user.tier = enterprise AND http.response.status_code >= 500, last 15 min',
+      query: 'query($from: Timestamp!) { spans(filter: { from: $from, attributes: [{ key: "user.tier", eq: "enterprise" }, { key: "http.response.status_code", gte: 500 }] }, first: 50) { edges { node { spanId } } } }',
+      vars: () => ({ from }),
+    },
+    {
+      name: 'traces where user.id = X, last 15 min (summaries)',
+      query: 'query($from: Timestamp!, $user: String!) { traces(filter: { from: $from, attributes: [{ key: "user.id", eq: $user }] }, limit: 20) { traceId spanCount errorCount services } }',
+      vars: () => ({ from, user: `user-${Math.floor(Math.random() * 5000)}` }),
+    },
+    { name: 'services', query: '{ services }', vars: () => ({}) },
+  ];
+  console.log(`\n${'query'.padEnd(90)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}  runs`);
+  for (const c of cases) {
+    for (let i = 0; i < 5; i++) await gqlData(gw.graphqlUrl, c.query, c.vars()); // warm-up
+    const samples: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const vars = c.vars();
+      const s = performance.now();
+      await gqlData(gw.graphqlUrl, c.query, vars);
+      samples.push(performance.now() - s);
+    }
+    const r = summarize(samples);
+    console.log(`${c.name.padEnd(90)} ${fmt(r.p50, 2).padStart(8)} ${fmt(r.p99, 2).padStart(8)}  ${r.n}`);
+  }
+  console.log('\ntargets: trace-by-id p99 ≤ 20 ms; attribute search p99 ≤ 300 ms');
+} finally {
+  await gw.stop();
+  rmSync(dir, { recursive: true, force: true });
+}

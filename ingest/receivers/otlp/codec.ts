@@ -1,0 +1,138 @@
+// OTLP request bodies → model records, and the bodies we answer with. Shared by HTTP and gRPC.
+import type { LogRecord, MetricPoint, Signal, SignalItems, SpanRecord } from '../../../src/model/telemetry.ts';
+import { type Decoded, type Msg, OtlpDecodeError, type Rejection } from './convert-common.ts';
+import { logsFromOtlp } from './convert-logs.ts';
+import { metricPointsFromOtlp } from './convert-metrics.ts';
+import { spansFromOtlp } from './convert-traces.ts';
+import { otlpProto } from './proto.ts';
+
+export { OtlpDecodeError, type Decoded, type Rejection };
+
+export type OtlpFormat = 'protobuf' | 'json';
+
+const REQUEST_NAME: Record<Signal, string> = {
+  traces: 'ExportTraceServiceRequest',
+  logs: 'ExportLogsServiceRequest',
+  metrics: 'ExportMetricsServiceRequest',
+};
+
+const CONVERT: { [S in Signal]: (request: Msg, tenant: string) => Decoded<SignalItems[S]> } = {
+  traces: spansFromOtlp,
+  logs: logsFromOtlp,
+  metrics: metricPointsFromOtlp,
+};
+
+/**
+ * Decodes one Export*ServiceRequest body into model records. Throws OtlpDecodeError when the body
+ * as a whole is not OTLP; items that are individually invalid come back in `rejected` instead.
+ * This is all the receiver does besides I/O, so benchmarks use it as the bare-receiver baseline.
+ */
+export function decodeRequest<S extends Signal>(signal: S, body: Buffer, format: OtlpFormat, tenant: string): Decoded<SignalItems[S]> {
+  const request = format === 'protobuf' ? parseProtobuf(signal, body) : parseJson(body);
+  return CONVERT[signal](request, tenant);
+}
+
+export function decodeTraces(body: Buffer, format: OtlpFormat, tenant: string): Decoded<SpanRecord> {
+  return decodeRequest('traces', body, format, tenant);
+}
+
+export function decodeLogs(body: Buffer, format: OtlpFormat, tenant: string): Decoded<LogRecord> {
+  return decodeRequest('logs', body, format, tenant);
+}
+
+export function decodeMetrics(body: Buffer, format: OtlpFormat, tenant: string): Decoded<MetricPoint> {
+  return decodeRequest('metrics', body, format, tenant);
+}
+
+function parseProtobuf(signal: Signal, body: Buffer): Msg {
+  try {
+    // The generated decoder yields message instances; converting them directly skips toObject.
+    return otlpProto().request[signal].decode(body) as unknown as Msg;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new OtlpDecodeError(`request body is not a valid protobuf ${REQUEST_NAME[signal]}: ${why}`);
+  }
+}
+
+function parseJson(body: Buffer): Msg {
+  const text = body.toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new OtlpDecodeError(`request body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new OtlpDecodeError('request body must be a JSON object');
+  }
+  // proto3 JSON lets senders use the proto field names; only walk the tree when a key looks like one.
+  if (SNAKE_KEY.test(text)) camelizeKeys(parsed, 0);
+  return parsed as Msg;
+}
+
+const SNAKE_KEY = /"[A-Za-z0-9]+_[A-Za-z0-9_]*"\s*:/;
+
+function camelizeKeys(v: unknown, depth: number): void {
+  if (depth > 200 || typeof v !== 'object' || v === null) return;
+  if (Array.isArray(v)) {
+    for (const e of v) camelizeKeys(e, depth + 1);
+    return;
+  }
+  const o = v as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    const value = o[key];
+    if (key.includes('_')) {
+      const camel = key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+      if (!(camel in o)) o[camel] = value;
+      delete o[key];
+    }
+    camelizeKeys(value, depth + 1);
+  }
+}
+
+const REJECTED_FIELD: Record<Signal, string> = {
+  traces: 'rejectedSpans',
+  logs: 'rejectedLogRecords',
+  metrics: 'rejectedDataPoints',
+};
+
+const ITEM_NAME: Record<Signal, [string, string]> = {
+  traces: ['span', 'spans'],
+  logs: ['log record', 'log records'],
+  metrics: ['data point', 'data points'],
+};
+
+export interface PartialSuccess {
+  rejected: number;
+  errorMessage: string;
+}
+
+/** The partial_success to report for these rejections, or undefined when nothing was rejected. */
+export function partialSuccessOf(signal: Signal, rejected: readonly Rejection[]): PartialSuccess | undefined {
+  const first = rejected[0];
+  if (!first) return undefined;
+  return {
+    rejected: rejected.length,
+    errorMessage: `${rejected.length} ${ITEM_NAME[signal][rejected.length === 1 ? 0 : 1]} rejected; first: ${first.item}: ${first.reason}`,
+  };
+}
+
+/** An Export*ServiceResponse body; empty (success) unless some items were rejected. */
+export function encodeExportResponse(signal: Signal, format: OtlpFormat, partial?: PartialSuccess): Buffer {
+  if (format === 'json') {
+    if (!partial) return Buffer.from('{}');
+    // int64 goes out as a string, as proto3 JSON (and the Collector) write it.
+    const body = { partialSuccess: { [REJECTED_FIELD[signal]]: String(partial.rejected), errorMessage: partial.errorMessage } };
+    return Buffer.from(JSON.stringify(body));
+  }
+  const type = otlpProto().response[signal];
+  const message = partial ? { partialSuccess: { [REJECTED_FIELD[signal]]: partial.rejected, errorMessage: partial.errorMessage } } : {};
+  return Buffer.from(type.encode(type.fromObject(message)).finish());
+}
+
+/** A google.rpc.Status body, the OTLP/HTTP error response; `code` is the gRPC status code. */
+export function encodeStatus(format: OtlpFormat, code: number, message: string): Buffer {
+  if (format === 'json') return Buffer.from(JSON.stringify({ code, message }));
+  const type = otlpProto().status;
+  return Buffer.from(type.encode(type.fromObject({ code, message })).finish());
+}

@@ -1,0 +1,266 @@
+// Reads OTLP messages into the model. One reader serves both encodings: a protobufjs message
+// (camelCase fields, unset scalars on the prototype, bytes as Buffer, 64-bit ints as Long) and
+// parsed OTLP/JSON (camelCase after normalisation, IDs as hex or base64, int64 as string or number,
+// enums as number or name). Every value is untrusted, so each reader checks its type.
+import type { AnyValue, InstrumentationScope, KeyValue, Resource } from '../../../src/model/telemetry.ts';
+
+/** A message: protobufjs-decoded or parsed JSON. */
+export type Msg = { readonly [field: string]: unknown };
+
+/** The input is not OTLP; the message names the field and what is wrong with it. */
+export class OtlpDecodeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OtlpDecodeError';
+  }
+}
+
+const EMPTY: Msg = Object.freeze({});
+/** Deeper AnyValues are refused; protobufjs stops at 100 message levels, which is about 50 AnyValues. */
+const MAX_ANY_VALUE_DEPTH = 64;
+
+export function msg(v: unknown, field: string): Msg {
+  if (v == null) return EMPTY;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new OtlpDecodeError(`${field} must be an object`);
+  return v as Msg;
+}
+
+export function list(v: unknown, field: string): readonly unknown[] {
+  if (v == null) return [];
+  if (!Array.isArray(v)) throw new OtlpDecodeError(`${field} must be an array`);
+  return v;
+}
+
+/** True when the message itself carries the field (protobufjs keeps unset defaults on the prototype). */
+export function has(m: Msg, field: string): boolean {
+  return Object.prototype.hasOwnProperty.call(m, field) && m[field] != null;
+}
+
+export function str(v: unknown, field: string): string {
+  if (typeof v === 'string') return v;
+  if (v == null) return '';
+  throw new OtlpDecodeError(`${field} must be a string`);
+}
+
+export function bool(v: unknown, field: string): boolean {
+  if (typeof v === 'boolean') return v;
+  if (v == null) return false;
+  throw new OtlpDecodeError(`${field} must be a boolean`);
+}
+
+interface LongBits {
+  low: number;
+  high: number;
+}
+
+function isLong(v: unknown): v is LongBits {
+  return typeof v === 'object' && v !== null && typeof (v as LongBits).low === 'number';
+}
+
+const INTEGER = /^-?\d+$/;
+
+/** int64 / fixed64 / sfixed64 as bigint, without going through a lossy double. */
+export function int64(v: unknown, field: string, signed = false): bigint {
+  if (isLong(v)) {
+    if (v.high === 0) return BigInt(v.low >>> 0);
+    const u = (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0);
+    return signed ? BigInt.asIntN(64, u) : u;
+  }
+  if (v == null) return 0n;
+  if (typeof v === 'string' && INTEGER.test(v)) return BigInt(v);
+  if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
+  throw new OtlpDecodeError(`${field} must be an integer, got ${JSON.stringify(v)}`);
+}
+
+/** Unix nanoseconds: 1.7e18 is past 2^53, so never a number. */
+export function timeNs(v: unknown, field: string): bigint {
+  return int64(v, field);
+}
+
+/** A uint32 or fixed32, or a 64-bit count as a number (counts stay far below 2^53). */
+export function uint(v: unknown, field: string): number {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+  if (v == null) return 0;
+  if (isLong(v) || typeof v === 'string') {
+    const n = int64(v, field);
+    if (n >= 0n) return Number(n);
+  }
+  throw new OtlpDecodeError(`${field} must be a non-negative integer, got ${JSON.stringify(v)}`);
+}
+
+export function int(v: unknown, field: string): number {
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  if (v == null) return 0;
+  if (typeof v === 'string' && INTEGER.test(v)) return Number(v);
+  throw new OtlpDecodeError(`${field} must be an integer, got ${JSON.stringify(v)}`);
+}
+
+/** proto3 JSON writes non-finite doubles as "NaN", "Infinity", "-Infinity". */
+export function double(v: unknown, field: string): number {
+  if (typeof v === 'number') return v;
+  if (v == null) return 0;
+  if (typeof v === 'string' && v.trim() !== '') {
+    const n = Number(v);
+    if (!Number.isNaN(n) || v === 'NaN') return n;
+  }
+  throw new OtlpDecodeError(`${field} must be a number, got ${JSON.stringify(v)}`);
+}
+
+/** An enum as its number, from a number or its proto name; numbers outside `max` are refused. */
+export function enumValue(v: unknown, names: Record<string, number>, max: number, field: string): number {
+  let n: number | undefined;
+  if (typeof v === 'number') n = v;
+  else if (v == null) n = 0;
+  else if (typeof v === 'string') n = names[v];
+  if (n === undefined || !Number.isInteger(n) || n < 0 || n > max) {
+    throw new OtlpDecodeError(`${field} ${JSON.stringify(v)} is not a valid value`);
+  }
+  return n;
+}
+
+const HEX = /^[0-9a-fA-F]+$/;
+
+function fromBase64(s: string): Buffer | undefined {
+  const b = Buffer.from(s, 'base64');
+  // Buffer.from skips characters outside the alphabet, so check that it was really base64.
+  const unpadded = s.replace(/=+$/, '');
+  if (b.toString('base64').replace(/=+$/, '') === unpadded || b.toString('base64url') === unpadded) return b;
+  return undefined;
+}
+
+/**
+ * A trace or span ID as lowercase hex: '' when empty, undefined when malformed. OTLP/JSON says hex,
+ * but some exporters send base64; the two differ in length (32/16 hex vs 24/12 base64 chars).
+ */
+export function idHex(v: unknown, size: number): string | undefined {
+  if (v == null) return '';
+  if (typeof v === 'string') {
+    if (v.length === 0) return '';
+    if (v.length === size * 2 && HEX.test(v)) return v.toLowerCase();
+    const b = fromBase64(v);
+    return b?.length === size ? b.toString('hex') : undefined;
+  }
+  if (v instanceof Uint8Array) {
+    if (v.length === 0) return '';
+    if (v.length !== size) return undefined;
+    return Buffer.from(v.buffer, v.byteOffset, v.length).toString('hex');
+  }
+  if (Array.isArray(v) && v.length === 0) return ''; // protobufjs's default for an unset bytes field
+  return undefined;
+}
+
+/** Why idHex refused a value, for the rejection message. */
+export function idProblem(v: unknown, size: number, field: string): string {
+  if (typeof v === 'string') {
+    return `${field} must be ${size} bytes (${size * 2} hex chars), got ${JSON.stringify(v.length > 48 ? `${v.slice(0, 48)}…` : v)}`;
+  }
+  if (v instanceof Uint8Array) return `${field} must be ${size} bytes, got ${v.length}`;
+  return `${field} must be ${size} bytes, got ${typeof v}`;
+}
+
+/** An ID that must be set: the hex, or a thrown reason. All zeros is the W3C "invalid" ID. */
+export function requiredId(v: unknown, size: number, field: string): string {
+  const id = idHex(v, size);
+  if (id === undefined) throw new OtlpDecodeError(idProblem(v, size, field));
+  if (id === '') throw new OtlpDecodeError(`${field} is missing`);
+  if (isZeroId(id)) throw new OtlpDecodeError(`${field} is all zeros`);
+  return id;
+}
+
+/** An ID that may be absent: '' for empty (and for all zeros, which means the same), else hex. */
+export function optionalId(v: unknown, size: number, field: string): string {
+  const id = idHex(v, size);
+  if (id === undefined) throw new OtlpDecodeError(idProblem(v, size, field));
+  return isZeroId(id) ? '' : id;
+}
+
+function isZeroId(id: string): boolean {
+  return id.length > 0 && /^0+$/.test(id);
+}
+
+function base64(v: unknown, field: string): string {
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.length).toString('base64');
+  if (typeof v === 'string') {
+    // Re-encoded so that JSON senders' base64url or unpadded forms match what protobuf yields.
+    const b = v === '' ? Buffer.alloc(0) : fromBase64(v);
+    if (b) return b.toString('base64');
+    throw new OtlpDecodeError(`${field} must be base64`);
+  }
+  if (Array.isArray(v) && v.length === 0) return '';
+  throw new OtlpDecodeError(`${field} must be bytes`);
+}
+
+export function anyValue(v: unknown, depth = 0): AnyValue {
+  if (depth > MAX_ANY_VALUE_DEPTH) throw new OtlpDecodeError(`AnyValue nested deeper than ${MAX_ANY_VALUE_DEPTH} levels`);
+  const m = msg(v, 'AnyValue');
+  // Only the oneof member that is set is an own property, in protobufjs messages and in JSON alike.
+  for (const k of Object.keys(m)) {
+    const x = m[k];
+    if (x == null) continue;
+    switch (k) {
+      case 'stringValue':
+        return { stringValue: str(x, k) };
+      case 'boolValue':
+        return { boolValue: bool(x, k) };
+      case 'intValue':
+        return { intValue: int64(x, k, true).toString() };
+      case 'doubleValue':
+        return { doubleValue: double(x, k) };
+      case 'bytesValue':
+        return { bytesValue: base64(x, k) };
+      case 'arrayValue':
+        return { arrayValue: { values: list(msg(x, k).values, 'arrayValue.values').map((e) => anyValue(e, depth + 1)) } };
+      case 'kvlistValue':
+        return { kvlistValue: { values: keyValues(msg(x, k).values, depth + 1) } };
+    }
+  }
+  return {};
+}
+
+export function keyValues(v: unknown, depth = 0): KeyValue[] {
+  const items = list(v, 'attributes');
+  const out = new Array<KeyValue>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const kv = msg(items[i], 'KeyValue');
+    out[i] = { key: str(kv.key, 'key'), value: anyValue(kv.value, depth) };
+  }
+  return out;
+}
+
+export function resource(v: unknown, schemaUrl: unknown): Resource {
+  const r = msg(v, 'resource');
+  return {
+    attributes: keyValues(r.attributes),
+    droppedAttributesCount: uint(r.droppedAttributesCount, 'resource.droppedAttributesCount'),
+    schemaUrl: str(schemaUrl, 'schemaUrl'),
+  };
+}
+
+export function scope(v: unknown, schemaUrl: unknown): InstrumentationScope {
+  const s = msg(v, 'scope');
+  return {
+    name: str(s.name, 'scope.name'),
+    version: str(s.version, 'scope.version'),
+    attributes: keyValues(s.attributes),
+    droppedAttributesCount: uint(s.droppedAttributesCount, 'scope.droppedAttributesCount'),
+    schemaUrl: str(schemaUrl, 'schemaUrl'),
+  };
+}
+
+export interface Rejection {
+  /** Where the item sits in the request, e.g. `resourceSpans[0].scopeSpans[1].spans[4]`. */
+  item: string;
+  reason: string;
+}
+
+/** The model records a request held, and the items that were refused (partial success). */
+export interface Decoded<T> {
+  items: T[];
+  rejected: Rejection[];
+}
+
+export function reasonOf(err: unknown): string {
+  if (err instanceof OtlpDecodeError) return err.message;
+  // A wrong-typed JSON value deep inside an item (e.g. a number where a message belongs).
+  return `malformed: ${err instanceof Error ? err.message : String(err)}`;
+}

@@ -1,0 +1,179 @@
+// ExportMetricsServiceRequest → MetricPoint[]: one record per data point, sharing its metric
+// descriptor, Resource and scope.
+import type {
+  Exemplar,
+  ExponentialBuckets,
+  MetricDescriptor,
+  MetricPoint,
+  MetricPointValue,
+  MetricType,
+  Temporality,
+} from '../../../src/model/telemetry.ts';
+import {
+  type Decoded,
+  type Msg,
+  OtlpDecodeError,
+  bool,
+  double,
+  enumValue,
+  has,
+  int,
+  int64,
+  keyValues,
+  list,
+  msg,
+  optionalId,
+  reasonOf,
+  resource,
+  scope,
+  str,
+  timeNs,
+  uint,
+} from './convert-common.ts';
+import { otlpProto } from './proto.ts';
+
+const DATA_FIELDS: readonly MetricType[] = ['gauge', 'sum', 'histogram', 'exponentialHistogram', 'summary'];
+/** DataPointFlags.NO_RECORDED_VALUE: a staleness marker legitimately carries no value. */
+const NO_RECORDED_VALUE = 1;
+
+export function metricPointsFromOtlp(request: Msg, tenant: string): Decoded<MetricPoint> {
+  const temporalities = otlpProto().enums.temporality;
+  const out: Decoded<MetricPoint> = { items: [], rejected: [] };
+  const resourceMetrics = list(request.resourceMetrics, 'resourceMetrics');
+  for (let r = 0; r < resourceMetrics.length; r++) {
+    const rm = msg(resourceMetrics[r], 'resourceMetrics[]');
+    const res = resource(rm.resource, rm.schemaUrl);
+    const scopeMetrics = list(rm.scopeMetrics, 'scopeMetrics');
+    for (let s = 0; s < scopeMetrics.length; s++) {
+      const sm = msg(scopeMetrics[s], 'scopeMetrics[]');
+      const sc = scope(sm.scope, sm.schemaUrl);
+      const metrics = list(sm.metrics, 'metrics');
+      for (let m = 0; m < metrics.length; m++) {
+        const where = `resourceMetrics[${r}].scopeMetrics[${s}].metrics[${m}]`;
+        const metric = msg(metrics[m], 'metric');
+        const type = DATA_FIELDS.find((f) => has(metric, f));
+        if (!type) continue; // a metric without data has no points to keep or to count
+        const data = msg(metric[type], type);
+        const points = list(data.dataPoints, 'dataPoints');
+        let descriptor: MetricDescriptor;
+        try {
+          descriptor = {
+            name: str(metric.name, 'name'),
+            description: str(metric.description, 'description'),
+            unit: str(metric.unit, 'unit'),
+            type,
+            aggregationTemporality: enumValue(data.aggregationTemporality, temporalities, 2, 'aggregation_temporality') as Temporality,
+            isMonotonic: bool(data.isMonotonic, 'is_monotonic'),
+            metadata: keyValues(metric.metadata),
+          };
+        } catch (err) {
+          const reason = reasonOf(err);
+          points.forEach((_, i) => out.rejected.push({ item: `${where}.${type}.dataPoints[${i}]`, reason }));
+          continue;
+        }
+        for (let i = 0; i < points.length; i++) {
+          try {
+            out.items.push({ tenant, resource: res, scope: sc, metric: descriptor, point: dataPoint(type, msg(points[i], 'dataPoint')) });
+          } catch (err) {
+            out.rejected.push({ item: `${where}.${type}.dataPoints[${i}]`, reason: reasonOf(err) });
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function dataPoint(type: MetricType, p: Msg): MetricPointValue {
+  const base = {
+    attributes: keyValues(p.attributes),
+    startTimeUnixNano: timeNs(p.startTimeUnixNano, 'start_time_unix_nano'),
+    timeUnixNano: timeNs(p.timeUnixNano, 'time_unix_nano'),
+    flags: uint(p.flags, 'flags'),
+  };
+  switch (type) {
+    case 'gauge':
+    case 'sum': {
+      const point: MetricPointValue = { type: 'number', ...base, exemplars: exemplars(p.exemplars) };
+      if (has(p, 'asDouble')) point.asDouble = double(p.asDouble, 'as_double');
+      else if (has(p, 'asInt')) point.asInt = int64(p.asInt, 'as_int', true).toString();
+      else if ((base.flags & NO_RECORDED_VALUE) === 0) throw new OtlpDecodeError('data point has no value (neither as_double nor as_int)');
+      return point;
+    }
+    case 'histogram': {
+      const bucketCounts = list(p.bucketCounts, 'bucket_counts').map((c) => uint(c, 'bucket_counts'));
+      const explicitBounds = list(p.explicitBounds, 'explicit_bounds').map((b) => double(b, 'explicit_bounds'));
+      if (bucketCounts.length > 0 && bucketCounts.length !== explicitBounds.length + 1) {
+        throw new OtlpDecodeError(
+          `histogram has ${bucketCounts.length} bucket_counts for ${explicitBounds.length} explicit_bounds (needs bounds + 1)`,
+        );
+      }
+      const point: MetricPointValue = {
+        type: 'histogram',
+        ...base,
+        count: uint(p.count, 'count'),
+        bucketCounts,
+        explicitBounds,
+        exemplars: exemplars(p.exemplars),
+      };
+      optionalDoubles(point, p);
+      return point;
+    }
+    case 'exponentialHistogram': {
+      const point: MetricPointValue = {
+        type: 'exponentialHistogram',
+        ...base,
+        count: uint(p.count, 'count'),
+        scale: int(p.scale, 'scale'),
+        zeroCount: uint(p.zeroCount, 'zero_count'),
+        positive: buckets(p.positive, 'positive'),
+        negative: buckets(p.negative, 'negative'),
+        zeroThreshold: double(p.zeroThreshold, 'zero_threshold'),
+        exemplars: exemplars(p.exemplars),
+      };
+      optionalDoubles(point, p);
+      return point;
+    }
+    case 'summary':
+      return {
+        type: 'summary',
+        ...base,
+        count: uint(p.count, 'count'),
+        sum: double(p.sum, 'sum'),
+        quantileValues: list(p.quantileValues, 'quantile_values').map((v) => {
+          const q = msg(v, 'quantile_values[]');
+          return { quantile: double(q.quantile, 'quantile'), value: double(q.value, 'value') };
+        }),
+      };
+  }
+}
+
+/** sum, min and max are proto3 `optional`: absent stays absent rather than becoming 0. */
+function optionalDoubles(point: { sum?: number; min?: number; max?: number }, p: Msg): void {
+  if (has(p, 'sum')) point.sum = double(p.sum, 'sum');
+  if (has(p, 'min')) point.min = double(p.min, 'min');
+  if (has(p, 'max')) point.max = double(p.max, 'max');
+}
+
+function buckets(v: unknown, field: string): ExponentialBuckets {
+  const b = msg(v, field);
+  return {
+    offset: int(b.offset, `${field}.offset`),
+    bucketCounts: list(b.bucketCounts, `${field}.bucket_counts`).map((c) => uint(c, `${field}.bucket_counts`)),
+  };
+}
+
+function exemplars(v: unknown): Exemplar[] {
+  return list(v, 'exemplars').map((x) => {
+    const e = msg(x, 'exemplar');
+    const out: Exemplar = {
+      filteredAttributes: keyValues(e.filteredAttributes),
+      timeUnixNano: timeNs(e.timeUnixNano, 'exemplar.time_unix_nano'),
+      spanId: optionalId(e.spanId, 8, 'exemplar.span_id'),
+      traceId: optionalId(e.traceId, 16, 'exemplar.trace_id'),
+    };
+    if (has(e, 'asDouble')) out.asDouble = double(e.asDouble, 'exemplar.as_double');
+    else if (has(e, 'asInt')) out.asInt = int64(e.asInt, 'exemplar.as_int', true).toString();
+    return out;
+  });
+}

@@ -1,0 +1,98 @@
+// ExportTraceServiceRequest → SpanRecord[]: one record per span, sharing its Resource and scope.
+import type { SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode } from '../../../src/model/telemetry.ts';
+import {
+  type Decoded,
+  type Msg,
+  OtlpDecodeError,
+  enumValue,
+  idHex,
+  idProblem,
+  keyValues,
+  list,
+  msg,
+  optionalId,
+  reasonOf,
+  requiredId,
+  resource,
+  scope,
+  str,
+  timeNs,
+  uint,
+} from './convert-common.ts';
+import { otlpProto } from './proto.ts';
+
+export function spansFromOtlp(request: Msg, tenant: string): Decoded<SpanRecord> {
+  const { enums } = otlpProto();
+  const out: Decoded<SpanRecord> = { items: [], rejected: [] };
+  const resourceSpans = list(request.resourceSpans, 'resourceSpans');
+  for (let r = 0; r < resourceSpans.length; r++) {
+    const rs = msg(resourceSpans[r], 'resourceSpans[]');
+    const res = resource(rs.resource, rs.schemaUrl);
+    const scopeSpans = list(rs.scopeSpans, 'scopeSpans');
+    for (let s = 0; s < scopeSpans.length; s++) {
+      const ss = msg(scopeSpans[s], 'scopeSpans[]');
+      const sc = scope(ss.scope, ss.schemaUrl);
+      const spans = list(ss.spans, 'spans');
+      for (let i = 0; i < spans.length; i++) {
+        try {
+          const sp = msg(spans[i], 'span');
+          out.items.push({
+            tenant,
+            resource: res,
+            scope: sc,
+            traceId: requiredId(sp.traceId, 16, 'trace_id'),
+            spanId: requiredId(sp.spanId, 8, 'span_id'),
+            parentSpanId: optionalId(sp.parentSpanId, 8, 'parent_span_id'),
+            traceState: str(sp.traceState, 'trace_state'),
+            flags: uint(sp.flags, 'flags'),
+            name: str(sp.name, 'name'),
+            kind: enumValue(sp.kind, enums.spanKind, 5, 'kind') as SpanKind,
+            startTimeUnixNano: timeNs(sp.startTimeUnixNano, 'start_time_unix_nano'),
+            endTimeUnixNano: timeNs(sp.endTimeUnixNano, 'end_time_unix_nano'),
+            attributes: keyValues(sp.attributes),
+            droppedAttributesCount: uint(sp.droppedAttributesCount, 'dropped_attributes_count'),
+            events: list(sp.events, 'events').map(event),
+            droppedEventsCount: uint(sp.droppedEventsCount, 'dropped_events_count'),
+            links: list(sp.links, 'links').map(link),
+            droppedLinksCount: uint(sp.droppedLinksCount, 'dropped_links_count'),
+            status: status(sp.status, enums.statusCode),
+          });
+        } catch (err) {
+          out.rejected.push({ item: `resourceSpans[${r}].scopeSpans[${s}].spans[${i}]`, reason: reasonOf(err) });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function event(v: unknown): SpanEvent {
+  const e = msg(v, 'event');
+  return {
+    timeUnixNano: timeNs(e.timeUnixNano, 'event.time_unix_nano'),
+    name: str(e.name, 'event.name'),
+    attributes: keyValues(e.attributes),
+    droppedAttributesCount: uint(e.droppedAttributesCount, 'event.dropped_attributes_count'),
+  };
+}
+
+function link(v: unknown, i: number): SpanLink {
+  const l = msg(v, 'link');
+  const traceId = idHex(l.traceId, 16);
+  const spanId = idHex(l.spanId, 8);
+  if (!traceId) throw new OtlpDecodeError(idProblem(l.traceId, 16, `links[${i}].trace_id`));
+  if (!spanId) throw new OtlpDecodeError(idProblem(l.spanId, 8, `links[${i}].span_id`));
+  return {
+    traceId,
+    spanId,
+    traceState: str(l.traceState, 'link.trace_state'),
+    flags: uint(l.flags, 'link.flags'),
+    attributes: keyValues(l.attributes),
+    droppedAttributesCount: uint(l.droppedAttributesCount, 'link.dropped_attributes_count'),
+  };
+}
+
+function status(v: unknown, codes: Record<string, number>): SpanRecord['status'] {
+  const s = msg(v, 'status');
+  return { code: enumValue(s.code, codes, 2, 'status.code') as StatusCode, message: str(s.message, 'status.message') };
+}

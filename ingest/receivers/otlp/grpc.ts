@@ -1,0 +1,94 @@
+// OTLP/gRPC on @grpc/grpc-js. The service definitions pass raw Buffers through so that our codec
+// decodes them: grpc-js's own deserializer failing would surface as INTERNAL, not INVALID_ARGUMENT.
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { NextConsumers, Signal } from '../../component.ts';
+import { encodeExportResponse } from './codec.ts';
+import type { OtlpReceiverConfig } from './config.ts';
+import { type ReceiveContext, ReceiveError, type RunningServer, receive, tenantOf } from './receive.ts';
+
+const SERVICE: Record<Signal, string> = {
+  traces: 'opentelemetry.proto.collector.trace.v1.TraceService',
+  logs: 'opentelemetry.proto.collector.logs.v1.LogsService',
+  metrics: 'opentelemetry.proto.collector.metrics.v1.MetricsService',
+};
+const SHUTDOWN_GRACE_MS = 5000;
+
+const passThrough = (b: Buffer) => b;
+
+/** The Export method of one OTLP service, with Buffers in and out. Also used by tests as a raw client. */
+export function exportServiceDefinition(signal: Signal): grpc.ServiceDefinition {
+  return {
+    Export: {
+      path: `/${SERVICE[signal]}/Export`,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: passThrough,
+      requestDeserialize: passThrough,
+      responseSerialize: passThrough,
+      responseDeserialize: passThrough,
+      originalName: 'export',
+    },
+  };
+}
+
+export interface GrpcServerOptions {
+  config: OtlpReceiverConfig;
+  next: NextConsumers;
+  ctx: ReceiveContext;
+  logger: Logger;
+}
+
+export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningServer> {
+  const { config, next, ctx, logger } = opts;
+  const server = new grpc.Server({
+    // grpc-js checks this before and while inflating a compressed message (RESOURCE_EXHAUSTED).
+    'grpc.max_receive_message_length': config.maxRequestBytes,
+  });
+  const tenantKey = config.tenantHeader.toLowerCase();
+  for (const signal of ['traces', 'logs', 'metrics'] as const) {
+    const consumer = next[signal];
+    if (!consumer) continue; // unwired signals answer UNIMPLEMENTED, as in the Collector
+    server.addService(exportServiceDefinition(signal), {
+      Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+        ctx.stats.grpcRequests++;
+        const answer = async () => {
+          const tenantValue = call.metadata.get(tenantKey)[0];
+          const tenant = tenantOf(tenantValue === undefined ? undefined : String(tenantValue), config.tenantHeader);
+          return encodeExportResponse(signal, 'protobuf', await receive(ctx, consumer, signal, call.request, 'protobuf', tenant));
+        };
+        answer().then(
+          (response) => callback(null, response),
+          (err: unknown) => {
+            ctx.stats.failedRequests++;
+            if (!(err instanceof ReceiveError)) logger.error({ err }, 'otlp/grpc request failed unexpectedly');
+            else logger.debug({ code: err.grpcCode, err: err.message }, 'otlp/grpc request refused');
+            const code = err instanceof ReceiveError ? err.grpcCode : grpc.status.INTERNAL;
+            const details = err instanceof Error ? err.message : String(err);
+            callback({ code, details });
+          },
+        );
+      },
+    });
+  }
+  const host = config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host;
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host}:${config.grpc.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    );
+  });
+  return {
+    address: `${host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, SHUTDOWN_GRACE_MS);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}

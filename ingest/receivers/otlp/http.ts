@@ -1,0 +1,209 @@
+// OTLP/HTTP (https://opentelemetry.io/docs/specs/otlp/#otlphttp) on node:http: POST /v1/{traces,logs,metrics}
+// with protobuf or JSON bodies, optionally gzip/deflate, answered in the request's own encoding.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import zlib from 'node:zlib';
+import type { Logger } from 'pino';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { NextConsumers, Signal } from '../../component.ts';
+import { type OtlpFormat, encodeExportResponse, encodeStatus } from './codec.ts';
+import type { OtlpReceiverConfig } from './config.ts';
+import { type ReceiveContext, ReceiveError, type RunningServer, badRequest, receive, tenantOf, tooLarge } from './receive.ts';
+
+const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
+const CONTENT_TYPE: Record<OtlpFormat, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
+const RETRY_AFTER_SECONDS = '1';
+const SHUTDOWN_GRACE_MS = 5000;
+
+export interface HttpServerOptions {
+  config: OtlpReceiverConfig;
+  next: NextConsumers;
+  ctx: ReceiveContext;
+  logger: Logger;
+}
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<RunningServer> {
+  const { config, logger } = opts;
+  let closing = false;
+  const handle = createHandler(opts, () => closing);
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error({ err }, 'otlp/http request failed unexpectedly');
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  });
+  // A client that announces its size with `Expect: 100-continue` learns about 413 before sending it.
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (Number(req.headers['content-length'] ?? 0) <= config.maxRequestBytes) res.writeContinue();
+    server.emit('request', req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, config.http.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { address, port } = server.address() as AddressInfo;
+  return {
+    address: `${address.includes(':') ? `[${address}]` : address}:${port}`,
+    close: () => {
+      closing = true;
+      return new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+    },
+  };
+}
+
+function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
+  const { config, next, ctx, logger } = opts;
+  const max = config.maxRequestBytes;
+  const tenantHeader = config.tenantHeader.toLowerCase();
+  const served = Object.entries(PATHS).filter(([, signal]) => next[signal]);
+  const paths = served.map(([p]) => p).join(', ');
+  const allowedOrigins = config.http.cors?.allowedOrigins.map(originPattern) ?? [];
+
+  return async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    ctx.stats.httpRequests++;
+    const origin = req.headers.origin;
+    const corsAllowed = origin !== undefined && allowedOrigins.some((re) => re.test(origin));
+    if (corsAllowed) {
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Vary', 'Origin');
+    }
+    let format: OtlpFormat = 'json';
+    try {
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const signal = PATHS[path];
+      const consumer = signal && next[signal];
+      if (!signal || !consumer) throw badRequest(`unknown path ${path}; this receiver serves POST ${paths}`);
+      if (req.method === 'OPTIONS' && allowedOrigins.length > 0 && req.headers['access-control-request-method']) {
+        preflight(req, res, corsAllowed);
+        return;
+      }
+      if (req.method !== 'POST') {
+        res.setHeader('Allow', 'POST');
+        throw new ReceiveError(405, GrpcStatus.UNIMPLEMENTED, `method ${req.method} is not allowed on ${path}; use POST`);
+      }
+      const requestFormat = formatOf(req.headers['content-type']);
+      if (!requestFormat) {
+        throw badRequest(
+          `unsupported Content-Type ${JSON.stringify(req.headers['content-type'] ?? '')}; use application/x-protobuf or application/json`,
+        );
+      }
+      format = requestFormat;
+      const tenantValue = req.headers[tenantHeader];
+      const tenant = tenantOf(Array.isArray(tenantValue) ? tenantValue.join(',') : tenantValue, config.tenantHeader);
+      const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+      if (!['identity', 'gzip', 'x-gzip', 'deflate'].includes(encoding)) {
+        throw new ReceiveError(415, GrpcStatus.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(encoding)}; use gzip, deflate or none`);
+      }
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > max) throw tooLarge(`request body of ${declared} bytes exceeds the limit of ${max} bytes`);
+      const body = await readBody(req, encoding, max);
+      const partial = await receive(ctx, consumer, signal, body, format, tenant);
+      // Shutting down: no keep-alive, so server.close() is not left waiting on an idle connection.
+      if (isClosing()) res.setHeader('Connection', 'close');
+      res.writeHead(200, { 'Content-Type': CONTENT_TYPE[format] }).end(encodeExportResponse(signal, format, partial));
+    } catch (err) {
+      if (!(err instanceof ReceiveError)) throw err;
+      ctx.stats.failedRequests++;
+      logger.debug({ status: err.httpStatus, url: req.url, err: err.message }, 'otlp/http request refused');
+      if (err.httpStatus === 503) res.setHeader('Retry-After', RETRY_AFTER_SECONDS);
+      // Unread body left on the socket: close after answering instead of reading it all.
+      if (!req.complete || isClosing()) res.setHeader('Connection', 'close');
+      res.writeHead(err.httpStatus, { 'Content-Type': CONTENT_TYPE[format] }).end(encodeStatus(format, err.grpcCode, err.message));
+      if (!req.complete) discardRest(req, max);
+    }
+  };
+}
+
+function formatOf(contentType: string | undefined): OtlpFormat | undefined {
+  const media = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (media === 'application/x-protobuf') return 'protobuf';
+  if (media === 'application/json') return 'json';
+  return undefined;
+}
+
+/** Reads the body, inflating as it streams; never holds more than `max` bytes, before or after inflating. */
+function readBody(req: http.IncomingMessage, encoding: string, max: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let inflated = 0;
+    let settled = false;
+    const inflater = encoding === 'identity' ? undefined : encoding === 'deflate' ? zlib.createInflate() : zlib.createGunzip();
+    const fail = (err: ReceiveError) => {
+      if (settled) return;
+      settled = true;
+      inflater?.destroy();
+      reject(err);
+    };
+    const done = () => {
+      if (settled) return;
+      settled = true;
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      received += chunk.length;
+      if (received > max) return fail(tooLarge(`request body exceeds the limit of ${max} bytes`));
+      if (!inflater) return void chunks.push(chunk);
+      if (!inflater.write(chunk)) {
+        req.pause();
+        inflater.once('drain', () => req.resume());
+      }
+    });
+    req.on('end', () => (inflater ? inflater.end() : done()));
+    req.on('error', (err) => fail(badRequest(`reading the request body failed: ${err.message}`)));
+    req.on('close', () => {
+      if (!req.complete) fail(badRequest('the client closed the connection before sending the whole body'));
+    });
+    if (!inflater) return;
+    inflater.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      inflated += chunk.length;
+      // Stop at the limit: a few KiB of gzip can inflate to gigabytes.
+      if (inflated > max) return fail(tooLarge(`${encoding} request body inflates to more than the limit of ${max} bytes`));
+      chunks.push(chunk);
+    });
+    inflater.on('end', done);
+    inflater.on('error', (err) => fail(badRequest(`${encoding} request body could not be decompressed: ${err.message}`)));
+  });
+}
+
+/** Lets the client finish sending so it can read our answer, up to `max` more bytes, then cuts it off. */
+function discardRest(req: http.IncomingMessage, max: number): void {
+  let discarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > max) req.socket.destroy();
+  });
+  req.resume();
+}
+
+function preflight(req: http.IncomingMessage, res: http.ServerResponse, allowed: boolean): void {
+  if (!allowed) {
+    res.writeHead(403, { 'Content-Type': 'text/plain' }).end(`origin ${req.headers.origin ?? '(none)'} is not allowed`);
+    return;
+  }
+  res.writeHead(204, {
+    'Access-Control-Allow-Methods': 'POST',
+    'Access-Control-Allow-Headers': req.headers['access-control-request-headers'] ?? 'Content-Type, Content-Encoding',
+    'Access-Control-Max-Age': '7200',
+  });
+  res.end();
+}
+
+/** `https://*.example.com` style patterns, as the Collector's cors.allowed_origins. */
+function originPattern(pattern: string): RegExp {
+  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+  return new RegExp(`^${escaped}$`);
+}

@@ -1,0 +1,115 @@
+// What both transports do with one Export request once they hold its body: decode, hand the
+// records to the next consumer, count, and turn every failure into a status the sender understands.
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { type Consumer, isPermanent } from '../../component.ts';
+import { DEFAULT_TENANT, type Signal } from '../../../src/model/telemetry.ts';
+import { type OtlpFormat, type PartialSuccess, decodeRequest, partialSuccessOf } from './codec.ts';
+
+/** A request we refuse, with the answer for each transport. */
+export class ReceiveError extends Error {
+  constructor(
+    readonly httpStatus: number,
+    readonly grpcCode: GrpcStatus,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ReceiveError';
+  }
+}
+
+export const badRequest = (message: string) => new ReceiveError(400, GrpcStatus.INVALID_ARGUMENT, message);
+export const tooLarge = (message: string) => new ReceiveError(413, GrpcStatus.RESOURCE_EXHAUSTED, message);
+
+/** Counters for a /metrics endpoint; items are spans, log records or data points. */
+export interface OtlpReceiverStats {
+  httpRequests: number;
+  grpcRequests: number;
+  /** Requests answered with an error status (bad input, over the limit, or refused downstream). */
+  failedRequests: number;
+  /** Delivered to the next consumer. */
+  acceptedSpans: number;
+  acceptedLogRecords: number;
+  acceptedDataPoints: number;
+  /** Invalid items dropped from otherwise good requests (reported as partial success). */
+  rejectedSpans: number;
+  rejectedLogRecords: number;
+  rejectedDataPoints: number;
+  /** Valid items the next consumer failed to take. */
+  refusedSpans: number;
+  refusedLogRecords: number;
+  refusedDataPoints: number;
+}
+
+const ITEM_KEY = { traces: 'Spans', logs: 'LogRecords', metrics: 'DataPoints' } as const;
+
+export function emptyStats(): OtlpReceiverStats {
+  return {
+    httpRequests: 0,
+    grpcRequests: 0,
+    failedRequests: 0,
+    acceptedSpans: 0,
+    acceptedLogRecords: 0,
+    acceptedDataPoints: 0,
+    rejectedSpans: 0,
+    rejectedLogRecords: 0,
+    rejectedDataPoints: 0,
+    refusedSpans: 0,
+    refusedLogRecords: 0,
+    refusedDataPoints: 0,
+  };
+}
+
+// Cortex/Mimir's tenant ID rule, so IDs stay safe in paths and headers downstream.
+const TENANT = /^[A-Za-z0-9!\-_.*'()]{1,150}$/;
+
+export function tenantOf(value: string | undefined, header: string): string {
+  if (value === undefined) return DEFAULT_TENANT;
+  if (!TENANT.test(value) || value === '.' || value === '..') {
+    throw badRequest(
+      `invalid tenant in ${header}: ${JSON.stringify(value.slice(0, 160))}; use 1-150 characters of A-Z a-z 0-9 ! - _ . * ' ( )`,
+    );
+  }
+  return value;
+}
+
+/** A listening transport. close() stops accepting, lets in-flight requests finish (up to 5 s), then closes. */
+export interface RunningServer {
+  address: string;
+  close(): Promise<void>;
+}
+
+export interface ReceiveContext {
+  stats: OtlpReceiverStats;
+}
+
+/** Decodes and delivers one request; resolves to the partial success to report, if any. */
+export async function receive<S extends Signal>(
+  ctx: ReceiveContext,
+  next: Consumer<S>,
+  signal: S,
+  body: Buffer,
+  format: OtlpFormat,
+  tenant: string,
+): Promise<PartialSuccess | undefined> {
+  let decoded;
+  try {
+    decoded = decodeRequest(signal, body, format, tenant);
+  } catch (err) {
+    throw badRequest(err instanceof Error ? err.message : String(err));
+  }
+  const key = ITEM_KEY[signal];
+  ctx.stats[`rejected${key}`] += decoded.rejected.length;
+  if (decoded.items.length > 0) {
+    try {
+      await next.consume(decoded.items);
+    } catch (err) {
+      ctx.stats[`refused${key}`] += decoded.items.length;
+      const why = err instanceof Error ? err.message : String(err);
+      // As the Collector does: only a permanent error is the sender's fault; anything else may pass.
+      if (isPermanent(err)) throw badRequest(`the pipeline refused the data: ${why}`);
+      throw new ReceiveError(503, GrpcStatus.UNAVAILABLE, `the pipeline cannot take data right now, retry later: ${why}`);
+    }
+    ctx.stats[`accepted${key}`] += decoded.items.length;
+  }
+  return partialSuccessOf(signal, decoded.rejected);
+}

@@ -1,0 +1,171 @@
+// Maps the GraphQL TelemetryFilter input onto the store's TelemetryFilter, checking everything a
+// backend would otherwise report differently (or not at all).
+import { StatusCode, type SpanKind } from '../src/model/telemetry.ts';
+import { GatewayError } from '../src/errors.ts';
+import type { AttributeCondition, AttributeOp, TelemetryFilter } from '../src/stores/types.ts';
+import { checkTimeRange, nowNs, spanIdArg, traceIdArg } from './args.ts';
+
+export interface AttributeConditionInput {
+  key: string;
+  eq?: string | null;
+  neq?: string | null;
+  in?: readonly string[] | null;
+  regex?: string | null;
+  exists?: boolean | null;
+  gt?: number | null;
+  gte?: number | null;
+  lt?: number | null;
+  lte?: number | null;
+}
+
+export interface TelemetryFilterInput {
+  from?: bigint | null;
+  to?: bigint | null;
+  service?: readonly string[] | null;
+  name?: readonly string[] | null;
+  status?: readonly StatusCode[] | null;
+  kind?: readonly SpanKind[] | null;
+  minDuration?: bigint | null;
+  maxDuration?: bigint | null;
+  telemetrySource?: readonly string[] | null;
+  traceId?: readonly string[] | null;
+  spanId?: readonly string[] | null;
+  minSeverity?: number | null;
+  minSeverityLevel?: number | null;
+  bodyContains?: string | null;
+  attributes?: readonly AttributeConditionInput[] | null;
+  and?: readonly TelemetryFilterInput[] | null;
+  or?: readonly TelemetryFilterInput[] | null;
+  not?: TelemetryFilterInput | null;
+}
+
+export type FilterSignal = 'spans' | 'traces' | 'logs';
+
+/** Searches without a time range look at the last hour. */
+export const DEFAULT_SEARCH_WINDOW_NS = 3_600_000_000_000n;
+
+const SPAN_ONLY = ['status', 'kind', 'minDuration', 'maxDuration'] as const;
+const LOG_ONLY = ['minSeverity', 'minSeverityLevel', 'bodyContains'] as const;
+const OPERATORS = ['eq', 'neq', 'in', 'regex', 'exists', 'gt', 'gte', 'lt', 'lte'] as const;
+const STATUS_NAMES = Object.fromEntries(Object.entries(StatusCode).map(([name, code]) => [code, name])) as Record<
+  StatusCode,
+  'UNSET' | 'OK' | 'ERROR'
+>;
+
+function badFilter(path: string, message: string): GatewayError {
+  return new GatewayError('GW_BAD_FILTER', `${path}: ${message} (GW_BAD_FILTER)`);
+}
+
+/** An empty list means "no restriction", as an empty multi-select does in Grafana. */
+function list<T>(values: readonly T[] | null | undefined): T[] | undefined {
+  return values && values.length > 0 ? [...values] : undefined;
+}
+
+function mapCondition(c: AttributeConditionInput, path: string): { cond: AttributeCondition; negate: boolean } {
+  const where = `${path} (key ${JSON.stringify(c.key)})`;
+  if (c.key === '') throw badFilter(path, 'key must not be empty');
+  const set = OPERATORS.filter((op) => c[op] != null);
+  if (set.length !== 1) {
+    throw badFilter(
+      where,
+      `an attribute condition needs exactly one operator of ${OPERATORS.join(', ')}; it has ${set.length === 0 ? 'none' : set.join(', ')}`,
+    );
+  }
+  const op: AttributeOp = set[0]!;
+  const key = c.key;
+  switch (op) {
+    case 'eq':
+    case 'neq':
+      return { cond: { key, op, value: c[op]! }, negate: false };
+    case 'regex':
+      // Not checked here: stores use RE2 (e.g. `(?i)` is valid there, not in JS) and report a bad
+      // pattern themselves.
+      return { cond: { key, op, value: c.regex! }, negate: false };
+    case 'in':
+      if (c.in!.length === 0) throw badFilter(where, '`in` needs at least one value');
+      return { cond: { key, op, values: [...c.in!] }, negate: false };
+    case 'exists':
+      return { cond: { key, op }, negate: c.exists === false };
+    default:
+      return { cond: { key, op, number: c[op]! }, negate: false };
+  }
+}
+
+function mapFilter(input: TelemetryFilterInput, signal: FilterSignal, path: string): TelemetryFilter {
+  const notApplicable = signal === 'logs' ? SPAN_ONLY : LOG_ONLY;
+  for (const field of notApplicable) {
+    if (input[field] != null) throw badFilter(`${path}.${field}`, `does not apply to ${signal}`);
+  }
+  const out: TelemetryFilter = {};
+  if (input.from != null || input.to != null) {
+    out.timeRange = checkTimeRange(
+      { ...(input.from != null && { from: input.from }), ...(input.to != null && { to: input.to }) },
+      path,
+    );
+  }
+  const service = list(input.service);
+  if (service) out.service = service;
+  const name = list(input.name);
+  if (name) out.name = name;
+  const status = list(input.status);
+  if (status) out.status = status.map((code) => STATUS_NAMES[code]);
+  const kind = list(input.kind);
+  if (kind) out.kind = kind;
+  if (input.minDuration != null) out.minDuration = input.minDuration;
+  if (input.maxDuration != null) out.maxDuration = input.maxDuration;
+  if (out.minDuration !== undefined && out.maxDuration !== undefined && out.minDuration > out.maxDuration) {
+    throw badFilter(path, 'minDuration is greater than maxDuration');
+  }
+  const source = list(input.telemetrySource);
+  if (source) out.telemetrySource = source;
+  const traceIds = list(input.traceId);
+  if (traceIds) out.traceId = traceIds.map((id, i) => traceIdArg(id, `${path}.traceId[${i}]`));
+  const spanIds = list(input.spanId);
+  if (spanIds) out.spanId = spanIds.map((id, i) => spanIdArg(id, `${path}.spanId[${i}]`));
+  if (input.minSeverity != null) {
+    if (!Number.isInteger(input.minSeverity) || input.minSeverity < 0 || input.minSeverity > 24) {
+      throw badFilter(`${path}.minSeverity`, `must be a severity number from 0 to 24, got ${input.minSeverity}`);
+    }
+    out.minSeverity = input.minSeverity;
+  }
+  if (input.minSeverityLevel != null) {
+    if (input.minSeverity != null) throw badFilter(path, 'set minSeverity or minSeverityLevel, not both');
+    out.minSeverity = input.minSeverityLevel;
+  }
+  if (input.bodyContains != null) out.bodyContains = input.bodyContains;
+
+  const and: TelemetryFilter[] = (input.and ?? []).map((f, i) => mapFilter(f, signal, `${path}.and[${i}]`));
+  const attributes: AttributeCondition[] = [];
+  (input.attributes ?? []).forEach((c, i) => {
+    const { cond, negate } = mapCondition(c, `${path}.attributes[${i}]`);
+    // The store has no "not exists" operator; NOT(exists) says the same.
+    if (negate) and.push({ not: { attributes: [cond] } });
+    else attributes.push(cond);
+  });
+  if (attributes.length > 0) out.attributes = attributes;
+  if (and.length > 0) out.and = and;
+  if (input.or && input.or.length > 0) out.or = input.or.map((f, i) => mapFilter(f, signal, `${path}.or[${i}]`));
+  if (input.not != null) out.not = mapFilter(input.not, signal, `${path}.not`);
+  return out;
+}
+
+/**
+ * The store filter for a search. When the top level sets neither `from` nor `to`, the search
+ * covers the last hour; when it sets only `to`, the hour before it. A top-level `traceId` or
+ * `spanId` lifts that default: looking up known IDs should find them however old they are.
+ * Nested filters (`and`, `or`, `not`) get no default range.
+ */
+export function toStoreFilter(
+  input: TelemetryFilterInput | null | undefined,
+  signal: FilterSignal,
+  now: bigint = nowNs(),
+): TelemetryFilter {
+  const filter = mapFilter(input ?? {}, signal, 'filter');
+  if (filter.traceId || filter.spanId) return filter;
+  const range = filter.timeRange ?? {};
+  if (range.from === undefined) {
+    const from = (range.to ?? now) - DEFAULT_SEARCH_WINDOW_NS;
+    filter.timeRange = { ...range, from: from > 0n ? from : 0n };
+  }
+  return filter;
+}

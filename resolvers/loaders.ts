@@ -1,0 +1,80 @@
+// Per-request DataLoaders. Each batch function makes one store call per distinct limit and
+// returns exactly one value per key, in key order, as DataLoader requires.
+import DataLoader from 'dataloader';
+import type { SpanRecord } from '../src/model/telemetry.ts';
+import type { SpanRef, StoredLogRecord } from '../src/stores/types.ts';
+import { callStore } from './call-store.ts';
+import type { Stores } from './context.ts';
+
+export interface LimitedKey<K> {
+  key: K;
+  limit: number;
+}
+
+export interface Loaders {
+  /** Every span of a trace, sorted by start time; `[]` for an unknown trace. */
+  trace: DataLoader<string, SpanRecord[]>;
+  span: DataLoader<SpanRef, SpanRecord | null, string>;
+  spanLogs: DataLoader<LimitedKey<SpanRef>, StoredLogRecord[], string>;
+  traceLogs: DataLoader<LimitedKey<string>, StoredLogRecord[], string>;
+}
+
+const refKey = (r: SpanRef): string => `${r.traceId}:${r.spanId}`;
+
+function checkOnePerKey<T>(call: string, keys: number, got: readonly T[]): readonly T[] {
+  if (!Array.isArray(got) || got.length !== keys) {
+    throw new Error(
+      `${call} must return an array of the same length as its keys, one result per key in key order: ` +
+        `it was given ${keys} keys and returned ${Array.isArray(got) ? got.length : typeof got}`,
+    );
+  }
+  return got;
+}
+
+/** Groups keys by limit, fetches each group with one call and puts results back in key order. */
+async function byLimit<K, V>(
+  keys: readonly LimitedKey<K>[],
+  call: string,
+  fetch: (group: K[], limit: number) => Promise<readonly V[]>,
+): Promise<V[]> {
+  const groups = new Map<number, number[]>();
+  keys.forEach((k, i) => {
+    const group = groups.get(k.limit);
+    if (group) group.push(i);
+    else groups.set(k.limit, [i]);
+  });
+  const out = new Array<V>(keys.length);
+  await Promise.all(
+    [...groups].map(async ([limit, indexes]) => {
+      const got = checkOnePerKey(call, indexes.length, await fetch(indexes.map((i) => keys[i]!.key), limit));
+      indexes.forEach((keyIndex, j) => {
+        out[keyIndex] = got[j]!;
+      });
+    }),
+  );
+  return out;
+}
+
+export function createLoaders(tenant: string, stores: Stores): Loaders {
+  const span = new DataLoader<SpanRef, SpanRecord | null, string>(
+    async (refs) => checkOnePerKey('TraceStore.getSpans', refs.length, await callStore(() => stores.traces.getSpans(tenant, refs))),
+    { cacheKeyFn: refKey },
+  );
+  const trace = new DataLoader<string, SpanRecord[]>(async (traceIds) => {
+    const traces = checkOnePerKey('TraceStore.getTraces', traceIds.length, await callStore(() => stores.traces.getTraces(tenant, traceIds)));
+    return traces.map((spans) => {
+      // A loaded trace answers later span lookups too (parent, links, log → span).
+      for (const s of spans) span.prime({ traceId: s.traceId, spanId: s.spanId }, s);
+      return [...spans].sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : a.startTimeUnixNano > b.startTimeUnixNano ? 1 : 0));
+    });
+  });
+  const spanLogs = new DataLoader<LimitedKey<SpanRef>, StoredLogRecord[], string>(
+    (keys) => byLimit(keys, 'LogStore.logsForSpans', (refs, limit) => callStore(() => stores.logs.logsForSpans(tenant, refs, limit))),
+    { cacheKeyFn: (k) => `${refKey(k.key)}:${k.limit}` },
+  );
+  const traceLogs = new DataLoader<LimitedKey<string>, StoredLogRecord[], string>(
+    (keys) => byLimit(keys, 'LogStore.logsForTraces', (ids, limit) => callStore(() => stores.logs.logsForTraces(tenant, ids, limit))),
+    { cacheKeyFn: (k) => `${k.key}:${k.limit}` },
+  );
+  return { trace, span, spanLogs, traceLogs };
+}

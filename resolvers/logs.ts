@@ -1,0 +1,70 @@
+// Log queries and the log ↔ span/trace correlation fields.
+import type { SpanRecord } from '../src/model/telemetry.ts';
+import type { Page, StoredLogRecord } from '../src/stores/types.ts';
+import { limitArg } from './args.ts';
+import { callStore } from './call-store.ts';
+import type { GraphQLContext } from './context.ts';
+import { toStoreFilter } from './filter.ts';
+import type { TraceModel } from './models.ts';
+import type { PageArgs } from './traces.ts';
+
+/** How many of a trace's logs `Span.logs(window:)` looks through. */
+export const WINDOW_LOGS_PER_TRACE = 1000;
+
+export function searchLogs(ctx: GraphQLContext, args: PageArgs): Promise<Page<StoredLogRecord>> {
+  const first = limitArg('first', args.first, 50);
+  const filter = toStoreFilter(args.filter, 'logs');
+  return callStore(() =>
+    ctx.stores.logs.searchLogs(ctx.tenant, filter, {
+      first,
+      ...(args.after != null && { after: args.after }),
+      ...(args.order != null && { order: args.order }),
+    }),
+  );
+}
+
+export async function getLog(ctx: GraphQLContext, id: string): Promise<StoredLogRecord | null> {
+  const [log] = await callStore(() => ctx.stores.logs.getLogs(ctx.tenant, [id]));
+  return log ?? null;
+}
+
+export function logTime(log: StoredLogRecord): bigint {
+  // OTLP: when the source did not set a time, the observed time stands in for it.
+  return log.timeUnixNano > 0n ? log.timeUnixNano : log.observedTimeUnixNano;
+}
+
+/**
+ * Without `window`: the logs that carry this span's ID. With `window`: the logs of the span's
+ * trace (with or without a span ID) whose time falls within [start − window, end + window], which
+ * also finds logs from child services and from code that only propagated the trace ID.
+ */
+export async function spanLogs(
+  ctx: GraphQLContext,
+  span: SpanRecord,
+  args: { first?: number | null; window?: bigint | null },
+): Promise<StoredLogRecord[]> {
+  const first = limitArg('first', args.first, 100);
+  if (args.window == null) {
+    return ctx.loaders.spanLogs.load({ key: { traceId: span.traceId, spanId: span.spanId }, limit: first });
+  }
+  const from = span.startTimeUnixNano - args.window;
+  const to = span.endTimeUnixNano + args.window;
+  const logs = await ctx.loaders.traceLogs.load({ key: span.traceId, limit: WINDOW_LOGS_PER_TRACE });
+  return logs
+    .filter((l) => {
+      const t = logTime(l);
+      return t >= from && t <= to;
+    })
+    .slice(0, first);
+}
+
+export function traceLogs(ctx: GraphQLContext, trace: TraceModel, args: { first?: number | null }): Promise<StoredLogRecord[]> {
+  return ctx.loaders.traceLogs.load({ key: trace.traceId, limit: limitArg('first', args.first, 100) });
+}
+
+
+/** The first number of the OTLP severity range (TRACE 1–4 … FATAL 21–24); null when unset. */
+export function severityLevel(severityNumber: number): 1 | 5 | 9 | 13 | 17 | 21 | null {
+  if (severityNumber < 1) return null;
+  return (Math.floor((Math.min(severityNumber, 24) - 1) / 4) * 4 + 1) as 1 | 5 | 9 | 13 | 17 | 21;
+}

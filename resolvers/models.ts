@@ -1,0 +1,28 @@
+// The plain data shapes behind the GraphQL object types (Pothos "backing models").
+// Most are the store's own records; only the shapes GraphQL adds are declared here.
+import type { MetricType, SpanRecord } from '../src/model/telemetry.ts';
+import type { StoredExemplar } from '../src/stores/types.ts';
+
+/** A trace is its spans, sorted by start time; never empty (an unknown trace is `null`). */
+export interface TraceModel {
+  traceId: string;
+  spans: SpanRecord[];
+}
+
+/** Series exemplars carry only a double; raw points keep OTLP's int/double choice as well. */
+export interface ExemplarModel extends StoredExemplar {
+  asInt?: string;
+  asDouble?: number;
+}
+
+export interface OperationModel {
+  name: string;
+  kind: SpanRecord['kind'];
+}
+
+export interface MetricInfoModel {
+  name: string;
+  type: MetricType;
+  unit: string;
+  description: string;
+}

@@ -1,0 +1,129 @@
+// Trace and span queries, and the fields that walk a trace (parent, children, root).
+import { StatusCode, type SpanRecord } from '../src/model/telemetry.ts';
+import { serviceName } from '../src/model/values.ts';
+import type { Page, PageRequest, TraceSummary } from '../src/stores/types.ts';
+import { limitArg, spanIdArg, traceIdArg } from './args.ts';
+import { callStore } from './call-store.ts';
+import type { GraphQLContext } from './context.ts';
+import { toStoreFilter, type TelemetryFilterInput } from './filter.ts';
+import type { TraceModel } from './models.ts';
+
+export interface SearchArgs {
+  filter?: TelemetryFilterInput | null;
+}
+
+export interface PageArgs extends SearchArgs {
+  first?: number | null;
+  after?: string | null;
+  order?: PageRequest['order'] | null;
+}
+
+/** The trace with this ID, or null when the tenant has none (no error: "not found" is an answer). */
+export async function loadTrace(ctx: GraphQLContext, traceId: string): Promise<TraceModel | null> {
+  if (!traceId) return null;
+  const spans = await ctx.loaders.trace.load(traceId);
+  return spans.length > 0 ? { traceId, spans } : null;
+}
+
+/** A span referred to by a log, link or exemplar; null when the reference is empty or unknown. */
+export async function loadSpan(ctx: GraphQLContext, traceId: string, spanId: string): Promise<SpanRecord | null> {
+  if (!traceId || !spanId) return null;
+  return ctx.loaders.span.load({ traceId, spanId });
+}
+
+export function getTrace(ctx: GraphQLContext, traceId: string): Promise<TraceModel | null> {
+  return loadTrace(ctx, traceIdArg(traceId));
+}
+
+export function getSpan(ctx: GraphQLContext, traceId: string, spanId: string): Promise<SpanRecord | null> {
+  return ctx.loaders.span.load({ traceId: traceIdArg(traceId), spanId: spanIdArg(spanId) });
+}
+
+export function searchTraces(ctx: GraphQLContext, args: SearchArgs & { limit?: number | null }): Promise<TraceSummary[]> {
+  const limit = limitArg('limit', args.limit, 20);
+  const filter = toStoreFilter(args.filter, 'traces');
+  return callStore(() => ctx.stores.traces.searchTraces(ctx.tenant, filter, limit));
+}
+
+export async function searchSpans(ctx: GraphQLContext, args: PageArgs): Promise<Page<SpanRecord>> {
+  const first = limitArg('first', args.first, 50);
+  const filter = toStoreFilter(args.filter, 'spans');
+  const page = await callStore(() =>
+    ctx.stores.traces.searchSpans(ctx.tenant, filter, {
+      first,
+      ...(args.after != null && { after: args.after }),
+      ...(args.order != null && { order: args.order }),
+    }),
+  );
+  for (const { node } of page.items) ctx.loaders.span.prime({ traceId: node.traceId, spanId: node.spanId }, node);
+  return page;
+}
+
+interface TraceIndex {
+  byId: Map<string, SpanRecord>;
+  children: Map<string, SpanRecord[]>;
+}
+
+// Keyed by the loader's cached span array, so each trace is indexed once per request.
+const indexes = new WeakMap<SpanRecord[], TraceIndex>();
+
+function indexOf(spans: SpanRecord[]): TraceIndex {
+  let index = indexes.get(spans);
+  if (!index) {
+    index = { byId: new Map(), children: new Map() };
+    for (const s of spans) {
+      index.byId.set(s.spanId, s);
+      if (s.parentSpanId) {
+        const siblings = index.children.get(s.parentSpanId);
+        if (siblings) siblings.push(s);
+        else index.children.set(s.parentSpanId, [s]);
+      }
+    }
+    indexes.set(spans, index);
+  }
+  return index;
+}
+
+export async function spanParent(ctx: GraphQLContext, span: SpanRecord): Promise<SpanRecord | null> {
+  if (!span.parentSpanId) return null;
+  const spans = await ctx.loaders.trace.load(span.traceId);
+  return indexOf(spans).byId.get(span.parentSpanId) ?? null;
+}
+
+export async function spanChildren(ctx: GraphQLContext, span: SpanRecord): Promise<SpanRecord[]> {
+  const spans = await ctx.loaders.trace.load(span.traceId);
+  return indexOf(spans).children.get(span.spanId) ?? [];
+}
+
+export function traceSpan(trace: TraceModel, spanId: string): SpanRecord | null {
+  return indexOf(trace.spans).byId.get(spanIdArg(spanId)) ?? null;
+}
+
+/** The span without a parent; failing that, the earliest whose parent was never received. */
+export function rootSpan(trace: TraceModel): SpanRecord | null {
+  const { byId } = indexOf(trace.spans);
+  return (
+    trace.spans.find((s) => !s.parentSpanId) ?? trace.spans.find((s) => !byId.has(s.parentSpanId)) ?? trace.spans[0] ?? null
+  );
+}
+
+export function traceStart(trace: TraceModel): bigint {
+  return trace.spans.reduce((min, s) => (s.startTimeUnixNano < min ? s.startTimeUnixNano : min), trace.spans[0]!.startTimeUnixNano);
+}
+
+export function traceEnd(trace: TraceModel): bigint {
+  return trace.spans.reduce((max, s) => (s.endTimeUnixNano > max ? s.endTimeUnixNano : max), trace.spans[0]!.endTimeUnixNano);
+}
+
+export function traceServices(trace: TraceModel): string[] {
+  return [...new Set(trace.spans.map((s) => serviceName(s.resource)))].sort();
+}
+
+export function traceErrorCount(trace: TraceModel): number {
+  return trace.spans.filter((s) => s.status.code === StatusCode.ERROR).length;
+}
+
+export function spanDuration(span: SpanRecord): bigint {
+  const d = span.endTimeUnixNano - span.startTimeUnixNano;
+  return d > 0n ? d : 0n;
+}

@@ -1,0 +1,22 @@
+import { anyValueToPlain, anyValueType } from '../src/model/values.ts';
+import { builder } from './builder.ts';
+import { AttributeTypeEnum } from './enums.ts';
+
+builder.objectType('Attribute', {
+  description: 'One attribute with its OTLP value type.',
+  fields: (t) => ({
+    key: t.exposeString('key'),
+    type: t.field({ type: AttributeTypeEnum, resolve: (kv) => anyValueType(kv.value) }),
+    value: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: 'The value as plain JSON: INT as a number when it fits in a double, otherwise as a string.',
+      resolve: (kv) => anyValueToPlain(kv.value),
+    }),
+    otlpValue: t.field({
+      type: 'JSON',
+      description: 'The lossless OTLP/JSON AnyValue, e.g. {"intValue": "42"}; nested values keep their types too.',
+      resolve: (kv) => kv.value,
+    }),
+  }),
+});

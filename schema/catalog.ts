@@ -1,0 +1,33 @@
+// Catalog queries (no type of their own): services and attribute keys and values, for building
+// filters and Grafana variables. Without from/to they cover all stored data.
+import { attributeKeys, attributeValues, services } from '../resolvers/catalog.ts';
+import { builder } from './builder.ts';
+import { AttributeSignalEnum } from './enums.ts';
+
+builder.queryFields((t) => ({
+  services: t.stringList({
+    description: 'service.name values seen on spans, sorted.',
+    args: { from: t.arg({ type: 'Timestamp' }), to: t.arg({ type: 'Timestamp' }) },
+    resolve: (_, args, ctx) => services(ctx, args),
+  }),
+  attributeKeys: t.stringList({
+    args: {
+      signal: t.arg({ type: AttributeSignalEnum, required: true }),
+      prefix: t.arg.string(),
+      from: t.arg({ type: 'Timestamp' }),
+      to: t.arg({ type: 'Timestamp' }),
+    },
+    resolve: (_, args, ctx) => attributeKeys(ctx, args),
+  }),
+  attributeValues: t.stringList({
+    description: 'Values of one attribute key, as the text filters compare against.',
+    args: {
+      signal: t.arg({ type: AttributeSignalEnum, required: true }),
+      key: t.arg.string({ required: true }),
+      from: t.arg({ type: 'Timestamp' }),
+      to: t.arg({ type: 'Timestamp' }),
+      limit: t.arg.int({ defaultValue: 100, description: '1–1000.' }),
+    },
+    resolve: (_, args, ctx) => attributeValues(ctx, args),
+  }),
+}));

@@ -1,0 +1,19 @@
+import { attributesToPlain } from '../src/model/values.ts';
+import { loadSpan, loadTrace } from '../resolvers/traces.ts';
+import { builder } from './builder.ts';
+import { instantFields } from './fields.ts';
+
+builder.objectType('Exemplar', {
+  description: 'A sample measurement tied to the span that was active when it was recorded.',
+  fields: (t) => ({
+    ...instantFields(t, 'time', (e) => e.timeUnixNano),
+    value: t.exposeFloat('value'),
+    asInt: t.exposeString('asInt', { nullable: true, description: 'Raw points only: the value when recorded as an int.' }),
+    asDouble: t.exposeFloat('asDouble', { nullable: true, description: 'Raw points only: the value when recorded as a double.' }),
+    traceId: t.id({ nullable: true, resolve: (e) => e.traceId || null }),
+    spanId: t.id({ nullable: true, resolve: (e) => e.spanId || null }),
+    filteredAttributes: t.field({ type: 'JSON', resolve: (e) => attributesToPlain(e.filteredAttributes) }),
+    trace: t.field({ type: 'Trace', nullable: true, resolve: (e, _, ctx) => loadTrace(ctx, e.traceId) }),
+    span: t.field({ type: 'Span', nullable: true, resolve: (e, _, ctx) => loadSpan(ctx, e.traceId, e.spanId) }),
+  }),
+});

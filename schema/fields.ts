@@ -1,0 +1,50 @@
+// Field groups that several types share: attributes in three shapes, and times and durations as
+// both a scalar and the numbers Grafana can plot.
+import type { ObjectFieldBuilder } from '@pothos/core';
+import type { KeyValue } from '../src/model/telemetry.ts';
+import { anyValueToPlain, attributesToPlain, findAttribute } from '../src/model/values.ts';
+import { nsToMs } from '../resolvers/time.ts';
+import type { BuilderTypes } from './builder.ts';
+
+type Fields<Shape> = ObjectFieldBuilder<BuilderTypes, Shape>;
+
+export function attributeFields<Shape>(t: Fields<Shape>, get: (parent: Shape) => readonly KeyValue[]) {
+  return {
+    attributes: t.field({
+      type: 'JSON',
+      description: 'Attributes as a plain JSON object (ints as numbers when they fit, bytes as base64).',
+      resolve: (p) => attributesToPlain(get(p)),
+    }),
+    typedAttributes: t.field({
+      type: ['Attribute'],
+      description: 'Attributes with their OTLP type, so INT and DOUBLE stay distinguishable.',
+      resolve: (p) => [...get(p)],
+    }),
+    attribute: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: 'One attribute value as plain JSON; null when absent.',
+      args: { key: t.arg.string({ required: true }) },
+      resolve: (p, { key }) => anyValueToPlain(findAttribute(get(p), key)),
+    }),
+  };
+}
+
+/** `<name>: Timestamp!`, `<name>UnixNano: String!` and `<name>Ms: Float!`. */
+export function instantFields<Shape>(t: Fields<Shape>, name: string, get: (parent: Shape) => bigint) {
+  return {
+    [name]: t.field({ type: 'Timestamp', resolve: get }),
+    [`${name}UnixNano`]: t.string({ description: 'Nanoseconds since the Unix epoch, as a decimal string.', resolve: (p) => String(get(p)) }),
+    [`${name}Ms`]: t.float({ description: 'Milliseconds since the Unix epoch (fractional), for plotting.', resolve: (p) => nsToMs(get(p)) }),
+  };
+}
+
+/** `duration: Duration!`, `durationNano: String!` and `durationMs: Float!`. */
+export function durationFields<Shape>(t: Fields<Shape>, get: (parent: Shape) => bigint) {
+  return {
+    duration: t.field({ type: 'Duration', resolve: get }),
+    durationNano: t.string({ description: 'Nanoseconds, as a decimal string.', resolve: (p) => String(get(p)) }),
+    durationMs: t.float({ description: 'Milliseconds (fractional), for plotting.', resolve: (p) => nsToMs(get(p)) }),
+  };
+}
+

@@ -1,0 +1,27 @@
+import './query.ts';
+import './enums.ts';
+import './filter.ts';
+import './attribute.ts';
+import './resource.ts';
+import './instrumentation-scope.ts';
+import './page-info.ts';
+import './trace.ts';
+import './trace-summary.ts';
+import './span.ts';
+import './span-status.ts';
+import './span-event.ts';
+import './span-link.ts';
+import './log-record.ts';
+import './metric-series.ts';
+import './series-point.ts';
+import './exemplar.ts';
+import './metric-point.ts';
+import './metric-descriptor.ts';
+import './exponential-buckets.ts';
+import './quantile-value.ts';
+import './metric-info.ts';
+import './operation.ts';
+import './catalog.ts';
+import { builder } from './builder.ts';
+
+export const schema = builder.toSchema();

@@ -1,0 +1,80 @@
+import { anyValueToPlain, serviceName } from '../src/model/values.ts';
+import { getLog, logTime, searchLogs, severityLevel } from '../resolvers/logs.ts';
+import { loadSpan, loadTrace } from '../resolvers/traces.ts';
+import { builder } from './builder.ts';
+import { OrderEnum, SeverityEnum } from './enums.ts';
+import { attributeFields, instantFields } from './fields.ts';
+
+builder.objectType('LogRecord', {
+  description: 'An OTLP log record.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'Assigned by the store; stable.' }),
+    ...instantFields(t, 'time', logTime),
+    timeUnixNano: t.string({ description: 'As received: "0" when the source did not set it (then `time` is the observed time).', resolve: (l) => String(l.timeUnixNano) }),
+    observedTime: t.field({ type: 'Timestamp', nullable: true, resolve: (l) => (l.observedTimeUnixNano > 0n ? l.observedTimeUnixNano : null) }),
+    severityNumber: t.exposeInt('severityNumber'),
+    severityText: t.exposeString('severityText'),
+    severity: t.field({
+      type: SeverityEnum,
+      nullable: true,
+      description: 'The level of severityNumber; null when unset (0).',
+      resolve: (l) => severityLevel(l.severityNumber),
+    }),
+    body: t.field({ type: 'JSON', nullable: true, resolve: (l) => anyValueToPlain(l.body) }),
+    bodyText: t.string({
+      nullable: true,
+      description: 'A string body as is; any other body as compact JSON.',
+      resolve: (l) => {
+        const plain = anyValueToPlain(l.body);
+        return plain === null ? null : typeof plain === 'string' ? plain : JSON.stringify(plain);
+      },
+    }),
+    ...attributeFields(t, (l) => l.attributes),
+    droppedAttributesCount: t.exposeInt('droppedAttributesCount'),
+    traceId: t.id({ nullable: true, resolve: (l) => l.traceId || null }),
+    spanId: t.id({ nullable: true, resolve: (l) => l.spanId || null }),
+    flags: t.exposeInt('flags'),
+    eventName: t.string({ nullable: true, resolve: (l) => l.eventName || null }),
+    resource: t.field({ type: 'Resource', resolve: (l) => l.resource }),
+    scope: t.field({ type: 'InstrumentationScope', resolve: (l) => l.scope }),
+    service: t.string({ resolve: (l) => serviceName(l.resource) }),
+    span: t.field({ type: 'Span', nullable: true, resolve: (l, _, ctx) => loadSpan(ctx, l.traceId, l.spanId) }),
+    trace: t.field({ type: 'Trace', nullable: true, resolve: (l, _, ctx) => loadTrace(ctx, l.traceId) }),
+  }),
+});
+
+builder.objectType('LogEdge', {
+  fields: (t) => ({
+    node: t.field({ type: 'LogRecord', resolve: (e) => e.node }),
+    cursor: t.exposeString('cursor'),
+  }),
+});
+
+builder.objectType('LogConnection', {
+  fields: (t) => ({
+    edges: t.field({ type: ['LogEdge'], resolve: (p) => p.items }),
+    nodes: t.field({ type: ['LogRecord'], description: 'The edges’ nodes, for clients that do not page.', resolve: (p) => p.items.map((e) => e.node) }),
+    pageInfo: t.field({ type: 'PageInfo', resolve: (p) => ({ hasNextPage: p.hasNextPage, endCursor: p.endCursor }) }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  logs: t.field({
+    type: 'LogConnection',
+    description: 'Logs matching the filter, one page at a time.',
+    args: {
+      filter: t.arg({ type: 'TelemetryFilter' }),
+      first: t.arg.int({ defaultValue: 50, description: '1–1000.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+      order: t.arg({ type: OrderEnum, defaultValue: 'NEWEST_FIRST' }),
+    },
+    resolve: (_, args, ctx) => searchLogs(ctx, args),
+  }),
+  log: t.field({
+    type: 'LogRecord',
+    nullable: true,
+    description: 'One log record by its ID; null when unknown.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_, { id }, ctx) => getLog(ctx, id),
+  }),
+}));

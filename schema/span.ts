@@ -1,0 +1,87 @@
+import { serviceName } from '../src/model/values.ts';
+import { spanLogs } from '../resolvers/logs.ts';
+import { getSpan, loadTrace, searchSpans, spanChildren, spanDuration, spanParent } from '../resolvers/traces.ts';
+import { builder } from './builder.ts';
+import { OrderEnum, SpanKindEnum } from './enums.ts';
+import { attributeFields, durationFields, instantFields } from './fields.ts';
+
+builder.objectType('Span', {
+  description: 'An OTLP span, with the numeric helpers Grafana needs to plot it.',
+  fields: (t) => ({
+    traceId: t.exposeID('traceId'),
+    spanId: t.exposeID('spanId'),
+    parentSpanId: t.string({ nullable: true, description: 'null for a root span.', resolve: (s) => s.parentSpanId || null }),
+    parent: t.field({
+      type: 'Span',
+      nullable: true,
+      description: 'null for a root span or when the parent was not received.',
+      resolve: (s, _, ctx) => spanParent(ctx, s),
+    }),
+    children: t.field({ type: ['Span'], description: 'Sorted by start time.', resolve: (s, _, ctx) => spanChildren(ctx, s) }),
+    name: t.exposeString('name'),
+    kind: t.expose('kind', { type: SpanKindEnum }),
+    ...instantFields(t, 'startTime', (s) => s.startTimeUnixNano),
+    ...instantFields(t, 'endTime', (s) => s.endTimeUnixNano),
+    ...durationFields(t, spanDuration),
+    status: t.field({ type: 'SpanStatus', resolve: (s) => s.status }),
+    traceState: t.exposeString('traceState'),
+    flags: t.exposeInt('flags'),
+    ...attributeFields(t, (s) => s.attributes),
+    events: t.field({ type: ['SpanEvent'], resolve: (s) => s.events }),
+    links: t.field({ type: ['SpanLink'], resolve: (s) => s.links }),
+    droppedAttributesCount: t.exposeInt('droppedAttributesCount'),
+    droppedEventsCount: t.exposeInt('droppedEventsCount'),
+    droppedLinksCount: t.exposeInt('droppedLinksCount'),
+    resource: t.field({ type: 'Resource', resolve: (s) => s.resource }),
+    scope: t.field({ type: 'InstrumentationScope', resolve: (s) => s.scope }),
+    service: t.string({ description: 'service.name of the resource.', resolve: (s) => serviceName(s.resource) }),
+    logs: t.field({
+      type: ['LogRecord'],
+      description:
+        'Without window: logs carrying this span ID. With window: logs of this trace (with or without a span ID) ' +
+        'timed within [start − window, end + window], looking through at most 1000 of the trace’s logs.',
+      args: {
+        window: t.arg({ type: 'Duration' }),
+        first: t.arg.int({ defaultValue: 100, description: '1–1000.' }),
+      },
+      resolve: (s, args, ctx) => spanLogs(ctx, s, args),
+    }),
+    trace: t.field({ type: 'Trace', nullable: true, resolve: (s, _, ctx) => loadTrace(ctx, s.traceId) }),
+  }),
+});
+
+builder.objectType('SpanEdge', {
+  fields: (t) => ({
+    node: t.field({ type: 'Span', resolve: (e) => e.node }),
+    cursor: t.exposeString('cursor'),
+  }),
+});
+
+builder.objectType('SpanConnection', {
+  fields: (t) => ({
+    edges: t.field({ type: ['SpanEdge'], resolve: (p) => p.items }),
+    nodes: t.field({ type: ['Span'], description: 'The edges’ nodes, for clients that do not page.', resolve: (p) => p.items.map((e) => e.node) }),
+    pageInfo: t.field({ type: 'PageInfo', resolve: (p) => ({ hasNextPage: p.hasNextPage, endCursor: p.endCursor }) }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  spans: t.field({
+    type: 'SpanConnection',
+    description: 'Spans matching the filter, one page at a time.',
+    args: {
+      filter: t.arg({ type: 'TelemetryFilter' }),
+      first: t.arg.int({ defaultValue: 50, description: '1–1000.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+      order: t.arg({ type: OrderEnum, defaultValue: 'NEWEST_FIRST' }),
+    },
+    resolve: (_, args, ctx) => searchSpans(ctx, args),
+  }),
+  span: t.field({
+    type: 'Span',
+    nullable: true,
+    description: 'One span across all time; null when unknown.',
+    args: { traceId: t.arg.id({ required: true }), spanId: t.arg.id({ required: true }) },
+    resolve: (_, { traceId, spanId }, ctx) => getSpan(ctx, traceId, spanId),
+  }),
+}));

@@ -1,0 +1,46 @@
+import { getTrace, rootSpan, traceSpan, traceEnd, traceErrorCount, traceServices, traceStart } from '../resolvers/traces.ts';
+import { traceLogs } from '../resolvers/logs.ts';
+import { builder } from './builder.ts';
+import { durationFields, instantFields } from './fields.ts';
+
+builder.objectType('Trace', {
+  description: 'All spans received for one trace ID.',
+  fields: (t) => ({
+    traceId: t.exposeID('traceId'),
+    spans: t.field({ type: ['Span'], description: 'Sorted by start time.', resolve: (trace) => trace.spans }),
+    span: t.field({
+      type: 'Span',
+      nullable: true,
+      args: { spanId: t.arg.id({ required: true }) },
+      resolve: (trace, { spanId }) => traceSpan(trace, spanId),
+    }),
+    rootSpan: t.field({
+      type: 'Span',
+      nullable: true,
+      description: 'The span without a parent; failing that, the earliest span whose parent was not received.',
+      resolve: rootSpan,
+    }),
+    services: t.stringList({ description: 'service.name of every span, sorted, without duplicates.', resolve: traceServices }),
+    ...instantFields(t, 'startTime', traceStart),
+    ...instantFields(t, 'endTime', traceEnd),
+    ...durationFields(t, (trace) => traceEnd(trace) - traceStart(trace)),
+    spanCount: t.int({ resolve: (trace) => trace.spans.length }),
+    errorCount: t.int({ description: 'Spans with status ERROR.', resolve: traceErrorCount }),
+    logs: t.field({
+      type: ['LogRecord'],
+      description: 'Logs that carry this trace ID.',
+      args: { first: t.arg.int({ defaultValue: 100, description: '1–1000.' }) },
+      resolve: (trace, args, ctx) => traceLogs(ctx, trace, args),
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  trace: t.field({
+    type: 'Trace',
+    nullable: true,
+    description: 'The trace with this ID across all time; null when unknown. A malformed ID is GW_BAD_ARGUMENT.',
+    args: { traceId: t.arg.id({ required: true, description: '32 hex characters.' }) },
+    resolve: (_, { traceId }, ctx) => getTrace(ctx, traceId),
+  }),
+}));

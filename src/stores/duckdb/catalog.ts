@@ -1,0 +1,88 @@
+// AttributeCatalog: the keys and values filters can use, for Grafana-style variable queries.
+import type { Resource } from '../../model/telemetry.ts';
+import { anyValueToFilterString } from '../../model/values.ts';
+import type { AttributeCatalog, AttributeSignal, TimeRange } from '../types.ts';
+import type { Db } from './connection.ts';
+import { badQuery } from './errors.ts';
+import { params, timeRangeSql, type Params } from './filter-sql.ts';
+import { decodeJson } from './json.ts';
+
+const TABLES = [
+  { table: 'spans', time: 'start_ns' },
+  { table: 'logs', time: 'time_ns' },
+  { table: 'metric_points', time: 'time_ns' },
+] as const;
+const RECORD_TABLE = { SPAN: TABLES[0], LOG: TABLES[1], METRIC: TABLES[2] } as const;
+const MAX_KEYS = 1000;
+const MAX_VALUES = 10_000;
+
+function checkSignal(signal: AttributeSignal): void {
+  if (!['SPAN', 'LOG', 'METRIC', 'RESOURCE'].includes(signal)) throw badQuery(`unknown attribute signal ${String(signal)}`);
+}
+
+function where(time: string, range: TimeRange | undefined, p: Params): string {
+  return ['tenant = $1', timeRangeSql(time, range, p)].filter(Boolean).join(' AND ');
+}
+
+export function createCatalog(db: Db): AttributeCatalog {
+  /** Each distinct resource of the tenant in the range, with how many records carry it. */
+  async function resources(tenant: string, range: TimeRange | undefined): Promise<{ resource: Resource; n: number }[]> {
+    const p = params([tenant]);
+    const parts = TABLES.map((t) => `SELECT resource, count(*) AS n FROM ${t.table} WHERE ${where(t.time, range, p)} GROUP BY resource`);
+    const rows = await db.query(
+      `SELECT resource, sum(n) AS n FROM (${parts.join(' UNION ALL ')}) GROUP BY resource`,
+      p.values,
+    );
+    return rows.map((r) => ({ resource: decodeJson<Resource>(r.resource as string), n: Number(r.n) }));
+  }
+
+  return {
+    async attributeKeys(tenant, signal, range, prefix = '') {
+      checkSignal(signal);
+      if (signal === 'RESOURCE') {
+        const keys = new Set<string>();
+        for (const { resource } of await resources(tenant, range)) {
+          for (const kv of resource.attributes) if (kv.key.startsWith(prefix ?? '')) keys.add(kv.key);
+        }
+        return [...keys].sort().slice(0, MAX_KEYS);
+      }
+      const t = RECORD_TABLE[signal];
+      const p = params([tenant]);
+      // Metric labels live in a MAP; span and log attribute keys are read from the attributes JSON
+      // because their `attrs` map also holds the resource's keys.
+      const keys =
+        signal === 'METRIC'
+          ? `unnest(map_keys(labels))`
+          : `unnest(json_extract_string(attributes, '$[*].key'))`;
+      const rows = await db.query(
+        `SELECT DISTINCT k FROM (SELECT ${keys} AS k FROM ${t.table} WHERE ${where(t.time, range, p)})
+         WHERE starts_with(k, ${p.add(prefix ?? '')}) ORDER BY k LIMIT ${MAX_KEYS}`,
+        p.values,
+      );
+      return rows.map((r) => r.k as string);
+    },
+
+    async attributeValues(tenant, signal, key, range, limit = 100) {
+      checkSignal(signal);
+      if (!Number.isInteger(limit) || limit < 0 || limit > MAX_VALUES) throw badQuery(`limit must be an integer from 0 to ${MAX_VALUES}`);
+      if (signal === 'RESOURCE') {
+        const counts = new Map<string, number>();
+        for (const { resource, n } of await resources(tenant, range)) {
+          const kv = resource.attributes.find((a) => a.key === key);
+          const v = kv ? anyValueToFilterString(kv.value) : null;
+          if (v !== null) counts.set(v, (counts.get(v) ?? 0) + n);
+        }
+        return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, limit).map(([v]) => v);
+      }
+      const t = RECORD_TABLE[signal];
+      const p = params([tenant]);
+      const map = signal === 'METRIC' ? 'labels' : 'attrs';
+      const rows = await db.query(
+        `SELECT v, count(*) AS n FROM (SELECT ${map}[${p.add(key)}] AS v FROM ${t.table} WHERE ${where(t.time, range, p)})
+         WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT ${p.add(limit)}`,
+        p.values,
+      );
+      return rows.map((r) => r.v as string);
+    },
+  };
+}

@@ -1,0 +1,198 @@
+// The DuckDB instance and its connections. A DuckDB connection runs one statement at a time (the
+// Node binding crashes when two overlap), while separate connections run in parallel on libuv
+// threads. So each connection is a "lane" that queues its callers: one lane per written table,
+// so tables are written in parallel and each table's writes are serialised, and a small pool of
+// read lanes, so a long read blocks neither writes nor other reads.
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import {
+  BIGINT,
+  BOOLEAN,
+  DOUBLE,
+  DuckDBInstance,
+  LIST,
+  VARCHAR,
+  listValue,
+  type DuckDBConnection,
+  type DuckDBType,
+  type DuckDBValue,
+} from '@duckdb/node-api';
+import { toStoreError, unavailable } from './errors.ts';
+
+export type SqlParam = string | number | bigint | boolean | null | readonly string[];
+export type Row = Record<string, unknown>;
+
+export interface Lane {
+  /** Runs fn once every earlier caller of this lane is done. */
+  use<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T>;
+}
+
+export interface Db {
+  /** One read statement on the least busy read lane; errors come back as StoreError. */
+  query(sql: string, params?: readonly SqlParam[]): Promise<Row[]>;
+  writeLane(table: string): Lane;
+  readonly closed: boolean;
+  /** Waits for queued work, checkpoints, and closes; safe to call twice. */
+  close(): Promise<void>;
+}
+
+export interface DbOptions {
+  path: string;
+  threads?: number;
+  memoryLimit?: string;
+  readLanes?: number;
+  writeTables: readonly string[];
+  /** Runs once on a fresh write connection before any lane is used (DDL). */
+  setup(conn: DuckDBConnection): Promise<void>;
+  /** Runs once on each write lane's connection (its temp staging table). */
+  setupWriteLane(conn: DuckDBConnection, table: string): Promise<void>;
+}
+
+interface QueuedLane extends Lane {
+  readonly conn: DuckDBConnection;
+  readonly pending: number;
+  idle(): Promise<void>;
+}
+
+function createLane(conn: DuckDBConnection, isClosing: () => boolean): QueuedLane {
+  let tail: Promise<unknown> = Promise.resolve();
+  let pending = 0;
+  return {
+    conn,
+    get pending() {
+      return pending;
+    },
+    use<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+      if (isClosing()) return Promise.reject(unavailable('the DuckDB store is closed'));
+      pending++;
+      const run = tail.then(() => fn(conn)).finally(() => pending--);
+      tail = run.catch(() => undefined);
+      return run;
+    },
+    idle: () => tail.then(() => undefined),
+  };
+}
+
+/** Binds each value with an explicit type: the binding would make a bigint a HUGEINT. */
+export function bindParams(params: readonly SqlParam[]): { values: DuckDBValue[]; types: DuckDBType[] } {
+  const values: DuckDBValue[] = [];
+  const types: DuckDBType[] = [];
+  for (const p of params) {
+    if (typeof p === 'bigint') {
+      values.push(p);
+      types.push(BIGINT);
+    } else if (typeof p === 'number') {
+      values.push(Number.isSafeInteger(p) ? BigInt(p) : p);
+      types.push(Number.isSafeInteger(p) ? BIGINT : DOUBLE);
+    } else if (typeof p === 'boolean') {
+      values.push(p);
+      types.push(BOOLEAN);
+    } else if (Array.isArray(p)) {
+      values.push(listValue([...p]));
+      types.push(LIST(VARCHAR));
+    } else {
+      values.push(p as string | null);
+      types.push(VARCHAR);
+    }
+  }
+  return { values, types };
+}
+
+export async function runQuery(conn: DuckDBConnection, sql: string, params: readonly SqlParam[] = []): Promise<Row[]> {
+  const { values, types } = bindParams(params);
+  const reader = params.length ? await conn.runAndReadAll(sql, values, types) : await conn.runAndReadAll(sql);
+  return reader.getRowObjectsJS() as Row[];
+}
+
+// DuckDB's file lock is per process, so a second instance on an open file would succeed and the
+// two would overwrite each other's writes. Refuse it instead.
+const openFiles = new Set<string>();
+
+export async function openDb(opts: DbOptions): Promise<Db> {
+  const file = opts.path === ':memory:' ? null : resolve(opts.path);
+  if (file && openFiles.has(file)) throw unavailable(`${file} is already open in this process`);
+  if (file) openFiles.add(file);
+  try {
+    return await openInstance(opts, () => file && openFiles.delete(file));
+  } catch (err) {
+    if (file) openFiles.delete(file);
+    throw err;
+  }
+}
+
+async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> {
+  const config: Record<string, string> = {};
+  if (opts.threads) config.threads = String(opts.threads);
+  if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
+  let instance: DuckDBInstance;
+  const conns: DuckDBConnection[] = [];
+  try {
+    if (opts.path !== ':memory:') await mkdir(dirname(opts.path), { recursive: true });
+    instance = await DuckDBInstance.create(opts.path, config);
+  } catch (err) {
+    throw toStoreError(err);
+  }
+  let closing = false;
+  let shutdownDone: Promise<void> | null = null;
+  const isClosing = () => closing;
+  const writeLanes = new Map<string, QueuedLane>();
+  const readLanes: QueuedLane[] = [];
+  try {
+    const first = await instance.connect();
+    conns.push(first);
+    await opts.setup(first);
+    for (const table of opts.writeTables) {
+      const conn = await instance.connect();
+      conns.push(conn);
+      await opts.setupWriteLane(conn, table);
+      writeLanes.set(table, createLane(conn, isClosing));
+    }
+    for (let i = 0; i < (opts.readLanes ?? 2); i++) {
+      const conn = await instance.connect();
+      conns.push(conn);
+      readLanes.push(createLane(conn, isClosing));
+    }
+  } catch (err) {
+    for (const c of conns) c.closeSync();
+    instance.closeSync();
+    throw toStoreError(err);
+  }
+  const [ddlConn] = conns; // also the one that checkpoints on close
+
+  async function shutdown(): Promise<void> {
+    closing = true;
+    const lanes = [...writeLanes.values(), ...readLanes];
+    await Promise.all(lanes.map((l) => l.idle()));
+    try {
+      if (opts.path !== ':memory:') await ddlConn!.run('CHECKPOINT');
+    } finally {
+      for (const c of conns) c.closeSync();
+      instance.closeSync();
+      onClosed();
+    }
+  }
+
+  return {
+    get closed() {
+      return closing;
+    },
+    query(sql, params = []) {
+      let lane = readLanes[0]!;
+      for (const l of readLanes) if (l.pending < lane.pending) lane = l;
+      return lane.use((conn) => runQuery(conn, sql, params)).catch((err: unknown) => {
+        throw toStoreError(err);
+      });
+    },
+    writeLane(table) {
+      const lane = writeLanes.get(table);
+      if (!lane) throw new Error(`no write lane for ${table}`);
+      return lane;
+    },
+    close() {
+      shutdownDone ??= shutdown().catch((err: unknown) => {
+        throw toStoreError(err);
+      });
+      return shutdownDone;
+    },
+  };
+}

@@ -1,0 +1,26 @@
+// Turns DuckDB's errors into StoreError codes, so no driver error reaches a resolver.
+import { StoreError } from '../types.ts';
+
+export const BACKEND = 'duckdb';
+
+export function badQuery(message: string): StoreError {
+  return new StoreError('BAD_QUERY', BACKEND, message);
+}
+
+export function unavailable(message: string, cause?: unknown): StoreError {
+  return new StoreError('UNAVAILABLE', BACKEND, message, cause);
+}
+
+// User values only ever reach DuckDB as bound parameters, so a parser/binder/catalog error is our
+// bug (INTERNAL), while a conversion or invalid-input error comes from a value the caller sent.
+const BAD_INPUT = /^(Conversion|Invalid Input|Out of Range) Error/;
+const TRANSIENT = /^(IO|Interrupt|Out of Memory|Connection) Error|disconnected|instance closed|database has been closed|Could not set lock/i;
+
+export function toStoreError(err: unknown): StoreError {
+  if (err instanceof StoreError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const firstLine = message.split('\n', 1)[0] ?? message;
+  if (BAD_INPUT.test(message)) return new StoreError('BAD_QUERY', BACKEND, firstLine, err);
+  if (TRANSIENT.test(message)) return new StoreError('UNAVAILABLE', BACKEND, firstLine, err);
+  return new StoreError('INTERNAL', BACKEND, firstLine, err);
+}

@@ -1,0 +1,183 @@
+// TelemetryFilter → a SQL condition over the spans or logs table. User values only ever become
+// bound parameters; the SQL text is built from this file's constants alone.
+import { StoreError, type AttributeCondition, type TelemetryFilter, type TimeRange } from '../types.ts';
+import type { Db, SqlParam } from './connection.ts';
+import { badQuery } from './errors.ts';
+
+export type FilterSignal = 'spans' | 'logs';
+
+export interface SqlFragment {
+  sql: string;
+  params: SqlParam[];
+}
+
+/** Positional parameters `$1…$n`, collected while SQL is built. */
+export interface Params {
+  readonly values: SqlParam[];
+  add(value: SqlParam): string;
+}
+
+export function params(initial: readonly SqlParam[] = []): Params {
+  const values = [...initial];
+  return {
+    values,
+    add(value) {
+      values.push(value);
+      return `$${values.length}`;
+    },
+  };
+}
+
+const TIME_COLUMN: Record<FilterSignal, string> = { spans: 'start_ns', logs: 'time_ns' };
+const NAME_COLUMN: Record<FilterSignal, string> = { spans: 'name', logs: 'event_name' };
+const ONLY_FOR: Partial<Record<keyof TelemetryFilter, FilterSignal>> = {
+  status: 'spans',
+  kind: 'spans',
+  minDuration: 'spans',
+  maxDuration: 'spans',
+  minSeverity: 'logs',
+  bodyContains: 'logs',
+};
+const KNOWN_FIELDS = new Set<string>([
+  'timeRange', 'service', 'name', 'status', 'kind', 'minDuration', 'maxDuration', 'telemetrySource', 'traceId', 'spanId',
+  'minSeverity', 'bodyContains', 'attributes', 'and', 'or', 'not',
+]);
+const STATUS_CODES: Record<string, number> = { UNSET: 0, OK: 1, ERROR: 2 };
+const NUMERIC_OPS = { gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
+
+function toBigInt(field: string, v: unknown): bigint {
+  try {
+    if (typeof v === 'bigint') return v;
+    if (typeof v === 'number' || typeof v === 'string') return BigInt(v);
+  } catch {
+    // reported below
+  }
+  throw badQuery(`${field} must be an integer number of nanoseconds (actual: ${String(v)})`);
+}
+
+/** `col >= from AND col <= to` for the ends that are set; '' when neither is. */
+export function timeRangeSql(column: string, range: TimeRange | undefined | null, p: Params): string {
+  const parts: string[] = [];
+  if (range?.from != null) parts.push(`${column} >= ${p.add(toBigInt('timeRange.from', range.from))}`);
+  if (range?.to != null) parts.push(`${column} <= ${p.add(toBigInt('timeRange.to', range.to))}`);
+  return parts.join(' AND ');
+}
+
+const inList = (column: string, values: readonly SqlParam[], p: Params) => `${column} IN (${values.map((v) => p.add(v)).join(', ')})`;
+
+function attributeSql(c: AttributeCondition, p: Params): string {
+  if (typeof c?.key !== 'string') throw badQuery('an attribute condition needs a key');
+  const value = () => {
+    if (typeof c.value !== 'string') throw badQuery(`attribute condition ${c.op} on "${c.key}" needs a string value`);
+    return p.add(c.value);
+  };
+  const attr = () => `attrs[${p.add(c.key)}]`;
+  switch (c.op) {
+    case 'eq':
+      return `${attr()} = ${value()}`;
+    case 'neq':
+      return `${attr()} <> ${value()}`;
+    case 'in':
+      if (!Array.isArray(c.values) || c.values.length === 0) throw badQuery(`attribute condition in on "${c.key}" needs values`);
+      return inList(attr(), c.values.map(String), p);
+    case 'regex':
+      return `regexp_full_match(${attr()}, ${value()})`;
+    case 'exists':
+      return `map_contains(attrs, ${p.add(c.key)})`;
+    case 'gt':
+    case 'gte':
+    case 'lt':
+    case 'lte': {
+      const n = c.number ?? (c.value != null && c.value.trim() !== '' ? Number(c.value) : NaN);
+      if (typeof n !== 'number' || !Number.isFinite(n)) throw badQuery(`attribute condition ${c.op} on "${c.key}" needs a number`);
+      return `TRY_CAST(${attr()} AS DOUBLE) ${NUMERIC_OPS[c.op]} ${p.add(n)}::DOUBLE`;
+    }
+    default:
+      throw badQuery(`unknown attribute operator ${String((c as { op: unknown }).op)}`);
+  }
+}
+
+function conditions(signal: FilterSignal, f: TelemetryFilter, p: Params): string[] {
+  if (f === null || typeof f !== 'object') throw badQuery('a filter must be an object');
+  const out: string[] = [];
+  for (const [field, v] of Object.entries(f)) {
+    if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) continue;
+    if (!KNOWN_FIELDS.has(field)) throw badQuery(`unknown filter field ${field}`);
+    const only = ONLY_FOR[field as keyof TelemetryFilter];
+    if (only && only !== signal) throw badQuery(`filter field ${field} does not apply to ${signal}`);
+  }
+  const range = timeRangeSql(TIME_COLUMN[signal], f.timeRange, p);
+  if (range) out.push(range);
+  const list = <T>(v: readonly T[] | undefined | null): v is readonly T[] => Array.isArray(v) && v.length > 0;
+  if (list(f.service)) out.push(inList('service_name', f.service, p));
+  if (list(f.name)) out.push(inList(NAME_COLUMN[signal], f.name, p));
+  if (list(f.telemetrySource)) out.push(inList('telemetry_source', f.telemetrySource, p));
+  if (list(f.traceId)) out.push(inList('trace_id', f.traceId.map((id) => id.toLowerCase()), p));
+  if (list(f.spanId)) out.push(inList('span_id', f.spanId.map((id) => id.toLowerCase()), p));
+  if (list(f.status)) {
+    const codes = f.status.map((s) => {
+      const code = STATUS_CODES[s];
+      if (code === undefined) throw badQuery(`unknown status ${String(s)}`);
+      return code;
+    });
+    out.push(inList('status_code', codes, p));
+  }
+  if (list(f.kind)) {
+    if (!f.kind.every((k) => Number.isInteger(k))) throw badQuery('kind must be SpanKind numbers');
+    out.push(inList('kind', f.kind, p));
+  }
+  if (f.minDuration != null) out.push(`duration_ns >= ${p.add(toBigInt('minDuration', f.minDuration))}`);
+  if (f.maxDuration != null) out.push(`duration_ns <= ${p.add(toBigInt('maxDuration', f.maxDuration))}`);
+  if (f.minSeverity != null) {
+    if (!Number.isInteger(f.minSeverity)) throw badQuery('minSeverity must be an integer');
+    out.push(`severity_number >= ${p.add(f.minSeverity)}`);
+  }
+  if (f.bodyContains != null && f.bodyContains !== '') out.push(`contains(lower(body_text), lower(${p.add(f.bodyContains)}))`);
+  if (list(f.attributes)) for (const c of f.attributes) out.push(attributeSql(c, p));
+  if (list(f.and)) for (const sub of f.and) out.push(compile(signal, sub, p));
+  if (list(f.or)) out.push(`(${f.or.map((sub) => compile(signal, sub, p)).join(' OR ')})`);
+  // NULL (a missing attribute, a NULL column) counts as false, so NOT of it is true.
+  if (f.not != null) out.push(`NOT coalesce(${compile(signal, f.not, p)}, false)`);
+  return out;
+}
+
+function compile(signal: FilterSignal, f: TelemetryFilter, p: Params): string {
+  const parts = conditions(signal, f, p);
+  return parts.length ? `(${parts.join(' AND ')})` : 'TRUE';
+}
+
+/**
+ * The filter as a boolean SQL expression over `signal`'s table. Empty lists count as unset.
+ * Attribute conditions look up `attrs` (record attributes over resource attributes); `neq` needs
+ * the attribute to exist; `regex` is RE2 and must match the whole value, as in TraceQL and PromQL.
+ */
+export function filterSql(signal: FilterSignal, filter: TelemetryFilter, p: Params): string {
+  return compile(signal, filter ?? {}, p);
+}
+
+/** Stand-alone form: parameters numbered from `firstParam`. */
+export function compileFilter(signal: FilterSignal, filter: TelemetryFilter, firstParam = 1): SqlFragment {
+  const p = params(new Array<SqlParam>(firstParam - 1).fill(null));
+  const sql = filterSql(signal, filter, p);
+  return { sql, params: p.values.slice(firstParam - 1) };
+}
+
+/** Every regex pattern in the filter, to be checked before the query runs. */
+export function regexPatterns(f: TelemetryFilter | undefined | null): string[] {
+  if (!f || typeof f !== 'object') return [];
+  const own = (f.attributes ?? []).filter((c) => c?.op === 'regex' && typeof c.value === 'string').map((c) => c.value!);
+  const nested = [...(f.and ?? []), ...(f.or ?? []), ...(f.not ? [f.not] : [])];
+  return [...own, ...nested.flatMap(regexPatterns)];
+}
+
+/** Compiles every regex of the filter in DuckDB (RE2) so that a bad one is a BAD_QUERY naming it. */
+export async function checkRegexes(db: Pick<Db, 'query'>, filter: TelemetryFilter | undefined | null): Promise<void> {
+  for (const pattern of new Set(regexPatterns(filter))) {
+    try {
+      await db.query("SELECT regexp_full_match('', $1)", [pattern]);
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'BAD_QUERY') throw badQuery(`invalid regex ${JSON.stringify(pattern)}: ${err.message}`);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,70 @@
+// The embedded DuckDB store: one database file (or memory) holding spans, logs and metric points.
+import type { Logger } from 'pino';
+import type { AttributeCatalog, LogStore, MetricStore, StoreWriter, TraceStore } from '../types.ts';
+import { createCatalog } from './catalog.ts';
+import { openDb, runQuery } from './connection.ts';
+import { createStagingSql, createTables, type TableSpec } from './ddl.ts';
+import { createLogIds, logTable } from './log-rows.ts';
+import { createLogStore } from './log-store.ts';
+import { metricTable } from './metric-rows.ts';
+import { createMetricStore } from './metric-store.ts';
+import { spanTable } from './span-rows.ts';
+import { createTraceStore } from './trace-store.ts';
+import { createWriter, type WriterStats } from './writer.ts';
+
+export interface DuckDbStoreOptions {
+  /** A file path (its directory is created) or ':memory:'. */
+  path: string;
+  /** The store's own component logger (the caller names the component). */
+  logger: Logger;
+  threads?: number;
+  /** DuckDB's memory_limit, e.g. '2GB'. */
+  memoryLimit?: string;
+}
+
+export interface DuckDbStore {
+  traces: TraceStore;
+  logs: LogStore;
+  metrics: MetricStore;
+  catalog: AttributeCatalog;
+  writer: StoreWriter;
+  /** Waits for queued writes, checkpoints and closes; later calls of any method fail UNAVAILABLE. */
+  close(): Promise<void>;
+  stats(): WriterStats;
+}
+
+const TABLES: TableSpec<unknown>[] = [spanTable, logTable, metricTable];
+
+export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbStore> {
+  const { logger } = opts;
+  let lastLogId = 0n;
+  const db = await openDb({
+    path: opts.path,
+    threads: opts.threads,
+    memoryLimit: opts.memoryLimit,
+    writeTables: TABLES.map((t) => t.name),
+    async setup(conn) {
+      await createTables(conn, TABLES);
+      const [row] = await runQuery(conn, 'SELECT coalesce(max(id), 0) AS id FROM logs');
+      lastLogId = row!.id as bigint;
+    },
+    async setupWriteLane(conn, table) {
+      await conn.run(createStagingSql(TABLES.find((t) => t.name === table)!));
+    },
+  });
+  logger.info({ path: opts.path }, 'opened');
+  const writer = createWriter(db, createLogIds(lastLogId), logger);
+  return {
+    traces: createTraceStore(db),
+    logs: createLogStore(db),
+    metrics: createMetricStore(db),
+    catalog: createCatalog(db),
+    writer,
+    stats: writer.stats,
+    async close() {
+      const wasOpen = !db.closed;
+      await db.close();
+      if (wasOpen) logger.info({ path: opts.path }, 'closed');
+    },
+  };
+}

@@ -1,0 +1,94 @@
+// The logs table and the mapping both ways between a LogRecord and a row.
+import type { AnyValue, LogRecord } from '../../model/telemetry.ts';
+import { anyValueToFilterString, TELEMETRY_SOURCE_KEY } from '../../model/values.ts';
+import type { StoredLogRecord } from '../types.ts';
+import type { Row } from './connection.ts';
+import type { TableSpec } from './ddl.ts';
+import { decodeJson, encodeJson } from './json.ts';
+import {
+  createDecodeCache,
+  decodeAttributes,
+  mergedAttrs,
+  nullIfEmpty,
+  type DecodeCache,
+  type EncodeCache,
+  type FilterMap,
+  type ResourceInfo,
+} from './resources.ts';
+
+/** Hands out log IDs: increasing, never reused (the store's file is locked to one process). */
+export interface LogIds {
+  next(): bigint;
+}
+
+export function createLogIds(lastUsed: bigint): LogIds {
+  let last = lastUsed;
+  return { next: () => ++last };
+}
+
+export interface LogInput {
+  l: LogRecord;
+  id: bigint;
+  res: ResourceInfo;
+  scope: string;
+  attrs: FilterMap;
+}
+
+export function prepareLog(l: LogRecord, cache: EncodeCache, ids: LogIds): LogInput {
+  const res = cache.resource(l.resource);
+  return { l, id: ids.next(), res, scope: cache.scope(l.scope), attrs: mergedAttrs(res, l.attributes) };
+}
+
+const isStringBody = (v: AnyValue): v is { stringValue: string } => 'stringValue' in v;
+
+// A string body (the common case) is kept once, in body_text; `body` holds the JSON of any other body.
+export const logTable: TableSpec<LogInput> = {
+  name: 'logs',
+  indexes: ['trace_id'],
+  columns: [
+    { name: 'tenant', type: 'VARCHAR NOT NULL', get: (p) => p.l.tenant },
+    { name: 'id', type: 'BIGINT NOT NULL', get: (p) => p.id },
+    { name: 'time_ns', type: 'BIGINT', derive: 'CASE WHEN time_unix_ns = 0 THEN observed_ns ELSE time_unix_ns END' },
+    { name: 'time_unix_ns', type: 'BIGINT NOT NULL', get: (p) => p.l.timeUnixNano },
+    { name: 'observed_ns', type: 'BIGINT NOT NULL', get: (p) => p.l.observedTimeUnixNano },
+    { name: 'severity_number', type: 'INTEGER', get: (p) => p.l.severityNumber },
+    { name: 'severity_text', type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.severityText) },
+    { name: 'body', type: 'VARCHAR', get: (p) => (isStringBody(p.l.body) ? null : encodeJson(p.l.body)) },
+    { name: 'body_text', type: 'VARCHAR', get: (p) => (isStringBody(p.l.body) ? p.l.body.stringValue : anyValueToFilterString(p.l.body)) },
+    { name: 'trace_id', type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.traceId) },
+    { name: 'span_id', type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.spanId) },
+    { name: 'flags', type: 'UINTEGER', get: (p) => p.l.flags },
+    { name: 'event_name', type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.eventName) },
+    { name: 'service_name', type: 'VARCHAR', get: (p) => p.res.service },
+    { name: 'telemetry_source', type: 'VARCHAR', get: (p) => p.attrs[TELEMETRY_SOURCE_KEY] ?? null },
+    { name: 'attrs', type: 'MAP(VARCHAR, VARCHAR)', json: true, get: (p) => JSON.stringify(p.attrs) },
+    { name: 'attributes', type: 'VARCHAR', get: (p) => (p.l.attributes.length ? encodeJson(p.l.attributes) : null) },
+    { name: 'dropped_attributes', type: 'UINTEGER', get: (p) => p.l.droppedAttributesCount },
+    { name: 'resource', type: 'VARCHAR NOT NULL', get: (p) => p.res.json },
+    { name: 'scope', type: 'VARCHAR NOT NULL', get: (p) => p.scope },
+  ],
+};
+
+export const LOG_RECORD_COLUMNS =
+  'tenant, id, time_ns, time_unix_ns, observed_ns, severity_number, severity_text, body, body_text, trace_id, span_id, ' +
+  'flags, event_name, attributes, dropped_attributes, resource, scope';
+
+export function decodeLog(row: Row, cache: DecodeCache = createDecodeCache()): StoredLogRecord {
+  return {
+    id: String(row.id),
+    tenant: row.tenant as string,
+    resource: cache.resource(row.resource as string),
+    scope: cache.scope(row.scope as string),
+    timeUnixNano: row.time_unix_ns as bigint,
+    observedTimeUnixNano: row.observed_ns as bigint,
+    severityNumber: row.severity_number as number,
+    severityText: (row.severity_text as string | null) ?? '',
+    body: typeof row.body === 'string' ? decodeJson<AnyValue>(row.body) : { stringValue: row.body_text as string },
+    attributes: decodeAttributes(row.attributes),
+    droppedAttributesCount: row.dropped_attributes as number,
+    flags: row.flags as number,
+    traceId: (row.trace_id as string | null) ?? '',
+    spanId: (row.span_id as string | null) ?? '',
+    eventName: (row.event_name as string | null) ?? '',
+  };
+}

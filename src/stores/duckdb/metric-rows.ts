@@ -1,0 +1,228 @@
+// The metric_points table and the mapping both ways between a MetricPoint and a row.
+import type {
+  Exemplar,
+  KeyValue,
+  MetricPoint,
+  MetricPointValue,
+  MetricType,
+  Temporality,
+} from '../../model/telemetry.ts';
+import type { Row } from './connection.ts';
+import type { TableSpec } from './ddl.ts';
+import { decodeJson, encodeJson, encodeJsonWithBigInts } from './json.ts';
+import {
+  createDecodeCache,
+  decodeAttributes,
+  mergedAttrs,
+  nullIfEmpty,
+  toFilterMap,
+  type DecodeCache,
+  type EncodeCache,
+  type FilterMap,
+  type ResourceInfo,
+} from './resources.ts';
+
+/** Resource attributes that identify a series besides the point attributes. */
+const SERIES_RESOURCE_KEYS = ['service.name', 'service.instance.id'];
+
+interface PointFields {
+  value: number | null;
+  valueInt: string | null;
+  count: bigint | null;
+  sum: number | null;
+  min: number | null;
+  max: number | null;
+  bucketCounts: string | null;
+  explicitBounds: string | null;
+  scale: number | null;
+  zeroCount: bigint | null;
+  zeroThreshold: number | null;
+  positiveOffset: number | null;
+  positiveCounts: string | null;
+  negativeOffset: number | null;
+  negativeCounts: string | null;
+  quantiles: string | null;
+  exemplars: string | null;
+}
+
+export interface MetricInput {
+  m: MetricPoint;
+  res: ResourceInfo;
+  scope: string;
+  labels: FilterMap;
+  attrs: FilterMap;
+  seriesKey: string;
+  f: PointFields;
+}
+
+const exemplarsJson = (e: readonly Exemplar[]) => (e.length ? encodeJsonWithBigInts(e) : null);
+
+function pointFields(p: MetricPointValue): PointFields {
+  const f: PointFields = {
+    value: null, valueInt: null, count: null, sum: null, min: null, max: null, bucketCounts: null, explicitBounds: null,
+    scale: null, zeroCount: null, zeroThreshold: null, positiveOffset: null, positiveCounts: null, negativeOffset: null,
+    negativeCounts: null, quantiles: null, exemplars: null,
+  };
+  if (p.type === 'number') {
+    f.value = p.asDouble ?? (p.asInt !== undefined ? Number(p.asInt) : null);
+    f.valueInt = p.asInt ?? null;
+    f.exemplars = exemplarsJson(p.exemplars);
+    return f;
+  }
+  f.count = BigInt(p.count);
+  f.sum = p.sum ?? null;
+  if (p.type === 'summary') {
+    f.quantiles = JSON.stringify(p.quantileValues);
+    return f;
+  }
+  f.min = p.min ?? null;
+  f.max = p.max ?? null;
+  f.exemplars = exemplarsJson(p.exemplars);
+  if (p.type === 'histogram') {
+    f.bucketCounts = JSON.stringify(p.bucketCounts);
+    f.explicitBounds = JSON.stringify(p.explicitBounds);
+  } else {
+    f.scale = p.scale;
+    f.zeroCount = BigInt(p.zeroCount);
+    f.zeroThreshold = p.zeroThreshold;
+    f.positiveOffset = p.positive.offset;
+    f.positiveCounts = JSON.stringify(p.positive.bucketCounts);
+    f.negativeOffset = p.negative.offset;
+    f.negativeCounts = JSON.stringify(p.negative.bucketCounts);
+  }
+  return f;
+}
+
+export function prepareMetric(m: MetricPoint, cache: EncodeCache): MetricInput {
+  const res = cache.resource(m.resource);
+  const labels: FilterMap = {};
+  for (const key of SERIES_RESOURCE_KEYS) {
+    const v = key === 'service.name' ? res.service : res.attrs[key];
+    if (v != null) labels[key] = v;
+  }
+  toFilterMap(m.point.attributes, labels);
+  const seriesKey = JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
+  return {
+    m, res, labels, seriesKey,
+    scope: cache.scope(m.scope),
+    attrs: mergedAttrs(res, m.point.attributes),
+    f: pointFields(m.point),
+  };
+}
+
+export const metricTable: TableSpec<MetricInput> = {
+  name: 'metric_points',
+  indexes: [],
+  columns: [
+    { name: 'tenant', type: 'VARCHAR NOT NULL', get: (p) => p.m.tenant },
+    { name: 'name', type: 'VARCHAR NOT NULL', get: (p) => p.m.metric.name },
+    { name: 'description', type: 'VARCHAR', get: (p) => nullIfEmpty(p.m.metric.description) },
+    { name: 'unit', type: 'VARCHAR', get: (p) => nullIfEmpty(p.m.metric.unit) },
+    { name: 'type', type: 'VARCHAR NOT NULL', get: (p) => p.m.metric.type },
+    { name: 'temporality', type: 'INTEGER', get: (p) => p.m.metric.aggregationTemporality },
+    { name: 'monotonic', type: 'BOOLEAN', get: (p) => p.m.metric.isMonotonic },
+    { name: 'metadata', type: 'VARCHAR', get: (p) => (p.m.metric.metadata.length ? encodeJson(p.m.metric.metadata) : null) },
+    { name: 'point_type', type: 'VARCHAR NOT NULL', get: (p) => p.m.point.type },
+    { name: 'service_name', type: 'VARCHAR', get: (p) => p.res.service },
+    { name: 'series_key', type: 'VARCHAR NOT NULL', get: (p) => p.seriesKey },
+    { name: 'labels', type: 'MAP(VARCHAR, VARCHAR)', json: true, get: (p) => JSON.stringify(p.labels) },
+    { name: 'attrs', type: 'MAP(VARCHAR, VARCHAR)', json: true, get: (p) => JSON.stringify(p.attrs) },
+    { name: 'attributes', type: 'VARCHAR', get: (p) => (p.m.point.attributes.length ? encodeJson(p.m.point.attributes) : null) },
+    { name: 'start_ns', type: 'BIGINT NOT NULL', get: (p) => p.m.point.startTimeUnixNano },
+    { name: 'time_ns', type: 'BIGINT NOT NULL', get: (p) => p.m.point.timeUnixNano },
+    { name: 'flags', type: 'UINTEGER', get: (p) => p.m.point.flags },
+    { name: 'value', type: 'DOUBLE', get: (p) => p.f.value },
+    { name: 'value_int', type: 'VARCHAR', get: (p) => p.f.valueInt },
+    { name: 'count', type: 'BIGINT', get: (p) => p.f.count },
+    { name: 'sum', type: 'DOUBLE', get: (p) => p.f.sum },
+    { name: 'min', type: 'DOUBLE', get: (p) => p.f.min },
+    { name: 'max', type: 'DOUBLE', get: (p) => p.f.max },
+    { name: 'bucket_counts', type: 'UBIGINT[]', json: true, get: (p) => p.f.bucketCounts },
+    { name: 'explicit_bounds', type: 'DOUBLE[]', json: true, get: (p) => p.f.explicitBounds },
+    { name: 'scale', type: 'INTEGER', get: (p) => p.f.scale },
+    { name: 'zero_count', type: 'BIGINT', get: (p) => p.f.zeroCount },
+    { name: 'zero_threshold', type: 'DOUBLE', get: (p) => p.f.zeroThreshold },
+    { name: 'positive_offset', type: 'INTEGER', get: (p) => p.f.positiveOffset },
+    { name: 'positive_counts', type: 'UBIGINT[]', json: true, get: (p) => p.f.positiveCounts },
+    { name: 'negative_offset', type: 'INTEGER', get: (p) => p.f.negativeOffset },
+    { name: 'negative_counts', type: 'UBIGINT[]', json: true, get: (p) => p.f.negativeCounts },
+    { name: 'quantiles', type: 'STRUCT(quantile DOUBLE, "value" DOUBLE)[]', json: true, get: (p) => p.f.quantiles },
+    { name: 'exemplars', type: 'VARCHAR', get: (p) => p.f.exemplars },
+    { name: 'resource', type: 'VARCHAR NOT NULL', get: (p) => p.res.json },
+    { name: 'scope', type: 'VARCHAR NOT NULL', get: (p) => p.scope },
+  ],
+};
+
+export const METRIC_RECORD_COLUMNS =
+  'tenant, name, description, unit, type, temporality, monotonic, metadata, point_type, attributes, start_ns, time_ns, ' +
+  'flags, value, value_int, count, sum, min, max, bucket_counts, explicit_bounds, scale, zero_count, zero_threshold, ' +
+  'positive_offset, positive_counts, negative_offset, negative_counts, quantiles, exemplars, resource, scope';
+
+type StoredExemplarJson = Omit<Exemplar, 'timeUnixNano'> & { timeUnixNano: string };
+
+export function decodeExemplars(text: unknown): Exemplar[] {
+  if (typeof text !== 'string') return [];
+  return decodeJson<StoredExemplarJson[]>(text).map((e) => ({ ...e, timeUnixNano: BigInt(e.timeUnixNano) }));
+}
+
+const numbers = (v: unknown): number[] => ((v as (bigint | number)[] | null) ?? []).map(Number);
+const optional = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : (v as number));
+
+function decodePoint(row: Row): MetricPointValue {
+  const base = {
+    attributes: decodeAttributes(row.attributes),
+    startTimeUnixNano: row.start_ns as bigint,
+    timeUnixNano: row.time_ns as bigint,
+    flags: row.flags as number,
+  };
+  const type = row.point_type as MetricPointValue['type'];
+  if (type === 'number') {
+    const value: { asDouble?: number; asInt?: string } = {};
+    if (row.value_int !== null) value.asInt = row.value_int as string;
+    else if (row.value !== null) value.asDouble = row.value as number;
+    return { type, ...base, ...value, exemplars: decodeExemplars(row.exemplars) };
+  }
+  const count = Number(row.count);
+  if (type === 'summary') {
+    const quantileValues = (row.quantiles as { quantile: number; value: number | null }[] | null) ?? [];
+    // A NaN quantile (Prometheus summaries have them) went through JSON as null.
+    return { type, ...base, count, sum: row.sum as number, quantileValues: quantileValues.map((q) => ({ quantile: q.quantile, value: q.value ?? NaN })) };
+  }
+  const dist = { count, sum: optional(row.sum), min: optional(row.min), max: optional(row.max) };
+  for (const k of ['sum', 'min', 'max'] as const) if (dist[k] === undefined) delete dist[k];
+  if (type === 'histogram') {
+    return {
+      type, ...base, ...dist,
+      bucketCounts: numbers(row.bucket_counts),
+      explicitBounds: numbers(row.explicit_bounds),
+      exemplars: decodeExemplars(row.exemplars),
+    };
+  }
+  return {
+    type, ...base, ...dist,
+    scale: row.scale as number,
+    zeroCount: Number(row.zero_count),
+    zeroThreshold: row.zero_threshold as number,
+    positive: { offset: row.positive_offset as number, bucketCounts: numbers(row.positive_counts) },
+    negative: { offset: row.negative_offset as number, bucketCounts: numbers(row.negative_counts) },
+    exemplars: decodeExemplars(row.exemplars),
+  };
+}
+
+export function decodeMetricPoint(row: Row, cache: DecodeCache = createDecodeCache()): MetricPoint {
+  return {
+    tenant: row.tenant as string,
+    resource: cache.resource(row.resource as string),
+    scope: cache.scope(row.scope as string),
+    metric: {
+      name: row.name as string,
+      description: (row.description as string | null) ?? '',
+      unit: (row.unit as string | null) ?? '',
+      type: row.type as MetricType,
+      aggregationTemporality: row.temporality as Temporality,
+      isMonotonic: row.monotonic as boolean,
+      metadata: typeof row.metadata === 'string' ? decodeJson<KeyValue[]>(row.metadata) : [],
+    },
+    point: decodePoint(row),
+  };
+}

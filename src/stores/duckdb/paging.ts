@@ -1,0 +1,61 @@
+// Keyset pagination: a page is the rows after the previous page's last sort key, so pages have no
+// gaps or duplicates while rows arrive. The cursor is that key, base64url-encoded (opaque to clients).
+import type { Page, PageRequest } from '../types.ts';
+import type { Row, SqlParam } from './connection.ts';
+import { badQuery } from './errors.ts';
+import type { Params } from './filter-sql.ts';
+
+/** Sort key columns: a BIGINT time first, then VARCHAR/BIGINT tiebreaks that make it unique. */
+export interface Keyset {
+  columns: readonly string[];
+  /** Whether each column is a BIGINT (sent as a bigint) or text. */
+  bigint: readonly boolean[];
+}
+
+export const MAX_PAGE_SIZE = 10_000;
+
+export function encodeCursor(row: Row, keyset: Keyset): string {
+  return Buffer.from(JSON.stringify(keyset.columns.map((c) => String(row[c])))).toString('base64url');
+}
+
+function decodeCursor(cursor: string, keyset: Keyset): SqlParam[] {
+  try {
+    const parts: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(parts) && parts.length === keyset.columns.length && parts.every((x) => typeof x === 'string')) {
+      return parts.map((x: string, i) => (keyset.bigint[i] ? BigInt(x) : x));
+    }
+  } catch {
+    // reported below
+  }
+  throw badQuery('the cursor is not one this store issued');
+}
+
+export function pageSize(page: PageRequest): number {
+  const first = page?.first;
+  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
+    throw badQuery(`first must be an integer from 0 to ${MAX_PAGE_SIZE} (actual: ${String(first)})`);
+  }
+  return first;
+}
+
+/** ORDER BY and the "after the cursor" condition (TRUE without a cursor) for a page request. */
+export function keysetSql(keyset: Keyset, page: PageRequest, p: Params): { after: string; orderBy: string } {
+  const desc = (page.order ?? 'NEWEST_FIRST') === 'NEWEST_FIRST';
+  const cmp = desc ? '<' : '>';
+  const orderBy = keyset.columns.map((c) => `${c} ${desc ? 'DESC' : 'ASC'}`).join(', ');
+  if (page.after == null) return { after: 'TRUE', orderBy };
+  const key = decodeCursor(page.after, keyset);
+  const refs = key.map((v) => p.add(v));
+  // (a, b, c) < ($a, $b, $c) spelled out; the leading `a <= $a` lets DuckDB skip row groups by min/max.
+  let cond = `${keyset.columns.at(-1)} ${cmp} ${refs.at(-1)}`;
+  for (let i = keyset.columns.length - 2; i >= 0; i--) {
+    cond = `${keyset.columns[i]} ${cmp} ${refs[i]} OR (${keyset.columns[i]} = ${refs[i]} AND (${cond}))`;
+  }
+  return { after: `${keyset.columns[0]} ${cmp}= ${refs[0]} AND (${cond})`, orderBy };
+}
+
+/** Turns `first + 1` fetched rows into a page. */
+export function toPage<T>(rows: Row[], first: number, keyset: Keyset, decode: (row: Row) => T): Page<T> {
+  const items = rows.slice(0, first).map((row) => ({ node: decode(row), cursor: encodeCursor(row, keyset) }));
+  return { items, hasNextPage: rows.length > first, endCursor: items.at(-1)?.cursor ?? null };
+}

@@ -1,0 +1,93 @@
+// The spans table: query columns plus the record's own parts as OTLP/JSON text, and the mapping
+// both ways between a SpanRecord and a row.
+import type { SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode } from '../../model/telemetry.ts';
+import { TELEMETRY_SOURCE_KEY } from '../../model/values.ts';
+import type { TableSpec } from './ddl.ts';
+import { decodeJson, encodeJson, encodeJsonWithBigInts } from './json.ts';
+import {
+  createDecodeCache,
+  decodeAttributes,
+  mergedAttrs,
+  nullIfEmpty,
+  type DecodeCache,
+  type EncodeCache,
+  type FilterMap,
+  type ResourceInfo,
+} from './resources.ts';
+import type { Row } from './connection.ts';
+
+export interface SpanInput {
+  s: SpanRecord;
+  res: ResourceInfo;
+  scope: string;
+  attrs: FilterMap;
+}
+
+export function prepareSpan(s: SpanRecord, cache: EncodeCache): SpanInput {
+  const res = cache.resource(s.resource);
+  return { s, res, scope: cache.scope(s.scope), attrs: mergedAttrs(res, s.attributes) };
+}
+
+// Empty strings and lists are stored as NULL: a NULL costs the appender nothing.
+export const spanTable: TableSpec<SpanInput> = {
+  name: 'spans',
+  indexes: ['trace_id'],
+  columns: [
+    { name: 'tenant', type: 'VARCHAR NOT NULL', get: (p) => p.s.tenant },
+    { name: 'trace_id', type: 'VARCHAR NOT NULL', get: (p) => p.s.traceId },
+    { name: 'span_id', type: 'VARCHAR NOT NULL', get: (p) => p.s.spanId },
+    { name: 'parent_span_id', type: 'VARCHAR NOT NULL', get: (p) => p.s.parentSpanId },
+    { name: 'trace_state', type: 'VARCHAR', get: (p) => nullIfEmpty(p.s.traceState) },
+    { name: 'flags', type: 'UINTEGER', get: (p) => p.s.flags },
+    { name: 'name', type: 'VARCHAR NOT NULL', get: (p) => p.s.name },
+    { name: 'kind', type: 'INTEGER', get: (p) => p.s.kind },
+    { name: 'status_code', type: 'INTEGER', get: (p) => p.s.status.code },
+    { name: 'status_message', type: 'VARCHAR', get: (p) => nullIfEmpty(p.s.status.message) },
+    { name: 'start_ns', type: 'BIGINT NOT NULL', get: (p) => p.s.startTimeUnixNano },
+    { name: 'end_ns', type: 'BIGINT NOT NULL', get: (p) => p.s.endTimeUnixNano },
+    { name: 'duration_ns', type: 'BIGINT', derive: 'end_ns - start_ns' },
+    { name: 'service_name', type: 'VARCHAR', get: (p) => p.res.service },
+    { name: 'telemetry_source', type: 'VARCHAR', get: (p) => p.attrs[TELEMETRY_SOURCE_KEY] ?? null },
+    { name: 'attrs', type: 'MAP(VARCHAR, VARCHAR)', json: true, get: (p) => JSON.stringify(p.attrs) },
+    { name: 'attributes', type: 'VARCHAR', get: (p) => (p.s.attributes.length ? encodeJson(p.s.attributes) : null) },
+    { name: 'dropped_attributes', type: 'UINTEGER', get: (p) => p.s.droppedAttributesCount },
+    { name: 'events', type: 'VARCHAR', get: (p) => (p.s.events.length ? encodeJsonWithBigInts(p.s.events) : null) },
+    { name: 'dropped_events', type: 'UINTEGER', get: (p) => p.s.droppedEventsCount },
+    { name: 'links', type: 'VARCHAR', get: (p) => (p.s.links.length ? encodeJson(p.s.links) : null) },
+    { name: 'dropped_links', type: 'UINTEGER', get: (p) => p.s.droppedLinksCount },
+    { name: 'resource', type: 'VARCHAR NOT NULL', get: (p) => p.res.json },
+    { name: 'scope', type: 'VARCHAR NOT NULL', get: (p) => p.scope },
+  ],
+};
+
+/** The columns decodeSpan reads. */
+export const SPAN_RECORD_COLUMNS =
+  'tenant, trace_id, span_id, parent_span_id, trace_state, flags, name, kind, status_code, status_message, start_ns, end_ns, ' +
+  'attributes, dropped_attributes, events, dropped_events, links, dropped_links, resource, scope';
+
+type StoredEvent = Omit<SpanEvent, 'timeUnixNano'> & { timeUnixNano: string };
+
+export function decodeSpan(row: Row, cache: DecodeCache = createDecodeCache()): SpanRecord {
+  const events = typeof row.events === 'string' ? decodeJson<StoredEvent[]>(row.events) : [];
+  return {
+    tenant: row.tenant as string,
+    resource: cache.resource(row.resource as string),
+    scope: cache.scope(row.scope as string),
+    traceId: row.trace_id as string,
+    spanId: row.span_id as string,
+    parentSpanId: row.parent_span_id as string,
+    traceState: (row.trace_state as string | null) ?? '',
+    flags: row.flags as number,
+    name: row.name as string,
+    kind: row.kind as SpanKind,
+    startTimeUnixNano: row.start_ns as bigint,
+    endTimeUnixNano: row.end_ns as bigint,
+    attributes: decodeAttributes(row.attributes),
+    droppedAttributesCount: row.dropped_attributes as number,
+    events: events.map((e) => ({ ...e, timeUnixNano: BigInt(e.timeUnixNano) })),
+    droppedEventsCount: row.dropped_events as number,
+    links: typeof row.links === 'string' ? decodeJson<SpanLink[]>(row.links) : [],
+    droppedLinksCount: row.dropped_links as number,
+    status: { code: row.status_code as StatusCode, message: (row.status_message as string | null) ?? '' },
+  };
+}

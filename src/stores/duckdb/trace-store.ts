@@ -1,0 +1,138 @@
+// TraceStore over the spans table.
+import type { SpanKind, SpanRecord } from '../../model/telemetry.ts';
+import type { Page, PageRequest, SpanRef, TelemetryFilter, TimeRange, TraceStore, TraceSummary } from '../types.ts';
+import type { Db, Row } from './connection.ts';
+import { BACKEND, badQuery } from './errors.ts';
+import { checkRegexes, filterSql, params, timeRangeSql, type Params } from './filter-sql.ts';
+import { keysetSql, pageSize, toPage, type Keyset } from './paging.ts';
+import { createDecodeCache } from './resources.ts';
+import { decodeSpan, SPAN_RECORD_COLUMNS } from './span-rows.ts';
+
+const SPAN_KEYSET: Keyset = { columns: ['start_ns', 'trace_id', 'span_id'], bigint: [true, false, false] };
+const MAX_TRACES = 10_000;
+
+/**
+ * Rows of `table` whose trace_id is one of `ids`, for tenant $1. DuckDB uses the trace_id index
+ * only when that is the scan's sole filter, so the tenant is applied after a materialised CTE.
+ */
+export function byTraceIdSql(table: string, columns: string, ids: readonly string[], p: Params, select = '*'): string {
+  const list = ids.map((id) => p.add(id)).join(', ');
+  return `WITH hits AS MATERIALIZED (SELECT ${columns} FROM ${table} WHERE trace_id IN (${list}))
+    SELECT ${select} FROM hits WHERE tenant = $1`;
+}
+
+export const uniqueLower = (ids: readonly string[]) => [...new Set(ids.map((id) => String(id).toLowerCase()))];
+
+function checkLimit(limit: number, max: number): void {
+  if (!Number.isInteger(limit) || limit < 0 || limit > max) throw badQuery(`limit must be an integer from 0 to ${max} (actual: ${String(limit)})`);
+}
+
+function whereTime(column: string, range: TimeRange | undefined, p: Params): string {
+  return timeRangeSql(column, range, p) || 'TRUE';
+}
+
+export function createTraceStore(db: Db): TraceStore {
+  async function summaries(tenant: string, ids: string[]): Promise<TraceSummary[]> {
+    const p = params([tenant]);
+    const columns = 'tenant, trace_id, parent_span_id, service_name, name, start_ns, end_ns, status_code';
+    const select = `trace_id, min(start_ns) AS start_ns, max(end_ns) - min(start_ns) AS duration_ns, count(*) AS span_count,
+      count(*) FILTER (WHERE status_code = 2) AS error_count, list(DISTINCT service_name) AS services,
+      arg_min(service_name, start_ns) FILTER (WHERE parent_span_id = '') AS root_service,
+      arg_min(name, start_ns) FILTER (WHERE parent_span_id = '') AS root_name`;
+    const rows = await db.query(
+      `${byTraceIdSql('spans', columns, ids, p, select)} GROUP BY trace_id ORDER BY start_ns DESC, trace_id`,
+      p.values,
+    );
+    return rows.map((r) => ({
+      traceId: r.trace_id as string,
+      rootServiceName: (r.root_service as string | null) ?? null,
+      rootSpanName: (r.root_name as string | null) ?? null,
+      startTimeUnixNano: r.start_ns as bigint,
+      durationNano: r.duration_ns as bigint,
+      spanCount: Number(r.span_count),
+      errorCount: Number(r.error_count),
+      services: ((r.services as (string | null)[]) ?? []).filter((s): s is string => s !== null).sort(),
+    }));
+  }
+
+  return {
+    backend: BACKEND,
+
+    async getTraces(tenant, traceIds) {
+      const ids = uniqueLower(traceIds);
+      if (ids.length === 0) return [];
+      const p = params([tenant]);
+      const rows = await db.query(`${byTraceIdSql('spans', SPAN_RECORD_COLUMNS, ids, p)} ORDER BY start_ns, span_id`, p.values);
+      const cache = createDecodeCache();
+      const byTrace = new Map<string, SpanRecord[]>();
+      for (const row of rows) {
+        const span = decodeSpan(row, cache);
+        const list = byTrace.get(span.traceId);
+        if (list) list.push(span);
+        else byTrace.set(span.traceId, [span]);
+      }
+      return traceIds.map((id) => byTrace.get(String(id).toLowerCase()) ?? []);
+    },
+
+    async getSpans(tenant, refs) {
+      if (refs.length === 0) return [];
+      const p = params([tenant]);
+      const hits = byTraceIdSql('spans', SPAN_RECORD_COLUMNS, uniqueLower(refs.map((r) => r.traceId)), p);
+      const spanIds = uniqueLower(refs.map((r) => r.spanId)).map((id) => p.add(id));
+      const rows = await db.query(`${hits} AND span_id IN (${spanIds.join(', ')})`, p.values);
+      const cache = createDecodeCache();
+      const byKey = new Map<string, SpanRecord>();
+      for (const row of rows) byKey.set(`${row.trace_id as string}/${row.span_id as string}`, decodeSpan(row, cache));
+      const key = (r: SpanRef) => `${r.traceId.toLowerCase()}/${r.spanId.toLowerCase()}`;
+      return refs.map((r) => byKey.get(key(r)) ?? null);
+    },
+
+    async searchTraces(tenant, filter, limit) {
+      checkLimit(limit, MAX_TRACES);
+      if (limit === 0) return [];
+      await checkRegexes(db, filter);
+      const p = params([tenant]);
+      const where = filterSql('spans', filter, p);
+      const rows = await db.query(
+        `SELECT trace_id FROM spans WHERE tenant = $1 AND ${where}
+         GROUP BY trace_id ORDER BY min(start_ns) DESC, trace_id LIMIT ${p.add(limit)}`,
+        p.values,
+      );
+      return rows.length ? summaries(tenant, rows.map((r) => r.trace_id as string)) : [];
+    },
+
+    async searchSpans(tenant: string, filter: TelemetryFilter, page: PageRequest): Promise<Page<SpanRecord>> {
+      const first = pageSize(page);
+      await checkRegexes(db, filter);
+      const p = params([tenant]);
+      const where = filterSql('spans', filter, p);
+      const { after, orderBy } = keysetSql(SPAN_KEYSET, page, p);
+      const rows = await db.query(
+        `SELECT ${SPAN_RECORD_COLUMNS} FROM spans WHERE tenant = $1 AND ${where} AND ${after}
+         ORDER BY ${orderBy} LIMIT ${p.add(first + 1)}`,
+        p.values,
+      );
+      const cache = createDecodeCache();
+      return toPage(rows, first, SPAN_KEYSET, (row: Row) => decodeSpan(row, cache));
+    },
+
+    async services(tenant, range) {
+      const p = params([tenant]);
+      const rows = await db.query(
+        `SELECT DISTINCT service_name FROM spans WHERE tenant = $1 AND ${whereTime('start_ns', range, p)} ORDER BY 1`,
+        p.values,
+      );
+      return rows.map((r) => r.service_name as string);
+    },
+
+    async operations(tenant, service, range) {
+      const p = params([tenant, service]);
+      const rows = await db.query(
+        `SELECT DISTINCT name, kind FROM spans WHERE tenant = $1 AND service_name = $2 AND ${whereTime('start_ns', range, p)}
+         ORDER BY name, kind`,
+        p.values,
+      );
+      return rows.map((r) => ({ name: r.name as string, kind: r.kind as SpanKind }));
+    },
+  };
+}

@@ -1,0 +1,119 @@
+// StoreWriter: each batch is one transaction on its table's write lane. Rows are built into data
+// chunks in JS, appended to the temp staging table, and moved into the table with one INSERT …
+// SELECT per slice; the next slice is built while DuckDB runs the previous INSERT on its own threads.
+import { DuckDBDataChunk, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
+import type { Logger } from 'pino';
+import type { LogRecord } from '../../model/telemetry.ts';
+import type { StoreWriter } from '../types.ts';
+import type { Db } from './connection.ts';
+import { loadSql, stagedColumns, stagedTypes, stagingTable, type Column, type TableSpec } from './ddl.ts';
+import { toStoreError } from './errors.ts';
+import { logTable, prepareLog, type LogIds } from './log-rows.ts';
+import { metricTable, prepareMetric } from './metric-rows.ts';
+import { createEncodeCache, type EncodeCache } from './resources.ts';
+import { prepareSpan, spanTable } from './span-rows.ts';
+
+const CHUNK_ROWS = 2048; // DuckDB's vector size: the most one data chunk holds
+const SLICE_ROWS = 8 * CHUNK_ROWS; // small enough to overlap building with loading, large enough to amortise each INSERT
+
+export interface WriterStats {
+  rowsWritten: Record<'spans' | 'logs' | 'metric_points', number>;
+  writeErrors: number;
+}
+
+interface TableWriter<R> {
+  write(records: readonly R[]): Promise<void>;
+}
+
+function buildChunks<P>(columns: readonly Column<P>[], types: DuckDBType[], inputs: readonly P[]): DuckDBDataChunk[] {
+  const chunks: DuckDBDataChunk[] = [];
+  for (let off = 0; off < inputs.length; off += CHUNK_ROWS) {
+    const part = inputs.slice(off, off + CHUNK_ROWS);
+    const chunk = DuckDBDataChunk.create(types, part.length);
+    chunk.setColumns(columns.map((c) => part.map((p) => c.get!(p))));
+    chunks.push(chunk);
+  }
+  return chunks;
+}
+
+function createTableWriter<R, P>(
+  db: Db,
+  spec: TableSpec<P>,
+  prepare: (r: R, cache: EncodeCache) => P,
+  onWritten: (rows: number) => void,
+): TableWriter<R> {
+  const columns = stagedColumns(spec);
+  const types = stagedTypes(spec);
+  const load = loadSql(spec);
+  const lane = db.writeLane(spec.name);
+  let appender: DuckDBAppender | null = null;
+
+  async function writeInTransaction(conn: DuckDBConnection, records: readonly R[]): Promise<void> {
+    appender ??= await conn.createAppender(stagingTable(spec), 'main', 'temp');
+    const cache = createEncodeCache();
+    let loading: Promise<unknown> | null = null;
+    await conn.run('BEGIN TRANSACTION');
+    try {
+      for (let off = 0; off < records.length; off += SLICE_ROWS) {
+        const inputs = records.slice(off, off + SLICE_ROWS).map((r) => prepare(r, cache));
+        const chunks = buildChunks(columns, types, inputs);
+        if (loading) await loading;
+        for (const chunk of chunks) appender.appendDataChunk(chunk);
+        appender.flushSync();
+        loading = conn.run(load);
+        // Awaited on the next slice or below; this only keeps Node from reporting it unhandled meanwhile.
+        loading.catch(() => undefined);
+      }
+      await loading;
+      await conn.run('COMMIT');
+    } catch (err) {
+      await loading?.catch(() => undefined); // the connection must be idle before the next statement
+      try {
+        appender.clear();
+        appender.closeSync();
+      } catch {
+        // a failed flush may already have invalidated it; a new one is made for the next batch
+      }
+      appender = null;
+      await conn.run('ROLLBACK').catch(() => undefined);
+      await conn.run(`DELETE FROM ${stagingTable(spec)}`).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  return {
+    async write(records) {
+      if (records.length === 0) return;
+      await lane.use((conn) => writeInTransaction(conn, records));
+      onWritten(records.length);
+    },
+  };
+}
+
+export function createWriter(db: Db, logIds: LogIds, logger: Logger): StoreWriter & { stats(): WriterStats } {
+  const stats: WriterStats = { rowsWritten: { spans: 0, logs: 0, metric_points: 0 }, writeErrors: 0 };
+  function guarded<R>(table: keyof WriterStats['rowsWritten'], writer: TableWriter<R>) {
+    return async (records: readonly R[]): Promise<void> => {
+      try {
+        await writer.write(records);
+      } catch (err) {
+        stats.writeErrors++;
+        const storeErr = toStoreError(err);
+        logger.warn({ table, rows: records.length, code: storeErr.code, err: storeErr.message }, 'write failed');
+        throw storeErr;
+      }
+    };
+  }
+  const count = (table: keyof WriterStats['rowsWritten']) => (n: number) => {
+    stats.rowsWritten[table] += n;
+  };
+  const spans = createTableWriter(db, spanTable, prepareSpan, count('spans'));
+  const logs = createTableWriter(db, logTable, (r: LogRecord, cache) => prepareLog(r, cache, logIds), count('logs'));
+  const metrics = createTableWriter(db, metricTable, prepareMetric, count('metric_points'));
+  return {
+    writeSpans: guarded('spans', spans),
+    writeLogs: guarded('logs', logs),
+    writeMetrics: guarded('metric_points', metrics),
+    stats: () => structuredClone(stats),
+  };
+}

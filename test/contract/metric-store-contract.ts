@@ -1,0 +1,204 @@
+// The MetricStore contract: series bucketing and aggregation with exact expected numbers, raw
+// points returned losslessly, and tenant isolation. Written against the interfaces only.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Exemplar, MetricPoint, MetricPointValue } from '../../src/model/telemetry.ts';
+import type { MetricSeries, SeriesAggregation, SeriesQuery } from '../../src/stores/types.ts';
+import { attrs, metricPoint, resource, scope, SEC, spanId, T0, traceId } from '../helpers/telemetry-builders.ts';
+import { freshTenant, rejectsWith, type StoreFactory, type StoreUnderTest } from './store-under-test.ts';
+
+const checkout = resource('checkout', { 'host.name': 'h1' });
+const exemplar: Exemplar = {
+  filteredAttributes: attrs({ 'user.id': 'u1' }),
+  timeUnixNano: T0 + 9n * SEC,
+  asDouble: 7,
+  spanId: spanId(0x301),
+  traceId: traceId(0x300),
+};
+
+const num = (route: string | null, t: bigint, value: number, start = T0 - 100n * SEC, exemplars: Exemplar[] = []): MetricPointValue => ({
+  type: 'number',
+  attributes: route === null ? [] : attrs({ route }),
+  startTimeUnixNano: start,
+  timeUnixNano: T0 + t * SEC,
+  flags: 0,
+  asDouble: value,
+  exemplars,
+});
+const hist = (t: bigint, count: number, sum: number): MetricPointValue => ({
+  type: 'histogram', attributes: [], startTimeUnixNano: T0, timeUnixNano: T0 + t * SEC, flags: 0, count, sum,
+  bucketCounts: [count], explicitBounds: [], exemplars: [],
+});
+
+function samplePoints(tenant: string): MetricPoint[] {
+  const requests = { name: 'requests', type: 'sum' as const, aggregationTemporality: 2 as const, isMonotonic: true };
+  const at = (p: MetricPointValue, d: Parameters<typeof metricPoint>[1]) => metricPoint(p, d, { tenant, resource: checkout });
+  return [
+    // route /a: reset between 20 s and 30 s (the value drops).
+    ...[0, 10, 20, 30, 40, 50].map((t, i) =>
+      at(num('/a', BigInt(t), [0, 10, 20, 5, 15, 25][i]!, t >= 30 ? T0 + 25n * SEC : T0 - 100n * SEC, t === 10 ? [exemplar] : []), requests),
+    ),
+    ...[0, 20, 40].map((t, i) => at(num('/b', BigInt(t), [100, 100, 130][i]!), requests)),
+    // route /c: restarted at 15 s (a later start time) though the value went up.
+    ...[0, 10, 20].map((t, i) => at(num('/c', BigInt(t), [100, 150, 160][i]!, t === 20 ? T0 + 15n * SEC : T0 - 100n * SEC), requests)),
+    ...[0, 10, 20, 30].map((t, i) => at(num(null, BigInt(t), i + 1, T0 + BigInt(t) * SEC - 10n * SEC), { name: 'jobs', type: 'sum', aggregationTemporality: 1, isMonotonic: true })),
+    ...[0, 10, 20].map((t, i) => at(num(null, BigInt(t), [20, 22, 18][i]!), { name: 'temperature', type: 'gauge', aggregationTemporality: 0, isMonotonic: false, unit: 'Cel', description: 'room temperature' })),
+    at(hist(0n, 2, 10), { name: 'latency', type: 'histogram', aggregationTemporality: 1 }),
+    at(hist(10n, 3, 20), { name: 'latency', type: 'histogram', aggregationTemporality: 1 }),
+    at(hist(0n, 2, 10), { name: 'latency.cum', type: 'histogram', aggregationTemporality: 2 }),
+    at(hist(10n, 4, 30), { name: 'latency.cum', type: 'histogram', aggregationTemporality: 2 }),
+    at({ type: 'summary', attributes: [], startTimeUnixNano: T0, timeUnixNano: T0, flags: 0, count: 4, sum: 10, quantileValues: [{ quantile: 0.5, value: 2 }] }, { name: 'rpc.summary', type: 'summary', aggregationTemporality: 0 }),
+  ];
+}
+
+/** One point of every kind, with every optional field set somewhere. */
+function everyKindOfPoint(tenant: string): MetricPoint[] {
+  const base = { attributes: attrs({ k: 'v', n: 3n }), startTimeUnixNano: T0 - SEC, flags: 1 };
+  const ex: Exemplar[] = [exemplar, { filteredAttributes: [], timeUnixNano: T0 + 1n, asInt: '9007199254740993', spanId: spanId(1), traceId: traceId(1) }];
+  const d = (name: string, type: MetricPoint['metric']['type'], extra: Partial<MetricPoint['metric']> = {}) => ({
+    name, type, description: `${name} description`, unit: 'ms', aggregationTemporality: 2 as const, isMonotonic: false, metadata: attrs({ meta: true }), ...extra,
+  });
+  const res = { attributes: attrs({ 'service.name': 'points-svc' }), droppedAttributesCount: 2, schemaUrl: 'https://schema' };
+  const sc = { ...scope('meter', '3.0'), attributes: attrs({ a: 1.5 }), droppedAttributesCount: 0, schemaUrl: '' };
+  const points: [MetricPoint['metric'], MetricPointValue][] = [
+    [d('int.counter', 'sum', { isMonotonic: true }), { type: 'number', ...base, timeUnixNano: T0 + 6n, asInt: '9007199254740993', exemplars: ex }],
+    [d('double.gauge', 'gauge', { aggregationTemporality: 0 }), { type: 'number', ...base, timeUnixNano: T0 + 5n, asDouble: -1.5, exemplars: [] }],
+    [d('unset.gauge', 'gauge', { aggregationTemporality: 0 }), { type: 'number', ...base, timeUnixNano: T0 + 4n, exemplars: [] }],
+    [d('hist', 'histogram'), { type: 'histogram', ...base, timeUnixNano: T0 + 3n, count: 6, sum: 12.5, bucketCounts: [1, 2, 3], explicitBounds: [0.5, 1], min: 0.1, max: 9, exemplars: ex }],
+    [d('hist.bare', 'histogram'), { type: 'histogram', ...base, timeUnixNano: T0 + 2n, count: 0, bucketCounts: [], explicitBounds: [], exemplars: [] }],
+    [d('exp', 'exponentialHistogram'), {
+      type: 'exponentialHistogram', ...base, timeUnixNano: T0 + 1n, count: 4, sum: 3.5, scale: -2, zeroCount: 1,
+      positive: { offset: -3, bucketCounts: [1, 0, 2] }, negative: { offset: 0, bucketCounts: [] }, min: -1, max: 2.5, zeroThreshold: 0.001, exemplars: [exemplar],
+    }],
+    [d('summary', 'summary'), { type: 'summary', ...base, timeUnixNano: T0, count: 3, sum: 6, quantileValues: [{ quantile: 0, value: 1 }, { quantile: 1, value: 3 }] }],
+  ];
+  return points.map(([metric, point]) => ({ tenant, resource: res, scope: sc, metric, point }));
+}
+
+const values = (series: MetricSeries | undefined) => series?.points.map((p) => [Number((p.timeUnixNano - T0) / SEC), p.value]);
+
+export function metricStoreContract(backend: string, open: StoreFactory): void {
+  describe(`${backend} MetricStore contract`, () => {
+    let store: StoreUnderTest;
+    const tenant = freshTenant('metrics');
+
+    before(async () => {
+      store = await open();
+      await store.writer.writeMetrics(samplePoints(tenant));
+    });
+    after(() => store?.close());
+
+    const query = (name: string, aggregation: SeriesAggregation, extra: Partial<SeriesQuery> = {}) =>
+      store.metrics.querySeries(tenant, { name, aggregation, range: { from: T0, to: T0 + 59n * SEC }, stepNano: 20n * SEC, ...extra });
+    const route = (all: MetricSeries[], r: string) => all.find((s) => s.labels.route === r);
+
+    const expectedA: [SeriesAggregation, number[]][] = [
+      ['AVG', [5, 12.5, 20]],
+      ['SUM', [10, 25, 40]],
+      ['MIN', [0, 5, 15]],
+      ['MAX', [10, 20, 25]],
+      ['LAST', [10, 5, 25]],
+      ['COUNT', [2, 2, 2]],
+      ['RATE', [0.5, 0.75, 1]],
+    ];
+    for (const [aggregation, expected] of expectedA) {
+      it(`buckets a series by step with ${aggregation}`, async () => {
+        const series = await query('requests', aggregation);
+        assert.equal(series.length, 3);
+        assert.deepEqual(values(route(series, '/a')), [[0, expected[0]], [20, expected[1]], [40, expected[2]]]);
+      });
+    }
+
+    it('RATE handles a counter reset seen as a lower value or as a later start time', async () => {
+      const series = await query('requests', 'RATE');
+      assert.deepEqual(values(route(series, '/b')), [[0, null], [20, 0], [40, 1.5]]);
+      assert.deepEqual(values(route(series, '/c')), [[0, 2.5], [20, 8]]);
+    });
+
+    it('RATE counts the increase from the last point before the range', async () => {
+      const series = await query('requests', 'RATE', { range: { from: T0 + 20n * SEC, to: T0 + 59n * SEC } });
+      assert.deepEqual(values(route(series, '/a')), [[20, 0.75], [40, 1]]);
+    });
+
+    it('RATE of a delta sum is the sum per bucket divided by the step', async () => {
+      const [jobs] = await query('jobs', 'RATE');
+      assert.deepEqual(values(jobs), [[0, 0.15], [20, 0.35]]);
+      assert.deepEqual(values((await query('jobs', 'SUM'))[0]), [[0, 3], [20, 7]]);
+    });
+
+    it('aggregates a gauge', async () => {
+      const q = (a: SeriesAggregation) => query('temperature', a, { stepNano: 30n * SEC });
+      assert.deepEqual(values((await q('AVG'))[0]), [[0, 20]]);
+      assert.deepEqual(values((await q('MIN'))[0]), [[0, 18]]);
+      assert.deepEqual(values((await q('LAST'))[0]), [[0, 18]]);
+      const [series] = await q('COUNT');
+      assert.equal(series!.type, 'gauge');
+      assert.equal(series!.unit, 'Cel');
+      assert.equal(series!.description, 'room temperature');
+    });
+
+    it('gives histogram-like buckets the mean, count and sum of the merged distribution', async () => {
+      const point = async (name: string) => (await query(name, 'AVG'))[0]!.points;
+      // Delta points add up; a cumulative point already includes the ones before it.
+      assert.deepEqual(await point('latency'), [{ timeUnixNano: T0, value: 6, count: 5, sum: 30 }]);
+      assert.deepEqual(await point('latency.cum'), [{ timeUnixNano: T0, value: 7.5, count: 4, sum: 30 }]);
+      assert.deepEqual(await point('rpc.summary'), [{ timeUnixNano: T0, value: 2.5, count: 4, sum: 10 }]);
+    });
+
+    it('filters series by exact labels from the point or the resource', async () => {
+      const a = await query('requests', 'LAST', { labels: { route: '/a' } });
+      assert.deepEqual(a.map((s) => s.labels.route), ['/a']);
+      assert.equal(a[0]!.labels['service.name'], 'checkout');
+      assert.equal(a[0]!.name, 'requests');
+      assert.equal(a[0]!.type, 'sum');
+      assert.equal((await query('requests', 'LAST', { labels: { 'host.name': 'h1' } })).length, 3);
+      assert.deepEqual(await query('requests', 'LAST', { labels: { 'host.name': 'h2' } }), []);
+    });
+
+    it('returns the exemplars of the matching points per series', async () => {
+      const series = await query('requests', 'SUM');
+      assert.deepEqual(route(series, '/a')!.exemplars, [
+        { timeUnixNano: exemplar.timeUnixNano, value: 7, traceId: exemplar.traceId, spanId: exemplar.spanId, filteredAttributes: exemplar.filteredAttributes },
+      ]);
+      assert.deepEqual(route(series, '/b')!.exemplars, []);
+    });
+
+    it('rejects an invalid series query as a BAD_QUERY', async () => {
+      await rejectsWith(query('requests', 'AVG', { stepNano: 0n }), 'BAD_QUERY');
+      await rejectsWith(query('requests', 'MEDIAN' as SeriesAggregation), 'BAD_QUERY');
+      await rejectsWith(query('requests', 'AVG', { range: { from: T0 + SEC, to: T0 } }), 'BAD_QUERY');
+    });
+
+    it('returns raw points of every kind exactly as written, newest first', async () => {
+      const t = freshTenant('lossless-points');
+      const points = everyKindOfPoint(t);
+      await store.writer.writeMetrics(points);
+      for (const p of points) {
+        assert.deepEqual(await store.metrics.points(t, p.metric.name, {}, 10), [p], p.metric.name);
+      }
+      await store.writer.writeMetrics([{ ...points[0]!, point: { ...points[0]!.point, timeUnixNano: T0 + 100n } }]);
+      const newest = await store.metrics.points(t, 'int.counter', { from: T0 }, 1);
+      assert.equal(newest[0]!.point.timeUnixNano, T0 + 100n);
+    });
+
+    it('limits raw points to a time range', async () => {
+      const points = await store.metrics.points(tenant, 'requests', { from: T0 + 40n * SEC }, 100);
+      assert.deepEqual(points.map((p) => (p.point.timeUnixNano - T0) / SEC), [50n, 40n, 40n]);
+    });
+
+    it('lists metric names with their type, unit and description', async () => {
+      const listed = await store.metrics.metricNames(tenant);
+      assert.deepEqual(listed.map((m) => m.name), ['jobs', 'latency', 'latency.cum', 'requests', 'rpc.summary', 'temperature']);
+      assert.deepEqual(listed.find((m) => m.name === 'temperature'), { name: 'temperature', type: 'gauge', unit: 'Cel', description: 'room temperature' });
+      assert.deepEqual((await store.metrics.metricNames(tenant, { from: T0 + 45n * SEC })).map((m) => m.name), ['requests']);
+    });
+
+    it('another tenant sees none of these points through any method', async () => {
+      const stranger = freshTenant('stranger');
+      const q: SeriesQuery = { name: 'requests', aggregation: 'SUM', range: { from: T0, to: T0 + 60n * SEC }, stepNano: 10n * SEC };
+      assert.deepEqual(await store.metrics.querySeries(stranger, q), []);
+      assert.deepEqual(await store.metrics.points(stranger, 'requests', {}, 10), []);
+      assert.deepEqual(await store.metrics.metricNames(stranger), []);
+    });
+  });
+}

@@ -1,0 +1,287 @@
+// The TraceStore contract: what every backend's spans must do, written against the interfaces only.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { SpanRecord } from '../../src/model/telemetry.ts';
+import type { TelemetryFilter, TraceSummary } from '../../src/stores/types.ts';
+import { attrs, MS, resource, scope, SEC, span, spanId, T0, traceId } from '../helpers/telemetry-builders.ts';
+import { freshTenant, rejectsWith, type StoreFactory, type StoreUnderTest } from './store-under-test.ts';
+
+export const t1 = traceId(0x101);
+export const t2 = traceId(0x102);
+export const t3 = traceId(0x103);
+const resCheckout = resource('checkout', { 'deployment.environment': 'prod', 'host.name': 'h1' });
+const resDb = resource('db', { 'deployment.environment': 'prod' });
+const resPay = resource('payments', { 'telemetry.source': 'claude-code' });
+
+/** Three traces: t1 (checkout → db, render), t2 (one failed payment), t3 (a span whose parent never arrived). */
+export function sampleSpans(tenant: string): SpanRecord[] {
+  return [
+    span({
+      tenant, traceId: t1, spanId: spanId(0x11), name: 'GET /cart', kind: 2, resource: resCheckout,
+      startTimeUnixNano: T0, endTimeUnixNano: T0 + 100n * MS, status: { code: 1, message: '' },
+      attributes: attrs({ 'http.method': 'GET', 'http.status_code': 200n, 'user.id': 'u1' }),
+    }),
+    span({
+      tenant, traceId: t1, spanId: spanId(0x12), parentSpanId: spanId(0x11), name: 'SELECT cart', kind: 3, resource: resDb,
+      startTimeUnixNano: T0 + 10n * MS, endTimeUnixNano: T0 + 30n * MS, status: { code: 2, message: 'timeout' },
+      attributes: attrs({ 'db.system': 'postgresql', 'db.rows': 5n }),
+    }),
+    span({
+      tenant, traceId: t1, spanId: spanId(0x13), parentSpanId: spanId(0x11), name: 'render', kind: 1, resource: resCheckout,
+      startTimeUnixNano: T0 + 40n * MS, endTimeUnixNano: T0 + 70n * MS,
+      attributes: attrs({ 'deployment.environment': 'canary', template: 'cart.html' }),
+    }),
+    span({
+      tenant, traceId: t2, spanId: spanId(0x21), name: 'POST /pay', kind: 2, resource: resPay,
+      startTimeUnixNano: T0 + SEC, endTimeUnixNano: T0 + SEC + 500n * MS, status: { code: 2, message: 'declined' },
+      attributes: attrs({ 'http.method': 'POST', 'http.status_code': 500n, amount: 12.5 }),
+    }),
+    span({
+      tenant, traceId: t3, spanId: spanId(0x31), parentSpanId: spanId(0x30), name: 'consume', kind: 5, resource: resPay,
+      startTimeUnixNano: T0 + 2n * SEC, endTimeUnixNano: T0 + 2n * SEC + 5n * MS,
+      attributes: attrs({ 'messaging.system': 'kafka' }),
+    }),
+  ];
+}
+
+/** A span using every field and every AnyValue type. */
+export function fullSpan(tenant: string): SpanRecord {
+  const everyValue = attrs({
+    str: 'text with "quotes" and ünïcode',
+    yes: true,
+    no: false,
+    bigInt: { intValue: '9007199254740993' },
+    negInt: -5n,
+    double: 1.25,
+    zero: 0,
+    bytes: { bytesValue: 'AAECAw==' },
+    list: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: '1' }, { arrayValue: { values: [{ boolValue: true }] } }] } },
+    map: { kvlistValue: { values: [{ key: 'a', value: { stringValue: 'b' } }, { key: 'nested', value: { kvlistValue: { values: [{ key: 'c', value: { doubleValue: 2.5 } }] } } }] } },
+    empty: {},
+  });
+  return span({
+    tenant,
+    traceId: traceId(0xabc),
+    spanId: spanId(0xdef),
+    parentSpanId: spanId(0x123),
+    traceState: 'vendor=value,other=1',
+    flags: 257,
+    name: 'full',
+    kind: 4,
+    startTimeUnixNano: T0 + 123_456_789n,
+    endTimeUnixNano: T0 + 987_654_321n,
+    attributes: everyValue,
+    droppedAttributesCount: 3,
+    events: [
+      { timeUnixNano: T0 + 5n, name: 'exception', attributes: attrs({ 'exception.type': 'Error', count: 2n }), droppedAttributesCount: 1 },
+      { timeUnixNano: 2n ** 62n + 1n, name: 'late', attributes: [], droppedAttributesCount: 0 },
+    ],
+    droppedEventsCount: 2,
+    links: [{ traceId: traceId(0x999), spanId: spanId(0x998), traceState: 'a=b', flags: 1, attributes: everyValue.slice(0, 4), droppedAttributesCount: 4 }],
+    droppedLinksCount: 5,
+    status: { code: 2, message: 'boom' },
+    resource: { attributes: attrs({ 'service.name': 'full-svc', 'host.cpu': 8n }), droppedAttributesCount: 7, schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' },
+    scope: { ...scope('full-lib', '2.0.0'), attributes: attrs({ 'scope.attr': true }), droppedAttributesCount: 1, schemaUrl: 'https://example.com/scope' },
+  });
+}
+
+const names = (spans: readonly SpanRecord[]) => spans.map((s) => s.name).sort();
+
+export function traceStoreContract(backend: string, open: StoreFactory): void {
+  describe(`${backend} TraceStore contract`, () => {
+    let store: StoreUnderTest;
+    const tenant = freshTenant('traces');
+    const otherTenant = freshTenant('traces-other');
+
+    before(async () => {
+      store = await open();
+      await store.writer.writeSpans(sampleSpans(tenant));
+      await store.writer.writeSpans([
+        span({ tenant: otherTenant, traceId: t1, spanId: spanId(0x11), name: 'tenant-b-span', resource: resource('other-svc') }),
+      ]);
+    });
+    after(() => store?.close());
+
+    const search = async (filter: TelemetryFilter) => (await store.traces.searchSpans(tenant, filter, { first: 100 })).items.map((i) => i.node);
+
+    it('returns every field of a span exactly as written', async () => {
+      const t = freshTenant('lossless');
+      const full = fullSpan(t);
+      await store.writer.writeSpans([full]);
+      assert.deepEqual(await store.traces.getTraces(t, [full.traceId]), [[full]]);
+      assert.deepEqual(await store.traces.getSpans(t, [{ traceId: full.traceId, spanId: full.spanId }]), [full]);
+      assert.deepEqual((await store.traces.searchSpans(t, {}, { first: 10 })).items.map((i) => i.node), [full]);
+    });
+
+    it('getTraces returns one list per requested ID in key order, empty for a missing trace', async () => {
+      const [a, missing, b, again] = await store.traces.getTraces(tenant, [t2, traceId(0xdead), t1, t2]);
+      assert.deepEqual(names(a!), ['POST /pay']);
+      assert.deepEqual(missing, []);
+      assert.deepEqual(b!.map((s) => s.name), ['GET /cart', 'SELECT cart', 'render'], 'spans in start order');
+      assert.deepEqual(again, a);
+      assert.deepEqual(await store.traces.getTraces(tenant, []), []);
+    });
+
+    it('getSpans returns the span for each reference and null for a missing one', async () => {
+      const found = await store.traces.getSpans(tenant, [
+        { traceId: t1, spanId: spanId(0x13) },
+        { traceId: t1, spanId: spanId(0x99) },
+        { traceId: t2, spanId: spanId(0x21) },
+      ]);
+      assert.deepEqual(found.map((s) => s?.name ?? null), ['render', null, 'POST /pay']);
+    });
+
+    it('searchTraces returns the newest matching traces with their summaries', async () => {
+      const summaries = await store.traces.searchTraces(tenant, {}, 10);
+      const expected: TraceSummary[] = [
+        { traceId: t3, rootServiceName: null, rootSpanName: null, startTimeUnixNano: T0 + 2n * SEC, durationNano: 5n * MS, spanCount: 1, errorCount: 0, services: ['payments'] },
+        { traceId: t2, rootServiceName: 'payments', rootSpanName: 'POST /pay', startTimeUnixNano: T0 + SEC, durationNano: 500n * MS, spanCount: 1, errorCount: 1, services: ['payments'] },
+        { traceId: t1, rootServiceName: 'checkout', rootSpanName: 'GET /cart', startTimeUnixNano: T0, durationNano: 100n * MS, spanCount: 3, errorCount: 1, services: ['checkout', 'db'] },
+      ];
+      assert.deepEqual(summaries, expected);
+      assert.deepEqual((await store.traces.searchTraces(tenant, {}, 2)).map((s) => s.traceId), [t3, t2]);
+    });
+
+    it('searchTraces matches a trace by any of its spans and summarises all of them', async () => {
+      const [summary, ...rest] = await store.traces.searchTraces(tenant, { service: ['db'] }, 10);
+      assert.equal(rest.length, 0);
+      assert.equal(summary!.traceId, t1);
+      assert.equal(summary!.spanCount, 3);
+      assert.deepEqual(summary!.services, ['checkout', 'db']);
+    });
+
+    const cases: [string, TelemetryFilter, string[]][] = [
+      ['no filter', {}, ['GET /cart', 'POST /pay', 'SELECT cart', 'consume', 'render']],
+      ['attribute eq', { attributes: [{ key: 'http.method', op: 'eq', value: 'GET' }] }, ['GET /cart']],
+      ['attribute neq (the attribute must exist)', { attributes: [{ key: 'http.method', op: 'neq', value: 'GET' }] }, ['POST /pay']],
+      ['attribute in', { attributes: [{ key: 'http.method', op: 'in', values: ['GET', 'POST'] }] }, ['GET /cart', 'POST /pay']],
+      ['attribute regex matching the whole value', { attributes: [{ key: 'http.method', op: 'regex', value: 'P.*' }] }, ['POST /pay']],
+      ['attribute regex not matching a substring only', { attributes: [{ key: 'http.method', op: 'regex', value: 'OS' }] }, []],
+      ['attribute exists', { attributes: [{ key: 'db.system', op: 'exists' }] }, ['SELECT cart']],
+      ['attribute gt on an int', { attributes: [{ key: 'http.status_code', op: 'gt', number: 399 }] }, ['POST /pay']],
+      ['attribute gte', { attributes: [{ key: 'http.status_code', op: 'gte', number: 200 }] }, ['GET /cart', 'POST /pay']],
+      ['attribute lt', { attributes: [{ key: 'http.status_code', op: 'lt', number: 300 }] }, ['GET /cart']],
+      ['attribute lte', { attributes: [{ key: 'http.status_code', op: 'lte', number: 200 }] }, ['GET /cart']],
+      ['attribute gt on a double', { attributes: [{ key: 'amount', op: 'gt', number: 10 }] }, ['POST /pay']],
+      ['attribute lt on a non-numeric value', { attributes: [{ key: 'user.id', op: 'lt', number: 5 }] }, []],
+      ['attribute found on the resource', { attributes: [{ key: 'service.name', op: 'eq', value: 'db' }] }, ['SELECT cart']],
+      ['span attribute shadowing the resource one', { attributes: [{ key: 'deployment.environment', op: 'eq', value: 'prod' }] }, ['GET /cart', 'SELECT cart']],
+      ['span attribute over the resource one', { attributes: [{ key: 'deployment.environment', op: 'eq', value: 'canary' }] }, ['render']],
+      ['two attribute conditions are ANDed', { attributes: [{ key: 'http.method', op: 'exists' }, { key: 'http.status_code', op: 'lt', number: 300 }] }, ['GET /cart']],
+      ['telemetrySource from the resource', { telemetrySource: ['claude-code'] }, ['POST /pay', 'consume']],
+      ['service', { service: ['checkout'] }, ['GET /cart', 'render']],
+      ['name', { name: ['render', 'consume'] }, ['consume', 'render']],
+      ['status ERROR', { status: ['ERROR'] }, ['POST /pay', 'SELECT cart']],
+      ['status UNSET and OK', { status: ['UNSET', 'OK'] }, ['GET /cart', 'consume', 'render']],
+      ['kind', { kind: [1, 5] }, ['consume', 'render']],
+      ['minDuration', { minDuration: 100n * MS }, ['GET /cart', 'POST /pay']],
+      ['maxDuration', { maxDuration: 20n * MS }, ['SELECT cart', 'consume']],
+      ['traceId', { traceId: [t2, t3] }, ['POST /pay', 'consume']],
+      ['spanId', { spanId: [spanId(0x12)] }, ['SELECT cart']],
+      ['time range from', { timeRange: { from: T0 + 500n * MS } }, ['POST /pay', 'consume']],
+      ['time range to (inclusive)', { timeRange: { to: T0 + 40n * MS } }, ['GET /cart', 'SELECT cart', 'render']],
+      ['not', { not: { service: ['checkout'] } }, ['POST /pay', 'SELECT cart', 'consume']],
+      ['not over a missing attribute', { not: { attributes: [{ key: 'db.system', op: 'eq', value: 'postgresql' }] } }, ['GET /cart', 'POST /pay', 'consume', 'render']],
+      ['or', { or: [{ name: ['render'] }, { status: ['ERROR'] }] }, ['POST /pay', 'SELECT cart', 'render']],
+      ['and with a nested or', { and: [{ service: ['checkout'] }, { or: [{ kind: [1] }, { minDuration: 100n * MS }] }] }, ['GET /cart', 'render']],
+      ['or with a nested not', { or: [{ not: { service: ['checkout', 'db', 'payments'] } }, { name: ['consume'] }] }, ['consume']],
+      ['empty lists count as unset', { service: [], attributes: [], or: [] }, ['GET /cart', 'POST /pay', 'SELECT cart', 'consume', 'render']],
+    ];
+    for (const [label, filter, expected] of cases) {
+      it(`searchSpans filters by ${label}`, async () => {
+        assert.deepEqual(names(await search(filter)), expected);
+      });
+    }
+
+    it('searchTraces applies the same filters', async () => {
+      const found = await store.traces.searchTraces(tenant, { attributes: [{ key: 'amount', op: 'gte', number: 12.5 }] }, 10);
+      assert.deepEqual(found.map((s) => s.traceId), [t2]);
+    });
+
+    it('an invalid regex is a BAD_QUERY', async () => {
+      const filter: TelemetryFilter = { or: [{ attributes: [{ key: 'http.method', op: 'regex', value: '(unclosed' }] }] };
+      await rejectsWith(store.traces.searchSpans(tenant, filter, { first: 10 }), 'BAD_QUERY', '(unclosed');
+      await rejectsWith(store.traces.searchTraces(tenant, filter, 10), 'BAD_QUERY');
+    });
+
+    it('a log-only filter field is a BAD_QUERY naming the field', async () => {
+      await rejectsWith(store.traces.searchSpans(tenant, { minSeverity: 9 }, { first: 10 }), 'BAD_QUERY', 'minSeverity');
+      await rejectsWith(store.traces.searchTraces(tenant, { and: [{ bodyContains: 'x' }] }, 10), 'BAD_QUERY', 'bodyContains');
+    });
+
+    it('an attribute condition without its value is a BAD_QUERY', async () => {
+      await rejectsWith(search({ attributes: [{ key: 'http.method', op: 'eq' }] }), 'BAD_QUERY');
+      await rejectsWith(search({ attributes: [{ key: 'http.method', op: 'gt' }] }), 'BAD_QUERY');
+    });
+
+    it('a user value is matched literally, never run as SQL', async () => {
+      assert.deepEqual(await search({ service: ["checkout' OR '1'='1"] }), []);
+      assert.deepEqual(await search({ attributes: [{ key: "x'] OR true --", op: 'exists' }] }), []);
+    });
+
+    it('pages through spans newest first without gaps or duplicates, also while spans arrive', async () => {
+      const t = freshTenant('paging');
+      // Groups of three spans share a start time, so the page boundaries fall inside ties.
+      const spans = Array.from({ length: 25 }, (_, i) =>
+        span({ tenant: t, traceId: traceId(1000 + (i % 4)), spanId: spanId(5000 + i), name: `s${i}`, startTimeUnixNano: T0 + BigInt(Math.floor(i / 3)) * MS }),
+      );
+      await store.writer.writeSpans(spans);
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (let pageNo = 0; ; pageNo++) {
+        const page = await store.traces.searchSpans(t, {}, { first: 7, after });
+        seen.push(...page.items.map((i) => i.node.name));
+        if (pageNo === 0) {
+          // Newer spans arriving mid-way must not shift the pages still to come.
+          await store.writer.writeSpans([span({ tenant: t, traceId: traceId(2000), spanId: spanId(9000), name: 'late', startTimeUnixNano: T0 + SEC })]);
+        }
+        if (!page.hasNextPage) {
+          assert.equal(page.endCursor, page.items.at(-1)?.cursor ?? null);
+          break;
+        }
+        after = page.endCursor!;
+      }
+      assert.equal(seen.length, 25);
+      assert.equal(new Set(seen).size, 25);
+      const byStart = new Map(spans.map((s) => [s.name, s.startTimeUnixNano]));
+      for (let i = 1; i < seen.length; i++) assert.ok(byStart.get(seen[i - 1]!)! >= byStart.get(seen[i]!)!, 'newest first');
+
+      const oldest: string[] = [];
+      after = undefined;
+      do {
+        const page = await store.traces.searchSpans(t, {}, { first: 10, after, order: 'OLDEST_FIRST' });
+        oldest.push(...page.items.map((i) => i.node.name));
+        after = page.hasNextPage ? page.endCursor! : undefined;
+      } while (after);
+      assert.deepEqual(oldest, [...seen.slice().reverse(), 'late']);
+    });
+
+    it('a cursor the store did not issue is a BAD_QUERY', async () => {
+      await rejectsWith(store.traces.searchSpans(tenant, {}, { first: 5, after: 'not-a-cursor' }), 'BAD_QUERY');
+    });
+
+    it('lists services and the operations of a service', async () => {
+      assert.deepEqual(await store.traces.services(tenant), ['checkout', 'db', 'payments']);
+      assert.deepEqual(await store.traces.services(tenant, { from: T0 + SEC }), ['payments']);
+      assert.deepEqual(await store.traces.operations(tenant, 'checkout'), [
+        { name: 'GET /cart', kind: 2 },
+        { name: 'render', kind: 1 },
+      ]);
+      assert.deepEqual(await store.traces.operations(tenant, 'checkout', { from: T0 + 20n * MS }), [{ name: 'render', kind: 1 }]);
+    });
+
+    it('another tenant sees none of these spans through any method', async () => {
+      const stranger = freshTenant('stranger');
+      assert.deepEqual(await store.traces.getTraces(stranger, [t1, t2]), [[], []]);
+      assert.deepEqual(await store.traces.getSpans(stranger, [{ traceId: t2, spanId: spanId(0x21) }]), [null]);
+      assert.deepEqual(await store.traces.searchTraces(stranger, {}, 10), []);
+      assert.deepEqual((await store.traces.searchSpans(stranger, {}, { first: 10 })).items, []);
+      assert.deepEqual(await store.traces.services(stranger), []);
+      assert.deepEqual(await store.traces.operations(stranger, 'checkout'), []);
+      // A tenant that reuses a trace ID sees only its own span.
+      const [own] = await store.traces.getTraces(otherTenant, [t1]);
+      assert.deepEqual(names(own!), ['tenant-b-span']);
+      assert.deepEqual((await store.traces.searchTraces(otherTenant, {}, 10)).map((s) => s.spanCount), [1]);
+    });
+  });
+}

@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { GatewayError } from '../../../src/errors.ts';
+import { formatDuration, formatTimestamp, parseDuration, parseTimestamp } from '../../../resolvers/time.ts';
+
+function rejects(fn: () => unknown, code: string, pattern: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof GatewayError, `expected a GatewayError, got ${String(err)}`);
+    assert.equal(err.extensions.code, code);
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+const NS = 1_795_317_807_123_456_789n; // 2026-11-22T03:23:27.123456789Z
+
+describe('Timestamp', () => {
+  test('an ISO 8601 string with nine fraction digits keeps every nanosecond', () => {
+    assert.equal(parseTimestamp('2026-11-22T03:23:27.123456789Z'), NS);
+  });
+
+  test('output is ISO 8601 in UTC with all nine fraction digits', () => {
+    assert.equal(formatTimestamp(NS), '2026-11-22T03:23:27.123456789Z');
+    assert.equal(formatTimestamp(0n), '1970-01-01T00:00:00.000000000Z');
+    assert.equal(formatTimestamp(parseTimestamp('2026-11-22T03:23:27Z')), '2026-11-22T03:23:27.000000000Z');
+  });
+
+  test('parsing the output gives back the same nanoseconds', () => {
+    for (const ns of [NS, 1n, 999_999_999n, 1_700_000_000_000_000_001n]) assert.equal(parseTimestamp(formatTimestamp(ns)), ns);
+  });
+
+  test('ISO 8601 accepts shorter fractions, offsets, a space separator and a bare date', () => {
+    assert.equal(parseTimestamp('2026-11-22T03:23:27.1Z'), 1_795_317_807_100_000_000n);
+    assert.equal(parseTimestamp('2026-11-22T03:23:27.123456Z'), 1_795_317_807_123_456_000n);
+    assert.equal(parseTimestamp('2026-11-22T05:23:27.123456789+02:00'), NS);
+    assert.equal(parseTimestamp('2026-11-22T01:23:27.123456789-0200'), NS);
+    assert.equal(parseTimestamp('2026-11-22 03:23:27.123456789z'), NS);
+    assert.equal(parseTimestamp('2026-11-22T03:23Z'), 1_795_317_780_000_000_000n);
+    assert.equal(parseTimestamp('2026-11-22'), 1_795_305_600_000_000_000n);
+  });
+
+  test('a number is epoch milliseconds, and a fraction keeps microseconds', () => {
+    assert.equal(parseTimestamp(1_795_317_807_123), 1_795_317_807_123_000_000n);
+    assert.equal(parseTimestamp(1_795_317_807_123.456), 1_795_317_807_123_456_000n);
+    assert.equal(parseTimestamp(0), 0n);
+  });
+
+  test('a string of up to 13 digits is epoch milliseconds', () => {
+    assert.equal(parseTimestamp('1795317807123'), 1_795_317_807_123_000_000n);
+    assert.equal(parseTimestamp('1795317807123.456789'), NS);
+    assert.equal(parseTimestamp('5'), 5_000_000n);
+    assert.equal(parseTimestamp('9223372036854'), 9_223_372_036_854_000_000n);
+  });
+
+  test('a string of 16 to 19 digits is epoch nanoseconds', () => {
+    assert.equal(parseTimestamp('1795317807123456789'), NS);
+    assert.equal(parseTimestamp('1000000000000000'), 1_000_000_000_000_000n);
+  });
+
+  test('a bigint passes through as nanoseconds', () => {
+    assert.equal(parseTimestamp(NS), NS);
+  });
+
+  test('14 and 15 digits are rejected as a likely unit mistake', () => {
+    rejects(() => parseTimestamp('17953178071234'), 'GW_BAD_TIME_RANGE', /up to 13 digits .* 16–19 digits/);
+    rejects(() => parseTimestamp('179531780712345'), 'GW_BAD_TIME_RANGE', /up to 13 digits .* 16–19 digits/);
+  });
+
+  test('malformed and out-of-range timestamps are rejected with GW_BAD_TIME_RANGE', () => {
+    const cases: [unknown, RegExp][] = [
+      ['yesterday', /expected epoch milliseconds/],
+      ['', /expected epoch milliseconds/],
+      ['2026-11-22T03:23:27', /needs an offset/],
+      ['2026-11-22T03:23:27.1234567891Z', /expected epoch milliseconds/],
+      ['2026-02-30T00:00:00Z', /out of range/],
+      ['2026-13-01', /out of range/],
+      ['2026-11-22T24:00:00Z', /out of range/],
+      ['2026-11-22T03:60:00Z', /out of range/],
+      ['2026-11-22T03:23:27+25:00', /offset is out of range/],
+      ['1969-12-31T23:59:59Z', /between 1970/],
+      ['2263-01-01T00:00:00Z', /between 1970/],
+      ['99999999999999999999', /expected epoch milliseconds/],
+      ['9999999999999999999', /between 1970/],
+      ['9999999999999', /between 1970/],
+      [-1, /between 1970/],
+      [Number.NaN, /finite/],
+      [Number.POSITIVE_INFINITY, /finite/],
+      [true, /expected epoch milliseconds/],
+      [null, /expected epoch milliseconds/],
+      [{}, /expected epoch milliseconds/],
+      ['-5', /expected epoch milliseconds/],
+      ['1e12', /expected epoch milliseconds/],
+    ];
+    for (const [input, pattern] of cases) rejects(() => parseTimestamp(input), 'GW_BAD_TIME_RANGE', pattern);
+  });
+
+  test('the error message quotes the input and names the code', () => {
+    rejects(() => parseTimestamp('nope'), 'GW_BAD_TIME_RANGE', /^Timestamp "nope" is invalid: .*\(GW_BAD_TIME_RANGE\)$/);
+  });
+});
+
+describe('Duration', () => {
+  test('every unit is accepted', () => {
+    assert.equal(parseDuration('20ns'), 20n);
+    assert.equal(parseDuration('100us'), 100_000n);
+    assert.equal(parseDuration('100µs'), 100_000n);
+    assert.equal(parseDuration('250ms'), 250_000_000n);
+    assert.equal(parseDuration('2s'), 2_000_000_000n);
+    assert.equal(parseDuration('5m'), 300_000_000_000n);
+    assert.equal(parseDuration('2h'), 7_200_000_000_000n);
+    assert.equal(parseDuration('1d'), 86_400_000_000_000n);
+  });
+
+  test('units combine and take fractions', () => {
+    assert.equal(parseDuration('1h30m'), 5_400_000_000_000n);
+    assert.equal(parseDuration('1.5s'), 1_500_000_000n);
+    assert.equal(parseDuration('1m0.000000001s'), 60_000_000_001n);
+    assert.equal(parseDuration('0.0000005ms'), 1n);
+  });
+
+  test('a number or a numeric string is milliseconds', () => {
+    assert.equal(parseDuration(250), 250_000_000n);
+    assert.equal(parseDuration(0.5), 500_000n);
+    assert.equal(parseDuration(0), 0n);
+    assert.equal(parseDuration('250'), 250_000_000n);
+    assert.equal(parseDuration('1.234567'), 1_234_567n);
+  });
+
+  test('malformed and negative durations are rejected with GW_BAD_ARGUMENT', () => {
+    for (const input of ['', 'fast', '5', '-5ms', '5 ms', '5msx', 'ms', '1.s', '5M', '1y'].filter((i) => i !== '5')) {
+      rejects(() => parseDuration(input), 'GW_BAD_ARGUMENT', /^Duration .* is invalid: .*\(GW_BAD_ARGUMENT\)$/);
+    }
+    for (const input of [-1, Number.NaN, Number.POSITIVE_INFINITY, -1n, true, null, {}]) {
+      rejects(() => parseDuration(input), 'GW_BAD_ARGUMENT', /is invalid/);
+    }
+  });
+
+  test('output uses the largest fitting unit and parses back to the same value', () => {
+    const cases: [bigint, string][] = [
+      [0n, '0ns'],
+      [20n, '20ns'],
+      [100_000n, '100us'],
+      [1_500n, '1.5us'],
+      [1_234_000n, '1.234ms'],
+      [1_234_567n, '1.234567ms'],
+      [1_500_000_000n, '1.5s'],
+      [60_000_000_000n, '1m'],
+      [5_400_000_000_000n, '1h30m'],
+      [3_600_000_000_001n, '1h0.000000001s'],
+      [3_661_500_000_000n, '1h1m1.5s'],
+    ];
+    for (const [ns, text] of cases) {
+      assert.equal(formatDuration(ns), text);
+      assert.equal(parseDuration(text), ns);
+    }
+  });
+});

@@ -1,0 +1,217 @@
+// DuckDB-specific behaviour: persistence, lifecycle, transactions, index use, SQL safety, throughput.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { silentLogger } from '../../../src/logger.ts';
+import type { SpanRecord } from '../../../src/model/telemetry.ts';
+import { params } from '../../../src/stores/duckdb/filter-sql.ts';
+import { compileFilter } from '../../../src/stores/duckdb/filter-sql.ts';
+import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
+import { toStoreError } from '../../../src/stores/duckdb/errors.ts';
+import { byTraceIdSql } from '../../../src/stores/duckdb/trace-store.ts';
+import { StoreError } from '../../../src/stores/types.ts';
+import { rejectsWith } from '../../contract/store-under-test.ts';
+import { attrs, log, metricPoint, numberPoint, resource, span, spanId, T0, traceId } from '../../helpers/telemetry-builders.ts';
+
+const dirs: string[] = [];
+function tempPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-duckdb-'));
+  dirs.push(dir);
+  return join(dir, 'a', 'b', 'store.duckdb');
+}
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const open = (path = ':memory:') => openDuckDbStore({ path, logger: silentLogger(), threads: 2 });
+
+/** n spans of `tenant`, ten per trace, each with ten attributes, over a few shared resources. */
+function manySpans(tenant: string, n: number, firstTrace = 1): SpanRecord[] {
+  const resources = Array.from({ length: 10 }, (_, i) => resource(`svc-${i}`, { 'host.name': `host-${i}` }));
+  return Array.from({ length: n }, (_, i) =>
+    span({
+      tenant,
+      traceId: traceId(firstTrace + Math.floor(i / 10)),
+      spanId: spanId(i + 1),
+      parentSpanId: i % 10 ? spanId(i - (i % 10) + 1) : '',
+      name: `op-${i % 50}`,
+      startTimeUnixNano: T0 + BigInt(i) * 1000n,
+      endTimeUnixNano: T0 + BigInt(i) * 1000n + 5000n,
+      resource: resources[i % 10]!,
+      attributes: attrs({
+        'http.method': 'GET', 'http.route': `/r/${i % 100}`, 'http.status_code': BigInt(200 + (i % 5)), 'user.id': `u${i}`,
+        a4: 'x', a5: true, a6: 1.5, a7: `y${i % 7}`, a8: 'z', a9: `w${i}`,
+      }),
+    }),
+  );
+}
+
+describe('DuckDB store', () => {
+  it('creates the parent directory of its file and keeps all data across close and reopen', async () => {
+    const path = tempPath();
+    const first = await open(path);
+    assert.ok(existsSync(path));
+    await first.writer.writeSpans([span({ tenant: 'p' })]);
+    await first.writer.writeLogs([log({ tenant: 'p', body: { stringValue: 'before' } })]);
+    await first.writer.writeMetrics([metricPoint(numberPoint({ asDouble: 3 }), {}, { tenant: 'p' })]);
+    const [before] = (await first.logs.searchLogs('p', {}, { first: 1 })).items;
+    await first.close();
+
+    const second = await open(path);
+    assert.equal((await second.traces.getTraces('p', [traceId(1)]))[0]!.length, 1);
+    assert.equal((await second.metrics.points('p', 'http.server.requests', {}, 10)).length, 1);
+    await second.writer.writeLogs([log({ tenant: 'p', body: { stringValue: 'after' }, timeUnixNano: T0 + 1n })]);
+    const logs = (await second.logs.searchLogs('p', {}, { first: 10 })).items.map((i) => i.node);
+    assert.deepEqual(logs.map((l) => l.body), [{ stringValue: 'after' }, { stringValue: 'before' }]);
+    assert.equal(logs[1]!.id, before!.node.id);
+    assert.ok(BigInt(logs[0]!.id) > BigInt(logs[1]!.id), 'log IDs keep increasing after a reopen');
+    await second.close();
+  });
+
+  it('closes twice without error and then answers every call with UNAVAILABLE', async () => {
+    const store = await open();
+    await store.close();
+    await store.close();
+    await rejectsWith(store.writer.writeSpans([span()]), 'UNAVAILABLE');
+    await rejectsWith(store.traces.getTraces('default', [traceId(1)]), 'UNAVAILABLE');
+    await rejectsWith(store.logs.searchLogs('default', {}, { first: 1 }), 'UNAVAILABLE');
+    await rejectsWith(store.metrics.metricNames('default'), 'UNAVAILABLE');
+    await rejectsWith(store.catalog.attributeKeys('default', 'RESOURCE'), 'UNAVAILABLE');
+  });
+
+  it('finishes queued writes before closing', async () => {
+    const path = tempPath();
+    const store = await open(path);
+    const writing = store.writer.writeSpans(manySpans('q', 3000));
+    await store.close();
+    await writing;
+    const reopened = await open(path);
+    assert.equal((await reopened.traces.searchTraces('q', {}, 1000)).length, 300);
+    await reopened.close();
+  });
+
+  describe('writes', () => {
+    let store: DuckDbStore;
+    it('rolls back a whole batch that fails part-way, and keeps writing afterwards', async () => {
+      store = await open();
+      // Batches are loaded in slices; these failures come after the first slices were inserted.
+      const brokenInJs = manySpans('rb', 40_000);
+      brokenInJs[39_000] = { ...brokenInJs[39_000]!, attributes: null as unknown as [] };
+      await rejectsWith(store.writer.writeSpans(brokenInJs), 'INTERNAL');
+      const brokenInDuckDb = manySpans('rb', 40_000);
+      brokenInDuckDb[39_000] = { ...brokenInDuckDb[39_000]!, tenant: null as unknown as string };
+      await rejectsWith(store.writer.writeSpans(brokenInDuckDb), 'INTERNAL');
+      assert.deepEqual(await store.traces.searchTraces('rb', {}, 10), []);
+      assert.equal(store.stats().writeErrors, 2);
+
+      await store.writer.writeSpans(manySpans('rb', 20));
+      assert.equal((await store.traces.searchTraces('rb', {}, 10)).length, 2);
+      assert.deepEqual(store.stats().rowsWritten, { spans: 20, logs: 0, metric_points: 0 });
+    });
+
+    it('serialises concurrent batches for one table and writes all of them', async () => {
+      await Promise.all([0, 1, 2, 3, 4].map((k) => store.writer.writeSpans(manySpans('conc', 1000, 1 + k * 100))));
+      await Promise.all([store.writer.writeLogs([log({ tenant: 'conc' })]), store.writer.writeMetrics([metricPoint(numberPoint(), {}, { tenant: 'conc' })])]);
+      assert.equal((await store.traces.searchTraces('conc', {}, 10_000)).length, 500);
+      assert.deepEqual(store.stats().rowsWritten, { spans: 5020, logs: 1, metric_points: 1 });
+      await store.close();
+    });
+  });
+
+  it('keeps doubles that JSON cannot hold, and duplicate attribute keys', async () => {
+    const store = await open();
+    const odd = span({
+      tenant: 'odd',
+      attributes: [
+        { key: 'nan', value: { doubleValue: NaN } },
+        { key: 'inf', value: { doubleValue: Infinity } },
+        { key: 'ninf', value: { doubleValue: -Infinity } },
+        { key: 'negzero', value: { doubleValue: -0 } },
+        { key: 'dup', value: { stringValue: 'first' } },
+        { key: 'dup', value: { stringValue: 'second' } },
+        { key: '__proto__', value: { stringValue: 'not a prototype' } },
+        { key: 'text', value: { stringValue: 'NaN' } },
+      ],
+      events: [{ timeUnixNano: T0, name: 'e', attributes: [{ key: 'x', value: { doubleValue: NaN } }], droppedAttributesCount: 0 }],
+    });
+    await store.writer.writeSpans([odd]);
+    const [[stored]] = (await store.traces.getTraces('odd', [odd.traceId])) as [[SpanRecord]];
+    assert.deepEqual(stored, odd);
+    assert.ok(Object.is((stored.attributes[3]!.value as { doubleValue: number }).doubleValue, -0));
+    const match = (key: string, value: string) => store.traces.searchSpans('odd', { attributes: [{ key, op: 'eq', value }] }, { first: 1 });
+    assert.equal((await match('dup', 'second')).items.length, 1, 'the last duplicate wins in filters');
+    assert.equal((await match('__proto__', 'not a prototype')).items.length, 1);
+    await store.close();
+  });
+
+  it('looks traces up by the trace_id index', async () => {
+    const path = tempPath();
+    const store = await open(path);
+    await store.writer.writeSpans(manySpans('idx', 30_000));
+    await store.close();
+    const instance = await DuckDBInstance.create(path);
+    const conn = await instance.connect();
+    const p = params(['idx']);
+    const sql = byTraceIdSql('spans', 'tenant, trace_id, span_id', [traceId(7), traceId(2000)], p);
+    const plan = (await conn.runAndReadAll(`EXPLAIN ANALYZE ${sql}`, p.values as string[])).getRows().map((r) => String(r[1])).join('\n');
+    conn.closeSync();
+    instance.closeSync();
+    assert.match(plan, /Index Scan/);
+    assert.doesNotMatch(plan, /Sequential Scan/);
+  });
+
+  it('compiles filters with every user value as a parameter', () => {
+    const evil = "x' OR 1=1; DROP TABLE spans; --";
+    const { sql, params: values } = compileFilter(
+      'spans',
+      { service: [evil], attributes: [{ key: evil, op: 'regex', value: evil }, { key: 'n', op: 'gt', number: 5 }], not: { name: [evil] } },
+      2,
+    );
+    assert.doesNotMatch(sql, /DROP|OR 1=1/);
+    assert.match(sql, /^\(service_name IN \(\$2\)/);
+    assert.deepEqual(values, [evil, evil, evil, 'n', 5, evil]);
+  });
+
+  it('rejects a filter field that does not apply to the signal, naming it', () => {
+    assert.throws(() => compileFilter('logs', { kind: [1] }), (e: unknown) => e instanceof StoreError && e.code === 'BAD_QUERY' && /kind/.test(e.message));
+    assert.throws(() => compileFilter('spans', { bodyContains: 'x' }), (e: unknown) => e instanceof StoreError && /bodyContains/.test(e.message));
+    assert.throws(() => compileFilter('spans', { colour: ['red'] } as never), (e: unknown) => e instanceof StoreError && /colour/.test(e.message));
+  });
+
+  it('maps DuckDB errors to StoreError codes', () => {
+    assert.equal(toStoreError(new Error('Conversion Error: Could not convert string')).code, 'BAD_QUERY');
+    assert.equal(toStoreError(new Error('Invalid Input Error: missing ): (')).code, 'BAD_QUERY');
+    assert.equal(toStoreError(new Error('Failed to query: connection disconnected')).code, 'UNAVAILABLE');
+    assert.equal(toStoreError(new Error('IO Error: Could not set lock on file')).code, 'UNAVAILABLE');
+    assert.equal(toStoreError(new Error('Binder Error: Referenced column "x" not found')).code, 'INTERNAL');
+    const err = toStoreError(new Error('Catalog Error: Table with name nosuch does not exist!\nDid you mean…'));
+    assert.equal(err.message, 'Catalog Error: Table with name nosuch does not exist!');
+    assert.equal(err.backend, 'duckdb');
+  });
+
+  it('refuses a second store on a file this process has open', async () => {
+    const path = tempPath();
+    const store = await open(path);
+    await rejectsWith(open(path), 'UNAVAILABLE', 'already open');
+    await store.close();
+    await (await open(path)).close();
+  });
+
+  it('appends 100k spans with ten attributes each', async () => {
+    const store = await open();
+    const spans = manySpans('bench', 100_000);
+    const started = performance.now();
+    await store.writer.writeSpans(spans);
+    const ms = performance.now() - started;
+    console.log(`DuckDB append: 100000 spans with 10 attributes in ${ms.toFixed(0)} ms = ${Math.round(100_000 / (ms / 1000))} spans/s`);
+    assert.equal(store.stats().rowsWritten.spans, 100_000);
+    const lookup = performance.now();
+    const [trace] = await store.traces.getTraces('bench', [traceId(5000)]);
+    console.log(`DuckDB getTraces on 100k spans: ${(performance.now() - lookup).toFixed(1)} ms`);
+    assert.equal(trace!.length, 10);
+    await store.close();
+  });
+});
