@@ -36,6 +36,7 @@ function inRange(ns: bigint, value: unknown): bigint {
  * - a string of 1–13 digits (optionally with a fraction): epoch milliseconds — what Grafana's
  *   `${__from}` sends;
  * - a string of 16–19 digits: epoch nanoseconds — what OTLP and `startTimeUnixNano` use;
+ * - `now` or `now-<duration>` (e.g. `now-15m`), relative to the time of the request;
  * - ISO 8601 / RFC 3339 with an offset (`Z` or `±hh:mm`) and up to 9 fraction digits, or a bare
  *   date (midnight UTC).
  * 14 and 15 digits are rejected: as milliseconds they are past 2262 (the end of int64 nanoseconds),
@@ -52,6 +53,9 @@ export function parseTimestamp(value: unknown): bigint {
   }
   if (typeof value !== 'string') throw badTimestamp(value, 'expected epoch milliseconds, epoch nanoseconds or ISO 8601');
   const s = value.trim();
+  // Grafana-style relative times, so a saved query keeps meaning "the last 15 minutes".
+  const relative = /^now(?:\s*-\s*(\S.*))?$/.exec(s);
+  if (relative) return inRange(BigInt(Date.now()) * NS_PER_MS - (relative[1] ? parseDuration(relative[1]) : 0n), value);
   if (MS_DIGITS.test(s)) {
     const [whole = '0', frac = ''] = s.split('.');
     return inRange(decimalTimes(whole, frac, NS_PER_MS), value);

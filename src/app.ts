@@ -57,7 +57,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     const registry = createRegistry([otlpReceiverFactory, batchProcessorFactory, duckDbExporterFactory(store.writer)]);
     pipelines = buildPipelines(registry, cfg, root);
     await pipelines.start(host);
-    log.info({ ms: Math.round(performance.now() - t0), otlp: otlpAddresses() }, 'accepting OTLP');
+    log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), otlp: otlpAddresses() }, 'accepting OTLP');
 
     // The GraphQL side loads after ingest is listening: its modules are the heaviest to import.
     const [{ createGraphQLServer }, { schema }, { createContextFactory }] = await Promise.all([
@@ -76,7 +76,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     });
     await graphql.start();
     isReady = true;
-    log.info({ ms: Math.round(performance.now() - t0), graphql: `http://${graphql.address()}${cfg.graphql.path}` }, 'ready');
+    log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), graphql: `http://${graphql.address()}${cfg.graphql.path}` }, 'ready');
   }
 
   function gatewayMetrics(): MetricSample[] {

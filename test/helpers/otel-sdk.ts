@@ -1,7 +1,7 @@
 // Drives the real OpenTelemetry JS SDK and its OTLP exporters (gRPC, HTTP/JSON, HTTP/protobuf) at
 // a gateway, and returns what was sent so tests can compare it with what the gateway answers.
 import { Metadata } from '@grpc/grpc-js';
-import { context, trace, SpanKind as ApiSpanKind, SpanStatusCode, type Link } from '@opentelemetry/api';
+import { ValueType, context, trace, SpanKind as ApiSpanKind, SpanStatusCode, type Link } from '@opentelemetry/api';
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { LoggerProvider, SimpleLogRecordProcessor, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { SeverityNumber } from '@opentelemetry/api-logs';
@@ -168,7 +168,7 @@ export async function sendMetrics(t: Transport, e: Endpoints, opts: { service: s
     views: [{ instrumentName: `${opts.prefix}.exp_latency`, aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM } }],
   });
   const meter = provider.getMeter('teleql-test-meter', '3.0.0');
-  meter.createCounter(`${opts.prefix}.requests`, { unit: '{request}', description: 'requests served' }).add(5, { route: '/a' });
+  meter.createCounter(`${opts.prefix}.requests`, { unit: '{request}', description: 'requests served', valueType: ValueType.INT }).add(5, { route: '/a' });
   meter.createUpDownCounter(`${opts.prefix}.inflight`).add(-2, { route: '/a' });
   meter.createGauge(`${opts.prefix}.temperature`, { unit: 'Cel' }).record(21.5, { room: 'lab' });
   const h = meter.createHistogram(`${opts.prefix}.latency`, { unit: 'ms', advice: { explicitBucketBoundaries: [10, 100, 1000] } });

@@ -1,15 +1,18 @@
 // Batches items in front of an exporter (the Collector's batchprocessor): acknowledges on enqueue,
 // sends when `sendBatchSize` items are waiting or `timeoutMs` has passed, one send at a time so order
-// is kept. Memory is bounded: past `maxQueuedItems` a consume is refused as retryable, which the OTLP
-// receiver turns into 503/UNAVAILABLE so the client backs off. Shutdown sends everything still queued.
+// is kept. Memory is bounded: a consume that would pass `maxQueuedItems` waits for the queue to drain
+// (the client sees latency, not an error) for up to `maxWaitMs`, and is then refused as retryable,
+// which the OTLP receiver turns into 503/UNAVAILABLE. Shutdown sends everything still queued.
 import type { Logger } from 'pino';
 import type { MetricSample } from '../../../src/server/metrics.ts';
+import { deferred } from '../../helpers/deferred.ts';
 import { retryableError, type Consumer, type Host, type Processor, type Signal, type SignalItems } from '../../component.ts';
 
 export interface BatchProcessorConfig {
   sendBatchSize: number;
   timeoutMs: number;
   maxQueuedItems: number;
+  maxWaitMs: number;
 }
 
 export interface BatchProcessorStats {
@@ -24,6 +27,8 @@ class BatchProcessor<S extends Signal> implements Processor<S> {
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> | undefined;
   private stopped = false;
+  /** Settles after each batch is sent, so callers waiting for room wake as soon as some appears. */
+  private batchDone = deferred();
   private readonly counts = { sent: 0, failed: 0, refused: 0 };
 
   constructor(
@@ -40,13 +45,27 @@ class BatchProcessor<S extends Signal> implements Processor<S> {
   async consume(items: readonly SignalItems[S][]): Promise<void> {
     if (items.length === 0) return;
     if (this.stopped) throw retryableError('the gateway is shutting down');
-    if (this.queue.length + items.length > this.config.maxQueuedItems) {
+    if (this.queue.length + items.length > this.config.maxQueuedItems && !(await this.roomFor(items.length))) {
       this.counts.refused += items.length;
       throw retryableError(`ingest queue is full (${this.queue.length} items waiting, limit ${this.config.maxQueuedItems})`);
     }
     for (const item of items) this.queue.push(item);
     if (this.queue.length >= this.config.sendBatchSize) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.config.timeoutMs);
+  }
+
+  /** Waits until `n` more items fit (or the queue is empty: one oversized request still goes in). */
+  private async roomFor(n: number): Promise<boolean> {
+    const deadline = Date.now() + this.config.maxWaitMs;
+    this.kick();
+    while (this.queue.length > 0 && this.queue.length + n > this.config.maxQueuedItems) {
+      const left = deadline - Date.now();
+      if (this.stopped || left <= 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.batchDone.promise, new Promise((r) => (timer = setTimeout(r, left)))]);
+      clearTimeout(timer);
+    }
+    return !this.stopped;
   }
 
   stats(): BatchProcessorStats {
@@ -84,6 +103,8 @@ class BatchProcessor<S extends Signal> implements Processor<S> {
         this.counts.failed += batch.length;
         this.logger.error({ err, items: batch.length }, 'batch export failed; items dropped');
       }
+      this.batchDone.resolve();
+      this.batchDone = deferred();
     }
   }
 

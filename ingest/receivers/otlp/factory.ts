@@ -5,6 +5,7 @@ import { startGrpcServer } from './grpc.ts';
 import { startHttpServer } from './http.ts';
 import { otlpProto } from './proto.ts';
 import { type OtlpReceiverStats, type RunningServer, emptyStats } from './receive.ts';
+import type { MetricSample } from '../../../src/server/metrics.ts';
 
 export type { OtlpReceiverConfig, OtlpReceiverStats };
 
@@ -12,6 +13,7 @@ export interface OtlpReceiver extends Receiver {
   /** The bound `host:port` of each running transport (the real port when configured as 0). */
   addresses(): { grpc?: string; http?: string };
   stats(): OtlpReceiverStats;
+  metrics(): MetricSample[];
 }
 
 export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceiverConfig, next: NextConsumers): OtlpReceiver {
@@ -52,6 +54,30 @@ export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceive
     },
     stats() {
       return { ...ctx.stats };
+    },
+    metrics() {
+      const s = ctx.stats;
+      const c = (name: string, help: string, value: number, labels: Record<string, string> = {}): MetricSample => ({
+        name,
+        help,
+        type: 'counter',
+        value,
+        labels: { component: settings.id, ...labels },
+      });
+      return [
+        c('teleql_otlp_requests_total', 'OTLP export requests received', s.grpcRequests, { transport: 'grpc' }),
+        c('teleql_otlp_requests_total', 'OTLP export requests received', s.httpRequests, { transport: 'http' }),
+        c('teleql_otlp_failed_requests_total', 'OTLP requests answered with an error status', s.failedRequests),
+        c('teleql_otlp_accepted_items_total', 'Items handed to the pipeline', s.acceptedSpans, { signal: 'traces' }),
+        c('teleql_otlp_accepted_items_total', 'Items handed to the pipeline', s.acceptedLogRecords, { signal: 'logs' }),
+        c('teleql_otlp_accepted_items_total', 'Items handed to the pipeline', s.acceptedDataPoints, { signal: 'metrics' }),
+        c('teleql_otlp_rejected_items_total', 'Invalid items dropped (reported as partial success)', s.rejectedSpans, { signal: 'traces' }),
+        c('teleql_otlp_rejected_items_total', 'Invalid items dropped (reported as partial success)', s.rejectedLogRecords, { signal: 'logs' }),
+        c('teleql_otlp_rejected_items_total', 'Invalid items dropped (reported as partial success)', s.rejectedDataPoints, { signal: 'metrics' }),
+        c('teleql_otlp_refused_items_total', 'Valid items the pipeline refused (client told to retry or fix)', s.refusedSpans, { signal: 'traces' }),
+        c('teleql_otlp_refused_items_total', 'Valid items the pipeline refused (client told to retry or fix)', s.refusedLogRecords, { signal: 'logs' }),
+        c('teleql_otlp_refused_items_total', 'Valid items the pipeline refused (client told to retry or fix)', s.refusedDataPoints, { signal: 'metrics' }),
+      ];
     },
   };
 }

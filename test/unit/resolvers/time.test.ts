@@ -15,6 +15,17 @@ function rejects(fn: () => unknown, code: string, pattern: RegExp): void {
 const NS = 1_795_317_807_123_456_789n; // 2026-11-22T03:23:27.123456789Z
 
 describe('Timestamp', () => {
+  test('"now" and "now-15m" are relative to the time of parsing', () => {
+    const before = BigInt(Date.now()) * 1_000_000n;
+    const now = parseTimestamp('now');
+    const ago = parseTimestamp('now-15m');
+    const after = BigInt(Date.now()) * 1_000_000n;
+    assert.ok(now >= before && now <= after);
+    const diff = now - ago - 15n * 60n * 1_000_000_000n;
+    assert.ok(diff >= 0n && diff <= after - before, `now - (now-15m) is 15 minutes (off by ${diff} ns)`);
+    assert.throws(() => parseTimestamp('now-forever'));
+  });
+
   test('an ISO 8601 string with nine fraction digits keeps every nanosecond', () => {
     assert.equal(parseTimestamp('2026-11-22T03:23:27.123456789Z'), NS);
   });

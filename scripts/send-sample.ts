@@ -1,0 +1,99 @@
+// npm run sample — sends sample telemetry to a running gateway over OTLP/HTTP: 200 traces of 10
+// spans across five services (some failing), a log line for every failing span, and request
+// counters and latency histograms per service. The README's example queries run against this data.
+// Usage: npm run sample [-- http://127.0.0.1:4318]
+import { fileURLToPath } from 'node:url';
+import { syntheticTraces } from '../bench/synthetic.ts';
+import { encodeTraceRequests } from '../bench/otlp-requests.ts';
+
+export async function sendSample(otlpHttp: string, headers: Record<string, string> = {}): Promise<{ traces: number; spans: number; logs: number }> {
+  const now = Date.now();
+  const traces = [...syntheticTraces(200, now - 30 * 60_000, now)];
+  const groups = Array.from({ length: traces.length / 20 }, (_, i) => traces.slice(i * 20, i * 20 + 20).flat());
+  for (const request of encodeTraceRequests(groups)) {
+    await post(`${otlpHttp}/v1/traces`, request, 'application/x-protobuf', headers);
+  }
+  const failing = traces.flat().filter((s) => s.status.code === 2);
+  const byService = new Map<string, typeof failing>();
+  for (const s of failing) {
+    const svc = s.resource.attributes.find((a) => a.key === 'service.name')!.value as { stringValue: string };
+    byService.set(svc.stringValue, [...(byService.get(svc.stringValue) ?? []), s]);
+  }
+  const logs = {
+    resourceLogs: [...byService].map(([service, spans]) => ({
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+      scopeLogs: [
+        {
+          scope: { name: 'sample' },
+          logRecords: spans.map((s) => ({
+            timeUnixNano: s.endTimeUnixNano.toString(),
+            severityNumber: 17,
+            severityText: 'ERROR',
+            body: { stringValue: `${s.name} failed: upstream timeout after ${Number((s.endTimeUnixNano - s.startTimeUnixNano) / 1_000_000n)} ms` },
+            attributes: [{ key: 'http.route', value: { stringValue: (s.attributes[0]!.value as { stringValue: string }).stringValue } }],
+            traceId: s.traceId,
+            spanId: s.spanId,
+          })),
+        },
+      ],
+    })),
+  };
+  await post(`${otlpHttp}/v1/logs`, JSON.stringify(logs), 'application/json', headers);
+
+  const services = ['frontend', 'checkout', 'payments', 'inventory', 'llm-gateway'];
+  const start = BigInt(now - 30 * 60_000) * 1_000_000n;
+  const metrics = {
+    resourceMetrics: services.map((service, i) => ({
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+      scopeMetrics: [
+        {
+          scope: { name: 'sample' },
+          metrics: [
+            {
+              name: 'http.server.requests',
+              unit: '{request}',
+              sum: {
+                aggregationTemporality: 2,
+                isMonotonic: true,
+                dataPoints: Array.from({ length: 30 }, (_, m) => ({
+                  startTimeUnixNano: start.toString(),
+                  timeUnixNano: (start + BigInt(m + 1) * 60_000_000_000n).toString(),
+                  asInt: String((m + 1) * (100 + i * 20)),
+                  attributes: [{ key: 'http.route', value: { stringValue: '/api/checkout' } }],
+                })),
+              },
+            },
+            {
+              name: 'http.server.duration',
+              unit: 'ms',
+              histogram: {
+                aggregationTemporality: 1,
+                dataPoints: Array.from({ length: 30 }, (_, m) => ({
+                  startTimeUnixNano: (start + BigInt(m) * 60_000_000_000n).toString(),
+                  timeUnixNano: (start + BigInt(m + 1) * 60_000_000_000n).toString(),
+                  count: '100',
+                  sum: 100 * (20 + i * 10 + (m % 5)),
+                  explicitBounds: [10, 50, 100, 500],
+                  bucketCounts: ['10', '60', '25', '4', '1'],
+                })),
+              },
+            },
+          ],
+        },
+      ],
+    })),
+  };
+  await post(`${otlpHttp}/v1/metrics`, JSON.stringify(metrics), 'application/json', headers);
+  return { traces: traces.length, spans: traces.length * 10, logs: failing.length };
+}
+
+async function post(url: string, body: Buffer | string, contentType: string, headers: Record<string, string>): Promise<void> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': contentType, ...headers }, body: typeof body === 'string' ? body : new Uint8Array(body) });
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const target = process.argv[2] ?? 'http://127.0.0.1:4318';
+  const sent = await sendSample(target);
+  console.log(`sent ${sent.traces} traces (${sent.spans} spans), ${sent.logs} logs and 2 metrics per service to ${target}`);
+}

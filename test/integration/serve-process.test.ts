@@ -1,0 +1,95 @@
+// `teleql serve` as a real process: configured by file and environment, stopped with SIGTERM while
+// acknowledged data still waits in the batch queue, restarted on the same DuckDB file.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gqlData } from '../helpers/graphql-client.ts';
+import { sendTrace } from '../helpers/otel-sdk.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+const BIN = new URL('../../bin/teleql.js', import.meta.url).pathname;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Served {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function serve(args: string[], env: Record<string, string>): Served {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+test('SIGTERM flushes acknowledged spans into DuckDB and a restart serves them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-serve-'));
+  try {
+    const [grpc, http, graphql] = [await freePort(), await freePort(), await freePort()];
+    const config = join(dir, 'teleql.yaml');
+    // A batch timeout far longer than the test: the spans can only reach DuckDB through the
+    // shutdown flush.
+    writeFileSync(config, `processors:\n  batch:\n    timeoutMs: 600000\n    sendBatchSize: 1000000\nstorage:\n  duckdb:\n    path: ${join(dir, 'data', 'teleql.duckdb')}\n`);
+    const env = { TELEQL_OTLP_GRPC_PORT: String(grpc), TELEQL_OTLP_HTTP_PORT: String(http), TELEQL_GRAPHQL_PORT: String(graphql), TELEQL_LOG_LEVEL: 'info' };
+    const graphqlUrl = `http://127.0.0.1:${graphql}/graphql`;
+    const ready = () => waitFor(() => fetch(`http://127.0.0.1:${graphql}/readyz`).then((r) => r.status), (s) => s === 200, 'readiness', 20_000);
+
+    const first = serve(['--config', config], env);
+    await ready();
+    const sent = await sendTrace('http-proto', { otlpGrpc: `127.0.0.1:${grpc}`, otlpHttp: `http://127.0.0.1:${http}` }, { service: 'flush-svc' });
+    const before = await gqlData<{ trace: { spanCount: number } | null }>(graphqlUrl, `{ trace(traceId: "${sent.traceId}") { spanCount } }`);
+    assert.equal(before.trace, null, 'the spans are still queued, not yet written');
+    first.child.kill('SIGTERM');
+    assert.equal(await first.exited, 0, first.output());
+    assert.match(first.output(), /"msg":"stopped"/);
+
+    const second = serve(['--config', config], env);
+    try {
+      await ready();
+      const after = await gqlData<{ trace: { spanCount: number } | null }>(graphqlUrl, `{ trace(traceId: "${sent.traceId}") { spanCount } }`);
+      assert.equal(after.trace?.spanCount, 2);
+      const lines = second.output().split('\n').filter((l) => l.startsWith('{'));
+      const parsed = lines.map((l) => JSON.parse(l) as { component?: string; msg: string });
+      assert.ok(parsed.every((l) => typeof l.component === 'string'), 'every log line names its component');
+      assert.ok(parsed.some((l) => l.msg === 'accepting OTLP'));
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a misspelled config key stops start-up with exit code 2 and names the key', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-serve-'));
+  try {
+    const config = join(dir, 'teleql.yaml');
+    writeFileSync(config, 'graphql:\n  prot: 4000\n');
+    const p = serve(['--config', config], {});
+    assert.equal(await p.exited, 2);
+    assert.match(p.output(), /graphql: unknown key "prot"/);
+
+    writeFileSync(config, 'receivers:\n  otlp:\n    grpc:\n      prot: 1\n');
+    const q = serve(['--config', config, '--data', ':memory:'], { TELEQL_GRAPHQL_PORT: '0' });
+    assert.notEqual(await q.exited, 0);
+    assert.match(q.output(), /prot/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

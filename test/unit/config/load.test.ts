@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../../src/config/load.ts';
+
+test('defaults are loopback listeners, the usual ports and a DuckDB file under ./data', () => {
+  const cfg = loadConfig({ env: {} });
+  assert.equal(cfg.graphql.host, '127.0.0.1');
+  assert.equal(cfg.graphql.port, 4000);
+  assert.equal(cfg.storage.duckdb.path, './data/teleql.duckdb');
+  assert.deepEqual(cfg.pipelines.traces, { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb'] });
+  assert.ok(Object.isFrozen(cfg.graphql), 'the config is frozen');
+});
+
+test('file < environment < overrides, and component sections merge field by field', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-config-'));
+  try {
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, 'graphql:\n  port: 5000\n  path: /gql\nreceivers:\n  otlp:\n    maxRequestBytes: 1024\n    grpc: { port: 1111 }\nlog:\n  level: debug\n');
+    const cfg = loadConfig({ file, env: { TELEQL_GRAPHQL_PORT: '6000', TELEQL_OTLP_GRPC_PORT: '2222', TELEQL_HOST: '0.0.0.0' }, overrides: { log: { level: 'warn' } } });
+    assert.equal(cfg.graphql.port, 6000);
+    assert.equal(cfg.graphql.path, '/gql');
+    assert.equal(cfg.graphql.host, '0.0.0.0');
+    assert.deepEqual(cfg.receivers.otlp, { maxRequestBytes: 1024, grpc: { port: 2222, host: '0.0.0.0' }, http: { host: '0.0.0.0' } });
+    assert.equal(cfg.log.level, 'warn');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bad settings stop start-up with a message naming the setting and the value', () => {
+  const cases: [Parameters<typeof loadConfig>[0], RegExp][] = [
+    [{ env: { TELEQL_GRAPHQL_PORT: 'http' } }, /TELEQL_GRAPHQL_PORT: expected an integer from 0 to 65535 \(actual: 'http'\)/],
+    [{ env: { TELEQL_OTLP_HTTP_PORT: '70000' } }, /TELEQL_OTLP_HTTP_PORT/],
+    [{ env: { TELEQL_LOG_LEVEL: 'loud' } }, /log.level: expected one of .* \(actual: 'loud'\)/],
+    [{ env: {}, overrides: { graphql: { prot: 1 } } }, /graphql: unknown key "prot"/],
+    [{ env: {}, overrides: { graphql: { port: '4000' } } }, /graphql.port: expected number/],
+    [{ env: {}, overrides: { graphql: { path: 'graphql' } } }, /graphql.path: must start with "\/"/],
+    [{ env: {}, file: '/nonexistent/teleql.yaml' }, /config file \/nonexistent\/teleql.yaml/],
+  ];
+  for (const [sources, message] of cases) assert.throws(() => loadConfig(sources), message);
+});

@@ -1,0 +1,89 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildPipelines, type IngestConfig } from '../../../ingest/pipeline.ts';
+import { createRegistry } from '../../../ingest/registry.ts';
+import { batchProcessorFactory } from '../../../ingest/processors/batch/factory.ts';
+import { fanout } from '../../../ingest/helpers/fanout.ts';
+import { ConsumeError, type Consumer, type ExporterFactory, type NextConsumers, type ReceiverFactory } from '../../../ingest/component.ts';
+import { sinkConsumer, type SinkConsumer } from '../../helpers/sink-consumer.ts';
+import { span } from '../../helpers/telemetry-builders.ts';
+import { silentLogger } from '../../../src/logger.ts';
+
+const host = { logger: silentLogger(), reportError: () => {} };
+
+/** A receiver whose next consumers the test can call, standing in for a socket. */
+function testReceiverFactory(captured: Map<string, NextConsumers>): ReceiverFactory<{ label: string }> {
+  return {
+    kind: 'receiver',
+    type: 'push',
+    signals: ['traces', 'logs'],
+    createDefaultConfig: () => ({ label: '' }),
+    create: (settings, _config, next) => {
+      captured.set(settings.id, next);
+      return { start: async () => {}, shutdown: async () => {} };
+    },
+  };
+}
+
+function sinkExporterFactory(sinks: Map<string, SinkConsumer<'traces'>>): ExporterFactory<Record<string, never>> {
+  return {
+    kind: 'exporter',
+    type: 'sink',
+    signals: ['traces'],
+    createDefaultConfig: () => ({}),
+    create: (settings) => {
+      const sink = sinkConsumer<'traces'>();
+      sinks.set(settings.id, sink);
+      return Object.assign(sink, { start: async () => {}, shutdown: async () => {} }) as never;
+    },
+  };
+}
+
+describe('pipelines', () => {
+  test('a receiver feeds processors and every exporter of its pipeline', async () => {
+    const captured = new Map<string, NextConsumers>();
+    const sinks = new Map<string, SinkConsumer<'traces'>>();
+    const registry = createRegistry([testReceiverFactory(captured), batchProcessorFactory, sinkExporterFactory(sinks)]);
+    const cfg: IngestConfig = {
+      receivers: { 'push/a': {} },
+      processors: { batch: { timeoutMs: 5 } },
+      exporters: { 'sink/one': {}, 'sink/two': {} },
+      pipelines: { traces: { receivers: ['push/a'], processors: ['batch'], exporters: ['sink/one', 'sink/two'] } },
+    };
+    const running = buildPipelines(registry, cfg, silentLogger());
+    assert.deepEqual([...running.components.keys()], ['sink/one/traces', 'sink/two/traces', 'batch/traces', 'push/a']);
+    await running.start(host);
+    await captured.get('push/a')!.traces!.consume([span({ name: 'x' })]);
+    await running.shutdown();
+    assert.deepEqual(sinks.get('sink/one/traces')!.all().map((s) => s.name), ['x']);
+    assert.deepEqual(sinks.get('sink/two/traces')!.all().map((s) => s.name), ['x']);
+  });
+
+  test('configuration mistakes are refused with a message naming them', () => {
+    const registry = createRegistry([testReceiverFactory(new Map()), batchProcessorFactory, sinkExporterFactory(new Map())]);
+    const base: IngestConfig = { receivers: { push: {} }, processors: { batch: {} }, exporters: { sink: {} }, pipelines: {} };
+    const cases: [Partial<IngestConfig>, RegExp][] = [
+      [{ pipelines: { traces: { receivers: ['push/other'], processors: [], exporters: ['sink'] } } }, /receiver "push\/other" is used by a pipeline but not configured/],
+      [{ receivers: { 'nope/x': {} }, pipelines: { traces: { receivers: ['nope/x'], processors: [], exporters: ['sink'] } } }, /unknown receiver type "nope"/],
+      [{ pipelines: { logs: { receivers: ['push'], processors: [], exporters: ['sink'] } } }, /"sink" does not support the logs signal/],
+      [{ pipelines: { traces: { receivers: ['push'], processors: [], exporters: [] } } }, /needs at least one receiver and one exporter/],
+      [{ processors: { batch: { sendBatchSise: 1 } }, pipelines: { traces: { receivers: ['push'], processors: ['batch'], exporters: ['sink'] } } }, /processors\.batch: unknown key "sendBatchSise"/],
+      [{ processors: { batch: { timeoutMs: 'soon' } }, pipelines: { traces: { receivers: ['push'], processors: ['batch'], exporters: ['sink'] } } }, /processors\.batch\.timeoutMs: expected number \(actual: "soon"\)/],
+    ];
+    for (const [over, message] of cases) assert.throws(() => buildPipelines(registry, { ...base, ...over }, silentLogger()), message);
+    assert.throws(() => createRegistry([batchProcessorFactory, batchProcessorFactory]), /duplicate processor factory for type "batch"/);
+  });
+
+  test('fan-out delivers to every consumer and is permanent only when every failure is', async () => {
+    const ok = sinkConsumer<'traces'>();
+    const bad = sinkConsumer<'traces'>();
+    const flaky = sinkConsumer<'traces'>();
+    bad.failWith('permanent');
+    await assert.rejects(fanout<'traces'>([ok, bad]).consume([span()]), (e: unknown) => e instanceof ConsumeError && e.permanent);
+    assert.equal(ok.count(), 1, 'the healthy consumer still got the batch');
+    flaky.failWith('retryable');
+    await assert.rejects(fanout<'traces'>([bad, flaky]).consume([span()]), (e: unknown) => e instanceof ConsumeError && !e.permanent);
+    const single: Consumer<'traces'> = ok;
+    assert.equal(fanout([single]), single);
+  });
+});
