@@ -39,10 +39,12 @@ export function getSpan(ctx: GraphQLContext, traceId: string, spanId: string): P
   return ctx.loaders.span.load({ traceId: traceIdArg(traceId), spanId: spanIdArg(spanId) });
 }
 
-export function searchTraces(ctx: GraphQLContext, args: SearchArgs & { limit?: number | null }): Promise<TraceSummary[]> {
+export async function searchTraces(ctx: GraphQLContext, args: SearchArgs & { limit?: number | null }): Promise<TraceSummary[]> {
   const limit = limitArg('limit', args.limit, 20);
   const filter = toStoreFilter(args.filter, 'traces');
-  return callStore(() => ctx.stores.traces.searchTraces(ctx.tenant, filter, limit));
+  const found = await callStore(() => ctx.stores.traces.searchTraces(ctx.tenant, filter, limit));
+  if (found.notes) ctx.notes.push(...found.notes);
+  return found;
 }
 
 export async function searchSpans(ctx: GraphQLContext, args: PageArgs): Promise<Page<SpanRecord>> {
@@ -56,6 +58,7 @@ export async function searchSpans(ctx: GraphQLContext, args: PageArgs): Promise<
     }),
   );
   for (const { node } of page.items) ctx.loaders.span.prime({ traceId: node.traceId, spanId: node.spanId }, node);
+  if (page.notes) ctx.notes.push(...page.notes);
   return page;
 }
 

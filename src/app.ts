@@ -10,6 +10,7 @@ import { otlpReceiverFactory } from '../ingest/receivers/otlp/factory.ts';
 import { batchProcessorFactory } from '../ingest/processors/batch/factory.ts';
 import { duckDbExporterFactory } from '../ingest/exporters/duckdb/factory.ts';
 import type { Host } from '../ingest/component.ts';
+import type { LogStore, TraceStore } from './stores/types.ts';
 import type { GraphQLServer } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
 
@@ -39,6 +40,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   let pipelines: RunningPipelines | undefined;
   let graphql: GraphQLServer | undefined;
   let isReady = false;
+  let closeReaders: (() => Promise<void>) | undefined;
   let stopping: Promise<void> | undefined;
 
   const host: Host = {
@@ -65,7 +67,9 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       import('../schema/index.ts'),
       import('../resolvers/context.ts'),
     ]);
-    const contextFor = createContextFactory({ traces: store.traces, logs: store.logs, metrics: store.metrics, catalog: store.catalog });
+    const readers = await openReadSources(store);
+    closeReaders = readers.close;
+    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: store.metrics, catalog: store.catalog });
     graphql = createGraphQLServer({
       ...cfg.graphql,
       schema,
@@ -77,6 +81,46 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     await graphql.start();
     isReady = true;
     log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), graphql: `http://${graphql.address()}${cfg.graphql.path}` }, 'ready');
+  }
+
+  /** The store each signal is read from: DuckDB unless the config names another backend. */
+  async function openReadSources(duck: DuckDbStore): Promise<{ traces: TraceStore; logs: LogStore; close: () => Promise<void> }> {
+    const { read, jaeger, elasticsearch: es } = cfg.storage;
+    let traces: TraceStore = duck.traces;
+    let logs: LogStore = duck.logs;
+    const closers: (() => Promise<void>)[] = [];
+    if (read.traces === 'jaeger') {
+      const { createJaegerTraceStore } = await import('./stores/jaeger/index.ts');
+      traces = createJaegerTraceStore({
+        baseUrl: jaeger.url,
+        timeoutMs: jaeger.timeoutMs,
+        tenantHeader: jaeger.tenantHeader,
+        headers: jaeger.headers,
+        logger: componentLogger(root, 'jaeger'),
+      });
+    }
+    if (read.logs === 'elasticsearch') {
+      const { createElasticsearchLogStore } = await import('./stores/elasticsearch/index.ts');
+      const auth = es.apiKey
+        ? { apiKey: es.apiKey }
+        : es.bearer
+          ? { bearer: es.bearer }
+          : es.username
+            ? { username: es.username, password: es.password }
+            : undefined;
+      const esLogs = createElasticsearchLogStore({
+        node: es.node,
+        index: es.index,
+        auth,
+        tls: { ...(es.caFile && { caFile: es.caFile }), rejectUnauthorized: es.rejectUnauthorized },
+        requestTimeoutMs: es.requestTimeoutMs,
+        logger: componentLogger(root, 'elasticsearch'),
+      });
+      logs = esLogs;
+      closers.push(() => esLogs.close());
+    }
+    log.info({ traces: traces.backend, logs: logs.backend, metrics: duck.metrics.backend }, 'read sources');
+    return { traces, logs, close: async () => void (await Promise.all(closers.map((c) => c()))) };
   }
 
   function gatewayMetrics(): MetricSample[] {
@@ -108,6 +152,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       // Receivers stop first (pipelines shut down upstream first), then batches flush into the store.
       await graphql?.stop();
       await pipelines?.shutdown();
+      await closeReaders?.();
       await store?.close();
       log.info('stopped');
     })();

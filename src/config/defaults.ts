@@ -14,7 +14,22 @@ export function defaultConfig(): GatewayConfig {
       exposeInternalErrors: false,
       tenantHeader: 'x-scope-orgid',
     },
-    storage: { duckdb: { path: './data/teleql.duckdb', threads: 0, memoryLimit: '' } },
+    storage: {
+      duckdb: { path: './data/teleql.duckdb', threads: 0, memoryLimit: '' },
+      read: { traces: 'duckdb', logs: 'duckdb', metrics: 'duckdb' },
+      jaeger: { url: '', timeoutMs: 10_000, tenantHeader: 'x-tenant', headers: {} },
+      elasticsearch: {
+        node: '',
+        index: 'logs-teleql-*',
+        username: '',
+        password: '',
+        apiKey: '',
+        bearer: '',
+        caFile: '',
+        rejectUnauthorized: true,
+        requestTimeoutMs: 30_000,
+      },
+    },
     // Component sections are open maps (id → settings); each component's own defaults and key
     // checks apply when the pipeline builds it.
     receivers: { otlp: {} },

@@ -23,6 +23,13 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_OTLP_HTTP_PORT', path: 'receivers.otlp.http.port', kind: 'port', help: 'OTLP/HTTP port (4318)' },
   { name: 'TELEQL_MAX_REQUEST_BYTES', path: 'receivers.otlp.maxRequestBytes', kind: 'int', help: 'largest OTLP request body, after decompression (16 MiB)' },
   { name: 'TELEQL_DATA_PATH', path: 'storage.duckdb.path', kind: 'string', help: "DuckDB file, or ':memory:' (./data/teleql.duckdb)" },
+  { name: 'TELEQL_TRACES_READ', path: 'storage.read.traces', kind: 'string', help: 'where trace queries are answered: duckdb | jaeger (duckdb)' },
+  { name: 'TELEQL_LOGS_READ', path: 'storage.read.logs', kind: 'string', help: 'where log queries are answered: duckdb | elasticsearch (duckdb)' },
+  { name: 'TELEQL_JAEGER_URL', path: 'storage.jaeger.url', kind: 'string', help: 'Jaeger query base URL, e.g. http://jaeger:16686' },
+  { name: 'TELEQL_ES_NODE', path: 'storage.elasticsearch.node', kind: 'string', help: 'Elasticsearch URL, e.g. http://elasticsearch:9200' },
+  { name: 'TELEQL_ES_USERNAME', path: 'storage.elasticsearch.username', kind: 'string', help: 'Elasticsearch basic-auth user' },
+  { name: 'TELEQL_ES_PASSWORD', path: 'storage.elasticsearch.password', kind: 'string', help: 'Elasticsearch basic-auth password' },
+  { name: 'TELEQL_ES_API_KEY', path: 'storage.elasticsearch.apiKey', kind: 'string', help: 'Elasticsearch API key (instead of user/password)' },
   { name: 'TELEQL_LOG_LEVEL', path: 'log.level', kind: 'string', help: 'fatal|error|warn|info|debug|trace|silent (info)' },
 ];
 
@@ -97,6 +104,19 @@ function validate(cfg: GatewayConfig): void {
   }
   if (!cfg.graphql.path.startsWith('/')) throw new ConfigError(`graphql.path: must start with "/" (actual: '${cfg.graphql.path}')`);
   if (cfg.storage.duckdb.path === '') throw new ConfigError('storage.duckdb.path: must not be empty');
+  const { read, jaeger, elasticsearch } = cfg.storage;
+  const allowed = { traces: ['duckdb', 'jaeger'], logs: ['duckdb', 'elasticsearch'], metrics: ['duckdb'] } as const;
+  for (const signal of ['traces', 'logs', 'metrics'] as const) {
+    if (!(allowed[signal] as readonly string[]).includes(read[signal])) {
+      throw new ConfigError(`storage.read.${signal}: expected one of ${allowed[signal].join('|')} (actual: '${read[signal]}')`);
+    }
+  }
+  if (read.traces === 'jaeger' && !/^https?:\/\//.test(jaeger.url)) {
+    throw new ConfigError(`storage.jaeger.url: traces are read from Jaeger, so an http(s) URL is needed (actual: '${jaeger.url}')`);
+  }
+  if (read.logs === 'elasticsearch' && !/^https?:\/\//.test(elasticsearch.node)) {
+    throw new ConfigError(`storage.elasticsearch.node: logs are read from Elasticsearch, so an http(s) URL is needed (actual: '${elasticsearch.node}')`);
+  }
 }
 
 export function loadConfig(sources: ConfigSources = {}): GatewayConfig {

@@ -20,5 +20,27 @@ export interface GatewayConfig extends IngestConfig {
       threads: number; // 0 = DuckDB's default
       memoryLimit: string; // '' = DuckDB's default
     };
+    /** Where each signal's queries are answered. DuckDB always runs (it is the ingest default). */
+    read: { traces: 'duckdb' | 'jaeger'; logs: 'duckdb' | 'elasticsearch'; metrics: 'duckdb' };
+    jaeger: {
+      /** Jaeger query service base URL, e.g. http://jaeger:16686 (api_v3 is used). */
+      url: string;
+      timeoutMs: number;
+      /** Header carrying the tenant (Jaeger's multi-tenancy uses x-tenant). */
+      tenantHeader: string;
+      headers: Record<string, string>;
+    };
+    elasticsearch: {
+      node: string;
+      /** Data stream, index or pattern searched for logs. */
+      index: string;
+      username: string;
+      password: string;
+      apiKey: string;
+      bearer: string;
+      caFile: string;
+      rejectUnauthorized: boolean;
+      requestTimeoutMs: number;
+    };
   };
 }

@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GraphQLSchema, execute as graphqlExecute, subscribe as graphqlSubscribe } from 'graphql';
-import { createYoga, type YogaInitialContext } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
@@ -55,6 +55,17 @@ function connectionParamTenant(params: Readonly<Record<string, unknown>> | undef
   return undefined;
 }
 
+/** Puts the backends' remarks (context.notes, filled by resolvers) into the response's `extensions.notes`. */
+const queryNotesPlugin: Plugin = {
+  onExecute: () => ({
+    onExecuteDone: ({ args, result, setResult }) => {
+      const notes = (args.contextValue as { notes?: string[] }).notes;
+      if (!notes?.length || Symbol.asyncIterator in result) return;
+      setResult({ ...result, extensions: { ...result.extensions, notes: [...new Set(notes)] } });
+    },
+  }),
+};
+
 export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   const header = opts.tenantHeader.toLowerCase();
   const yoga = createYoga<{ req?: IncomingMessage; connectionParams?: Record<string, unknown> }>({
@@ -63,6 +74,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     landingPage: false,
     graphiql: opts.graphiql ? { subscriptionsProtocol: 'WS', title: 'teleql' } : false,
     maskedErrors: { isDev: opts.exposeInternalErrors },
+    plugins: [queryNotesPlugin],
     logging: {
       debug: (...args) => opts.logger.debug({ args }, 'yoga'),
       info: (...args) => opts.logger.info({ args }, 'yoga'),

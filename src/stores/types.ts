@@ -90,13 +90,22 @@ export interface SpanRef {
   spanId: string;
 }
 
+/**
+ * Remarks a backend attaches to a search result, for the client to see: e.g. that part of the filter
+ * was evaluated by the gateway after fetching a bounded number of traces, so older matches may be
+ * missing. Absent (not an empty list) when there is nothing to say; DuckDB never sets it.
+ */
+export interface QueryNotes {
+  notes?: string[];
+}
+
 export interface TraceStore {
   readonly backend: string;
   /** Every span of each trace asked for, in key order; a missing trace is an empty list. */
   getTraces(tenant: string, traceIds: readonly string[]): Promise<SpanRecord[][]>;
   getSpans(tenant: string, refs: readonly SpanRef[]): Promise<(SpanRecord | null)[]>;
-  searchTraces(tenant: string, filter: TelemetryFilter, limit: number): Promise<TraceSummary[]>;
-  searchSpans(tenant: string, filter: TelemetryFilter, page: PageRequest): Promise<Page<SpanRecord>>;
+  searchTraces(tenant: string, filter: TelemetryFilter, limit: number): Promise<TraceSummary[] & QueryNotes>;
+  searchSpans(tenant: string, filter: TelemetryFilter, page: PageRequest): Promise<Page<SpanRecord> & QueryNotes>;
   services(tenant: string, range?: TimeRange): Promise<string[]>;
   operations(tenant: string, service: string, range?: TimeRange): Promise<{ name: string; kind: SpanKind }[]>;
 }

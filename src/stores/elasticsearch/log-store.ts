@@ -1,0 +1,263 @@
+// LogStore over Elasticsearch: the log documents of documents.ts in the indices or data streams that
+// `index` names (default `logs-teleql-*`). Every query filters on `teleql.tenant`.
+//
+// Paging (searchLogs): sorted by `@timestamp` (ns, returned as formatted strings so values above 2^53
+// survive) then `teleql.id`, read with `search_after` inside a point in time (PIT), so pages past
+// 10,000 work and a paged walk sees one snapshot. A cursor is base64url JSON of the hit's sort values;
+// the last item's cursor of a page that has more also carries the newest `pit_id`, which the next page
+// uses. The PIT is closed when a page is the last one. When a cursor's PIT has expired, the next page
+// opens a new one and goes on from the same sort values (the sort is total without the PIT's tiebreak).
+//
+// Per-key reads (logsForSpans, logsForTraces) are one search per batch of keys that `collapse`s on
+// `span_id` / `trace_id` with inner hits (the earliest `limit` logs of each key), grouped back in key order.
+import type { Client, estypes } from '@elastic/elasticsearch';
+import type { Logger } from 'pino';
+import type { LogStore, Page, PageRequest, SpanRef, StoredLogRecord } from '../types.ts';
+import { createClient, type ElasticsearchConnectionOptions } from './client.ts';
+import { documentToLog } from './documents.ts';
+import { badQuery, BACKEND, isIndexNotFound, isPitGone, toStoreError } from './errors.ts';
+import { F, filterQuery, logSort, tenantQuery, type Query } from './query.ts';
+
+export const DEFAULT_LOG_INDEX = 'logs-teleql-*';
+export const MAX_PAGE_SIZE = 10_000;
+const MAX_PER_KEY = 10_000;
+/** ES's default index.max_result_window: `size` above it is refused. */
+const MAX_RESULT_WINDOW = 10_000;
+/** Keys per collapse search; a DataLoader batch is normally far below this. */
+const KEYS_PER_SEARCH = 1_000;
+const MAX_ID_BYTES = 512;
+
+export interface ElasticsearchLogStoreOptions extends ElasticsearchConnectionOptions {
+  /** Data stream, index or pattern to search; default `logs-teleql-*`. */
+  index?: string;
+  logger: Logger;
+  /** How long a point in time stays open between two pages; default `2m`. */
+  pitKeepAlive?: string;
+}
+
+export interface ElasticsearchLogStore extends LogStore {
+  close(): Promise<void>;
+}
+
+interface Cursor {
+  /** The hit's sort values (strings; numbers written as their decimal text). */
+  v: (string | null)[];
+  /** The point in time to continue in. */
+  p?: string;
+}
+
+function encodeCursor(values: readonly unknown[] | undefined, pit: string | undefined): string {
+  const c: Cursor = { v: (values ?? []).map((x) => (x === null || x === undefined ? null : String(x))) };
+  if (pit) c.p = pit;
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): Cursor {
+  try {
+    const c: unknown = JSON.parse(Buffer.from(String(cursor), 'base64url').toString('utf8'));
+    if (c !== null && typeof c === 'object') {
+      const { v, p } = c as { v?: unknown; p?: unknown };
+      if (Array.isArray(v) && v.length > 0 && v.every((x) => x === null || typeof x === 'string') && (p === undefined || typeof p === 'string')) {
+        return p === undefined ? { v: v as (string | null)[] } : { v: v as (string | null)[], p };
+      }
+    }
+  } catch {
+    // reported below
+  }
+  throw badQuery('the cursor is not one this store issued');
+}
+
+function pageSize(page: PageRequest): number {
+  const first = page?.first;
+  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
+    throw badQuery(`first must be an integer from 0 to ${MAX_PAGE_SIZE} (actual: ${String(first)})`);
+  }
+  return first;
+}
+
+function checkLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 0 || limit > MAX_PER_KEY) {
+    throw badQuery(`the limit per key must be an integer from 0 to ${MAX_PER_KEY} (actual: ${String(limit)})`);
+  }
+}
+
+const uniqueLower = (values: readonly string[]) => [...new Set(values.map((v) => String(v).toLowerCase()))];
+
+function chunks<T>(values: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < values.length; i += size) out.push(values.slice(i, i + size));
+  return out;
+}
+
+const EMPTY_PAGE: Page<StoredLogRecord> = { items: [], hasNextPage: false, endCursor: null };
+
+type Hit = estypes.SearchHit<unknown>;
+
+export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions): ElasticsearchLogStore {
+  const client: Client = createClient(opts, 1);
+  const index = opts.index ?? DEFAULT_LOG_INDEX;
+  const keepAlive = opts.pitKeepAlive ?? '2m';
+  const logger: Logger = opts.logger;
+  const decode = (hit: Hit, tenant: string) => documentToLog(hit._source, String(hit._id ?? ''), tenant);
+
+  /** A new point in time over `index`; null when the index does not exist. */
+  async function openPit(): Promise<string | null> {
+    try {
+      return (await client.openPointInTime({ index, keep_alive: keepAlive })).id;
+    } catch (err) {
+      if (isIndexNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  /** Frees a point in time; a failure only costs the server memory until keep_alive ends. */
+  async function closePit(id: string): Promise<void> {
+    try {
+      await client.closePointInTime({ id });
+    } catch (err) {
+      logger.debug({ err: String(err) }, 'closing an elasticsearch point in time failed; it expires on its own');
+    }
+  }
+
+  /** One search for the earliest `limit` logs of each key: collapse on `field`, inner hits per key. */
+  async function collapsed(tenant: string, conditions: Query[], field: string, limit: number, keys: number): Promise<Hit[]> {
+    try {
+      const res = await client.search<unknown>({
+        index,
+        query: tenantQuery(tenant, ...conditions),
+        collapse: { field, inner_hits: { name: 'logs', size: limit, sort: logSort('asc'), _source: true } },
+        sort: logSort('asc'),
+        size: keys,
+        _source: false,
+        track_total_hits: false,
+      });
+      return res.hits.hits.flatMap((group) => (group.inner_hits?.logs?.hits.hits ?? []) as Hit[]);
+    } catch (err) {
+      if (isIndexNotFound(err)) return [];
+      throw toStoreError(err, opts.node);
+    }
+  }
+
+  return {
+    backend: BACKEND,
+
+    async searchLogs(tenant, filter, page) {
+      const first = pageSize(page);
+      const order = (page.order ?? 'NEWEST_FIRST') === 'NEWEST_FIRST' ? 'desc' : 'asc';
+      const query = tenantQuery(tenant, filterQuery(filter));
+      const cursor = page.after != null ? decodeCursor(page.after) : null;
+      // first + 1 tells whether there is more, unless that passes the result window.
+      const size = Math.min(first + 1, MAX_RESULT_WINDOW);
+      const search = (pitId: string) =>
+        client.search<unknown>({
+          pit: { id: pitId, keep_alive: keepAlive },
+          query,
+          sort: logSort(order),
+          size,
+          track_total_hits: false,
+          ...(cursor && { search_after: cursor.v }),
+        });
+
+      let pit: string | null | undefined = cursor?.p;
+      let opened = false;
+      try {
+        if (!pit) {
+          pit = await openPit();
+          opened = true;
+          if (pit === null) return EMPTY_PAGE;
+        }
+        let res: estypes.SearchResponse<unknown>;
+        try {
+          res = await search(pit);
+        } catch (err) {
+          if (opened || !isPitGone(err)) throw err;
+          // The cursor's point in time has expired: go on from its sort values in a new one.
+          pit = await openPit();
+          opened = true;
+          if (pit === null) return EMPTY_PAGE;
+          res = await search(pit);
+        }
+        pit = res.pit_id ?? pit;
+        const hits = res.hits.hits;
+        const more = size > first ? hits.length > first : hits.length === size && size > 0;
+        const shown = hits.slice(0, first);
+        const keep = more && shown.length > 0;
+        const items = shown.map((hit, i) => ({
+          node: decode(hit, tenant),
+          cursor: encodeCursor(hit.sort, keep && i === shown.length - 1 ? pit! : undefined),
+        }));
+        if (!keep) await closePit(pit);
+        return { items, hasNextPage: more, endCursor: items.at(-1)?.cursor ?? null };
+      } catch (err) {
+        if (opened && pit) await closePit(pit);
+        if (isIndexNotFound(err)) return EMPTY_PAGE;
+        throw toStoreError(err, opts.node);
+      }
+    },
+
+    // Per key, the earliest logs first (a span's or trace's logs read as a timeline), as in DuckDB.
+    async logsForSpans(tenant, refs, limitPerSpan) {
+      checkLimit(limitPerSpan);
+      if (refs.length === 0 || limitPerSpan === 0) return refs.map(() => []);
+      const key = (traceId: string, spanId: string) => `${traceId.toLowerCase()}/${spanId.toLowerCase()}`;
+      const groups = new Map<string, StoredLogRecord[]>();
+      for (const spanIds of chunks(uniqueLower(refs.map((r) => r.spanId)), KEYS_PER_SEARCH)) {
+        const wanted = new Set(spanIds);
+        const traceIds = uniqueLower(refs.filter((r) => wanted.has(r.spanId.toLowerCase())).map((r) => r.traceId));
+        const conditions: Query[] = [{ terms: { [F.traceId]: traceIds } }, { terms: { [F.spanId]: spanIds } }];
+        for (const hit of await collapsed(tenant, conditions, F.spanId, limitPerSpan, spanIds.length)) {
+          const log = decode(hit, tenant);
+          const k = key(log.traceId, log.spanId);
+          const list = groups.get(k);
+          if (!list) groups.set(k, [log]);
+          else if (list.length < limitPerSpan) list.push(log);
+        }
+      }
+      return refs.map((r: SpanRef) => groups.get(key(r.traceId, r.spanId)) ?? []);
+    },
+
+    async logsForTraces(tenant, traceIds, limitPerTrace) {
+      checkLimit(limitPerTrace);
+      if (traceIds.length === 0 || limitPerTrace === 0) return traceIds.map(() => []);
+      const groups = new Map<string, StoredLogRecord[]>();
+      for (const ids of chunks(uniqueLower(traceIds), KEYS_PER_SEARCH)) {
+        for (const hit of await collapsed(tenant, [{ terms: { [F.traceId]: ids } }], F.traceId, limitPerTrace, ids.length)) {
+          const log = decode(hit, tenant);
+          const k = log.traceId.toLowerCase();
+          const list = groups.get(k);
+          if (!list) groups.set(k, [log]);
+          else list.push(log);
+        }
+      }
+      return traceIds.map((id) => groups.get(String(id).toLowerCase()) ?? []);
+    },
+
+    async getLogs(tenant, ids) {
+      const valid = (id: unknown): id is string => typeof id === 'string' && id !== '' && Buffer.byteLength(id) <= MAX_ID_BYTES;
+      const wanted = [...new Set(ids.filter(valid))];
+      const byId = new Map<string, StoredLogRecord>();
+      for (const chunk of chunks(wanted, MAX_RESULT_WINDOW)) {
+        try {
+          const res = await client.search<unknown>({
+            index,
+            query: tenantQuery(tenant, { ids: { values: chunk } }),
+            size: chunk.length,
+            track_total_hits: false,
+          });
+          for (const hit of res.hits.hits) {
+            const id = String(hit._id ?? '');
+            if (!byId.has(id)) byId.set(id, decode(hit, tenant));
+          }
+        } catch (err) {
+          if (isIndexNotFound(err)) break;
+          throw toStoreError(err, opts.node);
+        }
+      }
+      return ids.map((id) => (valid(id) ? (byId.get(id) ?? null) : null));
+    },
+
+    async close() {
+      await client.close();
+    },
+  };
+}

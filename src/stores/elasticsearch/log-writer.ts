@@ -1,0 +1,174 @@
+// Writes log records into a data stream with the bulk API and says, per record, what happened, so the
+// exporter (with the shared retry/queue helper) can resend exactly the records worth resending.
+//
+// - Every op is `create` (the only op a data stream takes), with a stable `_id` (documents.ts
+//   `recordId`, or the caller's): a resent record that is already stored answers 409, counted as written.
+// - `_bulk` answers 200 even when items fail: 429 and 5xx items come back in `retry` (with their IDs);
+//   any other failed item is permanent, counted in `failed` by error type and logged once per batch.
+// - A whole request refused with 429/5xx, or not answered (connection fault, timeout), retries every
+//   record; 400/401/403/413 fail every record. The client itself never retries a bulk request
+//   (maxRetries 0): retrying belongs to the shared helper.
+import type { Client, estypes } from '@elastic/elasticsearch';
+import type { Logger } from 'pino';
+import type { LogRecord } from '../../model/telemetry.ts';
+import { createClient, type ElasticsearchConnectionOptions } from './client.ts';
+import { dataStreamFields, encodeRecord, logToDocument, recordId, type ResourceCache } from './documents.ts';
+import { CREDENTIALS_REFUSED, describeError, errorInfo, isAuthFailure, isTransient, toStoreError } from './errors.ts';
+import { DEFAULT_TEMPLATE_PATTERN, logsIndexTemplate } from './template.ts';
+
+export const DEFAULT_DATA_STREAM = 'logs-teleql-default';
+
+export interface ElasticsearchLogWriterOptions extends ElasticsearchConnectionOptions {
+  /** Where records go; default `logs-teleql-default`. */
+  dataStream?: string;
+  /** The index pattern of `ensureIndexTemplate`; default `logs-teleql-*` (must match dataStream). */
+  templatePattern?: string;
+  logger: Logger;
+}
+
+export interface BulkFailure {
+  /** ES's error type, e.g. `document_parsing_exception`, or `request` for a whole-request failure. */
+  type: string;
+  /** The first reason seen for this type in the batch. */
+  reason: string;
+  count: number;
+}
+
+/** What one bulk attempt did with each record. `written + retry.length + Σ failed.count` = records sent. */
+export interface BulkOutcome {
+  /** Stored now, or already stored (409 on create). */
+  written: number;
+  /** Of `written`, those that were already stored (a resend of a batch that had gone through). */
+  duplicates: number;
+  /** Worth resending later: per-item 429/5xx, or every record when the whole request was refused for a while. */
+  retry: LogRecord[];
+  /** The document IDs of `retry`, in the same order: pass them back as `ids` so a resend stays idempotent. */
+  retryIds: string[];
+  /** Permanent failures: resending the same records would fail again. */
+  failed: BulkFailure[];
+  /** When the whole request failed: why (never containing credentials). */
+  error?: string;
+  /** From the server's Retry-After header, when it sent one. */
+  retryAfterMs?: number;
+}
+
+export interface ElasticsearchLogWriter {
+  /** `ids`, when given, are the document IDs (one per record), e.g. `retryIds` of an earlier attempt. */
+  writeLogs(records: readonly LogRecord[], ids?: readonly string[]): Promise<BulkOutcome>;
+  /** Installs the index template (idempotent); call before the first write to a new data stream. Rejects with a StoreError. */
+  ensureIndexTemplate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+type BulkItem = Partial<Record<estypes.BulkOperationType, estypes.BulkResponseItem>>;
+
+// Only what the outcome needs: on a batch of 8,192 records the full item list is ~2 MB of JSON.
+const FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reason';
+
+function retryAfterMs(headers: Record<string, unknown> | undefined): number | undefined {
+  const v = headers?.['retry-after'];
+  const seconds = typeof v === 'string' ? Number(v) : NaN;
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
+export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions): ElasticsearchLogWriter {
+  const client: Client = createClient(opts, 0);
+  const dataStream = opts.dataStream ?? DEFAULT_DATA_STREAM;
+  const dsFields = dataStreamFields(dataStream);
+  const logger = opts.logger;
+
+  function operations(records: readonly LogRecord[], ids: readonly string[] | undefined): { ops: unknown[]; docIds: string[] } {
+    const ops: unknown[] = [];
+    const docIds: string[] = [];
+    const cache: ResourceCache = new Map();
+    const seen = new Map<string, number>();
+    records.forEach((l, i) => {
+      const record = encodeRecord(l);
+      let id = ids?.[i];
+      if (id === undefined) {
+        const key = `${l.tenant}\0${record}`;
+        const occurrence = seen.get(key) ?? 0;
+        seen.set(key, occurrence + 1);
+        id = recordId(l.tenant, record, occurrence);
+      }
+      docIds.push(id);
+      ops.push({ create: { _index: dataStream, _id: id } }, logToDocument(l, id, record, dsFields, cache));
+    });
+    return { ops, docIds };
+  }
+
+  function wholeRequestFailed(records: readonly LogRecord[], docIds: string[], err: unknown): BulkOutcome {
+    const error = describeError(err, opts.node);
+    const headers = (err as { meta?: { headers?: Record<string, unknown> } }).meta?.headers;
+    if (isTransient(err)) {
+      logger.warn({ records: records.length, error }, 'elasticsearch bulk request failed; the batch can be retried');
+      const after = retryAfterMs(headers);
+      return { written: 0, duplicates: 0, retry: [...records], retryIds: docIds, failed: [], error, ...(after !== undefined && { retryAfterMs: after }) };
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    const info = status !== undefined ? errorInfo(status, (err as { body?: unknown }).body) : undefined;
+    const type = info ? info.type : err instanceof Error ? err.name : 'error';
+    const reason = info && isAuthFailure(info) ? CREDENTIALS_REFUSED : error;
+    logger.error({ records: records.length, error }, 'elasticsearch refused the bulk request; the batch is dropped');
+    return { written: 0, duplicates: 0, retry: [], retryIds: [], failed: [{ type, reason, count: records.length }], error };
+  }
+
+  return {
+    async writeLogs(records, ids) {
+      if (ids !== undefined && ids.length !== records.length) {
+        throw new Error(`writeLogs needs one ID per record (records: ${records.length}, ids: ${ids.length})`);
+      }
+      const empty: BulkOutcome = { written: 0, duplicates: 0, retry: [], retryIds: [], failed: [] };
+      if (records.length === 0) return empty;
+      const { ops, docIds } = operations(records, ids);
+      let res: { errors?: boolean; items?: BulkItem[] };
+      try {
+        res = await client.bulk({ operations: ops, filter_path: FILTER_PATH }, { maxRetries: 0 });
+      } catch (err) {
+        return wholeRequestFailed(records, docIds, err);
+      }
+      if (!res.errors) return { ...empty, written: records.length };
+
+      const out = empty;
+      const failures = new Map<string, BulkFailure>();
+      records.forEach((record, i) => {
+        const item = res.items?.[i];
+        const result = item && Object.values(item)[0];
+        const status = result?.status ?? 0;
+        if (status >= 200 && status < 300) out.written++;
+        else if (status === 409) {
+          out.written++;
+          out.duplicates++;
+        } else if (status === 429 || status >= 500 || !result) {
+          // No item at all for this op would be a broken response: resending is safe (create + stable ID).
+          out.retry.push(record);
+          out.retryIds.push(docIds[i]!);
+        } else {
+          const type = result.error?.type ?? `http_${status}`;
+          const failure = failures.get(type);
+          if (failure) failure.count++;
+          else failures.set(type, { type, reason: result.error?.reason ?? `HTTP ${status}`, count: 1 });
+        }
+      });
+      out.failed = [...failures.values()];
+      if (out.failed.length > 0) {
+        const count = out.failed.reduce((n, f) => n + f.count, 0);
+        logger.warn({ failed: out.failed, records: records.length }, `elasticsearch rejected ${count} of ${records.length} log records`);
+      }
+      if (out.retry.length > 0) logger.debug({ retry: out.retry.length }, 'elasticsearch asked to resend some log records later');
+      return out;
+    },
+
+    async ensureIndexTemplate() {
+      try {
+        await client.indices.putIndexTemplate(logsIndexTemplate(opts.templatePattern ?? DEFAULT_TEMPLATE_PATTERN));
+      } catch (err) {
+        throw toStoreError(err, opts.node);
+      }
+    },
+
+    async close() {
+      await client.close();
+    },
+  };
+}

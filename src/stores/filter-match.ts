@@ -1,0 +1,732 @@
+// TelemetryFilter evaluated in memory against SpanRecords and LogRecords: for backends that can
+// evaluate only part of the filter language (Jaeger: one service, one operation, durations, time
+// range, attribute equality), the gateway applies the whole filter after fetching.
+//
+// The semantics are those of src/stores/duckdb/filter-sql.ts, so a backend that post-filters answers
+// as DuckDB would for the same data:
+// - fields on one level are ANDed; `and`, `or`, `not` nest; an empty list counts as unset;
+// - an attribute key is looked up on the record (the last occurrence of the key wins), then on its
+//   resource, and compared in the filter-string form of src/model/values.ts; a missing attribute
+//   makes its condition false (SQL's NULL), so `not` over it is true; `neq` needs the attribute;
+// - `gt`/`gte`/`lt`/`lte` compare as numbers, and a value that is not a number never matches;
+// - `regex` is RE2 syntax and must match the whole value (see compileRegex);
+// - a field that does not apply to the signal, an unknown field, or a condition without its value is
+//   a BAD_QUERY StoreError, raised when the filter is compiled, before any record is looked at.
+import { setFlagsFromString } from 'node:v8';
+import type { KeyValue, LogRecord, SpanRecord } from '../model/telemetry.ts';
+import { anyValueToFilterString, serviceName, TELEMETRY_SOURCE_KEY } from '../model/values.ts';
+import { StoreError, type AttributeCondition, type TelemetryFilter, type TimeRange } from './types.ts';
+
+export type MatchSignal = 'spans' | 'logs';
+export type Predicate<R> = (record: R) => boolean;
+
+/** The backend named in the StoreErrors of a filter compiled without one. */
+const DEFAULT_BACKEND = 'gateway';
+
+const ONLY_FOR: Partial<Record<keyof TelemetryFilter, MatchSignal>> = {
+  status: 'spans',
+  kind: 'spans',
+  minDuration: 'spans',
+  maxDuration: 'spans',
+  minSeverity: 'logs',
+  bodyContains: 'logs',
+};
+const KNOWN_FIELDS = new Set<string>([
+  'timeRange', 'service', 'name', 'status', 'kind', 'minDuration', 'maxDuration', 'telemetrySource', 'traceId', 'spanId',
+  'minSeverity', 'bodyContains', 'attributes', 'and', 'or', 'not',
+]);
+const STATUS_CODES: Record<string, number> = { UNSET: 0, OK: 1, ERROR: 2 };
+
+/** What a condition reads from a record; the two signals differ only here. */
+interface View<R> {
+  time(r: R): bigint;
+  name(r: R): string | null;
+  resourceAttributes(r: R): readonly KeyValue[];
+  attributes(r: R): readonly KeyValue[];
+  traceId(r: R): string;
+  spanId(r: R): string;
+}
+
+const SPAN_VIEW: View<SpanRecord> = {
+  time: (s) => s.startTimeUnixNano,
+  name: (s) => s.name,
+  resourceAttributes: (s) => s.resource.attributes,
+  attributes: (s) => s.attributes,
+  traceId: (s) => s.traceId,
+  spanId: (s) => s.spanId,
+};
+
+const LOG_VIEW: View<LogRecord> = {
+  // As the logs table's time_ns: the event time, or the observed time when the source set none.
+  time: (l) => (l.timeUnixNano === 0n ? l.observedTimeUnixNano : l.timeUnixNano),
+  name: (l) => (l.eventName === '' ? null : l.eventName),
+  resourceAttributes: (l) => l.resource.attributes,
+  attributes: (l) => l.attributes,
+  traceId: (l) => l.traceId,
+  spanId: (l) => l.spanId,
+};
+
+/**
+ * The attribute's filter-string value: `undefined` when neither the record nor its resource has
+ * the key, `null` when it is there with an empty value (it then `exists` but equals nothing).
+ */
+export function lookupAttribute(attributes: readonly KeyValue[], resourceAttributes: readonly KeyValue[], key: string): string | null | undefined {
+  for (const attrs of [attributes, resourceAttributes]) {
+    for (let i = attrs.length - 1; i >= 0; i--) {
+      const kv = attrs[i]!;
+      if (kv.key === key) return anyValueToFilterString(kv.value);
+    }
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compilation
+
+interface Ctx {
+  signal: MatchSignal;
+  backend: string;
+}
+
+function bad(ctx: Ctx, message: string): StoreError {
+  return new StoreError('BAD_QUERY', ctx.backend, message);
+}
+
+function toBigInt(ctx: Ctx, field: string, v: unknown): bigint {
+  try {
+    if (typeof v === 'bigint') return v;
+    if (typeof v === 'number' || typeof v === 'string') return BigInt(v);
+  } catch {
+    // reported below
+  }
+  throw bad(ctx, `${field} must be an integer number of nanoseconds (actual: ${String(v)})`);
+}
+
+const isList = <T>(v: readonly T[] | undefined | null): v is readonly T[] => Array.isArray(v) && v.length > 0;
+const TRUE = () => true;
+
+function all<R>(parts: Predicate<R>[]): Predicate<R> {
+  if (parts.length === 0) return TRUE;
+  if (parts.length === 1) return parts[0]!;
+  return (r) => {
+    for (const p of parts) if (!p(r)) return false;
+    return true;
+  };
+}
+
+function timeRangePredicate<R>(ctx: Ctx, range: TimeRange | undefined | null, time: (r: R) => bigint): Predicate<R> | undefined {
+  const from = range?.from != null ? toBigInt(ctx, 'timeRange.from', range.from) : undefined;
+  const to = range?.to != null ? toBigInt(ctx, 'timeRange.to', range.to) : undefined;
+  if (from === undefined && to === undefined) return undefined;
+  return (r) => {
+    const t = time(r);
+    return (from === undefined || t >= from) && (to === undefined || t <= to);
+  };
+}
+
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+const INFINITE = /^([+-]?)inf(inity)?$/i;
+
+/** A value as DuckDB's TRY_CAST(… AS DOUBLE) reads it; null when it is not a number. */
+export function toNumber(value: string | null | undefined): number | null {
+  if (value == null) return null;
+  const t = value.trim();
+  if (DECIMAL.test(t)) return Number(t);
+  const inf = INFINITE.exec(t);
+  if (inf) return inf[1] === '-' ? -Infinity : Infinity;
+  return null;
+}
+
+function attributePredicate<R>(ctx: Ctx, c: AttributeCondition, view: View<R>): Predicate<R> {
+  if (c === null || typeof c !== 'object' || typeof c.key !== 'string') throw bad(ctx, 'an attribute condition needs a key');
+  const key = c.key;
+  const get = (r: R) => lookupAttribute(view.attributes(r), view.resourceAttributes(r), key);
+  const value = (): string => {
+    if (typeof c.value !== 'string') throw bad(ctx, `attribute condition ${c.op} on "${key}" needs a string value`);
+    return c.value;
+  };
+  switch (c.op) {
+    case 'eq': {
+      const v = value();
+      return (r) => get(r) === v;
+    }
+    case 'neq': {
+      const v = value();
+      return (r) => {
+        const actual = get(r);
+        return actual != null && actual !== v;
+      };
+    }
+    case 'in': {
+      if (!Array.isArray(c.values) || c.values.length === 0) throw bad(ctx, `attribute condition in on "${key}" needs values`);
+      const set = new Set(c.values.map(String));
+      return (r) => {
+        const actual = get(r);
+        return actual != null && set.has(actual);
+      };
+    }
+    case 'regex': {
+      const re = compileRegex(value(), ctx.backend);
+      return (r) => {
+        const actual = get(r);
+        return actual != null && re.test(actual);
+      };
+    }
+    case 'exists':
+      return (r) => get(r) !== undefined;
+    case 'gt':
+    case 'gte':
+    case 'lt':
+    case 'lte': {
+      const n = c.number ?? (c.value != null && c.value.trim() !== '' ? Number(c.value) : NaN);
+      if (typeof n !== 'number' || !Number.isFinite(n)) throw bad(ctx, `attribute condition ${c.op} on "${key}" needs a number`);
+      const op = c.op;
+      return (r) => {
+        const x = toNumber(get(r));
+        if (x === null) return false;
+        return op === 'gt' ? x > n : op === 'gte' ? x >= n : op === 'lt' ? x < n : x <= n;
+      };
+    }
+    default:
+      throw bad(ctx, `unknown attribute operator ${String((c as { op: unknown }).op)}`);
+  }
+}
+
+/** The conditions of one filter level that both signals share. */
+function commonParts<R>(ctx: Ctx, f: TelemetryFilter, view: View<R>, out: Predicate<R>[]): void {
+  const range = timeRangePredicate(ctx, f.timeRange, view.time);
+  if (range) out.push(range);
+  if (isList(f.service)) {
+    const set = new Set(f.service);
+    // Resources are shared by many records, so their service name is worked out once each.
+    const cache = new WeakMap<readonly KeyValue[], string>();
+    out.push((r) => {
+      const attrs = view.resourceAttributes(r);
+      let name = cache.get(attrs);
+      if (name === undefined) {
+        name = serviceName({ attributes: attrs as KeyValue[], droppedAttributesCount: 0, schemaUrl: '' });
+        cache.set(attrs, name);
+      }
+      return set.has(name);
+    });
+  }
+  if (isList(f.name)) {
+    const set = new Set(f.name);
+    out.push((r) => {
+      const name = view.name(r);
+      return name !== null && set.has(name);
+    });
+  }
+  if (isList(f.telemetrySource)) {
+    const set = new Set(f.telemetrySource);
+    out.push((r) => {
+      const v = lookupAttribute(view.attributes(r), view.resourceAttributes(r), TELEMETRY_SOURCE_KEY);
+      return v != null && set.has(v);
+    });
+  }
+  if (isList(f.traceId)) {
+    const set = new Set(f.traceId.map((id) => String(id).toLowerCase()));
+    out.push((r) => set.has(view.traceId(r)));
+  }
+  if (isList(f.spanId)) {
+    const set = new Set(f.spanId.map((id) => String(id).toLowerCase()));
+    out.push((r) => set.has(view.spanId(r)));
+  }
+}
+
+function checkFields(ctx: Ctx, f: TelemetryFilter): void {
+  if (f === null || typeof f !== 'object' || Array.isArray(f)) throw bad(ctx, 'a filter must be an object');
+  for (const [field, v] of Object.entries(f)) {
+    if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) continue;
+    if (!KNOWN_FIELDS.has(field)) throw bad(ctx, `unknown filter field ${field}`);
+    const only = ONLY_FOR[field as keyof TelemetryFilter];
+    if (only && only !== ctx.signal) throw bad(ctx, `filter field ${field} does not apply to ${ctx.signal}`);
+  }
+}
+
+/** `and`, `or` and `not` of one filter level. */
+function nested<R>(f: TelemetryFilter, out: Predicate<R>[], compile: (f: TelemetryFilter) => Predicate<R>): void {
+  if (isList(f.and)) for (const sub of f.and) out.push(compile(sub));
+  if (isList(f.or)) {
+    const subs = f.or.map(compile);
+    out.push((r) => {
+      for (const p of subs) if (p(r)) return true;
+      return false;
+    });
+  }
+  if (f.not != null) {
+    const sub = compile(f.not);
+    out.push((r) => !sub(r));
+  }
+}
+
+function compileSpans(ctx: Ctx, f: TelemetryFilter): Predicate<SpanRecord> {
+  checkFields(ctx, f);
+  const out: Predicate<SpanRecord>[] = [];
+  commonParts(ctx, f, SPAN_VIEW, out);
+  if (isList(f.status)) {
+    const codes = new Set(
+      f.status.map((s) => {
+        const code = STATUS_CODES[s];
+        if (code === undefined) throw bad(ctx, `unknown status ${String(s)}`);
+        return code;
+      }),
+    );
+    out.push((s) => codes.has(s.status.code));
+  }
+  if (isList(f.kind)) {
+    if (!f.kind.every((k) => Number.isInteger(k))) throw bad(ctx, 'kind must be SpanKind numbers');
+    const kinds = new Set<number>(f.kind);
+    out.push((s) => kinds.has(s.kind));
+  }
+  if (f.minDuration != null) {
+    const min = toBigInt(ctx, 'minDuration', f.minDuration);
+    out.push((s) => s.endTimeUnixNano - s.startTimeUnixNano >= min);
+  }
+  if (f.maxDuration != null) {
+    const max = toBigInt(ctx, 'maxDuration', f.maxDuration);
+    out.push((s) => s.endTimeUnixNano - s.startTimeUnixNano <= max);
+  }
+  if (isList(f.attributes)) for (const c of f.attributes) out.push(attributePredicate(ctx, c, SPAN_VIEW));
+  nested(f, out, (sub) => compileSpans(ctx, sub));
+  return all(out);
+}
+
+function compileLogs(ctx: Ctx, f: TelemetryFilter): Predicate<LogRecord> {
+  checkFields(ctx, f);
+  const out: Predicate<LogRecord>[] = [];
+  commonParts(ctx, f, LOG_VIEW, out);
+  if (f.minSeverity != null) {
+    if (!Number.isInteger(f.minSeverity)) throw bad(ctx, 'minSeverity must be an integer');
+    const min = f.minSeverity;
+    out.push((l) => l.severityNumber >= min);
+  }
+  if (f.bodyContains != null && f.bodyContains !== '') {
+    const needle = f.bodyContains.toLowerCase();
+    out.push((l) => {
+      const text = 'stringValue' in l.body ? l.body.stringValue : anyValueToFilterString(l.body);
+      return text != null && text.toLowerCase().includes(needle);
+    });
+  }
+  if (isList(f.attributes)) for (const c of f.attributes) out.push(attributePredicate(ctx, c, LOG_VIEW));
+  nested(f, out, (sub) => compileLogs(ctx, sub));
+  return all(out);
+}
+
+/**
+ * The filter as a span predicate. Validates the whole filter first: a problem is a BAD_QUERY
+ * StoreError naming `backend` (the store that asked), thrown here rather than per span.
+ */
+export function compileSpanFilter(filter: TelemetryFilter | null | undefined, backend = DEFAULT_BACKEND): Predicate<SpanRecord> {
+  return compileSpans({ signal: 'spans', backend }, filter ?? {});
+}
+
+/** The filter as a log-record predicate; see compileSpanFilter. */
+export function compileLogFilter(filter: TelemetryFilter | null | undefined, backend = DEFAULT_BACKEND): Predicate<LogRecord> {
+  return compileLogs({ signal: 'logs', backend }, filter ?? {});
+}
+
+/** One-off form; to test many spans against one filter, compile it once with compileSpanFilter. */
+export function matchesSpan(span: SpanRecord, filter: TelemetryFilter): boolean {
+  return compileSpanFilter(filter)(span);
+}
+
+export function matchesLog(log: LogRecord, filter: TelemetryFilter): boolean {
+  return compileLogFilter(filter)(log);
+}
+
+// ---------------------------------------------------------------------------------------------
+// RE2 patterns as JavaScript regexes
+//
+// RE2 has no backreferences and no lookaround, and it runs in linear time. V8's backtracking engine
+// can take exponential time on a pattern such as `(a+)+b`, and a gateway evaluates its users'
+// patterns on its one event loop. Three things keep that out:
+// 1. Backreferences and lookaround are refused (RE2 refuses them too).
+// 2. V8 is told to switch a regex that backtracks excessively to its linear-time engine
+//    (--enable-experimental-regexp-engine-on-excessive-backtracks, set below). That engine cannot
+//    take the `i` or `u` flag, lookaround, or large counted repetition, so (?i) is translated into
+//    character classes and no `u` flag is ever used.
+// 3. What the linear engine still cannot take, nested repetition together with a counted
+//    repetition above 8 (`(a{1,20})+`), is refused with a BAD_QUERY.
+// Translation also keeps RE2's meaning where JavaScript differs: `\s` is ASCII whitespace, `\z`,
+// `\A`, `\Q…\E`, `\x{…}`, `(?P<name>…)`, POSIX classes such as `[[:alpha:]]`, and a `{` or `]`
+// that is not syntax is a literal. The linear engine is used only after a regex has backtracked
+// excessively, so its results are the same; only the time changes.
+
+try {
+  setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+} catch {
+  // Not fatal: patterns are still checked statically.
+}
+
+const MAX_PATTERN_LENGTH = 4096;
+/** RE2's own limit on a counted repetition. */
+const MAX_REPEAT = 1000;
+/** Above this, V8's linear engine no longer takes a counted repetition. */
+const LINEAR_ENGINE_MAX_COUNT = 8;
+
+const JS_SYNTAX = new Set('^$\\.*+?()[]{}|/');
+const POSIX_CLASSES: Record<string, string> = {
+  alnum: '0-9A-Za-z',
+  alpha: 'A-Za-z',
+  ascii: '\\x00-\\x7F',
+  blank: '\\t ',
+  cntrl: '\\x00-\\x1F\\x7F',
+  digit: '0-9',
+  graph: '!-~',
+  lower: 'a-z',
+  print: ' -~',
+  punct: '!-\\/:-@\\[-`{-~',
+  space: '\\t\\n\\v\\f\\r ',
+  upper: 'A-Z',
+  word: '0-9A-Za-z_',
+  xdigit: '0-9A-Fa-f',
+};
+const RE2_SPACE = '\\t\\n\\f\\r ';
+
+class PatternError extends Error {}
+
+const hex4 = (n: number) => `\\u${n.toString(16).padStart(4, '0')}`;
+const isLetter = (ch: string) => /^[A-Za-z]$/.test(ch);
+const swapCase = (ch: string) => (ch === ch.toLowerCase() ? ch.toUpperCase() : ch.toLowerCase());
+
+/** A code point as an atom of a non-`u` JavaScript regex. */
+function codePointAtom(cp: number): string {
+  if (cp <= 0xffff) return hex4(cp);
+  const s = String.fromCodePoint(cp);
+  return `(?:${hex4(s.charCodeAt(0))}${hex4(s.charCodeAt(1))})`;
+}
+
+interface Group {
+  hasRepeat: boolean;
+}
+
+/** RE2 pattern → the source of an equivalent JavaScript regex (no anchors added) and its flags. */
+function translate(pattern: string): { source: string; flags: string } {
+  let i = 0;
+  let out = '';
+  let caseInsensitive = false;
+  let dotAll = false;
+  const groups: Group[] = [{ hasRepeat: false }];
+  // Whether the atom just written may be quantified, and whether it is a group with repetition inside.
+  let lastAtom: { repeatInside: boolean } | null = null;
+  let nestedRepeat = false;
+  let largeCount = false;
+  const top = () => groups[groups.length - 1]!;
+
+  const atom = (text: string, repeatInside = false) => {
+    out += text;
+    lastAtom = { repeatInside };
+  };
+  const literal = (ch: string) => {
+    if (caseInsensitive && isLetter(ch)) atom(`[${ch}${swapCase(ch)}]`);
+    else atom(JS_SYNTAX.has(ch) || ch === '-' ? `\\${ch}` : ch);
+  };
+
+  // Leading inline flags, the only place JavaScript can take them (as regex flags).
+  const lead = /^\(\?([a-zA-Z]+)\)/.exec(pattern);
+  if (lead) {
+    for (const f of lead[1]!) {
+      if (f === 'i') caseInsensitive = true;
+      else if (f === 's') dotAll = true;
+      else throw new PatternError(`the inline flag ${f} is not supported (only i and s are)`);
+    }
+    i = lead[0].length;
+  }
+
+  while (i < pattern.length) {
+    const ch = pattern[i]!;
+    if (ch === '\\') {
+      i = escapeOutsideClass(pattern, i, { atom, literal, caseInsensitive, anchor: (s) => ((out += s), (lastAtom = null)) });
+      continue;
+    }
+    if (ch === '[') {
+      const { text, end } = characterClass(pattern, i, caseInsensitive);
+      atom(text);
+      i = end;
+      continue;
+    }
+    if (ch === '(') {
+      const rest = pattern.slice(i);
+      let open: string;
+      if (rest.startsWith('(?:')) open = '(?:';
+      else if (/^\(\?P<[A-Za-z_][A-Za-z0-9_]*>/.test(rest)) open = `(?${/^\(\?P(<[^>]+>)/.exec(rest)![1]}`;
+      else if (/^\(\?<[A-Za-z_][A-Za-z0-9_]*>/.test(rest)) open = /^\(\?<[^>]+>/.exec(rest)![0];
+      else if (/^\(\?(=|!|<=|<!)/.test(rest)) throw new PatternError('lookahead and lookbehind are not supported (RE2 has none)');
+      else if (rest.startsWith('(?P=')) throw new PatternError('backreferences are not supported (RE2 has none)');
+      else if (rest.startsWith('(?')) throw new PatternError('inline flags are supported only at the start of the pattern, as (?i) or (?s)');
+      else open = '(';
+      out += open;
+      i += open === '(' ? 1 : rest.startsWith('(?P<') ? open.length + 1 : open.length;
+      groups.push({ hasRepeat: false });
+      lastAtom = null;
+      continue;
+    }
+    if (ch === ')') {
+      if (groups.length === 1) throw new PatternError('unmatched )');
+      const g = groups.pop()!;
+      if (g.hasRepeat) top().hasRepeat = true;
+      atom(')', g.hasRepeat);
+      i++;
+      continue;
+    }
+    const counted = ch === '{' ? /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i)) : null;
+    if (ch === '*' || ch === '+' || ch === '?' || counted) {
+      let repeats: boolean;
+      let len = 1;
+      if (counted) {
+        const min = Number(counted[1]);
+        const max = counted[2] === undefined ? min : counted[3] === '' ? Infinity : Number(counted[3]);
+        if (min > MAX_REPEAT || (max !== Infinity && max > MAX_REPEAT)) throw new PatternError(`a counted repetition may not exceed ${MAX_REPEAT}`);
+        if (max < min) throw new PatternError(`bad repetition ${counted[0]}`);
+        if (min > LINEAR_ENGINE_MAX_COUNT || (max !== Infinity && max > LINEAR_ENGINE_MAX_COUNT)) largeCount = true;
+        repeats = max > 1;
+        len = counted[0].length;
+      } else repeats = ch !== '?';
+      const quantified = lastAtom as { repeatInside: boolean } | null; // set inside closures, which narrowing does not see
+      if (quantified === null) throw new PatternError(`missing argument to repetition operator ${counted ? counted[0] : ch}`);
+      if (repeats && quantified.repeatInside) nestedRepeat = true;
+      if (repeats) top().hasRepeat = true;
+      out += pattern.slice(i, i + len);
+      i += len;
+      if (pattern[i] === '?') {
+        out += '?';
+        i++;
+      }
+      if (pattern[i] === '*' || pattern[i] === '+' || pattern[i] === '?' || (pattern[i] === '{' && /^\{\d+(,\d*)?\}/.test(pattern.slice(i)))) {
+        throw new PatternError(`bad repetition operator ${pattern.slice(i - len, i + 1)}`);
+      }
+      lastAtom = null;
+      continue;
+    }
+    if (ch === '^' || ch === '$' || ch === '|') {
+      out += ch;
+      lastAtom = null;
+      i++;
+      continue;
+    }
+    if (ch === '.') {
+      // RE2's `.` is one code point other than \n (any with (?s)); JavaScript's also stops at \r,
+      // U+2028 and U+2029, and without the `u` flag it is one UTF-16 unit.
+      atom(`(?:[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]|${dotAll ? '[\\s\\S]' : '[^\\n]'})`);
+      i++;
+      continue;
+    }
+    const cp = pattern.codePointAt(i)!;
+    if (cp > 0xffff) {
+      atom(codePointAtom(cp));
+      i += 2;
+      continue;
+    }
+    // A `{`, `}` or `]` that is not syntax is a literal in RE2.
+    literal(ch);
+    i++;
+  }
+  if (groups.length > 1) throw new PatternError('missing )');
+  if (nestedRepeat && largeCount) {
+    throw new PatternError(
+      `nested repetition together with a counted repetition above ${LINEAR_ENGINE_MAX_COUNT} could take exponential time in the gateway's JavaScript matcher`,
+    );
+  }
+  return { source: out, flags: '' };
+}
+
+interface EscapeSink {
+  atom(text: string): void;
+  literal(ch: string): void;
+  anchor(text: string): void;
+  caseInsensitive: boolean;
+}
+
+/** One escape outside a character class, starting at the backslash; returns the index after it. */
+function escapeOutsideClass(p: string, i: number, sink: EscapeSink): number {
+  const c = p[i + 1];
+  if (c === undefined) throw new PatternError('trailing backslash');
+  if (c >= '1' && c <= '9') throw new PatternError('backreferences are not supported (RE2 has none)');
+  switch (c) {
+    case 'k':
+      throw new PatternError('backreferences are not supported (RE2 has none)');
+    case 'A':
+      sink.anchor('^');
+      return i + 2;
+    case 'z':
+      sink.anchor('$');
+      return i + 2;
+    case 'b':
+    case 'B':
+      sink.anchor(`\\${c}`);
+      return i + 2;
+    case 's':
+      sink.atom(`[${RE2_SPACE}]`);
+      return i + 2;
+    case 'S':
+      sink.atom(`[^${RE2_SPACE}]`);
+      return i + 2;
+    case 'd':
+    case 'D':
+    case 'w':
+    case 'W':
+    case 'n':
+    case 't':
+    case 'r':
+    case 'f':
+    case 'v':
+      sink.atom(`\\${c}`);
+      return i + 2;
+    case 'a':
+      sink.atom('\\x07');
+      return i + 2;
+    case '0': {
+      const m = /^0[0-7]{0,2}/.exec(p.slice(i + 1))!;
+      sink.atom(hex4(parseInt(m[0], 8)));
+      return i + 1 + m[0].length;
+    }
+    case 'x': {
+      const { cp, end } = hexEscape(p, i);
+      if (sink.caseInsensitive && cp < 128 && isLetter(String.fromCharCode(cp))) sink.literal(String.fromCharCode(cp));
+      else sink.atom(codePointAtom(cp));
+      return end;
+    }
+    case 'Q': {
+      const close = p.indexOf('\\E', i + 2);
+      const text = p.slice(i + 2, close === -1 ? p.length : close);
+      // Each quoted character is its own atom, so a quantifier after \E applies to the last one, as in RE2.
+      for (const ch of text) {
+        if (ch.length === 1) sink.literal(ch);
+        else sink.atom(codePointAtom(ch.codePointAt(0)!));
+      }
+      return close === -1 ? p.length : close + 2;
+    }
+    case 'E':
+      return i + 2; // a stray \E is ignored, as in RE2
+    default:
+      if (/[A-Za-z0-9]/.test(c)) throw new PatternError(`the escape \\${c} is not supported`);
+      sink.literal(c);
+      return i + 2;
+  }
+}
+
+/** \xHH or \x{H…}, starting at the backslash. */
+function hexEscape(p: string, i: number): { cp: number; end: number } {
+  const rest = p.slice(i + 2);
+  const braced = /^\{([0-9A-Fa-f]{1,6})\}/.exec(rest);
+  if (braced) {
+    const cp = parseInt(braced[1]!, 16);
+    if (cp > 0x10ffff) throw new PatternError(`the escape \\x{${braced[1]}} is not a code point`);
+    return { cp, end: i + 2 + braced[0].length };
+  }
+  const two = /^[0-9A-Fa-f]{2}/.exec(rest);
+  if (!two) throw new PatternError('\\x needs two hex digits or {hex}');
+  return { cp: parseInt(two[0], 16), end: i + 4 };
+}
+
+/** A character class starting at `[`: RE2 syntax in, non-`u` JavaScript out. */
+function characterClass(p: string, start: number, caseInsensitive: boolean): { text: string; end: number } {
+  let i = start + 1;
+  let negated = false;
+  if (p[i] === '^') {
+    negated = true;
+    i++;
+  }
+  const members: string[] = [];
+  // Letter ranges and letters, to add their other case under (?i).
+  const letters: [string, string][] = [];
+  let first = true;
+  /** One class character (possibly escaped) as [js text, code unit or null for a class escape]. */
+  const member = (): [string, number | null] => {
+    const ch = p[i]!;
+    if (ch === '\\') {
+      const c = p[i + 1];
+      if (c === undefined) throw new PatternError('trailing backslash');
+      if (c >= '1' && c <= '9') throw new PatternError('octal and backreference escapes are not supported in a class');
+      if ('dDwW'.includes(c)) return (i += 2), [`\\${c}`, null];
+      if (c === 's') return (i += 2), [RE2_SPACE, null];
+      if (c === 'S') throw new PatternError('\\S inside a character class is not supported');
+      const simple: Record<string, number> = { n: 10, t: 9, r: 13, f: 12, v: 11, a: 7 };
+      if (c in simple) return (i += 2), [hex4(simple[c]!), simple[c]!];
+      if (c === '0') {
+        const m = /^0[0-7]{0,2}/.exec(p.slice(i + 1))!;
+        i += 1 + m[0].length;
+        const cp = parseInt(m[0], 8);
+        return [hex4(cp), cp];
+      }
+      if (c === 'x') {
+        const { cp, end } = hexEscape(p, i);
+        if (cp > 0xffff) throw new PatternError('a code point above U+FFFF is not supported in a character class');
+        i = end;
+        return [hex4(cp), cp];
+      }
+      if (/[A-Za-z0-9]/.test(c)) throw new PatternError(`the escape \\${c} is not supported`);
+      i += 2;
+      return [hex4(c.charCodeAt(0)), c.charCodeAt(0)];
+    }
+    if (ch === '[' && p[i + 1] === ':') {
+      const m = /^\[:(\^?)([a-z]+):\]/.exec(p.slice(i));
+      if (m) {
+        if (m[1]) throw new PatternError(`the negated POSIX class [:^${m[2]}:] is not supported`);
+        const cls = POSIX_CLASSES[m[2]!];
+        if (!cls) throw new PatternError(`unknown POSIX class [:${m[2]}:]`);
+        i += m[0].length;
+        if (caseInsensitive && (m[2] === 'lower' || m[2] === 'upper')) return ['A-Za-z', null];
+        return [cls, null];
+      }
+    }
+    i += ch.length;
+    const code = ch.charCodeAt(0);
+    return [JS_SYNTAX.has(ch) || ch === '-' ? `\\${ch}` : ch, code];
+  };
+  for (;;) {
+    if (i >= p.length) throw new PatternError('missing ]');
+    if (p[i] === ']' && !first) {
+      i++;
+      break;
+    }
+    first = false;
+    const [text, lo] = member();
+    if (lo !== null && p[i] === '-' && p[i + 1] !== undefined && p[i + 1] !== ']') {
+      i++;
+      const [hiText, hi] = member();
+      if (hi === null) throw new PatternError('a class escape cannot end a range');
+      if (hi < lo) throw new PatternError(`bad character class range ${String.fromCharCode(lo)}-${String.fromCharCode(hi)}`);
+      members.push(`${text}-${hiText}`);
+      letters.push([String.fromCharCode(lo), String.fromCharCode(hi)]);
+    } else {
+      members.push(text);
+      if (lo !== null) letters.push([String.fromCharCode(lo), String.fromCharCode(lo)]);
+    }
+  }
+  if (caseInsensitive) {
+    for (const [lo, hi] of letters) {
+      for (const [a, z] of [['a', 'z'], ['A', 'Z']] as const) {
+        const from = lo > a ? lo : a;
+        const to = hi < z ? hi : z;
+        if (from <= to) members.push(`${swapCase(from)}-${swapCase(to)}`);
+      }
+    }
+  }
+  return { text: `[${negated ? '^' : ''}${members.join('')}]`, end: i };
+}
+
+/**
+ * An RE2 pattern as a JavaScript RegExp that must match a whole value (as RE2's full match does).
+ * A pattern that is not valid, or that uses what RE2 does not have or the gateway refuses, is a
+ * BAD_QUERY naming the pattern.
+ */
+export function compileRegex(pattern: string, backend = DEFAULT_BACKEND): RegExp {
+  const fail = (why: string) => new StoreError('BAD_QUERY', backend, `invalid regex ${JSON.stringify(pattern)}: ${why}`);
+  if (typeof pattern !== 'string') throw fail('a regex must be a string');
+  if (pattern.length > MAX_PATTERN_LENGTH) throw fail(`longer than ${MAX_PATTERN_LENGTH} characters`);
+  let translated: { source: string; flags: string };
+  try {
+    translated = translate(pattern);
+  } catch (err) {
+    if (err instanceof PatternError) throw fail(err.message);
+    throw err;
+  }
+  try {
+    return new RegExp(`^(?:${translated.source})$`, translated.flags);
+  } catch (err) {
+    const why = err instanceof Error ? err.message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '') : String(err);
+    throw fail(why);
+  }
+}

@@ -1,0 +1,113 @@
+// The HTTP side of the Jaeger store: one GET with headers, tenant, timeout, a bounded body and
+// error mapping. Everything above this file works with parsed JSON and StoreErrors only.
+import type { Logger } from 'pino';
+import { StoreError } from '../types.ts';
+import { fromFetchFailure, fromStatus, internal, isJaegerErrorBody } from './errors.ts';
+
+export interface JaegerClientOptions {
+  baseUrl: string;
+  logger: Logger;
+  timeoutMs: number;
+  headers: Record<string, string>;
+  fetch: typeof fetch;
+  tenantHeader: string;
+  alwaysSendTenant: boolean;
+  maxResponseBytes: number;
+}
+
+export interface JaegerClient {
+  /**
+   * GETs `path` with `query` and returns the parsed JSON body of a 2xx answer. With `notFound:
+   * 'empty'`, Jaeger's own 404 ("No traces found") returns null instead of failing.
+   */
+  getJson(path: string, query: readonly (readonly [string, string])[], tenant: string, opts?: { notFound?: 'empty' }): Promise<unknown>;
+}
+
+const DEFAULT_TENANT = 'default';
+
+/** The base URL without credentials (fetch refuses them) and the Basic auth header they make. */
+function splitCredentials(baseUrl: string): { base: string; authorization?: string } {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw internal('the Jaeger base URL is not a valid URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw internal('the Jaeger base URL must be http: or https:');
+  let authorization: string | undefined;
+  if (url.username || url.password) {
+    const user = decodeURIComponent(url.username);
+    const pass = decodeURIComponent(url.password);
+    authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    url.username = '';
+    url.password = '';
+  }
+  url.search = '';
+  url.hash = '';
+  return { base: url.toString().replace(/\/+$/, ''), authorization };
+}
+
+/** The body as text, failing once more than `max` bytes have arrived. */
+async function readBody(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw internal(`jaeger's response is larger than ${max} bytes`);
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      throw internal(`jaeger's response is larger than ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function createJaegerClient(opts: JaegerClientOptions): JaegerClient {
+  const { base, authorization } = splitCredentials(opts.baseUrl);
+  const fixedHeaders: Record<string, string> = { accept: 'application/json' };
+  if (authorization) fixedHeaders.authorization = authorization;
+  for (const [k, v] of Object.entries(opts.headers)) fixedHeaders[k.toLowerCase()] = v;
+  const tenantHeader = opts.tenantHeader.toLowerCase();
+  const log = opts.logger;
+
+  return {
+    async getJson(path, query, tenant, { notFound } = {}) {
+      const search = new URLSearchParams(query.map(([k, v]) => [k, v]));
+      const qs = search.toString();
+      const url = `${base}${path}${qs ? `?${qs}` : ''}`;
+      const headers = { ...fixedHeaders };
+      if (tenant !== DEFAULT_TENANT || opts.alwaysSendTenant) headers[tenantHeader] = tenant;
+      const started = performance.now();
+      let status = 0;
+      try {
+        const res = await opts.fetch(url, { method: 'GET', headers, signal: AbortSignal.timeout(opts.timeoutMs) });
+        status = res.status;
+        const text = await readBody(res, opts.maxResponseBytes);
+        log.debug({ path, status, ms: Math.round(performance.now() - started) }, 'jaeger request');
+        if (status === 404 && notFound === 'empty' && isJaegerErrorBody(text)) return null;
+        if (status < 200 || status > 299) throw fromStatus(status, text, path);
+        try {
+          return JSON.parse(text) as unknown;
+        } catch (err) {
+          throw internal(`jaeger answered ${path} with a body that is not JSON`, err);
+        }
+      } catch (err) {
+        // A fetch error is thrown before the headers (no connection, timeout) or while the body
+        // streams in (timeout, reset); either way the caller gets only the mapped StoreError.
+        const mapped = err instanceof StoreError ? err : fromFetchFailure(err, opts.timeoutMs);
+        const level = mapped.code === 'BAD_QUERY' ? 'debug' : 'warn';
+        log[level]({ path, status: status || undefined, code: mapped.code, err: mapped.message }, 'jaeger request failed');
+        throw mapped;
+      }
+    },
+  };
+}

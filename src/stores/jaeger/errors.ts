@@ -1,0 +1,99 @@
+// Turns what can go wrong talking to Jaeger into StoreError codes (STYLE.md principle 5), so no
+// fetch error, HTTP status or Jaeger message reaches a resolver unmapped.
+//
+// - no connection, a timeout, 5xx, 408, 429, 401/403 (the gateway's credentials or tenant are not
+//   accepted; nothing the query can fix) and 404 for an unknown path (baseUrl is not a Jaeger
+//   query service with api_v3) → UNAVAILABLE;
+// - 400 and the other 4xx (e.g. "query.startTimeMin and query.startTimeMax are required") →
+//   BAD_QUERY with Jaeger's message;
+// - a body that is not the JSON or OTLP we expect → INTERNAL.
+// Messages name no host, URL or credential: UNAVAILABLE messages reach GraphQL clients.
+import { StoreError, type StoreErrorCode } from '../types.ts';
+
+export const BACKEND = 'jaeger';
+
+export function storeError(code: StoreErrorCode, message: string, cause?: unknown): StoreError {
+  return new StoreError(code, BACKEND, message, cause);
+}
+
+export const badQuery = (message: string) => storeError('BAD_QUERY', message);
+export const internal = (message: string, cause?: unknown) => storeError('INTERNAL', message, cause);
+export const unavailable = (message: string, cause?: unknown) => storeError('UNAVAILABLE', message, cause);
+
+const MAX_MESSAGE = 500;
+
+/**
+ * Jaeger's message from an error body: api_v3 writes `{"error":{"httpCode":N,"message":"…"}}\n`,
+ * the internal API `{"data":null,…,"errors":[{"code":N,"msg":"…"}]}`, and Go's mux plain text.
+ */
+export function errorMessageOf(body: string): string {
+  const text = body.trim();
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object') {
+      const error = (parsed as { error?: unknown }).error;
+      if (error && typeof error === 'object' && typeof (error as { message?: unknown }).message === 'string') {
+        return clip((error as { message: string }).message);
+      }
+      if (typeof error === 'string') return clip(error);
+      const errors = (parsed as { errors?: unknown }).errors;
+      if (Array.isArray(errors) && errors[0] && typeof (errors[0] as { msg?: unknown }).msg === 'string') {
+        return clip((errors[0] as { msg: string }).msg);
+      }
+    }
+  } catch {
+    // plain text
+  }
+  return clip(text);
+}
+
+function clip(s: string): string {
+  return s.length > MAX_MESSAGE ? `${s.slice(0, MAX_MESSAGE)}…` : s;
+}
+
+/** Whether an error body is Jaeger's own JSON error (so a 404 is "nothing found", not "no such path"). */
+export function isJaegerErrorBody(body: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    return !!parsed && typeof parsed === 'object' && 'error' in parsed;
+  } catch {
+    return false;
+  }
+}
+
+/** The StoreError for a non-2xx status that the caller did not handle itself. */
+export function fromStatus(status: number, body: string, path: string): StoreError {
+  const message = errorMessageOf(body) || `HTTP ${status}`;
+  if (status === 404) {
+    return unavailable(`${path} was not found (404: ${message}); is the base URL a Jaeger query service (HTTP port 16686) with api_v3?`);
+  }
+  if (status === 401 || status === 403) return unavailable(`jaeger refused the request (${status}): ${message}`);
+  if (status === 408 || status === 429 || status >= 500) return unavailable(`jaeger answered ${status}: ${message}`);
+  if (status >= 400) return badQuery(message);
+  return internal(`jaeger answered an unexpected ${status}`);
+}
+
+/** A fetch that threw: no connection, a reset, a timeout. Never the raw error. */
+export function fromFetchFailure(err: unknown, timeoutMs: number): StoreError {
+  const name = (err as { name?: unknown })?.name;
+  if (name === 'TimeoutError') return unavailable(`jaeger did not answer within ${timeoutMs} ms`, err);
+  if (name === 'AbortError') return unavailable('the request to jaeger was aborted', err);
+  const code = networkCode(err);
+  return unavailable(code ? `cannot reach jaeger (${code})` : 'cannot reach jaeger', err);
+}
+
+/** The errno-style code (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET…) somewhere in the cause chain. */
+export function networkCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) return code;
+    const errors = (e as { errors?: unknown }).errors; // AggregateError from happy eyeballs
+    if (Array.isArray(errors) && errors.length > 0) {
+      e = errors[0];
+      continue;
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

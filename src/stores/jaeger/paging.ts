@@ -1,0 +1,57 @@
+// Keyset pages over spans fetched from Jaeger: the sort key is (start ns, trace ID, span ID), the
+// DuckDB store's span keyset, and the cursor is that key as base64url JSON (opaque to clients).
+import type { SpanRecord } from '../../model/telemetry.ts';
+import type { Page, PageRequest } from '../types.ts';
+import { badQuery } from './errors.ts';
+
+export const MAX_PAGE_SIZE = 10_000;
+
+export interface SpanKey {
+  start: bigint;
+  traceId: string;
+  spanId: string;
+}
+
+export const keyOf = (s: SpanRecord): SpanKey => ({ start: s.startTimeUnixNano, traceId: s.traceId, spanId: s.spanId });
+
+export function encodeCursor(k: SpanKey): string {
+  return Buffer.from(JSON.stringify([k.start.toString(), k.traceId, k.spanId])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): SpanKey {
+  try {
+    const parts: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(parts) && parts.length === 3 && parts.every((x) => typeof x === 'string') && /^-?\d+$/.test(parts[0] as string)) {
+      const [start, traceId, spanId] = parts as [string, string, string];
+      return { start: BigInt(start), traceId, spanId };
+    }
+  } catch {
+    // reported below
+  }
+  throw badQuery('the cursor is not one this store issued');
+}
+
+export function compareKeys(a: SpanKey, b: SpanKey): number {
+  if (a.start !== b.start) return a.start < b.start ? -1 : 1;
+  if (a.traceId !== b.traceId) return a.traceId < b.traceId ? -1 : 1;
+  return a.spanId < b.spanId ? -1 : a.spanId > b.spanId ? 1 : 0;
+}
+
+export function pageSize(page: PageRequest): number {
+  const first = page?.first;
+  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
+    throw badQuery(`first must be an integer from 0 to ${MAX_PAGE_SIZE} (actual: ${String(first)})`);
+  }
+  return first;
+}
+
+/** One page of `spans` (already filtered, any order) after the request's cursor, in its order. */
+export function pageOf(spans: readonly SpanRecord[], page: PageRequest, first: number): Page<SpanRecord> {
+  const sign = (page.order ?? 'NEWEST_FIRST') === 'NEWEST_FIRST' ? -1 : 1;
+  const after = page.after != null ? decodeCursor(page.after) : undefined;
+  const keyed = spans.map((s) => ({ s, k: keyOf(s) }));
+  const rest = after ? keyed.filter(({ k }) => sign * compareKeys(k, after) > 0) : keyed;
+  rest.sort((a, b) => sign * compareKeys(a.k, b.k));
+  const items = rest.slice(0, first).map(({ s, k }) => ({ node: s, cursor: encodeCursor(k) }));
+  return { items, hasNextPage: rest.length > first, endCursor: items.at(-1)?.cursor ?? null };
+}

@@ -1,0 +1,239 @@
+// TraceStore over Jaeger's query service, api_v3 over HTTP (GET /api/v3/...). Answers have the same
+// shape as the DuckDB store's for the same data: spans come from the OTLP codec, summaries are
+// computed as DuckDB computes them, and every filter is applied in full by the gateway's matcher
+// (Jaeger evaluates a superset; see search-plan.ts).
+import type { SpanRecord } from '../../model/telemetry.ts';
+import type { Logger } from '../../logger.ts';
+import { compileSpanFilter } from '../filter-match.ts';
+import { StoreError, type Page, type PageRequest, type QueryNotes, type SpanRef, type TelemetryFilter, type TraceStore, type TraceSummary } from '../types.ts';
+import { createJaegerClient } from './client.ts';
+import { BACKEND, badQuery, internal } from './errors.ts';
+import { pageOf, pageSize, decodeCursor } from './paging.ts';
+import { findTracesQuery, planSearch, searchWindow } from './search-plan.ts';
+import { compareSummaries, summarizeTrace } from './summary.ts';
+import { spanKindFromJaeger, spansOfResult } from './wire.ts';
+
+export interface JaegerTraceStoreOptions {
+  /** The query service's HTTP address, e.g. `http://jaeger:16686` (a path prefix is kept; `user:pass@` becomes Basic auth). */
+  baseUrl: string;
+  /** The store's own component logger. */
+  logger: Logger;
+  /** Per request, including reading the body. Default 10 s. */
+  timeoutMs?: number;
+  /** Sent with every request, e.g. `{ authorization: 'Bearer …' }`. */
+  headers?: Record<string, string>;
+  /** Default: the global fetch. */
+  fetch?: typeof fetch;
+  /** The header Jaeger's multi-tenancy reads the tenant from. Default `x-tenant`. */
+  tenantHeader?: string;
+  /** Send the tenant header for the `default` tenant too. Default false (a Jaeger without tenancy gets no header). */
+  alwaysSendTenant?: boolean;
+  /** Trace lookups in flight at once. Default 8. */
+  concurrency?: number;
+  /** The most traces one search asks Jaeger for when the gateway must post-filter. Default 1000. */
+  maxSearchDepth?: number;
+  /** How many times more traces than wanted a post-filtered search asks for. Default 5. */
+  postFilterDepthFactor?: number;
+  /** A larger answer fails (INTERNAL) rather than filling memory. Default 256 MiB. */
+  maxResponseBytes?: number;
+  /** The clock for the default search window (tests). */
+  now?: () => bigint;
+}
+
+const MAX_TRACES = 10_000;
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const lower = (id: string) => String(id).toLowerCase();
+
+/** Runs `fn` over `items` with at most `limit` calls in flight; results in input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+function byStartThenSpanId(a: SpanRecord, b: SpanRecord): number {
+  if (a.startTimeUnixNano !== b.startTimeUnixNano) return a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1;
+  return a.spanId < b.spanId ? -1 : a.spanId > b.spanId ? 1 : 0;
+}
+
+function withNotes<T extends object>(value: T, notes: string[]): T & QueryNotes {
+  return notes.length > 0 ? Object.assign(value, { notes }) : value;
+}
+
+/** Any error that is not already a StoreError is this store's bug: INTERNAL, never a raw error. */
+async function guard<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    throw internal('the jaeger store failed unexpectedly', err);
+  }
+}
+
+interface Candidates {
+  /** Every span of each trace Jaeger returned, by trace ID. */
+  traces: Map<string, SpanRecord[]>;
+  notes: string[];
+}
+
+export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStore {
+  const log = opts.logger;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const client = createJaegerClient({
+    baseUrl: opts.baseUrl,
+    logger: log,
+    timeoutMs,
+    headers: opts.headers ?? {},
+    fetch: opts.fetch ?? globalThis.fetch,
+    tenantHeader: opts.tenantHeader ?? 'x-tenant',
+    alwaysSendTenant: opts.alwaysSendTenant ?? false,
+    maxResponseBytes: opts.maxResponseBytes ?? 256 * 1024 * 1024,
+  });
+  const concurrency = Math.max(1, opts.concurrency ?? 8);
+  const maxSearchDepth = Math.max(1, opts.maxSearchDepth ?? 1000);
+  const depthFactor = Math.max(1, opts.postFilterDepthFactor ?? 5);
+  const now = opts.now ?? (() => BigInt(Date.now()) * 1_000_000n);
+
+  /** GetTrace: the trace's spans in start order, [] when Jaeger has none ("No traces found"). */
+  async function fetchTrace(tenant: string, id: string): Promise<SpanRecord[]> {
+    const body = await client.getJson(`/api/v3/traces/${id}`, [], tenant, { notFound: 'empty' });
+    if (body === null) return [];
+    return spansOfResult(body, tenant, log)
+      .filter((s) => s.traceId === id)
+      .sort(byStartThenSpanId);
+  }
+
+  /** One GetTrace per distinct well-formed ID; an ID that is not 32 hex digits matches nothing, as in DuckDB. */
+  async function fetchTraces(tenant: string, ids: readonly string[]): Promise<Map<string, SpanRecord[]>> {
+    const unique = [...new Set(ids.map(lower))].filter((id) => TRACE_ID.test(id));
+    const lists = await mapLimit(unique, concurrency, (id) => fetchTrace(tenant, id));
+    return new Map(unique.map((id, i) => [id, lists[i]!]));
+  }
+
+  /**
+   * The traces a search must look at. A top-level traceId list is looked up by ID (complete, and
+   * with no default time window, as the GraphQL layer does for known IDs); anything else is one
+   * FindTraces with what Jaeger can evaluate. `want` is how many traces the caller needs.
+   */
+  async function candidates(
+    tenant: string,
+    filter: TelemetryFilter,
+    want: number,
+    cursor?: { start: bigint; order: 'NEWEST_FIRST' | 'OLDEST_FIRST' },
+  ): Promise<Candidates> {
+    if (Array.isArray(filter.traceId) && filter.traceId.length > 0) {
+      return { traces: await fetchTraces(tenant, filter.traceId), notes: [] };
+    }
+    const empty: Candidates = { traces: new Map(), notes: [] };
+    const plan = planSearch(filter);
+    if (plan.durationMin !== undefined && plan.durationMax !== undefined && plan.durationMin > plan.durationMax) return empty;
+    const window = searchWindow(filter.timeRange, now(), cursor);
+    if (!window) return empty;
+    const postFiltered = plan.residual.length > 0;
+    const depth = postFiltered ? Math.max(want, Math.min(want * depthFactor, maxSearchDepth)) : want;
+    const body = await client.getJson('/api/v3/traces', findTracesQuery(plan, window, depth), tenant, { notFound: 'empty' });
+    // FindTraces merges every trace into one resourceSpans list: group by trace ID.
+    const traces = new Map<string, SpanRecord[]>();
+    for (const s of body === null ? [] : spansOfResult(body, tenant, log)) {
+      const list = traces.get(s.traceId);
+      if (list) list.push(s);
+      else traces.set(s.traceId, [s]);
+    }
+    const notes: string[] = [];
+    const full = traces.size >= depth;
+    if (postFiltered) {
+      notes.push(
+        `jaeger cannot evaluate ${plan.residual.join(', ')}; the gateway applied the filter to the ${traces.size} traces jaeger returned` +
+          (full ? `, which is the search depth asked for (${depth}), so older matches may be missing` : ''),
+      );
+    }
+    if (cursor === undefined ? false : cursor.order === 'OLDEST_FIRST' && full) {
+      notes.push(`jaeger returns the most recent traces first, so an oldest-first page covers only the ${depth} most recent traces of the time range`);
+    }
+    return { traces, notes };
+  }
+
+  return {
+    backend: BACKEND,
+
+    getTraces: (tenant, traceIds) =>
+      guard(async () => {
+        if (traceIds.length === 0) return [];
+        const byId = await fetchTraces(tenant, traceIds);
+        // Key order, one list per key (DataLoader contract); repeated keys share the list's spans.
+        return traceIds.map((id) => [...(byId.get(lower(id)) ?? [])]);
+      }),
+
+    getSpans: (tenant, refs) =>
+      guard(async () => {
+        if (refs.length === 0) return [];
+        const byId = await fetchTraces(tenant, refs.map((r) => r.traceId));
+        const byKey = new Map<string, SpanRecord>();
+        for (const [traceId, spans] of byId) for (const s of spans) byKey.set(`${traceId}/${s.spanId}`, s);
+        return refs.map((r: SpanRef) => byKey.get(`${lower(r.traceId)}/${lower(r.spanId)}`) ?? null);
+      }),
+
+    searchTraces: (tenant, filter, limit) =>
+      guard(async () => {
+        if (!Number.isInteger(limit) || limit < 0 || limit > MAX_TRACES) {
+          throw badQuery(`limit must be an integer from 0 to ${MAX_TRACES} (actual: ${String(limit)})`);
+        }
+        const matches = compileSpanFilter(filter, BACKEND);
+        if (limit === 0) return [];
+        const { traces, notes } = await candidates(tenant, filter ?? {}, limit);
+        const summaries: TraceSummary[] = [];
+        // A trace matches when one of its spans does; its summary covers all of its spans.
+        for (const [traceId, spans] of traces) if (spans.some(matches)) summaries.push(summarizeTrace(traceId, spans));
+        return withNotes(summaries.sort(compareSummaries).slice(0, limit), notes);
+      }),
+
+    searchSpans: (tenant: string, filter: TelemetryFilter, page: PageRequest): Promise<Page<SpanRecord> & QueryNotes> =>
+      guard(async () => {
+        const first = pageSize(page);
+        const matches = compileSpanFilter(filter, BACKEND);
+        const order = page.order ?? 'NEWEST_FIRST';
+        const cursor = page.after != null ? { start: decodeCursor(page.after).start, order } : undefined;
+        const { traces, notes } = await candidates(tenant, filter ?? {}, first + 1, cursor);
+        const spans: SpanRecord[] = [];
+        for (const list of traces.values()) for (const s of list) if (matches(s)) spans.push(s);
+        return withNotes(pageOf(spans, page, first), notes);
+      }),
+
+    /** GET /api/v3/services. Jaeger lists services without a time range, so `range` is not applied. */
+    services: (tenant) =>
+      guard(async () => {
+        const body = await client.getJson('/api/v3/services', [], tenant);
+        const services = (body as { services?: unknown } | null)?.services;
+        if (services === undefined) return []; // jsonpb writes an empty list as {}
+        if (!Array.isArray(services) || !services.every((s) => typeof s === 'string')) {
+          throw internal('jaeger answered /api/v3/services with something other than a list of names');
+        }
+        return [...new Set(services)].sort();
+      }),
+
+    /** GET /api/v3/operations?service=…, sorted by name then kind. `range` is not applied (Jaeger has none). */
+    operations: (tenant, service) =>
+      guard(async () => {
+        if (typeof service !== 'string' || service === '') return [];
+        const body = await client.getJson('/api/v3/operations', [['service', service]], tenant);
+        const operations = (body as { operations?: unknown } | null)?.operations;
+        if (operations === undefined) return [];
+        if (!Array.isArray(operations)) throw internal('jaeger answered /api/v3/operations with something other than a list');
+        const seen = new Map<string, { name: string; kind: ReturnType<typeof spanKindFromJaeger> }>();
+        for (const op of operations) {
+          const name = (op as { name?: unknown })?.name;
+          if (typeof name !== 'string') throw internal('jaeger answered /api/v3/operations with an operation without a name');
+          const kind = spanKindFromJaeger((op as { spanKind?: unknown }).spanKind);
+          seen.set(`${kind}/${name}`, { name, kind });
+        }
+        return [...seen.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.kind - b.kind));
+      }),
+  };
+}

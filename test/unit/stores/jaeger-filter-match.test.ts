@@ -1,0 +1,266 @@
+// The in-memory TelemetryFilter evaluator (src/stores/filter-match.ts) that the Jaeger store applies
+// after fetching. Its cases are the TraceStore contract's filter cases over the contract's own sample
+// spans, so the gateway's matcher and DuckDB's SQL are held to one expectation.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { LogRecord, SpanRecord } from '../../../src/model/telemetry.ts';
+import { compileLogFilter, compileRegex, compileSpanFilter, lookupAttribute, matchesLog, matchesSpan, toNumber } from '../../../src/stores/filter-match.ts';
+import { StoreError, type TelemetryFilter } from '../../../src/stores/types.ts';
+import { sampleSpans, t2, t3 } from '../../contract/trace-store-contract.ts';
+import { attrs, log, MS, resource, span, spanId, T0 } from '../../helpers/telemetry-builders.ts';
+
+const spans = sampleSpans('match');
+const names = (filter: TelemetryFilter, from: readonly SpanRecord[] = spans) => {
+  const p = compileSpanFilter(filter);
+  return from.filter(p).map((s) => s.name).sort();
+};
+
+function throwsBadQuery(fn: () => unknown, includes?: string, backend = 'gateway'): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof StoreError, `expected a StoreError, got ${String(err)}`);
+    assert.equal(err.code, 'BAD_QUERY');
+    assert.equal(err.backend, backend);
+    if (includes) assert.ok(err.message.includes(includes), `${err.message} should mention ${includes}`);
+    return true;
+  });
+}
+
+describe('filter-match evaluates the TraceStore contract filter cases as DuckDB does', () => {
+  const cases: [string, TelemetryFilter, string[]][] = [
+    ['no filter', {}, ['GET /cart', 'POST /pay', 'SELECT cart', 'consume', 'render']],
+    ['attribute eq', { attributes: [{ key: 'http.method', op: 'eq', value: 'GET' }] }, ['GET /cart']],
+    ['attribute neq (the attribute must exist)', { attributes: [{ key: 'http.method', op: 'neq', value: 'GET' }] }, ['POST /pay']],
+    ['attribute in', { attributes: [{ key: 'http.method', op: 'in', values: ['GET', 'POST'] }] }, ['GET /cart', 'POST /pay']],
+    ['attribute regex matching the whole value', { attributes: [{ key: 'http.method', op: 'regex', value: 'P.*' }] }, ['POST /pay']],
+    ['attribute regex not matching a substring only', { attributes: [{ key: 'http.method', op: 'regex', value: 'OS' }] }, []],
+    ['attribute exists', { attributes: [{ key: 'db.system', op: 'exists' }] }, ['SELECT cart']],
+    ['attribute gt on an int', { attributes: [{ key: 'http.status_code', op: 'gt', number: 399 }] }, ['POST /pay']],
+    ['attribute gte', { attributes: [{ key: 'http.status_code', op: 'gte', number: 200 }] }, ['GET /cart', 'POST /pay']],
+    ['attribute lt', { attributes: [{ key: 'http.status_code', op: 'lt', number: 300 }] }, ['GET /cart']],
+    ['attribute lte', { attributes: [{ key: 'http.status_code', op: 'lte', number: 200 }] }, ['GET /cart']],
+    ['attribute gt on a double', { attributes: [{ key: 'amount', op: 'gt', number: 10 }] }, ['POST /pay']],
+    ['attribute gt with the number given as a string value', { attributes: [{ key: 'amount', op: 'gt', value: '10' }] }, ['POST /pay']],
+    ['attribute lt on a non-numeric value', { attributes: [{ key: 'user.id', op: 'lt', number: 5 }] }, []],
+    ['attribute found on the resource', { attributes: [{ key: 'service.name', op: 'eq', value: 'db' }] }, ['SELECT cart']],
+    ['span attribute shadowing the resource one', { attributes: [{ key: 'deployment.environment', op: 'eq', value: 'prod' }] }, ['GET /cart', 'SELECT cart']],
+    ['span attribute over the resource one', { attributes: [{ key: 'deployment.environment', op: 'eq', value: 'canary' }] }, ['render']],
+    ['two attribute conditions are ANDed', { attributes: [{ key: 'http.method', op: 'exists' }, { key: 'http.status_code', op: 'lt', number: 300 }] }, ['GET /cart']],
+    ['telemetrySource from the resource', { telemetrySource: ['claude-code'] }, ['POST /pay', 'consume']],
+    ['service', { service: ['checkout'] }, ['GET /cart', 'render']],
+    ['name', { name: ['render', 'consume'] }, ['consume', 'render']],
+    ['status ERROR', { status: ['ERROR'] }, ['POST /pay', 'SELECT cart']],
+    ['status UNSET and OK', { status: ['UNSET', 'OK'] }, ['GET /cart', 'consume', 'render']],
+    ['kind', { kind: [1, 5] }, ['consume', 'render']],
+    ['minDuration', { minDuration: 100n * MS }, ['GET /cart', 'POST /pay']],
+    ['maxDuration', { maxDuration: 20n * MS }, ['SELECT cart', 'consume']],
+    ['traceId, in any letter case', { traceId: [t2, t3.toUpperCase()] }, ['POST /pay', 'consume']],
+    ['spanId', { spanId: [spanId(0x12)] }, ['SELECT cart']],
+    ['time range from', { timeRange: { from: T0 + 500n * MS } }, ['POST /pay', 'consume']],
+    ['time range to (inclusive)', { timeRange: { to: T0 + 40n * MS } }, ['GET /cart', 'SELECT cart', 'render']],
+    ['not', { not: { service: ['checkout'] } }, ['POST /pay', 'SELECT cart', 'consume']],
+    ['not over a missing attribute', { not: { attributes: [{ key: 'db.system', op: 'eq', value: 'postgresql' }] } }, ['GET /cart', 'POST /pay', 'consume', 'render']],
+    ['or', { or: [{ name: ['render'] }, { status: ['ERROR'] }] }, ['POST /pay', 'SELECT cart', 'render']],
+    ['and with a nested or', { and: [{ service: ['checkout'] }, { or: [{ kind: [1] }, { minDuration: 100n * MS }] }] }, ['GET /cart', 'render']],
+    ['or with a nested not', { or: [{ not: { service: ['checkout', 'db', 'payments'] } }, { name: ['consume'] }] }, ['consume']],
+    ['not of not', { not: { not: { service: ['db'] } } }, ['SELECT cart']],
+    ['empty lists count as unset', { service: [], attributes: [], or: [] }, ['GET /cart', 'POST /pay', 'SELECT cart', 'consume', 'render']],
+    ['a user value matched literally', { service: ["checkout' OR '1'='1"] }, []],
+  ];
+  for (const [label, filter, expected] of cases) {
+    it(`filters spans by ${label}`, () => {
+      assert.deepEqual(names(filter), expected);
+    });
+  }
+
+  it('matchesSpan is the one-off form of the compiled predicate', () => {
+    const [cart] = spans;
+    assert.equal(matchesSpan(cart!, { service: ['checkout'], kind: [2] }), true);
+    assert.equal(matchesSpan(cart!, { service: ['checkout'], kind: [3] }), false);
+  });
+});
+
+describe('filter-match attribute lookup', () => {
+  const res = resource('svc', { region: 'eu', shared: 'from-resource', 'nothing.here': {} });
+
+  it('looks a key up on the span first, then on the resource', () => {
+    const s = span({ resource: res, attributes: attrs({ shared: 'from-span' }) });
+    assert.equal(lookupAttribute(s.attributes, s.resource.attributes, 'shared'), 'from-span');
+    assert.equal(lookupAttribute(s.attributes, s.resource.attributes, 'region'), 'eu');
+    assert.equal(lookupAttribute(s.attributes, s.resource.attributes, 'missing'), undefined);
+  });
+
+  it('takes the last occurrence of a repeated key, as the stored attribute map does', () => {
+    const s = span({ attributes: [...attrs({ k: 'first' }), ...attrs({ k: 'second' })] });
+    assert.deepEqual(names({ attributes: [{ key: 'k', op: 'eq', value: 'second' }] }, [s]), [s.name]);
+    assert.deepEqual(names({ attributes: [{ key: 'k', op: 'eq', value: 'first' }] }, [s]), []);
+  });
+
+  it('compares every value type in its filter-string form', () => {
+    const s = span({
+      attributes: attrs({
+        flag: true,
+        big: { intValue: '9007199254740993' },
+        ratio: 0.25,
+        raw: { bytesValue: 'AAE=' },
+        list: { arrayValue: { values: [{ stringValue: 'a' }, { intValue: '1' }] } },
+      }),
+    });
+    const eq = (key: string, value: string) => names({ attributes: [{ key, op: 'eq', value }] }, [s]).length === 1;
+    assert.ok(eq('flag', 'true'));
+    assert.ok(eq('big', '9007199254740993'), 'ints keep every digit');
+    assert.ok(eq('ratio', '0.25'));
+    assert.ok(eq('raw', 'AAE='));
+    assert.ok(eq('list', '["a",1]'));
+    assert.ok(names({ attributes: [{ key: 'big', op: 'gt', number: 9007199254740990 }] }, [s]).length === 1);
+  });
+
+  it('an attribute with an empty value exists but equals nothing, and neq needs a value', () => {
+    const s = span({ resource: res });
+    assert.deepEqual(names({ attributes: [{ key: 'nothing.here', op: 'exists' }] }, [s]), [s.name]);
+    assert.deepEqual(names({ attributes: [{ key: 'nothing.here', op: 'eq', value: '' }] }, [s]), []);
+    assert.deepEqual(names({ attributes: [{ key: 'nothing.here', op: 'neq', value: 'x' }] }, [s]), []);
+    assert.deepEqual(names({ attributes: [{ key: 'absent', op: 'neq', value: 'x' }] }, [s]), []);
+    assert.deepEqual(names({ not: { attributes: [{ key: 'absent', op: 'neq', value: 'x' }] } }, [s]), [s.name]);
+  });
+
+  it('a key named __proto__ is an ordinary key', () => {
+    const s = span({ attributes: attrs({ ['__proto__']: 'x' }) });
+    assert.deepEqual(names({ attributes: [{ key: '__proto__', op: 'eq', value: 'x' }] }, [s]), [s.name]);
+    assert.deepEqual(names({ attributes: [{ key: 'constructor', op: 'exists' }] }, [s]), []);
+  });
+
+  it('reads numbers as DuckDB casts text to DOUBLE', () => {
+    assert.equal(toNumber('42'), 42);
+    assert.equal(toNumber(' -1.5e3 '), -1500);
+    assert.equal(toNumber('.5'), 0.5);
+    assert.equal(toNumber('inf'), Infinity);
+    assert.equal(toNumber(''), null);
+    assert.equal(toNumber('0x10'), null);
+    assert.equal(toNumber('true'), null);
+    assert.equal(toNumber('12abc'), null);
+    assert.equal(toNumber(null), null);
+  });
+});
+
+describe('filter-match validation', () => {
+  it('a field that does not apply to the signal is a BAD_QUERY naming it, even nested', () => {
+    throwsBadQuery(() => compileSpanFilter({ minSeverity: 9 }), 'minSeverity');
+    throwsBadQuery(() => compileSpanFilter({ and: [{ bodyContains: 'x' }] }), 'bodyContains');
+    throwsBadQuery(() => compileLogFilter({ or: [{ kind: [2] }] }), 'kind');
+  });
+
+  it('an unknown field, status or operator is a BAD_QUERY', () => {
+    throwsBadQuery(() => compileSpanFilter({ colour: ['red'] } as unknown as TelemetryFilter), 'colour');
+    throwsBadQuery(() => compileSpanFilter({ status: ['BROKEN' as 'OK'] }), 'BROKEN');
+    throwsBadQuery(() => compileSpanFilter({ attributes: [{ key: 'k', op: 'like' as 'eq', value: 'x' }] }), 'like');
+    throwsBadQuery(() => compileSpanFilter({ kind: [1.5 as 1] }), 'kind');
+    throwsBadQuery(() => compileSpanFilter({ minDuration: 'soon' as unknown as bigint }), 'minDuration');
+  });
+
+  it('an attribute condition without its value is a BAD_QUERY', () => {
+    throwsBadQuery(() => compileSpanFilter({ attributes: [{ key: 'k', op: 'eq' }] }), 'needs a string value');
+    throwsBadQuery(() => compileSpanFilter({ attributes: [{ key: 'k', op: 'in', values: [] }] }), 'needs values');
+    throwsBadQuery(() => compileSpanFilter({ attributes: [{ key: 'k', op: 'gt' }] }), 'needs a number');
+    throwsBadQuery(() => compileSpanFilter({ attributes: [{ op: 'exists' } as unknown as { key: string; op: 'exists' }] }), 'needs a key');
+  });
+
+  it('the error names the backend that compiled the filter', () => {
+    throwsBadQuery(() => compileSpanFilter({ minSeverity: 1 }, 'jaeger'), 'minSeverity', 'jaeger');
+  });
+});
+
+describe('filter-match regexes follow RE2 and stay linear', () => {
+  const full = (pattern: string, value: string) => compileRegex(pattern).test(value);
+
+  it('a regex must match the whole value', () => {
+    assert.equal(full('P.*', 'POST'), true);
+    assert.equal(full('OS', 'POST'), false);
+    assert.equal(full('GET|POST', 'POST'), true, 'alternation is grouped before anchoring');
+    assert.equal(full('a', 'a\n'), false, '$ does not match before a trailing newline');
+  });
+
+  it('translates RE2 syntax JavaScript spells differently', () => {
+    assert.equal(full('(?i)post', 'PoSt'), true);
+    assert.equal(full('(?i)[a-c]+z', 'AbCZ'), true);
+    assert.equal(full('(?i)[^a]', 'A'), false);
+    assert.equal(full('(?s)a.b', 'a\nb'), true);
+    assert.equal(full('a.b', 'a\nb'), false);
+    assert.equal(full('a.b', 'a\rb'), true, "RE2's dot matches \\r");
+    assert.equal(full('.', '😀'), true, 'a dot is one code point');
+    assert.equal(full('\\x{1F600}', '😀'), true);
+    assert.equal(full('[[:digit:]]+-[[:alpha:]_]+', '42-ab_c'), true);
+    assert.equal(full('\\Qa.b*\\E', 'a.b*'), true);
+    assert.equal(full('\\Qa.b*\\E', 'axbb'), false);
+    assert.equal(full('(?P<verb>GET)', 'GET'), true);
+    assert.equal(full('\\Ahost\\z', 'host'), true);
+    assert.equal(full('\\s', '\u00a0'), false, '\\s is ASCII whitespace in RE2');
+    assert.equal(full('a{', 'a{'), true, 'a brace that is not a repetition is a literal');
+    assert.equal(full('x]', 'x]'), true);
+    assert.equal(full('a\\-b\\:c', 'a-b:c'), true, 'escaped punctuation is a literal');
+  });
+
+  it('refuses what RE2 does not have, naming the pattern', () => {
+    for (const [pattern, why] of [
+      ['(a)\\1', 'backreferences'],
+      ['(?P<x>a)(?P=x)', 'backreferences'],
+      ['(?=a)a', 'lookahead'],
+      ['(?<!a)b', 'lookbehind'],
+      ['(unclosed', 'missing )'],
+      ['a**', 'bad repetition'],
+      ['*a', 'missing argument'],
+      ['a{1001}', '1000'],
+      ['[b-a]', 'range'],
+    ] as const) {
+      throwsBadQuery(() => compileRegex(pattern), why);
+      throwsBadQuery(() => compileRegex(pattern), JSON.stringify(pattern));
+    }
+  });
+
+  it('refuses what the JavaScript matcher cannot do safely or at all', () => {
+    throwsBadQuery(() => compileRegex('(?m)^a'), 'inline flag m');
+    throwsBadQuery(() => compileRegex('a(?i)b'), 'start of the pattern');
+    throwsBadQuery(() => compileRegex('\\pL'), '\\p');
+    throwsBadQuery(() => compileRegex('(a{1,20})+'), 'exponential');
+    throwsBadQuery(() => compileRegex('x'.repeat(5000)), 'longer than');
+  });
+
+  it('a pattern that makes a backtracking engine explode still answers at once', () => {
+    const started = Date.now();
+    for (const p of ['(a+)+b', '(.*)*b', '(?i)(a|a)*b', '([a-z]+)*\\.', '(\\w+\\s?)+!']) {
+      assert.equal(full(p, `${'a'.repeat(40)}c`), false);
+    }
+    assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+  });
+
+  it('an invalid regex inside a nested filter is a BAD_QUERY when the filter is compiled', () => {
+    throwsBadQuery(() => compileSpanFilter({ or: [{ attributes: [{ key: 'k', op: 'regex', value: '(unclosed' }] }] }), '(unclosed');
+  });
+});
+
+describe('filter-match on log records', () => {
+  const base = log({ resource: resource('api', { 'telemetry.source': 'codex' }) });
+  const logs: LogRecord[] = [
+    { ...base, timeUnixNano: T0, severityNumber: 9, body: { stringValue: 'User Logged In' }, eventName: 'login', attributes: attrs({ 'user.id': 'u1' }) },
+    { ...base, timeUnixNano: 0n, observedTimeUnixNano: T0 + 5n * MS, severityNumber: 17, body: { kvlistValue: { values: attrs({ msg: 'Disk FULL' }) } } },
+  ];
+  const which = (f: TelemetryFilter) => logs.map((l, i) => (compileLogFilter(f)(l) ? i : -1)).filter((i) => i >= 0);
+
+  it('filters by severity, body text (case-insensitive, any body type) and event name', () => {
+    assert.deepEqual(which({ minSeverity: 10 }), [1]);
+    assert.deepEqual(which({ bodyContains: 'logged in' }), [0]);
+    assert.deepEqual(which({ bodyContains: 'disk full' }), [1]);
+    assert.deepEqual(which({ name: ['login'] }), [0]);
+    assert.deepEqual(which({ name: [''] }), [], 'an empty event name is no name');
+  });
+
+  it('uses the observed time when the event time is unset', () => {
+    assert.deepEqual(which({ timeRange: { from: T0 + MS } }), [1]);
+  });
+
+  it('shares service, telemetrySource, attribute and nesting semantics with spans', () => {
+    assert.deepEqual(which({ service: ['api'], telemetrySource: ['codex'] }), [0, 1]);
+    assert.deepEqual(which({ or: [{ attributes: [{ key: 'user.id', op: 'exists' }] }, { minSeverity: 17 }] }), [0, 1]);
+    assert.deepEqual(which({ not: { attributes: [{ key: 'user.id', op: 'eq', value: 'u1' }] } }), [1]);
+    assert.equal(matchesLog(logs[0]!, { attributes: [{ key: 'service.name', op: 'regex', value: 'a.i' }] }), true);
+  });
+});

@@ -1,0 +1,485 @@
+// The Jaeger TraceStore against Jaeger's real api_v3 documents (shared/fixtures/jaeger), served with
+// the status codes and headers PROVENANCE.md lists. Every test checks what teleql sent (paths, query
+// parameters, headers) as well as what it made of the answer.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { decodeTraces } from '../../../ingest/receivers/otlp/codec.ts';
+import { silentLogger } from '../../../src/logger.ts';
+import type { SpanRecord } from '../../../src/model/telemetry.ts';
+import { createJaegerTraceStore, type JaegerTraceStoreOptions } from '../../../src/stores/jaeger/index.ts';
+import { StoreError, type TraceStore, type TraceSummary } from '../../../src/stores/types.ts';
+import { rejectsWith } from '../../contract/store-under-test.ts';
+import { closedPort, startFixtureServer, type FixtureRoute, type FixtureServer } from '../../helpers/fixture-server.ts';
+
+const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/jaeger/api-v3/', import.meta.url));
+const fixture = (name: string) => `${FIXTURES}${name}`;
+
+/** Success as the Go server writes it: application/json, plus the Traceresponse header. */
+const OK_HEADERS = { 'content-type': 'application/json', traceresponse: '00-00000000000000000000000000000abc-0000000000000def-01' };
+/** Errors as http.Error writes them: text/plain, nosniff, a JSON body ending in \n. */
+const ERROR_HEADERS = { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', traceresponse: '' };
+
+const ok = (path: string | RegExp, file: string, extra: Partial<FixtureRoute> = {}): FixtureRoute => ({
+  method: 'GET', path, status: 200, headers: OK_HEADERS, bodyFile: fixture(file), ...extra,
+});
+const jaegerError = (path: string | RegExp, status: number, file: string): FixtureRoute => ({
+  method: 'GET', path, status, headers: ERROR_HEADERS, bodyFile: fixture(file),
+});
+const errorBody = (status: number, message: string) => `${JSON.stringify({ error: { httpCode: status, message } })}\n`;
+
+// The trace in get-trace.200.json (otel_traces_01.json) and the three traces of find-traces.200.json.
+const TRACE = '00000000000000010000000000000000';
+const MISSING = '0000000000000000000000000000dead';
+const T11 = '00000000000000000000000000000011';
+const T221 = '00000000000000000000000000000221';
+const T222 = '00000000000000000000000000000222';
+const FIND_START = 1_485_449_191_639_875_000n; // every span of find-traces starts here
+/** The store's clock: a fixed "now" so the default window is known. */
+const NOW = 1_485_450_000_000_000_000n;
+const HOUR = 3_600_000_000_000n;
+
+const TRACE_ROUTES: FixtureRoute[] = [
+  ok(`/api/v3/traces/${TRACE}`, 'get-trace.200.json'),
+  jaegerError(/^\/api\/v3\/traces\/[0-9a-f]{32}$/, 404, 'error.404.no-traces-found.json'),
+];
+const FIND_ROUTE = ok('/api/v3/traces', 'find-traces.200.json', { chunked: true });
+
+/** What the codec makes of an api_v3 document's `result`, the reference for the store's mapping. */
+function codecSpans(file: string, tenant: string): SpanRecord[] {
+  const doc = JSON.parse(readFileSync(fixture(file), 'utf8')) as { result: unknown };
+  return decodeTraces(Buffer.from(JSON.stringify(doc.result)), 'json', tenant).items;
+}
+
+describe('Jaeger TraceStore over api_v3', () => {
+  let server: FixtureServer;
+  let store: TraceStore;
+  const open = (extra: Partial<JaegerTraceStoreOptions> = {}) =>
+    createJaegerTraceStore({ baseUrl: server.url, logger: silentLogger(), timeoutMs: 5_000, now: () => NOW, ...extra });
+
+  before(async () => {
+    server = await startFixtureServer();
+    store = open();
+  });
+  after(() => server.close());
+  beforeEach(() => {
+    server.clearRequests();
+    server.setRoutes([]);
+  });
+
+  describe('trace by ID', () => {
+    it('asks GET /api/v3/traces/{id} once per distinct ID and answers in key order', async () => {
+      server.setRoutes(TRACE_ROUTES);
+      const [a, missing, upper, again] = await store.getTraces('default', [TRACE, MISSING, TRACE.toUpperCase(), TRACE]);
+      assert.equal(a!.length, 1);
+      assert.deepEqual(missing, [], 'a 404 "No traces found" is an empty list, not an error');
+      assert.deepEqual(upper, a);
+      assert.deepEqual(again, a);
+      assert.deepEqual(server.requests.map((r) => `${r.method} ${r.url}`).sort(), [`GET /api/v3/traces/${MISSING}`, `GET /api/v3/traces/${TRACE}`]);
+      for (const r of server.requests) {
+        assert.equal(r.headers.accept, 'application/json');
+        assert.equal(r.headers['x-tenant'], undefined, 'the default tenant sends no tenant header');
+      }
+      assert.deepEqual(await store.getTraces('default', []), []);
+    });
+
+    it('maps every field of the OTLP document exactly as the OTLP codec does', async () => {
+      server.setRoutes(TRACE_ROUTES);
+      const [spans] = await store.getTraces('acme', [TRACE]);
+      assert.deepEqual(spans, codecSpans('get-trace.200.json', 'acme'));
+    });
+
+    it('keeps IDs, attributes of every type, events, links and status from the fixture', async () => {
+      server.setRoutes(TRACE_ROUTES);
+      const [[s]] = (await store.getTraces('acme', [TRACE])) as [[SpanRecord]];
+      assert.equal(s.tenant, 'acme');
+      assert.equal(s.traceId, TRACE);
+      assert.equal(s.spanId, '0000000000000002');
+      assert.equal(s.parentSpanId, '0000000000000003');
+      assert.equal(s.flags, 1);
+      assert.equal(s.name, 'test-general-conversion');
+      assert.equal(s.kind, 0);
+      assert.equal(s.startTimeUnixNano, 1_485_467_191_639_875_000n);
+      assert.equal(s.endTimeUnixNano, 1_485_467_191_639_880_000n);
+      assert.deepEqual(s.attributes, [
+        { key: 'peer.service', value: { stringValue: 'service-y' } },
+        { key: 'peer.ipv4', value: { intValue: '23456' } },
+        { key: 'blob', value: { bytesValue: 'AAAwOQ==' } },
+        { key: 'temperature', value: { doubleValue: 72.5 } },
+      ]);
+      assert.deepEqual(s.resource.attributes, [
+        { key: 'service.name', value: { stringValue: 'service-x' } },
+        { key: 'sdk.version', value: { stringValue: '1.2.1' } },
+      ]);
+      assert.deepEqual([s.scope.name, s.scope.version], ['testing-library', '1.1.1']);
+      assert.deepEqual(s.events, [
+        { timeUnixNano: 1_485_467_191_639_875_000n, name: 'testing-event', attributes: [{ key: 'event-x', value: { stringValue: 'event-y' } }], droppedAttributesCount: 0 },
+        { timeUnixNano: 1_485_467_191_639_875_000n, name: '', attributes: [{ key: 'x', value: { stringValue: 'y' } }], droppedAttributesCount: 0 },
+      ]);
+      assert.deepEqual(
+        s.links.map((l) => [l.traceId, l.spanId, l.attributes[0]?.value]),
+        [
+          [TRACE, '0000000000000004', { stringValue: 'follows_from' }],
+          ['00000000000000ff0000000000000000', '00000000000000ff', { stringValue: 'child_of' }],
+        ],
+      );
+      assert.deepEqual(s.status, { code: 2, message: '' });
+    });
+
+    it("reads the upstream GetTrace snapshot too (pretty-printed, keys sorted, empty resource)", async () => {
+      const id = '00000000000000000000000000000001';
+      server.setRoutes([ok(`/api/v3/traces/${id}`, 'upstream/GetTrace.json')]);
+      const [[s]] = (await store.getTraces('default', [id])) as [[SpanRecord]];
+      assert.deepEqual([s.name, s.kind, s.status.code, s.spanId, s.resource.attributes], ['foobar', 2, 2, '0000000000000002', []]);
+    });
+
+    it('an ID that is not 32 hex digits matches nothing and is not sent', async () => {
+      server.setRoutes(TRACE_ROUTES);
+      assert.deepEqual(await store.getTraces('default', ['1', '../services', '']), [[], [], []]);
+      assert.equal(server.requests.length, 0);
+    });
+
+    it('getSpans fetches each distinct trace once and picks the spans, null for a missing one', async () => {
+      server.setRoutes(TRACE_ROUTES);
+      const found = await store.getSpans('default', [
+        { traceId: TRACE, spanId: '0000000000000002' },
+        { traceId: TRACE, spanId: '0000000000000099' },
+        { traceId: MISSING, spanId: '0000000000000002' },
+        { traceId: TRACE.toUpperCase(), spanId: '0000000000000002' },
+      ]);
+      assert.deepEqual(found.map((s) => s?.name ?? null), ['test-general-conversion', null, null, 'test-general-conversion']);
+      assert.equal(server.requests.length, 2);
+    });
+
+    it('sends the tenant in x-tenant, or the configured header, and for default only when told to', async () => {
+      server.setRoutes(TRACE_ROUTES);
+      await store.getTraces('acme', [TRACE]);
+      assert.equal(server.requests[0]!.headers['x-tenant'], 'acme');
+
+      server.clearRequests();
+      const custom = open({ tenantHeader: 'X-Scope-OrgID', alwaysSendTenant: true });
+      await custom.getTraces('default', [TRACE]);
+      assert.equal(server.requests[0]!.headers['x-scope-orgid'], 'default');
+      assert.equal(server.requests[0]!.headers['x-tenant'], undefined);
+    });
+
+    it('sends configured headers, and credentials in the base URL as Basic auth under its path prefix', async () => {
+      server.setRoutes([ok('/jaeger/api/v3/services', 'services.200.json')]);
+      const withAuth = open({ baseUrl: `http://teleql:p%40ss@127.0.0.1:${server.port}/jaeger/`, headers: { 'X-Api-Key': 'k1' } });
+      await withAuth.services('default');
+      const [r] = server.requests;
+      assert.equal(r!.path, '/jaeger/api/v3/services');
+      assert.equal(r!.headers.authorization, `Basic ${Buffer.from('teleql:p@ss').toString('base64')}`);
+      assert.equal(r!.headers['x-api-key'], 'k1');
+    });
+
+    it('spreads trace lookups over at most `concurrency` requests at once', async () => {
+      let inFlight = 0;
+      let peak = 0;
+      server.setRoutes([
+        {
+          path: /^\/api\/v3\/traces\//,
+          respond: () => {
+            inFlight++;
+            peak = Math.max(peak, inFlight);
+            setTimeout(() => inFlight--, 40);
+            return { status: 404, headers: ERROR_HEADERS, body: errorBody(404, 'No traces found'), delayMs: 40 };
+          },
+        },
+      ]);
+      const ids = Array.from({ length: 9 }, (_, i) => (i + 1).toString(16).padStart(32, '0'));
+      assert.deepEqual(await open({ concurrency: 3 }).getTraces('default', ids), ids.map(() => []));
+      assert.equal(server.requests.length, 9);
+      assert.ok(peak <= 3, `peak ${peak}`);
+    });
+  });
+
+  describe('search', () => {
+    it('sends the FindTraces query Jaeger can evaluate: names, RFC3339Nano times, Go durations, JSON attributes', async () => {
+      server.setRoutes([jaegerError('/api/v3/traces', 404, 'error.404.no-traces-found.json')]);
+      const result = await store.searchTraces(
+        'acme',
+        {
+          service: ['example-service-1'],
+          name: ['example-operation-1'],
+          timeRange: { from: 1_485_449_191_639_875_123n, to: 1_485_449_791_000_000_000n },
+          minDuration: 1_500_000n,
+          maxDuration: 90_000_000_000n,
+          attributes: [{ key: 'http.method', op: 'eq', value: 'GET' }, { key: 'peer.ipv4', op: 'eq', value: '23456' }],
+        },
+        20,
+      );
+      assert.equal(result.notes, undefined, 'everything was evaluated by Jaeger: no note');
+      assert.deepEqual(result, [], 'nothing found is a 404 from Jaeger and an empty list here');
+      assert.equal(server.requests.length, 1);
+      const [r] = server.requests;
+      assert.equal(r!.path, '/api/v3/traces');
+      assert.deepEqual(r!.query, {
+        'query.serviceName': ['example-service-1'],
+        'query.operationName': ['example-operation-1'],
+        'query.startTimeMin': ['2017-01-26T16:46:31.639875123Z'],
+        'query.startTimeMax': ['2017-01-26T16:56:31Z'],
+        'query.durationMin': ['1.5ms'],
+        'query.durationMax': ['1m30s'],
+        'query.searchDepth': ['20'],
+        'query.attributes': ['{"http.method":"GET","peer.ipv4":"23456"}'],
+      });
+      assert.equal(r!.headers['x-tenant'], 'acme');
+    });
+
+    it('searches the last hour when the filter has no time range, as the GraphQL layer does', async () => {
+      server.setRoutes([FIND_ROUTE]);
+      await store.searchTraces('default', {}, 10);
+      const { query } = server.requests[0]!;
+      assert.deepEqual(query['query.startTimeMin'], ['2017-01-26T16:00:00Z']);
+      assert.deepEqual(query['query.startTimeMax'], ['2017-01-26T17:00:00Z']);
+      assert.equal(NOW - HOUR, 1_485_446_400_000_000_000n);
+    });
+
+    it('groups the merged FindTraces answer into one summary per trace, as DuckDB summarises', async () => {
+      server.setRoutes([FIND_ROUTE]);
+      const summaries = await store.searchTraces('default', {}, 10);
+      const expected: TraceSummary[] = [
+        {
+          traceId: T11,
+          // Every span of this trace is parentless and starts at the same time: the first in the answer is the root.
+          rootServiceName: 'example-service-2',
+          rootSpanName: 'example-operation-2',
+          startTimeUnixNano: FIND_START,
+          durationNano: 100_000n,
+          spanCount: 5,
+          errorCount: 0,
+          services: ['example-service-1', 'example-service-2', 'example-service-3'],
+        },
+        { traceId: T221, rootServiceName: 'query22-service', rootSpanName: 'query22-operation', startTimeUnixNano: FIND_START, durationNano: 100_000n, spanCount: 1, errorCount: 0, services: ['query22-service'] },
+        { traceId: T222, rootServiceName: 'query22-service', rootSpanName: 'query22-operation', startTimeUnixNano: FIND_START, durationNano: 100_000n, spanCount: 1, errorCount: 0, services: ['query22-service'] },
+      ];
+      assert.deepEqual(summaries, expected);
+      assert.deepEqual((await store.searchTraces('default', {}, 2)).map((s) => s.traceId), [T11, T221], 'limit keeps the first in order');
+      assert.deepEqual(server.requests.map((r) => r.query['query.searchDepth']), [['10'], ['2']]);
+    });
+
+    it('summarises the upstream FindTraces snapshot: an error span without a service', async () => {
+      server.setRoutes([ok('/api/v3/traces', 'upstream/FindTraces.json')]);
+      assert.deepEqual(await store.searchTraces('default', {}, 5), [
+        {
+          traceId: '00000000000000000000000000000001',
+          rootServiceName: 'unknown_service',
+          rootSpanName: 'foobar',
+          startTimeUnixNano: 0n,
+          durationNano: 0n,
+          spanCount: 1,
+          errorCount: 1,
+          services: ['unknown_service'],
+        },
+      ]);
+    });
+
+    it('accepts a 200 with an empty result as nothing found', async () => {
+      server.setRoutes([{ path: '/api/v3/traces', headers: OK_HEADERS, body: '{"result":{}}' }]);
+      assert.deepEqual(await store.searchTraces('default', {}, 5), []);
+      assert.deepEqual(await store.searchSpans('default', {}, { first: 5 }), { items: [], hasNextPage: false, endCursor: null });
+    });
+
+    it('applies OR, kind and regex in the gateway, returns only matching traces and says so in a note', async () => {
+      server.setRoutes([FIND_ROUTE]);
+      const filter = { or: [{ kind: [3 as const] }, { attributes: [{ key: 'service.name', op: 'regex' as const, value: 'nothing-.*' }] }] };
+      const found = await store.searchTraces('default', filter, 4);
+      assert.deepEqual(found.map((s) => [s.traceId, s.spanCount]), [[T11, 5]], 'only trace 11 has a CLIENT span; its summary covers all its spans');
+      assert.equal(found.notes?.length, 1);
+      assert.match(found.notes![0]!, /jaeger cannot evaluate or; the gateway applied the filter to the 3 traces jaeger returned/);
+      assert.deepEqual(server.requests[0]!.query['query.searchDepth'], ['20'], 'a post-filtered search asks for limit × 5 traces');
+      assert.equal(server.requests[0]!.query['query.serviceName'], undefined);
+    });
+
+    it('post-filters spans by status and a regex on a resource attribute, tenant set on each', async () => {
+      server.setRoutes([FIND_ROUTE]);
+      const page = await store.searchSpans(
+        'acme',
+        { status: ['UNSET'], attributes: [{ key: 'service.name', op: 'regex', value: 'example-service-[23]' }] },
+        { first: 10 },
+      );
+      assert.deepEqual(
+        page.items.map((i) => [i.node.spanId, i.node.name, i.node.tenant]),
+        [
+          ['0000000000000005', 'example-operation-1', 'acme'],
+          ['0000000000000004', 'example-operation-2', 'acme'],
+        ],
+        'same start time: newest first then falls back to span ID, descending',
+      );
+      assert.equal(page.hasNextPage, false);
+      assert.match(page.notes![0]!, /jaeger cannot evaluate attributes \(regex\), status;/);
+      assert.deepEqual(server.requests[0]!.query['query.searchDepth'], ['55']);
+    });
+
+    it('says when a post-filtered search may have missed matches beyond the search depth', async () => {
+      server.setRoutes([FIND_ROUTE]);
+      const found = await store.searchTraces('default', { status: ['ERROR'] }, 1);
+      assert.deepEqual([...found], []);
+      assert.deepEqual(found.notes, ['jaeger cannot evaluate status; the gateway applied the filter to the 3 traces jaeger returned'], 'fewer than asked for: nothing missed');
+      const capped = await open({ maxSearchDepth: 3 }).searchTraces('default', { status: ['ERROR'] }, 1);
+      assert.equal(server.requests.at(-1)!.query['query.searchDepth']![0], '3', 'the multiplied depth is capped');
+      assert.match(capped.notes![0]!, /the 3 traces jaeger returned, which is the search depth asked for \(3\), so older matches may be missing/);
+    });
+
+    it('pages through spans newest first with a keyset cursor, narrowing the window to the cursor', async () => {
+      server.setRoutes([FIND_ROUTE]);
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await store.searchSpans('default', {}, { first: 3, after });
+        seen.push(...page.items.map((i) => `${i.node.traceId.slice(-3)}/${i.node.spanId.slice(-1)}`));
+        assert.equal(page.notes, undefined);
+        if (!page.hasNextPage) break;
+        after = page.endCursor!;
+      }
+      assert.deepEqual(seen, ['222/3', '221/3', '011/7', '011/6', '011/5', '011/4', '011/3']);
+      assert.deepEqual(server.requests.map((r) => r.query['query.searchDepth']![0]), ['4', '4', '4']);
+      assert.deepEqual(server.requests[0]!.query['query.startTimeMax'], ['2017-01-26T17:00:00Z']);
+      assert.deepEqual(server.requests[1]!.query['query.startTimeMax'], ['2017-01-26T16:46:31.639875Z'], 'the next page ends at the cursor');
+
+      const oldest: string[] = [];
+      after = undefined;
+      do {
+        const page = await store.searchSpans('default', {}, { first: 4, after, order: 'OLDEST_FIRST' });
+        oldest.push(...page.items.map((i) => `${i.node.traceId.slice(-3)}/${i.node.spanId.slice(-1)}`));
+        after = page.hasNextPage ? page.endCursor! : undefined;
+      } while (after);
+      assert.deepEqual(oldest, [...seen].reverse());
+      assert.deepEqual(server.requests.at(-1)!.query['query.startTimeMin'], ['2017-01-26T16:46:31.639875Z'], 'an oldest-first page starts at the cursor');
+    });
+
+    it('a cursor it did not issue, a bad page size or limit is a BAD_QUERY without a request', async () => {
+      server.setRoutes([FIND_ROUTE]);
+      await rejectsWith(store.searchSpans('default', {}, { first: 5, after: 'not-a-cursor' }), 'BAD_QUERY', 'cursor');
+      await rejectsWith(store.searchSpans('default', {}, { first: -1 }), 'BAD_QUERY', 'first');
+      await rejectsWith(store.searchTraces('default', {}, 10_001), 'BAD_QUERY', 'limit');
+      assert.equal(server.requests.length, 0);
+    });
+
+    it('a filter that does not apply to spans or an invalid regex is a BAD_QUERY before any request', async () => {
+      server.setRoutes([FIND_ROUTE]);
+      await rejectsWith(store.searchSpans('default', { minSeverity: 9 }, { first: 5 }), 'BAD_QUERY', 'minSeverity');
+      await rejectsWith(store.searchTraces('default', { or: [{ attributes: [{ key: 'k', op: 'regex', value: '(unclosed' }] }] }, 5), 'BAD_QUERY', '(unclosed');
+      await assert.rejects(store.searchTraces('default', { minSeverity: 9 }, 5), (e: unknown) => e instanceof StoreError && e.backend === 'jaeger');
+      assert.equal(server.requests.length, 0);
+    });
+
+    it('a top-level traceId list is looked up by ID, with no time window, and still filtered', async () => {
+      server.setRoutes(TRACE_ROUTES);
+      const found = await store.searchTraces('default', { traceId: [TRACE, MISSING], status: ['ERROR'] }, 10);
+      assert.deepEqual(found.map((s) => [s.traceId, s.rootServiceName, s.errorCount]), [[TRACE, null, 1]], 'its only span has a parent that never arrived');
+      assert.equal(found.notes, undefined, 'every asked-for trace was looked at');
+      assert.deepEqual(server.requests.map((r) => r.path).sort(), [`/api/v3/traces/${MISSING}`, `/api/v3/traces/${TRACE}`]);
+      assert.deepEqual(await store.searchTraces('default', { traceId: [TRACE], status: ['OK'] }, 10), []);
+    });
+
+    it('an inverted time or duration range finds nothing without asking Jaeger', async () => {
+      server.setRoutes([FIND_ROUTE]);
+      assert.deepEqual(await store.searchTraces('default', { timeRange: { from: 10n, to: 5n } }, 5), []);
+      assert.deepEqual(await store.searchTraces('default', { minDuration: 10n, maxDuration: 5n }, 5), []);
+      assert.equal(server.requests.length, 0);
+    });
+  });
+
+  describe('services and operations', () => {
+    it('lists services, and none when Jaeger writes the empty list as {}', async () => {
+      server.setRoutes([ok('/api/v3/services', 'services.200.json')]);
+      assert.deepEqual(await store.services('default'), ['example-service-1', 'example-service-2', 'example-service-3', 'query22-service']);
+      server.setRoutes([ok('/api/v3/services', 'services-empty.200.json')]);
+      assert.deepEqual(await store.services('default'), []);
+      server.setRoutes([ok('/api/v3/services', 'upstream/GetServices.json')]);
+      assert.deepEqual(await store.services('acme'), ['foo']);
+      assert.deepEqual(server.requests.map((r) => r.url), ['/api/v3/services', '/api/v3/services', '/api/v3/services']);
+      assert.equal(server.requests[2]!.headers['x-tenant'], 'acme');
+    });
+
+    it("maps operation kinds from Jaeger's names to SpanKind numbers", async () => {
+      server.setRoutes([ok('/api/v3/operations', 'operations.200.json')]);
+      assert.deepEqual(await store.operations('default', 'example-service-1'), [
+        { name: 'example-operation-1', kind: 1 },
+        { name: 'example-operation-3', kind: 2 },
+        { name: 'example-operation-4', kind: 3 },
+      ]);
+      assert.deepEqual(server.requests[0]!.query, { service: ['example-service-1'] });
+      server.setRoutes([ok('/api/v3/operations', 'upstream/GetOperations.json')]);
+      assert.deepEqual(await store.operations('default', 'a service & more'), [{ name: 'get_users', kind: 2 }]);
+      assert.equal(server.requests[1]!.url, '/api/v3/operations?service=a+service+%26+more');
+    });
+  });
+
+  describe('errors', () => {
+    it("a 400 is a BAD_QUERY with Jaeger's message", async () => {
+      server.setRoutes([jaegerError('/api/v3/traces', 400, 'error.400.time-range-required.json')]);
+      await rejectsWith(store.searchTraces('default', {}, 5), 'BAD_QUERY');
+      await assert.rejects(store.searchSpans('default', {}, { first: 5 }), (e: unknown) => {
+        assert.ok(e instanceof StoreError);
+        assert.equal(e.message, 'query.startTimeMin and query.startTimeMax are required');
+        assert.equal(e.backend, 'jaeger');
+        return true;
+      });
+    });
+
+    it('a 5xx, 429 or 401 is UNAVAILABLE with the status and message', async () => {
+      for (const [status, message] of [[500, 'elasticsearch: no living connections'], [503, 'overloaded'], [429, 'slow down'], [401, 'unknown tenant']] as const) {
+        server.setRoutes([{ path: '/api/v3/services', status, headers: ERROR_HEADERS, body: errorBody(status, message) }]);
+        await rejectsWith(store.services('default'), 'UNAVAILABLE', `${status}`);
+        await rejectsWith(store.services('default'), 'UNAVAILABLE', message);
+      }
+    });
+
+    it('a 404 for an unknown path (not a Jaeger with api_v3) is UNAVAILABLE, never "nothing found"', async () => {
+      // No routes: the server answers as Go's mux does, 404 "404 page not found\n" in plain text.
+      await rejectsWith(store.services('default'), 'UNAVAILABLE', '/api/v3/services was not found');
+      await rejectsWith(store.getTraces('default', [TRACE]), 'UNAVAILABLE', 'was not found');
+      await rejectsWith(store.searchTraces('default', {}, 5), 'UNAVAILABLE', 'was not found');
+    });
+
+    it('a body that is not JSON, or a result that is not OTLP, is INTERNAL', async () => {
+      server.setRoutes([{ path: '/api/v3/services', headers: OK_HEADERS, body: '<html>proxy login</html>' }]);
+      await rejectsWith(store.services('default'), 'INTERNAL', 'not JSON');
+      server.setRoutes([{ path: '/api/v3/traces', headers: OK_HEADERS, body: '{"result":{"resourceSpans":"nope"}}' }]);
+      await rejectsWith(store.searchTraces('default', {}, 5), 'INTERNAL', 'not OTLP/JSON');
+      server.setRoutes([{ path: '/api/v3/services', headers: OK_HEADERS, body: '{"services":[1,2]}' }]);
+      await rejectsWith(store.services('default'), 'INTERNAL');
+    });
+
+    it('an answer larger than maxResponseBytes is INTERNAL, whether its length is declared or streamed', async () => {
+      const small = open({ maxResponseBytes: 100 });
+      server.setRoutes([FIND_ROUTE]);
+      await rejectsWith(small.searchTraces('default', {}, 5), 'INTERNAL', 'larger than 100 bytes');
+      server.setRoutes([ok('/api/v3/traces', 'find-traces.200.json')]);
+      await rejectsWith(small.searchTraces('default', {}, 5), 'INTERNAL', 'larger than 100 bytes');
+    });
+
+    it('a closed port is UNAVAILABLE, with no URL or raw fetch error in the message', async () => {
+      const port = await closedPort();
+      const down = open({ baseUrl: `http://127.0.0.1:${port}` });
+      await assert.rejects(down.searchTraces('default', {}, 5), (e: unknown) => {
+        assert.ok(e instanceof StoreError, String(e));
+        assert.equal(e.code, 'UNAVAILABLE');
+        assert.equal(e.message, 'cannot reach jaeger (ECONNREFUSED)');
+        return true;
+      });
+      await rejectsWith(down.getTraces('default', [TRACE]), 'UNAVAILABLE');
+      await rejectsWith(down.services('default'), 'UNAVAILABLE');
+    });
+
+    it('a server that never answers is UNAVAILABLE after timeoutMs', async () => {
+      server.setRoutes([{ path: '/api/v3/operations', hang: true }]);
+      const impatient = open({ timeoutMs: 200 });
+      const started = Date.now();
+      await rejectsWith(impatient.operations('default', 'svc'), 'UNAVAILABLE', 'did not answer within 200 ms');
+      const took = Date.now() - started;
+      assert.ok(took >= 190 && took < 3_000, `took ${took} ms`);
+    });
+
+    it('a body that stops halfway is UNAVAILABLE after timeoutMs', async () => {
+      server.setRoutes([{ ...ok('/api/v3/services', 'services.200.json'), stallAfterBytes: 10 }]);
+      const started = Date.now();
+      await rejectsWith(open({ timeoutMs: 200 }).services('default'), 'UNAVAILABLE', 'did not answer within 200 ms');
+      assert.ok(Date.now() - started >= 190);
+    });
+  });
+});
