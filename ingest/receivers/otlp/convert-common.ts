@@ -217,12 +217,33 @@ export function anyValue(v: unknown, depth = 0): AnyValue {
   return {};
 }
 
+// Attribute keys repeat on every item, but the decoder makes a new string for each. Records wait in
+// the batch queue long enough to reach V8's old generation, so sharing one string per key makes
+// them smaller and cheaper to collect. Bounded: a sender of random keys only empties it.
+// Span names are low-cardinality by convention and get the same treatment.
+const SHARED_MAX = 4096;
+
+function sharedStrings(): (s: string) => string {
+  const cache = new Map<string, string>();
+  return (s) => {
+    const known = cache.get(s);
+    if (known !== undefined) return known;
+    if (cache.size >= SHARED_MAX) cache.clear();
+    cache.set(s, s);
+    return s;
+  };
+}
+
+const sharedKey = sharedStrings();
+/** One string object per distinct span name. */
+export const sharedName = sharedStrings();
+
 export function keyValues(v: unknown, depth = 0): KeyValue[] {
   const items = list(v, 'attributes');
   const out = new Array<KeyValue>(items.length);
   for (let i = 0; i < items.length; i++) {
     const kv = msg(items[i], 'KeyValue');
-    out[i] = { key: str(kv.key, 'key'), value: anyValue(kv.value, depth) };
+    out[i] = { key: sharedKey(str(kv.key, 'key')), value: anyValue(kv.value, depth) };
   }
   return out;
 }

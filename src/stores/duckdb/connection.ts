@@ -38,6 +38,12 @@ export interface Db {
 
 export interface DbOptions {
   path: string;
+  /**
+   * Row-group size of a file database. A transaction that appends at least this many rows has its
+   * row groups written straight to the file (only pointers go to the WAL); smaller ones are written
+   * to the WAL and again at the next checkpoint, which costs about twice as much per row.
+   */
+  rowGroupSize?: number;
   threads?: number;
   memoryLimit?: string;
   readLanes?: number;
@@ -104,6 +110,9 @@ export async function runQuery(conn: DuckDBConnection, sql: string, params: read
   return reader.getRowObjectsJS() as Row[];
 }
 
+const DB_ALIAS = 'teleql';
+const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
 // DuckDB's file lock is per process, so a second instance on an open file would succeed and the
 // two would overwrite each other's writes. Refuse it instead.
 const openFiles = new Set<string>();
@@ -128,28 +137,42 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
   const conns: DuckDBConnection[] = [];
   try {
     if (opts.path !== ':memory:') await mkdir(dirname(opts.path), { recursive: true });
-    instance = await DuckDBInstance.create(opts.path, config);
+    // A file is attached (rather than opened directly) so that its row-group size can be set.
+    instance = await DuckDBInstance.create(':memory:', config);
   } catch (err) {
     throw toStoreError(err);
   }
+  const attached = opts.path !== ':memory:';
+  const connect = async (): Promise<DuckDBConnection> => {
+    const conn = await instance.connect();
+    conns.push(conn);
+    if (attached) await conn.run(`USE ${DB_ALIAS}`);
+    return conn;
+  };
   let closing = false;
   let shutdownDone: Promise<void> | null = null;
   const isClosing = () => closing;
   const writeLanes = new Map<string, QueuedLane>();
   const readLanes: QueuedLane[] = [];
   try {
-    const first = await instance.connect();
-    conns.push(first);
+    if (attached) {
+      const rowGroups = opts.rowGroupSize ? `, ROW_GROUP_SIZE ${Math.trunc(opts.rowGroupSize)}` : '';
+      const boot = await instance.connect();
+      try {
+        await boot.run(`ATTACH ${sqlString(resolve(opts.path))} AS ${DB_ALIAS} (TYPE duckdb${rowGroups})`);
+      } finally {
+        boot.closeSync();
+      }
+    }
+    const first = await connect();
     await opts.setup(first);
     for (const table of opts.writeTables) {
-      const conn = await instance.connect();
-      conns.push(conn);
+      const conn = await connect();
       await opts.setupWriteLane(conn, table);
       writeLanes.set(table, createLane(conn, isClosing));
     }
     for (let i = 0; i < (opts.readLanes ?? 2); i++) {
-      const conn = await instance.connect();
-      conns.push(conn);
+      const conn = await connect();
       readLanes.push(createLane(conn, isClosing));
     }
   } catch (err) {

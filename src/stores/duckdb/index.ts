@@ -35,11 +35,19 @@ export interface DuckDbStore {
 
 const TABLES: TableSpec<unknown>[] = [spanTable, logTable, metricTable];
 
+/**
+ * DuckDB's default is 122,880 rows. Batches arrive with up to 32,768 items, so at that default every
+ * batch went through the WAL and was written again by the next checkpoint; with 16,384 a full batch
+ * is written once, as two row groups (half the cost per row, measured).
+ */
+const ROW_GROUP_SIZE = 16_384;
+
 export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbStore> {
   const { logger } = opts;
   let lastLogId = 0n;
   const db = await openDb({
     path: opts.path,
+    rowGroupSize: ROW_GROUP_SIZE,
     threads: opts.threads,
     memoryLimit: opts.memoryLimit,
     writeTables: TABLES.map((t) => t.name),
