@@ -2,7 +2,7 @@
 // teleql's own codec and discards the result. Prints "listening <port>" once bound.
 import * as grpc from '@grpc/grpc-js';
 import { exportServiceDefinition } from '../ingest/receivers/otlp/grpc.ts';
-import { decodeRequest, encodeExportResponse } from '../ingest/receivers/otlp/codec.ts';
+import { decodeRequest, encodeExportResponse } from '../src/otlp/codec.ts';
 
 const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
 let decoded = 0;

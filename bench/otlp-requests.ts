@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import type { AnyValue, KeyValue, SpanRecord } from '../src/model/telemetry.ts';
 
-const PROTO_DIR = fileURLToPath(new URL('../ingest/receivers/otlp/proto/', import.meta.url));
+const PROTO_DIR = fileURLToPath(new URL('../src/otlp/proto/', import.meta.url));
 
 function loadRequestType(): protobuf.Type {
   const root = new protobuf.Root();

@@ -34,7 +34,7 @@ import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpa
 import type { Signal } from '../../ingest/component.ts';
 import { exportServiceDefinition } from '../../ingest/receivers/otlp/grpc.ts';
 import { type OtlpReceiver, type OtlpReceiverConfig, otlpReceiverFactory } from '../../ingest/receivers/otlp/factory.ts';
-import { otlpProto } from '../../ingest/receivers/otlp/proto.ts';
+import { otlpProto } from '../../src/otlp/proto.ts';
 import type {
   AnyValue,
   InstrumentationScope,
@@ -1069,7 +1069,7 @@ describe('partial success', () => {
         },
       ],
     };
-    const { decodeTraces } = await import('../../ingest/receivers/otlp/codec.ts');
+    const { decodeTraces } = await import('../../src/otlp/codec.ts');
     const decoded = decodeTraces(Buffer.from(JSON.stringify(bad)), 'json', 'default');
     assert.equal(decoded.items.length, 0);
     assert.deepEqual(

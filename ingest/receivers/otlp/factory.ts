@@ -3,7 +3,7 @@ import type { CreateSettings, Host, NextConsumers, Receiver, ReceiverFactory } f
 import { type OtlpReceiverConfig, checkOtlpReceiverConfig, defaultOtlpReceiverConfig } from './config.ts';
 import { startGrpcServer } from './grpc.ts';
 import { startHttpServer } from './http.ts';
-import { otlpProto } from './proto.ts';
+import { otlpProto } from '../../../src/otlp/proto.ts';
 import { type OtlpReceiverStats, type RunningServer, emptyStats } from './receive.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
 

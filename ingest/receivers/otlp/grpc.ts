@@ -3,7 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { NextConsumers, Signal } from '../../component.ts';
-import { encodeExportResponse } from './codec.ts';
+import { encodeExportResponse } from '../../../src/otlp/codec.ts';
 import type { OtlpReceiverConfig } from './config.ts';
 import { type ReceiveContext, ReceiveError, type RunningServer, receive, tenantOf } from './receive.ts';
 

@@ -6,7 +6,7 @@ import zlib from 'node:zlib';
 import type { Logger } from 'pino';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { NextConsumers, Signal } from '../../component.ts';
-import { type OtlpFormat, encodeExportResponse, encodeStatus } from './codec.ts';
+import { type OtlpFormat, encodeExportResponse, encodeStatus } from '../../../src/otlp/codec.ts';
 import type { OtlpReceiverConfig } from './config.ts';
 import { type ReceiveContext, ReceiveError, type RunningServer, badRequest, receive, tenantOf, tooLarge } from './receive.ts';
 

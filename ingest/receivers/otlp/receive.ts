@@ -3,7 +3,7 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { type Consumer, isPermanent } from '../../component.ts';
 import { DEFAULT_TENANT, type Signal } from '../../../src/model/telemetry.ts';
-import { type OtlpFormat, type PartialSuccess, decodeRequest, partialSuccessOf } from './codec.ts';
+import { type OtlpFormat, type PartialSuccess, decodeRequest, partialSuccessOf } from '../../../src/otlp/codec.ts';
 
 /** A request we refuse, with the answer for each transport. */
 export class ReceiveError extends Error {

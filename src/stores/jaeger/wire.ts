@@ -2,7 +2,7 @@
 // `{"result": <OTLP/JSON>}` trace documents, which the OTLP receiver's codec maps to SpanRecords
 // (one mapper for OTLP/JSON in the code base, not two).
 import type { Logger } from 'pino';
-import { decodeTraces, OtlpDecodeError } from '../../../ingest/receivers/otlp/codec.ts';
+import { decodeTraces, OtlpDecodeError } from '../../otlp/codec.ts';
 import { SpanKind, type SpanRecord } from '../../model/telemetry.ts';
 import { internal } from './errors.ts';
 

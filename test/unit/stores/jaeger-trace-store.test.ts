@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { decodeTraces } from '../../../ingest/receivers/otlp/codec.ts';
+import { decodeTraces } from '../../../src/otlp/codec.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import type { SpanRecord } from '../../../src/model/telemetry.ts';
 import { createJaegerTraceStore, type JaegerTraceStoreOptions } from '../../../src/stores/jaeger/index.ts';

@@ -1,5 +1,5 @@
 // OTLP request bodies → model records, and the bodies we answer with. Shared by HTTP and gRPC.
-import type { LogRecord, MetricPoint, Signal, SignalItems, SpanRecord } from '../../../src/model/telemetry.ts';
+import type { LogRecord, MetricPoint, Signal, SignalItems, SpanRecord } from '../model/telemetry.ts';
 import { type Decoded, type Msg, OtlpDecodeError, type Rejection } from './convert-common.ts';
 import { logsFromOtlp } from './convert-logs.ts';
 import { metricPointsFromOtlp } from './convert-metrics.ts';

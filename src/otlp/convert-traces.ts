@@ -1,5 +1,5 @@
 // ExportTraceServiceRequest → SpanRecord[]: one record per span, sharing its Resource and scope.
-import type { SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode } from '../../../src/model/telemetry.ts';
+import type { SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode } from '../model/telemetry.ts';
 import {
   type Decoded,
   type Msg,

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import type { Signal } from '../../../src/model/telemetry.ts';
+import type { Signal } from '../model/telemetry.ts';
 
 const PROTO_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'proto');
 

@@ -2,7 +2,7 @@
 // (camelCase fields, unset scalars on the prototype, bytes as Buffer, 64-bit ints as Long) and
 // parsed OTLP/JSON (camelCase after normalisation, IDs as hex or base64, int64 as string or number,
 // enums as number or name). Every value is untrusted, so each reader checks its type.
-import type { AnyValue, InstrumentationScope, KeyValue, Resource } from '../../../src/model/telemetry.ts';
+import type { AnyValue, InstrumentationScope, KeyValue, Resource } from '../model/telemetry.ts';
 
 /** A message: protobufjs-decoded or parsed JSON. */
 export type Msg = { readonly [field: string]: unknown };

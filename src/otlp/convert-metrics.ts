@@ -8,7 +8,7 @@ import type {
   MetricPointValue,
   MetricType,
   Temporality,
-} from '../../../src/model/telemetry.ts';
+} from '../model/telemetry.ts';
 import {
   type Decoded,
   type Msg,

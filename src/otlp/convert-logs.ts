@@ -1,5 +1,5 @@
 // ExportLogsServiceRequest → LogRecord[]: one record per log record, sharing its Resource and scope.
-import type { LogRecord } from '../../../src/model/telemetry.ts';
+import type { LogRecord } from '../model/telemetry.ts';
 import {
   type Decoded,
   type Msg,
