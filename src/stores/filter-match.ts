@@ -16,26 +16,14 @@ import { setFlagsFromString } from 'node:v8';
 import type { KeyValue, LogRecord, SpanRecord } from '../model/telemetry.ts';
 import { anyValueToFilterString, serviceName, TELEMETRY_SOURCE_KEY } from '../model/values.ts';
 import { StoreError, type AttributeCondition, type TelemetryFilter, type TimeRange } from './types.ts';
+import { checkFilterFields, filterNanos, STATUS_CODES, type FilterSignal } from './filter-fields.ts';
 
-export type MatchSignal = 'spans' | 'logs';
+export type MatchSignal = FilterSignal;
 export type Predicate<R> = (record: R) => boolean;
 
 /** The backend named in the StoreErrors of a filter compiled without one. */
 const DEFAULT_BACKEND = 'gateway';
 
-const ONLY_FOR: Partial<Record<keyof TelemetryFilter, MatchSignal>> = {
-  status: 'spans',
-  kind: 'spans',
-  minDuration: 'spans',
-  maxDuration: 'spans',
-  minSeverity: 'logs',
-  bodyContains: 'logs',
-};
-const KNOWN_FIELDS = new Set<string>([
-  'timeRange', 'service', 'name', 'status', 'kind', 'minDuration', 'maxDuration', 'telemetrySource', 'traceId', 'spanId',
-  'minSeverity', 'bodyContains', 'attributes', 'and', 'or', 'not',
-]);
-const STATUS_CODES: Record<string, number> = { UNSET: 0, OK: 1, ERROR: 2 };
 
 /** What a condition reads from a record; the two signals differ only here. */
 interface View<R> {
@@ -92,15 +80,6 @@ function bad(ctx: Ctx, message: string): StoreError {
   return new StoreError('BAD_QUERY', ctx.backend, message);
 }
 
-function toBigInt(ctx: Ctx, field: string, v: unknown): bigint {
-  try {
-    if (typeof v === 'bigint') return v;
-    if (typeof v === 'number' || typeof v === 'string') return BigInt(v);
-  } catch {
-    // reported below
-  }
-  throw bad(ctx, `${field} must be an integer number of nanoseconds (actual: ${String(v)})`);
-}
 
 const isList = <T>(v: readonly T[] | undefined | null): v is readonly T[] => Array.isArray(v) && v.length > 0;
 const TRUE = () => true;
@@ -115,8 +94,8 @@ function all<R>(parts: Predicate<R>[]): Predicate<R> {
 }
 
 function timeRangePredicate<R>(ctx: Ctx, range: TimeRange | undefined | null, time: (r: R) => bigint): Predicate<R> | undefined {
-  const from = range?.from != null ? toBigInt(ctx, 'timeRange.from', range.from) : undefined;
-  const to = range?.to != null ? toBigInt(ctx, 'timeRange.to', range.to) : undefined;
+  const from = range?.from != null ? filterNanos('timeRange.from', range.from, (m) => bad(ctx, m)) : undefined;
+  const to = range?.to != null ? filterNanos('timeRange.to', range.to, (m) => bad(ctx, m)) : undefined;
   if (from === undefined && to === undefined) return undefined;
   return (r) => {
     const t = time(r);
@@ -235,13 +214,7 @@ function commonParts<R>(ctx: Ctx, f: TelemetryFilter, view: View<R>, out: Predic
 }
 
 function checkFields(ctx: Ctx, f: TelemetryFilter): void {
-  if (f === null || typeof f !== 'object' || Array.isArray(f)) throw bad(ctx, 'a filter must be an object');
-  for (const [field, v] of Object.entries(f)) {
-    if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) continue;
-    if (!KNOWN_FIELDS.has(field)) throw bad(ctx, `unknown filter field ${field}`);
-    const only = ONLY_FOR[field as keyof TelemetryFilter];
-    if (only && only !== ctx.signal) throw bad(ctx, `filter field ${field} does not apply to ${ctx.signal}`);
-  }
+  checkFilterFields(f, ctx.signal, (m) => bad(ctx, m));
 }
 
 /** `and`, `or` and `not` of one filter level. */
@@ -280,11 +253,11 @@ function compileSpans(ctx: Ctx, f: TelemetryFilter): Predicate<SpanRecord> {
     out.push((s) => kinds.has(s.kind));
   }
   if (f.minDuration != null) {
-    const min = toBigInt(ctx, 'minDuration', f.minDuration);
+    const min = filterNanos('minDuration', f.minDuration, (m) => bad(ctx, m));
     out.push((s) => s.endTimeUnixNano - s.startTimeUnixNano >= min);
   }
   if (f.maxDuration != null) {
-    const max = toBigInt(ctx, 'maxDuration', f.maxDuration);
+    const max = filterNanos('maxDuration', f.maxDuration, (m) => bad(ctx, m));
     out.push((s) => s.endTimeUnixNano - s.startTimeUnixNano <= max);
   }
   if (isList(f.attributes)) for (const c of f.attributes) out.push(attributePredicate(ctx, c, SPAN_VIEW));

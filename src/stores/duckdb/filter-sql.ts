@@ -3,8 +3,9 @@
 import { StoreError, type AttributeCondition, type TelemetryFilter, type TimeRange } from '../types.ts';
 import type { Db, SqlParam } from './connection.ts';
 import { badQuery } from './errors.ts';
+import { checkFilterFields, filterNanos, STATUS_CODES, type FilterSignal } from '../filter-fields.ts';
 
-export type FilterSignal = 'spans' | 'logs';
+export type { FilterSignal };
 
 export interface SqlFragment {
   sql: string;
@@ -30,36 +31,14 @@ export function params(initial: readonly SqlParam[] = []): Params {
 
 const TIME_COLUMN: Record<FilterSignal, string> = { spans: 'start_ns', logs: 'time_ns' };
 const NAME_COLUMN: Record<FilterSignal, string> = { spans: 'name', logs: 'event_name' };
-const ONLY_FOR: Partial<Record<keyof TelemetryFilter, FilterSignal>> = {
-  status: 'spans',
-  kind: 'spans',
-  minDuration: 'spans',
-  maxDuration: 'spans',
-  minSeverity: 'logs',
-  bodyContains: 'logs',
-};
-const KNOWN_FIELDS = new Set<string>([
-  'timeRange', 'service', 'name', 'status', 'kind', 'minDuration', 'maxDuration', 'telemetrySource', 'traceId', 'spanId',
-  'minSeverity', 'bodyContains', 'attributes', 'and', 'or', 'not',
-]);
-const STATUS_CODES: Record<string, number> = { UNSET: 0, OK: 1, ERROR: 2 };
 const NUMERIC_OPS = { gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
 
-function toBigInt(field: string, v: unknown): bigint {
-  try {
-    if (typeof v === 'bigint') return v;
-    if (typeof v === 'number' || typeof v === 'string') return BigInt(v);
-  } catch {
-    // reported below
-  }
-  throw badQuery(`${field} must be an integer number of nanoseconds (actual: ${String(v)})`);
-}
 
 /** `col >= from AND col <= to` for the ends that are set; '' when neither is. */
 export function timeRangeSql(column: string, range: TimeRange | undefined | null, p: Params): string {
   const parts: string[] = [];
-  if (range?.from != null) parts.push(`${column} >= ${p.add(toBigInt('timeRange.from', range.from))}`);
-  if (range?.to != null) parts.push(`${column} <= ${p.add(toBigInt('timeRange.to', range.to))}`);
+  if (range?.from != null) parts.push(`${column} >= ${p.add(filterNanos('timeRange.from', range.from, badQuery))}`);
+  if (range?.to != null) parts.push(`${column} <= ${p.add(filterNanos('timeRange.to', range.to, badQuery))}`);
   return parts.join(' AND ');
 }
 
@@ -98,14 +77,8 @@ function attributeSql(c: AttributeCondition, p: Params): string {
 }
 
 function conditions(signal: FilterSignal, f: TelemetryFilter, p: Params): string[] {
-  if (f === null || typeof f !== 'object') throw badQuery('a filter must be an object');
+  checkFilterFields(f, signal, badQuery);
   const out: string[] = [];
-  for (const [field, v] of Object.entries(f)) {
-    if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) continue;
-    if (!KNOWN_FIELDS.has(field)) throw badQuery(`unknown filter field ${field}`);
-    const only = ONLY_FOR[field as keyof TelemetryFilter];
-    if (only && only !== signal) throw badQuery(`filter field ${field} does not apply to ${signal}`);
-  }
   const range = timeRangeSql(TIME_COLUMN[signal], f.timeRange, p);
   if (range) out.push(range);
   const list = <T>(v: readonly T[] | undefined | null): v is readonly T[] => Array.isArray(v) && v.length > 0;
@@ -126,8 +99,8 @@ function conditions(signal: FilterSignal, f: TelemetryFilter, p: Params): string
     if (!f.kind.every((k) => Number.isInteger(k))) throw badQuery('kind must be SpanKind numbers');
     out.push(inList('kind', f.kind, p));
   }
-  if (f.minDuration != null) out.push(`duration_ns >= ${p.add(toBigInt('minDuration', f.minDuration))}`);
-  if (f.maxDuration != null) out.push(`duration_ns <= ${p.add(toBigInt('maxDuration', f.maxDuration))}`);
+  if (f.minDuration != null) out.push(`duration_ns >= ${p.add(filterNanos('minDuration', f.minDuration, badQuery))}`);
+  if (f.maxDuration != null) out.push(`duration_ns <= ${p.add(filterNanos('maxDuration', f.maxDuration, badQuery))}`);
   if (f.minSeverity != null) {
     if (!Number.isInteger(f.minSeverity)) throw badQuery('minSeverity must be an integer');
     out.push(`severity_number >= ${p.add(f.minSeverity)}`);

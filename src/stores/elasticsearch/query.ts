@@ -14,6 +14,7 @@ import type { estypes } from '@elastic/elasticsearch';
 import type { AttributeCondition, TelemetryFilter, TimeRange } from '../types.ts';
 import { indexableKey, nsToIso } from './documents.ts';
 import { badQuery } from './errors.ts';
+import { checkFilterFields, filterNanos } from '../filter-fields.ts';
 
 export type Query = estypes.QueryDslQueryContainer;
 
@@ -36,30 +37,16 @@ export const DATE_FORMAT = 'strict_date_optional_time_nanos';
 const UNKNOWN_SERVICE = 'unknown_service';
 const TELEMETRY_SOURCE_KEY = 'telemetry.source';
 
-const SPAN_ONLY = new Set(['status', 'kind', 'minDuration', 'maxDuration']);
-const KNOWN_FIELDS = new Set<string>([
-  'timeRange', 'service', 'name', 'status', 'kind', 'minDuration', 'maxDuration', 'telemetrySource', 'traceId', 'spanId',
-  'minSeverity', 'bodyContains', 'attributes', 'and', 'or', 'not',
-]);
 
 export const MATCH_NONE: Query = { match_none: {} };
 
-function toBigInt(field: string, v: unknown): bigint {
-  try {
-    if (typeof v === 'bigint') return v;
-    if (typeof v === 'number' || typeof v === 'string') return BigInt(v);
-  } catch {
-    // reported below
-  }
-  throw badQuery(`${field} must be an integer number of nanoseconds (actual: ${String(v)})`);
-}
 
 /** A range on `@timestamp` with ns precision; null when neither end is set. */
 export function timeRangeQuery(range: TimeRange | undefined | null): Query | null {
   if (range?.from == null && range?.to == null) return null;
   const r: estypes.QueryDslDateRangeQuery = { format: DATE_FORMAT };
-  if (range.from != null) r.gte = nsToIso(toBigInt('timeRange.from', range.from));
-  if (range.to != null) r.lte = nsToIso(toBigInt('timeRange.to', range.to));
+  if (range.from != null) r.gte = nsToIso(filterNanos('timeRange.from', range.from, badQuery));
+  if (range.to != null) r.lte = nsToIso(filterNanos('timeRange.to', range.to, badQuery));
   return { range: { [F.time]: r } };
 }
 
@@ -134,12 +121,7 @@ function serviceQuery(services: readonly string[]): Query {
 const list = <T>(v: readonly T[] | undefined | null): v is readonly T[] => Array.isArray(v) && v.length > 0;
 
 function clauses(f: TelemetryFilter): Query[] {
-  if (f === null || typeof f !== 'object') throw badQuery('a filter must be an object');
-  for (const [field, v] of Object.entries(f)) {
-    if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) continue;
-    if (!KNOWN_FIELDS.has(field)) throw badQuery(`unknown filter field ${field}`);
-    if (SPAN_ONLY.has(field)) throw badQuery(`filter field ${field} does not apply to logs`);
-  }
+  checkFilterFields(f, 'logs', badQuery);
   const out: Query[] = [];
   const range = timeRangeQuery(f.timeRange);
   if (range) out.push(range);
