@@ -285,3 +285,31 @@ export function reasonOf(err: unknown): string {
   // A wrong-typed JSON value deep inside an item (e.g. a number where a message belongs).
   return `malformed: ${err instanceof Error ? err.message : String(err)}`;
 }
+
+/** One scope's items of an OTLP request, with the Resource and scope they share. */
+export interface ScopeGroup {
+  resource: Resource;
+  scope: InstrumentationScope;
+  items: readonly unknown[];
+  /** Where the group sits in the request, for rejection messages: `resourceSpans[0].scopeSpans[1]`. */
+  path: string;
+}
+
+/**
+ * The resource → scope → items walk every signal shares (`resourceSpans` / `scopeSpans` / `spans`
+ * and likewise). Each Resource and scope is converted once and shared by its items.
+ */
+export function scopeGroups(request: Msg, resourcesKey: string, scopesKey: string, itemsKey: string): ScopeGroup[] {
+  const groups: ScopeGroup[] = [];
+  const resources = list(request[resourcesKey], resourcesKey);
+  for (let r = 0; r < resources.length; r++) {
+    const rm = msg(resources[r], `${resourcesKey}[]`);
+    const res = resource(rm.resource, rm.schemaUrl);
+    const scopes = list(rm[scopesKey], scopesKey);
+    for (let s = 0; s < scopes.length; s++) {
+      const sm = msg(scopes[s], `${scopesKey}[]`);
+      groups.push({ resource: res, scope: scope(sm.scope, sm.schemaUrl), items: list(sm[itemsKey], itemsKey), path: `${resourcesKey}[${r}].${scopesKey}[${s}]` });
+    }
+  }
+  return groups;
+}

@@ -6,12 +6,10 @@ import {
   anyValue,
   enumValue,
   keyValues,
-  list,
   msg,
   optionalId,
   reasonOf,
-  resource,
-  scope,
+  scopeGroups,
   str,
   timeNs,
   uint,
@@ -21,37 +19,28 @@ import { otlpProto } from './proto.ts';
 export function logsFromOtlp(request: Msg, tenant: string): Decoded<LogRecord> {
   const severities = otlpProto().enums.severityNumber;
   const out: Decoded<LogRecord> = { items: [], rejected: [] };
-  const resourceLogs = list(request.resourceLogs, 'resourceLogs');
-  for (let r = 0; r < resourceLogs.length; r++) {
-    const rl = msg(resourceLogs[r], 'resourceLogs[]');
-    const res = resource(rl.resource, rl.schemaUrl);
-    const scopeLogs = list(rl.scopeLogs, 'scopeLogs');
-    for (let s = 0; s < scopeLogs.length; s++) {
-      const sl = msg(scopeLogs[s], 'scopeLogs[]');
-      const sc = scope(sl.scope, sl.schemaUrl);
-      const records = list(sl.logRecords, 'logRecords');
-      for (let i = 0; i < records.length; i++) {
-        try {
-          const l = msg(records[i], 'logRecord');
-          out.items.push({
-            tenant,
-            resource: res,
-            scope: sc,
-            timeUnixNano: timeNs(l.timeUnixNano, 'time_unix_nano'),
-            observedTimeUnixNano: timeNs(l.observedTimeUnixNano, 'observed_time_unix_nano'),
-            severityNumber: enumValue(l.severityNumber, severities, 24, 'severity_number'),
-            severityText: str(l.severityText, 'severity_text'),
-            body: anyValue(l.body),
-            attributes: keyValues(l.attributes),
-            droppedAttributesCount: uint(l.droppedAttributesCount, 'dropped_attributes_count'),
-            flags: uint(l.flags, 'flags'),
-            traceId: optionalId(l.traceId, 16, 'trace_id'),
-            spanId: optionalId(l.spanId, 8, 'span_id'),
-            eventName: str(l.eventName, 'event_name'),
-          });
-        } catch (err) {
-          out.rejected.push({ item: `resourceLogs[${r}].scopeLogs[${s}].logRecords[${i}]`, reason: reasonOf(err) });
-        }
+  for (const g of scopeGroups(request, 'resourceLogs', 'scopeLogs', 'logRecords')) {
+    for (let i = 0; i < g.items.length; i++) {
+      try {
+        const l = msg(g.items[i], 'logRecord');
+        out.items.push({
+          tenant,
+          resource: g.resource,
+          scope: g.scope,
+          timeUnixNano: timeNs(l.timeUnixNano, 'time_unix_nano'),
+          observedTimeUnixNano: timeNs(l.observedTimeUnixNano, 'observed_time_unix_nano'),
+          severityNumber: enumValue(l.severityNumber, severities, 24, 'severity_number'),
+          severityText: str(l.severityText, 'severity_text'),
+          body: anyValue(l.body),
+          attributes: keyValues(l.attributes),
+          droppedAttributesCount: uint(l.droppedAttributesCount, 'dropped_attributes_count'),
+          flags: uint(l.flags, 'flags'),
+          traceId: optionalId(l.traceId, 16, 'trace_id'),
+          spanId: optionalId(l.spanId, 8, 'span_id'),
+          eventName: str(l.eventName, 'event_name'),
+        });
+      } catch (err) {
+        out.rejected.push({ item: `${g.path}.logRecords[${i}]`, reason: reasonOf(err) });
       }
     }
   }

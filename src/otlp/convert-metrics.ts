@@ -24,8 +24,7 @@ import {
   msg,
   optionalId,
   reasonOf,
-  resource,
-  scope,
+  scopeGroups,
   str,
   timeNs,
   uint,
@@ -39,44 +38,35 @@ const NO_RECORDED_VALUE = 1;
 export function metricPointsFromOtlp(request: Msg, tenant: string): Decoded<MetricPoint> {
   const temporalities = otlpProto().enums.temporality;
   const out: Decoded<MetricPoint> = { items: [], rejected: [] };
-  const resourceMetrics = list(request.resourceMetrics, 'resourceMetrics');
-  for (let r = 0; r < resourceMetrics.length; r++) {
-    const rm = msg(resourceMetrics[r], 'resourceMetrics[]');
-    const res = resource(rm.resource, rm.schemaUrl);
-    const scopeMetrics = list(rm.scopeMetrics, 'scopeMetrics');
-    for (let s = 0; s < scopeMetrics.length; s++) {
-      const sm = msg(scopeMetrics[s], 'scopeMetrics[]');
-      const sc = scope(sm.scope, sm.schemaUrl);
-      const metrics = list(sm.metrics, 'metrics');
-      for (let m = 0; m < metrics.length; m++) {
-        const where = `resourceMetrics[${r}].scopeMetrics[${s}].metrics[${m}]`;
-        const metric = msg(metrics[m], 'metric');
-        const type = DATA_FIELDS.find((f) => has(metric, f));
-        if (!type) continue; // a metric without data has no points to keep or to count
-        const data = msg(metric[type], type);
-        const points = list(data.dataPoints, 'dataPoints');
-        let descriptor: MetricDescriptor;
+  for (const g of scopeGroups(request, 'resourceMetrics', 'scopeMetrics', 'metrics')) {
+    for (let m = 0; m < g.items.length; m++) {
+      const where = `${g.path}.metrics[${m}]`;
+      const metric = msg(g.items[m], 'metric');
+      const type = DATA_FIELDS.find((f) => has(metric, f));
+      if (!type) continue; // a metric without data has no points to keep or to count
+      const data = msg(metric[type], type);
+      const points = list(data.dataPoints, 'dataPoints');
+      let descriptor: MetricDescriptor;
+      try {
+        descriptor = {
+          name: str(metric.name, 'name'),
+          description: str(metric.description, 'description'),
+          unit: str(metric.unit, 'unit'),
+          type,
+          aggregationTemporality: enumValue(data.aggregationTemporality, temporalities, 2, 'aggregation_temporality') as Temporality,
+          isMonotonic: bool(data.isMonotonic, 'is_monotonic'),
+          metadata: keyValues(metric.metadata),
+        };
+      } catch (err) {
+        const reason = reasonOf(err);
+        points.forEach((_, i) => out.rejected.push({ item: `${where}.${type}.dataPoints[${i}]`, reason }));
+        continue;
+      }
+      for (let i = 0; i < points.length; i++) {
         try {
-          descriptor = {
-            name: str(metric.name, 'name'),
-            description: str(metric.description, 'description'),
-            unit: str(metric.unit, 'unit'),
-            type,
-            aggregationTemporality: enumValue(data.aggregationTemporality, temporalities, 2, 'aggregation_temporality') as Temporality,
-            isMonotonic: bool(data.isMonotonic, 'is_monotonic'),
-            metadata: keyValues(metric.metadata),
-          };
+          out.items.push({ tenant, resource: g.resource, scope: g.scope, metric: descriptor, point: dataPoint(type, msg(points[i], 'dataPoint')) });
         } catch (err) {
-          const reason = reasonOf(err);
-          points.forEach((_, i) => out.rejected.push({ item: `${where}.${type}.dataPoints[${i}]`, reason }));
-          continue;
-        }
-        for (let i = 0; i < points.length; i++) {
-          try {
-            out.items.push({ tenant, resource: res, scope: sc, metric: descriptor, point: dataPoint(type, msg(points[i], 'dataPoint')) });
-          } catch (err) {
-            out.rejected.push({ item: `${where}.${type}.dataPoints[${i}]`, reason: reasonOf(err) });
-          }
+          out.rejected.push({ item: `${where}.${type}.dataPoints[${i}]`, reason: reasonOf(err) });
         }
       }
     }

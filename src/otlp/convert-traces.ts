@@ -12,9 +12,8 @@ import {
   msg,
   optionalId,
   reasonOf,
+  scopeGroups,
   requiredId,
-  resource,
-  scope,
   sharedName,
   str,
   timeNs,
@@ -25,42 +24,33 @@ import { otlpProto } from './proto.ts';
 export function spansFromOtlp(request: Msg, tenant: string): Decoded<SpanRecord> {
   const { enums } = otlpProto();
   const out: Decoded<SpanRecord> = { items: [], rejected: [] };
-  const resourceSpans = list(request.resourceSpans, 'resourceSpans');
-  for (let r = 0; r < resourceSpans.length; r++) {
-    const rs = msg(resourceSpans[r], 'resourceSpans[]');
-    const res = resource(rs.resource, rs.schemaUrl);
-    const scopeSpans = list(rs.scopeSpans, 'scopeSpans');
-    for (let s = 0; s < scopeSpans.length; s++) {
-      const ss = msg(scopeSpans[s], 'scopeSpans[]');
-      const sc = scope(ss.scope, ss.schemaUrl);
-      const spans = list(ss.spans, 'spans');
-      for (let i = 0; i < spans.length; i++) {
-        try {
-          const sp = msg(spans[i], 'span');
-          out.items.push({
-            tenant,
-            resource: res,
-            scope: sc,
-            traceId: requiredId(sp.traceId, 16, 'trace_id'),
-            spanId: requiredId(sp.spanId, 8, 'span_id'),
-            parentSpanId: optionalId(sp.parentSpanId, 8, 'parent_span_id'),
-            traceState: str(sp.traceState, 'trace_state'),
-            flags: uint(sp.flags, 'flags'),
-            name: sharedName(str(sp.name, 'name')),
-            kind: enumValue(sp.kind, enums.spanKind, 5, 'kind') as SpanKind,
-            startTimeUnixNano: timeNs(sp.startTimeUnixNano, 'start_time_unix_nano'),
-            endTimeUnixNano: timeNs(sp.endTimeUnixNano, 'end_time_unix_nano'),
-            attributes: keyValues(sp.attributes),
-            droppedAttributesCount: uint(sp.droppedAttributesCount, 'dropped_attributes_count'),
-            events: list(sp.events, 'events').map(event),
-            droppedEventsCount: uint(sp.droppedEventsCount, 'dropped_events_count'),
-            links: list(sp.links, 'links').map(link),
-            droppedLinksCount: uint(sp.droppedLinksCount, 'dropped_links_count'),
-            status: status(sp.status, enums.statusCode),
-          });
-        } catch (err) {
-          out.rejected.push({ item: `resourceSpans[${r}].scopeSpans[${s}].spans[${i}]`, reason: reasonOf(err) });
-        }
+  for (const g of scopeGroups(request, 'resourceSpans', 'scopeSpans', 'spans')) {
+    for (let i = 0; i < g.items.length; i++) {
+      try {
+        const sp = msg(g.items[i], 'span');
+        out.items.push({
+          tenant,
+          resource: g.resource,
+          scope: g.scope,
+          traceId: requiredId(sp.traceId, 16, 'trace_id'),
+          spanId: requiredId(sp.spanId, 8, 'span_id'),
+          parentSpanId: optionalId(sp.parentSpanId, 8, 'parent_span_id'),
+          traceState: str(sp.traceState, 'trace_state'),
+          flags: uint(sp.flags, 'flags'),
+          name: sharedName(str(sp.name, 'name')),
+          kind: enumValue(sp.kind, enums.spanKind, 5, 'kind') as SpanKind,
+          startTimeUnixNano: timeNs(sp.startTimeUnixNano, 'start_time_unix_nano'),
+          endTimeUnixNano: timeNs(sp.endTimeUnixNano, 'end_time_unix_nano'),
+          attributes: keyValues(sp.attributes),
+          droppedAttributesCount: uint(sp.droppedAttributesCount, 'dropped_attributes_count'),
+          events: list(sp.events, 'events').map(event),
+          droppedEventsCount: uint(sp.droppedEventsCount, 'dropped_events_count'),
+          links: list(sp.links, 'links').map(link),
+          droppedLinksCount: uint(sp.droppedLinksCount, 'dropped_links_count'),
+          status: status(sp.status, enums.statusCode),
+        });
+      } catch (err) {
+        out.rejected.push({ item: `${g.path}.spans[${i}]`, reason: reasonOf(err) });
       }
     }
   }
