@@ -1,4 +1,5 @@
 import type { AttributeCatalog, LogStore, MetricStore, TraceStore } from '../src/stores/types.ts';
+import { createTailBus, type TailBus } from '../src/tail/bus.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 
 export interface Stores {
@@ -14,9 +15,15 @@ export interface GraphQLContext {
   loaders: Loaders;
   /** Remarks from the backends (e.g. a filter applied in the gateway), returned in `extensions.notes`. */
   notes: string[];
+  /** Live tails: the bus, and the client connection the subscription limits are counted on. */
+  tail: { bus: TailBus; connection: object };
 }
 
-/** One context per request: loaders cache per request only, so tenants and requests never share data. */
-export function createContextFactory(stores: Stores): (tenant: string) => GraphQLContext {
-  return (tenant) => ({ tenant, stores, loaders: createLoaders(tenant, stores), notes: [] });
+/**
+ * One context per request (per subscription on a WebSocket): loaders cache per request only, so
+ * tenants and requests never share data. `connection` identifies the client connection (the
+ * graphql-ws socket, or the HTTP request); without one, every context is its own connection.
+ */
+export function createContextFactory(stores: Stores, bus: TailBus = createTailBus()): (tenant: string, connection?: object) => GraphQLContext {
+  return (tenant, connection = {}) => ({ tenant, stores, loaders: createLoaders(tenant, stores), notes: [], tail: { bus, connection } });
 }

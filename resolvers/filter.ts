@@ -169,3 +169,30 @@ export function toStoreFilter(
   }
   return filter;
 }
+
+/** Where a tail filter sets `from` or `to`, at any nesting level. */
+function timeRangePath(input: TelemetryFilterInput, path: string): string | undefined {
+  if (input.from != null) return `${path}.from`;
+  if (input.to != null) return `${path}.to`;
+  const nested: [TelemetryFilterInput, string][] = [
+    ...(input.and ?? []).map((f, i): [TelemetryFilterInput, string] => [f, `${path}.and[${i}]`]),
+    ...(input.or ?? []).map((f, i): [TelemetryFilterInput, string] => [f, `${path}.or[${i}]`]),
+    ...(input.not != null ? [[input.not, `${path}.not`] as [TelemetryFilterInput, string]] : []),
+  ];
+  for (const [f, p] of nested) {
+    const found = timeRangePath(f, p);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * The store filter for a live tail: the same mapping and checks as a search, but no time range.
+ * A tail sees records as they arrive, so `from` / `to` are rejected (GW_BAD_FILTER) rather than
+ * silently ignored or applied to timestamps that senders set freely.
+ */
+export function toTailFilter(input: TelemetryFilterInput | null | undefined, signal: 'spans' | 'logs'): TelemetryFilter {
+  const where = input ? timeRangePath(input, 'filter') : undefined;
+  if (where) throw badFilter(where, 'a live tail has no time range; remove from/to');
+  return mapFilter(input ?? {}, signal, 'filter');
+}

@@ -15,6 +15,7 @@ import type { MetricSeries, Page, SeriesPoint, StoredLogRecord, TraceSummary } f
 import type { GraphQLContext } from '../resolvers/context.ts';
 import type { AttributeConditionInput, TelemetryFilterInput } from '../resolvers/filter.ts';
 import type { ExemplarModel, MetricInfoModel, OperationModel, TraceModel } from '../resolvers/models.ts';
+import type { LogTailEventModel, SpanTailEventModel } from '../resolvers/tail.ts';
 import { DurationScalar, JSONScalar, TimestampScalar } from './scalars.ts';
 
 export const builder = new SchemaBuilder<{
@@ -51,6 +52,8 @@ export const builder = new SchemaBuilder<{
     ExponentialBuckets: { offset: number; bucketCounts: number[] };
     QuantileValue: { quantile: number; value: number };
     Operation: OperationModel;
+    SpanTailEvent: SpanTailEventModel;
+    LogTailEvent: LogTailEventModel;
   };
   Inputs: {
     TelemetryFilter: TelemetryFilterInput;

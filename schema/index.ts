@@ -1,4 +1,5 @@
 import './query.ts';
+import './subscription.ts';
 import './enums.ts';
 import './filter.ts';
 import './attribute.ts';
@@ -22,6 +23,7 @@ import './quantile-value.ts';
 import './metric-info.ts';
 import './operation.ts';
 import './catalog.ts';
+import './tail.ts';
 import { builder } from './builder.ts';
 
 export const schema = builder.toSchema();

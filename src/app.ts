@@ -13,6 +13,8 @@ import type { Host } from '../ingest/component.ts';
 import type { LogStore, TraceStore } from './stores/types.ts';
 import type { GraphQLServer } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
+import { createTailBus, type TailBus } from './tail/bus.ts';
+import { tailTaps } from './tail/tap.ts';
 
 export interface App {
   start(): Promise<void>;
@@ -22,7 +24,7 @@ export interface App {
   addresses(): { graphql: string; otlpGrpc?: string; otlpHttp?: string };
   ready(): boolean;
   /** For tests and benchmarks: the running pieces. */
-  readonly internals: { store(): DuckDbStore | undefined; pipelines(): RunningPipelines | undefined };
+  readonly internals: { store(): DuckDbStore | undefined; pipelines(): RunningPipelines | undefined; tail(): TailBus };
 }
 
 export interface AppOptions {
@@ -42,6 +44,8 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   let isReady = false;
   let closeReaders: (() => Promise<void>) | undefined;
   let stopping: Promise<void> | undefined;
+  // Live tails: ingest publishes every batch here (before batching and storage); subscriptions read.
+  const tail = createTailBus(cfg.tail);
 
   const host: Host = {
     logger: root,
@@ -57,7 +61,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       memoryLimit: cfg.storage.duckdb.memoryLimit || undefined,
     });
     const registry = createRegistry([otlpReceiverFactory, batchProcessorFactory, duckDbExporterFactory(store.writer)]);
-    pipelines = buildPipelines(registry, cfg, root);
+    pipelines = buildPipelines(registry, cfg, root, tailTaps(tail));
     await pipelines.start(host);
     log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), otlp: otlpAddresses() }, 'accepting OTLP');
 
@@ -69,7 +73,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     ]);
     const readers = await openReadSources(store);
     closeReaders = readers.close;
-    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: store.metrics, catalog: store.catalog });
+    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: store.metrics, catalog: store.catalog }, tail);
     graphql = createGraphQLServer({
       ...cfg.graphql,
       schema,
@@ -136,6 +140,8 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       }
       samples.push({ name: 'teleql_duckdb_write_errors_total', help: 'Write batches DuckDB refused', type: 'counter', value: s.writeErrors });
     }
+    samples.push({ name: 'teleql_tail_subscriptions', help: 'Live tail subscriptions open', type: 'gauge', value: tail.size() });
+    samples.push({ name: 'teleql_tail_dropped_total', help: 'Tail records dropped from full subscription buffers', type: 'counter', value: tail.droppedTotal() });
     return samples;
   }
 
@@ -167,6 +173,6 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       const otlp = otlpAddresses();
       return { graphql: graphql?.address() ?? '', otlpGrpc: otlp.grpc, otlpHttp: otlp.http };
     },
-    internals: { store: () => store, pipelines: () => pipelines },
+    internals: { store: () => store, pipelines: () => pipelines, tail: () => tail },
   };
 }

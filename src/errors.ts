@@ -7,6 +7,7 @@ export const ErrorCodes = {
   GW_BAD_FILTER: 'the filter is invalid (unknown field for the signal, bad regex, bad value)',
   GW_BAD_TIME_RANGE: 'the time range is invalid (from after to, unparseable timestamp)',
   GW_BAD_ARGUMENT: 'an argument is out of range or malformed (limit, cursor, trace ID, step)',
+  GW_LIMIT_EXCEEDED: 'a configured limit was reached (e.g. live tail subscriptions); the message names the limit and its value',
   GW_NOT_FOUND: 'the requested object does not exist for this tenant',
   GW_BACKEND_UNAVAILABLE: 'a storage backend did not answer',
   GW_BACKEND_ERROR: 'a storage backend failed the query',

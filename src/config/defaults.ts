@@ -14,6 +14,7 @@ export function defaultConfig(): GatewayConfig {
       exposeInternalErrors: false,
       tenantHeader: 'x-scope-orgid',
     },
+    tail: { maxSubscriptions: 1000, maxPerConnection: 20, bufferSize: 1000 },
     storage: {
       duckdb: { path: './data/teleql.duckdb', threads: 0, memoryLimit: '' },
       read: { traces: 'duckdb', logs: 'duckdb', metrics: 'duckdb' },

@@ -103,6 +103,10 @@ function validate(cfg: GatewayConfig): void {
     throw new ConfigError(`graphql.port: expected an integer from 0 to 65535 (actual: ${cfg.graphql.port})`);
   }
   if (!cfg.graphql.path.startsWith('/')) throw new ConfigError(`graphql.path: must start with "/" (actual: '${cfg.graphql.path}')`);
+  for (const key of ['maxSubscriptions', 'maxPerConnection', 'bufferSize'] as const) {
+    const v = cfg.tail[key];
+    if (!Number.isInteger(v) || v < 1) throw new ConfigError(`tail.${key}: expected an integer greater than 0 (actual: ${v})`);
+  }
   if (cfg.storage.duckdb.path === '') throw new ConfigError('storage.duckdb.path: must not be empty');
   const { read, jaeger, elasticsearch } = cfg.storage;
   const allowed = { traces: ['duckdb', 'jaeger'], logs: ['duckdb', 'elasticsearch'], metrics: ['duckdb'] } as const;

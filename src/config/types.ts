@@ -13,6 +13,15 @@ export interface GatewayConfig extends IngestConfig {
     /** Header carrying the tenant ID for queries (the OTLP receiver has its own setting). */
     tenantHeader: string;
   };
+  /** Live tails (GraphQL subscriptions tailSpans / tailLogs). */
+  tail: {
+    /** Subscriptions open at once across all connections. */
+    maxSubscriptions: number;
+    /** Subscriptions open at once on one WebSocket connection or SSE request. */
+    maxPerConnection: number;
+    /** Records buffered per subscription; when full, the oldest are dropped and counted. */
+    bufferSize: number;
+  };
   storage: {
     duckdb: {
       /** A file path, or ':memory:'. */

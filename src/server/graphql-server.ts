@@ -20,8 +20,11 @@ export interface GraphQLServerOptions {
   exposeInternalErrors: boolean;
   tenantHeader: string;
   schema: GraphQLSchema;
-  /** Builds the per-request context (stores, fresh DataLoaders) for a tenant. */
-  contextFor: (tenant: string) => object;
+  /**
+   * Builds the per-request context (stores, fresh DataLoaders) for a tenant. `connection` is stable
+   * for one client connection (the graphql-ws socket; for HTTP and SSE, the request).
+   */
+  contextFor: (tenant: string, connection: object) => object;
   ready: () => boolean;
   /** The gateway's own metrics, served on /metrics. */
   metrics: MetricsSource;
@@ -68,7 +71,7 @@ const queryNotesPlugin: Plugin = {
 
 export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   const header = opts.tenantHeader.toLowerCase();
-  const yoga = createYoga<{ req?: IncomingMessage; connectionParams?: Record<string, unknown> }>({
+  const yoga = createYoga<{ req?: IncomingMessage; connectionParams?: Record<string, unknown>; wsConnection?: object }>({
     schema: opts.schema,
     graphqlEndpoint: opts.path,
     landingPage: false,
@@ -81,10 +84,10 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       warn: (...args) => opts.logger.warn({ args }, 'yoga'),
       error: (...args) => opts.logger.error({ args }, 'yoga'),
     },
-    context: (initial: YogaInitialContext & { connectionParams?: Record<string, unknown> }) => {
+    context: (initial: YogaInitialContext & { connectionParams?: Record<string, unknown>; wsConnection?: object }) => {
       const fromWs = connectionParamTenant(initial.connectionParams, header);
       const tenant = tenantOrError(fromWs ?? initial.request.headers.get(header));
-      return opts.contextFor(tenant);
+      return opts.contextFor(tenant, initial.wsConnection ?? initial.request);
     },
   });
 
@@ -119,6 +122,8 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
           params: payload,
           request: new Request('http://localhost' + opts.path, { headers: ctx.extra.request.headers as Record<string, string> }),
           connectionParams: ctx.connectionParams,
+          // The graphql-ws context is one object per socket: tail limits count per connection.
+          wsConnection: ctx,
         });
         const args = {
           schema,

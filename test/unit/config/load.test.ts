@@ -42,3 +42,11 @@ test('bad settings stop start-up with a message naming the setting and the value
   ];
   for (const [sources, message] of cases) assert.throws(() => loadConfig(sources), message);
 });
+
+test('the tail section has its limits by default and rejects a limit that is not a positive integer', () => {
+  assert.deepEqual({ ...loadConfig({ env: {} }).tail }, { maxSubscriptions: 1000, maxPerConnection: 20, bufferSize: 1000 });
+  assert.equal(loadConfig({ env: {}, overrides: { tail: { bufferSize: 5 } } }).tail.bufferSize, 5);
+  assert.throws(() => loadConfig({ env: {}, overrides: { tail: { maxPerConnection: 0 } } }), /tail\.maxPerConnection: expected an integer greater than 0 \(actual: 0\)/);
+  assert.throws(() => loadConfig({ env: {}, overrides: { tail: { bufferSize: 1.5 } } }), /tail\.bufferSize/);
+  assert.throws(() => loadConfig({ env: {}, overrides: { tail: { maxSubscription: 5 } } }), /maxSubscription/);
+});

@@ -1,0 +1,187 @@
+// The live-tail bus: ingest publishes every batch per tenant and topic; each subscriber gets the
+// records its predicate accepts through its own bounded buffer.
+//
+// - publish is synchronous and never waits for a subscriber: per subscriber it runs the predicate
+//   and appends to the buffer;
+// - a full buffer drops its OLDEST record; the next event delivered carries `dropped`, the number
+//   dropped since the previous delivery, so a slow reader sees the newest data and knows what it missed;
+// - limits on subscriptions in total and per connection are checked at subscribe time;
+// - a subscriber only ever listens to its own tenant's (tenant, topic) on the transport.
+import type { TailTopic, TailTopics } from './topics.ts';
+import { createInMemoryTransport, type TailTransport } from './transport.ts';
+
+export interface TailEvent<R> {
+  record: R;
+  /** Records dropped from this subscription's buffer since the previous event it delivered. */
+  dropped: number;
+}
+
+export interface TailLimits {
+  /** Subscriptions open at once across all connections. */
+  maxSubscriptions: number;
+  /** Subscriptions open at once on one connection (a WebSocket, or one SSE request). */
+  maxPerConnection: number;
+  /** Default buffer per subscription, in records. */
+  bufferSize: number;
+}
+
+export const DEFAULT_TAIL_LIMITS: TailLimits = { maxSubscriptions: 1000, maxPerConnection: 20, bufferSize: 1000 };
+
+/** A subscribe that would exceed a limit; `limit` is the config key, `value` its setting. */
+export class TailLimitError extends Error {
+  readonly limit: 'tail.maxSubscriptions' | 'tail.maxPerConnection';
+  readonly value: number;
+  constructor(limit: TailLimitError['limit'], value: number) {
+    super(
+      limit === 'tail.maxSubscriptions'
+        ? `the gateway already has ${value} live tail subscriptions open (${limit} = ${value})`
+        : `this connection already has ${value} live tail subscriptions open (${limit} = ${value})`,
+    );
+    this.name = 'TailLimitError';
+    this.limit = limit;
+    this.value = value;
+  }
+}
+
+export interface SubscribeOptions {
+  bufferSize?: number;
+  /** Identifies the client connection for tail.maxPerConnection; any object, compared by identity. */
+  connection?: object;
+}
+
+export interface TailSubscription<R> extends AsyncIterableIterator<TailEvent<R>> {
+  /** Stops delivery and frees the slot; a pending next() resolves as done. Safe twice. */
+  close(): void;
+}
+
+export interface TailBus {
+  publish<T extends TailTopic>(tenant: string, topic: T, records: readonly TailTopics[T][]): void;
+  subscribe<T extends TailTopic>(
+    tenant: string,
+    topic: T,
+    predicate: (record: TailTopics[T]) => boolean,
+    opts?: SubscribeOptions,
+  ): TailSubscription<TailTopics[T]>;
+  /** Open subscriptions, in total. */
+  size(): number;
+  /** Records dropped from full buffers since start, for /metrics. */
+  droppedTotal(): number;
+}
+
+export function createTailBus(limits: Partial<TailLimits> = {}, transport: TailTransport = createInMemoryTransport()): TailBus {
+  const { maxSubscriptions, maxPerConnection, bufferSize: defaultBuffer } = { ...DEFAULT_TAIL_LIMITS, ...limits };
+  let open = 0;
+  let droppedTotal = 0;
+  const perConnection = new WeakMap<object, number>();
+
+  return {
+    publish(tenant, topic, records) {
+      if (records.length === 0 || !transport.hasListeners(tenant, topic)) return;
+      transport.publish(tenant, topic, records);
+    },
+
+    subscribe(tenant, topic, predicate, opts = {}) {
+      const bufferSize = opts.bufferSize ?? defaultBuffer;
+      if (!Number.isInteger(bufferSize) || bufferSize < 1) throw new RangeError(`bufferSize must be a positive integer (actual: ${bufferSize})`);
+      if (open >= maxSubscriptions) throw new TailLimitError('tail.maxSubscriptions', maxSubscriptions);
+      const conn = opts.connection;
+      const onConn = conn ? (perConnection.get(conn) ?? 0) : 0;
+      if (conn && onConn >= maxPerConnection) throw new TailLimitError('tail.maxPerConnection', maxPerConnection);
+      open++;
+      if (conn) perConnection.set(conn, onConn + 1);
+
+      type R = TailTopics[typeof topic];
+      const ring: (R | undefined)[] = new Array<R | undefined>(bufferSize);
+      let head = 0;
+      let count = 0;
+      let dropped = 0;
+      let closed = false;
+      let waiter: ((r: IteratorResult<TailEvent<R>>) => void) | undefined;
+
+      const take = (): TailEvent<R> => {
+        const record = ring[head] as R;
+        ring[head] = undefined;
+        head = (head + 1) % bufferSize;
+        count--;
+        const event = { record, dropped };
+        dropped = 0;
+        return event;
+      };
+
+      const offer = (record: R) => {
+        if (waiter) {
+          const w = waiter;
+          waiter = undefined;
+          w({ value: { record, dropped }, done: false });
+          dropped = 0;
+          return;
+        }
+        if (count === bufferSize) {
+          ring[head] = undefined;
+          head = (head + 1) % bufferSize;
+          count--;
+          dropped++;
+          droppedTotal++;
+        }
+        ring[(head + count) % bufferSize] = record;
+        count++;
+      };
+
+      const stopListening = transport.listen(tenant, topic, (records) => {
+        if (closed) return;
+        for (const r of records) {
+          let match = false;
+          try {
+            match = predicate(r);
+          } catch {
+            // A predicate that throws on one record (it should not) must not stop ingest.
+          }
+          if (match) offer(r);
+        }
+      });
+
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        stopListening();
+        ring.fill(undefined);
+        count = 0;
+        open--;
+        if (conn) {
+          const n = (perConnection.get(conn) ?? 1) - 1;
+          if (n > 0) perConnection.set(conn, n);
+          else perConnection.delete(conn);
+        }
+        const w = waiter;
+        waiter = undefined;
+        w?.({ value: undefined, done: true });
+      };
+
+      const sub: TailSubscription<R> = {
+        next() {
+          if (count > 0) return Promise.resolve({ value: take(), done: false });
+          if (closed) return Promise.resolve({ value: undefined, done: true });
+          return new Promise((resolve) => {
+            waiter = resolve;
+          });
+        },
+        return() {
+          close();
+          return Promise.resolve({ value: undefined, done: true });
+        },
+        throw(err?: unknown) {
+          close();
+          return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+        },
+        close,
+        [Symbol.asyncIterator]() {
+          return sub;
+        },
+      };
+      return sub;
+    },
+
+    size: () => open,
+    droppedTotal: () => droppedTotal,
+  };
+}

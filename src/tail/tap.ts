@@ -1,0 +1,36 @@
+// The ingest side of the tail: a Consumer per signal, used as a pipeline tap, that publishes each
+// batch to the bus synchronously and returns. Subscribers therefore see records before the store
+// has written them, and a slow subscriber never slows ingest.
+import type { Consumer, NextConsumers } from '../../ingest/component.ts';
+import type { TailBus } from './bus.ts';
+import type { TailTopic, TailTopics } from './topics.ts';
+
+function publishByTenant<T extends TailTopic>(bus: TailBus, topic: T, items: readonly TailTopics[T][]): void {
+  if (items.length === 0) return;
+  const first = items[0]!.tenant;
+  // One request is one tenant, so a batch almost always is too.
+  if (items.every((r) => r.tenant === first)) return bus.publish(first, topic, items);
+  const groups = new Map<string, TailTopics[T][]>();
+  for (const r of items) {
+    const g = groups.get(r.tenant);
+    if (g) g.push(r);
+    else groups.set(r.tenant, [r]);
+  }
+  for (const [tenant, records] of groups) bus.publish(tenant, topic, records);
+}
+
+export function tailTaps(bus: TailBus): NextConsumers {
+  const spans: Consumer<'traces'> = {
+    consume(items) {
+      publishByTenant(bus, 'spans', items);
+      return Promise.resolve();
+    },
+  };
+  const logs: Consumer<'logs'> = {
+    consume(items) {
+      publishByTenant(bus, 'logs', items);
+      return Promise.resolve();
+    },
+  };
+  return { traces: spans, logs };
+}

@@ -1,0 +1,40 @@
+// How published batches reach the listeners of a (tenant, topic). The bus above it owns buffering,
+// filtering and limits; a transport only moves batches, so a Redis one (several replicas) can
+// replace the in-memory one without touching subscribers or publishers.
+import type { TailTopic, TailTopics } from './topics.ts';
+
+export type TailListener<T extends TailTopic> = (records: readonly TailTopics[T][]) => void;
+
+export interface TailTransport {
+  /** Must not block on listeners: called synchronously on the ingest path. */
+  publish<T extends TailTopic>(tenant: string, topic: T, records: readonly TailTopics[T][]): void;
+  /** Returns the function that removes the listener. */
+  listen<T extends TailTopic>(tenant: string, topic: T, listener: TailListener<T>): () => void;
+  /** Whether anything listens to (tenant, topic) here, so publishers can skip work. */
+  hasListeners(tenant: string, topic: TailTopic): boolean;
+}
+
+/** Listeners in this process, called synchronously in publish. */
+export function createInMemoryTransport(): TailTransport {
+  const listeners = new Map<string, Set<TailListener<TailTopic>>>();
+  const keyOf = (tenant: string, topic: TailTopic) => `${topic}\u0000${tenant}`;
+  return {
+    publish(tenant, topic, records) {
+      const set = listeners.get(keyOf(tenant, topic));
+      if (!set) return;
+      for (const l of set) l(records);
+    },
+    listen(tenant, topic, listener) {
+      const key = keyOf(tenant, topic);
+      let set = listeners.get(key);
+      if (!set) listeners.set(key, (set = new Set()));
+      const l = listener as TailListener<TailTopic>;
+      set.add(l);
+      return () => {
+        set.delete(l);
+        if (set.size === 0 && listeners.get(key) === set) listeners.delete(key);
+      };
+    },
+    hasListeners: (tenant, topic) => listeners.has(keyOf(tenant, topic)),
+  };
+}

@@ -1,0 +1,146 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createTailBus, TailLimitError, type TailEvent } from '../../../src/tail/bus.ts';
+import { tailTaps } from '../../../src/tail/tap.ts';
+import type { SpanRecord } from '../../../src/model/telemetry.ts';
+import { log, span, spanId } from '../../helpers/telemetry-builders.ts';
+
+const all = () => true;
+const spans = (from: number, to: number, tenant = 'default'): SpanRecord[] => {
+  const out: SpanRecord[] = [];
+  for (let i = from; i <= to; i++) out.push(span({ tenant, spanId: spanId(i) }));
+  return out;
+};
+const ids = (events: TailEvent<SpanRecord>[]) => events.map((e) => Number.parseInt(e.record.spanId, 16));
+
+async function take<R>(it: AsyncIterator<TailEvent<R>>, n: number): Promise<TailEvent<R>[]> {
+  const out: TailEvent<R>[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await it.next();
+    assert.equal(r.done, false, `expected event ${i + 1} of ${n}`);
+    out.push(r.value as TailEvent<R>);
+  }
+  return out;
+}
+
+describe('tail bus', () => {
+  test('a subscriber gets the matching records in order with dropped 0 while its buffer has room', async () => {
+    const bus = createTailBus();
+    const sub = bus.subscribe('default', 'spans', (s) => Number.parseInt(s.spanId, 16) % 2 === 0);
+    bus.publish('default', 'spans', spans(1, 6));
+    const events = await take(sub, 3);
+    assert.deepEqual(ids(events), [2, 4, 6]);
+    assert.deepEqual(events.map((e) => e.dropped), [0, 0, 0]);
+    sub.close();
+  });
+
+  test('a full buffer drops the oldest records and the next delivered event carries how many', async () => {
+    const bus = createTailBus({ bufferSize: 4 });
+    const sub = bus.subscribe('default', 'spans', all);
+    bus.publish('default', 'spans', spans(1, 10));
+    const first = await take(sub, 4);
+    assert.deepEqual(ids(first), [7, 8, 9, 10]);
+    assert.deepEqual(first.map((e) => e.dropped), [6, 0, 0, 0]);
+    assert.equal(bus.droppedTotal(), 6);
+    // The count restarts after a delivery.
+    bus.publish('default', 'spans', spans(11, 16));
+    const second = await take(sub, 4);
+    assert.deepEqual(ids(second), [13, 14, 15, 16]);
+    assert.deepEqual(second.map((e) => e.dropped), [2, 0, 0, 0]);
+    sub.close();
+  });
+
+  test('a reader that is waiting gets the first record at once and the buffer keeps the newest of the rest', async () => {
+    const bus = createTailBus({ bufferSize: 2 });
+    const sub = bus.subscribe('default', 'spans', all);
+    const pending = sub.next();
+    bus.publish('default', 'spans', spans(1, 5));
+    assert.deepEqual(ids([(await pending).value as TailEvent<SpanRecord>]), [1]);
+    const rest = await take(sub, 2);
+    assert.deepEqual(ids(rest), [4, 5]);
+    assert.deepEqual(rest.map((e) => e.dropped), [2, 0]);
+    sub.close();
+  });
+
+  test('publish returns without waiting for a subscriber that never reads', () => {
+    const bus = createTailBus({ bufferSize: 1000 });
+    const subs = Array.from({ length: 50 }, () => bus.subscribe('default', 'spans', all));
+    const batch = spans(1, 1000);
+    const t0 = performance.now();
+    for (let i = 0; i < 20; i++) bus.publish('default', 'spans', batch);
+    const ms = performance.now() - t0;
+    assert.ok(ms < 2000, `publishing 20 × 1000 records to 50 idle subscribers took ${ms} ms`);
+    assert.equal(bus.droppedTotal(), 50 * 19 * 1000);
+    for (const s of subs) s.close();
+  });
+
+  test('a subscriber sees only its own tenant’s records', async () => {
+    const bus = createTailBus();
+    const a = bus.subscribe('team-a', 'spans', all);
+    const b = bus.subscribe('team-b', 'spans', all);
+    bus.publish('team-a', 'spans', spans(1, 2, 'team-a'));
+    bus.publish('team-b', 'spans', spans(3, 3, 'team-b'));
+    assert.deepEqual(ids(await take(a, 2)), [1, 2]);
+    assert.deepEqual(ids(await take(b, 1)), [3]);
+    a.close();
+    // b's buffer is empty: nothing of team-a reached it.
+    const next = b.next();
+    b.close();
+    assert.equal((await next).done, true);
+  });
+
+  test('the tap publishes each record to its own tenant and signal topic', async () => {
+    const bus = createTailBus();
+    const taps = tailTaps(bus);
+    const a = bus.subscribe('team-a', 'spans', all);
+    const b = bus.subscribe('team-b', 'spans', all);
+    const logs = bus.subscribe('team-a', 'logs', all);
+    await taps.traces!.consume([...spans(1, 1, 'team-a'), ...spans(2, 2, 'team-b'), ...spans(3, 3, 'team-a')]);
+    await taps.logs!.consume([log({ tenant: 'team-a', severityText: 'WARN' })]);
+    assert.deepEqual(ids(await take(a, 2)), [1, 3]);
+    assert.deepEqual(ids(await take(b, 1)), [2]);
+    assert.equal((await take(logs, 1))[0]!.record.severityText, 'WARN');
+    for (const s of [a, b, logs]) s.close();
+  });
+
+  test('closing a subscription frees its slot, ends a pending read and stops delivery', async () => {
+    const bus = createTailBus({ maxSubscriptions: 1 });
+    const sub = bus.subscribe('default', 'spans', all);
+    assert.throws(() => bus.subscribe('default', 'spans', all), (err: unknown) => err instanceof TailLimitError && err.limit === 'tail.maxSubscriptions' && err.value === 1);
+    const pending = sub.next();
+    await sub.return!();
+    assert.equal((await pending).done, true);
+    assert.equal(bus.size(), 0);
+    const again = bus.subscribe('default', 'spans', all);
+    bus.publish('default', 'spans', spans(1, 1));
+    assert.equal((await sub.next()).done, true);
+    assert.deepEqual(ids(await take(again, 1)), [1]);
+    again.close();
+    again.close();
+    assert.equal(bus.size(), 0);
+  });
+
+  test('the per-connection limit counts subscriptions of one connection only and names the limit and value', () => {
+    const bus = createTailBus({ maxPerConnection: 2 });
+    const conn = {};
+    const s1 = bus.subscribe('default', 'spans', all, { connection: conn });
+    const s2 = bus.subscribe('default', 'logs', all, { connection: conn });
+    assert.throws(() => bus.subscribe('default', 'spans', all, { connection: conn }), /tail\.maxPerConnection = 2/);
+    const other = bus.subscribe('default', 'spans', all, { connection: {} });
+    s1.close();
+    const s3 = bus.subscribe('default', 'spans', all, { connection: conn });
+    for (const s of [s2, other, s3]) s.close();
+    assert.equal(bus.size(), 0);
+  });
+
+  test('a predicate that throws skips that record and does not break publish', async () => {
+    const bus = createTailBus();
+    const sub = bus.subscribe('default', 'spans', (s) => {
+      if (s.spanId === spanId(1)) throw new Error('boom');
+      return true;
+    });
+    bus.publish('default', 'spans', spans(1, 2));
+    assert.deepEqual(ids(await take(sub, 1)), [2]);
+    sub.close();
+  });
+});
