@@ -11,10 +11,15 @@ export class InvalidTenantError extends Error {
   }
 }
 
+/** Whether a value is a usable tenant ID (the one rule both the OTLP receiver and GraphQL apply). */
+export function isValidTenant(value: string): boolean {
+  return TENANT_PATTERN.test(value) && value !== '.' && value !== '..';
+}
+
 /** The tenant for a request, from the header's value (missing or empty means the default tenant). */
 export function resolveTenant(headerValue: string | readonly string[] | undefined | null): string {
   const value = Array.isArray(headerValue) ? headerValue[0] : (headerValue as string | undefined | null);
   if (value === undefined || value === null || value === '') return DEFAULT_TENANT;
-  if (!TENANT_PATTERN.test(value) || value === '.' || value === '..') throw new InvalidTenantError(value);
+  if (!isValidTenant(value)) throw new InvalidTenantError(value);
   return value;
 }

@@ -3,6 +3,7 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { type Consumer, isPermanent } from '../../component.ts';
 import { DEFAULT_TENANT, type Signal } from '../../../src/model/telemetry.ts';
+import { isValidTenant } from '../../../src/tenant.ts';
 import { type OtlpFormat, type PartialSuccess, decodeRequest, partialSuccessOf } from '../../../src/otlp/codec.ts';
 
 /** A request we refuse, with the answer for each transport. */
@@ -59,12 +60,9 @@ export function emptyStats(): OtlpReceiverStats {
   };
 }
 
-// Cortex/Mimir's tenant ID rule, so IDs stay safe in paths and headers downstream.
-const TENANT = /^[A-Za-z0-9!\-_.*'()]{1,150}$/;
-
 export function tenantOf(value: string | undefined, header: string): string {
   if (value === undefined) return DEFAULT_TENANT;
-  if (!TENANT.test(value) || value === '.' || value === '..') {
+  if (!isValidTenant(value)) {
     throw badRequest(
       `invalid tenant in ${header}: ${JSON.stringify(value.slice(0, 160))}; use 1-150 characters of A-Z a-z 0-9 ! - _ . * ' ( )`,
     );
