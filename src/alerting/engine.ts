@@ -93,6 +93,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   const instances = new Map<string, AlertInstance>(); // key(tenant, fingerprint)
   const silences = new Map<string, Silence>(); // key(tenant, id)
   const statuses = new Map<string, RuleStatus>();
+  const receiverErrors = new Map<string, Map<string, string>>(); // key(tenant, rule) → receiver → error
   const lastEval = new Map<string, bigint>();
   const groups = new Map<string, GroupState>();
   const deliveries = new Set<Promise<void>>();
@@ -296,7 +297,12 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
           .then((error) => {
             const s = statusOf(rule.tenant, rule.id);
             s.lastNotificationAt = now;
-            s.lastNotificationError = error;
+            const errors = receiverErrors.get(key(rule.tenant, rule.id)) ?? new Map<string, string>();
+            receiverErrors.set(key(rule.tenant, rule.id), errors);
+            if (error) errors.set(receiver.name, error);
+            else errors.delete(receiver.name);
+            // Every receiver whose latest delivery failed, so one that works does not hide one that does not.
+            s.lastNotificationError = errors.size ? [...errors.values()].join('; ') : null;
           });
         deliveries.add(delivery);
         void delivery.finally(() => deliveries.delete(delivery));
@@ -337,6 +343,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     }
     lastEval.delete(key(tenant, id));
     statuses.delete(key(tenant, id));
+    receiverErrors.delete(key(tenant, id));
   }
 
   return {
