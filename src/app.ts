@@ -159,6 +159,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     }
     samples.push({ name: 'teleql_tail_subscriptions', help: 'Live tail subscriptions open', type: 'gauge', value: tail.size() });
     samples.push({ name: 'teleql_tail_dropped_total', help: 'Tail records dropped from full subscription buffers', type: 'counter', value: tail.droppedTotal() });
+    if (alerting) samples.push(...alerting.engine.metrics());
     return samples;
   }
 

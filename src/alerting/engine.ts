@@ -3,6 +3,7 @@
 // tail bus, and hands firing/resolved groups to the notifier. Time comes from an injected Clock, so
 // tests drive evaluations with the data's own timestamps instead of waiting.
 import type { Logger } from 'pino';
+import type { MetricSample } from '../server/metrics.ts';
 import type { TelemetryFilter } from '../stores/types.ts';
 import type { Notifier, ReceiverConfig } from './notify.ts';
 import { compare, parseRule, type RuleDefaults } from './rules.ts';
@@ -69,6 +70,8 @@ export interface AlertEngine {
   unsilence(tenant: string, id: string): Promise<Silence>;
   readonly store: AlertStore;
   readonly promqlBackend: string;
+  /** For /metrics: rules, alerts by state, evaluations and notifications. */
+  metrics(): MetricSample[];
 }
 
 interface GroupState {
@@ -98,6 +101,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   const groups = new Map<string, GroupState>();
   const deliveries = new Set<Promise<void>>();
   let stopped = false;
+  const counts = { evaluations: 0, evaluationFailures: 0, notificationsSent: 0, notificationsFailed: 0 };
   let ticking: Promise<void> = Promise.resolve();
 
   const statusOf = (tenant: string, id: string): RuleStatus => {
@@ -195,11 +199,13 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   async function evaluate(rule: AlertRule, now: bigint): Promise<void> {
     const status = statusOf(rule.tenant, rule.id);
     let current: { labels: Record<string, string>; value: number }[];
+    counts.evaluations++;
     try {
       current = await series(rule, now);
       status.lastEvaluationError = null;
     } catch (err) {
       // A rule that cannot be evaluated keeps its alerts as they are (no false resolve).
+      counts.evaluationFailures++;
       status.lastEvaluationError = (err as Error).message;
       status.lastEvaluatedAt = now;
       logger.warn({ rule: rule.id, tenant: rule.tenant, err: (err as Error).message }, 'rule evaluation failed');
@@ -297,6 +303,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
           .then((error) => {
             const s = statusOf(rule.tenant, rule.id);
             s.lastNotificationAt = now;
+            if (error) counts.notificationsFailed++;
+            else counts.notificationsSent++;
             const errors = receiverErrors.get(key(rule.tenant, rule.id)) ?? new Map<string, string>();
             receiverErrors.set(key(rule.tenant, rule.id), errors);
             if (error) errors.set(receiver.name, error);
@@ -349,6 +357,18 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   return {
     store,
     promqlBackend: promql.backend,
+    metrics() {
+      const byState = new Map<string, number>([['PENDING', 0], ['FIRING', 0], ['RESOLVED', 0]]);
+      for (const i of instances.values()) byState.set(i.state, (byState.get(i.state) ?? 0) + 1);
+      return [
+        { name: 'teleql_alerting_rules', help: 'Alert rules loaded (all tenants)', type: 'gauge', value: rules.size },
+        ...[...byState].map(([state, value]): MetricSample => ({ name: 'teleql_alerting_alerts', help: 'Alerts by state (all tenants)', type: 'gauge', value, labels: { state: state.toLowerCase() } })),
+        { name: 'teleql_alerting_evaluations_total', help: 'Rule evaluations', type: 'counter', value: counts.evaluations },
+        { name: 'teleql_alerting_evaluation_failures_total', help: 'Rule evaluations that failed', type: 'counter', value: counts.evaluationFailures },
+        { name: 'teleql_alerting_notifications_total', help: 'Notifications delivered, or given up on after retries', type: 'counter', value: counts.notificationsSent, labels: { result: 'sent' } },
+        { name: 'teleql_alerting_notifications_total', help: 'Notifications delivered, or given up on after retries', type: 'counter', value: counts.notificationsFailed, labels: { result: 'failed' } },
+      ];
+    },
     async start() {
       for (const r of await store.loadRules()) rules.set(key(r.tenant, r.id), r);
       for (const i of await store.loadInstances()) instances.set(key(i.tenant, i.fingerprint), i);

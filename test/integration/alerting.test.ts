@@ -304,6 +304,10 @@ describe('alerting: the classic span error-rate rule', () => {
     assert.equal(events[0]!.alertEvents.transition.ruleName, 'CheckoutErrorRate');
     unsubscribe();
     await client.dispose();
+
+    const metrics = await (await fetch(gw.graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
+    assert.match(metrics, /^teleql_alerting_alerts\{state="resolved"\} 1$/m);
+    assert.match(metrics, /^teleql_alerting_notifications_total\{result="sent"\} 2$/m);
   });
 
   test('another tenant sees none of these rules, alerts, history or events', async () => {
