@@ -67,3 +67,17 @@ test('the rules file names the rule and field of the first problem, and ids defa
   assert.throws(() => parseRulesFile('rules:\n  - name: A\n    kind: NO_DATA\n  - name: A\n    kind: NO_DATA\n', 'r.yaml'), /duplicate rule id "A"/);
   assert.deepEqual(parseRulesFile('', 'empty.yaml'), []);
 });
+
+test('the README rules example is a valid rules file', async () => {
+  const { readFileSync } = await import('node:fs');
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## Alerting'));
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+  const rules = parseRulesFile(yaml, 'README.md');
+  assert.deepEqual(rules.map((r) => [r.name, r.kind, r.tenant]), [
+    ['CheckoutErrorRate', 'SPAN_ERROR_RATE', 'shop'],
+    ['PaymentErrorsLogged', 'LOG_COUNT', 'default'],
+    ['CheckoutSilent', 'NO_DATA', 'default'],
+    ['HighHttpErrors', 'PROMQL', 'default'],
+  ]);
+});
