@@ -102,7 +102,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   const deliveries = new Set<Promise<void>>();
   let stopped = false;
   const counts = { evaluations: 0, evaluationFailures: 0, notificationsSent: 0, notificationsFailed: 0 };
-  let ticking: Promise<void> = Promise.resolve();
+  let running: Promise<void> | null = null;
+  let queued: Promise<void> | null = null;
 
   const statusOf = (tenant: string, id: string): RuleStatus => {
     let s = statuses.get(key(tenant, id));
@@ -376,16 +377,26 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       logger.info({ rules: rules.size, instances: instances.size, silences: silences.size, promql: promql.backend }, 'alerting started');
     },
     tick() {
-      // Ticks never overlap: a slow evaluation delays the next tick instead of racing it.
-      ticking = ticking.then(runTick, runTick);
-      return ticking;
+      // Ticks never overlap, and at most one waits behind a running one: a timer firing faster
+      // than evaluations finish does not build a queue.
+      if (!running) {
+        running = runTick().finally(() => {
+          running = null;
+        });
+        return running;
+      }
+      queued ??= running.then(() => {
+        queued = null;
+        return this.tick();
+      });
+      return queued;
     },
     async idle() {
       while (deliveries.size) await Promise.all([...deliveries]);
     },
     async stop() {
       stopped = true;
-      await ticking.catch(() => undefined);
+      await (queued ?? running)?.catch(() => undefined);
       await this.idle();
     },
     rules: (tenant) => [...rules.values()].filter((r) => r.tenant === tenant).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id)),

@@ -2,6 +2,7 @@
 // PromQL evaluator (Prometheus when configured, else the embedded subset), the notifier, the rules
 // file watcher and the evaluation timer. src/app.ts starts and stops it.
 import type { Logger } from 'pino';
+import { ConfigError } from '../config/merge.ts';
 import type { GatewayConfig } from '../config/types.ts';
 import type { Db } from '../stores/duckdb/connection.ts';
 import { openAlertStore } from '../stores/duckdb/alert-store.ts';
@@ -13,7 +14,7 @@ import { createNotifier, type ReceiverConfig } from './notify.ts';
 import { createEmbeddedPromQl, createPrometheusPromQl } from './promql.ts';
 import { parseRuleDuration, type RuleDefaults } from './rules.ts';
 import { watchRulesFile, type RulesFileWatcher } from './rules-file.ts';
-import { AlertingError, systemClock, type Clock } from './types.ts';
+import { systemClock, type Clock } from './types.ts';
 
 export interface Alerting {
   engine: AlertEngine;
@@ -28,14 +29,14 @@ function checkReceivers(list: readonly ReceiverConfig[]): ReceiverConfig[] {
   const names = new Set<string>();
   return list.map((r, i) => {
     const where = `alerting.receivers[${i}]`;
-    if (!r || typeof r.name !== 'string' || r.name === '') throw new AlertingError('BAD_RULE', `${where}.name: required`);
-    if (names.has(r.name)) throw new AlertingError('BAD_RULE', `${where}.name: duplicate receiver ${JSON.stringify(r.name)}`);
+    if (!r || typeof r.name !== 'string' || r.name === '') throw new ConfigError(`${where}.name: required`);
+    if (names.has(r.name)) throw new ConfigError(`${where}.name: duplicate receiver ${JSON.stringify(r.name)}`);
     names.add(r.name);
-    if (!RECEIVER_TYPES.includes(r.type)) throw new AlertingError('BAD_RULE', `${where}.type: expected one of ${RECEIVER_TYPES.join(', ')}`);
+    if (!RECEIVER_TYPES.includes(r.type)) throw new ConfigError(`${where}.type: expected one of ${RECEIVER_TYPES.join(', ')}`);
     try {
       new URL(r.url);
     } catch {
-      throw new AlertingError('BAD_RULE', `${where}.url: not a URL (actual: ${JSON.stringify(r.url)})`);
+      throw new ConfigError(`${where}.url: not a URL (actual: ${JSON.stringify(r.url)})`);
     }
     return { name: r.name, type: r.type, url: r.url, ...(r.headers && { headers: { ...r.headers } }) };
   });
@@ -50,11 +51,16 @@ export async function startAlerting(opts: {
   logger: Logger;
 }): Promise<Alerting> {
   const { config: cfg, logger } = opts;
-  const defaults: RuleDefaults = {
-    interval: parseRuleDuration(cfg.defaultInterval, 'alerting.defaultInterval'),
-    window: parseRuleDuration(cfg.defaultWindow, 'alerting.defaultWindow'),
-    repeatInterval: parseRuleDuration(cfg.defaultRepeatInterval, 'alerting.defaultRepeatInterval'),
-  };
+  let defaults: RuleDefaults;
+  try {
+    defaults = {
+      interval: parseRuleDuration(cfg.defaultInterval, 'alerting.defaultInterval'),
+      window: parseRuleDuration(cfg.defaultWindow, 'alerting.defaultWindow'),
+      repeatInterval: parseRuleDuration(cfg.defaultRepeatInterval, 'alerting.defaultRepeatInterval'),
+    };
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
   const receivers = checkReceivers(cfg.receivers);
   const signals = createAlertSignals(opts.db);
   const engine = createAlertEngine({
@@ -77,11 +83,11 @@ export async function startAlerting(opts: {
   if (cfg.rulesFile) {
     rulesFile = watchRulesFile({ file: cfg.rulesFile, debounceMs: cfg.reloadDebounceMs, defaults, logger, apply: (rules) => engine.setFileRules(rules) });
     const error = await rulesFile.reload();
-    // At start-up an invalid file is fatal, as any invalid config is; later reloads only log.
+    // At start-up an invalid file is fatal (exit code 2), as any invalid config is; later reloads only log.
     if (error) {
       rulesFile.close();
       await engine.stop();
-      throw new AlertingError('BAD_RULE', error);
+      throw new ConfigError(error);
     }
   }
 

@@ -496,3 +496,27 @@ describe('alerting: rules, silences, retries and tenants', () => {
     assert.match(badSilence.errors![0]!.message, /matchers\[0\]\.value: invalid regex/);
   });
 });
+
+test('an invalid rules file or receiver at start-up stops start with a config error naming it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'teleql-rules-'));
+  try {
+    const file = join(dir, 'rules.yaml');
+    await writeFile(file, 'rules:\n  - name: A\n    kind: SPAN_ERROR_RATE\n    threshold: 1\n    window: five\n');
+    const start = async (alerting: Record<string, unknown>) => {
+      const cfg = loadConfig({
+        env: {},
+        overrides: { log: { level: 'silent' }, graphql: { port: 0 }, storage: { duckdb: { path: ':memory:' } }, receivers: { otlp: { grpc: { port: 0 }, http: { port: 0 } } }, alerting },
+      });
+      const app = buildApp(cfg, { logger: silentLogger() });
+      try {
+        await app.start();
+      } finally {
+        await app.stop();
+      }
+    };
+    await assert.rejects(start({ rulesFile: file }), { name: 'ConfigError', message: /rules\.yaml: rules\[0\]\.window: expected a duration/ });
+    await assert.rejects(start({ receivers: [{ name: 'x', type: 'email', url: 'mailto:a@b' }] }), { name: 'ConfigError', message: /alerting\.receivers\[0\]\.type/ });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
