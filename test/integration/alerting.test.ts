@@ -310,6 +310,44 @@ describe('alerting: the classic span error-rate rule', () => {
     assert.match(metrics, /^teleql_alerting_notifications_total\{result="sent"\} 2$/m);
   });
 
+  test('a latency-quantile rule fires on slow operations; update replaces it and delete removes its alerts', async () => {
+    const created = await gqlData<{ createAlertRule: { id: string } }>(
+      gw.graphqlUrl,
+      CLASSIC_RULE,
+      { input: { name: 'SlowPay', kind: 'SPAN_LATENCY_QUANTILE', quantile: 0.99, threshold: 100, by: ['OPERATION'], window: '5m', for: '0s', receivers: [] } },
+      H,
+    );
+    const id = created.createAlertRule.id;
+    // Minute 3: every span took 10 ms. Minute 7: 9 of 101 took 500 ms, so p99 is 500 ms.
+    gw.clock.t = T0 + 3n * MIN;
+    await gw.engine.tick();
+    assert.deepEqual(gw.engine.instances(tenant, id), []);
+    gw.clock.t = T0 + 7n * MIN;
+    await gw.engine.tick();
+    const [slow] = gw.engine.instances(tenant, id);
+    assert.equal(slow?.state, 'FIRING');
+    assert.deepEqual(slow?.labels, { alertname: 'SlowPay', operation: 'POST /pay' });
+    assert.ok(Math.abs(slow!.value! - 500) < 1e-6, String(slow?.value));
+    assert.ok(slow!.evidence!.exemplars.every((e) => e.durationNano === 500_000_000n));
+
+    const updated = await gqlData<{ updateAlertRule: { threshold: number; definition: { quantile: number } } }>(
+      gw.graphqlUrl,
+      'mutation($id: ID!, $i: AlertRuleInput!) { updateAlertRule(id: $id, input: $i) { threshold definition } }',
+      { id, i: { name: 'SlowPay', kind: 'SPAN_LATENCY_QUANTILE', quantile: 0.5, threshold: 100, by: ['OPERATION'], window: '5m' } },
+      H,
+    );
+    assert.equal(updated.updateAlertRule.definition.quantile, 0.5);
+    gw.clock.t = T0 + 8n * MIN;
+    await gw.engine.tick();
+    assert.equal(gw.engine.instances(tenant, id)[0]?.state, 'RESOLVED', 'the median is 10 ms');
+
+    const del = await gqlData<{ deleteAlertRule: boolean }>(gw.graphqlUrl, 'mutation($id: ID!) { deleteAlertRule(id: $id) }', { id }, H);
+    assert.equal(del.deleteAlertRule, true);
+    assert.deepEqual(gw.engine.instances(tenant, id), []);
+    const gone = await gql(gw.graphqlUrl, 'query($id: ID!) { alertRule(id: $id) { id } }', { id }, H);
+    assert.equal((gone.data as { alertRule: unknown }).alertRule, null);
+  });
+
   test('another tenant sees none of these rules, alerts, history or events', async () => {
     const other = { 'X-Scope-OrgID': 'someone-else' };
     const data = await gqlData<{ alertRules: unknown[]; alerts: unknown[]; alertHistory: unknown[]; silences: unknown[] }>(
