@@ -21,6 +21,7 @@ import {
   type ExceptionGroupSource,
   type PromQlEvaluator,
   type Silence,
+  type TraceExemplar,
 } from './types.ts';
 
 export interface RuleStatus {
@@ -82,6 +83,17 @@ interface GroupState {
 
 const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;
 
+interface Series {
+  labels: Record<string, string>;
+  value: number;
+  exemplars?: TraceExemplar[];
+}
+
+function dedupeTraces(list: readonly TraceExemplar[]): TraceExemplar[] {
+  const seen = new Set<string>();
+  return list.filter((e) => !seen.has(e.traceId) && seen.add(e.traceId));
+}
+
 /** `{{ $value }}` and `{{ $labels.name }}` in annotations, as in Prometheus rule templates. */
 function expand(template: string, labels: Record<string, string>, value: number | null): string {
   return template.replace(/\{\{\s*\$(value|labels\.([a-zA-Z_][a-zA-Z0-9_]*))\s*\}\}/g, (_m, what: string, label?: string) =>
@@ -118,8 +130,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     return f;
   }
 
-  /** The series of a rule at `now`: labels (without alertname/rule labels) and value. */
-  async function series(rule: AlertRule, now: bigint): Promise<{ labels: Record<string, string>; value: number }[]> {
+  /** The series of a rule at `now`: labels (without alertname/rule labels), value, and metric exemplars if any. */
+  async function series(rule: AlertRule, now: bigint): Promise<Series[]> {
     const range = { from: now - rule.window, to: now };
     switch (rule.kind) {
       case 'SPAN_ERROR_RATE': {
@@ -146,7 +158,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     }
   }
 
-  async function evidence(rule: AlertRule, seriesLabels: Record<string, string>, value: number, now: bigint): Promise<AlertEvidence> {
+  async function evidence(rule: AlertRule, s: Series, now: bigint): Promise<AlertEvidence> {
+    const { labels: seriesLabels, value } = s;
     const range = { from: now - rule.window, to: now };
     const base = spanFilter(rule);
     // Narrow to this series: its service / operation.
@@ -164,8 +177,11 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       out.exemplars = await signals.logTraces(rule.tenant, { range, filter, limit: evidenceLimit });
       const traceIds = out.exemplars.map((e) => e.traceId);
       if (traceIds.length) out.exceptionGroups = await exceptions.topExceptionGroups(rule.tenant, { range, filter: { traceId: traceIds }, limit: evidenceLimit });
-    } else if (rule.kind === 'PROMQL' && seriesLabels.service_name !== undefined) {
-      out.exceptionGroups = await exceptions.topExceptionGroups(rule.tenant, { range, filter: { service: [seriesLabels.service_name] }, limit: evidenceLimit });
+    } else if (rule.kind === 'PROMQL') {
+      // Metric exemplars point at traces; their exceptions are the exception groups.
+      out.exemplars = dedupeTraces(s.exemplars ?? []).slice(0, evidenceLimit);
+      const traceIds = out.exemplars.map((e) => e.traceId);
+      if (traceIds.length) out.exceptionGroups = await exceptions.topExceptionGroups(rule.tenant, { range, filter: { traceId: traceIds }, limit: evidenceLimit });
     }
     return out;
   }
@@ -199,7 +215,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
 
   async function evaluate(rule: AlertRule, now: bigint): Promise<void> {
     const status = statusOf(rule.tenant, rule.id);
-    let current: { labels: Record<string, string>; value: number }[];
+    let current: Series[];
     counts.evaluations++;
     try {
       current = await series(rule, now);
@@ -246,7 +262,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         inst.firedAt = now;
         await transition(rule, inst, 'FIRING', now);
       }
-      if (inst.state === 'FIRING') inst.evidence = await evidence(rule, s.labels, s.value, now);
+      if (inst.state === 'FIRING') inst.evidence = await evidence(rule, s, now);
       inst.silencedBy = silencedBy(rule.tenant, labels, now);
       await store.saveInstance(inst);
     }

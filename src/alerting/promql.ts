@@ -5,9 +5,9 @@
 //
 // Only `=` label matchers (the store matches labels exactly). Anything else is refused with a
 // clear error that names the subset, so a rule never silently evaluates to something else.
-import type { MetricStore } from '../stores/types.ts';
+import type { MetricStore, StoredExemplar } from '../stores/types.ts';
 import { parseRuleDuration } from './rules.ts';
-import type { PromQlEvaluator, PromQlSample } from './types.ts';
+import type { PromQlEvaluator, PromQlSample, TraceExemplar } from './types.ts';
 
 export const EMBEDDED_PROMQL_SUBSET =
   'the embedded store evaluates only [sum|avg|min|max|count [by (labels)]] (rate(m{l="v"}[5m]) | increase(m{l="v"}[5m]) | m{l="v"}) with = matchers; ' +
@@ -79,6 +79,14 @@ export function parsePromQlSubset(expr: string): PromQlSubsetQuery {
   throw refuse(expr, 'not in the supported subset');
 }
 
+/** Metric exemplars that name a trace, newest first. */
+function exemplarsOf(list: readonly StoredExemplar[]): TraceExemplar[] {
+  return list
+    .filter((e) => e.traceId)
+    .sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? 1 : a.timeUnixNano > b.timeUnixNano ? -1 : 0))
+    .map((e) => ({ traceId: e.traceId, spanId: e.spanId, durationNano: null, error: false }));
+}
+
 /** Prometheus' default lookback for an instant selector. */
 const LOOKBACK_NS = 300_000_000_000n;
 
@@ -103,20 +111,22 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
         let value = q.fn ? values.reduce((a, b) => a + b, 0) : values[values.length - 1]!;
         if (q.fn === 'increase') value *= Number(range + 1n) / 1e9;
         // As in Prometheus, rate() and increase() drop the metric name.
-        samples.push({ labels: q.fn ? s.labels : { __name__: q.metric, ...s.labels }, value });
+        samples.push({ labels: q.fn ? s.labels : { __name__: q.metric, ...s.labels }, value, exemplars: exemplarsOf(s.exemplars) });
       }
       if (!q.aggregation) return samples;
-      const groups = new Map<string, { labels: Record<string, string>; values: number[] }>();
+      const groups = new Map<string, { labels: Record<string, string>; values: number[]; exemplars: TraceExemplar[] }>();
       for (const s of samples) {
         const labels = Object.fromEntries(q.aggregation.by.map((l) => [l, s.labels[l] ?? '']));
         const key = JSON.stringify(labels);
-        const g = groups.get(key) ?? { labels, values: [] };
+        const g = groups.get(key) ?? { labels, values: [], exemplars: [] };
         g.values.push(s.value);
+        g.exemplars.push(...(s.exemplars ?? []));
         groups.set(key, g);
       }
       const op = q.aggregation.op;
-      return [...groups.values()].map(({ labels, values }) => ({
+      return [...groups.values()].map(({ labels, values, exemplars }) => ({
         labels,
+        exemplars,
         value:
           op === 'sum' ? values.reduce((a, b) => a + b, 0)
           : op === 'avg' ? values.reduce((a, b) => a + b, 0) / values.length

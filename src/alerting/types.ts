@@ -188,6 +188,8 @@ export interface ExceptionGroupSource {
 export interface PromQlSample {
   labels: Record<string, string>;
   value: number;
+  /** Trace exemplars of the points behind the sample, newest first (embedded evaluator only). */
+  exemplars?: TraceExemplar[];
 }
 
 /** Evaluates an instant PromQL query for a tenant at a time (ns). */

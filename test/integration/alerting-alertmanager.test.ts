@@ -15,6 +15,8 @@ import { waitFor } from '../helpers/wait-for.ts';
 const MIN = 60_000_000_000n;
 const T0 = ((BigInt(Date.now()) * 1_000_000n) / MIN) * MIN - 60n * MIN;
 
+const exemplarTrace = (m: number) => m.toString(16).padStart(32, 'e');
+
 /** A cumulative counter per route, one point a minute: /pay climbs 60/min in minutes 5–9, else 6/min. */
 function counterPoints(minutes: number): unknown {
   const points: unknown[] = [];
@@ -27,6 +29,11 @@ function counterPoints(minutes: number): unknown {
         startTimeUnixNano: String(T0),
         timeUnixNano: String(T0 + BigInt(m) * MIN),
         asInt: String(value),
+        // The busy /pay minutes carry an exemplar pointing at a failing request's trace.
+        exemplars:
+          route === '/pay' && m >= 5 && m < 10
+            ? [{ timeUnixNano: String(T0 + BigInt(m) * MIN), asDouble: 1, traceId: exemplarTrace(m), spanId: '00000000000000aa', filteredAttributes: [] }]
+            : [],
       });
     }
   }
@@ -122,6 +129,13 @@ describe('alerting: PROMQL on the embedded store, forwarded to a real Alertmanag
     const firing = engine.instances('acme', ruleId);
     assert.deepEqual(firing.map((i) => i.labels), [{ alertname: 'HighErrorRate', route: '/pay', team: 'payments' }]);
     assert.equal(engine.status('acme', ruleId).lastNotificationError, null);
+    // Evidence: the metric exemplars of the window, newest first.
+    const evidence = firing[0]!.evidence!;
+    assert.ok(evidence.value > 0.5);
+    const expected: string[] = [];
+    for (let m = Math.min(firingMinute, 9); m >= Math.max(5, firingMinute - 5) && expected.length < 5; m--) expected.push(exemplarTrace(m));
+    assert.ok(expected.length > 0);
+    assert.deepEqual(evidence.exemplars.map((e) => e.traceId), expected);
 
     const listed = await waitFor(amAlerts, (a) => a.length === 1, 'the alert in Alertmanager');
     assert.deepEqual(listed[0]!.labels, { alertname: 'HighErrorRate', route: '/pay', team: 'payments', tenant: 'acme' });
