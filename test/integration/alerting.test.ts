@@ -3,7 +3,7 @@
 // receives the notifications. Rules are created through GraphQL; events arrive over graphql-ws.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient, type Client } from 'graphql-ws';
@@ -513,6 +513,11 @@ describe('alerting: rules, silences, retries and tenants', () => {
     await gw.engine.idle();
     assert.equal(gw.engine.instances('acme')[0]?.state, 'FIRING');
     assert.equal(gw.engine.instances('acme')[0]?.value, 0);
+
+    // Editors that save by writing a new file and renaming it over the old one are seen too.
+    await writeFile(`${rulesFile}.tmp`, 'rules:\n  - name: Renamed\n    tenant: acme\n    kind: NO_DATA\n');
+    await rename(`${rulesFile}.tmp`, rulesFile);
+    await waitFor(async () => gw.engine.rules('acme').map((r) => r.id), (ids) => ids.join() === 'Renamed', 'the renamed-over file loaded');
   });
 
   test('invalid rules and silences from the API are GW_BAD_ARGUMENT naming the field', async () => {
