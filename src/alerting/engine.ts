@@ -413,6 +413,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     async stop() {
       stopped = true;
       await (queued ?? running)?.catch(() => undefined);
+      notifier.close();
       await this.idle();
     },
     rules: (tenant) => [...rules.values()].filter((r) => r.tenant === tenant).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id)),

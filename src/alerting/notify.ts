@@ -111,10 +111,13 @@ export function alertmanagerPayload(n: Notification, externalUrl: string): Recor
 export interface Notifier {
   /** Delivers with retries; resolves with null on success or the last error's message. Never rejects. */
   send(n: Notification): Promise<string | null>;
+  /** Cuts retry waits short (at shutdown): deliveries in flight end after their current attempt. */
+  close(): void;
 }
 
 export function createNotifier(opts: { retry: RetryPolicy; externalUrl: string; logger: Logger }): Notifier {
   const { retry, externalUrl, logger } = opts;
+  const closing = new AbortController();
 
   function request(n: Notification): { url: string; body: unknown } {
     switch (n.receiver.type) {
@@ -144,9 +147,19 @@ export function createNotifier(opts: { retry: RetryPolicy; externalUrl: string; 
       let lastError = '';
       for (let i = 0; i < retry.attempts; i++) {
         if (i > 0) {
+          if (closing.signal.aborted) return `${lastError} (gave up after ${i} attempts: the gateway is stopping)`;
           const backoff = Math.min(retry.maxBackoffMs, retry.initialBackoffMs * 2 ** (i - 1));
           // Jitter spreads retries of many groups to one receiver.
-          await new Promise((r) => setTimeout(r, backoff * (0.8 + Math.random() * 0.4)));
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(done, backoff * (0.8 + Math.random() * 0.4));
+            function done() {
+              clearTimeout(timer);
+              closing.signal.removeEventListener('abort', done);
+              resolve();
+            }
+            closing.signal.addEventListener('abort', done);
+          });
+          if (closing.signal.aborted) return `${lastError} (gave up after ${i} attempts: the gateway is stopping)`;
         }
         try {
           await attempt(url, body, n.receiver.headers ?? {});
@@ -158,5 +171,6 @@ export function createNotifier(opts: { retry: RetryPolicy; externalUrl: string; 
       }
       return `${lastError} (after ${retry.attempts} attempts)`;
     },
+    close: () => closing.abort(),
   };
 }

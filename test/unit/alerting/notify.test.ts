@@ -60,3 +60,28 @@ test('Alertmanager gets postable alerts; a resolved one carries endsAt', () => {
   assert.equal(resolved!.endsAt, '2025-11-24T16:10:00.000Z');
   assert.deepEqual(firing!.labels, { alertname: 'Errors', service: 'checkout', severity: 'page', tenant: 'acme' });
 });
+
+test('deliveries retry with backoff until one succeeds, and give up early when the gateway stops', async () => {
+  const { startWebhookServer } = await import('../../helpers/webhook-server.ts');
+  const { createNotifier } = await import('../../../src/alerting/notify.ts');
+  const { silentLogger } = await import('../../../src/logger.ts');
+  const { waitFor } = await import('../../helpers/wait-for.ts');
+  const hook = await startWebhookServer();
+  try {
+    const quick = createNotifier({ retry: { attempts: 4, initialBackoffMs: 5, maxBackoffMs: 20, timeoutMs: 5000 }, externalUrl: '', logger: silentLogger() });
+    hook.failNext(500, 503);
+    const n = { ...notification([alert({})]), receiver: { name: 'ops', type: 'webhook' as const, url: `${hook.url}/x` } };
+    assert.equal(await quick.send(n), null);
+    assert.equal(hook.received.length, 3);
+
+    // A long backoff, cut short by close(): one attempt, then the reason.
+    hook.alwaysAnswer(503);
+    const slow = createNotifier({ retry: { attempts: 5, initialBackoffMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 5000 }, externalUrl: '', logger: silentLogger() });
+    const result = slow.send(n);
+    await waitFor(async () => hook.received.length, (c) => c === 4, 'the first attempt');
+    slow.close();
+    assert.equal(await result, 'ops (webhook): HTTP 503: failing with 503 (gave up after 1 attempts: the gateway is stopping)');
+  } finally {
+    await hook.close();
+  }
+});
