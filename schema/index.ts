@@ -24,6 +24,12 @@ import './metric-info.ts';
 import './operation.ts';
 import './catalog.ts';
 import './tail.ts';
+import './mutation.ts';
+import './alert-refs.ts';
+import './alert-rule.ts';
+import './alert.ts';
+import './alert-silence.ts';
+import './alert-event.ts';
 import { builder } from './builder.ts';
 
 export const schema = builder.toSchema();

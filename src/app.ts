@@ -15,6 +15,9 @@ import type { GraphQLServer } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
 import { createTailBus, type TailBus } from './tail/bus.ts';
 import { tailTaps } from './tail/tap.ts';
+import type { Alerting } from './alerting/index.ts';
+import type { AlertEngine } from './alerting/engine.ts';
+import type { Clock } from './alerting/types.ts';
 
 export interface App {
   start(): Promise<void>;
@@ -24,11 +27,13 @@ export interface App {
   addresses(): { graphql: string; otlpGrpc?: string; otlpHttp?: string };
   ready(): boolean;
   /** For tests and benchmarks: the running pieces. */
-  readonly internals: { store(): DuckDbStore | undefined; pipelines(): RunningPipelines | undefined; tail(): TailBus };
+  readonly internals: { store(): DuckDbStore | undefined; pipelines(): RunningPipelines | undefined; tail(): TailBus; alerting(): AlertEngine | undefined };
 }
 
 export interface AppOptions {
   logger?: Logger;
+  /** Alerting's clock (tests drive evaluations with data timestamps). */
+  clock?: Clock;
 }
 
 interface OtlpAddresses {
@@ -44,6 +49,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   let isReady = false;
   let closeReaders: (() => Promise<void>) | undefined;
   let stopping: Promise<void> | undefined;
+  let alerting: Alerting | undefined;
   // Live tails: ingest publishes every batch here (before batching and storage); subscriptions read.
   const tail = createTailBus(cfg.tail);
 
@@ -73,7 +79,18 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     ]);
     const readers = await openReadSources(store);
     closeReaders = readers.close;
-    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: store.metrics, catalog: store.catalog }, tail);
+    if (cfg.alerting.enabled) {
+      const { startAlerting } = await import('./alerting/index.ts');
+      alerting = await startAlerting({
+        config: cfg.alerting,
+        db: store.db,
+        metrics: store.metrics,
+        bus: tail,
+        clock: opts.clock,
+        logger: componentLogger(root, 'alerting'),
+      });
+    }
+    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: store.metrics, catalog: store.catalog }, tail, alerting?.engine);
     graphql = createGraphQLServer({
       ...cfg.graphql,
       schema,
@@ -142,6 +159,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     }
     samples.push({ name: 'teleql_tail_subscriptions', help: 'Live tail subscriptions open', type: 'gauge', value: tail.size() });
     samples.push({ name: 'teleql_tail_dropped_total', help: 'Tail records dropped from full subscription buffers', type: 'counter', value: tail.droppedTotal() });
+    if (alerting) samples.push(...alerting.engine.metrics());
     return samples;
   }
 
@@ -158,6 +176,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       // Receivers stop first (pipelines shut down upstream first), then batches flush into the store.
       await graphql?.stop();
       await pipelines?.shutdown();
+      await alerting?.stop();
       await closeReaders?.();
       await store?.close();
       log.info('stopped');
@@ -173,6 +192,6 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       const otlp = otlpAddresses();
       return { graphql: graphql?.address() ?? '', otlpGrpc: otlp.grpc, otlpHttp: otlp.http };
     },
-    internals: { store: () => store, pipelines: () => pipelines, tail: () => tail },
+    internals: { store: () => store, pipelines: () => pipelines, tail: () => tail, alerting: () => alerting?.engine },
   };
 }

@@ -31,6 +31,7 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_ES_PASSWORD', path: 'storage.elasticsearch.password', kind: 'string', help: 'Elasticsearch basic-auth password' },
   { name: 'TELEQL_ES_API_KEY', path: 'storage.elasticsearch.apiKey', kind: 'string', help: 'Elasticsearch API key (instead of user/password)' },
   { name: 'TELEQL_LOG_LEVEL', path: 'log.level', kind: 'string', help: 'fatal|error|warn|info|debug|trace|silent (info)' },
+  { name: 'TELEQL_ALERT_RULES_FILE', path: 'alerting.rulesFile', kind: 'string', help: 'YAML file of alert rules, reloaded when it changes' },
 ];
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

@@ -22,6 +22,27 @@ export interface GatewayConfig extends IngestConfig {
     /** Records buffered per subscription; when full, the oldest are dropped and counted. */
     bufferSize: number;
   };
+  /** Alert rules, evaluation and notifications (src/alerting). */
+  alerting: {
+    enabled: boolean;
+    /** YAML file of rules, reloaded when it changes; '' = none. */
+    rulesFile: string;
+    reloadDebounceMs: number;
+    /** How often due rules are looked for, ms; 0 = never (tests call the engine's tick). */
+    tickMs: number;
+    /** Defaults for rules that leave them out (Prometheus-style durations). */
+    defaultInterval: string;
+    defaultWindow: string;
+    defaultRepeatInterval: string;
+    /** Base URL of this gateway as users reach it, for generatorURL / externalURL in notifications. */
+    externalUrl: string;
+    /** Prometheus base URL for PROMQL rules; '' = the embedded subset over DuckDB. */
+    prometheusUrl: string;
+    prometheusTenantHeader: string;
+    /** Where notifications go: [{ name, type: webhook | slack | alertmanager, url, headers? }]. */
+    receivers: { name: string; type: 'webhook' | 'slack' | 'alertmanager'; url: string; headers?: Record<string, string> }[];
+    retry: { attempts: number; initialBackoffMs: number; maxBackoffMs: number; timeoutMs: number };
+  };
   storage: {
     duckdb: {
       /** A file path, or ':memory:'. */

@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { AttributeCatalog, LogStore, MetricStore, StoreWriter, TraceStore } from '../types.ts';
 import { createCatalog } from './catalog.ts';
-import { openDb, runQuery } from './connection.ts';
+import { openDb, runQuery, type Db } from './connection.ts';
 import { createStagingSql, createTables, type TableSpec } from './ddl.ts';
 import { createLogIds, logTable } from './log-rows.ts';
 import { createLogStore } from './log-store.ts';
@@ -31,6 +31,8 @@ export interface DuckDbStore {
   /** Waits for queued writes, checkpoints and closes; later calls of any method fail UNAVAILABLE. */
   close(): Promise<void>;
   stats(): WriterStats;
+  /** The database itself, for stores of other concepts kept in the same file (alerting). */
+  db: Db;
 }
 
 const TABLES: TableSpec<unknown>[] = [spanTable, logTable, metricTable];
@@ -69,6 +71,7 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
     catalog: createCatalog(db),
     writer,
     stats: writer.stats,
+    db,
     async close() {
       const wasOpen = !db.closed;
       await db.close();

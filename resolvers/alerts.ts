@@ -1,0 +1,250 @@
+// Alerting queries, mutations and the alertEvents subscription. They talk to the alert engine
+// only (src/alerting); its AlertingErrors become GW_* errors here.
+import { GatewayError } from '../src/errors.ts';
+import type { AlertEngine } from '../src/alerting/engine.ts';
+import { checkMatchers, silenceMatches } from '../src/alerting/silences.ts';
+import {
+  AlertingError,
+  type AlertInstance,
+  type AlertRule,
+  type AlertState,
+  type AlertTransition,
+  type MatcherType,
+  type Silence,
+  type TraceExemplar,
+} from '../src/alerting/types.ts';
+import { TailLimitError, type TailSubscription } from '../src/tail/bus.ts';
+import type { GraphQLContext } from './context.ts';
+import { toTailFilter, type TelemetryFilterInput } from './filter.ts';
+import { createLoaders } from './loaders.ts';
+import type { TraceModel } from './models.ts';
+import { limitArg, optionalRange } from './args.ts';
+
+export type MatcherTypeName = 'EQUAL' | 'NOT_EQUAL' | 'REGEX' | 'NOT_REGEX';
+const MATCHER_TYPES: Record<MatcherTypeName, MatcherType> = { EQUAL: '=', NOT_EQUAL: '!=', REGEX: '=~', NOT_REGEX: '!~' };
+export const MATCHER_TYPE_NAMES: Record<MatcherType, MatcherTypeName> = { '=': 'EQUAL', '!=': 'NOT_EQUAL', '=~': 'REGEX', '!~': 'NOT_REGEX' };
+
+export interface MatcherInput {
+  name: string;
+  value: string;
+  type: MatcherTypeName;
+}
+
+export interface AlertRuleInput {
+  id?: string | null;
+  name: string;
+  kind: AlertRule['kind'];
+  expr?: string | null;
+  services?: readonly string[] | null;
+  operations?: readonly string[] | null;
+  by?: readonly ('SERVICE' | 'OPERATION')[] | null;
+  quantile?: number | null;
+  filter?: TelemetryFilterInput | null;
+  signal?: 'SPANS' | 'LOGS' | 'METRICS' | null;
+  metric?: string | null;
+  threshold?: number | null;
+  comparator?: AlertRule['comparator'] | null;
+  window?: bigint | null;
+  for?: bigint | null;
+  interval?: bigint | null;
+  labels?: unknown;
+  annotations?: unknown;
+  receivers?: readonly string[] | null;
+  groupBy?: readonly string[] | null;
+  repeatInterval?: bigint | null;
+}
+
+export interface SilenceInput {
+  matchers: readonly MatcherInput[];
+  startsAt?: bigint | null;
+  endsAt?: bigint | null;
+  duration?: bigint | null;
+  createdBy?: string | null;
+  comment?: string | null;
+}
+
+export interface AlertEventFilterInput {
+  ruleId?: readonly string[] | null;
+  states?: readonly AlertState[] | null;
+  matchers?: readonly MatcherInput[] | null;
+}
+
+export interface AlertEventModel {
+  transition: AlertTransition;
+  dropped: number;
+}
+
+export interface AlertRuleModel {
+  rule: AlertRule;
+}
+
+function toGatewayError(err: unknown): unknown {
+  if (!(err instanceof AlertingError)) return err;
+  return new GatewayError(err.code === 'NOT_FOUND' ? 'GW_NOT_FOUND' : 'GW_BAD_ARGUMENT', err.message, { reason: err.code });
+}
+
+function engineOf(ctx: GraphQLContext): AlertEngine {
+  if (!ctx.alerting) throw new GatewayError('GW_BAD_ARGUMENT', 'alerting is disabled on this gateway (alerting.enabled = false)');
+  return ctx.alerting;
+}
+
+async function call<T>(fn: () => Promise<T> | T): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toGatewayError(err);
+  }
+}
+
+const matchersOf = (list: readonly MatcherInput[]) => list.map((m) => ({ name: m.name, value: m.value, type: MATCHER_TYPES[m.type] }));
+
+/** The GraphQL input as the plain rule form parseRule reads (the same form as the YAML file). */
+function plainRule(input: AlertRuleInput): Record<string, unknown> {
+  const signal = input.signal ? (input.signal.toLowerCase() as 'spans' | 'logs' | 'metrics') : undefined;
+  const filterSignal = input.kind === 'LOG_COUNT' || signal === 'logs' ? 'logs' : 'spans';
+  const out: Record<string, unknown> = {
+    ...(input.id && { id: input.id }),
+    name: input.name,
+    kind: input.kind,
+    ...(input.expr != null && { expr: input.expr }),
+    ...(input.services != null && { services: input.services }),
+    ...(input.operations != null && { operations: input.operations }),
+    ...(input.by != null && { by: input.by.map((d) => d.toLowerCase()) }),
+    ...(input.quantile != null && { quantile: input.quantile }),
+    ...(input.filter != null && { filter: toTailFilter(input.filter, filterSignal) }),
+    ...(signal && { signal }),
+    ...(input.metric != null && { metric: input.metric }),
+    ...(input.threshold != null && { threshold: input.threshold }),
+    ...(input.comparator != null && { comparator: input.comparator }),
+    ...(input.window != null && { window: input.window }),
+    ...(input.for != null && { for: input.for }),
+    ...(input.interval != null && { interval: input.interval }),
+    ...(input.labels != null && { labels: input.labels }),
+    ...(input.annotations != null && { annotations: input.annotations }),
+    ...(input.receivers != null && { receivers: input.receivers }),
+    ...(input.groupBy != null && { groupBy: input.groupBy }),
+    ...(input.repeatInterval != null && { repeatInterval: input.repeatInterval }),
+  };
+  return out;
+}
+
+export function alertRules(ctx: GraphQLContext): AlertRule[] {
+  return engineOf(ctx).rules(ctx.tenant);
+}
+
+export function alertRule(ctx: GraphQLContext, id: string): AlertRule | null {
+  return engineOf(ctx).rule(ctx.tenant, id) ?? null;
+}
+
+export const ruleStatus = (ctx: GraphQLContext, rule: AlertRule) => engineOf(ctx).status(rule.tenant, rule.id);
+
+export function createAlertRule(ctx: GraphQLContext, input: AlertRuleInput): Promise<AlertRule> {
+  return call(() => engineOf(ctx).createRule(ctx.tenant, plainRule(input)));
+}
+
+export function updateAlertRule(ctx: GraphQLContext, id: string, input: AlertRuleInput): Promise<AlertRule> {
+  return call(() => engineOf(ctx).updateRule(ctx.tenant, id, plainRule(input)));
+}
+
+export function deleteAlertRule(ctx: GraphQLContext, id: string): Promise<boolean> {
+  return call(() => engineOf(ctx).deleteRule(ctx.tenant, id));
+}
+
+export function silences(ctx: GraphQLContext, includeExpired: boolean): Silence[] {
+  return engineOf(ctx).silences(ctx.tenant, includeExpired);
+}
+
+export function createSilence(ctx: GraphQLContext, input: SilenceInput): Promise<Silence> {
+  return call(() => {
+    const engine = engineOf(ctx);
+    if ((input.endsAt == null) === (input.duration == null)) throw new AlertingError('BAD_SILENCE', 'set exactly one of endsAt and duration');
+    const startsAt = input.startsAt ?? undefined;
+    const endsAt = input.endsAt ?? (startsAt ?? BigInt(Date.now()) * 1_000_000n) + input.duration!;
+    return engine.silence(ctx.tenant, { matchers: matchersOf(input.matchers), startsAt, endsAt, createdBy: input.createdBy, comment: input.comment });
+  });
+}
+
+export function expireSilence(ctx: GraphQLContext, id: string): Promise<Silence> {
+  return call(() => engineOf(ctx).unsilence(ctx.tenant, id));
+}
+
+export function alerts(
+  ctx: GraphQLContext,
+  args: { state?: readonly AlertState[] | null; from?: bigint | null; to?: bigint | null; limit?: number | null },
+): Promise<AlertInstance[]> {
+  const engine = engineOf(ctx);
+  return call(() =>
+    engine.store.alerts(ctx.tenant, {
+      states: args.state?.length ? [...args.state] : undefined,
+      range: optionalRange(args.from, args.to),
+      limit: limitArg('limit', args.limit, 100, 1000),
+    }),
+  );
+}
+
+export function alertHistory(
+  ctx: GraphQLContext,
+  args: { ruleId?: string | null; from?: bigint | null; to?: bigint | null; limit?: number | null },
+): Promise<AlertTransition[]> {
+  const engine = engineOf(ctx);
+  return call(() =>
+    engine.store.history(ctx.tenant, {
+      ruleId: args.ruleId ?? undefined,
+      range: optionalRange(args.from, args.to),
+      limit: limitArg('limit', args.limit, 100, 10_000),
+    }),
+  );
+}
+
+/** The exemplar traces, in exemplar order; traces not (or no longer) stored are left out. */
+export async function exemplarTraces(ctx: GraphQLContext, exemplars: readonly TraceExemplar[], limit: number | null | undefined): Promise<TraceModel[]> {
+  const ids = [...new Set(exemplars.map((e) => e.traceId))].slice(0, limitArg('limit', limit, 5, 100));
+  const loaded = await ctx.loaders.trace.loadMany(ids);
+  return ids.flatMap((traceId, i) => {
+    const spans = loaded[i];
+    return Array.isArray(spans) && spans.length ? [{ traceId, spans }] : [];
+  });
+}
+
+export function alertRuleOf(ctx: GraphQLContext, ruleId: string): AlertRule | null {
+  return ctx.alerting?.rule(ctx.tenant, ruleId) ?? null;
+}
+
+export function alertEvents(ctx: GraphQLContext, args: { filter?: AlertEventFilterInput | null }): AsyncIterable<AlertEventModel> {
+  engineOf(ctx);
+  const f = args.filter ?? {};
+  let matchers: Silence['matchers'] = [];
+  try {
+    if (f.matchers?.length) matchers = checkMatchers(matchersOf(f.matchers));
+  } catch (err) {
+    throw toGatewayError(err);
+  }
+  // The matchers are read as a silence's are, so the two select alerts the same way.
+  const selector: Silence = { id: '', tenant: ctx.tenant, matchers, startsAt: 0n, endsAt: 0n, createdBy: '', comment: '' };
+  const predicate = (t: AlertTransition) =>
+    (!f.ruleId?.length || f.ruleId.includes(t.ruleId)) &&
+    (!f.states?.length || f.states.includes(t.to)) &&
+    (matchers.length === 0 || silenceMatches(selector, t.labels));
+  let sub: TailSubscription<AlertTransition>;
+  try {
+    sub = ctx.tail.bus.subscribe(ctx.tenant, 'alerts', predicate, { connection: ctx.tail.connection });
+  } catch (err) {
+    if (err instanceof TailLimitError) throw new GatewayError('GW_LIMIT_EXCEEDED', err.message, { limit: err.limit, value: err.value });
+    throw err;
+  }
+  const it: AsyncIterableIterator<AlertEventModel> = {
+    async next() {
+      const r = await sub.next();
+      if (r.done) return { value: undefined, done: true };
+      // Fresh loaders per event, as the tails do: fields like `alert.evidence.traces` read current data.
+      ctx.loaders = createLoaders(ctx.tenant, ctx.stores);
+      return { value: { transition: r.value.record, dropped: r.value.dropped }, done: false };
+    },
+    return() {
+      sub.close();
+      return Promise.resolve({ value: undefined, done: true });
+    },
+    [Symbol.asyncIterator]: () => it,
+  };
+  return it;
+}

@@ -1,0 +1,111 @@
+// AlertRule: its definition, evaluation and notification status, and its current alerts; the
+// rule queries and the create/update/delete mutations.
+import { alertRule, alertRules, createAlertRule, deleteAlertRule, ruleStatus, updateAlertRule } from '../resolvers/alerts.ts';
+import { ruleToPlain } from '../src/alerting/rules.ts';
+import { builder } from './builder.ts';
+import {
+  AlertComparatorEnum,
+  AlertRef,
+  AlertRuleKindEnum,
+  AlertRuleRef,
+  AlertSeriesDimensionEnum,
+  AlertSignalEnum,
+} from './alert-refs.ts';
+
+const AlertRuleInput = builder.inputType('AlertRuleInput', {
+  description:
+    'A rule, with the same fields as an entry of the rules YAML file. Durations are Duration values ("5m"). ' +
+    'Unset fields take their defaults (interval alerting.defaultInterval, window alerting.defaultWindow, for 0, comparator GT).',
+  fields: (t) => ({
+    id: t.id({ description: 'Chosen by the gateway when unset (create only).' }),
+    name: t.string({ required: true, description: 'Becomes the alertname label.' }),
+    kind: t.field({ type: AlertRuleKindEnum, required: true }),
+    expr: t.string({ description: 'PROMQL: the expression.' }),
+    services: t.stringList({ description: 'Span/log rules: only these services.' }),
+    operations: t.stringList({ description: 'Span rules: only these operations (span names).' }),
+    by: t.field({ type: [AlertSeriesDimensionEnum], description: 'One alert per distinct value of these (spans default: SERVICE).' }),
+    quantile: t.float({ description: 'SPAN_LATENCY_QUANTILE: 0 < q < 1 (default 0.99).' }),
+    filter: t.field({ type: 'TelemetryFilter', description: 'Extra condition on the spans/logs counted; no from/to (the window sets them).' }),
+    signal: t.field({ type: AlertSignalEnum, description: 'NO_DATA: the signal that must keep arriving (default SPANS).' }),
+    metric: t.string({ description: 'NO_DATA on METRICS: the metric name.' }),
+    threshold: t.float({ description: 'Required except for NO_DATA (default 0).' }),
+    comparator: t.field({ type: AlertComparatorEnum, description: 'value <comparator> threshold is the alert condition.' }),
+    window: t.field({ type: 'Duration' }),
+    for: t.field({ type: 'Duration', description: 'How long the condition must hold before the alert fires.' }),
+    interval: t.field({ type: 'Duration', description: 'How often the rule is evaluated.' }),
+    labels: t.field({ type: 'JSON', description: 'Extra labels, an object of strings.' }),
+    annotations: t.field({ type: 'JSON', description: 'An object of strings; {{ $value }} and {{ $labels.name }} are expanded.' }),
+    receivers: t.stringList({ description: 'Receiver names (alerting.receivers); unset = all.' }),
+    groupBy: t.stringList({ description: 'Labels whose values group alerts into one notification (default: alertname).' }),
+    repeatInterval: t.field({ type: 'Duration', description: 'Re-send a still-firing group this often.' }),
+  }),
+});
+
+builder.objectType(AlertRuleRef, {
+  description: 'An alert rule of the tenant, from the rules file (source FILE, read-only here) or created through the API.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    kind: t.field({ type: AlertRuleKindEnum, resolve: (r) => r.kind }),
+    source: t.string({ description: 'FILE or API.', resolve: (r) => r.source.toUpperCase() }),
+    expr: t.string({ nullable: true, resolve: (r) => r.expr ?? null }),
+    services: t.stringList({ resolve: (r) => r.services ?? [] }),
+    operations: t.stringList({ resolve: (r) => r.operations ?? [] }),
+    quantile: t.float({ nullable: true, resolve: (r) => r.quantile ?? null }),
+    filter: t.field({ type: 'JSON', nullable: true, resolve: (r) => r.filter ?? null }),
+    threshold: t.exposeFloat('threshold'),
+    comparator: t.field({ type: AlertComparatorEnum, resolve: (r) => r.comparator }),
+    window: t.field({ type: 'Duration', resolve: (r) => r.window }),
+    for: t.field({ type: 'Duration', resolve: (r) => r.for }),
+    interval: t.field({ type: 'Duration', resolve: (r) => r.interval }),
+    repeatInterval: t.field({ type: 'Duration', resolve: (r) => r.repeatInterval }),
+    labels: t.field({ type: 'JSON', resolve: (r) => r.labels }),
+    annotations: t.field({ type: 'JSON', resolve: (r) => r.annotations }),
+    receivers: t.stringList({ resolve: (r) => r.receivers }),
+    groupBy: t.stringList({ resolve: (r) => r.groupBy }),
+    definition: t.field({ type: 'JSON', description: 'The rule in the rules-file form (YAML-compatible).', resolve: (r) => ruleToPlain(r) }),
+    lastEvaluatedAt: t.field({ type: 'Timestamp', nullable: true, resolve: (r, _a, ctx) => ruleStatus(ctx, r).lastEvaluatedAt }),
+    lastEvaluationError: t.string({ nullable: true, resolve: (r, _a, ctx) => ruleStatus(ctx, r).lastEvaluationError }),
+    lastNotificationAt: t.field({ type: 'Timestamp', nullable: true, resolve: (r, _a, ctx) => ruleStatus(ctx, r).lastNotificationAt }),
+    lastNotificationError: t.string({
+      nullable: true,
+      description: "The last notification's failure after all retries (receiver, HTTP status or network error); null once one succeeds.",
+      resolve: (r, _a, ctx) => ruleStatus(ctx, r).lastNotificationError,
+    }),
+    alerts: t.field({
+      type: [AlertRef],
+      description: 'Its current alerts (pending, firing, resolved).',
+      resolve: (r, _a, ctx) => ctx.alerting?.instances(r.tenant, r.id) ?? [],
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  alertRules: t.field({ type: [AlertRuleRef], description: 'Every alert rule of the tenant, by name.', resolve: (_, _a, ctx) => alertRules(ctx) }),
+  alertRule: t.field({
+    type: AlertRuleRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_, { id }, ctx) => alertRule(ctx, String(id)),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createAlertRule: t.field({
+    type: AlertRuleRef,
+    description: 'An invalid rule is GW_BAD_ARGUMENT naming the field.',
+    args: { input: t.arg({ type: AlertRuleInput, required: true }) },
+    resolve: (_, { input }, ctx) => createAlertRule(ctx, input),
+  }),
+  updateAlertRule: t.field({
+    type: AlertRuleRef,
+    description: 'Replaces the whole definition. Rules from the rules file cannot be changed here (GW_BAD_ARGUMENT).',
+    args: { id: t.arg.id({ required: true }), input: t.arg({ type: AlertRuleInput, required: true }) },
+    resolve: (_, { id, input }, ctx) => updateAlertRule(ctx, String(id), input),
+  }),
+  deleteAlertRule: t.boolean({
+    description: 'Deletes the rule and its current alerts (the history stays).',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_, { id }, ctx) => deleteAlertRule(ctx, String(id)),
+  }),
+}));

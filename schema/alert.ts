@@ -1,0 +1,109 @@
+// Alert (one series of one rule), its evidence, the state-change history, and their queries.
+import { alertHistory, alertRuleOf, alerts, exemplarTraces } from '../resolvers/alerts.ts';
+import { builder } from './builder.ts';
+import {
+  AlertEvidenceRef,
+  AlertExceptionGroupRef,
+  AlertExemplarRef,
+  AlertRef,
+  AlertRuleRef,
+  AlertStateEnum,
+  AlertTransitionRef,
+} from './alert-refs.ts';
+
+builder.objectType(AlertRef, {
+  description: 'One alert: a rule and one label set (deduplicated by rule + labels).',
+  fields: (t) => ({
+    fingerprint: t.exposeID('fingerprint'),
+    ruleId: t.exposeID('ruleId'),
+    rule: t.field({ type: AlertRuleRef, nullable: true, description: 'Null once the rule is deleted.', resolve: (a, _x, ctx) => alertRuleOf(ctx, a.ruleId) }),
+    labels: t.field({ type: 'JSON', resolve: (a) => a.labels }),
+    annotations: t.field({ type: 'JSON', resolve: (a) => a.annotations }),
+    state: t.field({ type: AlertStateEnum, resolve: (a) => a.state }),
+    value: t.float({ nullable: true, description: 'The value at the last evaluation.', resolve: (a) => a.value }),
+    activeAt: t.field({ type: 'Timestamp', nullable: true, description: 'When the condition started holding (pending).', resolve: (a) => a.activeAt }),
+    firedAt: t.field({ type: 'Timestamp', nullable: true, resolve: (a) => a.firedAt }),
+    resolvedAt: t.field({ type: 'Timestamp', nullable: true, resolve: (a) => a.resolvedAt }),
+    lastEvaluatedAt: t.field({ type: 'Timestamp', resolve: (a) => a.lastEvaluatedAt }),
+    silencedBy: t.idList({ description: 'Active silences matching the alert at its last evaluation; a silenced alert is not notified.', resolve: (a) => a.silencedBy }),
+    evidence: t.field({ type: AlertEvidenceRef, nullable: true, description: 'Set while (and since) the alert fired.', resolve: (a) => a.evidence }),
+  }),
+});
+
+builder.objectType(AlertEvidenceRef, {
+  description: 'Why the alert fired: its value, exemplar traces from its window (worst first) and the top exception groups.',
+  fields: (t) => ({
+    value: t.exposeFloat('value'),
+    from: t.field({ type: 'Timestamp', resolve: (e) => e.window.from ?? 0n }),
+    to: t.field({ type: 'Timestamp', resolve: (e) => e.window.to ?? 0n }),
+    exemplars: t.field({ type: [AlertExemplarRef], resolve: (e) => e.exemplars }),
+    traces: t.field({
+      type: ['Trace'],
+      description: 'The exemplar traces, loaded (worst first); traces no longer stored are left out.',
+      args: { limit: t.arg.int({ description: '1–100, default 5.' }) },
+      resolve: (e, { limit }, ctx) => exemplarTraces(ctx, e.exemplars, limit),
+    }),
+    exceptionGroups: t.field({
+      type: [AlertExceptionGroupRef],
+      description: 'Span exception events in the window grouped by exception.type and message, most frequent first.',
+      resolve: (e) => e.exceptionGroups,
+    }),
+  }),
+});
+
+builder.objectType(AlertExemplarRef, {
+  fields: (t) => ({
+    traceId: t.exposeID('traceId'),
+    spanId: t.exposeID('spanId'),
+    error: t.exposeBoolean('error'),
+    duration: t.field({ type: 'Duration', nullable: true, resolve: (e) => e.durationNano }),
+  }),
+});
+
+builder.objectType(AlertExceptionGroupRef, {
+  fields: (t) => ({
+    type: t.exposeString('type'),
+    message: t.exposeString('message'),
+    count: t.exposeInt('count'),
+    sampleTraceId: t.exposeID('sampleTraceId', { nullable: true }),
+  }),
+});
+
+builder.objectType(AlertTransitionRef, {
+  description: 'One state change of one alert.',
+  fields: (t) => ({
+    ruleId: t.exposeID('ruleId'),
+    ruleName: t.exposeString('ruleName'),
+    fingerprint: t.exposeID('fingerprint'),
+    labels: t.field({ type: 'JSON', resolve: (h) => h.labels }),
+    from: t.field({ type: AlertStateEnum, resolve: (h) => h.from }),
+    to: t.field({ type: AlertStateEnum, resolve: (h) => h.to }),
+    at: t.field({ type: 'Timestamp', resolve: (h) => h.at }),
+    value: t.float({ nullable: true, resolve: (h) => h.value }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  alerts: t.field({
+    type: [AlertRef],
+    description: 'Alerts of the tenant in these states (all when unset) that were active at some time in [from, to] (any time when unset).',
+    args: {
+      state: t.arg({ type: [AlertStateEnum] }),
+      from: t.arg({ type: 'Timestamp' }),
+      to: t.arg({ type: 'Timestamp' }),
+      limit: t.arg.int({ description: '1–1,000, default 100.' }),
+    },
+    resolve: (_, args, ctx) => alerts(ctx, args),
+  }),
+  alertHistory: t.field({
+    type: [AlertTransitionRef],
+    description: 'State changes, newest first, of one rule (or all) in [from, to].',
+    args: {
+      ruleId: t.arg.id(),
+      from: t.arg({ type: 'Timestamp' }),
+      to: t.arg({ type: 'Timestamp' }),
+      limit: t.arg.int({ description: '1–10,000, default 100.' }),
+    },
+    resolve: (_, args, ctx) => alertHistory(ctx, { ...args, ruleId: args.ruleId == null ? null : String(args.ruleId) }),
+  }),
+}));

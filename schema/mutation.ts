@@ -1,0 +1,5 @@
+import { builder } from './builder.ts';
+
+builder.mutationType({
+  description: 'Changes act on the tenant of the request (X-Scope-OrgID).',
+});

@@ -1,0 +1,482 @@
+// The alert engine: evaluates each rule when it is due (tick), moves each series through
+// inactive → pending → firing → resolved, records every change in the history, publishes it on the
+// tail bus, and hands firing/resolved groups to the notifier. Time comes from an injected Clock, so
+// tests drive evaluations with the data's own timestamps instead of waiting.
+import type { Logger } from 'pino';
+import type { MetricSample } from '../server/metrics.ts';
+import type { TelemetryFilter } from '../stores/types.ts';
+import type { Notifier, ReceiverConfig } from './notify.ts';
+import { compare, parseRule, type RuleDefaults } from './rules.ts';
+import { fingerprint, newSilence, silenceActive, silenceMatches } from './silences.ts';
+import {
+  AlertingError,
+  type AlertEvidence,
+  type AlertInstance,
+  type AlertRule,
+  type AlertSignals,
+  type AlertState,
+  type AlertStore,
+  type AlertTransition,
+  type Clock,
+  type ExceptionGroupSource,
+  type PromQlEvaluator,
+  type Silence,
+  type TraceExemplar,
+} from './types.ts';
+
+export interface RuleStatus {
+  lastEvaluatedAt: bigint | null;
+  lastEvaluationError: string | null;
+  lastNotificationAt: bigint | null;
+  lastNotificationError: string | null;
+}
+
+export interface AlertEngineOptions {
+  store: AlertStore;
+  signals: AlertSignals;
+  exceptions: ExceptionGroupSource;
+  promql: PromQlEvaluator;
+  notifier: Notifier;
+  receivers: readonly ReceiverConfig[];
+  /** Called synchronously with every state change (the tail bus publish). */
+  publish(t: AlertTransition): void;
+  clock: Clock;
+  logger: Logger;
+  ruleDefaults?: RuleDefaults;
+  /** Exemplar traces and exception groups kept per firing alert. */
+  evidenceLimit?: number;
+}
+
+export interface AlertEngine {
+  /** Loads API rules, alert instances and silences from the store. */
+  start(): Promise<void>;
+  /** Evaluates every rule that is due at clock.now(); resolves when they are evaluated (not notified). */
+  tick(): Promise<void>;
+  /** Resolves when every notification started so far has been delivered or has given up. */
+  idle(): Promise<void>;
+  /** Stops accepting ticks and waits for deliveries in flight. */
+  stop(): Promise<void>;
+  rules(tenant: string): AlertRule[];
+  rule(tenant: string, id: string): AlertRule | undefined;
+  status(tenant: string, id: string): RuleStatus;
+  createRule(tenant: string, raw: unknown): Promise<AlertRule>;
+  updateRule(tenant: string, id: string, raw: unknown): Promise<AlertRule>;
+  deleteRule(tenant: string, id: string): Promise<boolean>;
+  /** Replaces every file rule (all tenants) with these; their alert state is kept by rule ID. */
+  setFileRules(rules: AlertRule[]): Promise<void>;
+  /** Current instances in memory (pending, firing, resolved) for a rule. */
+  instances(tenant: string, ruleId?: string): AlertInstance[];
+  silences(tenant: string, includeExpired: boolean): Silence[];
+  silence(tenant: string, input: Parameters<typeof newSilence>[1]): Promise<Silence>;
+  unsilence(tenant: string, id: string): Promise<Silence>;
+  readonly store: AlertStore;
+  readonly promqlBackend: string;
+  /** For /metrics: rules, alerts by state, evaluations and notifications. */
+  metrics(): MetricSample[];
+}
+
+interface GroupState {
+  lastSentAt: bigint | null;
+  /** Fingerprints that were firing in the last message, so their resolution is sent once. */
+  notifiedFiring: Set<string>;
+}
+
+const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;
+
+interface Series {
+  labels: Record<string, string>;
+  value: number;
+  exemplars?: TraceExemplar[];
+}
+
+function dedupeTraces(list: readonly TraceExemplar[]): TraceExemplar[] {
+  const seen = new Set<string>();
+  return list.filter((e) => !seen.has(e.traceId) && seen.add(e.traceId));
+}
+
+/** `{{ $value }}` and `{{ $labels.name }}` in annotations, as in Prometheus rule templates. */
+function expand(template: string, labels: Record<string, string>, value: number | null): string {
+  return template.replace(/\{\{\s*\$(value|labels\.([a-zA-Z_][a-zA-Z0-9_]*))\s*\}\}/g, (_m, what: string, label?: string) =>
+    what === 'value' ? (value === null ? '' : String(Math.round(value * 1e6) / 1e6)) : (labels[label!] ?? ''),
+  );
+}
+
+export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
+  const { store, signals, exceptions, promql, notifier, clock, logger } = opts;
+  const evidenceLimit = opts.evidenceLimit ?? 5;
+  const rules = new Map<string, AlertRule>(); // key(tenant, id)
+  const instances = new Map<string, AlertInstance>(); // key(tenant, fingerprint)
+  const silences = new Map<string, Silence>(); // key(tenant, id)
+  const statuses = new Map<string, RuleStatus>();
+  const receiverErrors = new Map<string, Map<string, string>>(); // key(tenant, rule) → receiver → error
+  const lastEval = new Map<string, bigint>();
+  const groups = new Map<string, GroupState>();
+  const deliveries = new Set<Promise<void>>();
+  let stopped = false;
+  const counts = { evaluations: 0, evaluationFailures: 0, notificationsSent: 0, notificationsFailed: 0 };
+  let running: Promise<void> | null = null;
+  let queued: Promise<void> | null = null;
+
+  const statusOf = (tenant: string, id: string): RuleStatus => {
+    let s = statuses.get(key(tenant, id));
+    if (!s) statuses.set(key(tenant, id), (s = { lastEvaluatedAt: null, lastEvaluationError: null, lastNotificationAt: null, lastNotificationError: null }));
+    return s;
+  };
+
+  function spanFilter(rule: AlertRule): TelemetryFilter {
+    const f: TelemetryFilter = { ...(rule.filter ?? {}) };
+    if (rule.services?.length) f.and = [...(f.and ?? []), { service: rule.services }];
+    if (rule.operations?.length) f.and = [...(f.and ?? []), { name: rule.operations }];
+    return f;
+  }
+
+  /** The series of a rule at `now`: labels (without alertname/rule labels), value, and metric exemplars if any. */
+  async function series(rule: AlertRule, now: bigint): Promise<Series[]> {
+    const range = { from: now - rule.window, to: now };
+    switch (rule.kind) {
+      case 'SPAN_ERROR_RATE': {
+        const stats = await signals.spanStats(rule.tenant, { range, filter: spanFilter(rule), by: rule.by ?? [] });
+        return stats.map((s) => ({ labels: s.labels, value: s.errors / s.total }));
+      }
+      case 'SPAN_LATENCY_QUANTILE': {
+        const stats = await signals.spanStats(rule.tenant, { range, filter: spanFilter(rule), by: rule.by ?? [], quantile: rule.quantile });
+        return stats.filter((s) => s.quantileMs !== null).map((s) => ({ labels: s.labels, value: s.quantileMs! }));
+      }
+      case 'LOG_COUNT': {
+        const counts = await signals.logCounts(rule.tenant, { range, filter: spanFilter(rule), by: rule.by ?? [] });
+        return counts.map((c) => ({ labels: c.labels, value: c.count }));
+      }
+      case 'NO_DATA': {
+        let count: number;
+        if (rule.signal === 'metrics') count = await signals.metricPointCount(rule.tenant, rule.metric!, range);
+        else if (rule.signal === 'logs') count = (await signals.logCounts(rule.tenant, { range, filter: spanFilter(rule), by: [] }))[0]?.count ?? 0;
+        else count = (await signals.spanStats(rule.tenant, { range, filter: spanFilter(rule), by: [] }))[0]?.total ?? 0;
+        return [{ labels: {}, value: count }];
+      }
+      case 'PROMQL':
+        return promql.query(rule.tenant, rule.expr!, now);
+    }
+  }
+
+  async function evidence(rule: AlertRule, s: Series, now: bigint): Promise<AlertEvidence> {
+    const { labels: seriesLabels, value } = s;
+    const range = { from: now - rule.window, to: now };
+    const base = spanFilter(rule);
+    // Narrow to this series: its service / operation.
+    const own: TelemetryFilter[] = [];
+    if (seriesLabels.service !== undefined) own.push({ service: [seriesLabels.service] });
+    if (seriesLabels.operation !== undefined) own.push({ name: [seriesLabels.operation] });
+    const filter: TelemetryFilter = own.length ? { ...base, and: [...(base.and ?? []), ...own] } : base;
+    const out: AlertEvidence = { value, window: range, exemplars: [], exceptionGroups: [] };
+    if (rule.kind === 'SPAN_ERROR_RATE' || rule.kind === 'SPAN_LATENCY_QUANTILE') {
+      [out.exemplars, out.exceptionGroups] = await Promise.all([
+        signals.worstSpans(rule.tenant, { range, filter, limit: evidenceLimit }),
+        exceptions.topExceptionGroups(rule.tenant, { range, filter, limit: evidenceLimit }),
+      ]);
+    } else if (rule.kind === 'LOG_COUNT') {
+      out.exemplars = await signals.logTraces(rule.tenant, { range, filter, limit: evidenceLimit });
+      const traceIds = out.exemplars.map((e) => e.traceId);
+      if (traceIds.length) out.exceptionGroups = await exceptions.topExceptionGroups(rule.tenant, { range, filter: { traceId: traceIds }, limit: evidenceLimit });
+    } else if (rule.kind === 'PROMQL') {
+      // Metric exemplars point at traces; their exceptions are the exception groups.
+      out.exemplars = dedupeTraces(s.exemplars ?? []).slice(0, evidenceLimit);
+      const traceIds = out.exemplars.map((e) => e.traceId);
+      if (traceIds.length) out.exceptionGroups = await exceptions.topExceptionGroups(rule.tenant, { range, filter: { traceId: traceIds }, limit: evidenceLimit });
+    }
+    return out;
+  }
+
+  async function transition(rule: AlertRule, inst: AlertInstance, to: AlertState, now: bigint): Promise<void> {
+    const t: AlertTransition = {
+      tenant: inst.tenant,
+      ruleId: rule.id,
+      ruleName: rule.name,
+      fingerprint: inst.fingerprint,
+      labels: inst.labels,
+      from: inst.state,
+      to,
+      at: now,
+      value: inst.value,
+    };
+    inst.state = to;
+    await store.appendHistory(t);
+    try {
+      opts.publish(t);
+    } catch (err) {
+      logger.warn({ err }, 'publishing an alert event failed');
+    }
+  }
+
+  function silencedBy(tenant: string, labels: Record<string, string>, now: bigint): string[] {
+    const ids: string[] = [];
+    for (const s of silences.values()) if (s.tenant === tenant && silenceActive(s, now) && silenceMatches(s, labels)) ids.push(s.id);
+    return ids;
+  }
+
+  async function evaluate(rule: AlertRule, now: bigint): Promise<void> {
+    const status = statusOf(rule.tenant, rule.id);
+    let current: Series[];
+    counts.evaluations++;
+    try {
+      current = await series(rule, now);
+      status.lastEvaluationError = null;
+    } catch (err) {
+      // A rule that cannot be evaluated keeps its alerts as they are (no false resolve).
+      counts.evaluationFailures++;
+      status.lastEvaluationError = (err as Error).message;
+      status.lastEvaluatedAt = now;
+      logger.warn({ rule: rule.id, tenant: rule.tenant, err: (err as Error).message }, 'rule evaluation failed');
+      return;
+    }
+    status.lastEvaluatedAt = now;
+    const active = new Set<string>();
+    for (const s of current) {
+      if (!compare(s.value, rule.comparator, rule.threshold)) continue;
+      const labels = { alertname: rule.name, ...s.labels, ...rule.labels };
+      const fp = fingerprint(rule.id, labels);
+      active.add(fp);
+      let inst = instances.get(key(rule.tenant, fp));
+      if (!inst || inst.state === 'RESOLVED' || inst.state === 'INACTIVE') {
+        inst = {
+          tenant: rule.tenant,
+          ruleId: rule.id,
+          fingerprint: fp,
+          labels,
+          annotations: {},
+          state: inst?.state ?? 'INACTIVE',
+          value: s.value,
+          activeAt: now,
+          firedAt: null,
+          resolvedAt: null,
+          lastEvaluatedAt: now,
+          evidence: null,
+          silencedBy: [],
+        };
+        instances.set(key(rule.tenant, fp), inst);
+        await transition(rule, inst, 'PENDING', now);
+      }
+      inst.value = s.value;
+      inst.lastEvaluatedAt = now;
+      inst.annotations = Object.fromEntries(Object.entries(rule.annotations).map(([k, v]) => [k, expand(v, labels, s.value)]));
+      if (inst.state === 'PENDING' && now - inst.activeAt! >= rule.for) {
+        inst.firedAt = now;
+        await transition(rule, inst, 'FIRING', now);
+      }
+      if (inst.state === 'FIRING') inst.evidence = await evidence(rule, s, now);
+      inst.silencedBy = silencedBy(rule.tenant, labels, now);
+      await store.saveInstance(inst);
+    }
+    for (const inst of instances.values()) {
+      if (inst.tenant !== rule.tenant || inst.ruleId !== rule.id || active.has(inst.fingerprint)) continue;
+      if (inst.state === 'PENDING') {
+        await transition(rule, inst, 'INACTIVE', now);
+        instances.delete(key(inst.tenant, inst.fingerprint));
+        await store.deleteInstance(inst.tenant, inst.fingerprint);
+      } else if (inst.state === 'FIRING') {
+        inst.resolvedAt = now;
+        inst.lastEvaluatedAt = now;
+        inst.silencedBy = silencedBy(rule.tenant, inst.labels, now);
+        await transition(rule, inst, 'RESOLVED', now);
+        await store.saveInstance(inst);
+      }
+    }
+    notify(rule, now);
+  }
+
+  function receiversOf(rule: AlertRule): ReceiverConfig[] {
+    if (rule.receivers.length === 0) return [...opts.receivers];
+    return opts.receivers.filter((r) => rule.receivers.includes(r.name));
+  }
+
+  /** Sends each group of the rule that has news (a change) or is due for a repeat. */
+  function notify(rule: AlertRule, now: bigint): void {
+    const ruleInstances = [...instances.values()].filter((i) => i.tenant === rule.tenant && i.ruleId === rule.id);
+    const byGroup = new Map<string, { labels: Record<string, string>; members: AlertInstance[] }>();
+    for (const inst of ruleInstances) {
+      if (inst.state !== 'FIRING' && inst.state !== 'RESOLVED') continue;
+      const labels = Object.fromEntries(rule.groupBy.map((l) => [l, inst.labels[l] ?? '']));
+      const gk = `${rule.tenant}/${rule.id}/${JSON.stringify(labels)}`;
+      const g = byGroup.get(gk) ?? { labels, members: [] };
+      g.members.push(inst);
+      byGroup.set(gk, g);
+    }
+    for (const receiver of receiversOf(rule)) {
+      for (const [gk, g] of byGroup) {
+        const stateKey = `${receiver.name}\u0000${gk}`;
+        const state = groups.get(stateKey) ?? { lastSentAt: null, notifiedFiring: new Set<string>() };
+        groups.set(stateKey, state);
+        const firing = g.members.filter((m) => m.state === 'FIRING' && m.silencedBy.length === 0);
+        // Resolutions are sent once, and only for alerts whose firing was sent.
+        const resolved = g.members.filter((m) => m.state === 'RESOLVED' && state.notifiedFiring.has(m.fingerprint));
+        const news = firing.some((m) => !state.notifiedFiring.has(m.fingerprint)) || resolved.length > 0;
+        const repeat = firing.length > 0 && state.lastSentAt !== null && now - state.lastSentAt >= rule.repeatInterval;
+        if (!news && !repeat) continue;
+        if (firing.length === 0 && resolved.length === 0) continue;
+        state.lastSentAt = now;
+        state.notifiedFiring = new Set(firing.map((m) => m.fingerprint));
+        const alerts = [...firing, ...resolved].map((a) => structuredClone(a));
+        const delivery = notifier
+          .send({ receiver, tenant: rule.tenant, groupKey: `{}:${JSON.stringify(g.labels)}`, groupLabels: g.labels, alerts, ruleIds: [rule.id] })
+          .then((error) => {
+            const s = statusOf(rule.tenant, rule.id);
+            s.lastNotificationAt = now;
+            if (error) counts.notificationsFailed++;
+            else counts.notificationsSent++;
+            const errors = receiverErrors.get(key(rule.tenant, rule.id)) ?? new Map<string, string>();
+            receiverErrors.set(key(rule.tenant, rule.id), errors);
+            if (error) errors.set(receiver.name, error);
+            else errors.delete(receiver.name);
+            // Every receiver whose latest delivery failed, so one that works does not hide one that does not.
+            s.lastNotificationError = errors.size ? [...errors.values()].join('; ') : null;
+          });
+        deliveries.add(delivery);
+        void delivery.finally(() => deliveries.delete(delivery));
+      }
+    }
+  }
+
+  async function runTick(): Promise<void> {
+    if (stopped) return;
+    const now = clock.now();
+    for (const rule of [...rules.values()]) {
+      const k = key(rule.tenant, rule.id);
+      const last = lastEval.get(k);
+      if (last !== undefined && now - last < rule.interval) continue;
+      lastEval.set(k, now);
+      try {
+        await evaluate(rule, now);
+      } catch (err) {
+        statusOf(rule.tenant, rule.id).lastEvaluationError = (err as Error).message;
+        logger.error({ err, rule: rule.id }, 'alert evaluation failed');
+      }
+    }
+  }
+
+  function checkWritable(tenant: string, id: string): AlertRule {
+    const rule = rules.get(key(tenant, id));
+    if (!rule) throw new AlertingError('NOT_FOUND', `no alert rule ${JSON.stringify(id)} for this tenant`);
+    if (rule.source === 'file') throw new AlertingError('READ_ONLY', `alert rule ${JSON.stringify(id)} comes from the rules file; change it there`);
+    return rule;
+  }
+
+  async function dropRuleState(tenant: string, id: string): Promise<void> {
+    for (const [k, inst] of instances) {
+      if (inst.tenant === tenant && inst.ruleId === id) {
+        instances.delete(k);
+        await store.deleteInstance(tenant, inst.fingerprint);
+      }
+    }
+    lastEval.delete(key(tenant, id));
+    statuses.delete(key(tenant, id));
+    receiverErrors.delete(key(tenant, id));
+  }
+
+  return {
+    store,
+    promqlBackend: promql.backend,
+    metrics() {
+      const byState = new Map<string, number>([['PENDING', 0], ['FIRING', 0], ['RESOLVED', 0]]);
+      for (const i of instances.values()) byState.set(i.state, (byState.get(i.state) ?? 0) + 1);
+      return [
+        { name: 'teleql_alerting_rules', help: 'Alert rules loaded (all tenants)', type: 'gauge', value: rules.size },
+        ...[...byState].map(([state, value]): MetricSample => ({ name: 'teleql_alerting_alerts', help: 'Alerts by state (all tenants)', type: 'gauge', value, labels: { state: state.toLowerCase() } })),
+        { name: 'teleql_alerting_evaluations_total', help: 'Rule evaluations', type: 'counter', value: counts.evaluations },
+        { name: 'teleql_alerting_evaluation_failures_total', help: 'Rule evaluations that failed', type: 'counter', value: counts.evaluationFailures },
+        { name: 'teleql_alerting_notifications_total', help: 'Notifications delivered, or given up on after retries', type: 'counter', value: counts.notificationsSent, labels: { result: 'sent' } },
+        { name: 'teleql_alerting_notifications_total', help: 'Notifications delivered, or given up on after retries', type: 'counter', value: counts.notificationsFailed, labels: { result: 'failed' } },
+      ];
+    },
+    async start() {
+      for (const r of await store.loadRules()) rules.set(key(r.tenant, r.id), r);
+      for (const i of await store.loadInstances()) instances.set(key(i.tenant, i.fingerprint), i);
+      for (const s of await store.loadSilences()) silences.set(key(s.tenant, s.id), s);
+      logger.info({ rules: rules.size, instances: instances.size, silences: silences.size, promql: promql.backend }, 'alerting started');
+    },
+    tick() {
+      // Ticks never overlap, and at most one waits behind a running one: a timer firing faster
+      // than evaluations finish does not build a queue.
+      if (!running) {
+        running = runTick().finally(() => {
+          running = null;
+        });
+        return running;
+      }
+      queued ??= running.then(() => {
+        queued = null;
+        return this.tick();
+      });
+      return queued;
+    },
+    async idle() {
+      while (deliveries.size) await Promise.all([...deliveries]);
+    },
+    async stop() {
+      stopped = true;
+      await (queued ?? running)?.catch(() => undefined);
+      notifier.close();
+      await this.idle();
+    },
+    rules: (tenant) => [...rules.values()].filter((r) => r.tenant === tenant).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id)),
+    rule: (tenant, id) => rules.get(key(tenant, id)),
+    status: (tenant, id) => ({ ...statusOf(tenant, id) }),
+    async createRule(tenant, raw) {
+      const rule = parseRule(raw, { tenant, source: 'api', where: 'rule', defaults: opts.ruleDefaults });
+      if (rules.has(key(tenant, rule.id))) throw new AlertingError('BAD_RULE', `rule.id: an alert rule ${JSON.stringify(rule.id)} already exists`);
+      await store.saveRule(rule);
+      rules.set(key(tenant, rule.id), rule);
+      return rule;
+    },
+    async updateRule(tenant, id, raw) {
+      checkWritable(tenant, id);
+      const rule = parseRule({ ...(raw as object), id }, { tenant, source: 'api', where: 'rule', defaults: opts.ruleDefaults });
+      await store.saveRule(rule);
+      rules.set(key(tenant, id), rule);
+      lastEval.delete(key(tenant, id)); // evaluate the new definition at the next tick
+      return rule;
+    },
+    async deleteRule(tenant, id) {
+      checkWritable(tenant, id);
+      rules.delete(key(tenant, id));
+      await store.deleteRule(tenant, id);
+      await dropRuleState(tenant, id);
+      return true;
+    },
+    async setFileRules(next) {
+      const nextKeys = new Set(next.map((r) => key(r.tenant, r.id)));
+      for (const [k, r] of rules) {
+        if (r.source === 'file' && !nextKeys.has(k)) {
+          rules.delete(k);
+          await dropRuleState(r.tenant, r.id);
+        }
+      }
+      for (const r of next) {
+        const existing = rules.get(key(r.tenant, r.id));
+        if (existing?.source === 'api') {
+          logger.warn({ rule: r.id, tenant: r.tenant }, 'a file rule has the ID of an API rule; the API rule is kept');
+          continue;
+        }
+        rules.set(key(r.tenant, r.id), r);
+      }
+    },
+    instances: (tenant, ruleId) => [...instances.values()].filter((i) => i.tenant === tenant && (ruleId === undefined || i.ruleId === ruleId)),
+    silences(tenant, includeExpired) {
+      const now = clock.now();
+      return [...silences.values()].filter((s) => s.tenant === tenant && (includeExpired || now < s.endsAt)).sort((a, b) => (a.startsAt < b.startsAt ? -1 : 1));
+    },
+    async silence(tenant, input) {
+      const s = newSilence(tenant, input, clock.now());
+      await store.saveSilence(s);
+      silences.set(key(tenant, s.id), s);
+      return s;
+    },
+    async unsilence(tenant, id) {
+      const s = silences.get(key(tenant, id));
+      if (!s) throw new AlertingError('NOT_FOUND', `no silence ${JSON.stringify(id)} for this tenant`);
+      // Expiring keeps the record (as Alertmanager does), so the history of who silenced what stays.
+      const now = clock.now();
+      if (s.endsAt > now) s.endsAt = now < s.startsAt ? s.startsAt : now;
+      await store.saveSilence(s);
+      return s;
+    },
+  };
+}

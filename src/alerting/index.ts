@@ -1,0 +1,109 @@
+// Alerting, assembled from config: the engine over the DuckDB alert store and signal queries, the
+// PromQL evaluator (Prometheus when configured, else the embedded subset), the notifier, the rules
+// file watcher and the evaluation timer. src/app.ts starts and stops it.
+import type { Logger } from 'pino';
+import { ConfigError } from '../config/merge.ts';
+import type { GatewayConfig } from '../config/types.ts';
+import type { Db } from '../stores/duckdb/connection.ts';
+import { openAlertStore } from '../stores/duckdb/alert-store.ts';
+import { createAlertSignals } from '../stores/duckdb/alert-signals.ts';
+import type { MetricStore } from '../stores/types.ts';
+import type { TailBus } from '../tail/bus.ts';
+import { createAlertEngine, type AlertEngine } from './engine.ts';
+import { createNotifier, type ReceiverConfig } from './notify.ts';
+import { createEmbeddedPromQl, createPrometheusPromQl } from './promql.ts';
+import { parseRuleDuration, type RuleDefaults } from './rules.ts';
+import { watchRulesFile, type RulesFileWatcher } from './rules-file.ts';
+import { systemClock, type Clock } from './types.ts';
+
+export interface Alerting {
+  engine: AlertEngine;
+  /** The rules file watcher, when a file is configured. */
+  rulesFile: RulesFileWatcher | undefined;
+  stop(): Promise<void>;
+}
+
+const RECEIVER_TYPES = ['webhook', 'slack', 'alertmanager'];
+
+function checkReceivers(list: readonly ReceiverConfig[]): ReceiverConfig[] {
+  const names = new Set<string>();
+  return list.map((r, i) => {
+    const where = `alerting.receivers[${i}]`;
+    if (!r || typeof r.name !== 'string' || r.name === '') throw new ConfigError(`${where}.name: required`);
+    if (names.has(r.name)) throw new ConfigError(`${where}.name: duplicate receiver ${JSON.stringify(r.name)}`);
+    names.add(r.name);
+    if (!RECEIVER_TYPES.includes(r.type)) throw new ConfigError(`${where}.type: expected one of ${RECEIVER_TYPES.join(', ')}`);
+    try {
+      new URL(r.url);
+    } catch {
+      throw new ConfigError(`${where}.url: not a URL (actual: ${JSON.stringify(r.url)})`);
+    }
+    return { name: r.name, type: r.type, url: r.url, ...(r.headers && { headers: { ...r.headers } }) };
+  });
+}
+
+export async function startAlerting(opts: {
+  config: GatewayConfig['alerting'];
+  db: Db;
+  metrics: MetricStore;
+  bus: TailBus;
+  clock?: Clock;
+  logger: Logger;
+}): Promise<Alerting> {
+  const { config: cfg, logger } = opts;
+  let defaults: RuleDefaults;
+  try {
+    defaults = {
+      interval: parseRuleDuration(cfg.defaultInterval, 'alerting.defaultInterval'),
+      window: parseRuleDuration(cfg.defaultWindow, 'alerting.defaultWindow'),
+      repeatInterval: parseRuleDuration(cfg.defaultRepeatInterval, 'alerting.defaultRepeatInterval'),
+    };
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const receivers = checkReceivers(cfg.receivers);
+  const signals = createAlertSignals(opts.db);
+  const engine = createAlertEngine({
+    store: await openAlertStore(opts.db),
+    signals,
+    exceptions: signals,
+    promql: cfg.prometheusUrl
+      ? createPrometheusPromQl({ url: cfg.prometheusUrl, tenantHeader: cfg.prometheusTenantHeader, timeoutMs: cfg.retry.timeoutMs })
+      : createEmbeddedPromQl(opts.metrics),
+    notifier: createNotifier({ retry: cfg.retry, externalUrl: cfg.externalUrl, logger }),
+    receivers,
+    publish: (t) => opts.bus.publish(t.tenant, 'alerts', [t]),
+    clock: opts.clock ?? systemClock,
+    logger,
+    ruleDefaults: defaults,
+  });
+  await engine.start();
+
+  let rulesFile: RulesFileWatcher | undefined;
+  if (cfg.rulesFile) {
+    rulesFile = watchRulesFile({ file: cfg.rulesFile, debounceMs: cfg.reloadDebounceMs, defaults, logger, apply: (rules) => engine.setFileRules(rules) });
+    const error = await rulesFile.reload();
+    // At start-up an invalid file is fatal (exit code 2), as any invalid config is; later reloads only log.
+    if (error) {
+      rulesFile.close();
+      await engine.stop();
+      throw new ConfigError(error);
+    }
+  }
+
+  let timer: NodeJS.Timeout | undefined;
+  if (cfg.tickMs > 0) {
+    timer = setInterval(() => void engine.tick(), cfg.tickMs);
+    timer.unref();
+  }
+
+  return {
+    engine,
+    rulesFile,
+    async stop() {
+      clearInterval(timer);
+      rulesFile?.close();
+      await engine.stop();
+    },
+  };
+}

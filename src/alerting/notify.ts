@@ -1,0 +1,176 @@
+// Notification delivery: one message per (receiver, group), in the receiver's own format, sent
+// with retries and exponential backoff. The caller learns each delivery's outcome (for
+// `lastNotificationError`); a failing receiver never blocks evaluation.
+import type { Logger } from 'pino';
+import type { AlertInstance } from './types.ts';
+
+export type ReceiverType = 'webhook' | 'slack' | 'alertmanager';
+
+export interface ReceiverConfig {
+  name: string;
+  type: ReceiverType;
+  /** webhook/slack: the URL posted to; alertmanager: its base URL (…/api/v2/alerts is appended). */
+  url: string;
+  headers?: Record<string, string>;
+}
+
+export interface RetryPolicy {
+  /** Attempts in total, including the first. */
+  attempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  timeoutMs: number;
+}
+
+export interface Notification {
+  receiver: ReceiverConfig;
+  tenant: string;
+  groupKey: string;
+  groupLabels: Record<string, string>;
+  /** The firing alerts of the group and those resolved since the last message. */
+  alerts: AlertInstance[];
+  ruleIds: string[];
+}
+
+const iso = (ns: bigint | null) => (ns === null ? undefined : new Date(Number(ns / 1_000_000n)).toISOString());
+// Alertmanager's "zero time" for a firing alert's endsAt.
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+function common(alerts: AlertInstance[], pick: (a: AlertInstance) => Record<string, string>): Record<string, string> {
+  const [first, ...rest] = alerts.map(pick);
+  if (!first) return {};
+  return Object.fromEntries(Object.entries(first).filter(([k, v]) => rest.every((o) => o[k] === v)));
+}
+
+const outgoingLabels = (a: AlertInstance) => ({ ...a.labels, tenant: a.tenant });
+const status = (a: AlertInstance) => (a.state === 'FIRING' ? 'firing' : 'resolved');
+
+/** Alertmanager's webhook payload, version 4 (what Alertmanager itself posts to a webhook_config). */
+export function webhookPayload(n: Notification, externalUrl: string): Record<string, unknown> {
+  const firing = n.alerts.some((a) => a.state === 'FIRING');
+  return {
+    version: '4',
+    groupKey: n.groupKey,
+    truncatedAlerts: 0,
+    status: firing ? 'firing' : 'resolved',
+    receiver: n.receiver.name,
+    groupLabels: n.groupLabels,
+    commonLabels: common(n.alerts, outgoingLabels),
+    commonAnnotations: common(n.alerts, (a) => a.annotations),
+    externalURL: externalUrl,
+    alerts: n.alerts.map((a) => ({
+      status: status(a),
+      labels: outgoingLabels(a),
+      annotations: { ...a.annotations, ...(a.value !== null && { value: String(a.value) }) },
+      startsAt: iso(a.firedAt ?? a.activeAt),
+      endsAt: a.state === 'FIRING' ? ZERO_TIME : iso(a.resolvedAt),
+      generatorURL: generatorUrl(externalUrl, a),
+      fingerprint: a.fingerprint,
+    })),
+  };
+}
+
+function generatorUrl(externalUrl: string, a: AlertInstance): string {
+  return externalUrl ? `${externalUrl.replace(/\/+$/, '')}/graphql?alertRule=${encodeURIComponent(a.ruleId)}` : '';
+}
+
+/** A Slack incoming-webhook message: `text` for notifications, `blocks` for the channel. */
+export function slackPayload(n: Notification): Record<string, unknown> {
+  const firing = n.alerts.filter((a) => a.state === 'FIRING');
+  const resolved = n.alerts.filter((a) => a.state !== 'FIRING');
+  const name = n.alerts[0]?.labels.alertname ?? 'alert';
+  const text = firing.length ? `[FIRING:${firing.length}] ${name}` : `[RESOLVED] ${name}`;
+  const line = (a: AlertInstance) => {
+    const labels = Object.entries(a.labels).filter(([k]) => k !== 'alertname').map(([k, v]) => `${k}=${v}`).join(', ');
+    const summary = a.annotations.summary ? ` — ${a.annotations.summary}` : '';
+    return `• *${a.state === 'FIRING' ? 'firing' : 'resolved'}* ${labels}${a.value !== null ? ` (value ${a.value})` : ''}${summary}`;
+  };
+  return {
+    text,
+    blocks: [
+      { type: 'header', text: { type: 'plain_text', text } },
+      { type: 'section', text: { type: 'mrkdwn', text: [...firing, ...resolved].map(line).join('\n') || '(no alerts)' } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `tenant ${n.tenant} · group ${n.groupKey}` }] },
+    ],
+  };
+}
+
+/** Alertmanager API v2 `POST /api/v2/alerts` body: a list of postable alerts. */
+export function alertmanagerPayload(n: Notification, externalUrl: string): Record<string, unknown>[] {
+  return n.alerts.map((a) => ({
+    labels: outgoingLabels(a),
+    annotations: a.annotations,
+    startsAt: iso(a.firedAt ?? a.activeAt),
+    // A firing alert without endsAt is kept by Alertmanager for its resolve_timeout; we re-send
+    // at each repeat interval. A resolved one ends at its resolve time.
+    ...(a.state !== 'FIRING' && { endsAt: iso(a.resolvedAt) }),
+    generatorURL: generatorUrl(externalUrl, a),
+  }));
+}
+
+export interface Notifier {
+  /** Delivers with retries; resolves with null on success or the last error's message. Never rejects. */
+  send(n: Notification): Promise<string | null>;
+  /** Cuts retry waits short (at shutdown): deliveries in flight end after their current attempt. */
+  close(): void;
+}
+
+export function createNotifier(opts: { retry: RetryPolicy; externalUrl: string; logger: Logger }): Notifier {
+  const { retry, externalUrl, logger } = opts;
+  const closing = new AbortController();
+
+  function request(n: Notification): { url: string; body: unknown } {
+    switch (n.receiver.type) {
+      case 'webhook':
+        return { url: n.receiver.url, body: webhookPayload(n, externalUrl) };
+      case 'slack':
+        return { url: n.receiver.url, body: slackPayload(n) };
+      case 'alertmanager':
+        return { url: `${n.receiver.url.replace(/\/+$/, '')}/api/v2/alerts`, body: alertmanagerPayload(n, externalUrl) };
+    }
+  }
+
+  async function attempt(url: string, body: unknown, headers: Record<string, string>): Promise<void> {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(retry.timeoutMs),
+    });
+    const text = await res.text().catch(() => '');
+    if (!res.ok) throw new Error(`HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
+  }
+
+  return {
+    async send(n) {
+      const { url, body } = request(n);
+      let lastError = '';
+      for (let i = 0; i < retry.attempts; i++) {
+        if (i > 0) {
+          if (closing.signal.aborted) return `${lastError} (gave up after ${i} attempts: the gateway is stopping)`;
+          const backoff = Math.min(retry.maxBackoffMs, retry.initialBackoffMs * 2 ** (i - 1));
+          // Jitter spreads retries of many groups to one receiver.
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(done, backoff * (0.8 + Math.random() * 0.4));
+            function done() {
+              clearTimeout(timer);
+              closing.signal.removeEventListener('abort', done);
+              resolve();
+            }
+            closing.signal.addEventListener('abort', done);
+          });
+          if (closing.signal.aborted) return `${lastError} (gave up after ${i} attempts: the gateway is stopping)`;
+        }
+        try {
+          await attempt(url, body, n.receiver.headers ?? {});
+          return null;
+        } catch (err) {
+          lastError = `${n.receiver.name} (${n.receiver.type}): ${(err as Error).message}`;
+          logger.warn({ receiver: n.receiver.name, attempt: i + 1, err: (err as Error).message }, 'notification failed');
+        }
+      }
+      return `${lastError} (after ${retry.attempts} attempts)`;
+    },
+    close: () => closing.abort(),
+  };
+}

@@ -1,0 +1,220 @@
+// Reads a rule from its plain form (the YAML file, or the GraphQL input mapped by the resolver) and
+// checks everything once, so the engine only ever holds valid rules. Errors name the field.
+import { randomUUID } from 'node:crypto';
+import { compileLogFilter, compileSpanFilter } from '../stores/filter-match.ts';
+import type { TelemetryFilter } from '../stores/types.ts';
+import { AlertingError, COMPARATORS, RULE_KINDS, type AlertRule, type Comparator, type NoDataSignal, type RuleKind, type SeriesDimension } from './types.ts';
+
+const UNIT_NS: Record<string, bigint> = {
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
+  d: 86_400_000_000_000n,
+};
+const DURATION = /^(?:\d+(?:ms|s|m|h|d))+$/;
+
+/** Prometheus-style durations: `30s`, `5m`, `1h30m`, `250ms`; a bigint is taken as ns. */
+export function parseRuleDuration(value: unknown, field: string): bigint {
+  if (typeof value === 'bigint' && value >= 0n) return value;
+  if (typeof value !== 'string' || !DURATION.test(value.trim())) {
+    throw new AlertingError('BAD_RULE', `${field}: expected a duration like "30s", "5m" or "1h30m" (actual: ${JSON.stringify(String(value))})`);
+  }
+  let total = 0n;
+  for (const [, n, unit] of value.trim().matchAll(/(\d+)(ms|s|m|h|d)/g)) total += BigInt(n!) * UNIT_NS[unit!]!;
+  return total;
+}
+
+/** The shortest Prometheus-style form: 300000000000n → "5m". */
+export function formatRuleDuration(ns: bigint): string {
+  if (ns === 0n) return '0s';
+  let rest = ns;
+  let out = '';
+  for (const unit of ['d', 'h', 'm', 's', 'ms'] as const) {
+    const size = UNIT_NS[unit]!;
+    if (rest >= size) {
+      out += `${rest / size}${unit}`;
+      rest %= size;
+    }
+  }
+  return out || `${ns}ns`;
+}
+
+export interface RuleDefaults {
+  interval: bigint;
+  window: bigint;
+  repeatInterval: bigint;
+}
+
+export const RULE_DEFAULTS: RuleDefaults = {
+  interval: 60_000_000_000n,
+  window: 300_000_000_000n,
+  repeatInterval: 4n * 3_600_000_000_000n,
+};
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const KNOWN_KEYS = new Set([
+  'id', 'tenant', 'name', 'kind', 'expr', 'services', 'operations', 'by', 'quantile', 'filter', 'signal', 'metric',
+  'threshold', 'comparator', 'window', 'for', 'interval', 'labels', 'annotations', 'receivers', 'groupBy', 'repeatInterval',
+]);
+
+function bad(field: string, message: string): AlertingError {
+  return new AlertingError('BAD_RULE', `${field}: ${message}`);
+}
+
+function stringList(v: unknown, field: string): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw bad(field, 'expected a list of strings');
+  return [...(v as string[])];
+}
+
+function stringMap(v: unknown, field: string, checkNames: boolean): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad(field, 'expected a mapping of strings');
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+    if (checkNames && !LABEL_NAME.test(k)) throw bad(`${field}.${k}`, 'a label name must match [a-zA-Z_][a-zA-Z0-9_]*');
+    if (typeof val !== 'string' && typeof val !== 'number' && typeof val !== 'boolean') throw bad(`${field}.${k}`, 'expected a string');
+    out[k] = String(val);
+  }
+  return out;
+}
+
+function filterOf(v: unknown, field: string, signal: 'spans' | 'logs'): TelemetryFilter | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad(field, 'expected a filter mapping');
+  const f = v as TelemetryFilter;
+  if (f.timeRange) throw bad(`${field}.timeRange`, 'a rule filter has no time range; the rule window sets it');
+  try {
+    // Compiling checks every field, operator and regex the same way a live tail does.
+    if (signal === 'spans') compileSpanFilter(f);
+    else compileLogFilter(f);
+  } catch (err) {
+    throw bad(field, (err as Error).message);
+  }
+  return f;
+}
+
+/**
+ * A valid rule from its plain form. `raw.tenant` wins over `tenant` only for file rules (the API
+ * always uses the request's tenant). Unknown keys are refused so a typo never silently changes a rule.
+ */
+export function parseRule(raw: unknown, opts: { tenant: string; source: AlertRule['source']; where: string; defaults?: RuleDefaults }): AlertRule {
+  const where = opts.where;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad(where, 'a rule must be a mapping');
+  const r = raw as Record<string, unknown>;
+  for (const key of Object.keys(r)) if (!KNOWN_KEYS.has(key)) throw bad(`${where}.${key}`, `unknown key (known keys: ${[...KNOWN_KEYS].join(', ')})`);
+  const defaults = opts.defaults ?? RULE_DEFAULTS;
+
+  if (typeof r.name !== 'string' || r.name.trim() === '') throw bad(`${where}.name`, 'a rule needs a name');
+  const kind = r.kind as RuleKind;
+  if (!RULE_KINDS.includes(kind)) throw bad(`${where}.kind`, `expected one of ${RULE_KINDS.join(', ')} (actual: ${JSON.stringify(r.kind)})`);
+
+  const comparator = (r.comparator ?? (kind === 'NO_DATA' ? 'EQ' : 'GT')) as Comparator;
+  if (!COMPARATORS.includes(comparator)) throw bad(`${where}.comparator`, `expected one of ${COMPARATORS.join(', ')}`);
+  const threshold = r.threshold ?? (kind === 'NO_DATA' ? 0 : undefined);
+  if (typeof threshold !== 'number' || !Number.isFinite(threshold)) throw bad(`${where}.threshold`, 'a rule needs a finite number');
+
+  const rule: AlertRule = {
+    id: typeof r.id === 'string' && r.id !== '' ? r.id : randomUUID(),
+    tenant: opts.source === 'file' && typeof r.tenant === 'string' && r.tenant !== '' ? r.tenant : opts.tenant,
+    name: r.name.trim(),
+    kind,
+    source: opts.source,
+    threshold,
+    comparator,
+    window: r.window === undefined ? defaults.window : parseRuleDuration(r.window, `${where}.window`),
+    for: r.for === undefined ? 0n : parseRuleDuration(r.for, `${where}.for`),
+    interval: r.interval === undefined ? defaults.interval : parseRuleDuration(r.interval, `${where}.interval`),
+    labels: stringMap(r.labels, `${where}.labels`, true),
+    annotations: stringMap(r.annotations, `${where}.annotations`, false),
+    receivers: stringList(r.receivers, `${where}.receivers`),
+    groupBy: r.groupBy === undefined ? ['alertname'] : stringList(r.groupBy, `${where}.groupBy`),
+    repeatInterval: r.repeatInterval === undefined ? defaults.repeatInterval : parseRuleDuration(r.repeatInterval, `${where}.repeatInterval`),
+  };
+  if (rule.interval <= 0n) throw bad(`${where}.interval`, 'must be greater than 0');
+  if (rule.window <= 0n) throw bad(`${where}.window`, 'must be greater than 0');
+  if (rule.repeatInterval <= 0n) throw bad(`${where}.repeatInterval`, 'must be greater than 0');
+
+  const by = stringList(r.by, `${where}.by`);
+  for (const d of by) if (d !== 'service' && d !== 'operation') throw bad(`${where}.by`, `expected service or operation (actual: ${JSON.stringify(d)})`);
+
+  switch (kind) {
+    case 'PROMQL':
+      if (typeof r.expr !== 'string' || r.expr.trim() === '') throw bad(`${where}.expr`, 'a PROMQL rule needs an expression');
+      rule.expr = r.expr.trim();
+      break;
+    case 'SPAN_ERROR_RATE':
+    case 'SPAN_LATENCY_QUANTILE':
+      rule.services = stringList(r.services, `${where}.services`);
+      rule.operations = stringList(r.operations, `${where}.operations`);
+      rule.by = (r.by === undefined ? ['service'] : by) as SeriesDimension[];
+      rule.filter = filterOf(r.filter, `${where}.filter`, 'spans');
+      if (kind === 'SPAN_LATENCY_QUANTILE') {
+        const q = r.quantile ?? 0.99;
+        if (typeof q !== 'number' || !(q > 0 && q < 1)) throw bad(`${where}.quantile`, 'expected a number between 0 and 1 (exclusive)');
+        rule.quantile = q;
+      }
+      break;
+    case 'LOG_COUNT':
+      rule.services = stringList(r.services, `${where}.services`);
+      rule.by = by as SeriesDimension[];
+      if (rule.by.includes('operation')) throw bad(`${where}.by`, 'log rules can be split by service only');
+      rule.filter = filterOf(r.filter, `${where}.filter`, 'logs');
+      break;
+    case 'NO_DATA': {
+      const signal = (r.signal ?? 'spans') as NoDataSignal;
+      if (!['spans', 'logs', 'metrics'].includes(signal)) throw bad(`${where}.signal`, 'expected spans, logs or metrics');
+      rule.signal = signal;
+      rule.services = stringList(r.services, `${where}.services`);
+      if (signal === 'metrics') {
+        if (typeof r.metric !== 'string' || r.metric === '') throw bad(`${where}.metric`, 'a NO_DATA rule on metrics needs a metric name');
+        rule.metric = r.metric;
+      } else {
+        rule.filter = filterOf(r.filter, `${where}.filter`, signal);
+      }
+      break;
+    }
+  }
+  return rule;
+}
+
+/** The rule in its plain form (YAML-compatible), for the GraphQL `definition` field and tests. */
+export function ruleToPlain(rule: AlertRule): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    id: rule.id,
+    name: rule.name,
+    kind: rule.kind,
+    threshold: rule.threshold,
+    comparator: rule.comparator,
+    window: formatRuleDuration(rule.window),
+    for: formatRuleDuration(rule.for),
+    interval: formatRuleDuration(rule.interval),
+    labels: rule.labels,
+    annotations: rule.annotations,
+    receivers: rule.receivers,
+    groupBy: rule.groupBy,
+    repeatInterval: formatRuleDuration(rule.repeatInterval),
+  };
+  for (const k of ['expr', 'services', 'operations', 'by', 'quantile', 'filter', 'signal', 'metric'] as const) {
+    if (rule[k] !== undefined) out[k] = rule[k];
+  }
+  return out;
+}
+
+export function compare(value: number, comparator: Comparator, threshold: number): boolean {
+  switch (comparator) {
+    case 'GT':
+      return value > threshold;
+    case 'GTE':
+      return value >= threshold;
+    case 'LT':
+      return value < threshold;
+    case 'LTE':
+      return value <= threshold;
+    case 'EQ':
+      return value === threshold;
+    case 'NEQ':
+      return value !== threshold;
+  }
+}

@@ -1,0 +1,56 @@
+// Silences as Alertmanager has them: label matchers (=, !=, =~, !~; regexes anchored at both ends)
+// and a time window. A silenced alert still changes state and is recorded; it is not notified.
+import { createHash, randomUUID } from 'node:crypto';
+import { AlertingError, type Matcher, type MatcherType, type Silence } from './types.ts';
+
+const TYPES: readonly MatcherType[] = ['=', '!=', '=~', '!~'];
+
+function compileMatcher(m: Matcher): (labels: Record<string, string>) => boolean {
+  // A missing label reads as "" (as in Alertmanager), so `foo!=""` means "foo is set".
+  if (m.type === '=') return (l) => (l[m.name] ?? '') === m.value;
+  if (m.type === '!=') return (l) => (l[m.name] ?? '') !== m.value;
+  const re = new RegExp(`^(?:${m.value})$`);
+  if (m.type === '=~') return (l) => re.test(l[m.name] ?? '');
+  return (l) => !re.test(l[m.name] ?? '');
+}
+
+export function checkMatchers(raw: unknown): Matcher[] {
+  if (!Array.isArray(raw) || raw.length === 0) throw new AlertingError('BAD_SILENCE', 'a silence needs at least one matcher');
+  return raw.map((m: unknown, i) => {
+    const { name, value, type } = (m ?? {}) as Partial<Matcher>;
+    if (typeof name !== 'string' || name === '') throw new AlertingError('BAD_SILENCE', `matchers[${i}].name: required`);
+    if (typeof value !== 'string') throw new AlertingError('BAD_SILENCE', `matchers[${i}].value: required`);
+    if (!TYPES.includes(type as MatcherType)) throw new AlertingError('BAD_SILENCE', `matchers[${i}].type: expected one of ${TYPES.join(' ')}`);
+    const matcher = { name, value, type: type as MatcherType };
+    try {
+      compileMatcher(matcher);
+    } catch (err) {
+      throw new AlertingError('BAD_SILENCE', `matchers[${i}].value: invalid regex: ${(err as Error).message}`);
+    }
+    return matcher;
+  });
+}
+
+export function newSilence(tenant: string, input: { matchers: unknown; startsAt?: bigint | null; endsAt: bigint; createdBy?: string | null; comment?: string | null }, now: bigint): Silence {
+  const matchers = checkMatchers(input.matchers);
+  const startsAt = input.startsAt ?? now;
+  if (input.endsAt <= startsAt) throw new AlertingError('BAD_SILENCE', 'endsAt must be after startsAt');
+  return { id: randomUUID(), tenant, matchers, startsAt, endsAt: input.endsAt, createdBy: input.createdBy ?? '', comment: input.comment ?? '' };
+}
+
+export function silenceActive(s: Silence, now: bigint): boolean {
+  return s.startsAt <= now && now < s.endsAt;
+}
+
+export function silenceMatches(s: Silence, labels: Record<string, string>): boolean {
+  return s.matchers.every((m) => compileMatcher(m)(labels));
+}
+
+/** Stable ID of a label set within a rule (rule + labels is the deduplication key). */
+export function fingerprint(ruleId: string, labels: Record<string, string>): string {
+  const h = createHash('sha256');
+  h.update(ruleId);
+  for (const k of Object.keys(labels).sort()) h.update(`\u0000${k}\u0001${labels[k]}`);
+  return h.digest('hex').slice(0, 16);
+}
+

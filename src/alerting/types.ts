@@ -1,0 +1,216 @@
+// The alerting model: rules, alert instances and their states, silences, evidence, and the small
+// interfaces the engine reads signals through (so it never talks to a backend client itself).
+import type { TelemetryFilter, TimeRange } from '../stores/types.ts';
+
+export type RuleKind = 'PROMQL' | 'SPAN_ERROR_RATE' | 'SPAN_LATENCY_QUANTILE' | 'LOG_COUNT' | 'NO_DATA';
+export const RULE_KINDS: readonly RuleKind[] = ['PROMQL', 'SPAN_ERROR_RATE', 'SPAN_LATENCY_QUANTILE', 'LOG_COUNT', 'NO_DATA'];
+
+export type Comparator = 'GT' | 'GTE' | 'LT' | 'LTE' | 'EQ' | 'NEQ';
+export const COMPARATORS: readonly Comparator[] = ['GT', 'GTE', 'LT', 'LTE', 'EQ', 'NEQ'];
+
+/** The labels a span or log rule can split its series by. */
+export type SeriesDimension = 'service' | 'operation';
+
+export type NoDataSignal = 'spans' | 'logs' | 'metrics';
+
+export interface AlertRule {
+  id: string;
+  tenant: string;
+  /** Becomes the `alertname` label. */
+  name: string;
+  kind: RuleKind;
+  /** 'file' rules come from alerting.rulesFile and cannot be changed through the API. */
+  source: 'file' | 'api';
+  /** PROMQL: the expression; every series it returns is one alert instance. */
+  expr?: string;
+  /** SPAN_*: only these services / operations (span names); empty = all. */
+  services?: string[];
+  operations?: string[];
+  /** SPAN_* and LOG_COUNT: one series per distinct value of these (default: service for spans, none for logs). */
+  by?: SeriesDimension[];
+  /** SPAN_LATENCY_QUANTILE: 0 < q < 1; the value is in milliseconds. */
+  quantile?: number;
+  /** Extra condition on the spans / logs counted (the search filter language, without a time range). */
+  filter?: TelemetryFilter;
+  /** NO_DATA: which signal must keep arriving; `metric` names the metric for 'metrics'. */
+  signal?: NoDataSignal;
+  metric?: string;
+  threshold: number;
+  comparator: Comparator;
+  /** The span/log window each evaluation looks back over, ns. */
+  window: bigint;
+  /** How long the condition must hold before pending becomes firing, ns (0: fire at once). */
+  for: bigint;
+  /** How often the rule is evaluated, ns. */
+  interval: bigint;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Receiver names; empty = every configured receiver. */
+  receivers: string[];
+  /** Notification grouping: alerts of this rule with equal values of these labels go in one message. */
+  groupBy: string[];
+  /** Re-send a still-firing group this often, ns. */
+  repeatInterval: bigint;
+}
+
+export type AlertState = 'INACTIVE' | 'PENDING' | 'FIRING' | 'RESOLVED';
+export const ALERT_STATES: readonly AlertState[] = ['INACTIVE', 'PENDING', 'FIRING', 'RESOLVED'];
+
+export interface TraceExemplar {
+  traceId: string;
+  spanId: string;
+  /** Span duration in ns, or null for a log exemplar. */
+  durationNano: bigint | null;
+  error: boolean;
+}
+
+export interface ExceptionGroup {
+  type: string;
+  message: string;
+  count: number;
+  /** A trace where it occurred, to open. */
+  sampleTraceId: string | null;
+}
+
+export interface AlertEvidence {
+  value: number;
+  window: TimeRange;
+  exemplars: TraceExemplar[];
+  exceptionGroups: ExceptionGroup[];
+}
+
+/** One series of one rule: deduplicated by rule + label set (the fingerprint). */
+export interface AlertInstance {
+  tenant: string;
+  ruleId: string;
+  fingerprint: string;
+  /** alertname, the series labels, and the rule's labels. */
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  state: AlertState;
+  value: number | null;
+  /** When the condition started holding (the pending start). */
+  activeAt: bigint | null;
+  firedAt: bigint | null;
+  resolvedAt: bigint | null;
+  lastEvaluatedAt: bigint;
+  evidence: AlertEvidence | null;
+  /** IDs of the active silences that match (computed at each evaluation). */
+  silencedBy: string[];
+}
+
+export interface AlertTransition {
+  tenant: string;
+  ruleId: string;
+  ruleName: string;
+  fingerprint: string;
+  labels: Record<string, string>;
+  from: AlertState;
+  to: AlertState;
+  at: bigint;
+  value: number | null;
+}
+
+export type MatcherType = '=' | '!=' | '=~' | '!~';
+
+export interface Matcher {
+  name: string;
+  value: string;
+  type: MatcherType;
+}
+
+export interface Silence {
+  id: string;
+  tenant: string;
+  matchers: Matcher[];
+  startsAt: bigint;
+  endsAt: bigint;
+  createdBy: string;
+  comment: string;
+}
+
+/** Persistence of everything alerting keeps; every call is scoped to a tenant. */
+export interface AlertStore {
+  loadRules(): Promise<AlertRule[]>;
+  saveRule(rule: AlertRule): Promise<void>;
+  deleteRule(tenant: string, id: string): Promise<void>;
+  loadInstances(): Promise<AlertInstance[]>;
+  saveInstance(instance: AlertInstance): Promise<void>;
+  deleteInstance(tenant: string, fingerprint: string): Promise<void>;
+  appendHistory(t: AlertTransition): Promise<void>;
+  history(tenant: string, q: { ruleId?: string; range?: TimeRange; limit: number }): Promise<AlertTransition[]>;
+  /** Instances that were ever in `state` (from history) or are in it now, overlapping the range. */
+  alerts(tenant: string, q: { states?: AlertState[]; range?: TimeRange; limit: number }): Promise<AlertInstance[]>;
+  loadSilences(): Promise<Silence[]>;
+  saveSilence(s: Silence): Promise<void>;
+}
+
+export interface SpanStatsQuery {
+  range: Required<TimeRange>;
+  filter: TelemetryFilter;
+  by: SeriesDimension[];
+  quantile?: number;
+}
+
+export interface SpanStats {
+  labels: Record<string, string>;
+  total: number;
+  errors: number;
+  /** Duration quantile in ms when asked for. */
+  quantileMs: number | null;
+}
+
+export interface CountQuery {
+  range: Required<TimeRange>;
+  filter: TelemetryFilter;
+  by: SeriesDimension[];
+}
+
+/** The queries rule evaluation needs from the span and log stores (DuckDB: alert-signals.ts). */
+export interface AlertSignals {
+  spanStats(tenant: string, q: SpanStatsQuery): Promise<SpanStats[]>;
+  logCounts(tenant: string, q: CountQuery): Promise<{ labels: Record<string, string>; count: number }[]>;
+  metricPointCount(tenant: string, name: string, range: Required<TimeRange>): Promise<number>;
+  /** Spans matching the filter, worst first: errors first, then slowest. */
+  worstSpans(tenant: string, q: { range: Required<TimeRange>; filter: TelemetryFilter; limit: number }): Promise<TraceExemplar[]>;
+  /** Trace IDs of logs matching the filter, newest first. */
+  logTraces(tenant: string, q: { range: Required<TimeRange>; filter: TelemetryFilter; limit: number }): Promise<TraceExemplar[]>;
+}
+
+/**
+ * Top exception groups of a window. The correlation work (wt-correlation) exports a richer grouping;
+ * until it is merged, the DuckDB implementation here groups span exception events by type and message.
+ */
+export interface ExceptionGroupSource {
+  topExceptionGroups(tenant: string, q: { range: Required<TimeRange>; filter: TelemetryFilter; limit: number }): Promise<ExceptionGroup[]>;
+}
+
+export interface PromQlSample {
+  labels: Record<string, string>;
+  value: number;
+  /** Trace exemplars of the points behind the sample, newest first (embedded evaluator only). */
+  exemplars?: TraceExemplar[];
+}
+
+/** Evaluates an instant PromQL query for a tenant at a time (ns). */
+export interface PromQlEvaluator {
+  readonly backend: string;
+  query(tenant: string, expr: string, time: bigint): Promise<PromQlSample[]>;
+}
+
+/** Time as the engine sees it, in ns; tests inject their own to drive evaluations. */
+export interface Clock {
+  now(): bigint;
+}
+
+export const systemClock: Clock = { now: () => BigInt(Date.now()) * 1_000_000n };
+
+/** A rule or silence the user sent is invalid; `code` maps to a GW_* error at the GraphQL boundary. */
+export class AlertingError extends Error {
+  readonly code: 'BAD_RULE' | 'NOT_FOUND' | 'READ_ONLY' | 'BAD_SILENCE';
+  constructor(code: AlertingError['code'], message: string) {
+    super(message);
+    this.name = 'AlertingError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,125 @@
+// Alerting's own tables in the DuckDB file: API-created rules, current alert instances (one row per
+// rule + label set), the state-change history, and silences. Tenant is the first column of each,
+// and every statement binds it (or loads all tenants once at start-up).
+import { parseRule, ruleToPlain } from '../../alerting/rules.ts';
+import type { AlertInstance, AlertRule, AlertState, AlertStore, AlertTransition, Silence } from '../../alerting/types.ts';
+import type { Db } from './connection.ts';
+import { params, timeRangeSql } from './filter-sql.ts';
+
+const DDL = [
+  `CREATE TABLE IF NOT EXISTS alert_rules (
+     tenant VARCHAR NOT NULL, id VARCHAR NOT NULL, definition VARCHAR NOT NULL, updated_ns BIGINT NOT NULL,
+     PRIMARY KEY (tenant, id))`,
+  `CREATE TABLE IF NOT EXISTS alert_instances (
+     tenant VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL, rule_id VARCHAR NOT NULL, state VARCHAR NOT NULL,
+     active_ns BIGINT, fired_ns BIGINT, resolved_ns BIGINT, body VARCHAR NOT NULL,
+     PRIMARY KEY (tenant, fingerprint))`,
+  `CREATE TABLE IF NOT EXISTS alert_history (
+     tenant VARCHAR NOT NULL, rule_id VARCHAR NOT NULL, rule_name VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL,
+     labels VARCHAR NOT NULL, from_state VARCHAR NOT NULL, to_state VARCHAR NOT NULL, at_ns BIGINT NOT NULL, value DOUBLE)`,
+  `CREATE TABLE IF NOT EXISTS alert_silences (
+     tenant VARCHAR NOT NULL, id VARCHAR NOT NULL, body VARCHAR NOT NULL, starts_ns BIGINT NOT NULL, ends_ns BIGINT NOT NULL,
+     PRIMARY KEY (tenant, id))`,
+];
+
+/** JSON with bigints as `"123n"` strings, read back by `reviveBigints`. */
+const withBigints = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x));
+const reviveBigints = (text: string) => JSON.parse(text, (_k, x: unknown) => (typeof x === 'string' && /^-?\d+n$/.test(x) ? BigInt(x.slice(0, -1)) : x)) as unknown;
+
+export async function openAlertStore(db: Db): Promise<AlertStore> {
+  for (const sql of DDL) await db.query(sql);
+
+  return {
+    async loadRules() {
+      const rows = await db.query('SELECT tenant, id, definition FROM alert_rules ORDER BY tenant, id');
+      return rows.map((r) => parseRule(JSON.parse(r.definition as string), { tenant: r.tenant as string, source: 'api', where: `stored rule ${r.id as string}` }));
+    },
+    async saveRule(rule: AlertRule) {
+      await db.query('INSERT OR REPLACE INTO alert_rules VALUES ($1, $2, $3, $4)', [
+        rule.tenant,
+        rule.id,
+        JSON.stringify(ruleToPlain(rule)),
+        BigInt(Date.now()) * 1_000_000n,
+      ]);
+    },
+    async deleteRule(tenant, id) {
+      await db.query('DELETE FROM alert_rules WHERE tenant = $1 AND id = $2', [tenant, id]);
+      await db.query('DELETE FROM alert_instances WHERE tenant = $1 AND rule_id = $2', [tenant, id]);
+    },
+    async loadInstances() {
+      const rows = await db.query('SELECT body FROM alert_instances');
+      return rows.map((r) => reviveBigints(r.body as string) as AlertInstance);
+    },
+    async saveInstance(i: AlertInstance) {
+      await db.query('INSERT OR REPLACE INTO alert_instances VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+        i.tenant,
+        i.fingerprint,
+        i.ruleId,
+        i.state,
+        i.activeAt,
+        i.firedAt,
+        i.resolvedAt,
+        withBigints(i),
+      ]);
+    },
+    async deleteInstance(tenant, fp) {
+      await db.query('DELETE FROM alert_instances WHERE tenant = $1 AND fingerprint = $2', [tenant, fp]);
+    },
+    async appendHistory(t: AlertTransition) {
+      await db.query('INSERT INTO alert_history VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
+        t.tenant,
+        t.ruleId,
+        t.ruleName,
+        t.fingerprint,
+        JSON.stringify(t.labels),
+        t.from,
+        t.to,
+        t.at,
+        t.value === null || !Number.isFinite(t.value) ? null : t.value,
+      ]);
+    },
+    async history(tenant, q) {
+      const p = params([tenant]);
+      const where = [
+        'tenant = $1',
+        ...(q.ruleId !== undefined ? [`rule_id = ${p.add(q.ruleId)}`] : []),
+        timeRangeSql('at_ns', q.range, p) || 'TRUE',
+      ];
+      const rows = await db.query(
+        `SELECT * FROM alert_history WHERE ${where.join(' AND ')} ORDER BY at_ns DESC, rowid DESC LIMIT ${p.add(q.limit)}`,
+        p.values,
+      );
+      return rows.map((r) => ({
+        tenant: r.tenant as string,
+        ruleId: r.rule_id as string,
+        ruleName: r.rule_name as string,
+        fingerprint: r.fingerprint as string,
+        labels: JSON.parse(r.labels as string) as Record<string, string>,
+        from: r.from_state as AlertState,
+        to: r.to_state as AlertState,
+        at: r.at_ns as bigint,
+        value: (r.value as number | null) ?? null,
+      }));
+    },
+    async alerts(tenant, q) {
+      const p = params([tenant]);
+      const where = ['tenant = $1'];
+      if (q.states?.length) where.push(`state IN (${q.states.map((s) => p.add(s)).join(', ')})`);
+      // An alert overlaps [from, to] when it became active by `to` and was not resolved before `from`.
+      if (q.range?.to != null) where.push(`coalesce(active_ns, 0) <= ${p.add(q.range.to)}`);
+      if (q.range?.from != null) where.push(`(resolved_ns IS NULL OR resolved_ns >= ${p.add(q.range.from)})`);
+      const rows = await db.query(
+        `SELECT body FROM alert_instances WHERE ${where.join(' AND ')} ORDER BY active_ns DESC NULLS LAST, fingerprint LIMIT ${p.add(q.limit)}`,
+        p.values,
+      );
+      return rows.map((r) => reviveBigints(r.body as string) as AlertInstance);
+    },
+    async loadSilences() {
+      const rows = await db.query('SELECT body FROM alert_silences ORDER BY starts_ns');
+      return rows.map((r) => reviveBigints(r.body as string) as Silence);
+    },
+    async saveSilence(s: Silence) {
+      await db.query('INSERT OR REPLACE INTO alert_silences VALUES ($1, $2, $3, $4, $5)', [s.tenant, s.id, withBigints(s), s.startsAt, s.endsAt]);
+    },
+  };
+}

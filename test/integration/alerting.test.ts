@@ -1,0 +1,565 @@
+// Alerting end to end: spans and logs with chosen timestamps go in over OTLP/HTTP, a test clock
+// steps through the data minute by minute calling the engine's tick, and a real webhook server
+// receives the notifications. Rules are created through GraphQL; events arrive over graphql-ws.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { buildApp, type App } from '../../src/app.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { silentLogger } from '../../src/logger.ts';
+import type { AlertEngine } from '../../src/alerting/engine.ts';
+import { gql, gqlData } from '../helpers/graphql-client.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server.ts';
+
+const MIN = 60_000_000_000n;
+const SEC = 1_000_000_000n;
+// Whole minutes, an hour ago: old enough to be "past" data, recent enough to look real.
+const T0 = (BigInt(Date.now()) * 1_000_000n) / MIN * MIN - 60n * MIN;
+
+interface TestClock {
+  t: bigint;
+  now(): bigint;
+}
+
+interface AlertingGateway {
+  app: App;
+  engine: AlertEngine;
+  graphqlUrl: string;
+  wsUrl: string;
+  otlpHttp: string;
+  clock: TestClock;
+  stop(): Promise<void>;
+}
+
+async function startAlertingGateway(alerting: Record<string, unknown>): Promise<AlertingGateway> {
+  const clock: TestClock = { t: T0, now: () => clock.t };
+  const cfg = loadConfig({
+    env: {},
+    overrides: {
+      log: { level: 'silent' },
+      graphql: { port: 0 },
+      storage: { duckdb: { path: ':memory:' } },
+      receivers: { otlp: { grpc: { port: 0 }, http: { port: 0 } } },
+      processors: { batch: { timeoutMs: 20 } },
+      alerting: { tickMs: 0, retry: { attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, timeoutMs: 5000 }, ...alerting },
+    },
+  });
+  const app = buildApp(cfg, { logger: silentLogger(), clock });
+  await app.start();
+  const a = app.addresses();
+  return {
+    app,
+    engine: app.internals.alerting()!,
+    graphqlUrl: `http://${a.graphql}/graphql`,
+    wsUrl: `ws://${a.graphql}/graphql`,
+    otlpHttp: `http://${a.otlpHttp!}`,
+    clock,
+    stop: () => app.stop(),
+  };
+}
+
+const hex = (n: number, len: number) => n.toString(16).padStart(len, '0');
+
+/**
+ * 20 spans a minute of checkout "POST /pay" for `minutes` minutes from T0, each its own trace.
+ * In the minutes `errorMinutes` covers, 4 of the 20 (20%) fail with a PaymentDeclined exception
+ * and log a correlated error record.
+ */
+function checkoutTraffic(minutes: number, errorMinutes: [number, number], tenantSalt = 0): { spans: unknown; logs: unknown } {
+  const spans: unknown[] = [];
+  const logs: unknown[] = [];
+  for (let m = 0; m < minutes; m++) {
+    for (let k = 0; k < 20; k++) {
+      const start = T0 + BigInt(m) * MIN + BigInt(k * 3) * SEC;
+      const error = m >= errorMinutes[0] && m < errorMinutes[1] && k < 4;
+      const traceId = hex(tenantSalt * 1_000_000 + m * 100 + k + 1, 32);
+      const spanId = hex(m * 100 + k + 1, 16);
+      spans.push({
+        traceId,
+        spanId,
+        name: 'POST /pay',
+        kind: 2,
+        startTimeUnixNano: String(start),
+        endTimeUnixNano: String(start + (error ? 500n : 10n) * 1_000_000n),
+        status: error ? { code: 2, message: 'declined' } : { code: 1 },
+        events: error
+          ? [
+              {
+                name: 'exception',
+                timeUnixNano: String(start + 400n * 1_000_000n),
+                attributes: [
+                  { key: 'exception.type', value: { stringValue: 'PaymentDeclined' } },
+                  { key: 'exception.message', value: { stringValue: 'card declined' } },
+                ],
+              },
+            ]
+          : [],
+      });
+      if (error) {
+        logs.push({
+          timeUnixNano: String(start + 450n * 1_000_000n),
+          severityNumber: 17,
+          severityText: 'ERROR',
+          body: { stringValue: `payment ${m}-${k} declined` },
+          traceId,
+          spanId,
+        });
+      }
+    }
+  }
+  const resource = { attributes: [{ key: 'service.name', value: { stringValue: 'checkout' } }] };
+  return {
+    spans: { resourceSpans: [{ resource, scopeSpans: [{ scope: { name: 'test' }, spans }] }] },
+    logs: { resourceLogs: [{ resource, scopeLogs: [{ scope: { name: 'test' }, logRecords: logs }] }] },
+  };
+}
+
+async function post(gw: AlertingGateway, path: string, body: unknown, tenant: string): Promise<void> {
+  const res = await fetch(`${gw.otlpHttp}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'X-Scope-OrgID': tenant },
+    body: JSON.stringify(body),
+  });
+  assert.equal(res.status, 200, await res.text());
+}
+
+async function ingest(gw: AlertingGateway, tenant: string, minutes: number, errorMinutes: [number, number], salt = 0): Promise<void> {
+  const { spans, logs } = checkoutTraffic(minutes, errorMinutes, salt);
+  await post(gw, '/v1/traces', spans, tenant);
+  await post(gw, '/v1/logs', logs, tenant);
+  const db = gw.app.internals.store()!.db;
+  const errorSpans = (errorMinutes[1] - errorMinutes[0]) * 4;
+  await waitFor(
+    async () => {
+      const [s] = await db.query('SELECT count(*) AS n FROM spans WHERE tenant = $1', [tenant]);
+      const [l] = await db.query('SELECT count(*) AS n FROM logs WHERE tenant = $1', [tenant]);
+      return [Number(s!.n), Number(l!.n)];
+    },
+    ([s, l]) => s === minutes * 20 && l === errorSpans,
+    'spans and logs stored',
+  );
+}
+
+const CLASSIC_RULE = `mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id name kind window for interval threshold comparator source } }`;
+
+const classicInput = {
+  name: 'CheckoutErrorRate',
+  kind: 'SPAN_ERROR_RATE',
+  services: ['checkout'],
+  by: ['SERVICE', 'OPERATION'],
+  threshold: 0.05,
+  comparator: 'GT',
+  window: '5m',
+  for: '5m',
+  interval: '1m',
+  labels: { severity: 'page' },
+  annotations: { summary: 'error rate {{ $value }} on {{ $labels.operation }}' },
+};
+
+function wsClient(url: string, tenant: string): Client {
+  return createClient({ url, webSocketImpl: WebSocket, connectionParams: { 'X-Scope-OrgID': tenant }, retryAttempts: 0, lazy: false });
+}
+
+interface AlertEventData {
+  alertEvents: { transition: { to: string; from: string; ruleName: string; labels: Record<string, string> }; dropped: number };
+}
+
+describe('alerting: the classic span error-rate rule', () => {
+  let gw: AlertingGateway;
+  let hook: WebhookServer;
+  const tenant = 'shop';
+  const H = { 'X-Scope-OrgID': tenant };
+
+  before(async () => {
+    hook = await startWebhookServer();
+    gw = await startAlertingGateway({ receivers: [{ name: 'ops', type: 'webhook', url: `${hook.url}/hook` }] });
+    // Errors (20%) from minute 5 to 12; clean traffic before and after.
+    await ingest(gw, tenant, 26, [5, 12]);
+  });
+  after(async () => {
+    await gw?.stop();
+    await hook?.close();
+  });
+
+  test('error rate > 0.05 for 5m goes pending, fires after 5 minutes, notifies, and resolves when the rate drops', async () => {
+    const created = await gqlData<{ createAlertRule: { id: string; window: string; for: string; source: string } }>(
+      gw.graphqlUrl,
+      CLASSIC_RULE,
+      { input: classicInput },
+      H,
+    );
+    const ruleId = created.createAlertRule.id;
+    assert.equal(created.createAlertRule.window, '5m');
+    assert.equal(created.createAlertRule.for, '5m');
+    assert.equal(created.createAlertRule.source, 'API');
+
+    const client = wsClient(gw.wsUrl, tenant);
+    const events: AlertEventData[] = [];
+    const unsubscribe = client.subscribe<AlertEventData>(
+      { query: 'subscription { alertEvents(filter: { states: [PENDING, FIRING, RESOLVED] }) { transition { from to ruleName labels } dropped } }' },
+      { next: (r) => r.data && events.push(r.data as unknown as AlertEventData), error: () => {}, complete: () => {} },
+    );
+    await waitFor(async () => gw.app.internals.tail().size(), (n) => n === 1, 'alertEvents subscribed');
+
+    const states: { minute: number; state: string }[] = [];
+    let firingEvidence: Record<string, unknown> | undefined;
+    for (let minute = 1; minute <= 25; minute++) {
+      gw.clock.t = T0 + BigInt(minute) * MIN;
+      await gw.engine.tick();
+      const [inst] = gw.engine.instances(tenant, ruleId);
+      states.push({ minute, state: inst?.state ?? 'INACTIVE' });
+      if (inst?.state === 'FIRING' && !firingEvidence) {
+        const data = await gqlData<{ alerts: Record<string, unknown>[] }>(
+          gw.graphqlUrl,
+          `{ alerts(state: [FIRING]) { state value labels annotations firedAt activeAt
+              evidence { value exemplars { traceId error } traces(limit: 3) { traceId errorCount logs { body severityText } }
+                         exceptionGroups { type message count sampleTraceId } } } }`,
+          {},
+          H,
+        );
+        firingEvidence = data.alerts[0];
+      }
+    }
+    await gw.engine.idle();
+
+    const pendingAt = states.find((s) => s.state === 'PENDING')!.minute;
+    const firingAt = states.find((s) => s.state === 'FIRING')!.minute;
+    const resolvedAt = states.find((s) => s.state === 'RESOLVED')!.minute;
+    // Each 5m window (both ends inclusive) holds 101 spans. At 5m it sees 1 error, at 6m 5 (4.95%),
+    // at 7m 9: the first rate above 5%, so pending starts there.
+    assert.equal(pendingAt, 7, JSON.stringify(states));
+    assert.equal(firingAt - pendingAt, 5, 'fires once the condition held for 5m');
+    // From 16m the window [11m, 16m] holds only minute 11's 4 errors (3.96%): resolved.
+    assert.equal(resolvedAt, 16, JSON.stringify(states));
+    assert.ok(states.filter((s) => s.minute > resolvedAt).every((s) => s.state === 'RESOLVED'));
+
+    // Evidence: the value, error exemplars first, their traces with correlated logs, exception groups.
+    assert.ok(firingEvidence, 'queried a firing alert');
+    const ev = firingEvidence.evidence as {
+      value: number;
+      exemplars: { traceId: string; error: boolean }[];
+      traces: { traceId: string; errorCount: number; logs: { body: unknown; severityText: string }[] }[];
+      exceptionGroups: { type: string; message: string; count: number; sampleTraceId: string }[];
+    };
+    assert.ok(ev.value > 0.05);
+    assert.equal(firingEvidence.value, ev.value);
+    assert.deepEqual((firingEvidence.labels as Record<string, string>), { alertname: 'CheckoutErrorRate', service: 'checkout', operation: 'POST /pay', severity: 'page' });
+    assert.match((firingEvidence.annotations as { summary: string }).summary, /^error rate 0\.\d+ on POST \/pay$/);
+    assert.ok(ev.exemplars.length > 0 && ev.exemplars.every((e) => e.error), 'worst (error) spans first');
+    assert.equal(ev.traces.length, 3);
+    for (const t of ev.traces) {
+      assert.equal(t.errorCount, 1);
+      assert.equal(t.logs.length, 1);
+      assert.equal(t.logs[0]!.severityText, 'ERROR');
+      assert.match(String(t.logs[0]!.body), /declined/);
+    }
+    assert.equal(ev.exceptionGroups[0]!.type, 'PaymentDeclined');
+    assert.equal(ev.exceptionGroups[0]!.message, 'card declined');
+    assert.ok(ev.exceptionGroups[0]!.count >= 4);
+
+    // The webhook got one firing message, then one resolved message, in Alertmanager's v4 format.
+    const bodies = hook.received.map((r) => r.body as Record<string, unknown> & { alerts: Record<string, unknown>[] });
+    assert.deepEqual(bodies.map((b) => b.status), ['firing', 'resolved']);
+    const [firing, resolved] = bodies;
+    assert.equal(firing!.version, '4');
+    assert.equal(firing!.receiver, 'ops');
+    assert.deepEqual(firing!.groupLabels, { alertname: 'CheckoutErrorRate' });
+    assert.equal((firing!.commonLabels as Record<string, string>).severity, 'page');
+    assert.equal(firing!.alerts.length, 1);
+    const fa = firing!.alerts[0]!;
+    assert.equal(fa.status, 'firing');
+    assert.deepEqual(fa.labels, { alertname: 'CheckoutErrorRate', service: 'checkout', operation: 'POST /pay', severity: 'page', tenant });
+    assert.equal(fa.startsAt, new Date(Number((T0 + BigInt(firingAt) * MIN) / 1_000_000n)).toISOString());
+    assert.equal(fa.endsAt, '0001-01-01T00:00:00Z');
+    assert.equal(typeof fa.fingerprint, 'string');
+    const ra = resolved!.alerts[0]!;
+    assert.equal(ra.status, 'resolved');
+    assert.equal(ra.endsAt, new Date(Number((T0 + BigInt(resolvedAt) * MIN) / 1_000_000n)).toISOString());
+
+    // History in DuckDB, newest first, with timestamps from the clock.
+    const hist = await gqlData<{ alertHistory: { from: string; to: string; at: string; value: number }[] }>(
+      gw.graphqlUrl,
+      'query($id: ID!) { alertHistory(ruleId: $id) { from to at value } }',
+      { id: ruleId },
+      H,
+    );
+    assert.deepEqual(hist.alertHistory.map((h) => `${h.from}->${h.to}`).reverse(), ['INACTIVE->PENDING', 'PENDING->FIRING', 'FIRING->RESOLVED']);
+    const at = (m: number) => new Date(Number((T0 + BigInt(m) * MIN) / 1_000_000n)).toISOString().replace('Z', '000000Z');
+    assert.deepEqual(hist.alertHistory.map((h) => h.at).reverse(), [at(pendingAt), at(firingAt), at(resolvedAt)]);
+
+    // alerts(state, from, to): resolved now; overlapping a range inside its life, not one after it.
+    const byRange = (from: bigint, to: bigint) =>
+      gqlData<{ alerts: { state: string }[] }>(gw.graphqlUrl, 'query($from: Timestamp, $to: Timestamp) { alerts(from: $from, to: $to) { state } }', { from: String(from), to: String(to) }, H);
+    assert.deepEqual((await byRange(T0 + 8n * MIN, T0 + 9n * MIN)).alerts, [{ state: 'RESOLVED' }]);
+    assert.deepEqual((await byRange(T0 + 20n * MIN, T0 + 21n * MIN)).alerts, []);
+
+    // The subscription saw each change, in order.
+    await waitFor(async () => events.length, (n) => n === 3, 'three alert events');
+    assert.deepEqual(events.map((e) => e.alertEvents.transition.to), ['PENDING', 'FIRING', 'RESOLVED']);
+    assert.equal(events[0]!.alertEvents.transition.ruleName, 'CheckoutErrorRate');
+    unsubscribe();
+    await client.dispose();
+
+    const metrics = await (await fetch(gw.graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
+    assert.match(metrics, /^teleql_alerting_alerts\{state="resolved"\} 1$/m);
+    assert.match(metrics, /^teleql_alerting_notifications_total\{result="sent"\} 2$/m);
+  });
+
+  test('a latency-quantile rule fires on slow operations; update replaces it and delete removes its alerts', async () => {
+    const created = await gqlData<{ createAlertRule: { id: string } }>(
+      gw.graphqlUrl,
+      CLASSIC_RULE,
+      { input: { name: 'SlowPay', kind: 'SPAN_LATENCY_QUANTILE', quantile: 0.99, threshold: 100, by: ['OPERATION'], window: '5m', for: '0s', receivers: [] } },
+      H,
+    );
+    const id = created.createAlertRule.id;
+    // Minute 3: every span took 10 ms. Minute 7: 9 of 101 took 500 ms, so p99 is 500 ms.
+    gw.clock.t = T0 + 3n * MIN;
+    await gw.engine.tick();
+    assert.deepEqual(gw.engine.instances(tenant, id), []);
+    gw.clock.t = T0 + 7n * MIN;
+    await gw.engine.tick();
+    const [slow] = gw.engine.instances(tenant, id);
+    assert.equal(slow?.state, 'FIRING');
+    assert.deepEqual(slow?.labels, { alertname: 'SlowPay', operation: 'POST /pay' });
+    assert.ok(Math.abs(slow!.value! - 500) < 1e-6, String(slow?.value));
+    assert.ok(slow!.evidence!.exemplars.every((e) => e.durationNano === 500_000_000n));
+
+    const updated = await gqlData<{ updateAlertRule: { threshold: number; definition: { quantile: number } } }>(
+      gw.graphqlUrl,
+      'mutation($id: ID!, $i: AlertRuleInput!) { updateAlertRule(id: $id, input: $i) { threshold definition } }',
+      { id, i: { name: 'SlowPay', kind: 'SPAN_LATENCY_QUANTILE', quantile: 0.5, threshold: 100, by: ['OPERATION'], window: '5m' } },
+      H,
+    );
+    assert.equal(updated.updateAlertRule.definition.quantile, 0.5);
+    gw.clock.t = T0 + 8n * MIN;
+    await gw.engine.tick();
+    assert.equal(gw.engine.instances(tenant, id)[0]?.state, 'RESOLVED', 'the median is 10 ms');
+
+    const del = await gqlData<{ deleteAlertRule: boolean }>(gw.graphqlUrl, 'mutation($id: ID!) { deleteAlertRule(id: $id) }', { id }, H);
+    assert.equal(del.deleteAlertRule, true);
+    assert.deepEqual(gw.engine.instances(tenant, id), []);
+    const gone = await gql(gw.graphqlUrl, 'query($id: ID!) { alertRule(id: $id) { id } }', { id }, H);
+    assert.equal((gone.data as { alertRule: unknown }).alertRule, null);
+  });
+
+  test('another tenant sees none of these rules, alerts, history or events', async () => {
+    const other = { 'X-Scope-OrgID': 'someone-else' };
+    const data = await gqlData<{ alertRules: unknown[]; alerts: unknown[]; alertHistory: unknown[]; silences: unknown[] }>(
+      gw.graphqlUrl,
+      '{ alertRules { id } alerts { fingerprint } alertHistory { at } silences { id } }',
+      {},
+      other,
+    );
+    assert.deepEqual(data, { alertRules: [], alerts: [], alertHistory: [], silences: [] });
+    const del = await gql(gw.graphqlUrl, 'mutation($id: ID!) { deleteAlertRule(id: $id) }', { id: gw.engine.rules(tenant)[0]!.id }, other);
+    assert.equal(del.errors?.[0]?.extensions?.code, 'GW_NOT_FOUND');
+  });
+});
+
+describe('alerting: rules, silences, retries and tenants', () => {
+  let gw: AlertingGateway;
+  let ok: WebhookServer;
+  let broken: WebhookServer;
+  let slack: WebhookServer;
+  let dir: string;
+  let rulesFile: string;
+
+  before(async () => {
+    ok = await startWebhookServer();
+    broken = await startWebhookServer();
+    slack = await startWebhookServer();
+    broken.alwaysAnswer(503);
+    dir = await mkdtemp(join(tmpdir(), 'teleql-rules-'));
+    rulesFile = join(dir, 'rules.yaml');
+    await writeFile(
+      rulesFile,
+      `rules:
+  - name: CheckoutErrors
+    tenant: acme
+    kind: LOG_COUNT
+    services: [checkout]
+    filter: { minSeverity: 17 }
+    threshold: 0
+    comparator: GT
+    window: 2m
+    interval: 1m
+    receivers: [ok, broken, slack]
+`,
+    );
+    gw = await startAlertingGateway({
+      rulesFile,
+      reloadDebounceMs: 20,
+      receivers: [
+        { name: 'ok', type: 'webhook', url: `${ok.url}/hook` },
+        { name: 'broken', type: 'webhook', url: `${broken.url}/hook` },
+        { name: 'slack', type: 'slack', url: `${slack.url}/services/T000/B000/XXX` },
+      ],
+    });
+    await ingest(gw, 'acme', 10, [3, 5]);
+    await ingest(gw, 'globex', 10, [3, 5], 7);
+  });
+  after(async () => {
+    await gw?.stop();
+    await Promise.all([ok?.close(), broken?.close(), slack?.close()]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a file rule fires for its own tenant only; retries recover a flaky receiver; a dead one shows in lastNotificationError', async () => {
+    ok.failNext(500, 502);
+    gw.clock.t = T0 + 4n * MIN;
+    await gw.engine.tick();
+    await gw.engine.idle();
+    assert.equal(gw.engine.instances('acme')[0]?.state, 'FIRING');
+    assert.deepEqual(gw.engine.instances('globex'), [], 'the rule belongs to tenant acme');
+
+    // Two failures, then delivered: three requests with the same body.
+    assert.equal(ok.received.length, 3);
+    assert.deepEqual(ok.received[0]!.body, ok.received[2]!.body);
+    assert.equal(broken.received.length, 3, 'three attempts (alerting.retry.attempts)');
+    const slackBody = slack.received[0]!.body as { text: string; blocks: { type: string }[] };
+    assert.equal(slackBody.text, '[FIRING:1] CheckoutErrors');
+    assert.deepEqual(slackBody.blocks.map((b) => b.type), ['header', 'section', 'context']);
+
+    const rules = await gqlData<{ alertRules: { id: string; source: string; lastNotificationError: string | null; lastEvaluationError: string | null }[] }>(
+      gw.graphqlUrl,
+      '{ alertRules { id source lastNotificationError lastEvaluationError } }',
+      {},
+      { 'X-Scope-OrgID': 'acme' },
+    );
+    assert.equal(rules.alertRules.length, 1);
+    assert.equal(rules.alertRules[0]!.source, 'FILE');
+    assert.equal(rules.alertRules[0]!.lastEvaluationError, null);
+    assert.match(rules.alertRules[0]!.lastNotificationError ?? '', /^broken \(webhook\): HTTP 503: failing with 503 \(after 3 attempts\)$/);
+
+    // File rules are read-only through the API.
+    const upd = await gql(gw.graphqlUrl, 'mutation { deleteAlertRule(id: "CheckoutErrors") }', {}, { 'X-Scope-OrgID': 'acme' });
+    assert.equal(upd.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');
+    assert.match(upd.errors![0]!.message, /rules file/);
+  });
+
+  test('a silence stops notifications for matching alerts until it is lifted; repeats follow repeatInterval', async () => {
+    const H = { 'X-Scope-OrgID': 'globex' };
+    const rule = await gqlData<{ createAlertRule: { id: string } }>(
+      gw.graphqlUrl,
+      CLASSIC_RULE,
+      { input: { ...classicInput, for: '0s', receivers: ['ok'], repeatInterval: '2m' } },
+      H,
+    );
+    const sil = await gqlData<{ silence: { id: string; matchers: { name: string; type: string }[] } }>(
+      gw.graphqlUrl,
+      'mutation($i: SilenceInput!) { silence(input: $i) { id matchers { name type value } } }',
+      { i: { matchers: [{ name: 'operation', value: 'POST /.*', type: 'REGEX' }, { name: 'severity', value: 'info', type: 'NOT_EQUAL' }], startsAt: String(T0), duration: '1h', comment: 'deploy' } },
+      H,
+    );
+    assert.deepEqual(sil.silence.matchers.map((m) => m.type), ['REGEX', 'NOT_EQUAL']);
+    const before = ok.received.length;
+    gw.clock.t = T0 + 5n * MIN;
+    await gw.engine.tick();
+    await gw.engine.idle();
+    const [inst] = gw.engine.instances('globex', rule.createAlertRule.id);
+    assert.equal(inst?.state, 'FIRING');
+    assert.deepEqual(inst?.silencedBy, [sil.silence.id]);
+    assert.equal(ok.received.length, before, 'silenced: nothing sent');
+
+    await gqlData(gw.graphqlUrl, 'mutation($id: ID!) { unsilence(id: $id) { id } }', { id: sil.silence.id }, H);
+    const listed = await gqlData<{ silences: unknown[]; all: unknown[] }>(gw.graphqlUrl, '{ silences { id } all: silences(includeExpired: true) { id } }', {}, H);
+    assert.equal(listed.silences.length, 0);
+    assert.equal(listed.all.length, 1);
+
+    gw.clock.t = T0 + 6n * MIN;
+    await gw.engine.tick();
+    await gw.engine.idle();
+    const globexMessages = () =>
+      ok.received
+        .slice(before)
+        .map((r) => r.body as { alerts: { labels: Record<string, string> }[]; status: string })
+        .filter((b) => b.alerts[0]!.labels.tenant === 'globex');
+    assert.equal(globexMessages().length, 1, 'sent once the silence is lifted');
+    assert.equal(globexMessages()[0]!.alerts[0]!.labels.tenant, 'globex');
+    gw.clock.t = T0 + 7n * MIN;
+    await gw.engine.tick();
+    await gw.engine.idle();
+    assert.equal(globexMessages().length, 1, 'no repeat before repeatInterval');
+    gw.clock.t = T0 + 8n * MIN;
+    await gw.engine.tick();
+    await gw.engine.idle();
+    assert.equal(globexMessages().length, 2, 'repeated after 2m');
+    assert.equal(globexMessages()[1]!.status, 'firing');
+  });
+
+  test('an invalid rules file is refused with a clear error and the previous rules stay; a valid edit is picked up', async () => {
+    await writeFile(rulesFile, 'rules:\n  - name: Broken\n    kind: SPAN_ERROR_RATE\n    threshold: high\n');
+    // A refused file changes nothing observable but the log, so give the watcher (debounce 20 ms)
+    // ample time to have read it before checking that the rules are unchanged.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(gw.engine.rules('acme').map((r) => r.id), ['CheckoutErrors'], 'previous rules kept');
+
+    await writeFile(rulesFile, 'rules:\n  - name: NoCheckoutSpans\n    tenant: acme\n    kind: NO_DATA\n    signal: spans\n    services: [checkout]\n    window: 1m\n');
+    await waitFor(async () => gw.engine.rules('acme').map((r) => r.id), (ids) => ids.join() === 'NoCheckoutSpans', 'the edited file loaded');
+    assert.equal(gw.engine.instances('acme').length, 0, 'the removed rule’s alerts are gone');
+
+    // NO_DATA: data exists up to minute 10; at minute 12 the 1m window is empty and it fires.
+    gw.clock.t = T0 + 9n * MIN;
+    await gw.engine.tick();
+    assert.equal(gw.engine.instances('acme').length, 0);
+    gw.clock.t = T0 + 12n * MIN;
+    await gw.engine.tick();
+    await gw.engine.idle();
+    assert.equal(gw.engine.instances('acme')[0]?.state, 'FIRING');
+    assert.equal(gw.engine.instances('acme')[0]?.value, 0);
+
+    // Editors that save by writing a new file and renaming it over the old one are seen too.
+    await writeFile(`${rulesFile}.tmp`, 'rules:\n  - name: Renamed\n    tenant: acme\n    kind: NO_DATA\n');
+    await rename(`${rulesFile}.tmp`, rulesFile);
+    await waitFor(async () => gw.engine.rules('acme').map((r) => r.id), (ids) => ids.join() === 'Renamed', 'the renamed-over file loaded');
+  });
+
+  test('invalid rules and silences from the API are GW_BAD_ARGUMENT naming the field', async () => {
+    const H = { 'X-Scope-OrgID': 'globex' };
+    const noThreshold = await gql(gw.graphqlUrl, CLASSIC_RULE, { input: { name: 'x', kind: 'SPAN_ERROR_RATE' } }, H);
+    assert.equal(noThreshold.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');
+    assert.match(noThreshold.errors![0]!.message, /rule\.threshold/);
+    const badLabels = await gql(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, labels: { 'bad-name': 'x' } } }, H);
+    assert.match(badLabels.errors![0]!.message, /labels\.bad-name/);
+    const badFilter = await gql(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, filter: { from: 'now-1h' } } }, H);
+    assert.equal(badFilter.errors?.[0]?.extensions?.code, 'GW_BAD_FILTER');
+    const badSilence = await gql(
+      gw.graphqlUrl,
+      'mutation($i: SilenceInput!) { silence(input: $i) { id } }',
+      { i: { matchers: [{ name: 'a', value: '(', type: 'REGEX' }], duration: '1h' } },
+      H,
+    );
+    assert.equal(badSilence.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');
+    assert.match(badSilence.errors![0]!.message, /matchers\[0\]\.value: invalid regex/);
+  });
+});
+
+test('an invalid rules file or receiver at start-up stops start with a config error naming it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'teleql-rules-'));
+  try {
+    const file = join(dir, 'rules.yaml');
+    await writeFile(file, 'rules:\n  - name: A\n    kind: SPAN_ERROR_RATE\n    threshold: 1\n    window: five\n');
+    const start = async (alerting: Record<string, unknown>) => {
+      const cfg = loadConfig({
+        env: {},
+        overrides: { log: { level: 'silent' }, graphql: { port: 0 }, storage: { duckdb: { path: ':memory:' } }, receivers: { otlp: { grpc: { port: 0 }, http: { port: 0 } } }, alerting },
+      });
+      const app = buildApp(cfg, { logger: silentLogger() });
+      try {
+        await app.start();
+      } finally {
+        await app.stop();
+      }
+    };
+    await assert.rejects(start({ rulesFile: file }), { name: 'ConfigError', message: /rules\.yaml: rules\[0\]\.window: expected a duration/ });
+    await assert.rejects(start({ receivers: [{ name: 'x', type: 'email', url: 'mailto:a@b' }] }), { name: 'ConfigError', message: /alerting\.receivers\[0\]\.type/ });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

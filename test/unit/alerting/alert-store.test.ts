@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDuckDbStore } from '../../../src/stores/duckdb/index.ts';
+import { openAlertStore } from '../../../src/stores/duckdb/alert-store.ts';
+import { parseRule } from '../../../src/alerting/rules.ts';
+import { newSilence } from '../../../src/alerting/silences.ts';
+import type { AlertInstance } from '../../../src/alerting/types.ts';
+import { silentLogger } from '../../../src/logger.ts';
+
+const T = 1_764_000_000_000_000_000n;
+
+test('rules, alerts, history and silences survive a restart, each kept to its tenant', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'teleql-alert-store-'));
+  const path = join(dir, 'db.duckdb');
+  try {
+    const rule = parseRule({ name: 'Errors', kind: 'SPAN_ERROR_RATE', threshold: 0.05, for: '5m' }, { tenant: 'acme', source: 'api', where: 'rule' });
+    const inst: AlertInstance = {
+      tenant: 'acme',
+      ruleId: rule.id,
+      fingerprint: 'f1',
+      labels: { alertname: 'Errors', service: 'checkout' },
+      annotations: {},
+      state: 'FIRING',
+      value: 0.2,
+      activeAt: T,
+      firedAt: T + 5n,
+      resolvedAt: null,
+      lastEvaluatedAt: T + 5n,
+      evidence: { value: 0.2, window: { from: T - 10n, to: T + 5n }, exemplars: [{ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), durationNano: 7n, error: true }], exceptionGroups: [] },
+      silencedBy: [],
+    };
+    const silence = newSilence('acme', { matchers: [{ name: 'service', value: 'checkout', type: '=' }], endsAt: T + 100n }, T);
+
+    const first = await openDuckDbStore({ path, logger: silentLogger() });
+    const a = await openAlertStore(first.db);
+    await a.saveRule(rule);
+    await a.saveInstance(inst);
+    await a.saveInstance({ ...inst, value: 0.3 }); // replaces, not duplicates
+    await a.saveSilence(silence);
+    await a.appendHistory({ tenant: 'acme', ruleId: rule.id, ruleName: 'Errors', fingerprint: 'f1', labels: inst.labels, from: 'PENDING', to: 'FIRING', at: T + 5n, value: 0.2 });
+    await first.close();
+
+    const second = await openDuckDbStore({ path, logger: silentLogger() });
+    const b = await openAlertStore(second.db);
+    assert.deepEqual(await b.loadRules(), [rule]);
+    assert.deepEqual(await b.loadInstances(), [{ ...inst, value: 0.3 }]);
+    assert.deepEqual(await b.loadSilences(), [silence]);
+    assert.equal((await b.history('acme', { limit: 10 }))[0]!.to, 'FIRING');
+    assert.deepEqual(await b.history('other', { limit: 10 }), []);
+    assert.equal((await b.alerts('acme', { states: ['FIRING'], range: { from: T, to: T + 1n }, limit: 10 })).length, 1);
+    assert.deepEqual(await b.alerts('acme', { states: ['RESOLVED'], limit: 10 }), []);
+    assert.deepEqual(await b.alerts('other', { limit: 10 }), []);
+    await b.deleteRule('acme', rule.id);
+    assert.deepEqual(await b.loadRules(), []);
+    assert.deepEqual(await b.loadInstances(), [], 'deleting a rule deletes its alerts');
+    await second.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { alertmanagerPayload, slackPayload, webhookPayload, type Notification } from '../../../src/alerting/notify.ts';
+import type { AlertInstance } from '../../../src/alerting/types.ts';
+
+const T = 1_764_000_000_000_000_000n;
+const alert = (over: Partial<AlertInstance>): AlertInstance => ({
+  tenant: 'acme',
+  ruleId: 'r1',
+  fingerprint: 'abc',
+  labels: { alertname: 'Errors', service: 'checkout', severity: 'page' },
+  annotations: { summary: 'too many errors' },
+  state: 'FIRING',
+  value: 0.2,
+  activeAt: T,
+  firedAt: T + 300_000_000_000n,
+  resolvedAt: null,
+  lastEvaluatedAt: T + 300_000_000_000n,
+  evidence: null,
+  silencedBy: [],
+  ...over,
+});
+
+const notification = (alerts: AlertInstance[]): Notification => ({
+  receiver: { name: 'ops', type: 'webhook', url: 'http://x' },
+  tenant: 'acme',
+  groupKey: '{}:{"alertname":"Errors"}',
+  groupLabels: { alertname: 'Errors' },
+  alerts,
+  ruleIds: ['r1'],
+});
+
+test('the webhook payload has the fields of Alertmanager webhook version 4', () => {
+  const p = webhookPayload(
+    notification([alert({}), alert({ fingerprint: 'def', labels: { alertname: 'Errors', service: 'cart', severity: 'page' }, state: 'RESOLVED', resolvedAt: T + 600_000_000_000n })]),
+    'http://gw:4000',
+  );
+  assert.deepEqual(Object.keys(p).sort(), ['alerts', 'commonAnnotations', 'commonLabels', 'externalURL', 'groupKey', 'groupLabels', 'receiver', 'status', 'truncatedAlerts', 'version']);
+  assert.equal(p.version, '4');
+  assert.equal(p.status, 'firing');
+  assert.deepEqual(p.commonLabels, { alertname: 'Errors', severity: 'page', tenant: 'acme' });
+  const [a, b] = p.alerts as Record<string, unknown>[];
+  assert.deepEqual(Object.keys(a!).sort(), ['annotations', 'endsAt', 'fingerprint', 'generatorURL', 'labels', 'startsAt', 'status']);
+  assert.equal(a!.startsAt, '2025-11-24T16:05:00.000Z');
+  assert.equal(a!.endsAt, '0001-01-01T00:00:00Z');
+  assert.equal(b!.status, 'resolved');
+  assert.equal(b!.endsAt, '2025-11-24T16:10:00.000Z');
+  assert.equal(a!.generatorURL, 'http://gw:4000/graphql?alertRule=r1');
+});
+
+test('the Slack message has text and blocks', () => {
+  const p = slackPayload(notification([alert({})])) as { text: string; blocks: { type: string; text?: { text: string } }[] };
+  assert.equal(p.text, '[FIRING:1] Errors');
+  assert.match(p.blocks[1]!.text!.text, /\*firing\* service=checkout, severity=page \(value 0\.2\) — too many errors/);
+});
+
+test('Alertmanager gets postable alerts; a resolved one carries endsAt', () => {
+  const [firing, resolved] = alertmanagerPayload(notification([alert({}), alert({ state: 'RESOLVED', resolvedAt: T + 600_000_000_000n })]), '');
+  assert.equal('endsAt' in firing!, false);
+  assert.equal(resolved!.endsAt, '2025-11-24T16:10:00.000Z');
+  assert.deepEqual(firing!.labels, { alertname: 'Errors', service: 'checkout', severity: 'page', tenant: 'acme' });
+});
+
+test('deliveries retry with backoff until one succeeds, and give up early when the gateway stops', async () => {
+  const { startWebhookServer } = await import('../../helpers/webhook-server.ts');
+  const { createNotifier } = await import('../../../src/alerting/notify.ts');
+  const { silentLogger } = await import('../../../src/logger.ts');
+  const { waitFor } = await import('../../helpers/wait-for.ts');
+  const hook = await startWebhookServer();
+  try {
+    const quick = createNotifier({ retry: { attempts: 4, initialBackoffMs: 5, maxBackoffMs: 20, timeoutMs: 5000 }, externalUrl: '', logger: silentLogger() });
+    hook.failNext(500, 503);
+    const n = { ...notification([alert({})]), receiver: { name: 'ops', type: 'webhook' as const, url: `${hook.url}/x` } };
+    assert.equal(await quick.send(n), null);
+    assert.equal(hook.received.length, 3);
+
+    // A long backoff, cut short by close(): one attempt, then the reason.
+    hook.alwaysAnswer(503);
+    const slow = createNotifier({ retry: { attempts: 5, initialBackoffMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 5000 }, externalUrl: '', logger: silentLogger() });
+    const result = slow.send(n);
+    await waitFor(async () => hook.received.length, (c) => c === 4, 'the first attempt');
+    slow.close();
+    assert.equal(await result, 'ops (webhook): HTTP 503: failing with 503 (gave up after 1 attempts: the gateway is stopping)');
+  } finally {
+    await hook.close();
+  }
+});

@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compare, formatRuleDuration, parseRule, parseRuleDuration, ruleToPlain } from '../../../src/alerting/rules.ts';
+import { parseRulesFile } from '../../../src/alerting/rules-file.ts';
+import { AlertingError } from '../../../src/alerting/types.ts';
+
+const base = { tenant: 'default', source: 'api' as const, where: 'rule' };
+
+test('durations read and print in the Prometheus style', () => {
+  assert.equal(parseRuleDuration('5m', 'for'), 300_000_000_000n);
+  assert.equal(parseRuleDuration('1h30m', 'for'), 5_400_000_000_000n);
+  assert.equal(parseRuleDuration('250ms', 'for'), 250_000_000n);
+  assert.equal(formatRuleDuration(5_400_000_000_000n), '1h30m');
+  assert.equal(formatRuleDuration(0n), '0s');
+  assert.throws(() => parseRuleDuration('5 minutes', 'rules[0].for'), /rules\[0\]\.for: expected a duration like "30s"/);
+});
+
+test('a span error-rate rule gets its defaults and splits by service', () => {
+  const r = parseRule({ name: 'Errors', kind: 'SPAN_ERROR_RATE', threshold: 0.05, for: '5m' }, base);
+  assert.equal(r.comparator, 'GT');
+  assert.equal(r.window, 300_000_000_000n);
+  assert.equal(r.interval, 60_000_000_000n);
+  assert.equal(r.for, 300_000_000_000n);
+  assert.deepEqual(r.by, ['service']);
+  assert.deepEqual(r.groupBy, ['alertname']);
+  assert.equal(r.tenant, 'default');
+});
+
+test('the plain form parses back to the same rule', () => {
+  const r = parseRule(
+    { name: 'Slow', kind: 'SPAN_LATENCY_QUANTILE', quantile: 0.95, threshold: 250, services: ['api'], by: ['service', 'operation'], labels: { team: 'x' } },
+    base,
+  );
+  assert.deepEqual(parseRule(ruleToPlain(r), base), r);
+});
+
+test('invalid rules are refused with the field named', () => {
+  const bad = (raw: unknown, pattern: RegExp) =>
+    assert.throws(() => parseRule(raw, base), (err: unknown) => err instanceof AlertingError && err.code === 'BAD_RULE' && pattern.test(err.message));
+  bad({ kind: 'SPAN_ERROR_RATE', threshold: 1 }, /^rule\.name: a rule needs a name$/);
+  bad({ name: 'a', kind: 'CPU', threshold: 1 }, /^rule\.kind: expected one of PROMQL/);
+  bad({ name: 'a', kind: 'SPAN_ERROR_RATE' }, /^rule\.threshold/);
+  bad({ name: 'a', kind: 'PROMQL', threshold: 1 }, /^rule\.expr/);
+  bad({ name: 'a', kind: 'SPAN_ERROR_RATE', threshold: 1, treshold: 2 }, /^rule\.treshold: unknown key/);
+  bad({ name: 'a', kind: 'SPAN_LATENCY_QUANTILE', threshold: 1, quantile: 1.5 }, /^rule\.quantile/);
+  bad({ name: 'a', kind: 'LOG_COUNT', threshold: 1, by: ['operation'] }, /^rule\.by: log rules/);
+  bad({ name: 'a', kind: 'LOG_COUNT', threshold: 1, filter: { kind: [2] } }, /^rule\.filter: /);
+  bad({ name: 'a', kind: 'LOG_COUNT', threshold: 1, filter: { attributes: [{ key: 'x', op: 'regex', value: '(' }] } }, /^rule\.filter: invalid regex/);
+  bad({ name: 'a', kind: 'NO_DATA', signal: 'metrics' }, /^rule\.metric/);
+  bad({ name: 'a', kind: 'SPAN_ERROR_RATE', threshold: 1, interval: '0s' }, /^rule\.interval: must be greater than 0/);
+});
+
+test('NO_DATA fires on a count equal to 0 unless told otherwise', () => {
+  const r = parseRule({ name: 'quiet', kind: 'NO_DATA', signal: 'logs' }, base);
+  assert.equal(r.comparator, 'EQ');
+  assert.equal(r.threshold, 0);
+  assert.ok(compare(0, r.comparator, r.threshold));
+  assert.ok(!compare(3, r.comparator, r.threshold));
+});
+
+test('the rules file names the rule and field of the first problem, and ids default to names', () => {
+  const rules = parseRulesFile('rules:\n  - name: A\n    kind: NO_DATA\n  - name: B\n    tenant: acme\n    kind: NO_DATA\n', 'rules.yaml');
+  assert.deepEqual(rules.map((r) => [r.id, r.tenant, r.source]), [['A', 'default', 'file'], ['B', 'acme', 'file']]);
+  assert.throws(() => parseRulesFile('rules:\n  - name: A\n    kind: NO_DATA\n    for: soon\n', 'rules.yaml'), /^AlertingError: rules\.yaml: rules\[0\]\.for: expected a duration/);
+  assert.throws(() => parseRulesFile('rules: [', 'rules.yaml'), /rules\.yaml: not valid YAML/);
+  assert.throws(() => parseRulesFile('groups: []', 'rules.yaml'), /unknown key "groups"/);
+  assert.throws(() => parseRulesFile('rules:\n  - name: A\n    kind: NO_DATA\n  - name: A\n    kind: NO_DATA\n', 'r.yaml'), /duplicate rule id "A"/);
+  assert.deepEqual(parseRulesFile('', 'empty.yaml'), []);
+});
+
+test('the README rules example is a valid rules file', async () => {
+  const { readFileSync } = await import('node:fs');
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## Alerting'));
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+  const rules = parseRulesFile(yaml, 'README.md');
+  assert.deepEqual(rules.map((r) => [r.name, r.kind, r.tenant]), [
+    ['CheckoutErrorRate', 'SPAN_ERROR_RATE', 'shop'],
+    ['PaymentErrorsLogged', 'LOG_COUNT', 'default'],
+    ['CheckoutSilent', 'NO_DATA', 'default'],
+    ['HighHttpErrors', 'PROMQL', 'default'],
+  ]);
+});
