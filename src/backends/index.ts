@@ -2,7 +2,7 @@
 // exporters), the embedded DuckDB store, and the read sources (wrapped by observeStore).
 import type { Signal } from '../model/telemetry.ts';
 import type { MetricSample } from '../server/metrics.ts';
-import { createBackendRegistry, isBackendReporter, type BackendRegistry, type BackendRole, type BackendStatus } from './status.ts';
+import { isBackendReporter, type BackendRegistry, type BackendRole, type BackendStatus } from './status.ts';
 
 export { observeStore } from './observed-store.ts';
 export { createBackendRegistry, isBackendReporter, type BackendRegistry, type BackendReporter, type BackendRole, type BackendStatus } from './status.ts';

@@ -1,6 +1,6 @@
 // Writes spans to Jaeger (v2 takes OTLP natively, on 4318 for HTTP and 4317 for gRPC) through the
 // shared queued exporter: Jaeger being slow or down never holds up ingest; spans wait in the spill.
-import type { ExporterFactory, Signal } from '../../component.ts';
+import type { CreateSettings, ExporterFactory, Signal } from '../../component.ts';
 import { createQueuedExporter, defaultQueueSettings, type QueueSettings } from '../helpers/index.ts';
 import { defaultConnectionSettings } from '../helpers/connection.ts';
 import { createOtlpSender, type OtlpSenderSettings } from './otlp-sender.ts';
@@ -24,7 +24,7 @@ export const jaegerExporterFactory: ExporterFactory<JaegerExporterConfig> = {
   type: 'jaeger',
   signals: ['traces'],
   createDefaultConfig: defaultJaegerExporterConfig,
-  create<S extends Signal>(settings: { id: string; logger: import('pino').Logger }, config: JaegerExporterConfig, signal: S) {
+  create<S extends Signal>(settings: CreateSettings, config: JaegerExporterConfig, signal: S) {
     if (config.protocol !== 'http' && config.protocol !== 'grpc') {
       throw new Error(`exporters.${settings.id}: protocol must be http or grpc (actual: '${String(config.protocol)}')`);
     }
