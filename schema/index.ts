@@ -25,6 +25,7 @@ import './operation.ts';
 import './catalog.ts';
 import './tail.ts';
 import './backend.ts';
+import './dependency.ts';
 import { builder } from './builder.ts';
 
 export const schema = builder.toSchema();
