@@ -85,7 +85,7 @@ describe('serviceDependencies computed from DuckDB spans', () => {
       span({ resource: web, traceId: traceId(3), spanId: spanId(6), startTimeUnixNano: now, endTimeUnixNano: now + MS }),
       span({ resource: api, traceId: traceId(3), spanId: spanId(7), parentSpanId: spanId(6), startTimeUnixNano: now, endTimeUnixNano: now + MS }),
     ];
-    const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: encodeRequest('traces', spans) });
+    const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: Buffer.from(encodeRequest('traces', spans)) });
     assert.equal(res.status, 200);
     const data = await waitFor(
       () => gqlData<Links>(gw.graphqlUrl, QUERY, {}),
