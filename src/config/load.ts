@@ -16,7 +16,7 @@ export interface ConfigSources {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** The documented environment variables (README's table is generated from the same list). */
-export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | 'int'; help: string }[] = [
+export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | 'int' | 'list'; help: string }[] = [
   { name: 'TELEQL_HOST', path: '*host', kind: 'string', help: 'bind address of every listener (default 127.0.0.1)' },
   { name: 'TELEQL_GRAPHQL_PORT', path: 'graphql.port', kind: 'port', help: 'GraphQL HTTP + WebSocket port (4000)' },
   { name: 'TELEQL_OTLP_GRPC_PORT', path: 'receivers.otlp.grpc.port', kind: 'port', help: 'OTLP/gRPC port (4317)' },
@@ -31,6 +31,15 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_ES_PASSWORD', path: 'storage.elasticsearch.password', kind: 'string', help: 'Elasticsearch basic-auth password' },
   { name: 'TELEQL_ES_API_KEY', path: 'storage.elasticsearch.apiKey', kind: 'string', help: 'Elasticsearch API key (instead of user/password)' },
   { name: 'TELEQL_LOG_LEVEL', path: 'log.level', kind: 'string', help: 'fatal|error|warn|info|debug|trace|silent (info)' },
+  { name: 'TELEQL_TRACES_EXPORTERS', path: 'pipelines.traces.exporters', kind: 'list', help: 'comma-separated write targets for traces, e.g. duckdb,jaeger (duckdb)' },
+  { name: 'TELEQL_LOGS_EXPORTERS', path: 'pipelines.logs.exporters', kind: 'list', help: 'comma-separated write targets for logs, e.g. duckdb,elasticsearch (duckdb)' },
+  { name: 'TELEQL_METRICS_EXPORTERS', path: 'pipelines.metrics.exporters', kind: 'list', help: 'comma-separated write targets for metrics, e.g. duckdb,prometheus (duckdb)' },
+  { name: 'TELEQL_JAEGER_OTLP_ENDPOINT', path: 'exporters.jaeger.endpoint', kind: 'string', help: 'Jaeger OTLP receiver: http://jaeger:4318 (http) or jaeger:4317 (grpc)' },
+  { name: 'TELEQL_JAEGER_OTLP_PROTOCOL', path: 'exporters.jaeger.protocol', kind: 'string', help: 'http | grpc (http)' },
+  { name: 'TELEQL_JAEGER_OTLP_BEARER', path: 'exporters.jaeger.auth.bearer', kind: 'string', help: 'bearer token sent to the Jaeger OTLP receiver' },
+  { name: 'TELEQL_JAEGER_OTLP_CA_FILE', path: 'exporters.jaeger.tls.caFile', kind: 'string', help: 'CA bundle for an https/TLS Jaeger OTLP endpoint' },
+  { name: 'TELEQL_ES_BEARER', path: 'storage.elasticsearch.bearer', kind: 'string', help: 'Elasticsearch bearer token (instead of user/password)' },
+  { name: 'TELEQL_ES_CA_FILE', path: 'storage.elasticsearch.caFile', kind: 'string', help: 'CA bundle for an https Elasticsearch' },
 ];
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
@@ -46,7 +55,9 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
     const raw = env[v.name];
     if (raw === undefined || raw === '') continue;
     let value: unknown = raw;
-    if (v.kind !== 'string') {
+    if (v.kind === 'list') {
+      value = raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
+    } else if (v.kind !== 'string') {
       const n = Number(raw);
       const max = v.kind === 'port' ? 65535 : Number.MAX_SAFE_INTEGER;
       if (!Number.isInteger(n) || n < 0 || n > max) throw new ConfigError(`${v.name}: expected an integer from 0 to ${max} (actual: '${raw}')`);
