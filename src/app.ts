@@ -9,8 +9,9 @@ import { buildPipelines, type RunningPipelines } from '../ingest/pipeline.ts';
 import { otlpReceiverFactory } from '../ingest/receivers/otlp/factory.ts';
 import { batchProcessorFactory } from '../ingest/processors/batch/factory.ts';
 import { duckDbExporterFactory } from '../ingest/exporters/duckdb/factory.ts';
+import { prometheusExporterFactory } from '../ingest/exporters/prometheus/factory.ts';
 import type { Host } from '../ingest/component.ts';
-import type { LogStore, TraceStore } from './stores/types.ts';
+import type { LogStore, MetricStore, TraceStore } from './stores/types.ts';
 import type { GraphQLServer } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
 import { createTailBus, type TailBus } from './tail/bus.ts';
@@ -60,7 +61,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       threads: cfg.storage.duckdb.threads || undefined,
       memoryLimit: cfg.storage.duckdb.memoryLimit || undefined,
     });
-    const registry = createRegistry([otlpReceiverFactory, batchProcessorFactory, duckDbExporterFactory(store.writer)]);
+    const registry = createRegistry([otlpReceiverFactory, batchProcessorFactory, duckDbExporterFactory(store.writer), prometheusExporterFactory]);
     pipelines = buildPipelines(registry, cfg, root, tailTaps(tail));
     await pipelines.start(host);
     log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), otlp: otlpAddresses() }, 'accepting OTLP');
@@ -73,7 +74,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     ]);
     const readers = await openReadSources(store);
     closeReaders = readers.close;
-    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: store.metrics, catalog: store.catalog }, tail);
+    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: readers.metrics, catalog: store.catalog }, tail);
     graphql = createGraphQLServer({
       ...cfg.graphql,
       schema,
@@ -88,7 +89,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   }
 
   /** The store each signal is read from: DuckDB unless the config names another backend. */
-  async function openReadSources(duck: DuckDbStore): Promise<{ traces: TraceStore; logs: LogStore; close: () => Promise<void> }> {
+  async function openReadSources(duck: DuckDbStore): Promise<{ traces: TraceStore; logs: LogStore; metrics: MetricStore; close: () => Promise<void> }> {
     const { read, jaeger, elasticsearch: es } = cfg.storage;
     let traces: TraceStore = duck.traces;
     let logs: LogStore = duck.logs;
@@ -123,8 +124,25 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       logs = esLogs;
       closers.push(() => esLogs.close());
     }
-    log.info({ traces: traces.backend, logs: logs.backend, metrics: duck.metrics.backend }, 'read sources');
-    return { traces, logs, close: async () => void (await Promise.all(closers.map((c) => c()))) };
+    let metrics: MetricStore = duck.metrics;
+    if (read.metrics === 'prometheus') {
+      const { createPrometheusStore } = await import('./stores/prometheus/index.ts');
+      const p = cfg.storage.prometheus;
+      // The same object answers PromQL (resolvers/promql.ts checks for the PromQlStore methods).
+      metrics = createPrometheusStore({
+        url: p.url,
+        timeoutMs: p.timeoutMs,
+        username: p.username,
+        password: p.password,
+        bearer: p.bearer,
+        tenantHeader: p.tenantHeader,
+        headers: p.headers,
+        caFile: p.caFile,
+        rejectUnauthorized: p.rejectUnauthorized,
+      });
+    }
+    log.info({ traces: traces.backend, logs: logs.backend, metrics: metrics.backend }, 'read sources');
+    return { traces, logs, metrics, close: async () => void (await Promise.all(closers.map((c) => c()))) };
   }
 
   function gatewayMetrics(): MetricSample[] {

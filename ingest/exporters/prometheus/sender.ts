@@ -12,6 +12,7 @@ import type { MetricSample } from '../../../src/server/metrics.ts';
 import type { ExportResult } from '../../component.ts';
 import { translate, type ExponentialHistogramMode, type PromTimeSeries } from './translate.ts';
 import { encodeWriteRequest, REMOTE_WRITE_HEADERS } from './wire.ts';
+import { parseRetryAfter } from '../helpers/index.ts';
 
 export interface RemoteWriteConfig {
   /** e.g. http://prometheus:9090/api/v1/write */
@@ -52,16 +53,10 @@ export interface RemoteWriteSender {
   close(): void;
 }
 
-/** Retry-After in seconds or as an HTTP date → milliseconds from now. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-/** The answer Prometheus gave for one request, as the retry helper wants it. */
+/**
+ * The answer Prometheus gave for one request, as the retry helper wants it. The remote-write spec
+ * says every 5xx is worth retrying (not only 502/503/504 as the shared httpResult has it).
+ */
 export function classifyResponse(status: number, body: string, retryAfter?: string): ExportResult {
   if (status >= 200 && status < 300) return { kind: 'success' };
   const message = `remote write answered ${status}: ${body.trim().slice(0, 500) || '(no message)'}`;
@@ -70,6 +65,14 @@ export function classifyResponse(status: number, body: string, retryAfter?: stri
     return { kind: 'retryable', error: new Error(message), ...(retryAfterMs !== undefined && { retryAfterMs }) };
   }
   return { kind: 'failure', error: new Error(message) };
+}
+
+// The 400 answers that name a sample Prometheus will never take (storage.ErrOutOfOrderSample,
+// ErrOutOfBounds, ErrDuplicateSampleForTimestamp).
+const SAMPLE_REFUSALS = /out of order sample|out of bounds|duplicate sample for timestamp/i;
+
+function seriesName(s: PromTimeSeries): string {
+  return s.labels.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(',');
 }
 
 function chunk(series: PromTimeSeries[], maxSamples: number): PromTimeSeries[][] {
@@ -108,7 +111,7 @@ export function createRemoteWriteSender(cfg: RemoteWriteConfig, logger: Logger):
   if (cfg.username) baseHeaders.authorization = `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString('base64')}`;
   else if (cfg.bearer) baseHeaders.authorization = `Bearer ${cfg.bearer}`;
 
-  const counts = { requests: 0, failedRequests: 0, samples: 0, refused: new Map<string, number>() };
+  const counts = { requests: 0, failedRequests: 0, samples: 0, refusedSeries: 0, refused: new Map<string, number>() };
 
   function post(body: Uint8Array, tenant: string, abortSignal?: AbortSignal): Promise<ExportResult> {
     const headers: Record<string, string> = { ...baseHeaders, 'content-length': String(body.byteLength) };
@@ -126,6 +129,31 @@ export function createRemoteWriteSender(cfg: RemoteWriteConfig, logger: Logger):
     });
   }
 
+  /**
+   * Prometheus refuses a whole request for one out-of-order or duplicate sample (400). Such a
+   * request is split in halves and each half sent again, so the other series still get in; the
+   * series refused on their own are counted and logged.
+   */
+  async function sendPart(part: PromTimeSeries[], tenant: string, abortSignal?: AbortSignal): Promise<ExportResult> {
+    counts.requests++;
+    const result = await post(encodeWriteRequest(part), tenant, abortSignal);
+    if (result.kind === 'success') {
+      counts.samples += part.reduce((n, s) => n + s.samples.length + s.histograms.length, 0);
+      return result;
+    }
+    counts.failedRequests++;
+    if (result.kind !== 'failure' || !SAMPLE_REFUSALS.test(result.error.message)) return result;
+    if (part.length === 1) {
+      counts.refusedSeries++;
+      logger.warn({ series: seriesName(part[0]!), reason: result.error.message }, 'Prometheus refused a series');
+      return { kind: 'success' };
+    }
+    const half = Math.ceil(part.length / 2);
+    const first = await sendPart(part.slice(0, half), tenant, abortSignal);
+    if (first.kind !== 'success') return first;
+    return sendPart(part.slice(half), tenant, abortSignal);
+  }
+
   return {
     endpoint: `${url.origin}${url.pathname}`,
     async send(points, abortSignal) {
@@ -136,13 +164,8 @@ export function createRemoteWriteSender(cfg: RemoteWriteConfig, logger: Logger):
       }
       for (const [tenant, series] of t.byTenant) {
         for (const part of chunk(series, cfg.maxSamplesPerRequest)) {
-          counts.requests++;
-          const result = await post(encodeWriteRequest(part), tenant, abortSignal);
-          if (result.kind !== 'success') {
-            counts.failedRequests++;
-            return result;
-          }
-          counts.samples += part.reduce((n, s) => n + s.samples.length + s.histograms.length, 0);
+          const result = await sendPart(part, tenant, abortSignal);
+          if (result.kind !== 'success') return result;
         }
       }
       return { kind: 'success' };
@@ -153,6 +176,7 @@ export function createRemoteWriteSender(cfg: RemoteWriteConfig, logger: Logger):
         { name: 'teleql_prometheus_remote_write_failed_requests_total', help: 'Remote-write requests not answered with 2xx', type: 'counter', value: counts.failedRequests, labels },
         { name: 'teleql_prometheus_remote_write_samples_total', help: 'Samples (and native histograms) Prometheus accepted', type: 'counter', value: counts.samples, labels },
       ];
+      out.push({ name: 'teleql_prometheus_refused_series_total', help: 'Series Prometheus refused (out of order, out of bounds, duplicate)', type: 'counter', value: counts.refusedSeries, labels });
       for (const [reason, n] of counts.refused) {
         out.push({ name: 'teleql_prometheus_refused_points_total', help: 'Metric points not translated for Prometheus, by reason', type: 'counter', value: n, labels: { ...labels, reason } });
       }

@@ -18,7 +18,7 @@
 import type { Exemplar, KeyValue, MetricPoint, Resource } from '../../../src/model/telemetry.ts';
 import { Temporality } from '../../../src/model/telemetry.ts';
 import { anyValueToFilterString, stringAttribute } from '../../../src/model/values.ts';
-import { labelName, metricName } from './names.ts';
+import { labelName, metricName } from '../../../src/stores/prometheus/names.ts';
 
 export interface PromLabel {
   name: string;

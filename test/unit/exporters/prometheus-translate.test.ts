@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labelName, metricName, unitSuffix } from '../../../ingest/exporters/prometheus/names.ts';
+import { labelName, metricName, unitSuffix } from '../../../src/stores/prometheus/names.ts';
 import { nativeBuckets, STALE_NAN, translate, type PromTimeSeries, type TranslateOptions } from '../../../ingest/exporters/prometheus/translate.ts';
 import { createDeltaToCumulative } from '../../../ingest/exporters/prometheus/delta-to-cumulative.ts';
 import { decodeWriteRequest, encodeWriteRequest } from '../../../ingest/exporters/prometheus/wire.ts';

@@ -2,7 +2,7 @@
 // specification maps them (and the Collector's prometheus translator does): invalid characters
 // become `_`, runs of `_` collapse, the UCUM unit becomes a word suffix, monotonic cumulative sums
 // end in `_total`, gauges with unit "1" end in `_ratio`.
-import type { MetricDescriptor } from '../../../src/model/telemetry.ts';
+import type { MetricDescriptor } from '../../model/telemetry.ts';
 
 // UCUM unit → Prometheus base-unit word (Collector: translator/prometheus/normalize_name.go).
 const UNIT_WORDS: Record<string, string> = {
@@ -16,6 +16,16 @@ const UNIT_WORDS: Record<string, string> = {
 const PER_UNIT_WORDS: Record<string, string> = {
   s: 'second', m: 'minute', h: 'hour', d: 'day', w: 'week', mo: 'month', y: 'year',
 };
+
+/** Every word a unit suffix may hold, for readers that map a Prometheus name back to its family. */
+export const UNIT_SUFFIX_WORDS: ReadonlySet<string> = new Set(
+  [...Object.values(UNIT_WORDS), ...Object.values(PER_UNIT_WORDS), 'per', 'total', 'ratio'].flatMap((w) => w.split('_')).filter((w) => w !== ''),
+);
+
+/** Prometheus unit word → UCUM unit, the reverse of the suffix mapping. */
+export const UCUM_BY_WORD: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(UNIT_WORDS).filter(([, w]) => w !== '').map(([ucum, w]) => [w, ucum]),
+);
 
 /** Replaces what Prometheus does not allow with `_` and collapses runs of `_`. */
 function sanitize(text: string, allowColon: boolean): string {
