@@ -7,7 +7,7 @@
 //   job prefix, service.instance.id → instance, any other key → its sanitised label name;
 // - each step is an `<agg>_over_time(sel[step])` window (RATE: `rate(sel[step])`, Prometheus'
 //   extrapolated rate); histograms and summaries give the last `_count` / `_sum` of the window,
-//   native histograms histogram_count / histogram_sum of the last histogram;
+//   native histograms the last histogram_count / histogram_sum of a 1-minute subquery over the window;
 // - series labels are Prometheus' label names (sanitised), without __name__.
 import type { KeyValue, MetricPoint, MetricType } from '../../model/telemetry.ts';
 import type { MetricSeries, MetricStore, SeriesAggregation, SeriesPoint, SeriesQuery, StoredExemplar, TimeRange } from '../types.ts';
@@ -95,8 +95,17 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
     return client.labelValues(tenant, '__name__', undefined, start, end);
   }
 
-  async function isNative(tenant: string, name: string, atMs: number): Promise<boolean> {
-    const r = await client.instant(tenant, `count(histogram_count(last_over_time(${selector(name, [])}[1h])))`, atMs);
+  /**
+   * Whether a family holds native histograms: histogram_count() of it has values somewhere in the
+   * range (a subquery in 1-minute steps, each looking back Prometheus' 5 minutes).
+   */
+  async function isNative(tenant: string, name: string, range: TimeRange): Promise<boolean> {
+    const endMs = nsToMs(range.to ?? msToNs(Date.now()));
+    const windowMs = Math.max(HOUR_MS, endMs - (range.from !== undefined ? nsToMs(range.from) : endMs));
+    const stepMs = Math.max(60_000, Math.ceil(windowMs / 10_000));
+    const sel = selector(name, []);
+    // Subquery steps sit on multiples of the step, so the last few minutes are looked at directly too.
+    const r = await client.instant(tenant, `count(histogram_count(${sel})) or count(count_over_time(histogram_count(${sel})[${windowMs}ms:${stepMs}ms]))`, endMs);
     return r.result.length > 0;
   }
 
@@ -125,7 +134,7 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
       const best = [...candidates].sort((a, b) => a.length - b.length || (a < b ? -1 : 1)).find((c) => familyOf(c, all));
       if (best) family = familyOf(best, all);
     }
-    if (family?.kind === 'gauge' && (await isNative(tenant, family.name, nsToMs(range.to ?? msToNs(Date.now()))))) {
+    if (family?.kind === 'gauge' && (await isNative(tenant, family.name, range))) {
       family = { ...family, kind: 'native', type: 'exponentialHistogram' };
     }
     return family;
@@ -202,7 +211,11 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
       } else {
         const [countExpr, sumExpr, exemplarSel, drop] =
           family.kind === 'native'
-            ? [`histogram_count(last_over_time(${selector(family.name, matchers)}${w}))`, `histogram_sum(last_over_time(${selector(family.name, matchers)}${w}))`, selector(family.name, matchers), []]
+            ? // Prometheus 2.42's last_over_time() does not take native histograms; over a subquery of
+              // histogram_count() (steps of at most a minute, each with the 5-minute lookback) it does.
+              [`last_over_time(histogram_count(${selector(family.name, matchers)})${w.slice(0, -1)}:${Math.min(nsToMs(q.stepNano), 60_000)}ms])`,
+               `last_over_time(histogram_sum(${selector(family.name, matchers)})${w.slice(0, -1)}:${Math.min(nsToMs(q.stepNano), 60_000)}ms])`,
+               selector(family.name, matchers), []]
             : [`last_over_time(${selector(`${family.name}_count`, matchers)}${w})`, `last_over_time(${selector(`${family.name}_sum`, matchers)}${w})`, selector(`${family.name}_bucket`, matchers), ['le']];
         const [counts, sums, exemplars] = await Promise.all([rangeByLabels(tenant, countExpr, q), rangeByLabels(tenant, sumExpr, q), seriesExemplars(tenant, exemplarSel, q.range, drop)]);
         series = [...counts].map(([key, { labels, values }]) => {
