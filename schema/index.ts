@@ -26,6 +26,7 @@ import './catalog.ts';
 import './tail.ts';
 import './backend.ts';
 import './dependency.ts';
+import './promql.ts';
 import { builder } from './builder.ts';
 
 export const schema = builder.toSchema();

@@ -10,8 +10,9 @@ import { buildPipelines, type RunningPipelines } from '../ingest/pipeline.ts';
 import { otlpReceiverFactory } from '../ingest/receivers/otlp/factory.ts';
 import { batchProcessorFactory } from '../ingest/processors/batch/factory.ts';
 import { duckDbExporterFactory } from '../ingest/exporters/duckdb/factory.ts';
+import { prometheusExporterFactory } from '../ingest/exporters/prometheus/factory.ts';
 import type { Host } from '../ingest/component.ts';
-import type { LogStore, TraceStore } from './stores/types.ts';
+import type { LogStore, MetricStore, TraceStore } from './stores/types.ts';
 import type { GraphQLServer } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
 import { createTailBus, type TailBus } from './tail/bus.ts';
@@ -72,6 +73,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       duckDbExporterFactory(store.writer),
       jaegerExporterFactory,
       elasticsearchExporterFactory(cfg.storage.elasticsearch),
+      prometheusExporterFactory,
     ]);
     pipelines = buildPipelines(registry, cfg, root, tailTaps(tail));
     addComponentReporters(backends, pipelines.components.values());
@@ -88,7 +90,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     ]);
     const readers = await openReadSources(store);
     closeReaders = readers.close;
-    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: store.metrics, catalog: store.catalog }, tail, () => backends.statuses());
+    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: readers.metrics, catalog: store.catalog }, tail, () => backends.statuses());
     graphql = createGraphQLServer({
       ...cfg.graphql,
       schema,
@@ -103,7 +105,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   }
 
   /** The store each signal is read from: DuckDB unless the config names another backend. */
-  async function openReadSources(duck: DuckDbStore): Promise<{ traces: TraceStore; logs: LogStore; close: () => Promise<void> }> {
+  async function openReadSources(duck: DuckDbStore): Promise<{ traces: TraceStore; logs: LogStore; metrics: MetricStore; close: () => Promise<void> }> {
     const { read, jaeger, elasticsearch: es } = cfg.storage;
     let traces: TraceStore = duck.traces;
     let logs: LogStore = duck.logs;
@@ -145,8 +147,29 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       backends.add(observed.reporter);
       closers.push(() => esLogs.close());
     }
-    log.info({ traces: traces.backend, logs: logs.backend, metrics: duck.metrics.backend }, 'read sources');
-    return { traces, logs, close: async () => void (await Promise.all(closers.map((c) => c()))) };
+    let metrics: MetricStore = duck.metrics;
+    if (read.metrics === 'prometheus') {
+      const { createPrometheusStore } = await import('./stores/prometheus/index.ts');
+      const p = cfg.storage.prometheus;
+      // The same object answers PromQL (resolvers/promql.ts checks for the PromQlStore methods).
+      const promStore = createPrometheusStore({
+        url: p.url,
+        timeoutMs: p.timeoutMs,
+        username: p.username,
+        password: p.password,
+        bearer: p.bearer,
+        tenantHeader: p.tenantHeader,
+        headers: p.headers,
+        caFile: p.caFile,
+        rejectUnauthorized: p.rejectUnauthorized,
+      });
+      // The Proxy keeps every method (PromQL's too), so resolvers' capability checks still see them.
+      const observed = observeStore(promStore, { id: 'prometheus/read/metrics', kind: 'prometheus', signal: 'metrics', endpoint: p.url });
+      metrics = observed.store;
+      backends.add(observed.reporter);
+    }
+    log.info({ traces: traces.backend, logs: logs.backend, metrics: metrics.backend }, 'read sources');
+    return { traces, logs, metrics, close: async () => void (await Promise.all(closers.map((c) => c()))) };
   }
 
   function gatewayMetrics(): MetricSample[] {

@@ -30,6 +30,9 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_ES_USERNAME', path: 'storage.elasticsearch.username', kind: 'string', help: 'Elasticsearch basic-auth user' },
   { name: 'TELEQL_ES_PASSWORD', path: 'storage.elasticsearch.password', kind: 'string', help: 'Elasticsearch basic-auth password' },
   { name: 'TELEQL_ES_API_KEY', path: 'storage.elasticsearch.apiKey', kind: 'string', help: 'Elasticsearch API key (instead of user/password)' },
+  { name: 'TELEQL_METRICS_READ', path: 'storage.read.metrics', kind: 'string', help: 'where metric queries are answered: duckdb | prometheus (duckdb)' },
+  { name: 'TELEQL_PROMETHEUS_URL', path: 'storage.prometheus.url', kind: 'string', help: 'Prometheus base URL for metric reads, e.g. http://prometheus:9090' },
+  { name: 'TELEQL_PROMETHEUS_BEARER', path: 'storage.prometheus.bearer', kind: 'string', help: 'bearer token for Prometheus reads' },
   { name: 'TELEQL_LOG_LEVEL', path: 'log.level', kind: 'string', help: 'fatal|error|warn|info|debug|trace|silent (info)' },
   { name: 'TELEQL_TRACES_EXPORTERS', path: 'pipelines.traces.exporters', kind: 'list', help: 'comma-separated write targets for traces, e.g. duckdb,jaeger (duckdb)' },
   { name: 'TELEQL_LOGS_EXPORTERS', path: 'pipelines.logs.exporters', kind: 'list', help: 'comma-separated write targets for logs, e.g. duckdb,elasticsearch (duckdb)' },
@@ -120,7 +123,7 @@ function validate(cfg: GatewayConfig): void {
   }
   if (cfg.storage.duckdb.path === '') throw new ConfigError('storage.duckdb.path: must not be empty');
   const { read, jaeger, elasticsearch } = cfg.storage;
-  const allowed = { traces: ['duckdb', 'jaeger'], logs: ['duckdb', 'elasticsearch'], metrics: ['duckdb'] } as const;
+  const allowed = { traces: ['duckdb', 'jaeger'], logs: ['duckdb', 'elasticsearch'], metrics: ['duckdb', 'prometheus'] } as const;
   for (const signal of ['traces', 'logs', 'metrics'] as const) {
     if (!(allowed[signal] as readonly string[]).includes(read[signal])) {
       throw new ConfigError(`storage.read.${signal}: expected one of ${allowed[signal].join('|')} (actual: '${read[signal]}')`);
@@ -128,6 +131,9 @@ function validate(cfg: GatewayConfig): void {
   }
   if (read.traces === 'jaeger' && !/^https?:\/\//.test(jaeger.url)) {
     throw new ConfigError(`storage.jaeger.url: traces are read from Jaeger, so an http(s) URL is needed (actual: '${jaeger.url}')`);
+  }
+  if (read.metrics === 'prometheus' && !/^https?:\/\//.test(cfg.storage.prometheus.url)) {
+    throw new ConfigError(`storage.prometheus.url: metrics are read from Prometheus, so an http(s) URL is needed (actual: '${cfg.storage.prometheus.url}')`);
   }
   if (read.logs === 'elasticsearch' && !/^https?:\/\//.test(elasticsearch.node)) {
     throw new ConfigError(`storage.elasticsearch.node: logs are read from Elasticsearch, so an http(s) URL is needed (actual: '${elasticsearch.node}')`);
