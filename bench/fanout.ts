@@ -189,9 +189,17 @@ async function counters(g: Gateway): Promise<{ duck: number; sent: Record<string
 }
 
 async function post(url: string, body: Uint8Array): Promise<void> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: Buffer.from(body) });
-  await res.arrayBuffer();
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  // A keep-alive socket the server closed as idle fails before the request is read: send again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: Buffer.from(body) });
+      await res.arrayBuffer();
+      if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+      return;
+    } catch (err) {
+      if (attempt >= 3 || !String((err as Error).cause ?? err).includes('other side closed')) throw err;
+    }
+  }
 }
 
 interface Result {
