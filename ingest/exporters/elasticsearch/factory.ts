@@ -110,6 +110,7 @@ export function elasticsearchExporterFactory(defaults: ElasticsearchDefaults): E
       const a = auth(config.auth);
       const writer = createElasticsearchLogWriter({
         node: config.node,
+        headers: config.headers,
         ...(a && { auth: a }),
         tls: {
           rejectUnauthorized: !config.tls.insecureSkipVerify,

@@ -154,7 +154,8 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
   let spillWaiting = 0; // items handed to the spill chain but not yet stored
   let idleWaiters: Deferred<void>[] = [];
   const counts = { sent: 0, failed: 0, dropped: 0, retries: 0 };
-  let consecutiveFailures = 0;
+  let consecutiveFailures = 0; // retryable failures in a row (drives backoff and spilling)
+  let lastAttemptOk = true; // healthy: the last attempt was written (a refusal for good is unhealthy too)
   let retryingSince = 0;
   let lastError: string | null = null;
   let lastErrorAt: Date | null = null;
@@ -312,6 +313,7 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
   async function deliver(batch: Batch<T>): Promise<void> {
     const result = await attempt(batch.items);
     const n = batch.items.length;
+    lastAttemptOk = result.kind === 'success';
     if (result.kind === 'success') {
       counts.sent += n;
       consecutiveFailures = 0;
@@ -413,7 +415,7 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
       failed: counts.failed,
       dropped: counts.dropped,
       retries: counts.retries,
-      healthy: consecutiveFailures === 0,
+      healthy: lastAttemptOk && consecutiveFailures === 0,
       lastError,
     };
   }
@@ -480,7 +482,7 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
         { name: 'teleql_exporter_failed_items_total', help: 'Items the backend refused for good', type: 'counter', value: s.failed, labels },
         { name: 'teleql_exporter_dropped_items_total', help: 'Items dropped because a queue or the spill was full', type: 'counter', value: s.dropped, labels },
         { name: 'teleql_exporter_retries_total', help: 'Send attempts retried', type: 'counter', value: s.retries, labels },
-        { name: 'teleql_exporter_healthy', help: '1 when the last send attempt succeeded', type: 'gauge', value: s.healthy ? 1 : 0, labels },
+        { name: 'teleql_exporter_healthy', help: '1 when the last send attempt was written in full', type: 'gauge', value: s.healthy ? 1 : 0, labels },
       ];
     },
 

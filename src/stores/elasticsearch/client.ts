@@ -12,6 +12,8 @@ export interface ElasticsearchConnectionOptions {
   tls?: { caFile?: string; rejectUnauthorized?: boolean; certFile?: string; keyFile?: string };
   /** Per request; default 30,000. */
   requestTimeoutMs?: number;
+  /** Sent with every request. */
+  headers?: Record<string, string>;
   /** Client-side retries on connection faults and 502/503/504. */
   maxRetries?: number;
 }
@@ -25,6 +27,7 @@ export function createClient(opts: ElasticsearchConnectionOptions, defaultRetrie
     redaction: { type: 'replace', additionalKeys: ['authorization'] },
   };
   if (opts.auth) options.auth = opts.auth;
+  if (opts.headers && Object.keys(opts.headers).length > 0) options.headers = opts.headers;
   if (opts.tls) {
     options.tls = {};
     if (opts.tls.caFile) options.tls.ca = readFileSync(opts.tls.caFile);

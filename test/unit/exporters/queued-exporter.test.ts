@@ -117,12 +117,15 @@ describe('queued exporter', () => {
     await ex.start(host);
     await ex.consume(spans(1, 3));
     await waitFor(async () => ex.stats().failed, (n) => n === 3, 'the failure counted');
+    assert.equal(ex.stats().healthy, false, 'a backend refusing everything is not healthy');
+    assert.equal(ex.stats().retries, 0, 'a permanent failure is not retried');
     b.set('up');
     await ex.consume(spans(4, 1));
     await ex.drained();
     assert.deepEqual(b.received.flat(), ids(4, 1));
     assert.equal(ex.backendStatus().itemsFailed, 3);
     assert.equal(ex.backendStatus().lastError, 'bad data');
+    assert.equal(ex.backendStatus().healthy, true, 'healthy again after a batch is written');
     await ex.shutdown();
   });
 
