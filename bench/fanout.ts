@@ -151,14 +151,19 @@ async function startGateway(fanout: boolean, b: Backends): Promise<Gateway> {
   writeFileSync(file, stringify(cfg));
   const child = spawn('taskset', ['-c', '0', process.execPath, 'bin/teleql.js', 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TELEQL_LOG_LEVEL: 'warn' } });
   const graphql = `http://127.0.0.1:${gqlPort}`;
-  const deadline = Date.now() + 60_000;
+  // Generous: on a loaded machine the first start (module loading) can take a while.
+  const deadline = Date.now() + 180_000;
   for (;;) {
     try {
       if ((await fetch(`${graphql}/readyz`)).ok) break;
     } catch {
       // not yet
     }
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error('gateway did not become ready');
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error('gateway did not become ready');
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return { child, graphql, otlpHttp: `http://127.0.0.1:${httpPort}`, dir };
