@@ -12,6 +12,7 @@ import { waitFor } from '../helpers/wait-for.ts';
 import { sendTrace } from '../helpers/otel-sdk.ts';
 import { startFixtureServer, closedPort, type FixtureServer } from '../helpers/fixture-server.ts';
 import { decodeRequest } from '../../src/otlp/codec.ts';
+import { gunzipSync } from 'node:zlib';
 
 const TRACE = `query($id: ID!) { trace(traceId: $id) { traceId spanCount services spans { spanId parentSpanId name kind status { code message } attributes events { name attributes } links { traceId spanId attributes } resource { serviceName attributes } scope { name version } startTimeUnixNano endTimeUnixNano } } }`;
 const BACKENDS = `{ backends { id kind signal roles endpoint healthy lastError queueDepth itemsWritten itemsFailed spilled dropped retries } }`;
@@ -180,6 +181,32 @@ describe('jaeger exporter: a Jaeger that is down, and a gateway restart', () => 
       assert.equal(b.dropped, 0);
     } finally {
       await gw2.stop();
+    }
+  });
+
+  test('credentials, gzip and the tenant header go with every request; the default tenant sends none', async () => {
+    fixture.clearRequests();
+    fixture.setRoutes([{ method: 'POST', path: '/v1/traces', status: 200, headers: { 'content-type': 'application/x-protobuf' }, body: '' }]);
+    const gw = await startGateway(jaegerPipeline({ endpoint: fixture.url, compression: 'gzip', auth: { bearer: 's3cret' }, headers: { 'x-extra': 'yes' } }, spillDir));
+    try {
+      await sendTrace('http-proto', gw, { service: 'tenanted', headers: { 'x-scope-orgid': 'acme' } });
+      await sendTrace('http-proto', gw, { service: 'untenanted' });
+      await waitFor(() => backendsOf(gw), (bs) => (bs.find((x) => x.kind === 'jaeger')?.itemsWritten ?? 0) >= 6, 'both traces written');
+      for (const r of fixture.requests) {
+        assert.equal(r.headers.authorization, 'Bearer s3cret');
+        assert.equal(r.headers['x-extra'], 'yes');
+        assert.equal(r.headers['content-encoding'], 'gzip');
+      }
+      const byTenant = new Map<string, string[]>();
+      for (const r of fixture.requests) {
+        const tenant = String(r.headers['x-tenant'] ?? '(none)');
+        const services = decodeRequest('traces', gunzipSync(r.body), 'protobuf', tenant).items.map((sp) => String(sp.resource.attributes.find((a) => a.key === 'service.name')?.value && (sp.resource.attributes.find((a) => a.key === 'service.name')!.value as { stringValue: string }).stringValue));
+        byTenant.set(tenant, [...(byTenant.get(tenant) ?? []), ...services]);
+      }
+      assert.deepEqual([...new Set(byTenant.get('acme'))], ['tenanted']);
+      assert.deepEqual([...new Set(byTenant.get('(none)'))], ['untenanted']);
+    } finally {
+      await gw.stop();
     }
   });
 
