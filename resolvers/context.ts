@@ -2,6 +2,13 @@ import type { AttributeCatalog, LogStore, MetricStore, TraceStore } from '../src
 import { createTailBus, type TailBus } from '../src/tail/bus.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 import type { AlertEngine } from '../src/alerting/engine.ts';
+import type { BackendStatus } from '../src/backends/status.ts';
+
+/** Process-wide services a resolver may need besides the stores; each is optional so tests pass only what they use. */
+export interface ContextServices {
+  alerting?: AlertEngine;
+  backends?: () => BackendStatus[];
+}
 
 export interface Stores {
   traces: TraceStore;
@@ -20,6 +27,8 @@ export interface GraphQLContext {
   tail: { bus: TailBus; connection: object };
   /** The alert engine; absent when alerting.enabled is false. */
   alerting?: AlertEngine;
+  /** Every backend's status (the `backends` query). */
+  backends: () => BackendStatus[];
 }
 
 /**
@@ -30,7 +39,8 @@ export interface GraphQLContext {
 export function createContextFactory(
   stores: Stores,
   bus: TailBus = createTailBus(),
-  alerting?: AlertEngine,
+  services: ContextServices = {},
 ): (tenant: string, connection?: object) => GraphQLContext {
-  return (tenant, connection = {}) => ({ tenant, stores, loaders: createLoaders(tenant, stores), notes: [], tail: { bus, connection }, alerting });
+  const backends = services.backends ?? (() => []);
+  return (tenant, connection = {}) => ({ tenant, stores, loaders: createLoaders(tenant, stores), notes: [], tail: { bus, connection }, alerting: services.alerting, backends });
 }

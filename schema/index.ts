@@ -30,6 +30,9 @@ import './alert-rule.ts';
 import './alert.ts';
 import './alert-silence.ts';
 import './alert-event.ts';
+import './backend.ts';
+import './dependency.ts';
+import './promql.ts';
 import { builder } from './builder.ts';
 
 export const schema = builder.toSchema();

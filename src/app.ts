@@ -3,14 +3,16 @@
 import type { Logger } from 'pino';
 import { createRootLogger, componentLogger } from './logger.ts';
 import type { GatewayConfig } from './config/types.ts';
+import type { BackendRegistry } from './backends/index.ts';
 import { openDuckDbStore, type DuckDbStore } from './stores/duckdb/index.ts';
 import { createRegistry } from '../ingest/registry.ts';
 import { buildPipelines, type RunningPipelines } from '../ingest/pipeline.ts';
 import { otlpReceiverFactory } from '../ingest/receivers/otlp/factory.ts';
 import { batchProcessorFactory } from '../ingest/processors/batch/factory.ts';
 import { duckDbExporterFactory } from '../ingest/exporters/duckdb/factory.ts';
+import { prometheusExporterFactory } from '../ingest/exporters/prometheus/factory.ts';
 import type { Host } from '../ingest/component.ts';
-import type { LogStore, TraceStore } from './stores/types.ts';
+import type { LogStore, MetricStore, TraceStore } from './stores/types.ts';
 import type { GraphQLServer } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
 import { createTailBus, type TailBus } from './tail/bus.ts';
@@ -18,6 +20,9 @@ import { tailTaps } from './tail/tap.ts';
 import type { Alerting } from './alerting/index.ts';
 import type { AlertEngine } from './alerting/engine.ts';
 import type { Clock } from './alerting/types.ts';
+import { jaegerExporterFactory } from '../ingest/exporters/jaeger/factory.ts';
+import { elasticsearchExporterFactory } from '../ingest/exporters/elasticsearch/factory.ts';
+import { addComponentReporters, backendMetrics, createBackendRegistry, duckDbReporters, observeStore, type BackendRole } from './backends/index.ts';
 
 export interface App {
   start(): Promise<void>;
@@ -27,7 +32,13 @@ export interface App {
   addresses(): { graphql: string; otlpGrpc?: string; otlpHttp?: string };
   ready(): boolean;
   /** For tests and benchmarks: the running pieces. */
-  readonly internals: { store(): DuckDbStore | undefined; pipelines(): RunningPipelines | undefined; tail(): TailBus; alerting(): AlertEngine | undefined };
+  readonly internals: {
+    store(): DuckDbStore | undefined;
+    pipelines(): RunningPipelines | undefined;
+    tail(): TailBus;
+    alerting(): AlertEngine | undefined;
+    backends(): BackendRegistry;
+  };
 }
 
 export interface AppOptions {
@@ -52,6 +63,8 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   let alerting: Alerting | undefined;
   // Live tails: ingest publishes every batch here (before batching and storage); subscriptions read.
   const tail = createTailBus(cfg.tail);
+  // What the `backends` query and /metrics report: exporters, the DuckDB store, the read sources.
+  const backends = createBackendRegistry();
 
   const host: Host = {
     logger: root,
@@ -66,8 +79,18 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       threads: cfg.storage.duckdb.threads || undefined,
       memoryLimit: cfg.storage.duckdb.memoryLimit || undefined,
     });
-    const registry = createRegistry([otlpReceiverFactory, batchProcessorFactory, duckDbExporterFactory(store.writer)]);
+    const registry = createRegistry([
+      otlpReceiverFactory,
+      batchProcessorFactory,
+      duckDbExporterFactory(store.writer),
+      jaegerExporterFactory,
+      elasticsearchExporterFactory(cfg.storage.elasticsearch),
+      prometheusExporterFactory,
+    ]);
     pipelines = buildPipelines(registry, cfg, root, tailTaps(tail));
+    addComponentReporters(backends, pipelines.components.values());
+    const duckStore = store;
+    for (const r of duckDbReporters(() => duckStore.stats(), duckDbRoles(), cfg.storage.duckdb.path)) backends.add(r);
     await pipelines.start(host);
     log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), otlp: otlpAddresses() }, 'accepting OTLP');
 
@@ -90,7 +113,10 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         logger: componentLogger(root, 'alerting'),
       });
     }
-    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: store.metrics, catalog: store.catalog }, tail, alerting?.engine);
+    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: readers.metrics, catalog: store.catalog }, tail, {
+      alerting: alerting?.engine,
+      backends: () => backends.statuses(),
+    });
     graphql = createGraphQLServer({
       ...cfg.graphql,
       schema,
@@ -105,20 +131,25 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   }
 
   /** The store each signal is read from: DuckDB unless the config names another backend. */
-  async function openReadSources(duck: DuckDbStore): Promise<{ traces: TraceStore; logs: LogStore; close: () => Promise<void> }> {
+  async function openReadSources(duck: DuckDbStore): Promise<{ traces: TraceStore; logs: LogStore; metrics: MetricStore; close: () => Promise<void> }> {
     const { read, jaeger, elasticsearch: es } = cfg.storage;
     let traces: TraceStore = duck.traces;
     let logs: LogStore = duck.logs;
     const closers: (() => Promise<void>)[] = [];
     if (read.traces === 'jaeger') {
       const { createJaegerTraceStore } = await import('./stores/jaeger/index.ts');
-      traces = createJaegerTraceStore({
-        baseUrl: jaeger.url,
-        timeoutMs: jaeger.timeoutMs,
-        tenantHeader: jaeger.tenantHeader,
-        headers: jaeger.headers,
-        logger: componentLogger(root, 'jaeger'),
-      });
+      const observed = observeStore(
+        createJaegerTraceStore({
+          baseUrl: jaeger.url,
+          timeoutMs: jaeger.timeoutMs,
+          tenantHeader: jaeger.tenantHeader,
+          headers: jaeger.headers,
+          logger: componentLogger(root, 'jaeger'),
+        }),
+        { id: 'jaeger/read/traces', kind: 'jaeger', signal: 'traces', endpoint: jaeger.url },
+      );
+      traces = observed.store;
+      backends.add(observed.reporter);
     }
     if (read.logs === 'elasticsearch') {
       const { createElasticsearchLogStore } = await import('./stores/elasticsearch/index.ts');
@@ -137,11 +168,34 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         requestTimeoutMs: es.requestTimeoutMs,
         logger: componentLogger(root, 'elasticsearch'),
       });
-      logs = esLogs;
+      const observed = observeStore(esLogs, { id: 'elasticsearch/read/logs', kind: 'elasticsearch', signal: 'logs', endpoint: es.node });
+      logs = observed.store;
+      backends.add(observed.reporter);
       closers.push(() => esLogs.close());
     }
-    log.info({ traces: traces.backend, logs: logs.backend, metrics: duck.metrics.backend }, 'read sources');
-    return { traces, logs, close: async () => void (await Promise.all(closers.map((c) => c()))) };
+    let metrics: MetricStore = duck.metrics;
+    if (read.metrics === 'prometheus') {
+      const { createPrometheusStore } = await import('./stores/prometheus/index.ts');
+      const p = cfg.storage.prometheus;
+      // The same object answers PromQL (resolvers/promql.ts checks for the PromQlStore methods).
+      const promStore = createPrometheusStore({
+        url: p.url,
+        timeoutMs: p.timeoutMs,
+        username: p.username,
+        password: p.password,
+        bearer: p.bearer,
+        tenantHeader: p.tenantHeader,
+        headers: p.headers,
+        caFile: p.caFile,
+        rejectUnauthorized: p.rejectUnauthorized,
+      });
+      // The Proxy keeps every method (PromQL's too), so resolvers' capability checks still see them.
+      const observed = observeStore(promStore, { id: 'prometheus/read/metrics', kind: 'prometheus', signal: 'metrics', endpoint: p.url });
+      metrics = observed.store;
+      backends.add(observed.reporter);
+    }
+    log.info({ traces: traces.backend, logs: logs.backend, metrics: metrics.backend }, 'read sources');
+    return { traces, logs, metrics, close: async () => void (await Promise.all(closers.map((c) => c()))) };
   }
 
   function gatewayMetrics(): MetricSample[] {
@@ -157,10 +211,21 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       }
       samples.push({ name: 'teleql_duckdb_write_errors_total', help: 'Write batches DuckDB refused', type: 'counter', value: s.writeErrors });
     }
+    samples.push(...backendMetrics(backends.statuses()));
     samples.push({ name: 'teleql_tail_subscriptions', help: 'Live tail subscriptions open', type: 'gauge', value: tail.size() });
     samples.push({ name: 'teleql_tail_dropped_total', help: 'Tail records dropped from full subscription buffers', type: 'counter', value: tail.droppedTotal() });
     if (alerting) samples.push(...alerting.engine.metrics());
     return samples;
+  }
+
+  /** Per signal: WRITE when a pipeline exports to DuckDB, READ when queries are answered from it. */
+  function duckDbRoles(): Record<'traces' | 'logs' | 'metrics', BackendRole[]> {
+    const roles = { traces: [] as BackendRole[], logs: [] as BackendRole[], metrics: [] as BackendRole[] };
+    for (const signal of ['traces', 'logs', 'metrics'] as const) {
+      if (cfg.pipelines[signal]?.exporters.some((id) => id === 'duckdb' || id.startsWith('duckdb/'))) roles[signal].push('WRITE');
+      if (cfg.storage.read[signal] === 'duckdb') roles[signal].push('READ');
+    }
+    return roles;
   }
 
   function otlpAddresses(): { grpc?: string; http?: string } {
@@ -192,6 +257,6 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       const otlp = otlpAddresses();
       return { graphql: graphql?.address() ?? '', otlpGrpc: otlp.grpc, otlpHttp: otlp.http };
     },
-    internals: { store: () => store, pipelines: () => pipelines, tail: () => tail, alerting: () => alerting?.engine },
+    internals: { store: () => store, pipelines: () => pipelines, tail: () => tail, alerting: () => alerting?.engine, backends: () => backends },
   };
 }

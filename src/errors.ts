@@ -11,6 +11,7 @@ export const ErrorCodes = {
   GW_NOT_FOUND: 'the requested object does not exist for this tenant',
   GW_BACKEND_UNAVAILABLE: 'a storage backend did not answer',
   GW_BACKEND_ERROR: 'a storage backend failed the query',
+  GW_NOT_SUPPORTED: 'the configured read backend cannot answer this query (PromQL needs Prometheus as the metrics read source)',
 } as const;
 export type ErrorCode = keyof typeof ErrorCodes;
 

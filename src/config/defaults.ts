@@ -44,6 +44,7 @@ export function defaultConfig(): GatewayConfig {
         rejectUnauthorized: true,
         requestTimeoutMs: 30_000,
       },
+      prometheus: { url: '', timeoutMs: 10_000, username: '', password: '', bearer: '', tenantHeader: '', headers: {}, caFile: '', rejectUnauthorized: true },
     },
     // Component sections are open maps (id → settings); each component's own defaults and key
     // checks apply when the pipeline builds it.

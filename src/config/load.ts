@@ -16,7 +16,7 @@ export interface ConfigSources {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** The documented environment variables (README's table is generated from the same list). */
-export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | 'int'; help: string }[] = [
+export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | 'int' | 'list'; help: string }[] = [
   { name: 'TELEQL_HOST', path: '*host', kind: 'string', help: 'bind address of every listener (default 127.0.0.1)' },
   { name: 'TELEQL_GRAPHQL_PORT', path: 'graphql.port', kind: 'port', help: 'GraphQL HTTP + WebSocket port (4000)' },
   { name: 'TELEQL_OTLP_GRPC_PORT', path: 'receivers.otlp.grpc.port', kind: 'port', help: 'OTLP/gRPC port (4317)' },
@@ -30,8 +30,20 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_ES_USERNAME', path: 'storage.elasticsearch.username', kind: 'string', help: 'Elasticsearch basic-auth user' },
   { name: 'TELEQL_ES_PASSWORD', path: 'storage.elasticsearch.password', kind: 'string', help: 'Elasticsearch basic-auth password' },
   { name: 'TELEQL_ES_API_KEY', path: 'storage.elasticsearch.apiKey', kind: 'string', help: 'Elasticsearch API key (instead of user/password)' },
+  { name: 'TELEQL_METRICS_READ', path: 'storage.read.metrics', kind: 'string', help: 'where metric queries are answered: duckdb | prometheus (duckdb)' },
+  { name: 'TELEQL_PROMETHEUS_URL', path: 'storage.prometheus.url', kind: 'string', help: 'Prometheus base URL for metric reads, e.g. http://prometheus:9090' },
+  { name: 'TELEQL_PROMETHEUS_BEARER', path: 'storage.prometheus.bearer', kind: 'string', help: 'bearer token for Prometheus reads' },
   { name: 'TELEQL_LOG_LEVEL', path: 'log.level', kind: 'string', help: 'fatal|error|warn|info|debug|trace|silent (info)' },
   { name: 'TELEQL_ALERT_RULES_FILE', path: 'alerting.rulesFile', kind: 'string', help: 'YAML file of alert rules, reloaded when it changes' },
+  { name: 'TELEQL_TRACES_EXPORTERS', path: 'pipelines.traces.exporters', kind: 'list', help: 'comma-separated write targets for traces, e.g. duckdb,jaeger (duckdb)' },
+  { name: 'TELEQL_LOGS_EXPORTERS', path: 'pipelines.logs.exporters', kind: 'list', help: 'comma-separated write targets for logs, e.g. duckdb,elasticsearch (duckdb)' },
+  { name: 'TELEQL_METRICS_EXPORTERS', path: 'pipelines.metrics.exporters', kind: 'list', help: 'comma-separated write targets for metrics, e.g. duckdb,prometheus (duckdb)' },
+  { name: 'TELEQL_JAEGER_OTLP_ENDPOINT', path: 'exporters.jaeger.endpoint', kind: 'string', help: 'Jaeger OTLP receiver: http://jaeger:4318 (http) or jaeger:4317 (grpc)' },
+  { name: 'TELEQL_JAEGER_OTLP_PROTOCOL', path: 'exporters.jaeger.protocol', kind: 'string', help: 'http | grpc (http)' },
+  { name: 'TELEQL_JAEGER_OTLP_BEARER', path: 'exporters.jaeger.auth.bearer', kind: 'string', help: 'bearer token sent to the Jaeger OTLP receiver' },
+  { name: 'TELEQL_JAEGER_OTLP_CA_FILE', path: 'exporters.jaeger.tls.caFile', kind: 'string', help: 'CA bundle for an https/TLS Jaeger OTLP endpoint' },
+  { name: 'TELEQL_ES_BEARER', path: 'storage.elasticsearch.bearer', kind: 'string', help: 'Elasticsearch bearer token (instead of user/password)' },
+  { name: 'TELEQL_ES_CA_FILE', path: 'storage.elasticsearch.caFile', kind: 'string', help: 'CA bundle for an https Elasticsearch' },
 ];
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
@@ -47,7 +59,9 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
     const raw = env[v.name];
     if (raw === undefined || raw === '') continue;
     let value: unknown = raw;
-    if (v.kind !== 'string') {
+    if (v.kind === 'list') {
+      value = raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
+    } else if (v.kind !== 'string') {
       const n = Number(raw);
       const max = v.kind === 'port' ? 65535 : Number.MAX_SAFE_INTEGER;
       if (!Number.isInteger(n) || n < 0 || n > max) throw new ConfigError(`${v.name}: expected an integer from 0 to ${max} (actual: '${raw}')`);
@@ -110,7 +124,7 @@ function validate(cfg: GatewayConfig): void {
   }
   if (cfg.storage.duckdb.path === '') throw new ConfigError('storage.duckdb.path: must not be empty');
   const { read, jaeger, elasticsearch } = cfg.storage;
-  const allowed = { traces: ['duckdb', 'jaeger'], logs: ['duckdb', 'elasticsearch'], metrics: ['duckdb'] } as const;
+  const allowed = { traces: ['duckdb', 'jaeger'], logs: ['duckdb', 'elasticsearch'], metrics: ['duckdb', 'prometheus'] } as const;
   for (const signal of ['traces', 'logs', 'metrics'] as const) {
     if (!(allowed[signal] as readonly string[]).includes(read[signal])) {
       throw new ConfigError(`storage.read.${signal}: expected one of ${allowed[signal].join('|')} (actual: '${read[signal]}')`);
@@ -118,6 +132,9 @@ function validate(cfg: GatewayConfig): void {
   }
   if (read.traces === 'jaeger' && !/^https?:\/\//.test(jaeger.url)) {
     throw new ConfigError(`storage.jaeger.url: traces are read from Jaeger, so an http(s) URL is needed (actual: '${jaeger.url}')`);
+  }
+  if (read.metrics === 'prometheus' && !/^https?:\/\//.test(cfg.storage.prometheus.url)) {
+    throw new ConfigError(`storage.prometheus.url: metrics are read from Prometheus, so an http(s) URL is needed (actual: '${cfg.storage.prometheus.url}')`);
   }
   if (read.logs === 'elasticsearch' && !/^https?:\/\//.test(elasticsearch.node)) {
     throw new ConfigError(`storage.elasticsearch.node: logs are read from Elasticsearch, so an http(s) URL is needed (actual: '${elasticsearch.node}')`);

@@ -51,7 +51,7 @@ export interface GatewayConfig extends IngestConfig {
       memoryLimit: string; // '' = DuckDB's default
     };
     /** Where each signal's queries are answered. DuckDB always runs (it is the ingest default). */
-    read: { traces: 'duckdb' | 'jaeger'; logs: 'duckdb' | 'elasticsearch'; metrics: 'duckdb' };
+    read: { traces: 'duckdb' | 'jaeger'; logs: 'duckdb' | 'elasticsearch'; metrics: 'duckdb' | 'prometheus' };
     jaeger: {
       /** Jaeger query service base URL, e.g. http://jaeger:16686 (api_v3 is used). */
       url: string;
@@ -71,6 +71,20 @@ export interface GatewayConfig extends IngestConfig {
       caFile: string;
       rejectUnauthorized: boolean;
       requestTimeoutMs: number;
+    };
+    /** Metric reads (PromQL, series, labels, exemplars) from Prometheus' HTTP API. */
+    prometheus: {
+      /** Prometheus base URL, e.g. http://prometheus:9090 (the API is under /api/v1). */
+      url: string;
+      timeoutMs: number;
+      username: string;
+      password: string;
+      bearer: string;
+      /** Header carrying the tenant (Mimir/Cortex: X-Scope-OrgID); '' = not sent. */
+      tenantHeader: string;
+      headers: Record<string, string>;
+      caFile: string;
+      rejectUnauthorized: boolean;
     };
   };
 }

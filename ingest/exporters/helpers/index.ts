@@ -1,0 +1,12 @@
+// The shared exporter helper: import from here.
+export {
+  createQueuedExporter,
+  type PartialResult,
+  type QueuedExporter,
+  type QueuedExporterOptions,
+  type QueuedExporterStats,
+  type SendResult,
+  type Sender,
+} from './queued-exporter.ts';
+export { backoffMs, defaultQueueSettings, parseRetryAfter, type QueueSettings } from './settings.ts';
+export { httpResult } from './http-result.ts';

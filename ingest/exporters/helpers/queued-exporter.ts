@@ -1,0 +1,523 @@
+// The shared sending machinery of every backend exporter (after the Collector's exporterhelper):
+// a bounded memory queue, batching, retries with exponential backoff and jitter that honour
+// Retry-After, a per-attempt timeout, and a persistent spill in DuckDB for while the backend is down.
+//
+// API (stable; other exporters build on it):
+//
+//   interface Sender<S> {
+//     send(items, abortSignal): Promise<SendResult<S>>   // one attempt; never throws on purpose
+//     start?(): Promise<void>; shutdown?(): Promise<void>; endpoint?: string
+//   }
+//   type SendResult<S> = ExportResult                      // success | failure | retryable(retryAfterMs?)
+//                      | { kind: 'partial', retry: items[], failed: number, error, retryAfterMs? }
+//
+//   createQueuedExporter<S>({ id, kind, signal, sender, settings: QueueSettings, logger })
+//     → QueuedExporter<S>: Exporter<S> + metrics(): MetricSample[] + backendStatus(): BackendStatus
+//
+// `consume` only enqueues and returns, so a slow or dead backend never holds up the OTLP response
+// or the other exporters. One worker sends one batch at a time, oldest first:
+//   - success: counted as written; `failure`: dropped and counted as failed (resending won't help);
+//   - `retryable` (or a timeout): the batch goes back to the head of the queue and the worker waits
+//     backoff(failures) — at least Retry-After — before trying again. While failing, new items go
+//     to the spill (when enabled), so a restart loses nothing; the spill is sent first once the
+//     backend answers again, so order holds. `partial`: the written part is counted, the `retry`
+//     items go back to the head, `failed` are counted.
+// Invariant: everything in the spill is older than everything in memory.
+import type { Logger } from 'pino';
+import type { Exporter, ExportResult, Host, Signal, SignalItems } from '../../component.ts';
+import type { MetricSample } from '../../../src/server/metrics.ts';
+import type { BackendStatus } from '../../../src/backends/status.ts';
+import { decodeRequest } from '../../../src/otlp/codec.ts';
+import { encodeByTenant } from '../../../src/otlp/encode.ts';
+import { deferred, type Deferred } from '../../helpers/deferred.ts';
+import { openSpill, type Spill } from './spill.ts';
+import { backoffMs, type QueueSettings } from './settings.ts';
+import { join } from 'node:path';
+
+export interface PartialResult<S extends Signal> {
+  kind: 'partial';
+  /** Items worth resending later (e.g. per-item 429/5xx); the rest were written or failed. */
+  retry: readonly SignalItems[S][];
+  /** Items refused for good. */
+  failed: number;
+  error: Error;
+  retryAfterMs?: number;
+}
+
+export type SendResult<S extends Signal> = ExportResult | PartialResult<S>;
+
+export interface Sender<S extends Signal> {
+  /** One attempt at writing `items`. Stop when `abortSignal` fires (the attempt timed out or the exporter stops). */
+  send(items: readonly SignalItems[S][], abortSignal: AbortSignal): Promise<SendResult<S>>;
+  start?(): Promise<void>;
+  shutdown?(): Promise<void>;
+  /** Where it writes, for status and logs (no credentials). */
+  readonly endpoint?: string;
+}
+
+export interface QueuedExporterOptions<S extends Signal> {
+  /** The component id, e.g. `jaeger/traces`; also names the spill file. */
+  id: string;
+  /** The backend kind for status and metrics: jaeger, prometheus, elasticsearch… */
+  kind: string;
+  signal: S;
+  sender: Sender<S>;
+  settings: QueueSettings;
+  logger: Logger;
+  /** For tests: the jitter source. */
+  random?: () => number;
+}
+
+export interface QueuedExporterStats {
+  queued: number;
+  spilled: number;
+  sent: number;
+  failed: number;
+  dropped: number;
+  retries: number;
+  healthy: boolean;
+  lastError: string | null;
+}
+
+export type QueuedExporter<S extends Signal> = Exporter<S> & {
+  metrics(): MetricSample[];
+  backendStatus(): BackendStatus;
+  stats(): QueuedExporterStats;
+  /** Resolves when nothing is queued in memory or spilled (for tests and benchmarks). */
+  drained(): Promise<void>;
+};
+
+/** A FIFO of items kept as the arrays they came in, so enqueueing never copies. */
+class ItemQueue<T> {
+  private chunks: (readonly T[])[] = [];
+  private head = 0; // offset into chunks[0]
+  size = 0;
+  /** When the oldest item arrived (ms), for the flush interval. */
+  oldestAt = 0;
+
+  push(items: readonly T[]): void {
+    if (items.length === 0) return;
+    if (this.size === 0) this.oldestAt = performance.now();
+    this.chunks.push(items);
+    this.size += items.length;
+  }
+
+  unshift(items: readonly T[]): void {
+    if (items.length === 0) return;
+    if (this.head > 0) {
+      this.chunks[0] = this.chunks[0]!.slice(this.head);
+      this.head = 0;
+    }
+    this.chunks.unshift(items);
+    this.size += items.length;
+    this.oldestAt = performance.now();
+  }
+
+  take(max: number): T[] {
+    const out: T[] = [];
+    while (out.length < max && this.chunks.length > 0) {
+      const chunk = this.chunks[0]!;
+      const n = Math.min(max - out.length, chunk.length - this.head);
+      for (let i = 0; i < n; i++) out.push(chunk[this.head + i]!);
+      this.head += n;
+      if (this.head === chunk.length) {
+        this.chunks.shift();
+        this.head = 0;
+      }
+    }
+    this.size -= out.length;
+    if (this.size > 0) this.oldestAt = performance.now();
+    return out;
+  }
+}
+
+interface Batch<T> {
+  items: T[];
+  /** Spill rows the items came from (removed once settled). */
+  seqs: bigint[];
+}
+
+export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptions<S>): QueuedExporter<S> {
+  type T = SignalItems[S];
+  const { id, kind, signal, sender, settings, logger } = opts;
+  const random = opts.random ?? Math.random;
+  const memory = new ItemQueue<T>();
+  let spill: Spill | undefined;
+  let started = false;
+  let stopping = false;
+  let stopNow = false; // shutdown's deadline passed, or the backend failed while stopping
+  let worker: Promise<void> | undefined;
+  let waiter: (() => void) | undefined;
+  let waiterOnItems = false;
+  let current: AbortController | undefined;
+  let spillChain: Promise<void> = Promise.resolve();
+  let spillWaiting = 0; // items handed to the spill chain but not yet stored
+  let idleWaiters: Deferred<void>[] = [];
+  const counts = { sent: 0, failed: 0, dropped: 0, retries: 0 };
+  let consecutiveFailures = 0; // retryable failures in a row (drives backoff and spilling)
+  let lastAttemptOk = true; // healthy: the last attempt was written (a refusal for good is unhealthy too)
+  let retryingSince = 0;
+  let lastError: string | null = null;
+  let lastErrorAt: Date | null = null;
+
+  const labels = { exporter: id, kind, signal };
+
+  /** Ends the worker's current wait: any wait on 'stop', an idle or flush wait on 'items'. */
+  function notify(why: 'items' | 'stop' = 'items'): void {
+    if (waiter && (why === 'stop' || waiterOnItems)) waiter();
+  }
+
+  /** The worker's only way to wait (one waiter at a time, nothing left attached afterwards). */
+  function waitFor(ms: number | undefined, onItems: boolean): Promise<void> {
+    if (stopping && !onItems) return Promise.resolve();
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        if (waiter === done) waiter = undefined;
+        resolve();
+      };
+      waiter = done;
+      waiterOnItems = onItems;
+      if (ms !== undefined) timer = setTimeout(done, ms);
+    });
+  }
+
+  function errorText(err: unknown): string {
+    return err instanceof Error ? err.message : String(err);
+  }
+
+  function noteError(message: string): void {
+    lastError = message;
+    lastErrorAt = new Date();
+  }
+
+  /** Spill rows of at most one batch each, so the size bound drops whole batches, oldest first. */
+  function encode(items: readonly T[]) {
+    const size = settings.batch.maxItems;
+    if (items.length <= size) return encodeByTenant(signal, items);
+    const parts = [];
+    for (let i = 0; i < items.length; i += size) parts.push(...encodeByTenant(signal, items.slice(i, i + size)));
+    return parts;
+  }
+
+  /** Moves every memory item to the spill's tail (kept in order behind what is there). */
+  function spillMemory(): Promise<void> {
+    if (!spill || memory.size === 0) return spillChain;
+    const items = memory.take(memory.size);
+    spillWaiting += items.length;
+    const s = spill;
+    spillChain = spillChain.then(async () => {
+      try {
+        counts.dropped += await s.append(encode(items));
+      } catch (err) {
+        // The disk failed us: keep the items in memory rather than lose them (the memory bound applies).
+        logger.error({ err }, 'could not write to the spill; keeping the items in memory');
+        memory.unshift(items);
+        enforceMemoryBound();
+      } finally {
+        spillWaiting -= items.length;
+        notify('items');
+      }
+    });
+    return spillChain;
+  }
+
+  function enforceMemoryBound(): void {
+    const over = memory.size - settings.queue.maxItems;
+    if (over > 0 && !spill) {
+      memory.take(over);
+      counts.dropped += over;
+      logger.warn({ dropped: over }, 'exporter queue full; dropped the oldest items');
+    }
+  }
+
+  /** Puts a batch back at the head of the queue to be retried. */
+  async function requeue(items: readonly T[]): Promise<void> {
+    if (spill) {
+      try {
+        await spillChain;
+        counts.dropped += await spill.prepend(encode(items));
+        return;
+      } catch (err) {
+        logger.error({ err }, 'could not write to the spill; keeping the batch in memory');
+      }
+    }
+    memory.unshift(items);
+    enforceMemoryBound();
+  }
+
+  async function nextBatch(): Promise<Batch<T> | undefined> {
+    for (;;) {
+      if (spill) await spillChain;
+      if (stopNow) return undefined;
+      if (spill && spill.size().rows > 0) {
+        if (stopping) return undefined; // the spill keeps; memory is spilled behind it on shutdown
+        const rows = await spill.peek(settings.batch.maxItems);
+        const items: T[] = [];
+        for (const row of rows) {
+          spill.inFlight.add(row.seq);
+          const decoded = decodeRequest(signal, Buffer.from(row.body.buffer, row.body.byteOffset, row.body.length), 'protobuf', row.tenant);
+          items.push(...(decoded.items as T[]));
+        }
+        return { items, seqs: rows.map((r) => r.seq) };
+      }
+      if (memory.size > 0) {
+        const waited = performance.now() - memory.oldestAt;
+        if (memory.size >= settings.batch.maxItems || waited >= settings.batch.flushIntervalMs || stopping) {
+          return { items: memory.take(settings.batch.maxItems), seqs: [] };
+        }
+        await waitFor(settings.batch.flushIntervalMs - waited, true);
+        continue;
+      }
+      if (stopping) return undefined;
+      if (spillWaiting === 0) {
+        for (const w of idleWaiters) w.resolve();
+        idleWaiters = [];
+      }
+      await waitFor(undefined, true);
+    }
+  }
+
+  async function attempt(items: readonly T[]): Promise<SendResult<S>> {
+    const controller = new AbortController();
+    current = controller;
+    const timedOut = new Promise<SendResult<S>>((resolve) => {
+      const timer = setTimeout(() => {
+        controller.abort(new Error(`send timed out after ${settings.timeoutMs} ms`));
+      }, settings.timeoutMs);
+      controller.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve({ kind: 'retryable', error: toError(controller.signal.reason, 'send aborted') });
+      });
+    });
+    try {
+      // A sender that ignores the signal cannot hold the worker past the timeout.
+      return await Promise.race([
+        sender.send(items, controller.signal).catch((err: unknown): SendResult<S> => ({ kind: 'retryable', error: toError(err, 'send failed') })),
+        timedOut,
+      ]);
+    } finally {
+      if (!controller.signal.aborted) controller.abort(new Error('settled'));
+      current = undefined;
+    }
+  }
+
+  async function settle(batch: Batch<T>): Promise<void> {
+    if (spill && batch.seqs.length > 0) {
+      await spill.remove(batch.seqs);
+      for (const s of batch.seqs) spill.inFlight.delete(s);
+    }
+  }
+
+  async function deliver(batch: Batch<T>): Promise<void> {
+    const result = await attempt(batch.items);
+    const n = batch.items.length;
+    lastAttemptOk = result.kind === 'success';
+    if (result.kind === 'success') {
+      counts.sent += n;
+      consecutiveFailures = 0;
+      retryingSince = 0;
+      await settle(batch);
+      return;
+    }
+    if (result.kind === 'failure') {
+      counts.failed += n;
+      consecutiveFailures = 0;
+      retryingSince = 0;
+      noteError(result.error.message);
+      logger.error({ items: n, error: result.error.message }, 'backend refused a batch; dropped');
+      await settle(batch);
+      return;
+    }
+    let retry: readonly T[] = batch.items;
+    if (result.kind === 'partial') {
+      counts.sent += n - result.retry.length - result.failed;
+      counts.failed += result.failed;
+      retry = result.retry;
+      // The rest is settled: the retry items replace the rows they came from.
+      if (retry.length > 0) await requeue(retry);
+      await settle(batch);
+    } else if (batch.seqs.length === 0) {
+      await requeue(retry);
+    } else if (spill) {
+      for (const s of batch.seqs) spill.inFlight.delete(s); // stays at the head of the spill
+    }
+    noteError(result.error.message);
+    if (retry.length === 0) return;
+    const now = performance.now();
+    if (retryingSince === 0) retryingSince = now;
+    consecutiveFailures++;
+    if (settings.retry.maxElapsedMs > 0 && now - retryingSince >= settings.retry.maxElapsedMs) {
+      await giveUpHead(retry.length);
+      return;
+    }
+    if (stopping) {
+      stopNow = true; // what is left stays queued (spilled) for the next start
+      return;
+    }
+    counts.retries++;
+    // While the backend fails, what waits in memory is safer on disk.
+    await spillMemory();
+    const wait = backoffMs(settings.retry, consecutiveFailures, result.retryAfterMs, random);
+    logger.warn({ items: retry.length, error: result.error.message, retryInMs: wait, failures: consecutiveFailures }, 'send failed; will retry');
+    await waitFor(wait, false);
+  }
+
+  /** Drops the batch at the head of the queue after retrying it for maxElapsedMs. */
+  async function giveUpHead(items: number): Promise<void> {
+    retryingSince = 0;
+    counts.failed += items;
+    logger.error({ items, afterMs: settings.retry.maxElapsedMs }, 'gave up retrying a batch; dropped');
+    if (spill && spill.size().rows > 0) {
+      const rows = await spill.peek(items);
+      let left = items;
+      const seqs: bigint[] = [];
+      for (const r of rows) {
+        if (left <= 0) break;
+        seqs.push(r.seq);
+        left -= r.items;
+      }
+      await spill.remove(seqs);
+    } else {
+      memory.take(items);
+    }
+  }
+
+  async function run(): Promise<void> {
+    for (;;) {
+      let batch: Batch<T> | undefined;
+      try {
+        batch = await nextBatch();
+      } catch (err) {
+        // A spill row that no longer decodes cannot be sent: drop it rather than loop on it.
+        logger.error({ err }, 'could not read the spill');
+        noteError(`spill: ${errorText(err)}`);
+        if (stopping) return;
+        await waitFor(1000, false);
+        continue;
+      }
+      if (!batch) return;
+      await deliver(batch);
+    }
+  }
+
+  function isIdle(): boolean {
+    return memory.size === 0 && spillWaiting === 0 && (spill?.size().rows ?? 0) === 0 && current === undefined;
+  }
+
+  function stats(): QueuedExporterStats {
+    const spilled = spill?.size().items ?? 0;
+    return {
+      queued: memory.size + spilled + spillWaiting,
+      spilled,
+      sent: counts.sent,
+      failed: counts.failed,
+      dropped: counts.dropped,
+      retries: counts.retries,
+      healthy: lastAttemptOk && consecutiveFailures === 0,
+      lastError,
+    };
+  }
+
+  return {
+    async start(_host: Host) {
+      if (started) return;
+      started = true;
+      if (settings.spill.enabled) {
+        const file = join(settings.spill.directory, `${id.replace(/[^A-Za-z0-9_.-]/g, '_')}.duckdb`);
+        spill = await openSpill(file, settings.spill.maxBytes);
+        const left = spill.size();
+        if (left.rows > 0) logger.info({ items: left.items, bytes: left.bytes, file }, 'resuming spilled batches');
+      }
+      await sender.start?.();
+      worker = run().catch((err: unknown) => logger.error({ err }, 'exporter worker stopped unexpectedly'));
+    },
+
+    async consume(items) {
+      if (items.length === 0) return;
+      if (stopping) {
+        counts.dropped += items.length;
+        return;
+      }
+      memory.push(items);
+      // Spill when the memory bound is passed, and while the backend fails (so a restart loses nothing).
+      if (spill && (memory.size > settings.queue.maxItems || consecutiveFailures > 0)) void spillMemory();
+      else enforceMemoryBound();
+      notify();
+    },
+
+    async shutdown() {
+      if (stopping) return;
+      stopping = true;
+      if (!started) return;
+      const deadline = setTimeout(() => {
+        stopNow = true;
+        current?.abort(new Error('exporter shutting down'));
+      }, settings.shutdownTimeoutMs);
+      notify('stop');
+      await worker;
+      clearTimeout(deadline);
+      if (spill) {
+        await spillMemory();
+        const left = spill.size();
+        if (left.rows > 0) logger.info({ items: left.items }, 'spilled batches kept for the next start');
+        await spill.close();
+        spill = undefined;
+      } else if (memory.size > 0) {
+        counts.dropped += memory.size;
+        logger.warn({ dropped: memory.size }, 'exporter stopped with unsent items and no spill; dropped');
+        memory.take(memory.size);
+      }
+      await sender.shutdown?.();
+      for (const w of idleWaiters) w.resolve();
+    },
+
+    metrics() {
+      const s = stats();
+      return [
+        { name: 'teleql_exporter_queue_items', help: 'Items waiting to be sent (memory and spill)', type: 'gauge', value: s.queued, labels },
+        { name: 'teleql_exporter_spilled_items', help: 'Items waiting in the on-disk spill', type: 'gauge', value: s.spilled, labels },
+        { name: 'teleql_exporter_sent_items_total', help: 'Items the backend accepted', type: 'counter', value: s.sent, labels },
+        { name: 'teleql_exporter_failed_items_total', help: 'Items the backend refused for good', type: 'counter', value: s.failed, labels },
+        { name: 'teleql_exporter_dropped_items_total', help: 'Items dropped because a queue or the spill was full', type: 'counter', value: s.dropped, labels },
+        { name: 'teleql_exporter_retries_total', help: 'Send attempts retried', type: 'counter', value: s.retries, labels },
+        { name: 'teleql_exporter_healthy', help: '1 when the last send attempt was written in full', type: 'gauge', value: s.healthy ? 1 : 0, labels },
+      ];
+    },
+
+    backendStatus() {
+      const s = stats();
+      return {
+        id,
+        kind,
+        signal,
+        roles: ['WRITE'],
+        endpoint: sender.endpoint ?? '',
+        healthy: s.healthy,
+        lastError: s.lastError,
+        lastErrorAt,
+        queueDepth: s.queued,
+        itemsWritten: s.sent,
+        itemsFailed: s.failed,
+        spilled: s.spilled,
+        dropped: s.dropped,
+        retries: s.retries,
+      };
+    },
+
+    stats,
+
+    drained() {
+      if (isIdle() || stopping) return Promise.resolve();
+      const d = deferred();
+      idleWaiters.push(d);
+      return d.promise;
+    },
+  };
+}
+
+function toError(err: unknown, fallback: string): Error {
+  if (err instanceof Error) return err;
+  return new Error(err === undefined ? fallback : String(err));
+}

@@ -1,0 +1,169 @@
+// The persistent part of an exporter's queue: batches waiting for a backend that is down, kept in
+// their own DuckDB file (one per exporter instance) so they survive a gateway restart. A row is one
+// tenant's part of a batch as an OTLP protobuf request (src/otlp/encode.ts), so nothing of the
+// model is lost. Rows are ordered by `seq`: the exporter reads the oldest first, appends new ones at
+// the tail and puts a batch it must retry back at the head (seq below the lowest).
+//
+// Bounded by bytes: past `maxBytes` the oldest rows (never one being sent) are deleted and their
+// items counted as dropped. Every operation runs on one connection, one after another.
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { DuckDBInstance, blobValue, type DuckDBConnection } from '@duckdb/node-api';
+
+export interface SpillPart {
+  tenant: string;
+  items: number;
+  body: Uint8Array;
+}
+
+export interface SpilledRow extends SpillPart {
+  seq: bigint;
+}
+
+export interface Spill {
+  /** Adds parts after everything stored; returns the number of items dropped to stay under the bound. */
+  append(parts: readonly SpillPart[]): Promise<number>;
+  /** Adds parts before everything stored (a batch to retry first). Returns items dropped. */
+  prepend(parts: readonly SpillPart[]): Promise<number>;
+  /** The oldest rows, up to `maxItems` items (at least one row when any is stored). */
+  peek(maxItems: number): Promise<SpilledRow[]>;
+  remove(seqs: readonly bigint[]): Promise<void>;
+  /** Rows being sent right now: the size bound never drops them. */
+  readonly inFlight: Set<bigint>;
+  /** Items and bytes stored. */
+  size(): { rows: number; items: number; bytes: number };
+  close(): Promise<void>;
+}
+
+const TABLE = 'spill';
+
+export async function openSpill(path: string, maxBytes: number): Promise<Spill> {
+  await mkdir(dirname(path), { recursive: true });
+  // Small: the spill is a queue, not an analytics database.
+  const instance = await DuckDBInstance.create(path, { threads: '1', memory_limit: '128MB' });
+  const conn: DuckDBConnection = await instance.connect();
+  await conn.run(`CREATE TABLE IF NOT EXISTS ${TABLE} (seq BIGINT NOT NULL, tenant VARCHAR NOT NULL, items INTEGER NOT NULL, bytes INTEGER NOT NULL, body BLOB NOT NULL)`);
+  const totals = (await conn.runAndReadAll(`SELECT count(*)::INTEGER, coalesce(sum(items), 0)::BIGINT, coalesce(sum(bytes), 0)::BIGINT, min(seq), max(seq) FROM ${TABLE}`)).getRows()[0]!;
+  let rows = Number(totals[0]);
+  let items = Number(totals[1]);
+  let bytes = Number(totals[2]);
+  let minSeq = totals[3] == null ? 0n : BigInt(totals[3] as bigint);
+  let maxSeq = totals[4] == null ? -1n : BigInt(totals[4] as bigint);
+  const inFlight = new Set<bigint>();
+  let chain: Promise<unknown> = Promise.resolve();
+  let closed = false;
+
+  // One operation at a time on the one connection, in call order.
+  function serial<T>(op: () => Promise<T>): Promise<T> {
+    const next = chain.then(() => {
+      if (closed) throw new Error('spill is closed');
+      return op();
+    });
+    chain = next.catch(() => {});
+    return next;
+  }
+
+  async function insert(parts: readonly SpillPart[], seqs: bigint[]): Promise<void> {
+    await conn.run('BEGIN TRANSACTION');
+    try {
+      for (let i = 0; i < parts.length; i++) {
+        const p = parts[i]!;
+        await conn.run(`INSERT INTO ${TABLE} VALUES ($1, $2, $3, $4, $5)`, [seqs[i]!, p.tenant, p.items, p.body.length, blobValue(p.body)]);
+      }
+      await conn.run('COMMIT');
+    } catch (err) {
+      await conn.run('ROLLBACK').catch(() => {});
+      throw err;
+    }
+    for (const p of parts) {
+      rows++;
+      items += p.items;
+      bytes += p.body.length;
+    }
+  }
+
+  /** Deletes the oldest rows not in flight until the bytes fit; returns the items deleted. */
+  async function enforceBound(): Promise<number> {
+    if (bytes <= maxBytes) return 0;
+    const candidates = (await conn.runAndReadAll(`SELECT seq, items, bytes FROM ${TABLE} ORDER BY seq`)).getRows();
+    const victims: bigint[] = [];
+    let dropped = 0;
+    for (const [seq, n, b] of candidates) {
+      if (bytes <= maxBytes) break;
+      const s = BigInt(seq as bigint);
+      if (inFlight.has(s)) continue;
+      victims.push(s);
+      dropped += Number(n);
+      bytes -= Number(b);
+      items -= Number(n);
+      rows--;
+    }
+    if (victims.length > 0) await conn.run(`DELETE FROM ${TABLE} WHERE seq IN (${victims.join(',')})`);
+    return dropped;
+  }
+
+  return {
+    inFlight,
+    append(parts) {
+      return serial(async () => {
+        if (parts.length === 0) return 0;
+        if (rows === 0) minSeq = maxSeq + 1n;
+        const seqs = parts.map(() => ++maxSeq);
+        await insert(parts, seqs);
+        return enforceBound();
+      });
+    },
+    prepend(parts) {
+      return serial(async () => {
+        if (parts.length === 0) return 0;
+        if (rows === 0) maxSeq = minSeq + BigInt(parts.length) - 1n;
+        const first = rows === 0 ? minSeq : minSeq - BigInt(parts.length);
+        const seqs = parts.map((_, i) => first + BigInt(i));
+        minSeq = first;
+        await insert(parts, seqs);
+        return enforceBound();
+      });
+    },
+    peek(maxItems) {
+      return serial(async () => {
+        if (rows === 0) return [];
+        // Enough rows for maxItems, judged by a running sum, but always the first one.
+        const result = await conn.runAndReadAll(
+          `SELECT seq, tenant, items, body FROM (SELECT *, sum(items) OVER (ORDER BY seq) - items AS before FROM ${TABLE}) WHERE before < $1 OR before = 0 ORDER BY seq`,
+          [maxItems],
+        );
+        return result.getRowObjectsJS().map((r) => ({
+          seq: BigInt(r.seq as bigint),
+          tenant: String(r.tenant),
+          items: Number(r.items),
+          body: r.body as Uint8Array,
+        }));
+      });
+    },
+    remove(seqs) {
+      return serial(async () => {
+        if (seqs.length === 0) return;
+        const list = seqs.join(',');
+        const gone = (await conn.runAndReadAll(`DELETE FROM ${TABLE} WHERE seq IN (${list}) RETURNING items, bytes`)).getRows();
+        for (const [n, b] of gone) {
+          rows--;
+          items -= Number(n);
+          bytes -= Number(b);
+        }
+        if (rows > 0 && seqs.includes(minSeq)) {
+          const m = (await conn.runAndReadAll(`SELECT min(seq) FROM ${TABLE}`)).getRows()[0]![0];
+          minSeq = BigInt(m as bigint);
+        }
+      });
+    },
+    size: () => ({ rows, items, bytes }),
+    async close() {
+      await serial(async () => {
+        await conn.run('CHECKPOINT');
+      }).catch(() => {});
+      closed = true;
+      conn.closeSync();
+      instance.closeSync();
+    },
+  };
+}

@@ -1,0 +1,130 @@
+// The Prometheus HTTP API through `prometheus-query`: one driver per tenant (the tenant header is a
+// fixed header of the driver), auth and TLS set once, and every failure turned into a StoreError:
+// Prometheus' own 4xx answers (bad_data, execution errors) are BAD_QUERY with its message; network
+// errors, timeouts and 5xx are UNAVAILABLE.
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { PrometheusDriver, type QueryResult } from 'prometheus-query';
+import { StoreError } from '../types.ts';
+
+export const BACKEND = 'prometheus';
+
+export interface PrometheusClientOptions {
+  url: string;
+  timeoutMs: number;
+  username?: string;
+  password?: string;
+  bearer?: string;
+  tenantHeader?: string;
+  headers?: Record<string, string>;
+  caFile?: string;
+  rejectUnauthorized?: boolean;
+}
+
+/** Times in milliseconds since the epoch, as prometheus-query takes them. */
+export interface PrometheusClient {
+  instant(tenant: string, query: string, timeMs: number): Promise<QueryResult>;
+  range(tenant: string, query: string, startMs: number, endMs: number, stepSeconds: number): Promise<QueryResult>;
+  series(tenant: string, match: string[], startMs: number, endMs: number): Promise<Record<string, string>[]>;
+  labelNames(tenant: string, match: string[] | undefined, startMs?: number, endMs?: number): Promise<string[]>;
+  labelValues(tenant: string, label: string, match: string[] | undefined, startMs?: number, endMs?: number): Promise<string[]>;
+  exemplars(tenant: string, query: string, startMs: number, endMs: number): Promise<RawExemplarSeries[]>;
+}
+
+/** One entry of /api/v1/query_exemplars. */
+export interface RawExemplarSeries {
+  seriesLabels: Record<string, string>;
+  exemplars: { labels: Record<string, string>; value: string; timestamp: number }[];
+}
+
+interface PromQueryError {
+  status: 'error';
+  errorType?: string;
+  error?: string;
+  httpStatus?: number;
+  prometheus?: { errorType?: string; error?: string };
+}
+
+function isPromQueryError(err: unknown): err is PromQueryError {
+  return typeof err === 'object' && err !== null && (err as { status?: unknown }).status === 'error';
+}
+
+/** prometheus-query rejects with plain objects; they become StoreErrors here. */
+export function toStoreError(err: unknown): StoreError {
+  if (err instanceof StoreError) return err;
+  if (isPromQueryError(err)) {
+    const message = err.prometheus?.error ?? err.error ?? 'unknown error';
+    const status = err.httpStatus;
+    if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
+      return new StoreError('BAD_QUERY', BACKEND, `Prometheus: ${message}`, err);
+    }
+    const what = status !== undefined ? `answered ${status}: ${message}` : `${err.errorType ?? 'request failed'}: ${message}`;
+    return new StoreError('UNAVAILABLE', BACKEND, `Prometheus ${what}`, err);
+  }
+  if (err instanceof TypeError) {
+    // prometheus-query cannot parse native-histogram samples (it expects a `value`).
+    return new StoreError('BAD_QUERY', BACKEND, 'the query returned native histograms; wrap it in histogram_count(), histogram_sum() or histogram_quantile()', err);
+  }
+  return new StoreError('INTERNAL', BACKEND, err instanceof Error ? err.message : String(err), err);
+}
+
+export function createPrometheusClient(opts: PrometheusClientOptions): PrometheusClient {
+  const endpoint = opts.url.replace(/\/+$/, '');
+  const headers: Record<string, string> = { ...opts.headers };
+  if (!opts.username && opts.bearer) headers.authorization = `Bearer ${opts.bearer}`;
+  const agent = endpoint.startsWith('https:')
+    ? new https.Agent({ keepAlive: true, ...(opts.caFile && { ca: readFileSync(opts.caFile) }), rejectUnauthorized: opts.rejectUnauthorized ?? true })
+    : undefined;
+  const drivers = new Map<string, PrometheusDriver>();
+
+  function driver(tenant: string): PrometheusDriver {
+    const key = opts.tenantHeader ? tenant : '';
+    let d = drivers.get(key);
+    if (!d) {
+      d = new PrometheusDriver({
+        endpoint,
+        baseURL: '/api/v1/',
+        headers: opts.tenantHeader ? { ...headers, [opts.tenantHeader]: tenant } : headers,
+        timeout: opts.timeoutMs,
+        preferPost: true,
+        ...(opts.username && { auth: { username: opts.username, password: opts.password ?? '' } }),
+        ...(agent && {
+          requestInterceptor: {
+            onFulfilled: (config) => {
+              config.httpsAgent = agent;
+              return config;
+            },
+          },
+        }),
+      });
+      drivers.set(key, d);
+    }
+    return d;
+  }
+
+  async function call<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+
+  return {
+    instant: (tenant, query, timeMs) => call(() => driver(tenant).instantQuery(query, timeMs)),
+    range: (tenant, query, startMs, endMs, stepSeconds) => call(() => driver(tenant).rangeQuery(query, startMs, endMs, stepSeconds)),
+    series: (tenant, match, startMs, endMs) =>
+      call(async () => {
+        const metrics = await driver(tenant).series(match, startMs, endMs);
+        return metrics.map((m) => ({ ...(m.labels as Record<string, string>), ...(m.name ? { __name__: m.name } : {}) }));
+      }),
+    labelNames: (tenant, match, startMs, endMs) => call(() => driver(tenant).labelNames(match, startMs, endMs)),
+    labelValues: (tenant, label, match, startMs, endMs) => call(() => driver(tenant).labelValues(label, match, startMs, endMs)),
+    exemplars: (tenant, query, startMs, endMs) =>
+      call(() => {
+        // prometheus-query has no call for /query_exemplars; its request path keeps auth, TLS and errors the same.
+        const d = driver(tenant) as unknown as { request(method: string, uri: string, params: unknown, body?: unknown): Promise<RawExemplarSeries[]> };
+        return d.request('POST', 'query_exemplars', null, { query, start: startMs / 1000, end: endMs / 1000 });
+      }),
+  };
+}

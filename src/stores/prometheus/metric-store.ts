@@ -1,0 +1,319 @@
+// MetricStore and PromQlStore over Prometheus' HTTP API. Structured queries (metricSeries) are
+// turned into PromQL:
+// - the name may be the OTel name ("http.server.duration") or the Prometheus one
+//   ("http_server_duration_milliseconds"); the family is found among the stored metric names (the
+//   sanitised OTel name plus unit / _total / _ratio words, as the exporter writes them);
+// - label matches: service.name → job (with or without a namespace/ prefix), service.namespace →
+//   job prefix, service.instance.id → instance, any other key → its sanitised label name;
+// - each step is an `<agg>_over_time(sel[step])` window (RATE: `rate(sel[step])`, Prometheus'
+//   extrapolated rate); histograms and summaries give the last `_count` / `_sum` of the window,
+//   native histograms the last histogram_count / histogram_sum of a 1-minute subquery over the window;
+// - series labels are Prometheus' label names (sanitised), without __name__.
+import type { KeyValue, MetricPoint, MetricType } from '../../model/telemetry.ts';
+import type { MetricSeries, MetricStore, SeriesAggregation, SeriesPoint, SeriesQuery, StoredExemplar, TimeRange } from '../types.ts';
+import { StoreError } from '../types.ts';
+import { BACKEND, type PrometheusClient, type RawExemplarSeries } from './client.ts';
+import { labelName, UCUM_BY_WORD, UNIT_SUFFIX_WORDS } from './names.ts';
+import type { PromQlResult, PromQlSeries, PromQlStore } from './types.ts';
+
+const MS = 1_000_000n;
+const HOUR_MS = 3_600_000;
+const MAX_BUCKETS = 11_000;
+const FAMILY_SUFFIXES = ['_bucket', '_count', '_sum'];
+
+type Kind = 'counter' | 'gauge' | 'histogram' | 'summary' | 'native';
+interface Family {
+  name: string;
+  kind: Kind;
+  type: MetricType;
+  unit: string;
+}
+
+const OVER_TIME: Record<Exclude<SeriesAggregation, 'RATE'>, string> = {
+  AVG: 'avg_over_time', SUM: 'sum_over_time', MIN: 'min_over_time', MAX: 'max_over_time', LAST: 'last_over_time', COUNT: 'count_over_time',
+};
+const TYPE_OF: Record<Kind, MetricType> = { counter: 'sum', gauge: 'gauge', histogram: 'histogram', summary: 'summary', native: 'exponentialHistogram' };
+
+const badQuery = (message: string): StoreError => new StoreError('BAD_QUERY', BACKEND, message);
+const nsToMs = (ns: bigint): number => Number(ns / MS);
+const msToNs = (ms: number): bigint => BigInt(Math.round(ms)) * MS;
+const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
+
+/** A PromQL string literal (Go escapes; JSON's are a subset PromQL reads). */
+const str = (v: string): string => JSON.stringify(v);
+const regexEscape = (v: string): string => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The unit word(s) at the end of a family name, back to UCUM ("_seconds" → "s"). */
+function unitOf(family: string): string {
+  const words = family.replace(/_(total|ratio)$/, '').split('_');
+  for (let n = 3; n >= 1; n--) {
+    const tail = words.slice(-n).join('_');
+    if (UCUM_BY_WORD[tail]) return UCUM_BY_WORD[tail]!;
+  }
+  if (family.endsWith('_ratio')) return '1';
+  return '';
+}
+
+function labelsKey(labels: Record<string, string>, drop: readonly string[] = []): string {
+  return JSON.stringify(Object.entries(labels).filter(([k]) => k !== '__name__' && !drop.includes(k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** The matchers for a label filter given with OTel attribute keys. */
+export function labelMatchers(labels: Record<string, string> | undefined): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(labels ?? {})) {
+    if (key === 'service.name') out.push(`job=~${str(`(?:.+/)?${regexEscape(value)}`)}`);
+    else if (key === 'service.namespace') out.push(`job=~${str(`${regexEscape(value)}/.+`)}`);
+    else if (key === 'service.instance.id') out.push(`instance=${str(value)}`);
+    else out.push(`${labelName(key)}=${str(value)}`);
+  }
+  return out;
+}
+
+function selector(name: string, matchers: string[]): string {
+  return `{${[`__name__=${str(name)}`, ...matchers].join(',')}}`;
+}
+
+function toExemplars(raw: RawExemplarSeries['exemplars']): StoredExemplar[] {
+  return raw.map((e) => {
+    const { trace_id: traceId = '', span_id: spanId = '', ...rest } = e.labels;
+    const filteredAttributes: KeyValue[] = Object.entries(rest).map(([key, value]) => ({ key, value: { stringValue: value } }));
+    return { timeUnixNano: msToNs(e.timestamp * 1000), value: Number(e.value), traceId, spanId, filteredAttributes };
+  });
+}
+
+interface RangeVector {
+  metric: { name?: string; labels: Record<string, string> } | null;
+  values: { time: Date; value: number }[];
+}
+
+export function createPrometheusMetricStore(client: PrometheusClient): MetricStore & PromQlStore {
+  /** Stored metric names in the range (at least the last hour, as names are looked up by family). */
+  async function names(tenant: string, range?: TimeRange): Promise<string[]> {
+    const end = range?.to !== undefined ? nsToMs(range.to) : Date.now();
+    const start = range?.from !== undefined ? Math.min(nsToMs(range.from), end - HOUR_MS) : end - HOUR_MS;
+    return client.labelValues(tenant, '__name__', undefined, start, end);
+  }
+
+  /**
+   * Whether a family holds native histograms: histogram_count() of it has values somewhere in the
+   * range (a subquery in 1-minute steps, each looking back Prometheus' 5 minutes).
+   */
+  async function isNative(tenant: string, name: string, range: TimeRange): Promise<boolean> {
+    const endMs = nsToMs(range.to ?? msToNs(Date.now()));
+    const windowMs = Math.max(HOUR_MS, endMs - (range.from !== undefined ? nsToMs(range.from) : endMs));
+    const stepMs = Math.max(60_000, Math.ceil(windowMs / 10_000));
+    const sel = selector(name, []);
+    // Subquery steps sit on multiples of the step, so the last few minutes are looked at directly too.
+    const r = await client.instant(tenant, `count(histogram_count(${sel})) or count(count_over_time(histogram_count(${sel})[${windowMs}ms:${stepMs}ms]))`, endMs);
+    return r.result.length > 0;
+  }
+
+  function familyOf(base: string, all: ReadonlySet<string>): Family | undefined {
+    let kind: Kind | undefined;
+    if (all.has(`${base}_bucket`)) kind = 'histogram';
+    else if (all.has(`${base}_count`) && all.has(`${base}_sum`) && all.has(base)) kind = 'summary';
+    else if (all.has(base)) kind = base.endsWith('_total') ? 'counter' : 'gauge';
+    return kind && { name: base, kind, type: TYPE_OF[kind], unit: unitOf(base) };
+  }
+
+  /** The family a metricSeries name means: the Prometheus name itself, or the OTel name plus unit words. */
+  async function resolve(tenant: string, name: string, range: TimeRange): Promise<Family | undefined> {
+    const all = new Set(await names(tenant, range));
+    let family = familyOf(name, all);
+    if (!family) {
+      const stem = name.replace(/[^a-zA-Z0-9_:]/g, '_').replace(/__+/g, '_').replace(/^_+|_+$/g, '');
+      const candidates = new Set<string>();
+      for (const n of all) {
+        for (const base of [n, ...FAMILY_SUFFIXES.filter((x) => n.endsWith(x)).map((x) => n.slice(0, -x.length))]) {
+          if (base !== stem && !base.startsWith(`${stem}_`)) continue;
+          const extra = base.slice(stem.length).split('_').filter((w) => w !== '');
+          if (extra.every((w) => UNIT_SUFFIX_WORDS.has(w))) candidates.add(base);
+        }
+      }
+      const best = [...candidates].sort((a, b) => a.length - b.length || (a < b ? -1 : 1)).find((c) => familyOf(c, all));
+      if (best) family = familyOf(best, all);
+    }
+    if (family?.kind === 'gauge' && (await isNative(tenant, family.name, range))) {
+      family = { ...family, kind: 'native', type: 'exponentialHistogram' };
+    }
+    return family;
+  }
+
+  function checkQuery(q: SeriesQuery): void {
+    if (typeof q?.name !== 'string' || q.name === '') throw badQuery('a series query needs a metric name');
+    if (typeof q.range?.from !== 'bigint' || typeof q.range.to !== 'bigint') throw badQuery('a series query needs range.from and range.to');
+    if (q.range.from > q.range.to) throw badQuery('range.from is after range.to');
+    if (typeof q.stepNano !== 'bigint' || q.stepNano <= 0n) throw badQuery('stepNano must be a positive bigint');
+    if ((q.range.to - q.range.from) / q.stepNano >= BigInt(MAX_BUCKETS)) throw badQuery(`the range holds more than ${MAX_BUCKETS} steps`);
+    if (!['AVG', 'SUM', 'MIN', 'MAX', 'LAST', 'COUNT', 'RATE'].includes(q.aggregation)) throw badQuery(`unknown aggregation ${String(q.aggregation)}`);
+  }
+
+  /**
+   * A range query whose step windows line up with DuckDB's buckets: the point for bucket
+   * [b, b + step) is evaluated at b + step over the window (b, b + step] and reported at b.
+   */
+  async function rangeByLabels(tenant: string, expr: string, q: SeriesQuery): Promise<Map<string, { labels: Record<string, string>; values: Map<bigint, number> }>> {
+    const stepMs = nsToMs(q.stepNano);
+    const r = await client.range(tenant, expr, nsToMs(q.range.from) + stepMs, nsToMs(q.range.to) + stepMs, stepMs / 1000);
+    const out = new Map<string, { labels: Record<string, string>; values: Map<bigint, number> }>();
+    for (const v of r.result as RangeVector[]) {
+      const labels = { ...(v.metric?.labels ?? {}) };
+      const values = new Map<bigint, number>();
+      for (const s of v.values) values.set(msToNs(s.time.getTime()) - q.stepNano, s.value);
+      out.set(labelsKey(labels), { labels, values });
+    }
+    return out;
+  }
+
+  async function seriesExemplars(tenant: string, sel: string, range: Required<TimeRange>, drop: string[]): Promise<Map<string, StoredExemplar[]>> {
+    const raw = await client.exemplars(tenant, sel, nsToMs(range.from), nsToMs(range.to));
+    const out = new Map<string, StoredExemplar[]>();
+    for (const s of raw ?? []) {
+      const key = labelsKey(s.seriesLabels, drop);
+      out.set(key, [...(out.get(key) ?? []), ...toExemplars(s.exemplars)]);
+    }
+    for (const list of out.values()) list.sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : 1));
+    return out;
+  }
+
+  function attachExemplars(series: PromQlSeries[], raw: RawExemplarSeries[]): void {
+    for (const s of series) {
+      const own = Object.entries(s.labels).filter(([k]) => k !== '__name__');
+      for (const r of raw) {
+        if (own.every(([k, v]) => r.seriesLabels[k] === v)) s.exemplars.push(...toExemplars(r.exemplars));
+      }
+      s.exemplars.sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : 1));
+    }
+  }
+
+  return {
+    backend: BACKEND,
+
+    async querySeries(tenant, q) {
+      checkQuery(q);
+      const family = await resolve(tenant, q.name, q.range);
+      if (!family) return [];
+      const matchers = labelMatchers(q.labels);
+      const w = `[${nsToMs(q.stepNano)}ms]`;
+      const base = (): MetricSeries => ({ name: q.name, type: family.type, unit: family.unit, description: '', labels: {}, points: [], exemplars: [] });
+      let series: MetricSeries[];
+      if (family.kind === 'counter' || family.kind === 'gauge') {
+        const sel = selector(family.name, matchers);
+        const expr = q.aggregation === 'RATE' ? `rate(${sel}${w})` : `${OVER_TIME[q.aggregation]}(${sel}${w})`;
+        const [byLabels, exemplars] = await Promise.all([rangeByLabels(tenant, expr, q), seriesExemplars(tenant, sel, q.range, [])]);
+        series = [...byLabels].map(([key, { labels, values }]) => ({
+          ...base(),
+          labels,
+          points: [...values].map(([t, v]) => ({ timeUnixNano: t, value: finite(v) })),
+          exemplars: exemplars.get(key) ?? [],
+        }));
+      } else {
+        const [countExpr, sumExpr, exemplarSel, drop] =
+          family.kind === 'native'
+            ? // Prometheus 2.42's last_over_time() does not take native histograms; over a subquery of
+              // histogram_count() (steps of at most a minute, each with the 5-minute lookback) it does.
+              [`last_over_time(histogram_count(${selector(family.name, matchers)})${w.slice(0, -1)}:${Math.min(nsToMs(q.stepNano), 60_000)}ms])`,
+               `last_over_time(histogram_sum(${selector(family.name, matchers)})${w.slice(0, -1)}:${Math.min(nsToMs(q.stepNano), 60_000)}ms])`,
+               selector(family.name, matchers), []]
+            : [`last_over_time(${selector(`${family.name}_count`, matchers)}${w})`, `last_over_time(${selector(`${family.name}_sum`, matchers)}${w})`, selector(`${family.name}_bucket`, matchers), ['le']];
+        const [counts, sums, exemplars] = await Promise.all([rangeByLabels(tenant, countExpr, q), rangeByLabels(tenant, sumExpr, q), seriesExemplars(tenant, exemplarSel, q.range, drop)]);
+        series = [...counts].map(([key, { labels, values }]) => {
+          const sumValues = sums.get(key)?.values;
+          const points: SeriesPoint[] = [...values].map(([t, count]) => {
+            const sum = sumValues?.get(t);
+            const point: SeriesPoint = { timeUnixNano: t, value: count && sum !== undefined ? finite(sum / count) : null, count };
+            if (sum !== undefined && Number.isFinite(sum)) point.sum = sum;
+            return point;
+          });
+          return { ...base(), labels, points, exemplars: exemplars.get(key) ?? [] };
+        });
+      }
+      for (const s of series) s.points.sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : 1));
+      return series.sort((a, b) => (labelsKey(a.labels) < labelsKey(b.labels) ? -1 : 1));
+    },
+
+    async points(tenant, name, range, limit) {
+      if (!Number.isInteger(limit) || limit < 0 || limit > 100_000) throw badQuery('limit must be an integer from 0 to 100000');
+      const to = range.to ?? msToNs(Date.now());
+      const from = range.from ?? to - 3_600_000n * MS;
+      const family = await resolve(tenant, name, { from, to });
+      if (!family) return [];
+      if (family.kind !== 'counter' && family.kind !== 'gauge') {
+        throw badQuery(`raw ${family.type} points are not read back from Prometheus; use metricSeries or promql (e.g. ${family.name}_bucket)`);
+      }
+      const windowMs = Math.max(1, nsToMs(to - from));
+      const r = await client.instant(tenant, `${selector(family.name, [])}[${windowMs}ms]`, nsToMs(to));
+      const points: MetricPoint[] = [];
+      for (const v of r.result as RangeVector[]) {
+        const attributes: KeyValue[] = Object.entries(v.metric?.labels ?? {}).map(([key, value]) => ({ key, value: { stringValue: value } }));
+        const resource = { attributes: [], droppedAttributesCount: 0, schemaUrl: '' };
+        const scope = { name: '', version: '', attributes: [], droppedAttributesCount: 0, schemaUrl: '' };
+        for (const s of v.values) {
+          const t = msToNs(s.time.getTime());
+          points.push({
+            tenant, resource, scope,
+            metric: { name: family.name, description: '', unit: family.unit, type: family.type, aggregationTemporality: family.kind === 'counter' ? 2 : 0, isMonotonic: family.kind === 'counter', metadata: [] },
+            point: { type: 'number', attributes, startTimeUnixNano: 0n, timeUnixNano: t, flags: 0, asDouble: s.value, exemplars: [] },
+          });
+        }
+      }
+      points.sort((a, b) => (a.point.timeUnixNano > b.point.timeUnixNano ? -1 : a.point.timeUnixNano < b.point.timeUnixNano ? 1 : 0));
+      return points.slice(0, limit);
+    },
+
+    async metricNames(tenant, range) {
+      const all = new Set(await names(tenant, range));
+      const out: { name: string; type: MetricType; unit: string; description: string }[] = [];
+      for (const n of [...all].sort()) {
+        // _bucket/_count/_sum series belong to their histogram or summary family.
+        if (FAMILY_SUFFIXES.some((s) => n.endsWith(s) && familyOf(n.slice(0, -s.length), all)?.kind.match(/histogram|summary/))) continue;
+        const f = familyOf(n, all);
+        if (f) out.push({ name: f.name, type: f.type, unit: f.unit, description: '' });
+      }
+      return out;
+    },
+
+    async promql(tenant, q) {
+      if (typeof q.query !== 'string' || q.query.trim() === '') throw badQuery('a PromQL query is needed');
+      const range = q.range;
+      const r = range
+        ? await client.range(tenant, q.query, nsToMs(range.from), nsToMs(range.to), Number(q.stepNano ?? 60_000_000_000n) / 1e9)
+        : await client.instant(tenant, q.query, nsToMs(q.time ?? msToNs(Date.now())));
+      const resultType = String(r.resultType).toUpperCase() as PromQlResult['resultType'];
+      const out: PromQlResult = { resultType, series: [] };
+      const labelsOf = (m: RangeVector['metric']): Record<string, string> => ({ ...(m?.name ? { __name__: m.name } : {}), ...(m?.labels ?? {}) });
+      if (resultType === 'MATRIX') {
+        for (const v of r.result as RangeVector[]) {
+          out.series.push({ labels: labelsOf(v.metric), points: v.values.map((s) => ({ timeUnixNano: msToNs(s.time.getTime()), value: finite(s.value) })), exemplars: [] });
+        }
+      } else if (resultType === 'VECTOR') {
+        for (const v of r.result as { metric: RangeVector['metric']; value: { time: Date; value: number } }[]) {
+          out.series.push({ labels: labelsOf(v.metric), points: [{ timeUnixNano: msToNs(v.value.time.getTime()), value: finite(v.value.value) }], exemplars: [] });
+        }
+      } else {
+        const [t, v] = r.result as unknown as [number, string];
+        if (resultType === 'SCALAR') out.series.push({ labels: {}, points: [{ timeUnixNano: msToNs(t * 1000), value: finite(Number(v)) }], exemplars: [] });
+        else out.text = v;
+      }
+      if (q.exemplars && out.series.length > 0) {
+        const end = range ? range.to : (q.time ?? msToNs(Date.now()));
+        const start = range ? range.from : end - 300_000n * MS;
+        attachExemplars(out.series, (await client.exemplars(tenant, q.query, nsToMs(start), nsToMs(end))) ?? []);
+      }
+      return out;
+    },
+
+    async series(tenant, match, range) {
+      const end = range?.to !== undefined ? nsToMs(range.to) : Date.now();
+      return client.series(tenant, match, range?.from !== undefined ? nsToMs(range.from) : end - HOUR_MS, end);
+    },
+    labelNames: (tenant, match, range) => client.labelNames(tenant, match, range?.from !== undefined ? nsToMs(range.from) : undefined, range?.to !== undefined ? nsToMs(range.to) : undefined),
+    labelValues: (tenant, label, match, range) =>
+      client.labelValues(tenant, label, match, range?.from !== undefined ? nsToMs(range.from) : undefined, range?.to !== undefined ? nsToMs(range.to) : undefined),
+    async exemplars(tenant, query, range) {
+      const raw = (await client.exemplars(tenant, query, nsToMs(range.from), nsToMs(range.to))) ?? [];
+      return raw.flatMap((s) => toExemplars(s.exemplars).map((e) => ({ ...e, seriesLabels: s.seriesLabels })));
+    },
+  };
+}

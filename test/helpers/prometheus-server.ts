@@ -1,0 +1,107 @@
+// Starts the real Prometheus binary (Debian package `prometheus`, /usr/bin/prometheus) on a free
+// loopback port with a temp data dir, the remote-write receiver, exemplar storage and native
+// histograms, and waits for /-/ready. `stop()` and `start()` again keep the same port and data dir,
+// so a test can take Prometheus away mid-ingest and bring it back with what it had stored.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
+
+export interface PrometheusServer {
+  /** http://127.0.0.1:port */
+  url: string;
+  /** The remote-write endpoint. */
+  writeUrl: string;
+  start(): Promise<void>;
+  /** SIGTERM, waits for exit. Safe when not running. */
+  stop(): Promise<void>;
+  /** Stops and removes the data dir. */
+  destroy(): Promise<void>;
+  log(): string;
+}
+
+export function prometheusAvailable(): boolean {
+  return existsSync(PROMETHEUS_BIN);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startPrometheus(): Promise<PrometheusServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-prom-'));
+  const config = join(dir, 'prometheus.yml');
+  // No scrape jobs: everything in the TSDB came through remote write.
+  writeFileSync(config, 'global:\n  scrape_interval: 1m\n');
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  let output = '';
+
+  async function start(): Promise<void> {
+    if (child) return;
+    const proc = spawn(
+      PROMETHEUS_BIN,
+      [
+        `--config.file=${config}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--web.enable-remote-write-receiver',
+        '--enable-feature=exemplar-storage,native-histograms',
+        '--log.level=warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child = proc;
+    const keep = (b: Buffer): void => void (output = (output + b.toString()).slice(-20_000));
+    proc.stdout!.on('data', keep);
+    proc.stderr!.on('data', keep);
+    const exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`prometheus exited (${code}): ${output}`))));
+    exited.catch(() => {});
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (proc.exitCode !== null) await exited;
+      try {
+        const res = await fetch(`${url}/-/ready`);
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`prometheus not ready after 30 s: ${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async function stop(): Promise<void> {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.kill('SIGTERM');
+    });
+  }
+
+  await start();
+  return {
+    url,
+    writeUrl: `${url}/api/v1/write`,
+    start,
+    stop,
+    async destroy() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    log: () => output,
+  };
+}

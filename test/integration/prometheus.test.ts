@@ -1,0 +1,261 @@
+// teleql in front of a real Prometheus (Debian package `prometheus`): metrics of every type go in
+// through the real OTel SDK exporters (summaries and exemplars, which the JS SDK cannot produce,
+// as an OTLP/JSON request), are written to DuckDB and Prometheus (remote write), and are read back
+// through teleql's GraphQL (`metricSeries` and `promql`) from Prometheus.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MeterProvider, PeriodicExportingMetricReader, AggregationTemporality } from '@opentelemetry/sdk-metrics';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { gql, gqlData } from '../helpers/graphql-client.ts';
+import { sendMetrics, sendTrace, type SentTrace } from '../helpers/otel-sdk.ts';
+import { prometheusAvailable, startPrometheus, type PrometheusServer } from '../helpers/prometheus-server.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+const skip = prometheusAvailable() ? false : 'needs /usr/bin/prometheus (apt-get install prometheus)';
+
+interface PromQl {
+  promql: {
+    resultType: string;
+    series: { labels: Record<string, string>; points: { value: number | null }[]; exemplars: { traceId: string; spanId: string; value: number; filteredAttributes: Record<string, unknown>; trace: { traceId: string } | null }[] }[];
+  };
+}
+
+const PROMQL = `query($q: String!, $from: Timestamp, $to: Timestamp, $step: Duration) {
+  promql(query: $q, from: $from, to: $to, step: $step) {
+    resultType
+    series { labels points { time value } exemplars { traceId spanId value filteredAttributes trace { traceId } } }
+  }
+}`;
+
+/** A delta counter from the SDK, exported twice (3 then 4): Prometheus must see a cumulative 7. */
+async function sendDeltaCounter(otlpHttp: string): Promise<void> {
+  const exporter = new OTLPMetricExporter({ url: `${otlpHttp}/v1/metrics`, temporalityPreference: AggregationTemporality.DELTA });
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+  const provider = new MeterProvider({
+    resource: resourceFromAttributes({ 'service.name': 'delta-svc', 'service.namespace': 'shop', 'service.instance.id': 'pod-7', 'host.name': 'node-a' }),
+    readers: [reader],
+  });
+  const counter = provider.getMeter('delta-meter').createCounter('jobs.done', { unit: '{job}' });
+  counter.add(3, { queue: 'q1' });
+  await reader.forceFlush();
+  // The next export must be a later point in time (Prometheus keeps one sample per millisecond).
+  await new Promise((r) => setTimeout(r, 20));
+  counter.add(4, { queue: 'q1' });
+  await reader.forceFlush();
+  await provider.shutdown();
+}
+
+/** A summary and a gauge with an exemplar pointing at `trace`, as OTLP/JSON (the JS SDK has neither). */
+async function sendSummaryAndExemplar(otlpHttp: string, trace: SentTrace): Promise<void> {
+  const now = `${BigInt(Date.now()) * 1_000_000n}`;
+  const body = {
+    resourceMetrics: [{
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'json-svc' } }] },
+      scopeMetrics: [{
+        scope: { name: 'json-scope' },
+        metrics: [
+          {
+            name: 'gc.pause', unit: 'ms',
+            summary: { dataPoints: [{ timeUnixNano: now, count: '10', sum: 55, quantileValues: [{ quantile: 0.5, value: 5 }, { quantile: 0.99, value: 9.5 }] }] },
+          },
+          {
+            name: 'queue.depth', unit: '{item}',
+            gauge: {
+              dataPoints: [{
+                timeUnixNano: now, asDouble: 12, attributes: [{ key: 'queue', value: { stringValue: 'orders' } }],
+                exemplars: [{ timeUnixNano: now, asDouble: 12, traceId: trace.traceId, spanId: trace.rootSpanId, filteredAttributes: [{ key: 'user', value: { stringValue: 'u42' } }] }],
+              }],
+            },
+          },
+        ],
+      }],
+    }],
+  };
+  const res = await fetch(`${otlpHttp}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal(res.status, 200, await res.text());
+}
+
+describe('Prometheus write and read against a real Prometheus', { skip }, () => {
+  let prom: PrometheusServer;
+  let gw: TestGateway;
+  let trace: SentTrace;
+  const from = BigInt(Date.now() - 60_000) * 1_000_000n;
+
+  before(async () => {
+    prom = await startPrometheus();
+    gw = await startGateway({
+      exporters: { duckdb: {}, prometheus: { endpoint: prom.writeUrl, spill: { enabled: false }, batch: { flushIntervalMs: 20 } } },
+      pipelines: { metrics: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb', 'prometheus'] } },
+      storage: { read: { metrics: 'prometheus' }, prometheus: { url: prom.url } },
+    });
+    await sendMetrics('http-proto', gw, { service: 'prom-test', prefix: 'pt' });
+    await sendDeltaCounter(gw.otlpHttp);
+    trace = await sendTrace('http-proto', gw, { service: 'prom-traced' });
+    await sendSummaryAndExemplar(gw.otlpHttp, trace);
+    // Everything is in once the last request's series can be read back through teleql.
+    await waitFor(
+      () => gqlData<PromQl>(gw.graphqlUrl, PROMQL, { q: 'queue_depth + on() group_left count(gc_pause_milliseconds_count) * 0 + on() group_left count(jobs_done_total == 7) * 0' }),
+      (d) => d.promql.series.length === 1,
+      'all metrics in Prometheus',
+      30_000,
+    );
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await prom?.destroy();
+  });
+
+  async function instant(q: string): Promise<PromQl['promql']['series']> {
+    const d = await gqlData<PromQl>(gw.graphqlUrl, PROMQL, { q });
+    assert.equal(d.promql.resultType, 'VECTOR');
+    return d.promql.series;
+  }
+
+  /** `name{labels}` → value, for a whole answer. */
+  async function values(q: string, key: (labels: Record<string, string>) => string): Promise<Record<string, number | null>> {
+    const out: Record<string, number | null> = {};
+    for (const s of await instant(q)) out[key(s.labels)] = s.points[0]!.value;
+    return out;
+  }
+
+  test('a monotonic cumulative counter is <name>_total with point labels, job and scope labels', async () => {
+    const series = await instant('pt_requests_total');
+    assert.equal(series.length, 1);
+    assert.deepEqual(series[0]!.labels, { __name__: 'pt_requests_total', job: 'prom-test', route: '/a', otel_scope_name: 'teleql-test-meter', otel_scope_version: '3.0.0' });
+    assert.equal(series[0]!.points[0]!.value, 5);
+  });
+
+  test('an up-down counter is a gauge without _total; a gauge gets its unit word', async () => {
+    assert.deepEqual(await values('pt_inflight', (l) => l.route!), { '/a': -2 });
+    assert.deepEqual(await values('pt_temperature_celsius', (l) => l.room!), { lab: 21.5 });
+  });
+
+  test('a histogram is cumulative _bucket{le} series with +Inf, plus _sum and _count', async () => {
+    assert.deepEqual(await values('pt_latency_milliseconds_bucket', (l) => l.le!), { '10': 1, '100': 2, '1000': 3, '+Inf': 4 });
+    assert.deepEqual(await values('pt_latency_milliseconds_count', (l) => l.route!), { '/a': 4 });
+    assert.deepEqual(await values('pt_latency_milliseconds_sum', (l) => l.route!), { '/a': 5555 });
+    // Prometheus computes quantiles from what was written: rank 2 of 4 is the top of the (10, 100] bucket.
+    assert.deepEqual(await values('histogram_quantile(0.5, pt_latency_milliseconds_bucket)', (l) => l.route!), { '/a': 100 });
+  });
+
+  test('an exponential histogram is a native histogram with the same count and sum', async () => {
+    assert.deepEqual(await values('histogram_count(pt_exp_latency_milliseconds)', (l) => l.job!), { 'prom-test': 4 });
+    assert.deepEqual(await values('histogram_sum(pt_exp_latency_milliseconds)', (l) => l.job!), { 'prom-test': 15 });
+    // 1, 2, 4, 8: half the observations are at most 2.
+    const [q] = await instant('histogram_quantile(0.5, pt_exp_latency_milliseconds)');
+    assert.ok(q!.points[0]!.value! >= 1 && q!.points[0]!.value! <= 2.01, `median ${q!.points[0]!.value}`);
+  });
+
+  test('a delta counter is summed into a cumulative one; job is namespace/name, instance the instance id', async () => {
+    const series = await instant('jobs_done_total');
+    assert.deepEqual(series.map((s) => [s.labels, s.points[0]!.value]), [
+      [{ __name__: 'jobs_done_total', job: 'shop/delta-svc', instance: 'pod-7', queue: 'q1', otel_scope_name: 'delta-meter' }, 7],
+    ]);
+  });
+
+  test('target_info carries the other resource attributes, keyed by job and instance', async () => {
+    const series = await instant('target_info{job="shop/delta-svc"}');
+    assert.equal(series.length, 1);
+    assert.deepEqual(series[0]!.labels, { __name__: 'target_info', job: 'shop/delta-svc', instance: 'pod-7', host_name: 'node-a' });
+    // Joining on it filters by a resource attribute, as the specification intends.
+    const joined = await instant('jobs_done_total * on(job, instance) group_left(host_name) target_info');
+    assert.equal(joined[0]!.labels.host_name, 'node-a');
+  });
+
+  test('a summary is {quantile} series plus _sum and _count', async () => {
+    assert.deepEqual(await values('gc_pause_milliseconds', (l) => l.quantile!), { '0.5': 5, '0.99': 9.5 });
+    assert.deepEqual(await values('gc_pause_milliseconds_count', (l) => l.job!), { 'json-svc': 10 });
+    assert.deepEqual(await values('gc_pause_milliseconds_sum', (l) => l.job!), { 'json-svc': 55 });
+  });
+
+  test('exemplars come back on their series with trace and span IDs, and resolve to the trace', async () => {
+    const to = BigInt(Date.now() + 60_000) * 1_000_000n;
+    const d = await gqlData<PromQl>(gw.graphqlUrl, PROMQL, { q: 'queue_depth', from: String(from), to: String(to), step: '15s' });
+    assert.equal(d.promql.resultType, 'MATRIX');
+    assert.equal(d.promql.series.length, 1);
+    const [e] = d.promql.series[0]!.exemplars;
+    assert.ok(e, 'an exemplar');
+    assert.equal(e.traceId, trace.traceId);
+    assert.equal(e.spanId, trace.rootSpanId);
+    assert.equal(e.value, 12);
+    assert.deepEqual(e.filteredAttributes, { user: 'u42' });
+    // Traces are read from DuckDB; the exemplar's trace is the one the SDK sent.
+    assert.equal(e.trace?.traceId, trace.traceId);
+  });
+
+  test('metricSeries reads from Prometheus by OTel name: counters, gauges, histograms, native histograms', async () => {
+    const to = BigInt(Date.now() + 1_000) * 1_000_000n;
+    const q = `query($name: String!, $from: Timestamp!, $to: Timestamp!, $agg: Aggregation, $labels: JSON) {
+      metricSeries(name: $name, from: $from, to: $to, step: "10m", aggregation: $agg, labels: $labels) {
+        name type unit labels points { value count sum } exemplars { traceId }
+      }
+    }`;
+    type R = { metricSeries: { name: string; type: string; unit: string; labels: Record<string, string>; points: { value: number | null; count: number | null; sum: number | null }[]; exemplars: { traceId: string }[] }[] };
+    const last = (r: R) => r.metricSeries.map((s) => ({ type: s.type, unit: s.unit, labels: s.labels, last: s.points.at(-1) }));
+
+    const counter = await gqlData<R>(gw.graphqlUrl, q, { name: 'pt.requests', from: String(from), to: String(to), agg: 'LAST' });
+    assert.deepEqual(last(counter), [{ type: 'SUM', unit: '', labels: { job: 'prom-test', route: '/a', otel_scope_name: 'teleql-test-meter', otel_scope_version: '3.0.0' }, last: { value: 5, count: null, sum: null } }]);
+
+    const gauge = await gqlData<R>(gw.graphqlUrl, q, { name: 'pt.temperature', from: String(from), to: String(to), agg: 'MAX', labels: { 'service.name': 'prom-test' } });
+    assert.equal(gauge.metricSeries[0]!.type, 'GAUGE');
+    assert.equal(gauge.metricSeries[0]!.unit, 'Cel');
+    assert.equal(gauge.metricSeries[0]!.points.at(-1)!.value, 21.5);
+
+    const hist = await gqlData<R>(gw.graphqlUrl, q, { name: 'pt.latency', from: String(from), to: String(to) });
+    assert.deepEqual(last(hist), [{ type: 'HISTOGRAM', unit: 'ms', labels: { job: 'prom-test', route: '/a', otel_scope_name: 'teleql-test-meter', otel_scope_version: '3.0.0' }, last: { value: 5555 / 4, count: 4, sum: 5555 } }]);
+
+    const native = await gqlData<R>(gw.graphqlUrl, q, { name: 'pt.exp_latency', from: String(from), to: String(to) });
+    assert.equal(native.metricSeries[0]!.type, 'EXPONENTIAL_HISTOGRAM');
+    assert.deepEqual(native.metricSeries[0]!.points.at(-1), { value: 15 / 4, count: 4, sum: 15 });
+
+    const withExemplar = await gqlData<R>(gw.graphqlUrl, q, { name: 'queue.depth', from: String(from), to: String(to), labels: { queue: 'orders' } });
+    assert.deepEqual(withExemplar.metricSeries[0]!.exemplars, [{ traceId: trace.traceId }]);
+
+    const unknown = await gqlData<R>(gw.graphqlUrl, q, { name: 'no.such.metric', from: String(from), to: String(to) });
+    assert.deepEqual(unknown.metricSeries, []);
+  });
+
+  test('the same metrics were also written to DuckDB (fan-out)', async () => {
+    const names = (await gw.app.internals.store()!.metrics.metricNames('default')).map((m) => m.name);
+    for (const n of ['pt.requests', 'pt.latency', 'pt.exp_latency', 'jobs.done', 'gc.pause', 'queue.depth']) assert.ok(names.includes(n), `${n} in ${names}`);
+  });
+
+  test("a PromQL syntax error is GW_BAD_FILTER with Prometheus' message", async () => {
+    const r = await gql(gw.graphqlUrl, PROMQL, { q: 'sum(' });
+    assert.equal(r.errors?.[0]?.extensions?.code, 'GW_BAD_FILTER');
+    assert.match(r.errors![0]!.message, /parse error/);
+  });
+
+  test('the exporter reports on /metrics', async () => {
+    const text = await (await fetch(gw.graphqlUrl.replace('/graphql', '/metrics'))).text();
+    assert.match(text, /teleql_prometheus_remote_write_samples_total\{exporter="prometheus\/metrics"\} [1-9]/);
+    assert.match(text, /teleql_exporter_sent_items_total\{exporter="prometheus\/metrics",kind="prometheus",signal="metrics"\} [1-9]/);
+  });
+});
+
+describe('promql without Prometheus', () => {
+  test('with DuckDB as the metrics read source, promql is GW_NOT_SUPPORTED', async () => {
+    const gw = await startGateway();
+    try {
+      const r = await gql(gw.graphqlUrl, PROMQL, { q: 'up' });
+      assert.equal(r.errors?.[0]?.extensions?.code, 'GW_NOT_SUPPORTED');
+      assert.match(r.errors![0]!.message, /PromQL needs Prometheus as the metrics read source/);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  test('with Prometheus unreachable, queries are GW_BACKEND_UNAVAILABLE', async () => {
+    const gw = await startGateway({ storage: { read: { metrics: 'prometheus' }, prometheus: { url: 'http://127.0.0.1:1', timeoutMs: 2_000 } } });
+    try {
+      const r = await gql(gw.graphqlUrl, PROMQL, { q: 'up' });
+      assert.equal(r.errors?.[0]?.extensions?.code, 'GW_BACKEND_UNAVAILABLE');
+      assert.match(r.errors![0]!.message, /prometheus/i);
+    } finally {
+      await gw.stop();
+    }
+  });
+});

@@ -1,0 +1,278 @@
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createQueuedExporter, backoffMs, defaultQueueSettings, parseRetryAfter, httpResult, type QueueSettings, type SendResult, type Sender } from '../../../ingest/exporters/helpers/index.ts';
+import type { SpanRecord } from '../../../src/model/telemetry.ts';
+import { silentLogger } from '../../../src/logger.ts';
+import { deferred } from '../../../ingest/helpers/deferred.ts';
+import { span, spanId } from '../../helpers/telemetry-builders.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
+
+const host = { logger: silentLogger(), reportError: () => {} };
+
+/** A backend the test switches between up, down (retryable), refusing (failure) and hanging. */
+function testSender() {
+  const received: string[][] = [];
+  let mode: 'up' | 'down' | 'refuse' | 'hang' = 'up';
+  let retryAfterMs: number | undefined;
+  let attempts = 0;
+  const aborted: string[] = [];
+  const sender: Sender<'traces'> = {
+    endpoint: 'test://backend',
+    async send(items, signal): Promise<SendResult<'traces'>> {
+      attempts++;
+      if (mode === 'down') return { kind: 'retryable', error: new Error('backend down'), ...(retryAfterMs !== undefined && { retryAfterMs }) };
+      if (mode === 'refuse') return { kind: 'failure', error: new Error('bad data') };
+      if (mode === 'hang') {
+        // Ignores the abort signal on purpose: the exporter must not wait on it anyway.
+        signal.addEventListener('abort', () => aborted.push(String(signal.reason)));
+        return new Promise(() => {});
+      }
+      received.push(items.map((s) => s.spanId));
+      return { kind: 'success' };
+    },
+  };
+  return {
+    sender,
+    received,
+    aborted,
+    set: (m: typeof mode, after?: number) => {
+      mode = m;
+      retryAfterMs = after;
+    },
+    attempts: () => attempts,
+  };
+}
+
+function spans(from: number, n: number): SpanRecord[] {
+  return Array.from({ length: n }, (_, i) => span({ spanId: spanId(from + i) }));
+}
+
+function ids(from: number, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => spanId(from + i));
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'teleql-queue-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function settings(over: Partial<QueueSettings> = {}): QueueSettings {
+  const d = defaultQueueSettings();
+  return {
+    ...d,
+    batch: { maxItems: 4, flushIntervalMs: 5 },
+    retry: { ...d.retry, initialIntervalMs: 5, maxIntervalMs: 20 },
+    spill: { enabled: true, directory: dir, maxBytes: 10_000_000 },
+    timeoutMs: 2_000,
+    ...over,
+  };
+}
+
+describe('queued exporter', () => {
+  test('delivers every item in order, in batches of batch.maxItems, and counts them', async () => {
+    const b = testSender();
+    const ex = createQueuedExporter({ id: 'test/traces', kind: 'test', signal: 'traces', sender: b.sender, settings: settings(), logger: silentLogger() });
+    await ex.start(host);
+    await ex.consume(spans(1, 6));
+    await ex.consume(spans(7, 3));
+    await ex.drained();
+    assert.deepEqual(b.received.flat(), ids(1, 9));
+    assert.ok(b.received.every((batch) => batch.length <= 4));
+    const st = ex.backendStatus();
+    assert.equal(st.itemsWritten, 9);
+    assert.equal(st.queueDepth, 0);
+    assert.equal(st.healthy, true);
+    assert.deepEqual(st.roles, ['WRITE']);
+    await ex.shutdown();
+    await ex.shutdown(); // twice is fine
+  });
+
+  test('consume returns while the backend hangs; the attempt is cut at timeoutMs and retried', async () => {
+    const b = testSender();
+    b.set('hang');
+    const ex = createQueuedExporter({ id: 'hang/traces', kind: 'test', signal: 'traces', sender: b.sender, settings: settings({ timeoutMs: 50 }), logger: silentLogger() });
+    await ex.start(host);
+    await ex.consume(spans(1, 2)); // resolves although the backend never answers
+    await waitFor(async () => b.aborted.length, (n) => n >= 2, 'two timed-out attempts');
+    assert.match(b.aborted[0]!, /timed out after 50 ms/);
+    assert.equal(ex.stats().healthy, false);
+    assert.match(ex.stats().lastError ?? '', /timed out/);
+    b.set('up');
+    await waitFor(async () => b.received.flat(), (r) => r.length === 2, 'delivery once the backend answers');
+    assert.deepEqual(b.received.flat(), ids(1, 2));
+    assert.ok(ex.stats().retries >= 2);
+    await ex.shutdown();
+  });
+
+  test('a permanent failure drops the batch and counts it as failed', async () => {
+    const b = testSender();
+    b.set('refuse');
+    const ex = createQueuedExporter({ id: 'refuse/traces', kind: 'test', signal: 'traces', sender: b.sender, settings: settings(), logger: silentLogger() });
+    await ex.start(host);
+    await ex.consume(spans(1, 3));
+    await waitFor(async () => ex.stats().failed, (n) => n === 3, 'the failure counted');
+    assert.equal(ex.stats().healthy, false, 'a backend refusing everything is not healthy');
+    assert.equal(ex.stats().retries, 0, 'a permanent failure is not retried');
+    b.set('up');
+    await ex.consume(spans(4, 1));
+    await ex.drained();
+    assert.deepEqual(b.received.flat(), ids(4, 1));
+    assert.equal(ex.backendStatus().itemsFailed, 3);
+    assert.equal(ex.backendStatus().lastError, 'bad data');
+    assert.equal(ex.backendStatus().healthy, true, 'healthy again after a batch is written');
+    await ex.shutdown();
+  });
+
+  test('a partial result resends only the retry items and counts the rest', async () => {
+    const seen: string[][] = [];
+    let first = true;
+    const sender: Sender<'traces'> = {
+      async send(items) {
+        seen.push(items.map((s) => s.spanId));
+        if (first) {
+          first = false;
+          // item 0 written, item 1 refused for good, items 2 and 3 to retry
+          return { kind: 'partial', retry: [items[2]!, items[3]!], failed: 1, error: new Error('2 throttled, 1 rejected') };
+        }
+        return { kind: 'success' };
+      },
+    };
+    const ex = createQueuedExporter({ id: 'partial/traces', kind: 'test', signal: 'traces', sender, settings: settings(), logger: silentLogger() });
+    await ex.start(host);
+    await ex.consume(spans(1, 4));
+    await waitFor(async () => ex.stats().sent, (n) => n === 3, 'the retried items written');
+    assert.deepEqual(seen, [ids(1, 4), ids(3, 2)]);
+    assert.equal(ex.stats().failed, 1);
+    await ex.shutdown();
+  });
+
+  test('while the backend is down items wait in the spill, survive a restart, and arrive in order', async () => {
+    const b = testSender();
+    b.set('down');
+    const s = settings();
+    const first = createQueuedExporter({ id: 'spill/traces', kind: 'test', signal: 'traces', sender: b.sender, settings: s, logger: silentLogger() });
+    await first.start(host);
+    await first.consume(spans(1, 5));
+    await waitFor(async () => first.stats().retries, (n) => n >= 1, 'a failed attempt');
+    await first.consume(spans(6, 5));
+    await waitFor(async () => first.stats().spilled, (n) => n === 10, 'everything spilled');
+    assert.equal(first.backendStatus().queueDepth, 10);
+    await first.shutdown();
+    assert.deepEqual(b.received, []);
+
+    // A new process: the same spill directory, the backend back.
+    b.set('up');
+    const second = createQueuedExporter({ id: 'spill/traces', kind: 'test', signal: 'traces', sender: b.sender, settings: s, logger: silentLogger() });
+    await second.start(host);
+    await second.consume(spans(11, 2));
+    await waitFor(async () => b.received.flat().length, (n) => n === 12, 'all items delivered');
+    assert.deepEqual(b.received.flat(), ids(1, 12));
+    await second.drained();
+    assert.equal(second.stats().spilled, 0);
+    await second.shutdown();
+  });
+
+  test('past spill.maxBytes the oldest batches are dropped and counted', async () => {
+    const b = testSender();
+    b.set('down');
+    // Room for a few small batches only.
+    const ex = createQueuedExporter({ id: 'bound/traces', kind: 'test', signal: 'traces', sender: b.sender, settings: settings({ spill: { enabled: true, directory: dir, maxBytes: 1500 } }), logger: silentLogger() });
+    await ex.start(host);
+    for (let i = 0; i < 20; i++) await ex.consume(spans(i * 2 + 1, 2));
+    await waitFor(async () => ex.stats(), (st) => st.dropped > 0 && st.spilled + st.dropped === 40, 'every item spilled or dropped');
+    const { dropped, spilled } = ex.stats();
+    b.set('up');
+    await waitFor(async () => b.received.flat().length, (n) => n === 40 - dropped, 'the rest delivered');
+    // What arrived is the newest items, in order, with nothing lost beyond what was counted.
+    const got = b.received.flat();
+    assert.ok(spilled > 0, `spilled ${spilled}`);
+    assert.deepEqual(got, ids(dropped + 1, 40 - dropped));
+    await ex.shutdown();
+  });
+
+  test('without a spill the memory queue bound drops the oldest items and counts them', async () => {
+    const b = testSender();
+    const gate = deferred();
+    const sender: Sender<'traces'> = {
+      async send(items, signal) {
+        await Promise.race([gate.promise, new Promise((r) => signal.addEventListener('abort', r))]);
+        return b.sender.send(items, signal);
+      },
+    };
+    const ex = createQueuedExporter({
+      id: 'mem/traces',
+      kind: 'test',
+      signal: 'traces',
+      sender,
+      settings: settings({ queue: { maxItems: 4 }, spill: { enabled: false, directory: dir, maxBytes: 0 } }),
+      logger: silentLogger(),
+    });
+    await ex.start(host);
+    await ex.consume(spans(1, 4)); // taken by the first, blocked attempt
+    await waitFor(async () => ex.stats().queued, (n) => n === 0, 'first batch in flight');
+    await ex.consume(spans(5, 6)); // 6 in memory, bound 4: the two oldest go
+    assert.equal(ex.stats().dropped, 2);
+    gate.resolve();
+    await ex.drained();
+    assert.deepEqual(b.received.flat(), [...ids(1, 4), ...ids(7, 4)]);
+    await ex.shutdown();
+  });
+
+  test('shutdown sends what is queued in memory when the backend is up', async () => {
+    const b = testSender();
+    const ex = createQueuedExporter({ id: 'flush/traces', kind: 'test', signal: 'traces', sender: b.sender, settings: settings({ batch: { maxItems: 100, flushIntervalMs: 60_000 } }), logger: silentLogger() });
+    await ex.start(host);
+    await ex.consume(spans(1, 3));
+    await ex.shutdown();
+    assert.deepEqual(b.received.flat(), ids(1, 3));
+  });
+
+  test('metrics carry the exporter, kind and signal labels', async () => {
+    const b = testSender();
+    const ex = createQueuedExporter({ id: 'm/traces', kind: 'jaeger', signal: 'traces', sender: b.sender, settings: settings({ spill: { enabled: false, directory: dir, maxBytes: 0 } }), logger: silentLogger() });
+    await ex.start(host);
+    await ex.consume(spans(1, 2));
+    await ex.drained();
+    const sent = ex.metrics().find((m) => m.name === 'teleql_exporter_sent_items_total');
+    assert.deepEqual(sent, { name: 'teleql_exporter_sent_items_total', help: 'Items the backend accepted', type: 'counter', value: 2, labels: { exporter: 'm/traces', kind: 'jaeger', signal: 'traces' } });
+    await ex.shutdown();
+  });
+});
+
+describe('backoff and Retry-After', () => {
+  const retry = defaultQueueSettings().retry;
+  test('grows exponentially to the cap, with jitter inside the randomization factor', () => {
+    assert.equal(backoffMs(retry, 1, undefined, () => 0.5), 500);
+    assert.equal(backoffMs(retry, 2, undefined, () => 0.5), 750);
+    assert.equal(backoffMs(retry, 50, undefined, () => 0.5), 30_000);
+    assert.equal(backoffMs(retry, 1, undefined, () => 0), 250);
+    assert.equal(backoffMs(retry, 1, undefined, () => 1), 750);
+  });
+  test('a longer Retry-After wins, capped at five minutes', () => {
+    assert.equal(backoffMs(retry, 1, 10_000, () => 0.5), 10_000);
+    assert.equal(backoffMs(retry, 1, 100, () => 0.5), 500);
+    assert.equal(backoffMs(retry, 1, 3_600_000, () => 0.5), 300_000);
+  });
+  test('Retry-After parses delta-seconds and HTTP dates', () => {
+    assert.equal(parseRetryAfter('2'), 2000);
+    assert.equal(parseRetryAfter('Wed, 21 Oct 2015 07:28:10 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT')), 10_000);
+    assert.equal(parseRetryAfter('soon'), undefined);
+    assert.equal(parseRetryAfter(null), undefined);
+  });
+  test('HTTP status maps to success, retryable (429/502/503/504) or failure', () => {
+    assert.deepEqual(httpResult('x', 200, null), { kind: 'success' });
+    const r = httpResult('x', 429, '3');
+    assert.equal(r.kind, 'retryable');
+    assert.equal(r.kind === 'retryable' && r.retryAfterMs, 3000);
+    assert.equal(httpResult('x', 503, null).kind, 'retryable');
+    const f = httpResult('jaeger', 400, null, 'bad');
+    assert.equal(f.kind, 'failure');
+    assert.equal(f.kind === 'failure' && f.error.message, 'jaeger answered HTTP 400: bad');
+  });
+});
