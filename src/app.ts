@@ -13,8 +13,9 @@ import type { Host } from '../ingest/component.ts';
 import type { LogStore, TraceStore } from './stores/types.ts';
 import type { GraphQLServer } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
-import { createTailBus, type TailBus } from './tail/bus.ts';
+import type { TailBus } from './tail/bus.ts';
 import { tailTaps } from './tail/tap.ts';
+import { createTailService } from './tail/service.ts';
 
 export interface App {
   start(): Promise<void>;
@@ -45,7 +46,14 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   let closeReaders: (() => Promise<void>) | undefined;
   let stopping: Promise<void> | undefined;
   // Live tails: ingest publishes every batch here (before batching and storage); subscriptions read.
-  const tail = createTailBus(cfg.tail);
+  const tailService = createTailService(cfg.tail, componentLogger(root, 'tail'), async (signal) => {
+    // Everything the signal's batch processors hold now is written once their flush resolves.
+    const flushes = [...(pipelines?.components ?? [])]
+      .filter(([id]) => id.endsWith(`/${signal}`))
+      .map(([, c]) => (c as Partial<{ flush(): Promise<void> }>).flush?.call(c));
+    await Promise.all(flushes);
+  });
+  const tail = tailService.bus;
 
   const host: Host = {
     logger: root,
@@ -61,6 +69,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       memoryLimit: cfg.storage.duckdb.memoryLimit || undefined,
     });
     const registry = createRegistry([otlpReceiverFactory, batchProcessorFactory, duckDbExporterFactory(store.writer)]);
+    await tail.start();
     pipelines = buildPipelines(registry, cfg, root, tailTaps(tail));
     await pipelines.start(host);
     log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), otlp: otlpAddresses() }, 'accepting OTLP');
@@ -140,8 +149,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       }
       samples.push({ name: 'teleql_duckdb_write_errors_total', help: 'Write batches DuckDB refused', type: 'counter', value: s.writeErrors });
     }
-    samples.push({ name: 'teleql_tail_subscriptions', help: 'Live tail subscriptions open', type: 'gauge', value: tail.size() });
-    samples.push({ name: 'teleql_tail_dropped_total', help: 'Tail records dropped from full subscription buffers', type: 'counter', value: tail.droppedTotal() });
+    samples.push(...tailService.metrics());
     return samples;
   }
 
@@ -159,6 +167,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       await graphql?.stop();
       await pipelines?.shutdown();
       await closeReaders?.();
+      await tail.close();
       await store?.close();
       log.info('stopped');
     })();

@@ -6,9 +6,11 @@
 // - a full buffer drops its OLDEST record; the next event delivered carries `dropped`, the number
 //   dropped since the previous delivery, so a slow reader sees the newest data and knows what it missed;
 // - limits on subscriptions in total and per connection are checked at subscribe time;
-// - a subscriber only ever listens to its own tenant's (tenant, topic) on the transport.
-import type { TailTopic, TailTopics } from './topics.ts';
-import { createInMemoryTransport, type TailTransport } from './transport.ts';
+// - a subscriber only ever listens to its own tenant's (tenant, topic) on the transport;
+// - derived topics (traces, assembled from spans) are produced on this replica by a deriver that
+//   runs while anyone here listens to the (tenant, topic), and never cross the transport.
+import { DERIVED_TOPICS, type TailTopic, type TailTopics } from './topics.ts';
+import { createInMemoryTransport, type TailListener, type TailTransport } from './transport.ts';
 
 export interface TailEvent<R> {
   record: R;
@@ -23,9 +25,11 @@ export interface TailLimits {
   maxPerConnection: number;
   /** Default buffer per subscription, in records. */
   bufferSize: number;
+  /** Stored records a `since` replay may send; more fail the subscription (ReplayLimitError). */
+  maxReplay: number;
 }
 
-export const DEFAULT_TAIL_LIMITS: TailLimits = { maxSubscriptions: 1000, maxPerConnection: 20, bufferSize: 1000 };
+export const DEFAULT_TAIL_LIMITS: TailLimits = { maxSubscriptions: 1000, maxPerConnection: 20, bufferSize: 1000, maxReplay: 10_000 };
 
 /** A subscribe that would exceed a limit; `limit` is the config key, `value` its setting. */
 export class TailLimitError extends Error {
@@ -52,9 +56,35 @@ export interface SubscribeOptions {
 export interface TailSubscription<R> extends AsyncIterableIterator<TailEvent<R>> {
   /** Stops delivery and frees the slot; a pending next() resolves as done. Safe twice. */
   close(): void;
+  /** The next buffered event, or undefined when none is waiting; never waits. */
+  poll(): TailEvent<R> | undefined;
+}
+
+/**
+ * Produces a derived topic for one tenant from the topics it listens to, while it runs. `start`
+ * returns the function that stops it (and frees its state).
+ */
+export interface TailDeriver<T extends TailTopic> {
+  start(
+    tenant: string,
+    listen: <S extends TailTopic>(topic: S, listener: TailListener<S>) => () => void,
+    emit: (records: readonly TailTopics[T][]) => void,
+  ): () => void;
+}
+
+export interface TailBusOptions {
+  transport?: TailTransport;
+  derivers?: { [T in TailTopic]?: TailDeriver<T> };
+  /**
+   * Resolves once every record published for the topic before the call can be read from the
+   * stores (the ingest batches holding them were written). Used by replays (`since`) so that
+   * nothing published before the live subscription started falls between store and live.
+   */
+  settled?: (topic: TailTopic) => Promise<void>;
 }
 
 export interface TailBus {
+  readonly limits: Readonly<TailLimits>;
   publish<T extends TailTopic>(tenant: string, topic: T, records: readonly TailTopics[T][]): void;
   subscribe<T extends TailTopic>(
     tenant: string,
@@ -66,18 +96,66 @@ export interface TailBus {
   size(): number;
   /** Records dropped from full buffers since start, for /metrics. */
   droppedTotal(): number;
+  /** Whether anything (here or, through the transport, on another replica) listens to (tenant, topic). */
+  listening(tenant: string, topic: TailTopic): boolean;
+  /** See TailBusOptions.settled; resolves at once when the bus was given none. */
+  settled(topic: TailTopic): Promise<void>;
+  /** Connects the transport (Redis); the in-memory one has nothing to do. */
+  start(): Promise<void>;
+  /** Closes the transport; subscriptions still open stop receiving. Safe twice. */
+  close(): Promise<void>;
 }
 
-export function createTailBus(limits: Partial<TailLimits> = {}, transport: TailTransport = createInMemoryTransport()): TailBus {
-  const { maxSubscriptions, maxPerConnection, bufferSize: defaultBuffer } = { ...DEFAULT_TAIL_LIMITS, ...limits };
+export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBusOptions | TailTransport = {}): TailBus {
+  const opts: TailBusOptions = 'publish' in options ? { transport: options } : options;
+  const transport = opts.transport ?? createInMemoryTransport();
+  // Derived topics stay on this replica.
+  const local = createInMemoryTransport();
+  const transportOf = (topic: TailTopic) => (DERIVED_TOPICS.has(topic) ? local : transport);
+  const allLimits: TailLimits = {
+    maxSubscriptions: limits.maxSubscriptions ?? DEFAULT_TAIL_LIMITS.maxSubscriptions,
+    maxPerConnection: limits.maxPerConnection ?? DEFAULT_TAIL_LIMITS.maxPerConnection,
+    bufferSize: limits.bufferSize ?? DEFAULT_TAIL_LIMITS.bufferSize,
+    maxReplay: limits.maxReplay ?? DEFAULT_TAIL_LIMITS.maxReplay,
+  };
+  const { maxSubscriptions, maxPerConnection, bufferSize: defaultBuffer } = allLimits;
   let open = 0;
   let droppedTotal = 0;
   const perConnection = new WeakMap<object, number>();
+  const derived = new Map<string, { users: number; stop: () => void }>();
+
+  /** Runs the topic's deriver for the tenant while someone listens; returns the release. */
+  function useDeriver(tenant: string, topic: TailTopic): () => void {
+    const deriver = opts.derivers?.[topic] as TailDeriver<TailTopic> | undefined;
+    if (!deriver) return () => {};
+    const key = `${topic}\u0000${tenant}`;
+    let entry = derived.get(key);
+    if (!entry) {
+      const stop = deriver.start(
+        tenant,
+        (source, listener) => transportOf(source).listen(tenant, source, listener),
+        (records) => {
+          if (records.length > 0) local.publish(tenant, topic, records);
+        },
+      );
+      derived.set(key, (entry = { users: 0, stop }));
+    }
+    entry.users++;
+    const e = entry;
+    return () => {
+      if (--e.users === 0 && derived.get(key) === e) {
+        derived.delete(key);
+        e.stop();
+      }
+    };
+  }
 
   return {
+    limits: allLimits,
     publish(tenant, topic, records) {
-      if (records.length === 0 || !transport.hasListeners(tenant, topic)) return;
-      transport.publish(tenant, topic, records);
+      const t = transportOf(topic);
+      if (records.length === 0 || !t.hasListeners(tenant, topic)) return;
+      t.publish(tenant, topic, records);
     },
 
     subscribe(tenant, topic, predicate, opts = {}) {
@@ -127,7 +205,8 @@ export function createTailBus(limits: Partial<TailLimits> = {}, transport: TailT
         count++;
       };
 
-      const stopListening = transport.listen(tenant, topic, (records) => {
+      const releaseDeriver = useDeriver(tenant, topic);
+      const stopListening = transportOf(topic).listen(tenant, topic, (records) => {
         if (closed) return;
         for (const r of records) {
           let match = false;
@@ -144,6 +223,7 @@ export function createTailBus(limits: Partial<TailLimits> = {}, transport: TailT
         if (closed) return;
         closed = true;
         stopListening();
+        releaseDeriver();
         ring.fill(undefined);
         count = 0;
         open--;
@@ -174,6 +254,7 @@ export function createTailBus(limits: Partial<TailLimits> = {}, transport: TailT
           return Promise.reject(err instanceof Error ? err : new Error(String(err)));
         },
         close,
+        poll: () => (count > 0 ? take() : undefined),
         [Symbol.asyncIterator]() {
           return sub;
         },
@@ -183,5 +264,9 @@ export function createTailBus(limits: Partial<TailLimits> = {}, transport: TailT
 
     size: () => open,
     droppedTotal: () => droppedTotal,
+    listening: (tenant, topic) => transportOf(topic).hasListeners(tenant, topic),
+    settled: (topic) => opts.settled?.(topic) ?? Promise.resolve(),
+    start: () => transport.start?.() ?? Promise.resolve(),
+    close: () => transport.close?.() ?? Promise.resolve(),
   };
 }
