@@ -6,7 +6,8 @@
 // - or once no span of it arrived for `quietMs` (the root never came, or is lost): incomplete;
 // - or at once, incomplete, when `maxTraces` are being assembled and a new trace starts (the least
 //   recently active one is evicted), so memory stays bounded.
-// A trace keeps at most `maxSpansPerTrace` spans; the rest are counted in its `droppedSpans`.
+// A trace keeps at most `maxSpansPerTrace` spans (always its root); the rest are counted in its
+// `droppedSpans`.
 // Spans of a trace already sent (late spans) are counted and dropped rather than sent as a second,
 // partial copy of the trace.
 import type { SpanRecord } from '../model/telemetry.ts';
@@ -92,12 +93,16 @@ export function createTraceAssembler(
         }
         pending.set(s.traceId, p);
         p.lastSeen = t;
+        const isRoot = s.parentSpanId === '';
         if (p.spans.length < cfg.maxSpansPerTrace) p.spans.push(s);
         else {
+          // A full trace still takes its root (in place of the last span kept), so a trace sent
+          // as complete always has its root.
+          if (isRoot && !p.spans.some((x) => x.parentSpanId === '')) p.spans[p.spans.length - 1] = s;
           p.droppedSpans++;
           stats.droppedSpans++;
         }
-        if (s.parentSpanId === '' && p.dueAt === undefined) {
+        if (isRoot && p.dueAt === undefined) {
           p.dueAt = t + cfg.rootWaitMs;
           rootDue.push({ traceId: s.traceId, at: p.dueAt });
         }
