@@ -47,8 +47,8 @@ export function tail<T>(client: Client, query: string, variables: Record<string,
 }
 
 /** Waits until the gateway holds `n` tail subscriptions. */
-export function subscriptions(gw: TestGateway, n: number): Promise<number> {
-  return waitFor(async () => gw.app.internals.tail().size(), (s) => s === n, `${n} open tail subscriptions`);
+export function subscriptions(gw: TestGateway, n: number, timeoutMs?: number): Promise<number> {
+  return waitFor(async () => gw.app.internals.tail().size(), (s) => s === n, `${n} open tail subscriptions`, timeoutMs);
 }
 
 export async function postOtlp(gw: Pick<TestGateway, 'otlpHttp'>, path: '/v1/traces' | '/v1/logs' | '/v1/metrics', body: unknown, tenant: string): Promise<number> {
