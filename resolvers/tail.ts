@@ -8,7 +8,7 @@ import type { LogRecord, MetricPoint, SpanRecord } from '../src/model/telemetry.
 import type { StoredLogRecord, TelemetryFilter } from '../src/stores/types.ts';
 import { TailLimitError, type TailEvent, type TailSubscription } from '../src/tail/bus.ts';
 import { logKey, metricPointKey, spanKey } from '../src/tail/identity.ts';
-import { liveOnly, replayThenLive, ReplayLimitError, type ReplayEvent } from '../src/tail/replay.ts';
+import { liveOnly, replayThenLive, ReplayLimitError, type ReplayEvent, type ReplaySubscription } from '../src/tail/replay.ts';
 import type { AssembledTrace, TailTopic, TailTopics } from '../src/tail/topics.ts';
 import type { GraphQLContext } from './context.ts';
 import { createLoaders } from './loaders.ts';
@@ -75,7 +75,7 @@ async function withReplay<T extends TailTopic>(
   since: bigint | undefined,
   replay: (after: string | undefined) => Promise<{ records: TailTopics[T][]; next: string | null }>,
   key: (r: TailTopics[T]) => string,
-): Promise<TailSubscription<TailTopics[T]> & AsyncIterableIterator<ReplayEvent<TailTopics[T]>>> {
+): Promise<ReplaySubscription<TailTopics[T]>> {
   const live = open(ctx, topic, predicate);
   if (since === undefined) return liveOnly(live);
   try {

@@ -162,9 +162,10 @@ function parse(args: string[], now: () => number): Parsed {
 
 type Style = Parameters<typeof styleText>[0];
 
-function painter(io: TailIo): (style: Style, text: string) => string {
+export function painter(io: Pick<TailIo, 'stdout' | 'env'>): (style: Style, text: string) => string {
   const colour = io.stdout.isTTY === true && !io.env.NO_COLOR;
-  return colour ? (style, text) => styleText(style, text) : (_style, text) => text;
+  // We decide about colour for the stream we write to; styleText would look at process.stdout.
+  return colour ? (style, text) => styleText(style, text, { validateStream: false }) : (_style, text) => text;
 }
 
 const SEVERITY_STYLE: Record<string, Style> = { TRACE: 'gray', DEBUG: 'gray', INFO: 'green', WARN: 'yellow', ERROR: 'red', FATAL: 'redBright' };

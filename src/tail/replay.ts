@@ -17,6 +17,13 @@ export interface ReplayEvent<R> extends TailEvent<R> {
   replayed: boolean;
 }
 
+export interface ReplaySubscription<R> extends AsyncIterableIterator<ReplayEvent<R>> {
+  /** Closes the live subscription under it; safe twice. */
+  close(): void;
+  /** The next event without waiting, or undefined. */
+  poll(): ReplayEvent<R> | undefined;
+}
+
 /** More stored records match than a replay may send. */
 export class ReplayLimitError extends Error {
   readonly limit = 'tail.maxReplay';
@@ -48,7 +55,7 @@ export interface ReplayOptions<R> {
  * Reads the replay (failing before any event with ReplayLimitError or the store's error, after
  * closing `live`) and returns the subscription that sends it and then the live records.
  */
-export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<TailSubscription<R> & AsyncIterableIterator<ReplayEvent<R>>> {
+export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<ReplaySubscription<R>> {
   const { live } = opts;
   const stored: R[] = [];
   try {
@@ -93,7 +100,7 @@ export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<TailSub
   }
 
   let head = 0;
-  const sub: TailSubscription<R> & AsyncIterableIterator<ReplayEvent<R>> = {
+  const sub: ReplaySubscription<R> = {
     next: () => {
       if (head < queue.length) {
         const value = queue[head]!;
@@ -134,9 +141,9 @@ export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<TailSub
 }
 
 /** The same event type without a replay, so every tail has one shape. */
-export function liveOnly<R>(live: TailSubscription<R>): TailSubscription<R> & AsyncIterableIterator<ReplayEvent<R>> {
+export function liveOnly<R>(live: TailSubscription<R>): ReplaySubscription<R> {
   const mark = (e: TailEvent<R>): ReplayEvent<R> => ({ ...e, replayed: false });
-  const sub: TailSubscription<R> & AsyncIterableIterator<ReplayEvent<R>> = {
+  const sub: ReplaySubscription<R> = {
     next: () => live.next().then((r) => (r.done ? r : { value: mark(r.value), done: false })),
     poll: () => {
       const e = live.poll();
