@@ -135,24 +135,39 @@ const QUERY = 'subscription($s: [String!]) { tailSpans(filter: { service: $s }) 
 
 async function subscribe(n: number): Promise<Client[]> {
   const clients: Client[] = [];
-  for (let i = 0; i < n; i++) {
-    const c = createClient({ url: `ws://127.0.0.1:${gqlPort}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, onNonLazyError: () => {} });
-    c.subscribe<{ tailSpans: { span: { attribute: string } } }>(
-      { query: QUERY, variables: { s: [`svc-${i % SERVICES}`] } },
-      {
-        next: (r) => {
-          const now = performance.now();
-          delivered++;
-          const req = Number(r.data?.tailSpans.span.attribute);
-          if (recording && Number.isInteger(req)) latencies.push(now - sentAt[req]!);
+  // Connections open 25 at a time: a busy gateway would otherwise miss graphql-ws's 3 s
+  // connection_init deadline for some of a thousand simultaneous sockets.
+  for (let from = 0; from < n; from += 25) {
+    const opened: Promise<void>[] = [];
+    for (let i = from; i < Math.min(n, from + 25); i++) {
+      let connected!: () => void;
+      opened.push(new Promise<void>((r) => (connected = r)));
+      const c = createClient({
+        url: `ws://127.0.0.1:${gqlPort}/graphql`,
+        webSocketImpl: WebSocket,
+        retryAttempts: 5,
+        lazy: false,
+        onNonLazyError: () => {},
+        on: { connected: () => connected() },
+      });
+      c.subscribe<{ tailSpans: { span: { attribute: string } } }>(
+        { query: QUERY, variables: { s: [`svc-${i % SERVICES}`] } },
+        {
+          next: (r) => {
+            const now = performance.now();
+            delivered++;
+            const req = Number(r.data?.tailSpans.span.attribute);
+            if (recording && Number.isInteger(req)) latencies.push(now - sentAt[req]!);
+          },
+          error: (err) => console.error('subscription error:', (err as { reason?: string }).reason ?? err),
+          complete: () => {},
         },
-        error: (err) => console.error('subscription error', err),
-        complete: () => {},
-      },
-    );
-    clients.push(c);
+      );
+      clients.push(c);
+    }
+    await Promise.all(opened);
   }
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 120_000;
   while ((await tailSubscriptions()) !== n) {
     if (Date.now() > deadline) throw new Error(`only ${await tailSubscriptions()} of ${n} subscriptions opened`);
     await new Promise((r) => setTimeout(r, 50));

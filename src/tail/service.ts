@@ -28,6 +28,8 @@ export function createTailService(cfg: GatewayConfig['tail'], logger: Logger, fl
     ...(redis && { transport: redis }),
     derivers: { traces: traceDeriver(cfg.traces, traceStats) },
     settled: async (topic) => {
+      const signal = SIGNAL_OF_TOPIC[topic];
+      if (!signal) return;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => {
         timer = setTimeout(() => {
@@ -36,7 +38,7 @@ export function createTailService(cfg: GatewayConfig['tail'], logger: Logger, fl
         }, SETTLE_TIMEOUT_MS);
       });
       try {
-        await Promise.race([flushSignal(SIGNAL_OF_TOPIC[topic]), timeout]);
+        await Promise.race([flushSignal(signal), timeout]);
       } finally {
         clearTimeout(timer);
       }

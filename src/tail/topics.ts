@@ -38,5 +38,5 @@ export const DERIVED_TOPICS: ReadonlySet<TailTopic> = new Set<TailTopic>(['trace
 /** The topic each ingest signal publishes to. */
 export const TOPIC_OF_SIGNAL = { traces: 'spans', logs: 'logs', metrics: 'metrics' } as const satisfies Record<Signal, TailTopic>;
 
-/** The ingest signal whose records a topic's replay reads from the stores. */
-export const SIGNAL_OF_TOPIC = { spans: 'traces', logs: 'logs', metrics: 'metrics', traces: 'traces' } as const satisfies Record<TailTopic, Signal>;
+/** The ingest signal whose records a topic's replay reads from the stores (none for topics not fed by ingest). */
+export const SIGNAL_OF_TOPIC: Partial<Record<TailTopic, Signal>> = { spans: 'traces', logs: 'logs', metrics: 'metrics', traces: 'traces' };
