@@ -178,7 +178,13 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
     hasListeners: (tenant, topic) => local.hasListeners(tenant, topic) || remoteListens(channelOf(tenant, topic)),
 
     async start() {
-      await Promise.all([pub.connect(), sub.connect()]);
+      try {
+        await Promise.all([pub.connect(), sub.connect()]);
+      } catch (err) {
+        pub.disconnect();
+        sub.disconnect();
+        throw new Error(`tail.redis.url: cannot connect to ${opts.url.replace(/\/\/[^@/]*@/, '//…@')}: ${(err as Error).message}`, { cause: err });
+      }
       await sub.subscribe(control);
       announce(true);
       timer = setInterval(() => announce(), heartbeatMs);
