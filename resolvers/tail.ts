@@ -53,9 +53,20 @@ function limitError(err: unknown): unknown {
   return fromStoreError(err);
 }
 
-function open<T extends TailTopic>(ctx: GraphQLContext, topic: T, predicate: (r: TailTopics[T]) => boolean): TailSubscription<TailTopics[T]> {
+/** The one service a filter requires at its top level, so the bus can route by service. */
+function onlyService(filter: TelemetryFilter | undefined): string | undefined {
+  return filter?.service?.length === 1 ? filter.service[0] : undefined;
+}
+
+function open<T extends TailTopic>(
+  ctx: GraphQLContext,
+  topic: T,
+  predicate: (r: TailTopics[T]) => boolean,
+  filter?: TelemetryFilter,
+): TailSubscription<TailTopics[T]> {
+  const service = onlyService(filter);
   try {
-    return ctx.tail.bus.subscribe(ctx.tenant, topic, predicate, { connection: ctx.tail.connection });
+    return ctx.tail.bus.subscribe(ctx.tenant, topic, predicate, { connection: ctx.tail.connection, ...(service !== undefined && { service }) });
   } catch (err) {
     throw limitError(err);
   }
@@ -75,8 +86,9 @@ async function withReplay<T extends TailTopic>(
   since: bigint | undefined,
   replay: (after: string | undefined) => Promise<{ records: TailTopics[T][]; next: string | null }>,
   key: (r: TailTopics[T]) => string,
+  filter?: TelemetryFilter,
 ): Promise<ReplaySubscription<TailTopics[T]>> {
-  const live = open(ctx, topic, predicate);
+  const live = open(ctx, topic, predicate, filter);
   if (since === undefined) return liveOnly(live);
   try {
     return await replayThenLive({
@@ -130,6 +142,7 @@ export async function tailSpans(ctx: GraphQLContext, args: TailArgs): Promise<As
       return { records: page.items.map((i) => i.node), next: page.hasNextPage ? page.endCursor : null };
     },
     spanKey,
+    filter,
   );
   return mapEvents(sub, (e) => {
     freshLoaders(ctx);
@@ -151,6 +164,7 @@ export async function tailLogs(ctx: GraphQLContext, args: TailArgs): Promise<Asy
       return { records: page.items.map((i) => i.node), next: page.hasNextPage ? page.endCursor : null };
     },
     logKey,
+    filter,
   );
   return mapEvents(sub, (e: ReplayEvent<LogRecord>) => {
     freshLoaders(ctx);
