@@ -103,7 +103,8 @@ const gateway: ChildProcess = spawn('taskset', ['-c', '0', process.execPath, '--
 });
 // The gateway goes with this process, however it ends.
 const stopGateway = () => {
-  if (gateway.exitCode === null) gateway.kill('SIGTERM');
+  if (gateway.exitCode === null) gateway.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
 };
 process.once('exit', stopGateway);
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
