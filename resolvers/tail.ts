@@ -1,21 +1,42 @@
-// Live tails: compile the filter once, subscribe to the tenant's topic on the bus, and turn bus
-// events into the GraphQL event models. Everything that can fail (filter, limits) fails here, at
-// subscribe time, before any event flows.
+// Live tails: compile the filter once, subscribe to the tenant's topic on the bus, replay stored
+// matches first when `since` is given, and turn bus events into the GraphQL event models.
+// Everything that can fail (filter, limits, the replay's store reads) fails here, at subscribe
+// time, before any event flows.
 import { GatewayError, fromStoreError } from '../src/errors.ts';
-import { compileLogFilter, compileSpanFilter } from '../src/stores/filter-match.ts';
-import type { LogRecord, SpanRecord } from '../src/model/telemetry.ts';
-import type { StoredLogRecord } from '../src/stores/types.ts';
+import { compileLogFilter, compileSpanFilter, lookupAttribute } from '../src/stores/filter-match.ts';
+import type { LogRecord, MetricPoint, SpanRecord } from '../src/model/telemetry.ts';
+import type { StoredLogRecord, TelemetryFilter } from '../src/stores/types.ts';
 import { TailLimitError, type TailEvent, type TailSubscription } from '../src/tail/bus.ts';
+import { logKey, metricPointKey, spanKey } from '../src/tail/identity.ts';
+import { liveOnly, replayThenLive, ReplayLimitError, type ReplayEvent, type ReplaySubscription } from '../src/tail/replay.ts';
+import type { AssembledTrace, TailTopic, TailTopics } from '../src/tail/topics.ts';
 import type { GraphQLContext } from './context.ts';
 import { createLoaders } from './loaders.ts';
+import { labelsArg } from './metrics.ts';
+import type { TraceModel } from './models.ts';
 import { toTailFilter, type TelemetryFilterInput } from './filter.ts';
 
-export type SpanTailEventModel = TailEvent<SpanRecord>;
-export type LogTailEventModel = TailEvent<StoredLogRecord>;
+export type SpanTailEventModel = ReplayEvent<SpanRecord>;
+export type LogTailEventModel = ReplayEvent<StoredLogRecord>;
+export type MetricTailEventModel = ReplayEvent<MetricPoint>;
+export interface TraceTailEventModel {
+  trace: TraceModel;
+  reason: AssembledTrace['reason'];
+  droppedSpans: number;
+  dropped: number;
+}
 
 /** Prefix of the synthetic IDs of live log records (see LogTailEvent.log in the schema). */
 export const TAIL_LOG_ID_PREFIX = 'tail:';
 let tailLogSeq = 0;
+
+/** Replay pages: the stores' largest page. */
+const REPLAY_PAGE = 1000;
+
+interface TailArgs {
+  filter?: TelemetryFilterInput | null;
+  since?: bigint | null;
+}
 
 function compile<P>(build: () => P): P {
   try {
@@ -26,20 +47,65 @@ function compile<P>(build: () => P): P {
 }
 
 function limitError(err: unknown): unknown {
-  if (!(err instanceof TailLimitError)) return err;
-  return new GatewayError('GW_LIMIT_EXCEEDED', err.message, { limit: err.limit, value: err.value });
+  if (err instanceof TailLimitError || err instanceof ReplayLimitError) {
+    return new GatewayError('GW_LIMIT_EXCEEDED', err.message, { limit: err.limit, value: err.value });
+  }
+  return fromStoreError(err);
 }
 
-function open<R>(subscribe: () => TailSubscription<R>): TailSubscription<R> {
+/** The one service a filter requires at its top level, so the bus can route by service. */
+function onlyService(filter: TelemetryFilter | undefined): string | undefined {
+  return filter?.service?.length === 1 ? filter.service[0] : undefined;
+}
+
+function open<T extends TailTopic>(
+  ctx: GraphQLContext,
+  topic: T,
+  predicate: (r: TailTopics[T]) => boolean,
+  filter?: TelemetryFilter,
+): TailSubscription<TailTopics[T]> {
+  const service = onlyService(filter);
   try {
-    return subscribe();
+    return ctx.tail.bus.subscribe(ctx.tenant, topic, predicate, { connection: ctx.tail.connection, ...(service !== undefined && { service }) });
+  } catch (err) {
+    throw limitError(err);
+  }
+}
+
+function checkSince(since: bigint | null | undefined): bigint | undefined {
+  if (since == null) return undefined;
+  if (since < 0n) throw new GatewayError('GW_BAD_TIME_RANGE', `since must not be before 1970 (actual: ${since} ns)`);
+  return since;
+}
+
+/** Subscribes, then (with `since`) reads the replay; the store's or the limit's error fails the subscription. */
+async function withReplay<T extends TailTopic>(
+  ctx: GraphQLContext,
+  topic: T,
+  predicate: (r: TailTopics[T]) => boolean,
+  since: bigint | undefined,
+  replay: (after: string | undefined) => Promise<{ records: TailTopics[T][]; next: string | null }>,
+  key: (r: TailTopics[T]) => string,
+  filter?: TelemetryFilter,
+): Promise<ReplaySubscription<TailTopics[T]>> {
+  const live = open(ctx, topic, predicate, filter);
+  if (since === undefined) return liveOnly(live);
+  try {
+    return await replayThenLive({
+      live,
+      settled: () => ctx.tail.bus.settled(topic),
+      readPage: replay,
+      accept: predicate,
+      key,
+      maxReplay: ctx.tail.bus.limits.maxReplay,
+    });
   } catch (err) {
     throw limitError(err);
   }
 }
 
 /** The subscription with each event mapped; return() closes it even before the first next(). */
-function mapEvents<A, B>(sub: TailSubscription<A>, map: (e: TailEvent<A>) => B): AsyncIterableIterator<B> {
+function mapEvents<A, B>(sub: AsyncIterator<A> & { close(): void }, map: (e: A) => B): AsyncIterableIterator<B> {
   const it: AsyncIterableIterator<B> = {
     next: () => sub.next().then((r) => (r.done ? { value: undefined, done: true } : { value: map(r.value), done: false })),
     return: () => {
@@ -60,20 +126,97 @@ function freshLoaders(ctx: GraphQLContext): void {
   ctx.loaders = createLoaders(ctx.tenant, ctx.stores);
 }
 
-export function tailSpans(ctx: GraphQLContext, args: { filter?: TelemetryFilterInput | null }): AsyncIterable<SpanTailEventModel> {
-  const predicate = compile(() => compileSpanFilter(toTailFilter(args.filter, 'spans')));
-  const sub = open(() => ctx.tail.bus.subscribe(ctx.tenant, 'spans', predicate, { connection: ctx.tail.connection }));
+const since = (filter: TelemetryFilter, from: bigint): TelemetryFilter => ({ ...filter, timeRange: { from } });
+
+export async function tailSpans(ctx: GraphQLContext, args: TailArgs): Promise<AsyncIterable<SpanTailEventModel>> {
+  const filter = compile(() => toTailFilter(args.filter, 'spans'));
+  const predicate = compile(() => compileSpanFilter(filter));
+  const from = checkSince(args.since);
+  const sub = await withReplay(
+    ctx,
+    'spans',
+    predicate,
+    from,
+    async (after) => {
+      const page = await ctx.stores.traces.searchSpans(ctx.tenant, since(filter, from!), { first: REPLAY_PAGE, order: 'OLDEST_FIRST', ...(after && { after }) });
+      return { records: page.items.map((i) => i.node), next: page.hasNextPage ? page.endCursor : null };
+    },
+    spanKey,
+    filter,
+  );
   return mapEvents(sub, (e) => {
     freshLoaders(ctx);
     return e;
   });
 }
 
-export function tailLogs(ctx: GraphQLContext, args: { filter?: TelemetryFilterInput | null }): AsyncIterable<LogTailEventModel> {
-  const predicate = compile(() => compileLogFilter(toTailFilter(args.filter, 'logs')));
-  const sub = open(() => ctx.tail.bus.subscribe(ctx.tenant, 'logs', predicate, { connection: ctx.tail.connection }));
-  return mapEvents(sub, (e: TailEvent<LogRecord>) => {
+export async function tailLogs(ctx: GraphQLContext, args: TailArgs): Promise<AsyncIterable<LogTailEventModel>> {
+  const filter = compile(() => toTailFilter(args.filter, 'logs'));
+  const predicate = compile(() => compileLogFilter(filter));
+  const from = checkSince(args.since);
+  const sub = await withReplay(
+    ctx,
+    'logs',
+    predicate,
+    from,
+    async (after) => {
+      const page = await ctx.stores.logs.searchLogs(ctx.tenant, since(filter, from!), { first: REPLAY_PAGE, order: 'OLDEST_FIRST', ...(after && { after }) });
+      return { records: page.items.map((i) => i.node), next: page.hasNextPage ? page.endCursor : null };
+    },
+    logKey,
+    filter,
+  );
+  return mapEvents(sub, (e: ReplayEvent<LogRecord>) => {
     freshLoaders(ctx);
-    return { record: { ...e.record, id: `${TAIL_LOG_ID_PREFIX}${++tailLogSeq}` }, dropped: e.dropped };
+    // Replayed records carry their stored ID; live ones are not stored yet.
+    const stored = (e.record as Partial<StoredLogRecord>).id;
+    const id = e.replayed && stored !== undefined ? stored : `${TAIL_LOG_ID_PREFIX}${++tailLogSeq}`;
+    return { record: { ...e.record, id }, dropped: e.dropped, replayed: e.replayed };
+  });
+}
+
+export function tailTraces(ctx: GraphQLContext, args: { filter?: TelemetryFilterInput | null }): AsyncIterable<TraceTailEventModel> {
+  // A trace matches when at least one of its spans does, as in the trace search.
+  const spanMatches = compile(() => compileSpanFilter(toTailFilter(args.filter, 'spans')));
+  const sub = open(ctx, 'traces', (t) => t.spans.some(spanMatches));
+  return mapEvents(sub, (e: TailEvent<AssembledTrace>) => {
+    freshLoaders(ctx);
+    return { trace: { traceId: e.record.traceId, spans: e.record.spans }, reason: e.record.reason, droppedSpans: e.record.droppedSpans, dropped: e.dropped };
+  });
+}
+
+/** Whether the point has every label: a point attribute or, failing that, a resource attribute. */
+export function matchLabels(labels: Record<string, string>): (m: MetricPoint) => boolean {
+  const entries = Object.entries(labels);
+  return (m) => entries.every(([k, v]) => lookupAttribute(m.point.attributes, m.resource.attributes, k) === v);
+}
+
+export async function tailMetrics(
+  ctx: GraphQLContext,
+  args: { name: string; labels?: unknown; since?: bigint | null },
+): Promise<AsyncIterable<MetricTailEventModel>> {
+  if (args.name === '') throw new GatewayError('GW_BAD_ARGUMENT', 'name must not be empty');
+  const labels = matchLabels(labelsArg(args.labels) ?? {});
+  const predicate = (m: MetricPoint) => m.metric.name === args.name && labels(m);
+  const from = checkSince(args.since);
+  const maxReplay = ctx.tail.bus.limits.maxReplay;
+  const sub = await withReplay(
+    ctx,
+    'metrics',
+    predicate,
+    from,
+    async () => {
+      // The metric store reads the points of a name newest first, whatever their labels: one more
+      // than a replay may send tells "too many" from "exactly the limit" (the labels are matched
+      // after reading, so the limit counts points of the name). Sent oldest first.
+      const points = await ctx.stores.metrics.points(ctx.tenant, args.name, { from: from! }, maxReplay + 1);
+      if (points.length > maxReplay) throw new ReplayLimitError(maxReplay);
+      return { records: points.reverse(), next: null };
+    },
+    metricPointKey,
+  );
+  return mapEvents(sub, (e) => {
+    freshLoaders(ctx);
+    return e;
   });
 }

@@ -15,7 +15,7 @@ import type { MetricSeries, Page, SeriesPoint, StoredLogRecord, TraceSummary } f
 import type { GraphQLContext } from '../resolvers/context.ts';
 import type { AttributeConditionInput, TelemetryFilterInput } from '../resolvers/filter.ts';
 import type { ExemplarModel, MetricInfoModel, OperationModel, TraceModel } from '../resolvers/models.ts';
-import type { LogTailEventModel, SpanTailEventModel } from '../resolvers/tail.ts';
+import type { LogTailEventModel, MetricTailEventModel, SpanTailEventModel, TraceTailEventModel } from '../resolvers/tail.ts';
 import { DurationScalar, JSONScalar, TimestampScalar } from './scalars.ts';
 
 export const builder = new SchemaBuilder<{
@@ -54,6 +54,8 @@ export const builder = new SchemaBuilder<{
     Operation: OperationModel;
     SpanTailEvent: SpanTailEventModel;
     LogTailEvent: LogTailEventModel;
+    TraceTailEvent: TraceTailEventModel;
+    MetricTailEvent: MetricTailEventModel;
   };
   Inputs: {
     TelemetryFilter: TelemetryFilterInput;

@@ -1,4 +1,4 @@
-import { tailLogs, tailSpans } from '../resolvers/tail.ts';
+import { tailLogs, tailMetrics, tailSpans, tailTraces } from '../resolvers/tail.ts';
 import { builder } from './builder.ts';
 
 const DROPPED =
@@ -6,8 +6,14 @@ const DROPPED =
   'keeps the newest records when the client reads slower than they arrive.';
 
 const FILTER =
-  'The filter the searches use, evaluated on each record as it arrives. from/to are rejected (GW_BAD_FILTER): a tail has no time range. ' +
+  'The filter the searches use, evaluated on each record as it arrives. from/to are rejected (GW_BAD_FILTER): a tail has no time range (use `since`). ' +
   'An invalid filter fails the subscription at once with GW_BAD_FILTER.';
+
+const SINCE =
+  'Replay the stored records that match, from this time on (span start, log time, point time), oldest first, then continue live ' +
+  'with no gap and no duplicate. At most tail.maxReplay (10,000) stored records; more fail the subscription with GW_LIMIT_EXCEEDED.';
+
+const REPLAYED = 'True for records read from the store because of `since`; false for records sent as they are received.';
 
 const LOOKUPS =
   'Fields that look up other records (Span.parent, children, logs, trace; LogRecord.span, trace) read the store, ' +
@@ -22,6 +28,7 @@ builder.objectType('SpanTailEvent', {
   fields: (t) => ({
     span: t.field({ type: 'Span', resolve: (e) => e.record }),
     dropped: t.exposeInt('dropped', { description: DROPPED }),
+    replayed: t.exposeBoolean('replayed', { description: REPLAYED }),
   }),
 });
 
@@ -31,11 +38,44 @@ builder.objectType('LogTailEvent', {
     log: t.field({
       type: 'LogRecord',
       description:
-        'The record as received. It is not stored yet, so its `id` is synthetic: "tail:<n>", unique in this gateway process, ' +
-        'and not the stored ID (`log(id:)` does not find it); look it up with `logs` by traceId/spanId and time instead.',
+        'The record. A live record is not stored yet, so its `id` is synthetic: "tail:<n>", unique in this gateway process, ' +
+        'and not the stored ID (`log(id:)` does not find it); look it up with `logs` by traceId/spanId and time instead. ' +
+        'A replayed record has its stored ID.',
       resolve: (e) => e.record,
     }),
     dropped: t.exposeInt('dropped', { description: DROPPED }),
+    replayed: t.exposeBoolean('replayed', { description: REPLAYED }),
+  }),
+});
+
+const TraceTailReason = builder.enumType('TraceTailReason', {
+  description: 'Why tailTraces sent a trace when it did.',
+  values: {
+    ROOT_ENDED: { description: 'Its root span (no parent) arrived, and tail.traces.rootWaitMs passed for stragglers.' },
+    QUIET: { description: 'No span of it arrived for tail.traces.quietMs and no root span came: the trace may be incomplete.' },
+    EVICTED: { description: 'Sent early, incomplete: tail.traces.maxTraces traces were being assembled and a new one started.' },
+  } as const,
+});
+
+builder.objectType('TraceTailEvent', {
+  description: `One trace assembled from live spans, sent once. ${LOOKUPS}`,
+  fields: (t) => ({
+    trace: t.field({ type: 'Trace', description: 'The spans received for the trace, sorted by start time.', resolve: (e) => e.trace }),
+    reason: t.field({ type: TraceTailReason, resolve: (e) => e.reason }),
+    complete: t.boolean({ description: 'Whether the root span is among the spans (reason ROOT_ENDED).', resolve: (e) => e.reason === 'ROOT_ENDED' }),
+    droppedSpans: t.exposeInt('droppedSpans', {
+      description: 'Spans of this trace not kept because it reached tail.traces.maxSpansPerTrace (1,000).',
+    }),
+    dropped: t.exposeInt('dropped', { description: 'Matching traces this subscription dropped since its previous event (see tail.bufferSize).' }),
+  }),
+});
+
+builder.objectType('MetricTailEvent', {
+  description: 'One metric data point that matched a tailMetrics name and labels.',
+  fields: (t) => ({
+    point: t.field({ type: 'MetricPoint', resolve: (e) => e.record }),
+    dropped: t.exposeInt('dropped', { description: DROPPED }),
+    replayed: t.exposeBoolean('replayed', { description: REPLAYED }),
   }),
 });
 
@@ -43,15 +83,43 @@ builder.subscriptionFields((t) => ({
   tailSpans: t.field({
     type: 'SpanTailEvent',
     description: `Spans of the tenant as they are received, one event per matching span. ${LIMITS}`,
-    args: { filter: t.arg({ type: 'TelemetryFilter', description: FILTER }) },
+    args: {
+      filter: t.arg({ type: 'TelemetryFilter', description: FILTER }),
+      since: t.arg({ type: 'Timestamp', description: SINCE }),
+    },
     subscribe: (_, args, ctx) => tailSpans(ctx, args),
     resolve: (e) => e,
   }),
   tailLogs: t.field({
     type: 'LogTailEvent',
     description: `Log records of the tenant as they are received, one event per matching record. ${LIMITS}`,
-    args: { filter: t.arg({ type: 'TelemetryFilter', description: FILTER }) },
+    args: {
+      filter: t.arg({ type: 'TelemetryFilter', description: FILTER }),
+      since: t.arg({ type: 'Timestamp', description: SINCE }),
+    },
     subscribe: (_, args, ctx) => tailLogs(ctx, args),
+    resolve: (e) => e,
+  }),
+  tailTraces: t.field({
+    type: 'TraceTailEvent',
+    description:
+      'Traces of the tenant assembled from spans as they are received, each sent once: when its root span has arrived ' +
+      '(after tail.traces.rootWaitMs, 1 s, for late children), or after tail.traces.quietMs (5 s) without new spans. ' +
+      'A trace matches when at least one of its spans matches the filter. Spans arriving after their trace was sent are not sent. ' +
+      LIMITS,
+    args: { filter: t.arg({ type: 'TelemetryFilter', description: FILTER }) },
+    subscribe: (_, args, ctx) => tailTraces(ctx, args),
+    resolve: (e) => e,
+  }),
+  tailMetrics: t.field({
+    type: 'MetricTailEvent',
+    description: `Data points of one metric as they are received. ${LIMITS}`,
+    args: {
+      name: t.arg.string({ required: true, description: 'The metric name, exactly.' }),
+      labels: t.arg({ type: 'JSON', description: 'Exact matches on point or resource attributes, e.g. {"service.name": "checkout"}.' }),
+      since: t.arg({ type: 'Timestamp', description: SINCE }),
+    },
+    subscribe: (_, args, ctx) => tailMetrics(ctx, args),
     resolve: (e) => e,
   }),
 }));

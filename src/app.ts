@@ -15,7 +15,7 @@ import type { Host } from '../ingest/component.ts';
 import type { LogStore, MetricStore, TraceStore } from './stores/types.ts';
 import type { GraphQLServer } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
-import { createTailBus, type TailBus } from './tail/bus.ts';
+import type { TailBus } from './tail/bus.ts';
 import { tailTaps } from './tail/tap.ts';
 import type { Alerting } from './alerting/index.ts';
 import type { AlertEngine } from './alerting/engine.ts';
@@ -23,6 +23,7 @@ import type { Clock } from './alerting/types.ts';
 import { jaegerExporterFactory } from '../ingest/exporters/jaeger/factory.ts';
 import { elasticsearchExporterFactory } from '../ingest/exporters/elasticsearch/factory.ts';
 import { addComponentReporters, backendMetrics, createBackendRegistry, duckDbReporters, observeStore, type BackendRole } from './backends/index.ts';
+import { createTailService } from './tail/service.ts';
 
 export interface App {
   start(): Promise<void>;
@@ -62,7 +63,14 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   let stopping: Promise<void> | undefined;
   let alerting: Alerting | undefined;
   // Live tails: ingest publishes every batch here (before batching and storage); subscriptions read.
-  const tail = createTailBus(cfg.tail);
+  const tailService = createTailService(cfg.tail, componentLogger(root, 'tail'), async (signal) => {
+    // Everything the signal's batch processors hold now is written once their flush resolves.
+    const flushes = [...(pipelines?.components ?? [])]
+      .filter(([id]) => id.endsWith(`/${signal}`))
+      .map(([, c]) => (c as Partial<{ flush(): Promise<void> }>).flush?.call(c));
+    await Promise.all(flushes);
+  });
+  const tail = tailService.bus;
   // What the `backends` query and /metrics report: exporters, the DuckDB store, the read sources.
   const backends = createBackendRegistry();
 
@@ -87,6 +95,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       elasticsearchExporterFactory(cfg.storage.elasticsearch),
       prometheusExporterFactory,
     ]);
+    await tail.start();
     pipelines = buildPipelines(registry, cfg, root, tailTaps(tail));
     addComponentReporters(backends, pipelines.components.values());
     const duckStore = store;
@@ -212,8 +221,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       samples.push({ name: 'teleql_duckdb_write_errors_total', help: 'Write batches DuckDB refused', type: 'counter', value: s.writeErrors });
     }
     samples.push(...backendMetrics(backends.statuses()));
-    samples.push({ name: 'teleql_tail_subscriptions', help: 'Live tail subscriptions open', type: 'gauge', value: tail.size() });
-    samples.push({ name: 'teleql_tail_dropped_total', help: 'Tail records dropped from full subscription buffers', type: 'counter', value: tail.droppedTotal() });
+    samples.push(...tailService.metrics());
     if (alerting) samples.push(...alerting.engine.metrics());
     return samples;
   }
@@ -243,6 +251,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       await pipelines?.shutdown();
       await alerting?.stop();
       await closeReaders?.();
+      await tail.close();
       await store?.close();
       log.info('stopped');
     })();

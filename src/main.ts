@@ -5,9 +5,11 @@ import { ConfigError } from './config/merge.ts';
 import { buildApp } from './app.ts';
 
 const USAGE = `usage: teleql serve [--config FILE] [--data PATH] [--host ADDR] [--log-level LEVEL]
+       teleql tail [spans] [logs] [--url URL] [--tenant ID] [--json] [filters…]   (teleql tail --help)
 
 Commands:
   serve    run the gateway (OTLP gRPC :4317, OTLP HTTP :4318, GraphQL :4000/graphql)
+  tail     print a gateway's spans and log records live
 
 Environment:
 ${ENV_VARS.map((v) => `  ${v.name.padEnd(26)} ${v.help}`).join('\n')}
@@ -56,11 +58,26 @@ async function serve(args: string[]): Promise<void> {
   }
 }
 
+async function tail(args: string[]): Promise<void> {
+  const { runTail, TAIL_USAGE } = await import('./cli/tail.ts');
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(TAIL_USAGE);
+    return;
+  }
+  const interrupted = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  process.exit(await runTail(args, { stdout: process.stdout, stderr: process.stderr, env: process.env, interrupted }));
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve':
       return serve(rest);
+    case 'tail':
+      return tail(rest);
     case undefined:
     case 'help':
     case '--help':

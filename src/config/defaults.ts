@@ -14,7 +14,14 @@ export function defaultConfig(): GatewayConfig {
       exposeInternalErrors: false,
       tenantHeader: 'x-scope-orgid',
     },
-    tail: { maxSubscriptions: 1000, maxPerConnection: 20, bufferSize: 1000 },
+    tail: {
+      maxSubscriptions: 1000,
+      maxPerConnection: 20,
+      bufferSize: 1000,
+      maxReplay: 10_000,
+      traces: { rootWaitMs: 1000, quietMs: 5000, maxTraces: 10_000, maxSpansPerTrace: 1000 },
+      redis: { url: '' },
+    },
     alerting: {
       enabled: true,
       rulesFile: '',

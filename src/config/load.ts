@@ -33,6 +33,7 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_METRICS_READ', path: 'storage.read.metrics', kind: 'string', help: 'where metric queries are answered: duckdb | prometheus (duckdb)' },
   { name: 'TELEQL_PROMETHEUS_URL', path: 'storage.prometheus.url', kind: 'string', help: 'Prometheus base URL for metric reads, e.g. http://prometheus:9090' },
   { name: 'TELEQL_PROMETHEUS_BEARER', path: 'storage.prometheus.bearer', kind: 'string', help: 'bearer token for Prometheus reads' },
+  { name: 'TELEQL_TAIL_REDIS_URL', path: 'tail.redis.url', kind: 'string', help: "live tails across replicas: Redis URL, e.g. redis://redis:6379 ('' = in-process)" },
   { name: 'TELEQL_LOG_LEVEL', path: 'log.level', kind: 'string', help: 'fatal|error|warn|info|debug|trace|silent (info)' },
   { name: 'TELEQL_ALERT_RULES_FILE', path: 'alerting.rulesFile', kind: 'string', help: 'YAML file of alert rules, reloaded when it changes' },
   { name: 'TELEQL_TRACES_EXPORTERS', path: 'pipelines.traces.exporters', kind: 'list', help: 'comma-separated write targets for traces, e.g. duckdb,jaeger (duckdb)' },
@@ -118,9 +119,17 @@ function validate(cfg: GatewayConfig): void {
     throw new ConfigError(`graphql.port: expected an integer from 0 to 65535 (actual: ${cfg.graphql.port})`);
   }
   if (!cfg.graphql.path.startsWith('/')) throw new ConfigError(`graphql.path: must start with "/" (actual: '${cfg.graphql.path}')`);
-  for (const key of ['maxSubscriptions', 'maxPerConnection', 'bufferSize'] as const) {
+  for (const key of ['maxSubscriptions', 'maxPerConnection', 'bufferSize', 'maxReplay'] as const) {
     const v = cfg.tail[key];
     if (!Number.isInteger(v) || v < 1) throw new ConfigError(`tail.${key}: expected an integer greater than 0 (actual: ${v})`);
+  }
+  for (const key of ['rootWaitMs', 'quietMs', 'maxTraces', 'maxSpansPerTrace'] as const) {
+    const v = cfg.tail.traces[key];
+    const min = key === 'rootWaitMs' ? 0 : 1;
+    if (!Number.isInteger(v) || v < min) throw new ConfigError(`tail.traces.${key}: expected an integer of at least ${min} (actual: ${v})`);
+  }
+  if (cfg.tail.redis.url !== '' && !/^rediss?:\/\//.test(cfg.tail.redis.url)) {
+    throw new ConfigError(`tail.redis.url: expected a redis:// or rediss:// URL, or '' for in-process tails (actual: '${cfg.tail.redis.url}')`);
   }
   if (cfg.storage.duckdb.path === '') throw new ConfigError('storage.duckdb.path: must not be empty');
   const { read, jaeger, elasticsearch } = cfg.storage;

@@ -21,6 +21,12 @@ export interface GatewayConfig extends IngestConfig {
     maxPerConnection: number;
     /** Records buffered per subscription; when full, the oldest are dropped and counted. */
     bufferSize: number;
+    /** Stored records a `since` replay may send; more fail the subscription. */
+    maxReplay: number;
+    /** tailTraces assembly (per tenant, on each replica). */
+    traces: { rootWaitMs: number; quietMs: number; maxTraces: number; maxSpansPerTrace: number };
+    /** Redis pub/sub between replicas: '' = in-process only. e.g. redis://127.0.0.1:6379 */
+    redis: { url: string };
   };
   /** Alert rules, evaluation and notifications (src/alerting). */
   alerting: {

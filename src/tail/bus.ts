@@ -6,9 +6,13 @@
 // - a full buffer drops its OLDEST record; the next event delivered carries `dropped`, the number
 //   dropped since the previous delivery, so a slow reader sees the newest data and knows what it missed;
 // - limits on subscriptions in total and per connection are checked at subscribe time;
-// - a subscriber only ever listens to its own tenant's (tenant, topic) on the transport.
-import type { TailTopic, TailTopics } from './topics.ts';
-import { createInMemoryTransport, type TailTransport } from './transport.ts';
+// - a subscriber only ever listens to its own tenant's (tenant, topic) on the transport;
+// - derived topics (traces, assembled from spans) are produced on this replica by a deriver that
+//   runs while anyone here listens to the (tenant, topic), and never cross the transport.
+import { DERIVED_TOPICS, type TailTopic, type TailTopics } from './topics.ts';
+import { createInMemoryTransport, type TailListener, type TailTransport } from './transport.ts';
+import type { Resource } from '../model/telemetry.ts';
+import { serviceName } from '../model/values.ts';
 
 export interface TailEvent<R> {
   record: R;
@@ -23,9 +27,11 @@ export interface TailLimits {
   maxPerConnection: number;
   /** Default buffer per subscription, in records. */
   bufferSize: number;
+  /** Stored records a `since` replay may send; more fail the subscription (ReplayLimitError). */
+  maxReplay: number;
 }
 
-export const DEFAULT_TAIL_LIMITS: TailLimits = { maxSubscriptions: 1000, maxPerConnection: 20, bufferSize: 1000 };
+export const DEFAULT_TAIL_LIMITS: TailLimits = { maxSubscriptions: 1000, maxPerConnection: 20, bufferSize: 1000, maxReplay: 10_000 };
 
 /** A subscribe that would exceed a limit; `limit` is the config key, `value` its setting. */
 export class TailLimitError extends Error {
@@ -47,14 +53,46 @@ export interface SubscribeOptions {
   bufferSize?: number;
   /** Identifies the client connection for tail.maxPerConnection; any object, compared by identity. */
   connection?: object;
+  /**
+   * The one service.name the predicate requires, when it requires one: the bus then hands this
+   * subscriber only that service's records of each batch, so a thousand single-service tails cost
+   * one grouping per batch instead of a thousand scans. The predicate still decides.
+   */
+  service?: string;
 }
 
 export interface TailSubscription<R> extends AsyncIterableIterator<TailEvent<R>> {
   /** Stops delivery and frees the slot; a pending next() resolves as done. Safe twice. */
   close(): void;
+  /** The next buffered event, or undefined when none is waiting; never waits. */
+  poll(): TailEvent<R> | undefined;
+}
+
+/**
+ * Produces a derived topic for one tenant from the topics it listens to, while it runs. `start`
+ * returns the function that stops it (and frees its state).
+ */
+export interface TailDeriver<T extends TailTopic> {
+  start(
+    tenant: string,
+    listen: <S extends TailTopic>(topic: S, listener: TailListener<S>) => () => void,
+    emit: (records: readonly TailTopics[T][]) => void,
+  ): () => void;
+}
+
+export interface TailBusOptions {
+  transport?: TailTransport;
+  derivers?: { [T in TailTopic]?: TailDeriver<T> };
+  /**
+   * Resolves once every record published for the topic before the call can be read from the
+   * stores (the ingest batches holding them were written). Used by replays (`since`) so that
+   * nothing published before the live subscription started falls between store and live.
+   */
+  settled?: (topic: TailTopic) => Promise<void>;
 }
 
 export interface TailBus {
+  readonly limits: Readonly<TailLimits>;
   publish<T extends TailTopic>(tenant: string, topic: T, records: readonly TailTopics[T][]): void;
   subscribe<T extends TailTopic>(
     tenant: string,
@@ -66,18 +104,126 @@ export interface TailBus {
   size(): number;
   /** Records dropped from full buffers since start, for /metrics. */
   droppedTotal(): number;
+  /** Whether anything (here or, through the transport, on another replica) listens to (tenant, topic). */
+  listening(tenant: string, topic: TailTopic): boolean;
+  /** See TailBusOptions.settled; resolves at once when the bus was given none. */
+  settled(topic: TailTopic): Promise<void>;
+  /** Connects the transport (Redis); the in-memory one has nothing to do. */
+  start(): Promise<void>;
+  /** Closes the transport; subscriptions still open stop receiving. Safe twice. */
+  close(): Promise<void>;
 }
 
-export function createTailBus(limits: Partial<TailLimits> = {}, transport: TailTransport = createInMemoryTransport()): TailBus {
-  const { maxSubscriptions, maxPerConnection, bufferSize: defaultBuffer } = { ...DEFAULT_TAIL_LIMITS, ...limits };
+export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBusOptions | TailTransport = {}): TailBus {
+  const opts: TailBusOptions = 'publish' in options ? { transport: options } : options;
+  const transport = opts.transport ?? createInMemoryTransport();
+  // Derived topics stay on this replica.
+  const local = createInMemoryTransport();
+  const transportOf = (topic: TailTopic) => (DERIVED_TOPICS.has(topic) ? local : transport);
+  const allLimits: TailLimits = {
+    maxSubscriptions: limits.maxSubscriptions ?? DEFAULT_TAIL_LIMITS.maxSubscriptions,
+    maxPerConnection: limits.maxPerConnection ?? DEFAULT_TAIL_LIMITS.maxPerConnection,
+    bufferSize: limits.bufferSize ?? DEFAULT_TAIL_LIMITS.bufferSize,
+    maxReplay: limits.maxReplay ?? DEFAULT_TAIL_LIMITS.maxReplay,
+  };
+  const { maxSubscriptions, maxPerConnection, bufferSize: defaultBuffer } = allLimits;
   let open = 0;
   let droppedTotal = 0;
   const perConnection = new WeakMap<object, number>();
+  const derived = new Map<string, { users: number; stop: () => void }>();
+
+  // One transport listener per (tenant, topic) here, shared by its subscribers; those with a
+  // `service` are found by service, the rest see every record.
+  type Deliver = (records: readonly unknown[]) => void;
+  interface Channel {
+    all: Set<Deliver>;
+    byService: Map<string, Set<Deliver>>;
+    stop: () => void;
+  }
+  const channels = new Map<string, Channel>();
+
+  function dispatch(ch: Channel, records: readonly unknown[]): void {
+    for (const d of ch.all) d(records);
+    if (ch.byService.size === 0) return;
+    const groups = new Map<string, unknown[]>();
+    let lastResource: Resource | undefined;
+    let lastService = '';
+    for (const r of records) {
+      const res = (r as { resource?: Resource }).resource;
+      if (!res) continue;
+      if (res !== lastResource) {
+        lastResource = res;
+        lastService = serviceName(res);
+      }
+      if (!ch.byService.has(lastService)) continue;
+      const g = groups.get(lastService);
+      if (g) g.push(r);
+      else groups.set(lastService, [r]);
+    }
+    for (const [svc, group] of groups) for (const d of ch.byService.get(svc)!) d(group);
+  }
+
+  function join(tenant: string, topic: TailTopic, deliver: Deliver, service: string | undefined): () => void {
+    const key = `${topic}\u0000${tenant}`;
+    let ch = channels.get(key);
+    if (!ch) {
+      const created: Channel = { all: new Set(), byService: new Map(), stop: () => {} };
+      created.stop = transportOf(topic).listen(tenant, topic, (records) => dispatch(created, records as readonly unknown[]));
+      channels.set(key, (ch = created));
+    }
+    const c = ch;
+    if (service === undefined) c.all.add(deliver);
+    else {
+      let set = c.byService.get(service);
+      if (!set) c.byService.set(service, (set = new Set()));
+      set.add(deliver);
+    }
+    return () => {
+      if (service === undefined) c.all.delete(deliver);
+      else {
+        const set = c.byService.get(service);
+        set?.delete(deliver);
+        if (set?.size === 0) c.byService.delete(service);
+      }
+      if (c.all.size === 0 && c.byService.size === 0 && channels.get(key) === c) {
+        channels.delete(key);
+        c.stop();
+      }
+    };
+  }
+
+  /** Runs the topic's deriver for the tenant while someone listens; returns the release. */
+  function useDeriver(tenant: string, topic: TailTopic): () => void {
+    const deriver = opts.derivers?.[topic] as TailDeriver<TailTopic> | undefined;
+    if (!deriver) return () => {};
+    const key = `${topic}\u0000${tenant}`;
+    let entry = derived.get(key);
+    if (!entry) {
+      const stop = deriver.start(
+        tenant,
+        (source, listener) => transportOf(source).listen(tenant, source, listener),
+        (records) => {
+          if (records.length > 0) local.publish(tenant, topic, records);
+        },
+      );
+      derived.set(key, (entry = { users: 0, stop }));
+    }
+    entry.users++;
+    const e = entry;
+    return () => {
+      if (--e.users === 0 && derived.get(key) === e) {
+        derived.delete(key);
+        e.stop();
+      }
+    };
+  }
 
   return {
+    limits: allLimits,
     publish(tenant, topic, records) {
-      if (records.length === 0 || !transport.hasListeners(tenant, topic)) return;
-      transport.publish(tenant, topic, records);
+      const t = transportOf(topic);
+      if (records.length === 0 || !t.hasListeners(tenant, topic)) return;
+      t.publish(tenant, topic, records);
     },
 
     subscribe(tenant, topic, predicate, opts = {}) {
@@ -127,9 +273,10 @@ export function createTailBus(limits: Partial<TailLimits> = {}, transport: TailT
         count++;
       };
 
-      const stopListening = transport.listen(tenant, topic, (records) => {
+      const releaseDeriver = useDeriver(tenant, topic);
+      const stopListening = join(tenant, topic, (records) => {
         if (closed) return;
-        for (const r of records) {
+        for (const r of records as readonly R[]) {
           let match = false;
           try {
             match = predicate(r);
@@ -138,12 +285,13 @@ export function createTailBus(limits: Partial<TailLimits> = {}, transport: TailT
           }
           if (match) offer(r);
         }
-      });
+      }, opts.service);
 
       const close = () => {
         if (closed) return;
         closed = true;
         stopListening();
+        releaseDeriver();
         ring.fill(undefined);
         count = 0;
         open--;
@@ -174,6 +322,7 @@ export function createTailBus(limits: Partial<TailLimits> = {}, transport: TailT
           return Promise.reject(err instanceof Error ? err : new Error(String(err)));
         },
         close,
+        poll: () => (count > 0 ? take() : undefined),
         [Symbol.asyncIterator]() {
           return sub;
         },
@@ -183,5 +332,9 @@ export function createTailBus(limits: Partial<TailLimits> = {}, transport: TailT
 
     size: () => open,
     droppedTotal: () => droppedTotal,
+    listening: (tenant, topic) => transportOf(topic).hasListeners(tenant, topic),
+    settled: (topic) => opts.settled?.(topic) ?? Promise.resolve(),
+    start: () => transport.start?.() ?? Promise.resolve(),
+    close: () => transport.close?.() ?? Promise.resolve(),
   };
 }

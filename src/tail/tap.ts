@@ -3,9 +3,9 @@
 // has written them, and a slow subscriber never slows ingest.
 import type { Consumer, NextConsumers } from '../../ingest/component.ts';
 import type { TailBus } from './bus.ts';
-import type { TailTopic, TailTopics } from './topics.ts';
+import type { TailTopics } from './topics.ts';
 
-function publishByTenant<T extends TailTopic>(bus: TailBus, topic: T, items: readonly TailTopics[T][]): void {
+function publishByTenant<T extends 'spans' | 'logs' | 'metrics'>(bus: TailBus, topic: T, items: readonly TailTopics[T][]): void {
   if (items.length === 0) return;
   const first = items[0]!.tenant;
   // One request is one tenant, so a batch almost always is too.
@@ -32,5 +32,11 @@ export function tailTaps(bus: TailBus): NextConsumers {
       return Promise.resolve();
     },
   };
-  return { traces: spans, logs };
+  const metrics: Consumer<'metrics'> = {
+    consume(items) {
+      publishByTenant(bus, 'metrics', items);
+      return Promise.resolve();
+    },
+  };
+  return { traces: spans, logs, metrics };
 }

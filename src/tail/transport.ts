@@ -10,8 +10,12 @@ export interface TailTransport {
   publish<T extends TailTopic>(tenant: string, topic: T, records: readonly TailTopics[T][]): void;
   /** Returns the function that removes the listener. */
   listen<T extends TailTopic>(tenant: string, topic: T, listener: TailListener<T>): () => void;
-  /** Whether anything listens to (tenant, topic) here, so publishers can skip work. */
+  /** Whether anything listens to (tenant, topic), so publishers can skip work. */
   hasListeners(tenant: string, topic: TailTopic): boolean;
+  /** Connects (a shared transport); optional. */
+  start?(): Promise<void>;
+  /** Disconnects; safe twice. Optional. */
+  close?(): Promise<void>;
 }
 
 /** Listeners in this process, called synchronously in publish. */

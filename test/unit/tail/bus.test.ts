@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createTailBus, TailLimitError, type TailEvent } from '../../../src/tail/bus.ts';
 import { tailTaps } from '../../../src/tail/tap.ts';
 import type { SpanRecord } from '../../../src/model/telemetry.ts';
-import { log, span, spanId } from '../../helpers/telemetry-builders.ts';
+import { log, resource, span, spanId } from '../../helpers/telemetry-builders.ts';
 
 const all = () => true;
 const spans = (from: number, to: number, tenant = 'default'): SpanRecord[] => {
@@ -142,5 +142,27 @@ describe('tail bus', () => {
     bus.publish('default', 'spans', spans(1, 2));
     assert.deepEqual(ids(await take(sub, 1)), [2]);
     sub.close();
+  });
+});
+
+describe('tail bus routing by service', () => {
+  test('a subscriber with a service gets only that service’s matching records, in order, next to one without', async () => {
+    const bus = createTailBus();
+    const mk = (n: number, svc: string) => span({ spanId: spanId(n), resource: resource(svc) });
+    const evenOnly = (s: SpanRecord) => Number.parseInt(s.spanId, 16) % 2 === 0;
+    const routed = bus.subscribe('default', 'spans', evenOnly, { service: 'cart' });
+    const other = bus.subscribe('default', 'spans', all, { service: 'pay' });
+    const everyone = bus.subscribe('default', 'spans', all);
+    bus.publish('default', 'spans', [mk(1, 'cart'), mk(2, 'cart'), mk(3, 'pay'), mk(4, 'cart'), mk(5, 'search'), mk(6, 'cart')]);
+    assert.deepEqual(ids(await take(routed, 3)), [2, 4, 6]);
+    assert.deepEqual(ids(await take(other, 1)), [3]);
+    assert.deepEqual(ids(await take(everyone, 6)), [1, 2, 3, 4, 5, 6]);
+    assert.equal(routed.poll(), undefined);
+    assert.equal(other.poll(), undefined);
+    routed.close();
+    other.close();
+    assert.equal(bus.listening('default', 'spans'), true, 'the unrouted subscriber still listens');
+    everyone.close();
+    assert.equal(bus.listening('default', 'spans'), false, 'the last subscriber leaving stops the listener');
   });
 });

@@ -1,0 +1,279 @@
+// npm run bench:tail — live tails under ingest: 10, 100 and 1,000 graphql-ws subscribers, each with
+// a selective filter (one service of 1,000, so each sees 0.1 % of the spans).
+//
+// The gateway runs as a child process (OTLP/gRPC in, DuckDB file, tails on graphql-ws); this
+// process is the load generator and every subscriber. Per subscriber count it measures
+// - at a fixed 10,000 spans/s: delivered events/s and the ingest-to-delivery latency of each
+//   event (from just before the OTLP request carrying the span is sent to when its event arrives
+//   here; spans carry their request's number in `bench.req`);
+// - at full speed (8 requests in flight): acknowledged spans/s, against the same measurement
+//   without subscribers taken in the same run, before and after (the machine is shared, so only
+//   the ratio means much). Target: subscribers cost ≤ 15 % throughput, p99 ≤ 100 ms.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { exportServiceDefinition } from '../ingest/receivers/otlp/grpc.ts';
+import type { InstrumentationScope, Resource, SpanRecord } from '../src/model/telemetry.ts';
+import { encodeTraceRequests } from './otlp-requests.ts';
+import { arg, fmt, machine, summarize } from './lib.ts';
+
+const seconds = arg('seconds', 10);
+const rate = arg('rate', 10_000); // spans/s in the latency phase
+const inFlight = arg('concurrency', 8);
+const counts = (process.argv.includes('--subscribers') ? process.argv[process.argv.indexOf('--subscribers') + 1]! : '10,100,1000').split(',').map(Number);
+const SERVICES = 1000;
+const SPANS_PER_REQUEST = 100;
+const REQUESTS = 400; // distinct pre-encoded requests, sent round-robin
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForReady(port: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('gateway did not become ready');
+}
+
+// --- requests: 100 spans each over random services; every span names its request in bench.req ---
+const resources: Resource[] = Array.from({ length: SERVICES }, (_, i) => ({
+  attributes: [{ key: 'service.name', value: { stringValue: `svc-${i}` } }],
+  droppedAttributesCount: 0,
+  schemaUrl: '',
+}));
+const scope: InstrumentationScope = { name: 'bench-tail', version: '1.0.0', attributes: [], droppedAttributesCount: 0, schemaUrl: '' };
+const groups: SpanRecord[][] = Array.from({ length: REQUESTS }, (_, req) => {
+  const traceId = randomBytes(16).toString('hex');
+  const now = BigInt(Date.now()) * 1_000_000n;
+  return Array.from({ length: SPANS_PER_REQUEST }, (_, i) => ({
+    tenant: 'default',
+    resource: resources[Math.floor(Math.random() * SERVICES)]!,
+    scope,
+    traceId,
+    spanId: randomBytes(8).toString('hex'),
+    parentSpanId: i === 0 ? '' : '0000000000000001',
+    traceState: '',
+    flags: 0,
+    name: `op-${i % 20}`,
+    kind: 2,
+    startTimeUnixNano: now,
+    endTimeUnixNano: now + 5_000_000n,
+    attributes: [
+      { key: 'bench.req', value: { stringValue: String(req) } },
+      { key: 'http.route', value: { stringValue: `/api/${i % 10}` } },
+      { key: 'http.response.status_code', value: { intValue: String(200 + (i % 5) * 100) } },
+    ],
+    droppedAttributesCount: 0,
+    events: [],
+    droppedEventsCount: 0,
+    links: [],
+    droppedLinksCount: 0,
+    status: { code: 0, message: '' },
+  }));
+});
+const requests = encodeTraceRequests(groups);
+const sentAt = new Float64Array(REQUESTS);
+
+// --- the gateway ---
+const dir = mkdtempSync(join(tmpdir(), 'teleql-bench-tail-'));
+const [grpcPort, httpPort, gqlPort] = [await freePort(), await freePort(), await freePort()];
+const configFile = join(dir, 'teleql.yaml');
+writeFileSync(configFile, `storage:\n  duckdb:\n    path: ${join(dir, 'bench.duckdb')}\n    threads: 1\ntail:\n  maxSubscriptions: 5000\n`);
+const gateway: ChildProcess = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--config', configFile], {
+  env: { ...process.env, TELEQL_OTLP_GRPC_PORT: String(grpcPort), TELEQL_OTLP_HTTP_PORT: String(httpPort), TELEQL_GRAPHQL_PORT: String(gqlPort), TELEQL_LOG_LEVEL: 'warn' },
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+// The gateway goes with this process, however it ends.
+const stopGateway = () => {
+  if (gateway.exitCode === null) gateway.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+};
+process.once('exit', stopGateway);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+await waitForReady(gqlPort);
+
+const OtlpClient = grpc.makeGenericClientConstructor(exportServiceDefinition('traces'), 'TraceService');
+const otlp = new OtlpClient(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 }) as unknown as grpc.Client & {
+  Export(req: Buffer, cb: (err: grpc.ServiceError | null) => void): void;
+};
+let next = 0;
+/** Sends the next request; resolves with whether it was accepted. */
+function send(): Promise<boolean> {
+  const i = next++ % REQUESTS;
+  sentAt[i] = performance.now();
+  return new Promise((resolve) => otlp.Export(requests[i]!, (err) => resolve(!err)));
+}
+await send();
+
+async function tailSubscriptions(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${gqlPort}/metrics`)).text();
+  return Number(/^teleql_tail_subscriptions (\d+)$/m.exec(text)?.[1] ?? NaN);
+}
+
+// --- subscribers ---
+let delivered = 0;
+let recording = false;
+let latencies: number[] = [];
+const QUERY = 'subscription($s: [String!]) { tailSpans(filter: { service: $s }) { dropped span { spanId attribute(key: "bench.req") } } }';
+
+async function subscribe(n: number): Promise<Client[]> {
+  const clients: Client[] = [];
+  // Connections open 25 at a time: a busy gateway would otherwise miss graphql-ws's 3 s
+  // connection_init deadline for some of a thousand simultaneous sockets.
+  for (let from = 0; from < n; from += 25) {
+    const opened: Promise<void>[] = [];
+    for (let i = from; i < Math.min(n, from + 25); i++) {
+      let connected!: () => void;
+      opened.push(new Promise<void>((r) => (connected = r)));
+      const c = createClient({
+        url: `ws://127.0.0.1:${gqlPort}/graphql`,
+        webSocketImpl: WebSocket,
+        retryAttempts: 5,
+        lazy: false,
+        onNonLazyError: () => {},
+        on: { connected: () => connected() },
+      });
+      c.subscribe<{ tailSpans: { span: { attribute: string } } }>(
+        { query: QUERY, variables: { s: [`svc-${i % SERVICES}`] } },
+        {
+          next: (r) => {
+            const now = performance.now();
+            delivered++;
+            const req = Number(r.data?.tailSpans.span.attribute);
+            if (recording && Number.isInteger(req)) latencies.push(now - sentAt[req]!);
+          },
+          error: (err) => console.error('subscription error:', (err as { reason?: string }).reason ?? err),
+          complete: () => {},
+        },
+      );
+      clients.push(c);
+    }
+    await Promise.all(opened);
+  }
+  const deadline = Date.now() + 120_000;
+  while ((await tailSubscriptions()) !== n) {
+    if (Date.now() > deadline) throw new Error(`only ${await tailSubscriptions()} of ${n} subscriptions opened`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return clients;
+}
+
+/** Waits until the gateway has written everything it acknowledged, so phases do not overlap. */
+async function drained(): Promise<void> {
+  for (;;) {
+    const text = await (await fetch(`http://127.0.0.1:${gqlPort}/metrics`)).text();
+    const queued = Number(/^teleql_batch_queue_items\{component="batch\/traces"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    if (queued === 0) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function unsubscribe(clients: Client[]): Promise<void> {
+  await Promise.all(clients.map((c) => c.dispose()));
+  while ((await tailSubscriptions()) !== 0) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** Full-speed ingest for `seconds`: acknowledged spans/s, and events delivered meanwhile. */
+async function throughput(): Promise<{ spansPerS: number; eventsPerS: number }> {
+  await drained();
+  const d0 = delivered;
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  let acked = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (performance.now() < deadline) {
+        if (await send()) acked += SPANS_PER_REQUEST;
+        else await new Promise((r) => setTimeout(r, 20));
+      }
+    }),
+  );
+  const s = (performance.now() - t0) / 1000;
+  return { spansPerS: acked / s, eventsPerS: (delivered - d0) / s };
+}
+
+/** `rate` spans/s for `seconds`: delivered events/s and latency. */
+async function paced(rate: number): Promise<{ eventsPerS: number; p50: number; p99: number; n: number; sentPerS: number }> {
+  await drained();
+  latencies = [];
+  recording = true;
+  const d0 = delivered;
+  const t0 = performance.now();
+  const interval = (SPANS_PER_REQUEST / rate) * 1000;
+  let sent = 0;
+  const pending: Promise<boolean>[] = [];
+  while (performance.now() - t0 < seconds * 1000) {
+    const due = t0 + sent * interval;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    pending.push(send());
+    sent++;
+  }
+  await Promise.all(pending);
+  await new Promise((r) => setTimeout(r, 500)); // the last events
+  recording = false;
+  const s = (performance.now() - t0) / 1000;
+  const sum = summarize(latencies);
+  return { eventsPerS: (delivered - d0) / s, p50: sum.p50, p99: sum.p99, n: sum.n, sentPerS: (sent * SPANS_PER_REQUEST) / s };
+}
+
+console.log(`machine: ${machine()}`);
+console.log(
+  `gateway pinned to CPU 0, load generator and subscribers in this process; ${seconds} s per phase; ` +
+    `${SPANS_PER_REQUEST} spans per OTLP/gRPC request over ${SERVICES} services; each subscriber filters one service\n`,
+);
+
+const base1 = await throughput();
+console.log(`no subscribers        ingest ${fmt(base1.spansPerS, 0).padStart(8)} spans/s (full speed, ${inFlight} in flight)`);
+// Latency at a rate the gateway cannot sustain measures its queue, not the tail: on a machine too
+// busy for the target rate, measure at half the throughput just measured, and say so.
+const pacedRate = Math.min(rate, Math.floor(base1.spansPerS / 2 / SPANS_PER_REQUEST) * SPANS_PER_REQUEST || SPANS_PER_REQUEST);
+if (pacedRate < rate) console.log(`(this machine does not sustain ${fmt(rate, 0)} spans/s now: latency is measured at ${fmt(pacedRate, 0)} spans/s)`);
+const rows: { n: number; paced: Awaited<ReturnType<typeof paced>>; full: Awaited<ReturnType<typeof throughput>> }[] = [];
+for (const n of counts) {
+  const clients = await subscribe(n);
+  const p = await paced(pacedRate);
+  const full = await throughput();
+  rows.push({ n, paced: p, full });
+  console.log(
+    `${String(n).padStart(5)} subscribers     at ${fmt(p.sentPerS, 0)} spans/s: ${fmt(p.eventsPerS, 0)} events/s delivered, latency p50 ${fmt(p.p50, 1)} ms p99 ${fmt(p.p99, 1)} ms (${p.n} events)` +
+      ` | full speed: ingest ${fmt(full.spansPerS, 0)} spans/s, ${fmt(full.eventsPerS, 0)} events/s delivered`,
+  );
+  await unsubscribe(clients);
+}
+const base2 = await throughput();
+console.log(`no subscribers again  ingest ${fmt(base2.spansPerS, 0).padStart(8)} spans/s`);
+const baseline = (base1.spansPerS + base2.spansPerS) / 2;
+
+console.log(`\nsubscribers | events/s @${fmt(pacedRate / 1000, 1)}k | p50 ms | p99 ms | ingest spans/s (full) | vs no subscribers`);
+for (const r of rows) {
+  const cost = 1 - r.full.spansPerS / baseline;
+  console.log(
+    `${String(r.n).padStart(11)} | ${fmt(r.paced.eventsPerS, 0).padStart(13)} | ${fmt(r.paced.p50, 1).padStart(6)} | ${fmt(r.paced.p99, 1).padStart(6)} | ${fmt(r.full.spansPerS, 0).padStart(21)} | ${cost >= 0 ? '−' : '+'}${fmt(Math.abs(cost) * 100, 1)} %`,
+  );
+}
+console.log(`(baseline: mean of ${fmt(base1.spansPerS, 0)} and ${fmt(base2.spansPerS, 0)} spans/s without subscribers)`);
+
+otlp.close();
+gateway.kill('SIGTERM');
+await new Promise((r) => gateway.once('exit', r));
+rmSync(dir, { recursive: true, force: true });
+process.exit(0);

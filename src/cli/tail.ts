@@ -1,0 +1,312 @@
+// `teleql tail`: subscribes to a gateway over graphql-ws and prints spans and/or log records as
+// they arrive, one line each: coloured for people (no colour when stdout is not a terminal or
+// NO_COLOR is set), or one JSON object per line with --json. Filters are flags; the gateway
+// checks them (a bad one ends the command with the gateway's error code).
+import { parseArgs, styleText } from 'node:util';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { parseDuration } from '../../resolvers/time.ts';
+
+export const TAIL_USAGE = `usage: teleql tail [spans] [logs] [options]
+
+Prints the tenant's spans and/or log records live. With neither named: both, unless only
+span flags (--status, --min-duration) or only log flags (--severity) are given, which pick theirs.
+
+Options:
+  --url URL             the gateway's GraphQL endpoint (http://127.0.0.1:4000/graphql; ws:// works too)
+  --tenant ID           tenant (X-Scope-OrgID)
+  --header 'K: V'       extra header on the WebSocket request, e.g. authorization (repeatable)
+  --json                one JSON object per line: {"type":"span"|"log", …}
+  --since TIME          replay stored records first: RFC 3339 time, or an age such as 15m or 2h
+  --service NAME        service.name (repeatable)
+  --name NAME           span name / log event name (repeatable)
+  --status CODE         spans: OK | ERROR | UNSET (repeatable)
+  --min-duration DUR    spans: at least this long, e.g. 250ms
+  --severity LEVEL      logs: at least TRACE|DEBUG|INFO|WARN|ERROR|FATAL, or a number 1–24
+  --source NAME         telemetry.source (repeatable)
+  --attr KEY=VALUE      attribute equals value (repeatable)
+`;
+
+const SPAN_FIELDS = 'dropped replayed span { traceId spanId name kind service startTime durationMs status { code message } attributes }';
+const LOG_FIELDS = 'dropped replayed log { id time severity severityNumber severityText service bodyText body traceId spanId eventName attributes }';
+const SEVERITIES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
+
+export interface TailIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  /** Resolves when the user asks to stop (Ctrl-C). */
+  interrupted: Promise<void>;
+}
+
+/** A usage error: exit code 2. */
+export class TailUsageError extends Error {}
+
+interface SpanOut {
+  traceId: string;
+  spanId: string;
+  name: string;
+  kind: string;
+  service: string;
+  startTime: string;
+  durationMs: number;
+  status: { code: string; message: string };
+  attributes: Record<string, unknown>;
+}
+interface LogOut {
+  id: string;
+  time: string;
+  severity: string | null;
+  severityNumber: number;
+  severityText: string;
+  service: string;
+  bodyText: string | null;
+  body: unknown;
+  traceId: string | null;
+  spanId: string | null;
+  eventName: string | null;
+  attributes: Record<string, unknown>;
+}
+
+interface Parsed {
+  url: string;
+  headers: Record<string, string>;
+  tenant?: string;
+  json: boolean;
+  since?: string;
+  spans?: Record<string, unknown>;
+  logs?: Record<string, unknown>;
+}
+
+function parse(args: string[], now: () => number): Parsed {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      url: { type: 'string', default: 'http://127.0.0.1:4000/graphql' },
+      tenant: { type: 'string' },
+      header: { type: 'string', multiple: true, default: [] },
+      json: { type: 'boolean', default: false },
+      since: { type: 'string' },
+      service: { type: 'string', multiple: true, default: [] },
+      name: { type: 'string', multiple: true, default: [] },
+      status: { type: 'string', multiple: true, default: [] },
+      'min-duration': { type: 'string' },
+      severity: { type: 'string' },
+      source: { type: 'string', multiple: true, default: [] },
+      attr: { type: 'string', multiple: true, default: [] },
+    },
+  });
+  for (const p of positionals) if (p !== 'spans' && p !== 'logs') throw new TailUsageError(`unknown signal "${p}": expected spans and/or logs`);
+  const wantSpans = positionals.length === 0 || positionals.includes('spans');
+  const wantLogs = positionals.length === 0 || positionals.includes('logs');
+
+  const headers: Record<string, string> = {};
+  for (const h of values.header) {
+    const i = h.indexOf(':');
+    if (i <= 0) throw new TailUsageError(`--header "${h}": expected "Name: value"`);
+    headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+  }
+
+  let url = values.url;
+  if (!/^(https?|wss?):\/\//.test(url)) throw new TailUsageError(`--url "${url}": expected an http(s):// or ws(s):// URL`);
+  url = url.replace(/^http/, 'ws');
+
+  const common: Record<string, unknown> = {};
+  if (values.service.length) common.service = values.service;
+  if (values.name.length) common.name = values.name;
+  if (values.source.length) common.telemetrySource = values.source;
+  if (values.attr.length) {
+    common.attributes = values.attr.map((a) => {
+      const i = a.indexOf('=');
+      if (i <= 0) throw new TailUsageError(`--attr "${a}": expected key=value`);
+      return { key: a.slice(0, i), eq: a.slice(i + 1) };
+    });
+  }
+  const spanOnly: Record<string, unknown> = {};
+  if (values.status.length) {
+    const codes = values.status.map((s) => s.toUpperCase());
+    for (const c of codes) if (!['OK', 'ERROR', 'UNSET'].includes(c)) throw new TailUsageError(`--status "${c}": expected OK, ERROR or UNSET`);
+    spanOnly.status = codes;
+  }
+  if (values['min-duration'] !== undefined) spanOnly.minDuration = values['min-duration'];
+  const logOnly: Record<string, unknown> = {};
+  if (values.severity !== undefined) {
+    const s = values.severity.toUpperCase();
+    if (SEVERITIES.includes(s)) logOnly.minSeverityLevel = s;
+    else if (/^\d+$/.test(s) && Number(s) <= 24) logOnly.minSeverity = Number(s);
+    else throw new TailUsageError(`--severity "${values.severity}": expected ${SEVERITIES.join('|')} or a number from 0 to 24`);
+  }
+  if (!wantSpans && Object.keys(spanOnly).length) throw new TailUsageError('--status and --min-duration apply to spans, which are not tailed');
+  if (!wantLogs && Object.keys(logOnly).length) throw new TailUsageError('--severity applies to logs, which are not tailed');
+  // With no signal named, a flag of one signal only (--status, --severity…) picks that signal;
+  // with both named, each such flag narrows its own signal.
+  const implicit = positionals.length === 0;
+  const hasSpanOnly = Object.keys(spanOnly).length > 0;
+  const hasLogOnly = Object.keys(logOnly).length > 0;
+  const spans = wantSpans && !(implicit && hasLogOnly && !hasSpanOnly) ? { ...common, ...spanOnly } : undefined;
+  const logs = wantLogs && !(implicit && hasSpanOnly && !hasLogOnly) ? { ...common, ...logOnly } : undefined;
+
+  let since: string | undefined;
+  if (values.since !== undefined) {
+    try {
+      const ago = parseDuration(values.since);
+      since = new Date(now() - Number(ago / 1_000_000n)).toISOString();
+    } catch {
+      since = values.since; // an absolute time: the gateway parses it
+    }
+  }
+  return { url, headers, tenant: values.tenant, json: values.json, since, spans, logs };
+}
+
+type Style = Parameters<typeof styleText>[0];
+
+export function painter(io: Pick<TailIo, 'stdout' | 'env'>): (style: Style, text: string) => string {
+  const colour = io.stdout.isTTY === true && !io.env.NO_COLOR;
+  // We decide about colour for the stream we write to; styleText would look at process.stdout.
+  return colour ? (style, text) => styleText(style, text, { validateStream: false }) : (_style, text) => text;
+}
+
+const SEVERITY_STYLE: Record<string, Style> = { TRACE: 'gray', DEBUG: 'gray', INFO: 'green', WARN: 'yellow', ERROR: 'red', FATAL: 'redBright' };
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ⏎ ');
+}
+
+function attrsText(attrs: Record<string, unknown>): string {
+  return Object.entries(attrs)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+}
+
+export function formatSpan(s: SpanOut, paint: (style: Style, text: string) => string): string {
+  const status = s.status.code === 'ERROR' ? paint('red', `ERROR${s.status.message ? ` ${s.status.message}` : ''}`) : s.status.code === 'OK' ? paint('green', 'OK') : '';
+  const parts = [
+    paint('dim', s.startTime),
+    paint('cyan', s.service),
+    paint('bold', s.name),
+    paint('yellow', `${s.durationMs.toFixed(s.durationMs < 10 ? 2 : 1)}ms`),
+    status,
+    paint('dim', `trace=${s.traceId} span=${s.spanId}`),
+    attrsText(s.attributes),
+  ];
+  return parts.filter((p) => p !== '').join(' ');
+}
+
+export function formatLog(l: LogOut, paint: (style: Style, text: string) => string): string {
+  const level = l.severity ?? (l.severityText || String(l.severityNumber));
+  const body = l.bodyText ?? (l.body == null ? '' : JSON.stringify(l.body));
+  const parts = [
+    paint('dim', l.time),
+    paint(SEVERITY_STYLE[l.severity ?? ''] ?? 'white', level.padEnd(5)),
+    paint('cyan', l.service),
+    oneLine(body),
+    l.traceId ? paint('dim', `trace=${l.traceId}${l.spanId ? ` span=${l.spanId}` : ''}`) : '',
+    attrsText(l.attributes),
+  ];
+  return parts.filter((p) => p !== '').join(' ');
+}
+
+/** Runs the command until Ctrl-C (0), a usage error (2), or the gateway ends it or fails (1). */
+export async function runTail(args: string[], io: TailIo, now: () => number = Date.now): Promise<number> {
+  let opts: Parsed;
+  try {
+    opts = parse(args, now);
+  } catch (err) {
+    if (err instanceof TailUsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
+      io.stderr.write(`teleql tail: ${err.message}\n\n${TAIL_USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+  const paint = painter(io);
+  const headers = { ...opts.headers, ...(opts.tenant && { 'X-Scope-OrgID': opts.tenant }) };
+  class HeaderWebSocket extends WebSocket {
+    constructor(address: string | URL, protocols?: string | string[]) {
+      super(address, protocols, { headers });
+    }
+  }
+  let failure: string | undefined;
+  const client: Client = createClient({
+    url: opts.url,
+    webSocketImpl: HeaderWebSocket,
+    connectionParams: { ...(opts.tenant && { 'X-Scope-OrgID': opts.tenant }) },
+    retryAttempts: 0,
+    lazy: false,
+    // Reported through `on.error` below, once, as a line of our own.
+    onNonLazyError: () => {},
+    on: {
+      closed: (e) => {
+        const ev = e as { code?: number; reason?: string };
+        if (ev.code !== 1000) failure ??= `connection to ${opts.url} closed (${ev.code ?? '?'}${ev.reason ? `: ${ev.reason}` : ''})`;
+      },
+      error: (err) => {
+        failure ??= `cannot connect to ${opts.url}: ${(err as { message?: string }).message ?? String(err)}`;
+      },
+    },
+  });
+
+  const write = (line: string) => io.stdout.write(`${line}\n`);
+  const dropped = (n: number, what: string) => {
+    if (n > 0 && !opts.json) write(paint('magenta', `… ${n} ${what} dropped (this terminal read slower than they arrived)`));
+  };
+  const vars = opts.since ? { since: opts.since } : {};
+  const subs: Promise<void>[] = [];
+  const follow = <T>(query: string, variables: Record<string, unknown>, onData: (d: T) => void) =>
+    new Promise<void>((resolve) => {
+      client.subscribe<T>(
+        { query, variables },
+        {
+          next: (r) => {
+            if (r.errors?.length) {
+              const e = r.errors[0] as { message: string; extensions?: { code?: string } };
+              failure ??= `${e.extensions?.code ? `${e.extensions.code}: ` : ''}${e.message}`;
+            }
+            if (r.data) onData(r.data as T);
+          },
+          error: (err) => {
+            if (Array.isArray(err)) {
+              const e = err[0] as { message: string; extensions?: { code?: string } };
+              failure ??= `${e.extensions?.code ? `${e.extensions.code}: ` : ''}${e.message}`;
+            } else failure ??= `${(err as { message?: string; reason?: string }).reason || (err as Error).message || String(err)}`;
+            resolve();
+          },
+          complete: resolve,
+        },
+      );
+    });
+
+  if (opts.spans) {
+    subs.push(
+      follow<{ tailSpans: { dropped: number; replayed: boolean; span: SpanOut } }>(
+        `subscription($filter: TelemetryFilter, $since: Timestamp) { tailSpans(filter: $filter, since: $since) { ${SPAN_FIELDS} } }`,
+        { filter: opts.spans, ...vars },
+        ({ tailSpans: e }) => {
+          dropped(e.dropped, 'spans');
+          write(opts.json ? JSON.stringify({ type: 'span', replayed: e.replayed, dropped: e.dropped, ...e.span }) : formatSpan(e.span, paint));
+        },
+      ),
+    );
+  }
+  if (opts.logs) {
+    subs.push(
+      follow<{ tailLogs: { dropped: number; replayed: boolean; log: LogOut } }>(
+        `subscription($filter: TelemetryFilter, $since: Timestamp) { tailLogs(filter: $filter, since: $since) { ${LOG_FIELDS} } }`,
+        { filter: opts.logs, ...vars },
+        ({ tailLogs: e }) => {
+          dropped(e.dropped, 'log records');
+          write(opts.json ? JSON.stringify({ type: 'log', replayed: e.replayed, dropped: e.dropped, ...e.log }) : formatLog(e.log, paint));
+        },
+      ),
+    );
+  }
+
+  // Any subscription ending (error, or the gateway going away) ends the command.
+  const ended = Promise.race(subs).then(() => 'ended' as const);
+  const how = await Promise.race([ended, io.interrupted.then(() => 'interrupted' as const)]);
+  await client.dispose();
+  if (how === 'interrupted') return 0;
+  io.stderr.write(`teleql tail: ${failure ?? 'the gateway ended the subscription'}\n`);
+  return 1;
+}

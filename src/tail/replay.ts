@@ -1,0 +1,164 @@
+// `since`: replay stored matches, oldest first, then continue live with no gap and no duplicate.
+//
+// The order of steps is what makes the seam exact:
+// 1. subscribe to the bus first, so every record published from now on is in the live buffer;
+// 2. wait until everything published before that is readable from the store (bus.settled: the
+//    ingest batches holding it were written), so a record is either stored or buffered live;
+// 3. read the stored matches (time ≥ since), oldest first;
+// 4. a record that is both stored and buffered (published after step 1, written before step 3
+//    read it) is sent once, from the replay: buffered records are matched to replayed ones by
+//    identity (recordKey), counted so genuine repeats of a record still pass.
+// Records published after the read cannot be in it (publish comes before the store write) and
+// reach the client through the live buffer.
+import type { TailEvent, TailSubscription } from './bus.ts';
+
+export interface ReplayEvent<R> extends TailEvent<R> {
+  /** Read from the store (`since`), not live. */
+  replayed: boolean;
+}
+
+export interface ReplaySubscription<R> extends AsyncIterableIterator<ReplayEvent<R>> {
+  /** Closes the live subscription under it; safe twice. */
+  close(): void;
+  /** The next event without waiting, or undefined. */
+  poll(): ReplayEvent<R> | undefined;
+}
+
+/** More stored records match than a replay may send. */
+export class ReplayLimitError extends Error {
+  readonly limit = 'tail.maxReplay';
+  readonly value: number;
+  constructor(value: number) {
+    super(`more than ${value} stored records match since (tail.maxReplay = ${value}); use a later since or a narrower filter`);
+    this.name = 'ReplayLimitError';
+    this.value = value;
+  }
+}
+
+export interface ReplayOptions<R> {
+  /** The live subscription, opened before this is called. */
+  live: TailSubscription<R>;
+  /** Resolves once records published before `live` opened are readable (bus.settled). */
+  settled: () => Promise<void>;
+  /**
+   * Stored matches from `since`, oldest first, page by page: `after` is the previous page's
+   * cursor. `records` may be longer than what matches (e.g. a store filtering less), `accept` decides.
+   */
+  readPage: (after: string | undefined) => Promise<{ records: R[]; next: string | null }>;
+  accept?: (record: R) => boolean;
+  /** Identity of a record, equal for the live and the stored copy. */
+  key: (record: R) => string;
+  maxReplay: number;
+}
+
+/**
+ * Reads the replay (failing before any event with ReplayLimitError or the store's error, after
+ * closing `live`) and returns the subscription that sends it and then the live records.
+ */
+export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<ReplaySubscription<R>> {
+  const { live } = opts;
+  const stored: R[] = [];
+  try {
+    await opts.settled();
+    let after: string | undefined;
+    for (;;) {
+      const page = await opts.readPage(after);
+      for (const r of page.records) {
+        if (opts.accept && !opts.accept(r)) continue;
+        if (stored.length === opts.maxReplay) throw new ReplayLimitError(opts.maxReplay);
+        stored.push(r);
+      }
+      if (page.next === null || page.records.length === 0) break;
+      after = page.next;
+    }
+  } catch (err) {
+    live.close();
+    throw err;
+  }
+
+  // Everything live so far; anything stored is in here if it was published after `live` opened.
+  const buffered: TailEvent<R>[] = [];
+  for (let e = live.poll(); e; e = live.poll()) buffered.push(e);
+  const unmatched = new Map<string, number>();
+  for (const r of stored) {
+    const k = opts.key(r);
+    unmatched.set(k, (unmatched.get(k) ?? 0) + 1);
+  }
+  const queue: ReplayEvent<R>[] = stored.map((record) => ({ record, dropped: 0, replayed: true }));
+  let carry = 0;
+  for (const e of buffered) {
+    const k = opts.key(e.record);
+    const n = unmatched.get(k) ?? 0;
+    if (n > 0) {
+      // Already in the replay; keep its drop count for the next event that is sent.
+      unmatched.set(k, n - 1);
+      carry += e.dropped;
+      continue;
+    }
+    queue.push({ record: e.record, dropped: e.dropped + carry, replayed: false });
+    carry = 0;
+  }
+
+  let head = 0;
+  const sub: ReplaySubscription<R> = {
+    next: () => {
+      if (head < queue.length) {
+        const value = queue[head]!;
+        queue[head++] = undefined as unknown as ReplayEvent<R>;
+        return Promise.resolve({ value, done: false });
+      }
+      return live.next().then((r) => {
+        if (r.done) return { value: undefined, done: true };
+        const value = { ...r.value, dropped: r.value.dropped + carry, replayed: false };
+        carry = 0;
+        return { value, done: false };
+      });
+    },
+    poll: () => {
+      if (head < queue.length) return queue[head++];
+      const e = live.poll();
+      if (!e) return undefined;
+      const value = { ...e, dropped: e.dropped + carry, replayed: false };
+      carry = 0;
+      return value;
+    },
+    return: () => {
+      live.close();
+      head = queue.length;
+      return Promise.resolve({ value: undefined, done: true });
+    },
+    throw: (err?: unknown) => {
+      live.close();
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    },
+    close: () => {
+      live.close();
+      head = queue.length;
+    },
+    [Symbol.asyncIterator]: () => sub,
+  };
+  return sub;
+}
+
+/** The same event type without a replay, so every tail has one shape. */
+export function liveOnly<R>(live: TailSubscription<R>): ReplaySubscription<R> {
+  const mark = (e: TailEvent<R>): ReplayEvent<R> => ({ ...e, replayed: false });
+  const sub: ReplaySubscription<R> = {
+    next: () => live.next().then((r) => (r.done ? r : { value: mark(r.value), done: false })),
+    poll: () => {
+      const e = live.poll();
+      return e && mark(e);
+    },
+    return: () => {
+      live.close();
+      return Promise.resolve({ value: undefined, done: true });
+    },
+    throw: (err?: unknown) => {
+      live.close();
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    },
+    close: () => live.close(),
+    [Symbol.asyncIterator]: () => sub,
+  };
+  return sub;
+}

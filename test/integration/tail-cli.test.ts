@@ -1,0 +1,136 @@
+// `teleql tail`: the real CLI (bin/teleql.js) spawned against a real gateway; its stdout lines are
+// what is asserted.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { hex, logsBody, nowNs, postOtlp, spansBody, subscriptions } from '../helpers/tail-client.ts';
+import { sendTrace } from '../helpers/otel-sdk.ts';
+
+interface Cli {
+  proc: ChildProcess;
+  lines: string[];
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Cli {
+  const proc = spawn(process.execPath, ['bin/teleql.js', 'tail', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  createInterface({ input: proc.stdout! }).on('line', (l) => lines.push(l));
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  exit.catch(() => {});
+  return { proc, lines, stderr: () => err, exit };
+}
+
+describe('teleql tail', () => {
+  let gw: TestGateway;
+  const running: Cli[] = [];
+  const start = (args: string[], env?: Record<string, string>) => {
+    const c = cli(['--url', gw.graphqlUrl, ...args], env);
+    running.push(c);
+    return c;
+  };
+
+  before(async () => {
+    gw = await startGateway();
+  });
+  after(async () => {
+    for (const c of running) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+    await gw?.stop();
+  });
+
+  test('--json prints one JSON object per matching span and log record, filtered by the flags, and Ctrl-C exits 0', async () => {
+    const c = start(['spans', 'logs', '--tenant', 'cli-json', '--json', '--service', 'cli-checkout', '--attr', 'db.system=postgresql', '--status', 'ERROR']);
+    await subscriptions(gw, 2, 60_000); // spans and logs (the CLI starts slowly on a busy machine)
+    const s = await sendTrace('http-proto', gw, { service: 'cli-checkout', headers: { 'x-scope-orgid': 'cli-json' } });
+    await sendTrace('grpc', gw, { service: 'cli-checkout', headers: { 'x-scope-orgid': 'cli-elsewhere' } });
+    // Logs match the service and attribute; --status applies to spans only.
+    await postOtlp(gw, '/v1/logs', logsBody('cli-checkout', [{ timeNs: nowNs(), body: 'pool exhausted', severityNumber: 17, attributes: { 'db.system': 'postgresql' } }]), 'cli-json');
+    await postOtlp(gw, '/v1/logs', logsBody('cli-checkout', [{ timeNs: nowNs(), body: 'other db', attributes: { 'db.system': 'mysql' } }]), 'cli-json');
+    await waitFor(async () => c.lines.length, (n) => n >= 2, 'two lines', 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const objs = c.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(objs.length, 2, c.lines.join('\n'));
+    const span = objs.find((o) => o.type === 'span')!;
+    assert.equal(span.traceId, s.traceId);
+    assert.equal(span.spanId, s.childSpanId);
+    assert.equal(span.name, 'SELECT orders');
+    assert.equal(span.service, 'cli-checkout');
+    assert.deepEqual(span.status, { code: 'ERROR', message: 'db timeout' });
+    assert.equal((span.attributes as Record<string, unknown>)['db.rows'], 17);
+    assert.equal(span.dropped, 0);
+    assert.equal(span.replayed, false);
+    const log = objs.find((o) => o.type === 'log')!;
+    assert.equal(log.bodyText, 'pool exhausted');
+    assert.equal(log.severity, 'ERROR');
+    assert.match(String(log.id), /^tail:\d+$/);
+
+    c.proc.kill('SIGINT');
+    assert.equal(await c.exit, 0);
+    await subscriptions(gw, 0);
+  });
+
+  test('without --json it prints one readable line per record, without colour when stdout is not a terminal', async () => {
+    const c = start(['spans', '--tenant', 'cli-text', '--min-duration', '5ms']);
+    await subscriptions(gw, 1, 60_000);
+    const now = nowNs();
+    await postOtlp(
+      gw,
+      '/v1/traces',
+      spansBody('cli-text-svc', [
+        { traceId: hex(1, 32), spanId: hex(1, 16), name: 'GET /slow', startNs: now, durationNs: 12_500_000n, status: 2, attributes: { 'http.route': '/slow' } },
+        { traceId: hex(1, 32), spanId: hex(2, 16), parentSpanId: hex(1, 16), name: 'fast', startNs: now, durationNs: 1_000_000n },
+      ]),
+      'cli-text',
+    );
+    await waitFor(async () => c.lines.length, (n) => n >= 1, 'a line', 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(c.lines.length, 1, c.lines.join('\n'));
+    const line = c.lines[0]!;
+    assert.ok(!line.includes('\u001b['), 'no ANSI escapes into a pipe');
+    assert.match(line, /^\d{4}-\d\d-\d\dT[\d:.]+Z cli-text-svc GET \/slow 12\.5ms ERROR trace=0{31}1 span=0{15}1 http\.route=\/slow$/);
+    c.proc.kill('SIGTERM');
+    assert.equal(await c.exit, 0);
+    await subscriptions(gw, 0);
+  });
+
+  test('--since replays stored log records before the live ones', async () => {
+    const tenant = 'cli-since';
+    const t0 = nowNs() - 5_000_000_000n;
+    await postOtlp(gw, '/v1/logs', logsBody('since-svc', [{ timeNs: t0, body: 'earlier', severityNumber: 13 }, { timeNs: t0, body: 'too quiet', severityNumber: 9 }]), tenant);
+    await waitFor(
+      async () => (await gw.app.internals.store()!.logs.searchLogs(tenant, { timeRange: { from: 0n } }, { first: 10 })).items.length,
+      (n) => n === 2,
+      'the stored logs',
+    );
+    const c = start(['logs', '--tenant', tenant, '--json', '--since', '1m', '--severity', 'warn']);
+    await waitFor(async () => c.lines.length, (n) => n >= 1, 'the replayed line', 60_000);
+    await postOtlp(gw, '/v1/logs', logsBody('since-svc', [{ timeNs: nowNs(), body: 'now', severityNumber: 17 }]), tenant);
+    await waitFor(async () => c.lines.length, (n) => n >= 2, 'the live line', 15_000);
+    const objs = c.lines.map((l) => JSON.parse(l) as { bodyText: string; replayed: boolean });
+    assert.deepEqual(objs.map((o) => [o.bodyText, o.replayed]), [['earlier', true], ['now', false]]);
+    c.proc.kill('SIGINT');
+    assert.equal(await c.exit, 0);
+  });
+
+  test('a filter the gateway rejects ends the command with its error code; a bad flag prints the usage', async () => {
+    const bad = start(['spans', '--tenant', 'cli-bad', '--attr', 'http.route=x', '--min-duration', 'soon']);
+    assert.equal(await bad.exit, 1);
+    assert.match(bad.stderr(), /teleql tail: .*(GW_BAD|Duration).*soon/i);
+
+    const usage = start(['--severity', 'loud']);
+    assert.equal(await usage.exit, 2);
+    assert.match(usage.stderr(), /--severity "loud": expected TRACE\|DEBUG\|INFO\|WARN\|ERROR\|FATAL/);
+    assert.match(usage.stderr(), /usage: teleql tail/);
+
+    const down = cli(['--url', 'http://127.0.0.1:1/graphql', '--tenant', 'x']);
+    running.push(down);
+    assert.equal(await down.exit, 1);
+    assert.match(down.stderr(), /teleql tail: (cannot connect to|connection to) ws:\/\/127\.0\.0\.1:1\/graphql/);
+  });
+});

@@ -1,0 +1,150 @@
+// Live tails across replicas: two gateways share a real redis-server. A subscriber on replica B
+// sees what replica A ingested; tenants stay apart across replicas; a subscriber on the ingesting
+// replica gets each record once.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Client } from 'graphql-ws';
+import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { hex, logsBody, nowNs, postOtlp, spansBody, tail, wsClient } from '../helpers/tail-client.ts';
+import { sendTrace } from '../helpers/otel-sdk.ts';
+
+const TAIL_SPANS = `subscription($filter: TelemetryFilter) { tailSpans(filter: $filter) { dropped span { traceId spanId name service attributes startTime } } }`;
+const TAIL_LOGS = `subscription { tailLogs { log { bodyText service } } }`;
+const TAIL_TRACES = `subscription { tailTraces { reason trace { traceId spanCount } } }`;
+
+interface SpanEvent {
+  tailSpans: { dropped: number; span: { traceId: string; spanId: string; name: string; service: string; attributes: Record<string, unknown>; startTime: string } };
+}
+
+describe('live tails across replicas through redis', () => {
+  let redis: TestRedis;
+  let a: TestGateway;
+  let b: TestGateway;
+  const clients: Client[] = [];
+  const client = (gw: TestGateway, tenant: string) => {
+    const c = wsClient(gw, tenant);
+    clients.push(c);
+    return c;
+  };
+  /** Waits until replica `gw` knows that someone (here or elsewhere) listens to (tenant, topic). */
+  const known = (gw: TestGateway, tenant: string, topic: 'spans' | 'logs') =>
+    waitFor(async () => gw.app.internals.tail().listening(tenant, topic), (v) => v, `${tenant}/${topic} listened to, as seen from a replica`);
+
+  before(async () => {
+    redis = await startRedis();
+    const cfg = { tail: { redis: { url: redis.url }, traces: { rootWaitMs: 50, quietMs: 500 } } };
+    a = await startGateway(cfg);
+    b = await startGateway(cfg);
+  });
+  after(async () => {
+    await Promise.all(clients.map((c) => c.dispose()));
+    await a?.stop();
+    await b?.stop();
+    await redis?.stop();
+  });
+
+  test('a subscriber on replica B receives the spans ingested at replica A, whole and filtered', async () => {
+    const t = tail<SpanEvent>(client(b, 'acme'), TAIL_SPANS, { filter: { service: ['redis-checkout'] } });
+    await known(a, 'acme', 'spans');
+    const s = await sendTrace('grpc', a, { service: 'redis-checkout', headers: { 'x-scope-orgid': 'acme' } });
+    await sendTrace('http-json', a, { service: 'redis-other', headers: { 'x-scope-orgid': 'acme' } });
+    await waitFor(async () => t.events.length, (n) => n >= 3, 'the three spans on B');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(t.errors, []);
+    // The SDK sends the trace's two spans and a span of the linked trace; none of redis-other's.
+    assert.equal(t.events.length, 3, JSON.stringify(t.events));
+    assert.ok(t.events.every((e) => e.tailSpans.span.service === 'redis-checkout'));
+    const byId = new Map(t.events.map((e) => [e.tailSpans.span.spanId, e.tailSpans.span]));
+    const child = byId.get(s.childSpanId)!;
+    assert.equal(child.traceId, s.traceId);
+    assert.equal(child.name, 'SELECT orders');
+    assert.equal(child.service, 'redis-checkout');
+    // Typed attributes and nanosecond times survive the trip through Redis.
+    assert.equal(child.attributes['db.rows'], 17);
+    assert.deepEqual(child.attributes['ints.list'], [1, 2, 3]);
+    assert.match(child.startTime, /^\d{4}-\d\d-\d\dT/);
+    assert.ok(byId.has(s.rootSpanId));
+    t.stop();
+  });
+
+  test('tenants stay apart across replicas, and a subscriber on the ingesting replica gets each span once', async () => {
+    const onB = tail<SpanEvent>(client(b, 'tenant-x'), TAIL_SPANS);
+    const onA = tail<SpanEvent>(client(a, 'tenant-x'), TAIL_SPANS);
+    const otherTenant = tail<SpanEvent>(client(b, 'tenant-y'), TAIL_SPANS);
+    await known(a, 'tenant-x', 'spans');
+    await known(a, 'tenant-y', 'spans');
+    await waitFor(async () => b.app.internals.tail().size(), (n) => n === 2, 'two subscriptions on B');
+
+    const now = nowNs();
+    const spans = Array.from({ length: 50 }, (_, i) => ({ traceId: hex(i + 1, 32), spanId: hex(i + 1, 16), name: `op-${i}`, startNs: now + BigInt(i) }));
+    assert.equal(await postOtlp(a, '/v1/traces', spansBody('multi', spans.slice(0, 25)), 'tenant-x'), 200);
+    assert.equal(await postOtlp(b, '/v1/traces', spansBody('multi', spans.slice(25)), 'tenant-x'), 200);
+    await waitFor(async () => Math.min(onA.events.length, onB.events.length), (n) => n >= 50, 'all fifty spans on both replicas');
+    await new Promise((r) => setTimeout(r, 400));
+
+    for (const [where, t] of [['A', onA], ['B', onB]] as const) {
+      const ids = t.events.map((e) => e.tailSpans.span.spanId);
+      assert.equal(ids.length, 50, `replica ${where}: each span once, whichever replica ingested it`);
+      assert.deepEqual(new Set(ids), new Set(spans.map((s) => s.spanId)));
+    }
+    assert.deepEqual(otherTenant.events, [], 'tenant-y sees none of tenant-x’s spans on any replica');
+    for (const t of [onA, onB, otherTenant]) t.stop();
+  });
+
+  test('logs and assembled traces cross replicas too; a trace is assembled once per replica', async () => {
+    const logs = tail<{ tailLogs: { log: { bodyText: string; service: string } } }>(client(b, 'acme-logs'), TAIL_LOGS);
+    const traces = tail<{ tailTraces: { reason: string; trace: { traceId: string; spanCount: number } } }>(client(b, 'acme-logs'), TAIL_TRACES);
+    const tracesOnA = tail<{ tailTraces: { reason: string; trace: { traceId: string; spanCount: number } } }>(client(a, 'acme-logs'), TAIL_TRACES);
+    await known(a, 'acme-logs', 'logs');
+    await known(a, 'acme-logs', 'spans');
+    const now = nowNs();
+    assert.equal(await postOtlp(a, '/v1/logs', logsBody('log-svc', [{ timeNs: now, body: 'from A' }]), 'acme-logs'), 200);
+    const traceId = 'cc000000000000000000000000000001';
+    assert.equal(
+      await postOtlp(a, '/v1/traces', spansBody('t-svc', [
+        { traceId, spanId: hex(2, 16), parentSpanId: hex(1, 16), name: 'child', startNs: now + 1n },
+        { traceId, spanId: hex(1, 16), name: 'root', startNs: now },
+      ]), 'acme-logs'),
+      200,
+    );
+    await waitFor(async () => logs.events.length + traces.events.length + tracesOnA.events.length, (n) => n >= 3, 'the log and the trace on both replicas');
+    await new Promise((r) => setTimeout(r, 400));
+    assert.deepEqual(logs.events.map((e) => e.tailLogs.log), [{ bodyText: 'from A', service: 'log-svc' }]);
+    assert.deepEqual(traces.events.map((e) => [e.tailTraces.trace.traceId, e.tailTraces.trace.spanCount, e.tailTraces.reason]), [[traceId, 2, 'ROOT_ENDED']]);
+    assert.deepEqual(tracesOnA.events.map((e) => [e.tailTraces.trace.traceId, e.tailTraces.trace.spanCount]), [[traceId, 2]]);
+    for (const t of [logs, traces, tracesOnA]) t.stop();
+  });
+
+  test('a replica stops publishing to Redis once nobody else listens', async () => {
+    await waitFor(async () => a.app.internals.tail().listening('acme', 'spans'), (v) => !v, 'A sees nobody listening to acme spans');
+    const before = await publishedFromA();
+    assert.equal(await postOtlp(a, '/v1/traces', spansBody('quiet', [{ traceId: hex(77, 32), spanId: hex(77, 16), name: 'unheard', startNs: nowNs() }]), 'acme'), 200);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await publishedFromA(), before);
+  });
+
+  test('when Redis goes away, ingest goes on and subscribers on the ingesting replica still get their records', async () => {
+    const local = tail<SpanEvent>(client(a, 'outage'), TAIL_SPANS);
+    const remote = tail<SpanEvent>(client(b, 'outage'), TAIL_SPANS);
+    await known(a, 'outage', 'spans');
+    await waitFor(async () => a.app.internals.tail().size() + b.app.internals.tail().size(), (n) => n === 2, 'both subscriptions open');
+    await redis.stop();
+    const status = await postOtlp(a, '/v1/traces', spansBody('outage', [{ traceId: hex(88, 32), spanId: hex(88, 16), name: 'during the outage', startNs: nowNs() }]), 'outage');
+    assert.equal(status, 200, 'the export is accepted');
+    await waitFor(async () => local.events.length, (n) => n === 1, 'the span on the ingesting replica');
+    assert.equal(local.events[0]!.tailSpans.span.name, 'during the outage');
+    const text = await (await fetch(a.graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
+    assert.match(text, /^teleql_tail_redis_publish_errors_total [1-9]\d*$/m, 'the failed publish is counted');
+    local.stop();
+    remote.stop();
+  });
+
+  async function publishedFromA(): Promise<number> {
+    const text = await (await fetch(a.graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
+    const m = /^teleql_tail_redis_published_records_total (\d+)$/m.exec(text);
+    assert.ok(m, 'the Redis transport reports on /metrics');
+    return Number(m[1]);
+  }
+});

@@ -1,0 +1,54 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { formatLog, formatSpan, painter } from '../../../src/cli/tail.ts';
+
+const tty = Object.assign(new PassThrough(), { isTTY: true });
+const pipe = new PassThrough();
+const span = {
+  traceId: '5bf92f3577b34da6a3ce929d0e0e4736',
+  spanId: '00f067aa0ba902b7',
+  name: 'GET /cart',
+  kind: 'SERVER',
+  service: 'checkout',
+  startTime: '2024-05-01T12:00:00.000000000Z',
+  durationMs: 3.25,
+  status: { code: 'ERROR', message: 'boom' },
+  attributes: { 'http.route': '/cart', 'http.response.status_code': 500 },
+};
+const log = {
+  id: 'tail:1',
+  time: '2024-05-01T12:00:01.000000000Z',
+  severity: 'WARN',
+  severityNumber: 13,
+  severityText: 'WARN',
+  service: 'payments',
+  bodyText: 'retrying\n  after timeout',
+  body: { stringValue: 'retrying' },
+  traceId: null,
+  spanId: null,
+  eventName: null,
+  attributes: { attempt: 2 },
+};
+
+describe('teleql tail lines', () => {
+  test('a span line: time, service, name, duration, status, ids and attributes', () => {
+    assert.equal(
+      formatSpan(span, painter({ stdout: pipe, env: {} })),
+      '2024-05-01T12:00:00.000000000Z checkout GET /cart 3.25ms ERROR boom trace=5bf92f3577b34da6a3ce929d0e0e4736 span=00f067aa0ba902b7 http.route=/cart http.response.status_code=500',
+    );
+  });
+
+  test('a log line keeps to one line and pads the level', () => {
+    assert.equal(formatLog(log, painter({ stdout: pipe, env: {} })), '2024-05-01T12:00:01.000000000Z WARN  payments retrying ⏎ after timeout attempt=2');
+  });
+
+  test('colour only on a terminal, and never with NO_COLOR', () => {
+    const coloured = formatSpan(span, painter({ stdout: tty, env: {} }));
+    assert.ok(coloured.includes('\u001b[31mERROR boom\u001b[39m'), coloured);
+    assert.ok(coloured.includes('\u001b[36mcheckout\u001b[39m'));
+    assert.ok(formatLog(log, painter({ stdout: tty, env: {} })).includes('\u001b[33mWARN '));
+    assert.ok(!formatSpan(span, painter({ stdout: tty, env: { NO_COLOR: '1' } })).includes('\u001b['));
+    assert.ok(!formatSpan(span, painter({ stdout: pipe, env: {} })).includes('\u001b['));
+  });
+});

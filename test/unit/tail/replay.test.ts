@@ -1,0 +1,129 @@
+// The seam of a `since` replay, with the real bus and a store read that lets the test publish live
+// records while the replay reads: exactly when the gateway's would.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createTailBus } from '../../../src/tail/bus.ts';
+import { spanKey } from '../../../src/tail/identity.ts';
+import { replayThenLive, ReplayLimitError, type ReplayEvent, type ReplaySubscription } from '../../../src/tail/replay.ts';
+import type { SpanRecord } from '../../../src/model/telemetry.ts';
+import { span, spanId } from '../../helpers/telemetry-builders.ts';
+
+const s = (n: number) => span({ spanId: spanId(n) });
+const num = (e: ReplayEvent<SpanRecord>) => [Number.parseInt(e.record.spanId, 16), e.replayed, e.dropped];
+
+async function drain(it: ReplaySubscription<SpanRecord>): Promise<(number | boolean)[][]> {
+  const out: (number | boolean)[][] = [];
+  for (let e = it.poll(); e; e = it.poll()) out.push(num(e));
+  return out;
+}
+
+describe('since replay', () => {
+  test('stored records first, then live ones; a record both stored and live is sent once, from the replay', async () => {
+    const bus = createTailBus();
+    const stored: SpanRecord[] = [s(1), s(2)];
+    let settledCalls = 0;
+    const live = bus.subscribe('default', 'spans', () => true);
+    const sub = await replayThenLive({
+      live,
+      settled: async () => void settledCalls++,
+      readPage: async (after) => {
+        // While the replay reads: 3 is published and written before the read sees it; 4 is
+        // published but not yet written.
+        if (after === undefined) {
+          bus.publish('default', 'spans', [s(3), s(4)]);
+          stored.push(s(3));
+          return { records: stored.slice(0, 2), next: 'p2' };
+        }
+        return { records: stored.slice(2), next: null };
+      },
+      key: spanKey,
+      maxReplay: 10,
+    });
+    bus.publish('default', 'spans', [s(5)]);
+    assert.equal(settledCalls, 1);
+    assert.deepEqual(await drain(sub), [
+      [1, true, 0],
+      [2, true, 0],
+      [3, true, 0],
+      [4, false, 0],
+      [5, false, 0],
+    ]);
+    bus.publish('default', 'spans', [s(6)]);
+    const r = await sub.next();
+    assert.deepEqual(num(r.value as ReplayEvent<SpanRecord>), [6, false, 0]);
+    sub.close();
+    assert.equal(bus.size(), 0);
+  });
+
+  test('a record that really arrived twice is sent twice: copies are matched by count', async () => {
+    const bus = createTailBus();
+    const live = bus.subscribe('default', 'spans', () => true);
+    const sub = await replayThenLive({
+      live,
+      settled: async () => {},
+      readPage: async () => {
+        bus.publish('default', 'spans', [s(1), s(1)]); // a client retry: the same span twice
+        return { records: [s(1)], next: null }; // only one written so far
+      },
+      key: spanKey,
+      maxReplay: 10,
+    });
+    assert.deepEqual(await drain(sub), [
+      [1, true, 0],
+      [1, false, 0],
+    ]);
+    sub.close();
+  });
+
+  test('records rejected by accept are skipped; more than maxReplay fails and closes the live subscription', async () => {
+    const bus = createTailBus();
+    const live = bus.subscribe('default', 'spans', () => true);
+    await assert.rejects(
+      replayThenLive({
+        live,
+        settled: async () => {},
+        readPage: async () => ({ records: [s(1), s(2), s(3), s(4)], next: null }),
+        accept: (r) => r.spanId !== spanId(2),
+        key: spanKey,
+        maxReplay: 2,
+      }),
+      (err: unknown) => err instanceof ReplayLimitError && err.value === 2 && /tail\.maxReplay = 2/.test(err.message),
+    );
+    assert.equal(bus.size(), 0, 'the slot is freed');
+
+    const ok = await replayThenLive({
+      live: bus.subscribe('default', 'spans', () => true),
+      settled: async () => {},
+      readPage: async () => ({ records: [s(1), s(2), s(3)], next: null }),
+      accept: (r) => r.spanId !== spanId(2),
+      key: spanKey,
+      maxReplay: 2,
+    });
+    assert.deepEqual(await drain(ok), [
+      [1, true, 0],
+      [3, true, 0],
+    ]);
+    ok.close();
+  });
+
+  test('live records dropped from a full buffer during the replay are counted on the next event sent', async () => {
+    const bus = createTailBus({ bufferSize: 2 });
+    const live = bus.subscribe('default', 'spans', () => true);
+    const sub = await replayThenLive({
+      live,
+      settled: async () => {},
+      readPage: async () => {
+        bus.publish('default', 'spans', [s(10), s(11), s(12), s(13)]);
+        return { records: [s(1)], next: null };
+      },
+      key: spanKey,
+      maxReplay: 10,
+    });
+    assert.deepEqual(await drain(sub), [
+      [1, true, 0],
+      [12, false, 2],
+      [13, false, 0],
+    ]);
+    sub.close();
+  });
+});
