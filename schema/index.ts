@@ -24,6 +24,8 @@ import './metric-info.ts';
 import './operation.ts';
 import './catalog.ts';
 import './tail.ts';
+import './backend.ts';
+import './dependency.ts';
 import './promql.ts';
 import { builder } from './builder.ts';
 

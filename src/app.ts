@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import { createRootLogger, componentLogger } from './logger.ts';
 import type { GatewayConfig } from './config/types.ts';
+import type { BackendRegistry } from './backends/index.ts';
 import { openDuckDbStore, type DuckDbStore } from './stores/duckdb/index.ts';
 import { createRegistry } from '../ingest/registry.ts';
 import { buildPipelines, type RunningPipelines } from '../ingest/pipeline.ts';
@@ -16,6 +17,9 @@ import type { GraphQLServer } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
 import { createTailBus, type TailBus } from './tail/bus.ts';
 import { tailTaps } from './tail/tap.ts';
+import { jaegerExporterFactory } from '../ingest/exporters/jaeger/factory.ts';
+import { elasticsearchExporterFactory } from '../ingest/exporters/elasticsearch/factory.ts';
+import { addComponentReporters, backendMetrics, createBackendRegistry, duckDbReporters, observeStore, type BackendRole } from './backends/index.ts';
 
 export interface App {
   start(): Promise<void>;
@@ -25,7 +29,7 @@ export interface App {
   addresses(): { graphql: string; otlpGrpc?: string; otlpHttp?: string };
   ready(): boolean;
   /** For tests and benchmarks: the running pieces. */
-  readonly internals: { store(): DuckDbStore | undefined; pipelines(): RunningPipelines | undefined; tail(): TailBus };
+  readonly internals: { store(): DuckDbStore | undefined; pipelines(): RunningPipelines | undefined; tail(): TailBus; backends(): BackendRegistry };
 }
 
 export interface AppOptions {
@@ -47,6 +51,8 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   let stopping: Promise<void> | undefined;
   // Live tails: ingest publishes every batch here (before batching and storage); subscriptions read.
   const tail = createTailBus(cfg.tail);
+  // What the `backends` query and /metrics report: exporters, the DuckDB store, the read sources.
+  const backends = createBackendRegistry();
 
   const host: Host = {
     logger: root,
@@ -61,8 +67,18 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       threads: cfg.storage.duckdb.threads || undefined,
       memoryLimit: cfg.storage.duckdb.memoryLimit || undefined,
     });
-    const registry = createRegistry([otlpReceiverFactory, batchProcessorFactory, duckDbExporterFactory(store.writer), prometheusExporterFactory]);
+    const registry = createRegistry([
+      otlpReceiverFactory,
+      batchProcessorFactory,
+      duckDbExporterFactory(store.writer),
+      jaegerExporterFactory,
+      elasticsearchExporterFactory(cfg.storage.elasticsearch),
+      prometheusExporterFactory,
+    ]);
     pipelines = buildPipelines(registry, cfg, root, tailTaps(tail));
+    addComponentReporters(backends, pipelines.components.values());
+    const duckStore = store;
+    for (const r of duckDbReporters(() => duckStore.stats(), duckDbRoles(), cfg.storage.duckdb.path)) backends.add(r);
     await pipelines.start(host);
     log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), otlp: otlpAddresses() }, 'accepting OTLP');
 
@@ -74,7 +90,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     ]);
     const readers = await openReadSources(store);
     closeReaders = readers.close;
-    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: readers.metrics, catalog: store.catalog }, tail);
+    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: readers.metrics, catalog: store.catalog }, tail, () => backends.statuses());
     graphql = createGraphQLServer({
       ...cfg.graphql,
       schema,
@@ -96,13 +112,18 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     const closers: (() => Promise<void>)[] = [];
     if (read.traces === 'jaeger') {
       const { createJaegerTraceStore } = await import('./stores/jaeger/index.ts');
-      traces = createJaegerTraceStore({
-        baseUrl: jaeger.url,
-        timeoutMs: jaeger.timeoutMs,
-        tenantHeader: jaeger.tenantHeader,
-        headers: jaeger.headers,
-        logger: componentLogger(root, 'jaeger'),
-      });
+      const observed = observeStore(
+        createJaegerTraceStore({
+          baseUrl: jaeger.url,
+          timeoutMs: jaeger.timeoutMs,
+          tenantHeader: jaeger.tenantHeader,
+          headers: jaeger.headers,
+          logger: componentLogger(root, 'jaeger'),
+        }),
+        { id: 'jaeger/read/traces', kind: 'jaeger', signal: 'traces', endpoint: jaeger.url },
+      );
+      traces = observed.store;
+      backends.add(observed.reporter);
     }
     if (read.logs === 'elasticsearch') {
       const { createElasticsearchLogStore } = await import('./stores/elasticsearch/index.ts');
@@ -121,7 +142,9 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         requestTimeoutMs: es.requestTimeoutMs,
         logger: componentLogger(root, 'elasticsearch'),
       });
-      logs = esLogs;
+      const observed = observeStore(esLogs, { id: 'elasticsearch/read/logs', kind: 'elasticsearch', signal: 'logs', endpoint: es.node });
+      logs = observed.store;
+      backends.add(observed.reporter);
       closers.push(() => esLogs.close());
     }
     let metrics: MetricStore = duck.metrics;
@@ -129,7 +152,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       const { createPrometheusStore } = await import('./stores/prometheus/index.ts');
       const p = cfg.storage.prometheus;
       // The same object answers PromQL (resolvers/promql.ts checks for the PromQlStore methods).
-      metrics = createPrometheusStore({
+      const prom = createPrometheusStore({
         url: p.url,
         timeoutMs: p.timeoutMs,
         username: p.username,
@@ -140,6 +163,9 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         caFile: p.caFile,
         rejectUnauthorized: p.rejectUnauthorized,
       });
+      const observed = observeStore(prom, { id: 'prometheus/read/metrics', kind: 'prometheus', signal: 'metrics', endpoint: p.url });
+      metrics = observed.store;
+      backends.add(observed.reporter);
     }
     log.info({ traces: traces.backend, logs: logs.backend, metrics: metrics.backend }, 'read sources');
     return { traces, logs, metrics, close: async () => void (await Promise.all(closers.map((c) => c()))) };
@@ -158,9 +184,20 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       }
       samples.push({ name: 'teleql_duckdb_write_errors_total', help: 'Write batches DuckDB refused', type: 'counter', value: s.writeErrors });
     }
+    samples.push(...backendMetrics(backends.statuses()));
     samples.push({ name: 'teleql_tail_subscriptions', help: 'Live tail subscriptions open', type: 'gauge', value: tail.size() });
     samples.push({ name: 'teleql_tail_dropped_total', help: 'Tail records dropped from full subscription buffers', type: 'counter', value: tail.droppedTotal() });
     return samples;
+  }
+
+  /** Per signal: WRITE when a pipeline exports to DuckDB, READ when queries are answered from it. */
+  function duckDbRoles(): Record<'traces' | 'logs' | 'metrics', BackendRole[]> {
+    const roles = { traces: [] as BackendRole[], logs: [] as BackendRole[], metrics: [] as BackendRole[] };
+    for (const signal of ['traces', 'logs', 'metrics'] as const) {
+      if (cfg.pipelines[signal]?.exporters.some((id) => id === 'duckdb' || id.startsWith('duckdb/'))) roles[signal].push('WRITE');
+      if (cfg.storage.read[signal] === 'duckdb') roles[signal].push('READ');
+    }
+    return roles;
   }
 
   function otlpAddresses(): { grpc?: string; http?: string } {
@@ -191,6 +228,6 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       const otlp = otlpAddresses();
       return { graphql: graphql?.address() ?? '', otlpGrpc: otlp.grpc, otlpHttp: otlp.http };
     },
-    internals: { store: () => store, pipelines: () => pipelines, tail: () => tail },
+    internals: { store: () => store, pipelines: () => pipelines, tail: () => tail, backends: () => backends },
   };
 }

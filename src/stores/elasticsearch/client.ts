@@ -9,7 +9,7 @@ export interface ElasticsearchConnectionOptions {
   /** e.g. `https://localhost:9200` */
   node: string;
   auth?: ElasticsearchAuth;
-  tls?: { caFile?: string; rejectUnauthorized?: boolean };
+  tls?: { caFile?: string; rejectUnauthorized?: boolean; certFile?: string; keyFile?: string };
   /** Per request; default 30,000. */
   requestTimeoutMs?: number;
   /** Client-side retries on connection faults and 502/503/504. */
@@ -28,6 +28,8 @@ export function createClient(opts: ElasticsearchConnectionOptions, defaultRetrie
   if (opts.tls) {
     options.tls = {};
     if (opts.tls.caFile) options.tls.ca = readFileSync(opts.tls.caFile);
+    if (opts.tls.certFile) options.tls.cert = readFileSync(opts.tls.certFile);
+    if (opts.tls.keyFile) options.tls.key = readFileSync(opts.tls.keyFile);
     if (opts.tls.rejectUnauthorized !== undefined) options.tls.rejectUnauthorized = opts.tls.rejectUnauthorized;
   }
   return new Client(options);

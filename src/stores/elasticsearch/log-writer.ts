@@ -54,7 +54,7 @@ export interface BulkOutcome {
 
 export interface ElasticsearchLogWriter {
   /** `ids`, when given, are the document IDs (one per record), e.g. `retryIds` of an earlier attempt. */
-  writeLogs(records: readonly LogRecord[], ids?: readonly string[]): Promise<BulkOutcome>;
+  writeLogs(records: readonly LogRecord[], ids?: readonly string[], opts?: { signal?: AbortSignal }): Promise<BulkOutcome>;
   /** Installs the index template (idempotent); call before the first write to a new data stream. Rejects with a StoreError. */
   ensureIndexTemplate(): Promise<void>;
   close(): Promise<void>;
@@ -114,7 +114,7 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
   }
 
   return {
-    async writeLogs(records, ids) {
+    async writeLogs(records, ids, callOpts) {
       if (ids !== undefined && ids.length !== records.length) {
         throw new Error(`writeLogs needs one ID per record (records: ${records.length}, ids: ${ids.length})`);
       }
@@ -123,7 +123,7 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
       const { ops, docIds } = operations(records, ids);
       let res: { errors?: boolean; items?: BulkItem[] };
       try {
-        res = await client.bulk({ operations: ops, filter_path: FILTER_PATH }, { maxRetries: 0 });
+        res = await client.bulk({ operations: ops, filter_path: FILTER_PATH }, { maxRetries: 0, ...(callOpts?.signal && { signal: callOpts.signal }) });
       } catch (err) {
         return wholeRequestFailed(records, docIds, err);
       }

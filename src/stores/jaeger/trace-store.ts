@@ -2,6 +2,8 @@
 // shape as the DuckDB store's for the same data: spans come from the OTLP codec, summaries are
 // computed as DuckDB computes them, and every filter is applied in full by the gateway's matcher
 // (Jaeger evaluates a superset; see search-plan.ts).
+import type { DependencyLink, DependencyStore } from '../dependencies.ts';
+import { sortLinks } from '../dependencies.ts';
 import type { SpanRecord } from '../../model/telemetry.ts';
 import type { Logger } from '../../logger.ts';
 import { compileSpanFilter } from '../filter-match.ts';
@@ -83,7 +85,7 @@ interface Candidates {
   notes: string[];
 }
 
-export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStore {
+export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStore & DependencyStore {
   const log = opts.logger;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const client = createJaegerClient({
@@ -204,6 +206,36 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
         const spans: SpanRecord[] = [];
         for (const list of traces.values()) for (const s of list) if (matches(s)) spans.push(s);
         return withNotes(pageOf(spans, page, first), notes);
+      }),
+
+    /**
+     * GET /api/dependencies (the classic API: api_v3 has no dependencies). Jaeger takes the end and
+     * the lookback in milliseconds and answers `{"data":[{parent, child, callCount}…]}`.
+     */
+    dependencies: (tenant, range, service) =>
+      guard(async () => {
+        const endMs = range.to / 1_000_000n;
+        const lookbackMs = (range.to - range.from) / 1_000_000n;
+        if (lookbackMs <= 0n) return [];
+        const query: [string, string][] = [['endTs', String(endMs)], ['lookback', String(lookbackMs)]];
+        if (service) query.push(['service', service]);
+        const body = await client.getJson('/api/dependencies', query, tenant);
+        const data = (body as { data?: unknown } | null)?.data;
+        if (data == null) return [];
+        if (!Array.isArray(data)) throw internal('jaeger answered /api/dependencies with something other than a list');
+        const links = new Map<string, DependencyLink>();
+        for (const d of data) {
+          const { parent, child, callCount } = (d ?? {}) as { parent?: unknown; child?: unknown; callCount?: unknown };
+          if (typeof parent !== 'string' || typeof child !== 'string' || typeof callCount !== 'number') {
+            throw internal('jaeger answered /api/dependencies with a link without parent, child and callCount');
+          }
+          // Jaeger may list a pair once per source (e.g. jaeger and otel): add them up.
+          const key = `${parent}\0${child}`;
+          const known = links.get(key);
+          if (known) known.callCount += callCount;
+          else links.set(key, { parent, child, callCount });
+        }
+        return sortLinks([...links.values()]);
       }),
 
     /** GET /api/v3/services. Jaeger lists services without a time range, so `range` is not applied. */

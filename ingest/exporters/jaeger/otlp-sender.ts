@@ -1,0 +1,152 @@
+// Sends spans to an OTLP receiver — Jaeger v2's (HTTP :4318 or gRPC :4317), or any other — as
+// protobuf Export requests, one per tenant with the tenant in a header (Jaeger's multi-tenancy reads
+// `x-tenant`). The answer maps to a send result by OTLP's own rules: HTTP 429/502/503/504 and the
+// retryable gRPC codes are retried (Retry-After honoured); a partial_success counts its rejected
+// spans as failed.
+import * as grpc from '@grpc/grpc-js';
+import type { Signal, SignalItems } from '../../component.ts';
+import { DEFAULT_TENANT } from '../../../src/model/telemetry.ts';
+import { encodeByTenant } from '../../../src/otlp/encode.ts';
+import { otlpProto } from '../../../src/otlp/proto.ts';
+import type { SendResult, Sender } from '../helpers/queued-exporter.ts';
+import { httpResult } from '../helpers/http-result.ts';
+import { authHeaders, createHttpPoster, tlsMaterial, type ConnectionSettings } from '../helpers/connection.ts';
+
+export interface OtlpSenderSettings extends ConnectionSettings {
+  protocol: 'http' | 'grpc';
+  /** http: base URL (`http://jaeger:4318`, `/v1/traces` is appended); grpc: `host:port`, or an http(s) URL to pick TLS. */
+  endpoint: string;
+  /** Header that carries each batch's tenant; '' sends none. */
+  tenantHeader: string;
+  /** Send the tenant header for the `default` tenant too (as the Jaeger read store: off, so a Jaeger without tenancy sees none). */
+  alwaysSendTenant: boolean;
+  compression: 'none' | 'gzip';
+}
+
+const PATH: Record<Signal, string> = { traces: '/v1/traces', logs: '/v1/logs', metrics: '/v1/metrics' };
+const GRPC_METHOD: Record<Signal, string> = {
+  traces: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+  logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+  metrics: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+};
+const REJECTED_FIELD: Record<Signal, string> = { traces: 'rejectedSpans', logs: 'rejectedLogRecords', metrics: 'rejectedDataPoints' };
+// The OTLP spec's retryable gRPC codes (RESOURCE_EXHAUSTED is retried too: Jaeger sends it when its queue is full).
+const GRPC_RETRYABLE = new Set([
+  grpc.status.CANCELLED,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.RESOURCE_EXHAUSTED,
+  grpc.status.ABORTED,
+  grpc.status.OUT_OF_RANGE,
+  grpc.status.UNAVAILABLE,
+  grpc.status.DATA_LOSS,
+]);
+
+/** Rejected items reported in an Export*ServiceResponse's partial_success (0 when none or unreadable). */
+function rejectedIn(signal: Signal, body: Buffer): { rejected: number; message: string } {
+  if (body.length === 0) return { rejected: 0, message: '' };
+  try {
+    const res = otlpProto().response[signal].decode(body) as unknown as { partialSuccess?: Record<string, unknown> };
+    const ps = res.partialSuccess;
+    if (!ps) return { rejected: 0, message: '' };
+    return { rejected: Number(ps[REJECTED_FIELD[signal]] ?? 0), message: String(ps.errorMessage ?? '') };
+  } catch {
+    return { rejected: 0, message: '' };
+  }
+}
+
+function combine<S extends Signal>(results: SendResult<S>[], items: number, partialRejected: number, partialMessage: string): SendResult<S> {
+  // Tenants are sent one after another and stop at the first failure, so one result says it all.
+  const bad = results.find((r) => r.kind !== 'success');
+  if (bad) return bad;
+  if (partialRejected > 0) {
+    return { kind: 'partial', retry: [], failed: Math.min(partialRejected, items), error: new Error(`backend rejected ${partialRejected} items: ${partialMessage}`) };
+  }
+  return { kind: 'success' };
+}
+
+function tenantWanted(settings: OtlpSenderSettings, tenant: string): boolean {
+  return settings.tenantHeader !== '' && (tenant !== DEFAULT_TENANT || settings.alwaysSendTenant);
+}
+
+export function createOtlpSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, what: string): Sender<S> {
+  return settings.protocol === 'grpc' ? grpcSender(signal, settings, what) : httpSender(signal, settings, what);
+}
+
+function httpSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, what: string): Sender<S> {
+  const poster = createHttpPoster(settings.endpoint, settings);
+  return {
+    endpoint: `${poster.origin}${PATH[signal]}`,
+    async send(items: readonly SignalItems[S][], abortSignal: AbortSignal): Promise<SendResult<S>> {
+      let rejected = 0;
+      let message = '';
+      // When one tenant's part fails, the whole batch is retried; the others' resend is harmless (same IDs).
+      for (const part of encodeByTenant(signal, items)) {
+        const headers: Record<string, string> = { 'content-type': 'application/x-protobuf' };
+        if (tenantWanted(settings, part.tenant)) headers[settings.tenantHeader] = part.tenant;
+        let answer;
+        try {
+          answer = await poster.post(PATH[signal], part.body, headers, abortSignal, settings.compression === 'gzip');
+        } catch (err) {
+          return { kind: 'retryable', error: new Error(`${what}: ${(err as Error).message}`) };
+        }
+        const retryAfter = answer.headers['retry-after'];
+        const result = httpResult(what, answer.status, typeof retryAfter === 'string' ? retryAfter : null, answer.body.toString('utf8'));
+        if (result.kind !== 'success') return result;
+        const p = rejectedIn(signal, answer.body);
+        rejected += p.rejected;
+        message ||= p.message;
+      }
+      return combine<S>([], items.length, rejected, message);
+    },
+    async shutdown() {
+      poster.close();
+    },
+  };
+}
+
+function grpcTarget(endpoint: string): { target: string; tls: boolean } {
+  const m = /^(https?):\/\/([^/]+)/.exec(endpoint);
+  if (m) return { target: m[2]!, tls: m[1] === 'https' };
+  return { target: endpoint, tls: false };
+}
+
+function grpcSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, what: string): Sender<S> {
+  const { target, tls } = grpcTarget(settings.endpoint);
+  let creds = grpc.credentials.createInsecure();
+  if (tls) {
+    const t = tlsMaterial(settings.tls);
+    creds = grpc.credentials.createSsl(t.ca ?? null, t.key ?? null, t.cert ?? null, {
+      ...(!t.rejectUnauthorized && { checkServerIdentity: () => undefined }),
+    });
+  }
+  const client = new grpc.Client(target, creds, { 'grpc.default_compression_algorithm': settings.compression === 'gzip' ? 2 : 0 });
+  const fixed = { ...settings.headers, ...authHeaders(settings.auth) };
+  const identity = (b: Buffer) => b;
+  return {
+    endpoint: `grpc://${target}`,
+    async send(items: readonly SignalItems[S][], abortSignal: AbortSignal): Promise<SendResult<S>> {
+      let rejected = 0;
+      let message = '';
+      for (const part of encodeByTenant(signal, items)) {
+        const md = new grpc.Metadata();
+        for (const [k, v] of Object.entries(fixed)) md.set(k.toLowerCase(), v);
+        if (tenantWanted(settings, part.tenant)) md.set(settings.tenantHeader.toLowerCase(), part.tenant);
+        const outcome = await new Promise<{ err: grpc.ServiceError | null; body?: Buffer }>((resolve) => {
+          const call = client.makeUnaryRequest(GRPC_METHOD[signal], identity, identity, Buffer.from(part.body), md, {}, (err, body) => resolve({ err, body }));
+          abortSignal.addEventListener('abort', () => call.cancel(), { once: true });
+        });
+        if (outcome.err) {
+          const err = new Error(`${what} answered gRPC ${grpc.status[outcome.err.code] ?? outcome.err.code}: ${outcome.err.details}`);
+          return GRPC_RETRYABLE.has(outcome.err.code) ? { kind: 'retryable', error: err } : { kind: 'failure', error: err };
+        }
+        const p = rejectedIn(signal, outcome.body ?? Buffer.alloc(0));
+        rejected += p.rejected;
+        message ||= p.message;
+      }
+      return combine<S>([], items.length, rejected, message);
+    },
+    async shutdown() {
+      client.close();
+    },
+  };
+}

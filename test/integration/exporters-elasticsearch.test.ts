@@ -1,0 +1,179 @@
+// The Elasticsearch exporter against a local server answering with real Elasticsearch 8 documents
+// (/work/shared/fixtures/elasticsearch) and the headers a real server sends (the official client
+// refuses an answer without `x-elastic-product: Elasticsearch`). Asserts the exact bulk requests.
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startFixtureServer, type FixtureRoute, type FixtureServer, type RecordedRequest } from '../helpers/fixture-server.ts';
+import { startGateway } from '../helpers/gateway.ts';
+import { gqlData } from '../helpers/graphql-client.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { sendLogs } from '../helpers/otel-sdk.ts';
+import { elasticsearchExporterFactory, bulkResult } from '../../ingest/exporters/elasticsearch/factory.ts';
+import type { QueuedExporter } from '../../ingest/exporters/helpers/index.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { defaultConfig } from '../../src/config/defaults.ts';
+import { mergeConfig } from '../../src/config/merge.ts';
+import { log, T0, SEC } from '../helpers/telemetry-builders.ts';
+
+const FIXTURES = '/work/shared/fixtures/elasticsearch';
+const ES_HEADERS = { 'content-type': 'application/vnd.elasticsearch+json;compatible-with=8', 'x-elastic-product': 'Elasticsearch' };
+const NDJSON_CT = 'application/vnd.elasticsearch+x-ndjson; compatible-with=8';
+
+function templateRoute(): FixtureRoute {
+  return { method: 'PUT', path: '/_index_template/teleql-logs', headers: ES_HEADERS, body: '{"acknowledged":true}' };
+}
+
+function bulkRequests(server: FixtureServer): RecordedRequest[] {
+  return server.requests.filter((r) => r.path === '/_bulk');
+}
+
+function lines(r: RecordedRequest): string[] {
+  const text = r.body.toString('utf8');
+  assert.ok(text.endsWith('\n'), 'NDJSON ends in a newline');
+  return text.slice(0, -1).split('\n');
+}
+
+let spillDir: string;
+beforeEach(async () => {
+  spillDir = await mkdtemp(join(tmpdir(), 'teleql-es-spill-'));
+});
+afterEach(async () => {
+  await rm(spillDir, { recursive: true, force: true });
+});
+
+describe('elasticsearch exporter', () => {
+  let es: FixtureServer;
+  before(async () => {
+    es = await startFixtureServer();
+  });
+  after(async () => {
+    await es?.close();
+  });
+
+  function exporter(extra: Record<string, unknown> = {}): QueuedExporter<'logs'> {
+    const factory = elasticsearchExporterFactory({ ...defaultConfig().storage.elasticsearch, node: es.url });
+    const config = mergeConfig(factory.createDefaultConfig(), {
+      batch: { maxItems: 100, flushIntervalMs: 5 },
+      retry: { initialIntervalMs: 5, maxIntervalMs: 20 },
+      spill: { directory: spillDir },
+      auth: { apiKey: 'c2VjcmV0OmtleQ==' },
+      ...extra,
+    }, 'exporters.elasticsearch');
+    return factory.create({ id: 'elasticsearch/logs', logger: silentLogger() }, config, 'logs') as QueuedExporter<'logs'>;
+  }
+
+  test('a mixed bulk answer: the 429 items alone are resent with their IDs, the 400s counted as failed', async () => {
+    es.clearRequests();
+    let bulks = 0;
+    es.setRoutes([
+      templateRoute(),
+      {
+        method: 'POST',
+        path: '/_bulk',
+        headers: ES_HEADERS,
+        // The real mixed answer first (1 created, 2 refused for good, 2 throttled), then all created.
+        respond: () => (++bulks === 1 ? { bodyFile: join(FIXTURES, 'bulk.200.errors-mixed-datastream.json') } : { body: '{"errors":false}' }),
+      },
+    ]);
+    const ex = exporter();
+    await ex.start({ logger: silentLogger(), reportError: () => {} });
+    const records = ['GET /search 200', 'bad type', 'rejected', 'blocked', 'wrong op'].map((text, i) =>
+      log({ tenant: 'acme', timeUnixNano: T0 + BigInt(i) * SEC, body: { stringValue: text } }));
+    await ex.consume(records);
+    await waitFor(async () => ex.stats(), (s) => s.sent === 3 && s.failed === 2, 'written and failed counted');
+    await ex.shutdown();
+
+    const template = es.requests.find((r) => r.method === 'PUT');
+    assert.ok(template, 'the index template was installed first');
+    assert.equal(template.headers.authorization, 'ApiKey c2VjcmV0OmtleQ==');
+    const [first, second, ...more] = bulkRequests(es);
+    assert.equal(more.length, 0);
+    assert.equal(first!.method, 'POST');
+    assert.equal(first!.headers['content-type'], NDJSON_CT);
+    assert.equal(first!.headers.authorization, 'ApiKey c2VjcmV0OmtleQ==');
+    const l1 = lines(first!);
+    assert.equal(l1.length, 10);
+    const actions = l1.filter((_, i) => i % 2 === 0).map((a) => JSON.parse(a) as { create: { _index: string; _id: string } });
+    assert.ok(actions.every((a) => a.create._index === 'logs-teleql-default'));
+    const docs = l1.filter((_, i) => i % 2 === 1).map((d) => JSON.parse(d) as Record<string, unknown>);
+    assert.deepEqual(docs.map((d) => (d.body as { text: string }).text), ['GET /search 200', 'bad type', 'rejected', 'blocked', 'wrong op']);
+    assert.deepEqual(docs.map((d) => d['@timestamp']), [0, 1, 2, 3, 4].map((i) => `2023-11-14T22:13:2${i}.000000000Z`));
+    assert.equal((docs[0]!.teleql as { tenant: string }).tenant, 'acme');
+    // The resend is exactly the throttled pairs of the first request, byte for byte, same IDs.
+    assert.equal(second!.body.toString('utf8'), `${l1.slice(4, 8).join('\n')}\n`);
+    const st = ex.backendStatus();
+    assert.equal(st.itemsWritten, 3);
+    assert.equal(st.itemsFailed, 2);
+    assert.equal(st.retries, 1);
+    assert.equal(st.endpoint, es.url);
+  });
+
+  test('a whole bulk refused with 429 and Retry-After is retried; 401 is not', async () => {
+    es.clearRequests();
+    let bulks = 0;
+    es.setRoutes([
+      templateRoute(),
+      {
+        method: 'POST',
+        path: '/_bulk',
+        respond: () =>
+          ++bulks === 1
+            ? { status: 429, headers: { ...ES_HEADERS, 'retry-after': '0' }, bodyFile: join(FIXTURES, 'error.429.es-rejected-execution.json') }
+            : bulks === 2
+              ? { status: 200, headers: ES_HEADERS, body: '{"errors":false}' }
+              : { status: 401, headers: ES_HEADERS, bodyFile: join(FIXTURES, 'error.401.security-missing-credentials.json') },
+      },
+    ]);
+    const ex = exporter({ installTemplate: false });
+    await ex.start({ logger: silentLogger(), reportError: () => {} });
+    await ex.consume([log({ body: { stringValue: 'one' } }), log({ body: { stringValue: 'two' } })]);
+    await waitFor(async () => ex.stats().sent, (n) => n === 2, 'written after the 429');
+    const [a, b] = bulkRequests(es);
+    assert.equal(a!.body.toString('utf8'), b!.body.toString('utf8'), 'the same request again');
+    await ex.consume([log({ body: { stringValue: 'three' } })]);
+    await waitFor(async () => ex.stats().failed, (n) => n === 1, 'the 401 counted as failed');
+    assert.equal(bulkRequests(es).length, 3, 'a 401 is not retried');
+    assert.equal(es.requests.filter((r) => r.method === 'PUT').length, 0);
+    assert.doesNotMatch(ex.stats().lastError ?? '', /c2VjcmV0/, 'no credentials in the error');
+    await ex.shutdown();
+  });
+
+  test('bulkResult maps every BulkOutcome shape', () => {
+    const rs = [log(), log()];
+    assert.deepEqual(bulkResult(rs, { written: 2, duplicates: 0, retry: [], retryIds: [], failed: [] }), { kind: 'success' });
+    assert.equal(bulkResult(rs, { written: 0, duplicates: 0, retry: rs, retryIds: ['a', 'b'], failed: [], error: 'down', retryAfterMs: 5 }).kind, 'retryable');
+    assert.equal(bulkResult(rs, { written: 0, duplicates: 0, retry: [], retryIds: [], failed: [{ type: 't', reason: 'r', count: 2 }] }).kind, 'failure');
+    const p = bulkResult(rs, { written: 1, duplicates: 0, retry: [rs[1]!], retryIds: ['b'], failed: [] });
+    assert.equal(p.kind, 'partial');
+  });
+
+  test('a gateway with logs → [duckdb, elasticsearch] writes what the SDK sends and reports it in backends', async () => {
+    es.clearRequests();
+    es.setRoutes([templateRoute(), { method: 'POST', path: '/_bulk', headers: ES_HEADERS, body: '{"errors":false}' }]);
+    const gw = await startGateway({
+      storage: { elasticsearch: { node: es.url } },
+      exporters: { duckdb: {}, elasticsearch: { batch: { flushIntervalMs: 10 }, spill: { directory: spillDir } } },
+      pipelines: { logs: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb', 'elasticsearch'] } },
+    });
+    try {
+      await sendLogs('grpc', gw, { service: 'payments' });
+      const bs = await waitFor(
+        () => gqlData<{ backends: { id: string; kind: string; itemsWritten: number; healthy: boolean; roles: string[] }[] }>(gw.graphqlUrl, '{ backends(kind: "elasticsearch") { id kind itemsWritten healthy roles } }'),
+        (d) => (d.backends[0]?.itemsWritten ?? 0) >= 3,
+        'three log records written',
+      );
+      assert.deepEqual(bs.backends, [{ id: 'elasticsearch/logs', kind: 'elasticsearch', itemsWritten: 3, healthy: true, roles: ['WRITE'] }]);
+      const docs = bulkRequests(es).flatMap((r) => lines(r).filter((_, i) => i % 2 === 1).map((d) => JSON.parse(d) as Record<string, unknown>));
+      assert.equal(docs.length, 3);
+      const error = docs.find((d) => d.severity_text === 'ERROR')!;
+      assert.deepEqual(error.body, { text: 'payment failed for order 42' });
+      assert.deepEqual(error.resource, { attributes: { 'service.name': 'payments' } });
+      assert.equal(error.event_name, 'payment.failed');
+    } finally {
+      await gw.stop();
+    }
+  });
+});
