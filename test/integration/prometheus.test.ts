@@ -229,6 +229,16 @@ describe('Prometheus write and read against a real Prometheus', { skip }, () => 
     assert.match(r.errors![0]!.message, /parse error/);
   });
 
+  test('the backends query reports the Prometheus writer and reader', async () => {
+    type B = { backends: { id: string; kind: string; roles: string[]; healthy: boolean; itemsWritten: number; queueDepth: number }[] };
+    const d = await gqlData<B>(gw.graphqlUrl, '{ backends { id kind roles healthy itemsWritten queueDepth } }');
+    const prometheus = d.backends.filter((b) => b.kind === 'prometheus').map((b) => ({ ...b, itemsWritten: b.itemsWritten > 0 }));
+    assert.deepEqual(prometheus, [
+      { id: 'prometheus/metrics', kind: 'prometheus', roles: ['WRITE'], healthy: true, itemsWritten: true, queueDepth: 0 },
+      { id: 'prometheus/read/metrics', kind: 'prometheus', roles: ['READ'], healthy: true, itemsWritten: false, queueDepth: 0 },
+    ]);
+  });
+
   test('the exporter reports on /metrics', async () => {
     const text = await (await fetch(gw.graphqlUrl.replace('/graphql', '/metrics'))).text();
     assert.match(text, /teleql_prometheus_remote_write_samples_total\{exporter="prometheus\/metrics"\} [1-9]/);
