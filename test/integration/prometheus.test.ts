@@ -4,6 +4,7 @@
 // through teleql's GraphQL (`metricSeries` and `promql`) from Prometheus.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { MeterProvider, PeriodicExportingMetricReader, AggregationTemporality } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -227,6 +228,14 @@ describe('Prometheus write and read against a real Prometheus', { skip }, () => 
     const r = await gql(gw.graphqlUrl, PROMQL, { q: 'sum(' });
     assert.equal(r.errors?.[0]?.extensions?.code, 'GW_BAD_FILTER');
     assert.match(r.errors![0]!.message, /parse error/);
+  });
+
+  test("the README's promql example runs as written", async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const example = /```text\n(\{ promql\([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(example, 'the promql example in the README');
+    const d = await gqlData<PromQl>(gw.graphqlUrl, example);
+    assert.equal(d.promql.resultType, 'MATRIX');
   });
 
   test('the backends query reports the Prometheus writer and reader', async () => {

@@ -30,3 +30,14 @@ describe('prometheus read store', () => {
     assert.equal(toStoreError(same), same);
   });
 });
+
+describe('prometheus read config', () => {
+  test('reading metrics from Prometheus needs its URL', async () => {
+    const { loadConfig } = await import('../../../src/config/load.ts');
+    assert.throws(() => loadConfig({ env: { TELEQL_METRICS_READ: 'prometheus' } }), /storage\.prometheus\.url: metrics are read from Prometheus/);
+    const cfg = loadConfig({ env: { TELEQL_METRICS_READ: 'prometheus', TELEQL_PROMETHEUS_URL: 'http://p:9090' } });
+    assert.equal(cfg.storage.read.metrics, 'prometheus');
+    assert.equal(cfg.storage.prometheus.url, 'http://p:9090');
+    assert.throws(() => loadConfig({ env: {}, overrides: { storage: { read: { metrics: 'mimir' } } } }), /expected one of duckdb\|prometheus/);
+  });
+});
