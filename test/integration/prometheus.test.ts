@@ -219,6 +219,25 @@ describe('Prometheus write and read against a real Prometheus', { skip }, () => 
     assert.deepEqual(unknown.metricSeries, []);
   });
 
+  test('metrics lists the Prometheus families with their type and unit; metricPoints reads raw counter samples', async () => {
+    type M = { metrics: { name: string; type: string; unit: string }[] };
+    const d = await gqlData<M>(gw.graphqlUrl, '{ metrics { name type unit } }');
+    const byName = Object.fromEntries(d.metrics.map((m) => [m.name, [m.type, m.unit]]));
+    assert.deepEqual(byName.pt_requests_total, ['SUM', '']);
+    assert.deepEqual(byName.pt_latency_milliseconds, ['HISTOGRAM', 'ms']);
+    assert.deepEqual(byName.gc_pause_milliseconds, ['SUMMARY', 'ms']);
+    assert.deepEqual(byName.pt_temperature_celsius, ['GAUGE', 'Cel']);
+    assert.ok(!('pt_latency_milliseconds_bucket' in byName), 'buckets belong to their family');
+
+    type P = { metricPoints: { value: number | null; attributes: Record<string, unknown> }[] };
+    const p = await gqlData<P>(gw.graphqlUrl, '{ metricPoints(name: "pt.requests") { value attributes } }');
+    assert.equal(p.metricPoints.length, 1);
+    assert.equal(p.metricPoints[0]!.value, 5);
+    assert.equal(p.metricPoints[0]!.attributes.route, '/a');
+    const r = await gql(gw.graphqlUrl, '{ metricPoints(name: "pt.latency") { value } }');
+    assert.equal(r.errors?.[0]?.extensions?.code, 'GW_BAD_FILTER');
+  });
+
   test('the same metrics were also written to DuckDB (fan-out)', async () => {
     const names = (await gw.app.internals.store()!.metrics.metricNames('default')).map((m) => m.name);
     for (const n of ['pt.requests', 'pt.latency', 'pt.exp_latency', 'jobs.done', 'gc.pause', 'queue.depth']) assert.ok(names.includes(n), `${n} in ${names}`);
