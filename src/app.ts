@@ -187,7 +187,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       const { createPrometheusStore } = await import('./stores/prometheus/index.ts');
       const p = cfg.storage.prometheus;
       // The same object answers PromQL (resolvers/promql.ts checks for the PromQlStore methods).
-      const promStore = createPrometheusStore({
+      const prom = createPrometheusStore({
         url: p.url,
         timeoutMs: p.timeoutMs,
         username: p.username,
@@ -198,8 +198,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         caFile: p.caFile,
         rejectUnauthorized: p.rejectUnauthorized,
       });
-      // The Proxy keeps every method (PromQL's too), so resolvers' capability checks still see them.
-      const observed = observeStore(promStore, { id: 'prometheus/read/metrics', kind: 'prometheus', signal: 'metrics', endpoint: p.url });
+      const observed = observeStore(prom, { id: 'prometheus/read/metrics', kind: 'prometheus', signal: 'metrics', endpoint: p.url });
       metrics = observed.store;
       backends.add(observed.reporter);
     }

@@ -4,6 +4,7 @@
 // through teleql's GraphQL (`metricSeries` and `promql`) from Prometheus.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { MeterProvider, PeriodicExportingMetricReader, AggregationTemporality } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -218,6 +219,26 @@ describe('Prometheus write and read against a real Prometheus', { skip }, () => 
     assert.deepEqual(unknown.metricSeries, []);
   });
 
+  test('metrics lists the Prometheus families with their type and unit; metricPoints reads raw counter samples', async () => {
+    type M = { metrics: { name: string; type: string; unit: string }[] };
+    const d = await gqlData<M>(gw.graphqlUrl, '{ metrics { name type unit } }');
+    const byName = Object.fromEntries(d.metrics.map((m) => [m.name, [m.type, m.unit]]));
+    assert.deepEqual(byName.pt_requests_total, ['SUM', '']);
+    assert.deepEqual(byName.pt_latency_milliseconds, ['HISTOGRAM', 'ms']);
+    assert.deepEqual(byName.gc_pause_milliseconds, ['SUMMARY', 'ms']);
+    assert.deepEqual(byName.pt_temperature_celsius, ['GAUGE', 'Cel']);
+    assert.ok(!('pt_latency_milliseconds_bucket' in byName), 'buckets belong to their family');
+
+    type P = { metricPoints: { value: number | null; attributes: Record<string, unknown> }[] };
+    const p = await gqlData<P>(gw.graphqlUrl, '{ metricPoints(name: "pt.requests") { value attributes } }');
+    // The SDK exports on flush and again on shutdown: one or more samples, all 5.
+    assert.ok(p.metricPoints.length >= 1);
+    assert.deepEqual(new Set(p.metricPoints.map((x) => x.value)), new Set([5]));
+    assert.equal(p.metricPoints[0]!.attributes.route, '/a');
+    const r = await gql(gw.graphqlUrl, '{ metricPoints(name: "pt.latency") { value } }');
+    assert.equal(r.errors?.[0]?.extensions?.code, 'GW_BAD_FILTER');
+  });
+
   test('the same metrics were also written to DuckDB (fan-out)', async () => {
     const names = (await gw.app.internals.store()!.metrics.metricNames('default')).map((m) => m.name);
     for (const n of ['pt.requests', 'pt.latency', 'pt.exp_latency', 'jobs.done', 'gc.pause', 'queue.depth']) assert.ok(names.includes(n), `${n} in ${names}`);
@@ -227,6 +248,24 @@ describe('Prometheus write and read against a real Prometheus', { skip }, () => 
     const r = await gql(gw.graphqlUrl, PROMQL, { q: 'sum(' });
     assert.equal(r.errors?.[0]?.extensions?.code, 'GW_BAD_FILTER');
     assert.match(r.errors![0]!.message, /parse error/);
+  });
+
+  test("the README's promql example runs as written", async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const example = /```text\n(\{ promql\([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(example, 'the promql example in the README');
+    const d = await gqlData<PromQl>(gw.graphqlUrl, example);
+    assert.equal(d.promql.resultType, 'MATRIX');
+  });
+
+  test('the backends query reports the Prometheus writer and reader', async () => {
+    type B = { backends: { id: string; kind: string; roles: string[]; healthy: boolean; itemsWritten: number; queueDepth: number }[] };
+    const d = await gqlData<B>(gw.graphqlUrl, '{ backends { id kind roles healthy itemsWritten queueDepth } }');
+    const prometheus = d.backends.filter((b) => b.kind === 'prometheus').map((b) => ({ ...b, itemsWritten: b.itemsWritten > 0 }));
+    assert.deepEqual(prometheus, [
+      { id: 'prometheus/metrics', kind: 'prometheus', roles: ['WRITE'], healthy: true, itemsWritten: true, queueDepth: 0 },
+      { id: 'prometheus/read/metrics', kind: 'prometheus', roles: ['READ'], healthy: true, itemsWritten: false, queueDepth: 0 },
+    ]);
   });
 
   test('the exporter reports on /metrics', async () => {

@@ -97,6 +97,12 @@ export function createRemoteWriteSender(cfg: RemoteWriteConfig, logger: Logger):
   if (!cfg.endpoint) throw new Error('the prometheus exporter needs an endpoint (e.g. http://prometheus:9090/api/v1/write)');
   const url = new URL(cfg.endpoint);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`prometheus endpoint must be http(s) (actual: ${cfg.endpoint})`);
+  if (cfg.exponentialHistograms !== 'native' && cfg.exponentialHistograms !== 'buckets') {
+    throw new Error(`exponentialHistograms must be native or buckets (actual: ${JSON.stringify(cfg.exponentialHistograms)})`);
+  }
+  if (!Number.isInteger(cfg.maxSamplesPerRequest) || cfg.maxSamplesPerRequest < 1) {
+    throw new Error(`maxSamplesPerRequest must be an integer greater than 0 (actual: ${cfg.maxSamplesPerRequest})`);
+  }
   const secure = url.protocol === 'https:';
   const agent = secure
     ? new https.Agent({
@@ -158,15 +164,16 @@ export function createRemoteWriteSender(cfg: RemoteWriteConfig, logger: Logger):
     endpoint: `${url.origin}${url.pathname}`,
     async send(points, abortSignal) {
       const t = translate(points, { exponentialHistograms: cfg.exponentialHistograms });
-      for (const [reason, n] of Object.entries(t.refused)) {
-        counts.refused.set(reason, (counts.refused.get(reason) ?? 0) + n);
-        logger.warn({ reason, points: n }, 'metric points not sent to Prometheus');
-      }
       for (const [tenant, series] of t.byTenant) {
         for (const part of chunk(series, cfg.maxSamplesPerRequest)) {
           const result = await sendPart(part, tenant, abortSignal);
           if (result.kind !== 'success') return result;
         }
+      }
+      // Counted once the batch is through, so a retried batch is not counted again.
+      for (const [reason, n] of Object.entries(t.refused)) {
+        counts.refused.set(reason, (counts.refused.get(reason) ?? 0) + n);
+        logger.warn({ reason, points: n }, 'metric points not sent to Prometheus');
       }
       return { kind: 'success' };
     },

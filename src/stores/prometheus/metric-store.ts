@@ -265,12 +265,17 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
     async metricNames(tenant, range) {
       const all = new Set(await names(tenant, range));
       const out: { name: string; type: MetricType; unit: string; description: string }[] = [];
+      const seen = new Set<string>();
       for (const n of [...all].sort()) {
-        // _bucket/_count/_sum series belong to their histogram or summary family.
-        if (FAMILY_SUFFIXES.some((s) => n.endsWith(s) && familyOf(n.slice(0, -s.length), all)?.kind.match(/histogram|summary/))) continue;
-        const f = familyOf(n, all);
-        if (f) out.push({ name: f.name, type: f.type, unit: f.unit, description: '' });
+        // _bucket/_count/_sum series stand for their histogram or summary family.
+        const suffix = FAMILY_SUFFIXES.find((x) => n.endsWith(x));
+        const parent = suffix ? familyOf(n.slice(0, -suffix.length), all) : undefined;
+        const f = parent && (parent.kind === 'histogram' || parent.kind === 'summary') ? parent : familyOf(n, all);
+        if (!f || seen.has(f.name)) continue;
+        seen.add(f.name);
+        out.push({ name: f.name, type: f.type, unit: f.unit, description: '' });
       }
+      out.sort((a, b) => (a.name < b.name ? -1 : 1));
       return out;
     },
 
