@@ -24,6 +24,10 @@ import './metric-info.ts';
 import './operation.ts';
 import './catalog.ts';
 import './tail.ts';
+import './red-metrics.ts';
+import './service-graph.ts';
+import './exception-group.ts';
+import './correlation.ts';
 import { builder } from './builder.ts';
 
 export const schema = builder.toSchema();

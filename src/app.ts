@@ -11,6 +11,7 @@ import { batchProcessorFactory } from '../ingest/processors/batch/factory.ts';
 import { duckDbExporterFactory } from '../ingest/exporters/duckdb/factory.ts';
 import type { Host } from '../ingest/component.ts';
 import type { LogStore, TraceStore } from './stores/types.ts';
+import type { CorrelationStores } from './stores/correlation-types.ts';
 import type { GraphQLServer } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
 import { createTailBus, type TailBus } from './tail/bus.ts';
@@ -73,7 +74,10 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     ]);
     const readers = await openReadSources(store);
     closeReaders = readers.close;
-    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: store.metrics, catalog: store.catalog }, tail);
+    const contextFor = createContextFactory(
+      { traces: readers.traces, logs: readers.logs, metrics: store.metrics, catalog: store.catalog, correlation: correlationStores(store, readers.logs) },
+      tail,
+    );
     graphql = createGraphQLServer({
       ...cfg.graphql,
       schema,
@@ -125,6 +129,12 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     }
     log.info({ traces: traces.backend, logs: logs.backend, metrics: duck.metrics.backend }, 'read sources');
     return { traces, logs, close: async () => void (await Promise.all(closers.map((c) => c()))) };
+  }
+
+  /** Correlation reads DuckDB's tables; logs around a span only when logs are read from DuckDB too. */
+  function correlationStores(duck: DuckDbStore, logs: LogStore): CorrelationStores {
+    const { logWindows, ...rest } = duck.correlation;
+    return logs === duck.logs && logWindows ? { ...rest, logWindows } : rest;
   }
 
   function gatewayMetrics(): MetricSample[] {

@@ -140,5 +140,6 @@ export interface CorrelationStores {
   red: RedMetricsStore;
   serviceGraph: ServiceGraphStore;
   exceptions: ExceptionGroupStore;
-  logWindows: LogWindowStore;
+  /** Absent when logs are read from a backend other than the one holding these tables. */
+  logWindows?: LogWindowStore;
 }
