@@ -39,7 +39,7 @@ export function createServiceGraphStore(db: Db): ServiceGraphStore {
              count(*) FILTER (WHERE ${ENTRY_KINDS_SQL} AND ${ERROR_SQL}) AS errors,
              quantile_cont(duration_ns, 0.95) FILTER (WHERE ${ENTRY_KINDS_SQL}) AS p95
            FROM win GROUP BY service ORDER BY service`,
-          p.values,
+          p.values.slice(0, 3),
         ),
       ]);
       const edges = edgeRows.map((r) => ({
