@@ -115,7 +115,7 @@ export interface CorrelateArgs {
 /**
  * Resolves the starting point to a trace ID: a log gives its trace (and span); a span ID alone is
  * looked up among the spans (span IDs are unique only within a trace, so the newest match wins).
- * Null when the starting point does not exist or a log carries no trace ID.
+ * Null when the trace, span or log is unknown or a log carries no trace ID.
  */
 export async function correlate(ctx: GraphQLContext, args: CorrelateArgs): Promise<CorrelationModel | null> {
   const given = [args.traceId, args.spanId, args.logId].filter((v) => v != null).length;
@@ -129,7 +129,11 @@ export async function correlate(ctx: GraphQLContext, args: CorrelateArgs): Promi
     return { traceId: log.traceId, spanId: log.spanId || null, logId: log.id, window, step };
   }
   const spanId = args.spanId != null ? spanIdArg(args.spanId) : null;
-  if (args.traceId != null) return { traceId: traceIdArg(args.traceId), spanId, logId: null, window, step };
+  if (args.traceId != null) {
+    const traceId = traceIdArg(args.traceId);
+    // The trace loads once per request: every field below reuses it.
+    return (await loadTrace(ctx, traceId)) ? { traceId, spanId, logId: null, window, step } : null;
+  }
   const page = await callStore(() => ctx.stores.traces.searchSpans(ctx.tenant, { spanId: [spanId!] }, { first: 1 }));
   const span = page.items[0]?.node;
   if (!span) return null;

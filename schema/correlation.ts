@@ -56,7 +56,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description:
       'Everything around a trace, from its ID, a span ID (the newest span with that ID) or a log ID (its trace and span). ' +
-      'null when the starting point is unknown or a log carries no trace ID.',
+      'null when the trace, span or log is unknown to the tenant, or a log carries no trace ID.',
     args: {
       traceId: t.arg.id(),
       spanId: t.arg.id(),
