@@ -12,8 +12,10 @@ export const RedPointRef = builder.objectRef<RedPoint>('RedPoint').implement({
   description: 'One step of a RED series.',
   fields: (t) => ({
     ...instantFields(t, 'time', (p) => p.timeUnixNano),
-    requests: t.exposeInt('requests', { description: 'Entry spans (SERVER, CONSUMER) that started in the step.' }),
-    errors: t.exposeInt('errors', { description: 'Of those, the ones with status ERROR.' }),
+    requests: t.exposeFloat('requests', {
+      description: 'Entry spans (SERVER, CONSUMER) that started in the step; fractional when estimated by PromQL increase().',
+    }),
+    errors: t.exposeFloat('errors', { description: 'Of those, the ones with status ERROR.' }),
     requestRate: t.exposeFloat('requestRate', { description: 'Requests per second.' }),
     errorRate: t.exposeFloat('errorRate', { description: 'Errors per second.' }),
     p50Ms: t.float({ nullable: true, description: 'Duration quantiles in ms; null when the step had no request.', resolve: (p) => ms(p.p50Nano) }),
@@ -39,8 +41,8 @@ export const RedSeriesRef = builder.objectRef<RedSeries & { source?: string }>('
     ...instantFields(t, 'to', (s) => s.range.to),
     stepMs: t.float({ resolve: (s) => nsToMs(s.stepNano) }),
     points: t.field({ type: [RedPointRef], description: 'Every step, oldest first; empty steps have 0 requests.', resolve: (s) => s.points }),
-    requests: t.int({ description: 'Over the whole window.', resolve: totals.requests }),
-    errors: t.int({ resolve: (s) => s.total.errors }),
+    requests: t.float({ description: 'Over the whole window.', resolve: totals.requests }),
+    errors: t.float({ resolve: (s) => s.total.errors }),
     requestRate: t.float({ resolve: (s) => s.total.requestRate }),
     errorRate: t.float({ resolve: (s) => s.total.errorRate }),
     errorRatio: t.float({ description: 'errors / requests; 0 without requests.', resolve: (s) => totals.errorRatio(s.total) }),

@@ -12,6 +12,7 @@ import { duckDbExporterFactory } from '../ingest/exporters/duckdb/factory.ts';
 import type { Host } from '../ingest/component.ts';
 import type { LogStore, TraceStore } from './stores/types.ts';
 import type { CorrelationStores } from './stores/correlation-types.ts';
+import { createSpanmetricsRedStore } from './stores/prometheus/spanmetrics-red.ts';
 import type { GraphQLServer } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
 import { createTailBus, type TailBus } from './tail/bus.ts';
@@ -131,9 +132,23 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     return { traces, logs, close: async () => void (await Promise.all(closers.map((c) => c()))) };
   }
 
-  /** Correlation reads DuckDB's tables; logs around a span only when logs are read from DuckDB too. */
+  /**
+   * Correlation reads DuckDB's tables; logs around a span only when logs are read from DuckDB too;
+   * RED from Prometheus spanmetrics series when configured.
+   */
   function correlationStores(duck: DuckDbStore, logs: LogStore): CorrelationStores {
     const { logWindows, ...rest } = duck.correlation;
+    const red = cfg.correlation.red;
+    if (red.source === 'prometheus') {
+      rest.red = createSpanmetricsRedStore({
+        baseUrl: red.prometheusUrl,
+        ...(red.tenantHeader && { tenantHeader: red.tenantHeader }),
+        timeoutMs: red.timeoutMs,
+        callsMetric: red.callsMetric,
+        durationBucketMetric: red.durationBucketMetric,
+        durationUnitNano: red.durationUnit === 's' ? 1e9 : 1e6,
+      });
+    }
     return logs === duck.logs && logWindows ? { ...rest, logWindows } : rest;
   }
 

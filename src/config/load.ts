@@ -30,6 +30,8 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_ES_USERNAME', path: 'storage.elasticsearch.username', kind: 'string', help: 'Elasticsearch basic-auth user' },
   { name: 'TELEQL_ES_PASSWORD', path: 'storage.elasticsearch.password', kind: 'string', help: 'Elasticsearch basic-auth password' },
   { name: 'TELEQL_ES_API_KEY', path: 'storage.elasticsearch.apiKey', kind: 'string', help: 'Elasticsearch API key (instead of user/password)' },
+  { name: 'TELEQL_RED_SOURCE', path: 'correlation.red.source', kind: 'string', help: 'where RED series come from: spans | prometheus (spans)' },
+  { name: 'TELEQL_RED_PROMETHEUS_URL', path: 'correlation.red.prometheusUrl', kind: 'string', help: 'Prometheus with spanmetrics series, e.g. http://prometheus:9090' },
   { name: 'TELEQL_LOG_LEVEL', path: 'log.level', kind: 'string', help: 'fatal|error|warn|info|debug|trace|silent (info)' },
 ];
 
@@ -120,6 +122,12 @@ function validate(cfg: GatewayConfig): void {
   }
   if (read.logs === 'elasticsearch' && !/^https?:\/\//.test(elasticsearch.node)) {
     throw new ConfigError(`storage.elasticsearch.node: logs are read from Elasticsearch, so an http(s) URL is needed (actual: '${elasticsearch.node}')`);
+  }
+  const { red } = cfg.correlation;
+  if (!['spans', 'prometheus'].includes(red.source)) throw new ConfigError(`correlation.red.source: expected one of spans|prometheus (actual: '${red.source}')`);
+  if (!['ms', 's'].includes(red.durationUnit)) throw new ConfigError(`correlation.red.durationUnit: expected one of ms|s (actual: '${red.durationUnit}')`);
+  if (red.source === 'prometheus' && !/^https?:\/\//.test(red.prometheusUrl)) {
+    throw new ConfigError(`correlation.red.prometheusUrl: RED comes from Prometheus, so an http(s) URL is needed (actual: '${red.prometheusUrl}')`);
   }
 }
 

@@ -13,6 +13,8 @@ import snappy from 'snappyjs';
 import { createSpanmetricsRedStore } from '../../src/stores/prometheus/spanmetrics-red.ts';
 import type { RedMetricsStore } from '../../src/stores/correlation-types.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { startGateway } from '../helpers/gateway.ts';
+import { gql } from '../helpers/graphql-client.ts';
 
 const SEC = 1_000_000_000n;
 const MS_F = 1e6;
@@ -125,6 +127,33 @@ describe('RED from Prometheus spanmetrics series', () => {
     // CLIENT calls are not requests.
     assert.deepEqual(checkout!.points.map((p) => [p.requests, p.errors]), Array(5).fill([8, 0]));
     assert.deepEqual([nobody!.total.requests, nobody!.points[0]!.p95Nano], [0, null]);
+  });
+
+  test('with correlation.red.source prometheus, Trace.metrics answers from Prometheus and says so', async () => {
+    const gw = await startGateway({ correlation: { red: { source: 'prometheus', prometheusUrl: url } } });
+    try {
+      const start = from + 120n * SEC;
+      const traceId = 'abcdef0123456789abcdef0123456789';
+      const body = {
+        resourceSpans: [
+          {
+            resource: { attributes: [{ key: 'service.name', value: { stringValue: 'payments' } }] },
+            scopeSpans: [{ spans: [{ traceId, spanId: '0123456789abcdef', name: 'POST /pay', kind: 2, startTimeUnixNano: String(start), endTimeUnixNano: String(start + 100_000_000n) }] }],
+          },
+        ],
+      };
+      const sent = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(sent.status, 200);
+      const q = `{ trace(traceId: "${traceId}") { metrics(window: "2m", step: "1m") { service source requests points { requests errors } } } }`;
+      const r = await waitFor(() => gql<{ trace: { metrics: { service: string; source: string; points: { requests: number; errors: number }[] }[] } | null }>(gw.graphqlUrl, q), (x) => x.data?.trace != null, 'the trace');
+      assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+      const [m] = r.data!.trace!.metrics;
+      assert.equal(m!.source, 'prometheus (spanmetrics)');
+      assert.deepEqual(m!.points, Array(5).fill({ requests: 16, errors: 4 }));
+      assert.ok((r.extensions?.notes as string[]).includes('Trace.metrics: from prometheus (spanmetrics)'));
+    } finally {
+      await gw.stop();
+    }
   });
 
   test('a Prometheus that is down is UNAVAILABLE, naming prometheus', async () => {
