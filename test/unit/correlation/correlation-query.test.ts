@@ -228,3 +228,20 @@ describe('a failing backend nulls only its own field', () => {
     }
   });
 });
+
+describe('without correlation stores', () => {
+  test('correlated fields fail GW_BACKEND_UNAVAILABLE and the rest answers; Span.logs(window) falls back to the trace’s logs', async () => {
+    const bare = harnessFor({ traces: store.traces, logs: store.logs, metrics: store.metrics, catalog: store.catalog });
+    const r = await bare.run(
+      `{ trace(traceId: "${traceOf(3)}") { spanCount metrics { service } span(spanId: "${spanOf(3, 5)}") { logs(window: "1s") { bodyText } } } }`,
+      {},
+      TENANT,
+    );
+    const t = (r.data as { trace: { spanCount: number; metrics: unknown; span: { logs: { bodyText: string }[] } } }).trace;
+    assert.equal(t.spanCount, 5);
+    assert.equal(t.metrics, null);
+    // Only logs with the trace ID: the service's logs without one need the correlation store.
+    assert.deepEqual(t.span.logs.map((l) => l.bodyText), ['payment failed: card declined for order 4003']);
+    assert.deepEqual((r.errors ?? []).map((e) => [e.path?.join('.'), e.extensions?.code]), [['trace.metrics', 'GW_BACKEND_UNAVAILABLE']]);
+  });
+});
