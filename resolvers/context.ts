@@ -1,4 +1,5 @@
 import type { AttributeCatalog, LogStore, MetricStore, TraceStore } from '../src/stores/types.ts';
+import type { CorrelationStores } from '../src/stores/correlation-types.ts';
 import { createTailBus, type TailBus } from '../src/tail/bus.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 import type { AlertEngine } from '../src/alerting/engine.ts';
@@ -15,6 +16,8 @@ export interface Stores {
   logs: LogStore;
   metrics: MetricStore;
   catalog: AttributeCatalog;
+  /** RED, service graph, exception groups, logs around a span; absent: those fields fail GW_BACKEND_UNAVAILABLE. */
+  correlation?: CorrelationStores;
 }
 
 export interface GraphQLContext {

@@ -3,6 +3,8 @@
 import DataLoader from 'dataloader';
 import type { SpanRecord } from '../src/model/telemetry.ts';
 import type { SpanRef, StoredLogRecord } from '../src/stores/types.ts';
+import type { CorrelationStores, LogWindowKey, RedKey, RedSeries } from '../src/stores/correlation-types.ts';
+import { GatewayError } from '../src/errors.ts';
 import { callStore } from './call-store.ts';
 import type { Stores } from './context.ts';
 
@@ -17,6 +19,17 @@ export interface Loaders {
   span: DataLoader<SpanRef, SpanRecord | null, string>;
   spanLogs: DataLoader<LimitedKey<SpanRef>, StoredLogRecord[], string>;
   traceLogs: DataLoader<LimitedKey<string>, StoredLogRecord[], string>;
+  /** Log by store ID; null when unknown. */
+  log: DataLoader<string, StoredLogRecord | null>;
+  /** Correlation: RED series per service and window, logs around a span. */
+  red: DataLoader<RedKey, RedSeries, string>;
+  logsAround: DataLoader<LimitedKey<LogWindowKey>, StoredLogRecord[], string>;
+}
+
+/** The correlation store, or the error every correlated field gives when none is configured. */
+export function correlationStores(stores: Stores): CorrelationStores {
+  if (!stores.correlation) throw new GatewayError('GW_BACKEND_UNAVAILABLE', 'no correlation store is configured (RED, service graph, exception groups)');
+  return stores.correlation;
 }
 
 const refKey = (r: SpanRef): string => `${r.traceId}:${r.spanId}`;
@@ -76,5 +89,24 @@ export function createLoaders(tenant: string, stores: Stores): Loaders {
     (keys) => byLimit(keys, 'LogStore.logsForTraces', (ids, limit) => callStore(() => stores.logs.logsForTraces(tenant, ids, limit))),
     { cacheKeyFn: (k) => `${k.key}:${k.limit}` },
   );
-  return { trace, span, spanLogs, traceLogs };
+  const log = new DataLoader<string, StoredLogRecord | null>(async (ids) =>
+    checkOnePerKey('LogStore.getLogs', ids.length, await callStore(() => stores.logs.getLogs(tenant, ids))),
+  );
+  const red = new DataLoader<RedKey, RedSeries, string>(
+    async (keys) => {
+      const store = correlationStores(stores).red;
+      return checkOnePerKey('RedMetricsStore.redSeries', keys.length, await callStore(() => store.redSeries(tenant, keys)));
+    },
+    { cacheKeyFn: (k) => `${k.service}\u0000${k.range.from}:${k.range.to}:${k.stepNano}` },
+  );
+  const logsAround = new DataLoader<LimitedKey<LogWindowKey>, StoredLogRecord[], string>(
+    (keys) =>
+      byLimit(keys, 'LogWindowStore.logsAround', (windows, limit) => {
+        const store = correlationStores(stores).logWindows;
+        if (!store) throw new GatewayError('GW_BACKEND_UNAVAILABLE', 'logs around a span need the logs read from DuckDB');
+        return callStore(() => store.logsAround(tenant, windows, limit));
+      }),
+    { cacheKeyFn: (k) => `${k.key.traceId}:${k.key.service}\u0000${k.key.range.from}:${k.key.range.to}:${k.limit}` },
+  );
+  return { trace, span, spanLogs, traceLogs, log, red, logsAround };
 }

@@ -1,5 +1,4 @@
 // Log queries and the log ↔ span/trace correlation fields.
-import type { SpanRecord } from '../src/model/telemetry.ts';
 import type { Page, StoredLogRecord } from '../src/stores/types.ts';
 import { limitArg } from './args.ts';
 import { callStore } from './call-store.ts';
@@ -31,31 +30,6 @@ export async function getLog(ctx: GraphQLContext, id: string): Promise<StoredLog
 export function logTime(log: StoredLogRecord): bigint {
   // OTLP: when the source did not set a time, the observed time stands in for it.
   return log.timeUnixNano > 0n ? log.timeUnixNano : log.observedTimeUnixNano;
-}
-
-/**
- * Without `window`: the logs that carry this span's ID. With `window`: the logs of the span's
- * trace (with or without a span ID) whose time falls within [start − window, end + window], which
- * also finds logs from child services and from code that only propagated the trace ID.
- */
-export async function spanLogs(
-  ctx: GraphQLContext,
-  span: SpanRecord,
-  args: { first?: number | null; window?: bigint | null },
-): Promise<StoredLogRecord[]> {
-  const first = limitArg('first', args.first, 100);
-  if (args.window == null) {
-    return ctx.loaders.spanLogs.load({ key: { traceId: span.traceId, spanId: span.spanId }, limit: first });
-  }
-  const from = span.startTimeUnixNano - args.window;
-  const to = span.endTimeUnixNano + args.window;
-  const logs = await ctx.loaders.traceLogs.load({ key: span.traceId, limit: WINDOW_LOGS_PER_TRACE });
-  return logs
-    .filter((l) => {
-      const t = logTime(l);
-      return t >= from && t <= to;
-    })
-    .slice(0, first);
 }
 
 export function traceLogs(ctx: GraphQLContext, trace: TraceModel, args: { first?: number | null }): Promise<StoredLogRecord[]> {

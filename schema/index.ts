@@ -33,6 +33,10 @@ import './alert-event.ts';
 import './backend.ts';
 import './dependency.ts';
 import './promql.ts';
+import './red-metrics.ts';
+import './service-graph.ts';
+import './exception-group.ts';
+import './correlation.ts';
 import { builder } from './builder.ts';
 
 export const schema = builder.toSchema();

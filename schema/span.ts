@@ -1,9 +1,10 @@
 import { serviceName } from '../src/model/values.ts';
-import { spanLogs } from '../resolvers/logs.ts';
+import { spanLogsAround, spanMetrics } from '../resolvers/correlation.ts';
 import { getSpan, loadTrace, searchSpans, spanChildren, spanDuration, spanParent } from '../resolvers/traces.ts';
 import { builder } from './builder.ts';
 import { OrderEnum, SpanKindEnum } from './enums.ts';
 import { attributeFields, durationFields, instantFields } from './fields.ts';
+import { RedSeriesRef } from './red-metrics.ts';
 
 builder.objectType('Span', {
   description: 'An OTLP span, with the numeric helpers Grafana needs to plot it.',
@@ -37,14 +38,28 @@ builder.objectType('Span', {
     service: t.string({ description: 'service.name of the resource.', resolve: (s) => serviceName(s.resource) }),
     logs: t.field({
       type: ['LogRecord'],
+      nullable: true,
       description:
-        'Without window: logs carrying this span ID. With window: logs of this trace (with or without a span ID) ' +
-        'timed within [start − window, end + window], looking through at most 1000 of the trace’s logs.',
+        'Without window: logs carrying this span ID. With window: logs of this trace (with or without a span ID) and logs of this ' +
+        'span’s service that carry no trace ID, timed within [start − window, end + window], earliest first. ' +
+        'null (with an error naming the backend) when the log backend fails.',
       args: {
         window: t.arg({ type: 'Duration' }),
         first: t.arg.int({ defaultValue: 100, description: '1–1000.' }),
       },
-      resolve: (s, args, ctx) => spanLogs(ctx, s, args),
+      resolve: (s, args, ctx) => spanLogsAround(ctx, s, args),
+    }),
+    metrics: t.field({
+      type: RedSeriesRef,
+      nullable: true,
+      description:
+        'RED series (rate, errors, duration) of this span’s service over [start − window, end + window]. ' +
+        'null (with an error naming the backend) when the metrics backend fails.',
+      args: {
+        window: t.arg({ type: 'Duration', defaultValue: 900_000_000_000n, description: 'Default 15 minutes.' }),
+        step: t.arg({ type: 'Duration', description: 'Default: the range in about 30 steps.' }),
+      },
+      resolve: (s, args, ctx) => spanMetrics(ctx, s, args),
     }),
     trace: t.field({ type: 'Trace', nullable: true, resolve: (s, _, ctx) => loadTrace(ctx, s.traceId) }),
   }),

@@ -2,6 +2,8 @@ import { getTrace, rootSpan, traceSpan, traceEnd, traceErrorCount, traceServices
 import { traceLogs } from '../resolvers/logs.ts';
 import { builder } from './builder.ts';
 import { durationFields, instantFields } from './fields.ts';
+import { RedSeriesRef } from './red-metrics.ts';
+import { traceMetrics } from '../resolvers/correlation.ts';
 
 builder.objectType('Trace', {
   description: 'All spans received for one trace ID.',
@@ -28,9 +30,22 @@ builder.objectType('Trace', {
     errorCount: t.int({ description: 'Spans with status ERROR.', resolve: traceErrorCount }),
     logs: t.field({
       type: ['LogRecord'],
-      description: 'Logs that carry this trace ID.',
+      nullable: true,
+      description: 'Logs that carry this trace ID; null (with an error naming the backend) when the log backend fails.',
       args: { first: t.arg.int({ defaultValue: 100, description: '1–1000.' }) },
       resolve: (trace, args, ctx) => traceLogs(ctx, trace, args),
+    }),
+    metrics: t.field({
+      type: [RedSeriesRef],
+      nullable: true,
+      description:
+        'RED series (rate, errors, duration) of every service in the trace over [start − window, end + window]. ' +
+        'null (with an error naming the backend) when the metrics backend fails.',
+      args: {
+        window: t.arg({ type: 'Duration', defaultValue: 900_000_000_000n, description: 'Default 15 minutes.' }),
+        step: t.arg({ type: 'Duration', description: 'Default: the range in about 30 steps.' }),
+      },
+      resolve: (trace, args, ctx) => traceMetrics(ctx, trace, args),
     }),
   }),
 });

@@ -13,6 +13,8 @@ import { duckDbExporterFactory } from '../ingest/exporters/duckdb/factory.ts';
 import { prometheusExporterFactory } from '../ingest/exporters/prometheus/factory.ts';
 import type { Host } from '../ingest/component.ts';
 import type { LogStore, MetricStore, TraceStore } from './stores/types.ts';
+import type { CorrelationStores } from './stores/correlation-types.ts';
+import { createSpanmetricsRedStore } from './stores/prometheus/spanmetrics-red.ts';
 import type { GraphQLServer } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
 import type { TailBus } from './tail/bus.ts';
@@ -122,10 +124,11 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         logger: componentLogger(root, 'alerting'),
       });
     }
-    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: readers.metrics, catalog: store.catalog }, tail, {
-      alerting: alerting?.engine,
-      backends: () => backends.statuses(),
-    });
+    const contextFor = createContextFactory(
+      { traces: readers.traces, logs: readers.logs, metrics: readers.metrics, catalog: store.catalog, correlation: correlationStores(store, readers.logs) },
+      tail,
+      { alerting: alerting?.engine, backends: () => backends.statuses() },
+    );
     graphql = createGraphQLServer({
       ...cfg.graphql,
       schema,
@@ -204,6 +207,26 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     }
     log.info({ traces: traces.backend, logs: logs.backend, metrics: metrics.backend }, 'read sources');
     return { traces, logs, metrics, close: async () => void (await Promise.all(closers.map((c) => c()))) };
+  }
+
+  /**
+   * Correlation reads DuckDB's tables; logs around a span only when logs are read from DuckDB too;
+   * RED from Prometheus spanmetrics series when configured.
+   */
+  function correlationStores(duck: DuckDbStore, logs: LogStore): CorrelationStores {
+    const { logWindows, ...rest } = duck.correlation;
+    const red = cfg.correlation.red;
+    if (red.source === 'prometheus') {
+      rest.red = createSpanmetricsRedStore({
+        baseUrl: red.prometheusUrl,
+        ...(red.tenantHeader && { tenantHeader: red.tenantHeader }),
+        timeoutMs: red.timeoutMs,
+        callsMetric: red.callsMetric,
+        durationBucketMetric: red.durationBucketMetric,
+        durationUnitNano: red.durationUnit === 's' ? 1e9 : 1e6,
+      });
+    }
+    return logs === duck.logs && logWindows ? { ...rest, logWindows } : rest;
   }
 
   function gatewayMetrics(): MetricSample[] {

@@ -53,6 +53,17 @@ export function defaultConfig(): GatewayConfig {
       },
       prometheus: { url: '', timeoutMs: 10_000, username: '', password: '', bearer: '', tenantHeader: '', headers: {}, caFile: '', rejectUnauthorized: true },
     },
+    correlation: {
+      red: {
+        source: 'spans',
+        prometheusUrl: '',
+        tenantHeader: '',
+        timeoutMs: 30_000,
+        callsMetric: 'traces_span_metrics_calls_total',
+        durationBucketMetric: 'traces_span_metrics_duration_milliseconds_bucket',
+        durationUnit: 'ms',
+      },
+    },
     // Component sections are open maps (id → settings); each component's own defaults and key
     // checks apply when the pipeline builds it.
     receivers: { otlp: {} },

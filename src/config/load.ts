@@ -34,6 +34,8 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_PROMETHEUS_URL', path: 'storage.prometheus.url', kind: 'string', help: 'Prometheus base URL for metric reads, e.g. http://prometheus:9090' },
   { name: 'TELEQL_PROMETHEUS_BEARER', path: 'storage.prometheus.bearer', kind: 'string', help: 'bearer token for Prometheus reads' },
   { name: 'TELEQL_TAIL_REDIS_URL', path: 'tail.redis.url', kind: 'string', help: "live tails across replicas: Redis URL, e.g. redis://redis:6379 ('' = in-process)" },
+  { name: 'TELEQL_RED_SOURCE', path: 'correlation.red.source', kind: 'string', help: 'where RED series come from: spans | prometheus (spans)' },
+  { name: 'TELEQL_RED_PROMETHEUS_URL', path: 'correlation.red.prometheusUrl', kind: 'string', help: 'Prometheus with spanmetrics series, e.g. http://prometheus:9090' },
   { name: 'TELEQL_LOG_LEVEL', path: 'log.level', kind: 'string', help: 'fatal|error|warn|info|debug|trace|silent (info)' },
   { name: 'TELEQL_ALERT_RULES_FILE', path: 'alerting.rulesFile', kind: 'string', help: 'YAML file of alert rules, reloaded when it changes' },
   { name: 'TELEQL_TRACES_EXPORTERS', path: 'pipelines.traces.exporters', kind: 'list', help: 'comma-separated write targets for traces, e.g. duckdb,jaeger (duckdb)' },
@@ -147,6 +149,12 @@ function validate(cfg: GatewayConfig): void {
   }
   if (read.logs === 'elasticsearch' && !/^https?:\/\//.test(elasticsearch.node)) {
     throw new ConfigError(`storage.elasticsearch.node: logs are read from Elasticsearch, so an http(s) URL is needed (actual: '${elasticsearch.node}')`);
+  }
+  const { red } = cfg.correlation;
+  if (!['spans', 'prometheus'].includes(red.source)) throw new ConfigError(`correlation.red.source: expected one of spans|prometheus (actual: '${red.source}')`);
+  if (!['ms', 's'].includes(red.durationUnit)) throw new ConfigError(`correlation.red.durationUnit: expected one of ms|s (actual: '${red.durationUnit}')`);
+  if (red.source === 'prometheus' && !/^https?:\/\//.test(red.prometheusUrl)) {
+    throw new ConfigError(`correlation.red.prometheusUrl: RED comes from Prometheus, so an http(s) URL is needed (actual: '${red.prometheusUrl}')`);
   }
 }
 

@@ -93,4 +93,19 @@ export interface GatewayConfig extends IngestConfig {
       rejectUnauthorized: boolean;
     };
   };
+  /** Cross-signal correlation (Trace.metrics, correlate, serviceGraph, exceptionGroups). */
+  correlation: {
+    red: {
+      /** Where RED series come from: derived from the spans in DuckDB, or PromQL over spanmetrics series. */
+      source: 'spans' | 'prometheus';
+      prometheusUrl: string;
+      /** Header carrying the tenant to Prometheus (Mimir/Cortex: x-scope-orgid); '' sends none. */
+      tenantHeader: string;
+      timeoutMs: number;
+      callsMetric: string;
+      durationBucketMetric: string;
+      /** The unit of the duration histogram's `le`: ms or s. */
+      durationUnit: 'ms' | 's';
+    };
+  };
 }

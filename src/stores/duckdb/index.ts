@@ -11,6 +11,11 @@ import { createMetricStore } from './metric-store.ts';
 import { spanTable } from './span-rows.ts';
 import { createTraceStore } from './trace-store.ts';
 import { createWriter, type WriterStats } from './writer.ts';
+import type { CorrelationStores } from '../correlation-types.ts';
+import { createRedStore } from './red.ts';
+import { createServiceGraphStore } from './service-graph.ts';
+import { createExceptionGroupStore } from './exception-groups.ts';
+import { createLogWindowStore } from './log-windows.ts';
 
 export interface DuckDbStoreOptions {
   /** A file path (its directory is created) or ':memory:'. */
@@ -27,6 +32,8 @@ export interface DuckDbStore {
   logs: LogStore;
   metrics: MetricStore;
   catalog: AttributeCatalog;
+  /** RED, service graph, exception occurrences and logs around a span, all from the same tables. */
+  correlation: CorrelationStores;
   writer: StoreWriter;
   /** Waits for queued writes, checkpoints and closes; later calls of any method fail UNAVAILABLE. */
   close(): Promise<void>;
@@ -69,6 +76,12 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
     logs: createLogStore(db),
     metrics: createMetricStore(db),
     catalog: createCatalog(db),
+    correlation: {
+      red: createRedStore(db),
+      serviceGraph: createServiceGraphStore(db),
+      exceptions: createExceptionGroupStore(db),
+      logWindows: createLogWindowStore(db),
+    },
     writer,
     stats: writer.stats,
     db,

@@ -33,13 +33,21 @@ function counted<T extends object>(name: string, target: T, calls: Map<string, n
   });
 }
 
-export function harnessFor(store: Pick<DuckDbStore, keyof Stores>): Harness {
+export function harnessFor(store: Pick<DuckDbStore, 'traces' | 'logs' | 'metrics' | 'catalog'> & Partial<Pick<DuckDbStore, 'correlation'>>): Harness {
   const calls = new Map<string, number>();
   const stores: Stores = {
     traces: counted('traces', store.traces, calls),
     logs: counted('logs', store.logs, calls),
     metrics: counted('metrics', store.metrics, calls),
     catalog: counted('catalog', store.catalog, calls),
+    ...(store.correlation && {
+      correlation: {
+        red: counted('red', store.correlation.red, calls),
+        serviceGraph: counted('serviceGraph', store.correlation.serviceGraph, calls),
+        exceptions: counted('exceptions', store.correlation.exceptions, calls),
+        ...(store.correlation.logWindows && { logWindows: counted('logWindows', store.correlation.logWindows, calls) }),
+      },
+    }),
   };
   const contextFor = createContextFactory(stores);
   return {

@@ -1,0 +1,168 @@
+// Cross-signal correlation: a trace's or span's RED metrics and logs around it, and `correlate`,
+// which starts from a trace, span or log and gathers the trace, its logs, its services' RED
+// series, its exception groups and its neighbours in the service graph. Every field loads through
+// the per-request DataLoaders, so a list of traces costs one backend call per level, and every
+// field is resolved on its own, so one failing backend nulls only its own field.
+import type { SpanRecord } from '../src/model/telemetry.ts';
+import { serviceName } from '../src/model/values.ts';
+import type { RedSeries } from '../src/stores/correlation-types.ts';
+import type { StoredLogRecord, TimeRange } from '../src/stores/types.ts';
+import { argumentError, limitArg, spanIdArg, traceIdArg } from './args.ts';
+import { callStore } from './call-store.ts';
+import type { GraphQLContext } from './context.ts';
+import { correlationStores } from './loaders.ts';
+import { logTime, WINDOW_LOGS_PER_TRACE } from './logs.ts';
+import { stepArg } from './metrics.ts';
+import type { TraceModel } from './models.ts';
+import { loadTrace, traceEnd, traceServices, traceStart } from './traces.ts';
+
+/** Default window around a trace or span for its metrics and logs. */
+export const DEFAULT_WINDOW_NS = 15n * 60n * 1_000_000_000n;
+/** Without a step, a correlation window is cut into about this many steps. */
+const CORRELATION_STEPS = 30n;
+const SECOND = 1_000_000_000n;
+
+export function windowArg(window: bigint | null | undefined, fallback = DEFAULT_WINDOW_NS): bigint {
+  const w = window ?? fallback;
+  if (w < 0n) throw argumentError('window must not be negative');
+  return w;
+}
+
+function around(start: bigint, end: bigint, window: bigint): Required<TimeRange> {
+  const from = start - window;
+  return { from: from > 0n ? from : 0n, to: end + window };
+}
+
+function correlationStep(range: Required<TimeRange>, step: bigint | null | undefined): bigint {
+  if (step != null) return stepArg(range.from, range.to, step);
+  const s = (range.to - range.from + CORRELATION_STEPS - 1n) / CORRELATION_STEPS;
+  return s < SECOND ? SECOND : ((s + SECOND - 1n) / SECOND) * SECOND;
+}
+
+/** Records where a correlated field's data came from, for `extensions.notes`. */
+export function noteSource(ctx: GraphQLContext, field: string, backend: string): void {
+  ctx.notes.push(`${field}: from ${backend}`);
+}
+
+export interface RedArgs {
+  window?: bigint | null;
+  step?: bigint | null;
+}
+
+/** RED series for each of `services` over one range, through the batched loader. */
+export async function redFor(ctx: GraphQLContext, field: string, services: readonly string[], range: Required<TimeRange>, step?: bigint | null): Promise<RedSeries[]> {
+  const stepNano = correlationStep(range, step);
+  const store = correlationStores(ctx.stores).red;
+  noteSource(ctx, field, store.backend);
+  return Promise.all(services.map((service) => ctx.loaders.red.load({ service, range, stepNano })));
+}
+
+export function traceMetrics(ctx: GraphQLContext, trace: TraceModel, args: RedArgs): Promise<RedSeries[]> {
+  const range = around(traceStart(trace), traceEnd(trace), windowArg(args.window));
+  return redFor(ctx, 'Trace.metrics', traceServices(trace), range, args.step);
+}
+
+export async function spanMetrics(ctx: GraphQLContext, span: SpanRecord, args: RedArgs): Promise<RedSeries> {
+  const range = around(span.startTimeUnixNano, span.endTimeUnixNano, windowArg(args.window));
+  const [series] = await redFor(ctx, 'Span.metrics', [serviceName(span.resource)], range, args.step);
+  return series!;
+}
+
+/**
+ * Without `window`: the logs that carry this span's ID. With `window`: the logs of the span's
+ * trace, and those of its service that carry no trace ID at all, timed within
+ * [start − window, end + window]. When the logs are read from a backend without that query, the
+ * trace's logs are filtered by time instead (noted in `extensions.notes`).
+ */
+export async function spanLogsAround(
+  ctx: GraphQLContext,
+  span: SpanRecord,
+  args: { first?: number | null; window?: bigint | null },
+): Promise<StoredLogRecord[]> {
+  const first = limitArg('first', args.first, 100);
+  if (args.window == null) return ctx.loaders.spanLogs.load({ key: { traceId: span.traceId, spanId: span.spanId }, limit: first });
+  const range = around(span.startTimeUnixNano, span.endTimeUnixNano, windowArg(args.window));
+  const windows = ctx.stores.correlation?.logWindows;
+  if (windows) {
+    noteSource(ctx, 'Span.logs(window)', windows.backend);
+    return ctx.loaders.logsAround.load({ key: { traceId: span.traceId, service: serviceName(span.resource), range }, limit: first });
+  }
+  ctx.notes.push(
+    `Span.logs(window): ${ctx.stores.logs.backend} has no query for logs without a trace ID, so only the trace's logs ` +
+      `(at most ${WINDOW_LOGS_PER_TRACE}) were filtered by time`,
+  );
+  const logs = await ctx.loaders.traceLogs.load({ key: span.traceId, limit: WINDOW_LOGS_PER_TRACE });
+  return logs.filter((l) => logTime(l) >= range.from && logTime(l) <= range.to).slice(0, first);
+}
+
+/** What `correlate` starts from, once resolved to a trace (and maybe a span or a log). */
+export interface CorrelationModel {
+  traceId: string;
+  spanId: string | null;
+  logId: string | null;
+  window: bigint;
+  step: bigint | null;
+}
+
+export interface CorrelateArgs {
+  traceId?: string | null;
+  spanId?: string | null;
+  logId?: string | null;
+  window?: bigint | null;
+  step?: bigint | null;
+}
+
+/**
+ * Resolves the starting point to a trace ID: a log gives its trace (and span); a span ID alone is
+ * looked up among the spans (span IDs are unique only within a trace, so the newest match wins).
+ * Null when the trace, span or log is unknown or a log carries no trace ID.
+ */
+export async function correlate(ctx: GraphQLContext, args: CorrelateArgs): Promise<CorrelationModel | null> {
+  const given = [args.traceId, args.spanId, args.logId].filter((v) => v != null).length;
+  if (given === 0) throw argumentError('correlate needs traceId, spanId or logId');
+  if (args.logId != null && given > 1) throw argumentError('correlate takes logId alone');
+  const window = windowArg(args.window);
+  const step = args.step ?? null;
+  if (args.logId != null) {
+    const log = await ctx.loaders.log.load(args.logId);
+    if (!log?.traceId) return null;
+    return { traceId: log.traceId, spanId: log.spanId || null, logId: log.id, window, step };
+  }
+  const spanId = args.spanId != null ? spanIdArg(args.spanId) : null;
+  if (args.traceId != null) {
+    const traceId = traceIdArg(args.traceId);
+    // The trace loads once per request: every field below reuses it.
+    return (await loadTrace(ctx, traceId)) ? { traceId, spanId, logId: null, window, step } : null;
+  }
+  const page = await callStore(() => ctx.stores.traces.searchSpans(ctx.tenant, { spanId: [spanId!] }, { first: 1 }));
+  const span = page.items[0]?.node;
+  if (!span) return null;
+  ctx.loaders.span.prime({ traceId: span.traceId, spanId: span.spanId }, span);
+  return { traceId: span.traceId, spanId: span.spanId, logId: null, window, step };
+}
+
+export function correlationTrace(ctx: GraphQLContext, c: CorrelationModel): Promise<TraceModel | null> {
+  return loadTrace(ctx, c.traceId);
+}
+
+/** The window the correlated fields cover: the trace ± window (or null when the trace is unknown). */
+export async function correlationRange(ctx: GraphQLContext, c: CorrelationModel): Promise<Required<TimeRange> | null> {
+  const trace = await loadTrace(ctx, c.traceId);
+  return trace ? around(traceStart(trace), traceEnd(trace), c.window) : null;
+}
+
+export async function correlationLogs(ctx: GraphQLContext, c: CorrelationModel, args: { first?: number | null }): Promise<StoredLogRecord[]> {
+  const first = limitArg('first', args.first, 100);
+  if (c.spanId) {
+    const span = await ctx.loaders.span.load({ traceId: c.traceId, spanId: c.spanId });
+    if (span) return spanLogsAround(ctx, span, { first, window: c.window });
+  }
+  noteSource(ctx, 'Correlation.logs', ctx.stores.logs.backend);
+  return ctx.loaders.traceLogs.load({ key: c.traceId, limit: first });
+}
+
+export async function correlationMetrics(ctx: GraphQLContext, c: CorrelationModel): Promise<RedSeries[]> {
+  const trace = await loadTrace(ctx, c.traceId);
+  if (!trace) return [];
+  return redFor(ctx, 'Correlation.metrics', traceServices(trace), around(traceStart(trace), traceEnd(trace), c.window), c.step);
+}

@@ -1,0 +1,65 @@
+// The service graph from the spans table: an edge for every parent → child span pair whose
+// services differ (a self-join on parent_span_id within the trace), a node for every service with
+// its entry-span RED figures. Tenant-scoped like every query.
+import { StatusCode } from '../../model/telemetry.ts';
+import type { ServiceGraph, ServiceGraphStore } from '../correlation-types.ts';
+import type { Db } from './connection.ts';
+import { BACKEND, badQuery } from './errors.ts';
+import { params } from './filter-sql.ts';
+import { ENTRY_KINDS_SQL } from './red.ts';
+
+const ERROR_SQL = `status_code = ${StatusCode.ERROR}`;
+
+export function createServiceGraphStore(db: Db): ServiceGraphStore {
+  return {
+    backend: BACKEND,
+
+    async serviceGraph(tenant, q): Promise<ServiceGraph> {
+      if (q.range.from > q.range.to) throw badQuery('service graph range: from is after to');
+      const p = params([tenant, q.range.from, q.range.to]);
+      // Spans that started in the range; a child whose parent started before it is not an edge.
+      const window = `win AS MATERIALIZED (
+        SELECT trace_id, span_id, parent_span_id, coalesce(service_name, '') AS service, duration_ns, status_code, kind
+        FROM spans WHERE tenant = $1 AND start_ns BETWEEN $2 AND $3)`;
+      const only = q.services?.length ? q.services.map((s) => p.add(s)).join(', ') : null;
+      const [edgeRows, nodeRows] = await Promise.all([
+        db.query(
+          `WITH ${window}
+           SELECT par.service AS source, child.service AS target, count(*) AS calls,
+             count(*) FILTER (WHERE child.${ERROR_SQL}) AS errors, quantile_cont(child.duration_ns, 0.95) AS p95
+           FROM win child JOIN win par ON child.trace_id = par.trace_id AND child.parent_span_id = par.span_id
+           WHERE child.parent_span_id <> '' AND child.service <> par.service
+             ${only ? `AND (par.service IN (${only}) OR child.service IN (${only}))` : ''}
+           GROUP BY ALL ORDER BY source, target`,
+          p.values,
+        ),
+        db.query(
+          `WITH ${window}
+           SELECT service, count(*) FILTER (WHERE ${ENTRY_KINDS_SQL}) AS requests,
+             count(*) FILTER (WHERE ${ENTRY_KINDS_SQL} AND ${ERROR_SQL}) AS errors,
+             quantile_cont(duration_ns, 0.95) FILTER (WHERE ${ENTRY_KINDS_SQL}) AS p95
+           FROM win GROUP BY service ORDER BY service`,
+          p.values.slice(0, 3),
+        ),
+      ]);
+      const edges = edgeRows.map((r) => ({
+        source: r.source as string,
+        target: r.target as string,
+        calls: Number(r.calls),
+        errors: Number(r.errors),
+        p95Nano: Number(r.p95),
+      }));
+      // With a service restriction: those services and their neighbours.
+      const wanted = only ? new Set([...q.services!, ...edges.flatMap((e) => [e.source, e.target])]) : null;
+      const nodes = nodeRows
+        .filter((r) => !wanted || wanted.has(r.service as string))
+        .map((r) => ({
+          service: r.service as string,
+          requests: Number(r.requests),
+          errors: Number(r.errors),
+          p95Nano: r.p95 == null ? null : Number(r.p95),
+        }));
+      return { range: q.range, nodes, edges };
+    },
+  };
+}

@@ -1,0 +1,207 @@
+// Correlation end to end: three services instrumented with the real OTel SDK (frontend → checkout →
+// payments) send two checkout requests to a real gateway; in the second, payments throws, records
+// the exception on its span and logs an error. One GraphQL query then returns the trace, its logs,
+// its services' RED series, the exception group and the service-graph edges.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { Metadata } from '@grpc/grpc-js';
+import { context, trace, SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
+import { SeverityNumber } from '@opentelemetry/api-logs';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPTraceExporter as ProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { CorrelateQuery } from '../generated/graphql.ts';
+import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { gql } from '../helpers/graphql-client.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+const CORRELATE = readFileSync(new URL('../graphql/correlate.graphql', import.meta.url), 'utf8');
+const TENANT_HEADER = { 'x-scope-orgid': 'shop' };
+
+class CardDeclinedError extends Error {
+  override name = 'CardDeclinedError';
+}
+
+function chargeCard(orderId: number): never {
+  throw new CardDeclinedError(`card declined for order ${orderId}`);
+}
+
+interface Sent {
+  okTraceId: string;
+  failedTraceId: string;
+  paymentsSpanId: string;
+  startMs: number;
+}
+
+/** Two requests through three services, each service with its own SDK provider and resource. */
+async function sendCheckouts(gw: TestGateway): Promise<Sent> {
+  const metadata = new Metadata();
+  metadata.set('x-scope-orgid', 'shop');
+  const providers = {
+    // Each service exports with a different SDK exporter, as separate processes would.
+    frontend: new BasicTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'frontend' }),
+      spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: `http://${gw.otlpGrpc}`, metadata }))],
+    }),
+    checkout: new BasicTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'checkout' }),
+      spanProcessors: [new SimpleSpanProcessor(new ProtoTraceExporter({ url: `${gw.otlpHttp}/v1/traces`, headers: TENANT_HEADER }))],
+    }),
+    payments: new BasicTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'payments' }),
+      spanProcessors: [new SimpleSpanProcessor(new OTLPTraceExporter({ url: `http://${gw.otlpGrpc}`, metadata }))],
+    }),
+  };
+  const paymentsLogs = new LoggerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'payments' }),
+    processors: [new SimpleLogRecordProcessor({ exporter: new OTLPLogExporter({ url: `${gw.otlpHttp}/v1/logs`, headers: TENANT_HEADER }) })],
+  });
+  const logger = paymentsLogs.getLogger('payments-logger');
+  const tracers: Record<keyof typeof providers, Tracer> = {
+    frontend: providers.frontend.getTracer('frontend'),
+    checkout: providers.checkout.getTracer('checkout'),
+    payments: providers.payments.getTracer('payments'),
+  };
+  const child = (t: Tracer, name: string, kind: SpanKind, parent: Span) => t.startSpan(name, { kind }, trace.setSpan(context.active(), parent));
+
+  const startMs = Date.now();
+  const request = (orderId: number, fail: boolean) => {
+    const root = tracers.frontend.startSpan('GET /checkout', { kind: SpanKind.SERVER });
+    const feCall = child(tracers.frontend, 'POST /api/checkout', SpanKind.CLIENT, root);
+    const coServer = child(tracers.checkout, 'POST /api/checkout', SpanKind.SERVER, feCall);
+    const coCall = child(tracers.checkout, 'POST /api/pay', SpanKind.CLIENT, coServer);
+    const pay = child(tracers.payments, 'POST /api/pay', SpanKind.SERVER, coCall);
+    if (fail) {
+      try {
+        chargeCard(orderId);
+      } catch (err) {
+        const e = err as Error;
+        pay.recordException(e);
+        pay.setStatus({ code: SpanStatusCode.ERROR, message: e.message });
+        logger.emit({
+          severityNumber: SeverityNumber.ERROR,
+          severityText: 'ERROR',
+          body: `payment failed: ${e.message}`,
+          attributes: { 'exception.type': e.name, 'exception.message': e.message, 'exception.stacktrace': e.stack ?? '' },
+          context: trace.setSpan(context.active(), pay),
+        });
+      }
+      for (const s of [coCall, coServer, feCall, root]) s.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    for (const s of [pay, coCall, coServer, feCall, root]) s.end();
+    return { traceId: root.spanContext().traceId, paymentsSpanId: pay.spanContext().spanId };
+  };
+  const ok = request(41, false);
+  const failed = request(42, true);
+  await Promise.all([...Object.values(providers).map((p) => p.forceFlush()), paymentsLogs.forceFlush()]);
+  await Promise.all([...Object.values(providers).map((p) => p.shutdown()), paymentsLogs.shutdown()]);
+  return { okTraceId: ok.traceId, failedTraceId: failed.traceId, paymentsSpanId: failed.paymentsSpanId, startMs };
+}
+
+describe('correlation on data ingested by the OTel SDK', () => {
+  let gw: TestGateway;
+  let sent: Sent;
+
+  before(async () => {
+    gw = await startGateway();
+    sent = await sendCheckouts(gw);
+  });
+  after(() => gw?.stop());
+
+  test('one query returns the failed trace’s logs, RED series, exception group and service-graph edges, naming its sources', async () => {
+    const vars = {
+      traceId: sent.failedTraceId,
+      window: '5m',
+      from: String(sent.startMs - 60_000),
+      to: String(Date.now() + 60_000),
+    };
+    // Ingest is acknowledged before it is stored: wait until all 10 spans and the log are readable.
+    await waitFor(
+      () =>
+        gql<{ spans: { nodes: unknown[] }; logs: { nodes: unknown[] } }>(
+          gw.graphqlUrl,
+          'query($from: Timestamp!, $to: Timestamp!) { spans(filter: { from: $from, to: $to }, first: 100) { nodes { spanId } } logs(filter: { from: $from, to: $to }) { nodes { id } } }',
+          { from: vars.from, to: vars.to },
+          TENANT_HEADER,
+        ),
+      (x) => x.data?.spans.nodes.length === 10 && x.data.logs.nodes.length === 1,
+      'both checkouts and the error log',
+    );
+    const r = await gql<CorrelateQuery>(gw.graphqlUrl, CORRELATE, vars, TENANT_HEADER);
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    const c = r.data!.correlate!;
+    assert.deepEqual(c.trace!.services, ['checkout', 'frontend', 'payments']);
+
+    // Logs: the error log, tied to the payments span.
+    assert.deepEqual(c.logs, [{ bodyText: 'payment failed: card declined for order 42', severityText: 'ERROR', service: 'payments', spanId: sent.paymentsSpanId }]);
+    const paySpan = c.trace!.spans.find((s) => s.spanId === sent.paymentsSpanId)!;
+    assert.equal(paySpan.status.code, 'ERROR');
+    assert.deepEqual(paySpan.logs!.map((l) => l.bodyText), ['payment failed: card declined for order 42']);
+    assert.deepEqual(paySpan.around!.map((l) => l.service), ['payments']);
+    assert.deepEqual(paySpan.metrics, { service: 'payments', requests: 2 });
+
+    // RED: two requests per service, the failed one an error everywhere; from DuckDB spans.
+    const red = Object.fromEntries(c.metrics!.map((m) => [m.service, m]));
+    assert.deepEqual(Object.keys(red).sort(), ['checkout', 'frontend', 'payments']);
+    for (const m of Object.values(red)) {
+      assert.equal(m.requests, 2);
+      assert.equal(m.errors, 1);
+      assert.equal(m.errorRatio, 0.5);
+      assert.equal(m.source, 'duckdb (derived from spans)');
+      assert.ok(m.p50Ms !== null && m.p95Ms !== null && m.p99Ms !== null && m.p50Ms <= m.p95Ms! && m.p95Ms! <= m.p99Ms!);
+      assert.equal(m.points.reduce((sum, p) => sum + p.requests, 0), 2);
+    }
+
+    // The exception group: the span's exception event and the error log share one fingerprint.
+    assert.equal(c.exceptionGroups!.length, 1);
+    const g = c.exceptionGroups![0]!;
+    assert.equal(g.type, 'CardDeclinedError');
+    assert.deepEqual([g.count, g.spanCount, g.logCount], [2, 1, 1]);
+    assert.deepEqual(g.services, ['payments']);
+    assert.equal(g.sampleMessage, 'card declined for order 42');
+    assert.ok(g.frames.some((f) => f.includes('chargeCard')), `frames: ${JSON.stringify(g.frames)}`);
+    assert.ok(g.frames.every((f) => !/\d/.test(f)), 'no numbers left in the frames');
+    assert.deepEqual(g.exampleTraces.map((t) => t.traceId), [sent.failedTraceId]);
+    assert.deepEqual(g.exampleLogs.map((l) => l.bodyText), ['payment failed: card declined for order 42']);
+    assert.equal(g.series.reduce((sum, p) => sum + p.count, 0), 2);
+    assert.deepEqual(r.data!.exceptionGroups, [{ fingerprint: g.fingerprint, count: 2 }]);
+
+    // Service graph: frontend → checkout → payments, the failed call counted on both edges.
+    const edges = c.serviceGraph!.edges.map((e) => [e.id, e.source, e.target, e.callCount, e.errorCount, e.mainStat]);
+    assert.deepEqual(edges, [
+      ['checkout->payments', 'checkout', 'payments', 2, 1, '2 calls'],
+      ['frontend->checkout', 'frontend', 'checkout', 2, 1, '2 calls'],
+    ]);
+    assert.equal(c.serviceGraph!.source, 'duckdb');
+    const payments = c.serviceGraph!.nodes.find((n) => n.id === 'payments')!;
+    assert.deepEqual([payments.title, payments.arc__success, payments.arc__failed], ['payments', 0.5, 0.5]);
+    assert.match(payments.mainStat, /req\/s$/);
+    assert.match(payments.secondaryStat, /^p95 \d+\.\d ms$/);
+    assert.deepEqual(r.data!.serviceGraph!.edges.map((e) => [e.id, e.callCount, e.errorCount]), [['checkout->payments', 2, 1], ['frontend->checkout', 2, 1]]);
+
+    // Every correlated field names where its data came from.
+    const notes = (r.extensions?.notes ?? []) as string[];
+    for (const expected of [
+      'Correlation.metrics: from duckdb (derived from spans)',
+      'Correlation.exceptionGroups: from duckdb',
+      'Correlation.serviceGraph: from duckdb',
+      'Correlation.logs: from duckdb',
+      'Span.logs(window): from duckdb',
+    ]) {
+      assert.ok(notes.includes(expected), `notes ${JSON.stringify(notes)} include ${expected}`);
+    }
+  });
+
+  test('the successful request correlates to no exception group; other tenants see nothing', async () => {
+    const q = `query($id: ID!) { correlate(traceId: $id) { trace { spanCount } exceptionGroups { type } metrics { service } } }`;
+    const ok = await gql<{ correlate: { trace: { spanCount: number } | null; exceptionGroups: unknown[] } | null }>(gw.graphqlUrl, q, { id: sent.okTraceId }, TENANT_HEADER);
+    assert.equal(ok.data!.correlate!.trace!.spanCount, 5);
+    assert.deepEqual(ok.data!.correlate!.exceptionGroups, []);
+    const stranger = await gql(gw.graphqlUrl, q, { id: sent.failedTraceId }, { 'x-scope-orgid': 'someone-else' });
+    assert.deepEqual(stranger.data, { correlate: null });
+  });
+});

@@ -1,0 +1,247 @@
+// Correlation through the real schema on a real DuckDB store: batching proven by counting store
+// calls (a pass-through counting proxy), sources stated, and a failing backend nulling only its field.
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { createServer, type Server } from 'node:net';
+import { silentLogger } from '../../../src/logger.ts';
+import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
+import { createElasticsearchLogStore } from '../../../src/stores/elasticsearch/index.ts';
+import { attrs, metricPoint, numberPoint, MS, SEC, T0 } from '../../helpers/telemetry-builders.ts';
+import { harnessFor, type Harness } from '../resolvers/harness.ts';
+import { logs, otherTenantSpans, REQUESTS, spanOf, spans, startOf, TENANT, traceOf } from './shop-fixture.ts';
+
+let store: DuckDbStore;
+let h: Harness;
+const vars = { from: String(T0 - 60n * SEC), to: String(T0 + 200n * SEC) };
+
+// A latency metric whose exemplars point at every request's payments span.
+const metrics = Array.from({ length: REQUESTS }, (_, i) =>
+  metricPoint(
+    numberPoint({
+      timeUnixNano: startOf(i) + 100n * MS,
+      asDouble: 100 + i,
+      exemplars: [{ timeUnixNano: startOf(i) + 50n * MS, asDouble: 100 + i, traceId: traceOf(i), spanId: spanOf(i, 5), filteredAttributes: [] }],
+      attributes: attrs({ route: '/pay' }),
+    }),
+    { name: 'pay.latency', type: 'gauge', unit: 'ms' },
+    { tenant: TENANT },
+  ),
+);
+
+before(async () => {
+  store = await openDuckDbStore({ path: ':memory:', logger: silentLogger() });
+  await store.writer.writeSpans([...spans, ...otherTenantSpans]);
+  await store.writer.writeLogs(logs);
+  await store.writer.writeMetrics(metrics);
+  h = harnessFor(store);
+});
+after(() => store.close());
+beforeEach(() => h.calls.clear());
+
+const calls = (key: string) => h.calls.get(key) ?? 0;
+
+// trace → spans → logs → metrics → exemplar traces → their metrics and logs.
+const WALK = `query($from: Timestamp!, $to: Timestamp!, $limit: Int!) {
+  traces(filter: { service: ["frontend"], from: $from, to: $to }, limit: $limit) {
+    trace {
+      traceId
+      metrics(window: "1m") { service source requests errors }
+      logs { id }
+      spans { spanId logs(window: "50ms") { id bodyText } metrics(window: "1m") { service requests } }
+    }
+  }
+  metricSeries(name: "pay.latency", from: $from, to: $to, step: "1s") {
+    exemplars { trace { traceId metrics(window: "1m") { service } spans { logs(window: "10ms") { id } } } }
+  }
+}`;
+
+describe('correlation walks batch every backend call per level', () => {
+  test('the walk makes the same store calls for 2 traces as for 10: one per level, never one per row', async () => {
+    const counts = async (limit: number) => {
+      h.calls.clear();
+      const r = await h.run(WALK, { ...vars, limit }, TENANT);
+      assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+      const traces = (r.data as { traces: { trace: { spans: unknown[]; metrics: unknown[] } }[] }).traces;
+      assert.equal(traces.length, limit);
+      assert.equal(traces[0]!.trace.spans.length, 5);
+      assert.equal(traces[0]!.trace.metrics.length, 3);
+      return Object.fromEntries(h.calls);
+    };
+    const few = await counts(2);
+    const many = await counts(REQUESTS);
+    assert.deepEqual(many, few);
+    // Two levels ask for RED and for logs around spans: the searched traces (with their spans), and
+    // the exemplars' traces (whose trace loads share the first getTraces call's batch).
+    assert.deepEqual(many, {
+      'traces.searchTraces': 1,
+      'metrics.querySeries': 1,
+      'traces.getTraces': 1,
+      'red.redSeries': 2,
+      'logWindows.logsAround': 2,
+      'logs.logsForTraces': 1,
+    });
+  });
+
+  test('RED from the walk matches the data: 3 services, payments with its failures', async () => {
+    const r = await h.run(WALK, { ...vars, limit: REQUESTS }, TENANT);
+    const t = (r.data as { traces: { trace: { traceId: string; metrics: { service: string; source: string; requests: number; errors: number }[] } }[] }).traces;
+    const t3 = t.find((x) => x.trace.traceId === traceOf(3))!;
+    // One minute around request 3 (T0+30 s) covers requests 0–9 (T0 … T0+90 s).
+    assert.deepEqual(
+      t3.trace.metrics.map((m) => [m.service, m.requests, m.errors, m.source]),
+      [
+        ['checkout', 10, 0, 'duckdb (derived from spans)'],
+        ['frontend', 10, 0, 'duckdb (derived from spans)'],
+        ['payments', 10, 3, 'duckdb (derived from spans)'],
+      ],
+    );
+  });
+
+  test('exception groups link to example traces, spans and logs with one call per level', async () => {
+    const r = await h.run(
+      `query($from: Timestamp!, $to: Timestamp!) {
+        exceptionGroups(from: $from, to: $to) {
+          type count services source
+          exampleTraces { traceId spanCount }
+          exampleSpans { name service }
+          exampleLogs { severityText span { spanId } }
+        }
+      }`,
+      vars,
+      TENANT,
+    );
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    const groups = (r.data as { exceptionGroups: { type: string; count: number; exampleTraces: { traceId: string }[]; exampleLogs: unknown[] }[] }).exceptionGroups;
+    assert.deepEqual(groups.map((g) => [g.type, g.count]), [['java.lang.IllegalStateException', 4], ['java.util.concurrent.TimeoutException', 1]]);
+    assert.deepEqual(new Set(groups[0]!.exampleTraces.map((t) => t.traceId)), new Set([traceOf(3), traceOf(7)]));
+    assert.equal(groups[0]!.exampleLogs.length, 2);
+    assert.equal(calls('exceptions.exceptionOccurrences'), 1);
+    assert.equal(calls('traces.getTraces'), 1);
+    assert.equal(calls('logs.getLogs'), 1);
+  });
+});
+
+describe('correlate', () => {
+  const CORRELATE = `query($traceId: ID, $spanId: ID, $logId: ID) {
+    correlate(traceId: $traceId, spanId: $spanId, logId: $logId, window: "20s") {
+      traceId spanId
+      trace { spanCount services }
+      logs { bodyText }
+      metrics { service requests errors source }
+      exceptionGroups { type count spanCount logCount services }
+      serviceGraph { source nodes { id title mainStat secondaryStat arc__success arc__failed } edges { id source target callCount errorCount mainStat } }
+    }
+  }`;
+
+  test('from a trace ID: the trace, its logs, RED of its services, its exception group counted over the window, its neighbours', async () => {
+    const r = await h.run(CORRELATE, { traceId: traceOf(7) }, TENANT);
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    const c = (r.data as { correlate: Record<string, unknown> }).correlate;
+    assert.deepEqual(c.trace, { spanCount: 5, services: ['checkout', 'frontend', 'payments'] });
+    assert.deepEqual(c.logs, [{ bodyText: 'payment failed: card declined for order 4007' }]);
+    // 20 s around request 7 (T0+70 s): requests 5–9, of which 5 and 7 failed.
+    assert.deepEqual((c.metrics as { service: string; requests: number; errors: number }[]).map((m) => [m.service, m.requests, m.errors]), [
+      ['checkout', 5, 0],
+      ['frontend', 5, 0],
+      ['payments', 5, 2],
+    ]);
+    // Request 3's occurrence is outside the window: only 7's span event and log count.
+    assert.deepEqual(c.exceptionGroups, [{ type: 'java.lang.IllegalStateException', count: 2, spanCount: 1, logCount: 1, services: ['payments'] }]);
+    const graph = c.serviceGraph as { nodes: { id: string; arc__failed: number; mainStat: string }[]; edges: { id: string; callCount: number; errorCount: number }[] };
+    assert.deepEqual(graph.edges.map((e) => [e.id, e.callCount, e.errorCount]), [['checkout->payments', 5, 2], ['frontend->checkout', 5, 0]]);
+    assert.equal(graph.nodes.find((n) => n.id === 'payments')!.arc__failed, 2 / 5);
+    assert.match(graph.nodes[0]!.mainStat, /^\d+\.\d\d req\/s$/);
+    const notes = r.extensions as undefined;
+    assert.equal(notes, undefined); // the harness does not add extensions; the integration test checks notes
+  });
+
+  test('from a span ID alone or a log ID: the same trace, logs around the span', async () => {
+    const bySpan = await h.run(CORRELATE, { spanId: spanOf(3, 5) }, TENANT);
+    assert.equal(bySpan.errors, undefined, JSON.stringify(bySpan.errors));
+    const c = (bySpan.data as { correlate: { traceId: string; logs: { bodyText: string }[] } }).correlate;
+    assert.equal(c.traceId, traceOf(3));
+    // 20 s around the span: its trace's log, and payments' logs without trace context (requests 1–5's).
+    assert.deepEqual(c.logs.map((l) => l.bodyText), ['pool stats 1', 'pool stats 2', 'pool stats 3', 'payment failed: card declined for order 4003', 'pool stats 4', 'pool stats 5']);
+    const logId = (await store.logs.logsForSpans(TENANT, [{ traceId: traceOf(3), spanId: spanOf(3, 5) }], 1))[0]![0]!.id;
+    const byLog = await h.run(CORRELATE, { logId }, TENANT);
+    assert.deepEqual((byLog.data as { correlate: { traceId: string; spanId: string } }).correlate, {
+      ...(byLog.data as { correlate: object }).correlate,
+      traceId: traceOf(3),
+      spanId: spanOf(3, 5),
+    });
+  });
+
+  test('no starting point, or two with a log ID, is GW_BAD_ARGUMENT; an unknown one is null', async () => {
+    const none = await h.run('{ correlate { traceId } }', {}, TENANT);
+    assert.equal(none.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');
+    const both = await h.run(`{ correlate(traceId: "${traceOf(1)}", logId: "1") { traceId } }`, {}, TENANT);
+    assert.equal(both.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');
+    const unknown = await h.run('{ correlate(spanId: "abababababababab") { traceId } }', {}, TENANT);
+    assert.deepEqual(unknown.data, { correlate: null });
+  });
+});
+
+describe('a failing backend nulls only its own field', () => {
+  let dead: Server;
+  let deadUrl = '';
+  before(async () => {
+    // A port that accepts connections and closes them at once: a real, failing Elasticsearch.
+    dead = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+    const address = dead.address() as { port: number };
+    deadUrl = `http://127.0.0.1:${address.port}`;
+  });
+  after(() => new Promise<void>((resolve) => dead.close(() => resolve())));
+
+  test('with logs read from a failing Elasticsearch, correlate still returns the trace, RED, exceptions and graph', async () => {
+    const esLogs = createElasticsearchLogStore({ node: deadUrl, logger: silentLogger(), maxRetries: 0, requestTimeoutMs: 2000 });
+    const { logWindows: _, ...correlation } = store.correlation;
+    const broken = harnessFor({ traces: store.traces, logs: esLogs, metrics: store.metrics, catalog: store.catalog, correlation });
+    try {
+      const r = await broken.run(
+        `{ correlate(traceId: "${traceOf(7)}", window: "20s") {
+            trace { spanCount logs { id } }
+            logs { id }
+            metrics { service }
+            exceptionGroups { type }
+            serviceGraph { edges { id } }
+        } }`,
+        {},
+        TENANT,
+      );
+      const c = (r.data as { correlate: Record<string, unknown> }).correlate;
+      assert.equal(c.logs, null);
+      assert.deepEqual(c.trace, { spanCount: 5, logs: null });
+      assert.equal((c.metrics as unknown[]).length, 3);
+      assert.deepEqual(c.exceptionGroups, [{ type: 'java.lang.IllegalStateException' }]);
+      assert.equal((c.serviceGraph as { edges: unknown[] }).edges.length, 2);
+      assert.deepEqual(
+        (r.errors ?? []).map((e) => [e.path?.join('.'), e.extensions?.code, e.extensions?.backend]).sort(),
+        [
+          ['correlate.logs', 'GW_BACKEND_UNAVAILABLE', 'elasticsearch'],
+          ['correlate.trace.logs', 'GW_BACKEND_UNAVAILABLE', 'elasticsearch'],
+        ],
+      );
+      for (const e of r.errors ?? []) assert.match(e.message, /elasticsearch/);
+    } finally {
+      await esLogs.close();
+    }
+  });
+});
+
+describe('without correlation stores', () => {
+  test('correlated fields fail GW_BACKEND_UNAVAILABLE and the rest answers; Span.logs(window) falls back to the trace’s logs', async () => {
+    const bare = harnessFor({ traces: store.traces, logs: store.logs, metrics: store.metrics, catalog: store.catalog });
+    const r = await bare.run(
+      `{ trace(traceId: "${traceOf(3)}") { spanCount metrics { service } span(spanId: "${spanOf(3, 5)}") { logs(window: "1s") { bodyText } } } }`,
+      {},
+      TENANT,
+    );
+    const t = (r.data as { trace: { spanCount: number; metrics: unknown; span: { logs: { bodyText: string }[] } } }).trace;
+    assert.equal(t.spanCount, 5);
+    assert.equal(t.metrics, null);
+    // Only logs with the trace ID: the service's logs without one need the correlation store.
+    assert.deepEqual(t.span.logs.map((l) => l.bodyText), ['payment failed: card declined for order 4003']);
+    assert.deepEqual((r.errors ?? []).map((e) => [e.path?.join('.'), e.extensions?.code]), [['trace.metrics', 'GW_BACKEND_UNAVAILABLE']]);
+  });
+});

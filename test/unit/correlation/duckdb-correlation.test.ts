@@ -1,0 +1,153 @@
+// The DuckDB correlation stores on a real in-memory database loaded with the shop fixture.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { findExceptionGroups, topExceptionGroups } from '../../../src/correlation/exception-groups.ts';
+import { silentLogger } from '../../../src/logger.ts';
+import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
+import { MS, SEC, T0 } from '../../helpers/telemetry-builders.ts';
+import { logs, otherTenantSpans, OTHER_TENANT, paymentsMs, spanOf, spans, startOf, TENANT, traceOf } from './shop-fixture.ts';
+
+let store: DuckDbStore;
+const range = { from: T0, to: T0 + 100n * SEC };
+const MS_F = 1e6;
+
+before(async () => {
+  store = await openDuckDbStore({ path: ':memory:', logger: silentLogger() });
+  await store.writer.writeSpans([...spans, ...otherTenantSpans]);
+  await store.writer.writeLogs(logs);
+});
+after(() => store.close());
+
+describe('RED series derived from spans', () => {
+  test('payments: requests, errors and duration quantiles per step and in total', async () => {
+    const [red] = await store.correlation.red.redSeries(TENANT, [{ service: 'payments', range, stepNano: 50n * SEC }]);
+    assert.equal(red!.service, 'payments');
+    assert.deepEqual(
+      red!.points.map((p) => [p.timeUnixNano - T0, p.requests, p.errors]),
+      [
+        [0n, 5, 1], // requests 0–4; 3 failed
+        [50n * SEC, 5, 2], // requests 5–9; 5 and 7 failed
+        [100n * SEC, 0, 0],
+      ],
+    );
+    assert.equal(red!.points[0]!.requestRate, 5 / 50);
+    assert.equal(red!.points[1]!.errorRate, 2 / 50);
+    assert.equal(red!.points[2]!.p95Nano, null);
+    assert.equal(red!.total.requests, 10);
+    assert.equal(red!.total.errors, 3);
+    // quantile_cont over 100, 110, … 190 ms
+    assert.equal(red!.total.p50Nano! / MS_F, 145);
+    assert.equal(red!.total.p95Nano! / MS_F, 185.5);
+    assert.ok(Math.abs(red!.total.p99Nano! / MS_F - 189.1) < 1e-6);
+    assert.equal(red!.total.requestRate, 10 / 100);
+  });
+
+  test('only entry spans count: frontend’s CLIENT spans are not requests', async () => {
+    const [fe] = await store.correlation.red.redSeries(TENANT, [{ service: 'frontend', range, stepNano: 100n * SEC }]);
+    assert.equal(fe!.total.requests, 10);
+    assert.equal(fe!.total.errors, 0);
+  });
+
+  test('many keys with different windows are answered in key order by one call; other tenants and unknown services are empty', async () => {
+    const keys = [
+      { service: 'payments', range: { from: startOf(3), to: startOf(3) + SEC }, stepNano: SEC },
+      { service: 'nobody', range, stepNano: 50n * SEC },
+      // checkout's server span starts 10 ms into each request, so request 4 falls after `to`.
+      { service: 'checkout', range: { from: startOf(0), to: startOf(4) }, stepNano: 10n * SEC },
+    ];
+    const got = await store.correlation.red.redSeries(TENANT, keys);
+    assert.deepEqual(got.map((s) => [s.service, s.total.requests, s.total.errors]), [['payments', 1, 1], ['nobody', 0, 0], ['checkout', 4, 0]]);
+    assert.equal(got[2]!.points.length, 5);
+    const [rival] = await store.correlation.red.redSeries(OTHER_TENANT, [{ service: 'payments', range, stepNano: 50n * SEC }]);
+    assert.equal(rival!.total.requests, 0);
+  });
+
+  test('a step too small for the range is a BAD_QUERY', async () => {
+    await assert.rejects(store.correlation.red.redSeries(TENANT, [{ service: 'payments', range, stepNano: MS }]), { code: 'BAD_QUERY' });
+  });
+});
+
+describe('service graph from parent/child spans', () => {
+  test('edges frontend → checkout → payments with calls, errors and p95; nodes with entry-span stats', async () => {
+    const g = await store.correlation.serviceGraph.serviceGraph(TENANT, { range });
+    assert.deepEqual(
+      g.edges.map((e) => [e.source, e.target, e.calls, e.errors]),
+      [
+        ['checkout', 'payments', 10, 3],
+        ['frontend', 'checkout', 10, 0],
+      ],
+    );
+    assert.equal(g.edges[0]!.p95Nano / MS_F, 185.5);
+    assert.deepEqual(
+      g.nodes.map((n) => [n.service, n.requests, n.errors]),
+      [
+        ['checkout', 10, 0],
+        ['frontend', 10, 0],
+        ['payments', 10, 3],
+      ],
+    );
+  });
+
+  test('restricted to a service: its edges and its neighbours only; tenants never mix', async () => {
+    const g = await store.correlation.serviceGraph.serviceGraph(TENANT, { range, services: ['payments'] });
+    assert.deepEqual(g.edges.map((e) => `${e.source}->${e.target}`), ['checkout->payments']);
+    assert.deepEqual(g.nodes.map((n) => n.service), ['checkout', 'payments']);
+    const rival = await store.correlation.serviceGraph.serviceGraph(OTHER_TENANT, { range });
+    assert.deepEqual(rival.edges.map((e) => `${e.source}->${e.target}`), ['checkout->rival-payments', 'frontend->checkout']);
+  });
+});
+
+describe('exception groups', () => {
+  test('the same exception with different messages and line numbers is one group, from span events and logs', async () => {
+    const groups = await findExceptionGroups(store.correlation.exceptions, TENANT, { range, stepNano: 10n * SEC });
+    assert.deepEqual(
+      groups.map((g) => [g.type, g.count, g.spanCount, g.logCount, g.services]),
+      [
+        ['java.lang.IllegalStateException', 4, 2, 2, ['payments']],
+        ['java.util.concurrent.TimeoutException', 1, 1, 0, ['payments']],
+      ],
+    );
+    const declined = groups[0]!;
+    assert.match(declined.fingerprint, /^[0-9a-f]{16}$/);
+    assert.equal(declined.firstSeen, startOf(3) + 60n * MS);
+    assert.equal(declined.lastSeen, startOf(7) + 61n * MS);
+    assert.match(declined.sampleMessage, /^card declined for order 400[37]$/);
+    assert.deepEqual(declined.series.map((p) => [p.timeUnixNano - T0, p.count]), [[30n * SEC, 2], [70n * SEC, 2]]);
+    assert.deepEqual(
+      new Set(declined.exampleSpans.map((s) => `${s.traceId}/${s.spanId}`)),
+      new Set([3, 7].map((i) => `${traceOf(i)}/${spanOf(i, 5)}`)),
+    );
+    assert.equal(declined.exampleLogIds.length, 2);
+    assert.equal(declined.source, 'duckdb');
+  });
+
+  test('filters: by trace, by type, by fingerprint; topExceptionGroups for one service', async () => {
+    const inTrace = await findExceptionGroups(store.correlation.exceptions, TENANT, { range, traceIds: [traceOf(5)] });
+    assert.deepEqual(inTrace.map((g) => [g.type, g.count]), [['java.util.concurrent.TimeoutException', 1]]);
+    const all = await findExceptionGroups(store.correlation.exceptions, TENANT, { range });
+    const byPrint = await findExceptionGroups(store.correlation.exceptions, TENANT, { range, fingerprints: [all[1]!.fingerprint] });
+    assert.deepEqual(byPrint.map((g) => g.type), ['java.util.concurrent.TimeoutException']);
+    const byType = await findExceptionGroups(store.correlation.exceptions, TENANT, { range, types: ['java.lang.IllegalStateException'] });
+    assert.deepEqual(byType.map((g) => g.count), [4]);
+    const top = await topExceptionGroups(store.correlation.exceptions, TENANT, { service: 'payments', from: range.from, to: range.to, limit: 1 });
+    assert.deepEqual(top.map((g) => g.type), ['java.lang.IllegalStateException']);
+    assert.deepEqual(await topExceptionGroups(store.correlation.exceptions, TENANT, { service: 'frontend', from: range.from, to: range.to }), []);
+    const rival = await findExceptionGroups(store.correlation.exceptions, OTHER_TENANT, { range });
+    assert.deepEqual(rival.map((g) => [g.services, g.count]), [[['rival-payments'], 1]]);
+  });
+});
+
+describe('logs around a span', () => {
+  test('the trace’s logs and the service’s logs without a trace ID in the window; not other requests’ logs', async () => {
+    const key = (i: number, windowMs: bigint) => ({
+      traceId: traceOf(i),
+      service: 'payments',
+      range: { from: startOf(i) + 20n * MS - windowMs * MS, to: startOf(i) + BigInt(20 + paymentsMs(i)) * MS + windowMs * MS },
+    });
+    const [r0, r3] = await store.correlation.logWindows!.logsAround(TENANT, [key(0, 0n), key(3, 0n)], 100);
+    assert.deepEqual(r0!.map((l) => (l.body as { stringValue: string }).stringValue), ['pool stats 0']);
+    assert.deepEqual(r3!.map((l) => (l.body as { stringValue: string }).stringValue), ['pool stats 3', 'payment failed: card declined for order 4003']);
+    const [none] = await store.correlation.logWindows!.logsAround(OTHER_TENANT, [key(3, 0n)], 100);
+    assert.deepEqual(none, []);
+  });
+});
