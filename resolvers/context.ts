@@ -1,6 +1,7 @@
 import type { AttributeCatalog, LogStore, MetricStore, TraceStore } from '../src/stores/types.ts';
 import { createTailBus, type TailBus } from '../src/tail/bus.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
+import type { SemanticSearch } from '../src/search/types.ts';
 
 export interface Stores {
   traces: TraceStore;
@@ -17,6 +18,8 @@ export interface GraphQLContext {
   notes: string[];
   /** Live tails: the bus, and the client connection the subscription limits are counted on. */
   tail: { bus: TailBus; connection: object };
+  /** Semantic search; absent when it is disabled. */
+  search?: SemanticSearch;
 }
 
 /**
@@ -24,6 +27,10 @@ export interface GraphQLContext {
  * tenants and requests never share data. `connection` identifies the client connection (the
  * graphql-ws socket, or the HTTP request); without one, every context is its own connection.
  */
-export function createContextFactory(stores: Stores, bus: TailBus = createTailBus()): (tenant: string, connection?: object) => GraphQLContext {
-  return (tenant, connection = {}) => ({ tenant, stores, loaders: createLoaders(tenant, stores), notes: [], tail: { bus, connection } });
+export function createContextFactory(
+  stores: Stores,
+  bus: TailBus = createTailBus(),
+  search?: SemanticSearch,
+): (tenant: string, connection?: object) => GraphQLContext {
+  return (tenant, connection = {}) => ({ tenant, stores, loaders: createLoaders(tenant, stores), notes: [], tail: { bus, connection }, ...(search && { search }) });
 }

@@ -24,6 +24,7 @@ import './metric-info.ts';
 import './operation.ts';
 import './catalog.ts';
 import './tail.ts';
+import './search.ts';
 import { builder } from './builder.ts';
 
 export const schema = builder.toSchema();

@@ -15,6 +15,8 @@ import type { GraphQLServer } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
 import { createTailBus, type TailBus } from './tail/bus.ts';
 import { tailTaps } from './tail/tap.ts';
+import { embeddingExporterFactory } from '../ingest/exporters/embedding/factory.ts';
+import type { SearchParts } from './search/setup.ts';
 
 export interface App {
   start(): Promise<void>;
@@ -24,7 +26,7 @@ export interface App {
   addresses(): { graphql: string; otlpGrpc?: string; otlpHttp?: string };
   ready(): boolean;
   /** For tests and benchmarks: the running pieces. */
-  readonly internals: { store(): DuckDbStore | undefined; pipelines(): RunningPipelines | undefined; tail(): TailBus };
+  readonly internals: { store(): DuckDbStore | undefined; pipelines(): RunningPipelines | undefined; tail(): TailBus; search(): SearchParts | undefined };
 }
 
 export interface AppOptions {
@@ -44,6 +46,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   let isReady = false;
   let closeReaders: (() => Promise<void>) | undefined;
   let stopping: Promise<void> | undefined;
+  let search: SearchParts | undefined;
   // Live tails: ingest publishes every batch here (before batching and storage); subscriptions read.
   const tail = createTailBus(cfg.tail);
 
@@ -60,9 +63,20 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       threads: cfg.storage.duckdb.threads || undefined,
       memoryLimit: cfg.storage.duckdb.memoryLimit || undefined,
     });
-    const registry = createRegistry([otlpReceiverFactory, batchProcessorFactory, duckDbExporterFactory(store.writer)]);
+    if (cfg.search.enabled) {
+      // No model is loaded here: the first indexed record or search query loads it.
+      const { openSemanticSearch } = await import('./search/setup.ts');
+      search = await openSemanticSearch(cfg.search, store.db, componentLogger(root, 'search'));
+    }
+    const registry = createRegistry([
+      otlpReceiverFactory,
+      batchProcessorFactory,
+      duckDbExporterFactory(store.writer),
+      embeddingExporterFactory(search?.indexer ?? null),
+    ]);
     pipelines = buildPipelines(registry, cfg, root, tailTaps(tail));
     await pipelines.start(host);
+    search?.warmUp();
     log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), otlp: otlpAddresses() }, 'accepting OTLP');
 
     // The GraphQL side loads after ingest is listening: its modules are the heaviest to import.
@@ -73,7 +87,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     ]);
     const readers = await openReadSources(store);
     closeReaders = readers.close;
-    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: store.metrics, catalog: store.catalog }, tail);
+    const contextFor = createContextFactory({ traces: readers.traces, logs: readers.logs, metrics: store.metrics, catalog: store.catalog }, tail, search?.service);
     graphql = createGraphQLServer({
       ...cfg.graphql,
       schema,
@@ -140,6 +154,13 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       }
       samples.push({ name: 'teleql_duckdb_write_errors_total', help: 'Write batches DuckDB refused', type: 'counter', value: s.writeErrors });
     }
+    if (search) {
+      const st = search.service.status();
+      samples.push({ name: 'teleql_search_pending', help: 'Records waiting to be indexed for search', type: 'gauge', value: st.pending });
+      samples.push({ name: 'teleql_search_indexed_total', help: 'Records indexed for search', type: 'counter', value: st.indexed });
+      samples.push({ name: 'teleql_search_skipped_total', help: 'Records not indexed (queue full, model unavailable)', type: 'counter', value: st.skipped });
+      samples.push({ name: 'teleql_search_embedded_total', help: 'Distinct texts embedded (the rest came from the cache)', type: 'counter', value: st.embedded });
+    }
     samples.push({ name: 'teleql_tail_subscriptions', help: 'Live tail subscriptions open', type: 'gauge', value: tail.size() });
     samples.push({ name: 'teleql_tail_dropped_total', help: 'Tail records dropped from full subscription buffers', type: 'counter', value: tail.droppedTotal() });
     return samples;
@@ -158,6 +179,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       // Receivers stop first (pipelines shut down upstream first), then batches flush into the store.
       await graphql?.stop();
       await pipelines?.shutdown();
+      await search?.close();
       await closeReaders?.();
       await store?.close();
       log.info('stopped');
@@ -173,6 +195,6 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       const otlp = otlpAddresses();
       return { graphql: graphql?.address() ?? '', otlpGrpc: otlp.grpc, otlpHttp: otlp.http };
     },
-    internals: { store: () => store, pipelines: () => pipelines, tail: () => tail },
+    internals: { store: () => store, pipelines: () => pipelines, tail: () => tail, search: () => search },
   };
 }

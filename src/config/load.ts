@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { defaultConfig } from './defaults.ts';
 import { ConfigError, deepFreeze, mergeConfig } from './merge.ts';
 import type { GatewayConfig } from './types.ts';
+import { validateSearchConfig } from '../search/config.ts';
 
 export interface ConfigSources {
   file?: string;
@@ -30,6 +31,9 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_ES_USERNAME', path: 'storage.elasticsearch.username', kind: 'string', help: 'Elasticsearch basic-auth user' },
   { name: 'TELEQL_ES_PASSWORD', path: 'storage.elasticsearch.password', kind: 'string', help: 'Elasticsearch basic-auth password' },
   { name: 'TELEQL_ES_API_KEY', path: 'storage.elasticsearch.apiKey', kind: 'string', help: 'Elasticsearch API key (instead of user/password)' },
+  { name: 'TELEQL_SEARCH_MODEL', path: 'search.model', kind: 'string', help: 'embedding model: a Hugging Face ID or a folder under TELEQL_SEARCH_MODEL_PATH (Xenova/all-MiniLM-L6-v2)' },
+  { name: 'TELEQL_SEARCH_MODEL_PATH', path: 'search.localModelPath', kind: 'string', help: 'directory holding local model folders' },
+  { name: 'TELEQL_SEARCH_DTYPE', path: 'search.dtype', kind: 'string', help: "model weights variant, e.g. q8, fp32 ('' = the model's default)" },
   { name: 'TELEQL_LOG_LEVEL', path: 'log.level', kind: 'string', help: 'fatal|error|warn|info|debug|trace|silent (info)' },
 ];
 
@@ -121,6 +125,7 @@ function validate(cfg: GatewayConfig): void {
   if (read.logs === 'elasticsearch' && !/^https?:\/\//.test(elasticsearch.node)) {
     throw new ConfigError(`storage.elasticsearch.node: logs are read from Elasticsearch, so an http(s) URL is needed (actual: '${elasticsearch.node}')`);
   }
+  validateSearchConfig(cfg.search);
 }
 
 export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
