@@ -23,8 +23,8 @@ const RULES: readonly [RegExp, string][] = [
   // Long hex runs (trace IDs, hashes, container IDs) and mixed alphanumeric tokens with digits
   [/\b[0-9a-f]{12,}\b/gi, '<hex>'],
   [/\b(?=[A-Za-z_-]*\d)(?=\d*[A-Za-z_])[A-Za-z0-9_-]{16,}\b/g, '<id>'],
-  // Numbers with optional unit-less decimals; a unit stays (30s → <num>s keeps "seconds" meaning)
-  [/(?<![\w<])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?/gi, '<num>'],
+  // Numbers; a unit stays (30s → <num>s keeps "seconds"), a name with a dash stays (gpt-4o, http-2)
+  [/(?<![\w<]|[A-Za-z]-)[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?/gi, '<num>'],
 ];
 
 /** The template of a log body: variable parts masked, whitespace collapsed. */
