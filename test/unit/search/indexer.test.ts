@@ -13,6 +13,8 @@ import { silentLogger } from '../../../src/logger.ts';
 import { StoreError } from '../../../src/stores/types.ts';
 import type { SpanRecord } from '../../../src/model/telemetry.ts';
 import { embeddingExporterFactory } from '../../../ingest/exporters/embedding/factory.ts';
+import type { Exporter } from '../../../ingest/component.ts';
+import type { MetricSample } from '../../../src/server/metrics.ts';
 import { attrs, resource, span, spanId, traceId, T0, SEC } from '../../helpers/telemetry-builders.ts';
 import { TEST_MODEL } from '../../fixtures/search/test-model.ts';
 
@@ -52,7 +54,9 @@ describe('search indexer', () => {
 
   it('accepts what fits in the queue, skips and counts the rest, and returns without waiting', async () => {
     const { search } = await open(':memory:', { queueSize: 10 });
-    const exporter = embeddingExporterFactory(search.indexer).create({ id: 'embedding/traces' }, {}, 'traces');
+    const exporter = embeddingExporterFactory(search.indexer).create({ id: 'embedding/traces', logger: silentLogger() }, {}, 'traces') as Exporter<'traces'> & {
+      metrics(): MetricSample[];
+    };
     const batch = spans(25, 'q', (i) => `SELECT orders ${i % 3}`);
     let settled = false;
     const consumed = exporter.consume(batch).then(() => (settled = true));
