@@ -52,7 +52,7 @@ export interface SearchIndexer {
   status(): SearchIndexStatus;
   /** Resolves when the queue is empty and the worker is idle (tests, shutdown). */
   idle(): Promise<void>;
-  /** Stops taking documents and waits for the worker's current round (not the whole queue). */
+  /** Stops taking documents and waits for the worker's current round (not the whole queue, not a model load). */
   stop(): Promise<void>;
 }
 
@@ -219,7 +219,9 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
     },
     async stop() {
       stopped = true;
-      await working;
+      // Wait for a round that is writing, not for a model that is still loading (or downloading):
+      // that round fails on the closed store later and is counted as skipped.
+      if (state) await working;
       const waiters = idleWaiters;
       idleWaiters = [];
       for (const w of waiters) w();
