@@ -4,6 +4,8 @@
 // Runs for 384 dimensions (all-MiniLM-L6-v2) and 128 (the test model).
 // Options: --vectors N (1000000), --queries N (200), --exact N (queries timed for the scan, 30),
 //          --dims 384,128, --clusters N (2000).
+// --pipeline N: instead, index N spans made from 1,000 templates with the offline test model through
+// the real indexer and DuckDB vector store, and time `search` end to end (exact and ANN paths).
 import { DEFAULT_ANN, createAnnIndex } from '../src/search/ann.ts';
 import { arg, fmt, machine, rssMiB, summarize } from './lib.ts';
 
@@ -68,6 +70,12 @@ function exactTopK(data: Float32Array, n: number, d: number, q: Float32Array, k:
   return best.map((b) => b.i);
 }
 
+const pipelineArg = process.argv.indexOf('--pipeline');
+if (pipelineArg !== -1) {
+  await benchPipeline(Number(process.argv[pipelineArg + 1] ?? 100_000));
+  process.exit(0);
+}
+
 console.log(`bench:search — ${machine()}`);
 console.log(`${fmt(N, 0)} vectors, ${CLUSTERS} clusters, ${QUERIES} ANN queries, ${EXACT} exact queries, top-${K}`);
 console.log(`HNSW: M=${DEFAULT_ANN.connectivity} efConstruction=${DEFAULT_ANN.expansionAdd} ef=${DEFAULT_ANN.expansionSearch} ${DEFAULT_ANN.quantization}; searches on one thread`);
@@ -116,4 +124,62 @@ for (const d of DIMS) {
   console.log(`  speed-up         ${fmt(exact.p50 / ann.p50, 0)}× at p50`);
   console.log(`  recall@${K}        ${fmt(found / (EXACT * K), 3)} (ANN vs exact, ${EXACT} queries)`);
   console.log(`  target           top-${K} over ${fmt(N, 0)} ≤ 50 ms p50: ${ann.p50 <= 50 ? 'met' : 'NOT met'}`);
+}
+
+async function benchPipeline(n: number): Promise<void> {
+  const { openDuckDbStore } = await import('../src/stores/duckdb/index.ts');
+  const { openSemanticSearch } = await import('../src/search/setup.ts');
+  const { defaultConfig } = await import('../src/config/defaults.ts');
+  const { silentLogger } = await import('../src/logger.ts');
+  const { TEST_MODEL } = await import('../test/fixtures/search/test-model.ts');
+  const { span, resource, attrs, traceId, spanId, T0, SEC } = await import('../test/helpers/telemetry-builders.ts');
+  console.log(`bench:search --pipeline — ${machine()}`);
+  const store = await openDuckDbStore({ path: ':memory:', logger: silentLogger() });
+  const search = await openSemanticSearch({ ...defaultConfig().search, ...TEST_MODEL }, store.db, silentLogger());
+  const r = rng(1);
+  const VERBS = ['timeout', 'failed', 'slow', 'retry', 'declined', 'denied', 'crashed', 'degraded', 'completed', 'queued'];
+  const NOUNS = ['orders', 'payments', 'login', 'cart', 'inventory', 'shipping', 'search', 'profile', 'reports', 'emails'];
+  const SERVICES = ['checkout', 'auth', 'orders-db', 'payment', 'frontend', 'search', 'mailer', 'inventory', 'reports', 'gateway'];
+  const templates = Array.from({ length: 1000 }, (_, i) => `${NOUNS[i % 10]} ${VERBS[Math.floor(i / 10) % 10]} step ${String.fromCharCode(97 + Math.floor(i / 100))}`);
+  await search.indexer.ready();
+  const t0 = performance.now();
+  const BATCH = 10_000;
+  for (let off = 0; off < n; off += BATCH) {
+    const items = Array.from({ length: Math.min(BATCH, n - off) }, (_, j) => {
+      const i = off + j;
+      const name = Math.floor(r() * templates.length);
+      return span({
+        tenant: 'bench',
+        traceId: traceId(i + 1),
+        spanId: spanId(i + 1),
+        name: templates[name]!,
+        resource: resource(SERVICES[name % SERVICES.length]!),
+        startTimeUnixNano: T0 + BigInt(i) * SEC,
+        attributes: attrs({ 'http.route': '/api' }),
+      });
+    });
+    while (search.indexer.enqueue({ signal: 'traces', items }) === 0) await search.indexer.idle();
+  }
+  await search.indexer.idle();
+  const indexS = (performance.now() - t0) / 1000;
+  const st = search.indexer.status();
+  console.log(`indexed ${fmt(st.indexed, 0)} spans from ${templates.length} templates in ${fmt(indexS)} s (${fmt(st.indexed / indexS, 0)} spans/s), ${st.embedded} texts embedded, ${st.skipped} skipped`);
+  const queries = ['orders timeout', 'payment declined', 'login denied', 'slow search', 'inventory crashed', 'emails queued', 'cart retry', 'shipping failed'];
+  const cases: [string, boolean, { service?: string[] }][] = [
+    ['exact, all', true, {}],
+    ['ANN, all', false, {}],
+    ['exact, one service', true, { service: ['auth'] }],
+  ];
+  for (const [label, exact, filter] of cases) {
+    const ms: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const t = performance.now();
+      await search.service.search('bench', { text: queries[i % queries.length]!, signals: ['SPAN'], filter, limit: 10, exact });
+      ms.push(performance.now() - t);
+    }
+    const s = summarize(ms);
+    console.log(`search ${label.padEnd(20)} p50 ${fmt(s.p50)} ms  p99 ${fmt(s.p99)} ms (40 queries, embedding the query included)`);
+  }
+  await search.close();
+  await store.close();
 }

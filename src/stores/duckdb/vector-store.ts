@@ -5,7 +5,7 @@
 // Vectors are FLOAT[dim] arrays, one table per dimension (`search_vectors_<dim>`), because an array
 // column has a fixed size and a model change may change it. Exact ranking uses DuckDB's own
 // array_cosine_similarity, so it needs no extension.
-import { BIGINT, DuckDBDataChunk, VARCHAR, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
+import { ARRAY, BIGINT, DuckDBDataChunk, FLOAT, VARCHAR, arrayValue, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import type { VectorFilter, VectorHit, VectorStore } from '../vector-types.ts';
 import { runQuery, type Db, type Row, type SqlParam } from './connection.ts';
 import { toStoreError } from './errors.ts';
@@ -34,7 +34,7 @@ const DOC_COLUMNS: [string, DuckDBType][] = [
 const CHUNK_ROWS = 2048;
 
 const bigintList = (xs: readonly bigint[]) => (xs.length ? xs.map((x) => `${BigInt.asIntN(64, x)}`).join(',') : 'NULL');
-const vectorLiteral = (v: Float32Array) => `[${Array.from(v, (x) => (Number.isFinite(x) ? x : 0)).join(',')}]`;
+const vectorLiteral = (v: Float32Array): string => `[${Array.from(v, (x) => (Number.isFinite(x) ? x : 0)).join(',')}]`;
 
 function whereDocs(tenant: string, f: VectorFilter, alias = 'd'): { sql: string; params: SqlParam[] } {
   const conds = [`${alias}.tenant = ?`, `list_contains(?, ${alias}.kind)`];
@@ -141,14 +141,19 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
 
     async knownTexts(hashes) {
       if (hashes.length === 0) return new Set();
-      const rows = await db.query(`SELECT DISTINCT hash FROM search_texts WHERE hash IN (${bigintList(hashes)})`);
+      const rows = await db.query(`SELECT DISTINCT hash FROM search_texts WHERE hash IN (SELECT unnest(?::BIGINT[]))`, [hashes.map(String)]);
       return new Set(rows.map((r) => r.hash as bigint));
     },
 
     async cachedVectors(model, dimensions, hashes) {
       const out = new Map<bigint, Float32Array>();
       if (hashes.length === 0 || !prepared.has(dimensions)) return out;
-      const rows = await db.query(`SELECT hash, vector FROM ${vectorTable(dimensions)} WHERE model = ? AND hash IN (${bigintList(hashes)})`, [model]);
+      const table = vectorTable(dimensions);
+      const list = hashes.map(String);
+      // Reading FLOAT[] values into JS is the slow part, so first ask which exist (usually none).
+      const [found] = await db.query(`SELECT count(*) AS n FROM ${table} WHERE model = ? AND hash IN (SELECT unnest(?::BIGINT[]))`, [model, list]);
+      if (Number(found!.n) === 0) return out;
+      const rows = await db.query(`SELECT hash, vector FROM ${table} WHERE model = ? AND hash IN (SELECT unnest(?::BIGINT[]))`, [model, list]);
       for (const r of rows) out.set(r.hash as bigint, Float32Array.from(r.vector as number[]));
       return out;
     },
@@ -162,17 +167,24 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
 
     async putVectors(model, dimensions, vectors) {
       if (vectors.length === 0) return;
-      const table = vectorTable(dimensions);
       for (const v of vectors) {
         if (v.vector.length !== dimensions) throw new Error(`vector of ${v.vector.length} dimensions given for a ${dimensions}-dimension table`);
       }
-      await write((conn) =>
-        runQuery(conn, `INSERT INTO ${table} SELECT ?, unnest(?::BIGINT[]), unnest(CAST(? AS FLOAT[${dimensions}][]))`, [
-          model,
-          vectors.map((v) => String(v.hash)),
-          `[${vectors.map((v) => vectorLiteral(v.vector)).join(',')}]`,
-        ]),
-      );
+      const types = [VARCHAR, BIGINT, ARRAY(FLOAT, dimensions)];
+      await write(async (conn) => {
+        const appender = await conn.createAppender(vectorTable(dimensions), 'main', catalog);
+        try {
+          for (let off = 0; off < vectors.length; off += CHUNK_ROWS) {
+            const part = vectors.slice(off, off + CHUNK_ROWS);
+            const chunk = DuckDBDataChunk.create(types, part.length);
+            chunk.setColumns([part.map(() => model), part.map((v) => BigInt.asIntN(64, v.hash)), part.map((v) => arrayValue(Array.from(v.vector)))]);
+            appender.appendDataChunk(chunk);
+          }
+          appender.flushSync();
+        } finally {
+          appender.closeSync();
+        }
+      });
     },
 
     async putDocs(docs) {
@@ -246,9 +258,10 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
       // Rank distinct texts first (cheap: one score per hash), then expand the best to documents.
       const rows = await db.query(
         `WITH c AS (SELECT DISTINCT hash FROM search_docs d WHERE ${where.sql}),
+         q AS (SELECT CAST(? AS FLOAT[${dimensions}]) AS qv),
          s AS (
-           SELECT v.hash, array_cosine_similarity(v.vector, CAST(? AS FLOAT[${dimensions}])) AS vs, ${kw.sql} AS ks
-           FROM ${vectorTable(dimensions)} v JOIN c USING (hash) JOIN search_texts t USING (hash)
+           SELECT v.hash, array_cosine_similarity(v.vector, q.qv) AS vs, ${kw.sql} AS ks
+           FROM ${vectorTable(dimensions)} v CROSS JOIN q JOIN c USING (hash) JOIN search_texts t USING (hash)
            WHERE v.model = ?),
          top AS (SELECT hash, vs, ks, ${1 - w} * vs + ${w} * ks AS score FROM s ORDER BY score DESC LIMIT ?)
          SELECT ${DOC_SELECT}, top.vs, top.ks, top.score
