@@ -117,8 +117,17 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
     // filter or the tenant leaves too few, ask for more, and in the end rank exactly.
     for (let k = Math.max(limit * 20, 200); k <= Math.max(4 * ann.size(), 200) && k <= 50_000; k *= 4) {
       const near = ann.search(query, k);
-      const scores = new Map(near.map((n) => [n.hash, n.similarity]));
-      const docs = await store.rankHashes(tenant, scores, vf, rankOpts);
+      // The index finds the candidates; DuckDB re-scores them with the exact cosine (the index
+      // stores vectors at reduced precision), so both paths rank with the same scores.
+      const docs = await store.rankHashes(
+        tenant,
+        embedder.model,
+        dimensions,
+        query,
+        near.map((n) => n.hash),
+        vf,
+        rankOpts,
+      );
       const hits = toHits(docs, signals, limit, exclude);
       if (hits.length >= limit || near.length < k) return result(hits, 'ANN');
     }

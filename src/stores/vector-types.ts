@@ -70,8 +70,11 @@ export interface VectorStore {
   countCandidates(tenant: string, filter: VectorFilter): Promise<number>;
   /** Exact ranking over every document the filter leaves (cosine over stored vectors, plus keywords). */
   rankExact(tenant: string, model: string, dimensions: number, query: Float32Array, filter: VectorFilter, opts: RankOptions): Promise<VectorHit[]>;
-  /** Ranks the documents whose hash is among `scores` (from an ANN index), plus keywords. */
-  rankHashes(tenant: string, scores: ReadonlyMap<bigint, number>, filter: VectorFilter, opts: RankOptions): Promise<VectorHit[]>;
+  /**
+   * Ranks the documents whose hash is among `hashes` (candidates from an ANN index), re-scoring them
+   * with the exact cosine of the stored vectors, plus keywords.
+   */
+  rankHashes(tenant: string, model: string, dimensions: number, query: Float32Array, hashes: readonly bigint[], filter: VectorFilter, opts: RankOptions): Promise<VectorHit[]>;
   /** The hash of a span's, log's or trace's documents (for `similar`); [] when it has none. */
   hashesOf(tenant: string, ref: { spanId?: string; traceId?: string; logId?: string }): Promise<bigint[]>;
   docCount(): Promise<number>;

@@ -273,22 +273,23 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
       return (await withLogIds(dedupeTexts(rows))).map(toHit);
     },
 
-    async rankHashes(tenant, scores, filter, opts) {
-      if (scores.size === 0) return [];
+    async rankHashes(tenant, model, dimensions, query, hashes, filter, opts) {
+      if (hashes.length === 0 || !prepared.has(dimensions)) return [];
       const where = whereDocs(tenant, filter);
       const kw = keywordSql(opts.terms);
       const w = Math.min(1, Math.max(0, opts.keywordWeight));
-      const hashes = [...scores.keys()];
       const rows = await db.query(
-        `WITH a AS (SELECT unnest(?::BIGINT[]) AS hash, unnest(?::DOUBLE[]) AS vs),
+        `WITH a AS (SELECT DISTINCT unnest(?::BIGINT[]) AS hash),
+         q AS (SELECT CAST(? AS FLOAT[${dimensions}]) AS qv),
          top AS (
-           SELECT a.hash, a.vs, ${kw.sql} AS ks FROM a JOIN search_texts t USING (hash)
-           WHERE a.hash IN (SELECT hash FROM search_docs d WHERE ${where.sql}))
+           SELECT v.hash, array_cosine_similarity(v.vector, q.qv) AS vs, ${kw.sql} AS ks
+           FROM ${vectorTable(dimensions)} v CROSS JOIN q JOIN a USING (hash) JOIN search_texts t USING (hash)
+           WHERE v.model = ?)
          SELECT ${DOC_SELECT}, top.vs, top.ks, ${1 - w} * top.vs + ${w} * top.ks AS score
          FROM search_docs d JOIN top USING (hash) JOIN search_texts t USING (hash)
          WHERE ${where.sql}
          ORDER BY score DESC, d.time_ns DESC LIMIT ?`,
-        [hashes.map(String), hashes.map((h) => String(scores.get(h))), ...kw.params, ...where.params, ...where.params, opts.limit],
+        [hashes.map(String), vectorLiteral(query), ...kw.params, model, ...where.params, opts.limit],
       );
       return (await withLogIds(dedupeTexts(rows))).map(toHit);
     },
