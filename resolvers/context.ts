@@ -4,11 +4,13 @@ import { createTailBus, type TailBus } from '../src/tail/bus.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 import type { AlertEngine } from '../src/alerting/engine.ts';
 import type { BackendStatus } from '../src/backends/status.ts';
+import type { SemanticSearch } from '../src/search/types.ts';
 
 /** Process-wide services a resolver may need besides the stores; each is optional so tests pass only what they use. */
 export interface ContextServices {
   alerting?: AlertEngine;
   backends?: () => BackendStatus[];
+  search?: SemanticSearch;
 }
 
 export interface Stores {
@@ -32,6 +34,8 @@ export interface GraphQLContext {
   alerting?: AlertEngine;
   /** Every backend's status (the `backends` query). */
   backends: () => BackendStatus[];
+  /** Semantic search; absent when it is disabled. */
+  search?: SemanticSearch;
 }
 
 /**
@@ -45,5 +49,5 @@ export function createContextFactory(
   services: ContextServices = {},
 ): (tenant: string, connection?: object) => GraphQLContext {
   const backends = services.backends ?? (() => []);
-  return (tenant, connection = {}) => ({ tenant, stores, loaders: createLoaders(tenant, stores), notes: [], tail: { bus, connection }, alerting: services.alerting, backends });
+  return (tenant, connection = {}) => ({ tenant, stores, loaders: createLoaders(tenant, stores), notes: [], tail: { bus, connection }, alerting: services.alerting, backends, ...(services.search && { search: services.search }) });
 }

@@ -37,6 +37,7 @@ import './red-metrics.ts';
 import './service-graph.ts';
 import './exception-group.ts';
 import './correlation.ts';
+import './search.ts';
 import { builder } from './builder.ts';
 
 export const schema = builder.toSchema();

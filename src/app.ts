@@ -26,6 +26,8 @@ import { jaegerExporterFactory } from '../ingest/exporters/jaeger/factory.ts';
 import { elasticsearchExporterFactory } from '../ingest/exporters/elasticsearch/factory.ts';
 import { addComponentReporters, backendMetrics, createBackendRegistry, duckDbReporters, observeStore, type BackendRole } from './backends/index.ts';
 import { createTailService } from './tail/service.ts';
+import { embeddingExporterFactory } from '../ingest/exporters/embedding/factory.ts';
+import type { SearchParts } from './search/setup.ts';
 
 export interface App {
   start(): Promise<void>;
@@ -41,6 +43,7 @@ export interface App {
     tail(): TailBus;
     alerting(): AlertEngine | undefined;
     backends(): BackendRegistry;
+    search(): SearchParts | undefined;
   };
 }
 
@@ -64,6 +67,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   let closeReaders: (() => Promise<void>) | undefined;
   let stopping: Promise<void> | undefined;
   let alerting: Alerting | undefined;
+  let search: SearchParts | undefined;
   // Live tails: ingest publishes every batch here (before batching and storage); subscriptions read.
   const tailService = createTailService(cfg.tail, componentLogger(root, 'tail'), async (signal) => {
     // Everything the signal's batch processors hold now is written once their flush resolves.
@@ -89,6 +93,11 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       threads: cfg.storage.duckdb.threads || undefined,
       memoryLimit: cfg.storage.duckdb.memoryLimit || undefined,
     });
+    if (cfg.search.enabled) {
+      // No model is loaded here: the first indexed record or search query loads it.
+      const { openSemanticSearch } = await import('./search/setup.ts');
+      search = await openSemanticSearch(cfg.search, store.db, componentLogger(root, 'search'));
+    }
     const registry = createRegistry([
       otlpReceiverFactory,
       batchProcessorFactory,
@@ -96,6 +105,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       jaegerExporterFactory,
       elasticsearchExporterFactory(cfg.storage.elasticsearch),
       prometheusExporterFactory,
+      embeddingExporterFactory(search?.indexer ?? null),
     ]);
     await tail.start();
     pipelines = buildPipelines(registry, cfg, root, tailTaps(tail));
@@ -103,6 +113,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     const duckStore = store;
     for (const r of duckDbReporters(() => duckStore.stats(), duckDbRoles(), cfg.storage.duckdb.path)) backends.add(r);
     await pipelines.start(host);
+    search?.warmUp();
     log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), otlp: otlpAddresses() }, 'accepting OTLP');
 
     // The GraphQL side loads after ingest is listening: its modules are the heaviest to import.
@@ -127,7 +138,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     const contextFor = createContextFactory(
       { traces: readers.traces, logs: readers.logs, metrics: readers.metrics, catalog: store.catalog, correlation: correlationStores(store, readers.logs) },
       tail,
-      { alerting: alerting?.engine, backends: () => backends.statuses() },
+      { alerting: alerting?.engine, backends: () => backends.statuses(), search: search?.service },
     );
     graphql = createGraphQLServer({
       ...cfg.graphql,
@@ -245,6 +256,13 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     samples.push(...backendMetrics(backends.statuses()));
     samples.push(...tailService.metrics());
     if (alerting) samples.push(...alerting.engine.metrics());
+    if (search) {
+      const st = search.service.status();
+      samples.push({ name: 'teleql_search_pending', help: 'Records waiting to be indexed for search', type: 'gauge', value: st.pending });
+      samples.push({ name: 'teleql_search_indexed_total', help: 'Records indexed for search', type: 'counter', value: st.indexed });
+      samples.push({ name: 'teleql_search_skipped_total', help: 'Records not indexed (queue full, model unavailable)', type: 'counter', value: st.skipped });
+      samples.push({ name: 'teleql_search_embedded_total', help: 'Distinct texts embedded (the rest came from the cache)', type: 'counter', value: st.embedded });
+    }
     return samples;
   }
 
@@ -272,6 +290,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       await graphql?.stop();
       await pipelines?.shutdown();
       await alerting?.stop();
+      await search?.close();
       await closeReaders?.();
       await tail.close();
       await store?.close();
@@ -288,6 +307,6 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       const otlp = otlpAddresses();
       return { graphql: graphql?.address() ?? '', otlpGrpc: otlp.grpc, otlpHttp: otlp.http };
     },
-    internals: { store: () => store, pipelines: () => pipelines, tail: () => tail, alerting: () => alerting?.engine, backends: () => backends },
+    internals: { store: () => store, pipelines: () => pipelines, tail: () => tail, alerting: () => alerting?.engine, backends: () => backends, search: () => search },
   };
 }

@@ -64,14 +64,27 @@ export function defaultConfig(): GatewayConfig {
         durationUnit: 'ms',
       },
     },
+    search: {
+      enabled: true,
+      model: 'Xenova/all-MiniLM-L6-v2',
+      localModelPath: '',
+      allowRemoteModels: true,
+      cacheDir: '',
+      dtype: '',
+      queueSize: 100_000,
+      batchSize: 1024,
+      keywordWeight: 0.3,
+      exactThreshold: 20_000,
+      ann: { connectivity: 12, expansionAdd: 40, expansionSearch: 64, quantization: 'i8' },
+    },
     // Component sections are open maps (id → settings); each component's own defaults and key
     // checks apply when the pipeline builds it.
     receivers: { otlp: {} },
     processors: { batch: {} },
-    exporters: { duckdb: {} },
+    exporters: { duckdb: {}, embedding: {} },
     pipelines: {
-      traces: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb'] },
-      logs: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb'] },
+      traces: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb', 'embedding'] },
+      logs: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb', 'embedding'] },
       metrics: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb'] },
     },
   };

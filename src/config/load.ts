@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { defaultConfig } from './defaults.ts';
 import { ConfigError, deepFreeze, mergeConfig } from './merge.ts';
 import type { GatewayConfig } from './types.ts';
+import { validateSearchConfig } from '../search/config.ts';
 
 export interface ConfigSources {
   file?: string;
@@ -36,6 +37,9 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_TAIL_REDIS_URL', path: 'tail.redis.url', kind: 'string', help: "live tails across replicas: Redis URL, e.g. redis://redis:6379 ('' = in-process)" },
   { name: 'TELEQL_RED_SOURCE', path: 'correlation.red.source', kind: 'string', help: 'where RED series come from: spans | prometheus (spans)' },
   { name: 'TELEQL_RED_PROMETHEUS_URL', path: 'correlation.red.prometheusUrl', kind: 'string', help: 'Prometheus with spanmetrics series, e.g. http://prometheus:9090' },
+  { name: 'TELEQL_SEARCH_MODEL', path: 'search.model', kind: 'string', help: 'embedding model: a Hugging Face ID or a folder under TELEQL_SEARCH_MODEL_PATH (Xenova/all-MiniLM-L6-v2)' },
+  { name: 'TELEQL_SEARCH_MODEL_PATH', path: 'search.localModelPath', kind: 'string', help: 'directory holding local model folders' },
+  { name: 'TELEQL_SEARCH_DTYPE', path: 'search.dtype', kind: 'string', help: "model weights variant, e.g. q8, fp32 ('' = the model's default)" },
   { name: 'TELEQL_LOG_LEVEL', path: 'log.level', kind: 'string', help: 'fatal|error|warn|info|debug|trace|silent (info)' },
   { name: 'TELEQL_ALERT_RULES_FILE', path: 'alerting.rulesFile', kind: 'string', help: 'YAML file of alert rules, reloaded when it changes' },
   { name: 'TELEQL_TRACES_EXPORTERS', path: 'pipelines.traces.exporters', kind: 'list', help: 'comma-separated write targets for traces, e.g. duckdb,jaeger (duckdb)' },
@@ -156,6 +160,7 @@ function validate(cfg: GatewayConfig): void {
   if (red.source === 'prometheus' && !/^https?:\/\//.test(red.prometheusUrl)) {
     throw new ConfigError(`correlation.red.prometheusUrl: RED comes from Prometheus, so an http(s) URL is needed (actual: '${red.prometheusUrl}')`);
   }
+  validateSearchConfig(cfg.search);
 }
 
 export function loadConfig(sources: ConfigSources = {}): GatewayConfig {

@@ -108,4 +108,29 @@ export interface GatewayConfig extends IngestConfig {
       durationUnit: 'ms' | 's';
     };
   };
+  /** Semantic search over spans and logs (the `embedding` exporter feeds it; README: Semantic search). */
+  search: {
+    /** false: no model is loaded, the `embedding` exporter drops what it gets, search queries fail. */
+    enabled: boolean;
+    /** Hugging Face model ID, or a folder name under localModelPath. */
+    model: string;
+    /** Directory holding model folders (`<dir>/<model>/onnx/…`); '' = the library default. */
+    localModelPath: string;
+    /** false: never download a model. */
+    allowRemoteModels: boolean;
+    /** Where downloaded models are cached; '' = the library default. */
+    cacheDir: string;
+    /** ONNX weights variant (fp32, fp16, q8, …); '' = the model's default. */
+    dtype: string;
+    /** Records waiting to be indexed; beyond this they are skipped and counted. */
+    queueSize: number;
+    /** Records indexed per round. */
+    batchSize: number;
+    /** Weight of keyword matches in the hybrid score, 0–1 (the vector similarity gets the rest). */
+    keywordWeight: number;
+    /** Rank exactly when the filter leaves at most this many distinct texts; the ANN index above. */
+    exactThreshold: number;
+    /** The HNSW index kept beside DuckDB. */
+    ann: { connectivity: number; expansionAdd: number; expansionSearch: number; quantization: 'f32' | 'f16' | 'i8' };
+  };
 }

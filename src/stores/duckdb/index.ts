@@ -38,11 +38,13 @@ export interface DuckDbStore {
   /** Waits for queued writes, checkpoints and closes; later calls of any method fail UNAVAILABLE. */
   close(): Promise<void>;
   stats(): WriterStats;
-  /** The database itself, for stores of other concepts kept in the same file (alerting). */
+  /** The database itself, for stores of other concepts kept in the same file (alerting, the search vector store). */
   db: Db;
 }
 
 const TABLES: TableSpec<unknown>[] = [spanTable, logTable, metricTable];
+/** Write lanes for tables other stores create themselves (the search vector store's). */
+const EXTRA_WRITE_LANES = ['search'];
 
 /**
  * DuckDB's default is 122,880 rows. Batches arrive with up to 32,768 items, so at that default every
@@ -59,14 +61,15 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
     rowGroupSize: ROW_GROUP_SIZE,
     threads: opts.threads,
     memoryLimit: opts.memoryLimit,
-    writeTables: TABLES.map((t) => t.name),
+    writeTables: [...TABLES.map((t) => t.name), ...EXTRA_WRITE_LANES],
     async setup(conn) {
       await createTables(conn, TABLES);
       const [row] = await runQuery(conn, 'SELECT coalesce(max(id), 0) AS id FROM logs');
       lastLogId = row!.id as bigint;
     },
     async setupWriteLane(conn, table) {
-      await conn.run(createStagingSql(TABLES.find((t) => t.name === table)!));
+      const spec = TABLES.find((t) => t.name === table);
+      if (spec) await conn.run(createStagingSql(spec));
     },
   });
   logger.info({ path: opts.path }, 'opened');

@@ -1,0 +1,113 @@
+// Semantic search: search(text), similar(to), searchIndex. The hybrid score and what is embedded
+// are described on the fields; README "Semantic search" has the details.
+import type { SearchHit, SearchIndexStatus, SearchResult } from '../src/search/types.ts';
+import { hitLog, hitSpan, hitTrace, search, searchIndexStatus, similar, MAX_SEARCH_LIMIT, type SearchFilterInput, type SimilarToInput } from '../resolvers/search.ts';
+import { builder } from './builder.ts';
+
+const SearchSignalEnum = builder.enumType('SearchSignal', {
+  description: 'What a search returns: spans, logs, traces (scored by their best span) or exceptions (span exception events, logs with exception.* attributes).',
+  values: ['SPAN', 'LOG', 'TRACE', 'EXCEPTION'] as const,
+});
+
+const SearchMethodEnum = builder.enumType('SearchMethod', {
+  description: 'EXACT: every candidate scored in DuckDB. ANN: nearest texts from the HNSW index, then the filter and keywords.',
+  values: ['EXACT', 'ANN'] as const,
+});
+
+const SearchFilterRef = builder.inputRef<SearchFilterInput>('SearchFilter').implement({
+  description: 'Narrows the candidates before they are ranked. The tenant always applies. No time range means all indexed data.',
+  fields: (t) => ({
+    service: t.stringList({ description: 'service.name, any of.' }),
+    telemetrySource: t.stringList({ description: 'telemetry.source attribute, any of.' }),
+    from: t.field({ type: 'Timestamp', description: 'Inclusive (span start, log time).' }),
+    to: t.field({ type: 'Timestamp', description: 'Inclusive.' }),
+  }),
+});
+
+const SimilarToRef = builder.inputRef<SimilarToInput>('SimilarTo').implement({
+  description: 'Exactly one of the three.',
+  fields: (t) => ({
+    spanId: t.id(),
+    traceId: t.id(),
+    logId: t.id(),
+  }),
+});
+
+const SearchHitRef = builder.objectRef<SearchHit>('SearchHit').implement({
+  description: 'One result. Exactly the object of its kind is set (an EXCEPTION has its span or its log); trace is set whenever the item has a trace ID.',
+  fields: (t) => ({
+    kind: t.field({ type: SearchSignalEnum, resolve: (h) => h.kind }),
+    score: t.exposeFloat('score', { description: '(1 − keywordWeight) · vectorScore + keywordWeight · keywordScore.' }),
+    vectorScore: t.exposeFloat('vectorScore', { description: 'Cosine similarity of the query and the embedded text, −1…1.' }),
+    keywordScore: t.exposeFloat('keywordScore', { description: 'Share of the query words (≥ 3 letters, no stop words) found in the text, 0…1.' }),
+    text: t.exposeString('text', { description: 'The text that was embedded (variable parts masked).' }),
+    service: t.exposeString('service'),
+    time: t.field({ type: 'Timestamp', resolve: (h) => h.timeNs }),
+    traceId: t.exposeID('traceId', { nullable: true }),
+    spanId: t.exposeID('spanId', { nullable: true }),
+    span: t.field({ type: 'Span', nullable: true, resolve: (h, _, ctx) => hitSpan(ctx, h) }),
+    log: t.field({ type: 'LogRecord', nullable: true, resolve: (h, _, ctx) => hitLog(ctx, h) }),
+    trace: t.field({ type: 'Trace', nullable: true, resolve: (h, _, ctx) => hitTrace(ctx, h) }),
+  }),
+});
+
+const SearchResultsRef = builder.objectRef<SearchResult>('SearchResults').implement({
+  fields: (t) => ({
+    hits: t.field({ type: [SearchHitRef], description: 'Best first.', resolve: (r) => r.hits }),
+    method: t.field({ type: SearchMethodEnum, resolve: (r) => r.method }),
+    candidates: t.exposeInt('candidates', { description: 'Distinct texts the filter left to rank.' }),
+    model: t.exposeString('model', { description: 'The embedding model.' }),
+  }),
+});
+
+const SearchIndexRef = builder.objectRef<SearchIndexStatus>('SearchIndex').implement({
+  description: 'Progress of the background indexer. Records are indexed after they are stored, off the ingest path.',
+  fields: (t) => ({
+    pending: t.exposeInt('pending', { description: 'Spans and logs queued or being indexed.' }),
+    indexed: t.exposeInt('indexed', { description: 'Spans and logs indexed since start.' }),
+    skipped: t.exposeInt('skipped', { description: 'Spans and logs not indexed: the queue was full or the model could not load.' }),
+    embedded: t.exposeInt('embedded', { description: 'Distinct texts embedded since start; identical texts are embedded once.' }),
+    cacheHits: t.exposeInt('cacheHits', { description: 'Distinct texts whose vector came from the persisted cache.' }),
+    model: t.exposeString('model'),
+    dimensions: t.exposeInt('dimensions', { nullable: true, description: 'Read from the model once loaded.' }),
+    ready: t.exposeBoolean('ready', { description: 'The model is loaded and the ANN index rebuilt.' }),
+    error: t.exposeString('error', { nullable: true, description: 'Why the model is not available, when it is not.' }),
+    annSize: t.exposeInt('annSize', { description: 'Vectors in the ANN index.' }),
+  }),
+});
+
+const LIMIT = `1–${MAX_SEARCH_LIMIT}.`;
+
+builder.queryFields((t) => ({
+  search: t.field({
+    type: SearchResultsRef,
+    description:
+      'Spans, logs, traces and exceptions by meaning. The text is embedded with the configured model and compared with the embedded texts of the ' +
+      "tenant's items that pass the filter; keyword matches are blended in (see SearchHit.score). GW_BACKEND_UNAVAILABLE when the model cannot load.",
+    args: {
+      text: t.arg.string({ required: true }),
+      signals: t.arg({ type: [SearchSignalEnum], description: 'Default [SPAN, LOG].' }),
+      filter: t.arg({ type: SearchFilterRef }),
+      limit: t.arg.int({ defaultValue: 10, description: LIMIT }),
+      exact: t.arg.boolean({ defaultValue: false, description: 'Rank every candidate exactly instead of using the ANN index (also automatic when the filter leaves few).' }),
+    },
+    resolve: (_, args, ctx) => search(ctx, args),
+  }),
+  similar: t.field({
+    type: SearchResultsRef,
+    description: 'Items whose text is close to that of the given span, trace (its spans) or log; the item itself is left out. GW_NOT_FOUND when it is not indexed.',
+    args: {
+      to: t.arg({ type: SimilarToRef, required: true }),
+      signals: t.arg({ type: [SearchSignalEnum], description: 'Default: the kind of `to`.' }),
+      filter: t.arg({ type: SearchFilterRef }),
+      limit: t.arg.int({ defaultValue: 10, description: LIMIT }),
+    },
+    resolve: (_, args, ctx) => similar(ctx, args),
+  }),
+  searchIndex: t.field({
+    type: SearchIndexRef,
+    nullable: true,
+    description: 'null when semantic search is disabled.',
+    resolve: (_, __, ctx) => searchIndexStatus(ctx),
+  }),
+}));

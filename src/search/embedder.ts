@@ -1,0 +1,88 @@
+// Sentence embeddings with @huggingface/transformers (feature-extraction, mean pooling, L2
+// normalised, so a dot product is the cosine similarity). The library and the model are loaded on
+// first use with a dynamic import: the gateway starts and ingests without either.
+import type { Logger } from 'pino';
+
+export interface EmbedderOptions {
+  /** A Hugging Face model ID (downloaded and cached on first use) or a directory under localModelPath. */
+  model: string;
+  /** Directory holding model folders (`<localModelPath>/<model>/onnx/…`); '' for the library's default. */
+  localModelPath: string;
+  /** false: never download, only local files are used. */
+  allowRemoteModels: boolean;
+  /** Where downloaded models are cached; '' for the library's default. */
+  cacheDir: string;
+  /** ONNX weights variant: fp32, fp16, q8, int8, uint8, q4, bnb4, q4f16; '' for the model's default. */
+  dtype: string;
+  logger?: Logger;
+}
+
+export interface Embedder {
+  readonly model: string;
+  /** Known once loaded (read from the model's output, never configured). */
+  dimensions(): number | null;
+  /** Loads the model (once; later calls share the promise). Rejects when it cannot be loaded. */
+  load(): Promise<void>;
+  /** One unit-length vector per text, in order. Loads the model first if needed. */
+  embed(texts: readonly string[]): Promise<Float32Array[]>;
+  close(): Promise<void>;
+}
+
+interface Tensor {
+  dims: number[];
+  data: Float32Array;
+  dispose?(): void;
+}
+type Extractor = ((texts: string[], opts: { pooling: 'mean'; normalize: boolean }) => Promise<Tensor>) & { dispose?(): Promise<void> };
+
+export function createEmbedder(opts: EmbedderOptions): Embedder {
+  let extractor: Extractor | null = null;
+  let loading: Promise<void> | null = null;
+  let dims: number | null = null;
+
+  async function doLoad(): Promise<void> {
+    const t0 = performance.now();
+    const hf = await import('@huggingface/transformers');
+    // env is process-wide in transformers.js; teleql runs one embedder per process.
+    if (opts.localModelPath) hf.env.localModelPath = opts.localModelPath;
+    hf.env.allowRemoteModels = opts.allowRemoteModels;
+    hf.env.allowLocalModels = true;
+    if (opts.cacheDir) hf.env.cacheDir = opts.cacheDir;
+    const pipe = await hf.pipeline('feature-extraction', opts.model, {
+      ...(opts.dtype ? { dtype: opts.dtype as 'fp32' } : {}),
+    });
+    extractor = pipe as unknown as Extractor;
+    const probe = await extractor(['dimension probe'], { pooling: 'mean', normalize: true });
+    dims = probe.dims[probe.dims.length - 1]!;
+    probe.dispose?.();
+    opts.logger?.info({ model: opts.model, dimensions: dims, ms: Math.round(performance.now() - t0) }, 'embedding model loaded');
+  }
+
+  const embedder: Embedder = {
+    model: opts.model,
+    dimensions: () => dims,
+    load() {
+      loading ??= doLoad().catch((err: unknown) => {
+        loading = null; // a later call may try again (e.g. the network came back)
+        throw err;
+      });
+      return loading;
+    },
+    async embed(texts) {
+      if (texts.length === 0) return [];
+      await embedder.load();
+      const out = await extractor!([...texts], { pooling: 'mean', normalize: true });
+      const d = out.dims[out.dims.length - 1]!;
+      const vectors: Float32Array[] = [];
+      // Copy out of the tensor so it can be freed.
+      for (let i = 0; i < texts.length; i++) vectors.push(Float32Array.from(out.data.subarray(i * d, (i + 1) * d)));
+      out.dispose?.();
+      return vectors;
+    },
+    async close() {
+      await extractor?.dispose?.();
+      extractor = null;
+    },
+  };
+  return embedder;
+}

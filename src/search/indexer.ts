@@ -1,0 +1,253 @@
+// The background side of semantic search: ingest hands documents to a bounded queue and returns at
+// once; one worker drains it, embeds each distinct text once (content hash → vector cache in the
+// store, and the ANN index as the in-memory record of what is embedded), and writes document rows.
+// A full queue drops the overflow and counts it; ingest never waits here.
+import type { Logger } from 'pino';
+import type { VectorDoc, VectorStore } from '../stores/vector-types.ts';
+import { createAnnIndex, type AnnIndex, type AnnOptions } from './ann.ts';
+import type { Embedder } from './embedder.ts';
+import { bodyMd5, contentHash } from './hash.ts';
+import { logDocs, spanDocs, type SearchDoc } from './text.ts';
+import type { LogRecord, SpanRecord } from '../model/telemetry.ts';
+
+export interface IndexerOptions {
+  store: VectorStore;
+  embedder: Embedder;
+  /** Documents held waiting; beyond this, new ones are skipped. */
+  queueSize: number;
+  /** Documents taken per round (texts are embedded in sub-batches of `embedBatch`). */
+  batchSize: number;
+  embedBatch: number;
+  ann: Omit<AnnOptions, 'dimensions'>;
+  /** After a failed model load, documents are skipped for this long before the next try. */
+  retryLoadMs: number;
+  logger: Logger;
+}
+
+export interface SearchIndexStatus {
+  pending: number;
+  indexed: number;
+  skipped: number;
+  /** Distinct texts embedded by this process (the rest came from the cache). */
+  embedded: number;
+  cacheHits: number;
+  model: string;
+  dimensions: number | null;
+  ready: boolean;
+  /** The last model-load or indexing error, if any. */
+  error: string | null;
+  annSize: number;
+}
+
+export type IndexBatch = { signal: 'traces'; items: readonly SpanRecord[] } | { signal: 'logs'; items: readonly LogRecord[] };
+
+export interface SearchIndexer {
+  /**
+   * Queues spans or logs (by reference; they are not changed after ingest hands them over) and
+   * returns how many were accepted; the rest are counted as skipped. Never waits, does no work.
+   */
+  enqueue(batch: IndexBatch): number;
+  /** Loads the model, prepares the tables and rebuilds the ANN index from the store (once). */
+  ready(): Promise<{ dimensions: number; ann: AnnIndex }>;
+  status(): SearchIndexStatus;
+  /** Resolves when the queue is empty and the worker is idle (tests, shutdown). */
+  idle(): Promise<void>;
+  /** Stops taking documents and waits for the worker's current round (not the whole queue, not a model load). */
+  stop(): Promise<void>;
+}
+
+export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
+  const { store, embedder, logger } = opts;
+  // Whole batches as ingest handed them over; `offset` is how far the head batch is taken.
+  const queue: { batch: IndexBatch; offset: number }[] = [];
+  let queued = 0;
+  let inFlight = 0; // taken off the queue, not yet written: still pending for whoever waits
+  let indexed = 0;
+  let skipped = 0;
+  let embedded = 0;
+  let cacheHits = 0;
+  let lastError: string | null = null;
+  let failedAt = 0;
+  let stopped = false;
+  let working: Promise<void> | null = null;
+  let readying: Promise<{ dimensions: number; ann: AnnIndex }> | null = null;
+  let state: { dimensions: number; ann: AnnIndex } | null = null;
+  let idleWaiters: (() => void)[] = [];
+
+  const pending = () => queued + inFlight;
+
+  function ready(): Promise<{ dimensions: number; ann: AnnIndex }> {
+    readying ??= (async () => {
+      await embedder.load();
+      const dimensions = embedder.dimensions()!;
+      await store.prepare(dimensions);
+      const ann = createAnnIndex({ dimensions, ...opts.ann });
+      const t0 = performance.now();
+      const n = await store.scanVectors(embedder.model, dimensions, (hashes, vectors) => ann.add(hashes, vectors));
+      logger.info({ vectors: n, ms: Math.round(performance.now() - t0) }, 'ANN index rebuilt from the store');
+      state = { dimensions, ann };
+      lastError = null;
+      return state;
+    })().catch((err: unknown) => {
+      readying = null;
+      failedAt = Date.now();
+      lastError = err instanceof Error ? err.message : String(err);
+      logger.error({ err: lastError, model: embedder.model }, 'semantic search unavailable: the embedding model did not load');
+      throw err;
+    });
+    return readying;
+  }
+
+  /** Takes up to n records off the queue and turns them into documents (texts are built here, off ingest). */
+  function take(n: number): { records: number; docs: SearchDoc[] } {
+    const docs: SearchDoc[] = [];
+    let records = 0;
+    while (records < n && queue.length) {
+      const head = queue[0]!;
+      const count = Math.min(n - records, head.batch.items.length - head.offset);
+      const end = head.offset + count;
+      if (head.batch.signal === 'traces') for (let i = head.offset; i < end; i++) docs.push(...spanDocs(head.batch.items[i]!));
+      else for (let i = head.offset; i < end; i++) docs.push(...logDocs(head.batch.items[i]!));
+      head.offset = end;
+      records += count;
+      if (head.offset >= head.batch.items.length) queue.shift();
+    }
+    queued -= records;
+    return { records, docs };
+  }
+
+  function dropAll(): void {
+    skipped += queued;
+    queue.length = 0;
+    queued = 0;
+  }
+
+  async function round(docs: SearchDoc[]): Promise<void> {
+    const { dimensions, ann } = await ready();
+    const hashes = docs.map((d) => contentHash(d.text));
+    const textOf = new Map<bigint, string>();
+    docs.forEach((d, i) => textOf.set(hashes[i]!, d.text));
+    // The ANN index holds every vector of this model, so it doubles as the "already embedded" set.
+    const unknown = [...textOf.keys()].filter((h) => !ann.has(h));
+    const cached = await store.cachedVectors(embedder.model, dimensions, unknown);
+    cacheHits += cached.size;
+    if (cached.size) addToAnn(ann, dimensions, [...cached]);
+    const missing = unknown.filter((h) => !cached.has(h));
+    if (missing.length) {
+      const known = await store.knownTexts(missing);
+      await store.putTexts(missing.filter((h) => !known.has(h)).map((h) => ({ hash: h, text: textOf.get(h)! })));
+      for (let off = 0; off < missing.length; off += opts.embedBatch) {
+        const part = missing.slice(off, off + opts.embedBatch);
+        const vectors = await embedder.embed(part.map((h) => textOf.get(h)!));
+        const entries = part.map((h, i) => ({ hash: h, vector: vectors[i]! }));
+        await store.putVectors(embedder.model, dimensions, entries);
+        addToAnn(
+          ann,
+          dimensions,
+          entries.map((e) => [e.hash, e.vector]),
+        );
+        embedded += part.length;
+      }
+    }
+    await store.putDocs(docs.map((d, i) => toVectorDoc(d, hashes[i]!)));
+  }
+
+  async function drain(): Promise<void> {
+    while (queued > 0 && !stopped) {
+      if (failedAt && Date.now() - failedAt < opts.retryLoadMs && !state) {
+        // The model is not available: drop what waits rather than hold it (it is counted).
+        dropAll();
+        break;
+      }
+      const { records, docs } = take(opts.batchSize);
+      inFlight = records;
+      try {
+        await round(docs);
+        indexed += records;
+      } catch (err) {
+        skipped += records;
+        if (state) {
+          lastError = err instanceof Error ? err.message : String(err);
+          logger.warn({ err: lastError, docs: docs.length }, 'indexing a batch failed; its documents are skipped');
+        }
+      } finally {
+        inFlight = 0;
+      }
+    }
+    working = null;
+    if (pending() === 0 || stopped) {
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  function kick(): void {
+    if (working || stopped) return;
+    // setImmediate: the worker starts after the ingest call that queued has returned.
+    working = new Promise<void>((resolve) => setImmediate(resolve)).then(drain);
+  }
+
+  return {
+    enqueue(batch) {
+      const n = batch.items.length;
+      const room = stopped ? 0 : Math.max(0, opts.queueSize - queued);
+      const accepted = Math.min(room, n);
+      skipped += n - accepted;
+      if (accepted === 0) return 0;
+      queue.push({ batch: accepted === n ? batch : ({ signal: batch.signal, items: batch.items.slice(0, accepted) } as IndexBatch), offset: 0 });
+      queued += accepted;
+      kick();
+      return accepted;
+    },
+    ready,
+    status: () => ({
+      pending: pending(),
+      indexed,
+      skipped,
+      embedded,
+      cacheHits,
+      model: embedder.model,
+      dimensions: state?.dimensions ?? embedder.dimensions(),
+      ready: state !== null,
+      error: lastError,
+      annSize: state?.ann.size() ?? 0,
+    }),
+    idle() {
+      if (queued === 0 && !working) return Promise.resolve();
+      return new Promise<void>((resolve) => idleWaiters.push(resolve));
+    },
+    async stop() {
+      stopped = true;
+      // Wait for a round that is writing, not for a model that is still loading (or downloading):
+      // that round fails on the closed store later and is counted as skipped.
+      if (state) await working;
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const w of waiters) w();
+    },
+  };
+}
+
+function addToAnn(ann: AnnIndex, dimensions: number, entries: [bigint, Float32Array][]): void {
+  const flat = new Float32Array(entries.length * dimensions);
+  entries.forEach(([, v], i) => flat.set(v, i * dimensions));
+  ann.add(
+    entries.map(([h]) => h),
+    flat,
+  );
+}
+
+function toVectorDoc(d: SearchDoc, hash: bigint): VectorDoc {
+  return {
+    tenant: d.tenant,
+    kind: d.kind,
+    hash,
+    traceId: d.traceId,
+    spanId: d.spanId,
+    timeNs: d.timeNs,
+    service: d.service,
+    telemetrySource: d.telemetrySource,
+    ...(d.log && { log: { timeUnixNano: d.log.timeUnixNano, observedTimeUnixNano: d.log.observedTimeUnixNano, bodyMd5: bodyMd5(d.log.bodyText) } }),
+  };
+}

@@ -1,0 +1,61 @@
+// Assembles semantic search from its config: the embedder (not loaded yet), the DuckDB vector
+// store, the background indexer and the query service. Called by the app; nothing here waits for
+// the model, so start-up and ingest never do either.
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { Db } from '../stores/duckdb/connection.ts';
+import { createDuckDbVectorStore } from '../stores/duckdb/vector-store.ts';
+import { createEmbedder } from './embedder.ts';
+import { createSearchIndexer, type SearchIndexer } from './indexer.ts';
+import { createSemanticSearch } from './service.ts';
+import type { SemanticSearch } from './types.ts';
+
+import type { SearchConfig } from './config.ts';
+
+const EMBED_BATCH = 64; // texts per model call: large enough to amortise, small enough to yield often
+const RETRY_LOAD_MS = 60_000;
+
+export interface SearchParts {
+  indexer: SearchIndexer;
+  service: SemanticSearch;
+  /** Loads the model and rebuilds the ANN index in the background when the store already has documents. */
+  warmUp(): void;
+  close(): Promise<void>;
+}
+
+export async function openSemanticSearch(c: SearchConfig, db: Db, logger: Logger): Promise<SearchParts> {
+  const store = await createDuckDbVectorStore(db);
+  const embedder = createEmbedder({
+    model: c.model,
+    localModelPath: c.localModelPath ? resolve(c.localModelPath) + '/' : '',
+    allowRemoteModels: c.allowRemoteModels,
+    cacheDir: c.cacheDir ? resolve(c.cacheDir) : '',
+    dtype: c.dtype,
+    logger,
+  });
+  const indexer = createSearchIndexer({
+    store,
+    embedder,
+    queueSize: c.queueSize,
+    batchSize: c.batchSize,
+    embedBatch: EMBED_BATCH,
+    ann: c.ann,
+    retryLoadMs: RETRY_LOAD_MS,
+    logger,
+  });
+  const service = createSemanticSearch({ store, embedder, indexer, keywordWeight: c.keywordWeight, exactThreshold: c.exactThreshold });
+  return {
+    indexer,
+    service,
+    warmUp() {
+      void store
+        .docCount()
+        .then((n) => (n > 0 ? indexer.ready() : undefined))
+        .catch(() => undefined); // the indexer logged it; status().error shows it
+    },
+    async close() {
+      await indexer.stop();
+      await embedder.close();
+    },
+  };
+}

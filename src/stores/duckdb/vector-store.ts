@@ -1,0 +1,331 @@
+// The search VectorStore in DuckDB, beside the spans and logs: texts and vectors once per content
+// hash, one small row per searchable document. Writes go through the store's `search` write lane
+// (one connection, one statement at a time); reads through the shared read lanes.
+//
+// Vectors are FLOAT[dim] arrays, one table per dimension (`search_vectors_<dim>`), because an array
+// column has a fixed size and a model change may change it. Exact ranking uses DuckDB's own
+// array_cosine_similarity, so it needs no extension.
+import { ARRAY, BIGINT, DuckDBDataChunk, FLOAT, VARCHAR, arrayValue, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
+import type { VectorFilter, VectorHit, VectorStore } from '../vector-types.ts';
+import { runQuery, type Db, type Row, type SqlParam } from './connection.ts';
+import { toStoreError } from './errors.ts';
+
+const DDL = [
+  `CREATE TABLE IF NOT EXISTS search_texts (hash BIGINT NOT NULL, text VARCHAR NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS search_docs (
+    tenant VARCHAR NOT NULL, kind VARCHAR NOT NULL, hash BIGINT NOT NULL,
+    trace_id VARCHAR, span_id VARCHAR, time_ns BIGINT NOT NULL, service VARCHAR, telemetry_source VARCHAR,
+    log_time_ns BIGINT, log_observed_ns BIGINT, log_md5 VARCHAR)`,
+];
+const vectorTable = (dim: number) => `search_vectors_${Math.trunc(dim)}`;
+const DOC_COLUMNS: [string, DuckDBType][] = [
+  ['tenant', VARCHAR],
+  ['kind', VARCHAR],
+  ['hash', BIGINT],
+  ['trace_id', VARCHAR],
+  ['span_id', VARCHAR],
+  ['time_ns', BIGINT],
+  ['service', VARCHAR],
+  ['telemetry_source', VARCHAR],
+  ['log_time_ns', BIGINT],
+  ['log_observed_ns', BIGINT],
+  ['log_md5', VARCHAR],
+];
+const CHUNK_ROWS = 2048;
+
+const bigintList = (xs: readonly bigint[]) => (xs.length ? xs.map((x) => `${BigInt.asIntN(64, x)}`).join(',') : 'NULL');
+const vectorLiteral = (v: Float32Array): string => `[${Array.from(v, (x) => (Number.isFinite(x) ? x : 0)).join(',')}]`;
+
+function whereDocs(tenant: string, f: VectorFilter, alias = 'd'): { sql: string; params: SqlParam[] } {
+  const conds = [`${alias}.tenant = ?`, `list_contains(?, ${alias}.kind)`];
+  const params: SqlParam[] = [tenant, [...f.kinds]];
+  if (f.service?.length) {
+    conds.push(`list_contains(?, ${alias}.service)`);
+    params.push([...f.service]);
+  }
+  if (f.telemetrySource?.length) {
+    conds.push(`list_contains(?, ${alias}.telemetry_source)`);
+    params.push([...f.telemetrySource]);
+  }
+  if (f.traceId?.length) {
+    conds.push(`list_contains(?, ${alias}.trace_id)`);
+    params.push([...f.traceId]);
+  }
+  if (f.timeRange?.from !== undefined) {
+    conds.push(`${alias}.time_ns >= ?`);
+    params.push(f.timeRange.from);
+  }
+  if (f.timeRange?.to !== undefined) {
+    conds.push(`${alias}.time_ns <= ?`);
+    params.push(f.timeRange.to);
+  }
+  return { sql: conds.join(' AND '), params };
+}
+
+/** The keyword score of `t.text`: the share of query terms it contains (0 without terms). */
+function keywordSql(terms: readonly string[]): { sql: string; params: SqlParam[] } {
+  if (terms.length === 0) return { sql: '0.0', params: [] };
+  return {
+    sql: `((${terms.map(() => `CASE WHEN contains(lower(t.text), ?) THEN 1 ELSE 0 END`).join(' + ')}) / ${terms.length}.0)`,
+    params: [...terms],
+  };
+}
+
+const DOC_SELECT = `d.kind, d.hash, d.trace_id, d.span_id, d.time_ns, d.service, d.tenant, d.log_time_ns, d.log_observed_ns, d.log_md5, t.text`;
+
+export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
+  const lane = db.writeLane('search');
+  const prepared = new Set<number>();
+  let catalog = '';
+  await lane.use(async (conn) => {
+    for (const sql of DDL) await conn.run(sql);
+    const [row] = await runQuery(conn, 'SELECT current_database() AS db');
+    catalog = row!.db as string;
+  });
+
+  const write = <T>(fn: (conn: DuckDBConnection) => Promise<T>) =>
+    lane.use(fn).catch((err: unknown) => {
+      throw toStoreError(err);
+    });
+
+  /** Puts each log hit's store ID on it: one query over the hits' timestamps, matched by body hash. */
+  async function withLogIds(rows: Row[]): Promise<Row[]> {
+    const logs = rows.filter((r) => r.log_md5 !== null && r.log_md5 !== undefined);
+    if (logs.length === 0) return rows;
+    const tenant = logs[0]!.tenant as string;
+    const times = [...new Set(logs.map((r) => r.log_time_ns as bigint))];
+    const found = await db.query(
+      `SELECT id, time_unix_ns, observed_ns, md5(coalesce(body_text, '')) AS md5 FROM logs
+       WHERE tenant = ? AND time_unix_ns IN (${bigintList(times)})`,
+      [tenant],
+    );
+    const byKey = new Map<string, bigint>();
+    for (const l of found) {
+      const key = `${String(l.time_unix_ns)}:${String(l.observed_ns)}:${String(l.md5)}`;
+      const prev = byKey.get(key);
+      if (prev === undefined || (l.id as bigint) < prev) byKey.set(key, l.id as bigint);
+    }
+    for (const r of logs) {
+      const id = byKey.get(`${String(r.log_time_ns)}:${String(r.log_observed_ns)}:${String(r.log_md5)}`);
+      r.log_id = id === undefined ? null : String(id);
+    }
+    return rows;
+  }
+
+  function toHit(r: Row): VectorHit {
+    return {
+      kind: r.kind as VectorHit['kind'],
+      hash: r.hash as bigint,
+      score: Number(r.score),
+      vectorScore: Number(r.vs),
+      keywordScore: Number(r.ks),
+      traceId: (r.trace_id as string | null) ?? '',
+      spanId: (r.span_id as string | null) ?? '',
+      logId: (r.log_id as string | null | undefined) ?? null,
+      timeNs: r.time_ns as bigint,
+      service: (r.service as string | null) ?? '',
+      text: r.text as string,
+    };
+  }
+
+  return {
+    backend: 'duckdb',
+    async prepare(dimensions) {
+      if (!Number.isInteger(dimensions) || dimensions <= 0) throw new Error(`vector dimension must be a positive integer (actual: ${dimensions})`);
+      if (prepared.has(dimensions)) return;
+      await write((conn) =>
+        conn.run(`CREATE TABLE IF NOT EXISTS ${vectorTable(dimensions)} (model VARCHAR NOT NULL, hash BIGINT NOT NULL, vector FLOAT[${dimensions}] NOT NULL)`),
+      );
+      prepared.add(dimensions);
+    },
+
+    async knownTexts(hashes) {
+      if (hashes.length === 0) return new Set();
+      const rows = await db.query(`SELECT DISTINCT hash FROM search_texts WHERE hash IN (SELECT unnest(?::BIGINT[]))`, [hashes.map(String)]);
+      return new Set(rows.map((r) => r.hash as bigint));
+    },
+
+    async cachedVectors(model, dimensions, hashes) {
+      const out = new Map<bigint, Float32Array>();
+      if (hashes.length === 0 || !prepared.has(dimensions)) return out;
+      const table = vectorTable(dimensions);
+      const list = hashes.map(String);
+      // Reading FLOAT[] values into JS is the slow part, so first ask which exist (usually none).
+      const [found] = await db.query(`SELECT count(*) AS n FROM ${table} WHERE model = ? AND hash IN (SELECT unnest(?::BIGINT[]))`, [model, list]);
+      if (Number(found!.n) === 0) return out;
+      const rows = await db.query(`SELECT hash, vector FROM ${table} WHERE model = ? AND hash IN (SELECT unnest(?::BIGINT[]))`, [model, list]);
+      for (const r of rows) out.set(r.hash as bigint, Float32Array.from(r.vector as number[]));
+      return out;
+    },
+
+    async putTexts(texts) {
+      if (texts.length === 0) return;
+      await write((conn) =>
+        runQuery(conn, `INSERT INTO search_texts SELECT unnest(?::BIGINT[]), unnest(?)`, [texts.map((t) => String(t.hash)), texts.map((t) => t.text)]),
+      );
+    },
+
+    async putVectors(model, dimensions, vectors) {
+      if (vectors.length === 0) return;
+      for (const v of vectors) {
+        if (v.vector.length !== dimensions) throw new Error(`vector of ${v.vector.length} dimensions given for a ${dimensions}-dimension table`);
+      }
+      const types = [VARCHAR, BIGINT, ARRAY(FLOAT, dimensions)];
+      await write(async (conn) => {
+        const appender = await conn.createAppender(vectorTable(dimensions), 'main', catalog);
+        try {
+          for (let off = 0; off < vectors.length; off += CHUNK_ROWS) {
+            const part = vectors.slice(off, off + CHUNK_ROWS);
+            const chunk = DuckDBDataChunk.create(types, part.length);
+            chunk.setColumns([part.map(() => model), part.map((v) => BigInt.asIntN(64, v.hash)), part.map((v) => arrayValue(Array.from(v.vector)))]);
+            appender.appendDataChunk(chunk);
+          }
+          appender.flushSync();
+        } finally {
+          appender.closeSync();
+        }
+      });
+    },
+
+    async putDocs(docs) {
+      if (docs.length === 0) return;
+      await write(async (conn) => {
+        const appender = await conn.createAppender('search_docs', 'main', catalog);
+        try {
+          for (let off = 0; off < docs.length; off += CHUNK_ROWS) {
+            const part = docs.slice(off, off + CHUNK_ROWS);
+            const chunk = DuckDBDataChunk.create(
+              DOC_COLUMNS.map(([, t]) => t),
+              part.length,
+            );
+            chunk.setColumns([
+              part.map((d) => d.tenant),
+              part.map((d) => d.kind),
+              part.map((d) => BigInt.asIntN(64, d.hash)),
+              part.map((d) => d.traceId || null),
+              part.map((d) => d.spanId || null),
+              part.map((d) => d.timeNs),
+              part.map((d) => d.service),
+              part.map((d) => d.telemetrySource),
+              part.map((d) => d.log?.timeUnixNano ?? null),
+              part.map((d) => d.log?.observedTimeUnixNano ?? null),
+              part.map((d) => d.log?.bodyMd5 ?? null),
+            ]);
+            appender.appendDataChunk(chunk);
+          }
+          appender.flushSync();
+        } finally {
+          appender.closeSync();
+        }
+      });
+    },
+
+    async scanVectors(model, dimensions, onPage, pageSize = 50_000) {
+      if (!prepared.has(dimensions)) return 0;
+      let total = 0;
+      let after: bigint | null = null;
+      // Keyset pages by hash keep each read bounded however many vectors there are.
+      for (;;) {
+        const rows: Row[] = await db.query(
+          `SELECT hash, vector FROM ${vectorTable(dimensions)} WHERE model = ? ${after === null ? '' : `AND hash > ${after}`} ORDER BY hash LIMIT ${pageSize}`,
+          [model],
+        );
+        if (rows.length === 0) break;
+        const vectors = new Float32Array(rows.length * dimensions);
+        rows.forEach((r, i) => vectors.set(r.vector as number[], i * dimensions));
+        onPage(
+          rows.map((r) => r.hash as bigint),
+          vectors,
+        );
+        total += rows.length;
+        after = rows[rows.length - 1]!.hash as bigint;
+        if (rows.length < pageSize) break;
+      }
+      return total;
+    },
+
+    async countCandidates(tenant, filter) {
+      const where = whereDocs(tenant, filter);
+      const [row] = await db.query(`SELECT count(DISTINCT hash) AS n FROM search_docs d WHERE ${where.sql}`, where.params);
+      return Number(row!.n);
+    },
+
+    async rankExact(tenant, model, dimensions, query, filter, opts) {
+      if (!prepared.has(dimensions)) return [];
+      const where = whereDocs(tenant, filter);
+      const kw = keywordSql(opts.terms);
+      const w = Math.min(1, Math.max(0, opts.keywordWeight));
+      // Rank distinct texts first (cheap: one score per hash), then expand the best to documents.
+      const rows = await db.query(
+        `WITH c AS (SELECT DISTINCT hash FROM search_docs d WHERE ${where.sql}),
+         q AS (SELECT CAST(? AS FLOAT[${dimensions}]) AS qv),
+         s AS (
+           SELECT v.hash, array_cosine_similarity(v.vector, q.qv) AS vs, ${kw.sql} AS ks
+           FROM ${vectorTable(dimensions)} v CROSS JOIN q JOIN c USING (hash) JOIN search_texts t USING (hash)
+           WHERE v.model = ?),
+         top AS (SELECT hash, vs, ks, ${1 - w} * vs + ${w} * ks AS score FROM s ORDER BY score DESC LIMIT ?)
+         SELECT ${DOC_SELECT}, top.vs, top.ks, top.score
+         FROM search_docs d JOIN top USING (hash) JOIN search_texts t USING (hash)
+         WHERE ${where.sql}
+         ORDER BY top.score DESC, d.time_ns DESC LIMIT ?`,
+        [...where.params, vectorLiteral(query), ...kw.params, model, opts.limit, ...where.params, opts.limit],
+      );
+      return (await withLogIds(dedupeTexts(rows))).map(toHit);
+    },
+
+    async rankHashes(tenant, model, dimensions, query, hashes, filter, opts) {
+      if (hashes.length === 0 || !prepared.has(dimensions)) return [];
+      const where = whereDocs(tenant, filter);
+      const kw = keywordSql(opts.terms);
+      const w = Math.min(1, Math.max(0, opts.keywordWeight));
+      const rows = await db.query(
+        `WITH a AS (SELECT DISTINCT unnest(?::BIGINT[]) AS hash),
+         q AS (SELECT CAST(? AS FLOAT[${dimensions}]) AS qv),
+         top AS (
+           SELECT v.hash, array_cosine_similarity(v.vector, q.qv) AS vs, ${kw.sql} AS ks
+           FROM ${vectorTable(dimensions)} v CROSS JOIN q JOIN a USING (hash) JOIN search_texts t USING (hash)
+           WHERE v.model = ?)
+         SELECT ${DOC_SELECT}, top.vs, top.ks, ${1 - w} * top.vs + ${w} * top.ks AS score
+         FROM search_docs d JOIN top USING (hash) JOIN search_texts t USING (hash)
+         WHERE ${where.sql}
+         ORDER BY score DESC, d.time_ns DESC LIMIT ?`,
+        [hashes.map(String), vectorLiteral(query), ...kw.params, model, ...where.params, opts.limit],
+      );
+      return (await withLogIds(dedupeTexts(rows))).map(toHit);
+    },
+
+    async hashesOf(tenant, ref) {
+      let rows: Row[];
+      if (ref.logId !== undefined) {
+        if (!/^\d{1,19}$/.test(ref.logId)) return [];
+        rows = await db.query(
+          `SELECT DISTINCT d.hash FROM logs l JOIN search_docs d
+             ON d.tenant = l.tenant AND d.log_time_ns = l.time_unix_ns AND d.log_observed_ns = l.observed_ns AND d.log_md5 = md5(coalesce(l.body_text, ''))
+           WHERE l.tenant = ? AND l.id = ${ref.logId} AND d.kind = 'log'`,
+          [tenant],
+        );
+      } else if (ref.spanId !== undefined) {
+        rows = await db.query(`SELECT DISTINCT hash FROM search_docs WHERE tenant = ? AND span_id = ? AND kind <> 'log'`, [tenant, ref.spanId]);
+      } else if (ref.traceId !== undefined) {
+        rows = await db.query(`SELECT DISTINCT hash FROM search_docs WHERE tenant = ? AND trace_id = ? AND kind = 'span'`, [tenant, ref.traceId]);
+      } else rows = [];
+      return rows.map((r) => r.hash as bigint);
+    },
+
+    async docCount() {
+      const [row] = await db.query('SELECT count(*) AS n FROM search_docs');
+      return Number(row!.n);
+    },
+  };
+}
+
+// The texts table may hold a text twice when two writers raced; the join would then double a hit.
+function dedupeTexts(rows: Row[]): Row[] {
+  const seen = new Set<string>();
+  return rows.filter((r) => {
+    const key = `${String(r.kind)}:${String(r.hash)}:${String(r.trace_id)}:${String(r.span_id)}:${String(r.log_time_ns)}:${String(r.time_ns)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,81 @@
+// The store behind semantic search. Texts are kept once per content hash (64-bit, from the text),
+// vectors once per (model, hash), and every searchable span/log/exception as a small document row
+// pointing at its hash. So a million spans with a thousand distinct texts hold a thousand vectors.
+//
+// Documents are tenant-scoped; texts and vectors are not (they are a pure function of the text and
+// the model and say nothing about who sent it). Every document query binds the tenant.
+import type { TimeRange } from './types.ts';
+
+export type VectorDocKind = 'span' | 'log' | 'exception';
+
+export interface VectorDoc {
+  tenant: string;
+  kind: VectorDocKind;
+  hash: bigint; // content hash of the text (signed 64-bit)
+  traceId: string;
+  spanId: string;
+  timeNs: bigint;
+  service: string;
+  telemetrySource: string | null;
+  /** Logs: the natural key the log's store ID is found by at read time. */
+  log?: { timeUnixNano: bigint; observedTimeUnixNano: bigint; bodyMd5: string };
+}
+
+/** Narrows the documents before ranking. The tenant is always applied. */
+export interface VectorFilter {
+  kinds: readonly VectorDocKind[];
+  service?: readonly string[];
+  telemetrySource?: readonly string[];
+  timeRange?: TimeRange;
+  traceId?: readonly string[];
+}
+
+/** A ranked document. `logId` is set for logs found in the log table. */
+export interface VectorHit {
+  kind: VectorDocKind;
+  hash: bigint;
+  score: number;
+  vectorScore: number;
+  keywordScore: number;
+  traceId: string;
+  spanId: string;
+  logId: string | null;
+  timeNs: bigint;
+  service: string;
+  text: string;
+}
+
+export interface RankOptions {
+  /** Weight of the keyword score in [0, 1]; the vector score gets the rest. */
+  keywordWeight: number;
+  /** Lower-cased query terms; a document's keyword score is the share of terms its text contains. */
+  terms: readonly string[];
+  limit: number;
+}
+
+export interface VectorStore {
+  readonly backend: string;
+  /** Creates the vector table for a dimension (once per model dimension). */
+  prepare(dimensions: number): Promise<void>;
+  /** Which of these hashes have a stored text (so a text is written once). */
+  knownTexts(hashes: readonly bigint[]): Promise<Set<bigint>>;
+  /** Stored vectors of this model for these hashes. */
+  cachedVectors(model: string, dimensions: number, hashes: readonly bigint[]): Promise<Map<bigint, Float32Array>>;
+  putTexts(texts: readonly { hash: bigint; text: string }[]): Promise<void>;
+  putVectors(model: string, dimensions: number, vectors: readonly { hash: bigint; vector: Float32Array }[]): Promise<void>;
+  putDocs(docs: readonly VectorDoc[]): Promise<void>;
+  /** Every stored vector of a model, in pages (to rebuild an ANN index). */
+  scanVectors(model: string, dimensions: number, onPage: (hashes: bigint[], vectors: Float32Array) => void, pageSize?: number): Promise<number>;
+  /** How many distinct hashes the filter leaves for this tenant (decides exact vs ANN). */
+  countCandidates(tenant: string, filter: VectorFilter): Promise<number>;
+  /** Exact ranking over every document the filter leaves (cosine over stored vectors, plus keywords). */
+  rankExact(tenant: string, model: string, dimensions: number, query: Float32Array, filter: VectorFilter, opts: RankOptions): Promise<VectorHit[]>;
+  /**
+   * Ranks the documents whose hash is among `hashes` (candidates from an ANN index), re-scoring them
+   * with the exact cosine of the stored vectors, plus keywords.
+   */
+  rankHashes(tenant: string, model: string, dimensions: number, query: Float32Array, hashes: readonly bigint[], filter: VectorFilter, opts: RankOptions): Promise<VectorHit[]>;
+  /** The hash of a span's, log's or trace's documents (for `similar`); [] when it has none. */
+  hashesOf(tenant: string, ref: { spanId?: string; traceId?: string; logId?: string }): Promise<bigint[]>;
+  docCount(): Promise<number>;
+}

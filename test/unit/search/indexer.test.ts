@@ -1,0 +1,134 @@
+// The background indexer with the real store and the real (offline) model: bounded queue that
+// never waits, one embedding per distinct text, the cache and ANN index surviving a restart, and
+// what happens when the model cannot load.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
+import { openSemanticSearch, type SearchParts } from '../../../src/search/setup.ts';
+import { defaultConfig } from '../../../src/config/defaults.ts';
+import { silentLogger } from '../../../src/logger.ts';
+import { StoreError } from '../../../src/stores/types.ts';
+import type { SpanRecord } from '../../../src/model/telemetry.ts';
+import { embeddingExporterFactory } from '../../../ingest/exporters/embedding/factory.ts';
+import type { Exporter } from '../../../ingest/component.ts';
+import type { MetricSample } from '../../../src/server/metrics.ts';
+import { attrs, resource, span, spanId, traceId, T0, SEC } from '../../helpers/telemetry-builders.ts';
+import { TEST_MODEL } from '../../fixtures/search/test-model.ts';
+
+const config = (over: Partial<ReturnType<typeof defaultConfig>['search']> = {}) => ({ ...defaultConfig().search, ...TEST_MODEL, ...over });
+
+function spans(n: number, tenant: string, text: (i: number) => string): SpanRecord[] {
+  return Array.from({ length: n }, (_, i) =>
+    span({
+      tenant,
+      traceId: traceId(i + 1),
+      spanId: spanId(i + 1),
+      name: text(i),
+      resource: resource('orders-db'),
+      startTimeUnixNano: T0 + BigInt(i) * SEC,
+      attributes: attrs({ 'db.system': 'postgresql' }),
+    }),
+  );
+}
+
+describe('search indexer', () => {
+  const opened: { store: DuckDbStore; search: SearchParts }[] = [];
+  const dirs: string[] = [];
+  async function open(path = ':memory:', over = {}) {
+    const store = await openDuckDbStore({ path, logger: silentLogger() });
+    const search = await openSemanticSearch(config(over), store.db, silentLogger());
+    opened.push({ store, search });
+    return { store, search };
+  }
+  async function close(o: { store: DuckDbStore; search: SearchParts }) {
+    await o.search.close();
+    await o.store.close();
+  }
+  after(async () => {
+    for (const o of opened) await close(o);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('accepts what fits in the queue, skips and counts the rest, and returns without waiting', async () => {
+    const { search } = await open(':memory:', { queueSize: 10 });
+    const exporter = embeddingExporterFactory(search.indexer).create({ id: 'embedding/traces', logger: silentLogger() }, {}, 'traces') as Exporter<'traces'> & {
+      metrics(): MetricSample[];
+    };
+    const batch = spans(25, 'q', (i) => `SELECT orders ${i % 3}`);
+    let settled = false;
+    const consumed = exporter.consume(batch).then(() => (settled = true));
+    await Promise.resolve();
+    await Promise.resolve();
+    // Resolved within two microtask turns: nothing was embedded or written on the caller's time.
+    assert.equal(settled, true);
+    await consumed;
+    const before = search.indexer.status();
+    assert.equal(before.skipped, 15);
+    assert.equal(before.pending, 10);
+    assert.equal(before.indexed, 0);
+    await search.indexer.idle();
+    const st = search.indexer.status();
+    assert.deepEqual({ pending: st.pending, indexed: st.indexed, skipped: st.skipped }, { pending: 0, indexed: 10, skipped: 15 });
+    const samples = Object.fromEntries(exporter.metrics().map((m) => [m.name, m.value]));
+    assert.deepEqual(samples, { teleql_embedding_queued_total: 10, teleql_embedding_skipped_total: 15 });
+  });
+
+  it('embeds each distinct text once, and keeps vectors and the ANN index across a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'teleql-search-'));
+    dirs.push(dir);
+    const path = join(dir, 'db.duckdb');
+    const first = await open(path);
+    first.search.indexer.enqueue({ signal: 'traces', items: spans(300, 't', (i) => `SELECT orders ${['a', 'b', 'c'][i % 3]}`) });
+    await first.search.indexer.idle();
+    const st1 = first.search.indexer.status();
+    assert.equal(st1.indexed, 300);
+    assert.equal(st1.embedded, 3, '300 spans, 3 distinct texts');
+    assert.equal(st1.annSize, 3);
+    await close(first);
+    opened.splice(opened.indexOf(first), 1);
+
+    const second = await open(path);
+    await second.search.indexer.ready();
+    assert.equal(second.search.indexer.status().annSize, 3, 'rebuilt from DuckDB on start');
+    second.search.indexer.enqueue({ signal: 'traces', items: spans(30, 't', (i) => `SELECT orders ${['a', 'b', 'c'][i % 3]}`) });
+    await second.search.indexer.idle();
+    const st2 = second.search.indexer.status();
+    assert.equal(st2.embedded, 0, 'no text embedded again');
+    const res = await second.search.service.search('t', { text: 'SELECT orders a', signals: ['SPAN'], filter: {}, limit: 3, exact: true });
+    assert.equal(res.hits.length, 3);
+    assert.ok(res.hits.every((h) => h.text.includes('SELECT orders a')));
+  });
+
+  it('keeps tenants apart: the shared text is found only with the asking tenant’s items', async () => {
+    const { search } = await open();
+    search.indexer.enqueue({ signal: 'traces', items: spans(5, 'tenant-a', () => 'payment declined') });
+    search.indexer.enqueue({ signal: 'traces', items: spans(5, 'tenant-b', () => 'payment declined') });
+    await search.indexer.idle();
+    assert.equal(search.indexer.status().embedded, 1);
+    for (const exact of [true, false]) {
+      const a = await search.service.search('tenant-a', { text: 'declined payment', signals: ['SPAN', 'TRACE'], filter: {}, limit: 20, exact });
+      assert.equal(a.hits.filter((h) => h.kind === 'SPAN').length, 5);
+      const none = await search.service.search('tenant-c', { text: 'declined payment', signals: ['SPAN'], filter: {}, limit: 20, exact });
+      assert.deepEqual(none.hits, []);
+    }
+    const filtered = await search.service.search('tenant-a', { text: 'declined payment', signals: ['SPAN'], filter: { service: ['nope'] }, limit: 20, exact: false });
+    assert.deepEqual(filtered.hits, []);
+  });
+
+  it('skips and reports when the model cannot load, and search answers UNAVAILABLE', async () => {
+    const { search } = await open(':memory:', { model: 'no-such-model' });
+    search.indexer.enqueue({ signal: 'traces', items: spans(4, 'x', () => 'anything') });
+    await search.indexer.idle();
+    const st = search.indexer.status();
+    assert.equal(st.skipped, 4);
+    assert.equal(st.ready, false);
+    assert.ok(st.error);
+    await assert.rejects(
+      search.service.search('x', { text: 'anything', signals: ['SPAN'], filter: {}, limit: 5, exact: false }),
+      (err: unknown) => err instanceof StoreError && err.code === 'UNAVAILABLE' && /not available/.test(err.message),
+    );
+  });
+});
