@@ -1,6 +1,7 @@
 import type { AttributeCatalog, LogStore, MetricStore, TraceStore } from '../src/stores/types.ts';
 import { createTailBus, type TailBus } from '../src/tail/bus.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
+import type { Principal } from '../src/auth/types.ts';
 
 export interface Stores {
   traces: TraceStore;
@@ -17,6 +18,8 @@ export interface GraphQLContext {
   notes: string[];
   /** Live tails: the bus, and the client connection the subscription limits are counted on. */
   tail: { bus: TailBus; connection: object };
+  /** Who is asking (set by the GraphQL server; check scopes with hasScope from src/auth/types.ts). */
+  principal?: Principal;
 }
 
 /**

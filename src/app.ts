@@ -6,7 +6,7 @@ import type { GatewayConfig } from './config/types.ts';
 import { openDuckDbStore, type DuckDbStore } from './stores/duckdb/index.ts';
 import { createRegistry } from '../ingest/registry.ts';
 import { buildPipelines, type RunningPipelines } from '../ingest/pipeline.ts';
-import { otlpReceiverFactory } from '../ingest/receivers/otlp/factory.ts';
+import { otlpReceiverFactoryWith } from '../ingest/receivers/otlp/factory.ts';
 import { batchProcessorFactory } from '../ingest/processors/batch/factory.ts';
 import { duckDbExporterFactory } from '../ingest/exporters/duckdb/factory.ts';
 import type { Host } from '../ingest/component.ts';
@@ -15,6 +15,7 @@ import type { GraphQLServer } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
 import { createTailBus, type TailBus } from './tail/bus.ts';
 import { tailTaps } from './tail/tap.ts';
+import { createSecurity } from './server/security.ts';
 
 export interface App {
   start(): Promise<void>;
@@ -47,6 +48,9 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   // Live tails: ingest publishes every batch here (before batching and storage); subscriptions read.
   const tail = createTailBus(cfg.tail);
 
+  // Credentials, limits and TLS shared by every listener (src/auth, src/limits, src/server/security.ts).
+  const security = createSecurity(cfg, root);
+
   const host: Host = {
     logger: root,
     reportError: (componentId, err) => log.error({ err, component: componentId }, 'component reported an error'),
@@ -60,7 +64,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       threads: cfg.storage.duckdb.threads || undefined,
       memoryLimit: cfg.storage.duckdb.memoryLimit || undefined,
     });
-    const registry = createRegistry([otlpReceiverFactory, batchProcessorFactory, duckDbExporterFactory(store.writer)]);
+    const registry = createRegistry([otlpReceiverFactoryWith(security.receiver), batchProcessorFactory, duckDbExporterFactory(store.writer)]);
     pipelines = buildPipelines(registry, cfg, root, tailTaps(tail));
     await pipelines.start(host);
     log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), otlp: otlpAddresses() }, 'accepting OTLP');
@@ -81,10 +85,12 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       ready: () => isReady,
       metrics: gatewayMetrics,
       logger: componentLogger(root, 'graphql'),
+      ...security.graphql,
     });
     await graphql.start();
+    security.warnIfExposed();
     isReady = true;
-    log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), graphql: `http://${graphql.address()}${cfg.graphql.path}` }, 'ready');
+    log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), graphql: `${security.graphql.tls ? 'https' : 'http'}://${graphql.address()}${cfg.graphql.path}` }, 'ready');
   }
 
   /** The store each signal is read from: DuckDB unless the config names another backend. */

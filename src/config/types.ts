@@ -1,5 +1,6 @@
 import type { LevelWithSilent } from 'pino';
 import type { IngestConfig } from '../../ingest/pipeline.ts';
+import type { AuthConfig, LimitsConfig, TlsConfig } from './security.ts';
 
 export interface GatewayConfig extends IngestConfig {
   log: { level: LevelWithSilent };
@@ -52,4 +53,10 @@ export interface GatewayConfig extends IngestConfig {
       requestTimeoutMs: number;
     };
   };
+  /** Credentials and tenants (src/auth/). */
+  auth: AuthConfig;
+  /** Abuse limits on queries and ingest. */
+  limits: LimitsConfig;
+  /** TLS for every listener. */
+  tls: TlsConfig;
 }
