@@ -84,7 +84,7 @@ describe('auth: API keys and JWTs on every endpoint', () => {
 
   test('OTLP without or with a wrong credential: 401 / UNAUTHENTICATED with no detail', async () => {
     const body = JSON.stringify(spansJson([{ name: 'nope' }]));
-    for (const headers of [{}, { 'x-api-key': 'wrong' }, { authorization: 'Bearer wrong' }, { authorization: 'Basic dXNlcjpwYXNz' }]) {
+    for (const headers of [{}, { 'x-api-key': 'wrong' }, { authorization: 'Bearer wrong' }, { authorization: 'Basic dXNlcjpwYXNz' }] as Record<string, string>[]) {
       const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
       assert.equal(res.status, 401, JSON.stringify(headers));
       assert.equal(res.headers.get('www-authenticate'), 'Bearer');
@@ -97,7 +97,7 @@ describe('auth: API keys and JWTs on every endpoint', () => {
 
   test('OTLP with a key lacking the ingest scope, or naming another tenant: 403 / PERMISSION_DENIED', async () => {
     const body = JSON.stringify(spansJson([{ name: 'nope' }]));
-    for (const headers of [{ 'x-api-key': KEYS.queryA }, { 'x-api-key': KEYS.ingestA, 'x-scope-orgid': 'tenant-b' }]) {
+    for (const headers of [{ 'x-api-key': KEYS.queryA }, { 'x-api-key': KEYS.ingestA, 'x-scope-orgid': 'tenant-b' }] as Record<string, string>[]) {
       const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
       assert.equal(res.status, 403, JSON.stringify(headers));
       const call = await grpcExport(gw.otlpGrpc, 'traces', toProtobuf('traces', JSON.parse(body)), headers);
