@@ -50,6 +50,8 @@ export function queryCost(
       const v = valueFromASTUntyped(arg.value, variables ?? undefined);
       if (typeof v === 'number' && Number.isFinite(v)) return [Math.min(maxListSize, Math.max(1, v)), true];
     }
+    const byDefault = field.args.find((a) => SIZE_ARGS.includes(a.name) && typeof a.defaultValue === 'number');
+    if (byDefault) return [Math.min(maxListSize, Math.max(1, byDefault.defaultValue as number)), true];
     return [isListType(getNullableType(field.type)) && !inPage ? defaultListSize : 1, false];
   };
 
