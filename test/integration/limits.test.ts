@@ -60,15 +60,17 @@ describe('GraphQL limits', () => {
     const query = '{ services }';
     const hash = createHash('sha256').update(query).digest('hex');
     const ext = encodeURIComponent(JSON.stringify({ persistedQuery: { version: 1, sha256Hash: hash } }));
-    const get = (url: string, headers: Record<string, string> = {}) => fetch(url, { headers: { accept: 'application/json', ...headers } }).then(async (r) => ({ status: r.status, ...((await r.json()) as object) }));
+    const get = (url: string, headers: Record<string, string> = {}) => fetch(url, { headers: { accept: 'application/json', ...headers } }).then(
+        async (r) => ({ status: r.status, ...((await r.json()) as { data?: unknown; errors?: { message: string }[] }) }),
+      );
     const miss = await get(`${gw.graphqlUrl}?extensions=${ext}`);
-    assert.deepEqual((miss as { errors: unknown[] }).errors, [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }]);
+    assert.deepEqual(miss.errors, [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }]);
     const reg = await get(`${gw.graphqlUrl}?query=${encodeURIComponent(query)}&extensions=${ext}`);
-    assert.deepEqual((reg as { data: unknown }).data, { services: [] });
+    assert.deepEqual(reg.data, { services: [] });
     const hit = await get(`${gw.graphqlUrl}?extensions=${ext}`);
-    assert.deepEqual((hit as { data: unknown }).data, { services: [] });
+    assert.deepEqual(hit.data, { services: [] });
     const otherTenant = await get(`${gw.graphqlUrl}?extensions=${ext}`, { 'X-Scope-OrgID': 'someone-else' });
-    assert.equal((otherTenant as { errors: { message: string }[] }).errors[0]!.message, 'PersistedQueryNotFound', 'the cache is per tenant');
+    assert.equal(otherTenant.errors?.[0]?.message, 'PersistedQueryNotFound', 'the cache is per tenant');
     const wrongHash = await get(`${gw.graphqlUrl}?query=${encodeURIComponent('{ metrics { name } }')}&extensions=${ext}`);
     assert.equal(wrongHash.status, 400);
   });
