@@ -15,7 +15,7 @@ import type { GraphQLServer } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
 import { createTailBus, type TailBus } from './tail/bus.ts';
 import { tailTaps } from './tail/tap.ts';
-import { createSecurity } from './server/security.ts';
+import { createSecurity, limitsProcessorFactory, redactionProcessorFactory, withSecurityProcessors } from './server/security.ts';
 
 export interface App {
   start(): Promise<void>;
@@ -64,8 +64,8 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       threads: cfg.storage.duckdb.threads || undefined,
       memoryLimit: cfg.storage.duckdb.memoryLimit || undefined,
     });
-    const registry = createRegistry([otlpReceiverFactoryWith(security.receiver), batchProcessorFactory, duckDbExporterFactory(store.writer)]);
-    pipelines = buildPipelines(registry, cfg, root, tailTaps(tail));
+    const registry = createRegistry([otlpReceiverFactoryWith(security.receiver), batchProcessorFactory, duckDbExporterFactory(store.writer), limitsProcessorFactory, redactionProcessorFactory]);
+    pipelines = buildPipelines(registry, withSecurityProcessors(cfg), root, tailTaps(tail));
     await pipelines.start(host);
     log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), otlp: otlpAddresses() }, 'accepting OTLP');
 

@@ -45,3 +45,28 @@ export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
     },
   };
 }
+
+export { limitsProcessorFactory } from '../../ingest/processors/limits/factory.ts';
+export { redactionProcessorFactory } from '../../ingest/processors/redaction/factory.ts';
+
+/** Processors that, once configured under `processors`, run first in every pipeline not naming them. */
+const FIRST_PROCESSORS = ['limits', 'redaction'];
+
+/**
+ * Puts the `limits` then `redaction` processors at the head of every pipeline when their sections
+ * exist under `processors` (`processors: { redaction: {} }` is enough), so no signal is stored,
+ * exported, tailed or embedded unmasked because a pipeline forgot them. Pipelines that name them
+ * explicitly keep their own order.
+ */
+export function withSecurityProcessors<C extends GatewayConfig>(cfg: C): C {
+  const configured = FIRST_PROCESSORS.filter((id) => id in cfg.processors);
+  if (configured.length === 0) return cfg;
+  const pipelines = Object.fromEntries(
+    Object.entries(cfg.pipelines).map(([signal, p]) => {
+      const named = new Set(p.processors.map((id) => id.split('/')[0]));
+      const missing = configured.filter((id) => !named.has(id));
+      return [signal, { ...p, processors: [...missing, ...p.processors] }];
+    }),
+  );
+  return { ...cfg, pipelines };
+}

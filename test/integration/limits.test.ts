@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { gql } from '../helpers/graphql-client.ts';
 import { grpcExport } from '../helpers/otlp-grpc.ts';
-import { spansJson, toProtobuf } from '../helpers/otlp-bodies.ts';
+import { logsJson, randomTraceId, spansJson, toProtobuf } from '../helpers/otlp-bodies.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const codeOf = (r: { errors?: { extensions?: Record<string, unknown> }[] }) => r.errors?.[0]?.extensions?.code;
@@ -140,5 +140,36 @@ describe('ingest rate limits', () => {
       code = (await grpcExport(gw.otlpGrpc, 'traces', toProtobuf('traces', JSON.parse(body)), { 'x-scope-orgid': 'grpc-flooder' })).code;
     }
     assert.equal(code, grpc.status.RESOURCE_EXHAUSTED);
+  });
+});
+
+describe('redaction and attribute limits in the default pipelines', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ processors: { redaction: {}, limits: { maxValueLength: 200 } } });
+  });
+  after(() => gw.stop());
+
+  test('configured once under processors, they run before storage in every pipeline', async () => {
+    const traceId = randomTraceId();
+    const body = spansJson([{ traceId, name: 'checkout', attributes: { 'db.statement': "UPDATE users SET password = 'hunter2' WHERE email = 'jane@example.com'", 'card': '4111 1111 1111 1111', long: 'y'.repeat(500) } }]);
+    assert.equal((await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).status, 200);
+    const r = await waitFor(
+      () => gql<{ trace: { spans: { attributes: Record<string, unknown> }[] } | null }>(gw.graphqlUrl, 'query($id: ID!) { trace(traceId: $id) { spans { attributes } } }', { id: traceId }),
+      (x) => (x.data?.trace?.spans.length ?? 0) === 1,
+      'the stored span',
+    );
+    const a = r.data!.trace!.spans[0]!.attributes;
+    assert.equal(a['db.statement'], "UPDATE users SET password = '?' WHERE email = '?'");
+    assert.equal(a.card, '<redacted:creditCard>');
+    assert.equal((a.long as string).length, 200);
+    const logs = logsJson([{ body: 'login failed for jane@example.com with Bearer abcdefghijklmnop' }]);
+    assert.equal((await fetch(`${gw.otlpHttp}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(logs) })).status, 200);
+    const l = await waitFor(
+      () => gql<{ logs: { edges: { node: { body: unknown } }[] } }>(gw.graphqlUrl, '{ logs(first: 5) { edges { node { body } } } }'),
+      (x) => (x.data?.logs.edges.length ?? 0) === 1,
+      'the stored log',
+    );
+    assert.equal(l.data!.logs.edges[0]!.node.body, 'login failed for <redacted:email> with Bearer <redacted:bearerToken>');
   });
 });
