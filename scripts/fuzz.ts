@@ -132,8 +132,8 @@ export async function runFuzz(gw: TestGateway, opts: { iterations?: number; seco
   const seedSpans = spansJson(Array.from({ length: 5 }, (_, i) => ({ traceId: seedTrace, name: `seed-${i}`, attributes: { 'http.url': `https://x.test/${i}`, user: 'u' } })));
   const seedLogs = logsJson([{ body: 'seed log', attributes: { k: 'v' } }]);
   const protoSpans = toProtobuf('traces', seedSpans);
-  const post = (path: string, body: Buffer | string, type: string) =>
-    fetch(`${gw.otlpHttp}${path}`, { method: 'POST', headers: { 'content-type': type }, body, signal: AbortSignal.timeout(30_000) });
+  const post = (path: string, body: Uint8Array | string, type: string) =>
+    fetch(`${gw.otlpHttp}${path}`, { method: 'POST', headers: { 'content-type': type }, body: typeof body === 'string' ? body : new Uint8Array(body), signal: AbortSignal.timeout(30_000) });
   const seeded = await post('/v1/traces', JSON.stringify(seedSpans), 'application/json');
   if (seeded.status !== 200) throw new Error(`seeding failed: ${seeded.status}`);
   global.gc?.();
