@@ -8,7 +8,7 @@ import { arg, fmt, machine, summarize } from './lib.ts';
 
 const SECONDS = arg('seconds', 8);
 const FLOODERS = arg('flooders', 8);
-const LIMITS = { ingest: { itemsPerSecond: 20_000, bytesPerSecond: 0 }, graphql: { requestsPerSecond: 50 } };
+const LIMITS = { ingest: { itemsPerSecond: 20_000, bytesPerSecond: 0 }, graphql: { requestsPerSecond: 50, concurrentPerTenant: 1, timeoutMs: 2_000 } };
 
 interface Side {
   ingestOk: number;
@@ -27,13 +27,17 @@ async function client(gw: TestGateway, tenant: string, until: number, s: Side, o
     let t0 = performance.now();
     const r = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers, body });
     await r.arrayBuffer();
-    if (r.status === 200) (s.ingestOk += opts.spans), s.ingestMs.push(performance.now() - t0);
-    else s.ingestRefused++;
+    if (r.status === 200) {
+      s.ingestOk += opts.spans;
+      s.ingestMs.push(performance.now() - t0);
+    } else s.ingestRefused++;
     t0 = performance.now();
     const q = await fetch(gw.graphqlUrl, { method: 'POST', headers, body: JSON.stringify({ query: opts.query }) });
     await q.arrayBuffer();
-    if (q.status === 200) s.queryOk++, s.queryMs.push(performance.now() - t0);
-    else s.queryRefused++;
+    if (q.status === 200) {
+      s.queryOk++;
+      s.queryMs.push(performance.now() - t0);
+    } else s.queryRefused++;
     if (opts.pauseMs) await new Promise((res) => setTimeout(res, opts.pauseMs));
   }
 }

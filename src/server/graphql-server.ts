@@ -96,6 +96,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   const authenticator = opts.authenticator ?? createAuthenticator(defaultAuthConfig(), opts.logger);
   const limits = opts.limits ?? defaultLimitsConfig().graphql;
   const rateLimit = createTenantRateLimit('limits.graphql.requestsPerSecond', limits.requestsPerSecond);
+  const inFlight = new Map<string, number>();
   // Set when a request (HTTP) or connection (graphql-ws) is admitted; read when its context is built.
   const principals = new WeakMap<object, Principal>();
   const signals = new WeakMap<object, AbortSignal>();
@@ -134,14 +135,27 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
 
   /** Admits, rate-limits and runs one GraphQL HTTP request under its deadline. */
   async function serveGraphQL(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let tenant: string;
     try {
       const principal = await authenticator.admit(nodeHeaders(req.headers), opts.tenantHeader, 'query');
       await rateLimit.charge(principal.tenant);
+      tenant = principal.tenant;
       principals.set(req, principal);
     } catch (err) {
       if (refuseAdmission(res, err)) return;
       throw err;
     }
+    const running = inFlight.get(tenant) ?? 0;
+    if (limits.concurrentPerTenant > 0 && running >= limits.concurrentPerTenant) {
+      refuse(res, 429, 'GW_RATE_LIMITED', `limits.graphql.concurrentPerTenant of ${limits.concurrentPerTenant} requests running at once reached for this tenant; retry after 1 s`, { 'retry-after': '1' });
+      return;
+    }
+    inFlight.set(tenant, running + 1);
+    res.once('close', () => {
+      const n = (inFlight.get(tenant) ?? 1) - 1;
+      if (n <= 0) inFlight.delete(tenant);
+      else inFlight.set(tenant, n);
+    });
     const abort = new AbortController();
     signals.set(req, abort.signal);
     const timer = limits.timeoutMs > 0 ? setTimeout(() => abort.abort(new DeadlineError(limits.timeoutMs)), limits.timeoutMs) : undefined;

@@ -173,3 +173,27 @@ describe('redaction and attribute limits in the default pipelines', () => {
     assert.equal(l.data!.logs.edges[0]!.node.body, 'login failed for <redacted:email> with Bearer <redacted:bearerToken>');
   });
 });
+
+describe('GraphQL concurrency per tenant', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { graphql: { concurrentPerTenant: 1 } } });
+  });
+  after(() => gw.stop());
+
+  test('a tenant with a request running gets 429 for the next one; another tenant is served', async () => {
+    const specs = Array.from({ length: 20_000 }, (_, i) => ({ name: `op-${i}`, attributes: { 'http.url': `https://example.test/item/${i}` } }));
+    const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-scope-orgid': 'busy' }, body: JSON.stringify(spansJson(specs)) });
+    assert.equal(res.status, 200);
+    const slow = '{ spans(first: 1000, filter: { attributes: [{ key: "http.url", regex: ".*(a|b|c)+.*z.*" }] }) { nodes { name } } }';
+    const post = (tenant: string, query: string) =>
+      fetch(gw.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-scope-orgid': tenant }, body: JSON.stringify({ query }) });
+    const [first, second, other] = await Promise.all([post('busy', slow), post('busy', slow), post('quiet', '{ services }')]);
+    const statuses = [first.status, second.status].sort();
+    assert.deepEqual(statuses, [200, 429]);
+    const refused = first.status === 429 ? first : second;
+    assert.equal(refused.headers.get('retry-after'), '1');
+    assert.match(((await refused.json()) as { errors: { message: string }[] }).errors[0]!.message, /limits\.graphql\.concurrentPerTenant of 1/);
+    assert.equal(other.status, 200);
+  });
+});
