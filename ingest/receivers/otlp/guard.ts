@@ -9,15 +9,19 @@ import { RateLimitedError, type TenantRateLimit } from '../../../src/limits/tena
 import { ReceiveError, tenantOf } from './receive.ts';
 
 export interface ReceiverGuard {
-  /** The tenant of a request, or a ReceiveError (401/UNAUTHENTICATED, 403/PERMISSION_DENIED, 400). */
-  admit(headers: HeaderLookup, tenantHeader: string): Promise<string>;
+  /**
+   * The tenant of a request, or a ReceiveError (401/UNAUTHENTICATED, 403/PERMISSION_DENIED, 400).
+   * Synchronous when no credential needs checking, so an open receiver handles a request in the
+   * same turn it arrives, exactly as before auth existed.
+   */
+  admit(headers: HeaderLookup, tenantHeader: string): string | Promise<string>;
   /** Counts a decoded request against the tenant's limits, or a ReceiveError (429/RESOURCE_EXHAUSTED). */
   charge(tenant: string, items: number, bytes: number): Promise<void>;
 }
 
 /** No credentials, no limits: the tenant header alone (what a receiver built without a guard does). */
 export const openGuard: ReceiverGuard = {
-  admit: (headers, tenantHeader) => Promise.resolve(tenantOf(headers(tenantHeader.toLowerCase()), tenantHeader)),
+  admit: (headers, tenantHeader) => tenantOf(headers(tenantHeader.toLowerCase()), tenantHeader),
   charge: () => Promise.resolve(),
 };
 
@@ -34,15 +38,19 @@ export function createReceiverGuard(opts: {
   logger: Logger;
 }): ReceiverGuard {
   const { authenticator, items, bytes } = opts;
+  const admitWithCredentials = async (headers: HeaderLookup, tenantHeader: string): Promise<string> => {
+    try {
+      return (await authenticator.admit(headers, tenantHeader, 'ingest')).tenant;
+    } catch (err) {
+      if (err instanceof AuthError) throw authError(err);
+      if (err instanceof InvalidTenantError) return tenantOf(headers(tenantHeader.toLowerCase()), tenantHeader);
+      throw err;
+    }
+  };
   return {
-    async admit(headers, tenantHeader) {
-      try {
-        return (await authenticator.admit(headers, tenantHeader, 'ingest')).tenant;
-      } catch (err) {
-        if (err instanceof AuthError) throw authError(err);
-        if (err instanceof InvalidTenantError) return tenantOf(headers(tenantHeader.toLowerCase()), tenantHeader);
-        throw err;
-      }
+    admit(headers, tenantHeader) {
+      if (authenticator.mode === 'none') return openGuard.admit(headers, tenantHeader);
+      return admitWithCredentials(headers, tenantHeader);
     },
     async charge(tenant, itemCount, byteCount) {
       try {

@@ -105,7 +105,8 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
         );
       }
       format = requestFormat;
-      const tenant = await opts.guard.admit(nodeHeaders(req.headers), config.tenantHeader);
+      const admitted = opts.guard.admit(nodeHeaders(req.headers), config.tenantHeader);
+      const tenant = typeof admitted === 'string' ? admitted : await admitted;
       const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
       if (!['identity', 'gzip', 'x-gzip', 'deflate'].includes(encoding)) {
         throw new ReceiveError(415, GrpcStatus.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(encoding)}; use gzip, deflate or none`);
