@@ -8,7 +8,7 @@ import { arg, fmt, machine, summarize } from './lib.ts';
 
 const SECONDS = arg('seconds', 8);
 const FLOODERS = arg('flooders', 8);
-const LIMITS = { ingest: { itemsPerSecond: 20_000, bytesPerSecond: 0 }, graphql: { requestsPerSecond: 50, concurrentPerTenant: 1, timeoutMs: 2_000 } };
+const LIMITS = { ingest: { itemsPerSecond: 1_000, bytesPerSecond: 0 }, graphql: { requestsPerSecond: 50, concurrentPerTenant: 1, timeoutMs: 2_000 } };
 
 interface Side {
   ingestOk: number;
