@@ -12,6 +12,7 @@ export interface ContextServices {
   backends?: () => BackendStatus[];
   search?: SemanticSearch;
 }
+import type { Principal } from '../src/auth/types.ts';
 
 export interface Stores {
   traces: TraceStore;
@@ -36,6 +37,8 @@ export interface GraphQLContext {
   backends: () => BackendStatus[];
   /** Semantic search; absent when it is disabled. */
   search?: SemanticSearch;
+  /** Who is asking (set by the GraphQL server; check scopes with hasScope from src/auth/types.ts). */
+  principal?: Principal;
 }
 
 /**

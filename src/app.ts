@@ -7,7 +7,7 @@ import type { BackendRegistry } from './backends/index.ts';
 import { openDuckDbStore, type DuckDbStore } from './stores/duckdb/index.ts';
 import { createRegistry } from '../ingest/registry.ts';
 import { buildPipelines, type RunningPipelines } from '../ingest/pipeline.ts';
-import { otlpReceiverFactory } from '../ingest/receivers/otlp/factory.ts';
+import { otlpReceiverFactoryWith } from '../ingest/receivers/otlp/factory.ts';
 import { batchProcessorFactory } from '../ingest/processors/batch/factory.ts';
 import { duckDbExporterFactory } from '../ingest/exporters/duckdb/factory.ts';
 import { prometheusExporterFactory } from '../ingest/exporters/prometheus/factory.ts';
@@ -28,6 +28,7 @@ import { addComponentReporters, backendMetrics, createBackendRegistry, duckDbRep
 import { createTailService } from './tail/service.ts';
 import { embeddingExporterFactory } from '../ingest/exporters/embedding/factory.ts';
 import type { SearchParts } from './search/setup.ts';
+import { createSecurity, limitsProcessorFactory, redactionProcessorFactory, withSecurityProcessors } from './server/security.ts';
 
 export interface App {
   start(): Promise<void>;
@@ -80,6 +81,9 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   // What the `backends` query and /metrics report: exporters, the DuckDB store, the read sources.
   const backends = createBackendRegistry();
 
+  // Credentials, limits and TLS shared by every listener (src/auth, src/limits, src/server/security.ts).
+  const security = createSecurity(cfg, root);
+
   const host: Host = {
     logger: root,
     reportError: (componentId, err) => log.error({ err, component: componentId }, 'component reported an error'),
@@ -99,8 +103,10 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       search = await openSemanticSearch(cfg.search, store.db, componentLogger(root, 'search'));
     }
     const registry = createRegistry([
-      otlpReceiverFactory,
+      otlpReceiverFactoryWith(security.receiver),
       batchProcessorFactory,
+      limitsProcessorFactory,
+      redactionProcessorFactory,
       duckDbExporterFactory(store.writer),
       jaegerExporterFactory,
       elasticsearchExporterFactory(cfg.storage.elasticsearch),
@@ -108,7 +114,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       embeddingExporterFactory(search?.indexer ?? null),
     ]);
     await tail.start();
-    pipelines = buildPipelines(registry, cfg, root, tailTaps(tail));
+    pipelines = buildPipelines(registry, withSecurityProcessors(cfg), root, tailTaps(tail));
     addComponentReporters(backends, pipelines.components.values());
     const duckStore = store;
     for (const r of duckDbReporters(() => duckStore.stats(), duckDbRoles(), cfg.storage.duckdb.path)) backends.add(r);
@@ -147,10 +153,12 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       ready: () => isReady,
       metrics: gatewayMetrics,
       logger: componentLogger(root, 'graphql'),
+      ...security.graphql,
     });
     await graphql.start();
+    security.warnIfExposed();
     isReady = true;
-    log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), graphql: `http://${graphql.address()}${cfg.graphql.path}` }, 'ready');
+    log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), graphql: `${security.graphql.tls ? 'https' : 'http'}://${graphql.address()}${cfg.graphql.path}` }, 'ready');
   }
 
   /** The store each signal is read from: DuckDB unless the config names another backend. */

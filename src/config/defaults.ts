@@ -1,4 +1,5 @@
 import type { GatewayConfig } from './types.ts';
+import { defaultAuthConfig, defaultLimitsConfig, defaultTlsConfig } from './security.ts';
 
 // Listeners bind to loopback unless told otherwise (the Collector's default since v0.104).
 export const DEFAULT_HOST = '127.0.0.1';
@@ -87,5 +88,8 @@ export function defaultConfig(): GatewayConfig {
       logs: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb', 'embedding'] },
       metrics: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb'] },
     },
+    auth: defaultAuthConfig(),
+    limits: defaultLimitsConfig(),
+    tls: defaultTlsConfig(),
   };
 }

@@ -6,6 +6,7 @@ import { defaultConfig } from './defaults.ts';
 import { ConfigError, deepFreeze, mergeConfig } from './merge.ts';
 import type { GatewayConfig } from './types.ts';
 import { validateSearchConfig } from '../search/config.ts';
+import { validateSecurityConfig } from './security.ts';
 
 export interface ConfigSources {
   file?: string;
@@ -51,6 +52,11 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_JAEGER_OTLP_CA_FILE', path: 'exporters.jaeger.tls.caFile', kind: 'string', help: 'CA bundle for an https/TLS Jaeger OTLP endpoint' },
   { name: 'TELEQL_ES_BEARER', path: 'storage.elasticsearch.bearer', kind: 'string', help: 'Elasticsearch bearer token (instead of user/password)' },
   { name: 'TELEQL_ES_CA_FILE', path: 'storage.elasticsearch.caFile', kind: 'string', help: 'CA bundle for an https Elasticsearch' },
+  { name: 'TELEQL_AUTH_MODE', path: 'auth.mode', kind: 'string', help: 'none | apiKey | jwt | apiKey+jwt (none)' },
+  { name: 'TELEQL_JWT_SECRET', path: 'auth.jwt.secret', kind: 'string', help: 'shared secret for HS256 bearer JWTs (32+ characters)' },
+  { name: 'TELEQL_JWKS_FILE', path: 'auth.jwt.jwksFile', kind: 'string', help: 'JWKS file with the public keys for bearer JWTs' },
+  { name: 'TELEQL_TLS_CERT_FILE', path: 'tls.certFile', kind: 'string', help: 'PEM certificate: every listener serves TLS' },
+  { name: 'TELEQL_TLS_KEY_FILE', path: 'tls.keyFile', kind: 'string', help: 'PEM private key for tls.certFile' },
 ];
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
@@ -120,6 +126,7 @@ function deepMerge(a: unknown, b: unknown): unknown {
 }
 
 function validate(cfg: GatewayConfig): void {
+  validateSecurityConfig(cfg);
   if (!LOG_LEVELS.includes(cfg.log.level)) throw new ConfigError(`log.level: expected one of ${LOG_LEVELS.join('|')} (actual: '${cfg.log.level}')`);
   if (!Number.isInteger(cfg.graphql.port) || cfg.graphql.port < 0 || cfg.graphql.port > 65535) {
     throw new ConfigError(`graphql.port: expected an integer from 0 to 65535 (actual: ${cfg.graphql.port})`);

@@ -1,5 +1,6 @@
 import type { LevelWithSilent } from 'pino';
 import type { IngestConfig } from '../../ingest/pipeline.ts';
+import type { AuthConfig, LimitsConfig, TlsConfig } from './security.ts';
 
 export interface GatewayConfig extends IngestConfig {
   log: { level: LevelWithSilent };
@@ -133,4 +134,10 @@ export interface GatewayConfig extends IngestConfig {
     /** The HNSW index kept beside DuckDB. */
     ann: { connectivity: number; expansionAdd: number; expansionSearch: number; quantization: 'f32' | 'f16' | 'i8' };
   };
+  /** Credentials and tenants (src/auth/). */
+  auth: AuthConfig;
+  /** Abuse limits on queries and ingest. */
+  limits: LimitsConfig;
+  /** TLS for every listener. */
+  tls: TlsConfig;
 }

@@ -1,7 +1,9 @@
 // One HTTP server for the query side: GraphQL over HTTP and GraphiQL (Yoga), graphql-ws on the same
-// path, and the health endpoints. Tenants come from the X-Scope-OrgID header (HTTP) or the
-// connection_init payload / upgrade request headers (WebSocket).
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+// path, and the health endpoints. Every GraphQL request and WebSocket connection is admitted by the
+// authenticator (credentials from headers, or the connection_init payload / upgrade request headers
+// on WebSocket), which also fixes the tenant; then rate limits, the deadline and the query limits apply.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { GraphQLSchema, execute as graphqlExecute, subscribe as graphqlSubscribe } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
@@ -9,8 +11,22 @@ import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.ts';
-import { InvalidTenantError, resolveTenant } from '../tenant.ts';
+import { InvalidTenantError } from '../tenant.ts';
 import { formatPrometheus, type MetricsSource } from './metrics.ts';
+import { AuthError, createAuthenticator, type Authenticator } from '../auth/authenticator.ts';
+import { connectionParamHeaders, nodeHeaders, type Principal } from '../auth/types.ts';
+import { defaultAuthConfig, defaultLimitsConfig, type LimitsConfig } from '../config/security.ts';
+import { RateLimitedError, createTenantRateLimit } from '../limits/tenant-rate-limit.ts';
+import { withQuerySignal } from '../stores/query-signal.ts';
+import {
+  DeadlineError,
+  armorPlugin,
+  checkQueryText,
+  costLimitPlugin,
+  deadlinePlugin,
+  persistedQueriesPlugin,
+  queryTextLimitPlugin,
+} from './query-limits.ts';
 
 export interface GraphQLServerOptions {
   host: string;
@@ -29,6 +45,13 @@ export interface GraphQLServerOptions {
   /** The gateway's own metrics, served on /metrics. */
   metrics: MetricsSource;
   logger: Logger;
+  /** Who may query (default: auth off, tenant from the header). */
+  authenticator?: Authenticator;
+  /** Whether /metrics needs an admin credential when auth is on. */
+  metricsAccess?: 'admin' | 'open';
+  limits?: LimitsConfig['graphql'];
+  /** Serve HTTPS / WSS with these options. */
+  tls?: HttpsOptions;
 }
 
 export interface GraphQLServer {
@@ -37,25 +60,25 @@ export interface GraphQLServer {
   address(): string;
 }
 
-function tenantOrError(value: string | readonly string[] | undefined | null): string {
-  try {
-    return resolveTenant(value);
-  } catch (err) {
-    if (err instanceof InvalidTenantError) throw new GatewayError('GW_BAD_ARGUMENT', err.message);
-    throw err;
-  }
+/** A refusal answered before Yoga runs, in the GraphQL-over-HTTP error shape. */
+function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
 
-function connectionParamTenant(params: Readonly<Record<string, unknown>> | undefined, header: string): string | undefined {
-  if (!params) return undefined;
-  for (const [key, value] of Object.entries(params)) {
-    if (key.toLowerCase() === header && typeof value === 'string') return value;
-    if (key.toLowerCase() === 'headers' && value && typeof value === 'object') {
-      const nested = connectionParamTenant(value as Record<string, unknown>, header);
-      if (nested !== undefined) return nested;
-    }
+/** Turns an admission failure into its HTTP answer; false when `err` is not one. */
+function refuseAdmission(res: ServerResponse, err: unknown): boolean {
+  if (err instanceof AuthError) {
+    if (err.kind === 'unauthenticated') refuse(res, 401, 'GW_UNAUTHENTICATED', err.publicMessage, { 'www-authenticate': 'Bearer' });
+    else refuse(res, 403, 'GW_FORBIDDEN', err.publicMessage);
+    return true;
   }
-  return undefined;
+  if (err instanceof InvalidTenantError) return refuse(res, 400, 'GW_BAD_ARGUMENT', err.message), true;
+  if (err instanceof RateLimitedError) {
+    refuse(res, 429, 'GW_RATE_LIMITED', err.message, { 'retry-after': String(err.retryAfterSeconds) });
+    return true;
+  }
+  return false;
 }
 
 /** Puts the backends' remarks (context.notes, filled by resolvers) into the response's `extensions.notes`. */
@@ -70,29 +93,102 @@ const queryNotesPlugin: Plugin = {
 };
 
 export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
-  const header = opts.tenantHeader.toLowerCase();
+  const authenticator = opts.authenticator ?? createAuthenticator(defaultAuthConfig(), opts.logger);
+  const limits = opts.limits ?? defaultLimitsConfig().graphql;
+  const rateLimit = createTenantRateLimit('limits.graphql.requestsPerSecond', limits.requestsPerSecond);
+  const inFlight = new Map<string, number>();
+  // Set when a request (HTTP) or connection (graphql-ws) is admitted; read when its context is built.
+  const principals = new WeakMap<object, Principal>();
+  const signals = new WeakMap<object, AbortSignal>();
+  const principalOf = (key: object | undefined): Principal => {
+    const p = key && principals.get(key);
+    // Only reachable if a request bypassed admission: fail closed.
+    if (!p) throw new GatewayError('GW_UNAUTHENTICATED', 'missing or invalid credentials');
+    return p;
+  };
   const yoga = createYoga<{ req?: IncomingMessage; connectionParams?: Record<string, unknown>; wsConnection?: object }>({
     schema: opts.schema,
     graphqlEndpoint: opts.path,
     landingPage: false,
     graphiql: opts.graphiql ? { subscriptionsProtocol: 'WS', title: 'teleql' } : false,
     maskedErrors: { isDev: opts.exposeInternalErrors },
-    plugins: [queryNotesPlugin],
+    plugins: [
+      queryNotesPlugin,
+      persistedQueriesPlugin(limits.persistedQueries, (ctx) => principalOf((ctx as { req?: object }).req).tenant),
+      queryTextLimitPlugin(limits.maxQueryBytes),
+      armorPlugin(limits),
+      costLimitPlugin(limits),
+      deadlinePlugin,
+    ],
     logging: {
       debug: (...args) => opts.logger.debug({ args }, 'yoga'),
       info: (...args) => opts.logger.info({ args }, 'yoga'),
       warn: (...args) => opts.logger.warn({ args }, 'yoga'),
       error: (...args) => opts.logger.error({ args }, 'yoga'),
     },
-    context: (initial: YogaInitialContext & { connectionParams?: Record<string, unknown>; wsConnection?: object }) => {
-      const fromWs = connectionParamTenant(initial.connectionParams, header);
-      const tenant = tenantOrError(fromWs ?? initial.request.headers.get(header));
-      return opts.contextFor(tenant, initial.wsConnection ?? initial.request);
+    context: (initial: YogaInitialContext & { req?: IncomingMessage; connectionParams?: Record<string, unknown>; wsConnection?: object }) => {
+      const principal = principalOf(initial.wsConnection ?? initial.req);
+      const requestSignal = initial.req && signals.get(initial.req);
+      return { ...opts.contextFor(principal.tenant, initial.wsConnection ?? initial.request), principal, requestSignal };
     },
   });
 
-  const server: Server = createServer((req, res) => {
+  /** Admits, rate-limits and runs one GraphQL HTTP request under its deadline. */
+  async function serveGraphQL(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let tenant: string;
+    try {
+      const principal = await authenticator.admit(nodeHeaders(req.headers), opts.tenantHeader, 'query');
+      await rateLimit.charge(principal.tenant);
+      tenant = principal.tenant;
+      principals.set(req, principal);
+    } catch (err) {
+      if (refuseAdmission(res, err)) return;
+      throw err;
+    }
+    const running = inFlight.get(tenant) ?? 0;
+    if (limits.concurrentPerTenant > 0 && running >= limits.concurrentPerTenant) {
+      refuse(res, 429, 'GW_RATE_LIMITED', `limits.graphql.concurrentPerTenant of ${limits.concurrentPerTenant} requests running at once reached for this tenant; retry after 1 s`, { 'retry-after': '1' });
+      return;
+    }
+    inFlight.set(tenant, running + 1);
+    res.once('close', () => {
+      const n = (inFlight.get(tenant) ?? 1) - 1;
+      if (n <= 0) inFlight.delete(tenant);
+      else inFlight.set(tenant, n);
+    });
+    const abort = new AbortController();
+    signals.set(req, abort.signal);
+    const timer = limits.timeoutMs > 0 ? setTimeout(() => abort.abort(new DeadlineError(limits.timeoutMs)), limits.timeoutMs) : undefined;
+    // The client going away before the answer is sent also interrupts its queries.
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
+    });
+    try {
+      await withQuerySignal(abort.signal, () => yoga.handle(req, res));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (authenticator.mode !== 'none' && (opts.metricsAccess ?? 'admin') === 'admin') {
+      try {
+        await authenticator.admit(nodeHeaders(req.headers), opts.tenantHeader, 'admin');
+      } catch (err) {
+        if (refuseAdmission(res, err)) return;
+        throw err;
+      }
+    }
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(formatPrometheus(opts.metrics()));
+  }
+
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
+    const failed = (err: unknown) => {
+      opts.logger.error({ err }, 'graphql request failed unexpectedly');
+      if (!res.headersSent) refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Unexpected error.');
+      else res.destroy();
+    };
     if (url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       return;
@@ -103,18 +199,40 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       return;
     }
     if (url === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(formatPrometheus(opts.metrics()));
+      serveMetrics(req, res).catch(failed);
       return;
     }
-    void yoga.handle(req, res);
-  });
+    serveGraphQL(req, res).catch(failed);
+  };
+  const server: Server = opts.tls ? createHttpsServer(opts.tls, handler) : createServer(handler);
 
   const wss = new WebSocketServer({ server, path: opts.path });
   const wsCleanup = useServer(
     {
+      // Credentials come in connection_init (top level or under `headers`), else the upgrade request.
+      onConnect: async (ctx) => {
+        const headers = connectionParamHeaders(ctx.connectionParams, nodeHeaders(ctx.extra.request.headers));
+        try {
+          principals.set(ctx, await authenticator.admit(headers, opts.tenantHeader, 'query'));
+          return true;
+        } catch (err) {
+          if (err instanceof AuthError && err.kind === 'unauthenticated') ctx.extra.socket.close(4401, 'Unauthorized');
+          else if (err instanceof InvalidTenantError) ctx.extra.socket.close(4400, err.message.slice(0, 120));
+          else if (!(err instanceof AuthError)) throw err;
+          return false; // 4403 Forbidden, unless closed above
+        }
+      },
       execute: (args) => (args.rootValue as { execute: typeof graphqlExecute }).execute(args),
       subscribe: (args) => (args.rootValue as { subscribe: typeof graphqlSubscribe }).subscribe(args),
       onSubscribe: async (ctx, _id, payload) => {
+        const tooLarge = checkQueryText(payload.query, limits.maxQueryBytes);
+        if (tooLarge) return [tooLarge];
+        try {
+          await rateLimit.charge(principalOf(ctx).tenant);
+        } catch (err) {
+          if (err instanceof RateLimitedError) return [new GatewayError('GW_RATE_LIMITED', err.message, { retryAfterSeconds: err.retryAfterSeconds })];
+          throw err;
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,

@@ -6,6 +6,8 @@ import { startHttpServer } from './http.ts';
 import { otlpProto } from '../../../src/otlp/proto.ts';
 import { type OtlpReceiverStats, type RunningServer, emptyStats } from './receive.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
+import { type ReceiverGuard, openGuard } from './guard.ts';
+import type { ReceiverTls } from './tls.ts';
 
 export type { OtlpReceiverConfig, OtlpReceiverStats };
 
@@ -16,10 +18,17 @@ export interface OtlpReceiver extends Receiver {
   metrics(): MetricSample[];
 }
 
-export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceiverConfig, next: NextConsumers): OtlpReceiver {
+/** What the process gives every OTLP receiver besides its own config section. */
+export interface OtlpReceiverEnvironment {
+  guard?: ReceiverGuard;
+  tls?: ReceiverTls;
+}
+
+export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceiverConfig, next: NextConsumers, env: OtlpReceiverEnvironment = {}): OtlpReceiver {
   checkOtlpReceiverConfig(config);
   const logger = settings.logger;
-  const ctx = { stats: emptyStats() };
+  const guard = env.guard ?? openGuard;
+  const ctx = { stats: emptyStats(), charge: guard.charge };
   let grpc: RunningServer | undefined;
   let http: RunningServer | undefined;
   let stopped = false;
@@ -36,8 +45,8 @@ export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceive
       if (grpc || http) throw new Error(`receiver ${settings.id} is already started`);
       otlpProto(); // parse the .proto files now (~25 ms) rather than during the first request
       try {
-        if (config.grpc.enabled) grpc = await startGrpcServer({ config, next, ctx, logger });
-        if (config.http.enabled && !stopped) http = await startHttpServer({ config, next, ctx, logger });
+        if (config.grpc.enabled) grpc = await startGrpcServer({ config, next, ctx, logger, guard, credentials: env.tls?.grpc });
+        if (config.http.enabled && !stopped) http = await startHttpServer({ config, next, ctx, logger, guard, tls: env.tls?.http });
       } catch (err) {
         await closeAll();
         throw new Error(`receiver ${settings.id} could not listen: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
@@ -86,10 +95,15 @@ export interface OtlpReceiverFactory extends ReceiverFactory<OtlpReceiverConfig>
   create(settings: CreateSettings, config: OtlpReceiverConfig, next: NextConsumers): OtlpReceiver;
 }
 
-export const otlpReceiverFactory: OtlpReceiverFactory = {
-  kind: 'receiver',
-  type: 'otlp',
-  signals: ['traces', 'logs', 'metrics'],
-  createDefaultConfig: defaultOtlpReceiverConfig,
-  create: createOtlpReceiver,
-};
+export const otlpReceiverFactory: OtlpReceiverFactory = otlpReceiverFactoryWith({});
+
+/** The `otlp` factory whose receivers use the process's credentials check, limits and TLS. */
+export function otlpReceiverFactoryWith(env: OtlpReceiverEnvironment): OtlpReceiverFactory {
+  return {
+    kind: 'receiver',
+    type: 'otlp',
+    signals: ['traces', 'logs', 'metrics'],
+    createDefaultConfig: defaultOtlpReceiverConfig,
+    create: (settings, config, next) => createOtlpReceiver(settings, config, next, env),
+  };
+}

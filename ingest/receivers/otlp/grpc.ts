@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import type { NextConsumers, Signal } from '../../component.ts';
 import { encodeExportResponse } from '../../../src/otlp/codec.ts';
 import type { OtlpReceiverConfig } from './config.ts';
-import { type ReceiveContext, ReceiveError, type RunningServer, receive, tenantOf } from './receive.ts';
+import { type ReceiveContext, ReceiveError, type RunningServer, receive } from './receive.ts';
+import type { ReceiverGuard } from './guard.ts';
 
 const SERVICE: Record<Signal, string> = {
   traces: 'opentelemetry.proto.collector.trace.v1.TraceService',
@@ -37,6 +38,17 @@ export interface GrpcServerOptions {
   next: NextConsumers;
   ctx: ReceiveContext;
   logger: Logger;
+  guard: ReceiverGuard;
+  /** Server credentials (TLS, optionally mutual); insecure when absent. */
+  credentials?: grpc.ServerCredentials;
+}
+
+/** Metadata values as the one header lookup both transports use (OTEL_EXPORTER_OTLP_HEADERS lands here). */
+function metadataHeaders(md: grpc.Metadata) {
+  return (name: string): string | undefined => {
+    const v = md.get(name)[0];
+    return v === undefined ? undefined : String(v);
+  };
 }
 
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningServer> {
@@ -45,7 +57,6 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
     // grpc-js checks this before and while inflating a compressed message (RESOURCE_EXHAUSTED).
     'grpc.max_receive_message_length': config.maxRequestBytes,
   });
-  const tenantKey = config.tenantHeader.toLowerCase();
   for (const signal of ['traces', 'logs', 'metrics'] as const) {
     const consumer = next[signal];
     if (!consumer) continue; // unwired signals answer UNIMPLEMENTED, as in the Collector
@@ -53,8 +64,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
       Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
         ctx.stats.grpcRequests++;
         const answer = async () => {
-          const tenantValue = call.metadata.get(tenantKey)[0];
-          const tenant = tenantOf(tenantValue === undefined ? undefined : String(tenantValue), config.tenantHeader);
+          const tenant = await opts.guard.admit(metadataHeaders(call.metadata), config.tenantHeader);
           return encodeExportResponse(signal, 'protobuf', await receive(ctx, consumer, signal, call.request, 'protobuf', tenant));
         };
         answer().then(
@@ -65,7 +75,9 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
             else logger.debug({ code: err.grpcCode, err: err.message }, 'otlp/grpc request refused');
             const code = err instanceof ReceiveError ? err.grpcCode : grpc.status.INTERNAL;
             const details = err instanceof Error ? err.message : String(err);
-            callback({ code, details });
+            const metadata = new grpc.Metadata();
+            if (err instanceof ReceiveError && err.retryAfterSeconds !== undefined) metadata.set('retry-after', String(err.retryAfterSeconds));
+            callback({ code, details, metadata });
           },
         );
       },
@@ -73,7 +85,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
   }
   const host = config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host;
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${config.grpc.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+    server.bindAsync(`${host}:${config.grpc.port}`, opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) =>
       err ? reject(err) : resolve(bound),
     );
   });

@@ -1,6 +1,7 @@
 // OTLP/HTTP (https://opentelemetry.io/docs/specs/otlp/#otlphttp) on node:http: POST /v1/{traces,logs,metrics}
 // with protobuf or JSON bodies, optionally gzip/deflate, answered in the request's own encoding.
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import type { Logger } from 'pino';
@@ -8,7 +9,9 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { NextConsumers, Signal } from '../../component.ts';
 import { type OtlpFormat, encodeExportResponse, encodeStatus } from '../../../src/otlp/codec.ts';
 import type { OtlpReceiverConfig } from './config.ts';
-import { type ReceiveContext, ReceiveError, type RunningServer, badRequest, receive, tenantOf, tooLarge } from './receive.ts';
+import { type ReceiveContext, ReceiveError, type RunningServer, badRequest, receive, tooLarge } from './receive.ts';
+import type { ReceiverGuard } from './guard.ts';
+import { nodeHeaders } from '../../../src/auth/types.ts';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
 const CONTENT_TYPE: Record<OtlpFormat, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
@@ -20,19 +23,23 @@ export interface HttpServerOptions {
   next: NextConsumers;
   ctx: ReceiveContext;
   logger: Logger;
+  guard: ReceiverGuard;
+  /** TLS (and client-certificate) options; plain HTTP when absent. */
+  tls?: https.ServerOptions;
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningServer> {
   const { config, logger } = opts;
   let closing = false;
   const handle = createHandler(opts, () => closing);
-  const server = http.createServer((req, res) => {
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
       logger.error({ err }, 'otlp/http request failed unexpectedly');
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });
-  });
+  };
+  const server = opts.tls ? https.createServer(opts.tls, listener) : http.createServer(listener);
   // A client that announces its size with `Expect: 100-continue` learns about 413 before sending it.
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (Number(req.headers['content-length'] ?? 0) <= config.maxRequestBytes) res.writeContinue();
@@ -65,7 +72,6 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
 function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
   const { config, next, ctx, logger } = opts;
   const max = config.maxRequestBytes;
-  const tenantHeader = config.tenantHeader.toLowerCase();
   const served = Object.entries(PATHS).filter(([, signal]) => next[signal]);
   const paths = served.map(([p]) => p).join(', ');
   const allowedOrigins = config.http.cors?.allowedOrigins.map(originPattern) ?? [];
@@ -99,8 +105,8 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
         );
       }
       format = requestFormat;
-      const tenantValue = req.headers[tenantHeader];
-      const tenant = tenantOf(Array.isArray(tenantValue) ? tenantValue.join(',') : tenantValue, config.tenantHeader);
+      const admitted = opts.guard.admit(nodeHeaders(req.headers), config.tenantHeader);
+      const tenant = typeof admitted === 'string' ? admitted : await admitted;
       const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
       if (!['identity', 'gzip', 'x-gzip', 'deflate'].includes(encoding)) {
         throw new ReceiveError(415, GrpcStatus.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(encoding)}; use gzip, deflate or none`);
@@ -117,6 +123,8 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
       ctx.stats.failedRequests++;
       logger.debug({ status: err.httpStatus, url: req.url, err: err.message }, 'otlp/http request refused');
       if (err.httpStatus === 503) res.setHeader('Retry-After', RETRY_AFTER_SECONDS);
+      if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+      if (err.httpStatus === 401) res.setHeader('WWW-Authenticate', 'Bearer');
       // Unread body left on the socket: close after answering instead of reading it all.
       if (!req.complete || isClosing()) res.setHeader('Connection', 'close');
       res.writeHead(err.httpStatus, { 'Content-Type': CONTENT_TYPE[format] }).end(encodeStatus(format, err.grpcCode, err.message));

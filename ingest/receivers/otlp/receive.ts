@@ -12,6 +12,8 @@ export class ReceiveError extends Error {
     readonly httpStatus: number,
     readonly grpcCode: GrpcStatus,
     message: string,
+    /** Sent as Retry-After (HTTP) / retry-after metadata (gRPC). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ReceiveError';
@@ -60,8 +62,9 @@ export function emptyStats(): OtlpReceiverStats {
   };
 }
 
+/** The tenant named by the header; missing or empty means the default tenant (as on the GraphQL side). */
 export function tenantOf(value: string | undefined, header: string): string {
-  if (value === undefined) return DEFAULT_TENANT;
+  if (value === undefined || value === '') return DEFAULT_TENANT;
   if (!isValidTenant(value)) {
     throw badRequest(
       `invalid tenant in ${header}: ${JSON.stringify(value.slice(0, 160))}; use 1-150 characters of A-Z a-z 0-9 ! - _ . * ' ( )`,
@@ -78,6 +81,8 @@ export interface RunningServer {
 
 export interface ReceiveContext {
   stats: OtlpReceiverStats;
+  /** Per-tenant ingest limits, charged once a request is decoded (none when absent). */
+  charge?: (tenant: string, items: number, bytes: number) => Promise<void>;
 }
 
 /** Decodes and delivers one request; resolves to the partial success to report, if any. */
@@ -96,6 +101,7 @@ export async function receive<S extends Signal>(
     throw badRequest(err instanceof Error ? err.message : String(err));
   }
   const key = ITEM_KEY[signal];
+  await ctx.charge?.(tenant, decoded.items.length + decoded.rejected.length, body.length);
   ctx.stats[`rejected${key}`] += decoded.rejected.length;
   if (decoded.items.length > 0) {
     try {

@@ -18,6 +18,7 @@ import {
   type DuckDBValue,
 } from '@duckdb/node-api';
 import { toStoreError, unavailable } from './errors.ts';
+import { interruptible } from './interrupt.ts';
 
 export type SqlParam = string | number | bigint | boolean | null | readonly string[];
 export type Row = Record<string, unknown>;
@@ -202,7 +203,7 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
     query(sql, params = []) {
       let lane = readLanes[0]!;
       for (const l of readLanes) if (l.pending < lane.pending) lane = l;
-      return lane.use((conn) => runQuery(conn, sql, params)).catch((err: unknown) => {
+      return lane.use((conn) => interruptible(conn, () => runQuery(conn, sql, params))).catch((err: unknown) => {
         throw toStoreError(err);
       });
     },

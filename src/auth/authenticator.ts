@@ -1,0 +1,79 @@
+// The one place every endpoint asks "who is this, which tenant, may they do that?": OTLP gRPC
+// (metadata) and HTTP, GraphQL over HTTP and graphql-ws (connection_init), /metrics.
+import type { Logger } from 'pino';
+import type { AuthConfig } from '../config/security.ts';
+import { InvalidTenantError, resolveTenant } from '../tenant.ts';
+import { createApiKeyVerifier } from './api-keys.ts';
+import { createJwtVerifier } from './jwt.ts';
+import { AuthError, type HeaderLookup, type Principal, SCOPES, type Scope, hasScope, unauthenticated } from './types.ts';
+
+export interface Authenticator {
+  readonly mode: AuthConfig['mode'];
+  /**
+   * The caller's principal, checked for `scope`. With auth off, the tenant is the tenant header's
+   * value (missing or empty: "default"). With auth on, the tenant is the credential's; a non-empty
+   * tenant header must name the same tenant (else `forbidden`), so clients that always send it keep working.
+   * Rejects with AuthError; an invalid tenant header with InvalidTenantError.
+   */
+  admit(headers: HeaderLookup, tenantHeader: string, scope: Scope | undefined): Promise<Principal>;
+}
+
+const ALL_SCOPES: ReadonlySet<Scope> = new Set(SCOPES);
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+export function createAuthenticator(cfg: AuthConfig, logger: Logger): Authenticator {
+  const keys = cfg.mode.includes('apiKey') ? createApiKeyVerifier(cfg.apiKeys) : undefined;
+  const jwt = cfg.mode.includes('jwt') ? createJwtVerifier(cfg.jwt) : undefined;
+  const apiKeyHeader = cfg.apiKeyHeader.toLowerCase();
+
+  async function identify(headers: HeaderLookup): Promise<Principal> {
+    const authorization = headers('authorization')?.trim();
+    const bearer = authorization?.match(/^(?:bearer|apikey)\s+(\S+)$/i)?.[1];
+    const apiKey = headers(apiKeyHeader)?.trim() || undefined;
+    if (bearer && jwt && JWT_SHAPE.test(bearer)) return jwt.verify(bearer);
+    const candidate = apiKey ?? bearer;
+    if (candidate === undefined) throw unauthenticated(authorization ? 'unsupported Authorization scheme' : 'no credentials');
+    const principal = keys?.verify(candidate);
+    if (!principal) throw unauthenticated('unknown API key');
+    return principal;
+  }
+
+  return {
+    mode: cfg.mode,
+    async admit(headers, tenantHeader, scope) {
+      const requested = headers(tenantHeader.toLowerCase());
+      if (cfg.mode === 'none') {
+        return { tenant: resolveTenant(requested), scopes: ALL_SCOPES, subject: 'anonymous', method: 'none' };
+      }
+      let principal: Principal;
+      try {
+        principal = await identify(headers);
+      } catch (err) {
+        if (err instanceof AuthError) logger.debug({ reason: err.reason }, 'credentials refused');
+        throw err;
+      }
+      if (requested !== undefined && requested !== '' && requested !== principal.tenant) {
+        throw new AuthError('forbidden', `the ${tenantHeader} header names another tenant than the credential's`);
+      }
+      if (scope && !hasScope(principal, scope)) throw new AuthError('forbidden', `the credential lacks the ${scope} scope`);
+      return principal;
+    },
+  };
+}
+
+export { AuthError, InvalidTenantError };
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i;
+
+/** A loud warning for every listener reachable from other hosts while auth is off. */
+export function warnIfExposed(mode: AuthConfig['mode'], listeners: Record<string, string | undefined>, logger: Logger): string[] {
+  if (mode !== 'none') return [];
+  const exposed = Object.entries(listeners).filter(([, host]) => host !== undefined && !LOOPBACK.test(host));
+  for (const [name, host] of exposed) {
+    logger.warn(
+      { listener: name, host },
+      `SECURITY: auth.mode is 'none' and the ${name} listener is bound to ${host}: anyone who can reach it can read and write every tenant's data. Set auth.mode (see SECURITY.md) or bind to 127.0.0.1.`,
+    );
+  }
+  return exposed.map(([name]) => name);
+}

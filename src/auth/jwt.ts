@@ -1,0 +1,54 @@
+// Bearer JWTs (jose): HMAC shared secret or a JWKS file; exp/nbf always checked, iss/aud when
+// configured; tenant and scopes read from configurable claims.
+import { readFileSync } from 'node:fs';
+import { createLocalJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { AuthConfig } from '../config/security.ts';
+import { isValidTenant } from '../tenant.ts';
+import { SCOPES, type Principal, type Scope, unauthenticated } from './types.ts';
+
+export interface JwtVerifier {
+  verify(token: string): Promise<Principal>;
+}
+
+function claim(payload: JWTPayload, path: string): unknown {
+  if (path in payload) return payload[path];
+  let node: unknown = payload;
+  for (const part of path.split('.')) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+export function createJwtVerifier(cfg: AuthConfig['jwt']): JwtVerifier {
+  const options = {
+    ...(cfg.issuer && { issuer: cfg.issuer }),
+    ...(cfg.audience && { audience: cfg.audience }),
+    clockTolerance: cfg.clockToleranceSeconds,
+    requiredClaims: ['exp'],
+  };
+  let verifyWith: (token: string) => ReturnType<typeof jwtVerify>;
+  if (cfg.jwksFile) {
+    const jwks: JWTVerifyGetKey = createLocalJWKSet(JSON.parse(readFileSync(cfg.jwksFile, 'utf8')) as Parameters<typeof createLocalJWKSet>[0]);
+    verifyWith = (token) => jwtVerify(token, jwks, { ...options, algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] });
+  } else {
+    const secret = new TextEncoder().encode(cfg.secret);
+    verifyWith = (token) => jwtVerify(token, secret, { ...options, algorithms: ['HS256', 'HS384', 'HS512'] });
+  }
+  return {
+    async verify(token) {
+      let payload: JWTPayload;
+      try {
+        payload = (await verifyWith(token)).payload;
+      } catch (err) {
+        throw unauthenticated(`jwt: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      const tenant = claim(payload, cfg.tenantClaim);
+      if (typeof tenant !== 'string' || !isValidTenant(tenant)) throw unauthenticated(`jwt: claim ${cfg.tenantClaim} is not a valid tenant`);
+      const raw = claim(payload, cfg.scopesClaim);
+      const list = typeof raw === 'string' ? raw.split(/\s+/) : Array.isArray(raw) ? raw : [];
+      const scopes = new Set(list.filter((s): s is Scope => (SCOPES as readonly unknown[]).includes(s)));
+      return { tenant, scopes, subject: typeof payload.sub === 'string' ? payload.sub : 'jwt', method: 'jwt' };
+    },
+  };
+}

@@ -1,0 +1,145 @@
+// The `auth`, `limits` and `tls` config sections: types, defaults and checks, kept here so the
+// shared config files only gain one field each.
+import { ConfigError } from './merge.ts';
+import { SCOPES } from '../auth/types.ts';
+import { isValidTenant } from '../tenant.ts';
+
+export interface ApiKeyConfig {
+  /** A name for logs (never the key itself). */
+  name: string;
+  /** `sha256:<hex>` or `scrypt:<salt base64>:<hash base64>` of the key; the key itself is never in the config. */
+  hash: string;
+  tenant: string;
+  scopes: string[];
+}
+
+export interface AuthConfig {
+  /** `none`: no credentials, tenant from X-Scope-OrgID (loopback only, warned about otherwise). */
+  mode: 'none' | 'apiKey' | 'jwt' | 'apiKey+jwt';
+  /** Header carrying an API key; `Authorization: Bearer <key>` also works. */
+  apiKeyHeader: string;
+  apiKeys: ApiKeyConfig[];
+  jwt: {
+    /** HMAC shared secret (HS256/384/512), or… */
+    secret: string;
+    /** …a JWKS JSON file with the public keys (RS*, ES*, EdDSA). */
+    jwksFile: string;
+    issuer: string;
+    audience: string;
+    /** Claim holding the tenant ID (a dotted path for nested claims). */
+    tenantClaim: string;
+    /** Claim holding the scopes: a space-separated string or a list. */
+    scopesClaim: string;
+    clockToleranceSeconds: number;
+  };
+  /** Who may read /metrics when auth is on: `admin` (a credential with the admin scope) or `open`. */
+  metrics: 'admin' | 'open';
+}
+
+export interface LimitsConfig {
+  graphql: {
+    maxDepth: number;
+    maxAliases: number;
+    maxTokens: number;
+    /** Cost = sum over fields of the product of the list sizes (`first`/`limit`) above them. */
+    maxCost: number;
+    /** List size assumed for a list field without `first`/`limit`. */
+    defaultListSize: number;
+    maxQueryBytes: number;
+    /** Per tenant, operations per second (0 = unlimited). */
+    requestsPerSecond: number;
+    /** Per tenant, GraphQL HTTP requests running at once; more get 429 (0 = unlimited). Keeps one tenant's slow queries from holding every DuckDB read lane. */
+    concurrentPerTenant: number;
+    /** Deadline of one GraphQL request; running DuckDB queries are interrupted when it passes (0 = none). */
+    timeoutMs: number;
+    /** Automatic persisted queries (Apollo protocol) cached per tenant; 0 entries = off. */
+    persistedQueries: number;
+  };
+  ingest: {
+    /** Per tenant, spans + log records + data points per second (0 = unlimited). */
+    itemsPerSecond: number;
+    /** Per tenant, request bytes (after decompression) per second (0 = unlimited). */
+    bytesPerSecond: number;
+  };
+}
+
+export interface TlsConfig {
+  /** PEM files; both set = every listener (GraphQL, OTLP gRPC and HTTP) serves TLS only. */
+  certFile: string;
+  keyFile: string;
+  /** CA bundle for client certificates on the OTLP listeners (mutual TLS). */
+  clientCaFile: string;
+  /** With clientCaFile: refuse OTLP clients without a certificate signed by it. */
+  requireClientCert: boolean;
+}
+
+export function defaultAuthConfig(): AuthConfig {
+  return {
+    mode: 'none',
+    apiKeyHeader: 'x-api-key',
+    apiKeys: [],
+    jwt: { secret: '', jwksFile: '', issuer: '', audience: '', tenantClaim: 'tenant', scopesClaim: 'scope', clockToleranceSeconds: 30 },
+    metrics: 'admin',
+  };
+}
+
+export function defaultLimitsConfig(): LimitsConfig {
+  return {
+    graphql: {
+      maxDepth: 12,
+      maxAliases: 15,
+      maxTokens: 2000,
+      maxCost: 200_000,
+      defaultListSize: 100,
+      maxQueryBytes: 64 * 1024,
+      requestsPerSecond: 0,
+      concurrentPerTenant: 0,
+      timeoutMs: 30_000,
+      persistedQueries: 1000,
+    },
+    ingest: { itemsPerSecond: 0, bytesPerSecond: 0 },
+  };
+}
+
+export function defaultTlsConfig(): TlsConfig {
+  return { certFile: '', keyFile: '', clientCaFile: '', requireClientCert: false };
+}
+
+const MODES = ['none', 'apiKey', 'jwt', 'apiKey+jwt'];
+const HASH = /^(sha256:[0-9a-f]{64}|scrypt:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+)$/;
+
+export function validateSecurityConfig(cfg: { auth: AuthConfig; limits: LimitsConfig; tls: TlsConfig }): void {
+  const { auth, limits, tls } = cfg;
+  if (!MODES.includes(auth.mode)) throw new ConfigError(`auth.mode: expected one of ${MODES.join('|')} (actual: '${auth.mode}')`);
+  auth.apiKeys.forEach((k, i) => {
+    const at = `auth.apiKeys[${i}]`;
+    if (typeof k !== 'object' || k === null) throw new ConfigError(`${at}: expected a mapping with name, hash, tenant, scopes`);
+    for (const key of Object.keys(k)) {
+      if (!['name', 'hash', 'tenant', 'scopes'].includes(key)) throw new ConfigError(`${at}: unknown key "${key}" (known keys: name, hash, tenant, scopes)`);
+    }
+    if (typeof k.hash !== 'string' || !HASH.test(k.hash)) {
+      throw new ConfigError(`${at}.hash: expected sha256:<64 hex> or scrypt:<salt base64>:<hash base64> (actual: ${JSON.stringify(k.hash)})`);
+    }
+    if (typeof k.tenant !== 'string' || !isValidTenant(k.tenant)) throw new ConfigError(`${at}.tenant: not a valid tenant ID (actual: ${JSON.stringify(k.tenant)})`);
+    if (!Array.isArray(k.scopes) || k.scopes.length === 0 || k.scopes.some((s) => !(SCOPES as readonly string[]).includes(s))) {
+      throw new ConfigError(`${at}.scopes: expected a non-empty list of ${SCOPES.join('|')} (actual: ${JSON.stringify(k.scopes)})`);
+    }
+  });
+  if (auth.mode.includes('apiKey') && auth.apiKeys.length === 0) throw new ConfigError(`auth.apiKeys: auth.mode is '${auth.mode}' but no key is configured`);
+  if (auth.mode.includes('jwt') && !auth.jwt.secret && !auth.jwt.jwksFile) {
+    throw new ConfigError(`auth.jwt: auth.mode is '${auth.mode}': set jwt.secret or jwt.jwksFile`);
+  }
+  if (auth.jwt.secret && auth.jwt.secret.length < 32) throw new ConfigError('auth.jwt.secret: use at least 32 characters');
+  if (!['admin', 'open'].includes(auth.metrics)) throw new ConfigError(`auth.metrics: expected admin|open (actual: '${auth.metrics}')`);
+  for (const [section, values] of Object.entries(limits) as [string, Record<string, number>][]) {
+    for (const [key, v] of Object.entries(values)) {
+      if (!Number.isInteger(v) || v < 0) throw new ConfigError(`limits.${section}.${key}: expected an integer of 0 or more (actual: ${v})`);
+    }
+  }
+  for (const key of ['maxDepth', 'maxAliases', 'maxTokens', 'maxCost', 'defaultListSize', 'maxQueryBytes'] as const) {
+    if (limits.graphql[key] < 1) throw new ConfigError(`limits.graphql.${key}: expected an integer greater than 0 (actual: ${limits.graphql[key]})`);
+  }
+  if (Boolean(tls.certFile) !== Boolean(tls.keyFile)) throw new ConfigError('tls: set both certFile and keyFile, or neither');
+  if ((tls.clientCaFile || tls.requireClientCert) && !tls.certFile) throw new ConfigError('tls.clientCaFile: mutual TLS needs tls.certFile and tls.keyFile');
+  if (tls.requireClientCert && !tls.clientCaFile) throw new ConfigError('tls.requireClientCert: needs tls.clientCaFile');
+}

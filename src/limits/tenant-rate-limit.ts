@@ -1,0 +1,40 @@
+// Per-tenant rate limits (rate-limiter-flexible, in memory): one fixed one-second window per tenant
+// and measure, so a tenant that floods is refused without slowing anyone else down.
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+
+export class RateLimitedError extends Error {
+  constructor(
+    /** The limit's config key, e.g. `limits.ingest.itemsPerSecond`. */
+    readonly limit: string,
+    readonly value: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`rate limit ${limit} of ${value} per second exceeded for this tenant; retry after ${retryAfterSeconds} s`);
+    this.name = 'RateLimitedError';
+  }
+}
+
+export interface TenantRateLimit {
+  readonly perSecond: number;
+  /** Charges `cost` units to the tenant, or rejects with RateLimitedError. A no-op when the limit is 0. */
+  charge(tenant: string, cost?: number): Promise<void>;
+}
+
+export function createTenantRateLimit(limit: string, perSecond: number): TenantRateLimit {
+  if (perSecond <= 0) return { perSecond, charge: () => Promise.resolve() };
+  const limiter = new RateLimiterMemory({ points: perSecond, duration: 1 });
+  return {
+    perSecond,
+    async charge(tenant, cost = 1) {
+      if (cost <= 0) return;
+      try {
+        // One request larger than a whole second's budget takes the whole budget rather than
+        // being refused forever.
+        await limiter.consume(tenant, Math.min(cost, perSecond));
+      } catch (res) {
+        if (!(res instanceof RateLimiterRes)) throw res;
+        throw new RateLimitedError(limit, perSecond, Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
+      }
+    },
+  };
+}

@@ -1,0 +1,86 @@
+// The cost of a GraphQL operation from list sizes and nesting: every field costs the product of
+// the list sizes above it, a list size being the field's `first`/`limit` argument (a literal or a
+// variable's value) or, for a list without one, `defaultListSize`. So `traces(limit: 100) { spans
+// { events } }` costs 100 + 100·100 + 100·100·100, and raising a limit raises the cost in proportion.
+// A list directly under a field sized by an argument (a connection's `edges`/`nodes`) is that
+// page, not another multiplication. Sizes above `maxListSize` are refused by the resolvers, so they
+// count as `maxListSize` here and the client gets the resolver's precise error instead.
+import {
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLField,
+  type GraphQLOutputType,
+  type GraphQLSchema,
+  type SelectionSetNode,
+  type ValueNode,
+  Kind,
+  getNamedType,
+  getNullableType,
+  isCompositeType,
+  isListType,
+  isObjectType,
+  isInterfaceType,
+  valueFromASTUntyped,
+} from 'graphql';
+
+const SIZE_ARGS = ['first', 'limit', 'last'];
+
+export function queryCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Readonly<Record<string, unknown>> | null | undefined,
+  defaultListSize: number,
+  maxListSize = 1000,
+): number {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  let operation;
+  for (const def of document.definitions) {
+    if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+    else if (def.kind === Kind.OPERATION_DEFINITION && (!operationName || def.name?.value === operationName)) operation ??= def;
+  }
+  if (!operation) return 0;
+  const root = operation.operation === 'query' ? schema.getQueryType() : operation.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+  if (!root) return 0;
+
+  /** The field's list size, and whether an argument set it. */
+  const sizeOf = (field: GraphQLField<unknown, unknown>, node: { arguments?: readonly { name: { value: string }; value: ValueNode }[] }, inPage: boolean): [number, boolean] => {
+    for (const arg of node.arguments ?? []) {
+      if (!SIZE_ARGS.includes(arg.name.value)) continue;
+      const v = valueFromASTUntyped(arg.value, variables ?? undefined);
+      if (typeof v === 'number' && Number.isFinite(v)) return [Math.min(maxListSize, Math.max(1, v)), true];
+    }
+    const byDefault = field.args.find((a) => SIZE_ARGS.includes(a.name) && typeof a.defaultValue === 'number');
+    if (byDefault) return [Math.min(maxListSize, Math.max(1, byDefault.defaultValue as number)), true];
+    return [isListType(getNullableType(field.type)) && !inPage ? defaultListSize : 1, false];
+  };
+
+  const walk = (set: SelectionSetNode, parent: GraphQLOutputType, multiplier: number, seen: ReadonlySet<string>, inPage = false): number => {
+    const type = getNamedType(parent);
+    if (!isCompositeType(type)) return 0;
+    let cost = 0;
+    for (const sel of set.selections) {
+      if (sel.kind === Kind.FIELD) {
+        if (sel.name.value.startsWith('__')) continue;
+        const field = isObjectType(type) || isInterfaceType(type) ? type.getFields()[sel.name.value] : undefined;
+        if (!field) continue;
+        const [size, sized] = sizeOf(field, sel, inPage);
+        const mult = multiplier * size;
+        cost += mult;
+        if (sel.selectionSet) cost += walk(sel.selectionSet, field.type, mult, seen, sized);
+      } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+        const cond = sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : type;
+        cost += walk(sel.selectionSet, (cond ?? type) as GraphQLOutputType, multiplier, seen, inPage);
+      } else {
+        const name = sel.name.value;
+        const frag = fragments.get(name);
+        if (!frag || seen.has(name)) continue; // cycles are a validation error anyway
+        const cond = schema.getType(frag.typeCondition.name.value) ?? type;
+        cost += walk(frag.selectionSet, cond as GraphQLOutputType, multiplier, new Set([...seen, name]), inPage);
+      }
+      if (!Number.isFinite(cost) || cost > Number.MAX_SAFE_INTEGER) return Number.MAX_SAFE_INTEGER;
+    }
+    return cost;
+  };
+  return walk(operation.selectionSet, root, 1, new Set());
+}

@@ -1,0 +1,115 @@
+// Yoga plugins that keep one client from taking the query side down: query text size, automatic
+// persisted queries (resolved before the size check), depth/aliases/tokens (graphql-armor), a
+// cost from list sizes (query-cost.ts), and the deadline's error. Each refusal names the limit.
+import { createHash } from 'node:crypto';
+import { type DocumentNode, GraphQLError, type GraphQLSchema } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { LRUCache } from 'lru-cache';
+import type { LimitsConfig } from '../config/security.ts';
+import { GatewayError } from '../errors.ts';
+import { queryCost } from './query-cost.ts';
+
+type GraphQLLimits = LimitsConfig['graphql'];
+
+function tooLarge(message: string, status = 400): GatewayError {
+  return new GatewayError('GW_QUERY_TOO_LARGE', message, { http: { status } });
+}
+
+/**
+ * Apollo's automatic persisted queries (`extensions.persistedQuery.sha256Hash`, also over GET):
+ * a hash alone runs the cached text or answers PersistedQueryNotFound; hash + text stores it.
+ * The cache is per tenant, so one tenant cannot learn which queries another one runs.
+ */
+export function persistedQueriesPlugin(size: number, tenantOf: (serverContext: object) => string): Plugin {
+  const cache = new LRUCache<string, string>({ max: Math.max(1, size) });
+  return {
+    onParams({ params, setParams, context }) {
+      const ext = (params.extensions as { persistedQuery?: { version?: unknown; sha256Hash?: unknown } } | undefined)?.persistedQuery;
+      if (!ext || size === 0) return;
+      if (ext.version !== 1 || typeof ext.sha256Hash !== 'string' || !/^[0-9a-f]{64}$/.test(ext.sha256Hash)) {
+        throw new GraphQLError('persistedQuery: expected version 1 and a sha256Hash of 64 lower-case hex digits', {
+          extensions: { code: 'GW_BAD_ARGUMENT', http: { status: 400 } },
+        });
+      }
+      const key = `${tenantOf(context)}\u0000${ext.sha256Hash}`;
+      if (typeof params.query === 'string' && params.query !== '') {
+        const actual = createHash('sha256').update(params.query).digest('hex');
+        if (actual !== ext.sha256Hash) {
+          throw new GraphQLError('provided sha does not match query', { extensions: { code: 'PERSISTED_QUERY_HASH_MISMATCH', http: { status: 400 } } });
+        }
+        cache.set(key, params.query);
+        return;
+      }
+      const query = cache.get(key);
+      if (query === undefined) throw new GraphQLError('PersistedQueryNotFound', { extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } });
+      setParams({ ...params, query });
+    },
+  };
+}
+
+export function queryTextLimitPlugin(maxBytes: number): Plugin {
+  return {
+    onParams({ params }) {
+      const bytes = typeof params.query === 'string' ? Buffer.byteLength(params.query) : 0;
+      if (bytes > maxBytes) throw tooLarge(`query text of ${bytes} bytes exceeds limits.graphql.maxQueryBytes of ${maxBytes}`, 413);
+    },
+  };
+}
+
+/** The same check for documents that do not come through Yoga's params (graphql-ws). */
+export function checkQueryText(query: unknown, maxBytes: number): GatewayError | undefined {
+  const bytes = typeof query === 'string' ? Buffer.byteLength(query) : 0;
+  return bytes > maxBytes ? tooLarge(`query text of ${bytes} bytes exceeds limits.graphql.maxQueryBytes of ${maxBytes}`, 413) : undefined;
+}
+
+export function armorPlugin(limits: GraphQLLimits): Plugin {
+  return EnvelopArmorPlugin({
+    maxDepth: { n: limits.maxDepth, ignoreIntrospection: true },
+    maxAliases: { n: limits.maxAliases },
+    maxTokens: { n: limits.maxTokens },
+    maxDirectives: { n: 50 },
+    // The cost from list sizes needs variable values, so it runs at execution (below) instead.
+    costLimit: { enabled: false },
+    blockFieldSuggestion: { enabled: false },
+  }) as Plugin;
+}
+
+export function costLimitPlugin(limits: GraphQLLimits): Plugin {
+  const check = (args: { schema: GraphQLSchema; document: DocumentNode; operationName?: string | null; variableValues?: unknown }) => {
+    const cost = queryCost(args.schema, args.document, args.operationName, args.variableValues as Record<string, unknown> | undefined, limits.defaultListSize);
+    if (cost <= limits.maxCost) return undefined;
+    return tooLarge(
+      `query cost of ${cost} exceeds limits.graphql.maxCost of ${limits.maxCost} (each field costs the product of the list sizes above it; lower first/limit or nest less)`,
+    );
+  };
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const err = check(args);
+      if (err) setResultAndStopExecution({ errors: [err] });
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const err = check(args);
+      if (err) setResultAndStopExecution({ errors: [err] });
+    },
+  };
+}
+
+/** Marks the abort reason of a request whose deadline passed. */
+export class DeadlineError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`the request deadline of ${timeoutMs} ms (limits.graphql.timeoutMs) passed`);
+    this.name = 'DeadlineError';
+  }
+}
+
+/** When the deadline passed, the interrupted queries' errors become one GW_TIMEOUT naming the limit. */
+export const deadlinePlugin: Plugin = {
+  onExecute: () => ({
+    onExecuteDone: ({ args, result, setResult }) => {
+      const signal = (args.contextValue as { requestSignal?: AbortSignal }).requestSignal;
+      if (!signal?.aborted || !(signal.reason instanceof DeadlineError) || Symbol.asyncIterator in result) return;
+      setResult({ data: result.data ?? null, errors: [new GatewayError('GW_TIMEOUT', `${signal.reason.message}; running queries were interrupted`)] });
+    },
+  }),
+};

@@ -1,0 +1,199 @@
+// Abuse limits on a real gateway: GraphQL depth, aliases, tokens, cost, text size, rate limit,
+// persisted queries over GET, the request deadline; per-tenant ingest rate limits on both transports.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { gql } from '../helpers/graphql-client.ts';
+import { grpcExport } from '../helpers/otlp-grpc.ts';
+import { logsJson, randomTraceId, spansJson, toProtobuf } from '../helpers/otlp-bodies.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+const codeOf = (r: { errors?: { extensions?: Record<string, unknown> }[] }) => r.errors?.[0]?.extensions?.code;
+const messageOf = (r: { errors?: { message: string }[] }) => r.errors?.[0]?.message ?? '';
+
+describe('GraphQL limits', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({
+      limits: { graphql: { maxDepth: 5, maxAliases: 3, maxTokens: 300, maxCost: 5000, maxQueryBytes: 4000, defaultListSize: 10 } },
+    });
+  });
+  after(() => gw.stop());
+
+  test('depth over the limit is refused naming the limit and the depth found', async () => {
+    const r = await gql(gw.graphqlUrl, '{ trace(traceId: "0af7651916cd43dd8448eb211c80319c") { spans { children { children { children { name } } } } } }');
+    assert.match(messageOf(r), /depth limit of 5 exceeded, found 6/);
+  });
+
+  test('too many aliases are refused naming the limit', async () => {
+    const r = await gql(gw.graphqlUrl, '{ a: services b: services c: services d: services }');
+    assert.match(messageOf(r), /Aliases limit of 3 exceeded, found 4/);
+  });
+
+  test('too many tokens are refused naming the limit', async () => {
+    const r = await gql(gw.graphqlUrl, `{ ${Array.from({ length: 320 }, () => '__typename').join(' ')} }`);
+    assert.match(messageOf(r), /Token limit of 300 exceeded/);
+  });
+
+  test('the cost from list sizes: first/limit (literal or variable) times nesting', async () => {
+    const cheap = await gql(gw.graphqlUrl, '{ spans(first: 5) { nodes { name events { name } } } }');
+    assert.equal(cheap.errors, undefined, JSON.stringify(cheap.errors));
+    const costly = await gql(gw.graphqlUrl, 'query($n: Int) { spans(first: $n) { nodes { name events { name typedAttributes { key } } } } }', { n: 100 });
+    assert.equal(codeOf(costly), 'GW_QUERY_TOO_LARGE');
+    assert.match(messageOf(costly), /query cost of \d+ exceeds limits\.graphql\.maxCost of 5000/);
+    const cost = Number(/cost of (\d+)/.exec(messageOf(costly))![1]);
+    // spans 100 + nodes (the page itself) 100 + name 100 + events 100·10 + name 1000 + typedAttributes 100·10·10 + key 10000
+    assert.equal(cost, 100 + 100 + 100 + 1000 + 1000 + 10000 + 10000);
+  });
+
+  test('query text over maxQueryBytes is refused with 413 naming both sizes', async () => {
+    const query = `{ services ${' '.repeat(5000)} }`;
+    const r = await gql(gw.graphqlUrl, query);
+    assert.equal(r.status, 413);
+    assert.equal(codeOf(r), 'GW_QUERY_TOO_LARGE');
+    assert.match(messageOf(r), /query text of 50\d\d bytes exceeds limits\.graphql\.maxQueryBytes of 4000/);
+  });
+
+  test('automatic persisted queries over GET: unknown hash, register, then hash alone', async () => {
+    const query = '{ services }';
+    const hash = createHash('sha256').update(query).digest('hex');
+    const ext = encodeURIComponent(JSON.stringify({ persistedQuery: { version: 1, sha256Hash: hash } }));
+    const get = (url: string, headers: Record<string, string> = {}) => fetch(url, { headers: { accept: 'application/json', ...headers } }).then(
+        async (r) => ({ status: r.status, ...((await r.json()) as { data?: unknown; errors?: { message: string }[] }) }),
+      );
+    const miss = await get(`${gw.graphqlUrl}?extensions=${ext}`);
+    assert.deepEqual(miss.errors, [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }]);
+    const reg = await get(`${gw.graphqlUrl}?query=${encodeURIComponent(query)}&extensions=${ext}`);
+    assert.deepEqual(reg.data, { services: [] });
+    const hit = await get(`${gw.graphqlUrl}?extensions=${ext}`);
+    assert.deepEqual(hit.data, { services: [] });
+    const otherTenant = await get(`${gw.graphqlUrl}?extensions=${ext}`, { 'X-Scope-OrgID': 'someone-else' });
+    assert.equal(otherTenant.errors?.[0]?.message, 'PersistedQueryNotFound', 'the cache is per tenant');
+    const wrongHash = await get(`${gw.graphqlUrl}?query=${encodeURIComponent('{ metrics { name } }')}&extensions=${ext}`);
+    assert.equal(wrongHash.status, 400);
+  });
+});
+
+describe('GraphQL rate limit and deadline', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { graphql: { requestsPerSecond: 3, timeoutMs: 1 } } });
+  });
+  after(() => gw.stop());
+
+  test('a tenant over requestsPerSecond gets 429 with Retry-After; another tenant is unaffected', async () => {
+    const answers = await Promise.all(Array.from({ length: 10 }, () => fetch(gw.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-scope-orgid': 'flooder' },
+      body: JSON.stringify({ query: '{ __typename }' }),
+    })));
+    const limited = answers.filter((r) => r.status === 429);
+    assert.ok(limited.length >= 1, `statuses: ${answers.map((r) => r.status).join(',')}`);
+    assert.match(limited[0]!.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+    const body = (await limited[0]!.json()) as { errors: { message: string; extensions: { code: string } }[] };
+    assert.equal(body.errors[0]!.extensions.code, 'GW_RATE_LIMITED');
+    assert.match(body.errors[0]!.message, /limits\.graphql\.requestsPerSecond of 3/);
+    const other = await gql(gw.graphqlUrl, '{ __typename }', {}, { 'x-scope-orgid': 'quiet' });
+    assert.equal(other.status, 200);
+  });
+
+  test('a query still running at the deadline is interrupted and answered with GW_TIMEOUT', async () => {
+    // 40,000 spans make the regex scan take far longer than the 1 ms deadline.
+    const specs = Array.from({ length: 40_000 }, (_, i) => ({ name: `op-${i}`, attributes: { 'http.url': `https://example.test/item/${i}?q=${'x'.repeat(20)}` } }));
+    for (let i = 0; i < specs.length; i += 10_000) {
+      const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-scope-orgid': 'slow' }, body: JSON.stringify(spansJson(specs.slice(i, i + 10_000))) });
+      assert.equal(res.status, 200);
+    }
+    const r = await waitFor(
+      () => gql(gw.graphqlUrl, '{ spans(first: 1000, filter: { attributes: [{ key: "http.url", regex: ".*(a|b|c)+.*z.*" }] }) { edges { node { name } } } }', {}, { 'x-scope-orgid': 'slow' }),
+      (x) => codeOf(x) === 'GW_TIMEOUT',
+      'a timed-out answer',
+    );
+    assert.match(messageOf(r), /request deadline of 1 ms \(limits\.graphql\.timeoutMs\) passed/);
+  });
+});
+
+describe('ingest rate limits', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { ingest: { itemsPerSecond: 20, bytesPerSecond: 0 } } });
+  });
+  after(() => gw.stop());
+
+  test('a tenant over itemsPerSecond gets 429 + Retry-After (HTTP) and RESOURCE_EXHAUSTED (gRPC); others go on', async () => {
+    const body = JSON.stringify(spansJson(Array.from({ length: 20 }, () => ({ name: 'flood' }))));
+    const post = (tenant: string) => fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-scope-orgid': tenant }, body });
+    let refused: Response | undefined;
+    for (let i = 0; i < 5 && !refused; i++) {
+      const r = await post('flooder');
+      if (r.status === 429) refused = r;
+      else assert.equal(r.status, 200);
+    }
+    assert.ok(refused, 'the flooding tenant is refused');
+    assert.match(refused.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+    assert.match(((await refused.json()) as { message: string }).message, /limits\.ingest\.itemsPerSecond of 20/);
+    assert.equal((await post('quiet')).status, 200, 'another tenant is served');
+    let code: grpc.status | undefined;
+    for (let i = 0; i < 5 && code !== grpc.status.RESOURCE_EXHAUSTED; i++) {
+      code = (await grpcExport(gw.otlpGrpc, 'traces', toProtobuf('traces', JSON.parse(body)), { 'x-scope-orgid': 'grpc-flooder' })).code;
+    }
+    assert.equal(code, grpc.status.RESOURCE_EXHAUSTED);
+  });
+});
+
+describe('redaction and attribute limits in the default pipelines', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ processors: { redaction: {}, limits: { maxValueLength: 200 } } });
+  });
+  after(() => gw.stop());
+
+  test('configured once under processors, they run before storage in every pipeline', async () => {
+    const traceId = randomTraceId();
+    const body = spansJson([{ traceId, name: 'checkout', attributes: { 'db.statement': "UPDATE users SET password = 'hunter2' WHERE email = 'jane@example.com'", 'card': '4111 1111 1111 1111', long: 'y'.repeat(500) } }]);
+    assert.equal((await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).status, 200);
+    const r = await waitFor(
+      () => gql<{ trace: { spans: { attributes: Record<string, unknown> }[] } | null }>(gw.graphqlUrl, 'query($id: ID!) { trace(traceId: $id) { spans { attributes } } }', { id: traceId }),
+      (x) => (x.data?.trace?.spans.length ?? 0) === 1,
+      'the stored span',
+    );
+    const a = r.data!.trace!.spans[0]!.attributes;
+    assert.equal(a['db.statement'], "UPDATE users SET password = '?' WHERE email = '?'");
+    assert.equal(a.card, '<redacted:creditCard>');
+    assert.equal((a.long as string).length, 200);
+    const logs = logsJson([{ body: 'login failed for jane@example.com with Bearer abcdefghijklmnop' }]);
+    assert.equal((await fetch(`${gw.otlpHttp}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(logs) })).status, 200);
+    const l = await waitFor(
+      () => gql<{ logs: { edges: { node: { body: unknown } }[] } }>(gw.graphqlUrl, '{ logs(first: 5) { edges { node { body } } } }'),
+      (x) => (x.data?.logs.edges.length ?? 0) === 1,
+      'the stored log',
+    );
+    assert.equal(l.data!.logs.edges[0]!.node.body, 'login failed for <redacted:email> with Bearer <redacted:bearerToken>');
+  });
+});
+
+describe('GraphQL concurrency per tenant', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { graphql: { concurrentPerTenant: 1 } } });
+  });
+  after(() => gw.stop());
+
+  test('a tenant with a request running gets 429 for the next one; another tenant is served', async () => {
+    const specs = Array.from({ length: 20_000 }, (_, i) => ({ name: `op-${i}`, attributes: { 'http.url': `https://example.test/item/${i}` } }));
+    const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-scope-orgid': 'busy' }, body: JSON.stringify(spansJson(specs)) });
+    assert.equal(res.status, 200);
+    const slow = '{ spans(first: 1000, filter: { attributes: [{ key: "http.url", regex: ".*(a|b|c)+.*z.*" }] }) { nodes { name } } }';
+    const post = (tenant: string, query: string) =>
+      fetch(gw.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-scope-orgid': tenant }, body: JSON.stringify({ query }) });
+    const [first, second, other] = await Promise.all([post('busy', slow), post('busy', slow), post('quiet', '{ services }')]);
+    const statuses = [first.status, second.status].sort();
+    assert.deepEqual(statuses, [200, 429]);
+    const refused = first.status === 429 ? first : second;
+    assert.equal(refused.headers.get('retry-after'), '1');
+    assert.match(((await refused.json()) as { errors: { message: string }[] }).errors[0]!.message, /limits\.graphql\.concurrentPerTenant of 1/);
+    assert.equal(other.status, 200);
+  });
+});

@@ -1,0 +1,61 @@
+// The authenticator without sockets: key hashes, the tenant rule, scopes, config checks, and the
+// warning for open listeners.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { createAuthenticator, warnIfExposed } from '../../../src/auth/authenticator.ts';
+import { createApiKeyVerifier, hashApiKey } from '../../../src/auth/api-keys.ts';
+import { AuthError, nodeHeaders } from '../../../src/auth/types.ts';
+import { defaultAuthConfig } from '../../../src/config/security.ts';
+import { loadConfig } from '../../../src/config/load.ts';
+import { createRootLogger, silentLogger } from '../../../src/logger.ts';
+
+const headers = (h: Record<string, string>) => nodeHeaders(h);
+
+test('sha256 and scrypt key hashes verify the key and nothing else', () => {
+  const v = createApiKeyVerifier([
+    { name: 'fast', hash: hashApiKey('k1'), tenant: 't1', scopes: ['ingest'] },
+    { name: 'slow', hash: hashApiKey('k2', 'scrypt'), tenant: 't2', scopes: ['query'] },
+  ]);
+  assert.equal(v.verify('k1')?.tenant, 't1');
+  assert.equal(v.verify('k2')?.tenant, 't2');
+  assert.equal(v.verify('k2')?.tenant, 't2', 'cached');
+  assert.equal(v.verify('k3'), undefined);
+  assert.equal(v.verify(''), undefined);
+});
+
+test('admit: tenant from the key, a matching or empty tenant header accepted, another refused, scopes enforced', async () => {
+  const auth = createAuthenticator({ ...defaultAuthConfig(), mode: 'apiKey', apiKeys: [{ name: 'q', hash: hashApiKey('secret-q'), tenant: 'acme', scopes: ['query'] }] }, silentLogger());
+  assert.equal((await auth.admit(headers({ 'x-api-key': 'secret-q' }), 'x-scope-orgid', 'query')).tenant, 'acme');
+  assert.equal((await auth.admit(headers({ authorization: 'Bearer secret-q', 'x-scope-orgid': 'acme' }), 'X-Scope-OrgID', 'query')).tenant, 'acme');
+  assert.equal((await auth.admit(headers({ authorization: 'ApiKey secret-q', 'x-scope-orgid': '' }), 'x-scope-orgid', 'query')).tenant, 'acme');
+  const kind = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof AuthError ? e.kind : String(e)));
+  assert.equal(await kind(auth.admit(headers({ 'x-api-key': 'secret-q', 'x-scope-orgid': 'other' }), 'x-scope-orgid', 'query')), 'forbidden');
+  assert.equal(await kind(auth.admit(headers({ 'x-api-key': 'secret-q' }), 'x-scope-orgid', 'ingest')), 'forbidden');
+  assert.equal(await kind(auth.admit(headers({ authorization: 'Basic eDp5' }), 'x-scope-orgid', 'query')), 'unauthenticated');
+  assert.equal(await kind(auth.admit(headers({}), 'x-scope-orgid', 'query')), 'unauthenticated');
+});
+
+test('auth config mistakes stop start-up with the key named', () => {
+  const bad: [unknown, RegExp][] = [
+    [{ mode: 'magic' }, /auth\.mode: expected one of none\|apiKey\|jwt\|apiKey\+jwt/],
+    [{ mode: 'apiKey' }, /auth\.apiKeys: auth\.mode is 'apiKey' but no key is configured/],
+    [{ mode: 'apiKey', apiKeys: [{ name: 'x', hash: 'md5:abc', tenant: 't', scopes: ['query'] }] }, /auth\.apiKeys\[0\]\.hash: expected sha256/],
+    [{ mode: 'apiKey', apiKeys: [{ name: 'x', hash: hashApiKey('k'), tenant: 't', scopes: ['root'] }] }, /auth\.apiKeys\[0\]\.scopes/],
+    [{ mode: 'jwt' }, /set jwt\.secret or jwt\.jwksFile/],
+    [{ mode: 'jwt', jwt: { secret: 'short' } }, /at least 32 characters/],
+  ];
+  for (const [auth, message] of bad) assert.throws(() => loadConfig({ env: {}, overrides: { auth } }), message);
+  assert.throws(() => loadConfig({ env: {}, overrides: { tls: { certFile: 'a.pem' } } }), /tls: set both certFile and keyFile/);
+  assert.throws(() => loadConfig({ env: {}, overrides: { limits: { graphql: { maxDepth: 0 } } } }), /limits\.graphql\.maxDepth: expected an integer greater than 0/);
+  assert.equal(loadConfig({ env: { TELEQL_AUTH_MODE: 'jwt', TELEQL_JWT_SECRET: 'x'.repeat(32) } }).auth.mode, 'jwt');
+});
+
+test('auth off and a listener beyond loopback: one loud warning per exposed listener', () => {
+  const lines: string[] = [];
+  const logger = createRootLogger('info', new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(chunk.toString()), cb()) }));
+  assert.deepEqual(warnIfExposed('none', { graphql: '0.0.0.0', 'otlp grpc': '127.0.0.1', 'otlp http': '::1' }, logger), ['graphql']);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /SECURITY: auth\.mode is 'none' and the graphql listener is bound to 0\.0\.0\.0/);
+  assert.deepEqual(warnIfExposed('apiKey', { graphql: '0.0.0.0' }, logger), []);
+});

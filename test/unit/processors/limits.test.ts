@@ -1,0 +1,52 @@
+// The attribute limits processor: truncate-and-count per the OTel spec, or refuse.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createLimitsProcessor, defaultLimitsProcessorConfig } from '../../../ingest/processors/limits/limits-processor.ts';
+import { isPermanent } from '../../../ingest/component.ts';
+import { sinkConsumer } from '../../helpers/sink-consumer.ts';
+import { attrs, log, span } from '../../helpers/telemetry-builders.ts';
+import { silentLogger } from '../../../src/logger.ts';
+
+const config = { ...defaultLimitsProcessorConfig(), maxAttributes: 3, maxValueLength: 5, maxArrayLength: 2, maxDepth: 2 };
+
+test('truncate: extra attributes dropped and counted, strings and arrays cut, deep values dropped', async () => {
+  const sink = sinkConsumer<'traces'>();
+  const p = createLimitsProcessor('limits/traces', config, 'traces', sink, silentLogger());
+  const deep = { kvlistValue: { values: [{ key: 'l1', value: { arrayValue: { values: [{ arrayValue: { values: [{ stringValue: 'x' }] } }] } } }] } };
+  await p.consume([
+    span({
+      attributes: attrs({ a: 'abcdefgh', b: { arrayValue: { values: [{ stringValue: '1234567' }, { stringValue: 'b' }, { stringValue: 'c' }] } }, c: deep, d: 'dropped', e: 'dropped' }),
+      droppedAttributesCount: 1,
+    }),
+  ]);
+  const got = sink.all()[0]!;
+  assert.deepEqual(got.attributes.map((kv) => kv.key), ['a', 'b', 'c']);
+  assert.deepEqual(got.attributes[0]!.value, { stringValue: 'abcde' });
+  assert.deepEqual(got.attributes[1]!.value, { arrayValue: { values: [{ stringValue: '12345' }, { stringValue: 'b' }] } });
+  assert.deepEqual(got.attributes[2]!.value, { kvlistValue: { values: [{ key: 'l1', value: { arrayValue: { values: [] } } }] } }, 'the level beyond maxDepth is dropped');
+  assert.equal(got.droppedAttributesCount, 1 + 2);
+  // 3 here plus the resource's service.name: resources are limited too.
+  assert.deepEqual(p.stats(), { droppedAttributes: 2, truncatedValues: 4, refusedBatches: 0 });
+  assert.equal((got.resource.attributes[0]!.value as { stringValue: string }).stringValue.length, 5);
+
+  const logs = sinkConsumer<'logs'>();
+  const lp = createLimitsProcessor('limits/logs', config, 'logs', logs, silentLogger());
+  await lp.consume([log({ body: { stringValue: 'a very long body' } })]);
+  assert.deepEqual(logs.all()[0]!.body, { stringValue: 'a ver' });
+});
+
+test('refuse: the batch is refused with a permanent error naming the limit and the value', async () => {
+  const sink = sinkConsumer<'traces'>();
+  const p = createLimitsProcessor('limits/traces', { ...config, action: 'refuse' }, 'traces', sink, silentLogger());
+  await p.consume([span({ attributes: attrs({ a: 'ok' }) })]);
+  await assert.rejects(p.consume([span({ attributes: attrs({ a: 'abcdefgh' }) })]), (err: Error) => {
+    assert.ok(isPermanent(err));
+    assert.match(err.message, /a string value of 8 characters exceeds maxValueLength of 5/);
+    return true;
+  });
+  assert.equal(sink.count(), 1);
+});
+
+test('bad settings are refused at start-up', () => {
+  assert.throws(() => createLimitsProcessor('limits/logs', { ...config, maxDepth: -1 }, 'logs', sinkConsumer<'logs'>(), silentLogger()), /maxDepth: expected an integer of 0 or more/);
+});
