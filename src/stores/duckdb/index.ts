@@ -1,9 +1,11 @@
 // The embedded DuckDB store: one database file (or memory) holding spans, logs and metric points.
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from 'pino';
 import type { AttributeCatalog, LogStore, MetricStore, StoreWriter, TraceStore } from '../types.ts';
 import { createCatalog } from './catalog.ts';
 import { openDb, runQuery } from './connection.ts';
-import { createStagingSql, createTables, type TableSpec } from './ddl.ts';
+import { unavailable } from './errors.ts';
+import { createStagingSql, createTables, isStaged, type TableSpec } from './ddl.ts';
 import { createLogIds, logTable } from './log-rows.ts';
 import { createLogStore } from './log-store.ts';
 import { metricTable } from './metric-rows.ts';
@@ -53,11 +55,13 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
     writeTables: TABLES.map((t) => t.name),
     async setup(conn) {
       await createTables(conn, TABLES);
+      await checkLayout(conn);
       const [row] = await runQuery(conn, 'SELECT coalesce(max(id), 0) AS id FROM logs');
       lastLogId = row!.id as bigint;
     },
     async setupWriteLane(conn, table) {
-      await conn.run(createStagingSql(TABLES.find((t) => t.name === table)!));
+      const spec = TABLES.find((t) => t.name === table)!;
+      if (isStaged(spec)) await conn.run(createStagingSql(spec));
     },
   });
   logger.info({ path: opts.path }, 'opened');
@@ -75,4 +79,19 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
       if (wasOpen) logger.info({ path: opts.path }, 'closed');
     },
   };
+}
+
+/**
+ * A file written before spans and logs moved from a MAP and a trace_id index to attrs_flat and
+ * trace_key (see attr-text.ts, trace-key.ts) cannot be read by this version: say so plainly.
+ */
+async function checkLayout(conn: DuckDBConnection): Promise<void> {
+  const rows = await runQuery(
+    conn,
+    `SELECT table_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main'
+       AND table_name IN ('spans', 'logs') AND column_name = 'attrs_flat'`,
+  );
+  if (rows.length !== 2) {
+    throw unavailable('the DuckDB file was written by an older teleql (spans/logs without attrs_flat); move it aside or point storage.duckdb.path at a new file');
+  }
 }

@@ -1,12 +1,13 @@
 // StoreWriter: each batch is one transaction on its table's write lane. Rows are built into data
-// chunks in JS, appended to the temp staging table, and moved into the table with one INSERT …
-// SELECT per slice; the next slice is built while DuckDB runs the previous INSERT on its own threads.
+// chunks in JS and appended: straight into the table when no column needs casting (spans, logs),
+// else into the temp staging table and moved into the table with one INSERT … SELECT per slice; the
+// next slice is built while DuckDB runs the previous INSERT on its own threads.
 import { DuckDBDataChunk, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import type { Logger } from 'pino';
 import type { LogRecord } from '../../model/telemetry.ts';
 import type { StoreWriter } from '../types.ts';
 import type { Db } from './connection.ts';
-import { loadSql, stagedColumns, stagedTypes, stagingTable, type Column, type TableSpec } from './ddl.ts';
+import { isStaged, loadSql, stagedColumns, stagedTypes, stagingTable, type Column, type TableSpec } from './ddl.ts';
 import { toStoreError } from './errors.ts';
 import { logTable, prepareLog, type LogIds } from './log-rows.ts';
 import { metricTable, prepareMetric } from './metric-rows.ts';
@@ -44,12 +45,13 @@ function createTableWriter<R, P>(
 ): TableWriter<R> {
   const columns = stagedColumns(spec);
   const types = stagedTypes(spec);
-  const load = loadSql(spec);
+  const staged = isStaged(spec);
+  const load = staged ? loadSql(spec) : null;
   const lane = db.writeLane(spec.name);
   let appender: DuckDBAppender | null = null;
 
   async function writeInTransaction(conn: DuckDBConnection, records: readonly R[]): Promise<void> {
-    appender ??= await conn.createAppender(stagingTable(spec), 'main', 'temp');
+    appender ??= staged ? await conn.createAppender(stagingTable(spec), 'main', 'temp') : await conn.createAppender(spec.name);
     const cache = createEncodeCache();
     let loading: Promise<unknown> | null = null;
     await conn.run('BEGIN TRANSACTION');
@@ -60,6 +62,7 @@ function createTableWriter<R, P>(
         if (loading) await loading;
         for (const chunk of chunks) appender.appendDataChunk(chunk);
         appender.flushSync();
+        if (!load) continue;
         loading = conn.run(load);
         // Awaited on the next slice or below; this only keeps Node from reporting it unhandled meanwhile.
         loading.catch(() => undefined);
@@ -76,7 +79,7 @@ function createTableWriter<R, P>(
       }
       appender = null;
       await conn.run('ROLLBACK').catch(() => undefined);
-      await conn.run(`DELETE FROM ${stagingTable(spec)}`).catch(() => undefined);
+      if (staged) await conn.run(`DELETE FROM ${stagingTable(spec)}`).catch(() => undefined);
       throw err;
     }
   }
