@@ -38,9 +38,9 @@ export interface DuckDbStore {
 const TABLES: TableSpec<unknown>[] = [spanTable, logTable, metricTable];
 
 /**
- * DuckDB's default is 122,880 rows. Batches arrive with up to 32,768 items, so at that default every
- * batch went through the WAL and was written again by the next checkpoint; with 16,384 a full batch
- * is written once, as two row groups (half the cost per row, measured).
+ * DuckDB's default is 122,880 rows. The batch processor sends up to 16,384 items, so at that default
+ * every batch went through the WAL and was written again by the next checkpoint; with 16,384 a full
+ * batch is written once, as one row group (half the cost per row, measured).
  */
 const ROW_GROUP_SIZE = 16_384;
 

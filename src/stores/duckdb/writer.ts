@@ -26,14 +26,15 @@ interface TableWriter<R> {
   write(records: readonly R[]): Promise<void>;
 }
 
+function buildChunk<P>(columns: readonly Column<P>[], types: DuckDBType[], part: readonly P[]): DuckDBDataChunk {
+  const chunk = DuckDBDataChunk.create(types, part.length);
+  chunk.setColumns(columns.map((c) => part.map((p) => c.get!(p))));
+  return chunk;
+}
+
 function buildChunks<P>(columns: readonly Column<P>[], types: DuckDBType[], inputs: readonly P[]): DuckDBDataChunk[] {
   const chunks: DuckDBDataChunk[] = [];
-  for (let off = 0; off < inputs.length; off += CHUNK_ROWS) {
-    const part = inputs.slice(off, off + CHUNK_ROWS);
-    const chunk = DuckDBDataChunk.create(types, part.length);
-    chunk.setColumns(columns.map((c) => part.map((p) => c.get!(p))));
-    chunks.push(chunk);
-  }
+  for (let off = 0; off < inputs.length; off += CHUNK_ROWS) chunks.push(buildChunk(columns, types, inputs.slice(off, off + CHUNK_ROWS)));
   return chunks;
 }
 
@@ -57,12 +58,22 @@ function createTableWriter<R, P>(
     await conn.run('BEGIN TRANSACTION');
     try {
       for (let off = 0; off < records.length; off += SLICE_ROWS) {
+        if (!load) {
+          // Straight into the table, one chunk at a time: each chunk's row values are garbage
+          // before V8's next scavenge, instead of a whole slice's being promoted to the old generation.
+          const end = Math.min(records.length, off + SLICE_ROWS);
+          for (let c = off; c < end; c += CHUNK_ROWS) {
+            const part = records.slice(c, Math.min(end, c + CHUNK_ROWS)).map((r) => prepare(r, cache));
+            appender.appendDataChunk(buildChunk(columns, types, part));
+          }
+          appender.flushSync();
+          continue;
+        }
         const inputs = records.slice(off, off + SLICE_ROWS).map((r) => prepare(r, cache));
         const chunks = buildChunks(columns, types, inputs);
         if (loading) await loading;
         for (const chunk of chunks) appender.appendDataChunk(chunk);
         appender.flushSync();
-        if (!load) continue;
         loading = conn.run(load);
         // Awaited on the next slice or below; this only keeps Node from reporting it unhandled meanwhile.
         loading.catch(() => undefined);
