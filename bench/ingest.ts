@@ -19,6 +19,8 @@ import { arg, cpuSeconds, fmt, machine, rssMiB } from './lib.ts';
 
 const seconds = arg('seconds', 60);
 const inFlight = arg('concurrency', 8);
+// --profile DIR: write a V8 CPU profile of the gateway (not the bare receiver) into DIR.
+const profileDir = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
 const SPANS_PER_REQUEST = 100;
 
 async function freePort(): Promise<number> {
@@ -30,8 +32,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-function pinned(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+function pinned(args: string[], env: NodeJS.ProcessEnv, nodeFlags: string[] = []): ChildProcess {
+  return spawn('taskset', ['-c', '0', process.execPath, ...nodeFlags, '--import', 'tsx', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
 }
 
 async function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpMatchArray> {
@@ -127,7 +129,7 @@ const gateway = pinned(['src/main.ts', 'serve', '--config', configFile], {
   TELEQL_OTLP_HTTP_PORT: String(httpPort),
   TELEQL_GRAPHQL_PORT: String(gqlPort),
   TELEQL_LOG_LEVEL: 'warn',
-});
+}, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
 await waitForReady(gqlPort);
 const written = async (acked: number) => {
   for (;;) {

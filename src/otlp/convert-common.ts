@@ -243,9 +243,57 @@ export function keyValues(v: unknown, depth = 0): KeyValue[] {
   const out = new Array<KeyValue>(items.length);
   for (let i = 0; i < items.length; i++) {
     const kv = msg(items[i], 'KeyValue');
-    out[i] = { key: sharedKey(str(kv.key, 'key')), value: anyValue(kv.value, depth) };
+    const key = sharedKey(str(kv.key, 'key'));
+    const value = anyValue(kv.value, depth);
+    out[i] = depth === 0 ? sharedPair(key, value) : { key, value };
   }
   return out;
+}
+
+// Most attribute pairs repeat from item to item (db.system=postgresql, http.route=/api/cart,
+// status codes), and decoded items wait in the batch queue long enough to be promoted to V8's old
+// generation: ~1.9 KB a span, most of it attribute objects. Handing out one KeyValue per distinct
+// short scalar pair makes a queued span smaller and cheaper to collect. Bounded: a key with more
+// than PAIRS_PER_KEY distinct values stops being cached (until the next reset), and the whole cache
+// is dropped at PAIRS_MAX. Callers treat records as immutable, so sharing is safe.
+const PAIRS_MAX = 16_384;
+const PAIRS_PER_KEY = 512;
+const MAX_SHARED_VALUE_LENGTH = 64;
+const pairs = new Map<string, Map<string, KeyValue> | null>();
+let pairCount = 0;
+
+function pairTag(value: AnyValue): string | undefined {
+  const v = value as { stringValue?: unknown; intValue?: unknown; boolValue?: unknown };
+  if (typeof v.stringValue === 'string') return v.stringValue.length <= MAX_SHARED_VALUE_LENGTH ? `s${v.stringValue}` : undefined;
+  if (typeof v.intValue === 'string') return `i${v.intValue}`;
+  if (typeof v.boolValue === 'boolean') return v.boolValue ? 'bt' : 'bf';
+  return undefined;
+}
+
+function sharedPair(key: string, value: AnyValue): KeyValue {
+  const tag = pairTag(value);
+  if (tag === undefined) return { key, value };
+  let values = pairs.get(key);
+  if (values === null) return { key, value }; // too many distinct values for this key
+  if (values === undefined) {
+    if (pairCount >= PAIRS_MAX) {
+      pairs.clear();
+      pairCount = 0;
+    }
+    values = new Map();
+    pairs.set(key, values);
+  }
+  const known = values.get(tag);
+  if (known !== undefined) return known;
+  if (values.size >= PAIRS_PER_KEY) {
+    pairCount -= values.size;
+    pairs.set(key, null);
+    return { key, value };
+  }
+  const kv = { key, value };
+  values.set(tag, kv);
+  pairCount++;
+  return kv;
 }
 
 export function resource(v: unknown, schemaUrl: unknown): Resource {

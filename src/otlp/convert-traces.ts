@@ -21,6 +21,14 @@ import {
 } from './convert-common.ts';
 import { otlpProto } from './proto.ts';
 
+// Most spans have no events or links: they share one frozen empty array (a push would throw).
+const NO_EVENTS = Object.freeze([]) as unknown as SpanEvent[];
+const NO_LINKS = Object.freeze([]) as unknown as SpanLink[];
+
+function nonEmpty<T>(items: readonly unknown[], convert: (v: unknown, i: number) => T, empty: T[]): T[] {
+  return items.length === 0 ? empty : items.map(convert);
+}
+
 export function spansFromOtlp(request: Msg, tenant: string): Decoded<SpanRecord> {
   const { enums } = otlpProto();
   const out: Decoded<SpanRecord> = { items: [], rejected: [] };
@@ -43,9 +51,9 @@ export function spansFromOtlp(request: Msg, tenant: string): Decoded<SpanRecord>
           endTimeUnixNano: timeNs(sp.endTimeUnixNano, 'end_time_unix_nano'),
           attributes: keyValues(sp.attributes),
           droppedAttributesCount: uint(sp.droppedAttributesCount, 'dropped_attributes_count'),
-          events: list(sp.events, 'events').map(event),
+          events: nonEmpty(list(sp.events, 'events'), event, NO_EVENTS),
           droppedEventsCount: uint(sp.droppedEventsCount, 'dropped_events_count'),
-          links: list(sp.links, 'links').map(link),
+          links: nonEmpty(list(sp.links, 'links'), link, NO_LINKS),
           droppedLinksCount: uint(sp.droppedLinksCount, 'dropped_links_count'),
           status: status(sp.status, enums.statusCode),
         });

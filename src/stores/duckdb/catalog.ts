@@ -6,6 +6,7 @@ import type { Db } from './connection.ts';
 import { badQuery } from './errors.ts';
 import { params, timeRangeSql, type Params } from './filter-sql.ts';
 import { decodeJson } from './json.ts';
+import { attrValueSql } from './attr-text.ts';
 
 const TABLES = [
   { table: 'spans', time: 'start_ns' },
@@ -49,7 +50,7 @@ export function createCatalog(db: Db): AttributeCatalog {
       const t = RECORD_TABLE[signal];
       const p = params([tenant]);
       // Metric labels live in a MAP; span and log attribute keys are read from the attributes JSON
-      // because their `attrs` map also holds the resource's keys.
+      // because their `attrs_flat` text also holds the resource's keys.
       const keys =
         signal === 'METRIC'
           ? `unnest(map_keys(labels))`
@@ -76,9 +77,9 @@ export function createCatalog(db: Db): AttributeCatalog {
       }
       const t = RECORD_TABLE[signal];
       const p = params([tenant]);
-      const map = signal === 'METRIC' ? 'labels' : 'attrs';
+      const value = signal === 'METRIC' ? `labels[${p.add(key)}]` : attrValueSql(key, p);
       const rows = await db.query(
-        `SELECT v, count(*) AS n FROM (SELECT ${map}[${p.add(key)}] AS v FROM ${t.table} WHERE ${where(t.time, range, p)})
+        `SELECT v, count(*) AS n FROM (SELECT ${value} AS v FROM ${t.table} WHERE ${where(t.time, range, p)})
          WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT ${p.add(limit)}`,
         p.values,
       );

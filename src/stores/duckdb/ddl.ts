@@ -2,7 +2,8 @@
 // the appender fills), and the statement that moves staged rows into the table.
 //
 // Why staging: the Node appender writes scalars at >100k rows/s but MAP and LIST values at ~10k
-// rows/s. So those columns are staged as JSON text and cast by DuckDB on the way in.
+// rows/s. So those columns are staged as JSON text and cast by DuckDB on the way in. A table with
+// no such column (spans, logs) skips staging: the appender writes into it directly.
 import {
   BIGINT,
   BOOLEAN,
@@ -34,6 +35,11 @@ export interface TableSpec<P> {
 }
 
 const SCALAR_TYPES: Record<string, DuckDBType> = { VARCHAR, BIGINT, INTEGER, UINTEGER, DOUBLE, BOOLEAN };
+
+/** True when rows go through the staging table (some column is JSON-cast or derived on load). */
+export function isStaged<P>(spec: TableSpec<P>): boolean {
+  return spec.columns.some((c) => c.json || c.derive);
+}
 
 export function stagedColumns<P>(spec: TableSpec<P>): Column<P>[] {
   return spec.columns.filter((c) => !c.derive);

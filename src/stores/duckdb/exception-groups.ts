@@ -6,6 +6,7 @@ import type { SpanRef } from '../types.ts';
 import type { Db } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
 import { params, type Params } from './filter-sql.ts';
+import { attrHasValueSql, attrValueSql } from './attr-text.ts';
 
 const MAX_EXAMPLES = 100;
 const EVENT_SHAPE = `'[{"timeUnixNano":"VARCHAR","name":"VARCHAR","attributes":"JSON[]"}]'`;
@@ -31,6 +32,9 @@ export function createExceptionGroupStore(db: Db): ExceptionGroupStore {
       const lowerIds = q.traceIds?.map((id) => id.toLowerCase());
       // The same columns exist in both tables, so one condition serves both.
       const filters = `${inList('service_name', q.services, p)} ${inList('trace_id', lowerIds, p)}`;
+      // Logs keep their attributes in the flat filter text (attr-text.ts); the keys are parameters.
+      const logAttr = (key: string) => attrValueSql(key, p);
+      const logHas = (key: string) => attrHasValueSql(key, p);
       const typeFilter = q.types?.length ? `WHERE type IN (${q.types.map((t) => p.add(t)).join(', ')})` : '';
       // Spans are narrowed by time and a text probe before their events JSON is parsed.
       const rows = await db.query(
@@ -45,11 +49,11 @@ export function createExceptionGroupStore(db: Db): ExceptionGroupStore {
              e.timeUnixNano::BIGINT AS t, trace_id, span_id, NULL::BIGINT AS log_id
            FROM span_events WHERE e.name = 'exception' AND e.timeUnixNano::BIGINT BETWEEN $2 AND $3
            UNION ALL
-           SELECT 'LOG', coalesce(service_name, ''), coalesce(attrs['exception.type'], ''), coalesce(attrs['exception.stacktrace'], ''),
-             coalesce(attrs['exception.message'], body_text, ''), time_ns, trace_id, span_id, id
+           SELECT 'LOG', coalesce(service_name, ''), coalesce(${logAttr('exception.type')}, ''), coalesce(${logAttr('exception.stacktrace')}, ''),
+             coalesce(${logAttr('exception.message')}, body_text, ''), time_ns, trace_id, span_id, id
            FROM logs
            WHERE tenant = $1 AND time_ns BETWEEN $2 AND $3
-             AND (map_contains(attrs, 'exception.type') OR map_contains(attrs, 'exception.stacktrace')) ${filters}
+             AND (${logHas('exception.type')} OR ${logHas('exception.stacktrace')}) ${filters}
          ),
          picked AS (SELECT * FROM occ ${typeFilter}),
          steps AS (

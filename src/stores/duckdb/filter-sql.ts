@@ -3,6 +3,8 @@
 import { StoreError, type AttributeCondition, type TelemetryFilter, type TimeRange } from '../types.ts';
 import type { Db, SqlParam } from './connection.ts';
 import { badQuery } from './errors.ts';
+import { attrEqualsSql, attrExistsSql, attrHasValueSql, attrValueSql } from './attr-text.ts';
+import { traceIdsSql } from './trace-key.ts';
 import { checkFilterFields, filterNanos, STATUS_CODES, type FilterSignal } from '../filter-fields.ts';
 
 export type { FilterSignal };
@@ -42,34 +44,35 @@ export function timeRangeSql(column: string, range: TimeRange | undefined | null
   return parts.join(' AND ');
 }
 
-const inList = (column: string, values: readonly SqlParam[], p: Params) => `${column} IN (${values.map((v) => p.add(v)).join(', ')})`;
+const inList = (column: string, values: readonly SqlParam[], p: Params): string => `${column} IN (${values.map((v) => p.add(v)).join(', ')})`;
 
 function attributeSql(c: AttributeCondition, p: Params): string {
   if (typeof c?.key !== 'string') throw badQuery('an attribute condition needs a key');
   const value = () => {
     if (typeof c.value !== 'string') throw badQuery(`attribute condition ${c.op} on "${c.key}" needs a string value`);
-    return p.add(c.value);
+    return c.value;
   };
-  const attr = () => `attrs[${p.add(c.key)}]`;
   switch (c.op) {
     case 'eq':
-      return `${attr()} = ${value()}`;
-    case 'neq':
-      return `${attr()} <> ${value()}`;
+      return attrEqualsSql(c.key, value(), p);
+    case 'neq': {
+      const v = value();
+      return `(${attrHasValueSql(c.key, p)} AND NOT ${attrEqualsSql(c.key, v, p)})`;
+    }
     case 'in':
       if (!Array.isArray(c.values) || c.values.length === 0) throw badQuery(`attribute condition in on "${c.key}" needs values`);
-      return inList(attr(), c.values.map(String), p);
+      return `(${c.values.map((v) => attrEqualsSql(c.key, String(v), p)).join(' OR ')})`;
     case 'regex':
-      return `regexp_full_match(${attr()}, ${value()})`;
+      return `regexp_full_match(${attrValueSql(c.key, p)}, ${p.add(value())})`;
     case 'exists':
-      return `map_contains(attrs, ${p.add(c.key)})`;
+      return attrExistsSql(c.key, p);
     case 'gt':
     case 'gte':
     case 'lt':
     case 'lte': {
       const n = c.number ?? (c.value != null && c.value.trim() !== '' ? Number(c.value) : NaN);
       if (typeof n !== 'number' || !Number.isFinite(n)) throw badQuery(`attribute condition ${c.op} on "${c.key}" needs a number`);
-      return `TRY_CAST(${attr()} AS DOUBLE) ${NUMERIC_OPS[c.op]} ${p.add(n)}::DOUBLE`;
+      return `TRY_CAST(${attrValueSql(c.key, p)} AS DOUBLE) ${NUMERIC_OPS[c.op]} ${p.add(n)}::DOUBLE`;
     }
     default:
       throw badQuery(`unknown attribute operator ${String((c as { op: unknown }).op)}`);
@@ -85,7 +88,7 @@ function conditions(signal: FilterSignal, f: TelemetryFilter, p: Params): string
   if (list(f.service)) out.push(inList('service_name', f.service, p));
   if (list(f.name)) out.push(inList(NAME_COLUMN[signal], f.name, p));
   if (list(f.telemetrySource)) out.push(inList('telemetry_source', f.telemetrySource, p));
-  if (list(f.traceId)) out.push(inList('trace_id', f.traceId.map((id) => id.toLowerCase()), p));
+  if (list(f.traceId)) out.push(traceIdsSql([...new Set(f.traceId.map((id) => String(id).toLowerCase()))], p.add));
   if (list(f.spanId)) out.push(inList('span_id', f.spanId.map((id) => id.toLowerCase()), p));
   if (list(f.status)) {
     const codes = f.status.map((s) => {
@@ -121,7 +124,7 @@ function compile(signal: FilterSignal, f: TelemetryFilter, p: Params): string {
 
 /**
  * The filter as a boolean SQL expression over `signal`'s table. Empty lists count as unset.
- * Attribute conditions look up `attrs` (record attributes over resource attributes); `neq` needs
+ * Attribute conditions look up `attrs_flat` (record attributes over resource attributes); `neq` needs
  * the attribute to exist; `regex` is RE2 and must match the whole value, as in TraceQL and PromQL.
  */
 export function filterSql(signal: FilterSignal, filter: TelemetryFilter, p: Params): string {

@@ -1,9 +1,11 @@
 // The embedded DuckDB store: one database file (or memory) holding spans, logs and metric points.
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from 'pino';
 import type { AttributeCatalog, LogStore, MetricStore, StoreWriter, TraceStore } from '../types.ts';
 import { createCatalog } from './catalog.ts';
 import { openDb, runQuery, type Db } from './connection.ts';
-import { createStagingSql, createTables, type TableSpec } from './ddl.ts';
+import { unavailable } from './errors.ts';
+import { createStagingSql, createTables, isStaged, type TableSpec } from './ddl.ts';
 import { createLogIds, logTable } from './log-rows.ts';
 import { createLogStore } from './log-store.ts';
 import { metricTable } from './metric-rows.ts';
@@ -47,9 +49,9 @@ const TABLES: TableSpec<unknown>[] = [spanTable, logTable, metricTable];
 const EXTRA_WRITE_LANES = ['search'];
 
 /**
- * DuckDB's default is 122,880 rows. Batches arrive with up to 32,768 items, so at that default every
- * batch went through the WAL and was written again by the next checkpoint; with 16,384 a full batch
- * is written once, as two row groups (half the cost per row, measured).
+ * DuckDB's default is 122,880 rows. The batch processor sends up to 16,384 items, so at that default
+ * every batch went through the WAL and was written again by the next checkpoint; with 16,384 a full
+ * batch is written once, as one row group (half the cost per row, measured).
  */
 const ROW_GROUP_SIZE = 16_384;
 
@@ -64,12 +66,13 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
     writeTables: [...TABLES.map((t) => t.name), ...EXTRA_WRITE_LANES],
     async setup(conn) {
       await createTables(conn, TABLES);
+      await checkLayout(conn);
       const [row] = await runQuery(conn, 'SELECT coalesce(max(id), 0) AS id FROM logs');
       lastLogId = row!.id as bigint;
     },
     async setupWriteLane(conn, table) {
       const spec = TABLES.find((t) => t.name === table);
-      if (spec) await conn.run(createStagingSql(spec));
+      if (spec && isStaged(spec)) await conn.run(createStagingSql(spec));
     },
   });
   logger.info({ path: opts.path }, 'opened');
@@ -94,4 +97,19 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
       if (wasOpen) logger.info({ path: opts.path }, 'closed');
     },
   };
+}
+
+/**
+ * A file written before spans and logs moved from a MAP and a trace_id index to attrs_flat and
+ * trace_key (see attr-text.ts, trace-key.ts) cannot be read by this version: say so plainly.
+ */
+async function checkLayout(conn: DuckDBConnection): Promise<void> {
+  const rows = await runQuery(
+    conn,
+    `SELECT table_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main'
+       AND table_name IN ('spans', 'logs') AND column_name = 'attrs_flat'`,
+  );
+  if (rows.length !== 2) {
+    throw unavailable('the DuckDB file was written by an older teleql (spans/logs without attrs_flat); move it aside or point storage.duckdb.path at a new file');
+  }
 }

@@ -5,14 +5,14 @@ import type { StoredLogRecord } from '../types.ts';
 import type { Row } from './connection.ts';
 import type { TableSpec } from './ddl.ts';
 import { decodeJson, encodeJson } from './json.ts';
+import { attrText, attrValue } from './attr-text.ts';
+import { traceKey } from './trace-key.ts';
 import {
   createDecodeCache,
   decodeAttributes,
-  mergedAttrs,
   nullIfEmpty,
   type DecodeCache,
   type EncodeCache,
-  type FilterMap,
   type ResourceInfo,
 } from './resources.ts';
 
@@ -31,37 +31,37 @@ export interface LogInput {
   id: bigint;
   res: ResourceInfo;
   scope: string;
-  attrs: FilterMap;
 }
 
 export function prepareLog(l: LogRecord, cache: EncodeCache, ids: LogIds): LogInput {
-  const res = cache.resource(l.resource);
-  return { l, id: ids.next(), res, scope: cache.scope(l.scope), attrs: mergedAttrs(res, l.attributes) };
+  return { l, id: ids.next(), res: cache.resource(l.resource), scope: cache.scope(l.scope) };
 }
 
 const isStringBody = (v: AnyValue): v is { stringValue: string } => 'stringValue' in v;
 
+// No column is staged as JSON, so rows are appended straight into the table.
 // A string body (the common case) is kept once, in body_text; `body` holds the JSON of any other body.
 export const logTable: TableSpec<LogInput> = {
   name: 'logs',
-  indexes: ['trace_id'],
+  indexes: [],
   columns: [
     { name: 'tenant', type: 'VARCHAR NOT NULL', get: (p) => p.l.tenant },
     { name: 'id', type: 'BIGINT NOT NULL', get: (p) => p.id },
-    { name: 'time_ns', type: 'BIGINT', derive: 'CASE WHEN time_unix_ns = 0 THEN observed_ns ELSE time_unix_ns END' },
+    { name: 'time_ns', type: 'BIGINT', get: (p) => (p.l.timeUnixNano === 0n ? p.l.observedTimeUnixNano : p.l.timeUnixNano) },
     { name: 'time_unix_ns', type: 'BIGINT NOT NULL', get: (p) => p.l.timeUnixNano },
     { name: 'observed_ns', type: 'BIGINT NOT NULL', get: (p) => p.l.observedTimeUnixNano },
     { name: 'severity_number', type: 'INTEGER', get: (p) => p.l.severityNumber },
     { name: 'severity_text', type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.severityText) },
     { name: 'body', type: 'VARCHAR', get: (p) => (isStringBody(p.l.body) ? null : encodeJson(p.l.body)) },
     { name: 'body_text', type: 'VARCHAR', get: (p) => (isStringBody(p.l.body) ? p.l.body.stringValue : anyValueToFilterString(p.l.body)) },
+    { name: 'trace_key', type: 'INTEGER', get: (p) => (p.l.traceId ? traceKey(p.l.traceId) : null) },
     { name: 'trace_id', type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.traceId) },
     { name: 'span_id', type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.spanId) },
     { name: 'flags', type: 'UINTEGER', get: (p) => p.l.flags },
     { name: 'event_name', type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.eventName) },
     { name: 'service_name', type: 'VARCHAR', get: (p) => p.res.service },
-    { name: 'telemetry_source', type: 'VARCHAR', get: (p) => p.attrs[TELEMETRY_SOURCE_KEY] ?? null },
-    { name: 'attrs', type: 'MAP(VARCHAR, VARCHAR)', json: true, get: (p) => JSON.stringify(p.attrs) },
+    { name: 'telemetry_source', type: 'VARCHAR', get: (p) => attrValue(p.l.attributes, p.res.flat, TELEMETRY_SOURCE_KEY) ?? null },
+    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => attrText(p.l.attributes, p.res.flat) },
     { name: 'attributes', type: 'VARCHAR', get: (p) => (p.l.attributes.length ? encodeJson(p.l.attributes) : null) },
     { name: 'dropped_attributes', type: 'UINTEGER', get: (p) => p.l.droppedAttributesCount },
     { name: 'resource', type: 'VARCHAR NOT NULL', get: (p) => p.res.json },

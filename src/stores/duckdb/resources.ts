@@ -4,6 +4,7 @@
 import type { InstrumentationScope, KeyValue, Resource } from '../../model/telemetry.ts';
 import { anyValueToFilterString, serviceName } from '../../model/values.ts';
 import { decodeJson, encodeJson } from './json.ts';
+import { sharedEntries, type SharedEntries } from './attr-text.ts';
 
 export type FilterMap = Record<string, string | null>;
 
@@ -11,6 +12,8 @@ export interface ResourceInfo {
   json: string;
   service: string;
   attrs: FilterMap;
+  /** The resource's attributes as attrs_flat entries, merged under each record's. */
+  flat: SharedEntries;
 }
 
 export interface EncodeCache {
@@ -25,7 +28,7 @@ export function createEncodeCache(): EncodeCache {
     resource(r) {
       let info = resources.get(r);
       if (!info) {
-        info = { json: encodeJson(r), service: serviceName(r), attrs: toFilterMap(r.attributes, {}) };
+        info = { json: encodeJson(r), service: serviceName(r), attrs: toFilterMap(r.attributes, {}), flat: sharedEntries(r.attributes) };
         resources.set(r, info);
       }
       return info;

@@ -4,14 +4,14 @@ import type { SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode } from '../.
 import { TELEMETRY_SOURCE_KEY } from '../../model/values.ts';
 import type { TableSpec } from './ddl.ts';
 import { decodeJson, encodeJson, encodeJsonWithBigInts } from './json.ts';
+import { attrText, attrValue } from './attr-text.ts';
+import { traceKey } from './trace-key.ts';
 import {
   createDecodeCache,
   decodeAttributes,
-  mergedAttrs,
   nullIfEmpty,
   type DecodeCache,
   type EncodeCache,
-  type FilterMap,
   type ResourceInfo,
 } from './resources.ts';
 import type { Row } from './connection.ts';
@@ -20,20 +20,20 @@ export interface SpanInput {
   s: SpanRecord;
   res: ResourceInfo;
   scope: string;
-  attrs: FilterMap;
 }
 
 export function prepareSpan(s: SpanRecord, cache: EncodeCache): SpanInput {
-  const res = cache.resource(s.resource);
-  return { s, res, scope: cache.scope(s.scope), attrs: mergedAttrs(res, s.attributes) };
+  return { s, res: cache.resource(s.resource), scope: cache.scope(s.scope) };
 }
 
-// Empty strings and lists are stored as NULL: a NULL costs the appender nothing.
+// Empty strings and lists are stored as NULL: a NULL costs the appender nothing. No column is
+// staged as JSON, so rows are appended straight into the table.
 export const spanTable: TableSpec<SpanInput> = {
   name: 'spans',
-  indexes: ['trace_id'],
+  indexes: [],
   columns: [
     { name: 'tenant', type: 'VARCHAR NOT NULL', get: (p) => p.s.tenant },
+    { name: 'trace_key', type: 'INTEGER NOT NULL', get: (p) => traceKey(p.s.traceId) },
     { name: 'trace_id', type: 'VARCHAR NOT NULL', get: (p) => p.s.traceId },
     { name: 'span_id', type: 'VARCHAR NOT NULL', get: (p) => p.s.spanId },
     { name: 'parent_span_id', type: 'VARCHAR NOT NULL', get: (p) => p.s.parentSpanId },
@@ -45,10 +45,10 @@ export const spanTable: TableSpec<SpanInput> = {
     { name: 'status_message', type: 'VARCHAR', get: (p) => nullIfEmpty(p.s.status.message) },
     { name: 'start_ns', type: 'BIGINT NOT NULL', get: (p) => p.s.startTimeUnixNano },
     { name: 'end_ns', type: 'BIGINT NOT NULL', get: (p) => p.s.endTimeUnixNano },
-    { name: 'duration_ns', type: 'BIGINT', derive: 'end_ns - start_ns' },
+    { name: 'duration_ns', type: 'BIGINT', get: (p) => p.s.endTimeUnixNano - p.s.startTimeUnixNano },
     { name: 'service_name', type: 'VARCHAR', get: (p) => p.res.service },
-    { name: 'telemetry_source', type: 'VARCHAR', get: (p) => p.attrs[TELEMETRY_SOURCE_KEY] ?? null },
-    { name: 'attrs', type: 'MAP(VARCHAR, VARCHAR)', json: true, get: (p) => JSON.stringify(p.attrs) },
+    { name: 'telemetry_source', type: 'VARCHAR', get: (p) => attrValue(p.s.attributes, p.res.flat, TELEMETRY_SOURCE_KEY) ?? null },
+    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => attrText(p.s.attributes, p.res.flat) },
     { name: 'attributes', type: 'VARCHAR', get: (p) => (p.s.attributes.length ? encodeJson(p.s.attributes) : null) },
     { name: 'dropped_attributes', type: 'UINTEGER', get: (p) => p.s.droppedAttributesCount },
     { name: 'events', type: 'VARCHAR', get: (p) => (p.s.events.length ? encodeJsonWithBigInts(p.s.events) : null) },

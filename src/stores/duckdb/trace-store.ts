@@ -7,17 +7,17 @@ import { checkRegexes, filterSql, params, timeRangeSql, type Params } from './fi
 import { keysetSql, pageSize, toPage, type Keyset } from './paging.ts';
 import { createDecodeCache } from './resources.ts';
 import { decodeSpan, SPAN_RECORD_COLUMNS } from './span-rows.ts';
+import { traceIdsSql } from './trace-key.ts';
 
 const SPAN_KEYSET: Keyset = { columns: ['start_ns', 'trace_id', 'span_id'], bigint: [true, false, false] };
 const MAX_TRACES = 10_000;
 
 /**
- * Rows of `table` whose trace_id is one of `ids`, for tenant $1. DuckDB uses the trace_id index
- * only when that is the scan's sole filter, so the tenant is applied after a materialised CTE.
+ * Rows of `table` whose trace_id is one of `ids` (lowercase), for tenant $1: a scan of the 4-byte
+ * trace_key column (trace-key.ts), then the full ID on its few matches.
  */
 export function byTraceIdSql(table: string, columns: string, ids: readonly string[], p: Params, select = '*'): string {
-  const list = ids.map((id) => p.add(id)).join(', ');
-  return `WITH hits AS MATERIALIZED (SELECT ${columns} FROM ${table} WHERE trace_id IN (${list}))
+  return `WITH hits AS (SELECT ${columns} FROM ${table} WHERE ${traceIdsSql(ids, p.add)})
     SELECT ${select} FROM hits WHERE tenant = $1`;
 }
 

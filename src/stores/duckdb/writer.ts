@@ -1,12 +1,13 @@
 // StoreWriter: each batch is one transaction on its table's write lane. Rows are built into data
-// chunks in JS, appended to the temp staging table, and moved into the table with one INSERT …
-// SELECT per slice; the next slice is built while DuckDB runs the previous INSERT on its own threads.
+// chunks in JS and appended: straight into the table when no column needs casting (spans, logs),
+// else into the temp staging table and moved into the table with one INSERT … SELECT per slice; the
+// next slice is built while DuckDB runs the previous INSERT on its own threads.
 import { DuckDBDataChunk, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import type { Logger } from 'pino';
 import type { LogRecord } from '../../model/telemetry.ts';
 import type { StoreWriter } from '../types.ts';
 import type { Db } from './connection.ts';
-import { loadSql, stagedColumns, stagedTypes, stagingTable, type Column, type TableSpec } from './ddl.ts';
+import { isStaged, loadSql, stagedColumns, stagedTypes, stagingTable, type Column, type TableSpec } from './ddl.ts';
 import { toStoreError } from './errors.ts';
 import { logTable, prepareLog, type LogIds } from './log-rows.ts';
 import { metricTable, prepareMetric } from './metric-rows.ts';
@@ -25,14 +26,15 @@ interface TableWriter<R> {
   write(records: readonly R[]): Promise<void>;
 }
 
+function buildChunk<P>(columns: readonly Column<P>[], types: DuckDBType[], part: readonly P[]): DuckDBDataChunk {
+  const chunk = DuckDBDataChunk.create(types, part.length);
+  chunk.setColumns(columns.map((c) => part.map((p) => c.get!(p))));
+  return chunk;
+}
+
 function buildChunks<P>(columns: readonly Column<P>[], types: DuckDBType[], inputs: readonly P[]): DuckDBDataChunk[] {
   const chunks: DuckDBDataChunk[] = [];
-  for (let off = 0; off < inputs.length; off += CHUNK_ROWS) {
-    const part = inputs.slice(off, off + CHUNK_ROWS);
-    const chunk = DuckDBDataChunk.create(types, part.length);
-    chunk.setColumns(columns.map((c) => part.map((p) => c.get!(p))));
-    chunks.push(chunk);
-  }
+  for (let off = 0; off < inputs.length; off += CHUNK_ROWS) chunks.push(buildChunk(columns, types, inputs.slice(off, off + CHUNK_ROWS)));
   return chunks;
 }
 
@@ -44,17 +46,29 @@ function createTableWriter<R, P>(
 ): TableWriter<R> {
   const columns = stagedColumns(spec);
   const types = stagedTypes(spec);
-  const load = loadSql(spec);
+  const staged = isStaged(spec);
+  const load = staged ? loadSql(spec) : null;
   const lane = db.writeLane(spec.name);
   let appender: DuckDBAppender | null = null;
 
   async function writeInTransaction(conn: DuckDBConnection, records: readonly R[]): Promise<void> {
-    appender ??= await conn.createAppender(stagingTable(spec), 'main', 'temp');
+    appender ??= staged ? await conn.createAppender(stagingTable(spec), 'main', 'temp') : await conn.createAppender(spec.name);
     const cache = createEncodeCache();
     let loading: Promise<unknown> | null = null;
     await conn.run('BEGIN TRANSACTION');
     try {
       for (let off = 0; off < records.length; off += SLICE_ROWS) {
+        if (!load) {
+          // Straight into the table, one chunk at a time: each chunk's row values are garbage
+          // before V8's next scavenge, instead of a whole slice's being promoted to the old generation.
+          const end = Math.min(records.length, off + SLICE_ROWS);
+          for (let c = off; c < end; c += CHUNK_ROWS) {
+            const part = records.slice(c, Math.min(end, c + CHUNK_ROWS)).map((r) => prepare(r, cache));
+            appender.appendDataChunk(buildChunk(columns, types, part));
+          }
+          appender.flushSync();
+          continue;
+        }
         const inputs = records.slice(off, off + SLICE_ROWS).map((r) => prepare(r, cache));
         const chunks = buildChunks(columns, types, inputs);
         if (loading) await loading;
@@ -76,7 +90,7 @@ function createTableWriter<R, P>(
       }
       appender = null;
       await conn.run('ROLLBACK').catch(() => undefined);
-      await conn.run(`DELETE FROM ${stagingTable(spec)}`).catch(() => undefined);
+      if (staged) await conn.run(`DELETE FROM ${stagingTable(spec)}`).catch(() => undefined);
       throw err;
     }
   }

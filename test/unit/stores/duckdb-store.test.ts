@@ -1,5 +1,6 @@
 // DuckDB-specific behaviour: persistence, lifecycle, transactions, index use, SQL safety, throughput.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { silentLogger } from '../../../src/logger.ts';
 import type { SpanRecord } from '../../../src/model/telemetry.ts';
+import { bindParams, runQuery } from '../../../src/stores/duckdb/connection.ts';
 import { params } from '../../../src/stores/duckdb/filter-sql.ts';
 import { compileFilter } from '../../../src/stores/duckdb/filter-sql.ts';
 import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
@@ -121,6 +123,28 @@ describe('DuckDB store', () => {
     });
   });
 
+  it('filters on keys and values holding the attrs_flat separator and escape characters', async () => {
+    const store = await open();
+    const nasty = 'a\x1eb\x1fc\x1d1d\x1d';
+    await store.writer.writeSpans([
+      span({ tenant: 'ctl', spanId: spanId(1), attributes: attrs({ [nasty]: nasty, plain: '7', empty: {} }) }),
+      span({ tenant: 'ctl', spanId: spanId(2), attributes: attrs({ plain: `x\x1e${nasty}`, [`${nasty}\x1e`]: 'v' }) }),
+    ]);
+    const ids = async (c: Parameters<typeof store.traces.searchSpans>[1]['attributes']) =>
+      (await store.traces.searchSpans('ctl', { attributes: c }, { first: 10 })).items.map((s) => s.node.spanId).sort();
+    assert.deepEqual(await ids([{ key: nasty, op: 'eq', value: nasty }]), [spanId(1)]);
+    assert.deepEqual(await ids([{ key: nasty, op: 'regex', value: 'a\x1eb\x1fc\x1d1d\x1d' }]), [spanId(1)]);
+    assert.deepEqual(await ids([{ key: 'plain', op: 'regex', value: 'x\x1ea.*' }]), [spanId(2)]);
+    assert.deepEqual(await ids([{ key: 'plain', op: 'neq', value: '7' }]), [spanId(2)]);
+    assert.deepEqual(await ids([{ key: 'plain', op: 'gt', number: 6 }]), [spanId(1)]);
+    assert.deepEqual(await ids([{ key: 'empty', op: 'exists' }]), [spanId(1)]);
+    assert.deepEqual(await ids([{ key: 'empty', op: 'eq', value: '' }]), []);
+    assert.deepEqual(await ids([{ key: `${nasty}\x1e`, op: 'in', values: ['w', 'v'] }]), [spanId(2)]);
+    assert.deepEqual(await ids([{ key: 'b', op: 'exists' }]), [], 'a separator inside a key does not start a new key');
+    assert.deepEqual(await store.catalog.attributeValues('ctl', 'SPAN', 'plain'), [`x\x1e${nasty}`, '7'].sort((a, b) => (a < b ? -1 : 1)));
+    await store.close();
+  });
+
   it('keeps doubles that JSON cannot hold, and duplicate attribute keys', async () => {
     const store = await open();
     const odd = span({
@@ -147,20 +171,25 @@ describe('DuckDB store', () => {
     await store.close();
   });
 
-  it('looks traces up by the trace_id index', async () => {
+  it('looks traces up by trace_key, filtering in the scan without an index', async () => {
     const path = tempPath();
     const store = await open(path);
-    await store.writer.writeSpans(manySpans('idx', 30_000));
+    // Real trace IDs are random; the builders' all start with zeros (one trace_key for all).
+    const hashed = (id: string) => createHash('md5').update(id).digest('hex');
+    await store.writer.writeSpans(manySpans('idx', 30_000).map((s) => ({ ...s, traceId: hashed(s.traceId) })));
     await store.close();
     const instance = await DuckDBInstance.create(path);
     const conn = await instance.connect();
     const p = params(['idx']);
-    const sql = byTraceIdSql('spans', 'tenant, trace_id, span_id', [traceId(7), traceId(2000)], p);
-    const plan = (await conn.runAndReadAll(`EXPLAIN ANALYZE ${sql}`, p.values as string[])).getRows().map((r) => String(r[1])).join('\n');
+    const sql = byTraceIdSql('spans', 'tenant, trace_id, span_id', [hashed(traceId(7)), hashed(traceId(2000))], p);
+    const { values, types } = bindParams(p.values);
+    const plan = (await conn.runAndReadAll(`EXPLAIN ANALYZE ${sql}`, values, types)).getRows().map((r) => String(r[1])).join('\n');
+    const rows = await runQuery(conn, sql, p.values);
     conn.closeSync();
     instance.closeSync();
-    assert.match(plan, /Index Scan/);
-    assert.doesNotMatch(plan, /Sequential Scan/);
+    assert.match(plan, /Filters:[^┘]*trace_key/, 'the key filter is pushed into the scan');
+    assert.equal(rows.length, 20);
+    assert.deepEqual(new Set(rows.map((r) => r.trace_id)), new Set([hashed(traceId(7)), hashed(traceId(2000))]));
   });
 
   it('compiles filters with every user value as a parameter', () => {
@@ -172,7 +201,7 @@ describe('DuckDB store', () => {
     );
     assert.doesNotMatch(sql, /DROP|OR 1=1/);
     assert.match(sql, /^\(service_name IN \(\$2\)/);
-    assert.deepEqual(values, [evil, evil, evil, 'n', 5, evil]);
+    assert.deepEqual(values, [evil, `\x1e${evil}\x1f`, evil, '\x1en\x1f', 5, evil]);
   });
 
   it('rejects a filter field that does not apply to the signal, naming it', () => {
