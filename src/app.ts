@@ -133,7 +133,11 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     if (cfg.alerting.enabled) {
       const { startAlerting } = await import('./alerting/index.ts');
       alerting = await startAlerting({
-        config: cfg.alerting,
+        // PROMQL rules go to the metrics read source when that is Prometheus and no other URL is set.
+        config: {
+          ...cfg.alerting,
+          prometheusUrl: cfg.alerting.prometheusUrl || (cfg.storage.read.metrics === 'prometheus' ? cfg.storage.prometheus.url : ''),
+        },
         db: store.db,
         metrics: store.metrics,
         bus: tail,
