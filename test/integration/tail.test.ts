@@ -2,11 +2,11 @@
 // with the real SDK exporters and as hand-built OTLP/JSON.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { gqlData } from '../helpers/graphql-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import type { Client } from 'graphql-ws';
+import { subscriptions, tail, wsClient } from '../helpers/tail-client.ts';
 import { sendLogs, sendTrace } from '../helpers/otel-sdk.ts';
 
 const SPAN_FIELDS = `dropped span {
@@ -18,51 +18,6 @@ const LOG_FIELDS = `dropped log { id severityNumber severityText severity bodyTe
 
 const TAIL_SPANS = `subscription($filter: TelemetryFilter) { tailSpans(filter: $filter) { ${SPAN_FIELDS} } }`;
 const TAIL_LOGS = `subscription($filter: TelemetryFilter) { tailLogs(filter: $filter) { ${LOG_FIELDS} } }`;
-
-interface GqlError {
-  message: string;
-  extensions?: { code?: string; limit?: string; value?: number };
-}
-interface Tail<T> {
-  events: T[];
-  errors: GqlError[];
-  done: Promise<void>;
-  stop(): void;
-}
-
-function wsClient(gw: TestGateway, tenant: string): Client {
-  return createClient({ url: gw.wsUrl, webSocketImpl: WebSocket, connectionParams: { 'X-Scope-OrgID': tenant }, retryAttempts: 0, lazy: false });
-}
-
-/** Subscribes and collects every event (the `data` payload) and every error, however graphql-ws reports it. */
-function tail<T>(client: Client, query: string, variables: Record<string, unknown> = {}): Tail<T> {
-  const events: T[] = [];
-  const errors: GqlError[] = [];
-  let stop = () => {};
-  const done = new Promise<void>((resolve) => {
-    stop = client.subscribe<T>(
-      { query, variables },
-      {
-        next: (r) => {
-          if (r.errors) errors.push(...(r.errors as GqlError[]));
-          if (r.data) events.push(r.data as T);
-        },
-        error: (err) => {
-          if (Array.isArray(err)) errors.push(...(err as GqlError[]));
-          else errors.push({ message: String((err as { reason?: string }).reason ?? err) });
-          resolve();
-        },
-        complete: resolve,
-      },
-    );
-  });
-  return { events, errors, done, stop: () => stop() };
-}
-
-/** Waits until the gateway holds `n` tail subscriptions, so nothing is published before they listen. */
-function subscriptions(gw: TestGateway, n: number): Promise<number> {
-  return waitFor(async () => gw.app.internals.tail().size(), (s) => s === n, `${n} open tail subscriptions`);
-}
 
 async function postOtlpJson(gw: TestGateway, path: '/v1/traces' | '/v1/logs', body: unknown, tenant: string): Promise<{ status: number; ms: number }> {
   const t0 = performance.now();

@@ -1,5 +1,6 @@
 // MetricStore over the metric_points table. Series are grouped by series_key (the sorted labels)
 // and bucketed by step in SQL, so only one row per series and bucket reaches JS.
+import { seriesQueryProblem } from '../series-query.ts';
 import type { MetricType } from '../../model/telemetry.ts';
 import type { MetricSeries, MetricStore, SeriesAggregation, SeriesPoint, SeriesQuery, StoredExemplar } from '../types.ts';
 import type { Db, Row } from './connection.ts';
@@ -8,8 +9,6 @@ import { params, timeRangeSql, type Params } from './filter-sql.ts';
 import { decodeExemplars, decodeMetricPoint, METRIC_RECORD_COLUMNS } from './metric-rows.ts';
 import { createDecodeCache } from './resources.ts';
 
-const AGGREGATIONS: readonly SeriesAggregation[] = ['AVG', 'SUM', 'MIN', 'MAX', 'LAST', 'COUNT', 'RATE'];
-export const MAX_BUCKETS = 11_000; // as Prometheus caps points per series
 const MAX_POINTS = 100_000;
 const DELTA = 1;
 
@@ -18,12 +17,8 @@ const AGGREGATE_COLUMN: Record<Exclude<SeriesAggregation, 'RATE'>, string> = {
 };
 
 function checkQuery(q: SeriesQuery): void {
-  if (typeof q?.name !== 'string' || q.name === '') throw badQuery('a series query needs a metric name');
-  if (typeof q.range?.from !== 'bigint' || typeof q.range.to !== 'bigint') throw badQuery('a series query needs range.from and range.to');
-  if (q.range.from > q.range.to) throw badQuery('range.from is after range.to');
-  if (typeof q.stepNano !== 'bigint' || q.stepNano <= 0n) throw badQuery('stepNano must be a positive bigint');
-  if ((q.range.to - q.range.from) / q.stepNano >= BigInt(MAX_BUCKETS)) throw badQuery(`the range holds more than ${MAX_BUCKETS} steps`);
-  if (!AGGREGATIONS.includes(q.aggregation)) throw badQuery(`unknown aggregation ${String(q.aggregation)}`);
+  const problem = seriesQueryProblem(q);
+  if (problem) throw badQuery(problem);
 }
 
 /** `tenant = $1 AND name = $2`, the labels, and time_ns from `from` to `to`. */

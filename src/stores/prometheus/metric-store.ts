@@ -9,6 +9,7 @@
 //   extrapolated rate); histograms and summaries give the last `_count` / `_sum` of the window,
 //   native histograms the last histogram_count / histogram_sum of a 1-minute subquery over the window;
 // - series labels are Prometheus' label names (sanitised), without __name__.
+import { seriesQueryProblem } from '../series-query.ts';
 import type { KeyValue, MetricPoint, MetricType } from '../../model/telemetry.ts';
 import type { MetricSeries, MetricStore, SeriesAggregation, SeriesPoint, SeriesQuery, StoredExemplar, TimeRange } from '../types.ts';
 import { StoreError } from '../types.ts';
@@ -18,7 +19,6 @@ import type { PromQlResult, PromQlSeries, PromQlStore } from './types.ts';
 
 const MS = 1_000_000n;
 const HOUR_MS = 3_600_000;
-const MAX_BUCKETS = 11_000;
 const FAMILY_SUFFIXES = ['_bucket', '_count', '_sum'];
 
 type Kind = 'counter' | 'gauge' | 'histogram' | 'summary' | 'native';
@@ -141,12 +141,8 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
   }
 
   function checkQuery(q: SeriesQuery): void {
-    if (typeof q?.name !== 'string' || q.name === '') throw badQuery('a series query needs a metric name');
-    if (typeof q.range?.from !== 'bigint' || typeof q.range.to !== 'bigint') throw badQuery('a series query needs range.from and range.to');
-    if (q.range.from > q.range.to) throw badQuery('range.from is after range.to');
-    if (typeof q.stepNano !== 'bigint' || q.stepNano <= 0n) throw badQuery('stepNano must be a positive bigint');
-    if ((q.range.to - q.range.from) / q.stepNano >= BigInt(MAX_BUCKETS)) throw badQuery(`the range holds more than ${MAX_BUCKETS} steps`);
-    if (!['AVG', 'SUM', 'MIN', 'MAX', 'LAST', 'COUNT', 'RATE'].includes(q.aggregation)) throw badQuery(`unknown aggregation ${String(q.aggregation)}`);
+    const problem = seriesQueryProblem(q);
+    if (problem) throw badQuery(problem);
   }
 
   /**
