@@ -4,7 +4,7 @@
 // know how to call fails it, asking for a case, so a field added later cannot go unchecked.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   type GraphQLField,
   type GraphQLNamedType,
@@ -54,12 +54,14 @@ const ARGS: Record<string, ArgCase> = {
 };
 let bRuleId = '';
 let bSilenceId = '';
+let nextBRuleId = randomUUID();
 const range = { from: () => new Date(now - 3_600_000).toISOString(), to: () => new Date(now + 600_000).toISOString() };
 const same = (v: () => unknown): ArgCase => ({ ofB: v, absent: v });
 /** Arguments of one field that differ from ARGS by name (or are optional but address data): always passed. */
 const FIELD_ARGS: Record<string, Record<string, ArgCase>> = {
   alertRule: { id: { ofB: () => bRuleId, absent: () => otherId(bRuleId) } },
-  alertEvents: { filter: { ofB: () => ({ ruleId: [bRuleId] }), absent: () => ({ ruleId: [otherId(bRuleId)] }) } },
+  // B's next rule (created while A listens, see SUBSCRIPTION_DRIVERS), by the ID B will give it.
+  alertEvents: { filter: { ofB: () => ({ ruleId: [nextBRuleId] }), absent: () => ({ ruleId: [otherId(nextBRuleId)] }) } },
   correlate: { traceId: { ofB: () => B.traceId, absent: () => randomTraceId() } },
   exceptionGroups: { filter: { ofB: () => ({ service: [B.service2] }), absent: () => ({ service: [`no-such-service-${MARK}`] }) }, from: same(range.from), to: same(range.to) },
   serviceGraph: { services: { ofB: () => [B.service], absent: () => [`no-such-service-${MARK}`] }, from: same(range.from), to: same(range.to) },
@@ -282,6 +284,41 @@ describe('tenant isolation, generated from the schema', () => {
     }
   });
 
+  /** How to make B's and A's records arrive for one subscription field (default: spans or logs over OTLP). */
+  type Driver = { own?: () => { query: string; variables: Record<string, unknown> }; publish: () => Promise<void> };
+  const post = (path: string, body: unknown, headers: Record<string, string>) =>
+    fetch(`${gw.otlpHttp}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const defaultDriver = (name: string): Driver => ({
+    async publish() {
+      const logs = name.toLowerCase().includes('log');
+      await post(logs ? '/v1/logs' : '/v1/traces', logs ? logsJson([{ body: B.logBody, service: B.service }]) : spansJson([{ service: B.service, attributes: { [B.attrKey]: B.attrValue } }]), asB);
+      await post(logs ? '/v1/logs' : '/v1/traces', logs ? logsJson([{ body: 'a-log', service: 'svc-a' }]) : spansJson([{ service: 'svc-a' }]), asA);
+    },
+  });
+  const SUBSCRIPTION_DRIVERS: Record<string, Driver> = {
+    // A new rule of B (the ID A filters on) and of A each fire at the next tick.
+    alertEvents: {
+      async publish() {
+        const n = randomBytes(3).toString('hex');
+        await gqlData(gw.graphqlUrl, CREATE_RULE, { input: ruleInput(`${B.ruleName}-${n}`, B.service, { id: nextBRuleId }) }, asB);
+        await gqlData(gw.graphqlUrl, CREATE_RULE, { input: ruleInput(`a-rule-${n}`, 'svc-a') }, asA);
+        await gwTick();
+        // B's own rule did change state, so the filter A used had something of B's to deliver.
+        const h = await gqlData<{ alertHistory: { ruleName: string }[] }>(gw.graphqlUrl, 'query($id: ID) { alertHistory(ruleId: $id) { ruleName } }', { id: nextBRuleId }, asB);
+        assert.ok(h.alertHistory.some((t) => t.ruleName.includes(MARK)), "B's new rule changed state");
+        nextBRuleId = randomUUID();
+      },
+    },
+    // B's and A's metric points; A's own subscription names A's metric.
+    tailMetrics: {
+      own: () => ({ query: 'subscription($name: String!) { tailMetrics(name: $name) { __typename } }', variables: { name: bMetricName.replace(B.metricPrefix, 'aonly') } }),
+      async publish() {
+        await sendMetrics('http-json', gw, { service: B.service, prefix: B.metricPrefix, headers: asB });
+        await sendMetrics('http-json', gw, { service: 'svc-a', prefix: 'aonly', headers: asA });
+      },
+    },
+  };
+
   test('every Subscription field delivers nothing of B to A, while A’s own records arrive', async () => {
     const fields = Object.values(schema.getSubscriptionType()?.getFields() ?? {});
     for (const field of fields) {
@@ -291,18 +328,17 @@ describe('tenant isolation, generated from the schema', () => {
         const client = createClient({ url: gw.wsUrl, webSocketImpl: WebSocket, connectionParams: asA, retryAttempts: 0 });
         const withB: unknown[] = [];
         const own: unknown[] = [];
+        const driver = SUBSCRIPTION_DRIVERS[field.name] ?? defaultDriver(field.name);
+        const ownOp = driver.own?.() ?? { query: operationFor('subscription', { ...field, args: [] }, which).query, variables: {} };
         const unsubscribe = [
-          client.subscribe({ query: op.query, variables: op.variables }, { next: (v) => void withB.push(v), error: () => {}, complete: () => {} }),
-          client.subscribe({ query: operationFor('subscription', { ...field, args: [] }, which).query }, { next: (v) => void own.push(v), error: () => {}, complete: () => {} }),
+          client.subscribe({ query: op.query, variables: op.variables }, { next: (v) => void withB.push(v), error: (e) => void withB.push({ error: e }), complete: () => {} }),
+          client.subscribe(ownOp, { next: (v) => void own.push(v), error: (e) => void own.push({ error: e }), complete: () => {} }),
         ];
         try {
           await new Promise((r) => setTimeout(r, 200)); // subscriptions registered before publishing
-          const path = field.name.toLowerCase().includes('log') ? '/v1/logs' : '/v1/traces';
-          const ofB = path === '/v1/logs' ? logsJson([{ body: B.logBody, service: B.service }]) : spansJson([{ service: B.service, attributes: { [B.attrKey]: B.attrValue } }]);
-          const ofA = path === '/v1/logs' ? logsJson([{ body: 'a-log', service: 'svc-a' }]) : spansJson([{ service: 'svc-a' }]);
-          await fetch(`${gw.otlpHttp}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...asB }, body: JSON.stringify(ofB) });
-          await fetch(`${gw.otlpHttp}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...asA }, body: JSON.stringify(ofA) });
+          await driver.publish();
           await waitFor(async () => own.length, (n) => n > 0, `Subscription.${field.name}: A's own record`);
+          assert.ok(!JSON.stringify(own).includes('"error"'), `Subscription.${field.name}: A's own subscription failed: ${JSON.stringify(own)}`);
           assert.deepEqual(markersIn(withB), [], `Subscription.${field.name}: A received B's data`);
           assert.deepEqual(markersIn(own), [], `Subscription.${field.name}: A received B's data`);
           assert.equal(withB.length, 0, `Subscription.${field.name} with B's filter delivered events to A`);
