@@ -78,7 +78,9 @@ const ALWAYS = new Set(['filter']);
 /** Fields whose answer for B (as B) need not contain a B marker, with the reason. */
 const NO_B_MARKER: Record<string, string> = {
   backends: 'the configured backends and their health are the gateway’s, not a tenant’s: there is no B data to find',
-  searchIndex: 'the model name, dimensions and readiness are the gateway’s; it holds no item of any tenant',
+  // Its counts (indexed, pending, annSize, embedded) are gateway-wide, so A sees how much all tenants
+  // indexed (volume, never content); reported to the lead rather than changed here.
+  searchIndex: 'the model name, dimensions, readiness and counts are the gateway’s; it holds no item of any tenant',
 };
 /** Fields this gateway cannot answer for anyone, with the reason (B's own query errors the same way). */
 const NOT_CONFIGURED: Record<string, string> = {
