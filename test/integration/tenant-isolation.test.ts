@@ -4,7 +4,7 @@
 // know how to call fails it, asking for a case, so a field added later cannot go unchecked.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   type GraphQLField,
   type GraphQLNamedType,
@@ -26,9 +26,10 @@ import { waitFor } from '../helpers/wait-for.ts';
 import { sendLogs, sendMetrics, sendTrace } from '../helpers/otel-sdk.ts';
 import { logsJson, randomSpanId, randomTraceId, spansJson } from '../helpers/otlp-bodies.ts';
 import { hashApiKey } from '../../src/auth/api-keys.ts';
+import { TEST_MODEL } from '../fixtures/search/test-model.ts';
 
 const MARK = randomBytes(4).toString('hex');
-const B = { service: `svc-b-${MARK}`, attrKey: `b.secret.${MARK}`, attrValue: `b-value-${MARK}`, logBody: `b-log-${MARK}`, metricPrefix: `bonly${MARK}`, opName: `b-op-${MARK}`, traceId: randomTraceId(), spanId: randomSpanId() };
+const B = { ruleName: `b-rule-${MARK}`, excType: `BErr${MARK}`, service2: `svc-b2-${MARK}`, service: `svc-b-${MARK}`, attrKey: `b.secret.${MARK}`, attrValue: `b-value-${MARK}`, logBody: `b-log-${MARK}`, metricPrefix: `bonly${MARK}`, opName: `b-op-${MARK}`, traceId: randomTraceId(), spanId: randomSpanId() };
 const KEY_A = 'tenant-a-key-0123456789abcdef';
 const KEY_B = 'tenant-b-key-0123456789abcdef';
 const asA = { 'x-api-key': KEY_A };
@@ -42,7 +43,7 @@ let bMetricName = '';
 const ARGS: Record<string, ArgCase> = {
   traceId: { ofB: () => B.traceId, absent: () => randomTraceId() },
   spanId: { ofB: () => B.spanId, absent: () => randomSpanId() },
-  id: { ofB: () => bLogId, absent: () => bLogId.replace(/[0-9a-f](?=[^0-9a-f]*$)/, (c) => (c === '0' ? '1' : '0')) },
+  id: { ofB: () => bLogId, absent: () => otherId(bLogId) },
   service: { ofB: () => B.service, absent: () => `no-such-service-${MARK}` },
   name: { ofB: () => bMetricName, absent: () => `no_such_metric_${MARK}` },
   key: { ofB: () => B.attrKey, absent: () => `no.such.key.${MARK}` },
@@ -51,12 +52,40 @@ const ARGS: Record<string, ArgCase> = {
   to: { ofB: () => new Date(now + 600_000).toISOString(), absent: () => new Date(now + 600_000).toISOString() },
   filter: { ofB: () => ({ service: [B.service] }), absent: () => ({ service: [`no-such-service-${MARK}`] }) },
 };
+let bRuleId = '';
+let bSilenceId = '';
+let nextBRuleId = randomUUID();
+const range = { from: () => new Date(now - 3_600_000).toISOString(), to: () => new Date(now + 600_000).toISOString() };
+const same = (v: () => unknown): ArgCase => ({ ofB: v, absent: v });
+/** Arguments of one field that differ from ARGS by name (or are optional but address data): always passed. */
+const FIELD_ARGS: Record<string, Record<string, ArgCase>> = {
+  alertRule: { id: { ofB: () => bRuleId, absent: () => otherId(bRuleId) } },
+  // B's next rule (created while A listens, see SUBSCRIPTION_DRIVERS), by the ID B will give it.
+  alertEvents: { filter: { ofB: () => ({ ruleId: [nextBRuleId] }), absent: () => ({ ruleId: [otherId(nextBRuleId)] }) } },
+  correlate: { traceId: { ofB: () => B.traceId, absent: () => randomTraceId() } },
+  exceptionGroups: { filter: { ofB: () => ({ service: [B.service2] }), absent: () => ({ service: [`no-such-service-${MARK}`] }) }, from: same(range.from), to: same(range.to) },
+  serviceGraph: { services: { ofB: () => [B.service], absent: () => [`no-such-service-${MARK}`] }, from: same(range.from), to: same(range.to) },
+  serviceDependencies: { service: { ofB: () => B.service, absent: () => `no-such-service-${MARK}` } },
+  // The same text both ways: only the filter says whose items are searched.
+  search: { text: same(() => `${B.opName} checkout failed`), filter: { ofB: () => ({ service: [B.service] }), absent: () => ({ service: [`no-such-service-${MARK}`] }) } },
+  promql: { query: same(() => 'up') },
+  similar: { to: { ofB: () => ({ traceId: B.traceId }), absent: () => ({ traceId: randomTraceId() }) } },
+};
+/** The same ID with its last hex digit changed: well formed, but of nobody. */
+const otherId = (id: string) => id.replace(/[0-9a-f](?=[^0-9a-f]*$)/, (c) => (c === '0' ? '1' : '0'));
 /** Optional arguments that still address data and so are always passed. */
 const ALWAYS = new Set(['filter']);
-/** Mutations need their own cases (create as B, then read/update/delete as A); none exist yet. */
-const MUTATION_CASES: Record<string, never> = {};
 /** Fields whose answer for B (as B) need not contain a B marker, with the reason. */
-const NO_B_MARKER: Record<string, string> = {};
+const NO_B_MARKER: Record<string, string> = {
+  backends: 'the configured backends and their health are the gateway’s, not a tenant’s: there is no B data to find',
+  // Its counts (indexed, pending, annSize, embedded) are gateway-wide, so A sees how much all tenants
+  // indexed (volume, never content); reported to the lead rather than changed here.
+  searchIndex: 'the model name, dimensions, readiness and counts are the gateway’s; it holds no item of any tenant',
+};
+/** Fields this gateway cannot answer for anyone, with the reason (B's own query errors the same way). */
+const NOT_CONFIGURED: Record<string, string> = {
+  promql: 'needs storage.read.metrics: prometheus and a running Prometheus; without it every tenant gets GW_NOT_SUPPORTED, checked below to be the same for A and B',
+};
 
 function selection(type: GraphQLNamedType, depth: number): string {
   if (isLeafType(type)) return '';
@@ -76,10 +105,11 @@ function operationFor(kind: 'query' | 'subscription', field: GraphQLField<unknow
   const defs: string[] = [];
   const uses: string[] = [];
   const variables: Record<string, unknown> = {};
+  const own = FIELD_ARGS[field.name] ?? {};
   for (const arg of field.args) {
     const required = isNonNullType(arg.type) && arg.defaultValue === undefined;
-    if (!required && !ALWAYS.has(arg.name)) continue;
-    const c = ARGS[arg.name];
+    if (!required && !ALWAYS.has(arg.name) && !(arg.name in own)) continue;
+    const c = own[arg.name] ?? ARGS[arg.name];
     if (!c) assert.fail(`${kind === 'query' ? 'Query' : 'Subscription'}.${field.name}: add a case for its argument "${arg.name}" to ARGS in test/integration/tenant-isolation.test.ts`);
     defs.push(`$${arg.name}: ${String(arg.type)}`);
     uses.push(`${arg.name}: $${arg.name}`);
@@ -92,10 +122,88 @@ function operationFor(kind: 'query' | 'subscription', field: GraphQLField<unknow
   };
 }
 
+const stripTimes = (v: unknown): unknown => JSON.parse(JSON.stringify(v), (k: string, x: unknown) => (k === 'lastEvaluatedAt' ? undefined : x));
+
 const markersIn = (value: unknown): string[] => {
   const text = JSON.stringify(value);
   return Object.values(B).filter((m) => text.includes(m));
 };
+
+const CREATE_RULE = 'mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id } }';
+const SILENCE = 'mutation($input: SilenceInput!) { silence(input: $input) { id } }';
+/** A rule that is true whenever the service has spans (error rate ≥ 0), firing at once. */
+const ruleInput = (name: string, service: string, extra: Record<string, unknown> = {}) => ({
+  name, kind: 'SPAN_ERROR_RATE', services: [service], by: ['SERVICE'], threshold: 0, comparator: 'GTE', window: '1h', for: '0s', interval: '1m', ...extra,
+});
+const silenceInput = (ruleName: string) => ({ matchers: [{ name: 'alertname', type: 'EQUAL', value: ruleName }], duration: '1h', comment: `silence of ${ruleName}` });
+
+function childSpanJson(traceId: string, parentSpanId: string, service: string, excType: string): Record<string, unknown> {
+  const t = BigInt(Date.now()) * 1_000_000n;
+  return {
+    resourceSpans: [{
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+      scopeSpans: [{
+        scope: { name: 'test' },
+        spans: [{
+          traceId, spanId: randomSpanId(), parentSpanId, name: 'child', kind: 3,
+          startTimeUnixNano: String(t - 500_000n), endTimeUnixNano: String(t),
+          status: { code: 2, message: `${excType} failed` },
+          events: [{ name: 'exception', timeUnixNano: String(t), attributes: [
+            { key: 'exception.type', value: { stringValue: excType } },
+            { key: 'exception.message', value: { stringValue: `${excType} failed` } },
+          ] }],
+        }],
+      }],
+    }],
+  };
+}
+
+const RULE_OF = 'query($id: ID!) { alertRule(id: $id) { id name definition alerts { fingerprint state silencedBy } } }';
+const SILENCES = '{ silences { id endsAt matchers { name value } } }';
+type Gql = (query: string, variables: Record<string, unknown>, headers: Record<string, string>) => Promise<{ data?: unknown; errors?: unknown }>;
+/** The parts of a GraphQL answer two calls must agree on. */
+const answer = (r: { data?: unknown; errors?: unknown }) => ({ data: r.data, errors: r.errors });
+/** The answer with the ID A itself passed replaced (error messages echo it; that is A's input, not B's data). */
+const answerFor = (r: { data?: unknown; errors?: unknown }, id: string) => JSON.parse(JSON.stringify(answer(r)).split(id).join('<id>')) as unknown;
+
+/**
+ * One case per mutation: A acts on B's object (or with B's identifiers) and must get exactly what it
+ * gets for an object that does not exist; B's rule, its alerts and its silences are unchanged after.
+ */
+const MUTATION_CASES: Record<string, (call: Gql) => Promise<void>> = {
+  async createAlertRule(call) {
+    // B's rule ID and name, given by A, create A's own rule as a fresh ID would: no "already exists".
+    const withB = await call('mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id name services } }', { input: ruleInput(B.ruleName, 'svc-a', { id: bRuleId }) }, asA);
+    const fresh = await call('mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id name services } }', { input: ruleInput(`${B.ruleName}-x`, 'svc-a', { id: otherId(bRuleId) }) }, asA);
+    assert.equal(withB.errors, undefined, `A creating a rule with B's ID: ${JSON.stringify(withB.errors)}`);
+    assert.equal(fresh.errors, undefined);
+    for (const id of [bRuleId, otherId(bRuleId)]) assert.equal((await call('mutation($id: ID!) { deleteAlertRule(id: $id) }', { id }, asA)).errors, undefined);
+  },
+  async updateAlertRule(call) {
+    const q = 'mutation($id: ID!, $input: AlertRuleInput!) { updateAlertRule(id: $id, input: $input) { id name } }';
+    const input = ruleInput('taken-over', 'svc-a');
+    assert.deepEqual(answerFor(await call(q, { id: bRuleId, input }, asA), bRuleId), answerFor(await call(q, { id: otherId(bRuleId), input }, asA), otherId(bRuleId)));
+  },
+  async deleteAlertRule(call) {
+    const q = 'mutation($id: ID!) { deleteAlertRule(id: $id) }';
+    assert.deepEqual(answerFor(await call(q, { id: bRuleId }, asA), bRuleId), answerFor(await call(q, { id: otherId(bRuleId) }, asA), otherId(bRuleId)));
+  },
+  async silence(call) {
+    // A's silence with B's matchers silences nothing of B (B's alert keeps silencedBy = B's silence only).
+    const r = await call('mutation($input: SilenceInput!) { silence(input: $input) { id } }', { input: silenceInput(B.ruleName) }, asA);
+    assert.equal(r.errors, undefined);
+    const aSilence = (r.data as { silence: { id: string } }).silence.id;
+    await gwTick();
+    const rule = (await call(RULE_OF, { id: bRuleId }, asB)).data as { alertRule: { alerts: { silencedBy: string[] }[] } };
+    for (const a of rule.alertRule.alerts) assert.ok(!a.silencedBy.includes(aSilence), "A's silence silenced B's alert");
+    assert.equal((await call('mutation($id: ID!) { unsilence(id: $id) { id } }', { id: aSilence }, asA)).errors, undefined);
+  },
+  async unsilence(call) {
+    const q = 'mutation($id: ID!) { unsilence(id: $id) { id endsAt } }';
+    assert.deepEqual(answerFor(await call(q, { id: bSilenceId }, asA), bSilenceId), answerFor(await call(q, { id: otherId(bSilenceId) }, asA), otherId(bSilenceId)));
+  },
+};
+let gwTick: () => Promise<void> = async () => {};
 
 describe('tenant isolation, generated from the schema', () => {
   let gw: TestGateway;
@@ -111,6 +219,9 @@ describe('tenant isolation, generated from the schema', () => {
         ],
       },
       limits: { graphql: { maxCost: 100_000_000, maxDepth: 20 } },
+      search: TEST_MODEL,
+      // The engine evaluates only when this test calls tick().
+      alerting: { tickMs: 0 },
     });
     // Both tenants hold the same kinds of data; B's carries unique markers.
     for (const [who, headers, service] of [['a', asA, 'svc-a'], ['b', asB, B.service]] as const) {
@@ -121,6 +232,8 @@ describe('tenant isolation, generated from the schema', () => {
     const post = (path: string, body: unknown, headers: Record<string, string>) =>
       fetch(`${gw.otlpHttp}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
     assert.equal((await post('/v1/traces', spansJson([{ traceId: B.traceId, spanId: B.spanId, name: B.opName, service: B.service, attributes: { [B.attrKey]: B.attrValue } }]), asB)).status, 200);
+    // A second service under B's span, failing with an exception: B's service graph, exception groups and correlation.
+    assert.equal((await post('/v1/traces', childSpanJson(B.traceId, B.spanId, B.service2, B.excType), asB)).status, 200);
     assert.equal((await post('/v1/logs', logsJson([{ body: B.logBody, service: B.service, attributes: { [B.attrKey]: B.attrValue }, traceId: B.traceId }]), asB)).status, 200);
     assert.equal((await post('/v1/traces', spansJson([{ service: 'svc-a', attributes: { 'a.key': 'a-value' } }]), asA)).status, 200);
     const logs = await waitFor(
@@ -135,7 +248,15 @@ describe('tenant isolation, generated from the schema', () => {
       "B's metrics",
     );
     bMetricName = metrics.metrics.find((m) => m.name.startsWith(B.metricPrefix))!.name;
-    await waitFor(() => gqlData<{ trace: { spanCount: number } | null }>(gw.graphqlUrl, 'query($id: ID!) { trace(traceId: $id) { spanCount } }', { id: B.traceId }, asB), (d) => d.trace?.spanCount === 1, "B's trace");
+    await waitFor(() => gqlData<{ trace: { spanCount: number } | null }>(gw.graphqlUrl, 'query($id: ID!) { trace(traceId: $id) { spanCount } }', { id: B.traceId }, asB), (d) => d.trace?.spanCount === 2, "B's trace");
+    // B's alert rule (always true over B's spans) fires at the first tick; a silence of B matches it.
+    bRuleId = (await gqlData<{ createAlertRule: { id: string } }>(gw.graphqlUrl, CREATE_RULE, { input: ruleInput(B.ruleName, B.service) }, asB)).createAlertRule.id;
+    bSilenceId = (await gqlData<{ silence: { id: string } }>(gw.graphqlUrl, SILENCE, { input: silenceInput(B.ruleName) }, asB)).silence.id;
+    await gqlData(gw.graphqlUrl, CREATE_RULE, { input: ruleInput('a-rule', 'svc-a') }, asA);
+    await gw.app.internals.alerting()!.tick();
+    await waitFor(() => gqlData<{ alerts: { state: string }[] }>(gw.graphqlUrl, '{ alerts { state } }', {}, asB), (d) => d.alerts.some((a) => a.state === 'FIRING'), "B's firing alert");
+    await waitFor(() => gqlData<{ searchIndex: { pending: number } }>(gw.graphqlUrl, '{ searchIndex { pending } }', {}, asB), (d) => d.searchIndex.pending === 0, 'search index caught up');
+    gwTick = () => gw.app.internals.alerting()!.tick();
     const intro = await gqlData<IntrospectionQuery>(gw.graphqlUrl, getIntrospectionQuery(), {}, asA);
     schema = buildClientSchema(intro);
   });
@@ -148,6 +269,12 @@ describe('tenant isolation, generated from the schema', () => {
       const ofB = operationFor('query', field, 'ofB');
       const absent = operationFor('query', field, 'absent');
       const bSelf = await gql(gw.graphqlUrl, ofB.query, ofB.variables, asB);
+      if (field.name in NOT_CONFIGURED) {
+        const aWithB = await gql(gw.graphqlUrl, ofB.query, ofB.variables, asA);
+        assert.ok(bSelf.errors?.length, `Query.${field.name} is listed as not configured but answered B`);
+        assert.deepEqual({ data: aWithB.data, errors: aWithB.errors }, { data: bSelf.data, errors: bSelf.errors }, `Query.${field.name}: A's answer differs from B's own`);
+        continue;
+      }
       assert.equal(bSelf.errors, undefined, `Query.${field.name} as B: ${JSON.stringify(bSelf.errors)}\n${ofB.query}`);
       if (!(field.name in NO_B_MARKER)) {
         assert.ok(markersIn(bSelf.data).length > 0, `Query.${field.name}: B's own query finds none of B's data, so the case proves nothing; fix ARGS or list it in NO_B_MARKER with a reason`);
@@ -159,6 +286,41 @@ describe('tenant isolation, generated from the schema', () => {
     }
   });
 
+  /** How to make B's and A's records arrive for one subscription field (default: spans or logs over OTLP). */
+  type Driver = { own?: () => { query: string; variables: Record<string, unknown> }; publish: () => Promise<void> };
+  const post = (path: string, body: unknown, headers: Record<string, string>) =>
+    fetch(`${gw.otlpHttp}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const defaultDriver = (name: string): Driver => ({
+    async publish() {
+      const logs = name.toLowerCase().includes('log');
+      await post(logs ? '/v1/logs' : '/v1/traces', logs ? logsJson([{ body: B.logBody, service: B.service }]) : spansJson([{ service: B.service, attributes: { [B.attrKey]: B.attrValue } }]), asB);
+      await post(logs ? '/v1/logs' : '/v1/traces', logs ? logsJson([{ body: 'a-log', service: 'svc-a' }]) : spansJson([{ service: 'svc-a' }]), asA);
+    },
+  });
+  const SUBSCRIPTION_DRIVERS: Record<string, Driver> = {
+    // A new rule of B (the ID A filters on) and of A each fire at the next tick.
+    alertEvents: {
+      async publish() {
+        const n = randomBytes(3).toString('hex');
+        await gqlData(gw.graphqlUrl, CREATE_RULE, { input: ruleInput(`${B.ruleName}-${n}`, B.service, { id: nextBRuleId }) }, asB);
+        await gqlData(gw.graphqlUrl, CREATE_RULE, { input: ruleInput(`a-rule-${n}`, 'svc-a') }, asA);
+        await gwTick();
+        // B's own rule did change state, so the filter A used had something of B's to deliver.
+        const h = await gqlData<{ alertHistory: { ruleName: string }[] }>(gw.graphqlUrl, 'query($id: ID) { alertHistory(ruleId: $id) { ruleName } }', { id: nextBRuleId }, asB);
+        assert.ok(h.alertHistory.some((t) => t.ruleName.includes(MARK)), "B's new rule changed state");
+        nextBRuleId = randomUUID();
+      },
+    },
+    // B's and A's metric points; A's own subscription names A's metric.
+    tailMetrics: {
+      own: () => ({ query: 'subscription($name: String!) { tailMetrics(name: $name) { __typename } }', variables: { name: bMetricName.replace(B.metricPrefix, 'aonly') } }),
+      async publish() {
+        await sendMetrics('http-json', gw, { service: B.service, prefix: B.metricPrefix, headers: asB });
+        await sendMetrics('http-json', gw, { service: 'svc-a', prefix: 'aonly', headers: asA });
+      },
+    },
+  };
+
   test('every Subscription field delivers nothing of B to A, while A’s own records arrive', async () => {
     const fields = Object.values(schema.getSubscriptionType()?.getFields() ?? {});
     for (const field of fields) {
@@ -168,18 +330,17 @@ describe('tenant isolation, generated from the schema', () => {
         const client = createClient({ url: gw.wsUrl, webSocketImpl: WebSocket, connectionParams: asA, retryAttempts: 0 });
         const withB: unknown[] = [];
         const own: unknown[] = [];
+        const driver = SUBSCRIPTION_DRIVERS[field.name] ?? defaultDriver(field.name);
+        const ownOp = driver.own?.() ?? { query: operationFor('subscription', { ...field, args: [] }, which).query, variables: {} };
         const unsubscribe = [
-          client.subscribe({ query: op.query, variables: op.variables }, { next: (v) => void withB.push(v), error: () => {}, complete: () => {} }),
-          client.subscribe({ query: operationFor('subscription', { ...field, args: [] }, which).query }, { next: (v) => void own.push(v), error: () => {}, complete: () => {} }),
+          client.subscribe({ query: op.query, variables: op.variables }, { next: (v) => void withB.push(v), error: (e) => void withB.push({ error: e }), complete: () => {} }),
+          client.subscribe(ownOp, { next: (v) => void own.push(v), error: (e) => void own.push({ error: e }), complete: () => {} }),
         ];
         try {
           await new Promise((r) => setTimeout(r, 200)); // subscriptions registered before publishing
-          const path = field.name.toLowerCase().includes('log') ? '/v1/logs' : '/v1/traces';
-          const ofB = path === '/v1/logs' ? logsJson([{ body: B.logBody, service: B.service }]) : spansJson([{ service: B.service, attributes: { [B.attrKey]: B.attrValue } }]);
-          const ofA = path === '/v1/logs' ? logsJson([{ body: 'a-log', service: 'svc-a' }]) : spansJson([{ service: 'svc-a' }]);
-          await fetch(`${gw.otlpHttp}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...asB }, body: JSON.stringify(ofB) });
-          await fetch(`${gw.otlpHttp}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...asA }, body: JSON.stringify(ofA) });
+          await driver.publish();
           await waitFor(async () => own.length, (n) => n > 0, `Subscription.${field.name}: A's own record`);
+          assert.ok(!JSON.stringify(own).includes('"error"'), `Subscription.${field.name}: A's own subscription failed: ${JSON.stringify(own)}`);
           assert.deepEqual(markersIn(withB), [], `Subscription.${field.name}: A received B's data`);
           assert.deepEqual(markersIn(own), [], `Subscription.${field.name}: A received B's data`);
           assert.equal(withB.length, 0, `Subscription.${field.name} with B's filter delivered events to A`);
@@ -191,9 +352,21 @@ describe('tenant isolation, generated from the schema', () => {
     }
   });
 
-  test('every Mutation field has an isolation case', () => {
-    for (const field of Object.values(schema.getMutationType()?.getFields() ?? {})) {
-      assert.ok(field.name in MUTATION_CASES, `Mutation.${field.name}: add an isolation case to MUTATION_CASES in test/integration/tenant-isolation.test.ts (create as B, then read/update/delete as A must fail as for a nonexistent ID)`);
+  test('every Mutation field, called by A on B’s objects, fails as for nonexistent ones and leaves B’s unchanged', async () => {
+    const call: Gql = (query, variables, headers) => gql(gw.graphqlUrl, query, variables, headers);
+    const bState = async () => ({ rule: answer(await call(RULE_OF, { id: bRuleId }, asB)), silences: answer(await call(SILENCES, {}, asB)) });
+    const fields = Object.values(schema.getMutationType()?.getFields() ?? {});
+    assert.ok(fields.length > 0);
+    for (const field of fields) {
+      const run = MUTATION_CASES[field.name];
+      assert.ok(run, `Mutation.${field.name}: add an isolation case to MUTATION_CASES in test/integration/tenant-isolation.test.ts (create as B, then read/update/delete as A must fail as for a nonexistent ID)`);
+      const before = await bState();
+      assert.ok(markersIn(before).length > 0, "B's rule and silence exist before the case");
+      await run(call);
+      await gwTick();
+      const afterState = await bState();
+      // lastEvaluatedAt moves with ticks; everything else of B's must be as it was.
+      assert.deepEqual(stripTimes(afterState), stripTimes(before), `Mutation.${field.name}: A changed B's rule, alerts or silences`);
     }
   });
 });
