@@ -61,7 +61,9 @@ builder.objectType(AlertExemplarRef, {
 });
 
 builder.objectType(AlertExceptionGroupRef, {
+  description: 'An exception group in the alert window; `fingerprint` is the one `exceptionGroups` uses.',
   fields: (t) => ({
+    fingerprint: t.exposeString('fingerprint'),
     type: t.exposeString('type'),
     message: t.exposeString('message'),
     count: t.exposeInt('count'),

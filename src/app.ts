@@ -140,6 +140,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         },
         db: store.db,
         metrics: store.metrics,
+        exceptions: store.correlation.exceptions,
         bus: tail,
         clock: opts.clock,
         logger: componentLogger(root, 'alerting'),

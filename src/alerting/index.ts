@@ -1,6 +1,8 @@
 // Alerting, assembled from config: the engine over the DuckDB alert store and signal queries, the
 // PromQL evaluator (Prometheus when configured, else the embedded subset), the notifier, the rules
 // file watcher and the evaluation timer. src/app.ts starts and stops it.
+import { exceptionEvidence } from './exception-evidence.ts';
+import type { ExceptionGroupStore } from '../stores/correlation-types.ts';
 import type { Logger } from 'pino';
 import { ConfigError } from '../config/merge.ts';
 import type { GatewayConfig } from '../config/types.ts';
@@ -46,6 +48,8 @@ export async function startAlerting(opts: {
   config: GatewayConfig['alerting'];
   db: Db;
   metrics: MetricStore;
+  /** Exception occurrences, grouped for evidence as the `exceptionGroups` query groups them. */
+  exceptions: ExceptionGroupStore;
   bus: TailBus;
   clock?: Clock;
   logger: Logger;
@@ -66,7 +70,7 @@ export async function startAlerting(opts: {
   const engine = createAlertEngine({
     store: await openAlertStore(opts.db),
     signals,
-    exceptions: signals,
+    exceptions: exceptionEvidence(opts.exceptions),
     promql: cfg.prometheusUrl
       ? createPrometheusPromQl({ url: cfg.prometheusUrl, tenantHeader: cfg.prometheusTenantHeader, timeoutMs: cfg.retry.timeoutMs })
       : createEmbeddedPromQl(opts.metrics),

@@ -65,6 +65,8 @@ export interface TraceExemplar {
 }
 
 export interface ExceptionGroup {
+  /** The correlation fingerprint (type + normalised frames), as in the `exceptionGroups` query. */
+  fingerprint: string;
   type: string;
   message: string;
   count: number;
@@ -177,10 +179,7 @@ export interface AlertSignals {
   logTraces(tenant: string, q: { range: Required<TimeRange>; filter: TelemetryFilter; limit: number }): Promise<TraceExemplar[]>;
 }
 
-/**
- * Top exception groups of a window. The correlation work (wt-correlation) exports a richer grouping;
- * until it is merged, the DuckDB implementation here groups span exception events by type and message.
- */
+/** Top exception groups of a window (implemented over src/correlation/ by exception-evidence.ts). */
 export interface ExceptionGroupSource {
   topExceptionGroups(tenant: string, q: { range: Required<TimeRange>; filter: TelemetryFilter; limit: number }): Promise<ExceptionGroup[]>;
 }

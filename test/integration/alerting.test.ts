@@ -218,7 +218,7 @@ describe('alerting: the classic span error-rate rule', () => {
           gw.graphqlUrl,
           `{ alerts(state: [FIRING]) { state value labels annotations firedAt activeAt
               evidence { value exemplars { traceId error } traces(limit: 3) { traceId errorCount logs { body severityText } }
-                         exceptionGroups { type message count sampleTraceId } } } }`,
+                         exceptionGroups { fingerprint type message count sampleTraceId } } } }`,
           {},
           H,
         );
@@ -244,7 +244,7 @@ describe('alerting: the classic span error-rate rule', () => {
       value: number;
       exemplars: { traceId: string; error: boolean }[];
       traces: { traceId: string; errorCount: number; logs: { body: unknown; severityText: string }[] }[];
-      exceptionGroups: { type: string; message: string; count: number; sampleTraceId: string }[];
+      exceptionGroups: { fingerprint: string; type: string; message: string; count: number; sampleTraceId: string }[];
     };
     assert.ok(ev.value > 0.05);
     assert.equal(firingEvidence.value, ev.value);
@@ -261,6 +261,7 @@ describe('alerting: the classic span error-rate rule', () => {
     assert.equal(ev.exceptionGroups[0]!.type, 'PaymentDeclined');
     assert.equal(ev.exceptionGroups[0]!.message, 'card declined');
     assert.ok(ev.exceptionGroups[0]!.count >= 4);
+    assert.match(ev.exceptionGroups[0]!.fingerprint, /\S/, 'the correlation fingerprint, as exceptionGroups shows it');
 
     // The webhook got one firing message, then one resolved message, in Alertmanager's v4 format.
     const bodies = hook.received.map((r) => r.body as Record<string, unknown> & { alerts: Record<string, unknown>[] });

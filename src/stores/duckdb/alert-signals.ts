@@ -1,8 +1,7 @@
 // The aggregate queries alert rules run over the spans, logs and metric_points tables, and the
 // evidence lookups (worst spans, log traces, exception groups). Filters go through filter-sql.ts,
 // so user values are only ever bound parameters.
-import type { AlertSignals, ExceptionGroup, ExceptionGroupSource, SeriesDimension } from '../../alerting/types.ts';
-import type { KeyValue } from '../../model/telemetry.ts';
+import type { AlertSignals, SeriesDimension } from '../../alerting/types.ts';
 import type { TelemetryFilter, TimeRange } from '../types.ts';
 import type { Db } from './connection.ts';
 import { checkRegexes, filterSql, params, type Params } from './filter-sql.ts';
@@ -25,7 +24,7 @@ function groupColumns(signal: 'spans' | 'logs', by: readonly SeriesDimension[]):
 const labelsOf = (row: Record<string, unknown>, by: readonly SeriesDimension[]) =>
   Object.fromEntries(by.map((d) => [d, String(row[d] ?? '')])) as Record<string, string>;
 
-export function createAlertSignals(db: Db): AlertSignals & ExceptionGroupSource {
+export function createAlertSignals(db: Db): AlertSignals {
   return {
     async spanStats(tenant, q) {
       await checkRegexes(db, q.filter);
@@ -88,35 +87,6 @@ export function createAlertSignals(db: Db): AlertSignals & ExceptionGroupSource 
         p.values,
       );
       return rows.map((r) => ({ traceId: r.trace_id as string, spanId: (r.span_id as string | null) ?? '', durationNano: null, error: false }));
-    },
-
-    async topExceptionGroups(tenant, q) {
-      const p = params([tenant]);
-      // Exceptions are span events named "exception" (OTel semantic conventions); grouping happens
-      // here in JS over a bounded sample, newest first.
-      const rows = await db.query(
-        `SELECT trace_id, events FROM spans WHERE ${where('spans', q.range, q.filter, p)} AND events LIKE '%"exception"%'
-         ORDER BY start_ns DESC LIMIT 5000`,
-        p.values,
-      );
-      const groups = new Map<string, ExceptionGroup>();
-      for (const r of rows) {
-        const events = JSON.parse(r.events as string) as { name: string; attributes?: KeyValue[] }[];
-        for (const e of events) {
-          if (e.name !== 'exception') continue;
-          const attr = (k: string) => {
-            const v = e.attributes?.find((a) => a.key === k)?.value;
-            return v && 'stringValue' in v ? v.stringValue : '';
-          };
-          const type = attr('exception.type') || '(unknown type)';
-          const message = attr('exception.message');
-          const key = `${type}\u0000${message}`;
-          const g = groups.get(key);
-          if (g) g.count++;
-          else groups.set(key, { type, message, count: 1, sampleTraceId: r.trace_id as string });
-        }
-      }
-      return [...groups.values()].sort((a, b) => b.count - a.count || a.type.localeCompare(b.type)).slice(0, q.limit);
     },
   };
 }
