@@ -1,7 +1,8 @@
 // Correlation end to end: three services instrumented with the real OTel SDK (frontend → checkout →
 // payments) send two checkout requests to a real gateway; in the second, payments throws, records
 // the exception on its span and logs an error. One GraphQL query then returns the trace, its logs,
-// its services' RED series, the exception group and the service-graph edges.
+// its services' RED series, the exception group, the service-graph edges and the semantic search
+// hits for a paraphrase of the failure (offline model), which walk back to the same trace.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -18,6 +19,7 @@ import type { CorrelateQuery } from '../generated/graphql.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { gql } from '../helpers/graphql-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { TEST_MODEL } from '../fixtures/search/test-model.ts';
 
 const CORRELATE = readFileSync(new URL('../graphql/correlate.graphql', import.meta.url), 'utf8');
 const TENANT_HEADER = { 'x-scope-orgid': 'shop' };
@@ -107,17 +109,19 @@ describe('correlation on data ingested by the OTel SDK', () => {
   let sent: Sent;
 
   before(async () => {
-    gw = await startGateway();
+    gw = await startGateway({ search: TEST_MODEL });
     sent = await sendCheckouts(gw);
   });
   after(() => gw?.stop());
 
-  test('one query returns the failed trace’s logs, RED series, exception group and service-graph edges, naming its sources', async () => {
+  test('one query returns the failed trace’s logs, RED series, exception group, service-graph edges and search hits, naming its sources', async () => {
     const vars = {
       traceId: sent.failedTraceId,
       window: '5m',
       from: String(sent.startMs - 60_000),
       to: String(Date.now() + 60_000),
+      // A paraphrase: none of "card", "payment", "declined" alone is the span name or the service.
+      searchText: 'card payment was declined',
     };
     // Ingest is acknowledged before it is stored: wait until all 10 spans and the log are readable.
     await waitFor(
@@ -130,6 +134,13 @@ describe('correlation on data ingested by the OTel SDK', () => {
         ),
       (x) => x.data?.spans.nodes.length === 10 && x.data.logs.nodes.length === 1,
       'both checkouts and the error log',
+    );
+    // The search index is filled off the ingest path: wait until it has caught up as well.
+    await waitFor(
+      () => gql<{ searchIndex: { pending: number; indexed: number } }>(gw.graphqlUrl, '{ searchIndex { pending indexed } }'),
+      (x) => x.data?.searchIndex.pending === 0 && x.data.searchIndex.indexed >= 11,
+      'the search index to catch up',
+      30_000,
     );
     const r = await gql<CorrelateQuery>(gw.graphqlUrl, CORRELATE, vars, TENANT_HEADER);
     assert.equal(r.errors, undefined, JSON.stringify(r.errors));
@@ -182,6 +193,26 @@ describe('correlation on data ingested by the OTel SDK', () => {
     assert.match(payments.mainStat, /req\/s$/);
     assert.match(payments.secondaryStat, /^p95 \d+\.\d ms$/);
     assert.deepEqual(r.data!.serviceGraph!.edges.map((e) => [e.id, e.callCount, e.errorCount]), [['checkout->payments', 2, 1], ['frontend->checkout', 2, 1]]);
+
+    // Search: the paraphrase finds the payments failure (its span, its log or its exception, all
+    // tied to the failed payments span) first, and the hit walks to the same trace.
+    const s = r.data!.search;
+    assert.equal(s.model, 'use-lite-static-en-128');
+    const top = s.hits[0]!;
+    assert.ok(['SPAN', 'LOG', 'EXCEPTION'].includes(top.kind));
+    assert.equal(top.service, 'payments');
+    assert.equal(top.spanId, sent.paymentsSpanId, `top hit: ${JSON.stringify(top)}`);
+    assert.equal(top.span?.spanId ?? top.log?.span?.spanId, sent.paymentsSpanId);
+    assert.equal(top.trace!.traceId, sent.failedTraceId);
+    assert.equal(top.trace!.traceId, c.traceId);
+    assert.deepEqual(top.trace!.services, c.trace!.services);
+    // The failure's three records (span, log, exception) all rank among the hits.
+    const failureKinds = new Set(s.hits.filter((h) => h.spanId === sent.paymentsSpanId).map((h) => h.kind));
+    assert.deepEqual([...failureKinds].sort(), ['EXCEPTION', 'LOG', 'SPAN'], `hits: ${JSON.stringify(s.hits.map((h) => [h.kind, h.service, h.spanId, h.score]))}`);
+    for (const h of s.hits) assert.ok(h.score <= top.score, 'hits are best first');
+    // …and ahead of everything else (the successful request's payments span included).
+    const firstOther = s.hits.findIndex((h) => h.spanId !== sent.paymentsSpanId);
+    assert.ok(firstOther === -1 || s.hits.slice(firstOther).every((h) => h.spanId !== sent.paymentsSpanId), 'the failure’s records come first');
 
     // Every correlated field names where its data came from.
     const notes = (r.extensions?.notes ?? []) as string[];
