@@ -15,7 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import { exportServiceDefinition } from '../ingest/receivers/otlp/grpc.ts';
 import { encodeTraceRequests } from './otlp-requests.ts';
 import { syntheticTraces } from './synthetic.ts';
-import { arg, cpuSeconds, fmt, machine, rssMiB } from './lib.ts';
+import { arg, cpuSeconds, fmt, machine, rssMiB, waitForReady } from './lib.ts';
 
 const seconds = arg('seconds', 60);
 const inFlight = arg('concurrency', 8);
@@ -130,7 +130,7 @@ const gateway = pinned(['src/main.ts', 'serve', '--config', configFile], {
   TELEQL_GRAPHQL_PORT: String(gqlPort),
   TELEQL_LOG_LEVEL: 'warn',
 }, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
-await waitForReady(gqlPort);
+await waitForReady(gqlPort, 30_000);
 const written = async (acked: number) => {
   for (;;) {
     const text = await (await fetch(`http://127.0.0.1:${gqlPort}/metrics`)).text();
@@ -148,16 +148,3 @@ report('teleql → DuckDB', gwResult);
 const ratio = gwResult.cpuS / gwResult.spans / (bareResult.cpuS / bareResult.spans);
 console.log(`\nCPU cost ratio teleql / bare receiver: ${fmt(ratio, 2)}  (target ≤ 2.5)`);
 console.log(`throughput: ${fmt(gwResult.spans / gwResult.wallS, 0)} spans/s into DuckDB (target ≥ 40,000 on one core)`);
-
-async function waitForReady(port: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('gateway did not become ready');
-}

@@ -21,7 +21,7 @@ import WebSocket from 'ws';
 import { exportServiceDefinition } from '../ingest/receivers/otlp/grpc.ts';
 import type { InstrumentationScope, Resource, SpanRecord } from '../src/model/telemetry.ts';
 import { encodeTraceRequests } from './otlp-requests.ts';
-import { arg, fmt, machine, summarize } from './lib.ts';
+import { arg, fmt, machine, summarize, waitForReady } from './lib.ts';
 
 const seconds = arg('seconds', 10);
 const rate = arg('rate', 10_000); // spans/s in the latency phase
@@ -38,19 +38,6 @@ async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-async function waitForReady(port: number): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('gateway did not become ready');
 }
 
 // --- requests: 100 spans each over random services; every span names its request in bench.req ---
@@ -108,7 +95,7 @@ const stopGateway = () => {
 };
 process.once('exit', stopGateway);
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
-await waitForReady(gqlPort);
+await waitForReady(gqlPort, 60_000);
 
 const OtlpClient = grpc.makeGenericClientConstructor(exportServiceDefinition('traces'), 'TraceService');
 const otlp = new OtlpClient(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 }) as unknown as grpc.Client & {
