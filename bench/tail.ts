@@ -83,7 +83,7 @@ const sentAt = new Float64Array(REQUESTS);
 const dir = mkdtempSync(join(tmpdir(), 'teleql-bench-tail-'));
 const [grpcPort, httpPort, gqlPort] = [await freePort(), await freePort(), await freePort()];
 const configFile = join(dir, 'teleql.yaml');
-writeFileSync(configFile, `storage:\n  duckdb:\n    path: ${join(dir, 'bench.duckdb')}\n    threads: 1\ntail:\n  maxSubscriptions: 5000\n`);
+writeFileSync(configFile, `storage:\n  duckdb:\n    path: ${join(dir, 'bench.duckdb')}\n    threads: 1\ntail:\n  maxSubscriptions: 5000\n  maxPerTenant: 5000\n`);
 const gateway: ChildProcess = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--config', configFile], {
   env: { ...process.env, TELEQL_OTLP_GRPC_PORT: String(grpcPort), TELEQL_OTLP_HTTP_PORT: String(httpPort), TELEQL_GRAPHQL_PORT: String(gqlPort), TELEQL_LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'inherit', 'inherit'],

@@ -20,8 +20,8 @@ const LOOKUPS =
   'which may not have written this batch yet when the event is sent.';
 
 const LIMITS =
-  'Subscriptions are limited per connection (tail.maxPerConnection, 20) and in total (tail.maxSubscriptions, 1,000); ' +
-  'beyond either, the subscription fails with GW_LIMIT_EXCEEDED naming the limit.';
+  'Subscriptions are limited per connection (tail.maxPerConnection, 20), per tenant (tail.maxPerTenant, 500) and in total (tail.maxSubscriptions, 1,000); ' +
+  'beyond any, the subscription fails with GW_LIMIT_EXCEEDED naming the limit.';
 
 builder.objectType('SpanTailEvent', {
   description: `One span that matched a tailSpans filter. ${LOOKUPS}`,

@@ -18,6 +18,7 @@ export function defaultConfig(): GatewayConfig {
     tail: {
       maxSubscriptions: 1000,
       maxPerConnection: 20,
+      maxPerTenant: 500,
       bufferSize: 1000,
       maxReplay: 10_000,
       traces: { rootWaitMs: 1000, quietMs: 5000, maxTraces: 10_000, maxSpansPerTrace: 1000 },

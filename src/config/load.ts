@@ -132,7 +132,7 @@ function validate(cfg: GatewayConfig): void {
     throw new ConfigError(`graphql.port: expected an integer from 0 to 65535 (actual: ${cfg.graphql.port})`);
   }
   if (!cfg.graphql.path.startsWith('/')) throw new ConfigError(`graphql.path: must start with "/" (actual: '${cfg.graphql.path}')`);
-  for (const key of ['maxSubscriptions', 'maxPerConnection', 'bufferSize', 'maxReplay'] as const) {
+  for (const key of ['maxSubscriptions', 'maxPerConnection', 'bufferSize', 'maxReplay', 'maxPerTenant'] as const) {
     const v = cfg.tail[key];
     if (!Number.isInteger(v) || v < 1) throw new ConfigError(`tail.${key}: expected an integer greater than 0 (actual: ${v})`);
   }

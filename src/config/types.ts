@@ -20,6 +20,8 @@ export interface GatewayConfig extends IngestConfig {
     maxSubscriptions: number;
     /** Subscriptions open at once on one WebSocket connection or SSE request. */
     maxPerConnection: number;
+    /** Subscriptions open at once for one tenant (all its connections). */
+    maxPerTenant: number;
     /** Records buffered per subscription; when full, the oldest are dropped and counted. */
     bufferSize: number;
     /** Stored records a `since` replay may send; more fail the subscription. */

@@ -5,7 +5,7 @@
 //   and appends to the buffer;
 // - a full buffer drops its OLDEST record; the next event delivered carries `dropped`, the number
 //   dropped since the previous delivery, so a slow reader sees the newest data and knows what it missed;
-// - limits on subscriptions in total and per connection are checked at subscribe time;
+// - limits on subscriptions in total, per tenant and per connection are checked at subscribe time;
 // - a subscriber only ever listens to its own tenant's (tenant, topic) on the transport;
 // - derived topics (traces, assembled from spans) are produced on this replica by a deriver that
 //   runs while anyone here listens to the (tenant, topic), and never cross the transport.
@@ -25,24 +25,23 @@ export interface TailLimits {
   maxSubscriptions: number;
   /** Subscriptions open at once on one connection (a WebSocket, or one SSE request). */
   maxPerConnection: number;
+  /** Subscriptions open at once for one tenant, across its connections, so one tenant cannot take every slot. */
+  maxPerTenant: number;
   /** Default buffer per subscription, in records. */
   bufferSize: number;
   /** Stored records a `since` replay may send; more fail the subscription (ReplayLimitError). */
   maxReplay: number;
 }
 
-export const DEFAULT_TAIL_LIMITS: TailLimits = { maxSubscriptions: 1000, maxPerConnection: 20, bufferSize: 1000, maxReplay: 10_000 };
+export const DEFAULT_TAIL_LIMITS: TailLimits = { maxSubscriptions: 1000, maxPerConnection: 20, maxPerTenant: 500, bufferSize: 1000, maxReplay: 10_000 };
 
 /** A subscribe that would exceed a limit; `limit` is the config key, `value` its setting. */
 export class TailLimitError extends Error {
-  readonly limit: 'tail.maxSubscriptions' | 'tail.maxPerConnection';
+  readonly limit: 'tail.maxSubscriptions' | 'tail.maxPerConnection' | 'tail.maxPerTenant';
   readonly value: number;
   constructor(limit: TailLimitError['limit'], value: number) {
-    super(
-      limit === 'tail.maxSubscriptions'
-        ? `the gateway already has ${value} live tail subscriptions open (${limit} = ${value})`
-        : `this connection already has ${value} live tail subscriptions open (${limit} = ${value})`,
-    );
+    const who = { 'tail.maxSubscriptions': 'the gateway', 'tail.maxPerConnection': 'this connection', 'tail.maxPerTenant': 'this tenant' }[limit];
+    super(`${who} already has ${value} live tail subscriptions open (${limit} = ${value})`);
     this.name = 'TailLimitError';
     this.limit = limit;
     this.value = value;
@@ -123,13 +122,15 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
   const allLimits: TailLimits = {
     maxSubscriptions: limits.maxSubscriptions ?? DEFAULT_TAIL_LIMITS.maxSubscriptions,
     maxPerConnection: limits.maxPerConnection ?? DEFAULT_TAIL_LIMITS.maxPerConnection,
+    maxPerTenant: limits.maxPerTenant ?? DEFAULT_TAIL_LIMITS.maxPerTenant,
     bufferSize: limits.bufferSize ?? DEFAULT_TAIL_LIMITS.bufferSize,
     maxReplay: limits.maxReplay ?? DEFAULT_TAIL_LIMITS.maxReplay,
   };
-  const { maxSubscriptions, maxPerConnection, bufferSize: defaultBuffer } = allLimits;
+  const { maxSubscriptions, maxPerConnection, maxPerTenant, bufferSize: defaultBuffer } = allLimits;
   let open = 0;
   let droppedTotal = 0;
   const perConnection = new WeakMap<object, number>();
+  const perTenant = new Map<string, number>();
   const derived = new Map<string, { users: number; stop: () => void }>();
 
   // One transport listener per (tenant, topic) here, shared by its subscribers; those with a
@@ -233,8 +234,11 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
       const conn = opts.connection;
       const onConn = conn ? (perConnection.get(conn) ?? 0) : 0;
       if (conn && onConn >= maxPerConnection) throw new TailLimitError('tail.maxPerConnection', maxPerConnection);
+      const onTenant = perTenant.get(tenant) ?? 0;
+      if (onTenant >= maxPerTenant) throw new TailLimitError('tail.maxPerTenant', maxPerTenant);
       open++;
       if (conn) perConnection.set(conn, onConn + 1);
+      perTenant.set(tenant, onTenant + 1);
 
       type R = TailTopics[typeof topic];
       const ring: (R | undefined)[] = new Array<R | undefined>(bufferSize);
@@ -295,6 +299,9 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
         ring.fill(undefined);
         count = 0;
         open--;
+        const left = (perTenant.get(tenant) ?? 1) - 1;
+        if (left > 0) perTenant.set(tenant, left);
+        else perTenant.delete(tenant);
         if (conn) {
           const n = (perConnection.get(conn) ?? 1) - 1;
           if (n > 0) perConnection.set(conn, n);

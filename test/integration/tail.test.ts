@@ -358,3 +358,48 @@ describe('live tails over graphql-ws and SSE', () => {
     assert.match(metrics, /^teleql_tail_dropped_total [1-9]\d*$/m);
   });
 });
+
+describe('the per-tenant tail cap', () => {
+  let gw: TestGateway;
+  const clients: Client[] = [];
+  const client = (tenant: string) => {
+    const c = wsClient(gw, tenant);
+    clients.push(c);
+    return c;
+  };
+  before(async () => {
+    gw = await startGateway({ tail: { maxPerConnection: 2, maxPerTenant: 3 } });
+  });
+  after(async () => {
+    await Promise.all(clients.map((c) => c.dispose()));
+    await gw?.stop();
+  });
+
+  test('a tenant at tail.maxPerTenant gets GW_LIMIT_EXCEEDED on any connection; another tenant does not', async () => {
+    const first = client('cap-a');
+    const second = client('cap-a');
+    const open = [tail<SpanEvent>(first, TAIL_SPANS), tail<SpanEvent>(first, TAIL_SPANS), tail<SpanEvent>(second, TAIL_SPANS)];
+    await subscriptions(gw, 3);
+    // A fresh connection of the same tenant is under its per-connection limit but not the tenant's.
+    const fourth = tail<SpanEvent>(client('cap-a'), TAIL_SPANS);
+    await fourth.done;
+    assert.equal(fourth.errors.length, 1);
+    assert.equal(fourth.errors[0]!.extensions?.code, 'GW_LIMIT_EXCEEDED');
+    assert.equal(fourth.errors[0]!.extensions?.limit, 'tail.maxPerTenant');
+    assert.equal(fourth.errors[0]!.extensions?.value, 3);
+    assert.match(fourth.errors[0]!.message, /this tenant already has 3 live tail subscriptions open \(tail\.maxPerTenant = 3\)/);
+
+    const other = tail<SpanEvent>(client('cap-b'), TAIL_SPANS);
+    await subscriptions(gw, 4);
+    assert.deepEqual(other.errors, []);
+
+    // Closing one frees the tenant's slot.
+    open[0]!.stop();
+    await subscriptions(gw, 3);
+    const again = tail<SpanEvent>(second, TAIL_SPANS);
+    await subscriptions(gw, 4);
+    assert.deepEqual(again.errors, []);
+    for (const s of [...open, other, again]) s.stop();
+    await subscriptions(gw, 0);
+  });
+});

@@ -120,6 +120,22 @@ describe('tail bus', () => {
     assert.equal(bus.size(), 0);
   });
 
+  test('the per-tenant limit counts one tenant across connections and names the limit and value', () => {
+    const bus = createTailBus({ maxPerTenant: 2 });
+    const a1 = bus.subscribe('a', 'spans', all, { connection: {} });
+    const a2 = bus.subscribe('a', 'logs', all, { connection: {} });
+    assert.throws(
+      () => bus.subscribe('a', 'spans', all, { connection: {} }),
+      (err: unknown) => err instanceof TailLimitError && err.limit === 'tail.maxPerTenant' && err.value === 2 && /this tenant already has 2 .*tail\.maxPerTenant = 2/.test(err.message),
+    );
+    const b = bus.subscribe('b', 'spans', all);
+    a1.close();
+    a1.close();
+    const a3 = bus.subscribe('a', 'spans', all);
+    for (const s of [a2, b, a3]) s.close();
+    assert.equal(bus.size(), 0);
+  });
+
   test('the per-connection limit counts subscriptions of one connection only and names the limit and value', () => {
     const bus = createTailBus({ maxPerConnection: 2 });
     const conn = {};
