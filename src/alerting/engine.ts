@@ -318,10 +318,12 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         const delivery = notifier
           .send({ receiver, tenant: rule.tenant, groupKey: `{}:${JSON.stringify(g.labels)}`, groupLabels: g.labels, alerts, ruleIds: [rule.id] })
           .then((error) => {
-            const s = statusOf(rule.tenant, rule.id);
-            s.lastNotificationAt = now;
             if (error) counts.notificationsFailed++;
             else counts.notificationsSent++;
+            // The resolution sent for a deleted rule has no status left to update.
+            if (!rules.has(key(rule.tenant, rule.id))) return;
+            const s = statusOf(rule.tenant, rule.id);
+            s.lastNotificationAt = now;
             const errors = receiverErrors.get(key(rule.tenant, rule.id)) ?? new Map<string, string>();
             receiverErrors.set(key(rule.tenant, rule.id), errors);
             if (error) errors.set(receiver.name, error);
@@ -357,6 +359,30 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     if (!rule) throw new AlertingError('NOT_FOUND', `no alert rule ${JSON.stringify(id)} for this tenant`);
     if (rule.source === 'file') throw new AlertingError('READ_ONLY', `alert rule ${JSON.stringify(id)} comes from the rules file; change it there`);
     return rule;
+  }
+
+  /**
+   * A rule that goes away (deleted, or gone from the rules file) resolves its alerts as
+   * Alertmanager does when an alert stops being sent: firing ones become RESOLVED (history, event,
+   * and a resolved notification to whoever got the firing one), pending ones INACTIVE; then its
+   * state goes.
+   */
+  async function retireRule(rule: AlertRule): Promise<void> {
+    const now = clock.now();
+    for (const inst of [...instances.values()]) {
+      if (inst.tenant !== rule.tenant || inst.ruleId !== rule.id) continue;
+      if (inst.state === 'FIRING') {
+        inst.resolvedAt = now;
+        inst.lastEvaluatedAt = now;
+        await transition(rule, inst, 'RESOLVED', now);
+      } else if (inst.state === 'PENDING') {
+        await transition(rule, inst, 'INACTIVE', now);
+      }
+    }
+    notify(rule, now);
+    const groupPrefix = `\u0000${rule.tenant}/${rule.id}/`;
+    for (const k of [...groups.keys()]) if (k.includes(groupPrefix)) groups.delete(k);
+    await dropRuleState(rule.tenant, rule.id);
   }
 
   async function dropRuleState(tenant: string, id: string): Promise<void> {
@@ -435,10 +461,10 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       return rule;
     },
     async deleteRule(tenant, id) {
-      checkWritable(tenant, id);
+      const rule = checkWritable(tenant, id);
       rules.delete(key(tenant, id));
       await store.deleteRule(tenant, id);
-      await dropRuleState(tenant, id);
+      await retireRule(rule);
       return true;
     },
     async setFileRules(next) {
@@ -446,7 +472,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       for (const [k, r] of rules) {
         if (r.source === 'file' && !nextKeys.has(k)) {
           rules.delete(k);
-          await dropRuleState(r.tenant, r.id);
+          await retireRule(r);
         }
       }
       for (const r of next) {

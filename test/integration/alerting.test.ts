@@ -349,6 +349,37 @@ describe('alerting: the classic span error-rate rule', () => {
     assert.equal((gone.data as { alertRule: unknown }).alertRule, null);
   });
 
+  test('deleting a rule while its alert fires sends the resolution and records it in the history', async () => {
+    const created = await gqlData<{ createAlertRule: { id: string } }>(
+      gw.graphqlUrl,
+      CLASSIC_RULE,
+      { input: { ...classicInput, name: 'DeletedWhileFiring', for: '0s', receivers: ['ops'] } },
+      H,
+    );
+    const id = created.createAlertRule.id;
+    const sent = () =>
+      hook.received
+        .map((r) => r.body as { status: string; alerts: { status: string; labels: Record<string, string>; endsAt: string }[] })
+        .filter((b) => b.alerts[0]!.labels.alertname === 'DeletedWhileFiring');
+    gw.clock.t = T0 + 8n * MIN;
+    await gw.engine.tick();
+    await gw.engine.idle();
+    assert.equal(gw.engine.instances(tenant, id)[0]?.state, 'FIRING');
+    assert.deepEqual(sent().map((b) => b.status), ['firing']);
+
+    gw.clock.t = T0 + 8n * MIN + 30n * SEC;
+    const del = await gqlData<{ deleteAlertRule: boolean }>(gw.graphqlUrl, 'mutation($id: ID!) { deleteAlertRule(id: $id) }', { id }, H);
+    assert.equal(del.deleteAlertRule, true);
+    await gw.engine.idle();
+    assert.deepEqual(sent().map((b) => b.status), ['firing', 'resolved']);
+    const resolved = sent()[1]!.alerts[0]!;
+    assert.equal(resolved.status, 'resolved');
+    assert.equal(resolved.endsAt, new Date(Number((T0 + 8n * MIN + 30n * SEC) / 1_000_000n)).toISOString());
+    assert.deepEqual(gw.engine.instances(tenant, id), []);
+    const hist = await gqlData<{ alertHistory: { from: string; to: string }[] }>(gw.graphqlUrl, 'query($id: ID!) { alertHistory(ruleId: $id) { from to } }', { id }, H);
+    assert.deepEqual(hist.alertHistory.map((h) => `${h.from}->${h.to}`).reverse(), ['INACTIVE->PENDING', 'PENDING->FIRING', 'FIRING->RESOLVED']);
+  });
+
   test('another tenant sees none of these rules, alerts, history or events', async () => {
     const other = { 'X-Scope-OrgID': 'someone-else' };
     const data = await gqlData<{ alertRules: unknown[]; alerts: unknown[]; alertHistory: unknown[]; silences: unknown[] }>(
@@ -504,6 +535,13 @@ describe('alerting: rules, silences, retries and tenants', () => {
     await writeFile(rulesFile, 'rules:\n  - name: NoCheckoutSpans\n    tenant: acme\n    kind: NO_DATA\n    signal: spans\n    services: [checkout]\n    window: 1m\n');
     await waitFor(async () => gw.engine.rules('acme').map((r) => r.id), (ids) => ids.join() === 'NoCheckoutSpans', 'the edited file loaded');
     assert.equal(gw.engine.instances('acme').length, 0, 'the removed rule’s alerts are gone');
+    // Its firing alert was resolved: a resolved message to the receivers that got the firing one, and history.
+    await gw.engine.idle();
+    const checkoutErrors = ok.received.map((r) => r.body as { status: string; alerts: { labels: Record<string, string> }[] }).filter((b) => b.alerts[0]!.labels.alertname === 'CheckoutErrors');
+    // (The firing message took three attempts: the first test made `ok` fail twice.)
+    assert.deepEqual(checkoutErrors.map((b) => b.status), ['firing', 'firing', 'firing', 'resolved']);
+    const hist = await gqlData<{ alertHistory: { from: string; to: string }[] }>(gw.graphqlUrl, '{ alertHistory(ruleId: "CheckoutErrors") { from to } }', {}, { 'X-Scope-OrgID': 'acme' });
+    assert.equal(hist.alertHistory[0] && `${hist.alertHistory[0].from}->${hist.alertHistory[0].to}`, 'FIRING->RESOLVED');
 
     // NO_DATA: data exists up to minute 10; at minute 12 the 1m window is empty and it fires.
     gw.clock.t = T0 + 9n * MIN;
