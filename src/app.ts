@@ -144,6 +144,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         bus: tail,
         clock: opts.clock,
         logger: componentLogger(root, 'alerting'),
+        redisUrl: cfg.tail.redis.url,
       });
     }
     const contextFor = createContextFactory(

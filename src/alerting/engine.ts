@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { MetricSample } from '../server/metrics.ts';
 import type { TelemetryFilter } from '../stores/types.ts';
 import type { Notifier, ReceiverConfig } from './notify.ts';
+import { soleReplicaLease, type NotifyLease } from './notify-lease.ts';
 import { compare, parseRule, type RuleDefaults } from './rules.ts';
 import { fingerprint, newSilence, silenceActive, silenceMatches } from './silences.ts';
 import {
@@ -45,6 +46,8 @@ export interface AlertEngineOptions {
   ruleDefaults?: RuleDefaults;
   /** Exemplar traces and exception groups kept per firing alert. */
   evidenceLimit?: number;
+  /** Whether this replica sends notifications (several replicas over Redis); default: always. */
+  lease?: NotifyLease;
 }
 
 export interface AlertEngine {
@@ -104,6 +107,7 @@ function expand(template: string, labels: Record<string, string>, value: number 
 export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   const { store, signals, exceptions, promql, notifier, clock, logger } = opts;
   const evidenceLimit = opts.evidenceLimit ?? 5;
+  const lease = opts.lease ?? soleReplicaLease();
   const rules = new Map<string, AlertRule>(); // key(tenant, id)
   const instances = new Map<string, AlertInstance>(); // key(tenant, fingerprint)
   const silences = new Map<string, Silence>(); // key(tenant, id)
@@ -113,7 +117,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   const groups = new Map<string, GroupState>();
   const deliveries = new Set<Promise<void>>();
   let stopped = false;
-  const counts = { evaluations: 0, evaluationFailures: 0, notificationsSent: 0, notificationsFailed: 0 };
+  const counts = { evaluations: 0, evaluationFailures: 0, notificationsSent: 0, notificationsFailed: 0, notificationsLeftToOtherReplica: 0 };
   let running: Promise<void> | null = null;
   let queued: Promise<void> | null = null;
 
@@ -314,6 +318,11 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         if (firing.length === 0 && resolved.length === 0) continue;
         state.lastSentAt = now;
         state.notifiedFiring = new Set(firing.map((m) => m.fingerprint));
+        // Another replica holds the lease and sends this; the state above is kept all the same.
+        if (!lease.held()) {
+          counts.notificationsLeftToOtherReplica++;
+          continue;
+        }
         const alerts = [...firing, ...resolved].map((a) => structuredClone(a));
         const delivery = notifier
           .send({ receiver, tenant: rule.tenant, groupKey: `{}:${JSON.stringify(g.labels)}`, groupLabels: g.labels, alerts, ruleIds: [rule.id] })
@@ -339,6 +348,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
 
   async function runTick(): Promise<void> {
     if (stopped) return;
+    await lease.renew();
     const now = clock.now();
     for (const rule of [...rules.values()]) {
       const k = key(rule.tenant, rule.id);
@@ -410,6 +420,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         { name: 'teleql_alerting_evaluation_failures_total', help: 'Rule evaluations that failed', type: 'counter', value: counts.evaluationFailures },
         { name: 'teleql_alerting_notifications_total', help: 'Notifications delivered, or given up on after retries', type: 'counter', value: counts.notificationsSent, labels: { result: 'sent' } },
         { name: 'teleql_alerting_notifications_total', help: 'Notifications delivered, or given up on after retries', type: 'counter', value: counts.notificationsFailed, labels: { result: 'failed' } },
+        { name: 'teleql_alerting_notifications_total', help: 'Notifications delivered, or given up on after retries', type: 'counter', value: counts.notificationsLeftToOtherReplica, labels: { result: 'other_replica' } },
+        { name: 'teleql_alerting_notifier', help: '1 when this replica sends the alert notifications (holds the lease when several replicas share Redis)', type: 'gauge', value: lease.held() ? 1 : 0 },
       ];
     },
     async start() {
@@ -441,6 +453,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       await (queued ?? running)?.catch(() => undefined);
       notifier.close();
       await this.idle();
+      await lease.close();
     },
     rules: (tenant) => [...rules.values()].filter((r) => r.tenant === tenant).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id)),
     rule: (tenant, id) => rules.get(key(tenant, id)),

@@ -13,6 +13,7 @@ import type { MetricStore } from '../stores/types.ts';
 import type { TailBus } from '../tail/bus.ts';
 import { createAlertEngine, type AlertEngine } from './engine.ts';
 import { createNotifier, type ReceiverConfig } from './notify.ts';
+import { redisNotifyLease, soleReplicaLease } from './notify-lease.ts';
 import { createEmbeddedPromQl, createPrometheusPromQl } from './promql.ts';
 import { parseRuleDuration, type RuleDefaults } from './rules.ts';
 import { watchRulesFile, type RulesFileWatcher } from './rules-file.ts';
@@ -53,6 +54,8 @@ export async function startAlerting(opts: {
   bus: TailBus;
   clock?: Clock;
   logger: Logger;
+  /** Redis shared by the replicas (tail.redis.url): only the lease holder notifies. '' = one replica. */
+  redisUrl?: string;
 }): Promise<Alerting> {
   const { config: cfg, logger } = opts;
   let defaults: RuleDefaults;
@@ -66,6 +69,10 @@ export async function startAlerting(opts: {
     throw new ConfigError((err as Error).message);
   }
   const receivers = checkReceivers(cfg.receivers);
+  // The holder renews at every tick, so a lease shorter than two ticks would change hands between them.
+  if (!Number.isInteger(cfg.leaseMs) || cfg.leaseMs < 1 || (cfg.tickMs > 0 && cfg.leaseMs < 2 * cfg.tickMs)) {
+    throw new ConfigError(`alerting.leaseMs: expected an integer of at least twice alerting.tickMs (${2 * cfg.tickMs}) (actual: ${cfg.leaseMs})`);
+  }
   const signals = createAlertSignals(opts.db);
   const engine = createAlertEngine({
     store: await openAlertStore(opts.db),
@@ -80,6 +87,7 @@ export async function startAlerting(opts: {
     clock: opts.clock ?? systemClock,
     logger,
     ruleDefaults: defaults,
+    lease: opts.redisUrl ? redisNotifyLease({ url: opts.redisUrl, logger, ttlMs: cfg.leaseMs }) : soleReplicaLease(),
   });
   await engine.start();
 

@@ -37,6 +37,7 @@ export function defaultConfig(): GatewayConfig {
       prometheusTenantHeader: 'X-Scope-OrgID',
       receivers: [],
       retry: { attempts: 5, initialBackoffMs: 500, maxBackoffMs: 30_000, timeoutMs: 10_000 },
+      leaseMs: 10_000,
     },
     storage: {
       duckdb: { path: './data/teleql.duckdb', threads: 0, memoryLimit: '' },

@@ -51,6 +51,8 @@ export interface GatewayConfig extends IngestConfig {
     /** Where notifications go: [{ name, type: webhook | slack | alertmanager, url, headers? }]. */
     receivers: { name: string; type: 'webhook' | 'slack' | 'alertmanager'; url: string; headers?: Record<string, string> }[];
     retry: { attempts: number; initialBackoffMs: number; maxBackoffMs: number; timeoutMs: number };
+    /** With tail.redis.url set, one replica holds the notifier lease; a dead holder is replaced after this, ms. */
+    leaseMs: number;
   };
   storage: {
     duckdb: {

@@ -1,0 +1,134 @@
+// Alerting with several replicas: two real gateways share a real redis-server and one rules file,
+// and evaluate the same rules over the same data; a real webhook server counts what arrives. Only
+// the replica holding the notifier lease sends, so each group is notified once; when it stops, the
+// other takes over. Time comes from each gateway's test clock.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp, type App } from '../../src/app.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { silentLogger } from '../../src/logger.ts';
+import type { AlertEngine } from '../../src/alerting/engine.ts';
+import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server.ts';
+import { hex, postOtlp, spansBody } from '../helpers/tail-client.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+const MIN = 60_000_000_000n;
+const SEC = 1_000_000_000n;
+const T0 = (BigInt(Date.now()) * 1_000_000n) / MIN * MIN - 60n * MIN;
+
+interface Replica {
+  name: string;
+  app: App;
+  engine: AlertEngine;
+  otlpHttp: string;
+  metricsUrl: string;
+  clock: { t: bigint; now(): bigint };
+}
+
+async function startReplica(name: string, redisUrl: string, rulesFile: string, hookUrl: string): Promise<Replica> {
+  const clock = { t: T0, now: () => clock.t };
+  const cfg = loadConfig({
+    env: {},
+    overrides: {
+      log: { level: 'silent' },
+      graphql: { port: 0 },
+      storage: { duckdb: { path: ':memory:' } },
+      receivers: { otlp: { grpc: { port: 0 }, http: { port: 0 } } },
+      processors: { batch: { timeoutMs: 20 } },
+      tail: { redis: { url: redisUrl } },
+      alerting: {
+        tickMs: 0,
+        rulesFile,
+        receivers: [{ name: 'ops', type: 'webhook', url: `${hookUrl}/hook` }],
+        retry: { attempts: 2, initialBackoffMs: 20, maxBackoffMs: 50, timeoutMs: 5000 },
+      },
+    },
+  });
+  const app = buildApp(cfg, { logger: silentLogger(), clock });
+  await app.start();
+  const a = app.addresses();
+  return { name, app, engine: app.internals.alerting()!, otlpHttp: `http://${a.otlpHttp!}`, metricsUrl: `http://${a.graphql}/metrics`, clock };
+}
+
+async function notifier(r: Replica): Promise<number> {
+  const text = await (await fetch(r.metricsUrl)).text();
+  return Number(/^teleql_alerting_notifier (\d)$/m.exec(text)?.[1]);
+}
+
+/** One span of `service` at `at`, stored on every replica given. */
+async function span(replicas: Replica[], service: string, at: bigint, n: number): Promise<void> {
+  for (const r of replicas) {
+    assert.equal(await postOtlp(r, '/v1/traces', spansBody(service, [{ traceId: hex(n, 32), spanId: hex(n, 16), name: 'work', startNs: at }]), 'acme'), 200);
+    const db = r.app.internals.store()!.db;
+    await waitFor(async () => Number((await db.query('SELECT count(*) AS n FROM spans WHERE span_id = $1', [hex(n, 16)]))[0]!.n), (c) => c === 1, `span ${n} stored on ${r.name}`);
+  }
+}
+
+async function tickAll(replicas: Replica[], at: bigint): Promise<void> {
+  for (const r of replicas) r.clock.t = at;
+  await Promise.all(replicas.map((r) => r.engine.tick()));
+  await Promise.all(replicas.map((r) => r.engine.idle()));
+}
+
+interface Message {
+  status: string;
+  groupLabels: Record<string, string>;
+  alerts: { status: string; labels: Record<string, string> }[];
+}
+
+describe('alerting with two replicas sharing redis', () => {
+  let redis: TestRedis;
+  let hook: WebhookServer;
+  let dir: string;
+  let a: Replica;
+  let b: Replica;
+  const messages = () => hook.received.map((r) => r.body as Message).map((m) => `${m.groupLabels.alertname}:${m.status}`);
+
+  before(async () => {
+    [redis, hook] = await Promise.all([startRedis(), startWebhookServer()]);
+    dir = await mkdtemp(join(tmpdir(), 'teleql-replicas-'));
+    const rulesFile = join(dir, 'rules.yaml');
+    const rule = (name: string, service: string) => `  - name: ${name}\n    tenant: acme\n    kind: NO_DATA\n    signal: spans\n    services: [${service}]\n    window: 1m\n    interval: 1m\n`;
+    await writeFile(rulesFile, `rules:\n${rule('NoPayments', 'pay')}${rule('NoShipments', 'ship')}`);
+    a = await startReplica('a', redis.url, rulesFile, hook.url);
+    b = await startReplica('b', redis.url, rulesFile, hook.url);
+  });
+  after(async () => {
+    await a?.app.stop();
+    await b?.app.stop();
+    await Promise.all([redis?.stop(), hook?.close()]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('both replicas evaluate, one notifies each group once, and the other takes over when it stops', async () => {
+    // No spans at all: both rules fire on both replicas, at the same moment.
+    await tickAll([a, b], T0);
+    for (const r of [a, b]) assert.deepEqual(r.engine.instances('acme').map((i) => `${i.ruleId}:${i.state}`).sort(), ['NoPayments:FIRING', 'NoShipments:FIRING'], r.name);
+    assert.deepEqual(messages().sort(), ['NoPayments:firing', 'NoShipments:firing'], 'one message per group, not one per replica');
+    const roles = [await notifier(a), await notifier(b)];
+    assert.deepEqual([...roles].sort(), [0, 1], 'exactly one replica holds the notifier lease');
+    const [holder, other] = roles[0] === 1 ? [a, b] : [b, a];
+
+    // Payments arrive on both: one resolved message, and both replicas record the resolution.
+    await span([a, b], 'pay', T0 + 30n * SEC, 1);
+    await span([a, b], 'ship', T0 + 30n * SEC, 2);
+    await tickAll([a, b], T0 + 1n * MIN);
+    assert.deepEqual(messages().slice(2).sort(), ['NoPayments:resolved', 'NoShipments:resolved']);
+    for (const r of [a, b]) assert.deepEqual(r.engine.instances('acme').map((i) => i.state), ['RESOLVED', 'RESOLVED'], r.name);
+
+    // A repeat tick with nothing new sends nothing from either.
+    await tickAll([a, b], T0 + 1n * MIN + 30n * SEC);
+    assert.equal(hook.received.length, 4);
+
+    // The holder stops (letting go of the lease); the other notifies from its next tick.
+    await holder.app.stop();
+    await span([other], 'ship', T0 + 90n * SEC, 3);
+    await tickAll([other], T0 + 2n * MIN);
+    assert.equal(await notifier(other), 1);
+    assert.deepEqual(messages().slice(4), ['NoPayments:firing'], 'the survivor sends what changed, once');
+  });
+});
