@@ -84,7 +84,10 @@ const dir = mkdtempSync(join(tmpdir(), 'teleql-bench-tail-'));
 const [grpcPort, httpPort, gqlPort] = [await freePort(), await freePort(), await freePort()];
 const configFile = join(dir, 'teleql.yaml');
 writeFileSync(configFile, `storage:\n  duckdb:\n    path: ${join(dir, 'bench.duckdb')}\n    threads: 1\ntail:\n  maxSubscriptions: 5000\n  maxPerTenant: 5000\n`);
-const gateway: ChildProcess = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--config', configFile], {
+// `--profile DIR`: the gateway writes a V8 CPU profile there when it exits.
+const profileDir = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1]! : '';
+const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+const gateway: ChildProcess = spawn('taskset', ['-c', '0', process.execPath, ...profile, '--import', 'tsx', 'src/main.ts', 'serve', '--config', configFile], {
   env: { ...process.env, TELEQL_OTLP_GRPC_PORT: String(grpcPort), TELEQL_OTLP_HTTP_PORT: String(httpPort), TELEQL_GRAPHQL_PORT: String(gqlPort), TELEQL_LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'inherit', 'inherit'],
 });

@@ -6,12 +6,12 @@ import { GatewayError, fromStoreError } from '../src/errors.ts';
 import { compileLogFilter, compileSpanFilter, lookupAttribute } from '../src/stores/filter-match.ts';
 import type { LogRecord, MetricPoint, SpanRecord } from '../src/model/telemetry.ts';
 import type { StoredLogRecord, TelemetryFilter } from '../src/stores/types.ts';
-import { TailLimitError, type TailEvent, type TailSubscription } from '../src/tail/bus.ts';
+import { TailLimitError, type TailEvent, type TailIndexKey, type TailSubscription } from '../src/tail/bus.ts';
 import { logKey, metricPointKey, spanKey } from '../src/tail/identity.ts';
 import { liveOnly, replayThenLive, ReplayLimitError, type ReplayEvent, type ReplaySubscription } from '../src/tail/replay.ts';
 import type { AssembledTrace, TailTopic, TailTopics } from '../src/tail/topics.ts';
 import type { GraphQLContext } from './context.ts';
-import { createLoaders } from './loaders.ts';
+import { createLoaders, type Loaders } from './loaders.ts';
 import { labelsArg } from './metrics.ts';
 import type { TraceModel } from './models.ts';
 import { toTailFilter, type TelemetryFilterInput } from './filter.ts';
@@ -53,9 +53,15 @@ function limitError(err: unknown): unknown {
   return fromStoreError(err);
 }
 
-/** The one service a filter requires at its top level, so the bus can route by service. */
-function onlyService(filter: TelemetryFilter | undefined): string | undefined {
-  return filter?.service?.length === 1 ? filter.service[0] : undefined;
+/**
+ * The most selective equality term a filter requires at its top level (one trace ID, one span or
+ * event name, one service), so the bus can route by it instead of testing every subscription.
+ */
+export function indexKeyOf(filter: TelemetryFilter | undefined): TailIndexKey | undefined {
+  if (filter?.traceId?.length === 1) return { field: 'traceId', value: String(filter.traceId[0]).toLowerCase() };
+  if (filter?.name?.length === 1) return { field: 'name', value: filter.name[0]! };
+  if (filter?.service?.length === 1) return { field: 'service', value: filter.service[0]! };
+  return undefined;
 }
 
 function open<T extends TailTopic>(
@@ -64,9 +70,9 @@ function open<T extends TailTopic>(
   predicate: (r: TailTopics[T]) => boolean,
   filter?: TelemetryFilter,
 ): TailSubscription<TailTopics[T]> {
-  const service = onlyService(filter);
+  const index = indexKeyOf(filter);
   try {
-    return ctx.tail.bus.subscribe(ctx.tenant, topic, predicate, { connection: ctx.tail.connection, ...(service !== undefined && { service }) });
+    return ctx.tail.bus.subscribe(ctx.tenant, topic, predicate, { connection: ctx.tail.connection, ...(index && { index }) });
   } catch (err) {
     throw limitError(err);
   }
@@ -123,7 +129,17 @@ function mapEvents<A, B>(sub: AsyncIterator<A> & { close(): void }, map: (e: A) 
  * caches do not grow for the life of the subscription.
  */
 function freshLoaders(ctx: GraphQLContext): void {
-  ctx.loaders = createLoaders(ctx.tenant, ctx.stores);
+  // Made on first use: most tail selections read only the record, and a thousand subscribers
+  // would otherwise build seven DataLoaders per delivered event.
+  let loaders: Loaders | undefined;
+  Object.defineProperty(ctx, 'loaders', {
+    configurable: true,
+    enumerable: true,
+    get: () => (loaders ??= createLoaders(ctx.tenant, ctx.stores)),
+    set: (v: Loaders) => {
+      loaders = v;
+    },
+  });
 }
 
 const since = (filter: TelemetryFilter, from: bigint): TelemetryFilter => ({ ...filter, timeRange: { from } });

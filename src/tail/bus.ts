@@ -53,11 +53,44 @@ export interface SubscribeOptions {
   /** Identifies the client connection for tail.maxPerConnection; any object, compared by identity. */
   connection?: object;
   /**
-   * The one service.name the predicate requires, when it requires one: the bus then hands this
-   * subscriber only that service's records of each batch, so a thousand single-service tails cost
-   * one grouping per batch instead of a thousand scans. The predicate still decides.
+   * One equality term the predicate requires (a single service, span/event name or trace ID), when
+   * it has one: the bus then hands this subscriber only the records of each batch with that value,
+   * so a thousand selective tails cost one grouping per batch and field instead of a thousand
+   * scans. The predicate still decides.
    */
-  service?: string;
+  index?: TailIndexKey;
+}
+
+/** The record fields subscriptions can be indexed by, most selective first. */
+export type TailIndexField = 'traceId' | 'name' | 'service';
+export interface TailIndexKey {
+  field: TailIndexField;
+  value: string;
+}
+
+/** Each index field's value of a record: spans by service, span name and trace ID; logs by service, event name and trace ID. */
+function fieldReader(field: TailIndexField): (r: unknown) => string | undefined {
+  switch (field) {
+    case 'traceId':
+      return (r) => (r as { traceId?: string }).traceId;
+    case 'name':
+      // Span name, or a log record's event name.
+      return (r) => (r as { name?: string }).name ?? (r as { eventName?: string }).eventName;
+    case 'service': {
+      // Records of one resource share its object, so its service name is worked out once per run.
+      let lastResource: Resource | undefined;
+      let lastService = '';
+      return (r) => {
+        const res = (r as { resource?: Resource }).resource;
+        if (!res) return undefined;
+        if (res !== lastResource) {
+          lastResource = res;
+          lastService = serviceName(res);
+        }
+        return lastService;
+      };
+    }
+  }
 }
 
 export interface TailSubscription<R> extends AsyncIterableIterator<TailEvent<R>> {
@@ -133,60 +166,60 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
   const perTenant = new Map<string, number>();
   const derived = new Map<string, { users: number; stop: () => void }>();
 
-  // One transport listener per (tenant, topic) here, shared by its subscribers; those with a
-  // `service` are found by service, the rest see every record.
+  // One transport listener per (tenant, topic) here, shared by its subscribers; those with an
+  // index key are found by it (field, then value), the rest see every record.
   type Deliver = (records: readonly unknown[]) => void;
   interface Channel {
     all: Set<Deliver>;
-    byService: Map<string, Set<Deliver>>;
+    indexed: Map<TailIndexField, Map<string, Set<Deliver>>>;
     stop: () => void;
   }
   const channels = new Map<string, Channel>();
 
   function dispatch(ch: Channel, records: readonly unknown[]): void {
     for (const d of ch.all) d(records);
-    if (ch.byService.size === 0) return;
-    const groups = new Map<string, unknown[]>();
-    let lastResource: Resource | undefined;
-    let lastService = '';
-    for (const r of records) {
-      const res = (r as { resource?: Resource }).resource;
-      if (!res) continue;
-      if (res !== lastResource) {
-        lastResource = res;
-        lastService = serviceName(res);
+    for (const [field, byValue] of ch.indexed) {
+      // Group the batch by the field's value, keeping record order, for the values someone wants.
+      const read = fieldReader(field);
+      const groups = new Map<string, unknown[]>();
+      for (const r of records) {
+        const v = read(r);
+        if (v === undefined || !byValue.has(v)) continue;
+        const g = groups.get(v);
+        if (g) g.push(r);
+        else groups.set(v, [r]);
       }
-      if (!ch.byService.has(lastService)) continue;
-      const g = groups.get(lastService);
-      if (g) g.push(r);
-      else groups.set(lastService, [r]);
+      for (const [v, group] of groups) for (const d of byValue.get(v)!) d(group);
     }
-    for (const [svc, group] of groups) for (const d of ch.byService.get(svc)!) d(group);
   }
 
-  function join(tenant: string, topic: TailTopic, deliver: Deliver, service: string | undefined): () => void {
+  function join(tenant: string, topic: TailTopic, deliver: Deliver, index: TailIndexKey | undefined): () => void {
     const key = `${topic}\u0000${tenant}`;
     let ch = channels.get(key);
     if (!ch) {
-      const created: Channel = { all: new Set(), byService: new Map(), stop: () => {} };
+      const created: Channel = { all: new Set(), indexed: new Map(), stop: () => {} };
       created.stop = transportOf(topic).listen(tenant, topic, (records) => dispatch(created, records as readonly unknown[]));
       channels.set(key, (ch = created));
     }
     const c = ch;
-    if (service === undefined) c.all.add(deliver);
+    if (index === undefined) c.all.add(deliver);
     else {
-      let set = c.byService.get(service);
-      if (!set) c.byService.set(service, (set = new Set()));
+      let byValue = c.indexed.get(index.field);
+      if (!byValue) c.indexed.set(index.field, (byValue = new Map()));
+      let set = byValue.get(index.value);
+      if (!set) byValue.set(index.value, (set = new Set()));
       set.add(deliver);
     }
     return () => {
-      if (service === undefined) c.all.delete(deliver);
+      if (index === undefined) c.all.delete(deliver);
       else {
-        const set = c.byService.get(service);
+        const byValue = c.indexed.get(index.field);
+        const set = byValue?.get(index.value);
         set?.delete(deliver);
-        if (set?.size === 0) c.byService.delete(service);
+        if (set?.size === 0) byValue!.delete(index.value);
+        if (byValue?.size === 0) c.indexed.delete(index.field);
       }
-      if (c.all.size === 0 && c.byService.size === 0 && channels.get(key) === c) {
+      if (c.all.size === 0 && c.indexed.size === 0 && channels.get(key) === c) {
         channels.delete(key);
         c.stop();
       }
@@ -289,7 +322,7 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
           }
           if (match) offer(r);
         }
-      }, opts.service);
+      }, opts.index);
 
       const close = () => {
         if (closed) return;

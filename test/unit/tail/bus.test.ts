@@ -161,13 +161,13 @@ describe('tail bus', () => {
   });
 });
 
-describe('tail bus routing by service', () => {
+describe('tail bus routing by index key', () => {
   test('a subscriber with a service gets only that service’s matching records, in order, next to one without', async () => {
     const bus = createTailBus();
     const mk = (n: number, svc: string) => span({ spanId: spanId(n), resource: resource(svc) });
     const evenOnly = (s: SpanRecord) => Number.parseInt(s.spanId, 16) % 2 === 0;
-    const routed = bus.subscribe('default', 'spans', evenOnly, { service: 'cart' });
-    const other = bus.subscribe('default', 'spans', all, { service: 'pay' });
+    const routed = bus.subscribe('default', 'spans', evenOnly, { index: { field: 'service', value: 'cart' } });
+    const other = bus.subscribe('default', 'spans', all, { index: { field: 'service', value: 'pay' } });
     const everyone = bus.subscribe('default', 'spans', all);
     bus.publish('default', 'spans', [mk(1, 'cart'), mk(2, 'cart'), mk(3, 'pay'), mk(4, 'cart'), mk(5, 'search'), mk(6, 'cart')]);
     assert.deepEqual(ids(await take(routed, 3)), [2, 4, 6]);
@@ -180,5 +180,36 @@ describe('tail bus routing by service', () => {
     assert.equal(bus.listening('default', 'spans'), true, 'the unrouted subscriber still listens');
     everyone.close();
     assert.equal(bus.listening('default', 'spans'), false, 'the last subscriber leaving stops the listener');
+  });
+
+  test('subscribers indexed by span name, trace ID and service each get their records once, in order, and the predicate still decides', async () => {
+    const bus = createTailBus();
+    const mk = (n: number, name: string, traceId: string, svc: string) => span({ spanId: spanId(n), name, traceId, resource: resource(svc) });
+    const T1 = 'a'.repeat(32);
+    const T2 = 'b'.repeat(32);
+    const byName = bus.subscribe('default', 'spans', all, { index: { field: 'name', value: 'GET /cart' } });
+    const byNameOdd = bus.subscribe('default', 'spans', (s) => Number.parseInt(s.spanId, 16) % 2 === 1, { index: { field: 'name', value: 'GET /cart' } });
+    const byTrace = bus.subscribe('default', 'spans', all, { index: { field: 'traceId', value: T2 } });
+    const bySvc = bus.subscribe('default', 'spans', all, { index: { field: 'service', value: 'pay' } });
+    const nobody = bus.subscribe('default', 'spans', all, { index: { field: 'name', value: 'never' } });
+    bus.publish('default', 'spans', [mk(1, 'GET /cart', T1, 'cart'), mk(2, 'POST /pay', T2, 'pay'), mk(3, 'GET /cart', T2, 'cart'), mk(4, 'GET /cart', T1, 'pay')]);
+    assert.deepEqual(ids(await take(byName, 3)), [1, 3, 4]);
+    assert.deepEqual(ids(await take(byNameOdd, 2)), [1, 3]);
+    assert.deepEqual(ids(await take(byTrace, 2)), [2, 3]);
+    assert.deepEqual(ids(await take(bySvc, 2)), [2, 4]);
+    for (const s of [byName, byNameOdd, byTrace, bySvc, nobody]) assert.equal(s.poll(), undefined);
+    for (const s of [byName, byNameOdd, byTrace, bySvc]) s.close();
+    assert.equal(bus.listening('default', 'spans'), true);
+    nobody.close();
+    assert.equal(bus.listening('default', 'spans'), false);
+  });
+
+  test('log subscribers indexed by event name get the records with that event name', async () => {
+    const bus = createTailBus();
+    const sub = bus.subscribe('default', 'logs', () => true, { index: { field: 'name', value: 'checkout.done' } });
+    bus.publish('default', 'logs', [log({ eventName: 'checkout.done', severityText: 'A' }), log({ eventName: '', severityText: 'B' }), log({ eventName: 'checkout.done', severityText: 'C' })]);
+    const got = [sub.poll(), sub.poll(), sub.poll()];
+    assert.deepEqual(got.map((e) => e?.record.severityText), ['A', 'C', undefined]);
+    sub.close();
   });
 });
