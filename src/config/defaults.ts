@@ -38,7 +38,8 @@ export function defaultConfig(): GatewayConfig {
       retry: { attempts: 5, initialBackoffMs: 500, maxBackoffMs: 30_000, timeoutMs: 10_000 },
     },
     storage: {
-      duckdb: { path: './data/teleql.duckdb', threads: 0, memoryLimit: '' },
+      duckdb: { path: './data/teleql.duckdb', threads: 0, memoryLimit: '256MB' },
+      retention: { period: '7d', traces: '', logs: '', metrics: '', interval: '1m', batchRows: 50_000 },
       read: { traces: 'duckdb', logs: 'duckdb', metrics: 'duckdb' },
       jaeger: { url: '', timeoutMs: 10_000, tenantHeader: 'x-tenant', headers: {} },
       elasticsearch: {

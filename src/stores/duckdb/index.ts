@@ -18,6 +18,7 @@ import { createRedStore } from './red.ts';
 import { createServiceGraphStore } from './service-graph.ts';
 import { createExceptionGroupStore } from './exception-groups.ts';
 import { createLogWindowStore } from './log-windows.ts';
+import { createTraceRangeTable, traceRangeTable } from './trace-ranges.ts';
 
 export interface DuckDbStoreOptions {
   /** A file path (its directory is created) or ':memory:'. */
@@ -45,8 +46,8 @@ export interface DuckDbStore {
 }
 
 const TABLES: TableSpec<unknown>[] = [spanTable, logTable, metricTable];
-/** Write lanes for tables other stores create themselves (the search vector store's). */
-const EXTRA_WRITE_LANES = ['search'];
+/** Write lanes for tables not in TABLES (the search vector store's, trace-ranges.ts's). */
+const EXTRA_WRITE_LANES = ['search', traceRangeTable.name];
 
 /**
  * DuckDB's default is 122,880 rows. The batch processor sends up to 16,384 items, so at that default
@@ -67,6 +68,7 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
     async setup(conn) {
       await createTables(conn, TABLES);
       await checkLayout(conn);
+      await createTraceRangeTable(conn);
       const [row] = await runQuery(conn, 'SELECT coalesce(max(id), 0) AS id FROM logs');
       lastLogId = row!.id as bigint;
     },

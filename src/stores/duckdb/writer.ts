@@ -4,7 +4,7 @@
 // next slice is built while DuckDB runs the previous INSERT on its own threads.
 import { DuckDBDataChunk, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import type { Logger } from 'pino';
-import type { LogRecord } from '../../model/telemetry.ts';
+import type { LogRecord, SpanRecord } from '../../model/telemetry.ts';
 import type { StoreWriter } from '../types.ts';
 import type { Db } from './connection.ts';
 import { isStaged, loadSql, stagedColumns, stagedTypes, stagingTable, type Column, type TableSpec } from './ddl.ts';
@@ -13,6 +13,7 @@ import { logTable, prepareLog, type LogIds } from './log-rows.ts';
 import { metricTable, prepareMetric } from './metric-rows.ts';
 import { createEncodeCache, type EncodeCache } from './resources.ts';
 import { prepareSpan, spanTable } from './span-rows.ts';
+import { traceRanges, traceRangeTable } from './trace-ranges.ts';
 
 const CHUNK_ROWS = 2048; // DuckDB's vector size: the most one data chunk holds
 const SLICE_ROWS = 8 * CHUNK_ROWS; // small enough to overlap building with loading, large enough to amortise each INSERT
@@ -122,10 +123,18 @@ export function createWriter(db: Db, logIds: LogIds, logger: Logger): StoreWrite
     stats.rowsWritten[table] += n;
   };
   const spans = createTableWriter(db, spanTable, prepareSpan, count('spans'));
+  // Written before the spans, so a span is never visible without its trace's range (trace-ranges.ts).
+  const ranges = createTableWriter(db, traceRangeTable, (r) => r, () => undefined);
+  const spansWithRanges: TableWriter<SpanRecord> = {
+    async write(records) {
+      await ranges.write(traceRanges(records));
+      await spans.write(records);
+    },
+  };
   const logs = createTableWriter(db, logTable, (r: LogRecord, cache) => prepareLog(r, cache, logIds), count('logs'));
   const metrics = createTableWriter(db, metricTable, prepareMetric, count('metric_points'));
   return {
-    writeSpans: guarded('spans', spans),
+    writeSpans: guarded('spans', spansWithRanges),
     writeLogs: guarded('logs', logs),
     writeMetrics: guarded('metric_points', metrics),
     stats: () => structuredClone(stats),
