@@ -18,7 +18,7 @@ import { createRedStore } from './red.ts';
 import { createServiceGraphStore } from './service-graph.ts';
 import { createExceptionGroupStore } from './exception-groups.ts';
 import { createLogWindowStore } from './log-windows.ts';
-import { createTraceRangeTable, traceRangeTable } from './trace-ranges.ts';
+import { createTraceRangeTable } from './trace-ranges.ts';
 
 export interface DuckDbStoreOptions {
   /** A file path (its directory is created) or ':memory:'. */
@@ -46,8 +46,8 @@ export interface DuckDbStore {
 }
 
 const TABLES: TableSpec<unknown>[] = [spanTable, logTable, metricTable];
-/** Write lanes for tables not in TABLES (the search vector store's, trace-ranges.ts's). */
-const EXTRA_WRITE_LANES = ['search', traceRangeTable.name];
+/** Write lanes for tables other stores create themselves (the search vector store's). */
+const EXTRA_WRITE_LANES = ['search'];
 
 /**
  * DuckDB's default is 122,880 rows. The batch processor sends up to 16,384 items, so at that default

@@ -10,13 +10,14 @@ import { runQuery, type Db } from './connection.ts';
 
 export type RetentionConfig = GatewayConfig['storage']['retention'];
 
-/** Per table, the column retention compares with the cutoff, and the signal whose window applies. */
+/** Per table: the column compared with the cutoff, the signal whose window applies, the write lane. */
 const TABLES = [
-  { table: 'spans', column: 'start_ns', signal: 'traces' },
+  { table: 'spans', column: 'start_ns', signal: 'traces', lane: 'spans' },
   // A trace's range goes once its newest span start is out of the window (its spans are gone too).
-  { table: 'trace_ranges', column: 'max_start_ns', signal: 'traces' },
-  { table: 'logs', column: 'time_ns', signal: 'logs' },
-  { table: 'metric_points', column: 'time_ns', signal: 'metrics' },
+  // Written in the spans' transactions, so deleted on their lane.
+  { table: 'trace_ranges', column: 'max_start_ns', signal: 'traces', lane: 'spans' },
+  { table: 'logs', column: 'time_ns', signal: 'logs', lane: 'logs' },
+  { table: 'metric_points', column: 'time_ns', signal: 'metrics', lane: 'metric_points' },
 ] as const;
 
 type Signal = (typeof TABLES)[number]['signal'];
@@ -83,12 +84,12 @@ export function startRetention(db: Db, opts: RetentionOptions): Retention {
   let running: Promise<Record<string, number>> = Promise.resolve({});
   let timer: NodeJS.Timeout | null = null;
 
-  async function deleteOlder(table: string, column: string, cutoffNs: bigint): Promise<number> {
+  async function deleteOlder(table: string, column: string, lane: string, cutoffNs: bigint): Promise<number> {
     // rowid, not a DELETE … LIMIT (DuckDB has none): the subquery picks one step's rows.
     const sql = `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < $1 LIMIT ${plan.batchRows})`;
     let total = 0;
     while (!stopped) {
-      const [row] = await db.writeLane(table).use((conn) => runQuery(conn, sql, [cutoffNs]));
+      const [row] = await db.writeLane(lane).use((conn) => runQuery(conn, sql, [cutoffNs]));
       const n = Number(row?.Count ?? 0);
       total += n;
       deleted[table]! += n;
@@ -100,11 +101,11 @@ export function startRetention(db: Db, opts: RetentionOptions): Retention {
   async function pass(): Promise<Record<string, number>> {
     const t0 = performance.now();
     const result: Record<string, number> = {};
-    for (const { table, column, signal } of TABLES) {
+    for (const { table, column, signal, lane } of TABLES) {
       const windowMs = plan.windows[signal];
       if (windowMs === null || stopped) continue;
       const cutoffNs = BigInt(now() - windowMs) * 1_000_000n;
-      result[table] = await deleteOlder(table, column, cutoffNs);
+      result[table] = await deleteOlder(table, column, lane, cutoffNs);
     }
     passes++;
     const rows = Object.values(result).reduce((a, b) => a + b, 0);

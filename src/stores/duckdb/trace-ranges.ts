@@ -1,13 +1,14 @@
 // trace_ranges: per tenant and trace, the span start times a batch wrote (one row per trace per
-// batch, aggregated in JS). Trace-by-id reads the rows of its IDs here first, then asks spans for
-// `start_ns BETWEEN min AND max`: DuckDB's row-group zone maps on start_ns skip every row group
+// batch, aggregated in JS, appended in the batch's own transaction). Trace-by-id reads the rows of
+// its IDs here first, then asks spans for `start_ns BETWEEN min AND max`: DuckDB's row-group zone maps on start_ns skip every row group
 // outside that range, so the scan of spans touches a row group or two instead of all of them.
 // The table is on disk like spans (no index held in memory), about a tenth of spans' rows, and
 // retention deletes its rows with the spans they describe (retention.ts).
 import type { SpanRecord } from '../../model/telemetry.ts';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBDataChunk, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import { runQuery, type Db } from './connection.ts';
-import { createTableSql, type TableSpec } from './ddl.ts';
+import { createTableSql, stagedTypes, type TableSpec } from './ddl.ts';
+import type { CompanionRows } from './writer.ts';
 import { params } from './filter-sql.ts';
 import { traceIdsSql, traceKey } from './trace-key.ts';
 
@@ -41,6 +42,36 @@ export function traceRanges(spans: readonly SpanRecord[]): TraceRange[] {
     else if (s.startTimeUnixNano > r.maxStartNs) r.maxStartNs = s.startTimeUnixNano;
   }
   return [...byTrace.values()];
+}
+
+const CHUNK_ROWS = 2048;
+
+/** Appends a span batch's ranges in the batch's own transaction (the spans writer's connection). */
+export function traceRangeRows(): CompanionRows<SpanRecord> {
+  const types = stagedTypes(traceRangeTable);
+  let appender: DuckDBAppender | null = null;
+  return {
+    async append(conn, spans) {
+      appender ??= await conn.createAppender(traceRangeTable.name);
+      const ranges = traceRanges(spans);
+      for (let off = 0; off < ranges.length; off += CHUNK_ROWS) {
+        const part = ranges.slice(off, off + CHUNK_ROWS);
+        const chunk = DuckDBDataChunk.create(types, part.length);
+        chunk.setColumns(traceRangeTable.columns.map((c) => part.map((r) => c.get!(r))));
+        appender.appendDataChunk(chunk);
+      }
+      appender.flushSync();
+    },
+    reset() {
+      try {
+        appender?.clear();
+        appender?.closeSync();
+      } catch {
+        // a failed flush may already have invalidated it
+      }
+      appender = null;
+    },
+  };
 }
 
 /**
