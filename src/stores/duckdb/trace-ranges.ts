@@ -1,15 +1,15 @@
 // trace_ranges: per tenant and trace, the span start times a batch wrote (one row per trace per
-// batch, aggregated in JS, appended in the batch's own transaction). Trace-by-id reads the rows of
-// its IDs here first, then asks spans for `start_ns BETWEEN min AND max`: DuckDB's row-group zone maps on start_ns skip every row group
-// outside that range, so the scan of spans touches a row group or two instead of all of them.
+// batch, aggregated in JS, appended in the batch's own transaction). Trace-by-id joins its IDs' rows
+// here with spans on `start_ns BETWEEN min AND max`: DuckDB's row-group zone maps on start_ns skip
+// every row group outside that range, so the scan of spans touches a row group or two, not all.
 // The table is on disk like spans (no index held in memory), about a tenth of spans' rows, and
 // retention deletes its rows with the spans they describe (retention.ts).
 import type { SpanRecord } from '../../model/telemetry.ts';
 import { DuckDBDataChunk, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
-import { runQuery, type Db } from './connection.ts';
+import { runQuery } from './connection.ts';
 import { createTableSql, stagedTypes, type TableSpec } from './ddl.ts';
 import type { CompanionRows } from './writer.ts';
-import { params } from './filter-sql.ts';
+import type { Params } from './filter-sql.ts';
 import { traceIdsSql, traceKey } from './trace-key.ts';
 
 export interface TraceRange {
@@ -89,13 +89,7 @@ export async function createTraceRangeTable(conn: DuckDBConnection): Promise<voi
     SELECT tenant, trace_key, trace_id, min(start_ns), max(start_ns) FROM spans GROUP BY tenant, trace_key, trace_id`);
 }
 
-/** Per lowercase trace ID of `tenant` that has spans: the range of their start times. */
-export async function lookupTraceRanges(db: Db, tenant: string, ids: readonly string[]): Promise<Map<string, [bigint, bigint]>> {
-  const p = params([tenant]);
-  const rows = await db.query(
-    `SELECT trace_id, min(min_start_ns) AS lo, max(max_start_ns) AS hi FROM trace_ranges
-     WHERE ${traceIdsSql(ids, p.add)} AND tenant = $1 GROUP BY trace_id`,
-    p.values,
-  );
-  return new Map(rows.map((r) => [r.trace_id as string, [r.lo as bigint, r.hi as bigint]]));
+/** A one-row subquery `(lo, hi)`: the span start times of lowercase `ids` of tenant $1 (NULLs if none). */
+export function traceRangeSql(ids: readonly string[], p: Params): string {
+  return `(SELECT min(min_start_ns) AS lo, max(max_start_ns) AS hi FROM trace_ranges WHERE ${traceIdsSql(ids, p.add)} AND tenant = $1)`;
 }

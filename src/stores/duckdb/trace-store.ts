@@ -8,7 +8,7 @@ import { keysetSql, pageSize, toPage, type Keyset } from './paging.ts';
 import { createDecodeCache } from './resources.ts';
 import { decodeSpan, SPAN_RECORD_COLUMNS } from './span-rows.ts';
 import { traceIdsSql } from './trace-key.ts';
-import { lookupTraceRanges } from './trace-ranges.ts';
+import { traceRangeSql } from './trace-ranges.ts';
 
 const SPAN_KEYSET: Keyset = { columns: ['start_ns', 'trace_id', 'span_id'], bigint: [true, false, false] };
 const MAX_TRACES = 10_000;
@@ -17,20 +17,20 @@ const MAX_TRACES = 10_000;
  * Rows of `table` whose trace_id is one of `ids` (lowercase), for tenant $1: a scan of the 4-byte
  * trace_key column (trace-key.ts), then the full ID on its few matches.
  */
-export function byTraceIdSql(table: string, columns: string, ids: readonly string[], p: Params, select = '*', narrow = ''): string {
-  return `WITH hits AS (SELECT ${columns} FROM ${table} WHERE ${narrow}${traceIdsSql(ids, p.add)})
+export function byTraceIdSql(table: string, columns: string, ids: readonly string[], p: Params, select = '*'): string {
+  return `WITH hits AS (SELECT ${columns} FROM ${table} WHERE ${traceIdsSql(ids, p.add)})
     SELECT ${select} FROM hits WHERE tenant = $1`;
 }
 
 /**
- * byTraceIdSql over spans, narrowed to the start-time ranges trace_ranges holds for `ids` (row-group
- * zone maps then skip the rest of the table). Null when no ID has spans: nothing to query.
+ * byTraceIdSql over spans, within the start times trace_ranges holds for `ids`. One statement: DuckDB
+ * turns the join's bounds into a dynamic filter on the scan, and its row-group zone maps skip every
+ * row group outside them (a batch of far-apart IDs gets one wide range, so at worst the full scan).
  */
-async function spansByTraceIdSql(db: Db, columns: string, ids: readonly string[], p: Params, select = '*'): Promise<string | null> {
-  const ranges = await lookupTraceRanges(db, p.values[0] as string, ids);
-  if (ranges.size === 0) return null;
-  const within = [...ranges.values()].map(([lo, hi]) => `start_ns BETWEEN ${p.add(lo)} AND ${p.add(hi)}`).join(' OR ');
-  return byTraceIdSql('spans', columns, [...ranges.keys()], p, select, `(${within}) AND `);
+export function spansByTraceIdSql(columns: string, ids: readonly string[], p: Params, select = '*'): string {
+  return `WITH hits AS (SELECT ${columns} FROM spans, ${traceRangeSql(ids, p)} AS r
+      WHERE start_ns BETWEEN r.lo AND r.hi AND ${traceIdsSql(ids, p.add)})
+    SELECT ${select} FROM hits WHERE tenant = $1`;
 }
 
 export const uniqueLower = (ids: readonly string[]) => [...new Set(ids.map((id) => String(id).toLowerCase()))];
@@ -51,9 +51,7 @@ export function createTraceStore(db: Db): TraceStore {
       count(*) FILTER (WHERE status_code = 2) AS error_count, list(DISTINCT service_name) AS services,
       arg_min(service_name, start_ns) FILTER (WHERE parent_span_id = '') AS root_service,
       arg_min(name, start_ns) FILTER (WHERE parent_span_id = '') AS root_name`;
-    const hits = await spansByTraceIdSql(db, columns, ids, p, select);
-    if (!hits) return [];
-    const rows = await db.query(`${hits} GROUP BY trace_id ORDER BY start_ns DESC, trace_id`, p.values);
+    const rows = await db.query(`${spansByTraceIdSql(columns, ids, p, select)} GROUP BY trace_id ORDER BY start_ns DESC, trace_id`, p.values);
     return rows.map((r) => ({
       traceId: r.trace_id as string,
       rootServiceName: (r.root_service as string | null) ?? null,
@@ -73,8 +71,7 @@ export function createTraceStore(db: Db): TraceStore {
       const ids = uniqueLower(traceIds);
       if (ids.length === 0) return [];
       const p = params([tenant]);
-      const hits = await spansByTraceIdSql(db, SPAN_RECORD_COLUMNS, ids, p);
-      const rows = hits ? await db.query(`${hits} ORDER BY start_ns, span_id`, p.values) : [];
+      const rows = await db.query(`${spansByTraceIdSql(SPAN_RECORD_COLUMNS, ids, p)} ORDER BY start_ns, span_id`, p.values);
       const cache = createDecodeCache();
       const byTrace = new Map<string, SpanRecord[]>();
       for (const row of rows) {
@@ -89,9 +86,9 @@ export function createTraceStore(db: Db): TraceStore {
     async getSpans(tenant, refs) {
       if (refs.length === 0) return [];
       const p = params([tenant]);
-      const hits = await spansByTraceIdSql(db, SPAN_RECORD_COLUMNS, uniqueLower(refs.map((r) => r.traceId)), p);
+      const hits = spansByTraceIdSql(SPAN_RECORD_COLUMNS, uniqueLower(refs.map((r) => r.traceId)), p);
       const spanIds = uniqueLower(refs.map((r) => r.spanId)).map((id) => p.add(id));
-      const rows = hits ? await db.query(`${hits} AND span_id IN (${spanIds.join(', ')})`, p.values) : [];
+      const rows = await db.query(`${hits} AND span_id IN (${spanIds.join(', ')})`, p.values);
       const cache = createDecodeCache();
       const byKey = new Map<string, SpanRecord>();
       for (const row of rows) byKey.set(`${row.trace_id as string}/${row.span_id as string}`, decodeSpan(row, cache));
