@@ -104,7 +104,7 @@ export function startRetention(db: Db, opts: RetentionOptions): Retention {
     for (const { table, column, signal, lane } of TABLES) {
       const windowMs = plan.windows[signal];
       if (windowMs === null || stopped) continue;
-      const cutoffNs = BigInt(now() - windowMs) * 1_000_000n;
+      const cutoffNs = BigInt(Math.floor(now() - windowMs)) * 1_000_000n;
       result[table] = await deleteOlder(table, column, lane, cutoffNs);
     }
     passes++;
