@@ -5,6 +5,7 @@ import { createRootLogger, componentLogger } from './logger.ts';
 import type { GatewayConfig } from './config/types.ts';
 import type { BackendRegistry } from './backends/index.ts';
 import { openDuckDbStore, type DuckDbStore } from './stores/duckdb/index.ts';
+import { retentionPlan, startRetention, type Retention } from './stores/duckdb/retention.ts';
 import { createRegistry } from '../ingest/registry.ts';
 import { buildPipelines, type RunningPipelines } from '../ingest/pipeline.ts';
 import { otlpReceiverFactoryWith } from '../ingest/receivers/otlp/factory.ts';
@@ -45,6 +46,7 @@ export interface App {
     alerting(): AlertEngine | undefined;
     backends(): BackendRegistry;
     search(): SearchParts | undefined;
+    retention(): Retention | undefined;
   };
 }
 
@@ -69,6 +71,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   let stopping: Promise<void> | undefined;
   let alerting: Alerting | undefined;
   let search: SearchParts | undefined;
+  let retention: Retention | undefined;
   // Live tails: ingest publishes every batch here (before batching and storage); subscriptions read.
   const tailService = createTailService(cfg.tail, componentLogger(root, 'tail'), async (signal) => {
     // Everything the signal's batch processors hold now is written once their flush resolves.
@@ -97,6 +100,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       threads: cfg.storage.duckdb.threads || undefined,
       memoryLimit: cfg.storage.duckdb.memoryLimit || undefined,
     });
+    retention = startRetention(store.db, { plan: retentionPlan(cfg.storage.retention), logger: componentLogger(root, 'retention') });
     if (cfg.search.enabled) {
       // No model is loaded here: the first indexed record or search query loads it.
       const { openSemanticSearch } = await import('./search/setup.ts');
@@ -269,6 +273,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     }
     samples.push(...backendMetrics(backends.statuses()));
     samples.push(...tailService.metrics());
+    if (retention) samples.push(...retention.metrics());
     if (alerting) samples.push(...alerting.engine.metrics());
     if (search) {
       const st = search.service.status();
@@ -307,6 +312,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       await search?.close();
       await closeReaders?.();
       await tail.close();
+      await retention?.stop();
       await store?.close();
       log.info('stopped');
     })();
@@ -321,6 +327,6 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       const otlp = otlpAddresses();
       return { graphql: graphql?.address() ?? '', otlpGrpc: otlp.grpc, otlpHttp: otlp.http };
     },
-    internals: { store: () => store, pipelines: () => pipelines, tail: () => tail, alerting: () => alerting?.engine, backends: () => backends, search: () => search },
+    internals: { store: () => store, pipelines: () => pipelines, tail: () => tail, alerting: () => alerting?.engine, backends: () => backends, search: () => search, retention: () => retention },
   };
 }

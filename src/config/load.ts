@@ -7,6 +7,7 @@ import { ConfigError, deepFreeze, mergeConfig } from './merge.ts';
 import type { GatewayConfig } from './types.ts';
 import { validateSearchConfig } from '../search/config.ts';
 import { validateSecurityConfig } from './security.ts';
+import { retentionPlan } from '../stores/duckdb/retention.ts';
 
 export interface ConfigSources {
   file?: string;
@@ -57,6 +58,11 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_JWKS_FILE', path: 'auth.jwt.jwksFile', kind: 'string', help: 'JWKS file with the public keys for bearer JWTs' },
   { name: 'TELEQL_TLS_CERT_FILE', path: 'tls.certFile', kind: 'string', help: 'PEM certificate: every listener serves TLS' },
   { name: 'TELEQL_TLS_KEY_FILE', path: 'tls.keyFile', kind: 'string', help: 'PEM private key for tls.certFile' },
+  { name: 'TELEQL_DUCKDB_MEMORY_LIMIT', path: 'storage.duckdb.memoryLimit', kind: 'string', help: "DuckDB's buffer pool limit, e.g. 512MB ('' = 80% of RAM) (256MB)" },
+  { name: 'TELEQL_RETENTION', path: 'storage.retention.period', kind: 'string', help: "delete data older than this, e.g. 7d, 12h; '0' or off keeps it forever (7d)" },
+  { name: 'TELEQL_RETENTION_TRACES', path: 'storage.retention.traces', kind: 'string', help: "retention for spans ('' = TELEQL_RETENTION)" },
+  { name: 'TELEQL_RETENTION_LOGS', path: 'storage.retention.logs', kind: 'string', help: "retention for logs ('' = TELEQL_RETENTION)" },
+  { name: 'TELEQL_RETENTION_METRICS', path: 'storage.retention.metrics', kind: 'string', help: "retention for metric points ('' = TELEQL_RETENTION)" },
 ];
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
@@ -168,6 +174,7 @@ function validate(cfg: GatewayConfig): void {
     throw new ConfigError(`correlation.red.prometheusUrl: RED comes from Prometheus, so an http(s) URL is needed (actual: '${red.prometheusUrl}')`);
   }
   validateSearchConfig(cfg.search);
+  retentionPlan(cfg.storage.retention);
 }
 
 export function loadConfig(sources: ConfigSources = {}): GatewayConfig {

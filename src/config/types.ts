@@ -61,6 +61,19 @@ export interface GatewayConfig extends IngestConfig {
       threads: number; // 0 = DuckDB's default
       memoryLimit: string; // '' = DuckDB's default
     };
+    /** Deletes data older than a window (src/stores/duckdb/retention.ts). */
+    retention: {
+      /** How long rows are kept, e.g. '7d'; '0' or 'off' keeps them forever. */
+      period: string;
+      /** Per signal; '' = `period`. */
+      traces: string;
+      logs: string;
+      metrics: string;
+      /** Time between retention passes. */
+      interval: string;
+      /** Rows one DELETE step removes at most. */
+      batchRows: number;
+    };
     /** Where each signal's queries are answered. DuckDB always runs (it is the ingest default). */
     read: { traces: 'duckdb' | 'jaeger'; logs: 'duckdb' | 'elasticsearch'; metrics: 'duckdb' | 'prometheus' };
     jaeger: {

@@ -134,6 +134,9 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
   const config: Record<string, string> = {};
   if (opts.threads) config.threads = String(opts.threads);
   if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
+  // Past memory_limit DuckDB spills to temp_directory, by default `.tmp` in the working directory
+  // (the instance itself is in-memory): keep a file store's spill files beside its file.
+  if (opts.path !== ':memory:') config.temp_directory = `${resolve(opts.path)}.tmp`;
   let instance: DuckDBInstance;
   const conns: DuckDBConnection[] = [];
   try {

@@ -18,6 +18,7 @@ import { createRedStore } from './red.ts';
 import { createServiceGraphStore } from './service-graph.ts';
 import { createExceptionGroupStore } from './exception-groups.ts';
 import { createLogWindowStore } from './log-windows.ts';
+import { createTraceRangeTable } from './trace-ranges.ts';
 
 export interface DuckDbStoreOptions {
   /** A file path (its directory is created) or ':memory:'. */
@@ -67,6 +68,7 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
     async setup(conn) {
       await createTables(conn, TABLES);
       await checkLayout(conn);
+      await createTraceRangeTable(conn);
       const [row] = await runQuery(conn, 'SELECT coalesce(max(id), 0) AS id FROM logs');
       lastLogId = row!.id as bigint;
     },

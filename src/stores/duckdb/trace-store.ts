@@ -8,6 +8,7 @@ import { keysetSql, pageSize, toPage, type Keyset } from './paging.ts';
 import { createDecodeCache } from './resources.ts';
 import { decodeSpan, SPAN_RECORD_COLUMNS } from './span-rows.ts';
 import { traceIdsSql } from './trace-key.ts';
+import { traceRangeSql } from './trace-ranges.ts';
 
 const SPAN_KEYSET: Keyset = { columns: ['start_ns', 'trace_id', 'span_id'], bigint: [true, false, false] };
 const MAX_TRACES = 10_000;
@@ -18,6 +19,17 @@ const MAX_TRACES = 10_000;
  */
 export function byTraceIdSql(table: string, columns: string, ids: readonly string[], p: Params, select = '*'): string {
   return `WITH hits AS (SELECT ${columns} FROM ${table} WHERE ${traceIdsSql(ids, p.add)})
+    SELECT ${select} FROM hits WHERE tenant = $1`;
+}
+
+/**
+ * byTraceIdSql over spans, within the start times trace_ranges holds for `ids`. One statement: DuckDB
+ * turns the join's bounds into a dynamic filter on the scan, and its row-group zone maps skip every
+ * row group outside them (a batch of far-apart IDs gets one wide range, so at worst the full scan).
+ */
+export function spansByTraceIdSql(columns: string, ids: readonly string[], p: Params, select = '*'): string {
+  return `WITH hits AS (SELECT ${columns} FROM spans, ${traceRangeSql(ids, p)} AS r
+      WHERE start_ns BETWEEN r.lo AND r.hi AND ${traceIdsSql(ids, p.add)})
     SELECT ${select} FROM hits WHERE tenant = $1`;
 }
 
@@ -39,10 +51,7 @@ export function createTraceStore(db: Db): TraceStore {
       count(*) FILTER (WHERE status_code = 2) AS error_count, list(DISTINCT service_name) AS services,
       arg_min(service_name, start_ns) FILTER (WHERE parent_span_id = '') AS root_service,
       arg_min(name, start_ns) FILTER (WHERE parent_span_id = '') AS root_name`;
-    const rows = await db.query(
-      `${byTraceIdSql('spans', columns, ids, p, select)} GROUP BY trace_id ORDER BY start_ns DESC, trace_id`,
-      p.values,
-    );
+    const rows = await db.query(`${spansByTraceIdSql(columns, ids, p, select)} GROUP BY trace_id ORDER BY start_ns DESC, trace_id`, p.values);
     return rows.map((r) => ({
       traceId: r.trace_id as string,
       rootServiceName: (r.root_service as string | null) ?? null,
@@ -62,7 +71,7 @@ export function createTraceStore(db: Db): TraceStore {
       const ids = uniqueLower(traceIds);
       if (ids.length === 0) return [];
       const p = params([tenant]);
-      const rows = await db.query(`${byTraceIdSql('spans', SPAN_RECORD_COLUMNS, ids, p)} ORDER BY start_ns, span_id`, p.values);
+      const rows = await db.query(`${spansByTraceIdSql(SPAN_RECORD_COLUMNS, ids, p)} ORDER BY start_ns, span_id`, p.values);
       const cache = createDecodeCache();
       const byTrace = new Map<string, SpanRecord[]>();
       for (const row of rows) {
@@ -77,7 +86,7 @@ export function createTraceStore(db: Db): TraceStore {
     async getSpans(tenant, refs) {
       if (refs.length === 0) return [];
       const p = params([tenant]);
-      const hits = byTraceIdSql('spans', SPAN_RECORD_COLUMNS, uniqueLower(refs.map((r) => r.traceId)), p);
+      const hits = spansByTraceIdSql(SPAN_RECORD_COLUMNS, uniqueLower(refs.map((r) => r.traceId)), p);
       const spanIds = uniqueLower(refs.map((r) => r.spanId)).map((id) => p.add(id));
       const rows = await db.query(`${hits} AND span_id IN (${spanIds.join(', ')})`, p.values);
       const cache = createDecodeCache();

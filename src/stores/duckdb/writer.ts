@@ -13,6 +13,7 @@ import { logTable, prepareLog, type LogIds } from './log-rows.ts';
 import { metricTable, prepareMetric } from './metric-rows.ts';
 import { createEncodeCache, type EncodeCache } from './resources.ts';
 import { prepareSpan, spanTable } from './span-rows.ts';
+import { traceRangeRows } from './trace-ranges.ts';
 
 const CHUNK_ROWS = 2048; // DuckDB's vector size: the most one data chunk holds
 const SLICE_ROWS = 8 * CHUNK_ROWS; // small enough to overlap building with loading, large enough to amortise each INSERT
@@ -38,11 +39,19 @@ function buildChunks<P>(columns: readonly Column<P>[], types: DuckDBType[], inpu
   return chunks;
 }
 
+/** Rows of another table written in the same transaction as a batch (trace-ranges.ts). */
+export interface CompanionRows<R> {
+  append(conn: DuckDBConnection, records: readonly R[]): Promise<void>;
+  /** After a rollback: drop any state tied to the failed transaction. */
+  reset(): void;
+}
+
 function createTableWriter<R, P>(
   db: Db,
   spec: TableSpec<P>,
   prepare: (r: R, cache: EncodeCache) => P,
   onWritten: (rows: number) => void,
+  companion?: CompanionRows<R>,
 ): TableWriter<R> {
   const columns = stagedColumns(spec);
   const types = stagedTypes(spec);
@@ -79,6 +88,7 @@ function createTableWriter<R, P>(
         loading.catch(() => undefined);
       }
       await loading;
+      await companion?.append(conn, records);
       await conn.run('COMMIT');
     } catch (err) {
       await loading?.catch(() => undefined); // the connection must be idle before the next statement
@@ -89,6 +99,7 @@ function createTableWriter<R, P>(
         // a failed flush may already have invalidated it; a new one is made for the next batch
       }
       appender = null;
+      companion?.reset();
       await conn.run('ROLLBACK').catch(() => undefined);
       if (staged) await conn.run(`DELETE FROM ${stagingTable(spec)}`).catch(() => undefined);
       throw err;
@@ -121,7 +132,8 @@ export function createWriter(db: Db, logIds: LogIds, logger: Logger): StoreWrite
   const count = (table: keyof WriterStats['rowsWritten']) => (n: number) => {
     stats.rowsWritten[table] += n;
   };
-  const spans = createTableWriter(db, spanTable, prepareSpan, count('spans'));
+  // Each batch's trace ranges commit with its spans, so no span is visible without its range.
+  const spans = createTableWriter(db, spanTable, prepareSpan, count('spans'), traceRangeRows());
   const logs = createTableWriter(db, logTable, (r: LogRecord, cache) => prepareLog(r, cache, logIds), count('logs'));
   const metrics = createTableWriter(db, metricTable, prepareMetric, count('metric_points'));
   return {

@@ -1,0 +1,157 @@
+// Retention: a timer that deletes rows older than each signal's window from spans (and their
+// trace_ranges), logs and metric_points. Each DELETE removes at most `batchRows` rows and runs on
+// the table's own write lane, so an ingest batch waits for one small step at most, never a pass;
+// readers are not blocked at all (DuckDB's MVCC). Row groups left empty are dropped at checkpoint.
+import type { Logger } from 'pino';
+import type { MetricSample } from '../../server/metrics.ts';
+import { ConfigError } from '../../config/merge.ts';
+import type { GatewayConfig } from '../../config/types.ts';
+import { runQuery, type Db } from './connection.ts';
+
+export type RetentionConfig = GatewayConfig['storage']['retention'];
+
+/** Per table: the column compared with the cutoff, the signal whose window applies, the write lane. */
+const TABLES = [
+  { table: 'spans', column: 'start_ns', signal: 'traces', lane: 'spans' },
+  // A trace's range goes once its newest span start is out of the window (its spans are gone too).
+  // Written in the spans' transactions, so deleted on their lane.
+  { table: 'trace_ranges', column: 'max_start_ns', signal: 'traces', lane: 'spans' },
+  { table: 'logs', column: 'time_ns', signal: 'logs', lane: 'logs' },
+  { table: 'metric_points', column: 'time_ns', signal: 'metrics', lane: 'metric_points' },
+] as const;
+
+type Signal = (typeof TABLES)[number]['signal'];
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** '7d', '12h', '1h30m', '0' or 'off' (null: keep forever), in ms. */
+function parseWindow(value: string, field: string): number | null {
+  const s = value.trim();
+  if (s === '0' || s === 'off') return null;
+  if (!/^(\d+(ms|s|m|h|d))+$/.test(s)) {
+    throw new ConfigError(`${field}: expected a duration like "7d", "12h" or "1h30m", or "0"/"off" to keep data forever (actual: '${value}')`);
+  }
+  let ms = 0;
+  for (const [, n, unit] of s.matchAll(/(\d+)(ms|s|m|h|d)/g)) ms += Number(n) * UNIT_MS[unit!]!;
+  if (ms === 0) return null;
+  return ms;
+}
+
+export interface RetentionPlan {
+  /** Per signal, the window in ms; null = kept forever. */
+  windows: Record<Signal, number | null>;
+  intervalMs: number;
+  batchRows: number;
+}
+
+/** Checks the config (ConfigError on a bad value) and resolves the per-signal windows. */
+export function retentionPlan(cfg: RetentionConfig): RetentionPlan {
+  const period = parseWindow(cfg.period, 'storage.retention.period');
+  const windows = { traces: period, logs: period, metrics: period };
+  for (const signal of ['traces', 'logs', 'metrics'] as const) {
+    if (cfg[signal] !== '') windows[signal] = parseWindow(cfg[signal], `storage.retention.${signal}`);
+  }
+  const intervalMs = parseWindow(cfg.interval, 'storage.retention.interval');
+  if (intervalMs === null) throw new ConfigError(`storage.retention.interval: must be more than 0 (actual: '${cfg.interval}')`);
+  if (!Number.isInteger(cfg.batchRows) || cfg.batchRows < 1) {
+    throw new ConfigError(`storage.retention.batchRows: expected an integer greater than 0 (actual: ${cfg.batchRows})`);
+  }
+  return { windows, intervalMs, batchRows: cfg.batchRows };
+}
+
+export interface Retention {
+  /** One pass now (after any pass already running): rows deleted per table. */
+  runPass(): Promise<Record<string, number>>;
+  metrics(): MetricSample[];
+  /** Stops the timer and waits for a running pass to finish its current step. */
+  stop(): Promise<void>;
+}
+
+export interface RetentionOptions {
+  plan: RetentionPlan;
+  logger: Logger;
+  /** Wall clock in ms (tests may pass their own). */
+  now?: () => number;
+}
+
+export function startRetention(db: Db, opts: RetentionOptions): Retention {
+  const { plan, logger } = opts;
+  const now = opts.now ?? Date.now;
+  const deleted: Record<string, number> = Object.fromEntries(TABLES.map((t) => [t.table, 0]));
+  let passes = 0;
+  let failures = 0;
+  let stopped = false;
+  let running: Promise<Record<string, number>> = Promise.resolve({});
+  let timer: NodeJS.Timeout | null = null;
+
+  async function deleteOlder(table: string, column: string, lane: string, cutoffNs: bigint): Promise<number> {
+    // rowid, not a DELETE … LIMIT (DuckDB has none): the subquery picks one step's rows.
+    const sql = `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < $1 LIMIT ${plan.batchRows})`;
+    let total = 0;
+    while (!stopped) {
+      const [row] = await db.writeLane(lane).use((conn) => runQuery(conn, sql, [cutoffNs]));
+      const n = Number(row?.Count ?? 0);
+      total += n;
+      deleted[table]! += n;
+      if (n < plan.batchRows) break;
+    }
+    return total;
+  }
+
+  async function pass(): Promise<Record<string, number>> {
+    const t0 = performance.now();
+    const result: Record<string, number> = {};
+    for (const { table, column, signal, lane } of TABLES) {
+      const windowMs = plan.windows[signal];
+      if (windowMs === null || stopped) continue;
+      const cutoffNs = BigInt(Math.floor(now() - windowMs)) * 1_000_000n;
+      result[table] = await deleteOlder(table, column, lane, cutoffNs);
+    }
+    passes++;
+    const rows = Object.values(result).reduce((a, b) => a + b, 0);
+    if (rows > 0) logger.info({ deleted: result, ms: Math.round(performance.now() - t0) }, 'retention pass');
+    return result;
+  }
+
+  function runPass(): Promise<Record<string, number>> {
+    running = running.catch(() => ({})).then(pass);
+    return running;
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      runPass()
+        .catch((err: unknown) => {
+          failures++;
+          logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'retention pass failed; the next pass retries');
+        })
+        .finally(schedule);
+    }, plan.intervalMs);
+    timer.unref();
+  }
+
+  const enabled = Object.values(plan.windows).some((w) => w !== null);
+  if (enabled) schedule();
+  logger.info({ windowsMs: plan.windows, intervalMs: plan.intervalMs }, enabled ? 'retention on' : 'retention off: data is kept forever');
+
+  return {
+    runPass,
+    metrics: () => [
+      ...TABLES.map(({ table }) => ({
+        name: 'teleql_retention_deleted_rows_total',
+        help: 'Rows retention deleted because they were older than their window',
+        type: 'counter' as const,
+        value: deleted[table]!,
+        labels: { table },
+      })),
+      { name: 'teleql_retention_passes_total', help: 'Retention passes completed', type: 'counter' as const, value: passes },
+      { name: 'teleql_retention_failures_total', help: 'Retention passes that failed (retried at the next interval)', type: 'counter' as const, value: failures },
+    ],
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running.catch(() => undefined);
+    },
+  };
+}
