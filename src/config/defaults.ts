@@ -75,7 +75,7 @@ export function defaultConfig(): GatewayConfig {
       allowRemoteModels: true,
       cacheDir: '',
       dtype: '',
-      queueSize: 100_000,
+      queueSize: 20_000,
       batchSize: 1024,
       keywordWeight: 0.3,
       exactThreshold: 20_000,
