@@ -28,7 +28,7 @@ export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceive
   checkOtlpReceiverConfig(config);
   const logger = settings.logger;
   const guard = env.guard ?? openGuard;
-  const ctx = { stats: emptyStats(), charge: guard.charge };
+  const ctx = { stats: emptyStats(), settle: guard.settle };
   let grpc: RunningServer | undefined;
   let http: RunningServer | undefined;
   let stopped = false;

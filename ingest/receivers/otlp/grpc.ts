@@ -65,7 +65,10 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
         ctx.stats.grpcRequests++;
         const answer = async () => {
           const tenant = await opts.guard.admit(metadataHeaders(call.metadata), config.tenantHeader);
-          return encodeExportResponse(signal, 'protobuf', await receive(ctx, consumer, signal, call.request, 'protobuf', tenant));
+          // The message is read (grpc-js holds it whole, within max_receive_message_length) but not
+          // decoded: a tenant over its budget is refused by the raw length before decoding costs anything.
+          const reserved = await opts.guard.reserve(tenant, 'protobuf', call.request.length);
+          return encodeExportResponse(signal, 'protobuf', await receive(ctx, consumer, signal, call.request, 'protobuf', tenant, reserved));
         };
         answer().then(
           (response) => callback(null, response),
