@@ -84,7 +84,7 @@ describe('refused ingest bodies are answered, not reset', () => {
   });
 
   test('fetch (undici) with a large body and no credentials gets 401, not a socket error', async () => {
-    const body = Buffer.alloc(6 * 1024 * 1024, 0x20);
+    const body = new Uint8Array(6 * 1024 * 1024).fill(0x20);
     for (let i = 0; i < 3; i++) {
       const r = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       assert.equal(r.status, 401);
@@ -100,13 +100,13 @@ describe('ingest limits are charged before decoding', () => {
   });
   after(() => gw.stop());
 
-  const post = (tenant: string, body: string | Buffer) =>
+  const post = (tenant: string, body: string | Uint8Array) =>
     fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-scope-orgid': tenant }, body });
 
   test('a tenant whose estimate is over budget is refused with 429 before its (undecodable) body is parsed', async () => {
     const valid = JSON.stringify(spansJson(Array.from({ length: 60 }, (_, i) => ({ name: `op-${i}` }))));
     // Same size, not JSON: decoding it would answer 400, so a 429 shows it was refused unread.
-    const garbage = Buffer.alloc(Buffer.byteLength(valid), 0x7b);
+    const garbage = new Uint8Array(Buffer.byteLength(valid)).fill(0x7b);
     const statuses: number[] = [];
     for (let i = 0; i < 5 && !statuses.includes(429); i++) {
       const first = await post('estimated', valid);
