@@ -100,7 +100,7 @@ describe('ingest limits are charged before decoding', () => {
   });
   after(() => gw.stop());
 
-  const post = (tenant: string, body: string | Uint8Array) =>
+  const post = (tenant: string, body: string | Uint8Array<ArrayBuffer>) =>
     fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-scope-orgid': tenant }, body });
 
   test('a tenant whose estimate is over budget is refused with 429 before its (undecodable) body is parsed', async () => {
