@@ -7,6 +7,7 @@ import { encodeExportResponse } from '../../../src/otlp/codec.ts';
 import type { OtlpReceiverConfig } from './config.ts';
 import { type ReceiveContext, ReceiveError, type RunningServer, receive } from './receive.ts';
 import type { ReceiverGuard } from './guard.ts';
+import { type ConnectionLimits, grpcServerOptions } from '../../../src/server/connection-limits.ts';
 
 const SERVICE: Record<Signal, string> = {
   traces: 'opentelemetry.proto.collector.trace.v1.TraceService',
@@ -39,6 +40,7 @@ export interface GrpcServerOptions {
   ctx: ReceiveContext;
   logger: Logger;
   guard: ReceiverGuard;
+  connections: ConnectionLimits;
   /** Server credentials (TLS, optionally mutual); insecure when absent. */
   credentials?: grpc.ServerCredentials;
 }
@@ -56,6 +58,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
   const server = new grpc.Server({
     // grpc-js checks this before and while inflating a compressed message (RESOURCE_EXHAUSTED).
     'grpc.max_receive_message_length': config.maxRequestBytes,
+    ...grpcServerOptions(opts.connections),
   });
   for (const signal of ['traces', 'logs', 'metrics'] as const) {
     const consumer = next[signal];

@@ -12,6 +12,7 @@ import type { OtlpReceiverConfig } from './config.ts';
 import { type ReceiveContext, ReceiveError, type RunningServer, badRequest, receive, tooLarge } from './receive.ts';
 import type { ReceiverGuard } from './guard.ts';
 import { nodeHeaders } from '../../../src/auth/types.ts';
+import { type ConnectionLimits, applyHttpTimeouts, httpServerOptions } from '../../../src/server/connection-limits.ts';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
 const CONTENT_TYPE: Record<OtlpFormat, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
@@ -26,6 +27,7 @@ export interface HttpServerOptions {
   ctx: ReceiveContext;
   logger: Logger;
   guard: ReceiverGuard;
+  connections: ConnectionLimits;
   /** TLS (and client-certificate) options; plain HTTP when absent. */
   tls?: https.ServerOptions;
 }
@@ -41,7 +43,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
       else res.destroy();
     });
   };
-  const server = opts.tls ? https.createServer(opts.tls, listener) : http.createServer(listener);
+  const serverOptions = httpServerOptions(opts.connections);
+  const server = opts.tls ? https.createServer({ ...opts.tls, ...serverOptions }, listener) : http.createServer(serverOptions, listener);
+  applyHttpTimeouts(server, opts.connections);
   // A client that announces its size with `Expect: 100-continue` learns about 413 before sending it.
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (Number(req.headers['content-length'] ?? 0) <= config.maxRequestBytes) res.writeContinue();
