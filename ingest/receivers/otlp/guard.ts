@@ -50,6 +50,16 @@ export function authError(err: AuthError): ReceiveError {
 
 /** Tenants whose bytes-per-item ratio is remembered, per format (the oldest are forgotten). */
 const RATIO_TENANTS = 10_000;
+/**
+ * Bytes per item assumed before a tenant's first decoded request: below what real items take (a
+ * bare span is ~60 bytes of protobuf, ~200 of JSON), so the first estimate is high rather than low.
+ * Without it, a tenant's first burst of concurrent requests would all be decoded before any was
+ * charged. The overestimate is given back once the request is decoded.
+ */
+const ASSUMED_BYTES_PER_ITEM: Record<OtlpFormat, number> = { protobuf: 40, json: 120 };
+
+/** What a charge of `cost` really takes: a request beyond a whole second's budget takes the budget. */
+const capped = (limit: TenantRateLimit, cost: number) => (limit.perSecond > 0 ? Math.min(cost, limit.perSecond) : 0);
 
 export function createReceiverGuard(opts: {
   authenticator: Authenticator;
@@ -79,8 +89,8 @@ export function createReceiverGuard(opts: {
     try {
       await items.check(tenant);
       await bytes.check(tenant);
-      const ratio = bytesPerItem.get(`${format}:${tenant}`);
-      const reserved = { items: size !== undefined && ratio ? Math.ceil(size / ratio) : 0, bytes: size ?? 0 };
+      const ratio = bytesPerItem.get(`${format}:${tenant}`) ?? ASSUMED_BYTES_PER_ITEM[format];
+      const reserved = { items: capped(items, size !== undefined ? Math.ceil(size / ratio) : 0), bytes: capped(bytes, size ?? 0) };
       await items.charge(tenant, reserved.items);
       await bytes.charge(tenant, reserved.bytes);
       return reserved;
@@ -100,10 +110,12 @@ export function createReceiverGuard(opts: {
       if (!limited) return;
       if (itemCount > 0) bytesPerItem.set(`${format}:${tenant}`, Math.max(1, byteCount / itemCount));
       const r = reserved ?? { items: 0, bytes: 0 };
+      const itemCost = capped(items, itemCount);
+      const byteCost = capped(bytes, byteCount);
       try {
-        if (itemCount > r.items) await items.charge(tenant, itemCount - r.items);
-        else await items.refund(tenant, r.items - itemCount);
-        if (byteCount > r.bytes) await bytes.charge(tenant, byteCount - r.bytes);
+        if (itemCost > r.items) await items.charge(tenant, itemCost - r.items);
+        else await items.refund(tenant, r.items - itemCost);
+        if (byteCost > r.bytes) await bytes.charge(tenant, byteCost - r.bytes);
       } catch (err) {
         throw limitedError(tenant, err);
       }
