@@ -3,6 +3,7 @@
 // per-tenant limits on. Same process, same run, so machine load affects every column alike. The
 // clients run in a worker thread (bench/abuse-clients.ts), the gateway on the main thread.
 //   npm run bench:abuse -- --seconds 8 --flooders 8
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { startGateway } from '../test/helpers/gateway.ts';
 import { arg, fmt, machine, summarize } from './lib.ts';
@@ -25,7 +26,12 @@ function runClients(plan: ClientPlan): Promise<{ a: Side; b: Side }> {
 async function phase(name: string, limits: boolean, flood: boolean): Promise<[string, Side]> {
   const gw = await startGateway(limits ? { limits: LIMITS } : {});
   try {
+    // The gateway's event loop (this thread): how long its callbacks wait, i.e. what blocks everyone.
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
     const { a, b } = await runClients({ otlpHttp: gw.otlpHttp, graphqlUrl: gw.graphqlUrl, seconds: SECONDS, flooders: FLOODERS, flood });
+    delay.disable();
+    console.log(`  ${name}: gateway event-loop delay p99 ${fmt(delay.percentile(99) / 1e6)} ms, max ${fmt(delay.max / 1e6)} ms`);
     if (flood) {
       console.log(
         `  ${name}: flooder A got ${fmt(a.ingestOk / SECONDS, 0)} spans/s in and ${fmt(a.queryOk / SECONDS, 1)} queries/s answered; ` +
