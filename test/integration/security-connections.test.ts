@@ -37,8 +37,8 @@ function untilServerCloses(addr: { host: string; port: number }, text: string): 
 }
 
 /** A graphql-transport-ws connection, acknowledged. */
-async function wsConnect(url: string, tenant: string): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }>; messages: unknown[] }> {
-  const ws = new WebSocket(url, 'graphql-transport-ws');
+async function wsConnect(url: string, tenant: string, autoPong = true): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }>; messages: unknown[] }> {
+  const ws = new WebSocket(url, 'graphql-transport-ws', { autoPong });
   const messages: unknown[] = [];
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   await new Promise<void>((resolve, reject) => {
@@ -105,6 +105,26 @@ describe('idle and slow connections are closed', () => {
     // Completing the subscription makes it idle again: then it is closed.
     ws.send(JSON.stringify({ id: '1', type: 'complete' }));
     assert.equal((await closed).code, 4000);
+  });
+});
+
+describe('graphql-ws ping liveness', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { connections: { ...SHORT, wsIdleTimeoutMs: 0, wsPingIntervalMs: 300 } } });
+  });
+  after(() => gw.stop());
+
+  test('a client that does not answer the server’s WebSocket ping is cut off; one that does stays', async () => {
+    const answering = await wsConnect(gw.wsUrl, 'alive');
+    const silent = await wsConnect(gw.wsUrl, 'gone', false);
+    let pings = 0;
+    answering.ws.on('ping', () => pings++);
+    const { code } = await silent.closed;
+    assert.equal(code, 1006, 'terminated without a close frame');
+    assert.ok(pings >= 1, 'the answering client was pinged too');
+    assert.equal(answering.ws.readyState, WebSocket.OPEN, 'the answering client is still connected');
+    answering.ws.close();
   });
 });
 
