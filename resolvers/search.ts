@@ -88,8 +88,20 @@ export function similar(
   return callStore(() => svc.similar(ctx.tenant, req));
 }
 
-export function searchIndexStatus(ctx: GraphQLContext): SearchIndexStatus | null {
-  return ctx.search?.status() ?? null;
+/** What a caller sees of the indexer: gateway-wide text counts only with the admin scope. */
+export type VisibleSearchIndexStatus = Omit<SearchIndexStatus, 'embedded' | 'cacheHits' | 'annSize'> & {
+  embedded: number | null;
+  cacheHits: number | null;
+  annSize: number | null;
+};
+
+export function searchIndexStatus(ctx: GraphQLContext): VisibleSearchIndexStatus | null {
+  const status = ctx.search?.status(ctx.tenant);
+  if (!status) return null;
+  // Texts are embedded once for all tenants, so these counts move with other tenants' data (and
+  // whether one's own text was "new" would tell that another tenant sent it): admin only.
+  if (ctx.principal?.scopes.has('admin')) return status;
+  return { ...status, embedded: null, cacheHits: null, annSize: null };
 }
 
 export function hitSpan(ctx: GraphQLContext, hit: SearchHit): Promise<SpanRecord | null> {

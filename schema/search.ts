@@ -1,7 +1,7 @@
 // Semantic search: search(text), similar(to), searchIndex. The hybrid score and what is embedded
 // are described on the fields; README "Semantic search" has the details.
-import type { SearchHit, SearchIndexStatus, SearchResult } from '../src/search/types.ts';
-import { hitLog, hitSpan, hitTrace, search, searchIndexStatus, similar, MAX_SEARCH_LIMIT, type SearchFilterInput, type SimilarToInput } from '../resolvers/search.ts';
+import type { SearchHit, SearchResult } from '../src/search/types.ts';
+import { hitLog, hitSpan, hitTrace, search, searchIndexStatus, similar, MAX_SEARCH_LIMIT, type SearchFilterInput, type SimilarToInput, type VisibleSearchIndexStatus } from '../resolvers/search.ts';
 import { builder } from './builder.ts';
 
 const SearchSignalEnum = builder.enumType('SearchSignal', {
@@ -60,19 +60,19 @@ const SearchResultsRef = builder.objectRef<SearchResult>('SearchResults').implem
   }),
 });
 
-const SearchIndexRef = builder.objectRef<SearchIndexStatus>('SearchIndex').implement({
+const SearchIndexRef = builder.objectRef<VisibleSearchIndexStatus>('SearchIndex').implement({
   description: 'Progress of the background indexer. Records are indexed after they are stored, off the ingest path.',
   fields: (t) => ({
-    pending: t.exposeInt('pending', { description: 'Spans and logs queued or being indexed.' }),
-    indexed: t.exposeInt('indexed', { description: 'Spans and logs indexed since start.' }),
-    skipped: t.exposeInt('skipped', { description: 'Spans and logs not indexed: the queue was full or the model could not load.' }),
-    embedded: t.exposeInt('embedded', { description: 'Distinct texts embedded since start; identical texts are embedded once.' }),
-    cacheHits: t.exposeInt('cacheHits', { description: 'Distinct texts whose vector came from the persisted cache.' }),
+    pending: t.exposeInt('pending', { description: "The tenant's spans and logs queued or being indexed." }),
+    indexed: t.exposeInt('indexed', { description: "The tenant's spans and logs indexed since start." }),
+    skipped: t.exposeInt('skipped', { description: "The tenant's spans and logs not indexed: the queue was full or the model could not load." }),
+    embedded: t.exposeInt('embedded', { nullable: true, description: 'Distinct texts embedded since start, all tenants; identical texts are embedded once. null without the admin scope.' }),
+    cacheHits: t.exposeInt('cacheHits', { nullable: true, description: 'Distinct texts whose vector came from the persisted cache, all tenants. null without the admin scope.' }),
     model: t.exposeString('model'),
     dimensions: t.exposeInt('dimensions', { nullable: true, description: 'Read from the model once loaded.' }),
     ready: t.exposeBoolean('ready', { description: 'The model is loaded and the ANN index rebuilt.' }),
     error: t.exposeString('error', { nullable: true, description: 'Why the model is not available, when it is not.' }),
-    annSize: t.exposeInt('annSize', { description: 'Vectors in the ANN index.' }),
+    annSize: t.exposeInt('annSize', { nullable: true, description: 'Vectors in the ANN index, all tenants. null without the admin scope.' }),
   }),
 });
 

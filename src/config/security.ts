@@ -61,6 +61,40 @@ export interface LimitsConfig {
     /** Per tenant, request bytes (after decompression) per second (0 = unlimited). */
     bytesPerSecond: number;
   };
+  /** When idle or slow connections are closed, on every listener (0 = never). */
+  connections: ConnectionLimits;
+}
+
+export interface ConnectionLimits {
+  /** HTTP (OTLP and GraphQL): an idle kept-alive connection is closed after this long. */
+  httpKeepAliveTimeoutMs: number;
+  /** HTTP: the request headers must arrive within this long of the connection or previous request (408). */
+  httpHeadersTimeoutMs: number;
+  /** HTTP: the whole request (headers and body) must arrive within this long (408). */
+  httpRequestTimeoutMs: number;
+  /** graphql-ws: a connection with no operation running and no message for this long is closed (4000). */
+  wsIdleTimeoutMs: number;
+  /** graphql-ws: a WebSocket ping is sent this often; a connection that did not answer the previous one is cut. */
+  wsPingIntervalMs: number;
+  /** OTLP/gRPC: a connection with no call for this long gets GOAWAY (grpc.max_connection_idle_ms). */
+  grpcMaxIdleMs: number;
+  /** OTLP/gRPC: the server pings a connection this often (grpc.keepalive_time_ms)… */
+  grpcKeepaliveTimeMs: number;
+  /** …and closes it when the ping is not answered within this long (grpc.keepalive_timeout_ms). */
+  grpcKeepaliveTimeoutMs: number;
+}
+
+export function defaultConnectionLimits(): ConnectionLimits {
+  return {
+    httpKeepAliveTimeoutMs: 5_000,
+    httpHeadersTimeoutMs: 20_000,
+    httpRequestTimeoutMs: 120_000,
+    wsIdleTimeoutMs: 300_000,
+    wsPingIntervalMs: 30_000,
+    grpcMaxIdleMs: 300_000,
+    grpcKeepaliveTimeMs: 120_000,
+    grpcKeepaliveTimeoutMs: 20_000,
+  };
 }
 
 export interface TlsConfig {
@@ -98,6 +132,7 @@ export function defaultLimitsConfig(): LimitsConfig {
       persistedQueries: 1000,
     },
     ingest: { itemsPerSecond: 0, bytesPerSecond: 0 },
+    connections: defaultConnectionLimits(),
   };
 }
 

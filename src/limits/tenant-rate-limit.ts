@@ -18,11 +18,16 @@ export interface TenantRateLimit {
   readonly perSecond: number;
   /** Charges `cost` units to the tenant, or rejects with RateLimitedError. A no-op when the limit is 0. */
   charge(tenant: string, cost?: number): Promise<void>;
+  /** Rejects with RateLimitedError when the tenant's budget for this second is used up; charges nothing. */
+  check(tenant: string): Promise<void>;
+  /** Gives back units charged on an estimate that turned out too high. */
+  refund(tenant: string, cost: number): Promise<void>;
 }
 
 export function createTenantRateLimit(limit: string, perSecond: number): TenantRateLimit {
-  if (perSecond <= 0) return { perSecond, charge: () => Promise.resolve() };
+  if (perSecond <= 0) return { perSecond, charge: () => Promise.resolve(), check: () => Promise.resolve(), refund: () => Promise.resolve() };
   const limiter = new RateLimiterMemory({ points: perSecond, duration: 1 });
+  const refused = (msBeforeNext: number) => new RateLimitedError(limit, perSecond, Math.max(1, Math.ceil(msBeforeNext / 1000)));
   return {
     perSecond,
     async charge(tenant, cost = 1) {
@@ -33,8 +38,15 @@ export function createTenantRateLimit(limit: string, perSecond: number): TenantR
         await limiter.consume(tenant, Math.min(cost, perSecond));
       } catch (res) {
         if (!(res instanceof RateLimiterRes)) throw res;
-        throw new RateLimitedError(limit, perSecond, Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
+        throw refused(res.msBeforeNext);
       }
+    },
+    async check(tenant) {
+      const res = await limiter.get(tenant);
+      if (res && res.remainingPoints <= 0) throw refused(res.msBeforeNext);
+    },
+    async refund(tenant, cost) {
+      if (cost > 0) await limiter.reward(tenant, Math.min(cost, perSecond));
     },
   };
 }

@@ -49,7 +49,11 @@ export interface SearchIndexer {
   enqueue(batch: IndexBatch): number;
   /** Loads the model, prepares the tables and rebuilds the ANN index from the store (once). */
   ready(): Promise<{ dimensions: number; ann: AnnIndex }>;
-  status(): SearchIndexStatus;
+  /**
+   * With a tenant, pending/indexed/skipped count that tenant's records only (what a tenant may see);
+   * embedded, cacheHits and annSize are always gateway-wide (texts are shared across tenants).
+   */
+  status(tenant?: string): SearchIndexStatus;
   /** Resolves when the queue is empty and the worker is idle (tests, shutdown). */
   idle(): Promise<void>;
   /** Stops taking documents and waits for the worker's current round (not the whole queue, not a model load). */
@@ -73,6 +77,18 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
   let readying: Promise<{ dimensions: number; ann: AnnIndex }> | null = null;
   let state: { dimensions: number; ann: AnnIndex } | null = null;
   let idleWaiters: (() => void)[] = [];
+  // The same counts per tenant, so a tenant's searchIndex says nothing about other tenants' volume.
+  const perTenant = new Map<string, { queued: number; inFlight: number; indexed: number; skipped: number }>();
+  const countsOf = (tenant: string) => {
+    let c = perTenant.get(tenant);
+    if (!c) perTenant.set(tenant, (c = { queued: 0, inFlight: 0, indexed: 0, skipped: 0 }));
+    return c;
+  };
+  /** Adds `n` to one counter of the tenants of items[from, to). */
+  const countRange = (items: readonly { tenant: string }[], from: number, to: number, key: 'queued' | 'inFlight' | 'skipped', n: 1 | -1) => {
+    for (let i = from; i < to; i++) countsOf(items[i]!.tenant)[key] += n;
+  };
+  let takenTenants: Map<string, number> = new Map();
 
   const pending = () => queued + inFlight;
 
@@ -106,6 +122,12 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
       const head = queue[0]!;
       const count = Math.min(n - records, head.batch.items.length - head.offset);
       const end = head.offset + count;
+      for (let i = head.offset; i < end; i++) {
+        const t = head.batch.items[i]!.tenant;
+        countsOf(t).queued--;
+        countsOf(t).inFlight++;
+        takenTenants.set(t, (takenTenants.get(t) ?? 0) + 1);
+      }
       if (head.batch.signal === 'traces') for (let i = head.offset; i < end; i++) docs.push(...spanDocs(head.batch.items[i]!));
       else for (let i = head.offset; i < end; i++) docs.push(...logDocs(head.batch.items[i]!));
       head.offset = end;
@@ -117,6 +139,10 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
   }
 
   function dropAll(): void {
+    for (const { batch, offset } of queue) {
+      countRange(batch.items, offset, batch.items.length, 'queued', -1);
+      countRange(batch.items, offset, batch.items.length, 'skipped', 1);
+    }
     skipped += queued;
     queue.length = 0;
     queued = 0;
@@ -159,11 +185,15 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
         dropAll();
         break;
       }
+      takenTenants = new Map();
       const { records, docs } = take(opts.batchSize);
+      const taken = takenTenants;
       inFlight = records;
+      let ok = false;
       try {
         await round(docs);
         indexed += records;
+        ok = true;
       } catch (err) {
         skipped += records;
         if (state) {
@@ -172,6 +202,12 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
         }
       } finally {
         inFlight = 0;
+        for (const [t, n] of taken) {
+          const c = countsOf(t);
+          c.inFlight -= n;
+          if (ok) c.indexed += n;
+          else c.skipped += n;
+        }
       }
     }
     working = null;
@@ -194,6 +230,8 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
       const room = stopped ? 0 : Math.max(0, opts.queueSize - queued);
       const accepted = Math.min(room, n);
       skipped += n - accepted;
+      countRange(batch.items, 0, accepted, 'queued', 1);
+      countRange(batch.items, accepted, n, 'skipped', 1);
       if (accepted === 0) return 0;
       queue.push({ batch: accepted === n ? batch : ({ signal: batch.signal, items: batch.items.slice(0, accepted) } as IndexBatch), offset: 0 });
       queued += accepted;
@@ -201,18 +239,21 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
       return accepted;
     },
     ready,
-    status: () => ({
-      pending: pending(),
-      indexed,
-      skipped,
-      embedded,
-      cacheHits,
-      model: embedder.model,
-      dimensions: state?.dimensions ?? embedder.dimensions(),
-      ready: state !== null,
-      error: lastError,
-      annSize: state?.ann.size() ?? 0,
-    }),
+    status: (tenant) => {
+      const own = tenant === undefined ? undefined : (perTenant.get(tenant) ?? { queued: 0, inFlight: 0, indexed: 0, skipped: 0 });
+      return {
+        pending: own ? own.queued + own.inFlight : pending(),
+        indexed: own ? own.indexed : indexed,
+        skipped: own ? own.skipped : skipped,
+        embedded,
+        cacheHits,
+        model: embedder.model,
+        dimensions: state?.dimensions ?? embedder.dimensions(),
+        ready: state !== null,
+        error: lastError,
+        annSize: state?.ann.size() ?? 0,
+      };
+    },
     idle() {
       if (queued === 0 && !working) return Promise.resolve();
       return new Promise<void>((resolve) => idleWaiters.push(resolve));

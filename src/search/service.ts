@@ -169,6 +169,6 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
       return rank(tenant, mean, [], signals, req.filter, req.limit, false, exclude);
     },
 
-    status: () => indexer.status(),
+    status: (tenant) => indexer.status(tenant),
   };
 }

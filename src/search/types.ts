@@ -54,5 +54,6 @@ export interface SearchResult {
 export interface SemanticSearch {
   search(tenant: string, req: SearchRequest): Promise<SearchResult>;
   similar(tenant: string, req: SimilarRequest): Promise<SearchResult>;
-  status(): SearchIndexStatus;
+  /** See SearchIndexer.status: with a tenant, its own pending/indexed/skipped. */
+  status(tenant?: string): SearchIndexStatus;
 }

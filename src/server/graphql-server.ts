@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { GraphQLSchema, execute as graphqlExecute, subscribe as graphqlSubscribe } from 'graphql';
+import { getOperationAST, type GraphQLSchema, type ExecutionArgs, type execute as graphqlExecute, type subscribe as graphqlSubscribe } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -18,6 +18,8 @@ import { connectionParamHeaders, nodeHeaders, type Principal } from '../auth/typ
 import { defaultAuthConfig, defaultLimitsConfig, type LimitsConfig } from '../config/security.ts';
 import { RateLimitedError, createTenantRateLimit } from '../limits/tenant-rate-limit.ts';
 import { withQuerySignal } from '../stores/query-signal.ts';
+import { type ConnectionLimits, applyHttpTimeouts, defaultConnectionLimits, httpServerOptions } from './connection-limits.ts';
+import { watchWebSocket } from './ws-liveness.ts';
 import {
   DeadlineError,
   armorPlugin,
@@ -50,6 +52,8 @@ export interface GraphQLServerOptions {
   /** Whether /metrics needs an admin credential when auth is on. */
   metricsAccess?: 'admin' | 'open';
   limits?: LimitsConfig['graphql'];
+  /** Idle and slow connection timeouts (HTTP and graphql-ws). */
+  connections?: ConnectionLimits;
   /** Serve HTTPS / WSS with these options. */
   tls?: HttpsOptions;
 }
@@ -91,6 +95,30 @@ const queryNotesPlugin: Plugin = {
     },
   }),
 };
+
+/** The deadline of one graphql-ws query or mutation: aborts when it passes or the socket closes. */
+function operationDeadline(timeoutMs: number, socket: { once(event: 'close', fn: () => void): unknown; off(event: 'close', fn: () => void): unknown }) {
+  const abort = new AbortController();
+  const timer = timeoutMs > 0 ? setTimeout(() => abort.abort(new DeadlineError(timeoutMs)), timeoutMs) : undefined;
+  const onClose = () => abort.abort(new Error('the client closed the connection'));
+  socket.once('close', onClose);
+  return {
+    signal: abort.signal,
+    done: () => {
+      clearTimeout(timer);
+      socket.off('close', onClose);
+    },
+  };
+}
+
+/** Runs `done` once `result` (a value or a promise) has settled. */
+function settle<T>(result: T | Promise<T>, done: () => void): T | Promise<T> {
+  if (!(result instanceof Promise)) {
+    done();
+    return result;
+  }
+  return result.finally(done);
+}
 
 export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   const authenticator = opts.authenticator ?? createAuthenticator(defaultAuthConfig(), opts.logger);
@@ -204,7 +232,10 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     }
     serveGraphQL(req, res).catch(failed);
   };
-  const server: Server = opts.tls ? createHttpsServer(opts.tls, handler) : createServer(handler);
+  const connections = opts.connections ?? defaultConnectionLimits();
+  const serverOptions = httpServerOptions(connections);
+  const server: Server = opts.tls ? createHttpsServer({ ...opts.tls, ...serverOptions }, handler) : createServer(serverOptions, handler);
+  applyHttpTimeouts(server, connections);
 
   const wss = new WebSocketServer({ server, path: opts.path });
   const wsCleanup = useServer(
@@ -214,6 +245,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
         const headers = connectionParamHeaders(ctx.connectionParams, nodeHeaders(ctx.extra.request.headers));
         try {
           principals.set(ctx, await authenticator.admit(headers, opts.tenantHeader, 'query'));
+          watchWebSocket(ctx.extra.socket, connections, () => Object.keys(ctx.subscriptions).length);
           return true;
         } catch (err) {
           if (err instanceof AuthError && err.kind === 'unauthenticated') ctx.extra.socket.close(4401, 'Unauthorized');
@@ -243,17 +275,25 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
           // The graphql-ws context is one object per socket: tail limits count per connection.
           wsConnection: ctx,
         });
-        const args = {
+        const document = parse(payload.query);
+        const errors = validate(schema, document);
+        if (errors.length) return errors;
+        const context = await contextFactory();
+        // Queries and mutations over WebSocket get the HTTP deadline: their DuckDB statements are
+        // interrupted when it passes or the socket closes. Subscriptions run until completed.
+        const isSubscription = getOperationAST(document, payload.operationName)?.operation === 'subscription';
+        const deadline = isSubscription ? undefined : operationDeadline(limits.timeoutMs, ctx.extra.socket);
+        return {
           schema,
           operationName: payload.operationName,
-          document: parse(payload.query),
+          document,
           variableValues: payload.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
+          contextValue: deadline ? { ...context, requestSignal: deadline.signal } : context,
+          rootValue: {
+            execute: deadline ? (a: ExecutionArgs) => withQuerySignal(deadline.signal, () => settle(execute(a), deadline.done)) : execute,
+            subscribe,
+          },
         };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
-        return args;
       },
     },
     wss,

@@ -13,7 +13,7 @@ import type { GraphQLServerOptions } from './graphql-server.ts';
 
 export interface Security {
   receiver: OtlpReceiverEnvironment;
-  graphql: Pick<GraphQLServerOptions, 'authenticator' | 'metricsAccess' | 'limits' | 'tls'>;
+  graphql: Pick<GraphQLServerOptions, 'authenticator' | 'metricsAccess' | 'limits' | 'connections' | 'tls'>;
   /** Logs the loud warning for listeners bound beyond loopback while auth is off. */
   warnIfExposed(): void;
 }
@@ -32,8 +32,9 @@ export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
         logger,
       }),
       tls: receiverTls(cfg.tls),
+      connections: cfg.limits.connections,
     },
-    graphql: { authenticator, metricsAccess: cfg.auth.metrics, limits: cfg.limits.graphql, ...(tls && { tls }) },
+    graphql: { authenticator, metricsAccess: cfg.auth.metrics, limits: cfg.limits.graphql, connections: cfg.limits.connections, ...(tls && { tls }) },
     warnIfExposed() {
       const hosts: Record<string, string | undefined> = { graphql: cfg.graphql.host };
       for (const [id, section] of Object.entries(cfg.receivers)) {

@@ -137,7 +137,7 @@ describe('correlation on data ingested by the OTel SDK', () => {
     );
     // The search index is filled off the ingest path: wait until it has caught up as well.
     await waitFor(
-      () => gql<{ searchIndex: { pending: number; indexed: number } }>(gw.graphqlUrl, '{ searchIndex { pending indexed } }'),
+      () => gql<{ searchIndex: { pending: number; indexed: number } }>(gw.graphqlUrl, '{ searchIndex { pending indexed } }', {}, TENANT_HEADER),
       (x) => x.data?.searchIndex.pending === 0 && x.data.searchIndex.indexed >= 11,
       'the search index to catch up',
       30_000,

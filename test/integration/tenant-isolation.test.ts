@@ -78,9 +78,7 @@ const ALWAYS = new Set(['filter']);
 /** Fields whose answer for B (as B) need not contain a B marker, with the reason. */
 const NO_B_MARKER: Record<string, string> = {
   backends: 'the configured backends and their health are the gateway’s, not a tenant’s: there is no B data to find',
-  // Its counts (indexed, pending, annSize, embedded) are gateway-wide, so A sees how much all tenants
-  // indexed (volume, never content); reported to the lead rather than changed here.
-  searchIndex: 'the model name, dimensions, readiness and counts are the gateway’s; it holds no item of any tenant',
+  searchIndex: 'counts, not items: that they are the tenant’s own is checked by the searchIndex test below',
 };
 /** Fields this gateway cannot answer for anyone, with the reason (B's own query errors the same way). */
 const NOT_CONFIGURED: Record<string, string> = {
@@ -320,6 +318,23 @@ describe('tenant isolation, generated from the schema', () => {
       },
     },
   };
+
+  test('searchIndex counts only the tenant’s own records, and shows gateway-wide counts to no one without admin', async () => {
+    const STATUS = '{ searchIndex { pending indexed skipped embedded cacheHits annSize } }';
+    type Status = { searchIndex: { pending: number; indexed: number; skipped: number; embedded: number | null; cacheHits: number | null; annSize: number | null } };
+    const aBefore = await gqlData<Status>(gw.graphqlUrl, STATUS, {}, asA);
+    const bBefore = await gqlData<Status>(gw.graphqlUrl, STATUS, {}, asB);
+    assert.deepEqual([aBefore.searchIndex.embedded, aBefore.searchIndex.cacheHits, aBefore.searchIndex.annSize], [null, null, null]);
+    const spans = Array.from({ length: 7 }, (_, i) => ({ service: B.service, name: `b-more-${MARK}-${i}` }));
+    const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', ...asB }, body: JSON.stringify(spansJson(spans)) });
+    assert.equal(res.status, 200);
+    await waitFor(
+      () => gqlData<Status>(gw.graphqlUrl, STATUS, {}, asB),
+      (d) => d.searchIndex.pending === 0 && d.searchIndex.indexed + d.searchIndex.skipped >= bBefore.searchIndex.indexed + bBefore.searchIndex.skipped + 7,
+      'B’s new spans indexed',
+    );
+    assert.deepEqual(await gqlData<Status>(gw.graphqlUrl, STATUS, {}, asA), aBefore, 'A’s counts do not move with B’s records');
+  });
 
   test('every Subscription field delivers nothing of B to A, while A’s own records arrive', async () => {
     const fields = Object.values(schema.getSubscriptionType()?.getFields() ?? {});

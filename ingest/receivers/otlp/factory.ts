@@ -8,6 +8,7 @@ import { type OtlpReceiverStats, type RunningServer, emptyStats } from './receiv
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import { type ReceiverGuard, openGuard } from './guard.ts';
 import type { ReceiverTls } from './tls.ts';
+import { type ConnectionLimits, defaultConnectionLimits } from '../../../src/server/connection-limits.ts';
 
 export type { OtlpReceiverConfig, OtlpReceiverStats };
 
@@ -22,13 +23,16 @@ export interface OtlpReceiver extends Receiver {
 export interface OtlpReceiverEnvironment {
   guard?: ReceiverGuard;
   tls?: ReceiverTls;
+  /** Idle and slow connection timeouts (limits.connections; the defaults when absent). */
+  connections?: ConnectionLimits;
 }
 
 export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceiverConfig, next: NextConsumers, env: OtlpReceiverEnvironment = {}): OtlpReceiver {
   checkOtlpReceiverConfig(config);
   const logger = settings.logger;
   const guard = env.guard ?? openGuard;
-  const ctx = { stats: emptyStats(), charge: guard.charge };
+  const connections = env.connections ?? defaultConnectionLimits();
+  const ctx = { stats: emptyStats(), settle: guard.settle };
   let grpc: RunningServer | undefined;
   let http: RunningServer | undefined;
   let stopped = false;
@@ -45,8 +49,8 @@ export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceive
       if (grpc || http) throw new Error(`receiver ${settings.id} is already started`);
       otlpProto(); // parse the .proto files now (~25 ms) rather than during the first request
       try {
-        if (config.grpc.enabled) grpc = await startGrpcServer({ config, next, ctx, logger, guard, credentials: env.tls?.grpc });
-        if (config.http.enabled && !stopped) http = await startHttpServer({ config, next, ctx, logger, guard, tls: env.tls?.http });
+        if (config.grpc.enabled) grpc = await startGrpcServer({ config, next, ctx, logger, guard, connections, credentials: env.tls?.grpc });
+        if (config.http.enabled && !stopped) http = await startHttpServer({ config, next, ctx, logger, guard, connections, tls: env.tls?.http });
       } catch (err) {
         await closeAll();
         throw new Error(`receiver ${settings.id} could not listen: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

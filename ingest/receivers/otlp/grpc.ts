@@ -7,6 +7,7 @@ import { encodeExportResponse } from '../../../src/otlp/codec.ts';
 import type { OtlpReceiverConfig } from './config.ts';
 import { type ReceiveContext, ReceiveError, type RunningServer, receive } from './receive.ts';
 import type { ReceiverGuard } from './guard.ts';
+import { type ConnectionLimits, grpcServerOptions } from '../../../src/server/connection-limits.ts';
 
 const SERVICE: Record<Signal, string> = {
   traces: 'opentelemetry.proto.collector.trace.v1.TraceService',
@@ -39,6 +40,7 @@ export interface GrpcServerOptions {
   ctx: ReceiveContext;
   logger: Logger;
   guard: ReceiverGuard;
+  connections: ConnectionLimits;
   /** Server credentials (TLS, optionally mutual); insecure when absent. */
   credentials?: grpc.ServerCredentials;
 }
@@ -56,6 +58,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
   const server = new grpc.Server({
     // grpc-js checks this before and while inflating a compressed message (RESOURCE_EXHAUSTED).
     'grpc.max_receive_message_length': config.maxRequestBytes,
+    ...grpcServerOptions(opts.connections),
   });
   for (const signal of ['traces', 'logs', 'metrics'] as const) {
     const consumer = next[signal];
@@ -65,7 +68,10 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
         ctx.stats.grpcRequests++;
         const answer = async () => {
           const tenant = await opts.guard.admit(metadataHeaders(call.metadata), config.tenantHeader);
-          return encodeExportResponse(signal, 'protobuf', await receive(ctx, consumer, signal, call.request, 'protobuf', tenant));
+          // The message is read (grpc-js holds it whole, within max_receive_message_length) but not
+          // decoded: a tenant over its budget is refused by the raw length before decoding costs anything.
+          const reserved = await opts.guard.reserve(tenant, 'protobuf', call.request.length);
+          return encodeExportResponse(signal, 'protobuf', await receive(ctx, consumer, signal, call.request, 'protobuf', tenant, reserved));
         };
         answer().then(
           (response) => callback(null, response),

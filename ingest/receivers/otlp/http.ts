@@ -12,11 +12,14 @@ import type { OtlpReceiverConfig } from './config.ts';
 import { type ReceiveContext, ReceiveError, type RunningServer, badRequest, receive, tooLarge } from './receive.ts';
 import type { ReceiverGuard } from './guard.ts';
 import { nodeHeaders } from '../../../src/auth/types.ts';
+import { type ConnectionLimits, applyHttpTimeouts, httpServerOptions } from '../../../src/server/connection-limits.ts';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
 const CONTENT_TYPE: Record<OtlpFormat, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
 const RETRY_AFTER_SECONDS = '1';
 const SHUTDOWN_GRACE_MS = 5000;
+/** How long a refused request's unread body of unknown length is waited for before the connection is cut. */
+const SKIP_STALL_MS = 5000;
 
 export interface HttpServerOptions {
   config: OtlpReceiverConfig;
@@ -24,6 +27,7 @@ export interface HttpServerOptions {
   ctx: ReceiveContext;
   logger: Logger;
   guard: ReceiverGuard;
+  connections: ConnectionLimits;
   /** TLS (and client-certificate) options; plain HTTP when absent. */
   tls?: https.ServerOptions;
 }
@@ -39,7 +43,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
       else res.destroy();
     });
   };
-  const server = opts.tls ? https.createServer(opts.tls, listener) : http.createServer(listener);
+  const serverOptions = httpServerOptions(opts.connections);
+  const server = opts.tls ? https.createServer({ ...opts.tls, ...serverOptions }, listener) : http.createServer(serverOptions, listener);
+  applyHttpTimeouts(server, opts.connections);
   // A client that announces its size with `Expect: 100-continue` learns about 413 before sending it.
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (Number(req.headers['content-length'] ?? 0) <= config.maxRequestBytes) res.writeContinue();
@@ -111,10 +117,13 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
       if (!['identity', 'gzip', 'x-gzip', 'deflate'].includes(encoding)) {
         throw new ReceiveError(415, GrpcStatus.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(encoding)}; use gzip, deflate or none`);
       }
-      const declared = Number(req.headers['content-length'] ?? 0);
-      if (declared > max) throw tooLarge(`request body of ${declared} bytes exceeds the limit of ${max} bytes`);
+      const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+      if (declared !== undefined && declared > max) throw tooLarge(`request body of ${declared} bytes exceeds the limit of ${max} bytes`);
+      // Charged before a byte of the body is read: a tenant over its budget costs us no read,
+      // inflate or decode (the unread body is skipped by the refusal below).
+      const reserved = await opts.guard.reserve(tenant, format, declared);
       const body = await readBody(req, encoding, max);
-      const partial = await receive(ctx, consumer, signal, body, format, tenant);
+      const partial = await receive(ctx, consumer, signal, body, format, tenant, reserved);
       // Shutting down: no keep-alive, so server.close() is not left waiting on an idle connection.
       if (isClosing()) res.setHeader('Connection', 'close');
       res.writeHead(200, { 'Content-Type': CONTENT_TYPE[format] }).end(encodeExportResponse(signal, format, partial));
@@ -125,10 +134,10 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
       if (err.httpStatus === 503) res.setHeader('Retry-After', RETRY_AFTER_SECONDS);
       if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));
       if (err.httpStatus === 401) res.setHeader('WWW-Authenticate', 'Bearer');
-      // Unread body left on the socket: close after answering instead of reading it all.
-      if (!req.complete || isClosing()) res.setHeader('Connection', 'close');
-      res.writeHead(err.httpStatus, { 'Content-Type': CONTENT_TYPE[format] }).end(encodeStatus(format, err.grpcCode, err.message));
-      if (!req.complete) discardRest(req, max);
+      const answer = () => void res.writeHead(err.httpStatus, { 'Content-Type': CONTENT_TYPE[format] }).end(encodeStatus(format, err.grpcCode, err.message));
+      if (isClosing()) res.setHeader('Connection', 'close');
+      if (req.complete) return answer();
+      await skipRest(req, res, max, answer);
     }
   };
 }
@@ -187,14 +196,45 @@ function readBody(req: http.IncomingMessage, encoding: string, max: number): Pro
   });
 }
 
-/** Lets the client finish sending so it can read our answer, up to `max` more bytes, then cuts it off. */
-function discardRest(req: http.IncomingMessage, max: number): void {
-  let discarded = 0;
-  req.on('data', (chunk: Buffer) => {
-    discarded += chunk.length;
-    if (discarded > max) req.socket.destroy();
+/**
+ * Answers a refused request whose body is not (all) read, without resetting the connection under a
+ * client that is still sending: closing a socket with unread data makes the kernel send RST, and
+ * the client sees ECONNRESET instead of our 401/413/429. A body of known length within `max` is
+ * answered at once and skipped unparsed (node:http drains it and keeps the connection alive). Any
+ * other body is skipped up to `max` bytes first, then answered with `Connection: close`; past `max`
+ * (or a stalled client) the connection is cut, since we will not read without bound.
+ */
+function skipRest(req: http.IncomingMessage, res: http.ServerResponse, max: number, answer: () => void): Promise<void> {
+  const length = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(length) && length <= max) {
+    // Flowing with no reader (or readBody's, settled and ignoring; perhaps paused on its destroyed
+    // inflater) discards the rest as it arrives.
+    req.resume();
+    answer();
+    return Promise.resolve();
+  }
+  res.setHeader('Connection', 'close');
+  return new Promise<void>((resolve) => {
+    let skipped = 0;
+    const finish = () => {
+      clearTimeout(stall);
+      req.off('data', onData);
+      if (!res.headersSent) answer();
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      skipped += chunk.length;
+      if (skipped > max) {
+        finish();
+        req.socket.destroySoon();
+      }
+    };
+    const stall = setTimeout(finish, SKIP_STALL_MS);
+    req.on('data', onData);
+    req.once('end', finish);
+    req.once('close', finish);
+    req.resume();
   });
-  req.resume();
 }
 
 function preflight(req: http.IncomingMessage, res: http.ServerResponse, allowed: boolean): void {

@@ -4,6 +4,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { type Consumer, isPermanent } from '../../component.ts';
 import { DEFAULT_TENANT, type Signal } from '../../../src/model/telemetry.ts';
 import { isValidTenant } from '../../../src/tenant.ts';
+import type { Reservation } from './guard.ts';
 import { type OtlpFormat, type PartialSuccess, decodeRequest, partialSuccessOf } from '../../../src/otlp/codec.ts';
 
 /** A request we refuse, with the answer for each transport. */
@@ -81,8 +82,8 @@ export interface RunningServer {
 
 export interface ReceiveContext {
   stats: OtlpReceiverStats;
-  /** Per-tenant ingest limits, charged once a request is decoded (none when absent). */
-  charge?: (tenant: string, items: number, bytes: number) => Promise<void>;
+  /** Per-tenant ingest limits, settled once a request is decoded against what was reserved before (none when absent). */
+  settle?: (tenant: string, format: OtlpFormat, reserved: Reservation | undefined, items: number, bytes: number) => Promise<void>;
 }
 
 /** Decodes and delivers one request; resolves to the partial success to report, if any. */
@@ -93,6 +94,7 @@ export async function receive<S extends Signal>(
   body: Buffer,
   format: OtlpFormat,
   tenant: string,
+  reserved?: Reservation,
 ): Promise<PartialSuccess | undefined> {
   let decoded;
   try {
@@ -101,7 +103,7 @@ export async function receive<S extends Signal>(
     throw badRequest(err instanceof Error ? err.message : String(err));
   }
   const key = ITEM_KEY[signal];
-  await ctx.charge?.(tenant, decoded.items.length + decoded.rejected.length, body.length);
+  await ctx.settle?.(tenant, format, reserved, decoded.items.length + decoded.rejected.length, body.length);
   ctx.stats[`rejected${key}`] += decoded.rejected.length;
   if (decoded.items.length > 0) {
     try {

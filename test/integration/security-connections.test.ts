@@ -1,0 +1,169 @@
+// Idle and slow connections are closed by the server on every listener (limits.connections, short
+// here), over real sockets; and queries sent over graphql-ws get the HTTP request deadline.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import http2 from 'node:http2';
+import WebSocket from 'ws';
+import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { spansJson } from '../helpers/otlp-bodies.ts';
+
+const SHORT = {
+  httpKeepAliveTimeoutMs: 300,
+  httpHeadersTimeoutMs: 500,
+  httpRequestTimeoutMs: 2_000,
+  wsIdleTimeoutMs: 600,
+  wsPingIntervalMs: 0,
+  grpcMaxIdleMs: 500,
+  grpcKeepaliveTimeMs: 0,
+  grpcKeepaliveTimeoutMs: 0,
+};
+
+const hostPort = (url: string) => {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port) };
+};
+
+/** Opens a TCP connection, writes `text`, and resolves with everything received once the server closes it. */
+function untilServerCloses(addr: { host: string; port: number }, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(addr, () => socket.write(text));
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (received += d));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(received));
+  });
+}
+
+/** A graphql-transport-ws connection, acknowledged. */
+async function wsConnect(url: string, tenant: string, autoPong = true): Promise<{ ws: WebSocket; closed: Promise<{ code: number; reason: string }>; messages: unknown[] }> {
+  const ws = new WebSocket(url, 'graphql-transport-ws', { autoPong });
+  const messages: unknown[] = [];
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  await new Promise<void>((resolve, reject) => {
+    ws.on('error', reject);
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { 'x-scope-orgid': tenant } })));
+    ws.on('message', (m) => {
+      const msg = JSON.parse(m.toString()) as { type: string };
+      messages.push(msg);
+      if (msg.type === 'connection_ack') resolve();
+    });
+  });
+  return { ws, closed, messages };
+}
+
+describe('idle and slow connections are closed', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { connections: SHORT } });
+  });
+  after(() => gw.stop());
+
+  test('OTLP/HTTP and GraphQL HTTP: a kept-alive connection left idle is closed after its request was answered', async () => {
+    for (const url of [gw.otlpHttp, gw.graphqlUrl]) {
+      const received = await untilServerCloses(hostPort(url), 'GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: keep-alive\r\n\r\n');
+      assert.match(received, /^HTTP\/1\.1 \d{3}/, `${url} answered before closing`);
+    }
+  });
+
+  test('OTLP/HTTP and GraphQL HTTP: a client that never finishes its headers gets 408 and is disconnected', async () => {
+    for (const url of [gw.otlpHttp, gw.graphqlUrl]) {
+      const received = await untilServerCloses(hostPort(url), 'POST /v1/traces HTTP/1.1\r\nHost: test\r\n');
+      assert.match(received, /^HTTP\/1\.1 408/, `${url}: ${received.slice(0, 40)}`);
+    }
+  });
+
+  test('OTLP/HTTP: a body that never finishes arriving is cut off at the request timeout', async () => {
+    const received = await untilServerCloses(hostPort(gw.otlpHttp), 'POST /v1/traces HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"resourceSpans":');
+    assert.match(received, /^HTTP\/1\.1 408/, received.slice(0, 40));
+  });
+
+  test('OTLP/gRPC: an HTTP/2 connection with no call is sent GOAWAY and closed', async () => {
+    const session = http2.connect(`http://${gw.otlpGrpc}`);
+    let goaway = false;
+    session.on('goaway', () => (goaway = true));
+    session.on('error', () => {});
+    await new Promise<void>((resolve) => session.on('close', () => resolve()));
+    assert.ok(goaway, 'the server said GOAWAY before closing');
+  });
+
+  test('graphql-ws: an acknowledged connection with no operation and no message is closed with 4000', async () => {
+    const { closed } = await wsConnect(gw.wsUrl, 'idle');
+    const { code, reason } = await closed;
+    assert.equal(code, 4000);
+    assert.match(reason, /idle for 600 ms/);
+  });
+
+  test('graphql-ws: a connection with a subscription running is kept past the idle timeout', async () => {
+    const { ws, closed, messages } = await wsConnect(gw.wsUrl, 'busy');
+    ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { tailLogs { dropped } }' } }));
+    let closedEarly = false;
+    void closed.then(() => (closedEarly = true));
+    await new Promise((r) => setTimeout(r, 3 * SHORT.wsIdleTimeoutMs));
+    assert.equal(closedEarly, false, `closed with a subscription running; messages: ${JSON.stringify(messages)}`);
+    // Completing the subscription makes it idle again: then it is closed.
+    ws.send(JSON.stringify({ id: '1', type: 'complete' }));
+    assert.equal((await closed).code, 4000);
+  });
+});
+
+describe('graphql-ws ping liveness', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { connections: { ...SHORT, wsIdleTimeoutMs: 0, wsPingIntervalMs: 300 } } });
+  });
+  after(() => gw.stop());
+
+  test('a client that does not answer the server’s WebSocket ping is cut off; one that does stays', async () => {
+    const answering = await wsConnect(gw.wsUrl, 'alive');
+    const silent = await wsConnect(gw.wsUrl, 'gone', false);
+    let pings = 0;
+    answering.ws.on('ping', () => pings++);
+    const { code } = await silent.closed;
+    assert.equal(code, 1006, 'terminated without a close frame');
+    assert.ok(pings >= 1, 'the answering client was pinged too');
+    assert.equal(answering.ws.readyState, WebSocket.OPEN, 'the answering client is still connected');
+    answering.ws.close();
+  });
+});
+
+describe('graphql-ws operations obey the request deadline', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { graphql: { timeoutMs: 1 } } });
+  });
+  after(() => gw.stop());
+
+  test('a query over WebSocket still running at the deadline is interrupted and answered with GW_TIMEOUT', async () => {
+    const specs = Array.from({ length: 40_000 }, (_, i) => ({ name: `op-${i}`, attributes: { 'http.url': `https://example.test/item/${i}?q=${'x'.repeat(20)}` } }));
+    for (let i = 0; i < specs.length; i += 10_000) {
+      const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-scope-orgid': 'slow' }, body: JSON.stringify(spansJson(specs.slice(i, i + 10_000))) });
+      assert.equal(res.status, 200);
+    }
+    const query = '{ spans(first: 1000, filter: { attributes: [{ key: "http.url", regex: ".*(a|b|c)+.*z.*" }] }) { edges { node { name } } } }';
+    const { ws } = await wsConnect(gw.wsUrl, 'slow');
+    try {
+      let answer: { errors?: { message: string; extensions?: { code?: string } }[] } | undefined;
+      for (let i = 0; i < 20 && answer?.errors?.[0]?.extensions?.code !== 'GW_TIMEOUT'; i++) {
+        answer = await new Promise((resolve) => {
+          const id = `q${i}`;
+          const onMessage = (m: WebSocket.RawData) => {
+            const msg = JSON.parse(m.toString()) as { id?: string; type: string; payload: unknown };
+            if (msg.id !== id) return;
+            if (msg.type === 'next') resolve(msg.payload as typeof answer);
+            if (msg.type === 'error') resolve({ errors: msg.payload as { message: string }[] });
+            if (msg.type !== 'next') ws.off('message', onMessage);
+          };
+          ws.on('message', onMessage);
+          ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query } }));
+        });
+        if (answer?.errors?.[0]?.extensions?.code !== 'GW_TIMEOUT') await new Promise((r) => setTimeout(r, 200)); // data still being written
+      }
+      assert.equal(answer?.errors?.[0]?.extensions?.code, 'GW_TIMEOUT', JSON.stringify(answer).slice(0, 300));
+      assert.match(answer!.errors![0]!.message, /request deadline of 1 ms \(limits\.graphql\.timeoutMs\) passed/);
+    } finally {
+      ws.close();
+    }
+  });
+});
