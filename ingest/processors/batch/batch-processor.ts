@@ -1,6 +1,8 @@
 // Batches items in front of an exporter (the Collector's batchprocessor): acknowledges on enqueue,
-// sends when `sendBatchSize` items are waiting or `timeoutMs` has passed, one send at a time so order
-// is kept. Memory is bounded: a consume that would pass `maxQueuedItems` waits for the queue to drain
+// sends when `sendBatchSize` items are waiting or the oldest has waited `timeoutMs`, one send at a
+// time so order is kept. A batch is never sent short just because the previous send finished: for
+// DuckDB a full batch is one compressed row group written once, while short ones go through the WAL
+// and are compressed again at the next checkpoint (measured: ~35% more CPU per span at 5,000). Memory is bounded: a consume that would pass `maxQueuedItems` waits for the queue to drain
 // (the client sees latency, not an error) for up to `maxWaitMs`, and is then refused as retryable,
 // which the OTLP receiver turns into 503/UNAVAILABLE. Shutdown sends everything still queued.
 import type { Logger } from 'pino';
@@ -24,6 +26,10 @@ export interface BatchProcessorStats {
 
 class BatchProcessor<S extends Signal> implements Processor<S> {
   private queue: SignalItems[S][] = [];
+  /** When each consume's items arrived (oldest first): the oldest waiting item's age starts the timeout. */
+  private arrivals: { n: number; at: number }[] = [];
+  /** Send what waits even if short: the oldest waited `timeoutMs`, or a flush or a full queue asks. */
+  private due = false;
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> | undefined;
   private stopped = false;
@@ -50,17 +56,43 @@ class BatchProcessor<S extends Signal> implements Processor<S> {
       throw retryableError(`ingest queue is full (${this.queue.length} items waiting, limit ${this.config.maxQueuedItems})`);
     }
     for (const item of items) this.queue.push(item);
+    this.arrivals.push({ n: items.length, at: Date.now() });
     if (this.queue.length >= this.config.sendBatchSize) this.kick();
-    else this.timer ??= setTimeout(() => this.kick(), this.config.timeoutMs);
+    else this.arm();
+  }
+
+  /** Sets the timer for the oldest waiting item, unless one is set. */
+  private arm(): void {
+    if (this.timer || this.queue.length === 0) return;
+    const wait = Math.max(0, this.arrivals[0]!.at + this.config.timeoutMs - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.due = true;
+      this.kick();
+    }, wait);
+  }
+
+  /** Drops the arrival records of the `n` items just taken from the head of the queue. */
+  private taken(n: number): void {
+    while (n > 0 && this.arrivals.length > 0) {
+      const head = this.arrivals[0]!;
+      if (head.n > n) {
+        head.n -= n;
+        return;
+      }
+      n -= head.n;
+      this.arrivals.shift();
+    }
   }
 
   /** Waits until `n` more items fit (or the queue is empty: one oversized request still goes in). */
   private async roomFor(n: number): Promise<boolean> {
     const deadline = Date.now() + this.config.maxWaitMs;
-    this.kick();
     while (this.queue.length > 0 && this.queue.length + n > this.config.maxQueuedItems) {
       const left = deadline - Date.now();
       if (this.stopped || left <= 0) return false;
+      this.due = true; // room is needed now: a short batch is better than a refusal
+      this.kick();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([this.batchDone.promise, new Promise((r) => (timer = setTimeout(r, left)))]);
       clearTimeout(timer);
@@ -82,19 +114,23 @@ class BatchProcessor<S extends Signal> implements Processor<S> {
     ];
   }
 
-  /** Starts a send loop unless one runs; the loop drains full batches and then whatever waits. */
+  /** Starts a send loop unless one runs; the loop sends full batches, and short ones while `due`. */
   private kick(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
     this.sending ??= this.drain().finally(() => {
       this.sending = undefined;
-      if (this.queue.length > 0) this.timer ??= setTimeout(() => this.kick(), this.config.timeoutMs);
+      if (this.queue.length >= this.config.sendBatchSize || (this.due && this.queue.length > 0)) this.kick();
+      else this.arm();
     });
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
+    while (this.queue.length >= this.config.sendBatchSize || (this.due && this.queue.length > 0)) {
       const batch = this.queue.splice(0, this.config.sendBatchSize);
+      this.taken(batch.length);
+      // The timer was for an item now sent: it is set again for the new oldest when the loop ends.
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      if (this.queue.length === 0) this.due = false; // what was due went out, newer items with it
       try {
         await this.next.consume(batch);
         this.counts.sent += batch.length;
@@ -110,6 +146,7 @@ class BatchProcessor<S extends Signal> implements Processor<S> {
 
   async flush(): Promise<void> {
     while (this.queue.length > 0 || this.sending) {
+      if (this.queue.length > 0) this.due = true;
       if (!this.sending) this.kick();
       await this.sending;
     }

@@ -49,6 +49,20 @@ describe('batch processor', () => {
     await p.shutdown();
   });
 
+  test('a short batch waits for its timeout even when a send has just finished', async () => {
+    const sink = sinkConsumer<'traces'>();
+    const p = createBatchProcessor('batch/traces', cfg({ timeoutMs: 60_000 }), sink, silentLogger());
+    await p.start(host);
+    await p.consume(spans(3));
+    await sink.waitForCount(3);
+    await p.consume(spans(2, 3));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(sink.count(), 3, 'two items are not a batch and their timeout has not passed');
+    await p.flush();
+    assert.deepEqual(sink.batches.map((b) => b.length), [3, 2]);
+    await p.shutdown();
+  });
+
   test('shutdown sends everything still queued and then refuses more as retryable', async () => {
     const sink = sinkConsumer<'traces'>();
     const p = createBatchProcessor('batch/traces', cfg({ sendBatchSize: 1000, timeoutMs: 60_000 }), sink, silentLogger());

@@ -1,0 +1,84 @@
+// npm run bench:ingest-stages — the ingest path without gRPC, stage by stage, in one process:
+// decode → SpanRecord, row values (span-rows.ts), data chunks (the appender's JS side), and the
+// whole StoreWriter into a DuckDB file. Prints CPU µs per span for each, so a change to one stage
+// can be measured without the noise of the socket benchmark. Run it pinned: `taskset -c 1`.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { DuckDBDataChunk } from '@duckdb/node-api';
+import { decodeRequest } from '../src/otlp/codec.ts';
+import type { SpanRecord } from '../src/model/telemetry.ts';
+import { openDuckDbStore } from '../src/stores/duckdb/index.ts';
+import { spanTable, prepareSpan } from '../src/stores/duckdb/span-rows.ts';
+import { stagedColumns, stagedTypes } from '../src/stores/duckdb/ddl.ts';
+import { createEncodeCache } from '../src/stores/duckdb/resources.ts';
+import { encodeTraceRequests } from './otlp-requests.ts';
+import { syntheticTraces } from './synthetic.ts';
+import { arg, fmt, machine } from './lib.ts';
+
+const batches = arg('batches', 20);
+// The batch processor's sendBatchSize; smaller batches go through DuckDB's WAL (see close).
+const BATCH = arg('batch', 16_384);
+const requests = encodeTraceRequests(Array.from({ length: 50 }, (_, i) => [...syntheticTraces(10, Date.now() - 60_000 - i, Date.now())].flat()));
+
+function cpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+function decodeBatch(k: number): SpanRecord[] {
+  const out: SpanRecord[] = [];
+  for (let i = 0; out.length < BATCH; i++) out.push(...(decodeRequest('traces', requests[(k * 164 + i) % requests.length]!, 'protobuf', 'default').items as SpanRecord[]));
+  return out.slice(0, BATCH);
+}
+
+const columns = stagedColumns(spanTable);
+const types = stagedTypes(spanTable);
+const dir = mkdtempSync(join(tmpdir(), 'teleql-stages-'));
+const store = await openDuckDbStore({ path: join(dir, 'stages.duckdb'), logger: pino({ level: 'warn' }), threads: 1 });
+const t = { decode: 0, rows: 0, chunks: 0, write: 0 };
+let spans = 0;
+for (let k = 0; k < batches + 2; k++) {
+  const warm = k < 2;
+  let c = cpuUs();
+  const batch = decodeBatch(k);
+  const decodeUs = cpuUs() - c;
+  c = cpuUs();
+  const cache = createEncodeCache();
+  const inputs = batch.map((s) => prepareSpan(s, cache));
+  const cols: unknown[][] = [];
+  for (let off = 0; off < inputs.length; off += 2048) {
+    const part = inputs.slice(off, off + 2048);
+    for (const col of columns) cols.push(part.map((p) => col.get!(p)));
+  }
+  const rowsUs = cpuUs() - c;
+  c = cpuUs();
+  for (let off = 0; off < inputs.length; off += 2048) {
+    const part = inputs.slice(off, off + 2048);
+    const chunk = DuckDBDataChunk.create(types, part.length);
+    chunk.setColumns(columns.map((col) => part.map((p) => col.get!(p))));
+  }
+  const chunksUs = cpuUs() - c;
+  c = cpuUs();
+  await store.writer.writeSpans(batch);
+  const writeUs = cpuUs() - c;
+  if (warm) continue;
+  spans += batch.length;
+  t.decode += decodeUs;
+  t.rows += rowsUs;
+  t.chunks += chunksUs;
+  t.write += writeUs;
+}
+const c = cpuUs();
+await store.close();
+const closeUs = cpuUs() - c;
+rmSync(dir, { recursive: true, force: true });
+console.log(`machine: ${machine()}`);
+console.log(`${spans} spans in batches of ${BATCH}; CPU µs per span (this process, all threads):`);
+console.log(`  decode (protobuf → SpanRecord)         ${fmt(t.decode / spans, 2)}`);
+console.log(`  row values only (get per column)       ${fmt(t.rows / spans, 2)}`);
+console.log(`  data chunks (row values + setColumns)  ${fmt(t.chunks / spans, 2)}`);
+console.log(`  StoreWriter.writeSpans (all of it)     ${fmt(t.write / spans, 2)}`);
+console.log(`  close (checkpoint)                     ${fmt(closeUs / spans, 2)}`);
+console.log(`  decode + write + close                 ${fmt((t.decode + t.write + closeUs) / spans, 2)}`);
