@@ -1,6 +1,7 @@
 // Parsing and printing of the Timestamp and Duration scalars. Internally both are bigint
 // nanoseconds, so a value read from a client survives to the store without losing precision.
 import { GatewayError } from '../src/errors.ts';
+import { decimalTimes, UNIT_NS, unitDurationNs } from '../src/model/duration.ts';
 
 const NS_PER_MS = 1_000_000n;
 /** The largest instant a signed 64-bit nanosecond count can hold (2262-04-11T23:47:16.854775807Z). */
@@ -16,13 +17,6 @@ function badTimestamp(value: unknown, why: string): GatewayError {
     'GW_BAD_TIME_RANGE',
     `Timestamp ${JSON.stringify(String(value))} is invalid: ${why} (GW_BAD_TIME_RANGE)`,
   );
-}
-
-/** Fractional decimal `whole.frac` times `unit`, rounded half-up to an integer. */
-function decimalTimes(whole: string, frac: string, unit: bigint): bigint {
-  const scale = 10n ** BigInt(frac.length);
-  const scaled = (BigInt(whole) * scale + BigInt(frac || '0')) * unit;
-  return (scaled * 2n + scale) / (2n * scale);
 }
 
 function inRange(ns: bigint, value: unknown): bigint {
@@ -114,20 +108,6 @@ export function nsToMs(ns: bigint): number {
   return Number(ns) / 1e6;
 }
 
-const UNIT_NS: Record<string, bigint> = {
-  ns: 1n,
-  us: 1_000n,
-  µs: 1_000n,
-  μs: 1_000n,
-  ms: 1_000_000n,
-  s: 1_000_000_000n,
-  m: 60_000_000_000n,
-  h: 3_600_000_000_000n,
-  d: 86_400_000_000_000n,
-};
-const DURATION = /^(?:\d+(?:\.\d+)?(?:ns|us|µs|μs|ms|s|m|h|d))+$/;
-const DURATION_PART = /(\d+)(?:\.(\d+))?(ns|us|µs|μs|ms|s|m|h|d)/g;
-
 function badDuration(value: unknown, why: string): GatewayError {
   return new GatewayError('GW_BAD_ARGUMENT', `Duration ${JSON.stringify(String(value))} is invalid: ${why} (GW_BAD_ARGUMENT)`);
 }
@@ -153,14 +133,11 @@ export function parseDuration(value: unknown): bigint {
     const [whole = '0', frac = ''] = s.split('.');
     return decimalTimes(whole, frac, NS_PER_MS);
   }
-  if (!DURATION.test(s)) {
+  const ns = unitDurationNs(s);
+  if (ns === undefined) {
     throw badDuration(value, 'expected a number of milliseconds or units ns, us, ms, s, m, h, d such as "250ms", "1.5s" or "1h30m"');
   }
-  let total = 0n;
-  for (const [, whole = '0', frac = '', unit = 'ns'] of s.matchAll(DURATION_PART)) {
-    total += decimalTimes(whole, frac, UNIT_NS[unit] ?? 1n);
-  }
-  return total;
+  return ns;
 }
 
 function trimFraction(ns: bigint, unit: bigint, digits: number): string {

@@ -1,28 +1,19 @@
 // Reads a rule from its plain form (the YAML file, or the GraphQL input mapped by the resolver) and
 // checks everything once, so the engine only ever holds valid rules. Errors name the field.
 import { randomUUID } from 'node:crypto';
+import { UNIT_NS, unitDurationNs } from '../model/duration.ts';
 import { compileLogFilter, compileSpanFilter } from '../stores/filter-match.ts';
 import type { TelemetryFilter } from '../stores/types.ts';
 import { AlertingError, COMPARATORS, RULE_KINDS, type AlertRule, type Comparator, type NoDataSignal, type RuleKind, type SeriesDimension } from './types.ts';
 
-const UNIT_NS: Record<string, bigint> = {
-  ms: 1_000_000n,
-  s: 1_000_000_000n,
-  m: 60_000_000_000n,
-  h: 3_600_000_000_000n,
-  d: 86_400_000_000_000n,
-};
-const DURATION = /^(?:\d+(?:ms|s|m|h|d))+$/;
-
 /** Prometheus-style durations: `30s`, `5m`, `1h30m`, `250ms`; a bigint is taken as ns. */
 export function parseRuleDuration(value: unknown, field: string): bigint {
   if (typeof value === 'bigint' && value >= 0n) return value;
-  if (typeof value !== 'string' || !DURATION.test(value.trim())) {
+  const ns = typeof value === 'string' ? unitDurationNs(value) : undefined;
+  if (ns === undefined) {
     throw new AlertingError('BAD_RULE', `${field}: expected a duration like "30s", "5m" or "1h30m" (actual: ${JSON.stringify(String(value))})`);
   }
-  let total = 0n;
-  for (const [, n, unit] of value.trim().matchAll(/(\d+)(ms|s|m|h|d)/g)) total += BigInt(n!) * UNIT_NS[unit!]!;
-  return total;
+  return ns;
 }
 
 /** The shortest Prometheus-style form: 300000000000n → "5m". */

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { MetricSample } from '../../server/metrics.ts';
 import { ConfigError } from '../../config/merge.ts';
 import type { GatewayConfig } from '../../config/types.ts';
+import { unitDurationNs } from '../../model/duration.ts';
 import { runQuery, type Db } from './connection.ts';
 
 export type RetentionConfig = GatewayConfig['storage']['retention'];
@@ -22,19 +23,16 @@ const TABLES = [
 
 type Signal = (typeof TABLES)[number]['signal'];
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** '7d', '12h', '1h30m', '0' or 'off' (null: keep forever), in ms. */
 function parseWindow(value: string, field: string): number | null {
   const s = value.trim();
   if (s === '0' || s === 'off') return null;
-  if (!/^(\d+(ms|s|m|h|d))+$/.test(s)) {
+  const ns = unitDurationNs(s);
+  if (ns === undefined) {
     throw new ConfigError(`${field}: expected a duration like "7d", "12h" or "1h30m", or "0"/"off" to keep data forever (actual: '${value}')`);
   }
-  let ms = 0;
-  for (const [, n, unit] of s.matchAll(/(\d+)(ms|s|m|h|d)/g)) ms += Number(n) * UNIT_MS[unit!]!;
-  if (ms === 0) return null;
-  return ms;
+  const ms = Number(ns / 1_000_000n);
+  return ms === 0 ? null : ms;
 }
 
 export interface RetentionPlan {
