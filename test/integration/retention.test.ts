@@ -125,6 +125,9 @@ describe('retention: a pass deletes what is older than each signal window, for e
       { traceId: splitTrace, name: 'split-old', startNs: OLD_NS },
       { traceId: sharedId, name: 'shop-old', startNs: OLD_NS },
     ]), 'shop');
+    // Stored before the next request is sent, so splitTrace's old span is in a batch (and a
+    // trace_ranges row) of its own.
+    await waitFor(() => traceSpanNames(gw, splitTrace, 'shop'), (n) => n?.length === 1, 'the old batch');
     await post(gw, '/v1/traces', spansAt([
       { traceId: newTrace, name: 'new-a', startNs: NOW_NS },
       { traceId: splitTrace, name: 'split-new', startNs: NOW_NS },
