@@ -69,7 +69,9 @@ const until = Date.now() + plan.seconds * 1000;
 const a = side();
 const b = side();
 await Promise.all([
-  ingestLoop(plan, 'b', until, b, 50, 20),
+  // B stays within the limits of the third phase (≤ 500 spans/s of 1,000, ≤ 20 queries/s costing 30
+  // each), so only A's flood, not B's own limit, can lower B's figures.
+  ingestLoop(plan, 'b', until, b, 50, 100),
   queryLoop(plan, 'b', until, b, B_QUERY, 20),
   ...(plan.flood
     ? [

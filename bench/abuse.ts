@@ -11,7 +11,7 @@ import type { ClientPlan, Side } from './abuse-clients.ts';
 
 const SECONDS = arg('seconds', 8);
 const FLOODERS = arg('flooders', 8);
-const LIMITS = { ingest: { itemsPerSecond: 1_000, bytesPerSecond: 0 }, graphql: { requestsPerSecond: 50, concurrentPerTenant: 1, timeoutMs: 2_000 } };
+const LIMITS = { ingest: { itemsPerSecond: 1_000, bytesPerSecond: 0 }, graphql: { requestsPerSecond: 50, costPerSecond: 2_000, concurrentPerTenant: 1, timeoutMs: 2_000 } };
 
 function runClients(plan: ClientPlan): Promise<{ a: Side; b: Side }> {
   return new Promise((resolve, reject) => {

@@ -48,6 +48,8 @@ export interface LimitsConfig {
     maxQueryBytes: number;
     /** Per tenant, operations per second (0 = unlimited). */
     requestsPerSecond: number;
+    /** Per tenant, query cost (as for maxCost) per second; a costlier query is owed over the next seconds (0 = unlimited). */
+    costPerSecond: number;
     /** Per tenant, GraphQL HTTP requests running at once; more get 429 (0 = unlimited). Keeps one tenant's slow queries from holding every DuckDB read lane. */
     concurrentPerTenant: number;
     /** Deadline of one GraphQL request; running DuckDB queries are interrupted when it passes (0 = none). */
@@ -127,6 +129,7 @@ export function defaultLimitsConfig(): LimitsConfig {
       defaultListSize: 100,
       maxQueryBytes: 64 * 1024,
       requestsPerSecond: 0,
+      costPerSecond: 0,
       concurrentPerTenant: 0,
       timeoutMs: 30_000,
       persistedQueries: 1000,

@@ -22,11 +22,25 @@ export interface TenantRateLimit {
   check(tenant: string): Promise<void>;
   /** Gives back units charged on an estimate that turned out too high. */
   refund(tenant: string, cost: number): Promise<void>;
+  /**
+   * What a request took beyond a whole second's budget (it was let through on that budget alone):
+   * the tenant is refused for the seconds the excess would take, so its average stays at the limit.
+   */
+  owe(tenant: string, excess: number): Promise<void>;
 }
 
 export function createTenantRateLimit(limit: string, perSecond: number): TenantRateLimit {
-  if (perSecond <= 0) return { perSecond, charge: () => Promise.resolve(), check: () => Promise.resolve(), refund: () => Promise.resolve() };
+  if (perSecond <= 0) {
+    const none = () => Promise.resolve();
+    return { perSecond, charge: none, check: none, refund: none, owe: none };
+  }
   const limiter = new RateLimiterMemory({ points: perSecond, duration: 1 });
+  // Refused until the current window ends plus the seconds the excess is worth.
+  const owe = async (tenant: string, excess: number) => {
+    if (excess <= 0) return;
+    const windowLeftMs = (await limiter.get(tenant))?.msBeforeNext ?? 0;
+    await limiter.block(tenant, Math.max(0, windowLeftMs) / 1000 + excess / perSecond);
+  };
   const refused = (msBeforeNext: number) => new RateLimitedError(limit, perSecond, Math.max(1, Math.ceil(msBeforeNext / 1000)));
   return {
     perSecond,
@@ -34,12 +48,13 @@ export function createTenantRateLimit(limit: string, perSecond: number): TenantR
       if (cost <= 0) return;
       try {
         // One request larger than a whole second's budget takes the whole budget rather than
-        // being refused forever.
+        // being refused forever, and the rest is owed.
         await limiter.consume(tenant, Math.min(cost, perSecond));
       } catch (res) {
         if (!(res instanceof RateLimiterRes)) throw res;
         throw refused(res.msBeforeNext);
       }
+      await owe(tenant, cost - perSecond);
     },
     async check(tenant) {
       const res = await limiter.get(tenant);
@@ -48,5 +63,6 @@ export function createTenantRateLimit(limit: string, perSecond: number): TenantR
     async refund(tenant, cost) {
       if (cost > 0) await limiter.reward(tenant, Math.min(cost, perSecond));
     },
+    owe,
   };
 }

@@ -9,6 +9,7 @@ import { LRUCache } from 'lru-cache';
 import type { LimitsConfig } from '../config/security.ts';
 import { GatewayError } from '../errors.ts';
 import { queryCost } from './query-cost.ts';
+import { RateLimitedError, createTenantRateLimit } from '../limits/tenant-rate-limit.ts';
 
 type GraphQLLimits = LimitsConfig['graphql'];
 
@@ -76,20 +77,36 @@ export function armorPlugin(limits: GraphQLLimits): Plugin {
 }
 
 export function costLimitPlugin(limits: GraphQLLimits): Plugin {
-  const check = (args: { schema: GraphQLSchema; document: DocumentNode; operationName?: string | null; variableValues?: unknown }) => {
+  // Per tenant, cost units per second: a tenant's expensive queries are refused before they run,
+  // so its allowed load on DuckDB and the event loop stays what the operator granted.
+  const budget = createTenantRateLimit('limits.graphql.costPerSecond', limits.costPerSecond);
+  const check = async (args: { schema: GraphQLSchema; document: DocumentNode; operationName?: string | null; variableValues?: unknown; contextValue: unknown }) => {
     const cost = queryCost(args.schema, args.document, args.operationName, args.variableValues as Record<string, unknown> | undefined, limits.defaultListSize);
-    if (cost <= limits.maxCost) return undefined;
-    return tooLarge(
-      `query cost of ${cost} exceeds limits.graphql.maxCost of ${limits.maxCost} (each field costs the product of the list sizes above it; lower first/limit or nest less)`,
-    );
+    if (cost > limits.maxCost) {
+      return tooLarge(
+        `query cost of ${cost} exceeds limits.graphql.maxCost of ${limits.maxCost} (each field costs the product of the list sizes above it; lower first/limit or nest less)`,
+      );
+    }
+    const tenant = (args.contextValue as { principal?: { tenant: string } }).principal?.tenant;
+    if (tenant === undefined || budget.perSecond <= 0) return undefined;
+    try {
+      await budget.charge(tenant, cost);
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof RateLimitedError)) throw err;
+      return new GatewayError('GW_RATE_LIMITED', `${err.message} (this query costs ${cost})`, {
+        retryAfterSeconds: err.retryAfterSeconds,
+        http: { status: 429, headers: { 'retry-after': String(err.retryAfterSeconds) } },
+      });
+    }
   };
   return {
-    onExecute({ args, setResultAndStopExecution }) {
-      const err = check(args);
+    async onExecute({ args, setResultAndStopExecution }) {
+      const err = await check(args);
       if (err) setResultAndStopExecution({ errors: [err] });
     },
-    onSubscribe({ args, setResultAndStopExecution }) {
-      const err = check(args);
+    async onSubscribe({ args, setResultAndStopExecution }) {
+      const err = await check(args);
       if (err) setResultAndStopExecution({ errors: [err] });
     },
   };

@@ -143,6 +143,39 @@ describe('ingest rate limits', () => {
   });
 });
 
+describe('per-tenant cost budget and requests beyond a whole second', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { graphql: { costPerSecond: 1000 }, ingest: { itemsPerSecond: 50, bytesPerSecond: 0 } } });
+  });
+  after(() => gw.stop());
+
+  test('limits.graphql.costPerSecond: a costly query uses up the tenant\'s budget; other tenants are served', async () => {
+    // spans 300 + nodes 300 + name 300 = 900 of the 1000 per second; the next costs more than is left.
+    const costly = '{ spans(first: 300) { nodes { name } } }';
+    const first = await gql(gw.graphqlUrl, costly, {}, { 'x-scope-orgid': 'spender' });
+    assert.equal(first.errors, undefined, JSON.stringify(first.errors));
+    const second = await gql(gw.graphqlUrl, costly, {}, { 'x-scope-orgid': 'spender' });
+    assert.equal(codeOf(second), 'GW_RATE_LIMITED');
+    assert.equal(second.status, 429);
+    assert.match(messageOf(second), /limits\.graphql\.costPerSecond of 1000 per second exceeded for this tenant; retry after \d+ s \(this query costs 900\)/);
+    const other = await gql(gw.graphqlUrl, costly, {}, { 'x-scope-orgid': 'saver' });
+    assert.equal(other.errors, undefined, 'another tenant keeps its own budget');
+  });
+
+  test('a request of 4 seconds\' items is let through once, then the tenant waits out the excess', async () => {
+    const big = JSON.stringify(spansJson(Array.from({ length: 200 }, () => ({ name: 'burst' }))));
+    const small = JSON.stringify(spansJson([{ name: 'after' }]));
+    const post = (body: string, tenant: string) => fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-scope-orgid': tenant }, body });
+    assert.equal((await post(big, 'burster')).status, 200, 'a request beyond a second\'s budget passes on the budget alone');
+    const next = await post(small, 'burster');
+    assert.equal(next.status, 429, 'the 150 items beyond the budget are owed');
+    const wait = Number(next.headers.get('retry-after'));
+    assert.ok(wait >= 2 && wait <= 4, `Retry-After covers the excess (got ${wait})`);
+    assert.equal((await post(small, 'other')).status, 200, 'another tenant is served');
+  });
+});
+
 describe('redaction and attribute limits in the default pipelines', () => {
   let gw: TestGateway;
   before(async () => {

@@ -119,6 +119,9 @@ export function createReceiverGuard(opts: {
       } catch (err) {
         throw limitedError(tenant, err);
       }
+      // A request beyond a second's budget went through on that budget; the rest is owed.
+      await items.owe(tenant, itemCount - items.perSecond);
+      await bytes.owe(tenant, byteCount - bytes.perSecond);
     },
   };
 }
