@@ -15,6 +15,8 @@ import { createEncodeCache, type EncodeCache } from './resources.ts';
 import { prepareSpan, spanTable } from './span-rows.ts';
 import { traceRangeRows } from './trace-ranges.ts';
 
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 const CHUNK_ROWS = 2048; // DuckDB's vector size: the most one data chunk holds
 const SLICE_ROWS = 8 * CHUNK_ROWS; // small enough to overlap building with loading, large enough to amortise each INSERT
 
@@ -74,8 +76,11 @@ function createTableWriter<R, P>(
           for (let c = off; c < end; c += CHUNK_ROWS) {
             const part = records.slice(c, Math.min(end, c + CHUNK_ROWS)).map((r) => prepare(r, cache));
             appender.appendDataChunk(buildChunk(columns, types, part));
+            // The appender is synchronous: flushing each chunk and yielding between chunks keeps
+            // one batch from holding the event loop for hundreds of ms (live tails, queries wait).
+            appender.flushSync();
+            await yieldToEventLoop();
           }
-          appender.flushSync();
           continue;
         }
         const inputs = records.slice(off, off + SLICE_ROWS).map((r) => prepare(r, cache));
