@@ -6,12 +6,12 @@ import type { GatewayConfig } from './config/types.ts';
 import type { BackendRegistry } from './backends/index.ts';
 import { openDuckDbStore, type DuckDbStore } from './stores/duckdb/index.ts';
 import { retentionPlan, startRetention, type Retention } from './stores/duckdb/retention.ts';
-import { createRegistry } from '../ingest/registry.ts';
+import { componentType, createRegistry } from '../ingest/registry.ts';
+import type { AnyFactory } from '../ingest/component.ts';
 import { buildPipelines, type RunningPipelines } from '../ingest/pipeline.ts';
 import { otlpReceiverFactoryWith } from '../ingest/receivers/otlp/factory.ts';
 import { batchProcessorFactory } from '../ingest/processors/batch/factory.ts';
 import { duckDbExporterFactory } from '../ingest/exporters/duckdb/factory.ts';
-import { prometheusExporterFactory } from '../ingest/exporters/prometheus/factory.ts';
 import type { Host } from '../ingest/component.ts';
 import type { LogStore, MetricStore, TraceStore } from './stores/types.ts';
 import type { CorrelationStores } from './stores/correlation-types.ts';
@@ -23,8 +23,6 @@ import { tailTaps } from './tail/tap.ts';
 import type { Alerting } from './alerting/index.ts';
 import type { AlertEngine } from './alerting/engine.ts';
 import type { Clock } from './alerting/types.ts';
-import { jaegerExporterFactory } from '../ingest/exporters/jaeger/factory.ts';
-import { elasticsearchExporterFactory } from '../ingest/exporters/elasticsearch/factory.ts';
 import { addComponentReporters, backendMetrics, createBackendRegistry, duckDbReporters, observeStore, type BackendRole } from './backends/index.ts';
 import { createTailService } from './tail/service.ts';
 import { embeddingExporterFactory } from '../ingest/exporters/embedding/factory.ts';
@@ -58,6 +56,24 @@ export interface AppOptions {
 
 interface OtlpAddresses {
   addresses(): { grpc?: string; http?: string };
+}
+
+/**
+ * The backend exporters a config uses. Each is imported only then: their clients (Elasticsearch,
+ * OTLP/gRPC, remote write) took ~0.7 s of start-up that the embedded default does not need.
+ */
+async function backendExporterFactories(cfg: GatewayConfig): Promise<AnyFactory[]> {
+  const named = new Set([
+    ...Object.keys(cfg.exporters),
+    ...Object.values(cfg.pipelines).flatMap((p) => (p as { exporters?: string[] } | undefined)?.exporters ?? []),
+  ].map(componentType));
+  const factories: Promise<AnyFactory>[] = [];
+  if (named.has('jaeger')) factories.push(import('../ingest/exporters/jaeger/factory.ts').then((m) => m.jaegerExporterFactory));
+  if (named.has('elasticsearch')) {
+    factories.push(import('../ingest/exporters/elasticsearch/factory.ts').then((m) => m.elasticsearchExporterFactory(cfg.storage.elasticsearch)));
+  }
+  if (named.has('prometheus')) factories.push(import('../ingest/exporters/prometheus/factory.ts').then((m) => m.prometheusExporterFactory));
+  return Promise.all(factories);
 }
 
 export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
@@ -112,10 +128,8 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       limitsProcessorFactory,
       redactionProcessorFactory,
       duckDbExporterFactory(store.writer),
-      jaegerExporterFactory,
-      elasticsearchExporterFactory(cfg.storage.elasticsearch),
-      prometheusExporterFactory,
       embeddingExporterFactory(search?.indexer ?? null),
+      ...(await backendExporterFactories(cfg)),
     ]);
     await tail.start();
     pipelines = buildPipelines(registry, withSecurityProcessors(cfg), root, tailTaps(tail));
