@@ -12,8 +12,9 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-export async function startGateway(overrides: Record<string, unknown> = {}, dataPath = ':memory:'): Promise<TestGateway> {
-  const cfg = loadConfig({
+/** A gateway config for tests: silent, free ports, in-memory (or given) store, 20 ms batches, then `overrides`. */
+export function testConfig(overrides: Record<string, unknown> = {}, dataPath = ':memory:'): ReturnType<typeof loadConfig> {
+  return loadConfig({
     env: {},
     overrides: deepMerge(
       {
@@ -26,6 +27,10 @@ export async function startGateway(overrides: Record<string, unknown> = {}, data
       overrides,
     ),
   });
+}
+
+export async function startGateway(overrides: Record<string, unknown> = {}, dataPath = ':memory:'): Promise<TestGateway> {
+  const cfg = testConfig(overrides, dataPath);
   const app = buildApp(cfg, { logger: silentLogger() });
   await app.start();
   const a = app.addresses();

@@ -5,8 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { buildApp, type App } from '../../src/app.ts';
-import { loadConfig } from '../../src/config/load.ts';
 import { silentLogger } from '../../src/logger.ts';
+import { testConfig } from '../helpers/gateway.ts';
 import type { AlertEngine } from '../../src/alerting/engine.ts';
 import { ALERTMANAGER_BIN, startAlertmanager, type Alertmanager } from '../helpers/alertmanager.ts';
 import { gql, gqlData } from '../helpers/graphql-client.ts';
@@ -59,20 +59,12 @@ describe('alerting: PROMQL on the embedded store, forwarded to a real Alertmanag
 
   before(async () => {
     am = await startAlertmanager();
-    const cfg = loadConfig({
-      env: {},
-      overrides: {
-        log: { level: 'silent' },
-        graphql: { port: 0 },
-        storage: { duckdb: { path: ':memory:' } },
-        receivers: { otlp: { grpc: { port: 0 }, http: { port: 0 } } },
-        processors: { batch: { timeoutMs: 20 } },
-        alerting: {
-          tickMs: 0,
-          externalUrl: 'http://teleql.example:4000',
-          receivers: [{ name: 'am', type: 'alertmanager', url: am.url }],
-          retry: { attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, timeoutMs: 5000 },
-        },
+    const cfg = testConfig({
+      alerting: {
+        tickMs: 0,
+        externalUrl: 'http://teleql.example:4000',
+        receivers: [{ name: 'am', type: 'alertmanager', url: am.url }],
+        retry: { attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, timeoutMs: 5000 },
       },
     });
     app = buildApp(cfg, { logger: silentLogger(), clock });

@@ -8,8 +8,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp, type App } from '../../src/app.ts';
-import { loadConfig } from '../../src/config/load.ts';
 import { silentLogger } from '../../src/logger.ts';
+import { testConfig } from '../helpers/gateway.ts';
 import type { AlertEngine } from '../../src/alerting/engine.ts';
 import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server.ts';
@@ -31,21 +31,13 @@ interface Replica {
 
 async function startReplica(name: string, redisUrl: string, rulesFile: string, hookUrl: string): Promise<Replica> {
   const clock = { t: T0, now: () => clock.t };
-  const cfg = loadConfig({
-    env: {},
-    overrides: {
-      log: { level: 'silent' },
-      graphql: { port: 0 },
-      storage: { duckdb: { path: ':memory:' } },
-      receivers: { otlp: { grpc: { port: 0 }, http: { port: 0 } } },
-      processors: { batch: { timeoutMs: 20 } },
-      tail: { redis: { url: redisUrl } },
-      alerting: {
-        tickMs: 0,
-        rulesFile,
-        receivers: [{ name: 'ops', type: 'webhook', url: `${hookUrl}/hook` }],
-        retry: { attempts: 2, initialBackoffMs: 20, maxBackoffMs: 50, timeoutMs: 5000 },
-      },
+  const cfg = testConfig({
+    tail: { redis: { url: redisUrl } },
+    alerting: {
+      tickMs: 0,
+      rulesFile,
+      receivers: [{ name: 'ops', type: 'webhook', url: `${hookUrl}/hook` }],
+      retry: { attempts: 2, initialBackoffMs: 20, maxBackoffMs: 50, timeoutMs: 5000 },
     },
   });
   const app = buildApp(cfg, { logger: silentLogger(), clock });

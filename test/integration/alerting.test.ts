@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { buildApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { silentLogger } from '../../src/logger.ts';
+import { testConfig } from '../helpers/gateway.ts';
 import type { AlertEngine } from '../../src/alerting/engine.ts';
 import { gql, gqlData } from '../helpers/graphql-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -38,16 +39,8 @@ interface AlertingGateway {
 
 async function startAlertingGateway(alerting: Record<string, unknown>): Promise<AlertingGateway> {
   const clock: TestClock = { t: T0, now: () => clock.t };
-  const cfg = loadConfig({
-    env: {},
-    overrides: {
-      log: { level: 'silent' },
-      graphql: { port: 0 },
-      storage: { duckdb: { path: ':memory:' } },
-      receivers: { otlp: { grpc: { port: 0 }, http: { port: 0 } } },
-      processors: { batch: { timeoutMs: 20 } },
-      alerting: { tickMs: 0, retry: { attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, timeoutMs: 5000 }, ...alerting },
-    },
+  const cfg = testConfig({
+    alerting: { tickMs: 0, retry: { attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, timeoutMs: 5000 }, ...alerting },
   });
   const app = buildApp(cfg, { logger: silentLogger(), clock });
   await app.start();
