@@ -5,7 +5,7 @@
 import { parseArgs, styleText } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { parseDuration } from '../../resolvers/time.ts';
+import { unitDurationNs } from '../model/duration.ts';
 
 export const TAIL_USAGE = `usage: teleql tail [spans] [logs] [options]
 
@@ -150,12 +150,9 @@ function parse(args: string[], now: () => number): Parsed {
 
   let since: string | undefined;
   if (values.since !== undefined) {
-    try {
-      const ago = parseDuration(values.since);
-      since = new Date(now() - Number(ago / 1_000_000n)).toISOString();
-    } catch {
-      since = values.since; // an absolute time: the gateway parses it
-    }
+    const ago = unitDurationNs(values.since);
+    // "15m" is that long ago; anything else is an absolute time, which the gateway parses.
+    since = ago === undefined ? values.since : new Date(now() - Number(ago / 1_000_000n)).toISOString();
   }
   return { url, headers, tenant: values.tenant, json: values.json, since, spans, logs };
 }
