@@ -1,8 +1,32 @@
 #!/usr/bin/env node
-// Entry for the `teleql` command: runs the TypeScript sources through tsx so no build step is needed.
+// Entry for the `teleql` command. Runs the compiled gateway in dist/ (`npm run build`, done by
+// `npm install`) when it is newer than every source file, else the TypeScript sources through tsx,
+// so a fresh edit is never run stale and no build step is ever required.
 // DuckDB runs its calls on libuv's thread pool (4 threads by default) next to zlib and fs work; the
 // store holds 5 connections, so give the pool room before anything starts using it.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { URL } from 'node:url';
+
 process.env.UV_THREADPOOL_SIZE ??= '8';
-const { register } = await import('tsx/esm/api');
-register();
-await import('../src/main.ts');
+const root = new URL('..', import.meta.url).pathname;
+const SOURCES = ['src', 'ingest', 'resolvers', 'schema'];
+
+function distIsFresh() {
+  const stamp = `${root}dist/.built`;
+  if (!existsSync(stamp)) return false;
+  const built = statSync(stamp).mtimeMs;
+  for (const dir of SOURCES) {
+    for (const file of readdirSync(`${root}${dir}`, { recursive: true })) {
+      if (statSync(`${root}${dir}/${file}`).mtimeMs > built) return false;
+    }
+  }
+  return true;
+}
+
+if (process.env.TELEQL_FROM_SOURCE !== '1' && distIsFresh()) {
+  await import('../dist/src/main.js');
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/main.ts');
+}
