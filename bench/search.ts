@@ -8,6 +8,7 @@
 // the real indexer and DuckDB vector store, and time `search` end to end (exact and ANN paths).
 import { DEFAULT_ANN, createAnnIndex } from '../src/search/ann.ts';
 import { arg, fmt, machine, rssMiB, summarize } from './lib.ts';
+import { seededRandom as rng } from '../test/helpers/seeded-random.ts';
 
 const N = arg('vectors', 1_000_000);
 const QUERIES = arg('queries', 200);
@@ -16,18 +17,6 @@ const CLUSTERS = arg('clusters', 2000);
 const dimsArg = process.argv.indexOf('--dims');
 const DIMS = dimsArg === -1 ? [384, 128] : process.argv[dimsArg + 1]!.split(',').map(Number);
 const K = 10;
-
-// A small deterministic PRNG (mulberry32), so runs are comparable.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function normalize(v: Float32Array, off: number, d: number): void {
   let s = 0;

@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { grpcExport } from '../test/helpers/otlp-grpc.ts';
 import { logsJson, randomTraceId, spansJson, toProtobuf } from '../test/helpers/otlp-bodies.ts';
 import type { TestGateway } from '../test/helpers/gateway.ts';
+import { seededRandom } from '../test/helpers/seeded-random.ts';
 
 export interface FuzzReport {
   requests: number;
@@ -17,16 +18,9 @@ export interface FuzzReport {
   heapGrowthMb: number;
 }
 
-/** A small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
+/** The seeded PRNG with the helpers the fuzzer draws with, so a failing seed can be replayed. */
 function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const int = (n: number) => Math.floor(next() * n);
   return { next, int, pick: <T>(xs: readonly T[]): T => xs[int(xs.length)]! };
 }
