@@ -63,10 +63,8 @@ interface OtlpAddresses {
  * OTLP/gRPC, remote write) took ~0.7 s of start-up that the embedded default does not need.
  */
 async function backendExporterFactories(cfg: GatewayConfig): Promise<AnyFactory[]> {
-  const named = new Set([
-    ...Object.keys(cfg.exporters),
-    ...Object.values(cfg.pipelines).flatMap((p) => (p as { exporters?: string[] } | undefined)?.exporters ?? []),
-  ].map(componentType));
+  // A pipeline may only name exporters configured here (buildPipelines checks), so these suffice.
+  const named = new Set(Object.keys(cfg.exporters).map(componentType));
   const factories: Promise<AnyFactory>[] = [];
   if (named.has('jaeger')) factories.push(import('../ingest/exporters/jaeger/factory.ts').then((m) => m.jaegerExporterFactory));
   if (named.has('elasticsearch')) {
