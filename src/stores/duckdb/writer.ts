@@ -2,6 +2,7 @@
 // chunks in JS and appended: straight into the table when no column needs casting (spans, logs),
 // else into the temp staging table and moved into the table with one INSERT … SELECT per slice; the
 // next slice is built while DuckDB runs the previous INSERT on its own threads.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { DuckDBDataChunk, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import type { Logger } from 'pino';
 import type { LogRecord } from '../../model/telemetry.ts';
@@ -14,8 +15,6 @@ import { metricTable, prepareMetric } from './metric-rows.ts';
 import { createEncodeCache, type EncodeCache } from './resources.ts';
 import { prepareSpan, spanTable } from './span-rows.ts';
 import { traceRangeRows } from './trace-ranges.ts';
-
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const CHUNK_ROWS = 2048; // DuckDB's vector size: the most one data chunk holds
 const SLICE_ROWS = 8 * CHUNK_ROWS; // small enough to overlap building with loading, large enough to amortise each INSERT
