@@ -58,7 +58,10 @@ const RATIO_TENANTS = 10_000;
  */
 const ASSUMED_BYTES_PER_ITEM: Record<OtlpFormat, number> = { protobuf: 40, json: 120 };
 
-/** What a charge of `cost` really takes: a request beyond a whole second's budget takes the budget. */
+/**
+ * What a charge of `cost` takes now: a request beyond a whole second's budget takes the budget, and
+ * the rest is owed once the request is decoded and its real size known (`settle`).
+ */
 const capped = (limit: TenantRateLimit, cost: number) => (limit.perSecond > 0 ? Math.min(cost, limit.perSecond) : 0);
 
 export function createReceiverGuard(opts: {
