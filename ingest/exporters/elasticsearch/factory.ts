@@ -4,6 +4,7 @@
 // counted and logged with their reason by the writer.
 import type { Logger } from 'pino';
 import type { ExporterFactory, Signal } from '../../component.ts';
+import type { GatewayConfig } from '../../../src/config/types.ts';
 import type { LogRecord } from '../../../src/model/telemetry.ts';
 import { createElasticsearchLogWriter, DEFAULT_DATA_STREAM, type BulkOutcome, type ElasticsearchAuth, type ElasticsearchLogWriter } from '../../../src/stores/elasticsearch/index.ts';
 import { createQueuedExporter, defaultQueueSettings, type QueueSettings, type SendResult, type Sender } from '../helpers/index.ts';
@@ -22,16 +23,7 @@ export interface ElasticsearchExporterConfig extends ConnectionSettings, QueueSe
 }
 
 /** The connection the read store uses, so one set of settings (and TELEQL_ES_* env) serves both. */
-export interface ElasticsearchDefaults {
-  node: string;
-  username: string;
-  password: string;
-  apiKey: string;
-  bearer: string;
-  caFile: string;
-  rejectUnauthorized: boolean;
-  requestTimeoutMs: number;
-}
+export type ElasticsearchDefaults = Omit<GatewayConfig['storage']['elasticsearch'], 'index'>;
 
 function auth(a: ConnectionSettings['auth']): ElasticsearchAuth | undefined {
   if (a.apiKey) return { apiKey: a.apiKey };
