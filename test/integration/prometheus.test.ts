@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { MeterProvider, PeriodicExportingMetricReader, AggregationTemporality } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, AggregationType, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -30,20 +30,31 @@ const PROMQL = `query($q: String!, $from: Timestamp, $to: Timestamp, $step: Dura
   }
 }`;
 
-/** A delta counter from the SDK, exported twice (3 then 4): Prometheus must see a cumulative 7. */
-async function sendDeltaCounter(otlpHttp: string): Promise<void> {
+/**
+ * A delta counter and a delta exponential histogram from the SDK, exported twice: counter 3 then 4
+ * (Prometheus must see a cumulative 7); histogram 1 and 2, then 0.001 and 1000 (a wider range, so
+ * the SDK sends the second delta at a lower scale: the cumulative one has all four observations).
+ */
+async function sendDeltaMetrics(otlpHttp: string): Promise<void> {
   const exporter = new OTLPMetricExporter({ url: `${otlpHttp}/v1/metrics`, temporalityPreference: AggregationTemporality.DELTA });
   const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
   const provider = new MeterProvider({
     resource: resourceFromAttributes({ 'service.name': 'delta-svc', 'service.namespace': 'shop', 'service.instance.id': 'pod-7', 'host.name': 'node-a' }),
     readers: [reader],
+    views: [{ instrumentName: 'jobs.duration', aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM } }],
   });
-  const counter = provider.getMeter('delta-meter').createCounter('jobs.done', { unit: '{job}' });
+  const meter = provider.getMeter('delta-meter');
+  const counter = meter.createCounter('jobs.done', { unit: '{job}' });
+  const duration = meter.createHistogram('jobs.duration', { unit: 's' });
   counter.add(3, { queue: 'q1' });
+  duration.record(1, { queue: 'q1' });
+  duration.record(2, { queue: 'q1' });
   await reader.forceFlush();
   // The next export must be a later point in time (Prometheus keeps one sample per millisecond).
   await new Promise((r) => setTimeout(r, 20));
   counter.add(4, { queue: 'q1' });
+  duration.record(0.001, { queue: 'q1' });
+  duration.record(1000, { queue: 'q1' });
   await reader.forceFlush();
   await provider.shutdown();
 }
@@ -92,12 +103,12 @@ describe('Prometheus write and read against a real Prometheus', { skip }, () => 
       storage: { read: { metrics: 'prometheus' }, prometheus: { url: prom.url } },
     });
     await sendMetrics('http-proto', gw, { service: 'prom-test', prefix: 'pt' });
-    await sendDeltaCounter(gw.otlpHttp);
+    await sendDeltaMetrics(gw.otlpHttp);
     trace = await sendTrace('http-proto', gw, { service: 'prom-traced' });
     await sendSummaryAndExemplar(gw.otlpHttp, trace);
     // Everything is in once the last request's series can be read back through teleql.
     await waitFor(
-      () => gqlData<PromQl>(gw.graphqlUrl, PROMQL, { q: 'queue_depth + on() group_left count(gc_pause_milliseconds_count) * 0 + on() group_left count(jobs_done_total == 7) * 0' }),
+      () => gqlData<PromQl>(gw.graphqlUrl, PROMQL, { q: 'queue_depth + on() group_left count(gc_pause_milliseconds_count) * 0 + on() group_left count(jobs_done_total == 7) * 0 + on() group_left count(histogram_count(jobs_duration_seconds) == 4) * 0' }),
       (d) => d.promql.series.length === 1,
       'all metrics in Prometheus',
       30_000,
@@ -155,6 +166,14 @@ describe('Prometheus write and read against a real Prometheus', { skip }, () => 
     assert.deepEqual(series.map((s) => [s.labels, s.points[0]!.value]), [
       [{ __name__: 'jobs_done_total', job: 'shop/delta-svc', instance: 'pod-7', queue: 'q1', otel_scope_name: 'delta-meter' }, 7],
     ]);
+  });
+
+  test('a delta exponential histogram whose scale changes is summed into one cumulative native histogram', async () => {
+    assert.deepEqual(await values('histogram_count(jobs_duration_seconds)', (l) => l.queue!), { q1: 4 });
+    assert.deepEqual(await values('histogram_sum(jobs_duration_seconds)', (l) => l.queue!), { q1: 1003.001 });
+    // Two of the four observations are at most 1, so the median is at the top of 1's bucket.
+    const [median] = await instant('histogram_quantile(0.5, jobs_duration_seconds)');
+    assert.ok(median!.points[0]!.value! > 0.5 && median!.points[0]!.value! <= 1.01, `median ${median!.points[0]!.value}`);
   });
 
   test('target_info carries the other resource attributes, keyed by job and instance', async () => {

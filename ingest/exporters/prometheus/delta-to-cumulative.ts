@@ -6,12 +6,25 @@
 // - The state is lost on restart: the series restarts from 0 too (a reset again, not a wrong value).
 // - A delta point not newer than its series' last one is refused ('delta_out_of_order').
 // - A histogram whose bounds change starts its series over.
-// - Delta exponential histograms are refused ('delta_exponential_histogram'): merging buckets across
-//   changing scales is not implemented.
-import type { HistogramPoint, MetricPoint, NumberPoint } from '../../../src/model/telemetry.ts';
+// - Delta exponential histograms are added at the coarser of the two scales (an SDK picks each
+//   delta's scale from its own range), with the wider zero bucket, and the running total is kept
+//   within MAX_EXPONENTIAL_BUCKETS per sign by lowering its scale, as the SDKs' maxSize does.
+import type { ExponentialHistogramPoint, HistogramPoint, MetricPoint, NumberPoint } from '../../../src/model/telemetry.ts';
 import { Temporality } from '../../../src/model/telemetry.ts';
+import {
+  addInto,
+  bucketSpan,
+  downscale,
+  takeBelow,
+  toBucketCounts,
+  toExponentialBuckets,
+  type BucketCounts,
+} from './exponential-buckets.ts';
 
-export type DeltaRefusal = 'delta_out_of_order' | 'delta_exponential_histogram';
+export type DeltaRefusal = 'delta_out_of_order';
+
+/** The OTel SDKs' default maxSize for exponential histograms. */
+const MAX_EXPONENTIAL_BUCKETS = 160;
 
 interface SumState {
   kind: 'sum';
@@ -30,7 +43,57 @@ interface HistogramState {
   min?: number;
   max?: number;
 }
-type State = SumState | HistogramState;
+interface ExponentialState {
+  kind: 'exponential';
+  lastNs: bigint;
+  startNs: bigint;
+  scale: number;
+  zeroThreshold: number;
+  zeroCount: number;
+  positive: BucketCounts;
+  negative: BucketCounts;
+  count: number;
+  sum: number;
+  min?: number;
+  max?: number;
+}
+type State = SumState | HistogramState | ExponentialState;
+
+/** Adds a delta exponential histogram to its series' running total (a new one when there is none). */
+function addExponential(prev: State | undefined, point: ExponentialHistogramPoint): ExponentialState {
+  const state: ExponentialState =
+    prev?.kind === 'exponential'
+      ? prev
+      : { kind: 'exponential', lastNs: 0n, startNs: point.startTimeUnixNano, scale: point.scale, zeroThreshold: point.zeroThreshold, zeroCount: 0, positive: new Map(), negative: new Map(), count: 0, sum: 0 };
+  let positive = toBucketCounts(point.positive);
+  let negative = toBucketCounts(point.negative);
+  if (point.scale > state.scale) {
+    positive = downscale(positive, point.scale - state.scale);
+    negative = downscale(negative, point.scale - state.scale);
+  } else if (point.scale < state.scale) {
+    state.positive = downscale(state.positive, state.scale - point.scale);
+    state.negative = downscale(state.negative, state.scale - point.scale);
+    state.scale = point.scale;
+  }
+  addInto(state.positive, positive);
+  addInto(state.negative, negative);
+  state.zeroCount += point.zeroCount;
+  if (point.zeroThreshold !== state.zeroThreshold) {
+    state.zeroThreshold = Math.max(state.zeroThreshold, point.zeroThreshold);
+    state.zeroCount += takeBelow(state.positive, state.scale, state.zeroThreshold) + takeBelow(state.negative, state.scale, state.zeroThreshold);
+  }
+  while (Math.max(bucketSpan(state.positive), bucketSpan(state.negative)) > MAX_EXPONENTIAL_BUCKETS) {
+    state.positive = downscale(state.positive, 1);
+    state.negative = downscale(state.negative, 1);
+    state.scale--;
+  }
+  state.count += point.count;
+  state.sum += point.sum ?? 0;
+  if (point.min !== undefined) state.min = Math.min(state.min ?? Infinity, point.min);
+  if (point.max !== undefined) state.max = Math.max(state.max ?? -Infinity, point.max);
+  state.lastNs = point.timeUnixNano;
+  return state;
+}
 
 export interface DeltaToCumulative {
   convert(points: readonly MetricPoint[]): { points: MetricPoint[]; refused: Partial<Record<DeltaRefusal, number>> };
@@ -63,10 +126,6 @@ export function createDeltaToCumulative(opts: { maxSeries: number }): DeltaToCum
           out.push(mp);
           continue;
         }
-        if (point.type === 'exponentialHistogram') {
-          refuse('delta_exponential_histogram');
-          continue;
-        }
         const key = seriesKey(mp);
         const prev = states.get(key);
         if (prev && point.timeUnixNano <= prev.lastNs) {
@@ -82,6 +141,25 @@ export function createDeltaToCumulative(opts: { maxSeries: number }): DeltaToCum
           touch(key, state);
           const cumulative: NumberPoint = { ...point, startTimeUnixNano: state.startNs, asDouble: state.total };
           delete cumulative.asInt;
+          out.push({ ...mp, metric: cumulativeMetric, point: cumulative });
+          continue;
+        }
+        if (point.type === 'exponentialHistogram') {
+          const state = addExponential(prev, point);
+          touch(key, state);
+          const cumulative: ExponentialHistogramPoint = {
+            ...point,
+            startTimeUnixNano: state.startNs,
+            count: state.count,
+            ...(point.sum !== undefined && { sum: state.sum }),
+            scale: state.scale,
+            zeroThreshold: state.zeroThreshold,
+            zeroCount: state.zeroCount,
+            positive: toExponentialBuckets(state.positive),
+            negative: toExponentialBuckets(state.negative),
+            ...(state.min !== undefined && { min: state.min }),
+            ...(state.max !== undefined && { max: state.max }),
+          };
           out.push({ ...mp, metric: cumulativeMetric, point: cumulative });
           continue;
         }

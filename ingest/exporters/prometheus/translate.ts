@@ -19,6 +19,7 @@ import type { Exemplar, KeyValue, MetricPoint, Resource } from '../../../src/mod
 import { Temporality } from '../../../src/model/telemetry.ts';
 import { anyValueToFilterString, stringAttribute } from '../../../src/model/values.ts';
 import { labelName, metricName } from '../../../src/stores/prometheus/names.ts';
+import { downscaleIndex } from './exponential-buckets.ts';
 
 export interface PromLabel {
   name: string;
@@ -219,7 +220,7 @@ export function nativeBuckets(offset: number, counts: readonly number[], downsca
   const merged = new Map<number, number>();
   counts.forEach((c, k) => {
     if (c === 0) return;
-    const index = Math.floor((offset + k) / 2 ** downscale) + 1;
+    const index = downscaleIndex(offset + k, downscale) + 1;
     merged.set(index, (merged.get(index) ?? 0) + c);
   });
   const indices = [...merged.keys()].sort((a, b) => a - b);

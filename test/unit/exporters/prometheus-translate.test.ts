@@ -252,15 +252,71 @@ describe('delta to cumulative', () => {
     assert.equal(d.size(), 2);
   });
 
-  test('a delta point not newer than the last one is refused; delta exponential histograms are refused', () => {
+  test('a delta point not newer than the last one is refused', () => {
     const d = createDeltaToCumulative({ maxSeries: 10 });
     d.convert([metricPoint(numberPoint({ asDouble: 1, timeUnixNano: T0 + SEC }), delta)]);
-    const { points, refused } = d.convert([
-      metricPoint(numberPoint({ asDouble: 1, timeUnixNano: T0 + SEC }), delta),
-      metricPoint({ type: 'exponentialHistogram', attributes: [], startTimeUnixNano: T0, timeUnixNano: T0, flags: 0, count: 0, scale: 0, zeroCount: 0, zeroThreshold: 0, positive: { offset: 0, bucketCounts: [] }, negative: { offset: 0, bucketCounts: [] }, exemplars: [] }, { ...delta, type: 'exponentialHistogram' }),
-    ]);
+    const { points, refused } = d.convert([metricPoint(numberPoint({ asDouble: 1, timeUnixNano: T0 + SEC }), delta)]);
     assert.equal(points.length, 0);
-    assert.deepEqual(refused, { delta_out_of_order: 1, delta_exponential_histogram: 1 });
+    assert.deepEqual(refused, { delta_out_of_order: 1 });
+  });
+
+  describe('delta exponential histograms', () => {
+    const expDelta = { ...delta, type: 'exponentialHistogram' as const };
+    const e = (t: bigint, p: Partial<ExponentialHistogramPoint>): MetricPoint =>
+      metricPoint(
+        {
+          type: 'exponentialHistogram', attributes: [], startTimeUnixNano: t - SEC, timeUnixNano: t, flags: 0, count: 0, sum: 0, scale: 0,
+          zeroCount: 0, zeroThreshold: 0, positive: { offset: 0, bucketCounts: [] }, negative: { offset: 0, bucketCounts: [] }, exemplars: [], ...p,
+        },
+        expDelta,
+      );
+    const shape = (mp: MetricPoint) => {
+      assert.equal(mp.point.type, 'exponentialHistogram');
+      const p = mp.point as ExponentialHistogramPoint;
+      return { scale: p.scale, zeroCount: p.zeroCount, positive: p.positive, negative: p.negative, count: p.count, sum: p.sum, start: p.startTimeUnixNano };
+    };
+
+    test('are added at the coarser scale: 2^d neighbours merge, negative indices round down', () => {
+      const d = createDeltaToCumulative({ maxSeries: 10 });
+      const { points, refused } = d.convert([
+        // scale 1: (2, 2.83] and (2.83, 4]; negative (-1, -0.71] is index -1
+        e(T0 + SEC, { scale: 1, count: 6, sum: 10, positive: { offset: 2, bucketCounts: [1, 1] }, negative: { offset: -1, bucketCounts: [4] } }),
+        // scale 0: (2, 4] is index 1; the running total drops to scale 0
+        e(T0 + 2n * SEC, { scale: 0, count: 3, sum: 9, positive: { offset: 1, bucketCounts: [3] } }),
+        // scale 2: (4, 4.76] is index 8, which is index 2 = (4, 8] at scale 0
+        e(T0 + 3n * SEC, { scale: 2, count: 2, sum: 9, zeroCount: 1, positive: { offset: 8, bucketCounts: [2] } }),
+      ]);
+      assert.deepEqual(refused, {});
+      assert.deepEqual(points.map(shape), [
+        { scale: 1, zeroCount: 0, positive: { offset: 2, bucketCounts: [1, 1] }, negative: { offset: -1, bucketCounts: [4] }, count: 6, sum: 10, start: T0 },
+        { scale: 0, zeroCount: 0, positive: { offset: 1, bucketCounts: [5] }, negative: { offset: -1, bucketCounts: [4] }, count: 9, sum: 19, start: T0 },
+        { scale: 0, zeroCount: 1, positive: { offset: 1, bucketCounts: [5, 2] }, negative: { offset: -1, bucketCounts: [4] }, count: 11, sum: 28, start: T0 },
+      ]);
+      assert.equal(points[2]!.metric.aggregationTemporality, 2);
+    });
+
+    test('a wider zero threshold takes in the buckets below it', () => {
+      const d = createDeltaToCumulative({ maxSeries: 10 });
+      const { points } = d.convert([
+        e(T0 + SEC, { count: 3, positive: { offset: 0, bucketCounts: [1, 2] } }), // (1, 2] and (2, 4]
+        e(T0 + 2n * SEC, { count: 1, zeroThreshold: 2.5, zeroCount: 1 }),
+      ]);
+      const last = points[1]!.point as ExponentialHistogramPoint;
+      assert.deepEqual([last.zeroThreshold, last.zeroCount, last.positive, last.count], [2.5, 2, { offset: 1, bucketCounts: [2] }, 4]);
+    });
+
+    test('the running total stays within 160 buckets per sign by lowering its scale', () => {
+      const d = createDeltaToCumulative({ maxSeries: 10 });
+      const { points } = d.convert([
+        e(T0 + SEC, { scale: 3, count: 100, positive: { offset: 0, bucketCounts: new Array<number>(100).fill(1) } }),
+        e(T0 + 2n * SEC, { scale: 3, count: 1, positive: { offset: 200, bucketCounts: [1] } }),
+      ]);
+      const last = points[1]!.point as ExponentialHistogramPoint;
+      assert.equal(last.scale, 2);
+      assert.equal(last.positive.offset, 0);
+      assert.equal(last.positive.bucketCounts.length, 101);
+      assert.equal(last.positive.bucketCounts.reduce((a, b) => a + b, 0), 101);
+    });
   });
 
   test('delta histograms add bucket counts, count and sum; new bounds start over', () => {
