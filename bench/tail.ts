@@ -11,9 +11,10 @@
 //   the ratio means much). Target: subscribers cost ≤ 15 % throughput, p99 ≤ 100 ms.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { createClient, type Client } from 'graphql-ws';
@@ -87,10 +88,30 @@ writeFileSync(configFile, `storage:\n  duckdb:\n    path: ${join(dir, 'bench.duc
 // `--profile DIR`: the gateway writes a V8 CPU profile there when it exits.
 const profileDir = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1]! : '';
 const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-const gateway: ChildProcess = spawn('taskset', ['-c', '0', process.execPath, ...profile, '--import', 'tsx', 'src/main.ts', 'serve', '--config', configFile], {
+// bench/loop-probe.ts reports the gateway's event-loop delay over the IPC channel.
+const gateway: ChildProcess = spawn('taskset', ['-c', '0', process.execPath, ...profile, '--import', 'tsx', '--import', './bench/loop-probe.ts', 'src/main.ts', 'serve', '--config', configFile], {
   env: { ...process.env, TELEQL_OTLP_GRPC_PORT: String(grpcPort), TELEQL_OTLP_HTTP_PORT: String(httpPort), TELEQL_GRAPHQL_PORT: String(gqlPort), TELEQL_LOG_LEVEL: 'warn' },
-  stdio: ['ignore', 'inherit', 'inherit'],
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
+interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+/** The gateway's event-loop delay since the last reset (ms). */
+function gatewayLoop(msg: 'reset' | 'read'): Promise<LoopDelay | undefined> {
+  if (msg === 'reset') {
+    gateway.send('reset');
+    return Promise.resolve(undefined);
+  }
+  return new Promise((resolve) => {
+    gateway.once('message', (m) => resolve((m as { loop: LoopDelay }).loop));
+    gateway.send('read');
+  });
+}
+// This process's own event-loop delay: a stalled load generator delays sends and receipts alike.
+const clientLoop = monitorEventLoopDelay({ resolution: 10 });
+clientLoop.enable();
 // The gateway goes with this process, however it ends.
 const stopGateway = () => {
   if (gateway.exitCode === null) gateway.kill('SIGKILL');
@@ -201,8 +222,10 @@ async function throughput(): Promise<{ spansPerS: number; eventsPerS: number }> 
 }
 
 /** `rate` spans/s for `seconds`: delivered events/s and latency. */
-async function paced(rate: number): Promise<{ eventsPerS: number; p50: number; p99: number; n: number; sentPerS: number }> {
+async function paced(rate: number): Promise<{ eventsPerS: number; p50: number; p99: number; n: number; sentPerS: number; gatewayLoop: LoopDelay; clientLoopP99: number }> {
   await drained();
+  await gatewayLoop('reset');
+  clientLoop.reset();
   latencies = [];
   recording = true;
   const d0 = delivered;
@@ -222,15 +245,27 @@ async function paced(rate: number): Promise<{ eventsPerS: number; p50: number; p
   recording = false;
   const s = (performance.now() - t0) / 1000;
   const sum = summarize(latencies);
-  return { eventsPerS: (delivered - d0) / s, p50: sum.p50, p99: sum.p99, n: sum.n, sentPerS: (sent * SPANS_PER_REQUEST) / s };
+  const loop = (await gatewayLoop('read'))!;
+  return {
+    eventsPerS: (delivered - d0) / s,
+    p50: sum.p50,
+    p99: sum.p99,
+    n: sum.n,
+    sentPerS: (sent * SPANS_PER_REQUEST) / s,
+    gatewayLoop: loop,
+    clientLoopP99: clientLoop.percentile(99) / 1e6,
+  };
 }
 
 console.log(`machine: ${machine()}`);
+console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(
   `gateway pinned to CPU 0, load generator and subscribers in this process; ${seconds} s per phase; ` +
     `${SPANS_PER_REQUEST} spans per OTLP/gRPC request over ${SERVICES} services; each subscriber filters one service\n`,
 );
 
+// A discarded warm-up, so the first baseline does not include V8 and DuckDB warming up.
+await throughput();
 const base1 = await throughput();
 console.log(`no subscribers        ingest ${fmt(base1.spansPerS, 0).padStart(8)} spans/s (full speed, ${inFlight} in flight)`);
 // Latency at a rate the gateway cannot sustain measures its queue, not the tail: on a machine too
@@ -245,7 +280,8 @@ for (const n of counts) {
   rows.push({ n, paced: p, full });
   console.log(
     `${String(n).padStart(5)} subscribers     at ${fmt(p.sentPerS, 0)} spans/s: ${fmt(p.eventsPerS, 0)} events/s delivered, latency p50 ${fmt(p.p50, 1)} ms p99 ${fmt(p.p99, 1)} ms (${p.n} events)` +
-      ` | full speed: ingest ${fmt(full.spansPerS, 0)} spans/s, ${fmt(full.eventsPerS, 0)} events/s delivered`,
+      ` | full speed: ingest ${fmt(full.spansPerS, 0)} spans/s, ${fmt(full.eventsPerS, 0)} events/s delivered` +
+      `\n                      event-loop delay while paced: gateway p50 ${fmt(p.gatewayLoop.p50, 1)} / p99 ${fmt(p.gatewayLoop.p99, 1)} / max ${fmt(p.gatewayLoop.max, 1)} ms, load generator p99 ${fmt(p.clientLoopP99, 1)} ms`,
   );
   await unsubscribe(clients);
 }
@@ -260,6 +296,7 @@ for (const r of rows) {
     `${String(r.n).padStart(11)} | ${fmt(r.paced.eventsPerS, 0).padStart(13)} | ${fmt(r.paced.p50, 1).padStart(6)} | ${fmt(r.paced.p99, 1).padStart(6)} | ${fmt(r.full.spansPerS, 0).padStart(21)} | ${cost >= 0 ? '−' : '+'}${fmt(Math.abs(cost) * 100, 1)} %`,
   );
 }
+console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(`(baseline: mean of ${fmt(base1.spansPerS, 0)} and ${fmt(base2.spansPerS, 0)} spans/s without subscribers)`);
 
 otlp.close();
