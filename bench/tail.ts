@@ -2,7 +2,8 @@
 // a selective filter (one service of 1,000, so each sees 0.1 % of the spans).
 //
 // The gateway runs as a child process (OTLP/gRPC in, DuckDB file, tails on graphql-ws); this
-// process is the load generator and every subscriber. Per subscriber count it measures
+// process is the load generator, its subscribers run in a worker thread (bench/tail-subscribers.ts).
+// Per subscriber count it measures
 // - at a fixed 10,000 spans/s: delivered events/s and the ingest-to-delivery latency of each
 //   event (from just before the OTLP request carrying the span is sent to when its event arrives
 //   here; spans carry their request's number in `bench.req`);
@@ -11,16 +12,17 @@
 //   the ratio means much). Target: subscribers cost ≤ 15 % throughput, p99 ≤ 100 ms.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
+import { Worker } from 'node:worker_threads';
 import { exportServiceDefinition } from '../ingest/receivers/otlp/grpc.ts';
 import type { InstrumentationScope, Resource, SpanRecord } from '../src/model/telemetry.ts';
 import { encodeTraceRequests } from './otlp-requests.ts';
+import type { SubscriberCommand, SubscriberPlan, SubscriberStats } from './tail-subscribers.ts';
 import { arg, fmt, machine, summarize, waitForReady } from './lib.ts';
 
 const seconds = arg('seconds', 10);
@@ -77,7 +79,8 @@ const groups: SpanRecord[][] = Array.from({ length: REQUESTS }, (_, req) => {
   }));
 });
 const requests = encodeTraceRequests(groups);
-const sentAt = new Float64Array(REQUESTS);
+// Absolute send times (timeOrigin + now()), shared with the subscribers' worker thread.
+const sentAt = new Float64Array(new SharedArrayBuffer(REQUESTS * Float64Array.BYTES_PER_ELEMENT));
 
 // --- the gateway ---
 const dir = mkdtempSync(join(tmpdir(), 'teleql-bench-tail-'));
@@ -87,10 +90,30 @@ writeFileSync(configFile, `storage:\n  duckdb:\n    path: ${join(dir, 'bench.duc
 // `--profile DIR`: the gateway writes a V8 CPU profile there when it exits.
 const profileDir = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1]! : '';
 const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-const gateway: ChildProcess = spawn('taskset', ['-c', '0', process.execPath, ...profile, '--import', 'tsx', 'src/main.ts', 'serve', '--config', configFile], {
+// bench/loop-probe.ts reports the gateway's event-loop delay over the IPC channel.
+const gateway: ChildProcess = spawn('taskset', ['-c', '0', process.execPath, ...profile, '--import', 'tsx', '--import', './bench/loop-probe.ts', 'src/main.ts', 'serve', '--config', configFile], {
   env: { ...process.env, TELEQL_OTLP_GRPC_PORT: String(grpcPort), TELEQL_OTLP_HTTP_PORT: String(httpPort), TELEQL_GRAPHQL_PORT: String(gqlPort), TELEQL_LOG_LEVEL: 'warn' },
-  stdio: ['ignore', 'inherit', 'inherit'],
+  stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
+interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+/** The gateway's event-loop delay since the last reset (ms). */
+function gatewayLoop(msg: 'reset' | 'read'): Promise<LoopDelay | undefined> {
+  if (msg === 'reset') {
+    gateway.send('reset');
+    return Promise.resolve(undefined);
+  }
+  return new Promise((resolve) => {
+    gateway.once('message', (m) => resolve((m as { loop: LoopDelay }).loop));
+    gateway.send('read');
+  });
+}
+// This process's own event-loop delay: a stalled load generator delays sends and receipts alike.
+const clientLoop = monitorEventLoopDelay({ resolution: 10 });
+clientLoop.enable();
 // The gateway goes with this process, however it ends.
 const stopGateway = () => {
   if (gateway.exitCode === null) gateway.kill('SIGKILL');
@@ -108,7 +131,7 @@ let next = 0;
 /** Sends the next request; resolves with whether it was accepted. */
 function send(): Promise<boolean> {
   const i = next++ % REQUESTS;
-  sentAt[i] = performance.now();
+  sentAt[i] = performance.timeOrigin + performance.now();
   return new Promise((resolve) => otlp.Export(requests[i]!, (err) => resolve(!err)));
 }
 await send();
@@ -118,52 +141,28 @@ async function tailSubscriptions(): Promise<number> {
   return Number(/^teleql_tail_subscriptions (\d+)$/m.exec(text)?.[1] ?? NaN);
 }
 
-// --- subscribers ---
-let delivered = 0;
-let recording = false;
-let latencies: number[] = [];
-const QUERY = 'subscription($s: [String!]) { tailSpans(filter: { service: $s }) { dropped span { spanId attribute(key: "bench.req") } } }';
+// --- subscribers: in a worker thread (bench/tail-subscribers.ts) ---
+const subscriberEntry = JSON.stringify(new URL('./tail-subscribers.ts', import.meta.url).href);
+const subscriberPlan: SubscriberPlan = { gqlPort, services: SERVICES, sentAt: sentAt.buffer as SharedArrayBuffer };
+// tsx's loader does not reach a worker's entry file on Node 20: register it, then import.
+const subscriberWorker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${subscriberEntry}); })`, { eval: true, workerData: subscriberPlan });
+subscriberWorker.unref();
+function ask<T>(cmd: SubscriberCommand): Promise<T> {
+  return new Promise((resolve) => {
+    subscriberWorker.once('message', (m: T) => resolve(m));
+    subscriberWorker.postMessage(cmd);
+  });
+}
+const deliveredSoFar = async () => (await ask<SubscriberStats>({ cmd: 'stats' })).delivered;
 
-async function subscribe(n: number): Promise<Client[]> {
-  const clients: Client[] = [];
-  // Connections open 25 at a time: a busy gateway would otherwise miss graphql-ws's 3 s
-  // connection_init deadline for some of a thousand simultaneous sockets.
-  for (let from = 0; from < n; from += 25) {
-    const opened: Promise<void>[] = [];
-    for (let i = from; i < Math.min(n, from + 25); i++) {
-      let connected!: () => void;
-      opened.push(new Promise<void>((r) => (connected = r)));
-      const c = createClient({
-        url: `ws://127.0.0.1:${gqlPort}/graphql`,
-        webSocketImpl: WebSocket,
-        retryAttempts: 5,
-        lazy: false,
-        onNonLazyError: () => {},
-        on: { connected: () => connected() },
-      });
-      c.subscribe<{ tailSpans: { span: { attribute: string } } }>(
-        { query: QUERY, variables: { s: [`svc-${i % SERVICES}`] } },
-        {
-          next: (r) => {
-            const now = performance.now();
-            delivered++;
-            const req = Number(r.data?.tailSpans.span.attribute);
-            if (recording && Number.isInteger(req)) latencies.push(now - sentAt[req]!);
-          },
-          error: (err) => console.error('subscription error:', (err as { reason?: string }).reason ?? err),
-          complete: () => {},
-        },
-      );
-      clients.push(c);
-    }
-    await Promise.all(opened);
-  }
+async function subscribe(n: number): Promise<void> {
+  const r = await ask<'ok' | { error: string }>({ cmd: 'subscribe', n });
+  if (r !== 'ok') throw new Error(r.error);
   const deadline = Date.now() + 120_000;
   while ((await tailSubscriptions()) !== n) {
     if (Date.now() > deadline) throw new Error(`only ${await tailSubscriptions()} of ${n} subscriptions opened`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return clients;
 }
 
 /** Waits until the gateway has written everything it acknowledged, so phases do not overlap. */
@@ -176,15 +175,15 @@ async function drained(): Promise<void> {
   }
 }
 
-async function unsubscribe(clients: Client[]): Promise<void> {
-  await Promise.all(clients.map((c) => c.dispose()));
+async function unsubscribe(): Promise<void> {
+  await ask({ cmd: 'unsubscribe' });
   while ((await tailSubscriptions()) !== 0) await new Promise((r) => setTimeout(r, 50));
 }
 
 /** Full-speed ingest for `seconds`: acknowledged spans/s, and events delivered meanwhile. */
 async function throughput(): Promise<{ spansPerS: number; eventsPerS: number }> {
   await drained();
-  const d0 = delivered;
+  const d0 = await deliveredSoFar();
   const t0 = performance.now();
   const deadline = t0 + seconds * 1000;
   let acked = 0;
@@ -197,15 +196,16 @@ async function throughput(): Promise<{ spansPerS: number; eventsPerS: number }> 
     }),
   );
   const s = (performance.now() - t0) / 1000;
-  return { spansPerS: acked / s, eventsPerS: (delivered - d0) / s };
+  return { spansPerS: acked / s, eventsPerS: ((await deliveredSoFar()) - d0) / s };
 }
 
 /** `rate` spans/s for `seconds`: delivered events/s and latency. */
-async function paced(rate: number): Promise<{ eventsPerS: number; p50: number; p99: number; n: number; sentPerS: number }> {
+async function paced(rate: number): Promise<{ eventsPerS: number; p50: number; p99: number; n: number; sentPerS: number; gatewayLoop: LoopDelay; clientLoopP99: number }> {
   await drained();
-  latencies = [];
-  recording = true;
-  const d0 = delivered;
+  await gatewayLoop('reset');
+  clientLoop.reset();
+  await ask({ cmd: 'record', on: true });
+  const d0 = await deliveredSoFar();
   const t0 = performance.now();
   const interval = (SPANS_PER_REQUEST / rate) * 1000;
   let sent = 0;
@@ -219,18 +219,31 @@ async function paced(rate: number): Promise<{ eventsPerS: number; p50: number; p
   }
   await Promise.all(pending);
   await new Promise((r) => setTimeout(r, 500)); // the last events
-  recording = false;
+  await ask({ cmd: 'record', on: false });
   const s = (performance.now() - t0) / 1000;
-  const sum = summarize(latencies);
-  return { eventsPerS: (delivered - d0) / s, p50: sum.p50, p99: sum.p99, n: sum.n, sentPerS: (sent * SPANS_PER_REQUEST) / s };
+  const stats = await ask<SubscriberStats>({ cmd: 'stats' });
+  const sum = summarize(stats.latencies);
+  const loop = (await gatewayLoop('read'))!;
+  return {
+    eventsPerS: (stats.delivered - d0) / s,
+    p50: sum.p50,
+    p99: sum.p99,
+    n: sum.n,
+    sentPerS: (sent * SPANS_PER_REQUEST) / s,
+    gatewayLoop: loop,
+    clientLoopP99: clientLoop.percentile(99) / 1e6,
+  };
 }
 
 console.log(`machine: ${machine()}`);
+console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(
-  `gateway pinned to CPU 0, load generator and subscribers in this process; ${seconds} s per phase; ` +
+  `gateway pinned to CPU 0, load generator (main thread) and subscribers (worker thread) on CPU 1; ${seconds} s per phase; ` +
     `${SPANS_PER_REQUEST} spans per OTLP/gRPC request over ${SERVICES} services; each subscriber filters one service\n`,
 );
 
+// A discarded warm-up, so the first baseline does not include V8 and DuckDB warming up.
+await throughput();
 const base1 = await throughput();
 console.log(`no subscribers        ingest ${fmt(base1.spansPerS, 0).padStart(8)} spans/s (full speed, ${inFlight} in flight)`);
 // Latency at a rate the gateway cannot sustain measures its queue, not the tail: on a machine too
@@ -239,15 +252,16 @@ const pacedRate = Math.min(rate, Math.floor(base1.spansPerS / 2 / SPANS_PER_REQU
 if (pacedRate < rate) console.log(`(this machine does not sustain ${fmt(rate, 0)} spans/s now: latency is measured at ${fmt(pacedRate, 0)} spans/s)`);
 const rows: { n: number; paced: Awaited<ReturnType<typeof paced>>; full: Awaited<ReturnType<typeof throughput>> }[] = [];
 for (const n of counts) {
-  const clients = await subscribe(n);
+  await subscribe(n);
   const p = await paced(pacedRate);
   const full = await throughput();
   rows.push({ n, paced: p, full });
   console.log(
     `${String(n).padStart(5)} subscribers     at ${fmt(p.sentPerS, 0)} spans/s: ${fmt(p.eventsPerS, 0)} events/s delivered, latency p50 ${fmt(p.p50, 1)} ms p99 ${fmt(p.p99, 1)} ms (${p.n} events)` +
-      ` | full speed: ingest ${fmt(full.spansPerS, 0)} spans/s, ${fmt(full.eventsPerS, 0)} events/s delivered`,
+      ` | full speed: ingest ${fmt(full.spansPerS, 0)} spans/s, ${fmt(full.eventsPerS, 0)} events/s delivered` +
+      `\n                      event-loop delay while paced: gateway p50 ${fmt(p.gatewayLoop.p50, 1)} / p99 ${fmt(p.gatewayLoop.p99, 1)} / max ${fmt(p.gatewayLoop.max, 1)} ms, load generator p99 ${fmt(p.clientLoopP99, 1)} ms`,
   );
-  await unsubscribe(clients);
+  await unsubscribe();
 }
 const base2 = await throughput();
 console.log(`no subscribers again  ingest ${fmt(base2.spansPerS, 0).padStart(8)} spans/s`);
@@ -260,6 +274,7 @@ for (const r of rows) {
     `${String(r.n).padStart(11)} | ${fmt(r.paced.eventsPerS, 0).padStart(13)} | ${fmt(r.paced.p50, 1).padStart(6)} | ${fmt(r.paced.p99, 1).padStart(6)} | ${fmt(r.full.spansPerS, 0).padStart(21)} | ${cost >= 0 ? '−' : '+'}${fmt(Math.abs(cost) * 100, 1)} %`,
   );
 }
+console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(`(baseline: mean of ${fmt(base1.spansPerS, 0)} and ${fmt(base2.spansPerS, 0)} spans/s without subscribers)`);
 
 otlp.close();

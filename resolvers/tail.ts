@@ -126,9 +126,10 @@ function mapEvents<A, B>(sub: AsyncIterator<A> & { close(): void }, map: (e: A) 
 /**
  * A subscription's context lives as long as it does, so each event gets fresh DataLoaders (as a
  * request would): fields like Span.parent or LogRecord.span see current data, and the loader
- * caches do not grow for the life of the subscription.
+ * caches do not grow for the life of the subscription. Returns the function that starts a new
+ * event; the accessor is defined once per subscription, not once per event.
  */
-function freshLoaders(ctx: GraphQLContext): void {
+function freshLoaders(ctx: GraphQLContext): () => void {
   // Made on first use: most tail selections read only the record, and a thousand subscribers
   // would otherwise build seven DataLoaders per delivered event.
   let loaders: Loaders | undefined;
@@ -140,6 +141,9 @@ function freshLoaders(ctx: GraphQLContext): void {
       loaders = v;
     },
   });
+  return () => {
+    loaders = undefined;
+  };
 }
 
 const since = (filter: TelemetryFilter, from: bigint): TelemetryFilter => ({ ...filter, timeRange: { from } });
@@ -160,8 +164,9 @@ export async function tailSpans(ctx: GraphQLContext, args: TailArgs): Promise<As
     spanKey,
     filter,
   );
+  const nextEvent = freshLoaders(ctx);
   return mapEvents(sub, (e) => {
-    freshLoaders(ctx);
+    nextEvent();
     return e;
   });
 }
@@ -182,8 +187,9 @@ export async function tailLogs(ctx: GraphQLContext, args: TailArgs): Promise<Asy
     logKey,
     filter,
   );
+  const nextEvent = freshLoaders(ctx);
   return mapEvents(sub, (e: ReplayEvent<LogRecord>) => {
-    freshLoaders(ctx);
+    nextEvent();
     // Replayed records carry their stored ID; live ones are not stored yet.
     const stored = (e.record as Partial<StoredLogRecord>).id;
     const id = e.replayed && stored !== undefined ? stored : `${TAIL_LOG_ID_PREFIX}${++tailLogSeq}`;
@@ -195,8 +201,9 @@ export function tailTraces(ctx: GraphQLContext, args: { filter?: TelemetryFilter
   // A trace matches when at least one of its spans does, as in the trace search.
   const spanMatches = compile(() => compileSpanFilter(toTailFilter(args.filter, 'spans')));
   const sub = open(ctx, 'traces', (t) => t.spans.some(spanMatches));
+  const nextEvent = freshLoaders(ctx);
   return mapEvents(sub, (e: TailEvent<AssembledTrace>) => {
-    freshLoaders(ctx);
+    nextEvent();
     return { trace: { traceId: e.record.traceId, spans: e.record.spans }, reason: e.record.reason, droppedSpans: e.record.droppedSpans, dropped: e.dropped };
   });
 }
@@ -231,8 +238,9 @@ export async function tailMetrics(
     },
     metricPointKey,
   );
+  const nextEvent = freshLoaders(ctx);
   return mapEvents(sub, (e) => {
-    freshLoaders(ctx);
+    nextEvent();
     return e;
   });
 }

@@ -20,6 +20,7 @@ import { RateLimitedError, createTenantRateLimit } from '../limits/tenant-rate-l
 import { withQuerySignal } from '../stores/query-signal.ts';
 import { type ConnectionLimits, applyHttpTimeouts, defaultConnectionLimits, httpServerOptions } from './connection-limits.ts';
 import { watchWebSocket } from './ws-liveness.ts';
+import { compiledSubscriptionsPlugin } from './compiled-subscriptions.ts';
 import {
   DeadlineError,
   armorPlugin,
@@ -147,6 +148,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       armorPlugin(limits),
       costLimitPlugin(limits),
       deadlinePlugin,
+      compiledSubscriptionsPlugin(),
     ],
     logging: {
       debug: (...args) => opts.logger.debug({ args }, 'yoga'),

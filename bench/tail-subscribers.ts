@@ -1,0 +1,84 @@
+// bench:tail's subscribers, in a worker thread: a thousand graphql-ws clients receive thousands of
+// frames a second, and on the load generator's thread that work delayed its own OTLP sends (its
+// event-loop delay p99 reached ~200 ms with 1,000 subscribers), so the benchmark measured itself.
+// Send times come from the main thread in a SharedArrayBuffer (absolute ms: timeOrigin + now()).
+import { parentPort, workerData } from 'node:worker_threads';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+
+export interface SubscriberPlan {
+  gqlPort: number;
+  services: number;
+  sentAt: SharedArrayBuffer;
+}
+export type SubscriberCommand = { cmd: 'subscribe'; n: number } | { cmd: 'unsubscribe' } | { cmd: 'record'; on: boolean } | { cmd: 'stats' };
+export interface SubscriberStats {
+  delivered: number;
+  latencies: number[];
+}
+
+const plan = workerData as SubscriberPlan;
+const sentAt = new Float64Array(plan.sentAt);
+const QUERY = 'subscription($s: [String!]) { tailSpans(filter: { service: $s }) { dropped span { spanId attribute(key: "bench.req") } } }';
+let clients: Client[] = [];
+let delivered = 0;
+let recording = false;
+let latencies: number[] = [];
+
+async function subscribe(n: number): Promise<void> {
+  // Connections open 25 at a time: a busy gateway would otherwise miss graphql-ws's 3 s
+  // connection_init deadline for some of a thousand simultaneous sockets.
+  for (let from = 0; from < n; from += 25) {
+    const opened: Promise<void>[] = [];
+    for (let i = from; i < Math.min(n, from + 25); i++) {
+      let connected!: () => void;
+      opened.push(new Promise<void>((r) => (connected = r)));
+      const c = createClient({
+        url: `ws://127.0.0.1:${plan.gqlPort}/graphql`,
+        webSocketImpl: WebSocket,
+        retryAttempts: 5,
+        lazy: false,
+        onNonLazyError: () => {},
+        on: { connected: () => connected() },
+      });
+      c.subscribe<{ tailSpans: { span: { attribute: string } } }>(
+        { query: QUERY, variables: { s: [`svc-${i % plan.services}`] } },
+        {
+          next: (r) => {
+            const now = performance.timeOrigin + performance.now();
+            delivered++;
+            const req = Number(r.data?.tailSpans.span.attribute);
+            if (recording && Number.isInteger(req)) latencies.push(now - sentAt[req]!);
+          },
+          error: (err) => console.error('subscription error:', (err as { reason?: string }).reason ?? err),
+          complete: () => {},
+        },
+      );
+      clients.push(c);
+    }
+    await Promise.all(opened);
+  }
+}
+
+parentPort!.on('message', (m: SubscriberCommand) => {
+  const reply = (v: unknown) => parentPort!.postMessage(v);
+  switch (m.cmd) {
+    case 'subscribe':
+      subscribe(m.n).then(() => reply('ok'), (err: unknown) => reply({ error: String(err) }));
+      break;
+    case 'unsubscribe':
+      Promise.all(clients.map((c) => c.dispose())).then(() => {
+        clients = [];
+        reply('ok');
+      });
+      break;
+    case 'record':
+      recording = m.on;
+      if (m.on) latencies = [];
+      reply('ok');
+      break;
+    case 'stats':
+      reply({ delivered, latencies } satisfies SubscriberStats);
+      break;
+  }
+});
