@@ -175,6 +175,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       ready: () => isReady,
       metrics: gatewayMetrics,
       logger: componentLogger(root, 'graphql'),
+      compileSubscriptions: cfg.tail.compiled,
       ...security.graphql,
     });
     await graphql.start();

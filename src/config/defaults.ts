@@ -21,6 +21,7 @@ export function defaultConfig(): GatewayConfig {
       maxPerTenant: 500,
       bufferSize: 1000,
       maxReplay: 10_000,
+      compiled: true,
       traces: { rootWaitMs: 1000, quietMs: 5000, maxTraces: 10_000, maxSpansPerTrace: 1000 },
       redis: { url: '' },
     },

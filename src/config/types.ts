@@ -26,6 +26,8 @@ export interface GatewayConfig extends IngestConfig {
     bufferSize: number;
     /** Stored records a `since` replay may send; more fail the subscription. */
     maxReplay: number;
+    /** Each event's selection runs compiled by graphql-jit; false: graphql-js runs every event. */
+    compiled: boolean;
     /** tailTraces assembly (per tenant, on each replica). */
     traces: { rootWaitMs: number; quietMs: number; maxTraces: number; maxSpansPerTrace: number };
     /** Redis pub/sub between replicas: '' = in-process only. e.g. redis://127.0.0.1:6379 */

@@ -9,12 +9,30 @@
 // graphql-jit's own subscribe passes the operation's variables as the root field's arguments, so
 // `tailSpans(filter: { service: $s })` would see `{ s }` and no filter.
 //
-// Not @envelop/graphql-jit: when graphql-jit cannot compile a document it answers every request
-// with the compilation error. graphql-jit cannot compile variables of a recursive input type
-// (TelemetryFilter has and/or/not: its variable coercion code recurses until the stack overflows,
-// after ~50 s of CPU), so a document with such a variable (`$filter: TelemetryFilter`, as the CLI
-// sends) is not even tried: the ordinary executor runs it. Inline filters compile.
-import { createSourceEventStream, getNamedType, getOperationAST, isInputObjectType, typeFromAST, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLInputObjectType, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+// graphql-jit cannot compile variables of a recursive input type (TelemetryFilter has and/or/not:
+// its coercion code recurses until the stack overflows, after ~50 s of CPU), which is how
+// `teleql tail` and most clients send their filter. So what is compiled is the document without
+// the root field's arguments that use such variables, and without those variables: the arguments
+// were applied when the subscription was set up, and the root field's resolver only passes the
+// event on. A document whose selection itself uses such a variable runs on the ordinary executor. Not @envelop/graphql-jit: it answers with the compilation error when a
+// document cannot be compiled.
+import {
+  Kind,
+  createSourceEventStream,
+  getNamedType,
+  getOperationAST,
+  isInputObjectType,
+  typeFromAST,
+  visit,
+  type ASTNode,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FieldNode,
+  type GraphQLInputObjectType,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
 
@@ -32,11 +50,43 @@ function recursive(type: GraphQLInputObjectType, path = new Set<GraphQLInputObje
   return false;
 }
 
-function hasRecursiveVariable(schema: GraphQLSchema, operation: OperationDefinitionNode): boolean {
-  return (operation.variableDefinitions ?? []).some((v) => {
+/** Variables of the operation whose type is (or holds) a recursive input type. */
+function recursiveVariables(schema: GraphQLSchema, operation: OperationDefinitionNode): Set<string> {
+  const names = new Set<string>();
+  for (const v of operation.variableDefinitions ?? []) {
     const named = getNamedType(typeFromAST(schema, v.type as Parameters<typeof typeFromAST>[1]));
-    return isInputObjectType(named) && recursive(named);
-  });
+    if (isInputObjectType(named) && recursive(named)) names.add(v.variable.name.value);
+  }
+  return names;
+}
+
+function variablesIn(node: ASTNode): Set<string> {
+  const used = new Set<string>();
+  visit(node, { Variable: (v) => void used.add(v.name.value) });
+  return used;
+}
+
+/**
+ * The document each event runs: the root field without the arguments that use a recursive-input
+ * variable, and only the variable definitions still used. Undefined when the selection itself uses
+ * such a variable (graphql-jit could not compile it).
+ */
+export function perEventDocument(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): DocumentNode | undefined {
+  const recursiveVars = recursiveVariables(schema, operation);
+  const [root, ...rest] = operation.selectionSet.selections;
+  if (root?.kind !== Kind.FIELD || rest.length > 0) return undefined; // not a valid subscription: graphql-js reports it
+  const usesRecursive = (node: ASTNode) => [...variablesIn(node)].some((name) => recursiveVars.has(name));
+  const field: FieldNode = { ...root, arguments: (root.arguments ?? []).filter((a) => !usesRecursive(a)) };
+  const fragments = document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION);
+  const selectionSet = { ...operation.selectionSet, selections: [field] };
+  if ([selectionSet, ...fragments].some(usesRecursive)) return undefined;
+  const used = new Set([selectionSet, ...fragments].flatMap((node) => [...variablesIn(node)]));
+  const pruned: OperationDefinitionNode = {
+    ...operation,
+    selectionSet,
+    variableDefinitions: (operation.variableDefinitions ?? []).filter((v) => used.has(v.variable.name.value)),
+  };
+  return { ...document, definitions: [pruned, ...fragments] };
 }
 
 /** The stream with each event run through `execute`, one promise per event at most. */
@@ -70,7 +120,8 @@ function compiledSubscribe(query: CompiledQuery): Subscribe {
   };
 }
 
-export function compiledSubscriptionsPlugin(): Plugin {
+/** With `enabled` false (tail.compiled), every event runs on the ordinary executor. */
+export function compiledSubscriptionsPlugin(enabled = true): Plugin {
   // null: this document is not compiled; the ordinary executor runs it.
   const compiled = new WeakMap<DocumentNode, Subscribe | null>();
   return {
@@ -79,9 +130,10 @@ export function compiledSubscriptionsPlugin(): Plugin {
       if (subscribe === undefined) {
         subscribe = null;
         const operation = getOperationAST(args.document, args.operationName);
-        if (operation?.operation === 'subscription' && !hasRecursiveVariable(args.schema, operation)) {
+        const perEvent = enabled && operation?.operation === 'subscription' ? perEventDocument(args.schema, args.document, operation) : undefined;
+        if (perEvent) {
           try {
-            const result = compileQuery(args.schema, args.document, args.operationName ?? undefined);
+            const result = compileQuery(args.schema, perEvent, args.operationName ?? undefined);
             if (isCompiledQuery(result)) subscribe = compiledSubscribe(result);
           } catch {
             // graphql-jit does not support something in it: the ordinary executor does.

@@ -57,6 +57,8 @@ export interface GraphQLServerOptions {
   connections?: ConnectionLimits;
   /** Serve HTTPS / WSS with these options. */
   tls?: HttpsOptions;
+  /** tail.compiled: subscription events run compiled (default true). */
+  compileSubscriptions?: boolean;
 }
 
 export interface GraphQLServer {
@@ -148,7 +150,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       armorPlugin(limits),
       costLimitPlugin(limits),
       deadlinePlugin,
-      compiledSubscriptionsPlugin(),
+      compiledSubscriptionsPlugin(opts.compileSubscriptions ?? true),
     ],
     logging: {
       debug: (...args) => opts.logger.debug({ args }, 'yoga'),
