@@ -13,7 +13,7 @@ import type { ClientPlan, Side } from './abuse-clients.ts';
 
 const SECONDS = arg('seconds', 8);
 const FLOODERS = arg('flooders', 8);
-const LIMITS = { ingest: { itemsPerSecond: 1_000, bytesPerSecond: 0 }, graphql: { requestsPerSecond: 50, costPerSecond: 2_000, concurrentPerTenant: 1, timeoutMs: 2_000 } };
+const LIMITS = { ingest: { itemsPerSecond: 1_000, bytesPerSecond: 0 }, graphql: { requestsPerSecond: 50, costPerSecond: 2_000, concurrentPerTenant: 1, timeoutMs: 2_000, duckdbMsPerSecond: arg('duckdb-ms', 500) } };
 
 function runClients(plan: ClientPlan): Promise<Side> {
   return new Promise((resolve, reject) => {
@@ -41,7 +41,7 @@ async function phase(name: string, limits: boolean, flood: boolean): Promise<[st
     if (a) {
       console.log(
         `  ${name}: flooder A got ${fmt(a.ingestOk / SECONDS, 0)} spans/s in and ${fmt(a.queryOk / SECONDS, 1)} queries/s answered; ` +
-          `${a.ingestRefused} ingest and ${a.queryRefused} query requests refused, ${a.ingestErrors} ingest socket errors`,
+          `${a.ingestRefused} ingest and ${a.queryRefused} query requests refused, ${a.ingestErrors} ingest socket errors; A query p50 ${fmt(summarize(a.queryMs).p50)} ms`,
       );
     }
     return [name, b];

@@ -176,6 +176,44 @@ describe('per-tenant cost budget and requests beyond a whole second', () => {
   });
 });
 
+describe('per-tenant DuckDB time budget (limits.graphql.duckdbMsPerSecond)', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { graphql: { duckdbMsPerSecond: 1 } } });
+    const body = JSON.stringify(spansJson(Array.from({ length: 200 }, (_, i) => ({ name: `op-${i}`, attributes: { 'http.route': `/r/${i}` } }))));
+    const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-scope-orgid': 'heavy' }, body });
+    assert.equal(res.status, 200);
+  });
+  after(() => gw.stop());
+
+  const SPANS = '{ spans(first: 200, filter: { attributes: [{ key: "http.route", regex: "^/r/1" }] }) { nodes { name attributes } } }';
+
+  test('a tenant whose statements used its milliseconds is refused before parsing, with Retry-After; others are served', async () => {
+    // Every statement takes at least a millisecond of the 1 ms per second, so the tenant is refused
+    // right after its first request that reached DuckDB (within a few tries on a slow machine).
+    const first = await gql(gw.graphqlUrl, SPANS, {}, { 'x-scope-orgid': 'heavy' });
+    assert.equal(first.errors, undefined, JSON.stringify(first.errors));
+    let refused: Awaited<ReturnType<typeof gql>> | undefined;
+    for (let i = 0; i < 5 && !refused; i++) {
+      const r = await gql(gw.graphqlUrl, SPANS, {}, { 'x-scope-orgid': 'heavy' });
+      if (r.status === 429) refused = r;
+    }
+    assert.ok(refused, 'the tenant was refused once its DuckDB milliseconds were used');
+    assert.equal(codeOf(refused), 'GW_RATE_LIMITED');
+    assert.match(messageOf(refused), /limits\.graphql\.duckdbMsPerSecond of 1 per second exceeded for this tenant; retry after \d+ s/);
+    const other = await gql(gw.graphqlUrl, SPANS, {}, { 'x-scope-orgid': 'light' });
+    assert.equal(other.errors, undefined, 'another tenant keeps its own DuckDB time');
+  });
+
+  test('requests that run no DuckDB statement cost no query time', async () => {
+    for (let i = 0; i < 5; i++) {
+      const r = await gql<{ __typename: string }>(gw.graphqlUrl, '{ __typename }', {}, { 'x-scope-orgid': 'introspector' });
+      assert.equal(r.status, 200);
+      assert.equal(r.data?.__typename, 'Query');
+    }
+  });
+});
+
 describe('redaction and attribute limits in the default pipelines', () => {
   let gw: TestGateway;
   before(async () => {
