@@ -25,6 +25,7 @@ import {
   DeadlineError,
   armorPlugin,
   checkQueryText,
+  costBudget,
   costLimitPlugin,
   deadlinePlugin,
   persistedQueriesPlugin,
@@ -127,6 +128,9 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   const rateLimit = createTenantRateLimit('limits.graphql.requestsPerSecond', limits.requestsPerSecond);
   // DuckDB read time, charged after each request from its meter; checked before the next is parsed.
   const queryTime = createTenantRateLimit('limits.graphql.duckdbMsPerSecond', limits.duckdbMsPerSecond);
+  // The cost budget is charged after parsing (the cost needs the document); a tenant that has used
+  // it up or owes is refused before its next document is parsed.
+  const cost = costBudget(limits);
   const spendQueryTime = (tenant: string, ms: number) =>
     queryTime.spend(tenant, Math.ceil(ms)).catch((err: unknown) => opts.logger.error({ err }, 'charging DuckDB query time failed'));
   const inFlight = new Map<string, number>();
@@ -150,7 +154,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       persistedQueriesPlugin(limits.persistedQueries, (ctx) => principalOf((ctx as { req?: object }).req).tenant),
       queryTextLimitPlugin(limits.maxQueryBytes),
       armorPlugin(limits),
-      costLimitPlugin(limits),
+      costLimitPlugin(limits, cost),
       deadlinePlugin,
     ],
     logging: {
@@ -173,6 +177,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       const principal = await authenticator.admit(nodeHeaders(req.headers), opts.tenantHeader, 'query');
       await rateLimit.charge(principal.tenant);
       await queryTime.check(principal.tenant);
+      await cost.check(principal.tenant);
       tenant = principal.tenant;
       principals.set(req, principal);
     } catch (err) {
@@ -271,6 +276,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
         try {
           await rateLimit.charge(tenant);
           await queryTime.check(tenant);
+          await cost.check(tenant);
         } catch (err) {
           if (err instanceof RateLimitedError) return [new GatewayError('GW_RATE_LIMITED', err.message, { retryAfterSeconds: err.retryAfterSeconds })];
           throw err;

@@ -163,6 +163,18 @@ describe('per-tenant cost budget and requests beyond a whole second', () => {
     assert.equal(other.errors, undefined, 'another tenant keeps its own budget');
   });
 
+  test('a tenant that owes cost is refused before its next document is parsed', async () => {
+    // 1000 × 4 fields = 4000: runs on the 1000 of this second, and 3000 are owed (3 s).
+    const r = await gql(gw.graphqlUrl, '{ spans(first: 1000) { nodes { name attributes } } }', {}, { 'x-scope-orgid': 'debtor' });
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    // Not a document at all: parsing it would answer a syntax error, so a 429 shows it was refused unparsed.
+    const next = await gql(gw.graphqlUrl, '{ this is not graphql', {}, { 'x-scope-orgid': 'debtor' });
+    assert.equal(next.status, 429);
+    assert.equal(codeOf(next), 'GW_RATE_LIMITED');
+    assert.match(messageOf(next), /limits\.graphql\.costPerSecond of 1000 per second exceeded for this tenant; retry after [2-6] s/);
+    assert.match((await gql(gw.graphqlUrl, '{ this is not graphql', {}, { 'x-scope-orgid': 'solvent' })).errors?.[0]?.message ?? '', /Syntax Error/);
+  });
+
   test('a request of 4 seconds\' items is let through once, then the tenant waits out the excess', async () => {
     const big = JSON.stringify(spansJson(Array.from({ length: 200 }, () => ({ name: 'burst' }))));
     const small = JSON.stringify(spansJson([{ name: 'after' }]));
