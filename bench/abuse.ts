@@ -51,15 +51,36 @@ async function phase(name: string, limits: boolean, flood: boolean): Promise<[st
 }
 
 console.log(`bench:abuse on ${machine()}; ${SECONDS} s per phase, ${FLOODERS} flooding ingest clients and ${Math.max(1, FLOODERS / 2)} query clients for tenant A`);
-// --limited-only 1: just the third phase (for profiling it with --cpu-prof).
-const results = arg('limited-only', 0)
-  ? [await phase('A floods, limits on', true, true)]
-  : [await phase('B alone', false, false), await phase('A floods, no limits', false, true), await phase('A floods, limits on', true, true)];
+// --limited-only 1: just the third phase (for profiling it with --cpu-prof). --rounds N runs the
+// phases N times in turn and adds up each phase's figures, so a machine whose load changes during
+// the run weighs on every phase alike.
+const ROUNDS = Math.max(1, arg('rounds', 1));
+const PHASES: [string, boolean, boolean][] = arg('limited-only', 0)
+  ? [['A floods, limits on', true, true]]
+  : [['B alone', false, false], ['A floods, no limits', false, true], ['A floods, limits on', true, true]];
+const results: [string, Side][] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [i, [name, limits, flood]] of PHASES.entries()) {
+    const [, side] = await phase(name, limits, flood);
+    const sum = results[i]?.[1];
+    if (!sum) results[i] = [name, side];
+    else {
+      sum.ingestOk += side.ingestOk;
+      sum.ingestRefused += side.ingestRefused;
+      sum.ingestErrors += side.ingestErrors;
+      sum.queryOk += side.queryOk;
+      sum.queryRefused += side.queryRefused;
+      sum.ingestMs.push(...side.ingestMs);
+      sum.queryMs.push(...side.queryMs);
+    }
+  }
+}
+const TOTAL_SECONDS = SECONDS * ROUNDS;
 const rows: [string, (s: Side) => string][] = [
-  ['B ingest spans/s', (s) => fmt(s.ingestOk / SECONDS, 0)],
+  ['B ingest spans/s', (s) => fmt(s.ingestOk / TOTAL_SECONDS, 0)],
   ['B ingest p50 ms', (s) => fmt(summarize(s.ingestMs).p50)],
   ['B ingest p99 ms', (s) => fmt(summarize(s.ingestMs).p99)],
-  ['B queries/s', (s) => fmt(s.queryOk / SECONDS, 1)],
+  ['B queries/s', (s) => fmt(s.queryOk / TOTAL_SECONDS, 1)],
   ['B query p50 ms', (s) => fmt(summarize(s.queryMs).p50)],
   ['B query p99 ms', (s) => fmt(summarize(s.queryMs).p99)],
   ['B refused', (s) => String(s.ingestRefused + s.queryRefused)],
