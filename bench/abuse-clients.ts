@@ -25,32 +25,41 @@ export interface Side {
   queryOk: number;
   queryRefused: number;
   queryMs: number[];
+  /** Refusals by the limit their message names (`limits.graphql.duckdbMsPerSecond`, …). */
+  refusedBy: Record<string, number>;
   /** How busy this worker's event loop was while sending (0–1): near 1, the load generator is the limit. */
   busy: number;
 }
-const side = (): Side => ({ ingestOk: 0, ingestRefused: 0, ingestErrors: 0, ingestMs: [], queryOk: 0, queryRefused: 0, queryMs: [], busy: 0 });
+const side = (): Side => ({ ingestOk: 0, ingestRefused: 0, ingestErrors: 0, ingestMs: [], queryOk: 0, queryRefused: 0, queryMs: [], refusedBy: {}, busy: 0 });
 
 const B_QUERY = '{ traces(limit: 10, filter: { service: ["svc-b"] }) { traceId spanCount } }';
 const A_QUERY = '{ spans(first: 1000, filter: { attributes: [{ key: "http.route", regex: ".*/(1|2|3).*" }] }) { nodes { name attributes } } }';
 
 const pause = (ms: number) => (ms ? new Promise((res) => setTimeout(res, ms)) : Promise.resolve());
 
-/** POSTs a pre-encoded body; the status, or 0 for a socket error. */
-function post(url: string, agent: http.Agent, tenant: string, body: Buffer): Promise<number> {
+/** POSTs a pre-encoded body; the status (0 for a socket error) and, for a refusal, the limit it names. */
+function post(url: string, agent: http.Agent, tenant: string, body: Buffer): Promise<{ status: number; limit?: string }> {
   return new Promise((resolve) => {
     const req = http.request(
       url,
       { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(body.length), 'x-scope-orgid': tenant } },
       (res) => {
-        res.resume();
-        res.once('end', () => resolve(res.statusCode ?? 0));
-        res.once('error', () => resolve(0));
+        const status = res.statusCode ?? 0;
+        let text = '';
+        if (status === 200) res.resume();
+        else res.on('data', (c: Buffer) => (text += c.toString()));
+        res.once('end', () => resolve({ status, limit: /limits\.[a-zA-Z.]+/.exec(text)?.[0] ?? (status === 200 ? undefined : `HTTP ${status}`) }));
+        res.once('error', () => resolve({ status: 0 }));
       },
     );
-    req.once('error', () => resolve(0));
+    req.once('error', () => resolve({ status: 0 }));
     req.end(body);
   });
 }
+
+const refused = (s: Side, limit: string | undefined) => {
+  if (limit) s.refusedBy[limit] = (s.refusedBy[limit] ?? 0) + 1;
+};
 
 async function ingestLoop(plan: ClientPlan, agent: http.Agent, tenant: string, until: number, s: Side, spans: number, pauseMs: number): Promise<void> {
   const body = Buffer.from(
@@ -58,12 +67,15 @@ async function ingestLoop(plan: ClientPlan, agent: http.Agent, tenant: string, u
   );
   while (Date.now() < until) {
     const t0 = performance.now();
-    const status = await post(`${plan.otlpHttp}/v1/traces`, agent, tenant, body);
+    const { status, limit } = await post(`${plan.otlpHttp}/v1/traces`, agent, tenant, body);
     if (status === 200) {
       s.ingestOk += spans;
       s.ingestMs.push(performance.now() - t0);
     } else if (status === 0) s.ingestErrors++;
-    else s.ingestRefused++;
+    else {
+      s.ingestRefused++;
+      refused(s, limit);
+    }
     await pause(pauseMs);
   }
 }
@@ -72,11 +84,14 @@ async function queryLoop(plan: ClientPlan, agent: http.Agent, tenant: string, un
   const body = Buffer.from(JSON.stringify({ query }));
   while (Date.now() < until) {
     const t0 = performance.now();
-    const status = await post(plan.graphqlUrl, agent, tenant, body);
+    const { status, limit } = await post(plan.graphqlUrl, agent, tenant, body);
     if (status === 200) {
       s.queryOk++;
       s.queryMs.push(performance.now() - t0);
-    } else s.queryRefused++;
+    } else {
+      s.queryRefused++;
+      refused(s, limit);
+    }
     await pause(pauseMs);
   }
 }

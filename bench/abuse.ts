@@ -44,6 +44,7 @@ async function phase(name: string, limits: boolean, flood: boolean): Promise<[st
           `${a.ingestRefused} ingest and ${a.queryRefused} query requests refused, ${a.ingestErrors} ingest socket errors; A query p50 ${fmt(summarize(a.queryMs).p50)} ms`,
       );
     }
+    if (b.ingestRefused + b.queryRefused > 0) console.log(`  ${name}: B refused by ${JSON.stringify(b.refusedBy)}`);
     return [name, b];
   } finally {
     await gw.stop();
@@ -72,6 +73,7 @@ for (let round = 0; round < ROUNDS; round++) {
       sum.queryRefused += side.queryRefused;
       sum.ingestMs.push(...side.ingestMs);
       sum.queryMs.push(...side.queryMs);
+      for (const [limit, n] of Object.entries(side.refusedBy)) sum.refusedBy[limit] = (sum.refusedBy[limit] ?? 0) + n;
     }
   }
 }
