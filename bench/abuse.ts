@@ -13,7 +13,7 @@ import type { ClientPlan, Side } from './abuse-clients.ts';
 
 const SECONDS = arg('seconds', 8);
 const FLOODERS = arg('flooders', 8);
-const LIMITS = { ingest: { itemsPerSecond: 1_000, bytesPerSecond: 0 }, graphql: { requestsPerSecond: 50, costPerSecond: 2_000, concurrentPerTenant: 1, timeoutMs: 2_000, duckdbMsPerSecond: arg('duckdb-ms', 1000) } };
+const LIMITS = { ingest: { itemsPerSecond: 1_000, bytesPerSecond: 0 }, graphql: { requestsPerSecond: 50, costPerSecond: 2_000, concurrentPerTenant: 1, timeoutMs: 2_000, duckdbMsPerSecond: arg('duckdb-ms', 0) } };
 
 function runClients(plan: ClientPlan): Promise<Side> {
   return new Promise((resolve, reject) => {
