@@ -9,6 +9,7 @@ import { gql } from '../helpers/graphql-client.ts';
 import { grpcExport } from '../helpers/otlp-grpc.ts';
 import { logsJson, randomTraceId, spansJson, toProtobuf } from '../helpers/otlp-bodies.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { type GqlError, wsClient } from '../helpers/tail-client.ts';
 
 const codeOf = (r: { errors?: { extensions?: Record<string, unknown> }[] }) => r.errors?.[0]?.extensions?.code;
 const messageOf = (r: { errors?: { message: string }[] }) => r.errors?.[0]?.message ?? '';
@@ -215,6 +216,32 @@ describe('per-tenant DuckDB time budget (limits.graphql.duckdbMsPerSecond)', () 
     assert.match(messageOf(refused), /limits\.graphql\.duckdbMsPerSecond of 1 per second exceeded for this tenant; retry after \d+ s/);
     const other = await gql(gw.graphqlUrl, SPANS, {}, { 'x-scope-orgid': 'light' });
     assert.equal(other.errors, undefined, 'another tenant keeps its own DuckDB time');
+  });
+
+  test('queries over graphql-ws are metered and refused the same way', async () => {
+    const client = wsClient(gw, 'ws-heavy');
+    const wsQuery = (query: string) =>
+      new Promise<{ data?: unknown; errors?: GqlError[] }>((resolve) => {
+        let result: { data?: unknown; errors?: GqlError[] } = {};
+        client.subscribe(
+          { query },
+          {
+            next: (v) => (result = v as typeof result),
+            error: (e) => resolve({ errors: Array.isArray(e) ? (e as GqlError[]) : [e as GqlError] }),
+            complete: () => resolve(result),
+          },
+        );
+      });
+    try {
+      const first = await wsQuery(SPANS);
+      assert.equal(first.errors, undefined, JSON.stringify(first.errors));
+      let refused: GqlError | undefined;
+      for (let i = 0; i < 5 && !refused; i++) refused = (await wsQuery(SPANS)).errors?.find((e) => /duckdbMsPerSecond/.test(e.message));
+      assert.ok(refused, 'the tenant was refused once its DuckDB milliseconds were used');
+      assert.match(refused.message, /limits\.graphql\.duckdbMsPerSecond of 1 per second exceeded for this tenant; retry after \d+ s/);
+    } finally {
+      await client.dispose();
+    }
   });
 
   test('requests that run no DuckDB statement cost no query time', async () => {
