@@ -1,8 +1,10 @@
 // One tenant floods ingest and queries while a second tenant's ingest and queries are measured,
 // side by side: B alone (baseline), B while A floods with no limits, B while A floods with
-// per-tenant limits on. Same process, same run, so machine load affects every column alike. The
-// clients run in a worker thread (bench/abuse-clients.ts), the gateway on the main thread.
+// per-tenant limits on. Same process, same run, so machine load affects every column alike. Each
+// tenant's clients run in their own worker thread (bench/abuse-clients.ts), the gateway on the main
+// thread; each worker's event-loop utilization is printed, to show the load generator keeps up.
 //   npm run bench:abuse -- --seconds 8 --flooders 8
+import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { startGateway } from '../test/helpers/gateway.ts';
@@ -11,9 +13,9 @@ import type { ClientPlan, Side } from './abuse-clients.ts';
 
 const SECONDS = arg('seconds', 8);
 const FLOODERS = arg('flooders', 8);
-const LIMITS = { ingest: { itemsPerSecond: 1_000, bytesPerSecond: 0 }, graphql: { requestsPerSecond: 50, costPerSecond: 2_000, concurrentPerTenant: 1, timeoutMs: 2_000 } };
+const LIMITS = { ingest: { itemsPerSecond: 1_000, bytesPerSecond: 0 }, graphql: { requestsPerSecond: 50, costPerSecond: 2_000, concurrentPerTenant: 1, timeoutMs: 2_000, duckdbMsPerSecond: arg('duckdb-ms', 0) } };
 
-function runClients(plan: ClientPlan): Promise<{ a: Side; b: Side }> {
+function runClients(plan: ClientPlan): Promise<Side> {
   return new Promise((resolve, reject) => {
     // tsx's loader does not reach a worker's entry file on Node 20: register it, then import.
     const entry = JSON.stringify(new URL('./abuse-clients.ts', import.meta.url).href);
@@ -29,15 +31,20 @@ async function phase(name: string, limits: boolean, flood: boolean): Promise<[st
     // The gateway's event loop (this thread): how long its callbacks wait, i.e. what blocks everyone.
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();
-    const { a, b } = await runClients({ otlpHttp: gw.otlpHttp, graphqlUrl: gw.graphqlUrl, seconds: SECONDS, flooders: FLOODERS, flood });
+    const common = { otlpHttp: gw.otlpHttp, graphqlUrl: gw.graphqlUrl, seconds: SECONDS, flooders: FLOODERS };
+    const [b, a] = await Promise.all([runClients({ ...common, role: 'b' }), flood ? runClients({ ...common, role: 'a' }) : undefined]);
     delay.disable();
-    console.log(`  ${name}: gateway event-loop delay p99 ${fmt(delay.percentile(99) / 1e6)} ms, max ${fmt(delay.max / 1e6)} ms`);
-    if (flood) {
+    console.log(
+      `  ${name}: gateway event-loop delay p99 ${fmt(delay.percentile(99) / 1e6)} ms, max ${fmt(delay.max / 1e6)} ms; ` +
+        `client workers busy B ${fmt(b.busy * 100, 0)} %${a ? `, A ${fmt(a.busy * 100, 0)} %` : ''}; load average ${loadavg().map((l) => fmt(l, 2)).join(' ')}`,
+    );
+    if (a) {
       console.log(
         `  ${name}: flooder A got ${fmt(a.ingestOk / SECONDS, 0)} spans/s in and ${fmt(a.queryOk / SECONDS, 1)} queries/s answered; ` +
-          `${a.ingestRefused} ingest and ${a.queryRefused} query requests refused`,
+          `${a.ingestRefused} ingest and ${a.queryRefused} query requests refused, ${a.ingestErrors} ingest socket errors; A query p50 ${fmt(summarize(a.queryMs).p50)} ms`,
       );
     }
+    if (b.ingestRefused + b.queryRefused > 0) console.log(`  ${name}: B refused by ${JSON.stringify(b.refusedBy)}`);
     return [name, b];
   } finally {
     await gw.stop();
@@ -45,18 +52,41 @@ async function phase(name: string, limits: boolean, flood: boolean): Promise<[st
 }
 
 console.log(`bench:abuse on ${machine()}; ${SECONDS} s per phase, ${FLOODERS} flooding ingest clients and ${Math.max(1, FLOODERS / 2)} query clients for tenant A`);
-// --limited-only 1: just the third phase (for profiling it with --cpu-prof).
-const results = arg('limited-only', 0)
-  ? [await phase('A floods, limits on', true, true)]
-  : [await phase('B alone', false, false), await phase('A floods, no limits', false, true), await phase('A floods, limits on', true, true)];
+// --limited-only 1: just the third phase (for profiling it with --cpu-prof). --rounds N runs the
+// phases N times in turn and adds up each phase's figures, so a machine whose load changes during
+// the run weighs on every phase alike.
+const ROUNDS = Math.max(1, arg('rounds', 1));
+const PHASES: [string, boolean, boolean][] = arg('limited-only', 0)
+  ? [['A floods, limits on', true, true]]
+  : [['B alone', false, false], ['A floods, no limits', false, true], ['A floods, limits on', true, true]];
+const results: [string, Side][] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [i, [name, limits, flood]] of PHASES.entries()) {
+    const [, side] = await phase(name, limits, flood);
+    const sum = results[i]?.[1];
+    if (!sum) results[i] = [name, side];
+    else {
+      sum.ingestOk += side.ingestOk;
+      sum.ingestRefused += side.ingestRefused;
+      sum.ingestErrors += side.ingestErrors;
+      sum.queryOk += side.queryOk;
+      sum.queryRefused += side.queryRefused;
+      sum.ingestMs.push(...side.ingestMs);
+      sum.queryMs.push(...side.queryMs);
+      for (const [limit, n] of Object.entries(side.refusedBy)) sum.refusedBy[limit] = (sum.refusedBy[limit] ?? 0) + n;
+    }
+  }
+}
+const TOTAL_SECONDS = SECONDS * ROUNDS;
 const rows: [string, (s: Side) => string][] = [
-  ['B ingest spans/s', (s) => fmt(s.ingestOk / SECONDS, 0)],
+  ['B ingest spans/s', (s) => fmt(s.ingestOk / TOTAL_SECONDS, 0)],
   ['B ingest p50 ms', (s) => fmt(summarize(s.ingestMs).p50)],
   ['B ingest p99 ms', (s) => fmt(summarize(s.ingestMs).p99)],
-  ['B queries/s', (s) => fmt(s.queryOk / SECONDS, 1)],
+  ['B queries/s', (s) => fmt(s.queryOk / TOTAL_SECONDS, 1)],
   ['B query p50 ms', (s) => fmt(summarize(s.queryMs).p50)],
   ['B query p99 ms', (s) => fmt(summarize(s.queryMs).p99)],
   ['B refused', (s) => String(s.ingestRefused + s.queryRefused)],
+  ['B socket errors', (s) => String(s.ingestErrors)],
 ];
 console.log(['', ...results.map(([n]) => n)].map((c) => c.padEnd(22)).join(''));
 for (const [label, f] of rows) console.log([label, ...results.map(([, s]) => f(s))].map((c) => c.padEnd(22)).join(''));

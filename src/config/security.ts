@@ -56,6 +56,13 @@ export interface LimitsConfig {
     timeoutMs: number;
     /** Automatic persisted queries (Apollo protocol) cached per tenant; 0 entries = off. */
     persistedQueries: number;
+    /**
+     * Per tenant, milliseconds of DuckDB read time per second (0 = unlimited): each GraphQL request's
+     * statements are timed and charged when it is done; a tenant that used its share (or owes
+     * time from a longer request) gets 429 before its next request is parsed, so its queries cannot
+     * keep DuckDB's threads busy while other tenants' wait.
+     */
+    duckdbMsPerSecond: number;
   };
   ingest: {
     /** Per tenant, spans + log records + data points per second (0 = unlimited). */
@@ -133,6 +140,7 @@ export function defaultLimitsConfig(): LimitsConfig {
       concurrentPerTenant: 0,
       timeoutMs: 30_000,
       persistedQueries: 1000,
+      duckdbMsPerSecond: 0,
     },
     ingest: { itemsPerSecond: 0, bytesPerSecond: 0 },
     connections: defaultConnectionLimits(),

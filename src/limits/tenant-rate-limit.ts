@@ -27,12 +27,18 @@ export interface TenantRateLimit {
    * the tenant is refused for the seconds the excess would take, so its average stays at the limit.
    */
   owe(tenant: string, excess: number): Promise<void>;
+  /**
+   * Charges what a request has already used (e.g. its query time), never refusing: the tenant's
+   * budget for this second may go below zero, and beyond a whole second's budget the rest is owed.
+   * The next `check` refuses the tenant until it is paid.
+   */
+  spend(tenant: string, cost: number): Promise<void>;
 }
 
 export function createTenantRateLimit(limit: string, perSecond: number): TenantRateLimit {
   if (perSecond <= 0) {
     const none = () => Promise.resolve();
-    return { perSecond, charge: none, check: none, refund: none, owe: none };
+    return { perSecond, charge: none, check: none, refund: none, owe: none, spend: none };
   }
   const limiter = new RateLimiterMemory({ points: perSecond, duration: 1 });
   // Refused until the current window ends plus the seconds the excess is worth.
@@ -64,5 +70,10 @@ export function createTenantRateLimit(limit: string, perSecond: number): TenantR
       if (cost > 0) await limiter.reward(tenant, Math.min(cost, perSecond));
     },
     owe,
+    async spend(tenant, cost) {
+      if (cost <= 0) return;
+      await limiter.penalty(tenant, Math.min(cost, perSecond));
+      await owe(tenant, cost - perSecond);
+    },
   };
 }

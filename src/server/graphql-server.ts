@@ -18,6 +18,7 @@ import { connectionParamHeaders, nodeHeaders, type Principal } from '../auth/typ
 import { defaultAuthConfig, defaultLimitsConfig, type LimitsConfig } from '../config/security.ts';
 import { RateLimitedError, createTenantRateLimit } from '../limits/tenant-rate-limit.ts';
 import { withQuerySignal } from '../stores/query-signal.ts';
+import { withQueryMeter } from '../limits/query-time.ts';
 import { type ConnectionLimits, applyHttpTimeouts, defaultConnectionLimits, httpServerOptions } from './connection-limits.ts';
 import { watchWebSocket } from './ws-liveness.ts';
 import { compiledSubscriptionsPlugin } from './compiled-subscriptions.ts';
@@ -25,6 +26,7 @@ import {
   DeadlineError,
   armorPlugin,
   checkQueryText,
+  costBudget,
   costLimitPlugin,
   deadlinePlugin,
   persistedQueriesPlugin,
@@ -127,6 +129,13 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   const authenticator = opts.authenticator ?? createAuthenticator(defaultAuthConfig(), opts.logger);
   const limits = opts.limits ?? defaultLimitsConfig().graphql;
   const rateLimit = createTenantRateLimit('limits.graphql.requestsPerSecond', limits.requestsPerSecond);
+  // DuckDB read time, charged after each request from its meter; checked before the next is parsed.
+  const queryTime = createTenantRateLimit('limits.graphql.duckdbMsPerSecond', limits.duckdbMsPerSecond);
+  // The cost budget is charged after parsing (the cost needs the document); a tenant that has used
+  // it up or owes is refused before its next document is parsed.
+  const cost = costBudget(limits);
+  const spendQueryTime = (tenant: string, ms: number) =>
+    queryTime.spend(tenant, Math.ceil(ms)).catch((err: unknown) => opts.logger.error({ err }, 'charging DuckDB query time failed'));
   const inFlight = new Map<string, number>();
   // Set when a request (HTTP) or connection (graphql-ws) is admitted; read when its context is built.
   const principals = new WeakMap<object, Principal>();
@@ -148,7 +157,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       persistedQueriesPlugin(limits.persistedQueries, (ctx) => principalOf((ctx as { req?: object }).req).tenant),
       queryTextLimitPlugin(limits.maxQueryBytes),
       armorPlugin(limits),
-      costLimitPlugin(limits),
+      costLimitPlugin(limits, cost),
       deadlinePlugin,
       compiledSubscriptionsPlugin(opts.compileSubscriptions ?? true),
     ],
@@ -171,6 +180,8 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     try {
       const principal = await authenticator.admit(nodeHeaders(req.headers), opts.tenantHeader, 'query');
       await rateLimit.charge(principal.tenant);
+      await queryTime.check(principal.tenant);
+      await cost.check(principal.tenant);
       tenant = principal.tenant;
       principals.set(req, principal);
     } catch (err) {
@@ -195,10 +206,12 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     res.once('close', () => {
       if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
     });
+    const meter = { ms: 0 };
     try {
-      await withQuerySignal(abort.signal, () => yoga.handle(req, res));
+      await withQueryMeter(meter, () => withQuerySignal(abort.signal, () => yoga.handle(req, res)));
     } finally {
       clearTimeout(timer);
+      if (meter.ms > 0) await spendQueryTime(tenant, meter.ms);
     }
   }
 
@@ -263,8 +276,11 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       onSubscribe: async (ctx, _id, payload) => {
         const tooLarge = checkQueryText(payload.query, limits.maxQueryBytes);
         if (tooLarge) return [tooLarge];
+        const tenant = principalOf(ctx).tenant;
         try {
-          await rateLimit.charge(principalOf(ctx).tenant);
+          await rateLimit.charge(tenant);
+          await queryTime.check(tenant);
+          await cost.check(tenant);
         } catch (err) {
           if (err instanceof RateLimitedError) return [new GatewayError('GW_RATE_LIMITED', err.message, { retryAfterSeconds: err.retryAfterSeconds })];
           throw err;
@@ -287,6 +303,11 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
         // interrupted when it passes or the socket closes. Subscriptions run until completed.
         const isSubscription = getOperationAST(document, payload.operationName)?.operation === 'subscription';
         const deadline = isSubscription ? undefined : operationDeadline(limits.timeoutMs, ctx.extra.socket);
+        const meter = { ms: 0 };
+        const done = () => {
+          deadline?.done();
+          if (meter.ms > 0) void spendQueryTime(tenant, meter.ms);
+        };
         return {
           schema,
           operationName: payload.operationName,
@@ -294,7 +315,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
           variableValues: payload.variables,
           contextValue: deadline ? { ...context, requestSignal: deadline.signal } : context,
           rootValue: {
-            execute: deadline ? (a: ExecutionArgs) => withQuerySignal(deadline.signal, () => settle(execute(a), deadline.done)) : execute,
+            execute: deadline ? (a: ExecutionArgs) => withQueryMeter(meter, () => withQuerySignal(deadline.signal, () => settle(execute(a), done))) : execute,
             subscribe,
           },
         };

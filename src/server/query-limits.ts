@@ -9,7 +9,7 @@ import { LRUCache } from 'lru-cache';
 import type { LimitsConfig } from '../config/security.ts';
 import { GatewayError } from '../errors.ts';
 import { queryCost } from './query-cost.ts';
-import { RateLimitedError, createTenantRateLimit } from '../limits/tenant-rate-limit.ts';
+import { RateLimitedError, type TenantRateLimit, createTenantRateLimit } from '../limits/tenant-rate-limit.ts';
 
 type GraphQLLimits = LimitsConfig['graphql'];
 
@@ -76,10 +76,14 @@ export function armorPlugin(limits: GraphQLLimits): Plugin {
   }) as Plugin;
 }
 
-export function costLimitPlugin(limits: GraphQLLimits): Plugin {
+/** The per-tenant budget of limits.graphql.costPerSecond (shared by the server's admission check and the plugin). */
+export function costBudget(limits: GraphQLLimits): TenantRateLimit {
+  return createTenantRateLimit('limits.graphql.costPerSecond', limits.costPerSecond);
+}
+
+export function costLimitPlugin(limits: GraphQLLimits, budget: TenantRateLimit = costBudget(limits)): Plugin {
   // Per tenant, cost units per second: a tenant's expensive queries are refused before they run,
   // so its allowed load on DuckDB and the event loop stays what the operator granted.
-  const budget = createTenantRateLimit('limits.graphql.costPerSecond', limits.costPerSecond);
   const check = async (args: { schema: GraphQLSchema; document: DocumentNode; operationName?: string | null; variableValues?: unknown; contextValue: unknown }) => {
     const cost = queryCost(args.schema, args.document, args.operationName, args.variableValues as Record<string, unknown> | undefined, limits.defaultListSize);
     if (cost > limits.maxCost) {

@@ -9,6 +9,7 @@ import { gql } from '../helpers/graphql-client.ts';
 import { grpcExport } from '../helpers/otlp-grpc.ts';
 import { logsJson, randomTraceId, spansJson, toProtobuf } from '../helpers/otlp-bodies.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { type GqlError, wsClient } from '../helpers/tail-client.ts';
 
 const codeOf = (r: { errors?: { extensions?: Record<string, unknown> }[] }) => r.errors?.[0]?.extensions?.code;
 const messageOf = (r: { errors?: { message: string }[] }) => r.errors?.[0]?.message ?? '';
@@ -163,6 +164,18 @@ describe('per-tenant cost budget and requests beyond a whole second', () => {
     assert.equal(other.errors, undefined, 'another tenant keeps its own budget');
   });
 
+  test('a tenant that owes cost is refused before its next document is parsed', async () => {
+    // 1000 × 4 fields = 4000: runs on the 1000 of this second, and 3000 are owed (3 s).
+    const r = await gql(gw.graphqlUrl, '{ spans(first: 1000) { nodes { name attributes } } }', {}, { 'x-scope-orgid': 'debtor' });
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    // Not a document at all: parsing it would answer a syntax error, so a 429 shows it was refused unparsed.
+    const next = await gql(gw.graphqlUrl, '{ this is not graphql', {}, { 'x-scope-orgid': 'debtor' });
+    assert.equal(next.status, 429);
+    assert.equal(codeOf(next), 'GW_RATE_LIMITED');
+    assert.match(messageOf(next), /limits\.graphql\.costPerSecond of 1000 per second exceeded for this tenant; retry after [2-6] s/);
+    assert.match((await gql(gw.graphqlUrl, '{ this is not graphql', {}, { 'x-scope-orgid': 'solvent' })).errors?.[0]?.message ?? '', /Syntax Error/);
+  });
+
   test('a request of 4 seconds\' items is let through once, then the tenant waits out the excess', async () => {
     const big = JSON.stringify(spansJson(Array.from({ length: 200 }, () => ({ name: 'burst' }))));
     const small = JSON.stringify(spansJson([{ name: 'after' }]));
@@ -173,6 +186,70 @@ describe('per-tenant cost budget and requests beyond a whole second', () => {
     const wait = Number(next.headers.get('retry-after'));
     assert.ok(wait >= 2 && wait <= 4, `Retry-After covers the excess (got ${wait})`);
     assert.equal((await post(small, 'other')).status, 200, 'another tenant is served');
+  });
+});
+
+describe('per-tenant DuckDB time budget (limits.graphql.duckdbMsPerSecond)', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { graphql: { duckdbMsPerSecond: 1 } } });
+    const body = JSON.stringify(spansJson(Array.from({ length: 200 }, (_, i) => ({ name: `op-${i}`, attributes: { 'http.route': `/r/${i}` } }))));
+    const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-scope-orgid': 'heavy' }, body });
+    assert.equal(res.status, 200);
+  });
+  after(() => gw.stop());
+
+  const SPANS = '{ spans(first: 200, filter: { attributes: [{ key: "http.route", regex: "^/r/1" }] }) { nodes { name attributes } } }';
+
+  test('a tenant whose statements used its milliseconds is refused before parsing, with Retry-After; others are served', async () => {
+    // Every statement takes at least a millisecond of the 1 ms per second, so the tenant is refused
+    // right after its first request that reached DuckDB (within a few tries on a slow machine).
+    const first = await gql(gw.graphqlUrl, SPANS, {}, { 'x-scope-orgid': 'heavy' });
+    assert.equal(first.errors, undefined, JSON.stringify(first.errors));
+    let refused: Awaited<ReturnType<typeof gql>> | undefined;
+    for (let i = 0; i < 5 && !refused; i++) {
+      const r = await gql(gw.graphqlUrl, SPANS, {}, { 'x-scope-orgid': 'heavy' });
+      if (r.status === 429) refused = r;
+    }
+    assert.ok(refused, 'the tenant was refused once its DuckDB milliseconds were used');
+    assert.equal(codeOf(refused), 'GW_RATE_LIMITED');
+    assert.match(messageOf(refused), /limits\.graphql\.duckdbMsPerSecond of 1 per second exceeded for this tenant; retry after \d+ s/);
+    const other = await gql(gw.graphqlUrl, SPANS, {}, { 'x-scope-orgid': 'light' });
+    assert.equal(other.errors, undefined, 'another tenant keeps its own DuckDB time');
+  });
+
+  test('queries over graphql-ws are metered and refused the same way', async () => {
+    const client = wsClient(gw, 'ws-heavy');
+    const wsQuery = (query: string) =>
+      new Promise<{ data?: unknown; errors?: GqlError[] }>((resolve) => {
+        let result: { data?: unknown; errors?: GqlError[] } = {};
+        client.subscribe(
+          { query },
+          {
+            next: (v) => (result = v as typeof result),
+            error: (e) => resolve({ errors: Array.isArray(e) ? (e as GqlError[]) : [e as GqlError] }),
+            complete: () => resolve(result),
+          },
+        );
+      });
+    try {
+      const first = await wsQuery(SPANS);
+      assert.equal(first.errors, undefined, JSON.stringify(first.errors));
+      let refused: GqlError | undefined;
+      for (let i = 0; i < 5 && !refused; i++) refused = (await wsQuery(SPANS)).errors?.find((e) => /duckdbMsPerSecond/.test(e.message));
+      assert.ok(refused, 'the tenant was refused once its DuckDB milliseconds were used');
+      assert.match(refused.message, /limits\.graphql\.duckdbMsPerSecond of 1 per second exceeded for this tenant; retry after \d+ s/);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  test('requests that run no DuckDB statement cost no query time', async () => {
+    for (let i = 0; i < 5; i++) {
+      const r = await gql<{ __typename: string }>(gw.graphqlUrl, '{ __typename }', {}, { 'x-scope-orgid': 'introspector' });
+      assert.equal(r.status, 200);
+      assert.equal(r.data?.__typename, 'Query');
+    }
   });
 });
 

@@ -167,3 +167,71 @@ describe('graphql-ws operations obey the request deadline', () => {
     }
   });
 });
+
+/**
+ * A bare HTTP/2 client on a raw socket: sends the connection preface and SETTINGS, acknowledges the
+ * server's SETTINGS, and never answers a PING (node:http2 clients always do, by themselves).
+ * Resolves once the server closes the connection, with the frame types it had received.
+ */
+function silentHttp2Client(hostPort: string): { closed: Promise<{ pings: number; goaway: boolean }> } {
+  const [host, port] = [hostPort.slice(0, hostPort.lastIndexOf(':')), Number(hostPort.slice(hostPort.lastIndexOf(':') + 1))];
+  const frame = (type: number, flags: number, payload = Buffer.alloc(0)) => {
+    const head = Buffer.alloc(9);
+    head.writeUIntBE(payload.length, 0, 3);
+    head[3] = type;
+    head[4] = flags;
+    return Buffer.concat([head, payload]); // stream 0
+  };
+  const SETTINGS = 0x4;
+  const PING = 0x6;
+  const GOAWAY = 0x7;
+  const ACK = 0x1;
+  let pings = 0;
+  let goaway = false;
+  const closed = new Promise<{ pings: number; goaway: boolean }>((resolve, reject) => {
+    const socket = net.connect({ host: host.replace(/^\[|\]$/g, ''), port }, () => {
+      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(SETTINGS, 0)]));
+    });
+    let buf = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 9) {
+        const length = buf.readUIntBE(0, 3);
+        if (buf.length < 9 + length) break;
+        const type = buf[3]!;
+        const flags = buf[4]!;
+        if (type === SETTINGS && !(flags & ACK)) socket.write(frame(SETTINGS, ACK));
+        if (type === PING && !(flags & ACK)) pings++;
+        if (type === GOAWAY) goaway = true;
+        buf = buf.subarray(9 + length);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ pings, goaway }));
+  });
+  return { closed };
+}
+
+describe('OTLP/gRPC keepalive', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { connections: { ...SHORT, grpcMaxIdleMs: 0, grpcKeepaliveTimeMs: 300, grpcKeepaliveTimeoutMs: 300 } } });
+  });
+  after(() => gw.stop());
+
+  test('a client that stops answering the server’s HTTP/2 pings is disconnected; one that answers stays', async () => {
+    const answering = http2.connect(`http://${gw.otlpGrpc}`);
+    let answeringPings = 0;
+    let answeringClosed = false;
+    answering.on('ping', () => answeringPings++);
+    answering.on('close', () => (answeringClosed = true));
+    answering.on('error', () => {});
+    const { pings } = await silentHttp2Client(gw.otlpGrpc).closed;
+    assert.ok(pings >= 1, 'the silent client was pinged before it was cut off');
+    // Still connected after a few ping rounds of its own, the answering client was pinged and kept.
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.ok(answeringPings >= 1, 'the answering client was pinged too');
+    assert.equal(answeringClosed, false, 'the answering client is still connected');
+    answering.close();
+  });
+});

@@ -19,6 +19,7 @@ import {
 } from '@duckdb/node-api';
 import { toStoreError, unavailable } from './errors.ts';
 import { interruptible } from './interrupt.ts';
+import { metered } from '../../limits/query-time.ts';
 
 export type SqlParam = string | number | bigint | boolean | null | readonly string[];
 export type Row = Record<string, unknown>;
@@ -206,7 +207,8 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
     query(sql, params = []) {
       let lane = readLanes[0]!;
       for (const l of readLanes) if (l.pending < lane.pending) lane = l;
-      return lane.use((conn) => interruptible(conn, () => runQuery(conn, sql, params))).catch((err: unknown) => {
+      // Metered once the lane is ours: a tenant pays for the time its statement runs, not for its wait.
+      return lane.use((conn) => metered(() => interruptible(conn, () => runQuery(conn, sql, params)))).catch((err: unknown) => {
         throw toStoreError(err);
       });
     },

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../../src/config/load.ts';
+import { ENV_VARS, loadConfig } from '../../../src/config/load.ts';
 
 test('defaults are loopback listeners, the usual ports and a DuckDB file under ./data', () => {
   const cfg = loadConfig({ env: {} });
@@ -60,4 +60,32 @@ test('the tail section has its limits by default and rejects a limit that is not
   assert.throws(() => loadConfig({ env: {}, overrides: { tail: { traces: { quietMs: 0 } } } }), /tail\.traces\.quietMs: expected an integer of at least 1 \(actual: 0\)/);
   assert.throws(() => loadConfig({ env: {}, overrides: { tail: { redis: { url: 'localhost:6379' } } } }), /tail\.redis\.url: expected a redis:\/\/ or rediss:\/\/ URL/);
   assert.equal(loadConfig({ env: { TELEQL_TAIL_REDIS_URL: 'redis://10.0.0.5:6379' } }).tail.redis.url, 'redis://10.0.0.5:6379');
+});
+
+test('limits.connections comes from TELEQL_* environment variables, each checked as an integer', () => {
+  const env = {
+    TELEQL_HTTP_KEEPALIVE_TIMEOUT_MS: '1001',
+    TELEQL_HTTP_HEADERS_TIMEOUT_MS: '1002',
+    TELEQL_HTTP_REQUEST_TIMEOUT_MS: '1003',
+    TELEQL_WS_IDLE_TIMEOUT_MS: '1004',
+    TELEQL_WS_PING_INTERVAL_MS: '1005',
+    TELEQL_GRPC_MAX_IDLE_MS: '1006',
+    TELEQL_GRPC_KEEPALIVE_TIME_MS: '1007',
+    TELEQL_GRPC_KEEPALIVE_TIMEOUT_MS: '0',
+  };
+  assert.deepEqual(loadConfig({ env }).limits.connections, {
+    httpKeepAliveTimeoutMs: 1001,
+    httpHeadersTimeoutMs: 1002,
+    httpRequestTimeoutMs: 1003,
+    wsIdleTimeoutMs: 1004,
+    wsPingIntervalMs: 1005,
+    grpcMaxIdleMs: 1006,
+    grpcKeepaliveTimeMs: 1007,
+    grpcKeepaliveTimeoutMs: 0,
+  });
+  // Every limits.connections key has its variable, so a key added later without one fails here.
+  const covered = new Set(ENV_VARS.map((v) => v.path));
+  for (const key of Object.keys(loadConfig({ env: {} }).limits.connections)) assert.ok(covered.has(`limits.connections.${key}`), `no env var for ${key}`);
+  assert.throws(() => loadConfig({ env: { TELEQL_GRPC_MAX_IDLE_MS: '5s' } }), /TELEQL_GRPC_MAX_IDLE_MS: expected an integer from 0 to \d+ \(actual: '5s'\)/);
+  assert.throws(() => loadConfig({ env: { TELEQL_WS_IDLE_TIMEOUT_MS: '-1' } }), /TELEQL_WS_IDLE_TIMEOUT_MS: expected an integer/);
 });
