@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import type { LogRecord, SpanRecord } from '../../../src/model/telemetry.ts';
 import { compileLogFilter, compileRegex, compileSpanFilter, lookupAttribute, matchesLog, matchesSpan, toNumber } from '../../../src/stores/filter-match.ts';
 import { StoreError, type TelemetryFilter } from '../../../src/stores/types.ts';
-import { sampleSpans, t2, t3 } from '../../contract/trace-store-contract.ts';
+import { sampleSpans, spanFilterCases } from '../../contract/trace-store-contract.ts';
 import { attrs, log, MS, resource, span, spanId, T0 } from '../../helpers/telemetry-builders.ts';
 
 const spans = sampleSpans('match');
@@ -26,47 +26,7 @@ function throwsBadQuery(fn: () => unknown, includes?: string, backend = 'gateway
 }
 
 describe('filter-match evaluates the TraceStore contract filter cases as DuckDB does', () => {
-  const cases: [string, TelemetryFilter, string[]][] = [
-    ['no filter', {}, ['GET /cart', 'POST /pay', 'SELECT cart', 'consume', 'render']],
-    ['attribute eq', { attributes: [{ key: 'http.method', op: 'eq', value: 'GET' }] }, ['GET /cart']],
-    ['attribute neq (the attribute must exist)', { attributes: [{ key: 'http.method', op: 'neq', value: 'GET' }] }, ['POST /pay']],
-    ['attribute in', { attributes: [{ key: 'http.method', op: 'in', values: ['GET', 'POST'] }] }, ['GET /cart', 'POST /pay']],
-    ['attribute regex matching the whole value', { attributes: [{ key: 'http.method', op: 'regex', value: 'P.*' }] }, ['POST /pay']],
-    ['attribute regex not matching a substring only', { attributes: [{ key: 'http.method', op: 'regex', value: 'OS' }] }, []],
-    ['attribute exists', { attributes: [{ key: 'db.system', op: 'exists' }] }, ['SELECT cart']],
-    ['attribute gt on an int', { attributes: [{ key: 'http.status_code', op: 'gt', number: 399 }] }, ['POST /pay']],
-    ['attribute gte', { attributes: [{ key: 'http.status_code', op: 'gte', number: 200 }] }, ['GET /cart', 'POST /pay']],
-    ['attribute lt', { attributes: [{ key: 'http.status_code', op: 'lt', number: 300 }] }, ['GET /cart']],
-    ['attribute lte', { attributes: [{ key: 'http.status_code', op: 'lte', number: 200 }] }, ['GET /cart']],
-    ['attribute gt on a double', { attributes: [{ key: 'amount', op: 'gt', number: 10 }] }, ['POST /pay']],
-    ['attribute gt with the number given as a string value', { attributes: [{ key: 'amount', op: 'gt', value: '10' }] }, ['POST /pay']],
-    ['attribute lt on a non-numeric value', { attributes: [{ key: 'user.id', op: 'lt', number: 5 }] }, []],
-    ['attribute found on the resource', { attributes: [{ key: 'service.name', op: 'eq', value: 'db' }] }, ['SELECT cart']],
-    ['span attribute shadowing the resource one', { attributes: [{ key: 'deployment.environment', op: 'eq', value: 'prod' }] }, ['GET /cart', 'SELECT cart']],
-    ['span attribute over the resource one', { attributes: [{ key: 'deployment.environment', op: 'eq', value: 'canary' }] }, ['render']],
-    ['two attribute conditions are ANDed', { attributes: [{ key: 'http.method', op: 'exists' }, { key: 'http.status_code', op: 'lt', number: 300 }] }, ['GET /cart']],
-    ['telemetrySource from the resource', { telemetrySource: ['claude-code'] }, ['POST /pay', 'consume']],
-    ['service', { service: ['checkout'] }, ['GET /cart', 'render']],
-    ['name', { name: ['render', 'consume'] }, ['consume', 'render']],
-    ['status ERROR', { status: ['ERROR'] }, ['POST /pay', 'SELECT cart']],
-    ['status UNSET and OK', { status: ['UNSET', 'OK'] }, ['GET /cart', 'consume', 'render']],
-    ['kind', { kind: [1, 5] }, ['consume', 'render']],
-    ['minDuration', { minDuration: 100n * MS }, ['GET /cart', 'POST /pay']],
-    ['maxDuration', { maxDuration: 20n * MS }, ['SELECT cart', 'consume']],
-    ['traceId, in any letter case', { traceId: [t2, t3.toUpperCase()] }, ['POST /pay', 'consume']],
-    ['spanId', { spanId: [spanId(0x12)] }, ['SELECT cart']],
-    ['time range from', { timeRange: { from: T0 + 500n * MS } }, ['POST /pay', 'consume']],
-    ['time range to (inclusive)', { timeRange: { to: T0 + 40n * MS } }, ['GET /cart', 'SELECT cart', 'render']],
-    ['not', { not: { service: ['checkout'] } }, ['POST /pay', 'SELECT cart', 'consume']],
-    ['not over a missing attribute', { not: { attributes: [{ key: 'db.system', op: 'eq', value: 'postgresql' }] } }, ['GET /cart', 'POST /pay', 'consume', 'render']],
-    ['or', { or: [{ name: ['render'] }, { status: ['ERROR'] }] }, ['POST /pay', 'SELECT cart', 'render']],
-    ['and with a nested or', { and: [{ service: ['checkout'] }, { or: [{ kind: [1] }, { minDuration: 100n * MS }] }] }, ['GET /cart', 'render']],
-    ['or with a nested not', { or: [{ not: { service: ['checkout', 'db', 'payments'] } }, { name: ['consume'] }] }, ['consume']],
-    ['not of not', { not: { not: { service: ['db'] } } }, ['SELECT cart']],
-    ['empty lists count as unset', { service: [], attributes: [], or: [] }, ['GET /cart', 'POST /pay', 'SELECT cart', 'consume', 'render']],
-    ['a user value matched literally', { service: ["checkout' OR '1'='1"] }, []],
-  ];
-  for (const [label, filter, expected] of cases) {
+  for (const [label, filter, expected] of spanFilterCases) {
     it(`filters spans by ${label}`, () => {
       assert.deepEqual(names(filter), expected);
     });
