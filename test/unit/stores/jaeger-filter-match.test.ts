@@ -7,7 +7,7 @@ import type { LogRecord, SpanRecord } from '../../../src/model/telemetry.ts';
 import { compileLogFilter, compileRegex, compileSpanFilter, lookupAttribute, matchesLog, matchesSpan, toNumber } from '../../../src/stores/filter-match.ts';
 import { StoreError, type TelemetryFilter } from '../../../src/stores/types.ts';
 import { sampleSpans, spanFilterCases } from '../../contract/trace-store-contract.ts';
-import { attrs, log, MS, resource, span, spanId, T0 } from '../../helpers/telemetry-builders.ts';
+import { attrs, log, MS, resource, span, T0 } from '../../helpers/telemetry-builders.ts';
 
 const spans = sampleSpans('match');
 const names = (filter: TelemetryFilter, from: readonly SpanRecord[] = spans) => {
