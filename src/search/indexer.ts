@@ -4,7 +4,7 @@
 // A full queue drops the overflow and counts it; ingest never waits here.
 import type { Logger } from 'pino';
 import type { VectorDoc, VectorStore } from '../stores/vector-types.ts';
-import { createAnnIndex, type AnnIndex, type AnnOptions } from './ann.ts';
+import type { AnnIndex, AnnOptions } from './ann.ts';
 import type { Embedder } from './embedder.ts';
 import { bodyMd5, contentHash } from './hash.ts';
 import { logDocs, spanDocs, type SearchDoc } from './text.ts';
@@ -97,6 +97,8 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
       await embedder.load();
       const dimensions = embedder.dimensions()!;
       await store.prepare(dimensions);
+      // usearch (a native addon) loads with the model, not at start-up.
+      const { createAnnIndex } = await import('./ann.ts');
       const ann = createAnnIndex({ dimensions, ...opts.ann });
       const t0 = performance.now();
       const n = await store.scanVectors(embedder.model, dimensions, (hashes, vectors) => ann.add(hashes, vectors));
