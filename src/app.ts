@@ -301,6 +301,12 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       }
       samples.push({ name: 'teleql_duckdb_write_errors_total', help: 'Write batches DuckDB refused', type: 'counter', value: s.writeErrors });
     }
+    // Where the resident memory is: V8's heap, buffers outside it; the rest of rss is native
+    // (DuckDB, onnxruntime, code).
+    const mem = process.memoryUsage();
+    for (const [kind, value] of [['rss', mem.rss], ['heap_used', mem.heapUsed], ['heap_total', mem.heapTotal], ['external', mem.external], ['array_buffers', mem.arrayBuffers]] as const) {
+      samples.push({ name: 'teleql_process_memory_bytes', help: 'process.memoryUsage() of the gateway', type: 'gauge', value, labels: { kind } });
+    }
     samples.push(...backendMetrics(backends.statuses()));
     samples.push(...tailService.metrics());
     if (retention) samples.push(...retention.metrics());
