@@ -140,10 +140,19 @@ const written = async (acked: number) => {
   }
 };
 const gwResult = await drive(`127.0.0.1:${grpcPort}`, gateway.pid!, written);
+// Where the gateway's memory is at the end of the run (teleql_process_memory_bytes on /metrics).
+const memText = await (await fetch(`http://127.0.0.1:${gqlPort}/metrics`)).text();
+const mem = Object.fromEntries([...memText.matchAll(/teleql_process_memory_bytes\{kind="(\w+)"\} (\d+)/g)].map((m) => [m[1]!, Number(m[2]) / 2 ** 20]));
 gateway.kill('SIGTERM');
 await new Promise((r) => gateway.once('exit', r));
 rmSync(dir, { recursive: true, force: true });
 report('teleql → DuckDB', gwResult);
+if (mem.rss !== undefined) {
+  const native = mem.rss - (mem.heap_total ?? 0) - (mem.external ?? 0);
+  console.log(
+    `${''.padEnd(28)} at the end: rss ${fmt(mem.rss, 0)} MiB = V8 heap ${fmt(mem.heap_total ?? 0, 0)} (used ${fmt(mem.heap_used ?? 0, 0)}) + external ${fmt(mem.external ?? 0, 0)} (array buffers ${fmt(mem.array_buffers ?? 0, 0)}) + native/code ${fmt(native, 0)} MiB (DuckDB, onnxruntime, …)`,
+  );
+}
 
 const ratio = gwResult.cpuS / gwResult.spans / (bareResult.cpuS / bareResult.spans);
 console.log(`\nCPU cost ratio teleql / bare receiver: ${fmt(ratio, 2)}  (target ≤ 2.5)`);

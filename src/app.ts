@@ -4,8 +4,8 @@ import type { Logger } from 'pino';
 import { createRootLogger, componentLogger } from './logger.ts';
 import type { GatewayConfig } from './config/types.ts';
 import type { BackendRegistry } from './backends/index.ts';
-import { openDuckDbStore, type DuckDbStore } from './stores/duckdb/index.ts';
-import { retentionPlan, startRetention, type Retention } from './stores/duckdb/retention.ts';
+import type { DuckDbStore } from './stores/duckdb/index.ts';
+import type { Retention } from './stores/duckdb/retention.ts';
 import { componentType, createRegistry } from '../ingest/registry.ts';
 import type { AnyFactory } from '../ingest/component.ts';
 import { buildPipelines, type RunningPipelines } from '../ingest/pipeline.ts';
@@ -28,6 +28,7 @@ import { createTailService } from './tail/service.ts';
 import { embeddingExporterFactory } from '../ingest/exporters/embedding/factory.ts';
 import type { SearchParts } from './search/setup.ts';
 import { createSecurity, limitsProcessorFactory, redactionProcessorFactory, withSecurityProcessors } from './server/security.ts';
+import { openingWriter } from './startup/opening-writer.ts';
 
 export interface App {
   start(): Promise<void>;
@@ -52,6 +53,8 @@ export interface AppOptions {
   logger?: Logger;
   /** Alerting's clock (tests drive evaluations with data timestamps). */
   clock?: Clock;
+  /** Awaited before the store opens (tests: send data while the store is still opening). */
+  beforeStoreOpen?: () => Promise<void>;
 }
 
 interface OtlpAddresses {
@@ -86,6 +89,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   let alerting: Alerting | undefined;
   let search: SearchParts | undefined;
   let retention: Retention | undefined;
+  let storeOpening: Promise<{ store: DuckDbStore; search?: SearchParts }> | undefined;
   // Live tails: ingest publishes every batch here (before batching and storage); subscriptions read.
   const tailService = createTailService(cfg.tail, componentLogger(root, 'tail'), async (signal) => {
     // Everything the signal's batch processors hold now is written once their flush resolves.
@@ -106,37 +110,51 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     reportError: (componentId, err) => log.error({ err, component: componentId }, 'component reported an error'),
   };
 
-  async function start(): Promise<void> {
-    const t0 = performance.now();
-    store = await openDuckDbStore({
+  /**
+   * Loads DuckDB (its native binding alone takes ~270 ms), opens the store and the search tables.
+   * Runs while the receivers already listen: what they acknowledge meanwhile waits in the pipeline.
+   */
+  async function openStore(): Promise<{ store: DuckDbStore; search?: SearchParts }> {
+    await opts.beforeStoreOpen?.();
+    const [{ openDuckDbStore }, { retentionPlan, startRetention }] = await Promise.all([import('./stores/duckdb/index.ts'), import('./stores/duckdb/retention.ts')]);
+    const opened = await openDuckDbStore({
       path: cfg.storage.duckdb.path,
       logger: componentLogger(root, 'duckdb'),
       threads: cfg.storage.duckdb.threads || undefined,
       memoryLimit: cfg.storage.duckdb.memoryLimit || undefined,
     });
-    retention = startRetention(store.db, { plan: retentionPlan(cfg.storage.retention), logger: componentLogger(root, 'retention') });
-    if (cfg.search.enabled) {
-      // No model is loaded here: the first indexed record or search query loads it.
-      const { openSemanticSearch } = await import('./search/setup.ts');
-      search = await openSemanticSearch(cfg.search, store.db, componentLogger(root, 'search'));
-    }
+    store = opened;
+    retention = startRetention(opened.db, { plan: retentionPlan(cfg.storage.retention), logger: componentLogger(root, 'retention') });
+    if (!cfg.search.enabled) return { store: opened };
+    // No model is loaded here: the first indexed record or search query loads it.
+    const { openSemanticSearch } = await import('./search/setup.ts');
+    search = await openSemanticSearch(cfg.search, opened.db, componentLogger(root, 'search'));
+    return { store: opened, search };
+  }
+
+  async function start(): Promise<void> {
+    const t0 = performance.now();
+    storeOpening = openStore();
+    storeOpening.catch(() => undefined); // awaited below, after the receivers listen
     const registry = createRegistry([
       otlpReceiverFactoryWith(security.receiver),
       batchProcessorFactory,
       limitsProcessorFactory,
       redactionProcessorFactory,
-      duckDbExporterFactory(store.writer),
-      embeddingExporterFactory(search?.indexer ?? null),
+      duckDbExporterFactory(openingWriter(storeOpening.then((o) => o.store.writer))),
+      embeddingExporterFactory(storeOpening.then((o) => o.search?.indexer ?? null)),
       ...(await backendExporterFactories(cfg)),
     ]);
     await tail.start();
     pipelines = buildPipelines(registry, withSecurityProcessors(cfg), root, tailTaps(tail));
     addComponentReporters(backends, pipelines.components.values());
-    const duckStore = store;
-    for (const r of duckDbReporters(() => duckStore.stats(), duckDbRoles(), cfg.storage.duckdb.path)) backends.add(r);
     await pipelines.start(host);
-    search?.warmUp();
     log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), otlp: otlpAddresses() }, 'accepting OTLP');
+    // A store that cannot open fails start-up here (the caller stops the process with the error).
+    const { store } = await storeOpening;
+    for (const r of duckDbReporters(() => store.stats(), duckDbRoles(), cfg.storage.duckdb.path)) backends.add(r);
+    search?.warmUp();
+    log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000) }, 'store open');
 
     // The GraphQL side loads after ingest is listening: its modules are the heaviest to import.
     const [{ createGraphQLServer }, { schema }, { createContextFactory }] = await Promise.all([
@@ -284,6 +302,12 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       }
       samples.push({ name: 'teleql_duckdb_write_errors_total', help: 'Write batches DuckDB refused', type: 'counter', value: s.writeErrors });
     }
+    // Where the resident memory is: V8's heap, buffers outside it; the rest of rss is native
+    // (DuckDB, onnxruntime, code).
+    const mem = process.memoryUsage();
+    for (const [kind, value] of [['rss', mem.rss], ['heap_used', mem.heapUsed], ['heap_total', mem.heapTotal], ['external', mem.external], ['array_buffers', mem.arrayBuffers]] as const) {
+      samples.push({ name: 'teleql_process_memory_bytes', help: 'process.memoryUsage() of the gateway', type: 'gauge', value, labels: { kind } });
+    }
     samples.push(...backendMetrics(backends.statuses()));
     samples.push(...tailService.metrics());
     if (retention) samples.push(...retention.metrics());
@@ -321,6 +345,8 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       // Receivers stop first (pipelines shut down upstream first), then batches flush into the store.
       await graphql?.stop();
       await pipelines?.shutdown();
+      // Still opening (a stop during start-up): the flush above waited for it; close what opened.
+      await storeOpening?.catch(() => undefined);
       await alerting?.stop();
       await search?.close();
       await closeReaders?.();

@@ -6,7 +6,7 @@
 // not hold it still update their notification state as if they had sent, so a new holder neither
 // repeats what was sent nor misses a resolution.
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Redis } from '../startup/ioredis.ts';
 import type { Logger } from 'pino';
 
 export interface NotifyLease {

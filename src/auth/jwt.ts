@@ -1,7 +1,7 @@
 // Bearer JWTs (jose): HMAC shared secret or a JWKS file; exp/nbf always checked, iss/aud when
 // configured; tenant and scopes read from configurable claims.
 import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { JWTPayload, JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { AuthConfig } from '../config/security.ts';
 import { isValidTenant } from '../tenant.ts';
 import { SCOPES, type Principal, type Scope, unauthenticated } from './types.ts';
@@ -27,19 +27,26 @@ export function createJwtVerifier(cfg: AuthConfig['jwt']): JwtVerifier {
     clockTolerance: cfg.clockToleranceSeconds,
     requiredClaims: ['exp'],
   };
-  let verifyWith: (token: string) => ReturnType<typeof jwtVerify>;
-  if (cfg.jwksFile) {
-    const jwks: JWTVerifyGetKey = createLocalJWKSet(JSON.parse(readFileSync(cfg.jwksFile, 'utf8')) as Parameters<typeof createLocalJWKSet>[0]);
-    verifyWith = (token) => jwtVerify(token, jwks, { ...options, algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] });
-  } else {
-    const secret = new TextEncoder().encode(cfg.secret);
-    verifyWith = (token) => jwtVerify(token, secret, { ...options, algorithms: ['HS256', 'HS384', 'HS512'] });
+  // The JWKS file is read now, so a missing or unparsable one fails start-up.
+  const jwksJson = cfg.jwksFile ? (JSON.parse(readFileSync(cfg.jwksFile, 'utf8')) as unknown) : undefined;
+  if (jwksJson !== undefined && !Array.isArray((jwksJson as { keys?: unknown } | null)?.keys)) {
+    throw new Error(`auth.jwt.jwksFile: ${cfg.jwksFile} is not a JSON Web Key Set (expected {"keys": [...]})`);
   }
+  // jose (~50 ms to import) loads in the background from here: only configs with JWT auth pay it.
+  const verifying: Promise<(token: string) => ReturnType<typeof jwtVerify>> = import('jose').then(({ createLocalJWKSet, jwtVerify }) => {
+    if (jwksJson !== undefined) {
+      const jwks: JWTVerifyGetKey = createLocalJWKSet(jwksJson as Parameters<typeof createLocalJWKSet>[0]);
+      return (token) => jwtVerify(token, jwks, { ...options, algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] });
+    }
+    const secret = new TextEncoder().encode(cfg.secret);
+    return (token) => jwtVerify(token, secret, { ...options, algorithms: ['HS256', 'HS384', 'HS512'] });
+  });
+  verifying.catch(() => undefined); // a bad JWKS rejects each verify with its message
   return {
     async verify(token) {
       let payload: JWTPayload;
       try {
-        payload = (await verifyWith(token)).payload;
+        payload = (await (await verifying)(token)).payload;
       } catch (err) {
         throw unauthenticated(`jwt: ${err instanceof Error ? err.message : String(err)}`);
       }

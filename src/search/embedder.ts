@@ -2,6 +2,7 @@
 // normalised, so a dot product is the cosine similarity). The library and the model are loaded on
 // first use with a dynamic import: the gateway starts and ingests without either.
 import type { Logger } from 'pino';
+import { checkModelAvailable } from './model-files.ts';
 
 export interface EmbedderOptions {
   /** A Hugging Face model ID (downloaded and cached on first use) or a directory under localModelPath. */
@@ -35,6 +36,8 @@ interface Tensor {
 }
 type Extractor = ((texts: string[], opts: { pooling: 'mean'; normalize: boolean }) => Promise<Tensor>) & { dispose?(): Promise<void> };
 
+const SESSION_OPTIONS = { enableCpuMemArena: false, enableMemPattern: false, intraOpNumThreads: 1, interOpNumThreads: 1 };
+
 export function createEmbedder(opts: EmbedderOptions): Embedder {
   let extractor: Extractor | null = null;
   let loading: Promise<void> | null = null;
@@ -42,6 +45,8 @@ export function createEmbedder(opts: EmbedderOptions): Embedder {
 
   async function doLoad(): Promise<void> {
     const t0 = performance.now();
+    // Before the import: an unavailable model fails here, without loading the library at all.
+    await checkModelAvailable(opts);
     const hf = await import('@huggingface/transformers');
     // env is process-wide in transformers.js; teleql runs one embedder per process.
     if (opts.localModelPath) hf.env.localModelPath = opts.localModelPath;
@@ -50,6 +55,9 @@ export function createEmbedder(opts: EmbedderOptions): Embedder {
     if (opts.cacheDir) hf.env.cacheDir = opts.cacheDir;
     const pipe = await hf.pipeline('feature-extraction', opts.model, {
       ...(opts.dtype ? { dtype: opts.dtype as 'fp32' } : {}),
+      // onnxruntime's defaults trade memory for speed: an arena that keeps its peak, memory
+      // patterns per input shape, a thread per core. Embedding is background work beside ingest.
+      session_options: SESSION_OPTIONS,
     });
     extractor = pipe as unknown as Extractor;
     const probe = await extractor(['dimension probe'], { pooling: 'mean', normalize: true });

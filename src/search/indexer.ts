@@ -4,7 +4,7 @@
 // A full queue drops the overflow and counts it; ingest never waits here.
 import type { Logger } from 'pino';
 import type { VectorDoc, VectorStore } from '../stores/vector-types.ts';
-import { createAnnIndex, type AnnIndex, type AnnOptions } from './ann.ts';
+import type { AnnIndex, AnnOptions } from './ann.ts';
 import type { Embedder } from './embedder.ts';
 import { bodyMd5, contentHash } from './hash.ts';
 import { logDocs, spanDocs, type SearchDoc } from './text.ts';
@@ -91,12 +91,16 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
   let takenTenants: Map<string, number> = new Map();
 
   const pending = () => queued + inFlight;
+  /** After a failed model load, until the next try: records are skipped at once, never held. */
+  const unavailable = () => !state && failedAt !== 0 && Date.now() - failedAt < opts.retryLoadMs;
 
   function ready(): Promise<{ dimensions: number; ann: AnnIndex }> {
     readying ??= (async () => {
       await embedder.load();
       const dimensions = embedder.dimensions()!;
       await store.prepare(dimensions);
+      // usearch (a native addon) loads with the model, not at start-up.
+      const { createAnnIndex } = await import('./ann.ts');
       const ann = createAnnIndex({ dimensions, ...opts.ann });
       const t0 = performance.now();
       const n = await store.scanVectors(embedder.model, dimensions, (hashes, vectors) => ann.add(hashes, vectors));
@@ -107,8 +111,11 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
     })().catch((err: unknown) => {
       readying = null;
       failedAt = Date.now();
-      lastError = err instanceof Error ? err.message : String(err);
-      logger.error({ err: lastError, model: embedder.model }, 'semantic search unavailable: the embedding model did not load');
+      const message = err instanceof Error ? err.message : String(err);
+      // Said once: the retries (every retryLoadMs) fail the same way on an offline machine.
+      if (message !== lastError) logger.error({ err: message, model: embedder.model }, 'semantic search unavailable: the embedding model did not load');
+      else logger.debug({ err: message }, 'embedding model still unavailable');
+      lastError = message;
       throw err;
     });
     return readying;
@@ -180,7 +187,7 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
 
   async function drain(): Promise<void> {
     while (queued > 0 && !stopped) {
-      if (failedAt && Date.now() - failedAt < opts.retryLoadMs && !state) {
+      if (unavailable()) {
         // The model is not available: drop what waits rather than hold it (it is counted).
         dropAll();
         break;
@@ -227,7 +234,7 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
   return {
     enqueue(batch) {
       const n = batch.items.length;
-      const room = stopped ? 0 : Math.max(0, opts.queueSize - queued);
+      const room = stopped || unavailable() ? 0 : Math.max(0, opts.queueSize - queued);
       const accepted = Math.min(room, n);
       skipped += n - accepted;
       countRange(batch.items, 0, accepted, 'queued', 1);

@@ -11,7 +11,7 @@
 // While Redis is unreachable, publishes fail fast (no offline queue grows on the ingest path) and
 // are counted; ioredis reconnects and resubscribes by itself.
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Redis } from '../startup/ioredis.ts';
 import type { Logger } from 'pino';
 import type { TailTopic, TailTopics } from './topics.ts';
 import { TAIL_TOPICS } from './topics.ts';

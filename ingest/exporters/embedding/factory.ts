@@ -1,6 +1,8 @@
 // Hands spans and logs to the semantic-search indexer's bounded background queue and returns at
 // once: embedding never slows ingest, and a full queue skips (and counts) instead of waiting.
-// With search disabled the app builds it without an indexer and it drops everything it gets.
+// With search disabled the app builds it without an indexer and it drops everything it gets. The
+// indexer may still be opening (the receivers listen before the store is open): the first batches
+// wait for it.
 import type { SearchIndexer } from '../../../src/search/indexer.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import type { LogRecord, SpanRecord } from '../../../src/model/telemetry.ts';
@@ -8,7 +10,15 @@ import { SignalNotSupportedError, type Exporter, type ExporterFactory, type Sign
 
 export type EmbeddingExporterConfig = Record<string, never>;
 
-export function embeddingExporterFactory(indexer: SearchIndexer | null): ExporterFactory<EmbeddingExporterConfig> {
+export function embeddingExporterFactory(opening: SearchIndexer | null | Promise<SearchIndexer | null>): ExporterFactory<EmbeddingExporterConfig> {
+  let indexer: SearchIndexer | null = opening instanceof Promise ? null : opening;
+  let opened = !(opening instanceof Promise);
+  if (opening instanceof Promise) {
+    opening.then(
+      (i) => ((indexer = i), (opened = true)),
+      () => undefined, // the app fails start-up on it
+    );
+  }
   return {
     kind: 'exporter',
     type: 'embedding',
@@ -21,10 +31,11 @@ export function embeddingExporterFactory(indexer: SearchIndexer | null): Exporte
       return {
         start: async () => {},
         shutdown: async () => {},
-        consume(items) {
+        async consume(items) {
+          if (!opened) indexer = await opening;
           if (!indexer) {
             skipped += items.length;
-            return Promise.resolve();
+            return;
           }
           const n =
             signal === 'traces'
@@ -32,7 +43,6 @@ export function embeddingExporterFactory(indexer: SearchIndexer | null): Exporte
               : indexer.enqueue({ signal: 'logs', items: items as readonly LogRecord[] });
           accepted += n;
           skipped += items.length - n;
-          return Promise.resolve();
         },
         metrics: () => [
           { name: 'teleql_embedding_queued_total', help: 'Records handed to the search indexer', type: 'counter', value: accepted, labels: { exporter: settings.id } },

@@ -7,7 +7,9 @@ import type { MetricSample } from '../../server/metrics.ts';
 import { ConfigError } from '../../config/merge.ts';
 import type { GatewayConfig } from '../../config/types.ts';
 import { unitDurationNs } from '../../model/duration.ts';
-import { runQuery, type Db } from './connection.ts';
+// connection.ts loads DuckDB's binding; the config loader imports this file for retentionPlan, so
+// runQuery is imported where it runs (the store is open by then), keeping start-up off the binding.
+import type { Db } from './connection.ts';
 
 export type RetentionConfig = GatewayConfig['storage']['retention'];
 
@@ -87,6 +89,7 @@ export function startRetention(db: Db, opts: RetentionOptions): Retention {
     const sql = `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < $1 LIMIT ${plan.batchRows})`;
     let total = 0;
     while (!stopped) {
+      const { runQuery } = await import('./connection.ts');
       const [row] = await db.writeLane(lane).use((conn) => runQuery(conn, sql, [cutoffNs]));
       const n = Number(row?.Count ?? 0);
       total += n;

@@ -131,4 +131,17 @@ describe('search indexer', () => {
       (err: unknown) => err instanceof StoreError && err.code === 'UNAVAILABLE' && /not available/.test(err.message),
     );
   });
+
+  it('an unavailable model fails with where it looked, and later records are skipped at enqueue, not held', async () => {
+    const { search } = await open(':memory:', { model: 'no-such-model' });
+    search.indexer.enqueue({ signal: 'traces', items: spans(3, 'y', () => 'first') });
+    await search.indexer.idle();
+    const st = search.indexer.status();
+    assert.match(st.error ?? '', /embedding model no-such-model not found in .*no-such-model.*allowRemoteModels is false/);
+    // Until the next try (a minute later), nothing is queued: the records are counted as skipped.
+    assert.equal(search.indexer.enqueue({ signal: 'traces', items: spans(5, 'y', () => 'second') }), 0);
+    const after = search.indexer.status('y');
+    assert.equal(after.pending, 0);
+    assert.equal(after.skipped, 8);
+  });
 });

@@ -1,0 +1,89 @@
+// The receivers listen before the store has opened: what they acknowledge meanwhile waits in the
+// pipeline and is stored once DuckDB is open (also when the gateway is stopped before that), and a
+// store that cannot open still fails start-up with its error.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp } from '../../src/app.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { deferred } from '../../ingest/helpers/deferred.ts';
+import { testConfig } from '../helpers/gateway.ts';
+import { gqlData } from '../helpers/graphql-client.ts';
+import { sendTrace } from '../helpers/otel-sdk.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+
+/** Starts an app whose store opens only when `open` is resolved; resolves once OTLP listens. */
+async function startHeld(dataPath: string) {
+  const open = deferred<void>();
+  const app = buildApp(testConfig({ search: { enabled: false } }, dataPath), { logger: silentLogger(), beforeStoreOpen: () => open.promise });
+  const started = app.start();
+  started.catch(() => undefined);
+  const addrs = await waitFor(async () => app.addresses(), (a) => a.otlpHttp !== undefined && a.otlpGrpc !== undefined, 'OTLP listening');
+  return { app, open, started, otlp: { otlpGrpc: addrs.otlpGrpc!, otlpHttp: `http://${addrs.otlpHttp!}` } };
+}
+
+test('spans acknowledged while the store is still opening are stored once it opens', async () => {
+  const { app, open, started, otlp } = await startHeld(':memory:');
+  try {
+    const grpc = await sendTrace('grpc', otlp, { service: 'early-grpc' });
+    const http = await sendTrace('http-proto', otlp, { service: 'early-http' });
+    assert.equal(app.internals.store(), undefined, 'the store has not opened yet');
+    assert.equal(app.ready(), false);
+    open.resolve();
+    await started;
+    const url = `http://${app.addresses().graphql}/graphql`;
+    for (const sent of [grpc, http]) {
+      const data = await waitFor(
+        () => gqlData<{ trace: { spanCount: number; rootSpan: { service: string } } | null }>(url, `{ trace(traceId: "${sent.traceId}") { spanCount rootSpan { service } } }`),
+        (d) => d.trace !== null,
+        `trace ${sent.traceId}`,
+      );
+      assert.equal(data.trace?.spanCount, 2);
+    }
+  } finally {
+    open.resolve();
+    await app.stop();
+  }
+});
+
+test('a stop while the store is still opening writes what was acknowledged before closing it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-startup-'));
+  const path = join(dir, 't.duckdb');
+  try {
+    const held = await startHeld(path);
+    const sent = await sendTrace('http-json', held.otlp, { service: 'stopped-early' });
+    const stopped = held.app.stop();
+    held.open.resolve();
+    await stopped;
+    await held.started.catch(() => undefined);
+
+    const again = buildApp(testConfig({ search: { enabled: false } }, path), { logger: silentLogger() });
+    await again.start();
+    try {
+      const url = `http://${again.addresses().graphql}/graphql`;
+      const data = await gqlData<{ trace: { spanCount: number } | null }>(url, `{ trace(traceId: "${sent.traceId}") { spanCount } }`);
+      assert.equal(data.trace?.spanCount, 2);
+    } finally {
+      await again.stop();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a store that cannot open fails start-up with its error after the receivers listened', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-startup-'));
+  const path = join(dir, 'not-a-database.duckdb');
+  writeFileSync(path, 'this is not a DuckDB file\n'.repeat(1000));
+  try {
+    const { app, open, started } = await startHeld(path);
+    open.resolve();
+    await assert.rejects(started, (err: Error) => /duckdb|database|not a valid/i.test(err.message));
+    assert.equal(app.ready(), false);
+    await app.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
