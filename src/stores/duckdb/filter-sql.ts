@@ -22,11 +22,19 @@ export interface Params {
 
 export function params(initial: readonly SqlParam[] = []): Params {
   const values = [...initial];
+  // An attribute condition names its needles on the record and on its resource: equal scalar values
+  // share one parameter.
+  const seen = new Map<string, string>();
   return {
     values,
     add(value) {
+      const k = typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint' ? `${typeof value}:${String(value)}` : null;
+      const known = k === null ? undefined : seen.get(k);
+      if (known) return known;
       values.push(value);
-      return `$${values.length}`;
+      const ref = `$${values.length}`;
+      if (k !== null) seen.set(k, ref);
+      return ref;
     },
   };
 }
@@ -46,37 +54,50 @@ export function timeRangeSql(column: string, range: TimeRange | undefined | null
 
 const inList = (column: string, values: readonly SqlParam[], p: Params): string => `${column} IN (${values.map((v) => p.add(v)).join(', ')})`;
 
-function attributeSql(c: AttributeCondition, p: Params): string {
-  if (typeof c?.key !== 'string') throw badQuery('an attribute condition needs a key');
+/** The condition on one attr-text column (a record's or a resource's). */
+function attributeOnColumnSql(c: AttributeCondition, p: Params, column: string): string {
   const value = () => {
     if (typeof c.value !== 'string') throw badQuery(`attribute condition ${c.op} on "${c.key}" needs a string value`);
     return c.value;
   };
   switch (c.op) {
     case 'eq':
-      return attrEqualsSql(c.key, value(), p);
+      return attrEqualsSql(c.key, value(), p, column);
     case 'neq': {
       const v = value();
-      return `(${attrHasValueSql(c.key, p)} AND NOT ${attrEqualsSql(c.key, v, p)})`;
+      return `(${attrHasValueSql(c.key, p, column)} AND NOT ${attrEqualsSql(c.key, v, p, column)})`;
     }
     case 'in':
       if (!Array.isArray(c.values) || c.values.length === 0) throw badQuery(`attribute condition in on "${c.key}" needs values`);
-      return `(${c.values.map((v) => attrEqualsSql(c.key, String(v), p)).join(' OR ')})`;
+      return `(${c.values.map((v) => attrEqualsSql(c.key, String(v), p, column)).join(' OR ')})`;
     case 'regex':
-      return `regexp_full_match(${attrValueSql(c.key, p)}, ${p.add(value())})`;
+      return `coalesce(regexp_full_match(${attrValueSql(c.key, p, column)}, ${p.add(value())}), false)`;
     case 'exists':
-      return attrExistsSql(c.key, p);
+      return attrExistsSql(c.key, p, column);
     case 'gt':
     case 'gte':
     case 'lt':
     case 'lte': {
       const n = c.number ?? (c.value != null && c.value.trim() !== '' ? Number(c.value) : NaN);
       if (typeof n !== 'number' || !Number.isFinite(n)) throw badQuery(`attribute condition ${c.op} on "${c.key}" needs a number`);
-      return `TRY_CAST(${attrValueSql(c.key, p)} AS DOUBLE) ${NUMERIC_OPS[c.op]} ${p.add(n)}::DOUBLE`;
+      return `coalesce(TRY_CAST(${attrValueSql(c.key, p, column)} AS DOUBLE) ${NUMERIC_OPS[c.op]} ${p.add(n)}::DOUBLE, false)`;
     }
     default:
       throw badQuery(`unknown attribute operator ${String((c as { op: unknown }).op)}`);
   }
+}
+
+/**
+ * A record's attributes shadow its resource's (the merged view of OTLP): when the record has the
+ * key (with a value or not) the condition is on the record's attrs_flat, else on its resource's,
+ * as a semi-join on resource_id with the tenant's few matching resources (parts.ts).
+ */
+function attributeSql(c: AttributeCondition, p: Params): string {
+  if (typeof c?.key !== 'string') throw badQuery('an attribute condition needs a key');
+  const own = attributeOnColumnSql(c, p, 'attrs_flat');
+  const onResource = attributeOnColumnSql(c, p, 'r.attrs_flat');
+  return `(CASE WHEN ${attrExistsSql(c.key, p)} THEN ${own}
+    ELSE resource_id IN (SELECT r.id FROM resources r WHERE r.tenant = $1 AND ${onResource}) END)`;
 }
 
 function conditions(signal: FilterSignal, f: TelemetryFilter, p: Params): string[] {
@@ -124,8 +145,8 @@ function compile(signal: FilterSignal, f: TelemetryFilter, p: Params): string {
 
 /**
  * The filter as a boolean SQL expression over `signal`'s table. Empty lists count as unset.
- * Attribute conditions look up `attrs_flat` (record attributes over resource attributes); `neq` needs
- * the attribute to exist; `regex` is RE2 and must match the whole value, as in TraceQL and PromQL.
+ * Attribute conditions look up the record's `attrs_flat`, else its resource's (attributeSql); the
+ * tenant must be parameter $1. `neq` needs the attribute to exist; `regex` is RE2 and must match the whole value, as in TraceQL and PromQL.
  */
 export function filterSql(signal: FilterSignal, filter: TelemetryFilter, p: Params): string {
   return compile(signal, filter ?? {}, p);

@@ -5,7 +5,7 @@ import { BACKEND, badQuery } from './errors.ts';
 import { checkRegexes, filterSql, params } from './filter-sql.ts';
 import { decodeLog, LOG_RECORD_COLUMNS } from './log-rows.ts';
 import { keysetSql, pageSize, toPage, type Keyset } from './paging.ts';
-import { createDecodeCache } from './resources.ts';
+import type { PartDecoder, Parts } from './parts.ts';
 import { byTraceIdSql, uniqueLower } from './trace-store.ts';
 
 const LOG_KEYSET: Keyset = { columns: ['time_ns', 'id'], bigint: [true, true] };
@@ -23,8 +23,7 @@ function logId(id: string): bigint | null {
 }
 
 /** Decodes rows and groups them by `key(row)`, keeping row order within a group. */
-function groupRows(rows: Row[], key: (row: Row) => string): Map<string, StoredLogRecord[]> {
-  const cache = createDecodeCache();
+function groupRows(rows: Row[], cache: PartDecoder, key: (row: Row) => string): Map<string, StoredLogRecord[]> {
   const groups = new Map<string, StoredLogRecord[]>();
   for (const row of rows) {
     const k = key(row);
@@ -36,7 +35,7 @@ function groupRows(rows: Row[], key: (row: Row) => string): Map<string, StoredLo
   return groups;
 }
 
-export function createLogStore(db: Db): LogStore {
+export function createLogStore(db: Db, parts: Parts): LogStore {
   return {
     backend: BACKEND,
 
@@ -51,7 +50,7 @@ export function createLogStore(db: Db): LogStore {
          ORDER BY ${orderBy} LIMIT ${p.add(first + 1)}`,
         p.values,
       );
-      const cache = createDecodeCache();
+      const cache = await parts.resolve(db, rows);
       return toPage(rows, first, LOG_KEYSET, (row) => decodeLog(row, cache));
     },
 
@@ -68,7 +67,7 @@ export function createLogStore(db: Db): LogStore {
          ORDER BY time_ns, id`,
         p.values,
       );
-      const groups = groupRows(rows, (row) => `${row.trace_id as string}/${row.span_id as string}`);
+      const groups = groupRows(rows, await parts.resolve(db, rows), (row) => `${row.trace_id as string}/${row.span_id as string}`);
       const key = (r: SpanRef) => `${r.traceId.toLowerCase()}/${r.spanId.toLowerCase()}`;
       return refs.map((r) => groups.get(key(r)) ?? []);
     },
@@ -83,7 +82,7 @@ export function createLogStore(db: Db): LogStore {
          ORDER BY time_ns, id`,
         p.values,
       );
-      const groups = groupRows(rows, (row) => row.trace_id as string);
+      const groups = groupRows(rows, await parts.resolve(db, rows), (row) => row.trace_id as string);
       return traceIds.map((id) => groups.get(String(id).toLowerCase()) ?? []);
     },
 
@@ -93,7 +92,7 @@ export function createLogStore(db: Db): LogStore {
       const p = params([tenant]);
       const list = wanted.map((id) => p.add(id)).join(', ');
       const rows = await db.query(`SELECT ${LOG_RECORD_COLUMNS} FROM logs WHERE tenant = $1 AND id IN (${list})`, p.values);
-      const cache = createDecodeCache();
+      const cache = await parts.resolve(db, rows);
       const byId = new Map(rows.map((row) => [row.id as bigint, decodeLog(row, cache)]));
       return ids.map((id) => byId.get(logId(id) ?? -1n) ?? null);
     },

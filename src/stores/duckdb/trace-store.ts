@@ -5,7 +5,7 @@ import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
 import { checkRegexes, filterSql, params, timeRangeSql, type Params } from './filter-sql.ts';
 import { keysetSql, pageSize, toPage, type Keyset } from './paging.ts';
-import { createDecodeCache } from './resources.ts';
+import type { Parts } from './parts.ts';
 import { decodeSpan, SPAN_RECORD_COLUMNS } from './span-rows.ts';
 import { traceIdsSql } from './trace-key.ts';
 import { traceRangeSql } from './trace-ranges.ts';
@@ -43,7 +43,7 @@ function whereTime(column: string, range: TimeRange | undefined, p: Params): str
   return timeRangeSql(column, range, p) || 'TRUE';
 }
 
-export function createTraceStore(db: Db): TraceStore {
+export function createTraceStore(db: Db, parts: Parts): TraceStore {
   async function summaries(tenant: string, ids: string[]): Promise<TraceSummary[]> {
     const p = params([tenant]);
     const columns = 'tenant, trace_id, parent_span_id, service_name, name, start_ns, end_ns, status_code';
@@ -72,7 +72,7 @@ export function createTraceStore(db: Db): TraceStore {
       if (ids.length === 0) return [];
       const p = params([tenant]);
       const rows = await db.query(`${spansByTraceIdSql(SPAN_RECORD_COLUMNS, ids, p)} ORDER BY start_ns, span_id`, p.values);
-      const cache = createDecodeCache();
+      const cache = await parts.resolve(db, rows);
       const byTrace = new Map<string, SpanRecord[]>();
       for (const row of rows) {
         const span = decodeSpan(row, cache);
@@ -89,7 +89,7 @@ export function createTraceStore(db: Db): TraceStore {
       const hits = spansByTraceIdSql(SPAN_RECORD_COLUMNS, uniqueLower(refs.map((r) => r.traceId)), p);
       const spanIds = uniqueLower(refs.map((r) => r.spanId)).map((id) => p.add(id));
       const rows = await db.query(`${hits} AND span_id IN (${spanIds.join(', ')})`, p.values);
-      const cache = createDecodeCache();
+      const cache = await parts.resolve(db, rows);
       const byKey = new Map<string, SpanRecord>();
       for (const row of rows) byKey.set(`${row.trace_id as string}/${row.span_id as string}`, decodeSpan(row, cache));
       const key = (r: SpanRef) => `${r.traceId.toLowerCase()}/${r.spanId.toLowerCase()}`;
@@ -121,7 +121,7 @@ export function createTraceStore(db: Db): TraceStore {
          ORDER BY ${orderBy} LIMIT ${p.add(first + 1)}`,
         p.values,
       );
-      const cache = createDecodeCache();
+      const cache = await parts.resolve(db, rows);
       return toPage(rows, first, SPAN_KEYSET, (row: Row) => decodeSpan(row, cache));
     },
 
