@@ -6,7 +6,7 @@ import { checkRegexes, filterSql, params } from './filter-sql.ts';
 import { decodeLog, LOG_RECORD_COLUMNS } from './log-rows.ts';
 import { keysetSql, pageSize, toPage, type Keyset } from './paging.ts';
 import type { PartDecoder, Parts } from './parts.ts';
-import { byTraceIdSql, uniqueLower } from './trace-store.ts';
+import { filterRangeSql, RANGED, rangedByTraceIdSql, uniqueLower } from './trace-store.ts';
 
 const LOG_KEYSET: Keyset = { columns: ['time_ns', 'id'], bigint: [true, true] };
 const MAX_PER_KEY = 10_000;
@@ -44,9 +44,10 @@ export function createLogStore(db: Db, parts: Parts): LogStore {
       await checkRegexes(db, filter);
       const p = params([tenant]);
       const where = filterSql('logs', filter, p);
+      const range = filterRangeSql(RANGED.logs, filter, p);
       const { after, orderBy } = keysetSql(LOG_KEYSET, page, p);
       const rows = await db.query(
-        `SELECT ${LOG_RECORD_COLUMNS} FROM logs WHERE tenant = $1 AND ${where} AND ${after}
+        `SELECT ${LOG_RECORD_COLUMNS} FROM logs${range.from} WHERE tenant = $1 AND ${range.where} AND ${where} AND ${after}
          ORDER BY ${orderBy} LIMIT ${p.add(first + 1)}`,
         p.values,
       );
@@ -59,7 +60,7 @@ export function createLogStore(db: Db, parts: Parts): LogStore {
       checkLimit(limitPerSpan);
       if (refs.length === 0 || limitPerSpan === 0) return refs.map(() => []);
       const p = params([tenant]);
-      const hits = byTraceIdSql('logs', LOG_RECORD_COLUMNS, uniqueLower(refs.map((r) => r.traceId)), p);
+      const hits = rangedByTraceIdSql(RANGED.logs, LOG_RECORD_COLUMNS, uniqueLower(refs.map((r) => r.traceId)), p);
       const spanIds = uniqueLower(refs.map((r) => r.spanId)).map((id) => p.add(id));
       const rows = await db.query(
         `${hits} AND span_id IN (${spanIds.join(', ')})
@@ -77,7 +78,7 @@ export function createLogStore(db: Db, parts: Parts): LogStore {
       if (traceIds.length === 0 || limitPerTrace === 0) return traceIds.map(() => []);
       const p = params([tenant]);
       const rows = await db.query(
-        `${byTraceIdSql('logs', LOG_RECORD_COLUMNS, uniqueLower(traceIds), p)}
+        `${rangedByTraceIdSql(RANGED.logs, LOG_RECORD_COLUMNS, uniqueLower(traceIds), p)}
          QUALIFY row_number() OVER (PARTITION BY trace_id ORDER BY time_ns, id) <= ${p.add(limitPerTrace)}
          ORDER BY time_ns, id`,
         p.values,

@@ -28,9 +28,35 @@ export function byTraceIdSql(table: string, columns: string, ids: readonly strin
  * row group outside them (a batch of far-apart IDs gets one wide range, so at worst the full scan).
  */
 export function spansByTraceIdSql(columns: string, ids: readonly string[], p: Params, select = '*'): string {
-  return `WITH hits AS (SELECT ${columns} FROM spans, ${traceRangeSql(ids, p)} AS r
-      WHERE start_ns BETWEEN r.lo AND r.hi AND ${traceIdsSql(ids, p.add)})
+  return rangedByTraceIdSql(RANGED.spans, columns, ids, p, select);
+}
+
+/** Where each signal's rows of a trace are found: its table, its time column and its ranges table. */
+export const RANGED = {
+  spans: { table: 'spans', time: 'start_ns', ranges: 'trace_ranges' },
+  logs: { table: 'logs', time: 'time_ns', ranges: 'log_trace_ranges' },
+} as const;
+
+export function rangedByTraceIdSql(
+  on: (typeof RANGED)[keyof typeof RANGED],
+  columns: string,
+  ids: readonly string[],
+  p: Params,
+  select = '*',
+): string {
+  return `WITH hits AS (SELECT ${columns} FROM ${on.table}, ${traceRangeSql(ids, p, on.ranges)} AS r
+      WHERE ${on.time} BETWEEN r.lo AND r.hi AND ${traceIdsSql(ids, p.add)})
     SELECT ${select} FROM hits WHERE tenant = $1`;
+}
+
+/**
+ * For a filter naming trace IDs at its top level: the ranges table joined in (`, (…) AS r`) and the
+ * condition on the time column, so the scan skips row groups as trace-by-id does; '' otherwise.
+ */
+export function filterRangeSql(on: (typeof RANGED)[keyof typeof RANGED], filter: TelemetryFilter | undefined, p: Params): { from: string; where: string } {
+  const ids = Array.isArray(filter?.traceId) && filter.traceId.length > 0 ? uniqueLower(filter.traceId) : null;
+  if (!ids) return { from: '', where: 'TRUE' };
+  return { from: `, ${traceRangeSql(ids, p, on.ranges)} AS r`, where: `${on.time} BETWEEN r.lo AND r.hi` };
 }
 
 export const uniqueLower = (ids: readonly string[]) => [...new Set(ids.map((id) => String(id).toLowerCase()))];
@@ -115,9 +141,10 @@ export function createTraceStore(db: Db, parts: Parts): TraceStore {
       await checkRegexes(db, filter);
       const p = params([tenant]);
       const where = filterSql('spans', filter, p);
+      const range = filterRangeSql(RANGED.spans, filter, p);
       const { after, orderBy } = keysetSql(SPAN_KEYSET, page, p);
       const rows = await db.query(
-        `SELECT ${SPAN_RECORD_COLUMNS} FROM spans WHERE tenant = $1 AND ${where} AND ${after}
+        `SELECT ${SPAN_RECORD_COLUMNS} FROM spans${range.from} WHERE tenant = $1 AND ${range.where} AND ${where} AND ${after}
          ORDER BY ${orderBy} LIMIT ${p.add(first + 1)}`,
         p.values,
       );

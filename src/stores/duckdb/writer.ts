@@ -14,7 +14,7 @@ import { logTable, prepareLog, type LogIds } from './log-rows.ts';
 import { metricTable, prepareMetric } from './metric-rows.ts';
 import { createEncodeCache, type EncodeCache } from './resources.ts';
 import { prepareSpan, spanTable } from './span-rows.ts';
-import { traceRangeRows } from './trace-ranges.ts';
+import { logTraceRangeRows, traceRangeRows } from './trace-ranges.ts';
 import type { Parts } from './parts.ts';
 
 const CHUNK_ROWS = 2048; // DuckDB's vector size: the most one data chunk holds
@@ -143,7 +143,7 @@ export function createWriter(db: Db, logIds: LogIds, parts: Parts, logger: Logge
   // Each batch's trace ranges commit with its spans, so no span is visible without its range.
   // Resources and scopes commit with the rows that point at them.
   const spans = createTableWriter(db, spanTable, prepareSpan, count('spans'), [traceRangeRows(), parts.companion()]);
-  const logs = createTableWriter(db, logTable, (r: LogRecord, cache) => prepareLog(r, cache, logIds), count('logs'), [parts.companion()]);
+  const logs = createTableWriter(db, logTable, (r: LogRecord, cache) => prepareLog(r, cache, logIds), count('logs'), [logTraceRangeRows(), parts.companion()]);
   const metrics = createTableWriter(db, metricTable, prepareMetric, count('metric_points'));
   return {
     writeSpans: guarded('spans', spans),
