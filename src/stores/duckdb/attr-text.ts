@@ -98,3 +98,10 @@ export function attrExistsSql(key: string, p: Params, column = 'attrs_flat'): st
   const k = escapeAttrText(key);
   return `(contains(${column}, ${p.add(`${RS}${k}${US}`)}) OR contains(${column}, ${p.add(`${RS}${k}${RS}`)}))`;
 }
+
+/** The list of keys in an attr-text column, unescaped. */
+export function attrKeysSql(column = 'attrs_flat'): string {
+  const key = `split_part(e, '${US}', 1)`;
+  const unescaped = `CASE WHEN contains(${key}, '${ESC}') THEN replace(replace(replace(${key}, '${ESC}1', '${RS}'), '${ESC}2', '${US}'), '${ESC}0', '${ESC}') ELSE ${key} END`;
+  return `list_transform(list_filter(string_split(${column}, '${RS}'), lambda e: e <> ''), lambda e: ${unescaped})`;
+}

@@ -6,7 +6,7 @@ import type { Db } from './connection.ts';
 import { badQuery } from './errors.ts';
 import { params, timeRangeSql, type Params } from './filter-sql.ts';
 import { decodeJson } from './json.ts';
-import { attrExistsSql, attrValueSql } from './attr-text.ts';
+import { attrExistsSql, attrKeysSql, attrValueSql } from './attr-text.ts';
 
 const TABLES = [
   { table: 'spans', time: 'start_ns' },
@@ -58,11 +58,8 @@ export function createCatalog(db: Db): AttributeCatalog {
       }
       const t = RECORD_TABLE[signal];
       const p = params([tenant]);
-      // Metric labels live in a MAP; span and log attribute keys are read from the attributes JSON.
-      const keys =
-        signal === 'METRIC'
-          ? `unnest(map_keys(labels))`
-          : `unnest(json_extract_string(attributes, '$[*].key'))`;
+      // Metric labels live in a MAP; span and log attribute keys are those of their own attrs_flat.
+      const keys = signal === 'METRIC' ? `unnest(map_keys(labels))` : `unnest(${attrKeysSql()})`;
       const rows = await db.query(
         `SELECT DISTINCT k FROM (SELECT ${keys} AS k FROM ${t.table} WHERE ${where(t.time, range, p)})
          WHERE starts_with(k, ${p.add(prefix ?? '')}) ORDER BY k LIMIT ${MAX_KEYS}`,

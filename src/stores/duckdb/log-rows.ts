@@ -6,9 +6,9 @@ import type { Row } from './connection.ts';
 import type { TableSpec } from './ddl.ts';
 import { decodeJson, encodeJson } from './json.ts';
 import { attrText, attrValue, NO_SHARED_ENTRIES } from './attr-text.ts';
+import { attrTypesText, decodeAttrs } from './attr-types.ts';
 import { traceKey } from './trace-key.ts';
 import {
-  decodeAttributes,
   nullIfEmpty,
   type EncodeCache,
   type ResourceInfo,
@@ -62,7 +62,7 @@ export const logTable: TableSpec<LogInput> = {
     { name: 'service_name', type: 'VARCHAR', get: (p) => p.res.service },
     { name: 'telemetry_source', type: 'VARCHAR', get: (p) => attrValue(p.l.attributes, p.res.flat, TELEMETRY_SOURCE_KEY) ?? null },
     { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => attrText(p.l.attributes, NO_SHARED_ENTRIES) },
-    { name: 'attributes', type: 'VARCHAR', get: (p) => (p.l.attributes.length ? encodeJson(p.l.attributes) : null) },
+    { name: 'attributes', type: 'VARCHAR', get: (p) => attrTypesText(p.l.attributes) },
     { name: 'dropped_attributes', type: 'UINTEGER', get: (p) => p.l.droppedAttributesCount },
     { name: 'resource_id', type: 'BIGINT NOT NULL', get: (p) => p.res.id },
     { name: 'scope_id', type: 'BIGINT NOT NULL', get: (p) => p.scope.id },
@@ -71,7 +71,7 @@ export const logTable: TableSpec<LogInput> = {
 
 export const LOG_RECORD_COLUMNS =
   'tenant, id, time_ns, time_unix_ns, observed_ns, severity_number, severity_text, body, body_text, trace_id, span_id, ' +
-  'flags, event_name, attributes, dropped_attributes, resource_id, scope_id';
+  'flags, event_name, attrs_flat, attributes, dropped_attributes, resource_id, scope_id';
 
 export function decodeLog(row: Row, parts: PartDecoder): StoredLogRecord {
   return {
@@ -84,7 +84,7 @@ export function decodeLog(row: Row, parts: PartDecoder): StoredLogRecord {
     severityNumber: row.severity_number as number,
     severityText: (row.severity_text as string | null) ?? '',
     body: typeof row.body === 'string' ? decodeJson<AnyValue>(row.body) : { stringValue: row.body_text as string },
-    attributes: decodeAttributes(row.attributes),
+    attributes: decodeAttrs(row.attrs_flat as string, (row.attributes as string | null) ?? null),
     droppedAttributesCount: row.dropped_attributes as number,
     flags: row.flags as number,
     traceId: (row.trace_id as string | null) ?? '',

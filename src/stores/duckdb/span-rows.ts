@@ -5,9 +5,9 @@ import { TELEMETRY_SOURCE_KEY } from '../../model/values.ts';
 import type { TableSpec } from './ddl.ts';
 import { decodeJson, encodeJson, encodeJsonWithBigInts } from './json.ts';
 import { attrText, attrValue, NO_SHARED_ENTRIES } from './attr-text.ts';
+import { attrTypesText, decodeAttrs } from './attr-types.ts';
 import { traceKey } from './trace-key.ts';
 import {
-  decodeAttributes,
   nullIfEmpty,
   type EncodeCache,
   type ResourceInfo,
@@ -49,7 +49,7 @@ export const spanTable: TableSpec<SpanInput> = {
     { name: 'service_name', type: 'VARCHAR', get: (p) => p.res.service },
     { name: 'telemetry_source', type: 'VARCHAR', get: (p) => attrValue(p.s.attributes, p.res.flat, TELEMETRY_SOURCE_KEY) ?? null },
     { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => attrText(p.s.attributes, NO_SHARED_ENTRIES) },
-    { name: 'attributes', type: 'VARCHAR', get: (p) => (p.s.attributes.length ? encodeJson(p.s.attributes) : null) },
+    { name: 'attributes', type: 'VARCHAR', get: (p) => attrTypesText(p.s.attributes) },
     { name: 'dropped_attributes', type: 'UINTEGER', get: (p) => p.s.droppedAttributesCount },
     { name: 'events', type: 'VARCHAR', get: (p) => (p.s.events.length ? encodeJsonWithBigInts(p.s.events) : null) },
     { name: 'dropped_events', type: 'UINTEGER', get: (p) => p.s.droppedEventsCount },
@@ -63,7 +63,7 @@ export const spanTable: TableSpec<SpanInput> = {
 /** The columns decodeSpan reads. */
 export const SPAN_RECORD_COLUMNS =
   'tenant, trace_id, span_id, parent_span_id, trace_state, flags, name, kind, status_code, status_message, start_ns, end_ns, ' +
-  'attributes, dropped_attributes, events, dropped_events, links, dropped_links, resource_id, scope_id';
+  'attrs_flat, attributes, dropped_attributes, events, dropped_events, links, dropped_links, resource_id, scope_id';
 
 type StoredEvent = Omit<SpanEvent, 'timeUnixNano'> & { timeUnixNano: string };
 
@@ -82,7 +82,7 @@ export function decodeSpan(row: Row, parts: PartDecoder): SpanRecord {
     kind: row.kind as SpanKind,
     startTimeUnixNano: row.start_ns as bigint,
     endTimeUnixNano: row.end_ns as bigint,
-    attributes: decodeAttributes(row.attributes),
+    attributes: decodeAttrs(row.attrs_flat as string, (row.attributes as string | null) ?? null),
     droppedAttributesCount: row.dropped_attributes as number,
     events: events.map((e) => ({ ...e, timeUnixNano: BigInt(e.timeUnixNano) })),
     droppedEventsCount: row.dropped_events as number,
