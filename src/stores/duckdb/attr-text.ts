@@ -4,8 +4,9 @@
 // afford the MAP. Queries stay free of JSON parsing: a condition is one or two substring searches.
 //
 // Layout: RS key US value RS key US value RS …, starting and ending with RS (\x1e); a key whose
-// value has no filter form (an empty AnyValue) is written `key RS`. Keys are unique (record
-// attributes over resource attributes, the last duplicate winning). Inside keys and values, the
+// value has no filter form (an empty AnyValue) is written `key RS`. Keys are unique (the last
+// duplicate winning). A span's or log's row holds its own attributes here; its resource's are in the
+// resources table's attrs_flat (parts.ts), and attr-types.ts holds what reading them back needs. Inside keys and values, the
 // three control characters used here are escaped: \x1d → \x1d0, \x1e → \x1d1, \x1f → \x1d2, so a
 // separator in the text is always a separator and every \x1d starts an escape.
 import type { KeyValue } from '../../model/telemetry.ts';

@@ -3,7 +3,7 @@ import type { SpanKind, SpanRecord } from '../../model/telemetry.ts';
 import type { Page, PageRequest, SpanRef, TelemetryFilter, TimeRange, TraceStore, TraceSummary } from '../types.ts';
 import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
-import { checkRegexes, filterSql, params, timeRangeSql, type Params } from './filter-sql.ts';
+import { checkRegexes, filterSql, params, resourceMatches, timeRangeSql, type Params } from './filter-sql.ts';
 import { keysetSql, pageSize, toPage, type Keyset } from './paging.ts';
 import type { Parts } from './parts.ts';
 import { decodeSpan, SPAN_RECORD_COLUMNS } from './span-rows.ts';
@@ -127,7 +127,7 @@ export function createTraceStore(db: Db, parts: Parts): TraceStore {
       if (limit === 0) return [];
       await checkRegexes(db, filter);
       const p = params([tenant]);
-      const where = filterSql('spans', filter, p);
+      const where = filterSql('spans', filter, p, await resourceMatches(db, tenant, filter));
       const rows = await db.query(
         `SELECT trace_id FROM spans WHERE tenant = $1 AND ${where}
          GROUP BY trace_id ORDER BY min(start_ns) DESC, trace_id LIMIT ${p.add(limit)}`,
@@ -140,7 +140,7 @@ export function createTraceStore(db: Db, parts: Parts): TraceStore {
       const first = pageSize(page);
       await checkRegexes(db, filter);
       const p = params([tenant]);
-      const where = filterSql('spans', filter, p);
+      const where = filterSql('spans', filter, p, await resourceMatches(db, tenant, filter));
       const range = filterRangeSql(RANGED.spans, filter, p);
       const { after, orderBy } = keysetSql(SPAN_KEYSET, page, p);
       const rows = await db.query(
