@@ -1,6 +1,7 @@
 // npm run bench:query — loads 1,000,000 spans (100,000 traces × 10 spans, 10 attributes each,
 // spread over the last 2 hours) into a file-backed DuckDB store, then times GraphQL queries over a
-// real socket: trace-by-id, attribute searches over the last 15 minutes, and services.
+// real socket: trace-by-id, spans by trace ID filter, attribute searches (span and resource
+// attributes) over the last 15 minutes, and services.
 // Options: --spans N (default 1000000), --runs N (default 200).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +40,16 @@ try {
       name: 'trace by id (10 spans, all fields)',
       query: 'query($id: ID!) { trace(traceId: $id) { traceId spanCount spans { spanId parentSpanId name kind startTime duration attributes status { code } } } }',
       vars: () => ({ id: traceIds[Math.floor(Math.random() * traceIds.length)] }),
+    },
+    {
+      name: 'spans(filter: { traceId }) (10 spans, IDs only)',
+      query: 'query($id: ID!) { spans(filter: { traceId: [$id] }, first: 20) { edges { node { spanId } } } }',
+      vars: () => ({ id: traceIds[Math.floor(Math.random() * traceIds.length)] }),
+    },
+    {
+      name: 'spans where service.name = checkout (a resource attribute), last 15 min',
+      query: 'query($from: Timestamp!) { spans(filter: { from: $from, attributes: [{ key: "service.name", eq: "checkout" }] }, first: 50) { edges { node { spanId } } } }',
+      vars: () => ({ from }),
     },
     {
       name: 'spans where user.id = X, last 15 min',

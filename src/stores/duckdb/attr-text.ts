@@ -4,8 +4,9 @@
 // afford the MAP. Queries stay free of JSON parsing: a condition is one or two substring searches.
 //
 // Layout: RS key US value RS key US value RS …, starting and ending with RS (\x1e); a key whose
-// value has no filter form (an empty AnyValue) is written `key RS`. Keys are unique (record
-// attributes over resource attributes, the last duplicate winning). Inside keys and values, the
+// value has no filter form (an empty AnyValue) is written `key RS`. Keys are unique (the last
+// duplicate winning). A span's or log's row holds its own attributes here; its resource's are in the
+// resources table's attrs_flat (parts.ts), and attr-types.ts holds what reading them back needs. Inside keys and values, the
 // three control characters used here are escaped: \x1d → \x1d0, \x1e → \x1d1, \x1f → \x1d2, so a
 // separator in the text is always a separator and every \x1d starts an escape.
 import type { KeyValue } from '../../model/telemetry.ts';
@@ -45,6 +46,8 @@ export function sharedEntries(attrs: readonly KeyValue[]): SharedEntries {
   return { keys, entries: keys.map((k) => attrEntry(k, values.get(k)!)), values };
 }
 
+export const NO_SHARED_ENTRIES: SharedEntries = { keys: [], entries: [], values: new Map() };
+
 function hasLater(attrs: readonly KeyValue[], i: number, key: string): boolean {
   for (let j = i + 1; j < attrs.length; j++) if (attrs[j]!.key === key) return true;
   return false;
@@ -55,7 +58,7 @@ function hasKey(attrs: readonly KeyValue[], key: string): boolean {
   return false;
 }
 
-/** The attrs_flat text of a record: its attributes over the shared ones. */
+/** The attrs_flat text of a record: its attributes over the shared ones (NO_SHARED_ENTRIES for its own alone). */
 export function attrText(attrs: readonly KeyValue[], shared: SharedEntries): string {
   let text = RS;
   for (let i = 0; i < attrs.length; i++) {
@@ -72,28 +75,34 @@ export function attrValue(attrs: readonly KeyValue[], shared: SharedEntries, key
   return shared.values.get(key);
 }
 
-// SQL over the column. Every needle is built here from user input and bound as a parameter.
-
-const COLUMN = 'attrs_flat';
+// SQL over an attr-text column (`attrs_flat` unless named: a span's, a log's or a resource's). Every
+// needle is built here from user input and bound as a parameter.
 
 /** `key`'s value, NULL when absent or valueless; unescaped only when an escape is present. */
-export function attrValueSql(key: string, p: Params): string {
+export function attrValueSql(key: string, p: Params, column = 'attrs_flat'): string {
   const needle = p.add(`${RS}${escapeAttrText(key)}${US}`);
-  const raw = `split_part(split_part(${COLUMN}, ${needle}, 2), '${RS}', 1)`;
+  const raw = `split_part(split_part(${column}, ${needle}, 2), '${RS}', 1)`;
   const unescaped = `CASE WHEN contains(${raw}, '${ESC}') THEN replace(replace(replace(${raw}, '${ESC}1', '${RS}'), '${ESC}2', '${US}'), '${ESC}0', '${ESC}') ELSE ${raw} END`;
-  return `(CASE WHEN contains(${COLUMN}, ${needle}) THEN ${unescaped} END)`;
+  return `(CASE WHEN contains(${column}, ${needle}) THEN ${unescaped} END)`;
 }
 
-export function attrEqualsSql(key: string, value: string, p: Params): string {
-  return `contains(${COLUMN}, ${p.add(`${RS}${escapeAttrText(key)}${US}${escapeAttrText(value)}${RS}`)})`;
+export function attrEqualsSql(key: string, value: string, p: Params, column = 'attrs_flat'): string {
+  return `contains(${column}, ${p.add(`${RS}${escapeAttrText(key)}${US}${escapeAttrText(value)}${RS}`)})`;
 }
 
 /** True when the key is present and has a value (the other conditions' notion of "set"). */
-export function attrHasValueSql(key: string, p: Params): string {
-  return `contains(${COLUMN}, ${p.add(`${RS}${escapeAttrText(key)}${US}`)})`;
+export function attrHasValueSql(key: string, p: Params, column = 'attrs_flat'): string {
+  return `contains(${column}, ${p.add(`${RS}${escapeAttrText(key)}${US}`)})`;
 }
 
-export function attrExistsSql(key: string, p: Params): string {
+export function attrExistsSql(key: string, p: Params, column = 'attrs_flat'): string {
   const k = escapeAttrText(key);
-  return `(contains(${COLUMN}, ${p.add(`${RS}${k}${US}`)}) OR contains(${COLUMN}, ${p.add(`${RS}${k}${RS}`)}))`;
+  return `(contains(${column}, ${p.add(`${RS}${k}${US}`)}) OR contains(${column}, ${p.add(`${RS}${k}${RS}`)}))`;
+}
+
+/** The list of keys in an attr-text column, unescaped. */
+export function attrKeysSql(column = 'attrs_flat'): string {
+  const key = `split_part(e, '${US}', 1)`;
+  const unescaped = `CASE WHEN contains(${key}, '${ESC}') THEN replace(replace(replace(${key}, '${ESC}1', '${RS}'), '${ESC}2', '${US}'), '${ESC}0', '${ESC}') ELSE ${key} END`;
+  return `list_transform(list_filter(string_split(${column}, '${RS}'), lambda e: e <> ''), lambda e: ${unescaped})`;
 }

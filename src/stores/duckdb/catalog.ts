@@ -6,7 +6,7 @@ import type { Db } from './connection.ts';
 import { badQuery } from './errors.ts';
 import { params, timeRangeSql, type Params } from './filter-sql.ts';
 import { decodeJson } from './json.ts';
-import { attrValueSql } from './attr-text.ts';
+import { attrExistsSql, attrKeysSql, attrValueSql } from './attr-text.ts';
 
 const TABLES = [
   { table: 'spans', time: 'start_ns' },
@@ -29,9 +29,18 @@ export function createCatalog(db: Db): AttributeCatalog {
   /** Each distinct resource of the tenant in the range, with how many records carry it. */
   async function resources(tenant: string, range: TimeRange | undefined): Promise<{ resource: Resource; n: number }[]> {
     const p = params([tenant]);
-    const parts = TABLES.map((t) => `SELECT resource, count(*) AS n FROM ${t.table} WHERE ${where(t.time, range, p)} GROUP BY resource`);
+    // Spans and logs point at the resources table; metric points still carry the resource's text.
+    const byId = TABLES.filter((t) => t.table !== 'metric_points').map(
+      (t) => `SELECT resource_id, count(*) AS n FROM ${t.table} WHERE ${where(t.time, range, p)} GROUP BY resource_id`,
+    );
+    const metrics = RECORD_TABLE.METRIC;
     const rows = await db.query(
-      `SELECT resource, sum(n) AS n FROM (${parts.join(' UNION ALL ')}) GROUP BY resource`,
+      `SELECT resource, sum(n) AS n FROM (
+         SELECT r.resource, c.n FROM (${byId.join(' UNION ALL ')}) c
+           JOIN (SELECT id, any_value(resource) AS resource FROM resources WHERE tenant = $1 GROUP BY id) r ON r.id = c.resource_id
+         UNION ALL
+         SELECT resource, count(*) FROM ${metrics.table} WHERE ${where(metrics.time, range, p)} GROUP BY resource)
+       GROUP BY resource`,
       p.values,
     );
     return rows.map((r) => ({ resource: decodeJson<Resource>(r.resource as string), n: Number(r.n) }));
@@ -49,12 +58,8 @@ export function createCatalog(db: Db): AttributeCatalog {
       }
       const t = RECORD_TABLE[signal];
       const p = params([tenant]);
-      // Metric labels live in a MAP; span and log attribute keys are read from the attributes JSON
-      // because their `attrs_flat` text also holds the resource's keys.
-      const keys =
-        signal === 'METRIC'
-          ? `unnest(map_keys(labels))`
-          : `unnest(json_extract_string(attributes, '$[*].key'))`;
+      // Metric labels live in a MAP; span and log attribute keys are those of their own attrs_flat.
+      const keys = signal === 'METRIC' ? `unnest(map_keys(labels))` : `unnest(${attrKeysSql()})`;
       const rows = await db.query(
         `SELECT DISTINCT k FROM (SELECT ${keys} AS k FROM ${t.table} WHERE ${where(t.time, range, p)})
          WHERE starts_with(k, ${p.add(prefix ?? '')}) ORDER BY k LIMIT ${MAX_KEYS}`,
@@ -77,9 +82,18 @@ export function createCatalog(db: Db): AttributeCatalog {
       }
       const t = RECORD_TABLE[signal];
       const p = params([tenant]);
-      const value = signal === 'METRIC' ? `labels[${p.add(key)}]` : attrValueSql(key, p);
+      // A span's or log's value is its own, else its resource's (as filters see it, filter-sql.ts).
+      const value =
+        signal === 'METRIC'
+          ? `labels[${p.add(key)}]`
+          : `CASE WHEN ${attrExistsSql(key, p, 't.attrs_flat')} THEN ${attrValueSql(key, p, 't.attrs_flat')} ELSE rv.v END`;
+      const from =
+        signal === 'METRIC'
+          ? t.table
+          : `${t.table} t LEFT JOIN (SELECT id, any_value(${attrValueSql(key, p)}) AS v FROM resources WHERE tenant = $1 GROUP BY id) rv
+               ON rv.id = t.resource_id`;
       const rows = await db.query(
-        `SELECT v, count(*) AS n FROM (SELECT ${value} AS v FROM ${t.table} WHERE ${where(t.time, range, p)})
+        `SELECT v, count(*) AS n FROM (SELECT ${value} AS v FROM ${from} WHERE ${where(t.time, range, p)})
          WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT ${p.add(limit)}`,
         p.values,
       );

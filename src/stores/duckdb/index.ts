@@ -19,6 +19,7 @@ import { createServiceGraphStore } from './service-graph.ts';
 import { createExceptionGroupStore } from './exception-groups.ts';
 import { createLogWindowStore } from './log-windows.ts';
 import { createTraceRangeTable } from './trace-ranges.ts';
+import { createParts, createPartTables } from './parts.ts';
 
 export interface DuckDbStoreOptions {
   /** A file path (its directory is created) or ':memory:'. */
@@ -59,6 +60,7 @@ const ROW_GROUP_SIZE = 16_384;
 export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbStore> {
   const { logger } = opts;
   let lastLogId = 0n;
+  const parts = createParts();
   const db = await openDb({
     path: opts.path,
     rowGroupSize: ROW_GROUP_SIZE,
@@ -66,9 +68,11 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
     memoryLimit: opts.memoryLimit,
     writeTables: [...TABLES.map((t) => t.name), ...EXTRA_WRITE_LANES],
     async setup(conn) {
-      await createTables(conn, TABLES);
       await checkLayout(conn);
+      await createTables(conn, TABLES);
+      await createPartTables(conn);
       await createTraceRangeTable(conn);
+      await parts.load(conn);
       const [row] = await runQuery(conn, 'SELECT coalesce(max(id), 0) AS id FROM logs');
       lastLogId = row!.id as bigint;
     },
@@ -78,17 +82,17 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
     },
   });
   logger.info({ path: opts.path }, 'opened');
-  const writer = createWriter(db, createLogIds(lastLogId), logger);
+  const writer = createWriter(db, createLogIds(lastLogId), parts, logger);
   return {
-    traces: createTraceStore(db),
-    logs: createLogStore(db),
+    traces: createTraceStore(db, parts),
+    logs: createLogStore(db, parts),
     metrics: createMetricStore(db),
     catalog: createCatalog(db),
     correlation: {
       red: createRedStore(db),
       serviceGraph: createServiceGraphStore(db),
       exceptions: createExceptionGroupStore(db),
-      logWindows: createLogWindowStore(db),
+      logWindows: createLogWindowStore(db, parts),
     },
     writer,
     stats: writer.stats,
@@ -102,16 +106,31 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
 }
 
 /**
- * A file written before spans and logs moved from a MAP and a trace_id index to attrs_flat and
- * trace_key (see attr-text.ts, trace-key.ts) cannot be read by this version: say so plainly.
+ * The layout of spans and logs this version reads and writes, kept in the `layout` table. 2: resources
+ * and scopes in their own tables (parts.ts), rows holding only their ids; attrs_flat holds the
+ * record's own attributes. A file without the table but with spans was written by an older teleql.
  */
+const LAYOUT_VERSION = 2;
+
 async function checkLayout(conn: DuckDBConnection): Promise<void> {
-  const rows = await runQuery(
+  const tables = await runQuery(
     conn,
-    `SELECT table_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main'
-       AND table_name IN ('spans', 'logs') AND column_name = 'attrs_flat'`,
+    `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'
+       AND table_name IN ('spans', 'logs', 'layout')`,
   );
-  if (rows.length !== 2) {
-    throw unavailable('the DuckDB file was written by an older teleql (spans/logs without attrs_flat); move it aside or point storage.duckdb.path at a new file');
+  const names = new Set(tables.map((t) => t.table_name as string));
+  const refuse = (what: string) =>
+    unavailable(
+      `the DuckDB file was written by ${what} (store layout ${LAYOUT_VERSION} needed: resources and scopes kept once, not on every row); ` +
+        'move it aside or point storage.duckdb.path at a new file',
+    );
+  if (!names.has('layout')) {
+    if (names.has('spans') || names.has('logs')) throw refuse('an older teleql');
+    await conn.run('CREATE TABLE layout (version INTEGER NOT NULL)');
+    await conn.run(`INSERT INTO layout VALUES (${LAYOUT_VERSION})`);
+    return;
   }
+  const [row] = await runQuery(conn, 'SELECT max(version) AS v FROM layout');
+  const version = row?.v as number | null;
+  if (version !== LAYOUT_VERSION) throw refuse(`a teleql with store layout ${String(version)}`);
 }

@@ -5,16 +5,16 @@ import type { StoredLogRecord } from '../types.ts';
 import type { Row } from './connection.ts';
 import type { TableSpec } from './ddl.ts';
 import { decodeJson, encodeJson } from './json.ts';
-import { attrText, attrValue } from './attr-text.ts';
+import { attrText, attrValue, NO_SHARED_ENTRIES } from './attr-text.ts';
+import { attrTypesText, decodeAttrs } from './attr-types.ts';
 import { traceKey } from './trace-key.ts';
 import {
-  createDecodeCache,
-  decodeAttributes,
   nullIfEmpty,
-  type DecodeCache,
   type EncodeCache,
   type ResourceInfo,
+  type ScopeInfo,
 } from './resources.ts';
+import type { PartDecoder } from './parts.ts';
 
 /** Hands out log IDs: increasing, never reused (the store's file is locked to one process). */
 export interface LogIds {
@@ -30,7 +30,7 @@ export interface LogInput {
   l: LogRecord;
   id: bigint;
   res: ResourceInfo;
-  scope: string;
+  scope: ScopeInfo;
 }
 
 export function prepareLog(l: LogRecord, cache: EncodeCache, ids: LogIds): LogInput {
@@ -61,30 +61,30 @@ export const logTable: TableSpec<LogInput> = {
     { name: 'event_name', type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.eventName) },
     { name: 'service_name', type: 'VARCHAR', get: (p) => p.res.service },
     { name: 'telemetry_source', type: 'VARCHAR', get: (p) => attrValue(p.l.attributes, p.res.flat, TELEMETRY_SOURCE_KEY) ?? null },
-    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => attrText(p.l.attributes, p.res.flat) },
-    { name: 'attributes', type: 'VARCHAR', get: (p) => (p.l.attributes.length ? encodeJson(p.l.attributes) : null) },
+    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => attrText(p.l.attributes, NO_SHARED_ENTRIES) },
+    { name: 'attributes', type: 'VARCHAR', get: (p) => attrTypesText(p.l.attributes) },
     { name: 'dropped_attributes', type: 'UINTEGER', get: (p) => p.l.droppedAttributesCount },
-    { name: 'resource', type: 'VARCHAR NOT NULL', get: (p) => p.res.json },
-    { name: 'scope', type: 'VARCHAR NOT NULL', get: (p) => p.scope },
+    { name: 'resource_id', type: 'BIGINT NOT NULL', get: (p) => p.res.id },
+    { name: 'scope_id', type: 'BIGINT NOT NULL', get: (p) => p.scope.id },
   ],
 };
 
 export const LOG_RECORD_COLUMNS =
   'tenant, id, time_ns, time_unix_ns, observed_ns, severity_number, severity_text, body, body_text, trace_id, span_id, ' +
-  'flags, event_name, attributes, dropped_attributes, resource, scope';
+  'flags, event_name, attrs_flat, attributes, dropped_attributes, resource_id, scope_id';
 
-export function decodeLog(row: Row, cache: DecodeCache = createDecodeCache()): StoredLogRecord {
+export function decodeLog(row: Row, parts: PartDecoder): StoredLogRecord {
   return {
     id: String(row.id),
     tenant: row.tenant as string,
-    resource: cache.resource(row.resource as string),
-    scope: cache.scope(row.scope as string),
+    resource: parts.resource(row.tenant as string, row.resource_id as bigint),
+    scope: parts.scope(row.tenant as string, row.scope_id as bigint),
     timeUnixNano: row.time_unix_ns as bigint,
     observedTimeUnixNano: row.observed_ns as bigint,
     severityNumber: row.severity_number as number,
     severityText: (row.severity_text as string | null) ?? '',
     body: typeof row.body === 'string' ? decodeJson<AnyValue>(row.body) : { stringValue: row.body_text as string },
-    attributes: decodeAttributes(row.attributes),
+    attributes: decodeAttrs(row.attrs_flat as string, (row.attributes as string | null) ?? null),
     droppedAttributesCount: row.dropped_attributes as number,
     flags: row.flags as number,
     traceId: (row.trace_id as string | null) ?? '',

@@ -2,11 +2,11 @@
 import type { LogStore, SpanRef, StoredLogRecord } from '../types.ts';
 import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
-import { checkRegexes, filterSql, params } from './filter-sql.ts';
+import { checkRegexes, filterSql, params, resourceMatches } from './filter-sql.ts';
 import { decodeLog, LOG_RECORD_COLUMNS } from './log-rows.ts';
 import { keysetSql, pageSize, toPage, type Keyset } from './paging.ts';
-import { createDecodeCache } from './resources.ts';
-import { byTraceIdSql, uniqueLower } from './trace-store.ts';
+import type { PartDecoder, Parts } from './parts.ts';
+import { filterRangeSql, RANGED, rangedByTraceIdSql, uniqueLower } from './trace-store.ts';
 
 const LOG_KEYSET: Keyset = { columns: ['time_ns', 'id'], bigint: [true, true] };
 const MAX_PER_KEY = 10_000;
@@ -23,8 +23,7 @@ function logId(id: string): bigint | null {
 }
 
 /** Decodes rows and groups them by `key(row)`, keeping row order within a group. */
-function groupRows(rows: Row[], key: (row: Row) => string): Map<string, StoredLogRecord[]> {
-  const cache = createDecodeCache();
+function groupRows(rows: Row[], cache: PartDecoder, key: (row: Row) => string): Map<string, StoredLogRecord[]> {
   const groups = new Map<string, StoredLogRecord[]>();
   for (const row of rows) {
     const k = key(row);
@@ -36,7 +35,7 @@ function groupRows(rows: Row[], key: (row: Row) => string): Map<string, StoredLo
   return groups;
 }
 
-export function createLogStore(db: Db): LogStore {
+export function createLogStore(db: Db, parts: Parts): LogStore {
   return {
     backend: BACKEND,
 
@@ -44,14 +43,15 @@ export function createLogStore(db: Db): LogStore {
       const first = pageSize(page);
       await checkRegexes(db, filter);
       const p = params([tenant]);
-      const where = filterSql('logs', filter, p);
+      const where = filterSql('logs', filter, p, await resourceMatches(db, tenant, filter));
+      const range = filterRangeSql(RANGED.logs, filter, p);
       const { after, orderBy } = keysetSql(LOG_KEYSET, page, p);
       const rows = await db.query(
-        `SELECT ${LOG_RECORD_COLUMNS} FROM logs WHERE tenant = $1 AND ${where} AND ${after}
+        `SELECT ${LOG_RECORD_COLUMNS} FROM logs${range.from} WHERE tenant = $1 AND ${range.where} AND ${where} AND ${after}
          ORDER BY ${orderBy} LIMIT ${p.add(first + 1)}`,
         p.values,
       );
-      const cache = createDecodeCache();
+      const cache = await parts.resolve(db, rows);
       return toPage(rows, first, LOG_KEYSET, (row) => decodeLog(row, cache));
     },
 
@@ -60,7 +60,7 @@ export function createLogStore(db: Db): LogStore {
       checkLimit(limitPerSpan);
       if (refs.length === 0 || limitPerSpan === 0) return refs.map(() => []);
       const p = params([tenant]);
-      const hits = byTraceIdSql('logs', LOG_RECORD_COLUMNS, uniqueLower(refs.map((r) => r.traceId)), p);
+      const hits = rangedByTraceIdSql(RANGED.logs, LOG_RECORD_COLUMNS, uniqueLower(refs.map((r) => r.traceId)), p);
       const spanIds = uniqueLower(refs.map((r) => r.spanId)).map((id) => p.add(id));
       const rows = await db.query(
         `${hits} AND span_id IN (${spanIds.join(', ')})
@@ -68,7 +68,7 @@ export function createLogStore(db: Db): LogStore {
          ORDER BY time_ns, id`,
         p.values,
       );
-      const groups = groupRows(rows, (row) => `${row.trace_id as string}/${row.span_id as string}`);
+      const groups = groupRows(rows, await parts.resolve(db, rows), (row) => `${row.trace_id as string}/${row.span_id as string}`);
       const key = (r: SpanRef) => `${r.traceId.toLowerCase()}/${r.spanId.toLowerCase()}`;
       return refs.map((r) => groups.get(key(r)) ?? []);
     },
@@ -78,12 +78,12 @@ export function createLogStore(db: Db): LogStore {
       if (traceIds.length === 0 || limitPerTrace === 0) return traceIds.map(() => []);
       const p = params([tenant]);
       const rows = await db.query(
-        `${byTraceIdSql('logs', LOG_RECORD_COLUMNS, uniqueLower(traceIds), p)}
+        `${rangedByTraceIdSql(RANGED.logs, LOG_RECORD_COLUMNS, uniqueLower(traceIds), p)}
          QUALIFY row_number() OVER (PARTITION BY trace_id ORDER BY time_ns, id) <= ${p.add(limitPerTrace)}
          ORDER BY time_ns, id`,
         p.values,
       );
-      const groups = groupRows(rows, (row) => row.trace_id as string);
+      const groups = groupRows(rows, await parts.resolve(db, rows), (row) => row.trace_id as string);
       return traceIds.map((id) => groups.get(String(id).toLowerCase()) ?? []);
     },
 
@@ -93,7 +93,7 @@ export function createLogStore(db: Db): LogStore {
       const p = params([tenant]);
       const list = wanted.map((id) => p.add(id)).join(', ');
       const rows = await db.query(`SELECT ${LOG_RECORD_COLUMNS} FROM logs WHERE tenant = $1 AND id IN (${list})`, p.values);
-      const cache = createDecodeCache();
+      const cache = await parts.resolve(db, rows);
       const byId = new Map(rows.map((row) => [row.id as bigint, decodeLog(row, cache)]));
       return ids.map((id) => byId.get(logId(id) ?? -1n) ?? null);
     },

@@ -5,11 +5,11 @@ import type { Db } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
 import { params } from './filter-sql.ts';
 import { decodeLog, LOG_RECORD_COLUMNS } from './log-rows.ts';
-import { createDecodeCache } from './resources.ts';
+import type { Parts } from './parts.ts';
 
 const MAX_PER_KEY = 10_000;
 
-export function createLogWindowStore(db: Db): LogWindowStore {
+export function createLogWindowStore(db: Db, parts: Parts): LogWindowStore {
   return {
     backend: BACKEND,
 
@@ -36,7 +36,7 @@ export function createLogWindowStore(db: Db): LogWindowStore {
          ORDER BY l.time_ns, l.id`,
         p.values,
       );
-      const cache = createDecodeCache();
+      const cache = await parts.resolve(db, rows);
       const out = keys.map(() => [] as ReturnType<typeof decodeLog>[]);
       for (const row of rows) out[Number(row.k)]!.push(decodeLog(row, cache));
       return out;

@@ -104,7 +104,7 @@ export function prepareMetric(m: MetricPoint, cache: EncodeCache): MetricInput {
   const seriesKey = JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
   return {
     m, res, labels, seriesKey,
-    scope: cache.scope(m.scope),
+    scope: cache.scope(m.scope).json,
     attrs: mergedAttrs(res, m.point.attributes),
     f: pointFields(m.point),
   };

@@ -1,45 +1,64 @@
 // Per-batch caches for what records share: a batch's records point at a few Resource and scope
-// objects, so their JSON text, service name and filter-form attributes are computed once per object.
-// Reading does the reverse: equal resource text decodes to one shared object per result.
+// objects, so their JSON text, id (parts.ts), service name and filter-form attributes are computed
+// once per object. Reading does the reverse: equal resource text decodes to one shared object per result.
 import type { InstrumentationScope, KeyValue, Resource } from '../../model/telemetry.ts';
 import { anyValueToFilterString, serviceName } from '../../model/values.ts';
 import { decodeJson, encodeJson } from './json.ts';
-import { sharedEntries, type SharedEntries } from './attr-text.ts';
+import { attrText, NO_SHARED_ENTRIES, sharedEntries, type SharedEntries } from './attr-text.ts';
+import { partId } from './parts.ts';
 
 export type FilterMap = Record<string, string | null>;
 
 export interface ResourceInfo {
   json: string;
+  /** partId(json): the key of its row in the resources table. */
+  id: bigint;
   service: string;
   attrs: FilterMap;
-  /** The resource's attributes as attrs_flat entries, merged under each record's. */
+  /** The resource's attributes as attrs_flat entries (for telemetry_source: record over resource). */
   flat: SharedEntries;
+  /** Its attributes' attr-text (the resources table's attrs_flat). */
+  text: string;
+}
+
+export interface ScopeInfo {
+  json: string;
+  id: bigint;
 }
 
 export interface EncodeCache {
   resource(r: Resource): ResourceInfo;
-  scope(s: InstrumentationScope): string;
+  scope(s: InstrumentationScope): ScopeInfo;
 }
 
 export function createEncodeCache(): EncodeCache {
   const resources = new Map<Resource, ResourceInfo>();
-  const scopes = new Map<InstrumentationScope, string>();
+  const scopes = new Map<InstrumentationScope, ScopeInfo>();
   return {
     resource(r) {
       let info = resources.get(r);
       if (!info) {
-        info = { json: encodeJson(r), service: serviceName(r), attrs: toFilterMap(r.attributes, {}), flat: sharedEntries(r.attributes) };
+        const json = encodeJson(r);
+        info = {
+          json,
+          id: partId(json),
+          service: serviceName(r),
+          attrs: toFilterMap(r.attributes, {}),
+          flat: sharedEntries(r.attributes),
+          text: attrText(r.attributes, NO_SHARED_ENTRIES),
+        };
         resources.set(r, info);
       }
       return info;
     },
     scope(s) {
-      let json = scopes.get(s);
-      if (json === undefined) {
-        json = encodeJson(s);
-        scopes.set(s, json);
+      let info = scopes.get(s);
+      if (info === undefined) {
+        const json = encodeJson(s);
+        info = { json, id: partId(json) };
+        scopes.set(s, info);
       }
-      return json;
+      return info;
     },
   };
 }
@@ -69,6 +88,7 @@ export function nullIfEmpty(s: string): string | null {
   return s === '' ? null : s;
 }
 
+/** Resources and scopes kept as text on the row (metric points). */
 export interface DecodeCache {
   resource(text: string): Resource;
   scope(text: string): InstrumentationScope;

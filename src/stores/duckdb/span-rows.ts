@@ -4,22 +4,22 @@ import type { SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode } from '../.
 import { TELEMETRY_SOURCE_KEY } from '../../model/values.ts';
 import type { TableSpec } from './ddl.ts';
 import { decodeJson, encodeJson, encodeJsonWithBigInts } from './json.ts';
-import { attrText, attrValue } from './attr-text.ts';
+import { attrText, attrValue, NO_SHARED_ENTRIES } from './attr-text.ts';
+import { attrTypesText, decodeAttrs } from './attr-types.ts';
 import { traceKey } from './trace-key.ts';
 import {
-  createDecodeCache,
-  decodeAttributes,
   nullIfEmpty,
-  type DecodeCache,
   type EncodeCache,
   type ResourceInfo,
+  type ScopeInfo,
 } from './resources.ts';
+import type { PartDecoder } from './parts.ts';
 import type { Row } from './connection.ts';
 
 export interface SpanInput {
   s: SpanRecord;
   res: ResourceInfo;
-  scope: string;
+  scope: ScopeInfo;
 }
 
 export function prepareSpan(s: SpanRecord, cache: EncodeCache): SpanInput {
@@ -48,31 +48,31 @@ export const spanTable: TableSpec<SpanInput> = {
     { name: 'duration_ns', type: 'BIGINT', get: (p) => p.s.endTimeUnixNano - p.s.startTimeUnixNano },
     { name: 'service_name', type: 'VARCHAR', get: (p) => p.res.service },
     { name: 'telemetry_source', type: 'VARCHAR', get: (p) => attrValue(p.s.attributes, p.res.flat, TELEMETRY_SOURCE_KEY) ?? null },
-    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => attrText(p.s.attributes, p.res.flat) },
-    { name: 'attributes', type: 'VARCHAR', get: (p) => (p.s.attributes.length ? encodeJson(p.s.attributes) : null) },
+    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => attrText(p.s.attributes, NO_SHARED_ENTRIES) },
+    { name: 'attributes', type: 'VARCHAR', get: (p) => attrTypesText(p.s.attributes) },
     { name: 'dropped_attributes', type: 'UINTEGER', get: (p) => p.s.droppedAttributesCount },
     { name: 'events', type: 'VARCHAR', get: (p) => (p.s.events.length ? encodeJsonWithBigInts(p.s.events) : null) },
     { name: 'dropped_events', type: 'UINTEGER', get: (p) => p.s.droppedEventsCount },
     { name: 'links', type: 'VARCHAR', get: (p) => (p.s.links.length ? encodeJson(p.s.links) : null) },
     { name: 'dropped_links', type: 'UINTEGER', get: (p) => p.s.droppedLinksCount },
-    { name: 'resource', type: 'VARCHAR NOT NULL', get: (p) => p.res.json },
-    { name: 'scope', type: 'VARCHAR NOT NULL', get: (p) => p.scope },
+    { name: 'resource_id', type: 'BIGINT NOT NULL', get: (p) => p.res.id },
+    { name: 'scope_id', type: 'BIGINT NOT NULL', get: (p) => p.scope.id },
   ],
 };
 
 /** The columns decodeSpan reads. */
 export const SPAN_RECORD_COLUMNS =
   'tenant, trace_id, span_id, parent_span_id, trace_state, flags, name, kind, status_code, status_message, start_ns, end_ns, ' +
-  'attributes, dropped_attributes, events, dropped_events, links, dropped_links, resource, scope';
+  'attrs_flat, attributes, dropped_attributes, events, dropped_events, links, dropped_links, resource_id, scope_id';
 
 type StoredEvent = Omit<SpanEvent, 'timeUnixNano'> & { timeUnixNano: string };
 
-export function decodeSpan(row: Row, cache: DecodeCache = createDecodeCache()): SpanRecord {
+export function decodeSpan(row: Row, parts: PartDecoder): SpanRecord {
   const events = typeof row.events === 'string' ? decodeJson<StoredEvent[]>(row.events) : [];
   return {
     tenant: row.tenant as string,
-    resource: cache.resource(row.resource as string),
-    scope: cache.scope(row.scope as string),
+    resource: parts.resource(row.tenant as string, row.resource_id as bigint),
+    scope: parts.scope(row.tenant as string, row.scope_id as bigint),
     traceId: row.trace_id as string,
     spanId: row.span_id as string,
     parentSpanId: row.parent_span_id as string,
@@ -82,7 +82,7 @@ export function decodeSpan(row: Row, cache: DecodeCache = createDecodeCache()): 
     kind: row.kind as SpanKind,
     startTimeUnixNano: row.start_ns as bigint,
     endTimeUnixNano: row.end_ns as bigint,
-    attributes: decodeAttributes(row.attributes),
+    attributes: decodeAttrs(row.attrs_flat as string, (row.attributes as string | null) ?? null),
     droppedAttributesCount: row.dropped_attributes as number,
     events: events.map((e) => ({ ...e, timeUnixNano: BigInt(e.timeUnixNano) })),
     droppedEventsCount: row.dropped_events as number,

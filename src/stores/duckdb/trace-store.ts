@@ -3,9 +3,9 @@ import type { SpanKind, SpanRecord } from '../../model/telemetry.ts';
 import type { Page, PageRequest, SpanRef, TelemetryFilter, TimeRange, TraceStore, TraceSummary } from '../types.ts';
 import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
-import { checkRegexes, filterSql, params, timeRangeSql, type Params } from './filter-sql.ts';
+import { checkRegexes, filterSql, params, resourceMatches, timeRangeSql, type Params } from './filter-sql.ts';
 import { keysetSql, pageSize, toPage, type Keyset } from './paging.ts';
-import { createDecodeCache } from './resources.ts';
+import type { Parts } from './parts.ts';
 import { decodeSpan, SPAN_RECORD_COLUMNS } from './span-rows.ts';
 import { traceIdsSql } from './trace-key.ts';
 import { traceRangeSql } from './trace-ranges.ts';
@@ -28,9 +28,35 @@ export function byTraceIdSql(table: string, columns: string, ids: readonly strin
  * row group outside them (a batch of far-apart IDs gets one wide range, so at worst the full scan).
  */
 export function spansByTraceIdSql(columns: string, ids: readonly string[], p: Params, select = '*'): string {
-  return `WITH hits AS (SELECT ${columns} FROM spans, ${traceRangeSql(ids, p)} AS r
-      WHERE start_ns BETWEEN r.lo AND r.hi AND ${traceIdsSql(ids, p.add)})
+  return rangedByTraceIdSql(RANGED.spans, columns, ids, p, select);
+}
+
+/** Where each signal's rows of a trace are found: its table, its time column and its ranges table. */
+export const RANGED = {
+  spans: { table: 'spans', time: 'start_ns', ranges: 'trace_ranges' },
+  logs: { table: 'logs', time: 'time_ns', ranges: 'log_trace_ranges' },
+} as const;
+
+export function rangedByTraceIdSql(
+  on: (typeof RANGED)[keyof typeof RANGED],
+  columns: string,
+  ids: readonly string[],
+  p: Params,
+  select = '*',
+): string {
+  return `WITH hits AS (SELECT ${columns} FROM ${on.table}, ${traceRangeSql(ids, p, on.ranges)} AS r
+      WHERE ${on.time} BETWEEN r.lo AND r.hi AND ${traceIdsSql(ids, p.add)})
     SELECT ${select} FROM hits WHERE tenant = $1`;
+}
+
+/**
+ * For a filter naming trace IDs at its top level: the ranges table joined in (`, (…) AS r`) and the
+ * condition on the time column, so the scan skips row groups as trace-by-id does; '' otherwise.
+ */
+export function filterRangeSql(on: (typeof RANGED)[keyof typeof RANGED], filter: TelemetryFilter | undefined, p: Params): { from: string; where: string } {
+  const ids = Array.isArray(filter?.traceId) && filter.traceId.length > 0 ? uniqueLower(filter.traceId) : null;
+  if (!ids) return { from: '', where: 'TRUE' };
+  return { from: `, ${traceRangeSql(ids, p, on.ranges)} AS r`, where: `${on.time} BETWEEN r.lo AND r.hi` };
 }
 
 export const uniqueLower = (ids: readonly string[]) => [...new Set(ids.map((id) => String(id).toLowerCase()))];
@@ -43,7 +69,7 @@ function whereTime(column: string, range: TimeRange | undefined, p: Params): str
   return timeRangeSql(column, range, p) || 'TRUE';
 }
 
-export function createTraceStore(db: Db): TraceStore {
+export function createTraceStore(db: Db, parts: Parts): TraceStore {
   async function summaries(tenant: string, ids: string[]): Promise<TraceSummary[]> {
     const p = params([tenant]);
     const columns = 'tenant, trace_id, parent_span_id, service_name, name, start_ns, end_ns, status_code';
@@ -72,7 +98,7 @@ export function createTraceStore(db: Db): TraceStore {
       if (ids.length === 0) return [];
       const p = params([tenant]);
       const rows = await db.query(`${spansByTraceIdSql(SPAN_RECORD_COLUMNS, ids, p)} ORDER BY start_ns, span_id`, p.values);
-      const cache = createDecodeCache();
+      const cache = await parts.resolve(db, rows);
       const byTrace = new Map<string, SpanRecord[]>();
       for (const row of rows) {
         const span = decodeSpan(row, cache);
@@ -89,7 +115,7 @@ export function createTraceStore(db: Db): TraceStore {
       const hits = spansByTraceIdSql(SPAN_RECORD_COLUMNS, uniqueLower(refs.map((r) => r.traceId)), p);
       const spanIds = uniqueLower(refs.map((r) => r.spanId)).map((id) => p.add(id));
       const rows = await db.query(`${hits} AND span_id IN (${spanIds.join(', ')})`, p.values);
-      const cache = createDecodeCache();
+      const cache = await parts.resolve(db, rows);
       const byKey = new Map<string, SpanRecord>();
       for (const row of rows) byKey.set(`${row.trace_id as string}/${row.span_id as string}`, decodeSpan(row, cache));
       const key = (r: SpanRef) => `${r.traceId.toLowerCase()}/${r.spanId.toLowerCase()}`;
@@ -101,7 +127,7 @@ export function createTraceStore(db: Db): TraceStore {
       if (limit === 0) return [];
       await checkRegexes(db, filter);
       const p = params([tenant]);
-      const where = filterSql('spans', filter, p);
+      const where = filterSql('spans', filter, p, await resourceMatches(db, tenant, filter));
       const rows = await db.query(
         `SELECT trace_id FROM spans WHERE tenant = $1 AND ${where}
          GROUP BY trace_id ORDER BY min(start_ns) DESC, trace_id LIMIT ${p.add(limit)}`,
@@ -114,14 +140,15 @@ export function createTraceStore(db: Db): TraceStore {
       const first = pageSize(page);
       await checkRegexes(db, filter);
       const p = params([tenant]);
-      const where = filterSql('spans', filter, p);
+      const where = filterSql('spans', filter, p, await resourceMatches(db, tenant, filter));
+      const range = filterRangeSql(RANGED.spans, filter, p);
       const { after, orderBy } = keysetSql(SPAN_KEYSET, page, p);
       const rows = await db.query(
-        `SELECT ${SPAN_RECORD_COLUMNS} FROM spans WHERE tenant = $1 AND ${where} AND ${after}
+        `SELECT ${SPAN_RECORD_COLUMNS} FROM spans${range.from} WHERE tenant = $1 AND ${range.where} AND ${where} AND ${after}
          ORDER BY ${orderBy} LIMIT ${p.add(first + 1)}`,
         p.values,
       );
-      const cache = createDecodeCache();
+      const cache = await parts.resolve(db, rows);
       return toPage(rows, first, SPAN_KEYSET, (row: Row) => decodeSpan(row, cache));
     },
 

@@ -14,7 +14,8 @@ import { logTable, prepareLog, type LogIds } from './log-rows.ts';
 import { metricTable, prepareMetric } from './metric-rows.ts';
 import { createEncodeCache, type EncodeCache } from './resources.ts';
 import { prepareSpan, spanTable } from './span-rows.ts';
-import { traceRangeRows } from './trace-ranges.ts';
+import { logTraceRangeRows, traceRangeRows } from './trace-ranges.ts';
+import type { Parts } from './parts.ts';
 
 const CHUNK_ROWS = 2048; // DuckDB's vector size: the most one data chunk holds
 const SLICE_ROWS = 8 * CHUNK_ROWS; // small enough to overlap building with loading, large enough to amortise each INSERT
@@ -43,9 +44,11 @@ function buildChunks<P>(columns: readonly Column<P>[], types: DuckDBType[], inpu
   return chunks;
 }
 
-/** Rows of another table written in the same transaction as a batch (trace-ranges.ts). */
+/** Rows of another table written in the same transaction as a batch (trace-ranges.ts, parts.ts). */
 export interface CompanionRows<R> {
-  append(conn: DuckDBConnection, records: readonly R[]): Promise<void>;
+  append(conn: DuckDBConnection, records: readonly R[], cache: EncodeCache): Promise<void>;
+  /** After the commit. */
+  committed?(): void;
   /** After a rollback: drop any state tied to the failed transaction. */
   reset(): void;
 }
@@ -55,7 +58,7 @@ function createTableWriter<R, P>(
   spec: TableSpec<P>,
   prepare: (r: R, cache: EncodeCache) => P,
   onWritten: (rows: number) => void,
-  companion?: CompanionRows<R>,
+  companions: readonly CompanionRows<R>[] = [],
 ): TableWriter<R> {
   const columns = stagedColumns(spec);
   const types = stagedTypes(spec);
@@ -95,8 +98,9 @@ function createTableWriter<R, P>(
         loading.catch(() => undefined);
       }
       await loading;
-      await companion?.append(conn, records);
+      for (const c of companions) await c.append(conn, records, cache);
       await conn.run('COMMIT');
+      for (const c of companions) c.committed?.();
     } catch (err) {
       await loading?.catch(() => undefined); // the connection must be idle before the next statement
       try {
@@ -106,7 +110,7 @@ function createTableWriter<R, P>(
         // a failed flush may already have invalidated it; a new one is made for the next batch
       }
       appender = null;
-      companion?.reset();
+      for (const c of companions) c.reset();
       await conn.run('ROLLBACK').catch(() => undefined);
       if (staged) await conn.run(`DELETE FROM ${stagingTable(spec)}`).catch(() => undefined);
       throw err;
@@ -122,7 +126,7 @@ function createTableWriter<R, P>(
   };
 }
 
-export function createWriter(db: Db, logIds: LogIds, logger: Logger): StoreWriter & { stats(): WriterStats } {
+export function createWriter(db: Db, logIds: LogIds, parts: Parts, logger: Logger): StoreWriter & { stats(): WriterStats } {
   const stats: WriterStats = { rowsWritten: { spans: 0, logs: 0, metric_points: 0 }, writeErrors: 0 };
   function guarded<R>(table: keyof WriterStats['rowsWritten'], writer: TableWriter<R>) {
     return async (records: readonly R[]): Promise<void> => {
@@ -140,8 +144,9 @@ export function createWriter(db: Db, logIds: LogIds, logger: Logger): StoreWrite
     stats.rowsWritten[table] += n;
   };
   // Each batch's trace ranges commit with its spans, so no span is visible without its range.
-  const spans = createTableWriter(db, spanTable, prepareSpan, count('spans'), traceRangeRows());
-  const logs = createTableWriter(db, logTable, (r: LogRecord, cache) => prepareLog(r, cache, logIds), count('logs'));
+  // Resources and scopes commit with the rows that point at them.
+  const spans = createTableWriter(db, spanTable, prepareSpan, count('spans'), [traceRangeRows(), parts.companion()]);
+  const logs = createTableWriter(db, logTable, (r: LogRecord, cache) => prepareLog(r, cache, logIds), count('logs'), [logTraceRangeRows(), parts.companion()]);
   const metrics = createTableWriter(db, metricTable, prepareMetric, count('metric_points'));
   return {
     writeSpans: guarded('spans', spans),

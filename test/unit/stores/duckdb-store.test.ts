@@ -201,7 +201,9 @@ describe('DuckDB store', () => {
     );
     assert.doesNotMatch(sql, /DROP|OR 1=1/);
     assert.match(sql, /^\(service_name IN \(\$2\)/);
-    assert.deepEqual(values, [evil, `\x1e${evil}\x1f`, evil, '\x1en\x1f', 5, evil]);
+    // Equal values share a parameter; each attribute condition names its key as present-with-value
+    // and present-without (record attributes shadow the resource's, filter-sql.ts).
+    assert.deepEqual(values, [evil, `\x1e${evil}\x1f`, `\x1e${evil}\x1e`, '\x1en\x1f', 5, '\x1en\x1e']);
   });
 
   it('rejects a filter field that does not apply to the signal, naming it', () => {

@@ -17,7 +17,7 @@ import { openDuckDbStore } from '../../../src/stores/duckdb/index.ts';
 import { retentionPlan } from '../../../src/stores/duckdb/retention.ts';
 import { traceRanges } from '../../../src/stores/duckdb/trace-ranges.ts';
 import { spansByTraceIdSql } from '../../../src/stores/duckdb/trace-store.ts';
-import { span, spanId, T0, traceId } from '../../helpers/telemetry-builders.ts';
+import { log, span, spanId, T0, traceId } from '../../helpers/telemetry-builders.ts';
 
 const dirs: string[] = [];
 function tempPath(): string {
@@ -92,6 +92,34 @@ describe('trace_ranges', () => {
     assert.equal(summary!.traceId, id);
     assert.equal(summary!.spanCount, 2);
     assert.equal(summary!.startTimeUnixNano, T0);
+
+    // spans(filter: { traceId }) goes through the same ranges.
+    const page = await store.traces.searchSpans('shop', { traceId: [id.toUpperCase()] }, { first: 10 });
+    assert.deepEqual(page.items.map((e) => e.node.name).sort(), ['early', 'late']);
+    assert.deepEqual((await store.traces.searchSpans('shop', { traceId: [hashed(999_999)] }, { first: 10 })).items, []);
+    await store.close();
+  });
+
+  it('finds every log of a trace whose logs arrived hours apart, through log_trace_ranges', async () => {
+    const store = await open(tempPath());
+    const id = hashed(1);
+    const logOf = (tenant: string, trace: string, n: number, t: bigint, body: string) =>
+      log({ tenant, traceId: trace, spanId: spanId(n), timeUnixNano: t, observedTimeUnixNano: t, body: { stringValue: body } });
+    const fillerLogs = (tenant: string, first: number, count: number, t: bigint) =>
+      Array.from({ length: count }, (_, i) => logOf(tenant, hashed(first + i), i + 1, t + BigInt(i) * 1000n, 'filler'));
+    await store.writer.writeLogs([logOf('shop', id, 1, T0, 'early'), ...fillerLogs('shop', 100, 20_000, T0 + 1000n)]);
+    await store.writer.writeLogs(fillerLogs('shop', 30_000, 20_000, T0 + HOUR));
+    await store.writer.writeLogs([logOf('bank', id, 3, T0 + 2n * HOUR, 'bank'), logOf('shop', id, 2, T0 + 5n * HOUR, 'late')]);
+    const body = (l: { body: unknown }) => (l.body as { stringValue: string }).stringValue;
+    const [shop, none] = await store.logs.logsForTraces('shop', [id.toUpperCase(), hashed(999_999)], 10);
+    assert.deepEqual(shop!.map(body), ['early', 'late']);
+    assert.deepEqual(none, []);
+    const [late] = await store.logs.logsForSpans('shop', [{ traceId: id, spanId: spanId(2) }], 10);
+    assert.deepEqual(late!.map(body), ['late']);
+    const page = await store.logs.searchLogs('bank', { traceId: [id] }, { first: 10 });
+    assert.deepEqual(page.items.map((e) => body(e.node)), ['bank']);
+    const [row] = await store.db.query(`SELECT count(*) AS n FROM log_trace_ranges WHERE trace_id = $1`, [id]);
+    assert.equal(Number(row!.n), 3, 'one range per tenant, trace and batch');
     await store.close();
   });
 

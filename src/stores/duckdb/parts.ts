@@ -1,0 +1,227 @@
+// Resources and scopes, stored once per tenant instead of on every span and log row. Each is keyed
+// by a 64-bit content hash of its OTLP/JSON text, so equal resources from any batch or process share
+// a row; span and log rows carry only `resource_id` and `scope_id`. Measured before this table
+// (1M-span bench): the per-row resource JSON (~310 B) and the resource's keys merged into each row's
+// attrs_flat were a third of the strings the appender copied, and of what trace-by-id materialised.
+//
+// Rows are written by the batch's own transaction (a CompanionRows, like trace_ranges), only for ids
+// not known to be stored yet. Two lanes (spans, logs) may write the same new resource concurrently,
+// so a tenant's id may appear twice: readers group by id.
+import { createHash } from 'node:crypto';
+import { DuckDBDataChunk, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import type { InstrumentationScope, Resource } from '../../model/telemetry.ts';
+import { runQuery, type Db, type Row } from './connection.ts';
+import { createTableSql, stagedTypes, type TableSpec } from './ddl.ts';
+import { decodeJson } from './json.ts';
+import type { ResourceInfo, ScopeInfo } from './resources.ts';
+import type { CompanionRows } from './writer.ts';
+import { unavailable } from './errors.ts';
+
+/** A 64-bit id of a resource's or scope's JSON text. */
+export function partId(json: string): bigint {
+  return createHash('sha256').update(json).digest().readBigInt64LE(0);
+}
+
+interface ResourceRow {
+  tenant: string;
+  info: ResourceInfo;
+}
+
+interface ScopeRow {
+  tenant: string;
+  info: ScopeInfo;
+}
+
+export const resourceTable: TableSpec<ResourceRow> = {
+  name: 'resources',
+  indexes: [],
+  columns: [
+    { name: 'tenant', type: 'VARCHAR NOT NULL', get: (r) => r.tenant },
+    { name: 'id', type: 'BIGINT NOT NULL', get: (r) => r.info.id },
+    { name: 'service_name', type: 'VARCHAR', get: (r) => r.info.service },
+    // The resource's attributes in the attr-text form, for the semi-join of resource attribute filters.
+    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (r) => r.info.text },
+    { name: 'resource', type: 'VARCHAR NOT NULL', get: (r) => r.info.json },
+  ],
+};
+
+export const scopeTable: TableSpec<ScopeRow> = {
+  name: 'scopes',
+  indexes: [],
+  columns: [
+    { name: 'tenant', type: 'VARCHAR NOT NULL', get: (r) => r.tenant },
+    { name: 'id', type: 'BIGINT NOT NULL', get: (r) => r.info.id },
+    { name: 'scope', type: 'VARCHAR NOT NULL', get: (r) => r.info.json },
+  ],
+};
+
+/** What records have in common: the parts this file stores. */
+export interface HasParts {
+  tenant: string;
+  resource: Resource;
+  scope: InstrumentationScope;
+}
+
+const MAX_TEXTS = 50_000;
+
+/**
+ * The process-wide registry: which (tenant, id) pairs are committed, and the JSON text of ids
+ * seen, so that reading a trace seldom needs to query the parts tables at all.
+ */
+export interface Parts {
+  /** Loads the committed ids (at open; the tables are small). */
+  load(conn: DuckDBConnection): Promise<void>;
+  companion(): CompanionRows<HasParts>;
+  /** A decode cache for `rows` (columns tenant, resource_id, scope_id): fetches missing texts first. */
+  resolve(db: Db, rows: readonly Row[]): Promise<PartDecoder>;
+}
+
+export interface PartDecoder {
+  resource(tenant: string, id: bigint): Resource;
+  scope(tenant: string, id: bigint): InstrumentationScope;
+}
+
+const key = (tenant: string, id: bigint) => `${tenant}\u0000${id}`;
+
+export async function createPartTables(conn: DuckDBConnection): Promise<void> {
+  for (const spec of [resourceTable, scopeTable]) for (const sql of createTableSql(spec)) await conn.run(sql);
+}
+
+export function createParts(): Parts {
+  const committed = new Set<string>();
+  const texts = { resources: new Map<string, string>(), scopes: new Map<string, string>() };
+
+  function remember(map: Map<string, string>, k: string, text: string): void {
+    if (map.size >= MAX_TEXTS) map.clear(); // a cache: refetched on the next miss
+    map.set(k, text);
+  }
+
+  /** Fills `into` with the texts of `wanted`: from the cache, else from the table. */
+  async function fetchTexts(
+    db: Db,
+    kind: 'resources' | 'scopes',
+    wanted: Map<string, { tenant: string; id: bigint }>,
+    into: Map<string, string>,
+  ): Promise<void> {
+    const byTenant = new Map<string, bigint[]>();
+    for (const [k, w] of wanted) {
+      const cached = texts[kind].get(k);
+      if (cached !== undefined) into.set(k, cached);
+      else byTenant.set(w.tenant, [...(byTenant.get(w.tenant) ?? []), w.id]);
+    }
+    const column = kind === 'resources' ? 'resource' : 'scope';
+    for (const [tenant, ids] of byTenant) {
+      const list = ids.map((_, i) => `$${i + 2}`).join(', ');
+      const rows = await db.query(`SELECT id, any_value(${column}) AS t FROM ${kind} WHERE tenant = $1 AND id IN (${list}) GROUP BY id`, [tenant, ...ids]);
+      for (const r of rows) {
+        const k = key(tenant, r.id as bigint);
+        into.set(k, r.t as string);
+        remember(texts[kind], k, r.t as string);
+      }
+    }
+  }
+
+  return {
+    async load(conn) {
+      for (const table of ['resources', 'scopes']) {
+        for (const r of await runQuery(conn, `SELECT DISTINCT tenant, id FROM ${table}`)) committed.add(`${table}\u0000${key(r.tenant as string, r.id as bigint)}`);
+      }
+    },
+
+    companion() {
+      let appenders: { resources: DuckDBAppender; scopes: DuckDBAppender } | null = null;
+      let pending: { k: string; kind: 'resources' | 'scopes'; textKey: string; text: string }[] = [];
+      const types = { resources: stagedTypes(resourceTable), scopes: stagedTypes(scopeTable) };
+      return {
+        async append(conn, records, cache) {
+          pending = [];
+          const newResources: ResourceRow[] = [];
+          const newScopes: ScopeRow[] = [];
+          // A batch's records share a few objects: each object is checked once per tenant.
+          const lastTenant = new Map<object, string>();
+          for (const r of records) {
+            if (lastTenant.get(r.resource) !== r.tenant) {
+              lastTenant.set(r.resource, r.tenant);
+              const info = cache.resource(r.resource);
+              const k = `resources\u0000${key(r.tenant, info.id)}`;
+              if (!committed.has(k) && !pending.some((p) => p.k === k)) {
+                pending.push({ k, kind: 'resources', textKey: key(r.tenant, info.id), text: info.json });
+                newResources.push({ tenant: r.tenant, info });
+              }
+            }
+            if (lastTenant.get(r.scope) !== r.tenant) {
+              lastTenant.set(r.scope, r.tenant);
+              const info = cache.scope(r.scope);
+              const k = `scopes\u0000${key(r.tenant, info.id)}`;
+              if (!committed.has(k) && !pending.some((p) => p.k === k)) {
+                pending.push({ k, kind: 'scopes', textKey: key(r.tenant, info.id), text: info.json });
+                newScopes.push({ tenant: r.tenant, info });
+              }
+            }
+          }
+          if (newResources.length === 0 && newScopes.length === 0) return;
+          appenders ??= { resources: await conn.createAppender('resources'), scopes: await conn.createAppender('scopes') };
+          const add = <P>(spec: TableSpec<P>, appender: DuckDBAppender, rows: P[], t: ReturnType<typeof stagedTypes>) => {
+            if (rows.length === 0) return;
+            const chunk = DuckDBDataChunk.create(t, rows.length);
+            chunk.setColumns(spec.columns.map((c) => rows.map((r) => c.get!(r))));
+            appender.appendDataChunk(chunk);
+            appender.flushSync();
+          };
+          add(resourceTable, appenders.resources, newResources, types.resources);
+          add(scopeTable, appenders.scopes, newScopes, types.scopes);
+        },
+        committed() {
+          for (const p of pending) {
+            committed.add(p.k);
+            remember(texts[p.kind], p.textKey, p.text);
+          }
+          pending = [];
+        },
+        reset() {
+          pending = [];
+          for (const a of appenders ? [appenders.resources, appenders.scopes] : []) {
+            try {
+              a.clear();
+              a.closeSync();
+            } catch {
+              // a failed flush may already have invalidated it
+            }
+          }
+          appenders = null;
+        },
+      };
+    },
+
+    async resolve(db, rows) {
+      const wanted = { resources: new Map<string, { tenant: string; id: bigint }>(), scopes: new Map<string, { tenant: string; id: bigint }>() };
+      for (const row of rows) {
+        const tenant = row.tenant as string;
+        const r = row.resource_id as bigint;
+        const s = row.scope_id as bigint;
+        wanted.resources.set(key(tenant, r), { tenant, id: r });
+        wanted.scopes.set(key(tenant, s), { tenant, id: s });
+      }
+      const local = { resources: new Map<string, string>(), scopes: new Map<string, string>() };
+      await fetchTexts(db, 'resources', wanted.resources, local.resources);
+      await fetchTexts(db, 'scopes', wanted.scopes, local.scopes);
+      // Decoded once per result: records of one result share their Resource objects, as before.
+      const decoded = new Map<string, unknown>();
+      function get<T>(kind: 'resources' | 'scopes', tenant: string, id: bigint): T {
+        const k = `${kind}\u0000${key(tenant, id)}`;
+        let v = decoded.get(k);
+        if (v === undefined) {
+          const text = local[kind].get(key(tenant, id));
+          if (text === undefined) throw unavailable(`the ${kind} table has no row ${String(id)} of tenant ${tenant} (the file is damaged)`);
+          v = decodeJson<T>(text);
+          decoded.set(k, v);
+        }
+        return v as T;
+      }
+      return {
+        resource: (tenant, id) => get<Resource>('resources', tenant, id),
+        scope: (tenant, id) => get<InstrumentationScope>('scopes', tenant, id),
+      };
+    },
+  };
+}

@@ -1,0 +1,136 @@
+// The row layout of spans and logs: resources and scopes stored once per tenant (parts.ts), filters on
+// resource attributes through them, record attributes shadowing the resource's, and older files refused.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { silentLogger } from '../../../src/logger.ts';
+import { openDuckDbStore } from '../../../src/stores/duckdb/index.ts';
+import type { AttributeCondition, TelemetryFilter } from '../../../src/stores/types.ts';
+import { rejectsWith } from '../../contract/store-under-test.ts';
+import { attrs, log, resource, scope, span, spanId, T0, traceId } from '../../helpers/telemetry-builders.ts';
+
+const dirs: string[] = [];
+function tempPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-parts-'));
+  dirs.push(dir);
+  return join(dir, 'store.duckdb');
+}
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const open = (path: string) => openDuckDbStore({ path, logger: silentLogger(), threads: 2 });
+
+const checkout = resource('checkout', { 'host.name': 'h1', 'deployment.environment': 'prod', 'k8s.pod.uid': {} });
+const payments = resource('payments', { 'host.name': 'h2', 'deployment.environment': 'staging' });
+
+/** Spans 1–3 on checkout (span 3 overrides host.name and has its own deployment.environment without value), 4 on payments. */
+function spans(tenant: string) {
+  return [
+    span({ tenant, spanId: spanId(1), resource: checkout, attributes: attrs({ 'user.id': 'u1' }) }),
+    span({ tenant, spanId: spanId(2), resource: checkout, scope: scope('other', '2'), startTimeUnixNano: T0 + 1n }),
+    span({ tenant, spanId: spanId(3), resource: checkout, attributes: attrs({ 'host.name': 'h9', 'deployment.environment': {} }) }),
+    span({ tenant, spanId: spanId(4), resource: payments, traceId: traceId(2) }),
+  ];
+}
+
+describe('DuckDB row layout: resources and scopes kept once', () => {
+  it('stores each resource and scope once per tenant, and reads them back after reopening', async () => {
+    const path = tempPath();
+    let store = await open(path);
+    await store.writer.writeSpans(spans('a'));
+    await store.writer.writeSpans(spans('a'));
+    await store.writer.writeSpans(spans('b'));
+    await store.writer.writeLogs([log({ tenant: 'a', resource: checkout })]);
+    const counts = async () =>
+      (await store.db.query(`SELECT tenant, (SELECT count(*) FROM resources r WHERE r.tenant = t.tenant) AS resources,
+          (SELECT count(*) FROM scopes s WHERE s.tenant = t.tenant) AS scopes FROM (VALUES ('a'), ('b')) t(tenant) ORDER BY 1`)).map((r) => [
+        r.tenant,
+        Number(r.resources),
+        Number(r.scopes),
+      ]);
+    assert.deepEqual(await counts(), [['a', 2, 2], ['b', 2, 2]]);
+    const cols = await store.db.query(`SELECT column_name FROM duckdb_columns() WHERE table_name = 'spans'`);
+    const names = cols.map((c) => c.column_name);
+    assert.ok(names.includes('resource_id') && !names.includes('resource') && !names.includes('scope'));
+    await store.close();
+
+    store = await open(path);
+    const [trace] = await store.traces.getTraces('a', [traceId(1)]);
+    assert.equal(trace!.length, 6);
+    assert.deepEqual(trace![0]!.resource, checkout);
+    assert.deepEqual(trace!.find((s) => s.spanId === spanId(2))!.scope, scope('other', '2'));
+    const logs = await store.logs.searchLogs('a', {}, { first: 10 });
+    assert.deepEqual(logs.items[0]!.node.resource, checkout);
+    await store.writer.writeSpans(spans('a'));
+    assert.deepEqual(await counts(), [['a', 2, 2], ['b', 2, 2]], 'known ids are loaded at open, not written again');
+    await store.close();
+  });
+
+  it('matches resource attributes through the resources table, with the record’s own attributes shadowing them', async () => {
+    const store = await open(':memory:');
+    await store.writer.writeSpans([...spans('a'), ...spans('b').map((s) => ({ ...s, resource: payments }))]);
+    const ids = async (filter: TelemetryFilter) =>
+      (await store.traces.searchSpans('a', filter, { first: 50 })).items.map((e) => e.node.spanId).sort();
+    const attr = async (c: AttributeCondition) => ids({ attributes: [c] });
+    const s = (...n: number[]) => n.map(spanId);
+    assert.deepEqual(await attr({ key: 'service.name', op: 'eq', value: 'checkout' }), s(1, 2, 3));
+    assert.deepEqual(await attr({ key: 'host.name', op: 'eq', value: 'h1' }), s(1, 2), 'span 3 has its own host.name');
+    assert.deepEqual(await attr({ key: 'host.name', op: 'eq', value: 'h9' }), s(3));
+    assert.deepEqual(await attr({ key: 'host.name', op: 'in', values: ['h9', 'h2'] }), s(3, 4));
+    assert.deepEqual(await attr({ key: 'host.name', op: 'neq', value: 'h1' }), s(3, 4));
+    assert.deepEqual(await attr({ key: 'host.name', op: 'regex', value: 'h[12]' }), s(1, 2, 4));
+    assert.deepEqual(await attr({ key: 'deployment.environment', op: 'eq', value: 'prod' }), s(1, 2), 'a valueless own key shadows too');
+    assert.deepEqual(await attr({ key: 'deployment.environment', op: 'exists' }), s(1, 2, 3, 4));
+    assert.deepEqual(await attr({ key: 'k8s.pod.uid', op: 'exists' }), s(1, 2, 3));
+    assert.deepEqual(await attr({ key: 'user.id', op: 'eq', value: 'u1' }), s(1));
+    assert.deepEqual(await ids({ not: { attributes: [{ key: 'host.name', op: 'eq', value: 'h1' }] } }), s(3, 4));
+    assert.deepEqual(
+      await ids({ or: [{ attributes: [{ key: 'user.id', op: 'eq', value: 'u1' }] }, { attributes: [{ key: 'service.name', op: 'eq', value: 'payments' }] }] }),
+      s(1, 4),
+    );
+    const traces = await store.traces.searchTraces('a', { attributes: [{ key: 'host.name', op: 'eq', value: 'h2' }] }, 10);
+    assert.deepEqual(traces.map((t) => t.traceId), [traceId(2)]);
+    // Tenant b has only the payments resource: its filters see its own resources alone.
+    assert.deepEqual((await store.traces.searchSpans('b', { attributes: [{ key: 'service.name', op: 'eq', value: 'checkout' }] }, { first: 9 })).items, []);
+    assert.deepEqual(await store.catalog.attributeValues('a', 'SPAN', 'host.name'), ['h1', 'h2', 'h9']);
+    assert.deepEqual(await store.catalog.attributeValues('a', 'RESOURCE', 'host.name'), ['h1', 'h2']);
+    assert.deepEqual(await store.catalog.attributeKeys('a', 'RESOURCE', undefined, 'deploy'), ['deployment.environment']);
+    await store.close();
+  });
+
+  it('matches log filters on resource attributes the same way', async () => {
+    const store = await open(':memory:');
+    await store.writer.writeLogs([
+      log({ tenant: 'a', resource: checkout, body: { stringValue: 'one' } }),
+      log({ tenant: 'a', resource: payments, body: { stringValue: 'two' }, attributes: attrs({ 'host.name': 'h1' }) }),
+    ]);
+    const bodies = async (c: AttributeCondition) =>
+      (await store.logs.searchLogs('a', { attributes: [c] }, { first: 9 })).items.map((e) => (e.node.body as { stringValue: string }).stringValue).sort();
+    assert.deepEqual(await bodies({ key: 'host.name', op: 'eq', value: 'h1' }), ['one', 'two']);
+    assert.deepEqual(await bodies({ key: 'service.name', op: 'eq', value: 'payments' }), ['two']);
+    await store.close();
+  });
+
+  it('refuses a file written in an older layout, saying what to do', async () => {
+    const older = tempPath();
+    const instance = await DuckDBInstance.create(older);
+    const conn = await instance.connect();
+    await conn.run('CREATE TABLE spans (tenant VARCHAR, attrs_flat VARCHAR, resource VARCHAR)');
+    conn.closeSync();
+    instance.closeSync();
+    await rejectsWith(open(older), 'UNAVAILABLE', 'written by an older teleql');
+
+    const path = tempPath();
+    await (await open(path)).close();
+    const again = await DuckDBInstance.create(path);
+    const c2 = await again.connect();
+    await c2.run('UPDATE layout SET version = 1');
+    c2.closeSync();
+    again.closeSync();
+    await rejectsWith(open(path), 'UNAVAILABLE', 'store layout 1');
+  });
+});
