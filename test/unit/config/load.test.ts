@@ -50,6 +50,7 @@ test('the tail section has its limits by default and rejects a limit that is not
     maxPerTenant: 500,
     bufferSize: 1000,
     maxReplay: 10_000,
+    compiled: true,
     traces: { rootWaitMs: 1000, quietMs: 5000, maxTraces: 10_000, maxSpansPerTrace: 1000 },
     redis: { url: '' },
   });
@@ -57,6 +58,7 @@ test('the tail section has its limits by default and rejects a limit that is not
   assert.throws(() => loadConfig({ env: {}, overrides: { tail: { maxPerConnection: 0 } } }), /tail\.maxPerConnection: expected an integer greater than 0 \(actual: 0\)/);
   assert.throws(() => loadConfig({ env: {}, overrides: { tail: { bufferSize: 1.5 } } }), /tail\.bufferSize/);
   assert.throws(() => loadConfig({ env: {}, overrides: { tail: { maxSubscription: 5 } } }), /maxSubscription/);
+  assert.throws(() => loadConfig({ env: {}, overrides: { tail: { compiled: 'yes' } } }), /tail\.compiled/);
   assert.throws(() => loadConfig({ env: {}, overrides: { tail: { traces: { quietMs: 0 } } } }), /tail\.traces\.quietMs: expected an integer of at least 1 \(actual: 0\)/);
   assert.throws(() => loadConfig({ env: {}, overrides: { tail: { redis: { url: 'localhost:6379' } } } }), /tail\.redis\.url: expected a redis:\/\/ or rediss:\/\/ URL/);
   assert.equal(loadConfig({ env: { TELEQL_TAIL_REDIS_URL: 'redis://10.0.0.5:6379' } }).tail.redis.url, 'redis://10.0.0.5:6379');
