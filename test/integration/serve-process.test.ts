@@ -93,3 +93,26 @@ test('a misspelled config key stops start-up with exit code 2 and names the key'
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a store that cannot open stops start-up with exit code 1 and its reason, though the receivers listened first', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-serve-'));
+  try {
+    const notADatabase = join(dir, 'teleql.duckdb');
+    writeFileSync(notADatabase, 'this is not a DuckDB file\n'.repeat(200));
+    const [graphqlPort, grpcPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+    const p = serve(['--data', notADatabase], {
+      TELEQL_GRAPHQL_PORT: String(graphqlPort),
+      TELEQL_OTLP_GRPC_PORT: String(grpcPort),
+      TELEQL_OTLP_HTTP_PORT: String(httpPort),
+      TELEQL_LOG_LEVEL: 'info',
+    });
+    assert.equal(await p.exited, 1);
+    assert.match(p.output(), /failed to start/);
+    assert.match(p.output(), /teleql\.duckdb/, 'the error names the file');
+    // The store opens while the receivers already listen: the process must still not keep serving.
+    assert.match(p.output(), /"msg":"accepting OTLP"/);
+    assert.doesNotMatch(p.output(), /"msg":"ready"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
