@@ -8,6 +8,7 @@ import {
   BIGINT,
   BOOLEAN,
   DOUBLE,
+  DuckDBDataChunk,
   INTEGER,
   UINTEGER,
   VARCHAR,
@@ -85,4 +86,21 @@ export function loadSql(spec: TableSpec<unknown>): string {
 
 export async function createTables(conn: DuckDBConnection, specs: readonly TableSpec<unknown>[]): Promise<void> {
   for (const spec of specs) for (const sql of createTableSql(spec)) await conn.run(sql);
+}
+
+/** DuckDB's vector size: the most rows one data chunk holds. */
+export const CHUNK_ROWS = 2048;
+
+/** One data chunk of `rows` (at most CHUNK_ROWS), column by column, for an appender. */
+export function buildChunk<P>(columns: readonly Column<P>[], types: DuckDBType[], rows: readonly P[]): DuckDBDataChunk {
+  const chunk = DuckDBDataChunk.create(types, rows.length);
+  chunk.setColumns(columns.map((c) => rows.map((r) => c.get!(r))));
+  return chunk;
+}
+
+/** `rows` as data chunks of up to CHUNK_ROWS rows each. */
+export function buildChunks<P>(columns: readonly Column<P>[], types: DuckDBType[], rows: readonly P[]): DuckDBDataChunk[] {
+  const chunks: DuckDBDataChunk[] = [];
+  for (let off = 0; off < rows.length; off += CHUNK_ROWS) chunks.push(buildChunk(columns, types, rows.slice(off, off + CHUNK_ROWS)));
+  return chunks;
 }

@@ -8,10 +8,10 @@
 // not known to be stored yet. Two lanes (spans, logs) may write the same new resource concurrently,
 // so a tenant's id may appear twice: readers group by id.
 import { createHash } from 'node:crypto';
-import { DuckDBDataChunk, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import type { InstrumentationScope, Resource } from '../../model/telemetry.ts';
 import { runQuery, type Db, type Row } from './connection.ts';
-import { createTableSql, stagedTypes, type TableSpec } from './ddl.ts';
+import { buildChunks, createTableSql, stagedTypes, type TableSpec } from './ddl.ts';
 import { decodeJson } from './json.ts';
 import type { ResourceInfo, ScopeInfo } from './resources.ts';
 import type { CompanionRows } from './writer.ts';
@@ -135,6 +135,16 @@ export function createParts(): Parts {
       return {
         async append(conn, records, cache) {
           pending = [];
+          const queued = new Set<string>();
+          /** Queues a part neither committed nor queued yet in this batch; true when it is new. */
+          const isNew = (kind: 'resources' | 'scopes', tenant: string, info: { id: bigint; json: string }): boolean => {
+            const textKey = key(tenant, info.id);
+            const k = `${kind}\u0000${textKey}`;
+            if (committed.has(k) || queued.has(k)) return false;
+            queued.add(k);
+            pending.push({ k, kind, textKey, text: info.json });
+            return true;
+          };
           const newResources: ResourceRow[] = [];
           const newScopes: ScopeRow[] = [];
           // A batch's records share a few objects: each object is checked once per tenant.
@@ -143,29 +153,19 @@ export function createParts(): Parts {
             if (lastTenant.get(r.resource) !== r.tenant) {
               lastTenant.set(r.resource, r.tenant);
               const info = cache.resource(r.resource);
-              const k = `resources\u0000${key(r.tenant, info.id)}`;
-              if (!committed.has(k) && !pending.some((p) => p.k === k)) {
-                pending.push({ k, kind: 'resources', textKey: key(r.tenant, info.id), text: info.json });
-                newResources.push({ tenant: r.tenant, info });
-              }
+              if (isNew('resources', r.tenant, info)) newResources.push({ tenant: r.tenant, info });
             }
             if (lastTenant.get(r.scope) !== r.tenant) {
               lastTenant.set(r.scope, r.tenant);
               const info = cache.scope(r.scope);
-              const k = `scopes\u0000${key(r.tenant, info.id)}`;
-              if (!committed.has(k) && !pending.some((p) => p.k === k)) {
-                pending.push({ k, kind: 'scopes', textKey: key(r.tenant, info.id), text: info.json });
-                newScopes.push({ tenant: r.tenant, info });
-              }
+              if (isNew('scopes', r.tenant, info)) newScopes.push({ tenant: r.tenant, info });
             }
           }
           if (newResources.length === 0 && newScopes.length === 0) return;
           appenders ??= { resources: await conn.createAppender('resources'), scopes: await conn.createAppender('scopes') };
           const add = <P>(spec: TableSpec<P>, appender: DuckDBAppender, rows: P[], t: ReturnType<typeof stagedTypes>) => {
             if (rows.length === 0) return;
-            const chunk = DuckDBDataChunk.create(t, rows.length);
-            chunk.setColumns(spec.columns.map((c) => rows.map((r) => c.get!(r))));
-            appender.appendDataChunk(chunk);
+            for (const chunk of buildChunks(spec.columns, t, rows)) appender.appendDataChunk(chunk);
             appender.flushSync();
           };
           add(resourceTable, appenders.resources, newResources, types.resources);

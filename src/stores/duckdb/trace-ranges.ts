@@ -8,9 +8,9 @@
 // log_trace_ranges is the same for logs: per tenant and trace, the log times (time_ns) a batch wrote,
 // in the columns of the same names, so logs-by-trace skips row groups the same way.
 import type { LogRecord, SpanRecord } from '../../model/telemetry.ts';
-import { DuckDBDataChunk, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { runQuery } from './connection.ts';
-import { createTableSql, stagedTypes, type TableSpec } from './ddl.ts';
+import { buildChunks, createTableSql, stagedTypes, type TableSpec } from './ddl.ts';
 import type { CompanionRows } from './writer.ts';
 import type { Params } from './filter-sql.ts';
 import { traceIdsSql, traceKey } from './trace-key.ts';
@@ -69,7 +69,6 @@ export function traceRanges(spans: readonly SpanRecord[]): TraceRange[] {
   return ranges(spans, SPAN_SOURCE);
 }
 
-const CHUNK_ROWS = 2048;
 
 /** Appends a span batch's ranges in the batch's own transaction (the spans writer's connection). */
 export function traceRangeRows(): CompanionRows<SpanRecord> {
@@ -89,12 +88,7 @@ function rangeRows<R extends { tenant: string }>(table: TableSpec<TraceRange>, s
       appender ??= await conn.createAppender(table.name);
       const all = ranges(records, source);
       if (all.length === 0) return;
-      for (let off = 0; off < all.length; off += CHUNK_ROWS) {
-        const part = all.slice(off, off + CHUNK_ROWS);
-        const chunk = DuckDBDataChunk.create(types, part.length);
-        chunk.setColumns(table.columns.map((c) => part.map((r) => c.get!(r))));
-        appender.appendDataChunk(chunk);
-      }
+      for (const chunk of buildChunks(table.columns, types, all)) appender.appendDataChunk(chunk);
       appender.flushSync();
     },
     reset() {

@@ -3,12 +3,12 @@
 // else into the temp staging table and moved into the table with one INSERT … SELECT per slice; the
 // next slice is built while DuckDB runs the previous INSERT on its own threads.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { DuckDBDataChunk, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from 'pino';
 import type { LogRecord } from '../../model/telemetry.ts';
 import type { StoreWriter } from '../types.ts';
 import type { Db } from './connection.ts';
-import { isStaged, loadSql, stagedColumns, stagedTypes, stagingTable, type Column, type TableSpec } from './ddl.ts';
+import { CHUNK_ROWS, buildChunk, buildChunks, isStaged, loadSql, stagedColumns, stagedTypes, stagingTable, type TableSpec } from './ddl.ts';
 import { toStoreError } from './errors.ts';
 import { logTable, prepareLog, type LogIds } from './log-rows.ts';
 import { metricTable, prepareMetric } from './metric-rows.ts';
@@ -17,7 +17,6 @@ import { prepareSpan, spanTable } from './span-rows.ts';
 import { logTraceRangeRows, traceRangeRows } from './trace-ranges.ts';
 import type { Parts } from './parts.ts';
 
-const CHUNK_ROWS = 2048; // DuckDB's vector size: the most one data chunk holds
 const SLICE_ROWS = 8 * CHUNK_ROWS; // small enough to overlap building with loading, large enough to amortise each INSERT
 // Rows prepared, appended and flushed in one synchronous step of a direct append: a 2,048-row step
 // held the event loop 100–250 ms on a busy core (bench:tail's p99 stalls); 512 rows hold it a quarter as long.
@@ -30,18 +29,6 @@ export interface WriterStats {
 
 interface TableWriter<R> {
   write(records: readonly R[]): Promise<void>;
-}
-
-function buildChunk<P>(columns: readonly Column<P>[], types: DuckDBType[], part: readonly P[]): DuckDBDataChunk {
-  const chunk = DuckDBDataChunk.create(types, part.length);
-  chunk.setColumns(columns.map((c) => part.map((p) => c.get!(p))));
-  return chunk;
-}
-
-function buildChunks<P>(columns: readonly Column<P>[], types: DuckDBType[], inputs: readonly P[]): DuckDBDataChunk[] {
-  const chunks: DuckDBDataChunk[] = [];
-  for (let off = 0; off < inputs.length; off += CHUNK_ROWS) chunks.push(buildChunk(columns, types, inputs.slice(off, off + CHUNK_ROWS)));
-  return chunks;
 }
 
 /** Rows of another table written in the same transaction as a batch (trace-ranges.ts, parts.ts). */
