@@ -8,6 +8,7 @@
 // not known to be stored yet. Two lanes (spans, logs) may write the same new resource concurrently,
 // so a tenant's id may appear twice: readers group by id.
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import type { InstrumentationScope, Resource } from '../../model/telemetry.ts';
 import { runQuery, type Db, type Row } from './connection.ts';
@@ -89,12 +90,8 @@ export async function createPartTables(conn: DuckDBConnection): Promise<void> {
 
 export function createParts(): Parts {
   const committed = new Set<string>();
-  const texts = { resources: new Map<string, string>(), scopes: new Map<string, string>() };
-
-  function remember(map: Map<string, string>, k: string, text: string): void {
-    if (map.size >= MAX_TEXTS) map.clear(); // a cache: refetched on the next miss
-    map.set(k, text);
-  }
+  // A cache: an evicted text is fetched again on the next miss.
+  const texts = { resources: new LRUCache<string, string>({ max: MAX_TEXTS }), scopes: new LRUCache<string, string>({ max: MAX_TEXTS }) };
 
   /** Fills `into` with the texts of `wanted`: from the cache, else from the table. */
   async function fetchTexts(
@@ -116,7 +113,7 @@ export function createParts(): Parts {
       for (const r of rows) {
         const k = key(tenant, r.id as bigint);
         into.set(k, r.t as string);
-        remember(texts[kind], k, r.t as string);
+        texts[kind].set(k, r.t as string);
       }
     }
   }
@@ -174,7 +171,7 @@ export function createParts(): Parts {
         committed() {
           for (const p of pending) {
             committed.add(p.k);
-            remember(texts[p.kind], p.textKey, p.text);
+            texts[p.kind].set(p.textKey, p.text);
           }
           pending = [];
         },
