@@ -51,3 +51,9 @@ export const RedSeriesRef = builder.objectRef<RedSeries & { source?: string }>('
     p99Ms: t.float({ nullable: true, resolve: (s) => ms(s.total.p99Nano) }),
   }),
 });
+
+/** Arguments of Span.metrics and Trace.metrics: the window around the span or trace, and the step. */
+export const redWindowArgs = builder.args((t) => ({
+  window: t.field({ type: 'Duration', defaultValue: 900_000_000_000n, description: 'Default 15 minutes.' }),
+  step: t.field({ type: 'Duration', description: 'Default: the range in about 30 steps.' }),
+}));

@@ -4,7 +4,7 @@ import { getSpan, loadTrace, searchSpans, spanChildren, spanDuration, spanParent
 import { builder } from './builder.ts';
 import { OrderEnum, SpanKindEnum } from './enums.ts';
 import { attributeFields, durationFields, instantFields } from './fields.ts';
-import { RedSeriesRef } from './red-metrics.ts';
+import { RedSeriesRef, redWindowArgs } from './red-metrics.ts';
 
 builder.objectType('Span', {
   description: 'An OTLP span, with the numeric helpers Grafana needs to plot it.',
@@ -55,10 +55,7 @@ builder.objectType('Span', {
       description:
         'RED series (rate, errors, duration) of this span’s service over [start − window, end + window]. ' +
         'null (with an error naming the backend) when the metrics backend fails.',
-      args: {
-        window: t.arg({ type: 'Duration', defaultValue: 900_000_000_000n, description: 'Default 15 minutes.' }),
-        step: t.arg({ type: 'Duration', description: 'Default: the range in about 30 steps.' }),
-      },
+      args: redWindowArgs,
       resolve: (s, args, ctx) => spanMetrics(ctx, s, args),
     }),
     trace: t.field({ type: 'Trace', nullable: true, resolve: (s, _, ctx) => loadTrace(ctx, s.traceId) }),

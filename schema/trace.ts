@@ -2,7 +2,7 @@ import { getTrace, rootSpan, traceSpan, traceEnd, traceErrorCount, traceServices
 import { traceLogs } from '../resolvers/logs.ts';
 import { builder } from './builder.ts';
 import { durationFields, instantFields } from './fields.ts';
-import { RedSeriesRef } from './red-metrics.ts';
+import { RedSeriesRef, redWindowArgs } from './red-metrics.ts';
 import { traceMetrics } from '../resolvers/correlation.ts';
 
 builder.objectType('Trace', {
@@ -41,10 +41,7 @@ builder.objectType('Trace', {
       description:
         'RED series (rate, errors, duration) of every service in the trace over [start − window, end + window]. ' +
         'null (with an error naming the backend) when the metrics backend fails.',
-      args: {
-        window: t.arg({ type: 'Duration', defaultValue: 900_000_000_000n, description: 'Default 15 minutes.' }),
-        step: t.arg({ type: 'Duration', description: 'Default: the range in about 30 steps.' }),
-      },
+      args: redWindowArgs,
       resolve: (trace, args, ctx) => traceMetrics(ctx, trace, args),
     }),
   }),
