@@ -45,6 +45,14 @@ async function phase(name: string, limits: boolean, flood: boolean): Promise<[st
       );
     }
     if (b.ingestRefused + b.queryRefused > 0) console.log(`  ${name}: B refused by ${JSON.stringify(b.refusedBy)}`);
+    // Where B's query time goes inside the store: waiting for a read lane, or running beside others.
+    for (const [tenant, st] of gw.app.internals.store()?.db.readStats() ?? []) {
+      if (!st.statements) continue;
+      console.log(
+        `  ${name}: DuckDB reads of ${tenant || '(gateway)'}: ${st.statements} statements, per statement ${fmt(st.waitMs / st.statements)} ms waiting for a lane, ` +
+          `${fmt(st.runMs / st.statements)} ms running (share ${fmt(st.shareMs / st.statements)} ms)`,
+      );
+    }
     return [name, b];
   } finally {
     await gw.stop();
