@@ -13,6 +13,8 @@ import type { ClientPlan, Side } from './abuse-clients.ts';
 
 const SECONDS = arg('seconds', 8);
 const FLOODERS = arg('flooders', 8);
+// --duckdb-threads N: storage.duckdb.threads for every phase (0 = DuckDB's default, one per core).
+const DUCKDB_THREADS = arg('duckdb-threads', 0);
 const LIMITS = { ingest: { itemsPerSecond: 1_000, bytesPerSecond: 0 }, graphql: { requestsPerSecond: 50, costPerSecond: 2_000, concurrentPerTenant: 1, timeoutMs: 2_000, duckdbMsPerSecond: arg('duckdb-ms', 0) } };
 
 function runClients(plan: ClientPlan): Promise<Side> {
@@ -26,7 +28,7 @@ function runClients(plan: ClientPlan): Promise<Side> {
 }
 
 async function phase(name: string, limits: boolean, flood: boolean): Promise<[string, Side]> {
-  const gw = await startGateway(limits ? { limits: LIMITS } : {});
+  const gw = await startGateway({ ...(limits ? { limits: LIMITS } : {}), ...(DUCKDB_THREADS ? { storage: { duckdb: { threads: DUCKDB_THREADS } } } : {}) });
   try {
     // The gateway's event loop (this thread): how long its callbacks wait, i.e. what blocks everyone.
     const delay = monitorEventLoopDelay({ resolution: 10 });

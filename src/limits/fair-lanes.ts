@@ -17,6 +17,9 @@ export interface LaneStats {
   runMs: number;
   /** Their share of that time: each interval divided by the statements running in it. */
   shareMs: number;
+  /** Now: statements waiting for a lane, and running. */
+  waiting: number;
+  running: number;
 }
 
 export interface FairLanes<L> {
@@ -26,7 +29,7 @@ export interface FairLanes<L> {
   waiting(tenant?: string): number;
   /** Statements running, this tenant's or all. */
   running(tenant?: string): number;
-  /** Per tenant, since the lanes were created. */
+  /** Per tenant, since the lanes were created (waiting and running: now). */
   stats(): Map<string, LaneStats>;
   /** Resolves once nothing waits or runs. */
   idle(): Promise<void>;
@@ -84,7 +87,7 @@ export function createFairLanes<L>(lanes: readonly L[], shares: Shares = createS
 
   const statsOf = (tenant: string): LaneStats => {
     let s = statsBy.get(tenant);
-    if (!s) statsBy.set(tenant, (s = { statements: 0, waitMs: 0, runMs: 0, shareMs: 0 }));
+    if (!s) statsBy.set(tenant, (s = { statements: 0, waitMs: 0, runMs: 0, shareMs: 0, waiting: 0, running: 0 }));
     return s;
   };
 
@@ -131,10 +134,10 @@ export function createFairLanes<L>(lanes: readonly L[], shares: Shares = createS
   return {
     run<T>(tenant: string, fn: (lane: L) => Promise<T>) {
       return new Promise<{ value: T; shareMs: number }>((resolve, reject) => {
+        const s = statsOf(tenant);
         const job: Job<L> = {
           queuedAt: performance.now(),
           start(lane) {
-            const s = statsOf(tenant);
             const t0 = performance.now();
             s.statements++;
             s.waitMs += t0 - job.queuedAt;
@@ -162,7 +165,7 @@ export function createFairLanes<L>(lanes: readonly L[], shares: Shares = createS
     },
     waiting: (tenant) => (tenant === undefined ? waitingTotal : (queues.get(tenant)?.length ?? 0)),
     running: (tenant) => (tenant === undefined ? runningTotal : (runningBy.get(tenant) ?? 0)),
-    stats: () => new Map([...statsBy].map(([t, s]) => [t, { ...s }])),
+    stats: () => new Map([...statsBy].map(([t, s]) => [t, { ...s, waiting: queues.get(t)?.length ?? 0, running: runningBy.get(t) ?? 0 }])),
     idle: () => (runningTotal || waitingTotal ? new Promise<void>((res) => idleWaiters.push(res)) : Promise.resolve()),
   };
 }

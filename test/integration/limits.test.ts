@@ -307,3 +307,44 @@ describe('GraphQL concurrency per tenant', () => {
     assert.equal(other.status, 200);
   });
 });
+
+describe('fair DuckDB read lanes between tenants', () => {
+  let gw: TestGateway;
+  before(async () => {
+    // No concurrency limit: the heavy tenant's requests all reach the store at once.
+    gw = await startGateway({});
+    const body = JSON.stringify(spansJson(Array.from({ length: 3000 }, (_, i) => ({ name: `op-${i % 30}`, attributes: { 'http.route': `/r/${i}`, 'user.id': `u-${i}` } }))));
+    const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-scope-orgid': 'heavy' }, body });
+    assert.equal(res.status, 200);
+    await waitFor(
+      () => gql<{ spans: { nodes: unknown[] } }>(gw.graphqlUrl, '{ spans(first: 1000) { nodes { name } } }', {}, { 'x-scope-orgid': 'heavy' }),
+      (r) => r.data?.spans.nodes.length === 1000,
+      'the heavy tenant\'s spans stored',
+    );
+  });
+  after(() => gw.stop());
+
+  test("another tenant's query is answered while the first tenant's queued reads still wait", async () => {
+    const db = gw.app.internals.store()!.db;
+    const heavyQuery = '{ spans(first: 1000, filter: { attributes: [{ key: "http.route", regex: ".*/(1|2|3).*" }] }) { nodes { name attributes } } }';
+    let heavyAnswered = 0;
+    const heavy = Array.from({ length: 16 }, () =>
+      gql<{ spans: { nodes: unknown[] } }>(gw.graphqlUrl, heavyQuery, {}, { 'x-scope-orgid': 'heavy' }).then((r) => (heavyAnswered++, r)),
+    );
+    // Once the heavy tenant holds its lanes and has statements queued, the light tenant asks.
+    await waitFor(
+      async () => db.readStats().get('heavy'),
+      (s) => (s?.waiting ?? 0) > 0,
+      'heavy reads queued',
+    );
+    const light = await gql<{ services: unknown[] }>(gw.graphqlUrl, '{ services }', {}, { 'x-scope-orgid': 'light' });
+    const heavyStillQueued = db.readStats().get('heavy')?.waiting ?? 0;
+    const answeredBeforeLight = heavyAnswered;
+    assert.equal(light.errors, undefined, JSON.stringify(light.errors));
+    assert.deepEqual(light.data?.services, [], 'the light tenant sees none of the heavy tenant\'s data');
+    // In arrival order (one queue per lane) the light tenant's statement waited behind most of them.
+    assert.ok(heavyStillQueued > 0 || answeredBeforeLight < heavy.length / 2, `the light tenant did not wait for the heavy tenant's queue (${heavyStillQueued} queued, ${answeredBeforeLight} answered)`);
+    for (const r of await Promise.all(heavy)) assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    assert.equal(db.readStats().get('light')?.waiting, 0);
+  });
+});
