@@ -347,3 +347,35 @@ describe('fair DuckDB read lanes between tenants', () => {
     for (const r of await Promise.all(heavy)) assert.equal(r.errors, undefined, JSON.stringify(r.errors));
   });
 });
+
+describe('OTLP/gRPC: a tenant that owes is refused before its message is read', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { ingest: { itemsPerSecond: 20, bytesPerSecond: 0 } }, receivers: { otlp: { maxRequestBytes: 64 * 1024 } } });
+  });
+  after(() => gw.stop());
+
+  test('RESOURCE_EXHAUSTED naming the ingest limit, with retry-after, even for a message grpc-js would refuse for its size', async () => {
+    const spans = (n: number) => toProtobuf('traces', spansJson(Array.from({ length: n }, (_, i) => ({ name: `op-${i}` }))));
+    // 200 items on a budget of 20 per second: admitted on this second's budget, the rest is owed.
+    assert.equal((await grpcExport(gw.otlpGrpc, 'traces', spans(200), { 'x-scope-orgid': 'owing' })).code, grpc.status.OK);
+    const huge = spans(3000);
+    assert.ok(huge.length > 64 * 1024, 'the message exceeds receivers.otlp.maxRequestBytes');
+    // Another tenant's oversized message is read, and grpc-js refuses it for its size.
+    const other = await grpcExport(gw.otlpGrpc, 'traces', huge, { 'x-scope-orgid': 'fresh' });
+    assert.equal(other.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.doesNotMatch(other.details, /limits\.ingest/);
+    // The owing tenant's is refused at its metadata, before grpc-js reads the message and checks its size.
+    const owing = await grpcExport(gw.otlpGrpc, 'traces', huge, { 'x-scope-orgid': 'owing' });
+    assert.equal(owing.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.match(owing.details, /limits\.ingest\.itemsPerSecond of 20/);
+    assert.match(String(owing.metadata?.get('retry-after')[0] ?? ''), /^[1-9]\d*$/);
+    // Its admitted request was kept.
+    const stored = await waitFor(
+      () => gql<{ spans: { nodes: unknown[] } }>(gw.graphqlUrl, '{ spans(first: 1000) { nodes { name } } }', {}, { 'x-scope-orgid': 'owing' }),
+      (r) => r.data?.spans.nodes.length === 200,
+      'the admitted spans',
+    );
+    assert.equal(stored.data?.spans.nodes.length, 200);
+  });
+});
