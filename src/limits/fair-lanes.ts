@@ -2,8 +2,9 @@
 // to the least busy lane and queued there in arrival order, so a tenant that sent many statements
 // made every other tenant's statements wait behind all of them. Here each tenant has its own queue
 // and a free lane goes to the waiting tenant with the fewest statements running (among equals, the
-// one served least recently: round-robin), and one tenant never holds more than `lanes − 1` lanes: a tenant that floods reads
-// leaves a lane for the others, and another tenant's statement starts next, not after the flood.
+// one served least recently: round-robin), and one tenant never holds more than `lanes − 1` lanes:
+// a tenant that floods reads leaves a lane for the others, and another tenant's statement starts
+// next, not after the flood.
 // It also measures, per tenant, how long statements waited for a lane and how long they ran, and
 // each statement's share of DuckDB: its running time divided by the statements running beside it
 // (reads and writes), which is what the per-tenant DuckDB time budget charges.
