@@ -4,14 +4,19 @@
 // node:http connections, so the load generator costs little beside the gateway (A's flood through
 // fetch spent most of a core re-encoding its 768 KB string body for every request).
 import http from 'node:http';
+import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import { spansJson } from '../test/helpers/otlp-bodies.ts';
+import { spansJson, toProtobuf } from '../test/helpers/otlp-bodies.ts';
+import { exportServiceDefinition } from '../ingest/receivers/otlp/grpc.ts';
 
 export interface ClientPlan {
   role: 'a' | 'b';
   otlpHttp: string;
   graphqlUrl: string;
+  /** host:port of OTLP/gRPC, for tenant A's flood with `--protocol grpc`. */
+  otlpGrpc: string;
+  protocol: 'http' | 'grpc';
   seconds: number;
   flooders: number;
 }
@@ -80,6 +85,29 @@ async function ingestLoop(plan: ClientPlan, agent: http.Agent, tenant: string, u
   }
 }
 
+type ExportClient = grpc.Client & { Export(body: Buffer, md: grpc.Metadata, cb: (err: grpc.ServiceError | null) => void): void };
+
+/** Tenant A's flood over OTLP/gRPC: one channel per loop, the protobuf message encoded once. */
+async function grpcIngestLoop(plan: ClientPlan, tenant: string, until: number, s: Side, spans: number): Promise<void> {
+  const body = toProtobuf('traces', spansJson(Array.from({ length: spans }, (_, i) => ({ service: `svc-${tenant}`, name: `op-${i % 20}`, attributes: { 'http.route': `/r/${i % 50}` } }))));
+  const Client = grpc.makeGenericClientConstructor(exportServiceDefinition('traces'), 'Export');
+  const client = new Client(plan.otlpGrpc, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': -1 }) as unknown as ExportClient;
+  const metadata = new grpc.Metadata();
+  metadata.set('x-scope-orgid', tenant);
+  while (Date.now() < until) {
+    const t0 = performance.now();
+    const err = await new Promise<grpc.ServiceError | null>((resolve) => client.Export(body, metadata, (e) => resolve(e)));
+    if (!err) {
+      s.ingestOk += spans;
+      s.ingestMs.push(performance.now() - t0);
+    } else if (err.code === grpc.status.RESOURCE_EXHAUSTED) {
+      s.ingestRefused++;
+      refused(s, /limits\.[a-zA-Z.]+/.exec(err.details)?.[0] ?? 'RESOURCE_EXHAUSTED');
+    } else s.ingestErrors++;
+  }
+  client.close();
+}
+
 async function queryLoop(plan: ClientPlan, agent: http.Agent, tenant: string, until: number, s: Side, query: string, pauseMs: number): Promise<void> {
   const body = Buffer.from(JSON.stringify({ query }));
   while (Date.now() < until) {
@@ -110,7 +138,9 @@ await Promise.all(
         queryLoop(plan, agent, 'b', until, s, B_QUERY, 20),
       ]
     : [
-        ...Array.from({ length: plan.flooders }, () => ingestLoop(plan, agent, 'a', until, s, 2000, 0)),
+        ...Array.from({ length: plan.flooders }, () =>
+          plan.protocol === 'grpc' ? grpcIngestLoop(plan, 'a', until, s, 2000) : ingestLoop(plan, agent, 'a', until, s, 2000, 0),
+        ),
         ...Array.from({ length: Math.max(1, plan.flooders / 2) }, () => queryLoop(plan, agent, 'a', until, s, A_QUERY, 0)),
       ],
 );

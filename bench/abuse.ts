@@ -5,7 +5,7 @@
 // thread; each worker's event-loop utilization is printed, to show the load generator keeps up.
 //   npm run bench:abuse -- --seconds 8 --flooders 8
 import { loadavg } from 'node:os';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { startGateway } from '../test/helpers/gateway.ts';
 import { arg, fmt, machine, summarize } from './lib.ts';
@@ -13,6 +13,10 @@ import type { ClientPlan, Side } from './abuse-clients.ts';
 
 const SECONDS = arg('seconds', 8);
 const FLOODERS = arg('flooders', 8);
+// --protocol grpc: tenant A floods ingest over OTLP/gRPC (protobuf) instead of OTLP/HTTP JSON.
+const PROTOCOL = process.argv[process.argv.indexOf('--protocol') + 1] === 'grpc' ? 'grpc' : 'http';
+// --duckdb-threads N: storage.duckdb.threads for every phase (0 = DuckDB's default, one per core).
+const DUCKDB_THREADS = arg('duckdb-threads', 0);
 const LIMITS = { ingest: { itemsPerSecond: 1_000, bytesPerSecond: 0 }, graphql: { requestsPerSecond: 50, costPerSecond: 2_000, concurrentPerTenant: 1, timeoutMs: 2_000, duckdbMsPerSecond: arg('duckdb-ms', 0) } };
 
 function runClients(plan: ClientPlan): Promise<Side> {
@@ -26,16 +30,18 @@ function runClients(plan: ClientPlan): Promise<Side> {
 }
 
 async function phase(name: string, limits: boolean, flood: boolean): Promise<[string, Side]> {
-  const gw = await startGateway(limits ? { limits: LIMITS } : {});
+  const gw = await startGateway({ ...(limits ? { limits: LIMITS } : {}), ...(DUCKDB_THREADS ? { storage: { duckdb: { threads: DUCKDB_THREADS } } } : {}) });
   try {
     // The gateway's event loop (this thread): how long its callbacks wait, i.e. what blocks everyone.
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();
-    const common = { otlpHttp: gw.otlpHttp, graphqlUrl: gw.graphqlUrl, seconds: SECONDS, flooders: FLOODERS };
+    const common = { otlpHttp: gw.otlpHttp, otlpGrpc: gw.otlpGrpc, protocol: PROTOCOL as 'http' | 'grpc', graphqlUrl: gw.graphqlUrl, seconds: SECONDS, flooders: FLOODERS };
+    const elu = performance.eventLoopUtilization();
     const [b, a] = await Promise.all([runClients({ ...common, role: 'b' }), flood ? runClients({ ...common, role: 'a' }) : undefined]);
     delay.disable();
+    const busy = performance.eventLoopUtilization(elu).utilization;
     console.log(
-      `  ${name}: gateway event-loop delay p99 ${fmt(delay.percentile(99) / 1e6)} ms, max ${fmt(delay.max / 1e6)} ms; ` +
+      `  ${name}: gateway event-loop busy ${fmt(busy * 100, 0)} %, delay p99 ${fmt(delay.percentile(99) / 1e6)} ms, max ${fmt(delay.max / 1e6)} ms; ` +
         `client workers busy B ${fmt(b.busy * 100, 0)} %${a ? `, A ${fmt(a.busy * 100, 0)} %` : ''}; load average ${loadavg().map((l) => fmt(l, 2)).join(' ')}`,
     );
     if (a) {
@@ -45,13 +51,21 @@ async function phase(name: string, limits: boolean, flood: boolean): Promise<[st
       );
     }
     if (b.ingestRefused + b.queryRefused > 0) console.log(`  ${name}: B refused by ${JSON.stringify(b.refusedBy)}`);
+    // Where B's query time goes inside the store: waiting for a read lane, or running beside others.
+    for (const [tenant, st] of gw.app.internals.store()?.db.readStats() ?? []) {
+      if (!st.statements) continue;
+      console.log(
+        `  ${name}: DuckDB reads of ${tenant || '(gateway)'}: ${st.statements} statements, per statement ${fmt(st.waitMs / st.statements)} ms waiting for a lane, ` +
+          `${fmt(st.runMs / st.statements)} ms running (share ${fmt(st.shareMs / st.statements)} ms)`,
+      );
+    }
     return [name, b];
   } finally {
     await gw.stop();
   }
 }
 
-console.log(`bench:abuse on ${machine()}; ${SECONDS} s per phase, ${FLOODERS} flooding ingest clients and ${Math.max(1, FLOODERS / 2)} query clients for tenant A`);
+console.log(`bench:abuse on ${machine()}; ${SECONDS} s per phase, A's ingest over ${PROTOCOL === 'grpc' ? 'OTLP/gRPC' : 'OTLP/HTTP JSON'}, ${FLOODERS} flooding ingest clients and ${Math.max(1, FLOODERS / 2)} query clients for tenant A`);
 // --limited-only 1: just the third phase (for profiling it with --cpu-prof). --rounds N runs the
 // phases N times in turn and adds up each phase's figures, so a machine whose load changes during
 // the run weighs on every phase alike.

@@ -206,7 +206,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     res.once('close', () => {
       if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
     });
-    const meter = { ms: 0 };
+    const meter = { ms: 0, tenant };
     try {
       await withQueryMeter(meter, () => withQuerySignal(abort.signal, () => yoga.handle(req, res)));
     } finally {
@@ -303,7 +303,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
         // interrupted when it passes or the socket closes. Subscriptions run until completed.
         const isSubscription = getOperationAST(document, payload.operationName)?.operation === 'subscription';
         const deadline = isSubscription ? undefined : operationDeadline(limits.timeoutMs, ctx.extra.socket);
-        const meter = { ms: 0 };
+        const meter = { ms: 0, tenant };
         const done = () => {
           deadline?.done();
           if (meter.ms > 0) void spendQueryTime(tenant, meter.ms);

@@ -307,3 +307,75 @@ describe('GraphQL concurrency per tenant', () => {
     assert.equal(other.status, 200);
   });
 });
+
+describe('fair DuckDB read lanes between tenants', () => {
+  let gw: TestGateway;
+  before(async () => {
+    // No concurrency limit: the heavy tenant's requests all reach the store at once.
+    gw = await startGateway({});
+    const body = JSON.stringify(spansJson(Array.from({ length: 3000 }, (_, i) => ({ name: `op-${i % 30}`, attributes: { 'http.route': `/r/${i}`, 'user.id': `u-${i}` } }))));
+    const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-scope-orgid': 'heavy' }, body });
+    assert.equal(res.status, 200);
+    await waitFor(
+      () => gql<{ spans: { nodes: unknown[] } }>(gw.graphqlUrl, '{ spans(first: 1000) { nodes { name } } }', {}, { 'x-scope-orgid': 'heavy' }),
+      (r) => r.data?.spans.nodes.length === 1000,
+      'the heavy tenant\'s spans stored',
+    );
+  });
+  after(() => gw.stop());
+
+  test("another tenant's read starts before the first tenant's queued reads, not after them", async () => {
+    const db = gw.app.internals.store()!.db;
+    const heavyQuery = '{ spans(first: 1000, filter: { attributes: [{ key: "http.route", regex: ".*/(1|2|3).*" }] }) { nodes { name attributes } } }';
+    const heavy = Array.from({ length: 24 }, () => gql<{ spans: { nodes: unknown[] } }>(gw.graphqlUrl, heavyQuery, {}, { 'x-scope-orgid': 'heavy' }));
+    // Once the heavy tenant holds its lanes and has statements queued, the light tenant asks.
+    const atSend = await waitFor(
+      async () => db.readStats().get('heavy'),
+      (s) => (s?.waiting ?? 0) >= 10,
+      'heavy reads queued',
+    );
+    const light = await gql<{ services: unknown[] }>(gw.graphqlUrl, '{ services }', {}, { 'x-scope-orgid': 'light' });
+    const heavyStartedMeanwhile = db.readStats().get('heavy')!.statements - atSend!.statements;
+    assert.equal(light.errors, undefined, JSON.stringify(light.errors));
+    assert.deepEqual(light.data?.services, [], "the light tenant sees none of the heavy tenant's data");
+    assert.equal(db.readStats().get('light')?.statements, 1, "the light tenant's read ran");
+    // In arrival order the light tenant's read would have started after every heavy read queued before it.
+    assert.ok(
+      heavyStartedMeanwhile < atSend!.waiting,
+      `the light tenant did not wait for the heavy tenant's queue (${atSend!.waiting} queued when it asked, ${heavyStartedMeanwhile} started before it was answered)`,
+    );
+    for (const r of await Promise.all(heavy)) assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+  });
+});
+
+describe('OTLP/gRPC: a tenant that owes is refused before its message is read', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { ingest: { itemsPerSecond: 20, bytesPerSecond: 0 } }, receivers: { otlp: { maxRequestBytes: 64 * 1024 } } });
+  });
+  after(() => gw.stop());
+
+  test('RESOURCE_EXHAUSTED naming the ingest limit, with retry-after, even for a message grpc-js would refuse for its size', async () => {
+    const spans = (n: number) => toProtobuf('traces', spansJson(Array.from({ length: n }, (_, i) => ({ name: `op-${i}` }))));
+    // 200 items on a budget of 20 per second: admitted on this second's budget, the rest is owed.
+    assert.equal((await grpcExport(gw.otlpGrpc, 'traces', spans(200), { 'x-scope-orgid': 'owing' })).code, grpc.status.OK);
+    const huge = spans(3000);
+    assert.ok(huge.length > 64 * 1024, 'the message exceeds receivers.otlp.maxRequestBytes');
+    // Another tenant's oversized message is read, and grpc-js refuses it for its size.
+    const other = await grpcExport(gw.otlpGrpc, 'traces', huge, { 'x-scope-orgid': 'fresh' });
+    assert.equal(other.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.doesNotMatch(other.details, /limits\.ingest/);
+    // The owing tenant's is refused at its metadata, before grpc-js reads the message and checks its size.
+    const owing = await grpcExport(gw.otlpGrpc, 'traces', huge, { 'x-scope-orgid': 'owing' });
+    assert.equal(owing.code, grpc.status.RESOURCE_EXHAUSTED);
+    assert.match(owing.details, /limits\.ingest\.itemsPerSecond of 20/);
+    assert.match(String(owing.metadata?.get('retry-after')[0] ?? ''), /^[1-9]\d*$/);
+    // Its admitted request was kept.
+    const stored = await waitFor(
+      () => gql<{ spans: { nodes: unknown[] } }>(gw.graphqlUrl, '{ spans(first: 1000) { nodes { name } } }', {}, { 'x-scope-orgid': 'owing' }),
+      (r) => r.data?.spans.nodes.length === 200,
+      'the admitted spans',
+    );
+    assert.equal(stored.data?.spans.nodes.length, 200);
+  });
+});

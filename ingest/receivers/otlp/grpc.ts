@@ -53,12 +53,68 @@ function metadataHeaders(md: grpc.Metadata) {
   };
 }
 
+/** The status of a refused request, with `retry-after` as metadata when the refusal has one. */
+function statusOf(err: unknown): grpc.StatusObject {
+  const code = err instanceof ReceiveError ? err.grpcCode : grpc.status.INTERNAL;
+  const details = err instanceof Error ? err.message : String(err);
+  const metadata = new grpc.Metadata();
+  if (err instanceof ReceiveError && err.retryAfterSeconds !== undefined) metadata.set('retry-after', String(err.retryAfterSeconds));
+  return { code, details, metadata };
+}
+
+/**
+ * Refuses a tenant that has used up its ingest budget or still owes as soon as the call's metadata
+ * arrives: grpc-js starts reading the message only once the metadata has passed the interceptors, so
+ * a flooder that ignores RESOURCE_EXHAUSTED costs no read, inflate or decode of its messages. Other
+ * outcomes (admitted, or refused for credentials) go on to the handler, which answers them as
+ * before; the tenant admitted here is remembered by the metadata object so credentials are checked once.
+ */
+function refuseOwingTenants(guard: ReceiverGuard, tenantHeader: string, admitted: WeakMap<grpc.Metadata, string>, onRefused: () => void): grpc.ServerInterceptor {
+  return (_method, call) => {
+    const intercepting: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(call, {
+      start(next) {
+        next({
+          onReceiveMetadata(metadata, pass) {
+            Promise.resolve()
+              .then(() => guard.admit(metadataHeaders(metadata), tenantHeader))
+              .then(async (tenant) => {
+                admitted.set(metadata, tenant);
+                await guard.owing?.(tenant);
+              })
+              .then(
+                () => pass(metadata),
+                (err: unknown) => {
+                  if (!(err instanceof ReceiveError) || err.grpcCode !== grpc.status.RESOURCE_EXHAUSTED) return pass(metadata);
+                  onRefused();
+                  intercepting.sendStatus(statusOf(err));
+                },
+              );
+          },
+        });
+      },
+    });
+    return intercepting;
+  };
+}
+
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningServer> {
   const { config, next, ctx, logger } = opts;
+  const admitted = new WeakMap<grpc.Metadata, string>();
   const server = new grpc.Server({
     // grpc-js checks this before and while inflating a compressed message (RESOURCE_EXHAUSTED).
     'grpc.max_receive_message_length': config.maxRequestBytes,
     ...grpcServerOptions(opts.connections),
+    // Only with ingest limits configured: without them nobody can owe.
+    ...(opts.guard.owing
+      ? {
+          interceptors: [
+            refuseOwingTenants(opts.guard, config.tenantHeader, admitted, () => {
+              ctx.stats.grpcRequests++;
+              ctx.stats.failedRequests++;
+            }),
+          ],
+        }
+      : {}),
   });
   for (const signal of ['traces', 'logs', 'metrics'] as const) {
     const consumer = next[signal];
@@ -67,7 +123,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
       Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
         ctx.stats.grpcRequests++;
         const answer = async () => {
-          const tenant = await opts.guard.admit(metadataHeaders(call.metadata), config.tenantHeader);
+          const tenant = admitted.get(call.metadata) ?? (await opts.guard.admit(metadataHeaders(call.metadata), config.tenantHeader));
           // The message is read (grpc-js holds it whole, within max_receive_message_length) but not
           // decoded: a tenant over its budget is refused by the raw length before decoding costs anything.
           const reserved = await opts.guard.reserve(tenant, 'protobuf', call.request.length);
@@ -79,11 +135,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
             ctx.stats.failedRequests++;
             if (!(err instanceof ReceiveError)) logger.error({ err }, 'otlp/grpc request failed unexpectedly');
             else logger.debug({ code: err.grpcCode, err: err.message }, 'otlp/grpc request refused');
-            const code = err instanceof ReceiveError ? err.grpcCode : grpc.status.INTERNAL;
-            const details = err instanceof Error ? err.message : String(err);
-            const metadata = new grpc.Metadata();
-            if (err instanceof ReceiveError && err.retryAfterSeconds !== undefined) metadata.set('retry-after', String(err.retryAfterSeconds));
-            callback({ code, details, metadata });
+            callback(statusOf(err));
           },
         );
       },

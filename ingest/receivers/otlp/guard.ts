@@ -31,6 +31,11 @@ export interface ReceiverGuard {
    * undefined when no limit is configured (nothing to settle).
    */
   reserve(tenant: string, format: OtlpFormat, bytes: number | undefined): Promise<Reservation> | undefined;
+  /**
+   * Before anything of the request is read: a 429/RESOURCE_EXHAUSTED ReceiveError when the tenant has
+   * used up this second's budget or still owes (nothing is charged). Absent when no limit is configured.
+   */
+  owing?(tenant: string): Promise<void>;
   /** After decoding: charges what the reservation missed (or gives back what it overestimated). */
   settle(tenant: string, format: OtlpFormat, reserved: Reservation | undefined, items: number, bytes: number): Promise<void>;
 }
@@ -101,11 +106,20 @@ export function createReceiverGuard(opts: {
       throw limitedError(tenant, err);
     }
   };
+  const owing = async (tenant: string): Promise<void> => {
+    try {
+      await items.check(tenant);
+      await bytes.check(tenant);
+    } catch (err) {
+      throw limitedError(tenant, err);
+    }
+  };
   return {
     admit(headers, tenantHeader) {
       if (authenticator.mode === 'none') return openGuard.admit(headers, tenantHeader);
       return admitWithCredentials(headers, tenantHeader);
     },
+    ...(limited ? { owing } : {}),
     reserve(tenant, format, size) {
       return limited ? reserve(tenant, format, size) : undefined;
     },

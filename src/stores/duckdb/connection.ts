@@ -2,7 +2,8 @@
 // Node binding crashes when two overlap), while separate connections run in parallel on libuv
 // threads. So each connection is a "lane" that queues its callers: one lane per written table,
 // so tables are written in parallel and each table's writes are serialised, and a small pool of
-// read lanes, so a long read blocks neither writes nor other reads.
+// read lanes, so a long read blocks neither writes nor other reads. Read lanes are handed out per
+// tenant, fairly (src/limits/fair-lanes.ts), so one tenant's reads cannot queue another's.
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import {
@@ -19,7 +20,8 @@ import {
 } from '@duckdb/node-api';
 import { toStoreError, unavailable } from './errors.ts';
 import { interruptible } from './interrupt.ts';
-import { metered } from '../../limits/query-time.ts';
+import { currentQueryMeter } from '../../limits/query-time.ts';
+import { createFairLanes, createShares, type FairLanes, type LaneStats } from '../../limits/fair-lanes.ts';
 
 export type SqlParam = string | number | bigint | boolean | null | readonly string[];
 export type Row = Record<string, unknown>;
@@ -30,8 +32,13 @@ export interface Lane {
 }
 
 export interface Db {
-  /** One read statement on the least busy read lane; errors come back as StoreError. */
+  /**
+   * One read statement on a read lane, when it is the current request's tenant's turn (fair-lanes.ts);
+   * its share of DuckDB is added to the request's meter. Errors come back as StoreError.
+   */
   query(sql: string, params?: readonly SqlParam[]): Promise<Row[]>;
+  /** Per tenant: read statements, their wait for a lane, running time and share (for benchmarks). */
+  readStats(): Map<string, LaneStats>;
   writeLane(table: string): Lane;
   readonly closed: boolean;
   /** Waits for queued work, checkpoints, and closes; safe to call twice. */
@@ -48,6 +55,7 @@ export interface DbOptions {
   rowGroupSize?: number;
   threads?: number;
   memoryLimit?: string;
+  /** Read connections (default 3); one tenant holds at most all but one of them. */
   readLanes?: number;
   writeTables: readonly string[];
   /** Runs once on a fresh write connection before any lane is used (DDL). */
@@ -62,7 +70,7 @@ interface QueuedLane extends Lane {
   idle(): Promise<void>;
 }
 
-function createLane(conn: DuckDBConnection, isClosing: () => boolean): QueuedLane {
+function createLane(conn: DuckDBConnection, isClosing: () => boolean, measure: <T>(run: () => Promise<T>) => Promise<T>): QueuedLane {
   let tail: Promise<unknown> = Promise.resolve();
   let pending = 0;
   return {
@@ -73,7 +81,7 @@ function createLane(conn: DuckDBConnection, isClosing: () => boolean): QueuedLan
     use<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
       if (isClosing()) return Promise.reject(unavailable('the DuckDB store is closed'));
       pending++;
-      const run = tail.then(() => fn(conn)).finally(() => pending--);
+      const run = tail.then(() => measure(() => fn(conn))).finally(() => pending--);
       tail = run.catch(() => undefined);
       return run;
     },
@@ -158,7 +166,8 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
   let shutdownDone: Promise<void> | null = null;
   const isClosing = () => closing;
   const writeLanes = new Map<string, QueuedLane>();
-  const readLanes: QueuedLane[] = [];
+  const readConns: DuckDBConnection[] = [];
+  const shares = createShares();
   try {
     if (attached) {
       const rowGroups = opts.rowGroupSize ? `, ROW_GROUP_SIZE ${Math.trunc(opts.rowGroupSize)}` : '';
@@ -174,23 +183,20 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
     for (const table of opts.writeTables) {
       const conn = await connect();
       await opts.setupWriteLane(conn, table);
-      writeLanes.set(table, createLane(conn, isClosing));
+      writeLanes.set(table, createLane(conn, isClosing, (run) => shares.measure(run).then((r) => r.value)));
     }
-    for (let i = 0; i < (opts.readLanes ?? 2); i++) {
-      const conn = await connect();
-      readLanes.push(createLane(conn, isClosing));
-    }
+    for (let i = 0; i < (opts.readLanes ?? 3); i++) readConns.push(await connect());
   } catch (err) {
     for (const c of conns) c.closeSync();
     instance.closeSync();
     throw toStoreError(err);
   }
   const [ddlConn] = conns; // also the one that checkpoints on close
+  const reads: FairLanes<DuckDBConnection> = createFairLanes(readConns, shares);
 
   async function shutdown(): Promise<void> {
     closing = true;
-    const lanes = [...writeLanes.values(), ...readLanes];
-    await Promise.all(lanes.map((l) => l.idle()));
+    await Promise.all([...[...writeLanes.values()].map((l) => l.idle()), reads.idle()]);
     try {
       if (opts.path !== ':memory:') await ddlConn!.run('CHECKPOINT');
     } finally {
@@ -205,13 +211,20 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
       return closing;
     },
     query(sql, params = []) {
-      let lane = readLanes[0]!;
-      for (const l of readLanes) if (l.pending < lane.pending) lane = l;
-      // Metered once the lane is ours: a tenant pays for the time its statement runs, not for its wait.
-      return lane.use((conn) => metered(() => interruptible(conn, () => runQuery(conn, sql, params)))).catch((err: unknown) => {
-        throw toStoreError(err);
-      });
+      if (closing) return Promise.reject(unavailable('the DuckDB store is closed'));
+      const meter = currentQueryMeter();
+      // The meter gets the statement's share of DuckDB once a lane is ours, not its wait for one.
+      return reads.run(meter?.tenant ?? '', (conn) => interruptible(conn, () => runQuery(conn, sql, params))).then(
+        ({ value, shareMs }) => {
+          if (meter) meter.ms += shareMs;
+          return value;
+        },
+        (err: unknown) => {
+          throw toStoreError(err);
+        },
+      );
     },
+    readStats: () => reads.stats(),
     writeLane(table) {
       const lane = writeLanes.get(table);
       if (!lane) throw new Error(`no write lane for ${table}`);
