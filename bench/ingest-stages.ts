@@ -19,6 +19,8 @@ import { arg, fmt, machine } from './lib.ts';
 const batches = arg('batches', 20);
 // The batch processor's sendBatchSize; smaller batches go through DuckDB's WAL (see close).
 const BATCH = arg('batch', 16_384);
+// DuckDB's memory_limit in MB (0: DuckDB's default), to compare the store's CPU cost at two limits.
+const memoryLimitMb = arg('memory-limit-mb', 0);
 const requests = encodeTraceRequests(Array.from({ length: 50 }, (_, i) => [...syntheticTraces(10, Date.now() - 60_000 - i, Date.now())].flat()));
 
 function cpuUs(): number {
@@ -35,7 +37,7 @@ function decodeBatch(k: number): SpanRecord[] {
 const columns = stagedColumns(spanTable);
 const types = stagedTypes(spanTable);
 const dir = mkdtempSync(join(tmpdir(), 'teleql-stages-'));
-const store = await openDuckDbStore({ path: join(dir, 'stages.duckdb'), logger: pino({ level: 'warn' }), threads: 1 });
+const store = await openDuckDbStore({ path: join(dir, 'stages.duckdb'), logger: pino({ level: 'warn' }), threads: 1, memoryLimit: memoryLimitMb ? `${memoryLimitMb}MB` : undefined });
 const t = { decode: 0, rows: 0, chunks: 0, write: 0 };
 let spans = 0;
 for (let k = 0; k < batches + 2; k++) {
@@ -74,11 +76,12 @@ const closeUs = cpuUs() - c;
 const fileMiB = statSync(join(dir, 'stages.duckdb')).size / 2 ** 20;
 rmSync(dir, { recursive: true, force: true });
 console.log(`machine: ${machine()}`);
-console.log(`${spans} spans in batches of ${BATCH}; CPU µs per span (this process, all threads):`);
+console.log(`${spans} spans in batches of ${BATCH}${memoryLimitMb ? `, memory_limit ${memoryLimitMb}MB` : ''}; CPU µs per span (this process, all threads):`);
 console.log(`  decode (protobuf → SpanRecord)         ${fmt(t.decode / spans, 2)}`);
 console.log(`  row values only (get per column)       ${fmt(t.rows / spans, 2)}`);
 console.log(`  data chunks (row values + buildChunk)  ${fmt(t.chunks / spans, 2)}`);
 console.log(`  StoreWriter.writeSpans (all of it)     ${fmt(t.write / spans, 2)}`);
 console.log(`  close (checkpoint)                     ${fmt(closeUs / spans, 2)}`);
+console.log(`  peak RSS (MiB)                          ${fmt(process.resourceUsage().maxRSS / 1024, 0)}`);
 console.log(`  file after close (MiB)                  ${fmt(fileMiB, 1)}`);
 console.log(`  decode + write + close                 ${fmt((t.decode + t.write + closeUs) / spans, 2)}`);
