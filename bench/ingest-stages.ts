@@ -2,16 +2,15 @@
 // decode → SpanRecord, row values (span-rows.ts), data chunks (the appender's JS side), and the
 // whole StoreWriter into a DuckDB file. Prints CPU µs per span for each, so a change to one stage
 // can be measured without the noise of the socket benchmark. Run it pinned: `taskset -c 1`.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { DuckDBDataChunk } from '@duckdb/node-api';
 import { decodeRequest } from '../src/otlp/codec.ts';
 import type { SpanRecord } from '../src/model/telemetry.ts';
 import { openDuckDbStore } from '../src/stores/duckdb/index.ts';
 import { spanTable, prepareSpan } from '../src/stores/duckdb/span-rows.ts';
-import { stagedColumns, stagedTypes } from '../src/stores/duckdb/ddl.ts';
+import { buildChunk, stagedColumns, stagedTypes } from '../src/stores/duckdb/ddl.ts';
 import { createEncodeCache } from '../src/stores/duckdb/resources.ts';
 import { encodeTraceRequests } from './otlp-requests.ts';
 import { syntheticTraces } from './synthetic.ts';
@@ -20,6 +19,8 @@ import { arg, fmt, machine } from './lib.ts';
 const batches = arg('batches', 20);
 // The batch processor's sendBatchSize; smaller batches go through DuckDB's WAL (see close).
 const BATCH = arg('batch', 16_384);
+// DuckDB's memory_limit in MB (0: DuckDB's default), to compare the store's CPU cost at two limits.
+const memoryLimitMb = arg('memory-limit-mb', 0);
 const requests = encodeTraceRequests(Array.from({ length: 50 }, (_, i) => [...syntheticTraces(10, Date.now() - 60_000 - i, Date.now())].flat()));
 
 function cpuUs(): number {
@@ -36,7 +37,7 @@ function decodeBatch(k: number): SpanRecord[] {
 const columns = stagedColumns(spanTable);
 const types = stagedTypes(spanTable);
 const dir = mkdtempSync(join(tmpdir(), 'teleql-stages-'));
-const store = await openDuckDbStore({ path: join(dir, 'stages.duckdb'), logger: pino({ level: 'warn' }), threads: 1 });
+const store = await openDuckDbStore({ path: join(dir, 'stages.duckdb'), logger: pino({ level: 'warn' }), threads: 1, memoryLimit: memoryLimitMb ? `${memoryLimitMb}MB` : undefined });
 const t = { decode: 0, rows: 0, chunks: 0, write: 0 };
 let spans = 0;
 for (let k = 0; k < batches + 2; k++) {
@@ -56,8 +57,7 @@ for (let k = 0; k < batches + 2; k++) {
   c = cpuUs();
   for (let off = 0; off < inputs.length; off += 2048) {
     const part = inputs.slice(off, off + 2048);
-    const chunk = DuckDBDataChunk.create(types, part.length);
-    chunk.setColumns(columns.map((col) => part.map((p) => col.get!(p))));
+    buildChunk(columns, types, part);
   }
   const chunksUs = cpuUs() - c;
   c = cpuUs();
@@ -73,12 +73,15 @@ for (let k = 0; k < batches + 2; k++) {
 const c = cpuUs();
 await store.close();
 const closeUs = cpuUs() - c;
+const fileMiB = statSync(join(dir, 'stages.duckdb')).size / 2 ** 20;
 rmSync(dir, { recursive: true, force: true });
 console.log(`machine: ${machine()}`);
-console.log(`${spans} spans in batches of ${BATCH}; CPU µs per span (this process, all threads):`);
+console.log(`${spans} spans in batches of ${BATCH}${memoryLimitMb ? `, memory_limit ${memoryLimitMb}MB` : ''}; CPU µs per span (this process, all threads):`);
 console.log(`  decode (protobuf → SpanRecord)         ${fmt(t.decode / spans, 2)}`);
 console.log(`  row values only (get per column)       ${fmt(t.rows / spans, 2)}`);
-console.log(`  data chunks (row values + setColumns)  ${fmt(t.chunks / spans, 2)}`);
+console.log(`  data chunks (row values + buildChunk)  ${fmt(t.chunks / spans, 2)}`);
 console.log(`  StoreWriter.writeSpans (all of it)     ${fmt(t.write / spans, 2)}`);
 console.log(`  close (checkpoint)                     ${fmt(closeUs / spans, 2)}`);
+console.log(`  peak RSS (MiB)                          ${fmt(process.resourceUsage().maxRSS / 1024, 0)}`);
+console.log(`  file after close (MiB)                  ${fmt(fileMiB, 1)}`);
 console.log(`  decode + write + close                 ${fmt((t.decode + t.write + closeUs) / spans, 2)}`);

@@ -8,16 +8,16 @@ import {
   BIGINT,
   BOOLEAN,
   DOUBLE,
-  DuckDBDataChunk,
   INTEGER,
   UINTEGER,
   VARCHAR,
   type DuckDBConnection,
   type DuckDBType,
-  type DuckDBValue,
+  type DuckDBDataChunk,
 } from '@duckdb/node-api';
+import { fillChunk, type ChunkColumn } from './chunk.ts';
 
-export interface Column<P> {
+export interface Column<P> extends ChunkColumn<P> {
   name: string;
   /** Type in the table. */
   type: string;
@@ -25,7 +25,6 @@ export interface Column<P> {
   json?: boolean;
   /** Computed on load from the staged columns instead of being staged. */
   derive?: string;
-  get?(p: P): DuckDBValue;
 }
 
 export interface TableSpec<P> {
@@ -91,11 +90,9 @@ export async function createTables(conn: DuckDBConnection, specs: readonly Table
 /** DuckDB's vector size: the most rows one data chunk holds. */
 export const CHUNK_ROWS = 2048;
 
-/** One data chunk of `rows` (at most CHUNK_ROWS), column by column, for an appender. */
+/** One data chunk of `rows` (at most CHUNK_ROWS), column by column, for an appender (chunk.ts). */
 export function buildChunk<P>(columns: readonly Column<P>[], types: DuckDBType[], rows: readonly P[]): DuckDBDataChunk {
-  const chunk = DuckDBDataChunk.create(types, rows.length);
-  chunk.setColumns(columns.map((c) => rows.map((r) => c.get!(r))));
-  return chunk;
+  return fillChunk(columns, types, rows);
 }
 
 /** `rows` as data chunks of up to CHUNK_ROWS rows each. */
