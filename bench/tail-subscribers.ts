@@ -3,6 +3,7 @@
 // event-loop delay p99 reached ~200 ms with 1,000 subscribers), so the benchmark measured itself.
 // Send times come from the main thread in a SharedArrayBuffer (absolute ms: timeOrigin + now()).
 import { parentPort, workerData } from 'node:worker_threads';
+import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
@@ -15,6 +16,9 @@ export type SubscriberCommand = { cmd: 'subscribe'; n: number } | { cmd: 'unsubs
 export interface SubscriberStats {
   delivered: number;
   latencies: number[];
+  /** This worker's event-loop utilisation (0–1) and delay p99 (ms) since recording started: a busy worker delays receipts. */
+  utilisation: number;
+  loopP99: number;
 }
 
 const plan = workerData as SubscriberPlan;
@@ -24,6 +28,9 @@ let clients: Client[] = [];
 let delivered = 0;
 let recording = false;
 let latencies: number[] = [];
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
+let elu: EventLoopUtilization = performance.eventLoopUtilization();
 
 async function subscribe(n: number): Promise<void> {
   // Connections open 25 at a time: a busy gateway would otherwise miss graphql-ws's 3 s
@@ -74,11 +81,15 @@ parentPort!.on('message', (m: SubscriberCommand) => {
       break;
     case 'record':
       recording = m.on;
-      if (m.on) latencies = [];
+      if (m.on) {
+        latencies = [];
+        loop.reset();
+        elu = performance.eventLoopUtilization();
+      }
       reply('ok');
       break;
     case 'stats':
-      reply({ delivered, latencies } satisfies SubscriberStats);
+      reply({ delivered, latencies, utilisation: performance.eventLoopUtilization(elu).utilization, loopP99: loop.percentile(99) / 1e6 } satisfies SubscriberStats);
       break;
   }
 });

@@ -11,7 +11,7 @@
 //   without subscribers taken in the same run, before and after (the machine is shared, so only
 //   the ratio means much). Target: subscribers cost ≤ 15 % throughput, p99 ≤ 100 ms.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -180,10 +180,26 @@ async function unsubscribe(): Promise<void> {
   while ((await tailSubscriptions()) !== 0) await new Promise((r) => setTimeout(r, 50));
 }
 
-/** Full-speed ingest for `seconds`: acknowledged spans/s, and events delivered meanwhile. */
-async function throughput(): Promise<{ spansPerS: number; eventsPerS: number }> {
+/**
+ * The gateway's CPU time so far (user + system, ms), from /proc: on a shared machine throughput
+ * moves with other work, CPU time per span or event much less. The system part includes the
+ * loopback's receive side of every frame sent, billed to the sender.
+ */
+function gatewayCpuMs(): number {
+  try {
+    const fields = readFileSync(`/proc/${gateway.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN; // not Linux
+  }
+}
+const CLOCK_TICKS = 100;
+
+/** Full-speed ingest for `seconds`: acknowledged spans/s, events delivered meanwhile, and the gateway's CPU time. */
+async function throughput(): Promise<{ spansPerS: number; eventsPerS: number; spans: number; events: number; cpuMs: number }> {
   await drained();
   const d0 = await deliveredSoFar();
+  const c0 = gatewayCpuMs();
   const t0 = performance.now();
   const deadline = t0 + seconds * 1000;
   let acked = 0;
@@ -196,11 +212,22 @@ async function throughput(): Promise<{ spansPerS: number; eventsPerS: number }> 
     }),
   );
   const s = (performance.now() - t0) / 1000;
-  return { spansPerS: acked / s, eventsPerS: ((await deliveredSoFar()) - d0) / s };
+  const cpuMs = gatewayCpuMs() - c0;
+  const events = (await deliveredSoFar()) - d0;
+  return { spansPerS: acked / s, eventsPerS: events / s, spans: acked, events, cpuMs };
 }
 
 /** `rate` spans/s for `seconds`: delivered events/s and latency. */
-async function paced(rate: number): Promise<{ eventsPerS: number; p50: number; p99: number; n: number; sentPerS: number; gatewayLoop: LoopDelay; clientLoopP99: number }> {
+async function paced(rate: number): Promise<{
+  eventsPerS: number;
+  p50: number;
+  p99: number;
+  n: number;
+  sentPerS: number;
+  gatewayLoop: LoopDelay;
+  clientLoopP99: number;
+  worker: { utilisation: number; loopP99: number };
+}> {
   await drained();
   await gatewayLoop('reset');
   clientLoop.reset();
@@ -232,6 +259,7 @@ async function paced(rate: number): Promise<{ eventsPerS: number; p50: number; p
     sentPerS: (sent * SPANS_PER_REQUEST) / s,
     gatewayLoop: loop,
     clientLoopP99: clientLoop.percentile(99) / 1e6,
+    worker: { utilisation: stats.utilisation, loopP99: stats.loopP99 },
   };
 }
 
@@ -259,7 +287,7 @@ for (const n of counts) {
   console.log(
     `${String(n).padStart(5)} subscribers     at ${fmt(p.sentPerS, 0)} spans/s: ${fmt(p.eventsPerS, 0)} events/s delivered, latency p50 ${fmt(p.p50, 1)} ms p99 ${fmt(p.p99, 1)} ms (${p.n} events)` +
       ` | full speed: ingest ${fmt(full.spansPerS, 0)} spans/s, ${fmt(full.eventsPerS, 0)} events/s delivered` +
-      `\n                      event-loop delay while paced: gateway p50 ${fmt(p.gatewayLoop.p50, 1)} / p99 ${fmt(p.gatewayLoop.p99, 1)} / max ${fmt(p.gatewayLoop.max, 1)} ms, load generator p99 ${fmt(p.clientLoopP99, 1)} ms`,
+      `\n                      event-loop delay while paced: gateway p50 ${fmt(p.gatewayLoop.p50, 1)} / p99 ${fmt(p.gatewayLoop.p99, 1)} / max ${fmt(p.gatewayLoop.max, 1)} ms, load generator p99 ${fmt(p.clientLoopP99, 1)} ms, subscribers' worker p99 ${fmt(p.worker.loopP99, 1)} ms (${fmt(p.worker.utilisation * 100, 0)} % busy)`,
   );
   await unsubscribe();
 }
@@ -273,6 +301,15 @@ for (const r of rows) {
   console.log(
     `${String(r.n).padStart(11)} | ${fmt(r.paced.eventsPerS, 0).padStart(13)} | ${fmt(r.paced.p50, 1).padStart(6)} | ${fmt(r.paced.p99, 1).padStart(6)} | ${fmt(r.full.spansPerS, 0).padStart(21)} | ${cost >= 0 ? '−' : '+'}${fmt(Math.abs(cost) * 100, 1)} %`,
   );
+}
+// Gateway CPU per delivered event at full speed: the phase's CPU time less what its spans cost
+// without subscribers (µs per span of the two baselines), over the events delivered.
+const baseCpuPerSpan = (base1.cpuMs + base2.cpuMs) / (base1.spans + base2.spans);
+console.log(`\ngateway CPU at full speed: ${fmt(baseCpuPerSpan * 1000, 1)} µs per span without subscribers`);
+for (const r of rows) {
+  const perSpan = r.full.cpuMs / r.full.spans;
+  const perEvent = r.full.events > 0 ? (r.full.cpuMs - baseCpuPerSpan * r.full.spans) / r.full.events : NaN;
+  console.log(`${String(r.n).padStart(5)} subscribers: ${fmt(perSpan * 1000, 1)} µs per span, ${fmt(perEvent * 1000, 1)} µs per delivered event (${fmt(r.full.events, 0)} events)`);
 }
 console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(`(baseline: mean of ${fmt(base1.spansPerS, 0)} and ${fmt(base2.spansPerS, 0)} spans/s without subscribers)`);

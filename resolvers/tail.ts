@@ -11,6 +11,7 @@ import { logKey, metricPointKey, spanKey } from '../src/tail/identity.ts';
 import { liveOnly, replayThenLive, ReplayLimitError, type ReplayEvent, type ReplaySubscription } from '../src/tail/replay.ts';
 import type { AssembledTrace, TailTopic, TailTopics } from '../src/tail/topics.ts';
 import type { GraphQLContext } from './context.ts';
+import type { TailEventStream } from '../src/tail/push.ts';
 import { createLoaders, type Loaders } from './loaders.ts';
 import { labelsArg } from './metrics.ts';
 import type { TraceModel } from './models.ts';
@@ -110,14 +111,20 @@ async function withReplay<T extends TailTopic>(
   }
 }
 
-/** The subscription with each event mapped; return() closes it even before the first next(). */
-function mapEvents<A, B>(sub: AsyncIterator<A> & { close(): void }, map: (e: A) => B): AsyncIterableIterator<B> {
-  const it: AsyncIterableIterator<B> = {
+/** The subscription with each event mapped; return() closes it even before the first next(). Push delivery (poll/onReady) maps too. */
+function mapEvents<A, B>(sub: AsyncIterator<A> & { close(): void; poll(): A | undefined; onReady(ready: (() => void) | undefined): void }, map: (e: A) => B): TailEventStream<B> {
+  const it: TailEventStream<B> = {
     next: () => sub.next().then((r) => (r.done ? { value: undefined, done: true } : { value: map(r.value), done: false })),
     return: () => {
       sub.close();
       return Promise.resolve({ value: undefined, done: true });
     },
+    poll: () => {
+      const e = sub.poll();
+      return e === undefined ? undefined : map(e);
+    },
+    onReady: (ready) => sub.onReady(ready),
+    close: () => sub.close(),
     [Symbol.asyncIterator]: () => it,
   };
   return it;

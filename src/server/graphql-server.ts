@@ -159,7 +159,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       armorPlugin(limits),
       costLimitPlugin(limits, cost),
       deadlinePlugin,
-      compiledSubscriptionsPlugin(opts.compileSubscriptions ?? true),
+      compiledSubscriptionsPlugin(opts.compileSubscriptions ?? true, opts.exposeInternalErrors),
     ],
     logging: {
       debug: (...args) => opts.logger.debug({ args }, 'yoga'),
@@ -273,7 +273,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       },
       execute: (args) => (args.rootValue as { execute: typeof graphqlExecute }).execute(args),
       subscribe: (args) => (args.rootValue as { subscribe: typeof graphqlSubscribe }).subscribe(args),
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const tooLarge = checkQueryText(payload.query, limits.maxQueryBytes);
         if (tooLarge) return [tooLarge];
         const tenant = principalOf(ctx).tenant;
@@ -317,6 +317,8 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
           rootValue: {
             execute: deadline ? (a: ExecutionArgs) => withQueryMeter(meter, () => withQuerySignal(deadline.signal, () => settle(execute(a), done))) : execute,
             subscribe,
+            // Compiled tails write their events to the socket directly (compiled-subscriptions.ts).
+            push: { id, socket: ctx.extra.socket },
           },
         };
       },

@@ -98,6 +98,12 @@ export interface TailSubscription<R> extends AsyncIterableIterator<TailEvent<R>>
   close(): void;
   /** The next buffered event, or undefined when none is waiting; never waits. */
   poll(): TailEvent<R> | undefined;
+  /**
+   * Push delivery: `ready` is called (synchronously, from publish) after records were buffered for
+   * this subscription, and before a full buffer drops its oldest, so a reader that `poll`s there
+   * takes what it can; what it leaves is buffered and dropped as usual. Undefined stops it.
+   */
+  onReady(ready: (() => void) | undefined): void;
 }
 
 /**
@@ -280,6 +286,14 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
       let dropped = 0;
       let closed = false;
       let waiter: ((r: IteratorResult<TailEvent<R>>) => void) | undefined;
+      let ready: (() => void) | undefined;
+      const callReady = () => {
+        try {
+          ready!();
+        } catch {
+          // A push reader that throws (it should not) must not stop ingest.
+        }
+      };
 
       const take = (): TailEvent<R> => {
         const record = ring[head] as R;
@@ -299,6 +313,7 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
           dropped = 0;
           return;
         }
+        if (count === bufferSize && ready) callReady();
         if (count === bufferSize) {
           ring[head] = undefined;
           head = (head + 1) % bufferSize;
@@ -322,11 +337,13 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
           }
           if (match) offer(r);
         }
+        if (ready && count > 0 && !closed) callReady();
       }, opts.index);
 
       const close = () => {
         if (closed) return;
         closed = true;
+        ready = undefined;
         stopListening();
         releaseDeriver();
         ring.fill(undefined);
@@ -363,6 +380,9 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
         },
         close,
         poll: () => (count > 0 ? take() : undefined),
+        onReady(fn) {
+          ready = closed ? undefined : fn;
+        },
         [Symbol.asyncIterator]() {
           return sub;
         },

@@ -22,6 +22,8 @@ export interface ReplaySubscription<R> extends AsyncIterableIterator<ReplayEvent
   close(): void;
   /** The next event without waiting, or undefined. */
   poll(): ReplayEvent<R> | undefined;
+  /** See TailSubscription.onReady; events already waiting (a replay, or live ones) are announced on the next microtask. */
+  onReady(ready: (() => void) | undefined): void;
 }
 
 /** More stored records match than a replay may send. */
@@ -135,6 +137,10 @@ export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<ReplayS
       live.close();
       head = queue.length;
     },
+    onReady: (ready) => {
+      live.onReady(ready);
+      if (ready) queueMicrotask(ready);
+    },
     [Symbol.asyncIterator]: () => sub,
   };
   return sub;
@@ -142,7 +148,11 @@ export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<ReplayS
 
 /** The same event type without a replay, so every tail has one shape. */
 export function liveOnly<R>(live: TailSubscription<R>): ReplaySubscription<R> {
-  const mark = (e: TailEvent<R>): ReplayEvent<R> => ({ ...e, replayed: false });
+  // The bus makes a fresh event object per delivery: marking it in place spares an allocation per event.
+  const mark = (e: TailEvent<R>): ReplayEvent<R> => {
+    (e as ReplayEvent<R>).replayed = false;
+    return e as ReplayEvent<R>;
+  };
   const sub: ReplaySubscription<R> = {
     next: () => live.next().then((r) => (r.done ? r : { value: mark(r.value), done: false })),
     poll: () => {
@@ -158,6 +168,10 @@ export function liveOnly<R>(live: TailSubscription<R>): ReplaySubscription<R> {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     },
     close: () => live.close(),
+    onReady: (ready) => {
+      live.onReady(ready);
+      if (ready) queueMicrotask(ready);
+    },
     [Symbol.asyncIterator]: () => sub,
   };
   return sub;

@@ -1,5 +1,6 @@
 // Live-tail test helpers: graphql-ws clients that collect events and errors, hand-built OTLP/JSON
 // with the IDs and times a test chooses, and a wait for the gateway's subscription count.
+import assert from 'node:assert/strict';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { TestGateway } from './gateway.ts';
@@ -165,3 +166,19 @@ export function gaugeBody(service: string, name: string, points: GaugeSpec[]): u
 
 export const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 export const nowNs = () => BigInt(Date.now()) * 1_000_000n;
+
+/**
+ * Checks a tail's events from a burst of `total` records named `op-0` … `op-{total-1}`: in publish
+ * order, ending with the newest, each event's `dropped` counting exactly the records skipped
+ * before it. Returns how many were dropped.
+ */
+export function assertBurstAccounted(events: { name: string; dropped: number }[], total: number): number {
+  let next = 0;
+  for (const e of events) {
+    next += e.dropped;
+    assert.equal(e.name, `op-${next}`, 'dropped counts the records skipped before this one, in order');
+    next++;
+  }
+  assert.equal(next, total, 'delivered + dropped accounts for every record, the newest last');
+  return total - events.length;
+}

@@ -1,0 +1,148 @@
+// Push delivery of compiled tails (src/server/compiled-subscriptions.ts): events are written to the
+// graphql-ws socket directly, not through graphql-ws' iterator. Raw graphql-transport-ws clients
+// over real sockets check the protocol itself (ids, `next` payloads, per-event errors, `complete`,
+// closing) against a gateway running every event on the ordinary executor (tail.compiled: false),
+// and what a socket that stops reading gets.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { waitFor } from '../helpers/wait-for.ts';
+import { assertBurstAccounted, hex, nowNs, postOtlp, spansBody, subscriptions } from '../helpers/tail-client.ts';
+
+interface Message {
+  id?: string;
+  type: string;
+  payload?: { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] } & Record<string, unknown>;
+}
+
+/** A graphql-transport-ws client that keeps every message the server sends, after connection_ack. */
+async function rawClient(gw: TestGateway, tenant: string): Promise<{ ws: WebSocket; messages: Message[]; subscribe(id: string, query: string, variables?: Record<string, unknown>): void }> {
+  const ws = new WebSocket(gw.wsUrl, 'graphql-transport-ws');
+  const messages: Message[] = [];
+  await new Promise<void>((resolve, reject) => {
+    ws.once('error', reject);
+    ws.on('message', (data) => {
+      const m = JSON.parse(String(data)) as Message;
+      if (m.type === 'connection_ack') return resolve();
+      if (m.type === 'ping') return ws.send(JSON.stringify({ type: 'pong' }));
+      messages.push(m);
+    });
+    ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { 'X-Scope-OrgID': tenant } })));
+  });
+  return { ws, messages, subscribe: (id, query, variables = {}) => ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } })) };
+}
+
+const closed = (ws: WebSocket) => new Promise<void>((r) => (ws.readyState === WebSocket.CLOSED ? r() : ws.once('close', () => r())));
+
+describe('push delivery of compiled tails over graphql-ws', () => {
+  let gw: TestGateway;
+  let ordinaryGw: TestGateway;
+  const sockets: WebSocket[] = [];
+
+  before(async () => {
+    [gw, ordinaryGw] = await Promise.all([startGateway({ tail: { bufferSize: 5 } }), startGateway({ tail: { bufferSize: 5, compiled: false } })]);
+  });
+  after(async () => {
+    for (const ws of sockets) ws.terminate();
+    await Promise.all([gw?.stop(), ordinaryGw?.stop()]);
+  });
+
+  test('next messages carry their operation id, in order, with the payloads the ordinary executor sends, per-event errors included', async () => {
+    const runs = await Promise.all(
+      [gw, ordinaryGw].map(async (g) => {
+        const c = await rawClient(g, 'push-proto');
+        sockets.push(c.ws);
+        // `logs(first: 0)` fails on every event (GW_BAD_ARGUMENT), after an await: the async path.
+        c.subscribe('with-error', 'subscription($s: [String!]) { tailSpans(filter: { service: $s }) { dropped span { name logs(first: 0) { bodyText } } } }', { s: ['push-proto'] });
+        c.subscribe('attrs', 'subscription($f: TelemetryFilter) { tailSpans(filter: $f) { dropped span { name attribute(key: "k") service } } }', { f: { service: ['push-proto'] } });
+        await subscriptions(g, 2);
+        const t0 = nowNs();
+        const spans = [0, 1, 2].map((i) => ({ traceId: hex(77, 32), spanId: hex(i + 1, 16), name: `op-${i}`, startNs: t0 + BigInt(i), attributes: { k: `v${i}` } }));
+        assert.equal(await postOtlp(g, '/v1/traces', spansBody('push-proto', spans), 'push-proto'), 200);
+        await waitFor(async () => c.messages.length, (n) => n >= 6, 'six next messages');
+        return c;
+      }),
+    );
+    const [pushed, ordinary] = runs.map((c) => c.messages);
+    for (const id of ['with-error', 'attrs']) {
+      const mine = pushed!.filter((m) => m.id === id);
+      assert.deepEqual(mine.map((m) => m.type), ['next', 'next', 'next']);
+      assert.deepEqual(mine.map((m) => (m.payload!.data as { tailSpans: { span: { name: string } } }).tailSpans.span.name), ['op-0', 'op-1', 'op-2'], 'in publish order');
+      assert.deepEqual(mine, ordinary!.filter((m) => m.id === id), `the same messages for ${id}`);
+    }
+    const failed = pushed!.find((m) => m.id === 'with-error')!;
+    assert.equal(failed.payload!.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');
+    assert.deepEqual(failed.payload!.errors?.[0]?.['path' as 'message'], ['tailSpans', 'span', 'logs']);
+    for (const c of runs) {
+      c.ws.close();
+      await closed(c.ws);
+    }
+    await Promise.all([subscriptions(gw, 0), subscriptions(ordinaryGw, 0)]);
+  });
+
+  test('complete from the client stops its subscription and frees the slot, nothing follows for its id; closing the socket frees the rest', async () => {
+    const c = await rawClient(gw, 'push-complete');
+    sockets.push(c.ws);
+    const q = 'subscription { tailSpans(filter: { service: ["push-complete"] }) { dropped span { name } } }';
+    c.subscribe('stays', q);
+    c.subscribe('goes', q);
+    await subscriptions(gw, 2);
+    const t0 = nowNs();
+    const batch = (from: number) => [0, 1].map((i) => ({ traceId: hex(78, 32), spanId: hex(from + i + 1, 16), name: `op-${from + i}`, startNs: t0 + BigInt(from + i) }));
+    assert.equal(await postOtlp(gw, '/v1/traces', spansBody('push-complete', batch(0)), 'push-complete'), 200);
+    await waitFor(async () => c.messages.length, (n) => n >= 4, 'both subscriptions got the first batch');
+
+    c.ws.send(JSON.stringify({ id: 'goes', type: 'complete' }));
+    await subscriptions(gw, 1);
+    assert.equal(await postOtlp(gw, '/v1/traces', spansBody('push-complete', batch(2)), 'push-complete'), 200);
+    await waitFor(async () => c.messages.filter((m) => m.id === 'stays').length, (n) => n >= 4, 'the second batch on the open subscription');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(
+      c.messages.filter((m) => m.id === 'goes').map((m) => [m.type, (m.payload?.data as { tailSpans: { span: { name: string } } }).tailSpans.span.name]),
+      [['next', 'op-0'], ['next', 'op-1']],
+      'a client-completed subscription gets nothing more, not even complete (graphql-ws: the client ended it)',
+    );
+    c.ws.close();
+    await closed(c.ws);
+    await subscriptions(gw, 0);
+  });
+
+  test('a socket that stops reading: events wait in the bounded buffer, the oldest are dropped and counted, and ingest goes on', async () => {
+    const c = await rawClient(gw, 'push-slow');
+    sockets.push(c.ws);
+    // Frames of ~2 KB, so a few thousand fill the loopback's socket buffers.
+    c.subscribe('slow', 'subscription { tailSpans(filter: { service: ["push-slow"] }) { dropped span { name attribute(key: "pad") } } }');
+    await subscriptions(gw, 1);
+    c.ws.pause(); // stops reading: the kernel buffers fill, then the gateway's socket needs drain
+
+    const pad = 'x'.repeat(2000);
+    const t0 = nowNs();
+    const BATCHES = 6;
+    const PER = 1500;
+    for (let b = 0; b < BATCHES; b++) {
+      const spans = Array.from({ length: PER }, (_, i) => {
+        const n = b * PER + i;
+        return { traceId: hex(79, 32), spanId: hex(n + 1, 16), name: `op-${n}`, startNs: t0 + BigInt(n), attributes: { pad } };
+      });
+      // Answered while the subscriber is not reading: publish never waits for a socket.
+      assert.equal(await postOtlp(gw, '/v1/traces', spansBody('push-slow', spans), 'push-slow'), 200);
+    }
+    c.ws.resume();
+    const total = BATCHES * PER;
+    type Event = { tailSpans: { dropped: number; span: { name: string; attribute: string } } };
+    const events = () => c.messages.map((m) => (m.payload!.data as Event).tailSpans);
+    await waitFor(
+      async () => events().reduce((n, e) => n + 1 + e.dropped, 0),
+      (n) => n >= total,
+      'every span delivered or counted as dropped',
+    );
+    assert.ok(c.messages.every((m) => m.id === 'slow' && m.type === 'next'));
+    assert.ok(events().every((e) => e.span.attribute === pad));
+    const dropped = assertBurstAccounted(events().map((e) => ({ name: e.span.name, dropped: e.dropped })), total);
+    assert.ok(dropped > 0, `a subscriber that stopped reading lost the oldest spans (${dropped} of ${total})`);
+    c.ws.close();
+    await closed(c.ws);
+    await subscriptions(gw, 0);
+  });
+});
