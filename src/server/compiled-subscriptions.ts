@@ -36,6 +36,7 @@ import {
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { maskError, type Plugin } from 'graphql-yoga';
 import type { Socket } from 'node:net';
+import * as wsModule from 'ws';
 import type { WebSocket } from 'ws';
 import { isTailEventStream, type TailEventStream } from '../tail/push.ts';
 
@@ -124,22 +125,15 @@ export interface PushTarget {
   socket: WebSocket;
 }
 
-/** An unmasked, unfragmented WebSocket text frame (RFC 6455 §5.2: server frames are not masked). */
-export function textFrame(text: string): Buffer {
-  const length = Buffer.byteLength(text);
-  const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(header + length);
-  frame[0] = 0x81; // FIN, opcode 1 (text)
-  if (header === 2) frame[1] = length;
-  else if (header === 4) {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 127;
-    frame.writeBigUInt64BE(BigInt(length), 2);
-  }
-  frame.write(text, header, 'utf8');
-  return frame;
+// ws' frame builder: exported at runtime (ws.Sender), not declared by @types/ws.
+const { Sender } = wsModule as unknown as {
+  Sender: { frame(data: Buffer, options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean }): Buffer[] };
+};
+const TEXT_FRAME = { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false };
+
+/** One unfragmented, unmasked WebSocket text frame (server frames are not masked), built by ws: header and payload. */
+export function textFrame(text: string): Buffer[] {
+  return Sender.frame(Buffer.from(text), TEXT_FRAME);
 }
 
 /**
@@ -183,7 +177,7 @@ function pushEvents(
     // GraphQLError has toJSON: the same payload graphql-ws sends.
     const message = prefix + JSON.stringify(result) + '}';
     if (!rawFrames) target.socket.send(message);
-    else frames.push(textFrame(message));
+    else frames.push(...textFrame(message));
   };
   const flush = () => {
     if (frames.length === 0) return;

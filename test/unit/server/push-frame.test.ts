@@ -1,4 +1,4 @@
-// The WebSocket text frames push delivery writes itself (compiled-subscriptions.ts textFrame),
+// The WebSocket text frames push delivery writes (compiled-subscriptions.ts textFrame, built by ws' Sender.frame),
 // decoded by ws' own client-side Receiver: every payload length encoding (7-bit, 16-bit, 64-bit)
 // and multi-byte UTF-8.
 import { test } from 'node:test';
@@ -20,10 +20,10 @@ test('textFrame makes frames ws decodes to the same text, at every length encodi
   });
   receiver.on('error', (err) => assert.fail(err));
   // All frames in one write, as a delivery pass sends them.
-  await new Promise<void>((resolve, reject) => receiver.write(Buffer.concat(texts.map(textFrame)), (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) => receiver.write(Buffer.concat(texts.flatMap(textFrame)), (err) => (err ? reject(err) : resolve())));
   assert.deepEqual(got.map((t) => t.length), texts.map((t) => t.length));
   assert.deepEqual(got, texts);
-  assert.equal(textFrame('x'.repeat(125)).length, 127, '7-bit length: a 2-byte header');
-  assert.equal(textFrame('x'.repeat(126)).length, 130, '16-bit length: a 4-byte header');
-  assert.equal(textFrame('x'.repeat(65_536)).length, 65_546, '64-bit length: a 10-byte header');
+  assert.equal(Buffer.concat(textFrame('x'.repeat(125))).length, 127, '7-bit length: a 2-byte header');
+  assert.equal(Buffer.concat(textFrame('x'.repeat(126))).length, 130, '16-bit length: a 4-byte header');
+  assert.equal(Buffer.concat(textFrame('x'.repeat(65_536))).length, 65_546, '64-bit length: a 10-byte header');
 });
