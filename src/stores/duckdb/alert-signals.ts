@@ -4,15 +4,17 @@
 import type { AlertSignals, SeriesDimension } from '../../alerting/types.ts';
 import type { TelemetryFilter, TimeRange } from '../types.ts';
 import type { Db } from './connection.ts';
-import { checkRegexes, filterSql, params, type Params } from './filter-sql.ts';
+import { checkRegexes, filterSql, params, resourceMatches, type Params } from './filter-sql.ts';
 
 const DIMENSION_COLUMN: Record<'spans' | 'logs', Record<SeriesDimension, string>> = {
   spans: { service: 'service_name', operation: 'name' },
   logs: { service: 'service_name', operation: 'event_name' },
 };
 
-function where(signal: 'spans' | 'logs', range: Required<TimeRange>, filter: TelemetryFilter, p: Params): string {
-  return `tenant = $1 AND ${filterSql(signal, { ...filter, timeRange: range }, p)}`;
+/** The rows of tenant $1 in `range` that pass `filter`: its regexes checked and its resource conditions looked up first (filter-sql.ts). */
+async function where(db: Db, tenant: string, signal: 'spans' | 'logs', range: Required<TimeRange>, filter: TelemetryFilter, p: Params): Promise<string> {
+  await checkRegexes(db, filter);
+  return `tenant = $1 AND ${filterSql(signal, { ...filter, timeRange: range }, p, await resourceMatches(db, tenant, filter))}`;
 }
 
 function groupColumns(signal: 'spans' | 'logs', by: readonly SeriesDimension[]): { select: string; group: string } {
@@ -27,13 +29,12 @@ const labelsOf = (row: Record<string, unknown>, by: readonly SeriesDimension[]) 
 export function createAlertSignals(db: Db): AlertSignals {
   return {
     async spanStats(tenant, q) {
-      await checkRegexes(db, q.filter);
       const p = params([tenant]);
       const { select, group } = groupColumns('spans', q.by);
       const quantile = q.quantile !== undefined ? `quantile_cont(duration_ns, ${p.add(q.quantile)}::DOUBLE) / 1e6` : 'NULL';
       const rows = await db.query(
         `SELECT ${select} count(*) AS total, count(*) FILTER (WHERE status_code = 2) AS errors, ${quantile} AS q
-         FROM spans WHERE ${where('spans', q.range, q.filter, p)} ${group}`,
+         FROM spans WHERE ${await where(db, tenant, 'spans', q.range, q.filter, p)} ${group}`,
         p.values,
       );
       return rows
@@ -42,10 +43,9 @@ export function createAlertSignals(db: Db): AlertSignals {
     },
 
     async logCounts(tenant, q) {
-      await checkRegexes(db, q.filter);
       const p = params([tenant]);
       const { select, group } = groupColumns('logs', q.by);
-      const rows = await db.query(`SELECT ${select} count(*) AS n FROM logs WHERE ${where('logs', q.range, q.filter, p)} ${group}`, p.values);
+      const rows = await db.query(`SELECT ${select} count(*) AS n FROM logs WHERE ${await where(db, tenant, 'logs', q.range, q.filter, p)} ${group}`, p.values);
       return rows.map((r) => ({ labels: labelsOf(r, q.by), count: Number(r.n) }));
     },
 
@@ -62,7 +62,7 @@ export function createAlertSignals(db: Db): AlertSignals {
     async worstSpans(tenant, q) {
       const p = params([tenant]);
       const rows = await db.query(
-        `SELECT trace_id, span_id, duration_ns, status_code = 2 AS error FROM spans WHERE ${where('spans', q.range, q.filter, p)}
+        `SELECT trace_id, span_id, duration_ns, status_code = 2 AS error FROM spans WHERE ${await where(db, tenant, 'spans', q.range, q.filter, p)}
          ORDER BY status_code = 2 DESC, duration_ns DESC, trace_id LIMIT ${p.add(q.limit * 4)}`,
         p.values,
       );
@@ -82,7 +82,7 @@ export function createAlertSignals(db: Db): AlertSignals {
       const p = params([tenant]);
       const rows = await db.query(
         `SELECT trace_id, arg_max(span_id, time_ns) AS span_id, max(time_ns) AS t FROM logs
-         WHERE ${where('logs', q.range, q.filter, p)} AND trace_id IS NOT NULL
+         WHERE ${await where(db, tenant, 'logs', q.range, q.filter, p)} AND trace_id IS NOT NULL
          GROUP BY trace_id ORDER BY t DESC, trace_id LIMIT ${p.add(q.limit)}`,
         p.values,
       );

@@ -89,19 +89,18 @@ function attributeOnColumnSql(c: AttributeCondition, p: Params, column: string):
 
 /**
  * A record's attributes shadow its resource's (the merged view of OTLP): when the record has the
- * key (with a value or not) the condition is on the record's attrs_flat, else on its resource's,
- * as a semi-join on resource_id with the tenant's few matching resources (parts.ts).
+ * key (with a value or not) the condition is on the record's attrs_flat, else `resource_id` must be
+ * one of the tenant's resources that satisfy it, looked up first (resourceMatches) and bound as an
+ * IN list, a plain expression the scan evaluates.
  */
-function attributeSql(c: AttributeCondition, p: Params, matches?: ResourceMatches): string {
+function attributeSql(c: AttributeCondition, p: Params, matches: ResourceMatches): string {
   if (typeof c?.key !== 'string') throw badQuery('an attribute condition needs a key');
   const own = attributeOnColumnSql(c, p, 'attrs_flat');
-  const ids = matches?.get(c);
-  // With the matching resources known (resourceMatches), the condition is a plain expression the
-  // scan evaluates; and when no resource matches, the record's own condition alone (it implies the key).
-  if (ids) return ids.length === 0 ? own : `(CASE WHEN ${attrExistsSql(c.key, p)} THEN ${own} ELSE resource_id IN (${ids.map((id) => p.add(id)).join(', ')}) END)`;
-  const onResource = attributeOnColumnSql(c, p, 'r.attrs_flat');
-  return `(CASE WHEN ${attrExistsSql(c.key, p)} THEN ${own}
-    ELSE resource_id IN (SELECT r.id FROM resources r WHERE r.tenant = $1 AND ${onResource}) END)`;
+  const ids = matches.get(c);
+  if (!ids) throw new Error(`resource matches were not looked up for the condition on "${c.key}"`);
+  // When no resource matches, the record's own condition alone (it implies the key).
+  if (ids.length === 0) return own;
+  return `(CASE WHEN ${attrExistsSql(c.key, p)} THEN ${own} ELSE resource_id IN (${ids.map((id) => p.add(id)).join(', ')}) END)`;
 }
 
 /** Per attribute condition of a filter, the ids of the tenant's resources that satisfy it. */
@@ -115,21 +114,31 @@ function attributeConditions(f: TelemetryFilter | undefined | null): AttributeCo
 }
 
 /**
- * One small query per attribute condition over the resources table, before the main query: measured
- * on the query bench, a semi-join subquery inside the filter made DuckDB join every row in the time
- * range (span-attribute searches ~9× slower), where an IN list of ids stays a filter in the scan.
+ * One query over the resources table, before the main query, for all of a filter's attribute
+ * conditions (a column of flags, one per condition): measured on the query bench, a semi-join
+ * subquery inside the filter made DuckDB join every row in the time range (span-attribute searches
+ * ~9× slower), where an IN list of ids stays a filter in the scan. Every filtered read (searches,
+ * alert rules) takes this path.
  */
 export async function resourceMatches(db: Pick<Db, 'query'>, tenant: string, filter: TelemetryFilter | undefined | null): Promise<ResourceMatches> {
-  const out: ResourceMatches = new Map();
-  for (const c of attributeConditions(filter)) {
-    const p = params([tenant]);
-    const rows = await db.query(`SELECT DISTINCT id FROM resources WHERE tenant = $1 AND ${attributeOnColumnSql(c, p, 'attrs_flat')}`, p.values);
-    out.set(c, rows.map((r) => r.id as bigint));
+  const all = attributeConditions(filter);
+  const out: ResourceMatches = new Map(all.map((c) => [c, []]));
+  if (all.length === 0) return out;
+  const p = params([tenant]);
+  // A condition that cannot compile (a missing value, an unknown operator) throws here, as it would in the main query.
+  const flags = all.map((c) => `coalesce(${attributeOnColumnSql(c, p, 'attrs_flat')}, false)`);
+  const rows = await db.query(
+    `SELECT DISTINCT id, [${flags.join(', ')}] AS hit FROM resources WHERE tenant = $1 AND (${flags.join(' OR ')})`,
+    p.values,
+  );
+  for (const row of rows) {
+    const hit = row.hit as boolean[];
+    all.forEach((c, i) => hit[i] && out.get(c)!.push(row.id as bigint));
   }
   return out;
 }
 
-function conditions(signal: FilterSignal, f: TelemetryFilter, p: Params, matches?: ResourceMatches): string[] {
+function conditions(signal: FilterSignal, f: TelemetryFilter, p: Params, matches: ResourceMatches): string[] {
   checkFilterFields(f, signal, badQuery);
   const out: string[] = [];
   const range = timeRangeSql(TIME_COLUMN[signal], f.timeRange, p);
@@ -167,24 +176,24 @@ function conditions(signal: FilterSignal, f: TelemetryFilter, p: Params, matches
   return out;
 }
 
-function compile(signal: FilterSignal, f: TelemetryFilter, p: Params, matches?: ResourceMatches): string {
+function compile(signal: FilterSignal, f: TelemetryFilter, p: Params, matches: ResourceMatches): string {
   const parts = conditions(signal, f, p, matches);
   return parts.length ? `(${parts.join(' AND ')})` : 'TRUE';
 }
 
 /**
  * The filter as a boolean SQL expression over `signal`'s table. Empty lists count as unset.
- * Attribute conditions look up the record's `attrs_flat`, else its resource's (attributeSql); the
- * tenant must be parameter $1. `neq` needs the attribute to exist; `regex` is RE2 and must match the whole value, as in TraceQL and PromQL.
+ * Attribute conditions look up the record's `attrs_flat`, else its resource's among `matches`
+ * (resourceMatches, attributeSql); the tenant must be parameter $1. `neq` needs the attribute to exist; `regex` is RE2 and must match the whole value, as in TraceQL and PromQL.
  */
-export function filterSql(signal: FilterSignal, filter: TelemetryFilter, p: Params, matches?: ResourceMatches): string {
+export function filterSql(signal: FilterSignal, filter: TelemetryFilter, p: Params, matches: ResourceMatches): string {
   return compile(signal, filter ?? {}, p, matches);
 }
 
-/** Stand-alone form: parameters numbered from `firstParam`. */
-export function compileFilter(signal: FilterSignal, filter: TelemetryFilter, firstParam = 1): SqlFragment {
+/** Stand-alone form: parameters numbered from `firstParam`, resources matched as `matches` says. */
+export function compileFilter(signal: FilterSignal, filter: TelemetryFilter, matches: ResourceMatches, firstParam = 1): SqlFragment {
   const p = params(new Array<SqlParam>(firstParam - 1).fill(null));
-  const sql = filterSql(signal, filter, p);
+  const sql = filterSql(signal, filter, p, matches);
   return { sql, params: p.values.slice(firstParam - 1) };
 }
 

@@ -7,10 +7,12 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { silentLogger } from '../../../src/logger.ts';
+import { createAlertSignals } from '../../../src/stores/duckdb/alert-signals.ts';
+import { resourceMatches } from '../../../src/stores/duckdb/filter-sql.ts';
 import { openDuckDbStore } from '../../../src/stores/duckdb/index.ts';
 import type { AttributeCondition, TelemetryFilter } from '../../../src/stores/types.ts';
 import { rejectsWith } from '../../contract/store-under-test.ts';
-import { attrs, log, resource, scope, span, spanId, T0, traceId } from '../../helpers/telemetry-builders.ts';
+import { attrs, log, resource, scope, SEC, span, spanId, T0, traceId } from '../../helpers/telemetry-builders.ts';
 
 const dirs: string[] = [];
 function tempPath(): string {
@@ -112,6 +114,54 @@ describe('DuckDB row layout: resources and scopes kept once', () => {
       (await store.logs.searchLogs('a', { attributes: [c] }, { first: 9 })).items.map((e) => (e.node.body as { stringValue: string }).stringValue).sort();
     assert.deepEqual(await bodies({ key: 'host.name', op: 'eq', value: 'h1' }), ['one', 'two']);
     assert.deepEqual(await bodies({ key: 'service.name', op: 'eq', value: 'payments' }), ['two']);
+    await store.close();
+  });
+
+  it('resolves all of a filter’s resource conditions in one lookup query', async () => {
+    const store = await open(':memory:');
+    await store.writer.writeSpans(spans('a'));
+    const statements: string[] = [];
+    const db = { query: (sql: string, values?: Parameters<typeof store.db.query>[1]) => (statements.push(sql), store.db.query(sql, values)) };
+    const prod: AttributeCondition = { key: 'deployment.environment', op: 'eq', value: 'prod' };
+    const h2: AttributeCondition = { key: 'host.name', op: 'eq', value: 'h2' };
+    const nowhere: AttributeCondition = { key: 'host.name', op: 'regex', value: 'x.*' };
+    const own: AttributeCondition = { key: 'user.id', op: 'eq', value: 'u1' };
+    const matches = await resourceMatches(db, 'a', { attributes: [prod], or: [{ attributes: [h2] }, { not: { attributes: [nowhere, own] } }] });
+    assert.equal(statements.length, 1);
+    assert.match(statements[0]!, /FROM resources/);
+    const [checkoutId] = matches.get(prod)!;
+    const [paymentsId] = matches.get(h2)!;
+    assert.ok(checkoutId !== undefined && paymentsId !== undefined && checkoutId !== paymentsId);
+    assert.deepEqual([matches.get(prod), matches.get(h2), matches.get(nowhere), matches.get(own)], [[checkoutId], [paymentsId], [], []]);
+    assert.equal((await resourceMatches(db, 'a', { service: ['checkout'] })).size, 0);
+    assert.equal(statements.length, 1, 'a filter without attribute conditions looks nothing up');
+    await store.close();
+  });
+
+  it('matches resource attributes in alert rule queries the same way', async () => {
+    const store = await open(':memory:');
+    await store.writer.writeSpans(spans('a'));
+    await store.writer.writeLogs([
+      log({ tenant: 'a', resource: checkout, traceId: traceId(1) }),
+      log({ tenant: 'a', resource: payments, traceId: traceId(2), attributes: attrs({ 'host.name': 'h1' }) }),
+    ]);
+    const signals = createAlertSignals(store.db);
+    const range = { from: T0 - SEC, to: T0 + 10n * SEC };
+    const on = (key: string, value: string): TelemetryFilter => ({ attributes: [{ key, op: 'eq', value }] });
+    const total = async (filter: TelemetryFilter) => (await signals.spanStats('a', { range, filter, by: [] }))[0]?.total ?? 0;
+    assert.equal(await total(on('host.name', 'h1')), 2, 'span 3 has its own host.name');
+    assert.equal(await total(on('deployment.environment', 'staging')), 1);
+    assert.equal(await total({ ...on('service.name', 'checkout'), not: on('host.name', 'h9') }), 2);
+    assert.equal(await total(on('host.name', 'nowhere')), 0);
+    const worst = await signals.worstSpans('a', { range, filter: on('service.name', 'payments'), limit: 5 });
+    assert.deepEqual(worst.map((w) => w.spanId), [spanId(4)]);
+    const counts = async (filter: TelemetryFilter) => (await signals.logCounts('a', { range, filter, by: [] }))[0]?.count ?? 0;
+    assert.equal(await counts(on('host.name', 'h1')), 2, 'one log through its resource, one through its own attribute');
+    assert.equal(await counts(on('service.name', 'payments')), 1);
+    const traces = await signals.logTraces('a', { range, filter: on('service.name', 'checkout'), limit: 5 });
+    assert.deepEqual(traces.map((t) => t.traceId), [traceId(1)]);
+    // Another tenant's resources never match.
+    assert.equal((await signals.spanStats('b', { range, filter: on('service.name', 'checkout'), by: [] }))[0]?.total ?? 0, 0);
     await store.close();
   });
 

@@ -14,7 +14,7 @@ import { compileFilter } from '../../../src/stores/duckdb/filter-sql.ts';
 import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
 import { toStoreError } from '../../../src/stores/duckdb/errors.ts';
 import { byTraceIdSql } from '../../../src/stores/duckdb/trace-store.ts';
-import { StoreError } from '../../../src/stores/types.ts';
+import { StoreError, type AttributeCondition } from '../../../src/stores/types.ts';
 import { rejectsWith } from '../../contract/store-under-test.ts';
 import { attrs, log, metricPoint, numberPoint, resource, span, spanId, T0, traceId } from '../../helpers/telemetry-builders.ts';
 
@@ -194,22 +194,25 @@ describe('DuckDB store', () => {
 
   it('compiles filters with every user value as a parameter', () => {
     const evil = "x' OR 1=1; DROP TABLE spans; --";
-    const { sql, params: values } = compileFilter(
-      'spans',
-      { service: [evil], attributes: [{ key: evil, op: 'regex', value: evil }, { key: 'n', op: 'gt', number: 5 }], not: { name: [evil] } },
-      2,
-    );
+    const onEvil: AttributeCondition = { key: evil, op: 'regex', value: evil };
+    const onN: AttributeCondition = { key: 'n', op: 'gt', number: 5 };
+    // The condition on `evil` matches resource 7, the one on `n` no resource.
+    const matches = new Map<AttributeCondition, bigint[]>([
+      [onEvil, [7n]],
+      [onN, []],
+    ]);
+    const { sql, params: values } = compileFilter('spans', { service: [evil], attributes: [onEvil, onN], not: { name: [evil] } }, matches, 2);
     assert.doesNotMatch(sql, /DROP|OR 1=1/);
     assert.match(sql, /^\(service_name IN \(\$2\)/);
-    // Equal values share a parameter; each attribute condition names its key as present-with-value
-    // and present-without (record attributes shadow the resource's, filter-sql.ts).
-    assert.deepEqual(values, [evil, `\x1e${evil}\x1f`, `\x1e${evil}\x1e`, '\x1en\x1f', 5, '\x1en\x1e']);
+    // Equal values share a parameter; a condition some resource matches names its key as
+    // present-with-value and present-without (record attributes shadow the resource's, filter-sql.ts).
+    assert.deepEqual(values, [evil, `\x1e${evil}\x1f`, `\x1e${evil}\x1e`, 7n, '\x1en\x1f', 5]);
   });
 
   it('rejects a filter field that does not apply to the signal, naming it', () => {
-    assert.throws(() => compileFilter('logs', { kind: [1] }), (e: unknown) => e instanceof StoreError && e.code === 'BAD_QUERY' && /kind/.test(e.message));
-    assert.throws(() => compileFilter('spans', { bodyContains: 'x' }), (e: unknown) => e instanceof StoreError && /bodyContains/.test(e.message));
-    assert.throws(() => compileFilter('spans', { colour: ['red'] } as never), (e: unknown) => e instanceof StoreError && /colour/.test(e.message));
+    assert.throws(() => compileFilter('logs', { kind: [1] }, new Map()), (e: unknown) => e instanceof StoreError && e.code === 'BAD_QUERY' && /kind/.test(e.message));
+    assert.throws(() => compileFilter('spans', { bodyContains: 'x' }, new Map()), (e: unknown) => e instanceof StoreError && /bodyContains/.test(e.message));
+    assert.throws(() => compileFilter('spans', { colour: ['red'] } as never, new Map()), (e: unknown) => e instanceof StoreError && /colour/.test(e.message));
   });
 
   it('maps DuckDB errors to StoreError codes', () => {
