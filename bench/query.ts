@@ -5,7 +5,7 @@
 // per request (the gateway and DuckDB's threads run in this process): on a shared machine wall-clock
 // percentiles move with the other load, CPU per request much less.
 // Options: --spans N (default 1000000), --runs N (default 200), --threads N (storage.duckdb.threads,
-// default the config's), --only TEXT (run only the queries whose name contains TEXT),
+// default the config's), --memory-limit SIZE (storage.duckdb.memoryLimit, e.g. 256MB), --only TEXT (run only the queries whose name contains TEXT),
 // --db FILE (keep the loaded store in FILE; when FILE exists it is opened instead of loaded, so two
 // versions of the code can be compared on the same data).
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -28,7 +28,9 @@ const keptFile = textArg('db');
 const dir = mkdtempSync(join(tmpdir(), 'teleql-bench-query-'));
 const dbFile = keptFile ?? join(dir, 'bench.duckdb');
 const reuse = keptFile !== null && existsSync(keptFile);
-const gw = await startGateway(threads ? { storage: { duckdb: { threads } } } : {}, dbFile);
+const memoryLimit = textArg('memory-limit');
+const duckdb = { ...(threads ? { threads } : {}), ...(memoryLimit ? { memoryLimit } : {}) };
+const gw = await startGateway({ storage: { duckdb } }, dbFile);
 try {
   const store = gw.app.internals.store()!;
   let now = Date.now();
