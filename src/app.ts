@@ -122,6 +122,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       logger: componentLogger(root, 'duckdb'),
       threads: cfg.storage.duckdb.threads || undefined,
       memoryLimit: cfg.storage.duckdb.memoryLimit || undefined,
+      readLanes: cfg.storage.duckdb.readLanes,
     });
     store = opened;
     retention = startRetention(opened.db, { plan: retentionPlan(cfg.storage.retention), logger: componentLogger(root, 'retention') });

@@ -59,6 +59,7 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_TLS_CERT_FILE', path: 'tls.certFile', kind: 'string', help: 'PEM certificate: every listener serves TLS' },
   { name: 'TELEQL_TLS_KEY_FILE', path: 'tls.keyFile', kind: 'string', help: 'PEM private key for tls.certFile' },
   { name: 'TELEQL_DUCKDB_MEMORY_LIMIT', path: 'storage.duckdb.memoryLimit', kind: 'string', help: "DuckDB's buffer pool limit, e.g. 512MB ('' = 80% of RAM) (128MB)" },
+  { name: 'TELEQL_DUCKDB_READ_LANES', path: 'storage.duckdb.readLanes', kind: 'int', help: 'DuckDB read connections, shared fairly per tenant; one tenant holds at most this − 1 (3)' },
   { name: 'TELEQL_RETENTION', path: 'storage.retention.period', kind: 'string', help: "delete data older than this, e.g. 7d, 12h; '0' or off keeps it forever (7d)" },
   { name: 'TELEQL_RETENTION_TRACES', path: 'storage.retention.traces', kind: 'string', help: "retention for spans ('' = TELEQL_RETENTION)" },
   { name: 'TELEQL_RETENTION_LOGS', path: 'storage.retention.logs', kind: 'string', help: "retention for logs ('' = TELEQL_RETENTION)" },
@@ -159,6 +160,10 @@ function validate(cfg: GatewayConfig): void {
     throw new ConfigError(`tail.redis.url: expected a redis:// or rediss:// URL, or '' for in-process tails (actual: '${cfg.tail.redis.url}')`);
   }
   if (cfg.storage.duckdb.path === '') throw new ConfigError('storage.duckdb.path: must not be empty');
+  const { readLanes } = cfg.storage.duckdb;
+  if (!Number.isInteger(readLanes) || readLanes < 1 || readLanes > 64) {
+    throw new ConfigError(`storage.duckdb.readLanes: expected an integer from 1 to 64 (actual: ${readLanes})`);
+  }
   const { read, jaeger, elasticsearch } = cfg.storage;
   const allowed = { traces: ['duckdb', 'jaeger'], logs: ['duckdb', 'elasticsearch'], metrics: ['duckdb', 'prometheus'] } as const;
   for (const signal of ['traces', 'logs', 'metrics'] as const) {

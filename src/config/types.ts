@@ -62,6 +62,8 @@ export interface GatewayConfig extends IngestConfig {
       path: string;
       threads: number; // 0 = DuckDB's default
       memoryLimit: string; // '' = DuckDB's default
+      /** Read connections, handed out fairly per tenant; one tenant holds at most readLanes − 1 (when 2 or more). */
+      readLanes: number;
     };
     /** Deletes data older than a window (src/stores/duckdb/retention.ts). */
     retention: {

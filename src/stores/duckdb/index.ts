@@ -29,6 +29,8 @@ export interface DuckDbStoreOptions {
   threads?: number;
   /** DuckDB's memory_limit, e.g. '2GB'. */
   memoryLimit?: string;
+  /** Read connections shared fairly per tenant (connection.ts; default 3). */
+  readLanes?: number;
 }
 
 export interface DuckDbStore {
@@ -66,6 +68,7 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
     rowGroupSize: ROW_GROUP_SIZE,
     threads: opts.threads,
     memoryLimit: opts.memoryLimit,
+    readLanes: opts.readLanes,
     writeTables: [...TABLES.map((t) => t.name), ...EXTRA_WRITE_LANES],
     async setup(conn) {
       await checkLayout(conn);

@@ -64,6 +64,13 @@ test('the tail section has its limits by default and rejects a limit that is not
   assert.equal(loadConfig({ env: { TELEQL_TAIL_REDIS_URL: 'redis://10.0.0.5:6379' } }).tail.redis.url, 'redis://10.0.0.5:6379');
 });
 
+test('storage.duckdb.readLanes comes from TELEQL_DUCKDB_READ_LANES and is checked', () => {
+  assert.equal(loadConfig({ env: {} }).storage.duckdb.readLanes, 3);
+  assert.equal(loadConfig({ env: { TELEQL_DUCKDB_READ_LANES: '5' } }).storage.duckdb.readLanes, 5);
+  assert.throws(() => loadConfig({ env: { TELEQL_DUCKDB_READ_LANES: 'many' } }), /TELEQL_DUCKDB_READ_LANES: expected an integer/);
+  assert.throws(() => loadConfig({ env: {}, overrides: { storage: { duckdb: { readLanes: 0 } } } }), /storage\.duckdb\.readLanes: expected an integer from 1 to 64 \(actual: 0\)/);
+});
+
 test('limits.connections comes from TELEQL_* environment variables, each checked as an integer', () => {
   const env = {
     TELEQL_HTTP_KEEPALIVE_TIMEOUT_MS: '1001',
