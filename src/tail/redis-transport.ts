@@ -199,7 +199,16 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
       subscribed.clear();
       // Tell the others at once, so they stop publishing to channels nobody here reads.
       if (pub.status === 'ready') await pub.publish(control, JSON.stringify({ replica: replicaId, channels: [] })).catch(() => {});
-      await Promise.all([pub.quit().catch(() => pub.disconnect()), sub.quit().catch(() => sub.disconnect())]);
+      await Promise.all([closeClient(pub), closeClient(sub)]);
     },
   };
+}
+
+/**
+ * quit() while connected (the server sees a clean close), disconnect() otherwise: a quit() queued
+ * while ioredis reconnects to a server that is gone waits on the retry schedule before it fails.
+ */
+async function closeClient(conn: Redis): Promise<void> {
+  if (conn.status !== 'ready') return conn.disconnect();
+  await conn.quit().catch(() => conn.disconnect());
 }
