@@ -67,19 +67,25 @@ describe('correlation walks batch every backend call per level', () => {
       assert.equal(traces[0]!.trace.metrics.length, 3);
       return Object.fromEntries(h.calls);
     };
-    const few = await counts(2);
-    const many = await counts(REQUESTS);
-    assert.deepEqual(many, few);
-    // Two levels ask for RED and for logs around spans: the searched traces (with their spans), and
-    // the exemplars' traces (whose trace loads share the first getTraces call's batch).
-    assert.deepEqual(many, {
+    // At most one call per level that asks: two levels ask for RED and for logs around spans (the
+    // searched traces with their spans, and the exemplars' traces, whose trace loads share the first
+    // getTraces call's batch). On a loaded machine the two levels' batches may also be dispatched as
+    // one, so a count may be lower — never higher, and never one per row (2 or 10 traces alike).
+    const perLevel = {
       'traces.searchTraces': 1,
       'metrics.querySeries': 1,
       'traces.getTraces': 1,
       'red.redSeries': 2,
       'logWindows.logsAround': 2,
       'logs.logsForTraces': 1,
-    });
+    };
+    for (const limit of [2, REQUESTS]) {
+      const got = await counts(limit);
+      assert.deepEqual(Object.keys(got).sort(), Object.keys(perLevel).sort(), `the store calls made for ${limit} traces`);
+      for (const [call, max] of Object.entries(perLevel)) {
+        assert.ok(got[call]! >= 1 && got[call]! <= max, `${call} for ${limit} traces: ${got[call]} call(s), at most ${max} (one per level)`);
+      }
+    }
   });
 
   test('RED from the walk matches the data: 3 services, payments with its failures', async () => {
