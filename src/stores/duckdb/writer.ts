@@ -18,7 +18,7 @@ import { logTraceRangeRows, traceRangeRows } from './trace-ranges.ts';
 import type { Parts } from './parts.ts';
 
 const SLICE_ROWS = 8 * CHUNK_ROWS; // small enough to overlap building with loading, large enough to amortise each INSERT
-// Rows prepared, appended and flushed in one synchronous step of a direct append: a 2,048-row step
+// Rows prepared and appended in one synchronous step of a direct append: a 2,048-row step
 // held the event loop 100–250 ms on a busy core (bench:tail's p99 stalls); 512 rows hold it a quarter as long.
 const STEP_ROWS = 512;
 // Rows between appender flushes: each flush has a fixed cost in DuckDB, and flushing every 2,048
