@@ -4,7 +4,7 @@
 import type { AlertSignals, SeriesDimension } from '../../alerting/types.ts';
 import type { TelemetryFilter, TimeRange } from '../types.ts';
 import type { Db } from './connection.ts';
-import { checkRegexes, filterSql, params, resourceMatches, type Params } from './filter-sql.ts';
+import { params, readFilterSql, type Params } from './filter-sql.ts';
 
 const DIMENSION_COLUMN: Record<'spans' | 'logs', Record<SeriesDimension, string>> = {
   spans: { service: 'service_name', operation: 'name' },
@@ -13,8 +13,7 @@ const DIMENSION_COLUMN: Record<'spans' | 'logs', Record<SeriesDimension, string>
 
 /** The rows of tenant $1 in `range` that pass `filter`: its regexes checked and its resource conditions looked up first (filter-sql.ts). */
 async function where(db: Db, tenant: string, signal: 'spans' | 'logs', range: Required<TimeRange>, filter: TelemetryFilter, p: Params): Promise<string> {
-  await checkRegexes(db, filter);
-  return `tenant = $1 AND ${filterSql(signal, { ...filter, timeRange: range }, p, await resourceMatches(db, tenant, filter))}`;
+  return `tenant = $1 AND ${await readFilterSql(db, tenant, signal, { ...filter, timeRange: range }, p)}`;
 }
 
 function groupColumns(signal: 'spans' | 'logs', by: readonly SeriesDimension[]): { select: string; group: string } {

@@ -205,6 +205,15 @@ export function regexPatterns(f: TelemetryFilter | undefined | null): string[] {
   return [...own, ...nested.flatMap(regexPatterns)];
 }
 
+/**
+ * filterSql for a read of tenant $1: the filter's regexes checked first (a bad one is BAD_QUERY) and
+ * its resource conditions looked up (resourceMatches). What every filtered store read calls.
+ */
+export async function readFilterSql(db: Pick<Db, 'query'>, tenant: string, signal: FilterSignal, filter: TelemetryFilter, p: Params): Promise<string> {
+  await checkRegexes(db, filter);
+  return filterSql(signal, filter, p, await resourceMatches(db, tenant, filter));
+}
+
 /** Compiles every regex of the filter in DuckDB (RE2) so that a bad one is a BAD_QUERY naming it. */
 export async function checkRegexes(db: Pick<Db, 'query'>, filter: TelemetryFilter | undefined | null): Promise<void> {
   for (const pattern of new Set(regexPatterns(filter))) {

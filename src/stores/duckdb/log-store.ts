@@ -2,7 +2,7 @@
 import type { LogStore, SpanRef, StoredLogRecord } from '../types.ts';
 import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
-import { checkRegexes, filterSql, params, resourceMatches } from './filter-sql.ts';
+import { params, readFilterSql } from './filter-sql.ts';
 import { decodeLog, LOG_RECORD_COLUMNS } from './log-rows.ts';
 import { keysetSql, pageSize, toPage, type Keyset } from './paging.ts';
 import type { PartDecoder, Parts } from './parts.ts';
@@ -41,9 +41,8 @@ export function createLogStore(db: Db, parts: Parts): LogStore {
 
     async searchLogs(tenant, filter, page) {
       const first = pageSize(page);
-      await checkRegexes(db, filter);
       const p = params([tenant]);
-      const where = filterSql('logs', filter, p, await resourceMatches(db, tenant, filter));
+      const where = await readFilterSql(db, tenant, 'logs', filter, p);
       const range = filterRangeSql(RANGED.logs, filter, p);
       const { after, orderBy } = keysetSql(LOG_KEYSET, page, p);
       const rows = await db.query(

@@ -3,7 +3,7 @@ import type { SpanKind, SpanRecord } from '../../model/telemetry.ts';
 import type { Page, PageRequest, SpanRef, TelemetryFilter, TimeRange, TraceStore, TraceSummary } from '../types.ts';
 import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
-import { checkRegexes, filterSql, params, resourceMatches, timeRangeSql, type Params } from './filter-sql.ts';
+import { params, readFilterSql, timeRangeSql, type Params } from './filter-sql.ts';
 import { keysetSql, pageSize, toPage, type Keyset } from './paging.ts';
 import type { Parts } from './parts.ts';
 import { decodeSpan, SPAN_RECORD_COLUMNS } from './span-rows.ts';
@@ -125,9 +125,8 @@ export function createTraceStore(db: Db, parts: Parts): TraceStore {
     async searchTraces(tenant, filter, limit) {
       checkLimit(limit, MAX_TRACES);
       if (limit === 0) return [];
-      await checkRegexes(db, filter);
       const p = params([tenant]);
-      const where = filterSql('spans', filter, p, await resourceMatches(db, tenant, filter));
+      const where = await readFilterSql(db, tenant, 'spans', filter, p);
       const rows = await db.query(
         `SELECT trace_id FROM spans WHERE tenant = $1 AND ${where}
          GROUP BY trace_id ORDER BY min(start_ns) DESC, trace_id LIMIT ${p.add(limit)}`,
@@ -138,9 +137,8 @@ export function createTraceStore(db: Db, parts: Parts): TraceStore {
 
     async searchSpans(tenant: string, filter: TelemetryFilter, page: PageRequest): Promise<Page<SpanRecord>> {
       const first = pageSize(page);
-      await checkRegexes(db, filter);
       const p = params([tenant]);
-      const where = filterSql('spans', filter, p, await resourceMatches(db, tenant, filter));
+      const where = await readFilterSql(db, tenant, 'spans', filter, p);
       const range = filterRangeSql(RANGED.spans, filter, p);
       const { after, orderBy } = keysetSql(SPAN_KEYSET, page, p);
       const rows = await db.query(
