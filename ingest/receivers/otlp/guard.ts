@@ -93,23 +93,22 @@ export function createReceiverGuard(opts: {
     opts.logger.debug({ tenant, limit: err.limit }, 'ingest rate limited');
     return new ReceiveError(429, GrpcStatus.RESOURCE_EXHAUSTED, err.message, err.retryAfterSeconds);
   };
-  const reserve = async (tenant: string, format: OtlpFormat, size: number | undefined): Promise<Reservation> => {
+  const owing = async (tenant: string): Promise<void> => {
     try {
       await items.check(tenant);
       await bytes.check(tenant);
+    } catch (err) {
+      throw limitedError(tenant, err);
+    }
+  };
+  const reserve = async (tenant: string, format: OtlpFormat, size: number | undefined): Promise<Reservation> => {
+    await owing(tenant);
+    try {
       const ratio = bytesPerItem.get(`${format}:${tenant}`) ?? ASSUMED_BYTES_PER_ITEM[format];
       const reserved = { items: capped(items, size !== undefined ? Math.ceil(size / ratio) : 0), bytes: capped(bytes, size ?? 0) };
       await items.charge(tenant, reserved.items);
       await bytes.charge(tenant, reserved.bytes);
       return reserved;
-    } catch (err) {
-      throw limitedError(tenant, err);
-    }
-  };
-  const owing = async (tenant: string): Promise<void> => {
-    try {
-      await items.check(tenant);
-      await bytes.check(tenant);
     } catch (err) {
       throw limitedError(tenant, err);
     }
