@@ -82,9 +82,11 @@ export function createFairLanes<L>(lanes: readonly L[], shares: Shares = createS
   let serial = 0;
   const runningBy = new Map<string, number>();
   const statsBy = new Map<string, LaneStats>();
-  let runningTotal = 0;
   let waitingTotal = 0;
   let idleWaiters: (() => void)[] = [];
+
+  // A lane is out of `free` exactly while a statement runs on it.
+  const runningTotal = () => lanes.length - free.length;
 
   const statsOf = (tenant: string): LaneStats => {
     let s = statsBy.get(tenant);
@@ -112,20 +114,18 @@ export function createFairLanes<L>(lanes: readonly L[], shares: Shares = createS
       if (!queue.length) queues.delete(tenant);
       served.set(tenant, ++serial);
       waitingTotal--;
-      runningTotal++;
       runningBy.set(tenant, (runningBy.get(tenant) ?? 0) + 1);
       job.start(free.pop()!);
     }
   }
 
   function release(tenant: string, lane: L): void {
-    runningTotal--;
     const n = (runningBy.get(tenant) ?? 1) - 1;
     if (n) runningBy.set(tenant, n);
     else runningBy.delete(tenant);
     free.push(lane);
     dispatch();
-    if (!runningTotal && !waitingTotal) {
+    if (!runningTotal() && !waitingTotal) {
       const waiters = idleWaiters;
       idleWaiters = [];
       for (const w of waiters) w();
@@ -165,8 +165,8 @@ export function createFairLanes<L>(lanes: readonly L[], shares: Shares = createS
       });
     },
     waiting: (tenant) => (tenant === undefined ? waitingTotal : (queues.get(tenant)?.length ?? 0)),
-    running: (tenant) => (tenant === undefined ? runningTotal : (runningBy.get(tenant) ?? 0)),
+    running: (tenant) => (tenant === undefined ? runningTotal() : (runningBy.get(tenant) ?? 0)),
     stats: () => new Map([...statsBy].map(([t, s]) => [t, { ...s, waiting: queues.get(t)?.length ?? 0, running: runningBy.get(t) ?? 0 }])),
-    idle: () => (runningTotal || waitingTotal ? new Promise<void>((res) => idleWaiters.push(res)) : Promise.resolve()),
+    idle: () => (runningTotal() || waitingTotal ? new Promise<void>((res) => idleWaiters.push(res)) : Promise.resolve()),
   };
 }
