@@ -112,7 +112,7 @@ async function withReplay<T extends TailTopic>(
 }
 
 /** The subscription with each event mapped; return() closes it even before the first next(). Push delivery (poll/onReady) maps too. */
-function mapEvents<A, B>(sub: AsyncIterator<A> & { close(): void; poll(): A | undefined; onReady(ready: (() => void) | undefined): void }, map: (e: A) => B): TailEventStream<B> {
+function mapEvents<A, B>(sub: AsyncIterator<A> & Pick<TailEventStream<A>, 'close' | 'poll' | 'onReady'>, map: (e: A) => B): TailEventStream<B> {
   const it: TailEventStream<B> = {
     next: () => sub.next().then((r) => (r.done ? { value: undefined, done: true } : { value: map(r.value), done: false })),
     return: () => {

@@ -131,6 +131,9 @@ const { Sender } = wsModule as unknown as {
 };
 const TEXT_FRAME = { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false };
 
+/** ws' underlying net.Socket (`_socket`: not public API; without it events take the ordinary path). */
+const netSocketOf = (ws: WebSocket): Socket | undefined => (ws as unknown as { _socket?: Socket })._socket;
+
 /** One unfragmented, unmasked WebSocket text frame (server frames are not masked), built by ws: header and payload. */
 export function textFrame(text: string): Buffer[] {
   return Sender.frame(Buffer.from(text), TEXT_FRAME);
@@ -152,11 +155,10 @@ export function textFrame(text: string): Buffer[] {
 function pushEvents(
   stream: TailEventStream<unknown>,
   target: PushTarget,
+  raw: Socket,
   execute: (event: unknown) => ExecutionResult | Promise<ExecutionResult>,
   isDev: boolean,
 ): AsyncIterableIterator<ExecutionResult> {
-  // ws' underlying net.Socket (`_socket`: not public API; without it the ordinary path is used).
-  const raw = (target.socket as unknown as { _socket?: Socket })._socket!;
   // Without extensions (no permessage-deflate) ws writes every frame to the socket synchronously,
   // so frames written here keep their order with its own (pings, close). Writing a pass's frames
   // as one buffer replaces ws.send's cork + writev per message, a quarter of the per-event cost
@@ -269,7 +271,8 @@ function compiledSubscribe(query: CompiledQuery, isDev: boolean): Subscribe {
     if (!(Symbol.asyncIterator in stream)) return stream;
     const execute = (event: unknown) => query.query(event, args.contextValue, args.variableValues);
     const target = (args.rootValue as { push?: PushTarget } | undefined)?.push;
-    if (target && isTailEventStream(stream) && (target.socket as unknown as { _socket?: Socket })._socket) return pushEvents(stream, target, execute, isDev);
+    const raw = target && netSocketOf(target.socket);
+    if (target && raw && isTailEventStream(stream)) return pushEvents(stream, target, raw, execute, isDev);
     return mapEvents(stream, execute);
   };
 }

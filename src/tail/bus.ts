@@ -313,6 +313,7 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
           dropped = 0;
           return;
         }
+        // A full buffer lets a push reader take what it can first; checked again, since it may have.
         if (count === bufferSize && ready) callReady();
         if (count === bufferSize) {
           ring[head] = undefined;
