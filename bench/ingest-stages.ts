@@ -10,7 +10,8 @@ import { decodeRequest } from '../src/otlp/codec.ts';
 import type { SpanRecord } from '../src/model/telemetry.ts';
 import { openDuckDbStore } from '../src/stores/duckdb/index.ts';
 import { spanTable, prepareSpan } from '../src/stores/duckdb/span-rows.ts';
-import { buildChunk, stagedColumns, stagedTypes } from '../src/stores/duckdb/ddl.ts';
+import { stagedColumns, stagedTypes } from '../src/stores/duckdb/ddl.ts';
+import { fillChunk } from '../src/stores/duckdb/chunk.ts';
 import { createEncodeCache } from '../src/stores/duckdb/resources.ts';
 import { encodeTraceRequests } from './otlp-requests.ts';
 import { syntheticTraces } from './synthetic.ts';
@@ -57,7 +58,7 @@ for (let k = 0; k < batches + 2; k++) {
   c = cpuUs();
   for (let off = 0; off < inputs.length; off += 2048) {
     const part = inputs.slice(off, off + 2048);
-    buildChunk(columns, types, part);
+    fillChunk(columns, types, part);
   }
   const chunksUs = cpuUs() - c;
   c = cpuUs();
@@ -79,7 +80,7 @@ console.log(`machine: ${machine()}`);
 console.log(`${spans} spans in batches of ${BATCH}${memoryLimitMb ? `, memory_limit ${memoryLimitMb}MB` : ''}; CPU µs per span (this process, all threads):`);
 console.log(`  decode (protobuf → SpanRecord)         ${fmt(t.decode / spans, 2)}`);
 console.log(`  row values only (get per column)       ${fmt(t.rows / spans, 2)}`);
-console.log(`  data chunks (row values + buildChunk)  ${fmt(t.chunks / spans, 2)}`);
+console.log(`  data chunks (row values + fillChunk)   ${fmt(t.chunks / spans, 2)}`);
 console.log(`  StoreWriter.writeSpans (all of it)     ${fmt(t.write / spans, 2)}`);
 console.log(`  close (checkpoint)                     ${fmt(closeUs / spans, 2)}`);
 console.log(`  peak RSS (MiB)                          ${fmt(process.resourceUsage().maxRSS / 1024, 0)}`);

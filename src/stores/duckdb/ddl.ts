@@ -90,14 +90,9 @@ export async function createTables(conn: DuckDBConnection, specs: readonly Table
 /** DuckDB's vector size: the most rows one data chunk holds. */
 export const CHUNK_ROWS = 2048;
 
-/** One data chunk of `rows` (at most CHUNK_ROWS), column by column, for an appender (chunk.ts). */
-export function buildChunk<P>(columns: readonly Column<P>[], types: DuckDBType[], rows: readonly P[]): DuckDBDataChunk {
-  return fillChunk(columns, types, rows);
-}
-
-/** `rows` as data chunks of up to CHUNK_ROWS rows each. */
+/** `rows` as data chunks of up to CHUNK_ROWS rows each (chunk.ts fills each). */
 export function buildChunks<P>(columns: readonly Column<P>[], types: DuckDBType[], rows: readonly P[]): DuckDBDataChunk[] {
   const chunks: DuckDBDataChunk[] = [];
-  for (let off = 0; off < rows.length; off += CHUNK_ROWS) chunks.push(buildChunk(columns, types, rows.slice(off, off + CHUNK_ROWS)));
+  for (let off = 0; off < rows.length; off += CHUNK_ROWS) chunks.push(fillChunk(columns, types, rows.slice(off, off + CHUNK_ROWS)));
   return chunks;
 }

@@ -69,7 +69,6 @@ export function traceRanges(spans: readonly SpanRecord[]): TraceRange[] {
   return ranges(spans, SPAN_SOURCE);
 }
 
-
 /** Appends a span batch's ranges in the batch's own transaction (the spans writer's connection). */
 export function traceRangeRows(): CompanionRows<SpanRecord> {
   return rangeRows(traceRangeTable, SPAN_SOURCE);

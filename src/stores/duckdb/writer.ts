@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import type { LogRecord } from '../../model/telemetry.ts';
 import type { StoreWriter } from '../types.ts';
 import type { Db } from './connection.ts';
-import { CHUNK_ROWS, buildChunk, buildChunks, isStaged, loadSql, stagedColumns, stagedTypes, stagingTable, type TableSpec } from './ddl.ts';
+import { CHUNK_ROWS, buildChunks, isStaged, loadSql, stagedColumns, stagedTypes, stagingTable, type TableSpec } from './ddl.ts';
+import { fillChunk } from './chunk.ts';
 import { toStoreError } from './errors.ts';
 import { logTable, prepareLog, type LogIds } from './log-rows.ts';
 import { metricTable, prepareMetric } from './metric-rows.ts';
@@ -70,11 +71,11 @@ function createTableWriter<R, P>(
           // before V8's next scavenge, instead of a whole slice's being promoted to the old generation.
           const end = Math.min(records.length, off + SLICE_ROWS);
           for (let c = off; c < end; c += STEP_ROWS) {
-            const part = records.slice(c, Math.min(end, c + STEP_ROWS)).map((r) => prepare(r, cache));
-            appender.appendDataChunk(buildChunk(columns, types, part));
+            const stepEnd = Math.min(end, c + STEP_ROWS);
+            const part = records.slice(c, stepEnd).map((r) => prepare(r, cache));
+            appender.appendDataChunk(fillChunk(columns, types, part));
             // The appender is synchronous: steps with a yield between them keep one batch from
             // holding the event loop for hundreds of ms (live tails, queries wait).
-            const stepEnd = Math.min(end, c + STEP_ROWS);
             if ((stepEnd - off) % FLUSH_ROWS === 0 || stepEnd === end) appender.flushSync();
             await yieldToEventLoop();
           }
