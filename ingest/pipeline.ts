@@ -66,6 +66,8 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
       next = processor;
     }
     const tap = taps[signal] as Consumer<typeof signal> | undefined;
+    // The tap after the first processor: redaction and attribute limits change the records in place
+    // before their first await, so live tails only ever see what the store will see.
     const head = tap ? fanout([next, tap]) : next;
     for (const id of pipe.receivers) {
       const nexts = receiverNext.get(id) ?? {};

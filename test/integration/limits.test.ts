@@ -9,7 +9,7 @@ import { gql } from '../helpers/graphql-client.ts';
 import { grpcExport } from '../helpers/otlp-grpc.ts';
 import { logsJson, randomTraceId, spansJson, toProtobuf } from '../helpers/otlp-bodies.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-import { type GqlError, wsClient } from '../helpers/tail-client.ts';
+import { type GqlError, postOtlp, subscriptions, tail, wsClient } from '../helpers/tail-client.ts';
 
 const codeOf = (r: { errors?: { extensions?: Record<string, unknown> }[] }) => r.errors?.[0]?.extensions?.code;
 const messageOf = (r: { errors?: { message: string }[] }) => r.errors?.[0]?.message ?? '';
@@ -281,6 +281,30 @@ describe('redaction and attribute limits in the default pipelines', () => {
       'the stored log',
     );
     assert.equal(l.data!.logs.edges[0]!.node.body, 'login failed for <redacted:email> with Bearer <redacted:bearerToken>');
+  });
+
+  test('live tails see records only as redacted and limited, like the store', async () => {
+    const client = wsClient(gw, 'default');
+    try {
+      const spans = tail<{ tailSpans: { span: { attributes: Record<string, unknown> } } }>(
+        client,
+        'subscription { tailSpans(filter: { service: ["tail-redacted"] }) { span { attributes } } }',
+      );
+      const logs = tail<{ tailLogs: { log: { body: unknown } } }>(client, 'subscription { tailLogs(filter: { service: ["tail-redacted"] }) { log { body } } }');
+      await subscriptions(gw, 2);
+      const body = spansJson([{ service: 'tail-redacted', name: 'pay', attributes: { card: '4111 1111 1111 1111', long: 'z'.repeat(500) } }]);
+      assert.equal(await postOtlp(gw, '/v1/traces', body, 'default'), 200);
+      assert.equal(await postOtlp(gw, '/v1/logs', logsJson([{ service: 'tail-redacted', body: 'mail jane@example.com' }]), 'default'), 200);
+      await waitFor(async () => spans.events.length + logs.events.length, (n) => n === 2, 'one span and one log event');
+      const a = spans.events[0]!.tailSpans.span.attributes;
+      assert.equal(a.card, '<redacted:creditCard>');
+      assert.equal((a.long as string).length, 200);
+      assert.equal(logs.events[0]!.tailLogs.log.body, 'mail <redacted:email>');
+      spans.stop();
+      logs.stop();
+    } finally {
+      await client.dispose();
+    }
   });
 });
 
