@@ -21,6 +21,8 @@ const seconds = arg('seconds', 60);
 const inFlight = arg('concurrency', 8);
 // --profile DIR: write a V8 CPU profile of the gateway (not the bare receiver) into DIR.
 const profileDir = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
+// --memory-limit SIZE: the gateway's storage.duckdb.memoryLimit (default: the config's), e.g. 96MB.
+const memoryLimit = process.argv.includes('--memory-limit') ? process.argv[process.argv.indexOf('--memory-limit') + 1] : undefined;
 const SPANS_PER_REQUEST = 100;
 
 async function freePort(): Promise<number> {
@@ -110,7 +112,7 @@ function report(name: string, r: RunResult): void {
 }
 
 console.log(`machine: ${machine()}`);
-console.log(`${seconds} s per run, ${inFlight} requests in flight, ${SPANS_PER_REQUEST} spans × 10 attributes per request; servers pinned to one core\n`);
+console.log(`${seconds} s per run, ${inFlight} requests in flight, ${SPANS_PER_REQUEST} spans × 10 attributes per request; servers pinned to one core${memoryLimit ? `; memoryLimit ${memoryLimit}` : ''}\n`);
 
 // Baseline: decode and discard.
 const bare = pinned(['bench/bare-receiver.ts'], {});
@@ -123,7 +125,7 @@ report('bare receiver (decode only)', bareResult);
 const dir = mkdtempSync(join(tmpdir(), 'teleql-bench-ingest-'));
 const [grpcPort, httpPort, gqlPort] = [await freePort(), await freePort(), await freePort()];
 const configFile = join(dir, 'teleql.yaml');
-writeFileSync(configFile, `storage:\n  duckdb:\n    path: ${join(dir, 'bench.duckdb')}\n    threads: 1\n`);
+writeFileSync(configFile, `storage:\n  duckdb:\n    path: ${join(dir, 'bench.duckdb')}\n    threads: 1\n${memoryLimit ? `    memoryLimit: ${memoryLimit}\n` : ''}`);
 const gateway = pinned(['src/main.ts', 'serve', '--config', configFile], {
   TELEQL_OTLP_GRPC_PORT: String(grpcPort),
   TELEQL_OTLP_HTTP_PORT: String(httpPort),

@@ -9,7 +9,7 @@ import type { LogRecord } from '../../model/telemetry.ts';
 import type { StoreWriter } from '../types.ts';
 import type { Db } from './connection.ts';
 import { CHUNK_ROWS, buildChunks, isStaged, loadSql, stagedColumns, stagedTypes, stagingTable, type TableSpec } from './ddl.ts';
-import { fillChunk } from './chunk.ts';
+import { chunkFiller } from './chunk.ts';
 import { toStoreError } from './errors.ts';
 import { logTable, prepareLog, type LogIds } from './log-rows.ts';
 import { metricTable, prepareMetric } from './metric-rows.ts';
@@ -58,6 +58,7 @@ function createTableWriter<R, P>(
   const load = staged ? loadSql(spec) : null;
   const lane = db.writeLane(spec.name);
   let appender: DuckDBAppender | null = null;
+  const fill = chunkFiller(columns, types); // direct appends only: each chunk is appended before the next fill
 
   async function writeInTransaction(conn: DuckDBConnection, records: readonly R[]): Promise<void> {
     appender ??= staged ? await conn.createAppender(stagingTable(spec), 'main', 'temp') : await conn.createAppender(spec.name);
@@ -73,7 +74,7 @@ function createTableWriter<R, P>(
           for (let c = off; c < end; c += STEP_ROWS) {
             const stepEnd = Math.min(end, c + STEP_ROWS);
             const part = records.slice(c, stepEnd).map((r) => prepare(r, cache));
-            appender.appendDataChunk(fillChunk(columns, types, part));
+            appender.appendDataChunk(fill(part));
             // The appender is synchronous: steps with a yield between them keep one batch from
             // holding the event loop for hundreds of ms (live tails, queries wait).
             if ((stepEnd - off) % FLUSH_ROWS === 0 || stepEnd === end) appender.flushSync();

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BIGINT, BOOLEAN, DOUBLE, DuckDBInstance, INTEGER, UINTEGER, VARCHAR } from '@duckdb/node-api';
-import { fillChunk, type ChunkColumn } from '../../../src/stores/duckdb/chunk.ts';
+import { chunkFiller, fillChunk, type ChunkColumn } from '../../../src/stores/duckdb/chunk.ts';
 
 interface Row {
   tag: string | null;
@@ -54,6 +54,24 @@ describe('data chunks filled from rows', () => {
     const { instance, conn, appender } = await table();
     const chunks = [rows(2048), rows(513), rows(1)];
     for (const part of chunks) appender.appendDataChunk(fillChunk(columns, types, part));
+    appender.flushSync();
+    const got = (await conn.runAndReadAll('SELECT * FROM t')).getRowObjectsJS();
+    const want = chunks.flat();
+    assert.equal(got.length, want.length);
+    for (let i = 0; i < want.length; i++) assert.deepEqual(got[i], { ...want[i] }, `row ${i}`);
+    appender.closeSync();
+    conn.closeSync();
+    instance.closeSync();
+  });
+
+  it('a reused chunk carries nothing over from its previous fill (NULLs, strings, size)', async () => {
+    const { instance, conn, appender } = await table();
+    const fill = chunkFiller(columns, types);
+    // Each fill moves the NULLs and repeated strings to other rows than the previous fill's, and
+    // the last has no NULL at all: a validity bit or a string left from before would show.
+    const noNulls = rows(300).map((r, k) => ({ ...r, tag: `t${k % 4}`, text: `x${k}`, big: 1n, int: 2, dbl: 0.5, flag: true }));
+    const chunks = [rows(2048), rows(900).slice(1), rows(2048).slice(3), noNulls, rows(1)];
+    for (const part of chunks) appender.appendDataChunk(fill(part));
     appender.flushSync();
     const got = (await conn.runAndReadAll('SELECT * FROM t')).getRowObjectsJS();
     const want = chunks.flat();
