@@ -66,7 +66,9 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
       next = processor;
     }
     const tap = taps[signal] as Consumer<typeof signal> | undefined;
-    const head = tap ? fanout([next, tap]) : next;
+    // The tap first: it publishes to the live tails synchronously, before the processors run
+    // anything of their own (a batch processor that fills up starts its export there).
+    const head = tap ? fanout([tap, next]) : next;
     for (const id of pipe.receivers) {
       const nexts = receiverNext.get(id) ?? {};
       (nexts as Record<Signal, Consumer<Signal>>)[signal] = head as Consumer<Signal>;
