@@ -87,9 +87,12 @@ export function attribute(
   });
   console.log(`  slow events (> ${SLOW_MS} ms): ${slowEvents} of ${events.latencies.length}, from ${slow.size} requests`);
   if (slow.size === 0) return;
-  const totals = { beforeAck: 0, afterAck: 0, machine: 0, ours: 0 };
+  // What held each request, in the order checked: an acknowledgement as late as the event means
+  // the gateway had not yet published it (its main thread busy, or runnable but not scheduled);
+  // otherwise the subscribers' worker stalling for half the rest means the bench's own client.
+  const causes = new Map<string, number>();
   console.log(
-    '    request sent (monotonic s, as in --profile) | worst ms | events | ack ms | gateway main-thread stalls in window: ms (ran / runnable-not-running) | GC ms | gateway other threads CPU ms | subscribers\' worker stalls ms',
+    '    request sent (monotonic s, as in --profile) | worst ms | events | ack ms | gateway main-thread stalls in window: ms (ran / runnable-not-running) | GC ms | gateway other threads CPU ms | subscribers\' worker stalls ms | held by',
   );
   for (const [s, e] of [...slow].sort((a, b) => a[0].sent - b[0].sent)) {
     const w0 = s.sent;
@@ -99,18 +102,21 @@ export function attribute(
     const other = threads.filter((t) => t.at >= w0 && t.at <= w1 + 20).reduce((a, t) => a + t.ms, 0);
     const wl = workerLoop.filter((x) => overlap(x.at, x.at + x.ms, w0, w1) > 0);
     const ackMs = s.ack - s.sent;
-    if (ackMs >= e.worst / 2) totals.beforeAck++;
-    else totals.afterAck++;
     const ran = st.reduce((a, x) => a + x.ranMs, 0);
     const waited = st.reduce((a, x) => a + x.waitedMs, 0);
-    if (waited > ran) totals.machine++;
-    else totals.ours++;
+    const workerStalledAfterAck = wl.reduce((a, x) => a + overlap(x.at, x.at + x.ms, s.ack, w1), 0);
+    const cause =
+      ackMs >= e.worst / 2
+        ? waited > ran
+          ? 'gateway not scheduled (core busy)'
+          : 'gateway busy before the bus'
+        : workerStalledAfterAck >= (e.worst - ackMs) / 2
+          ? "subscribers' worker stalled"
+          : 'delivery after the bus';
+    causes.set(cause, (causes.get(cause) ?? 0) + 1);
     console.log(
-      `    ${((s.sent - absMinusMonoMs) / 1000).toFixed(3).padStart(42)} | ${fmt(e.worst, 0).padStart(8)} | ${String(e.n).padStart(6)} | ${fmt(ackMs, 0).padStart(6)} | ${(st.map((x) => `${fmt(x.ms, 0)} (${fmt(x.ranMs, 0)}/${fmt(x.waitedMs, 0)})`).join(' + ') || '-').padEnd(30)} | ${fmt(gcMs, 0).padStart(3)} | ${fmt(other, 0).padStart(5)} | ${wl.map((x) => fmt(x.ms, 0)).join(' + ') || '-'}`,
+      `    ${((s.sent - absMinusMonoMs) / 1000).toFixed(3).padStart(42)} | ${fmt(e.worst, 0).padStart(8)} | ${String(e.n).padStart(6)} | ${fmt(ackMs, 0).padStart(6)} | ${(st.map((x) => `${fmt(x.ms, 0)} (${fmt(x.ranMs, 0)}/${fmt(x.waitedMs, 0)})`).join(' + ') || '-').padEnd(30)} | ${fmt(gcMs, 0).padStart(3)} | ${fmt(other, 0).padStart(5)} | ${(wl.map((x) => fmt(x.ms, 0)).join(' + ') || '-').padEnd(20)} | ${cause}`,
     );
   }
-  console.log(`    held until the acknowledgement (before the bus): ${totals.beforeAck} requests; after it: ${totals.afterAck}`);
-  console.log(
-    `    main thread in the stalls mostly runnable but not running (the core was busy with other processes or threads): ${totals.machine} requests; mostly running (gateway work: see --profile): ${totals.ours}`,
-  );
+  console.log(`    requests by what held them: ${[...causes].map(([c, n]) => `${c} ${n}`).join(', ')}`);
 }
