@@ -16,8 +16,18 @@ export interface SendRecord {
   ack: number;
 }
 
-/** CPU of a process's threads other than the main one, sampled every `everyMs` while running. */
-export function threadSampler(pid: number, everyMs = 20): { stop(): { at: number; ms: number }[] } {
+/**
+ * CPU of a process's threads other than the main one, sampled every `everyMs` while running, and
+ * which thread used most in each sample, by its place in thread-creation order (Node's threads are
+ * all named "node": V8's platform workers — GC helpers, compilers — start first, libuv's pool,
+ * which runs DuckDB's statements, when first used).
+ */
+export interface ThreadSample {
+  at: number;
+  ms: number;
+  byThread: Map<number, number>;
+}
+export function threadSampler(pid: number, everyMs = 20): { stop(): ThreadSample[] } {
   const read = (): Map<string, number> => {
     const m = new Map<string, number>();
     try {
@@ -36,13 +46,19 @@ export function threadSampler(pid: number, everyMs = 20): { stop(): { at: number
     return m;
   };
   let prev = read();
-  const samples: { at: number; ms: number }[] = [];
+  const samples: ThreadSample[] = [];
   const timer = setInterval(() => {
     const cur = read();
+    const order = [...cur.keys()].map(Number).sort((a, b) => a - b);
     let ms = 0;
-    for (const [tid, v] of cur) ms += v - (prev.get(tid) ?? v);
+    const byThread = new Map<number, number>();
+    for (const [tid, v] of cur) {
+      const d = v - (prev.get(tid) ?? v);
+      ms += d;
+      if (d > 0) byThread.set(order.indexOf(Number(tid)) + 1, d);
+    }
     prev = cur;
-    if (ms > 0) samples.push({ at: performance.timeOrigin + performance.now(), ms });
+    if (ms > 0) samples.push({ at: performance.timeOrigin + performance.now(), ms, byThread });
   }, everyMs);
   return {
     stop() {
@@ -60,7 +76,7 @@ export function attribute(
   sends: SendRecord[],
   stalls: Stall[],
   gcs: GcInterval[],
-  threads: { at: number; ms: number }[],
+  threads: ThreadSample[],
   workerLoop: Interval[],
   absMinusMonoMs: number,
 ): void {
@@ -92,14 +108,18 @@ export function attribute(
   // otherwise the subscribers' worker stalling for half the rest means the bench's own client.
   const causes = new Map<string, number>();
   console.log(
-    '    request sent (monotonic s, as in --profile) | worst ms | events | ack ms | gateway main-thread stalls in window: ms (ran / runnable-not-running) | GC ms | gateway other threads CPU ms | subscribers\' worker stalls ms | held by',
+    '    request sent (monotonic s, as in --profile) | worst ms | events | ack ms | gateway main-thread stalls in window: ms (ran / runnable-not-running) | GC ms | gateway other threads CPU ms (top threads by creation order) | subscribers\' worker stalls ms | held by',
   );
   for (const [s, e] of [...slow].sort((a, b) => a[0].sent - b[0].sent)) {
     const w0 = s.sent;
     const w1 = e.last;
     const st = stalls.filter((x) => overlap(x.at, x.at + x.ms, w0, w1) > 0);
     const gcMs = gcs.reduce((a, g) => a + overlap(g.at, g.at + g.ms, w0, w1), 0);
-    const other = threads.filter((t) => t.at >= w0 && t.at <= w1 + 20).reduce((a, t) => a + t.ms, 0);
+    const inWindow = threads.filter((t) => t.at >= w0 && t.at <= w1 + 20);
+    const other = inWindow.reduce((a, t) => a + t.ms, 0);
+    const perThread = new Map<number, number>();
+    for (const t of inWindow) for (const [n, ms] of t.byThread) perThread.set(n, (perThread.get(n) ?? 0) + ms);
+    const top = [...perThread].sort((a, b) => b[1] - a[1]).slice(0, 2).map(([n, ms]) => `#${n} ${fmt(ms, 0)}`).join(', ');
     const wl = workerLoop.filter((x) => overlap(x.at, x.at + x.ms, w0, w1) > 0);
     const ackMs = s.ack - s.sent;
     const ran = st.reduce((a, x) => a + x.ranMs, 0);
@@ -115,7 +135,7 @@ export function attribute(
           : 'delivery after the bus';
     causes.set(cause, (causes.get(cause) ?? 0) + 1);
     console.log(
-      `    ${((s.sent - absMinusMonoMs) / 1000).toFixed(3).padStart(42)} | ${fmt(e.worst, 0).padStart(8)} | ${String(e.n).padStart(6)} | ${fmt(ackMs, 0).padStart(6)} | ${(st.map((x) => `${fmt(x.ms, 0)} (${fmt(x.ranMs, 0)}/${fmt(x.waitedMs, 0)})`).join(' + ') || '-').padEnd(30)} | ${fmt(gcMs, 0).padStart(3)} | ${fmt(other, 0).padStart(5)} | ${(wl.map((x) => fmt(x.ms, 0)).join(' + ') || '-').padEnd(20)} | ${cause}`,
+      `    ${((s.sent - absMinusMonoMs) / 1000).toFixed(3).padStart(42)} | ${fmt(e.worst, 0).padStart(8)} | ${String(e.n).padStart(6)} | ${fmt(ackMs, 0).padStart(6)} | ${(st.map((x) => `${fmt(x.ms, 0)} (${fmt(x.ranMs, 0)}/${fmt(x.waitedMs, 0)})`).join(' + ') || '-').padEnd(30)} | ${fmt(gcMs, 0).padStart(3)} | ${`${fmt(other, 0)}${top ? ` (${top})` : ''}`.padStart(22)} | ${(wl.map((x) => fmt(x.ms, 0)).join(' + ') || '-').padEnd(20)} | ${cause}`,
     );
   }
   console.log(`    requests by what held them: ${[...causes].map(([c, n]) => `${c} ${n}`).join(', ')}`);

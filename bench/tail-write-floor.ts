@@ -45,8 +45,16 @@ if (process.argv[2] === '--reader') {
   await new Promise<void>((r) => reader.once('message', () => r()));
   while (accepted.length < sockets) await new Promise((r) => setTimeout(r, 10));
 
-  /** Writes `rate` frames a second for `seconds`, `perWrite` frames at a time to the next socket. */
-  async function run(perWrite: number): Promise<{ cpuUsPerEvent: number; writes: number }> {
+  const prefix = message.slice(0, message.indexOf('"payload":') + '"payload":'.length);
+  /** What push delivery does per event besides executing: serialise the result, frame it, one buffer. */
+  const framed = (i: number) =>
+    Buffer.concat(textFrame(prefix + JSON.stringify({ data: { tailSpans: { dropped: 0, span: { spanId: '0123456789abcdef', attribute: String(i % 400) } } } }) + '}'));
+
+  /**
+   * Writes `rate` frames a second for `seconds`, `perWrite` frames at a time to the next socket;
+   * `build` serialises and frames each write's payload anew instead of reusing one.
+   */
+  async function run(perWrite: number, build = false): Promise<{ cpuUsPerEvent: number; writes: number }> {
     const payload = perWrite === 1 ? frame : Buffer.concat(Array.from({ length: perWrite }, () => frame));
     const tickMs = 10;
     const perTick = Math.max(1, Math.round((rate * tickMs) / 1000 / perWrite));
@@ -56,7 +64,7 @@ if (process.argv[2] === '--reader') {
     let next = 0;
     while (performance.now() - t0 < seconds * 1000) {
       for (let i = 0; i < perTick; i++) {
-        accepted[next]!.write(payload);
+        accepted[next]!.write(build ? framed(writes) : payload);
         next = (next + 1) % accepted.length;
         writes++;
       }
@@ -72,6 +80,10 @@ if (process.argv[2] === '--reader') {
   for (const k of [1, 1, 4, 16]) {
     const r = await run(k);
     console.log(`  ${String(k).padStart(2)} event(s) per write: ${fmt(r.cpuUsPerEvent, 2)} µs CPU per event (${fmt(r.writes, 0)} writes)`);
+  }
+  for (let i = 0; i < 2; i++) {
+    const r = await run(1, true);
+    console.log(`   1 event per write, serialised and framed per event as push delivery does: ${fmt(r.cpuUsPerEvent, 2)} µs CPU per event (${fmt(r.writes, 0)} writes)`);
   }
   reader.kill();
   for (const s of accepted) s.destroy();
