@@ -10,6 +10,7 @@
 // - at full speed (8 requests in flight): acknowledged spans/s, against the same measurement
 //   without subscribers taken in the same run, before and after (the machine is shared, so only
 //   the ratio means much). Target: subscribers cost ≤ 15 % throughput, p99 ≤ 100 ms.
+// After each paced phase it says what held every event over 100 ms (bench/tail-attribution.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
