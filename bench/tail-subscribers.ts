@@ -16,9 +16,14 @@ export type SubscriberCommand = { cmd: 'subscribe'; n: number } | { cmd: 'unsubs
 export interface SubscriberStats {
   delivered: number;
   latencies: number[];
+  /** Per latency: the request's index and the arrival time (absolute ms), to say what held slow events. */
+  reqs: number[];
+  arrivals: number[];
   /** This worker's event-loop utilisation (0–1) and delay p99 (ms) since recording started: a busy worker delays receipts. */
   utilisation: number;
   loopP99: number;
+  /** Stretches (absolute ms) in which this worker's 5 ms timer could not run. */
+  stalls: { at: number; ms: number }[];
 }
 
 const plan = workerData as SubscriberPlan;
@@ -28,9 +33,18 @@ let clients: Client[] = [];
 let delivered = 0;
 let recording = false;
 let latencies: number[] = [];
+let reqs: number[] = [];
+let arrivals: number[] = [];
 const loop = monitorEventLoopDelay({ resolution: 10 });
 loop.enable();
 let elu: EventLoopUtilization = performance.eventLoopUtilization();
+let stalls: { at: number; ms: number }[] = [];
+let lastTick = performance.timeOrigin + performance.now();
+setInterval(() => {
+  const t = performance.timeOrigin + performance.now();
+  if (recording && t - lastTick >= 15) stalls.push({ at: lastTick, ms: t - lastTick });
+  lastTick = t;
+}, 5).unref();
 
 async function subscribe(n: number): Promise<void> {
   // Connections open 25 at a time: a busy gateway would otherwise miss graphql-ws's 3 s
@@ -55,7 +69,11 @@ async function subscribe(n: number): Promise<void> {
             const now = performance.timeOrigin + performance.now();
             delivered++;
             const req = Number(r.data?.tailSpans.span.attribute);
-            if (recording && Number.isInteger(req)) latencies.push(now - sentAt[req]!);
+            if (recording && Number.isInteger(req)) {
+              latencies.push(now - sentAt[req]!);
+              reqs.push(req);
+              arrivals.push(now);
+            }
           },
           error: (err) => console.error('subscription error:', (err as { reason?: string }).reason ?? err),
           complete: () => {},
@@ -83,13 +101,16 @@ parentPort!.on('message', (m: SubscriberCommand) => {
       recording = m.on;
       if (m.on) {
         latencies = [];
+        reqs = [];
+        arrivals = [];
+        stalls = [];
         loop.reset();
         elu = performance.eventLoopUtilization();
       }
       reply('ok');
       break;
     case 'stats':
-      reply({ delivered, latencies, utilisation: performance.eventLoopUtilization(elu).utilization, loopP99: loop.percentile(99) / 1e6 } satisfies SubscriberStats);
+      reply({ delivered, latencies, reqs, arrivals, utilisation: performance.eventLoopUtilization(elu).utilization, loopP99: loop.percentile(99) / 1e6, stalls } satisfies SubscriberStats);
       break;
   }
 });

@@ -10,6 +10,7 @@
 // - at full speed (8 requests in flight): acknowledged spans/s, against the same measurement
 //   without subscribers taken in the same run, before and after (the machine is shared, so only
 //   the ratio means much). Target: subscribers cost ≤ 15 % throughput, p99 ≤ 100 ms.
+// After each paced phase it says what held every event over 100 ms (bench/tail-attribution.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -24,6 +25,8 @@ import type { InstrumentationScope, Resource, SpanRecord } from '../src/model/te
 import { encodeTraceRequests } from './otlp-requests.ts';
 import type { SubscriberCommand, SubscriberPlan, SubscriberStats } from './tail-subscribers.ts';
 import { arg, fmt, machine, summarize, waitForReady } from './lib.ts';
+import type { ProbeReading } from './loop-probe.ts';
+import { attribute, threadSampler, type SendRecord } from './tail-attribution.ts';
 
 const seconds = arg('seconds', 10);
 const rate = arg('rate', 10_000); // spans/s in the latency phase
@@ -95,19 +98,15 @@ const gateway: ChildProcess = spawn('taskset', ['-c', '0', process.execPath, ...
   env: { ...process.env, TELEQL_OTLP_GRPC_PORT: String(grpcPort), TELEQL_OTLP_HTTP_PORT: String(httpPort), TELEQL_GRAPHQL_PORT: String(gqlPort), TELEQL_LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
-interface LoopDelay {
-  p50: number;
-  p99: number;
-  max: number;
-}
-/** The gateway's event-loop delay since the last reset (ms). */
-function gatewayLoop(msg: 'reset' | 'read'): Promise<LoopDelay | undefined> {
+type LoopDelay = ProbeReading['loop'];
+/** The gateway's event-loop delay (ms), stalls and GC since the last reset. */
+function gatewayLoop(msg: 'reset' | 'read'): Promise<ProbeReading | undefined> {
   if (msg === 'reset') {
     gateway.send('reset');
     return Promise.resolve(undefined);
   }
   return new Promise((resolve) => {
-    gateway.once('message', (m) => resolve((m as { loop: LoopDelay }).loop));
+    gateway.once('message', (m) => resolve(m as ProbeReading));
     gateway.send('read');
   });
 }
@@ -128,11 +127,20 @@ const otlp = new OtlpClient(`127.0.0.1:${grpcPort}`, grpc.credentials.createInse
   Export(req: Buffer, cb: (err: grpc.ServiceError | null) => void): void;
 };
 let next = 0;
+// While paced: every send and when it was acknowledged, to say what held slow events.
+let sendLog: SendRecord[] | undefined;
 /** Sends the next request; resolves with whether it was accepted. */
 function send(): Promise<boolean> {
   const i = next++ % REQUESTS;
-  sentAt[i] = performance.timeOrigin + performance.now();
-  return new Promise((resolve) => otlp.Export(requests[i]!, (err) => resolve(!err)));
+  const sent = (sentAt[i] = performance.timeOrigin + performance.now());
+  const record: SendRecord | undefined = sendLog ? { req: i, sent, ack: NaN } : undefined;
+  if (record) sendLog!.push(record);
+  return new Promise((resolve) =>
+    otlp.Export(requests[i]!, (err) => {
+      if (record) record.ack = performance.timeOrigin + performance.now();
+      resolve(!err);
+    }),
+  );
 }
 await send();
 
@@ -213,6 +221,11 @@ async function throughput(): Promise<{ spansPerS: number; eventsPerS: number; sp
   );
   const s = (performance.now() - t0) / 1000;
   const cpuMs = gatewayCpuMs() - c0;
+  if (profileDir) {
+    const offset = (await gatewayLoop('read'))!.absMinusMonoMs;
+    const abs = (rel: number) => ((performance.timeOrigin + rel - offset) / 1000).toFixed(3);
+    console.log(`  (full-speed phase: monotonic ${abs(t0)}–${abs(deadline)} s)`);
+  }
   const events = (await deliveredSoFar()) - d0;
   return { spansPerS: acked / s, eventsPerS: events / s, spans: acked, events, cpuMs };
 }
@@ -233,6 +246,8 @@ async function paced(rate: number): Promise<{
   clientLoop.reset();
   await ask({ cmd: 'record', on: true });
   const d0 = await deliveredSoFar();
+  sendLog = [];
+  const threads = threadSampler(gateway.pid!);
   const t0 = performance.now();
   const interval = (SPANS_PER_REQUEST / rate) * 1000;
   let sent = 0;
@@ -250,7 +265,11 @@ async function paced(rate: number): Promise<{
   const s = (performance.now() - t0) / 1000;
   const stats = await ask<SubscriberStats>({ cmd: 'stats' });
   const sum = summarize(stats.latencies);
-  const loop = (await gatewayLoop('read'))!;
+  const probe = (await gatewayLoop('read'))!;
+  const loop = probe.loop;
+  attribute(stats, sendLog, probe.stalls, probe.gcs, threads.stop(), stats.stalls, probe.absMinusMonoMs);
+  console.log(`  (paced phase: monotonic ${((sendLog[0]!.sent - probe.absMinusMonoMs) / 1000).toFixed(3)}–${((sendLog.at(-1)!.sent - probe.absMinusMonoMs) / 1000).toFixed(3)} s)`);
+  sendLog = undefined;
   return {
     eventsPerS: (stats.delivered - d0) / s,
     p50: sum.p50,
