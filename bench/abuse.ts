@@ -9,7 +9,7 @@
 // unpinned, as before (session 5's figures).
 //   npm run bench:abuse -- --seconds 8 --flooders 8 [--gateway-cpus 0] [--shape inprocess]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
@@ -59,7 +59,7 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
 interface PhaseGateway extends GatewayAddresses {
   /** Starts the phase's measurement. */
   begin(): void;
-  read(): Promise<GatewayReading & { cpuMs?: { main: number; other: number } }>;
+  read(): Promise<GatewayReading & { cpuMs?: { main: number; other: number; waitingForCpu: number } }>;
   stop(): Promise<void>;
 }
 
@@ -113,11 +113,24 @@ async function childGateway(overrides: Record<string, unknown>): Promise<PhaseGa
     });
   const addresses = await next<GatewayAddresses>();
   // Main thread (tid = pid) and the whole process: the difference is DuckDB's, libuv's and V8's threads.
+  // Time its threads spent runnable but waiting for a CPU (schedstat's second field, ns): what other
+  // processes on its cores took from it. Threads that ended during the phase are not counted.
+  const runQueueMs = () => {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${child.pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${child.pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
+      } catch {
+        /* the thread ended */
+      }
+    }
+    return ns / 1e6;
+  };
   const cpu = () => {
     const main = statCpuMs(`/proc/${child.pid}/task/${child.pid}/stat`);
-    return { main, other: statCpuMs(`/proc/${child.pid}/stat`) - main };
+    return { main, other: statCpuMs(`/proc/${child.pid}/stat`) - main, waitingForCpu: runQueueMs() };
   };
-  let cpuAtBegin = { main: 0, other: 0 };
+  let cpuAtBegin = { main: 0, other: 0, waitingForCpu: 0 };
   return {
     ...addresses,
     begin() {
@@ -128,7 +141,7 @@ async function childGateway(overrides: Record<string, unknown>): Promise<PhaseGa
       const now = cpu();
       const reading = next<GatewayReading>();
       child.send('read');
-      return { ...(await reading), cpuMs: { main: now.main - cpuAtBegin.main, other: now.other - cpuAtBegin.other } };
+      return { ...(await reading), cpuMs: { main: now.main - cpuAtBegin.main, other: now.other - cpuAtBegin.other, waitingForCpu: now.waitingForCpu - cpuAtBegin.waitingForCpu } };
     },
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -151,7 +164,7 @@ async function phase(name: string, limits: boolean, flood: boolean): Promise<[st
     const [b, a] = await Promise.all([runClients({ ...common, role: 'b' }), flood ? runClients({ ...common, role: 'a' }) : undefined]);
     const g = await gw.read();
     const cpu = g.cpuMs
-      ? `gateway CPU ${fmt(g.cpuMs.main / 10 / SECONDS, 0)} % main thread + ${fmt(g.cpuMs.other / 10 / SECONDS, 0)} % other threads (of one core); `
+      ? `gateway CPU ${fmt(g.cpuMs.main / 10 / SECONDS, 0)} % main thread + ${fmt(g.cpuMs.other / 10 / SECONDS, 0)} % other threads (of one core), its threads waited ${fmt(g.cpuMs.waitingForCpu / 10 / SECONDS, 0)} % for a CPU; `
       : '';
     console.log(
       `  ${name}: ${cpu}gateway event-loop busy ${fmt(g.busy * 100, 0)} %, delay p99 ${fmt(g.delayP99Ms)} ms, max ${fmt(g.delayMaxMs)} ms; ` +
