@@ -30,6 +30,8 @@ const SHAPE = argText('shape', 'child') === 'inprocess' ? 'inprocess' : 'child';
 const ALL_CPUS = cpus().map((_, i) => i);
 const GATEWAY_CPUS = argText('gateway-cpus', '0');
 const CLIENT_CPUS = ALL_CPUS.filter((c) => !GATEWAY_CPUS.split(',').map(Number).includes(c)).join(',') || GATEWAY_CPUS;
+// --profile DIR (child shape): the gateway writes a V8 CPU profile of its main thread there when it stops.
+const PROFILE = process.argv.includes('--profile') ? ['--cpu-prof', '--cpu-prof-dir', argText('profile', '.')] : [];
 const LIMITS = { ingest: { itemsPerSecond: 1_000, bytesPerSecond: 0 }, graphql: { requestsPerSecond: 50, costPerSecond: 2_000, concurrentPerTenant: 1, timeoutMs: 2_000, duckdbMsPerSecond: arg('duckdb-ms', 0) } };
 // Extra config for the limited phase, as JSON (e.g. '{"receivers":{"otlp":{...}}}'), to compare a choice.
 const LIMITED_EXTRA = JSON.parse(argText('limited-config', '{}')) as Record<string, unknown>;
@@ -97,7 +99,7 @@ function statCpuMs(path: string): number {
 
 async function childGateway(overrides: Record<string, unknown>): Promise<PhaseGateway> {
   const entry = new URL('./abuse-gateway.ts', import.meta.url).pathname;
-  const child: ChildProcess = spawn('taskset', ['-c', GATEWAY_CPUS, process.execPath, '--import', 'tsx', entry, JSON.stringify(overrides)], {
+  const child: ChildProcess = spawn('taskset', ['-c', GATEWAY_CPUS, process.execPath, ...PROFILE, '--import', 'tsx', entry, JSON.stringify(overrides)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const kill = () => child.exitCode === null && child.kill('SIGKILL');
@@ -152,7 +154,18 @@ async function childGateway(overrides: Record<string, unknown>): Promise<PhaseGa
   };
 }
 
-async function phase(name: string, limits: boolean, flood: boolean): Promise<[string, Side]> {
+/** Gateway figures of a phase, added up over rounds: CPU and run-queue ms, B's DuckDB statements and their running ms. */
+interface GatewaySums {
+  busyMs: number;
+  mainMs: number;
+  otherMs: number;
+  waitingForCpuMs: number;
+  bStatements: number;
+  bRunMs: number;
+}
+const gatewaySums: GatewaySums[] = [];
+
+async function phase(name: string, limits: boolean, flood: boolean, index: number): Promise<[string, Side]> {
   const overrides = merge(
     { ...(limits ? { limits: LIMITS } : {}), ...(DUCKDB_THREADS ? { storage: { duckdb: { threads: DUCKDB_THREADS } } } : {}) },
     limits ? LIMITED_EXTRA : {},
@@ -185,6 +198,14 @@ async function phase(name: string, limits: boolean, flood: boolean): Promise<[st
           `${fmt(st.runMs / st.statements)} ms running (share ${fmt(st.shareMs / st.statements)} ms)`,
       );
     }
+    const sums = (gatewaySums[index] ??= { busyMs: 0, mainMs: 0, otherMs: 0, waitingForCpuMs: 0, bStatements: 0, bRunMs: 0 });
+    sums.busyMs += g.busy * SECONDS * 1000;
+    sums.mainMs += g.cpuMs?.main ?? NaN;
+    sums.otherMs += g.cpuMs?.other ?? NaN;
+    sums.waitingForCpuMs += g.cpuMs?.waitingForCpu ?? NaN;
+    const bReads = g.reads.find(([tenant]) => tenant === 'b')?.[1];
+    sums.bStatements += bReads?.statements ?? 0;
+    sums.bRunMs += bReads?.runMs ?? 0;
     return [name, b];
   } finally {
     await gw.stop();
@@ -204,7 +225,7 @@ const PHASES: [string, boolean, boolean][] = arg('limited-only', 0)
 const results: [string, Side][] = [];
 for (let round = 0; round < ROUNDS; round++) {
   for (const [i, [name, limits, flood]] of PHASES.entries()) {
-    const [, side] = await phase(name, limits, flood);
+    const [, side] = await phase(name, limits, flood, i);
     const sum = results[i]?.[1];
     if (!sum) results[i] = [name, side];
     else {
@@ -230,8 +251,21 @@ const rows: [string, (s: Side) => string][] = [
   ['B refused', (s) => String(s.ingestRefused + s.queryRefused)],
   ['B socket errors', (s) => String(s.ingestErrors)],
 ];
+const perCore = (ms: number) => `${fmt(ms / 10 / TOTAL_SECONDS, 0)} %`;
+const gatewayRows: [string, (g: GatewaySums) => string][] = [
+  ['gateway loop busy', (g) => perCore(g.busyMs)],
+  ...(SHAPE === 'child'
+    ? ([
+        ['gateway CPU main', (g) => perCore(g.mainMs)],
+        ['gateway CPU other', (g) => perCore(g.otherMs)],
+        ['gateway wait for CPU', (g) => perCore(g.waitingForCpuMs)],
+      ] as [string, (g: GatewaySums) => string][])
+    : []),
+  ['B DuckDB ms/statement', (g) => fmt(g.bRunMs / g.bStatements)],
+];
 console.log(['', ...results.map(([n]) => n)].map((c) => c.padEnd(22)).join(''));
 for (const [label, f] of rows) console.log([label, ...results.map(([, s]) => f(s))].map((c) => c.padEnd(22)).join(''));
+for (const [label, f] of gatewayRows) console.log([label, ...gatewaySums.map(f)].map((c) => c.padEnd(22)).join(''));
 const base = results[0]![1];
 for (const [n, s] of results.slice(1)) {
   console.log(
