@@ -32,6 +32,9 @@ const GATEWAY_CPUS = argText('gateway-cpus', '0');
 const CLIENT_CPUS = ALL_CPUS.filter((c) => !GATEWAY_CPUS.split(',').map(Number).includes(c)).join(',') || GATEWAY_CPUS;
 // --profile DIR (child shape): the gateway writes a V8 CPU profile of its main thread there when it stops.
 const PROFILE = process.argv.includes('--profile') ? ['--cpu-prof', '--cpu-prof-dir', argText('profile', '.')] : [];
+// --batch-ms N: processors.batch.timeoutMs of every phase. The test helper's 20 ms (session 5's
+// figures) writes each request in its own transaction; 1,000 is the gateway's default.
+const BATCH_MS = arg('batch-ms', 1_000);
 const LIMITS = { ingest: { itemsPerSecond: 1_000, bytesPerSecond: 0 }, graphql: { requestsPerSecond: 50, costPerSecond: 2_000, concurrentPerTenant: 1, timeoutMs: 2_000, duckdbMsPerSecond: arg('duckdb-ms', 0) } };
 // Extra config for the limited phase, as JSON (e.g. '{"receivers":{"otlp":{...}}}'), to compare a choice.
 const LIMITED_EXTRA = JSON.parse(argText('limited-config', '{}')) as Record<string, unknown>;
@@ -167,7 +170,7 @@ const gatewaySums: GatewaySums[] = [];
 
 async function phase(name: string, limits: boolean, flood: boolean, index: number): Promise<[string, Side]> {
   const overrides = merge(
-    { ...(limits ? { limits: LIMITS } : {}), ...(DUCKDB_THREADS ? { storage: { duckdb: { threads: DUCKDB_THREADS } } } : {}) },
+    { processors: { batch: { timeoutMs: BATCH_MS } }, ...(limits ? { limits: LIMITS } : {}), ...(DUCKDB_THREADS ? { storage: { duckdb: { threads: DUCKDB_THREADS } } } : {}) },
     limits ? LIMITED_EXTRA : {},
   );
   const gw = SHAPE === 'child' ? await childGateway(overrides) : await inProcessGateway(overrides);
@@ -214,7 +217,7 @@ async function phase(name: string, limits: boolean, flood: boolean, index: numbe
 
 // In the child shape, this process (the clients' workers are created later and inherit it) keeps off the gateway's cores.
 if (SHAPE === 'child') execFileSync('taskset', ['-a', '-cp', CLIENT_CPUS, String(process.pid)], { stdio: 'ignore' });
-console.log(`bench:abuse on ${machine()}; ${SHAPE === 'child' ? `gateway in a child process on CPU ${GATEWAY_CPUS}, clients on CPU ${CLIENT_CPUS}` : 'gateway on the main thread, unpinned'}; ${SECONDS} s per phase, A's ingest over ${PROTOCOL === 'grpc' ? 'OTLP/gRPC' : 'OTLP/HTTP JSON'}, ${FLOODERS} flooding ingest clients and ${Math.max(1, FLOODERS / 2)} query clients for tenant A`);
+console.log(`bench:abuse on ${machine()}; ${SHAPE === 'child' ? `gateway in a child process on CPU ${GATEWAY_CPUS}, clients on CPU ${CLIENT_CPUS}` : 'gateway on the main thread, unpinned'}; batch timeout ${BATCH_MS} ms; ${SECONDS} s per phase, A's ingest over ${PROTOCOL === 'grpc' ? 'OTLP/gRPC' : 'OTLP/HTTP JSON'}, ${FLOODERS} flooding ingest clients and ${Math.max(1, FLOODERS / 2)} query clients for tenant A`);
 // --limited-only 1: just the third phase (for profiling it with --cpu-prof). --rounds N runs the
 // phases N times in turn and adds up each phase's figures, so a machine whose load changes during
 // the run weighs on every phase alike.
