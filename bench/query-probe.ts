@@ -1,11 +1,11 @@
 // Loaded into bench:query's gateway with --import: records, on the absolute clock (timeOrigin +
-// now(), shared with the parent), when each DuckDB statement ran (`runAndReadAll`: execution and
-// reading every chunk, not the conversion to JS rows) and when each GC pause happened, so the
+// now(), shared with the parent), when each DuckDB statement was prepared and ran (`prepare`,
+// `runAndReadAll`: execution and reading every chunk, not the conversion to JS rows) and when each GC pause happened, so the
 // bench can split each request's latency into DuckDB, GC and the rest. 'reset' clears the records;
 // 'read' replies with them over the IPC channel. The prototype is patched, not the store: the bench
 // measures the gateway as users run it.
 import { PerformanceObserver, performance } from 'node:perf_hooks';
-import { DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBConnection, DuckDBPreparedStatement } from '@duckdb/node-api';
 
 export interface Interval {
   start: number;
@@ -19,15 +19,24 @@ export interface ProbeRecords {
 const now = () => performance.timeOrigin + performance.now();
 let records: ProbeRecords = { statements: [], gc: [] };
 
-const run = DuckDBConnection.prototype.runAndReadAll;
-DuckDBConnection.prototype.runAndReadAll = async function (this: DuckDBConnection, ...args: Parameters<typeof run>) {
-  const start = now();
-  try {
-    return await run.apply(this, args);
-  } finally {
-    records.statements.push({ start, end: now() });
-  }
-};
+/** Wraps `proto[name]` so each call's interval is recorded. */
+function timed<T extends object>(proto: T, name: keyof T & string): void {
+  const original = proto[name] as (...args: unknown[]) => Promise<unknown>;
+  Object.assign(proto, {
+    [name]: async function (this: T, ...args: unknown[]) {
+      const start = now();
+      try {
+        return await original.apply(this, args);
+      } finally {
+        records.statements.push({ start, end: now() });
+      }
+    },
+  });
+}
+// Reads run prepared statements (src/stores/duckdb/prepared-reads.ts): their preparation and runs.
+timed(DuckDBConnection.prototype, 'runAndReadAll');
+timed(DuckDBConnection.prototype, 'prepare');
+timed(DuckDBPreparedStatement.prototype, 'runAndReadAll');
 
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) records.gc.push({ start: performance.timeOrigin + e.startTime, end: performance.timeOrigin + e.startTime + e.duration });

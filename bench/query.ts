@@ -13,7 +13,8 @@
 // --db FILE (keep the loaded store in FILE; when FILE exists it is opened instead of loaded, so two
 // versions of the code can be compared on the same data), --histogram (print each query's latency
 // histogram and its slowest requests), --in-process (the gateway in this process, as before
-// 2026-12-02: client and gateway share one heap and event loop).
+// 2026-12-02: client and gateway share one heap and event loop), --profile DIR (the child gateway
+// writes a V8 CPU profile there when it exits).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -66,7 +67,9 @@ async function childServer(): Promise<Server> {
   const configFile = join(dir, 'teleql.yaml');
   const settings = [`    path: ${dbFile}`, ...(threads ? [`    threads: ${threads}`] : []), ...(memoryLimit ? [`    memoryLimit: ${memoryLimit}`] : [])];
   writeFileSync(configFile, `storage:\n  duckdb:\n${settings.join('\n')}\n`);
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', '--import', './bench/query-probe.ts', 'src/main.ts', 'serve', '--config', configFile], {
+  const profileDir = textArg('profile');
+  const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', '--import', './bench/query-probe.ts', 'src/main.ts', 'serve', '--config', configFile], {
     env: { ...process.env, TELEQL_OTLP_GRPC_PORT: String(grpcPort), TELEQL_OTLP_HTTP_PORT: String(httpPort), TELEQL_GRAPHQL_PORT: String(gqlPort), TELEQL_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
