@@ -20,6 +20,7 @@ import {
 } from '@duckdb/node-api';
 import { toStoreError, unavailable } from './errors.ts';
 import { interruptible } from './interrupt.ts';
+import { preparedReads } from './prepared-reads.ts';
 import { currentQueryMeter } from '../../limits/query-time.ts';
 import { createFairLanes, createShares, type FairLanes, type LaneStats } from '../../limits/fair-lanes.ts';
 
@@ -193,6 +194,7 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
   }
   const [ddlConn] = conns; // also the one that checkpoints on close
   const reads: FairLanes<DuckDBConnection> = createFairLanes(readConns, shares);
+  const runRead = preparedReads();
 
   async function shutdown(): Promise<void> {
     closing = true;
@@ -214,7 +216,7 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
       if (closing) return Promise.reject(unavailable('the DuckDB store is closed'));
       const meter = currentQueryMeter();
       // The meter gets the statement's share of DuckDB once a lane is ours, not its wait for one.
-      return reads.run(meter?.tenant ?? '', (conn) => interruptible(conn, () => runQuery(conn, sql, params))).then(
+      return reads.run(meter?.tenant ?? '', (conn) => interruptible(conn, () => runRead(conn, sql, params))).then(
         ({ value, shareMs }) => {
           if (meter) meter.ms += shareMs;
           return value;

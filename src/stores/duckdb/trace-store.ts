@@ -61,6 +61,12 @@ export function filterRangeSql(on: (typeof RANGED)[keyof typeof RANGED], filter:
 
 export const uniqueLower = (ids: readonly string[]) => [...new Set(ids.map((id) => String(id).toLowerCase()))];
 
+/** A trace's spans in start order, ties by span ID (bytewise, as DuckDB compares VARCHAR). */
+function byStartThenSpanId(a: SpanRecord, b: SpanRecord): number {
+  if (a.startTimeUnixNano !== b.startTimeUnixNano) return a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1;
+  return a.spanId < b.spanId ? -1 : a.spanId > b.spanId ? 1 : 0;
+}
+
 function checkLimit(limit: number, max: number): void {
   if (!Number.isInteger(limit) || limit < 0 || limit > max) throw badQuery(`limit must be an integer from 0 to ${max} (actual: ${String(limit)})`);
 }
@@ -97,7 +103,8 @@ export function createTraceStore(db: Db, parts: Parts): TraceStore {
       const ids = uniqueLower(traceIds);
       if (ids.length === 0) return [];
       const p = params([tenant]);
-      const rows = await db.query(`${spansByTraceIdSql(SPAN_RECORD_COLUMNS, ids, p)} ORDER BY start_ns, span_id`, p.values);
+      // Sorted here, not by ORDER BY: DuckDB's sort of a trace's few wide rows cost ~2 ms of a ~10 ms lookup.
+      const rows = await db.query(spansByTraceIdSql(SPAN_RECORD_COLUMNS, ids, p), p.values);
       const cache = await parts.resolve(db, rows);
       const byTrace = new Map<string, SpanRecord[]>();
       for (const row of rows) {
@@ -106,6 +113,7 @@ export function createTraceStore(db: Db, parts: Parts): TraceStore {
         if (list) list.push(span);
         else byTrace.set(span.traceId, [span]);
       }
+      for (const spans of byTrace.values()) spans.sort(byStartThenSpanId);
       return traceIds.map((id) => byTrace.get(String(id).toLowerCase()) ?? []);
     },
 
