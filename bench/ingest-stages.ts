@@ -22,6 +22,8 @@ const batches = arg('batches', 20);
 const BATCH = arg('batch', 16_384);
 // DuckDB's memory_limit in MB (0: DuckDB's default), to compare the store's CPU cost at two limits.
 const memoryLimitMb = arg('memory-limit-mb', 0);
+// --step-rows N: storage.duckdb.writeStepRows, rows appended between the writer's yields (512).
+const stepRows = arg('step-rows', 512);
 const requests = encodeTraceRequests(Array.from({ length: 50 }, (_, i) => [...syntheticTraces(10, Date.now() - 60_000 - i, Date.now())].flat()));
 
 function cpuUs(): number {
@@ -38,7 +40,7 @@ function decodeBatch(k: number): SpanRecord[] {
 const columns = stagedColumns(spanTable);
 const types = stagedTypes(spanTable);
 const dir = mkdtempSync(join(tmpdir(), 'teleql-stages-'));
-const store = await openDuckDbStore({ path: join(dir, 'stages.duckdb'), logger: pino({ level: 'warn' }), threads: 1, memoryLimit: memoryLimitMb ? `${memoryLimitMb}MB` : undefined });
+const store = await openDuckDbStore({ path: join(dir, 'stages.duckdb'), logger: pino({ level: 'warn' }), threads: 1, memoryLimit: memoryLimitMb ? `${memoryLimitMb}MB` : undefined, writeStepRows: stepRows });
 const t = { decode: 0, rows: 0, chunks: 0, write: 0 };
 let spans = 0;
 for (let k = 0; k < batches + 2; k++) {

@@ -64,6 +64,11 @@ export interface GatewayConfig extends IngestConfig {
       memoryLimit: string; // '' = DuckDB's default
       /** Read connections, handed out fairly per tenant; one tenant holds at most readLanes − 1 (when 2 or more). */
       readLanes: number;
+      /**
+       * Rows the store writer appends between yields to the event loop: smaller steps hold it for
+       * shorter stretches (live-tail latency) at more writer CPU. A power of two from 64 to 2,048.
+       */
+      writeStepRows: number;
     };
     /** Deletes data older than a window (src/stores/duckdb/retention.ts). */
     retention: {

@@ -31,6 +31,8 @@ export interface DuckDbStoreOptions {
   memoryLimit?: string;
   /** Read connections shared fairly per tenant (connection.ts; default 3). */
   readLanes?: number;
+  /** Rows the writer appends between yields to the event loop (writer.ts; default 512). */
+  writeStepRows?: number;
 }
 
 export interface DuckDbStore {
@@ -85,7 +87,7 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
     },
   });
   logger.info({ path: opts.path }, 'opened');
-  const writer = createWriter(db, createLogIds(lastLogId), parts, logger);
+  const writer = createWriter(db, createLogIds(lastLogId), parts, logger, opts.writeStepRows);
   return {
     traces: createTraceStore(db, parts),
     logs: createLogStore(db, parts),

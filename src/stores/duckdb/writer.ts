@@ -19,9 +19,10 @@ import { logTraceRangeRows, traceRangeRows } from './trace-ranges.ts';
 import type { Parts } from './parts.ts';
 
 const SLICE_ROWS = 8 * CHUNK_ROWS; // small enough to overlap building with loading, large enough to amortise each INSERT
-// Rows prepared and appended in one synchronous step of a direct append: a 2,048-row step
-// held the event loop 100–250 ms on a busy core (bench:tail's p99 stalls); 512 rows hold it a quarter as long.
-const STEP_ROWS = 512;
+// Rows prepared and appended in one synchronous step of a direct append (storage.duckdb.writeStepRows):
+// a 2,048-row step held the event loop 100–250 ms on a busy core (bench:tail's p99 stalls); 512 rows
+// hold it a quarter as long. Smaller steps shorten the stalls further and cost writer CPU (~9 % at 128).
+export const DEFAULT_STEP_ROWS = 512;
 // Rows between appender flushes: each flush has a fixed cost in DuckDB, and flushing every 2,048
 // rows instead of every step took ~11–18 % off the writer's CPU (bench:ingest-stages), for a
 // flushing step that holds the event loop somewhat longer than the others.
@@ -30,10 +31,13 @@ const FLUSH_ROWS = CHUNK_ROWS;
 export interface WriterStats {
   rowsWritten: Record<'spans' | 'logs' | 'metric_points', number>;
   writeErrors: number;
+  /** Synchronous appender steps, each followed by a yield to the event loop (writeStepRows). */
+  appendSteps: Record<'spans' | 'logs' | 'metric_points', number>;
 }
 
 interface TableWriter<R> {
   write(records: readonly R[]): Promise<void>;
+  readonly steps: number;
 }
 
 /** Rows of another table written in the same transaction as a batch (trace-ranges.ts, parts.ts). */
@@ -50,6 +54,7 @@ function createTableWriter<R, P>(
   spec: TableSpec<P>,
   prepare: (r: R, cache: EncodeCache) => P,
   onWritten: (rows: number) => void,
+  stepRows: number,
   companions: readonly CompanionRows<R>[] = [],
 ): TableWriter<R> {
   const columns = stagedColumns(spec);
@@ -59,6 +64,7 @@ function createTableWriter<R, P>(
   const lane = db.writeLane(spec.name);
   let appender: DuckDBAppender | null = null;
   const fill = chunkFiller(columns, types); // direct appends only: each chunk is appended before the next fill
+  let steps = 0;
 
   async function writeInTransaction(conn: DuckDBConnection, records: readonly R[]): Promise<void> {
     appender ??= staged ? await conn.createAppender(stagingTable(spec), 'main', 'temp') : await conn.createAppender(spec.name);
@@ -71,13 +77,14 @@ function createTableWriter<R, P>(
           // Straight into the table, one chunk at a time: each chunk's row values are garbage
           // before V8's next scavenge, instead of a whole slice's being promoted to the old generation.
           const end = Math.min(records.length, off + SLICE_ROWS);
-          for (let c = off; c < end; c += STEP_ROWS) {
-            const stepEnd = Math.min(end, c + STEP_ROWS);
+          for (let c = off; c < end; c += stepRows) {
+            const stepEnd = Math.min(end, c + stepRows);
             const part = records.slice(c, stepEnd).map((r) => prepare(r, cache));
             appender.appendDataChunk(fill(part));
             // The appender is synchronous: steps with a yield between them keep one batch from
             // holding the event loop for hundreds of ms (live tails, queries wait).
             if ((stepEnd - off) % FLUSH_ROWS === 0 || stepEnd === end) appender.flushSync();
+            steps++;
             await yieldToEventLoop();
           }
           continue;
@@ -117,11 +124,14 @@ function createTableWriter<R, P>(
       await lane.use((conn) => writeInTransaction(conn, records));
       onWritten(records.length);
     },
+    get steps() {
+      return steps;
+    },
   };
 }
 
-export function createWriter(db: Db, logIds: LogIds, parts: Parts, logger: Logger): StoreWriter & { stats(): WriterStats } {
-  const stats: WriterStats = { rowsWritten: { spans: 0, logs: 0, metric_points: 0 }, writeErrors: 0 };
+export function createWriter(db: Db, logIds: LogIds, parts: Parts, logger: Logger, stepRows = DEFAULT_STEP_ROWS): StoreWriter & { stats(): WriterStats } {
+  const stats: Omit<WriterStats, 'appendSteps'> = { rowsWritten: { spans: 0, logs: 0, metric_points: 0 }, writeErrors: 0 };
   function guarded<R>(table: keyof WriterStats['rowsWritten'], writer: TableWriter<R>) {
     return async (records: readonly R[]): Promise<void> => {
       try {
@@ -139,13 +149,13 @@ export function createWriter(db: Db, logIds: LogIds, parts: Parts, logger: Logge
   };
   // Each batch's trace ranges commit with its spans, so no span is visible without its range.
   // Resources and scopes commit with the rows that point at them.
-  const spans = createTableWriter(db, spanTable, prepareSpan, count('spans'), [traceRangeRows(), parts.companion()]);
-  const logs = createTableWriter(db, logTable, (r: LogRecord, cache) => prepareLog(r, cache, logIds), count('logs'), [logTraceRangeRows(), parts.companion()]);
-  const metrics = createTableWriter(db, metricTable, prepareMetric, count('metric_points'));
+  const spans = createTableWriter(db, spanTable, prepareSpan, count('spans'), stepRows, [traceRangeRows(), parts.companion()]);
+  const logs = createTableWriter(db, logTable, (r: LogRecord, cache) => prepareLog(r, cache, logIds), count('logs'), stepRows, [logTraceRangeRows(), parts.companion()]);
+  const metrics = createTableWriter(db, metricTable, prepareMetric, count('metric_points'), stepRows);
   return {
     writeSpans: guarded('spans', spans),
     writeLogs: guarded('logs', logs),
     writeMetrics: guarded('metric_points', metrics),
-    stats: () => structuredClone(stats),
+    stats: () => ({ ...structuredClone(stats), appendSteps: { spans: spans.steps, logs: logs.steps, metric_points: metrics.steps } }),
   };
 }

@@ -64,6 +64,14 @@ test('the tail section has its limits by default and rejects a limit that is not
   assert.equal(loadConfig({ env: { TELEQL_TAIL_REDIS_URL: 'redis://10.0.0.5:6379' } }).tail.redis.url, 'redis://10.0.0.5:6379');
 });
 
+test('storage.duckdb.writeStepRows comes from TELEQL_DUCKDB_WRITE_STEP_ROWS and must be a power of two from 64 to 2048', () => {
+  assert.equal(loadConfig({ env: {} }).storage.duckdb.writeStepRows, 512);
+  assert.equal(loadConfig({ env: { TELEQL_DUCKDB_WRITE_STEP_ROWS: '128' } }).storage.duckdb.writeStepRows, 128);
+  for (const bad of [32, 100, 4096]) {
+    assert.throws(() => loadConfig({ env: {}, overrides: { storage: { duckdb: { writeStepRows: bad } } } }), new RegExp(`storage\\.duckdb\\.writeStepRows: expected a power of two from 64 to 2048 \\(actual: ${bad}\\)`));
+  }
+});
+
 test('storage.duckdb.readLanes comes from TELEQL_DUCKDB_READ_LANES and is checked', () => {
   assert.equal(loadConfig({ env: {} }).storage.duckdb.readLanes, 3);
   assert.equal(loadConfig({ env: { TELEQL_DUCKDB_READ_LANES: '5' } }).storage.duckdb.readLanes, 5);

@@ -95,6 +95,20 @@ describe('DuckDB store', () => {
     await reopened.close();
   });
 
+  it('appends a batch in writeStepRows steps, each followed by a yield, and keeps every row', async () => {
+    const stepsFor = async (writeStepRows: number) => {
+      const store = await openDuckDbStore({ path: ':memory:', logger: silentLogger(), threads: 2, writeStepRows });
+      await store.writer.writeSpans(manySpans('steps', 5000));
+      assert.equal((await store.traces.searchTraces('steps', {}, 1000)).length, 500);
+      const { appendSteps, rowsWritten } = store.stats();
+      assert.equal(rowsWritten.spans, 5000);
+      await store.close();
+      return appendSteps.spans;
+    };
+    assert.equal(await stepsFor(64), Math.ceil(5000 / 64));
+    assert.equal(await stepsFor(512), Math.ceil(5000 / 512));
+  });
+
   describe('writes', () => {
     let store: DuckDbStore;
     it('rolls back a whole batch that fails part-way, and keeps writing afterwards', async () => {
