@@ -49,19 +49,23 @@ async function table() {
   return { instance, conn, appender: await conn.createAppender('t') };
 }
 
+/** Flushes, reads table t back row by row against `want`, and closes everything. */
+async function assertAppended({ instance, conn, appender }: Awaited<ReturnType<typeof table>>, want: readonly Row[]): Promise<void> {
+  appender.flushSync();
+  const got = (await conn.runAndReadAll('SELECT * FROM t')).getRowObjectsJS();
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < want.length; i++) assert.deepEqual(got[i], { ...want[i] }, `row ${i}`);
+  appender.closeSync();
+  conn.closeSync();
+  instance.closeSync();
+}
+
 describe('data chunks filled from rows', () => {
   it('appends every value as given, over full and partial chunks', async () => {
     const { instance, conn, appender } = await table();
     const chunks = [rows(2048), rows(513), rows(1)];
     for (const part of chunks) appender.appendDataChunk(fillChunk(columns, types, part));
-    appender.flushSync();
-    const got = (await conn.runAndReadAll('SELECT * FROM t')).getRowObjectsJS();
-    const want = chunks.flat();
-    assert.equal(got.length, want.length);
-    for (let i = 0; i < want.length; i++) assert.deepEqual(got[i], { ...want[i] }, `row ${i}`);
-    appender.closeSync();
-    conn.closeSync();
-    instance.closeSync();
+    await assertAppended({ instance, conn, appender }, chunks.flat());
   });
 
   it('a reused chunk carries nothing over from its previous fill (NULLs, strings, size)', async () => {
@@ -72,14 +76,7 @@ describe('data chunks filled from rows', () => {
     const noNulls = rows(300).map((r, k) => ({ ...r, tag: `t${k % 4}`, text: `x${k}`, big: 1n, int: 2, dbl: 0.5, flag: true }));
     const chunks = [rows(2048), rows(900).slice(1), rows(2048).slice(3), noNulls, rows(1)];
     for (const part of chunks) appender.appendDataChunk(fill(part));
-    appender.flushSync();
-    const got = (await conn.runAndReadAll('SELECT * FROM t')).getRowObjectsJS();
-    const want = chunks.flat();
-    assert.equal(got.length, want.length);
-    for (let i = 0; i < want.length; i++) assert.deepEqual(got[i], { ...want[i] }, `row ${i}`);
-    appender.closeSync();
-    conn.closeSync();
-    instance.closeSync();
+    await assertAppended({ instance, conn, appender }, chunks.flat());
   });
 
   it('refuses a value of the wrong type, naming the column', async () => {
