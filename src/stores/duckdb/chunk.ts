@@ -27,9 +27,7 @@ function wrongType<P>(col: ChunkColumn<P>, v: unknown, expected: string): never 
 
 /** One data chunk of `rows` (at most 2,048: DuckDB's vector size), for an appender. */
 export function fillChunk<P>(columns: readonly ChunkColumn<P>[], types: readonly DuckDBType[], rows: readonly P[]): DuckDBDataChunk {
-  const raw = duckdb.create_data_chunk(types.map((t) => t.toLogicalType().logical_type));
-  fillInto(raw, columns, types, rows);
-  return new DuckDBDataChunk(raw);
+  return chunkFiller(columns, types)(rows);
 }
 
 /**
