@@ -9,12 +9,11 @@
 // unpinned, as before (session 5's figures).
 //   npm run bench:abuse -- --seconds 8 --flooders 8 [--gateway-cpus 0] [--shape inprocess]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { startGateway } from '../test/helpers/gateway.ts';
-import { arg, fmt, machine, summarize } from './lib.ts';
+import { arg, cpuSeconds, fmt, machine, summarize, threadSchedMs } from './lib.ts';
 import type { ClientPlan, Side } from './abuse-clients.ts';
 import type { GatewayAddresses, GatewayReading } from './abuse-gateway.ts';
 
@@ -94,12 +93,6 @@ async function inProcessGateway(overrides: Record<string, unknown>): Promise<Pha
 }
 
 /** CPU ms (user + system) from a /proc stat line: of the process, or of one of its threads. */
-function statCpuMs(path: string): number {
-  const stat = readFileSync(path, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10; // USER_HZ is 100 on Linux
-}
-
 async function childGateway(overrides: Record<string, unknown>): Promise<PhaseGateway> {
   const entry = new URL('./abuse-gateway.ts', import.meta.url).pathname;
   const child: ChildProcess = spawn('taskset', ['-c', GATEWAY_CPUS, process.execPath, ...PROFILE, '--import', 'tsx', entry, JSON.stringify(overrides)], {
@@ -120,20 +113,10 @@ async function childGateway(overrides: Record<string, unknown>): Promise<PhaseGa
   // Main thread (tid = pid) and the whole process: the difference is DuckDB's, libuv's and V8's threads.
   // Time its threads spent runnable but waiting for a CPU (schedstat's second field, ns): what other
   // processes on its cores took from it. Threads that ended during the phase are not counted.
-  const runQueueMs = () => {
-    let ns = 0;
-    for (const tid of readdirSync(`/proc/${child.pid}/task`)) {
-      try {
-        ns += Number(readFileSync(`/proc/${child.pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
-      } catch {
-        /* the thread ended */
-      }
-    }
-    return ns / 1e6;
-  };
+  const runQueueMs = () => [...threadSchedMs(child.pid!).values()].reduce((sum, t) => sum + t.waitMs, 0);
   const cpu = () => {
-    const main = statCpuMs(`/proc/${child.pid}/task/${child.pid}/stat`);
-    return { main, other: statCpuMs(`/proc/${child.pid}/stat`) - main, waitingForCpu: runQueueMs() };
+    const main = cpuSeconds(child.pid!, child.pid!) * 1000;
+    return { main, other: cpuSeconds(child.pid!) * 1000 - main, waitingForCpu: runQueueMs() };
   };
   let cpuAtBegin = { main: 0, other: 0, waitingForCpu: 0 };
   return {

@@ -1,6 +1,6 @@
 // Shared bits for the benchmarks: percentiles, the machine description, process CPU/RSS readings.
 import { cpus, totalmem } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -18,12 +18,35 @@ export function machine(): string {
   return `${c[0]?.model ?? 'unknown CPU'} × ${c.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, ${process.platform}/${process.arch}`;
 }
 
-/** CPU seconds (user + system) a process has used, from /proc (Linux). */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** CPU seconds (user + system) a process — or, with `tid`, one of its threads — has used, from /proc (Linux). */
+export function cpuSeconds(pid: number, tid?: number): number {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
   return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/**
+ * Per thread of a process (by thread ID), from schedstat: ms on a CPU, and ms runnable but waiting
+ * for one. Threads that end while being read are left out; off Linux the map is empty.
+ */
+export function threadSchedMs(pid: number): Map<string, { runMs: number; waitMs: number }> {
+  const m = new Map<string, { runMs: number; waitMs: number }>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return m;
+  }
+  for (const tid of tids) {
+    try {
+      const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+      m.set(tid, { runMs: Number(run) / 1e6, waitMs: Number(wait) / 1e6 });
+    } catch {
+      // the thread ended
+    }
+  }
+  return m;
 }
 
 /** Resident set size now and at peak (VmHWM), in MiB. */

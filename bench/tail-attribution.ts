@@ -4,9 +4,8 @@
 // main thread busy with something else), the gateway's main-thread stalls and GC in the event's
 // window, and the CPU its other threads (DuckDB's work on the libuv pool, V8's helpers) used then,
 // on the same pinned core.
-import { readdirSync, readFileSync } from 'node:fs';
 import type { GcInterval, Interval, Stall } from './loop-probe.ts';
-import { fmt } from './lib.ts';
+import { fmt, threadSchedMs } from './lib.ts';
 
 export const SLOW_MS = 100;
 
@@ -28,23 +27,8 @@ export interface ThreadSample {
   byThread: Map<number, number>;
 }
 export function threadSampler(pid: number, everyMs = 20): { stop(): ThreadSample[] } {
-  const read = (): Map<string, number> => {
-    const m = new Map<string, number>();
-    try {
-      for (const tid of readdirSync(`/proc/${pid}/task`)) {
-        if (tid === String(pid)) continue;
-        try {
-          // ns on the CPU
-          m.set(tid, Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6);
-        } catch {
-          // the thread ended
-        }
-      }
-    } catch {
-      // not Linux
-    }
-    return m;
-  };
+  // ms on a CPU of every thread but the main one
+  const read = (): Map<string, number> => new Map([...threadSchedMs(pid)].filter(([tid]) => tid !== String(pid)).map(([tid, t]) => [tid, t.runMs]));
   let prev = read();
   const samples: ThreadSample[] = [];
   const timer = setInterval(() => {

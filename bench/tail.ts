@@ -12,7 +12,7 @@
 //   the ratio means much). Target: subscribers cost ≤ 15 % throughput, p99 ≤ 100 ms.
 // After each paced phase it says what held every event over 100 ms (bench/tail-attribution.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -24,7 +24,7 @@ import { exportServiceDefinition } from '../ingest/receivers/otlp/grpc.ts';
 import type { InstrumentationScope, Resource, SpanRecord } from '../src/model/telemetry.ts';
 import { encodeTraceRequests } from './otlp-requests.ts';
 import type { SubscriberCommand, SubscriberPlan, SubscriberStats } from './tail-subscribers.ts';
-import { arg, fmt, machine, summarize, waitForReady } from './lib.ts';
+import { arg, cpuSeconds, fmt, machine, summarize, waitForReady } from './lib.ts';
 import type { ProbeReading } from './loop-probe.ts';
 import { attribute, threadSampler, type SendRecord } from './tail-attribution.ts';
 
@@ -197,13 +197,11 @@ async function unsubscribe(): Promise<void> {
  */
 function gatewayCpuMs(): number {
   try {
-    const fields = readFileSync(`/proc/${gateway.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+    return cpuSeconds(gateway.pid!) * 1000;
   } catch {
     return NaN; // not Linux
   }
 }
-const CLOCK_TICKS = 100;
 
 /** Full-speed ingest for `seconds`: acknowledged spans/s, events delivered meanwhile, and the gateway's CPU time. */
 async function throughput(): Promise<{ spansPerS: number; eventsPerS: number; spans: number; events: number; cpuMs: number }> {
