@@ -2,7 +2,7 @@
 // returns exactly one value per key, in key order, as DataLoader requires.
 import DataLoader from 'dataloader';
 import type { SpanRecord } from '../src/model/telemetry.ts';
-import type { SpanRef, StoredLogRecord } from '../src/stores/types.ts';
+import type { SpanPart, SpanRef, StoredLogRecord } from '../src/stores/types.ts';
 import type { CorrelationStores, LogWindowKey, RedKey, RedSeries } from '../src/stores/correlation-types.ts';
 import { GatewayError } from '../src/errors.ts';
 import { callStore } from './call-store.ts';
@@ -16,6 +16,11 @@ export interface LimitedKey<K> {
 export interface Loaders {
   /** Every span of a trace, sorted by start time; `[]` for an unknown trace. */
   trace: DataLoader<string, SpanRecord[]>;
+  /**
+   * The same with only some optional parts of each span read (SpanPart): partial spans, so they
+   * prime no other loader, and are cached only under their own parts.
+   */
+  traceParts: DataLoader<TracePartsKey, SpanRecord[], string>;
   span: DataLoader<SpanRef, SpanRecord | null, string>;
   spanLogs: DataLoader<LimitedKey<SpanRef>, StoredLogRecord[], string>;
   traceLogs: DataLoader<LimitedKey<string>, StoredLogRecord[], string>;
@@ -33,6 +38,9 @@ export function correlationStores(stores: Stores): CorrelationStores {
 }
 
 const refKey = (r: SpanRef): string => `${r.traceId}:${r.spanId}`;
+
+const byStart = (a: SpanRecord, b: SpanRecord): number =>
+  a.startTimeUnixNano < b.startTimeUnixNano ? -1 : a.startTimeUnixNano > b.startTimeUnixNano ? 1 : 0;
 
 function checkOnePerKey<T>(call: string, keys: number, got: readonly T[]): readonly T[] {
   if (!Array.isArray(got) || got.length !== keys) {
@@ -68,6 +76,13 @@ async function byLimit<K, V>(
   return out;
 }
 
+export interface TracePartsKey {
+  traceId: string;
+  parts: ReadonlySet<SpanPart>;
+}
+
+const partsKey = (parts: ReadonlySet<SpanPart>): string => [...parts].sort().join(',');
+
 export function createLoaders(tenant: string, stores: Stores): Loaders {
   const span = new DataLoader<SpanRef, SpanRecord | null, string>(
     async (refs) => checkOnePerKey('TraceStore.getSpans', refs.length, await callStore(() => stores.traces.getSpans(tenant, refs))),
@@ -78,9 +93,27 @@ export function createLoaders(tenant: string, stores: Stores): Loaders {
     return traces.map((spans) => {
       // A loaded trace answers later span lookups too (parent, links, log → span).
       for (const s of spans) span.prime({ traceId: s.traceId, spanId: s.spanId }, s);
-      return [...spans].sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : a.startTimeUnixNano > b.startTimeUnixNano ? 1 : 0));
+      return [...spans].sort(byStart);
     });
   });
+  const traceParts = new DataLoader<TracePartsKey, SpanRecord[], string>(
+    async (keys) => {
+      const groups = new Map<string, number[]>();
+      keys.forEach((k, i) => groups.set(partsKey(k.parts), [...(groups.get(partsKey(k.parts)) ?? []), i]));
+      const out = new Array<SpanRecord[]>(keys.length);
+      await Promise.all(
+        [...groups.values()].map(async (indexes) => {
+          const ids = indexes.map((i) => keys[i]!.traceId);
+          const got = checkOnePerKey('TraceStore.getTraces', ids.length, await callStore(() => stores.traces.getTraces(tenant, ids, keys[indexes[0]!]!.parts)));
+          indexes.forEach((keyIndex, j) => {
+            out[keyIndex] = [...got[j]!].sort(byStart);
+          });
+        }),
+      );
+      return out;
+    },
+    { cacheKeyFn: (k) => `${partsKey(k.parts)}:${k.traceId}` },
+  );
   const spanLogs = new DataLoader<LimitedKey<SpanRef>, StoredLogRecord[], string>(
     (keys) => byLimit(keys, 'LogStore.logsForSpans', (refs, limit) => callStore(() => stores.logs.logsForSpans(tenant, refs, limit))),
     { cacheKeyFn: (k) => `${refKey(k.key)}:${k.limit}` },
@@ -108,5 +141,5 @@ export function createLoaders(tenant: string, stores: Stores): Loaders {
       }),
     { cacheKeyFn: (k) => `${k.key.traceId}:${k.key.service}\u0000${k.key.range.from}:${k.key.range.to}:${k.limit}` },
   );
-  return { trace, span, spanLogs, traceLogs, log, red, logsAround };
+  return { trace, traceParts, span, spanLogs, traceLogs, log, red, logsAround };
 }

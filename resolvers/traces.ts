@@ -1,7 +1,7 @@
 // Trace and span queries, and the fields that walk a trace (parent, children, root).
 import { StatusCode, type SpanRecord } from '../src/model/telemetry.ts';
 import { serviceName } from '../src/model/values.ts';
-import type { Page, PageRequest, TraceSummary } from '../src/stores/types.ts';
+import type { Page, PageRequest, SpanPart, TraceSummary } from '../src/stores/types.ts';
 import { limitArg, spanIdArg, traceIdArg } from './args.ts';
 import { callStore } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
@@ -31,8 +31,15 @@ export async function loadSpan(ctx: GraphQLContext, traceId: string, spanId: str
   return ctx.loaders.span.load({ traceId, spanId });
 }
 
-export function getTrace(ctx: GraphQLContext, traceId: string): Promise<TraceModel | null> {
-  return loadTrace(ctx, traceIdArg(traceId));
+/**
+ * The `trace` query. With `parts` (what the selection reads, span-selection.ts) the spans are read
+ * with only those parts: partial spans, which no other loader sees.
+ */
+export async function getTrace(ctx: GraphQLContext, traceId: string, parts: ReadonlySet<SpanPart> | null = null): Promise<TraceModel | null> {
+  const id = traceIdArg(traceId);
+  if (!parts) return loadTrace(ctx, id);
+  const spans = await ctx.loaders.traceParts.load({ traceId: id, parts });
+  return spans.length > 0 ? { traceId: id, spans } : null;
 }
 
 export function getSpan(ctx: GraphQLContext, traceId: string, spanId: string): Promise<SpanRecord | null> {

@@ -1,5 +1,6 @@
 import { getTrace, rootSpan, traceSpan, traceEnd, traceErrorCount, traceServices, traceStart } from '../resolvers/traces.ts';
 import { traceLogs } from '../resolvers/logs.ts';
+import { tracePartsOf } from '../resolvers/span-selection.ts';
 import { builder } from './builder.ts';
 import { durationFields, instantFields } from './fields.ts';
 import { RedSeriesRef, redWindowArgs } from './red-metrics.ts';
@@ -53,6 +54,6 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'The trace with this ID across all time; null when unknown. A malformed ID is GW_BAD_ARGUMENT.',
     args: { traceId: t.arg.id({ required: true, description: '32 hex characters.' }) },
-    resolve: (_, { traceId }, ctx) => getTrace(ctx, traceId),
+    resolve: (_, { traceId }, ctx, info) => getTrace(ctx, traceId, tracePartsOf(info)),
   }),
 }));

@@ -99,10 +99,22 @@ export interface QueryNotes {
   notes?: string[];
 }
 
+/**
+ * The parts of a span a read may leave out when the caller does not need them (trace-by-id reads
+ * only what the GraphQL selection asks for). Left out: attributes, events and links are [], the
+ * resource and scope are empty. IDs, names, times, kind, status, trace state, flags and the dropped
+ * counts are always read.
+ */
+export type SpanPart = 'attributes' | 'events' | 'links' | 'resource' | 'scope';
+
 export interface TraceStore {
   readonly backend: string;
-  /** Every span of each trace asked for, in key order; a missing trace is an empty list. */
-  getTraces(tenant: string, traceIds: readonly string[]): Promise<SpanRecord[][]>;
+  /**
+   * Every span of each trace asked for, in key order; a missing trace is an empty list. With `parts`,
+   * a store may read only those optional parts of each span and leave the others empty (SpanPart):
+   * such spans are partial and must never be cached or handed out as whole spans.
+   */
+  getTraces(tenant: string, traceIds: readonly string[], parts?: ReadonlySet<SpanPart>): Promise<SpanRecord[][]>;
   getSpans(tenant: string, refs: readonly SpanRef[]): Promise<(SpanRecord | null)[]>;
   searchTraces(tenant: string, filter: TelemetryFilter, limit: number): Promise<TraceSummary[] & QueryNotes>;
   searchSpans(tenant: string, filter: TelemetryFilter, page: PageRequest): Promise<Page<SpanRecord> & QueryNotes>;

@@ -1,6 +1,7 @@
 // The spans table: query columns plus the record's own parts as OTLP/JSON text, and the mapping
 // both ways between a SpanRecord and a row.
-import type { SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode } from '../../model/telemetry.ts';
+import type { InstrumentationScope, Resource, SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode } from '../../model/telemetry.ts';
+import type { SpanPart } from '../types.ts';
 import { TELEMETRY_SOURCE_KEY } from '../../model/values.ts';
 import type { TableSpec } from './ddl.ts';
 import { decodeJson, encodeJson, encodeJsonWithBigInts } from './json.ts';
@@ -65,6 +66,37 @@ export const SPAN_RECORD_COLUMNS =
   'tenant, trace_id, span_id, parent_span_id, trace_state, flags, name, kind, status_code, status_message, start_ns, end_ns, ' +
   'attrs_flat, attributes, dropped_attributes, events, dropped_events, links, dropped_links, resource_id, scope_id';
 
+// The columns every span read takes, and those of each optional part. resource_id and scope_id go
+// together: parts.resolve reads both, and scope_id is a constant column (cheap).
+const SPAN_CORE_COLUMNS =
+  'tenant, trace_id, span_id, parent_span_id, trace_state, flags, name, kind, status_code, status_message, start_ns, end_ns, ' +
+  'dropped_attributes, dropped_events, dropped_links';
+const PART_COLUMNS: Record<SpanPart, string> = {
+  attributes: 'attrs_flat, attributes',
+  events: 'events',
+  links: 'links',
+  resource: 'resource_id, scope_id',
+  scope: 'resource_id, scope_id',
+};
+
+/**
+ * The columns a read of `parts` needs (all of decodeSpan's without `parts`). Each wide column left
+ * out is a vector DuckDB neither fetches nor decompresses, and often a block it does not read.
+ */
+export function spanColumns(parts?: ReadonlySet<SpanPart>): string {
+  if (!parts) return SPAN_RECORD_COLUMNS;
+  const extra = new Set([...parts].map((part) => PART_COLUMNS[part]));
+  return [SPAN_CORE_COLUMNS, ...extra].join(', ');
+}
+
+/** Whether rows read for `parts` carry resource_id / scope_id (parts.resolve needs them). */
+export const readsParts = (parts?: ReadonlySet<SpanPart>): boolean => !parts || parts.has('resource') || parts.has('scope');
+
+export const NO_PARTS: PartDecoder = {
+  resource: (): Resource => ({ attributes: [], droppedAttributesCount: 0, schemaUrl: '' }),
+  scope: (): InstrumentationScope => ({ name: '', version: '', attributes: [], droppedAttributesCount: 0, schemaUrl: '' }),
+};
+
 type StoredEvent = Omit<SpanEvent, 'timeUnixNano'> & { timeUnixNano: string };
 
 export function decodeSpan(row: Row, parts: PartDecoder): SpanRecord {
@@ -82,7 +114,7 @@ export function decodeSpan(row: Row, parts: PartDecoder): SpanRecord {
     kind: row.kind as SpanKind,
     startTimeUnixNano: row.start_ns as bigint,
     endTimeUnixNano: row.end_ns as bigint,
-    attributes: decodeAttrs(row.attrs_flat as string, (row.attributes as string | null) ?? null),
+    attributes: typeof row.attrs_flat === 'string' ? decodeAttrs(row.attrs_flat, (row.attributes as string | null) ?? null) : [],
     droppedAttributesCount: row.dropped_attributes as number,
     events: events.map((e) => ({ ...e, timeUnixNano: BigInt(e.timeUnixNano) })),
     droppedEventsCount: row.dropped_events as number,
