@@ -44,6 +44,19 @@ const types = stagedTypes(spanTable);
 const dir = mkdtempSync(join(tmpdir(), 'teleql-stages-'));
 const store = await openDuckDbStore({ path: join(dir, 'stages.duckdb'), logger: pino({ level: 'warn' }), threads: 1, memoryLimit: memoryLimitMb ? `${memoryLimitMb}MB` : undefined, writeStepRows: stepRows, writeStepMs: stepMs });
 const t = { decode: 0, rows: 0, chunks: 0, write: 0 };
+// How long the event loop waits behind the writer: the gaps between a 1 ms timer's runs while
+// writeSpans runs (the other stages are synchronous and would count as one long turn).
+const gaps: number[] = [];
+function timerGaps(): () => void {
+  let last = performance.now();
+  let timer = setTimeout(function tick() {
+    const now = performance.now();
+    gaps.push(now - last);
+    last = now;
+    timer = setTimeout(tick, 1);
+  }, 1);
+  return () => clearTimeout(timer);
+}
 let spans = 0;
 for (let k = 0; k < batches + 2; k++) {
   const warm = k < 2;
@@ -66,8 +79,10 @@ for (let k = 0; k < batches + 2; k++) {
   }
   const chunksUs = cpuUs() - c;
   c = cpuUs();
+  const stopGaps = warm ? () => {} : timerGaps();
   await store.writer.writeSpans(batch);
   const writeUs = cpuUs() - c;
+  stopGaps();
   if (warm) continue;
   spans += batch.length;
   t.decode += decodeUs;
@@ -92,4 +107,7 @@ console.log(`  peak RSS (MiB)                          ${fmt(process.resourceUsa
 console.log(`  file after close (MiB)                  ${fmt(fileMiB, 1)}`);
 console.log(`  decode + write + close                 ${fmt((t.decode + t.write + closeUs) / spans, 2)}`);
 // Wall clock, warm-up batches included: a step's GC or time off the core counts.
+gaps.sort((a, b) => a - b);
+const gap = (q: number) => fmt(gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))]!, 1);
+console.log(`a 1 ms timer's gaps while writing: p50 ${gap(0.5)}, p90 ${gap(0.9)}, p99 ${gap(0.99)}, max ${gap(1)} ms (${gaps.length} runs)`);
 console.log(`writer steps: ${appendSteps.spans} (${fmt(((batches + 2) * BATCH) / appendSteps.spans, 0)} rows each on average), longest ${fmt(longestStepMs.spans, 1)} ms (--step-rows ${stepRows}, --step-ms ${stepMs})`);
