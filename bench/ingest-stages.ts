@@ -24,8 +24,8 @@ const BATCH = arg('batch', 16_384);
 const memoryLimitMb = arg('memory-limit-mb', 0);
 // --step-rows N: storage.duckdb.writeStepRows, rows per data chunk the writer appends (512).
 const stepRows = arg('step-rows', 512);
-// --step-ms N: storage.duckdb.writeStepMs, the longest the writer runs before yielding (5).
-const stepMs = arg('step-ms', 5);
+// --step-ms N: storage.duckdb.writeStepMs, the longest the writer runs before yielding (10).
+const stepMs = arg('step-ms', 10);
 const requests = encodeTraceRequests(Array.from({ length: 50 }, (_, i) => [...syntheticTraces(10, Date.now() - 60_000 - i, Date.now())].flat()));
 
 function cpuUs(): number {

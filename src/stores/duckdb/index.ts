@@ -33,7 +33,7 @@ export interface DuckDbStoreOptions {
   readLanes?: number;
   /** Rows per data chunk the writer appends (writer.ts; default 512). */
   writeStepRows?: number;
-  /** The longest the writer runs before yielding to the event loop, in ms (writer.ts; default 5). */
+  /** The longest the writer runs before yielding to the event loop, in ms (writer.ts; default 10). */
   writeStepMs?: number;
 }
 

@@ -25,7 +25,9 @@ export const DEFAULT_STEP_ROWS = 512;
 // The longest the writer runs before yielding to the event loop (storage.duckdb.writeStepMs): a step
 // ends between rows or between a chunk's columns once this much has passed, so no event-loop turn
 // waits behind a whole chunk. The appender's flush cannot be split and gets a turn of its own.
-export const DEFAULT_STEP_MS = 5;
+// 10 ms rarely cuts a 512-row chunk on an idle core; 5 ms cut them often on a loaded one and
+// looked ~7 % dearer in writer CPU (bench/README.md, within the noise of that machine).
+export const DEFAULT_STEP_MS = 10;
 // Rows between appender flushes: each flush has a fixed cost in DuckDB, and flushing every 2,048
 // rows instead of every 512-row chunk took ~11–18 % off the writer's CPU (bench:ingest-stages).
 const FLUSH_ROWS = CHUNK_ROWS;
