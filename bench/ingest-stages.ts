@@ -22,8 +22,10 @@ const batches = arg('batches', 20);
 const BATCH = arg('batch', 16_384);
 // DuckDB's memory_limit in MB (0: DuckDB's default), to compare the store's CPU cost at two limits.
 const memoryLimitMb = arg('memory-limit-mb', 0);
-// --step-rows N: storage.duckdb.writeStepRows, rows appended between the writer's yields (512).
+// --step-rows N: storage.duckdb.writeStepRows, rows per data chunk the writer appends (512).
 const stepRows = arg('step-rows', 512);
+// --step-ms N: storage.duckdb.writeStepMs, the longest the writer runs before yielding (10).
+const stepMs = arg('step-ms', 10);
 const requests = encodeTraceRequests(Array.from({ length: 50 }, (_, i) => [...syntheticTraces(10, Date.now() - 60_000 - i, Date.now())].flat()));
 
 function cpuUs(): number {
@@ -40,8 +42,21 @@ function decodeBatch(k: number): SpanRecord[] {
 const columns = stagedColumns(spanTable);
 const types = stagedTypes(spanTable);
 const dir = mkdtempSync(join(tmpdir(), 'teleql-stages-'));
-const store = await openDuckDbStore({ path: join(dir, 'stages.duckdb'), logger: pino({ level: 'warn' }), threads: 1, memoryLimit: memoryLimitMb ? `${memoryLimitMb}MB` : undefined, writeStepRows: stepRows });
+const store = await openDuckDbStore({ path: join(dir, 'stages.duckdb'), logger: pino({ level: 'warn' }), threads: 1, memoryLimit: memoryLimitMb ? `${memoryLimitMb}MB` : undefined, writeStepRows: stepRows, writeStepMs: stepMs });
 const t = { decode: 0, rows: 0, chunks: 0, write: 0 };
+// How long the event loop waits behind the writer: the gaps between a 1 ms timer's runs while
+// writeSpans runs (the other stages are synchronous and would count as one long turn).
+const gaps: number[] = [];
+function timerGaps(): () => void {
+  let last = performance.now();
+  let timer = setTimeout(function tick() {
+    const now = performance.now();
+    gaps.push(now - last);
+    last = now;
+    timer = setTimeout(tick, 1);
+  }, 1);
+  return () => clearTimeout(timer);
+}
 let spans = 0;
 for (let k = 0; k < batches + 2; k++) {
   const warm = k < 2;
@@ -64,8 +79,10 @@ for (let k = 0; k < batches + 2; k++) {
   }
   const chunksUs = cpuUs() - c;
   c = cpuUs();
+  const stopGaps = warm ? () => {} : timerGaps();
   await store.writer.writeSpans(batch);
   const writeUs = cpuUs() - c;
+  stopGaps();
   if (warm) continue;
   spans += batch.length;
   t.decode += decodeUs;
@@ -73,6 +90,7 @@ for (let k = 0; k < batches + 2; k++) {
   t.chunks += chunksUs;
   t.write += writeUs;
 }
+const { appendSteps, longestStepMs } = store.stats();
 const c = cpuUs();
 await store.close();
 const closeUs = cpuUs() - c;
@@ -88,3 +106,8 @@ console.log(`  close (checkpoint)                     ${fmt(closeUs / spans, 2)}
 console.log(`  peak RSS (MiB)                          ${fmt(process.resourceUsage().maxRSS / 1024, 0)}`);
 console.log(`  file after close (MiB)                  ${fmt(fileMiB, 1)}`);
 console.log(`  decode + write + close                 ${fmt((t.decode + t.write + closeUs) / spans, 2)}`);
+// Wall clock, warm-up batches included: a step's GC or time off the core counts.
+gaps.sort((a, b) => a - b);
+const gap = (q: number) => fmt(gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))]!, 1);
+console.log(`a 1 ms timer's gaps while writing: p50 ${gap(0.5)}, p90 ${gap(0.9)}, p99 ${gap(0.99)}, max ${gap(1)} ms (${gaps.length} runs)`);
+console.log(`writer steps: ${appendSteps.spans} (${fmt(((batches + 2) * BATCH) / appendSteps.spans, 0)} rows each on average), longest ${fmt(longestStepMs.spans, 1)} ms (--step-rows ${stepRows}, --step-ms ${stepMs})`);

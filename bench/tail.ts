@@ -89,9 +89,11 @@ const sentAt = new Float64Array(new SharedArrayBuffer(REQUESTS * Float64Array.BY
 const dir = mkdtempSync(join(tmpdir(), 'teleql-bench-tail-'));
 const [grpcPort, httpPort, gqlPort] = [await freePort(), await freePort(), await freePort()];
 const configFile = join(dir, 'teleql.yaml');
-// --step-rows N: storage.duckdb.writeStepRows (rows appended between the writer's yields; default 512).
+// --step-rows N: storage.duckdb.writeStepRows (rows per data chunk the writer appends; default 512).
 const STEP_ROWS = arg('step-rows', 512);
-writeFileSync(configFile, `storage:\n  duckdb:\n    path: ${join(dir, 'bench.duckdb')}\n    threads: 1\n    writeStepRows: ${STEP_ROWS}\ntail:\n  maxSubscriptions: 5000\n  maxPerTenant: 5000\n`);
+// --step-ms N: storage.duckdb.writeStepMs (the longest the writer runs before yielding; 0: the default).
+const STEP_MS = arg('step-ms', 0);
+writeFileSync(configFile, `storage:\n  duckdb:\n    path: ${join(dir, 'bench.duckdb')}\n    threads: 1\n    writeStepRows: ${STEP_ROWS}\n${STEP_MS ? `    writeStepMs: ${STEP_MS}\n` : ''}tail:\n  maxSubscriptions: 5000\n  maxPerTenant: 5000\n`);
 // `--profile DIR`: the gateway writes a V8 CPU profile there when it exits.
 const profileDir = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1]! : '';
 const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];

@@ -124,6 +124,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       memoryLimit: cfg.storage.duckdb.memoryLimit || undefined,
       readLanes: cfg.storage.duckdb.readLanes,
       writeStepRows: cfg.storage.duckdb.writeStepRows,
+      writeStepMs: cfg.storage.duckdb.writeStepMs,
     });
     store = opened;
     retention = startRetention(opened.db, { plan: retentionPlan(cfg.storage.retention), logger: componentLogger(root, 'retention') });
@@ -304,7 +305,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       }
       samples.push({ name: 'teleql_duckdb_write_errors_total', help: 'Write batches DuckDB refused', type: 'counter', value: s.writeErrors });
       for (const [table, steps] of Object.entries(s.appendSteps)) {
-        samples.push({ name: 'teleql_duckdb_append_steps_total', help: 'Synchronous appender steps, each followed by a yield to the event loop (storage.duckdb.writeStepRows)', type: 'counter', value: steps, labels: { table } });
+        samples.push({ name: 'teleql_duckdb_append_steps_total', help: 'Synchronous appender steps, each followed by a yield to the event loop (storage.duckdb.writeStepMs, writeStepRows)', type: 'counter', value: steps, labels: { table } });
       }
     }
     // Where the resident memory is: V8's heap, buffers outside it; the rest of rss is native

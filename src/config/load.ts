@@ -59,7 +59,8 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_TLS_CERT_FILE', path: 'tls.certFile', kind: 'string', help: 'PEM certificate: every listener serves TLS' },
   { name: 'TELEQL_TLS_KEY_FILE', path: 'tls.keyFile', kind: 'string', help: 'PEM private key for tls.certFile' },
   { name: 'TELEQL_DUCKDB_MEMORY_LIMIT', path: 'storage.duckdb.memoryLimit', kind: 'string', help: "DuckDB's buffer pool limit, e.g. 512MB ('' = 80% of RAM) (64MB)" },
-  { name: 'TELEQL_DUCKDB_WRITE_STEP_ROWS', path: 'storage.duckdb.writeStepRows', kind: 'int', help: 'rows the store writer appends between yields to the event loop: smaller = shorter stalls for live tails, more CPU (512)' },
+  { name: 'TELEQL_DUCKDB_WRITE_STEP_ROWS', path: 'storage.duckdb.writeStepRows', kind: 'int', help: 'rows per data chunk the store writer appends: smaller = more writer CPU (512)' },
+  { name: 'TELEQL_DUCKDB_WRITE_STEP_MS', path: 'storage.duckdb.writeStepMs', kind: 'int', help: 'ms the store writer runs before yielding to the event loop: smaller = shorter stalls for live tails and queries (10)' },
   { name: 'TELEQL_DUCKDB_READ_LANES', path: 'storage.duckdb.readLanes', kind: 'int', help: 'DuckDB read connections, shared fairly per tenant; one tenant holds at most this − 1 (3)' },
   { name: 'TELEQL_RETENTION', path: 'storage.retention.period', kind: 'string', help: "delete data older than this, e.g. 7d, 12h; '0' or off keeps it forever (7d)" },
   { name: 'TELEQL_RETENTION_TRACES', path: 'storage.retention.traces', kind: 'string', help: "retention for spans ('' = TELEQL_RETENTION)" },
@@ -169,6 +170,10 @@ function validate(cfg: GatewayConfig): void {
   const { writeStepRows } = cfg.storage.duckdb;
   if (!Number.isInteger(writeStepRows) || writeStepRows < 64 || writeStepRows > 2048 || (writeStepRows & (writeStepRows - 1)) !== 0) {
     throw new ConfigError(`storage.duckdb.writeStepRows: expected a power of two from 64 to 2048 (actual: ${writeStepRows})`);
+  }
+  const { writeStepMs } = cfg.storage.duckdb;
+  if (!Number.isInteger(writeStepMs) || writeStepMs < 1 || writeStepMs > 100) {
+    throw new ConfigError(`storage.duckdb.writeStepMs: expected an integer number of ms from 1 to 100 (actual: ${writeStepMs})`);
   }
   const { read, jaeger, elasticsearch } = cfg.storage;
   const allowed = { traces: ['duckdb', 'jaeger'], logs: ['duckdb', 'elasticsearch'], metrics: ['duckdb', 'prometheus'] } as const;

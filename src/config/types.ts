@@ -65,10 +65,16 @@ export interface GatewayConfig extends IngestConfig {
       /** Read connections, handed out fairly per tenant; one tenant holds at most readLanes − 1 (when 2 or more). */
       readLanes: number;
       /**
-       * Rows the store writer appends between yields to the event loop: smaller steps hold it for
-       * shorter stretches (live-tail latency) at more writer CPU. A power of two from 64 to 2,048.
+       * Rows per data chunk the store writer appends: smaller chunks cost more writer CPU. A power of
+       * two from 64 to 2,048.
        */
       writeStepRows: number;
+      /**
+       * The longest the store writer runs before yielding to the event loop, in ms: a step ends
+       * between rows or a data chunk's columns once this much has passed (the appender's flush is
+       * one step of its own). From 1 to 100.
+       */
+      writeStepMs: number;
     };
     /** Deletes data older than a window (src/stores/duckdb/retention.ts). */
     retention: {

@@ -12,7 +12,7 @@ import { metricTable } from './metric-rows.ts';
 import { createMetricStore } from './metric-store.ts';
 import { spanTable } from './span-rows.ts';
 import { createTraceStore } from './trace-store.ts';
-import { createWriter, type WriterStats } from './writer.ts';
+import { createWriter, DEFAULT_STEP_MS, DEFAULT_STEP_ROWS, type WriterStats } from './writer.ts';
 import type { CorrelationStores } from '../correlation-types.ts';
 import { createRedStore } from './red.ts';
 import { createServiceGraphStore } from './service-graph.ts';
@@ -31,8 +31,10 @@ export interface DuckDbStoreOptions {
   memoryLimit?: string;
   /** Read connections shared fairly per tenant (connection.ts; default 3). */
   readLanes?: number;
-  /** Rows the writer appends between yields to the event loop (writer.ts; default 512). */
+  /** Rows per data chunk the writer appends (writer.ts; default 512). */
   writeStepRows?: number;
+  /** The longest the writer runs before yielding to the event loop, in ms (writer.ts; default 10). */
+  writeStepMs?: number;
 }
 
 export interface DuckDbStore {
@@ -87,7 +89,7 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
     },
   });
   logger.info({ path: opts.path }, 'opened');
-  const writer = createWriter(db, createLogIds(lastLogId), parts, logger, opts.writeStepRows);
+  const writer = createWriter(db, createLogIds(lastLogId), parts, logger, { rows: opts.writeStepRows ?? DEFAULT_STEP_ROWS, ms: opts.writeStepMs ?? DEFAULT_STEP_MS });
   return {
     traces: createTraceStore(db, parts),
     logs: createLogStore(db, parts),

@@ -9,7 +9,7 @@ import type { LogRecord } from '../../model/telemetry.ts';
 import type { StoreWriter } from '../types.ts';
 import type { Db } from './connection.ts';
 import { CHUNK_ROWS, buildChunks, isStaged, loadSql, stagedColumns, stagedTypes, stagingTable, type TableSpec } from './ddl.ts';
-import { chunkFiller } from './chunk.ts';
+import { columnwiseChunkFiller } from './chunk.ts';
 import { toStoreError } from './errors.ts';
 import { logTable, prepareLog, type LogIds } from './log-rows.ts';
 import { metricTable, prepareMetric } from './metric-rows.ts';
@@ -19,25 +19,34 @@ import { logTraceRangeRows, traceRangeRows } from './trace-ranges.ts';
 import type { Parts } from './parts.ts';
 
 const SLICE_ROWS = 8 * CHUNK_ROWS; // small enough to overlap building with loading, large enough to amortise each INSERT
-// Rows prepared and appended in one synchronous step of a direct append (storage.duckdb.writeStepRows):
-// a 2,048-row step held the event loop 100–250 ms on a busy core (bench:tail's p99 stalls); 512 rows
-// hold it a quarter as long. Smaller steps shorten the stalls further and cost writer CPU (~9 % at 128).
+// Rows per data chunk of a direct append (storage.duckdb.writeStepRows): each chunk and each flush
+// has a fixed cost in DuckDB, so 128-row chunks cost ~9 % more writer CPU than 512 (bench:ingest-stages).
 export const DEFAULT_STEP_ROWS = 512;
+// The longest the writer runs before yielding to the event loop (storage.duckdb.writeStepMs): a step
+// ends between rows or between a chunk's columns once this much has passed, so no event-loop turn
+// waits behind a whole chunk. The appender's flush cannot be split and gets a turn of its own.
+// 10 ms rarely cuts a 512-row chunk on an idle core; 5 ms cut them often on a loaded one and
+// looked ~7 % dearer in writer CPU (bench/README.md, within the noise of that machine).
+export const DEFAULT_STEP_MS = 10;
 // Rows between appender flushes: each flush has a fixed cost in DuckDB, and flushing every 2,048
-// rows instead of every step took ~11–18 % off the writer's CPU (bench:ingest-stages), for a
-// flushing step that holds the event loop somewhat longer than the others.
+// rows instead of every 512-row chunk took ~11–18 % off the writer's CPU (bench:ingest-stages).
 const FLUSH_ROWS = CHUNK_ROWS;
+// Rows prepared between looks at the clock.
+const CLOCK_ROWS = 32;
 
 export interface WriterStats {
   rowsWritten: Record<'spans' | 'logs' | 'metric_points', number>;
   writeErrors: number;
-  /** Synchronous appender steps, each followed by a yield to the event loop (writeStepRows). */
+  /** Synchronous steps of direct appends, each followed by a yield to the event loop (writeStepMs, writeStepRows). */
   appendSteps: Record<'spans' | 'logs' | 'metric_points', number>;
+  /** The longest of those steps, in ms (wall clock: includes any GC or descheduling within it). */
+  longestStepMs: Record<'spans' | 'logs' | 'metric_points', number>;
 }
 
 interface TableWriter<R> {
   write(records: readonly R[]): Promise<void>;
   readonly steps: number;
+  readonly longestStepMs: number;
 }
 
 /** Rows of another table written in the same transaction as a batch (trace-ranges.ts, parts.ts). */
@@ -54,7 +63,7 @@ function createTableWriter<R, P>(
   spec: TableSpec<P>,
   prepare: (r: R, cache: EncodeCache) => P,
   onWritten: (rows: number) => void,
-  stepRows: number,
+  steps: StepSize,
   companions: readonly CompanionRows<R>[] = [],
 ): TableWriter<R> {
   const columns = stagedColumns(spec);
@@ -63,8 +72,19 @@ function createTableWriter<R, P>(
   const load = staged ? loadSql(spec) : null;
   const lane = db.writeLane(spec.name);
   let appender: DuckDBAppender | null = null;
-  const fill = chunkFiller(columns, types); // direct appends only: each chunk is appended before the next fill
-  let steps = 0;
+  const fill = columnwiseChunkFiller(columns, types); // direct appends only: each chunk is appended before the next fill
+  let stepCount = 0;
+  let longestStepMs = 0;
+  let stepStart = 0;
+  const stepSpent = () => performance.now() - stepStart >= steps.ms;
+  // The appender is synchronous: steps with a yield between them keep one batch from holding the
+  // event loop for hundreds of ms (live tails, queries wait).
+  async function endStep(): Promise<void> {
+    stepCount++;
+    longestStepMs = Math.max(longestStepMs, performance.now() - stepStart);
+    await yieldToEventLoop();
+    stepStart = performance.now();
+  }
 
   async function writeInTransaction(conn: DuckDBConnection, records: readonly R[]): Promise<void> {
     appender ??= staged ? await conn.createAppender(stagingTable(spec), 'main', 'temp') : await conn.createAppender(spec.name);
@@ -77,15 +97,22 @@ function createTableWriter<R, P>(
           // Straight into the table, one chunk at a time: each chunk's row values are garbage
           // before V8's next scavenge, instead of a whole slice's being promoted to the old generation.
           const end = Math.min(records.length, off + SLICE_ROWS);
-          for (let c = off; c < end; c += stepRows) {
-            const stepEnd = Math.min(end, c + stepRows);
-            const part = records.slice(c, stepEnd).map((r) => prepare(r, cache));
-            appender.appendDataChunk(fill(part));
-            // The appender is synchronous: steps with a yield between them keep one batch from
-            // holding the event loop for hundreds of ms (live tails, queries wait).
-            if ((stepEnd - off) % FLUSH_ROWS === 0 || stepEnd === end) appender.flushSync();
-            steps++;
-            await yieldToEventLoop();
+          stepStart = performance.now();
+          for (let c = off; c < end; c += steps.rows) {
+            const chunkEnd = Math.min(end, c + steps.rows);
+            const part: P[] = [];
+            for (let i = c; i < chunkEnd; i++) {
+              part.push(prepare(records[i]!, cache));
+              if ((i - c) % CLOCK_ROWS === CLOCK_ROWS - 1 && stepSpent()) await endStep();
+            }
+            const filling = fill(part);
+            while (!filling.fillColumn()) if (stepSpent()) await endStep();
+            appender.appendDataChunk(filling.chunk());
+            if ((chunkEnd - off) % FLUSH_ROWS === 0 || chunkEnd === end) {
+              await endStep();
+              appender.flushSync();
+            }
+            await endStep();
           }
           continue;
         }
@@ -125,13 +152,22 @@ function createTableWriter<R, P>(
       onWritten(records.length);
     },
     get steps() {
-      return steps;
+      return stepCount;
+    },
+    get longestStepMs() {
+      return longestStepMs;
     },
   };
 }
 
-export function createWriter(db: Db, logIds: LogIds, parts: Parts, logger: Logger, stepRows = DEFAULT_STEP_ROWS): StoreWriter & { stats(): WriterStats } {
-  const stats: Omit<WriterStats, 'appendSteps'> = { rowsWritten: { spans: 0, logs: 0, metric_points: 0 }, writeErrors: 0 };
+/** How a direct append is cut into synchronous steps: rows per data chunk, and the time after which a step ends. */
+export interface StepSize {
+  rows: number;
+  ms: number;
+}
+
+export function createWriter(db: Db, logIds: LogIds, parts: Parts, logger: Logger, steps: StepSize = { rows: DEFAULT_STEP_ROWS, ms: DEFAULT_STEP_MS }): StoreWriter & { stats(): WriterStats } {
+  const stats: Omit<WriterStats, 'appendSteps' | 'longestStepMs'> = { rowsWritten: { spans: 0, logs: 0, metric_points: 0 }, writeErrors: 0 };
   function guarded<R>(table: keyof WriterStats['rowsWritten'], writer: TableWriter<R>) {
     return async (records: readonly R[]): Promise<void> => {
       try {
@@ -149,13 +185,17 @@ export function createWriter(db: Db, logIds: LogIds, parts: Parts, logger: Logge
   };
   // Each batch's trace ranges commit with its spans, so no span is visible without its range.
   // Resources and scopes commit with the rows that point at them.
-  const spans = createTableWriter(db, spanTable, prepareSpan, count('spans'), stepRows, [traceRangeRows(), parts.companion()]);
-  const logs = createTableWriter(db, logTable, (r: LogRecord, cache) => prepareLog(r, cache, logIds), count('logs'), stepRows, [logTraceRangeRows(), parts.companion()]);
-  const metrics = createTableWriter(db, metricTable, prepareMetric, count('metric_points'), stepRows);
+  const spans = createTableWriter(db, spanTable, prepareSpan, count('spans'), steps, [traceRangeRows(), parts.companion()]);
+  const logs = createTableWriter(db, logTable, (r: LogRecord, cache) => prepareLog(r, cache, logIds), count('logs'), steps, [logTraceRangeRows(), parts.companion()]);
+  const metrics = createTableWriter(db, metricTable, prepareMetric, count('metric_points'), steps);
   return {
     writeSpans: guarded('spans', spans),
     writeLogs: guarded('logs', logs),
     writeMetrics: guarded('metric_points', metrics),
-    stats: () => ({ ...structuredClone(stats), appendSteps: { spans: spans.steps, logs: logs.steps, metric_points: metrics.steps } }),
+    stats: () => ({
+      ...structuredClone(stats),
+      appendSteps: { spans: spans.steps, logs: logs.steps, metric_points: metrics.steps },
+      longestStepMs: { spans: spans.longestStepMs, logs: logs.longestStepMs, metric_points: metrics.longestStepMs },
+    }),
   };
 }

@@ -72,6 +72,14 @@ test('storage.duckdb.writeStepRows comes from TELEQL_DUCKDB_WRITE_STEP_ROWS and 
   }
 });
 
+test('storage.duckdb.writeStepMs comes from TELEQL_DUCKDB_WRITE_STEP_MS and must be an integer from 1 to 100', () => {
+  assert.equal(loadConfig({ env: {} }).storage.duckdb.writeStepMs, 10);
+  assert.equal(loadConfig({ env: { TELEQL_DUCKDB_WRITE_STEP_MS: '2' } }).storage.duckdb.writeStepMs, 2);
+  for (const bad of [0, 2.5, 101]) {
+    assert.throws(() => loadConfig({ env: {}, overrides: { storage: { duckdb: { writeStepMs: bad } } } }), new RegExp(`storage\\.duckdb\\.writeStepMs: expected an integer number of ms from 1 to 100 \\(actual: ${bad}\\)`));
+  }
+});
+
 test('storage.duckdb.readLanes comes from TELEQL_DUCKDB_READ_LANES and is checked', () => {
   assert.equal(loadConfig({ env: {} }).storage.duckdb.readLanes, 3);
   assert.equal(loadConfig({ env: { TELEQL_DUCKDB_READ_LANES: '5' } }).storage.duckdb.readLanes, 5);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BIGINT, BOOLEAN, DOUBLE, DuckDBInstance, INTEGER, UINTEGER, VARCHAR } from '@duckdb/node-api';
-import { chunkFiller, fillChunk, type ChunkColumn } from '../../../src/stores/duckdb/chunk.ts';
+import { chunkFiller, columnwiseChunkFiller, fillChunk, type ChunkColumn } from '../../../src/stores/duckdb/chunk.ts';
 
 interface Row {
   tag: string | null;
@@ -77,6 +77,32 @@ describe('data chunks filled from rows', () => {
     const chunks = [rows(2048), rows(900).slice(1), rows(2048).slice(3), noNulls, rows(1)];
     for (const part of chunks) appender.appendDataChunk(fill(part));
     await assertAppended({ instance, conn, appender }, chunks.flat());
+  });
+
+  it('a chunk filled one column per call, with other appends between the calls, carries the same values', async () => {
+    const { instance, conn, appender } = await table();
+    const fill = columnwiseChunkFiller(columns, types);
+    const other = chunkFiller(columns, types);
+    const chunks = [rows(2048).slice(5), rows(700)];
+    const between = rows(40).slice(20);
+    const want: Row[] = [];
+    for (const part of chunks) {
+      const filling = fill(part);
+      let calls = 1;
+      // The store writer yields between columns: another table's chunk may be filled meanwhile.
+      while (!filling.fillColumn()) {
+        calls++;
+        if (calls === 3) {
+          appender.appendDataChunk(other(between));
+          want.push(...between);
+        }
+      }
+      assert.equal(calls, columns.length);
+      assert.equal(filling.fillColumn(), true, 'a filled chunk stays filled');
+      appender.appendDataChunk(filling.chunk());
+      want.push(...part);
+    }
+    await assertAppended({ instance, conn, appender }, want);
   });
 
   it('refuses a value of the wrong type, naming the column', async () => {

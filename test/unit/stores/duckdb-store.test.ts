@@ -95,18 +95,39 @@ describe('DuckDB store', () => {
     await reopened.close();
   });
 
-  it('appends a batch in writeStepRows steps, each followed by a yield, and keeps every row', async () => {
-    const stepsFor = async (writeStepRows: number) => {
-      const store = await openDuckDbStore({ path: ':memory:', logger: silentLogger(), threads: 2, writeStepRows });
+  it('appends a batch in steps of at most one writeStepRows chunk, the flushes in steps of their own, and keeps every row', async () => {
+    const stepsFor = async (writeStepRows: number, writeStepMs: number) => {
+      const store = await openDuckDbStore({ path: ':memory:', logger: silentLogger(), threads: 2, writeStepRows, writeStepMs });
       await store.writer.writeSpans(manySpans('steps', 5000));
       assert.equal((await store.traces.searchTraces('steps', {}, 1000)).length, 500);
-      const { appendSteps, rowsWritten } = store.stats();
+      const { appendSteps, rowsWritten, longestStepMs } = store.stats();
       assert.equal(rowsWritten.spans, 5000);
+      assert.ok(longestStepMs.spans > 0 && Number.isFinite(longestStepMs.spans), `longest step ${longestStepMs.spans} ms`);
       await store.close();
       return appendSteps.spans;
     };
-    assert.equal(await stepsFor(64), Math.ceil(5000 / 64));
-    assert.equal(await stepsFor(512), Math.ceil(5000 / 512));
+    // One step per chunk at least, plus one per flush (every 2,048 rows and at the end: 3); a step
+    // also ends early once writeStepMs has passed, so these are lower bounds.
+    const flushes = Math.ceil(5000 / 2048);
+    assert.ok((await stepsFor(64, 100)) >= Math.ceil(5000 / 64) + flushes);
+    assert.ok((await stepsFor(512, 100)) >= Math.ceil(5000 / 512) + flushes);
+    assert.ok((await stepsFor(2048, 1)) >= Math.ceil(5000 / 2048) + flushes);
+  });
+
+  it('keeps every row of batches written at once to two tables and read meanwhile, with 1 ms steps that end inside chunks', async () => {
+    const store = await openDuckDbStore({ path: ':memory:', logger: silentLogger(), threads: 2, writeStepRows: 2048, writeStepMs: 1 });
+    const spans = manySpans('mid', 9000);
+    const logs = spans.map((s, i) => log({ tenant: 'mid', body: { stringValue: `line ${i}` }, traceId: s.traceId, spanId: s.spanId }));
+    const reads: Promise<number>[] = [];
+    const writing = Promise.all([store.writer.writeSpans(spans), store.writer.writeLogs(logs), store.writer.writeSpans(manySpans('mid2', 3000))]);
+    for (let i = 0; i < 5; i++) reads.push(store.traces.searchTraces('mid', {}, 2000).then((t) => t.length));
+    await writing;
+    for (const n of await Promise.all(reads)) assert.ok(n === 0 || n === 900, `a read sees a whole batch or none of it (${n} traces)`);
+    assert.equal((await store.traces.searchTraces('mid', {}, 2000)).length, 900);
+    assert.equal((await store.traces.searchTraces('mid2', {}, 2000)).length, 300);
+    const { rowsWritten } = store.stats();
+    assert.deepEqual([rowsWritten.spans, rowsWritten.logs], [12000, 9000]);
+    await store.close();
   });
 
   describe('writes', () => {
