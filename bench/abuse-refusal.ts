@@ -20,6 +20,8 @@ const ROUNDS = arg('rounds', 2);
 const FLOODERS = arg('flooders', 8);
 const WARMUP_MS = arg('warmup-ms', 4000);
 const IDLE_MS = 2000;
+// --spans N: spans per flooding request (2,000 ≈ 768 KB of OTLP/JSON).
+const SPANS = arg('spans', 2000);
 const argText = (name: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : undefined);
 const OWN_ENTRY = new URL('./abuse-gateway.ts', import.meta.url).pathname;
 const OTHER_ENTRY = argText('gateway-entry');
@@ -45,6 +47,7 @@ interface Outcome {
   cpuAllMs: number;
 }
 
+let r0 = true;
 async function run(v: Variant): Promise<Outcome> {
   const overrides = { processors: { batch: { timeoutMs: 1000 } }, limits: { ingest: { itemsPerSecond: 1, bytesPerSecond: 0, ...(v.entry === OWN_ENTRY && { closeAfterRefusals: v.closeAfterRefusals }) } } };
   const child: ChildProcess = spawn('taskset', ['-c', '0', process.execPath, ...(process.argv.includes('--perf-map') ? ['--perf-basic-prof'] : []), '--import', 'tsx', v.entry, JSON.stringify(overrides)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -52,7 +55,8 @@ async function run(v: Variant): Promise<Outcome> {
     child.once('message', (m) => resolve(m as GatewayAddresses));
     child.once('exit', (code) => reject(new Error(`gateway exited (${code})`)));
   });
-  const body = Buffer.from(JSON.stringify(spansJson(Array.from({ length: 2000 }, (_, i) => ({ service: 'svc-a', name: `op-${i % 20}`, attributes: { 'http.route': `/r/${i % 50}` } })))));
+  const body = Buffer.from(JSON.stringify(spansJson(Array.from({ length: SPANS }, (_, i) => ({ service: 'svc-a', name: `op-${i % 20}`, attributes: { 'http.route': `/r/${i % 50}` } })))));
+  if (v === VARIANTS[0] && r0) console.log(`  body ${(body.length / 1024).toFixed(0)} KB`);
   const agent = new http.Agent({ keepAlive: true, maxSockets: FLOODERS });
   const out: Outcome = { ok: 0, refused: 0, closed: 0, errors: 0, cpuMainMs: 0, cpuAllMs: 0 };
   let measuring = false;
@@ -102,11 +106,12 @@ async function run(v: Variant): Promise<Outcome> {
 }
 
 execFileSync('taskset', ['-a', '-cp', cpus().map((_, i) => i).filter((i) => i !== 0).join(',') || '0', String(process.pid)], { stdio: 'ignore' });
-console.log(`bench:abuse-refusal on ${machine()}; gateway on CPU 0; ${FLOODERS} flooders of 768 KB OTLP/JSON bodies, ${SECONDS} s per run, ${ROUNDS} rounds`);
+console.log(`bench:abuse-refusal on ${machine()}; gateway on CPU 0; ${FLOODERS} flooders of ${SPANS}-span OTLP/JSON bodies, ${SECONDS} s per run, ${ROUNDS} rounds`);
 const totals = new Map<string, Outcome>(VARIANTS.map((v) => [v.name, { ok: 0, refused: 0, closed: 0, errors: 0, cpuMainMs: 0, cpuAllMs: 0 }]));
 for (let r = 0; r < ROUNDS; r++) {
   for (const v of VARIANTS) {
     const o = await run(v);
+    r0 = false;
     const t = totals.get(v.name)!;
     for (const k of Object.keys(o) as (keyof Outcome)[]) t[k] += o[k];
     console.log(
