@@ -2,7 +2,9 @@
 // a server that answers 429, stops reading and closes the connection with the body unread makes
 // the kernel send RST, and Linux drops response bytes the client has not read yet. A client that
 // reads its answer a little late (busy, or slow) then sees ECONNRESET instead of a retryable 429.
-// Each way is tried with a client that sends an 8 MB body at once and reads 300 ms later.
+// Each way is tried with a client that sends an 8 MB body at once and reads 300 ms later. The third
+// is what limits.ingest.closeAfterRefusals does to a tenant that keeps sending after its 429s: stop
+// reading, half-close (FIN after the answer) and cut the connection only after a linger of 1 s.
 //   node --import tsx bench/abuse-reset.ts
 import net from 'node:net';
 
@@ -10,13 +12,18 @@ const ANSWER = 'HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nConnection: 
 const BODY_BYTES = 8_000_000;
 
 /** What a late-reading client got from a server that refuses on the first chunk, then `after`. */
-function attempt(after: 'close unread' | 'drain, then close'): Promise<string> {
+type After = 'close unread' | 'drain, then close' | 'half-close, cut after 1 s unread';
+function attempt(after: After): Promise<string> {
   return new Promise((resolve) => {
     const server = net.createServer((s) => {
       s.once('data', () => {
         s.write(ANSWER, () => {
           if (after === 'close unread') s.destroy();
-          else {
+          else if (after === 'half-close, cut after 1 s unread') {
+            s.pause();
+            s.end();
+            setTimeout(() => s.destroy(), 1000);
+          } else {
             // Read and discard until the client is done, then close: nothing is left unread.
             s.on('data', () => {});
             s.once('end', () => s.end());
@@ -44,4 +51,4 @@ function attempt(after: 'close unread' | 'drain, then close'): Promise<string> {
   });
 }
 
-for (const after of ['close unread', 'drain, then close'] as const) console.log(`${after.padEnd(18)} → client read ${await attempt(after)}`);
+for (const after of ['close unread', 'drain, then close', 'half-close, cut after 1 s unread'] as const) console.log(`${after.padEnd(32)} → client read ${await attempt(after)}`);

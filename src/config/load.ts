@@ -66,6 +66,7 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_RETENTION_TRACES', path: 'storage.retention.traces', kind: 'string', help: "retention for spans ('' = TELEQL_RETENTION)" },
   { name: 'TELEQL_RETENTION_LOGS', path: 'storage.retention.logs', kind: 'string', help: "retention for logs ('' = TELEQL_RETENTION)" },
   { name: 'TELEQL_RETENTION_METRICS', path: 'storage.retention.metrics', kind: 'string', help: "retention for metric points ('' = TELEQL_RETENTION)" },
+  { name: 'TELEQL_INGEST_CLOSE_AFTER_REFUSALS', path: 'limits.ingest.closeAfterRefusals', kind: 'int', help: 'OTLP/HTTP 429s a tenant gets within one Retry-After window before further ones close the connection with the body unread (32; 0 = always drain)' },
   { name: 'TELEQL_HTTP_KEEPALIVE_TIMEOUT_MS', path: 'limits.connections.httpKeepAliveTimeoutMs', kind: 'int', help: 'idle kept-alive HTTP connections are closed after this (5000; 0 = never)' },
   { name: 'TELEQL_HTTP_HEADERS_TIMEOUT_MS', path: 'limits.connections.httpHeadersTimeoutMs', kind: 'int', help: 'HTTP request headers must arrive within this, else 408 (20000)' },
   { name: 'TELEQL_HTTP_REQUEST_TIMEOUT_MS', path: 'limits.connections.httpRequestTimeoutMs', kind: 'int', help: 'a whole HTTP request must arrive within this, else 408 (120000)' },

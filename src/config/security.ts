@@ -69,6 +69,12 @@ export interface LimitsConfig {
     itemsPerSecond: number;
     /** Per tenant, request bytes (after decompression) per second (0 = unlimited). */
     bytesPerSecond: number;
+    /**
+     * OTLP/HTTP: a tenant refused (429) more than this many times within one Retry-After window gets
+     * its next 429s with `Connection: close` and its bodies left unread, instead of each body being
+     * read and discarded (0 = always drain). Clients that honour Retry-After never get there.
+     */
+    closeAfterRefusals: number;
   };
   /** When idle or slow connections are closed, on every listener (0 = never). */
   connections: ConnectionLimits;
@@ -142,7 +148,7 @@ export function defaultLimitsConfig(): LimitsConfig {
       persistedQueries: 1000,
       duckdbMsPerSecond: 0,
     },
-    ingest: { itemsPerSecond: 0, bytesPerSecond: 0 },
+    ingest: { itemsPerSecond: 0, bytesPerSecond: 0, closeAfterRefusals: 32 },
     connections: defaultConnectionLimits(),
   };
 }

@@ -6,6 +6,7 @@ import type { GatewayConfig } from '../config/types.ts';
 import { createAuthenticator, warnIfExposed } from '../auth/authenticator.ts';
 import { componentLogger } from '../logger.ts';
 import { createTenantRateLimit } from '../limits/tenant-rate-limit.ts';
+import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
 import { createReceiverGuard } from '../../ingest/receivers/otlp/guard.ts';
 import { receiverTls } from '../../ingest/receivers/otlp/tls.ts';
 import type { OtlpReceiverEnvironment } from '../../ingest/receivers/otlp/factory.ts';
@@ -29,6 +30,7 @@ export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
         authenticator,
         items: createTenantRateLimit('limits.ingest.itemsPerSecond', ingest.itemsPerSecond),
         bytes: createTenantRateLimit('limits.ingest.bytesPerSecond', ingest.bytesPerSecond),
+        penalty: createRefusalPenalty(ingest.closeAfterRefusals),
         logger,
       }),
       tls: receiverTls(cfg.tls),

@@ -1461,6 +1461,7 @@ describe('lifecycle and configuration', () => {
         httpRequests: 2,
         grpcRequests: 1,
         failedRequests: 1,
+        closedUnread: 0,
         acceptedSpans: 2,
         acceptedLogRecords: 0,
         acceptedDataPoints: 0,

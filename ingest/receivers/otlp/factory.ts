@@ -81,6 +81,7 @@ export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceive
         c('teleql_otlp_requests_total', 'OTLP export requests received', s.grpcRequests, { transport: 'grpc' }),
         c('teleql_otlp_requests_total', 'OTLP export requests received', s.httpRequests, { transport: 'http' }),
         c('teleql_otlp_failed_requests_total', 'OTLP requests answered with an error status', s.failedRequests),
+        c('teleql_otlp_closed_unread_total', 'OTLP/HTTP 429s answered by closing the connection with the body unread (limits.ingest.closeAfterRefusals)', s.closedUnread),
         c('teleql_otlp_accepted_items_total', 'Items handed to the pipeline', s.acceptedSpans, { signal: 'traces' }),
         c('teleql_otlp_accepted_items_total', 'Items handed to the pipeline', s.acceptedLogRecords, { signal: 'logs' }),
         c('teleql_otlp_accepted_items_total', 'Items handed to the pipeline', s.acceptedDataPoints, { signal: 'metrics' }),

@@ -8,6 +8,7 @@ import { AuthError, type Authenticator } from '../../../src/auth/authenticator.t
 import type { HeaderLookup } from '../../../src/auth/types.ts';
 import { InvalidTenantError } from '../../../src/tenant.ts';
 import { RateLimitedError, type TenantRateLimit } from '../../../src/limits/tenant-rate-limit.ts';
+import type { RefusalPenalty } from '../../../src/limits/refusal-penalty.ts';
 import type { OtlpFormat } from '../../../src/otlp/codec.ts';
 import { ReceiveError, tenantOf } from './receive.ts';
 
@@ -36,6 +37,12 @@ export interface ReceiverGuard {
    * used up this second's budget or still owes (nothing is charged). Absent when no limit is configured.
    */
   owing?(tenant: string): Promise<void>;
+  /**
+   * Counts a rate-limit refusal of the tenant: true when it keeps sending after being refused
+   * (limits.ingest.closeAfterRefusals), so the refusal closes the connection instead of reading the
+   * rest of the body. Absent when no limit or no penalty is configured.
+   */
+  penalise?(tenant: string, retryAfterSeconds: number): boolean;
   /** After decoding: charges what the reservation missed (or gives back what it overestimated). */
   settle(tenant: string, format: OtlpFormat, reserved: Reservation | undefined, items: number, bytes: number): Promise<void>;
 }
@@ -73,6 +80,8 @@ export function createReceiverGuard(opts: {
   authenticator: Authenticator;
   items: TenantRateLimit;
   bytes: TenantRateLimit;
+  /** Absent: every refused body is drained. */
+  penalty?: RefusalPenalty;
   logger: Logger;
 }): ReceiverGuard {
   const { authenticator, items, bytes } = opts;
@@ -119,6 +128,7 @@ export function createReceiverGuard(opts: {
       return admitWithCredentials(headers, tenantHeader);
     },
     ...(limited ? { owing } : {}),
+    ...(limited && opts.penalty ? { penalise: opts.penalty.refused } : {}),
     reserve(tenant, format, size) {
       return limited ? reserve(tenant, format, size) : undefined;
     },

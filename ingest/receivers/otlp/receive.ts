@@ -30,6 +30,8 @@ export interface OtlpReceiverStats {
   grpcRequests: number;
   /** Requests answered with an error status (bad input, over the limit, or refused downstream). */
   failedRequests: number;
+  /** HTTP rate-limit refusals answered by closing the connection with the body unread (limits.ingest.closeAfterRefusals). */
+  closedUnread: number;
   /** Delivered to the next consumer. */
   acceptedSpans: number;
   acceptedLogRecords: number;
@@ -51,6 +53,7 @@ export function emptyStats(): OtlpReceiverStats {
     httpRequests: 0,
     grpcRequests: 0,
     failedRequests: 0,
+    closedUnread: 0,
     acceptedSpans: 0,
     acceptedLogRecords: 0,
     acceptedDataPoints: 0,
