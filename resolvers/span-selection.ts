@@ -8,6 +8,11 @@ import type { SpanPart } from '../src/stores/types.ts';
 
 const ALL: readonly SpanPart[] = ['attributes', 'events', 'links', 'resource', 'scope'];
 
+/** The instant and duration fields Span and Trace share (schema/fields.ts): read from the row itself. */
+const TIME_FIELDS: Readonly<Record<string, readonly SpanPart[]>> = Object.fromEntries(
+  ['startTime', 'startTimeUnixNano', 'startTimeMs', 'endTime', 'endTimeUnixNano', 'endTimeMs', 'duration', 'durationNano', 'durationMs'].map((f) => [f, []]),
+);
+
 /**
  * Span fields and the parts they read. parent, children and trace resolve through the whole-trace
  * loader (whole spans), so their own selections need nothing from these spans.
@@ -22,15 +27,7 @@ export const SPAN_FIELD_PARTS: Readonly<Record<string, readonly SpanPart[]>> = {
   trace: [],
   name: [],
   kind: [],
-  startTime: [],
-  startTimeUnixNano: [],
-  startTimeMs: [],
-  endTime: [],
-  endTimeUnixNano: [],
-  endTimeMs: [],
-  duration: [],
-  durationNano: [],
-  durationMs: [],
+  ...TIME_FIELDS,
   status: [],
   traceState: [],
   flags: [],
@@ -55,15 +52,7 @@ export const TRACE_FIELD_PARTS: Readonly<Record<string, readonly SpanPart[] | 's
   traceId: [],
   spanCount: [],
   errorCount: [],
-  startTime: [],
-  startTimeUnixNano: [],
-  startTimeMs: [],
-  endTime: [],
-  endTimeUnixNano: [],
-  endTimeMs: [],
-  duration: [],
-  durationNano: [],
-  durationMs: [],
+  ...TIME_FIELDS,
   logs: [],
   services: ['resource'],
   metrics: ['resource'], // every service of the trace
