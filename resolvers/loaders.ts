@@ -52,28 +52,42 @@ function checkOnePerKey<T>(call: string, keys: number, got: readonly T[]): reado
   return got;
 }
 
-/** Groups keys by limit, fetches each group with one call and puts results back in key order. */
-async function byLimit<K, V>(
-  keys: readonly LimitedKey<K>[],
+/**
+ * Groups keys by `groupOf`, fetches each group with one call (its keys in key order) and puts the
+ * results back in key order.
+ */
+async function byGroup<K, V>(
+  keys: readonly K[],
+  groupOf: (key: K) => string | number,
   call: string,
-  fetch: (group: K[], limit: number) => Promise<readonly V[]>,
+  fetch: (group: K[]) => Promise<readonly V[]>,
 ): Promise<V[]> {
-  const groups = new Map<number, number[]>();
+  const groups = new Map<string | number, number[]>();
   keys.forEach((k, i) => {
-    const group = groups.get(k.limit);
+    const id = groupOf(k);
+    const group = groups.get(id);
     if (group) group.push(i);
-    else groups.set(k.limit, [i]);
+    else groups.set(id, [i]);
   });
   const out = new Array<V>(keys.length);
   await Promise.all(
-    [...groups].map(async ([limit, indexes]) => {
-      const got = checkOnePerKey(call, indexes.length, await fetch(indexes.map((i) => keys[i]!.key), limit));
+    [...groups.values()].map(async (indexes) => {
+      const got = checkOnePerKey(call, indexes.length, await fetch(indexes.map((i) => keys[i]!)));
       indexes.forEach((keyIndex, j) => {
         out[keyIndex] = got[j]!;
       });
     }),
   );
   return out;
+}
+
+/** byGroup by limit: each group's keys fetched with their shared limit. */
+function byLimit<K, V>(
+  keys: readonly LimitedKey<K>[],
+  call: string,
+  fetch: (group: K[], limit: number) => Promise<readonly V[]>,
+): Promise<V[]> {
+  return byGroup(keys, (k) => k.limit, call, (group) => fetch(group.map((k) => k.key), group[0]!.limit));
 }
 
 export interface TracePartsKey {
@@ -98,19 +112,10 @@ export function createLoaders(tenant: string, stores: Stores): Loaders {
   });
   const traceParts = new DataLoader<TracePartsKey, SpanRecord[], string>(
     async (keys) => {
-      const groups = new Map<string, number[]>();
-      keys.forEach((k, i) => groups.set(partsKey(k.parts), [...(groups.get(partsKey(k.parts)) ?? []), i]));
-      const out = new Array<SpanRecord[]>(keys.length);
-      await Promise.all(
-        [...groups.values()].map(async (indexes) => {
-          const ids = indexes.map((i) => keys[i]!.traceId);
-          const got = checkOnePerKey('TraceStore.getTraces', ids.length, await callStore(() => stores.traces.getTraces(tenant, ids, keys[indexes[0]!]!.parts)));
-          indexes.forEach((keyIndex, j) => {
-            out[keyIndex] = [...got[j]!].sort(byStart);
-          });
-        }),
+      const traces = await byGroup(keys, (k) => partsKey(k.parts), 'TraceStore.getTraces', (group) =>
+        callStore(() => stores.traces.getTraces(tenant, group.map((k) => k.traceId), group[0]!.parts)),
       );
-      return out;
+      return traces.map((spans) => [...spans].sort(byStart));
     },
     { cacheKeyFn: (k) => `${partsKey(k.parts)}:${k.traceId}` },
   );
