@@ -307,6 +307,9 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       for (const [table, steps] of Object.entries(s.appendSteps)) {
         samples.push({ name: 'teleql_duckdb_append_steps_total', help: 'Synchronous appender steps, each followed by a yield to the event loop (storage.duckdb.writeStepMs, writeStepRows)', type: 'counter', value: steps, labels: { table } });
       }
+      for (const [table, ms] of Object.entries(s.longestStepMs)) {
+        samples.push({ name: 'teleql_duckdb_append_step_longest_seconds', help: 'The longest appender step since start (wall clock; a step far over storage.duckdb.writeStepMs delayed every request and live tail behind it)', type: 'gauge', value: ms / 1000, labels: { table } });
+      }
     }
     // Where the resident memory is: V8's heap, buffers outside it; the rest of rss is native
     // (DuckDB, onnxruntime, code).

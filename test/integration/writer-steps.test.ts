@@ -34,6 +34,9 @@ test('1 ms writer steps in 2,048-row chunks: a live tail gets every span once, e
     assert.ok(longestStepMs.spans > 0);
     const metrics = await (await fetch(gw.graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
     assert.match(metrics, new RegExp(`^teleql_duckdb_append_steps_total\\{table="spans"\\} ${appendSteps.spans}$`, 'm'));
+    const longest = metrics.match(/^teleql_duckdb_append_step_longest_seconds\{table="spans"\} (\S+)$/m);
+    assert.ok(longest, 'longest step gauge on /metrics');
+    assert.ok(Number(longest[1]) > 0 && Number(longest[1]) >= longestStepMs.spans / 1000 - 1e-9, longest[1]);
     t.stop();
     await subscriptions(gw, 0);
   } finally {
