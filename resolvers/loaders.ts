@@ -39,9 +39,6 @@ export function correlationStores(stores: Stores): CorrelationStores {
 
 const refKey = (r: SpanRef): string => `${r.traceId}:${r.spanId}`;
 
-const byStart = (a: SpanRecord, b: SpanRecord): number =>
-  a.startTimeUnixNano < b.startTimeUnixNano ? -1 : a.startTimeUnixNano > b.startTimeUnixNano ? 1 : 0;
-
 function checkOnePerKey<T>(call: string, keys: number, got: readonly T[]): readonly T[] {
   if (!Array.isArray(got) || got.length !== keys) {
     throw new Error(
@@ -107,7 +104,7 @@ export function createLoaders(tenant: string, stores: Stores): Loaders {
     return traces.map((spans) => {
       // A loaded trace answers later span lookups too (parent, links, log → span).
       for (const s of spans) span.prime({ traceId: s.traceId, spanId: s.spanId }, s);
-      return [...spans].sort(byStart);
+      return spans;
     });
   });
   const traceParts = new DataLoader<TracePartsKey, SpanRecord[], string>(
@@ -115,7 +112,7 @@ export function createLoaders(tenant: string, stores: Stores): Loaders {
       const traces = await byGroup(keys, (k) => partsKey(k.parts), 'TraceStore.getTraces', (group) =>
         callStore(() => stores.traces.getTraces(tenant, group.map((k) => k.traceId), group[0]!.parts)),
       );
-      return traces.map((spans) => [...spans].sort(byStart));
+      return traces;
     },
     { cacheKeyFn: (k) => `${partsKey(k.parts)}:${k.traceId}` },
   );

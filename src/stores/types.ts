@@ -110,7 +110,8 @@ export type SpanPart = 'attributes' | 'events' | 'links' | 'resource' | 'scope';
 export interface TraceStore {
   readonly backend: string;
   /**
-   * Every span of each trace asked for, in key order; a missing trace is an empty list. With `parts`,
+   * Every span of each trace asked for, in key order, each trace's spans in start order (ties by span
+   * ID; resolvers rely on it and do not sort again); a missing trace is an empty list. With `parts`,
    * a store may read only those optional parts of each span and leave the others empty (SpanPart):
    * such spans are partial and must never be cached or handed out as whole spans.
    */

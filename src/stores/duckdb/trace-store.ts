@@ -9,6 +9,7 @@ import type { Parts } from './parts.ts';
 import { decodeSpan, NO_PARTS, readsParts, spanColumns, SPAN_RECORD_COLUMNS } from './span-rows.ts';
 import { traceIdsSql } from './trace-key.ts';
 import { traceRangeSql } from './trace-ranges.ts';
+import { byStartThenSpanId } from '../span-order.ts';
 
 const SPAN_KEYSET: Keyset = { columns: ['start_ns', 'trace_id', 'span_id'], bigint: [true, false, false] };
 const MAX_TRACES = 10_000;
@@ -61,11 +62,6 @@ export function filterRangeSql(on: (typeof RANGED)[keyof typeof RANGED], filter:
 
 export const uniqueLower = (ids: readonly string[]) => [...new Set(ids.map((id) => String(id).toLowerCase()))];
 
-/** A trace's spans in start order, ties by span ID (bytewise, as DuckDB compares VARCHAR). */
-function byStartThenSpanId(a: SpanRecord, b: SpanRecord): number {
-  if (a.startTimeUnixNano !== b.startTimeUnixNano) return a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1;
-  return a.spanId < b.spanId ? -1 : a.spanId > b.spanId ? 1 : 0;
-}
 
 function checkLimit(limit: number, max: number): void {
   if (!Number.isInteger(limit) || limit < 0 || limit > max) throw badQuery(`limit must be an integer from 0 to ${max} (actual: ${String(limit)})`);

@@ -14,6 +14,7 @@ import { pageOf, pageSize, decodeCursor } from './paging.ts';
 import { findTracesQuery, planSearch, searchWindow } from './search-plan.ts';
 import { compareSummaries, summarizeTrace } from './summary.ts';
 import { spanKindFromJaeger, spansOfResult } from './wire.ts';
+import { byStartThenSpanId } from '../span-order.ts';
 
 export interface JaegerTraceStoreOptions {
   /** The query service's HTTP address, e.g. `http://jaeger:16686` (a path prefix is kept; `user:pass@` becomes Basic auth). */
@@ -60,10 +61,6 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-function byStartThenSpanId(a: SpanRecord, b: SpanRecord): number {
-  if (a.startTimeUnixNano !== b.startTimeUnixNano) return a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1;
-  return a.spanId < b.spanId ? -1 : a.spanId > b.spanId ? 1 : 0;
-}
 
 function withNotes<T extends object>(value: T, notes: string[]): T & QueryNotes {
   return notes.length > 0 ? Object.assign(value, { notes }) : value;
