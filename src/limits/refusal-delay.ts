@@ -145,3 +145,29 @@ export function holdHttpRefusal(
   socket.once('close', onClose);
   return true;
 }
+
+/**
+ * For a refusal answered by returning it (a graphql-ws operation's errors): resolves when it is to
+ * be answered — at once when not held, else when released, or when `socket` closes while held (the
+ * answer then goes nowhere). The socket is read on: its other operations are served meanwhile.
+ */
+export function refusalDue(
+  delay: RefusalDelay,
+  transport: RefusalTransport,
+  tenant: string,
+  window: RefusalWindow,
+  socket: { once(event: 'close', fn: () => void): unknown; off(event: 'close', fn: () => void): unknown },
+): Promise<void> {
+  return new Promise((resolve) => {
+    const onClose = () => {
+      h?.drop();
+      resolve();
+    };
+    const h = delay.hold(transport, tenant, window, () => {
+      socket.off('close', onClose);
+      resolve();
+    });
+    if (!h) return resolve();
+    socket.once('close', onClose);
+  });
+}

@@ -22,7 +22,7 @@ import { withQueryMeter } from '../limits/query-time.ts';
 import { type ConnectionLimits, applyHttpTimeouts, defaultConnectionLimits, httpServerOptions } from './connection-limits.ts';
 import { watchWebSocket } from './ws-liveness.ts';
 import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
-import { type RefusalDelay, holdHttpRefusal, noRefusalDelay } from '../limits/refusal-delay.ts';
+import { type RefusalDelay, holdHttpRefusal, noRefusalDelay, refusalDue } from '../limits/refusal-delay.ts';
 import { compiledSubscriptionsPlugin } from './compiled-subscriptions.ts';
 import {
   DeadlineError,
@@ -301,7 +301,11 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
           await queryTime.check(tenant);
           await cost.check(tenant);
         } catch (err) {
-          if (err instanceof RateLimitedError) return [new GatewayError('GW_RATE_LIMITED', err.message, { retryAfterSeconds: err.retryAfterSeconds })];
+          if (err instanceof RateLimitedError) {
+            // A tenant that keeps sending after its refusals gets this one late (limits.refusalDelay).
+            await refusalDue(refusalDelay, 'graphql', tenant, refusals.refused(tenant, err.retryAfterSeconds), ctx.extra.socket);
+            return [new GatewayError('GW_RATE_LIMITED', err.message, { retryAfterSeconds: err.retryAfterSeconds })];
+          }
           throw err;
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({

@@ -14,6 +14,8 @@ import { spansJson, toProtobuf } from '../helpers/otlp-bodies.ts';
 import { gql, gqlData } from '../helpers/graphql-client.ts';
 import { sendTrace } from '../helpers/otel-sdk.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { wsClient } from '../helpers/tail-client.ts';
+import type { Client } from 'graphql-ws';
 import { exportServiceDefinition } from '../../ingest/receivers/otlp/grpc.ts';
 
 const AFTER = 2;
@@ -95,6 +97,29 @@ function rawPost(gw: TestGateway, tenant: string, size: number): Promise<{ head:
     };
     pump();
   });
+}
+
+/** One query over graphql-ws; its first result or its errors, and whether they are in. */
+function wsQuery(client: Client, q: string): { answer: Promise<{ data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] }>; answered: () => boolean } {
+  let done = false;
+  const answer = new Promise<{ data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] }>((resolve) => {
+    let result: { data?: unknown; errors?: { message: string; extensions?: { code?: string } }[] } = {};
+    client.subscribe(
+      { query: q },
+      {
+        next: (r) => void (result = r as typeof result),
+        error: (err) => {
+          done = true;
+          resolve({ errors: Array.isArray(err) ? (err as { message: string }[]) : [{ message: String(err) }] });
+        },
+        complete: () => {
+          done = true;
+          resolve(result);
+        },
+      },
+    );
+  });
+  return { answer, answered: () => done };
 }
 
 type ExportClient = grpc.Client & { Export(body: Buffer, md: grpc.Metadata, cb: (err: grpc.ServiceError | null) => void): grpc.ClientUnaryCall };
@@ -212,6 +237,28 @@ describe('limits.refusalDelay: a flooding tenant gets its refusals late', () => 
     const body = JSON.parse(a.body) as { errors: { message: string; extensions: { code: string } }[] };
     assert.equal(body.errors[0]?.extensions.code, 'GW_RATE_LIMITED');
     assert.match(body.errors[0]!.message, /limits\.graphql\.costPerSecond/);
+  });
+
+  test('graphql-ws: past the threshold a rate-limited operation\'s errors come late, while another tenant queries', async () => {
+    const q = '{ spans(first: 1000) { nodes { name } } }';
+    const client = wsClient(gw, 'wsflood');
+    try {
+      assert.equal((await wsQuery(client, q).answer).errors, undefined, 'the first query is admitted');
+      await refusedAtOnce(gw, async () => {
+        const r = await wsQuery(client, q).answer;
+        return { status: r.errors?.[0]?.extensions?.code === 'GW_RATE_LIMITED' ? 429 : 200 };
+      }, 'graphql');
+      const late = wsQuery(client, q);
+      await untilHeld(gw, 'graphql', 1);
+      assert.equal((await gql(gw.graphqlUrl, '{ spans(first: 1) { nodes { name } } }', {}, { 'x-scope-orgid': 'wsquiet' })).status, 200);
+      assert.equal(late.answered(), false);
+      const r = await late.answer;
+      assert.equal(r.errors?.[0]?.extensions?.code, 'GW_RATE_LIMITED');
+      assert.match(r.errors[0]!.message, /limits\.graphql\.costPerSecond/);
+      assert.equal(await held(gw, 'graphql'), 0);
+    } finally {
+      await client.dispose();
+    }
   });
 
   test('the real OTel HTTP exporter, which honours Retry-After, is refused but never held, and its spans arrive', async () => {
