@@ -101,7 +101,7 @@ function refuseOwingTenants(
                   // A tenant that keeps calling after RESOURCE_EXHAUSTED gets this one late (its message unread until then).
                   const tenant = admitted.get(metadata);
                   const penalty = tenant === undefined ? undefined : guard.penalise?.(tenant, err.retryAfterSeconds ?? 1);
-                  held = penalty && refusalDelay.hold('otlp_grpc', tenant!, penalty.window, refuse);
+                  held = tenant !== undefined && penalty ? refusalDelay.hold('otlp_grpc', tenant, penalty.window, refuse) : undefined;
                   if (!held) refuse();
                 },
               );
