@@ -4,7 +4,8 @@
 // would have been at once. A client that waits for its answer before sending again (a keep-alive
 // HTTP loop, gRPC unary calls in a loop) then gets ~1 refusal per window per connection instead of
 // hundreds per second, and the gateway stops spending its core refusing it (nginx `limit_req`
-// delay, SMTP tarpits). Used by the three refusal paths: OTLP/HTTP, OTLP/gRPC and GraphQL HTTP.
+// delay, SMTP tarpits). Used by every rate-limit refusal path: OTLP/HTTP, OTLP/gRPC (at metadata),
+// GraphQL HTTP and graphql-ws.
 //
 // Bounds, so the tarpit is not itself a resource hole: at most `maxHeldPerTenant` and `maxHeld`
 // requests held (beyond, answered at once as before), timers unref'd, every held request answered
@@ -13,10 +14,9 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { MetricSample } from '../server/metrics.ts';
 import { type RefusalDelayConfig, defaultLimitsConfig } from '../config/security.ts';
-
-export type { RefusalDelayConfig };
 import { type RefusalWindow, passes } from './refusal-penalty.ts';
 
+export type { RefusalDelayConfig };
 
 /** Where a refusal is answered, as the `transport` label of the metrics. */
 export type RefusalTransport = 'otlp_http' | 'otlp_grpc' | 'graphql';
@@ -108,7 +108,7 @@ export function createRefusalDelay(cfg: RefusalDelayConfig, logger?: Logger, now
     metrics() {
       return TRANSPORTS.flatMap((transport): MetricSample[] => [
         { name: 'teleql_refusals_held', help: 'Rate-limit refusals held unanswered until their tenant\'s Retry-After window ends (limits.refusalDelay)', type: 'gauge', value: stats[transport].held, labels: { transport } },
-        { name: 'teleql_refusals_delayed_total', help: 'Rate-limit refusals answered late, after being held (limits.refusalDelay)', type: 'counter', value: stats[transport].delayed, labels: { transport } },
+        { name: 'teleql_refusals_delayed_total', help: 'Rate-limit refusals held before being answered (late, at shutdown, or not at all when the client went away; limits.refusalDelay)', type: 'counter', value: stats[transport].delayed, labels: { transport } },
         { name: 'teleql_refusals_hold_capped_total', help: 'Refusals of a tenant past limits.refusalDelay.afterRefusals answered at once because maxHeld or maxHeldPerTenant was reached', type: 'counter', value: stats[transport].capped, labels: { transport } },
       ]);
     },
