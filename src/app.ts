@@ -319,6 +319,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     }
     samples.push(...backendMetrics(backends.statuses()));
     samples.push(...tailService.metrics());
+    samples.push(...security.metrics());
     if (retention) samples.push(...retention.metrics());
     if (alerting) samples.push(...alerting.engine.metrics());
     if (search) {

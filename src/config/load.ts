@@ -75,6 +75,10 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_GRPC_MAX_IDLE_MS', path: 'limits.connections.grpcMaxIdleMs', kind: 'int', help: 'OTLP/gRPC connections with no call get GOAWAY after this (300000)' },
   { name: 'TELEQL_GRPC_KEEPALIVE_TIME_MS', path: 'limits.connections.grpcKeepaliveTimeMs', kind: 'int', help: 'OTLP/gRPC server keepalive ping interval (120000)' },
   { name: 'TELEQL_GRPC_KEEPALIVE_TIMEOUT_MS', path: 'limits.connections.grpcKeepaliveTimeoutMs', kind: 'int', help: 'OTLP/gRPC connections that do not answer a ping within this are closed (20000)' },
+  { name: 'TELEQL_REFUSAL_DELAY_MAX_MS', path: 'limits.refusalDelay.maxMs', kind: 'int', help: "a tenant's rate-limit refusals past limits.refusalDelay.afterRefusals in one Retry-After window are held unanswered until the window ends, at most this long (5000; 0 = off)" },
+  { name: 'TELEQL_REFUSAL_DELAY_AFTER_REFUSALS', path: 'limits.refusalDelay.afterRefusals', kind: 'int', help: 'rate-limit refusals of a tenant within one Retry-After window answered at once before later ones are held (32; 0 = never hold)' },
+  { name: 'TELEQL_REFUSAL_DELAY_MAX_HELD', path: 'limits.refusalDelay.maxHeld', kind: 'int', help: 'refusals held at once, all tenants; beyond, answered at once (1000)' },
+  { name: 'TELEQL_REFUSAL_DELAY_MAX_HELD_PER_TENANT', path: 'limits.refusalDelay.maxHeldPerTenant', kind: 'int', help: 'refusals of one tenant held at once; beyond, answered at once (64)' },
 ];
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

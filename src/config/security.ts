@@ -78,6 +78,22 @@ export interface LimitsConfig {
   };
   /** When idle or slow connections are closed, on every listener (0 = never). */
   connections: ConnectionLimits;
+  /** The tarpit: a tenant that keeps sending after its 429s gets its further refusals late (src/limits/refusal-delay.ts). */
+  refusalDelay: RefusalDelayConfig;
+}
+
+export interface RefusalDelayConfig {
+  /**
+   * Rate-limit refusals of a tenant within one Retry-After window answered at once (per surface:
+   * OTLP ingest, GraphQL); later ones are held unanswered and unread until the window ends (0 = never hold).
+   */
+  afterRefusals: number;
+  /** The longest a refusal is held (0 = off). */
+  maxMs: number;
+  /** Refusals held at once, all tenants together; beyond, answered at once. */
+  maxHeld: number;
+  /** Refusals of one tenant held at once; beyond, answered at once. */
+  maxHeldPerTenant: number;
 }
 
 export interface ConnectionLimits {
@@ -150,6 +166,7 @@ export function defaultLimitsConfig(): LimitsConfig {
     },
     ingest: { itemsPerSecond: 0, bytesPerSecond: 0, closeAfterRefusals: 32 },
     connections: defaultConnectionLimits(),
+    refusalDelay: { afterRefusals: 32, maxMs: 5_000, maxHeld: 1_000, maxHeldPerTenant: 64 },
   };
 }
 
@@ -157,6 +174,8 @@ export function defaultTlsConfig(): TlsConfig {
   return { certFile: '', keyFile: '', clientCaFile: '', requireClientCert: false };
 }
 
+/** limits.refusalDelay.maxMs at most: a longer hold outlasts most clients' request timeouts (the OTel exporters' is 10 s). */
+const MAX_REFUSAL_DELAY_MS = 60_000;
 const MODES = ['none', 'apiKey', 'jwt', 'apiKey+jwt'];
 const HASH = /^(sha256:[0-9a-f]{64}|scrypt:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+)$/;
 
@@ -190,6 +209,9 @@ export function validateSecurityConfig(cfg: { auth: AuthConfig; limits: LimitsCo
   }
   for (const key of ['maxDepth', 'maxAliases', 'maxTokens', 'maxCost', 'defaultListSize', 'maxQueryBytes'] as const) {
     if (limits.graphql[key] < 1) throw new ConfigError(`limits.graphql.${key}: expected an integer greater than 0 (actual: ${limits.graphql[key]})`);
+  }
+  if (limits.refusalDelay.maxMs > MAX_REFUSAL_DELAY_MS) {
+    throw new ConfigError(`limits.refusalDelay.maxMs: expected at most ${MAX_REFUSAL_DELAY_MS} (longer holds run into clients' own timeouts; actual: ${limits.refusalDelay.maxMs})`);
   }
   if (Boolean(tls.certFile) !== Boolean(tls.keyFile)) throw new ConfigError('tls: set both certFile and keyFile, or neither');
   if ((tls.clientCaFile || tls.requireClientCert) && !tls.certFile) throw new ConfigError('tls.clientCaFile: mutual TLS needs tls.certFile and tls.keyFile');

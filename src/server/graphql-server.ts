@@ -21,6 +21,8 @@ import { withQuerySignal } from '../stores/query-signal.ts';
 import { withQueryMeter } from '../limits/query-time.ts';
 import { type ConnectionLimits, applyHttpTimeouts, defaultConnectionLimits, httpServerOptions } from './connection-limits.ts';
 import { watchWebSocket } from './ws-liveness.ts';
+import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
+import { type RefusalDelay, holdHttpRefusal, noRefusalDelay, refusalDue } from '../limits/refusal-delay.ts';
 import { compiledSubscriptionsPlugin } from './compiled-subscriptions.ts';
 import {
   DeadlineError,
@@ -61,6 +63,8 @@ export interface GraphQLServerOptions {
   tls?: HttpsOptions;
   /** tail.compiled: subscription events run compiled (default true). */
   compileSubscriptions?: boolean;
+  /** Holds a flooding tenant's 429s until its Retry-After window ends (limits.refusalDelay; none when absent). */
+  refusalDelay?: RefusalDelay;
 }
 
 export interface GraphQLServer {
@@ -137,6 +141,17 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   const spendQueryTime = (tenant: string, ms: number) =>
     queryTime.spend(tenant, Math.ceil(ms)).catch((err: unknown) => opts.logger.error({ err }, 'charging DuckDB query time failed'));
   const inFlight = new Map<string, number>();
+  const refusalDelay = opts.refusalDelay ?? noRefusalDelay;
+  // GraphQL's own refusal windows: a tenant flooding queries is told apart from one flooding ingest.
+  const refusals = createRefusalPenalty();
+  /**
+   * Answers a 429 now, or late when the tenant keeps sending after its 429s (limits.refusalDelay).
+   * The socket is not paused: a GraphQL body (≤ maxQueryBytes) comes with its headers, and a socket
+   * that is read shows a client that gives up at once.
+   */
+  const refuseRateLimited = (req: IncomingMessage, tenant: string, retryAfterSeconds: number, answer: () => void) => {
+    if (!holdHttpRefusal(refusalDelay, 'graphql', tenant, refusals.refused(tenant, retryAfterSeconds), req.socket, false, answer)) answer();
+  };
   // Set when a request (HTTP) or connection (graphql-ws) is admitted; read when its context is built.
   const principals = new WeakMap<object, Principal>();
   const signals = new WeakMap<object, AbortSignal>();
@@ -177,20 +192,24 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   /** Admits, rate-limits and runs one GraphQL HTTP request under its deadline. */
   async function serveGraphQL(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let tenant: string;
+    let principal: Principal | undefined;
     try {
-      const principal = await authenticator.admit(nodeHeaders(req.headers), opts.tenantHeader, 'query');
+      principal = await authenticator.admit(nodeHeaders(req.headers), opts.tenantHeader, 'query');
       await rateLimit.charge(principal.tenant);
       await queryTime.check(principal.tenant);
       await cost.check(principal.tenant);
       tenant = principal.tenant;
       principals.set(req, principal);
     } catch (err) {
+      if (principal && err instanceof RateLimitedError) return refuseRateLimited(req, principal.tenant, err.retryAfterSeconds, () => void refuseAdmission(res, err));
       if (refuseAdmission(res, err)) return;
       throw err;
     }
     const running = inFlight.get(tenant) ?? 0;
     if (limits.concurrentPerTenant > 0 && running >= limits.concurrentPerTenant) {
-      refuse(res, 429, 'GW_RATE_LIMITED', `limits.graphql.concurrentPerTenant of ${limits.concurrentPerTenant} requests running at once reached for this tenant; retry after 1 s`, { 'retry-after': '1' });
+      refuseRateLimited(req, tenant, 1, () =>
+        refuse(res, 429, 'GW_RATE_LIMITED', `limits.graphql.concurrentPerTenant of ${limits.concurrentPerTenant} requests running at once reached for this tenant; retry after 1 s`, { 'retry-after': '1' }),
+      );
       return;
     }
     inFlight.set(tenant, running + 1);
@@ -282,7 +301,11 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
           await queryTime.check(tenant);
           await cost.check(tenant);
         } catch (err) {
-          if (err instanceof RateLimitedError) return [new GatewayError('GW_RATE_LIMITED', err.message, { retryAfterSeconds: err.retryAfterSeconds })];
+          if (err instanceof RateLimitedError) {
+            // A tenant that keeps sending after its refusals gets this one late (limits.refusalDelay).
+            await refusalDue(refusalDelay, 'graphql', tenant, refusals.refused(tenant, err.retryAfterSeconds), ctx.extra.socket);
+            return [new GatewayError('GW_RATE_LIMITED', err.message, { retryAfterSeconds: err.retryAfterSeconds })];
+          }
           throw err;
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
@@ -340,6 +363,8 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       });
     },
     async stop() {
+      // Held refusals are answered now: a stop never waits for the tarpit.
+      refusalDelay.close();
       await wsCleanup.dispose();
       wss.close();
       await new Promise<void>((resolve) => {

@@ -7,6 +7,8 @@ import { createAuthenticator, warnIfExposed } from '../auth/authenticator.ts';
 import { componentLogger } from '../logger.ts';
 import { createTenantRateLimit } from '../limits/tenant-rate-limit.ts';
 import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
+import { createRefusalDelay } from '../limits/refusal-delay.ts';
+import type { MetricSample } from './metrics.ts';
 import { createReceiverGuard } from '../../ingest/receivers/otlp/guard.ts';
 import { receiverTls } from '../../ingest/receivers/otlp/tls.ts';
 import type { OtlpReceiverEnvironment } from '../../ingest/receivers/otlp/factory.ts';
@@ -14,7 +16,9 @@ import type { GraphQLServerOptions } from './graphql-server.ts';
 
 export interface Security {
   receiver: OtlpReceiverEnvironment;
-  graphql: Pick<GraphQLServerOptions, 'authenticator' | 'metricsAccess' | 'limits' | 'connections' | 'tls'>;
+  graphql: Pick<GraphQLServerOptions, 'authenticator' | 'metricsAccess' | 'limits' | 'connections' | 'tls' | 'refusalDelay'>;
+  /** The tarpit's gauges and counters (limits.refusalDelay), for /metrics. */
+  metrics(): MetricSample[];
   /** Logs the loud warning for listeners bound beyond loopback while auth is off. */
   warnIfExposed(): void;
 }
@@ -23,6 +27,8 @@ export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
   const logger = componentLogger(root, 'auth');
   const authenticator = createAuthenticator(cfg.auth, logger);
   const { ingest } = cfg.limits;
+  // One tarpit for every listener, so its caps bound the held requests of the whole process.
+  const refusalDelay = createRefusalDelay(cfg.limits.refusalDelay, componentLogger(root, 'limits'));
   const tls = cfg.tls.certFile ? { cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile) } : undefined;
   return {
     receiver: {
@@ -30,13 +36,16 @@ export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
         authenticator,
         items: createTenantRateLimit('limits.ingest.itemsPerSecond', ingest.itemsPerSecond),
         bytes: createTenantRateLimit('limits.ingest.bytesPerSecond', ingest.bytesPerSecond),
-        penalty: createRefusalPenalty(ingest.closeAfterRefusals),
+        penalty: createRefusalPenalty(),
+        closeAfterRefusals: ingest.closeAfterRefusals,
         logger,
       }),
+      refusalDelay,
       tls: receiverTls(cfg.tls),
       connections: cfg.limits.connections,
     },
-    graphql: { authenticator, metricsAccess: cfg.auth.metrics, limits: cfg.limits.graphql, connections: cfg.limits.connections, ...(tls && { tls }) },
+    graphql: { authenticator, metricsAccess: cfg.auth.metrics, limits: cfg.limits.graphql, connections: cfg.limits.connections, refusalDelay, ...(tls && { tls }) },
+    metrics: () => refusalDelay.metrics(),
     warnIfExposed() {
       const hosts: Record<string, string | undefined> = { graphql: cfg.graphql.host };
       for (const [id, section] of Object.entries(cfg.receivers)) {

@@ -9,6 +9,7 @@ import type { MetricSample } from '../../../src/server/metrics.ts';
 import { type ReceiverGuard, openGuard } from './guard.ts';
 import type { ReceiverTls } from './tls.ts';
 import { type ConnectionLimits, defaultConnectionLimits } from '../../../src/server/connection-limits.ts';
+import { type RefusalDelay, noRefusalDelay } from '../../../src/limits/refusal-delay.ts';
 
 export type { OtlpReceiverConfig, OtlpReceiverStats };
 
@@ -25,6 +26,8 @@ export interface OtlpReceiverEnvironment {
   tls?: ReceiverTls;
   /** Idle and slow connection timeouts (limits.connections; the defaults when absent). */
   connections?: ConnectionLimits;
+  /** The tarpit for flooding tenants' refusals (limits.refusalDelay; none when absent). */
+  refusalDelay?: RefusalDelay;
 }
 
 export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceiverConfig, next: NextConsumers, env: OtlpReceiverEnvironment = {}): OtlpReceiver {
@@ -32,6 +35,7 @@ export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceive
   const logger = settings.logger;
   const guard = env.guard ?? openGuard;
   const connections = env.connections ?? defaultConnectionLimits();
+  const refusalDelay = env.refusalDelay ?? noRefusalDelay;
   const ctx = { stats: emptyStats(), settle: guard.settle };
   let grpc: RunningServer | undefined;
   let http: RunningServer | undefined;
@@ -49,8 +53,8 @@ export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceive
       if (grpc || http) throw new Error(`receiver ${settings.id} is already started`);
       otlpProto(); // parse the .proto files now (~25 ms) rather than during the first request
       try {
-        if (config.grpc.enabled) grpc = await startGrpcServer({ config, next, ctx, logger, guard, connections, credentials: env.tls?.grpc });
-        if (config.http.enabled && !stopped) http = await startHttpServer({ config, next, ctx, logger, guard, connections, tls: env.tls?.http });
+        if (config.grpc.enabled) grpc = await startGrpcServer({ config, next, ctx, logger, guard, connections, refusalDelay, credentials: env.tls?.grpc });
+        if (config.http.enabled && !stopped) http = await startHttpServer({ config, next, ctx, logger, guard, connections, refusalDelay, tls: env.tls?.http });
       } catch (err) {
         await closeAll();
         throw new Error(`receiver ${settings.id} could not listen: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

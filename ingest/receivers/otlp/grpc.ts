@@ -8,6 +8,7 @@ import type { OtlpReceiverConfig } from './config.ts';
 import { type ReceiveContext, ReceiveError, type RunningServer, receive } from './receive.ts';
 import type { ReceiverGuard } from './guard.ts';
 import { type ConnectionLimits, grpcServerOptions } from '../../../src/server/connection-limits.ts';
+import type { HeldRefusal, RefusalDelay } from '../../../src/limits/refusal-delay.ts';
 
 const SERVICE: Record<Signal, string> = {
   traces: 'opentelemetry.proto.collector.trace.v1.TraceService',
@@ -41,6 +42,8 @@ export interface GrpcServerOptions {
   logger: Logger;
   guard: ReceiverGuard;
   connections: ConnectionLimits;
+  /** Holds a flooding tenant's RESOURCE_EXHAUSTED until its Retry-After window ends (limits.refusalDelay). */
+  refusalDelay: RefusalDelay;
   /** Server credentials (TLS, optionally mutual); insecure when absent. */
   credentials?: grpc.ServerCredentials;
 }
@@ -69,8 +72,16 @@ function statusOf(err: unknown): grpc.StatusObject {
  * outcomes (admitted, or refused for credentials) go on to the handler, which answers them as
  * before; the tenant admitted here is remembered by the metadata object so credentials are checked once.
  */
-function refuseOwingTenants(guard: ReceiverGuard, tenantHeader: string, admitted: WeakMap<grpc.Metadata, string>, onRefused: () => void): grpc.ServerInterceptor {
+function refuseOwingTenants(
+  guard: ReceiverGuard,
+  tenantHeader: string,
+  admitted: WeakMap<grpc.Metadata, string>,
+  refusalDelay: RefusalDelay,
+  onRefused: () => void,
+): grpc.ServerInterceptor {
   return (_method, call) => {
+    // A refusal held in the tarpit, until the client cancels the call.
+    let held: HeldRefusal | undefined;
     const intercepting: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(call, {
       start(next) {
         next({
@@ -86,9 +97,17 @@ function refuseOwingTenants(guard: ReceiverGuard, tenantHeader: string, admitted
                 (err: unknown) => {
                   if (!(err instanceof ReceiveError) || err.grpcCode !== grpc.status.RESOURCE_EXHAUSTED) return pass(metadata);
                   onRefused();
-                  intercepting.sendStatus(statusOf(err));
+                  const refuse = () => intercepting.sendStatus(statusOf(err));
+                  // A tenant that keeps calling after RESOURCE_EXHAUSTED gets this one late (its message unread until then).
+                  const tenant = admitted.get(metadata);
+                  const penalty = tenant === undefined ? undefined : guard.penalise?.(tenant, err.retryAfterSeconds ?? 1);
+                  held = tenant !== undefined && penalty ? refusalDelay.hold('otlp_grpc', tenant, penalty.window, refuse) : undefined;
+                  if (!held) refuse();
                 },
               );
+          },
+          onCancel() {
+            held?.drop();
           },
         });
       },
@@ -108,7 +127,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
     ...(opts.guard.owing
       ? {
           interceptors: [
-            refuseOwingTenants(opts.guard, config.tenantHeader, admitted, () => {
+            refuseOwingTenants(opts.guard, config.tenantHeader, admitted, opts.refusalDelay, () => {
               ctx.stats.grpcRequests++;
               ctx.stats.failedRequests++;
             }),
@@ -151,6 +170,8 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
     address: `${host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        // Held refusals are answered now: a stop never waits for the tarpit.
+        opts.refusalDelay.close();
         const force = setTimeout(() => {
           server.forceShutdown();
           resolve();

@@ -8,7 +8,7 @@ import { AuthError, type Authenticator } from '../../../src/auth/authenticator.t
 import type { HeaderLookup } from '../../../src/auth/types.ts';
 import { InvalidTenantError } from '../../../src/tenant.ts';
 import { RateLimitedError, type TenantRateLimit } from '../../../src/limits/tenant-rate-limit.ts';
-import type { RefusalPenalty } from '../../../src/limits/refusal-penalty.ts';
+import { type RefusalPenalty, type RefusalWindow, passes } from '../../../src/limits/refusal-penalty.ts';
 import type { OtlpFormat } from '../../../src/otlp/codec.ts';
 import { ReceiveError, tenantOf } from './receive.ts';
 
@@ -38,11 +38,12 @@ export interface ReceiverGuard {
    */
   owing?(tenant: string): Promise<void>;
   /**
-   * Counts a rate-limit refusal of the tenant: true when it keeps sending after being refused
-   * (limits.ingest.closeAfterRefusals), so the refusal closes the connection instead of reading the
-   * rest of the body. Absent when no limit or no penalty is configured.
+   * Counts a rate-limit refusal of the tenant (OTLP/HTTP and gRPC alike): its refusal window, for
+   * the tarpit (limits.refusalDelay), and `close` when it keeps sending after being refused
+   * (limits.ingest.closeAfterRefusals), so an HTTP refusal closes the connection instead of reading
+   * the rest of the body. Absent when no limit or no penalty is configured.
    */
-  penalise?(tenant: string, retryAfterSeconds: number): boolean;
+  penalise?(tenant: string, retryAfterSeconds: number): { window: RefusalWindow; close: boolean };
   /** After decoding: charges what the reservation missed (or gives back what it overestimated). */
   settle(tenant: string, format: OtlpFormat, reserved: Reservation | undefined, items: number, bytes: number): Promise<void>;
 }
@@ -80,11 +81,13 @@ export function createReceiverGuard(opts: {
   authenticator: Authenticator;
   items: TenantRateLimit;
   bytes: TenantRateLimit;
-  /** Absent: every refused body is drained. */
+  /** Absent: refusals are not counted (every refused body drained, none held). */
   penalty?: RefusalPenalty;
+  /** limits.ingest.closeAfterRefusals (0 or absent: always drain). */
+  closeAfterRefusals?: number;
   logger: Logger;
 }): ReceiverGuard {
-  const { authenticator, items, bytes } = opts;
+  const { authenticator, items, bytes, penalty } = opts;
   const limited = items.perSecond > 0 || bytes.perSecond > 0;
   // Bytes per item of the tenant's last decoded request: how many items a body of n bytes likely holds.
   const bytesPerItem = new LRUCache<string, number>({ max: RATIO_TENANTS });
@@ -128,7 +131,14 @@ export function createReceiverGuard(opts: {
       return admitWithCredentials(headers, tenantHeader);
     },
     ...(limited ? { owing } : {}),
-    ...(limited && opts.penalty ? { penalise: opts.penalty.refused } : {}),
+    ...(limited && penalty
+      ? {
+          penalise(tenant: string, retryAfterSeconds: number) {
+            const window = penalty.refused(tenant, retryAfterSeconds);
+            return { window, close: passes(window, opts.closeAfterRefusals ?? 0) };
+          },
+        }
+      : {}),
     reserve(tenant, format, size) {
       return limited ? reserve(tenant, format, size) : undefined;
     },

@@ -13,6 +13,7 @@ import { type ReceiveContext, ReceiveError, type RunningServer, badRequest, rece
 import type { ReceiverGuard } from './guard.ts';
 import { nodeHeaders } from '../../../src/auth/types.ts';
 import { type ConnectionLimits, applyHttpTimeouts, httpServerOptions } from '../../../src/server/connection-limits.ts';
+import { type RefusalDelay, holdHttpRefusal } from '../../../src/limits/refusal-delay.ts';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
 const CONTENT_TYPE: Record<OtlpFormat, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
@@ -30,6 +31,8 @@ export interface HttpServerOptions {
   logger: Logger;
   guard: ReceiverGuard;
   connections: ConnectionLimits;
+  /** Holds a flooding tenant's 429s until its Retry-After window ends (limits.refusalDelay). */
+  refusalDelay: RefusalDelay;
   /** TLS (and client-certificate) options; plain HTTP when absent. */
   tls?: https.ServerOptions;
 }
@@ -65,6 +68,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
     address: `${address.includes(':') ? `[${address}]` : address}:${port}`,
     close: () => {
       closing = true;
+      // Held refusals are answered now: a stop never waits for the tarpit.
+      opts.refusalDelay.close();
       return new Promise<void>((resolve) => {
         const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
         server.close(() => {
@@ -138,13 +143,21 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
       if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));
       if (err.httpStatus === 401) res.setHeader('WWW-Authenticate', 'Bearer');
       const answer = () => void res.writeHead(err.httpStatus, { 'Content-Type': CONTENT_TYPE[format] }).end(encodeStatus(format, err.grpcCode, err.message));
-      if (isClosing()) res.setHeader('Connection', 'close');
-      if (req.complete) return answer();
-      if (err.httpStatus === 429 && tenant !== undefined && opts.guard.penalise?.(tenant, err.retryAfterSeconds ?? 1)) {
-        ctx.stats.closedUnread++;
-        return closeUnread(req, res, answer);
-      }
-      await skipRest(req, res, max, answer);
+      const penalty = err.httpStatus === 429 && tenant !== undefined ? opts.guard.penalise?.(tenant, err.retryAfterSeconds ?? 1) : undefined;
+      const respond = (held: boolean): void | Promise<void> => {
+        if (isClosing()) res.setHeader('Connection', 'close');
+        if (penalty?.close && !req.complete) {
+          ctx.stats.closedUnread++;
+          return closeUnread(req, res, answer);
+        }
+        // A held request's socket was paused: read on (the rest of the body, then the next request).
+        if (held) req.socket.resume();
+        if (req.complete) return answer();
+        return skipRest(req, res, max, answer);
+      };
+      // A tenant that keeps sending after its 429s gets this one late, its body unread until then.
+      if (penalty && tenant !== undefined && !isClosing() && holdHttpRefusal(opts.refusalDelay, 'otlp_http', tenant, penalty.window, req.socket, true, () => void respond(true))) return;
+      await respond(false);
     }
   };
 }

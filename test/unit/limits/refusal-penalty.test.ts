@@ -1,28 +1,30 @@
-// Which refusals close the connection: more than the threshold within one Retry-After window, per tenant.
+// A tenant's refusal window: opened by its first refusal after the last window ended, as long as
+// that refusal's Retry-After, counting the refusals in it; and the thresholds that act on the count.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRefusalPenalty } from '../../../src/limits/refusal-penalty.ts';
+import { createRefusalPenalty, passes } from '../../../src/limits/refusal-penalty.ts';
 
-test('past the threshold within one Retry-After window, refusals close; a new window starts over', () => {
+test('refusals are counted per tenant within one Retry-After window; a new window starts over', () => {
   let now = 1_000_000;
-  const p = createRefusalPenalty(2, () => now);
-  assert.deepEqual([1, 2, 3, 4].map(() => p.refused('a', 1)), [false, false, true, true]);
-  assert.equal(p.refused('b', 1), false, 'another tenant has its own count');
+  const p = createRefusalPenalty(() => now);
+  assert.deepEqual([1, 2, 3, 4].map(() => p.refused('a', 1).refusals), [1, 2, 3, 4]);
+  assert.equal(p.refused('b', 1).refusals, 1, 'another tenant has its own count');
   now += 999;
-  assert.equal(p.refused('a', 1), true, 'still the same window');
+  assert.deepEqual(p.refused('a', 1), { refusals: 5, endsAt: 1_001_000 }, 'still the same window');
   now += 1;
-  assert.deepEqual([1, 2, 3].map(() => p.refused('a', 1)), [false, false, true], 'the window ended: counted afresh');
+  assert.deepEqual([1, 2, 3].map(() => p.refused('a', 1).refusals), [1, 2, 3], 'the window ended: counted afresh');
 });
 
 test('the window is as long as the Retry-After that opened it', () => {
   let now = 0;
-  const p = createRefusalPenalty(1, () => now);
-  assert.equal(p.refused('a', 30), false);
+  const p = createRefusalPenalty(() => now);
+  assert.equal(p.refused('a', 30).endsAt, 30_000);
   now += 29_000;
-  assert.equal(p.refused('a', 1), true, 'a client told to wait 30 s that sends again within them');
+  assert.deepEqual(p.refused('a', 1), { refusals: 2, endsAt: 30_000 }, 'a client told to wait 30 s that sends again within them');
 });
 
-test('threshold 0 never closes', () => {
-  const p = createRefusalPenalty(0);
-  assert.ok(Array.from({ length: 100 }, () => p.refused('a', 1)).every((closed) => !closed));
+test('a threshold is passed by the refusals beyond it; 0 is never passed', () => {
+  assert.equal(passes({ refusals: 2, endsAt: 0 }, 2), false);
+  assert.equal(passes({ refusals: 3, endsAt: 0 }, 2), true);
+  assert.equal(passes({ refusals: 1_000_000, endsAt: 0 }, 0), false);
 });
