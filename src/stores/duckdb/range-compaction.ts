@@ -1,0 +1,216 @@
+// Range compaction: keeps trace_ranges and log_trace_ranges sorted by (tenant, trace_key), so that
+// trace-by-id reads a bounded part of them instead of the whole table. Trace IDs are random, so rows
+// appended batch by batch put every key in every row group, and zone maps skip nothing.
+//
+// Each batch appends its ranges to the table itself, the tail (unsorted, small). Once the tail holds
+// TAIL_ROWS rows, one transaction moves them into `<table>_sorted` as a new run, sorted. One INSERT of
+// at least a row group's rows (the store's ROW_GROUP_SIZE) writes fresh row groups, so a run's row
+// groups hold only its own keys and each lookup key falls in about one of them. Runs merge like a
+// binary counter: while the newest run is at least as large as the one before it, the two are
+// rewritten as one sorted run. So there are at most log2(rows / TAIL_ROWS) + 1 runs, each row is
+// rewritten about that many times, and a lookup reads the tail plus about one row group per run.
+//
+// Each step (a move, or one merge) is one transaction on the table's write lane, between ingest
+// batches: it never races the writer or retention, and a crash leaves the old layout or the new one,
+// never half of each. Nothing is kept across restarts: the tail and the runs are read from the tables.
+// The steps are SQL statements that DuckDB runs on its own threads; the main thread only issues them,
+// so compaction adds no synchronous step to the event loop (the writer's writeStepMs is not touched).
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Logger } from 'pino';
+import type { MetricSample } from '../../server/metrics.ts';
+import { runQuery, type Db } from './connection.ts';
+import { RANGE_COLUMNS, sortedRangeTable } from './trace-ranges.ts';
+
+/** Tail rows that make a run: one row group (index.ts ROW_GROUP_SIZE), so each run starts its own row groups. */
+export const TAIL_ROWS = 16_384;
+
+/** Each ranges table and the write lane its rows are written on (the lane of the rows they describe). */
+const RANGE_TABLES = [
+  { table: 'trace_ranges', lane: 'spans' },
+  { table: 'log_trace_ranges', lane: 'logs' },
+] as const;
+
+const SORT = 'ORDER BY tenant, trace_key';
+
+interface Run {
+  run: number;
+  rows: number;
+}
+
+interface TableState {
+  table: string;
+  sorted: string;
+  lane: string;
+  /** Rows in the tail: counted at start, then per committed batch (an upper bound once retention deletes). */
+  tailRows: number;
+  running: Promise<void> | null;
+  moves: number;
+  merges: number;
+  rowsRewritten: number;
+  failures: number;
+}
+
+export interface RangeCompaction {
+  /** A batch committed `rows` rows to ranges table `table` (trace-ranges.ts RangesWritten). */
+  written(table: string, rows: number): void;
+  /** Resolves once no compaction step is queued or running. */
+  idle(): Promise<void>;
+  /** Runs the tables' runs and tail sizes (tests, benchmarks). */
+  layout(): Promise<Record<string, { tailRows: number; runs: Run[] }>>;
+  metrics(): MetricSample[];
+  /** No new step starts; waits for the running one. */
+  stop(): Promise<void>;
+}
+
+export interface RangeCompactionOptions {
+  logger: Logger;
+  /** Tail rows that make a run (tests use fewer; default TAIL_ROWS). */
+  tailRows?: number;
+}
+
+async function runsOf(conn: DuckDBConnection, sorted: string): Promise<Run[]> {
+  const rows = await runQuery(conn, `SELECT run, count(*) AS n FROM ${sorted} GROUP BY run ORDER BY run`);
+  return rows.map((r) => ({ run: r.run as number, rows: Number(r.n) }));
+}
+
+/** One transaction: `write` (INSERTs and DELETEs), committed, or rolled back if any statement fails. */
+async function inTransaction(conn: DuckDBConnection, write: () => Promise<number>): Promise<number> {
+  await conn.run('BEGIN TRANSACTION');
+  try {
+    const rows = await write();
+    await conn.run('COMMIT');
+    return rows;
+  } catch (err) {
+    await conn.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+async function count(conn: DuckDBConnection, sql: string, params: number[] = []): Promise<number> {
+  const [row] = await runQuery(conn, sql, params);
+  return Number(row?.Count ?? row?.n ?? 0);
+}
+
+export function startRangeCompaction(db: Db, opts: RangeCompactionOptions): RangeCompaction {
+  const { logger } = opts;
+  const threshold = opts.tailRows ?? TAIL_ROWS;
+  let stopped = false;
+  const states = new Map<string, TableState>(
+    RANGE_TABLES.map(({ table, lane }) => [
+      table,
+      { table, sorted: sortedRangeTable(table), lane, tailRows: 0, running: null, moves: 0, merges: 0, rowsRewritten: 0, failures: 0 },
+    ]),
+  );
+
+  /** The tail, sorted, as a new run (the newest); the tail emptied. */
+  async function move(conn: DuckDBConnection, t: TableState): Promise<void> {
+    const runs = await runsOf(conn, t.sorted);
+    const next = (runs.at(-1)?.run ?? 0) + 1;
+    const rows = await inTransaction(conn, async () => {
+      const n = await count(conn, `INSERT INTO ${t.sorted} SELECT ${RANGE_COLUMNS}, $1 FROM ${t.table} ${SORT}`, [next]);
+      await conn.run(`DELETE FROM ${t.table}`);
+      return n;
+    });
+    t.tailRows = 0;
+    t.moves++;
+    t.rowsRewritten += rows;
+  }
+
+  /** The two newest runs as one, when the newer is at least as large as the older; false when none is due. */
+  async function mergeOnce(conn: DuckDBConnection, t: TableState): Promise<boolean> {
+    const runs = await runsOf(conn, t.sorted);
+    const [older, newer] = runs.slice(-2);
+    if (!older || !newer || newer.rows < older.rows) return false;
+    const next = newer.run + 1;
+    const rows = await inTransaction(conn, async () => {
+      const n = await count(conn, `INSERT INTO ${t.sorted} SELECT ${RANGE_COLUMNS}, $1 FROM ${t.sorted} WHERE run IN ($2, $3) ${SORT}`, [next, older.run, newer.run]);
+      await conn.run(`DELETE FROM ${t.sorted} WHERE run IN (${older.run}, ${newer.run})`);
+      return n;
+    });
+    t.merges++;
+    t.rowsRewritten += rows;
+    return true;
+  }
+
+  /** Steps until the tail is under the threshold and no merge is due; each step queues behind the lane's batches. */
+  async function compact(t: TableState): Promise<void> {
+    const lane = db.writeLane(t.lane);
+    try {
+      for (;;) {
+        while (!stopped && (await lane.use((conn) => mergeOnce(conn, t))));
+        if (stopped || t.tailRows < threshold) return;
+        await lane.use((conn) => move(conn, t));
+      }
+    } catch (err) {
+      if (stopped || db.closed) return;
+      t.failures++;
+      logger.warn({ table: t.table, err: err instanceof Error ? err.message : String(err) }, 'range compaction failed; retried after the next batch');
+    }
+  }
+
+  function kick(t: TableState): void {
+    if (stopped || t.running) return;
+    t.running = compact(t).finally(() => {
+      t.running = null;
+    });
+  }
+
+  // The tail's size is read once, on the lane (a file may hold a whole tail from an earlier version or run).
+  const started = Promise.all(
+    [...states.values()].map(async (t) => {
+      try {
+        t.tailRows = await db.writeLane(t.lane).use((conn) => count(conn, `SELECT count(*) AS n FROM ${t.table}`));
+      } catch (err) {
+        logger.warn({ table: t.table, err: err instanceof Error ? err.message : String(err) }, 'range compaction could not read its tail');
+        return;
+      }
+      kick(t);
+    }),
+  );
+
+  async function idle(): Promise<void> {
+    await started;
+    for (;;) {
+      const running = [...states.values()].map((t) => t.running).filter((r) => r !== null);
+      if (running.length === 0) return;
+      await Promise.all(running);
+    }
+  }
+
+  return {
+    written(table, rows) {
+      const t = states.get(table);
+      if (!t) return;
+      t.tailRows += rows;
+      if (t.tailRows >= threshold) kick(t);
+    },
+    idle,
+    async layout() {
+      const out: Record<string, { tailRows: number; runs: Run[] }> = {};
+      for (const t of states.values()) {
+        out[t.table] = await db.writeLane(t.lane).use(async (conn) => ({
+          tailRows: await count(conn, `SELECT count(*) AS n FROM ${t.table}`),
+          runs: await runsOf(conn, t.sorted),
+        }));
+      }
+      return out;
+    },
+    metrics() {
+      const samples: MetricSample[] = [];
+      for (const t of states.values()) {
+        const labels = { table: t.table };
+        samples.push(
+          { name: 'teleql_range_compaction_moves_total', help: 'Ranges tails moved into a sorted run', type: 'counter', value: t.moves, labels },
+          { name: 'teleql_range_compaction_merges_total', help: 'Pairs of sorted ranges runs merged into one', type: 'counter', value: t.merges, labels },
+          { name: 'teleql_range_compaction_rows_total', help: 'Ranges rows written by compaction (moves and merges)', type: 'counter', value: t.rowsRewritten, labels },
+          { name: 'teleql_range_compaction_failures_total', help: 'Compaction steps that failed (retried after the next batch)', type: 'counter', value: t.failures, labels },
+        );
+      }
+      return samples;
+    },
+    async stop() {
+      stopped = true;
+      await idle().catch(() => undefined);
+    },
+  };
+}
