@@ -317,6 +317,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     samples.push(...backendMetrics(backends.statuses()));
     samples.push(...tailService.metrics());
     if (retention) samples.push(...retention.metrics());
+    if (store) samples.push(...store.rangeCompaction.metrics());
     if (alerting) samples.push(...alerting.engine.metrics());
     if (search) {
       const st = search.service.status();

@@ -48,6 +48,8 @@ interface TableState {
   merges: number;
   rowsRewritten: number;
   failures: number;
+  /** Time its steps held the write lane (ingest batches of the lane's table wait meanwhile). */
+  laneMs: number;
 }
 
 export interface RangeCompaction {
@@ -98,7 +100,7 @@ export function startRangeCompaction(db: Db, opts: RangeCompactionOptions): Rang
   const states = new Map<string, TableState>(
     RANGE_TABLES.map(({ table, lane }) => [
       table,
-      { table, sorted: sortedRangeTable(table), lane, tailRows: 0, running: null, moves: 0, merges: 0, rowsRewritten: 0, failures: 0 },
+      { table, sorted: sortedRangeTable(table), lane, tailRows: 0, running: null, moves: 0, merges: 0, rowsRewritten: 0, failures: 0, laneMs: 0 },
     ]),
   );
 
@@ -134,7 +136,19 @@ export function startRangeCompaction(db: Db, opts: RangeCompactionOptions): Rang
 
   /** Steps until the tail is under the threshold and no merge is due; each step queues behind the lane's batches. */
   async function compact(t: TableState): Promise<void> {
-    const lane = db.writeLane(t.lane);
+    const writeLane = db.writeLane(t.lane);
+    const lane = {
+      use<T>(step: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+        return writeLane.use(async (conn) => {
+          const t0 = performance.now();
+          try {
+            return await step(conn);
+          } finally {
+            t.laneMs += performance.now() - t0;
+          }
+        });
+      },
+    };
     try {
       for (;;) {
         while (!stopped && (await lane.use((conn) => mergeOnce(conn, t))));
@@ -204,6 +218,7 @@ export function startRangeCompaction(db: Db, opts: RangeCompactionOptions): Rang
           { name: 'teleql_range_compaction_merges_total', help: 'Pairs of sorted ranges runs merged into one', type: 'counter', value: t.merges, labels },
           { name: 'teleql_range_compaction_rows_total', help: 'Ranges rows written by compaction (moves and merges)', type: 'counter', value: t.rowsRewritten, labels },
           { name: 'teleql_range_compaction_failures_total', help: 'Compaction steps that failed (retried after the next batch)', type: 'counter', value: t.failures, labels },
+          { name: 'teleql_range_compaction_seconds_total', help: 'Time compaction steps held the write lane', type: 'counter', value: t.laneMs / 1000, labels },
         );
       }
       return samples;
