@@ -50,6 +50,7 @@ interface TableState {
   failures: number;
   /** Time its steps held the write lane (ingest batches of the lane's table wait meanwhile). */
   laneMs: number;
+  longestStepMs: number;
 }
 
 export interface RangeCompaction {
@@ -100,7 +101,7 @@ export function startRangeCompaction(db: Db, opts: RangeCompactionOptions): Rang
   const states = new Map<string, TableState>(
     RANGE_TABLES.map(({ table, lane }) => [
       table,
-      { table, sorted: sortedRangeTable(table), lane, tailRows: 0, running: null, moves: 0, merges: 0, rowsRewritten: 0, failures: 0, laneMs: 0 },
+      { table, sorted: sortedRangeTable(table), lane, tailRows: 0, running: null, moves: 0, merges: 0, rowsRewritten: 0, failures: 0, laneMs: 0, longestStepMs: 0 },
     ]),
   );
 
@@ -144,7 +145,9 @@ export function startRangeCompaction(db: Db, opts: RangeCompactionOptions): Rang
           try {
             return await step(conn);
           } finally {
-            t.laneMs += performance.now() - t0;
+            const ms = performance.now() - t0;
+            t.laneMs += ms;
+            t.longestStepMs = Math.max(t.longestStepMs, ms);
           }
         });
       },
@@ -219,6 +222,7 @@ export function startRangeCompaction(db: Db, opts: RangeCompactionOptions): Rang
           { name: 'teleql_range_compaction_rows_total', help: 'Ranges rows written by compaction (moves and merges)', type: 'counter', value: t.rowsRewritten, labels },
           { name: 'teleql_range_compaction_failures_total', help: 'Compaction steps that failed (retried after the next batch)', type: 'counter', value: t.failures, labels },
           { name: 'teleql_range_compaction_seconds_total', help: 'Time compaction steps held the write lane', type: 'counter', value: t.laneMs / 1000, labels },
+          { name: 'teleql_range_compaction_longest_step_seconds', help: 'The longest a compaction step held the write lane', type: 'gauge', value: t.longestStepMs / 1000, labels },
         );
       }
       return samples;
