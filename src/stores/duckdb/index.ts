@@ -20,7 +20,7 @@ import { createExceptionGroupStore } from './exception-groups.ts';
 import { createLogWindowStore } from './log-windows.ts';
 import { createTraceRangeTable } from './trace-ranges.ts';
 import { createParts, createPartTables } from './parts.ts';
-import { startRangeCompaction, type RangeCompaction } from './range-compaction.ts';
+import { RANGES_LANE, startRangeCompaction, type RangeCompaction } from './range-compaction.ts';
 
 export interface DuckDbStoreOptions {
   /** A file path (its directory is created) or ':memory:'. */
@@ -58,8 +58,8 @@ export interface DuckDbStore {
 }
 
 const TABLES: TableSpec<unknown>[] = [spanTable, logTable, metricTable];
-/** Write lanes for tables other stores create themselves (the search vector store's). */
-const EXTRA_WRITE_LANES = ['search'];
+/** Write lanes for tables other stores create themselves (the search vector store's), and range compaction's merges. */
+const EXTRA_WRITE_LANES = ['search', RANGES_LANE];
 
 /**
  * DuckDB's default is 122,880 rows. The batch processor sends up to 16,384 items, so at that default

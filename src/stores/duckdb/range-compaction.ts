@@ -10,19 +10,26 @@
 // rewritten as one sorted run. So there are at most log2(rows / TAIL_ROWS) + 1 runs, each row is
 // rewritten about that many times, and a lookup reads the tail plus about one row group per run.
 //
-// Each step (a move, or one merge) is one transaction on the table's write lane, between ingest
-// batches: it never races the writer or retention, and a crash leaves the old layout or the new one,
-// never half of each. Nothing is kept across restarts: the tail and the runs are read from the tables.
+// Each step (a move, or one merge) is one transaction, so a crash leaves the old layout or the new
+// one, never half of each; nothing is kept across restarts (the tail and the runs are read from the
+// tables). A move runs on the table's write lane, between ingest batches, as the tail is what the
+// writer appends to. Merges touch only the sorted part and run on a lane of their own (RANGES_LANE,
+// which retention also uses for the sorted parts): the largest merge rewrites most of the ranges
+// (~1 s at 1.3M rows), and on the write lane every ingest batch of the table would wait for it.
+// A move's INSERT only appends to the sorted part, which never conflicts with a merge's DELETE.
 // The steps are SQL statements that DuckDB runs on its own threads; the main thread only issues them,
 // so compaction adds no synchronous step to the event loop (the writer's writeStepMs is not touched).
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from 'pino';
 import type { MetricSample } from '../../server/metrics.ts';
-import { runQuery, type Db } from './connection.ts';
+import { runQuery, type Db, type Lane } from './connection.ts';
 import { RANGE_COLUMNS, sortedRangeTable } from './trace-ranges.ts';
 
 /** Tail rows that make a run: one row group (index.ts ROW_GROUP_SIZE), so each run starts its own row groups. */
 export const TAIL_ROWS = 16_384;
+
+/** The lane merges and retention's deletes of the sorted parts run on (index.ts opens it). */
+export const RANGES_LANE = 'ranges';
 
 /** Each ranges table and the write lane its rows are written on (the lane of the rows they describe). */
 const RANGE_TABLES = [
@@ -43,6 +50,8 @@ interface TableState {
   lane: string;
   /** Rows in the tail: counted at start, then per committed batch (an upper bound once retention deletes). */
   tailRows: number;
+  /** The next run's id: runs are numbered in the order they are made, so the newest has the largest. */
+  nextRun: number;
   running: Promise<void> | null;
   moves: number;
   merges: number;
@@ -98,17 +107,18 @@ export function startRangeCompaction(db: Db, opts: RangeCompactionOptions): Rang
   const { logger } = opts;
   const threshold = opts.tailRows ?? TAIL_ROWS;
   let stopped = false;
+  // Set below: the tail sizes and run ids read from the tables, which every step waits for.
+  let started: Promise<unknown> = Promise.resolve();
   const states = new Map<string, TableState>(
     RANGE_TABLES.map(({ table, lane }) => [
       table,
-      { table, sorted: sortedRangeTable(table), lane, tailRows: 0, running: null, moves: 0, merges: 0, rowsRewritten: 0, failures: 0, laneMs: 0, longestStepMs: 0 },
+      { table, sorted: sortedRangeTable(table), lane, tailRows: 0, nextRun: 1, running: null, moves: 0, merges: 0, rowsRewritten: 0, failures: 0, laneMs: 0, longestStepMs: 0 },
     ]),
   );
 
   /** The tail, sorted, as a new run (the newest); the tail emptied. */
   async function move(conn: DuckDBConnection, t: TableState): Promise<void> {
-    const runs = await runsOf(conn, t.sorted);
-    const next = (runs.at(-1)?.run ?? 0) + 1;
+    const next = t.nextRun++;
     const rows = await inTransaction(conn, async () => {
       const n = await count(conn, `INSERT INTO ${t.sorted} SELECT ${RANGE_COLUMNS}, $1 FROM ${t.table} ${SORT}`, [next]);
       await conn.run(`DELETE FROM ${t.table}`);
@@ -124,7 +134,7 @@ export function startRangeCompaction(db: Db, opts: RangeCompactionOptions): Rang
     const runs = await runsOf(conn, t.sorted);
     const [older, newer] = runs.slice(-2);
     if (!older || !newer || newer.rows < older.rows) return false;
-    const next = newer.run + 1;
+    const next = t.nextRun++;
     const rows = await inTransaction(conn, async () => {
       const n = await count(conn, `INSERT INTO ${t.sorted} SELECT ${RANGE_COLUMNS}, $1 FROM ${t.sorted} WHERE run IN ($2, $3) ${SORT}`, [next, older.run, newer.run]);
       await conn.run(`DELETE FROM ${t.sorted} WHERE run IN (${older.run}, ${newer.run})`);
@@ -135,12 +145,12 @@ export function startRangeCompaction(db: Db, opts: RangeCompactionOptions): Rang
     return true;
   }
 
-  /** Steps until the tail is under the threshold and no merge is due; each step queues behind the lane's batches. */
-  async function compact(t: TableState): Promise<void> {
-    const writeLane = db.writeLane(t.lane);
-    const lane = {
-      use<T>(step: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-        return writeLane.use(async (conn) => {
+  /** `lane`, with the time each step holds it counted. */
+  function timed(t: TableState, name: string): Lane {
+    const lane = db.writeLane(name);
+    return {
+      use: (step) =>
+        lane.use(async (conn) => {
           const t0 = performance.now();
           try {
             return await step(conn);
@@ -149,14 +159,20 @@ export function startRangeCompaction(db: Db, opts: RangeCompactionOptions): Rang
             t.laneMs += ms;
             t.longestStepMs = Math.max(t.longestStepMs, ms);
           }
-        });
-      },
+        }),
     };
+  }
+
+  /** Steps until the tail is under the threshold and no merge is due; each step queues behind its lane's work. */
+  async function compact(t: TableState): Promise<void> {
+    const writes = timed(t, t.lane);
+    const merges = timed(t, RANGES_LANE);
     try {
+      await started;
       for (;;) {
-        while (!stopped && (await lane.use((conn) => mergeOnce(conn, t))));
+        while (!stopped && (await merges.use((conn) => mergeOnce(conn, t))));
         if (stopped || t.tailRows < threshold) return;
-        await lane.use((conn) => move(conn, t));
+        await writes.use((conn) => move(conn, t));
       }
     } catch (err) {
       if (stopped || db.closed) return;
@@ -173,10 +189,11 @@ export function startRangeCompaction(db: Db, opts: RangeCompactionOptions): Rang
   }
 
   // The tail's size is read once, on the lane (a file may hold a whole tail from an earlier version or run).
-  const started = Promise.all(
+  started = Promise.all(
     [...states.values()].map(async (t) => {
       try {
         t.tailRows = await db.writeLane(t.lane).use((conn) => count(conn, `SELECT count(*) AS n FROM ${t.table}`));
+        t.nextRun = 1 + (await db.writeLane(RANGES_LANE).use((conn) => count(conn, `SELECT coalesce(max(run), 0) AS n FROM ${t.sorted}`)));
       } catch (err) {
         logger.warn({ table: t.table, err: err instanceof Error ? err.message : String(err) }, 'range compaction could not read its tail');
         return;

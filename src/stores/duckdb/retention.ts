@@ -19,11 +19,12 @@ const TABLES = [
   // A trace's range goes once its newest span start is out of the window (its spans are gone too).
   // Written in the spans' transactions, so deleted on their lane.
   { table: 'trace_ranges', column: 'max_start_ns', signal: 'traces', lane: 'spans' },
-  // Their sorted parts (range-compaction.ts), on the same lanes, so a delete never races a compaction step.
-  { table: 'trace_ranges_sorted', column: 'max_start_ns', signal: 'traces', lane: 'spans' },
+  // Their sorted parts, on the lane of range compaction's merges (range-compaction.ts), so a delete
+  // never races a merge.
+  { table: 'trace_ranges_sorted', column: 'max_start_ns', signal: 'traces', lane: 'ranges' },
   { table: 'logs', column: 'time_ns', signal: 'logs', lane: 'logs' },
   { table: 'log_trace_ranges', column: 'max_start_ns', signal: 'logs', lane: 'logs' },
-  { table: 'log_trace_ranges_sorted', column: 'max_start_ns', signal: 'logs', lane: 'logs' },
+  { table: 'log_trace_ranges_sorted', column: 'max_start_ns', signal: 'logs', lane: 'ranges' },
   { table: 'metric_points', column: 'time_ns', signal: 'metrics', lane: 'metric_points' },
 ] as const;
 
