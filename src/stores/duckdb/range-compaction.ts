@@ -15,7 +15,7 @@
 // tables). A move runs on the table's write lane, between ingest batches, as the tail is what the
 // writer appends to. Merges touch only the sorted part and run on a lane of their own (RANGES_LANE,
 // which retention also uses for the sorted parts): the largest merge rewrites most of the ranges
-// (~1 s at 1.3M rows), and on the write lane every ingest batch of the table would wait for it.
+// (1–2 s at 1.3M rows, bench:query-ranges), and on the write lane every ingest batch would wait for it.
 // A move's INSERT only appends to the sorted part, which never conflicts with a merge's DELETE.
 // The steps are SQL statements that DuckDB runs on its own threads; the main thread only issues them,
 // so compaction adds no synchronous step to the event loop (the writer's writeStepMs is not touched).
@@ -57,7 +57,7 @@ interface TableState {
   merges: number;
   rowsRewritten: number;
   failures: number;
-  /** Time its steps held the write lane (ingest batches of the lane's table wait meanwhile). */
+  /** Time its steps held their lanes (while a move holds the write lane, that table's ingest batches wait). */
   laneMs: number;
   longestStepMs: number;
 }
@@ -238,8 +238,8 @@ export function startRangeCompaction(db: Db, opts: RangeCompactionOptions): Rang
           { name: 'teleql_range_compaction_merges_total', help: 'Pairs of sorted ranges runs merged into one', type: 'counter', value: t.merges, labels },
           { name: 'teleql_range_compaction_rows_total', help: 'Ranges rows written by compaction (moves and merges)', type: 'counter', value: t.rowsRewritten, labels },
           { name: 'teleql_range_compaction_failures_total', help: 'Compaction steps that failed (retried after the next batch)', type: 'counter', value: t.failures, labels },
-          { name: 'teleql_range_compaction_seconds_total', help: 'Time compaction steps held the write lane', type: 'counter', value: t.laneMs / 1000, labels },
-          { name: 'teleql_range_compaction_longest_step_seconds', help: 'The longest a compaction step held the write lane', type: 'gauge', value: t.longestStepMs / 1000, labels },
+          { name: 'teleql_range_compaction_seconds_total', help: 'Time compaction steps held their lanes (moves: the table\'s write lane; merges: their own)', type: 'counter', value: t.laneMs / 1000, labels },
+          { name: 'teleql_range_compaction_longest_step_seconds', help: 'The longest a compaction step held its lane', type: 'gauge', value: t.longestStepMs / 1000, labels },
         );
       }
       return samples;
