@@ -54,7 +54,7 @@ if (!existsSync(file)) {
   console.log(
     `loaded ${fmt(total, 0)} one-span traces in ${fmt(loadS, 1)} s; compaction: ${m('teleql_range_compaction_moves_total')} moves, ` +
       `${m('teleql_range_compaction_merges_total')} merges, ${fmt(m('teleql_range_compaction_rows_total'), 0)} rows written ` +
-      `(${fmt(m('teleql_range_compaction_rows_total') / total, 1)} per range), ${fmt(m('teleql_range_compaction_seconds_total'), 2)} s on the write lane (longest step ${fmt(m('teleql_range_compaction_longest_step_seconds') * 1000, 0)} ms)`,
+      `(${fmt(m('teleql_range_compaction_rows_total') / total, 1)} per range), ${fmt(m('teleql_range_compaction_seconds_total'), 2)} s holding the lanes (longest step ${fmt(m('teleql_range_compaction_longest_step_seconds') * 1000, 0)} ms)`,
   );
   console.log(`layout: tail ${fmt(layout!.tailRows, 0)} rows, runs ${layout!.runs.map((r) => fmt(r.rows, 0)).join(' + ')}`);
   await store.db.writeLane('spans').use(async (conn) => {
