@@ -132,6 +132,7 @@ const gateway = pinned(['src/main.ts', 'serve', '--config', configFile], {
   TELEQL_GRAPHQL_PORT: String(gqlPort),
   TELEQL_LOG_LEVEL: 'warn',
 }, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+gateway.stdout!.on('data', (d: Buffer) => process.stderr.write(d));
 await waitForReady(gqlPort, 30_000);
 const written = async (acked: number) => {
   for (;;) {
