@@ -26,15 +26,7 @@ const memoryLimit = limitAt === -1 ? '96MB' : process.argv[limitAt + 1]!;
 const instance = await DuckDBInstance.create(file, { memory_limit: memoryLimit, access_mode: 'READ_ONLY', ...(threads ? { threads: String(threads) } : {}) });
 const conn = await instance.connect();
 const rows = async (sql: string) => (await conn.runAndReadAll(sql)).getRowObjectsJS();
-// The ranges' tail and sorted runs (range-compaction.ts); a file from before compaction has no sorted part.
-const hasSorted = (await rows("SELECT 1 FROM duckdb_tables() WHERE table_name = 'trace_ranges_sorted'")).length > 0;
-const rangeIds = hasSorted ? '(SELECT trace_id FROM trace_ranges UNION ALL SELECT trace_id FROM trace_ranges_sorted)' : 'trace_ranges';
-const ids = (await rows(`SELECT trace_id FROM ${rangeIds} USING SAMPLE 5000 ROWS`)).map((r) => r.trace_id as string);
-if (hasSorted) {
-  const runs = await rows('SELECT run, count(*) AS n FROM trace_ranges_sorted GROUP BY run ORDER BY run');
-  const [tail] = await rows('SELECT count(*) AS n FROM trace_ranges');
-  console.log(`trace_ranges: tail ${fmt(Number(tail!.n), 0)} rows, sorted runs ${runs.map((r) => fmt(Number(r.n), 0)).join(' + ') || 'none'}`);
-}
+const ids = (await rows('SELECT trace_id FROM trace_ranges USING SAMPLE 5000 ROWS')).map((r) => r.trace_id as string);
 const tenant = (await rows('SELECT tenant FROM spans LIMIT 1'))[0]!.tenant as string;
 
 // The statements as the store builds them for one ID: $1 tenant, $2 trace key, $3 trace ID.

@@ -142,7 +142,7 @@ try {
     // The searches look back 15 minutes from the newest span, as they do right after a load.
     const [last] = await store.db.query('SELECT max(start_ns) AS t FROM spans');
     now = Number((last?.t as bigint) / 1_000_000n);
-    traceIds = (await store.db.query('SELECT DISTINCT trace_id FROM (SELECT trace_id FROM trace_ranges UNION ALL SELECT trace_id FROM trace_ranges_sorted)')).map((r) => r.trace_id as string);
+    traceIds = (await store.db.query('SELECT DISTINCT trace_id FROM trace_ranges')).map((r) => r.trace_id as string);
     console.log(`opened ${keptFile} (${fmt(traceIds.length, 0)} traces)`);
   } else {
     const t0 = performance.now();

@@ -321,7 +321,6 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     samples.push(...tailService.metrics());
     samples.push(...security.metrics());
     if (retention) samples.push(...retention.metrics());
-    if (store) samples.push(...store.rangeCompaction.metrics());
     if (alerting) samples.push(...alerting.engine.metrics());
     if (search) {
       const st = search.service.status();

@@ -20,7 +20,6 @@ import { createExceptionGroupStore } from './exception-groups.ts';
 import { createLogWindowStore } from './log-windows.ts';
 import { createTraceRangeTable } from './trace-ranges.ts';
 import { createParts, createPartTables } from './parts.ts';
-import { RANGES_LANE, startRangeCompaction, type RangeCompaction } from './range-compaction.ts';
 
 export interface DuckDbStoreOptions {
   /** A file path (its directory is created) or ':memory:'. */
@@ -36,8 +35,6 @@ export interface DuckDbStoreOptions {
   writeStepRows?: number;
   /** The longest the writer runs before yielding to the event loop, in ms (writer.ts; default 10). */
   writeStepMs?: number;
-  /** Ranges tail rows that make a sorted run (range-compaction.ts; tests use fewer). */
-  rangeTailRows?: number;
 }
 
 export interface DuckDbStore {
@@ -53,13 +50,11 @@ export interface DuckDbStore {
   stats(): WriterStats;
   /** The database itself, for stores of other concepts kept in the same file (alerting, the search vector store). */
   db: Db;
-  /** Keeps trace_ranges and log_trace_ranges sorted (range-compaction.ts). */
-  rangeCompaction: RangeCompaction;
 }
 
 const TABLES: TableSpec<unknown>[] = [spanTable, logTable, metricTable];
-/** Write lanes for tables other stores create themselves (the search vector store's), and range compaction's merges. */
-const EXTRA_WRITE_LANES = ['search', RANGES_LANE];
+/** Write lanes for tables other stores create themselves (the search vector store's). */
+const EXTRA_WRITE_LANES = ['search'];
 
 /**
  * DuckDB's default is 122,880 rows. The batch processor sends up to 16,384 items, so at that default
@@ -94,9 +89,7 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
     },
   });
   logger.info({ path: opts.path }, 'opened');
-  const rangeCompaction = startRangeCompaction(db, { logger, tailRows: opts.rangeTailRows });
-  const steps = { rows: opts.writeStepRows ?? DEFAULT_STEP_ROWS, ms: opts.writeStepMs ?? DEFAULT_STEP_MS };
-  const writer = createWriter(db, createLogIds(lastLogId), parts, logger, steps, rangeCompaction.written);
+  const writer = createWriter(db, createLogIds(lastLogId), parts, logger, { rows: opts.writeStepRows ?? DEFAULT_STEP_ROWS, ms: opts.writeStepMs ?? DEFAULT_STEP_MS });
   return {
     traces: createTraceStore(db, parts),
     logs: createLogStore(db, parts),
@@ -111,10 +104,8 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
     writer,
     stats: writer.stats,
     db,
-    rangeCompaction,
     async close() {
       const wasOpen = !db.closed;
-      await rangeCompaction.stop();
       await db.close();
       if (wasOpen) logger.info({ path: opts.path }, 'closed');
     },

@@ -1,5 +1,5 @@
 // Retention: a timer that deletes rows older than each signal's window from spans (and their
-// trace_ranges, tail and sorted part), logs (and their log_trace_ranges) and metric_points. Each DELETE removes at most `batchRows` rows and runs on
+// trace_ranges), logs (and their log_trace_ranges) and metric_points. Each DELETE removes at most `batchRows` rows and runs on
 // the table's own write lane, so an ingest batch waits for one small step at most, never a pass;
 // readers are not blocked at all (DuckDB's MVCC). Row groups left empty are dropped at checkpoint.
 import type { Logger } from 'pino';
@@ -19,12 +19,8 @@ const TABLES = [
   // A trace's range goes once its newest span start is out of the window (its spans are gone too).
   // Written in the spans' transactions, so deleted on their lane.
   { table: 'trace_ranges', column: 'max_start_ns', signal: 'traces', lane: 'spans' },
-  // Their sorted parts, on the lane of range compaction's merges (range-compaction.ts), so a delete
-  // never races a merge.
-  { table: 'trace_ranges_sorted', column: 'max_start_ns', signal: 'traces', lane: 'ranges' },
   { table: 'logs', column: 'time_ns', signal: 'logs', lane: 'logs' },
   { table: 'log_trace_ranges', column: 'max_start_ns', signal: 'logs', lane: 'logs' },
-  { table: 'log_trace_ranges_sorted', column: 'max_start_ns', signal: 'logs', lane: 'ranges' },
   { table: 'metric_points', column: 'time_ns', signal: 'metrics', lane: 'metric_points' },
 ] as const;
 

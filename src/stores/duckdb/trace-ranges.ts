@@ -7,10 +7,6 @@
 //
 // log_trace_ranges is the same for logs: per tenant and trace, the log times (time_ns) a batch wrote,
 // in the columns of the same names, so logs-by-trace skips row groups the same way.
-//
-// Each table is read together with its sorted part, `<table>_sorted` (range-compaction.ts): the
-// batches append to the table itself (a small unsorted tail), and compaction moves the tail into
-// sorted runs, so a lookup reads the tail and about one row group per run, not the whole table.
 import type { LogRecord, SpanRecord } from '../../model/telemetry.ts';
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { runQuery } from './connection.ts';
@@ -43,19 +39,6 @@ function rangeTable(name: string): TableSpec<TraceRange> {
 export const traceRangeTable = rangeTable('trace_ranges');
 export const logTraceRangeTable = rangeTable('log_trace_ranges');
 
-/** The sorted part of a ranges table: its columns plus the run (range-compaction.ts) that wrote each row. */
-export function sortedRangeTable(table: string): string {
-  return `${table}_sorted`;
-}
-
-/** The columns a ranges table and its sorted part share, in table order. */
-export const RANGE_COLUMNS = traceRangeTable.columns.map((c) => c.name).join(', ');
-
-function sortedRangeTableSql(table: TableSpec<TraceRange>): string {
-  const cols = table.columns.map((c) => `${c.name} ${c.type}`).join(', ');
-  return `CREATE TABLE IF NOT EXISTS ${sortedRangeTable(table.name)} (${cols}, run INTEGER NOT NULL)`;
-}
-
 /** What a range is made of: a record's trace ID ('' for none) and the time its table is sorted by. */
 interface RangeSource<R> {
   traceId(r: R): string;
@@ -87,37 +70,27 @@ export function traceRanges(spans: readonly SpanRecord[]): TraceRange[] {
 }
 
 /** Appends a span batch's ranges in the batch's own transaction (the spans writer's connection). */
-export function traceRangeRows(written?: RangesWritten): CompanionRows<SpanRecord> {
-  return rangeRows(traceRangeTable, SPAN_SOURCE, written);
+export function traceRangeRows(): CompanionRows<SpanRecord> {
+  return rangeRows(traceRangeTable, SPAN_SOURCE);
 }
 
 /** The same for a log batch, into log_trace_ranges. */
-export function logTraceRangeRows(written?: RangesWritten): CompanionRows<LogRecord> {
-  return rangeRows(logTraceRangeTable, LOG_SOURCE, written);
+export function logTraceRangeRows(): CompanionRows<LogRecord> {
+  return rangeRows(logTraceRangeTable, LOG_SOURCE);
 }
 
-/** Told the rows each committed batch added to a ranges table (range-compaction.ts counts its tail). */
-export type RangesWritten = (table: string, rows: number) => void;
-
-function rangeRows<R extends { tenant: string }>(table: TableSpec<TraceRange>, source: RangeSource<R>, written?: RangesWritten): CompanionRows<R> {
+function rangeRows<R extends { tenant: string }>(table: TableSpec<TraceRange>, source: RangeSource<R>): CompanionRows<R> {
   const types = stagedTypes(table);
   let appender: DuckDBAppender | null = null;
-  let appended = 0;
   return {
     async append(conn, records) {
       appender ??= await conn.createAppender(table.name);
       const all = ranges(records, source);
-      appended = all.length;
       if (all.length === 0) return;
       for (const chunk of buildChunks(table.columns, types, all)) appender.appendDataChunk(chunk);
       appender.flushSync();
     },
-    committed() {
-      if (appended > 0) written?.(table.name, appended);
-      appended = 0;
-    },
     reset() {
-      appended = 0;
       try {
         appender?.clear();
         appender?.closeSync();
@@ -131,11 +104,9 @@ function rangeRows<R extends { tenant: string }>(table: TableSpec<TraceRange>, s
 
 /**
  * Creates the tables (after spans and logs). A file from an earlier version has spans but no ranges:
- * they are filled in once, here, from the rows themselves (into the tail: compaction sorts them).
- * A file from before the sorted parts gets them empty.
+ * they are filled in once, here, from the rows themselves.
  */
 export async function createTraceRangeTable(conn: DuckDBConnection): Promise<void> {
-  for (const table of [traceRangeTable, logTraceRangeTable]) await conn.run(sortedRangeTableSql(table));
   const fills = [
     { table: traceRangeTable, from: 'SELECT tenant, trace_key, trace_id, min(start_ns), max(start_ns) FROM spans GROUP BY tenant, trace_key, trace_id' },
     {
@@ -155,14 +126,9 @@ export async function createTraceRangeTable(conn: DuckDBConnection): Promise<voi
 }
 
 /**
- * A one-row subquery `(lo, hi)`: the times `table` (trace_ranges or log_trace_ranges) and its sorted
- * part hold for lowercase `ids` of tenant $1 (NULLs if none). The same conditions on both, so each
- * scan gets them as filters: the tail is read whole (it is small), the sorted part's zone maps on
- * tenant and trace_key skip every row group but about one per run.
+ * A one-row subquery `(lo, hi)`: the times `table` (trace_ranges or log_trace_ranges) holds for
+ * lowercase `ids` of tenant $1 (NULLs if none).
  */
 export function traceRangeSql(ids: readonly string[], p: Params, table = 'trace_ranges'): string {
-  const match = `${traceIdsSql(ids, p.add)} AND tenant = $1`;
-  return `(SELECT min(lo) AS lo, max(hi) AS hi FROM (
-      SELECT min_start_ns AS lo, max_start_ns AS hi FROM ${table} WHERE ${match}
-      UNION ALL SELECT min_start_ns, max_start_ns FROM ${sortedRangeTable(table)} WHERE ${match}))`;
+  return `(SELECT min(min_start_ns) AS lo, max(max_start_ns) AS hi FROM ${table} WHERE ${traceIdsSql(ids, p.add)} AND tenant = $1)`;
 }

@@ -15,7 +15,7 @@ import { logTable, prepareLog, type LogIds } from './log-rows.ts';
 import { metricTable, prepareMetric } from './metric-rows.ts';
 import { createEncodeCache, type EncodeCache } from './resources.ts';
 import { prepareSpan, spanTable } from './span-rows.ts';
-import { logTraceRangeRows, traceRangeRows, type RangesWritten } from './trace-ranges.ts';
+import { logTraceRangeRows, traceRangeRows } from './trace-ranges.ts';
 import type { Parts } from './parts.ts';
 
 const SLICE_ROWS = 8 * CHUNK_ROWS; // small enough to overlap building with loading, large enough to amortise each INSERT
@@ -166,14 +166,7 @@ export interface StepSize {
   ms: number;
 }
 
-export function createWriter(
-  db: Db,
-  logIds: LogIds,
-  parts: Parts,
-  logger: Logger,
-  steps: StepSize = { rows: DEFAULT_STEP_ROWS, ms: DEFAULT_STEP_MS },
-  rangesWritten?: RangesWritten,
-): StoreWriter & { stats(): WriterStats } {
+export function createWriter(db: Db, logIds: LogIds, parts: Parts, logger: Logger, steps: StepSize = { rows: DEFAULT_STEP_ROWS, ms: DEFAULT_STEP_MS }): StoreWriter & { stats(): WriterStats } {
   const stats: Omit<WriterStats, 'appendSteps' | 'longestStepMs'> = { rowsWritten: { spans: 0, logs: 0, metric_points: 0 }, writeErrors: 0 };
   function guarded<R>(table: keyof WriterStats['rowsWritten'], writer: TableWriter<R>) {
     return async (records: readonly R[]): Promise<void> => {
@@ -192,8 +185,8 @@ export function createWriter(
   };
   // Each batch's trace ranges commit with its spans, so no span is visible without its range.
   // Resources and scopes commit with the rows that point at them.
-  const spans = createTableWriter(db, spanTable, prepareSpan, count('spans'), steps, [traceRangeRows(rangesWritten), parts.companion()]);
-  const logs = createTableWriter(db, logTable, (r: LogRecord, cache) => prepareLog(r, cache, logIds), count('logs'), steps, [logTraceRangeRows(rangesWritten), parts.companion()]);
+  const spans = createTableWriter(db, spanTable, prepareSpan, count('spans'), steps, [traceRangeRows(), parts.companion()]);
+  const logs = createTableWriter(db, logTable, (r: LogRecord, cache) => prepareLog(r, cache, logIds), count('logs'), steps, [logTraceRangeRows(), parts.companion()]);
   const metrics = createTableWriter(db, metricTable, prepareMetric, count('metric_points'), steps);
   return {
     writeSpans: guarded('spans', spans),
