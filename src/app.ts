@@ -303,7 +303,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       for (const [table, rows] of Object.entries(s.rowsWritten)) {
         samples.push({ name: 'teleql_duckdb_rows_written_total', help: 'Rows committed to DuckDB', type: 'counter', value: rows, labels: { table } });
       }
-      samples.push({ name: 'teleql_duckdb_write_errors_total', help: 'Write batches DuckDB refused', type: 'counter', value: s.writeErrors });
+      samples.push({ name: 'teleql_duckdb_write_errors_total', help: 'Write attempts DuckDB refused (each retry of a batch counts)', type: 'counter', value: s.writeErrors });
       for (const [table, steps] of Object.entries(s.appendSteps)) {
         samples.push({ name: 'teleql_duckdb_append_steps_total', help: 'Synchronous appender steps, each followed by a yield to the event loop (storage.duckdb.writeStepMs, writeStepRows)', type: 'counter', value: steps, labels: { table } });
       }

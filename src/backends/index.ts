@@ -11,7 +11,7 @@ const TABLE_SIGNAL: Record<string, Signal> = { spans: 'traces', logs: 'logs', me
 
 /** The embedded store as a backend: per signal, WRITE when a pipeline writes to it, READ when queries read it. */
 export function duckDbReporters(
-  stats: () => { rowsWritten: Record<string, number>; writeErrors: number },
+  stats: () => { rowsWritten: Record<string, number>; writeErrors: number; lastWriteError: { table: string; message: string; at: number } | null; failingTables: readonly string[] },
   roles: Record<Signal, BackendRole[]>,
   path: string,
 ): { backendStatus(): BackendStatus }[] {
@@ -20,16 +20,17 @@ export function duckDbReporters(
     .map(([table, signal]) => ({
       backendStatus: (): BackendStatus => {
         const s = stats();
+        const last = s.lastWriteError?.table === table ? s.lastWriteError : null;
         return {
           id: `duckdb/${signal}`,
           kind: 'duckdb',
           signal,
           roles: roles[signal],
           endpoint: path,
-          // The store counts refused write batches, not items, and has no per-table error: healthy is "no refused batch".
-          healthy: s.writeErrors === 0,
-          lastError: s.writeErrors === 0 ? null : `${s.writeErrors} write batches refused`,
-          lastErrorAt: null,
+          // Unhealthy while this table's writes fail; a refused write that a retry then wrote is history.
+          healthy: !s.failingTables.includes(table),
+          lastError: last?.message ?? null,
+          lastErrorAt: last ? new Date(last.at) : null,
           queueDepth: 0,
           itemsWritten: s.rowsWritten[table] ?? 0,
           itemsFailed: 0,

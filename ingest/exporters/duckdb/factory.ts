@@ -1,11 +1,30 @@
 // Writes each batch to the embedded DuckDB store through its StoreWriter. The store is opened by
 // the app (the query side reads the same instance), so the factory is made around its writer.
+//
+// Every batch reaching here was already acknowledged to its client, so a write that may succeed
+// later (UNAVAILABLE: the buffer pool full, a write-write conflict, an I/O error) is retried here
+// with backoff, like the Collector's retry_on_failure; each attempt is its own transaction, rolled
+// back on failure, so a retry never writes a row twice. While it retries, the batch processor's
+// queue fills and clients are told to retry (503/UNAVAILABLE): backpressure instead of loss.
+import type { Logger } from 'pino';
 import type { StoreWriter } from '../../../src/stores/types.ts';
 import { permanentError, retryableError, type Exporter, type ExporterFactory, type Signal, type SignalItems } from '../../component.ts';
 import type { LogRecord, MetricPoint, SpanRecord } from '../../../src/model/telemetry.ts';
+import type { MetricSample } from '../../../src/server/metrics.ts';
 import { StoreError } from '../../../src/stores/types.ts';
+import { backoffMs, type QueueSettings } from '../helpers/settings.ts';
 
-export type DuckDbExporterConfig = Record<string, never>;
+export interface DuckDbExporterConfig {
+  /** Retries of a write DuckDB refused for a reason that may pass; `maxElapsedMs` 0 = never give up. */
+  retry: QueueSettings['retry'];
+}
+
+export interface DuckDbExporterStats {
+  /** Write attempts refused and tried again. */
+  retries: number;
+  /** Batches given up (permanent error, or still failing after `retry.maxElapsedMs`). */
+  failedBatches: number;
+}
 
 function writeFor<S extends Signal>(writer: StoreWriter, signal: S): (items: readonly SignalItems[S][]) => Promise<void> {
   switch (signal) {
@@ -18,27 +37,73 @@ function writeFor<S extends Signal>(writer: StoreWriter, signal: S): (items: rea
   }
 }
 
+class DuckDbExporter<S extends Signal> implements Exporter<S> {
+  private readonly counts: DuckDbExporterStats = { retries: 0, failedBatches: 0 };
+
+  constructor(
+    private readonly id: string,
+    private readonly config: DuckDbExporterConfig,
+    private readonly write: (items: readonly SignalItems[S][]) => Promise<void>,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {}
+  async shutdown(): Promise<void> {}
+
+  async consume(items: readonly SignalItems[S][]): Promise<void> {
+    const { retry } = this.config;
+    const since = Date.now();
+    for (let failures = 1; ; failures++) {
+      try {
+        await this.write(items);
+        if (failures > 1) this.logger.info({ items: items.length, attempts: failures }, 'write succeeded after retrying');
+        return;
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        // Malformed data or our own bug: the same write would fail again.
+        if (!(err instanceof StoreError && err.code === 'UNAVAILABLE')) {
+          this.counts.failedBatches++;
+          throw permanentError(message, err);
+        }
+        const wait = backoffMs(retry, failures);
+        if (retry.maxElapsedMs > 0 && Date.now() + wait - since > retry.maxElapsedMs) {
+          this.counts.failedBatches++;
+          throw retryableError(`${message} (still failing after ${failures} attempts in ${Date.now() - since} ms)`, err);
+        }
+        this.counts.retries++;
+        this.logger.warn({ items: items.length, attempt: failures, retryInMs: wait, err: message }, 'write failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  }
+
+  stats(): DuckDbExporterStats {
+    return { ...this.counts };
+  }
+
+  metrics(): MetricSample[] {
+    const labels = { component: this.id };
+    return [
+      { name: 'teleql_duckdb_write_retries_total', help: 'Store writes refused for a reason that may pass, and tried again', type: 'counter', value: this.counts.retries, labels },
+      { name: 'teleql_duckdb_failed_batches_total', help: 'Acknowledged batches the store never took (permanent error or retries exhausted)', type: 'counter', value: this.counts.failedBatches, labels },
+    ];
+  }
+}
+
+export type DuckDbExporterOf<S extends Signal> = Exporter<S> & { stats(): DuckDbExporterStats; metrics(): MetricSample[] };
+
 export function duckDbExporterFactory(writer: StoreWriter): ExporterFactory<DuckDbExporterConfig> {
   return {
     kind: 'exporter',
     type: 'duckdb',
     signals: ['traces', 'logs', 'metrics'],
-    createDefaultConfig: () => ({}),
-    create<S extends Signal>(_settings: unknown, _config: DuckDbExporterConfig, signal: S): Exporter<S> {
-      const write = writeFor(writer, signal);
-      return {
-        start: async () => {},
-        shutdown: async () => {},
-        async consume(items) {
-          try {
-            await write(items);
-          } catch (err) {
-            // A closed database may come back; malformed data will not.
-            if (err instanceof StoreError && err.code === 'UNAVAILABLE') throw retryableError(err.message, err);
-            throw permanentError(err instanceof Error ? err.message : String(err), err);
-          }
-        },
-      };
+    // Short first waits: a full pool or a conflict usually clears within one batch's time. Past 30 s
+    // the batch is given up (counted and logged) so that a broken store cannot hold shutdown for ever.
+    createDefaultConfig: () => ({
+      retry: { initialIntervalMs: 100, maxIntervalMs: 5_000, multiplier: 2, randomizationFactor: 0.5, maxElapsedMs: 30_000 },
+    }),
+    create<S extends Signal>(settings: { id: string; logger: Logger }, config: DuckDbExporterConfig, signal: S): DuckDbExporterOf<S> {
+      return new DuckDbExporter(settings.id, config, writeFor(writer, signal), settings.logger);
     },
   };
 }

@@ -14,7 +14,12 @@ export function unavailable(message: string, cause?: unknown): StoreError {
 // User values only ever reach DuckDB as bound parameters, so a parser/binder/catalog error is our
 // bug (INTERNAL), while a conversion or invalid-input error comes from a value the caller sent.
 const BAD_INPUT = /^(Conversion|Invalid Input|Out of Range) Error/;
-const TRANSIENT = /^(IO|Interrupt|Out of Memory|Connection) Error|disconnected|instance closed|database has been closed|Could not set lock/i;
+// Transient: the same statement may succeed later. DuckDB wraps some of these ("Failed to append:
+// could not allocate block…" when the buffer pool is full, "TransactionContext Error: Failed to
+// commit: …"), so out-of-memory is matched anywhere in the text; write-write conflicts are
+// TransactionContext errors.
+const TRANSIENT =
+  /^(IO|Interrupt|Connection|TransactionContext) Error|Out of Memory|could not allocate|disconnected|instance closed|database has been closed|Could not set lock/i;
 
 export function toStoreError(err: unknown): StoreError {
   if (err instanceof StoreError) return err;

@@ -36,7 +36,11 @@ const CLOCK_ROWS = 32;
 
 export interface WriterStats {
   rowsWritten: Record<'spans' | 'logs' | 'metric_points', number>;
+  /** Write attempts DuckDB refused (the ingest exporter retries the ones that may pass: each attempt counts). */
   writeErrors: number;
+  /** The latest refused write, and whether the write after it has not yet succeeded (per table). */
+  lastWriteError: { table: string; message: string; at: number } | null;
+  failingTables: ('spans' | 'logs' | 'metric_points')[];
   /** Synchronous steps of direct appends, each followed by a yield to the event loop (writeStepMs, writeStepRows). */
   appendSteps: Record<'spans' | 'logs' | 'metric_points', number>;
   /** The longest of those steps, in ms (wall clock: includes any GC or descheduling within it). */
@@ -167,14 +171,18 @@ export interface StepSize {
 }
 
 export function createWriter(db: Db, logIds: LogIds, parts: Parts, logger: Logger, steps: StepSize = { rows: DEFAULT_STEP_ROWS, ms: DEFAULT_STEP_MS }): StoreWriter & { stats(): WriterStats } {
-  const stats: Omit<WriterStats, 'appendSteps' | 'longestStepMs'> = { rowsWritten: { spans: 0, logs: 0, metric_points: 0 }, writeErrors: 0 };
+  const stats: Omit<WriterStats, 'appendSteps' | 'longestStepMs' | 'failingTables'> = { rowsWritten: { spans: 0, logs: 0, metric_points: 0 }, writeErrors: 0, lastWriteError: null };
+  const failing = new Set<keyof WriterStats['rowsWritten']>();
   function guarded<R>(table: keyof WriterStats['rowsWritten'], writer: TableWriter<R>) {
     return async (records: readonly R[]): Promise<void> => {
       try {
         await writer.write(records);
+        failing.delete(table);
       } catch (err) {
         stats.writeErrors++;
+        failing.add(table);
         const storeErr = toStoreError(err);
+        stats.lastWriteError = { table, message: storeErr.message, at: Date.now() };
         logger.warn({ table, rows: records.length, code: storeErr.code, err: storeErr.message }, 'write failed');
         throw storeErr;
       }
@@ -194,6 +202,7 @@ export function createWriter(db: Db, logIds: LogIds, parts: Parts, logger: Logge
     writeMetrics: guarded('metric_points', metrics),
     stats: () => ({
       ...structuredClone(stats),
+      failingTables: [...failing],
       appendSteps: { spans: spans.steps, logs: logs.steps, metric_points: metrics.steps },
       longestStepMs: { spans: spans.longestStepMs, logs: logs.longestStepMs, metric_points: metrics.longestStepMs },
     }),

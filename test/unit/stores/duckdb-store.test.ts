@@ -143,8 +143,11 @@ describe('DuckDB store', () => {
       await rejectsWith(store.writer.writeSpans(brokenInDuckDb), 'INTERNAL');
       assert.deepEqual(await store.traces.searchTraces('rb', {}, 10), []);
       assert.equal(store.stats().writeErrors, 2);
+      assert.deepEqual(store.stats().failingTables, ['spans']);
+      assert.equal(store.stats().lastWriteError?.table, 'spans');
 
       await store.writer.writeSpans(manySpans('rb', 20));
+      assert.deepEqual(store.stats().failingTables, [], 'a write that succeeds clears the failing state');
       assert.equal((await store.traces.searchTraces('rb', {}, 10)).length, 2);
       assert.deepEqual(store.stats().rowsWritten, { spans: 20, logs: 0, metric_points: 0 });
     });
@@ -256,6 +259,10 @@ describe('DuckDB store', () => {
     assert.equal(toStoreError(new Error('Failed to query: connection disconnected')).code, 'UNAVAILABLE');
     assert.equal(toStoreError(new Error('IO Error: Could not set lock on file')).code, 'UNAVAILABLE');
     assert.equal(toStoreError(new Error('Binder Error: Referenced column "x" not found')).code, 'INTERNAL');
+    // A full buffer pool and a write-write conflict may pass: the ingest exporter retries UNAVAILABLE.
+    assert.equal(toStoreError(new Error('Failed to append: could not allocate block of size 256.0 KiB (3.6 MiB/3.8 MiB used)')).code, 'UNAVAILABLE');
+    assert.equal(toStoreError(new Error('Out of Memory Error: failed to allocate data of size 1.0 MiB')).code, 'UNAVAILABLE');
+    assert.equal(toStoreError(new Error('TransactionContext Error: Catalog write-write conflict on create with "x"')).code, 'UNAVAILABLE');
     const err = toStoreError(new Error('Catalog Error: Table with name nosuch does not exist!\nDid you mean…'));
     assert.equal(err.message, 'Catalog Error: Table with name nosuch does not exist!');
     assert.equal(err.backend, 'duckdb');
