@@ -10,6 +10,10 @@
 //    identity (recordKey), counted so genuine repeats of a record still pass.
 // Records published after the read cannot be in it (publish comes before the store write) and
 // reach the client through the live buffer.
+// While steps 2–3 run, live records are taken off the bus as they arrive: the bus buffer is sized
+// for a reader that keeps up, and a slow replay (a loaded store) would otherwise overflow it and
+// report records as dropped that the seam still had (stored) or needed (live). Up to maxReplay are
+// held this way; past that the bus buffers and drops as for any slow reader.
 import type { TailEvent, TailSubscription } from './bus.ts';
 
 export interface ReplayEvent<R> extends TailEvent<R> {
@@ -60,6 +64,10 @@ export interface ReplayOptions<R> {
 export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<ReplaySubscription<R>> {
   const { live } = opts;
   const stored: R[] = [];
+  const early: TailEvent<R>[] = [];
+  live.onReady(() => {
+    for (let e = early.length < opts.maxReplay ? live.poll() : undefined; e; e = early.length < opts.maxReplay ? live.poll() : undefined) early.push(e);
+  });
   try {
     await opts.settled();
     let after: string | undefined;
@@ -79,7 +87,8 @@ export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<ReplayS
   }
 
   // Everything live so far; anything stored is in here if it was published after `live` opened.
-  const buffered: TailEvent<R>[] = [];
+  live.onReady(undefined);
+  const buffered = early;
   for (let e = live.poll(); e; e = live.poll()) buffered.push(e);
   const unmatched = new Map<string, number>();
   for (const r of stored) {

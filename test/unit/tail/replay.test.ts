@@ -55,6 +55,35 @@ describe('since replay', () => {
     assert.equal(bus.size(), 0);
   });
 
+  test('records published while a slow replay reads are held for the seam, not dropped by the small live buffer', async () => {
+    const bus = createTailBus();
+    const live = bus.subscribe('default', 'spans', () => true, { bufferSize: 3 });
+    const sub = await replayThenLive({
+      live,
+      settled: async () => {},
+      readPage: async () => {
+        // Eight live records, in four publishes, while the store is read: more than the buffer holds.
+        for (let n = 1; n <= 8; n += 2) bus.publish('default', 'spans', [s(n), s(n + 1)]);
+        return { records: [s(1), s(2)], next: null }; // 1 and 2 were written before the read
+      },
+      key: spanKey,
+      maxReplay: 10,
+    });
+    assert.deepEqual(await drain(sub), [
+      [1, true, 0],
+      [2, true, 0],
+      ...[3, 4, 5, 6, 7, 8].map((n) => [n, false, 0]),
+    ]);
+    // Live from here: the bus buffer (3) applies again.
+    bus.publish('default', 'spans', [s(9), s(10), s(11), s(12)]);
+    assert.deepEqual(await drain(sub), [
+      [10, false, 1],
+      [11, false, 0],
+      [12, false, 0],
+    ]);
+    sub.close();
+  });
+
   test('a record that really arrived twice is sent twice: copies are matched by count', async () => {
     const bus = createTailBus();
     const live = bus.subscribe('default', 'spans', () => true);
@@ -106,23 +135,26 @@ describe('since replay', () => {
     ok.close();
   });
 
-  test('live records dropped from a full buffer during the replay are counted on the next event sent', async () => {
+  test('past maxReplay records held during the replay, the bus buffer drops and the next event sent counts them', async () => {
     const bus = createTailBus({ bufferSize: 2 });
     const live = bus.subscribe('default', 'spans', () => true);
     const sub = await replayThenLive({
       live,
       settled: async () => {},
       readPage: async () => {
-        bus.publish('default', 'spans', [s(10), s(11), s(12), s(13)]);
+        bus.publish('default', 'spans', [s(10), s(11), s(12), s(13), s(14), s(15)]);
         return { records: [s(1)], next: null };
       },
       key: spanKey,
-      maxReplay: 10,
+      maxReplay: 2,
     });
+    // 10 and 11 held by the replay (maxReplay 2); 12–15 in a buffer of 2: 12 and 13 dropped.
     assert.deepEqual(await drain(sub), [
       [1, true, 0],
-      [12, false, 2],
-      [13, false, 0],
+      [10, false, 0],
+      [11, false, 0],
+      [14, false, 2],
+      [15, false, 0],
     ]);
     sub.close();
   });
