@@ -8,7 +8,7 @@
 // queue fills and clients are told to retry (503/UNAVAILABLE): backpressure instead of loss.
 import type { Logger } from 'pino';
 import type { StoreWriter } from '../../../src/stores/types.ts';
-import { permanentError, retryableError, type Exporter, type ExporterFactory, type Signal, type SignalItems } from '../../component.ts';
+import { permanentError, retryableError, type CreateSettings, type Exporter, type ExporterFactory, type Signal, type SignalItems } from '../../component.ts';
 import type { LogRecord, MetricPoint, SpanRecord } from '../../../src/model/telemetry.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import { StoreError } from '../../../src/stores/types.ts';
@@ -92,6 +92,10 @@ class DuckDbExporter<S extends Signal> implements Exporter<S> {
 
 export type DuckDbExporterOf<S extends Signal> = Exporter<S> & { stats(): DuckDbExporterStats; metrics(): MetricSample[] };
 
+export function createDuckDbExporter<S extends Signal>(settings: CreateSettings, config: DuckDbExporterConfig, writer: StoreWriter, signal: S): DuckDbExporterOf<S> {
+  return new DuckDbExporter(settings.id, config, writeFor(writer, signal), settings.logger);
+}
+
 export function duckDbExporterFactory(writer: StoreWriter): ExporterFactory<DuckDbExporterConfig> {
   return {
     kind: 'exporter',
@@ -102,8 +106,6 @@ export function duckDbExporterFactory(writer: StoreWriter): ExporterFactory<Duck
     createDefaultConfig: () => ({
       retry: { initialIntervalMs: 100, maxIntervalMs: 5_000, multiplier: 2, randomizationFactor: 0.5, maxElapsedMs: 30_000 },
     }),
-    create<S extends Signal>(settings: { id: string; logger: Logger }, config: DuckDbExporterConfig, signal: S): DuckDbExporterOf<S> {
-      return new DuckDbExporter(settings.id, config, writeFor(writer, signal), settings.logger);
-    },
+    create: (settings, config, signal) => createDuckDbExporter(settings, config, writer, signal),
   };
 }

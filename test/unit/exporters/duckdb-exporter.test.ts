@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ConsumeError } from '../../../ingest/component.ts';
-import { duckDbExporterFactory, type DuckDbExporterConfig } from '../../../ingest/exporters/duckdb/factory.ts';
+import { createDuckDbExporter, duckDbExporterFactory, type DuckDbExporterConfig } from '../../../ingest/exporters/duckdb/factory.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import type { SpanRecord } from '../../../src/model/telemetry.ts';
 import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
@@ -34,9 +34,8 @@ function batch(tenant: string, n = 16_384): SpanRecord[] {
 }
 
 function exporterFor(store: DuckDbStore, retry: Partial<DuckDbExporterConfig['retry']> = {}) {
-  const factory = duckDbExporterFactory(store.writer);
-  const config = factory.createDefaultConfig();
-  return factory.create({ id: 'duckdb/traces', logger: silentLogger() }, { retry: { ...config.retry, initialIntervalMs: 20, maxIntervalMs: 50, ...retry } }, 'traces');
+  const defaults = duckDbExporterFactory(store.writer).createDefaultConfig();
+  return createDuckDbExporter({ id: 'duckdb/traces', logger: silentLogger() }, { retry: { ...defaults.retry, initialIntervalMs: 20, maxIntervalMs: 50, ...retry } }, store.writer, 'traces');
 }
 
 async function until(check: () => boolean, what: string): Promise<void> {
