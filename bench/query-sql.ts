@@ -6,7 +6,8 @@
 // Each is prepared once and run with random trace IDs; it prints process CPU ms per lookup (all of
 // DuckDB's threads count), wall ms, and the ms spent turning the result into row objects.
 // Options: --rounds N (default 3: the first warms the buffer pool), --lookups N per variant and
-// round (default 300), --memory-limit SIZE (default 64MB, the gateway's default), --threads N.
+// round (default 300), --memory-limit SIZE (default 64MB, the gateway's default), --threads N
+// (default 1, the gateway's default; 0 = DuckDB's own, one per core).
 // --spikes N: instead, N lookups of the attributes variant, each with what happened around it (see
 // spikes() below), and the slowest 1 % set against the median ones: where a spike's time went.
 import { DuckDBInstance, INTEGER, VARCHAR } from '@duckdb/node-api';
@@ -23,7 +24,7 @@ const file = process.argv.slice(2).find((a, i, all) => !a.startsWith('--') && (i
 if (!file) throw new Error('usage: npm run bench:query-sql -- FILE [--rounds N] [--lookups N] [--memory-limit SIZE] [--threads N]');
 const rounds = arg('rounds', 3);
 const lookups = arg('lookups', 300);
-const threads = arg('threads', 0);
+const threads = arg('threads', 1);
 const spikeRuns = arg('spikes', 0);
 const limitAt = process.argv.indexOf('--memory-limit');
 const memoryLimit = limitAt === -1 ? '64MB' : process.argv[limitAt + 1]!;
