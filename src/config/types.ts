@@ -60,7 +60,12 @@ export interface GatewayConfig extends IngestConfig {
     duckdb: {
       /** A file path, or ':memory:'. */
       path: string;
-      threads: number; // 0 = DuckDB's default
+      /**
+       * DuckDB's threads, the statement's own thread included (0 = DuckDB's default, one per core).
+       * Default 1: reads and writes already run in parallel on separate connections, and a DuckDB
+       * worker thread only adds a handoff to each small statement (bench/README.md, session 9).
+       */
+      threads: number;
       memoryLimit: string; // '' = DuckDB's default
       /** Read connections, handed out fairly per tenant; one tenant holds at most readLanes − 1 (when 2 or more). */
       readLanes: number;
