@@ -19,8 +19,8 @@ import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
 import { recursiveVariables } from './compiled-subscriptions.ts';
 
-/** Per operation name: null = not compiled, runs on the ordinary executor; a number = runs seen so far. */
-type Entry = CompiledQuery | null | number;
+/** Per operation name: 1 = ran once (on the ordinary executor); null = not compiled, the ordinary executor runs it. */
+type Entry = CompiledQuery | null | 1;
 
 function compile(args: ExecutionArgs): CompiledQuery | null {
   const operation = getOperationAST(args.document, args.operationName);
@@ -77,7 +77,7 @@ export function compiledQueriesPlugin(enabled = true): Plugin {
         entries.set(name, 1); // first run: the ordinary executor
         return;
       }
-      const compiled = typeof entry === 'number' ? compile(args) : entry;
+      const compiled = entry === 1 ? compile(args) : entry;
       entries.set(name, compiled);
       if (!compiled) return;
       const source = args.document.loc?.source;
