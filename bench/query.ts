@@ -5,7 +5,8 @@
 // The gateway answering the queries runs as a child process (`teleql serve` on the loaded file, as
 // users run it), so this process's client work and GC do not land in its latencies. Beside p50/p99
 // it prints the gateway's CPU time per request (the wall-clock percentiles move with other load on
-// the machine, CPU per request much less) and splits each request's time (bench/query-probe.ts):
+// the machine, CPU per request much less), the part of it on the gateway's main thread (JavaScript:
+// HTTP, GraphQL, resolvers, row conversion, most GC; DuckDB runs on other threads) and splits each request's time (bench/query-probe.ts):
 // DuckDB statements, the gateway's GC pauses, this client's GC pauses, and the rest (GraphQL, row
 // conversion, HTTP).
 // Options: --spans N (default 1000000), --runs N (default 200), --threads N (storage.duckdb.threads,
@@ -14,7 +15,8 @@
 // versions of the code can be compared on the same data), --histogram (print each query's latency
 // histogram and its slowest requests), --in-process (the gateway in this process, as before
 // 2026-12-02: client and gateway share one heap and event loop), --profile DIR (the child gateway
-// writes a V8 CPU profile there when it exits).
+// writes a V8 CPU profile there when it exits), --gateway-node-flags "FLAGS" (node / V8 flags for the
+// child gateway, space-separated, e.g. "--trace-gc --max-semi-space-size=32").
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -24,7 +26,7 @@ import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { startGateway, type TestGateway } from '../test/helpers/gateway.ts';
 import { gqlData } from '../test/helpers/graphql-client.ts';
 import { syntheticTraces } from './synthetic.ts';
-import { arg, cpuSeconds, fmt, machine, summarize, waitForReady } from './lib.ts';
+import { arg, cpuSeconds, fmt, machine, summarize, threadSchedMs, waitForReady } from './lib.ts';
 import type { Interval, ProbeRecords } from './query-probe.ts';
 
 const spanCount = arg('spans', 1_000_000);
@@ -69,7 +71,8 @@ async function childServer(): Promise<Server> {
   writeFileSync(configFile, `storage:\n  duckdb:\n${settings.join('\n')}\n`);
   const profileDir = textArg('profile');
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', '--import', './bench/query-probe.ts', 'src/main.ts', 'serve', '--config', configFile], {
+  const nodeFlags = textArg('gateway-node-flags')?.split(' ').filter(Boolean) ?? [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...nodeFlags, '--import', 'tsx', '--import', './bench/query-probe.ts', 'src/main.ts', 'serve', '--config', configFile], {
     env: { ...process.env, TELEQL_OTLP_GRPC_PORT: String(grpcPort), TELEQL_OTLP_HTTP_PORT: String(httpPort), TELEQL_GRAPHQL_PORT: String(gqlPort), TELEQL_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -202,7 +205,8 @@ try {
     },
     { name: 'services', query: '{ services }', vars: () => ({}) },
   ];
-  console.log(`\n${'query'.padEnd(90)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'CPU ms'.padStart(8)}  runs`);
+  console.log(`\n${'query'.padEnd(90)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'CPU ms'.padStart(8)} ${'main ms'.padStart(8)}  runs`);
+  const mainThreadMs = (pid: number) => threadSchedMs(pid).get(String(pid))?.runMs ?? NaN;
   const splits: string[] = [];
   for (const c of cases.filter((k) => only === null || k.name.includes(only))) {
     for (let i = 0; i < 5; i++) await gqlData(graphqlUrl, c.query, c.vars()); // warm-up
@@ -210,6 +214,7 @@ try {
     server.probe('reset');
     clientGc = [];
     const cpu0 = cpuSeconds(server.pid);
+    const main0 = mainThreadMs(server.pid);
     for (let i = 0; i < runs; i++) {
       const vars = c.vars();
       const start = clock();
@@ -217,6 +222,7 @@ try {
       requests.push({ start, end: clock() });
     }
     const cpuMs = ((cpuSeconds(server.pid) - cpu0) * 1000) / runs;
+    const mainMs = (mainThreadMs(server.pid) - main0) / runs;
     const probe = await server.probe('read');
     const byStart = (a: Interval, b: Interval) => a.start - b.start;
     const [statements, gatewayGc, ownGc] = [probe.statements.sort(byStart), probe.gc.sort(byStart), clientGc.sort(byStart)];
@@ -228,15 +234,17 @@ try {
       return { total, db, gc, client, rest: total - db - gc - client };
     });
     const r = summarize(parts.map((p) => p.total));
-    console.log(`${c.name.padEnd(90)} ${fmt(r.p50, 2).padStart(8)} ${fmt(r.p99, 2).padStart(8)} ${fmt(cpuMs, 2).padStart(8)}  ${r.n}`);
+    console.log(`${c.name.padEnd(90)} ${fmt(r.p50, 2).padStart(8)} ${fmt(r.p99, 2).padStart(8)} ${fmt(cpuMs, 2).padStart(8)} ${fmt(mainMs, 2).padStart(8)}  ${r.n}`);
     const pct = (key: 'db' | 'gc' | 'client' | 'rest') => {
       const s = summarize(parts.map((p) => p[key]));
       return `${fmt(s.p50, 2)} / ${fmt(s.p99, 2)}`;
     };
     const slowest = [...parts].sort((a, b) => b.total - a.total).slice(0, Math.max(2, Math.ceil(runs / 100)));
     const avg = (key: 'total' | 'db' | 'gc' | 'client' | 'rest') => fmt(slowest.reduce((a, p) => a + p[key], 0) / slowest.length, 1);
+    const gcMs = gatewayGc.reduce((a, g) => a + g.end - g.start, 0);
     splits.push(
       `${c.name}\n  p50 / p99 ms: DuckDB ${pct('db')}, gateway GC ${pct('gc')}, client GC ${pct('client')}, rest ${pct('rest')}` +
+        `\n  gateway GC pauses: ${gatewayGc.length} in ${runs} requests, ${fmt(gcMs / runs, 3)} ms per request` +
         `\n  slowest ${slowest.length} (mean ms): total ${avg('total')} = DuckDB ${avg('db')} + gateway GC ${avg('gc')} + client GC ${avg('client')} + rest ${avg('rest')}`,
     );
     if (histogram) splits.push(histogramText(parts.map((p) => p.total)));

@@ -14,6 +14,7 @@ export function defaultConfig(): GatewayConfig {
       graphiql: true,
       exposeInternalErrors: false,
       tenantHeader: 'x-scope-orgid',
+      compiledQueries: true,
     },
     tail: {
       maxSubscriptions: 1000,

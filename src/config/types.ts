@@ -13,6 +13,8 @@ export interface GatewayConfig extends IngestConfig {
     exposeInternalErrors: boolean;
     /** Header carrying the tenant ID for queries (the OTLP receiver has its own setting). */
     tenantHeader: string;
+    /** A query document's runs after its first execute compiled by graphql-jit; false: graphql-js runs every query. */
+    compiledQueries: boolean;
   };
   /** Live tails (GraphQL subscriptions tailSpans / tailLogs). */
   tail: {

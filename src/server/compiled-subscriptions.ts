@@ -54,8 +54,8 @@ function recursive(type: GraphQLInputObjectType, path = new Set<GraphQLInputObje
   return false;
 }
 
-/** Variables of the operation whose type is (or holds) a recursive input type. */
-function recursiveVariables(schema: GraphQLSchema, operation: OperationDefinitionNode): Set<string> {
+/** Variables of the operation whose type is (or holds) a recursive input type (graphql-jit cannot coerce them). */
+export function recursiveVariables(schema: GraphQLSchema, operation: OperationDefinitionNode): Set<string> {
   const names = new Set<string>();
   for (const v of operation.variableDefinitions ?? []) {
     const named = getNamedType(typeFromAST(schema, v.type as Parameters<typeof typeFromAST>[1]));

@@ -24,6 +24,7 @@ import { watchWebSocket } from './ws-liveness.ts';
 import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
 import { type RefusalDelay, holdHttpRefusal, noRefusalDelay, refusalDue } from '../limits/refusal-delay.ts';
 import { compiledSubscriptionsPlugin } from './compiled-subscriptions.ts';
+import { compiledQueriesPlugin } from './compiled-queries.ts';
 import {
   DeadlineError,
   armorPlugin,
@@ -63,6 +64,8 @@ export interface GraphQLServerOptions {
   tls?: HttpsOptions;
   /** tail.compiled: subscription events run compiled (default true). */
   compileSubscriptions?: boolean;
+  /** graphql.compiledQueries: a query document's repeated runs execute compiled by graphql-jit (default true). */
+  compiledQueries?: boolean;
   /** Holds a flooding tenant's 429s until its Retry-After window ends (limits.refusalDelay; none when absent). */
   refusalDelay?: RefusalDelay;
 }
@@ -175,6 +178,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       costLimitPlugin(limits, cost),
       deadlinePlugin,
       compiledSubscriptionsPlugin(opts.compileSubscriptions ?? true, opts.exposeInternalErrors),
+      compiledQueriesPlugin(opts.compiledQueries ?? true),
     ],
     logging: {
       debug: (...args) => opts.logger.debug({ args }, 'yoga'),
