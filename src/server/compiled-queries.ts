@@ -78,7 +78,7 @@ export function compiledQueriesPlugin(enabled = true): Plugin {
         return;
       }
       const compiled = entry === 1 ? compile(args) : entry;
-      entries.set(name, compiled);
+      if (entry === 1) entries.set(name, compiled);
       if (!compiled) return;
       const source = args.document.loc?.source;
       setExecuteFn(((a: ExecutionArgs) => {

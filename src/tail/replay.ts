@@ -64,9 +64,14 @@ export interface ReplayOptions<R> {
 export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<ReplaySubscription<R>> {
   const { live } = opts;
   const stored: R[] = [];
-  const early: TailEvent<R>[] = [];
+  // Live records published since `live` opened; anything stored is in here if it was published after that.
+  const buffered: TailEvent<R>[] = [];
   live.onReady(() => {
-    for (let e = early.length < opts.maxReplay ? live.poll() : undefined; e; e = early.length < opts.maxReplay ? live.poll() : undefined) early.push(e);
+    while (buffered.length < opts.maxReplay) {
+      const e = live.poll();
+      if (!e) break;
+      buffered.push(e);
+    }
   });
   try {
     await opts.settled();
@@ -86,9 +91,7 @@ export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<ReplayS
     throw err;
   }
 
-  // Everything live so far; anything stored is in here if it was published after `live` opened.
   live.onReady(undefined);
-  const buffered = early;
   for (let e = live.poll(); e; e = live.poll()) buffered.push(e);
   const unmatched = new Map<string, number>();
   for (const r of stored) {
