@@ -1,6 +1,6 @@
 // Loaded into bench:query's gateway with --import: records, on the absolute clock (timeOrigin +
 // now(), shared with the parent), when each DuckDB statement was prepared and ran (`prepare`,
-// `runAndReadAll`: execution and reading every chunk, not the conversion to JS rows) and when each GC pause happened, so the
+// `run`: execution, materializing the result; not the conversion to JS rows) and when each GC pause happened, so the
 // bench can split each request's latency into DuckDB, GC and the rest. 'reset' clears the records;
 // 'read' replies with them over the IPC channel. The prototype is patched, not the store: the bench
 // measures the gateway as users run it.
@@ -34,9 +34,10 @@ function timed<T extends object>(proto: T, name: keyof T & string): void {
   });
 }
 // Reads run prepared statements (src/stores/duckdb/prepared-reads.ts): their preparation and runs.
-timed(DuckDBConnection.prototype, 'runAndReadAll');
+// `run` materializes the whole result (its chunks are then read synchronously, connection.ts resultRows).
+timed(DuckDBConnection.prototype, 'run');
 timed(DuckDBConnection.prototype, 'prepare');
-timed(DuckDBPreparedStatement.prototype, 'runAndReadAll');
+timed(DuckDBPreparedStatement.prototype, 'run');
 
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) records.gc.push({ start: performance.timeOrigin + e.startTime, end: performance.timeOrigin + e.startTime + e.duration });

@@ -11,10 +11,12 @@ import {
   BOOLEAN,
   DOUBLE,
   DuckDBInstance,
+  JSDuckDBValueConverter,
   LIST,
   VARCHAR,
   listValue,
   type DuckDBConnection,
+  type DuckDBMaterializedResult,
   type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
@@ -117,8 +119,31 @@ export function bindParams(params: readonly SqlParam[]): { values: DuckDBValue[]
 
 export async function runQuery(conn: DuckDBConnection, sql: string, params: readonly SqlParam[] = []): Promise<Row[]> {
   const { values, types } = bindParams(params);
-  const reader = params.length ? await conn.runAndReadAll(sql, values, types) : await conn.runAndReadAll(sql);
-  return reader.getRowObjectsJS() as Row[];
+  return resultRows(params.length ? await conn.run(sql, values, types) : await conn.run(sql));
+}
+
+/**
+ * The rows of a statement's result as objects of JS values (what `getRowObjectsJS` gives). A
+ * statement's result is materialized when `run` resolves, so its chunks are taken synchronously
+ * here; `runAndReadAll` would fetch each chunk, and then the end, on the thread pool: two more
+ * round trips through libuv per statement for a trace lookup's one chunk.
+ */
+export function resultRows(result: DuckDBMaterializedResult): Row[] {
+  const names = result.deduplicatedColumnNames();
+  const rows: Row[] = [];
+  for (let i = 0, chunks = result.chunkCount; i < chunks; i++) {
+    const chunk = result.getChunk(i);
+    const vectors = names.map((_, column) => chunk.getColumnVector(column));
+    for (let r = 0, count = chunk.rowCount; r < count; r++) {
+      const row: Row = {};
+      for (let c = 0; c < vectors.length; c++) {
+        const vector = vectors[c]!;
+        row[names[c]!] = JSDuckDBValueConverter(vector.getItem(r), vector.type, JSDuckDBValueConverter);
+      }
+      rows.push(row);
+    }
+  }
+  return rows;
 }
 
 const DB_ALIAS = 'teleql';

@@ -6,7 +6,7 @@
 // `max` statements; an evicted one is destroyed.
 import type { DuckDBConnection, DuckDBPreparedStatement } from '@duckdb/node-api';
 import { LRUCache } from 'lru-cache';
-import { bindParams, type Row, type SqlParam } from './connection.ts';
+import { bindParams, resultRows, type Row, type SqlParam } from './connection.ts';
 
 export const PREPARED_PER_CONNECTION = 64;
 
@@ -29,8 +29,7 @@ export function preparedReads(max = PREPARED_PER_CONNECTION): PreparedRun {
       const { values, types } = bindParams(params);
       if (values.length) statement.bind(values, types);
       else statement.clearBindings();
-      const reader = await statement.runAndReadAll();
-      return reader.getRowObjectsJS() as Row[];
+      return resultRows(await statement.run());
     } catch (err) {
       cache.delete(sql); // failed or interrupted: prepared afresh next time
       throw err;
