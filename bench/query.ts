@@ -1,7 +1,8 @@
 // npm run bench:query — loads 1,000,000 spans (100,000 traces × 10 spans, 10 attributes each,
 // spread over the last 2 hours) into a file-backed DuckDB store through the store writer, then times
 // GraphQL queries over a real socket: trace-by-id, spans by trace ID filter, attribute searches
-// (span and resource attributes) over the last 15 minutes, and services.
+// (span and resource attributes) over the last 15 minutes, services, and `{ __typename }` (no store
+// read: the fixed cost of a GraphQL request).
 // The gateway answering the queries runs as a child process (`teleql serve` on the loaded file, as
 // users run it), so this process's client work and GC do not land in its latencies. Beside p50/p99
 // it prints the gateway's CPU time per request (the wall-clock percentiles move with other load on
@@ -204,6 +205,8 @@ try {
       vars: () => ({ from, user: `user-${Math.floor(Math.random() * 5000)}` }),
     },
     { name: 'services', query: '{ services }', vars: () => ({}) },
+    // No store read: what any GraphQL request costs (HTTP, Yoga, admission, limits), beside the rest.
+    { name: '{ __typename } (no store read)', query: '{ __typename }', vars: () => ({}) },
   ];
   console.log(`\n${'query'.padEnd(90)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'CPU ms'.padStart(8)} ${'main ms'.padStart(8)}  runs`);
   const mainThreadMs = (pid: number) => threadSchedMs(pid).get(String(pid))?.runMs ?? NaN;

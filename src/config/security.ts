@@ -46,6 +46,8 @@ export interface LimitsConfig {
     /** List size assumed for a list field without `first`/`limit`. */
     defaultListSize: number;
     maxQueryBytes: number;
+    /** Size of a GraphQL HTTP request body (query, variables, extensions), before or after gzip/deflate. */
+    maxBodyBytes: number;
     /** Per tenant, operations per second (0 = unlimited). */
     requestsPerSecond: number;
     /** Per tenant, query cost (as for maxCost) per second; a costlier query is owed over the next seconds (0 = unlimited). */
@@ -157,6 +159,7 @@ export function defaultLimitsConfig(): LimitsConfig {
       maxCost: 200_000,
       defaultListSize: 100,
       maxQueryBytes: 64 * 1024,
+      maxBodyBytes: 16 * 1024 * 1024,
       requestsPerSecond: 0,
       costPerSecond: 0,
       concurrentPerTenant: 0,
@@ -207,7 +210,7 @@ export function validateSecurityConfig(cfg: { auth: AuthConfig; limits: LimitsCo
       if (!Number.isInteger(v) || v < 0) throw new ConfigError(`limits.${section}.${key}: expected an integer of 0 or more (actual: ${v})`);
     }
   }
-  for (const key of ['maxDepth', 'maxAliases', 'maxTokens', 'maxCost', 'defaultListSize', 'maxQueryBytes'] as const) {
+  for (const key of ['maxDepth', 'maxAliases', 'maxTokens', 'maxCost', 'defaultListSize', 'maxQueryBytes', 'maxBodyBytes'] as const) {
     if (limits.graphql[key] < 1) throw new ConfigError(`limits.graphql.${key}: expected an integer greater than 0 (actual: ${limits.graphql[key]})`);
   }
   if (limits.refusalDelay.maxMs > MAX_REFUSAL_DELAY_MS) {

@@ -21,6 +21,7 @@ import { withQuerySignal } from '../stores/query-signal.ts';
 import { withQueryMeter } from '../limits/query-time.ts';
 import { type ConnectionLimits, applyHttpTimeouts, defaultConnectionLimits, httpServerOptions } from './connection-limits.ts';
 import { watchWebSocket } from './ws-liveness.ts';
+import { RequestBodyError, SUPPORTED_ENCODINGS, contentEncoding, declaredLength, readRequestBody } from './request-body.ts';
 import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
 import { type RefusalDelay, holdHttpRefusal, noRefusalDelay, refusalDue } from '../limits/refusal-delay.ts';
 import { compiledSubscriptionsPlugin } from './compiled-subscriptions.ts';
@@ -80,6 +81,40 @@ export interface GraphQLServer {
 function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
   res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+}
+
+/**
+ * Reads a GraphQL POST body (limits.graphql.maxBodyBytes, gzip/deflate inflated) and hands it to
+ * Yoga as already read; false when refused (answered). Yoga's own body limit pipes every
+ * request through a web TransformStream and node's stream pipeline: ~0.2–0.4 ms of CPU per request,
+ * a fifth of a small query's (bench/README.md, 2026-12-02, session 10).
+ */
+async function readGraphQLBody(req: IncomingMessage, res: ServerResponse, max: number): Promise<boolean> {
+  const encoding = contentEncoding(req);
+  if (!SUPPORTED_ENCODINGS.includes(encoding)) {
+    refuse(res, 415, 'GW_BAD_ARGUMENT', `unsupported Content-Encoding ${JSON.stringify(encoding)}; use gzip, deflate or none`, { connection: 'close' });
+    return false;
+  }
+  const declared = declaredLength(req);
+  let body: Buffer;
+  try {
+    if (declared !== undefined && declared > max) throw new RequestBodyError('too-large', `request body of ${declared} bytes exceeds the limit of ${max} bytes`);
+    body = await readRequestBody(req, encoding, max);
+  } catch (err) {
+    if (!(err instanceof RequestBodyError)) throw err;
+    if (err.kind === 'too-large') refuse(res, 413, 'GW_QUERY_TOO_LARGE', `${err.message} (limits.graphql.maxBodyBytes)`, { connection: 'close' });
+    else refuse(res, 400, 'GW_BAD_ARGUMENT', err.message, { connection: 'close' });
+    return false;
+  }
+  if (encoding !== 'identity') {
+    delete req.headers['content-encoding'];
+    req.headers['content-length'] = String(body.length);
+  }
+  // whatwg-node takes `req.body` as read (as behind Express' body parsers). It first lists the
+  // body's own keys, one string per byte of a Buffer, so a larger body goes as an iterable of itself.
+  (req as IncomingMessage & { body?: unknown }).body =
+    body.length <= 4096 ? body : { body, async *[Symbol.asyncIterator]() { yield body; } };
+  return true;
 }
 
 /** Turns an admission failure into its HTTP answer; false when `err` is not one. */
@@ -170,6 +205,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     landingPage: false,
     graphiql: opts.graphiql ? { subscriptionsProtocol: 'WS', title: 'teleql' } : false,
     maskedErrors: { isDev: opts.exposeInternalErrors },
+    maxRequestBodySize: false, // read and limited in serveGraphQL (readGraphQLBody)
     plugins: [
       queryNotesPlugin,
       persistedQueriesPlugin(limits.persistedQueries, (ctx) => principalOf((ctx as { req?: object }).req).tenant),
@@ -209,6 +245,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       if (refuseAdmission(res, err)) return;
       throw err;
     }
+    if (req.method === 'POST' && !(await readGraphQLBody(req, res, limits.maxBodyBytes))) return;
     const running = inFlight.get(tenant) ?? 0;
     if (limits.concurrentPerTenant > 0 && running >= limits.concurrentPerTenant) {
       refuseRateLimited(req, tenant, 1, () =>

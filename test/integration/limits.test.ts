@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { deflateSync, gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { gql } from '../helpers/graphql-client.ts';
@@ -18,10 +19,69 @@ describe('GraphQL limits', () => {
   let gw: TestGateway;
   before(async () => {
     gw = await startGateway({
-      limits: { graphql: { maxDepth: 5, maxAliases: 3, maxTokens: 300, maxCost: 5000, maxQueryBytes: 4000, defaultListSize: 10 } },
+      limits: { graphql: { maxDepth: 5, maxAliases: 3, maxTokens: 300, maxCost: 5000, maxQueryBytes: 4000, maxBodyBytes: 20_000, defaultListSize: 10 } },
     });
   });
   after(() => gw.stop());
+
+  /** POSTs `body` (already encoded) to the GraphQL endpoint; the answer's status and JSON. */
+  const post = async (body: BodyInit, headers: Record<string, string> = {}) => {
+    const r = await fetch(gw.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+      body,
+      ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+    } as RequestInit);
+    return { status: r.status, ...((await r.json()) as { data?: Record<string, unknown>; errors?: { message: string; extensions?: Record<string, unknown> }[] }) };
+  };
+  // An unknown service's operations: [] (the variable makes the body as large as asked).
+  const padded = (bytes: number) => JSON.stringify({ query: 'query($pad: String!) { operations(service: $pad) { name } }', variables: { pad: 'x'.repeat(bytes) } });
+  const answered = { operations: [] };
+
+  test('request bodies: within maxBodyBytes, plain or gzip/deflate, small or large, are answered', async () => {
+    for (const body of [padded(10), padded(12_000)]) {
+      assert.deepEqual((await post(body)).data, answered, `plain, ${body.length} bytes`);
+      assert.deepEqual((await post(gzipSync(body), { 'content-encoding': 'gzip' })).data, answered, `gzip, ${body.length} bytes`);
+      assert.deepEqual((await post(deflateSync(body), { 'content-encoding': 'deflate' })).data, answered, `deflate, ${body.length} bytes`);
+    }
+    // Without Content-Length (chunked), in pieces.
+    const pieces = Buffer.from(padded(9_000));
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < pieces.length; i += 1000) controller.enqueue(pieces.subarray(i, i + 1000));
+        controller.close();
+      },
+    });
+    assert.deepEqual((await post(stream)).data, answered);
+  });
+
+  test('a body over maxBodyBytes is refused with 413 (by Content-Length, while streaming, and after inflating); others still served', async () => {
+    const declared = await post(padded(25_000));
+    assert.equal(declared.status, 413);
+    assert.equal(codeOf(declared), 'GW_QUERY_TOO_LARGE');
+    assert.match(messageOf(declared), /request body of 250\d\d bytes exceeds the limit of 20000 bytes \(limits\.graphql\.maxBodyBytes\)/);
+    const big = Buffer.from(padded(25_000));
+    const streamed = await post(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < big.length; i += 4000) controller.enqueue(big.subarray(i, i + 4000));
+          controller.close();
+        },
+      }),
+    );
+    assert.equal(streamed.status, 413);
+    assert.match(messageOf(streamed), /request body exceeds the limit of 20000 bytes/);
+    const bomb = await post(gzipSync(padded(2_000_000)), { 'content-encoding': 'gzip' });
+    assert.equal(bomb.status, 413);
+    assert.match(messageOf(bomb), /gzip request body inflates to more than the limit of 20000 bytes/);
+    const unknown = await post(padded(10), { 'content-encoding': 'br' });
+    assert.equal(unknown.status, 415);
+    assert.match(messageOf(unknown), /unsupported Content-Encoding "br"/);
+    const broken = await post(Buffer.from('not gzip at all'), { 'content-encoding': 'gzip' });
+    assert.equal(broken.status, 400);
+    assert.match(messageOf(broken), /gzip request body could not be decompressed/);
+    assert.deepEqual((await post(padded(10))).data, answered);
+  });
 
   test('depth over the limit is refused naming the limit and the depth found', async () => {
     const r = await gql(gw.graphqlUrl, '{ trace(traceId: "0af7651916cd43dd8448eb211c80319c") { spans { children { children { children { name } } } } } }');

@@ -3,7 +3,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import zlib from 'node:zlib';
 import type { Logger } from 'pino';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { NextConsumers, Signal } from '../../component.ts';
@@ -14,6 +13,7 @@ import type { ReceiverGuard } from './guard.ts';
 import { nodeHeaders } from '../../../src/auth/types.ts';
 import { type ConnectionLimits, applyHttpTimeouts, httpServerOptions } from '../../../src/server/connection-limits.ts';
 import { type RefusalDelay, holdHttpRefusal } from '../../../src/limits/refusal-delay.ts';
+import { RequestBodyError, SUPPORTED_ENCODINGS, contentEncoding, declaredLength, readRequestBody } from '../../../src/server/request-body.ts';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
 const CONTENT_TYPE: Record<OtlpFormat, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
@@ -121,16 +121,18 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
       format = requestFormat;
       const admitted = opts.guard.admit(nodeHeaders(req.headers), config.tenantHeader);
       tenant = typeof admitted === 'string' ? admitted : await admitted;
-      const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-      if (!['identity', 'gzip', 'x-gzip', 'deflate'].includes(encoding)) {
+      const encoding = contentEncoding(req);
+      if (!SUPPORTED_ENCODINGS.includes(encoding)) {
         throw new ReceiveError(415, GrpcStatus.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(encoding)}; use gzip, deflate or none`);
       }
-      const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+      const declared = declaredLength(req);
       if (declared !== undefined && declared > max) throw tooLarge(`request body of ${declared} bytes exceeds the limit of ${max} bytes`);
       // Charged before a byte of the body is read: a tenant over its budget costs us no read,
       // inflate or decode (the unread body is skipped by the refusal below).
       const reserved = await opts.guard.reserve(tenant, format, declared);
-      const body = await readBody(req, encoding, max);
+      const body = await readRequestBody(req, encoding, max).catch((err: unknown) => {
+        throw err instanceof RequestBodyError ? (err.kind === 'too-large' ? tooLarge(err.message) : badRequest(err.message)) : err;
+      });
       const partial = await receive(ctx, consumer, signal, body, format, tenant, reserved);
       // Shutting down: no keep-alive, so server.close() is not left waiting on an idle connection.
       if (isClosing()) res.setHeader('Connection', 'close');
@@ -169,53 +171,6 @@ function formatOf(contentType: string | undefined): OtlpFormat | undefined {
   return undefined;
 }
 
-/** Reads the body, inflating as it streams; never holds more than `max` bytes, before or after inflating. */
-function readBody(req: http.IncomingMessage, encoding: string, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    let inflated = 0;
-    let settled = false;
-    const inflater = encoding === 'identity' ? undefined : encoding === 'deflate' ? zlib.createInflate() : zlib.createGunzip();
-    const fail = (err: ReceiveError) => {
-      if (settled) return;
-      settled = true;
-      inflater?.destroy();
-      reject(err);
-    };
-    const done = () => {
-      if (settled) return;
-      settled = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-    };
-    req.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      received += chunk.length;
-      if (received > max) return fail(tooLarge(`request body exceeds the limit of ${max} bytes`));
-      if (!inflater) return void chunks.push(chunk);
-      if (!inflater.write(chunk)) {
-        req.pause();
-        inflater.once('drain', () => req.resume());
-      }
-    });
-    req.on('end', () => (inflater ? inflater.end() : done()));
-    req.on('error', (err) => fail(badRequest(`reading the request body failed: ${err.message}`)));
-    req.on('close', () => {
-      if (!req.complete) fail(badRequest('the client closed the connection before sending the whole body'));
-    });
-    if (!inflater) return;
-    inflater.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      inflated += chunk.length;
-      // Stop at the limit: a few KiB of gzip can inflate to gigabytes.
-      if (inflated > max) return fail(tooLarge(`${encoding} request body inflates to more than the limit of ${max} bytes`));
-      chunks.push(chunk);
-    });
-    inflater.on('end', done);
-    inflater.on('error', (err) => fail(badRequest(`${encoding} request body could not be decompressed: ${err.message}`)));
-  });
-}
-
 /**
  * Answers a refused request whose body is not (all) read, without resetting the connection under a
  * client that is still sending: closing a socket with unread data makes the kernel send RST, and
@@ -227,7 +182,7 @@ function readBody(req: http.IncomingMessage, encoding: string, max: number): Pro
 function skipRest(req: http.IncomingMessage, res: http.ServerResponse, max: number, answer: () => void): Promise<void> {
   const length = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(length) && length <= max) {
-    // Flowing with no reader (or readBody's, settled and ignoring; perhaps paused on its destroyed
+    // Flowing with no reader (or readRequestBody's, settled and ignoring; perhaps paused on its destroyed
     // inflater) discards the rest as it arrives. (Leaving an unread body to node:http's discard once
     // the answer is sent stops reading until then: measured 2026-12-02, ~2× the CPU per refused
     // 768 KB request, bench/abuse-refusal.ts.)
