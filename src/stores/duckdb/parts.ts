@@ -144,18 +144,19 @@ export function createParts(): Parts {
           };
           const newResources: ResourceRow[] = [];
           const newScopes: ScopeRow[] = [];
-          // A batch's records share a few objects: each object is checked once per tenant.
+          // A batch's records share a few parts (equal content is one info object, resources.ts):
+          // each is checked once per tenant.
           const lastTenant = new Map<object, string>();
           for (const r of records) {
-            if (lastTenant.get(r.resource) !== r.tenant) {
-              lastTenant.set(r.resource, r.tenant);
-              const info = cache.resource(r.resource);
-              if (isNew('resources', r.tenant, info)) newResources.push({ tenant: r.tenant, info });
+            const resource = cache.resource(r.resource);
+            if (lastTenant.get(resource) !== r.tenant) {
+              lastTenant.set(resource, r.tenant);
+              if (isNew('resources', r.tenant, resource)) newResources.push({ tenant: r.tenant, info: resource });
             }
-            if (lastTenant.get(r.scope) !== r.tenant) {
-              lastTenant.set(r.scope, r.tenant);
-              const info = cache.scope(r.scope);
-              if (isNew('scopes', r.tenant, info)) newScopes.push({ tenant: r.tenant, info });
+            const scope = cache.scope(r.scope);
+            if (lastTenant.get(scope) !== r.tenant) {
+              lastTenant.set(scope, r.tenant);
+              if (isNew('scopes', r.tenant, scope)) newScopes.push({ tenant: r.tenant, info: scope });
             }
           }
           if (newResources.length === 0 && newScopes.length === 0) return;

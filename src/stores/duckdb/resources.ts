@@ -1,6 +1,10 @@
-// Per-batch caches for what records share: a batch's records point at a few Resource and scope
-// objects, so their JSON text, id (parts.ts), service name and filter-form attributes are computed
-// once per object. Reading does the reverse: equal resource text decodes to one shared object per result.
+// Caches for what records share. A batch's records point at a few Resource and scope objects, so
+// their JSON text, id (parts.ts), service name and filter-form attributes are computed once per
+// object; and equal content arriving as separate objects (a sender that repeats the resource on every
+// span, or the same service in every batch) is computed once per process: the JSON text is the key,
+// so only the stringify is paid again. Reading does the reverse: equal resource text decodes to one
+// shared object per result.
+import { LRUCache } from 'lru-cache';
 import type { InstrumentationScope, KeyValue, Resource } from '../../model/telemetry.ts';
 import { anyValueToFilterString, serviceName } from '../../model/values.ts';
 import { decodeJson, encodeJson } from './json.ts';
@@ -31,22 +35,48 @@ export interface EncodeCache {
   scope(s: InstrumentationScope): ScopeInfo;
 }
 
+// Content-derived only (no tenant), read-only once built: safe to share across batches and tenants.
+// 10,000 entries of a few hundred bytes each; a sender making every resource unique only churns it.
+const PROCESS_ENTRIES = 10_000;
+const resourcesByJson = new LRUCache<string, ResourceInfo>({ max: PROCESS_ENTRIES });
+const scopesByJson = new LRUCache<string, ScopeInfo>({ max: PROCESS_ENTRIES });
+
+function resourceInfo(r: Resource): ResourceInfo {
+  const json = encodeJson(r);
+  let info = resourcesByJson.get(json);
+  if (info === undefined) {
+    info = {
+      json,
+      id: partId(json),
+      service: serviceName(r),
+      attrs: toFilterMap(r.attributes, {}),
+      flat: sharedEntries(r.attributes),
+      text: attrText(r.attributes, NO_SHARED_ENTRIES),
+    };
+    resourcesByJson.set(json, info);
+  }
+  return info;
+}
+
+function scopeInfo(s: InstrumentationScope): ScopeInfo {
+  const json = encodeJson(s);
+  let info = scopesByJson.get(json);
+  if (info === undefined) {
+    info = { json, id: partId(json) };
+    scopesByJson.set(json, info);
+  }
+  return info;
+}
+
+/** One batch's cache: by object first (most records of a batch share theirs), then by content. */
 export function createEncodeCache(): EncodeCache {
   const resources = new Map<Resource, ResourceInfo>();
   const scopes = new Map<InstrumentationScope, ScopeInfo>();
   return {
     resource(r) {
       let info = resources.get(r);
-      if (!info) {
-        const json = encodeJson(r);
-        info = {
-          json,
-          id: partId(json),
-          service: serviceName(r),
-          attrs: toFilterMap(r.attributes, {}),
-          flat: sharedEntries(r.attributes),
-          text: attrText(r.attributes, NO_SHARED_ENTRIES),
-        };
+      if (info === undefined) {
+        info = resourceInfo(r);
         resources.set(r, info);
       }
       return info;
@@ -54,8 +84,7 @@ export function createEncodeCache(): EncodeCache {
     scope(s) {
       let info = scopes.get(s);
       if (info === undefined) {
-        const json = encodeJson(s);
-        info = { json, id: partId(json) };
+        info = scopeInfo(s);
         scopes.set(s, info);
       }
       return info;

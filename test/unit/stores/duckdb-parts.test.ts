@@ -72,6 +72,27 @@ describe('DuckDB row layout: resources and scopes kept once', () => {
     await store.close();
   });
 
+  it('keys parts by content: a copy per span is one row; doubles JSON cannot tell apart stay distinct', async () => {
+    const store = await open(':memory:');
+    // A sender that repeats the resource and scope on every span (separate but equal objects).
+    const copies = [1, 2, 3].map((n) => span({ tenant: 'a', spanId: spanId(n), resource: resource('copied', { 'host.name': 'h1' }), scope: scope('s', '1') }));
+    // NaN, Infinity, -0 and 0 print alike (null / 0) through plain JSON.stringify.
+    const odd = [NaN, Infinity, -Infinity, -0, 0].map((d, i) => span({ tenant: 'a', spanId: spanId(10 + i), resource: resource('odd', { weight: d }) }));
+    await store.writer.writeSpans([...copies, ...odd]);
+    await store.writer.writeSpans([span({ tenant: 'a', spanId: spanId(20), resource: resource('copied', { 'host.name': 'h1' }), scope: scope('s', '1') })]);
+    const [row] = await store.db.query(
+      `SELECT (SELECT count(*) FROM resources WHERE service_name = 'copied') AS copied, (SELECT count(*) FROM resources WHERE service_name = 'odd') AS odd,
+         (SELECT count(DISTINCT resource_id) FROM spans WHERE span_id IN (${[1, 2, 3, 20].map((n) => `'${spanId(n)}'`).join(', ')})) AS ids`,
+    );
+    assert.deepEqual([Number(row!.copied), Number(row!.odd), Number(row!.ids)], [1, 5, 1]);
+    const [trace] = await store.traces.getTraces('a', [traceId(1)]);
+    for (const sent of odd) {
+      const stored = trace!.find((s) => s.spanId === sent.spanId)!;
+      assert.ok(Object.is((stored.resource.attributes[1]!.value as { doubleValue: number }).doubleValue, (sent.resource.attributes[1]!.value as { doubleValue: number }).doubleValue));
+    }
+    await store.close();
+  });
+
   it('matches resource attributes through the resources table, with the record’s own attributes shadowing them', async () => {
     const store = await open(':memory:');
     await store.writer.writeSpans([...spans('a'), ...spans('b').map((s) => ({ ...s, resource: payments }))]);
