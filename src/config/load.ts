@@ -176,6 +176,11 @@ function validate(cfg: GatewayConfig): void {
   if (!Number.isInteger(writeStepRows) || writeStepRows < 64 || writeStepRows > 2048 || (writeStepRows & (writeStepRows - 1)) !== 0) {
     throw new ConfigError(`storage.duckdb.writeStepRows: expected a power of two from 64 to 2048 (actual: ${writeStepRows})`);
   }
+  // DuckDB's own size syntax; checked here so a typo fails at start-up with the key's name.
+  const { memoryLimit } = cfg.storage.duckdb;
+  if (memoryLimit !== '' && !/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(memoryLimit)) {
+    throw new ConfigError(`storage.duckdb.memoryLimit: expected a size such as 64MB or 1GiB, or '' for DuckDB's default (actual: '${memoryLimit}')`);
+  }
   const { writeStepMs } = cfg.storage.duckdb;
   if (!Number.isInteger(writeStepMs) || writeStepMs < 1 || writeStepMs > 100) {
     throw new ConfigError(`storage.duckdb.writeStepMs: expected an integer number of ms from 1 to 100 (actual: ${writeStepMs})`);

@@ -72,6 +72,14 @@ test('storage.duckdb.writeStepRows comes from TELEQL_DUCKDB_WRITE_STEP_ROWS and 
   }
 });
 
+test('storage.duckdb.memoryLimit comes from TELEQL_DUCKDB_MEMORY_LIMIT and must be a DuckDB size', () => {
+  const duckdb = (env: Record<string, string>) => loadConfig({ env }).storage.duckdb;
+  assert.equal(duckdb({}).memoryLimit, '64MB');
+  assert.equal(duckdb({ TELEQL_DUCKDB_MEMORY_LIMIT: '1.5GiB' }).memoryLimit, '1.5GiB');
+  assert.equal(loadConfig({ env: {}, overrides: { storage: { duckdb: { memoryLimit: '' } } } }).storage.duckdb.memoryLimit, '', "'' in a file: DuckDB's default");
+  assert.throws(() => duckdb({ TELEQL_DUCKDB_MEMORY_LIMIT: '80%' }), /storage\.duckdb\.memoryLimit: expected a size such as 64MB or 1GiB, or '' for DuckDB's default \(actual: '80%'\)/);
+});
+
 test('storage.duckdb.writeStepMs comes from TELEQL_DUCKDB_WRITE_STEP_MS and must be an integer from 1 to 100', () => {
   assert.equal(loadConfig({ env: {} }).storage.duckdb.writeStepMs, 10);
   assert.equal(loadConfig({ env: { TELEQL_DUCKDB_WRITE_STEP_MS: '2' } }).storage.duckdb.writeStepMs, 2);
