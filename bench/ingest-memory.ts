@@ -2,6 +2,7 @@
 // decoded spans like bench:ingest-stages and every 10 batches prints RSS, the V8 heap, external
 // memory, the rest ("native": DuckDB, node's and libduckdb's code, malloc) and DuckDB's own account
 // of its buffer pool (duckdb_memory(), by tag). `--memory-limit-mb N` (default 128), `--batches N`;
+// `--reopen`: after the run, close the store and open it again, printing the native part each time.
 // env PROBE_SQL runs `;`-separated statements first (e.g. SET allocator_flush_threshold = '16MB').
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,4 +49,15 @@ for (let k = 0; k < batches; k++) {
 const u = process.cpuUsage(t0);
 console.log(`cpu µs/span ${((u.user + u.system) / (batches * BATCH)).toFixed(2)}`);
 await store.close();
+if (process.argv.includes('--reopen')) {
+  // Whether the native rise belongs to the open database (given back at close) or to the process.
+  const native = () => {
+    const m = process.memoryUsage();
+    return mib(m.rss - m.heapTotal - m.external);
+  };
+  console.log(`closed: native ${native()} MiB`);
+  const again = await openDuckDbStore({ path: join(dir, 'p.duckdb'), logger: pino({ level: 'warn' }), threads: 1, memoryLimit: `${memoryLimitMb}MB` });
+  console.log(`reopened: native ${native()} MiB`);
+  await again.close();
+}
 rmSync(dir, { recursive: true, force: true });

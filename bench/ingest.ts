@@ -22,6 +22,7 @@ const inFlight = arg('concurrency', 8);
 // --profile DIR: write a V8 CPU profile of the gateway (not the bare receiver) into DIR.
 const profileDir = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1] : undefined;
 // --memory-limit SIZE: the gateway's storage.duckdb.memoryLimit (default: the config's), e.g. 96MB.
+// --skip-bare: no bare-receiver run (and no ratio), for long memory runs of the gateway alone.
 const memoryLimit = process.argv.includes('--memory-limit') ? process.argv[process.argv.indexOf('--memory-limit') + 1] : undefined;
 const SPANS_PER_REQUEST = 100;
 
@@ -56,9 +57,20 @@ interface RunResult {
   cpuS: number;
   peakMiB: number;
   rssSamples: number[];
+  /** The gateway's rss split every 5 s (empty for the bare receiver). */
+  splits: MemorySplit[];
 }
 
-async function drive(target: string, pid: number, waitWritten?: (acked: number) => Promise<void>): Promise<RunResult> {
+/** V8 heap, external and the native rest of rss (MiB), from the gateway's /metrics. */
+type MemorySplit = { heap: number; external: number; native: number };
+async function memorySplit(metricsUrl: string): Promise<MemorySplit & { rss: number; heapUsed: number; arrayBuffers: number }> {
+  const text = await (await fetch(metricsUrl)).text();
+  const mem = Object.fromEntries([...text.matchAll(/teleql_process_memory_bytes\{kind="(\w+)"\} (\d+)/g)].map((m) => [m[1]!, Number(m[2]) / 2 ** 20]));
+  const [rss, heap, external] = [mem.rss ?? 0, mem.heap_total ?? 0, mem.external ?? 0];
+  return { rss, heap, external, native: rss - heap - external, heapUsed: mem.heap_used ?? 0, arrayBuffers: mem.array_buffers ?? 0 };
+}
+
+async function drive(target: string, pid: number, waitWritten?: (acked: number) => Promise<void>, metricsUrl?: string): Promise<RunResult> {
   const requests = encodeTraceRequests(
     Array.from({ length: 50 }, (_, i) => [...syntheticTraces(SPANS_PER_REQUEST / 10, Date.now() - 60_000 - i, Date.now())].flat()),
   );
@@ -74,7 +86,12 @@ async function drive(target: string, pid: number, waitWritten?: (acked: number) 
   let acked = SPANS_PER_REQUEST;
   let retried = 0;
   const rssSamples: number[] = [];
-  const sampler = setInterval(() => rssSamples.push(rssMiB(pid).rss), 5000);
+  const splits: MemorySplit[] = [];
+  const sampler = setInterval(() => {
+    rssSamples.push(rssMiB(pid).rss);
+    // Which part grows, when rss does: sampled from the gateway itself every 5 s.
+    if (metricsUrl) memorySplit(metricsUrl).then((m) => splits.push(m), () => undefined);
+  }, 5000);
   let n = 0;
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
@@ -96,7 +113,7 @@ async function drive(target: string, pid: number, waitWritten?: (acked: number) 
   const cpuS = cpuSeconds(pid) - cpu0;
   client.close();
   if (retried) console.log(`  (${retried} requests were told to retry: queue full)`);
-  return { spans: acked - SPANS_PER_REQUEST, wallS, cpuS, peakMiB: rssMiB(pid).peak, rssSamples };
+  return { spans: acked - SPANS_PER_REQUEST, wallS, cpuS, peakMiB: rssMiB(pid).peak, rssSamples, splits };
 }
 
 function report(name: string, r: RunResult): void {
@@ -109,17 +126,27 @@ function report(name: string, r: RunResult): void {
     const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     console.log(`${''.padEnd(28)} RSS first half avg ${fmt(avg(r.rssSamples.slice(0, half)), 0)} MiB, second half avg ${fmt(avg(r.rssSamples.slice(half)), 0)} MiB (samples every 5 s: ${r.rssSamples.map((x) => x.toFixed(0)).join(' ')})`);
   }
+  if (r.splits.length >= 4) {
+    // Per quarter of the run: which of the three parts the rss change is in.
+    const quarter = Math.ceil(r.splits.length / 4);
+    const parts = [0, 1, 2, 3].map((q) => r.splits.slice(q * quarter, (q + 1) * quarter)).filter((xs) => xs.length);
+    const mean = (xs: MemorySplit[], k: keyof MemorySplit) => xs.reduce((a, x) => a + x[k], 0) / xs.length;
+    console.log(`${''.padEnd(28)} by quarter of the run, MiB: V8 heap ${parts.map((xs) => fmt(mean(xs, 'heap'), 0)).join(' / ')}; external ${parts.map((xs) => fmt(mean(xs, 'external'), 0)).join(' / ')}; native ${parts.map((xs) => fmt(mean(xs, 'native'), 0)).join(' / ')}`);
+  }
 }
 
 console.log(`machine: ${machine()}`);
 console.log(`${seconds} s per run, ${inFlight} requests in flight, ${SPANS_PER_REQUEST} spans × 10 attributes per request; servers pinned to one core${memoryLimit ? `; memoryLimit ${memoryLimit}` : ''}\n`);
 
-// Baseline: decode and discard.
-const bare = pinned(['bench/bare-receiver.ts'], {});
-const [, barePort] = await waitForLine(bare, /listening (\d+)/);
-const bareResult = await drive(`127.0.0.1:${barePort}`, bare.pid!);
-bare.kill('SIGTERM');
-report('bare receiver (decode only)', bareResult);
+// Baseline: decode and discard (--skip-bare: the gateway alone, for memory runs; no ratio then).
+let bareResult: RunResult | null = null;
+if (!process.argv.includes('--skip-bare')) {
+  const bare = pinned(['bench/bare-receiver.ts'], {});
+  const [, barePort] = await waitForLine(bare, /listening (\d+)/);
+  bareResult = await drive(`127.0.0.1:${barePort}`, bare.pid!);
+  bare.kill('SIGTERM');
+  report('bare receiver (decode only)', bareResult);
+}
 
 // teleql: OTLP/gRPC → batch → DuckDB file.
 const dir = mkdtempSync(join(tmpdir(), 'teleql-bench-ingest-'));
@@ -147,23 +174,23 @@ const written = async (acked: number) => {
     await new Promise((r) => setTimeout(r, 20));
   }
 };
-const gwResult = await drive(`127.0.0.1:${grpcPort}`, gateway.pid!, written);
+const metricsUrl = `http://127.0.0.1:${gqlPort}/metrics`;
+const gwResult = await drive(`127.0.0.1:${grpcPort}`, gateway.pid!, written, metricsUrl);
 // Where the gateway's memory is at the end of the run (teleql_process_memory_bytes on /metrics).
-const memText = await (await fetch(`http://127.0.0.1:${gqlPort}/metrics`)).text();
+const memText = await (await fetch(metricsUrl)).text();
 const retries = [...memText.matchAll(/teleql_duckdb_write_retries_total\{component="duckdb\/traces"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 if (retries > 0) console.log(`note: DuckDB refused ${retries} write attempts that were then retried (teleql_duckdb_write_retries_total)`);
-const mem = Object.fromEntries([...memText.matchAll(/teleql_process_memory_bytes\{kind="(\w+)"\} (\d+)/g)].map((m) => [m[1]!, Number(m[2]) / 2 ** 20]));
+const mem = await memorySplit(metricsUrl);
 gateway.kill('SIGTERM');
 await new Promise((r) => gateway.once('exit', r));
 rmSync(dir, { recursive: true, force: true });
 report('teleql → DuckDB', gwResult);
-if (mem.rss !== undefined) {
-  const native = mem.rss - (mem.heap_total ?? 0) - (mem.external ?? 0);
-  console.log(
-    `${''.padEnd(28)} at the end: rss ${fmt(mem.rss, 0)} MiB = V8 heap ${fmt(mem.heap_total ?? 0, 0)} (used ${fmt(mem.heap_used ?? 0, 0)}) + external ${fmt(mem.external ?? 0, 0)} (array buffers ${fmt(mem.array_buffers ?? 0, 0)}) + native/code ${fmt(native, 0)} MiB (DuckDB, onnxruntime, …)`,
-  );
-}
+console.log(
+  `${''.padEnd(28)} at the end: rss ${fmt(mem.rss, 0)} MiB = V8 heap ${fmt(mem.heap, 0)} (used ${fmt(mem.heapUsed, 0)}) + external ${fmt(mem.external, 0)} (array buffers ${fmt(mem.arrayBuffers, 0)}) + native/code ${fmt(mem.native, 0)} MiB (DuckDB, onnxruntime, …)`,
+);
 
-const ratio = gwResult.cpuS / gwResult.spans / (bareResult.cpuS / bareResult.spans);
-console.log(`\nCPU cost ratio teleql / bare receiver: ${fmt(ratio, 2)}  (target ≤ 2.5)`);
+if (bareResult) {
+  const ratio = gwResult.cpuS / gwResult.spans / (bareResult.cpuS / bareResult.spans);
+  console.log(`\nCPU cost ratio teleql / bare receiver: ${fmt(ratio, 2)}  (target ≤ 2.5)`);
+}
 console.log(`throughput: ${fmt(gwResult.spans / gwResult.wallS, 0)} spans/s into DuckDB (target ≥ 40,000 on one core)`);
