@@ -25,18 +25,21 @@ function decodeBatch(k: number): SpanRecord[] {
   return out.slice(0, BATCH);
 }
 const dir = mkdtempSync(join(tmpdir(), 'teleql-memprobe-'));
-const store = await openDuckDbStore({ path: join(dir, 'p.duckdb'), logger: pino({ level: 'warn' }), threads: 1, memoryLimit: `${memoryLimitMb}MB` });
+const openStore = () => openDuckDbStore({ path: join(dir, 'p.duckdb'), logger: pino({ level: 'warn' }), threads: 1, memoryLimit: `${memoryLimitMb}MB` });
+const store = await openStore();
 for (const stmt of (process.env.PROBE_SQL ?? '').split(';').filter((s) => s.trim())) await store.db.query(stmt);
 const settings = await store.db.query(
   `SELECT name, value FROM duckdb_settings() WHERE name LIKE 'allocator%' OR name IN ('memory_limit','threads','preserve_insertion_order','checkpoint_threshold','wal_autocheckpoint')`,
 );
 console.log(settings.map((r) => `${r.name}=${r.value}`).join('  '));
 const mib = (b: number) => (b / 2 ** 20).toFixed(0);
+/** rss minus the V8 heap and external memory: DuckDB, code, malloc. */
+const nativeBytes = (m = process.memoryUsage()) => m.rss - m.heapTotal - m.external;
 async function sample(k: number) {
   const m = process.memoryUsage();
   const dm = await store.db.query(`SELECT tag, memory_usage_bytes AS b, temporary_storage_bytes AS t FROM duckdb_memory() WHERE memory_usage_bytes > 0 OR temporary_storage_bytes > 0`);
   const dsum = dm.reduce((a, r) => a + Number(r.b), 0);
-  const native = m.rss - m.heapTotal - m.external;
+  const native = nativeBytes(m);
   console.log(
     `batch ${k}: rss ${mib(m.rss)} heap ${mib(m.heapTotal)} ext ${mib(m.external)} native ${mib(native)} | duckdb_memory ${mib(dsum)}: ${dm.map((r) => `${r.tag} ${mib(Number(r.b))}`).join(', ')} | maxRSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)}`,
   );
@@ -51,13 +54,9 @@ console.log(`cpu µs/span ${((u.user + u.system) / (batches * BATCH)).toFixed(2)
 await store.close();
 if (process.argv.includes('--reopen')) {
   // Whether the native rise belongs to the open database (given back at close) or to the process.
-  const native = () => {
-    const m = process.memoryUsage();
-    return mib(m.rss - m.heapTotal - m.external);
-  };
-  console.log(`closed: native ${native()} MiB`);
-  const again = await openDuckDbStore({ path: join(dir, 'p.duckdb'), logger: pino({ level: 'warn' }), threads: 1, memoryLimit: `${memoryLimitMb}MB` });
-  console.log(`reopened: native ${native()} MiB`);
+  console.log(`closed: native ${mib(nativeBytes())} MiB`);
+  const again = await openStore();
+  console.log(`reopened: native ${mib(nativeBytes())} MiB`);
   await again.close();
 }
 rmSync(dir, { recursive: true, force: true });

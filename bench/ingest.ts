@@ -61,11 +61,10 @@ interface RunResult {
   splits: MemorySplit[];
 }
 
-/** V8 heap, external and the native rest of rss (MiB), from the gateway's /metrics. */
+/** V8 heap, external and the native rest of rss (MiB), from the text of the gateway's /metrics. */
 type MemorySplit = { heap: number; external: number; native: number };
-async function memorySplit(metricsUrl: string): Promise<MemorySplit & { rss: number; heapUsed: number; arrayBuffers: number }> {
-  const text = await (await fetch(metricsUrl)).text();
-  const mem = Object.fromEntries([...text.matchAll(/teleql_process_memory_bytes\{kind="(\w+)"\} (\d+)/g)].map((m) => [m[1]!, Number(m[2]) / 2 ** 20]));
+function memorySplit(metricsText: string): MemorySplit & { rss: number; heapUsed: number; arrayBuffers: number } {
+  const mem = Object.fromEntries([...metricsText.matchAll(/teleql_process_memory_bytes\{kind="(\w+)"\} (\d+)/g)].map((m) => [m[1]!, Number(m[2]) / 2 ** 20]));
   const [rss, heap, external] = [mem.rss ?? 0, mem.heap_total ?? 0, mem.external ?? 0];
   return { rss, heap, external, native: rss - heap - external, heapUsed: mem.heap_used ?? 0, arrayBuffers: mem.array_buffers ?? 0 };
 }
@@ -90,7 +89,7 @@ async function drive(target: string, pid: number, waitWritten?: (acked: number) 
   const sampler = setInterval(() => {
     rssSamples.push(rssMiB(pid).rss);
     // Which part grows, when rss does: sampled from the gateway itself every 5 s.
-    if (metricsUrl) memorySplit(metricsUrl).then((m) => splits.push(m), () => undefined);
+    if (metricsUrl) fetch(metricsUrl).then((res) => res.text()).then((text) => splits.push(memorySplit(text)), () => undefined);
   }, 5000);
   let n = 0;
   await Promise.all(
@@ -180,7 +179,7 @@ const gwResult = await drive(`127.0.0.1:${grpcPort}`, gateway.pid!, written, met
 const memText = await (await fetch(metricsUrl)).text();
 const retries = [...memText.matchAll(/teleql_duckdb_write_retries_total\{component="duckdb\/traces"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 if (retries > 0) console.log(`note: DuckDB refused ${retries} write attempts that were then retried (teleql_duckdb_write_retries_total)`);
-const mem = await memorySplit(metricsUrl);
+const mem = memorySplit(memText);
 gateway.kill('SIGTERM');
 await new Promise((r) => gateway.once('exit', r));
 rmSync(dir, { recursive: true, force: true });

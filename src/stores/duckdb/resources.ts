@@ -41,55 +41,37 @@ const PROCESS_ENTRIES = 10_000;
 const resourcesByJson = new LRUCache<string, ResourceInfo>({ max: PROCESS_ENTRIES });
 const scopesByJson = new LRUCache<string, ScopeInfo>({ max: PROCESS_ENTRIES });
 
-function resourceInfo(r: Resource): ResourceInfo {
-  const json = encodeJson(r);
-  let info = resourcesByJson.get(json);
-  if (info === undefined) {
-    info = {
-      json,
-      id: partId(json),
-      service: serviceName(r),
-      attrs: toFilterMap(r.attributes, {}),
-      flat: sharedEntries(r.attributes),
-      text: attrText(r.attributes, NO_SHARED_ENTRIES),
-    };
-    resourcesByJson.set(json, info);
-  }
-  return info;
-}
+const resourceInfo = (r: Resource, json: string): ResourceInfo => ({
+  json,
+  id: partId(json),
+  service: serviceName(r),
+  attrs: toFilterMap(r.attributes, {}),
+  flat: sharedEntries(r.attributes),
+  text: attrText(r.attributes, NO_SHARED_ENTRIES),
+});
+const scopeInfo = (_: InstrumentationScope, json: string): ScopeInfo => ({ json, id: partId(json) });
 
-function scopeInfo(s: InstrumentationScope): ScopeInfo {
-  const json = encodeJson(s);
-  let info = scopesByJson.get(json);
-  if (info === undefined) {
-    info = { json, id: partId(json) };
-    scopesByJson.set(json, info);
-  }
-  return info;
-}
-
-/** One batch's cache: by object first (most records of a batch share theirs), then by content. */
-export function createEncodeCache(): EncodeCache {
-  const resources = new Map<Resource, ResourceInfo>();
-  const scopes = new Map<InstrumentationScope, ScopeInfo>();
-  return {
-    resource(r) {
-      let info = resources.get(r);
+/** Looks a part up by object (a batch's records share theirs), then by content, building it once. */
+function partCache<P extends object, I extends object>(byJson: LRUCache<string, I>, build: (part: P, json: string) => I): (part: P) => I {
+  const byObject = new Map<P, I>();
+  return (part) => {
+    let info = byObject.get(part);
+    if (info === undefined) {
+      const json = encodeJson(part);
+      info = byJson.get(json);
       if (info === undefined) {
-        info = resourceInfo(r);
-        resources.set(r, info);
+        info = build(part, json);
+        byJson.set(json, info);
       }
-      return info;
-    },
-    scope(s) {
-      let info = scopes.get(s);
-      if (info === undefined) {
-        info = scopeInfo(s);
-        scopes.set(s, info);
-      }
-      return info;
-    },
+      byObject.set(part, info);
+    }
+    return info;
   };
+}
+
+/** One batch's cache. */
+export function createEncodeCache(): EncodeCache {
+  return { resource: partCache(resourcesByJson, resourceInfo), scope: partCache(scopesByJson, scopeInfo) };
 }
 
 function setKey(into: FilterMap, key: string, value: string | null): void {
