@@ -3,6 +3,7 @@
 // memory, the rest ("native": DuckDB, node's and libduckdb's code, malloc) and DuckDB's own account
 // of its buffer pool (duckdb_memory(), by tag). `--memory-limit-mb N` (default 128), `--batches N`;
 // `--reopen`: after the run, close the store and open it again, printing the native part each time.
+// `--reopen-every-rows N`: the store's own reopen policy (storage.duckdb.reopenEveryRows), logged as it runs.
 // env PROBE_SQL runs `;`-separated statements first (e.g. SET allocator_flush_threshold = '16MB').
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { arg } from './lib.ts';
 const batches = arg('batches', 60);
 const BATCH = arg('batch', 16_384);
 const memoryLimitMb = arg('memory-limit-mb', 128);
+const reopenEveryRows = arg('reopen-every-rows', 0);
 const requests = encodeTraceRequests(Array.from({ length: 50 }, (_, i) => [...syntheticTraces(10, Date.now() - 60_000 - i, Date.now())].flat()));
 function decodeBatch(k: number): SpanRecord[] {
   const out: SpanRecord[] = [];
@@ -25,7 +27,8 @@ function decodeBatch(k: number): SpanRecord[] {
   return out.slice(0, BATCH);
 }
 const dir = mkdtempSync(join(tmpdir(), 'teleql-memprobe-'));
-const openStore = () => openDuckDbStore({ path: join(dir, 'p.duckdb'), logger: pino({ level: 'warn' }), threads: 1, memoryLimit: `${memoryLimitMb}MB` });
+const openStore = () =>
+  openDuckDbStore({ path: join(dir, 'p.duckdb'), logger: pino({ level: reopenEveryRows ? 'info' : 'warn' }), threads: 1, memoryLimit: `${memoryLimitMb}MB`, reopenEveryRows });
 const store = await openStore();
 for (const stmt of (process.env.PROBE_SQL ?? '').split(';').filter((s) => s.trim())) await store.db.query(stmt);
 const settings = await store.db.query(

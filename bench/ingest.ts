@@ -180,12 +180,13 @@ const memText = await (await fetch(metricsUrl)).text();
 const retries = [...memText.matchAll(/teleql_duckdb_write_retries_total\{component="duckdb\/traces"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 if (retries > 0) console.log(`note: DuckDB refused ${retries} write attempts that were then retried (teleql_duckdb_write_retries_total)`);
 const mem = memorySplit(memText);
+const reopens = Number(/teleql_duckdb_reopens_total (\d+)/.exec(memText)?.[1] ?? 0);
 gateway.kill('SIGTERM');
 await new Promise((r) => gateway.once('exit', r));
 rmSync(dir, { recursive: true, force: true });
 report('teleql → DuckDB', gwResult);
 console.log(
-  `${''.padEnd(28)} at the end: rss ${fmt(mem.rss, 0)} MiB = V8 heap ${fmt(mem.heap, 0)} (used ${fmt(mem.heapUsed, 0)}) + external ${fmt(mem.external, 0)} (array buffers ${fmt(mem.arrayBuffers, 0)}) + native/code ${fmt(mem.native, 0)} MiB (DuckDB, onnxruntime, …)`,
+  `${''.padEnd(28)} at the end: rss ${fmt(mem.rss, 0)} MiB = V8 heap ${fmt(mem.heap, 0)} (used ${fmt(mem.heapUsed, 0)}) + external ${fmt(mem.external, 0)} (array buffers ${fmt(mem.arrayBuffers, 0)}) + native/code ${fmt(mem.native, 0)} MiB (DuckDB, onnxruntime, …); ${reopens} DuckDB reopens (storage.duckdb.reopenEveryRows)`,
 );
 
 if (bareResult) {

@@ -125,6 +125,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       readLanes: cfg.storage.duckdb.readLanes,
       writeStepRows: cfg.storage.duckdb.writeStepRows,
       writeStepMs: cfg.storage.duckdb.writeStepMs,
+      reopenEveryRows: cfg.storage.duckdb.reopenEveryRows,
     });
     store = opened;
     retention = startRetention(opened.db, { plan: retentionPlan(cfg.storage.retention), logger: componentLogger(root, 'retention') });
@@ -307,6 +308,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       for (const [table, steps] of Object.entries(s.appendSteps)) {
         samples.push({ name: 'teleql_duckdb_append_steps_total', help: 'Synchronous appender steps, each followed by a yield to the event loop (storage.duckdb.writeStepMs, writeStepRows)', type: 'counter', value: steps, labels: { table } });
       }
+      samples.push({ name: 'teleql_duckdb_reopens_total', help: 'DuckDB instance reopens (storage.duckdb.reopenEveryRows), each giving back the native memory of the row groups written before it', type: 'counter', value: store.db.reopens });
       for (const [table, ms] of Object.entries(s.longestStepMs)) {
         samples.push({ name: 'teleql_duckdb_append_step_longest_seconds', help: 'The longest appender step since start (wall clock; a step far over storage.duckdb.writeStepMs delayed every request and live tail behind it)', type: 'gauge', value: ms / 1000, labels: { table } });
       }

@@ -61,6 +61,7 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_DUCKDB_MEMORY_LIMIT', path: 'storage.duckdb.memoryLimit', kind: 'string', help: "DuckDB's buffer pool limit, e.g. 512MB ('' = 80% of RAM) (64MB)" },
   { name: 'TELEQL_DUCKDB_WRITE_STEP_ROWS', path: 'storage.duckdb.writeStepRows', kind: 'int', help: 'rows per data chunk the store writer appends: smaller = more writer CPU (512)' },
   { name: 'TELEQL_DUCKDB_WRITE_STEP_MS', path: 'storage.duckdb.writeStepMs', kind: 'int', help: 'ms the store writer runs before yielding to the event loop: smaller = shorter stalls for live tails and queries (10)' },
+  { name: 'TELEQL_DUCKDB_REOPEN_EVERY_ROWS', path: 'storage.duckdb.reopenEveryRows', kind: 'int', help: 'rows written after which the DuckDB instance is closed and reopened, giving back the native memory DuckDB keeps per row group written; 0 = never (2000000)' },
   { name: 'TELEQL_DUCKDB_READ_LANES', path: 'storage.duckdb.readLanes', kind: 'int', help: 'DuckDB read connections, shared fairly per tenant; one tenant holds at most this − 1 (3)' },
   { name: 'TELEQL_RETENTION', path: 'storage.retention.period', kind: 'string', help: "delete data older than this, e.g. 7d, 12h; '0' or off keeps it forever (7d)" },
   { name: 'TELEQL_RETENTION_TRACES', path: 'storage.retention.traces', kind: 'string', help: "retention for spans ('' = TELEQL_RETENTION)" },
@@ -184,6 +185,10 @@ function validate(cfg: GatewayConfig): void {
   const { writeStepMs } = cfg.storage.duckdb;
   if (!Number.isInteger(writeStepMs) || writeStepMs < 1 || writeStepMs > 100) {
     throw new ConfigError(`storage.duckdb.writeStepMs: expected an integer number of ms from 1 to 100 (actual: ${writeStepMs})`);
+  }
+  const { reopenEveryRows } = cfg.storage.duckdb;
+  if (!Number.isSafeInteger(reopenEveryRows) || (reopenEveryRows !== 0 && reopenEveryRows < 100_000)) {
+    throw new ConfigError(`storage.duckdb.reopenEveryRows: expected 0 (never) or an integer of at least 100000 (actual: ${reopenEveryRows})`);
   }
   const { read, jaeger, elasticsearch } = cfg.storage;
   const allowed = { traces: ['duckdb', 'jaeger'], logs: ['duckdb', 'elasticsearch'], metrics: ['duckdb', 'prometheus'] } as const;

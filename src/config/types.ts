@@ -82,6 +82,13 @@ export interface GatewayConfig extends IngestConfig {
        * one step of its own). From 1 to 100.
        */
       writeStepMs: number;
+      /**
+       * Rows written after which the store closes its DuckDB instance and opens the file again
+       * (a pause of ~0.1–0.4 s in which writes and reads wait): DuckDB keeps native memory for every
+       * row group an instance has written until it closes. 0 = never (memory then grows ~3.6 bytes
+       * per row written until restart).
+       */
+      reopenEveryRows: number;
     };
     /** Deletes data older than a window (src/stores/duckdb/retention.ts). */
     retention: {

@@ -15,6 +15,7 @@ import {
   LIST,
   VARCHAR,
   listValue,
+  type DuckDBAppender,
   type DuckDBConnection,
   type DuckDBMaterializedResult,
   type DuckDBType,
@@ -44,6 +45,15 @@ export interface Db {
   readStats(): Map<string, LaneStats>;
   writeLane(table: string): Lane;
   readonly closed: boolean;
+  /**
+   * Closes the DuckDB instance and opens the file again on a new one, with new connections in the
+   * same lanes; callers meanwhile wait, nothing fails. DuckDB keeps native memory for every row group
+   * an instance has written until the instance closes (README, Known gaps): this gives it back.
+   * Resolves at once for ':memory:' (closing would lose the data). One at a time.
+   */
+  reopen(): Promise<void>;
+  /** Reopens done since the store was opened. */
+  readonly reopens: number;
   /** Waits for queued work, checkpoints, and closes; safe to call twice. */
   close(): Promise<void>;
 }
@@ -67,24 +77,43 @@ export interface DbOptions {
   setupWriteLane(conn: DuckDBConnection, table: string): Promise<void>;
 }
 
+/** A lane's connection; a reopen puts a new one in the same slot. */
+interface Slot {
+  conn: DuckDBConnection;
+}
+
 interface QueuedLane extends Lane {
-  readonly conn: DuckDBConnection;
-  readonly pending: number;
+  readonly slot: Slot;
   idle(): Promise<void>;
 }
 
-function createLane(conn: DuckDBConnection, isClosing: () => boolean, measure: <T>(run: () => Promise<T>) => Promise<T>): QueuedLane {
+interface LaneState {
+  readonly closing: boolean;
+  /** Resolved except while a reopen runs. */
+  readonly gate: Promise<void>;
+  /** Why a reopen failed: the store serves nothing after it. */
+  readonly failure: Error | null;
+}
+
+const OPEN: Promise<void> = Promise.resolve();
+
+/**
+ * Callers queue in order; each waits for `gate()` as it was when it queued, so work queued during a
+ * reopen runs on the new connection and work queued before it drains on the old one.
+ */
+function createLane(slot: Slot, state: LaneState, measure: <T>(run: () => Promise<T>) => Promise<T>): QueuedLane {
   let tail: Promise<unknown> = Promise.resolve();
-  let pending = 0;
   return {
-    conn,
-    get pending() {
-      return pending;
-    },
+    slot,
     use<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
-      if (isClosing()) return Promise.reject(unavailable('the DuckDB store is closed'));
-      pending++;
-      const run = tail.then(() => measure(() => fn(conn))).finally(() => pending--);
+      if (state.closing) return Promise.reject(unavailable('the DuckDB store is closed'));
+      const open = state.gate;
+      const run = tail
+        .then(() => open)
+        .then(() => {
+          if (state.failure) throw state.failure;
+          return measure(() => fn(slot.conn));
+        });
       tail = run.catch(() => undefined);
       return run;
     },
@@ -165,35 +194,32 @@ export async function openDb(opts: DbOptions): Promise<Db> {
   }
 }
 
-async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> {
+/** A DuckDB instance with the store's file attached, and the connections made on it. */
+interface Instance {
+  connect(): Promise<DuckDBConnection>;
+  /** Checkpoints a file store (unless told not to), then closes every connection and the instance; safe to call twice. */
+  close(checkpoint?: boolean): Promise<void>;
+}
+
+async function startInstance(opts: DbOptions): Promise<Instance> {
   const config: Record<string, string> = {};
   if (opts.threads) config.threads = String(opts.threads);
   if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
+  const attached = opts.path !== ':memory:';
   // Past memory_limit DuckDB spills to temp_directory, by default `.tmp` in the working directory
   // (the instance itself is in-memory): keep a file store's spill files beside its file.
-  if (opts.path !== ':memory:') config.temp_directory = `${resolve(opts.path)}.tmp`;
-  let instance: DuckDBInstance;
+  if (attached) config.temp_directory = `${resolve(opts.path)}.tmp`;
+  if (attached) await mkdir(dirname(opts.path), { recursive: true });
+  // A file is attached (rather than opened directly) so that its row-group size can be set.
+  const instance = await DuckDBInstance.create(':memory:', config);
   const conns: DuckDBConnection[] = [];
-  try {
-    if (opts.path !== ':memory:') await mkdir(dirname(opts.path), { recursive: true });
-    // A file is attached (rather than opened directly) so that its row-group size can be set.
-    instance = await DuckDBInstance.create(':memory:', config);
-  } catch (err) {
-    throw toStoreError(err);
-  }
-  const attached = opts.path !== ':memory:';
-  const connect = async (): Promise<DuckDBConnection> => {
-    const conn = await instance.connect();
-    conns.push(conn);
-    if (attached) await conn.run(`USE ${DB_ALIAS}`);
-    return conn;
+  let closed = false;
+  const closeAll = () => {
+    if (closed) return;
+    closed = true;
+    for (const c of conns) c.closeSync();
+    instance.closeSync();
   };
-  let closing = false;
-  let shutdownDone: Promise<void> | null = null;
-  const isClosing = () => closing;
-  const writeLanes = new Map<string, QueuedLane>();
-  const readConns: DuckDBConnection[] = [];
-  const shares = createShares();
   try {
     if (attached) {
       const rowGroups = opts.rowGroupSize ? `, ROW_GROUP_SIZE ${Math.trunc(opts.rowGroupSize)}` : '';
@@ -204,52 +230,131 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
         boot.closeSync();
       }
     }
-    const first = await connect();
-    await opts.setup(first);
-    for (const table of opts.writeTables) {
-      const conn = await connect();
-      await opts.setupWriteLane(conn, table);
-      writeLanes.set(table, createLane(conn, isClosing, (run) => shares.measure(run).then((r) => r.value)));
-    }
-    for (let i = 0; i < (opts.readLanes ?? 3); i++) readConns.push(await connect());
   } catch (err) {
-    for (const c of conns) c.closeSync();
-    instance.closeSync();
+    closeAll();
+    throw err;
+  }
+  return {
+    async connect() {
+      const conn = await instance.connect();
+      conns.push(conn);
+      if (attached) await conn.run(`USE ${DB_ALIAS}`);
+      return conn;
+    },
+    async close(checkpoint = true) {
+      try {
+        if (checkpoint && !closed && attached && conns[0]) await conns[0].run('CHECKPOINT');
+      } finally {
+        closeAll();
+      }
+    },
+  };
+}
+
+async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> {
+  const attached = opts.path !== ':memory:';
+  const state = { closing: false, gate: OPEN, failure: null as Error | null };
+  let shutdownDone: Promise<void> | null = null;
+  let reopening: Promise<void> | null = null;
+  let reopens = 0;
+  const shares = createShares();
+  const measureWrite = <T>(run: () => Promise<T>) => shares.measure(run).then((r) => r.value);
+  const writeLanes = new Map<string, QueuedLane>();
+  const readSlots: Slot[] = [];
+  let instance: Instance;
+  try {
+    instance = await startInstance(opts);
+  } catch (err) {
     throw toStoreError(err);
   }
-  const [ddlConn] = conns; // also the one that checkpoints on close
-  const reads: FairLanes<DuckDBConnection> = createFairLanes(readConns, shares);
+  // Connects every lane's slot on `instance` (a reopen does it again on the new one).
+  async function connectLanes(first: boolean): Promise<void> {
+    for (const table of opts.writeTables) {
+      const conn = await instance.connect();
+      await opts.setupWriteLane(conn, table);
+      const lane = writeLanes.get(table);
+      if (lane) lane.slot.conn = conn;
+      else writeLanes.set(table, createLane({ conn }, state, measureWrite));
+    }
+    for (let i = 0; i < (opts.readLanes ?? 3); i++) {
+      const conn = await instance.connect();
+      if (first) readSlots.push({ conn });
+      else readSlots[i]!.conn = conn;
+    }
+  }
+  try {
+    await opts.setup(await instance.connect()); // the first connection: DDL, and the checkpoint on close
+    await connectLanes(true);
+  } catch (err) {
+    await instance.close(false);
+    throw toStoreError(err);
+  }
+  const reads: FairLanes<Slot> = createFairLanes(readSlots, shares);
   const runRead = preparedReads();
+  const drained = () => Promise.all([...[...writeLanes.values()].map((l) => l.idle()), reads.idle()]);
+
+  async function reopen(): Promise<void> {
+    let open!: () => void;
+    state.gate = new Promise<void>((resolve) => (open = resolve));
+    try {
+      await drained();
+      await instance.close();
+      instance = await startInstance(opts);
+      await instance.connect(); // DDL connection: the checkpoint on close runs on it
+      await connectLanes(false);
+      reopens++;
+    } catch (err) {
+      // The old instance may already be closed: nothing can be served any more.
+      await instance.close(false).catch(() => undefined);
+      state.failure = unavailable(`the DuckDB store could not be reopened: ${toStoreError(err).message}`);
+      state.closing = true;
+      onClosed();
+      throw state.failure;
+    } finally {
+      state.gate = OPEN;
+      open();
+    }
+  }
 
   async function shutdown(): Promise<void> {
-    closing = true;
-    await Promise.all([...[...writeLanes.values()].map((l) => l.idle()), reads.idle()]);
+    if (reopening) await reopening.catch(() => undefined);
+    if (state.failure) return; // the failed reopen closed it
+    state.closing = true;
+    await drained();
     try {
-      if (opts.path !== ':memory:') await ddlConn!.run('CHECKPOINT');
+      await instance.close();
     } finally {
-      for (const c of conns) c.closeSync();
-      instance.closeSync();
       onClosed();
     }
   }
 
   return {
     get closed() {
-      return closing;
+      return state.closing;
     },
     query(sql, params = []) {
-      if (closing) return Promise.reject(unavailable('the DuckDB store is closed'));
+      if (state.closing) return Promise.reject(unavailable('the DuckDB store is closed'));
       const meter = currentQueryMeter();
+      const read = () => reads.run(meter?.tenant ?? '', (slot) => interruptible(slot.conn, () => runRead(slot.conn, sql, params)));
+      // During a reopen a read waits for the new instance.
+      const gated = state.gate;
+      const running =
+        gated === OPEN
+          ? read()
+          : gated.then(() => {
+              if (state.failure) throw state.failure;
+              return read();
+            });
       // The meter gets the statement's share of DuckDB once a lane is ours, not its wait for one.
-      return reads.run(meter?.tenant ?? '', (conn) => interruptible(conn, () => runRead(conn, sql, params))).then(
-        ({ value, shareMs }) => {
-          if (meter) meter.ms += shareMs;
-          return value;
-        },
-        (err: unknown) => {
-          throw toStoreError(err);
-        },
-      );
+      return running.then(
+          ({ value, shareMs }) => {
+            if (meter) meter.ms += shareMs;
+            return value;
+          },
+          (err: unknown) => {
+            throw toStoreError(err);
+          },
+        );
     },
     readStats: () => reads.stats(),
     writeLane(table) {
@@ -257,11 +362,55 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
       if (!lane) throw new Error(`no write lane for ${table}`);
       return lane;
     },
+    reopen() {
+      if (!attached || state.closing) return Promise.resolve();
+      reopening ??= reopen().finally(() => {
+        reopening = null;
+      });
+      return reopening;
+    },
+    get reopens() {
+      return reopens;
+    },
     close() {
       shutdownDone ??= shutdown().catch((err: unknown) => {
         throw toStoreError(err);
       });
       return shutdownDone;
     },
+  };
+}
+
+export interface KeptAppender {
+  /** The appender on `conn`: the one kept, or a new one when there is none or it was made on another connection. */
+  on(conn: DuckDBConnection): Promise<DuckDBAppender>;
+  /** After a rollback: the appender may hold rows of the failed transaction, so the next use makes a new one. */
+  drop(): void;
+}
+
+/**
+ * An appender kept between a lane's transactions. It belongs to the connection it was made on, so
+ * after a reopen (`Db.reopen`), which gives the lane a new connection, the next use makes a new one.
+ */
+export function keptAppender(make: (conn: DuckDBConnection) => Promise<DuckDBAppender>): KeptAppender {
+  let held: { conn: DuckDBConnection; appender: DuckDBAppender } | null = null;
+  const drop = () => {
+    try {
+      held?.appender.clear();
+      held?.appender.closeSync();
+    } catch {
+      // a failed flush, or a closed connection, may already have invalidated it
+    }
+    held = null;
+  };
+  return {
+    async on(conn) {
+      if (held?.conn !== conn) {
+        drop();
+        held = { conn, appender: await make(conn) };
+      }
+      return held.appender;
+    },
+    drop,
   };
 }

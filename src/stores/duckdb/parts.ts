@@ -9,9 +9,9 @@
 // so a tenant's id may appear twice: readers group by id.
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { InstrumentationScope, Resource } from '../../model/telemetry.ts';
-import { runQuery, type Db, type Row } from './connection.ts';
+import { keptAppender, runQuery, type Db, type KeptAppender, type Row } from './connection.ts';
 import { buildChunks, createTableSql, stagedTypes, type TableSpec } from './ddl.ts';
 import { decodeJson } from './json.ts';
 import type { ResourceInfo, ScopeInfo } from './resources.ts';
@@ -126,7 +126,7 @@ export function createParts(): Parts {
     },
 
     companion() {
-      let appenders: { resources: DuckDBAppender; scopes: DuckDBAppender } | null = null;
+      const appenders = { resources: keptAppender((conn) => conn.createAppender('resources')), scopes: keptAppender((conn) => conn.createAppender('scopes')) };
       let pending: { k: string; kind: 'resources' | 'scopes'; textKey: string; text: string }[] = [];
       const types = { resources: stagedTypes(resourceTable), scopes: stagedTypes(scopeTable) };
       return {
@@ -160,14 +160,14 @@ export function createParts(): Parts {
             }
           }
           if (newResources.length === 0 && newScopes.length === 0) return;
-          appenders ??= { resources: await conn.createAppender('resources'), scopes: await conn.createAppender('scopes') };
-          const add = <P>(spec: TableSpec<P>, appender: DuckDBAppender, rows: P[], t: ReturnType<typeof stagedTypes>) => {
+          const add = async <P>(spec: TableSpec<P>, kept: KeptAppender, rows: P[], t: ReturnType<typeof stagedTypes>) => {
             if (rows.length === 0) return;
+            const appender = await kept.on(conn);
             for (const chunk of buildChunks(spec.columns, t, rows)) appender.appendDataChunk(chunk);
             appender.flushSync();
           };
-          add(resourceTable, appenders.resources, newResources, types.resources);
-          add(scopeTable, appenders.scopes, newScopes, types.scopes);
+          await add(resourceTable, appenders.resources, newResources, types.resources);
+          await add(scopeTable, appenders.scopes, newScopes, types.scopes);
         },
         committed() {
           for (const p of pending) {
@@ -178,15 +178,8 @@ export function createParts(): Parts {
         },
         reset() {
           pending = [];
-          for (const a of appenders ? [appenders.resources, appenders.scopes] : []) {
-            try {
-              a.clear();
-              a.closeSync();
-            } catch {
-              // a failed flush may already have invalidated it
-            }
-          }
-          appenders = null;
+          appenders.resources.drop();
+          appenders.scopes.drop();
         },
       };
     },

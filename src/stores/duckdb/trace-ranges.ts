@@ -8,8 +8,8 @@
 // log_trace_ranges is the same for logs: per tenant and trace, the log times (time_ns) a batch wrote,
 // in the columns of the same names, so logs-by-trace skips row groups the same way.
 import type { LogRecord, SpanRecord } from '../../model/telemetry.ts';
-import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
-import { runQuery } from './connection.ts';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { keptAppender, runQuery } from './connection.ts';
 import { buildChunks, createTableSql, stagedTypes, type TableSpec } from './ddl.ts';
 import type { CompanionRows } from './writer.ts';
 import type { Params } from './filter-sql.ts';
@@ -81,24 +81,16 @@ export function logTraceRangeRows(): CompanionRows<LogRecord> {
 
 function rangeRows<R extends { tenant: string }>(table: TableSpec<TraceRange>, source: RangeSource<R>): CompanionRows<R> {
   const types = stagedTypes(table);
-  let appender: DuckDBAppender | null = null;
+  const kept = keptAppender((conn) => conn.createAppender(table.name));
   return {
     async append(conn, records) {
-      appender ??= await conn.createAppender(table.name);
       const all = ranges(records, source);
       if (all.length === 0) return;
+      const appender = await kept.on(conn);
       for (const chunk of buildChunks(table.columns, types, all)) appender.appendDataChunk(chunk);
       appender.flushSync();
     },
-    reset() {
-      try {
-        appender?.clear();
-        appender?.closeSync();
-      } catch {
-        // a failed flush may already have invalidated it
-      }
-      appender = null;
-    },
+    reset: kept.drop,
   };
 }
 

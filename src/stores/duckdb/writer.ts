@@ -3,11 +3,11 @@
 // else into the temp staging table and moved into the table with one INSERT … SELECT per slice; the
 // next slice is built while DuckDB runs the previous INSERT on its own threads.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from 'pino';
 import type { LogRecord } from '../../model/telemetry.ts';
 import type { StoreWriter } from '../types.ts';
-import type { Db } from './connection.ts';
+import { keptAppender, type Db } from './connection.ts';
 import { CHUNK_ROWS, buildChunks, isStaged, loadSql, stagedColumns, stagedTypes, stagingTable, type TableSpec } from './ddl.ts';
 import { columnwiseChunkFiller } from './chunk.ts';
 import { toStoreError } from './errors.ts';
@@ -75,7 +75,7 @@ function createTableWriter<R, P>(
   const staged = isStaged(spec);
   const load = staged ? loadSql(spec) : null;
   const lane = db.writeLane(spec.name);
-  let appender: DuckDBAppender | null = null;
+  const kept = keptAppender((conn) => (staged ? conn.createAppender(stagingTable(spec), 'main', 'temp') : conn.createAppender(spec.name)));
   const fill = columnwiseChunkFiller(columns, types); // direct appends only: each chunk is appended before the next fill
   let stepCount = 0;
   let longestStepMs = 0;
@@ -91,7 +91,7 @@ function createTableWriter<R, P>(
   }
 
   async function writeInTransaction(conn: DuckDBConnection, records: readonly R[]): Promise<void> {
-    appender ??= staged ? await conn.createAppender(stagingTable(spec), 'main', 'temp') : await conn.createAppender(spec.name);
+    const appender = await kept.on(conn);
     const cache = createEncodeCache();
     let loading: Promise<unknown> | null = null;
     await conn.run('BEGIN TRANSACTION');
@@ -135,13 +135,7 @@ function createTableWriter<R, P>(
       for (const c of companions) c.committed?.();
     } catch (err) {
       await loading?.catch(() => undefined); // the connection must be idle before the next statement
-      try {
-        appender.clear();
-        appender.closeSync();
-      } catch {
-        // a failed flush may already have invalidated it; a new one is made for the next batch
-      }
-      appender = null;
+      kept.drop();
       for (const c of companions) c.reset();
       await conn.run('ROLLBACK').catch(() => undefined);
       if (staged) await conn.run(`DELETE FROM ${stagingTable(spec)}`).catch(() => undefined);
@@ -170,7 +164,15 @@ export interface StepSize {
   ms: number;
 }
 
-export function createWriter(db: Db, logIds: LogIds, parts: Parts, logger: Logger, steps: StepSize = { rows: DEFAULT_STEP_ROWS, ms: DEFAULT_STEP_MS }): StoreWriter & { stats(): WriterStats } {
+/** `onWritten` is told the rows of every committed batch (the store's reopen policy counts them). */
+export function createWriter(
+  db: Db,
+  logIds: LogIds,
+  parts: Parts,
+  logger: Logger,
+  steps: StepSize = { rows: DEFAULT_STEP_ROWS, ms: DEFAULT_STEP_MS },
+  onWritten: (rows: number) => void = () => undefined,
+): StoreWriter & { stats(): WriterStats } {
   const stats: Omit<WriterStats, 'appendSteps' | 'longestStepMs' | 'failingTables'> = { rowsWritten: { spans: 0, logs: 0, metric_points: 0 }, writeErrors: 0, lastWriteError: null };
   const failing = new Set<keyof WriterStats['rowsWritten']>();
   function guarded<R>(table: keyof WriterStats['rowsWritten'], writer: TableWriter<R>) {
@@ -190,6 +192,7 @@ export function createWriter(db: Db, logIds: LogIds, parts: Parts, logger: Logge
   }
   const count = (table: keyof WriterStats['rowsWritten']) => (n: number) => {
     stats.rowsWritten[table] += n;
+    onWritten(n);
   };
   // Each batch's trace ranges commit with its spans, so no span is visible without its range.
   // Resources and scopes commit with the rows that point at them.

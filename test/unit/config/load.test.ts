@@ -80,6 +80,18 @@ test('storage.duckdb.memoryLimit comes from TELEQL_DUCKDB_MEMORY_LIMIT and must 
   assert.throws(() => duckdb({ TELEQL_DUCKDB_MEMORY_LIMIT: '80%' }), /storage\.duckdb\.memoryLimit: expected a size such as 64MB or 1GiB, or '' for DuckDB's default \(actual: '80%'\)/);
 });
 
+test('storage.duckdb.reopenEveryRows comes from TELEQL_DUCKDB_REOPEN_EVERY_ROWS and must be 0 or at least 100000', () => {
+  assert.equal(loadConfig({ env: {} }).storage.duckdb.reopenEveryRows, 2_000_000);
+  assert.equal(loadConfig({ env: { TELEQL_DUCKDB_REOPEN_EVERY_ROWS: '0' } }).storage.duckdb.reopenEveryRows, 0);
+  assert.equal(loadConfig({ env: { TELEQL_DUCKDB_REOPEN_EVERY_ROWS: '250000' } }).storage.duckdb.reopenEveryRows, 250_000);
+  for (const bad of [-1, 50, 1.5]) {
+    assert.throws(
+      () => loadConfig({ env: {}, overrides: { storage: { duckdb: { reopenEveryRows: bad } } } }),
+      new RegExp(`storage\\.duckdb\\.reopenEveryRows: expected 0 \\(never\\) or an integer of at least 100000 \\(actual: ${bad}\\)`),
+    );
+  }
+});
+
 test('storage.duckdb.writeStepMs comes from TELEQL_DUCKDB_WRITE_STEP_MS and must be an integer from 1 to 100', () => {
   assert.equal(loadConfig({ env: {} }).storage.duckdb.writeStepMs, 10);
   assert.equal(loadConfig({ env: { TELEQL_DUCKDB_WRITE_STEP_MS: '2' } }).storage.duckdb.writeStepMs, 2);
