@@ -54,6 +54,8 @@ export interface Db {
   reopen(): Promise<void>;
   /** Reopens done since the store was opened. */
   readonly reopens: number;
+  /** Read statements running or waiting for a lane now (a reopen would wait for the running ones). */
+  readsInFlight(): number;
   /** Waits for queued work, checkpoints, and closes; safe to call twice. */
   close(): Promise<void>;
 }
@@ -372,6 +374,7 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
     get reopens() {
       return reopens;
     },
+    readsInFlight: () => reads.running() + reads.waiting(),
     close() {
       shutdownDone ??= shutdown().catch((err: unknown) => {
         throw toStoreError(err);

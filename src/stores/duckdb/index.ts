@@ -121,14 +121,16 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
 /**
  * Counts rows written and reopens the instance every `everyRows` (in the background: writes and
  * reads queued meanwhile wait for it, Db.reopen). DuckDB keeps ~3.6 bytes of native memory per row
- * written for as long as its instance is open, whatever is deleted (README, Known gaps).
+ * written for as long as its instance is open, whatever is deleted (README, Retention and memory).
+ * A reopen waits for the reads running, and writes wait behind it: while a read runs it is put off
+ * to a later batch, up to twice `everyRows`, so one long query does not hold ingest back.
  */
 function reopenPolicy(db: Db, everyRows: number, logger: Logger): (rows: number) => void {
   let sinceReopen = 0;
   return (rows) => {
     if (everyRows <= 0) return;
     sinceReopen += rows;
-    if (sinceReopen < everyRows) return;
+    if (sinceReopen < everyRows || (db.readsInFlight() > 0 && sinceReopen < 2 * everyRows)) return;
     sinceReopen = 0;
     const started = performance.now();
     db.reopen().then(

@@ -102,6 +102,36 @@ describe('DuckDB store: reopening the instance while serving', () => {
     }
   });
 
+  it('puts a due reopen off while a read runs, up to twice reopenEveryRows', async () => {
+    const store = await openDuckDbStore({ path: tempPath(), logger: silentLogger(), threads: 1, reopenEveryRows: 10 });
+    try {
+      const longRead = () => store.db.query('SELECT count(*) AS n FROM range(400000000) t(i) WHERE i % 7 = 3');
+      const reopensAfterQueued = async () => {
+        await store.db.query('SELECT 1'); // waits for a reopen that has begun
+        return store.db.reopens;
+      };
+      let slow = longRead();
+      await batch(store, 0); // 6 rows
+      await batch(store, 1); // 12: due, but the read runs
+      assert.ok(store.db.readsInFlight() > 0, 'the long read should still run (a slower machine needs a longer read)');
+      await slow;
+      assert.equal(await reopensAfterQueued(), 0);
+      await batch(store, 2); // 18, nothing read: reopened
+      assert.equal(await reopensAfterQueued(), 1);
+
+      slow = longRead();
+      for (let k = 3; k < 6; k++) await batch(store, k); // 6, 12, 18: put off
+      assert.ok(store.db.readsInFlight() > 0, 'the long read should still run (a slower machine needs a longer read)');
+      assert.equal(store.db.reopens, 1);
+      await batch(store, 6); // 24 ≥ 2 × 10: reopened behind the read
+      await slow;
+      assert.equal(await reopensAfterQueued(), 2);
+      assert.deepEqual(await counts(store), [21, 14, 7, 7]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('keeps the search lane working across a reopen', async () => {
     const store = await openDuckDbStore({ path: tempPath(), logger: silentLogger(), threads: 1 });
     try {
