@@ -1,10 +1,7 @@
 // The row layout of spans and logs: resources and scopes stored once per tenant (parts.ts), filters on
 // resource attributes through them, record attributes shadowing the resource's, and older files refused.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { silentLogger } from '../../../src/logger.ts';
 import { createAlertSignals } from '../../../src/stores/duckdb/alert-signals.ts';
@@ -13,16 +10,9 @@ import { openDuckDbStore } from '../../../src/stores/duckdb/index.ts';
 import type { AttributeCondition, TelemetryFilter } from '../../../src/stores/types.ts';
 import { rejectsWith } from '../../contract/store-under-test.ts';
 import { attrs, log, resource, scope, SEC, span, spanId, T0, traceId } from '../../helpers/telemetry-builders.ts';
+import { tempStorePaths } from '../../helpers/temp-store.ts';
 
-const dirs: string[] = [];
-function tempPath(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'teleql-parts-'));
-  dirs.push(dir);
-  return join(dir, 'store.duckdb');
-}
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tempPath = tempStorePaths('parts');
 
 const open = (path: string) => openDuckDbStore({ path, logger: silentLogger(), threads: 2 });
 

@@ -2,24 +2,14 @@
 // native memory DuckDB keeps per row group written is given back only at close). Reads and writes
 // that arrive meanwhile wait and then run on the new instance; nothing fails and nothing is lost.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { silentLogger } from '../../../src/logger.ts';
 import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
 import { createDuckDbVectorStore } from '../../../src/stores/duckdb/vector-store.ts';
 import { attrs, log, metricPoint, numberPoint, resource, SEC, span, spanId, T0, traceId } from '../../helpers/telemetry-builders.ts';
+import { tempStorePaths } from '../../helpers/temp-store.ts';
 
-const dirs: string[] = [];
-function tempPath(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'teleql-reopen-'));
-  dirs.push(dir);
-  return join(dir, 'store.duckdb');
-}
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tempPath = tempStorePaths('reopen');
 
 /** Batch k: trace k with 3 spans (a new resource every batch, so parts are appended too), 2 logs, 1 metric point. */
 function batch(store: DuckDbStore, k: number): Promise<unknown> {

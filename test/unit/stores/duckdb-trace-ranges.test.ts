@@ -3,10 +3,7 @@
 // retention config's checks.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { loadConfig } from '../../../src/config/load.ts';
 import { silentLogger } from '../../../src/logger.ts';
@@ -18,16 +15,9 @@ import { retentionPlan } from '../../../src/stores/duckdb/retention.ts';
 import { traceRanges } from '../../../src/stores/duckdb/trace-ranges.ts';
 import { spansByTraceIdSql } from '../../../src/stores/duckdb/trace-store.ts';
 import { log, span, spanId, T0, traceId } from '../../helpers/telemetry-builders.ts';
+import { tempStorePaths } from '../../helpers/temp-store.ts';
 
-const dirs: string[] = [];
-function tempPath(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'teleql-ranges-'));
-  dirs.push(dir);
-  return join(dir, 'store.duckdb');
-}
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tempPath = tempStorePaths('ranges');
 
 const open = (path = ':memory:') => openDuckDbStore({ path, logger: silentLogger(), threads: 2 });
 // Random-looking IDs, so trace_key differs between traces as it does for real ones.
