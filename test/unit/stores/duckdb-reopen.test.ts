@@ -29,6 +29,16 @@ async function counts(store: DuckDbStore): Promise<number[]> {
   return [row!.s, row!.l, row!.m, row!.r].map(Number);
 }
 
+/** The row counts a fresh open of the file finds (after the store under test closed). */
+async function countsInFile(path: string): Promise<number[]> {
+  const again = await openDuckDbStore({ path, logger: silentLogger(), threads: 1 });
+  try {
+    return await counts(again);
+  } finally {
+    await again.close();
+  }
+}
+
 describe('DuckDB store: reopening the instance while serving', () => {
   it('runs reads and writes that arrive during a reopen on the new instance, losing none', async () => {
     const path = tempPath();
@@ -71,12 +81,7 @@ describe('DuckDB store: reopening the instance while serving', () => {
       await store.close();
     }
     // Everything is in the file.
-    const again = await openDuckDbStore({ path, logger: silentLogger(), threads: 1 });
-    try {
-      assert.deepEqual(await counts(again), [30, 20, 10, 10]);
-    } finally {
-      await again.close();
-    }
+    assert.deepEqual(await countsInFile(path), [30, 20, 10, 10]);
   });
 
   it('reopens every reopenEveryRows rows written, in the background', async () => {
@@ -144,12 +149,7 @@ describe('DuckDB store: reopening the instance while serving', () => {
     await Promise.all([store.close(), reopening, queued]);
     assert.equal(store.db.closed, true);
     await assert.rejects(store.db.query('SELECT 1'), /closed/);
-    const again = await openDuckDbStore({ path, logger: silentLogger(), threads: 1 });
-    try {
-      assert.deepEqual(await counts(again), [6, 4, 2, 2]);
-    } finally {
-      await again.close();
-    }
+    assert.deepEqual(await countsInFile(path), [6, 4, 2, 2]);
   });
 
   it('does nothing for an in-memory store, whose data a close would lose', async () => {
