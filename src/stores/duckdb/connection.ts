@@ -48,7 +48,7 @@ export interface Db {
   /**
    * Closes the DuckDB instance and opens the file again on a new one, with new connections in the
    * same lanes; callers meanwhile wait, nothing fails. DuckDB keeps native memory for every row group
-   * an instance has written until the instance closes (README, Known gaps): this gives it back.
+   * an instance has written until the instance closes (README, Retention and memory): this gives it back.
    * Resolves at once for ':memory:' (closing would lose the data). One at a time.
    */
   reopen(): Promise<void>;
@@ -100,7 +100,7 @@ interface LaneState {
 const OPEN: Promise<void> = Promise.resolve();
 
 /**
- * Callers queue in order; each waits for `gate()` as it was when it queued, so work queued during a
+ * Callers queue in order; each waits for `state.gate` as it was when it queued, so work queued during a
  * reopen runs on the new connection and work queued before it drains on the old one.
  */
 function createLane(slot: Slot, state: LaneState, measure: <T>(run: () => Promise<T>) => Promise<T>): QueuedLane {
