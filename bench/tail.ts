@@ -11,6 +11,8 @@
 //   without subscribers taken in the same run, before and after (the machine is shared, so only
 //   the ratio means much). Target: subscribers cost ≤ 15 % throughput, p99 ≤ 100 ms.
 // After each paced phase it says what held every event over 100 ms (bench/tail-attribution.ts).
+// Options: --subscribers 10,100,1000, --seconds N, --rate N, --step-rows N, --step-ms N,
+// --flush-ms N, --busy-flush-ms N (tail.flushIntervalMs, busyFlushIntervalMs), --profile DIR.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -93,7 +95,11 @@ const configFile = join(dir, 'teleql.yaml');
 const STEP_ROWS = arg('step-rows', 512);
 // --step-ms N: storage.duckdb.writeStepMs (the longest the writer runs before yielding; 0: the default).
 const STEP_MS = arg('step-ms', 0);
-writeFileSync(configFile, `storage:\n  duckdb:\n    path: ${join(dir, 'bench.duckdb')}\n    threads: 1\n    writeStepRows: ${STEP_ROWS}\n${STEP_MS ? `    writeStepMs: ${STEP_MS}\n` : ''}tail:\n  maxSubscriptions: 5000\n  maxPerTenant: 5000\n`);
+// --flush-ms N / --busy-flush-ms N: tail.flushIntervalMs / busyFlushIntervalMs (how long pushed
+// frames are held to share a write, while the gateway's event loop has room / is saturated; -1: the default).
+const FLUSH_MS = arg('flush-ms', -1);
+const BUSY_FLUSH_MS = arg('busy-flush-ms', -1);
+writeFileSync(configFile, `storage:\n  duckdb:\n    path: ${join(dir, 'bench.duckdb')}\n    threads: 1\n    writeStepRows: ${STEP_ROWS}\n${STEP_MS ? `    writeStepMs: ${STEP_MS}\n` : ''}tail:\n  maxSubscriptions: 5000\n  maxPerTenant: 5000\n${FLUSH_MS >= 0 ? `  flushIntervalMs: ${FLUSH_MS}\n` : ''}${BUSY_FLUSH_MS >= 0 ? `  busyFlushIntervalMs: ${BUSY_FLUSH_MS}\n` : ''}`);
 // `--profile DIR`: the gateway writes a V8 CPU profile there when it exits.
 const profileDir = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1]! : '';
 const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
@@ -177,6 +183,13 @@ async function subscribe(n: number): Promise<void> {
   }
 }
 
+/** The gateway's push-delivery counters (socket writes, events they carried, rounds held while busy). */
+async function pushCounters(): Promise<{ writes: number; events: number; busyRounds: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${gqlPort}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { writes: read('teleql_tail_push_writes_total'), events: read('teleql_tail_push_events_total'), busyRounds: read('teleql_tail_push_busy_rounds_total') };
+}
+
 /** Waits until the gateway has written everything it acknowledged, so phases do not overlap. */
 async function drained(): Promise<void> {
   for (;;) {
@@ -206,8 +219,9 @@ function gatewayCpuMs(): number {
 }
 
 /** Full-speed ingest for `seconds`: acknowledged spans/s, events delivered meanwhile, and the gateway's CPU time. */
-async function throughput(): Promise<{ spansPerS: number; eventsPerS: number; spans: number; events: number; cpuMs: number }> {
+async function throughput(): Promise<{ spansPerS: number; eventsPerS: number; spans: number; events: number; cpuMs: number; eventsPerWrite: number; busyRounds: number }> {
   await drained();
+  const p0 = await pushCounters();
   const d0 = await deliveredSoFar();
   const c0 = gatewayCpuMs();
   const t0 = performance.now();
@@ -229,7 +243,8 @@ async function throughput(): Promise<{ spansPerS: number; eventsPerS: number; sp
     console.log(`  (full-speed phase: monotonic ${abs(t0)}–${abs(deadline)} s)`);
   }
   const events = (await deliveredSoFar()) - d0;
-  return { spansPerS: acked / s, eventsPerS: events / s, spans: acked, events, cpuMs };
+  const p1 = await pushCounters();
+  return { spansPerS: acked / s, eventsPerS: events / s, spans: acked, events, cpuMs, eventsPerWrite: (p1.events - p0.events) / (p1.writes - p0.writes), busyRounds: p1.busyRounds - p0.busyRounds };
 }
 
 /** `rate` spans/s for `seconds`: delivered events/s and latency. */
@@ -242,12 +257,14 @@ async function paced(rate: number): Promise<{
   gatewayLoop: LoopDelay;
   clientLoopP99: number;
   worker: { utilisation: number; loopP99: number };
+  busyRounds: number;
 }> {
   await drained();
   await gatewayLoop('reset');
   clientLoop.reset();
   await ask({ cmd: 'record', on: true });
   const d0 = await deliveredSoFar();
+  const p0 = await pushCounters();
   sendLog = [];
   const threads = threadSampler(gateway.pid!);
   const t0 = performance.now();
@@ -265,6 +282,7 @@ async function paced(rate: number): Promise<{
   await new Promise((r) => setTimeout(r, 500)); // the last events
   await ask({ cmd: 'record', on: false });
   const s = (performance.now() - t0) / 1000;
+  const busyRounds = (await pushCounters()).busyRounds - p0.busyRounds;
   const stats = await ask<SubscriberStats>({ cmd: 'stats' });
   const sum = summarize(stats.latencies);
   const probe = (await gatewayLoop('read'))!;
@@ -281,6 +299,7 @@ async function paced(rate: number): Promise<{
     gatewayLoop: loop,
     clientLoopP99: clientLoop.percentile(99) / 1e6,
     worker: { utilisation: stats.utilisation, loopP99: stats.loopP99 },
+    busyRounds,
   };
 }
 
@@ -288,6 +307,7 @@ console.log(`machine: ${machine()}`);
 console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(
   `gateway pinned to CPU 0, load generator (main thread) and subscribers (worker thread) on CPU 1; ${seconds} s per phase; ` +
+    `tail.flushIntervalMs ${FLUSH_MS >= 0 ? FLUSH_MS : 'default'}, busyFlushIntervalMs ${BUSY_FLUSH_MS >= 0 ? BUSY_FLUSH_MS : 'default'}; ` +
     `${SPANS_PER_REQUEST} spans per OTLP/gRPC request over ${SERVICES} services; each subscriber filters one service\n`,
 );
 
@@ -306,8 +326,8 @@ for (const n of counts) {
   const full = await throughput();
   rows.push({ n, paced: p, full });
   console.log(
-    `${String(n).padStart(5)} subscribers     at ${fmt(p.sentPerS, 0)} spans/s: ${fmt(p.eventsPerS, 0)} events/s delivered, latency p50 ${fmt(p.p50, 1)} ms p99 ${fmt(p.p99, 1)} ms (${p.n} events)` +
-      ` | full speed: ingest ${fmt(full.spansPerS, 0)} spans/s, ${fmt(full.eventsPerS, 0)} events/s delivered` +
+    `${String(n).padStart(5)} subscribers     at ${fmt(p.sentPerS, 0)} spans/s: ${fmt(p.eventsPerS, 0)} events/s delivered, latency p50 ${fmt(p.p50, 1)} ms p99 ${fmt(p.p99, 1)} ms (${p.n} events, ${p.busyRounds} rounds held as busy)` +
+      ` | full speed: ingest ${fmt(full.spansPerS, 0)} spans/s, ${fmt(full.eventsPerS, 0)} events/s delivered, ${fmt(full.eventsPerWrite, 2)} events per socket write, ${full.busyRounds} rounds held as busy` +
       `\n                      event-loop delay while paced: gateway p50 ${fmt(p.gatewayLoop.p50, 1)} / p99 ${fmt(p.gatewayLoop.p99, 1)} / max ${fmt(p.gatewayLoop.max, 1)} ms, load generator p99 ${fmt(p.clientLoopP99, 1)} ms, subscribers' worker p99 ${fmt(p.worker.loopP99, 1)} ms (${fmt(p.worker.utilisation * 100, 0)} % busy)`,
   );
   await unsubscribe();

@@ -198,6 +198,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       metrics: gatewayMetrics,
       logger: componentLogger(root, 'graphql'),
       compileSubscriptions: cfg.tail.compiled,
+      tailFlush: { intervalMs: cfg.tail.flushIntervalMs, busyIntervalMs: cfg.tail.busyFlushIntervalMs },
       ...security.graphql,
     });
     await graphql.start();

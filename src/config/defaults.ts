@@ -23,6 +23,8 @@ export function defaultConfig(): GatewayConfig {
       bufferSize: 1000,
       maxReplay: 10_000,
       compiled: true,
+      flushIntervalMs: 0,
+      busyFlushIntervalMs: 100,
       traces: { rootWaitMs: 1000, quietMs: 5000, maxTraces: 10_000, maxSpansPerTrace: 1000 },
       redis: { url: '' },
     },

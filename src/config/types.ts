@@ -30,6 +30,10 @@ export interface GatewayConfig extends IngestConfig {
     maxReplay: number;
     /** Each event's selection runs compiled by graphql-jit; false: graphql-js runs every event. */
     compiled: boolean;
+    /** Pushed events are held up to this long (ms) so a socket's events share one write; 0 = write at once. */
+    flushIntervalMs: number;
+    /** The same while the event loop was ≥ 90 % busy over the last half second (ingest saturating it). */
+    busyFlushIntervalMs: number;
     /** tailTraces assembly (per tenant, on each replica). */
     traces: { rootWaitMs: number; quietMs: number; maxTraces: number; maxSpansPerTrace: number };
     /** Redis pub/sub between replicas: '' = in-process only. e.g. redis://127.0.0.1:6379 */

@@ -24,7 +24,7 @@ import { watchWebSocket } from './ws-liveness.ts';
 import { RequestBodyError, SUPPORTED_ENCODINGS, contentEncoding, declaredLength, readRequestBody } from './request-body.ts';
 import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
 import { type RefusalDelay, holdHttpRefusal, noRefusalDelay, refusalDue } from '../limits/refusal-delay.ts';
-import { compiledSubscriptionsPlugin } from './compiled-subscriptions.ts';
+import { FrameFlusher, compiledSubscriptionsPlugin, type FlushIntervals } from './compiled-subscriptions.ts';
 import { compiledQueriesPlugin } from './compiled-queries.ts';
 import {
   DeadlineError,
@@ -65,6 +65,8 @@ export interface GraphQLServerOptions {
   tls?: HttpsOptions;
   /** tail.compiled: subscription events run compiled (default true). */
   compileSubscriptions?: boolean;
+  /** tail.flushIntervalMs / busyFlushIntervalMs: how long pushed tail events are held to share a socket write (default: at once). */
+  tailFlush?: FlushIntervals;
   /** graphql.compiledQueries: a query document's repeated runs execute compiled by graphql-jit (default true). */
   compiledQueries?: boolean;
   /** Holds a flooding tenant's 429s until its Retry-After window ends (limits.refusalDelay; none when absent). */
@@ -199,6 +201,8 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     if (!p) throw new GatewayError('GW_UNAUTHENTICATED', 'missing or invalid credentials');
     return p;
   };
+  // Held tail frames go out on the flusher's rounds; stop() sends what is held.
+  const frameFlusher = new FrameFlusher(opts.tailFlush ?? { intervalMs: 0, busyIntervalMs: 0 });
   const yoga = createYoga<{ req?: IncomingMessage; connectionParams?: Record<string, unknown>; wsConnection?: object }>({
     schema: opts.schema,
     graphqlEndpoint: opts.path,
@@ -213,7 +217,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       armorPlugin(limits),
       costLimitPlugin(limits, cost),
       deadlinePlugin,
-      compiledSubscriptionsPlugin(opts.compileSubscriptions ?? true, opts.exposeInternalErrors),
+      compiledSubscriptionsPlugin(opts.compileSubscriptions ?? true, opts.exposeInternalErrors, frameFlusher),
       compiledQueriesPlugin(opts.compiledQueries ?? true),
     ],
     logging: {
@@ -284,7 +288,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
         throw err;
       }
     }
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(formatPrometheus(opts.metrics()));
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(formatPrometheus([...opts.metrics(), ...frameFlusher.metrics()]));
   }
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
@@ -406,6 +410,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     async stop() {
       // Held refusals are answered now: a stop never waits for the tarpit.
       refusalDelay.close();
+      frameFlusher.flush();
       await wsCleanup.dispose();
       wss.close();
       await new Promise<void>((resolve) => {

@@ -5,6 +5,7 @@
 // and what a socket that stops reading gets.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -144,5 +145,83 @@ describe('push delivery of compiled tails over graphql-ws', () => {
     c.ws.close();
     await closed(c.ws);
     await subscriptions(gw, 0);
+  });
+});
+
+// tail.flushIntervalMs: pushed frames are held so that a socket's events of several ingest
+// requests share one write (src/server/compiled-subscriptions.ts, FrameFlusher; which interval a
+// busy event loop gets is in test/unit/server/frame-flusher.test.ts).
+describe('held frames (tail.flushIntervalMs)', () => {
+  let held: TestGateway;
+  let immediate: TestGateway;
+  const sockets: WebSocket[] = [];
+  before(async () => {
+    [held, immediate] = await Promise.all([startGateway({ tail: { flushIntervalMs: 1000 } }), startGateway({ tail: { flushIntervalMs: 0, busyFlushIntervalMs: 0 } })]);
+  });
+  after(async () => {
+    for (const ws of sockets) ws.terminate();
+    await Promise.all([held?.stop(), immediate?.stop()]);
+  });
+
+  /** A raw client subscribed to one service, counting the TCP reads its events arrive in. */
+  async function countingClient(gw: TestGateway, service: string) {
+    const c = await rawClient(gw, service);
+    sockets.push(c.ws);
+    let reads = 0;
+    // ws' own socket (not public API): each 'data' is one read of what the gateway wrote.
+    (c.ws as unknown as { _socket: Socket })._socket.on('data', () => reads++);
+    c.subscribe('t', `subscription { tailSpans(filter: { service: ["${service}"] }) { dropped span { name } } }`);
+    await subscriptions(gw, 1);
+    return { ...c, reads: () => reads };
+  }
+
+  /** Three OTLP requests one after another, each acknowledged before the next is sent. */
+  async function threeRequests(gw: TestGateway, service: string): Promise<void> {
+    const t0 = nowNs();
+    for (let i = 0; i < 3; i++) {
+      const span = { traceId: hex(90, 32), spanId: hex(i + 1, 16), name: `op-${i}`, startNs: t0 + BigInt(i) };
+      assert.equal(await postOtlp(gw, '/v1/traces', spansBody(service, [span]), service), 200);
+    }
+  }
+  const names = (messages: Message[]) => messages.map((m) => (m.payload!.data as { tailSpans: { span: { name: string } } }).tailSpans.span.name);
+
+  test('events of requests within the interval arrive in one write, in order; at 0 each request is written at once', async () => {
+    for (const [gw, service] of [[held, 'hold-one-write'], [immediate, 'hold-none']] as const) {
+      const c = await countingClient(gw, service);
+      const readsBefore = c.reads();
+      await threeRequests(gw, service);
+      await waitFor(async () => c.messages.length, (n) => n >= 3, 'three next messages');
+      assert.deepEqual(names(c.messages), ['op-0', 'op-1', 'op-2']);
+      const reads = c.reads() - readsBefore;
+      if (gw === held) assert.equal(reads, 1, 'the three events came in one write');
+      // Each request's event is written before its acknowledgement is: a read of its own.
+      else assert.equal(reads, 3, 'one write per request without holding');
+      c.ws.close();
+      await closed(c.ws);
+      await subscriptions(gw, 0);
+    }
+  });
+
+  test('frames held for a subscription the client completes are not sent', async () => {
+    const c = await countingClient(held, 'hold-complete');
+    await threeRequests(held, 'hold-complete');
+    // The three events are held (1 s): complete now, before they are written.
+    c.ws.send(JSON.stringify({ id: 't', type: 'complete' }));
+    await subscriptions(held, 0);
+    await new Promise((r) => setTimeout(r, 1300)); // past the flush that would have written them
+    assert.deepEqual(c.messages, [], 'nothing after complete');
+    c.ws.close();
+    await closed(c.ws);
+  });
+
+  test('stopping the gateway writes the held frames before the sockets close', async () => {
+    const gw = await startGateway({ tail: { flushIntervalMs: 1000 } });
+    const c = await countingClient(gw, 'hold-stop');
+    await threeRequests(gw, 'hold-stop');
+    assert.equal(c.messages.length, 0, 'held');
+    const closedAt = closed(c.ws).then(() => c.messages.length);
+    await gw.stop();
+    assert.equal(await closedAt, 3, 'the held events arrived before the close');
+    assert.deepEqual(names(c.messages), ['op-0', 'op-1', 'op-2']);
   });
 });

@@ -51,6 +51,8 @@ test('the tail section has its limits by default and rejects a limit that is not
     bufferSize: 1000,
     maxReplay: 10_000,
     compiled: true,
+    flushIntervalMs: 0,
+    busyFlushIntervalMs: 100,
     traces: { rootWaitMs: 1000, quietMs: 5000, maxTraces: 10_000, maxSpansPerTrace: 1000 },
     redis: { url: '' },
   });
@@ -89,6 +91,21 @@ test('storage.duckdb.reopenEveryRows comes from TELEQL_DUCKDB_REOPEN_EVERY_ROWS 
       () => loadConfig({ env: {}, overrides: { storage: { duckdb: { reopenEveryRows: bad } } } }),
       new RegExp(`storage\\.duckdb\\.reopenEveryRows: expected 0 \\(never\\) or an integer of at least 100000 \\(actual: ${bad}\\)`),
     );
+  }
+});
+
+test('tail.flushIntervalMs and busyFlushIntervalMs come from TELEQL_TAIL_(BUSY_)FLUSH_INTERVAL_MS and must be integers from 0 to 1000', () => {
+  const tail = (env: Record<string, string>) => loadConfig({ env }).tail;
+  assert.deepEqual([tail({}).flushIntervalMs, tail({}).busyFlushIntervalMs], [0, 100]);
+  assert.equal(tail({ TELEQL_TAIL_FLUSH_INTERVAL_MS: '25' }).flushIntervalMs, 25);
+  assert.equal(tail({ TELEQL_TAIL_BUSY_FLUSH_INTERVAL_MS: '0' }).busyFlushIntervalMs, 0);
+  for (const key of ['flushIntervalMs', 'busyFlushIntervalMs']) {
+    for (const bad of [-1, 1001, 2.5]) {
+      assert.throws(
+        () => loadConfig({ env: {}, overrides: { tail: { [key]: bad } } }),
+        new RegExp(`tail\\.${key}: expected an integer from 0 \\(write at once\\) to 1000 \\(actual: ${bad}\\)`),
+      );
+    }
   }
 });
 

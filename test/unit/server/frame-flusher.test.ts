@@ -1,0 +1,55 @@
+// FrameFlusher (src/server/compiled-subscriptions.ts): which hold a round gets from the event loop's
+// load, and that a round runs every write scheduled in it once. The load and the clock are
+// injected: no test here waits for a busy event loop.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BUSY_LOAD, FrameFlusher, eventLoopLoad } from '../../../src/server/compiled-subscriptions.ts';
+
+test('frames are held for busyIntervalMs while the load is at least BUSY_LOAD, else for intervalMs', () => {
+  let load = 0;
+  const flusher = new FrameFlusher({ intervalMs: 0, busyIntervalMs: 100 }, () => load);
+  assert.equal(flusher.holdMs(), 0, 'an idle loop: at once');
+  load = BUSY_LOAD - 0.01;
+  assert.equal(flusher.holdMs(), 0);
+  load = BUSY_LOAD;
+  assert.equal(flusher.holdMs(), 100, 'a saturated loop: held');
+  // A busy hold shorter than the idle one is not used (the longer of the two applies when busy).
+  assert.equal(new FrameFlusher({ intervalMs: 20, busyIntervalMs: 5 }, () => 1).holdMs(), 20);
+  assert.equal(new FrameFlusher({ intervalMs: 0, busyIntervalMs: 0 }, () => 1).holdMs(), 0);
+});
+
+test('with nothing to hold, a write runs at once; held writes run together at the round, each once, in order', async () => {
+  const at0 = new FrameFlusher({ intervalMs: 0, busyIntervalMs: 0 });
+  const ran: string[] = [];
+  at0.schedule(() => ran.push('now'));
+  assert.deepEqual(ran, ['now']);
+
+  const held = new FrameFlusher({ intervalMs: 30, busyIntervalMs: 30 });
+  held.schedule(() => ran.push('a'));
+  held.schedule(() => ran.push('b'));
+  assert.deepEqual(ran, ['now'], 'held until the round');
+  await new Promise((r) => setTimeout(r, 60));
+  assert.deepEqual(ran, ['now', 'a', 'b']);
+  held.schedule(() => ran.push('c'));
+  held.flush(); // what the server's stop does
+  held.flush();
+  await new Promise((r) => setTimeout(r, 60));
+  assert.deepEqual(ran, ['now', 'a', 'b', 'c'], 'flush runs the held write once, and the round it cancelled does not run it again');
+});
+
+test('eventLoopLoad reports the utilization of the last complete window, not of a window still open', async () => {
+  let clock = 0;
+  const load = eventLoopLoad(500, () => clock);
+  assert.equal(load(), 0, 'no window complete yet');
+  // Keep the loop busy for ~60 ms of real time, then close the window on the injected clock.
+  const until = performance.now() + 60;
+  while (performance.now() < until);
+  clock = 500;
+  const busy = load();
+  assert.ok(busy > 0.5, `a window spent spinning is mostly busy (${busy})`);
+  clock = 700;
+  assert.equal(load(), busy, 'the open window does not change the figure');
+  await new Promise((r) => setTimeout(r, 100)); // idle
+  clock = 1000;
+  assert.ok(load() < busy, 'a window spent waiting on a timer is less busy');
+});
