@@ -177,16 +177,18 @@ function commonParts<R>(ctx: Ctx, f: TelemetryFilter, view: View<R>, out: Predic
   if (range) out.push(range);
   if (isList(f.service)) {
     const set = new Set(f.service);
-    // Resources are shared by many records, so their service name is worked out once each.
-    const cache = new WeakMap<readonly KeyValue[], string>();
+    // Records of one resource come one after another (an OTLP request groups them), so the last
+    // resource's service name is kept. Not a WeakMap per predicate: with a thousand live tails each
+    // fresh resource would be an entry (and a GC ephemeron) in every subscriber's map.
+    let lastAttrs: readonly KeyValue[] | undefined;
+    let lastName = '';
     out.push((r) => {
       const attrs = view.resourceAttributes(r);
-      let name = cache.get(attrs);
-      if (name === undefined) {
-        name = serviceName({ attributes: attrs as KeyValue[], droppedAttributesCount: 0, schemaUrl: '' });
-        cache.set(attrs, name);
+      if (attrs !== lastAttrs) {
+        lastName = serviceName({ attributes: attrs as KeyValue[], droppedAttributesCount: 0, schemaUrl: '' });
+        lastAttrs = attrs;
       }
-      return set.has(name);
+      return set.has(lastName);
     });
   }
   if (isList(f.name)) {
