@@ -54,3 +54,11 @@ export function encodeTraceRequests(groups: readonly (readonly SpanRecord[])[]):
     return Buffer.from(type.encode(msg).finish());
   });
 }
+
+/** The span fields a benchmark chooses. */
+export type BenchSpanFields = Pick<SpanRecord, 'resource' | 'scope' | 'traceId' | 'spanId' | 'parentSpanId' | 'name' | 'startTimeUnixNano' | 'endTimeUnixNano' | 'attributes'>;
+
+/** A server span of the default tenant with those fields; no events, links or dropped counts, status unset. */
+export function benchSpan(fields: BenchSpanFields): SpanRecord {
+  return { tenant: 'default', traceState: '', flags: 0, kind: 2, droppedAttributesCount: 0, events: [], droppedEventsCount: 0, links: [], droppedLinksCount: 0, status: { code: 0, message: '' }, ...fields };
+}

@@ -8,10 +8,10 @@
 // Usage: taskset -c 0 node --import tsx bench/tail-bus.ts [--subscribers 1000] [--batches 3000]
 import { randomBytes } from 'node:crypto';
 import { createTailBus } from '../src/tail/bus.ts';
-import type { Resource, SpanRecord } from '../src/model/telemetry.ts';
+import type { Resource } from '../src/model/telemetry.ts';
 import { compileSpanFilter } from '../src/stores/filter-match.ts';
 import { decodeRequest } from '../src/otlp/codec.ts';
-import { encodeTraceRequests } from './otlp-requests.ts';
+import { benchSpan, encodeTraceRequests } from './otlp-requests.ts';
 import { arg, fmt, machine } from './lib.ts';
 
 const subscribers = arg('subscribers', 1000);
@@ -37,28 +37,17 @@ const scope = { name: 'bench-tail-bus', version: '1', attributes: [], droppedAtt
 const requests = encodeTraceRequests(
   Array.from({ length: 200 }, () => {
     const traceId = randomBytes(16).toString('hex');
-    return Array.from(
-      { length: 100 },
-      (_, i): SpanRecord => ({
-        tenant: 'default',
+    return Array.from({ length: 100 }, (_, i) =>
+      benchSpan({
         resource: resources[Math.floor(Math.random() * SERVICES)]!,
         scope,
         traceId,
         spanId: randomBytes(8).toString('hex'),
         parentSpanId: '',
-        traceState: '',
-        flags: 0,
         name: `op-${i % 20}`,
-        kind: 2,
         startTimeUnixNano: 1n,
         endTimeUnixNano: 2n,
         attributes: [{ key: 'http.route', value: { stringValue: `/api/${i % 10}` } }],
-        droppedAttributesCount: 0,
-        events: [],
-        droppedEventsCount: 0,
-        links: [],
-        droppedLinksCount: 0,
-        status: { code: 0, message: '' },
       }),
     );
   }),

@@ -24,7 +24,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Worker } from 'node:worker_threads';
 import { exportServiceDefinition } from '../ingest/receivers/otlp/grpc.ts';
 import type { InstrumentationScope, Resource, SpanRecord } from '../src/model/telemetry.ts';
-import { encodeTraceRequests } from './otlp-requests.ts';
+import { benchSpan, encodeTraceRequests } from './otlp-requests.ts';
 import type { SubscriberCommand, SubscriberPlan, SubscriberStats } from './tail-subscribers.ts';
 import { arg, cpuSeconds, fmt, machine, summarize, waitForReady } from './lib.ts';
 import type { ProbeReading } from './loop-probe.ts';
@@ -57,31 +57,23 @@ const scope: InstrumentationScope = { name: 'bench-tail', version: '1.0.0', attr
 const groups: SpanRecord[][] = Array.from({ length: REQUESTS }, (_, req) => {
   const traceId = randomBytes(16).toString('hex');
   const now = BigInt(Date.now()) * 1_000_000n;
-  return Array.from({ length: SPANS_PER_REQUEST }, (_, i) => ({
-    tenant: 'default',
-    resource: resources[Math.floor(Math.random() * SERVICES)]!,
-    scope,
-    traceId,
-    spanId: randomBytes(8).toString('hex'),
-    parentSpanId: i === 0 ? '' : '0000000000000001',
-    traceState: '',
-    flags: 0,
-    name: `op-${i % 20}`,
-    kind: 2,
-    startTimeUnixNano: now,
-    endTimeUnixNano: now + 5_000_000n,
-    attributes: [
-      { key: 'bench.req', value: { stringValue: String(req) } },
-      { key: 'http.route', value: { stringValue: `/api/${i % 10}` } },
-      { key: 'http.response.status_code', value: { intValue: String(200 + (i % 5) * 100) } },
-    ],
-    droppedAttributesCount: 0,
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    status: { code: 0, message: '' },
-  }));
+  return Array.from({ length: SPANS_PER_REQUEST }, (_, i) =>
+    benchSpan({
+      resource: resources[Math.floor(Math.random() * SERVICES)]!,
+      scope,
+      traceId,
+      spanId: randomBytes(8).toString('hex'),
+      parentSpanId: i === 0 ? '' : '0000000000000001',
+      name: `op-${i % 20}`,
+      startTimeUnixNano: now,
+      endTimeUnixNano: now + 5_000_000n,
+      attributes: [
+        { key: 'bench.req', value: { stringValue: String(req) } },
+        { key: 'http.route', value: { stringValue: `/api/${i % 10}` } },
+        { key: 'http.response.status_code', value: { intValue: String(200 + (i % 5) * 100) } },
+      ],
+    }),
+  );
 });
 const requests = encodeTraceRequests(groups);
 // Absolute send times (timeOrigin + now()), shared with the subscribers' worker thread.
