@@ -187,11 +187,14 @@ export class FrameFlusher {
     private readonly load: () => number = eventLoopLoad(),
   ) {}
 
+  /** Whether a round starting now gets the busy hold: it is the longer one and the loop is saturated. */
+  private busy(): boolean {
+    return this.intervals.busyIntervalMs > this.intervals.intervalMs && this.load() >= BUSY_LOAD;
+  }
+
   /** How long frames scheduled now are held. */
   holdMs(): number {
-    const { intervalMs, busyIntervalMs } = this.intervals;
-    if (busyIntervalMs <= intervalMs) return intervalMs;
-    return this.load() >= BUSY_LOAD ? busyIntervalMs : intervalMs;
+    return this.busy() ? this.intervals.busyIntervalMs : this.intervals.intervalMs;
   }
 
   metrics(): MetricSample[] {
@@ -206,9 +209,10 @@ export class FrameFlusher {
   /** Calls `write` at the next round, or at once when nothing is to be held. */
   schedule(write: () => void): void {
     if (this.timer === undefined) {
-      const ms = this.holdMs();
+      const busy = this.busy();
+      const ms = busy ? this.intervals.busyIntervalMs : this.intervals.intervalMs;
       if (ms === 0) return write();
-      if (ms === this.intervals.busyIntervalMs && ms !== this.intervals.intervalMs) this.stats.busyRounds++;
+      if (busy) this.stats.busyRounds++;
       this.timer = setTimeout(this.flush, ms).unref();
     }
     this.waiting.push(write);
