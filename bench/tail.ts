@@ -146,10 +146,16 @@ function send(): Promise<boolean> {
 }
 await send();
 
-async function tailSubscriptions(): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${gqlPort}/metrics`)).text();
-  return Number(/^teleql_tail_subscriptions (\d+)$/m.exec(text)?.[1] ?? NaN);
+/** A reader of the gateway's /metrics as it is now: `sample(series)` is one series' value (name and labels as printed), NaN when absent. */
+async function gatewayMetrics(): Promise<(series: string) => number> {
+  const lines = (await (await fetch(`http://127.0.0.1:${gqlPort}/metrics`)).text()).split('\n');
+  return (series) => {
+    const line = lines.find((l) => l.startsWith(`${series} `));
+    return line === undefined ? NaN : Number(line.slice(series.length + 1));
+  };
 }
+
+const tailSubscriptions = async () => (await gatewayMetrics())('teleql_tail_subscriptions');
 
 // --- subscribers: in a worker thread (bench/tail-subscribers.ts) ---
 const subscriberEntry = JSON.stringify(new URL('./tail-subscribers.ts', import.meta.url).href);
@@ -177,17 +183,16 @@ async function subscribe(n: number): Promise<void> {
 
 /** The gateway's push-delivery counters (socket writes, events they carried, rounds held while busy). */
 async function pushCounters(): Promise<{ writes: number; events: number; busyRounds: number }> {
-  const text = await (await fetch(`http://127.0.0.1:${gqlPort}/metrics`)).text();
-  const read = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
-  return { writes: read('teleql_tail_push_writes_total'), events: read('teleql_tail_push_events_total'), busyRounds: read('teleql_tail_push_busy_rounds_total') };
+  const sample = await gatewayMetrics();
+  return { writes: sample('teleql_tail_push_writes_total'), events: sample('teleql_tail_push_events_total'), busyRounds: sample('teleql_tail_push_busy_rounds_total') };
 }
 
 /** Waits until the gateway has written everything it acknowledged, so phases do not overlap. */
 async function drained(): Promise<void> {
   for (;;) {
-    const text = await (await fetch(`http://127.0.0.1:${gqlPort}/metrics`)).text();
-    const queued = Number(/^teleql_batch_queue_items\{component="batch\/traces"\} (\d+)$/m.exec(text)?.[1] ?? 0);
-    if (queued === 0) return;
+    // Absent (no batch queued yet) counts as empty.
+    const queued = (await gatewayMetrics())('teleql_batch_queue_items{component="batch/traces"}');
+    if (!(queued > 0)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
 }
