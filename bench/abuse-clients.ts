@@ -18,7 +18,13 @@ export interface ClientPlan {
   otlpGrpc: string;
   protocol: 'http' | 'grpc';
   seconds: number;
+  /** Seconds the clients run before the measured `seconds`, not counted: each phase's gateway is fresh (JIT, first writes, the embedder's load). */
+  warmupSeconds: number;
   flooders: number;
+  /** Which of tenant A's floods run (`--a-work ingest|queries|both`), to see which one costs B what. */
+  aWork: 'ingest' | 'queries' | 'both';
+  /** Spans in each of tenant A's ingest requests (`--a-spans`, 2,000 by default: a 768 KB OTLP/JSON body). */
+  aSpans: number;
 }
 
 export interface Side {
@@ -62,15 +68,23 @@ function post(url: string, agent: http.Agent, tenant: string, body: Buffer): Pro
   });
 }
 
+/** When the clients run: requests started before `from` (the warm-up) are not counted. */
+interface Window {
+  from: number;
+  until: number;
+}
+
 const refused = (s: Side, limit: string | undefined) => {
   if (limit) s.refusedBy[limit] = (s.refusedBy[limit] ?? 0) + 1;
 };
 
-async function ingestLoop(plan: ClientPlan, agent: http.Agent, tenant: string, until: number, s: Side, spans: number, pauseMs: number): Promise<void> {
+async function ingestLoop(plan: ClientPlan, agent: http.Agent, tenant: string, window: Window, counted: Side, spans: number, pauseMs: number): Promise<void> {
   const body = Buffer.from(
     JSON.stringify(spansJson(Array.from({ length: spans }, (_, i) => ({ service: `svc-${tenant}`, name: `op-${i % 20}`, attributes: { 'http.route': `/r/${i % 50}` } })))),
   );
-  while (Date.now() < until) {
+  while (Date.now() < window.until) {
+    // Warm-up requests go to a Side nobody reads.
+    const s = Date.now() >= window.from ? counted : side();
     const t0 = performance.now();
     const { status, limit } = await post(`${plan.otlpHttp}/v1/traces`, agent, tenant, body);
     if (status === 200) {
@@ -88,13 +102,15 @@ async function ingestLoop(plan: ClientPlan, agent: http.Agent, tenant: string, u
 type ExportClient = grpc.Client & { Export(body: Buffer, md: grpc.Metadata, cb: (err: grpc.ServiceError | null) => void): void };
 
 /** Tenant A's flood over OTLP/gRPC: one channel per loop, the protobuf message encoded once. */
-async function grpcIngestLoop(plan: ClientPlan, tenant: string, until: number, s: Side, spans: number): Promise<void> {
+async function grpcIngestLoop(plan: ClientPlan, tenant: string, window: Window, counted: Side, spans: number): Promise<void> {
   const body = toProtobuf('traces', spansJson(Array.from({ length: spans }, (_, i) => ({ service: `svc-${tenant}`, name: `op-${i % 20}`, attributes: { 'http.route': `/r/${i % 50}` } }))));
   const Client = grpc.makeGenericClientConstructor(exportServiceDefinition('traces'), 'Export');
   const client = new Client(plan.otlpGrpc, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': -1 }) as unknown as ExportClient;
   const metadata = new grpc.Metadata();
   metadata.set('x-scope-orgid', tenant);
-  while (Date.now() < until) {
+  while (Date.now() < window.until) {
+    // Warm-up requests go to a Side nobody reads.
+    const s = Date.now() >= window.from ? counted : side();
     const t0 = performance.now();
     const err = await new Promise<grpc.ServiceError | null>((resolve) => client.Export(body, metadata, (e) => resolve(e)));
     if (!err) {
@@ -108,9 +124,11 @@ async function grpcIngestLoop(plan: ClientPlan, tenant: string, until: number, s
   client.close();
 }
 
-async function queryLoop(plan: ClientPlan, agent: http.Agent, tenant: string, until: number, s: Side, query: string, pauseMs: number): Promise<void> {
+async function queryLoop(plan: ClientPlan, agent: http.Agent, tenant: string, window: Window, counted: Side, query: string, pauseMs: number): Promise<void> {
   const body = Buffer.from(JSON.stringify({ query }));
-  while (Date.now() < until) {
+  while (Date.now() < window.until) {
+    // Warm-up requests go to a Side nobody reads.
+    const s = Date.now() >= window.from ? counted : side();
     const t0 = performance.now();
     const { status, limit } = await post(plan.graphqlUrl, agent, tenant, body);
     if (status === 200) {
@@ -125,7 +143,8 @@ async function queryLoop(plan: ClientPlan, agent: http.Agent, tenant: string, un
 }
 
 const plan = workerData as ClientPlan;
-const until = Date.now() + plan.seconds * 1000;
+const measuredFrom = Date.now() + plan.warmupSeconds * 1000;
+const runWindow: Window = { from: measuredFrom, until: measuredFrom + plan.seconds * 1000 };
 const s = side();
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 const elu = performance.eventLoopUtilization();
@@ -134,14 +153,14 @@ await Promise.all(
     ? [
         // B stays within the limits of the third phase (≤ 500 spans/s of 1,000, ≤ 20 queries/s costing
         // 30 each), so only A's flood, not B's own limit, can lower B's figures.
-        ingestLoop(plan, agent, 'b', until, s, 50, 100),
-        queryLoop(plan, agent, 'b', until, s, B_QUERY, 20),
+        ingestLoop(plan, agent, 'b', runWindow, s, 50, 100),
+        queryLoop(plan, agent, 'b', runWindow, s, B_QUERY, 20),
       ]
     : [
-        ...Array.from({ length: plan.flooders }, () =>
-          plan.protocol === 'grpc' ? grpcIngestLoop(plan, 'a', until, s, 2000) : ingestLoop(plan, agent, 'a', until, s, 2000, 0),
+        ...Array.from({ length: plan.aWork === 'queries' ? 0 : plan.flooders }, () =>
+          plan.protocol === 'grpc' ? grpcIngestLoop(plan, 'a', runWindow, s, plan.aSpans) : ingestLoop(plan, agent, 'a', runWindow, s, plan.aSpans, 0),
         ),
-        ...Array.from({ length: Math.max(1, plan.flooders / 2) }, () => queryLoop(plan, agent, 'a', until, s, A_QUERY, 0)),
+        ...Array.from({ length: plan.aWork === 'ingest' ? 0 : Math.max(1, plan.flooders / 2) }, () => queryLoop(plan, agent, 'a', runWindow, s, A_QUERY, 0)),
       ],
 );
 s.busy = performance.eventLoopUtilization(elu).utilization;

@@ -18,12 +18,18 @@ import type { ClientPlan, Side } from './abuse-clients.ts';
 import type { GatewayAddresses, GatewayReading } from './abuse-gateway.ts';
 
 const SECONDS = arg('seconds', 8);
+// --warmup S: seconds each phase's clients run before the measured SECONDS (not counted; the gateway's
+// figures start after it too): every phase starts a fresh gateway, whose first requests pay for JIT
+// compilation, the first writes and the embedder's load.
+const WARMUP = arg('warmup', 2);
 const FLOODERS = arg('flooders', 8);
 const argText = (name: string, fallback: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1]! : fallback);
 // --protocol grpc: tenant A floods ingest over OTLP/gRPC (protobuf) instead of OTLP/HTTP JSON.
 const PROTOCOL = argText('protocol', 'http') === 'grpc' ? 'grpc' : 'http';
 // --duckdb-threads N: storage.duckdb.threads for every phase (0 = DuckDB's default, one per core).
 const DUCKDB_THREADS = arg('duckdb-threads', 0);
+// --a-work ingest|queries|both: which of tenant A's floods run (both by default).
+const A_WORK = ((w) => (w === 'ingest' || w === 'queries' ? w : 'both'))(argText('a-work', 'both'));
 const SHAPE = argText('shape', 'child') === 'inprocess' ? 'inprocess' : 'child';
 // --gateway-cpus LIST: the gateway's cores (taskset -c); the clients get the others.
 const ALL_CPUS = cpus().map((_, i) => i);
@@ -31,6 +37,8 @@ const GATEWAY_CPUS = argText('gateway-cpus', '0');
 const CLIENT_CPUS = ALL_CPUS.filter((c) => !GATEWAY_CPUS.split(',').map(Number).includes(c)).join(',') || GATEWAY_CPUS;
 // --profile DIR (child shape): the gateway writes a V8 CPU profile of its main thread there when it stops.
 const PROFILE = process.argv.includes('--profile') ? ['--cpu-prof', '--cpu-prof-dir', argText('profile', '.')] : [];
+// --gateway-node-flags "FLAGS" (child shape): node / V8 flags for the gateway, e.g. "--trace-gc".
+const GATEWAY_NODE_FLAGS = argText('gateway-node-flags', '').split(' ').filter(Boolean);
 // --batch-ms N: processors.batch.timeoutMs of every phase. The test helper's 20 ms (session 5's
 // figures) writes each request in its own transaction; 1,000 is the gateway's default.
 const BATCH_MS = arg('batch-ms', 1_000);
@@ -95,7 +103,7 @@ async function inProcessGateway(overrides: Record<string, unknown>): Promise<Pha
 /** CPU ms (user + system) from a /proc stat line: of the process, or of one of its threads. */
 async function childGateway(overrides: Record<string, unknown>): Promise<PhaseGateway> {
   const entry = new URL('./abuse-gateway.ts', import.meta.url).pathname;
-  const child: ChildProcess = spawn('taskset', ['-c', GATEWAY_CPUS, process.execPath, ...PROFILE, '--import', 'tsx', entry, JSON.stringify(overrides)], {
+  const child: ChildProcess = spawn('taskset', ['-c', GATEWAY_CPUS, process.execPath, ...PROFILE, ...GATEWAY_NODE_FLAGS, '--import', 'tsx', entry, JSON.stringify(overrides)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const kill = () => child.exitCode === null && child.kill('SIGKILL');
@@ -158,9 +166,11 @@ async function phase(name: string, limits: boolean, flood: boolean, index: numbe
   );
   const gw = SHAPE === 'child' ? await childGateway(overrides) : await inProcessGateway(overrides);
   try {
-    const common = { otlpHttp: gw.otlpHttp, otlpGrpc: gw.otlpGrpc, protocol: PROTOCOL as 'http' | 'grpc', graphqlUrl: gw.graphqlUrl, seconds: SECONDS, flooders: FLOODERS };
+    const common = { otlpHttp: gw.otlpHttp, otlpGrpc: gw.otlpGrpc, protocol: PROTOCOL as 'http' | 'grpc', graphqlUrl: gw.graphqlUrl, seconds: SECONDS, warmupSeconds: WARMUP, flooders: FLOODERS, aWork: A_WORK, aSpans: arg('a-spans', 2_000) } as const;
+    const clients = Promise.all([runClients({ ...common, role: 'b' }), flood ? runClients({ ...common, role: 'a' }) : undefined]);
+    await new Promise((resolve) => setTimeout(resolve, WARMUP * 1000));
     gw.begin();
-    const [b, a] = await Promise.all([runClients({ ...common, role: 'b' }), flood ? runClients({ ...common, role: 'a' }) : undefined]);
+    const [b, a] = await clients;
     const g = await gw.read();
     const cpu = g.cpuMs
       ? `gateway CPU ${fmt(g.cpuMs.main / 10 / SECONDS, 0)} % main thread + ${fmt(g.cpuMs.other / 10 / SECONDS, 0)} % other threads (of one core), its threads waited ${fmt(g.cpuMs.waitingForCpu / 10 / SECONDS, 0)} % for a CPU; `
@@ -200,7 +210,7 @@ async function phase(name: string, limits: boolean, flood: boolean, index: numbe
 
 // In the child shape, this process (the clients' workers are created later and inherit it) keeps off the gateway's cores.
 if (SHAPE === 'child') execFileSync('taskset', ['-a', '-cp', CLIENT_CPUS, String(process.pid)], { stdio: 'ignore' });
-console.log(`bench:abuse on ${machine()}; ${SHAPE === 'child' ? `gateway in a child process on CPU ${GATEWAY_CPUS}, clients on CPU ${CLIENT_CPUS}` : 'gateway on the main thread, unpinned'}; batch timeout ${BATCH_MS} ms; ${SECONDS} s per phase, A's ingest over ${PROTOCOL === 'grpc' ? 'OTLP/gRPC' : 'OTLP/HTTP JSON'}, ${FLOODERS} flooding ingest clients and ${Math.max(1, FLOODERS / 2)} query clients for tenant A`);
+console.log(`bench:abuse on ${machine()}; ${SHAPE === 'child' ? `gateway in a child process on CPU ${GATEWAY_CPUS}, clients on CPU ${CLIENT_CPUS}` : 'gateway on the main thread, unpinned'}; batch timeout ${BATCH_MS} ms; ${SECONDS} s per phase after ${WARMUP} s of warm-up, A's ingest over ${PROTOCOL === 'grpc' ? 'OTLP/gRPC' : 'OTLP/HTTP JSON'}, ${FLOODERS} flooding ingest clients and ${Math.max(1, FLOODERS / 2)} query clients for tenant A`);
 // --limited-only 1: just the third phase (for profiling it with --cpu-prof). --rounds N runs the
 // phases N times in turn and adds up each phase's figures, so a machine whose load changes during
 // the run weighs on every phase alike.
@@ -234,6 +244,7 @@ const rows: [string, (s: Side) => string][] = [
   ['B queries/s', (s) => fmt(s.queryOk / TOTAL_SECONDS, 1)],
   ['B query p50 ms', (s) => fmt(summarize(s.queryMs).p50)],
   ['B query p99 ms', (s) => fmt(summarize(s.queryMs).p99)],
+  ['B requests timed', (s) => `${s.ingestMs.length} + ${s.queryMs.length}`],
   ['B refused', (s) => String(s.ingestRefused + s.queryRefused)],
   ['B socket errors', (s) => String(s.ingestErrors)],
 ];
