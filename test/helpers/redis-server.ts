@@ -1,6 +1,12 @@
 // Starts a real redis-server (Debian's package) on a free loopback port, without persistence.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+
+export const REDIS_SERVER_BIN = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
+
+/** The skip reason of the tests that need redis-server, when it is not installed (.ci/run installs it), else false. */
+export const redisMissing: string | false = existsSync(REDIS_SERVER_BIN) ? false : `needs ${REDIS_SERVER_BIN} (apt-get install redis-server; .ci/run installs it)`;
 
 export interface TestRedis {
   url: string;
@@ -21,7 +27,7 @@ function freePort(): Promise<number> {
 
 export async function startRedis(): Promise<TestRedis> {
   const port = await freePort();
-  const proc: ChildProcess = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+  const proc: ChildProcess = spawn(REDIS_SERVER_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Never outlive the test process, even when a test fails before its `after` hook.
@@ -41,6 +47,10 @@ export async function startRedis(): Promise<TestRedis> {
     proc.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`redis-server exited with ${code}: ${out}`));
+    });
+    proc.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server could not be started (${REDIS_SERVER_BIN}): ${err.message}`));
     });
   });
   return {

@@ -11,7 +11,7 @@ import { buildApp, type App } from '../../src/app.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { testConfig } from '../helpers/gateway.ts';
 import type { AlertEngine } from '../../src/alerting/engine.ts';
-import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { redisMissing, startRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server.ts';
 import { hex, postOtlp, spansBody } from '../helpers/tail-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -72,7 +72,7 @@ interface Message {
   alerts: { status: string; labels: Record<string, string> }[];
 }
 
-describe('alerting with two replicas sharing redis', () => {
+describe('alerting with two replicas sharing redis', { skip: redisMissing }, () => {
   let redis: TestRedis;
   let hook: WebhookServer;
   let dir: string;

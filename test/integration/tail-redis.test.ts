@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Client } from 'graphql-ws';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
-import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
+import { redisMissing, startRedis, type TestRedis } from '../helpers/redis-server.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { hex, logsBody, nowNs, postOtlp, spansBody, tail, wsClient } from '../helpers/tail-client.ts';
 import { sendTrace } from '../helpers/otel-sdk.ts';
@@ -18,7 +18,7 @@ interface SpanEvent {
   tailSpans: { dropped: number; span: { traceId: string; spanId: string; name: string; service: string; attributes: Record<string, unknown>; startTime: string } };
 }
 
-describe('live tails across replicas through redis', () => {
+describe('live tails across replicas through redis', { skip: redisMissing }, () => {
   let redis: TestRedis;
   let a: TestGateway;
   let b: TestGateway;
