@@ -278,7 +278,12 @@ function pushEvents(
     if (result.errors) result = { ...result, errors: result.errors.map((e) => maskError(e, 'Unexpected error.', isDev) as typeof e) };
     // GraphQLError has toJSON: the same payload graphql-ws sends.
     const message = prefix + JSON.stringify(result) + '}';
-    if (!rawFrames) return void target.socket.send(message);
+    if (!rawFrames) {
+      // ws compresses and writes it (permessage-deflate; the gateway's server does not offer it today).
+      flusher.stats.writes++;
+      flusher.stats.events++;
+      return void target.socket.send(message);
+    }
     heldEvents++;
     for (const f of textFrame(message)) {
       frames.push(f);
