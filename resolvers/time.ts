@@ -41,6 +41,8 @@ export function parseTimestamp(value: unknown): bigint {
   if (typeof value === 'bigint') return inRange(value, value);
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw badTimestamp(value, 'epoch milliseconds must be a finite number');
+    // Whole numbers directly: toFixed writes 1e21 and above in exponent form, which BigInt refuses.
+    if (Number.isInteger(value)) return inRange(BigInt(value) * NS_PER_MS, value);
     // A double near 1.7e12 ms resolves ~0.2 µs, so whole microseconds are all it can carry.
     const [whole = '0', frac = ''] = Math.abs(value).toFixed(3).split('.');
     return inRange((value < 0 ? -1n : 1n) * decimalTimes(whole, frac, NS_PER_MS), value);
@@ -115,15 +117,24 @@ function badDuration(value: unknown, why: string): GatewayError {
 /**
  * Reads a Duration input: a number of milliseconds (number or numeric string), or Go-style
  * units `ns us µs ms s m h d` that may be combined (`1h30m`) and have fractions (`1.5s`).
- * Sub-nanosecond fractions round half-up.
+ * Sub-nanosecond fractions round half-up. At most what a signed 64-bit nanosecond count holds
+ * (~292 years): the stores compare durations as BIGINT, and a larger one is a mistake, not a filter.
  */
 export function parseDuration(value: unknown): bigint {
+  const ns = durationNs(value);
+  if (ns > MAX_NS) throw badDuration(value, 'it must be at most 9223372036854775807ns (about 292 years)');
+  return ns;
+}
+
+function durationNs(value: unknown): bigint {
   if (typeof value === 'bigint') {
     if (value < 0n) throw badDuration(value, 'it must not be negative');
     return value;
   }
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0) throw badDuration(value, 'milliseconds must be a finite number ≥ 0');
+    // Whole numbers directly: toFixed writes 1e21 and above in exponent form, which BigInt refuses.
+    if (Number.isInteger(value)) return BigInt(value) * NS_PER_MS;
     const [whole = '0', frac = ''] = value.toFixed(6).split('.');
     return decimalTimes(whole, frac, NS_PER_MS);
   }

@@ -96,6 +96,10 @@ describe('Timestamp', () => {
       ['9999999999999999999', /between 1970/],
       ['9999999999999', /between 1970/],
       [-1, /between 1970/],
+      // toFixed writes these in exponent form: they must still get the range message (fuzz, seed 1414).
+      [1e21, /between 1970/],
+      [1e308, /between 1970/],
+      [-1e308, /between 1970/],
       [Number.NaN, /finite/],
       [Number.POSITIVE_INFINITY, /finite/],
       [true, /expected epoch milliseconds/],
@@ -137,6 +141,16 @@ describe('Duration', () => {
     assert.equal(parseDuration(0), 0n);
     assert.equal(parseDuration('250'), 250_000_000n);
     assert.equal(parseDuration('1.234567'), 1_234_567n);
+    assert.equal(parseDuration(9_223_372_036_854), 9_223_372_036_854_000_000n);
+  });
+
+  test('durations past 2^63-1 ns (~292 years) are rejected, however written', () => {
+    // Found by the fuzzer (seed 1414): these reached DuckDB as out-of-range BIGINTs, or (1e21 ms and
+    // up, which toFixed writes in exponent form) failed to convert, and came back as internal errors.
+    for (const input of [1e21, 1e308, 9_223_372_036_855, '99999999999h', '9223372036854775808ns', 9_223_372_036_854_775_808n]) {
+      rejects(() => parseDuration(input), 'GW_BAD_ARGUMENT', /at most 9223372036854775807ns/);
+    }
+    assert.equal(parseDuration('9223372036854775807ns'), 9_223_372_036_854_775_807n);
   });
 
   test('malformed and negative durations are rejected with GW_BAD_ARGUMENT', () => {
