@@ -1,7 +1,7 @@
 // AlertRule: its definition, evaluation and notification status, and its current alerts; the
 // rule queries and the create/update/delete mutations.
 import { alertRule, alertRules, createAlertRule, deleteAlertRule, ruleStatus, updateAlertRule } from '../resolvers/alerts.ts';
-import { ruleToPlain } from '../src/alerting/rules.ts';
+import { plainFilter, ruleToPlain } from '../src/alerting/rules.ts';
 import { builder } from './builder.ts';
 import {
   AlertComparatorEnum,
@@ -52,7 +52,7 @@ builder.objectType(AlertRuleRef, {
     services: t.stringList({ resolve: (r) => r.services ?? [] }),
     operations: t.stringList({ resolve: (r) => r.operations ?? [] }),
     quantile: t.float({ nullable: true, resolve: (r) => r.quantile ?? null }),
-    filter: t.field({ type: 'JSON', nullable: true, resolve: (r) => r.filter ?? null }),
+    filter: t.field({ type: 'JSON', nullable: true, resolve: (r) => (r.filter ? plainFilter(r.filter) : null) }),
     threshold: t.exposeFloat('threshold'),
     comparator: t.field({ type: AlertComparatorEnum, resolve: (r) => r.comparator }),
     window: t.field({ type: 'Duration', resolve: (r) => r.window }),

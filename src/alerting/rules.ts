@@ -2,6 +2,7 @@
 // checks everything once, so the engine only ever holds valid rules. Errors name the field.
 import { randomUUID } from 'node:crypto';
 import { UNIT_NS, unitDurationNs } from '../model/duration.ts';
+import { filterNanos } from '../stores/filter-fields.ts';
 import { compileLogFilter, compileSpanFilter } from '../stores/filter-match.ts';
 import type { TelemetryFilter } from '../stores/types.ts';
 import { AlertingError, COMPARATORS, RULE_KINDS, type AlertRule, type Comparator, type NoDataSignal, type RuleKind, type SeriesDimension } from './types.ts';
@@ -83,7 +84,27 @@ function filterOf(v: unknown, field: string, signal: 'spans' | 'logs'): Telemetr
   } catch (err) {
     throw bad(field, (err as Error).message);
   }
-  return f;
+  return withNanos(f, field);
+}
+
+/**
+ * The filter with its durations as bigint nanoseconds, however the plain form wrote them (a number
+ * or a string of digits: YAML, the stored definition), so a rule reads back as it was saved.
+ */
+function withNanos(f: TelemetryFilter, field: string): TelemetryFilter {
+  const out: TelemetryFilter = { ...f };
+  for (const k of ['minDuration', 'maxDuration'] as const) {
+    if (f[k] != null) out[k] = filterNanos(`${field}.${k}`, f[k], (m) => bad(field, m));
+  }
+  if (f.and) out.and = f.and.map((g, i) => withNanos(g, `${field}.and[${i}]`));
+  if (f.or) out.or = f.or.map((g, i) => withNanos(g, `${field}.or[${i}]`));
+  if (f.not) out.not = withNanos(f.not, `${field}.not`);
+  return out;
+}
+
+/** The filter in its plain (JSON, YAML) form: bigint nanoseconds as strings of digits. */
+export function plainFilter(f: TelemetryFilter): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(f, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))) as Record<string, unknown>;
 }
 
 /**
@@ -187,9 +208,10 @@ export function ruleToPlain(rule: AlertRule): Record<string, unknown> {
     groupBy: rule.groupBy,
     repeatInterval: formatRuleDuration(rule.repeatInterval),
   };
-  for (const k of ['expr', 'services', 'operations', 'by', 'quantile', 'filter', 'signal', 'metric'] as const) {
+  for (const k of ['expr', 'services', 'operations', 'by', 'quantile', 'signal', 'metric'] as const) {
     if (rule[k] !== undefined) out[k] = rule[k];
   }
+  if (rule.filter !== undefined) out.filter = plainFilter(rule.filter);
   return out;
 }
 

@@ -552,6 +552,22 @@ describe('alerting: rules, silences, retries and tenants', () => {
     await waitFor(async () => gw.engine.rules('acme').map((r) => r.id), (ids) => ids.join() === 'Renamed', 'the renamed-over file loaded');
   });
 
+  test('a rule whose filter has durations is created, shown and kept with them', async () => {
+    const H = { 'X-Scope-OrgID': 'globex' };
+    const created = await gqlData<{ createAlertRule: { id: string; filter: Record<string, unknown>; definition: { filter: Record<string, unknown> } } }>(
+      gw.graphqlUrl,
+      'mutation($input: AlertRuleInput!) { createAlertRule(input: $input) { id filter definition } }',
+      { input: { ...classicInput, name: 'SlowErrors', filter: { minDuration: '250ms', not: { maxDuration: 5000 } } } },
+      H,
+    );
+    const plain = { minDuration: '250000000', not: { maxDuration: '5000000000' } };
+    assert.deepEqual(created.createAlertRule.filter, plain);
+    assert.deepEqual(created.createAlertRule.definition.filter, plain);
+    const listed = await gqlData<{ alertRules: { id: string; filter: unknown }[] }>(gw.graphqlUrl, '{ alertRules { id filter } }', {}, H);
+    assert.deepEqual(listed.alertRules.find((r) => r.id === created.createAlertRule.id)?.filter, plain);
+    await gqlData(gw.graphqlUrl, 'mutation($id: ID!) { deleteAlertRule(id: $id) }', { id: created.createAlertRule.id }, H);
+  });
+
   test('invalid rules and silences from the API are GW_BAD_ARGUMENT naming the field', async () => {
     const H = { 'X-Scope-OrgID': 'globex' };
     const noThreshold = await gql(gw.graphqlUrl, CLASSIC_RULE, { input: { name: 'x', kind: 'SPAN_ERROR_RATE' } }, H);
