@@ -80,6 +80,18 @@ const QUERIES = [
   'query($f: TelemetryFilter) { logs(first: 20, filter: $f) { nodes { body severityText } } }',
   'query($f: TelemetryFilter) { traces(limit: 5, filter: $f) { traceId } }',
   'query($k: String!) { attributeValues(key: $k, signal: SPAN) }',
+  // Times, durations, JSON labels and free text in arguments of the other fields.
+  'query($t: Timestamp, $k: String) { attributeKeys(signal: LOG, prefix: $k, from: $t) }',
+  'query($k: String!, $t: Timestamp!, $d: Duration, $j: JSON) { metricSeries(name: $k, from: $t, to: "now", step: $d, labels: $j) { labels points { value } } }',
+  'query($k: String!, $t: Timestamp) { metricPoints(name: $k, from: $t, limit: 5) { value } }',
+  'query($t: Timestamp!, $d: Duration) { exceptionGroups(from: $t, to: "now", step: $d, limit: 3) { fingerprint count } }',
+  'query($id: ID, $d: Duration) { correlate(traceId: $id, window: $d) { trace { traceId } logs { body } } }',
+  'query($t: Timestamp!, $k: String!) { serviceGraph(from: $t, to: "now", services: [$k]) { nodes { id requests } } }',
+  'query($k: String!, $t: Timestamp) { operations(service: $k, from: $t) { name } }',
+  'query($k: String!) { search(text: $k, limit: 3) { hits { score } } }',
+  'query($t: Timestamp) { alerts(from: $t, limit: 5) { state } alertHistory(from: $t, limit: 5) { at to } }',
+  'mutation($rule: AlertRuleInput!) { createAlertRule(input: $rule) { id for lastNotificationError } }',
+  'mutation($k: String!, $t: Timestamp, $d: Duration) { silence(input: { matchers: [{ name: "alertname", type: REGEX, value: $k }], startsAt: $t, duration: $d }) { id } }',
 ];
 
 function mutateText(r: Rng, text: string): string {
@@ -152,7 +164,24 @@ export async function runFuzz(gw: TestGateway, opts: { iterations?: number; seco
     async graphql() {
       const base = r.pick(QUERIES);
       const query = r.next() < 0.6 ? mutateText(r, base) : base;
-      const variables = { id: r.pick([seedTrace, randomTraceId(), r.pick(NASTY_STRINGS), 42]), f: randomFilter(r), k: r.pick(NASTY_STRINGS) };
+      const variables = {
+        id: r.pick([seedTrace, randomTraceId(), r.pick(NASTY_STRINGS), 42]),
+        f: randomFilter(r),
+        k: r.pick(NASTY_STRINGS),
+        t: r.pick(['now-1h', '2020-01-01T00:00:00Z', 0, -1, 1e21, '1e20', 'now-99999999999h', r.pick(NASTY_STRINGS)]),
+        d: r.pick(['1m', '0', 0, '-1s', 1e308, '99999999999h', '1ns', r.pick(NASTY_STRINGS)]),
+        j: r.pick([{ job: 'x' }, JSON.parse('{"__proto__":{"polluted":1}}') as unknown, [], 'x', { a: { b: [] } }, null]),
+        rule: mutateJson(r, {
+          name: r.pick(NASTY_STRINGS),
+          kind: r.pick(['PROMQL', 'SPAN_ERROR_RATE', 'SPAN_LATENCY_QUANTILE', 'LOG_COUNT', 'NO_DATA']),
+          expr: r.pick(['rate(x[5m]) > 1', 'sum by (a) (y)', r.pick(NASTY_STRINGS)]),
+          threshold: r.pick([0.05, -1, 1e308]),
+          for: r.pick(['5m', '0s', 'x']),
+          window: '5m',
+          labels: { severity: r.pick(NASTY_STRINGS) },
+          filter: randomFilter(r),
+        }),
+      };
       const res = await fetch(gw.graphqlUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
