@@ -74,6 +74,9 @@ interface Window {
   until: number;
 }
 
+/** Where a request starting now is counted: `counted` once the warm-up is over, before it a Side nobody reads. */
+const sideNow = (window: Window, counted: Side): Side => (Date.now() >= window.from ? counted : side());
+
 const refused = (s: Side, limit: string | undefined) => {
   if (limit) s.refusedBy[limit] = (s.refusedBy[limit] ?? 0) + 1;
 };
@@ -83,8 +86,7 @@ async function ingestLoop(plan: ClientPlan, agent: http.Agent, tenant: string, w
     JSON.stringify(spansJson(Array.from({ length: spans }, (_, i) => ({ service: `svc-${tenant}`, name: `op-${i % 20}`, attributes: { 'http.route': `/r/${i % 50}` } })))),
   );
   while (Date.now() < window.until) {
-    // Warm-up requests go to a Side nobody reads.
-    const s = Date.now() >= window.from ? counted : side();
+    const s = sideNow(window, counted);
     const t0 = performance.now();
     const { status, limit } = await post(`${plan.otlpHttp}/v1/traces`, agent, tenant, body);
     if (status === 200) {
@@ -109,8 +111,7 @@ async function grpcIngestLoop(plan: ClientPlan, tenant: string, window: Window, 
   const metadata = new grpc.Metadata();
   metadata.set('x-scope-orgid', tenant);
   while (Date.now() < window.until) {
-    // Warm-up requests go to a Side nobody reads.
-    const s = Date.now() >= window.from ? counted : side();
+    const s = sideNow(window, counted);
     const t0 = performance.now();
     const err = await new Promise<grpc.ServiceError | null>((resolve) => client.Export(body, metadata, (e) => resolve(e)));
     if (!err) {
@@ -127,8 +128,7 @@ async function grpcIngestLoop(plan: ClientPlan, tenant: string, window: Window, 
 async function queryLoop(plan: ClientPlan, agent: http.Agent, tenant: string, window: Window, counted: Side, query: string, pauseMs: number): Promise<void> {
   const body = Buffer.from(JSON.stringify({ query }));
   while (Date.now() < window.until) {
-    // Warm-up requests go to a Side nobody reads.
-    const s = Date.now() >= window.from ? counted : side();
+    const s = sideNow(window, counted);
     const t0 = performance.now();
     const { status, limit } = await post(plan.graphqlUrl, agent, tenant, body);
     if (status === 200) {

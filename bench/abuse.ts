@@ -30,6 +30,8 @@ const PROTOCOL = argText('protocol', 'http') === 'grpc' ? 'grpc' : 'http';
 const DUCKDB_THREADS = arg('duckdb-threads', 0);
 // --a-work ingest|queries|both: which of tenant A's floods run (both by default).
 const A_WORK = ((w) => (w === 'ingest' || w === 'queries' ? w : 'both'))(argText('a-work', 'both'));
+// --a-spans N: spans in each of tenant A's ingest requests (2,000: a 768 KB OTLP/JSON body).
+const A_SPANS = arg('a-spans', 2_000);
 const SHAPE = argText('shape', 'child') === 'inprocess' ? 'inprocess' : 'child';
 // --gateway-cpus LIST: the gateway's cores (taskset -c); the clients get the others.
 const ALL_CPUS = cpus().map((_, i) => i);
@@ -166,7 +168,7 @@ async function phase(name: string, limits: boolean, flood: boolean, index: numbe
   );
   const gw = SHAPE === 'child' ? await childGateway(overrides) : await inProcessGateway(overrides);
   try {
-    const common = { otlpHttp: gw.otlpHttp, otlpGrpc: gw.otlpGrpc, protocol: PROTOCOL as 'http' | 'grpc', graphqlUrl: gw.graphqlUrl, seconds: SECONDS, warmupSeconds: WARMUP, flooders: FLOODERS, aWork: A_WORK, aSpans: arg('a-spans', 2_000) } as const;
+    const common = { otlpHttp: gw.otlpHttp, otlpGrpc: gw.otlpGrpc, protocol: PROTOCOL as 'http' | 'grpc', graphqlUrl: gw.graphqlUrl, seconds: SECONDS, warmupSeconds: WARMUP, flooders: FLOODERS, aWork: A_WORK, aSpans: A_SPANS } as const;
     const clients = Promise.all([runClients({ ...common, role: 'b' }), flood ? runClients({ ...common, role: 'a' }) : undefined]);
     await new Promise((resolve) => setTimeout(resolve, WARMUP * 1000));
     gw.begin();

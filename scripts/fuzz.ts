@@ -2,8 +2,9 @@
 // mutated GraphQL documents and variables, filters with SQL metacharacters and regex bombs.
 // Every answer must be a clean refusal (HTTP 4xx, a gRPC status other than INTERNAL/UNKNOWN, no
 // masked "Unexpected error.", no backend error from the embedded store), every request must
-// finish, and the gateway must still be healthy and answer with the data it held before. `npm run fuzz` runs it for FUZZ_SECONDS (60) against a
-// gateway it starts; test/integration/fuzz.test.ts runs a short round inside `npm test`.
+// finish, and the gateway must still be healthy and answer with the data it held before.
+// `npm run fuzz` runs it for FUZZ_SECONDS (60) against a gateway it starts;
+// test/integration/fuzz.test.ts runs a short round inside `npm test`.
 import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { grpcExport } from '../test/helpers/otlp-grpc.ts';
