@@ -4,6 +4,12 @@
 // (bench/README.md, 2026-12-02). A read lane runs one statement at a time, so a connection's
 // statements are never bound by two callers at once. Each connection keeps its most recent
 // `max` statements; an evicted one is destroyed.
+//
+// Statements without parameters are not kept: DuckDB (1.4.5 to 1.5.6 at least) re-plans a prepared
+// statement at each run only when it has parameters, so a parameterless one keeps a plan built on
+// the column statistics of its first run. With ORDER BY, that plan reads rows written since then
+// wrongly: garbage strings after a first run on an empty table, a segmentation fault after values
+// outside the first run's range (test/unit/stores/duckdb-prepared-reads.test.ts).
 import type { DuckDBConnection, DuckDBPreparedStatement } from '@duckdb/node-api';
 import { LRUCache } from 'lru-cache';
 import { bindParams, resultRows, type Row, type SqlParam } from './connection.ts';
@@ -15,6 +21,7 @@ export type PreparedRun = (conn: DuckDBConnection, sql: string, params: readonly
 export function preparedReads(max = PREPARED_PER_CONNECTION): PreparedRun {
   const byConn = new WeakMap<DuckDBConnection, LRUCache<string, DuckDBPreparedStatement>>();
   return async (conn, sql, params) => {
+    if (!params.length) return resultRows(await conn.run(sql));
     let cache = byConn.get(conn);
     if (!cache) {
       cache = new LRUCache<string, DuckDBPreparedStatement>({ max, dispose: (statement) => statement.destroySync() });
@@ -27,8 +34,7 @@ export function preparedReads(max = PREPARED_PER_CONNECTION): PreparedRun {
     }
     try {
       const { values, types } = bindParams(params);
-      if (values.length) statement.bind(values, types);
-      else statement.clearBindings();
+      statement.bind(values, types);
       return resultRows(await statement.run());
     } catch (err) {
       cache.delete(sql); // failed or interrupted: prepared afresh next time

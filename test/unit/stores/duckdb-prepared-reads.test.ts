@@ -1,7 +1,8 @@
 // Prepared read statements (src/stores/duckdb/prepared-reads.ts): a statement run again with new
 // parameters answers for those parameters, a failing statement is not kept, eviction past the
-// per-connection bound destroys the oldest without breaking the next run, and Db.query on a real
-// store still sees rows written after a statement was prepared.
+// per-connection bound destroys the oldest without breaking the next run, Db.query on a real
+// store still sees rows written after a statement was prepared, and a statement without
+// parameters reads rows written after its first run correctly (DuckDB keeps its first plan).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -80,6 +81,31 @@ describe('prepared read statements', () => {
       assert.deepEqual(await db.query(sql, [2]), [{ n: 1 }]);
     } finally {
       await db.close();
+    }
+  });
+
+  it('a statement without parameters is planned afresh: rows written after its first run read right', async () => {
+    const instance = await DuckDBInstance.create(':memory:');
+    const conn = await instance.connect();
+    try {
+      const run = preparedReads();
+      await conn.run('CREATE TABLE s (body VARCHAR, k BIGINT)');
+      // ORDER BY a column not selected: a reused plan from the empty table gave one garbage character per row.
+      const sql = 'SELECT body FROM s ORDER BY k';
+      assert.deepEqual(await run(conn, sql, []), []);
+      await conn.run("INSERT INTO s VALUES ('{\"id\":\"first silence\"}', 2), ('{\"id\":\"second\"}', 1)");
+      assert.deepEqual(await run(conn, sql, []), [{ body: '{"id":"second"}' }, { body: '{"id":"first silence"}' }]);
+      // Values outside the first run's range: a reused plan crashed the process (segmentation fault).
+      const wide = 'SELECT body, k + 0 AS k2 FROM s ORDER BY k';
+      assert.equal((await run(conn, wide, [])).length, 2);
+      await conn.run("INSERT INTO s VALUES ('a much longer string than before', 5000000000), ('zz', -7)");
+      assert.deepEqual(
+        (await run(conn, wide, [])).map((r) => r.k2),
+        [-7n, 1n, 2n, 5_000_000_000n],
+      );
+    } finally {
+      conn.closeSync();
+      instance.closeSync();
     }
   });
 });
