@@ -80,7 +80,8 @@ export interface AlertRuleModel {
 
 function toGatewayError(err: unknown): unknown {
   if (!(err instanceof AlertingError)) return err;
-  return new GatewayError(err.code === 'NOT_FOUND' ? 'GW_NOT_FOUND' : 'GW_BAD_ARGUMENT', err.message, { reason: err.code });
+  const code = err.code === 'NOT_FOUND' ? 'GW_NOT_FOUND' : err.code === 'LIMIT' ? 'GW_LIMIT_EXCEEDED' : 'GW_BAD_ARGUMENT';
+  return new GatewayError(code, err.message, { reason: err.code });
 }
 
 function engineOf(ctx: GraphQLContext): AlertEngine {
@@ -155,13 +156,16 @@ export function silences(ctx: GraphQLContext, includeExpired: boolean): Silence[
 }
 
 export function createSilence(ctx: GraphQLContext, input: SilenceInput): Promise<Silence> {
-  return call(() => {
-    const engine = engineOf(ctx);
-    if ((input.endsAt == null) === (input.duration == null)) throw new AlertingError('BAD_SILENCE', 'set exactly one of endsAt and duration');
-    const startsAt = input.startsAt ?? undefined;
-    const endsAt = input.endsAt ?? (startsAt ?? BigInt(Date.now()) * 1_000_000n) + input.duration!;
-    return engine.silence(ctx.tenant, { matchers: matchersOf(input.matchers), startsAt, endsAt, createdBy: input.createdBy, comment: input.comment });
-  });
+  return call(() =>
+    engineOf(ctx).silence(ctx.tenant, {
+      matchers: matchersOf(input.matchers),
+      startsAt: input.startsAt,
+      endsAt: input.endsAt,
+      duration: input.duration,
+      createdBy: input.createdBy,
+      comment: input.comment,
+    }),
+  );
 }
 
 export function expireSilence(ctx: GraphQLContext, id: string): Promise<Silence> {

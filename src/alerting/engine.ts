@@ -8,7 +8,7 @@ import type { TelemetryFilter } from '../stores/types.ts';
 import type { Notifier, ReceiverConfig } from './notify.ts';
 import { soleReplicaLease, type NotifyLease } from './notify-lease.ts';
 import { compare, parseRule, type RuleDefaults } from './rules.ts';
-import { fingerprint, newSilence, silenceActive, silenceMatches } from './silences.ts';
+import { fingerprint, newSilence, silenceActive, silenceMatches, type SilenceInput } from './silences.ts';
 import {
   AlertingError,
   type AlertEvidence,
@@ -48,7 +48,20 @@ export interface AlertEngineOptions {
   evidenceLimit?: number;
   /** Whether this replica sends notifications (several replicas over Redis); default: always. */
   lease?: NotifyLease;
+  /** What one tenant may hold, so no tenant can make every tick slower for the others; default: unlimited. */
+  limits?: AlertingLimits;
 }
+
+export interface AlertingLimits {
+  /** API rules per tenant (rules from the file are the operator's and not counted). */
+  rulesPerTenant: number;
+  /** Silences per tenant that have not expired yet. */
+  silencesPerTenant: number;
+  /** Expired silences older than this (ns) are removed at a tick. */
+  silenceRetention: bigint;
+}
+
+const NO_LIMITS: AlertingLimits = { rulesPerTenant: Infinity, silencesPerTenant: Infinity, silenceRetention: 2n ** 63n };
 
 export interface AlertEngine {
   /** Loads API rules, alert instances and silences from the store. */
@@ -70,7 +83,7 @@ export interface AlertEngine {
   /** Current instances in memory (pending, firing, resolved) for a rule. */
   instances(tenant: string, ruleId?: string): AlertInstance[];
   silences(tenant: string, includeExpired: boolean): Silence[];
-  silence(tenant: string, input: Parameters<typeof newSilence>[1]): Promise<Silence>;
+  silence(tenant: string, input: SilenceInput): Promise<Silence>;
   unsilence(tenant: string, id: string): Promise<Silence>;
   readonly store: AlertStore;
   readonly promqlBackend: string;
@@ -108,6 +121,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   const { store, signals, exceptions, promql, notifier, clock, logger } = opts;
   const evidenceLimit = opts.evidenceLimit ?? 5;
   const lease = opts.lease ?? soleReplicaLease();
+  const limits = opts.limits ?? NO_LIMITS;
   const rules = new Map<string, AlertRule>(); // key(tenant, id)
   const instances = new Map<string, AlertInstance>(); // key(tenant, fingerprint)
   const silences = new Map<string, Silence>(); // key(tenant, id)
@@ -350,6 +364,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     if (stopped) return;
     await lease.renew();
     const now = clock.now();
+    await dropOldSilences(now);
     for (const rule of [...rules.values()]) {
       const k = key(rule.tenant, rule.id);
       const last = lastEval.get(k);
@@ -361,6 +376,14 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         statusOf(rule.tenant, rule.id).lastEvaluationError = (err as Error).message;
         logger.error({ err, rule: rule.id }, 'alert evaluation failed');
       }
+    }
+  }
+
+  async function dropOldSilences(now: bigint): Promise<void> {
+    for (const [k, s] of silences) {
+      if (now - s.endsAt <= limits.silenceRetention) continue;
+      silences.delete(k);
+      await store.deleteSilence(s.tenant, s.id);
     }
   }
 
@@ -461,6 +484,11 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     async createRule(tenant, raw) {
       const rule = parseRule(raw, { tenant, source: 'api', where: 'rule', defaults: opts.ruleDefaults });
       if (rules.has(key(tenant, rule.id))) throw new AlertingError('BAD_RULE', `rule.id: an alert rule ${JSON.stringify(rule.id)} already exists`);
+      let held = 0;
+      for (const r of rules.values()) if (r.tenant === tenant && r.source === 'api') held++;
+      if (held >= limits.rulesPerTenant) {
+        throw new AlertingError('LIMIT', `alerting.maxRulesPerTenant: this tenant already has ${held} alert rules, the most allowed (${limits.rulesPerTenant}); delete one first`);
+      }
       await store.saveRule(rule);
       rules.set(key(tenant, rule.id), rule);
       return rule;
@@ -503,7 +531,13 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       return [...silences.values()].filter((s) => s.tenant === tenant && (includeExpired || now < s.endsAt)).sort((a, b) => (a.startsAt < b.startsAt ? -1 : 1));
     },
     async silence(tenant, input) {
-      const s = newSilence(tenant, input, clock.now());
+      const now = clock.now();
+      const s = newSilence(tenant, input, now);
+      let held = 0;
+      for (const x of silences.values()) if (x.tenant === tenant && now < x.endsAt) held++;
+      if (held >= limits.silencesPerTenant) {
+        throw new AlertingError('LIMIT', `alerting.maxSilencesPerTenant: this tenant already has ${held} silences that have not expired, the most allowed (${limits.silencesPerTenant}); expire one first`);
+      }
       await store.saveSilence(s);
       silences.set(key(tenant, s.id), s);
       return s;

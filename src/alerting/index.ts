@@ -59,14 +59,19 @@ export async function startAlerting(opts: {
 }): Promise<Alerting> {
   const { config: cfg, logger } = opts;
   let defaults: RuleDefaults;
+  let silenceRetention: bigint;
   try {
     defaults = {
       interval: parseRuleDuration(cfg.defaultInterval, 'alerting.defaultInterval'),
       window: parseRuleDuration(cfg.defaultWindow, 'alerting.defaultWindow'),
       repeatInterval: parseRuleDuration(cfg.defaultRepeatInterval, 'alerting.defaultRepeatInterval'),
     };
+    silenceRetention = parseRuleDuration(cfg.silenceRetention, 'alerting.silenceRetention');
   } catch (err) {
     throw new ConfigError((err as Error).message);
+  }
+  for (const k of ['maxRulesPerTenant', 'maxSilencesPerTenant'] as const) {
+    if (!Number.isSafeInteger(cfg[k]) || cfg[k] < 1) throw new ConfigError(`alerting.${k}: expected an integer greater than 0 (actual: ${cfg[k]})`);
   }
   const receivers = checkReceivers(cfg.receivers);
   // The holder renews at every tick, so a lease shorter than two ticks would change hands between them.
@@ -88,6 +93,7 @@ export async function startAlerting(opts: {
     logger,
     ruleDefaults: defaults,
     lease: opts.redisUrl ? redisNotifyLease({ url: opts.redisUrl, logger, ttlMs: cfg.leaseMs }) : soleReplicaLease(),
+    limits: { rulesPerTenant: cfg.maxRulesPerTenant, silencesPerTenant: cfg.maxSilencesPerTenant, silenceRetention },
   });
   await engine.start();
 

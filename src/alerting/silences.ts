@@ -31,11 +31,25 @@ export function checkMatchers(raw: unknown): Matcher[] {
   });
 }
 
-export function newSilence(tenant: string, input: { matchers: unknown; startsAt?: bigint | null; endsAt: bigint; createdBy?: string | null; comment?: string | null }, now: bigint): Silence {
+export interface SilenceInput {
+  matchers: unknown;
+  /** Default: now. */
+  startsAt?: bigint | null;
+  /** Exactly one of endsAt and duration (from startsAt). */
+  endsAt?: bigint | null;
+  duration?: bigint | null;
+  createdBy?: string | null;
+  comment?: string | null;
+}
+
+/** `now` is the engine's clock, so a silence given as a duration ends by the same time as alerts are evaluated. */
+export function newSilence(tenant: string, input: SilenceInput, now: bigint): Silence {
   const matchers = checkMatchers(input.matchers);
+  if ((input.endsAt == null) === (input.duration == null)) throw new AlertingError('BAD_SILENCE', 'set exactly one of endsAt and duration');
   const startsAt = input.startsAt ?? now;
-  if (input.endsAt <= startsAt) throw new AlertingError('BAD_SILENCE', 'endsAt must be after startsAt');
-  return { id: randomUUID(), tenant, matchers, startsAt, endsAt: input.endsAt, createdBy: input.createdBy ?? '', comment: input.comment ?? '' };
+  const endsAt = input.endsAt ?? startsAt + input.duration!;
+  if (endsAt <= startsAt) throw new AlertingError('BAD_SILENCE', 'endsAt must be after startsAt');
+  return { id: randomUUID(), tenant, matchers, startsAt, endsAt, createdBy: input.createdBy ?? '', comment: input.comment ?? '' };
 }
 
 export function silenceActive(s: Silence, now: bigint): boolean {

@@ -145,6 +145,7 @@ export interface AlertStore {
   alerts(tenant: string, q: { states?: AlertState[]; range?: TimeRange; limit: number }): Promise<AlertInstance[]>;
   loadSilences(): Promise<Silence[]>;
   saveSilence(s: Silence): Promise<void>;
+  deleteSilence(tenant: string, id: string): Promise<void>;
 }
 
 export interface SpanStatsQuery {
@@ -206,7 +207,7 @@ export const systemClock: Clock = { now: () => BigInt(Date.now()) * 1_000_000n }
 
 /** A rule or silence the user sent is invalid; `code` maps to a GW_* error at the GraphQL boundary. */
 export class AlertingError extends Error {
-  readonly code: 'BAD_RULE' | 'NOT_FOUND' | 'READ_ONLY' | 'BAD_SILENCE';
+  readonly code: 'BAD_RULE' | 'NOT_FOUND' | 'READ_ONLY' | 'BAD_SILENCE' | 'LIMIT';
   constructor(code: AlertingError['code'], message: string) {
     super(message);
     this.name = 'AlertingError';

@@ -42,6 +42,9 @@ export function defaultConfig(): GatewayConfig {
       receivers: [],
       retry: { attempts: 5, initialBackoffMs: 500, maxBackoffMs: 30_000, timeoutMs: 10_000 },
       leaseMs: 10_000,
+      maxRulesPerTenant: 1000,
+      maxSilencesPerTenant: 1000,
+      silenceRetention: '120h',
     },
     storage: {
       duckdb: { path: './data/teleql.duckdb', threads: 1, memoryLimit: '64MB', readLanes: 3, writeStepRows: 512, writeStepMs: 10, reopenEveryRows: 2_000_000 },

@@ -61,6 +61,12 @@ export interface GatewayConfig extends IngestConfig {
     retry: { attempts: number; initialBackoffMs: number; maxBackoffMs: number; timeoutMs: number };
     /** With tail.redis.url set, one replica holds the notifier lease; a dead holder is replaced after this, ms. */
     leaseMs: number;
+    /** Rules one tenant may create through the API (each is evaluated every interval); the rules file is not counted. */
+    maxRulesPerTenant: number;
+    /** Silences one tenant may have that have not yet expired. */
+    maxSilencesPerTenant: number;
+    /** How long an expired silence is kept (listed, in the store) before it is removed; Alertmanager's data.retention. */
+    silenceRetention: string;
   };
   storage: {
     duckdb: {

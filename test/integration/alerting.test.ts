@@ -588,6 +588,58 @@ describe('alerting: rules, silences, retries and tenants', () => {
   });
 });
 
+describe('alerting: per-tenant limits', () => {
+  let gw: AlertingGateway;
+  before(async () => {
+    gw = await startAlertingGateway({ maxRulesPerTenant: 2, maxSilencesPerTenant: 2, silenceRetention: '1h' });
+  });
+  after(() => gw?.stop());
+
+  const SILENCE = 'mutation($i: SilenceInput!) { silence(input: $i) { id } }';
+  const silenceInput = { i: { matchers: [{ name: 'service', value: 'checkout', type: 'EQUAL' }], duration: '10m' } };
+
+  test('a tenant at maxRulesPerTenant gets GW_LIMIT_EXCEEDED naming the limit; deleting one makes room; other tenants are not counted', async () => {
+    const A = { 'X-Scope-OrgID': 'acme' };
+    const ids: string[] = [];
+    for (const name of ['R1', 'R2']) ids.push((await gqlData<{ createAlertRule: { id: string } }>(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, name } }, A)).createAlertRule.id);
+    const third = await gql(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, name: 'R3' } }, A);
+    assert.equal(third.errors?.[0]?.extensions?.code, 'GW_LIMIT_EXCEEDED');
+    assert.match(third.errors![0]!.message, /alerting\.maxRulesPerTenant: this tenant already has 2 alert rules, the most allowed \(2\)/);
+    assert.deepEqual(gw.engine.rules('acme').map((r) => r.name), ['R1', 'R2'], 'the refused rule was not stored');
+
+    await gqlData(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, name: 'G1' } }, { 'X-Scope-OrgID': 'globex' });
+    await gqlData(gw.graphqlUrl, 'mutation($id: ID!) { deleteAlertRule(id: $id) }', { id: ids[0] }, A);
+    await gqlData(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, name: 'R3' } }, A);
+    assert.deepEqual(gw.engine.rules('acme').map((r) => r.name), ['R2', 'R3']);
+  });
+
+  test('silences: at most maxSilencesPerTenant unexpired; expired ones make room and are removed after silenceRetention', async () => {
+    const A = { 'X-Scope-OrgID': 'acme' };
+    const first = await gqlData<{ silence: { id: string } }>(gw.graphqlUrl, SILENCE, silenceInput, A);
+    await gqlData(gw.graphqlUrl, SILENCE, silenceInput, A);
+    const third = await gql(gw.graphqlUrl, SILENCE, silenceInput, A);
+    assert.equal(third.errors?.[0]?.extensions?.code, 'GW_LIMIT_EXCEEDED');
+    assert.match(third.errors![0]!.message, /alerting\.maxSilencesPerTenant: this tenant already has 2 silences that have not expired, the most allowed \(2\)/);
+
+    await gqlData(gw.graphqlUrl, 'mutation($id: ID!) { unsilence(id: $id) { id } }', { id: first.silence.id }, A);
+    await gqlData(gw.graphqlUrl, SILENCE, silenceInput, A);
+    const all = () => gqlData<{ silences: { id: string }[] }>(gw.graphqlUrl, '{ silences(includeExpired: true) { id } }', {}, A);
+    assert.equal((await all()).silences.length, 3, 'the expired silence is still listed');
+
+    // Past retention (1h after it ended) the expired one goes, from memory and from the store.
+    gw.clock.t += 61n * MIN;
+    await gw.engine.tick();
+    const left = (await all()).silences.map((x) => x.id);
+    assert.equal(left.length, 2, 'the two that ended at +10m are within retention');
+    assert.ok(!left.includes(first.silence.id));
+    assert.ok(!(await gw.engine.store.loadSilences()).some((x) => x.id === first.silence.id));
+    gw.clock.t += 10n * MIN;
+    await gw.engine.tick();
+    assert.equal((await all()).silences.length, 0);
+    assert.equal((await gw.engine.store.loadSilences()).filter((x) => x.tenant === 'acme').length, 0);
+  });
+});
+
 test('an invalid rules file or receiver at start-up stops start with a config error naming it', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'teleql-rules-'));
   try {
@@ -607,6 +659,8 @@ test('an invalid rules file or receiver at start-up stops start with a config er
     };
     await assert.rejects(start({ rulesFile: file }), { name: 'ConfigError', message: /rules\.yaml: rules\[0\]\.window: expected a duration/ });
     await assert.rejects(start({ receivers: [{ name: 'x', type: 'email', url: 'mailto:a@b' }] }), { name: 'ConfigError', message: /alerting\.receivers\[0\]\.type/ });
+    await assert.rejects(start({ maxRulesPerTenant: 0 }), { name: 'ConfigError', message: /alerting\.maxRulesPerTenant: expected an integer greater than 0/ });
+    await assert.rejects(start({ silenceRetention: 'forever' }), { name: 'ConfigError', message: /alerting\.silenceRetention: expected a duration/ });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -121,5 +121,8 @@ export async function openAlertStore(db: Db): Promise<AlertStore> {
     async saveSilence(s: Silence) {
       await db.query('INSERT OR REPLACE INTO alert_silences VALUES ($1, $2, $3, $4, $5)', [s.tenant, s.id, withBigints(s), s.startsAt, s.endsAt]);
     },
+    async deleteSilence(tenant: string, id: string) {
+      await db.query('DELETE FROM alert_silences WHERE tenant = $1 AND id = $2', [tenant, id]);
+    },
   };
 }
