@@ -64,6 +64,7 @@ export interface HasParts {
 }
 
 const MAX_TEXTS = 50_000;
+const MAX_TEXT_CHARS = 16 * 1024 * 1024;
 
 /**
  * The process-wide registry: which (tenant, id) pairs are committed, and the JSON text of ids
@@ -90,8 +91,10 @@ export async function createPartTables(conn: DuckDBConnection): Promise<void> {
 
 export function createParts(): Parts {
   const committed = new Set<string>();
-  // A cache: an evicted text is fetched again on the next miss.
-  const texts = { resources: new LRUCache<string, string>({ max: MAX_TEXTS }), scopes: new LRUCache<string, string>({ max: MAX_TEXTS }) };
+  // A cache: an evicted text is fetched again on the next miss. Bounded by size too (a resource's
+  // text can be megabytes).
+  const textCache = () => new LRUCache<string, string>({ max: MAX_TEXTS, maxSize: MAX_TEXT_CHARS, sizeCalculation: (text) => Math.max(1, text.length) });
+  const texts = { resources: textCache(), scopes: textCache() };
 
   /** Fills `into` with the texts of `wanted`: from the cache, else from the table. */
   async function fetchTexts(

@@ -36,10 +36,14 @@ export interface EncodeCache {
 }
 
 // Content-derived only (no tenant), read-only once built: safe to share across batches and tenants.
-// 10,000 entries of a few hundred bytes each; a sender making every resource unique only churns it.
+// Usually entries of a few hundred bytes; a sender making every resource unique only churns it. Bounded
+// by JSON size too: without a limits processor an attribute may be megabytes, and 200 unique 1 MB
+// resources held 600 MB when only the entries were counted (an info is ~3 times its JSON).
 const PROCESS_ENTRIES = 10_000;
-const resourcesByJson = new LRUCache<string, ResourceInfo>({ max: PROCESS_ENTRIES });
-const scopesByJson = new LRUCache<string, ScopeInfo>({ max: PROCESS_ENTRIES });
+const PROCESS_JSON_CHARS = 16 * 1024 * 1024;
+const jsonBounded = <I extends object>() => new LRUCache<string, I>({ max: PROCESS_ENTRIES, maxSize: PROCESS_JSON_CHARS, sizeCalculation: (_info, json) => Math.max(1, json.length) });
+const resourcesByJson = jsonBounded<ResourceInfo>();
+const scopesByJson = jsonBounded<ScopeInfo>();
 
 const resourceInfo = (r: Resource, json: string): ResourceInfo => ({
   json,
