@@ -59,6 +59,11 @@ export interface LimitsConfig {
     /** Automatic persisted queries (Apollo protocol) cached per tenant; 0 entries = off. */
     persistedQueries: number;
     /**
+     * Query text, in bytes, whose parsed documents are kept for reuse (all tenants); parse errors get
+     * an eighth of it; 0 = nothing kept. A parsed document takes ~20-60 times its text in memory.
+     */
+    documentCacheBytes: number;
+    /**
      * Per tenant, milliseconds of DuckDB read time per second (0 = unlimited): each GraphQL request's
      * statements are timed and charged when it is done; a tenant that used its share (or owes
      * time from a longer request) gets 429 before its next request is parsed, so its queries cannot
@@ -165,6 +170,7 @@ export function defaultLimitsConfig(): LimitsConfig {
       concurrentPerTenant: 0,
       timeoutMs: 30_000,
       persistedQueries: 1000,
+      documentCacheBytes: 1024 * 1024,
       duckdbMsPerSecond: 0,
     },
     ingest: { itemsPerSecond: 0, bytesPerSecond: 0, closeAfterRefusals: 32 },

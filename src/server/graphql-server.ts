@@ -26,6 +26,7 @@ import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
 import { type RefusalDelay, holdHttpRefusal, noRefusalDelay, refusalDue } from '../limits/refusal-delay.ts';
 import { FrameFlusher, compiledSubscriptionsPlugin, type FlushIntervals } from './compiled-subscriptions.ts';
 import { compiledQueriesPlugin } from './compiled-queries.ts';
+import { boundedParserCache, validDocumentsPlugin } from './document-cache.ts';
 import {
   DeadlineError,
   armorPlugin,
@@ -210,9 +211,11 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     graphiql: opts.graphiql ? { subscriptionsProtocol: 'WS', title: 'teleql' } : false,
     maskedErrors: { isDev: opts.exposeInternalErrors },
     maxRequestBodySize: false, // read and limited in serveGraphQL (readGraphQLBody)
+    parserAndValidationCache: boundedParserCache({ documentBytes: limits.documentCacheBytes, errorBytes: Math.floor(limits.documentCacheBytes / 8) }),
     plugins: [
+      validDocumentsPlugin(),
       queryNotesPlugin,
-      persistedQueriesPlugin(limits.persistedQueries, (ctx) => principalOf((ctx as { req?: object }).req).tenant),
+      persistedQueriesPlugin(limits.persistedQueries, limits.maxQueryBytes, (ctx) => principalOf((ctx as { req?: object }).req).tenant),
       queryTextLimitPlugin(limits.maxQueryBytes),
       armorPlugin(limits),
       costLimitPlugin(limits, cost),

@@ -20,9 +20,11 @@ function tooLarge(message: string, status = 400): GatewayError {
 /**
  * Apollo's automatic persisted queries (`extensions.persistedQuery.sha256Hash`, also over GET):
  * a hash alone runs the cached text or answers PersistedQueryNotFound; hash + text stores it.
- * The cache is per tenant, so one tenant cannot learn which queries another one runs.
+ * The cache is per tenant, so one tenant cannot learn which queries another one runs. A text over
+ * maxQueryBytes is refused before it is stored: the size check runs after this plugin (so that it
+ * also sees texts found by hash), and the body may be up to maxBodyBytes.
  */
-export function persistedQueriesPlugin(size: number, tenantOf: (serverContext: object) => string): Plugin {
+export function persistedQueriesPlugin(size: number, maxQueryBytes: number, tenantOf: (serverContext: object) => string): Plugin {
   const cache = new LRUCache<string, string>({ max: Math.max(1, size) });
   return {
     onParams({ params, setParams, context }) {
@@ -35,6 +37,8 @@ export function persistedQueriesPlugin(size: number, tenantOf: (serverContext: o
       }
       const key = `${tenantOf(context)}\u0000${ext.sha256Hash}`;
       if (typeof params.query === 'string' && params.query !== '') {
+        const tooLong = checkQueryText(params.query, maxQueryBytes);
+        if (tooLong) throw tooLong;
         const actual = createHash('sha256').update(params.query).digest('hex');
         if (actual !== ext.sha256Hash) {
           throw new GraphQLError('provided sha does not match query', { extensions: { code: 'PERSISTED_QUERY_HASH_MISMATCH', http: { status: 400 } } });
@@ -52,8 +56,8 @@ export function persistedQueriesPlugin(size: number, tenantOf: (serverContext: o
 export function queryTextLimitPlugin(maxBytes: number): Plugin {
   return {
     onParams({ params }) {
-      const bytes = typeof params.query === 'string' ? Buffer.byteLength(params.query) : 0;
-      if (bytes > maxBytes) throw tooLarge(`query text of ${bytes} bytes exceeds limits.graphql.maxQueryBytes of ${maxBytes}`, 413);
+      const tooLong = checkQueryText(params.query, maxBytes);
+      if (tooLong) throw tooLong;
     },
   };
 }

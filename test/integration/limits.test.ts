@@ -3,6 +3,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { deflateSync, gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -135,6 +137,16 @@ describe('GraphQL limits', () => {
     assert.equal(otherTenant.errors?.[0]?.message, 'PersistedQueryNotFound', 'the cache is per tenant');
     const wrongHash = await get(`${gw.graphqlUrl}?query=${encodeURIComponent('{ metrics { name } }')}&extensions=${ext}`);
     assert.equal(wrongHash.status, 400);
+
+    // A text over maxQueryBytes is refused and not stored (the body limit is five times larger).
+    const big = `{ services ${'#'.repeat(10_000)}\n}`;
+    const bigHash = createHash('sha256').update(big).digest('hex');
+    const bigExt = { persistedQuery: { version: 1, sha256Hash: bigHash } };
+    const stored = await post(JSON.stringify({ query: big, extensions: bigExt }));
+    assert.equal(stored.status, 413);
+    assert.match(messageOf(stored), /query text of 10013 bytes exceeds limits\.graphql\.maxQueryBytes of 4000/);
+    const byHash = await post(JSON.stringify({ extensions: bigExt }));
+    assert.equal(messageOf(byHash), 'PersistedQueryNotFound');
   });
 });
 
@@ -468,5 +480,42 @@ describe('OTLP/gRPC: a tenant that owes is refused before its message is read', 
       'the admitted spans',
     );
     assert.equal(stored.data?.spans.nodes.length, 200);
+  });
+});
+
+describe('parsed documents kept between requests are bounded by their text (limits.graphql.documentCacheBytes)', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway();
+  });
+  after(() => gw.stop());
+
+  test('400 distinct documents with 101 validation errors each keep far less than their errors would', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const heap = () => {
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    // 600 unknown fields: 4 KB of text, 101 errors (graphql-js stops at 100). Yoga's own caches kept
+    // each document with its errors, ~770 KB apiece: 400 of them held ~300 MB.
+    const invalid = (i: number) => `{ ${Array.from({ length: 600 }, (_, j) => `f${i}_${j}`).join(' ')} }`;
+    const send = (query: string) => gql(gw.graphqlUrl, query);
+    await send('{ services }');
+    const before = heap();
+    for (let i = 0; i < 400; i++) {
+      const r = await send(invalid(i));
+      assert.equal(r.errors?.length, 101, `document ${i}`);
+    }
+    const grownMb = (heap() - before) / 1e6;
+    assert.ok(grownMb < 100, `heap grew by ${grownMb.toFixed(1)} MB`);
+
+    // Failed validations are not remembered: the same document gets the same errors again.
+    const again = await send(invalid(0));
+    assert.equal(again.errors?.length, 101);
+    assert.match(again.errors![0]!.message, /Cannot query field "f0_0" on type "Query"/);
+    // Valid documents are: repeated, they still answer.
+    for (let i = 0; i < 2; i++) assert.deepEqual((await send('{ services }')).data, { services: [] });
   });
 });
