@@ -1,5 +1,6 @@
 // Abuse limits on a real gateway: GraphQL depth, aliases, tokens, cost, text size, rate limit,
-// persisted queries over GET, the request deadline; per-tenant ingest rate limits on both transports.
+// persisted queries over GET, the request deadline; per-tenant ingest rate limits on both transports;
+// caches of client content bounded by its size (heap measured after a forced GC, with wide margins).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -483,21 +484,22 @@ describe('OTLP/gRPC: a tenant that owes is refused before its message is read', 
   });
 });
 
-describe('parsed documents kept between requests are bounded by their text (limits.graphql.documentCacheBytes)', () => {
+describe('caches of what clients send are bounded by its size, not only by a count', () => {
   let gw: TestGateway;
+  let heap: () => number;
   before(async () => {
     gw = await startGateway();
-  });
-  after(() => gw.stop());
-
-  test('400 distinct documents with 101 validation errors each keep far less than their errors would', async () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
-    const heap = () => {
+    heap = () => {
       gc();
       gc();
       return process.memoryUsage().heapUsed;
     };
+  });
+  after(() => gw.stop());
+
+  test('parsed documents (limits.graphql.documentCacheBytes): 400 distinct ones with 101 validation errors each', async () => {
     // 600 unknown fields: 4 KB of text, 101 errors (graphql-js stops at 100). Yoga's own caches kept
     // each document with its errors, ~770 KB apiece: 400 of them held ~300 MB.
     const invalid = (i: number) => `{ ${Array.from({ length: 600 }, (_, j) => `f${i}_${j}`).join(' ')} }`;
@@ -517,5 +519,22 @@ describe('parsed documents kept between requests are bounded by their text (limi
     assert.match(again.errors![0]!.message, /Cannot query field "f0_0" on type "Query"/);
     // Valid documents are: repeated, they still answer.
     for (let i = 0; i < 2; i++) assert.deepEqual((await send('{ services }')).data, { services: [] });
+  });
+
+  test('resources seen at ingest: 100 distinct ones with a 1 MB attribute', async () => {
+    // Counted only by entries (10,000), each such resource held ~3 MB: 100 of them ~300 MB.
+    const before = heap();
+    for (let i = 0; i < 100; i++) {
+      const body = spansJson([{ service: `big-${i}`, name: 'op' }]) as { resourceSpans: { resource: { attributes: unknown[] } }[] };
+      body.resourceSpans[0]!.resource.attributes.push({ key: 'blob', value: { stringValue: String(i).padEnd(1_000_000, 'x') } });
+      assert.equal(await postOtlp(gw, '/v1/traces', body, 'default'), 200);
+    }
+    await waitFor(
+      async () => (await gql<{ services: string[] }>(gw.graphqlUrl, '{ services }')).data?.services ?? [],
+      (services) => services.includes('big-99'),
+      'the last resource stored',
+    );
+    const grownMb = (heap() - before) / 1e6;
+    assert.ok(grownMb < 120, `heap grew by ${grownMb.toFixed(1)} MB`);
   });
 });
