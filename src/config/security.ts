@@ -46,7 +46,7 @@ export interface LimitsConfig {
     /** List size assumed for a list field without `first`/`limit`. */
     defaultListSize: number;
     maxQueryBytes: number;
-    /** Size of a GraphQL HTTP request body (query, variables, extensions), before or after gzip/deflate. */
+    /** Size of a GraphQL HTTP request body (query, variables, extensions), before or after gzip/deflate; also of one graphql-ws message. */
     maxBodyBytes: number;
     /** Per tenant, operations per second (0 = unlimited). */
     requestsPerSecond: number;

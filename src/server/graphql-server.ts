@@ -321,7 +321,9 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   const server: Server = opts.tls ? createHttpsServer({ ...opts.tls, ...serverOptions }, handler) : createServer(serverOptions, handler);
   applyHttpTimeouts(server, connections);
 
-  const wss = new WebSocketServer({ server, path: opts.path });
+  // ws accepts 100 MiB messages by default, connection_init (before any credential) included: hold
+  // them to the HTTP body limit.
+  const wss = new WebSocketServer({ server, path: opts.path, maxPayload: limits.maxBodyBytes });
   const wsCleanup = useServer(
     {
       // Credentials come in connection_init (top level or under `headers`), else the upgrade request.

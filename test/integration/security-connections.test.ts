@@ -1,5 +1,6 @@
 // Idle and slow connections are closed by the server on every listener (limits.connections, short
-// here), over real sockets; and queries sent over graphql-ws get the HTTP request deadline.
+// here), over real sockets; graphql-ws messages are held to the HTTP body limit; and queries sent
+// over graphql-ws get the HTTP request deadline.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -105,6 +106,32 @@ describe('idle and slow connections are closed', () => {
     // Completing the subscription makes it idle again: then it is closed.
     ws.send(JSON.stringify({ id: '1', type: 'complete' }));
     assert.equal((await closed).code, 4000);
+  });
+});
+
+describe('graphql-ws message size', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { graphql: { maxBodyBytes: 20_000 } } });
+  });
+  after(() => gw.stop());
+
+  test('a message over limits.graphql.maxBodyBytes closes the connection with 1009, before and after connection_init', { timeout: 20_000 }, async () => {
+    const big = JSON.stringify({ type: 'connection_init', payload: { pad: 'x'.repeat(30_000) } });
+    const raw = new WebSocket(gw.wsUrl, 'graphql-transport-ws');
+    const rawClosed = new Promise<number>((resolve) => raw.on('close', (code) => resolve(code)));
+    raw.on('open', () => raw.send(big));
+    assert.equal(await rawClosed, 1009);
+
+    const { ws, closed } = await wsConnect(gw.wsUrl, 'acme');
+    ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ services }', variables: { pad: 'x'.repeat(30_000) } } }));
+    assert.equal((await closed).code, 1009);
+    // A message under the limit still works on a new connection.
+    const ok = await wsConnect(gw.wsUrl, 'acme');
+    const answer = new Promise<unknown>((resolve) => ok.ws.on('message', (m) => resolve(JSON.parse(m.toString()))));
+    ok.ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ services }', variables: { pad: 'x'.repeat(10_000) } } }));
+    assert.deepEqual(await answer, { id: '1', type: 'next', payload: { data: { services: [] } } });
+    ok.ws.close();
   });
 });
 
