@@ -64,6 +64,7 @@ export interface HasParts {
 }
 
 const MAX_TEXTS = 50_000;
+const MAX_COMMITTED = 200_000;
 const MAX_TEXT_CHARS = 16 * 1024 * 1024;
 
 /**
@@ -71,7 +72,7 @@ const MAX_TEXT_CHARS = 16 * 1024 * 1024;
  * seen, so that reading a trace seldom needs to query the parts tables at all.
  */
 export interface Parts {
-  /** Loads the committed ids (at open; the tables are small). */
+  /** Loads the committed ids (at open; up to the bound of the registry). */
   load(conn: DuckDBConnection): Promise<void>;
   companion(): CompanionRows<HasParts>;
   /** A decode cache for `rows` (columns tenant, resource_id, scope_id): fetches missing texts first. */
@@ -90,7 +91,9 @@ export async function createPartTables(conn: DuckDBConnection): Promise<void> {
 }
 
 export function createParts(): Parts {
-  const committed = new Set<string>();
+  // Bounded (a sender can make every resource distinct): a part forgotten here and seen again is
+  // appended again, and every read of the parts tables takes one row per id (DISTINCT, any_value).
+  const committed = new LRUCache<string, true>({ max: MAX_COMMITTED });
   // A cache: an evicted text is fetched again on the next miss. Bounded by size too (a resource's
   // text can be megabytes).
   const textCache = () => new LRUCache<string, string>({ max: MAX_TEXTS, maxSize: MAX_TEXT_CHARS, sizeCalculation: (text) => Math.max(1, text.length) });
@@ -124,7 +127,7 @@ export function createParts(): Parts {
   return {
     async load(conn) {
       for (const table of ['resources', 'scopes']) {
-        for (const r of await runQuery(conn, `SELECT DISTINCT tenant, id FROM ${table}`)) committed.add(`${table}\u0000${key(r.tenant as string, r.id as bigint)}`);
+        for (const r of await runQuery(conn, `SELECT DISTINCT tenant, id FROM ${table} LIMIT ${MAX_COMMITTED}`)) committed.set(`${table}\u0000${key(r.tenant as string, r.id as bigint)}`, true);
       }
     },
 
@@ -174,7 +177,7 @@ export function createParts(): Parts {
         },
         committed() {
           for (const p of pending) {
-            committed.add(p.k);
+            committed.set(p.k, true);
             texts[p.kind].set(p.textKey, p.text);
           }
           pending = [];

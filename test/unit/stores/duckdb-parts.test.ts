@@ -62,6 +62,24 @@ describe('DuckDB row layout: resources and scopes kept once', () => {
     await store.close();
   });
 
+  it('a part written again (the bounded registry forgot it) still reads as one', async () => {
+    const store = await open(':memory:');
+    await store.writer.writeSpans(spans('a'));
+    const answers = async () => ({
+      trace: (await store.traces.getTraces('a', [traceId(1)]))[0]!.map((s) => [s.spanId, s.resource, s.scope]),
+      byHost: (await store.traces.searchSpans('a', { attributes: [{ key: 'host.name', op: 'eq', value: 'h1' }] }, { first: 50 })).items.map((e) => e.node.spanId).sort(),
+      hosts: await store.catalog.attributeValues('a', 'RESOURCE', 'host.name'),
+      services: await store.traces.services('a'),
+    });
+    const once = await answers();
+    await store.db.writeLane('spans').use(async (conn) => {
+      await conn.run('INSERT INTO resources SELECT * FROM resources');
+      await conn.run('INSERT INTO scopes SELECT * FROM scopes');
+    });
+    assert.deepEqual(await answers(), once);
+    await store.close();
+  });
+
   it('keys parts by content: a copy per span is one row; doubles JSON cannot tell apart stay distinct', async () => {
     const store = await open(':memory:');
     // A sender that repeats the resource and scope on every span (separate but equal objects).
