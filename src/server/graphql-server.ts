@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { getOperationAST, type GraphQLSchema, type ExecutionArgs, type execute as graphqlExecute, type subscribe as graphqlSubscribe } from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode, type GraphQLSchema, type ExecutionArgs, type execute as graphqlExecute, type subscribe as graphqlSubscribe } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -368,9 +368,18 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
           // The graphql-ws context is one object per socket: tail limits count per connection.
           wsConnection: ctx,
         });
-        const document = parse(payload.query);
-        const errors = validate(schema, document);
-        if (errors.length) return errors;
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+          const errors = validate(schema, document);
+          if (errors.length) return errors;
+        } catch (err) {
+          // Syntax errors and the query limits (graphql-armor) are thrown from parse and validate:
+          // they are this operation's error message, as over HTTP. Thrown on, graphql-ws would close
+          // the socket with 4500 and end the connection's other subscriptions too.
+          if (err instanceof GraphQLError) return [err];
+          throw err;
+        }
         const context = await contextFactory();
         // Queries and mutations over WebSocket get the HTTP deadline: their DuckDB statements are
         // interrupted when it passes or the socket closes. Subscriptions run until completed.

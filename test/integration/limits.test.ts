@@ -102,6 +102,29 @@ describe('GraphQL limits', () => {
     assert.match(messageOf(r), /Token limit of 300 exceeded/);
   });
 
+  test('over graphql-ws, a syntax error or a limit is that operation\'s error; the connection and its live tail go on', async () => {
+    const client = wsClient(gw, 'ws-limits');
+    try {
+      const live = tail<{ tailSpans: { span: { name: string } } }>(client, 'subscription { tailSpans(filter: { service: ["ws-limits"] }) { span { name } } }');
+      await subscriptions(gw, 1);
+      // Found by the fuzzer: graphql-ws closed the socket with 4500 for these, ending the live tail too.
+      const syntax = tail(client, 'subscrip');
+      const aliases = tail(client, '{ a: services b: services c: services d: services }');
+      const depth = tail(client, '{ trace(traceId: "x") { spans { parent { parent { parent { parent { name } } } } } } }');
+      await Promise.all([syntax.done, aliases.done, depth.done]);
+      assert.match(syntax.errors[0]!.message, /Syntax Error: Unexpected Name "subscrip"/);
+      assert.match(aliases.errors[0]!.message, /Aliases limit of 3 exceeded, found 4/);
+      assert.match(depth.errors[0]!.message, /Query depth limit of 5 exceeded/);
+      assert.equal(await postOtlp(gw, '/v1/traces', spansJson([{ service: 'ws-limits', name: 'after' }]), 'ws-limits'), 200);
+      await waitFor(async () => live.events.length, (n) => n === 1, 'the span, on the tail opened before');
+      assert.equal(live.events[0]!.tailSpans.span.name, 'after');
+      assert.deepEqual(live.errors, []);
+      live.stop();
+    } finally {
+      await client.dispose();
+    }
+  });
+
   test('the cost from list sizes: first/limit (literal or variable) times nesting', async () => {
     const cheap = await gql(gw.graphqlUrl, '{ spans(first: 5) { nodes { name events { name } } } }');
     assert.equal(cheap.errors, undefined, JSON.stringify(cheap.errors));
