@@ -1,12 +1,14 @@
 // Fuzzes a running gateway over real sockets: mutated OTLP protobuf and JSON to HTTP and gRPC,
-// mutated GraphQL documents and variables, filters with SQL metacharacters and regex bombs.
-// Every answer must be a clean refusal (HTTP 4xx, a gRPC status other than INTERNAL/UNKNOWN, no
-// masked "Unexpected error.", no backend error from the embedded store), every request must
+// mutated GraphQL documents and variables (queries over HTTP, live tails over graphql-ws), filters
+// with SQL metacharacters and regex bombs. Every answer must be a clean refusal (HTTP 4xx, a gRPC
+// status other than INTERNAL/UNKNOWN, no graphql-ws close 4500/1011, no masked "Unexpected
+// error.", no backend error from the embedded store), every request must
 // finish, and the gateway must still be healthy and answer with the data it held before.
 // `npm run fuzz` runs it for FUZZ_SECONDS (60) against a gateway it starts;
 // test/integration/fuzz.test.ts runs a short round inside `npm test`.
 import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import WebSocket from 'ws';
 import { grpcExport } from '../test/helpers/otlp-grpc.ts';
 import { logsJson, randomTraceId, spansJson, toProtobuf } from '../test/helpers/otlp-bodies.ts';
 import type { TestGateway } from '../test/helpers/gateway.ts';
@@ -95,6 +97,15 @@ const QUERIES = [
   'mutation($k: String!, $t: Timestamp, $d: Duration) { silence(input: { matchers: [{ name: "alertname", type: REGEX, value: $k }], startsAt: $t, duration: $d }) { id } }',
 ];
 
+/** Live tails over graphql-ws, with the same variables as the queries. */
+const SUBSCRIPTIONS = [
+  'subscription($f: TelemetryFilter, $t: Timestamp) { tailSpans(filter: $f, since: $t) { dropped span { name service attributes } } }',
+  'subscription($f: TelemetryFilter, $t: Timestamp) { tailLogs(filter: $f, since: $t) { dropped log { body attributes } } }',
+  'subscription($f: TelemetryFilter) { tailTraces(filter: $f) { reason trace { traceId } } }',
+  'subscription($k: String!, $j: JSON, $t: Timestamp) { tailMetrics(name: $k, labels: $j, since: $t) { dropped point { value } } }',
+  'subscription($k: String!) { alertEvents(filter: { matchers: [{ name: "alertname", type: REGEX, value: $k }] }) { to rule { id } } }',
+];
+
 function mutateText(r: Rng, text: string): string {
   switch (r.int(5)) {
     case 0:
@@ -125,6 +136,42 @@ function randomFilter(r: Rng): unknown {
     { from: r.pick(['2020-01-01T00:00:00Z', 'yesterday', '-1', '1e20']), to: s() },
     mutateJson(r, { service: ['x'], attributes: [{ key: 'k', eq: 'v' }] }),
   ]);
+}
+
+// The embedded store is always up: a backend error is input that reached DuckDB unchecked.
+const internalError = (text: string) => text.includes('Unexpected error') || text.includes('INTERNAL_SERVER_ERROR') || text.includes('GW_BACKEND_ERROR');
+
+/**
+ * One graphql-ws connection: connection_init, then `message` once acknowledged; what the server
+ * sends within 30 ms after it (or until it completes or closes) is collected, then the client closes.
+ */
+function wsExchange(url: string, message: string): Promise<{ closeCode: number; received: string[] }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, 'graphql-transport-ws');
+    const received: string[] = [];
+    const timeout = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`graphql-ws: no close within 10 s (received ${received.join(' ').slice(0, 200)})`));
+    }, 10_000);
+    let linger: NodeJS.Timeout | undefined;
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: {} })));
+    ws.on('message', (data) => {
+      const text = data.toString();
+      if (text.includes('"connection_ack"')) {
+        ws.send(message);
+        linger = setTimeout(() => ws.close(1000), 30);
+        return;
+      }
+      received.push(text);
+      if (/"type":"(complete|error)"/.test(text)) ws.close(1000);
+    });
+    ws.on('error', () => undefined); // the close that follows says what happened
+    ws.on('close', (closeCode) => {
+      clearTimeout(timeout);
+      clearTimeout(linger);
+      resolve({ closeCode, received });
+    });
+  });
 }
 
 export async function runFuzz(gw: TestGateway, opts: { iterations?: number; seconds?: number; seed?: number; log?: (line: string) => void }): Promise<FuzzReport> {
@@ -163,26 +210,8 @@ export async function runFuzz(gw: TestGateway, opts: { iterations?: number; seco
       if (answer.code === grpc.status.INTERNAL || answer.code === grpc.status.UNKNOWN) fail(`otlp-grpc: ${grpc.status[answer.code]} ${answer.details}`);
     },
     async graphql() {
-      const base = r.pick(QUERIES);
-      const query = r.next() < 0.6 ? mutateText(r, base) : base;
-      const variables = {
-        id: r.pick([seedTrace, randomTraceId(), r.pick(NASTY_STRINGS), 42]),
-        f: randomFilter(r),
-        k: r.pick(NASTY_STRINGS),
-        t: r.pick(['now-1h', '2020-01-01T00:00:00Z', 0, -1, 1e21, '1e20', 'now-99999999999h', r.pick(NASTY_STRINGS)]),
-        d: r.pick(['1m', '0', 0, '-1s', 1e308, '99999999999h', '1ns', r.pick(NASTY_STRINGS)]),
-        j: r.pick([{ job: 'x' }, JSON.parse('{"__proto__":{"polluted":1}}') as unknown, [], 'x', { a: { b: [] } }, null]),
-        rule: mutateJson(r, {
-          name: r.pick(NASTY_STRINGS),
-          kind: r.pick(['PROMQL', 'SPAN_ERROR_RATE', 'SPAN_LATENCY_QUANTILE', 'LOG_COUNT', 'NO_DATA']),
-          expr: r.pick(['rate(x[5m]) > 1', 'sum by (a) (y)', r.pick(NASTY_STRINGS)]),
-          threshold: r.pick([0.05, -1, 1e308]),
-          for: r.pick(['5m', '0s', 'x']),
-          window: '5m',
-          labels: { severity: r.pick(NASTY_STRINGS) },
-          filter: randomFilter(r),
-        }),
-      };
+      const query = mutatedDocument(QUERIES);
+      const variables = fuzzVariables();
       const res = await fetch(gw.graphqlUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -190,10 +219,44 @@ export async function runFuzz(gw: TestGateway, opts: { iterations?: number; seco
         signal: AbortSignal.timeout(30_000),
       });
       const text = await res.text();
-      // The embedded store is always up: a backend error here is input that reached DuckDB unchecked.
-      if (res.status >= 500 || text.includes('Unexpected error') || text.includes('INTERNAL_SERVER_ERROR') || text.includes('GW_BACKEND_ERROR')) fail(`graphql: HTTP ${res.status} ${text.slice(0, 200)} for ${query.slice(0, 200)} ${JSON.stringify(variables).slice(0, 200)}`);
+      if (res.status >= 500 || internalError(text)) fail(`graphql: HTTP ${res.status} ${text.slice(0, 200)} for ${query.slice(0, 200)} ${JSON.stringify(variables).slice(0, 200)}`);
+    },
+    async 'graphql-ws'() {
+      const query = mutatedDocument(SUBSCRIPTIONS);
+      const variables = fuzzVariables();
+      const subscribe = JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables: r.next() < 0.2 ? mutateJson(r, variables) : variables } });
+      const message = r.next() < 0.1 ? mutateText(r, subscribe) : subscribe;
+      const outcome = await wsExchange(gw.wsUrl, message);
+      // 1011 (ws) and 4500 (graphql-ws) are the server's internal errors; 4400 and the like are refusals.
+      if (outcome.closeCode === 1011 || outcome.closeCode === 4500 || outcome.received.some(internalError)) {
+        fail(`graphql-ws: close ${outcome.closeCode} ${outcome.received.join(' ').slice(0, 200)} for ${message.slice(0, 300)}`);
+      }
     },
   };
+  function mutatedDocument(documents: readonly string[]): string {
+    const base = r.pick(documents);
+    return r.next() < 0.6 ? mutateText(r, base) : base;
+  }
+  function fuzzVariables() {
+    return {
+      id: r.pick([seedTrace, randomTraceId(), r.pick(NASTY_STRINGS), 42]),
+      f: randomFilter(r),
+      k: r.pick(NASTY_STRINGS),
+      t: r.pick(['now-1h', '2020-01-01T00:00:00Z', 0, -1, 1e21, '1e20', 'now-99999999999h', r.pick(NASTY_STRINGS)]),
+      d: r.pick(['1m', '0', 0, '-1s', 1e308, '99999999999h', '1ns', r.pick(NASTY_STRINGS)]),
+      j: r.pick([{ job: 'x' }, JSON.parse('{"__proto__":{"polluted":1}}') as unknown, [], 'x', { a: { b: [] } }, null]),
+      rule: mutateJson(r, {
+        name: r.pick(NASTY_STRINGS),
+        kind: r.pick(['PROMQL', 'SPAN_ERROR_RATE', 'SPAN_LATENCY_QUANTILE', 'LOG_COUNT', 'NO_DATA']),
+        expr: r.pick(['rate(x[5m]) > 1', 'sum by (a) (y)', r.pick(NASTY_STRINGS)]),
+        threshold: r.pick([0.05, -1, 1e308]),
+        for: r.pick(['5m', '0s', 'x']),
+        window: '5m',
+        labels: { severity: r.pick(NASTY_STRINGS) },
+        filter: randomFilter(r),
+      }),
+    };
+  }
   const names = Object.keys(kinds) as (keyof typeof kinds)[];
   for (let i = 0; i < iterations && Date.now() < deadline; i++) {
     const kind = names[i % names.length]!;
