@@ -55,7 +55,7 @@ export interface AlertEngineOptions {
 export interface AlertingLimits {
   /** API rules per tenant (rules from the file are the operator's and not counted). */
   rulesPerTenant: number;
-  /** Silences per tenant that have not expired yet. */
+  /** Silences per tenant, expired ones kept for silenceRetention included (as Alertmanager's silences.max-silences). */
   silencesPerTenant: number;
   /** Expired silences older than this (ns) are removed at a tick. */
   silenceRetention: bigint;
@@ -380,11 +380,12 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   }
 
   async function dropOldSilences(now: bigint): Promise<void> {
-    for (const [k, s] of silences) {
-      if (now - s.endsAt <= limits.silenceRetention) continue;
-      silences.delete(k);
-      await store.deleteSilence(s.tenant, s.id);
-    }
+    for (const s of [...silences.values()]) if (now - s.endsAt > limits.silenceRetention) await dropSilence(s);
+  }
+
+  async function dropSilence(s: Silence): Promise<void> {
+    silences.delete(key(s.tenant, s.id));
+    await store.deleteSilence(s.tenant, s.id);
   }
 
   function checkWritable(tenant: string, id: string): AlertRule {
@@ -533,10 +534,14 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     async silence(tenant, input) {
       const now = clock.now();
       const s = newSilence(tenant, input, now);
-      let held = 0;
-      for (const x of silences.values()) if (x.tenant === tenant && now < x.endsAt) held++;
-      if (held >= limits.silencesPerTenant) {
-        throw new AlertingError('LIMIT', `alerting.maxSilencesPerTenant: this tenant already has ${held} silences that have not expired, the most allowed (${limits.silencesPerTenant}); expire one first`);
+      const held = [...silences.values()].filter((x) => x.tenant === tenant);
+      if (held.length >= limits.silencesPerTenant) {
+        // At the limit, the oldest expired silence gives its place; if none has expired, refuse.
+        const expired = held.filter((x) => x.endsAt <= now).sort((a, b) => (a.endsAt < b.endsAt ? -1 : 1));
+        if (!expired.length) {
+          throw new AlertingError('LIMIT', `alerting.maxSilencesPerTenant: this tenant holds ${held.length} silences, none of them expired, the most allowed (${limits.silencesPerTenant}); expire one first`);
+        }
+        for (const x of expired.slice(0, held.length - limits.silencesPerTenant + 1)) await dropSilence(x);
       }
       await store.saveSilence(s);
       silences.set(key(tenant, s.id), s);

@@ -63,7 +63,7 @@ export interface GatewayConfig extends IngestConfig {
     leaseMs: number;
     /** Rules one tenant may create through the API (each is evaluated every interval); the rules file is not counted. */
     maxRulesPerTenant: number;
-    /** Silences one tenant may have that have not yet expired. */
+    /** Silences one tenant may hold, expired ones included; at the limit a new one replaces the oldest expired one. */
     maxSilencesPerTenant: number;
     /** How long an expired silence is kept (listed, in the store) before it is removed; Alertmanager's data.retention. */
     silenceRetention: string;
