@@ -2,10 +2,10 @@
 // mutated GraphQL documents and variables (queries over HTTP, live tails over graphql-ws), filters
 // with SQL metacharacters and regex bombs. Every answer must be a clean refusal (HTTP 4xx, a gRPC
 // status other than INTERNAL/UNKNOWN, no graphql-ws close 4500/1011, no masked "Unexpected
-// error.", no backend error from the embedded store), every request must
-// finish, and the gateway must still be healthy and answer with the data it held before.
-// `npm run fuzz` runs it for FUZZ_SECONDS (60) against a gateway it starts;
-// test/integration/fuzz.test.ts runs a short round inside `npm test`.
+// error.", no backend error from the embedded store), every request must finish, and the gateway
+// must still be healthy and answer with the data it held before. `npm run fuzz` runs it for
+// FUZZ_SECONDS (60) against a gateway it starts; test/integration/fuzz.test.ts runs a short round
+// inside `npm test`.
 import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import WebSocket from 'ws';

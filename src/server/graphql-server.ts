@@ -211,7 +211,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     graphiql: opts.graphiql ? { subscriptionsProtocol: 'WS', title: 'teleql' } : false,
     maskedErrors: { isDev: opts.exposeInternalErrors },
     maxRequestBodySize: false, // read and limited in serveGraphQL (readGraphQLBody)
-    parserAndValidationCache: boundedParserCache({ documentBytes: limits.documentCacheBytes, errorBytes: Math.floor(limits.documentCacheBytes / 8) }),
+    parserAndValidationCache: boundedParserCache(limits.documentCacheBytes),
     plugins: [
       validDocumentsPlugin(),
       queryNotesPlugin,
