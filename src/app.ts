@@ -128,7 +128,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       reopenEveryRows: cfg.storage.duckdb.reopenEveryRows,
     });
     store = opened;
-    retention = startRetention(opened.db, { plan: retentionPlan(cfg.storage.retention), logger: componentLogger(root, 'retention') });
+    retention = startRetention(opened.db, { plan: retentionPlan(cfg.storage.retention), logger: componentLogger(root, 'retention'), pruneParts: opened.pruneParts });
     if (!cfg.search.enabled) return { store: opened };
     // No model is loaded here: the first indexed record or search query loads it.
     const { openSemanticSearch } = await import('./search/setup.ts');

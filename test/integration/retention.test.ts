@@ -2,7 +2,8 @@
 // 10 days old and current, over OTLP/HTTP JSON, for two tenants; one trace has an old and a new
 // span in separate requests. Before a retention pass everything is queryable; after a pass (7d for
 // traces and logs, 30d for metrics) only the new spans and logs remain, the metric points all
-// remain, the split trace keeps its new span, and /metrics counts the deleted rows.
+// remain, the split trace keeps its new span, and /metrics counts the deleted rows. The resources
+// and scopes only old records referred to go in the same pass; one sent again later is stored again.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -20,14 +21,14 @@ interface SpanAt {
   startNs: bigint;
 }
 
-function spansAt(spans: SpanAt[]): unknown {
+function spansAt(spans: SpanAt[], service = 'retained', scope = 'test'): unknown {
   return {
     resourceSpans: [
       {
-        resource: { attributes: keyValues({ 'service.name': 'retained' }) },
+        resource: { attributes: keyValues({ 'service.name': service }) },
         scopeSpans: [
           {
-            scope: { name: 'test' },
+            scope: { name: scope },
             spans: spans.map((s) => ({
               traceId: s.traceId,
               spanId: randomSpanId(),
@@ -176,6 +177,40 @@ describe('retention: a pass deletes what is older than each signal window, for e
     const again = await gw.app.internals.retention()!.runPass();
     assert.deepEqual(again, { spans: 0, trace_ranges: 0, logs: 0, log_trace_ranges: 0, metric_points: 0 });
     assert.equal(await metricValue(gw, 'teleql_retention_passes_total'), 2);
+  });
+});
+
+describe('retention: the resources and scopes of deleted records go too', () => {
+  let gw: TestGateway;
+  const SPAN = 'query($id: ID!) { trace(traceId: $id) { spans { name service scope { name } } } }';
+  const spansOf = async (id: string) =>
+    (await gqlData<{ trace: { spans: unknown[] } | null }>(gw.graphqlUrl, SPAN, { id }, { 'x-scope-orgid': 'shop' })).trace?.spans ?? null;
+  const services = async () => (await gqlData<{ services: string[] }>(gw.graphqlUrl, '{ services }', {}, { 'x-scope-orgid': 'shop' })).services;
+
+  before(async () => {
+    gw = await startGateway({ storage: { retention: { period: '7d', interval: '1h', batchRows: 2 } } });
+  });
+  after(() => gw.stop());
+
+  test('a pass deletes the parts only deleted spans referred to; a span sending them again stores them again', async () => {
+    const oldTrace = randomTraceId();
+    const newTrace = randomTraceId();
+    await post(gw, '/v1/traces', spansAt([{ traceId: oldTrace, name: 'old', startNs: OLD_NS }], 'departed', 'gone-scope'), 'shop');
+    await post(gw, '/v1/traces', spansAt([{ traceId: newTrace, name: 'new', startNs: NOW_NS }]), 'shop');
+    await waitFor(() => spansOf(newTrace), (s) => s?.length === 1, 'the new span');
+    await waitFor(() => spansOf(oldTrace), (s) => s?.length === 1, 'the old span');
+
+    const deleted = await gw.app.internals.retention()!.runPass();
+    assert.equal(deleted.spans, 1);
+    assert.deepEqual([deleted.resources, deleted.scopes], [1, 1]);
+    assert.equal(await metricValue(gw, 'teleql_retention_deleted_rows_total{table="resources"}'), 1);
+    assert.equal(await metricValue(gw, 'teleql_retention_deleted_rows_total{table="scopes"}'), 1);
+    assert.deepEqual(await services(), ['retained']);
+
+    const laterTrace = randomTraceId();
+    await post(gw, '/v1/traces', spansAt([{ traceId: laterTrace, name: 'back', startNs: NOW_NS }], 'departed', 'gone-scope'), 'shop');
+    assert.deepEqual(await waitFor(() => spansOf(laterTrace), (s) => s?.length === 1, 'the span sent again'), [{ name: 'back', service: 'departed', scope: { name: 'gone-scope' } }]);
+    assert.deepEqual(await spansOf(newTrace), [{ name: 'new', service: 'retained', scope: { name: 'test' } }]);
   });
 });
 

@@ -19,7 +19,7 @@ import { createServiceGraphStore } from './service-graph.ts';
 import { createExceptionGroupStore } from './exception-groups.ts';
 import { createLogWindowStore } from './log-windows.ts';
 import { createTraceRangeTable } from './trace-ranges.ts';
-import { createParts, createPartTables } from './parts.ts';
+import { createParts, createPartTables, PARTS_LANE } from './parts.ts';
 
 export interface DuckDbStoreOptions {
   /** A file path (its directory is created) or ':memory:'. */
@@ -50,6 +50,8 @@ export interface DuckDbStore {
   /** RED, service graph, exception occurrences and logs around a span, all from the same tables. */
   correlation: CorrelationStores;
   writer: StoreWriter;
+  /** Deletes resources and scopes no span or log refers to any more (retention runs it after its deletes). */
+  pruneParts(batchRows: number): Promise<{ resources: number; scopes: number }>;
   /** Waits for queued writes, checkpoints and closes; later calls of any method fail UNAVAILABLE. */
   close(): Promise<void>;
   stats(): WriterStats;
@@ -58,8 +60,8 @@ export interface DuckDbStore {
 }
 
 const TABLES: TableSpec<unknown>[] = [spanTable, logTable, metricTable];
-/** Write lanes for tables other stores create themselves (the search vector store's). */
-const EXTRA_WRITE_LANES = ['search'];
+/** Write lanes for tables other stores create themselves (the search vector store's), and parts pruning's. */
+const EXTRA_WRITE_LANES = ['search', PARTS_LANE];
 
 /**
  * DuckDB's default is 122,880 rows. The batch processor sends up to 16,384 items, so at that default
@@ -108,6 +110,7 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
       logWindows: createLogWindowStore(db, parts),
     },
     writer,
+    pruneParts: (batchRows) => parts.prune(db, batchRows),
     stats: writer.stats,
     db,
     async close() {

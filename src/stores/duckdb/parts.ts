@@ -77,6 +77,23 @@ export interface Parts {
   companion(): CompanionRows<HasParts>;
   /** A decode cache for `rows` (columns tenant, resource_id, scope_id): fetches missing texts first. */
   resolve(db: Db, rows: readonly Row[]): Promise<PartDecoder>;
+  /**
+   * Deletes the resources and scopes no span or log refers to any more (once retention deleted
+   * their records), `batchRows` per DELETE, on the PARTS_LANE; rows deleted per table.
+   */
+  prune(db: Db, batchRows: number): Promise<{ resources: number; scopes: number }>;
+}
+
+/** The write lane that deletes parts (its own, so ingest lanes wait for no anti-join). */
+export const PARTS_LANE = 'parts';
+
+/** The tables whose rows point at parts; each batch writes its new parts on its table's lane. */
+const REFERRERS = ['spans', 'logs'] as const;
+const ID_COLUMN = { resources: 'resource_id', scopes: 'scope_id' } as const;
+
+/** True for a row `p` of a parts table that no record of its tenant refers to. */
+function unreferenced(kind: 'resources' | 'scopes'): string {
+  return REFERRERS.map((t) => `NOT EXISTS (SELECT 1 FROM ${t} r WHERE r.tenant = p.tenant AND r.${ID_COLUMN[kind]} = p.id)`).join(' AND ');
 }
 
 export interface PartDecoder {
@@ -219,6 +236,37 @@ export function createParts(): Parts {
         resource: (tenant, id) => get<Resource>('resources', tenant, id),
         scope: (tenant, id) => get<InstrumentationScope>('scopes', tenant, id),
       };
+    },
+
+    // A batch appends only the parts the registry does not hold, so a part must leave the registry
+    // before its row goes: otherwise a batch that found it registered, committing after the DELETE's
+    // snapshot, would point at a deleted row ("the file is damaged"). Hence: (1) forget every
+    // unreferenced part (from then on a batch using one writes it again); (2) wait until the batches
+    // already on the ingest lanes, which may have found one registered, have committed; (3) delete
+    // what is still unreferenced in the DELETE's own snapshot. A row written again after (1) is
+    // either visible to the DELETE with the record that uses it (so kept) or not visible (so
+    // untouched). Only retention makes parts unreferenced and it runs this after its deletes, so
+    // (3) finds no part that (1) did not forget.
+    async prune(db, batchRows) {
+      const deleted = { resources: 0, scopes: 0 };
+      for (const kind of ['resources', 'scopes'] as const) {
+        const orphans = await db.query(`SELECT DISTINCT tenant, id FROM ${kind} p WHERE ${unreferenced(kind)}`);
+        if (orphans.length === 0) continue;
+        for (const r of orphans) {
+          const textKey = key(r.tenant as string, r.id as bigint);
+          committed.delete(`${kind}\u0000${textKey}`);
+          texts[kind].delete(textKey);
+        }
+        await Promise.all(REFERRERS.map((table) => db.writeLane(table).use(async () => undefined)));
+        const sql = `DELETE FROM ${kind} WHERE rowid IN (SELECT rowid FROM ${kind} p WHERE ${unreferenced(kind)} LIMIT ${batchRows})`;
+        for (;;) {
+          const [row] = await db.writeLane(PARTS_LANE).use((conn) => runQuery(conn, sql));
+          const n = Number(row?.Count ?? 0);
+          deleted[kind] += n;
+          if (n < batchRows) break;
+        }
+      }
+      return deleted;
     },
   };
 }

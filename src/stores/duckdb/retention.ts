@@ -2,6 +2,8 @@
 // trace_ranges), logs (and their log_trace_ranges) and metric_points. Each DELETE removes at most `batchRows` rows and runs on
 // the table's own write lane, so an ingest batch waits for one small step at most, never a pass;
 // readers are not blocked at all (DuckDB's MVCC). Row groups left empty are dropped at checkpoint.
+// After deleting spans or logs, a pass also deletes the resources and scopes no record refers to any
+// more (parts.ts), at most once per PRUNE_EVERY_MS: that takes an anti-join over spans and logs.
 import type { Logger } from 'pino';
 import type { MetricSample } from '../../server/metrics.ts';
 import { ConfigError } from '../../config/merge.ts';
@@ -25,6 +27,10 @@ const TABLES = [
 ] as const;
 
 type Signal = (typeof TABLES)[number]['signal'];
+
+/** The part tables, pruned after the deletes (their rows go once no span or log refers to them). */
+const PART_TABLES = ['resources', 'scopes'] as const;
+const PRUNE_EVERY_MS = 3_600_000;
 
 /** '7d', '12h', '1h30m', '0' or 'off' (null: keep forever), in ms. */
 function parseWindow(value: string, field: string): number | null {
@@ -73,12 +79,18 @@ export interface RetentionOptions {
   logger: Logger;
   /** Wall clock in ms (tests may pass their own). */
   now?: () => number;
+  /** Deletes resources and scopes no record refers to any more (DuckDbStore.pruneParts). */
+  pruneParts?: (batchRows: number) => Promise<Record<(typeof PART_TABLES)[number], number>>;
 }
 
 export function startRetention(db: Db, opts: RetentionOptions): Retention {
   const { plan, logger } = opts;
   const now = opts.now ?? Date.now;
-  const deleted: Record<string, number> = Object.fromEntries(TABLES.map((t) => [t.table, 0]));
+  const deleted: Record<string, number> = Object.fromEntries([...TABLES.map((t) => t.table), ...(opts.pruneParts ? PART_TABLES : [])].map((t) => [t, 0]));
+  const enabled = Object.values(plan.windows).some((w) => w !== null);
+  // Parts left unreferenced by an earlier process are pruned at the first pass too.
+  let unpruned = true;
+  let lastPruneMs = -Infinity;
   let passes = 0;
   let failures = 0;
   let stopped = false;
@@ -109,6 +121,16 @@ export function startRetention(db: Db, opts: RetentionOptions): Retention {
       const cutoffNs = BigInt(Math.floor(now() - windowMs)) * 1_000_000n;
       result[table] = await deleteOlder(table, column, lane, cutoffNs);
     }
+    if ((result.spans ?? 0) + (result.logs ?? 0) > 0) unpruned = true;
+    if (opts.pruneParts && enabled && unpruned && !stopped && now() - lastPruneMs >= PRUNE_EVERY_MS) {
+      lastPruneMs = now();
+      const pruned = await opts.pruneParts(plan.batchRows);
+      unpruned = false;
+      for (const table of PART_TABLES) {
+        result[table] = pruned[table];
+        deleted[table]! += pruned[table];
+      }
+    }
     passes++;
     const rows = Object.values(result).reduce((a, b) => a + b, 0);
     if (rows > 0) logger.info({ deleted: result, ms: Math.round(performance.now() - t0) }, 'retention pass');
@@ -133,14 +155,13 @@ export function startRetention(db: Db, opts: RetentionOptions): Retention {
     timer.unref();
   }
 
-  const enabled = Object.values(plan.windows).some((w) => w !== null);
   if (enabled) schedule();
   logger.info({ windowsMs: plan.windows, intervalMs: plan.intervalMs }, enabled ? 'retention on' : 'retention off: data is kept forever');
 
   return {
     runPass,
     metrics: () => [
-      ...TABLES.map(({ table }) => ({
+      ...Object.keys(deleted).map((table) => ({
         name: 'teleql_retention_deleted_rows_total',
         help: 'Rows retention deleted because they were older than their window',
         type: 'counter' as const,

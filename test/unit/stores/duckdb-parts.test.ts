@@ -194,6 +194,95 @@ describe('DuckDB row layout: resources and scopes kept once', () => {
     await store.close();
   });
 
+  it('prune deletes the parts no span or log of their tenant refers to; one written again reads back', async () => {
+    const store = await open(':memory:');
+    const gone = resource('gone', { 'host.name': 'h1' });
+    const oldScope = scope('old-scope', '1');
+    await store.writer.writeSpans([
+      span({ tenant: 'a', spanId: spanId(1), traceId: traceId(1), resource: gone, scope: oldScope }),
+      span({ tenant: 'a', spanId: spanId(2), traceId: traceId(2), resource: checkout }),
+      // Tenant b keeps the same resource (the same id): only tenant a's row goes.
+      span({ tenant: 'b', spanId: spanId(3), traceId: traceId(3), resource: gone }),
+    ]);
+    // Referred to by a log only: kept.
+    await store.writer.writeLogs([log({ tenant: 'a', resource: payments })]);
+    await store.writer.writeSpans([span({ tenant: 'a', spanId: spanId(4), traceId: traceId(4), resource: payments })]);
+    const parts = async () =>
+      (await store.db.query(`SELECT tenant, service_name AS s FROM resources UNION ALL SELECT tenant, scope::JSON->>'name' FROM scopes ORDER BY ALL`)).map((r) => `${r.tenant}:${r.s}`);
+    const before = await parts();
+    assert.deepEqual(before, ['a:checkout', 'a:gone', 'a:old-scope', 'a:payments', 'a:test-scope', 'b:gone', 'b:test-scope']);
+
+    assert.deepEqual(await store.pruneParts(1), { resources: 0, scopes: 0 }, 'every part is referred to');
+    // What retention does to a trace out of its window, and to span 4 (its resource keeps its log).
+    await store.db.writeLane('spans').use((conn) => conn.run(`DELETE FROM spans WHERE span_id IN ('${spanId(1)}', '${spanId(4)}')`));
+    // batchRows 1: each table in several DELETE steps.
+    assert.deepEqual(await store.pruneParts(1), { resources: 1, scopes: 1 });
+    assert.deepEqual(await parts(), ['a:checkout', 'a:payments', 'a:test-scope', 'b:gone', 'b:test-scope']);
+    assert.deepEqual((await store.traces.getTraces('b', [traceId(3)]))[0]![0]!.resource, gone);
+    assert.deepEqual(await store.traces.services('a'), ['checkout']);
+
+    // The registry forgot the pruned parts: a span using them again writes them again.
+    await store.writer.writeSpans([span({ tenant: 'a', spanId: spanId(5), traceId: traceId(5), resource: gone, scope: oldScope })]);
+    const [again] = await store.traces.getTraces('a', [traceId(5)]);
+    assert.deepEqual([again![0]!.resource, again![0]!.scope], [gone, oldScope]);
+    assert.deepEqual(await parts(), before);
+    assert.deepEqual(await store.pruneParts(1), { resources: 0, scopes: 0 });
+    await store.close();
+  });
+
+  it('prune keeps a part that a batch counted on while the prune ran (the batch commits after the candidates were read)', async () => {
+    const store = await open(':memory:');
+    const res = resource('reused');
+    const old = span({ tenant: 'a', spanId: spanId(1), traceId: traceId(1), resource: res });
+    await store.writer.writeSpans([old]);
+    await store.db.writeLane('spans').use((conn) => conn.run(`DELETE FROM spans WHERE trace_id = '${old.traceId}'`));
+
+    // The interleaving that would lose the row: the next batch finds the resource registered (so does
+    // not write it), and its COMMIT waits until the prune has read the candidates (the resource is
+    // unreferenced in that snapshot) and then 100 ms more, time for a DELETE that did not wait for it.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let committing!: () => void;
+    const atCommit = new Promise<void>((resolve) => (committing = resolve));
+    const lane = store.db.writeLane('spans');
+    const use = lane.use.bind(lane);
+    lane.use = (fn) =>
+      use((conn) =>
+        fn(
+          new Proxy(conn, {
+            get(target, prop) {
+              if (prop === 'run') {
+                return async (sql: string, ...rest: unknown[]) => {
+                  if (sql === 'COMMIT') {
+                    committing();
+                    await gate;
+                  }
+                  return (target.run as (...a: unknown[]) => unknown).call(target, sql, ...rest);
+                };
+              }
+              const value = Reflect.get(target, prop) as unknown;
+              return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+            },
+          }),
+        ),
+      );
+    const query = store.db.query.bind(store.db);
+    store.db.query = async (sql, params) => {
+      const rows = await query(sql, params);
+      if (sql.includes('SELECT DISTINCT tenant, id FROM resources')) setTimeout(release, 100);
+      return rows;
+    };
+
+    const fresh = span({ tenant: 'a', spanId: spanId(2), traceId: traceId(2), resource: res });
+    const writing = store.writer.writeSpans([fresh]);
+    await atCommit;
+    const pruned = await Promise.all([store.pruneParts(100), writing]);
+    assert.deepEqual(pruned[0], { resources: 0, scopes: 0 });
+    const [trace] = await store.traces.getTraces('a', [traceId(2)]);
+    assert.deepEqual(trace![0]!.resource, res);
+    await store.close();
+  });
+
   it('refuses a file written in an older layout, saying what to do', async () => {
     const older = tempPath();
     const instance = await DuckDBInstance.create(older);
