@@ -59,9 +59,13 @@ export interface AlertingLimits {
   silencesPerTenant: number;
   /** Expired silences older than this (ns) are removed at a tick. */
   silenceRetention: bigint;
+  /** State changes older than this (ns) are deleted from the history, at most once per HISTORY_PRUNE_EVERY of the engine's clock. */
+  historyRetention: bigint;
 }
 
-const NO_LIMITS: AlertingLimits = { rulesPerTenant: Infinity, silencesPerTenant: Infinity, silenceRetention: 2n ** 63n };
+const NO_LIMITS: AlertingLimits = { rulesPerTenant: Infinity, silencesPerTenant: Infinity, silenceRetention: 2n ** 63n, historyRetention: 2n ** 63n };
+/** The history grows by transitions only: an hourly DELETE keeps it within the retention. */
+const HISTORY_PRUNE_EVERY = 3_600_000_000_000n;
 
 export interface AlertEngine {
   /** Loads API rules, alert instances and silences from the store. */
@@ -128,6 +132,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   const statuses = new Map<string, RuleStatus>();
   const receiverErrors = new Map<string, Map<string, string>>(); // key(tenant, rule) → receiver → error
   const lastEval = new Map<string, bigint>();
+  let lastHistoryPrune: bigint | undefined;
   const groups = new Map<string, GroupState>();
   const deliveries = new Set<Promise<void>>();
   let stopped = false;
@@ -365,6 +370,10 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     await lease.renew();
     const now = clock.now();
     await dropOldSilences(now);
+    if (lastHistoryPrune === undefined || now - lastHistoryPrune >= HISTORY_PRUNE_EVERY) {
+      lastHistoryPrune = now;
+      await store.deleteHistoryBefore(now - limits.historyRetention);
+    }
     for (const rule of [...rules.values()]) {
       const k = key(rule.tenant, rule.id);
       const last = lastEval.get(k);

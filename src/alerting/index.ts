@@ -60,6 +60,7 @@ export async function startAlerting(opts: {
   const { config: cfg, logger } = opts;
   let defaults: RuleDefaults;
   let silenceRetention: bigint;
+  let historyRetention: bigint;
   try {
     defaults = {
       interval: parseRuleDuration(cfg.defaultInterval, 'alerting.defaultInterval'),
@@ -67,6 +68,7 @@ export async function startAlerting(opts: {
       repeatInterval: parseRuleDuration(cfg.defaultRepeatInterval, 'alerting.defaultRepeatInterval'),
     };
     silenceRetention = parseRuleDuration(cfg.silenceRetention, 'alerting.silenceRetention');
+    historyRetention = parseRuleDuration(cfg.historyRetention, 'alerting.historyRetention');
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
@@ -93,7 +95,7 @@ export async function startAlerting(opts: {
     logger,
     ruleDefaults: defaults,
     lease: opts.redisUrl ? redisNotifyLease({ url: opts.redisUrl, logger, ttlMs: cfg.leaseMs }) : soleReplicaLease(),
-    limits: { rulesPerTenant: cfg.maxRulesPerTenant, silencesPerTenant: cfg.maxSilencesPerTenant, silenceRetention },
+    limits: { rulesPerTenant: cfg.maxRulesPerTenant, silencesPerTenant: cfg.maxSilencesPerTenant, silenceRetention, historyRetention },
   });
   await engine.start();
 

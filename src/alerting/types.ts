@@ -140,6 +140,8 @@ export interface AlertStore {
   saveInstance(instance: AlertInstance): Promise<void>;
   deleteInstance(tenant: string, fingerprint: string): Promise<void>;
   appendHistory(t: AlertTransition): Promise<void>;
+  /** Deletes state changes before `atNs`; how many. */
+  deleteHistoryBefore(atNs: bigint): Promise<number>;
   history(tenant: string, q: { ruleId?: string; range?: TimeRange; limit: number }): Promise<AlertTransition[]>;
   /** Instances that were ever in `state` (from history) or are in it now, overlapping the range. */
   alerts(tenant: string, q: { states?: AlertState[]; range?: TimeRange; limit: number }): Promise<AlertInstance[]>;

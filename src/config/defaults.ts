@@ -45,6 +45,7 @@ export function defaultConfig(): GatewayConfig {
       maxRulesPerTenant: 1000,
       maxSilencesPerTenant: 1000,
       silenceRetention: '120h',
+      historyRetention: '30d',
     },
     storage: {
       duckdb: { path: './data/teleql.duckdb', threads: 1, memoryLimit: '64MB', readLanes: 3, writeStepRows: 512, writeStepMs: 10, reopenEveryRows: 2_000_000 },

@@ -67,6 +67,8 @@ export interface GatewayConfig extends IngestConfig {
     maxSilencesPerTenant: number;
     /** How long an expired silence is kept (listed, in the store) before it is removed; Alertmanager's data.retention. */
     silenceRetention: string;
+    /** How long alert state changes are kept for alertHistory before they are deleted. */
+    historyRetention: string;
   };
   storage: {
     duckdb: {

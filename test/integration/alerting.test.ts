@@ -591,7 +591,7 @@ describe('alerting: rules, silences, retries and tenants', () => {
 describe('alerting: per-tenant limits', () => {
   let gw: AlertingGateway;
   before(async () => {
-    gw = await startAlertingGateway({ maxRulesPerTenant: 2, maxSilencesPerTenant: 2, silenceRetention: '1h' });
+    gw = await startAlertingGateway({ maxRulesPerTenant: 2, maxSilencesPerTenant: 2, silenceRetention: '1h', historyRetention: '2h' });
   });
   after(() => gw?.stop());
 
@@ -642,6 +642,20 @@ describe('alerting: per-tenant limits', () => {
     assert.deepEqual(await all(), []);
     assert.deepEqual(await stored(), []);
   });
+
+  test('state changes are kept for historyRetention, then deleted (hourly, by the engine clock)', async () => {
+    const history = (tenant: string) => gw.engine.store.history(tenant, { limit: 100 });
+    const change = (tenant: string, at: bigint) =>
+      gw.engine.store.appendHistory({ tenant, ruleId: 'r', ruleName: 'R', fingerprint: 'f', labels: {}, from: 'INACTIVE', to: 'PENDING', at, value: 1 });
+    const now = gw.clock.t;
+    await change('acme', now - 3n * 60n * MIN);
+    await change('globex', now - 90n * MIN);
+    await change('acme', now - 10n * MIN);
+    gw.clock.t += 61n * MIN; // over an hour after any earlier tick: the hourly prune is due
+    await gw.engine.tick();
+    assert.deepEqual((await history('acme')).map((t) => t.at), [now - 10n * MIN], 'older than 2h at the tick: deleted');
+    assert.deepEqual(await history('globex'), []);
+  });
 });
 
 test('an invalid rules file or receiver at start-up stops start with a config error naming it', async () => {
@@ -665,6 +679,7 @@ test('an invalid rules file or receiver at start-up stops start with a config er
     await assert.rejects(start({ receivers: [{ name: 'x', type: 'email', url: 'mailto:a@b' }] }), { name: 'ConfigError', message: /alerting\.receivers\[0\]\.type/ });
     await assert.rejects(start({ maxRulesPerTenant: 0 }), { name: 'ConfigError', message: /alerting\.maxRulesPerTenant: expected an integer greater than 0/ });
     await assert.rejects(start({ silenceRetention: 'forever' }), { name: 'ConfigError', message: /alerting\.silenceRetention: expected a duration/ });
+    await assert.rejects(start({ historyRetention: '1 month' }), { name: 'ConfigError', message: /alerting\.historyRetention: expected a duration/ });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

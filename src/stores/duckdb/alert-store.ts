@@ -78,6 +78,10 @@ export async function openAlertStore(db: Db): Promise<AlertStore> {
         t.value === null || !Number.isFinite(t.value) ? null : t.value,
       ]);
     },
+    async deleteHistoryBefore(atNs) {
+      const [row] = await db.query('DELETE FROM alert_history WHERE at_ns < $1', [atNs]);
+      return Number(row?.Count ?? 0);
+    },
     async history(tenant, q) {
       const p = params([tenant]);
       const where = [
