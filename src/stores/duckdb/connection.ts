@@ -77,6 +77,8 @@ export interface DbOptions {
   setup(conn: DuckDBConnection): Promise<void>;
   /** Runs once on each write lane's connection (its temp staging table). */
   setupWriteLane(conn: DuckDBConnection, table: string): Promise<void>;
+  /** Told when a statement found the database invalidated and the instance is being reopened for it. */
+  onInvalidated?(err: unknown): void;
 }
 
 /** A lane's connection; a reopen puts a new one in the same slot. */
@@ -95,6 +97,19 @@ interface LaneState {
   readonly gate: Promise<void>;
   /** Why a reopen failed: the store serves nothing after it. */
   readonly failure: Error | null;
+  /** Told every error a lane's work fails with (a reopen follows one that invalidated the database). */
+  readonly failed: (err: unknown) => void;
+}
+
+/**
+ * DuckDB's words when a failed checkpoint (e.g. out of memory) has invalidated an attached database:
+ * every later statement fails until the instance is closed and the file attached again.
+ */
+const INVALIDATED = /has been invalidated|autocheckpoint failed|Reopen the database instance to recover|Detach and reattach/i;
+
+/** Whether `err` says the database needs a reopen before anything else can run on it. */
+export function invalidatesDatabase(err: unknown): boolean {
+  return INVALIDATED.test(err instanceof Error ? err.message : String(err));
 }
 
 const OPEN: Promise<void> = Promise.resolve();
@@ -116,6 +131,7 @@ function createLane(slot: Slot, state: LaneState, measure: <T>(run: () => Promis
           if (state.failure) throw state.failure;
           return measure(() => fn(slot.conn));
         });
+      run.catch(state.failed);
       tail = run.catch(() => undefined);
       return run;
     },
@@ -255,9 +271,23 @@ async function startInstance(opts: DbOptions): Promise<Instance> {
 
 async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> {
   const attached = opts.path !== ':memory:';
-  const state = { closing: false, gate: OPEN, failure: null as Error | null };
+  // A statement that found the database invalidated (a checkpoint failed, e.g. out of memory)
+  // reopens it: the commits before it are durable in the WAL, which the new instance replays.
+  const failed = (err: unknown) => {
+    if (!invalidatesDatabase(err) || !attached || state.closing || reopening) return;
+    opts.onInvalidated?.(err);
+    void requestReopen().catch(() => undefined);
+  };
+  const state = { closing: false, gate: OPEN, failure: null as Error | null, failed };
   let shutdownDone: Promise<void> | null = null;
   let reopening: Promise<void> | null = null;
+  function requestReopen(): Promise<void> {
+    if (!attached || state.closing) return Promise.resolve();
+    reopening ??= reopen().finally(() => {
+      reopening = null;
+    });
+    return reopening;
+  }
   let reopens = 0;
   const shares = createShares();
   const measureWrite = <T>(run: () => Promise<T>) => shares.measure(run).then((r) => r.value);
@@ -300,7 +330,8 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
     state.gate = new Promise<void>((resolve) => (open = resolve));
     try {
       await drained();
-      await instance.close();
+      // An invalidated database cannot checkpoint: what it committed is in the WAL, replayed below.
+      await instance.close().catch(() => undefined);
       instance = await startInstance(opts);
       await instance.connect(); // DDL connection: the checkpoint on close runs on it
       await connectLanes(false);
@@ -354,6 +385,7 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
             return value;
           },
           (err: unknown) => {
+            failed(err);
             throw toStoreError(err);
           },
         );
@@ -364,13 +396,7 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
       if (!lane) throw new Error(`no write lane for ${table}`);
       return lane;
     },
-    reopen() {
-      if (!attached || state.closing) return Promise.resolve();
-      reopening ??= reopen().finally(() => {
-        reopening = null;
-      });
-      return reopening;
-    },
+    reopen: requestReopen,
     get reopens() {
       return reopens;
     },

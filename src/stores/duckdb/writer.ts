@@ -131,7 +131,7 @@ function createTableWriter<R, P>(
       }
       await loading;
       for (const c of companions) await c.append(conn, records, cache);
-      await conn.run('COMMIT');
+      await commit(conn);
       for (const c of companions) c.committed?.();
     } catch (err) {
       await loading?.catch(() => undefined); // the connection must be idle before the next statement
@@ -140,6 +140,20 @@ function createTableWriter<R, P>(
       await conn.run('ROLLBACK').catch(() => undefined);
       if (staged) await conn.run(`DELETE FROM ${stagingTable(spec)}`).catch(() => undefined);
       throw err;
+    }
+  }
+
+  /**
+   * COMMIT; when DuckDB says the commit is durable but the checkpoint after it failed (which
+   * invalidates the database until a reopen), the batch is written: it is not retried (that would
+   * store it twice), and the instance is reopened for the next one.
+   */
+  async function commit(conn: DuckDBConnection): Promise<void> {
+    try {
+      await conn.run('COMMIT');
+    } catch (err) {
+      if (!/COMMIT succeeded and is durable/i.test(err instanceof Error ? err.message : String(err))) throw err;
+      void db.reopen().catch(() => undefined);
     }
   }
 
