@@ -66,9 +66,10 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
       next = processor;
     }
     const tap = taps[signal] as Consumer<typeof signal> | undefined;
-    // The tap after the first processor: redaction and attribute limits change the records in place
-    // before their first await, so live tails only ever see what the store will see.
-    const head = tap ? fanout([next, tap]) : next;
+    // The tap sees a batch once the pipeline took it (the batch processor queued it: before the
+    // store writes it), after redaction and attribute limits changed it in place: live tails show
+    // what the store will hold, never a batch a processor refused and the client will resend.
+    const head = tap ? acceptedThenTapped(next, tap) : next;
     for (const id of pipe.receivers) {
       const nexts = receiverNext.get(id) ?? {};
       (nexts as Record<Signal, Consumer<Signal>>)[signal] = head as Consumer<Signal>;
@@ -107,6 +108,15 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
           logger.error({ err, component: id }, 'component failed to shut down cleanly');
         }
       }
+    },
+  };
+}
+
+function acceptedThenTapped<S extends Signal>(next: Consumer<S>, tap: Consumer<S>): Consumer<S> {
+  return {
+    async consume(items) {
+      await next.consume(items);
+      await tap.consume(items);
     },
   };
 }

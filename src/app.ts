@@ -27,7 +27,7 @@ import { addComponentReporters, backendMetrics, createBackendRegistry, duckDbRep
 import { createTailService } from './tail/service.ts';
 import { embeddingExporterFactory } from '../ingest/exporters/embedding/factory.ts';
 import type { SearchParts } from './search/setup.ts';
-import { createSecurity, limitsProcessorFactory, redactionProcessorFactory, withSecurityProcessors } from './server/security.ts';
+import { createSecurity, limitsProcessorFactory, memoryLimiterProcessorFactory, redactionProcessorFactory, withSecurityProcessors } from './server/security.ts';
 import { openingWriter } from './startup/opening-writer.ts';
 
 export interface App {
@@ -143,6 +143,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     const registry = createRegistry([
       otlpReceiverFactoryWith(security.receiver),
       batchProcessorFactory,
+      memoryLimiterProcessorFactory,
       limitsProcessorFactory,
       redactionProcessorFactory,
       duckDbExporterFactory(openingWriter(storeOpening.then((o) => o.store.writer))),

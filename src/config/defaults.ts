@@ -92,12 +92,12 @@ export function defaultConfig(): GatewayConfig {
     // Component sections are open maps (id → settings); each component's own defaults and key
     // checks apply when the pipeline builds it.
     receivers: { otlp: {} },
-    processors: { batch: {} },
+    processors: { memory_limiter: {}, batch: {} },
     exporters: { duckdb: {}, embedding: {} },
     pipelines: {
-      traces: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb', 'embedding'] },
-      logs: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb', 'embedding'] },
-      metrics: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb'] },
+      traces: { receivers: ['otlp'], processors: ['memory_limiter', 'batch'], exporters: ['duckdb', 'embedding'] },
+      logs: { receivers: ['otlp'], processors: ['memory_limiter', 'batch'], exporters: ['duckdb', 'embedding'] },
+      metrics: { receivers: ['otlp'], processors: ['memory_limiter', 'batch'], exporters: ['duckdb'] },
     },
     auth: defaultAuthConfig(),
     limits: defaultLimitsConfig(),

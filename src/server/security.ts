@@ -59,16 +59,18 @@ export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
 }
 
 export { limitsProcessorFactory } from '../../ingest/processors/limits/factory.ts';
+export { memoryLimiterProcessorFactory } from '../../ingest/processors/memory-limiter/factory.ts';
 export { redactionProcessorFactory } from '../../ingest/processors/redaction/factory.ts';
 
 /** Processors that, once configured under `processors`, run first in every pipeline not naming them. */
-const FIRST_PROCESSORS = ['limits', 'redaction'];
+const FIRST_PROCESSORS = ['memory_limiter', 'limits', 'redaction'];
 
 /**
- * Puts the `limits` then `redaction` processors at the head of every pipeline when their sections
- * exist under `processors` (`processors: { redaction: {} }` is enough), so no signal is stored,
- * exported, tailed or embedded unmasked because a pipeline forgot them. Pipelines that name them
- * explicitly keep their own order.
+ * Puts the `memory_limiter`, `limits` then `redaction` processors at the head of every pipeline
+ * when their sections exist under `processors` (`processors: { redaction: {} }` is enough; the
+ * memory limiter's is there by default), so no signal is stored, exported, tailed or embedded
+ * unmasked, and none taken past the memory limit, because a pipeline forgot them. Pipelines that
+ * name them explicitly keep their own order.
  */
 export function withSecurityProcessors<C extends GatewayConfig>(cfg: C): C {
   const configured = FIRST_PROCESSORS.filter((id) => id in cfg.processors);

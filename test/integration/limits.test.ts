@@ -405,6 +405,31 @@ describe('redaction and attribute limits in the default pipelines', () => {
   });
 });
 
+describe('live tails show only what the pipeline accepted', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ processors: { limits: { maxAttributes: 2, action: 'refuse' } } });
+  });
+  after(() => gw.stop());
+
+  test('a batch refused by a processor (attribute limits, action refuse) reaches no tail; the next accepted one does', async () => {
+    const client = wsClient(gw, 'default');
+    try {
+      const spans = tail<{ tailSpans: { span: { name: string } } }>(client, 'subscription { tailSpans(filter: { service: ["tail-refused"] }) { span { name } } }');
+      await subscriptions(gw, 1);
+      const refused = spansJson([{ service: 'tail-refused', name: 'refused', attributes: { a: '1', b: '2', c: '3' } }]);
+      assert.equal(await postOtlp(gw, '/v1/traces', refused, 'default'), 400);
+      assert.equal(await postOtlp(gw, '/v1/traces', spansJson([{ service: 'tail-refused', name: 'accepted', attributes: { a: '1' } }]), 'default'), 200);
+      await waitFor(async () => spans.events.length, (n) => n >= 1, 'the accepted span');
+      // Both were published in order: had the refused one been tailed, it would have come first.
+      assert.deepEqual(spans.events.map((e) => e.tailSpans.span.name), ['accepted']);
+      spans.stop();
+    } finally {
+      await client.dispose();
+    }
+  });
+});
+
 describe('GraphQL concurrency per tenant', () => {
   let gw: TestGateway;
   before(async () => {

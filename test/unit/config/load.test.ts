@@ -10,7 +10,7 @@ test('defaults are loopback listeners, the usual ports and a DuckDB file under .
   assert.equal(cfg.graphql.host, '127.0.0.1');
   assert.equal(cfg.graphql.port, 4000);
   assert.equal(cfg.storage.duckdb.path, './data/teleql.duckdb');
-  assert.deepEqual(cfg.pipelines.traces, { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb', 'embedding'] });
+  assert.deepEqual(cfg.pipelines.traces, { receivers: ['otlp'], processors: ['memory_limiter', 'batch'], exporters: ['duckdb', 'embedding'] });
   assert.ok(Object.isFrozen(cfg.graphql), 'the config is frozen');
 });
 

@@ -1,0 +1,10 @@
+import type { ProcessorFactory } from '../../component.ts';
+import { createMemoryLimiter, defaultMemoryLimiterConfig, type MemoryLimiterConfig } from './memory-limiter.ts';
+
+export const memoryLimiterProcessorFactory: ProcessorFactory<MemoryLimiterConfig> = {
+  kind: 'processor',
+  type: 'memory_limiter',
+  signals: ['traces', 'logs', 'metrics'],
+  createDefaultConfig: defaultMemoryLimiterConfig,
+  create: (settings, config, signal, next) => createMemoryLimiter(settings.id, config, next, settings.logger),
+};
