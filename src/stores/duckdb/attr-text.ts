@@ -58,6 +58,9 @@ function hasKey(attrs: readonly KeyValue[], key: string): boolean {
   return false;
 }
 
+/** A record's own attributes in attr-text form (its attrs_flat column). */
+export const flatText = (attrs: readonly KeyValue[]): string => attrText(attrs, NO_SHARED_ENTRIES);
+
 /** The attrs_flat text of a record: its attributes over the shared ones (NO_SHARED_ENTRIES for its own alone). */
 export function attrText(attrs: readonly KeyValue[], shared: SharedEntries): string {
   let text = RS;

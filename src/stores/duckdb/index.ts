@@ -21,6 +21,7 @@ import { createLogWindowStore } from './log-windows.ts';
 import { createTraceRangeTable } from './trace-ranges.ts';
 import { createParts, createPartTables, PARTS_LANE } from './parts.ts';
 import { longStringCharsFilled } from './chunk.ts';
+import { storedStringsCut } from './long-values.ts';
 
 export interface DuckDbStoreOptions {
   /** A file path (its directory is created) or ':memory:'. */
@@ -51,6 +52,8 @@ export interface DuckDbStore {
   /** RED, service graph, exception occurrences and logs around a span, all from the same tables. */
   correlation: CorrelationStores;
   writer: StoreWriter;
+  /** Strings stored cut to long-values.ts' MAX_STORED_CHARS so far (this process). */
+  stringsCut(): number;
   /** Deletes resources and scopes no span or log refers to any more (retention runs it after its deletes). */
   pruneParts(batchRows: number): Promise<{ resources: number; scopes: number }>;
   /** Waits for queued writes, checkpoints and closes; later calls of any method fail UNAVAILABLE. */
@@ -114,6 +117,7 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
     },
     writer,
     pruneParts: (batchRows) => parts.prune(db, batchRows),
+    stringsCut: storedStringsCut,
     stats: writer.stats,
     db,
     async close() {

@@ -1,11 +1,12 @@
 // The logs table and the mapping both ways between a LogRecord and a row.
+import { storedString, storedText } from './long-values.ts';
 import type { AnyValue, LogRecord } from '../../model/telemetry.ts';
 import { anyValueToFilterString, TELEMETRY_SOURCE_KEY } from '../../model/values.ts';
 import type { StoredLogRecord } from '../types.ts';
 import type { Row } from './connection.ts';
 import type { TableSpec } from './ddl.ts';
 import { decodeJson, encodeJson } from './json.ts';
-import { attrText, attrValue, NO_SHARED_ENTRIES } from './attr-text.ts';
+import { attrValue, flatText } from './attr-text.ts';
 import { attrTypesText, decodeAttrs } from './attr-types.ts';
 import { traceKey } from './trace-key.ts';
 import {
@@ -52,8 +53,8 @@ export const logTable: TableSpec<LogInput> = {
     { name: 'observed_ns', type: 'BIGINT NOT NULL', get: (p) => p.l.observedTimeUnixNano },
     { name: 'severity_number', type: 'INTEGER', get: (p) => p.l.severityNumber },
     { name: 'severity_text', repeats: true, type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.severityText) },
-    { name: 'body', type: 'VARCHAR', get: (p) => (isStringBody(p.l.body) ? null : encodeJson(p.l.body)) },
-    { name: 'body_text', type: 'VARCHAR', get: (p) => (isStringBody(p.l.body) ? p.l.body.stringValue : anyValueToFilterString(p.l.body)) },
+    { name: 'body', type: 'VARCHAR', get: (p) => storedText(p.l.body, (b) => (isStringBody(b) ? null : encodeJson(b))) },
+    { name: 'body_text', type: 'VARCHAR', get: (p) => storedString(isStringBody(p.l.body) ? p.l.body.stringValue : anyValueToFilterString(p.l.body)) },
     { name: 'trace_key', type: 'INTEGER', get: (p) => (p.l.traceId ? traceKey(p.l.traceId) : null) },
     { name: 'trace_id', type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.traceId) },
     { name: 'span_id', type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.spanId) },
@@ -61,8 +62,8 @@ export const logTable: TableSpec<LogInput> = {
     { name: 'event_name', repeats: true, type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.eventName) },
     { name: 'service_name', repeats: true, type: 'VARCHAR', get: (p) => p.res.service },
     { name: 'telemetry_source', repeats: true, type: 'VARCHAR', get: (p) => attrValue(p.l.attributes, p.res.flat, TELEMETRY_SOURCE_KEY) ?? null },
-    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => attrText(p.l.attributes, NO_SHARED_ENTRIES) },
-    { name: 'attributes', repeats: true, type: 'VARCHAR', get: (p) => attrTypesText(p.l.attributes) },
+    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => storedText(p.l.attributes, flatText) },
+    { name: 'attributes', repeats: true, type: 'VARCHAR', get: (p) => storedText(p.l.attributes, attrTypesText) },
     { name: 'dropped_attributes', type: 'UINTEGER', get: (p) => p.l.droppedAttributesCount },
     { name: 'resource_id', type: 'BIGINT NOT NULL', get: (p) => p.res.id },
     { name: 'scope_id', type: 'BIGINT NOT NULL', get: (p) => p.scope.id },

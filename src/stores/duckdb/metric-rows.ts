@@ -1,4 +1,5 @@
 // The metric_points table and the mapping both ways between a MetricPoint and a row.
+import { storedText } from './long-values.ts';
 import type {
   Exemplar,
   KeyValue,
@@ -127,7 +128,7 @@ export const metricTable: TableSpec<MetricInput> = {
     { name: 'series_key', type: 'VARCHAR NOT NULL', get: (p) => p.seriesKey },
     { name: 'labels', type: 'MAP(VARCHAR, VARCHAR)', json: true, get: (p) => JSON.stringify(p.labels) },
     { name: 'attrs', type: 'MAP(VARCHAR, VARCHAR)', json: true, get: (p) => JSON.stringify(p.attrs) },
-    { name: 'attributes', type: 'VARCHAR', get: (p) => (p.m.point.attributes.length ? encodeJson(p.m.point.attributes) : null) },
+    { name: 'attributes', type: 'VARCHAR', get: (p) => storedText(p.m.point.attributes, (a) => (a.length ? encodeJson(a) : null)) },
     { name: 'start_ns', type: 'BIGINT NOT NULL', get: (p) => p.m.point.startTimeUnixNano },
     { name: 'time_ns', type: 'BIGINT NOT NULL', get: (p) => p.m.point.timeUnixNano },
     { name: 'flags', type: 'UINTEGER', get: (p) => p.m.point.flags },
@@ -148,7 +149,7 @@ export const metricTable: TableSpec<MetricInput> = {
     { name: 'negative_counts', type: 'UBIGINT[]', json: true, get: (p) => p.f.negativeCounts },
     { name: 'quantiles', type: 'STRUCT(quantile DOUBLE, "value" DOUBLE)[]', json: true, get: (p) => p.f.quantiles },
     { name: 'exemplars', type: 'VARCHAR', get: (p) => p.f.exemplars },
-    { name: 'resource', repeats: true, type: 'VARCHAR NOT NULL', get: (p) => p.res.json },
+    { name: 'resource', repeats: true, type: 'VARCHAR NOT NULL', get: (p) => p.res.stored },
     { name: 'scope', repeats: true, type: 'VARCHAR NOT NULL', get: (p) => p.scope },
   ],
 };

@@ -42,7 +42,7 @@ export const resourceTable: TableSpec<ResourceRow> = {
     { name: 'service_name', type: 'VARCHAR', get: (r) => r.info.service },
     // The resource's attributes in the attr-text form, for the semi-join of resource attribute filters.
     { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (r) => r.info.text },
-    { name: 'resource', type: 'VARCHAR NOT NULL', get: (r) => r.info.json },
+    { name: 'resource', type: 'VARCHAR NOT NULL', get: (r) => r.info.stored },
   ],
 };
 
@@ -52,7 +52,7 @@ export const scopeTable: TableSpec<ScopeRow> = {
   columns: [
     { name: 'tenant', type: 'VARCHAR NOT NULL', get: (r) => r.tenant },
     { name: 'id', type: 'BIGINT NOT NULL', get: (r) => r.info.id },
-    { name: 'scope', type: 'VARCHAR NOT NULL', get: (r) => r.info.json },
+    { name: 'scope', type: 'VARCHAR NOT NULL', get: (r) => r.info.stored },
   ],
 };
 
@@ -157,12 +157,12 @@ export function createParts(): Parts {
           pending = [];
           const queued = new Set<string>();
           /** Queues a part neither committed nor queued yet in this batch; true when it is new. */
-          const isNew = (kind: 'resources' | 'scopes', tenant: string, info: { id: bigint; json: string }): boolean => {
+          const isNew = (kind: 'resources' | 'scopes', tenant: string, info: { id: bigint; stored: string }): boolean => {
             const textKey = key(tenant, info.id);
             const k = `${kind}\u0000${textKey}`;
             if (committed.has(k) || queued.has(k)) return false;
             queued.add(k);
-            pending.push({ k, kind, textKey, text: info.json });
+            pending.push({ k, kind, textKey, text: info.stored });
             return true;
           };
           const newResources: ResourceRow[] = [];

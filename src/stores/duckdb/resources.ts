@@ -9,12 +9,15 @@ import type { InstrumentationScope, KeyValue, Resource } from '../../model/telem
 import { anyValueToFilterString, serviceName } from '../../model/values.ts';
 import { decodeJson, encodeJson } from './json.ts';
 import { attrText, NO_SHARED_ENTRIES, sharedEntries, type SharedEntries } from './attr-text.ts';
+import { MAX_STORED_CHARS, storedText } from './long-values.ts';
 import { partId } from './parts.ts';
 
 export type FilterMap = Record<string, string | null>;
 
 export interface ResourceInfo {
   json: string;
+  /** What the store keeps: `json`, or its copy with the longest strings cut (long-values.ts). */
+  stored: string;
   /** partId(json): the key of its row in the resources table. */
   id: bigint;
   service: string;
@@ -27,6 +30,8 @@ export interface ResourceInfo {
 
 export interface ScopeInfo {
   json: string;
+  /** What the store keeps: `json`, or its copy with the longest strings cut (long-values.ts). */
+  stored: string;
   id: bigint;
 }
 
@@ -45,15 +50,17 @@ const jsonBounded = <I extends object>() => new LRUCache<string, I>({ max: PROCE
 const resourcesByJson = jsonBounded<ResourceInfo>();
 const scopesByJson = jsonBounded<ScopeInfo>();
 
+const storedJson = <P>(part: P, json: string) => (json.length <= MAX_STORED_CHARS ? json : storedText(part, encodeJson));
 const resourceInfo = (r: Resource, json: string): ResourceInfo => ({
   json,
+  stored: storedJson(r, json),
   id: partId(json),
   service: serviceName(r),
   attrs: toFilterMap(r.attributes, {}),
   flat: sharedEntries(r.attributes),
-  text: attrText(r.attributes, NO_SHARED_ENTRIES),
+  text: storedText(r.attributes, (a) => attrText(a, NO_SHARED_ENTRIES)),
 });
-const scopeInfo = (_: InstrumentationScope, json: string): ScopeInfo => ({ json, id: partId(json) });
+const scopeInfo = (s: InstrumentationScope, json: string): ScopeInfo => ({ json, stored: storedJson(s, json), id: partId(json) });
 
 /** Looks a part up by object (a batch's records share theirs), then by content, building it once. */
 function partCache<P extends object, I extends object>(byJson: LRUCache<string, I>, build: (part: P, json: string) => I): (part: P) => I {

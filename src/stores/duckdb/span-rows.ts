@@ -1,11 +1,12 @@
 // The spans table: query columns plus the record's own parts as OTLP/JSON text, and the mapping
 // both ways between a SpanRecord and a row.
+import { storedString, storedText } from './long-values.ts';
 import type { InstrumentationScope, Resource, SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode } from '../../model/telemetry.ts';
 import type { SpanPart } from '../types.ts';
 import { TELEMETRY_SOURCE_KEY } from '../../model/values.ts';
 import type { TableSpec } from './ddl.ts';
 import { decodeJson, encodeJson, encodeJsonWithBigInts } from './json.ts';
-import { attrText, attrValue, NO_SHARED_ENTRIES } from './attr-text.ts';
+import { attrValue, flatText } from './attr-text.ts';
 import { attrTypesText, decodeAttrs } from './attr-types.ts';
 import { traceKey } from './trace-key.ts';
 import {
@@ -40,21 +41,21 @@ export const spanTable: TableSpec<SpanInput> = {
     { name: 'parent_span_id', type: 'VARCHAR NOT NULL', get: (p) => p.s.parentSpanId },
     { name: 'trace_state', repeats: true, type: 'VARCHAR', get: (p) => nullIfEmpty(p.s.traceState) },
     { name: 'flags', type: 'UINTEGER', get: (p) => p.s.flags },
-    { name: 'name', repeats: true, type: 'VARCHAR NOT NULL', get: (p) => p.s.name },
+    { name: 'name', repeats: true, type: 'VARCHAR NOT NULL', get: (p) => storedString(p.s.name) },
     { name: 'kind', type: 'INTEGER', get: (p) => p.s.kind },
     { name: 'status_code', type: 'INTEGER', get: (p) => p.s.status.code },
-    { name: 'status_message', repeats: true, type: 'VARCHAR', get: (p) => nullIfEmpty(p.s.status.message) },
+    { name: 'status_message', repeats: true, type: 'VARCHAR', get: (p) => storedString(nullIfEmpty(p.s.status.message)) },
     { name: 'start_ns', type: 'BIGINT NOT NULL', get: (p) => p.s.startTimeUnixNano },
     { name: 'end_ns', type: 'BIGINT NOT NULL', get: (p) => p.s.endTimeUnixNano },
     { name: 'duration_ns', type: 'BIGINT', get: (p) => p.s.endTimeUnixNano - p.s.startTimeUnixNano },
     { name: 'service_name', repeats: true, type: 'VARCHAR', get: (p) => p.res.service },
     { name: 'telemetry_source', repeats: true, type: 'VARCHAR', get: (p) => attrValue(p.s.attributes, p.res.flat, TELEMETRY_SOURCE_KEY) ?? null },
-    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => attrText(p.s.attributes, NO_SHARED_ENTRIES) },
-    { name: 'attributes', repeats: true, type: 'VARCHAR', get: (p) => attrTypesText(p.s.attributes) },
+    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => storedText(p.s.attributes, flatText) },
+    { name: 'attributes', repeats: true, type: 'VARCHAR', get: (p) => storedText(p.s.attributes, attrTypesText) },
     { name: 'dropped_attributes', type: 'UINTEGER', get: (p) => p.s.droppedAttributesCount },
-    { name: 'events', type: 'VARCHAR', get: (p) => (p.s.events.length ? encodeJsonWithBigInts(p.s.events) : null) },
+    { name: 'events', type: 'VARCHAR', get: (p) => storedText(p.s.events, (e) => (e.length ? encodeJsonWithBigInts(e) : null)) },
     { name: 'dropped_events', type: 'UINTEGER', get: (p) => p.s.droppedEventsCount },
-    { name: 'links', type: 'VARCHAR', get: (p) => (p.s.links.length ? encodeJson(p.s.links) : null) },
+    { name: 'links', type: 'VARCHAR', get: (p) => storedText(p.s.links, (l) => (l.length ? encodeJson(l) : null)) },
     { name: 'dropped_links', type: 'UINTEGER', get: (p) => p.s.droppedLinksCount },
     { name: 'resource_id', type: 'BIGINT NOT NULL', get: (p) => p.res.id },
     { name: 'scope_id', type: 'BIGINT NOT NULL', get: (p) => p.scope.id },
