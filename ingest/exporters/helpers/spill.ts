@@ -6,6 +6,10 @@
 //
 // Bounded by bytes: past `maxBytes` the oldest rows (never one being sent) are deleted and their
 // items counted as dropped. Every operation runs on one connection, one after another.
+//
+// A row's body is kept in pieces of at most CHUNK_BYTES (table `spill_chunks`): DuckDB 1.5.5 keeps
+// the blocks of long strings and blobs pinned until it closes, and a spill of whole batches (one
+// blob of up to megabytes each) invalidated its database after ~100 MB (README, known gaps).
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DuckDBInstance, blobValue, type DuckDBConnection } from '@duckdb/node-api';
@@ -35,14 +39,21 @@ export interface Spill {
   close(): Promise<void>;
 }
 
-const TABLE = 'spill';
+const TABLE = 'spill_rows';
+const CHUNKS = 'spill_chunks';
+/** The largest piece of a body stored in one blob (DuckDB keeps pieces this small within its memory limit). */
+export const CHUNK_BYTES = 16_000;
+/** Pieces per INSERT statement. */
+const CHUNKS_PER_INSERT = 64;
 
 export async function openSpill(path: string, maxBytes: number): Promise<Spill> {
   await mkdir(dirname(path), { recursive: true });
   // Small: the spill is a queue, not an analytics database.
   const instance = await DuckDBInstance.create(path, { threads: '1', memory_limit: '128MB' });
   const conn: DuckDBConnection = await instance.connect();
-  await conn.run(`CREATE TABLE IF NOT EXISTS ${TABLE} (seq BIGINT NOT NULL, tenant VARCHAR NOT NULL, items INTEGER NOT NULL, bytes INTEGER NOT NULL, body BLOB NOT NULL)`);
+  await conn.run(`CREATE TABLE IF NOT EXISTS ${TABLE} (seq BIGINT NOT NULL, tenant VARCHAR NOT NULL, items INTEGER NOT NULL, bytes INTEGER NOT NULL)`);
+  await conn.run(`CREATE TABLE IF NOT EXISTS ${CHUNKS} (seq BIGINT NOT NULL, n INTEGER NOT NULL, body BLOB NOT NULL)`);
+  await migrateWholeBodies(conn);
   const totals = (await conn.runAndReadAll(`SELECT count(*)::INTEGER, coalesce(sum(items), 0)::BIGINT, coalesce(sum(bytes), 0)::BIGINT, min(seq), max(seq) FROM ${TABLE}`)).getRows()[0]!;
   let rows = Number(totals[0]);
   let items = Number(totals[1]);
@@ -68,7 +79,8 @@ export async function openSpill(path: string, maxBytes: number): Promise<Spill> 
     try {
       for (let i = 0; i < parts.length; i++) {
         const p = parts[i]!;
-        await conn.run(`INSERT INTO ${TABLE} VALUES ($1, $2, $3, $4, $5)`, [seqs[i]!, p.tenant, p.items, p.body.length, blobValue(p.body)]);
+        await conn.run(`INSERT INTO ${TABLE} VALUES ($1, $2, $3, $4)`, [seqs[i]!, p.tenant, p.items, p.body.length]);
+        await insertChunks(conn, seqs[i]!, p.body);
       }
       await conn.run('COMMIT');
     } catch (err) {
@@ -98,7 +110,10 @@ export async function openSpill(path: string, maxBytes: number): Promise<Spill> 
       items -= Number(n);
       rows--;
     }
-    if (victims.length > 0) await conn.run(`DELETE FROM ${TABLE} WHERE seq IN (${victims.join(',')})`);
+    if (victims.length > 0) {
+      await conn.run(`DELETE FROM ${TABLE} WHERE seq IN (${victims.join(',')})`);
+      await conn.run(`DELETE FROM ${CHUNKS} WHERE seq IN (${victims.join(',')})`);
+    }
     return dropped;
   }
 
@@ -129,15 +144,14 @@ export async function openSpill(path: string, maxBytes: number): Promise<Spill> 
         if (rows === 0) return [];
         // Enough rows for maxItems, judged by a running sum, but always the first one.
         const result = await conn.runAndReadAll(
-          `SELECT seq, tenant, items, body FROM (SELECT *, sum(items) OVER (ORDER BY seq) - items AS before FROM ${TABLE}) WHERE before < $1 OR before = 0 ORDER BY seq`,
+          `SELECT seq, tenant, items FROM (SELECT *, sum(items) OVER (ORDER BY seq) - items AS before FROM ${TABLE}) WHERE before < $1 OR before = 0 ORDER BY seq`,
           [maxItems],
         );
-        return result.getRowObjectsJS().map((r) => ({
-          seq: BigInt(r.seq as bigint),
-          tenant: String(r.tenant),
-          items: Number(r.items),
-          body: r.body as Uint8Array,
-        }));
+        const rowsRead = result.getRowObjectsJS().map((r) => ({ seq: BigInt(r.seq as bigint), tenant: String(r.tenant), items: Number(r.items) }));
+        const pieces = new Map<bigint, Uint8Array[]>(rowsRead.map((r) => [r.seq, []]));
+        const chunks = await conn.runAndReadAll(`SELECT seq, body FROM ${CHUNKS} WHERE seq IN (${rowsRead.map((r) => r.seq).join(',')}) ORDER BY seq, n`);
+        for (const c of chunks.getRowObjectsJS()) pieces.get(BigInt(c.seq as bigint))!.push(c.body as Uint8Array);
+        return rowsRead.map((r) => ({ ...r, body: Buffer.concat(pieces.get(r.seq)!) }));
       });
     },
     remove(seqs) {
@@ -145,6 +159,7 @@ export async function openSpill(path: string, maxBytes: number): Promise<Spill> 
         if (seqs.length === 0) return;
         const list = seqs.join(',');
         const gone = (await conn.runAndReadAll(`DELETE FROM ${TABLE} WHERE seq IN (${list}) RETURNING items, bytes`)).getRows();
+        await conn.run(`DELETE FROM ${CHUNKS} WHERE seq IN (${list})`);
         for (const [n, b] of gone) {
           rows--;
           items -= Number(n);
@@ -166,4 +181,35 @@ export async function openSpill(path: string, maxBytes: number): Promise<Spill> 
       instance.closeSync();
     },
   };
+}
+
+/** Stores `body` as pieces of at most CHUNK_BYTES, numbered from 0. */
+async function insertChunks(conn: DuckDBConnection, seq: bigint, body: Uint8Array): Promise<void> {
+  const count = Math.max(1, Math.ceil(body.length / CHUNK_BYTES));
+  for (let first = 0; first < count; first += CHUNKS_PER_INSERT) {
+    const last = Math.min(count, first + CHUNKS_PER_INSERT);
+    const values: string[] = [];
+    const params: (bigint | number | ReturnType<typeof blobValue>)[] = [];
+    for (let n = first; n < last; n++) {
+      values.push(`($${params.length + 1}, $${params.length + 2}, $${params.length + 3})`);
+      params.push(seq, n, blobValue(body.subarray(n * CHUNK_BYTES, (n + 1) * CHUNK_BYTES)));
+    }
+    await conn.run(`INSERT INTO ${CHUNKS} VALUES ${values.join(', ')}`, params);
+  }
+}
+
+/** A spill file written before bodies were chunked (table `spill`, one blob per row): its rows move over, oldest first. */
+async function migrateWholeBodies(conn: DuckDBConnection): Promise<void> {
+  const old = await conn.runAndReadAll(`SELECT count(*)::INTEGER FROM duckdb_tables() WHERE table_name = 'spill'`);
+  if (Number(old.getRows()[0]![0]) === 0) return;
+  const seqs = (await conn.runAndReadAll('SELECT seq FROM spill ORDER BY seq')).getRows().map((r) => BigInt(r[0] as bigint));
+  for (const seq of seqs) {
+    const [row] = (await conn.runAndReadAll('SELECT seq, tenant, items, bytes, body FROM spill WHERE seq = $1', [seq])).getRowObjectsJS();
+    await conn.run('BEGIN TRANSACTION');
+    await conn.run(`INSERT INTO ${TABLE} VALUES ($1, $2, $3, $4)`, [seq, String(row!.tenant), Number(row!.items), Number(row!.bytes)]);
+    await insertChunks(conn, seq, row!.body as Uint8Array);
+    await conn.run('DELETE FROM spill WHERE seq = $1', [seq]);
+    await conn.run('COMMIT');
+  }
+  await conn.run('DROP TABLE spill');
 }
