@@ -108,7 +108,7 @@ interface LaneState {
 const INVALIDATED = /has been invalidated|autocheckpoint failed|Reopen the database instance to recover|Detach and reattach/i;
 
 /** Whether `err` says the database needs a reopen before anything else can run on it. */
-export function invalidatesDatabase(err: unknown): boolean {
+function invalidatesDatabase(err: unknown): boolean {
   return INVALIDATED.test(err instanceof Error ? err.message : String(err));
 }
 

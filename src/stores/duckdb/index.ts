@@ -94,6 +94,7 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
       const [row] = await runQuery(conn, 'SELECT coalesce(max(id), 0) AS id FROM logs');
       lastLogId = row!.id as bigint;
     },
+    onInvalidated: (err) => logger.warn({ err: (err instanceof Error ? err.message : String(err)).split('\n', 1)[0] }, 'the DuckDB database was invalidated (a checkpoint failed): reopening the instance'),
     async setupWriteLane(conn, table) {
       const spec = TABLES.find((t) => t.name === table);
       if (spec && isStaged(spec)) await conn.run(createStagingSql(spec));

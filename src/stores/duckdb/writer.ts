@@ -68,6 +68,7 @@ function createTableWriter<R, P>(
   prepare: (r: R, cache: EncodeCache) => P,
   onWritten: (rows: number) => void,
   steps: StepSize,
+  logger: Logger,
   companions: readonly CompanionRows<R>[] = [],
 ): TableWriter<R> {
   const columns = stagedColumns(spec);
@@ -152,7 +153,9 @@ function createTableWriter<R, P>(
     try {
       await conn.run('COMMIT');
     } catch (err) {
-      if (!/COMMIT succeeded and is durable/i.test(err instanceof Error ? err.message : String(err))) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      if (!/COMMIT succeeded and is durable/i.test(message)) throw err;
+      logger.warn({ table: spec.name, err: message.split('\n', 1)[0] }, 'committed, but DuckDB could not checkpoint after it: reopening the instance');
       void db.reopen().catch(() => undefined);
     }
   }
@@ -210,9 +213,9 @@ export function createWriter(
   };
   // Each batch's trace ranges commit with its spans, so no span is visible without its range.
   // Resources and scopes commit with the rows that point at them.
-  const spans = createTableWriter(db, spanTable, prepareSpan, count('spans'), steps, [traceRangeRows(), parts.companion()]);
-  const logs = createTableWriter(db, logTable, (r: LogRecord, cache) => prepareLog(r, cache, logIds), count('logs'), steps, [logTraceRangeRows(), parts.companion()]);
-  const metrics = createTableWriter(db, metricTable, prepareMetric, count('metric_points'), steps);
+  const spans = createTableWriter(db, spanTable, prepareSpan, count('spans'), steps, logger, [traceRangeRows(), parts.companion()]);
+  const logs = createTableWriter(db, logTable, (r: LogRecord, cache) => prepareLog(r, cache, logIds), count('logs'), steps, logger, [logTraceRangeRows(), parts.companion()]);
+  const metrics = createTableWriter(db, metricTable, prepareMetric, count('metric_points'), steps, logger);
   return {
     writeSpans: guarded('spans', spans),
     writeLogs: guarded('logs', logs),
