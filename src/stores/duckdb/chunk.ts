@@ -21,18 +21,6 @@ export interface ChunkColumn<P> {
 
 const STRING_T = 16;
 
-/** DuckDB stores a string longer than this (its string block limit) out of line, in blocks of its own. */
-export const LONG_STRING_CHARS = 4096;
-let longStringChars = 0;
-
-/**
- * Characters of the strings longer than LONG_STRING_CHARS that this process has put in chunks
- * (monotonic). DuckDB 1.5 keeps the blocks of such strings in its buffer pool until the instance
- * closes: past its memory limit a checkpoint fails and the database is invalidated, so the store
- * reopens its instance by this count too (index.ts).
- */
-export const longStringCharsFilled = (): number => longStringChars;
-
 function wrongType<P>(col: ChunkColumn<P>, v: unknown, expected: string): never {
   throw new TypeError(`column ${col.name}: expected ${expected}, got ${typeof v}`);
 }
@@ -111,7 +99,6 @@ function fillColumnInto<P>(raw: duckdb.DataChunk, columns: readonly ChunkColumn<
           continue;
         }
         if (typeof v !== 'string') wrongType(col, v, 'a string');
-        if (v.length > LONG_STRING_CHARS) longStringChars += v.length;
         const same = v === last ? lastRow : slots ? (slots.get(v) ?? -1) : -1;
         if (same >= 0) copies.push(i, same);
         else {

@@ -20,7 +20,6 @@ import { createExceptionGroupStore } from './exception-groups.ts';
 import { createLogWindowStore } from './log-windows.ts';
 import { createTraceRangeTable } from './trace-ranges.ts';
 import { createParts, createPartTables, PARTS_LANE } from './parts.ts';
-import { longStringCharsFilled } from './chunk.ts';
 import { storedStringsCut } from './long-values.ts';
 
 export interface DuckDbStoreOptions {
@@ -102,9 +101,7 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
   });
   logger.info({ path: opts.path }, 'opened');
   const steps = { rows: opts.writeStepRows ?? DEFAULT_STEP_ROWS, ms: opts.writeStepMs ?? DEFAULT_STEP_MS };
-  const [limit] = await db.query(`SELECT current_setting('memory_limit') AS v`);
-  const longStringBudget = Math.floor(sizeBytes(String(limit?.v)) / 4);
-  const writer = createWriter(db, createLogIds(lastLogId), parts, logger, steps, reopenPolicy(db, opts.reopenEveryRows ?? 0, longStringBudget, logger));
+  const writer = createWriter(db, createLogIds(lastLogId), parts, logger, steps, reopenPolicy(db, opts.reopenEveryRows ?? 0, logger));
   return {
     traces: createTraceStore(db, parts),
     logs: createLogStore(db, parts),
@@ -129,47 +126,23 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
   };
 }
 
-/** DuckDB's size settings as it prints them ('61.0 MiB', '1.5 GiB', '512 bytes'), in bytes; NaN when unreadable. */
-export function sizeBytes(text: string): number {
-  const m = /^([\d.]+)\s*(bytes|[KMGT]i?B)$/i.exec(text.trim());
-  if (!m) return NaN;
-  const unit = m[2]!.toUpperCase();
-  const powers: Record<string, number> = { BYTES: 0, KB: 1, MB: 2, GB: 3, TB: 4, KIB: 1, MIB: 2, GIB: 3, TIB: 4 };
-  return Number(m[1]) * (unit.includes('I') ? 1024 : 1000) ** powers[unit]!;
-}
-
 /**
- * Reopens the instance (in the background: writes and reads queued meanwhile wait for it,
- * Db.reopen) every `everyRows` rows written, and whenever `longStringBudget` characters of long
- * strings were written since the last reopen (chunk.ts longStringCharsFilled). DuckDB keeps ~3.6
- * bytes of native memory per row written for as long as its instance is open, whatever is deleted
- * (README, Retention and memory), and every block of a string over 4 KB until it closes: past its
- * memory limit a checkpoint fails and invalidates the database. A quarter of the memory limit of
- * long strings between reopens leaves room for the rest (measured: 256 KB attributes killed a
- * 64 MB instance after ~70 MB of them). A reopen waits for the reads running, and writes wait
- * behind it: while a read runs it is put off to a later batch, up to twice the rows or the budget,
- * so one long query does not hold ingest back.
+ * Counts rows written and reopens the instance every `everyRows` (in the background: writes and
+ * reads queued meanwhile wait for it, Db.reopen). DuckDB keeps ~3.6 bytes of native memory per row
+ * written for as long as its instance is open, whatever is deleted (README, Retention and memory).
+ * A reopen waits for the reads running, and writes wait behind it: while a read runs it is put off
+ * to a later batch, up to twice `everyRows`, so one long query does not hold ingest back.
  */
-function reopenPolicy(db: Db, everyRows: number, longStringBudget: number, logger: Logger): (rows: number) => void {
+function reopenPolicy(db: Db, everyRows: number, logger: Logger): (rows: number) => void {
   let sinceReopen = 0;
-  let longAtReopen = longStringCharsFilled();
   return (rows) => {
+    if (everyRows <= 0) return;
     sinceReopen += rows;
-    const long = longStringCharsFilled() - longAtReopen;
-    const rowsDue = everyRows > 0 && sinceReopen >= everyRows;
-    const longDue = long >= longStringBudget; // false for a NaN budget
-    if (!rowsDue && !longDue) return;
-    const mayWait = (!rowsDue || sinceReopen < 2 * everyRows) && (!longDue || long < 2 * longStringBudget);
-    if (db.readsInFlight() > 0 && mayWait) return;
+    if (sinceReopen < everyRows || (db.readsInFlight() > 0 && sinceReopen < 2 * everyRows)) return;
     sinceReopen = 0;
-    longAtReopen = longStringCharsFilled();
     const started = performance.now();
     db.reopen().then(
-      () =>
-        logger.info(
-          { after: rowsDue ? { rows: everyRows } : { longStringChars: long }, ms: Math.round(performance.now() - started), reopens: db.reopens },
-          'reopened the DuckDB instance',
-        ),
+      () => logger.info({ afterRows: everyRows, ms: Math.round(performance.now() - started), reopens: db.reopens }, 'reopened the DuckDB instance'),
       (err: unknown) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'reopening the DuckDB instance failed: the store is closed'),
     );
   };

@@ -1,9 +1,7 @@
-// What one string put in DuckDB may hold. DuckDB 1.5.5 keeps the blocks of long strings in its
-// buffer pool; strings of up to ~16 KB go far past its memory limit once the store reopens its
-// instance now and then (index.ts), but from ~24 KB on they fill it within one row group whatever is
-// done, checkpoints fail, and the database is invalidated (README, known gaps; a bare
-// @duckdb/node-api probe shows it too). So a column value longer than MAX_STORED_CHARS is stored
-// cut: for a JSON or attr-text column, the longest strings inside it are shortened until the text
+// What one string put in DuckDB may hold. DuckDB 1.5.5 keeps the blocks of strings over ~16 KB in
+// its buffer pool: past its memory limit checkpoints fail and the database is invalidated (README,
+// known gaps; a bare @duckdb/node-api probe shows it too), while strings of 15 KB go hundreds of MB
+// past the limit. So a column value longer than MAX_STORED_CHARS is stored cut: for a JSON or attr-text column, the longest strings inside it are shortened until the text
 // fits (the structure stays readable); a plain string is cut. Cut strings end in '…' and are
 // counted. Only the embedded store does this: exports and live tails get every value whole.
 
