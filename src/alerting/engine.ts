@@ -372,7 +372,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     await dropOldSilences(now);
     if (lastHistoryPrune === undefined || now - lastHistoryPrune >= HISTORY_PRUNE_EVERY) {
       lastHistoryPrune = now;
-      await store.deleteHistoryBefore(now - limits.historyRetention);
+      // A failed prune is retried an hour later; this tick's evaluations go on.
+      await store.deleteHistoryBefore(now - limits.historyRetention).catch((err: unknown) => logger.warn({ err }, 'deleting old alert history failed'));
     }
     for (const rule of [...rules.values()]) {
       const k = key(rule.tenant, rule.id);
