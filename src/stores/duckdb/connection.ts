@@ -21,7 +21,7 @@ import {
   type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
-import { toStoreError, unavailable } from './errors.ts';
+import { invalidatesDatabase, toStoreError, unavailable } from './errors.ts';
 import { interruptible } from './interrupt.ts';
 import { preparedReads } from './prepared-reads.ts';
 import { currentQueryMeter } from '../../limits/query-time.ts';
@@ -99,17 +99,6 @@ interface LaneState {
   readonly failure: Error | null;
   /** Told every error a lane's work fails with (a reopen follows one that invalidated the database). */
   readonly failed: (err: unknown) => void;
-}
-
-/**
- * DuckDB's words when a failed checkpoint (e.g. out of memory) has invalidated an attached database:
- * every later statement fails until the instance is closed and the file attached again.
- */
-const INVALIDATED = /has been invalidated|autocheckpoint failed|Reopen the database instance to recover|Detach and reattach/i;
-
-/** Whether `err` says the database needs a reopen before anything else can run on it. */
-function invalidatesDatabase(err: unknown): boolean {
-  return INVALIDATED.test(err instanceof Error ? err.message : String(err));
 }
 
 const OPEN: Promise<void> = Promise.resolve();

@@ -21,9 +21,27 @@ const BAD_INPUT = /^(Conversion|Invalid Input|Out of Range) Error/;
 const TRANSIENT =
   /^(IO|Interrupt|Connection|TransactionContext) Error|Out of Memory|could not allocate|disconnected|instance closed|database has been closed|Could not set lock/i;
 
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+// DuckDB's words when a failed checkpoint (e.g. out of memory) has invalidated an attached
+// database: every later statement fails until the instance is closed and the file attached again.
+// The first is a COMMIT's: its transaction is durable all the same.
+const DURABLE_COMMIT = /COMMIT succeeded and is durable/i;
+const INVALIDATED = /has been invalidated|autocheckpoint failed|Reopen the database instance to recover|Detach and reattach/i;
+
+/** Whether `err` says the database needs a reopen before anything else can run on it. */
+export function invalidatesDatabase(err: unknown): boolean {
+  return INVALIDATED.test(messageOf(err));
+}
+
+/** Whether `err`, thrown by a COMMIT, says the transaction is durable though the checkpoint after it failed. */
+export function committedDespiteCheckpoint(err: unknown): boolean {
+  return DURABLE_COMMIT.test(messageOf(err));
+}
+
 export function toStoreError(err: unknown): StoreError {
   if (err instanceof StoreError) return err;
-  const message = err instanceof Error ? err.message : String(err);
+  const message = messageOf(err);
   const firstLine = message.split('\n', 1)[0] ?? message;
   if (BAD_INPUT.test(message)) return new StoreError('BAD_QUERY', BACKEND, firstLine, err);
   if (TRANSIENT.test(message)) return new StoreError('UNAVAILABLE', BACKEND, firstLine, err);

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { AttributeCatalog, LogStore, MetricStore, StoreWriter, TraceStore } from '../types.ts';
 import { createCatalog } from './catalog.ts';
 import { openDb, runQuery, type Db } from './connection.ts';
-import { unavailable } from './errors.ts';
+import { toStoreError, unavailable } from './errors.ts';
 import { createStagingSql, createTables, isStaged, type TableSpec } from './ddl.ts';
 import { createLogIds, logTable } from './log-rows.ts';
 import { createLogStore } from './log-store.ts';
@@ -93,7 +93,7 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
       const [row] = await runQuery(conn, 'SELECT coalesce(max(id), 0) AS id FROM logs');
       lastLogId = row!.id as bigint;
     },
-    onInvalidated: (err) => logger.warn({ err: (err instanceof Error ? err.message : String(err)).split('\n', 1)[0] }, 'the DuckDB database was invalidated (a checkpoint failed): reopening the instance'),
+    onInvalidated: (err) => logger.warn({ err: toStoreError(err).message }, 'the DuckDB database was invalidated (a checkpoint failed): reopening the instance'),
     async setupWriteLane(conn, table) {
       const spec = TABLES.find((t) => t.name === table);
       if (spec && isStaged(spec)) await conn.run(createStagingSql(spec));

@@ -10,7 +10,7 @@ import type { StoreWriter } from '../types.ts';
 import { keptAppender, type Db } from './connection.ts';
 import { CHUNK_ROWS, buildChunks, isStaged, loadSql, stagedColumns, stagedTypes, stagingTable, type TableSpec } from './ddl.ts';
 import { columnwiseChunkFiller } from './chunk.ts';
-import { toStoreError } from './errors.ts';
+import { committedDespiteCheckpoint, toStoreError } from './errors.ts';
 import { logTable, prepareLog, type LogIds } from './log-rows.ts';
 import { metricTable, prepareMetric } from './metric-rows.ts';
 import { createEncodeCache, type EncodeCache } from './resources.ts';
@@ -153,9 +153,8 @@ function createTableWriter<R, P>(
     try {
       await conn.run('COMMIT');
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      if (!/COMMIT succeeded and is durable/i.test(message)) throw err;
-      logger.warn({ table: spec.name, err: message.split('\n', 1)[0] }, 'committed, but DuckDB could not checkpoint after it: reopening the instance');
+      if (!committedDespiteCheckpoint(err)) throw err;
+      logger.warn({ table: spec.name, err: toStoreError(err).message }, 'committed, but DuckDB could not checkpoint after it: reopening the instance');
       void db.reopen().catch(() => undefined);
     }
   }
