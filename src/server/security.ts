@@ -10,6 +10,7 @@ import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
 import { createRefusalDelay } from '../limits/refusal-delay.ts';
 import type { MetricSample } from './metrics.ts';
 import { createReceiverGuard } from '../../ingest/receivers/otlp/guard.ts';
+import { componentType } from '../../ingest/registry.ts';
 import { receiverTls } from '../../ingest/receivers/otlp/tls.ts';
 import type { OtlpReceiverEnvironment } from '../../ingest/receivers/otlp/factory.ts';
 import type { GraphQLServerOptions } from './graphql-server.ts';
@@ -77,7 +78,7 @@ export function withSecurityProcessors<C extends GatewayConfig>(cfg: C): C {
   if (configured.length === 0) return cfg;
   const pipelines = Object.fromEntries(
     Object.entries(cfg.pipelines).map(([signal, p]) => {
-      const named = new Set(p.processors.map((id) => id.split('/')[0]));
+      const named = new Set(p.processors.map(componentType));
       const missing = configured.filter((id) => !named.has(id));
       return [signal, { ...p, processors: [...missing, ...p.processors] }];
     }),

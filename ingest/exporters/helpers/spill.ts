@@ -94,6 +94,14 @@ export async function openSpill(path: string, maxBytes: number): Promise<Spill> 
     }
   }
 
+  /** Deletes rows with their pieces; their (items, bytes). */
+  async function deleteRows(seqs: readonly bigint[]): Promise<unknown[][]> {
+    const list = seqs.join(',');
+    const gone = (await conn.runAndReadAll(`DELETE FROM ${TABLE} WHERE seq IN (${list}) RETURNING items, bytes`)).getRows();
+    await conn.run(`DELETE FROM ${CHUNKS} WHERE seq IN (${list})`);
+    return gone;
+  }
+
   /** Deletes the oldest rows not in flight until the bytes fit; returns the items deleted. */
   async function enforceBound(): Promise<number> {
     if (bytes <= maxBytes) return 0;
@@ -110,10 +118,7 @@ export async function openSpill(path: string, maxBytes: number): Promise<Spill> 
       items -= Number(n);
       rows--;
     }
-    if (victims.length > 0) {
-      await conn.run(`DELETE FROM ${TABLE} WHERE seq IN (${victims.join(',')})`);
-      await conn.run(`DELETE FROM ${CHUNKS} WHERE seq IN (${victims.join(',')})`);
-    }
+    if (victims.length > 0) await deleteRows(victims);
     return dropped;
   }
 
@@ -157,10 +162,7 @@ export async function openSpill(path: string, maxBytes: number): Promise<Spill> 
     remove(seqs) {
       return serial(async () => {
         if (seqs.length === 0) return;
-        const list = seqs.join(',');
-        const gone = (await conn.runAndReadAll(`DELETE FROM ${TABLE} WHERE seq IN (${list}) RETURNING items, bytes`)).getRows();
-        await conn.run(`DELETE FROM ${CHUNKS} WHERE seq IN (${list})`);
-        for (const [n, b] of gone) {
+        for (const [n, b] of await deleteRows(seqs)) {
           rows--;
           items -= Number(n);
           bytes -= Number(b);

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { type Consumer, type Processor, type Signal, type SignalItems, permanentError } from '../../component.ts';
 import type { AnyValue, KeyValue } from '../../../src/model/telemetry.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
+import { componentType } from '../../registry.ts';
 import { type AttributeHolder, visitBatch } from '../attributes-walk.ts';
 
 export interface LimitsProcessorConfig {
@@ -129,7 +130,7 @@ export function createLimitsProcessor<S extends Signal>(
         if (!(err instanceof LimitBroken)) throw err;
         stats.refusedBatches++;
         logger.debug({ limit: err.message }, 'batch refused by attribute limits');
-        return Promise.reject(permanentError(`attribute limits (processors.${id.split('/')[0]}): ${err.message}`));
+        return Promise.reject(permanentError(`attribute limits (processors.${componentType(id)}): ${err.message}`));
       }
       return next.consume(items);
     },

@@ -8,6 +8,7 @@
 import v8 from 'node:v8';
 import type { Logger } from 'pino';
 import { type Consumer, type Processor, type Signal, type SignalItems, retryableError } from '../../component.ts';
+import { componentType } from '../../registry.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
 
 export interface MemoryLimiterConfig {
@@ -53,7 +54,7 @@ export function createMemoryLimiter<S extends Signal>(
   let over = false;
   let refusedItems = 0;
   let refusedBatches = 0;
-  const name = id.split('/')[0];
+  const name = componentType(id);
 
   function overLimit(): boolean {
     if (soft === null) return false;
