@@ -18,7 +18,8 @@ import { stringify } from 'yaml';
 import type { InstrumentationScope, LogRecord, MetricDescriptor, MetricPoint, Resource } from '../src/model/telemetry.ts';
 import { encodeRequest } from '../src/otlp/encode.ts';
 import { decodeRequest } from '../src/otlp/codec.ts';
-import { freePort, prometheusAvailable, startPrometheus, type PrometheusServer } from '../test/helpers/prometheus-server.ts';
+import { prometheusAvailable, startPrometheus, type PrometheusServer } from '../test/helpers/prometheus-server.ts';
+import { freePort } from '../test/helpers/free-port.ts';
 import { arg, cpuSeconds, fmt, machine } from './lib.ts';
 import { syntheticTraces } from './synthetic.ts';
 

@@ -10,12 +10,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { exportServiceDefinition } from '../ingest/receivers/otlp/grpc.ts';
 import { encodeTraceRequests } from './otlp-requests.ts';
 import { syntheticTraces } from './synthetic.ts';
 import { arg, cpuSeconds, fmt, machine, rssMiB, waitForReady } from './lib.ts';
+import { freePort } from '../test/helpers/free-port.ts';
 
 const seconds = arg('seconds', 60);
 const inFlight = arg('concurrency', 8);
@@ -25,15 +25,6 @@ const profileDir = process.argv.includes('--profile') ? process.argv[process.arg
 // --skip-bare: no bare-receiver run (and no ratio), for long memory runs of the gateway alone.
 const memoryLimit = process.argv.includes('--memory-limit') ? process.argv[process.argv.indexOf('--memory-limit') + 1] : undefined;
 const SPANS_PER_REQUEST = 100;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function pinned(args: string[], env: NodeJS.ProcessEnv, nodeFlags: string[] = []): ChildProcess {
   return spawn('taskset', ['-c', '0', process.execPath, ...nodeFlags, '--import', 'tsx', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });

@@ -20,7 +20,6 @@
 // child gateway, space-separated, e.g. "--trace-gc --max-semi-space-size=32").
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
@@ -29,6 +28,7 @@ import { gqlData } from '../test/helpers/graphql-client.ts';
 import { syntheticTraces } from './synthetic.ts';
 import { arg, cpuSeconds, fmt, machine, summarize, threadSchedMs, waitForReady } from './lib.ts';
 import type { Interval, ProbeRecords } from './query-probe.ts';
+import { freePort } from '../test/helpers/free-port.ts';
 
 const spanCount = arg('spans', 1_000_000);
 const runs = arg('runs', 200);
@@ -46,15 +46,6 @@ const dbFile = keptFile ?? join(dir, 'bench.duckdb');
 const reuse = keptFile !== null && existsSync(keptFile);
 const memoryLimit = textArg('memory-limit');
 const duckdb = { ...(threads ? { threads } : {}), ...(memoryLimit ? { memoryLimit } : {}) };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The queries' server: its GraphQL URL, the process whose CPU it uses, its probe records, stop. */
 interface Server {

@@ -3,22 +3,14 @@
 // Fresh data directory each run. Options: --runs N (default 5).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arg, fmt, machine, summarize } from './lib.ts';
+import { freePort } from '../test/helpers/free-port.ts';
 
 const runs = arg('runs', 5);
 const BIN = new URL('../bin/teleql.js', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const accepts = (port: number) =>
   new Promise<boolean>((resolve) => {

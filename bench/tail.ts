@@ -17,7 +17,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -29,6 +28,7 @@ import type { SubscriberCommand, SubscriberPlan, SubscriberStats } from './tail-
 import { arg, cpuSeconds, fmt, machine, summarize, waitForReady } from './lib.ts';
 import type { ProbeReading } from './loop-probe.ts';
 import { attribute, threadSampler, type SendRecord } from './tail-attribution.ts';
+import { freePort } from '../test/helpers/free-port.ts';
 
 const seconds = arg('seconds', 10);
 const rate = arg('rate', 10_000); // spans/s in the latency phase
@@ -37,15 +37,6 @@ const counts = (process.argv.includes('--subscribers') ? process.argv[process.ar
 const SERVICES = 1000;
 const SPANS_PER_REQUEST = 100;
 const REQUESTS = 400; // distinct pre-encoded requests, sent round-robin
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // --- requests: 100 spans each over random services; every span names its request in bench.req ---
 const resources: Resource[] = Array.from({ length: SERVICES }, (_, i) => ({

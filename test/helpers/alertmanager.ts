@@ -2,24 +2,16 @@
 // with a temp config and storage dir, clustering off; waits until it is ready.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './wait-for.ts';
+import { freePort } from './free-port.ts';
 
 export const ALERTMANAGER_BIN = '/usr/bin/prometheus-alertmanager';
 
 export interface Alertmanager {
   url: string;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 export async function startAlertmanager(): Promise<Alertmanager> {

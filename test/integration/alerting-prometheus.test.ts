@@ -12,7 +12,7 @@ import { buildApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { silentLogger } from '../../src/logger.ts';
 import type { AlertEngine } from '../../src/alerting/engine.ts';
-import { freePort } from '../helpers/alertmanager.ts';
+import { freePort } from '../helpers/free-port.ts';
 import { gqlData } from '../helpers/graphql-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 

@@ -10,26 +10,17 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gqlData } from '../helpers/graphql-client.ts';
 import { randomTraceId, spansJson } from '../helpers/otlp-bodies.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const BIN = new URL('../../bin/teleql.js', import.meta.url).pathname;
 const HEAP_MB = 192;
 const SPANS_PER_REQUEST = 256;
 const REQUESTS = 150; // 256 × 12 KB × 150 = 470 MB of attributes: more than twice the heap
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** A Jaeger OTLP/HTTP endpoint that is down: every export gets 503. */
 async function downJaeger(): Promise<{ url: string; server: Server }> {

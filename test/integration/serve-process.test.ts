@@ -4,23 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gqlData } from '../helpers/graphql-client.ts';
 import { sendTrace } from '../helpers/otel-sdk.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const BIN = new URL('../../bin/teleql.js', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Served {
   child: ChildProcess;

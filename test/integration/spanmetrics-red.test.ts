@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +14,7 @@ import type { RedMetricsStore } from '../../src/stores/correlation-types.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { gql } from '../helpers/graphql-client.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const SEC = 1_000_000_000n;
 const MS_F = 1e6;
@@ -28,14 +28,6 @@ const root = protobuf.Root.fromJSON({
   },
 });
 const WriteRequest = root.lookupType('WriteRequest');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface Series {
   labels: Record<string, string>;
