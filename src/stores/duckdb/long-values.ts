@@ -1,8 +1,9 @@
 // What one string put in DuckDB may hold. DuckDB 1.5.5 keeps the blocks of strings over ~16 KB in
 // its buffer pool: past its memory limit checkpoints fail and the database is invalidated (README,
 // known gaps; a bare @duckdb/node-api probe shows it too), while strings of 15 KB go hundreds of MB
-// past the limit. So a column value longer than MAX_STORED_CHARS is stored cut: for a JSON or attr-text column, the longest strings inside it are shortened until the text
-// fits (the structure stays readable); a plain string is cut. Cut strings end in '…' and are
+// past the limit. So a column value longer than MAX_STORED_CHARS is stored cut: in a JSON or
+// attr-text column the longest strings inside it are shortened until the text fits (the structure
+// stays readable); a plain string is cut. Cut strings end in '…' and are
 // counted. Only the embedded store does this: exports and live tails get every value whole.
 
 /** The longest text one column value may be (characters). */
@@ -44,8 +45,12 @@ export function storedText<T>(value: T, encode: (v: T) => string | null): string
 function collect(v: unknown, into: number[]): void {
   if (typeof v === 'string') into.push(v.length);
   else if (Array.isArray(v)) for (const x of v) collect(x, into);
-  else if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) for (const x of Object.values(v)) collect(x, into);
+  else if (isRecord(v)) for (const x of Object.values(v)) collect(x, into);
 }
+
+/** An object whose values are walked for strings (bytes are one value, not a structure). */
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !(v instanceof Uint8Array);
 
 /** The largest length c such that the strings cut to c sum to at most `budget` (water-filling). */
 function capFor(lengths: number[], budget: number): number {
@@ -70,7 +75,7 @@ function cutStrings(v: unknown, limit: number, key?: string): unknown {
     return v.slice(0, limit - ELLIPSIS.length) + ELLIPSIS;
   }
   if (Array.isArray(v)) return v.map((x) => cutStrings(x, limit));
-  if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) {
+  if (isRecord(v)) {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) out[k] = cutStrings(x, limit, k);
     return out;
