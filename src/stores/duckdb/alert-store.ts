@@ -2,9 +2,11 @@
 // rule + label set), the state-change history, and silences. Tenant is the first column of each,
 // and every statement binds it (or loads all tenants once at start-up).
 import { parseRule, ruleToPlain } from '../../alerting/rules.ts';
+import { AlertingError } from '../../alerting/types.ts';
 import type { AlertInstance, AlertRule, AlertState, AlertStore, AlertTransition, Silence } from '../../alerting/types.ts';
 import type { Db } from './connection.ts';
 import { params, timeRangeSql } from './filter-sql.ts';
+import { MAX_STORED_CHARS, storedText } from './long-values.ts';
 
 const DDL = [
   `CREATE TABLE IF NOT EXISTS alert_rules (
@@ -24,6 +26,14 @@ const DDL = [
 
 /** JSON with bigints as `"123n"` strings, read back by `reviveBigints`. */
 const withBigints = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x));
+/**
+ * A rule's or silence's text, refused when longer than one DuckDB string may be (long-values.ts):
+ * cutting it would change what the rule matches or what the silence says.
+ */
+function definitionText(code: 'BAD_RULE' | 'BAD_SILENCE', what: string, text: string): string {
+  if (text.length <= MAX_STORED_CHARS) return text;
+  throw new AlertingError(code, `${what} is ${text.length} characters as JSON; at most ${MAX_STORED_CHARS} are stored (shorten its annotations, labels, filter or comment)`);
+}
 const reviveBigints = (text: string) => JSON.parse(text, (_k, x: unknown) => (typeof x === 'string' && /^-?\d+n$/.test(x) ? BigInt(x.slice(0, -1)) : x)) as unknown;
 
 export async function openAlertStore(db: Db): Promise<AlertStore> {
@@ -38,7 +48,7 @@ export async function openAlertStore(db: Db): Promise<AlertStore> {
       await db.query('INSERT OR REPLACE INTO alert_rules VALUES ($1, $2, $3, $4)', [
         rule.tenant,
         rule.id,
-        JSON.stringify(ruleToPlain(rule)),
+        definitionText('BAD_RULE', 'rule', JSON.stringify(ruleToPlain(rule))),
         BigInt(Date.now()) * 1_000_000n,
       ]);
     },
@@ -59,7 +69,8 @@ export async function openAlertStore(db: Db): Promise<AlertStore> {
         i.activeAt,
         i.firedAt,
         i.resolvedAt,
-        withBigints(i),
+        // Evidence carries stored exception messages (each up to MAX_STORED_CHARS): the longest are cut.
+        storedText(i, withBigints),
       ]);
     },
     async deleteInstance(tenant, fp) {
@@ -71,7 +82,7 @@ export async function openAlertStore(db: Db): Promise<AlertStore> {
         t.ruleId,
         t.ruleName,
         t.fingerprint,
-        JSON.stringify(t.labels),
+        storedText(t.labels, JSON.stringify),
         t.from,
         t.to,
         t.at,
@@ -123,7 +134,13 @@ export async function openAlertStore(db: Db): Promise<AlertStore> {
       return rows.map((r) => reviveBigints(r.body as string) as Silence);
     },
     async saveSilence(s: Silence) {
-      await db.query('INSERT OR REPLACE INTO alert_silences VALUES ($1, $2, $3, $4, $5)', [s.tenant, s.id, withBigints(s), s.startsAt, s.endsAt]);
+      await db.query('INSERT OR REPLACE INTO alert_silences VALUES ($1, $2, $3, $4, $5)', [
+        s.tenant,
+        s.id,
+        definitionText('BAD_SILENCE', 'silence', withBigints(s)),
+        s.startsAt,
+        s.endsAt,
+      ]);
     },
     async deleteSilence(tenant: string, id: string) {
       await db.query('DELETE FROM alert_silences WHERE tenant = $1 AND id = $2', [tenant, id]);

@@ -85,3 +85,50 @@ test('a rule whose filter holds durations (bigint nanoseconds) is saved and read
   }
 });
 
+
+test('no alerting value longer than one DuckDB string may be goes in whole: evidence is cut, an oversize rule or silence is refused', async () => {
+  // The alert tables share the store's DuckDB file, where long strings can invalidate the database
+  // (stores/duckdb/long-values.ts). Evidence repeats stored exception messages of up to 16,000
+  // characters each and is saved at every evaluation of a firing alert.
+  const dir = await mkdtemp(join(tmpdir(), 'teleql-alert-store-'));
+  const path = join(dir, 'db.duckdb');
+  try {
+    const rule = parseRule({ name: 'Errors', kind: 'SPAN_ERROR_RATE', threshold: 0.05 }, { tenant: 'acme', source: 'api', where: 'rule' });
+    const group = (n: number) => ({ fingerprint: `g${n}`, type: 'Error', message: `${n}`.repeat(15_000), count: 3, sampleTraceId: null });
+    const inst: AlertInstance = {
+      tenant: 'acme',
+      ruleId: rule.id,
+      fingerprint: 'f1',
+      labels: { alertname: 'Errors', service: 'checkout' },
+      annotations: { summary: 'errors in checkout' },
+      state: 'FIRING',
+      value: 0.2,
+      activeAt: T,
+      firedAt: T + 5n,
+      resolvedAt: null,
+      lastEvaluatedAt: T + 5n,
+      evidence: { value: 0.2, window: { from: T - 10n, to: T + 5n }, exemplars: [], exceptionGroups: [group(1), group(2), group(3)] },
+      silencedBy: [],
+    };
+    const store = await openDuckDbStore({ path, logger: silentLogger() });
+    const a = await openAlertStore(store.db);
+    await a.saveInstance(inst);
+    const [loaded] = await a.loadInstances();
+    const { evidence, ...rest } = loaded!;
+    const { evidence: _whole, ...instRest } = inst;
+    assert.deepEqual(rest, instRest, 'everything but the long messages reads back whole, bigints included');
+    const messages = evidence!.exceptionGroups.map((g) => g.message);
+    assert.ok(messages.every((m) => m.endsWith('…') && m.length < 5_400), `messages cut to one length: ${messages.map((m) => m.length).join(', ')}`);
+    assert.deepEqual(evidence!.exceptionGroups.map((g) => g.message[0]), ['1', '2', '3']);
+
+    const big = parseRule({ name: 'Errors', kind: 'SPAN_ERROR_RATE', threshold: 0.05, annotations: { runbook: 'x'.repeat(20_000) } }, { tenant: 'acme', source: 'api', where: 'rule' });
+    await assert.rejects(a.saveRule(big), (err: Error & { code?: string }) => err.code === 'BAD_RULE' && /rule is 2\d{4} characters as JSON; at most 16000/.test(err.message));
+    const silence = newSilence('acme', { matchers: [{ name: 'service', value: 'checkout', type: '=' }], endsAt: T + 100n, comment: 'y'.repeat(20_000) }, T);
+    await assert.rejects(a.saveSilence(silence), (err: Error & { code?: string }) => err.code === 'BAD_SILENCE');
+    assert.deepEqual(await a.loadRules(), []);
+    assert.deepEqual(await a.loadSilences(), []);
+    await store.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
