@@ -87,7 +87,8 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
   const max = config.maxRequestBytes;
   const served = Object.entries(PATHS).filter(([, signal]) => next[signal]);
   const paths = served.map(([p]) => p).join(', ');
-  const allowedOrigins = config.http.cors?.allowedOrigins.map(originPattern) ?? [];
+  const allowedOrigins = config.http.cors.allowedOrigins.map(originPattern);
+  const preflight = preflightAnswer(config);
 
   return async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     ctx.stats.httpRequests++;
@@ -95,6 +96,7 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
     const corsAllowed = origin !== undefined && allowedOrigins.some((re) => re.test(origin));
     if (corsAllowed) {
       res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Expose-Headers', 'Retry-After');
       res.setHeader('Vary', 'Origin');
     }
     let format: OtlpFormat = 'json';
@@ -103,7 +105,7 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
       const path = (req.url ?? '/').split('?')[0] ?? '/';
       const signal = PATHS[path];
       const consumer = signal && next[signal];
-      if (!signal || !consumer) throw badRequest(`unknown path ${path}; this receiver serves POST ${paths}`);
+      if (!signal || !consumer) throw new ReceiveError(404, GrpcStatus.UNIMPLEMENTED, `unknown path ${path}; this receiver serves POST ${paths}`);
       if (req.method === 'OPTIONS' && allowedOrigins.length > 0 && req.headers['access-control-request-method']) {
         preflight(req, res, corsAllowed);
         return;
@@ -114,7 +116,9 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
       }
       const requestFormat = formatOf(req.headers['content-type']);
       if (!requestFormat) {
-        throw badRequest(
+        throw new ReceiveError(
+          415,
+          GrpcStatus.INVALID_ARGUMENT,
           `unsupported Content-Type ${JSON.stringify(req.headers['content-type'] ?? '')}; use application/x-protobuf or application/json`,
         );
       }
@@ -181,6 +185,12 @@ function formatOf(contentType: string | undefined): OtlpFormat | undefined {
  */
 function skipRest(req: http.IncomingMessage, res: http.ServerResponse, max: number, answer: () => void): Promise<void> {
   const length = Number(req.headers['content-length'] ?? NaN);
+  // Over the limit, an `Expect: 100-continue` client was sent no 100 Continue: it waits for this
+  // answer before sending anything, so waiting for its body would only stall both sides.
+  if (length > max && req.headers.expect?.toLowerCase() === '100-continue') {
+    closeUnread(req, res, answer);
+    return Promise.resolve();
+  }
   if (Number.isFinite(length) && length <= max) {
     // Flowing with no reader (or readRequestBody's, settled and ignoring; perhaps paused on its destroyed
     // inflater) discards the rest as it arrives. (Leaving an unread body to node:http's discard once
@@ -237,17 +247,30 @@ function closeUnread(req: http.IncomingMessage, res: http.ServerResponse, answer
   answer();
 }
 
-function preflight(req: http.IncomingMessage, res: http.ServerResponse, allowed: boolean): void {
-  if (!allowed) {
-    res.writeHead(403, { 'Content-Type': 'text/plain' }).end(`origin ${req.headers.origin ?? '(none)'} is not allowed`);
-    return;
-  }
-  res.writeHead(204, {
-    'Access-Control-Allow-Methods': 'POST',
-    'Access-Control-Allow-Headers': req.headers['access-control-request-headers'] ?? 'Content-Type, Content-Encoding',
-    'Access-Control-Max-Age': '7200',
-  });
-  res.end();
+/** Request headers a preflight may always ask for: the ones OTLP exporters send (and credentials). */
+const CORS_BASE_HEADERS = ['accept', 'authorization', 'content-encoding', 'content-type', 'origin', 'x-requested-with'];
+
+/** The CORS preflight, as the Collector's: allowed origins only, and only headers it may send. */
+function preflightAnswer(config: OtlpReceiverConfig) {
+  const { allowedHeaders, maxAge } = config.http.cors;
+  const anyHeader = allowedHeaders.includes('*');
+  const headers = new Set([...CORS_BASE_HEADERS, config.tenantHeader, ...allowedHeaders].map((h) => h.toLowerCase()));
+  return (req: http.IncomingMessage, res: http.ServerResponse, originAllowed: boolean): void => {
+    const refuse = (why: string) => void res.writeHead(403, { 'Content-Type': 'text/plain' }).end(why);
+    if (!originAllowed) return refuse(`origin ${req.headers.origin ?? '(none)'} is not allowed (receivers.otlp.http.cors.allowedOrigins)`);
+    const requested = (req.headers['access-control-request-headers'] ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter((h) => h !== '');
+    const refused = anyHeader ? [] : requested.filter((h) => !headers.has(h));
+    if (refused.length > 0) return refuse(`request headers ${refused.join(', ')} are not allowed (receivers.otlp.http.cors.allowedHeaders)`);
+    res.writeHead(204, {
+      'Access-Control-Allow-Methods': 'POST',
+      ...(requested.length > 0 && { 'Access-Control-Allow-Headers': requested.join(', ') }),
+      'Access-Control-Max-Age': String(maxAge),
+    });
+    res.end();
+  };
 }
 
 /** `https://*.example.com` style patterns, as the Collector's cors.allowed_origins. */
