@@ -1,6 +1,7 @@
 // Alert (one series of one rule), its evidence, the state-change history, and their queries.
 import { alertHistory, alertRuleOf, alerts, exemplarTraces } from '../resolvers/alerts.ts';
 import { builder } from './builder.ts';
+import { NON_FINITE_NULL, finiteOrNull } from './fields.ts';
 import {
   AlertEvidenceRef,
   AlertExceptionGroupRef,
@@ -20,7 +21,7 @@ builder.objectType(AlertRef, {
     labels: t.field({ type: 'JSON', resolve: (a) => a.labels }),
     annotations: t.field({ type: 'JSON', resolve: (a) => a.annotations }),
     state: t.field({ type: AlertStateEnum, resolve: (a) => a.state }),
-    value: t.float({ nullable: true, description: 'The value at the last evaluation.', resolve: (a) => a.value }),
+    value: t.float({ nullable: true, description: `The value at the last evaluation; ${NON_FINITE_NULL}`, resolve: (a) => finiteOrNull(a.value) }),
     activeAt: t.field({ type: 'Timestamp', nullable: true, description: 'When the condition started holding (pending).', resolve: (a) => a.activeAt }),
     firedAt: t.field({ type: 'Timestamp', nullable: true, resolve: (a) => a.firedAt }),
     resolvedAt: t.field({ type: 'Timestamp', nullable: true, resolve: (a) => a.resolvedAt }),

@@ -1,15 +1,19 @@
 import { attributesToPlain } from '../src/model/values.ts';
 import { loadSpan, loadTrace } from '../resolvers/traces.ts';
 import { builder } from './builder.ts';
-import { instantFields } from './fields.ts';
+import { NON_FINITE_NULL, finiteOrNull, instantFields } from './fields.ts';
 
 builder.objectType('Exemplar', {
   description: 'A sample measurement tied to the span that was active when it was recorded.',
   fields: (t) => ({
     ...instantFields(t, 'time', (e) => e.timeUnixNano),
-    value: t.exposeFloat('value'),
+    value: t.float({ nullable: true, description: NON_FINITE_NULL, resolve: (e) => finiteOrNull(e.value) }),
     asInt: t.exposeString('asInt', { nullable: true, description: 'Raw points only: the value when recorded as an int.' }),
-    asDouble: t.exposeFloat('asDouble', { nullable: true, description: 'Raw points only: the value when recorded as a double.' }),
+    asDouble: t.float({
+      nullable: true,
+      description: `Raw points only: the value when recorded as a double; ${NON_FINITE_NULL}`,
+      resolve: (e) => finiteOrNull(e.asDouble),
+    }),
     traceId: t.id({ nullable: true, resolve: (e) => e.traceId || null }),
     spanId: t.id({ nullable: true, resolve: (e) => e.spanId || null }),
     filteredAttributes: t.field({ type: 'JSON', resolve: (e) => attributesToPlain(e.filteredAttributes) }),

@@ -8,6 +8,15 @@ import type { BuilderTypes } from './builder.ts';
 
 type Fields<Shape> = ObjectFieldBuilder<BuilderTypes, Shape>;
 
+/**
+ * A measured double as GraphQL can carry it: NaN and ±Infinity are legal OTLP values (a summary
+ * without observations has NaN quantiles) but not GraphQL Floats, so they read as null.
+ */
+export const finiteOrNull = (x: number | null | undefined): number | null => (x != null && Number.isFinite(x) ? x : null);
+
+/** Description of a Float field that is null when its value is not finite. */
+export const NON_FINITE_NULL = 'null when the value is NaN or ±Infinity, which GraphQL cannot carry.';
+
 export function attributeFields<Shape>(t: Fields<Shape>, get: (parent: Shape) => readonly KeyValue[]) {
   return {
     attributes: t.field({

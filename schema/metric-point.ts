@@ -2,16 +2,16 @@ import type { MetricPoint } from '../src/model/telemetry.ts';
 import { metricPoints, pointExemplars, pointValue } from '../resolvers/metrics.ts';
 import { builder } from './builder.ts';
 import { PointTypeEnum } from './enums.ts';
-import { attributeFields, instantFields } from './fields.ts';
+import { NON_FINITE_NULL, attributeFields, finiteOrNull, instantFields } from './fields.ts';
 
 type Point = MetricPoint['point'];
 const field = <K extends string>(p: Point, key: K): unknown => (key in p ? (p as Record<K, unknown>)[key] : null);
-const num = (p: Point, key: string): number | null => (field(p, key) as number | undefined) ?? null;
+const num = (p: Point, key: string): number | null => finiteOrNull(field(p, key) as number | undefined);
 
 builder.objectType('MetricPoint', {
   description:
     'One raw OTLP data point with every field; fields that do not apply to the point type are null ' +
-    '(e.g. bucketCounts on a gauge).',
+    '(e.g. bucketCounts on a gauge). Doubles that are NaN or ±Infinity (legal in OTLP) read as null.',
   fields: (t) => ({
     metric: t.field({ type: 'MetricDescriptor', resolve: (m) => m.metric }),
     name: t.string({ resolve: (m) => m.metric.name }),
@@ -22,7 +22,7 @@ builder.objectType('MetricPoint', {
     ...instantFields(t, 'startTime', (m) => m.point.startTimeUnixNano),
     ...instantFields(t, 'time', (m) => m.point.timeUnixNano),
     flags: t.int({ resolve: (m) => m.point.flags }),
-    value: t.float({ nullable: true, description: 'Number points: the value as a double.', resolve: (m) => pointValue(m.point) }),
+    value: t.float({ nullable: true, description: `Number points: the value as a double; ${NON_FINITE_NULL}`, resolve: (m) => finiteOrNull(pointValue(m.point)) }),
     asInt: t.string({ nullable: true, resolve: (m) => (field(m.point, 'asInt') as string | undefined) ?? null }),
     asDouble: t.float({ nullable: true, resolve: (m) => num(m.point, 'asDouble') }),
     count: t.float({ nullable: true, resolve: (m) => num(m.point, 'count') }),
@@ -33,7 +33,7 @@ builder.objectType('MetricPoint', {
     explicitBounds: t.floatList({ nullable: true, resolve: (m) => (m.point.type === 'histogram' ? m.point.explicitBounds : null) }),
     scale: t.int({ nullable: true, resolve: (m) => (m.point.type === 'exponentialHistogram' ? m.point.scale : null) }),
     zeroCount: t.float({ nullable: true, resolve: (m) => (m.point.type === 'exponentialHistogram' ? m.point.zeroCount : null) }),
-    zeroThreshold: t.float({ nullable: true, resolve: (m) => (m.point.type === 'exponentialHistogram' ? m.point.zeroThreshold : null) }),
+    zeroThreshold: t.float({ nullable: true, resolve: (m) => (m.point.type === 'exponentialHistogram' ? finiteOrNull(m.point.zeroThreshold) : null) }),
     positive: t.field({
       type: 'ExponentialBuckets',
       nullable: true,

@@ -1,8 +1,9 @@
 import { builder } from './builder.ts';
+import { NON_FINITE_NULL, finiteOrNull } from './fields.ts';
 
 builder.objectType('QuantileValue', {
   fields: (t) => ({
     quantile: t.exposeFloat('quantile'),
-    value: t.exposeFloat('value'),
+    value: t.float({ nullable: true, description: NON_FINITE_NULL, resolve: (q) => finiteOrNull(q.value) }),
   }),
 });

@@ -92,7 +92,12 @@ function dataPoint(type: MetricType, p: Msg): MetricPointValue {
     }
     case 'histogram': {
       const bucketCounts = list(p.bucketCounts, 'bucket_counts').map((c) => uint(c, 'bucket_counts'));
-      const explicitBounds = list(p.explicitBounds, 'explicit_bounds').map((b) => double(b, 'explicit_bounds'));
+      const explicitBounds = list(p.explicitBounds, 'explicit_bounds').map((b) => {
+        const bound = double(b, 'explicit_bounds');
+        // The +Inf bucket is implicit (the last bucket count); a bound of NaN or ±Inf bounds nothing.
+        if (!Number.isFinite(bound)) throw new OtlpDecodeError(`explicit_bounds must be finite numbers, got ${bound}`);
+        return bound;
+      });
       if (bucketCounts.length > 0 && bucketCounts.length !== explicitBounds.length + 1) {
         throw new OtlpDecodeError(
           `histogram has ${bucketCounts.length} bucket_counts for ${explicitBounds.length} explicit_bounds (needs bounds + 1)`,

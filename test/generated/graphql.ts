@@ -135,7 +135,7 @@ export type MetricSeriesQueryVariables = Exact<{
 }>;
 
 
-export type MetricSeriesQuery = { metricSeries: Array<{ name: string, type: MetricType, unit: string, labels: unknown, points: Array<{ time: string, timeMs: number, value: number | null, count: number | null, sum: number | null }>, exemplars: Array<{ time: string, value: number, traceId: string | null, spanId: string | null, filteredAttributes: unknown, trace: { traceId: string, rootSpan: { name: string } | null } | null, span: { name: string } | null }> }> };
+export type MetricSeriesQuery = { metricSeries: Array<{ name: string, type: MetricType, unit: string, labels: unknown, points: Array<{ time: string, timeMs: number, value: number | null, count: number | null, sum: number | null }>, exemplars: Array<{ time: string, value: number | null, traceId: string | null, spanId: string | null, filteredAttributes: unknown, trace: { traceId: string, rootSpan: { name: string } | null } | null, span: { name: string } | null }> }> };
 
 export type SearchLogsQueryVariables = Exact<{
   filter?: TelemetryFilter | null | undefined;

@@ -314,6 +314,50 @@ describe('spine: OTLP in → DuckDB → GraphQL out', () => {
     assert.deepEqual(d.metricSeries[0]!.points.map((p) => p.value), [5]);
   });
 
+  test('NaN and ±Infinity doubles, legal in OTLP, are stored and read as null; a non-finite histogram bound is refused', async () => {
+    // A NaN made metricPoints answer an internal error, and a NaN exemplar nulled the whole answer.
+    const now = String(BigInt(Date.now()) * 1_000_000n);
+    const exemplar = (asDouble: string) => ({ timeUnixNano: now, asDouble, traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' });
+    const body = {
+      resourceMetrics: [{
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'non-finite' } }] },
+        scopeMetrics: [{ metrics: [
+          { name: 'nf.gauge', gauge: { dataPoints: [
+            { timeUnixNano: now, asDouble: 'NaN', attributes: [{ key: 'v', value: { stringValue: 'nan' } }], exemplars: [exemplar('NaN')] },
+            { timeUnixNano: now, asDouble: 'Infinity', attributes: [{ key: 'v', value: { stringValue: 'inf' } }], exemplars: [exemplar('-Infinity')] },
+          ] } },
+          { name: 'nf.summary', summary: { dataPoints: [{ timeUnixNano: now, count: '0', sum: 0, quantileValues: [{ quantile: 0.5, value: 'NaN' }, { quantile: 0.99, value: 'NaN' }] }] } },
+          { name: 'nf.histogram', histogram: { aggregationTemporality: 2, dataPoints: [
+            { timeUnixNano: now, count: '3', sum: 'Infinity', min: '-Infinity', max: 'Infinity', bucketCounts: ['1', '2'], explicitBounds: [10] },
+            { timeUnixNano: now, count: '1', bucketCounts: ['1', '0'], explicitBounds: ['Infinity'] },
+          ] } },
+        ] }],
+      }],
+    };
+    const res = await fetch(`${gw.otlpHttp}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal(res.status, 200);
+    const answer = (await res.json()) as { partialSuccess?: { rejectedDataPoints?: string; errorMessage?: string } };
+    assert.equal(answer.partialSuccess?.rejectedDataPoints, '1');
+    assert.match(answer.partialSuccess?.errorMessage ?? '', /explicit_bounds must be finite numbers, got Infinity/);
+
+    type Point = { value: number | null; asDouble: number | null; sum: number | null; min: number | null; max: number | null; attributes: { v?: string }; quantileValues: { quantile: number; value: number | null }[] | null; exemplars: { value: number | null; asDouble: number | null; traceId: string }[] };
+    const q = `query($n: String!) { metricPoints(name: $n) { value asDouble sum min max attributes quantileValues { quantile value } exemplars { value asDouble traceId } } }`;
+    const points = async (name: string, n: number) =>
+      (await waitFor(() => gql<{ metricPoints: Point[] }>(gw.graphqlUrl, q, { n: name }), (r) => (r.data?.metricPoints.length ?? 0) >= n || !!r.errors, name));
+    const gauge = await points('nf.gauge', 2);
+    assert.equal(gauge.errors, undefined, JSON.stringify(gauge.errors));
+    assert.deepEqual(gauge.data!.metricPoints.map((p) => [p.attributes.v, p.value, p.asDouble, p.exemplars.map((e) => [e.value, e.asDouble, e.traceId])]).sort(), [
+      ['inf', null, null, [[null, null, '0af7651916cd43dd8448eb211c80319c']]],
+      ['nan', null, null, [[null, null, '0af7651916cd43dd8448eb211c80319c']]],
+    ]);
+    const summary = await points('nf.summary', 1);
+    assert.equal(summary.errors, undefined, JSON.stringify(summary.errors));
+    assert.deepEqual(summary.data!.metricPoints[0]!.quantileValues, [{ quantile: 0.5, value: null }, { quantile: 0.99, value: null }]);
+    const histogram = await points('nf.histogram', 1);
+    assert.equal(histogram.errors, undefined, JSON.stringify(histogram.errors));
+    assert.deepEqual(histogram.data!.metricPoints.map((p) => [p.sum, p.min, p.max]), [[null, null, null]]);
+  });
+
   test('traces, spans, services, operations and attribute catalogs answer from the same data', async () => {
     const s = sent.get('grpc')!;
     const d = await gqlData<{
@@ -414,8 +458,8 @@ describe('spine: OTLP in → DuckDB → GraphQL out', () => {
     const cases: [string, Promise<Response>, number, RegExp][] = [
       ['malformed protobuf', post('/v1/traces', Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]), proto), 400, /protobuf|decode|invalid/i],
       ['malformed JSON', post('/v1/traces', '{"resourceSpans": [', { 'content-type': 'application/json' }), 400, /JSON/],
-      ['wrong content type', post('/v1/traces', 'hello', { 'content-type': 'text/plain' }), 400, /content.type/i],
-      ['unknown path', post('/v1/profiles', '{}', { 'content-type': 'application/json' }), 400, /\/v1\/traces/],
+      ['wrong content type', post('/v1/traces', 'hello', { 'content-type': 'text/plain' }), 415, /content.type/i],
+      ['unknown path', post('/v1/profiles', '{}', { 'content-type': 'application/json' }), 404, /\/v1\/traces/],
       ['over the size limit', post('/v1/traces', Buffer.alloc(17 * 1024 * 1024), proto), 413, /limit|large/i],
       ['a gzip bomb', post('/v1/traces', gzipSync(Buffer.alloc(64 * 1024 * 1024)), { ...proto, 'content-encoding': 'gzip' }), 413, /limit|large/i],
     ];

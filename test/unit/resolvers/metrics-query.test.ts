@@ -39,7 +39,7 @@ describe('metricSeries', () => {
       assert.match(p.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
       assert.equal(Math.floor(p.timeMs), Date.parse(p.time));
     }
-    const exemplars = [...series.exemplars].sort((a, b) => a.value - b.value);
+    const exemplars = [...series.exemplars].sort((a, b) => a.value! - b.value!);
     assert.deepEqual(
       exemplars.map((e) => [e.value, e.traceId, e.spanId, e.trace?.traceId, e.trace?.rootSpan?.name, e.span?.name]),
       [
