@@ -59,7 +59,22 @@ function isLong(v: unknown): v is LongBits {
 
 const INTEGER = /^-?\d+$/;
 
-/** int64 / fixed64 / sfixed64 as bigint, without going through a lossy double. */
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
+const UINT32_MAX = 2 ** 32 - 1;
+
+let roundedIntegers = 0;
+/**
+ * How many 64-bit values arrived as JSON numbers past 2^53 so far: JSON.parse rounded them
+ * (`"timeUnixNano": 1700000000000000001`), and the request must be parsed again exactly.
+ */
+export const roundedIntegerCount = (): number => roundedIntegers;
+
+/**
+ * int64 / fixed64 / sfixed64 as bigint, without going through a lossy double. A JSON value outside
+ * the type's range is refused: written to DuckDB's BIGINT it would wrap to another number.
+ */
 export function int64(v: unknown, field: string, signed = false): bigint {
   if (isLong(v)) {
     if (v.high === 0) return BigInt(v.low >>> 0);
@@ -67,25 +82,43 @@ export function int64(v: unknown, field: string, signed = false): bigint {
     return signed ? BigInt.asIntN(64, u) : u;
   }
   if (v == null) return 0n;
-  if (typeof v === 'string' && INTEGER.test(v)) return BigInt(v);
-  if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
-  throw new OtlpDecodeError(`${field} must be an integer, got ${JSON.stringify(v)}`);
+  let n: bigint;
+  if (typeof v === 'string' && INTEGER.test(v)) n = BigInt(v);
+  else if (typeof v === 'number' && Number.isInteger(v)) {
+    if (!Number.isSafeInteger(v)) roundedIntegers++;
+    n = BigInt(v);
+  } else throw new OtlpDecodeError(`${field} must be an integer, got ${JSON.stringify(v)}`);
+  const [min, max] = signed ? [INT64_MIN, INT64_MAX] : [0n, UINT64_MAX];
+  if (n < min || n > max) throw new OtlpDecodeError(`${field} must be an integer from ${min} to ${max}, got ${n}`);
+  return n;
 }
 
-/** Unix nanoseconds: 1.7e18 is past 2^53, so never a number. */
+/** Unix nanoseconds (fixed64), within the BIGINT the store keeps them in. */
 export function timeNs(v: unknown, field: string): bigint {
-  return int64(v, field);
+  const ns = int64(v, field);
+  if (ns > INT64_MAX) throw new OtlpDecodeError(`${field} must be at most ${INT64_MAX} (the year 2262), got ${ns}`);
+  return ns;
 }
 
-/** A uint32 or fixed32, or a 64-bit count as a number (counts stay far below 2^53). */
+/** A 64-bit count as a number (counts stay far below 2^53). */
 export function uint(v: unknown, field: string): number {
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) {
+    if (!Number.isSafeInteger(v)) roundedIntegers++;
+    return v;
+  }
   if (v == null) return 0;
   if (isLong(v) || typeof v === 'string') {
     const n = int64(v, field);
     if (n >= 0n) return Number(n);
   }
   throw new OtlpDecodeError(`${field} must be a non-negative integer, got ${JSON.stringify(v)}`);
+}
+
+/** A uint32 or fixed32 (flags, dropped counts): larger values would wrap in their 32-bit column. */
+export function uint32(v: unknown, field: string): number {
+  const n = uint(v, field);
+  if (n > UINT32_MAX) throw new OtlpDecodeError(`${field} must be an integer from 0 to ${UINT32_MAX}, got ${n}`);
+  return n;
 }
 
 export function int(v: unknown, field: string): number {
@@ -130,13 +163,16 @@ function fromBase64(s: string): Buffer | undefined {
 
 /**
  * A trace or span ID as lowercase hex: '' when empty, undefined when malformed. OTLP/JSON says hex,
- * but some exporters send base64; the two differ in length (32/16 hex vs 24/12 base64 chars).
+ * but some exporters send base64 (protobuf's generic JSON mapping); the two differ in length
+ * (32/16 hex vs 24/12 base64 chars).
  */
 export function idHex(v: unknown, size: number): string | undefined {
   if (v == null) return '';
   if (typeof v === 'string') {
     if (v.length === 0) return '';
-    if (v.length === size * 2 && HEX.test(v)) return v.toLowerCase();
+    // Hex of the wrong length is malformed, even where it would also read as base64 of `size` bytes
+    // (11 hex characters are 8 bytes of unpadded base64): a hex ID is never taken for another one.
+    if (HEX.test(v)) return v.length === size * 2 ? v.toLowerCase() : undefined;
     const b = fromBase64(v);
     return b?.length === size ? b.toString('hex') : undefined;
   }
@@ -300,7 +336,7 @@ export function resource(v: unknown, schemaUrl: unknown): Resource {
   const r = msg(v, 'resource');
   return {
     attributes: keyValues(r.attributes),
-    droppedAttributesCount: uint(r.droppedAttributesCount, 'resource.droppedAttributesCount'),
+    droppedAttributesCount: uint32(r.droppedAttributesCount, 'resource.droppedAttributesCount'),
     schemaUrl: str(schemaUrl, 'schemaUrl'),
   };
 }
@@ -311,7 +347,7 @@ export function scope(v: unknown, schemaUrl: unknown): InstrumentationScope {
     name: str(s.name, 'scope.name'),
     version: str(s.version, 'scope.version'),
     attributes: keyValues(s.attributes),
-    droppedAttributesCount: uint(s.droppedAttributesCount, 'scope.droppedAttributesCount'),
+    droppedAttributesCount: uint32(s.droppedAttributesCount, 'scope.droppedAttributesCount'),
     schemaUrl: str(schemaUrl, 'schemaUrl'),
   };
 }

@@ -12,7 +12,7 @@ import {
   scopeGroups,
   str,
   timeNs,
-  uint,
+  uint32,
 } from './convert-common.ts';
 import { otlpProto } from './proto.ts';
 
@@ -33,8 +33,8 @@ export function logsFromOtlp(request: Msg, tenant: string): Decoded<LogRecord> {
           severityText: str(l.severityText, 'severity_text'),
           body: anyValue(l.body),
           attributes: keyValues(l.attributes),
-          droppedAttributesCount: uint(l.droppedAttributesCount, 'dropped_attributes_count'),
-          flags: uint(l.flags, 'flags'),
+          droppedAttributesCount: uint32(l.droppedAttributesCount, 'dropped_attributes_count'),
+          flags: uint32(l.flags, 'flags'),
           traceId: optionalId(l.traceId, 16, 'trace_id'),
           spanId: optionalId(l.spanId, 8, 'span_id'),
           eventName: str(l.eventName, 'event_name'),

@@ -28,6 +28,7 @@ import {
   str,
   timeNs,
   uint,
+  uint32,
 } from './convert-common.ts';
 import { otlpProto } from './proto.ts';
 
@@ -79,7 +80,7 @@ function dataPoint(type: MetricType, p: Msg): MetricPointValue {
     attributes: keyValues(p.attributes),
     startTimeUnixNano: timeNs(p.startTimeUnixNano, 'start_time_unix_nano'),
     timeUnixNano: timeNs(p.timeUnixNano, 'time_unix_nano'),
-    flags: uint(p.flags, 'flags'),
+    flags: uint32(p.flags, 'flags'),
   };
   switch (type) {
     case 'gauge':

@@ -17,7 +17,7 @@ import {
   sharedName,
   str,
   timeNs,
-  uint,
+  uint32,
 } from './convert-common.ts';
 import { otlpProto } from './proto.ts';
 
@@ -44,17 +44,17 @@ export function spansFromOtlp(request: Msg, tenant: string): Decoded<SpanRecord>
           spanId: requiredId(sp.spanId, 8, 'span_id'),
           parentSpanId: optionalId(sp.parentSpanId, 8, 'parent_span_id'),
           traceState: str(sp.traceState, 'trace_state'),
-          flags: uint(sp.flags, 'flags'),
+          flags: uint32(sp.flags, 'flags'),
           name: sharedName(str(sp.name, 'name')),
           kind: enumValue(sp.kind, enums.spanKind, 5, 'kind') as SpanKind,
           startTimeUnixNano: timeNs(sp.startTimeUnixNano, 'start_time_unix_nano'),
           endTimeUnixNano: timeNs(sp.endTimeUnixNano, 'end_time_unix_nano'),
           attributes: keyValues(sp.attributes),
-          droppedAttributesCount: uint(sp.droppedAttributesCount, 'dropped_attributes_count'),
+          droppedAttributesCount: uint32(sp.droppedAttributesCount, 'dropped_attributes_count'),
           events: nonEmpty(list(sp.events, 'events'), event, NO_EVENTS),
-          droppedEventsCount: uint(sp.droppedEventsCount, 'dropped_events_count'),
+          droppedEventsCount: uint32(sp.droppedEventsCount, 'dropped_events_count'),
           links: nonEmpty(list(sp.links, 'links'), link, NO_LINKS),
-          droppedLinksCount: uint(sp.droppedLinksCount, 'dropped_links_count'),
+          droppedLinksCount: uint32(sp.droppedLinksCount, 'dropped_links_count'),
           status: status(sp.status, enums.statusCode),
         });
       } catch (err) {
@@ -71,7 +71,7 @@ function event(v: unknown): SpanEvent {
     timeUnixNano: timeNs(e.timeUnixNano, 'event.time_unix_nano'),
     name: str(e.name, 'event.name'),
     attributes: keyValues(e.attributes),
-    droppedAttributesCount: uint(e.droppedAttributesCount, 'event.dropped_attributes_count'),
+    droppedAttributesCount: uint32(e.droppedAttributesCount, 'event.dropped_attributes_count'),
   };
 }
 
@@ -85,9 +85,9 @@ function link(v: unknown, i: number): SpanLink {
     traceId,
     spanId,
     traceState: str(l.traceState, 'link.trace_state'),
-    flags: uint(l.flags, 'link.flags'),
+    flags: uint32(l.flags, 'link.flags'),
     attributes: keyValues(l.attributes),
-    droppedAttributesCount: uint(l.droppedAttributesCount, 'link.dropped_attributes_count'),
+    droppedAttributesCount: uint32(l.droppedAttributesCount, 'link.dropped_attributes_count'),
   };
 }
 

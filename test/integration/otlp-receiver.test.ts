@@ -1087,6 +1087,44 @@ describe('partial success', () => {
     assert.equal(Number(JSON.parse(res.body.toString()).partialSuccess.rejectedSpans), 4);
   });
 
+  test('64-bit values sent as JSON numbers arrive exact, and values outside their field\'s range are rejected, not wrapped', async () => {
+    // JSON.parse rounds integers past 2^53 (a nanosecond time is past it), and out-of-range values
+    // used to be stored wrapped: 2^64-1 as an end time read back as -1 ns, flags of 2^33+1 as 1.
+    const span = (name: string, extra: string) =>
+      `{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","name":"${name}","startTimeUnixNano":"1796399152257698655"${extra}}`;
+    const spans = [
+      span('exact', ',"endTimeUnixNano":1796399152257698661,"attributes":[{"key":"i","value":{"intValue":-9223372036854775808}},{"key":"j","value":{"intValue":9007199254740993}}]'),
+      span('end past int64', ',"endTimeUnixNano":"18446744073709551615"'),
+      span('negative end', ',"endTimeUnixNano":"-5"'),
+      span('end past uint64', ',"endTimeUnixNano":99999999999999999999999'),
+      span('int past int64', ',"attributes":[{"key":"i","value":{"intValue":"9223372036854775808"}}]'),
+      span('flags past uint32', ',"flags":8589934593'),
+      span('dropped past uint32', ',"droppedEventsCount":"4294967297"'),
+      '{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"0123456789c","name":"11 hex chars, also 8 bytes of base64"}',
+    ];
+    const body = `{"resourceSpans":[{"scopeSpans":[{"spans":[${spans.join(',')}]}]}]}`;
+    const res = await post(r.http, '/v1/traces', body, { headers: JSON_HEADERS });
+    assert.equal(res.status, 200);
+    assert.equal(JSON.parse(res.body.toString()).partialSuccess.rejectedSpans, '7');
+    const [exact] = r.traces.batches.at(-1)!;
+    assert.equal(exact!.name, 'exact');
+    assert.equal(exact!.endTimeUnixNano - exact!.startTimeUnixNano, 6n, 'both times exact to the nanosecond');
+    assert.deepEqual(exact!.attributes.map((a) => a.value), [{ intValue: '-9223372036854775808' }, { intValue: '9007199254740993' }]);
+    const { decodeTraces } = await import('../../src/otlp/codec.ts');
+    assert.deepEqual(
+      decodeTraces(Buffer.from(body), 'json', 'default').rejected.map((x) => x.reason),
+      [
+        'end_time_unix_nano must be at most 9223372036854775807 (the year 2262), got 18446744073709551615',
+        'end_time_unix_nano must be an integer from 0 to 18446744073709551615, got -5',
+        'end_time_unix_nano must be an integer from 0 to 18446744073709551615, got 99999999999999999999999',
+        'intValue must be an integer from -9223372036854775808 to 9223372036854775807, got 9223372036854775808',
+        'flags must be an integer from 0 to 4294967295, got 8589934593',
+        'dropped_events_count must be an integer from 0 to 4294967295, got 4294967297',
+        'span_id must be 8 bytes (16 hex chars), got "0123456789c"',
+      ],
+    );
+  });
+
   test('an AnyValue nested too deeply rejects its span instead of overflowing the stack', async () => {
     const depth = 10_000; // built as text: JSON.stringify itself would overflow
     const value = `${'{"arrayValue":{"values":['.repeat(depth)}{"stringValue":"bottom"}${']}}'.repeat(depth)}`;

@@ -52,7 +52,7 @@ describe('OTLP protobuf encoder', () => {
         spanId: spanId(2),
         parentSpanId: spanId(1),
         status: { code: 2, message: 'boom' },
-        startTimeUnixNano: 18446744073709551615n,
+        startTimeUnixNano: 9223372036854775807n, // the latest time the model holds (the decoder refuses later ones)
         endTimeUnixNano: 0n,
         events: [{ timeUnixNano: T0 + MS, name: 'exception', attributes: attrs({ 'exception.type': 'E' }), droppedAttributesCount: 4 }],
         droppedEventsCount: 5,
