@@ -95,7 +95,7 @@ function refuse(res: ServerResponse, status: number, code: string, message: stri
 async function readGraphQLBody(req: IncomingMessage, res: ServerResponse, max: number): Promise<boolean> {
   const encoding = contentEncoding(req);
   if (!SUPPORTED_ENCODINGS.includes(encoding)) {
-    refuse(res, 415, 'GW_BAD_ARGUMENT', `unsupported Content-Encoding ${JSON.stringify(encoding)}; use gzip, deflate or none`, { connection: 'close' });
+    refuse(res, 415, 'GW_BAD_ARGUMENT', `unsupported Content-Encoding ${JSON.stringify(encoding)}; use gzip, deflate (zlib) or none`, { connection: 'close' });
     return false;
   }
   const declared = declaredLength(req);

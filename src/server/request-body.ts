@@ -16,7 +16,8 @@ export class RequestBodyError extends Error {
   }
 }
 
-export const SUPPORTED_ENCODINGS: readonly string[] = ['identity', 'gzip', 'x-gzip', 'deflate'];
+// `zlib` is the Collector's name for what HTTP calls `deflate` (zlib-wrapped).
+export const SUPPORTED_ENCODINGS: readonly string[] = ['identity', 'gzip', 'x-gzip', 'deflate', 'zlib'];
 
 /** The request's Content-Encoding, lowercased ('identity' when absent). */
 export function contentEncoding(req: IncomingMessage): string {
@@ -35,7 +36,7 @@ export function readRequestBody(req: IncomingMessage, encoding: string, max: num
     let received = 0;
     let inflated = 0;
     let settled = false;
-    const inflater = encoding === 'identity' ? undefined : encoding === 'deflate' ? zlib.createInflate() : zlib.createGunzip();
+    const inflater = encoding === 'identity' ? undefined : encoding === 'deflate' || encoding === 'zlib' ? zlib.createInflate() : zlib.createGunzip();
     const fail = (err: RequestBodyError) => {
       if (settled) return;
       settled = true;

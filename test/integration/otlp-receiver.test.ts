@@ -993,17 +993,20 @@ describe('OTLP requests built by hand', () => {
     ]);
   });
 
-  test('gzip and deflate bodies are inflated on HTTP, and gzip-compressed messages on gRPC', async () => {
+  test('gzip, deflate and zlib bodies are inflated on HTTP, and gzip-compressed messages on gRPC', async () => {
     const gz = await post(r.http, '/v1/traces', zlib.gzipSync(goodSpanJson('gzipped')), { headers: { ...JSON_HEADERS, 'content-encoding': 'gzip' } });
     assert.equal(gz.status, 200);
     const df = await post(r.http, '/v1/traces', zlib.deflateSync(toProtobuf('traces', JSON.parse(goodSpanJson('deflated')))), {
       headers: { ...PROTO_HEADERS, 'content-encoding': 'deflate' },
     });
     assert.equal(df.status, 200);
+    // The Collector's otlphttp exporter names zlib-wrapped deflate `zlib`.
+    const zl = await post(r.http, '/v1/traces', zlib.deflateSync(goodSpanJson('zlib')), { headers: { ...JSON_HEADERS, 'content-encoding': 'zlib' } });
+    assert.equal(zl.status, 200);
     // Sent as-is with the compressed flag set, so the receiver (grpc-js) has to inflate it.
     const call = await grpcRawFrame(r.grpc, 'traces', zlib.gzipSync(toProtobuf('traces', JSON.parse(goodSpanJson('grpc-gzip')))), true);
     assert.equal(call.code, grpc.status.OK, call.message);
-    assert.deepEqual(r.traces.all().slice(-3).map((s) => s.name), ['gzipped', 'deflated', 'grpc-gzip']);
+    assert.deepEqual(r.traces.all().slice(-4).map((s) => s.name), ['gzipped', 'deflated', 'zlib', 'grpc-gzip']);
   });
 });
 

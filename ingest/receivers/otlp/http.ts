@@ -127,7 +127,7 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
       tenant = typeof admitted === 'string' ? admitted : await admitted;
       const encoding = contentEncoding(req);
       if (!SUPPORTED_ENCODINGS.includes(encoding)) {
-        throw new ReceiveError(415, GrpcStatus.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(encoding)}; use gzip, deflate or none`);
+        throw new ReceiveError(415, GrpcStatus.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(encoding)}; use gzip, deflate (zlib) or none`);
       }
       const declared = declaredLength(req);
       if (declared !== undefined && declared > max) throw tooLarge(`request body of ${declared} bytes exceeds the limit of ${max} bytes`);
