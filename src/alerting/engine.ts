@@ -65,6 +65,7 @@ export interface AlertingLimits {
 
 const NO_LIMITS: AlertingLimits = { rulesPerTenant: Infinity, silencesPerTenant: Infinity, silenceRetention: 2n ** 63n, historyRetention: 2n ** 63n };
 /** The history grows by transitions only: an hourly DELETE keeps it within the retention. */
+const MINUTE = 60_000_000_000n;
 const HISTORY_PRUNE_EVERY = 3_600_000_000_000n;
 
 export interface AlertEngine {
@@ -306,6 +307,14 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     notify(rule, now);
   }
 
+  /**
+   * How often firing alerts are sent to an Alertmanager: it keeps grouping and repeats itself, but
+   * needs each alert again before its endsAt (Prometheus: every minute, or each evaluation if slower).
+   */
+  function alertmanagerResend(rule: AlertRule): bigint {
+    return rule.interval > MINUTE ? rule.interval : MINUTE;
+  }
+
   function receiversOf(rule: AlertRule): ReceiverConfig[] {
     if (rule.receivers.length === 0) return [...opts.receivers];
     return opts.receivers.filter((r) => rule.receivers.includes(r.name));
@@ -332,9 +341,11 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         // Resolutions are sent once, and only for alerts whose firing was sent.
         const resolved = g.members.filter((m) => m.state === 'RESOLVED' && state.notifiedFiring.has(m.fingerprint));
         const news = firing.some((m) => !state.notifiedFiring.has(m.fingerprint)) || resolved.length > 0;
-        const repeat = firing.length > 0 && state.lastSentAt !== null && now - state.lastSentAt >= rule.repeatInterval;
+        const every = receiver.type === 'alertmanager' ? alertmanagerResend(rule) : rule.repeatInterval;
+        const repeat = firing.length > 0 && state.lastSentAt !== null && now - state.lastSentAt >= every;
         if (!news && !repeat) continue;
         if (firing.length === 0 && resolved.length === 0) continue;
+        const before = { lastSentAt: state.lastSentAt, notifiedFiring: state.notifiedFiring };
         state.lastSentAt = now;
         state.notifiedFiring = new Set(firing.map((m) => m.fingerprint));
         // Another replica holds the lease and sends this; the state above is kept all the same.
@@ -344,10 +355,23 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         }
         const alerts = [...firing, ...resolved].map((a) => structuredClone(a));
         const delivery = notifier
-          .send({ receiver, tenant: rule.tenant, groupKey: `{}:${JSON.stringify(g.labels)}`, groupLabels: g.labels, alerts, ruleIds: [rule.id] })
+          .send({
+            receiver,
+            tenant: rule.tenant,
+            groupKey: `{}:${JSON.stringify(g.labels)}`,
+            groupLabels: g.labels,
+            alerts,
+            ruleIds: [rule.id],
+            // Alertmanager resolves a firing alert at its endsAt unless it is sent again before; Prometheus
+            // sets it 4 resend intervals ahead.
+            ...(receiver.type === 'alertmanager' && { firingValidFor: 4n * every }),
+          })
           .then((error) => {
             if (error) counts.notificationsFailed++;
             else counts.notificationsSent++;
+            // As Alertmanager: a message that failed after its retries is not counted as sent, so the
+            // next evaluation sends it again (and a resolution only follows a firing that arrived).
+            if (error && state.lastSentAt === now) Object.assign(state, before);
             // The resolution sent for a deleted rule has no status left to update.
             if (!rules.has(key(rule.tenant, rule.id))) return;
             const s = statusOf(rule.tenant, rule.id);

@@ -30,6 +30,8 @@ export interface Notification {
   /** The firing alerts of the group and those resolved since the last message. */
   alerts: AlertInstance[];
   ruleIds: string[];
+  /** Alertmanager only: how long after this message its firing alerts stay firing unless sent again (ns). */
+  firingValidFor?: bigint;
 }
 
 const iso = (ns: bigint | null) => (ns === null ? undefined : new Date(Number(ns / 1_000_000n)).toISOString());
@@ -96,16 +98,25 @@ export function slackPayload(n: Notification): Record<string, unknown> {
 }
 
 /** Alertmanager API v2 `POST /api/v2/alerts` body: a list of postable alerts. */
-export function alertmanagerPayload(n: Notification, externalUrl: string): Record<string, unknown>[] {
+export function alertmanagerPayload(n: Notification, externalUrl: string, sentAtMs = Date.now()): Record<string, unknown>[] {
+  // Wall-clock time, not the engine's: it is Alertmanager's clock that this bounds.
+  const firingEndsAt = n.firingValidFor === undefined ? null : BigInt(sentAtMs) * 1_000_000n + n.firingValidFor;
   return n.alerts.map((a) => ({
     labels: outgoingLabels(a),
     annotations: a.annotations,
     startsAt: iso(a.firedAt ?? a.activeAt),
-    // A firing alert without endsAt is kept by Alertmanager for its resolve_timeout; we re-send
-    // at each repeat interval. A resolved one ends at its resolve time.
-    ...(a.state !== 'FIRING' && { endsAt: iso(a.resolvedAt) }),
+    // A firing alert ends at firingEndsAt unless it is sent again before (the engine re-sends it
+    // every minute or evaluation, as Prometheus does); a resolved one ends at its resolve time.
+    ...((a.state !== 'FIRING' || firingEndsAt !== null) && { endsAt: iso(a.state === 'FIRING' ? firingEndsAt : a.resolvedAt) }),
     generatorURL: generatorUrl(externalUrl, a),
   }));
+}
+
+/** fetch's "fetch failed" with what failed (`connect ECONNREFUSED 10.0.0.7:9093`) from its cause. */
+function reasonOf(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : '';
+  return cause && !message.includes(cause) ? `${message}: ${cause}` : message;
 }
 
 export interface Notifier {
@@ -165,8 +176,8 @@ export function createNotifier(opts: { retry: RetryPolicy; externalUrl: string; 
           await attempt(url, body, n.receiver.headers ?? {});
           return null;
         } catch (err) {
-          lastError = `${n.receiver.name} (${n.receiver.type}): ${(err as Error).message}`;
-          logger.warn({ receiver: n.receiver.name, attempt: i + 1, err: (err as Error).message }, 'notification failed');
+          lastError = `${n.receiver.name} (${n.receiver.type}): ${reasonOf(err)}`;
+          logger.warn({ receiver: n.receiver.name, attempt: i + 1, err: reasonOf(err) }, 'notification failed');
         }
       }
       return `${lastError} (after ${retry.attempts} attempts)`;

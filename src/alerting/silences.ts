@@ -1,6 +1,7 @@
 // Silences as Alertmanager has them: label matchers (=, !=, =~, !~; regexes anchored at both ends)
 // and a time window. A silenced alert still changes state and is recorded; it is not notified.
 import { createHash, randomUUID } from 'node:crypto';
+import { compileRegex } from '../stores/filter-match.ts';
 import { AlertingError, type Matcher, type MatcherType, type Silence } from './types.ts';
 
 const TYPES: readonly MatcherType[] = ['=', '!=', '=~', '!~'];
@@ -9,7 +10,9 @@ function compileMatcher(m: Matcher): (labels: Record<string, string>) => boolean
   // A missing label reads as "" (as in Alertmanager), so `foo!=""` means "foo is set".
   if (m.type === '=') return (l) => (l[m.name] ?? '') === m.value;
   if (m.type === '!=') return (l) => (l[m.name] ?? '') !== m.value;
-  const re = new RegExp(`^(?:${m.value})$`);
+  // RE2 syntax, anchored, as Alertmanager's; compiled as the filters' regexes are, so no pattern
+  // can backtrack for seconds on the event loop every tenant shares.
+  const re = compileRegex(m.value, 'alerting');
   if (m.type === '=~') return (l) => re.test(l[m.name] ?? '');
   return (l) => !re.test(l[m.name] ?? '');
 }
@@ -25,7 +28,7 @@ export function checkMatchers(raw: unknown): Matcher[] {
     try {
       compileMatcher(matcher);
     } catch (err) {
-      throw new AlertingError('BAD_SILENCE', `matchers[${i}].value: invalid regex: ${(err as Error).message}`);
+      throw new AlertingError('BAD_SILENCE', `matchers[${i}].value: ${(err as Error).message}`);
     }
     return matcher;
   });

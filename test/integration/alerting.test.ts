@@ -658,6 +658,79 @@ describe('alerting: per-tenant limits', () => {
   });
 });
 
+describe('alerting: deliveries that fail are sent again, and Alertmanager hears firing alerts before they expire', () => {
+  let gw: AlertingGateway;
+  let hook: WebhookServer;
+  let am: WebhookServer;
+  const tenant = 'resend';
+  const H = { 'X-Scope-OrgID': tenant };
+  const statuses = (server: WebhookServer) => server.received.map((r) => (r.body as { status?: string }).status ?? (r.body as { endsAt?: string }[])[0]?.endsAt);
+
+  before(async () => {
+    hook = await startWebhookServer();
+    // Stands in for Alertmanager's API to record what is posted when; the real one is driven in
+    // alerting-alertmanager.test.ts.
+    am = await startWebhookServer();
+    gw = await startAlertingGateway({
+      retry: { attempts: 2, initialBackoffMs: 10, maxBackoffMs: 20, timeoutMs: 5000 },
+      receivers: [
+        { name: 'ops', type: 'webhook', url: `${hook.url}/hook` },
+        { name: 'am', type: 'alertmanager', url: am.url },
+      ],
+    });
+    await ingest(gw, tenant, 20, [5, 10]);
+  });
+  after(async () => {
+    await gw?.stop();
+    await Promise.all([hook?.close(), am?.close()]);
+  });
+
+  test('a firing message that failed all its attempts is sent at the next evaluation; its resolution follows; Alertmanager gets the alert every minute with an endsAt ahead', async () => {
+    // Found by exploratory QA: a failed delivery was counted as sent, so the receiver heard nothing
+    // until repeatInterval (4h), and then got a resolution for a firing it never saw. An alert
+    // posted to Alertmanager without endsAt was resolved there after its resolve_timeout (5m).
+    const created = await gqlData<{ createAlertRule: { id: string } }>(
+      gw.graphqlUrl,
+      CLASSIC_RULE,
+      { input: { ...classicInput, name: 'Resend', by: ['SERVICE'], for: '0s', window: '2m' } },
+      H,
+    );
+    const ruleId = created.createAlertRule.id;
+    const tickAt = async (minute: number) => {
+      gw.clock.t = T0 + BigInt(minute) * MIN;
+      await gw.engine.tick();
+      await gw.engine.idle();
+    };
+    hook.alwaysAnswer(503);
+    await tickAt(6);
+    assert.equal(gw.engine.instances(tenant, ruleId)[0]?.state, 'FIRING');
+    assert.equal(hook.received.length, 2, 'both attempts failed');
+    assert.match(gw.engine.status(tenant, ruleId).lastNotificationError ?? '', /^ops \(webhook\): HTTP 503/);
+
+    hook.alwaysAnswer(null);
+    await tickAt(7);
+    assert.deepEqual(statuses(hook).slice(2), ['firing'], 'sent again at the next evaluation');
+    assert.equal(gw.engine.status(tenant, ruleId).lastNotificationError, null);
+    await tickAt(8);
+    assert.equal(hook.received.length, 3, 'then not again before repeatInterval');
+
+    // Alertmanager: posted at every evaluation (one a minute here, Prometheus' resend delay), each
+    // time with endsAt 4 minutes ahead of the wall clock, so it never expires while firing.
+    assert.equal(am.received.length, 3, 'minutes 6, 7 and 8');
+    for (const r of am.received) {
+      const [alert] = r.body as { endsAt: string; labels: Record<string, string> }[];
+      const ahead = Date.parse(alert!.endsAt) - Date.now();
+      assert.ok(ahead > 3 * 60_000 && ahead <= 4 * 60_000, `endsAt ${alert!.endsAt} is ~4 minutes ahead`);
+    }
+
+    for (let m = 9; m <= 14 && gw.engine.instances(tenant, ruleId)[0]?.state === 'FIRING'; m++) await tickAt(m);
+    assert.equal(gw.engine.instances(tenant, ruleId)[0]?.state, 'RESOLVED');
+    assert.equal(statuses(hook).at(-1), 'resolved');
+    const [last] = am.received.at(-1)!.body as { endsAt: string }[];
+    assert.ok(Date.parse(last!.endsAt) < Date.now(), 'the resolution ends the alert at its resolve time');
+  });
+});
+
 test('an invalid rules file or receiver at start-up stops start with a config error naming it', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'teleql-rules-'));
   try {

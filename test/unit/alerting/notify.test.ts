@@ -54,9 +54,12 @@ test('the Slack message has text and blocks', () => {
   assert.match(p.blocks[1]!.text!.text, /\*firing\* service=checkout, severity=page \(value 0\.2\) — too many errors/);
 });
 
-test('Alertmanager gets postable alerts; a resolved one carries endsAt', () => {
+test('Alertmanager gets postable alerts; a resolved one ends at its resolve time, a firing one when it would expire unless sent again', () => {
   const [firing, resolved] = alertmanagerPayload(notification([alert({}), alert({ state: 'RESOLVED', resolvedAt: T + 600_000_000_000n })]), '');
   assert.equal('endsAt' in firing!, false);
+  const sentAt = Date.parse('2026-12-04T10:00:00Z');
+  const [renewed] = alertmanagerPayload({ ...notification([alert({})]), firingValidFor: 240_000_000_000n }, '', sentAt);
+  assert.equal(renewed!.endsAt, '2026-12-04T10:04:00.000Z', 'wall-clock time of sending + firingValidFor');
   assert.equal(resolved!.endsAt, '2025-11-24T16:10:00.000Z');
   assert.deepEqual(firing!.labels, { alertname: 'Errors', service: 'checkout', severity: 'page', tenant: 'acme' });
 });

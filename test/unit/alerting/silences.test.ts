@@ -33,3 +33,17 @@ test('the fingerprint depends on the rule and the label set, not on label order'
   assert.notEqual(fingerprint('r1', { a: '1' }), fingerprint('r2', { a: '1' }));
   assert.notEqual(fingerprint('r1', { a: '1' }), fingerprint('r1', { a: '2' }));
 });
+
+test('regex matchers are RE2 as in Alertmanager: no pattern backtracks on the event loop, and none escapes its anchors', () => {
+  // A silence `service=~"(a{1,30})+"` against a 27-letter service took ~5 s per evaluation (the
+  // matcher was a plain JavaScript regex), stalling every tenant's ingest and queries.
+  assert.throws(() => checkMatchers([{ name: 'service', value: '(a{1,30})+', type: '=~' }]), /matchers\[0\]\.value: invalid regex "\(a\{1,30\}\)\+": .*nested/);
+  const s = (value: string) => newSilence('t', { matchers: [{ name: 'service', value, type: '=~' }], endsAt: 10n }, 0n);
+  const hostile = { service: `${'a'.repeat(40)}!` };
+  const started = performance.now();
+  assert.equal(silenceMatches(s('(a+)+'), hostile), false);
+  assert.ok(performance.now() - started < 1000, 'not a speed check: backtracking took seconds here');
+  // Wrapped as ^(?:…)$ by hand, `x)|(?:.*` matched every value.
+  assert.throws(() => checkMatchers([{ name: 'service', value: 'x)|(?:.*', type: '=~' }]), /matchers\[0\]\.value: invalid regex/);
+  assert.ok(silenceMatches(s('(?i)CHECK.*'), { service: 'checkout' }), 'RE2 flags work');
+});
