@@ -67,6 +67,11 @@ async function tail(args: string[]): Promise<void> {
   const interrupted = new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
+    // `teleql tail --json | head -1`: the reader is gone, so stop as on Ctrl-C (it crashed on EPIPE).
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      resolve();
+    });
   });
   process.exit(await runTail(args, { stdout: process.stdout, stderr: process.stderr, env: process.env, interrupted }));
 }

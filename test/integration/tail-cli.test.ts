@@ -118,6 +118,19 @@ describe('teleql tail', () => {
     assert.equal(await c.exit, 0);
   });
 
+  test('a reader that goes away (`| head -1`) ends the command quietly with 0', async () => {
+    // It crashed with an unhandled EPIPE stack trace.
+    const tenant = 'cli-pipe';
+    const c = start(['logs', '--tenant', tenant, '--json']);
+    await subscriptions(gw, 1, 60_000);
+    await postOtlp(gw, '/v1/logs', logsBody('pipe-svc', [{ timeNs: nowNs(), body: 'first', severityNumber: 9 }]), tenant);
+    await waitFor(async () => c.lines.length, (n) => n >= 1, 'the first line', 15_000);
+    c.proc.stdout!.destroy();
+    await postOtlp(gw, '/v1/logs', logsBody('pipe-svc', [{ timeNs: nowNs(), body: 'second', severityNumber: 9 }]), tenant);
+    assert.equal(await c.exit, 0);
+    assert.doesNotMatch(c.stderr(), /EPIPE|Error/);
+  });
+
   test('a filter the gateway rejects ends the command with its error code; a bad flag prints the usage', async () => {
     const bad = start(['spans', '--tenant', 'cli-bad', '--attr', 'http.route=x', '--min-duration', 'soon']);
     assert.equal(await bad.exit, 1);
