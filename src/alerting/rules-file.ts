@@ -4,7 +4,7 @@
 // rules already loaded stay in force.
 import { readFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_TENANT } from '../model/telemetry.ts';
@@ -63,9 +63,13 @@ export function watchRulesFile(opts: {
   let watcher: FSWatcher | undefined;
   let closed = false;
 
-  async function load(): Promise<string | null> {
+  let lastText: string | undefined;
+
+  async function load(onlyIfChanged = false): Promise<string | null> {
     try {
       const text = await readFile(file, 'utf8');
+      if (onlyIfChanged && text === lastText) return lastError;
+      lastText = text;
       const rules = parseRulesFile(text, opts.file, opts.defaults);
       await opts.apply(rules);
       lastError = null;
@@ -77,18 +81,21 @@ export function watchRulesFile(opts: {
     return lastError;
   }
 
-  const reload = () => {
-    loading = loading.then(load, load);
+  const reload = (onlyIfChanged = false) => {
+    const next = () => load(onlyIfChanged);
+    loading = loading.then(next, next);
     return loading;
   };
 
   try {
     // The directory is watched: an editor that saves by writing a new file and renaming it
-    // replaces the inode, which a watch on the file itself would lose.
-    watcher = watch(dirname(file), (_event, name) => {
-      if (closed || (name !== null && name !== basename(file))) return;
+    // replaces the inode, which a watch on the file itself would lose. Any entry's change is read:
+    // a Kubernetes ConfigMap swaps a `..data` symlink the file's own symlink goes through, and no
+    // event names the file; unchanged text is not applied again.
+    watcher = watch(dirname(file), () => {
+      if (closed) return;
       clearTimeout(timer);
-      timer = setTimeout(() => void reload(), opts.debounceMs);
+      timer = setTimeout(() => void reload(true), opts.debounceMs);
     });
     watcher.on('error', (err) => opts.logger.warn({ err }, 'watching the alert rules file failed'));
   } catch (err) {
@@ -96,7 +103,7 @@ export function watchRulesFile(opts: {
   }
 
   return {
-    reload,
+    reload: () => reload(),
     lastError: () => lastError,
     close() {
       closed = true;
