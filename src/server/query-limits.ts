@@ -2,7 +2,7 @@
 // persisted queries (resolved before the size check), depth/aliases/tokens (graphql-armor), a
 // cost from list sizes (query-cost.ts), and the deadline's error. Each refusal names the limit.
 import { createHash } from 'node:crypto';
-import { type DocumentNode, GraphQLError, type GraphQLSchema } from 'graphql';
+import { type DocumentNode, GraphQLError, type GraphQLSchema, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { LRUCache } from 'lru-cache';
@@ -68,12 +68,26 @@ export function checkQueryText(query: unknown, maxBytes: number): GatewayError |
   return bytes > maxBytes ? tooLarge(`query text of ${bytes} bytes exceeds limits.graphql.maxQueryBytes of ${maxBytes}`, 413) : undefined;
 }
 
+/**
+ * graphql-armor's refusals read "Syntax Error: Aliases limit of 15 exceeded, found 16." with no
+ * code; ours are GW_QUERY_TOO_LARGE naming the setting, as the other limits' are.
+ */
+function armorRefusal(setting: string) {
+  return {
+    propagateOnRejection: false,
+    onReject: [
+      (ctx: ValidationContext | null, err: GraphQLError) =>
+        ctx?.reportError(new GatewayError('GW_QUERY_TOO_LARGE', `${err.message.replace(/^Syntax Error: /, '').replace(/\.$/, '')} (${setting})`)),
+    ],
+  };
+}
+
 export function armorPlugin(limits: GraphQLLimits): Plugin {
   return EnvelopArmorPlugin({
-    maxDepth: { n: limits.maxDepth, ignoreIntrospection: true },
-    maxAliases: { n: limits.maxAliases },
+    maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, ...armorRefusal('limits.graphql.maxDepth') },
+    maxAliases: { n: limits.maxAliases, ...armorRefusal('limits.graphql.maxAliases') },
     maxTokens: { n: limits.maxTokens },
-    maxDirectives: { n: 50 },
+    maxDirectives: { n: 50, ...armorRefusal('at most 50 directives') },
     // The cost from list sizes needs variable values, so it runs at execution (below) instead.
     costLimit: { enabled: false },
     blockFieldSuggestion: { enabled: false },

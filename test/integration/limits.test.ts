@@ -89,12 +89,21 @@ describe('GraphQL limits', () => {
 
   test('depth over the limit is refused naming the limit and the depth found', async () => {
     const r = await gql(gw.graphqlUrl, '{ trace(traceId: "0af7651916cd43dd8448eb211c80319c") { spans { children { children { children { name } } } } } }');
-    assert.match(messageOf(r), /depth limit of 5 exceeded, found 6/);
+    assert.equal(messageOf(r), 'Query depth limit of 5 exceeded, found 6 (limits.graphql.maxDepth)');
+    assert.equal(r.errors?.[0]?.extensions?.code, 'GW_QUERY_TOO_LARGE');
   });
 
-  test('too many aliases are refused naming the limit', async () => {
+  test('too many aliases are refused naming the limit, with the limits\' code and status', async () => {
     const r = await gql(gw.graphqlUrl, '{ a: services b: services c: services d: services }');
-    assert.match(messageOf(r), /Aliases limit of 3 exceeded, found 4/);
+    // Was "Syntax Error: Aliases limit …" without a code, and 200 under graphql-response+json.
+    assert.equal(messageOf(r), 'Aliases limit of 3 exceeded, found 4 (limits.graphql.maxAliases)');
+    assert.equal(r.errors?.[0]?.extensions?.code, 'GW_QUERY_TOO_LARGE');
+    const res = await fetch(gw.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+      body: JSON.stringify({ query: '{ a: services b: services c: services d: services }' }),
+    });
+    assert.equal(res.status, 400);
   });
 
   test('too many tokens are refused naming the limit', async () => {
