@@ -2,16 +2,15 @@
 // chose), mapped to a tenant and scopes. Comparison is constant-time.
 import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { ApiKeyConfig } from '../config/security.ts';
+import { type ApiKeyConfig, SCRYPT_HASH_BYTES } from '../config/security.ts';
 import type { Principal, Scope } from './types.ts';
 
-const SCRYPT_KEYLEN = 32;
 
 /** The config line for a key: `sha256:<hex>` (fast; for random keys) or `scrypt:<salt>:<hash>`. */
 export function hashApiKey(key: string, kind: 'sha256' | 'scrypt' = 'sha256'): string {
   if (kind === 'sha256') return `sha256:${createHash('sha256').update(key).digest('hex')}`;
   const salt = randomBytes(16);
-  return `scrypt:${salt.toString('base64')}:${scryptSync(key, salt, SCRYPT_KEYLEN).toString('base64')}`;
+  return `scrypt:${salt.toString('base64')}:${scryptSync(key, salt, SCRYPT_HASH_BYTES).toString('base64')}`;
 }
 
 interface Entry {
@@ -28,7 +27,9 @@ function entryOf(k: ApiKeyConfig): Entry {
   }
   const salt = Buffer.from(a, 'base64');
   const want = Buffer.from(b!, 'base64');
-  return { principal, matches: (key) => timingSafeEqual(scryptSync(key, salt, want.length), want) };
+  // The config check refuses other lengths; never compare a short hash (an empty one matches all).
+  if (want.length !== SCRYPT_HASH_BYTES) return { principal, matches: () => false };
+  return { principal, matches: (key) => timingSafeEqual(scryptSync(key, salt, SCRYPT_HASH_BYTES), want) };
 }
 
 export interface ApiKeyVerifier {

@@ -186,6 +186,9 @@ export function defaultTlsConfig(): TlsConfig {
 /** limits.refusalDelay.maxMs at most: a longer hold outlasts most clients' request timeouts (the OTel exporters' is 10 s). */
 const MAX_REFUSAL_DELAY_MS = 60_000;
 const MODES = ['none', 'apiKey', 'jwt', 'apiKey+jwt'];
+/** What hashApiKey writes (src/auth/api-keys.ts). */
+export const SCRYPT_HASH_BYTES = 32;
+const SCRYPT_MIN_SALT_BYTES = 16;
 const HASH = /^(sha256:[0-9a-f]{64}|scrypt:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+)$/;
 
 export function validateSecurityConfig(cfg: { auth: AuthConfig; limits: LimitsConfig; tls: TlsConfig }): void {
@@ -199,6 +202,16 @@ export function validateSecurityConfig(cfg: { auth: AuthConfig; limits: LimitsCo
     }
     if (typeof k.hash !== 'string' || !HASH.test(k.hash)) {
       throw new ConfigError(`${at}.hash: expected sha256:<64 hex> or scrypt:<salt base64>:<hash base64> (actual: ${JSON.stringify(k.hash)})`);
+    }
+    if (k.hash.startsWith('scrypt:')) {
+      // A short hash would be compared as short: a 0-byte one matched every key.
+      const [, salt, hash] = k.hash.split(':') as [string, string, string];
+      const [saltBytes, hashBytes] = [Buffer.from(salt, 'base64').length, Buffer.from(hash, 'base64').length];
+      if (saltBytes < SCRYPT_MIN_SALT_BYTES || hashBytes !== SCRYPT_HASH_BYTES) {
+        throw new ConfigError(
+          `${at}.hash: a scrypt hash needs a salt of at least ${SCRYPT_MIN_SALT_BYTES} bytes and a hash of ${SCRYPT_HASH_BYTES} bytes, as hashApiKey writes (actual: ${saltBytes} and ${hashBytes})`,
+        );
+      }
     }
     if (typeof k.tenant !== 'string' || !isValidTenant(k.tenant)) throw new ConfigError(`${at}.tenant: not a valid tenant ID (actual: ${JSON.stringify(k.tenant)})`);
     if (!Array.isArray(k.scopes) || k.scopes.length === 0 || k.scopes.some((s) => !(SCOPES as readonly string[]).includes(s))) {

@@ -24,6 +24,17 @@ test('sha256 and scrypt key hashes verify the key and nothing else', () => {
   assert.equal(v.verify(''), undefined);
 });
 
+test('a truncated scrypt hash is refused at start-up and never matches a key', () => {
+  // Found by exploratory QA: "scrypt:<salt>:A" decodes to 0 bytes, and comparing scrypt's 0-byte
+  // output with it let every key in, as that key's tenant and scopes.
+  const salt = Buffer.alloc(16, 7).toString('base64');
+  for (const hash of [`scrypt:${salt}:A`, `scrypt:${salt}:AAAA`, `scrypt:AAAA:${Buffer.alloc(32).toString('base64')}`]) {
+    const auth = { mode: 'apiKey', apiKeys: [{ name: 'x', hash, tenant: 't', scopes: ['admin'] }] };
+    assert.throws(() => loadConfig({ env: {}, overrides: { auth } }), /auth\.apiKeys\[0\]\.hash: a scrypt hash needs a salt of at least 16 bytes and a hash of 32 bytes/, hash);
+    assert.equal(createApiKeyVerifier([{ name: 'x', hash, tenant: 't', scopes: ['admin'] }]).verify('literally-anything'), undefined, hash);
+  }
+});
+
 test('admit: tenant from the key, a matching or empty tenant header accepted, another refused, scopes enforced', async () => {
   const auth = createAuthenticator({ ...defaultAuthConfig(), mode: 'apiKey', apiKeys: [{ name: 'q', hash: hashApiKey('secret-q'), tenant: 'acme', scopes: ['query'] }] }, silentLogger());
   assert.equal((await auth.admit(headers({ 'x-api-key': 'secret-q' }), 'x-scope-orgid', 'query')).tenant, 'acme');
