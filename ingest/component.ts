@@ -2,6 +2,7 @@
 // component.Component and consumer.Traces): receivers → processors → exporters.
 import type { Logger } from 'pino';
 import type { Signal, SignalItems } from '../src/model/telemetry.ts';
+import { ConfigError } from '../src/config/merge.ts';
 
 export type { Signal, SignalItems };
 
@@ -97,7 +98,7 @@ export interface ExporterFactory<C> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds factories of any config type
 export type AnyFactory = ReceiverFactory<any> | ProcessorFactory<any> | ExporterFactory<any>;
 
-export class SignalNotSupportedError extends Error {
+export class SignalNotSupportedError extends ConfigError {
   constructor(type: string, signal: Signal) {
     super(`component type "${type}" does not support the ${signal} signal`);
     this.name = 'SignalNotSupportedError';

@@ -7,7 +7,7 @@ import type { Component, Consumer, Host, NextConsumers, Signal } from './compone
 import { SignalNotSupportedError } from './component.ts';
 import { fanout } from './helpers/fanout.ts';
 import { componentType, type Registry } from './registry.ts';
-import { mergeConfig } from '../src/config/merge.ts';
+import { ConfigError, mergeConfig } from '../src/config/merge.ts';
 
 export interface PipelineConfig {
   receivers: string[];
@@ -39,29 +39,38 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
   const receiverNext = new Map<string, NextConsumers>();
 
   const settingsFor = (id: string) => ({ id, logger: logger.child({ component: id }) });
+  // A factory's create checks its config and builds objects (I/O waits for start), so what it
+  // refuses is a config mistake: the gateway stops with exit code 2 and the message.
+  const created = <C>(make: () => C): C => {
+    try {
+      return make();
+    } catch (err) {
+      throw err instanceof ConfigError || !(err instanceof Error) ? err : new ConfigError(err.message);
+    }
+  };
   const configFor = (section: Record<string, unknown>, id: string, defaults: unknown, what: string) => {
-    if (!(id in section)) throw new Error(`pipelines: ${what} "${id}" is used by a pipeline but not configured under ${what}s`);
+    if (!(id in section)) throw new ConfigError(`pipelines: ${what} "${id}" is used by a pipeline but not configured under ${what}s`);
     return mergeConfig(defaults, section[id], `${what}s.${id}`);
   };
 
   for (const [signal, pipe] of Object.entries(cfg.pipelines) as [Signal, PipelineConfig][]) {
     if (pipe.receivers.length === 0 || pipe.exporters.length === 0) {
-      throw new Error(`pipelines.${signal}: needs at least one receiver and one exporter`);
+      throw new ConfigError(`pipelines.${signal}: needs at least one receiver and one exporter`);
     }
     const exporterConsumers = pipe.exporters.map((id) => {
       const factory = registry.exporters.get(componentType(id));
-      if (!factory) throw new Error(`pipelines.${signal}: unknown exporter type "${componentType(id)}"`);
+      if (!factory) throw new ConfigError(`pipelines.${signal}: unknown exporter type "${componentType(id)}"`);
       if (!factory.signals.includes(signal)) throw new SignalNotSupportedError(factory.type, signal);
-      const exporter = factory.create(settingsFor(`${id}/${signal}`), configFor(cfg.exporters, id, factory.createDefaultConfig(), 'exporter'), signal);
+      const exporter = created(() => factory.create(settingsFor(`${id}/${signal}`), configFor(cfg.exporters, id, factory.createDefaultConfig(), 'exporter'), signal));
       exporters.push([`${id}/${signal}`, exporter]);
       return exporter;
     });
     let next: Consumer<typeof signal> = fanout(exporterConsumers);
     for (const id of [...pipe.processors].reverse()) {
       const factory = registry.processors.get(componentType(id));
-      if (!factory) throw new Error(`pipelines.${signal}: unknown processor type "${componentType(id)}"`);
+      if (!factory) throw new ConfigError(`pipelines.${signal}: unknown processor type "${componentType(id)}"`);
       if (!factory.signals.includes(signal)) throw new SignalNotSupportedError(factory.type, signal);
-      const processor = factory.create(settingsFor(`${id}/${signal}`), configFor(cfg.processors, id, factory.createDefaultConfig(), 'processor'), signal, next);
+      const processor = created(() => factory.create(settingsFor(`${id}/${signal}`), configFor(cfg.processors, id, factory.createDefaultConfig(), 'processor'), signal, next));
       processors.push([`${id}/${signal}`, processor]);
       next = processor;
     }
@@ -79,11 +88,11 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
 
   for (const [id, nexts] of receiverNext) {
     const factory = registry.receivers.get(componentType(id));
-    if (!factory) throw new Error(`pipelines: unknown receiver type "${componentType(id)}"`);
+    if (!factory) throw new ConfigError(`pipelines: unknown receiver type "${componentType(id)}"`);
     for (const signal of Object.keys(nexts) as Signal[]) {
       if (!factory.signals.includes(signal)) throw new SignalNotSupportedError(factory.type, signal);
     }
-    receivers.push([id, factory.create(settingsFor(id), configFor(cfg.receivers, id, factory.createDefaultConfig(), 'receiver'), nexts)]);
+    receivers.push([id, created(() => factory.create(settingsFor(id), configFor(cfg.receivers, id, factory.createDefaultConfig(), 'receiver'), nexts))]);
   }
 
   // Start downstream first so a receiver never feeds a component that is not running;

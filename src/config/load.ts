@@ -100,7 +100,8 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
     if (v.kind === 'list') {
       value = raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
     } else if (v.kind !== 'string') {
-      const n = Number(raw);
+      // Digits only: Number() reads ' ' as 0 and '0x10' as 16.
+      const n = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
       const max = v.kind === 'port' ? 65535 : Number.MAX_SAFE_INTEGER;
       if (!Number.isInteger(n) || n < 0 || n > max) throw new ConfigError(`${v.name}: expected an integer from 0 to ${max} (actual: '${raw}')`);
       value = n;

@@ -34,6 +34,9 @@ test('bad settings stop start-up with a message naming the setting and the value
   const cases: [Parameters<typeof loadConfig>[0], RegExp][] = [
     [{ env: { TELEQL_GRAPHQL_PORT: 'http' } }, /TELEQL_GRAPHQL_PORT: expected an integer from 0 to 65535 \(actual: 'http'\)/],
     [{ env: { TELEQL_OTLP_HTTP_PORT: '70000' } }, /TELEQL_OTLP_HTTP_PORT/],
+    // Number() read these as 0 (a random port, or "never" for the timeouts) and 16.
+    [{ env: { TELEQL_GRAPHQL_PORT: ' ' } }, /TELEQL_GRAPHQL_PORT: expected an integer from 0 to 65535 \(actual: ' '\)/],
+    [{ env: { TELEQL_HTTP_KEEPALIVE_TIMEOUT_MS: '0x10' } }, /TELEQL_HTTP_KEEPALIVE_TIMEOUT_MS: expected an integer/],
     [{ env: { TELEQL_LOG_LEVEL: 'loud' } }, /log.level: expected one of .* \(actual: 'loud'\)/],
     [{ env: {}, overrides: { graphql: { prot: 1 } } }, /graphql: unknown key "prot"/],
     [{ env: {}, overrides: { graphql: { port: '4000' } } }, /graphql.port: expected number/],

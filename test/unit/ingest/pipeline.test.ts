@@ -8,6 +8,7 @@ import { ConsumeError, type Consumer, type ExporterFactory, type NextConsumers, 
 import { sinkConsumer, type SinkConsumer } from '../../helpers/sink-consumer.ts';
 import { span } from '../../helpers/telemetry-builders.ts';
 import { silentLogger } from '../../../src/logger.ts';
+import { ConfigError } from '../../../src/config/merge.ts';
 
 const host = { logger: silentLogger(), reportError: () => {} };
 
@@ -69,8 +70,14 @@ describe('pipelines', () => {
       [{ pipelines: { traces: { receivers: ['push'], processors: [], exporters: [] } } }, /needs at least one receiver and one exporter/],
       [{ processors: { batch: { sendBatchSise: 1 } }, pipelines: { traces: { receivers: ['push'], processors: ['batch'], exporters: ['sink'] } } }, /processors\.batch: unknown key "sendBatchSise"/],
       [{ processors: { batch: { timeoutMs: 'soon' } }, pipelines: { traces: { receivers: ['push'], processors: ['batch'], exporters: ['sink'] } } }, /processors\.batch\.timeoutMs: expected number \(actual: "soon"\)/],
+      // A sendBatchSize of 0 made the batch loop spin forever on its first item (only SIGKILL stopped the gateway).
+      [{ processors: { batch: { sendBatchSize: 0 } }, pipelines: { traces: { receivers: ['push'], processors: ['batch'], exporters: ['sink'] } } }, /processors\.batch: sendBatchSize: expected an integer of 1 or more \(actual: 0\)/],
+      [{ processors: { 'batch/fast': { timeoutMs: -1 } }, pipelines: { traces: { receivers: ['push'], processors: ['batch/fast'], exporters: ['sink'] } } }, /processors\.batch\/fast: timeoutMs: expected whole milliseconds, 0 or more \(actual: -1\)/],
     ];
-    for (const [over, message] of cases) assert.throws(() => buildPipelines(registry, { ...base, ...over }, silentLogger()), message);
+    // Each is a ConfigError, which `teleql serve` reports with exit code 2 (not a stack trace and 1).
+    for (const [over, message] of cases) {
+      assert.throws(() => buildPipelines(registry, { ...base, ...over }, silentLogger()), (err: Error) => err instanceof ConfigError && message.test(err.message));
+    }
     assert.throws(() => createRegistry([batchProcessorFactory, batchProcessorFactory]), /duplicate processor factory for type "batch"/);
   });
 
