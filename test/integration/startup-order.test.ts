@@ -15,9 +15,9 @@ import { sendTrace } from '../helpers/otel-sdk.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 /** Starts an app whose store opens only when `open` is resolved; resolves once OTLP listens. */
-async function startHeld(dataPath: string) {
+async function startHeld(dataPath: string, overrides: Record<string, unknown> = {}) {
   const open = deferred<void>();
-  const app = buildApp(testConfig({ search: { enabled: false } }, dataPath), { logger: silentLogger(), beforeStoreOpen: () => open.promise });
+  const app = buildApp(testConfig({ search: { enabled: false }, ...overrides }, dataPath), { logger: silentLogger(), beforeStoreOpen: () => open.promise });
   const started = app.start();
   started.catch(() => undefined);
   const addrs = await waitFor(async () => app.addresses(), (a) => a.otlpHttp !== undefined && a.otlpGrpc !== undefined, 'OTLP listening');
@@ -73,16 +73,20 @@ test('a stop while the store is still opening writes what was acknowledged befor
   }
 });
 
-test('a store that cannot open fails start-up with its error after the receivers listened', async () => {
+test('a store that cannot open fails start-up with its error after the receivers listened, and the stop does not wait on it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'teleql-startup-'));
   const path = join(dir, 'not-a-database.duckdb');
   writeFileSync(path, 'this is not a DuckDB file\n'.repeat(1000));
   try {
-    const { app, open, started } = await startHeld(path);
+    // Retries for 10 minutes: a batch acknowledged before the open failed was retried until the
+    // exporter gave up (30 s by default), and the stop waited for it.
+    const { app, open, started, otlp } = await startHeld(path, { exporters: { duckdb: { retry: { maxElapsedMs: 600_000 } } } });
+    await sendTrace('http-proto', otlp, { service: 'acknowledged-before-failure' });
     open.resolve();
     await assert.rejects(started, (err: Error) => /duckdb|database|not a valid/i.test(err.message));
     assert.equal(app.ready(), false);
-    await app.stop();
+    const stopped = await Promise.race([app.stop().then(() => 'stopped'), new Promise((r) => setTimeout(r, 20_000, 'still stopping')).then((x) => x)]);
+    assert.equal(stopped, 'stopped', 'the waiting batch fails at once: the store will not open on a retry');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
