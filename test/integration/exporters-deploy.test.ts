@@ -4,7 +4,8 @@
 // gateway without errors and its root selector finds data.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../src/config/load.ts';
 import { buildPipelines } from '../../ingest/pipeline.ts';
@@ -89,6 +90,27 @@ describe('docker-compose.yml', () => {
     assert.ok((compose.services.prometheus!.command as string[]).includes('--web.enable-remote-write-receiver'));
     assert.match(compose.services.jaeger!.image, /^jaegertracing\/jaeger:2\./);
   });
+  test('health checks are checks: a shell command has no unquoted & (which ran curl in the background and always passed)', () => {
+    for (const [name, s] of Object.entries(compose.services as Record<string, { healthcheck?: { test: string[] } }>)) {
+      const [kind, command] = s.healthcheck?.test ?? [];
+      if (kind !== 'CMD-SHELL') continue;
+      const unquoted = command!.replace(/'[^']*'/g, '').replace(/&&/g, '');
+      assert.doesNotMatch(unquoted, /&/, `${name}: ${command}`);
+    }
+  });
+
+  test("Prometheus runs deploy/prometheus.yml, which promtool accepts and which scrapes teleql's /metrics", () => {
+    const prometheus = compose.services.prometheus!;
+    assert.ok(prometheus.volumes?.includes('./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro'));
+    const config = parseYaml(readFileSync('deploy/prometheus.yml', 'utf8')) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+    const teleql = config.scrape_configs.find((c) => c.job_name === 'teleql');
+    assert.deepEqual(teleql?.static_configs[0]?.targets, [`teleql:${loadConfig({ file: TELEQL_YAML, env: {} }).graphql.port}`]);
+    if (existsSync('/usr/bin/promtool')) {
+      const check = spawnSync('/usr/bin/promtool', ['check', 'config', 'deploy/prometheus.yml'], { encoding: 'utf8' });
+      assert.equal(check.status, 0, check.stdout + check.stderr);
+    }
+  });
+
   test('teleql runs with deploy/teleql.yaml, whose endpoints name the compose services', () => {
     const teleql = compose.services.teleql!;
     assert.ok(teleql.volumes?.includes('./deploy/teleql.yaml:/etc/teleql/teleql.yaml:ro'));
