@@ -15,6 +15,9 @@ export function defaultConfig(): GatewayConfig {
       exposeInternalErrors: false,
       tenantHeader: 'x-scope-orgid',
       compiledQueries: true,
+      // No cross-origin reads by default: with auth off, any page a developer opens could read the
+      // local gateway's telemetry. GraphiQL is same-origin; Grafana queries from its server.
+      cors: { allowedOrigins: [] },
     },
     tail: {
       maxSubscriptions: 1000,

@@ -157,6 +157,10 @@ function validate(cfg: GatewayConfig): void {
   if (!Number.isInteger(cfg.graphql.port) || cfg.graphql.port < 0 || cfg.graphql.port > 65535) {
     throw new ConfigError(`graphql.port: expected an integer from 0 to 65535 (actual: ${cfg.graphql.port})`);
   }
+  const origins = cfg.graphql.cors.allowedOrigins;
+  if (!Array.isArray(origins) || !origins.every((o) => typeof o === 'string' && (o === '*' || /^https?:\/\/[^/]+$/.test(o)))) {
+    throw new ConfigError(`graphql.cors.allowedOrigins: expected origins like "https://grafana.example.com" (no path) or "*" (actual: ${JSON.stringify(origins)})`);
+  }
   if (!cfg.graphql.path.startsWith('/')) throw new ConfigError(`graphql.path: must start with "/" (actual: '${cfg.graphql.path}')`);
   for (const key of ['maxSubscriptions', 'maxPerConnection', 'bufferSize', 'maxReplay', 'maxPerTenant'] as const) {
     const v = cfg.tail[key];

@@ -15,6 +15,8 @@ export interface GatewayConfig extends IngestConfig {
     tenantHeader: string;
     /** A query document's runs after its first execute compiled by graphql-jit; false: graphql-js runs every query. */
     compiledQueries: boolean;
+    /** Browser origins allowed to call the API from their pages (CORS); empty: none, `*`: any. */
+    cors: { allowedOrigins: string[] };
   };
   /** Live tails (GraphQL subscriptions tailSpans / tailLogs). */
   tail: {

@@ -45,6 +45,8 @@ export interface GraphQLServerOptions {
   graphiql: boolean;
   exposeInternalErrors: boolean;
   tenantHeader: string;
+  /** graphql.cors: origins whose pages may call the API (default: none). */
+  cors?: { allowedOrigins: string[] };
   schema: GraphQLSchema;
   /**
    * Builds the per-request context (stores, fresh DataLoaders) for a tenant. `connection` is stable
@@ -208,6 +210,10 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     schema: opts.schema,
     graphqlEndpoint: opts.path,
     landingPage: false,
+    // Yoga's default answers every origin, with credentials.
+    cors: opts.cors?.allowedOrigins.length
+      ? { origin: opts.cors.allowedOrigins.includes('*') ? '*' : opts.cors.allowedOrigins, credentials: false, methods: ['GET', 'POST'] }
+      : false,
     graphiql: opts.graphiql ? { subscriptionsProtocol: 'WS', title: 'teleql' } : false,
     maskedErrors: { isDev: opts.exposeInternalErrors },
     maxRequestBodySize: false, // read and limited in serveGraphQL (readGraphQLBody)

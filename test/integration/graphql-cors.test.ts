@@ -1,0 +1,40 @@
+// Cross-origin calls to the GraphQL API: none by default (Yoga's default answered every origin,
+// with credentials, so with auth off any web page a developer opened could read the local
+// gateway's telemetry), and only the configured origins when graphql.cors.allowedOrigins is set.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway } from '../helpers/gateway.ts';
+import { loadConfig } from '../../src/config/load.ts';
+
+const preflight = (url: string, origin: string) =>
+  fetch(url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+const query = (url: string, origin: string) =>
+  fetch(url, { method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ services }' }) });
+
+test('by default no other origin may call the API; the configured ones may, without credentials', async () => {
+  const closed = await startGateway();
+  try {
+    const p = await preflight(closed.graphqlUrl, 'https://evil.example');
+    assert.equal(p.headers.get('access-control-allow-origin'), null);
+    const q = await query(closed.graphqlUrl, 'https://evil.example');
+    assert.equal(q.headers.get('access-control-allow-origin'), null, 'the browser keeps the answer from the page');
+    assert.equal(q.headers.get('access-control-allow-credentials'), null);
+  } finally {
+    await closed.stop();
+  }
+
+  const open = await startGateway({ graphql: { cors: { allowedOrigins: ['https://grafana.example.com'] } } });
+  try {
+    const p = await preflight(open.graphqlUrl, 'https://grafana.example.com');
+    assert.equal(p.headers.get('access-control-allow-origin'), 'https://grafana.example.com');
+    const q = await query(open.graphqlUrl, 'https://grafana.example.com');
+    assert.equal(q.status, 200);
+    assert.equal(q.headers.get('access-control-allow-origin'), 'https://grafana.example.com');
+    assert.equal(q.headers.get('access-control-allow-credentials'), null);
+    const other = await query(open.graphqlUrl, 'https://evil.example');
+    assert.notEqual(other.headers.get('access-control-allow-origin'), 'https://evil.example');
+  } finally {
+    await open.stop();
+  }
+  assert.throws(() => loadConfig({ env: {}, overrides: { graphql: { cors: { allowedOrigins: ['grafana.example.com/x'] } } } }), /graphql\.cors\.allowedOrigins: expected origins like/);
+});
