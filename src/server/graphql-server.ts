@@ -83,6 +83,28 @@ export interface GraphQLServer {
 }
 
 /** A refusal answered before Yoga runs, in the GraphQL-over-HTTP error shape. */
+/** Yoga's log arguments as pino fields: an Error under `err` (pino writes one inside `args` as `{}`). */
+function yogaLogFields(args: unknown[]): Record<string, unknown> {
+  const err = args.find((a) => a instanceof Error);
+  const rest = args.filter((a) => a !== err);
+  return { ...(err !== undefined && { err }), ...(rest.length > 0 && { args: rest }) };
+}
+
+/** Yoga answers a GET whose `variables` or `extensions` is not JSON with an internal error (500). */
+function badGetParameter(url: string): string | undefined {
+  const params = new URL(url, 'http://x').searchParams;
+  for (const name of ['variables', 'extensions']) {
+    const value = params.get(name);
+    if (value === null || value === '') continue;
+    try {
+      JSON.parse(value);
+    } catch {
+      return `the ${name} parameter is not valid JSON`;
+    }
+  }
+  return undefined;
+}
+
 function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
   res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
@@ -230,10 +252,10 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       compiledQueriesPlugin(opts.compiledQueries ?? true),
     ],
     logging: {
-      debug: (...args) => opts.logger.debug({ args }, 'yoga'),
-      info: (...args) => opts.logger.info({ args }, 'yoga'),
-      warn: (...args) => opts.logger.warn({ args }, 'yoga'),
-      error: (...args) => opts.logger.error({ args }, 'yoga'),
+      debug: (...args) => opts.logger.debug(yogaLogFields(args), 'yoga'),
+      info: (...args) => opts.logger.info(yogaLogFields(args), 'yoga'),
+      warn: (...args) => opts.logger.warn(yogaLogFields(args), 'yoga'),
+      error: (...args) => opts.logger.error(yogaLogFields(args), 'yoga'),
     },
     context: (initial: YogaInitialContext & { req?: IncomingMessage; connectionParams?: Record<string, unknown>; wsConnection?: object }) => {
       const principal = principalOf(initial.wsConnection ?? initial.req);
@@ -259,6 +281,10 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       throw err;
     }
     if (req.method === 'POST' && !(await readGraphQLBody(req, res, limits.maxBodyBytes))) return;
+    if (req.method === 'GET') {
+      const problem = badGetParameter(req.url ?? '');
+      if (problem) return refuse(res, 400, 'GW_BAD_ARGUMENT', problem);
+    }
     const running = inFlight.get(tenant) ?? 0;
     if (limits.concurrentPerTenant > 0 && running >= limits.concurrentPerTenant) {
       refuseRateLimited(req, tenant, 1, () =>

@@ -170,6 +170,12 @@ describe('GraphQL limits', () => {
     assert.equal(otherTenant.errors?.[0]?.message, 'PersistedQueryNotFound', 'the cache is per tenant');
     const wrongHash = await get(`${gw.graphqlUrl}?query=${encodeURIComponent('{ metrics { name } }')}&extensions=${ext}`);
     assert.equal(wrongHash.status, 400);
+    // Parameters that are not JSON are the client's mistake (Yoga answered 500 and an internal error).
+    for (const name of ['variables', 'extensions']) {
+      const bad = await get(`${gw.graphqlUrl}?query=${encodeURIComponent(query)}&${name}=notjson`);
+      assert.equal(bad.status, 400, name);
+      assert.deepEqual(bad.errors, [{ message: `the ${name} parameter is not valid JSON`, extensions: { code: 'GW_BAD_ARGUMENT' } }]);
+    }
 
     // A text over maxQueryBytes is refused and not stored (the body limit is five times larger).
     const big = `{ services ${'#'.repeat(10_000)}\n}`;
