@@ -16,7 +16,8 @@ export function searchLogs(ctx: GraphQLContext, args: PageArgs): Promise<Page<St
   return callStore(() =>
     ctx.stores.logs.searchLogs(ctx.tenant, filter, {
       first,
-      ...(args.after != null && { after: args.after }),
+      // An empty cursor is the first page: clients that template their cursor send "" for it.
+      ...(args.after && { after: args.after }),
       ...(args.order != null && { order: args.order }),
     }),
   );

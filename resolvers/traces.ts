@@ -60,7 +60,8 @@ export async function searchSpans(ctx: GraphQLContext, args: PageArgs): Promise<
   const page = await callStore(() =>
     ctx.stores.traces.searchSpans(ctx.tenant, filter, {
       first,
-      ...(args.after != null && { after: args.after }),
+      // An empty cursor is the first page: clients that template their cursor send "" for it.
+      ...(args.after && { after: args.after }),
       ...(args.order != null && { order: args.order }),
     }),
   );

@@ -65,7 +65,7 @@ builder.queryFields((t) => ({
     args: {
       filter: t.arg({ type: 'TelemetryFilter' }),
       first: t.arg.int({ defaultValue: 50, description: '1–1000.' }),
-      after: t.arg.string({ description: 'endCursor of the previous page.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page; empty or absent for the first page.' }),
       order: t.arg({ type: OrderEnum, defaultValue: 'NEWEST_FIRST' }),
     },
     resolve: (_, args, ctx) => searchLogs(ctx, args),
