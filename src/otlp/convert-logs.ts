@@ -19,6 +19,7 @@ import { otlpProto } from './proto.ts';
 export function logsFromOtlp(request: Msg, tenant: string): Decoded<LogRecord> {
   const severities = otlpProto().enums.severityNumber;
   const out: Decoded<LogRecord> = { items: [], rejected: [] };
+  let received: bigint | undefined;
   for (const g of scopeGroups(request, 'resourceLogs', 'scopeLogs', 'logRecords')) {
     for (let i = 0; i < g.items.length; i++) {
       try {
@@ -28,7 +29,10 @@ export function logsFromOtlp(request: Msg, tenant: string): Decoded<LogRecord> {
           resource: g.resource,
           scope: g.scope,
           timeUnixNano: timeNs(l.timeUnixNano, 'time_unix_nano'),
-          observedTimeUnixNano: timeNs(l.observedTimeUnixNano, 'observed_time_unix_nano'),
+          // A record with neither time is observed now, by us (as the spec asks of a collector):
+          // left at 0 it was stored in 1970 and deleted by the next retention pass.
+          observedTimeUnixNano:
+            timeNs(l.observedTimeUnixNano, 'observed_time_unix_nano') || (timeNs(l.timeUnixNano, 'time_unix_nano') === 0n ? (received ??= BigInt(Date.now()) * 1_000_000n) : 0n),
           severityNumber: enumValue(l.severityNumber, severities, 24, 'severity_number'),
           severityText: str(l.severityText, 'severity_text'),
           body: anyValue(l.body),

@@ -962,9 +962,13 @@ describe('OTLP requests built by hand', () => {
         },
       ],
     };
+    const sentAt = BigInt(Date.now()) * 1_000_000n;
     const res = await post(r.http, '/v1/logs', JSON.stringify(request), { headers: JSON_HEADERS });
     assert.equal(res.status, 200, res.body.toString());
     const base = { tenant: 'default', resource: emptyResource, scope: emptyScope, attributes: [], droppedAttributesCount: 0 };
+    // A record with neither time is observed when received (at 0 it was stored in 1970 and deleted by retention).
+    const observed = r.logs.batches.at(-1)![1]!.observedTimeUnixNano;
+    assert.ok(observed >= sentAt && observed <= BigInt(Date.now()) * 1_000_000n, `observed ${observed}`);
     assert.deepStrictEqual(r.logs.batches.at(-1), [
       {
         ...base,
@@ -981,7 +985,7 @@ describe('OTLP requests built by hand', () => {
       {
         ...base,
         timeUnixNano: 0n,
-        observedTimeUnixNano: 0n,
+        observedTimeUnixNano: observed,
         severityNumber: 21,
         severityText: '',
         body: { bytesValue: 'AAEC' },
