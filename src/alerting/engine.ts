@@ -315,6 +315,14 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     return rule.interval > MINUTE ? rule.interval : MINUTE;
   }
 
+  /** A rule naming a receiver that is not configured would fire and tell no one. */
+  function checkReceiverNames(rule: AlertRule, where: string): void {
+    const unknown = rule.receivers.filter((name) => !opts.receivers.some((r) => r.name === name));
+    if (unknown.length === 0) return;
+    const known = opts.receivers.map((r) => r.name).join(', ') || 'none';
+    throw new AlertingError('BAD_RULE', `${where}.receivers: no receiver named ${unknown.map((n) => JSON.stringify(n)).join(', ')} in alerting.receivers (configured: ${known})`);
+  }
+
   function receiversOf(rule: AlertRule): ReceiverConfig[] {
     if (rule.receivers.length === 0) return [...opts.receivers];
     return opts.receivers.filter((r) => rule.receivers.includes(r.name));
@@ -518,6 +526,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     status: (tenant, id) => ({ ...statusOf(tenant, id) }),
     async createRule(tenant, raw) {
       const rule = parseRule(raw, { tenant, source: 'api', where: 'rule', defaults: opts.ruleDefaults });
+      checkReceiverNames(rule, 'rule');
       if (rules.has(key(tenant, rule.id))) throw new AlertingError('BAD_RULE', `rule.id: an alert rule ${JSON.stringify(rule.id)} already exists`);
       let held = 0;
       for (const r of rules.values()) if (r.tenant === tenant && r.source === 'api') held++;
@@ -531,6 +540,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     async updateRule(tenant, id, raw) {
       checkWritable(tenant, id);
       const rule = parseRule({ ...(raw as object), id }, { tenant, source: 'api', where: 'rule', defaults: opts.ruleDefaults });
+      checkReceiverNames(rule, 'rule');
       await store.saveRule(rule);
       rules.set(key(tenant, id), rule);
       lastEval.delete(key(tenant, id)); // evaluate the new definition at the next tick
@@ -544,6 +554,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       return true;
     },
     async setFileRules(next) {
+      for (const r of next) checkReceiverNames(r, `rule ${JSON.stringify(r.name)}`);
       const nextKeys = new Set(next.map((r) => key(r.tenant, r.id)));
       for (const [k, r] of rules) {
         if (r.source === 'file' && !nextKeys.has(k)) {

@@ -33,7 +33,9 @@ export function parseRulesFile(text: string, file: string, defaults?: RuleDefaul
     const withId = named && typeof named === 'object' && !('id' in named) && typeof (named as { name?: unknown }).name === 'string'
       ? { ...named, id: (named as { name: string }).name }
       : named;
-    const rule = parseRule(withId, { tenant: DEFAULT_TENANT, source: 'file', where: `${file}: rules[${i}]`, defaults });
+    // rules[5] ("BadOne"): people find a rule by its name, not by counting from 0.
+    const name = named && typeof named === 'object' && typeof (named as { name?: unknown }).name === 'string' ? ` (${JSON.stringify((named as { name: string }).name)})` : '';
+    const rule = parseRule(withId, { tenant: DEFAULT_TENANT, source: 'file', where: `${file}: rules[${i}]${name}`, defaults });
     const k = `${rule.tenant}\u0000${rule.id}`;
     if (seen.has(k)) throw new AlertingError('BAD_RULE', `${file}: rules[${i}]: duplicate rule id ${JSON.stringify(rule.id)} for tenant ${rule.tenant}`);
     seen.add(k);

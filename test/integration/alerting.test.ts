@@ -575,6 +575,10 @@ describe('alerting: rules, silences, retries and tenants', () => {
     assert.match(noThreshold.errors![0]!.message, /rule\.threshold/);
     const badLabels = await gql(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, labels: { 'bad-name': 'x' } } }, H);
     assert.match(badLabels.errors![0]!.message, /labels\.bad-name/);
+    // A rule naming a receiver that is not configured fired and told no one.
+    const unknownReceiver = await gql(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, receivers: ['ok', 'nope'] } }, H);
+    assert.equal(unknownReceiver.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');
+    assert.equal(unknownReceiver.errors![0]!.message, 'rule.receivers: no receiver named "nope" in alerting.receivers (configured: ok, broken, slack)');
     const badFilter = await gql(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, filter: { from: 'now-1h' } } }, H);
     assert.equal(badFilter.errors?.[0]?.extensions?.code, 'GW_BAD_FILTER');
     const badSilence = await gql(
@@ -748,7 +752,12 @@ test('an invalid rules file or receiver at start-up stops start with a config er
         await app.stop();
       }
     };
-    await assert.rejects(start({ rulesFile: file }), { name: 'ConfigError', message: /rules\.yaml: rules\[0\]\.window: expected a duration/ });
+    await assert.rejects(start({ rulesFile: file }), { name: 'ConfigError', message: /rules\.yaml: rules\[0\] \("A"\)\.window: expected a duration/ });
+    await writeFile(file, 'rules:\n  - name: A\n    kind: NO_DATA\n    receivers: [pager]\n');
+    await assert.rejects(start({ rulesFile: file, receivers: [{ name: 'ops', type: 'webhook', url: 'http://127.0.0.1:9/x' }] }), {
+      name: 'ConfigError',
+      message: /rule "A"\.receivers: no receiver named "pager" in alerting\.receivers \(configured: ops\)/,
+    });
     await assert.rejects(start({ receivers: [{ name: 'x', type: 'email', url: 'mailto:a@b' }] }), { name: 'ConfigError', message: /alerting\.receivers\[0\]\.type/ });
     await assert.rejects(start({ maxRulesPerTenant: 0 }), { name: 'ConfigError', message: /alerting\.maxRulesPerTenant: expected an integer greater than 0/ });
     await assert.rejects(start({ silenceRetention: 'forever' }), { name: 'ConfigError', message: /alerting\.silenceRetention: expected a duration/ });
