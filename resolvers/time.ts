@@ -121,7 +121,7 @@ function badDuration(value: unknown, why: string): GatewayError {
 
 /**
  * Reads a Duration input: a number of milliseconds (number or numeric string), or Go-style
- * units `ns us µs ms s m h d` that may be combined (`1h30m`) and have fractions (`1.5s`).
+ * units `ns us µs ms s m h d w y` that may be combined (`1h30m`) and have fractions (`1.5s`).
  * Sub-nanosecond fractions round half-up. At most what a signed 64-bit nanosecond count holds
  * (~292 years): the stores compare durations as BIGINT, and a larger one is a mistake, not a filter.
  */
@@ -151,7 +151,7 @@ function durationNs(value: unknown): bigint {
   }
   const ns = unitDurationNs(s);
   if (ns === undefined) {
-    throw badDuration(value, 'expected a number of milliseconds or units ns, us, ms, s, m, h, d such as "250ms", "1.5s" or "1h30m"');
+    throw badDuration(value, 'expected a number of milliseconds or units ns, us, ms, s, m, h, d, w (7d), y (365d) such as "250ms", "1.5s" or "1h30m"');
   }
   return ns;
 }

@@ -44,7 +44,7 @@ export const DurationScalar = new GraphQLScalarType<bigint, string>({
   name: 'Duration',
   description:
     'A length of time with nanosecond precision. Output: e.g. "20ns", "1.234ms", "1h30m". ' +
-    'Input: a number of milliseconds, or units ns, us, ms, s, m, h, d that may be combined and have fractions: "250ms", "1.5s", "1h30m".',
+    'Input: a number of milliseconds, or units ns, us, ms, s, m, h, d, w (7 days), y (365 days) that may be combined and have fractions: "250ms", "1.5s", "1h30m".',
   serialize: (value) => formatDuration(expectBigint('Duration', value)),
   parseValue: (value) => parseDuration(value),
   parseLiteral: (node) => parseDuration(node.kind === Kind.INT || node.kind === Kind.STRING ? node.value : literalValue(node)),

@@ -1,6 +1,7 @@
 // Duration text, one grammar for every place that reads one (GraphQL `Duration`, alert rules,
-// retention windows, the tail CLI): Go-style units `ns us µs ms s m h d`, combinable (`1h30m`) and
-// fractional (`1.5s`). Callers add their own error wording and their own extra forms.
+// retention windows, the tail CLI): Go-style units `ns us µs ms s m h d`, plus Prometheus' and
+// Grafana's `w` (7 days) and `y` (365 days), combinable (`1h30m`) and fractional (`1.5s`). Callers
+// add their own error wording and their own extra forms.
 
 export const UNIT_NS: Readonly<Record<string, bigint>> = {
   ns: 1n,
@@ -12,9 +13,11 @@ export const UNIT_NS: Readonly<Record<string, bigint>> = {
   m: 60_000_000_000n,
   h: 3_600_000_000_000n,
   d: 86_400_000_000_000n,
+  w: 7n * 86_400_000_000_000n,
+  y: 365n * 86_400_000_000_000n,
 };
-const DURATION = /^(?:\d+(?:\.\d+)?(?:ns|us|µs|μs|ms|s|m|h|d))+$/;
-const DURATION_PART = /(\d+)(?:\.(\d+))?(ns|us|µs|μs|ms|s|m|h|d)/g;
+const DURATION = /^(?:\d+(?:\.\d+)?(?:ns|us|µs|μs|ms|s|m|h|d|w|y))+$/;
+const DURATION_PART = /(\d+)(?:\.(\d+))?(ns|us|µs|μs|ms|s|m|h|d|w|y)/g;
 
 /** Fractional decimal `whole.frac` times `unit`, rounded half-up to an integer. */
 export function decimalTimes(whole: string, frac: string, unit: bigint): bigint {

@@ -26,6 +26,8 @@ describe('Timestamp', () => {
     const diff = now - ago - 15n * 60n * 1_000_000_000n;
     assert.ok(diff <= 0n && -diff <= after - before, `now - (now-15m) is 15 minutes (off by ${diff} ns)`);
     assert.throws(() => parseTimestamp('now-forever'));
+    const week = BigInt(Date.now()) * 1_000_000n - parseTimestamp('now-1w');
+    assert.ok(week >= 7n * 86_400_000_000_000n && week < 7n * 86_400_000_000_000n + 1_000_000_000n, 'Grafana\'s now-1w');
   });
 
   test('an ISO 8601 string with nine fraction digits keeps every nanosecond', () => {
@@ -126,6 +128,9 @@ describe('Duration', () => {
     assert.equal(parseDuration('5m'), 300_000_000_000n);
     assert.equal(parseDuration('2h'), 7_200_000_000_000n);
     assert.equal(parseDuration('1d'), 86_400_000_000_000n);
+    // Prometheus' and Grafana's weeks and years ($__interval and now-1w): they were refused.
+    assert.equal(parseDuration('1w'), 7n * 86_400_000_000_000n);
+    assert.equal(parseDuration('1y2w'), 379n * 86_400_000_000_000n);
   });
 
   test('units combine and take fractions', () => {
@@ -154,7 +159,7 @@ describe('Duration', () => {
   });
 
   test('malformed and negative durations are rejected with GW_BAD_ARGUMENT', () => {
-    for (const input of ['', 'fast', '5', '-5ms', '5 ms', '5msx', 'ms', '1.s', '5M', '1y'].filter((i) => i !== '5')) {
+    for (const input of ['', 'fast', '5', '-5ms', '5 ms', '5msx', 'ms', '1.s', '5M', '1Y'].filter((i) => i !== '5')) {
       rejects(() => parseDuration(input), 'GW_BAD_ARGUMENT', /^Duration .* is invalid: .*\(GW_BAD_ARGUMENT\)$/);
     }
     for (const input of [-1, Number.NaN, Number.POSITIVE_INFINITY, -1n, true, null, {}]) {
