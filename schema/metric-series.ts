@@ -27,7 +27,11 @@ builder.queryFields((t) => ({
       from: t.arg({ type: 'Timestamp', required: true }),
       to: t.arg({ type: 'Timestamp', required: true }),
       step: t.arg({ type: 'Duration' }),
-      aggregation: t.arg({ type: AggregationEnum, defaultValue: 'AVG' }),
+      aggregation: t.arg({
+        type: AggregationEnum,
+        defaultValue: 'AVG',
+        description: 'Number series only; histogram-like series give each step its distribution (SeriesPoint.count, sum, value).',
+      }),
     },
     resolve: (_, args, ctx) => metricSeries(ctx, args),
   }),
