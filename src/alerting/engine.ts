@@ -356,6 +356,11 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         const before = { lastSentAt: state.lastSentAt, notifiedFiring: state.notifiedFiring };
         state.lastSentAt = now;
         state.notifiedFiring = new Set(firing.map((m) => m.fingerprint));
+        const persist = () =>
+          void store
+            .saveNotified({ tenant: rule.tenant, ruleId: rule.id, key: stateKey, lastSentAt: state.lastSentAt, firing: [...state.notifiedFiring] })
+            .catch((err: unknown) => logger.warn({ err, rule: rule.id }, 'saving the notification state failed'));
+        persist();
         // Another replica holds the lease and sends this; the state above is kept all the same.
         if (!lease.held()) {
           counts.notificationsLeftToOtherReplica++;
@@ -379,7 +384,10 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
             else counts.notificationsSent++;
             // As Alertmanager: a message that failed after its retries is not counted as sent, so the
             // next evaluation sends it again (and a resolution only follows a firing that arrived).
-            if (error && state.lastSentAt === now) Object.assign(state, before);
+            if (error && state.lastSentAt === now) {
+              Object.assign(state, before);
+              persist();
+            }
             // The resolution sent for a deleted rule has no status left to update.
             if (!rules.has(key(rule.tenant, rule.id))) return;
             const s = statusOf(rule.tenant, rule.id);
@@ -458,6 +466,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     notify(rule, now);
     const groupPrefix = `\u0000${rule.tenant}/${rule.id}/`;
     for (const k of [...groups.keys()]) if (k.includes(groupPrefix)) groups.delete(k);
+    await store.deleteNotified(rule.tenant, rule.id);
     await dropRuleState(rule.tenant, rule.id);
   }
 
@@ -494,6 +503,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       for (const r of await store.loadRules()) rules.set(key(r.tenant, r.id), r);
       for (const i of await store.loadInstances()) instances.set(key(i.tenant, i.fingerprint), i);
       for (const s of await store.loadSilences()) silences.set(key(s.tenant, s.id), s);
+      // Without it a restart sent every firing group again and never sent the resolutions due.
+      for (const g of await store.loadNotified()) groups.set(g.key, { lastSentAt: g.lastSentAt, notifiedFiring: new Set(g.firing) });
       logger.info({ rules: rules.size, instances: instances.size, silences: silences.size, promql: promql.backend }, 'alerting started');
     },
     tick() {

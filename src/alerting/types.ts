@@ -131,6 +131,16 @@ export interface Silence {
   comment: string;
 }
 
+/** One receiver's view of one alert group: when it was last sent, and which alerts were firing in it. */
+export interface NotifiedGroup {
+  tenant: string;
+  ruleId: string;
+  /** The engine's key: receiver name and group. */
+  key: string;
+  lastSentAt: bigint | null;
+  firing: string[];
+}
+
 /** Persistence of everything alerting keeps; every call is scoped to a tenant. */
 export interface AlertStore {
   loadRules(): Promise<AlertRule[]>;
@@ -145,6 +155,10 @@ export interface AlertStore {
   history(tenant: string, q: { ruleId?: string; range?: TimeRange; limit: number }): Promise<AlertTransition[]>;
   /** Instances that were ever in `state` (from history) or are in it now, overlapping the range. */
   alerts(tenant: string, q: { states?: AlertState[]; range?: TimeRange; limit: number }): Promise<AlertInstance[]>;
+  /** What each receiver was last sent per group, so that a restart neither repeats nor loses a message. */
+  loadNotified(): Promise<NotifiedGroup[]>;
+  saveNotified(g: NotifiedGroup): Promise<void>;
+  deleteNotified(tenant: string, ruleId: string): Promise<void>;
   loadSilences(): Promise<Silence[]>;
   saveSilence(s: Silence): Promise<void>;
   deleteSilence(tenant: string, id: string): Promise<void>;

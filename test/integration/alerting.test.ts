@@ -37,11 +37,14 @@ interface AlertingGateway {
   stop(): Promise<void>;
 }
 
-async function startAlertingGateway(alerting: Record<string, unknown>): Promise<AlertingGateway> {
+async function startAlertingGateway(alerting: Record<string, unknown>, dataPath = ':memory:'): Promise<AlertingGateway> {
   const clock: TestClock = { t: T0, now: () => clock.t };
-  const cfg = testConfig({
-    alerting: { tickMs: 0, retry: { attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, timeoutMs: 5000 }, ...alerting },
-  });
+  const cfg = testConfig(
+    {
+      alerting: { tickMs: 0, retry: { attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, timeoutMs: 5000 }, ...alerting },
+    },
+    dataPath,
+  );
   const app = buildApp(cfg, { logger: silentLogger(), clock });
   await app.start();
   const a = app.addresses();
@@ -733,6 +736,51 @@ describe('alerting: deliveries that fail are sent again, and Alertmanager hears 
     const [last] = am.received.at(-1)!.body as { endsAt: string }[];
     assert.ok(Date.parse(last!.endsAt) < Date.now(), 'the resolution ends the alert at its resolve time');
   });
+});
+
+test('a restart neither repeats the firing messages already sent nor loses the resolution due', async () => {
+  // Found by exploratory QA: the per-receiver state was kept in memory only, so every restart sent
+  // each firing group again, and an alert resolving at the first evaluation after it was never
+  // resolved at the receiver.
+  const dir = await mkdtemp(join(tmpdir(), 'teleql-notified-'));
+  const hook = await startWebhookServer();
+  const tenant = 'restart';
+  const receivers = [{ name: 'ops', type: 'webhook', url: `${hook.url}/hook` }];
+  const tickAt = async (gw: AlertingGateway, minute: number) => {
+    gw.clock.t = T0 + BigInt(minute) * MIN;
+    await gw.engine.tick();
+    await gw.engine.idle();
+  };
+  const statuses = () => hook.received.map((r) => (r.body as { status: string }).status);
+  try {
+    const path = join(dir, 'alerts.duckdb');
+    const first = await startAlertingGateway({ receivers }, path);
+    await ingest(first, tenant, 20, [5, 10]);
+    const created = await gqlData<{ createAlertRule: { id: string } }>(
+      first.graphqlUrl,
+      CLASSIC_RULE,
+      { input: { ...classicInput, name: 'Restart', by: ['SERVICE'], for: '0s', window: '2m' } },
+      { 'X-Scope-OrgID': tenant },
+    );
+    await tickAt(first, 6);
+    assert.equal(first.engine.instances(tenant, created.createAlertRule.id)[0]?.state, 'FIRING');
+    assert.deepEqual(statuses(), ['firing']);
+    await first.stop();
+
+    const second = await startAlertingGateway({ receivers }, path);
+    try {
+      await tickAt(second, 7);
+      assert.deepEqual(statuses(), ['firing'], 'not sent again before repeatInterval');
+      for (let m = 8; m <= 14 && second.engine.instances(tenant)[0]?.state === 'FIRING'; m++) await tickAt(second, m);
+      assert.equal(second.engine.instances(tenant)[0]?.state, 'RESOLVED');
+      assert.deepEqual(statuses(), ['firing', 'resolved']);
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    await hook.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('an invalid rules file or receiver at start-up stops start with a config error naming it', async () => {

@@ -19,6 +19,9 @@ const DDL = [
   `CREATE TABLE IF NOT EXISTS alert_history (
      tenant VARCHAR NOT NULL, rule_id VARCHAR NOT NULL, rule_name VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL,
      labels VARCHAR NOT NULL, from_state VARCHAR NOT NULL, to_state VARCHAR NOT NULL, at_ns BIGINT NOT NULL, value DOUBLE)`,
+  `CREATE TABLE IF NOT EXISTS alert_notified (
+     tenant VARCHAR NOT NULL, rule_id VARCHAR NOT NULL, key VARCHAR NOT NULL, last_sent_ns BIGINT, firing VARCHAR NOT NULL,
+     PRIMARY KEY (tenant, key))`,
   `CREATE TABLE IF NOT EXISTS alert_silences (
      tenant VARCHAR NOT NULL, id VARCHAR NOT NULL, body VARCHAR NOT NULL, starts_ns BIGINT NOT NULL, ends_ns BIGINT NOT NULL,
      PRIMARY KEY (tenant, id))`,
@@ -128,6 +131,22 @@ export async function openAlertStore(db: Db): Promise<AlertStore> {
         p.values,
       );
       return rows.map((r) => reviveBigints(r.body as string) as AlertInstance);
+    },
+    async loadNotified() {
+      const rows = await db.query('SELECT tenant, rule_id, key, last_sent_ns, firing FROM alert_notified');
+      return rows.map((r) => ({
+        tenant: r.tenant as string,
+        ruleId: r.rule_id as string,
+        key: r.key as string,
+        lastSentAt: (r.last_sent_ns as bigint | null) ?? null,
+        firing: JSON.parse(r.firing as string) as string[],
+      }));
+    },
+    async saveNotified(g) {
+      await db.query('INSERT OR REPLACE INTO alert_notified VALUES ($1, $2, $3, $4, $5)', [g.tenant, g.ruleId, g.key, g.lastSentAt, JSON.stringify(g.firing)]);
+    },
+    async deleteNotified(tenant, ruleId) {
+      await db.query('DELETE FROM alert_notified WHERE tenant = $1 AND rule_id = $2', [tenant, ruleId]);
     },
     async loadSilences() {
       const rows = await db.query('SELECT body FROM alert_silences ORDER BY starts_ns');

@@ -40,6 +40,8 @@ test('rules, alerts, history and silences survive a restart, each kept to its te
     await a.saveInstance(inst);
     await a.saveInstance({ ...inst, value: 0.3 }); // replaces, not duplicates
     await a.saveSilence(silence);
+    await a.saveNotified({ tenant: 'acme', ruleId: rule.id, key: 'ops\u0000g', lastSentAt: T, firing: ['f0'] });
+    await a.saveNotified({ tenant: 'acme', ruleId: rule.id, key: 'ops\u0000g', lastSentAt: T + 5n, firing: ['f1'] }); // replaces
     await a.appendHistory({ tenant: 'acme', ruleId: rule.id, ruleName: 'Errors', fingerprint: 'f1', labels: inst.labels, from: 'PENDING', to: 'FIRING', at: T + 5n, value: 0.2 });
     await first.close();
 
@@ -48,6 +50,7 @@ test('rules, alerts, history and silences survive a restart, each kept to its te
     assert.deepEqual(await b.loadRules(), [rule]);
     assert.deepEqual(await b.loadInstances(), [{ ...inst, value: 0.3 }]);
     assert.deepEqual(await b.loadSilences(), [silence]);
+    assert.deepEqual(await b.loadNotified(), [{ tenant: 'acme', ruleId: rule.id, key: 'ops\u0000g', lastSentAt: T + 5n, firing: ['f1'] }]);
     assert.equal((await b.history('acme', { limit: 10 }))[0]!.to, 'FIRING');
     assert.deepEqual(await b.history('other', { limit: 10 }), []);
     assert.equal((await b.alerts('acme', { states: ['FIRING'], range: { from: T, to: T + 1n }, limit: 10 })).length, 1);
@@ -56,6 +59,8 @@ test('rules, alerts, history and silences survive a restart, each kept to its te
     await b.deleteRule('acme', rule.id);
     assert.deepEqual(await b.loadRules(), []);
     assert.deepEqual(await b.loadInstances(), [], 'deleting a rule deletes its alerts');
+    await b.deleteNotified('acme', rule.id);
+    assert.deepEqual(await b.loadNotified(), []);
     await second.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
