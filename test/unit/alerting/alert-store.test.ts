@@ -12,26 +12,31 @@ import { silentLogger } from '../../../src/logger.ts';
 
 const T = 1_764_000_000_000_000_000n;
 
+/** An alert of tenant acme firing since T + 5 with the given evidence. */
+function firingInstance(ruleId: string, evidence: Pick<NonNullable<AlertInstance['evidence']>, 'exemplars' | 'exceptionGroups'>): AlertInstance {
+  return {
+    tenant: 'acme',
+    ruleId,
+    fingerprint: 'f1',
+    labels: { alertname: 'Errors', service: 'checkout' },
+    annotations: {},
+    state: 'FIRING',
+    value: 0.2,
+    activeAt: T,
+    firedAt: T + 5n,
+    resolvedAt: null,
+    lastEvaluatedAt: T + 5n,
+    evidence: { value: 0.2, window: { from: T - 10n, to: T + 5n }, ...evidence },
+    silencedBy: [],
+  };
+}
+
 test('rules, alerts, history and silences survive a restart, each kept to its tenant', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'teleql-alert-store-'));
   const path = join(dir, 'db.duckdb');
   try {
     const rule = parseRule({ name: 'Errors', kind: 'SPAN_ERROR_RATE', threshold: 0.05, for: '5m' }, { tenant: 'acme', source: 'api', where: 'rule' });
-    const inst: AlertInstance = {
-      tenant: 'acme',
-      ruleId: rule.id,
-      fingerprint: 'f1',
-      labels: { alertname: 'Errors', service: 'checkout' },
-      annotations: {},
-      state: 'FIRING',
-      value: 0.2,
-      activeAt: T,
-      firedAt: T + 5n,
-      resolvedAt: null,
-      lastEvaluatedAt: T + 5n,
-      evidence: { value: 0.2, window: { from: T - 10n, to: T + 5n }, exemplars: [{ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), durationNano: 7n, error: true }], exceptionGroups: [] },
-      silencedBy: [],
-    };
+    const inst = firingInstance(rule.id, { exemplars: [{ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), durationNano: 7n, error: true }], exceptionGroups: [] });
     const silence = newSilence('acme', { matchers: [{ name: 'service', value: 'checkout', type: '=' }], endsAt: T + 100n }, T);
 
     const first = await openDuckDbStore({ path, logger: silentLogger() });
@@ -100,21 +105,7 @@ test('no alerting value longer than one DuckDB string may be goes in whole: evid
   try {
     const rule = parseRule({ name: 'Errors', kind: 'SPAN_ERROR_RATE', threshold: 0.05 }, { tenant: 'acme', source: 'api', where: 'rule' });
     const group = (n: number) => ({ fingerprint: `g${n}`, type: 'Error', message: `${n}`.repeat(15_000), count: 3, sampleTraceId: null });
-    const inst: AlertInstance = {
-      tenant: 'acme',
-      ruleId: rule.id,
-      fingerprint: 'f1',
-      labels: { alertname: 'Errors', service: 'checkout' },
-      annotations: { summary: 'errors in checkout' },
-      state: 'FIRING',
-      value: 0.2,
-      activeAt: T,
-      firedAt: T + 5n,
-      resolvedAt: null,
-      lastEvaluatedAt: T + 5n,
-      evidence: { value: 0.2, window: { from: T - 10n, to: T + 5n }, exemplars: [], exceptionGroups: [group(1), group(2), group(3)] },
-      silencedBy: [],
-    };
+    const inst = firingInstance(rule.id, { exemplars: [], exceptionGroups: [group(1), group(2), group(3)] });
     const store = await openDuckDbStore({ path, logger: silentLogger() });
     const a = await openAlertStore(store.db);
     await a.saveInstance(inst);
