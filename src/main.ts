@@ -1,4 +1,6 @@
 // The `teleql` command. The only module that calls process.exit.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, ENV_VARS } from './config/load.ts';
 import { ConfigError } from './config/merge.ts';
@@ -6,10 +8,14 @@ import { buildApp } from './app.ts';
 
 const USAGE = `usage: teleql serve [--config FILE] [--data PATH] [--host ADDR] [--log-level LEVEL]
        teleql tail [spans] [logs] [--url URL] [--tenant ID] [--json] [filters…]   (teleql tail --help)
+       teleql hash-key [--generate] [--scrypt]
+       teleql --version
 
 Commands:
-  serve    run the gateway (OTLP gRPC :4317, OTLP HTTP :4318, GraphQL :4000/graphql)
-  tail     print a gateway's spans and log records live
+  serve     run the gateway (OTLP gRPC :4317, OTLP HTTP :4318, GraphQL :4000/graphql)
+  tail      print a gateway's spans and log records live
+  hash-key  the auth.apiKeys hash of a key read from stdin (--scrypt for a key a person chose),
+            or of a new random key (--generate prints the key, then its hash)
 
 Environment:
 ${ENV_VARS.map((v) => `  ${v.name.padEnd(26)} ${v.help}`).join('\n')}
@@ -24,9 +30,14 @@ async function serve(args: string[]): Promise<void> {
       data: { type: 'string' },
       host: { type: 'string' },
       'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const overrides: Record<string, unknown> = {};
   if (values.data) overrides.storage = { duckdb: { path: values.data } };
   if (values['log-level']) overrides.log = { level: values['log-level'] };
@@ -76,6 +87,26 @@ async function tail(args: string[]): Promise<void> {
   process.exit(await runTail(args, { stdout: process.stdout, stderr: process.stderr, env: process.env, interrupted }));
 }
 
+/**
+ * The hash for auth.apiKeys. The key comes from stdin, not an argument, so it stays out of shell
+ * history and `ps`; --generate makes a random one (printed once, first).
+ */
+async function hashKey(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { generate: { type: 'boolean' }, scrypt: { type: 'boolean' } }, strict: true });
+  const { hashApiKey } = await import('./auth/api-keys.ts');
+  const kind = values.scrypt ? 'scrypt' : 'sha256';
+  if (values.generate) {
+    const key = randomBytes(32).toString('base64url');
+    process.stdout.write(`key:  ${key}\nhash: ${hashApiKey(key, kind)}\n`);
+    return;
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const key = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (key === '') throw new ConfigError('hash-key: no key on stdin (echo -n "$KEY" | teleql hash-key), or use --generate');
+  process.stdout.write(`${hashApiKey(key, kind)}\n`);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -83,6 +114,15 @@ async function main(argv: string[]): Promise<void> {
       return serve(rest);
     case 'tail':
       return tail(rest);
+    case 'hash-key':
+      return hashKey(rest);
+    case '--version':
+    case '-v':
+    case 'version': {
+      const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+      process.stdout.write(`teleql ${pkg.version}\n`);
+      return;
+    }
     case undefined:
     case 'help':
     case '--help':
