@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { MetricSample } from '../server/metrics.ts';
 import type { TelemetryFilter } from '../stores/types.ts';
-import type { Notifier, ReceiverConfig } from './notify.ts';
+import { groupKey, type Notifier, type ReceiverConfig } from './notify.ts';
 import { soleReplicaLease, type NotifyLease } from './notify-lease.ts';
 import { compare, parseRule, type RuleDefaults } from './rules.ts';
 import { fingerprint, newSilence, silenceActive, silenceMatches, type SilenceInput } from './silences.ts';
@@ -371,7 +371,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
           .send({
             receiver,
             tenant: rule.tenant,
-            groupKey: `{}:${JSON.stringify(g.labels)}`,
+            groupKey: groupKey(g.labels),
             groupLabels: g.labels,
             alerts,
             ruleIds: [rule.id],

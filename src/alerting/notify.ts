@@ -45,6 +45,19 @@ function common(alerts: AlertInstance[], pick: (a: AlertInstance) => Record<stri
 }
 
 const outgoingLabels = (a: AlertInstance) => ({ ...a.labels, tenant: a.tenant });
+/** The annotations sent: the rule's, and the value (6 significant digits: 19.999999999999996 reads 20). */
+const outgoingAnnotations = (a: AlertInstance): Record<string, string> => ({
+  ...a.annotations,
+  ...(a.value !== null && { value: String(Number(a.value.toPrecision(6))) }),
+});
+
+/** Alertmanager's group key for a group: `{}:{alertname="Errors", service="checkout"}`, labels sorted. */
+export function groupKey(labels: Record<string, string>): string {
+  const pairs = Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(labels[k])}`);
+  return `{}:{${pairs.join(', ')}}`;
+}
 const status = (a: AlertInstance) => (a.state === 'FIRING' ? 'firing' : 'resolved');
 
 /** Alertmanager's webhook payload, version 4 (what Alertmanager itself posts to a webhook_config). */
@@ -58,12 +71,12 @@ export function webhookPayload(n: Notification, externalUrl: string): Record<str
     receiver: n.receiver.name,
     groupLabels: n.groupLabels,
     commonLabels: common(n.alerts, outgoingLabels),
-    commonAnnotations: common(n.alerts, (a) => a.annotations),
+    commonAnnotations: common(n.alerts, outgoingAnnotations),
     externalURL: externalUrl,
     alerts: n.alerts.map((a) => ({
       status: status(a),
       labels: outgoingLabels(a),
-      annotations: { ...a.annotations, ...(a.value !== null && { value: String(a.value) }) },
+      annotations: outgoingAnnotations(a),
       startsAt: iso(a.firedAt ?? a.activeAt),
       endsAt: a.state === 'FIRING' ? ZERO_TIME : iso(a.resolvedAt),
       generatorURL: generatorUrl(externalUrl, a),
@@ -103,7 +116,7 @@ export function alertmanagerPayload(n: Notification, externalUrl: string, sentAt
   const firingEndsAt = n.firingValidFor === undefined ? null : BigInt(sentAtMs) * 1_000_000n + n.firingValidFor;
   return n.alerts.map((a) => ({
     labels: outgoingLabels(a),
-    annotations: a.annotations,
+    annotations: outgoingAnnotations(a),
     startsAt: iso(a.firedAt ?? a.activeAt),
     // A firing alert ends at firingEndsAt unless it is sent again before (the engine re-sends it
     // every minute or evaluation, as Prometheus does); a resolved one ends at its resolve time.

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alertmanagerPayload, slackPayload, webhookPayload, type Notification } from '../../../src/alerting/notify.ts';
+import { alertmanagerPayload, groupKey, slackPayload, webhookPayload, type Notification } from '../../../src/alerting/notify.ts';
 import type { AlertInstance } from '../../../src/alerting/types.ts';
 
 const T = 1_764_000_000_000_000_000n;
@@ -24,7 +24,7 @@ const alert = (over: Partial<AlertInstance>): AlertInstance => ({
 const notification = (alerts: AlertInstance[]): Notification => ({
   receiver: { name: 'ops', type: 'webhook', url: 'http://x' },
   tenant: 'acme',
-  groupKey: '{}:{"alertname":"Errors"}',
+  groupKey: groupKey({ alertname: 'Errors' }),
   groupLabels: { alertname: 'Errors' },
   alerts,
   ruleIds: ['r1'],
@@ -46,6 +46,16 @@ test('the webhook payload has the fields of Alertmanager webhook version 4', () 
   assert.equal(b!.status, 'resolved');
   assert.equal(b!.endsAt, '2025-11-24T16:10:00.000Z');
   assert.equal(a!.generatorURL, 'http://gw:4000/graphql?alertRule=r1');
+});
+
+test('as Alertmanager writes them: the group key as a label set, and common annotations as each alert has them', () => {
+  // The key was JSON ({}:{"alertname":"Errors"}); commonAnnotations left out the value annotation
+  // each alert had, so one alert's annotations differed from the common ones.
+  assert.equal(groupKey({ service: 'checkout "eu"', alertname: 'Errors' }), '{}:{alertname="Errors", service="checkout \\"eu\\""}');
+  const p = webhookPayload(notification([alert({ value: 19.999999999999996 })]), '');
+  const [a] = p.alerts as { annotations: Record<string, string> }[];
+  assert.equal(a!.annotations.value, '20');
+  assert.deepEqual(p.commonAnnotations, a!.annotations);
 });
 
 test('the Slack message has text and blocks', () => {
