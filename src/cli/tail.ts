@@ -130,13 +130,18 @@ function parse(args: string[], now: () => number): Parsed {
     for (const c of codes) if (!['OK', 'ERROR', 'UNSET'].includes(c)) throw new TailUsageError(`--status "${c}": expected OK, ERROR or UNSET`);
     spanOnly.status = codes;
   }
-  if (values['min-duration'] !== undefined) spanOnly.minDuration = values['min-duration'];
+  if (values['min-duration'] !== undefined) {
+    // Checked here, so a typo is a usage error (exit 2), not the gateway's refusal (exit 1).
+    const d = values['min-duration'];
+    if (unitDurationNs(d) === undefined && !/^\d+(\.\d+)?$/.test(d)) throw new TailUsageError(`--min-duration "${d}": expected a duration such as 250ms, 1.5s or 2m`);
+    spanOnly.minDuration = d;
+  }
   const logOnly: Record<string, unknown> = {};
   if (values.severity !== undefined) {
     const s = values.severity.toUpperCase();
     if (SEVERITIES.includes(s)) logOnly.minSeverityLevel = s;
-    else if (/^\d+$/.test(s) && Number(s) <= 24) logOnly.minSeverity = Number(s);
-    else throw new TailUsageError(`--severity "${values.severity}": expected ${SEVERITIES.join('|')} or a number from 0 to 24`);
+    else if (/^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 24) logOnly.minSeverity = Number(s);
+    else throw new TailUsageError(`--severity "${values.severity}": expected ${SEVERITIES.join('|')} or a number from 1 to 24`);
   }
   if (!wantSpans && Object.keys(spanOnly).length) throw new TailUsageError('--status and --min-duration apply to spans, which are not tailed');
   if (!wantLogs && Object.keys(logOnly).length) throw new TailUsageError('--severity applies to logs, which are not tailed');
@@ -151,13 +156,24 @@ function parse(args: string[], now: () => number): Parsed {
   let since: string | undefined;
   if (values.since !== undefined) {
     const ago = unitDurationNs(values.since);
-    // "15m" is that long ago; anything else is an absolute time, which the gateway parses.
+    // "15m" is that long ago; else an RFC 3339 time, which the gateway parses (a bare "15" would
+    // be read as epoch milliseconds: everything stored would replay).
+    if (ago === undefined && !/^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(values.since)) {
+      throw new TailUsageError(`--since "${values.since}": expected an age such as 15m or 2h, or an RFC 3339 time such as 2026-12-04T10:00:00Z`);
+    }
     since = ago === undefined ? values.since : new Date(now() - Number(ago / 1_000_000n)).toISOString();
   }
   return { url, headers, tenant: values.tenant, json: values.json, since, spans, logs };
 }
 
 type Style = Parameters<typeof styleText>[0];
+
+/** `GW_CODE: message`, without repeating a code the message already ends with. */
+function gatewayError(error: unknown): string {
+  const e = error as { message: string; extensions?: { code?: string } };
+  const code = e.extensions?.code;
+  return code && !e.message.endsWith(`(${code})`) ? `${code}: ${e.message}` : e.message;
+}
 
 export function painter(io: Pick<TailIo, 'stdout' | 'env'>): (style: Style, text: string) => string {
   const colour = io.stdout.isTTY === true && !io.env.NO_COLOR;
@@ -257,15 +273,13 @@ export async function runTail(args: string[], io: TailIo, now: () => number = Da
         {
           next: (r) => {
             if (r.errors?.length) {
-              const e = r.errors[0] as { message: string; extensions?: { code?: string } };
-              failure ??= `${e.extensions?.code ? `${e.extensions.code}: ` : ''}${e.message}`;
+              failure ??= gatewayError(r.errors[0]);
             }
             if (r.data) onData(r.data as T);
           },
           error: (err) => {
             if (Array.isArray(err)) {
-              const e = err[0] as { message: string; extensions?: { code?: string } };
-              failure ??= `${e.extensions?.code ? `${e.extensions.code}: ` : ''}${e.message}`;
+              failure ??= gatewayError(err[0]);
             } else failure ??= `${(err as { message?: string; reason?: string }).reason || (err as Error).message || String(err)}`;
             resolve();
           },

@@ -52,3 +52,30 @@ describe('teleql tail lines', () => {
     assert.ok(!formatSpan(span, painter({ stdout: pipe, env: {} })).includes('\u001b['));
   });
 });
+
+describe('flags the gateway would refuse are usage errors (exit 2) before connecting', () => {
+  const run = async (args: string[]) => {
+    const { runTail } = await import('../../../src/cli/tail.ts');
+    const stderr = new PassThrough();
+    let err = '';
+    stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await runTail(['--url', 'http://127.0.0.1:1/graphql', ...args], { stdout: new PassThrough(), stderr, env: {}, interrupted: new Promise(() => {}) });
+    return { code, err };
+  };
+
+  test('a duration, an age or time, a severity number', async () => {
+    // These exited 1 after a round trip (--min-duration abc, --since yesterday), were read as epoch
+    // milliseconds (--since 15: everything stored replayed), or were taken (--severity 0).
+    const cases: [string[], RegExp][] = [
+      [['--min-duration', 'abc'], /--min-duration "abc": expected a duration such as 250ms/],
+      [['--since', 'yesterday'], /--since "yesterday": expected an age such as 15m or 2h, or an RFC 3339 time/],
+      [['--since', '15'], /--since "15": expected an age/],
+      [['--severity', '0'], /--severity "0": expected .* or a number from 1 to 24/],
+    ];
+    for (const [args, message] of cases) {
+      const { code, err } = await run(args);
+      assert.equal(code, 2, args.join(' '));
+      assert.match(err, message);
+    }
+  });
+});
