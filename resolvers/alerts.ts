@@ -112,7 +112,7 @@ function plainRule(input: AlertRuleInput): Record<string, unknown> {
     ...(input.operations != null && { operations: input.operations }),
     ...(input.by != null && { by: input.by.map((d) => d.toLowerCase()) }),
     ...(input.quantile != null && { quantile: input.quantile }),
-    ...(input.filter != null && { filter: toTailFilter(input.filter, filterSignal) }),
+    ...(input.filter != null && { filter: toTailFilter(input.filter, filterSignal, 'a rule looks at its window (rule.window); remove from/to') }),
     ...(signal && { signal }),
     ...(input.metric != null && { metric: input.metric }),
     ...(input.threshold != null && { threshold: input.threshold }),

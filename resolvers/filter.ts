@@ -187,12 +187,16 @@ function timeRangePath(input: TelemetryFilterInput, path: string): string | unde
 }
 
 /**
- * The store filter for a live tail: the same mapping and checks as a search, but no time range.
- * A tail sees records as they arrive, so `from` / `to` are rejected (GW_BAD_FILTER) rather than
- * silently ignored or applied to timestamps that senders set freely.
+ * The store filter for a live tail (or an alert rule): the same mapping and checks as a search,
+ * but no time range. A tail sees records as they arrive and a rule has its window, so `from` / `to`
+ * are rejected (GW_BAD_FILTER) rather than silently ignored; `why` says which.
  */
-export function toTailFilter(input: TelemetryFilterInput | null | undefined, signal: 'spans' | 'logs'): TelemetryFilter {
+export function toTailFilter(
+  input: TelemetryFilterInput | null | undefined,
+  signal: 'spans' | 'logs',
+  why = 'a live tail has no time range; remove from/to',
+): TelemetryFilter {
   const where = input ? timeRangePath(input, 'filter') : undefined;
-  if (where) throw badFilter(where, 'a live tail has no time range; remove from/to');
+  if (where) throw badFilter(where, why);
   return mapFilter(input ?? {}, signal, 'filter');
 }

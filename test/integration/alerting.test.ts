@@ -584,6 +584,7 @@ describe('alerting: rules, silences, retries and tenants', () => {
     assert.equal(unknownReceiver.errors![0]!.message, 'rule.receivers: no receiver named "nope" in alerting.receivers (configured: ok, broken, slack)');
     const badFilter = await gql(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, filter: { from: 'now-1h' } } }, H);
     assert.equal(badFilter.errors?.[0]?.extensions?.code, 'GW_BAD_FILTER');
+    assert.match(badFilter.errors![0]!.message, /a rule looks at its window \(rule\.window\); remove from\/to/, 'not a message about live tails');
     const badSilence = await gql(
       gw.graphqlUrl,
       'mutation($i: SilenceInput!) { silence(input: $i) { id } }',
