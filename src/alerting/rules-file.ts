@@ -66,6 +66,7 @@ export function watchRulesFile(opts: {
   let closed = false;
 
   let lastText: string | undefined;
+  let applied = false;
 
   async function load(onlyIfChanged = false): Promise<string | null> {
     try {
@@ -75,10 +76,12 @@ export function watchRulesFile(opts: {
       const rules = parseRulesFile(text, opts.file, opts.defaults);
       await opts.apply(rules);
       lastError = null;
+      applied = true;
       opts.logger.info({ file: opts.file, rules: rules.length }, 'alert rules loaded');
     } catch (err) {
       lastError = err instanceof AlertingError ? err.message : `${opts.file}: ${(err as Error).message}`;
-      opts.logger.error({ file: opts.file, error: lastError }, 'alert rules file refused; the previous rules stay in force');
+      // At start-up there are no previous rules: the caller stops the gateway instead.
+      opts.logger.error({ file: opts.file, error: lastError }, applied ? 'alert rules file refused; the previous rules stay in force' : 'alert rules file refused');
     }
     return lastError;
   }
