@@ -77,6 +77,8 @@ async function backendExporterFactories(cfg: GatewayConfig): Promise<AnyFactory[
   return Promise.all(factories);
 }
 
+const PROCESS_START_SECONDS = Math.round(Date.now() / 1000 - process.uptime());
+
 export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   const root = opts.logger ?? createRootLogger(cfg.log.level);
   const log = componentLogger(root, 'app');
@@ -319,6 +321,13 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     // Where the resident memory is: V8's heap, buffers outside it; the rest of rss is native
     // (DuckDB, onnxruntime, code).
     const mem = process.memoryUsage();
+    // The standard process metrics, under the names dashboards for any exporter use.
+    const cpu = process.cpuUsage();
+    samples.push(
+      { name: 'process_cpu_seconds_total', help: 'Total user and system CPU time spent in seconds', type: 'counter', value: (cpu.user + cpu.system) / 1e6 },
+      { name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes', type: 'gauge', value: mem.rss },
+      { name: 'process_start_time_seconds', help: 'Start time of the process since unix epoch in seconds', type: 'gauge', value: PROCESS_START_SECONDS },
+    );
     for (const [kind, value] of [['rss', mem.rss], ['heap_used', mem.heapUsed], ['heap_total', mem.heapTotal], ['external', mem.external], ['array_buffers', mem.arrayBuffers]] as const) {
       samples.push({ name: 'teleql_process_memory_bytes', help: 'process.memoryUsage() of the gateway', type: 'gauge', value, labels: { kind } });
     }

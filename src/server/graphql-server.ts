@@ -12,7 +12,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.ts';
 import { InvalidTenantError } from '../tenant.ts';
-import { formatPrometheus, type MetricsSource } from './metrics.ts';
+import { Histogram, formatPrometheus, type MetricsSource } from './metrics.ts';
 import { AuthError, createAuthenticator, type Authenticator } from '../auth/authenticator.ts';
 import { connectionParamHeaders, nodeHeaders, type Principal } from '../auth/types.ts';
 import { defaultAuthConfig, defaultLimitsConfig, type LimitsConfig } from '../config/security.ts';
@@ -226,6 +226,11 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     if (!p) throw new GatewayError('GW_UNAUTHENTICATED', 'missing or invalid credentials');
     return p;
   };
+  const requestSeconds = new Histogram(
+    'teleql_graphql_request_duration_seconds',
+    'GraphQL HTTP requests by HTTP status, from arrival to the answer sent (refusals included; SSE tails not counted)',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  );
   // Held tail frames go out on the flusher's rounds; stop() sends what is held.
   const frameFlusher = new FrameFlusher(opts.tailFlush ?? { intervalMs: 0, busyIntervalMs: 0 });
   const yoga = createYoga<{ req?: IncomingMessage; connectionParams?: Record<string, unknown>; wsConnection?: object }>({
@@ -323,7 +328,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
         throw err;
       }
     }
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(formatPrometheus([...opts.metrics(), ...frameFlusher.metrics()]));
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(formatPrometheus([...opts.metrics(), ...frameFlusher.metrics(), ...requestSeconds.samples()]));
   }
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
@@ -345,6 +350,11 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     if (url === '/metrics') {
       serveMetrics(req, res).catch(failed);
       return;
+    }
+    // Live tails over SSE last as long as the client listens: not a request duration.
+    if (!String(req.headers.accept ?? '').includes('text/event-stream')) {
+      const started = performance.now();
+      res.once('finish', () => requestSeconds.observe((performance.now() - started) / 1000, { status: String(res.statusCode) }));
     }
     serveGraphQL(req, res).catch(failed);
   };

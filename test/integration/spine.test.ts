@@ -3,6 +3,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -500,6 +502,16 @@ describe('spine: OTLP in → DuckDB → GraphQL out', () => {
     assert.match(metrics, /^teleql_otlp_accepted_items_total\{component="otlp",signal="traces"\} [1-9]\d*$/m);
     assert.match(metrics, /^teleql_duckdb_rows_written_total\{table="spans"\} [1-9]\d*$/m);
     assert.match(metrics, /^teleql_otlp_failed_requests_total\{component="otlp"\} [1-9]\d*$/m);
+    // GraphQL requests (the earlier tests' queries) as a histogram, and the standard process metrics.
+    assert.match(metrics, /^# TYPE teleql_graphql_request_duration_seconds histogram$/m);
+    assert.match(metrics, /^teleql_graphql_request_duration_seconds_bucket\{status="200",le="\+Inf"\} [1-9]\d*$/m);
+    assert.match(metrics, /^teleql_graphql_request_duration_seconds_count\{status="200"\} [1-9]\d*$/m);
+    assert.match(metrics, /^process_cpu_seconds_total \d/m);
+    assert.match(metrics, /^process_start_time_seconds 1\d{9}$/m);
+    if (existsSync('/usr/bin/promtool')) {
+      const lint = spawnSync('/usr/bin/promtool', ['check', 'metrics'], { input: metrics, encoding: 'utf8' });
+      assert.equal(lint.status, 0, lint.stdout + lint.stderr);
+    }
     const graphiql = await fetch(gw.graphqlUrl, { headers: { accept: 'text/html' } });
     assert.match(await graphiql.text(), /graphiql/i);
   });
