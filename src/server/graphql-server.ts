@@ -332,7 +332,8 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   }
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    const url = req.url ?? '/';
+    // The path alone: Prometheus' scrape `params` and probes may add a query string.
+    const url = (req.url ?? '/').split('?')[0]!;
     const failed = (err: unknown) => {
       opts.logger.error({ err }, 'graphql request failed unexpectedly');
       if (!res.headersSent) refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Unexpected error.');

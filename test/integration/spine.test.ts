@@ -497,6 +497,9 @@ describe('spine: OTLP in → DuckDB → GraphQL out', () => {
   test('health, readiness and metrics endpoints answer', async () => {
     const base = gw.graphqlUrl.replace(/\/graphql$/, '');
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    // A scrape config's `params` add a query string (it was 404).
+    assert.equal((await fetch(`${base}/metrics?format=prometheus`)).status, 200);
+    assert.equal((await fetch(`${base}/healthz?probe=1`)).status, 200);
     assert.deepEqual(await (await fetch(`${base}/readyz`)).json(), { status: 'ready' });
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /^teleql_otlp_accepted_items_total\{component="otlp",signal="traces"\} [1-9]\d*$/m);
