@@ -33,14 +33,26 @@ function inRange(ns: bigint, value: unknown): bigint {
  * - `now` or `now-<duration>` (e.g. `now-15m`), relative to the time of the request;
  * - ISO 8601 / RFC 3339 with an offset (`Z` or `±hh:mm`) and up to 9 fraction digits, or a bare
  *   date (midnight UTC).
+ * 10 digits are rejected as epoch seconds (as milliseconds they would be early 1970).
  * 14 and 15 digits are rejected: as milliseconds they are past 2262 (the end of int64 nanoseconds),
  * as nanoseconds they fall in the first days of 1970, so they are almost certainly a unit mistake
  * (e.g. microseconds).
  */
+/**
+ * 10 whole digits are epoch seconds (Grafana's `${__from:date:seconds}`) until 2286; as
+ * milliseconds they would be January–April 1970, and the query would silently cover everything.
+ */
+function refuseSeconds(value: unknown, whole: string): void {
+  if (/^\d{10}$/.test(whole)) {
+    throw badTimestamp(value, '10 digits look like epoch seconds; send epoch milliseconds (Grafana: ${__from}) or ISO 8601');
+  }
+}
+
 export function parseTimestamp(value: unknown): bigint {
   if (typeof value === 'bigint') return inRange(value, value);
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw badTimestamp(value, 'epoch milliseconds must be a finite number');
+    refuseSeconds(value, String(Math.trunc(value)));
     // Whole numbers directly: toFixed writes 1e21 and above in exponent form, which BigInt refuses.
     if (Number.isInteger(value)) return inRange(BigInt(value) * NS_PER_MS, value);
     // A double near 1.7e12 ms resolves ~0.2 µs, so whole microseconds are all it can carry.
@@ -54,6 +66,7 @@ export function parseTimestamp(value: unknown): bigint {
   if (relative) return inRange(BigInt(Date.now()) * NS_PER_MS - (relative[1] ? parseDuration(relative[1]) : 0n), value);
   if (MS_DIGITS.test(s)) {
     const [whole = '0', frac = ''] = s.split('.');
+    refuseSeconds(value, whole);
     return inRange(decimalTimes(whole, frac, NS_PER_MS), value);
   }
   if (NS_DIGITS.test(s)) return inRange(BigInt(s), value);

@@ -77,6 +77,12 @@ describe('Timestamp', () => {
   });
 
   test('14 and 15 digits are rejected as a likely unit mistake', () => {
+    // Grafana's ${__from:date:seconds}: read as milliseconds it was January 1970, and a search from
+    // it covered everything stored.
+    for (const seconds of [1_795_317_807, '1795317807', '1795317807.5']) {
+      rejects(() => parseTimestamp(seconds), 'GW_BAD_TIME_RANGE', /10 digits look like epoch seconds; send epoch milliseconds/);
+    }
+    assert.equal(parseTimestamp(0), 0n, 'the epoch itself is still a time');
     rejects(() => parseTimestamp('17953178071234'), 'GW_BAD_TIME_RANGE', /up to 13 digits .* 16–19 digits/);
     rejects(() => parseTimestamp('179531780712345'), 'GW_BAD_TIME_RANGE', /up to 13 digits .* 16–19 digits/);
   });
