@@ -1,6 +1,6 @@
 // The `teleql` command. The only module that calls process.exit.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, ENV_VARS } from './config/load.ts';
 import { ConfigError } from './config/merge.ts';
@@ -119,7 +119,9 @@ async function main(argv: string[]): Promise<void> {
     case '--version':
     case '-v':
     case 'version': {
-      const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+      // src/main.ts from the sources, dist/src/main.js when built: the package root is one or two up.
+      const file = ['../package.json', '../../package.json'].map((p) => new URL(p, import.meta.url)).find((u) => existsSync(u))!;
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { version: string };
       process.stdout.write(`teleql ${pkg.version}\n`);
       return;
     }

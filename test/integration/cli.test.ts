@@ -31,6 +31,7 @@ test('hash-key writes the auth.apiKeys hash of a key from stdin, or of a new ran
 
 test('--version prints the package version; serve --help prints the usage', () => {
   const version = run(['--version']);
+  assert.equal(version.status, 0, version.stderr);
   assert.equal(version.stdout, `teleql ${(JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version}\n`);
   const help = run(['serve', '--help']);
   assert.equal(help.status, 0);
