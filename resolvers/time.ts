@@ -25,6 +25,16 @@ function inRange(ns: bigint, value: unknown): bigint {
 }
 
 /**
+ * 10 whole digits are epoch seconds (Grafana's `${__from:date:seconds}`) until 2286; as
+ * milliseconds they would be January–April 1970, and the query would silently cover everything.
+ */
+function refuseSeconds(value: unknown, whole: string): void {
+  if (/^\d{10}$/.test(whole)) {
+    throw badTimestamp(value, '10 digits look like epoch seconds; send epoch milliseconds (Grafana: ${__from}) or ISO 8601');
+  }
+}
+
+/**
  * Reads a Timestamp input. Accepted forms:
  * - a number: epoch milliseconds (a fraction keeps microseconds; use a string for nanoseconds);
  * - a string of 1–13 digits (optionally with a fraction): epoch milliseconds — what Grafana's
@@ -38,16 +48,6 @@ function inRange(ns: bigint, value: unknown): bigint {
  * as nanoseconds they fall in the first days of 1970, so they are almost certainly a unit mistake
  * (e.g. microseconds).
  */
-/**
- * 10 whole digits are epoch seconds (Grafana's `${__from:date:seconds}`) until 2286; as
- * milliseconds they would be January–April 1970, and the query would silently cover everything.
- */
-function refuseSeconds(value: unknown, whole: string): void {
-  if (/^\d{10}$/.test(whole)) {
-    throw badTimestamp(value, '10 digits look like epoch seconds; send epoch milliseconds (Grafana: ${__from}) or ISO 8601');
-  }
-}
-
 export function parseTimestamp(value: unknown): bigint {
   if (typeof value === 'bigint') return inRange(value, value);
   if (typeof value === 'number') {

@@ -9,6 +9,7 @@ import { groupKey, type Notifier, type ReceiverConfig } from './notify.ts';
 import { soleReplicaLease, type NotifyLease } from './notify-lease.ts';
 import { compare, parseRule, type RuleDefaults } from './rules.ts';
 import { fingerprint, newSilence, silenceActive, silenceMatches, type SilenceInput } from './silences.ts';
+import { UNIT_NS } from '../model/duration.ts';
 import {
   AlertingError,
   type AlertEvidence,
@@ -65,7 +66,6 @@ export interface AlertingLimits {
 
 const NO_LIMITS: AlertingLimits = { rulesPerTenant: Infinity, silencesPerTenant: Infinity, silenceRetention: 2n ** 63n, historyRetention: 2n ** 63n };
 /** The history grows by transitions only: an hourly DELETE keeps it within the retention. */
-const MINUTE = 60_000_000_000n;
 const HISTORY_PRUNE_EVERY = 3_600_000_000_000n;
 
 export interface AlertEngine {
@@ -312,7 +312,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
    * needs each alert again before its endsAt (Prometheus: every minute, or each evaluation if slower).
    */
   function alertmanagerResend(rule: AlertRule): bigint {
-    return rule.interval > MINUTE ? rule.interval : MINUTE;
+    const minute = UNIT_NS.m!;
+    return rule.interval > minute ? rule.interval : minute;
   }
 
   /** A rule naming a receiver that is not configured would fire and tell no one. */

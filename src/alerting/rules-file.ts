@@ -30,12 +30,11 @@ export function parseRulesFile(text: string, file: string, defaults?: RuleDefaul
   return ((list ?? []) as unknown[]).map((raw, i) => {
     // File rules without an id are identified by name, so their alert state survives reloads.
     const named = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : raw;
-    const withId = named && typeof named === 'object' && !('id' in named) && typeof (named as { name?: unknown }).name === 'string'
-      ? { ...named, id: (named as { name: string }).name }
-      : named;
+    const name = named && typeof named === 'object' && typeof (named as { name?: unknown }).name === 'string' ? (named as { name: string }).name : undefined;
+    const withId = name !== undefined && !('id' in (named as object)) ? { ...(named as object), id: name } : named;
     // rules[5] ("BadOne"): people find a rule by its name, not by counting from 0.
-    const name = named && typeof named === 'object' && typeof (named as { name?: unknown }).name === 'string' ? ` (${JSON.stringify((named as { name: string }).name)})` : '';
-    const rule = parseRule(withId, { tenant: DEFAULT_TENANT, source: 'file', where: `${file}: rules[${i}]${name}`, defaults });
+    const where = `${file}: rules[${i}]${name === undefined ? '' : ` (${JSON.stringify(name)})`}`;
+    const rule = parseRule(withId, { tenant: DEFAULT_TENANT, source: 'file', where, defaults });
     const k = `${rule.tenant}\u0000${rule.id}`;
     if (seen.has(k)) throw new AlertingError('BAD_RULE', `${file}: rules[${i}]: duplicate rule id ${JSON.stringify(rule.id)} for tenant ${rule.tenant}`);
     seen.add(k);
