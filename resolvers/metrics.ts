@@ -46,12 +46,14 @@ export interface SeriesArgs {
   to: bigint;
   step?: bigint | null;
   aggregation?: SeriesAggregation | null;
+  quantile?: number | null;
 }
 
 export function metricSeries(ctx: GraphQLContext, args: SeriesArgs): Promise<MetricSeries[]> {
   checkTimeRange({ from: args.from, to: args.to });
   const labels = labelsArg(args.labels);
   const stepNano = stepArg(args.from, args.to, args.step);
+  if (args.quantile != null && !(args.quantile >= 0 && args.quantile <= 1)) throw argumentError(`quantile must be from 0 to 1, not ${args.quantile}`);
   return callStore(() =>
     ctx.stores.metrics.querySeries(ctx.tenant, {
       name: args.name,
@@ -59,6 +61,7 @@ export function metricSeries(ctx: GraphQLContext, args: SeriesArgs): Promise<Met
       range: { from: args.from, to: args.to },
       stepNano,
       aggregation: args.aggregation ?? 'AVG',
+      ...(args.quantile != null && { quantile: args.quantile }),
     }),
   );
 }

@@ -25,7 +25,7 @@ export const AttributeSignalEnum = builder.enumType('AttributeSignal', {
 });
 
 export const AggregationEnum = builder.enumType('Aggregation', {
-  description: 'How the points of one step combine. RATE is the per-second increase of a counter.',
+  description: 'How the points of one step combine. RATE is the per-second increase of a counter (of a histogram: observations per second).',
   values: ['AVG', 'SUM', 'MIN', 'MAX', 'LAST', 'COUNT', 'RATE'] as const,
 });
 

@@ -30,7 +30,17 @@ builder.queryFields((t) => ({
       aggregation: t.arg({
         type: AggregationEnum,
         defaultValue: 'AVG',
-        description: 'Number series only; histogram-like series give each step its distribution (SeriesPoint.count, sum, value).',
+        description:
+          'How a step of a number series combines its points. A step of a histogram-like series (histogram, exponential ' +
+          'histogram, summary) is what was observed during it: AVG gives their mean, SUM their sum, COUNT how many, RATE ' +
+          'how many per second; MIN, MAX and LAST are refused (GW_BAD_FILTER).',
+      }),
+      quantile: t.arg.float({
+        description:
+          'Histogram-like series only (else GW_BAD_FILTER): each step\'s value is this quantile (0 to 1) of what was observed ' +
+          'during it, estimated from the buckets as Prometheus\' histogram_quantile does (linear within a bucket; a rank in ' +
+          'the +Inf bucket gives the highest finite bound). Summaries answer only a quantile they carry, from their last point. ' +
+          'The aggregation does not apply.',
       }),
     },
     resolve: (_, args, ctx) => metricSeries(ctx, args),

@@ -7,12 +7,14 @@ builder.objectType('SeriesPoint', {
     ...instantFields(t, 'time', (p) => p.timeUnixNano),
     value: t.exposeFloat('value', {
       nullable: true,
-      description: 'null when the step has no data. Histogram-like series: the mean of the distribution below, whatever the aggregation.',
+      description: 'null when the step has no data. Histogram-like series: the aggregation (or quantile) of the observations below.',
     }),
     count: t.exposeFloat('count', {
       nullable: true,
       description:
-        "Histogram-like series: observations of the distribution the step ends with: the step's delta points added up, or a cumulative point's count since its start time.",
+        'Histogram-like series: how many observations were made during the step (delta points added up; a cumulative ' +
+        "point less the series' previous one, a reset counting from zero). DuckDB counts exactly; Prometheus' increase() " +
+        'extrapolates to the step.',
     }),
     sum: t.exposeFloat('sum', { nullable: true, description: 'Histogram-like series: the sum of those observations.' }),
   }),

@@ -1,5 +1,6 @@
 // The checks every MetricStore makes on a SeriesQuery before asking its backend, in one place so
 // DuckDB and Prometheus refuse the same queries with the same words.
+import type { MetricType } from '../model/telemetry.ts';
 import type { SeriesQuery } from './types.ts';
 
 /** Points per series at most (Prometheus' own cap is 11,000). */
@@ -15,5 +16,26 @@ export function seriesQueryProblem(q: SeriesQuery): string | undefined {
   if (typeof q.stepNano !== 'bigint' || q.stepNano <= 0n) return 'stepNano must be a positive bigint';
   if ((q.range.to - q.range.from) / q.stepNano >= BigInt(MAX_BUCKETS)) return `the range holds more than ${MAX_BUCKETS} steps`;
   if (!AGGREGATIONS.includes(q.aggregation)) return `unknown aggregation ${String(q.aggregation)}`;
+  if (q.quantile !== undefined && !(typeof q.quantile === 'number' && q.quantile >= 0 && q.quantile <= 1)) {
+    return `quantile must be a number from 0 to 1, not ${String(q.quantile)}`;
+  }
+  return undefined;
+}
+
+const isHistogramLike = (type: MetricType): boolean => type !== 'gauge' && type !== 'sum';
+
+/**
+ * What is wrong with the query for a metric of this type, or undefined. A step of a histogram-like
+ * series is a set of observations: its mean (AVG), SUM, COUNT, RATE (observations per second) or a
+ * quantile; a smallest, largest or last observation is not known from buckets.
+ */
+export function seriesTypeProblem(q: SeriesQuery, type: MetricType): string | undefined {
+  if (isHistogramLike(type)) {
+    if (q.quantile === undefined && (q.aggregation === 'MIN' || q.aggregation === 'MAX' || q.aggregation === 'LAST')) {
+      return `${q.name} is a ${type}: its steps are observations, so aggregation ${q.aggregation} does not apply; use AVG (the mean), SUM, COUNT, RATE or quantile`;
+    }
+  } else if (q.quantile !== undefined) {
+    return `${q.name} is a ${type}: quantile applies to histograms and summaries only`;
+  }
   return undefined;
 }

@@ -146,12 +146,14 @@ export interface SeriesQuery {
   range: Required<TimeRange>;
   stepNano: bigint;
   aggregation: SeriesAggregation;
+  /** Histogram-like series only: each step's value is this quantile (0–1) of its observations. */
+  quantile?: number;
 }
 
 export interface SeriesPoint {
   timeUnixNano: bigint;
   value: number | null;
-  // Set for histogram-like series: the merged distribution of the step.
+  // Set for histogram-like series: what was observed during the step.
   count?: number;
   sum?: number;
 }

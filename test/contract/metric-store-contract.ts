@@ -145,6 +145,108 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
       assert.deepEqual(await point('rpc.summary'), [{ timeUnixNano: T0, value: 2.5, count: 4, sum: 10 }]);
     });
 
+    describe('histogram-like series per step', () => {
+      const t = freshTenant('histogram-steps');
+      const started = T0 - 5n * SEC;
+      const explicit = (sec: number, counts: number[], sum: number, start = started, bounds = [10, 100, 1000]): MetricPointValue => ({
+        type: 'histogram', attributes: [], startTimeUnixNano: start, timeUnixNano: T0 + BigInt(sec) * SEC, flags: 0,
+        count: counts.reduce((a, b) => a + b, 0), sum, bucketCounts: counts, explicitBounds: bounds, exemplars: [],
+      });
+      const exponential = (sec: number, scale: number, counts: number[], sum: number): MetricPointValue => ({
+        type: 'exponentialHistogram', attributes: [], startTimeUnixNano: started, timeUnixNano: T0 + BigInt(sec) * SEC, flags: 0,
+        count: counts.reduce((a, b) => a + b, 0), sum, scale, zeroCount: 0, zeroThreshold: 0,
+        positive: { offset: 0, bucketCounts: counts }, negative: { offset: 0, bucketCounts: [] }, exemplars: [],
+      });
+      const cumulative = { name: 'http.duration', type: 'histogram' as const, aggregationTemporality: 2 as const };
+      const delta = { name: 'queue.wait', type: 'histogram' as const, aggregationTemporality: 1 as const };
+      const expo = { name: 'exp.latency', type: 'exponentialHistogram' as const, aggregationTemporality: 2 as const };
+      const counter = (name: string) => ({ name, type: 'sum' as const, aggregationTemporality: 2 as const, isMonotonic: true });
+
+      before(async () => {
+        const at = (p: MetricPointValue, d: Parameters<typeof metricPoint>[1]) => metricPoint(p, d, { tenant: t, resource: checkout });
+        await store.writer.writeMetrics([
+          // Cumulative, started within the look-back (so its first point counts from zero), reset at 25 s.
+          at(explicit(0, [1, 0, 0, 0], 5), cumulative),
+          at(explicit(5, [1, 1, 0, 0], 55), cumulative),
+          at(explicit(10, [2, 1, 0, 0], 65), cumulative),
+          at(explicit(20, [2, 3, 1, 0], 765), cumulative),
+          at(explicit(30, [0, 1, 0, 0], 20, T0 + 25n * SEC), cumulative),
+          at(explicit(40, [0, 1, 1, 1], 2520, T0 + 25n * SEC), cumulative),
+          at(explicit(0, [1, 1, 0], 2.5, T0, [1, 2]), delta),
+          at(explicit(10, [0, 2, 2], 11, T0 + 10n * SEC, [1, 2]), delta),
+          at(explicit(30, [3, 0, 0], 1.5, T0 + 30n * SEC, [1, 2]), delta),
+          // The second point is at a coarser scale, as an SDK writes it once its range grows.
+          at(exponential(0, 1, [2, 2], 6), expo),
+          at(exponential(10, 0, [8, 4], 30), expo),
+          // Started long before the look-back: its first point is no step's observations.
+          at(explicit(0, [5, 5, 5, 5], 1000, T0 - 100n * SEC), { ...cumulative, name: 'old.duration' }),
+          at(explicit(10, [6, 5, 5, 5], 1001, T0 - 100n * SEC), { ...cumulative, name: 'old.duration' }),
+          // A summary sampled once, started long ago: no observations known, its quantiles are.
+          at({ type: 'summary', attributes: [], startTimeUnixNano: T0 - 100n * SEC, timeUnixNano: T0 + SEC, flags: 0, count: 9, sum: 90, quantileValues: [{ quantile: 0.99, value: 42 }] },
+            { name: 'old.summary', type: 'summary', aggregationTemporality: 0 }),
+          at(num(null, 0n, 4, started), counter('fresh.counter')),
+          at(num(null, 10n, 6, started), counter('fresh.counter')),
+        ]);
+      });
+
+      const series = async (name: string, extra: Partial<SeriesQuery> = {}) =>
+        (await store.metrics.querySeries(t, { name, aggregation: 'AVG', range: { from: T0, to: T0 + 59n * SEC }, stepNano: 20n * SEC, ...extra }))[0]!.points;
+      const at = (points: Awaited<ReturnType<typeof series>>, field: 'value' | 'count' | 'sum') => points.map((p) => [Number((p.timeUnixNano - T0) / SEC), p[field] ?? null]);
+
+      it('counts what a cumulative histogram observed during each step, across a reset', async () => {
+        const points = await series('http.duration');
+        assert.deepEqual(at(points, 'count'), [[0, 3], [20, 4], [40, 2]]);
+        assert.deepEqual(at(points, 'sum'), [[0, 65], [20, 720], [40, 2500]]);
+        assert.deepEqual(at(points, 'value'), [[0, 65 / 3], [20, 180], [40, 1250]]);
+        assert.deepEqual(at(await series('http.duration', { aggregation: 'COUNT' }), 'value'), [[0, 3], [20, 4], [40, 2]]);
+        assert.deepEqual(at(await series('http.duration', { aggregation: 'SUM' }), 'value'), [[0, 65], [20, 720], [40, 2500]]);
+        assert.deepEqual(at(await series('http.duration', { aggregation: 'RATE' }), 'value'), [[0, 0.15], [20, 0.2], [40, 0.1]]);
+        assert.deepEqual(at(await series('old.duration', { quantile: 0.5 }), 'count'), [[0, 1]]);
+        assert.deepEqual(at(await series('old.duration', { quantile: 0.5 }), 'value'), [[0, 5]]);
+      });
+
+      it('estimates quantiles from the buckets as histogram_quantile does', async () => {
+        assert.deepEqual(at(await series('http.duration', { quantile: 0.5 }), 'value'), [[0, 7.5], [20, 70], [40, 1000]]);
+        const p99 = at(await series('http.duration', { quantile: 0.99 }), 'value');
+        assert.equal(p99[1]![1], 100 + 900 * 0.96);
+        // A rank in the +Inf bucket reads as the highest finite bound.
+        assert.equal(p99[2]![1], 1000);
+      });
+
+      it('adds up the delta points of a step', async () => {
+        const points = await series('queue.wait', { quantile: 0.5 });
+        assert.deepEqual(at(points, 'count'), [[0, 6], [20, 3]]);
+        assert.deepEqual(at(points, 'sum'), [[0, 13.5], [20, 1.5]]);
+        assert.deepEqual(at(points, 'value'), [[0, 1 + 2 / 3], [20, 0.5]]);
+      });
+
+      it('subtracts exponential histograms of different scales at the coarser one', async () => {
+        const median = await series('exp.latency', { quantile: 0.5 });
+        assert.deepEqual(at(median, 'count'), [[0, 12]]);
+        assert.deepEqual(at(median, 'value'), [[0, 1.75]]);
+        const [p90] = await series('exp.latency', { quantile: 0.9 });
+        assert.ok(Math.abs(p90!.value! - 3.4) < 1e-9, `p90 ${p90!.value}`);
+      });
+
+      it("reads a summary's quantile only where the summary has it", async () => {
+        const points = await store.metrics.querySeries(tenant, { name: 'rpc.summary', aggregation: 'AVG', quantile: 0.5, range: { from: T0, to: T0 + 59n * SEC }, stepNano: 20n * SEC });
+        assert.deepEqual(points[0]!.points.map((p) => p.value), [2]);
+        const p90 = await store.metrics.querySeries(tenant, { name: 'rpc.summary', aggregation: 'AVG', quantile: 0.9, range: { from: T0, to: T0 + 59n * SEC }, stepNano: 20n * SEC });
+        assert.deepEqual(p90[0]!.points.map((p) => p.value), [null]);
+        assert.deepEqual(await series('old.summary', { quantile: 0.99 }), [{ timeUnixNano: T0, value: 42 }]);
+      });
+
+      it('RATE counts a counter from zero when it started within the look-back', async () => {
+        assert.deepEqual(at(await series('fresh.counter', { aggregation: 'RATE' }), 'value'), [[0, 0.3]]);
+      });
+
+      it('refuses what a histogram or a number series cannot answer', async () => {
+        for (const aggregation of ['MIN', 'MAX', 'LAST'] as const) await rejectsWith(series('http.duration', { aggregation }), 'BAD_QUERY');
+        await rejectsWith(series('fresh.counter', { quantile: 0.5 }), 'BAD_QUERY');
+        await rejectsWith(series('http.duration', { quantile: 1.5 }), 'BAD_QUERY');
+      });
+    });
+
     it('filters series by exact labels from the point or the resource', async () => {
       const a = await query('requests', 'LAST', { labels: { route: '/a' } });
       assert.deepEqual(a.map((s) => s.labels.route), ['/a']);

@@ -13,6 +13,7 @@ import { gql, gqlData } from '../helpers/graphql-client.ts';
 import { sendMetrics, sendTrace, type SentTrace } from '../helpers/otel-sdk.ts';
 import { prometheusAvailable, startPrometheus, type PrometheusServer } from '../helpers/prometheus-server.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import type { SeriesQuery } from '../../src/stores/types.ts';
 
 const skip = prometheusAvailable() ? false : 'needs /usr/bin/prometheus (apt-get install prometheus)';
 
@@ -89,6 +90,34 @@ async function sendSummaryAndExemplar(otlpHttp: string, trace: SentTrace): Promi
   assert.equal(res.status, 200, await res.text());
 }
 
+/**
+ * A cumulative histogram with two points a second apart (bounds 10, 100, 1000): between them 2
+ * observations of at most 10, 4 in (10, 100] and 1 in (100, 1000], summing to 710. Every count is
+ * large beside its increase, so Prometheus' increase() scales all of them by the same factor.
+ */
+async function sendCumulativeHistogram(otlpHttp: string): Promise<void> {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const point = (ago: bigint, bucketCounts: number[], sum: number) => ({
+    startTimeUnixNano: `${now - 3_600_000_000_000n}`, timeUnixNano: `${now - ago}`,
+    count: `${bucketCounts.reduce((a, b) => a + b, 0)}`, sum, bucketCounts: bucketCounts.map(String), explicitBounds: [10, 100, 1000],
+    attributes: [{ key: 'route', value: { stringValue: '/q' } }],
+  });
+  const body = {
+    resourceMetrics: [{
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'quantile-svc' } }] },
+      scopeMetrics: [{
+        scope: { name: 'quantile-scope' },
+        metrics: [{
+          name: 'pq.latency', unit: 'ms',
+          histogram: { aggregationTemporality: 2, dataPoints: [point(2_000_000_000n, [10, 10, 10, 10], 20_000), point(1_000_000_000n, [12, 14, 11, 10], 20_710)] },
+        }],
+      }],
+    }],
+  };
+  const res = await fetch(`${otlpHttp}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal(res.status, 200, await res.text());
+}
+
 describe('Prometheus write and read against a real Prometheus', { skip }, () => {
   let prom: PrometheusServer;
   let gw: TestGateway;
@@ -106,9 +135,10 @@ describe('Prometheus write and read against a real Prometheus', { skip }, () => 
     await sendDeltaMetrics(gw.otlpHttp);
     trace = await sendTrace('http-proto', gw, { service: 'prom-traced' });
     await sendSummaryAndExemplar(gw.otlpHttp, trace);
+    await sendCumulativeHistogram(gw.otlpHttp);
     // Everything is in once the last request's series can be read back through teleql.
     await waitFor(
-      () => gqlData<PromQl>(gw.graphqlUrl, PROMQL, { q: 'queue_depth + on() group_left count(gc_pause_milliseconds_count) * 0 + on() group_left count(jobs_done_total == 7) * 0 + on() group_left count(histogram_count(jobs_duration_seconds) == 4) * 0' }),
+      () => gqlData<PromQl>(gw.graphqlUrl, PROMQL, { q: 'queue_depth + on() group_left count(gc_pause_milliseconds_count) * 0 + on() group_left count(jobs_done_total == 7) * 0 + on() group_left count(histogram_count(jobs_duration_seconds) == 4) * 0 + on() group_left count(pq_latency_milliseconds_count == 47) * 0' }),
       (d) => d.promql.series.length === 1,
       'all metrics in Prometheus',
       30_000,
@@ -224,18 +254,65 @@ describe('Prometheus write and read against a real Prometheus', { skip }, () => 
     assert.equal(gauge.metricSeries[0]!.unit, 'Cel');
     assert.equal(gauge.metricSeries[0]!.points.at(-1)!.value, 21.5);
 
-    const hist = await gqlData<R>(gw.graphqlUrl, q, { name: 'pt.latency', from: String(from), to: String(to) });
-    assert.deepEqual(last(hist), [{ type: 'HISTOGRAM', unit: 'ms', labels: { job: 'prom-test', route: '/a', otel_scope_name: 'teleql-test-meter', otel_scope_version: '3.0.0' }, last: { value: 5555 / 4, count: 4, sum: 5555 } }]);
-
+    // A histogram's step is what it observed during the step: the SDK exported the same histogram
+    // twice (on flush and on shutdown), so nothing was observed between its samples.
+    const unchanged = await gqlData<R>(gw.graphqlUrl, q, { name: 'pt.latency', from: String(from), to: String(to) });
+    assert.deepEqual(unchanged.metricSeries.map((s) => [s.type, s.unit, s.points.filter((p) => p.count !== null)]), [['HISTOGRAM', 'ms', [{ value: null, count: 0, sum: 0 }]]]);
     const native = await gqlData<R>(gw.graphqlUrl, q, { name: 'pt.exp_latency', from: String(from), to: String(to) });
     assert.equal(native.metricSeries[0]!.type, 'EXPONENTIAL_HISTOGRAM');
-    assert.deepEqual(native.metricSeries[0]!.points.at(-1), { value: 15 / 4, count: 4, sum: 15 });
 
     const withExemplar = await gqlData<R>(gw.graphqlUrl, q, { name: 'queue.depth', from: String(from), to: String(to), labels: { queue: 'orders' } });
     assert.deepEqual(withExemplar.metricSeries[0]!.exemplars, [{ traceId: trace.traceId }]);
 
     const unknown = await gqlData<R>(gw.graphqlUrl, q, { name: 'no.such.metric', from: String(from), to: String(to) });
     assert.deepEqual(unknown.metricSeries, []);
+  });
+
+  test('metricSeries gives histogram steps their observations and quantiles, as DuckDB does', async () => {
+    const to = BigInt(Date.now() + 1_000) * 1_000_000n;
+    const q = `query($name: String!, $from: Timestamp!, $to: Timestamp!, $agg: Aggregation, $quantile: Float) {
+      metricSeries(name: $name, from: $from, to: $to, step: "10m", aggregation: $agg, quantile: $quantile) { labels points { value count sum } }
+    }`;
+    type R = { metricSeries: { labels: Record<string, string>; points: { value: number | null; count: number | null; sum: number | null }[] }[] };
+    const step = async (name: string, vars: Record<string, unknown> = {}) => {
+      const d = await gqlData<R>(gw.graphqlUrl, q, { name, from: String(from), to: String(to), ...vars });
+      assert.equal(d.metricSeries.length, 1, JSON.stringify(d));
+      return d.metricSeries[0]!.points.filter((p) => p.count !== null);
+    };
+    const embedded = async (name: string, extra: Partial<SeriesQuery> = {}) =>
+      (await gw.app.internals.store()!.metrics.querySeries('default', { name, aggregation: 'AVG', range: { from, to }, stepNano: 600_000_000_000n, ...extra }))[0]!.points;
+
+    // increase() extrapolates the count and sum alike, so the mean and the quantiles are exact.
+    const [mean] = await step('pq.latency');
+    assert.ok(mean!.count! >= 7 && Math.abs(mean!.sum! / mean!.count! - 710 / 7) < 1e-9, JSON.stringify(mean));
+    assert.ok(Math.abs(mean!.value! - 710 / 7) < 1e-9);
+    const [median] = await step('pq.latency', { quantile: 0.5 });
+    assert.ok(Math.abs(median!.value! - 43.75) < 1e-9, `median ${median!.value}`);
+    const [rate] = await step('pq.latency', { agg: 'RATE' });
+    assert.ok(Math.abs(rate!.value! - mean!.count! / 600) < 1e-9);
+    // DuckDB reads the same points exactly: 7 observations, the same mean and median.
+    const [exact] = (await embedded('pq.latency')).filter((p) => p.count !== undefined);
+    assert.deepEqual([exact!.count, exact!.sum, exact!.value], [7, 710, 710 / 7]);
+    assert.equal((await embedded('pq.latency', { quantile: 0.5 })).find((p) => p.value !== null)?.value, 43.75);
+
+    // A delta exponential histogram, summed into a native one: the step saw 0.001 and 1000.
+    const [nativeMean] = await step('jobs.duration');
+    assert.ok(Math.abs(nativeMean!.value! - 1000.001 / 2) < 1e-9, JSON.stringify(nativeMean));
+    const [p99] = await step('jobs.duration', { quantile: 0.99 });
+    assert.ok(p99!.value! > 500 && p99!.value! <= 1100, `p99 ${p99!.value}`);
+
+    // A summary answers the quantiles it carries.
+    const summary = await gqlData<R>(gw.graphqlUrl, q, { name: 'gc.pause', from: String(from), to: String(to), quantile: 0.99 });
+    assert.equal(summary.metricSeries[0]!.points.find((p) => p.value !== null)?.value, 9.5);
+
+    for (const [vars, pattern] of [
+      [{ agg: 'MAX' }, /pq.latency is a histogram: .*aggregation MAX does not apply/],
+      [{ name: 'pt.requests', quantile: 0.5 }, /quantile applies to histograms and summaries only/],
+    ] as const) {
+      const r = await gql(gw.graphqlUrl, q, { name: 'pq.latency', from: String(from), to: String(to), ...vars });
+      assert.equal(r.errors?.[0]?.extensions?.code, 'GW_BAD_FILTER', JSON.stringify(r));
+      assert.match(r.errors![0]!.message, pattern);
+    }
   });
 
   test('metrics lists the Prometheus families with their type and unit; metricPoints reads raw counter samples', async () => {

@@ -52,13 +52,17 @@ test('the trace walk in example 2 reaches logs through the spans', async () => {
   for (const s of failing) assert.deepEqual(s.logs.map((l) => l.severityText), ['ERROR'], 'each failing span has its error log');
 });
 
-test('the request rate in example 5 is the per-second rate of the counter', async () => {
-  const data = await gqlData<{ metricSeries: { labels: Record<string, string>; points: { value: number }[] }[] }>(gw.graphqlUrl, examples[4]!);
+test('the request rate in example 5 is the per-second rate of the counter, the p95 from the histogram', async () => {
+  type Series = { labels: Record<string, string>; points: { value: number; count?: number }[] }[];
+  const data = await gqlData<{ metricSeries: Series; p95: Series }>(gw.graphqlUrl, examples[4]!);
   const frontend = data.metricSeries.find((s) => s.labels['service.name'] === 'frontend')!;
-  // The sample's frontend counter grows by 100 per minute. The first step has no earlier point to
-  // take an increase from (as in PromQL's rate), so it sees four increases in five minutes.
-  const [first, ...rest] = frontend.points;
-  assert.ok(rest.length >= 4);
-  for (const p of rest) assert.ok(Math.abs(p.value - 100 / 60) < 1e-9, `rate ${p.value} is 100/min`);
-  assert.ok(first!.value > 0 && first!.value <= 100 / 60 + 1e-9);
+  // The sample's frontend counter grows by 100 per minute from the range's start, so even the first
+  // step's first point counts from zero: every step sees five increases in five minutes.
+  assert.ok(frontend.points.length >= 5);
+  for (const p of frontend.points) assert.ok(Math.abs(p.value - 100 / 60) < 1e-9, `rate ${p.value} is 100/min`);
+  // Each minute's delta histogram holds 10, 60, 25, 4 and 1 observations up to 10, 50, 100, 500
+  // and beyond: rank 475 of a step's 500 is the top of the (50, 100] bucket.
+  const latency = data.p95.find((s) => s.labels['service.name'] === 'frontend')!;
+  assert.ok(latency.points.length >= 5);
+  for (const p of latency.points) assert.deepEqual([p.value, p.count], [100, 500]);
 });

@@ -19,7 +19,7 @@ import {
   toBucketCounts,
   toExponentialBuckets,
   type BucketCounts,
-} from './exponential-buckets.ts';
+} from '../../../src/model/exponential-buckets.ts';
 
 export type DeltaRefusal = 'delta_out_of_order';
 

@@ -18,8 +18,8 @@
 import type { Exemplar, KeyValue, MetricPoint, Resource } from '../../../src/model/telemetry.ts';
 import { Temporality } from '../../../src/model/telemetry.ts';
 import { anyValueToFilterString, stringAttribute } from '../../../src/model/values.ts';
-import { labelName, metricName } from '../../../src/stores/prometheus/names.ts';
-import { downscaleIndex } from './exponential-buckets.ts';
+import { formatFloat, labelName, metricName } from '../../../src/stores/prometheus/names.ts';
+import { downscaleIndex } from '../../../src/model/exponential-buckets.ts';
 
 export interface PromLabel {
   name: string;
@@ -91,13 +91,6 @@ const EXEMPLAR_MAX_LABELS_LENGTH = 128;
 const RESOURCE_LABEL_KEYS = new Set(['service.name', 'service.namespace', 'service.instance.id']);
 
 const nsToMs = (ns: bigint): number => Number(ns / 1_000_000n);
-
-/** `le` and `quantile` values in the form Prometheus writes them. */
-export function formatFloat(v: number): string {
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  return String(v);
-}
 
 function attributeValue(kv: KeyValue): string {
   return anyValueToFilterString(kv.value) ?? '';

@@ -1,15 +1,20 @@
-// MetricStore over the metric_points table. Series are grouped by series_key (the sorted labels)
-// and bucketed by step in SQL, so only one row per series and bucket reaches JS.
-import { seriesQueryProblem } from '../series-query.ts';
+// MetricStore over the metric_points table. Series are grouped by series_key (the sorted labels).
+// Number series are bucketed by step in SQL, so one row per series and bucket reaches JS;
+// histogram-like ones need their points subtracted and merged (histogram-steps.ts), so SQL keeps
+// only the points that takes: about one per series and step for cumulative series.
+import { seriesQueryProblem, seriesTypeProblem } from '../series-query.ts';
 import type { MetricType } from '../../model/telemetry.ts';
 import type { MetricSeries, MetricStore, SeriesAggregation, SeriesPoint, SeriesQuery, StoredExemplar } from '../types.ts';
 import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
 import { params, timeRangeSql, type Params } from './filter-sql.ts';
 import { decodeExemplars, decodeMetricPoint, METRIC_RECORD_COLUMNS } from './metric-rows.ts';
+import { addObservations, exponentialBuckets, observedSince, quantileOf, summaryQuantile, type Observations, type SummaryQuantiles } from './histogram-steps.ts';
 import { createDecodeCache } from './resources.ts';
 
 const MAX_POINTS = 100_000;
+/** Histogram-like points one series query combines in JS at most (each may carry its buckets). */
+const MAX_HISTOGRAM_POINTS = 500_000;
 const DELTA = 1;
 
 const AGGREGATE_COLUMN: Record<Exclude<SeriesAggregation, 'RATE'>, string> = {
@@ -36,21 +41,95 @@ const finite = (v: unknown): number | null => {
 
 function toPoint(r: Row, q: SeriesQuery): SeriesPoint {
   const timeUnixNano = r.bucket as bigint;
-  if (r.point_type !== 'number') {
-    // A histogram-like bucket: delta points add up, a cumulative point already holds all before it.
-    const delta = r.temporality === DELTA;
-    const count = finite(delta ? r.count_sum : r.count_last);
-    const sum = finite(delta ? r.sum_sum : r.sum_last);
-    const point: SeriesPoint = { timeUnixNano, value: count && sum !== null ? sum / count : null };
-    if (count !== null) point.count = count;
-    if (sum !== null) point.sum = sum;
-    return point;
-  }
   if (q.aggregation === 'RATE') {
     const increase = finite(r.increase);
     return { timeUnixNano, value: increase === null ? null : increase / (Number(q.stepNano) / 1e9) };
   }
   return { timeUnixNano, value: finite(r[AGGREGATE_COLUMN[q.aggregation]]) };
+}
+
+/** A histogram-like step's value: its mean, sum, count, rate or quantile. */
+function observedValue(o: Observations, q: SeriesQuery): number | null {
+  if (q.quantile !== undefined) return quantileOf(o.buckets, q.quantile);
+  switch (q.aggregation) {
+    case 'SUM': return o.sum;
+    case 'COUNT': return o.count;
+    case 'RATE': return o.count / (Number(q.stepNano) / 1e9);
+    default: return o.count > 0 && o.sum !== null ? o.sum / o.count : null;
+  }
+}
+
+const bucketCounts = (v: unknown) => ((v as (bigint | number)[] | null) ?? []).map(Number);
+
+function observationsOf(r: Row, withBuckets: boolean): Observations {
+  const o: Observations = { count: finite(r.count) ?? 0, sum: finite(r.sum) };
+  if (!withBuckets || r.point_type === 'summary') return o;
+  if (r.point_type === 'histogram') o.buckets = { kind: 'explicit', bounds: bucketCounts(r.explicit_bounds), counts: bucketCounts(r.bucket_counts) };
+  else {
+    o.buckets = exponentialBuckets({
+      scale: r.scale as number, zeroCount: finite(r.zero_count) ?? 0, zeroThreshold: finite(r.zero_threshold) ?? 0,
+      positive: { offset: r.positive_offset as number, bucketCounts: bucketCounts(r.positive_counts) },
+      negative: { offset: r.negative_offset as number, bucketCounts: bucketCounts(r.negative_counts) },
+    });
+  }
+  return o;
+}
+
+interface Step {
+  time: bigint;
+  observed: Observations | undefined;
+  /** A summary's quantiles at the step's last point. */
+  quantiles?: SummaryQuantiles;
+}
+
+/**
+ * Each series' steps from its histogram-like points (in series and time order, starting one step
+ * before the range): what each step observed, from which its value follows.
+ */
+function histogramSteps(rows: readonly Row[], q: SeriesQuery): Map<string, SeriesPoint[]> {
+  const withBuckets = q.quantile !== undefined;
+  const lookbackFrom = q.range.from - q.stepNano;
+  const out = new Map<string, SeriesPoint[]>();
+  let key: string | undefined;
+  let prev: Observations | undefined;
+  let step: Step | undefined;
+  const close = () => {
+    if (!step || key === undefined) return;
+    const point: SeriesPoint = { timeUnixNano: step.time, value: null };
+    if (step.observed) {
+      point.value = finite(observedValue(step.observed, q));
+      point.count = step.observed.count;
+      if (step.observed.sum !== null) point.sum = step.observed.sum;
+    }
+    if (step.quantiles && q.quantile !== undefined) point.value = summaryQuantile(step.quantiles, q.quantile);
+    out.get(key)!.push(point);
+    step = undefined;
+  };
+  for (const r of rows) {
+    const rowKey = r.series_key as string;
+    if (rowKey !== key) {
+      close();
+      key = rowKey;
+      out.set(key, []);
+      prev = undefined;
+    }
+    const cur = observationsOf(r, withBuckets);
+    let observed: Observations | undefined;
+    if (r.temporality === DELTA || r.reset) observed = cur;
+    else if (prev) observed = observedSince(cur, prev) ?? cur;
+    // The series' first point: it counts from zero only if the series started within the look-back.
+    else if ((r.start_ns as bigint) > 0n && (r.start_ns as bigint) >= lookbackFrom) observed = cur;
+    prev = cur;
+    if ((r.time_ns as bigint) < q.range.from) continue;
+    const time = r.bucket as bigint;
+    if (step && step.time !== time) close();
+    step ??= { time, observed: undefined };
+    if (observed) step.observed = addObservations(step.observed, observed);
+    // Summaries cannot be combined or subtracted: the step answers with its last point's quantiles.
+    if (withBuckets && r.point_type === 'summary') step.quantiles = (r.quantiles as SummaryQuantiles | null) ?? [];
+  }
+  close();
+  return out;
 }
 
 function toExemplars(lists: unknown): StoredExemplar[] {
@@ -66,37 +145,73 @@ function toExemplars(lists: unknown): StoredExemplar[] {
 }
 
 export function createMetricStore(db: Db): MetricStore {
-  async function buckets(tenant: string, q: SeriesQuery): Promise<Row[]> {
+  async function numberBuckets(tenant: string, q: SeriesQuery): Promise<Row[]> {
     const p = params([tenant, q.name]);
     const rate = q.aggregation === 'RATE';
     // RATE needs each series' point before the range, to count the increase into the first bucket.
-    const where = seriesWhere(q, rate ? q.range.from - q.stepNano : q.range.from, p);
+    const lookbackFrom = q.range.from - q.stepNano;
+    const where = seriesWhere(q, rate ? lookbackFrom : q.range.from, p);
     const from = p.add(q.range.from);
     const step = p.add(q.stepNano);
     // The increase since the series' previous point: a delta point is one already; a monotonic
-    // counter that went down or restarted (a later start time) was reset, so its value is the increase.
+    // counter that went down or restarted (a later start time) was reset, so its value is the
+    // increase; so is the first point of a series that started within the look-back.
     const increase = rate
       ? `CASE WHEN temporality = ${DELTA} THEN value
-          WHEN prev IS NULL THEN NULL
+          WHEN prev IS NULL THEN CASE WHEN start_ns > 0 AND start_ns >= ${p.add(lookbackFrom)} THEN value END
           WHEN monotonic AND (value < prev OR (start_ns > prev_start AND prev_start > 0)) THEN value
           ELSE value - prev END`
       : 'NULL';
     return db.query(
       `WITH pts AS (
-         SELECT series_key, point_type, temporality, monotonic, time_ns, start_ns, value, count, sum,
+         SELECT series_key, temporality, monotonic, time_ns, start_ns, value,
                 ${from} + ((time_ns - ${from}) // ${step}) * ${step} AS bucket,
                 ${rate ? 'lag(value) OVER w AS prev, lag(start_ns) OVER w AS prev_start' : 'NULL AS prev, NULL AS prev_start'}
-         FROM metric_points WHERE ${where}
+         FROM metric_points WHERE ${where} AND point_type = 'number'
          ${rate ? 'WINDOW w AS (PARTITION BY series_key ORDER BY time_ns)' : ''}
        )
        SELECT series_key, bucket, count(*) AS n, avg(value) AS v_avg, sum(value) AS v_sum, min(value) AS v_min,
-              max(value) AS v_max, arg_max(value, time_ns) AS v_last, sum(${increase}) AS increase,
-              sum(count) AS count_sum, sum(sum) AS sum_sum, arg_max(count, time_ns) AS count_last,
-              arg_max(sum, time_ns) AS sum_last, any_value(point_type) AS point_type, any_value(temporality) AS temporality
+              max(value) AS v_max, arg_max(value, time_ns) AS v_last, sum(${increase}) AS increase
        FROM pts WHERE time_ns >= ${from}
        GROUP BY series_key, bucket ORDER BY series_key, bucket`,
       p.values,
     );
+  }
+
+  /**
+   * The histogram-like points histogramSteps needs, from one step before the range: every delta
+   * point; of cumulative ones the first, each step's last, and both sides of every reset (a count
+   * that went down, a later start time, other bucket bounds), so consecutive rows subtract.
+   */
+  async function histogramPoints(tenant: string, q: SeriesQuery): Promise<Row[]> {
+    const p = params([tenant, q.name]);
+    const from = p.add(q.range.from);
+    const step = p.add(q.stepNano);
+    const buckets = q.quantile !== undefined
+      ? ', explicit_bounds, bucket_counts, scale, zero_count, zero_threshold, positive_offset, positive_counts, negative_offset, negative_counts, quantiles'
+      : '';
+    const rows = await db.query(
+      `WITH pts AS (
+         SELECT series_key, point_type, temporality, time_ns, start_ns, count, sum${buckets},
+                ${from} + ((time_ns - ${from}) // ${step}) * ${step} AS bucket,
+                temporality <> ${DELTA} AND lag(time_ns) OVER w IS NOT NULL AND (count < lag(count) OVER w
+                  OR (start_ns > lag(start_ns) OVER w AND lag(start_ns) OVER w > 0)
+                  OR explicit_bounds IS DISTINCT FROM lag(explicit_bounds) OVER w) AS reset
+         FROM metric_points WHERE ${seriesWhere(q, q.range.from - q.stepNano, p)} AND point_type <> 'number'
+         WINDOW w AS (PARTITION BY series_key ORDER BY time_ns)
+       ), marked AS (
+         SELECT *, lag(time_ns) OVER w IS NULL AS first, lead(reset) OVER w AS next_reset, lead(bucket) OVER w AS next_bucket
+         FROM pts WINDOW w AS (PARTITION BY series_key ORDER BY time_ns)
+       )
+       SELECT * FROM marked
+       WHERE temporality = ${DELTA} OR first OR reset OR next_reset OR next_bucket IS DISTINCT FROM bucket
+       ORDER BY series_key, time_ns LIMIT ${MAX_HISTOGRAM_POINTS + 1}`,
+      p.values,
+    );
+    if (rows.length > MAX_HISTOGRAM_POINTS) {
+      throw badQuery(`${q.name} has more than ${MAX_HISTOGRAM_POINTS} histogram points to combine in this range; narrow the range or the labels`);
+    }
+    return rows;
   }
 
   async function seriesInfo(tenant: string, q: SeriesQuery): Promise<Row[]> {
@@ -115,8 +230,12 @@ export function createMetricStore(db: Db): MetricStore {
 
     async querySeries(tenant, q) {
       checkQuery(q);
-      const [rows, infos] = await Promise.all([buckets(tenant, q), seriesInfo(tenant, q)]);
-      const points = new Map<string, SeriesPoint[]>();
+      const [rows, histogramRows, infos] = await Promise.all([numberBuckets(tenant, q), histogramPoints(tenant, q), seriesInfo(tenant, q)]);
+      for (const info of infos) {
+        const problem = seriesTypeProblem(q, info.type as MetricType);
+        if (problem) throw badQuery(problem);
+      }
+      const points = histogramSteps(histogramRows, q);
       for (const r of rows) {
         const key = r.series_key as string;
         const list = points.get(key) ?? [];

@@ -6,15 +6,16 @@
 // - label matches: service.name → job (with or without a namespace/ prefix), service.namespace →
 //   job prefix, service.instance.id → instance, any other key → its sanitised label name;
 // - each step is an `<agg>_over_time(sel[step])` window (RATE: `rate(sel[step])`, Prometheus'
-//   extrapolated rate); histograms and summaries give the last `_count` / `_sum` of the window,
-//   native histograms the last histogram_count / histogram_sum of a 1-minute subquery over the window;
+//   extrapolated rate); histograms and summaries give what the window observed: increase() of
+//   `_count` / `_sum` (native histograms: histogram_count / histogram_sum of increase()), and a
+//   quantile from histogram_quantile() over rate() of the buckets (a summary's {quantile} series);
 // - series labels are Prometheus' label names (sanitised), without __name__.
-import { seriesQueryProblem } from '../series-query.ts';
+import { seriesQueryProblem, seriesTypeProblem } from '../series-query.ts';
 import type { KeyValue, MetricPoint, MetricType } from '../../model/telemetry.ts';
 import type { MetricSeries, MetricStore, SeriesAggregation, SeriesPoint, SeriesQuery, StoredExemplar, TimeRange } from '../types.ts';
 import { StoreError } from '../types.ts';
 import { BACKEND, type PrometheusClient, type RawExemplarSeries } from './client.ts';
-import { labelName, UCUM_BY_WORD, UNIT_SUFFIX_WORDS } from './names.ts';
+import { formatFloat, labelName, UCUM_BY_WORD, UNIT_SUFFIX_WORDS } from './names.ts';
 import type { PromQlResult, PromQlSeries, PromQlStore } from './types.ts';
 
 const MS = 1_000_000n;
@@ -149,7 +150,7 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
    * A range query whose step windows line up with DuckDB's buckets: the point for bucket
    * [b, b + step) is evaluated at b + step over the window (b, b + step] and reported at b.
    */
-  async function rangeByLabels(tenant: string, expr: string, q: SeriesQuery): Promise<Map<string, { labels: Record<string, string>; values: Map<bigint, number> }>> {
+  async function rangeByLabels(tenant: string, expr: string, q: SeriesQuery, drop: readonly string[] = []): Promise<Map<string, { labels: Record<string, string>; values: Map<bigint, number> }>> {
     const stepMs = nsToMs(q.stepNano);
     const r = await client.range(tenant, expr, nsToMs(q.range.from) + stepMs, nsToMs(q.range.to) + stepMs, stepMs / 1000);
     const out = new Map<string, { labels: Record<string, string>; values: Map<bigint, number> }>();
@@ -157,7 +158,7 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
       const labels = { ...(v.metric?.labels ?? {}) };
       const values = new Map<bigint, number>();
       for (const s of v.values) values.set(msToNs(s.time.getTime()) - q.stepNano, s.value);
-      out.set(labelsKey(labels), { labels, values });
+      out.set(labelsKey(labels, drop), { labels, values });
     }
     return out;
   }
@@ -183,6 +184,56 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
     }
   }
 
+  /**
+   * Histogram-like series: what each step observed, as Prometheus' increase() of the count and sum
+   * over the step's window, and with a quantile, histogram_quantile() of the buckets' rate() (a
+   * summary's own {quantile} series, which cannot be combined).
+   */
+  async function histogramSeries(tenant: string, q: SeriesQuery, family: Family, matchers: string[], base: () => MetricSeries): Promise<MetricSeries[]> {
+    const w = `[${nsToMs(q.stepNano)}ms]`;
+    const of = (suffix: string, extra: string[] = []) => selector(`${family.name}${suffix}`, [...matchers, ...extra]);
+    const native = family.kind === 'native';
+    const countExpr = native ? `histogram_count(increase(${of('')}${w}))` : `increase(${of('_count')}${w})`;
+    const sumExpr = native ? `histogram_sum(increase(${of('')}${w}))` : `increase(${of('_sum')}${w})`;
+    const quantileExpr =
+      q.quantile === undefined ? undefined
+      : native ? `histogram_quantile(${q.quantile}, rate(${of('')}${w}))`
+      : family.kind === 'histogram' ? `histogram_quantile(${q.quantile}, rate(${of('_bucket')}${w}))`
+      : `last_over_time(${of('', [`quantile=${str(formatFloat(q.quantile))}`])}${w})`;
+    const [exemplarSel, drop] = native ? [of(''), []] : family.kind === 'histogram' ? [of('_bucket'), ['le']] : [of(''), ['quantile']];
+    const [counts, sums, quantiles, exemplars] = await Promise.all([
+      rangeByLabels(tenant, countExpr, q),
+      rangeByLabels(tenant, sumExpr, q),
+      quantileExpr ? rangeByLabels(tenant, quantileExpr, q, ['quantile']) : undefined,
+      seriesExemplars(tenant, exemplarSel, q.range, drop),
+    ]);
+    const stepSeconds = Number(q.stepNano) / 1e9;
+    // A summary sampled once has no increase but does have its quantiles: series and steps come from either.
+    const keys = new Map([...counts, ...(quantiles ?? [])].map(([key, { labels }]) => [key, labels]));
+    return [...keys].map(([key, labels]) => {
+      const countValues = counts.get(key)?.values;
+      const sumValues = sums.get(key)?.values;
+      const quantileValues = quantiles?.get(key)?.values;
+      const times = new Set([...(countValues?.keys() ?? []), ...(quantileValues?.keys() ?? [])]);
+      const points: SeriesPoint[] = [...times].map((t) => {
+        const count = countValues?.get(t);
+        const sum = sumValues?.get(t);
+        const value =
+          q.quantile !== undefined ? (quantileValues?.get(t) ?? NaN)
+          : count === undefined ? NaN
+          : q.aggregation === 'COUNT' ? count
+          : q.aggregation === 'RATE' ? count / stepSeconds
+          : q.aggregation === 'SUM' ? (sum ?? NaN)
+          : count && sum !== undefined ? sum / count : NaN;
+        const point: SeriesPoint = { timeUnixNano: t, value: finite(value) };
+        if (count !== undefined) point.count = count;
+        if (sum !== undefined && Number.isFinite(sum)) point.sum = sum;
+        return point;
+      });
+      return { ...base(), labels, points, exemplars: exemplars.get(key) ?? [] };
+    });
+  }
+
   return {
     backend: BACKEND,
 
@@ -190,6 +241,8 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
       checkQuery(q);
       const family = await resolve(tenant, q.name, q.range);
       if (!family) return [];
+      const problem = seriesTypeProblem(q, family.type);
+      if (problem) throw badQuery(problem);
       const matchers = labelMatchers(q.labels);
       const w = `[${nsToMs(q.stepNano)}ms]`;
       const base = (): MetricSeries => ({ name: q.name, type: family.type, unit: family.unit, description: '', labels: {}, points: [], exemplars: [] });
@@ -205,25 +258,7 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
           exemplars: exemplars.get(key) ?? [],
         }));
       } else {
-        const [countExpr, sumExpr, exemplarSel, drop] =
-          family.kind === 'native'
-            ? // Prometheus 2.42's last_over_time() does not take native histograms; over a subquery of
-              // histogram_count() (steps of at most a minute, each with the 5-minute lookback) it does.
-              [`last_over_time(histogram_count(${selector(family.name, matchers)})${w.slice(0, -1)}:${Math.min(nsToMs(q.stepNano), 60_000)}ms])`,
-               `last_over_time(histogram_sum(${selector(family.name, matchers)})${w.slice(0, -1)}:${Math.min(nsToMs(q.stepNano), 60_000)}ms])`,
-               selector(family.name, matchers), []]
-            : [`last_over_time(${selector(`${family.name}_count`, matchers)}${w})`, `last_over_time(${selector(`${family.name}_sum`, matchers)}${w})`, selector(`${family.name}_bucket`, matchers), ['le']];
-        const [counts, sums, exemplars] = await Promise.all([rangeByLabels(tenant, countExpr, q), rangeByLabels(tenant, sumExpr, q), seriesExemplars(tenant, exemplarSel, q.range, drop)]);
-        series = [...counts].map(([key, { labels, values }]) => {
-          const sumValues = sums.get(key)?.values;
-          const points: SeriesPoint[] = [...values].map(([t, count]) => {
-            const sum = sumValues?.get(t);
-            const point: SeriesPoint = { timeUnixNano: t, value: count && sum !== undefined ? finite(sum / count) : null, count };
-            if (sum !== undefined && Number.isFinite(sum)) point.sum = sum;
-            return point;
-          });
-          return { ...base(), labels, points, exemplars: exemplars.get(key) ?? [] };
-        });
+        series = await histogramSeries(tenant, q, family, matchers, base);
       }
       for (const s of series) s.points.sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : 1));
       return series.sort((a, b) => (labelsKey(a.labels) < labelsKey(b.labels) ? -1 : 1));

@@ -73,3 +73,10 @@ export function labelName(key: string): string {
   if (/^[0-9]/.test(name)) name = `key_${name}`;
   return name;
 }
+
+/** `le` and `quantile` values in the form Prometheus writes them. */
+export function formatFloat(v: number): string {
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}

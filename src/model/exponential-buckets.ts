@@ -1,7 +1,7 @@
 // Exponential-histogram buckets as index → count maps, and the two changes that adding histograms
 // of different resolution needs: lowering the scale (2^by neighbouring buckets become one) and
 // widening the zero bucket (buckets wholly inside it move into the zero count).
-import type { ExponentialBuckets } from '../../../src/model/telemetry.ts';
+import type { ExponentialBuckets } from './telemetry.ts';
 
 export type BucketCounts = Map<number, number>;
 
