@@ -175,6 +175,7 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
           at(explicit(0, [1, 1, 0], 2.5, T0, [1, 2]), delta),
           at(explicit(10, [0, 2, 2], 11, T0 + 10n * SEC, [1, 2]), delta),
           at(explicit(30, [3, 0, 0], 1.5, T0 + 30n * SEC, [1, 2]), delta),
+          metricPoint(explicit(20, [0, 0, 7], 21, T0 + 10n * SEC, [1, 2]), delta, { tenant: t, resource: resource('payments') }),
           // The second point is at a coarser scale, as an SDK writes it once its range grows.
           at(exponential(0, 1, [2, 2], 6), expo),
           at(exponential(10, 0, [8, 4], 30), expo),
@@ -213,7 +214,9 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
         assert.equal(p99[2]![1], 1000);
       });
 
-      it('adds up the delta points of a step', async () => {
+      it('adds up the delta points of a step, per series', async () => {
+        const all = await store.metrics.querySeries(t, { name: 'queue.wait', aggregation: 'AVG', quantile: 0.5, range: { from: T0, to: T0 + 59n * SEC }, stepNano: 20n * SEC });
+        assert.deepEqual(all.map((s) => [s.labels['service.name'], at(s.points, 'count')]), [['checkout', [[0, 6], [20, 3]]], ['payments', [[20, 7]]]]);
         const points = await series('queue.wait', { quantile: 0.5 });
         assert.deepEqual(at(points, 'count'), [[0, 6], [20, 3]]);
         assert.deepEqual(at(points, 'sum'), [[0, 13.5], [20, 1.5]]);
