@@ -5,12 +5,13 @@
 //
 // Only `=` label matchers (the store matches labels exactly). Anything else is refused with a
 // clear error that names the subset, so a rule never silently evaluates to something else.
-import type { MetricStore, StoredExemplar } from '../stores/types.ts';
+import { StoreError, type MetricStore, type StoredExemplar } from '../stores/types.ts';
 import { parseRuleDuration } from './rules.ts';
 import type { PromQlEvaluator, PromQlSample, TraceExemplar } from './types.ts';
 
 export const EMBEDDED_PROMQL_SUBSET =
-  'the embedded store evaluates only [sum|avg|min|max|count [by (labels)]] (rate(m{l="v"}[5m]) | increase(m{l="v"}[5m]) | m{l="v"}) with = matchers; ' +
+  'the embedded store evaluates only [sum|avg|min|max|count [by (labels)]] (rate(m{l="v"}[5m]) | increase(m{l="v"}[5m]) | m{l="v"} ' +
+  '| histogram_quantile(0.95, rate(m{l="v"}[5m]))) with = matchers; ' +
   'configure alerting.prometheusUrl to run any PromQL on Prometheus';
 
 export class PromQlError extends Error {
@@ -29,12 +30,15 @@ export interface PromQlSubsetQuery {
   labels: Record<string, string>;
   /** The range of rate/increase, ns. */
   range?: bigint;
+  /** histogram_quantile(φ, rate(…)): φ of what each series observed in the range. */
+  quantile?: number;
 }
 
 const SELECTOR = String.raw`([a-zA-Z_:][a-zA-Z0-9_:.]*)\s*(?:\{([^}]*)\})?`;
 const INNER_FN = new RegExp(String.raw`^(rate|increase)\s*\(\s*${SELECTOR}\s*\[\s*([0-9a-z]+)\s*\]\s*\)$`);
 const INNER_SELECTOR = new RegExp(`^${SELECTOR}$`);
 const AGG = /^(sum|avg|min|max|count)\s*(?:by\s*\(([^)]*)\)\s*)?\((.*)\)$/s;
+const HISTOGRAM_QUANTILE = /^histogram_quantile\s*\(\s*([0-9.eE+-]+)\s*,(.*)\)$/s;
 const MATCHER = /^\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*(=~|!=|!~|=)\s*"((?:[^"\\]|\\.)*)"\s*$/;
 
 function refuse(expr: string, why: string): PromQlError {
@@ -64,6 +68,14 @@ export function parsePromQlSubset(expr: string): PromQlSubsetQuery {
     aggregation = { op: agg[1] as Aggregation, by };
     body = agg[3]!.trim();
   }
+  let quantile: number | undefined;
+  const hq = HISTOGRAM_QUANTILE.exec(body);
+  if (hq) {
+    quantile = Number(hq[1]);
+    if (!(quantile >= 0 && quantile <= 1)) throw refuse(expr, `the quantile must be from 0 to 1, not ${hq[1]}`);
+    body = hq[2]!.trim();
+    if (!INNER_FN.test(body)) throw refuse(expr, 'histogram_quantile takes rate(m{…}[range]) of one histogram');
+  }
   const fn = INNER_FN.exec(body);
   if (fn) {
     let range: bigint;
@@ -72,7 +84,9 @@ export function parsePromQlSubset(expr: string): PromQlSubsetQuery {
     } catch {
       throw refuse(expr, `bad range [${fn[4]}]`);
     }
-    return { aggregation, fn: fn[1] as 'rate' | 'increase', metric: fn[2]!, labels: parseMatchers(expr, fn[3]), range };
+    const q: PromQlSubsetQuery = { aggregation, fn: fn[1] as 'rate' | 'increase', metric: fn[2]!, labels: parseMatchers(expr, fn[3]), range };
+    if (quantile !== undefined) q.quantile = quantile;
+    return q;
   }
   const sel = INNER_SELECTOR.exec(body);
   if (sel) return { aggregation, metric: sel[1]!, labels: parseMatchers(expr, sel[2]) };
@@ -97,18 +111,25 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
       const q = parsePromQlSubset(expr);
       const range = q.range ?? LOOKBACK_NS;
       // One step covering the whole range: RATE yields the increase over it per second.
-      const series = await metrics.querySeries(tenant, {
-        name: q.metric,
-        labels: q.labels,
-        range: { from: time - range, to: time },
-        stepNano: range + 1n,
-        aggregation: q.fn ? 'RATE' : 'LAST',
-      });
+      const series = await metrics
+        .querySeries(tenant, {
+          name: q.metric,
+          labels: q.labels,
+          range: { from: time - range, to: time },
+          stepNano: range + 1n,
+          aggregation: q.fn ? 'RATE' : 'LAST',
+          ...(q.quantile !== undefined && { quantile: q.quantile }),
+        })
+        .catch((err: unknown) => {
+          // e.g. a bare selector on a histogram, or histogram_quantile on a counter.
+          if (err instanceof StoreError && err.code === 'BAD_QUERY') throw new PromQlError(`PromQL ${JSON.stringify(expr)}: ${err.message}`);
+          throw err;
+        });
       const samples: PromQlSample[] = [];
       for (const s of series) {
         const values = s.points.map((p) => p.value).filter((v): v is number => v !== null);
         if (values.length === 0) continue;
-        let value = q.fn ? values.reduce((a, b) => a + b, 0) : values[values.length - 1]!;
+        let value = q.fn && q.quantile === undefined ? values.reduce((a, b) => a + b, 0) : values[values.length - 1]!;
         if (q.fn === 'increase') value *= Number(range + 1n) / 1e9;
         // As in Prometheus, rate() and increase() drop the metric name.
         samples.push({ labels: q.fn ? s.labels : { __name__: q.metric, ...s.labels }, value, exemplars: exemplarsOf(s.exemplars) });

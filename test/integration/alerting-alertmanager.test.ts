@@ -148,7 +148,7 @@ describe('alerting: PROMQL on the embedded store, forwarded to a real Alertmanag
     const created = await gqlData<{ createAlertRule: { id: string } }>(
       graphqlUrl,
       `mutation($i: AlertRuleInput!) { createAlertRule(input: $i) { id } }`,
-      { i: { name: 'Unsupported', kind: 'PROMQL', expr: 'histogram_quantile(0.9, rate(x_bucket[5m]))', threshold: 1 } },
+      { i: { name: 'Unsupported', kind: 'PROMQL', expr: 'rate(x[5m]) / rate(y[5m])', threshold: 1 } },
       H,
     );
     clock.t += 10n * MIN;
