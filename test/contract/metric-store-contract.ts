@@ -175,6 +175,11 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
           at(explicit(0, [1, 1, 0], 2.5, T0, [1, 2]), delta),
           at(explicit(10, [0, 2, 2], 11, T0 + 10n * SEC, [1, 2]), delta),
           at(explicit(30, [3, 0, 0], 1.5, T0 + 30n * SEC, [1, 2]), delta),
+          // Before the range (in the look-back): no step's observations.
+          at(explicit(-5, [9, 0, 0], 9, T0 - 6n * SEC, [1, 2]), delta),
+          at(explicit(-15, [2, 0, 0, 0], 2, T0 - 100n * SEC), { ...cumulative, name: 'lookback.duration' }),
+          at(explicit(-5, [3, 0, 0, 0], 3, T0 - 100n * SEC), { ...cumulative, name: 'lookback.duration' }),
+          at(explicit(5, [3, 1, 0, 0], 53, T0 - 100n * SEC), { ...cumulative, name: 'lookback.duration' }),
           metricPoint(explicit(20, [0, 0, 7], 21, T0 + 10n * SEC, [1, 2]), delta, { tenant: t, resource: resource('payments') }),
           // The second point is at a coarser scale, as an SDK writes it once its range grows.
           at(exponential(0, 1, [2, 2], 6), expo),
@@ -203,6 +208,8 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
         assert.deepEqual(at(await series('http.duration', { aggregation: 'SUM' }), 'value'), [[0, 65], [20, 720], [40, 2500]]);
         assert.deepEqual(at(await series('http.duration', { aggregation: 'RATE' }), 'value'), [[0, 0.15], [20, 0.2], [40, 0.1]]);
         assert.deepEqual(at(await series('old.duration', { quantile: 0.5 }), 'count'), [[0, 1]]);
+        // The first step starts from the last point before the range.
+        for (const extra of [{}, { quantile: 0.5 }]) assert.deepEqual(at(await series('lookback.duration', extra), 'count'), [[0, 1]]);
         assert.deepEqual(at(await series('old.duration', { quantile: 0.5 }), 'value'), [[0, 5]]);
       });
 
@@ -217,6 +224,12 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
       it('adds up the delta points of a step, per series', async () => {
         const all = await store.metrics.querySeries(t, { name: 'queue.wait', aggregation: 'AVG', quantile: 0.5, range: { from: T0, to: T0 + 59n * SEC }, stepNano: 20n * SEC });
         assert.deepEqual(all.map((s) => [s.labels['service.name'], at(s.points, 'count')]), [['checkout', [[0, 6], [20, 3]]], ['payments', [[20, 7]]]]);
+        // Without a quantile the store may add them up without their buckets: the same counts.
+        const plain = await store.metrics.querySeries(t, { name: 'queue.wait', aggregation: 'AVG', range: { from: T0, to: T0 + 59n * SEC }, stepNano: 20n * SEC });
+        assert.deepEqual(plain.map((s) => [s.labels['service.name'], at(s.points, 'count'), at(s.points, 'value')]), [
+          ['checkout', [[0, 6], [20, 3]], [[0, 2.25], [20, 0.5]]],
+          ['payments', [[20, 7]], [[20, 3]]],
+        ]);
         const points = await series('queue.wait', { quantile: 0.5 });
         assert.deepEqual(at(points, 'count'), [[0, 6], [20, 3]]);
         assert.deepEqual(at(points, 'sum'), [[0, 13.5], [20, 1.5]]);

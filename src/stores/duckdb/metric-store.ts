@@ -187,15 +187,20 @@ export function createMetricStore(db: Db): MetricStore {
     const p = params([tenant, q.name]);
     const from = p.add(q.range.from);
     const step = p.add(q.stepNano);
-    // Counts as DOUBLE, not UBIGINT: JS numbers rather than a BigInt per bucket.
-    const buckets = q.quantile !== undefined
-      ? `, point_type, explicit_bounds, bucket_counts::DOUBLE[] AS bucket_counts, scale, zero_count, zero_threshold, positive_offset,
-         positive_counts::DOUBLE[] AS positive_counts, negative_offset, negative_counts::DOUBLE[] AS negative_counts, quantiles`
+    const withBuckets = q.quantile !== undefined;
+    const bucketColumns = withBuckets
+      ? ', point_type, explicit_bounds, bucket_counts, scale, zero_count, zero_threshold, positive_offset, positive_counts, negative_offset, negative_counts, quantiles'
       : '';
+    // Counts as DOUBLE, not UBIGINT: JS numbers rather than a BigInt per bucket.
+    const readBuckets = bucketColumns.replace(/(\w+_counts)/g, '$1::DOUBLE[] AS $1');
+    const kept = 'first OR reset OR next_reset OR next_bucket IS DISTINCT FROM bucket';
+    // With buckets to merge, JS adds up every delta point; without, SQL does: one row per series and
+    // step (at its earliest time, so the series' first row stays first).
     const rows = await db.query(
       `WITH pts AS (
-         SELECT series_key, temporality, time_ns, start_ns, count, sum, explicit_bounds AS bounds${buckets},
-                ${from} + ((time_ns - ${from}) // ${step}) * ${step} AS bucket,
+         SELECT series_key, temporality, time_ns, start_ns, count, sum, explicit_bounds AS bounds${readBuckets},
+                -- The look-back is one bucket of its own (// truncates toward zero, so it would join the first).
+                CASE WHEN time_ns < ${from} THEN ${from} - ${step} ELSE ${from} + ((time_ns - ${from}) // ${step}) * ${step} END AS bucket,
                 temporality <> ${DELTA} AND lag(time_ns) OVER w IS NOT NULL AND (count < lag(count) OVER w
                   OR (start_ns > lag(start_ns) OVER w AND lag(start_ns) OVER w > 0)
                   OR bounds IS DISTINCT FROM lag(bounds) OVER w) AS reset
@@ -206,10 +211,15 @@ export function createMetricStore(db: Db): MetricStore {
          FROM pts WINDOW w AS (PARTITION BY series_key ORDER BY time_ns)
        )
        -- The series key only on its first row: decoding it on every row was most of the time spent.
-       SELECT CASE WHEN first THEN series_key END AS series_start, temporality, time_ns, start_ns, count, sum, bucket, reset${buckets}
-       FROM marked
-       WHERE temporality = ${DELTA} OR first OR reset OR next_reset OR next_bucket IS DISTINCT FROM bucket
-       ORDER BY series_key, time_ns LIMIT ${MAX_HISTOGRAM_POINTS + 1}`,
+       SELECT series_start, temporality, time_ns, start_ns, count, sum, bucket, reset${bucketColumns} FROM (
+         SELECT series_key, CASE WHEN first THEN series_key END AS series_start, temporality, time_ns, start_ns, count, sum, bucket, reset${bucketColumns}
+         FROM marked
+         WHERE ${withBuckets ? `temporality = ${DELTA} OR ${kept}` : `temporality <> ${DELTA} AND (${kept})`}
+         ${withBuckets ? '' : `UNION ALL
+         SELECT series_key, CASE WHEN bool_or(first) THEN any_value(series_key) END, ${DELTA}, min(time_ns), min(start_ns), sum(count),
+                CASE WHEN count(sum) = count(*) THEN sum(sum) END, bucket, false
+         FROM marked WHERE temporality = ${DELTA} GROUP BY series_key, bucket`}
+       ) ORDER BY series_key, time_ns LIMIT ${MAX_HISTOGRAM_POINTS + 1}`,
       p.values,
     );
     if (rows.length > MAX_HISTOGRAM_POINTS) {
