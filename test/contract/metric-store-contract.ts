@@ -126,6 +126,15 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
       assert.deepEqual(values((await query('jobs', 'SUM'))[0]), [[0, 3], [20, 7]]);
     });
 
+    it('RATE divides a last step that ends after the range by the time its increase covers', async () => {
+      // /a's last step [40, 60) with to = 45 s holds the point at 40 (10 more since 30): 1/s, not 0.5.
+      const series = await query('requests', 'RATE', { range: { from: T0, to: T0 + 45n * SEC } });
+      assert.deepEqual(values(route(series, '/a')), [[0, 0.5], [20, 0.75], [40, 1]]);
+      // A whole step is divided by the step.
+      const whole = await query('requests', 'RATE', { range: { from: T0, to: T0 + 60n * SEC - 1n } });
+      assert.deepEqual(values(route(whole, '/b')), [[0, null], [20, 0], [40, 1.5]]);
+    });
+
     it('aggregates a gauge', async () => {
       const q = (a: SeriesAggregation) => query('temperature', a, { stepNano: 30n * SEC });
       assert.deepEqual(values((await q('AVG'))[0]), [[0, 20]]);
@@ -206,7 +215,9 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
         assert.deepEqual(at(points, 'value'), [[0, 65 / 3], [20, 180], [40, 1250]]);
         assert.deepEqual(at(await series('http.duration', { aggregation: 'COUNT' }), 'value'), [[0, 3], [20, 4], [40, 2]]);
         assert.deepEqual(at(await series('http.duration', { aggregation: 'SUM' }), 'value'), [[0, 65], [20, 720], [40, 2500]]);
-        assert.deepEqual(at(await series('http.duration', { aggregation: 'RATE' }), 'value'), [[0, 0.15], [20, 0.2], [40, 0.1]]);
+        // The last step ends after the range (to = 59 s): its 2 observations are divided by the 10 s
+        // they cover since the point before, not by the whole step.
+        assert.deepEqual(at(await series('http.duration', { aggregation: 'RATE' }), 'value'), [[0, 0.15], [20, 0.2], [40, 0.2]]);
         assert.deepEqual(at(await series('old.duration', { quantile: 0.5 }), 'count'), [[0, 1]]);
         // The first step starts from the last point before the range.
         for (const extra of [{}, { quantile: 0.5 }]) assert.deepEqual(at(await series('lookback.duration', extra), 'count'), [[0, 1]]);

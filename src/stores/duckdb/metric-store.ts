@@ -2,7 +2,7 @@
 // Number series are bucketed by step in SQL, so one row per series and bucket reaches JS;
 // histogram-like ones need their points subtracted and merged (histogram-steps.ts), so SQL keeps
 // only the points that takes: about one per series and step for cumulative series.
-import { seriesQueryProblem, seriesTypeProblem } from '../series-query.ts';
+import { rateSeconds, seriesQueryProblem, seriesTypeProblem } from '../series-query.ts';
 import type { MetricType } from '../../model/telemetry.ts';
 import type { MetricSeries, MetricStore, SeriesAggregation, SeriesPoint, SeriesQuery, StoredExemplar } from '../types.ts';
 import type { Db, Row } from './connection.ts';
@@ -43,18 +43,18 @@ function toPoint(r: Row, q: SeriesQuery): SeriesPoint {
   const timeUnixNano = r.bucket as bigint;
   if (q.aggregation === 'RATE') {
     const increase = finite(r.increase);
-    return { timeUnixNano, value: increase === null ? null : increase / (Number(q.stepNano) / 1e9) };
+    return { timeUnixNano, value: increase === null ? null : increase / rateSeconds(q, timeUnixNano, r.covered_ns as bigint | null) };
   }
   return { timeUnixNano, value: finite(r[AGGREGATE_COLUMN[q.aggregation]]) };
 }
 
 /** A histogram-like step's value: its mean, sum, count, rate or quantile. */
-function observedValue(o: Observations, q: SeriesQuery): number | null {
+function observedValue(o: Observations, q: SeriesQuery, seconds: number): number | null {
   if (q.quantile !== undefined) return quantileOf(o.buckets, q.quantile);
   switch (q.aggregation) {
     case 'SUM': return o.sum;
     case 'COUNT': return o.count;
-    case 'RATE': return o.count / (Number(q.stepNano) / 1e9);
+    case 'RATE': return o.count / seconds;
     default: return o.count > 0 && o.sum !== null ? o.sum / o.count : null;
   }
 }
@@ -78,6 +78,9 @@ function observationsOf(r: Row, withBuckets: boolean): Observations {
 interface Step {
   time: bigint;
   observed: Observations | undefined;
+  /** The time the observations cover: from the point before the first (or its start time) to the last. */
+  coveredFrom?: bigint;
+  coveredTo?: bigint;
   /** A summary's quantiles at the step's last point. */
   quantiles?: SummaryQuantiles;
 }
@@ -93,12 +96,14 @@ function histogramSteps(rows: readonly Row[], q: SeriesQuery): Map<string, Serie
   const out = new Map<string, SeriesPoint[]>();
   let key: string | undefined;
   let prev: Observations | undefined;
+  let prevTime = 0n;
   let step: Step | undefined;
   const close = () => {
     if (!step || key === undefined) return;
     const point: SeriesPoint = { timeUnixNano: step.time, value: null };
     if (step.observed) {
-      point.value = finite(observedValue(step.observed, q));
+      const covered = step.coveredFrom !== undefined && step.coveredFrom > 0n ? step.coveredTo! - step.coveredFrom : undefined;
+      point.value = finite(observedValue(step.observed, q, rateSeconds(q, step.time, covered)));
       point.count = step.observed.count;
       if (step.observed.sum !== null) point.sum = step.observed.sum;
     }
@@ -115,16 +120,26 @@ function histogramSteps(rows: readonly Row[], q: SeriesQuery): Map<string, Serie
     }
     const cur = observationsOf(r, withBuckets);
     let observed: Observations | undefined;
+    let since = r.start_ns as bigint;
     if (r.temporality === DELTA || r.reset) observed = cur;
-    else if (prev) observed = observedSince(cur, prev) ?? cur;
+    else if (prev) {
+      const increase = observedSince(cur, prev);
+      observed = increase ?? cur;
+      if (increase) since = prevTime;
+    }
     // The series' first point: it counts from zero only if the series started within the look-back.
-    else if ((r.start_ns as bigint) > 0n && (r.start_ns as bigint) >= lookbackFrom) observed = cur;
+    else if (since > 0n && since >= lookbackFrom) observed = cur;
     prev = cur;
+    prevTime = r.until_ns as bigint;
     if ((r.time_ns as bigint) < q.range.from) continue;
     const time = r.bucket as bigint;
     if (step && step.time !== time) close();
     step ??= { time, observed: undefined };
-    if (observed) step.observed = addObservations(step.observed, observed);
+    if (observed) {
+      step.observed = addObservations(step.observed, observed);
+      if (step.coveredFrom === undefined || since < step.coveredFrom) step.coveredFrom = since;
+      step.coveredTo = r.until_ns as bigint;
+    }
     // Summaries cannot be combined or subtracted: the step answers with its last point's quantiles.
     if (withBuckets && r.point_type === 'summary') step.quantiles = (r.quantiles as SummaryQuantiles | null) ?? [];
   }
@@ -162,17 +177,23 @@ export function createMetricStore(db: Db): MetricStore {
           WHEN monotonic AND (value < prev OR (start_ns > prev_start AND prev_start > 0)) THEN value
           ELSE value - prev END`
       : 'NULL';
+    // Where each increase starts: a delta point's (or a first point's) start time, else the previous point.
+    const since = `CASE WHEN temporality = ${DELTA} OR prev IS NULL THEN start_ns ELSE prev_time END`;
     return db.query(
       `WITH pts AS (
          SELECT series_key, temporality, monotonic, time_ns, start_ns, value,
                 ${from} + ((time_ns - ${from}) // ${step}) * ${step} AS bucket,
-                ${rate ? 'lag(value) OVER w AS prev, lag(start_ns) OVER w AS prev_start' : 'NULL AS prev, NULL AS prev_start'}
+                ${rate ? 'lag(value) OVER w AS prev, lag(start_ns) OVER w AS prev_start, lag(time_ns) OVER w AS prev_time' : 'NULL AS prev, NULL AS prev_start, NULL AS prev_time'}
          FROM metric_points WHERE ${where} AND point_type = 'number'
          ${rate ? 'WINDOW w AS (PARTITION BY series_key ORDER BY time_ns)' : ''}
+       ), increases AS (
+         SELECT *, ${increase} AS inc, ${rate ? since : 'NULL'} AS since FROM pts WHERE time_ns >= ${from}
        )
        SELECT series_key, bucket, count(*) AS n, avg(value) AS v_avg, sum(value) AS v_sum, min(value) AS v_min,
-              max(value) AS v_max, arg_max(value, time_ns) AS v_last, sum(${increase}) AS increase
-       FROM pts WHERE time_ns >= ${from}
+              max(value) AS v_max, arg_max(value, time_ns) AS v_last, sum(inc) AS increase,
+              CASE WHEN bool_and(since > 0) FILTER (WHERE inc IS NOT NULL)
+                THEN max(time_ns) FILTER (WHERE inc IS NOT NULL) - min(since) FILTER (WHERE inc IS NOT NULL) END AS covered_ns
+       FROM increases
        GROUP BY series_key, bucket ORDER BY series_key, bucket`,
       p.values,
     );
@@ -211,12 +232,12 @@ export function createMetricStore(db: Db): MetricStore {
          FROM pts WINDOW w AS (PARTITION BY series_key ORDER BY time_ns)
        )
        -- The series key only on its first row: decoding it on every row was most of the time spent.
-       SELECT series_start, temporality, time_ns, start_ns, count, sum, bucket, reset${bucketColumns} FROM (
-         SELECT series_key, CASE WHEN first THEN series_key END AS series_start, temporality, time_ns, start_ns, count, sum, bucket, reset${bucketColumns}
+       SELECT series_start, temporality, time_ns, until_ns, start_ns, count, sum, bucket, reset${bucketColumns} FROM (
+         SELECT series_key, CASE WHEN first THEN series_key END AS series_start, temporality, time_ns, time_ns AS until_ns, start_ns, count, sum, bucket, reset${bucketColumns}
          FROM marked
          WHERE ${withBuckets ? `temporality = ${DELTA} OR ${kept}` : `temporality <> ${DELTA} AND (${kept})`}
          ${withBuckets ? '' : `UNION ALL
-         SELECT series_key, CASE WHEN bool_or(first) THEN any_value(series_key) END, ${DELTA}, min(time_ns), min(start_ns), sum(count),
+         SELECT series_key, CASE WHEN bool_or(first) THEN any_value(series_key) END, ${DELTA}, min(time_ns), max(time_ns), min(start_ns), sum(count),
                 CASE WHEN count(sum) = count(*) THEN sum(sum) END, bucket, false
          FROM marked WHERE temporality = ${DELTA} GROUP BY series_key, bucket`}
        ) ORDER BY series_key, time_ns LIMIT ${MAX_HISTOGRAM_POINTS + 1}`,

@@ -6,11 +6,11 @@
 // - label matches: service.name → job (with or without a namespace/ prefix), service.namespace →
 //   job prefix, service.instance.id → instance, any other key → its sanitised label name;
 // - each step is an `<agg>_over_time(sel[step])` window (RATE: `rate(sel[step])`, Prometheus'
-//   extrapolated rate); histograms and summaries give what the window observed: increase() of
+//   extrapolated rate; a last step that ends after `to` is divided by its part up to `to`); histograms and summaries give what the window observed: increase() of
 //   `_count` / `_sum` (native histograms: histogram_count / histogram_sum of increase()), and a
 //   quantile from histogram_quantile() over rate() of the buckets (a summary's {quantile} series);
 // - series labels are Prometheus' label names (sanitised), without __name__.
-import { seriesQueryProblem, seriesTypeProblem } from '../series-query.ts';
+import { rateSeconds, seriesQueryProblem, seriesTypeProblem } from '../series-query.ts';
 import type { KeyValue, MetricPoint, MetricType } from '../../model/telemetry.ts';
 import type { MetricSeries, MetricStore, SeriesAggregation, SeriesPoint, SeriesQuery, StoredExemplar, TimeRange } from '../types.ts';
 import { StoreError } from '../types.ts';
@@ -207,7 +207,6 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
       quantileExpr ? rangeByLabels(tenant, quantileExpr, q, ['quantile']) : undefined,
       seriesExemplars(tenant, exemplarSel, q.range, drop),
     ]);
-    const stepSeconds = Number(q.stepNano) / 1e9;
     // A summary sampled once has no increase but does have its quantiles: series and steps come from either.
     const keys = new Map([...counts, ...(quantiles ?? [])].map(([key, { labels }]) => [key, labels]));
     return [...keys].map(([key, labels]) => {
@@ -222,7 +221,7 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
           q.quantile !== undefined ? (quantileValues?.get(t) ?? NaN)
           : count === undefined ? NaN
           : q.aggregation === 'COUNT' ? count
-          : q.aggregation === 'RATE' ? count / stepSeconds
+          : q.aggregation === 'RATE' ? count / rateSeconds(q, t)
           : q.aggregation === 'SUM' ? (sum ?? NaN)
           : count && sum !== undefined ? sum / count : NaN;
         const point: SeriesPoint = { timeUnixNano: t, value: finite(value) };
@@ -246,6 +245,7 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
       const matchers = labelMatchers(q.labels);
       const w = `[${nsToMs(q.stepNano)}ms]`;
       const base = (): MetricSeries => ({ name: q.name, type: family.type, unit: family.unit, description: '', labels: {}, points: [], exemplars: [] });
+      const stepSeconds = Number(q.stepNano) / 1e9;
       let series: MetricSeries[];
       if (family.kind === 'counter' || family.kind === 'gauge') {
         const sel = selector(family.name, matchers);
@@ -254,7 +254,8 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
         series = [...byLabels].map(([key, { labels, values }]) => ({
           ...base(),
           labels,
-          points: [...values].map(([t, v]) => ({ timeUnixNano: t, value: finite(v) })),
+          // rate() divides by the whole window; a last step that ends after `to` saw only part of it.
+          points: [...values].map(([t, v]) => ({ timeUnixNano: t, value: finite(q.aggregation === 'RATE' ? (v * stepSeconds) / rateSeconds(q, t) : v) })),
           exemplars: exemplars.get(key) ?? [],
         }));
       } else {
