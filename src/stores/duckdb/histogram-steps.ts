@@ -1,9 +1,15 @@
-// What histogram-like series observed during each step of a metricSeries query: a cumulative
-// point minus the series' previous point (a reset starts again from zero), delta points added up,
-// and quantiles estimated from the buckets as Prometheus' histogram_quantile does, so a chart reads
-// the same from the embedded store and from Prometheus.
+// What histogram-like series observed during each step of a metricSeries query, from the points
+// the DuckDB metric store keeps: a cumulative point minus the series' previous point (a reset starts
+// again from zero), delta points added up, and quantiles estimated from the buckets as Prometheus'
+// histogram_quantile does, so a chart reads the same from the embedded store and from Prometheus.
 import { downscale, toBucketCounts, type BucketCounts } from '../../model/exponential-buckets.ts';
-import type { ExponentialBuckets as OtlpExponentialBuckets } from '../../model/telemetry.ts';
+import { Temporality, type ExponentialBuckets as OtlpExponentialBuckets } from '../../model/telemetry.ts';
+import { rateSeconds } from '../series-query.ts';
+import type { SeriesPoint, SeriesQuery } from '../types.ts';
+import type { Row } from './connection.ts';
+import { finite } from './metric-rows.ts';
+
+const DELTA = Temporality.DELTA;
 
 /** Explicit-bounds buckets: counts[i] observations in (bounds[i-1], bounds[i]], the last up to +Inf. */
 export interface ExplicitBuckets {
@@ -155,4 +161,103 @@ export function quantileOf(buckets: Buckets | null | undefined, q: number): numb
 export function summaryQuantile(quantiles: SummaryQuantiles | undefined, q: number): number | null {
   const v = quantiles?.find((x) => Math.abs(x.quantile - q) < 1e-9)?.value;
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/** A histogram-like step's value: its mean, sum, count, rate or quantile. */
+function observedValue(o: Observations, q: SeriesQuery, seconds: number): number | null {
+  if (q.quantile !== undefined) return quantileOf(o.buckets, q.quantile);
+  switch (q.aggregation) {
+    case 'SUM': return o.sum;
+    case 'COUNT': return o.count;
+    case 'RATE': return o.count / seconds;
+    default: return o.count > 0 && o.sum !== null ? o.sum / o.count : null;
+  }
+}
+
+const bucketCounts = (v: unknown) => ((v as (bigint | number)[] | null) ?? []).map(Number);
+
+function observationsOf(r: Row, withBuckets: boolean): Observations {
+  const o: Observations = { count: finite(r.count) ?? 0, sum: finite(r.sum) };
+  if (!withBuckets || r.point_type === 'summary') return o;
+  if (r.point_type === 'histogram') o.buckets = { kind: 'explicit', bounds: bucketCounts(r.explicit_bounds), counts: bucketCounts(r.bucket_counts) };
+  else {
+    o.buckets = exponentialBuckets({
+      scale: r.scale as number, zeroCount: finite(r.zero_count) ?? 0, zeroThreshold: finite(r.zero_threshold) ?? 0,
+      positive: { offset: r.positive_offset as number, bucketCounts: bucketCounts(r.positive_counts) },
+      negative: { offset: r.negative_offset as number, bucketCounts: bucketCounts(r.negative_counts) },
+    });
+  }
+  return o;
+}
+
+interface Step {
+  time: bigint;
+  observed: Observations | undefined;
+  /** The time the observations cover: from the point before the first (or its start time) to the last. */
+  coveredFrom?: bigint;
+  coveredTo?: bigint;
+  /** A summary's quantiles at the step's last point. */
+  quantiles?: SummaryQuantiles;
+}
+
+/**
+ * Each series' steps from its histogram-like points (in series and time order, starting one step
+ * before the range; the series key on each series' first row only): what each step observed, from
+ * which its value follows.
+ */
+export function histogramSteps(rows: readonly Row[], q: SeriesQuery): Map<string, SeriesPoint[]> {
+  const withBuckets = q.quantile !== undefined;
+  const lookbackFrom = q.range.from - q.stepNano;
+  const out = new Map<string, SeriesPoint[]>();
+  let key: string | undefined;
+  let prev: Observations | undefined;
+  let prevTime = 0n;
+  let step: Step | undefined;
+  const close = () => {
+    if (!step || key === undefined) return;
+    const point: SeriesPoint = { timeUnixNano: step.time, value: null };
+    if (step.observed) {
+      const covered = step.coveredFrom !== undefined && step.coveredFrom > 0n ? step.coveredTo! - step.coveredFrom : undefined;
+      point.value = finite(observedValue(step.observed, q, rateSeconds(q, step.time, covered)));
+      point.count = step.observed.count;
+      if (step.observed.sum !== null) point.sum = step.observed.sum;
+    }
+    if (step.quantiles && q.quantile !== undefined) point.value = summaryQuantile(step.quantiles, q.quantile);
+    out.get(key)!.push(point);
+    step = undefined;
+  };
+  for (const r of rows) {
+    if (r.series_start !== null) {
+      close();
+      key = r.series_start as string;
+      out.set(key, []);
+      prev = undefined;
+    }
+    const cur = observationsOf(r, withBuckets);
+    let observed: Observations | undefined;
+    let since = r.start_ns as bigint;
+    if (r.temporality === DELTA || r.reset) observed = cur;
+    else if (prev) {
+      const increase = observedSince(cur, prev);
+      observed = increase ?? cur;
+      if (increase) since = prevTime;
+    }
+    // The series' first point: it counts from zero only if the series started within the look-back.
+    else if (since > 0n && since >= lookbackFrom) observed = cur;
+    prev = cur;
+    prevTime = r.until_ns as bigint;
+    if ((r.time_ns as bigint) < q.range.from) continue;
+    const time = r.bucket as bigint;
+    if (step && step.time !== time) close();
+    step ??= { time, observed: undefined };
+    if (observed) {
+      step.observed = addObservations(step.observed, observed);
+      if (step.coveredFrom === undefined || since < step.coveredFrom) step.coveredFrom = since;
+      step.coveredTo = r.until_ns as bigint;
+    }
+    // Summaries cannot be combined or subtracted: the step answers with its last point's quantiles.
+    if (withBuckets && r.point_type === 'summary') step.quantiles = (r.quantiles as SummaryQuantiles | null) ?? [];
+  }
+  close();
+  return out;
 }

@@ -227,3 +227,9 @@ export function decodeMetricPoint(row: Row, cache: DecodeCache = createDecodeCac
     point: decodePoint(row),
   };
 }
+
+// NaN and ±Infinity have no GraphQL Float form; they read as "no value".
+export const finite = (v: unknown): number | null => {
+  const n = typeof v === 'bigint' ? Number(v) : v;
+  return typeof n === 'number' && Number.isFinite(n) ? n : null;
+};

@@ -1,21 +1,22 @@
 // MetricStore over the metric_points table. Series are grouped by series_key (the sorted labels).
 // Number series are bucketed by step in SQL, so one row per series and bucket reaches JS;
 // histogram-like ones need their points subtracted and merged (histogram-steps.ts), so SQL keeps
-// only the points that takes: about one per series and step for cumulative series.
+// only the points that takes: about one per series and step for cumulative series, and delta
+// points added up per step unless their buckets are needed.
 import { rateSeconds, seriesQueryProblem, seriesTypeProblem } from '../series-query.ts';
-import type { MetricType } from '../../model/telemetry.ts';
+import { Temporality, type MetricType } from '../../model/telemetry.ts';
 import type { MetricSeries, MetricStore, SeriesAggregation, SeriesPoint, SeriesQuery, StoredExemplar } from '../types.ts';
 import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
 import { params, timeRangeSql, type Params } from './filter-sql.ts';
-import { decodeExemplars, decodeMetricPoint, METRIC_RECORD_COLUMNS } from './metric-rows.ts';
-import { addObservations, exponentialBuckets, observedSince, quantileOf, summaryQuantile, type Observations, type SummaryQuantiles } from './histogram-steps.ts';
+import { histogramSteps } from './histogram-steps.ts';
+import { decodeExemplars, decodeMetricPoint, finite, METRIC_RECORD_COLUMNS } from './metric-rows.ts';
 import { createDecodeCache } from './resources.ts';
 
 const MAX_POINTS = 100_000;
 /** Histogram-like points one series query combines in JS at most (each may carry its buckets). */
 const MAX_HISTOGRAM_POINTS = 500_000;
-const DELTA = 1;
+const DELTA = Temporality.DELTA;
 
 const AGGREGATE_COLUMN: Record<Exclude<SeriesAggregation, 'RATE'>, string> = {
   AVG: 'v_avg', SUM: 'v_sum', MIN: 'v_min', MAX: 'v_max', LAST: 'v_last', COUNT: 'n',
@@ -33,12 +34,6 @@ function seriesWhere(q: SeriesQuery, from: bigint, p: Params): string {
   return parts.join(' AND ');
 }
 
-// NaN and ±Infinity have no GraphQL Float form; they read as "no value".
-const finite = (v: unknown): number | null => {
-  const n = typeof v === 'bigint' ? Number(v) : v;
-  return typeof n === 'number' && Number.isFinite(n) ? n : null;
-};
-
 function toPoint(r: Row, q: SeriesQuery): SeriesPoint {
   const timeUnixNano = r.bucket as bigint;
   if (q.aggregation === 'RATE') {
@@ -46,105 +41,6 @@ function toPoint(r: Row, q: SeriesQuery): SeriesPoint {
     return { timeUnixNano, value: increase === null ? null : increase / rateSeconds(q, timeUnixNano, r.covered_ns as bigint | null) };
   }
   return { timeUnixNano, value: finite(r[AGGREGATE_COLUMN[q.aggregation]]) };
-}
-
-/** A histogram-like step's value: its mean, sum, count, rate or quantile. */
-function observedValue(o: Observations, q: SeriesQuery, seconds: number): number | null {
-  if (q.quantile !== undefined) return quantileOf(o.buckets, q.quantile);
-  switch (q.aggregation) {
-    case 'SUM': return o.sum;
-    case 'COUNT': return o.count;
-    case 'RATE': return o.count / seconds;
-    default: return o.count > 0 && o.sum !== null ? o.sum / o.count : null;
-  }
-}
-
-const bucketCounts = (v: unknown) => ((v as (bigint | number)[] | null) ?? []).map(Number);
-
-function observationsOf(r: Row, withBuckets: boolean): Observations {
-  const o: Observations = { count: finite(r.count) ?? 0, sum: finite(r.sum) };
-  if (!withBuckets || r.point_type === 'summary') return o;
-  if (r.point_type === 'histogram') o.buckets = { kind: 'explicit', bounds: bucketCounts(r.explicit_bounds), counts: bucketCounts(r.bucket_counts) };
-  else {
-    o.buckets = exponentialBuckets({
-      scale: r.scale as number, zeroCount: finite(r.zero_count) ?? 0, zeroThreshold: finite(r.zero_threshold) ?? 0,
-      positive: { offset: r.positive_offset as number, bucketCounts: bucketCounts(r.positive_counts) },
-      negative: { offset: r.negative_offset as number, bucketCounts: bucketCounts(r.negative_counts) },
-    });
-  }
-  return o;
-}
-
-interface Step {
-  time: bigint;
-  observed: Observations | undefined;
-  /** The time the observations cover: from the point before the first (or its start time) to the last. */
-  coveredFrom?: bigint;
-  coveredTo?: bigint;
-  /** A summary's quantiles at the step's last point. */
-  quantiles?: SummaryQuantiles;
-}
-
-/**
- * Each series' steps from its histogram-like points (in series and time order, starting one step
- * before the range; the series key on each series' first row only): what each step observed, from
- * which its value follows.
- */
-function histogramSteps(rows: readonly Row[], q: SeriesQuery): Map<string, SeriesPoint[]> {
-  const withBuckets = q.quantile !== undefined;
-  const lookbackFrom = q.range.from - q.stepNano;
-  const out = new Map<string, SeriesPoint[]>();
-  let key: string | undefined;
-  let prev: Observations | undefined;
-  let prevTime = 0n;
-  let step: Step | undefined;
-  const close = () => {
-    if (!step || key === undefined) return;
-    const point: SeriesPoint = { timeUnixNano: step.time, value: null };
-    if (step.observed) {
-      const covered = step.coveredFrom !== undefined && step.coveredFrom > 0n ? step.coveredTo! - step.coveredFrom : undefined;
-      point.value = finite(observedValue(step.observed, q, rateSeconds(q, step.time, covered)));
-      point.count = step.observed.count;
-      if (step.observed.sum !== null) point.sum = step.observed.sum;
-    }
-    if (step.quantiles && q.quantile !== undefined) point.value = summaryQuantile(step.quantiles, q.quantile);
-    out.get(key)!.push(point);
-    step = undefined;
-  };
-  for (const r of rows) {
-    if (r.series_start !== null) {
-      close();
-      key = r.series_start as string;
-      out.set(key, []);
-      prev = undefined;
-    }
-    const cur = observationsOf(r, withBuckets);
-    let observed: Observations | undefined;
-    let since = r.start_ns as bigint;
-    if (r.temporality === DELTA || r.reset) observed = cur;
-    else if (prev) {
-      const increase = observedSince(cur, prev);
-      observed = increase ?? cur;
-      if (increase) since = prevTime;
-    }
-    // The series' first point: it counts from zero only if the series started within the look-back.
-    else if (since > 0n && since >= lookbackFrom) observed = cur;
-    prev = cur;
-    prevTime = r.until_ns as bigint;
-    if ((r.time_ns as bigint) < q.range.from) continue;
-    const time = r.bucket as bigint;
-    if (step && step.time !== time) close();
-    step ??= { time, observed: undefined };
-    if (observed) {
-      step.observed = addObservations(step.observed, observed);
-      if (step.coveredFrom === undefined || since < step.coveredFrom) step.coveredFrom = since;
-      step.coveredTo = r.until_ns as bigint;
-    }
-    // Summaries cannot be combined or subtracted: the step answers with its last point's quantiles.
-    if (withBuckets && r.point_type === 'summary') step.quantiles = (r.quantiles as SummaryQuantiles | null) ?? [];
-  }
-  close();
-  return out;
 }
 
 function toExemplars(lists: unknown): StoredExemplar[] {
