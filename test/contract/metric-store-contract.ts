@@ -190,6 +190,8 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
           at(explicit(-5, [3, 0, 0, 0], 3, T0 - 100n * SEC), { ...cumulative, name: 'lookback.duration' }),
           at(explicit(5, [3, 1, 0, 0], 53, T0 - 100n * SEC), { ...cumulative, name: 'lookback.duration' }),
           metricPoint(explicit(20, [0, 0, 7], 21, T0 + 10n * SEC, [1, 2]), delta, { tenant: t, resource: resource('payments') }),
+          // Other bounds in the same step: the counts add up, the buckets cannot.
+          metricPoint(explicit(25, [1, 1], 10, T0 + 20n * SEC, [5]), delta, { tenant: t, resource: resource('payments') }),
           // The second point is at a coarser scale, as an SDK writes it once its range grows.
           at(exponential(0, 1, [2, 2], 6), expo),
           at(exponential(10, 0, [8, 4], 30), expo),
@@ -233,13 +235,16 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
       });
 
       it('adds up the delta points of a step, per series', async () => {
-        const all = await store.metrics.querySeries(t, { name: 'queue.wait', aggregation: 'AVG', quantile: 0.5, range: { from: T0, to: T0 + 59n * SEC }, stepNano: 20n * SEC });
-        assert.deepEqual(all.map((s) => [s.labels['service.name'], at(s.points, 'count')]), [['checkout', [[0, 6], [20, 3]]], ['payments', [[20, 7]]]]);
         // Without a quantile the store may add them up without their buckets: the same counts.
         const plain = await store.metrics.querySeries(t, { name: 'queue.wait', aggregation: 'AVG', range: { from: T0, to: T0 + 59n * SEC }, stepNano: 20n * SEC });
         assert.deepEqual(plain.map((s) => [s.labels['service.name'], at(s.points, 'count'), at(s.points, 'value')]), [
           ['checkout', [[0, 6], [20, 3]], [[0, 2.25], [20, 0.5]]],
-          ['payments', [[20, 7]], [[20, 3]]],
+          ['payments', [[20, 9]], [[20, 31 / 9]]],
+        ]);
+        const medians = await store.metrics.querySeries(t, { name: 'queue.wait', aggregation: 'AVG', quantile: 0.5, range: { from: T0, to: T0 + 59n * SEC }, stepNano: 20n * SEC });
+        assert.deepEqual(medians.map((s) => [s.labels['service.name'], at(s.points, 'count'), at(s.points, 'value')]), [
+          ['checkout', [[0, 6], [20, 3]], [[0, 1 + 2 / 3], [20, 0.5]]],
+          ['payments', [[20, 9]], [[20, null]]],
         ]);
         const points = await series('queue.wait', { quantile: 0.5 });
         assert.deepEqual(at(points, 'count'), [[0, 6], [20, 3]]);
