@@ -82,7 +82,6 @@ export interface GraphQLServer {
   address(): string;
 }
 
-/** A refusal answered before Yoga runs, in the GraphQL-over-HTTP error shape. */
 /** Yoga's log arguments as pino fields: an Error under `err` (pino writes one inside `args` as `{}`). */
 function yogaLogFields(args: unknown[]): Record<string, unknown> {
   const err = args.find((a) => a instanceof Error);
@@ -105,6 +104,7 @@ function badGetParameter(url: string): string | undefined {
   return undefined;
 }
 
+/** A refusal answered before Yoga runs, in the GraphQL-over-HTTP error shape. */
 function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
   res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
