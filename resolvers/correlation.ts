@@ -14,7 +14,7 @@ import { correlationStores } from './loaders.ts';
 import { logTime, WINDOW_LOGS_PER_TRACE } from './logs.ts';
 import { stepArg } from './metrics.ts';
 import type { TraceModel } from './models.ts';
-import { loadTrace, traceEnd, traceServices, traceStart } from './traces.ts';
+import { loadTrace, traceEnd, traceServices, traceSpan, traceStart } from './traces.ts';
 
 /** Default window around a trace or span for its metrics and logs. */
 export const DEFAULT_WINDOW_NS = 15n * 60n * 1_000_000_000n;
@@ -114,8 +114,9 @@ export interface CorrelateArgs {
 
 /**
  * Resolves the starting point to a trace ID: a log gives its trace (and span); a span ID alone is
- * looked up among the spans (span IDs are unique only within a trace, so the newest match wins).
- * Null when the trace, span or log is unknown or a log carries no trace ID.
+ * looked up among the spans (span IDs are unique only within a trace, so the newest match wins);
+ * a trace ID with a span ID is that span of that trace, the pair `span(traceId, spanId)` takes.
+ * Null when the trace, span or log is unknown, the trace has no such span, or a log carries no trace ID.
  */
 export async function correlate(ctx: GraphQLContext, args: CorrelateArgs): Promise<CorrelationModel | null> {
   const given = [args.traceId, args.spanId, args.logId].filter((v) => v != null).length;
@@ -132,7 +133,9 @@ export async function correlate(ctx: GraphQLContext, args: CorrelateArgs): Promi
   if (args.traceId != null) {
     const traceId = traceIdArg(args.traceId);
     // The trace loads once per request: every field below reuses it.
-    return (await loadTrace(ctx, traceId)) ? { traceId, spanId, logId: null, window, step } : null;
+    const trace = await loadTrace(ctx, traceId);
+    if (!trace || (spanId != null && !traceSpan(trace, spanId))) return null;
+    return { traceId, spanId, logId: null, window, step };
   }
   const page = await callStore(() => ctx.stores.traces.searchSpans(ctx.tenant, { spanId: [spanId!] }, { first: 1 }));
   const span = page.items[0]?.node;

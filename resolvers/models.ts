@@ -1,6 +1,6 @@
 // The plain data shapes behind the GraphQL object types (Pothos "backing models").
 // Most are the store's own records; only the shapes GraphQL adds are declared here.
-import type { MetricType, SpanRecord } from '../src/model/telemetry.ts';
+import type { MetricType, SpanKind, SpanRecord } from '../src/model/telemetry.ts';
 import type { StoredExemplar } from '../src/stores/types.ts';
 
 /** A trace is its spans, sorted by start time; never empty (an unknown trace is `null`). */
@@ -17,7 +17,7 @@ export interface ExemplarModel extends StoredExemplar {
 
 export interface OperationModel {
   name: string;
-  kind: SpanRecord['kind'];
+  kind: SpanKind;
 }
 
 export interface MetricInfoModel {

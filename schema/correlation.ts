@@ -55,8 +55,8 @@ builder.queryFields((t) => ({
     type: CorrelationRef,
     nullable: true,
     description:
-      'Everything around a trace, from its ID, a span ID (the newest span with that ID) or a log ID (its trace and span). ' +
-      'null when the trace, span or log is unknown to the tenant, or a log carries no trace ID.',
+      'Everything around a trace, from its ID, a span ID (the newest span with that ID), both (that span of that trace) or a log ID ' +
+      '(its trace and span; alone). null when the trace, span or log is unknown to the tenant, the trace has no such span, or a log carries no trace ID.',
     args: {
       traceId: t.arg.id(),
       spanId: t.arg.id(),

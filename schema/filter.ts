@@ -32,7 +32,7 @@ builder.inputType('TelemetryFilter', {
     service: t.stringList({ description: 'service.name is one of these.' }),
     name: t.stringList({ description: 'Span name (operation) or log event name is one of these.' }),
     status: t.field({ type: [StatusCodeEnum] }),
-    kind: t.field({ type: [SpanKindEnum] }),
+    kind: t.field({ type: [SpanKindEnum], description: 'UNSPECIFIED also matches kinds SpanKind does not name (read as UNSPECIFIED).' }),
     minDuration: t.field({ type: 'Duration' }),
     maxDuration: t.field({ type: 'Duration' }),
     telemetrySource: t.stringList({ description: 'The telemetry.source attribute (the AI assistant or tool that emitted it).' }),

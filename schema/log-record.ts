@@ -12,12 +12,12 @@ builder.objectType('LogRecord', {
     ...instantFields(t, 'time', logTime),
     timeUnixNano: t.string({ description: 'As received: "0" when the source did not set it (then `time` is the observed time).', resolve: (l) => String(l.timeUnixNano) }),
     observedTime: t.field({ type: 'Timestamp', nullable: true, resolve: (l) => (l.observedTimeUnixNano > 0n ? l.observedTimeUnixNano : null) }),
-    severityNumber: t.exposeInt('severityNumber'),
+    severityNumber: t.exposeInt('severityNumber', { description: 'As sent: OTLP enums are open, so it may be past 24 or below 0.' }),
     severityText: t.exposeString('severityText'),
     severity: t.field({
       type: SeverityEnum,
       nullable: true,
-      description: 'The level of severityNumber; null when unset (0).',
+      description: 'The level of severityNumber; null when unset (0 or below); FATAL past 24.',
       resolve: (l) => severityLevel(l.severityNumber),
     }),
     body: t.field({ type: 'JSON', nullable: true, resolve: (l) => anyValueToPlain(l.body) }),
@@ -65,7 +65,7 @@ builder.queryFields((t) => ({
     args: {
       filter: t.arg({ type: 'TelemetryFilter' }),
       first: t.arg.int({ defaultValue: 50, description: '1–1000.' }),
-      after: t.arg.string({ description: 'endCursor of the previous page; empty or absent for the first page.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page, with the same order (another is GW_BAD_FILTER); empty or absent for the first page.' }),
       order: t.arg({ type: OrderEnum, defaultValue: 'NEWEST_FIRST' }),
     },
     resolve: (_, args, ctx) => searchLogs(ctx, args),

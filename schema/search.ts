@@ -71,7 +71,10 @@ const SearchIndexRef = builder.objectRef<VisibleSearchIndexStatus>('SearchIndex'
     model: t.exposeString('model'),
     dimensions: t.exposeInt('dimensions', { nullable: true, description: 'Read from the model once loaded.' }),
     ready: t.exposeBoolean('ready', { description: 'The model is loaded and the ANN index rebuilt.' }),
-    error: t.exposeString('error', { nullable: true, description: 'Why the model is not available, when it is not.' }),
+    error: t.exposeString('error', {
+      nullable: true,
+      description: 'What failed, when the model did not load (naming the model) or indexing failed; the reason is in the gateway log only.',
+    }),
     annSize: t.exposeInt('annSize', { nullable: true, description: 'Vectors in the ANN index, all tenants. null without the admin scope.' }),
   }),
 });

@@ -1,3 +1,4 @@
+import { knownSpanKind } from '../src/model/telemetry.ts';
 import { serviceName } from '../src/model/values.ts';
 import { spanLogsAround, spanMetrics } from '../resolvers/correlation.ts';
 import { getSpan, loadTrace, searchSpans, spanChildren, spanDuration, spanParent } from '../resolvers/traces.ts';
@@ -20,7 +21,11 @@ builder.objectType('Span', {
     }),
     children: t.field({ type: ['Span'], description: 'Sorted by start time.', resolve: (s, _, ctx) => spanChildren(ctx, s) }),
     name: t.exposeString('name'),
-    kind: t.expose('kind', { type: SpanKindEnum }),
+    kind: t.field({
+      type: SpanKindEnum,
+      description: 'UNSPECIFIED also for a kind SpanKind does not name: OTLP enums are open, and such a kind is kept as sent.',
+      resolve: (s) => knownSpanKind(s.kind),
+    }),
     ...instantFields(t, 'startTime', (s) => s.startTimeUnixNano),
     ...instantFields(t, 'endTime', (s) => s.endTimeUnixNano),
     ...durationFields(t, spanDuration),
@@ -84,7 +89,7 @@ builder.queryFields((t) => ({
     args: {
       filter: t.arg({ type: 'TelemetryFilter' }),
       first: t.arg.int({ defaultValue: 50, description: '1–1000.' }),
-      after: t.arg.string({ description: 'endCursor of the previous page; empty or absent for the first page.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page, with the same order (another is GW_BAD_FILTER); empty or absent for the first page.' }),
       order: t.arg({ type: OrderEnum, defaultValue: 'NEWEST_FIRST' }),
     },
     resolve: (_, args, ctx) => searchSpans(ctx, args),

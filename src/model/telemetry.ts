@@ -45,6 +45,14 @@ export const SpanKind = {
 } as const;
 export type SpanKind = (typeof SpanKind)[keyof typeof SpanKind];
 
+/**
+ * A span's kind as one of SpanKind. proto3 enums are open, so a record keeps any int32 kind as it
+ * was sent (a newer SDK's or a vendor's); one SpanKind does not name reads as UNSPECIFIED.
+ */
+export function knownSpanKind(kind: number): SpanKind {
+  return kind >= SpanKind.UNSPECIFIED && kind <= SpanKind.CONSUMER ? (kind as SpanKind) : SpanKind.UNSPECIFIED;
+}
+
 /** OTLP Status.StatusCode numbers. */
 export const StatusCode = { UNSET: 0, OK: 1, ERROR: 2 } as const;
 export type StatusCode = (typeof StatusCode)[keyof typeof StatusCode];
@@ -79,7 +87,8 @@ export interface SpanRecord extends TenantScoped {
   traceState: string;
   flags: number;
   name: string;
-  kind: SpanKind;
+  /** OTLP Span.SpanKind as sent: usually a SpanKind, but any int32 (see knownSpanKind). */
+  kind: number;
   startTimeUnixNano: bigint;
   endTimeUnixNano: bigint;
   attributes: KeyValue[];
@@ -94,7 +103,7 @@ export interface SpanRecord extends TenantScoped {
 export interface LogRecord extends TenantScoped {
   timeUnixNano: bigint; // 0n when the source did not set it
   observedTimeUnixNano: bigint;
-  severityNumber: number; // 0..24
+  severityNumber: number; // 1..24 defined, 0 unset; any int32 as sent (proto3 enums are open)
   severityText: string;
   body: AnyValue;
   attributes: KeyValue[];

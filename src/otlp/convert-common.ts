@@ -139,16 +139,31 @@ export function double(v: unknown, field: string): number {
   throw new OtlpDecodeError(`${field} must be a number, got ${JSON.stringify(v)}`);
 }
 
-/** An enum as its number, from a number or its proto name; numbers outside `max` are refused. */
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/** An enum as its number, from a number or its proto name; numbers outside 0…`max` are refused. */
 export function enumValue(v: unknown, names: Record<string, number>, max: number, field: string): number {
-  let n: number | undefined;
-  if (typeof v === 'number') n = v;
-  else if (v == null) n = 0;
-  else if (typeof v === 'string') n = names[v];
-  if (n === undefined || !Number.isInteger(n) || n < 0 || n > max) {
-    throw new OtlpDecodeError(`${field} ${JSON.stringify(v)} is not a valid value`);
-  }
+  const n = enumNumber(v, names);
+  if (n === undefined || n < 0 || n > max) throw new OtlpDecodeError(`${field} ${JSON.stringify(v)} is not a valid value`);
   return n;
+}
+
+/**
+ * An open enum as its number, from a number or its proto name. proto3 enums are open: any int32 is
+ * a value (a newer SDK's, or a vendor's), and the Collector passes it on as sent, so it is kept;
+ * what cannot be one (a number past int32, an unknown name) is refused.
+ */
+export function openEnumValue(v: unknown, names: Record<string, number>, field: string): number {
+  const n = enumNumber(v, names);
+  if (n === undefined || n < INT32_MIN || n > INT32_MAX) throw new OtlpDecodeError(`${field} ${JSON.stringify(v)} is not a valid value`);
+  return n;
+}
+
+function enumNumber(v: unknown, names: Record<string, number>): number | undefined {
+  // protobufjs yields the wire's int32; OTLP/JSON a number or the value's name.
+  const n = typeof v === 'number' ? v : v == null ? 0 : typeof v === 'string' && Object.hasOwn(names, v) ? names[v] : undefined;
+  return Number.isInteger(n) ? n : undefined;
 }
 
 const HEX = /^[0-9a-fA-F]+$/;
@@ -247,7 +262,7 @@ export function anyValue(v: unknown, depth = 0): AnyValue {
       case 'arrayValue':
         return { arrayValue: { values: list(msg(x, k).values, 'arrayValue.values').map((e) => anyValue(e, depth + 1)) } };
       case 'kvlistValue':
-        return { kvlistValue: { values: keyValues(msg(x, k).values, depth + 1) } };
+        return { kvlistValue: { values: keyValues(msg(x, k).values, 'kvlistValue', depth + 1) } };
     }
   }
   return {};
@@ -274,17 +289,35 @@ const sharedKey = sharedStrings();
 /** One string object per distinct span name. */
 export const sharedName = sharedStrings();
 
-export function keyValues(v: unknown, depth = 0): KeyValue[] {
+/** What a list of attributes belongs to, for the message about a bad one: `span attribute "k": …`. */
+export type AttributeOwner = 'resource' | 'scope' | 'span' | 'event' | 'link' | 'log' | 'point' | 'exemplar' | 'metric metadata' | 'kvlistValue';
+
+/**
+ * Attributes (or a kvlist value's entries, `depth` > 0). An error inside one names its key and
+ * owner, e.g. `span attribute "http.status_code": intValue must be …`; the owner and key are only
+ * put into words when something is wrong, so the decode pays nothing for them.
+ */
+export function keyValues(v: unknown, owner: AttributeOwner, depth = 0): KeyValue[] {
   const items = list(v, 'attributes');
   const out = new Array<KeyValue>(items.length);
-  for (let i = 0; i < items.length; i++) {
-    const kv = msg(items[i], 'KeyValue');
-    const key = sharedKey(str(kv.key, 'key'));
-    const value = anyValue(kv.value, depth);
-    out[i] = depth === 0 ? sharedPair(key, value) : { key, value };
+  let key: string | undefined;
+  try {
+    for (let i = 0; i < items.length; i++) {
+      key = undefined;
+      const kv = msg(items[i], 'KeyValue');
+      key = sharedKey(str(kv.key, 'key'));
+      const value = anyValue(kv.value, depth);
+      out[i] = depth === 0 ? sharedPair(key, value) : { key, value };
+    }
+  } catch (err) {
+    const where = depth === 0 ? `${owner} attribute` : owner;
+    throw new OtlpDecodeError(`${key === undefined ? where : `${where} ${JSON.stringify(clip(key))}`}: ${reasonOf(err)}`);
   }
   return out;
 }
+
+/** A key as a message quotes it: long ones cut, since a kvlist nests 64 deep and each level names its key. */
+const clip = (s: string): string => (s.length > 64 ? `${s.slice(0, 64)}…` : s);
 
 // Most attribute pairs repeat from item to item (db.system=postgresql, http.route=/api/cart,
 // status codes), and decoded items wait in the batch queue long enough to be promoted to V8's old
@@ -335,7 +368,7 @@ function sharedPair(key: string, value: AnyValue): KeyValue {
 export function resource(v: unknown, schemaUrl: unknown): Resource {
   const r = msg(v, 'resource');
   return {
-    attributes: keyValues(r.attributes),
+    attributes: keyValues(r.attributes, 'resource'),
     droppedAttributesCount: uint32(r.droppedAttributesCount, 'resource.droppedAttributesCount'),
     schemaUrl: str(schemaUrl, 'schemaUrl'),
   };
@@ -346,7 +379,7 @@ export function scope(v: unknown, schemaUrl: unknown): InstrumentationScope {
   return {
     name: str(s.name, 'scope.name'),
     version: str(s.version, 'scope.version'),
-    attributes: keyValues(s.attributes),
+    attributes: keyValues(s.attributes, 'scope'),
     droppedAttributesCount: uint32(s.droppedAttributesCount, 'scope.droppedAttributesCount'),
     schemaUrl: str(schemaUrl, 'schemaUrl'),
   };

@@ -3,10 +3,11 @@ import type { LogRecord } from '../model/telemetry.ts';
 import {
   type Decoded,
   type Msg,
+  OtlpDecodeError,
   anyValue,
-  enumValue,
   keyValues,
   msg,
+  openEnumValue,
   optionalId,
   reasonOf,
   scopeGroups,
@@ -33,10 +34,10 @@ export function logsFromOtlp(request: Msg, tenant: string): Decoded<LogRecord> {
           // left at 0 it was stored in 1970 and deleted by the next retention pass.
           observedTimeUnixNano:
             timeNs(l.observedTimeUnixNano, 'observed_time_unix_nano') || (timeNs(l.timeUnixNano, 'time_unix_nano') === 0n ? (received ??= BigInt(Date.now()) * 1_000_000n) : 0n),
-          severityNumber: enumValue(l.severityNumber, severities, 24, 'severity_number'),
+          severityNumber: openEnumValue(l.severityNumber, severities, 'severity_number'),
           severityText: str(l.severityText, 'severity_text'),
-          body: anyValue(l.body),
-          attributes: keyValues(l.attributes),
+          body: body(l.body),
+          attributes: keyValues(l.attributes, 'log'),
           droppedAttributesCount: uint32(l.droppedAttributesCount, 'dropped_attributes_count'),
           flags: uint32(l.flags, 'flags'),
           traceId: optionalId(l.traceId, 16, 'trace_id'),
@@ -49,4 +50,12 @@ export function logsFromOtlp(request: Msg, tenant: string): Decoded<LogRecord> {
     }
   }
   return out;
+}
+
+function body(v: unknown): LogRecord['body'] {
+  try {
+    return anyValue(v);
+  } catch (err) {
+    throw new OtlpDecodeError(`log body: ${reasonOf(err)}`);
+  }
 }

@@ -56,7 +56,7 @@ export function metricPointsFromOtlp(request: Msg, tenant: string): Decoded<Metr
           type,
           aggregationTemporality: enumValue(data.aggregationTemporality, temporalities, 2, 'aggregation_temporality') as Temporality,
           isMonotonic: bool(data.isMonotonic, 'is_monotonic'),
-          metadata: keyValues(metric.metadata),
+          metadata: keyValues(metric.metadata, 'metric metadata'),
         };
       } catch (err) {
         const reason = reasonOf(err);
@@ -77,7 +77,7 @@ export function metricPointsFromOtlp(request: Msg, tenant: string): Decoded<Metr
 
 function dataPoint(type: MetricType, p: Msg): MetricPointValue {
   const base = {
-    attributes: keyValues(p.attributes),
+    attributes: keyValues(p.attributes, 'point'),
     startTimeUnixNano: timeNs(p.startTimeUnixNano, 'start_time_unix_nano'),
     timeUnixNano: timeNs(p.timeUnixNano, 'time_unix_nano'),
     flags: uint32(p.flags, 'flags'),
@@ -163,7 +163,7 @@ function exemplars(v: unknown): Exemplar[] {
   return list(v, 'exemplars').map((x) => {
     const e = msg(x, 'exemplar');
     const out: Exemplar = {
-      filteredAttributes: keyValues(e.filteredAttributes),
+      filteredAttributes: keyValues(e.filteredAttributes, 'exemplar'),
       timeUnixNano: timeNs(e.timeUnixNano, 'exemplar.time_unix_nano'),
       spanId: optionalId(e.spanId, 8, 'exemplar.span_id'),
       traceId: optionalId(e.traceId, 16, 'exemplar.trace_id'),

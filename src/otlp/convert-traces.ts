@@ -1,5 +1,5 @@
 // ExportTraceServiceRequest → SpanRecord[]: one record per span, sharing its Resource and scope.
-import type { SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode } from '../model/telemetry.ts';
+import type { SpanEvent, SpanLink, SpanRecord, StatusCode } from '../model/telemetry.ts';
 import {
   type Decoded,
   type Msg,
@@ -10,6 +10,7 @@ import {
   keyValues,
   list,
   msg,
+  openEnumValue,
   optionalId,
   reasonOf,
   scopeGroups,
@@ -46,10 +47,10 @@ export function spansFromOtlp(request: Msg, tenant: string): Decoded<SpanRecord>
           traceState: str(sp.traceState, 'trace_state'),
           flags: uint32(sp.flags, 'flags'),
           name: sharedName(str(sp.name, 'name')),
-          kind: enumValue(sp.kind, enums.spanKind, 5, 'kind') as SpanKind,
+          kind: openEnumValue(sp.kind, enums.spanKind, 'kind'),
           startTimeUnixNano: timeNs(sp.startTimeUnixNano, 'start_time_unix_nano'),
           endTimeUnixNano: timeNs(sp.endTimeUnixNano, 'end_time_unix_nano'),
-          attributes: keyValues(sp.attributes),
+          attributes: keyValues(sp.attributes, 'span'),
           droppedAttributesCount: uint32(sp.droppedAttributesCount, 'dropped_attributes_count'),
           events: nonEmpty(list(sp.events, 'events'), event, NO_EVENTS),
           droppedEventsCount: uint32(sp.droppedEventsCount, 'dropped_events_count'),
@@ -70,7 +71,7 @@ function event(v: unknown): SpanEvent {
   return {
     timeUnixNano: timeNs(e.timeUnixNano, 'event.time_unix_nano'),
     name: str(e.name, 'event.name'),
-    attributes: keyValues(e.attributes),
+    attributes: keyValues(e.attributes, 'event'),
     droppedAttributesCount: uint32(e.droppedAttributesCount, 'event.dropped_attributes_count'),
   };
 }
@@ -86,11 +87,13 @@ function link(v: unknown, i: number): SpanLink {
     spanId,
     traceState: str(l.traceState, 'link.trace_state'),
     flags: uint32(l.flags, 'link.flags'),
-    attributes: keyValues(l.attributes),
+    attributes: keyValues(l.attributes, 'link'),
     droppedAttributesCount: uint32(l.droppedAttributesCount, 'link.dropped_attributes_count'),
   };
 }
 
+// A status code stays closed (0–2): it decides what counts as an error, and a number outside them
+// has no error meaning to count with.
 function status(v: unknown, codes: Record<string, number>): SpanRecord['status'] {
   const s = msg(v, 'status');
   return { code: enumValue(s.code, codes, 2, 'status.code') as StatusCode, message: str(s.message, 'status.message') };

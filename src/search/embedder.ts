@@ -36,6 +36,14 @@ interface Tensor {
 }
 type Extractor = ((texts: string[], opts: { pooling: 'mean'; normalize: boolean }) => Promise<Tensor>) & { dispose?(): Promise<void> };
 
+/**
+ * What a client is told when the model did not load. The reason (where the files were looked for,
+ * the library's own error) names server paths, so it goes to the gateway's log only.
+ */
+export function modelNotLoaded(model: string): string {
+  return `the embedding model ${model} could not be loaded (the reason is in the gateway log)`;
+}
+
 const SESSION_OPTIONS = { enableCpuMemArena: false, enableMemPattern: false, intraOpNumThreads: 1, interOpNumThreads: 1 };
 
 export function createEmbedder(opts: EmbedderOptions): Embedder {

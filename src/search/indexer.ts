@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { VectorDoc, VectorStore } from '../stores/vector-types.ts';
 import type { AnnIndex, AnnOptions } from './ann.ts';
-import type { Embedder } from './embedder.ts';
+import { modelNotLoaded, type Embedder } from './embedder.ts';
 import { bodyMd5, contentHash } from './hash.ts';
 import { logDocs, spanDocs, type SearchDoc } from './text.ts';
 import type { LogRecord, SpanRecord } from '../model/telemetry.ts';
@@ -34,9 +34,17 @@ export interface SearchIndexStatus {
   model: string;
   dimensions: number | null;
   ready: boolean;
-  /** The last model-load or indexing error, if any. */
+  /** What the last model-load or indexing failure was, if any, without its reason (logged; it names server paths). */
   error: string | null;
   annSize: number;
+}
+
+/** Why search cannot answer yet, in words a client may see; `cause` (logged) has the reason. */
+export class SearchNotReadyError extends Error {
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = 'SearchNotReadyError';
+  }
 }
 
 export type IndexBatch = { signal: 'traces'; items: readonly SpanRecord[] } | { signal: 'logs'; items: readonly LogRecord[] };
@@ -47,7 +55,10 @@ export interface SearchIndexer {
    * returns how many were accepted; the rest are counted as skipped. Never waits, does no work.
    */
   enqueue(batch: IndexBatch): number;
-  /** Loads the model, prepares the tables and rebuilds the ANN index from the store (once). */
+  /**
+   * Loads the model, prepares the tables and rebuilds the ANN index from the store (once). Rejects
+   * with a SearchNotReadyError.
+   */
   ready(): Promise<{ dimensions: number; ann: AnnIndex }>;
   /**
    * With a tenant, pending/indexed/skipped count that tenant's records only (what a tenant may see);
@@ -71,6 +82,7 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
   let embedded = 0;
   let cacheHits = 0;
   let lastError: string | null = null;
+  let shownError: string | null = null;
   let failedAt = 0;
   let stopped = false;
   let working: Promise<void> | null = null;
@@ -107,16 +119,21 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
       logger.info({ vectors: n, ms: Math.round(performance.now() - t0) }, 'ANN index rebuilt from the store');
       state = { dimensions, ann };
       lastError = null;
+      shownError = null;
       return state;
     })().catch((err: unknown) => {
       readying = null;
       failedAt = Date.now();
       const message = err instanceof Error ? err.message : String(err);
+      // A model that loaded has its dimensions: then the store or the ANN index failed.
+      const loaded = embedder.dimensions() !== null;
       // Said once: the retries (every retryLoadMs) fail the same way on an offline machine.
-      if (message !== lastError) logger.error({ err: message, model: embedder.model }, 'semantic search unavailable: the embedding model did not load');
-      else logger.debug({ err: message }, 'embedding model still unavailable');
+      if (message !== lastError) {
+        logger.error({ err: message, model: embedder.model }, loaded ? 'semantic search unavailable: the search index could not be opened' : 'semantic search unavailable: the embedding model did not load');
+      } else logger.debug({ err: message }, 'semantic search still unavailable');
       lastError = message;
-      throw err;
+      shownError = loaded ? 'the search index could not be opened (the reason is in the gateway log)' : modelNotLoaded(embedder.model);
+      throw new SearchNotReadyError(shownError, err);
     });
     return readying;
   }
@@ -205,6 +222,7 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
         skipped += records;
         if (state) {
           lastError = err instanceof Error ? err.message : String(err);
+          shownError = 'indexing a batch failed; its records are skipped (the reason is in the gateway log)';
           logger.warn({ err: lastError, docs: docs.length }, 'indexing a batch failed; its documents are skipped');
         }
       } finally {
@@ -257,7 +275,7 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
         model: embedder.model,
         dimensions: state?.dimensions ?? embedder.dimensions(),
         ready: state !== null,
-        error: lastError,
+        error: shownError,
         annSize: state?.ann.size() ?? 0,
       };
     },

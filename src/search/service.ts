@@ -5,10 +5,11 @@
 // Hybrid score = (1 − w) · cosine(query, text) + w · (query terms found in the text / query terms),
 // w = `keywordWeight` (0.3 by default). Terms are the query's lower-cased words of ≥ 3 characters
 // without stop words; a term matches as a substring of the lower-cased text.
+import type { Logger } from 'pino';
 import { StoreError } from '../stores/types.ts';
 import type { VectorDocKind, VectorFilter, VectorHit, VectorStore } from '../stores/vector-types.ts';
 import type { Embedder } from './embedder.ts';
-import type { SearchIndexer } from './indexer.ts';
+import { SearchNotReadyError, type SearchIndexer } from './indexer.ts';
 import type { SearchFilter, SearchHit, SearchResult, SearchSignal, SemanticSearch } from './types.ts';
 
 export interface SemanticSearchOptions {
@@ -18,6 +19,7 @@ export interface SemanticSearchOptions {
   keywordWeight: number;
   /** When the filter leaves at most this many distinct texts, rank them all exactly. */
   exactThreshold: number;
+  logger: Logger;
 }
 
 const STOP_WORDS = new Set(
@@ -77,17 +79,18 @@ function toHits(docs: readonly VectorHit[], signals: readonly SearchSignal[], li
   return kept.sort((a, b) => b.score - a.score).slice(0, limit);
 }
 
-const unavailable = (err: unknown) =>
-  new StoreError('UNAVAILABLE', 'search', `semantic search is not available: ${err instanceof Error ? err.message : String(err)}`, err);
+// The client's message never carries the error itself: it names server paths (see embedder.ts modelNotLoaded).
+const unavailable = (what: string, err: unknown) => new StoreError('UNAVAILABLE', 'search', `semantic search is not available: ${what}`, err);
 
 export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearch {
-  const { store, embedder, indexer } = opts;
+  const { store, embedder, indexer, logger } = opts;
 
   async function ready() {
     try {
       return await indexer.ready();
     } catch (err) {
-      throw unavailable(err);
+      // The indexer has logged the reason; its message is the part a client may see.
+      throw unavailable(err instanceof SearchNotReadyError ? err.message : 'the search index could not be opened', err);
     }
   }
 
@@ -141,7 +144,8 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
       const [v] = await embedder.embed([text]);
       return v!;
     } catch (err) {
-      throw unavailable(err);
+      logger.error({ err: err instanceof Error ? err.message : String(err), model: embedder.model }, 'embedding a search query failed');
+      throw unavailable(`the embedding model ${embedder.model} failed to embed the query (the reason is in the gateway log)`, err);
     }
   }
 

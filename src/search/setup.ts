@@ -43,7 +43,7 @@ export async function openSemanticSearch(c: SearchConfig, db: Db, logger: Logger
     retryLoadMs: RETRY_LOAD_MS,
     logger,
   });
-  const service = createSemanticSearch({ store, embedder, indexer, keywordWeight: c.keywordWeight, exactThreshold: c.exactThreshold });
+  const service = createSemanticSearch({ store, embedder, indexer, keywordWeight: c.keywordWeight, exactThreshold: c.exactThreshold, logger });
   return {
     indexer,
     service,

@@ -13,7 +13,7 @@
 // - a field that does not apply to the signal, an unknown field, or a condition without its value is
 //   a BAD_QUERY StoreError, raised when the filter is compiled, before any record is looked at.
 import { setFlagsFromString } from 'node:v8';
-import type { KeyValue, LogRecord, SpanRecord } from '../model/telemetry.ts';
+import { knownSpanKind, type KeyValue, type LogRecord, type SpanRecord } from '../model/telemetry.ts';
 import { anyValueToFilterString, serviceName, TELEMETRY_SOURCE_KEY } from '../model/values.ts';
 import { StoreError, type AttributeCondition, type TelemetryFilter, type TimeRange } from './types.ts';
 import { checkFilterFields, filterNanos, STATUS_CODES, type FilterSignal } from './filter-fields.ts';
@@ -252,7 +252,8 @@ function compileSpans(ctx: Ctx, f: TelemetryFilter): Predicate<SpanRecord> {
   if (isList(f.kind)) {
     if (!f.kind.every((k) => Number.isInteger(k))) throw bad(ctx, 'kind must be SpanKind numbers');
     const kinds = new Set<number>(f.kind);
-    out.push((s) => kinds.has(s.kind));
+    // A kind SpanKind does not name reads as UNSPECIFIED, so UNSPECIFIED finds it too (as in DuckDB).
+    out.push((s) => kinds.has(s.kind) || kinds.has(knownSpanKind(s.kind)));
   }
   if (f.minDuration != null) {
     const min = filterNanos('minDuration', f.minDuration, (m) => bad(ctx, m));

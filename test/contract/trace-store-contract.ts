@@ -264,8 +264,31 @@ export function traceStoreContract(backend: string, open: StoreFactory): void {
       assert.deepEqual(oldest, [...seen.slice().reverse(), 'late']);
     });
 
+    it('keeps a span kind SpanKind does not name as sent; a kind filter on UNSPECIFIED finds it, operations list it as UNSPECIFIED', async () => {
+      const t = freshTenant('open-kinds');
+      const kinds = [0, 9, -1, 2];
+      await store.writer.writeSpans(kinds.map((kind, i) => span({ tenant: t, traceId: traceId(0x700 + i), spanId: spanId(0x700 + i), name: i === 3 ? 'known' : 'future', kind, startTimeUnixNano: T0 + BigInt(i) * MS })));
+      const search = async (filter: TelemetryFilter) => (await store.traces.searchSpans(t, filter, { first: 10, order: 'OLDEST_FIRST' })).items.map((i) => i.node.kind);
+      assert.deepEqual(await search({}), kinds);
+      assert.deepEqual(await search({ kind: [0] }), [0, 9, -1]);
+      assert.deepEqual(await search({ kind: [2] }), [2]);
+      assert.deepEqual(await search({ kind: [0, 2] }), kinds);
+      assert.deepEqual(await store.traces.operations(t, 'checkout'), [{ name: 'future', kind: 0 }, { name: 'known', kind: 2 }]);
+    });
+
     it('a cursor the store did not issue is a BAD_QUERY', async () => {
       await rejectsWith(store.traces.searchSpans(tenant, {}, { first: 5, after: 'not-a-cursor' }), 'BAD_QUERY');
+    });
+
+    it('a cursor from a page of one order is a BAD_QUERY with the other order, not a wrong page', async () => {
+      for (const [issued, other] of [['NEWEST_FIRST', 'OLDEST_FIRST'], ['OLDEST_FIRST', 'NEWEST_FIRST']] as const) {
+        const page = await store.traces.searchSpans(tenant, {}, { first: 2, order: issued });
+        assert.ok(page.hasNextPage && page.endCursor, issued);
+        await rejectsWith(store.traces.searchSpans(tenant, {}, { first: 2, after: page.endCursor, order: other }), 'BAD_QUERY', `issued for order ${issued}, not ${other}`);
+        // Absent order means newest first.
+        if (issued === 'OLDEST_FIRST') await rejectsWith(store.traces.searchSpans(tenant, {}, { first: 2, after: page.endCursor }), 'BAD_QUERY', 'issued for order OLDEST_FIRST');
+        assert.equal((await store.traces.searchSpans(tenant, {}, { first: 2, after: page.endCursor, order: issued })).items.length, 2);
+      }
     });
 
     it('lists services and the operations of a service', async () => {

@@ -90,6 +90,7 @@ export type TelemetryFilter = {
   bodyContains?: string | null | undefined;
   /** Inclusive. */
   from?: string | number | null | undefined;
+  /** UNSPECIFIED also matches kinds SpanKind does not name (read as UNSPECIFIED). */
   kind?: Array<SpanKind> | null | undefined;
   maxDuration?: string | number | null | undefined;
   minDuration?: string | number | null | undefined;

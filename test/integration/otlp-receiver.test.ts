@@ -50,6 +50,7 @@ import { silentLogger } from '../../src/logger.ts';
 import { type SinkConsumer, sinkConsumer } from '../helpers/sink-consumer.ts';
 import { startGateway, testConfig } from '../helpers/gateway.ts';
 import { buildApp } from '../../src/app.ts';
+import { hashApiKey } from '../../src/auth/api-keys.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Harness
@@ -1124,7 +1125,7 @@ describe('partial success', () => {
         'end_time_unix_nano must be at most 9223372036854775807 (the year 2262), got 18446744073709551615',
         'end_time_unix_nano must be an integer from 0 to 18446744073709551615, got -5',
         'end_time_unix_nano must be an integer from 0 to 18446744073709551615, got 99999999999999999999999',
-        'intValue must be an integer from -9223372036854775808 to 9223372036854775807, got 9223372036854775808',
+        'span attribute "i": intValue must be an integer from -9223372036854775808 to 9223372036854775807, got 9223372036854775808',
         'flags must be an integer from 0 to 4294967295, got 8589934593',
         'dropped_events_count must be an integer from 0 to 4294967295, got 4294967297',
         'span_id must be 8 bytes (16 hex chars), got "0123456789c"',
@@ -1343,7 +1344,7 @@ describe('bad requests', () => {
   test('a client that disconnects halfway through its body does not disturb the server', () =>
     stillServingAround(async () => {
       const [host, port] = splitAddr(r.http);
-      const failedBefore = r.receiver.stats().failedRequests;
+      const failedBefore = r.receiver.stats().failedRequests.bad_request;
       await new Promise<void>((resolve) => {
         const req = http.request({ host, port, path: '/v1/traces', method: 'POST', agent: false, headers: { ...JSON_HEADERS, 'content-length': 1000 } });
         req.on('error', () => resolve());
@@ -1351,7 +1352,7 @@ describe('bad requests', () => {
         setTimeout(() => req.destroy(), 50);
       });
       await new Promise((resolve) => setTimeout(resolve, 50));
-      assert.equal(r.receiver.stats().failedRequests, failedBefore + 1);
+      assert.equal(r.receiver.stats().failedRequests.bad_request, failedBefore + 1);
     }));
 
   test('corrupt gzip is answered with 400 saying it could not be decompressed', () =>
@@ -1541,16 +1542,31 @@ describe('lifecycle and configuration', () => {
     await bad.stop();
   });
 
-  test('stats count requests, accepted, rejected and refused items', async () => {
+  test('stats count requests, accepted, rejected and refused items, and failed requests by reason', async () => {
     const r = await startReceiver();
     try {
       await post(r.http, '/v1/traces', goodSpanJson('a'), { headers: JSON_HEADERS });
       await grpcExport(r.grpc, 'traces', toProtobuf('traces', JSON.parse(goodSpanJson('b'))));
       await post(r.http, '/v1/traces', 'nope', { headers: JSON_HEADERS });
+      r.traces.failWith('retryable', 'queue full');
+      await grpcExport(r.grpc, 'traces', toProtobuf('traces', JSON.parse(goodSpanJson('c'))));
+      r.traces.failWith(null);
+      await post(r.http, '/v1/traces', goodSpanJson('d'), { headers: { 'content-type': 'text/plain' } });
       assert.deepEqual(r.receiver.stats(), {
-        httpRequests: 2,
-        grpcRequests: 1,
-        failedRequests: 1,
+        httpRequests: 3,
+        grpcRequests: 2,
+        failedRequests: {
+          bad_request: 1,
+          unauthenticated: 0,
+          permission_denied: 0,
+          not_found: 0,
+          method_not_allowed: 0,
+          too_large: 0,
+          unsupported_media_type: 1,
+          rate_limited: 0,
+          unavailable: 1,
+          internal: 0,
+        },
         closedUnread: 0,
         acceptedSpans: 2,
         acceptedLogRecords: 0,
@@ -1558,12 +1574,76 @@ describe('lifecycle and configuration', () => {
         rejectedSpans: 0,
         rejectedLogRecords: 0,
         rejectedDataPoints: 0,
-        refusedSpans: 0,
+        refusedSpans: 1,
         refusedLogRecords: 0,
         refusedDataPoints: 0,
       });
     } finally {
       await r.receiver.shutdown();
+    }
+  });
+
+  test('/metrics counts failed requests by a reason from a fixed set, so credentials, limits and bad input can be told apart', async () => {
+    const keys = {
+      ingest: 'reasons-ingest-key-0123456789',
+      limited: 'reasons-limited-key-0123456789',
+      queryOnly: 'reasons-query-key-0123456789',
+      admin: 'reasons-admin-key-0123456789',
+    };
+    const gw = await startGateway({
+      auth: {
+        mode: 'apiKey',
+        apiKeys: [
+          { name: 'ingest', hash: hashApiKey(keys.ingest), tenant: 'reasons', scopes: ['ingest'] },
+          { name: 'limited', hash: hashApiKey(keys.limited), tenant: 'reasons-limited', scopes: ['ingest'] },
+          { name: 'query-only', hash: hashApiKey(keys.queryOnly), tenant: 'reasons', scopes: ['query'] },
+          { name: 'admin', hash: hashApiKey(keys.admin), tenant: 'reasons', scopes: ['admin'] },
+        ],
+      },
+      receivers: { otlp: { maxRequestBytes: 4096 } },
+      limits: { ingest: { itemsPerSecond: 1 } },
+    });
+    try {
+      const httpAddr = gw.otlpHttp.replace(/^http:\/\//, '');
+      const as = (key: string, headers: Record<string, string> = JSON_HEADERS) => ({ headers: { ...headers, 'x-api-key': key } });
+      const answers = [
+        await post(httpAddr, '/v1/traces', goodSpanJson('no-key'), { headers: JSON_HEADERS }),
+        await post(httpAddr, '/v1/traces', goodSpanJson('wrong-scope'), as(keys.queryOnly)),
+        await post(httpAddr, '/v1/traces', 'not json', as(keys.ingest)),
+        await post(httpAddr, '/v1/traces', goodSpanJson('text'), as(keys.ingest, { 'content-type': 'text/plain' })),
+        await post(httpAddr, '/v1/spans', goodSpanJson('path'), as(keys.ingest)),
+        await post(httpAddr, '/v1/traces', '', { ...as(keys.ingest), method: 'PUT' }),
+        await post(httpAddr, '/v1/traces', Buffer.alloc(8192, ' '), as(keys.ingest)),
+      ];
+      assert.deepEqual(answers.map((a) => a.status), [401, 403, 400, 415, 404, 405, 413]);
+      // One item per second (a tenant of its own): the second request within the second is refused
+      // (HTTP), and so is a gRPC call, at its metadata.
+      const admitted = await post(httpAddr, '/v1/traces', goodSpanJson('first'), as(keys.limited));
+      assert.equal(admitted.status, 200);
+      assert.equal((await post(httpAddr, '/v1/traces', goodSpanJson('second'), as(keys.limited))).status, 429);
+      const md = new grpc.Metadata();
+      md.set('x-api-key', keys.limited);
+      assert.equal((await grpcExport(gw.otlpGrpc, 'traces', toProtobuf('traces', JSON.parse(goodSpanJson('third'))), md)).code, grpc.status.RESOURCE_EXHAUSTED);
+
+      const text = await (await fetch(gw.graphqlUrl.replace(/\/graphql$/, '/metrics'), { headers: { 'x-api-key': keys.admin } })).text();
+      const failed = Object.fromEntries(
+        [...text.matchAll(/^teleql_otlp_failed_requests_total\{component="otlp",reason="([a-z_]+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]),
+      );
+      assert.deepEqual(failed, {
+        bad_request: 1,
+        unauthenticated: 1,
+        permission_denied: 1,
+        not_found: 1,
+        method_not_allowed: 1,
+        too_large: 1,
+        unsupported_media_type: 1,
+        rate_limited: 2,
+        unavailable: 0,
+        internal: 0,
+      });
+      assert.equal(text.match(/^teleql_otlp_failed_requests_total/gm)?.length, 10, 'one series per reason, nothing else');
+    } finally {
+      await gw.stop();
     }
   });
 });

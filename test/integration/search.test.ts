@@ -10,7 +10,12 @@ import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-tra
 import { LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
-import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { buildApp } from '../../src/app.ts';
+import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.ts';
 import { gql, gqlData } from '../helpers/graphql-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { TEST_MODEL } from '../fixtures/search/test-model.ts';
@@ -189,5 +194,39 @@ describe('semantic search over ingested telemetry', () => {
     assert.equal(unknown.errors?.[0]?.extensions?.code, 'GW_NOT_FOUND');
     const status = await gqlData<{ searchIndex: { ready: boolean; dimensions: number } }>(gw.graphqlUrl, '{ searchIndex { ready dimensions } }');
     assert.deepEqual(status.searchIndex, { ready: true, dimensions: 128 });
+  });
+});
+
+describe('semantic search without its model', () => {
+  const modelDir = mkdtempSync(join(tmpdir(), 'teleql-no-model-'));
+  const lines: Record<string, unknown>[] = [];
+  let gw: TestGateway;
+
+  before(async () => {
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const app = buildApp(testConfig({ search: { localModelPath: modelDir, model: 'no-such-model', allowRemoteModels: false } }), { logger });
+    await app.start();
+    gw = { app, graphqlUrl: `http://${app.addresses().graphql}/graphql` } as TestGateway;
+  });
+  after(async () => {
+    await gw?.app.stop();
+    rmSync(modelDir, { recursive: true, force: true });
+  });
+
+  it('search says which model could not be loaded, without server paths; the gateway log has where it looked', async () => {
+    const r = await gql(gw.graphqlUrl, '{ search(text: "database timeout") { method } }');
+    const err = r.errors?.[0];
+    assert.equal(err?.extensions?.code, 'GW_BACKEND_UNAVAILABLE');
+    assert.match(err!.message, /embedding model no-such-model could not be loaded/);
+    assert.doesNotMatch(err!.message, /\//, 'no filesystem path');
+    assert.ok(!err!.message.includes(modelDir));
+    const status = await gqlData<{ searchIndex: { ready: boolean; error: string } }>(gw.graphqlUrl, '{ searchIndex { ready error } }');
+    assert.equal(status.searchIndex.ready, false);
+    assert.match(status.searchIndex.error, /embedding model no-such-model could not be loaded/);
+    assert.doesNotMatch(status.searchIndex.error, /\//, 'no filesystem path');
+    const logged = lines.find((l) => l.component === 'search' && l.level === 50);
+    assert.ok(logged, 'the load failure is logged');
+    assert.match(String(logged.err), new RegExp(`no-such-model not found in ${modelDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.equal(logged.model, 'no-such-model');
   });
 });

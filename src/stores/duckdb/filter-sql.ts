@@ -1,5 +1,6 @@
 // TelemetryFilter → a SQL condition over the spans or logs table. User values only ever become
 // bound parameters; the SQL text is built from this file's constants alone.
+import { SpanKind } from '../../model/telemetry.ts';
 import { StoreError, type AttributeCondition, type TelemetryFilter, type TimeRange } from '../types.ts';
 import type { Db, SqlParam } from './connection.ts';
 import { badQuery } from './errors.ts';
@@ -8,6 +9,11 @@ import { traceIdsSql } from './trace-key.ts';
 import { checkFilterFields, filterNanos, STATUS_CODES, type FilterSignal } from '../filter-fields.ts';
 
 export type { FilterSignal };
+
+/** Whether a span's `kind` is one SpanKind names; the rest read as UNSPECIFIED (knownSpanKind). */
+const NAMED_KIND_SQL = `kind BETWEEN ${SpanKind.UNSPECIFIED} AND ${SpanKind.CONSUMER}`;
+/** knownSpanKind (telemetry.ts) in SQL. */
+export const KNOWN_KIND_SQL = `CASE WHEN ${NAMED_KIND_SQL} THEN kind ELSE ${SpanKind.UNSPECIFIED} END`;
 
 export interface SqlFragment {
   sql: string;
@@ -159,7 +165,9 @@ function conditions(signal: FilterSignal, f: TelemetryFilter, p: Params, matches
   }
   if (list(f.kind)) {
     if (!f.kind.every((k) => Number.isInteger(k))) throw badQuery('kind must be SpanKind numbers');
-    out.push(inList('kind', f.kind, p));
+    const kinds = inList('kind', f.kind, p);
+    // A kind SpanKind does not name reads as UNSPECIFIED (knownSpanKind), so UNSPECIFIED finds it too.
+    out.push(f.kind.includes(SpanKind.UNSPECIFIED) ? `(${kinds} OR NOT (${NAMED_KIND_SQL}))` : kinds);
   }
   if (f.minDuration != null) out.push(`duration_ns >= ${p.add(filterNanos('minDuration', f.minDuration, badQuery))}`);
   if (f.maxDuration != null) out.push(`duration_ns <= ${p.add(filterNanos('maxDuration', f.maxDuration, badQuery))}`);

@@ -51,7 +51,7 @@ export function createLogStore(db: Db, parts: Parts): LogStore {
         p.values,
       );
       const cache = await parts.resolve(db, rows);
-      return toPage(rows, first, LOG_KEYSET, (row) => decodeLog(row, cache));
+      return toPage(rows, first, LOG_KEYSET, page, (row) => decodeLog(row, cache));
     },
 
     // Per key, the earliest logs first (a span's or trace's logs read as a timeline).

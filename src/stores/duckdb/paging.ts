@@ -1,8 +1,9 @@
 // Keyset pagination: a page is the rows after the previous page's last sort key, so pages have no
-// gaps or duplicates while rows arrive. The cursor is that key, base64url-encoded (opaque to clients).
+// gaps or duplicates while rows arrive. The cursor is that key and the page's order (page-cursor.ts).
+import { encodePageCursor, pageCursorKey, pageOrder, type PageOrder } from '../page-cursor.ts';
 import type { Page, PageRequest } from '../types.ts';
 import type { Row, SqlParam } from './connection.ts';
-import { badQuery } from './errors.ts';
+import { BACKEND, badQuery } from './errors.ts';
 import type { Params } from './filter-sql.ts';
 
 /** Sort key columns: a BIGINT time first, then VARCHAR/BIGINT tiebreaks that make it unique. */
@@ -14,20 +15,14 @@ export interface Keyset {
 
 export const MAX_PAGE_SIZE = 10_000;
 
-export function encodeCursor(row: Row, keyset: Keyset): string {
-  return Buffer.from(JSON.stringify(keyset.columns.map((c) => String(row[c])))).toString('base64url');
+function encodeCursor(row: Row, keyset: Keyset, order: PageOrder): string {
+  return encodePageCursor(order, keyset.columns.map((c) => String(row[c])));
 }
 
-function decodeCursor(cursor: string, keyset: Keyset): SqlParam[] {
-  try {
-    const parts: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(parts) && parts.length === keyset.columns.length && parts.every((x) => typeof x === 'string')) {
-      return parts.map((x: string, i) => (keyset.bigint[i] ? BigInt(x) : x));
-    }
-  } catch {
-    // reported below
-  }
-  throw badQuery('the cursor is not one this store issued');
+/** The cursor's key as SQL parameters; undefined when it is not a key of this keyset. */
+function keyParams(key: unknown, keyset: Keyset): SqlParam[] | undefined {
+  if (!Array.isArray(key) || key.length !== keyset.columns.length || !key.every((x) => typeof x === 'string')) return undefined;
+  return key.map((x: string, i) => (keyset.bigint[i] ? BigInt(x) : x));
 }
 
 export function pageSize(page: PageRequest): number {
@@ -40,11 +35,11 @@ export function pageSize(page: PageRequest): number {
 
 /** ORDER BY and the "after the cursor" condition (TRUE without a cursor) for a page request. */
 export function keysetSql(keyset: Keyset, page: PageRequest, p: Params): { after: string; orderBy: string } {
-  const desc = (page.order ?? 'NEWEST_FIRST') === 'NEWEST_FIRST';
+  const desc = pageOrder(page) === 'NEWEST_FIRST';
   const cmp = desc ? '<' : '>';
   const orderBy = keyset.columns.map((c) => `${c} ${desc ? 'DESC' : 'ASC'}`).join(', ');
-  if (page.after == null) return { after: 'TRUE', orderBy };
-  const key = decodeCursor(page.after, keyset);
+  const key = pageCursorKey(page, BACKEND, (k) => keyParams(k, keyset));
+  if (key === undefined) return { after: 'TRUE', orderBy };
   const refs = key.map((v) => p.add(v));
   // (a, b, c) < ($a, $b, $c) spelled out; the leading `a <= $a` lets DuckDB skip row groups by min/max.
   let cond = `${keyset.columns.at(-1)} ${cmp} ${refs.at(-1)}`;
@@ -54,8 +49,9 @@ export function keysetSql(keyset: Keyset, page: PageRequest, p: Params): { after
   return { after: `${keyset.columns[0]} ${cmp}= ${refs[0]} AND (${cond})`, orderBy };
 }
 
-/** Turns `first + 1` fetched rows into a page. */
-export function toPage<T>(rows: Row[], first: number, keyset: Keyset, decode: (row: Row) => T): Page<T> {
-  const items = rows.slice(0, first).map((row) => ({ node: decode(row), cursor: encodeCursor(row, keyset) }));
+/** Turns `first + 1` fetched rows, read in the request's order, into a page. */
+export function toPage<T>(rows: Row[], first: number, keyset: Keyset, page: PageRequest, decode: (row: Row) => T): Page<T> {
+  const order = pageOrder(page);
+  const items = rows.slice(0, first).map((row) => ({ node: decode(row), cursor: encodeCursor(row, keyset, order) }));
   return { items, hasNextPage: rows.length > first, endCursor: items.at(-1)?.cursor ?? null };
 }

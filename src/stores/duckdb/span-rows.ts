@@ -1,7 +1,7 @@
 // The spans table: query columns plus the record's own parts as OTLP/JSON text, and the mapping
 // both ways between a SpanRecord and a row.
 import { storedString, storedText } from './long-values.ts';
-import type { InstrumentationScope, Resource, SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode } from '../../model/telemetry.ts';
+import type { InstrumentationScope, Resource, SpanEvent, SpanLink, SpanRecord, StatusCode } from '../../model/telemetry.ts';
 import type { SpanPart } from '../types.ts';
 import { TELEMETRY_SOURCE_KEY } from '../../model/values.ts';
 import type { TableSpec } from './ddl.ts';
@@ -112,7 +112,7 @@ export function decodeSpan(row: Row, parts: PartDecoder): SpanRecord {
     traceState: (row.trace_state as string | null) ?? '',
     flags: row.flags as number,
     name: row.name as string,
-    kind: row.kind as SpanKind,
+    kind: row.kind as number,
     startTimeUnixNano: row.start_ns as bigint,
     endTimeUnixNano: row.end_ns as bigint,
     attributes: typeof row.attrs_flat === 'string' ? decodeAttrs(row.attrs_flat, (row.attributes as string | null) ?? null) : [],

@@ -3,7 +3,7 @@ import type { SpanKind, SpanRecord } from '../../model/telemetry.ts';
 import type { Page, PageRequest, SpanRef, TelemetryFilter, TimeRange, TraceStore, TraceSummary } from '../types.ts';
 import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
-import { params, readFilterSql, timeRangeSql, type Params } from './filter-sql.ts';
+import { KNOWN_KIND_SQL, params, readFilterSql, timeRangeSql, type Params } from './filter-sql.ts';
 import { keysetSql, pageSize, toPage, type Keyset } from './paging.ts';
 import type { Parts } from './parts.ts';
 import { decodeSpan, NO_PARTS, readsParts, spanColumns, SPAN_RECORD_COLUMNS } from './span-rows.ts';
@@ -151,7 +151,7 @@ export function createTraceStore(db: Db, parts: Parts): TraceStore {
         p.values,
       );
       const cache = await parts.resolve(db, rows);
-      return toPage(rows, first, SPAN_KEYSET, (row: Row) => decodeSpan(row, cache));
+      return toPage(rows, first, SPAN_KEYSET, page, (row: Row) => decodeSpan(row, cache));
     },
 
     async services(tenant, range) {
@@ -166,7 +166,7 @@ export function createTraceStore(db: Db, parts: Parts): TraceStore {
     async operations(tenant, service, range) {
       const p = params([tenant, service]);
       const rows = await db.query(
-        `SELECT DISTINCT name, kind FROM spans WHERE tenant = $1 AND service_name = $2 AND ${whereTime('start_ns', range, p)}
+        `SELECT DISTINCT name, ${KNOWN_KIND_SQL} AS kind FROM spans WHERE tenant = $1 AND service_name = $2 AND ${whereTime('start_ns', range, p)}
          ORDER BY name, kind`,
         p.values,
       );

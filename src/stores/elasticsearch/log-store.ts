@@ -3,7 +3,7 @@
 //
 // Paging (searchLogs): sorted by `@timestamp` (ns, returned as formatted strings so values above 2^53
 // survive) then `teleql.id`, read with `search_after` inside a point in time (PIT), so pages past
-// 10,000 work and a paged walk sees one snapshot. A cursor is base64url JSON of the hit's sort values;
+// 10,000 work and a paged walk sees one snapshot. A cursor's key (page-cursor.ts) is the hit's sort values;
 // the last item's cursor of a page that has more also carries the newest `pit_id`, which the next page
 // uses. The PIT is closed when a page is the last one. When a cursor's PIT has expired, the next page
 // opens a new one and goes on from the same sort values (the sort is total without the PIT's tiebreak).
@@ -12,6 +12,7 @@
 // `span_id` / `trace_id` with inner hits (the earliest `limit` logs of each key), grouped back in key order.
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { Logger } from 'pino';
+import { encodePageCursor, pageCursorKey, pageOrder, type PageOrder } from '../page-cursor.ts';
 import type { LogStore, Page, PageRequest, SpanRef, StoredLogRecord } from '../types.ts';
 import { createClient, type ElasticsearchConnectionOptions } from './client.ts';
 import { documentToLog } from './documents.ts';
@@ -46,25 +47,20 @@ interface Cursor {
   p?: string;
 }
 
-function encodeCursor(values: readonly unknown[] | undefined, pit: string | undefined): string {
+function encodeCursor(order: PageOrder, values: readonly unknown[] | undefined, pit: string | undefined): string {
   const c: Cursor = { v: (values ?? []).map((x) => (x === null || x === undefined ? null : String(x))) };
   if (pit) c.p = pit;
-  return Buffer.from(JSON.stringify(c)).toString('base64url');
+  return encodePageCursor(order, c);
 }
 
-function decodeCursor(cursor: string): Cursor {
-  try {
-    const c: unknown = JSON.parse(Buffer.from(String(cursor), 'base64url').toString('utf8'));
-    if (c !== null && typeof c === 'object') {
-      const { v, p } = c as { v?: unknown; p?: unknown };
-      if (Array.isArray(v) && v.length > 0 && v.every((x) => x === null || typeof x === 'string') && (p === undefined || typeof p === 'string')) {
-        return p === undefined ? { v: v as (string | null)[] } : { v: v as (string | null)[], p };
-      }
+function parseCursor(c: unknown): Cursor | undefined {
+  if (c !== null && typeof c === 'object') {
+    const { v, p } = c as { v?: unknown; p?: unknown };
+    if (Array.isArray(v) && v.length > 0 && v.every((x) => x === null || typeof x === 'string') && (p === undefined || typeof p === 'string')) {
+      return p === undefined ? { v: v as (string | null)[] } : { v: v as (string | null)[], p };
     }
-  } catch {
-    // reported below
   }
-  throw badQuery('the cursor is not one this store issued');
+  return undefined;
 }
 
 function pageSize(page: PageRequest): number {
@@ -143,9 +139,10 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
 
     async searchLogs(tenant, filter, page) {
       const first = pageSize(page);
-      const order = (page.order ?? 'NEWEST_FIRST') === 'NEWEST_FIRST' ? 'desc' : 'asc';
+      const pageIn = pageOrder(page);
+      const order = pageIn === 'NEWEST_FIRST' ? 'desc' : 'asc';
       const query = tenantQuery(tenant, filterQuery(filter));
-      const cursor = page.after != null ? decodeCursor(page.after) : null;
+      const cursor = pageCursorKey(page, BACKEND, parseCursor);
       // first + 1 tells whether there is more, unless that passes the result window.
       const size = Math.min(first + 1, MAX_RESULT_WINDOW);
       const search = (pitId: string) =>
@@ -184,7 +181,7 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
         const keep = more && shown.length > 0;
         const items = shown.map((hit, i) => ({
           node: decode(hit, tenant),
-          cursor: encodeCursor(hit.sort, keep && i === shown.length - 1 ? pit! : undefined),
+          cursor: encodeCursor(pageIn, hit.sort, keep && i === shown.length - 1 ? pit! : undefined),
         }));
         if (!keep) await closePit(pit);
         return { items, hasNextPage: more, endCursor: items.at(-1)?.cursor ?? null };

@@ -1,8 +1,9 @@
 // Keyset pages over spans fetched from Jaeger: the sort key is (start ns, trace ID, span ID), the
-// DuckDB store's span keyset, and the cursor is that key as base64url JSON (opaque to clients).
+// DuckDB store's span keyset, and the cursor is that key and the page's order (page-cursor.ts).
 import type { SpanRecord } from '../../model/telemetry.ts';
+import { encodePageCursor, pageCursorKey, pageOrder } from '../page-cursor.ts';
 import type { Page, PageRequest } from '../types.ts';
-import { badQuery } from './errors.ts';
+import { BACKEND, badQuery } from './errors.ts';
 
 export const MAX_PAGE_SIZE = 10_000;
 
@@ -14,21 +15,19 @@ export interface SpanKey {
 
 export const keyOf = (s: SpanRecord): SpanKey => ({ start: s.startTimeUnixNano, traceId: s.traceId, spanId: s.spanId });
 
-export function encodeCursor(k: SpanKey): string {
-  return Buffer.from(JSON.stringify([k.start.toString(), k.traceId, k.spanId])).toString('base64url');
+const keyJson = (k: SpanKey): string[] => [k.start.toString(), k.traceId, k.spanId];
+
+function parseKey(parts: unknown): SpanKey | undefined {
+  if (Array.isArray(parts) && parts.length === 3 && parts.every((x) => typeof x === 'string') && /^-?\d+$/.test(parts[0] as string)) {
+    const [start, traceId, spanId] = parts as [string, string, string];
+    return { start: BigInt(start), traceId, spanId };
+  }
+  return undefined;
 }
 
-export function decodeCursor(cursor: string): SpanKey {
-  try {
-    const parts: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(parts) && parts.length === 3 && parts.every((x) => typeof x === 'string') && /^-?\d+$/.test(parts[0] as string)) {
-      const [start, traceId, spanId] = parts as [string, string, string];
-      return { start: BigInt(start), traceId, spanId };
-    }
-  } catch {
-    // reported below
-  }
-  throw badQuery('the cursor is not one this store issued');
+/** The key of the request's cursor, undefined without one; BAD_QUERY for a cursor of another store or order. */
+export function cursorKey(page: PageRequest): SpanKey | undefined {
+  return pageCursorKey(page, BACKEND, parseKey);
 }
 
 export function compareKeys(a: SpanKey, b: SpanKey): number {
@@ -47,11 +46,12 @@ export function pageSize(page: PageRequest): number {
 
 /** One page of `spans` (already filtered, any order) after the request's cursor, in its order. */
 export function pageOf(spans: readonly SpanRecord[], page: PageRequest, first: number): Page<SpanRecord> {
-  const sign = (page.order ?? 'NEWEST_FIRST') === 'NEWEST_FIRST' ? -1 : 1;
-  const after = page.after != null ? decodeCursor(page.after) : undefined;
+  const order = pageOrder(page);
+  const sign = order === 'NEWEST_FIRST' ? -1 : 1;
+  const after = cursorKey(page);
   const keyed = spans.map((s) => ({ s, k: keyOf(s) }));
   const rest = after ? keyed.filter(({ k }) => sign * compareKeys(k, after) > 0) : keyed;
   rest.sort((a, b) => sign * compareKeys(a.k, b.k));
-  const items = rest.slice(0, first).map(({ s, k }) => ({ node: s, cursor: encodeCursor(k) }));
+  const items = rest.slice(0, first).map(({ s, k }) => ({ node: s, cursor: encodePageCursor(order, keyJson(k)) }));
   return { items, hasNextPage: rest.length > first, endCursor: items.at(-1)?.cursor ?? null };
 }

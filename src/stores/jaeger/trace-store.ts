@@ -10,11 +10,12 @@ import { compileSpanFilter } from '../filter-match.ts';
 import { StoreError, type Page, type PageRequest, type QueryNotes, type SpanRef, type TelemetryFilter, type TraceStore, type TraceSummary } from '../types.ts';
 import { createJaegerClient } from './client.ts';
 import { BACKEND, badQuery, internal } from './errors.ts';
-import { pageOf, pageSize, decodeCursor } from './paging.ts';
+import { cursorKey, pageOf, pageSize } from './paging.ts';
 import { findTracesQuery, planSearch, searchWindow } from './search-plan.ts';
 import { compareSummaries, summarizeTrace } from './summary.ts';
 import { spanKindFromJaeger, spansOfResult } from './wire.ts';
 import { byStartThenSpanId } from '../span-order.ts';
+import { pageOrder } from '../page-cursor.ts';
 
 export interface JaegerTraceStoreOptions {
   /** The query service's HTTP address, e.g. `http://jaeger:16686` (a path prefix is kept; `user:pass@` becomes Basic auth). */
@@ -197,8 +198,8 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
       guard(async () => {
         const first = pageSize(page);
         const matches = compileSpanFilter(filter, BACKEND);
-        const order = page.order ?? 'NEWEST_FIRST';
-        const cursor = page.after != null ? { start: decodeCursor(page.after).start, order } : undefined;
+        const after = cursorKey(page);
+        const cursor = after && { start: after.start, order: pageOrder(page) };
         const { traces, notes } = await candidates(tenant, filter ?? {}, first + 1, cursor);
         const spans: SpanRecord[] = [];
         for (const list of traces.values()) for (const s of list) if (matches(s)) spans.push(s);

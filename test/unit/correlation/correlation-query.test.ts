@@ -177,6 +177,20 @@ describe('correlate', () => {
     });
   });
 
+  test('a trace ID with a span ID names that span of that trace; a span the trace does not have is null', async () => {
+    const inTrace = await h.run(CORRELATE, { traceId: traceOf(3), spanId: spanOf(3, 5) }, TENANT);
+    assert.equal(inTrace.errors, undefined, JSON.stringify(inTrace.errors));
+    const c = (inTrace.data as { correlate: { traceId: string; spanId: string; logs: { bodyText: string }[] } }).correlate;
+    assert.deepEqual([c.traceId, c.spanId], [traceOf(3), spanOf(3, 5)]);
+    // The logs around the span, as from the span ID alone (not only the trace's own log).
+    assert.equal(c.logs.length, 6);
+    // Request 7's span with request 3's trace: no such span, so nothing is correlated (it was
+    // request 3's trace and logs, reported as correlated from request 7's span).
+    const elsewhere = await h.run(CORRELATE, { traceId: traceOf(3), spanId: spanOf(7, 5) }, TENANT);
+    assert.equal(elsewhere.errors, undefined, JSON.stringify(elsewhere.errors));
+    assert.deepEqual(elsewhere.data, { correlate: null });
+  });
+
   test('no starting point, or two with a log ID, is GW_BAD_ARGUMENT; an unknown one is null', async () => {
     const none = await h.run('{ correlate { traceId } }', {}, TENANT);
     assert.equal(none.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');

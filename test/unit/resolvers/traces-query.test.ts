@@ -216,6 +216,16 @@ describe('spans(filter, first, after, order)', () => {
     assert.deepEqual(first.data!.spans.edges.map((e) => e.node.spanId), seen.slice(0, 7));
   });
 
+  test('a cursor of a newest-first page passed with OLDEST_FIRST is GW_BAD_FILTER saying so, not a wrong page', async () => {
+    const page = await h.run(SearchSpansDocument, { filter: { service: ['batcher'] }, first: 7 });
+    const after = page.data!.spans.pageInfo.endCursor;
+    assert.ok(after);
+    const other = await h.run(SearchSpansDocument, { filter: { service: ['batcher'] }, first: 7, after, order: 'OLDEST_FIRST' });
+    assert.equal(other.data, null);
+    assert.equal(other.errors?.[0]?.extensions?.code, 'GW_BAD_FILTER');
+    assert.match(other.errors[0]!.message, /the cursor was issued for order NEWEST_FIRST, not OLDEST_FIRST/);
+  });
+
   test('orders newest first by default and oldest first on request', async () => {
     const newest = await ids({ traceId: [TRACE_A] });
     const oldest = await ids({ traceId: [TRACE_A] }, 'OLDEST_FIRST');

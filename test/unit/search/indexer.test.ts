@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
 import { openSemanticSearch, type SearchParts } from '../../../src/search/setup.ts';
 import { defaultConfig } from '../../../src/config/defaults.ts';
+import { pino } from 'pino';
 import { silentLogger } from '../../../src/logger.ts';
 import { StoreError } from '../../../src/stores/types.ts';
 import type { SpanRecord } from '../../../src/model/telemetry.ts';
@@ -132,12 +133,18 @@ describe('search indexer', () => {
     );
   });
 
-  it('an unavailable model fails with where it looked, and later records are skipped at enqueue, not held', async () => {
-    const { search } = await open(':memory:', { model: 'no-such-model' });
+  it('an unavailable model is logged with where it looked, status says which model without paths, and later records are skipped at enqueue, not held', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const store = await openDuckDbStore({ path: ':memory:', logger: silentLogger() });
+    const search = await openSemanticSearch(config({ model: 'no-such-model' }), store.db, logger);
+    opened.push({ store, search });
     search.indexer.enqueue({ signal: 'traces', items: spans(3, 'y', () => 'first') });
     await search.indexer.idle();
     const st = search.indexer.status();
-    assert.match(st.error ?? '', /embedding model no-such-model not found in .*no-such-model.*allowRemoteModels is false/);
+    assert.equal(st.error, 'the embedding model no-such-model could not be loaded (the reason is in the gateway log)');
+    assert.equal(lines.length, 1, 'said once');
+    assert.match(String(lines[0]!.err), /embedding model no-such-model not found in .*no-such-model.*allowRemoteModels is false/);
     // Until the next try (a minute later), nothing is queued: the records are counted as skipped.
     assert.equal(search.indexer.enqueue({ signal: 'traces', items: spans(5, 'y', () => 'second') }), 0);
     const after = search.indexer.status('y');

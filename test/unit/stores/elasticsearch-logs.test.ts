@@ -441,6 +441,17 @@ describe('Elasticsearch log store', () => {
     assert.equal(server.requests.length, 4);
   });
 
+  it('refuses a cursor from a page of the other order as BAD_QUERY, before sending anything', async () => {
+    const store = openStore();
+    server.reply({ file: 'open-pit.200.json' }, { file: 'search.200.pit-search-after.json' });
+    const first = await store.searchLogs(TENANT, {}, { first: 1 });
+    assert.equal(first.hasNextPage, true);
+    const sent = server.requests.length;
+    await rejectsWith(store.searchLogs(TENANT, {}, { first: 1, after: first.endCursor!, order: 'OLDEST_FIRST' }), 'BAD_QUERY', 'issued for order NEWEST_FIRST, not OLDEST_FIRST');
+    assert.equal(server.requests.length, sent);
+    await store.close();
+  });
+
   it('goes on in a new point in time when the cursor\'s one has expired', async () => {
     const store = openStore();
     server.reply({ file: 'open-pit.200.json' }, { file: 'search.200.pit-search-after.json' });

@@ -32,6 +32,12 @@ describe('filter-match evaluates the TraceStore contract filter cases as DuckDB 
     });
   }
 
+  it('a kind SpanKind does not name is matched by UNSPECIFIED, as DuckDB matches it', () => {
+    const open = [0, 9, -1, 2].map((kind) => span({ name: `k${kind}`, kind }));
+    assert.deepEqual(names({ kind: [0] }, open), ['k-1', 'k0', 'k9']);
+    assert.deepEqual(names({ kind: [2] }, open), ['k2']);
+  });
+
   it('matchesSpan is the one-off form of the compiled predicate', () => {
     const [cart] = spans;
     assert.equal(matchesSpan(cart!, { service: ['checkout'], kind: [2] }), true);

@@ -1,0 +1,51 @@
+// Page cursors, the same for every store that pages: the store's own sort key of the page's last
+// item and the order the page was read in, as base64url JSON (opaque to clients). A key means
+// "after this item" only in the order it came from: read in the other order it would give a wrong
+// page without a word, so a cursor passed with another order is refused.
+import { StoreError, type PageRequest } from './types.ts';
+
+export type PageOrder = NonNullable<PageRequest['order']>;
+
+const ORDER_TAG: Record<PageOrder, 'n' | 'o'> = { NEWEST_FIRST: 'n', OLDEST_FIRST: 'o' };
+const orderOfTag = (tag: unknown): PageOrder | undefined => (tag === 'n' ? 'NEWEST_FIRST' : tag === 'o' ? 'OLDEST_FIRST' : undefined);
+
+/** The order a page request reads in: newest first unless it says otherwise. */
+export function pageOrder(page: PageRequest): PageOrder {
+  return page.order ?? 'NEWEST_FIRST';
+}
+
+/** The cursor of an item of a page read in `order`; `key` is the store's sort key, JSON-serialisable. */
+export function encodePageCursor(order: PageOrder, key: unknown): string {
+  return Buffer.from(JSON.stringify({ o: ORDER_TAG[order], k: key })).toString('base64url');
+}
+
+/**
+ * The sort key of `page.after` (undefined without one), checked by `parseKey`, which returns
+ * undefined (or throws) for a key this store would not have written. BAD_QUERY from `backend` when
+ * the cursor is not one of this store's, or was issued for the other order.
+ */
+export function pageCursorKey<K>(page: PageRequest, backend: string, parseKey: (key: unknown) => K | undefined): K | undefined {
+  if (page.after == null) return undefined;
+  let issued: PageOrder | undefined;
+  let key: K | undefined;
+  try {
+    const c: unknown = JSON.parse(Buffer.from(String(page.after), 'base64url').toString('utf8'));
+    if (c !== null && typeof c === 'object' && !Array.isArray(c)) {
+      const { o, k } = c as { o?: unknown; k?: unknown };
+      issued = orderOfTag(o);
+      if (issued) key = parseKey(k);
+    }
+  } catch {
+    // reported below
+  }
+  if (!issued || key === undefined) throw new StoreError('BAD_QUERY', backend, 'the cursor is not one this store issued');
+  const order = pageOrder(page);
+  if (issued !== order) {
+    throw new StoreError(
+      'BAD_QUERY',
+      backend,
+      `the cursor was issued for order ${issued}, not ${order}: page on with order ${issued}, or start ${order} from the first page`,
+    );
+  }
+  return key;
+}
