@@ -1,5 +1,6 @@
-// Page cursors, the same for every store that pages: the store's own sort key of the page's last
-// item and the order the page was read in, as base64url JSON (opaque to clients). A key means
+// Page requests, read the same way by every store that pages: the page size, and cursors (the
+// store's own sort key of the page's last item and the order the page was read in, as base64url
+// JSON, opaque to clients). A key means
 // "after this item" only in the order it came from: read in the other order it would give a wrong
 // page without a word, so a cursor passed with another order is refused.
 import { StoreError, type PageRequest } from './types.ts';
@@ -8,6 +9,18 @@ export type PageOrder = NonNullable<PageRequest['order']>;
 
 const ORDER_TAG: Record<PageOrder, 'n' | 'o'> = { NEWEST_FIRST: 'n', OLDEST_FIRST: 'o' };
 const orderOfTag = (tag: unknown): PageOrder | undefined => (tag === 'n' ? 'NEWEST_FIRST' : tag === 'o' ? 'OLDEST_FIRST' : undefined);
+
+/** Items per page at most, in every store. */
+export const MAX_PAGE_SIZE = 10_000;
+
+/** The request's page size; BAD_QUERY from `backend` outside 0…MAX_PAGE_SIZE. */
+export function pageSize(page: PageRequest, backend: string): number {
+  const first = page?.first;
+  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
+    throw new StoreError('BAD_QUERY', backend, `first must be an integer from 0 to ${MAX_PAGE_SIZE} (actual: ${String(first)})`);
+  }
+  return first;
+}
 
 /** The order a page request reads in: newest first unless it says otherwise. */
 export function pageOrder(page: PageRequest): PageOrder {

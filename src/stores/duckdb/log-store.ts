@@ -4,7 +4,8 @@ import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
 import { params, readFilterSql } from './filter-sql.ts';
 import { decodeLog, LOG_RECORD_COLUMNS } from './log-rows.ts';
-import { keysetSql, pageSize, toPage, type Keyset } from './paging.ts';
+import { pageSize } from '../page-cursor.ts';
+import { keysetSql, toPage, type Keyset } from './paging.ts';
 import type { PartDecoder, Parts } from './parts.ts';
 import { filterRangeSql, RANGED, rangedByTraceIdSql, uniqueLower } from './trace-store.ts';
 
@@ -40,7 +41,7 @@ export function createLogStore(db: Db, parts: Parts): LogStore {
     backend: BACKEND,
 
     async searchLogs(tenant, filter, page) {
-      const first = pageSize(page);
+      const first = pageSize(page, BACKEND);
       const p = params([tenant]);
       const where = await readFilterSql(db, tenant, 'logs', filter, p);
       const range = filterRangeSql(RANGED.logs, filter, p);

@@ -3,7 +3,7 @@
 import { encodePageCursor, pageCursorKey, pageOrder, type PageOrder } from '../page-cursor.ts';
 import type { Page, PageRequest } from '../types.ts';
 import type { Row, SqlParam } from './connection.ts';
-import { BACKEND, badQuery } from './errors.ts';
+import { BACKEND } from './errors.ts';
 import type { Params } from './filter-sql.ts';
 
 /** Sort key columns: a BIGINT time first, then VARCHAR/BIGINT tiebreaks that make it unique. */
@@ -12,8 +12,6 @@ export interface Keyset {
   /** Whether each column is a BIGINT (sent as a bigint) or text. */
   bigint: readonly boolean[];
 }
-
-export const MAX_PAGE_SIZE = 10_000;
 
 function encodeCursor(row: Row, keyset: Keyset, order: PageOrder): string {
   return encodePageCursor(order, keyset.columns.map((c) => String(row[c])));
@@ -25,13 +23,6 @@ function keyParams(key: unknown, keyset: Keyset): SqlParam[] | undefined {
   return key.map((x: string, i) => (keyset.bigint[i] ? BigInt(x) : x));
 }
 
-export function pageSize(page: PageRequest): number {
-  const first = page?.first;
-  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
-    throw badQuery(`first must be an integer from 0 to ${MAX_PAGE_SIZE} (actual: ${String(first)})`);
-  }
-  return first;
-}
 
 /** ORDER BY and the "after the cursor" condition (TRUE without a cursor) for a page request. */
 export function keysetSql(keyset: Keyset, page: PageRequest, p: Params): { after: string; orderBy: string } {

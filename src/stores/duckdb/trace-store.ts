@@ -4,7 +4,8 @@ import type { Page, PageRequest, SpanRef, TelemetryFilter, TimeRange, TraceStore
 import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
 import { KNOWN_KIND_SQL, params, readFilterSql, timeRangeSql, type Params } from './filter-sql.ts';
-import { keysetSql, pageSize, toPage, type Keyset } from './paging.ts';
+import { pageSize } from '../page-cursor.ts';
+import { keysetSql, toPage, type Keyset } from './paging.ts';
 import type { Parts } from './parts.ts';
 import { decodeSpan, NO_PARTS, readsParts, spanColumns, SPAN_RECORD_COLUMNS } from './span-rows.ts';
 import { traceIdsSql } from './trace-key.ts';
@@ -140,7 +141,7 @@ export function createTraceStore(db: Db, parts: Parts): TraceStore {
     },
 
     async searchSpans(tenant: string, filter: TelemetryFilter, page: PageRequest): Promise<Page<SpanRecord>> {
-      const first = pageSize(page);
+      const first = pageSize(page, BACKEND);
       const p = params([tenant]);
       const where = await readFilterSql(db, tenant, 'spans', filter, p);
       const range = filterRangeSql(RANGED.spans, filter, p);

@@ -12,15 +12,14 @@
 // `span_id` / `trace_id` with inner hits (the earliest `limit` logs of each key), grouped back in key order.
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { Logger } from 'pino';
-import { encodePageCursor, pageCursorKey, pageOrder, type PageOrder } from '../page-cursor.ts';
-import type { LogStore, Page, PageRequest, SpanRef, StoredLogRecord } from '../types.ts';
+import { encodePageCursor, pageCursorKey, pageOrder, pageSize, type PageOrder } from '../page-cursor.ts';
+import type { LogStore, Page, SpanRef, StoredLogRecord } from '../types.ts';
 import { createClient, type ElasticsearchConnectionOptions } from './client.ts';
 import { documentToLog } from './documents.ts';
 import { badQuery, BACKEND, isIndexNotFound, isPitGone, toStoreError } from './errors.ts';
 import { F, filterQuery, logSort, tenantQuery, type Query } from './query.ts';
 
 export const DEFAULT_LOG_INDEX = 'logs-teleql-*';
-export const MAX_PAGE_SIZE = 10_000;
 const MAX_PER_KEY = 10_000;
 /** ES's default index.max_result_window: `size` above it is refused. */
 const MAX_RESULT_WINDOW = 10_000;
@@ -63,13 +62,6 @@ function parseCursor(c: unknown): Cursor | undefined {
   return undefined;
 }
 
-function pageSize(page: PageRequest): number {
-  const first = page?.first;
-  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
-    throw badQuery(`first must be an integer from 0 to ${MAX_PAGE_SIZE} (actual: ${String(first)})`);
-  }
-  return first;
-}
 
 function checkLimit(limit: number): void {
   if (!Number.isInteger(limit) || limit < 0 || limit > MAX_PER_KEY) {
@@ -138,7 +130,7 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
     backend: BACKEND,
 
     async searchLogs(tenant, filter, page) {
-      const first = pageSize(page);
+      const first = pageSize(page, BACKEND);
       const pageIn = pageOrder(page);
       const order = pageIn === 'NEWEST_FIRST' ? 'desc' : 'asc';
       const query = tenantQuery(tenant, filterQuery(filter));

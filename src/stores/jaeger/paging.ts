@@ -3,9 +3,7 @@
 import type { SpanRecord } from '../../model/telemetry.ts';
 import { encodePageCursor, pageCursorKey, pageOrder } from '../page-cursor.ts';
 import type { Page, PageRequest } from '../types.ts';
-import { BACKEND, badQuery } from './errors.ts';
-
-export const MAX_PAGE_SIZE = 10_000;
+import { BACKEND } from './errors.ts';
 
 export interface SpanKey {
   start: bigint;
@@ -36,13 +34,6 @@ export function compareKeys(a: SpanKey, b: SpanKey): number {
   return a.spanId < b.spanId ? -1 : a.spanId > b.spanId ? 1 : 0;
 }
 
-export function pageSize(page: PageRequest): number {
-  const first = page?.first;
-  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
-    throw badQuery(`first must be an integer from 0 to ${MAX_PAGE_SIZE} (actual: ${String(first)})`);
-  }
-  return first;
-}
 
 /** One page of `spans` (already filtered, any order) after the request's cursor, in its order. */
 export function pageOf(spans: readonly SpanRecord[], page: PageRequest, first: number): Page<SpanRecord> {

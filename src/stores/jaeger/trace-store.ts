@@ -10,12 +10,12 @@ import { compileSpanFilter } from '../filter-match.ts';
 import { StoreError, type Page, type PageRequest, type QueryNotes, type SpanRef, type TelemetryFilter, type TraceStore, type TraceSummary } from '../types.ts';
 import { createJaegerClient } from './client.ts';
 import { BACKEND, badQuery, internal } from './errors.ts';
-import { cursorKey, pageOf, pageSize } from './paging.ts';
+import { cursorKey, pageOf } from './paging.ts';
 import { findTracesQuery, planSearch, searchWindow } from './search-plan.ts';
 import { compareSummaries, summarizeTrace } from './summary.ts';
 import { spanKindFromJaeger, spansOfResult } from './wire.ts';
 import { byStartThenSpanId } from '../span-order.ts';
-import { pageOrder } from '../page-cursor.ts';
+import { pageOrder, pageSize } from '../page-cursor.ts';
 
 export interface JaegerTraceStoreOptions {
   /** The query service's HTTP address, e.g. `http://jaeger:16686` (a path prefix is kept; `user:pass@` becomes Basic auth). */
@@ -196,7 +196,7 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
 
     searchSpans: (tenant: string, filter: TelemetryFilter, page: PageRequest): Promise<Page<SpanRecord> & QueryNotes> =>
       guard(async () => {
-        const first = pageSize(page);
+        const first = pageSize(page, BACKEND);
         const matches = compileSpanFilter(filter, BACKEND);
         const after = cursorKey(page);
         const cursor = after && { start: after.start, order: pageOrder(page) };
