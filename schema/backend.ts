@@ -32,7 +32,9 @@ BackendRef.implement({
 builder.queryFields((t) => ({
   backends: t.field({
     type: [BackendRef],
-    description: 'Every backend with its role(s) and health; the same figures are on /metrics as teleql_exporter_*.',
+    description:
+      'Every backend with its role(s) and health; the same figures are on /metrics as teleql_exporter_*. ' +
+      'Gateway-wide, so it needs the admin scope (GW_FORBIDDEN otherwise).',
     args: { role: t.arg({ type: BackendRoleEnum }), kind: t.arg.string() },
     resolve: (_, args, ctx) => backends(ctx, args),
   }),

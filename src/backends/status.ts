@@ -39,10 +39,31 @@ export interface BackendRegistry {
   statuses(): BackendStatus[];
 }
 
+/**
+ * An endpoint as it may be shown: a URL without its user and password (a configured
+ * `http://user:pass@es:9200` must not reach the `backends` query or a log); anything else as is.
+ */
+export function endpointWithoutCredentials(endpoint: string): string {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return endpoint;
+  }
+  if (url.username === '' && url.password === '') return endpoint;
+  url.username = '';
+  url.password = '';
+  return url.toString();
+}
+
 export function createBackendRegistry(): BackendRegistry {
   const reporters: BackendReporter[] = [];
   return {
     add: (r) => void reporters.push(r),
-    statuses: () => reporters.map((r) => r.backendStatus()).sort((a, b) => a.id.localeCompare(b.id)),
+    statuses: () =>
+      reporters
+        .map((r) => r.backendStatus())
+        .map((s) => ({ ...s, endpoint: endpointWithoutCredentials(s.endpoint) }))
+        .sort((a, b) => a.id.localeCompare(b.id)),
   };
 }

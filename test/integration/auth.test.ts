@@ -7,7 +7,7 @@ import { SignJWT } from 'jose';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
-import { gql } from '../helpers/graphql-client.ts';
+import { gql, gqlData } from '../helpers/graphql-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { sendTrace, TRANSPORTS } from '../helpers/otel-sdk.ts';
 import { grpcExport } from '../helpers/otlp-grpc.ts';
@@ -174,6 +174,15 @@ describe('auth: API keys and JWTs on every endpoint', () => {
     await assert.rejects(run({}), (e: { code?: number }) => e.code === 4401);
     await assert.rejects(run({ 'x-api-key': 'wrong' }), (e: { code?: number }) => e.code === 4401);
     await assert.rejects(run({ 'x-api-key': KEYS.ingestA }), (e: { code?: number }) => e.code === 4403);
+  });
+
+  test('backends needs the admin scope, and shows no endpoint credentials', async () => {
+    const q = '{ backends { id endpoint } }';
+    const r = await gql(gw.graphqlUrl, q, {}, { 'x-api-key': KEYS.queryB });
+    assert.equal(r.errors?.[0]?.extensions?.code, 'GW_FORBIDDEN');
+    assert.equal(r.data?.backends ?? null, null);
+    const d = await gqlData<{ backends: { id: string }[] }>(gw.graphqlUrl, q, {}, { 'x-api-key': KEYS.adminA });
+    assert.ok(d.backends.some((b) => b.id === 'duckdb/traces'));
   });
 
   test('/metrics needs an admin credential; /healthz and /readyz stay open', async () => {
