@@ -7,7 +7,7 @@ import type { Component, Consumer, Host, NextConsumers, Signal } from './compone
 import { SignalNotSupportedError } from './component.ts';
 import { fanout } from './helpers/fanout.ts';
 import { componentType, type Registry } from './registry.ts';
-import { ConfigError, mergeConfig } from '../src/config/merge.ts';
+import { ConfigError, SettingError, mergeConfig } from '../src/config/merge.ts';
 
 export interface PipelineConfig {
   receivers: string[];
@@ -32,7 +32,31 @@ export interface RunningPipelines {
 /** Consumers that see every batch a receiver produces, before processing (e.g. the live-tail bus). */
 export type Taps = NextConsumers;
 
+const SECTION = { receivers: 'receiver', processors: 'processor', exporters: 'exporter' } as const;
+
+/**
+ * Every component a pipeline names has its section (`exporters.jaeger`), checked before any type
+ * lookup: an exporter named through TELEQL_TRACES_EXPORTERS without its section is a missing
+ * section, not an unknown type. `hint` adds how to create a section (the config loader knows the
+ * environment variables that do).
+ */
+export function checkPipelineSections(cfg: IngestConfig, hint: (section: string) => string = () => ''): void {
+  for (const [signal, pipe] of Object.entries(cfg.pipelines) as [Signal, PipelineConfig][]) {
+    for (const kind of ['receivers', 'processors', 'exporters'] as const) {
+      for (const id of pipe[kind]) {
+        if (id in cfg[kind]) continue;
+        const configured = Object.keys(cfg[kind]);
+        throw new ConfigError(
+          `pipelines.${signal}.${kind}: ${SECTION[kind]} "${id}" is named in the pipeline but there is no ${kind}.${id} section ` +
+            `(configured ${kind}: ${configured.length > 0 ? configured.join(', ') : 'none'}); add ${kind}.${id} to the config file${hint(`${kind}.${id}`)}`,
+        );
+      }
+    }
+  }
+}
+
 export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Logger, taps: Taps = {}): RunningPipelines {
+  checkPipelineSections(cfg);
   const exporters: [string, Component][] = [];
   const processors: [string, Component][] = [];
   const receivers: [string, Component][] = [];
@@ -40,18 +64,18 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
 
   const settingsFor = (id: string) => ({ id, logger: logger.child({ component: id }) });
   // A factory's create checks its config and builds objects (I/O waits for start), so what it
-  // refuses is a config mistake: the gateway stops with exit code 2 and the message.
-  const created = <C>(make: () => C): C => {
+  // refuses is a config mistake: the gateway stops with exit code 2 and a message naming the
+  // section, and the setting when the factory names it (SettingError).
+  const created = <C>(kind: keyof typeof SECTION, id: string, make: () => C): C => {
     try {
       return make();
     } catch (err) {
-      throw err instanceof ConfigError || !(err instanceof Error) ? err : new ConfigError(err.message);
+      if (err instanceof SettingError) throw new SettingError(`${kind}.${id}.${err.key}`, err.problem);
+      if (err instanceof ConfigError || !(err instanceof Error)) throw err;
+      throw new ConfigError(err.message.startsWith(`${kind}.`) ? err.message : `${kind}.${id}: ${err.message}`);
     }
   };
-  const configFor = (section: Record<string, unknown>, id: string, defaults: unknown, what: string) => {
-    if (!(id in section)) throw new ConfigError(`pipelines: ${what} "${id}" is used by a pipeline but not configured under ${what}s`);
-    return mergeConfig(defaults, section[id], `${what}s.${id}`);
-  };
+  const configFor = (section: Record<string, unknown>, id: string, defaults: unknown, what: string) => mergeConfig(defaults, section[id], `${what}s.${id}`);
 
   for (const [signal, pipe] of Object.entries(cfg.pipelines) as [Signal, PipelineConfig][]) {
     if (pipe.receivers.length === 0 || pipe.exporters.length === 0) {
@@ -61,7 +85,7 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
       const factory = registry.exporters.get(componentType(id));
       if (!factory) throw new ConfigError(`pipelines.${signal}: unknown exporter type "${componentType(id)}"`);
       if (!factory.signals.includes(signal)) throw new SignalNotSupportedError(factory.type, signal);
-      const exporter = created(() => factory.create(settingsFor(`${id}/${signal}`), configFor(cfg.exporters, id, factory.createDefaultConfig(), 'exporter'), signal));
+      const exporter = created('exporters', id, () => factory.create(settingsFor(`${id}/${signal}`), configFor(cfg.exporters, id, factory.createDefaultConfig(), 'exporter'), signal));
       exporters.push([`${id}/${signal}`, exporter]);
       return exporter;
     });
@@ -70,7 +94,7 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
       const factory = registry.processors.get(componentType(id));
       if (!factory) throw new ConfigError(`pipelines.${signal}: unknown processor type "${componentType(id)}"`);
       if (!factory.signals.includes(signal)) throw new SignalNotSupportedError(factory.type, signal);
-      const processor = created(() => factory.create(settingsFor(`${id}/${signal}`), configFor(cfg.processors, id, factory.createDefaultConfig(), 'processor'), signal, next));
+      const processor = created('processors', id, () => factory.create(settingsFor(`${id}/${signal}`), configFor(cfg.processors, id, factory.createDefaultConfig(), 'processor'), signal, next));
       processors.push([`${id}/${signal}`, processor]);
       next = processor;
     }
@@ -92,7 +116,7 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
     for (const signal of Object.keys(nexts) as Signal[]) {
       if (!factory.signals.includes(signal)) throw new SignalNotSupportedError(factory.type, signal);
     }
-    receivers.push([id, created(() => factory.create(settingsFor(id), configFor(cfg.receivers, id, factory.createDefaultConfig(), 'receiver'), nexts))]);
+    receivers.push([id, created('receivers', id, () => factory.create(settingsFor(id), configFor(cfg.receivers, id, factory.createDefaultConfig(), 'receiver'), nexts))]);
   }
 
   // Start downstream first so a receiver never feeds a component that is not running;

@@ -1,5 +1,6 @@
 // The only place that connects the parts: store ← exporters ← pipelines ← receivers on the ingest
 // side, store → resolvers → GraphQL server on the query side.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { createRootLogger, componentLogger } from './logger.ts';
 import type { GatewayConfig } from './config/types.ts';
@@ -16,7 +17,7 @@ import type { Host } from '../ingest/component.ts';
 import type { LogStore, MetricStore, TraceStore } from './stores/types.ts';
 import type { CorrelationStores } from './stores/correlation-types.ts';
 import { createSpanmetricsRedStore } from './stores/prometheus/spanmetrics-red.ts';
-import type { GraphQLServer } from './server/graphql-server.ts';
+import type { GraphQLServer, Readiness } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
 import type { TailBus } from './tail/bus.ts';
 import { tailTaps } from './tail/tap.ts';
@@ -29,10 +30,14 @@ import { embeddingExporterFactory } from '../ingest/exporters/embedding/factory.
 import type { SearchParts } from './search/setup.ts';
 import { createSecurity, limitsProcessorFactory, memoryLimiterProcessorFactory, redactionProcessorFactory, withSecurityProcessors } from './server/security.ts';
 import { openingWriter } from './startup/opening-writer.ts';
+import { readSettingFile } from './config/setting-values.ts';
 
 export interface App {
   start(): Promise<void>;
-  /** Stops receivers, flushes every buffered item into the store, closes the store. Safe twice. */
+  /**
+   * Once ready: /readyz answers 503 for shutdown.drainMs while everything is still served; then stops
+   * receivers, flushes every buffered item into the store, closes the store. Safe twice.
+   */
   stop(): Promise<void>;
   /** Bound addresses after start (tests ask for port 0). */
   addresses(): { graphql: string; otlpGrpc?: string; otlpHttp?: string };
@@ -85,7 +90,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   let store: DuckDbStore | undefined;
   let pipelines: RunningPipelines | undefined;
   let graphql: GraphQLServer | undefined;
-  let isReady = false;
+  let readiness: Readiness = 'starting';
   let closeReaders: (() => Promise<void>) | undefined;
   let stopping: Promise<void> | undefined;
   let alerting: Alerting | undefined;
@@ -140,6 +145,8 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
 
   async function start(): Promise<void> {
     const t0 = performance.now();
+    // Before any listener accepts: an operator reading the first lines of the log sees it.
+    security.warnIfExposed();
     storeOpening = openStore();
     storeOpening.catch(() => undefined); // awaited below, after the receivers listen
     const registry = createRegistry([
@@ -197,7 +204,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       ...cfg.graphql,
       schema,
       contextFor,
-      ready: () => isReady,
+      readiness: () => readiness,
       metrics: gatewayMetrics,
       logger: componentLogger(root, 'graphql'),
       compileSubscriptions: cfg.tail.compiled,
@@ -205,8 +212,10 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       ...security.graphql,
     });
     await graphql.start();
-    security.warnIfExposed();
-    isReady = true;
+    // A stop that came during start-up closed what existed then, not this listener: close it, and
+    // never turn ready.
+    if (stopping) return graphql.stop();
+    readiness = 'ready';
     log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), graphql: `${security.graphql.tls ? 'https' : 'http'}://${graphql.address()}${cfg.graphql.path}` }, 'ready');
   }
 
@@ -244,7 +253,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         node: es.node,
         index: es.index,
         auth,
-        tls: { ...(es.caFile && { caFile: es.caFile }), rejectUnauthorized: es.rejectUnauthorized },
+        tls: { ...(es.caFile && { ca: readSettingFile('storage.elasticsearch.caFile', es.caFile) }), rejectUnauthorized: es.rejectUnauthorized },
         requestTimeoutMs: es.requestTimeoutMs,
         logger: componentLogger(root, 'elasticsearch'),
       });
@@ -266,7 +275,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         bearer: p.bearer,
         tenantHeader: p.tenantHeader,
         headers: p.headers,
-        caFile: p.caFile,
+        ...(p.caFile && { ca: readSettingFile('storage.prometheus.caFile', p.caFile) }),
         rejectUnauthorized: p.rejectUnauthorized,
       });
       const observed = observeStore(prom, { id: 'prometheus/read/metrics', kind: 'prometheus', signal: 'metrics', endpoint: p.url });
@@ -365,7 +374,16 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
 
   async function stop(): Promise<void> {
     stopping ??= (async () => {
-      isReady = false;
+      const wasReady = readiness === 'ready';
+      readiness = 'draining';
+      // Load balancers learn of the stop from failing /readyz probes, or on Kubernetes once the pod's
+      // endpoint removal has reached kube-proxy and ingresses: seconds in which they still send, so
+      // the listeners keep accepting OTLP and GraphQL. A gateway never ready has no traffic to drain.
+      const { drainMs } = cfg.shutdown;
+      if (wasReady && drainMs > 0) {
+        log.info({ drainMs }, 'draining: /readyz answers 503, OTLP and GraphQL are still served until the listeners close');
+        await sleep(drainMs);
+      }
       // Receivers stop first (pipelines shut down upstream first), then batches flush into the store.
       await graphql?.stop();
       await pipelines?.shutdown();
@@ -385,7 +403,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   return {
     start,
     stop,
-    ready: () => isReady,
+    ready: () => readiness === 'ready',
     addresses: () => {
       const otlp = otlpAddresses();
       return { graphql: graphql?.address() ?? '', otlpGrpc: otlp.grpc, otlpHttp: otlp.http };

@@ -1,8 +1,9 @@
 // Bearer JWTs (jose): HMAC shared secret or a JWKS file; exp/nbf always checked, iss/aud when
 // configured; tenant and scopes read from configurable claims.
-import { readFileSync } from 'node:fs';
 import type { JWTPayload, JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { AuthConfig } from '../config/security.ts';
+import { SettingError } from '../config/merge.ts';
+import { readSettingFile } from '../config/setting-values.ts';
 import { isValidTenant } from '../tenant.ts';
 import { SCOPES, type Principal, type Scope, unauthenticated } from './types.ts';
 
@@ -20,6 +21,20 @@ function claim(payload: JWTPayload, path: string): unknown {
   return node;
 }
 
+/** The JSON Web Key Set in `file`; a SettingError naming auth.jwt.jwksFile when it cannot be read or is not one. */
+function readJwks(file: string): unknown {
+  const key = 'auth.jwt.jwksFile';
+  let json: unknown;
+  try {
+    json = JSON.parse(readSettingFile(key, file).toString('utf8'));
+  } catch (err) {
+    if (err instanceof SettingError) throw err;
+    throw new SettingError(key, `${file} is not JSON: ${(err as Error).message}`);
+  }
+  if (!Array.isArray((json as { keys?: unknown } | null)?.keys)) throw new SettingError(key, `${file} is not a JSON Web Key Set (expected {"keys": [...]})`);
+  return json;
+}
+
 export function createJwtVerifier(cfg: AuthConfig['jwt']): JwtVerifier {
   const options = {
     ...(cfg.issuer && { issuer: cfg.issuer }),
@@ -28,10 +43,7 @@ export function createJwtVerifier(cfg: AuthConfig['jwt']): JwtVerifier {
     requiredClaims: ['exp'],
   };
   // The JWKS file is read now, so a missing or unparsable one fails start-up.
-  const jwksJson = cfg.jwksFile ? (JSON.parse(readFileSync(cfg.jwksFile, 'utf8')) as unknown) : undefined;
-  if (jwksJson !== undefined && !Array.isArray((jwksJson as { keys?: unknown } | null)?.keys)) {
-    throw new Error(`auth.jwt.jwksFile: ${cfg.jwksFile} is not a JSON Web Key Set (expected {"keys": [...]})`);
-  }
+  const jwksJson = cfg.jwksFile ? readJwks(cfg.jwksFile) : undefined;
   // jose (~50 ms to import) loads in the background from here: only configs with JWT auth pay it.
   const verifying: Promise<(token: string) => ReturnType<typeof jwtVerify>> = import('jose').then(({ createLocalJWKSet, jwtVerify }) => {
     if (jwksJson !== undefined) {

@@ -105,5 +105,7 @@ export function defaultConfig(): GatewayConfig {
     auth: defaultAuthConfig(),
     limits: defaultLimitsConfig(),
     tls: defaultTlsConfig(),
+    // Local use stops at once; behind a load balancer, README "Configuration" suggests a drain.
+    shutdown: { drainMs: 0 },
   };
 }

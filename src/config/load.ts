@@ -8,6 +8,7 @@ import type { GatewayConfig } from './types.ts';
 import { validateSearchConfig } from '../search/config.ts';
 import { validateSecurityConfig } from './security.ts';
 import { retentionPlan } from '../stores/duckdb/retention.ts';
+import { checkPipelineSections } from '../../ingest/pipeline.ts';
 
 export interface ConfigSources {
   file?: string;
@@ -17,6 +18,8 @@ export interface ConfigSources {
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/** shutdown.drainMs at most: longer than any orchestrator waits after SIGTERM (Kubernetes' default grace is 30 s). */
+const MAX_DRAIN_MS = 300_000;
 
 /** The documented environment variables (README's table is generated from the same list). */
 export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | 'int' | 'list'; help: string }[] = [
@@ -82,6 +85,7 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_REFUSAL_DELAY_AFTER_REFUSALS', path: 'limits.refusalDelay.afterRefusals', kind: 'int', help: 'rate-limit refusals of a tenant within one Retry-After window answered at once before later ones are held (32; 0 = never hold)' },
   { name: 'TELEQL_REFUSAL_DELAY_MAX_HELD', path: 'limits.refusalDelay.maxHeld', kind: 'int', help: 'refusals held at once, all tenants; beyond, answered at once (1000)' },
   { name: 'TELEQL_REFUSAL_DELAY_MAX_HELD_PER_TENANT', path: 'limits.refusalDelay.maxHeldPerTenant', kind: 'int', help: 'refusals of one tenant held at once; beyond, answered at once (64)' },
+  { name: 'TELEQL_SHUTDOWN_DRAIN_MS', path: 'shutdown.drainMs', kind: 'int', help: 'on SIGTERM/SIGINT, /readyz answers 503 this long while OTLP and GraphQL are still served, then the listeners close (0; Kubernetes: e.g. 10000)' },
 ];
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
@@ -151,8 +155,15 @@ function deepMerge(a: unknown, b: unknown): unknown {
   return out;
 }
 
+/** ` or set TELEQL_JAEGER_OTLP_ENDPOINT`: the variable that creates a component section, if one does. */
+function sectionVariableHint(section: string): string {
+  const variable = ENV_VARS.find((v) => v.path.startsWith(`${section}.`));
+  return variable ? ` or set ${variable.name}` : '';
+}
+
 function validate(cfg: GatewayConfig): void {
   validateSecurityConfig(cfg);
+  checkPipelineSections(cfg, sectionVariableHint);
   if (!LOG_LEVELS.includes(cfg.log.level)) throw new ConfigError(`log.level: expected one of ${LOG_LEVELS.join('|')} (actual: '${cfg.log.level}')`);
   if (!Number.isInteger(cfg.graphql.port) || cfg.graphql.port < 0 || cfg.graphql.port > 65535) {
     throw new ConfigError(`graphql.port: expected an integer from 0 to 65535 (actual: ${cfg.graphql.port})`);
@@ -222,6 +233,10 @@ function validate(cfg: GatewayConfig): void {
   if (!['ms', 's'].includes(red.durationUnit)) throw new ConfigError(`correlation.red.durationUnit: expected one of ms|s (actual: '${red.durationUnit}')`);
   if (red.source === 'prometheus' && !/^https?:\/\//.test(red.prometheusUrl)) {
     throw new ConfigError(`correlation.red.prometheusUrl: RED comes from Prometheus, so an http(s) URL is needed (actual: '${red.prometheusUrl}')`);
+  }
+  const { drainMs } = cfg.shutdown;
+  if (!Number.isInteger(drainMs) || drainMs < 0 || drainMs > MAX_DRAIN_MS) {
+    throw new ConfigError(`shutdown.drainMs: expected an integer number of ms from 0 to ${MAX_DRAIN_MS} (actual: ${drainMs})`);
   }
   validateSearchConfig(cfg.search);
   retentionPlan(cfg.storage.retention);

@@ -13,6 +13,21 @@ export class ConfigError extends Error {
 }
 
 /**
+ * One setting that is wrong, named by its key. A component names the key within its own section
+ * (`endpoint`, `tls.caFile`); the pipeline builder, which knows the section, names it in full
+ * (`exporters.jaeger.endpoint`).
+ */
+export class SettingError extends ConfigError {
+  constructor(
+    readonly key: string,
+    readonly problem: string,
+  ) {
+    super(`${key}: ${problem}`);
+    this.name = 'SettingError';
+  }
+}
+
+/**
  * `defaults` fixes the shape: a key absent from a non-empty defaults object is a typo; an empty
  * defaults object is an open map (ids → sections). A null or undefined default accepts any value.
  */

@@ -200,4 +200,12 @@ export interface GatewayConfig extends IngestConfig {
   limits: LimitsConfig;
   /** TLS for every listener. */
   tls: TlsConfig;
+  /** What a stop (SIGTERM, SIGINT) does before the listeners close. */
+  shutdown: {
+    /**
+     * How long /readyz answers 503 while OTLP and GraphQL are still served, so a load balancer or
+     * Kubernetes Service stops sending before the listeners close (ms; 0 = close at once).
+     */
+    drainMs: number;
+  };
 }

@@ -38,6 +38,9 @@ import {
   queryTextLimitPlugin,
 } from './query-limits.ts';
 
+/** The gateway's state as /readyz reports it: `draining` from a stop until the listeners close (shutdown.drainMs). */
+export type Readiness = 'starting' | 'ready' | 'draining';
+
 export interface GraphQLServerOptions {
   host: string;
   port: number;
@@ -53,7 +56,8 @@ export interface GraphQLServerOptions {
    * for one client connection (the graphql-ws socket; for HTTP and SSE, the request).
    */
   contextFor: (tenant: string, connection: object) => object;
-  ready: () => boolean;
+  /** What /readyz answers: 200 only while `ready`; 503 while starting and while draining before a stop. */
+  readiness: () => Readiness;
   /** The gateway's own metrics, served on /metrics. */
   metrics: MetricsSource;
   logger: Logger;
@@ -344,8 +348,8 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       return;
     }
     if (url === '/readyz') {
-      const ready = opts.ready();
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ready ? 'ready' : 'starting' }));
+      const status = opts.readiness();
+      res.writeHead(status === 'ready' ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status }));
       return;
     }
     if (url === '/metrics') {

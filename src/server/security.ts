@@ -1,6 +1,5 @@
 // Builds, from the `auth`, `limits` and `tls` config sections, what each listener needs: the one
 // authenticator, the per-tenant limiters and the TLS options. Called once by src/app.ts.
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/types.ts';
 import { createAuthenticator, warnIfExposed } from '../auth/authenticator.ts';
@@ -30,7 +29,9 @@ export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
   const { ingest } = cfg.limits;
   // One tarpit for every listener, so its caps bound the held requests of the whole process.
   const refusalDelay = createRefusalDelay(cfg.limits.refusalDelay, componentLogger(root, 'limits'));
-  const tls = cfg.tls.certFile ? { cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile) } : undefined;
+  // The files are read once for every listener; the GraphQL one serves the certificate without the client CA.
+  const listenerTls = receiverTls(cfg.tls);
+  const tls = listenerTls?.server;
   return {
     receiver: {
       guard: createReceiverGuard({
@@ -42,7 +43,7 @@ export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
         logger,
       }),
       refusalDelay,
-      tls: receiverTls(cfg.tls),
+      tls: listenerTls,
       connections: cfg.limits.connections,
     },
     graphql: { authenticator, metricsAccess: cfg.auth.metrics, limits: cfg.limits.graphql, connections: cfg.limits.connections, refusalDelay, ...(tls && { tls }) },

@@ -1,13 +1,17 @@
-// The `teleql` command's small subcommands, as a real process: hash-key, --version, serve --help.
+// The `teleql` command's small subcommands, as a real process: hash-key, --version, serve --help,
+// and the messages `serve` stops with when a setting is wrong.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createApiKeyVerifier, hashApiKey } from '../../src/auth/api-keys.ts';
 import { loadConfig } from '../../src/config/load.ts';
 
 const BIN = new URL('../../bin/teleql.js', import.meta.url).pathname;
-const run = (args: string[], input = '') => spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8' });
+const run = (args: string[], input = '', env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
 
 test('hash-key writes the auth.apiKeys hash of a key from stdin, or of a new random key', () => {
   const sha = run(['hash-key'], 'the-key\n');
@@ -36,4 +40,33 @@ test('--version prints the package version; serve --help prints the usage', () =
   const help = run(['serve', '--help']);
   assert.equal(help.status, 0);
   assert.match(help.stdout, /^usage: teleql serve/);
+});
+
+test('serve stops with exit code 2 and a message naming the setting when a URL, a file or an exporter section is wrong', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-cli-'));
+  try {
+    const config = join(dir, 'teleql.yaml');
+    writeFileSync(config, 'exporters:\n  jaeger:\n    endpoint: "not a url"\npipelines:\n  traces:\n    receivers: [otlp]\n    processors: [batch]\n    exporters: [duckdb, jaeger]\n');
+    const missing = join(dir, 'missing');
+    const local = { TELEQL_GRAPHQL_PORT: '0', TELEQL_OTLP_GRPC_PORT: '0', TELEQL_OTLP_HTTP_PORT: '0', TELEQL_DATA_PATH: ':memory:', TELEQL_LOG_LEVEL: 'warn' };
+    const cases: [string[], Record<string, string>, string][] = [
+      [['--config', config], {}, 'exporters.jaeger.endpoint: "not a url" is not a URL'],
+      [[], { TELEQL_TRACES_EXPORTERS: 'duckdb,jaeger', TELEQL_JAEGER_OTLP_ENDPOINT: 'https://jaeger:4318', TELEQL_JAEGER_OTLP_CA_FILE: `${missing}/ca.pem` }, `exporters.jaeger.tls.caFile: cannot read ${missing}/ca.pem: no such file`],
+      [[], { TELEQL_TLS_CERT_FILE: `${missing}/cert.pem`, TELEQL_TLS_KEY_FILE: `${missing}/key.pem` }, `tls.certFile: cannot read ${missing}/cert.pem: no such file`],
+      [[], { TELEQL_AUTH_MODE: 'jwt', TELEQL_JWKS_FILE: `${missing}/jwks.json` }, `auth.jwt.jwksFile: cannot read ${missing}/jwks.json: no such file`],
+      [[], { TELEQL_LOGS_READ: 'elasticsearch', TELEQL_ES_NODE: 'https://es:9200', TELEQL_ES_CA_FILE: `${missing}/es.pem` }, `storage.elasticsearch.caFile: cannot read ${missing}/es.pem: no such file`],
+      [
+        [],
+        { TELEQL_TRACES_EXPORTERS: 'duckdb,jaeger' },
+        'pipelines.traces.exporters: exporter "jaeger" is named in the pipeline but there is no exporters.jaeger section (configured exporters: duckdb, embedding); add exporters.jaeger to the config file or set TELEQL_JAEGER_OTLP_ENDPOINT',
+      ],
+    ];
+    for (const [args, env, message] of cases) {
+      const served = run(['serve', ...args], '', { ...local, ...env });
+      assert.equal(served.status, 2, `${message}\n${served.stderr}`);
+      assert.equal(served.stderr, `teleql: ${message}\n`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -262,10 +262,10 @@ describe('limits.refusalDelay: a flooding tenant gets its refusals late', () => 
   });
 
   test('the real OTel HTTP exporter, which honours Retry-After, is refused but never held, and its spans arrive', async () => {
-    const failedBefore = await metric(gw, 'teleql_otlp_failed_requests_total');
+    const failedBefore = await metric(gw, 'teleql_otlp_failed_requests_total', { reason: 'rate_limited' });
     const delayedBefore = await delayed(gw, 'otlp_http');
     const sent = await sendTrace('http-json', { otlpHttp: gw.otlpHttp, otlpGrpc: gw.otlpGrpc }, { service: 'svc-sdk', headers: { 'X-Scope-OrgID': 'sdk-http' } });
-    assert.ok((await metric(gw, 'teleql_otlp_failed_requests_total')) > failedBefore, 'the exporter was refused at least once');
+    assert.ok((await metric(gw, 'teleql_otlp_failed_requests_total', { reason: 'rate_limited' })) > failedBefore, 'the exporter was refused at least once');
     assert.equal(await delayed(gw, 'otlp_http'), delayedBefore, 'none of its refusals was held');
     const got = await waitFor(
       () => gqlData<{ trace: { spans: { spanId: string }[] } | null }>(gw.graphqlUrl, 'query ($id: ID!) { trace(traceId: $id) { spans { spanId } } }', { id: sent.traceId }, { 'x-scope-orgid': 'sdk-http' }),
@@ -279,12 +279,12 @@ describe('limits.refusalDelay: a flooding tenant gets its refusals late', () => 
     // This exporter version does not retry gRPC errors: each export is one call, exported as spans
     // end, so it sends no more than its exports and stays under the threshold.
     const delayedBefore = await delayed(gw, 'otlp_grpc');
-    const failedBefore = await metric(gw, 'teleql_otlp_failed_requests_total');
+    const failedBefore = await metric(gw, 'teleql_otlp_failed_requests_total', { reason: 'rate_limited' });
     const outcome = await sendTrace('grpc', { otlpHttp: gw.otlpHttp, otlpGrpc: gw.otlpGrpc }, { service: 'svc-sdk', headers: { 'X-Scope-OrgID': 'sdk-grpc' } }).then(
       () => [] as unknown[],
       (err: unknown) => (Array.isArray(err) ? err : [err]),
     );
-    assert.ok((await metric(gw, 'teleql_otlp_failed_requests_total')) > failedBefore, 'the exporter was refused at least once');
+    assert.ok((await metric(gw, 'teleql_otlp_failed_requests_total', { reason: 'rate_limited' })) > failedBefore, 'the exporter was refused at least once');
     assert.ok(outcome.length > 0 && outcome.every((e) => (e as { code?: number }).code === grpc.status.RESOURCE_EXHAUSTED), `the exporter saw RESOURCE_EXHAUSTED: ${String(outcome)}`);
     assert.equal(await delayed(gw, 'otlp_grpc'), delayedBefore, 'none of its refusals was held');
     const got = await waitFor(() => gqlData<{ spans: { nodes: unknown[] } }>(gw.graphqlUrl, '{ spans(first: 1) { nodes { name } } }', {}, { 'x-scope-orgid': 'sdk-grpc' }), (d) => d.spans.nodes.length > 0, 'the admitted span');

@@ -13,9 +13,10 @@ import { sendTrace } from '../helpers/otel-sdk.ts';
 
 const THRESHOLD = 3;
 
-async function metric(gw: TestGateway, name: string): Promise<number> {
+async function metric(gw: TestGateway, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await (await fetch(gw.graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  const line = text.split('\n').find((l) => (l.startsWith(`${name} `) || l.startsWith(`${name}{`)) && want.every((w) => l.includes(w)));
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
@@ -139,11 +140,11 @@ describe('limits.ingest.closeAfterRefusals', () => {
   });
 
   test('the real OTel HTTP exporter, which honours Retry-After, sees retryable 429s, never a closed connection, and gets its spans in', async () => {
-    const failedBefore = await metric(gw, 'teleql_otlp_failed_requests_total');
+    const failedBefore = await metric(gw, 'teleql_otlp_failed_requests_total', { reason: 'rate_limited' });
     const closedBefore = await metric(gw, 'teleql_otlp_closed_unread_total');
     // Three spans, exported one by one as they end (SimpleSpanProcessor): at 1 item/s most are refused first.
     const sent = await sendTrace('http-json', { otlpHttp: gw.otlpHttp, otlpGrpc: gw.otlpGrpc }, { service: 'svc-sdk', headers: { 'X-Scope-OrgID': 'sdk' } });
-    assert.ok((await metric(gw, 'teleql_otlp_failed_requests_total')) > failedBefore, 'the exporter was refused at least once');
+    assert.ok((await metric(gw, 'teleql_otlp_failed_requests_total', { reason: 'rate_limited' })) > failedBefore, 'the exporter was refused at least once');
     assert.equal(await metric(gw, 'teleql_otlp_closed_unread_total'), closedBefore, 'no refusal of the exporter closed its connection');
     await new Promise((r) => setTimeout(r, 100));
     const got = await gqlData<{ trace: { spans: { spanId: string }[] } | null }>(gw.graphqlUrl, 'query ($id: ID!) { trace(traceId: $id) { spans { spanId } } }', { id: sent.traceId }, { 'x-scope-orgid': 'sdk' });

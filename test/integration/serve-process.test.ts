@@ -67,6 +67,36 @@ test('SIGTERM flushes acknowledged spans into DuckDB and a restart serves them',
   }
 });
 
+test('SIGTERM with TELEQL_SHUTDOWN_DRAIN_MS: /readyz answers 503 while OTLP is still acknowledged, then the process flushes and exits 0', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-serve-'));
+  try {
+    const [grpc, http, graphql] = [await freePort(), await freePort(), await freePort()];
+    const env = {
+      TELEQL_OTLP_GRPC_PORT: String(grpc),
+      TELEQL_OTLP_HTTP_PORT: String(http),
+      TELEQL_GRAPHQL_PORT: String(graphql),
+      TELEQL_LOG_LEVEL: 'info',
+      TELEQL_SHUTDOWN_DRAIN_MS: '3000',
+    };
+    const readyz = () => fetch(`http://127.0.0.1:${graphql}/readyz`).then((r) => r.status);
+    const p = serve(['--data', join(dir, 'teleql.duckdb')], env);
+    try {
+      await waitFor(readyz, (s) => s === 200, 'readiness', 20_000);
+      p.child.kill('SIGTERM');
+      await waitFor(readyz, (s) => s === 503, 'readiness to fail after SIGTERM', 2_000);
+      // Still accepted: a load balancer that has not yet seen the failing probe keeps sending.
+      await sendTrace('http-proto', { otlpGrpc: `127.0.0.1:${grpc}`, otlpHttp: `http://127.0.0.1:${http}` }, { service: 'drain-svc' });
+      assert.equal(await p.exited, 0, p.output());
+      assert.match(p.output(), /"drainMs":3000,.*"msg":"draining: \/readyz answers 503/);
+      assert.match(p.output(), /"msg":"stopped"/);
+    } finally {
+      p.child.kill('SIGKILL');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a misspelled config key stops start-up with exit code 2 and names the key', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'teleql-serve-'));
   try {

@@ -504,7 +504,7 @@ describe('spine: OTLP in → DuckDB → GraphQL out', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /^teleql_otlp_accepted_items_total\{component="otlp",signal="traces"\} [1-9]\d*$/m);
     assert.match(metrics, /^teleql_duckdb_rows_written_total\{table="spans"\} [1-9]\d*$/m);
-    assert.match(metrics, /^teleql_otlp_failed_requests_total\{component="otlp"\} [1-9]\d*$/m);
+    assert.match(metrics, /^teleql_otlp_failed_requests_total\{component="otlp",reason="bad_request"\} [1-9]\d*$/m);
     // GraphQL requests (the earlier tests' queries) as a histogram, and the standard process metrics.
     assert.match(metrics, /^# TYPE teleql_graphql_request_duration_seconds histogram$/m);
     assert.match(metrics, /^teleql_graphql_request_duration_seconds_bucket\{status="200",le="\+Inf"\} [1-9]\d*$/m);

@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { buildApp } from '../../src/app.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { createRootLogger, silentLogger } from '../../src/logger.ts';
 import { deferred } from '../../ingest/helpers/deferred.ts';
 import { testConfig } from '../helpers/gateway.ts';
 import { gqlData } from '../helpers/graphql-client.ts';
@@ -89,5 +90,32 @@ test('a store that cannot open fails start-up with its error after the receivers
     assert.equal(stopped, 'stopped', 'the waiting batch fails at once: the store will not open on a retry');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the SECURITY warning for an exposed listener with auth off is logged before any listener accepts', async () => {
+  const lines: { msg: string }[] = [];
+  const logs = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { msg: string });
+      done();
+    },
+  });
+  const exposed = { grpc: { host: '0.0.0.0' }, http: { host: '0.0.0.0' } };
+  const app = buildApp(testConfig({ search: { enabled: false }, log: { level: 'info' }, graphql: { host: '0.0.0.0' }, receivers: { otlp: exposed } }), {
+    logger: createRootLogger('info', logs),
+  });
+  try {
+    await app.start();
+  } finally {
+    await app.stop();
+  }
+  const messages = lines.map((l) => l.msg);
+  const firstWarning = messages.findIndex((m) => m.startsWith('SECURITY: '));
+  assert.ok(firstWarning >= 0, 'the warning is logged');
+  assert.equal(messages.filter((m) => m.startsWith('SECURITY: ')).length, 3, 'one per exposed listener: graphql, otlp grpc, otlp http');
+  for (const listening of ['otlp receiver listening', 'accepting OTLP', 'ready']) {
+    const at = messages.indexOf(listening);
+    assert.ok(at > firstWarning, `the warning comes before "${listening}" (${JSON.stringify(messages)})`);
   }
 });

@@ -8,7 +8,9 @@ import type { GatewayConfig } from '../../../src/config/types.ts';
 import type { LogRecord } from '../../../src/model/telemetry.ts';
 import { createElasticsearchLogWriter, DEFAULT_DATA_STREAM, type BulkOutcome, type ElasticsearchAuth, type ElasticsearchLogWriter } from '../../../src/stores/elasticsearch/index.ts';
 import { createQueuedExporter, defaultQueueSettings, type QueueSettings, type SendResult, type Sender } from '../helpers/index.ts';
-import { defaultConnectionSettings, type ConnectionSettings } from '../helpers/connection.ts';
+import { defaultConnectionSettings, tlsMaterial, type ConnectionSettings } from '../helpers/connection.ts';
+import { SettingError } from '../../../src/config/merge.ts';
+import { settingUrl } from '../../../src/config/setting-values.ts';
 
 export interface ElasticsearchExporterConfig extends ConnectionSettings, QueueSettings {
   /** e.g. `http://elasticsearch:9200`. */
@@ -96,20 +98,14 @@ export function elasticsearchExporterFactory(defaults: ElasticsearchDefaults): E
       };
     },
     create<S extends Signal>(settings: { id: string; logger: Logger }, config: ElasticsearchExporterConfig, signal: S) {
-      if (!/^https?:\/\//.test(config.node)) {
-        throw new Error(`exporters.${settings.id}: node must be an http(s) URL (actual: '${config.node}')`);
-      }
+      if (config.node === '') throw new SettingError('node', 'not set; set it here or as storage.elasticsearch.node (TELEQL_ES_NODE)');
+      settingUrl('node', config.node, ['http:', 'https:']);
       const a = auth(config.auth);
       const writer = createElasticsearchLogWriter({
         node: config.node,
         headers: config.headers,
         ...(a && { auth: a }),
-        tls: {
-          rejectUnauthorized: !config.tls.insecureSkipVerify,
-          ...(config.tls.caFile && { caFile: config.tls.caFile }),
-          ...(config.tls.certFile && { certFile: config.tls.certFile }),
-          ...(config.tls.keyFile && { keyFile: config.tls.keyFile }),
-        },
+        tls: tlsMaterial(config.tls),
         requestTimeoutMs: config.requestTimeoutMs,
         dataStream: config.dataStream,
         templatePattern: config.templatePattern,

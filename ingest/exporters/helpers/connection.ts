@@ -2,10 +2,10 @@
 // exporter (`auth.username/password`, `auth.bearer`, `auth.apiKey`; `tls.caFile`, `tls.certFile`,
 // `tls.keyFile`, `tls.insecureSkipVerify`), and one small HTTP client that honours them and an
 // AbortSignal. Secrets never go into errors or logs.
-import { readFileSync } from 'node:fs';
 import { request as httpRequest, Agent as HttpAgent, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { gzipSync } from 'node:zlib';
+import { readSettingFile, settingUrl } from '../../../src/config/setting-values.ts';
 
 export interface ConnectionSettings {
   headers: Record<string, string>;
@@ -36,19 +36,15 @@ export interface TlsMaterial {
   rejectUnauthorized: boolean;
 }
 
-/** Reads the TLS files once, at exporter creation (a missing file fails start-up, not every send). */
+/**
+ * Reads the TLS files once, at exporter creation (a missing file fails start-up, not every send,
+ * with a SettingError naming `tls.caFile` etc.; the pipeline adds the exporter's section).
+ */
 export function tlsMaterial(tls: ConnectionSettings['tls']): TlsMaterial {
-  const read = (file: string, what: string) => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new Error(`tls.${what}: cannot read ${file}: ${(err as Error).message}`);
-    }
-  };
   return {
-    ...(tls.caFile && { ca: read(tls.caFile, 'caFile') }),
-    ...(tls.certFile && { cert: read(tls.certFile, 'certFile') }),
-    ...(tls.keyFile && { key: read(tls.keyFile, 'keyFile') }),
+    ...(tls.caFile && { ca: readSettingFile('tls.caFile', tls.caFile) }),
+    ...(tls.certFile && { cert: readSettingFile('tls.certFile', tls.certFile) }),
+    ...(tls.keyFile && { key: readSettingFile('tls.keyFile', tls.keyFile) }),
     rejectUnauthorized: !tls.insecureSkipVerify,
   };
 }
@@ -66,10 +62,12 @@ export interface HttpPoster {
   close(): void;
 }
 
-/** Keep-alive POSTs to one base URL with the connection settings applied. Rejects on network errors and abort. */
-export function createHttpPoster(baseUrl: string, conn: ConnectionSettings): HttpPoster {
-  const url = new URL(baseUrl);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`expected an http(s) URL (actual: '${baseUrl}')`);
+/**
+ * Keep-alive POSTs to one base URL with the connection settings applied. Rejects on network errors
+ * and abort. A base URL that is not http(s) is a SettingError naming `urlKey` (the exporter's key for it).
+ */
+export function createHttpPoster(baseUrl: string, conn: ConnectionSettings, urlKey = 'endpoint'): HttpPoster {
+  const url = settingUrl(urlKey, baseUrl, ['http:', 'https:']);
   const https = url.protocol === 'https:';
   const tls = https ? tlsMaterial(conn.tls) : undefined;
   const agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 4, ...tls }) : new HttpAgent({ keepAlive: true, maxSockets: 4 });

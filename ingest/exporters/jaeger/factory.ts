@@ -4,6 +4,7 @@ import type { CreateSettings, ExporterFactory, Signal } from '../../component.ts
 import { createQueuedExporter, defaultQueueSettings, type QueueSettings } from '../helpers/index.ts';
 import { defaultConnectionSettings } from '../helpers/connection.ts';
 import { createOtlpSender, type OtlpSenderSettings } from './otlp-sender.ts';
+import { SettingError } from '../../../src/config/merge.ts';
 
 export type JaegerExporterConfig = OtlpSenderSettings & QueueSettings;
 
@@ -26,10 +27,10 @@ export const jaegerExporterFactory: ExporterFactory<JaegerExporterConfig> = {
   createDefaultConfig: defaultJaegerExporterConfig,
   create<S extends Signal>(settings: CreateSettings, config: JaegerExporterConfig, signal: S) {
     if (config.protocol !== 'http' && config.protocol !== 'grpc') {
-      throw new Error(`exporters.${settings.id}: protocol must be http or grpc (actual: '${String(config.protocol)}')`);
+      throw new SettingError('protocol', `expected http or grpc (actual: '${String(config.protocol)}')`);
     }
     if (config.compression !== 'none' && config.compression !== 'gzip') {
-      throw new Error(`exporters.${settings.id}: compression must be none or gzip (actual: '${String(config.compression)}')`);
+      throw new SettingError('compression', `expected none or gzip (actual: '${String(config.compression)}')`);
     }
     const sender = createOtlpSender(signal, config, 'jaeger');
     return createQueuedExporter({ id: settings.id, kind: 'jaeger', signal, sender, settings: config, logger: settings.logger });

@@ -11,6 +11,8 @@ import { otlpProto } from '../../../src/otlp/proto.ts';
 import type { SendResult, Sender } from '../helpers/queued-exporter.ts';
 import { httpResult } from '../helpers/http-result.ts';
 import { authHeaders, createHttpPoster, tlsMaterial, type ConnectionSettings } from '../helpers/connection.ts';
+import { SettingError } from '../../../src/config/merge.ts';
+import { settingUrl } from '../../../src/config/setting-values.ts';
 
 export interface OtlpSenderSettings extends ConnectionSettings {
   protocol: 'http' | 'grpc';
@@ -104,9 +106,14 @@ function httpSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
   };
 }
 
+/** `host:port` (any other gRPC target passes as written), or an http(s) URL whose scheme picks TLS. */
 function grpcTarget(endpoint: string): { target: string; tls: boolean } {
-  const m = /^(https?):\/\/([^/]+)/.exec(endpoint);
-  if (m) return { target: m[2]!, tls: m[1] === 'https' };
+  const m = /^(https?):\/\/([^/]+)/i.exec(endpoint);
+  if (m) {
+    settingUrl('endpoint', endpoint, ['http:', 'https:']);
+    return { target: m[2]!, tls: m[1]!.toLowerCase() === 'https' };
+  }
+  if (endpoint === '' || /\s/.test(endpoint)) throw new SettingError('endpoint', `${JSON.stringify(endpoint)} is neither host:port nor an http(s) URL`);
   return { target: endpoint, tls: false };
 }
 

@@ -5,7 +5,6 @@
 // and timeouts retryable.
 import http from 'node:http';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { MetricPoint } from '../../../src/model/telemetry.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
@@ -13,6 +12,8 @@ import type { ExportResult } from '../../component.ts';
 import { translate, type ExponentialHistogramMode, type PromTimeSeries } from './translate.ts';
 import { encodeWriteRequest, REMOTE_WRITE_HEADERS } from './wire.ts';
 import { parseRetryAfter } from '../helpers/index.ts';
+import { SettingError } from '../../../src/config/merge.ts';
+import { readSettingFile, settingUrl } from '../../../src/config/setting-values.ts';
 
 export interface RemoteWriteConfig {
   /** e.g. http://prometheus:9090/api/v1/write */
@@ -94,22 +95,21 @@ function chunk(series: PromTimeSeries[], maxSamples: number): PromTimeSeries[][]
 }
 
 export function createRemoteWriteSender(cfg: RemoteWriteConfig, logger: Logger): RemoteWriteSender {
-  if (!cfg.endpoint) throw new Error('the prometheus exporter needs an endpoint (e.g. http://prometheus:9090/api/v1/write)');
-  const url = new URL(cfg.endpoint);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`prometheus endpoint must be http(s) (actual: ${cfg.endpoint})`);
+  if (!cfg.endpoint) throw new SettingError('endpoint', 'not set; the prometheus exporter needs an endpoint such as http://prometheus:9090/api/v1/write');
+  const url = settingUrl('endpoint', cfg.endpoint, ['http:', 'https:']);
   if (cfg.exponentialHistograms !== 'native' && cfg.exponentialHistograms !== 'buckets') {
-    throw new Error(`exponentialHistograms must be native or buckets (actual: ${JSON.stringify(cfg.exponentialHistograms)})`);
+    throw new SettingError('exponentialHistograms', `expected native or buckets (actual: ${JSON.stringify(cfg.exponentialHistograms)})`);
   }
   if (!Number.isInteger(cfg.maxSamplesPerRequest) || cfg.maxSamplesPerRequest < 1) {
-    throw new Error(`maxSamplesPerRequest must be an integer greater than 0 (actual: ${cfg.maxSamplesPerRequest})`);
+    throw new SettingError('maxSamplesPerRequest', `expected an integer greater than 0 (actual: ${cfg.maxSamplesPerRequest})`);
   }
   const secure = url.protocol === 'https:';
   const agent = secure
     ? new https.Agent({
         keepAlive: true,
-        ...(cfg.tls.caFile && { ca: readFileSync(cfg.tls.caFile) }),
-        ...(cfg.tls.certFile && { cert: readFileSync(cfg.tls.certFile) }),
-        ...(cfg.tls.keyFile && { key: readFileSync(cfg.tls.keyFile) }),
+        ...(cfg.tls.caFile && { ca: readSettingFile('tls.caFile', cfg.tls.caFile) }),
+        ...(cfg.tls.certFile && { cert: readSettingFile('tls.certFile', cfg.tls.certFile) }),
+        ...(cfg.tls.keyFile && { key: readSettingFile('tls.keyFile', cfg.tls.keyFile) }),
         rejectUnauthorized: !cfg.tls.insecureSkipVerify,
       })
     : new http.Agent({ keepAlive: true });

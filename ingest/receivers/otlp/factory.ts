@@ -4,7 +4,7 @@ import { type OtlpReceiverConfig, checkOtlpReceiverConfig, defaultOtlpReceiverCo
 import { startGrpcServer } from './grpc.ts';
 import { startHttpServer } from './http.ts';
 import { otlpProto } from '../../../src/otlp/proto.ts';
-import { type OtlpReceiverStats, type RunningServer, emptyStats } from './receive.ts';
+import { FAILURE_REASONS, type OtlpReceiverStats, type RunningServer, emptyStats } from './receive.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import { type ReceiverGuard, openGuard } from './guard.ts';
 import type { ReceiverTls } from './tls.ts';
@@ -70,7 +70,7 @@ export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceive
       return { ...(grpc && { grpc: grpc.address }), ...(http && { http: http.address }) };
     },
     stats() {
-      return { ...ctx.stats };
+      return { ...ctx.stats, failedRequests: { ...ctx.stats.failedRequests } };
     },
     metrics() {
       const s = ctx.stats;
@@ -84,7 +84,9 @@ export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceive
       return [
         c('teleql_otlp_requests_total', 'OTLP export requests received', s.grpcRequests, { transport: 'grpc' }),
         c('teleql_otlp_requests_total', 'OTLP export requests received', s.httpRequests, { transport: 'http' }),
-        c('teleql_otlp_failed_requests_total', 'OTLP requests answered with an error status', s.failedRequests),
+        ...FAILURE_REASONS.map((reason) =>
+          c('teleql_otlp_failed_requests_total', 'OTLP requests answered with an error status, by reason', s.failedRequests[reason], { reason }),
+        ),
         c('teleql_otlp_closed_unread_total', 'OTLP/HTTP 429s answered by closing the connection with the body unread (limits.ingest.closeAfterRefusals)', s.closedUnread),
         c('teleql_otlp_accepted_items_total', 'Items handed to the pipeline', s.acceptedSpans, { signal: 'traces' }),
         c('teleql_otlp_accepted_items_total', 'Items handed to the pipeline', s.acceptedLogRecords, { signal: 'logs' }),

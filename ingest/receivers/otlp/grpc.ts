@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { NextConsumers, Signal } from '../../component.ts';
 import { encodeExportResponse } from '../../../src/otlp/codec.ts';
 import type { OtlpReceiverConfig } from './config.ts';
-import { type ReceiveContext, ReceiveError, type RunningServer, receive } from './receive.ts';
+import { type ReceiveContext, ReceiveError, type RunningServer, failureReason, receive } from './receive.ts';
 import type { ReceiverGuard } from './guard.ts';
 import { type ConnectionLimits, grpcServerOptions } from '../../../src/server/connection-limits.ts';
 import type { HeldRefusal, RefusalDelay } from '../../../src/limits/refusal-delay.ts';
@@ -77,7 +77,7 @@ function refuseOwingTenants(
   tenantHeader: string,
   admitted: WeakMap<grpc.Metadata, string>,
   refusalDelay: RefusalDelay,
-  onRefused: () => void,
+  onRefused: (err: ReceiveError) => void,
 ): grpc.ServerInterceptor {
   return (_method, call) => {
     // A refusal held in the tarpit, until the client cancels the call.
@@ -96,7 +96,7 @@ function refuseOwingTenants(
                 () => pass(metadata),
                 (err: unknown) => {
                   if (!(err instanceof ReceiveError) || err.grpcCode !== grpc.status.RESOURCE_EXHAUSTED) return pass(metadata);
-                  onRefused();
+                  onRefused(err);
                   const refuse = () => intercepting.sendStatus(statusOf(err));
                   // A tenant that keeps calling after RESOURCE_EXHAUSTED gets this one late (its message unread until then).
                   const tenant = admitted.get(metadata);
@@ -127,9 +127,9 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
     ...(opts.guard.owing
       ? {
           interceptors: [
-            refuseOwingTenants(opts.guard, config.tenantHeader, admitted, opts.refusalDelay, () => {
+            refuseOwingTenants(opts.guard, config.tenantHeader, admitted, opts.refusalDelay, (err) => {
               ctx.stats.grpcRequests++;
-              ctx.stats.failedRequests++;
+              ctx.stats.failedRequests[failureReason(err)]++;
             }),
           ],
         }
@@ -151,7 +151,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
         answer().then(
           (response) => callback(null, response),
           (err: unknown) => {
-            ctx.stats.failedRequests++;
+            ctx.stats.failedRequests[failureReason(err)]++;
             if (!(err instanceof ReceiveError)) logger.error({ err }, 'otlp/grpc request failed unexpectedly');
             else logger.debug({ code: err.grpcCode, err: err.message }, 'otlp/grpc request refused');
             callback(statusOf(err));

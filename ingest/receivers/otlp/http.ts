@@ -8,7 +8,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { NextConsumers, Signal } from '../../component.ts';
 import { type OtlpFormat, encodeExportResponse, encodeStatus } from '../../../src/otlp/codec.ts';
 import type { OtlpReceiverConfig } from './config.ts';
-import { type ReceiveContext, ReceiveError, type RunningServer, badRequest, receive, tooLarge } from './receive.ts';
+import { type ReceiveContext, ReceiveError, type RunningServer, badRequest, failureReason, receive, tooLarge } from './receive.ts';
 import type { ReceiverGuard } from './guard.ts';
 import { nodeHeaders } from '../../../src/auth/types.ts';
 import { type ConnectionLimits, applyHttpTimeouts, httpServerOptions } from '../../../src/server/connection-limits.ts';
@@ -43,6 +43,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
   const handle = createHandler(opts, () => closing);
   const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
+      opts.ctx.stats.failedRequests.internal++;
       logger.error({ err }, 'otlp/http request failed unexpectedly');
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
@@ -143,7 +144,7 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
       res.writeHead(200, { 'Content-Type': CONTENT_TYPE[format] }).end(encodeExportResponse(signal, format, partial));
     } catch (err) {
       if (!(err instanceof ReceiveError)) throw err;
-      ctx.stats.failedRequests++;
+      ctx.stats.failedRequests[failureReason(err)]++;
       logger.debug({ status: err.httpStatus, url: req.url, err: err.message }, 'otlp/http request refused');
       if (err.httpStatus === 503) res.setHeader('Retry-After', RETRY_AFTER_SECONDS);
       if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));

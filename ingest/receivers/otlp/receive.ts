@@ -24,12 +24,48 @@ export class ReceiveError extends Error {
 export const badRequest = (message: string) => new ReceiveError(400, GrpcStatus.INVALID_ARGUMENT, message);
 export const tooLarge = (message: string) => new ReceiveError(413, GrpcStatus.RESOURCE_EXHAUSTED, message);
 
+/**
+ * Why a request was refused: the `reason` label of teleql_otlp_failed_requests_total. A fixed set,
+ * one per answer we give (gRPC answers the same refusals, so both transports share it), so the
+ * label's cardinality stays bounded whatever clients send.
+ */
+export const FAILURE_REASONS = [
+  'bad_request',
+  'unauthenticated',
+  'permission_denied',
+  'not_found',
+  'method_not_allowed',
+  'too_large',
+  'unsupported_media_type',
+  'rate_limited',
+  'unavailable',
+  'internal',
+] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+const REASON_BY_HTTP_STATUS: Readonly<Record<number, FailureReason>> = {
+  400: 'bad_request',
+  401: 'unauthenticated',
+  403: 'permission_denied',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  503: 'unavailable',
+};
+
+/** The reason a refusal is counted under; anything but a ReceiveError is our own failure. */
+export function failureReason(err: unknown): FailureReason {
+  return (err instanceof ReceiveError && REASON_BY_HTTP_STATUS[err.httpStatus]) || 'internal';
+}
+
 /** Counters for a /metrics endpoint; items are spans, log records or data points. */
 export interface OtlpReceiverStats {
   httpRequests: number;
   grpcRequests: number;
-  /** Requests answered with an error status (bad input, over the limit, or refused downstream). */
-  failedRequests: number;
+  /** Requests answered with an error status, by reason (bad input, credentials, over a limit, refused downstream). */
+  failedRequests: Record<FailureReason, number>;
   /** HTTP rate-limit refusals answered by closing the connection with the body unread (limits.ingest.closeAfterRefusals). */
   closedUnread: number;
   /** Delivered to the next consumer. */
@@ -52,7 +88,7 @@ export function emptyStats(): OtlpReceiverStats {
   return {
     httpRequests: 0,
     grpcRequests: 0,
-    failedRequests: 0,
+    failedRequests: Object.fromEntries(FAILURE_REASONS.map((r) => [r, 0])) as Record<FailureReason, number>,
     closedUnread: 0,
     acceptedSpans: 0,
     acceptedLogRecords: 0,

@@ -1,6 +1,5 @@
 // One @elastic/elasticsearch client per store or writer. The client is pinned to major 8: it sends
 // `compatible-with=8`, which 8.x and 9.x servers accept (an 8.x server refuses a 9.x client's headers).
-import { readFileSync } from 'node:fs';
 import { Client, type ClientOptions } from '@elastic/elasticsearch';
 
 export type ElasticsearchAuth = { username: string; password: string } | { apiKey: string } | { bearer: string };
@@ -9,7 +8,8 @@ export interface ElasticsearchConnectionOptions {
   /** e.g. `https://localhost:9200` */
   node: string;
   auth?: ElasticsearchAuth;
-  tls?: { caFile?: string; rejectUnauthorized?: boolean; certFile?: string; keyFile?: string };
+  /** PEM contents, read by the caller so a missing file is named by its setting. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean };
   /** Per request; default 30,000. */
   requestTimeoutMs?: number;
   /** Sent with every request. */
@@ -30,9 +30,9 @@ export function createClient(opts: ElasticsearchConnectionOptions, defaultRetrie
   if (opts.headers && Object.keys(opts.headers).length > 0) options.headers = opts.headers;
   if (opts.tls) {
     options.tls = {};
-    if (opts.tls.caFile) options.tls.ca = readFileSync(opts.tls.caFile);
-    if (opts.tls.certFile) options.tls.cert = readFileSync(opts.tls.certFile);
-    if (opts.tls.keyFile) options.tls.key = readFileSync(opts.tls.keyFile);
+    if (opts.tls.ca) options.tls.ca = opts.tls.ca;
+    if (opts.tls.cert) options.tls.cert = opts.tls.cert;
+    if (opts.tls.key) options.tls.key = opts.tls.key;
     if (opts.tls.rejectUnauthorized !== undefined) options.tls.rejectUnauthorized = opts.tls.rejectUnauthorized;
   }
   return new Client(options);

@@ -3,7 +3,6 @@
 // Prometheus' own 4xx answers (bad_data, execution errors) are BAD_QUERY with its message; network
 // errors, timeouts and 5xx are UNAVAILABLE.
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
 import { PrometheusDriver, type QueryResult } from 'prometheus-query';
 import { StoreError } from '../types.ts';
 
@@ -17,7 +16,8 @@ export interface PrometheusClientOptions {
   bearer?: string;
   tenantHeader?: string;
   headers?: Record<string, string>;
-  caFile?: string;
+  /** CA bundle (PEM) for an https URL, read by the caller so a missing file is named by its setting. */
+  ca?: Buffer;
   rejectUnauthorized?: boolean;
 }
 
@@ -73,7 +73,7 @@ export function createPrometheusClient(opts: PrometheusClientOptions): Prometheu
   const headers: Record<string, string> = { ...opts.headers };
   if (!opts.username && opts.bearer) headers.authorization = `Bearer ${opts.bearer}`;
   const agent = endpoint.startsWith('https:')
-    ? new https.Agent({ keepAlive: true, ...(opts.caFile && { ca: readFileSync(opts.caFile) }), rejectUnauthorized: opts.rejectUnauthorized ?? true })
+    ? new https.Agent({ keepAlive: true, ...(opts.ca && { ca: opts.ca }), rejectUnauthorized: opts.rejectUnauthorized ?? true })
     : undefined;
   const drivers = new Map<string, PrometheusDriver>();
 

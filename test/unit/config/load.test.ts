@@ -42,8 +42,20 @@ test('bad settings stop start-up with a message naming the setting and the value
     [{ env: {}, overrides: { graphql: { port: '4000' } } }, /graphql.port: expected number/],
     [{ env: {}, overrides: { graphql: { path: 'graphql' } } }, /graphql.path: must start with "\/"/],
     [{ env: {}, file: '/nonexistent/teleql.yaml' }, /config file \/nonexistent\/teleql.yaml/],
+    // The pipeline names an exporter whose section nothing created: said so, with what is configured (it was "unknown exporter type").
+    [
+      { env: { TELEQL_LOGS_EXPORTERS: 'duckdb,elasticsearch' } },
+      /^ConfigError: pipelines\.logs\.exporters: exporter "elasticsearch" is named in the pipeline but there is no exporters\.elasticsearch section \(configured exporters: duckdb, embedding\); add exporters\.elasticsearch to the config file$/,
+    ],
+    [{ env: { TELEQL_SHUTDOWN_DRAIN_MS: '1s' } }, /TELEQL_SHUTDOWN_DRAIN_MS: expected an integer/],
+    [{ env: {}, overrides: { shutdown: { drainMs: 3_600_000 } } }, /shutdown\.drainMs: expected an integer number of ms from 0 to 300000 \(actual: 3600000\)/],
   ];
   for (const [sources, message] of cases) assert.throws(() => loadConfig(sources), message);
+});
+
+test('shutdown.drainMs is 0 by default (a local gateway stops at once) and comes from TELEQL_SHUTDOWN_DRAIN_MS', () => {
+  assert.deepEqual(loadConfig({ env: {} }).shutdown, { drainMs: 0 });
+  assert.equal(loadConfig({ env: { TELEQL_SHUTDOWN_DRAIN_MS: '10000' } }).shutdown.drainMs, 10_000);
 });
 
 test('the tail section has its limits by default and rejects a limit that is not a positive integer', () => {

@@ -23,6 +23,6 @@ describe('prometheus exporter factory', () => {
   test('without an endpoint, or with a bad mode, the exporter is not created', () => {
     const create = (over: object) => prometheusExporterFactory.create({ id: 'prometheus/metrics', logger: silentLogger() }, { ...defaultPrometheusExporterConfig(), ...over }, 'metrics');
     assert.throws(() => create({}), /needs an endpoint/);
-    assert.throws(() => create({ endpoint: 'http://p/api/v1/write', exponentialHistograms: 'sparse' }), /exponentialHistograms must be native or buckets/);
+    assert.throws(() => create({ endpoint: 'http://p/api/v1/write', exponentialHistograms: 'sparse' }), /exponentialHistograms: expected native or buckets/);
   });
 });

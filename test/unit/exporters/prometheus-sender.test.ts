@@ -109,7 +109,8 @@ describe('remote-write sender', () => {
   });
 
   test('an endpoint that is not http(s) is refused at creation', () => {
-    assert.throws(() => createRemoteWriteSender({ ...defaultRemoteWriteConfig(), endpoint: 'ftp://x/y' }, silentLogger()), /must be http\(s\)/);
+    assert.throws(() => createRemoteWriteSender({ ...defaultRemoteWriteConfig(), endpoint: 'ftp://x/y' }, silentLogger()), /^SettingError: endpoint: expected a URL starting with http:\/\/ or https:\/\/ \(actual: "ftp:\/\/x\/y"\)$/);
+    assert.throws(() => createRemoteWriteSender({ ...defaultRemoteWriteConfig(), endpoint: 'not a url' }, silentLogger()), /^SettingError: endpoint: "not a url" is not a URL$/);
     assert.throws(() => createRemoteWriteSender(defaultRemoteWriteConfig(), silentLogger()), /needs an endpoint/);
   });
 });

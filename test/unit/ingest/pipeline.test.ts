@@ -8,7 +8,7 @@ import { ConsumeError, type Consumer, type ExporterFactory, type NextConsumers, 
 import { sinkConsumer, type SinkConsumer } from '../../helpers/sink-consumer.ts';
 import { span } from '../../helpers/telemetry-builders.ts';
 import { silentLogger } from '../../../src/logger.ts';
-import { ConfigError } from '../../../src/config/merge.ts';
+import { ConfigError, SettingError } from '../../../src/config/merge.ts';
 
 const host = { logger: silentLogger(), reportError: () => {} };
 
@@ -22,6 +22,20 @@ function testReceiverFactory(captured: Map<string, NextConsumers>): ReceiverFact
     create: (settings, _config, next) => {
       captured.set(settings.id, next);
       return { start: async () => {}, shutdown: async () => {} };
+    },
+  };
+}
+
+/** An exporter whose create refuses its `endpoint` as a component does: by its key within its section, or with a plain Error. */
+function pickyExporterFactory(): ExporterFactory<{ endpoint: string }> {
+  return {
+    kind: 'exporter',
+    type: 'picky',
+    signals: ['traces'],
+    createDefaultConfig: () => ({ endpoint: '' }),
+    create: (_settings, config) => {
+      if (config.endpoint === 'plain') throw new Error('the library said no');
+      throw new SettingError('endpoint', `${JSON.stringify(config.endpoint)} is not a URL`);
     },
   };
 }
@@ -61,10 +75,21 @@ describe('pipelines', () => {
   });
 
   test('configuration mistakes are refused with a message naming them', () => {
-    const registry = createRegistry([testReceiverFactory(new Map()), batchProcessorFactory, sinkExporterFactory(new Map())]);
+    const registry = createRegistry([testReceiverFactory(new Map()), batchProcessorFactory, sinkExporterFactory(new Map()), pickyExporterFactory()]);
     const base: IngestConfig = { receivers: { push: {} }, processors: { batch: {} }, exporters: { sink: {} }, pipelines: {} };
     const cases: [Partial<IngestConfig>, RegExp][] = [
-      [{ pipelines: { traces: { receivers: ['push/other'], processors: [], exporters: ['sink'] } } }, /receiver "push\/other" is used by a pipeline but not configured/],
+      [
+        { pipelines: { traces: { receivers: ['push/other'], processors: [], exporters: ['sink'] } } },
+        /^pipelines\.traces\.receivers: receiver "push\/other" is named in the pipeline but there is no receivers\.push\/other section \(configured receivers: push\)/,
+      ],
+      // An exporter type that is only registered when its section exists (jaeger, say) is a missing section, not an unknown type.
+      [
+        { pipelines: { traces: { receivers: ['push'], processors: [], exporters: ['sink', 'jaeger'] } } },
+        /^pipelines\.traces\.exporters: exporter "jaeger" is named in the pipeline but there is no exporters\.jaeger section \(configured exporters: sink\); add exporters\.jaeger to the config file$/,
+      ],
+      // What a factory refuses names the section, and the key when the factory names it.
+      [{ exporters: { 'picky/a': { endpoint: 'not a url' } }, pipelines: { traces: { receivers: ['push'], processors: [], exporters: ['picky/a'] } } }, /^exporters\.picky\/a\.endpoint: "not a url" is not a URL$/],
+      [{ exporters: { picky: { endpoint: 'plain' } }, pipelines: { traces: { receivers: ['push'], processors: [], exporters: ['picky'] } } }, /^exporters\.picky: the library said no$/],
       [{ receivers: { 'nope/x': {} }, pipelines: { traces: { receivers: ['nope/x'], processors: [], exporters: ['sink'] } } }, /unknown receiver type "nope"/],
       [{ pipelines: { logs: { receivers: ['push'], processors: [], exporters: ['sink'] } } }, /"sink" does not support the logs signal/],
       [{ pipelines: { traces: { receivers: ['push'], processors: [], exporters: [] } } }, /needs at least one receiver and one exporter/],
