@@ -14,7 +14,7 @@ import { GatewayError } from '../errors.ts';
 import { InvalidTenantError } from '../tenant.ts';
 import { Histogram, formatPrometheus, type MetricsSource } from './metrics.ts';
 import { AuthError, createAuthenticator, type Authenticator } from '../auth/authenticator.ts';
-import { connectionParamHeaders, nodeHeaders, type Principal } from '../auth/types.ts';
+import { connectionParamHeaders, hasScope, nodeHeaders, type Principal } from '../auth/types.ts';
 import { defaultAuthConfig, defaultLimitsConfig, type LimitsConfig } from '../config/security.ts';
 import { RateLimitedError, createTenantRateLimit } from '../limits/tenant-rate-limit.ts';
 import { withQuerySignal } from '../stores/query-signal.ts';
@@ -108,6 +108,20 @@ function badGetParameter(url: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether a WebSocket upgrade may proceed: clients that are not browsers send no Origin; a browser
+ * page may connect from the gateway's own origin (GraphiQL) or one graphql.cors.allowedOrigins lists.
+ */
+export function webSocketOriginAllowed(origin: string | undefined, host: string | undefined, allowedOrigins: readonly string[]): boolean {
+  if (!origin) return true;
+  if (allowedOrigins.includes('*') || allowedOrigins.includes(origin)) return true;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
 /** A refusal answered before Yoga runs, in the GraphQL-over-HTTP error shape. */
 function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
@@ -172,6 +186,21 @@ const queryNotesPlugin: Plugin = {
       setResult({ ...result, extensions: { ...result.extensions, notes: [...new Set(notes)] } });
     },
   }),
+};
+
+/**
+ * Mutations change a tenant's alerting (rules, silences): the admin scope, for every mutation the
+ * schema has or gains, over HTTP and graphql-ws alike. A read-only key (Grafana's) can still query.
+ */
+const mutationScopePlugin: Plugin = {
+  onExecute: ({ args, setResultAndStopExecution }) => {
+    if (getOperationAST(args.document, args.operationName)?.operation !== 'mutation') return;
+    const principal = (args.contextValue as { principal?: Principal }).principal;
+    if (principal && hasScope(principal, 'admin')) return;
+    setResultAndStopExecution({
+      errors: [new GatewayError('GW_FORBIDDEN', 'mutations need the admin scope; this credential has ' + [...(principal?.scopes ?? [])].join(', '), { http: { status: 403 } })],
+    });
+  },
 };
 
 /** The deadline of one graphql-ws query or mutation: aborts when it passes or the socket closes. */
@@ -252,6 +281,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     plugins: [
       validDocumentsPlugin(),
       queryNotesPlugin,
+      mutationScopePlugin,
       persistedQueriesPlugin(limits.persistedQueries, limits.maxQueryBytes, (ctx) => principalOf((ctx as { req?: object }).req).tenant),
       queryTextLimitPlugin(limits.maxQueryBytes),
       armorPlugin(limits),
@@ -370,7 +400,13 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
 
   // ws accepts 100 MiB messages by default, connection_init (before any credential) included: hold
   // them to the HTTP body limit.
-  const wss = new WebSocketServer({ server, path: opts.path, maxPayload: limits.maxBodyBytes });
+  const wss = new WebSocketServer({
+    server,
+    path: opts.path,
+    maxPayload: limits.maxBodyBytes,
+    // CORS does not cover WebSockets: a page of another origin could open one to a local gateway.
+    verifyClient: ({ origin, req }: { origin: string | undefined; req: IncomingMessage }) => webSocketOriginAllowed(origin, req.headers.host, opts.cors?.allowedOrigins ?? []),
+  });
   const wsCleanup = useServer(
     {
       // Credentials come in connection_init (top level or under `headers`), else the upgrade request.

@@ -176,6 +176,21 @@ describe('auth: API keys and JWTs on every endpoint', () => {
     await assert.rejects(run({ 'x-api-key': KEYS.ingestA }), (e: { code?: number }) => e.code === 4403);
   });
 
+  test('mutations need the admin scope: a query key cannot change alert rules or silences (403)', async () => {
+    const create = 'mutation { createAlertRule(input: { name: "Scoped", kind: SPAN_ERROR_RATE, threshold: 0.5 }) { id } }';
+    const res = await fetch(gw.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEYS.queryA }, body: JSON.stringify({ query: create }) });
+    assert.equal(res.status, 403);
+    const body = (await res.json()) as { errors: { extensions: { code: string }; message: string }[] };
+    assert.equal(body.errors[0]!.extensions.code, 'GW_FORBIDDEN');
+    assert.match(body.errors[0]!.message, /mutations need the admin scope/);
+    const r = await gql(gw.graphqlUrl, 'mutation { silence(input: { matchers: [{ name: "alertname", type: EQUAL, value: "x" }], duration: "1h", comment: "c" }) { id } }', {}, { 'x-api-key': KEYS.queryA });
+    assert.equal(r.errors?.[0]?.extensions?.code, 'GW_FORBIDDEN');
+    const created = await gqlData<{ createAlertRule: { id: string } }>(gw.graphqlUrl, create, {}, { 'x-api-key': KEYS.adminA });
+    assert.ok(created.createAlertRule.id);
+    // Queries with the query key still work.
+    assert.equal((await gql(gw.graphqlUrl, '{ alertRules { id } }', {}, { 'x-api-key': KEYS.queryA })).errors, undefined);
+  });
+
   test('backends needs the admin scope, and shows no endpoint credentials', async () => {
     const q = '{ backends { id endpoint } }';
     const r = await gql(gw.graphqlUrl, q, {}, { 'x-api-key': KEYS.queryB });

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway } from '../helpers/gateway.ts';
 import { loadConfig } from '../../src/config/load.ts';
+import WebSocket from 'ws';
 
 const preflight = (url: string, origin: string) =>
   fetch(url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
@@ -37,4 +38,26 @@ test('by default no other origin may call the API; the configured ones may, with
     await open.stop();
   }
   assert.throws(() => loadConfig({ env: {}, overrides: { graphql: { cors: { allowedOrigins: ['grafana.example.com/x'] } } } }), /graphql\.cors\.allowedOrigins: expected origins like/);
+});
+
+test('graphql-ws takes no upgrade from a page of another origin; clients without Origin, the gateway’s own origin and configured origins connect', async () => {
+  const gw = await startGateway({ graphql: { cors: { allowedOrigins: ['https://grafana.example.com'] } } });
+  const opens = (origin?: string) =>
+    new Promise<number | 'open'>((resolve) => {
+      const ws = new WebSocket(gw.wsUrl, 'graphql-transport-ws', origin ? { origin } : {});
+      ws.on('open', () => {
+        ws.close();
+        resolve('open');
+      });
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('error', () => undefined);
+    });
+  try {
+    assert.equal(await opens('https://evil.example'), 401);
+    assert.equal(await opens(), 'open');
+    assert.equal(await opens(new URL(gw.graphqlUrl).origin), 'open');
+    assert.equal(await opens('https://grafana.example.com'), 'open');
+  } finally {
+    await gw.stop();
+  }
 });

@@ -34,6 +34,9 @@ const KEY_A = 'tenant-a-key-0123456789abcdef';
 const KEY_B = 'tenant-b-key-0123456789abcdef';
 const asA = { 'x-api-key': KEY_A };
 const asB = { 'x-api-key': KEY_B };
+// A's keys above may change alerting (admin, which mutations need); this one only reads.
+const KEY_A_READ = 'tenant-a-read-key-0123456789abcdef';
+const asAReadOnly = { 'x-api-key': KEY_A_READ };
 
 /** Values for arguments, by name: what addresses B's data, and what addresses nothing at all. */
 type ArgCase = { ofB: () => unknown; absent: () => unknown };
@@ -212,8 +215,9 @@ describe('tenant isolation, generated from the schema', () => {
       auth: {
         mode: 'apiKey',
         apiKeys: [
-          { name: 'a', hash: hashApiKey(KEY_A), tenant: 'tenant-a', scopes: ['ingest', 'query'] },
-          { name: 'b', hash: hashApiKey(KEY_B), tenant: 'tenant-b', scopes: ['ingest', 'query'] },
+          { name: 'a', hash: hashApiKey(KEY_A), tenant: 'tenant-a', scopes: ['ingest', 'query', 'admin'] },
+          { name: 'b', hash: hashApiKey(KEY_B), tenant: 'tenant-b', scopes: ['ingest', 'query', 'admin'] },
+          { name: 'a-read', hash: hashApiKey(KEY_A_READ), tenant: 'tenant-a', scopes: ['query'] },
         ],
       },
       limits: { graphql: { maxCost: 100_000_000, maxDepth: 20 } },
@@ -322,7 +326,7 @@ describe('tenant isolation, generated from the schema', () => {
   test('searchIndex counts only the tenant’s own records, and shows gateway-wide counts to no one without admin', async () => {
     const STATUS = '{ searchIndex { pending indexed skipped embedded cacheHits annSize } }';
     type Status = { searchIndex: { pending: number; indexed: number; skipped: number; embedded: number | null; cacheHits: number | null; annSize: number | null } };
-    const aBefore = await gqlData<Status>(gw.graphqlUrl, STATUS, {}, asA);
+    const aBefore = await gqlData<Status>(gw.graphqlUrl, STATUS, {}, asAReadOnly);
     const bBefore = await gqlData<Status>(gw.graphqlUrl, STATUS, {}, asB);
     assert.deepEqual([aBefore.searchIndex.embedded, aBefore.searchIndex.cacheHits, aBefore.searchIndex.annSize], [null, null, null]);
     const spans = Array.from({ length: 7 }, (_, i) => ({ service: B.service, name: `b-more-${MARK}-${i}` }));
@@ -333,7 +337,7 @@ describe('tenant isolation, generated from the schema', () => {
       (d) => d.searchIndex.pending === 0 && d.searchIndex.indexed + d.searchIndex.skipped >= bBefore.searchIndex.indexed + bBefore.searchIndex.skipped + 7,
       'B’s new spans indexed',
     );
-    assert.deepEqual(await gqlData<Status>(gw.graphqlUrl, STATUS, {}, asA), aBefore, 'A’s counts do not move with B’s records');
+    assert.deepEqual(await gqlData<Status>(gw.graphqlUrl, STATUS, {}, asAReadOnly), aBefore, 'A’s counts do not move with B’s records');
   });
 
   test('every Subscription field delivers nothing of B to A, while A’s own records arrive', async () => {
