@@ -33,7 +33,7 @@ export function createAuthenticator(cfg: AuthConfig, logger: Logger): Authentica
     if (bearer && jwt && JWT_SHAPE.test(bearer)) return jwt.verify(bearer);
     const candidate = apiKey ?? bearer;
     if (candidate === undefined) throw unauthenticated(authorization ? 'unsupported Authorization scheme' : 'no credentials');
-    const principal = keys?.verify(candidate);
+    const principal = await keys?.verify(candidate);
     if (!principal) throw unauthenticated('unknown API key');
     return principal;
   }

@@ -13,7 +13,7 @@ const BIN = new URL('../../bin/teleql.js', import.meta.url).pathname;
 const run = (args: string[], input = '', env: Record<string, string> = {}) =>
   spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
 
-test('hash-key writes the auth.apiKeys hash of a key from stdin, or of a new random key', () => {
+test('hash-key writes the auth.apiKeys hash of a key from stdin, or of a new random key', async () => {
   const sha = run(['hash-key'], 'the-key\n');
   assert.equal(sha.status, 0, sha.stderr);
   assert.equal(sha.stdout, `${hashApiKey('the-key')}\n`, 'the trailing newline of `echo` is not part of the key');
@@ -25,8 +25,8 @@ test('hash-key writes the auth.apiKeys hash of a key from stdin, or of a new ran
   // The line works as written in a config file, and the key it was made from is let in.
   const cfg = loadConfig({ env: {}, overrides: { auth: { mode: 'apiKey', apiKeys: [{ name: 'ci', hash, tenant: 'team-a', scopes: ['ingest'] }] } } });
   const verifier = createApiKeyVerifier(cfg.auth.apiKeys);
-  assert.equal(verifier.verify(key)?.tenant, 'team-a');
-  assert.equal(verifier.verify(`${key}x`), undefined);
+  assert.equal((await verifier.verify(key))?.tenant, 'team-a');
+  assert.equal(await verifier.verify(`${key}x`), undefined);
 
   const empty = run(['hash-key']);
   assert.equal(empty.status, 2);

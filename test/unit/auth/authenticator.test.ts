@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { createAuthenticator, warnIfExposed } from '../../../src/auth/authenticator.ts';
-import { createApiKeyVerifier, hashApiKey } from '../../../src/auth/api-keys.ts';
+import { createApiKeyVerifier, hashApiKey, SCRYPT_QUEUE_LIMIT } from '../../../src/auth/api-keys.ts';
 import { AuthError, nodeHeaders } from '../../../src/auth/types.ts';
 import { defaultAuthConfig } from '../../../src/config/security.ts';
 import { loadConfig } from '../../../src/config/load.ts';
@@ -12,26 +12,43 @@ import { createRootLogger, silentLogger } from '../../../src/logger.ts';
 
 const headers = (h: Record<string, string>) => nodeHeaders(h);
 
-test('sha256 and scrypt key hashes verify the key and nothing else', () => {
+test('sha256 and scrypt key hashes verify the key and nothing else', async () => {
   const v = createApiKeyVerifier([
     { name: 'fast', hash: hashApiKey('k1'), tenant: 't1', scopes: ['ingest'] },
     { name: 'slow', hash: hashApiKey('k2', 'scrypt'), tenant: 't2', scopes: ['query'] },
   ]);
-  assert.equal(v.verify('k1')?.tenant, 't1');
-  assert.equal(v.verify('k2')?.tenant, 't2');
-  assert.equal(v.verify('k2')?.tenant, 't2', 'cached');
-  assert.equal(v.verify('k3'), undefined);
-  assert.equal(v.verify(''), undefined);
+  assert.equal((await v.verify('k1'))?.tenant, 't1');
+  assert.equal((await v.verify('k2'))?.tenant, 't2');
+  assert.equal((await v.verify('k2'))?.tenant, 't2', 'cached');
+  assert.equal(await v.verify('k3'), undefined);
+  assert.equal(await v.verify(''), undefined);
 });
 
-test('a truncated scrypt hash is refused at start-up and never matches a key', () => {
+test('wrong keys cannot keep the main thread hashing: scrypt runs off it, one at a time, with a bounded queue', async () => {
+  // Found by security QA: each wrong key cost a synchronous scrypt (~45 ms) per scrypt entry, so 25
+  // wrong keys a second took a valid tenant's query p50 from 5 to 477 ms.
+  const v = createApiKeyVerifier([
+    { name: 'slow', hash: hashApiKey('chosen passphrase', 'scrypt'), tenant: 't', scopes: ['query'] },
+    { name: 'fast', hash: hashApiKey('random-key'), tenant: 'f', scopes: ['query'] },
+  ]);
+  let hashed = 0;
+  const wrong = Array.from({ length: SCRYPT_QUEUE_LIMIT + 10 }, (_, i) => v.verify(`wrong-${i}`).then((p) => (hashed++, p)));
+  // The main thread stays free meanwhile: a sha256 key answers while wrong keys are still hashed.
+  assert.equal((await v.verify('random-key'))?.tenant, 'f');
+  assert.ok(hashed < wrong.length, `${hashed} of ${wrong.length} wrong keys done before the sha256 key answered`);
+  assert.deepEqual(new Set(await Promise.all(wrong)), new Set([undefined]));
+  // Once the queue drained, a chosen key verifies (and is then remembered).
+  assert.equal((await v.verify('chosen passphrase'))?.tenant, 't');
+});
+
+test('a truncated scrypt hash is refused at start-up and never matches a key', async () => {
   // Found by exploratory QA: "scrypt:<salt>:A" decodes to 0 bytes, and comparing scrypt's 0-byte
   // output with it let every key in, as that key's tenant and scopes.
   const salt = Buffer.alloc(16, 7).toString('base64');
   for (const hash of [`scrypt:${salt}:A`, `scrypt:${salt}:AAAA`, `scrypt:AAAA:${Buffer.alloc(32).toString('base64')}`]) {
     const auth = { mode: 'apiKey', apiKeys: [{ name: 'x', hash, tenant: 't', scopes: ['admin'] }] };
     assert.throws(() => loadConfig({ env: {}, overrides: { auth } }), /auth\.apiKeys\[0\]\.hash: a scrypt hash needs a salt of at least 16 bytes and a hash of 32 bytes/, hash);
-    assert.equal(createApiKeyVerifier([{ name: 'x', hash, tenant: 't', scopes: ['admin'] }]).verify('literally-anything'), undefined, hash);
+    assert.equal(await createApiKeyVerifier([{ name: 'x', hash, tenant: 't', scopes: ['admin'] }]).verify('literally-anything'), undefined, hash);
   }
 });
 
