@@ -122,6 +122,15 @@ export function webSocketOriginAllowed(origin: string | undefined, host: string 
   }
 }
 
+/**
+ * The request's media type when it is one a browser sends cross-site without asking (no CORS
+ * preflight): Yoga would run a mutation posted by a form on any page the user opens.
+ */
+function crossSiteContentType(req: IncomingMessage): string | undefined {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  return ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'].includes(type) ? type : undefined;
+}
+
 /** A refusal answered before Yoga runs, in the GraphQL-over-HTTP error shape. */
 function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
@@ -318,6 +327,9 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       if (principal && err instanceof RateLimitedError) return refuseRateLimited(req, principal.tenant, err.retryAfterSeconds, () => void refuseAdmission(res, err));
       if (refuseAdmission(res, err)) return;
       throw err;
+    }
+    if (req.method === 'POST' && crossSiteContentType(req)) {
+      return refuse(res, 415, 'GW_BAD_ARGUMENT', `Content-Type ${crossSiteContentType(req)} is not accepted: send application/json (a form on any web page could post that type here)`, { connection: 'close' });
     }
     if (req.method === 'POST' && !(await readGraphQLBody(req, res, limits.maxBodyBytes))) return;
     if (req.method === 'GET') {

@@ -61,3 +61,23 @@ test('graphql-ws takes no upgrade from a page of another origin; clients without
     await gw.stop();
   }
 });
+
+test('POST bodies of the types a web form sends cross-site are refused (415), so no page can post a mutation', async () => {
+  const gw = await startGateway();
+  try {
+    const mutation = 'mutation { silence(input: { matchers: [{ name: "alertname", type: REGEX, value: ".*" }], duration: "1h", comment: "x" }) { id } }';
+    const form = new URLSearchParams({ query: mutation });
+    for (const [type, body] of [['application/x-www-form-urlencoded', form.toString()], ['text/plain', JSON.stringify({ query: mutation })]] as const) {
+      const res = await fetch(gw.graphqlUrl, { method: 'POST', headers: { 'content-type': type, origin: 'https://evil.example' }, body });
+      assert.equal(res.status, 415, type);
+      assert.match(await res.text(), /send application\/json/);
+    }
+    const multipart = new FormData();
+    multipart.set('operations', JSON.stringify({ query: mutation }));
+    assert.equal((await fetch(gw.graphqlUrl, { method: 'POST', body: multipart })).status, 415);
+    const silences = await fetch(gw.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ silences { id } }' }) });
+    assert.deepEqual(await silences.json(), { data: { silences: [] } });
+  } finally {
+    await gw.stop();
+  }
+});
