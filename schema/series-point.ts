@@ -7,7 +7,9 @@ builder.objectType('SeriesPoint', {
     ...instantFields(t, 'time', (p) => p.timeUnixNano),
     value: t.exposeFloat('value', {
       nullable: true,
-      description: 'null when the step has no data. Histogram-like series: the aggregation (or quantile) of the observations below.',
+      description:
+        'Steps without any point are left out; null when the step cannot be computed (RATE without an earlier point, ' +
+        'a histogram step with no observations). Histogram-like series: the aggregation (or quantile) of the observations below.',
     }),
     count: t.exposeFloat('count', {
       nullable: true,
