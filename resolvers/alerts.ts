@@ -2,6 +2,7 @@
 // only (src/alerting); its AlertingErrors become GW_* errors here.
 import { GatewayError } from '../src/errors.ts';
 import type { AlertEngine } from '../src/alerting/engine.ts';
+import { sentLabels } from '../src/alerting/notify.ts';
 import { checkMatchers, silenceMatches } from '../src/alerting/silences.ts';
 import {
   AlertingError,
@@ -228,7 +229,7 @@ export function alertEvents(ctx: GraphQLContext, args: { filter?: AlertEventFilt
   const predicate = (t: AlertTransition) =>
     (!f.ruleId?.length || f.ruleId.includes(t.ruleId)) &&
     (!f.states?.length || f.states.includes(t.to)) &&
-    (matchers.length === 0 || silenceMatches(selector, t.labels));
+    (matchers.length === 0 || silenceMatches(selector, sentLabels(t.tenant, t.labels)));
   let sub: TailSubscription<AlertTransition>;
   try {
     sub = ctx.tail.bus.subscribe(ctx.tenant, 'alerts', predicate, { connection: ctx.tail.connection });

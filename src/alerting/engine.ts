@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { MetricSample } from '../server/metrics.ts';
 import type { TelemetryFilter } from '../stores/types.ts';
-import { groupKey, type Notifier, type ReceiverConfig } from './notify.ts';
+import { groupKey, sentLabels, type Notifier, type ReceiverConfig } from './notify.ts';
 import { soleReplicaLease, type NotifyLease } from './notify-lease.ts';
 import { compare, parseRule, type RuleDefaults } from './rules.ts';
 import { fingerprint, newSilence, silenceActive, silenceMatches, type SilenceInput } from './silences.ts';
@@ -51,6 +51,10 @@ export interface AlertEngineOptions {
   lease?: NotifyLease;
   /** What one tenant may hold, so no tenant can make every tick slower for the others; default: unlimited. */
   limits?: AlertingLimits;
+  /** The rules file's load outcomes, reported with the engine's own metrics (the gateway reads alerting's from the engine). */
+  rulesFileMetrics?: () => MetricSample[];
+  /** Called when an API rule is deleted or renamed, which may end a clash that had the rules file refused. */
+  onApiRuleGone?: () => void;
 }
 
 export interface AlertingLimits {
@@ -63,6 +67,25 @@ export interface AlertingLimits {
   /** State changes older than this (ns) are deleted from the history, at most once per HISTORY_PRUNE_EVERY of the engine's clock. */
   historyRetention: bigint;
 }
+
+/** A rule whose definition is gone, for retiring its alerts: retiring reads none of these fields (retireRulesGone sets the rest). */
+const GONE_RULE: AlertRule = {
+  id: '',
+  tenant: '',
+  name: '',
+  kind: 'NO_DATA',
+  source: 'file',
+  threshold: 0,
+  comparator: 'EQ',
+  window: 1n,
+  for: 0n,
+  interval: 1n,
+  labels: {},
+  annotations: {},
+  receivers: [],
+  groupBy: [],
+  repeatInterval: 1n,
+};
 
 const NO_LIMITS: AlertingLimits = { rulesPerTenant: Infinity, silencesPerTenant: Infinity, silenceRetention: 2n ** 63n, historyRetention: 2n ** 63n };
 /** The history grows by transitions only: an hourly DELETE keeps it within the retention. */
@@ -80,10 +103,20 @@ export interface AlertEngine {
   rules(tenant: string): AlertRule[];
   rule(tenant: string, id: string): AlertRule | undefined;
   status(tenant: string, id: string): RuleStatus;
+  /** Refused when the ID is taken, or the name is a file rule's of the tenant (and the reverse for setFileRules). */
   createRule(tenant: string, raw: unknown): Promise<AlertRule>;
   updateRule(tenant: string, id: string, raw: unknown): Promise<AlertRule>;
   deleteRule(tenant: string, id: string): Promise<boolean>;
-  /** Replaces every file rule (all tenants) with these; their alert state is kept by rule ID. */
+  /**
+   * Resolves the alerts of rules that no longer exist (gone from the rules file while the gateway
+   * was down), sending their resolutions; called once every rule is known (after the first load).
+   */
+  retireRulesGone(): Promise<void>;
+  /**
+   * Replaces every file rule (all tenants) with these; their alert state is kept by rule ID. Refused
+   * as a whole (AlertingError, nothing changed) when one names an unknown receiver or has the ID or
+   * name of an API rule of its tenant.
+   */
   setFileRules(rules: AlertRule[]): Promise<void>;
   /** Current instances in memory (pending, firing, resolved) for a rule. */
   instances(tenant: string, ruleId?: string): AlertInstance[];
@@ -92,7 +125,7 @@ export interface AlertEngine {
   unsilence(tenant: string, id: string): Promise<Silence>;
   readonly store: AlertStore;
   readonly promqlBackend: string;
-  /** For /metrics: rules, alerts by state, evaluations and notifications. */
+  /** For /metrics: rules, alerts by state, evaluations and notifications, and the rules file's loads. */
   metrics(): MetricSample[];
 }
 
@@ -139,6 +172,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   let stopped = false;
   const counts = { evaluations: 0, evaluationFailures: 0, notificationsSent: 0, notificationsFailed: 0, notificationsLeftToOtherReplica: 0 };
   let running: Promise<void> | null = null;
+  /** The rule being evaluated (ticks evaluate one rule at a time). */
+  let evaluating: { key: string; done: Promise<void> } | undefined;
   let queued: Promise<void> | null = null;
 
   const statusOf = (tenant: string, id: string): RuleStatus => {
@@ -233,7 +268,9 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
 
   function silencedBy(tenant: string, labels: Record<string, string>, now: bigint): string[] {
     const ids: string[] = [];
-    for (const s of silences.values()) if (s.tenant === tenant && silenceActive(s, now) && silenceMatches(s, labels)) ids.push(s.id);
+    // As the notifications carry them: a silence made from a received alert's labels matches it.
+    const sent = sentLabels(tenant, labels);
+    for (const s of silences.values()) if (s.tenant === tenant && silenceActive(s, now) && silenceMatches(s, sent)) ids.push(s.id);
     return ids;
   }
 
@@ -257,6 +294,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     for (const s of current) {
       if (!compare(s.value, rule.comparator, rule.threshold)) continue;
       const labels = { alertname: rule.name, ...s.labels, ...rule.labels };
+      // As in Prometheus, neither a series nor the rule's labels can change the alert's name.
+      labels.alertname = rule.name;
       const fp = fingerprint(rule.id, labels);
       active.add(fp);
       let inst = instances.get(key(rule.tenant, fp));
@@ -324,6 +363,61 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     throw new AlertingError('BAD_RULE', `${where}.receivers: no receiver named ${unknown.map((n) => JSON.stringify(n)).join(', ')} in alerting.receivers (configured: ${known})`);
   }
 
+  const sourceText = (r: AlertRule) => (r.source === 'file' ? 'from the rules file' : 'created through the API');
+
+  /**
+   * A rule of the same tenant and name from the other source. The name is the alertname of every
+   * notification, silence and alert event, so a tenant's API rule must never be mistaken for (or
+   * silenced with) one the operator put in the rules file, nor the reverse. Rules of one source may
+   * share a name (as Prometheus' warning and critical rules of one alert do).
+   */
+  function otherSourceNamed(rule: AlertRule): AlertRule | undefined {
+    for (const r of rules.values()) if (r.tenant === rule.tenant && r.name === rule.name && r.source !== rule.source) return r;
+    return undefined;
+  }
+
+  /** Refuses an API rule whose name a file rule has. */
+  function checkApiName(rule: AlertRule): void {
+    const taken = otherSourceNamed(rule);
+    if (!taken) return;
+    throw new AlertingError(
+      'BAD_RULE',
+      `rule.name: ${JSON.stringify(rule.name)} is the name of alert rule ${JSON.stringify(taken.id)} from the rules file (alerting.rulesFile); ` +
+        'a rule created through the API cannot share its name (the alertname of its notifications) with a rule from the rules file. Choose another name',
+    );
+  }
+
+  /** Refuses a file rule whose ID or name an API rule of its tenant has; the rules file is then refused as a whole. */
+  function checkFileRule(rule: AlertRule): void {
+    const where = `rule ${JSON.stringify(rule.name)} (tenant ${JSON.stringify(rule.tenant)})`;
+    const sameId = rules.get(key(rule.tenant, rule.id));
+    if (sameId?.source === 'api') {
+      throw new AlertingError(
+        'BAD_RULE',
+        `${where}: its id ${JSON.stringify(rule.id)} is the id of alert rule ${JSON.stringify(sameId.name)} created through the API. ` +
+          'Give it another id in the rules file, or delete the API rule (deleteAlertRule): the rules file is then loaded again',
+      );
+    }
+    const taken = otherSourceNamed(rule);
+    if (taken) {
+      throw new AlertingError(
+        'BAD_RULE',
+        `${where}: the name is already used by alert rule ${JSON.stringify(taken.id)} created through the API; ` +
+          'a rule from the rules file cannot share its name (the alertname of its notifications) with an API rule. ' +
+          'Rename it in the rules file, or delete or rename the API rule (deleteAlertRule, updateAlertRule): the rules file is then loaded again',
+      );
+    }
+  }
+
+  // Rule changes run one at a time: a check (name taken, limit reached) and the change it allows
+  // are never split by another change made while the store is written.
+  let ruleChanges: Promise<unknown> = Promise.resolve();
+  function serially<T>(change: () => Promise<T>): Promise<T> {
+    const run = ruleChanges.then(change);
+    ruleChanges = run.catch(() => undefined);
+    return run;
+  }
+
   function receiversOf(rule: AlertRule): ReceiverConfig[] {
     if (rule.receivers.length === 0) return [...opts.receivers];
     return opts.receivers.filter((r) => rule.receivers.includes(r.name));
@@ -335,7 +429,9 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     const byGroup = new Map<string, { labels: Record<string, string>; members: AlertInstance[] }>();
     for (const inst of ruleInstances) {
       if (inst.state !== 'FIRING' && inst.state !== 'RESOLVED') continue;
-      const labels = Object.fromEntries(rule.groupBy.map((l) => [l, inst.labels[l] ?? '']));
+      // From the labels as sent, so groupBy can name `tenant` too.
+      const sent = sentLabels(rule.tenant, inst.labels);
+      const labels = Object.fromEntries(rule.groupBy.map((l) => [l, sent[l] ?? '']));
       const gk = `${rule.tenant}/${rule.id}/${JSON.stringify(labels)}`;
       const g = byGroup.get(gk) ?? { labels, members: [] };
       g.members.push(inst);
@@ -368,12 +464,15 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
           continue;
         }
         const alerts = [...firing, ...resolved].map((a) => structuredClone(a));
+        // With the tenant: receivers that tell groups apart by key (as Alertmanager's own do) never
+        // merge two tenants' groups of the same alertname.
+        const groupLabels = sentLabels(rule.tenant, g.labels);
         const delivery = notifier
           .send({
             receiver,
             tenant: rule.tenant,
-            groupKey: groupKey(g.labels),
-            groupLabels: g.labels,
+            groupKey: groupKey(groupLabels),
+            groupLabels,
             alerts,
             ruleIds: [rule.id],
             // Alertmanager resolves a firing alert at its endsAt unless it is sent again before; Prometheus
@@ -418,16 +517,26 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     }
     for (const rule of [...rules.values()]) {
       const k = key(rule.tenant, rule.id);
+      if (rules.get(k) !== rule) continue; // deleted or replaced since the tick began
       const last = lastEval.get(k);
       if (last !== undefined && now - last < rule.interval) continue;
       lastEval.set(k, now);
-      try {
-        await evaluate(rule, now);
-      } catch (err) {
+      const done = evaluate(rule, now).catch((err: unknown) => {
         statusOf(rule.tenant, rule.id).lastEvaluationError = (err as Error).message;
         logger.error({ err, rule: rule.id }, 'alert evaluation failed');
-      }
+      });
+      evaluating = { key: k, done };
+      await done;
+      evaluating = undefined;
     }
+  }
+
+  /**
+   * Waits for the evaluation of a rule just removed from `rules`, if one is running: retiring its
+   * alerts before it ends would let it write and notify an alert of a rule that is gone.
+   */
+  async function evaluationEnded(k: string): Promise<void> {
+    if (evaluating?.key === k) await evaluating.done;
   }
 
   async function dropOldSilences(now: bigint): Promise<void> {
@@ -471,6 +580,34 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     await dropRuleState(rule.tenant, rule.id);
   }
 
+  /**
+   * The alerts of a rule that went while the gateway was down (removed from the rules file, or the
+   * file no longer configured) are retired as a removed rule's are. Its definition is gone, so
+   * retiring reads what it needs from what was notified: the receivers that got each group and the
+   * group's labels (the rule's groupBy, in order, so the stored notification state is found).
+   */
+  async function retireRulesGone(): Promise<void> {
+    const gone = new Map<string, AlertInstance>();
+    for (const inst of instances.values()) if (!rules.has(key(inst.tenant, inst.ruleId))) gone.set(key(inst.tenant, inst.ruleId), inst);
+    for (const inst of gone.values()) {
+      const groupPrefix = `\u0000${inst.tenant}/${inst.ruleId}/`;
+      const notified = [...groups.keys()].filter((k) => k.includes(groupPrefix));
+      const receiverNames = [...new Set(notified.map((k) => k.slice(0, k.indexOf(groupPrefix))))];
+      const groupLabels = notified[0] === undefined ? { alertname: '' } : (JSON.parse(notified[0].slice(notified[0].indexOf(groupPrefix) + groupPrefix.length)) as Record<string, string>);
+      const name = inst.labels.alertname ?? inst.ruleId;
+      logger.info({ rule: inst.ruleId, tenant: inst.tenant, name }, 'the alerts of a rule that no longer exists are resolved');
+      await retireRule({
+        ...GONE_RULE,
+        id: inst.ruleId,
+        tenant: inst.tenant,
+        name,
+        // None at all means every receiver: none of them was sent a firing message to resolve.
+        receivers: receiverNames,
+        groupBy: Object.keys(groupLabels),
+      });
+    }
+  }
+
   async function dropRuleState(tenant: string, id: string): Promise<void> {
     for (const [k, inst] of instances) {
       if (inst.tenant === tenant && inst.ruleId === id) {
@@ -498,6 +635,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         { name: 'teleql_alerting_notifications_total', help: 'Notifications delivered, or given up on after retries', type: 'counter', value: counts.notificationsFailed, labels: { result: 'failed' } },
         { name: 'teleql_alerting_notifications_total', help: 'Notifications delivered, or given up on after retries', type: 'counter', value: counts.notificationsLeftToOtherReplica, labels: { result: 'other_replica' } },
         { name: 'teleql_alerting_notifier', help: '1 when this replica sends the alert notifications (holds the lease when several replicas share Redis)', type: 'gauge', value: lease.held() ? 1 : 0 },
+        ...(opts.rulesFileMetrics?.() ?? []),
       ];
     },
     async start() {
@@ -533,55 +671,69 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       await this.idle();
       await lease.close();
     },
+    retireRulesGone: () => serially(retireRulesGone),
     rules: (tenant) => [...rules.values()].filter((r) => r.tenant === tenant).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id)),
     rule: (tenant, id) => rules.get(key(tenant, id)),
     status: (tenant, id) => ({ ...statusOf(tenant, id) }),
-    async createRule(tenant, raw) {
-      const rule = parseRule(raw, { tenant, source: 'api', where: 'rule', defaults: opts.ruleDefaults });
-      checkReceiverNames(rule, 'rule');
-      if (rules.has(key(tenant, rule.id))) throw new AlertingError('BAD_RULE', `rule.id: an alert rule ${JSON.stringify(rule.id)} already exists`);
-      let held = 0;
-      for (const r of rules.values()) if (r.tenant === tenant && r.source === 'api') held++;
-      if (held >= limits.rulesPerTenant) {
-        throw new AlertingError('LIMIT', `alerting.maxRulesPerTenant: this tenant already has ${held} alert rules, the most allowed (${limits.rulesPerTenant}); delete one first`);
-      }
-      await store.saveRule(rule);
-      rules.set(key(tenant, rule.id), rule);
-      return rule;
-    },
-    async updateRule(tenant, id, raw) {
-      checkWritable(tenant, id);
-      const rule = parseRule({ ...(raw as object), id }, { tenant, source: 'api', where: 'rule', defaults: opts.ruleDefaults });
-      checkReceiverNames(rule, 'rule');
-      await store.saveRule(rule);
-      rules.set(key(tenant, id), rule);
-      lastEval.delete(key(tenant, id)); // evaluate the new definition at the next tick
-      return rule;
-    },
-    async deleteRule(tenant, id) {
-      const rule = checkWritable(tenant, id);
-      rules.delete(key(tenant, id));
-      await store.deleteRule(tenant, id);
-      await retireRule(rule);
-      return true;
-    },
-    async setFileRules(next) {
-      for (const r of next) checkReceiverNames(r, `rule ${JSON.stringify(r.name)}`);
-      const nextKeys = new Set(next.map((r) => key(r.tenant, r.id)));
-      for (const [k, r] of rules) {
-        if (r.source === 'file' && !nextKeys.has(k)) {
-          rules.delete(k);
-          await retireRule(r);
+    createRule(tenant, raw) {
+      return serially(async () => {
+        const rule = parseRule(raw, { tenant, source: 'api', where: 'rule', defaults: opts.ruleDefaults });
+        checkReceiverNames(rule, 'rule');
+        const sameId = rules.get(key(tenant, rule.id));
+        if (sameId) throw new AlertingError('BAD_RULE', `rule.id: an alert rule ${JSON.stringify(rule.id)} already exists (${sourceText(sameId)})`);
+        checkApiName(rule);
+        let held = 0;
+        for (const r of rules.values()) if (r.tenant === tenant && r.source === 'api') held++;
+        if (held >= limits.rulesPerTenant) {
+          throw new AlertingError('LIMIT', `alerting.maxRulesPerTenant: this tenant already has ${held} alert rules, the most allowed (${limits.rulesPerTenant}); delete one first`);
         }
-      }
-      for (const r of next) {
-        const existing = rules.get(key(r.tenant, r.id));
-        if (existing?.source === 'api') {
-          logger.warn({ rule: r.id, tenant: r.tenant }, 'a file rule has the ID of an API rule; the API rule is kept');
-          continue;
+        await store.saveRule(rule);
+        rules.set(key(tenant, rule.id), rule);
+        return rule;
+      });
+    },
+    updateRule(tenant, id, raw) {
+      return serially(async () => {
+        checkWritable(tenant, id);
+        const rule = parseRule({ ...(raw as object), id }, { tenant, source: 'api', where: 'rule', defaults: opts.ruleDefaults });
+        checkReceiverNames(rule, 'rule');
+        checkApiName(rule);
+        const before = rules.get(key(tenant, id));
+        await store.saveRule(rule);
+        rules.set(key(tenant, id), rule);
+        lastEval.delete(key(tenant, id)); // evaluate the new definition at the next tick
+        if (before?.name !== rule.name) opts.onApiRuleGone?.();
+        return rule;
+      });
+    },
+    deleteRule(tenant, id) {
+      return serially(async () => {
+        const rule = checkWritable(tenant, id);
+        rules.delete(key(tenant, id));
+        await evaluationEnded(key(tenant, id));
+        await store.deleteRule(tenant, id);
+        await retireRule(rule);
+        opts.onApiRuleGone?.();
+        return true;
+      });
+    },
+    setFileRules(next) {
+      return serially(async () => {
+        // Every rule is checked before any changes: a refused file leaves the previous rules in force.
+        for (const r of next) {
+          checkReceiverNames(r, `rule ${JSON.stringify(r.name)}`);
+          checkFileRule(r);
         }
-        rules.set(key(r.tenant, r.id), r);
-      }
+        const nextKeys = new Set(next.map((r) => key(r.tenant, r.id)));
+        for (const [k, r] of rules) {
+          if (r.source === 'file' && !nextKeys.has(k)) {
+            rules.delete(k);
+            await evaluationEnded(k);
+            await retireRule(r);
+          }
+        }
+        for (const r of next) rules.set(key(r.tenant, r.id), r);
+      });
     },
     instances: (tenant, ruleId) => [...instances.values()].filter((i) => i.tenant === tenant && (ruleId === undefined || i.ruleId === ruleId)),
     silences(tenant, includeExpired) {

@@ -81,6 +81,7 @@ export async function startAlerting(opts: {
     throw new ConfigError(`alerting.leaseMs: expected an integer of at least twice alerting.tickMs (${2 * cfg.tickMs}) (actual: ${cfg.leaseMs})`);
   }
   const signals = createAlertSignals(opts.db);
+  let rulesFile: RulesFileWatcher | undefined;
   const engine = createAlertEngine({
     store: await openAlertStore(opts.db),
     signals,
@@ -96,10 +97,12 @@ export async function startAlerting(opts: {
     ruleDefaults: defaults,
     lease: opts.redisUrl ? redisNotifyLease({ url: opts.redisUrl, logger, ttlMs: cfg.leaseMs }) : soleReplicaLease(),
     limits: { rulesPerTenant: cfg.maxRulesPerTenant, silencesPerTenant: cfg.maxSilencesPerTenant, silenceRetention, historyRetention },
+    rulesFileMetrics: () => rulesFile?.metrics() ?? [],
+    // Not awaited: the reload's own rule change waits for the one that called this to end.
+    onApiRuleGone: () => void rulesFile?.reloadIfRefusedByApply(),
   });
   await engine.start();
 
-  let rulesFile: RulesFileWatcher | undefined;
   if (cfg.rulesFile) {
     rulesFile = watchRulesFile({ file: cfg.rulesFile, debounceMs: cfg.reloadDebounceMs, defaults, logger, apply: (rules) => engine.setFileRules(rules) });
     const error = await rulesFile.reload();
@@ -110,6 +113,9 @@ export async function startAlerting(opts: {
       throw new ConfigError(error);
     }
   }
+
+  // Only now is every rule known: alerts of a rule gone while the gateway was down are resolved.
+  await engine.retireRulesGone();
 
   let timer: NodeJS.Timeout | undefined;
   if (cfg.tickMs > 0) {

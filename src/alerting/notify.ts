@@ -26,6 +26,7 @@ export interface Notification {
   receiver: ReceiverConfig;
   tenant: string;
   groupKey: string;
+  /** The rule's groupBy labels and `tenant` (groups never span tenants), as sentLabels gives them. */
   groupLabels: Record<string, string>;
   /** The firing alerts of the group and those resolved since the last message. */
   alerts: AlertInstance[];
@@ -44,11 +45,24 @@ function common(alerts: AlertInstance[], pick: (a: AlertInstance) => Record<stri
   return Object.fromEntries(Object.entries(first).filter(([k, v]) => rest.every((o) => o[k] === v)));
 }
 
-const outgoingLabels = (a: AlertInstance) => ({ ...a.labels, tenant: a.tenant });
-/** The annotations sent: the rule's, and the value (6 significant digits: 19.999999999999996 reads 20). */
+/**
+ * An alert's labels as receivers get them and silences match them: with `tenant`, which the gateway
+ * sets because every tenant's alerts go to the same receivers. A label the alert has of that name
+ * (a PromQL series', a rule's) is kept as `exported_tenant`, as Prometheus keeps a scraped label that
+ * clashes with one of its own, so no alert can claim another tenant's name.
+ */
+export function sentLabels(tenant: string, labels: Record<string, string>): Record<string, string> {
+  const { tenant: own, ...rest } = labels;
+  return { ...rest, ...(own !== undefined && own !== tenant && { exported_tenant: own }), tenant };
+}
+
+const outgoingLabels = (a: AlertInstance) => sentLabels(a.tenant, a.labels);
+/** A value as every receiver gets it: 6 significant digits (19.999999999999996 reads 20). */
+const valueText = (v: number) => String(Number(v.toPrecision(6)));
+/** The annotations sent: the rule's, and the value. */
 const outgoingAnnotations = (a: AlertInstance): Record<string, string> => ({
   ...a.annotations,
-  ...(a.value !== null && { value: String(Number(a.value.toPrecision(6))) }),
+  ...(a.value !== null && { value: valueText(a.value) }),
 });
 
 /** Alertmanager's group key for a group: `{}:{alertname="Errors", service="checkout"}`, labels sorted. */
@@ -89,23 +103,30 @@ function generatorUrl(externalUrl: string, a: AlertInstance): string {
   return externalUrl ? `${externalUrl.replace(/\/+$/, '')}/graphql?alertRule=${encodeURIComponent(a.ruleId)}` : '';
 }
 
+/**
+ * Text for Slack's mrkdwn and `text`: `&`, `<` and `>` escaped as Slack asks, so rule text or a
+ * label value from ingested data cannot ping `<!channel>` or disguise a link `<https://…|…>`.
+ */
+const slackEscape = (t: string): string => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
 /** A Slack incoming-webhook message: `text` for notifications, `blocks` for the channel. */
 export function slackPayload(n: Notification): Record<string, unknown> {
   const firing = n.alerts.filter((a) => a.state === 'FIRING');
   const resolved = n.alerts.filter((a) => a.state !== 'FIRING');
-  const name = n.alerts[0]?.labels.alertname ?? 'alert';
+  const name = slackEscape(n.alerts[0]?.labels.alertname ?? 'alert');
   const text = firing.length ? `[FIRING:${firing.length}] ${name}` : `[RESOLVED] ${name}`;
   const line = (a: AlertInstance) => {
-    const labels = Object.entries(a.labels).filter(([k]) => k !== 'alertname').map(([k, v]) => `${k}=${v}`).join(', ');
-    const summary = a.annotations.summary ? ` — ${a.annotations.summary}` : '';
-    return `• *${a.state === 'FIRING' ? 'firing' : 'resolved'}* ${labels}${a.value !== null ? ` (value ${a.value})` : ''}${summary}`;
+    // The tenant is in the message's context line.
+    const labels = Object.entries(outgoingLabels(a)).filter(([k]) => k !== 'alertname' && k !== 'tenant').map(([k, v]) => slackEscape(`${k}=${v}`)).join(', ');
+    const summary = a.annotations.summary ? ` — ${slackEscape(a.annotations.summary)}` : '';
+    return `• *${a.state === 'FIRING' ? 'firing' : 'resolved'}* ${labels}${a.value !== null ? ` (value ${valueText(a.value)})` : ''}${summary}`;
   };
   return {
     text,
     blocks: [
       { type: 'header', text: { type: 'plain_text', text } },
       { type: 'section', text: { type: 'mrkdwn', text: [...firing, ...resolved].map(line).join('\n') || '(no alerts)' } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: `tenant ${n.tenant} · group ${n.groupKey}` }] },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: slackEscape(`tenant ${n.tenant} · group ${n.groupKey}`) }] },
     ],
   };
 }

@@ -1,12 +1,13 @@
 // The rules file (alerting.rulesFile): read at start and again whenever it changes (fs.watch on its
 // directory, debounced, so editors that write by rename are seen too). A file that does not parse
 // or holds an invalid rule is refused as a whole with an error naming the rule and field; the
-// rules already loaded stay in force.
+// rules already loaded stay in force. Each load's outcome is counted for /metrics.
 import { readFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
+import type { MetricSample } from '../server/metrics.ts';
 import { DEFAULT_TENANT } from '../model/telemetry.ts';
 import { parseRule, type RuleDefaults } from './rules.ts';
 import { AlertingError, type AlertRule } from './types.ts';
@@ -25,7 +26,11 @@ export function parseRulesFile(text: string, file: string, defaults?: RuleDefaul
     throw new AlertingError('BAD_RULE', `${file}: expected a mapping with a "rules" list`);
   }
   const extra = Object.keys(doc).filter((k) => k !== 'rules');
-  if (extra.length) throw new AlertingError('BAD_RULE', `${file}: unknown key "${extra[0]}" (known keys: rules)`);
+  if (extra.length) {
+    // A Prometheus rule file has `groups`, each with its own `rules`; ours is the one list.
+    const hint = extra[0] === 'groups' ? '; unlike a Prometheus rule file, it has no groups: one "rules" list, each rule with its own interval' : '';
+    throw new AlertingError('BAD_RULE', `${file}: unknown key "${extra[0]}" (known keys: rules)${hint}`);
+  }
   const seen = new Set<string>();
   return ((list ?? []) as unknown[]).map((raw, i) => {
     // File rules without an id are identified by name, so their alert state survives reloads.
@@ -36,7 +41,10 @@ export function parseRulesFile(text: string, file: string, defaults?: RuleDefaul
     const where = `${file}: rules[${i}]${name === undefined ? '' : ` (${JSON.stringify(name)})`}`;
     const rule = parseRule(withId, { tenant: DEFAULT_TENANT, source: 'file', where, defaults });
     const k = `${rule.tenant}\u0000${rule.id}`;
-    if (seen.has(k)) throw new AlertingError('BAD_RULE', `${file}: rules[${i}]: duplicate rule id ${JSON.stringify(rule.id)} for tenant ${rule.tenant}`);
+    if (seen.has(k)) {
+      const unnamed = named && typeof named === 'object' && !('id' in (named as object)) ? ' (a rule without an id is identified by its name: give rules of the same name an id each)' : '';
+      throw new AlertingError('BAD_RULE', `${where}: duplicate rule id ${JSON.stringify(rule.id)} for tenant ${rule.tenant}${unnamed}`);
+    }
     seen.add(k);
     return rule;
   });
@@ -45,9 +53,17 @@ export function parseRulesFile(text: string, file: string, defaults?: RuleDefaul
 export interface RulesFileWatcher {
   /** Loads the file once; resolves with the error message when it is invalid (rules unchanged). */
   reload(): Promise<string | null>;
+  /**
+   * Loads the file again when its last load was refused by `apply` (a rule clashing with an API
+   * rule), since the API rules may have changed since; a file refused for its own text waits for
+   * the text to change.
+   */
+  reloadIfRefusedByApply(): Promise<string | null>;
   close(): void;
   /** The last load's error, or null. */
   lastError(): string | null;
+  /** Refused loads, and whether the last one succeeded (as Prometheus' prometheus_config_last_reload_*). */
+  metrics(): MetricSample[];
 }
 
 export function watchRulesFile(opts: {
@@ -66,19 +82,36 @@ export function watchRulesFile(opts: {
 
   let lastText: string | undefined;
   let applied = false;
+  let failures = 0;
+  let lastSuccessAtMs: number | null = null;
+  // The last load was refused by apply (a clash with an API rule), not for its own text.
+  let refusedByApply = false;
 
   async function load(onlyIfChanged = false): Promise<string | null> {
+    let text: string | undefined;
     try {
-      const text = await readFile(file, 'utf8');
+      text = await readFile(file, 'utf8');
       if (onlyIfChanged && text === lastText) return lastError;
       lastText = text;
+      refusedByApply = false;
       const rules = parseRulesFile(text, opts.file, opts.defaults);
-      await opts.apply(rules);
+      try {
+        await opts.apply(rules);
+      } catch (err) {
+        refusedByApply = true;
+        throw err instanceof AlertingError ? new AlertingError(err.code, `${opts.file}: ${err.message}`) : err;
+      }
       lastError = null;
       applied = true;
+      lastSuccessAtMs = Date.now();
       opts.logger.info({ file: opts.file, rules: rules.length }, 'alert rules loaded');
     } catch (err) {
-      lastError = err instanceof AlertingError ? err.message : `${opts.file}: ${(err as Error).message}`;
+      const error = err instanceof AlertingError ? err.message : `${opts.file}: ${(err as Error).message}`;
+      // A missing file is read again at every change in its directory (a DuckDB file next to it
+      // changes many times a second): the same failure to read it is counted and logged once.
+      if (onlyIfChanged && text === undefined && error === lastError) return lastError;
+      failures++;
+      lastError = error;
       // At start-up there are no previous rules: the caller stops the gateway instead.
       opts.logger.error({ file: opts.file, error: lastError }, applied ? 'alert rules file refused; the previous rules stay in force' : 'alert rules file refused');
     }
@@ -108,7 +141,13 @@ export function watchRulesFile(opts: {
 
   return {
     reload: () => reload(),
+    reloadIfRefusedByApply: () => (refusedByApply ? reload() : Promise.resolve(lastError)),
     lastError: () => lastError,
+    metrics: () => [
+      { name: 'teleql_alerting_rules_file_reload_failures_total', help: 'Loads of the alert rules file that were refused (unreadable, invalid, or clashing with an API rule)', type: 'counter', value: failures },
+      { name: 'teleql_alerting_rules_file_last_reload_successful', help: '1 when the last load of the alert rules file succeeded, 0 when it was refused (the previous rules stay in force)', type: 'gauge', value: lastError === null ? 1 : 0 },
+      { name: 'teleql_alerting_rules_file_last_reload_success_timestamp_seconds', help: 'When the alert rules file was last loaded successfully', type: 'gauge', value: lastSuccessAtMs === null ? 0 : lastSuccessAtMs / 1000 },
+    ],
     close() {
       closed = true;
       clearTimeout(timer);

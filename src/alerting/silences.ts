@@ -5,6 +5,8 @@ import { compileRegex } from '../stores/filter-match.ts';
 import { AlertingError, type Matcher, type MatcherType, type Silence } from './types.ts';
 
 const TYPES: readonly MatcherType[] = ['=', '!=', '=~', '!~'];
+// As alert labels are named (rules.ts): a matcher on any other name could never match.
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 function compileMatcher(m: Matcher): (labels: Record<string, string>) => boolean {
   // A missing label reads as "" (as in Alertmanager), so `foo!=""` means "foo is set".
@@ -22,6 +24,7 @@ export function checkMatchers(raw: unknown): Matcher[] {
   return raw.map((m: unknown, i) => {
     const { name, value, type } = (m ?? {}) as Partial<Matcher>;
     if (typeof name !== 'string' || name === '') throw new AlertingError('BAD_SILENCE', `matchers[${i}].name: required`);
+    if (!LABEL_NAME.test(name)) throw new AlertingError('BAD_SILENCE', `matchers[${i}].name: a label name must match [a-zA-Z_][a-zA-Z0-9_]* (actual: ${JSON.stringify(name)})`);
     if (typeof value !== 'string') throw new AlertingError('BAD_SILENCE', `matchers[${i}].value: required`);
     if (!TYPES.includes(type as MatcherType)) throw new AlertingError('BAD_SILENCE', `matchers[${i}].type: expected one of ${TYPES.join(' ')}`);
     const matcher = { name, value, type: type as MatcherType };
@@ -48,12 +51,23 @@ export interface SilenceInput {
 /** `now` is the engine's clock, so a silence given as a duration ends by the same time as alerts are evaluated. */
 export function newSilence(tenant: string, input: SilenceInput, now: bigint): Silence {
   const matchers = checkMatchers(input.matchers);
+  // As Alertmanager: matchers that all match "" select alerts by labels they lack, so
+  // alertname=~".*" would mute every alert of the tenant by accident.
+  if (matchers.every((m) => compileMatcher(m)({}))) {
+    throw new AlertingError('BAD_SILENCE', 'matchers: at least one matcher must not match the empty string (as in Alertmanager); alertname=~".*", say, would silence every alert of this tenant');
+  }
   if ((input.endsAt == null) === (input.duration == null)) throw new AlertingError('BAD_SILENCE', 'set exactly one of endsAt and duration');
+  if (input.duration != null && input.duration <= 0n) throw new AlertingError('BAD_SILENCE', 'duration: must be greater than 0');
   const startsAt = input.startsAt ?? now;
   const endsAt = input.endsAt ?? startsAt + input.duration!;
-  if (endsAt <= startsAt) throw new AlertingError('BAD_SILENCE', 'endsAt must be after startsAt');
+  if (endsAt <= startsAt) {
+    // startsAt defaults to now, so say which time it was.
+    throw new AlertingError('BAD_SILENCE', `endsAt (${isoTime(endsAt)}) must be after startsAt (${isoTime(startsAt)}${input.startsAt == null ? ', now' : ''})`);
+  }
   return { id: randomUUID(), tenant, matchers, startsAt, endsAt, createdBy: input.createdBy ?? '', comment: input.comment ?? '' };
 }
+
+const isoTime = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString();
 
 export function silenceActive(s: Silence, now: bigint): boolean {
   return s.startsAt <= now && now < s.endsAt;

@@ -153,7 +153,7 @@ export interface AlertStore {
   /** Deletes state changes before `atNs`; how many. */
   deleteHistoryBefore(atNs: bigint): Promise<number>;
   history(tenant: string, q: { ruleId?: string; range?: TimeRange; limit: number }): Promise<AlertTransition[]>;
-  /** Instances that were ever in `state` (from history) or are in it now, overlapping the range. */
+  /** Instances now in one of `states` (any when unset) that were active at some time in the range. */
   alerts(tenant: string, q: { states?: AlertState[]; range?: TimeRange; limit: number }): Promise<AlertInstance[]>;
   /** What each receiver was last sent per group, so that a restart neither repeats nor loses a message. */
   loadNotified(): Promise<NotifiedGroup[]>;

@@ -15,6 +15,7 @@ import { testConfig } from '../helpers/gateway.ts';
 import type { AlertEngine } from '../../src/alerting/engine.ts';
 import { gql, gqlData } from '../helpers/graphql-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { startFixtureServer } from '../helpers/fixture-server.ts';
 import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server.ts';
 
 const MIN = 60_000_000_000n;
@@ -265,7 +266,8 @@ describe('alerting: the classic span error-rate rule', () => {
     const [firing, resolved] = bodies;
     assert.equal(firing!.version, '4');
     assert.equal(firing!.receiver, 'ops');
-    assert.deepEqual(firing!.groupLabels, { alertname: 'CheckoutErrorRate' });
+    assert.deepEqual(firing!.groupLabels, { alertname: 'CheckoutErrorRate', tenant });
+    assert.equal(firing!.groupKey, `{}:{alertname="CheckoutErrorRate", tenant="${tenant}"}`);
     assert.equal((firing!.commonLabels as Record<string, string>).severity, 'page');
     assert.equal(firing!.alerts.length, 1);
     const fa = firing!.alerts[0]!;
@@ -621,6 +623,19 @@ describe('alerting: per-tenant limits', () => {
     assert.deepEqual(gw.engine.rules('acme').map((r) => r.name), ['R2', 'R3']);
   });
 
+  test('rules created at the same moment can neither pass maxRulesPerTenant nor share an id', async () => {
+    // Found by QA: each create checked, then awaited the store, then added the rule, so five at once
+    // all passed the checks; the last of one id silently replaced the others.
+    const T = { 'X-Scope-OrgID': 'racing' };
+    const sameId = await Promise.all([1, 2, 3, 4, 5].map((n) => gql(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, id: 'same', name: `Race${n}` } }, T)));
+    assert.equal(sameId.filter((r) => !r.errors).length, 1);
+    assert.deepEqual([...new Set(sameId.flatMap((r) => r.errors ?? []).map((e) => e.message))], ['rule.id: an alert rule "same" already exists (created through the API)']);
+    const many = await Promise.all([1, 2, 3, 4, 5].map((n) => gql(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, name: `Many${n}` } }, T)));
+    assert.equal(many.filter((r) => !r.errors).length, 1, 'one more fits under the limit of 2');
+    assert.equal(gw.engine.rules('racing').length, 2);
+    assert.equal((await gw.engine.store.loadRules()).filter((r) => r.tenant === 'racing').length, 2);
+  });
+
   test('silences: at most maxSilencesPerTenant held; a new one replaces the oldest expired one; expired ones go after silenceRetention', async () => {
     const A = { 'X-Scope-OrgID': 'acme' };
     const unsilence = (id: string) => gqlData(gw.graphqlUrl, 'mutation($id: ID!) { unsilence(id: $id) { id } }', { id }, A);
@@ -784,6 +799,91 @@ test('a restart neither repeats the firing messages already sent nor loses the r
   }
 });
 
+test('a file rule removed while the gateway was down has its firing alert resolved at the next start, and the receiver told', async () => {
+  // Found by QA: the alert stayed FIRING for ever (in alerts, on /metrics, with rule: null) and the
+  // receiver that got the firing message never got a resolution.
+  const dir = await mkdtemp(join(tmpdir(), 'teleql-gone-'));
+  const hook = await startWebhookServer();
+  const tenant = 'gone';
+  const receivers = [{ name: 'ops', type: 'webhook', url: `${hook.url}/hook` }];
+  const rulesFile = join(dir, 'rules.yaml');
+  const path = join(dir, 'alerts.duckdb');
+  const fileRule = `  - name: GoneErrors\n    tenant: ${tenant}\n    kind: SPAN_ERROR_RATE\n    threshold: 0.05\n    window: 2m\n    by: [service]\n    groupBy: [alertname, service]\n`;
+  const kept = `  - name: KeptSilent\n    tenant: ${tenant}\n    kind: NO_DATA\n    window: 1h\n`;
+  try {
+    await writeFile(rulesFile, `rules:\n${fileRule}${kept}`);
+    const first = await startAlertingGateway({ receivers, rulesFile }, path);
+    try {
+      await ingest(first, tenant, 10, [3, 8]);
+      first.clock.t = T0 + 5n * MIN;
+      await first.engine.tick();
+      await first.engine.idle();
+      assert.equal(first.engine.instances(tenant, 'GoneErrors')[0]?.state, 'FIRING');
+    } finally {
+      await first.stop();
+    }
+    await writeFile(rulesFile, `rules:\n${kept}`);
+    const second = await startAlertingGateway({ receivers, rulesFile }, path);
+    try {
+      await second.engine.idle();
+      const bodies = hook.received.map((r) => r.body as { status: string; groupKey: string });
+      assert.deepEqual(bodies.map((b) => `${b.status} ${b.groupKey}`), [
+        `firing {}:{alertname="GoneErrors", service="checkout", tenant="${tenant}"}`,
+        `resolved {}:{alertname="GoneErrors", service="checkout", tenant="${tenant}"}`,
+      ]);
+      assert.deepEqual(second.engine.instances(tenant), []);
+      const left = await gqlData<{ alerts: { state: string }[]; alertHistory: { from: string; to: string }[] }>(
+        second.graphqlUrl,
+        '{ alerts(state: [FIRING]) { state } alertHistory(ruleId: "GoneErrors") { from to } }',
+        {},
+        { 'X-Scope-OrgID': tenant },
+      );
+      assert.deepEqual(left.alerts, []);
+      // (The second gateway's test clock starts at T0 again, so the resolution is not the newest entry.)
+      assert.ok(left.alertHistory.some((t) => t.from === 'FIRING' && t.to === 'RESOLVED'), JSON.stringify(left.alertHistory));
+      assert.deepEqual(second.engine.rules(tenant).map((r) => r.name), ['KeptSilent']);
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    await hook.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a rule deleted while it is being evaluated neither comes back as an alert nor notifies again', async () => {
+  // Found by QA: the evaluation in flight (here a slow Prometheus query) wrote and sent a new
+  // firing alert after the delete had resolved the rule's alerts; it then stayed FIRING for ever.
+  const prometheus = await startFixtureServer([
+    { path: '/api/v1/query', delayMs: 400, body: JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [{ metric: { route: '/pay' }, value: [0, '5'] }] } }) },
+  ]);
+  const hook = await startWebhookServer();
+  const tenant = 'deleting';
+  const H = { 'X-Scope-OrgID': tenant };
+  const gw = await startAlertingGateway({ prometheusUrl: prometheus.url, receivers: [{ name: 'ops', type: 'webhook', url: `${hook.url}/hook` }] });
+  try {
+    const input = { name: 'SlowQuery', kind: 'PROMQL', expr: 'sum by (route) (rate(errors_total[5m]))', threshold: 1, interval: '1m' };
+    const { createAlertRule: rule } = await gqlData<{ createAlertRule: { id: string } }>(gw.graphqlUrl, CLASSIC_RULE, { input }, H);
+    await gw.engine.tick();
+    await gw.engine.idle();
+    assert.equal(gw.engine.instances(tenant, rule.id)[0]?.state, 'FIRING');
+
+    gw.clock.t += 2n * MIN;
+    const tick = gw.engine.tick();
+    await waitFor(async () => prometheus.requests.length, (n) => n === 2, 'the second query sent');
+    await gqlData(gw.graphqlUrl, 'mutation($id: ID!) { deleteAlertRule(id: $id) }', { id: rule.id }, H);
+    await tick;
+    await gw.engine.idle();
+    assert.deepEqual(gw.engine.instances(tenant), []);
+    assert.deepEqual(hook.received.map((r) => (r.body as { status: string }).status), ['firing', 'resolved']);
+    const firing = await gqlData<{ alerts: unknown[] }>(gw.graphqlUrl, '{ alerts(state: [FIRING, PENDING]) { state } }', {}, H);
+    assert.deepEqual(firing.alerts, []);
+  } finally {
+    await gw.stop();
+    await Promise.all([hook.close(), prometheus.close()]);
+  }
+});
+
 test('an invalid rules file or receiver at start-up stops start with a config error naming it', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'teleql-rules-'));
   try {
@@ -814,4 +914,88 @@ test('an invalid rules file or receiver at start-up stops start with a config er
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+describe('alerting: the tenant label every notification carries', () => {
+  // Receivers are the operator's and shared by every tenant, so each alert is sent with `tenant`.
+  let gw: AlertingGateway;
+  let hook: WebhookServer;
+  let slack: WebhookServer;
+  let am: WebhookServer;
+
+  before(async () => {
+    hook = await startWebhookServer();
+    slack = await startWebhookServer();
+    am = await startWebhookServer();
+    gw = await startAlertingGateway({
+      receivers: [
+        { name: 'ops', type: 'webhook', url: `${hook.url}/hook` },
+        { name: 'chat', type: 'slack', url: `${slack.url}/services/T000/B000/XXX` },
+        { name: 'am', type: 'alertmanager', url: am.url },
+      ],
+    });
+    await ingest(gw, 'acme', 10, [3, 8]);
+    await ingest(gw, 'globex', 10, [3, 8], 7);
+  });
+  after(async () => {
+    await gw?.stop();
+    await Promise.all([hook?.close(), slack?.close(), am?.close()]);
+  });
+
+  test('webhook, Slack and Alertmanager get the tenant; groups of two tenants never share a key; rule labels cannot claim another tenant or name', async () => {
+    const input = { ...classicInput, by: ['SERVICE'], for: '0s', window: '2m' };
+    // acme's rule tries to pass as globex: the gateway's tenant label wins, its own is kept as
+    // exported_tenant; and, as in Prometheus, the alertname is the rule's name whatever its labels say.
+    await gqlData(gw.graphqlUrl, CLASSIC_RULE, { input: { ...input, labels: { severity: 'page', tenant: 'globex', alertname: 'NotMine' } } }, { 'X-Scope-OrgID': 'acme' });
+    // groupBy may name the tenant label too: it reads as sent.
+    await gqlData(gw.graphqlUrl, CLASSIC_RULE, { input: { ...input, groupBy: ['tenant', 'alertname'] } }, { 'X-Scope-OrgID': 'globex' });
+    gw.clock.t = T0 + 5n * MIN;
+    await gw.engine.tick();
+    await gw.engine.idle();
+
+    type Webhook = { groupKey: string; groupLabels: Record<string, string>; commonLabels: Record<string, string>; alerts: { labels: Record<string, string> }[] };
+    const webhooks = hook.received.map((r) => r.body as Webhook).sort((a, b) => a.groupKey.localeCompare(b.groupKey));
+    assert.deepEqual(
+      webhooks.map((w) => [w.groupKey, w.groupLabels, w.commonLabels.tenant, w.alerts[0]!.labels.tenant, w.alerts[0]!.labels.exported_tenant]),
+      [
+        ['{}:{alertname="CheckoutErrorRate", tenant="acme"}', { alertname: 'CheckoutErrorRate', tenant: 'acme' }, 'acme', 'acme', 'globex'],
+        ['{}:{alertname="CheckoutErrorRate", tenant="globex"}', { alertname: 'CheckoutErrorRate', tenant: 'globex' }, 'globex', 'globex', undefined],
+      ],
+    );
+    const amTenants = am.received.flatMap((r) => (r.body as { labels: Record<string, string> }[]).map((a) => `${a.labels.tenant}/${a.labels.exported_tenant ?? ''}`)).sort();
+    assert.deepEqual(amTenants, ['acme/globex', 'globex/']);
+    const slackTexts = slack.received.map((r) => (r.body as { blocks: { text?: { text: string }; elements?: { text: string }[] }[] }).blocks);
+    const slackTo = (tenant: string) => slackTexts.find((b) => b[2]!.elements![0]!.text.startsWith(`tenant ${tenant} `))!;
+    assert.equal(slackTexts.length, 2);
+    assert.equal(slackTo('acme')[1]!.text!.text.split(' (value')[0], '• *firing* service=checkout, severity=page, exported_tenant=globex');
+    assert.equal(slackTo('acme')[2]!.elements![0]!.text, 'tenant acme · group {}:{alertname="CheckoutErrorRate", tenant="acme"}');
+    assert.equal(slackTo('globex')[2]!.elements![0]!.text, 'tenant globex · group {}:{alertname="CheckoutErrorRate", tenant="globex"}');
+  });
+
+  test('a silence made from a received alert’s labels, tenant included, matches it; so do alertEvents matchers', async () => {
+    // Found by QA: the tenant label was added only when sending, so a matcher copied from a
+    // notification (tenant="acme") never matched: the silence muted nothing.
+    const A = { 'X-Scope-OrgID': 'acme' };
+    const events: AlertEventData[] = [];
+    const client = wsClient(gw.wsUrl, 'acme');
+    const unsubscribe = client.subscribe<AlertEventData>(
+      { query: 'subscription { alertEvents(filter: { matchers: [{ name: "tenant", value: "acme", type: EQUAL }] }) { transition { to from ruleName labels } dropped } }' },
+      { next: (v) => void events.push(v.data as AlertEventData), error: () => undefined, complete: () => undefined },
+    );
+    await new Promise((r) => setTimeout(r, 200)); // subscribed
+    const sentToAcme = hook.received.map((r) => (r.body as { alerts: { labels: Record<string, string> }[] }).alerts[0]!.labels).find((l) => l.tenant === 'acme')!;
+    const matchers = Object.entries(sentToAcme).map(([name, value]) => ({ name, value, type: 'EQUAL' }));
+    const sil = await gqlData<{ silence: { id: string } }>(gw.graphqlUrl, 'mutation($i: SilenceInput!) { silence(input: $i) { id } }', { i: { matchers, startsAt: String(T0), duration: '1h' } }, A);
+    const sent = hook.received.length;
+    gw.clock.t = T0 + 6n * MIN;
+    await gw.engine.tick();
+    gw.clock.t = T0 + 10n * MIN; // no errors in the 2m window: resolved
+    await gw.engine.tick();
+    await gw.engine.idle();
+    assert.deepEqual(gw.engine.instances('acme').map((i) => [i.state, i.silencedBy]), [['RESOLVED', [sil.silence.id]]]);
+    await waitFor(async () => events.map((e) => e.alertEvents.transition.to).join(), (to) => to === 'RESOLVED', 'the resolution, matched by tenant');
+    assert.deepEqual(hook.received.slice(sent).map((r) => (r.body as { commonLabels: Record<string, string> }).commonLabels.tenant), ['acme', 'globex'], 'resolutions of what was sent firing still go out');
+    unsubscribe();
+    await client.dispose();
+  });
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alertmanagerPayload, groupKey, slackPayload, webhookPayload, type Notification } from '../../../src/alerting/notify.ts';
+import { alertmanagerPayload, groupKey, sentLabels, slackPayload, webhookPayload, type Notification } from '../../../src/alerting/notify.ts';
 import type { AlertInstance } from '../../../src/alerting/types.ts';
 
 const T = 1_764_000_000_000_000_000n;
@@ -62,6 +62,20 @@ test('the Slack message has text and blocks', () => {
   const p = slackPayload(notification([alert({})])) as { text: string; blocks: { type: string; text?: { text: string } }[] };
   assert.equal(p.text, '[FIRING:1] Errors');
   assert.match(p.blocks[1]!.text!.text, /\*firing\* service=checkout, severity=page \(value 0\.2\) — too many errors/);
+  // The value as the webhook and Alertmanager annotations have it, not 0.21951219512195122.
+  const long = slackPayload(notification([alert({ value: 0.21951219512195122 })])) as { blocks: { text?: { text: string } }[] };
+  assert.match(long.blocks[1]!.text!.text, /\(value 0\.219512\)/);
+});
+
+test('Slack text escapes &, < and >, so an annotation or a label from ingested data cannot ping the channel or disguise a link', () => {
+  // Found by security QA: a summary "<!channel> <https://evil.example|Reset your SSO password>" went out verbatim.
+  const p = slackPayload(
+    notification([alert({ labels: { alertname: 'Errors', service: '<!here>' }, annotations: { summary: '<!channel> <https://evil.example|Reset your SSO password> & *urgent*' } })]),
+  ) as { blocks: { text?: { text: string } }[] };
+  const body = p.blocks[1]!.text!.text;
+  assert.doesNotMatch(body, /<!channel>|<!here>|<https:/);
+  assert.match(body, /&lt;!channel&gt; &lt;https:\/\/evil\.example\|Reset your SSO password&gt; &amp; \*urgent\*/);
+  assert.match(body, /service=&lt;!here&gt;/);
 });
 
 test('Alertmanager gets postable alerts; a resolved one ends at its resolve time, a firing one when it would expire unless sent again', () => {
@@ -72,6 +86,20 @@ test('Alertmanager gets postable alerts; a resolved one ends at its resolve time
   assert.equal(renewed!.endsAt, '2026-12-04T10:04:00.000Z', 'wall-clock time of sending + firingValidFor');
   assert.equal(resolved!.endsAt, '2025-11-24T16:10:00.000Z');
   assert.deepEqual(firing!.labels, { alertname: 'Errors', service: 'checkout', severity: 'page', tenant: 'acme' });
+});
+
+test('every receiver gets the tenant label; an alert’s own tenant label is kept as exported_tenant, never sent as the tenant', () => {
+  const claiming = alert({ labels: { alertname: 'Errors', service: 'checkout', tenant: 'globex' } });
+  const expected = { alertname: 'Errors', service: 'checkout', exported_tenant: 'globex', tenant: 'acme' };
+  assert.deepEqual(sentLabels('acme', claiming.labels), expected);
+  assert.deepEqual(sentLabels('acme', { alertname: 'Errors', tenant: 'acme' }), { alertname: 'Errors', tenant: 'acme' }, 'the same value is not repeated');
+  const webhook = webhookPayload(notification([claiming]), '');
+  assert.deepEqual((webhook.alerts as { labels: unknown }[])[0]!.labels, expected);
+  assert.equal((webhook.commonLabels as Record<string, string>).tenant, 'acme');
+  assert.deepEqual(alertmanagerPayload(notification([claiming]), '')[0]!.labels, expected);
+  const slack = slackPayload(notification([claiming])) as { blocks: { text?: { text: string }; elements?: { text: string }[] }[] };
+  assert.match(slack.blocks[1]!.text!.text, /^• \*firing\* service=checkout, exported_tenant=globex \(value 0\.2\)/);
+  assert.match(slack.blocks[2]!.elements![0]!.text, /^tenant acme · /);
 });
 
 test('deliveries retry with backoff until one succeeds, and give up early when the gateway stops', async () => {

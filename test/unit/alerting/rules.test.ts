@@ -63,8 +63,13 @@ test('the rules file names the rule and field of the first problem, and ids defa
   assert.deepEqual(rules.map((r) => [r.id, r.tenant, r.source]), [['A', 'default', 'file'], ['B', 'acme', 'file']]);
   assert.throws(() => parseRulesFile('rules:\n  - name: A\n    kind: NO_DATA\n    for: soon\n', 'rules.yaml'), /^AlertingError: rules\.yaml: rules\[0\] \("A"\)\.for: expected a duration/);
   assert.throws(() => parseRulesFile('rules: [', 'rules.yaml'), /rules\.yaml: not valid YAML/);
-  assert.throws(() => parseRulesFile('groups: []', 'rules.yaml'), /unknown key "groups"/);
-  assert.throws(() => parseRulesFile('rules:\n  - name: A\n    kind: NO_DATA\n  - name: A\n    kind: NO_DATA\n', 'r.yaml'), /duplicate rule id "A"/);
+  assert.throws(() => parseRulesFile('groups: []', 'rules.yaml'), /unknown key "groups" \(known keys: rules\); unlike a Prometheus rule file, it has no groups/);
+  // Two rules of one name (Prometheus' warning and critical pair) need an id each: say so.
+  assert.throws(
+    () => parseRulesFile('rules:\n  - name: A\n    kind: NO_DATA\n  - name: A\n    kind: NO_DATA\n', 'r.yaml'),
+    /^AlertingError: r\.yaml: rules\[1\] \("A"\): duplicate rule id "A" for tenant default \(a rule without an id is identified by its name: give rules of the same name an id each\)$/,
+  );
+  assert.equal(parseRulesFile('rules:\n  - { name: A, id: a-warn, kind: NO_DATA }\n  - { name: A, id: a-page, kind: NO_DATA }\n', 'r.yaml').length, 2);
   assert.deepEqual(parseRulesFile('', 'empty.yaml'), []);
 });
 

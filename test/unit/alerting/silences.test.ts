@@ -5,7 +5,8 @@ import { checkMatchers, fingerprint, newSilence, silenceActive, silenceMatches }
 const labels = { alertname: 'Errors', service: 'checkout', operation: 'POST /pay' };
 
 test('matchers work as in Alertmanager: =, !=, =~ and !~ anchored, a missing label reads as empty', () => {
-  const s = (matchers: unknown) => newSilence('t', { matchers, endsAt: 10n }, 0n);
+  // Matching alone (as alertEvents filters use it): newSilence also refuses matchers that all match "".
+  const s = (matchers: unknown) => ({ id: 's', tenant: 't', matchers: checkMatchers(matchers), startsAt: 0n, endsAt: 10n, createdBy: '', comment: '' });
   assert.ok(silenceMatches(s([{ name: 'service', value: 'checkout', type: '=' }]), labels));
   assert.ok(!silenceMatches(s([{ name: 'service', value: 'check', type: '=' }]), labels));
   assert.ok(silenceMatches(s([{ name: 'service', value: 'cart', type: '!=' }]), labels));
@@ -25,7 +26,25 @@ test('bad silences are refused with the matcher named', () => {
   assert.throws(() => checkMatchers([]), /at least one matcher/);
   assert.throws(() => checkMatchers([{ name: 'a', value: 'x', type: '~' }]), /matchers\[0\]\.type/);
   assert.throws(() => checkMatchers([{ name: 'a', value: '(', type: '=~' }]), /matchers\[0\]\.value: invalid regex/);
-  assert.throws(() => newSilence('t', { matchers: [{ name: 'a', value: 'b', type: '=' }], startsAt: 5n, endsAt: 5n }, 0n), /endsAt must be after startsAt/);
+  assert.throws(() => newSilence('t', { matchers: [{ name: 'a', value: 'b', type: '=' }], startsAt: 5n, endsAt: 5n }, 0n), /endsAt .* must be after startsAt/);
+});
+
+test('silences Alertmanager refuses are refused: a matcher on a name no label has, matchers that all match the empty string, a past end', () => {
+  // Found by QA: alertname=~".*" was accepted and muted every alert of the tenant; bad-name="x" was
+  // accepted and never matched anything.
+  const a = (name: string, value: string, type: string) => ({ name, value, type });
+  assert.throws(() => checkMatchers([a('bad-name', 'x', '=')]), /^AlertingError: matchers\[0\]\.name: a label name must match \[a-zA-Z_\]\[a-zA-Z0-9_\]\* \(actual: "bad-name"\)$/);
+  const emptyOnly = /^AlertingError: matchers: at least one matcher must not match the empty string \(as in Alertmanager\)/;
+  for (const matchers of [[a('alertname', '.*', '=~')], [a('alertname', '', '=')], [a('severity', 'page', '!='), a('team', 'x|', '=~')]]) {
+    assert.throws(() => newSilence('t', { matchers, duration: 60n }, 0n), emptyOnly, JSON.stringify(matchers));
+  }
+  assert.ok(newSilence('t', { matchers: [a('alertname', '.*', '=~'), a('service', 'checkout', '=')], duration: 60n }, 0n));
+  assert.throws(() => newSilence('t', { matchers: [a('alertname', 'X', '=')], duration: 0n }, 0n), /^AlertingError: duration: must be greater than 0$/);
+  const now = 1_764_000_000_000_000_000n;
+  assert.throws(
+    () => newSilence('t', { matchers: [a('alertname', 'X', '=')], endsAt: now - 1_000_000_000n }, now),
+    /^AlertingError: endsAt \(2025-11-24T15:59:59\.000Z\) must be after startsAt \(2025-11-24T16:00:00\.000Z, now\)$/,
+  );
 });
 
 test('the fingerprint depends on the rule and the label set, not on label order', () => {
