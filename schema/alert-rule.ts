@@ -93,13 +93,17 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   createAlertRule: t.field({
     type: AlertRuleRef,
-    description: 'An invalid rule is GW_BAD_ARGUMENT naming the field.',
+    description:
+      'Needs the admin scope. An invalid rule is GW_BAD_ARGUMENT naming the field, as is the name of a rule from the ' +
+      'rules file (a name, the alertname of notifications, belongs to one source).',
     args: { input: t.arg({ type: AlertRuleInput, required: true }) },
     resolve: (_, { input }, ctx) => createAlertRule(ctx, input),
   }),
   updateAlertRule: t.field({
     type: AlertRuleRef,
-    description: 'Replaces the whole definition. Rules from the rules file cannot be changed here (GW_BAD_ARGUMENT).',
+    description:
+      'Needs the admin scope. Replaces the whole definition. Rules from the rules file cannot be changed here, nor can ' +
+      'a rule take a file rule\'s name (GW_BAD_ARGUMENT).',
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: AlertRuleInput, required: true }) },
     resolve: (_, { id, input }, ctx) => updateAlertRule(ctx, String(id), input),
   }),
