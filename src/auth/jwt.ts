@@ -67,7 +67,10 @@ export function createJwtVerifier(cfg: AuthConfig['jwt']): JwtVerifier {
       const raw = claim(payload, cfg.scopesClaim);
       const list = typeof raw === 'string' ? raw.split(/\s+/) : Array.isArray(raw) ? raw : [];
       const scopes = new Set(list.filter((s): s is Scope => (SCOPES as readonly unknown[]).includes(s)));
-      return { tenant, scopes, subject: typeof payload.sub === 'string' ? payload.sub : 'jwt', method: 'jwt' };
+      const principal: Principal = { tenant, scopes, subject: typeof payload.sub === 'string' ? payload.sub : 'jwt', method: 'jwt' };
+      // exp is required, so jose has checked it is a number.
+      if (typeof payload.exp === 'number') principal.validUntilMs = (payload.exp + cfg.clockToleranceSeconds) * 1000;
+      return principal;
     },
   };
 }

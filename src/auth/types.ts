@@ -11,6 +11,8 @@ export interface Principal {
   /** Key name or JWT subject, for logs only (never the secret). */
   subject: string;
   method: 'none' | 'apiKey' | 'jwt';
+  /** When the credential stops being valid (a JWT's exp plus the clock tolerance), ms since the epoch. */
+  validUntilMs?: number;
 }
 
 /**

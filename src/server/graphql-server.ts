@@ -131,6 +131,22 @@ function crossSiteContentType(req: IncomingMessage): string | undefined {
   return ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'].includes(type) ? type : undefined;
 }
 
+/**
+ * A graphql-ws connection lives as long as its client keeps it: its credential (a JWT) is checked
+ * once, at connection_init, so the socket is closed (4401) when that credential expires, and the
+ * client must connect again with a fresh one.
+ */
+function closeWhenExpired(socket: { close(code: number, reason: string): void; once(event: 'close', fn: () => void): unknown }, validUntilMs: number): void {
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    const left = validUntilMs - Date.now();
+    // setTimeout holds at most ~24.8 days: a longer-lived token re-arms.
+    timer = left <= 0 ? setTimeout(() => socket.close(4401, 'Unauthorized: the credential expired'), 0) : setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+  };
+  arm();
+  socket.once('close', () => clearTimeout(timer));
+}
+
 /** A refusal answered before Yoga runs, in the GraphQL-over-HTTP error shape. */
 function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
@@ -425,8 +441,10 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       onConnect: async (ctx) => {
         const headers = connectionParamHeaders(ctx.connectionParams, nodeHeaders(ctx.extra.request.headers));
         try {
-          principals.set(ctx, await authenticator.admit(headers, opts.tenantHeader, 'query'));
+          const principal = await authenticator.admit(headers, opts.tenantHeader, 'query');
+          principals.set(ctx, principal);
           watchWebSocket(ctx.extra.socket, connections, () => Object.keys(ctx.subscriptions).length);
+          if (principal.validUntilMs !== undefined) closeWhenExpired(ctx.extra.socket, principal.validUntilMs);
           return true;
         } catch (err) {
           if (err instanceof AuthError && err.kind === 'unauthenticated') ctx.extra.socket.close(4401, 'Unauthorized');

@@ -211,6 +211,23 @@ describe('auth: API keys and JWTs on every endpoint', () => {
   });
 });
 
+test('a graphql-ws connection closes (4401) when its JWT expires, open subscriptions and all', { timeout: 20_000 }, async () => {
+  // Found by security QA: the principal was fixed at connection_init, so an expired token kept
+  // tailing and querying on its socket for as long as the client kept it open.
+  const gw = await startGateway({ auth: { mode: 'jwt', jwt: { secret: SECRET, audience: 'teleql', issuer: 'https://idp.test', tenantClaim: 'org.id', scopesClaim: 'scope', clockToleranceSeconds: 0 } } });
+  try {
+    const token = await jwt({ org: { id: 'tenant-a' }, scope: 'query' }, { exp: Math.floor(Date.now() / 1000) + 2 });
+    const client = createClient({ url: gw.wsUrl, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${token}` }, retryAttempts: 0 });
+    const closed = await new Promise<{ code?: number }>((resolve) => {
+      client.subscribe({ query: 'subscription { tailLogs { dropped log { id } } }' }, { next: () => undefined, error: (e) => resolve(e as { code?: number }), complete: () => resolve({}) });
+    });
+    await client.dispose();
+    assert.equal(closed.code, 4401);
+  } finally {
+    await gw.stop();
+  }
+});
+
 describe('auth off', () => {
   test('an empty X-Scope-OrgID means the default tenant on both ingest and query', async () => {
     const gw = await startGateway();
