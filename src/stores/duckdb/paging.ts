@@ -17,10 +17,19 @@ function encodeCursor(row: Row, keyset: Keyset, order: PageOrder): string {
   return encodePageCursor(order, keyset.columns.map((c) => String(row[c])));
 }
 
-/** The cursor's key as SQL parameters; undefined when it is not a key of this keyset. */
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** The cursor's key as SQL parameters; undefined when it is not a key of this keyset (a BIGINT out of range included). */
 function keyParams(key: unknown, keyset: Keyset): SqlParam[] | undefined {
   if (!Array.isArray(key) || key.length !== keyset.columns.length || !key.every((x) => typeof x === 'string')) return undefined;
-  return key.map((x: string, i) => (keyset.bigint[i] ? BigInt(x) : x));
+  const out: SqlParam[] = [];
+  for (const [i, x] of (key as string[]).entries()) {
+    if (!keyset.bigint[i]) out.push(x);
+    else if (!/^-?\d{1,20}$/.test(x) || BigInt(x) < INT64_MIN || BigInt(x) > INT64_MAX) return undefined;
+    else out.push(BigInt(x));
+  }
+  return out;
 }
 
 
