@@ -41,6 +41,19 @@ export function seriesTypeProblem(q: SeriesQuery, type: MetricType): string | un
 }
 
 /**
+ * A histogram-like step's value by aggregation (without a quantile, which each store estimates its
+ * own way): the mean of its observations (AVG), their SUM or COUNT, or observations per second.
+ */
+export function observationsValue(q: SeriesQuery, count: number, sum: number | null, seconds: number): number | null {
+  switch (q.aggregation) {
+    case 'SUM': return sum;
+    case 'COUNT': return count;
+    case 'RATE': return count / seconds;
+    default: return count > 0 && sum !== null ? sum / count : null;
+  }
+}
+
+/**
  * A RATE step that ends after `to` (the last one, when a range ends now) has seen only part of its
  * time: divided by the whole step, a chart would dip at its right edge. Such a step is divided by
  * the time its increase covers (`coveredNs`: from the point before its first increase to its last

@@ -4,7 +4,7 @@
 // histogram_quantile does, so a chart reads the same from the embedded store and from Prometheus.
 import { downscale, toBucketCounts, type BucketCounts } from '../../model/exponential-buckets.ts';
 import { Temporality, type ExponentialBuckets as OtlpExponentialBuckets } from '../../model/telemetry.ts';
-import { rateSeconds } from '../series-query.ts';
+import { observationsValue, rateSeconds } from '../series-query.ts';
 import type { SeriesPoint, SeriesQuery } from '../types.ts';
 import type { Row } from './connection.ts';
 import { finite } from './metric-rows.ts';
@@ -165,13 +165,7 @@ export function summaryQuantile(quantiles: SummaryQuantiles | undefined, q: numb
 
 /** A histogram-like step's value: its mean, sum, count, rate or quantile. */
 function observedValue(o: Observations, q: SeriesQuery, seconds: number): number | null {
-  if (q.quantile !== undefined) return quantileOf(o.buckets, q.quantile);
-  switch (q.aggregation) {
-    case 'SUM': return o.sum;
-    case 'COUNT': return o.count;
-    case 'RATE': return o.count / seconds;
-    default: return o.count > 0 && o.sum !== null ? o.sum / o.count : null;
-  }
+  return q.quantile !== undefined ? quantileOf(o.buckets, q.quantile) : observationsValue(q, o.count, o.sum, seconds);
 }
 
 const bucketCounts = (v: unknown) => ((v as (bigint | number)[] | null) ?? []).map(Number);

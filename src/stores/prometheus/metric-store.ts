@@ -10,7 +10,7 @@
 //   `_count` / `_sum` (native histograms: histogram_count / histogram_sum of increase()), and a
 //   quantile from histogram_quantile() over rate() of the buckets (a summary's {quantile} series);
 // - series labels are Prometheus' label names (sanitised), without __name__.
-import { rateSeconds, seriesQueryProblem, seriesTypeProblem } from '../series-query.ts';
+import { observationsValue, rateSeconds, seriesQueryProblem, seriesTypeProblem } from '../series-query.ts';
 import type { KeyValue, MetricPoint, MetricType } from '../../model/telemetry.ts';
 import type { MetricSeries, MetricStore, SeriesAggregation, SeriesPoint, SeriesQuery, StoredExemplar, TimeRange } from '../types.ts';
 import { StoreError } from '../types.ts';
@@ -218,13 +218,10 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
         const count = countValues?.get(t);
         const sum = sumValues?.get(t);
         const value =
-          q.quantile !== undefined ? (quantileValues?.get(t) ?? NaN)
-          : count === undefined ? NaN
-          : q.aggregation === 'COUNT' ? count
-          : q.aggregation === 'RATE' ? count / rateSeconds(q, t)
-          : q.aggregation === 'SUM' ? (sum ?? NaN)
-          : count && sum !== undefined ? sum / count : NaN;
-        const point: SeriesPoint = { timeUnixNano: t, value: finite(value) };
+          q.quantile !== undefined ? (quantileValues?.get(t) ?? null)
+          : count === undefined ? null
+          : observationsValue(q, count, sum ?? null, rateSeconds(q, t));
+        const point: SeriesPoint = { timeUnixNano: t, value: value === null ? null : finite(value) };
         if (count !== undefined) point.count = count;
         if (sum !== undefined && Number.isFinite(sum)) point.sum = sum;
         return point;
