@@ -2,6 +2,7 @@
 // matches first when `since` is given, and turn bus events into the GraphQL event models.
 // Everything that can fail (filter, limits, the replay's store reads) fails here, at subscribe
 // time, before any event flows.
+import { randomBytes } from 'node:crypto';
 import { GatewayError, fromStoreError } from '../src/errors.ts';
 import { compileLogFilter, compileSpanFilter, lookupAttribute } from '../src/stores/filter-match.ts';
 import type { LogRecord, MetricPoint, SpanRecord } from '../src/model/telemetry.ts';
@@ -29,7 +30,6 @@ export interface TraceTailEventModel {
 
 /** Prefix of the synthetic IDs of live log records (see LogTailEvent.log in the schema). */
 export const TAIL_LOG_ID_PREFIX = 'tail:';
-let tailLogSeq = 0;
 
 /** Replay pages: the stores' largest page. */
 const REPLAY_PAGE = 1000;
@@ -195,11 +195,15 @@ export async function tailLogs(ctx: GraphQLContext, args: TailArgs): Promise<Asy
     filter,
   );
   const nextEvent = freshLoaders(ctx);
+  // Live IDs count this subscription's records under a random name: a process-wide counter would
+  // tell a tenant how many records other tenants' tails were sent in between.
+  const liveIdPrefix = `${TAIL_LOG_ID_PREFIX}${randomBytes(6).toString('base64url')}:`;
+  let liveCount = 0;
   return mapEvents(sub, (e: ReplayEvent<LogRecord>) => {
     nextEvent();
     // Replayed records carry their stored ID; live ones are not stored yet.
     const stored = (e.record as Partial<StoredLogRecord>).id;
-    const id = e.replayed && stored !== undefined ? stored : `${TAIL_LOG_ID_PREFIX}${++tailLogSeq}`;
+    const id = e.replayed && stored !== undefined ? stored : `${liveIdPrefix}${++liveCount}`;
     return { record: { ...e.record, id }, dropped: e.dropped, replayed: e.replayed };
   });
 }

@@ -38,7 +38,7 @@ builder.objectType('LogTailEvent', {
     log: t.field({
       type: 'LogRecord',
       description:
-        'The record. A live record is not stored yet, so its `id` is synthetic: "tail:<n>", unique in this gateway process, ' +
+        'The record. A live record is not stored yet, so its `id` is synthetic: "tail:<subscription>:<n>", unique in this gateway process, ' +
         'and not the stored ID (`log(id:)` does not find it); look it up with `logs` by traceId/spanId and time instead. ' +
         'A replayed record has its stored ID.',
       resolve: (e) => e.record,

@@ -68,7 +68,7 @@ describe('teleql tail', () => {
     const log = objs.find((o) => o.type === 'log')!;
     assert.equal(log.bodyText, 'pool exhausted');
     assert.equal(log.severity, 'ERROR');
-    assert.match(String(log.id), /^tail:\d+$/);
+    assert.match(String(log.id), /^tail:[\w-]{8}:\d+$/);
 
     c.proc.kill('SIGINT');
     assert.equal(await c.exit, 0);

@@ -163,7 +163,7 @@ describe('live tails with since, tailTraces and tailMetrics', () => {
       ['live one', false],
     ]);
     for (const e of t.events.slice(0, 4)) assert.match(e.tailLogs.log.id, /^\d+$/, 'a replayed record has its stored id');
-    assert.match(t.events[4]!.tailLogs.log.id, /^tail:\d+$/);
+    assert.match(t.events[4]!.tailLogs.log.id, /^tail:[\w-]{8}:\d+$/);
     t.stop();
     await subscriptions(gw, 0);
   });

@@ -199,7 +199,7 @@ describe('live tails over graphql-ws and SSE', () => {
     assert.equal(t.events.length, 2);
     const [fromSdk, fromJson] = t.events.map((e) => e.tailLogs);
     assert.equal(fromSdk!.dropped, 0);
-    assert.match(fromSdk!.log.id, /^tail:\d+$/);
+    assert.match(fromSdk!.log.id, /^tail:[\w-]{8}:\d+$/);
     assert.equal(fromSdk!.log.severityNumber, 17);
     assert.equal(fromSdk!.log.severityText, 'ERROR');
     assert.equal(fromSdk!.log.severity, 'ERROR');
@@ -211,7 +211,7 @@ describe('live tails over graphql-ws and SSE', () => {
     assert.equal(fromSdk!.log.service, 'tail-payments');
     assert.deepEqual(fromSdk!.log.scope, { name: 'teleql-test-logger', version: '2.0.0' });
 
-    assert.match(fromJson!.log.id, /^tail:\d+$/);
+    assert.match(fromJson!.log.id, /^tail:[\w-]{8}:\d+$/);
     assert.notEqual(fromJson!.log.id, fromSdk!.log.id);
     assert.equal(fromJson!.log.bodyText, 'refund issued');
     assert.equal(fromJson!.log.severity, 'WARN');

@@ -340,6 +340,47 @@ describe('tenant isolation, generated from the schema', () => {
     assert.deepEqual(await gqlData<Status>(gw.graphqlUrl, STATUS, {}, asAReadOnly), aBefore, 'A’s counts do not move with B’s records');
   });
 
+  test('log IDs, stored and live, do not count B’s records: the gaps in A’s IDs tell A nothing of B’s volume', async () => {
+    const post = (body: unknown, headers: Record<string, string>) =>
+      fetch(`${gw.otlpHttp}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    const LOG_IDS = 'query($body: String!) { logs(first: 10, filter: { bodyContains: $body }) { nodes { id } } }';
+    const storedId = async (body: string) => {
+      const d = await waitFor(() => gqlData<{ logs: { nodes: { id: string }[] } }>(gw.graphqlUrl, LOG_IDS, { body }, asA), (x) => x.logs.nodes.length === 1, `A's log ${body}`);
+      return BigInt(d.logs.nodes[0]!.id);
+    };
+    // A tails its logs while B's records go through the same gateway.
+    const client = createClient({ url: gw.wsUrl, webSocketImpl: WebSocket, connectionParams: asA, retryAttempts: 0 });
+    const live: string[] = [];
+    const unsubscribe = client.subscribe(
+      { query: `subscription { tailLogs(filter: { service: ["svc-a-ids"] }) { log { id } } }` },
+      { next: (v) => void live.push((v.data as { tailLogs: { log: { id: string } } }).tailLogs.log.id), error: (e) => assert.fail(String(e)), complete: () => {} },
+    );
+    const bTail = createClient({ url: gw.wsUrl, webSocketImpl: WebSocket, connectionParams: asB, retryAttempts: 0 });
+    const bLive: unknown[] = [];
+    const bUnsubscribe = bTail.subscribe({ query: 'subscription { tailLogs { log { id } } }' }, { next: (v) => void bLive.push(v), error: () => {}, complete: () => {} });
+    try {
+      await new Promise((r) => setTimeout(r, 200)); // subscriptions registered before publishing
+      assert.equal((await post(logsJson([{ body: `a-first-${MARK}`, service: 'svc-a-ids' }]), asA)).status, 200);
+      const first = await storedId(`a-first-${MARK}`);
+      const bLogs = Array.from({ length: 25 }, (_, i) => ({ body: `b-between-${MARK}-${i}`, service: B.service }));
+      assert.equal((await post(logsJson(bLogs), asB)).status, 200);
+      await waitFor(async () => bLive.length, (n) => n >= 25, "B's live logs");
+      assert.equal((await post(logsJson([{ body: `a-second-${MARK}`, service: 'svc-a-ids' }]), asA)).status, 200);
+      const second = await storedId(`a-second-${MARK}`);
+      assert.equal(second - first, 1n, 'A’s next stored log ID follows its previous one');
+      await waitFor(async () => live.length, (n) => n >= 2, "A's live logs");
+      const [a, b] = live.map((id) => /^tail:([\w-]{8}):(\d+)$/.exec(id));
+      assert.ok(a && b, `live IDs: ${live.join(', ')}`);
+      assert.equal(a[1], b[1]);
+      assert.equal(Number(b[2]) - Number(a[2]), 1, 'A’s live IDs count only what A’s subscription was sent');
+    } finally {
+      unsubscribe();
+      bUnsubscribe();
+      await client.dispose();
+      await bTail.dispose();
+    }
+  });
+
   test('every Subscription field delivers nothing of B to A, while A’s own records arrive', async () => {
     const fields = Object.values(schema.getSubscriptionType()?.getFields() ?? {});
     for (const field of fields) {

@@ -75,7 +75,7 @@ const ROW_GROUP_SIZE = 16_384;
 
 export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbStore> {
   const { logger } = opts;
-  let lastLogId = 0n;
+  const lastLogIds = new Map<string, bigint>();
   const parts = createParts();
   const db = await openDb({
     path: opts.path,
@@ -90,8 +90,9 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
       await createPartTables(conn);
       await createTraceRangeTable(conn);
       await parts.load(conn);
-      const [row] = await runQuery(conn, 'SELECT coalesce(max(id), 0) AS id FROM logs');
-      lastLogId = row!.id as bigint;
+      for (const row of await runQuery(conn, 'SELECT tenant, max(id) AS id FROM logs GROUP BY tenant')) {
+        lastLogIds.set(row.tenant as string, row.id as bigint);
+      }
     },
     onInvalidated: (err) => logger.warn({ err: toStoreError(err).message }, 'the DuckDB database was invalidated (a checkpoint failed): reopening the instance'),
     async setupWriteLane(conn, table) {
@@ -101,7 +102,7 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
   });
   logger.info({ path: opts.path }, 'opened');
   const steps = { rows: opts.writeStepRows ?? DEFAULT_STEP_ROWS, ms: opts.writeStepMs ?? DEFAULT_STEP_MS };
-  const writer = createWriter(db, createLogIds(lastLogId), parts, logger, steps, reopenPolicy(db, opts.reopenEveryRows ?? 0, logger));
+  const writer = createWriter(db, createLogIds(lastLogIds), parts, logger, steps, reopenPolicy(db, opts.reopenEveryRows ?? 0, logger));
   return {
     traces: createTraceStore(db, parts),
     logs: createLogStore(db, parts),

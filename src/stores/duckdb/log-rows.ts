@@ -17,14 +17,25 @@ import {
 } from './resources.ts';
 import type { PartDecoder } from './parts.ts';
 
-/** Hands out log IDs: increasing, never reused (the store's file is locked to one process). */
+/**
+ * Hands out log IDs: increasing per tenant, never reused (the store's file is locked to one
+ * process). Each tenant counts its own records, so the gaps between a tenant's IDs say nothing
+ * about other tenants' volume; every read of a log by ID is scoped to its tenant.
+ */
 export interface LogIds {
-  next(): bigint;
+  next(tenant: string): bigint;
 }
 
-export function createLogIds(lastUsed: bigint): LogIds {
-  let last = lastUsed;
-  return { next: () => ++last };
+/** `lastUsed`: each tenant's highest stored ID. */
+export function createLogIds(lastUsed: ReadonlyMap<string, bigint>): LogIds {
+  const last = new Map(lastUsed);
+  return {
+    next(tenant) {
+      const id = (last.get(tenant) ?? 0n) + 1n;
+      last.set(tenant, id);
+      return id;
+    },
+  };
 }
 
 export interface LogInput {
@@ -35,7 +46,7 @@ export interface LogInput {
 }
 
 export function prepareLog(l: LogRecord, cache: EncodeCache, ids: LogIds): LogInput {
-  return { l, id: ids.next(), res: cache.resource(l.resource), scope: cache.scope(l.scope) };
+  return { l, id: ids.next(l.tenant), res: cache.resource(l.resource), scope: cache.scope(l.scope) };
 }
 
 const isStringBody = (v: AnyValue): v is { stringValue: string } => 'stringValue' in v;
