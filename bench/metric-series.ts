@@ -3,7 +3,8 @@
 // (24): a cumulative counter (the baseline: bucketed in SQL), a cumulative explicit histogram with
 // 12 bounds and a delta one (both subtracted or added up in JS, histogram-steps.ts). Then each query
 // shape runs `--runs` (5) times over the whole range (about 250 steps) and over its last hour;
-// printed: median wall ms and process CPU ms per query, and the ratio to the counter's RATE.
+// printed: median wall ms and process CPU ms per query, and the ratio to the counter's RATE. The
+// last two shapes combine the series into one (groupBy: []).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +62,9 @@ const shapes: [string, Omit<SeriesQuery, 'range' | 'stepNano'>][] = [
   ['cumulative histogram p95', { name: 'latency.cumulative', aggregation: 'AVG', quantile: 0.95 }],
   ['delta histogram AVG', { name: 'latency.delta', aggregation: 'AVG' }],
   ['delta histogram p95', { name: 'latency.delta', aggregation: 'AVG', quantile: 0.95 }],
+  // Every series combined into one (groupBy: []), as a dashboard panel of a whole service plots.
+  ['counter RATE, groupBy []', { name: 'requests', aggregation: 'RATE', groupBy: [] }],
+  ['cumulative histogram p95, groupBy []', { name: 'latency.cumulative', aggregation: 'AVG', quantile: 0.95, groupBy: [] }],
 ];
 const ranges: [string, bigint][] = [[`${HOURS} h`, start], ['last 1 h', end - 3600n * SEC]];
 for (const [rangeName, from] of ranges) {
@@ -80,7 +84,8 @@ for (const [rangeName, from] of ranges) {
       const dt = performance.now() - t0;
       const c = process.cpuUsage(c0);
       perSeries = result[0]?.points.length ?? 0;
-      if (result.length !== SERIES) throw new Error(`${name}: ${result.length} series`);
+      const expected = shape.groupBy ? 1 : SERIES;
+      if (result.length !== expected) throw new Error(`${name}: ${result.length} series, expected ${expected}`);
       if (r === 0) continue; // the first run warms DuckDB's buffer pool
       wall.push(dt);
       cpu.push((c.user + c.system) / 1000);

@@ -47,6 +47,7 @@ export interface SeriesArgs {
   step?: bigint | null;
   aggregation?: SeriesAggregation | null;
   quantile?: number | null;
+  groupBy?: readonly string[] | null;
 }
 
 export function metricSeries(ctx: GraphQLContext, args: SeriesArgs): Promise<MetricSeries[]> {
@@ -62,6 +63,7 @@ export function metricSeries(ctx: GraphQLContext, args: SeriesArgs): Promise<Met
       stepNano,
       aggregation: args.aggregation ?? 'AVG',
       ...(args.quantile != null && { quantile: args.quantile }),
+      ...(args.groupBy != null && { groupBy: args.groupBy }),
     }),
   );
 }

@@ -81,7 +81,7 @@ builder.objectType(AlertRuleRef, {
 });
 
 builder.queryFields((t) => ({
-  alertRules: t.field({ type: [AlertRuleRef], description: 'Every alert rule of the tenant, by name.', resolve: (_, _a, ctx) => alertRules(ctx) }),
+  alertRules: t.field({ nullable: true, type: [AlertRuleRef], description: 'Every alert rule of the tenant, by name.', resolve: (_, _a, ctx) => alertRules(ctx) }),
   alertRule: t.field({
     type: AlertRuleRef,
     nullable: true,

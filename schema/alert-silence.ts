@@ -35,6 +35,7 @@ builder.objectType(SilenceRef, {
 
 builder.queryFields((t) => ({
   silences: t.field({
+    nullable: true,
     type: [SilenceRef],
     description: 'Silences of the tenant not yet ended (all, with includeExpired).',
     args: { includeExpired: t.arg.boolean() },

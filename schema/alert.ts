@@ -88,6 +88,7 @@ builder.objectType(AlertTransitionRef, {
 
 builder.queryFields((t) => ({
   alerts: t.field({
+    nullable: true,
     type: [AlertRef],
     description: 'Alerts of the tenant in these states (all when unset) that were active at some time in [from, to] (any time when unset).',
     args: {
@@ -99,6 +100,7 @@ builder.queryFields((t) => ({
     resolve: (_, args, ctx) => alerts(ctx, args),
   }),
   alertHistory: t.field({
+    nullable: true,
     type: [AlertTransitionRef],
     description: 'State changes, newest first, of one rule (or all) in [from, to].',
     args: {

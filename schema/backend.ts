@@ -31,6 +31,7 @@ BackendRef.implement({
 
 builder.queryFields((t) => ({
   backends: t.field({
+    nullable: true,
     type: [BackendRef],
     description:
       'Every backend with its role(s) and health; the same figures are on /metrics as teleql_exporter_*. ' +

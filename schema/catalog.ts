@@ -6,11 +6,13 @@ import { AttributeSignalEnum } from './enums.ts';
 
 builder.queryFields((t) => ({
   services: t.stringList({
+    nullable: true,
     description: 'service.name values seen on spans, sorted.',
     args: { from: t.arg({ type: 'Timestamp' }), to: t.arg({ type: 'Timestamp' }) },
     resolve: (_, args, ctx) => services(ctx, args),
   }),
   attributeKeys: t.stringList({
+    nullable: true,
     args: {
       signal: t.arg({ type: AttributeSignalEnum, required: true }),
       prefix: t.arg.string(),
@@ -20,6 +22,7 @@ builder.queryFields((t) => ({
     resolve: (_, args, ctx) => attributeKeys(ctx, args),
   }),
   attributeValues: t.stringList({
+    nullable: true,
     description: 'Values of one attribute key, as the text filters compare against.',
     args: {
       signal: t.arg({ type: AttributeSignalEnum, required: true }),

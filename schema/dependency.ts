@@ -15,6 +15,7 @@ DependencyRef.implement({
 
 builder.queryFields((t) => ({
   serviceDependencies: t.field({
+    nullable: true,
     type: [DependencyRef],
     description: 'The service graph. Jaeger answers it from its own dependency data; other stores compute it from spans. Default range: the last 24 h.',
     args: { from: t.arg({ type: 'Timestamp' }), to: t.arg({ type: 'Timestamp' }), service: t.arg.string({ description: 'Only links to or from this service.' }) },

@@ -60,6 +60,7 @@ builder.objectType('LogConnection', {
 
 builder.queryFields((t) => ({
   logs: t.field({
+    nullable: true,
     type: 'LogConnection',
     description: 'Logs matching the filter, one page at a time.',
     args: {

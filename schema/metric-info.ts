@@ -13,6 +13,7 @@ builder.objectType('MetricInfo', {
 
 builder.queryFields((t) => ({
   metrics: t.field({
+    nullable: true,
     type: ['MetricInfo'],
     description: 'Metric names with their type and unit; without from/to, over all stored data.',
     args: { from: t.arg({ type: 'Timestamp' }), to: t.arg({ type: 'Timestamp' }) },

@@ -55,6 +55,7 @@ builder.objectType('MetricPoint', {
 
 builder.queryFields((t) => ({
   metricPoints: t.field({
+    nullable: true,
     type: ['MetricPoint'],
     description: 'Raw points of one metric, newest first; without from/to, the last hour.',
     args: {

@@ -17,6 +17,7 @@ builder.objectType('MetricSeries', {
 
 builder.queryFields((t) => ({
   metricSeries: t.field({
+    nullable: true,
     type: ['MetricSeries'],
     description:
       'Series of one metric in [from, to], one per label set. Without step, the range is cut into about 250 steps ' +
@@ -41,6 +42,16 @@ builder.queryFields((t) => ({
           'during it, estimated from the buckets as Prometheus\' histogram_quantile does (linear within a bucket; a rank in ' +
           'the +Inf bucket gives the highest finite bound). Summaries answer only a quantile they carry, from their last point. ' +
           'The aggregation does not apply.',
+      }),
+      groupBy: t.arg.stringList({
+        description:
+          'Combine the series that share the values of these labels into one series per group, as Prometheus\' `sum by (…)`; ' +
+          '`[]` combines every series into one. A group\'s labels are these (a series without one of them groups with the others ' +
+          'that lack it). Per step, a number series\' AVG is the mean of all the group\'s points, MIN and MAX the least and greatest, ' +
+          'and SUM, COUNT, LAST and RATE the total of the series\' own values; a histogram-like group adds up what its series ' +
+          'observed, then takes AVG, SUM, COUNT, RATE or quantile of that (a summary\'s quantile cannot be combined: GW_BAD_FILTER). ' +
+          'Name labels by their OTel keys, as in `labels`; the groups\' labels come back as the store names them (from Prometheus: ' +
+          'job for service.name, instance for service.instance.id, other names sanitised).',
       }),
     },
     resolve: (_, args, ctx) => metricSeries(ctx, args),

@@ -12,6 +12,7 @@ builder.objectType('Operation', {
 
 builder.queryFields((t) => ({
   operations: t.field({
+    nullable: true,
     type: ['Operation'],
     args: { service: t.arg.string({ required: true }), from: t.arg({ type: 'Timestamp' }), to: t.arg({ type: 'Timestamp' }) },
     resolve: (_, args, ctx) => operations(ctx, args),

@@ -26,6 +26,7 @@ const PromQlResultRef = builder.objectRef<PromQlResult>('PromQlResult').implemen
 
 builder.queryFields((t) => ({
   promql: t.field({
+    nullable: true,
     type: PromQlResultRef,
     description:
       'A PromQL query against Prometheus (needs storage.read.metrics: prometheus; otherwise GW_NOT_SUPPORTED). ' +

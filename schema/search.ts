@@ -83,6 +83,7 @@ const LIMIT = `1–${MAX_SEARCH_LIMIT}.`;
 
 builder.queryFields((t) => ({
   search: t.field({
+    nullable: true,
     type: SearchResultsRef,
     description:
       'Spans, logs, traces and exceptions by meaning. The text is embedded with the configured model and compared with the embedded texts of the ' +
@@ -97,6 +98,7 @@ builder.queryFields((t) => ({
     resolve: (_, args, ctx) => search(ctx, args),
   }),
   similar: t.field({
+    nullable: true,
     type: SearchResultsRef,
     description: 'Items whose text is close to that of the given span, trace (its spans) or log; the item itself is left out. GW_NOT_FOUND when it is not indexed.',
     args: {

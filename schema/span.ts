@@ -84,6 +84,7 @@ builder.objectType('SpanConnection', {
 
 builder.queryFields((t) => ({
   spans: t.field({
+    nullable: true,
     type: 'SpanConnection',
     description: 'Spans matching the filter, one page at a time.',
     args: {

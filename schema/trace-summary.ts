@@ -19,6 +19,7 @@ builder.objectType('TraceSummary', {
 
 builder.queryFields((t) => ({
   traces: t.field({
+    nullable: true,
     type: ['TraceSummary'],
     description: 'Traces with at least one span matching the filter, newest first.',
     args: {

@@ -1,7 +1,7 @@
 // The checks every MetricStore makes on a SeriesQuery before asking its backend, in one place so
 // DuckDB and Prometheus refuse the same queries with the same words.
 import type { MetricType } from '../model/telemetry.ts';
-import type { SeriesQuery } from './types.ts';
+import type { SeriesAggregation, SeriesQuery } from './types.ts';
 
 /** Points per series at most (Prometheus' own cap is 11,000). */
 export const MAX_BUCKETS = 11_000;
@@ -19,8 +19,15 @@ export function seriesQueryProblem(q: SeriesQuery): string | undefined {
   if (q.quantile !== undefined && !(typeof q.quantile === 'number' && q.quantile >= 0 && q.quantile <= 1)) {
     return `quantile must be a number from 0 to 1, not ${String(q.quantile)}`;
   }
+  if (q.groupBy !== undefined) {
+    if (!Array.isArray(q.groupBy) || q.groupBy.some((k) => typeof k !== 'string' || k === '')) return 'groupBy must be a list of label names';
+    if (q.groupBy.length > MAX_GROUP_BY) return `groupBy names at most ${MAX_GROUP_BY} labels (actual: ${q.groupBy.length})`;
+  }
   return undefined;
 }
+
+/** Labels one groupBy may name at most. */
+export const MAX_GROUP_BY = 20;
 
 const isHistogramLike = (type: MetricType): boolean => type !== 'gauge' && type !== 'sum';
 
@@ -34,10 +41,39 @@ export function seriesTypeProblem(q: SeriesQuery, type: MetricType): string | un
     if (q.quantile === undefined && (q.aggregation === 'MIN' || q.aggregation === 'MAX' || q.aggregation === 'LAST')) {
       return `${q.name} is a ${type}: its steps are observations, so aggregation ${q.aggregation} does not apply; use AVG (the mean), SUM, COUNT, RATE or quantile`;
     }
+    if (type === 'summary' && q.quantile !== undefined && q.groupBy !== undefined) {
+      return `${q.name} is a summary: its quantiles cannot be combined across series, so quantile does not apply with groupBy; use a histogram, or query without groupBy`;
+    }
   } else if (q.quantile !== undefined) {
     return `${q.name} is a ${type}: quantile applies to histograms and summaries only`;
   }
   return undefined;
+}
+
+/** The labels of `labels` that `groupBy` names (those a series lacks are left out, as in PromQL). */
+export function groupLabels(labels: Readonly<Record<string, string>>, groupBy: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of groupBy) if (labels[k] !== undefined) out[k] = labels[k]!;
+  return out;
+}
+
+/**
+ * How a group combines its series' values of one step (number series): AVG is the mean of all
+ * their points, MIN and MAX the least and greatest, and SUM, COUNT, LAST and RATE add the series'
+ * own values up (the total of their last values; the total rate). Nulls are skipped.
+ */
+export function groupedValue(aggregation: SeriesAggregation, parts: readonly { value: number | null; sum: number | null; count: number }[]): number | null {
+  const present = parts.filter((p) => p.value !== null);
+  if (present.length === 0) return null;
+  switch (aggregation) {
+    case 'AVG': {
+      const count = present.reduce((n, p) => n + p.count, 0);
+      return count > 0 ? present.reduce((s, p) => s + (p.sum ?? 0), 0) / count : null;
+    }
+    case 'MIN': return Math.min(...present.map((p) => p.value!));
+    case 'MAX': return Math.max(...present.map((p) => p.value!));
+    default: return present.reduce((s, p) => s + p.value!, 0);
+  }
 }
 
 /**

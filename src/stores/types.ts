@@ -148,6 +148,11 @@ export interface SeriesQuery {
   aggregation: SeriesAggregation;
   /** Histogram-like series only: each step's value is this quantile (0–1) of its observations. */
   quantile?: number;
+  /**
+   * Combine the series that share these labels' values into one per group, as Prometheus'
+   * `sum by (…)` (an empty list: every series into one). See groupedValue in series-query.ts.
+   */
+  groupBy?: readonly string[];
 }
 
 export interface SeriesPoint {

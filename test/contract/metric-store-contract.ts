@@ -279,6 +279,65 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
       });
     });
 
+    describe('groupBy', () => {
+      const t = freshTenant('group-by');
+      const point = (host: string, sec: bigint, value: number): MetricPointValue => ({ ...num(null, sec, value), attributes: attrs({ host }) });
+      const histogram = (host: string, counts: number[], sum: number): MetricPointValue => ({
+        type: 'histogram', attributes: attrs({ host }), startTimeUnixNano: T0, timeUnixNano: T0 + 5n * SEC, flags: 0,
+        count: counts.reduce((a, b) => a + b, 0), sum, bucketCounts: counts, explicitBounds: [10, 100], exemplars: [],
+      });
+      before(async () => {
+        const mem = { name: 'mem', type: 'gauge' as const, aggregationTemporality: 0 as const };
+        const latency = { name: 'rpc.latency', type: 'histogram' as const, aggregationTemporality: 1 as const };
+        const at = (p: MetricPointValue, d: Parameters<typeof metricPoint>[1]) => metricPoint(p, d, { tenant: t, resource: checkout });
+        await store.writer.writeMetrics([
+          at(point('a', 0n, 1), mem), at(point('a', 10n, 3), mem), at(point('b', 0n, 10), mem), at(point('b', 10n, 30), mem),
+          at(histogram('a', [2, 0, 0], 10), latency), at(histogram('b', [0, 2, 0], 100), latency),
+          at({ type: 'summary', attributes: [], startTimeUnixNano: T0, timeUnixNano: T0, flags: 0, count: 4, sum: 10, quantileValues: [{ quantile: 0.5, value: 2 }] }, { name: 'rpc.summary', type: 'summary', aggregationTemporality: 0 }),
+        ]);
+      });
+      const grouped = (name: string, groupBy: string[], extra: Partial<SeriesQuery> = {}) =>
+        store.metrics.querySeries(t, { name, aggregation: 'AVG', range: { from: T0, to: T0 + 19n * SEC }, stepNano: 20n * SEC, groupBy, ...extra });
+
+      it('combines every series into one with groupBy: [], per aggregation', async () => {
+        const expected: [SeriesAggregation, number][] = [['AVG', 11], ['SUM', 44], ['MIN', 1], ['MAX', 30], ['COUNT', 4], ['LAST', 33]];
+        for (const [aggregation, value] of expected) {
+          const series = await grouped('mem', [], { aggregation });
+          assert.deepEqual(series.map((s) => [s.labels, values(s)]), [[{}, [[0, value]]]], aggregation);
+          assert.equal(series[0]!.type, 'gauge');
+        }
+      });
+
+      it('gives one series per value of the named labels, labelled with them only', async () => {
+        const byHost = await grouped('mem', ['host'], { aggregation: 'LAST' });
+        assert.deepEqual(byHost.map((s) => [s.labels, values(s)]), [[{ host: 'a' }, [[0, 3]]], [{ host: 'b' }, [[0, 30]]]]);
+        const byService = await grouped('mem', ['service.name'], { aggregation: 'SUM' });
+        assert.deepEqual(byService.map((s) => [s.labels, values(s)]), [[{ 'service.name': 'checkout' }, [[0, 44]]]]);
+        // Series without the label form one group without it, as in PromQL.
+        assert.deepEqual((await grouped('mem', ['zone'], { aggregation: 'SUM' })).map((s) => [s.labels, values(s)]), [[{}, [[0, 44]]]]);
+      });
+
+      it('adds up the series’ rates', async () => {
+        // /a, /b and /c of the sample: 0.5 + (none) + 2.5, then 0.75 + 0 + 8, then 1 + 1.5.
+        const series = await store.metrics.querySeries(tenant, { name: 'requests', aggregation: 'RATE', range: { from: T0, to: T0 + 59n * SEC }, stepNano: 20n * SEC, groupBy: [] });
+        assert.deepEqual(series.map((s) => [s.labels, values(s)]), [[{}, [[0, 3], [20, 8.75], [40, 2.5]]]]);
+      });
+
+      it('adds up what a histogram group observed before taking the mean or a quantile', async () => {
+        const [mean] = await grouped('rpc.latency', []);
+        assert.deepEqual(mean!.points, [{ timeUnixNano: T0, value: 27.5, count: 4, sum: 110 }]);
+        // Merged buckets (0,10]: 2, (10,100]: 2 — the median is the first bucket's top, p75 halfway into the second.
+        assert.deepEqual(values((await grouped('rpc.latency', [], { quantile: 0.5 }))[0]), [[0, 10]]);
+        assert.deepEqual(values((await grouped('rpc.latency', [], { quantile: 0.75 }))[0]), [[0, 55]]);
+        assert.deepEqual((await grouped('rpc.latency', ['host'], { quantile: 0.5 })).map((s) => [s.labels, values(s)]), [[{ host: 'a' }, [[0, 5]]], [{ host: 'b' }, [[0, 55]]]]);
+      });
+
+      it('refuses a summary’s quantile across series, and groupBy that is not a list of names', async () => {
+        await rejectsWith(grouped('rpc.summary', [], { quantile: 0.5 }), 'BAD_QUERY', 'cannot be combined across series');
+        await rejectsWith(grouped('mem', [''], {}), 'BAD_QUERY', 'groupBy');
+      });
+    });
+
     it('filters series by exact labels from the point or the resource', async () => {
       const a = await query('requests', 'LAST', { labels: { route: '/a' } });
       assert.deepEqual(a.map((s) => s.labels.route), ['/a']);

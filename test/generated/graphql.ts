@@ -124,7 +124,7 @@ export type CorrelateQueryVariables = Exact<{
 }>;
 
 
-export type CorrelateQuery = { correlate: { traceId: string, from: string | null, to: string | null, trace: { services: Array<string>, spans: Array<{ spanId: string, name: string, service: string, status: { code: StatusCode }, logs: Array<{ bodyText: string | null }> | null, around: Array<{ bodyText: string | null, service: string }> | null, metrics: { service: string, requests: number } | null }> } | null, logs: Array<{ bodyText: string | null, severityText: string, service: string, spanId: string | null }> | null, metrics: Array<{ service: string, source: string, requests: number, errors: number, errorRatio: number, p50Ms: number | null, p95Ms: number | null, p99Ms: number | null, points: Array<{ time: string, requests: number, errors: number }> }> | null, exceptionGroups: Array<{ fingerprint: string, type: string, count: number, spanCount: number, logCount: number, services: Array<string>, sampleMessage: string, frames: Array<string>, series: Array<{ time: string, count: number }>, exampleTraces: Array<{ traceId: string }>, exampleLogs: Array<{ bodyText: string | null }> }> | null, serviceGraph: { source: string, nodes: Array<{ id: string, title: string, mainStat: string, secondaryStat: string, arc__success: number, arc__failed: number, requestRate: number, errorRate: number, p95Ms: number | null }>, edges: Array<{ id: string, source: string, target: string, mainStat: string, callCount: number, errorCount: number, p95Ms: number }> } | null } | null, serviceGraph: { edges: Array<{ id: string, callCount: number, errorCount: number }> } | null, exceptionGroups: Array<{ fingerprint: string, count: number }> | null, search: { model: string, hits: Array<{ kind: SearchSignal, score: number, service: string, spanId: string | null, span: { spanId: string, status: { code: StatusCode } } | null, log: { bodyText: string | null, span: { spanId: string } | null } | null, trace: { traceId: string, services: Array<string> } | null }> } };
+export type CorrelateQuery = { correlate: { traceId: string, from: string | null, to: string | null, trace: { services: Array<string>, spans: Array<{ spanId: string, name: string, service: string, status: { code: StatusCode }, logs: Array<{ bodyText: string | null }> | null, around: Array<{ bodyText: string | null, service: string }> | null, metrics: { service: string, requests: number } | null }> } | null, logs: Array<{ bodyText: string | null, severityText: string, service: string, spanId: string | null }> | null, metrics: Array<{ service: string, source: string, requests: number, errors: number, errorRatio: number, p50Ms: number | null, p95Ms: number | null, p99Ms: number | null, points: Array<{ time: string, requests: number, errors: number }> }> | null, exceptionGroups: Array<{ fingerprint: string, type: string, count: number, spanCount: number, logCount: number, services: Array<string>, sampleMessage: string, frames: Array<string>, series: Array<{ time: string, count: number }>, exampleTraces: Array<{ traceId: string }>, exampleLogs: Array<{ bodyText: string | null }> }> | null, serviceGraph: { source: string, nodes: Array<{ id: string, title: string, mainStat: string, secondaryStat: string, arc__success: number, arc__failed: number, requestRate: number, errorRate: number, p95Ms: number | null }>, edges: Array<{ id: string, source: string, target: string, mainStat: string, callCount: number, errorCount: number, p95Ms: number }> } | null } | null, serviceGraph: { edges: Array<{ id: string, callCount: number, errorCount: number }> } | null, exceptionGroups: Array<{ fingerprint: string, count: number }> | null, search: { model: string, hits: Array<{ kind: SearchSignal, score: number, service: string, spanId: string | null, span: { spanId: string, status: { code: StatusCode } } | null, log: { bodyText: string | null, span: { spanId: string } | null } | null, trace: { traceId: string, services: Array<string> } | null }> } | null };
 
 export type MetricSeriesQueryVariables = Exact<{
   name: string;
@@ -136,7 +136,7 @@ export type MetricSeriesQueryVariables = Exact<{
 }>;
 
 
-export type MetricSeriesQuery = { metricSeries: Array<{ name: string, type: MetricType, unit: string, labels: unknown, points: Array<{ time: string, timeMs: number, value: number | null, count: number | null, sum: number | null }>, exemplars: Array<{ time: string, value: number | null, traceId: string | null, spanId: string | null, filteredAttributes: unknown, trace: { traceId: string, rootSpan: { name: string } | null } | null, span: { name: string } | null }> }> };
+export type MetricSeriesQuery = { metricSeries: Array<{ name: string, type: MetricType, unit: string, labels: unknown, points: Array<{ time: string, timeMs: number, value: number | null, count: number | null, sum: number | null }>, exemplars: Array<{ time: string, value: number | null, traceId: string | null, spanId: string | null, filteredAttributes: unknown, trace: { traceId: string, rootSpan: { name: string } | null } | null, span: { name: string } | null }> }> | null };
 
 export type SearchLogsQueryVariables = Exact<{
   filter?: TelemetryFilter | null | undefined;
@@ -146,7 +146,7 @@ export type SearchLogsQueryVariables = Exact<{
 }>;
 
 
-export type SearchLogsQuery = { logs: { edges: Array<{ cursor: string, node: { id: string, time: string, timeMs: number, observedTime: string | null, severityNumber: number, severityText: string, severity: Severity | null, body: unknown, bodyText: string | null, attributes: unknown, traceId: string | null, spanId: string | null, eventName: string | null, service: string, span: { name: string } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type SearchLogsQuery = { logs: { edges: Array<{ cursor: string, node: { id: string, time: string, timeMs: number, observedTime: string | null, severityNumber: number, severityText: string, severity: Severity | null, body: unknown, bodyText: string | null, attributes: unknown, traceId: string | null, spanId: string | null, eventName: string | null, service: string, span: { name: string } | null } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } | null };
 
 export type SearchSpansQueryVariables = Exact<{
   filter?: TelemetryFilter | null | undefined;
@@ -156,7 +156,7 @@ export type SearchSpansQueryVariables = Exact<{
 }>;
 
 
-export type SearchSpansQuery = { spans: { edges: Array<{ cursor: string, node: { traceId: string, spanId: string, name: string, service: string, kind: SpanKind, startTime: string, durationMs: number, attribute: unknown, status: { code: StatusCode } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } };
+export type SearchSpansQuery = { spans: { edges: Array<{ cursor: string, node: { traceId: string, spanId: string, name: string, service: string, kind: SpanKind, startTime: string, durationMs: number, attribute: unknown, status: { code: StatusCode } } }>, pageInfo: { hasNextPage: boolean, endCursor: string | null } } | null };
 
 export type SearchTracesQueryVariables = Exact<{
   filter?: TelemetryFilter | null | undefined;
@@ -164,7 +164,7 @@ export type SearchTracesQueryVariables = Exact<{
 }>;
 
 
-export type SearchTracesQuery = { traces: Array<{ traceId: string, rootServiceName: string | null, rootSpanName: string | null, startTime: string, startTimeMs: number, duration: string, durationMs: number, spanCount: number, errorCount: number, services: Array<string>, trace: { spanCount: number } | null }> };
+export type SearchTracesQuery = { traces: Array<{ traceId: string, rootServiceName: string | null, rootSpanName: string | null, startTime: string, startTimeMs: number, duration: string, durationMs: number, spanCount: number, errorCount: number, services: Array<string>, trace: { spanCount: number } | null }> | null };
 
 export type ServiceGraphQueryVariables = Exact<{
   from: string | number;

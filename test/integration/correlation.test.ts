@@ -132,7 +132,7 @@ describe('correlation on data ingested by the OTel SDK', () => {
           { from: vars.from, to: vars.to },
           TENANT_HEADER,
         ),
-      (x) => x.data?.spans.nodes.length === 10 && x.data.logs.nodes.length === 1,
+      (x) => x.data?.spans.nodes.length === 10 && x.data.logs!.nodes.length === 1,
       'both checkouts and the error log',
     );
     // The search index is filled off the ingest path: wait until it has caught up as well.
@@ -196,7 +196,7 @@ describe('correlation on data ingested by the OTel SDK', () => {
 
     // Search: the paraphrase finds the payments failure (its span, its log or its exception, all
     // tied to the failed payments span) first, and the hit walks to the same trace.
-    const s = r.data!.search;
+    const s = r.data!.search!;
     assert.equal(s.model, 'use-lite-static-en-128');
     const top = s.hits[0]!;
     assert.ok(['SPAN', 'LOG', 'EXCEPTION'].includes(top.kind));

@@ -168,6 +168,8 @@ describe('the provisioned Grafana dashboard', () => {
           `${panel.title} data`,
         );
         assert.ok(found !== undefined, panel.title);
+        // metricSeries panels plot the first series: groupBy [] makes it the whole service's.
+        if (query.includes('metricSeries')) assert.match(query, /groupBy: \[\]/, `${panel.title} plots metricSeries[0]: it must combine the service's series`);
       }
     } finally {
       await gw.stop();

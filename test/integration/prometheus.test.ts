@@ -97,10 +97,10 @@ async function sendSummaryAndExemplar(otlpHttp: string, trace: SentTrace): Promi
  */
 async function sendCumulativeHistogram(otlpHttp: string): Promise<void> {
   const now = BigInt(Date.now()) * 1_000_000n;
-  const point = (ago: bigint, bucketCounts: number[], sum: number) => ({
+  const point = (ago: bigint, bucketCounts: number[], sum: number, route = '/q') => ({
     startTimeUnixNano: `${now - 3_600_000_000_000n}`, timeUnixNano: `${now - ago}`,
     count: `${bucketCounts.reduce((a, b) => a + b, 0)}`, sum, bucketCounts: bucketCounts.map(String), explicitBounds: [10, 100, 1000],
-    attributes: [{ key: 'route', value: { stringValue: '/q' } }],
+    attributes: [{ key: 'route', value: { stringValue: route } }],
   });
   const body = {
     resourceMetrics: [{
@@ -110,6 +110,16 @@ async function sendCumulativeHistogram(otlpHttp: string): Promise<void> {
         metrics: [{
           name: 'pq.latency', unit: 'ms',
           histogram: { aggregationTemporality: 2, dataPoints: [point(2_000_000_000n, [10, 10, 10, 10], 20_000), point(1_000_000_000n, [12, 14, 11, 10], 20_710)] },
+        }, {
+          // Two series for groupBy: /x observed 2 of at most 10 (sum 10), /y 2 in (10, 100] (sum 100).
+          name: 'pg.latency', unit: 'ms',
+          histogram: {
+            aggregationTemporality: 2,
+            dataPoints: [
+              point(2_000_000_000n, [10, 10, 10, 10], 20_000, '/x'), point(1_000_000_000n, [12, 10, 10, 10], 20_010, '/x'),
+              point(2_000_000_000n, [10, 10, 10, 10], 20_000, '/y'), point(1_000_000_000n, [10, 12, 10, 10], 20_100, '/y'),
+            ],
+          },
         }],
       }],
     }],
@@ -314,6 +324,34 @@ describe('Prometheus write and read against a real Prometheus', { skip }, () => 
       assert.equal(r.errors?.[0]?.extensions?.code, 'GW_BAD_FILTER', JSON.stringify(r));
       assert.match(r.errors![0]!.message, pattern);
     }
+  });
+
+  test('metricSeries groupBy adds up a group’s series in PromQL (sum by), as DuckDB does', async () => {
+    const to = BigInt(Date.now() + 1_000) * 1_000_000n;
+    const q = `query($name: String!, $from: Timestamp!, $to: Timestamp!, $agg: Aggregation, $quantile: Float, $groupBy: [String!]) {
+      metricSeries(name: $name, from: $from, to: $to, step: "10m", aggregation: $agg, quantile: $quantile, groupBy: $groupBy) { labels points { value count sum } }
+    }`;
+    type R = { metricSeries: { labels: Record<string, string>; points: { value: number | null; count: number | null; sum: number | null }[] }[] };
+    const steps = async (vars: Record<string, unknown>) =>
+      (await gqlData<R>(gw.graphqlUrl, q, { name: 'pg.latency', from: String(from), to: String(to), ...vars })).metricSeries.map((s) => [s.labels, s.points.filter((p) => p.count !== null).map((p) => p.value)]);
+    const embedded = async (extra: Partial<SeriesQuery>) =>
+      (await gw.app.internals.store()!.metrics.querySeries('default', { name: 'pg.latency', aggregation: 'AVG', range: { from, to }, stepNano: 600_000_000_000n, ...extra })).map((s) => [s.labels, s.points.filter((p) => p.count !== undefined).map((p) => p.value)]);
+    const close = (got: unknown[], want: [Record<string, string>, number][]) =>
+      assert.ok(got.length === want.length && want.every(([labels, v], i) => {
+        const [l, [x]] = got[i] as [Record<string, string>, number[]];
+        return JSON.stringify(l) === JSON.stringify(labels) && Math.abs(x! - v) < 1e-9;
+      }), JSON.stringify(got));
+    // Merged: 4 observations summing to 110; buckets (0,10]: 2, (10,100]: 2.
+    close(await steps({ groupBy: [] }), [[{}, 27.5]]);
+    close(await steps({ groupBy: [], quantile: 0.5 }), [[{}, 10]]);
+    close(await steps({ groupBy: [], quantile: 0.75 }), [[{}, 55]]);
+    close(await steps({ groupBy: ['route'], quantile: 0.75 }), [[{ route: '/x' }, 7.5], [{ route: '/y' }, 77.5]]);
+    close(await embedded({ groupBy: [] }), [[{}, 27.5]]);
+    close(await embedded({ groupBy: [], quantile: 0.75 }), [[{}, 55]]);
+    close(await embedded({ groupBy: ['route'], quantile: 0.75 }), [[{ route: '/x' }, 7.5], [{ route: '/y' }, 77.5]]);
+    // A gauge by service: service.name is Prometheus' job.
+    const gauge = await gqlData<R>(gw.graphqlUrl, q, { name: 'pt.temperature', from: String(from), to: String(to), agg: 'MAX', groupBy: ['service.name'] });
+    assert.deepEqual(gauge.metricSeries.map((s) => [s.labels, s.points.at(-1)!.value]), [[{ job: 'prom-test' }, 21.5]]);
   });
 
   test('metrics lists the Prometheus families with their type and unit; metricPoints reads raw counter samples', async () => {

@@ -194,37 +194,53 @@ interface Step {
   quantiles?: SummaryQuantiles;
 }
 
+/** A step's point: its observations' value (or a summary's own quantile), count and sum. */
+function stepPoint(step: Step, q: SeriesQuery): SeriesPoint {
+  const point: SeriesPoint = { timeUnixNano: step.time, value: null };
+  if (step.observed) {
+    const covered = step.coveredFrom !== undefined && step.coveredFrom > 0n ? step.coveredTo! - step.coveredFrom : undefined;
+    point.value = finite(observedValue(step.observed, q, rateSeconds(q, step.time, covered)));
+    point.count = step.observed.count;
+    if (step.observed.sum !== null) point.sum = step.observed.sum;
+  }
+  if (step.quantiles && q.quantile !== undefined) point.value = summaryQuantile(step.quantiles, q.quantile);
+  return point;
+}
+
+/** `into` with what `more` (the same step of another series of its group) observed added. */
+function mergeStep(into: Step, more: Step): void {
+  if (more.observed) into.observed = addObservations(into.observed, more.observed);
+  if (more.coveredFrom !== undefined && (into.coveredFrom === undefined || more.coveredFrom < into.coveredFrom)) into.coveredFrom = more.coveredFrom;
+  if (more.coveredTo !== undefined && (into.coveredTo === undefined || more.coveredTo > into.coveredTo)) into.coveredTo = more.coveredTo;
+}
+
 /**
  * Each series' steps from its histogram-like points (in series and time order, starting one step
  * before the range; the series key on each series' first row only): what each step observed, from
- * which its value follows.
+ * which its value follows. With `groupOf`, the steps of the series of one group (as groupOf names
+ * it from the series key) are added up first, and the map is by group.
  */
-export function histogramSteps(rows: readonly Row[], q: SeriesQuery): Map<string, SeriesPoint[]> {
+export function histogramSteps(rows: readonly Row[], q: SeriesQuery, groupOf: (seriesKey: string) => string = (k) => k): Map<string, SeriesPoint[]> {
   const withBuckets = q.quantile !== undefined;
   const lookbackFrom = q.range.from - q.stepNano;
-  const out = new Map<string, SeriesPoint[]>();
-  let key: string | undefined;
+  const groups = new Map<string, Map<bigint, Step>>();
+  let steps: Map<bigint, Step> | undefined;
   let prev: Observations | undefined;
   let prevTime = 0n;
   let step: Step | undefined;
   const close = () => {
-    if (!step || key === undefined) return;
-    const point: SeriesPoint = { timeUnixNano: step.time, value: null };
-    if (step.observed) {
-      const covered = step.coveredFrom !== undefined && step.coveredFrom > 0n ? step.coveredTo! - step.coveredFrom : undefined;
-      point.value = finite(observedValue(step.observed, q, rateSeconds(q, step.time, covered)));
-      point.count = step.observed.count;
-      if (step.observed.sum !== null) point.sum = step.observed.sum;
-    }
-    if (step.quantiles && q.quantile !== undefined) point.value = summaryQuantile(step.quantiles, q.quantile);
-    out.get(key)!.push(point);
+    if (!step || !steps) return;
+    const same = steps.get(step.time);
+    if (same) mergeStep(same, step);
+    else steps.set(step.time, step);
     step = undefined;
   };
   for (const r of rows) {
     if (r.series_start !== null) {
       close();
-      key = r.series_start as string;
-      out.set(key, []);
+      const group = groupOf(r.series_start as string);
+      steps = groups.get(group);
+      if (!steps) groups.set(group, (steps = new Map()));
       prev = undefined;
     }
     const cur = observationsOf(r, withBuckets);
@@ -249,9 +265,14 @@ export function histogramSteps(rows: readonly Row[], q: SeriesQuery): Map<string
       if (step.coveredFrom === undefined || since < step.coveredFrom) step.coveredFrom = since;
       step.coveredTo = r.until_ns as bigint;
     }
-    // Summaries cannot be combined or subtracted: the step answers with its last point's quantiles.
+    // Summaries cannot be combined or subtracted: the step answers with its last point's quantiles
+    // (with groupBy, a summary's quantile is refused before this).
     if (withBuckets && r.point_type === 'summary') step.quantiles = (r.quantiles as SummaryQuantiles | null) ?? [];
   }
   close();
+  const out = new Map<string, SeriesPoint[]>();
+  for (const [group, byTime] of groups) {
+    out.set(group, [...byTime.values()].sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0)).map((st) => stepPoint(st, q)));
+  }
   return out;
 }

@@ -3,7 +3,7 @@
 // histogram-like ones need their points subtracted and merged (histogram-steps.ts), so SQL keeps
 // only the points that takes: about one per series and step for cumulative series, and delta
 // points added up per step unless their buckets are needed.
-import { rateSeconds, seriesQueryProblem, seriesTypeProblem } from '../series-query.ts';
+import { groupedValue, groupLabels, rateSeconds, seriesQueryProblem, seriesTypeProblem } from '../series-query.ts';
 import { Temporality, type MetricType } from '../../model/telemetry.ts';
 import type { MetricSeries, MetricStore, SeriesAggregation, SeriesPoint, SeriesQuery, StoredExemplar } from '../types.ts';
 import type { Db, Row } from './connection.ts';
@@ -41,6 +41,32 @@ function toPoint(r: Row, q: SeriesQuery): SeriesPoint {
     return { timeUnixNano, value: increase === null ? null : increase / rateSeconds(q, timeUnixNano, r.covered_ns as bigint | null) };
   }
   return { timeUnixNano, value: finite(r[AGGREGATE_COLUMN[q.aggregation]]) };
+}
+
+const byTime = (a: { timeUnixNano: bigint }, b: { timeUnixNano: bigint }): number => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0);
+
+/**
+ * Number series' points by group (rows in series and bucket order): one series alone keeps its
+ * rows' values; a group's series are combined step by step (groupedValue).
+ */
+function numberSteps(rows: readonly Row[], q: SeriesQuery, groupOf: (seriesKey: string) => string): Map<string, SeriesPoint[]> {
+  const parts = new Map<string, Map<bigint, { value: number | null; sum: number | null; count: number }[]>>();
+  for (const r of rows) {
+    const group = groupOf(r.series_key as string);
+    let steps = parts.get(group);
+    if (!steps) parts.set(group, (steps = new Map()));
+    const point = toPoint(r, q);
+    const part = { value: point.value, sum: finite(r.v_sum), count: Number(r.n) };
+    const list = steps.get(point.timeUnixNano);
+    if (list) list.push(part);
+    else steps.set(point.timeUnixNano, [part]);
+  }
+  const out = new Map<string, SeriesPoint[]>();
+  for (const [group, steps] of parts) {
+    const points = [...steps].map(([timeUnixNano, list]): SeriesPoint => ({ timeUnixNano, value: list.length === 1 ? list[0]!.value : groupedValue(q.aggregation, list) }));
+    out.set(group, points.sort(byTime));
+  }
+  return out;
 }
 
 function toExemplars(lists: unknown): StoredExemplar[] {
@@ -166,22 +192,33 @@ export function createMetricStore(db: Db): MetricStore {
         const problem = seriesTypeProblem(q, info.type as MetricType);
         if (problem) throw badQuery(problem);
       }
-      const points = histogramSteps(histogramRows, q);
-      for (const r of rows) {
-        const key = r.series_key as string;
-        const list = points.get(key) ?? [];
-        list.push(toPoint(r, q));
-        points.set(key, list);
+      const series = infos.map((info) => ({ info, labels: Object.fromEntries((info.labels as { key: string; value: string }[]).map((e) => [e.key, e.value])) }));
+      // Each series is its own group unless groupBy names the labels its group shares.
+      const groupOf = new Map<string, string>();
+      const groups = new Map<string, { labels: Record<string, string>; infos: Row[] }>();
+      for (const { info, labels } of series) {
+        const own = q.groupBy ? groupLabels(labels, q.groupBy) : labels;
+        const key = q.groupBy ? JSON.stringify(q.groupBy.map((k) => own[k] ?? null)) : (info.series_key as string);
+        groupOf.set(info.series_key as string, key);
+        const group = groups.get(key);
+        if (group) group.infos.push(info);
+        else groups.set(key, { labels: own, infos: [info] });
       }
-      return infos.map((info): MetricSeries => ({
-        name: q.name,
-        type: info.type as MetricType,
-        unit: (info.unit as string | null) ?? '',
-        description: (info.description as string | null) ?? '',
-        labels: Object.fromEntries((info.labels as { key: string; value: string }[]).map((e) => [e.key, e.value])),
-        points: points.get(info.series_key as string) ?? [],
-        exemplars: toExemplars(info.exemplars),
-      }));
+      const points = histogramSteps(histogramRows, q, (k) => groupOf.get(k) ?? k);
+      for (const [key, list] of numberSteps(rows, q, (k) => groupOf.get(k) ?? k)) points.set(key, [...(points.get(key) ?? []), ...list]);
+      const ordered = q.groupBy ? [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : [...groups];
+      return ordered.map(([key, { labels, infos: members }]): MetricSeries => {
+        const latest = members[members.length - 1]!;
+        return {
+          name: q.name,
+          type: latest.type as MetricType,
+          unit: (latest.unit as string | null) ?? '',
+          description: (latest.description as string | null) ?? '',
+          labels,
+          points: points.get(key) ?? [],
+          exemplars: members.length === 1 ? toExemplars(latest.exemplars) : members.flatMap((m) => toExemplars(m.exemplars)).sort(byTime),
+        };
+      });
     },
 
     async points(tenant, name, range, limit) {

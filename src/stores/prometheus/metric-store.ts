@@ -71,6 +71,19 @@ export function labelMatchers(labels: Record<string, string> | undefined): strin
   return out;
 }
 
+/** The Prometheus label a groupBy key (an OTel attribute key) is stored as. */
+function groupLabelName(key: string): string {
+  if (key === 'service.name') return 'job';
+  if (key === 'service.instance.id') return 'instance';
+  return labelName(key);
+}
+
+/** `sum by (…) (expr)` and the like, or expr itself without groupBy. */
+function grouped(q: SeriesQuery, op: string, expr: string, extra: readonly string[] = []): string {
+  if (!q.groupBy) return expr;
+  return `${op} by (${[...new Set([...q.groupBy.map(groupLabelName), ...extra])].join(', ')}) (${expr})`;
+}
+
 function selector(name: string, matchers: string[]): string {
   return `{${[`__name__=${str(name)}`, ...matchers].join(',')}}`;
 }
@@ -163,11 +176,14 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
     return out;
   }
 
-  async function seriesExemplars(tenant: string, sel: string, range: Required<TimeRange>, drop: string[]): Promise<Map<string, StoredExemplar[]>> {
-    const raw = await client.exemplars(tenant, sel, nsToMs(range.from), nsToMs(range.to));
+  /** Exemplars by the key of the series (with groupBy: the group) they belong to. */
+  async function seriesExemplars(tenant: string, sel: string, q: SeriesQuery, drop: string[]): Promise<Map<string, StoredExemplar[]>> {
+    const raw = await client.exemplars(tenant, sel, nsToMs(q.range.from), nsToMs(q.range.to));
+    const kept = q.groupBy?.map(groupLabelName);
     const out = new Map<string, StoredExemplar[]>();
     for (const s of raw ?? []) {
-      const key = labelsKey(s.seriesLabels, drop);
+      const labels = kept ? Object.fromEntries(Object.entries(s.seriesLabels).filter(([k]) => kept.includes(k))) : s.seriesLabels;
+      const key = labelsKey(labels, drop);
       out.set(key, [...(out.get(key) ?? []), ...toExemplars(s.exemplars)]);
     }
     for (const list of out.values()) list.sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : 1));
@@ -193,19 +209,20 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
     const w = `[${nsToMs(q.stepNano)}ms]`;
     const of = (suffix: string, extra: string[] = []) => selector(`${family.name}${suffix}`, [...matchers, ...extra]);
     const native = family.kind === 'native';
-    const countExpr = native ? `histogram_count(increase(${of('')}${w}))` : `increase(${of('_count')}${w})`;
-    const sumExpr = native ? `histogram_sum(increase(${of('')}${w}))` : `increase(${of('_sum')}${w})`;
+    // With groupBy, the series of a group are added up before the count, sum or quantile is taken.
+    const countExpr = native ? `histogram_count(${grouped(q, 'sum', `increase(${of('')}${w})`)})` : grouped(q, 'sum', `increase(${of('_count')}${w})`);
+    const sumExpr = native ? `histogram_sum(${grouped(q, 'sum', `increase(${of('')}${w})`)})` : grouped(q, 'sum', `increase(${of('_sum')}${w})`);
     const quantileExpr =
       q.quantile === undefined ? undefined
-      : native ? `histogram_quantile(${q.quantile}, rate(${of('')}${w}))`
-      : family.kind === 'histogram' ? `histogram_quantile(${q.quantile}, rate(${of('_bucket')}${w}))`
+      : native ? `histogram_quantile(${q.quantile}, ${grouped(q, 'sum', `rate(${of('')}${w})`)})`
+      : family.kind === 'histogram' ? `histogram_quantile(${q.quantile}, ${grouped(q, 'sum', `rate(${of('_bucket')}${w})`, ['le'])})`
       : `last_over_time(${of('', [`quantile=${str(formatFloat(q.quantile))}`])}${w})`;
     const [exemplarSel, drop] = native ? [of(''), []] : family.kind === 'histogram' ? [of('_bucket'), ['le']] : [of(''), ['quantile']];
     const [counts, sums, quantiles, exemplars] = await Promise.all([
       rangeByLabels(tenant, countExpr, q),
       rangeByLabels(tenant, sumExpr, q),
       quantileExpr ? rangeByLabels(tenant, quantileExpr, q, ['quantile']) : undefined,
-      seriesExemplars(tenant, exemplarSel, q.range, drop),
+      seriesExemplars(tenant, exemplarSel, q, drop),
     ]);
     // A summary sampled once has no increase but does have its quantiles: series and steps come from either.
     const keys = new Map([...counts, ...(quantiles ?? [])].map(([key, { labels }]) => [key, labels]));
@@ -246,8 +263,16 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
       let series: MetricSeries[];
       if (family.kind === 'counter' || family.kind === 'gauge') {
         const sel = selector(family.name, matchers);
-        const expr = q.aggregation === 'RATE' ? `rate(${sel}${w})` : `${OVER_TIME[q.aggregation]}(${sel}${w})`;
-        const [byLabels, exemplars] = await Promise.all([rangeByLabels(tenant, expr, q), seriesExemplars(tenant, sel, q.range, [])]);
+        const overTime = (agg: Exclude<SeriesAggregation, 'RATE'>) => `${OVER_TIME[agg]}(${sel}${w})`;
+        // With groupBy (groupedValue's rules): AVG is the mean of the group's points, MIN and MAX
+        // the least and greatest, the others the total of the series' values.
+        const expr =
+          q.aggregation === 'RATE' ? grouped(q, 'sum', `rate(${sel}${w})`)
+          : !q.groupBy ? overTime(q.aggregation)
+          : q.aggregation === 'AVG' ? `${grouped(q, 'sum', overTime('SUM'))} / ${grouped(q, 'sum', overTime('COUNT'))}`
+          : q.aggregation === 'MIN' || q.aggregation === 'MAX' ? grouped(q, q.aggregation.toLowerCase(), overTime(q.aggregation))
+          : grouped(q, 'sum', overTime(q.aggregation));
+        const [byLabels, exemplars] = await Promise.all([rangeByLabels(tenant, expr, q), seriesExemplars(tenant, sel, q, [])]);
         series = [...byLabels].map(([key, { labels, values }]) => ({
           ...base(),
           labels,

@@ -15,14 +15,14 @@ after(() => h.close());
 const bodies = async (filter: Record<string, unknown>, extra: Record<string, unknown> = {}) => {
   const { data, errors } = await h.run(SearchLogsDocument, { filter, first: 100, ...extra });
   assert.equal(errors, undefined, JSON.stringify(errors));
-  return data!.logs.edges.map((e) => e.node.bodyText);
+  return data!.logs!.edges.map((e) => e.node.bodyText);
 };
 
 describe('logs(filter, first, after, order)', () => {
   test('returns every log field, with the body as JSON and as text', async () => {
     const { data, errors } = await h.run(SearchLogsDocument, { filter: { spanId: [A_DB] } });
     assert.equal(errors, undefined);
-    const [edge] = data!.logs.edges;
+    const [edge] = data!.logs!.edges;
     const log = edge!.node;
     assert.equal(log.time, formatTimestamp(BASE + 100n * MS));
     assert.equal(log.timeMs, Number(BASE + 100n * MS) / 1e6);
@@ -81,12 +81,12 @@ describe('logs(filter, first, after, order)', () => {
 
   test('pages with cursors', async () => {
     const first = await h.run(SearchLogsDocument, { filter: { traceId: [TRACE_C] }, first: 15 });
-    assert.equal(first.data!.logs.edges.length, 15);
-    assert.equal(first.data!.logs.pageInfo.hasNextPage, true);
-    const rest = await h.run(SearchLogsDocument, { filter: { traceId: [TRACE_C] }, first: 15, after: first.data!.logs.pageInfo.endCursor });
-    assert.equal(rest.data!.logs.edges.length, 5);
-    assert.equal(rest.data!.logs.pageInfo.hasNextPage, false);
-    const ids = [...first.data!.logs.edges, ...rest.data!.logs.edges].map((e) => e.node.id);
+    assert.equal(first.data!.logs!.edges.length, 15);
+    assert.equal(first.data!.logs!.pageInfo.hasNextPage, true);
+    const rest = await h.run(SearchLogsDocument, { filter: { traceId: [TRACE_C] }, first: 15, after: first.data!.logs!.pageInfo.endCursor });
+    assert.equal(rest.data!.logs!.edges.length, 5);
+    assert.equal(rest.data!.logs!.pageInfo.hasNextPage, false);
+    const ids = [...first.data!.logs!.edges, ...rest.data!.logs!.edges].map((e) => e.node.id);
     assert.equal(new Set(ids).size, 20);
   });
 
@@ -101,7 +101,7 @@ describe('logs(filter, first, after, order)', () => {
 
   test('log(id) finds a record by the ID a search returned and null for an unknown one', async () => {
     const search = await h.run(SearchLogsDocument, { filter: { spanId: [A_ROOT] } });
-    const id = search.data!.logs.edges[0]!.node.id;
+    const id = search.data!.logs!.edges[0]!.node.id;
     const { data, errors } = await h.run('query($id: ID!) { log(id: $id) { bodyText attribute(key: "user.id") typedAttributes { key type value } } }', { id });
     assert.equal(errors, undefined);
     assert.deepEqual(data, { log: { bodyText: 'cart requested', attribute: 42, typedAttributes: [{ key: 'user.id', type: 'INT', value: 42 }] } });

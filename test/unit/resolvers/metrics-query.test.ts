@@ -26,8 +26,8 @@ describe('metricSeries', () => {
       aggregation: 'MAX',
     });
     assert.equal(errors, undefined, JSON.stringify(errors));
-    assert.equal(data!.metricSeries.length, 1);
-    const series = data!.metricSeries[0]!;
+    assert.equal(data!.metricSeries!.length, 1);
+    const series = data!.metricSeries![0]!;
     assert.equal(series.name, 'system.cpu.utilization');
     assert.equal(series.type, 'GAUGE');
     assert.equal(series.unit, '1');
@@ -53,20 +53,20 @@ describe('metricSeries', () => {
 
   test('without labels returns every series, and labels match resource attributes too', async () => {
     const all = await h.run(MetricSeriesDocument, { name: 'system.cpu.utilization', from: FROM, to: TO });
-    assert.equal(all.data!.metricSeries.length, 2);
+    assert.equal(all.data!.metricSeries!.length, 2);
     const payments = await h.run(MetricSeriesDocument, { name: 'system.cpu.utilization', labels: { 'service.name': 'payments' }, from: FROM, to: TO });
-    assert.equal(payments.data!.metricSeries.length, 1);
+    assert.equal(payments.data!.metricSeries!.length, 1);
   });
 
   test('gives histogram series a count and sum per step', async () => {
     const { data, errors } = await h.run(MetricSeriesDocument, { name: 'http.server.duration', from: FROM, to: TO, step: 120_000 });
     assert.equal(errors, undefined, JSON.stringify(errors));
-    const points = data!.metricSeries[0]!.points.filter((p) => p.count !== null);
+    const points = data!.metricSeries![0]!.points.filter((p) => p.count !== null);
     assert.deepEqual(
       points.map((p) => [p.count, p.sum]),
       [[6, 600.5]],
     );
-    assert.equal(data!.metricSeries[0]!.exemplars[0]!.span!.name, 'GET /cart');
+    assert.equal(data!.metricSeries![0]!.exemplars[0]!.span!.name, 'GET /cart');
   });
 
   test('accepts labels, times and step as literals', async () => {
