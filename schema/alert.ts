@@ -34,7 +34,7 @@ builder.objectType(AlertRef, {
 builder.objectType(AlertEvidenceRef, {
   description: 'Why the alert fired: its value, exemplar traces from its window (worst first) and the top exception groups.',
   fields: (t) => ({
-    value: t.exposeFloat('value'),
+    value: t.float({ nullable: true, description: `The value when the alert fired; ${NON_FINITE_NULL}`, resolve: (e) => finiteOrNull(e.value) }),
     from: t.field({ type: 'Timestamp', resolve: (e) => e.window.from ?? 0n }),
     to: t.field({ type: 'Timestamp', resolve: (e) => e.window.to ?? 0n }),
     exemplars: t.field({ type: [AlertExemplarRef], resolve: (e) => e.exemplars }),
@@ -82,7 +82,7 @@ builder.objectType(AlertTransitionRef, {
     from: t.field({ type: AlertStateEnum, resolve: (h) => h.from }),
     to: t.field({ type: AlertStateEnum, resolve: (h) => h.to }),
     at: t.field({ type: 'Timestamp', resolve: (h) => h.at }),
-    value: t.float({ nullable: true, resolve: (h) => h.value }),
+    value: t.float({ nullable: true, description: NON_FINITE_NULL, resolve: (h) => finiteOrNull(h.value) }),
   }),
 });
 

@@ -7,7 +7,8 @@ import type { MetricSample } from '../server/metrics.ts';
 import type { TelemetryFilter } from '../stores/types.ts';
 import { groupKey, sentLabels, type Notifier, type ReceiverConfig } from './notify.ts';
 import { soleReplicaLease, type NotifyLease } from './notify-lease.ts';
-import { compare, parseRule, type RuleDefaults } from './rules.ts';
+import { PromQlError } from './promql.ts';
+import { compare, nonFiniteText, parseRule, ruleDurationProblem, type RuleDefaults } from './rules.ts';
 import { fingerprint, newSilence, silenceActive, silenceMatches, type SilenceInput } from './silences.ts';
 import { UNIT_NS } from '../model/duration.ts';
 import {
@@ -118,6 +119,11 @@ export interface AlertEngine {
    * name of an API rule of its tenant.
    */
   setFileRules(rules: AlertRule[]): Promise<void>;
+  /**
+   * Refuses (AlertingError naming the first such rule in file order) rules whose PromQL the
+   * evaluator cannot run; the rules file checks its rules with it before setFileRules.
+   */
+  checkFileRules(rules: AlertRule[]): Promise<void>;
   /** Current instances in memory (pending, firing, resolved) for a rule. */
   instances(tenant: string, ruleId?: string): AlertInstance[];
   silences(tenant: string, includeExpired: boolean): Silence[];
@@ -148,10 +154,10 @@ function dedupeTraces(list: readonly TraceExemplar[]): TraceExemplar[] {
   return list.filter((e) => !seen.has(e.traceId) && seen.add(e.traceId));
 }
 
-/** `{{ $value }}` and `{{ $labels.name }}` in annotations, as in Prometheus rule templates. */
+/** `{{ $value }}` and `{{ $labels.name }}` in annotations, as in Prometheus rule templates (±Inf as `+Inf`, `-Inf`). */
 function expand(template: string, labels: Record<string, string>, value: number | null): string {
   return template.replace(/\{\{\s*\$(value|labels\.([a-zA-Z_][a-zA-Z0-9_]*))\s*\}\}/g, (_m, what: string, label?: string) =>
-    what === 'value' ? (value === null ? '' : String(Math.round(value * 1e6) / 1e6)) : (labels[label!] ?? ''),
+    what === 'value' ? (value === null ? '' : (nonFiniteText(value) ?? String(Math.round(value * 1e6) / 1e6))) : (labels[label!] ?? ''),
   );
 }
 
@@ -168,6 +174,11 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   const lastEval = new Map<string, bigint>();
   let lastHistoryPrune: bigint | undefined;
   const groups = new Map<string, GroupState>();
+  /**
+   * Rules whose alerts may sit in a group they are no longer sent to (releaseStranded): changed while
+   * the gateway was down, or whose release message failed. Checked at their next evaluation.
+   */
+  const releaseDue = new Set<string>();
   const deliveries = new Set<Promise<void>>();
   let stopped = false;
   const counts = { evaluations: 0, evaluationFailures: 0, notificationsSent: 0, notificationsFailed: 0, notificationsLeftToOtherReplica: 0 };
@@ -355,6 +366,22 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     return rule.interval > minute ? rule.interval : minute;
   }
 
+  /**
+   * A PROMQL rule whose expression its evaluator cannot run (outside the embedded subset, or not
+   * parsing on Prometheus) is refused when it is created or loaded, not found at every evaluation.
+   */
+  async function checkExpr(rule: AlertRule, where: string): Promise<void> {
+    if (rule.kind !== 'PROMQL') return;
+    let unchecked: string | null;
+    try {
+      unchecked = await promql.check(rule.tenant, rule.expr!);
+    } catch (err) {
+      if (err instanceof PromQlError) throw new AlertingError('BAD_RULE', `${where}.expr: ${err.message}`);
+      throw err;
+    }
+    if (unchecked) logger.warn({ rule: rule.id, tenant: rule.tenant, reason: unchecked }, 'the PromQL of an alert rule was not checked; an error in it shows at evaluation');
+  }
+
   /** A rule naming a receiver that is not configured would fire and tell no one. */
   function checkReceiverNames(rule: AlertRule, where: string): void {
     const unknown = rule.receivers.filter((name) => !opts.receivers.some((r) => r.name === name));
@@ -423,16 +450,119 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     return opts.receivers.filter((r) => rule.receivers.includes(r.name));
   }
 
-  /** Sends each group of the rule that has news (a change) or is due for a repeat. */
-  function notify(rule: AlertRule, now: bigint): void {
+  /** The group an alert of the rule is notified in, by the rule's groupBy over the labels as sent (so groupBy can name `tenant` too). */
+  function groupOf(rule: AlertRule, inst: AlertInstance): { labels: Record<string, string>; gk: string } {
+    const sent = sentLabels(rule.tenant, inst.labels);
+    const labels = Object.fromEntries(rule.groupBy.map((l) => [l, sent[l] ?? '']));
+    return { labels, gk: `${rule.tenant}/${rule.id}/${JSON.stringify(labels)}` };
+  }
+
+  function persistGroup(rule: AlertRule, stateKey: string, state: GroupState): void {
+    void store
+      .saveNotified({ tenant: rule.tenant, ruleId: rule.id, key: stateKey, lastSentAt: state.lastSentAt, firing: [...state.notifiedFiring] })
+      .catch((err: unknown) => logger.warn({ err, rule: rule.id }, 'saving the notification state failed'));
+  }
+
+  /**
+   * Sends one message and records its outcome in the rule's status. `onFailure` runs when it failed
+   * after its retries, so the caller can count it as not sent.
+   */
+  function deliver(
+    rule: AlertRule,
+    receiver: ReceiverConfig,
+    groupLabels: Record<string, string>,
+    alerts: AlertInstance[],
+    now: bigint,
+    firingValidFor: bigint | undefined,
+    onFailure: () => void,
+  ): void {
+    const delivery = notifier
+      .send({
+        receiver,
+        tenant: rule.tenant,
+        groupKey: groupKey(groupLabels),
+        groupLabels,
+        alerts,
+        ruleIds: [rule.id],
+        ...(firingValidFor !== undefined && { firingValidFor }),
+      })
+      .then((error) => {
+        if (error) counts.notificationsFailed++;
+        else counts.notificationsSent++;
+        if (error) onFailure();
+        // The resolution sent for a deleted rule has no status left to update.
+        if (!rules.has(key(rule.tenant, rule.id))) return;
+        const s = statusOf(rule.tenant, rule.id);
+        s.lastNotificationAt = now;
+        const errors = receiverErrors.get(key(rule.tenant, rule.id)) ?? new Map<string, string>();
+        receiverErrors.set(key(rule.tenant, rule.id), errors);
+        if (error) errors.set(receiver.name, error);
+        else errors.delete(receiver.name);
+        // Every receiver whose latest delivery failed, so one that works does not hide one that does not.
+        s.lastNotificationError = errors.size ? [...errors.values()].join('; ') : null;
+      });
+    deliveries.add(delivery);
+    void delivery.finally(() => deliveries.delete(delivery));
+  }
+
+  /**
+   * A receiver that was sent an alert as firing, in a group the rule no longer sends that alert to
+   * (its `receivers` or `groupBy` changed), would otherwise never hear of it again: the incident it
+   * opened stays open. Such alerts are sent to it as resolved, once, at the time of the change (or
+   * at the next evaluation, when that message failed); the receivers and groups that have the alert
+   * now get it as a new firing alert at the rule's next evaluation. A receiver no longer configured
+   * at all cannot be told; its state is dropped.
+   */
+  function releaseStranded(rule: AlertRule, now: bigint): void {
+    const routed = new Set(receiversOf(rule).map((r) => r.name));
+    const prefix = `${rule.tenant}/${rule.id}/`;
+    for (const [stateKey, state] of groups) {
+      const sep = stateKey.indexOf('\u0000');
+      const gk = stateKey.slice(sep + 1);
+      if (!gk.startsWith(prefix) || state.notifiedFiring.size === 0) continue;
+      const receiverName = stateKey.slice(0, sep);
+      const stranded: AlertInstance[] = [];
+      for (const fp of state.notifiedFiring) {
+        const inst = instances.get(key(rule.tenant, fp));
+        if (!inst || (routed.has(receiverName) && groupOf(rule, inst).gk === gk)) continue;
+        stranded.push(inst);
+      }
+      if (stranded.length === 0) continue;
+      for (const a of stranded) state.notifiedFiring.delete(a.fingerprint);
+      persistGroup(rule, stateKey, state);
+      const receiver = opts.receivers.find((r) => r.name === receiverName);
+      if (!receiver) {
+        logger.warn({ rule: rule.id, tenant: rule.tenant, receiver: receiverName }, 'alerts sent to a receiver that is no longer configured cannot be resolved there');
+        continue;
+      }
+      if (!lease.held()) {
+        counts.notificationsLeftToOtherReplica++;
+        continue;
+      }
+      logger.info({ rule: rule.id, tenant: rule.tenant, receiver: receiverName, alerts: stranded.length }, 'alerts no longer routed to a receiver are sent to it as resolved');
+      const alerts = stranded.map((a) => ({ ...structuredClone(a), state: 'RESOLVED' as const, resolvedAt: a.state === 'RESOLVED' ? a.resolvedAt : now }));
+      const groupLabels = sentLabels(rule.tenant, JSON.parse(gk.slice(prefix.length)) as Record<string, string>);
+      deliver(rule, receiver, groupLabels, alerts, now, undefined, () => {
+        // Not sent: kept, so that the next evaluation tries again.
+        if (groups.get(stateKey) !== state) return;
+        for (const a of stranded) state.notifiedFiring.add(a.fingerprint);
+        persistGroup(rule, stateKey, state);
+        releaseDue.add(key(rule.tenant, rule.id));
+      });
+    }
+  }
+
+  /** Whether a rule's alerts may now go to other receivers or groups than before. */
+  const routingChanged = (a: AlertRule, b: AlertRule) => JSON.stringify([a.receivers, a.groupBy]) !== JSON.stringify([b.receivers, b.groupBy]);
+
+  /** Sends each group of the rule that has news (a change) or is due for a repeat; `release`: check for stranded alerts whether due or not. */
+  function notify(rule: AlertRule, now: bigint, release = false): void {
+    if (releaseDue.delete(key(rule.tenant, rule.id)) || release) releaseStranded(rule, now);
     const ruleInstances = [...instances.values()].filter((i) => i.tenant === rule.tenant && i.ruleId === rule.id);
     const byGroup = new Map<string, { labels: Record<string, string>; members: AlertInstance[] }>();
     for (const inst of ruleInstances) {
       if (inst.state !== 'FIRING' && inst.state !== 'RESOLVED') continue;
-      // From the labels as sent, so groupBy can name `tenant` too.
-      const sent = sentLabels(rule.tenant, inst.labels);
-      const labels = Object.fromEntries(rule.groupBy.map((l) => [l, sent[l] ?? '']));
-      const gk = `${rule.tenant}/${rule.id}/${JSON.stringify(labels)}`;
+      const { labels, gk } = groupOf(rule, inst);
       const g = byGroup.get(gk) ?? { labels, members: [] };
       g.members.push(inst);
       byGroup.set(gk, g);
@@ -453,11 +583,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         const before = { lastSentAt: state.lastSentAt, notifiedFiring: state.notifiedFiring };
         state.lastSentAt = now;
         state.notifiedFiring = new Set(firing.map((m) => m.fingerprint));
-        const persist = () =>
-          void store
-            .saveNotified({ tenant: rule.tenant, ruleId: rule.id, key: stateKey, lastSentAt: state.lastSentAt, firing: [...state.notifiedFiring] })
-            .catch((err: unknown) => logger.warn({ err, rule: rule.id }, 'saving the notification state failed'));
-        persist();
+        persistGroup(rule, stateKey, state);
         // Another replica holds the lease and sends this; the state above is kept all the same.
         if (!lease.held()) {
           counts.notificationsLeftToOtherReplica++;
@@ -467,40 +593,16 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         // With the tenant: receivers that tell groups apart by key (as Alertmanager's own do) never
         // merge two tenants' groups of the same alertname.
         const groupLabels = sentLabels(rule.tenant, g.labels);
-        const delivery = notifier
-          .send({
-            receiver,
-            tenant: rule.tenant,
-            groupKey: groupKey(groupLabels),
-            groupLabels,
-            alerts,
-            ruleIds: [rule.id],
-            // Alertmanager resolves a firing alert at its endsAt unless it is sent again before; Prometheus
-            // sets it 4 resend intervals ahead.
-            ...(receiver.type === 'alertmanager' && { firingValidFor: 4n * every }),
-          })
-          .then((error) => {
-            if (error) counts.notificationsFailed++;
-            else counts.notificationsSent++;
-            // As Alertmanager: a message that failed after its retries is not counted as sent, so the
-            // next evaluation sends it again (and a resolution only follows a firing that arrived).
-            if (error && state.lastSentAt === now) {
-              Object.assign(state, before);
-              persist();
-            }
-            // The resolution sent for a deleted rule has no status left to update.
-            if (!rules.has(key(rule.tenant, rule.id))) return;
-            const s = statusOf(rule.tenant, rule.id);
-            s.lastNotificationAt = now;
-            const errors = receiverErrors.get(key(rule.tenant, rule.id)) ?? new Map<string, string>();
-            receiverErrors.set(key(rule.tenant, rule.id), errors);
-            if (error) errors.set(receiver.name, error);
-            else errors.delete(receiver.name);
-            // Every receiver whose latest delivery failed, so one that works does not hide one that does not.
-            s.lastNotificationError = errors.size ? [...errors.values()].join('; ') : null;
-          });
-        deliveries.add(delivery);
-        void delivery.finally(() => deliveries.delete(delivery));
+        // Alertmanager resolves a firing alert at its endsAt unless it is sent again before; Prometheus
+        // sets it 4 resend intervals ahead.
+        deliver(rule, receiver, groupLabels, alerts, now, receiver.type === 'alertmanager' ? 4n * every : undefined, () => {
+          // As Alertmanager: a message that failed after its retries is not counted as sent, so the
+          // next evaluation sends it again (and a resolution only follows a firing that arrived). A
+          // state dropped meanwhile (its rule deleted) is not written back.
+          if (state.lastSentAt !== now || groups.get(stateKey) !== state) return;
+          Object.assign(state, before);
+          persistGroup(rule, stateKey, state);
+        });
       }
     }
   }
@@ -573,7 +675,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         await transition(rule, inst, 'INACTIVE', now);
       }
     }
-    notify(rule, now);
+    notify(rule, now, true);
     const groupPrefix = `\u0000${rule.tenant}/${rule.id}/`;
     for (const k of [...groups.keys()]) if (k.includes(groupPrefix)) groups.delete(k);
     await store.deleteNotified(rule.tenant, rule.id);
@@ -616,6 +718,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       }
     }
     lastEval.delete(key(tenant, id));
+    releaseDue.delete(key(tenant, id));
     statuses.delete(key(tenant, id));
     receiverErrors.delete(key(tenant, id));
   }
@@ -639,7 +742,13 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       ];
     },
     async start() {
-      for (const r of await store.loadRules()) rules.set(key(r.tenant, r.id), r);
+      for (const r of await store.loadRules()) {
+        rules.set(key(r.tenant, r.id), r);
+        releaseDue.add(key(r.tenant, r.id));
+        // Stored before the bounds were enforced: kept (refusing it would stop the gateway), and said.
+        const problems = (['interval', 'window', 'for'] as const).map((f) => ruleDurationProblem(f, r[f], `rule.${f}`)).filter((p) => p !== null);
+        if (problems.length) logger.warn({ rule: r.id, tenant: r.tenant, name: r.name, problems }, 'a stored alert rule is outside the bounds a new rule must keep; update it');
+      }
       for (const i of await store.loadInstances()) instances.set(key(i.tenant, i.fingerprint), i);
       for (const s of await store.loadSilences()) silences.set(key(s.tenant, s.id), s);
       // Without it a restart sent every firing group again and never sent the resolutions due.
@@ -687,6 +796,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         if (held >= limits.rulesPerTenant) {
           throw new AlertingError('LIMIT', `alerting.maxRulesPerTenant: this tenant already has ${held} alert rules, the most allowed (${limits.rulesPerTenant}); delete one first`);
         }
+        // Last: on Prometheus it is a request.
+        await checkExpr(rule, 'rule');
         await store.saveRule(rule);
         rules.set(key(tenant, rule.id), rule);
         return rule;
@@ -698,11 +809,15 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         const rule = parseRule({ ...(raw as object), id }, { tenant, source: 'api', where: 'rule', defaults: opts.ruleDefaults });
         checkReceiverNames(rule, 'rule');
         checkApiName(rule);
+        await checkExpr(rule, 'rule');
         const before = rules.get(key(tenant, id));
         await store.saveRule(rule);
         rules.set(key(tenant, id), rule);
         lastEval.delete(key(tenant, id)); // evaluate the new definition at the next tick
         if (before?.name !== rule.name) opts.onApiRuleGone?.();
+        // An evaluation of the old definition may still notify its receivers: release after it.
+        await evaluationEnded(key(tenant, id));
+        if (before && routingChanged(before, rule)) releaseStranded(rule, clock.now());
         return rule;
       });
     },
@@ -732,8 +847,26 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
             await retireRule(r);
           }
         }
-        for (const r of next) rules.set(key(r.tenant, r.id), r);
+        const changed: AlertRule[] = [];
+        for (const r of next) {
+          const k = key(r.tenant, r.id);
+          const before = rules.get(k);
+          if (!before) releaseDue.add(k); // (at start-up: it may have changed while the gateway was down)
+          else if (routingChanged(before, r)) changed.push(r);
+          rules.set(k, r);
+        }
+        // A kept rule whose receivers or groupBy changed releases the alerts it no longer sends where it did.
+        for (const r of changed) {
+          await evaluationEnded(key(r.tenant, r.id));
+          releaseStranded(r, clock.now());
+        }
       });
+    },
+    async checkFileRules(next) {
+      // In parallel (each may ask Prometheus); the first refused in file order is reported.
+      const checked = await Promise.allSettled(next.map((r) => checkExpr(r, `rule ${JSON.stringify(r.name)}`)));
+      const refused = checked.find((c): c is PromiseRejectedResult => c.status === 'rejected');
+      if (refused) throw refused.reason as Error;
     },
     instances: (tenant, ruleId) => [...instances.values()].filter((i) => i.tenant === tenant && (ruleId === undefined || i.ruleId === ruleId)),
     silences(tenant, includeExpired) {

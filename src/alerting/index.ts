@@ -15,7 +15,7 @@ import { createAlertEngine, type AlertEngine } from './engine.ts';
 import { createNotifier, type ReceiverConfig } from './notify.ts';
 import { redisNotifyLease, soleReplicaLease } from './notify-lease.ts';
 import { createEmbeddedPromQl, createPrometheusPromQl } from './promql.ts';
-import { parseRuleDuration, type RuleDefaults } from './rules.ts';
+import { parseRuleDuration, ruleDurationProblem, type RuleDefaults } from './rules.ts';
 import { watchRulesFile, type RulesFileWatcher } from './rules-file.ts';
 import { systemClock, type Clock } from './types.ts';
 
@@ -67,6 +67,11 @@ export async function startAlerting(opts: {
       window: parseRuleDuration(cfg.defaultWindow, 'alerting.defaultWindow'),
       repeatInterval: parseRuleDuration(cfg.defaultRepeatInterval, 'alerting.defaultRepeatInterval'),
     };
+    // Every rule that leaves them unset takes these: held to the bounds a rule's own must keep.
+    for (const [field, path] of [['interval', 'alerting.defaultInterval'], ['window', 'alerting.defaultWindow']] as const) {
+      const problem = ruleDurationProblem(field, defaults[field], path);
+      if (problem) throw new Error(problem);
+    }
     silenceRetention = parseRuleDuration(cfg.silenceRetention, 'alerting.silenceRetention');
     historyRetention = parseRuleDuration(cfg.historyRetention, 'alerting.historyRetention');
   } catch (err) {
@@ -104,7 +109,7 @@ export async function startAlerting(opts: {
   await engine.start();
 
   if (cfg.rulesFile) {
-    rulesFile = watchRulesFile({ file: cfg.rulesFile, debounceMs: cfg.reloadDebounceMs, defaults, logger, apply: (rules) => engine.setFileRules(rules) });
+    rulesFile = watchRulesFile({ file: cfg.rulesFile, debounceMs: cfg.reloadDebounceMs, defaults, logger, check: (rules) => engine.checkFileRules(rules), apply: (rules) => engine.setFileRules(rules) });
     const error = await rulesFile.reload();
     // At start-up an invalid file is fatal (exit code 2), as any invalid config is; later reloads only log.
     if (error) {

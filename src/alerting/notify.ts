@@ -2,6 +2,7 @@
 // with retries and exponential backoff. The caller learns each delivery's outcome (for
 // `lastNotificationError`); a failing receiver never blocks evaluation.
 import type { Logger } from 'pino';
+import { nonFiniteText } from './rules.ts';
 import type { AlertInstance } from './types.ts';
 
 export type ReceiverType = 'webhook' | 'slack' | 'alertmanager';
@@ -57,8 +58,8 @@ export function sentLabels(tenant: string, labels: Record<string, string>): Reco
 }
 
 const outgoingLabels = (a: AlertInstance) => sentLabels(a.tenant, a.labels);
-/** A value as every receiver gets it: 6 significant digits (19.999999999999996 reads 20). */
-const valueText = (v: number) => String(Number(v.toPrecision(6)));
+/** A value as every receiver gets it: 6 significant digits (19.999999999999996 reads 20); ±Inf and NaN as Prometheus writes them. */
+const valueText = (v: number) => nonFiniteText(v) ?? String(Number(v.toPrecision(6)));
 /** The annotations sent: the rule's, and the value. */
 const outgoingAnnotations = (a: AlertInstance): Record<string, string> => ({
   ...a.annotations,

@@ -4,7 +4,9 @@
 //   [sum|avg|min|max|count [by (l1, l2)]] ( rate(m{l="v",…}[5m]) | increase(m{…}[5m]) | m{…} )
 //
 // Only `=` label matchers (the store matches labels exactly). Anything else is refused with a
-// clear error that names the subset, so a rule never silently evaluates to something else.
+// clear error that names the subset and what in the expression is outside it, so a rule never
+// silently evaluates to something else; rules are checked when created, updated or loaded from the
+// rules file (`check`), not only when evaluated. On Prometheus, `check` has Prometheus parse it.
 import { StoreError, type MetricStore, type StoredExemplar } from '../stores/types.ts';
 import { parseRuleDuration } from './rules.ts';
 import type { PromQlEvaluator, PromQlSample, TraceExemplar } from './types.ts';
@@ -39,10 +41,131 @@ const INNER_FN = new RegExp(String.raw`^(rate|increase)\s*\(\s*${SELECTOR}\s*\[\
 const INNER_SELECTOR = new RegExp(`^${SELECTOR}$`);
 const AGG = /^(sum|avg|min|max|count)\s*(?:by\s*\(([^)]*)\)\s*)?\((.*)\)$/s;
 const HISTOGRAM_QUANTILE = /^histogram_quantile\s*\(\s*([0-9.eE+-]+)\s*,(.*)\)$/s;
+const BY_LABEL = /^[a-zA-Z_][a-zA-Z0-9_.]*$/;
 const MATCHER = /^\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*(=~|!=|!~|=)\s*"((?:[^"\\]|\\.)*)"\s*$/;
 
 function refuse(expr: string, why: string): PromQlError {
   return new PromQlError(`PromQL ${JSON.stringify(expr)}: ${why}; ${EMBEDDED_PROMQL_SUBSET}`);
+}
+
+const PROMQL_AGGREGATIONS = new Set(['sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar', 'count_values', 'bottomk', 'topk', 'quantile', 'limitk', 'limit_ratio']);
+const SUBSET_AGGREGATIONS = new Set(['sum', 'avg', 'min', 'max', 'count']);
+const SUBSET_FUNCTIONS = new Set(['rate', 'increase', 'histogram_quantile']);
+const BINARY_OPERATORS = new Set(['+', '-', '*', '/', '%', '^', '==', '!=', '<', '>', '<=', '>=', 'and', 'or', 'unless']);
+const BINARY_MODIFIERS = new Set(['bool', 'on', 'ignoring', 'group_left', 'group_right']);
+const CLOSING: Record<string, string> = { '(': ')', '{': '}', '[': ']' };
+const BRACKET_NAMES: Record<string, string> = { '(': 'parenthesis', ')': 'parenthesis', '{': 'brace', '}': 'brace', '[': 'bracket', ']': 'bracket' };
+
+interface Token {
+  kind: 'ident' | 'string' | 'number' | 'op' | 'punct';
+  text: string;
+  /** 1-based character position, as Prometheus' parse errors give it. */
+  at: number;
+}
+
+/** PromQL's tokens, enough to say what an expression holds; a syntax error is returned as a reason. */
+function tokenize(expr: string): Token[] | string {
+  const out: Token[] = [];
+  let i = 0;
+  while (i < expr.length) {
+    const c = expr[i]!;
+    const at = i + 1;
+    if (/\s/.test(c)) {
+      i++;
+    } else if (c === '#') {
+      while (i < expr.length && expr[i] !== '\n') i++;
+    } else if (c === '"' || c === "'" || c === '`') {
+      let j = i + 1;
+      while (j < expr.length && expr[j] !== c) j += expr[j] === '\\' && c !== '`' ? 2 : 1;
+      if (j >= expr.length) return `syntax error at character ${at}: unterminated quoted string`;
+      out.push({ kind: 'string', text: expr.slice(i, j + 1), at });
+      i = j + 1;
+    } else if (/[0-9.]/.test(c)) {
+      const m = /^[0-9.]+(?:[eE][+-]?[0-9]+)?[0-9a-zA-Z.]*/.exec(expr.slice(i))!;
+      out.push({ kind: 'number', text: m[0], at });
+      i += m[0].length;
+    } else if (/[a-zA-Z_:]/.test(c)) {
+      const m = /^[a-zA-Z_:][a-zA-Z0-9_:.]*/.exec(expr.slice(i))!;
+      out.push({ kind: 'ident', text: m[0], at });
+      i += m[0].length;
+    } else if ('(){}[],'.includes(c)) {
+      out.push({ kind: 'punct', text: c, at });
+      i++;
+    } else {
+      const op = ['==', '!=', '<=', '>=', '=~', '!~'].find((o) => expr.startsWith(o, i)) ?? (/[=<>+\-*/%^@]/.test(c) ? c : undefined);
+      if (op === undefined) return `syntax error at character ${at}: unexpected character ${JSON.stringify(c)}`;
+      out.push({ kind: 'op', text: op, at });
+      i += op.length;
+    }
+  }
+  return out;
+}
+
+/** The tokens of an expression whose quotes and brackets pair up, or the syntax error (a string). */
+function balancedTokens(expr: string): Token[] | string {
+  const tokens = tokenize(expr);
+  if (typeof tokens === 'string') return tokens;
+  if (tokens.length === 0) return 'syntax error: no expression';
+  const open: Token[] = [];
+  for (const t of tokens) {
+    if (t.kind !== 'punct' || t.text === ',') continue;
+    if (CLOSING[t.text]) {
+      open.push(t);
+    } else {
+      const last = open.pop();
+      if (!last || CLOSING[last.text] !== t.text) return `syntax error at character ${t.at}: unexpected right ${BRACKET_NAMES[t.text]!}`;
+    }
+  }
+  if (open.length) return `syntax error at character ${open.at(-1)!.at}: unclosed left ${BRACKET_NAMES[open.at(-1)!.text]!}`;
+  return tokens;
+}
+
+/**
+ * Why an expression the subset's parser did not take is refused: the first construct the embedded
+ * store cannot evaluate. Null when nothing in particular stands out.
+ */
+function unsupportedReason(expr: string): string | null {
+  const tokens = balancedTokens(expr);
+  if (typeof tokens === 'string') return tokens;
+  let braces = 0;
+  let brackets = 0;
+  let aggregations = 0;
+  for (const [i, t] of tokens.entries()) {
+    const next = tokens[i + 1];
+    const prev = tokens[i - 1];
+    if (t.text === '{' && t.kind === 'punct') braces++;
+    if (t.text === '}' && t.kind === 'punct') braces--;
+    if (t.text === '[' && t.kind === 'punct') {
+      const inside = tokens.slice(i + 1, tokens.findIndex((x, j) => j > i && x.text === ']'));
+      if (inside.some((x) => x.text.includes(':'))) return 'subqueries ([range:step]) are not supported';
+      if (inside.length !== 1 || inside[0]!.kind !== 'number') return `cannot read the range [${inside.map((x) => x.text).join(' ')}] (a duration such as [5m])`;
+      brackets++;
+    }
+    if (t.text === ']' && t.kind === 'punct') brackets--;
+    if (braces > 0) {
+      if (t.kind === 'op' && t.text !== '=') return `label matcher ${t.text} is not supported (only =)`;
+      continue;
+    }
+    if (brackets > 0) continue;
+    if (t.kind === 'op' && t.text === '@') return 'the @ modifier is not supported';
+    if (t.kind === 'op' && t.text === '=') return 'syntax error at character ' + t.at + ': unexpected "=" outside label matchers';
+    if ((t.kind === 'op' || t.kind === 'ident') && BINARY_OPERATORS.has(t.text) && !(t.kind === 'ident' && next?.text === '(')) {
+      return `the operator ${JSON.stringify(t.text)} is not supported`;
+    }
+    if (t.kind !== 'ident') continue;
+    if (t.text === 'offset') return 'the offset modifier is not supported';
+    if (BINARY_MODIFIERS.has(t.text)) return `binary operators (${t.text}) are not supported`;
+    if (t.text === 'without') return 'without (…) is not supported; group with by (…)';
+    if (t.text === 'by' && prev?.text === ')') return 'by (…) after the aggregated expression is not supported; write it before: sum by (label) (…)';
+    if (next?.text !== '(' || t.text === 'by') continue;
+    if (PROMQL_AGGREGATIONS.has(t.text)) {
+      if (!SUBSET_AGGREGATIONS.has(t.text)) return `the aggregation ${t.text} is not supported (only ${[...SUBSET_AGGREGATIONS].join(', ')})`;
+      if (++aggregations > 1) return 'only one aggregation is supported';
+    } else if (!SUBSET_FUNCTIONS.has(t.text)) {
+      return `the function ${t.text}() is not supported (only ${[...SUBSET_FUNCTIONS].join(', ')})`;
+    }
+  }
+  return null;
 }
 
 function parseMatchers(expr: string, text: string | undefined): Record<string, string> {
@@ -52,7 +175,7 @@ function parseMatchers(expr: string, text: string | undefined): Record<string, s
     if (part.trim() === '') continue;
     const m = MATCHER.exec(part);
     if (!m) throw refuse(expr, `cannot read label matcher ${JSON.stringify(part.trim())}`);
-    if (m[2] !== '=') throw refuse(expr, `matcher ${m[2]} is not supported`);
+    if (m[2] !== '=') throw refuse(expr, `label matcher ${m[2]} is not supported (only =)`);
     out[m[1]!] = m[3]!.replace(/\\(.)/g, '$1');
   }
   return out;
@@ -65,10 +188,15 @@ export function parsePromQlSubset(expr: string): PromQlSubsetQuery {
   const agg = AGG.exec(body);
   if (agg) {
     const by = (agg[2] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const badLabel = by.find((l) => !BY_LABEL.test(l));
+    if (badLabel !== undefined) throw refuse(expr, `cannot read label ${JSON.stringify(badLabel)} in by (…)`);
     aggregation = { op: agg[1] as Aggregation, by };
     body = agg[3]!.trim();
   }
   let quantile: number | undefined;
+  // A syntax error is said as one, whatever part of the subset it resembles.
+  const syntax = balancedTokens(expr);
+  if (typeof syntax === 'string') throw refuse(expr, syntax);
   const hq = HISTOGRAM_QUANTILE.exec(body);
   if (hq) {
     quantile = Number(hq[1]);
@@ -90,7 +218,7 @@ export function parsePromQlSubset(expr: string): PromQlSubsetQuery {
   }
   const sel = INNER_SELECTOR.exec(body);
   if (sel) return { aggregation, metric: sel[1]!, labels: parseMatchers(expr, sel[2]) };
-  throw refuse(expr, 'not in the supported subset');
+  throw refuse(expr, unsupportedReason(expr) ?? 'not in the supported subset');
 }
 
 /** Metric exemplars that name a trace, newest first. */
@@ -107,6 +235,16 @@ const LOOKBACK_NS = 300_000_000_000n;
 export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
   return {
     backend: 'embedded',
+    check(_tenant, expr) {
+      // Whether the metric is a histogram (a bare selector of one is refused) depends on data that
+      // may not exist yet: that is found at evaluation.
+      try {
+        parsePromQlSubset(expr);
+        return Promise.resolve(null);
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    },
     async query(tenant, expr, time) {
       const q = parsePromQlSubset(expr);
       const range = q.range ?? LOOKBACK_NS;
@@ -159,11 +297,56 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
   };
 }
 
+/** A sample value as Prometheus writes it: a float in Go's format, or `+Inf`, `-Inf`, `NaN` (which JS' Number() reads as NaN, bar the last). */
+export function parsePrometheusValue(text: string): number {
+  if (text === '+Inf' || text === 'Inf') return Infinity;
+  if (text === '-Inf') return -Infinity;
+  return Number(text);
+}
+
+/**
+ * The endpoints that parse an expression without running it, in the order tried: format_query
+ * (Prometheus 2.42, Debian bookworm's, has it) and parse_query (newer releases). A server that
+ * answers 404 to both (an older Prometheus, or a compatible backend without them) is not checked:
+ * its rules show their errors at evaluation.
+ */
+const PARSE_ENDPOINTS = ['format_query', 'parse_query'] as const;
+
 /** Any PromQL, on a Prometheus server's HTTP API; the tenant goes in `tenantHeader` (Mimir/Cortex). */
 export function createPrometheusPromQl(opts: { url: string; tenantHeader: string; timeoutMs: number }): PromQlEvaluator {
   const base = opts.url.replace(/\/+$/, '');
+  // The parse endpoint that answered last (undefined: not known yet; null: the server has none).
+  let parseEndpoint: (typeof PARSE_ENDPOINTS)[number] | null | undefined;
   return {
     backend: 'prometheus',
+    async check(tenant, expr) {
+      const endpoints = parseEndpoint === undefined ? PARSE_ENDPOINTS : parseEndpoint === null ? [] : [parseEndpoint];
+      for (const endpoint of endpoints) {
+        let res: Response;
+        let body: { status?: string; errorType?: string; error?: string };
+        try {
+          res = await fetch(`${base}/api/v1/${endpoint}`, {
+            method: 'POST',
+            headers: { [opts.tenantHeader]: tenant, 'content-type': 'application/x-www-form-urlencoded' },
+            body: new URLSearchParams({ query: expr }),
+            signal: AbortSignal.timeout(opts.timeoutMs),
+          });
+          body = (await res.json().catch(() => ({}))) as typeof body;
+        } catch (err) {
+          return `Prometheus at ${base} could not be asked to parse it (${(err as Error).message})`;
+        }
+        if (res.status === 404) continue;
+        parseEndpoint = endpoint;
+        if (res.ok && body.status === 'success') return null;
+        if (res.status === 400 && body.errorType === 'bad_data') {
+          const why = (body.error ?? 'no reason given').replace(/^invalid parameter "query": /, '');
+          throw new PromQlError(`PromQL ${JSON.stringify(expr)} does not parse: ${why} (checked by Prometheus at ${base})`);
+        }
+        return `Prometheus at ${base} answered ${res.status} to /api/v1/${endpoint}: ${body.error ?? 'no result'}`;
+      }
+      parseEndpoint = null;
+      return `Prometheus at ${base} has neither /api/v1/format_query nor /api/v1/parse_query; it is checked at evaluation`;
+    },
     async query(tenant, expr, time) {
       const u = new URL(`${base}/api/v1/query`);
       u.searchParams.set('query', expr);
@@ -176,9 +359,9 @@ export function createPrometheusPromQl(opts: { url: string; tenantHeader: string
       };
       if (!res.ok || body.status !== 'success' || !body.data) throw new PromQlError(`Prometheus answered ${res.status}: ${body.error ?? 'no result'}`);
       const { resultType, result } = body.data;
-      if (resultType === 'scalar') return [{ labels: {}, value: Number((result as [number, string])[1]) }];
+      if (resultType === 'scalar') return [{ labels: {}, value: parsePrometheusValue((result as [number, string])[1]) }];
       if (resultType !== 'vector') throw new PromQlError(`PromQL ${JSON.stringify(expr)} returned a ${resultType}; an alert rule needs an instant vector`);
-      return (result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => ({ labels: r.metric, value: Number(r.value[1]) }));
+      return (result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => ({ labels: r.metric, value: parsePrometheusValue(r.value[1]) }));
     },
   };
 }

@@ -71,6 +71,8 @@ export function watchRulesFile(opts: {
   debounceMs: number;
   defaults?: RuleDefaults;
   logger: Logger;
+  /** Refuses rules the file may not hold for reasons beyond their text alone (PromQL the evaluator cannot run). */
+  check?(rules: AlertRule[]): Promise<void>;
   apply(rules: AlertRule[]): Promise<void>;
 }): RulesFileWatcher {
   const file = resolve(opts.file);
@@ -95,6 +97,10 @@ export function watchRulesFile(opts: {
       lastText = text;
       refusedByApply = false;
       const rules = parseRulesFile(text, opts.file, opts.defaults);
+      // Refused for its own content: loaded again only when the text changes.
+      await opts.check?.(rules).catch((err: unknown) => {
+        throw err instanceof AlertingError ? new AlertingError(err.code, `${opts.file}: ${err.message}`) : err;
+      });
       try {
         await opts.apply(rules);
       } catch (err) {

@@ -10,6 +10,9 @@ import { AlertingError, COMPARATORS, RULE_KINDS, type AlertRule, type Comparator
 /** Prometheus-style durations: `30s`, `5m`, `1h30m`, `250ms`; a bigint is taken as ns. */
 export function parseRuleDuration(value: unknown, field: string): bigint {
   if (typeof value === 'bigint' && value >= 0n) return value;
+  if ((typeof value === 'bigint' && value < 0n) || (typeof value === 'string' && /^\s*-/.test(value))) {
+    throw new AlertingError('BAD_RULE', `${field}: must not be negative (actual: ${typeof value === 'bigint' ? `-${formatRuleDuration(-value)}` : JSON.stringify(value)})`);
+  }
   const ns = typeof value === 'string' ? unitDurationNs(value) : undefined;
   if (ns === undefined) {
     throw new AlertingError('BAD_RULE', `${field}: expected a duration like "30s", "5m" or "1h30m" (actual: ${JSON.stringify(String(value))})`);
@@ -17,19 +20,44 @@ export function parseRuleDuration(value: unknown, field: string): bigint {
   return ns;
 }
 
-/** The shortest Prometheus-style form: 300000000000n → "5m". */
+/** The shortest Prometheus-style form: 300000000000n → "5m", 1000000500n → "1s500ns". */
 export function formatRuleDuration(ns: bigint): string {
   if (ns === 0n) return '0s';
   let rest = ns;
   let out = '';
-  for (const unit of ['d', 'h', 'm', 's', 'ms'] as const) {
+  for (const unit of ['d', 'h', 'm', 's', 'ms', 'us', 'ns'] as const) {
     const size = UNIT_NS[unit]!;
     if (rest >= size) {
       out += `${rest / size}${unit}`;
       rest %= size;
     }
   }
-  return out || `${ns}ns`;
+  return out;
+}
+
+const SECOND = UNIT_NS.s!;
+const MAX_RULE_DURATION = 30n * UNIT_NS.d!;
+
+/**
+ * What each of a rule's durations may be. An interval under a second evaluates the rule at every
+ * tick and makes no alert sooner (ticks are alerting.tickMs apart, 1 s by default); a window under a
+ * second sees almost nothing. The 30-day ceiling (the default alerting.historyRetention) keeps every
+ * time a rule computes (now − window, 4 × interval ahead for an Alertmanager) well within the 64-bit
+ * nanoseconds the store and the notifications can hold. `for` may be 0 (fire at the first
+ * evaluation that holds).
+ */
+export const RULE_DURATION_BOUNDS = {
+  interval: { min: SECOND, max: MAX_RULE_DURATION },
+  window: { min: SECOND, max: MAX_RULE_DURATION },
+  for: { min: 0n, max: MAX_RULE_DURATION },
+} as const satisfies Record<string, { min: bigint; max: bigint }>;
+
+/** Why `value` is outside the bounds of `field`, or null when it is within; `path` names the field in the message. */
+export function ruleDurationProblem(field: keyof typeof RULE_DURATION_BOUNDS, value: bigint, path: string): string | null {
+  const { min, max } = RULE_DURATION_BOUNDS[field];
+  if (value >= min && value <= max) return null;
+  const range = min === 0n ? `at most ${formatRuleDuration(max)}` : `from ${formatRuleDuration(min)} to ${formatRuleDuration(max)}`;
+  return `${path}: expected a duration ${range} (actual: ${formatRuleDuration(value)})`;
 }
 
 export interface RuleDefaults {
@@ -110,8 +138,13 @@ export function plainFilter(f: TelemetryFilter): Record<string, unknown> {
 /**
  * A valid rule from its plain form. `raw.tenant` wins over `tenant` only for file rules (the API
  * always uses the request's tenant). Unknown keys are refused so a typo never silently changes a rule.
+ * `checkBounds: false` (rules stored before RULE_DURATION_BOUNDS existed) only requires an interval
+ * and a window above 0, so a stored rule never stops the gateway from starting.
  */
-export function parseRule(raw: unknown, opts: { tenant: string; source: AlertRule['source']; where: string; defaults?: RuleDefaults }): AlertRule {
+export function parseRule(
+  raw: unknown,
+  opts: { tenant: string; source: AlertRule['source']; where: string; defaults?: RuleDefaults; checkBounds?: boolean },
+): AlertRule {
   const where = opts.where;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad(where, 'a rule must be a mapping');
   const r = raw as Record<string, unknown>;
@@ -144,8 +177,15 @@ export function parseRule(raw: unknown, opts: { tenant: string; source: AlertRul
     groupBy: r.groupBy === undefined ? ['alertname'] : stringList(r.groupBy, `${where}.groupBy`),
     repeatInterval: r.repeatInterval === undefined ? defaults.repeatInterval : parseRuleDuration(r.repeatInterval, `${where}.repeatInterval`),
   };
-  if (rule.interval <= 0n) throw bad(`${where}.interval`, 'must be greater than 0');
-  if (rule.window <= 0n) throw bad(`${where}.window`, 'must be greater than 0');
+  if (opts.checkBounds === false) {
+    if (rule.interval <= 0n) throw bad(`${where}.interval`, 'must be greater than 0');
+    if (rule.window <= 0n) throw bad(`${where}.window`, 'must be greater than 0');
+  } else {
+    for (const field of ['interval', 'window', 'for'] as const) {
+      const problem = ruleDurationProblem(field, rule[field], `${where}.${field}`);
+      if (problem) throw new AlertingError('BAD_RULE', problem);
+    }
+  }
   if (rule.repeatInterval <= 0n) throw bad(`${where}.repeatInterval`, 'must be greater than 0');
 
   const by = stringList(r.by, `${where}.by`);
@@ -215,7 +255,15 @@ export function ruleToPlain(rule: AlertRule): Record<string, unknown> {
   return out;
 }
 
+/**
+ * Whether `value <comparator> threshold` holds. ±Inf compare as the numbers they are: as in
+ * Prometheus, `+Inf > 5` holds, so a ratio divided by zero or a quantile in the +Inf bucket fires a
+ * GT rule. NaN (0/0: no defined value) satisfies no comparator, NEQ included (Prometheus' `!=` would
+ * keep it): an alert on a value that does not exist would fire on silence; a NO_DATA rule is the way
+ * to alert on that.
+ */
 export function compare(value: number, comparator: Comparator, threshold: number): boolean {
+  if (Number.isNaN(value)) return false;
   switch (comparator) {
     case 'GT':
       return value > threshold;
@@ -230,4 +278,12 @@ export function compare(value: number, comparator: Comparator, threshold: number
     case 'NEQ':
       return value !== threshold;
   }
+}
+
+/** How Prometheus writes the values JS numbers print otherwise (`Infinity`): `+Inf`, `-Inf`, `NaN`; null for a finite one. */
+export function nonFiniteText(value: number): string | null {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return null;
 }

@@ -211,6 +211,12 @@ export interface PromQlSample {
 /** Evaluates an instant PromQL query for a tenant at a time (ns). */
 export interface PromQlEvaluator {
   readonly backend: string;
+  /**
+   * Rejects (PromQlError, saying what is wrong) an expression this backend cannot run. Resolves with
+   * null when it can, or with the reason it could not be checked (the backend is unreachable, or
+   * cannot parse without running): such a rule is accepted and shows any error at evaluation.
+   */
+  check(tenant: string, expr: string): Promise<string | null>;
   query(tenant: string, expr: string, time: bigint): Promise<PromQlSample[]>;
 }
 

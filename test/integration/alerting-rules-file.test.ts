@@ -118,6 +118,36 @@ describe('alerting: rule names shared between the rules file and the API', () =>
     assert.equal(await metric(graphqlUrl, 'teleql_alerting_rules_file_last_reload_successful'), 1);
     assert.ok((await metric(graphqlUrl, 'teleql_alerting_rules_file_last_reload_success_timestamp_seconds'))! >= loadedAt!);
   });
+
+  test('a reload with PromQL the embedded store cannot evaluate, or a duration out of bounds, is refused whole naming the rule and what is wrong', async () => {
+    // Found by QA: both were loaded, and the PromQL failed at every evaluation instead.
+    const before = fileRuleNames();
+    const failures = (await metric(graphqlUrl, 'teleql_alerting_rules_file_reload_failures_total'))!;
+    const promql = `  - name: ErrorRatio\n    tenant: acme\n    kind: PROMQL\n    expr: sum(rate(errors_total[5m])) / sum(rate(requests_total[5m]))\n    threshold: 0.1\n`;
+    await writeFile(rulesFile, `rules:\n${fileRule('CheckoutSilent')}${promql}`);
+    await waitFor(() => metric(graphqlUrl, 'teleql_alerting_rules_file_reload_failures_total'), (v) => v === failures + 1, 'the PromQL reload refused');
+    assert.match(
+      refusals().at(-1)!,
+      new RegExp(
+        `^${rulesFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: rule "ErrorRatio"\\.expr: PromQL "sum\\(rate\\(errors_total\\[5m\\]\\)\\) / sum\\(rate\\(requests_total\\[5m\\]\\)\\)": ` +
+          'the operator "/" is not supported; the embedded store evaluates only ',
+      ),
+    );
+    assert.deepEqual(fileRuleNames(), before, 'the previous file rules stay in force');
+    assert.equal(await metric(graphqlUrl, 'teleql_alerting_rules_file_last_reload_successful'), 0);
+
+    await writeFile(rulesFile, `rules:\n${fileRule('CheckoutSilent')}${fileRule('Hasty', '    interval: 1ms\n')}`);
+    await waitFor(() => metric(graphqlUrl, 'teleql_alerting_rules_file_reload_failures_total'), (v) => v === failures + 2, 'the interval reload refused');
+    assert.equal(refusals().at(-1), `${rulesFile}: rules[1] ("Hasty").interval: expected a duration from 1s to 30d (actual: 1ms)`);
+    await writeFile(rulesFile, `rules:\n${fileRule('CheckoutSilent')}${fileRule('Blind', '    window: 0s\n')}`);
+    await waitFor(() => metric(graphqlUrl, 'teleql_alerting_rules_file_reload_failures_total'), (v) => v === failures + 3, 'the window reload refused');
+    assert.equal(refusals().at(-1), `${rulesFile}: rules[1] ("Blind").window: expected a duration from 1s to 30d (actual: 0s)`);
+    assert.deepEqual(fileRuleNames(), before);
+
+    // Fixed, it loads.
+    await writeFile(rulesFile, `rules:\n${fileRule('CheckoutSilent')}${fileRule('Hasty', '    interval: 1s\n')}`);
+    await waitFor(async () => fileRuleNames().join(), (names) => names === 'CheckoutSilent,Hasty', 'the fixed file loaded');
+  });
 });
 
 test('a rules file whose rule has the name of a stored API rule stops start-up with the error naming both', async () => {

@@ -596,6 +596,189 @@ describe('alerting: rules, silences, retries and tenants', () => {
     assert.equal(badSilence.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');
     assert.match(badSilence.errors![0]!.message, /matchers\[0\]\.value: invalid regex/);
   });
+
+  test('an interval, window or for outside its bounds is refused naming the field and the value', async () => {
+    // Found by QA: interval 1ms, a window of 0 and one of years were accepted.
+    const H = { 'X-Scope-OrgID': 'globex' };
+    const refused = async (extra: Record<string, unknown>, message: string) => {
+      const r = await gql(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, name: 'Bounds', ...extra } }, H);
+      assert.equal(r.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT', JSON.stringify(extra));
+      assert.equal(r.errors![0]!.message, message);
+    };
+    await refused({ interval: '1ms' }, 'rule.interval: expected a duration from 1s to 30d (actual: 1ms)');
+    await refused({ interval: 500 }, 'rule.interval: expected a duration from 1s to 30d (actual: 500ms)');
+    await refused({ window: '0s' }, 'rule.window: expected a duration from 1s to 30d (actual: 0s)');
+    await refused({ window: '400d' }, 'rule.window: expected a duration from 1s to 30d (actual: 400d)');
+    await refused({ for: '1y' }, 'rule.for: expected a duration at most 30d (actual: 365d)');
+    assert.ok(!gw.engine.rules('globex').some((r) => r.name === 'Bounds'));
+    // An update is held to them too, and changes nothing when refused.
+    const { createAlertRule: ok } = await gqlData<{ createAlertRule: { id: string } }>(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, name: 'Bounds', interval: '1s', window: '30d' } }, H);
+    const upd = await gql(gw.graphqlUrl, 'mutation($id: ID!, $i: AlertRuleInput!) { updateAlertRule(id: $id, input: $i) { id } }', { id: ok.id, i: { ...classicInput, name: 'Bounds', interval: '10ms' } }, H);
+    assert.equal(upd.errors![0]!.message, 'rule.interval: expected a duration from 1s to 30d (actual: 10ms)');
+    assert.equal(gw.engine.rule('globex', ok.id)?.interval, 1_000_000_000n);
+    await gqlData(gw.graphqlUrl, 'mutation($id: ID!) { deleteAlertRule(id: $id) }', { id: ok.id }, H);
+  });
+
+  test('PromQL the embedded store cannot evaluate is refused when the rule is created or updated, naming the query and what is unsupported', async () => {
+    // Found by QA: such a rule was accepted and only failed at every evaluation.
+    const H = { 'X-Scope-OrgID': 'globex' };
+    const promql = (expr: string) => ({ name: 'Ratio', kind: 'PROMQL', expr, threshold: 1 });
+    const division = await gql(gw.graphqlUrl, CLASSIC_RULE, { input: promql('rate(errors_total[5m]) / rate(requests_total[5m])') }, H);
+    assert.equal(division.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');
+    assert.match(
+      division.errors![0]!.message,
+      /^rule\.expr: PromQL "rate\(errors_total\[5m\]\) \/ rate\(requests_total\[5m\]\)": the operator "\/" is not supported; the embedded store evaluates only .*; configure alerting\.prometheusUrl to run any PromQL on Prometheus$/,
+    );
+    const syntax = await gql(gw.graphqlUrl, CLASSIC_RULE, { input: promql('sum(rate(errors_total[5m])') }, H);
+    assert.match(syntax.errors![0]!.message, /^rule\.expr: PromQL "sum\(rate\(errors_total\[5m\]\)": syntax error at character 4: unclosed left parenthesis; /);
+    assert.ok(!gw.engine.rules('globex').some((r) => r.name === 'Ratio'));
+
+    const { createAlertRule: ok } = await gqlData<{ createAlertRule: { id: string } }>(gw.graphqlUrl, CLASSIC_RULE, { input: promql('sum by (route) (rate(errors_total[5m]))') }, H);
+    const upd = await gql(gw.graphqlUrl, 'mutation($id: ID!, $i: AlertRuleInput!) { updateAlertRule(id: $id, input: $i) { id } }', { id: ok.id, i: promql('topk(3, errors_total)') }, H);
+    assert.equal(upd.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');
+    assert.match(upd.errors![0]!.message, /^rule\.expr: PromQL "topk\(3, errors_total\)": the aggregation topk is not supported \(only sum, avg, min, max, count\); /);
+    assert.equal(gw.engine.rule('globex', ok.id)?.expr, 'sum by (route) (rate(errors_total[5m]))', 'the refused update changed nothing');
+    await gqlData(gw.graphqlUrl, 'mutation($id: ID!) { deleteAlertRule(id: $id) }', { id: ok.id }, H);
+  });
+});
+
+interface WebhookBody {
+  status: string;
+  groupKey: string;
+  receiver: string;
+  alerts: { status: string; fingerprint: string; endsAt: string; labels: Record<string, string> }[];
+}
+
+describe('alerting: a rule whose receivers or grouping change while its alert fires', () => {
+  let gw: AlertingGateway;
+  let a: WebhookServer;
+  let b: WebhookServer;
+  const tenant = 'rerouted';
+  const H = { 'X-Scope-OrgID': tenant };
+  const UPDATE = 'mutation($id: ID!, $i: AlertRuleInput!) { updateAlertRule(id: $id, input: $i) { id } }';
+  const seen = (server: WebhookServer) => server.received.map((r) => r.body as WebhookBody).map((w) => `${w.status} ${w.groupKey}`);
+  const at = (t: bigint) => new Date(Number(t / 1_000_000n)).toISOString();
+  const tickAt = async (t: bigint) => {
+    gw.clock.t = t;
+    await gw.engine.tick();
+    await gw.engine.idle();
+  };
+
+  before(async () => {
+    a = await startWebhookServer();
+    b = await startWebhookServer();
+    gw = await startAlertingGateway({
+      receivers: [
+        { name: 'a', type: 'webhook', url: `${a.url}/hook` },
+        { name: 'b', type: 'webhook', url: `${b.url}/hook` },
+      ],
+    });
+    // Errors from minute 5 to 12: with a 2m window the rate is above 5% from minute 5 to 13.
+    await ingest(gw, tenant, 20, [5, 12]);
+  });
+  after(async () => {
+    await gw?.stop();
+    await Promise.all([a?.close(), b?.close()]);
+  });
+
+  test('the receiver that got the firing alert gets its resolution when the rule stops sending it there; the new one gets it as firing', async () => {
+    // Found by QA: after changing a firing rule's receivers from A to B, A never heard of the alert
+    // again, so the incident it opened stayed open for ever.
+    const input = { ...classicInput, name: 'Rerouted', by: ['SERVICE'], for: '0s', window: '2m', receivers: ['a'] };
+    const { createAlertRule: rule } = await gqlData<{ createAlertRule: { id: string } }>(gw.graphqlUrl, CLASSIC_RULE, { input }, H);
+    const group = `{}:{alertname="Rerouted", tenant="${tenant}"}`;
+    await tickAt(T0 + 6n * MIN);
+    assert.deepEqual(seen(a), [`firing ${group}`]);
+    const firedFingerprint = (a.received[0]!.body as WebhookBody).alerts[0]!.fingerprint;
+
+    // A's resolution fails all its attempts: it counts as not sent, and shows on the rule.
+    a.failNext(500, 500, 500);
+    gw.clock.t = T0 + 6n * MIN + 30n * SEC;
+    await gqlData(gw.graphqlUrl, UPDATE, { id: rule.id, i: { ...input, receivers: ['b'] } }, H);
+    await gw.engine.idle();
+    assert.deepEqual(seen(a), [`firing ${group}`, ...Array<string>(3).fill(`resolved ${group}`)]);
+    // Resolved as of the change.
+    assert.deepEqual((a.received[1]!.body as WebhookBody).alerts.map((x) => [x.status, x.fingerprint, x.endsAt]), [['resolved', firedFingerprint, at(T0 + 6n * MIN + 30n * SEC)]]);
+    assert.match(gw.engine.status(tenant, rule.id).lastNotificationError ?? '', /^a \(webhook\): HTTP 500: failing with 500 \(after 3 attempts\)$/);
+    assert.deepEqual(seen(b), [], 'B hears of it at the next evaluation');
+
+    // The next evaluation sends A's resolution again (delivered), and B the alert as firing.
+    await tickAt(T0 + 7n * MIN);
+    assert.deepEqual(seen(a), [`firing ${group}`, ...Array<string>(4).fill(`resolved ${group}`)]);
+    const resolution = a.received.at(-1)!.body as WebhookBody;
+    assert.equal(resolution.receiver, 'a');
+    assert.deepEqual(resolution.alerts.map((x) => [x.status, x.fingerprint]), [['resolved', firedFingerprint]]);
+    assert.equal(gw.engine.status(tenant, rule.id).lastNotificationError, null);
+    assert.deepEqual(seen(b), [`firing ${group}`]);
+    assert.equal(gw.engine.instances(tenant, rule.id)[0]?.state, 'FIRING', 'still firing: only where it is sent changed');
+
+    // groupBy changes: B's message for the old group is resolved, the alert fires in its new group.
+    const byService = `{}:{alertname="Rerouted", service="checkout", tenant="${tenant}"}`;
+    await gqlData(gw.graphqlUrl, UPDATE, { id: rule.id, i: { ...input, receivers: ['b'], groupBy: ['alertname', 'service'] } }, H);
+    await gw.engine.idle();
+    assert.deepEqual(seen(b), [`firing ${group}`, `resolved ${group}`]);
+    await tickAt(T0 + 8n * MIN);
+    assert.deepEqual(seen(b), [`firing ${group}`, `resolved ${group}`, `firing ${byService}`]);
+
+    // When the alert resolves, only B is told (in its new group); A heard the last of it.
+    for (let m = 9n; m <= 16n && gw.engine.instances(tenant, rule.id)[0]?.state === 'FIRING'; m++) await tickAt(T0 + m * MIN);
+    assert.equal(gw.engine.instances(tenant, rule.id)[0]?.state, 'RESOLVED');
+    assert.deepEqual(seen(b), [`firing ${group}`, `resolved ${group}`, `firing ${byService}`, `resolved ${byService}`]);
+    assert.equal(seen(a).length, 5);
+    // An update that leaves receivers and grouping as they were sends nothing.
+    await gqlData(gw.graphqlUrl, UPDATE, { id: rule.id, i: { ...input, receivers: ['b'], groupBy: ['alertname', 'service'], threshold: 0.06 } }, H);
+    await gw.engine.idle();
+    assert.equal(seen(b).length, 4);
+  });
+});
+
+test('a file rule whose receivers change, on reload or while the gateway is down, resolves its alert where it is no longer sent', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'teleql-rerouted-'));
+  const a = await startWebhookServer();
+  const b = await startWebhookServer();
+  const tenant = 'rerouted-file';
+  const receivers = [
+    { name: 'a', type: 'webhook', url: `${a.url}/hook` },
+    { name: 'b', type: 'webhook', url: `${b.url}/hook` },
+  ];
+  const rulesFile = join(dir, 'rules.yaml');
+  const path = join(dir, 'alerts.duckdb');
+  // No spans at all for this tenant: the rule fires at its first evaluation.
+  const rules = (to: string) => `rules:\n  - name: Quiet\n    tenant: ${tenant}\n    kind: NO_DATA\n    receivers: [${to}]\n`;
+  const seen = (server: WebhookServer) => server.received.map((r) => (r.body as WebhookBody).status);
+  try {
+    await writeFile(rulesFile, rules('a'));
+    const first = await startAlertingGateway({ receivers, rulesFile, reloadDebounceMs: 20 }, path);
+    try {
+      await first.engine.tick();
+      await first.engine.idle();
+      assert.deepEqual([seen(a), seen(b)], [['firing'], []]);
+      await writeFile(rulesFile, rules('b'));
+      await waitFor(async () => first.engine.rule(tenant, 'Quiet')?.receivers.join(), (r) => r === 'b', 'the edited file loaded');
+      await first.engine.idle();
+      assert.deepEqual([seen(a), seen(b)], [['firing', 'resolved'], []]);
+      first.clock.t += MIN;
+      await first.engine.tick();
+      await first.engine.idle();
+      assert.deepEqual([seen(a), seen(b)], [['firing', 'resolved'], ['firing']]);
+    } finally {
+      await first.stop();
+    }
+    // Back to A while the gateway is down: B is told at the first evaluation after the start.
+    await writeFile(rulesFile, rules('a'));
+    const second = await startAlertingGateway({ receivers, rulesFile }, path);
+    try {
+      second.clock.t += 2n * MIN;
+      await second.engine.tick();
+      await second.engine.idle();
+      assert.deepEqual([seen(a), seen(b)], [['firing', 'resolved', 'firing'], ['firing', 'resolved']]);
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 describe('alerting: per-tenant limits', () => {
@@ -870,7 +1053,8 @@ test('a rule deleted while it is being evaluated neither comes back as an alert 
 
     gw.clock.t += 2n * MIN;
     const tick = gw.engine.tick();
-    await waitFor(async () => prometheus.requests.length, (n) => n === 2, 'the second query sent');
+    // (Creating the rule also asked it to parse the expression: only queries are counted.)
+    await waitFor(async () => prometheus.requests.filter((r) => r.path === '/api/v1/query').length, (n) => n === 2, 'the second query sent');
     await gqlData(gw.graphqlUrl, 'mutation($id: ID!) { deleteAlertRule(id: $id) }', { id: rule.id }, H);
     await tick;
     await gw.engine.idle();
@@ -908,6 +1092,13 @@ test('an invalid rules file or receiver at start-up stops start with a config er
       message: /rule "A"\.receivers: no receiver named "pager" in alerting\.receivers \(configured: ops\)/,
     });
     await assert.rejects(start({ receivers: [{ name: 'x', type: 'email', url: 'mailto:a@b' }] }), { name: 'ConfigError', message: /alerting\.receivers\[0\]\.type/ });
+    // PromQL the embedded store cannot evaluate, and durations out of bounds, stop it too.
+    await writeFile(file, 'rules:\n  - name: Ratio\n    kind: PROMQL\n    expr: a / b\n    threshold: 1\n');
+    await assert.rejects(start({ rulesFile: file }), { name: 'ConfigError', message: /rules\.yaml: rule "Ratio"\.expr: PromQL "a \/ b": the operator "\/" is not supported; the embedded store evaluates only / });
+    await writeFile(file, 'rules:\n  - name: Fast\n    kind: NO_DATA\n    interval: 100ms\n');
+    await assert.rejects(start({ rulesFile: file }), { name: 'ConfigError', message: /rules\.yaml: rules\[0\] \("Fast"\)\.interval: expected a duration from 1s to 30d \(actual: 100ms\)$/ });
+    await assert.rejects(start({ defaultInterval: '10ms' }), { name: 'ConfigError', message: 'alerting.defaultInterval: expected a duration from 1s to 30d (actual: 10ms)' });
+    await assert.rejects(start({ defaultWindow: '90d' }), { name: 'ConfigError', message: 'alerting.defaultWindow: expected a duration from 1s to 30d (actual: 90d)' });
     await assert.rejects(start({ maxRulesPerTenant: 0 }), { name: 'ConfigError', message: /alerting\.maxRulesPerTenant: expected an integer greater than 0/ });
     await assert.rejects(start({ silenceRetention: 'forever' }), { name: 'ConfigError', message: /alerting\.silenceRetention: expected a duration/ });
     await assert.rejects(start({ historyRetention: '1 month' }), { name: 'ConfigError', message: /alerting\.historyRetention: expected a duration/ });

@@ -1,7 +1,7 @@
 // Alerting's own tables in the DuckDB file: API-created rules, current alert instances (one row per
 // rule + label set), the state-change history, and silences. Tenant is the first column of each,
 // and every statement binds it (or loads all tenants once at start-up).
-import { parseRule, ruleToPlain } from '../../alerting/rules.ts';
+import { nonFiniteText, parseRule, ruleToPlain } from '../../alerting/rules.ts';
 import { AlertingError } from '../../alerting/types.ts';
 import type { AlertInstance, AlertRule, AlertState, AlertStore, AlertTransition, Silence } from '../../alerting/types.ts';
 import type { Db } from './connection.ts';
@@ -27,8 +27,13 @@ const DDL = [
      PRIMARY KEY (tenant, id))`,
 ];
 
-/** JSON with bigints as `"123n"` strings, read back by `reviveBigints`. */
-const withBigints = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x));
+/**
+ * JSON with bigints as `"123n"` strings and the numbers JSON has no form for (an alert's value and
+ * evidence can be ±Inf or NaN) as `{"$float": "+Inf"}`, read back by `reviveBigints`. Labels and
+ * annotations hold strings only, so no object of theirs reads as a number.
+ */
+const withBigints = (v: unknown) =>
+  JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : typeof x === 'number' && !Number.isFinite(x) ? { $float: nonFiniteText(x) } : x));
 /**
  * A rule's or silence's text, refused when longer than one DuckDB string may be (long-values.ts):
  * cutting it would change what the rule matches or what the silence says.
@@ -37,7 +42,17 @@ function definitionText(code: 'BAD_RULE' | 'BAD_SILENCE', what: string, text: st
   if (text.length <= MAX_STORED_CHARS) return text;
   throw new AlertingError(code, `${what} is ${text.length} characters as JSON; at most ${MAX_STORED_CHARS} are stored (shorten its annotations, labels, filter or comment)`);
 }
-const reviveBigints = (text: string) => JSON.parse(text, (_k, x: unknown) => (typeof x === 'string' && /^-?\d+n$/.test(x) ? BigInt(x.slice(0, -1)) : x)) as unknown;
+const FLOATS: Record<string, number> = { '+Inf': Infinity, '-Inf': -Infinity, NaN };
+const reviveBigints = (text: string) =>
+  JSON.parse(text, (_k, x: unknown) => {
+    if (typeof x === 'string' && /^-?\d+n$/.test(x)) return BigInt(x.slice(0, -1));
+    if (x !== null && typeof x === 'object' && !Array.isArray(x)) {
+      const keys = Object.keys(x);
+      const f = (x as { $float?: unknown }).$float;
+      if (keys.length === 1 && typeof f === 'string' && Object.hasOwn(FLOATS, f)) return FLOATS[f];
+    }
+    return x;
+  }) as unknown;
 
 export async function openAlertStore(db: Db): Promise<AlertStore> {
   for (const sql of DDL) await db.query(sql);
@@ -45,7 +60,11 @@ export async function openAlertStore(db: Db): Promise<AlertStore> {
   return {
     async loadRules() {
       const rows = await db.query('SELECT tenant, id, definition FROM alert_rules ORDER BY tenant, id');
-      return rows.map((r) => parseRule(JSON.parse(r.definition as string), { tenant: r.tenant as string, source: 'api', where: `stored rule ${r.id as string}` }));
+      // Not held to the bounds a new rule must keep (rules.ts RULE_DURATION_BOUNDS): one stored before
+      // they existed must not stop the gateway from starting; the engine warns about it instead.
+      return rows.map((r) =>
+        parseRule(JSON.parse(r.definition as string), { tenant: r.tenant as string, source: 'api', where: `stored rule ${r.id as string}`, checkBounds: false }),
+      );
     },
     async saveRule(rule: AlertRule) {
       await db.query('INSERT OR REPLACE INTO alert_rules VALUES ($1, $2, $3, $4)', [

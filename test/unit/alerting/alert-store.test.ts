@@ -95,6 +95,39 @@ test('a rule whose filter holds durations (bigint nanoseconds) is saved and read
   }
 });
 
+test('an alert whose value is ±Inf or NaN reads back with it; a rule stored before the bounds existed still loads', async () => {
+  // JSON has no form for them: an alert firing at +Inf read back with value null and evidence
+  // without its value.
+  const dir = await mkdtemp(join(tmpdir(), 'teleql-alert-store-'));
+  const path = join(dir, 'db.duckdb');
+  try {
+    const inf = firingInstance('r1', { exemplars: [], exceptionGroups: [] });
+    inf.value = Infinity;
+    inf.evidence!.value = Infinity;
+    // A label or annotation that reads like one stays a string.
+    inf.labels = { alertname: 'Errors', value: '+Inf' };
+    inf.annotations = { summary: '{"$float":"+Inf"}' };
+    const nan = { ...firingInstance('r2', { exemplars: [], exceptionGroups: [] }), fingerprint: 'f2', value: NaN };
+    const minusInf = { ...firingInstance('r3', { exemplars: [], exceptionGroups: [] }), fingerprint: 'f3', value: -Infinity };
+    const first = await openDuckDbStore({ path, logger: silentLogger() });
+    const a = await openAlertStore(first.db);
+    for (const i of [inf, nan, minusInf]) await a.saveInstance(i);
+    // As a rule with interval 1ms was stored before intervals had a floor.
+    await first.db.query('INSERT INTO alert_rules VALUES ($1, $2, $3, $4)', ['acme', 'old', JSON.stringify({ id: 'old', name: 'Old', kind: 'NO_DATA', interval: '1ms' }), 0n]);
+    await first.close();
+    const second = await openDuckDbStore({ path, logger: silentLogger() });
+    const b = await openAlertStore(second.db);
+    const byRule = new Map((await b.loadInstances()).map((i) => [i.ruleId, i]));
+    assert.deepEqual(byRule.get('r1'), inf);
+    assert.ok(Number.isNaN(byRule.get('r2')!.value));
+    assert.equal(byRule.get('r3')!.value, -Infinity);
+    assert.equal((await b.alerts('acme', { limit: 10 })).find((i) => i.ruleId === 'r1')!.evidence!.value, Infinity);
+    assert.deepEqual((await b.loadRules()).map((r) => [r.id, r.interval]), [['old', 1_000_000n]]);
+    await second.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
 
 test('no alerting value longer than one DuckDB string may be goes in whole: evidence is cut, an oversize rule or silence is refused', async () => {
   // The alert tables share the store's DuckDB file, where long strings can invalidate the database

@@ -58,6 +58,13 @@ test('as Alertmanager writes them: the group key as a label set, and common anno
   assert.deepEqual(p.commonAnnotations, a!.annotations);
 });
 
+test('a value of ±Inf or NaN is sent as Prometheus writes it', () => {
+  const p = webhookPayload(notification([alert({ value: Infinity }), alert({ fingerprint: 'n', value: NaN }), alert({ fingerprint: 'm', value: -Infinity })]), '');
+  assert.deepEqual((p.alerts as { annotations: { value: string } }[]).map((a) => a.annotations.value), ['+Inf', 'NaN', '-Inf']);
+  const slack = slackPayload(notification([alert({ value: Infinity })]));
+  assert.match(JSON.stringify(slack), /\(value \+Inf\)/);
+});
+
 test('the Slack message has text and blocks', () => {
   const p = slackPayload(notification([alert({})])) as { text: string; blocks: { type: string; text?: { text: string } }[] };
   assert.equal(p.text, '[FIRING:1] Errors');

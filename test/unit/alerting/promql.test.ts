@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createEmbeddedPromQl, parsePromQlSubset, PromQlError } from '../../../src/alerting/promql.ts';
+import { createEmbeddedPromQl, parsePromQlSubset, parsePrometheusValue, PromQlError } from '../../../src/alerting/promql.ts';
+import type { MetricStore } from '../../../src/stores/types.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import type { MetricPointValue } from '../../../src/model/telemetry.ts';
 import { openDuckDbStore } from '../../../src/stores/duckdb/index.ts';
@@ -57,6 +58,52 @@ test('the embedded subset evaluates histogram_quantile and rate of a histogram p
   } finally {
     await store.close();
   }
+});
+
+test('a refusal says what is outside the subset, or where the syntax error is', () => {
+  // Found by QA: every expression outside the subset got the same "not in the supported subset".
+  const why = (expr: string) => {
+    try {
+      parsePromQlSubset(expr);
+    } catch (err) {
+      assert.ok(err instanceof PromQlError);
+      const m = /^PromQL (".*"): (.*); the embedded store evaluates only /.exec(err.message);
+      assert.ok(m, err.message);
+      assert.equal(JSON.parse(m[1]!), expr, 'the message names the query');
+      return m[2];
+    }
+    return assert.fail(`${expr} was accepted`);
+  };
+  assert.equal(why('rate(x[5m]) / rate(y[5m])'), 'the operator "/" is not supported');
+  assert.equal(why('up == 1'), 'the operator "==" is not supported');
+  assert.equal(why('x and y'), 'the operator "and" is not supported');
+  assert.equal(why('sum('), 'syntax error at character 4: unclosed left parenthesis');
+  assert.equal(why('rate(x[5m]))'), 'syntax error at character 12: unexpected right parenthesis');
+  assert.equal(why('x{a="b}'), 'syntax error at character 5: unterminated quoted string');
+  assert.equal(why('topk(3, x)'), 'the aggregation topk is not supported (only sum, avg, min, max, count)');
+  assert.equal(why('abs(x)'), 'the function abs() is not supported (only rate, increase, histogram_quantile)');
+  assert.equal(why('sum(x) by (a)'), 'by (…) after the aggregated expression is not supported; write it before: sum by (label) (…)');
+  assert.equal(why('sum without (a) (x)'), 'without (…) is not supported; group with by (…)');
+  assert.equal(why('rate(x[5m] offset 1m)'), 'the offset modifier is not supported');
+  assert.equal(why('rate(x[5m:1m])'), 'subqueries ([range:step]) are not supported');
+  assert.equal(why('rate(x[5 m])'), 'cannot read the range [5 m] (a duration such as [5m])');
+  assert.equal(why('sum(max(x))'), 'only one aggregation is supported');
+  assert.equal(why('x{a=~"b"}'), 'label matcher =~ is not supported (only =)');
+});
+
+test('check() refuses what evaluation would refuse, before any data exists', async () => {
+  const promql = createEmbeddedPromQl({} as MetricStore);
+  assert.equal(await promql.check('t', 'sum by (route) (rate(http_errors_total[5m]))'), null);
+  await assert.rejects(promql.check('t', 'a / b'), (err: unknown) => err instanceof PromQlError && /the operator "\/" is not supported/.test(err.message));
+});
+
+test('Prometheus sample values +Inf, -Inf and NaN read as the numbers they are', () => {
+  // Number('+Inf') is NaN: a Prometheus rule dividing by zero never fired.
+  assert.equal(parsePrometheusValue('+Inf'), Infinity);
+  assert.equal(parsePrometheusValue('-Inf'), -Infinity);
+  assert.ok(Number.isNaN(parsePrometheusValue('NaN')));
+  assert.equal(parsePrometheusValue('1e+06'), 1_000_000);
+  assert.equal(parsePrometheusValue('0.25'), 0.25);
 });
 
 test('anything else is refused naming the subset and the Prometheus option', () => {

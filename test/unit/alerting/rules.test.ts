@@ -12,6 +12,7 @@ test('durations read and print in the Prometheus style', () => {
   assert.equal(parseRuleDuration('250ms', 'for'), 250_000_000n);
   assert.equal(formatRuleDuration(5_400_000_000_000n), '1h30m');
   assert.equal(formatRuleDuration(0n), '0s');
+  assert.equal(formatRuleDuration(1_000_000_500n), '1s500ns');
   assert.throws(() => parseRuleDuration('5 minutes', 'rules[0].for'), /rules\[0\]\.for: expected a duration like "30s"/);
 });
 
@@ -47,7 +48,42 @@ test('invalid rules are refused with the field named', () => {
   bad({ name: 'a', kind: 'LOG_COUNT', threshold: 1, filter: { kind: [2] } }, /^rule\.filter: /);
   bad({ name: 'a', kind: 'LOG_COUNT', threshold: 1, filter: { attributes: [{ key: 'x', op: 'regex', value: '(' }] } }, /^rule\.filter: invalid regex/);
   bad({ name: 'a', kind: 'NO_DATA', signal: 'metrics' }, /^rule\.metric/);
-  bad({ name: 'a', kind: 'SPAN_ERROR_RATE', threshold: 1, interval: '0s' }, /^rule\.interval: must be greater than 0/);
+  bad({ name: 'a', kind: 'SPAN_ERROR_RATE', threshold: 1, interval: '0s' }, /^rule\.interval: expected a duration from 1s to 30d \(actual: 0s\)$/);
+});
+
+test('interval, window and for are held to sane bounds, the error naming the field and the value', () => {
+  // Found by QA: interval 1ms, a window of 0 or of years, a negative for were all accepted.
+  const bad = (raw: Record<string, unknown>, message: string) =>
+    assert.throws(() => parseRule({ name: 'a', kind: 'LOG_COUNT', threshold: 1, ...raw }, base), (err: unknown) => err instanceof AlertingError && err.code === 'BAD_RULE' && err.message === message);
+  bad({ interval: '1ms' }, 'rule.interval: expected a duration from 1s to 30d (actual: 1ms)');
+  bad({ interval: '999ms' }, 'rule.interval: expected a duration from 1s to 30d (actual: 999ms)');
+  bad({ interval: '31d' }, 'rule.interval: expected a duration from 1s to 30d (actual: 31d)');
+  bad({ window: '0s' }, 'rule.window: expected a duration from 1s to 30d (actual: 0s)');
+  bad({ window: 500_000_000n }, 'rule.window: expected a duration from 1s to 30d (actual: 500ms)');
+  bad({ window: '1y' }, 'rule.window: expected a duration from 1s to 30d (actual: 365d)');
+  bad({ window: '-5m' }, 'rule.window: must not be negative (actual: "-5m")');
+  bad({ for: -1_000_000_000n }, 'rule.for: must not be negative (actual: -1s)');
+  bad({ for: '30d1ns' }, 'rule.for: expected a duration at most 30d (actual: 30d1ns)');
+  // The bounds themselves are allowed, and for: 0 fires at the first evaluation that holds.
+  const edge = parseRule({ name: 'a', kind: 'LOG_COUNT', threshold: 1, interval: '1s', window: '30d', for: '0s' }, base);
+  assert.deepEqual([edge.interval, edge.window, edge.for], [1_000_000_000n, 30n * 86_400_000_000_000n, 0n]);
+  // A rule stored before the bounds existed still loads (it must not stop the gateway).
+  assert.equal(parseRule({ name: 'a', kind: 'LOG_COUNT', threshold: 1, interval: '1ms' }, { ...base, checkBounds: false }).interval, 1_000_000n);
+  // In the rules file, the error names the rule.
+  assert.throws(
+    () => parseRulesFile('rules:\n  - name: Fast\n    kind: NO_DATA\n    interval: 1ms\n', 'rules.yaml'),
+    /^AlertingError: rules\.yaml: rules\[0\] \("Fast"\)\.interval: expected a duration from 1s to 30d \(actual: 1ms\)$/,
+  );
+});
+
+test('a value of ±Inf compares as a number, so +Inf > 5 fires; NaN satisfies no comparator', () => {
+  // Found by QA: a rule whose value was +Inf (Prometheus' answer to x / 0) never fired.
+  assert.ok(compare(Infinity, 'GT', 5));
+  assert.ok(compare(Infinity, 'GTE', 5));
+  assert.ok(compare(Infinity, 'NEQ', 5));
+  assert.ok(!compare(Infinity, 'LT', 5));
+  assert.ok(compare(-Infinity, 'LT', 5));
+  for (const c of ['GT', 'GTE', 'LT', 'LTE', 'EQ', 'NEQ'] as const) assert.equal(compare(NaN, c, 5), false, c);
 });
 
 test('NO_DATA fires on a count equal to 0 unless told otherwise', () => {
