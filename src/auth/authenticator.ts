@@ -21,6 +21,23 @@ export interface Authenticator {
 const ALL_SCOPES: ReadonlySet<Scope> = new Set(SCOPES);
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
+/**
+ * Whether a bearer credential is a JWT: three base64url parts (JWS compact form) whose first decodes
+ * to a JSON object naming its `alg`. The shape alone is not enough, since an API key may have dots
+ * too (`tq.team-a.…` has it). The decision reads only what the client sent, never a secret, so which
+ * check a credential gets tells its sender nothing new; and each credential gets one check, never a
+ * JWT's and then a key's: a wrong one cannot cost a signature check plus a scrypt.
+ */
+export function isJwt(token: string): boolean {
+  if (!JWT_SHAPE.test(token)) return false;
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
+    return typeof header === 'object' && header !== null && typeof (header as { alg?: unknown }).alg === 'string';
+  } catch {
+    return false;
+  }
+}
+
 export function createAuthenticator(cfg: AuthConfig, logger: Logger): Authenticator {
   const keys = cfg.mode.includes('apiKey') ? createApiKeyVerifier(cfg.apiKeys) : undefined;
   const jwt = cfg.mode.includes('jwt') ? createJwtVerifier(cfg.jwt) : undefined;
@@ -30,7 +47,7 @@ export function createAuthenticator(cfg: AuthConfig, logger: Logger): Authentica
     const authorization = headers('authorization')?.trim();
     const bearer = authorization?.match(/^(?:bearer|apikey)\s+(\S+)$/i)?.[1];
     const apiKey = headers(apiKeyHeader)?.trim() || undefined;
-    if (bearer && jwt && JWT_SHAPE.test(bearer)) return jwt.verify(bearer);
+    if (bearer && jwt && isJwt(bearer)) return jwt.verify(bearer);
     const candidate = apiKey ?? bearer;
     if (candidate === undefined) throw unauthenticated(authorization ? 'unsupported Authorization scheme' : 'no credentials');
     const principal = await keys?.verify(candidate);

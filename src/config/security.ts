@@ -46,13 +46,21 @@ export interface LimitsConfig {
     /** List size assumed for a list field without `first`/`limit`. */
     defaultListSize: number;
     maxQueryBytes: number;
-    /** Size of a GraphQL HTTP request body (query, variables, extensions), before or after gzip/deflate; also of one graphql-ws message. */
+    /**
+     * Size of a GraphQL HTTP request body (query, variables, extensions), before or after
+     * gzip/deflate; also of one message on an admitted graphql-ws connection (before admission a
+     * connection may send at most node's HTTP header limit, 16 KiB, in all: src/server/ws-admission.ts).
+     */
     maxBodyBytes: number;
     /** Per tenant, operations per second (0 = unlimited). */
     requestsPerSecond: number;
     /** Per tenant, query cost (as for maxCost) per second; a costlier query is owed over the next seconds (0 = unlimited). */
     costPerSecond: number;
-    /** Per tenant, GraphQL HTTP requests running at once; more get 429 (0 = unlimited). Keeps one tenant's slow queries from holding every DuckDB read lane. */
+    /**
+     * Per tenant, GraphQL queries and mutations running at once, over HTTP and graphql-ws together;
+     * more get 429 / GW_RATE_LIMITED (0 = unlimited). Keeps one tenant's slow queries from holding
+     * every DuckDB read lane. Subscriptions (SSE or graphql-ws) do not count: the tail.* caps bound them.
+     */
     concurrentPerTenant: number;
     /** Deadline of one GraphQL request; running DuckDB queries are interrupted when it passes (0 = none). */
     timeoutMs: number;

@@ -5,9 +5,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { getOperationAST, GraphQLError, type DocumentNode, type GraphQLSchema, type ExecutionArgs, type execute as graphqlExecute, type subscribe as graphqlSubscribe } from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ExecutionArgs, type execute as graphqlExecute, type subscribe as graphqlSubscribe } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.ts';
@@ -17,10 +17,12 @@ import { AuthError, createAuthenticator, type Authenticator } from '../auth/auth
 import { connectionParamHeaders, hasScope, nodeHeaders, type Principal } from '../auth/types.ts';
 import { defaultAuthConfig, defaultLimitsConfig, type LimitsConfig } from '../config/security.ts';
 import { RateLimitedError, createTenantRateLimit } from '../limits/tenant-rate-limit.ts';
+import { CONCURRENCY_RETRY_AFTER_SECONDS, createTenantConcurrency } from '../limits/tenant-concurrency.ts';
 import { withQuerySignal } from '../stores/query-signal.ts';
 import { withQueryMeter } from '../limits/query-time.ts';
 import { type ConnectionLimits, applyHttpTimeouts, defaultConnectionLimits, httpServerOptions } from './connection-limits.ts';
 import { watchWebSocket } from './ws-liveness.ts';
+import { limitUntilAdmitted, unadmittedBytes } from './ws-admission.ts';
 import { RequestBodyError, SUPPORTED_ENCODINGS, contentEncoding, declaredLength, readRequestBody } from './request-body.ts';
 import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
 import { type RefusalDelay, holdHttpRefusal, noRefusalDelay, refusalDue } from '../limits/refusal-delay.ts';
@@ -34,6 +36,7 @@ import {
   costBudget,
   costLimitPlugin,
   deadlinePlugin,
+  limitStatusPlugin,
   persistedQueriesPlugin,
   queryTextLimitPlugin,
 } from './query-limits.ts';
@@ -243,6 +246,18 @@ function operationDeadline(timeoutMs: number, socket: { once(event: 'close', fn:
   };
 }
 
+/**
+ * An error as graphql-ws sends it, without the `http` extension: the HTTP status Yoga answers with
+ * (and drops from what it sends), which says nothing to a WebSocket client.
+ */
+function withoutHttpExtension(err: GraphQLError | GraphQLFormattedError): GraphQLFormattedError {
+  const formatted = err instanceof GraphQLError ? err.toJSON() : err;
+  const { extensions, ...json } = formatted;
+  if (!extensions || !('http' in extensions)) return formatted;
+  const { http: _http, ...rest } = extensions;
+  return Object.keys(rest).length ? { ...json, extensions: rest } : json;
+}
+
 /** Runs `done` once `result` (a value or a promise) has settled. */
 function settle<T>(result: T | Promise<T>, done: () => void): T | Promise<T> {
   if (!(result instanceof Promise)) {
@@ -263,7 +278,9 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   const cost = costBudget(limits);
   const spendQueryTime = (tenant: string, ms: number) =>
     queryTime.spend(tenant, Math.ceil(ms)).catch((err: unknown) => opts.logger.error({ err }, 'charging DuckDB query time failed'));
-  const inFlight = new Map<string, number>();
+  const concurrency = createTenantConcurrency(limits.concurrentPerTenant);
+  // An HTTP request's concurrency slot, given back early when the request is a subscription.
+  const slots = new WeakMap<object, () => void>();
   const refusalDelay = opts.refusalDelay ?? noRefusalDelay;
   // GraphQL's own refusal windows: a tenant flooding queries is told apart from one flooding ingest.
   const refusals = createRefusalPenalty();
@@ -289,6 +306,14 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     'GraphQL HTTP requests by HTTP status, from arrival to the answer sent (refusals included; SSE tails not counted)',
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   );
+  // An SSE tail gives back its request's concurrency slot once Yoga subscribes it (graphql-ws
+  // operations give theirs back in onSubscribe below): tails count against the tail.* caps.
+  const subscriptionsHoldNoSlot: Plugin = {
+    onSubscribe: ({ args }) => {
+      const req = (args.contextValue as { req?: object }).req;
+      if (req) slots.get(req)?.();
+    },
+  };
   // Held tail frames go out on the flusher's rounds; stop() sends what is held.
   const frameFlusher = new FrameFlusher(opts.tailFlush ?? { intervalMs: 0, busyIntervalMs: 0 });
   const yoga = createYoga<{ req?: IncomingMessage; connectionParams?: Record<string, unknown>; wsConnection?: object }>({
@@ -304,6 +329,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     maxRequestBodySize: false, // read and limited in serveGraphQL (readGraphQLBody)
     parserAndValidationCache: boundedParserCache(limits.documentCacheBytes),
     plugins: [
+      subscriptionsHoldNoSlot,
       validDocumentsPlugin(),
       queryNotesPlugin,
       mutationScopePlugin,
@@ -311,6 +337,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       queryTextLimitPlugin(limits.maxQueryBytes),
       armorPlugin(limits),
       costLimitPlugin(limits, cost),
+      limitStatusPlugin,
       deadlinePlugin,
       compiledSubscriptionsPlugin(opts.compileSubscriptions ?? true, opts.exposeInternalErrors, frameFlusher),
       compiledQueriesPlugin(opts.compiledQueries ?? true),
@@ -344,27 +371,25 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       if (refuseAdmission(res, err)) return;
       throw err;
     }
-    if (req.method === 'POST' && crossSiteContentType(req)) {
-      return refuse(res, 415, 'GW_BAD_ARGUMENT', `Content-Type ${crossSiteContentType(req)} is not accepted: send application/json (a form on any web page could post that type here)`, { connection: 'close' });
+    const crossSite = req.method === 'POST' ? crossSiteContentType(req) : undefined;
+    if (crossSite) {
+      return refuse(res, 415, 'GW_BAD_ARGUMENT', `Content-Type ${crossSite} is not accepted: send application/json (a form on any web page could post that type here)`, { connection: 'close' });
     }
     if (req.method === 'POST' && !(await readGraphQLBody(req, res, limits.maxBodyBytes))) return;
     if (req.method === 'GET') {
       const problem = badGetParameter(req.url ?? '');
       if (problem) return refuse(res, 400, 'GW_BAD_ARGUMENT', problem);
     }
-    const running = inFlight.get(tenant) ?? 0;
-    if (limits.concurrentPerTenant > 0 && running >= limits.concurrentPerTenant) {
-      refuseRateLimited(req, tenant, 1, () =>
-        refuse(res, 429, 'GW_RATE_LIMITED', `limits.graphql.concurrentPerTenant of ${limits.concurrentPerTenant} requests running at once reached for this tenant; retry after 1 s`, { 'retry-after': '1' }),
+    // Held until the answer is sent, or until the request turns out to be a subscription (an SSE tail).
+    const release = concurrency.acquire(tenant);
+    if (!release) {
+      refuseRateLimited(req, tenant, CONCURRENCY_RETRY_AFTER_SECONDS, () =>
+        refuse(res, 429, 'GW_RATE_LIMITED', concurrency.refusal, { 'retry-after': String(CONCURRENCY_RETRY_AFTER_SECONDS) }),
       );
       return;
     }
-    inFlight.set(tenant, running + 1);
-    res.once('close', () => {
-      const n = (inFlight.get(tenant) ?? 1) - 1;
-      if (n <= 0) inFlight.delete(tenant);
-      else inFlight.set(tenant, n);
-    });
+    res.once('close', release);
+    slots.set(req, release);
     const abort = new AbortController();
     signals.set(req, abort.signal);
     const timer = limits.timeoutMs > 0 ? setTimeout(() => abort.abort(new DeadlineError(limits.timeoutMs)), limits.timeoutMs) : undefined;
@@ -426,14 +451,20 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   const server: Server = opts.tls ? createHttpsServer({ ...opts.tls, ...serverOptions }, handler) : createServer(serverOptions, handler);
   applyHttpTimeouts(server, connections);
 
-  // ws accepts 100 MiB messages by default, connection_init (before any credential) included: hold
-  // them to the HTTP body limit.
+  // ws accepts 100 MiB messages by default: an admitted connection's are held to the HTTP body
+  // limit, and before admission a connection may send far less in all (ws-admission.ts).
   const wss = new WebSocketServer({
     server,
     path: opts.path,
     maxPayload: limits.maxBodyBytes,
     // CORS does not cover WebSockets: a page of another origin could open one to a local gateway.
     verifyClient: ({ origin, req }: { origin: string | undefined; req: IncomingMessage }) => webSocketOriginAllowed(origin, req.headers.host, opts.cors?.allowedOrigins ?? []),
+  });
+  const beforeAdmission = new WeakMap<object, () => void>();
+  const maxUnadmittedBytes = unadmittedBytes(limits.maxBodyBytes);
+  // Registered before graphql-ws' own listener, so counting starts before any message is handled.
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    beforeAdmission.set(socket, limitUntilAdmitted(socket, request.socket, maxUnadmittedBytes));
   });
   const wsCleanup = useServer(
     {
@@ -442,6 +473,10 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
         const headers = connectionParamHeaders(ctx.connectionParams, nodeHeaders(ctx.extra.request.headers));
         try {
           const principal = await authenticator.admit(headers, opts.tenantHeader, 'query');
+          // Closed while its credential was checked (its client left, or sent too much meanwhile):
+          // nothing to watch, and its close listeners have already run.
+          if (ctx.extra.socket.readyState !== WebSocket.OPEN) return false;
+          beforeAdmission.get(ctx.extra.socket)?.();
           principals.set(ctx, principal);
           watchWebSocket(ctx.extra.socket, connections, () => Object.keys(ctx.subscriptions).length);
           if (principal.validUntilMs !== undefined) closeWhenExpired(ctx.extra.socket, principal.validUntilMs);
@@ -453,6 +488,9 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
           return false; // 4403 Forbidden, unless closed above
         }
       },
+      onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttpExtension),
+      onNext: (_ctx, _id, _payload, _args, result: ExecutionResult) =>
+        result.errors?.some((e) => e.extensions?.['http']) ? { ...result, errors: result.errors.map(withoutHttpExtension) } : undefined,
       execute: (args) => (args.rootValue as { execute: typeof graphqlExecute }).execute(args),
       subscribe: (args) => (args.rootValue as { subscribe: typeof graphqlSubscribe }).subscribe(args),
       onSubscribe: async (ctx, id, payload) => {
@@ -471,51 +509,83 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
           }
           throw err;
         }
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-          request: new Request('http://localhost' + opts.path, { headers: ctx.extra.request.headers as Record<string, string> }),
-          connectionParams: ctx.connectionParams,
-          // The graphql-ws context is one object per socket: tail limits count per connection.
-          wsConnection: ctx,
-        });
-        let document: DocumentNode;
-        try {
-          document = parse(payload.query);
-          const errors = validate(schema, document);
-          if (errors.length) return errors;
-        } catch (err) {
-          // Syntax errors and the query limits (graphql-armor) are thrown from parse and validate:
-          // they are this operation's error message, as over HTTP. Thrown on, graphql-ws would close
-          // the socket with 4500 and end the connection's other subscriptions too.
-          if (err instanceof GraphQLError) return [err];
-          throw err;
+        // A query or mutation holds a slot of limits.graphql.concurrentPerTenant until it has run,
+        // as over HTTP; a subscription gives it back once parsed, and so does a refused operation.
+        const release = concurrency.acquire(tenant);
+        if (!release) {
+          await refusalDue(refusalDelay, 'graphql', tenant, refusals.refused(tenant, CONCURRENCY_RETRY_AFTER_SECONDS), ctx.extra.socket);
+          return [new GatewayError('GW_RATE_LIMITED', concurrency.refusal, { retryAfterSeconds: CONCURRENCY_RETRY_AFTER_SECONDS })];
         }
-        const context = await contextFactory();
-        // Queries and mutations over WebSocket get the HTTP deadline: their DuckDB statements are
-        // interrupted when it passes or the socket closes. Subscriptions run until completed.
-        const isSubscription = getOperationAST(document, payload.operationName)?.operation === 'subscription';
-        const deadline = isSubscription ? undefined : operationDeadline(limits.timeoutMs, ctx.extra.socket);
-        const meter = { ms: 0, tenant };
-        const done = () => {
-          deadline?.done();
-          if (meter.ms > 0) void spendQueryTime(tenant, meter.ms);
-        };
-        return {
-          schema,
-          operationName: payload.operationName,
-          document,
-          variableValues: payload.variables,
-          contextValue: deadline ? { ...context, requestSignal: deadline.signal } : context,
-          rootValue: {
-            execute: deadline ? (a: ExecutionArgs) => withQueryMeter(meter, () => withQuerySignal(deadline.signal, () => settle(execute(a), done))) : execute,
-            subscribe,
-            // Compiled tails write their events to the socket directly (compiled-subscriptions.ts).
-            push: { id, socket: ctx.extra.socket },
-          },
-        };
+        let running = false;
+        try {
+          const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+            ...ctx,
+            req: ctx.extra.request,
+            socket: ctx.extra.socket,
+            params: payload,
+            request: new Request('http://localhost' + opts.path, { headers: ctx.extra.request.headers as Record<string, string> }),
+            connectionParams: ctx.connectionParams,
+            // The graphql-ws context is one object per socket: tail limits count per connection.
+            wsConnection: ctx,
+          });
+          let document: DocumentNode;
+          try {
+            document = parse(payload.query);
+            const errors = validate(schema, document);
+            if (errors.length) return errors;
+          } catch (err) {
+            // Syntax errors and the query limits (graphql-armor) are thrown from parse and validate:
+            // they are this operation's error message, as over HTTP. Thrown on, graphql-ws would close
+            // the socket with 4500 and end the connection's other subscriptions too.
+            if (err instanceof GraphQLError) return [err];
+            throw err;
+          }
+          const operation = getOperationAST(document, payload.operationName);
+          // (Yoga's validation refuses an unknown operation name first.) graphql-ws would answer this
+          // itself, without executing: the slot would never be given back.
+          if (!operation) return [new GraphQLError('Could not determine what operation to execute.')];
+          const context = await contextFactory();
+          // Queries and mutations over WebSocket get the HTTP deadline: their DuckDB statements are
+          // interrupted when it passes or the socket closes. Subscriptions run until completed.
+          if (operation.operation === 'subscription') {
+            return {
+              schema,
+              operationName: payload.operationName,
+              document,
+              variableValues: payload.variables,
+              contextValue: context,
+              // Compiled tails write their events to the socket directly (compiled-subscriptions.ts).
+              rootValue: { execute, subscribe, push: { id, socket: ctx.extra.socket } },
+            };
+          }
+          const deadline = operationDeadline(limits.timeoutMs, ctx.extra.socket);
+          const meter = { ms: 0, tenant };
+          const done = () => {
+            release();
+            deadline.done();
+            if (meter.ms > 0) void spendQueryTime(tenant, meter.ms);
+          };
+          // graphql-ws calls execute right after this returns; the slot is given back when it settles.
+          const run = (a: ExecutionArgs) => {
+            try {
+              return settle(execute(a), done);
+            } catch (err) {
+              done();
+              throw err;
+            }
+          };
+          running = true;
+          return {
+            schema,
+            operationName: payload.operationName,
+            document,
+            variableValues: payload.variables,
+            contextValue: { ...context, requestSignal: deadline.signal },
+            rootValue: { execute: (a: ExecutionArgs) => withQueryMeter(meter, () => withQuerySignal(deadline.signal, () => run(a))), subscribe, push: { id, socket: ctx.extra.socket } },
+          };
+        } finally {
+          if (!running) release();
+        }
       },
     },
     wss,

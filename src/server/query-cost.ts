@@ -3,8 +3,11 @@
 // variable's value) or, for a list without one, `defaultListSize`. So `traces(limit: 100) { spans
 // { events } }` costs 100 + 100·100 + 100·100·100, and raising a limit raises the cost in proportion.
 // A list directly under a field sized by an argument (a connection's `edges`/`nodes`) is that
-// page, not another multiplication. Sizes above `maxListSize` are refused by the resolvers, so they
-// count as `maxListSize` here and the client gets the resolver's precise error instead.
+// page, not another multiplication. A size counts as asked, up to MAX_LIST_SIZE, the largest any
+// field takes: every resolver refuses a larger one, so counting it as more would only turn the
+// resolver's precise error into a cost refusal. The bound is not one per field (most lists take up
+// to 1,000, `alertHistory` 10,000): counting every size as at most 1,000 let `alertHistory` cost a
+// tenth of what it reads (security QA).
 import {
   type DocumentNode,
   type FragmentDefinitionNode,
@@ -25,13 +28,18 @@ import {
 
 const SIZE_ARGS = ['first', 'limit', 'last'];
 
+/**
+ * The largest list size any field takes (`alertHistory(limit)`, resolvers/alerts.ts). A unit test
+ * (test/unit/server/query-cost.test.ts) checks it against the bounds the schema documents.
+ */
+export const MAX_LIST_SIZE = 10_000;
+
 export function queryCost(
   schema: GraphQLSchema,
   document: DocumentNode,
   operationName: string | null | undefined,
   variables: Readonly<Record<string, unknown>> | null | undefined,
   defaultListSize: number,
-  maxListSize = 1000,
 ): number {
   const fragments = new Map<string, FragmentDefinitionNode>();
   let operation;
@@ -48,10 +56,10 @@ export function queryCost(
     for (const arg of node.arguments ?? []) {
       if (!SIZE_ARGS.includes(arg.name.value)) continue;
       const v = valueFromASTUntyped(arg.value, variables ?? undefined);
-      if (typeof v === 'number' && Number.isFinite(v)) return [Math.min(maxListSize, Math.max(1, v)), true];
+      if (typeof v === 'number' && Number.isFinite(v)) return [Math.min(MAX_LIST_SIZE, Math.max(1, v)), true];
     }
     const byDefault = field.args.find((a) => SIZE_ARGS.includes(a.name) && typeof a.defaultValue === 'number');
-    if (byDefault) return [Math.min(maxListSize, Math.max(1, byDefault.defaultValue as number)), true];
+    if (byDefault) return [Math.min(MAX_LIST_SIZE, Math.max(1, byDefault.defaultValue as number)), true];
     return [isListType(getNullableType(field.type)) && !inPage ? defaultListSize : 1, false];
   };
 

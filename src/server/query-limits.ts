@@ -1,6 +1,11 @@
 // Yoga plugins that keep one client from taking the query side down: query text size, automatic
 // persisted queries (resolved before the size check), depth/aliases/tokens (graphql-armor), a
-// cost from list sizes (query-cost.ts), and the deadline's error. Each refusal names the limit.
+// cost from list sizes (query-cost.ts), and the deadline's error. Each refusal names the setting and
+// the value, with code GW_QUERY_TOO_LARGE and the same HTTP status whatever the client accepts: 413
+// for the query text, 400 for its shape (depth, aliases, tokens, directives, cost). Yoga would answer
+// a validation error (depth, aliases) 200 under application/json and 400 under
+// application/graphql-response+json; a refusal has no data, and clients that read only the status
+// (Grafana's Infinity datasource, curl --fail) must see that it failed.
 import { createHash } from 'node:crypto';
 import { type DocumentNode, GraphQLError, type GraphQLSchema, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -14,7 +19,8 @@ import { RateLimitedError, type TenantRateLimit, createTenantRateLimit } from '.
 type GraphQLLimits = LimitsConfig['graphql'];
 
 function tooLarge(message: string, status = 400): GatewayError {
-  return new GatewayError('GW_QUERY_TOO_LARGE', message, { http: { status } });
+  // `spec: false`: Yoga keeps this status under application/json too (it marks validation errors `spec`).
+  return new GatewayError('GW_QUERY_TOO_LARGE', message, { http: { status, spec: false } });
 }
 
 /**
@@ -70,14 +76,19 @@ export function checkQueryText(query: unknown, maxBytes: number): GatewayError |
 
 /**
  * graphql-armor's refusals read "Syntax Error: Aliases limit of 15 exceeded, found 16." with no
- * code; ours are GW_QUERY_TOO_LARGE naming the setting, as the other limits' are.
+ * code; ours are GW_QUERY_TOO_LARGE naming the setting, as the other limits' are. Depth, aliases
+ * and directives are checked in validation (reported to `ctx`); tokens while parsing, with no
+ * context: that refusal is thrown from the parser instead.
  */
 function armorRefusal(setting: string) {
   return {
     propagateOnRejection: false,
     onReject: [
-      (ctx: ValidationContext | null, err: GraphQLError) =>
-        ctx?.reportError(new GatewayError('GW_QUERY_TOO_LARGE', `${err.message.replace(/^Syntax Error: /, '').replace(/\.$/, '')} (${setting})`)),
+      (ctx: ValidationContext | null, err: GraphQLError) => {
+        const refusal = tooLarge(`${err.message.replace(/^Syntax Error: /, '').replace(/\.$/, '')} (${setting})`);
+        if (!ctx) throw refusal;
+        ctx.reportError(refusal);
+      },
     ],
   };
 }
@@ -86,13 +97,29 @@ export function armorPlugin(limits: GraphQLLimits): Plugin {
   return EnvelopArmorPlugin({
     maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, ...armorRefusal('limits.graphql.maxDepth') },
     maxAliases: { n: limits.maxAliases, ...armorRefusal('limits.graphql.maxAliases') },
-    maxTokens: { n: limits.maxTokens },
+    maxTokens: { n: limits.maxTokens, ...armorRefusal('limits.graphql.maxTokens') },
     maxDirectives: { n: 50, ...armorRefusal('at most 50 directives') },
     // The cost from list sizes needs variable values, so it runs at execution (below) instead.
     costLimit: { enabled: false },
     blockFieldSuggestion: { enabled: false },
   }) as Plugin;
 }
+
+/**
+ * Yoga marks every parse error `spec` (so 200 under application/json), and graphql-armor counts
+ * tokens while parsing: this gives the token limit's refusal back the status every limit refusal
+ * has. Runs on each HTTP result before its status is chosen.
+ */
+export const limitStatusPlugin: Plugin = {
+  onResultProcess({ result }) {
+    for (const r of Array.isArray(result) ? result : [result]) {
+      for (const err of (r as { errors?: readonly GraphQLError[] }).errors ?? []) {
+        const http = err.extensions?.['http'] as { spec?: boolean } | undefined;
+        if (err.extensions?.['code'] === 'GW_QUERY_TOO_LARGE' && http) http.spec = false;
+      }
+    }
+  },
+};
 
 /** The per-tenant budget of limits.graphql.costPerSecond (shared by the server's admission check and the plugin). */
 export function costBudget(limits: GraphQLLimits): TenantRateLimit {

@@ -2,6 +2,7 @@
 // authenticator, the per-tenant limiters and the TLS options. Called once by src/app.ts.
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/types.ts';
+import { ConfigError } from '../config/merge.ts';
 import { createAuthenticator, warnIfExposed } from '../auth/authenticator.ts';
 import { componentLogger } from '../logger.ts';
 import { createTenantRateLimit } from '../limits/tenant-rate-limit.ts';
@@ -65,24 +66,53 @@ export { memoryLimiterProcessorFactory } from '../../ingest/processors/memory-li
 export { redactionProcessorFactory } from '../../ingest/processors/redaction/factory.ts';
 
 /** Processors that, once configured under `processors`, run first in every pipeline not naming them. */
-const FIRST_PROCESSORS = ['memory_limiter', 'limits', 'redaction'];
+const FIRST_PROCESSORS = ['memory_limiter', 'redaction', 'limits'];
 
 /**
- * Puts the `memory_limiter`, `limits` then `redaction` processors at the head of every pipeline
+ * Puts the `memory_limiter`, `redaction` then `limits` processors at the head of every pipeline
  * when their sections exist under `processors` (`processors: { redaction: {} }` is enough; the
  * memory limiter's is there by default), so no signal is stored, exported, tailed or embedded
- * unmasked, and none taken past the memory limit, because a pipeline forgot them. Pipelines that
- * name them explicitly keep their own order.
+ * unmasked, and none taken past the memory limit, because a pipeline forgot them. The two others
+ * go after a memory limiter the pipeline names first (refusing costs least before any other work);
+ * a `limits` added to a pipeline that names `redaction` goes right after it. Pipelines that name
+ * them all keep their own order.
+ *
+ * Redaction must see values before attribute limits truncate them: a card number, e-mail or URL
+ * password cut in half no longer matches its rule, and its visible half is stored. A pipeline that
+ * names a `limits` processor before a `redaction` one is therefore refused (ConfigError naming
+ * `pipelines.<signal>.processors`, so `serve` exits 2 before anything listens) rather than warned
+ * about: the order has no use but saving redaction's CPU on the part that would be cut, and it
+ * breaks what redaction is configured for.
  */
 export function withSecurityProcessors<C extends GatewayConfig>(cfg: C): C {
   const configured = FIRST_PROCESSORS.filter((id) => id in cfg.processors);
-  if (configured.length === 0) return cfg;
   const pipelines = Object.fromEntries(
     Object.entries(cfg.pipelines).map(([signal, p]) => {
-      const named = new Set(p.processors.map(componentType));
-      const missing = configured.filter((id) => !named.has(id));
-      return [signal, { ...p, processors: [...missing, ...p.processors] }];
+      const processors = [...p.processors];
+      const named = new Set(processors.map(componentType));
+      const missing = (id: string) => configured.includes(id) && !named.has(id);
+      if (missing('memory_limiter')) processors.unshift('memory_limiter');
+      // Behind the memory limiter (refusing costs least before any other work), then in order.
+      let at = 0;
+      while (at < processors.length && componentType(processors[at]!) === 'memory_limiter') at++;
+      const head = ['redaction', 'limits'].filter((id) => missing(id) && !(id === 'limits' && named.has('redaction')));
+      processors.splice(at, 0, ...head);
+      if (missing('limits') && named.has('redaction')) processors.splice(processors.map(componentType).lastIndexOf('redaction') + 1, 0, 'limits');
+      checkRedactionBeforeLimits(signal, processors);
+      return [signal, { ...p, processors }];
     }),
   );
-  return { ...cfg, pipelines };
+  return configured.length === 0 ? cfg : { ...cfg, pipelines };
+}
+
+function checkRedactionBeforeLimits(signal: string, processors: readonly string[]): void {
+  const types = processors.map(componentType);
+  const limits = types.indexOf('limits');
+  const redaction = types.lastIndexOf('redaction');
+  if (limits !== -1 && limits < redaction) {
+    throw new ConfigError(
+      `pipelines.${signal}.processors: "${processors[limits]}" runs before "${processors[redaction]}" (${processors.join(', ')}); ` +
+        'attribute limits would cut secrets before redaction could recognise them and store the part left: name the redaction processor first',
+    );
+  }
 }

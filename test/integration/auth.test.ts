@@ -20,6 +20,8 @@ const KEYS = {
   adminA: 'admin-key-of-tenant-a-0123456789',
   ingestB: 'ingest-key-of-tenant-b-0123456789',
   queryB: 'query-key-of-tenant-b-0123456789',
+  // Dots, three parts of base64url characters: a JWT's shape.
+  dottedA: 'tq.tenant-a.query-key-0123456789',
 };
 const SECRET = 'a-shared-secret-of-at-least-32-characters!';
 const TRACE_QUERY = 'query($id: ID!) { trace(traceId: $id) { spanCount services } }';
@@ -47,6 +49,7 @@ describe('auth: API keys and JWTs on every endpoint', () => {
           { name: 'admin-a', hash: hashApiKey(KEYS.adminA), tenant: 'tenant-a', scopes: ['admin'] },
           { name: 'ingest-b', hash: hashApiKey(KEYS.ingestB), tenant: 'tenant-b', scopes: ['ingest'] },
           { name: 'query-b', hash: hashApiKey(KEYS.queryB), tenant: 'tenant-b', scopes: ['query'] },
+          { name: 'dotted-a', hash: hashApiKey(KEYS.dottedA, 'scrypt'), tenant: 'tenant-a', scopes: ['query', 'ingest'] },
         ],
         jwt: { secret: SECRET, audience: 'teleql', issuer: 'https://idp.test', tenantClaim: 'org.id', scopesClaim: 'scope' },
       },
@@ -156,6 +159,32 @@ describe('auth: API keys and JWTs on every endpoint', () => {
     }
     const ingestOnly = await jwt({ org: { id: 'tenant-a' }, scope: 'ingest' });
     assert.equal((await gql(gw.graphqlUrl, '{ services }', {}, { authorization: `Bearer ${ingestOnly}` })).status, 403);
+  });
+
+  test('an API key with dots is accepted as a bearer credential beside JWTs, over HTTP and graphql-ws', async () => {
+    // Found by security QA: in apiKey+jwt mode such a key was taken for a JWT and refused (401).
+    const ok = await gql(gw.graphqlUrl, '{ services }', {}, { authorization: `Bearer ${KEYS.dottedA}` });
+    assert.equal(ok.status, 200, JSON.stringify(ok.errors));
+    const otlp = await fetch(`${gw.otlpHttp}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEYS.dottedA}` },
+      body: JSON.stringify(spansJson([{ name: 'dotted-key-span' }])),
+    });
+    assert.equal(otlp.status, 200);
+    const client = createClient({ url: gw.wsUrl, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${KEYS.dottedA}` }, retryAttempts: 0, lazy: true });
+    try {
+      const answer = await new Promise<unknown>((resolve, reject) => {
+        let value: unknown;
+        client.subscribe({ query: '{ __typename }' }, { next: (v) => (value = v), error: reject, complete: () => resolve(value) });
+      });
+      assert.deepEqual(answer, { data: { __typename: 'Query' } });
+    } finally {
+      await client.dispose();
+    }
+    // A wrong dotted key is refused like any wrong credential.
+    const wrong = await gql(gw.graphqlUrl, '{ services }', {}, { authorization: `Bearer ${KEYS.dottedA}x` });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.errors?.[0]?.message, 'missing or invalid credentials');
   });
 
   test('graphql-ws takes the credential from connection_init and closes the socket without one', async () => {

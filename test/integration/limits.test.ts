@@ -8,7 +8,10 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { deflateSync, gzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
-import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.ts';
+import { buildApp } from '../../src/app.ts';
+import { ConfigError } from '../../src/config/merge.ts';
+import { silentLogger } from '../../src/logger.ts';
 import { gql } from '../helpers/graphql-client.ts';
 import { grpcExport } from '../helpers/otlp-grpc.ts';
 import { logsJson, randomTraceId, spansJson, toProtobuf } from '../helpers/otlp-bodies.ts';
@@ -106,9 +109,33 @@ describe('GraphQL limits', () => {
     assert.equal(res.status, 400);
   });
 
-  test('too many tokens are refused naming the limit', async () => {
+  test('too many tokens are refused naming the limit and its setting', async () => {
     const r = await gql(gw.graphqlUrl, `{ ${Array.from({ length: 320 }, () => '__typename').join(' ')} }`);
-    assert.match(messageOf(r), /Token limit of 300 exceeded/);
+    // Was "Syntax Error: Token limit of 300 exceeded." with no setting and code GRAPHQL_PARSE_FAILED.
+    assert.equal(messageOf(r), 'Token limit of 300 exceeded (limits.graphql.maxTokens)');
+    assert.equal(codeOf(r), 'GW_QUERY_TOO_LARGE');
+  });
+
+  test('every limit refusal has one status whatever the client accepts: 413 for the text, 400 for depth, aliases, tokens and cost', async () => {
+    // Found by security QA: depth and aliases (and tokens) came back 200 under application/json,
+    // cost and text size 400/413, so a client reading only the status saw some refusals as answers.
+    const refusals: [string, string, number, RegExp][] = [
+      ['depth', '{ trace(traceId: "0af7651916cd43dd8448eb211c80319c") { spans { children { children { children { name } } } } } }', 400, /\(limits\.graphql\.maxDepth\)$/],
+      ['aliases', '{ a: services b: services c: services d: services }', 400, /\(limits\.graphql\.maxAliases\)$/],
+      ['tokens', `{ ${Array.from({ length: 320 }, () => '__typename').join(' ')} }`, 400, /\(limits\.graphql\.maxTokens\)$/],
+      ['cost', '{ spans(first: 100) { nodes { name events { name typedAttributes { key } } } } }', 400, /exceeds limits\.graphql\.maxCost of 5000/],
+      ['text', `{ services ${' '.repeat(5000)} }`, 413, /exceeds limits\.graphql\.maxQueryBytes of 4000/],
+    ];
+    for (const accept of ['application/json', 'application/graphql-response+json']) {
+      for (const [what, query, status, message] of refusals) {
+        const res = await fetch(gw.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify({ query }) });
+        const body = (await res.json()) as { data?: unknown; errors: { message: string; extensions: Record<string, unknown> }[] };
+        assert.equal(res.status, status, `${what} under ${accept}`);
+        assert.equal(body.data, undefined, what);
+        assert.deepEqual(body.errors[0]!.extensions, { code: 'GW_QUERY_TOO_LARGE' }, `${what}: the code, and no internals`);
+        assert.match(body.errors[0]!.message, message, what);
+      }
+    }
   });
 
   test('over graphql-ws, a syntax error or a limit is that operation\'s error; the connection and its live tail go on', async () => {
@@ -143,6 +170,16 @@ describe('GraphQL limits', () => {
     const cost = Number(/cost of (\d+)/.exec(messageOf(costly))![1]);
     // spans 100 + nodes (the page itself) 100 + name 100 + events 100·10 + name 1000 + typedAttributes 100·10·10 + key 10000
     assert.equal(cost, 100 + 100 + 100 + 1000 + 1000 + 10000 + 10000);
+  });
+
+  test('a list costs the size it asks for, beyond 1,000 too (alertHistory takes up to 10,000)', async () => {
+    // Found by security QA: every size was counted as at most 1,000, so alertHistory(limit: 10000)
+    // cost a tenth of what it reads.
+    const r = await gql(gw.graphqlUrl, 'query($n: Int) { alertHistory(limit: $n) { at value } }', { n: 10_000 });
+    assert.equal(codeOf(r), 'GW_QUERY_TOO_LARGE');
+    assert.match(messageOf(r), /query cost of 30000 exceeds limits\.graphql\.maxCost of 5000/);
+    const within = await gql(gw.graphqlUrl, '{ alertHistory(limit: 1000) { at value } }');
+    assert.notEqual(codeOf(within), 'GW_QUERY_TOO_LARGE', 'a cost of 3000 is within the limit');
   });
 
   test('query text over maxQueryBytes is refused with 413 naming both sizes', async () => {
@@ -395,6 +432,50 @@ describe('redaction and attribute limits in the default pipelines', () => {
     assert.equal(l.data!.logs.edges[0]!.node.body, 'login failed for <redacted:email> with Bearer <redacted:bearerToken>');
   });
 
+  test('redaction runs before the limits cut values, and masks what security QA found stored in the clear', async () => {
+    const traceId = randomTraceId();
+    const card = 'y'.repeat(185) + ' 4111 1111 1111 1111'; // maxValueLength 200 cuts the card after 14 of its digits
+    const body = spansJson([
+      {
+        traceId,
+        name: 'POST /reset?token=6f1e2d9a77',
+        attributes: {
+          card,
+          env: 'DB_PASSWORD=hunter2 MYSQL_ROOT_PASSWORD=root',
+          dsn: 'postgres://app:p@ss@db:5432/orders',
+          'x-auth-token': 'abc123',
+          'gen_ai.usage.input_tokens': 1200,
+          'llm.token_count.prompt': '1200',
+          'gen_ai.token.type': 'input',
+        },
+      },
+    ]);
+    assert.equal(await postOtlp(gw, '/v1/traces', body, 'default'), 200);
+    const r = await waitFor(
+      () => gql<{ trace: { spans: { name: string; attributes: Record<string, unknown> }[] } | null }>(gw.graphqlUrl, 'query($id: ID!) { trace(traceId: $id) { spans { name attributes } } }', { id: traceId }),
+      (x) => (x.data?.trace?.spans.length ?? 0) === 1,
+      'the stored span',
+    );
+    const s = r.data!.trace!.spans[0]!;
+    assert.equal(s.name, 'POST /reset?token=<redacted:secretAssignment>');
+    assert.equal(s.attributes.card, ('y'.repeat(185) + ' <redacted:creditCard>').slice(0, 200), 'masked whole, then cut: no digit of it stored');
+    assert.equal(s.attributes.env, 'DB_PASSWORD=<redacted:secretAssignment> MYSQL_ROOT_PASSWORD=<redacted:secretAssignment>');
+    assert.equal(s.attributes.dsn, 'postgres://app:<redacted:urlPassword>@db:5432/orders');
+    assert.equal(s.attributes['x-auth-token'], '<redacted:sensitiveKey>');
+    assert.equal(s.attributes['gen_ai.usage.input_tokens'], 1200);
+    assert.equal(s.attributes['llm.token_count.prompt'], '1200');
+    assert.equal(s.attributes['gen_ai.token.type'], 'input');
+
+    const logs = logsJson([{ service: 'json-logger', body: '{"user":"bob","password": "s3cret","api_key":"k-123"}' }]);
+    assert.equal(await postOtlp(gw, '/v1/logs', logs, 'default'), 200);
+    const l = await waitFor(
+      () => gql<{ logs: { edges: { node: { body: unknown } }[] } }>(gw.graphqlUrl, '{ logs(first: 5, filter: { service: ["json-logger"] }) { edges { node { body } } } }'),
+      (x) => (x.data?.logs.edges.length ?? 0) === 1,
+      'the stored log',
+    );
+    assert.deepEqual(JSON.parse(l.data!.logs.edges[0]!.node.body as string), { user: 'bob', password: '<redacted:secretAssignment>', api_key: '<redacted:secretAssignment>' });
+  });
+
   test('live tails see records only as redacted and limited, like the store', async () => {
     const client = wsClient(gw, 'default');
     try {
@@ -418,6 +499,20 @@ describe('redaction and attribute limits in the default pipelines', () => {
       await client.dispose();
     }
   });
+});
+
+test('a pipeline naming the limits processor before redaction is refused at start-up, naming the key', async () => {
+  const cfg = testConfig({
+    processors: { redaction: {}, limits: { maxValueLength: 200 } },
+    pipelines: { traces: { receivers: ['otlp'], processors: ['memory_limiter', 'limits', 'redaction', 'batch'], exporters: ['duckdb'] } },
+  });
+  const app = buildApp(cfg, { logger: silentLogger() });
+  try {
+    await assert.rejects(app.start(), (err: Error) => err instanceof ConfigError && /^pipelines\.traces\.processors: "limits" runs before "redaction"/.test(err.message));
+    assert.equal(app.addresses().otlpHttp, undefined, 'nothing listens');
+  } finally {
+    await app.stop();
+  }
 });
 
 describe('live tails show only what the pipeline accepted', () => {
@@ -466,6 +561,131 @@ describe('GraphQL concurrency per tenant', () => {
     assert.equal(refused.headers.get('retry-after'), '1');
     assert.match(((await refused.json()) as { errors: { message: string }[] }).errors[0]!.message, /limits\.graphql\.concurrentPerTenant of 1/);
     assert.equal(other.status, 200);
+  });
+});
+
+describe('concurrentPerTenant counts queries and mutations over HTTP and graphql-ws, not live tails', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { graphql: { concurrentPerTenant: 1 } } });
+  });
+  after(() => gw.stop());
+
+  /** Holds the trace store's `services` reads until `release()`; `entered` resolves once one is held. */
+  function holdServices() {
+    const traces = gw.app.internals.store()!.traces;
+    const original = traces.services;
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered = () => {};
+    const held = new Promise<void>((resolve) => (entered = resolve));
+    traces.services = async (...args) => {
+      entered();
+      await gate;
+      return original.apply(traces, args);
+    };
+    return { entered: held, release: () => ((traces.services = original), release()) };
+  }
+  const post = (tenant: string, query: string) =>
+    fetch(gw.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', 'x-scope-orgid': tenant }, body: JSON.stringify({ query }) });
+
+  test("a tenant's open tails, over SSE and graphql-ws, leave it its query slot on both transports", async () => {
+    // Found by security QA: an SSE tail held a concurrentPerTenant slot for as long as it ran, so a
+    // tenant with as many tails open as the limit got 429 for every query.
+    const abort = new AbortController();
+    const sse = await fetch(gw.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-scope-orgid': 'tails' },
+      body: JSON.stringify({ query: 'subscription { tailLogs { dropped } }' }),
+      signal: abort.signal,
+    });
+    assert.equal(sse.status, 200);
+    const client = wsClient(gw, 'tails');
+    try {
+      const wsTail = tail(client, 'subscription { tailSpans { dropped } }');
+      await subscriptions(gw, 2);
+      for (let i = 0; i < 2; i++) {
+        const overHttp = await post('tails', '{ services }');
+        assert.equal(overHttp.status, 200, await overHttp.clone().text());
+        assert.deepEqual(((await overHttp.json()) as { data: unknown }).data, { services: [] });
+        const overWs = tail<{ services: string[] }>(client, '{ services }');
+        await overWs.done;
+        assert.deepEqual(overWs.errors, []);
+        assert.deepEqual(overWs.events, [{ services: [] }]);
+      }
+      wsTail.stop();
+    } finally {
+      abort.abort();
+      await client.dispose();
+    }
+    await subscriptions(gw, 0);
+  });
+
+  test("a query running over graphql-ws holds the tenant's slot: its next query is refused on either transport, another tenant's is served", async () => {
+    const held = holdServices();
+    const client = wsClient(gw, 'busy-ws');
+    try {
+      const running = tail<{ services: string[] }>(client, '{ services }');
+      await held.entered;
+      const overHttp = await post('busy-ws', '{ __typename }');
+      assert.equal(overHttp.status, 429);
+      assert.equal(overHttp.headers.get('retry-after'), '1');
+      assert.match(messageOf((await overHttp.json()) as { errors: { message: string }[] }), /limits\.graphql\.concurrentPerTenant of 1 queries and mutations running at once/);
+      const overWs = tail(client, '{ __typename }');
+      await overWs.done;
+      assert.equal(overWs.errors[0]?.extensions?.code, 'GW_RATE_LIMITED');
+      assert.match(overWs.errors[0]!.message, /limits\.graphql\.concurrentPerTenant of 1/);
+      assert.equal((await post('other', '{ __typename }')).status, 200);
+      held.release();
+      await running.done;
+      assert.deepEqual(running.events, [{ services: [] }]);
+      // Its slot was given back when it was answered.
+      assert.equal((await post('busy-ws', '{ __typename }')).status, 200);
+    } finally {
+      held.release();
+      await client.dispose();
+    }
+  });
+
+  test('a graphql-ws operation refused before it runs gives its slot back', async () => {
+    const client = wsClient(gw, 'refused-ws');
+    try {
+      const refused = [tail(client, '{ services'), tail(client, '{ nope }'), tail(client, '{ a: services b: services c: services d: services e: services f: services g: services h: services i: services j: services k: services l: services m: services n: services o: services p: services }')];
+      await Promise.all(refused.map((t) => t.done));
+      for (const t of refused) assert.equal(t.errors.length, 1, JSON.stringify(t.errors));
+      // An operation name the document does not have.
+      const unnamed = await new Promise<unknown>((resolve) => {
+        client.subscribe({ query: 'query A { __typename }', operationName: 'B' }, { next: () => {}, error: resolve, complete: () => resolve('complete') });
+      });
+      assert.match(JSON.stringify(unnamed), /Could not determine what operation to execute/);
+      const after = tail<{ __typename: string }>(client, '{ __typename }');
+      await after.done;
+      assert.deepEqual(after.errors, []);
+      assert.equal((await post('refused-ws', '{ __typename }')).status, 200);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  test("a query running over HTTP holds the tenant's slot against its graphql-ws queries too", async () => {
+    const held = holdServices();
+    const client = wsClient(gw, 'busy-http');
+    try {
+      const running = post('busy-http', '{ services }');
+      await held.entered;
+      const overWs = tail(client, '{ __typename }');
+      await overWs.done;
+      assert.equal(overWs.errors[0]?.extensions?.code, 'GW_RATE_LIMITED');
+      assert.match(overWs.errors[0]!.message, /limits\.graphql\.concurrentPerTenant of 1/);
+      held.release();
+      assert.equal((await running).status, 200);
+      const again = tail<{ __typename: string }>(client, '{ __typename }');
+      await again.done;
+      assert.deepEqual(again.events, [{ __typename: 'Query' }]);
+    } finally {
+      held.release();
+      await client.dispose();
+    }
   });
 });
 

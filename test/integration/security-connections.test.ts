@@ -1,9 +1,11 @@
 // Idle and slow connections are closed by the server on every listener (limits.connections, short
-// here), over real sockets; graphql-ws messages are held to the HTTP body limit; and queries sent
-// over graphql-ws get the HTTP request deadline.
+// here), over real sockets; graphql-ws messages are held to the HTTP body limit, and what a
+// connection sends before it is admitted to far less; and queries sent over graphql-ws get the HTTP
+// request deadline.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import http, { maxHeaderSize } from 'node:http';
 import http2 from 'node:http2';
 import WebSocket from 'ws';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
@@ -132,6 +134,68 @@ describe('graphql-ws message size', () => {
     ok.ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ services }', variables: { pad: 'x'.repeat(10_000) } } }));
     assert.deepEqual(await answer, { id: '1', type: 'next', payload: { data: { services: [] } } });
     ok.ws.close();
+  });
+});
+
+describe('graphql-ws before admission', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway(); // limits.graphql.maxBodyBytes: 16 MiB
+  });
+  after(() => gw.stop());
+
+  /** Opens a socket and sends one connection_init of `payload`; resolves with what the server sent and how it closed. */
+  const initWith = (payload: Record<string, unknown>) =>
+    new Promise<{ code: number; reason: string; messages: string[] }>((resolve, reject) => {
+      const ws = new WebSocket(gw.wsUrl, 'graphql-transport-ws');
+      const messages: string[] = [];
+      ws.on('error', reject);
+      ws.on('message', (m) => messages.push(JSON.parse(m.toString()).type));
+      ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload })));
+      ws.on('close', (code, reason) => resolve({ code, reason: reason.toString(), messages }));
+    });
+
+  test('a connection_init over what HTTP headers may hold is refused with 1009 before it is read whole; the gateway keeps serving', { timeout: 60_000 }, async () => {
+    // Found by security QA: a connection_init could be 16 MiB (maxPayload) before any credential was
+    // looked at; 8 sockets each sending 15 MB took a valid tenant's query p99 to 1.2 s.
+    const pad = 'x'.repeat(15 * 1024 * 1024);
+    const refused = await Promise.all(Array.from({ length: 8 }, () => initWith({ 'x-scope-orgid': 'acme', pad })));
+    for (const { code, reason, messages } of refused) {
+      assert.equal(code, 1009);
+      assert.equal(reason, `more than ${maxHeaderSize} bytes sent before the connection was admitted`);
+      assert.deepEqual(messages, [], 'never acknowledged');
+    }
+    // A credential-sized connection_init is admitted, and an admitted connection may send messages
+    // up to limits.graphql.maxBodyBytes, far more than before admission.
+    const { ws, closed } = await wsConnect(gw.wsUrl, 'acme');
+    const answer = new Promise<unknown>((resolve) => ws.on('message', (m) => resolve(JSON.parse(m.toString()))));
+    ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ services }', variables: { pad: 'x'.repeat(4 * maxHeaderSize) } } }));
+    assert.deepEqual(await answer, { id: '1', type: 'next', payload: { data: { services: [] } } });
+    ws.close();
+    await closed;
+    const { messages } = await new Promise<{ messages: string[] }>((resolve, reject) => {
+      // A JWT-sized credential is far under the bound.
+      const s = new WebSocket(gw.wsUrl, 'graphql-transport-ws');
+      const types: string[] = [];
+      s.on('error', reject);
+      s.on('open', () => s.send(JSON.stringify({ type: 'connection_init', payload: { 'x-scope-orgid': 'acme', authorization: `Bearer ${'j'.repeat(8000)}` } })));
+      s.on('message', (m) => {
+        types.push(JSON.parse(m.toString()).type);
+        s.close();
+      });
+      s.on('close', () => resolve({ messages: types }));
+    });
+    assert.deepEqual(messages, ['connection_ack']);
+    // And HTTP is served.
+    const res = await new Promise<number>((resolve, reject) => {
+      const req = http.request(gw.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' } }, (r) => {
+        r.resume();
+        resolve(r.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ query: '{ services }' }));
+    });
+    assert.equal(res, 200);
   });
 });
 

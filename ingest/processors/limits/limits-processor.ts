@@ -2,7 +2,9 @@
 // `maxAttributes` per record (the rest dropped and added to droppedAttributesCount), string values
 // truncated to `maxValueLength` (arrays element by element); beyond the spec, arrays cut to
 // `maxArrayLength` and values nested deeper than `maxDepth` dropped. Or, with `action: refuse`, the
-// batch is refused (permanent error, 400 / INVALID_ARGUMENT) naming the first limit broken.
+// batch is refused (permanent error, 400 / INVALID_ARGUMENT) naming the first limit broken. It runs
+// after redaction (withSecurityProcessors in src/server/security.ts inserts it there and refuses a
+// pipeline naming it first): a secret cut in half no longer matches its rule, and its half is kept.
 import type { Logger } from 'pino';
 import { type Consumer, type Processor, type Signal, type SignalItems, permanentError } from '../../component.ts';
 import type { AnyValue, KeyValue } from '../../../src/model/telemetry.ts';

@@ -1,19 +1,32 @@
-// Masks secrets and personal data in attributes (resource, scope, record, event, link, exemplar),
-// log bodies and span status messages before anything downstream (batching, storage, exporters,
-// embeddings, the live tail) sees them. Values under sensitive keys are masked whole; SQL
-// statements lose their string literals; everything else is scanned with the rules in rules.ts.
+// Masks secrets and personal data in attributes (resource, scope, record, event, link, exemplar,
+// metric metadata), log bodies, span status messages and the other free strings of a record (span,
+// event and scope names, trace states, severity texts, event names, schema URLs, metric
+// descriptions) before anything downstream (batching, attribute limits, storage, exporters,
+// embeddings, the live tail) sees them. Values under sensitive keys are masked whole; SQL statements
+// lose their string literals; everything else is scanned with the rules in rules.ts, bytes values
+// too when they are valid UTF-8.
 import type { Logger } from 'pino';
 import type { Consumer, Processor, Signal, SignalItems } from '../../component.ts';
 import type { AnyValue, KeyValue } from '../../../src/model/telemetry.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
+import { SettingError } from '../../../src/config/merge.ts';
 import { visitBatch } from '../attributes-walk.ts';
-import { RULES, type RuleName, redactSqlLiterals, redactText } from './rules.ts';
+import { ASSIGNMENT_KEYS, DEFAULT_KEY_QUALIFIERS, RULES, type RuleName, keyMatcher, keyWords, redactSqlLiterals, redactText } from './rules.ts';
 
 export interface RedactionProcessorConfig {
   /** Which rules run (all by default). */
   rules: string[];
-  /** Attribute keys (case-insensitive substrings) whose whole value is masked. */
+  /**
+   * Attribute keys whose whole value is masked, matched word by word (rules.ts keyMatcher): an
+   * entry matches where a word of the key ends with it, case and separators aside (`token` masks
+   * `x-auth-token`, `authToken`, `github.token`; not `gen_ai.usage.input_tokens`).
+   */
   sensitiveKeys: string[];
+  /**
+   * Words that, right after a sensitive word, make the key a property of the secret, not the secret
+   * (`llm.token_count.prompt`, `gen_ai.token.type`); also used for `key=value` text.
+   */
+  sensitiveKeyQualifiers: string[];
   /** Attribute keys holding SQL, whose string literals are masked when `sqlLiteral` is on. */
   sqlKeys: string[];
 }
@@ -21,10 +34,18 @@ export interface RedactionProcessorConfig {
 export function defaultRedactionProcessorConfig(): RedactionProcessorConfig {
   return {
     rules: [...RULES],
-    sensitiveKeys: ['password', 'passwd', 'secret', 'token', 'api_key', 'apikey', 'api-key', 'authorization', 'cookie', 'credential', 'private_key'],
+    sensitiveKeys: ['password', 'passwords', 'passwd', 'secret', 'secrets', 'token', 'api_key', 'apikey', 'authorization', 'cookie', 'cookies', 'credential', 'credentials', 'private_key'],
+    sensitiveKeyQualifiers: [...DEFAULT_KEY_QUALIFIERS],
     sqlKeys: ['db.statement', 'db.query.text'],
   };
 }
+
+const SENSITIVE = '<redacted:sensitiveKey>';
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Strings at most this long that no rule changed are remembered (routes, service names, tiers). */
+const CLEAN_MAX_LENGTH = 256;
+const CLEAN_MAX_ENTRIES = 8192;
 
 export function createRedactionProcessor<S extends Signal>(
   id: string,
@@ -35,34 +56,85 @@ export function createRedactionProcessor<S extends Signal>(
 ): Processor<S> & { counts(): Record<string, number>; metrics(): MetricSample[] } {
   const unknown = config.rules.filter((r) => !(RULES as readonly string[]).includes(r));
   if (unknown.length) throw new Error(`processors.${id}.rules: unknown rule ${unknown.join(', ')} (known: ${RULES.join(', ')})`);
+  for (const key of ['sensitiveKeys', 'sensitiveKeyQualifiers', 'sqlKeys'] as const) {
+    const bad = config[key].find((k) => typeof k !== 'string' || (key !== 'sqlKeys' && keyWords(k) === ''));
+    if (bad !== undefined) throw new SettingError(key, `expected a list of key names with a letter or digit in each (actual entry: ${JSON.stringify(bad)})`);
+  }
   const rules = new Set(config.rules as RuleName[]);
-  const sensitive = config.sensitiveKeys.map((k) => k.toLowerCase());
+  const isSensitive = keyMatcher(config.sensitiveKeys, config.sensitiveKeyQualifiers);
+  const textOptions = { assignmentKey: keyMatcher(ASSIGNMENT_KEYS, config.sensitiveKeyQualifiers) };
   const sqlKeys = new Set(config.sqlKeys);
   const counts: Record<string, number> = Object.fromEntries([...RULES, 'sensitiveKey'].map((r) => [r, 0]));
   const count = (r: string) => void counts[r]!++;
+
+  // Short strings no rule changed: most values repeat (routes, names, tiers), and a lookup costs
+  // less than the rules. Only clean strings are kept, so no secret stays in memory because of it.
+  const clean = new Set<string>();
+  const scan = (s: string): string => {
+    if (s === '') return s;
+    const short = s.length <= CLEAN_MAX_LENGTH;
+    if (short && clean.has(s)) return s;
+    const r = redactText(s, rules, count, textOptions);
+    if (r === s && short) {
+      if (clean.size >= CLEAN_MAX_ENTRIES) clean.clear();
+      clean.add(s);
+    }
+    return r;
+  };
 
   const redactValue = (v: AnyValue, sql: boolean): AnyValue => {
     if ('stringValue' in v) {
       let s = v.stringValue;
       if (sql && rules.has('sqlLiteral')) s = redactSqlLiterals(s, count);
-      s = redactText(s, rules, count);
+      s = scan(s);
       return s === v.stringValue ? v : { stringValue: s };
     }
-    if ('arrayValue' in v) return { arrayValue: { values: (v.arrayValue.values ?? []).map((x) => redactValue(x, sql)) } };
-    if ('kvlistValue' in v) return { kvlistValue: { values: redactList(v.kvlistValue.values ?? []) } };
+    if ('bytesValue' in v) {
+      // Text sent as bytes (a body or payload a logging bridge did not decode) is scanned like a
+      // string and stays bytes; bytes that are not UTF-8 are binary and kept as they are.
+      let text: string;
+      try {
+        text = UTF8.decode(Buffer.from(v.bytesValue, 'base64'));
+      } catch {
+        return v;
+      }
+      const r = scan(text);
+      return r === text ? v : { bytesValue: Buffer.from(r, 'utf8').toString('base64') };
+    }
+    if ('arrayValue' in v) {
+      const values = v.arrayValue.values ?? [];
+      const out = values.map((x) => redactValue(x, sql));
+      return out.every((x, i) => x === values[i]) ? v : { arrayValue: { values: out } };
+    }
+    if ('kvlistValue' in v) {
+      const values = v.kvlistValue.values ?? [];
+      const out = redactList(values);
+      return out === values ? v : { kvlistValue: { values: out } };
+    }
     return v;
   };
 
-  const redactList = (list: KeyValue[]): KeyValue[] =>
-    list.map((kv) => {
-      const key = kv.key.toLowerCase();
-      if (sensitive.some((s) => key.includes(s)) && !('kvlistValue' in kv.value) && Object.keys(kv.value).length > 0) {
-        count('sensitiveKey');
-        return { key: kv.key, value: { stringValue: '<redacted:sensitiveKey>' } };
-      }
-      const value = redactValue(kv.value, sqlKeys.has(kv.key));
-      return value === kv.value ? kv : { key: kv.key, value };
-    });
+  /** A value under a sensitive key: masked whole, or, for a key-value list, each value in it (the keys stay). */
+  const maskWhole = (v: AnyValue): AnyValue => {
+    if ('kvlistValue' in v) return { kvlistValue: { values: (v.kvlistValue.values ?? []).map((kv) => ({ key: kv.key, value: maskWhole(kv.value) })) } };
+    if (Object.keys(v).length === 0) return v; // an empty value hides nothing
+    count('sensitiveKey');
+    return { stringValue: SENSITIVE };
+  };
+
+  /** The list redacted; the same array when nothing in it changed. */
+  const redactList = (list: KeyValue[]): KeyValue[] => {
+    let out: KeyValue[] | undefined;
+    for (let i = 0; i < list.length; i++) {
+      const kv = list[i]!;
+      const value = isSensitive(kv.key) ? maskWhole(kv.value) : redactValue(kv.value, sqlKeys.has(kv.key));
+      if (value !== kv.value) {
+        out ??= list.slice(0, i);
+        out.push({ key: kv.key, value });
+      } else if (out) out.push(kv);
+    }
+    return out ?? list;
+  };
 
   return {
     start: () => Promise.resolve(),
@@ -75,6 +147,10 @@ export function createRedactionProcessor<S extends Signal>(
         value: (v, set) => {
           const r = redactValue(v, false);
           if (r !== v) set(r);
+        },
+        text: (s, set) => {
+          const r = scan(s);
+          if (r !== s) set(r);
         },
       });
       return next.consume(items);

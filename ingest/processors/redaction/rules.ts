@@ -1,18 +1,104 @@
 // What the redaction processor masks, as functions over one string. Every pattern is anchored on a
-// literal or a word boundary and has bounded repetition, so the work is linear in the text's length
-// whatever a sender puts in it (no catastrophic backtracking); e-mails are found by scanning from
-// each '@' instead of a regex.
+// literal, a character class it cannot start inside, or a lookbehind, and has bounded repetition
+// (or, for digit runs and e-mails, a scan that never backtracks), so the work is linear in the
+// text's length whatever a sender puts in it (no catastrophic backtracking).
 
 export const RULES = ['creditCard', 'email', 'bearerToken', 'apiKey', 'urlPassword', 'sqlLiteral', 'secretAssignment'] as const;
 export type RuleName = (typeof RULES)[number];
 
 const mask = (rule: RuleName) => `<redacted:${rule}>`;
 
-function luhn(digits: string): boolean {
+// ---- keys: which names hold a secret ----------------------------------------------------------
+
+/**
+ * A key as lower-case words joined by '_': any character other than a letter or digit separates
+ * words, and so do camelCase (`authToken`, `APIKey`) and letter/digit changes (`oauth2token`).
+ * `DB_PASSWORD`, `db.password`, `dbPassword` and `db-password` all read `db_password`.
+ */
+export function keyWords(key: string): string {
+  let out = '';
+  let prev = 0; // what the last character was: 0 separator, 1 lower-case letter, 2 upper-case, 3 digit
+  const sep = () => {
+    if (out !== '' && out.charCodeAt(out.length - 1) !== 95) out += '_';
+  };
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    const kind = (c >= 97 && c <= 122) || c > 127 ? 1 : c >= 65 && c <= 90 ? 2 : c >= 48 && c <= 57 ? 3 : 0;
+    if (kind === 0) {
+      sep();
+    } else {
+      if (kind === 1 && prev === 3) sep();
+      else if (kind === 2 && (prev === 1 || prev === 3)) sep();
+      else if (kind === 2 && prev === 2 && i + 1 < key.length && key.charCodeAt(i + 1) >= 97 && key.charCodeAt(i + 1) <= 122) sep(); // APIKey → api_key
+      else if (kind === 3 && (prev === 1 || prev === 2)) sep();
+      out += kind === 2 ? String.fromCharCode(c + 32) : c > 127 ? key[i]!.toLowerCase() : key[i]!;
+    }
+    prev = kind;
+  }
+  return out.endsWith('_') ? out.slice(0, -1) : out;
+}
+
+/** Words that, right after a sensitive word, make a key name a property of the secret rather than the secret. */
+export const DEFAULT_KEY_QUALIFIERS = ['count', 'type', 'usage', 'length', 'size', 'limit'];
+
+/** Keys whose value `key=value` / `"key": "value"` text is masked by the secretAssignment rule. */
+export const ASSIGNMENT_KEYS = ['password', 'passwd', 'pwd', 'secret', 'token', 'api_key', 'apikey', 'access_key', 'accesskey', 'private_key', 'credentials'];
+
+/**
+ * Whether a key names a secret, after `entries` (each compared as its keyWords). An entry matches
+ * where a word of the key ends with it: `token` matches `x-auth-token`, `access_token`,
+ * `github.token`, `authToken` and `authtoken`, but not `input_tokens` or `tokenizer` (other words);
+ * `api_key` matches `x_api_key` and `apiKey`. A match followed by one of `qualifiers` as the next
+ * word does not count (`llm.token_count.prompt`, `gen_ai.token.type` hold counts and kinds of
+ * tokens, not tokens). Answers are cached per key (4,096 keys of up to 256 characters: keys come
+ * from senders).
+ */
+export function keyMatcher(entries: readonly string[], qualifiers: readonly string[] = DEFAULT_KEY_QUALIFIERS): (key: string) => boolean {
+  const words = [...new Set(entries.map(keyWords).filter((e) => e !== ''))];
+  const qualifying = new Set(qualifiers.map(keyWords));
+  const cache = new Map<string, boolean>();
+  const decide = (key: string): boolean => {
+    const k = keyWords(key);
+    for (const e of words) {
+      for (let at = k.indexOf(e); at !== -1; at = k.indexOf(e, at + 1)) {
+        const end = at + e.length;
+        if (end < k.length && k.charCodeAt(end) !== 95) continue; // inside a longer word
+        if (end === k.length) return true;
+        const next = k.indexOf('_', end + 1);
+        if (!qualifying.has(k.slice(end + 1, next === -1 ? k.length : next))) return true;
+      }
+    }
+    return false;
+  };
+  return (key) => {
+    if (key.length > 256) return decide(key);
+    let hit = cache.get(key);
+    if (hit === undefined) {
+      hit = decide(key);
+      if (cache.size >= 4096) cache.clear();
+      cache.set(key, hit);
+    }
+    return hit;
+  };
+}
+
+const assignmentKeyDefault = keyMatcher(ASSIGNMENT_KEYS);
+
+// ---- credit cards --------------------------------------------------------------------------------
+
+const isDigit = (c: number) => c >= 48 && c <= 57;
+const isHexLetter = (c: number) => (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+const isLetter = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
+/** The Luhn check over the digits of text[from, to) (separators skipped). */
+function luhn(text: string, from: number, to: number): boolean {
   let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
-    if (i % 2 === 1) {
+  let i = 0;
+  for (let p = to - 1; p >= from; p--) {
+    const c = text.charCodeAt(p);
+    if (!isDigit(c)) continue;
+    let d = c - 48;
+    if (i++ % 2 === 1) {
       d *= 2;
       if (d > 9) d -= 9;
     }
@@ -21,16 +107,218 @@ function luhn(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-const CARD = /\b\d(?:[ -]?\d){12,18}\b/g;
+/**
+ * Whether a number of `n` digits (13–19) whose first four are `p4` starts like a card number of its
+ * length: issuer prefixes and lengths per network (the IIN ranges the networks publish). No network
+ * here issues cards starting with 1 (UATP, airline cards, is left out), 7, 9 or 0, so epoch
+ * timestamps in s, ms, µs and ns (all starting with 1 until 2033) are never cards; ns timestamps
+ * starting with 2 (2033–2286) have 19 digits, and every 2-prefixed network here has 16.
+ */
+function cardPrefix(p4: number, n: number): boolean {
+  const p2 = Math.floor(p4 / 100);
+  const p3 = Math.floor(p4 / 10);
+  switch (Math.floor(p4 / 1000)) {
+    case 4: // Visa
+      return n === 13 || n === 16 || n === 19;
+    case 2: // Mastercard 2221–2720, Mir 2200–2204
+      return n === 16 && ((p4 >= 2221 && p4 <= 2720) || (p4 >= 2200 && p4 <= 2204));
+    case 5: // Mastercard 51–55; Maestro 50, 56–59
+      return p2 >= 51 && p2 <= 55 ? n === 16 : true;
+    case 6: // Discover, UnionPay, RuPay, Maestro
+      return true;
+    case 3: // American Express 34, 37; JCB 3528–3589; Diners Club 300–305, 36, 38, 39
+      if (p2 === 34 || p2 === 37) return n === 15;
+      if (p4 >= 3528 && p4 <= 3589) return n >= 16;
+      return (p3 >= 300 && p3 <= 305) || p2 === 36 || p2 === 38 || p2 === 39 ? n >= 14 : false;
+    case 8: // RuPay, UnionPay 81–82
+      return (p2 === 81 || p2 === 82) && n === 16;
+    default:
+      return false;
+  }
+}
+
+function isCard(text: string, from: number, to: number, digits: number): boolean {
+  let p4 = 0;
+  for (let i = from, k = 0; k < 4; i++) {
+    const c = text.charCodeAt(i);
+    if (isDigit(c)) {
+      p4 = p4 * 10 + c - 48;
+      k++;
+    }
+  }
+  return cardPrefix(p4, digits) && luhn(text, from, to);
+}
+
+/**
+ * Whether the letters next to a digit group, from `from` going `step` (-1 or 1), make it part of a
+ * hex string: they are hex letters up to the word's end. A word of only hex characters is a trace or
+ * span ID or a hash, not a card with a label; `card4111…` is a card. Looks at most 64 characters.
+ */
+function hexSide(text: string, from: number, step: -1 | 1): boolean {
+  let hex = false;
+  for (let i = from, n = 0; i >= 0 && i < text.length && n < 64; i += step, n++) {
+    const c = text.charCodeAt(i);
+    if (isHexLetter(c)) hex = true;
+    else if (isLetter(c)) return false;
+    else if (!isDigit(c)) break;
+  }
+  return hex;
+}
+
+function digitsEnd(text: string, from: number): number {
+  let i = from;
+  while (i < text.length && isDigit(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/** Where the next group of a run starts (one space or hyphen, then 3 digits or more), or -1. */
+function nextGroup(text: string, end: number): number {
+  const c = text.charCodeAt(end);
+  return (c === 32 || c === 45) && isDigit(text.charCodeAt(end + 1)) && isDigit(text.charCodeAt(end + 2)) && isDigit(text.charCodeAt(end + 3)) ? end + 1 : -1;
+}
+
+/** Whether the group text[start, end) is where a number ends or starts on its outer side (not a hex word, `0x…`, or a decimal's other half). */
+function outerSides(text: string, start: number, end: number, lone: boolean): { left: boolean; right: boolean } {
+  const before = start > 0 ? text.charCodeAt(start - 1) : 0;
+  const after = end < text.length ? text.charCodeAt(end) : 0;
+  const hexBefore = isLetter(before) && hexSide(text, start - 1, -1);
+  const hexAfter = isLetter(after) && hexSide(text, end, 1);
+  // A lone group is in a hex word when each side is hex letters or no letter, one side at least hex.
+  const inHex = lone && (hexBefore || hexAfter) && (hexBefore || !isLetter(before)) && (hexAfter || !isLetter(after));
+  const hexLiteral = (before === 120 || before === 88) && text.charCodeAt(start - 2) === 48;
+  const fraction = before === 46 && isDigit(text.charCodeAt(start - 2));
+  const integerPart = after === 46 && isDigit(text.charCodeAt(end + 1));
+  return { left: !(inHex || (!lone && hexBefore) || hexLiteral || fraction), right: !(inHex || (!lone && hexAfter) || integerPart) };
+}
+
+// Where a run that can hold 13 digits starts: a group of 13 digits or more, or of 3 or more followed
+// by another. Found natively (the lookbehind fails at once inside a group), so text without such a
+// run, prose with short numbers included, costs one regex scan. `\d{13}\d*`, not `\d{13,}`: V8
+// keeps a backtrack entry per digit of the latter and overflows the stack on 16 MB of digits.
+const BIG_GROUP = /(?<!\d)(?:\d{13}\d*|\d{3}\d*(?=[ -]\d{3}))/g;
+
+/**
+ * Masks card numbers. A card is whole groups of a run of digit groups separated by one space or
+ * hyphen: one group of 13–19 digits, or consecutive groups of 3 digits or more (`4111 1111 1111
+ * 1111`, `3782 822463 10005`) making 13–19 digits, with a card's prefix for its length and a valid
+ * Luhn check; the groups around it (an expiry date, a CVV, an order number) may be any digits, and
+ * the longest candidate from a group is tried first (a card and the CVV after it go together). A card
+ * is never cut out of a longer group of digits: most long numbers hold some Luhn-valid 13–19-digit
+ * window with a card prefix (half of all 19-digit numbers), so that would mask every long number. A
+ * group in a word of hex characters (trace and span IDs, hashes: hexSide) or after `0x` is part of a
+ * hex string, and a group after or before `<digit>.` is part of a decimal number
+ * (`0.6011000990139424`); neither is a card. Each group is read at most once per candidate that
+ * starts within 19 digits before it: linear.
+ */
+function redactCards(text: string, count: (r: RuleName) => void): string {
+  if (text.length < 13) return text;
+  let out = '';
+  let copied = 0;
+  const starts = new Int32Array(8);
+  const ends = new Int32Array(8);
+  BIG_GROUP.lastIndex = 0;
+  for (let m = BIG_GROUP.exec(text); m !== null; m = BIG_GROUP.exec(text)) {
+    const runStart = m.index;
+    let s = runStart;
+    let e = runStart + m[0].length;
+    for (;;) {
+      const first = e - s;
+      const following = nextGroup(text, e);
+      let runEnd = e;
+      if (first <= 19) {
+        // The groups a card starting at s could span.
+        starts[0] = s;
+        ends[0] = e;
+        let k = 1;
+        let digits = first;
+        for (let g = following; g !== -1 && k < 8; ) {
+          const ge = digitsEnd(text, g);
+          if (digits + ge - g > 19) break;
+          starts[k] = g;
+          ends[k] = ge;
+          k++;
+          digits += ge - g;
+          g = nextGroup(text, ge);
+        }
+        for (let h = k - 1; h >= 0; h--) {
+          if (digits >= 13) {
+            const lastOfRun = nextGroup(text, ends[h]!) === -1;
+            const sides = s === runStart || lastOfRun ? outerSides(text, s, ends[h]!, s === runStart && lastOfRun) : { left: true, right: true };
+            if ((s !== runStart || sides.left) && (!lastOfRun || sides.right) && isCard(text, s, ends[h]!, digits)) {
+              out += text.slice(copied, s) + mask('creditCard');
+              copied = ends[h]!;
+              count('creditCard');
+              runEnd = ends[h]!;
+              break;
+            }
+          }
+          digits -= ends[h]! - starts[h]!;
+        }
+      }
+      const next = nextGroup(text, runEnd);
+      if (next === -1) {
+        BIG_GROUP.lastIndex = runEnd;
+        break;
+      }
+      s = next;
+      e = digitsEnd(text, s);
+    }
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+// ---- the other rules -----------------------------------------------------------------------------
+
 const BEARER = /\b(Bearer|Basic|Token|Digest)\s+[A-Za-z0-9\-._~+/]{8,4096}=*/gi;
 const JWT = /\beyJ[A-Za-z0-9_-]{1,4096}\.eyJ[A-Za-z0-9_-]{1,8192}\.[A-Za-z0-9_-]{0,4096}/g;
 const API_KEYS = /\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,200}|sk_(?:live|test)_[A-Za-z0-9]{16,200}|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}|xox[abprs]-[A-Za-z0-9-]{10,200}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,200})/g;
-const URL_PASSWORD = /:\/\/([^\s:/@]{1,256}):([^\s/@]{1,256})@/g;
+// `scheme://user:password@host`: the user may be empty (`redis://:pw@host`) and hold an '@'
+// (`user@corp.com`); the password runs to the last '@' of the authority, which ends at '/', '?',
+// '#' or white space (RFC 3986), so `p@ss` is masked whole.
+const URL_PASSWORD = /:\/\/([^\s:/?#]{0,256}):([^\s/?#]{1,256})@/g;
 const SQL_LITERAL = /'(?:[^']|''){0,100000}'/g;
-const SECRET_ASSIGNMENT = /\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|client[_-]?secret)(\s{0,8}[=:]\s{0,8})("[^"]{0,1024}"|'[^']{0,1024}'|[^\s&;,'"]{1,1024})/gi;
+// `key=value`, `key: value`, `"key": "value"`, `\"key\":\"value\"`: a key (any name: which keys
+// count is decided on its words, as for attribute keys), an optional closing quote, the separator.
+// The lookbehind starts a key only where a name starts, so each position is tried once.
+const ASSIGNMENT = /(?<![A-Za-z0-9_.-])([A-Za-z0-9_.-]{1,128})(\\?["'])?(\s{0,8}[=:]\s{0,8})/g;
+// The value after it: quoted (escapes kept inside; the closing quote may be missing, as in a cut
+// value) or bare up to white space or a delimiter.
+const ASSIGNED_VALUE = /"(?:[^"\\\r\n]|\\.){0,1024}"?|'(?:[^'\\\r\n]|\\.){0,1024}'?|\\"(?:\\\\(?:\\\\|\\"|[^\\])|\\[^"\\]|[^"\\]){0,1024}(?:\\")?|[^\s&;,'"]{1,1024}/y;
 
-const EMAIL_LOCAL = /[A-Za-z0-9._%+-]/;
-const EMAIL_DOMAIN = /[A-Za-z0-9.-]/;
+function redactAssignments(text: string, isKey: (key: string) => boolean, count: (r: RuleName) => void): string {
+  if (!text.includes('=') && !text.includes(':')) return text;
+  let out = '';
+  let copied = 0;
+  ASSIGNMENT.lastIndex = 0;
+  for (let m = ASSIGNMENT.exec(text); m !== null; m = ASSIGNMENT.exec(text)) {
+    if (!isKey(m[1]!)) continue; // the search goes on after the separator: `note=password=x`
+    const at = m.index + m[0].length;
+    ASSIGNED_VALUE.lastIndex = at;
+    const v = ASSIGNED_VALUE.exec(text);
+    if (!v) continue;
+    const value = v[0];
+    const open = value.startsWith('\\"') ? '\\"' : value[0] === '"' || value[0] === "'" ? value[0] : '';
+    const close = open !== '' && value.length >= 2 * open.length && value.endsWith(open) ? open : '';
+    const inner = value.slice(open.length, value.length - close.length);
+    ASSIGNMENT.lastIndex = at + value.length;
+    // Nothing to hide, or already masked (a SQL literal, a token another rule found).
+    if (inner === '' || (inner === '?' && open === "'") || inner.startsWith('<redacted:')) continue;
+    count('secretAssignment');
+    out += text.slice(copied, at) + open + mask('secretAssignment') + close;
+    copied = at + value.length;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+// E-mails are found by scanning from each '@' (a regex would retry the local part at every start).
+const EMAIL_LOCAL = new Uint8Array(128);
+const EMAIL_DOMAIN = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  EMAIL_LOCAL[c] = /[A-Za-z0-9._%+-]/.test(ch) ? 1 : 0;
+  EMAIL_DOMAIN[c] = /[A-Za-z0-9.-]/.test(ch) ? 1 : 0;
+}
+const inTable = (table: Uint8Array, c: number) => c < 128 && table[c] === 1;
 
 function redactEmails(text: string, count: (r: RuleName) => void): string {
   if (!text.includes('@')) return text;
@@ -39,46 +327,41 @@ function redactEmails(text: string, count: (r: RuleName) => void): string {
   let at = text.indexOf('@');
   while (at !== -1) {
     let start = at;
-    while (start > last && at - start < 64 && EMAIL_LOCAL.test(text[start - 1]!)) start--;
+    while (start > last && at - start < 64 && inTable(EMAIL_LOCAL, text.charCodeAt(start - 1))) start--;
     let end = at + 1;
-    while (end < text.length && end - at < 254 && EMAIL_DOMAIN.test(text[end]!)) end++;
-    const domain = text.slice(at + 1, end).replace(/\.+$/, '');
-    const dot = domain.lastIndexOf('.');
-    if (start < at && dot > 0 && /^[A-Za-z]{2,24}$/.test(domain.slice(dot + 1))) {
+    while (end < text.length && end - at < 254 && inTable(EMAIL_DOMAIN, text.charCodeAt(end))) end++;
+    while (end > at + 1 && text.charCodeAt(end - 1) === 46) end--; // a sentence's full stop
+    // A top-level domain of 2–24 letters after the last dot.
+    let dot = end;
+    while (dot > at + 1 && isLetter(text.charCodeAt(dot - 1))) dot--;
+    const tld = end - dot;
+    if (start < at && tld >= 2 && tld <= 24 && dot - 1 > at + 1 && text.charCodeAt(dot - 1) === 46) {
       out += text.slice(last, start) + mask('email');
       count('email');
-      last = at + 1 + domain.length;
+      last = end;
     }
     at = text.indexOf('@', Math.max(at + 1, last));
   }
   return out + text.slice(last);
 }
 
+export interface TextOptions {
+  /** Which `key=value` keys hold secrets (the secretAssignment rule); ASSIGNMENT_KEYS by default. */
+  assignmentKey?: (key: string) => boolean;
+}
+
 /** Masks what `rules` name in free text. `count` is called once per masked occurrence. */
-export function redactText(text: string, rules: ReadonlySet<RuleName>, count: (r: RuleName) => void): string {
+export function redactText(text: string, rules: ReadonlySet<RuleName>, count: (r: RuleName) => void, options: TextOptions = {}): string {
   let t = text;
   if (rules.has('bearerToken')) {
     t = t.replace(BEARER, (_m, scheme: string) => (count('bearerToken'), `${scheme} ${mask('bearerToken')}`));
-    t = t.replace(JWT, () => (count('bearerToken'), mask('bearerToken')));
+    if (t.includes('eyJ')) t = t.replace(JWT, () => (count('bearerToken'), mask('bearerToken')));
   }
   if (rules.has('apiKey')) t = t.replace(API_KEYS, () => (count('apiKey'), mask('apiKey')));
   if (rules.has('urlPassword') && t.includes('://')) t = t.replace(URL_PASSWORD, (_m, user: string) => (count('urlPassword'), `://${user}:${mask('urlPassword')}@`));
-  if (rules.has('secretAssignment')) {
-    t = t.replace(SECRET_ASSIGNMENT, (m, key: string, sep: string, value: string) => {
-      if (value === "'?'" || value.startsWith('<redacted:')) return m; // already masked (SQL literal, token)
-      count('secretAssignment');
-      return `${key}${sep}${mask('secretAssignment')}`;
-    });
-  }
+  if (rules.has('secretAssignment')) t = redactAssignments(t, options.assignmentKey ?? assignmentKeyDefault, count);
   if (rules.has('email')) t = redactEmails(t, count);
-  if (rules.has('creditCard')) {
-    t = t.replace(CARD, (m) => {
-      const digits = m.replace(/[ -]/g, '');
-      if (digits.length < 13 || digits.length > 19 || !luhn(digits)) return m;
-      count('creditCard');
-      return mask('creditCard');
-    });
-  }
+  if (rules.has('creditCard')) t = redactCards(t, count);
   return t;
 }
 

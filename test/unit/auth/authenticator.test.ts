@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { createAuthenticator, warnIfExposed } from '../../../src/auth/authenticator.ts';
+import { SignJWT } from 'jose';
+import { createAuthenticator, isJwt, warnIfExposed } from '../../../src/auth/authenticator.ts';
 import { createApiKeyVerifier, hashApiKey, SCRYPT_QUEUE_LIMIT } from '../../../src/auth/api-keys.ts';
 import { AuthError, nodeHeaders } from '../../../src/auth/types.ts';
 import { defaultAuthConfig } from '../../../src/config/security.ts';
@@ -62,6 +63,45 @@ test('admit: tenant from the key, a matching or empty tenant header accepted, an
   assert.equal(await kind(auth.admit(headers({ 'x-api-key': 'secret-q' }), 'x-scope-orgid', 'ingest')), 'forbidden');
   assert.equal(await kind(auth.admit(headers({ authorization: 'Basic eDp5' }), 'x-scope-orgid', 'query')), 'unauthenticated');
   assert.equal(await kind(auth.admit(headers({}), 'x-scope-orgid', 'query')), 'unauthenticated');
+});
+
+test('apiKey+jwt: a bearer API key with dots is looked up as a key; a bearer that decodes as a JWT is checked as one, and only as one', async () => {
+  // Found by security QA: a key with dots, sent as `Authorization: Bearer`, had a JWT's shape and was refused.
+  const secret = 'a-shared-secret-of-at-least-32-characters!';
+  const dotted = 'tq.acme.k3y-0123456789';
+  const dottedChosen = 'my.chosen.pass-phrase';
+  const b64 = (json: unknown) => Buffer.from(JSON.stringify(json)).toString('base64url');
+  // Has a JWT's header, so it is checked as a JWT (and fails its signature), never as the key it also is.
+  const jwtLooking = `${b64({ alg: 'HS256' })}.${b64({ tenant: 'acme', exp: 4_000_000_000 })}.not-the-signature`;
+  const auth = createAuthenticator(
+    {
+      ...defaultAuthConfig(),
+      mode: 'apiKey+jwt',
+      apiKeys: [
+        { name: 'dotted', hash: hashApiKey(dotted), tenant: 'acme', scopes: ['query'] },
+        { name: 'chosen', hash: hashApiKey(dottedChosen, 'scrypt'), tenant: 'beta', scopes: ['query'] },
+        { name: 'jwt-looking', hash: hashApiKey(jwtLooking), tenant: 'acme', scopes: ['admin'] },
+      ],
+      jwt: { ...defaultAuthConfig().jwt, secret },
+    },
+    silentLogger(),
+  );
+  const admit = (authorization: string) =>
+    auth.admit(headers({ authorization }), 'x-scope-orgid', 'query').then(
+      (p) => `${p.method}:${p.tenant}`,
+      (e: unknown) => (e instanceof AuthError ? e.kind : String(e)),
+    );
+  assert.equal(await admit(`Bearer ${dotted}`), 'apiKey:acme');
+  assert.equal(await admit(`Bearer ${dottedChosen}`), 'apiKey:beta');
+  const token = await new SignJWT({ tenant: 'gamma', scope: 'query' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(new TextEncoder().encode(secret));
+  assert.equal(await admit(`Bearer ${token}`), 'jwt:gamma');
+  assert.equal(await admit(`Bearer ${jwtLooking}`), 'unauthenticated');
+  assert.equal(await admit(`Bearer ${dotted}x`), 'unauthenticated');
+
+  assert.equal(isJwt(token), true);
+  for (const notJwt of [dotted, dottedChosen, 'a.b.c', `${b64({ typ: 'JWT' })}.e30.x`, `${b64([1])}.e30.x`, `${b64('alg')}.e30.x`, 'eyJhbGciOi.e30.x']) {
+    assert.equal(isJwt(notJwt), false, notJwt);
+  }
 });
 
 test('auth config mistakes stop start-up with the key named', () => {

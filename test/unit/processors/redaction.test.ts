@@ -1,12 +1,16 @@
 // The redaction processor: each rule on realistic text, what it must not touch, every place
-// values sit, and linear time on hostile input.
+// values sit, the order it runs in beside attribute limits, and linear time on hostile input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRedactionProcessor, defaultRedactionProcessorConfig } from '../../../ingest/processors/redaction/redaction-processor.ts';
-import { redactText, RULES, type RuleName } from '../../../ingest/processors/redaction/rules.ts';
+import { keyMatcher, redactText, RULES, type RuleName } from '../../../ingest/processors/redaction/rules.ts';
+import { createLimitsProcessor, defaultLimitsProcessorConfig } from '../../../ingest/processors/limits/limits-processor.ts';
+import { withSecurityProcessors } from '../../../src/server/security.ts';
+import { testConfig } from '../../helpers/gateway.ts';
 import { sinkConsumer } from '../../helpers/sink-consumer.ts';
-import { attrs, log, resource, span } from '../../helpers/telemetry-builders.ts';
+import { attrs, log, metricPoint, numberPoint, resource, scope, span } from '../../helpers/telemetry-builders.ts';
 import { silentLogger } from '../../../src/logger.ts';
+import type { AnyValue, KeyValue } from '../../../src/model/telemetry.ts';
 
 const all = new Set<RuleName>(RULES);
 const redact = (s: string) => {
@@ -74,11 +78,286 @@ test('every place a value sits is redacted: resource, record, event and link att
 });
 
 test('hostile input is scanned in linear time (no catastrophic backtracking)', { timeout: 60_000 }, () => {
-  const inputs = ['a.'.repeat(200_000) + '@', '@'.repeat(400_000), "'".repeat(400_000), '1 '.repeat(200_000), 'eyJ'.repeat(130_000), '://' + ':'.repeat(400_000), 'password='.repeat(40_000)];
+  const inputs = [
+    'a.'.repeat(200_000) + '@',
+    '@'.repeat(400_000),
+    "'".repeat(400_000),
+    '1 '.repeat(200_000),
+    'eyJ'.repeat(130_000),
+    '://' + ':'.repeat(400_000),
+    'password='.repeat(40_000),
+    'DB_PASSWORD='.repeat(40_000),
+    '"password":'.repeat(40_000),
+    '\\"password\\":\\"'.repeat(40_000),
+    'a'.repeat(400_000) + '=x',
+    '4111 '.repeat(100_000),
+    '1234567890'.repeat(40_000),
+    '4111111111111111 '.repeat(25_000),
+    'x://a:' + 'b@'.repeat(200_000),
+    'c0ffee1234567890123'.repeat(20_000),
+  ];
   for (const input of inputs) {
     // A quadratic pattern would run for many minutes on 400 KB: the test's timeout is the guard.
     assert.equal(typeof redactText(input, all, () => {}), 'string');
   }
+  // Digits as long as a request allows, in groups or not, are found without a regex that keeps a
+  // backtrack entry per group or digit (and overflows the stack).
+  assert.equal(redactText('1 '.repeat(4_000_000), all, () => {}).length, 8_000_000);
+  assert.equal(redactText('1234567890'.repeat(1_600_000), all, () => {}).length, 16_000_000);
+});
+
+test('key=value secrets are found by the words of the key: prefixed environment names, camelCase, header names', () => {
+  for (const [text, want] of [
+    ['DB_PASSWORD=hunter2', 'DB_PASSWORD=<redacted:secretAssignment>'],
+    ['export MYSQL_ROOT_PASSWORD=hunter2 && run', 'export MYSQL_ROOT_PASSWORD=<redacted:secretAssignment> && run'],
+    ['AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCY aws s3 ls', 'AWS_SECRET_ACCESS_KEY=<redacted:secretAssignment> aws s3 ls'],
+    ['x_api_key: abcdef0123', 'x_api_key: <redacted:secretAssignment>'],
+    ['X-Api-Key: abcdef0123', 'X-Api-Key: <redacted:secretAssignment>'],
+    ['accessToken=abc.def refreshToken=ghi', 'accessToken=<redacted:secretAssignment> refreshToken=<redacted:secretAssignment>'],
+    ['GET /reset?token=6f1e2d&user=bob', 'GET /reset?token=<redacted:secretAssignment>&user=bob'],
+    ['note=password=hunter2', 'note=password=<redacted:secretAssignment>'],
+  ]) {
+    assert.equal(redact(text!).text, want, text);
+  }
+  // Counts of AI model tokens are not tokens.
+  for (const text of ['usage input_tokens=1200 output_tokens=87 max_tokens: 4096', 'llm.token_count.prompt=12 gen_ai.token.type=input tokenizer=cl100k_base', 'the tokens: are explained below']) {
+    assert.equal(redact(text).text, text);
+  }
+});
+
+test('JSON and quoted secrets are masked inside their quotes, so the JSON stays valid', () => {
+  const body = '{"user":"bob","password": "s3cr\\"et","api_key":"abc123","token" : "xyz","n":1}';
+  const got = redact(body).text;
+  assert.deepEqual(JSON.parse(got), { user: 'bob', password: '<redacted:secretAssignment>', api_key: '<redacted:secretAssignment>', token: '<redacted:secretAssignment>', n: 1 });
+  // A JSON log line inside a JSON log line (container runtimes write these), and single quotes.
+  const wrapped = JSON.stringify({ log: JSON.stringify({ password: 'p"w\\x', ok: true }) });
+  assert.deepEqual(JSON.parse(JSON.parse(redact(wrapped).text).log), { password: '<redacted:secretAssignment>', ok: true });
+  assert.equal(redact("{'password': 's3cret'}").text, "{'password': '<redacted:secretAssignment>'}");
+  // A value cut before its closing quote is masked to its end.
+  assert.equal(redact('{"password":"s3cret-and-mo').text, '{"password":"<redacted:secretAssignment>');
+  assert.equal(redact('{"password":""}').text, '{"password":""}', 'an empty value hides nothing');
+});
+
+const luhnValid = (d: string) => {
+  let sum = 0;
+  for (let i = 0; i < d.length; i++) {
+    let x = d.charCodeAt(d.length - 1 - i) - 48;
+    if (i % 2 === 1) x = x * 2 > 9 ? x * 2 - 9 : x * 2;
+    sum += x;
+  }
+  return sum % 10 === 0;
+};
+/** The first number from `n` up that passes the Luhn check: a timestamp a Luhn-only rule masks. */
+const luhnFrom = (n: bigint) => {
+  while (!luhnValid(String(n))) n++;
+  return String(n);
+};
+
+test('card numbers next to other digits are masked as whole groups: expiry dates, CVVs, order numbers around them', () => {
+  for (const [text, want] of [
+    ['card=4111 1111 1111 1111 exp 12/29', 'card=<redacted:creditCard> exp 12/29'],
+    ['card 4111111111111111 12/29', 'card <redacted:creditCard> 12/29'],
+    ['4111 1111 1111 1111 123', '<redacted:creditCard> 123'],
+    ['call 555 4111111111111111 now', 'call 555 <redacted:creditCard> now'],
+    ['order 12 5500-0000-0000-0004', 'order 12 <redacted:creditCard>'],
+    ['card4111111111111111 cc_4111111111111111', 'card<redacted:creditCard> cc_<redacted:creditCard>'],
+    ['amex 3782 822463 10005, diners 30569309025904, jcb 3530111333300000', 'amex <redacted:creditCard>, diners <redacted:creditCard>, jcb <redacted:creditCard>'],
+    ['two 4111111111111111 6011111111111117', 'two <redacted:creditCard> <redacted:creditCard>'],
+    ['mc 2223003122003222 up 6200000000000005', 'mc <redacted:creditCard> up <redacted:creditCard>'],
+  ]) {
+    assert.equal(redact(text!).text, want, text);
+  }
+  // Never a window cut out of a longer digit string: half of all 19-digit numbers hold one.
+  for (const text of ['ref:41111111111111110', 'id 411111111111111100000']) assert.equal(redact(text).text, text);
+});
+
+test('timestamps, hex IDs and decimals are never taken for cards, even when they pass the Luhn check', () => {
+  const stamps = [
+    luhnFrom(1_733_000_000_000_000_000n), // ns, 19 digits
+    luhnFrom(1_733_000_000_000_000n), // µs, 16 digits
+    luhnFrom(1_733_000_000_000n), // ms, 13 digits
+    luhnFrom(2_100_000_000_000_000_000n), // ns in 2036
+    luhnFrom(2_201_000_000_000_000_000n), // ns in 2039 (Mir cards start 2200–2204, with 16 digits)
+  ];
+  for (const ts of stamps) {
+    for (const text of [`ts ${ts}`, `{"timeUnixNano":"${ts}","observed":${ts}}`, `start=${ts} end=${ts}`, `${ts} 4111`]) assert.equal(redact(text).text, text);
+  }
+  const hexId = 'c0ffee' + luhnFrom(4_111_111_111_111_111n) + 'abcdef0123';
+  for (const text of [`trace_id=${hexId}`, `ptr 0x${luhnFrom(4_111_111_111_111_111n)}`, `score ${'0.' + luhnFrom(6_011_000_990_139_424n)}`, `${luhnFrom(4_111_111_111_111_111n)}.5 kg`]) {
+    assert.equal(redact(text).text, text);
+  }
+});
+
+test('URL passwords: an empty user, an @ inside the password or the user, not the path or query', () => {
+  assert.equal(redact('redis://:hunter2@cache:6379/0').text, 'redis://:<redacted:urlPassword>@cache:6379/0');
+  assert.equal(redact('postgres://app:p@ss@db:5432/orders').text, 'postgres://app:<redacted:urlPassword>@db:5432/orders');
+  assert.equal(redact('amqp://svc:a:b@c@mq/vhost next').text, 'amqp://svc:<redacted:urlPassword>@mq/vhost next');
+  assert.equal(redact('mongodb://ops%40corp:pw@db/x').text, 'mongodb://ops%40corp:<redacted:urlPassword>@db/x');
+  for (const text of ['https://user@host:8443/path', 'https://host:8443/users/@alice', 'https://host:8443/x?to=a@b']) assert.equal(redact(text).text, text);
+});
+
+test('sensitive keys are matched word by word: tokens of AI usage stay, every credential key is masked', async () => {
+  const kept = [
+    'gen_ai.usage.input_tokens',
+    'gen_ai.usage.output_tokens',
+    'gen_ai.usage.cache_read_input_tokens',
+    'gen_ai.request.max_tokens',
+    'gen_ai.token.type',
+    'llm.token_count.prompt',
+    'llm.token_count.completion',
+    'llm.usage.total_tokens',
+    'ai.usage.promptTokens',
+    'input_token_count',
+    'gen_ai.tokenizer',
+    'secretary',
+  ];
+  const masked = [
+    'x-auth-token',
+    'access_token',
+    'github.token',
+    'http.request.header.authorization',
+    'http.request.header.x-api-key',
+    'http.response.header.set-cookie',
+    'authToken',
+    'APIKey',
+    'aws.secret_access_key',
+    'DB_PASSWORD',
+    'db.connection.password',
+    'oauth2token',
+    'client_secret',
+    'privateKey',
+    'credentials',
+  ];
+  const isSensitive = keyMatcher(defaultRedactionProcessorConfig().sensitiveKeys, defaultRedactionProcessorConfig().sensitiveKeyQualifiers);
+  assert.deepEqual(kept.filter(isSensitive), []);
+  assert.deepEqual(masked.filter((k) => !isSensitive(k)), []);
+
+  const sink = sinkConsumer<'traces'>();
+  const p = createRedactionProcessor('redaction/traces', defaultRedactionProcessorConfig(), 'traces', sink, silentLogger());
+  await p.consume([
+    span({
+      resource: resource('claude-code'),
+      attributes: [
+        ...kept.map((key, i): KeyValue => ({ key, value: i % 2 ? { intValue: String(100 + i) } : { stringValue: key === 'gen_ai.token.type' ? 'input' : String(100 + i) } })),
+        ...masked.map((key): KeyValue => ({ key, value: { stringValue: 'v4lue' } })),
+      ],
+    }),
+  ]);
+  const got = new Map(sink.all()[0]!.attributes.map((kv) => [kv.key, kv.value]));
+  kept.forEach((key, i) => {
+    const sent = key === 'gen_ai.token.type' ? 'input' : String(100 + i);
+    assert.deepEqual(got.get(key), i % 2 ? { intValue: sent } : { stringValue: sent }, key);
+  });
+  for (const key of masked) assert.deepEqual(got.get(key), { stringValue: '<redacted:sensitiveKey>' }, key);
+});
+
+test('a key-value list under a sensitive key has every value masked, its keys kept; lists and bytes are masked whole', async () => {
+  const sink = sinkConsumer<'logs'>();
+  const p = createRedactionProcessor('redaction/logs', defaultRedactionProcessorConfig(), 'logs', sink, silentLogger());
+  const kv = (o: Record<string, AnyValue>): AnyValue => ({ kvlistValue: { values: Object.entries(o).map(([key, value]) => ({ key, value })) } });
+  await p.consume([
+    log({
+      attributes: attrs({
+        credentials: kv({ user: { stringValue: 'bob' }, pass: { stringValue: 'hunter2' }, pin: { intValue: '1234' }, nested: kv({ otp: { stringValue: '999111' } }) }),
+        'http.request.header.authorization': { arrayValue: { values: [{ stringValue: 'Basic dXNlcjpwYXNz' }] } },
+        'db.password': { bytesValue: Buffer.from('hunter2').toString('base64') },
+        'user.password': {},
+      }),
+    }),
+  ]);
+  const a = Object.fromEntries(sink.all()[0]!.attributes.map((x) => [x.key, x.value]));
+  const m = { stringValue: '<redacted:sensitiveKey>' };
+  assert.deepEqual(a.credentials, kv({ user: m, pass: m, pin: m, nested: kv({ otp: m }) }));
+  assert.deepEqual(a['http.request.header.authorization'], m);
+  assert.deepEqual(a['db.password'], m);
+  assert.deepEqual(a['user.password'], {}, 'an empty value hides nothing');
+});
+
+test('span, event and scope names, trace states, severity texts, event names, schema URLs, metric metadata and bytes values are redacted too', async () => {
+  const sink = sinkConsumer<'traces'>();
+  const p = createRedactionProcessor('redaction/traces', defaultRedactionProcessorConfig(), 'traces', sink, silentLogger());
+  const sc = { ...scope('billing token=abc123', '1.0 for ops@example.com'), schemaUrl: 'https://u:pw@schemas.example.com/1.0' };
+  const res = { ...resource('svc'), schemaUrl: 'https://u:pw@schemas.example.com/1.0' };
+  const text = (s: string): AnyValue => ({ bytesValue: Buffer.from(s).toString('base64') });
+  const binary: AnyValue = { bytesValue: Buffer.from([0xff, 0xfe, 0x40, 0x41, 0x2e, 0x63, 0x6f]).toString('base64') };
+  await p.consume([
+    span({
+      resource: res,
+      scope: sc,
+      name: 'GET /reset?token=6f1e2d9a',
+      traceState: 'vendor=secret=abc',
+      attributes: attrs({ payload: text('mail jane@example.com'), raw: binary }),
+      events: [{ timeUnixNano: 1n, name: 'retry for jane@example.com', attributes: [], droppedAttributesCount: 0 }],
+      links: [{ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceState: 'k=password=hunter2', flags: 0, attributes: [], droppedAttributesCount: 0 }],
+    }),
+  ]);
+  const s = sink.all()[0]!;
+  assert.equal(s.name, 'GET /reset?token=<redacted:secretAssignment>');
+  assert.equal(s.traceState, 'vendor=secret=<redacted:secretAssignment>');
+  assert.equal(s.events[0]!.name, 'retry for <redacted:email>');
+  assert.equal(s.links[0]!.traceState, 'k=password=<redacted:secretAssignment>');
+  assert.equal(s.scope.name, 'billing token=<redacted:secretAssignment>');
+  assert.equal(s.scope.version, '1.0 for <redacted:email>');
+  assert.equal(s.scope.schemaUrl, 'https://u:<redacted:urlPassword>@schemas.example.com/1.0');
+  assert.equal(s.resource.schemaUrl, 'https://u:<redacted:urlPassword>@schemas.example.com/1.0');
+  const a = Object.fromEntries(s.attributes.map((x) => [x.key, x.value]));
+  assert.equal(Buffer.from((a.payload as { bytesValue: string }).bytesValue, 'base64').toString(), 'mail <redacted:email>', 'UTF-8 bytes are scanned and stay bytes');
+  assert.deepEqual(a.raw, binary, 'bytes that are not UTF-8 are kept');
+
+  const logs = sinkConsumer<'logs'>();
+  const lp = createRedactionProcessor('redaction/logs', defaultRedactionProcessorConfig(), 'logs', logs, silentLogger());
+  await lp.consume([log({ severityText: 'ERROR token=abc', eventName: 'login.failed for jane@example.com', body: text('password=hunter2') })]);
+  const l = logs.all()[0]!;
+  assert.equal(l.severityText, 'ERROR token=<redacted:secretAssignment>');
+  assert.equal(l.eventName, 'login.failed for <redacted:email>');
+  assert.equal(Buffer.from((l.body as { bytesValue: string }).bytesValue, 'base64').toString(), 'password=<redacted:secretAssignment>');
+
+  const metrics = sinkConsumer<'metrics'>();
+  const mp = createRedactionProcessor('redaction/metrics', defaultRedactionProcessorConfig(), 'metrics', metrics, silentLogger());
+  const point = metricPoint(numberPoint({ attributes: attrs({ 'gen_ai.token.type': 'input' }) }), {
+    name: 'gen_ai.client.token.usage',
+    description: 'tokens used; owner ops@example.com',
+    metadata: attrs({ 'api.key': 'k', note: 'DB_PASSWORD=hunter2' }),
+  });
+  await mp.consume([point]);
+  const got = metrics.all()[0]!;
+  assert.equal(got.metric.name, 'gen_ai.client.token.usage');
+  assert.equal(got.metric.description, 'tokens used; owner <redacted:email>');
+  assert.deepEqual(got.metric.metadata, attrs({ 'api.key': '<redacted:sensitiveKey>', note: 'DB_PASSWORD=<redacted:secretAssignment>' }));
+  assert.deepEqual(got.point.attributes, attrs({ 'gen_ai.token.type': 'input' }));
+});
+
+test('redaction sees values before attribute limits cut them: default order, inserted order, and a config naming limits first refused', async () => {
+  const order = (processors: Record<string, unknown>, pipelines?: Record<string, unknown>) =>
+    withSecurityProcessors(testConfig({ processors, ...(pipelines && { pipelines }) })).pipelines;
+  assert.deepEqual(order({ redaction: {}, limits: {} }).traces!.processors, ['memory_limiter', 'redaction', 'limits', 'batch']);
+  const named = { traces: { receivers: ['otlp'], processors: ['memory_limiter', 'redaction', 'batch'], exporters: ['duckdb'] } };
+  assert.deepEqual(order({ redaction: {}, limits: {} }, named).traces!.processors, ['memory_limiter', 'redaction', 'limits', 'batch']);
+  const limitsFirst = { logs: { receivers: ['otlp'], processors: ['memory_limiter', 'limits', 'redaction/pii', 'batch'], exporters: ['duckdb'] } };
+  assert.throws(
+    () => order({ 'redaction/pii': {}, limits: {} }, limitsFirst),
+    (err: Error) => err.name === 'ConfigError' && /^pipelines\.logs\.processors: "limits" runs before "redaction\/pii" \(memory_limiter, limits, redaction\/pii, batch\)/.test(err.message),
+  );
+
+  // What the order protects: a card number across the truncation point.
+  const sink = sinkConsumer<'traces'>();
+  const limits = createLimitsProcessor('limits/traces', { ...defaultLimitsProcessorConfig(), maxValueLength: 40 }, 'traces', sink, silentLogger());
+  const p = createRedactionProcessor('redaction/traces', defaultRedactionProcessorConfig(), 'traces', limits, silentLogger());
+  await p.consume([span({ resource: resource('svc'), attributes: attrs({ note: 'charged to card 4111 1111 1111 1111 today' }) })]);
+  const value = (sink.all()[0]!.attributes[0]!.value as { stringValue: string }).stringValue;
+  assert.equal(value.length, 40);
+  assert.doesNotMatch(value, /4111/);
+});
+
+test('sensitiveKeys, sensitiveKeyQualifiers: entries without a letter or digit are refused; qualifiers are configurable', async () => {
+  assert.throws(
+    () => createRedactionProcessor('redaction/logs', { ...defaultRedactionProcessorConfig(), sensitiveKeys: ['password', '..'] }, 'logs', sinkConsumer<'logs'>(), silentLogger()),
+    (err: Error) => err.name === 'SettingError' && /^sensitiveKeys: expected a list of key names/.test(err.message),
+  );
+  const sink = sinkConsumer<'logs'>();
+  const p = createRedactionProcessor('redaction/logs', { ...defaultRedactionProcessorConfig(), sensitiveKeyQualifiers: ['count'] }, 'logs', sink, silentLogger());
+  await p.consume([log({ resource: resource('svc'), attributes: attrs({ 'llm.token_count.total': 12n, 'gen_ai.token.type': 'input' }) })]);
+  assert.deepEqual(sink.all()[0]!.attributes, attrs({ 'llm.token_count.total': 12n, 'gen_ai.token.type': '<redacted:sensitiveKey>' }));
 });
 
 test('unknown rules are refused at start-up naming the known ones', () => {

@@ -1,0 +1,43 @@
+// The cost of an operation from its list sizes, on the gateway's schema.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isObjectType, isInterfaceType, parse } from 'graphql';
+import { schema } from '../../../schema/index.ts';
+import { MAX_LIST_SIZE, queryCost } from '../../../src/server/query-cost.ts';
+
+const cost = (query: string, variables?: Record<string, unknown>) => queryCost(schema, parse(query), undefined, variables, 100);
+
+test('a list costs the size it asks for, as a literal or a variable, beyond 1,000 too', () => {
+  // Found by security QA: sizes were counted as at most 1,000, and alertHistory takes up to 10,000.
+  assert.equal(cost('{ alertHistory(limit: 10000) { at value } }'), 3 * 10_000);
+  assert.equal(cost('query($n: Int) { alertHistory(limit: $n) { at } }', { n: 10_000 }), 2 * 10_000);
+  assert.equal(cost('{ alertHistory(limit: 1000) { at } }'), 2 * 1000);
+  assert.equal(cost('{ spans(first: 5000) { nodes { name } } }'), 3 * 5000);
+});
+
+test('a size no field takes counts as the largest one does, so its resolver gives the precise error', () => {
+  assert.equal(cost('{ spans(first: 100000) { edges { cursor } } }'), 3 * MAX_LIST_SIZE);
+  assert.equal(cost('{ alertHistory(limit: 1e300) { at } }'), 2 * MAX_LIST_SIZE);
+});
+
+test('a size argument with a schema default counts its default; a list without one counts defaultListSize', () => {
+  assert.equal(cost('{ attributeValues(signal: SPANS, key: "k") }'), 100);
+  assert.equal(cost('{ alertHistory { at } }'), 2 * 100);
+});
+
+test('MAX_LIST_SIZE is the largest bound the schema documents for a list size argument', () => {
+  const bounds: [string, number][] = [];
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (type.name.startsWith('__') || !(isObjectType(type) || isInterfaceType(type))) continue;
+    for (const field of Object.values(type.getFields())) {
+      for (const arg of field.args) {
+        if (!['first', 'limit', 'last'].includes(arg.name)) continue;
+        const documented = /^1–([\d,]+)/.exec(arg.description ?? '');
+        assert.ok(documented, `${type.name}.${field.name}(${arg.name}) documents its bound as "1–N" (${JSON.stringify(arg.description)})`);
+        bounds.push([`${type.name}.${field.name}`, Number(documented[1]!.replaceAll(',', ''))]);
+      }
+    }
+  }
+  assert.ok(bounds.length > 10, 'the size arguments were found');
+  assert.equal(Math.max(...bounds.map(([, n]) => n)), MAX_LIST_SIZE, JSON.stringify(bounds));
+});
