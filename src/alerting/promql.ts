@@ -1,8 +1,11 @@
 // PROMQL rules. With a Prometheus URL configured they run on Prometheus (GET /api/v1/query); on the
 // embedded store a documented subset is evaluated over the DuckDB metric points:
 //
-//   [sum|avg|min|max|count [by (l1, l2)]] ( rate(m{l="v",…}[5m]) | increase(m{…}[5m]) | m{…} )
+//   [sum|avg|min|max|count [by (l1, l2)]] ( rate(m{l="v",…}[5m]) | increase(m{…}[5m]) | m{…}
+//     | histogram_quantile(φ, [sum by (le[, l…])] (rate(m{…}[5m]))) )
 //
+// Inside histogram_quantile, `sum by (le, l…)` adds up the buckets of the series sharing l… before
+// the quantile is taken (the store's groupBy; its histograms carry their buckets, not an `le` label).
 // Only `=` label matchers (the store matches labels exactly). Anything else is refused with a
 // clear error that names the subset and what in the expression is outside it, so a rule never
 // silently evaluates to something else; rules are checked when created, updated or loaded from the
@@ -13,7 +16,7 @@ import type { PromQlEvaluator, PromQlSample, TraceExemplar } from './types.ts';
 
 export const EMBEDDED_PROMQL_SUBSET =
   'the embedded store evaluates only [sum|avg|min|max|count [by (labels)]] (rate(m{l="v"}[5m]) | increase(m{l="v"}[5m]) | m{l="v"} ' +
-  '| histogram_quantile(0.95, rate(m{l="v"}[5m]))) with = matchers; ' +
+  '| histogram_quantile(0.95, [sum by (le[, labels])] (rate(m{l="v"}[5m])))) with = matchers; ' +
   'configure alerting.prometheusUrl to run any PromQL on Prometheus';
 
 export class PromQlError extends Error {
@@ -34,6 +37,8 @@ export interface PromQlSubsetQuery {
   range?: bigint;
   /** histogram_quantile(φ, rate(…)): φ of what each series observed in the range. */
   quantile?: number;
+  /** histogram_quantile(φ, sum by (le, l…) (rate(…))): the labels l… whose series' buckets are added up first. */
+  quantileBy?: string[];
 }
 
 const SELECTOR = String.raw`([a-zA-Z_:][a-zA-Z0-9_:.]*)\s*(?:\{([^}]*)\})?`;
@@ -194,6 +199,7 @@ export function parsePromQlSubset(expr: string): PromQlSubsetQuery {
     body = agg[3]!.trim();
   }
   let quantile: number | undefined;
+  let quantileBy: string[] | undefined;
   // A syntax error is said as one, whatever part of the subset it resembles.
   const syntax = balancedTokens(expr);
   if (typeof syntax === 'string') throw refuse(expr, syntax);
@@ -202,7 +208,16 @@ export function parsePromQlSubset(expr: string): PromQlSubsetQuery {
     quantile = Number(hq[1]);
     if (!(quantile >= 0 && quantile <= 1)) throw refuse(expr, `the quantile must be from 0 to 1, not ${hq[1]}`);
     body = hq[2]!.trim();
-    if (!INNER_FN.test(body)) throw refuse(expr, 'histogram_quantile takes rate(m{…}[range]) of one histogram');
+    const sum = AGG.exec(body);
+    if (sum) {
+      const by = (sum[2] ?? '').split(',').map((l) => l.trim()).filter(Boolean);
+      if (sum[1] !== 'sum' || !by.includes('le')) throw refuse(expr, 'inside histogram_quantile only sum by (le[, labels]) (…) can combine series: the quantile needs the buckets (le)');
+      const badLabel = by.find((l) => !BY_LABEL.test(l));
+      if (badLabel !== undefined) throw refuse(expr, `cannot read label ${JSON.stringify(badLabel)} in by (…)`);
+      quantileBy = by.filter((l) => l !== 'le');
+      body = sum[3]!.trim();
+    }
+    if (!INNER_FN.test(body)) throw refuse(expr, 'histogram_quantile takes rate(m{…}[range]) of one histogram, or sum by (le, …) of it');
   }
   const fn = INNER_FN.exec(body);
   if (fn) {
@@ -214,6 +229,7 @@ export function parsePromQlSubset(expr: string): PromQlSubsetQuery {
     }
     const q: PromQlSubsetQuery = { aggregation, fn: fn[1] as 'rate' | 'increase', metric: fn[2]!, labels: parseMatchers(expr, fn[3]), range };
     if (quantile !== undefined) q.quantile = quantile;
+    if (quantileBy !== undefined) q.quantileBy = quantileBy;
     return q;
   }
   const sel = INNER_SELECTOR.exec(body);
@@ -257,6 +273,7 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
           stepNano: range + 1n,
           aggregation: q.fn ? 'RATE' : 'LAST',
           ...(q.quantile !== undefined && { quantile: q.quantile }),
+          ...(q.quantileBy !== undefined && { groupBy: q.quantileBy }),
         })
         .catch((err: unknown) => {
           // e.g. a bare selector on a histogram, or histogram_quantile on a counter.

@@ -32,6 +32,15 @@ test('the embedded subset reads selectors, rate/increase and sum/avg/min/max/cou
     range: 300_000_000_000n,
     quantile: 0.95,
   });
+  assert.deepEqual(parsePromQlSubset('histogram_quantile(0.9, sum by (le, route) (rate(http.server.duration[5m])))'), {
+    aggregation: undefined,
+    fn: 'rate',
+    metric: 'http.server.duration',
+    labels: {},
+    range: 300_000_000_000n,
+    quantile: 0.9,
+    quantileBy: ['route'],
+  });
 });
 
 test('the embedded subset evaluates histogram_quantile and rate of a histogram per series, from what the window observed', async () => {
@@ -55,6 +64,17 @@ test('the embedded subset evaluates histogram_quantile and rate of a histogram p
     const [rate] = await promql.query('t', 'rate(latency[1m])', at);
     assert.equal(rate!.value, 5 / 60.000000001);
     await assert.rejects(promql.query('t', 'latency', at), (err: unknown) => err instanceof PromQlError && /latency is a histogram/.test(err.message));
+
+    // A second service that observed 4 at most 10: summed by (le), the window saw 4 ≤ 10, 4 in
+    // (10, 100] and 1 above, so rank 4.5 is 10 + 90 × 0.5/4; by (le, service.name) keeps them apart.
+    await store.writer.writeMetrics([
+      metricPoint(hist(0n, [0, 0, 0]), d, { tenant: 't', resource: resource('b') }),
+      metricPoint(hist(10n, [4, 0, 0]), d, { tenant: 't', resource: resource('b') }),
+    ]);
+    const [all, ...none] = await promql.query('t', 'histogram_quantile(0.5, sum by (le) (rate(latency[1m])))', at);
+    assert.deepEqual([all!.labels, all!.value, none.length], [{}, 10 + 90 * (0.5 / 4), 0]);
+    const byService = await promql.query('t', 'histogram_quantile(0.5, sum by (le, service.name) (rate(latency[1m])))', at);
+    assert.deepEqual(byService.map((x) => [x.labels['service.name'], x.value]), [['a', 66.25], ['b', 5]]);
   } finally {
     await store.close();
   }
@@ -107,7 +127,7 @@ test('Prometheus sample values +Inf, -Inf and NaN read as the numbers they are',
 });
 
 test('anything else is refused naming the subset and the Prometheus option', () => {
-  for (const expr of ['histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m])))', 'histogram_quantile(1.5, rate(x[5m]))', 'rate(x{a=~"b.*"}[5m])', 'a / b', 'rate(x[5 m])']) {
+  for (const expr of ['histogram_quantile(0.9, sum (rate(x[5m])))', 'histogram_quantile(0.9, max by (le) (rate(x[5m])))', 'histogram_quantile(1.5, rate(x[5m]))', 'rate(x{a=~"b.*"}[5m])', 'a / b', 'rate(x[5 m])']) {
     assert.throws(() => parsePromQlSubset(expr), (err: unknown) => err instanceof PromQlError && /embedded store evaluates only/.test(err.message) && /alerting\.prometheusUrl/.test(err.message), expr);
   }
 });
