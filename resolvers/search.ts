@@ -63,7 +63,11 @@ export function search(
     exact: args.exact ?? false,
   };
   const svc = service(ctx);
-  return callStore(() => svc.search(ctx.tenant, req));
+  return callStore(async () => {
+    const result = await svc.search(ctx.tenant, req);
+    if (result.notes) ctx.notes.push(...result.notes);
+    return result;
+  });
 }
 
 export function similar(

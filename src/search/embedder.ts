@@ -26,6 +26,12 @@ export interface Embedder {
   load(): Promise<void>;
   /** One unit-length vector per text, in order. Loads the model first if needed. */
   embed(texts: readonly string[]): Promise<Float32Array[]>;
+  /**
+   * How many of the text's tokens are in the model's vocabulary (not the unknown token or another
+   * special one); null when the model has no tokenizer to ask. A text with none embeds to the
+   * unknown token's vector (zero in static models), which says nothing about its meaning.
+   */
+  knownTokens?(text: string): Promise<number | null>;
   close(): Promise<void>;
 }
 
@@ -34,7 +40,12 @@ interface Tensor {
   data: Float32Array;
   dispose?(): void;
 }
-type Extractor = ((texts: string[], opts: { pooling: 'mean'; normalize: boolean }) => Promise<Tensor>) & { dispose?(): Promise<void> };
+interface Tokenizer {
+  encode(text: string, opts?: { add_special_tokens?: boolean }): number[];
+  all_special_ids?: number[];
+  unk_token_id?: number | null;
+}
+type Extractor = ((texts: string[], opts: { pooling: 'mean'; normalize: boolean }) => Promise<Tensor>) & { dispose?(): Promise<void>; tokenizer?: Tokenizer };
 
 /**
  * What a client is told when the model did not load. The reason (where the files were looked for,
@@ -94,6 +105,14 @@ export function createEmbedder(opts: EmbedderOptions): Embedder {
       for (let i = 0; i < texts.length; i++) vectors.push(Float32Array.from(out.data.subarray(i * d, (i + 1) * d)));
       out.dispose?.();
       return vectors;
+    },
+    async knownTokens(text) {
+      await embedder.load();
+      const tokenizer = extractor?.tokenizer;
+      if (!tokenizer || typeof tokenizer.encode !== 'function') return null;
+      const special = new Set(tokenizer.all_special_ids ?? []);
+      if (typeof tokenizer.unk_token_id === 'number') special.add(tokenizer.unk_token_id);
+      return tokenizer.encode(text, { add_special_tokens: false }).filter((id) => !special.has(id)).length;
     },
     async close() {
       await extractor?.dispose?.();

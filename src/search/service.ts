@@ -5,9 +5,15 @@
 // Hybrid score = (1 − w) · cosine(query, text) + w · (query terms found in the text / query terms),
 // w = `keywordWeight` (0.3 by default). Terms are the query's lower-cased words of ≥ 3 characters
 // without stop words; a term matches as a substring of the lower-cased text.
+//
+// TRACE hits are ranked per trace in the store (each trace's best span or exception document), so
+// `limit` traces come back whenever that many match, however many similar spans the best traces
+// have. A query the model knows no word of has no meaning as a vector (its embedding is zero, or
+// that of an unknown token, which ranks every text alike): it is matched by its words alone, and a
+// query without words to match finds nothing. The result's notes say so.
 import type { Logger } from 'pino';
 import { StoreError } from '../stores/types.ts';
-import type { VectorDocKind, VectorFilter, VectorHit, VectorStore } from '../stores/vector-types.ts';
+import type { RankOptions, VectorDocKind, VectorFilter, VectorHit, VectorStore } from '../stores/vector-types.ts';
 import type { Embedder } from './embedder.ts';
 import { SearchNotReadyError, type SearchIndexer } from './indexer.ts';
 import type { SearchFilter, SearchHit, SearchResult, SearchSignal, SemanticSearch } from './types.ts';
@@ -49,34 +55,51 @@ function docKinds(signals: readonly SearchSignal[]): VectorDocKind[] {
   return [...kinds];
 }
 
-/** Turns ranked documents into hits of the asked signals; a trace scores as its best document. */
-function toHits(docs: readonly VectorHit[], signals: readonly SearchSignal[], limit: number, exclude?: (h: SearchHit) => boolean): SearchHit[] {
+function hitBase(d: VectorHit): Omit<SearchHit, 'kind'> {
+  return {
+    score: d.score,
+    vectorScore: d.vectorScore,
+    keywordScore: d.keywordScore,
+    text: d.text,
+    service: d.service,
+    timeNs: d.timeNs,
+    traceId: d.traceId || null,
+    spanId: d.spanId || null,
+    logId: d.logId,
+  };
+}
+
+/** SPAN, LOG and EXCEPTION hits of ranked documents (TRACE hits come from a per-trace ranking). */
+function itemHits(docs: readonly VectorHit[], signals: readonly SearchSignal[]): SearchHit[] {
   const want = new Set(signals);
   const hits: SearchHit[] = [];
-  const traces = new Set<string>();
   for (const d of docs) {
-    const base = {
-      score: d.score,
-      vectorScore: d.vectorScore,
-      keywordScore: d.keywordScore,
-      text: d.text,
-      service: d.service,
-      timeNs: d.timeNs,
-      traceId: d.traceId || null,
-      spanId: d.spanId || null,
-      logId: d.logId,
-    };
-    if (d.kind === 'span' && want.has('SPAN')) hits.push({ ...base, kind: 'SPAN', logId: null });
-    if (d.kind === 'log' && want.has('LOG')) hits.push({ ...base, kind: 'LOG' });
-    if (d.kind === 'exception' && want.has('EXCEPTION')) hits.push({ ...base, kind: 'EXCEPTION' });
-    if (d.kind !== 'log' && want.has('TRACE') && d.traceId && !traces.has(d.traceId)) {
-      traces.add(d.traceId);
-      hits.push({ ...base, kind: 'TRACE', spanId: d.spanId || null, logId: null });
-    }
+    if (d.kind === 'span' && want.has('SPAN')) hits.push({ ...hitBase(d), kind: 'SPAN', logId: null });
+    if (d.kind === 'log' && want.has('LOG')) hits.push({ ...hitBase(d), kind: 'LOG' });
+    if (d.kind === 'exception' && want.has('EXCEPTION')) hits.push({ ...hitBase(d), kind: 'EXCEPTION' });
   }
-  // Documents come best first; a stable sort keeps that order among equal scores (newest first).
+  return hits;
+}
+
+/** TRACE hits of a per-trace ranking: a trace scores as its best document. */
+function traceHits(docs: readonly VectorHit[]): SearchHit[] {
+  return docs.filter((d) => d.kind !== 'log' && d.traceId).map((d) => ({ ...hitBase(d), kind: 'TRACE' as const, logId: null }));
+}
+
+/** The best `limit` hits; hits come best first per ranking, and a stable sort keeps that order among equal scores (newest first). */
+function best(hits: SearchHit[], limit: number, exclude?: (h: SearchHit) => boolean): SearchHit[] {
   const kept = exclude ? hits.filter((h) => !exclude(h)) : hits;
   return kept.sort((a, b) => b.score - a.score).slice(0, limit);
+}
+
+/** Whether a query vector can rank anything: finite and not zero (unknown tokens embed to zero in static models). */
+function isMeaningful(v: Float32Array): boolean {
+  let sum = 0;
+  for (const x of v) {
+    if (!Number.isFinite(x)) return false;
+    sum += x * x;
+  }
+  return sum > 1e-12;
 }
 
 // The client's message never carries the error itself: it names server paths (see embedder.ts modelNotLoaded).
@@ -94,6 +117,8 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
     }
   }
 
+  type RankDocs = (vf: VectorFilter, o: RankOptions) => Promise<VectorHit[]>;
+
   async function rank(
     tenant: string,
     query: Float32Array,
@@ -102,40 +127,55 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
     filter: SearchFilter,
     limit: number,
     exact: boolean,
-    exclude?: (h: SearchHit) => boolean,
+    { exclude, keywordsOnly = false, notes = [] }: { exclude?: (h: SearchHit) => boolean; keywordsOnly?: boolean; notes?: string[] } = {},
   ): Promise<SearchResult> {
     const { dimensions, ann } = await ready();
     const vf: VectorFilter = { kinds: docKinds(signals), ...filter };
-    // Traces group many documents, and `similar` drops its own source: fetch more documents than hits.
-    const docLimit = limit * (signals.includes('TRACE') ? 5 : 1) + (exclude ? 20 : 0);
-    const rankOpts = { keywordWeight: opts.keywordWeight, terms, limit: docLimit };
+    // `similar` drops its own source: fetch a few more than it shows.
+    const want = limit + (exclude ? 20 : 0);
+    const base = { keywordWeight: opts.keywordWeight, terms, limit: want, keywordsOnly };
+    const items = signals.filter((s) => s !== 'TRACE');
+    /** Hits of every asked signal from one ranking method: items by document, traces by their best document. */
+    const hitsFrom = async (rankDocs: RankDocs): Promise<SearchHit[]> => {
+      // Traces first: at an equal score a trace comes before its own spans.
+      const hits: SearchHit[] = [];
+      if (signals.includes('TRACE')) hits.push(...traceHits(await rankDocs({ ...filter, kinds: docKinds(['TRACE']) }, { ...base, bestPerTrace: true })));
+      if (items.length > 0) hits.push(...itemHits(await rankDocs({ ...filter, kinds: docKinds(items) }, base), items));
+      return best(hits, limit, exclude);
+    };
     const candidates = await store.countCandidates(tenant, vf);
-    const result = (hits: SearchHit[], method: SearchResult['method']): SearchResult => ({ hits, method, candidates, model: embedder.model });
-    if (candidates === 0) return result([], 'EXACT');
-    if (exact || candidates <= opts.exactThreshold || ann.size() === 0) {
-      const docs = await store.rankExact(tenant, embedder.model, dimensions, query, vf, rankOpts);
-      return result(toHits(docs, signals, limit, exclude), 'EXACT');
-    }
+    const result = (hits: SearchHit[], method: SearchResult['method']): SearchResult => ({
+      hits,
+      method,
+      candidates,
+      model: embedder.model,
+      ...(notes.length > 0 && { notes }),
+    });
+    if (candidates === 0 || (keywordsOnly && terms.length === 0)) return result([], 'EXACT');
+    const exactly: RankDocs = (f, o) => store.rankExact(tenant, embedder.model, dimensions, query, f, o);
+    // A meaningless query vector has no nearest neighbours: keywords are matched over every candidate.
+    if (keywordsOnly || exact || candidates <= opts.exactThreshold || ann.size() === 0) return result(await hitsFrom(exactly), 'EXACT');
     // ANN: the nearest texts across all tenants, then this tenant's documents among them. When the
     // filter or the tenant leaves too few, ask for more, and in the end rank exactly.
     for (let k = Math.max(limit * 20, 200); k <= Math.max(4 * ann.size(), 200) && k <= 50_000; k *= 4) {
       const near = ann.search(query, k);
+      const hashes = near.map((n) => n.hash);
       // The index finds the candidates; DuckDB re-scores them with the exact cosine (the index
       // stores vectors at reduced precision), so both paths rank with the same scores.
-      const docs = await store.rankHashes(
-        tenant,
-        embedder.model,
-        dimensions,
-        query,
-        near.map((n) => n.hash),
-        vf,
-        rankOpts,
-      );
-      const hits = toHits(docs, signals, limit, exclude);
+      const hits = await hitsFrom((f, o) => store.rankHashes(tenant, embedder.model, dimensions, query, hashes, f, o));
       if (hits.length >= limit || near.length < k) return result(hits, 'ANN');
     }
-    const docs = await store.rankExact(tenant, embedder.model, dimensions, query, vf, rankOpts);
-    return result(toHits(docs, signals, limit, exclude), 'EXACT');
+    return result(await hitsFrom(exactly), 'EXACT');
+  }
+
+  /**
+   * Whether the model knew a word of the query: its vector is finite and not zero, and (when the
+   * model has a tokenizer to ask) one of its tokens is a vocabulary token, not the unknown one.
+   */
+  async function understood(text: string, vector: Float32Array): Promise<boolean> {
+    if (!isMeaningful(vector)) return false;
+    const known = await embedder.knownTokens?.(text);
+    return known === undefined || known === null || known > 0;
   }
 
   async function embedQuery(text: string): Promise<Float32Array> {
@@ -152,7 +192,14 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
   return {
     async search(tenant, req) {
       const query = await embedQuery(req.text);
-      return rank(tenant, query, keywordTerms(req.text), req.signals, req.filter, req.limit, req.exact);
+      const terms = keywordTerms(req.text);
+      if (await understood(req.text, query)) return rank(tenant, query, terms, req.signals, req.filter, req.limit, req.exact);
+      logger.debug({ model: embedder.model, terms: terms.length }, 'the embedding model knows no word of a search query');
+      const note =
+        terms.length > 0
+          ? `the embedding model ${embedder.model} knows none of the query's words, so it was matched by its words alone: only texts containing one are hits`
+          : `the embedding model ${embedder.model} knows none of the query's words, and it has no word of 3 or more letters to match as text: nothing can match it`;
+      return rank(tenant, query, terms, req.signals, req.filter, req.limit, req.exact, { keywordsOnly: true, notes: [note] });
     },
 
     async similar(tenant, req) {
@@ -170,7 +217,12 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
         (spanId !== undefined && h.spanId === spanId && h.kind !== 'TRACE') ||
         (logId !== undefined && h.logId === logId) ||
         (traceId !== undefined && h.traceId === traceId);
-      return rank(tenant, mean, [], signals, req.filter, req.limit, false, exclude);
+      if (!isMeaningful(mean)) {
+        // The item's text has no word the model knows: it is like nothing, rather than like everything.
+        const note = `the embedding model ${embedder.model} knows no word of the item's text, so nothing is similar to it`;
+        return rank(tenant, mean, [], signals, req.filter, req.limit, false, { exclude, keywordsOnly: true, notes: [note] });
+      }
+      return rank(tenant, mean, [], signals, req.filter, req.limit, false, { exclude });
     },
 
     status: (tenant) => indexer.status(tenant),

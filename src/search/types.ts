@@ -49,6 +49,11 @@ export interface SearchResult {
   /** Distinct texts the filter left to rank. */
   candidates: number;
   model: string;
+  /**
+   * Remarks for the client (for `extensions.notes`), e.g. that the model knew none of the query's
+   * words, so it was matched as text only. Absent when there is nothing to say.
+   */
+  notes?: string[];
 }
 
 export interface SemanticSearch {

@@ -50,7 +50,18 @@ export interface RankOptions {
   keywordWeight: number;
   /** Lower-cased query terms; a document's keyword score is the share of terms its text contains. */
   terms: readonly string[];
+  /** Documents returned (with bestPerTrace: traces). */
   limit: number;
+  /**
+   * One document per trace, its best-scoring one (ties: the newest): up to `limit` distinct traces,
+   * however many documents each trace has. Documents without a trace ID are left out.
+   */
+  bestPerTrace?: boolean;
+  /**
+   * The query vector means nothing (the model knew none of its words): every vector score is 0 and
+   * only texts that contain a query term are ranked.
+   */
+  keywordsOnly?: boolean;
 }
 
 export interface VectorStore {

@@ -1,13 +1,14 @@
 // Reading from the backends people already run: the gateway configured to answer trace queries from
 // Jaeger gives the same GraphQL answer as DuckDB for the same data. Jaeger cannot run here, so its
 // real api_v3 documents (../shared/fixtures/jaeger) are served from a local HTTP server.
-import { after, before, test } from 'node:test';
+import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { gqlData } from '../helpers/graphql-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { startFixtureServer, type FixtureServer } from '../helpers/fixture-server.ts';
+import { NO_SHARD_AVAILABLE, REGEX_REFUSED } from '../fixtures/elasticsearch/error-documents.ts';
 
 const FIXTURES = new URL('../../../shared/fixtures/jaeger/api-v3/', import.meta.url).pathname;
 const getTrace = JSON.parse(readFileSync(`${FIXTURES}get-trace.200.json`, 'utf8')) as { result: { resourceSpans: { scopeSpans: { spans: { traceId: string }[] }[] }[] } };
@@ -91,4 +92,112 @@ test('a filter Jaeger cannot evaluate is applied by the gateway, and the respons
   const search = jaeger.requests.findLast((q) => q.path === '/api/v3/traces');
   assert.ok(search, 'Jaeger was asked to search');
   assert.ok(search.query['query.startTimeMin']?.[0], 'with the time range Jaeger requires');
+});
+
+describe('span lookups and failures through Jaeger', () => {
+  // find-traces.200.json with its spans moved to three hours ago: older than the last hour that a
+  // search without a time range covers. The server answers FindTraces as Jaeger does, from the
+  // window it is asked for: the traces when the window holds their start, else 404 "No traces found".
+  const findDoc = readFileSync(`${FIXTURES}find-traces.200.json`, 'utf8');
+  const started = BigInt(Date.now() - 3 * 3_600_000) * 1_000_000n;
+  const shifted = findDoc.replaceAll('"1485449191639875000"', `"${started}"`).replaceAll('"1485449191639975000"', `"${started + 100_000n}"`);
+  const ns = (rfc: string): bigint => {
+    const [, whole, frac = ''] = /^(.*?)(?:\.(\d+))?Z$/.exec(rfc)!;
+    return BigInt(Date.parse(`${whole}Z`)) * 1_000_000n + BigInt(frac.padEnd(9, '0'));
+  };
+  const textError = { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' };
+  // What Jaeger answers when its storage is down (composed: api_v3's error document, a gRPC dial error as the message).
+  const storageDown = `${JSON.stringify({ error: { httpCode: 500, message: 'rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 10.0.3.7:16685: connect: connection refused"' } })}\n`;
+  let server: FixtureServer;
+  let gw: TestGateway;
+
+  before(async () => {
+    server = await startFixtureServer([
+      {
+        method: 'GET',
+        path: '/api/v3/traces',
+        respond: (req) => {
+          const from = ns(req.query['query.startTimeMin']![0]!);
+          const to = ns(req.query['query.startTimeMax']![0]!);
+          return from <= started && started <= to
+            ? { headers: json, body: shifted }
+            : { status: 404, headers: textError, bodyFile: `${FIXTURES}error.404.no-traces-found.json` };
+        },
+      },
+      { method: 'GET', path: '/api/v3/traces/00000000000000000000000000000011', headers: json, body: shifted },
+      { method: 'GET', path: '/api/v3/operations', status: 500, headers: textError, body: storageDown },
+    ]);
+    gw = await startGateway({ storage: { read: { traces: 'jaeger' }, jaeger: { url: server.url } } });
+  });
+  after(async () => {
+    await gw?.stop();
+    await server?.close();
+  });
+
+  it('correlate(spanId) and spans(filter: {spanId}) find a span that started three hours ago', async () => {
+    const d = await gqlData<{ correlate: { traceId: string; spanId: string; trace: { spanCount: number } } | null; spans: { nodes: { spanId: string; name: string }[] } }>(
+      gw.graphqlUrl,
+      '{ correlate(spanId: "0000000000000006") { traceId spanId trace { spanCount } } spans(filter: { spanId: ["0000000000000006"] }) { nodes { spanId name } } }',
+    );
+    assert.deepEqual(d.correlate, { traceId: '00000000000000000000000000000011', spanId: '0000000000000006', trace: { spanCount: 5 } });
+    assert.deepEqual(d.spans.nodes, [{ spanId: '0000000000000006', name: 'example-operation-3' }]);
+  });
+
+  it("a failing Jaeger reaches the client as GW_BACKEND_UNAVAILABLE naming the call and status, without Jaeger's message", async () => {
+    const r = await fetch(gw.graphqlUrl, { method: 'POST', headers: json, body: JSON.stringify({ query: '{ operations(service: "checkout") { name } }' }) });
+    const body = (await r.json()) as { errors: { message: string; extensions: { code: string; backend: string } }[] };
+    const [err] = body.errors;
+    assert.equal(err!.extensions.code, 'GW_BACKEND_UNAVAILABLE');
+    assert.equal(err!.extensions.backend, 'jaeger');
+    assert.equal(err!.message, 'jaeger: jaeger answered HTTP 500 to GetOperations (the reason is in the gateway log)');
+    assert.doesNotMatch(JSON.stringify(body), /10\.0\.3\.7|dial tcp|rpc error/);
+  });
+});
+
+describe('log queries through Elasticsearch: which failures are the filter', () => {
+  const ES_FIXTURES = new URL('../../../shared/fixtures/elasticsearch/', import.meta.url).pathname;
+  const esHeaders = { 'content-type': 'application/vnd.elasticsearch+json;compatible-with=8', 'x-elastic-product': 'Elasticsearch' };
+  let es: FixtureServer;
+  let gw: TestGateway;
+
+  before(async () => {
+    es = await startFixtureServer([
+      { method: 'POST', path: /\/_pit$/, headers: esHeaders, bodyFile: `${ES_FIXTURES}open-pit.200.json` },
+      { method: 'DELETE', path: '/_pit', headers: esHeaders, bodyFile: `${ES_FIXTURES}close-pit.200.json` },
+      // Lucene cannot parse the user's regex; anything else finds the shards unavailable.
+      {
+        method: 'POST',
+        path: '/_search',
+        respond: (req) =>
+          req.body.toString('utf8').includes('"regexp"')
+            ? { status: 400, headers: esHeaders, body: JSON.stringify(REGEX_REFUSED) }
+            : { status: 503, headers: esHeaders, body: JSON.stringify(NO_SHARD_AVAILABLE) },
+      },
+    ]);
+    gw = await startGateway({ storage: { read: { logs: 'elasticsearch' }, elasticsearch: { node: es.url } } });
+  });
+  after(async () => {
+    await gw?.stop();
+    await es?.close();
+  });
+
+  const run = async (query: string) => {
+    const r = await fetch(gw.graphqlUrl, { method: 'POST', headers: json, body: JSON.stringify({ query }) });
+    return ((await r.json()) as { errors: { message: string; extensions: { code: string; backend: string } }[] }).errors[0]!;
+  };
+
+  it("a regex Elasticsearch cannot parse is GW_BAD_FILTER with Elasticsearch's reason", async () => {
+    const err = await run('{ logs(filter: { attributes: [{ key: "http.route", regex: "(unclosed" }] }) { nodes { id } } }');
+    assert.equal(err.extensions.code, 'GW_BAD_FILTER');
+    assert.equal(err.extensions.backend, 'elasticsearch');
+    assert.equal(err.message, "Elasticsearch refused the filter: failed to create query: expected ')' at position 9");
+  });
+
+  it('unavailable shards are GW_BACKEND_UNAVAILABLE, not a bad filter, whatever the filter', async () => {
+    for (const filter of ['{}', '{ attributes: [{ key: "http.route", eq: "/checkout" }] }']) {
+      const err = await run(`{ logs(filter: ${filter}) { nodes { id } } }`);
+      assert.equal(err.extensions.code, 'GW_BACKEND_UNAVAILABLE', filter);
+      assert.equal(err.message, 'elasticsearch: Elasticsearch answered HTTP 503 no_shard_available_action_exception to the log search (the reason is in the gateway log)');
+    }
+  });
 });

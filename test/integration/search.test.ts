@@ -185,6 +185,16 @@ describe('semantic search over ingested telemetry', () => {
     assert.ok(data.similar.hits.every((h) => !(h.kind === 'SPAN' && h.spanId === sent.dbSpanId)));
   });
 
+  it('a query of words the model does not know finds nothing, not everything', async () => {
+    for (const exact of [true, false]) {
+      const r = await gql<{ search: { hits: Hit[] } }>(gw.graphqlUrl, SEARCH, { text: '🙂🙃 ☃☃☃', signals: ['SPAN', 'LOG', 'TRACE'], exact }, { 'x-scope-orgid': tenant });
+      assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+      assert.deepEqual(r.data!.search.hits, []);
+      // The client is told why, in extensions.notes.
+      assert.match(String((r.extensions?.notes as string[] | undefined)?.[0]), /knows none of the query's words/);
+    }
+  });
+
   it('rejects bad arguments with a code and keeps serving', async () => {
     const empty = await gql(gw.graphqlUrl, `{ search(text: "  ") { method } }`);
     assert.equal(empty.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');

@@ -6,7 +6,7 @@
 // column has a fixed size and a model change may change it. Exact ranking uses DuckDB's own
 // array_cosine_similarity, so it needs no extension.
 import { ARRAY, BIGINT, DuckDBDataChunk, FLOAT, VARCHAR, arrayValue, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
-import type { VectorFilter, VectorHit, VectorStore } from '../vector-types.ts';
+import type { RankOptions, VectorFilter, VectorHit, VectorStore } from '../vector-types.ts';
 import { runQuery, type Db, type Row, type SqlParam } from './connection.ts';
 import { toStoreError } from './errors.ts';
 
@@ -72,6 +72,50 @@ function keywordSql(terms: readonly string[]): { sql: string; params: SqlParam[]
 }
 
 const DOC_SELECT = `d.kind, d.hash, d.trace_id, d.span_id, d.time_ns, d.service, d.tenant, d.log_time_ns, d.log_observed_ns, d.log_md5, t.text`;
+
+/**
+ * `hash, vs, ks, score` of every text in the CTE `candidates` (one hash column) for the query `q`:
+ * the cosine with its stored vector (0 when the query vector means nothing, and then only texts
+ * with a keyword match), the keyword score, and their blend. Parameters: the keyword terms, the model.
+ */
+function scoredSql(dimensions: number, candidates: string, kw: { sql: string }, opts: RankOptions): string {
+  const w = Math.min(1, Math.max(0, opts.keywordWeight));
+  const vs = opts.keywordsOnly ? '0.0' : 'array_cosine_similarity(v.vector, q.qv)';
+  return `SELECT hash, vs, ks, ${1 - w} * vs + ${w} * ks AS score FROM (
+      SELECT v.hash, ${vs} AS vs, ${kw.sql} AS ks
+      FROM ${vectorTable(dimensions)} v CROSS JOIN q JOIN ${candidates} USING (hash) JOIN search_texts t USING (hash)
+      WHERE v.model = ?)${opts.keywordsOnly ? ' WHERE ks > 0' : ''}`;
+}
+
+/**
+ * The ranked documents of the scored texts in the CTE `top`: every document (best first, then
+ * newest), or with bestPerTrace each trace's best document only, so `limit` counts traces. A trace
+ * with many documents of the same or similar text takes one place, not many.
+ */
+function rankedDocsSql(where: { sql: string; params: SqlParam[] }, opts: RankOptions): { sql: string; params: SqlParam[] } {
+  if (!opts.bestPerTrace) {
+    const sql = `SELECT ${DOC_SELECT}, top.vs, top.ks, top.score
+         FROM search_docs d JOIN top USING (hash) JOIN search_texts t USING (hash)
+         WHERE ${where.sql}
+         ORDER BY top.score DESC, d.time_ns DESC LIMIT ?`;
+    return { sql, params: [...where.params, opts.limit] };
+  }
+  // First each trace's best score (a hash aggregate over the candidates' documents, no sort), the
+  // best `limit` traces by it, then one document per trace with that score, the newest. The texts
+  // table may hold a text twice (two writers raced): QUALIFY keeps one row per trace.
+  const sql = `, per AS (
+           SELECT d.trace_id, max(top.score) AS score
+           FROM search_docs d JOIN top USING (hash)
+           WHERE ${where.sql} AND d.trace_id IS NOT NULL AND d.trace_id <> ''
+           GROUP BY d.trace_id ORDER BY score DESC, d.trace_id LIMIT ?)
+         SELECT ${DOC_SELECT}, top.vs, top.ks, top.score
+         FROM per JOIN search_docs d ON d.trace_id = per.trace_id JOIN top ON top.hash = d.hash AND top.score = per.score
+           JOIN search_texts t ON t.hash = d.hash
+         WHERE ${where.sql}
+         QUALIFY row_number() OVER (PARTITION BY d.trace_id ORDER BY d.time_ns DESC, d.span_id) = 1
+         ORDER BY top.score DESC, d.time_ns DESC LIMIT ?`;
+  return { sql, params: [...where.params, opts.limit, ...where.params, opts.limit] };
+}
 
 export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
   const lane = db.writeLane('search');
@@ -254,21 +298,16 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
       if (!prepared.has(dimensions)) return [];
       const where = whereDocs(tenant, filter);
       const kw = keywordSql(opts.terms);
-      const w = Math.min(1, Math.max(0, opts.keywordWeight));
       // Rank distinct texts first (cheap: one score per hash), then expand the best to documents.
+      // Per trace every candidate text is expanded: a trace's best text may rank low overall.
+      const top = opts.bestPerTrace ? scoredSql(dimensions, 'c', kw, opts) : `${scoredSql(dimensions, 'c', kw, opts)} ORDER BY score DESC LIMIT ?`;
+      const docs = rankedDocsSql(where, opts);
       const rows = await db.query(
         `WITH c AS (SELECT DISTINCT hash FROM search_docs d WHERE ${where.sql}),
          q AS (SELECT CAST(? AS FLOAT[${dimensions}]) AS qv),
-         s AS (
-           SELECT v.hash, array_cosine_similarity(v.vector, q.qv) AS vs, ${kw.sql} AS ks
-           FROM ${vectorTable(dimensions)} v CROSS JOIN q JOIN c USING (hash) JOIN search_texts t USING (hash)
-           WHERE v.model = ?),
-         top AS (SELECT hash, vs, ks, ${1 - w} * vs + ${w} * ks AS score FROM s ORDER BY score DESC LIMIT ?)
-         SELECT ${DOC_SELECT}, top.vs, top.ks, top.score
-         FROM search_docs d JOIN top USING (hash) JOIN search_texts t USING (hash)
-         WHERE ${where.sql}
-         ORDER BY top.score DESC, d.time_ns DESC LIMIT ?`,
-        [...where.params, vectorLiteral(query), ...kw.params, model, opts.limit, ...where.params, opts.limit],
+         top AS (${top})
+         ${docs.sql}`,
+        [...where.params, vectorLiteral(query), ...kw.params, model, ...(opts.bestPerTrace ? [] : [opts.limit]), ...docs.params],
       );
       return (await withLogIds(dedupeTexts(rows))).map(toHit);
     },
@@ -277,19 +316,13 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
       if (hashes.length === 0 || !prepared.has(dimensions)) return [];
       const where = whereDocs(tenant, filter);
       const kw = keywordSql(opts.terms);
-      const w = Math.min(1, Math.max(0, opts.keywordWeight));
+      const docs = rankedDocsSql(where, opts);
       const rows = await db.query(
         `WITH a AS (SELECT DISTINCT unnest(?::BIGINT[]) AS hash),
          q AS (SELECT CAST(? AS FLOAT[${dimensions}]) AS qv),
-         top AS (
-           SELECT v.hash, array_cosine_similarity(v.vector, q.qv) AS vs, ${kw.sql} AS ks
-           FROM ${vectorTable(dimensions)} v CROSS JOIN q JOIN a USING (hash) JOIN search_texts t USING (hash)
-           WHERE v.model = ?)
-         SELECT ${DOC_SELECT}, top.vs, top.ks, ${1 - w} * top.vs + ${w} * top.ks AS score
-         FROM search_docs d JOIN top USING (hash) JOIN search_texts t USING (hash)
-         WHERE ${where.sql}
-         ORDER BY score DESC, d.time_ns DESC LIMIT ?`,
-        [hashes.map(String), vectorLiteral(query), ...kw.params, model, ...where.params, opts.limit],
+         top AS (${scoredSql(dimensions, 'a', kw, opts)})
+         ${docs.sql}`,
+        [hashes.map(String), vectorLiteral(query), ...kw.params, model, ...docs.params],
       );
       return (await withLogIds(dedupeTexts(rows))).map(toHit);
     },

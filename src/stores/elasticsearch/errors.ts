@@ -1,6 +1,18 @@
 // Turns the Elasticsearch client's errors into StoreError codes, so no driver error reaches a resolver
-// (like Tempo's readError per backend). Messages never carry credentials: authentication failures get
-// a fixed text, and node URLs lose their user-info part before they are shown.
+// (like Tempo's readError per backend).
+//
+// - BAD_QUERY only for a search that Elasticsearch refused because of the user's filter: a regex it
+//   cannot parse or determinize, a value it cannot turn into a query (query_shard_exception, "failed
+//   to create query: …"), too many clauses. Its message is Elasticsearch's reason, which the user
+//   needs to fix the filter.
+// - UNAVAILABLE for what no query can fix: connection faults, timeouts, 429 and 5xx, refused
+//   credentials, a 403, compatibility headers the server refuses, a server that is not Elasticsearch.
+// - INTERNAL for the rest: a 4xx for a request the gateway built (a parameter, an ID lookup) is the
+//   gateway's problem, not the user's filter.
+// Client-facing messages (BAD_QUERY, UNAVAILABLE) name the call, the status and Elasticsearch's
+// error type, never the node's address or what Elasticsearch wrote in a 5xx reason (which names
+// nodes and their addresses): that is describeError's, for the log. Authentication failures get a
+// fixed text, since the reason may name the user.
 import { errors } from '@elastic/elasticsearch';
 import { StoreError } from '../types.ts';
 
@@ -15,30 +27,49 @@ export interface EsErrorInfo {
   status: number | undefined;
   type: string;
   reason: string;
+  /** Every error type in the body: the top one, root causes, shard failures and their caused_by chains. */
+  types: string[];
 }
 
 interface EsErrorBody {
   type?: unknown;
   reason?: unknown;
   root_cause?: { type?: unknown; reason?: unknown }[];
-  caused_by?: { type?: unknown; reason?: unknown };
+  caused_by?: EsErrorBody;
+  failed_shards?: { reason?: EsErrorBody }[];
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
+/** Every `type` in an error object, its root causes, shard failures and caused_by chains (bounded). */
+function typesOf(e: EsErrorBody, out: string[] = [], depth = 0): string[] {
+  if (depth > 6 || e === null || typeof e !== 'object') return out;
+  const type = str(e.type);
+  if (type && !out.includes(type)) out.push(type);
+  if (Array.isArray(e.root_cause)) for (const r of e.root_cause.slice(0, 10)) typesOf(r as EsErrorBody, out, depth + 1);
+  if (Array.isArray(e.failed_shards)) for (const f of e.failed_shards.slice(0, 10)) if (f?.reason) typesOf(f.reason, out, depth + 1);
+  if (e.caused_by) typesOf(e.caused_by, out, depth + 1);
+  return out;
+}
+
 /** Reads `{error:{type,reason,root_cause,…},status}` or `{error:"text",status}` from a response body. */
 export function errorInfo(status: number | undefined, body: unknown): EsErrorInfo {
   const error = body !== null && typeof body === 'object' ? (body as { error?: unknown }).error : undefined;
-  if (typeof error === 'string') return { status, type: 'error', reason: error };
+  if (typeof error === 'string') return { status, type: 'error', reason: error, types: [] };
   if (error !== null && typeof error === 'object') {
     const e = error as EsErrorBody;
     const type = str(e.type) ?? 'error';
     // A search whose shards all failed says "all shards failed"; the root cause says why.
     const root = Array.isArray(e.root_cause) ? e.root_cause[0] : undefined;
     const reason = type === 'search_phase_execution_exception' ? (str(root?.reason) ?? str(e.reason)) : (str(e.reason) ?? str(root?.reason));
-    return { status, type: type === 'search_phase_execution_exception' ? (str(root?.type) ?? type) : type, reason: reason ?? type };
+    return {
+      status,
+      type: type === 'search_phase_execution_exception' ? (str(root?.type) ?? type) : type,
+      reason: reason ?? type,
+      types: typesOf(e),
+    };
   }
-  return { status, type: 'http_error', reason: typeof body === 'string' && body !== '' ? body.slice(0, 200) : `HTTP ${String(status)}` };
+  return { status, type: 'http_error', reason: typeof body === 'string' && body !== '' ? body.slice(0, 200) : `HTTP ${String(status)}`, types: [] };
 }
 
 export function responseInfo(err: unknown): EsErrorInfo | null {
@@ -105,21 +136,73 @@ export function describeError(err: unknown, node: string): string {
   return String(err);
 }
 
+/** Error types that mean the query built from the user's filter is what Elasticsearch refused. */
+const FILTER_ERROR_TYPES = new Set(['query_shard_exception', 'too_complex_to_determinize_exception', 'too_many_clauses', 'too_many_nested_clauses']);
+/** Of those, the ones that are the filter's fault whatever the status (older versions answer 500 for them). */
+const ALWAYS_FILTER_TYPES = new Set(['too_complex_to_determinize_exception']);
+const MAX_REASON = 300;
+
+/** The errno-style code (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET…) in a connection error's message or cause, never its address. */
+function networkCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z][A-Z_]+$/.test(code)) return code;
+    const found = /\b(E[A-Z]{3,}|UND_ERR_[A-Z_]+)\b/.exec(e instanceof Error ? e.message : '');
+    if (found) return found[1];
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export interface EsCall {
+  /** What the request was for, as the message names it: `the log search`. */
+  what: string;
+  /** The request carries the user's filter (so a query Elasticsearch refuses may be the user's to fix). */
+  userFilter?: boolean;
+}
+
 /**
- * Connection faults, 429, 5xx and refused credentials → UNAVAILABLE; 400 → BAD_QUERY with ES's reason;
- * anything else → INTERNAL. A 404 index_not_found is the caller's to turn into an empty result.
+ * The StoreError for a failed client call (see the top of this file). `describeError` gives the
+ * detail for the log; nothing here names the node or echoes a server-side reason, except the
+ * reason a refused filter gets, which is about the user's own input.
  */
-export function toStoreError(err: unknown, node: string): StoreError {
+export function toStoreError(err: unknown, call: EsCall): StoreError {
   if (err instanceof StoreError) return err;
-  const message = describeError(err, node);
+  const what = call.what;
+  if (err instanceof errors.ProductNotSupportedError) {
+    return new StoreError(
+      'UNAVAILABLE',
+      BACKEND,
+      `the server configured as Elasticsearch did not identify itself as Elasticsearch (no "x-elastic-product: Elasticsearch" header) when answering ${what}; ` +
+        'check that storage.elasticsearch.node points at Elasticsearch 8.x and not at a proxy or another product',
+      err,
+    );
+  }
   if (err instanceof errors.ResponseError) {
     const info = errorInfo(err.statusCode, err.body);
+    const status = info.status ?? 0;
     // The client's error keeps the request in its meta; the credentials case keeps no cause at all.
-    if (isAuthFailure(info)) return new StoreError('UNAVAILABLE', BACKEND, message);
-    if (info.status === 400) return new StoreError('BAD_QUERY', BACKEND, `Elasticsearch rejected the query: ${info.reason}`, err);
-    if (isTransient(err) || info.status === 403) return new StoreError('UNAVAILABLE', BACKEND, message, err);
-    return new StoreError('INTERNAL', BACKEND, message, err);
+    if (isAuthFailure(info)) return new StoreError('UNAVAILABLE', BACKEND, `${CREDENTIALS_REFUSED} (HTTP ${status} ${info.type}); check the configured username/password, API key or bearer token`);
+    const userCaused = call.userFilter && info.types.some((t) => ALWAYS_FILTER_TYPES.has(t) || (status === 400 && FILTER_ERROR_TYPES.has(t)));
+    if (userCaused) {
+      const reason = info.reason.length > MAX_REASON ? `${info.reason.slice(0, MAX_REASON)}…` : info.reason;
+      return new StoreError('BAD_QUERY', BACKEND, `Elasticsearch refused the filter: ${reason}`, err);
+    }
+    const named = `HTTP ${status} ${info.type}`;
+    if (status === 429 || status >= 500) return new StoreError('UNAVAILABLE', BACKEND, `Elasticsearch answered ${named} to ${what} (the reason is in the gateway log)`, err);
+    if (status === 403) return new StoreError('UNAVAILABLE', BACKEND, `Elasticsearch refused ${what} (${named}); check the configured user's privileges and index blocks`, err);
+    if (info.types.includes('media_type_header_exception')) {
+      return new StoreError('UNAVAILABLE', BACKEND, `Elasticsearch refused the client's compatibility headers for ${what} (${named}); the gateway's client speaks the Elasticsearch 8 API`, err);
+    }
+    return new StoreError('INTERNAL', BACKEND, `Elasticsearch refused ${what} as the gateway sent it (${named})`, err);
   }
-  if (isTransient(err) || err instanceof errors.ProductNotSupportedError) return new StoreError('UNAVAILABLE', BACKEND, message, err);
-  return new StoreError('INTERNAL', BACKEND, message, err);
+  if (err instanceof errors.TimeoutError) return new StoreError('UNAVAILABLE', BACKEND, `Elasticsearch did not answer ${what} in time`, err);
+  if (err instanceof errors.ConnectionError || err instanceof errors.NoLivingConnectionsError) {
+    const code = networkCode(err);
+    return new StoreError('UNAVAILABLE', BACKEND, `cannot reach Elasticsearch${code ? ` (${code})` : ''} for ${what}`, err);
+  }
+  if (err instanceof errors.RequestAbortedError) return new StoreError('UNAVAILABLE', BACKEND, `${what} was aborted`, err);
+  if (err instanceof errors.DeserializationError) return new StoreError('UNAVAILABLE', BACKEND, `Elasticsearch answered ${what} with a body that is not JSON`, err);
+  return new StoreError('INTERNAL', BACKEND, `the Elasticsearch client failed ${what}`, err);
 }

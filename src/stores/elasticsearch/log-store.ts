@@ -16,7 +16,7 @@ import { encodePageCursor, pageCursorKey, pageOrder, pageSize, type PageOrder } 
 import type { LogStore, Page, SpanRef, StoredLogRecord } from '../types.ts';
 import { createClient, type ElasticsearchConnectionOptions } from './client.ts';
 import { documentToLog } from './documents.ts';
-import { badQuery, BACKEND, isIndexNotFound, isPitGone, toStoreError } from './errors.ts';
+import { badQuery, BACKEND, describeError, isIndexNotFound, isPitGone, toStoreError, type EsCall } from './errors.ts';
 import { F, filterQuery, logSort, tenantQuery, type Query } from './query.ts';
 
 export const DEFAULT_LOG_INDEX = 'logs-teleql-*';
@@ -88,6 +88,13 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
   const logger: Logger = opts.logger;
   const decode = (hit: Hit, tenant: string) => documentToLog(hit._source, String(hit._id ?? ''), tenant);
 
+  /** The StoreError for a failed call; the whole story (node, status, Elasticsearch's reason) goes to the log only. */
+  function fail(err: unknown, call: EsCall) {
+    const mapped = toStoreError(err, call);
+    logger[mapped.code === 'BAD_QUERY' ? 'debug' : 'warn']({ call: call.what, code: mapped.code, err: mapped.message, detail: describeError(err, opts.node) }, 'elasticsearch request failed');
+    return mapped;
+  }
+
   /** A new point in time over `index`; null when the index does not exist. */
   async function openPit(): Promise<string | null> {
     try {
@@ -122,7 +129,7 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
       return res.hits.hits.flatMap((group) => (group.inner_hits?.logs?.hits.hits ?? []) as Hit[]);
     } catch (err) {
       if (isIndexNotFound(err)) return [];
-      throw toStoreError(err, opts.node);
+      throw fail(err, { what: `the logs of ${field === F.spanId ? 'spans' : 'traces'}` });
     }
   }
 
@@ -180,7 +187,7 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
       } catch (err) {
         if (opened && pit) await closePit(pit);
         if (isIndexNotFound(err)) return EMPTY_PAGE;
-        throw toStoreError(err, opts.node);
+        throw fail(err, { what: 'the log search', userFilter: true });
       }
     },
 
@@ -239,7 +246,7 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
           }
         } catch (err) {
           if (isIndexNotFound(err)) break;
-          throw toStoreError(err, opts.node);
+          throw fail(err, { what: 'the log lookup by ID' });
         }
       }
       return ids.map((id) => (valid(id) ? (byId.get(id) ?? null) : null));

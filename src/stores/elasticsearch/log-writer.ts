@@ -163,7 +163,9 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
       try {
         await client.indices.putIndexTemplate(logsIndexTemplate(opts.templatePattern ?? DEFAULT_TEMPLATE_PATTERN));
       } catch (err) {
-        throw toStoreError(err, opts.node);
+        const mapped = toStoreError(err, { what: 'installing the index template' });
+        logger.warn({ err: mapped.message, detail: describeError(err, opts.node) }, 'elasticsearch refused the index template');
+        throw mapped;
       }
     },
 

@@ -2,7 +2,7 @@
 // error mapping. Everything above this file works with parsed JSON and StoreErrors only.
 import type { Logger } from 'pino';
 import { StoreError } from '../types.ts';
-import { fromFetchFailure, fromStatus, internal, isJaegerErrorBody } from './errors.ts';
+import { causeChain, errorMessageOf, fromFetchFailure, fromStatus, internal, isJaegerErrorBody } from './errors.ts';
 
 export interface JaegerClientOptions {
   baseUrl: string;
@@ -18,12 +18,17 @@ export interface JaegerClientOptions {
 export interface JaegerClient {
   /**
    * GETs `path` with `query` and returns the parsed JSON body of a 2xx answer. With `notFound:
-   * 'empty'`, Jaeger's own 404 ("No traces found") returns null instead of failing.
+   * 'empty'`, Jaeger's own 404 ("No traces found") returns null instead of failing. `call` names
+   * the request in errors and logs (`FindTraces`); a failure's detail (Jaeger's error body, the
+   * network error with its address) is logged, and the StoreError carries only the call and status.
    */
-  getJson(path: string, query: readonly (readonly [string, string])[], tenant: string, opts?: { notFound?: 'empty' }): Promise<unknown>;
+  getJson(call: string, path: string, query: readonly (readonly [string, string])[], tenant: string, opts?: { notFound?: 'empty' }): Promise<unknown>;
 }
 
 const DEFAULT_TENANT = 'default';
+
+/** The path as logs and errors show it: a trace ID is the user's, but `{traceId}` keeps messages alike. */
+const routeOf = (path: string) => path.replace(/\/[0-9a-f]{32}$/, '/{traceId}');
 
 /** The base URL without credentials (fetch refuses them) and the Basic auth header they make. */
 function splitCredentials(baseUrl: string): { base: string; authorization?: string } {
@@ -80,32 +85,39 @@ export function createJaegerClient(opts: JaegerClientOptions): JaegerClient {
   const log = opts.logger;
 
   return {
-    async getJson(path, query, tenant, { notFound } = {}) {
+    async getJson(call, path, query, tenant, { notFound } = {}) {
       const search = new URLSearchParams(query.map(([k, v]) => [k, v]));
       const qs = search.toString();
       const url = `${base}${path}${qs ? `?${qs}` : ''}`;
+      const route = routeOf(path);
       const headers = { ...fixedHeaders };
       if (tenant !== DEFAULT_TENANT || opts.alwaysSendTenant) headers[tenantHeader] = tenant;
       const started = performance.now();
       let status = 0;
+      let detail: string | undefined;
       try {
         const res = await opts.fetch(url, { method: 'GET', headers, signal: AbortSignal.timeout(opts.timeoutMs) });
         status = res.status;
         const text = await readBody(res, opts.maxResponseBytes);
-        log.debug({ path, status, ms: Math.round(performance.now() - started) }, 'jaeger request');
+        log.debug({ call, path: route, status, ms: Math.round(performance.now() - started) }, 'jaeger request');
         if (status === 404 && notFound === 'empty' && isJaegerErrorBody(text)) return null;
-        if (status < 200 || status > 299) throw fromStatus(status, text, path);
+        if (status < 200 || status > 299) {
+          detail = errorMessageOf(text);
+          throw fromStatus(status, call, route);
+        }
         try {
           return JSON.parse(text) as unknown;
         } catch (err) {
-          throw internal(`jaeger answered ${path} with a body that is not JSON`, err);
+          throw internal(`jaeger answered ${call} with a body that is not JSON`, err);
         }
       } catch (err) {
         // A fetch error is thrown before the headers (no connection, timeout) or while the body
-        // streams in (timeout, reset); either way the caller gets only the mapped StoreError.
-        const mapped = err instanceof StoreError ? err : fromFetchFailure(err, opts.timeoutMs);
+        // streams in (timeout, reset); either way the caller gets only the mapped StoreError, and
+        // what Jaeger or the network said (addresses included) stays in this log line.
+        const mapped = err instanceof StoreError ? err : fromFetchFailure(err, opts.timeoutMs, call);
+        if (detail === undefined && !(err instanceof StoreError)) detail = causeChain(err);
         const level = mapped.code === 'BAD_QUERY' ? 'debug' : 'warn';
-        log[level]({ path, status: status || undefined, code: mapped.code, err: mapped.message }, 'jaeger request failed');
+        log[level]({ call, path: route, status: status || undefined, code: mapped.code, err: mapped.message, detail }, 'jaeger request failed');
         throw mapped;
       }
     },

@@ -72,18 +72,19 @@ const toBig = (v: unknown): bigint | undefined => (v == null ? undefined : typeo
 
 /**
  * The start-time window to ask Jaeger for: the filter's top-level range, the last hour when it has
- * none (the hour before `to` when it sets only `to`), narrowed by a page cursor (newest first: up
- * to the cursor's start; oldest first: from it). Both ends inclusive, as Jaeger reads them. Null
- * when the window is empty.
+ * none (the hour before `to` when it sets only `to`; `defaultNs` instead of the hour), narrowed by a
+ * page cursor (newest first: up to the cursor's start; oldest first: from it). Both ends inclusive,
+ * as Jaeger reads them. Null when the window is empty.
  */
 export function searchWindow(
   range: TimeRange | undefined,
   now: bigint,
   cursor?: { start: bigint; order: 'NEWEST_FIRST' | 'OLDEST_FIRST' },
+  defaultNs: bigint = DEFAULT_WINDOW_NS,
 ): Required<TimeRange> | null {
   let from = toBig(range?.from);
   let to = toBig(range?.to);
-  if (from === undefined) from = (to ?? now) - DEFAULT_WINDOW_NS;
+  if (from === undefined) from = (to ?? now) - defaultNs;
   if (to === undefined) to = now > from ? now : from;
   if (cursor?.order === 'NEWEST_FIRST' && cursor.start < to) to = cursor.start;
   if (cursor?.order === 'OLDEST_FIRST' && cursor.start > from) from = cursor.start;

@@ -7,13 +7,14 @@ import { sortLinks } from '../dependencies.ts';
 import type { SpanRecord } from '../../model/telemetry.ts';
 import type { Logger } from '../../logger.ts';
 import { compileSpanFilter } from '../filter-match.ts';
-import { StoreError, type Page, type PageRequest, type QueryNotes, type SpanRef, type TelemetryFilter, type TraceStore, type TraceSummary } from '../types.ts';
+import { StoreError, type Page, type PageRequest, type QueryNotes, type SpanRef, type TelemetryFilter, type TimeRange, type TraceStore, type TraceSummary } from '../types.ts';
 import { createJaegerClient } from './client.ts';
 import { BACKEND, badQuery, internal } from './errors.ts';
 import { cursorKey, pageOf } from './paging.ts';
-import { findTracesQuery, planSearch, searchWindow } from './search-plan.ts';
+import { DEFAULT_WINDOW_NS, findTracesQuery, planSearch, searchWindow, type SearchPlan } from './search-plan.ts';
+import { lookupSpans } from './span-lookup.ts';
 import { compareSummaries, summarizeTrace } from './summary.ts';
-import { spanKindFromJaeger, spansOfResult } from './wire.ts';
+import { goDuration, rfc3339Nano, spanKindFromJaeger, spansOfResult } from './wire.ts';
 import { byStartThenSpanId } from '../span-order.ts';
 import { pageOrder, pageSize } from '../page-cursor.ts';
 
@@ -40,11 +41,19 @@ export interface JaegerTraceStoreOptions {
   postFilterDepthFactor?: number;
   /** A larger answer fails (INTERNAL) rather than filling memory. Default 256 MiB. */
   maxResponseBytes?: number;
+  /**
+   * How far back a span lookup (a top-level `spanId` without `traceId`, e.g. `correlate(spanId)`)
+   * searches when the filter has no time range. Default 7 days.
+   */
+  spanLookbackNs?: bigint;
+  /** The most FindTraces requests one span lookup makes (each asks for `maxSearchDepth` traces). Default 8. */
+  spanLookupRequests?: number;
   /** The clock for the default search window (tests). */
   now?: () => bigint;
 }
 
 const MAX_TRACES = 10_000;
+const DAY_NS = 86_400_000_000_000n;
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const lower = (id: string) => String(id).toLowerCase();
 
@@ -67,15 +76,6 @@ function withNotes<T extends object>(value: T, notes: string[]): T & QueryNotes 
   return notes.length > 0 ? Object.assign(value, { notes }) : value;
 }
 
-/** Any error that is not already a StoreError is this store's bug: INTERNAL, never a raw error. */
-async function guard<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof StoreError) throw err;
-    throw internal('the jaeger store failed unexpectedly', err);
-  }
-}
 
 interface Candidates {
   /** Every span of each trace Jaeger returned, by trace ID. */
@@ -100,10 +100,35 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
   const maxSearchDepth = Math.max(1, opts.maxSearchDepth ?? 1000);
   const depthFactor = Math.max(1, opts.postFilterDepthFactor ?? 5);
   const now = opts.now ?? (() => BigInt(Date.now()) * 1_000_000n);
+  const spanLookback = opts.spanLookbackNs !== undefined && opts.spanLookbackNs > 0n ? opts.spanLookbackNs : 7n * DAY_NS;
+  const spanLookupRequests = Math.max(1, opts.spanLookupRequests ?? 8);
+
+  /** Any error that is not already a StoreError is this store's bug: INTERNAL (logged), never a raw error. */
+  async function guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      log.error({ err }, 'the jaeger store failed unexpectedly');
+      throw internal('the jaeger store failed unexpectedly', err);
+    }
+  }
+
+  /** One FindTraces: every span of each trace returned, grouped by trace ID (Jaeger merges them into one list). */
+  async function findTraces(tenant: string, plan: SearchPlan, window: Required<TimeRange>, depth: number): Promise<Map<string, SpanRecord[]>> {
+    const body = await client.getJson('FindTraces', '/api/v3/traces', findTracesQuery(plan, window, depth), tenant, { notFound: 'empty' });
+    const traces = new Map<string, SpanRecord[]>();
+    for (const s of body === null ? [] : spansOfResult(body, tenant, log)) {
+      const list = traces.get(s.traceId);
+      if (list) list.push(s);
+      else traces.set(s.traceId, [s]);
+    }
+    return traces;
+  }
 
   /** GetTrace: the trace's spans in start order, [] when Jaeger has none ("No traces found"). */
   async function fetchTrace(tenant: string, id: string): Promise<SpanRecord[]> {
-    const body = await client.getJson(`/api/v3/traces/${id}`, [], tenant, { notFound: 'empty' });
+    const body = await client.getJson('GetTrace', `/api/v3/traces/${id}`, [], tenant, { notFound: 'empty' });
     if (body === null) return [];
     return spansOfResult(body, tenant, log)
       .filter((s) => s.traceId === id)
@@ -119,14 +144,17 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
 
   /**
    * The traces a search must look at. A top-level traceId list is looked up by ID (complete, and
-   * with no default time window, as the GraphQL layer does for known IDs); anything else is one
-   * FindTraces with what Jaeger can evaluate. `want` is how many traces the caller needs.
+   * with no default time window, as the GraphQL layer does for known IDs); a top-level spanId list
+   * is searched for window by window (spanLookup); anything else is one FindTraces with what Jaeger
+   * can evaluate. `want` is how many traces or spans the caller needs; a span lookup stops once it
+   * found `lookupWant` matching spans (default: only once it found every span ID).
    */
   async function candidates(
     tenant: string,
     filter: TelemetryFilter,
     want: number,
-    cursor?: { start: bigint; order: 'NEWEST_FIRST' | 'OLDEST_FIRST' },
+    matches: (s: SpanRecord) => boolean,
+    { cursor, lookupWant = Number.POSITIVE_INFINITY }: { cursor?: { start: bigint; order: 'NEWEST_FIRST' | 'OLDEST_FIRST' } | undefined; lookupWant?: number } = {},
   ): Promise<Candidates> {
     if (Array.isArray(filter.traceId) && filter.traceId.length > 0) {
       return { traces: await fetchTraces(tenant, filter.traceId), notes: [] };
@@ -134,18 +162,12 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
     const empty: Candidates = { traces: new Map(), notes: [] };
     const plan = planSearch(filter);
     if (plan.durationMin !== undefined && plan.durationMax !== undefined && plan.durationMin > plan.durationMax) return empty;
+    if (Array.isArray(filter.spanId) && filter.spanId.length > 0) return spanLookup(tenant, filter, plan, lookupWant, matches, cursor);
     const window = searchWindow(filter.timeRange, now(), cursor);
     if (!window) return empty;
     const postFiltered = plan.residual.length > 0;
     const depth = postFiltered ? Math.max(want, Math.min(want * depthFactor, maxSearchDepth)) : want;
-    const body = await client.getJson('/api/v3/traces', findTracesQuery(plan, window, depth), tenant, { notFound: 'empty' });
-    // FindTraces merges every trace into one resourceSpans list: group by trace ID.
-    const traces = new Map<string, SpanRecord[]>();
-    for (const s of body === null ? [] : spansOfResult(body, tenant, log)) {
-      const list = traces.get(s.traceId);
-      if (list) list.push(s);
-      else traces.set(s.traceId, [s]);
-    }
+    const traces = await findTraces(tenant, plan, window, depth);
     const notes: string[] = [];
     const full = traces.size >= depth;
     if (postFiltered) {
@@ -158,6 +180,47 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
       notes.push(`jaeger returns the most recent traces first, so an oldest-first page covers only the ${depth} most recent traces of the time range`);
     }
     return { traces, notes };
+  }
+
+  /**
+   * Spans by ID (span-lookup.ts): FindTraces windows walked back from the end of the filter's range,
+   * or of the last `spanLookback` when it has none (the GraphQL layer sets no default range for a
+   * top-level spanId: a known ID should be found however old). A note says what was searched
+   * when a wanted span was not found.
+   */
+  async function spanLookup(
+    tenant: string,
+    filter: TelemetryFilter,
+    plan: SearchPlan,
+    want: number,
+    matches: (s: SpanRecord) => boolean,
+    cursor?: { start: bigint; order: 'NEWEST_FIRST' | 'OLDEST_FIRST' },
+  ): Promise<Candidates> {
+    const range = searchWindow(filter.timeRange, now(), cursor, spanLookback);
+    if (!range) return { traces: new Map(), notes: [] };
+    const defaulted = filter.timeRange?.from == null;
+    const result = await lookupSpans({
+      range,
+      wanted: new Set((filter.spanId ?? []).map(lower)),
+      matches,
+      want,
+      depth: maxSearchDepth,
+      maxRequests: spanLookupRequests,
+      firstWindowNs: DEFAULT_WINDOW_NS,
+      find: (window, depth) => findTraces(tenant, plan, window, depth),
+    });
+    if (result.missing.length === 0 || result.satisfied) return { traces: result.traces, notes: [] };
+    const shown = result.missing.length <= 3 ? result.missing.join(', ') : `${result.missing.slice(0, 3).join(', ')} and ${result.missing.length - 3} more`;
+    let note =
+      `jaeger cannot look up a span by its ID, so the gateway searched the traces that started from ${rfc3339Nano(result.searchedFrom)} ` +
+      `to ${rfc3339Nano(range.to)} (${result.requests} FindTraces requests of up to ${maxSearchDepth} traces each) ` +
+      `and found no matching span ${shown} there`;
+    if (result.exhausted) note += `; it stops after ${spanLookupRequests} requests, so the older part of the range was not searched`;
+    if (defaulted) {
+      const lookback = spanLookback % DAY_NS === 0n ? `${spanLookback / DAY_NS} days` : goDuration(spanLookback);
+      note += `; without a from time a span lookup covers the last ${lookback}`;
+    }
+    return { traces: result.traces, notes: [note] };
   }
 
   return {
@@ -187,7 +250,7 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
         }
         const matches = compileSpanFilter(filter, BACKEND);
         if (limit === 0) return [];
-        const { traces, notes } = await candidates(tenant, filter ?? {}, limit);
+        const { traces, notes } = await candidates(tenant, filter ?? {}, limit, matches);
         const summaries: TraceSummary[] = [];
         // A trace matches when one of its spans does; its summary covers all of its spans.
         for (const [traceId, spans] of traces) if (spans.some(matches)) summaries.push(summarizeTrace(traceId, spans));
@@ -200,7 +263,10 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
         const matches = compileSpanFilter(filter, BACKEND);
         const after = cursorKey(page);
         const cursor = after && { start: after.start, order: pageOrder(page) };
-        const { traces, notes } = await candidates(tenant, filter ?? {}, first + 1, cursor);
+        // first + 1 spans settle a newest-first page, as a span lookup walks newest first; an
+        // oldest-first lookup goes on until it found every span ID.
+        const lookupWant = pageOrder(page) === 'NEWEST_FIRST' ? first + 1 : Number.POSITIVE_INFINITY;
+        const { traces, notes } = await candidates(tenant, filter ?? {}, first + 1, matches, { cursor, lookupWant });
         const spans: SpanRecord[] = [];
         for (const list of traces.values()) for (const s of list) if (matches(s)) spans.push(s);
         return withNotes(pageOf(spans, page, first), notes);
@@ -217,7 +283,7 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
         if (lookbackMs <= 0n) return [];
         const query: [string, string][] = [['endTs', String(endMs)], ['lookback', String(lookbackMs)]];
         if (service) query.push(['service', service]);
-        const body = await client.getJson('/api/dependencies', query, tenant);
+        const body = await client.getJson('GetDependencies', '/api/dependencies', query, tenant);
         const data = (body as { data?: unknown } | null)?.data;
         if (data == null) return [];
         if (!Array.isArray(data)) throw internal('jaeger answered /api/dependencies with something other than a list');
@@ -239,7 +305,7 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
     /** GET /api/v3/services. Jaeger lists services without a time range, so `range` is not applied. */
     services: (tenant) =>
       guard(async () => {
-        const body = await client.getJson('/api/v3/services', [], tenant);
+        const body = await client.getJson('GetServices', '/api/v3/services', [], tenant);
         const services = (body as { services?: unknown } | null)?.services;
         if (services === undefined) return []; // jsonpb writes an empty list as {}
         if (!Array.isArray(services) || !services.every((s) => typeof s === 'string')) {
@@ -252,7 +318,7 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
     operations: (tenant, service) =>
       guard(async () => {
         if (typeof service !== 'string' || service === '') return [];
-        const body = await client.getJson('/api/v3/operations', [['service', service]], tenant);
+        const body = await client.getJson('GetOperations', '/api/v3/operations', [['service', service]], tenant);
         const operations = (body as { operations?: unknown } | null)?.operations;
         if (operations === undefined) return [];
         if (!Array.isArray(operations)) throw internal('jaeger answered /api/v3/operations with something other than a list');

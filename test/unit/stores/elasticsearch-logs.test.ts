@@ -20,6 +20,7 @@ import {
 import { StoreError, type StoredLogRecord, type TelemetryFilter } from '../../../src/stores/types.ts';
 import { rejectsWith } from '../../contract/store-under-test.ts';
 import { attrs, log, resource, scope, SEC, spanId, T0, traceId } from '../../helpers/telemetry-builders.ts';
+import { ALL_SHARDS_FAILED_NO_CAUSE, NO_SHARD_AVAILABLE, NODE_NOT_CONNECTED, REGEX_REFUSED, REGEX_TOO_COMPLEX } from '../../fixtures/elasticsearch/error-documents.ts';
 
 const FIXTURES = new URL('../../../../shared/fixtures/elasticsearch/', import.meta.url);
 const fixtureText = (name: string) => readFileSync(new URL(name, FIXTURES), 'utf8');
@@ -28,6 +29,7 @@ const fixture = (name: string): Record<string, unknown> => JSON.parse(fixtureTex
 const JSON_CT = 'application/vnd.elasticsearch+json; compatible-with=8';
 const NDJSON_CT = 'application/vnd.elasticsearch+x-ndjson; compatible-with=8';
 const PIT_ID = fixture('open-pit.200.json').id as string;
+
 
 // ---- a server that answers like Elasticsearch -------------------------------------------------
 
@@ -604,19 +606,67 @@ describe('Elasticsearch log store', () => {
     assert.equal(server.pending, 0);
   });
 
-  it('maps a 400 to BAD_QUERY with Elasticsearch\'s reason and closes the point in time it opened', async () => {
-    const store = openStore();
+  it("maps a 400 for a parameter the gateway sent to INTERNAL, not to the user's bad filter, and closes the point in time it opened", async () => {
+    const { logger, lines } = capturingLogger();
+    const store = openStore({ logger });
     server.reply({ file: 'open-pit.200.json' }, { status: 400, file: 'error.400.illegal-argument.json' }, { file: 'close-pit.200.json' });
-    await rejectsWith(store.searchLogs(TENANT, {}, { first: 5 }), 'BAD_QUERY', 'Failed to parse int parameter [size] with value [surprise_me]');
+    await assert.rejects(store.searchLogs(TENANT, {}, { first: 5 }), (e: unknown) => {
+      assert.ok(e instanceof StoreError);
+      assert.equal(e.code, 'INTERNAL');
+      assert.equal(e.message, 'Elasticsearch refused the log search as the gateway sent it (HTTP 400 illegal_argument_exception)');
+      return true;
+    });
     await store.close();
     assert.equal(server.requests[2]!.method, 'DELETE');
+    const logged = lines.find((l) => l.msg === 'elasticsearch request failed');
+    assert.match(String(logged?.detail), /Failed to parse int parameter \[size\] with value \[surprise_me\]/, "Elasticsearch's reason is logged");
   });
 
-  it('maps 429 and 5xx to UNAVAILABLE', async () => {
+  it("maps a search refused for the user's regex to BAD_QUERY with Elasticsearch's reason", async () => {
     const store = openStore();
-    server.reply({ status: 429, file: 'error.429.cluster-block-flood-stage.json' }, { status: 503, body: { error: 'busy', status: 503 } });
-    await rejectsWith(store.getLogs(TENANT, ['a']), 'UNAVAILABLE', 'flood-stage watermark');
-    await rejectsWith(store.getLogs(TENANT, ['a']), 'UNAVAILABLE', 'HTTP 503');
+    const filter: TelemetryFilter = { attributes: [{ key: 'http.route', op: 'regex', value: '(unclosed' }] };
+    server.reply({ file: 'open-pit.200.json' }, { status: 400, body: REGEX_REFUSED }, { file: 'close-pit.200.json' });
+    await rejectsWith(store.searchLogs(TENANT, filter, { first: 5 }), 'BAD_QUERY', "Elasticsearch refused the filter: failed to create query: expected ')' at position 9");
+    server.reply({ file: 'open-pit.200.json' }, { status: 400, body: REGEX_TOO_COMPLEX }, { file: 'close-pit.200.json' });
+    await rejectsWith(store.searchLogs(TENANT, filter, { first: 5 }), 'BAD_QUERY', 'Determinizing automaton with 20001 states');
+    // The same refusal for a lookup by ID cannot be the user's filter: the gateway built that query.
+    server.reply({ status: 400, body: REGEX_REFUSED });
+    await rejectsWith(store.getLogs(TENANT, ['a']), 'INTERNAL');
+    await store.close();
+    assert.equal(server.pending, 0);
+  });
+
+  it('maps 429 and 5xx to UNAVAILABLE naming the call and the status, never the reason Elasticsearch wrote', async () => {
+    const { logger, lines } = capturingLogger();
+    const store = openStore({ logger });
+    const cases: [Reply, string][] = [
+      [{ status: 429, file: 'error.429.cluster-block-flood-stage.json' }, 'Elasticsearch answered HTTP 429 cluster_block_exception to the log lookup by ID'],
+      [{ status: 503, body: NO_SHARD_AVAILABLE }, 'Elasticsearch answered HTTP 503 no_shard_available_action_exception to the log lookup by ID'],
+      [{ status: 503, body: ALL_SHARDS_FAILED_NO_CAUSE }, 'Elasticsearch answered HTTP 503 search_phase_execution_exception to the log lookup by ID'],
+      [{ status: 500, body: NODE_NOT_CONNECTED }, 'Elasticsearch answered HTTP 500 node_not_connected_exception to the log lookup by ID'],
+    ];
+    for (const [reply, message] of cases) {
+      server.reply(reply);
+      await assert.rejects(store.getLogs(TENANT, ['a']), (e: unknown) => {
+        assert.ok(e instanceof StoreError);
+        assert.equal(e.code, 'UNAVAILABLE');
+        assert.equal(e.message, `${message} (the reason is in the gateway log)`);
+        assert.doesNotMatch(e.message, /10\.0\.3\.7|9300|flood-stage|\.ds-logs|127\.0\.0\.1/, 'no address, index or reason');
+        return true;
+      });
+    }
+    // A query with the user's filter that fails on the server's side is still the server's failure.
+    server.reply({ file: 'open-pit.200.json' }, { status: 503, body: NO_SHARD_AVAILABLE }, { file: 'close-pit.200.json' });
+    await rejectsWith(store.searchLogs(TENANT, { attributes: [{ key: 'k', op: 'regex', value: 'a.*' }] }, { first: 5 }), 'UNAVAILABLE', 'HTTP 503 no_shard_available_action_exception to the log search');
+    await store.close();
+    const detail = lines.filter((l) => l.msg === 'elasticsearch request failed').map((l) => String(l.detail));
+    assert.match(detail[3]!, /\[es-data-1\]\[10\.0\.3\.7:9300\] Node not connected/, 'the reason, address included, is in the log');
+  });
+
+  it('maps compatibility headers the server refuses to UNAVAILABLE: no query can fix that', async () => {
+    const store = openStore();
+    server.reply({ file: 'open-pit.200.json' }, { status: 400, file: 'error.400.media-type-header.8.x-server-v9-client.json' }, { file: 'close-pit.200.json' });
+    await rejectsWith(store.searchLogs(TENANT, {}, { first: 5 }), 'UNAVAILABLE', "refused the client's compatibility headers for the log search (HTTP 400 media_type_header_exception)");
     await store.close();
   });
 
@@ -650,14 +700,23 @@ describe('Elasticsearch log store', () => {
   it('maps a request that takes longer than requestTimeoutMs to UNAVAILABLE', async () => {
     const store = openStore({ requestTimeoutMs: 100 });
     server.reply({ file: 'search.200.json', delayMs: 2_000 });
-    await rejectsWith(store.getLogs(TENANT, ['a']), 'UNAVAILABLE', 'did not answer in time');
+    await rejectsWith(store.getLogs(TENANT, ['a']), 'UNAVAILABLE', 'Elasticsearch did not answer the log lookup by ID in time');
     await store.close();
   });
 
-  it('maps an unreachable node to UNAVAILABLE', async () => {
-    const store = createElasticsearchLogStore({ node: 'http://user:pw@127.0.0.1:9', logger: silent(), maxRetries: 0 });
-    await rejectsWith(store.getLogs(TENANT, ['a']), 'UNAVAILABLE', 'Elasticsearch at http://127.0.0.1:9 is unreachable');
+  it('maps an unreachable node to UNAVAILABLE without its address; the log has it, without the credentials', async () => {
+    const { logger, lines } = capturingLogger();
+    const store = createElasticsearchLogStore({ node: 'http://user:pw@127.0.0.1:9', logger, maxRetries: 0 });
+    await assert.rejects(store.getLogs(TENANT, ['a']), (e: unknown) => {
+      assert.ok(e instanceof StoreError);
+      assert.equal(e.code, 'UNAVAILABLE');
+      assert.equal(e.message, 'cannot reach Elasticsearch (ECONNREFUSED) for the log lookup by ID');
+      return true;
+    });
     await store.close();
+    const logged = lines.find((l) => l.msg === 'elasticsearch request failed');
+    assert.match(String(logged?.detail), /Elasticsearch at http:\/\/127\.0\.0\.1:9 is unreachable/);
+    assert.doesNotMatch(JSON.stringify(lines), /user:pw/);
   });
 });
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { pino } from 'pino';
 import { decodeTraces } from '../../../src/otlp/codec.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import type { SpanRecord } from '../../../src/model/telemetry.ts';
@@ -45,6 +46,13 @@ const TRACE_ROUTES: FixtureRoute[] = [
   jaegerError(/^\/api\/v3\/traces\/[0-9a-f]{32}$/, 404, 'error.404.no-traces-found.json'),
 ];
 const FIND_ROUTE = ok('/api/v3/traces', 'find-traces.200.json', { chunked: true });
+
+/** A pino logger whose lines land in an array. */
+function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { logger, lines };
+}
 
 /** What the codec makes of an api_v3 document's `result`, the reference for the store's mapping. */
 function codecSpans(file: string, tenant: string): SpanRecord[] {
@@ -393,6 +401,110 @@ describe('Jaeger TraceStore over api_v3', () => {
     });
   });
 
+  describe('span lookup by ID (correlate(spanId), spans(filter: {spanId}))', () => {
+    const SPAN6 = '0000000000000006'; // only in trace 11 of find-traces.200.json
+    const DAY = 24n * HOUR;
+    /** RFC3339Nano as Jaeger reads it → Unix ns. */
+    const ns = (rfc: string): bigint => {
+      const [, whole, frac = ''] = /^(.*?)(?:\.(\d+))?Z$/.exec(rfc)!;
+      return BigInt(Date.parse(`${whole}Z`)) * 1_000_000n + BigInt(frac.padEnd(9, '0'));
+    };
+    const windowOf = (r: { query: Record<string, string[]> }) => ({ from: ns(r.query['query.startTimeMin']![0]!), to: ns(r.query['query.startTimeMax']![0]!) });
+    /** FindTraces as Jaeger answers it: the fixture's traces when the window holds their start, else 404 "No traces found". */
+    const FIND_BY_WINDOW: FixtureRoute = {
+      method: 'GET',
+      path: '/api/v3/traces',
+      respond: (req) => {
+        const w = windowOf(req);
+        return w.from <= FIND_START && FIND_START <= w.to
+          ? { status: 200, headers: OK_HEADERS, bodyFile: fixture('find-traces.200.json') }
+          : { status: 404, headers: ERROR_HEADERS, bodyFile: fixture('error.404.no-traces-found.json') };
+      },
+    };
+    const at = (now: bigint, extra: Partial<JaegerTraceStoreOptions> = {}) => open({ now: () => now, ...extra });
+
+    it('finds a span older than the last hour: windows walk back from now, growing, until it is found', async () => {
+      server.setRoutes([FIND_BY_WINDOW]);
+      const now = FIND_START + 3n * HOUR;
+      const page = await at(now).searchSpans('default', { spanId: [SPAN6] }, { first: 1 });
+      assert.deepEqual(page.items.map((i) => [i.node.traceId, i.node.spanId, i.node.name]), [[T11, SPAN6, 'example-operation-3']]);
+      assert.equal(page.notes, undefined);
+      assert.deepEqual(
+        server.requests.map(windowOf),
+        [
+          { from: now - HOUR + 1n, to: now },
+          { from: now - 5n * HOUR + 1n, to: now - HOUR },
+        ],
+        'the last hour, then the 4 hours before it',
+      );
+      assert.deepEqual(server.requests.map((r) => r.query['query.searchDepth']), [['1000'], ['1000']]);
+
+      server.clearRequests();
+      const traces = await at(now).searchTraces('default', { spanId: [SPAN6.toUpperCase()] }, 5);
+      assert.deepEqual(traces.map((t) => t.traceId), [T11]);
+      assert.equal(server.requests.length, 2);
+    });
+
+    it("searches within the filter's from/to, starting at its end", async () => {
+      server.setRoutes([FIND_BY_WINDOW]);
+      const timeRange = { from: FIND_START - HOUR, to: FIND_START + 10n * DAY };
+      const page = await at(FIND_START + 400n * DAY).searchSpans('default', { spanId: [SPAN6], timeRange }, { first: 5 });
+      assert.deepEqual(page.items.map((i) => i.node.spanId), [SPAN6]);
+      const windows = server.requests.map(windowOf);
+      assert.equal(windows[0]!.to, timeRange.to);
+      for (const w of windows) assert.ok(w.from >= timeRange.from && w.to <= timeRange.to, 'never outside the range');
+      assert.equal(windows.length, 5, '1 h, 4 h, 16 h, 64 h, then the rest of the range');
+    });
+
+    it('says what it searched when the span is not in the last 7 days', async () => {
+      server.setRoutes([FIND_BY_WINDOW]);
+      const now = FIND_START + 8n * DAY;
+      const page = await at(now).searchSpans('default', { spanId: [SPAN6] }, { first: 1 });
+      assert.deepEqual(page.items, []);
+      assert.equal(server.requests.length, 5);
+      assert.equal(server.requests.at(-1)!.query['query.startTimeMin']![0], '2017-01-27T16:46:31.639875Z', 'the last window starts 7 days back');
+      assert.deepEqual(page.notes, [
+        'jaeger cannot look up a span by its ID, so the gateway searched the traces that started from 2017-01-27T16:46:31.639875Z to 2017-02-03T16:46:31.639875Z ' +
+          `(5 FindTraces requests of up to 1000 traces each) and found no matching span ${SPAN6} there; without a from time a span lookup covers the last 7 days`,
+      ]);
+    });
+
+    it('stops after spanLookupRequests requests and says how far back it got', async () => {
+      server.setRoutes([FIND_BY_WINDOW]);
+      const now = FIND_START + 3n * DAY;
+      const page = await at(now, { spanLookupRequests: 2 }).searchSpans('default', { spanId: [SPAN6] }, { first: 1 });
+      assert.deepEqual(page.items, []);
+      assert.equal(server.requests.length, 2);
+      assert.match(page.notes![0]!, /searched the traces that started from 2017-01-29T11:46:31\.639875001Z to 2017-01-29T16:46:31\.639875Z \(2 FindTraces requests/);
+      assert.match(page.notes![0]!, /it stops after 2 requests, so the older part of the range was not searched/);
+    });
+
+    it('pages a window whose answer is full below its oldest trace instead of skipping the rest', async () => {
+      server.setRoutes([FIND_BY_WINDOW]);
+      const now = FIND_START + HOUR / 2n;
+      const page = await at(now, { maxSearchDepth: 3, spanLookupRequests: 4 }).searchSpans('default', { spanId: ['00000000000000ff'] }, { first: 1 });
+      assert.deepEqual(page.items, []);
+      assert.deepEqual(
+        server.requests.map((r) => [windowOf(r).from, windowOf(r).to, r.query['query.searchDepth']![0]]),
+        [
+          [now - HOUR + 1n, now, '3'], // 3 traces: as many as asked for
+          [now - HOUR + 1n, FIND_START, '3'], // the same window, ending at the oldest returned: nothing new
+          [now - HOUR + 1n, FIND_START - 1n, '3'], // below it: empty, so the window is done
+          [now - 5n * HOUR + 1n, now - HOUR, '3'],
+        ],
+      );
+      assert.match(page.notes![0]!, /found no matching span 00000000000000ff there; it stops after 4 requests/);
+    });
+
+    it('a span ID that is found but fails the rest of the filter is not found', async () => {
+      server.setRoutes([FIND_BY_WINDOW]);
+      const page = await at(FIND_START + HOUR / 2n, { spanLookupRequests: 3 }).searchSpans('default', { spanId: [SPAN6], status: ['ERROR'] }, { first: 1 });
+      assert.deepEqual(page.items, []);
+      assert.equal(server.requests.length, 3, 'it went on looking');
+      assert.match(page.notes![0]!, /found no matching span 0000000000000006/);
+    });
+  });
+
   describe('services and operations', () => {
     it('lists services, and none when Jaeger writes the empty list as {}', async () => {
       server.setRoutes([ok('/api/v3/services', 'services.200.json')]);
@@ -420,29 +532,58 @@ describe('Jaeger TraceStore over api_v3', () => {
   });
 
   describe('errors', () => {
-    it("a 400 is a BAD_QUERY with Jaeger's message", async () => {
+    // What Jaeger's query service answers when its storage is down: api_v3's error document with
+    // the storage client's error as the message (composed: GRPCGatewayError as in
+    // error.404.no-traces-found.json, the message as a Go gRPC client writes a refused dial).
+    const STORAGE_DOWN = 'rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp 10.0.3.7:16685: connect: connection refused"';
+
+    it("a 400 (a parameter Jaeger cannot parse) is INTERNAL, not the user's bad filter, and its message stays in the log", async () => {
+      const { logger, lines } = capturingLogger();
       server.setRoutes([jaegerError('/api/v3/traces', 400, 'error.400.time-range-required.json')]);
-      await rejectsWith(store.searchTraces('default', {}, 5), 'BAD_QUERY');
-      await assert.rejects(store.searchSpans('default', {}, { first: 5 }), (e: unknown) => {
+      await assert.rejects(open({ logger }).searchSpans('default', {}, { first: 5 }), (e: unknown) => {
         assert.ok(e instanceof StoreError);
-        assert.equal(e.message, 'query.startTimeMin and query.startTimeMax are required');
+        assert.equal(e.code, 'INTERNAL', 'every parameter is one the gateway built: a 400 is a gateway/Jaeger mismatch');
         assert.equal(e.backend, 'jaeger');
+        assert.equal(e.message, "jaeger refused the gateway's FindTraces request as malformed (HTTP 400)");
         return true;
       });
+      const logged = lines.find((l) => l.msg === 'jaeger request failed');
+      assert.deepEqual(
+        [logged?.call, logged?.path, logged?.status, logged?.code, logged?.detail],
+        ['FindTraces', '/api/v3/traces', 400, 'INTERNAL', 'query.startTimeMin and query.startTimeMax are required'],
+      );
     });
 
-    it('a 5xx, 429 or 401 is UNAVAILABLE with the status and message', async () => {
-      for (const [status, message] of [[500, 'elasticsearch: no living connections'], [503, 'overloaded'], [429, 'slow down'], [401, 'unknown tenant']] as const) {
-        server.setRoutes([{ path: '/api/v3/services', status, headers: ERROR_HEADERS, body: errorBody(status, message) }]);
-        await rejectsWith(store.services('default'), 'UNAVAILABLE', `${status}`);
-        await rejectsWith(store.services('default'), 'UNAVAILABLE', message);
+    it('a 5xx, 408, 429 or 401 is UNAVAILABLE naming the call and the status, never what Jaeger wrote', async () => {
+      for (const status of [500, 503, 408, 429, 401, 403]) {
+        const { logger, lines } = capturingLogger();
+        server.setRoutes([{ path: '/api/v3/services', status, headers: ERROR_HEADERS, body: errorBody(status, STORAGE_DOWN) }]);
+        await assert.rejects(open({ logger }).services('default'), (e: unknown) => {
+          assert.ok(e instanceof StoreError);
+          assert.equal(e.code, 'UNAVAILABLE', String(status));
+          assert.match(e.message, new RegExp(`^jaeger (answered|refused the gateway's) .*GetServices.*HTTP ${status}|^jaeger answered HTTP ${status} to GetServices`));
+          assert.doesNotMatch(e.message, /10\.0\.3\.7|dial tcp|rpc error|16685/, 'no internal address or upstream message');
+          return true;
+        });
+        const logged = lines.find((l) => l.msg === 'jaeger request failed');
+        assert.equal(logged?.detail, STORAGE_DOWN, 'the whole upstream message is in the log');
+        assert.equal(logged?.status, status);
       }
+    });
+
+    it('names the failing call: GetTrace, FindTraces, GetOperations, GetDependencies', async () => {
+      server.setRoutes([{ path: /^\/api\//, status: 503, headers: ERROR_HEADERS, body: errorBody(503, STORAGE_DOWN) }]);
+      const jaeger = open();
+      await rejectsWith(jaeger.getTraces('default', [TRACE]), 'UNAVAILABLE', 'jaeger answered HTTP 503 to GetTrace');
+      await rejectsWith(jaeger.searchTraces('default', {}, 5), 'UNAVAILABLE', 'jaeger answered HTTP 503 to FindTraces');
+      await rejectsWith(jaeger.operations('default', 'svc'), 'UNAVAILABLE', 'jaeger answered HTTP 503 to GetOperations');
+      await rejectsWith(jaeger.dependencies('default', { from: NOW - HOUR, to: NOW }), 'UNAVAILABLE', 'jaeger answered HTTP 503 to GetDependencies');
     });
 
     it('a 404 for an unknown path (not a Jaeger with api_v3) is UNAVAILABLE, never "nothing found"', async () => {
       // No routes: the server answers as Go's mux does, 404 "404 page not found\n" in plain text.
-      await rejectsWith(store.services('default'), 'UNAVAILABLE', '/api/v3/services was not found');
-      await rejectsWith(store.getTraces('default', [TRACE]), 'UNAVAILABLE', 'was not found');
+      await rejectsWith(store.services('default'), 'UNAVAILABLE', 'jaeger answered HTTP 404 to GetServices: /api/v3/services was not found');
+      await rejectsWith(store.getTraces('default', [TRACE]), 'UNAVAILABLE', '/api/v3/traces/{traceId} was not found');
       await rejectsWith(store.searchTraces('default', {}, 5), 'UNAVAILABLE', 'was not found');
     });
 
@@ -463,17 +604,20 @@ describe('Jaeger TraceStore over api_v3', () => {
       await rejectsWith(small.searchTraces('default', {}, 5), 'INTERNAL', 'larger than 100 bytes');
     });
 
-    it('a closed port is UNAVAILABLE, with no URL or raw fetch error in the message', async () => {
+    it('a closed port is UNAVAILABLE, with no address or raw fetch error in the message; the log has both', async () => {
       const port = await closedPort();
-      const down = open({ baseUrl: `http://127.0.0.1:${port}` });
+      const { logger, lines } = capturingLogger();
+      const down = open({ baseUrl: `http://127.0.0.1:${port}`, logger });
       await assert.rejects(down.searchTraces('default', {}, 5), (e: unknown) => {
         assert.ok(e instanceof StoreError, String(e));
         assert.equal(e.code, 'UNAVAILABLE');
-        assert.equal(e.message, 'cannot reach jaeger (ECONNREFUSED)');
+        assert.equal(e.message, 'cannot reach jaeger (ECONNREFUSED) for FindTraces');
         return true;
       });
-      await rejectsWith(down.getTraces('default', [TRACE]), 'UNAVAILABLE');
-      await rejectsWith(down.services('default'), 'UNAVAILABLE');
+      await rejectsWith(down.getTraces('default', [TRACE]), 'UNAVAILABLE', 'for GetTrace');
+      await rejectsWith(down.services('default'), 'UNAVAILABLE', 'for GetServices');
+      const logged = lines.find((l) => l.msg === 'jaeger request failed');
+      assert.match(String(logged?.detail), new RegExp(`ECONNREFUSED 127\\.0\\.0\\.1:${port}`), 'where it tried to connect is logged');
     });
 
     it('a server that never answers is UNAVAILABLE after timeoutMs', async () => {
