@@ -29,11 +29,18 @@ const DDL = [
 
 /**
  * JSON with bigints as `"123n"` strings and the numbers JSON has no form for (an alert's value and
- * evidence can be ±Inf or NaN) as `{"$float": "+Inf"}`, read back by `reviveBigints`. Labels and
- * annotations hold strings only, so no object of theirs reads as a number.
+ * evidence can be ±Inf or NaN) as `{"$float": "+Inf"}`, read back by `reviveBigints`. A string that
+ * reads like a bigint (a label value `"123n"`) is kept as `{"$nString": "123"}` (its digits without
+ * the n, which no replacer call would take for one again), so it comes back a string. Labels and annotations hold strings only, so no object of theirs reads as anything else.
  */
+const BIGINT_TEXT = /^-?\d+n$/;
 const withBigints = (v: unknown) =>
-  JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : typeof x === 'number' && !Number.isFinite(x) ? { $float: nonFiniteText(x) } : x));
+  JSON.stringify(v, (_k, x: unknown) =>
+    typeof x === 'bigint' ? `${x}n`
+    : typeof x === 'number' && !Number.isFinite(x) ? { $float: nonFiniteText(x) }
+    : typeof x === 'string' && BIGINT_TEXT.test(x) ? { $nString: x.slice(0, -1) }
+    : x,
+  );
 /**
  * A rule's or silence's text, refused when longer than one DuckDB string may be (long-values.ts):
  * cutting it would change what the rule matches or what the silence says.
@@ -45,11 +52,12 @@ function definitionText(code: 'BAD_RULE' | 'BAD_SILENCE', what: string, text: st
 const FLOATS: Record<string, number> = { '+Inf': Infinity, '-Inf': -Infinity, NaN };
 const reviveBigints = (text: string) =>
   JSON.parse(text, (_k, x: unknown) => {
-    if (typeof x === 'string' && /^-?\d+n$/.test(x)) return BigInt(x.slice(0, -1));
+    if (typeof x === 'string' && BIGINT_TEXT.test(x)) return BigInt(x.slice(0, -1));
     if (x !== null && typeof x === 'object' && !Array.isArray(x)) {
       const keys = Object.keys(x);
-      const f = (x as { $float?: unknown }).$float;
+      const { $float: f, $nString: digits } = x as { $float?: unknown; $nString?: unknown };
       if (keys.length === 1 && typeof f === 'string' && Object.hasOwn(FLOATS, f)) return FLOATS[f];
+      if (keys.length === 1 && typeof digits === 'string') return `${digits}n`;
     }
     return x;
   }) as unknown;

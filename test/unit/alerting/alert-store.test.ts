@@ -105,8 +105,8 @@ test('an alert whose value is ±Inf or NaN reads back with it; a rule stored bef
     inf.value = Infinity;
     inf.evidence!.value = Infinity;
     // A label or annotation that reads like one stays a string.
-    inf.labels = { alertname: 'Errors', value: '+Inf' };
-    inf.annotations = { summary: '{"$float":"+Inf"}' };
+    inf.labels = { alertname: 'Errors', value: '+Inf', order: '123n', negative: '-7n' };
+    inf.annotations = { summary: '{"$float":"+Inf"}', note: '{"$nString":"1"}' };
     const nan = { ...firingInstance('r2', { exemplars: [], exceptionGroups: [] }), fingerprint: 'f2', value: NaN };
     const minusInf = { ...firingInstance('r3', { exemplars: [], exceptionGroups: [] }), fingerprint: 'f3', value: -Infinity };
     const first = await openDuckDbStore({ path, logger: silentLogger() });
