@@ -1,15 +1,16 @@
 import { builder } from './builder.ts';
-import { instantFields } from './fields.ts';
+import { NON_FINITE_NULL, finiteOrNull, instantFields } from './fields.ts';
 
 builder.objectType('SeriesPoint', {
   description: 'One step of a series.',
   fields: (t) => ({
     ...instantFields(t, 'time', (p) => p.timeUnixNano),
-    value: t.exposeFloat('value', {
+    value: t.float({
       nullable: true,
       description:
         'Steps without any point are left out; null when the step cannot be computed (RATE without an earlier point, ' +
-        'a histogram step with no observations). Histogram-like series: the aggregation (or quantile) of the observations below.',
+        `a histogram step with no observations), and ${NON_FINITE_NULL} Histogram-like series: the aggregation (or quantile) of the observations below.`,
+      resolve: (p) => finiteOrNull(p.value),
     }),
     count: t.exposeFloat('count', {
       nullable: true,

@@ -229,6 +229,12 @@ export function decodeMetricPoint(row: Row, cache: DecodeCache = createDecodeCac
 }
 
 // NaN and ±Infinity have no GraphQL Float form; they read as "no value".
+/** A number value as stored, ±Inf included (a gauge may be +Inf; alert rules compare it); null for NaN and non-numbers. */
+export const numberOrNull = (v: unknown): number | null => {
+  const n = typeof v === 'bigint' ? Number(v) : v;
+  return typeof n === 'number' && !Number.isNaN(n) ? n : null;
+};
+
 export const finite = (v: unknown): number | null => {
   const n = typeof v === 'bigint' ? Number(v) : v;
   return typeof n === 'number' && Number.isFinite(n) ? n : null;

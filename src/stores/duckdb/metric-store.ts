@@ -10,7 +10,7 @@ import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
 import { params, timeRangeSql, type Params } from './filter-sql.ts';
 import { histogramSteps } from './histogram-steps.ts';
-import { decodeExemplars, decodeMetricPoint, finite, METRIC_RECORD_COLUMNS } from './metric-rows.ts';
+import { decodeExemplars, decodeMetricPoint, finite, METRIC_RECORD_COLUMNS, numberOrNull } from './metric-rows.ts';
 import { createDecodeCache } from './resources.ts';
 
 const MAX_POINTS = 100_000;
@@ -40,7 +40,8 @@ function toPoint(r: Row, q: SeriesQuery): SeriesPoint {
     const increase = finite(r.increase);
     return { timeUnixNano, value: increase === null ? null : increase / rateSeconds(q, timeUnixNano, r.covered_ns as bigint | null) };
   }
-  return { timeUnixNano, value: finite(r[AGGREGATE_COLUMN[q.aggregation]]) };
+  // ±Inf stays (SeriesPoint.value is null for it in GraphQL; an alert rule compares it).
+  return { timeUnixNano, value: numberOrNull(r[AGGREGATE_COLUMN[q.aggregation]]) };
 }
 
 const byTime = (a: { timeUnixNano: bigint }, b: { timeUnixNano: bigint }): number => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0);
@@ -56,7 +57,7 @@ function numberSteps(rows: readonly Row[], q: SeriesQuery, groupOf: (seriesKey: 
     let steps = parts.get(group);
     if (!steps) parts.set(group, (steps = new Map()));
     const point = toPoint(r, q);
-    const part = { value: point.value, sum: finite(r.v_sum), count: Number(r.n) };
+    const part = { value: point.value, sum: numberOrNull(r.v_sum), count: Number(r.n) };
     const list = steps.get(point.timeUnixNano);
     if (list) list.push(part);
     else steps.set(point.timeUnixNano, [part]);

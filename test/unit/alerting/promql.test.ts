@@ -80,6 +80,20 @@ test('the embedded subset evaluates histogram_quantile and rate of a histogram p
   }
 });
 
+test('the embedded subset reads a gauge at +Inf as +Inf, so a GT rule on it fires', async () => {
+  // The store dropped non-finite values to null: the series vanished and its alert resolved.
+  const store = await openDuckDbStore({ path: ':memory:', logger: silentLogger(), threads: 1 });
+  try {
+    const gauge = (value: number): MetricPointValue => ({ type: 'number', attributes: [], startTimeUnixNano: 0n, timeUnixNano: T0, flags: 0, asDouble: value, exemplars: [] });
+    const d = { name: 'ratio', type: 'gauge' as const, aggregationTemporality: 0 as const };
+    await store.writer.writeMetrics([metricPoint(gauge(Infinity), d, { tenant: 't', resource: resource('a') }), metricPoint(gauge(-Infinity), d, { tenant: 't', resource: resource('b') })]);
+    const samples = await createEmbeddedPromQl(store.metrics).query('t', 'ratio', T0 + SEC);
+    assert.deepEqual(samples.map((x) => [x.labels['service.name'], x.value]), [['a', Infinity], ['b', -Infinity]]);
+  } finally {
+    await store.close();
+  }
+});
+
 test('a refusal says what is outside the subset, or where the syntax error is', () => {
   // Found by QA: every expression outside the subset got the same "not in the supported subset".
   const why = (expr: string) => {
