@@ -26,7 +26,8 @@ export const AttributeSignalEnum = builder.enumType('AttributeSignal', {
 
 export const AggregationEnum = builder.enumType('Aggregation', {
   description:
-    'How the points of one step combine. RATE is the per-second increase of a counter (of a histogram: observations per second); ' +
+    'How the points of one step combine. SUM of a counter (a monotonic sum, delta or cumulative) is what it counted during the step; ' +
+    'RATE is the per-second increase of a counter (of a histogram: observations per second); ' +
     'a last step that ends after `to` is divided by the time its increase covers, not by the whole step.',
   values: ['AVG', 'SUM', 'MIN', 'MAX', 'LAST', 'COUNT', 'RATE'] as const,
 });

@@ -85,8 +85,9 @@ function toExemplars(lists: unknown): StoredExemplar[] {
 export function createMetricStore(db: Db): MetricStore {
   async function numberBuckets(tenant: string, q: SeriesQuery): Promise<Row[]> {
     const p = params([tenant, q.name]);
-    const rate = q.aggregation === 'RATE';
-    // RATE needs each series' point before the range, to count the increase into the first bucket.
+    // RATE, and SUM of a counter (what it counted during the step), take increases.
+    const rate = q.aggregation === 'RATE' || q.aggregation === 'SUM';
+    // Increases need each series' point before the range, to count the increase into the first bucket.
     const lookbackFrom = q.range.from - q.stepNano;
     const where = seriesWhere(q, rate ? lookbackFrom : q.range.from, p);
     const from = p.add(q.range.from);
@@ -104,7 +105,7 @@ export function createMetricStore(db: Db): MetricStore {
     const since = `CASE WHEN temporality = ${DELTA} OR prev IS NULL THEN start_ns ELSE prev_time END`;
     return db.query(
       `WITH pts AS (
-         SELECT series_key, temporality, monotonic, time_ns, start_ns, value,
+         SELECT series_key, type, temporality, monotonic, time_ns, start_ns, value,
                 ${from} + ((time_ns - ${from}) // ${step}) * ${step} AS bucket,
                 ${rate ? 'lag(value) OVER w AS prev, lag(start_ns) OVER w AS prev_start, lag(time_ns) OVER w AS prev_time' : 'NULL AS prev, NULL AS prev_start, NULL AS prev_time'}
          FROM metric_points WHERE ${where} AND point_type = 'number'
@@ -112,7 +113,8 @@ export function createMetricStore(db: Db): MetricStore {
        ), increases AS (
          SELECT *, ${increase} AS inc, ${rate ? since : 'NULL'} AS since FROM pts WHERE time_ns >= ${from}
        )
-       SELECT series_key, bucket, count(*) AS n, avg(value) AS v_avg, sum(value) AS v_sum, min(value) AS v_min,
+       SELECT series_key, bucket, count(*) AS n, avg(value) AS v_avg,
+              ${q.aggregation === 'SUM' ? "sum(CASE WHEN monotonic AND type = 'sum' THEN inc ELSE value END)" : 'sum(value)'} AS v_sum, min(value) AS v_min,
               max(value) AS v_max, arg_max(value, time_ns) AS v_last, sum(inc) AS increase,
               CASE WHEN bool_and(since > 0) FILTER (WHERE inc IS NOT NULL)
                 THEN max(time_ns) FILTER (WHERE inc IS NOT NULL) - min(since) FILTER (WHERE inc IS NOT NULL) END AS covered_ns

@@ -5,7 +5,8 @@
 //   sanitised OTel name plus unit / _total / _ratio words, as the exporter writes them);
 // - label matches: service.name → job (with or without a namespace/ prefix), service.namespace →
 //   job prefix, service.instance.id → instance, any other key → its sanitised label name;
-// - each step is an `<agg>_over_time(sel[step])` window (RATE: `rate(sel[step])`, Prometheus'
+// - each step is an `<agg>_over_time(sel[step])` window (a counter's SUM: `increase(sel[step])`, what it
+//   counted during the step, as the DuckDB store answers; RATE: `rate(sel[step])`, Prometheus'
 //   extrapolated rate; a last step that ends after `to` is divided by its part up to `to`); histograms and summaries give what the window observed: increase() of
 //   `_count` / `_sum` (native histograms: histogram_count / histogram_sum of increase()), and a
 //   quantile from histogram_quantile() over rate() of the buckets (a summary's {quantile} series);
@@ -268,6 +269,8 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
         // the least and greatest, the others the total of the series' values.
         const expr =
           q.aggregation === 'RATE' ? grouped(q, 'sum', `rate(${sel}${w})`)
+          // A counter's SUM is what it counted during the step, as in the DuckDB store.
+          : q.aggregation === 'SUM' && family.kind === 'counter' ? grouped(q, 'sum', `increase(${sel}${w})`)
           : !q.groupBy ? overTime(q.aggregation)
           : q.aggregation === 'AVG' ? `${grouped(q, 'sum', overTime('SUM'))} / ${grouped(q, 'sum', overTime('COUNT'))}`
           : q.aggregation === 'MIN' || q.aggregation === 'MAX' ? grouped(q, q.aggregation.toLowerCase(), overTime(q.aggregation))
