@@ -138,6 +138,8 @@ export async function correlate(ctx: GraphQLContext, args: CorrelateArgs): Promi
     return { traceId, spanId, logId: null, window, step };
   }
   const page = await callStore(() => ctx.stores.traces.searchSpans(ctx.tenant, { spanId: [spanId!] }, { first: 1 }));
+  // e.g. Jaeger saying which range it searched for a span it did not find.
+  if (page.notes) ctx.notes.push(...page.notes);
   const span = page.items[0]?.node;
   if (!span) return null;
   ctx.loaders.span.prime({ traceId: span.traceId, spanId: span.spanId }, span);

@@ -48,6 +48,15 @@ function signalsArg(signals: readonly SearchSignal[] | null | undefined, fallbac
   return [...new Set(signals)];
 }
 
+/** Runs a search; its remarks (e.g. that the model knew none of the query's words) go to `extensions.notes`. */
+function withNotes(ctx: GraphQLContext, run: () => Promise<SearchResult>): Promise<SearchResult> {
+  return callStore(async () => {
+    const result = await run();
+    if (result.notes) ctx.notes.push(...result.notes);
+    return result;
+  });
+}
+
 export function search(
   ctx: GraphQLContext,
   args: { text: string; signals?: SearchSignal[] | null; filter?: SearchFilterInput | null; limit?: number | null; exact?: boolean | null },
@@ -63,11 +72,7 @@ export function search(
     exact: args.exact ?? false,
   };
   const svc = service(ctx);
-  return callStore(async () => {
-    const result = await svc.search(ctx.tenant, req);
-    if (result.notes) ctx.notes.push(...result.notes);
-    return result;
-  });
+  return withNotes(ctx, () => svc.search(ctx.tenant, req));
 }
 
 export function similar(
@@ -89,7 +94,7 @@ export function similar(
     limit: limitArg('limit', args.limit, 10, MAX_SEARCH_LIMIT),
   };
   const svc = service(ctx);
-  return callStore(() => svc.similar(ctx.tenant, req));
+  return withNotes(ctx, () => svc.similar(ctx.tenant, req));
 }
 
 /** What a caller sees of the indexer: gateway-wide text counts only with the admin scope. */
