@@ -49,17 +49,25 @@ function isPromQueryError(err: unknown): err is PromQueryError {
   return typeof err === 'object' && err !== null && (err as { status?: unknown }).status === 'error';
 }
 
-/** prometheus-query rejects with plain objects; they become StoreErrors here. */
+/**
+ * prometheus-query rejects with plain objects; they become StoreErrors here. Only a query Prometheus
+ * refuses as the query's fault (400 bad_data, 422 execution: a parse error, too many samples) carries
+ * Prometheus' message, which is about the user's PromQL. Otherwise the message names the status and
+ * Prometheus' error type, never its error text or address (they reach GraphQL clients, and a
+ * Prometheus behind a proxy writes upstream addresses into them); the original stays the cause.
+ */
 export function toStoreError(err: unknown): StoreError {
   if (err instanceof StoreError) return err;
   if (isPromQueryError(err)) {
-    const message = err.prometheus?.error ?? err.error ?? 'unknown error';
     const status = err.httpStatus;
-    if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
-      return new StoreError('BAD_QUERY', BACKEND, `Prometheus: ${message}`, err);
+    if (status === 400 || status === 422) return new StoreError('BAD_QUERY', BACKEND, `Prometheus: ${err.prometheus?.error ?? err.error ?? 'unknown error'}`, err);
+    if (status === 401 || status === 403) {
+      return new StoreError('UNAVAILABLE', BACKEND, `Prometheus refused the gateway's request (HTTP ${status}); check storage.prometheus credentials and tenant header`, err);
     }
-    const what = status !== undefined ? `answered ${status}: ${message}` : `${err.errorType ?? 'request failed'}: ${message}`;
-    return new StoreError('UNAVAILABLE', BACKEND, `Prometheus ${what}`, err);
+    const type = err.prometheus?.errorType;
+    if (status !== undefined) return new StoreError('UNAVAILABLE', BACKEND, `Prometheus answered HTTP ${status}${type ? ` (${type})` : ''}`, err);
+    const code = /\b(E[A-Z_]{3,})\b/.exec(err.error ?? '')?.[1];
+    return new StoreError('UNAVAILABLE', BACKEND, code ? `cannot reach Prometheus (${code})` : `the request to Prometheus failed (${err.errorType ?? 'no answer'})`, err);
   }
   if (err instanceof TypeError) {
     // prometheus-query cannot parse native-histogram samples (it expects a `value`).

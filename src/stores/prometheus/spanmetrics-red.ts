@@ -68,7 +68,9 @@ export function createSpanmetricsRedStore(opts: SpanmetricsRedOptions): RedMetri
     const body = (await res.json().catch(() => null)) as { status?: string; error?: string; data?: { result: MatrixResult[] } } | null;
     if (!res.ok || body?.status !== 'success') {
       const code = res.status === 400 || res.status === 422 ? 'BAD_QUERY' : res.status >= 500 ? 'UNAVAILABLE' : 'INTERNAL';
-      throw new StoreError(code, 'prometheus', `prometheus: ${body?.error ?? `HTTP ${res.status}`}`);
+      // Prometheus' text only for a query it refused; a 5xx body may name upstream addresses (kept as the cause).
+      const message = code === 'BAD_QUERY' && body?.error ? `prometheus: ${body.error}` : `prometheus answered HTTP ${res.status}`;
+      throw new StoreError(code, 'prometheus', message, body?.error);
     }
     return body.data!.result;
   }

@@ -15,7 +15,7 @@ describe('prometheus read store', () => {
     assert.deepEqual(labelMatchers(undefined), []);
   });
 
-  test("Prometheus' 4xx answers are BAD_QUERY with its message; network errors and 5xx are UNAVAILABLE", () => {
+  test("Prometheus' 400/422 answers are BAD_QUERY with its message; network errors, 401/403 and 5xx are UNAVAILABLE without its text or address", () => {
     const bad = toStoreError({ status: 'error', errorType: 'http_error', httpStatus: 400, error: 'parse error', prometheus: { errorType: 'bad_data', error: '1:5: parse error: unclosed left parenthesis' } });
     assert.equal(bad.code, 'BAD_QUERY');
     assert.match(bad.message, /unclosed left parenthesis/);
@@ -23,8 +23,13 @@ describe('prometheus read store', () => {
     assert.equal(exec.code, 'BAD_QUERY');
     const down = toStoreError({ status: 'error', errorType: 'network_error', error: 'connect ECONNREFUSED 127.0.0.1:9090' });
     assert.equal(down.code, 'UNAVAILABLE');
-    assert.match(down.message, /ECONNREFUSED/);
-    assert.equal(toStoreError({ status: 'error', httpStatus: 503, error: 'busy' }).code, 'UNAVAILABLE');
+    assert.equal(down.message, 'cannot reach Prometheus (ECONNREFUSED)');
+    // Found by QA: a proxy's 503 body (an upstream address) and 401s (as GW_BAD_FILTER) reached clients.
+    const busy = toStoreError({ status: 'error', httpStatus: 503, error: 'dial tcp 10.0.3.7:9090: connect: connection refused', prometheus: { errorType: 'unavailable', error: 'dial tcp 10.0.3.7:9090' } });
+    assert.deepEqual([busy.code, busy.message], ['UNAVAILABLE', 'Prometheus answered HTTP 503 (unavailable)']);
+    const denied = toStoreError({ status: 'error', httpStatus: 401, error: 'Unauthorized' });
+    assert.equal(denied.code, 'UNAVAILABLE');
+    assert.match(denied.message, /refused the gateway's request \(HTTP 401\)/);
     assert.equal(toStoreError(new TypeError("Cannot read properties of undefined (reading '0')")).code, 'BAD_QUERY');
     const same = new StoreError('NOT_FOUND', 'prometheus', 'x');
     assert.equal(toStoreError(same), same);
