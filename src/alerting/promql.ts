@@ -11,7 +11,7 @@
 // silently evaluates to something else; rules are checked when created, updated or loaded from the
 // rules file (`check`), not only when evaluated. On Prometheus, `check` has Prometheus parse it.
 import { StoreError, type MetricStore, type StoredExemplar } from '../stores/types.ts';
-import { parseRuleDuration } from './rules.ts';
+import { parseRuleDuration, ruleDurationProblem } from './rules.ts';
 import type { PromQlEvaluator, PromQlSample, TraceExemplar } from './types.ts';
 
 export const EMBEDDED_PROMQL_SUBSET =
@@ -227,6 +227,9 @@ export function parsePromQlSubset(expr: string): PromQlSubsetQuery {
     } catch {
       throw refuse(expr, `bad range [${fn[4]}]`);
     }
+    // The range is the window the store reads: bounded as a rule's window is.
+    const outside = ruleDurationProblem('window', range, `range [${fn[4]}]`);
+    if (outside) throw refuse(expr, outside);
     const q: PromQlSubsetQuery = { aggregation, fn: fn[1] as 'rate' | 'increase', metric: fn[2]!, labels: parseMatchers(expr, fn[3]), range };
     if (quantile !== undefined) q.quantile = quantile;
     if (quantileBy !== undefined) q.quantileBy = quantileBy;

@@ -141,7 +141,7 @@ test('Prometheus sample values +Inf, -Inf and NaN read as the numbers they are',
 });
 
 test('anything else is refused naming the subset and the Prometheus option', () => {
-  for (const expr of ['histogram_quantile(0.9, sum (rate(x[5m])))', 'histogram_quantile(0.9, max by (le) (rate(x[5m])))', 'histogram_quantile(1.5, rate(x[5m]))', 'rate(x{a=~"b.*"}[5m])', 'a / b', 'rate(x[5 m])']) {
+  for (const expr of ['histogram_quantile(0.9, sum (rate(x[5m])))', 'histogram_quantile(0.9, max by (le) (rate(x[5m])))', 'histogram_quantile(1.5, rate(x[5m]))', 'rate(x[100000d])', 'rate(x[10ms])', 'rate(x{a=~"b.*"}[5m])', 'a / b', 'rate(x[5 m])']) {
     assert.throws(() => parsePromQlSubset(expr), (err: unknown) => err instanceof PromQlError && /embedded store evaluates only/.test(err.message) && /alerting\.prometheusUrl/.test(err.message), expr);
   }
 });
