@@ -8,3 +8,10 @@ export async function callStore<T>(call: () => Promise<T>): Promise<T> {
     throw fromStoreError(err);
   }
 }
+
+/** callStore for reads whose answer may carry remarks for the client (`notes`): they go to `extensions.notes`. */
+export async function callStoreNoting<T extends { notes?: readonly string[] }>(ctx: { notes: string[] }, call: () => Promise<T>): Promise<T> {
+  const result = await callStore(call);
+  if (result.notes) ctx.notes.push(...result.notes);
+  return result;
+}

@@ -8,7 +8,7 @@ import { serviceName } from '../src/model/values.ts';
 import type { RedSeries } from '../src/stores/correlation-types.ts';
 import type { StoredLogRecord, TimeRange } from '../src/stores/types.ts';
 import { argumentError, limitArg, spanIdArg, traceIdArg } from './args.ts';
-import { callStore } from './call-store.ts';
+import { callStoreNoting } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
 import { correlationStores } from './loaders.ts';
 import { logTime, WINDOW_LOGS_PER_TRACE } from './logs.ts';
@@ -137,9 +137,8 @@ export async function correlate(ctx: GraphQLContext, args: CorrelateArgs): Promi
     if (!trace || (spanId != null && !traceSpan(trace, spanId))) return null;
     return { traceId, spanId, logId: null, window, step };
   }
-  const page = await callStore(() => ctx.stores.traces.searchSpans(ctx.tenant, { spanId: [spanId!] }, { first: 1 }));
-  // e.g. Jaeger saying which range it searched for a span it did not find.
-  if (page.notes) ctx.notes.push(...page.notes);
+  // Its notes: e.g. Jaeger saying which range it searched for a span it did not find.
+  const page = await callStoreNoting(ctx, () => ctx.stores.traces.searchSpans(ctx.tenant, { spanId: [spanId!] }, { first: 1 }));
   const span = page.items[0]?.node;
   if (!span) return null;
   ctx.loaders.span.prime({ traceId: span.traceId, spanId: span.spanId }, span);

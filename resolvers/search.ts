@@ -5,7 +5,7 @@ import { GatewayError } from '../src/errors.ts';
 import type { StoredLogRecord } from '../src/stores/types.ts';
 import type { SearchFilter, SearchHit, SearchResult, SearchSignal, SemanticSearch, SearchIndexStatus } from '../src/search/types.ts';
 import { argumentError, checkTimeRange, limitArg, spanIdArg, traceIdArg } from './args.ts';
-import { callStore } from './call-store.ts';
+import { callStoreNoting } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
 import { getLog } from './logs.ts';
 import type { TraceModel } from './models.ts';
@@ -48,15 +48,6 @@ function signalsArg(signals: readonly SearchSignal[] | null | undefined, fallbac
   return [...new Set(signals)];
 }
 
-/** Runs a search; its remarks (e.g. that the model knew none of the query's words) go to `extensions.notes`. */
-function withNotes(ctx: GraphQLContext, run: () => Promise<SearchResult>): Promise<SearchResult> {
-  return callStore(async () => {
-    const result = await run();
-    if (result.notes) ctx.notes.push(...result.notes);
-    return result;
-  });
-}
-
 export function search(
   ctx: GraphQLContext,
   args: { text: string; signals?: SearchSignal[] | null; filter?: SearchFilterInput | null; limit?: number | null; exact?: boolean | null },
@@ -72,7 +63,7 @@ export function search(
     exact: args.exact ?? false,
   };
   const svc = service(ctx);
-  return withNotes(ctx, () => svc.search(ctx.tenant, req));
+  return callStoreNoting(ctx, () => svc.search(ctx.tenant, req));
 }
 
 export function similar(
@@ -94,7 +85,7 @@ export function similar(
     limit: limitArg('limit', args.limit, 10, MAX_SEARCH_LIMIT),
   };
   const svc = service(ctx);
-  return withNotes(ctx, () => svc.similar(ctx.tenant, req));
+  return callStoreNoting(ctx, () => svc.similar(ctx.tenant, req));
 }
 
 /** What a caller sees of the indexer: gateway-wide text counts only with the admin scope. */

@@ -3,7 +3,7 @@ import { StatusCode, type SpanRecord } from '../src/model/telemetry.ts';
 import { serviceName } from '../src/model/values.ts';
 import type { Page, PageRequest, SpanPart, TraceSummary } from '../src/stores/types.ts';
 import { limitArg, spanIdArg, traceIdArg } from './args.ts';
-import { callStore } from './call-store.ts';
+import { callStoreNoting } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
 import { toStoreFilter, type TelemetryFilterInput } from './filter.ts';
 import type { TraceModel } from './models.ts';
@@ -49,15 +49,13 @@ export function getSpan(ctx: GraphQLContext, traceId: string, spanId: string): P
 export async function searchTraces(ctx: GraphQLContext, args: SearchArgs & { limit?: number | null }): Promise<TraceSummary[]> {
   const limit = limitArg('limit', args.limit, 20);
   const filter = toStoreFilter(args.filter, 'traces');
-  const found = await callStore(() => ctx.stores.traces.searchTraces(ctx.tenant, filter, limit));
-  if (found.notes) ctx.notes.push(...found.notes);
-  return found;
+  return callStoreNoting(ctx, () => ctx.stores.traces.searchTraces(ctx.tenant, filter, limit));
 }
 
 export async function searchSpans(ctx: GraphQLContext, args: PageArgs): Promise<Page<SpanRecord>> {
   const first = limitArg('first', args.first, 50);
   const filter = toStoreFilter(args.filter, 'spans');
-  const page = await callStore(() =>
+  const page = await callStoreNoting(ctx, () =>
     ctx.stores.traces.searchSpans(ctx.tenant, filter, {
       first,
       // An empty cursor is the first page: clients that template their cursor send "" for it.
@@ -66,7 +64,6 @@ export async function searchSpans(ctx: GraphQLContext, args: PageArgs): Promise<
     }),
   );
   for (const { node } of page.items) ctx.loaders.span.prime({ traceId: node.traceId, spanId: node.spanId }, node);
-  if (page.notes) ctx.notes.push(...page.notes);
   return page;
 }
 
