@@ -60,29 +60,28 @@ function labelsKey(labels: Record<string, string>, drop: readonly string[] = [])
   return JSON.stringify(Object.entries(labels).filter(([k]) => k !== '__name__' && !drop.includes(k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+/** The Prometheus label an OTel attribute key is stored as (service.name is job, matched apart: it may carry a namespace). */
+function promLabelName(key: string): string {
+  if (key === 'service.name') return 'job';
+  if (key === 'service.instance.id') return 'instance';
+  return labelName(key);
+}
+
 /** The matchers for a label filter given with OTel attribute keys. */
 export function labelMatchers(labels: Record<string, string> | undefined): string[] {
   const out: string[] = [];
   for (const [key, value] of Object.entries(labels ?? {})) {
     if (key === 'service.name') out.push(`job=~${str(`(?:.+/)?${regexEscape(value)}`)}`);
     else if (key === 'service.namespace') out.push(`job=~${str(`${regexEscape(value)}/.+`)}`);
-    else if (key === 'service.instance.id') out.push(`instance=${str(value)}`);
-    else out.push(`${labelName(key)}=${str(value)}`);
+    else out.push(`${promLabelName(key)}=${str(value)}`);
   }
   return out;
-}
-
-/** The Prometheus label a groupBy key (an OTel attribute key) is stored as. */
-function groupLabelName(key: string): string {
-  if (key === 'service.name') return 'job';
-  if (key === 'service.instance.id') return 'instance';
-  return labelName(key);
 }
 
 /** `sum by (…) (expr)` and the like, or expr itself without groupBy. */
 function grouped(q: SeriesQuery, op: string, expr: string, extra: readonly string[] = []): string {
   if (!q.groupBy) return expr;
-  return `${op} by (${[...new Set([...q.groupBy.map(groupLabelName), ...extra])].join(', ')}) (${expr})`;
+  return `${op} by (${[...new Set([...q.groupBy.map(promLabelName), ...extra])].join(', ')}) (${expr})`;
 }
 
 function selector(name: string, matchers: string[]): string {
@@ -180,7 +179,7 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
   /** Exemplars by the key of the series (with groupBy: the group) they belong to. */
   async function seriesExemplars(tenant: string, sel: string, q: SeriesQuery, drop: string[]): Promise<Map<string, StoredExemplar[]>> {
     const raw = await client.exemplars(tenant, sel, nsToMs(q.range.from), nsToMs(q.range.to));
-    const kept = q.groupBy?.map(groupLabelName);
+    const kept = q.groupBy?.map(promLabelName);
     const out = new Map<string, StoredExemplar[]>();
     for (const s of raw ?? []) {
       const labels = kept ? Object.fromEntries(Object.entries(s.seriesLabels).filter(([k]) => kept.includes(k))) : s.seriesLabels;
