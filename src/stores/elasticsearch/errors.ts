@@ -15,6 +15,7 @@
 // fixed text, since the reason may name the user.
 import { errors } from '@elastic/elasticsearch';
 import { StoreError } from '../types.ts';
+import { networkCode } from '../network-code.ts';
 
 export const BACKEND = 'elasticsearch';
 
@@ -141,19 +142,6 @@ const FILTER_ERROR_TYPES = new Set(['query_shard_exception', 'too_complex_to_det
 /** Of those, the ones that are the filter's fault whatever the status (older versions answer 500 for them). */
 const ALWAYS_FILTER_TYPES = new Set(['too_complex_to_determinize_exception']);
 const MAX_REASON = 300;
-
-/** The errno-style code (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET…) in a connection error's message or cause, never its address. */
-function networkCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[A-Z][A-Z_]+$/.test(code)) return code;
-    const found = /\b(E[A-Z]{3,}|UND_ERR_[A-Z_]+)\b/.exec(e instanceof Error ? e.message : '');
-    if (found) return found[1];
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
 
 export interface EsCall {
   /** What the request was for, as the message names it: `the log search`. */

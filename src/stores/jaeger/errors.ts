@@ -14,6 +14,7 @@
 // its storage's internal addresses (`dial tcp 10.0.3.7:16685: connect: connection refused`). That
 // detail goes to the store's log (`detail` below).
 import { StoreError, type StoreErrorCode } from '../types.ts';
+import { networkCode } from '../network-code.ts';
 
 export const BACKEND = 'jaeger';
 
@@ -91,22 +92,6 @@ export function fromFetchFailure(err: unknown, timeoutMs: number, call: string):
   if (name === 'AbortError') return unavailable(`the ${call} request to jaeger was aborted`, err);
   const code = networkCode(err);
   return unavailable(code ? `cannot reach jaeger (${code}) for ${call}` : `cannot reach jaeger for ${call}`, err);
-}
-
-/** The errno-style code (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET…) somewhere in the cause chain. */
-export function networkCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) return code;
-    const errors = (e as { errors?: unknown }).errors; // AggregateError from happy eyeballs
-    if (Array.isArray(errors) && errors.length > 0) {
-      e = errors[0];
-      continue;
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
 
 /** Every message along an error's cause chain (`fetch failed; connect ECONNREFUSED 10.0.3.7:16686`), for the log. */

@@ -5,6 +5,7 @@
 import https from 'node:https';
 import { PrometheusDriver, type QueryResult } from 'prometheus-query';
 import { StoreError } from '../types.ts';
+import { networkCode } from '../network-code.ts';
 
 export const BACKEND = 'prometheus';
 
@@ -66,7 +67,7 @@ export function toStoreError(err: unknown): StoreError {
     }
     const type = err.prometheus?.errorType;
     if (status !== undefined) return new StoreError('UNAVAILABLE', BACKEND, `Prometheus answered HTTP ${status}${type ? ` (${type})` : ''}`, err);
-    const code = /\b(E[A-Z_]{3,})\b/.exec(err.error ?? '')?.[1];
+    const code = networkCode(err.error);
     return new StoreError('UNAVAILABLE', BACKEND, code ? `cannot reach Prometheus (${code})` : `the request to Prometheus failed (${err.errorType ?? 'no answer'})`, err);
   }
   if (err instanceof TypeError) {
