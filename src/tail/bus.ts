@@ -100,10 +100,11 @@ export interface TailSubscription<R> extends AsyncIterableIterator<TailEvent<R>>
   poll(): TailEvent<R> | undefined;
   /**
    * Push delivery: `ready` is called (synchronously, from publish) after records were buffered for
-   * this subscription, and before a full buffer drops its oldest, so a reader that `poll`s there
-   * takes what it can; what it leaves is buffered and dropped as usual. Undefined stops it.
+   * this subscription, and with `full` true before a full buffer drops its oldest, so a reader that
+   * `poll`s there takes what it can (one that defers its reads should read then); what it leaves is
+   * buffered and dropped as usual. Undefined stops it.
    */
-  onReady(ready: (() => void) | undefined): void;
+  onReady(ready: ((full?: boolean) => void) | undefined): void;
 }
 
 /**
@@ -286,10 +287,10 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
       let dropped = 0;
       let closed = false;
       let waiter: ((r: IteratorResult<TailEvent<R>>) => void) | undefined;
-      let ready: (() => void) | undefined;
-      const callReady = () => {
+      let ready: ((full?: boolean) => void) | undefined;
+      const callReady = (full: boolean) => {
         try {
-          ready!();
+          ready!(full);
         } catch {
           // A push reader that throws (it should not) must not stop ingest.
         }
@@ -314,7 +315,7 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
           return;
         }
         // A full buffer lets a push reader take what it can first; checked again, since it may have.
-        if (count === bufferSize && ready) callReady();
+        if (count === bufferSize && ready) callReady(true);
         if (count === bufferSize) {
           ring[head] = undefined;
           head = (head + 1) % bufferSize;
@@ -338,7 +339,7 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
           }
           if (match) offer(r);
         }
-        if (ready && count > 0 && !closed) callReady();
+        if (ready && count > 0 && !closed) callReady(false);
       }, opts.index);
 
       const close = () => {

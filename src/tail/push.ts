@@ -5,7 +5,7 @@ export interface TailEventStream<T> extends AsyncIterableIterator<T> {
   /** The next waiting event, or undefined; never waits. */
   poll(): T | undefined;
   /** Calls `ready` when events are waiting (undefined stops it); see TailSubscription.onReady. */
-  onReady(ready: (() => void) | undefined): void;
+  onReady(ready: ((full?: boolean) => void) | undefined): void;
   /** Stops delivery and frees the bus slot; safe twice. */
   close(): void;
 }

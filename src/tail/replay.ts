@@ -27,7 +27,7 @@ export interface ReplaySubscription<R> extends AsyncIterableIterator<ReplayEvent
   /** The next event without waiting, or undefined. */
   poll(): ReplayEvent<R> | undefined;
   /** See TailSubscription.onReady; events already waiting (a replay, or live ones) are announced on the next microtask. */
-  onReady(ready: (() => void) | undefined): void;
+  onReady(ready: ((full?: boolean) => void) | undefined): void;
 }
 
 /** More stored records match than a replay may send. */
@@ -151,7 +151,7 @@ export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<ReplayS
     },
     onReady: (ready) => {
       live.onReady(ready);
-      if (ready) queueMicrotask(ready);
+      if (ready) queueMicrotask(() => ready(false));
     },
     [Symbol.asyncIterator]: () => sub,
   };
@@ -182,7 +182,7 @@ export function liveOnly<R>(live: TailSubscription<R>): ReplaySubscription<R> {
     close: () => live.close(),
     onReady: (ready) => {
       live.onReady(ready);
-      if (ready) queueMicrotask(ready);
+      if (ready) queueMicrotask(() => ready(false));
     },
     [Symbol.asyncIterator]: () => sub,
   };

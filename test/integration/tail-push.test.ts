@@ -214,6 +214,25 @@ describe('held frames (tail.flushIntervalMs)', () => {
     await closed(c.ws);
   });
 
+  test('while events are held, a subscription whose buffer fills is read at once: nothing is dropped', async () => {
+    // Held events are taken from the bus at the round too; 12 spans in one request fill a buffer
+    // of 5 long before it.
+    const gw = await startGateway({ tail: { flushIntervalMs: 1000, bufferSize: 5 } });
+    try {
+      const c = await countingClient(gw, 'hold-full');
+      const t0 = nowNs();
+      const spans = Array.from({ length: 12 }, (_, i) => ({ traceId: hex(91, 32), spanId: hex(i + 1, 16), name: `op-${i}`, startNs: t0 + BigInt(i) }));
+      assert.equal(await postOtlp(gw, '/v1/traces', spansBody('hold-full', spans), 'hold-full'), 200);
+      await waitFor(async () => c.messages.length, (n) => n >= 12, 'twelve next messages');
+      assert.deepEqual(names(c.messages), spans.map((s) => s.name));
+      assert.deepEqual(c.messages.map((m) => (m.payload!.data as { tailSpans: { dropped: number } }).tailSpans.dropped), new Array(12).fill(0));
+      c.ws.close();
+      await closed(c.ws);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   test('stopping the gateway writes the held frames before the sockets close', async () => {
     const gw = await startGateway({ tail: { flushIntervalMs: 1000 } });
     const c = await countingClient(gw, 'hold-stop');

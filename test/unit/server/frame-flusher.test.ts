@@ -53,3 +53,21 @@ test('eventLoopLoad reports the utilization of the last complete window, not of 
   clock = 1000;
   assert.ok(load() < busy, 'a window spent waiting on a timer is less busy');
 });
+
+test('a write scheduled during a round runs in that round, after the ones scheduled before it', () => {
+  // Push delivery takes events at the round and schedules their frames' write from there: held a
+  // second round, every event would wait twice the hold.
+  const held = new FrameFlusher({ intervalMs: 1000, busyIntervalMs: 1000 });
+  const ran: string[] = [];
+  held.schedule(() => {
+    ran.push('take a');
+    held.schedule(() => ran.push('write a'));
+  });
+  held.schedule(() => ran.push('take b'));
+  held.flush();
+  assert.deepEqual(ran, ['take a', 'take b', 'write a']);
+  held.schedule(() => ran.push('next round'));
+  assert.equal(ran.length, 3, 'after the round, writes are held again');
+  held.flush();
+  assert.deepEqual(ran.at(-1), 'next round');
+});
