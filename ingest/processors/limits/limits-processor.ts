@@ -1,10 +1,11 @@
 // Attribute limits after the OpenTelemetry spec (common/README.md#attribute-limits): at most
 // `maxAttributes` per record (the rest dropped and added to droppedAttributesCount), string values
-// truncated to `maxValueLength` (arrays element by element); beyond the spec, arrays cut to
-// `maxArrayLength` and values nested deeper than `maxDepth` dropped. Or, with `action: refuse`, the
-// batch is refused (permanent error, 400 / INVALID_ARGUMENT) naming the first limit broken. It runs
-// after redaction (withSecurityProcessors in src/server/security.ts inserts it there and refuses a
-// pipeline naming it first): a secret cut in half no longer matches its rule, and its half is kept.
+// truncated to `maxValueLength` (arrays element by element; never inside a redaction marker: see
+// truncate); beyond the spec, arrays cut to `maxArrayLength` and values nested deeper than
+// `maxDepth` dropped. Or, with `action: refuse`, the batch is refused (permanent error, 400 /
+// INVALID_ARGUMENT) naming the first limit broken. It runs after redaction (withSecurityProcessors
+// in src/server/security.ts inserts it there and refuses a pipeline naming it first): a secret cut
+// in half no longer matches its rule, and its half is kept.
 import type { Logger } from 'pino';
 import { type Consumer, type Processor, type Signal, type SignalItems, permanentError } from '../../component.ts';
 import type { AnyValue, KeyValue } from '../../../src/model/telemetry.ts';
@@ -36,6 +37,27 @@ export interface LimitsStats {
 
 class LimitBroken extends Error {}
 
+const MARKER = '<redacted:';
+/** The longest marker the redaction processor writes (`<redacted:secretAssignment>`), with room for longer rule names. */
+const MARKER_MAX = 40;
+
+/**
+ * `s` cut to at most `max` characters. A cut inside a redaction marker (`<redacted:rule>`, written by
+ * the redaction processor, which runs first) moves before the marker, so the value is shorter than
+ * the limit rather than ending in `<redacted:cre`. Not the marker kept whole past the cut: `max` is a
+ * bound the spec promises and storage relies on, and `refuse` measures the same length. Not a partial
+ * marker: it is neither the data nor a marker, so it reads as data that was sent and is not found
+ * by a search for the rule's marker. What is lost is only the sign that something masked followed.
+ */
+function truncate(s: string, max: number): string {
+  const from = s.lastIndexOf(MARKER, max - 1);
+  if (from !== -1 && max - from < MARKER_MAX) {
+    const close = s.indexOf('>', from + MARKER.length);
+    if (close === -1 || close >= max) return s.slice(0, from);
+  }
+  return s.slice(0, max);
+}
+
 export function createLimitsProcessor<S extends Signal>(
   id: string,
   config: LimitsProcessorConfig,
@@ -59,7 +81,7 @@ export function createLimitsProcessor<S extends Signal>(
       if (config.maxValueLength && v.stringValue.length > config.maxValueLength) {
         broken(`a string value of ${v.stringValue.length} characters exceeds maxValueLength of ${config.maxValueLength}`);
         stats.truncatedValues++;
-        return { stringValue: v.stringValue.slice(0, config.maxValueLength) };
+        return { stringValue: truncate(v.stringValue, config.maxValueLength) };
       }
       return v;
     }

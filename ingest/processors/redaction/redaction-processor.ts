@@ -11,7 +11,7 @@ import type { AnyValue, KeyValue } from '../../../src/model/telemetry.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import { SettingError } from '../../../src/config/merge.ts';
 import { visitBatch } from '../attributes-walk.ts';
-import { ASSIGNMENT_KEYS, DEFAULT_KEY_QUALIFIERS, RULES, type RuleName, keyMatcher, keyWords, redactSqlLiterals, redactText } from './rules.ts';
+import { ASSIGNMENT_KEYS, DEFAULT_KEY_QUALIFIERS, LONE_CONTEXT_DIGITS, RULES, type RuleName, isCardKey, keyMatcher, keyWords, redactSqlLiterals, redactText } from './rules.ts';
 
 export interface RedactionProcessorConfig {
   /** Which rules run (all by default). */
@@ -63,18 +63,22 @@ export function createRedactionProcessor<S extends Signal>(
   const rules = new Set(config.rules as RuleName[]);
   const isSensitive = keyMatcher(config.sensitiveKeys, config.sensitiveKeyQualifiers);
   const textOptions = { assignmentKey: keyMatcher(ASSIGNMENT_KEYS, config.sensitiveKeyQualifiers) };
+  const cardKeyOptions = { ...textOptions, cardKey: true };
   const sqlKeys = new Set(config.sqlKeys);
   const counts: Record<string, number> = Object.fromEntries([...RULES, 'sensitiveKey'].map((r) => [r, 0]));
   const count = (r: string) => void counts[r]!++;
 
   // Short strings no rule changed: most values repeat (routes, names, tiers), and a lookup costs
   // less than the rules. Only clean strings are kept, so no secret stays in memory because of it.
+  // Under a card key (`card.number`) a lone number of 17 digits or more is a card (rules.ts
+  // LONE_CONTEXT_DIGITS), so a string that long, clean elsewhere, is scanned again there.
   const clean = new Set<string>();
-  const scan = (s: string): string => {
+  const scan = (s: string, key?: string): string => {
     if (s === '') return s;
     const short = s.length <= CLEAN_MAX_LENGTH;
-    if (short && clean.has(s)) return s;
-    const r = redactText(s, rules, count, textOptions);
+    const cardKey = key !== undefined && s.length >= LONE_CONTEXT_DIGITS && isCardKey(key);
+    if (short && !cardKey && clean.has(s)) return s;
+    const r = redactText(s, rules, count, cardKey ? cardKeyOptions : textOptions);
     if (r === s && short) {
       if (clean.size >= CLEAN_MAX_ENTRIES) clean.clear();
       clean.add(s);
@@ -82,11 +86,12 @@ export function createRedactionProcessor<S extends Signal>(
     return r;
   };
 
-  const redactValue = (v: AnyValue, sql: boolean): AnyValue => {
+  /** `key`: the attribute's key, for the creditCard rule (rules.ts isCardKey). */
+  const redactValue = (v: AnyValue, sql: boolean, key?: string): AnyValue => {
     if ('stringValue' in v) {
       let s = v.stringValue;
       if (sql && rules.has('sqlLiteral')) s = redactSqlLiterals(s, count);
-      s = scan(s);
+      s = scan(s, key);
       return s === v.stringValue ? v : { stringValue: s };
     }
     if ('bytesValue' in v) {
@@ -98,12 +103,12 @@ export function createRedactionProcessor<S extends Signal>(
       } catch {
         return v;
       }
-      const r = scan(text);
+      const r = scan(text, key);
       return r === text ? v : { bytesValue: Buffer.from(r, 'utf8').toString('base64') };
     }
     if ('arrayValue' in v) {
       const values = v.arrayValue.values ?? [];
-      const out = values.map((x) => redactValue(x, sql));
+      const out = values.map((x) => redactValue(x, sql, key));
       return out.every((x, i) => x === values[i]) ? v : { arrayValue: { values: out } };
     }
     if ('kvlistValue' in v) {
@@ -127,7 +132,7 @@ export function createRedactionProcessor<S extends Signal>(
     let out: KeyValue[] | undefined;
     for (let i = 0; i < list.length; i++) {
       const kv = list[i]!;
-      const value = isSensitive(kv.key) ? maskWhole(kv.value) : redactValue(kv.value, sqlKeys.has(kv.key));
+      const value = isSensitive(kv.key) ? maskWhole(kv.value) : redactValue(kv.value, sqlKeys.has(kv.key), kv.key);
       if (value !== kv.value) {
         out ??= list.slice(0, i);
         out.push({ key: kv.key, value });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createLimitsProcessor, defaultLimitsProcessorConfig } from '../../../ingest/processors/limits/limits-processor.ts';
 import { isPermanent } from '../../../ingest/component.ts';
 import { sinkConsumer } from '../../helpers/sink-consumer.ts';
-import { attrs, log, span } from '../../helpers/telemetry-builders.ts';
+import { attrs, log, resource, span } from '../../helpers/telemetry-builders.ts';
 import { silentLogger } from '../../../src/logger.ts';
 
 const config = { ...defaultLimitsProcessorConfig(), maxAttributes: 3, maxValueLength: 5, maxArrayLength: 2, maxDepth: 2 };
@@ -33,6 +33,28 @@ test('truncate: extra attributes dropped and counted, strings and arrays cut, de
   const lp = createLimitsProcessor('limits/logs', config, 'logs', logs, silentLogger());
   await lp.consume([log({ body: { stringValue: 'a very long body' } })]);
   assert.deepEqual(logs.all()[0]!.body, { stringValue: 'a ver' });
+});
+
+test('truncate: a cut inside a redaction marker moves before the marker, never leaving part of one', async () => {
+  const sink = sinkConsumer<'logs'>();
+  const p = createLimitsProcessor('limits/logs', { ...config, maxAttributes: 0, maxValueLength: 20 }, 'logs', sink, silentLogger());
+  const values = {
+    inside: 'card <redacted:creditCard> today', // cut at 20 inside the marker
+    atAngle: 'abcdefghijklmnopqrs<redacted:email>', // cut right after its '<'
+    onClose: 'user <redacted:email> left', // the marker's '>' is character 21
+    whole: 'usr <redacted:email> left', // the marker ends at 20: kept
+    text: 'a <b> c <d> e <f> g <h> i', // angle brackets that are not markers
+    list: { arrayValue: { values: [{ stringValue: 'x <redacted:sensitiveKey>' }] } },
+  };
+  await p.consume([log({ resource: resource('svc'), attributes: attrs(values) })]);
+  assert.deepEqual(Object.fromEntries(sink.all()[0]!.attributes.map((kv) => [kv.key, kv.value])), {
+    inside: { stringValue: 'card ' },
+    atAngle: { stringValue: 'abcdefghijklmnopqrs' },
+    onClose: { stringValue: 'user ' },
+    whole: { stringValue: 'usr <redacted:email>' },
+    text: { stringValue: 'a <b> c <d> e <f> g ' },
+    list: { arrayValue: { values: [{ stringValue: 'x ' }] } },
+  });
 });
 
 test('refuse: the batch is refused with a permanent error naming the limit and the value', async () => {

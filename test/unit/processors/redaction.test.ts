@@ -95,6 +95,11 @@ test('hostile input is scanned in linear time (no catastrophic backtracking)', {
     '4111111111111111 '.repeat(25_000),
     'x://a:' + 'b@'.repeat(200_000),
     'c0ffee1234567890123'.repeat(20_000),
+    '{"token":{'.repeat(40_000),
+    'token=' + '('.repeat(400_000),
+    'token=a)'.repeat(50_000),
+    `${luhnFrom(6_011_000_000_000_000_000n)} `.repeat(20_000),
+    `card ${luhnFrom(6_011_000_000_000_000_000n)}`.repeat(16_000),
   ];
   for (const input of inputs) {
     // A quadratic pattern would run for many minutes on 400 KB: the test's timeout is the guard.
@@ -186,6 +191,69 @@ test('timestamps, hex IDs and decimals are never taken for cards, even when they
   for (const text of [`trace_id=${hexId}`, `ptr 0x${luhnFrom(4_111_111_111_111_111n)}`, `score ${'0.' + luhnFrom(6_011_000_990_139_424n)}`, `${luhnFrom(4_111_111_111_111_111n)}.5 kg`]) {
     assert.equal(redact(text).text, text);
   }
+});
+
+test('a bare secret value ends before a closing bracket it did not open, and JSON stays valid', () => {
+  for (const [text, want] of [
+    ['token=abc}', 'token=<redacted:secretAssignment>}'],
+    ['call f(token=abc), retry', 'call f(token=<redacted:secretAssignment>), retry'],
+    ['[token=abc] <password=hunter2>', '[token=<redacted:secretAssignment>] <password=<redacted:secretAssignment>>'],
+    ['map[token:abc user:bob]', 'map[token:<redacted:secretAssignment> user:bob]'],
+    ['secret=abc]]).', 'secret=<redacted:secretAssignment>]]).'],
+    // Brackets the value opened, or one inside a word, are the value's own: nothing of it is left out.
+    ['token=f(x) next', 'token=<redacted:secretAssignment> next'],
+    ['password=p}ss word', 'password=<redacted:secretAssignment> word'],
+    ['token=<redacted:apiKey>', 'token=<redacted:apiKey>'],
+  ]) {
+    assert.equal(redact(text!).text, want, text);
+  }
+  // JSON: null, true and false are kept; a bare number becomes a JSON string; an object's own keys
+  // are looked at instead of the object being cut at its first quote.
+  const body = '{"token":null,"password":1234,"secret":true,"credentials":{"user":"bob","password":"x"},"api_key":-1.5e3}';
+  assert.deepEqual(JSON.parse(redact(body).text), {
+    token: null,
+    password: '<redacted:secretAssignment>',
+    secret: true,
+    credentials: { user: 'bob', password: '<redacted:secretAssignment>' },
+    api_key: '<redacted:secretAssignment>',
+  });
+  const wrapped = JSON.stringify({ log: '{"token":null,"password":1234}' });
+  assert.deepEqual(JSON.parse(JSON.parse(redact(wrapped).text).log), { token: null, password: '<redacted:secretAssignment>' });
+});
+
+/** `n` Luhn-valid, in groups of four. */
+const grouped = (n: string) => n.replace(/(\d{4})(?=\d)/g, '$1 ');
+
+test('long decimal IDs are not cards unless something says so: a card word, an expiry, a CVV, groups, a card key', async () => {
+  // 19-digit Luhn-valid numbers with a Visa, Discover, UnionPay, JCB, Maestro and Diners prefix (the
+  // Datadog 64-bit IDs that were masked), and 17- and 18-digit ones.
+  const ids = [4_000_000_000_000_000_000n, 6_011_000_000_000_000_000n, 6_200_000_000_000_000_000n, 3_528_000_000_000_000_000n, 5_600_000_000_000_000_000n, 3_600_000_000_000_000_000n, 60_110_000_000_000_000n, 601_100_000_000_000_000n].map(luhnFrom);
+  for (const id of ids) {
+    for (const text of [id, `dd.trace_id=${id} dd.span_id=${id}`, `{"trace_id":"${id}","span_id":${id}}`, `discard ${id} expected`, `span ${id} took 12 ms`]) {
+      assert.equal(redact(text).text, text, text);
+    }
+    for (const text of [`card ${id}`, `{"pan":"${id}"}`, `cardNumber=${id}`, `${id} exp 12/29`, `${id} 03/2031`, `paid with Visa: ${id}`, `${id} cvv 123`, grouped(id)]) {
+      assert.equal(redact(text).text.includes(id.slice(-6)), false, text);
+    }
+    for (const text of [`${id} on 2029/12/31`, `${id} at 12/31/2029`]) assert.equal(redact(text).text, text, 'a date is not an expiry');
+  }
+
+  // A card key is the sign for the attribute's value (after the same value under another key was
+  // seen clean, and cached as clean).
+  const sink = sinkConsumer<'traces'>();
+  const p = createRedactionProcessor('redaction/traces', defaultRedactionProcessorConfig(), 'traces', sink, silentLogger());
+  const id = ids[1]!;
+  await p.consume([
+    span({ resource: resource('svc'), attributes: attrs({ 'dd.trace_id': id, 'dd.span_id': id }) }),
+    span({ resource: resource('svc'), attributes: attrs({ 'payment.card.number': id, cc_num: { arrayValue: { values: [{ stringValue: id }] } }, pan: id }) }),
+  ]);
+  const [plain, card] = sink.all().map((x) => Object.fromEntries(x.attributes.map((kv) => [kv.key, kv.value])));
+  assert.deepEqual(plain, { 'dd.trace_id': { stringValue: id }, 'dd.span_id': { stringValue: id } });
+  assert.deepEqual(card, {
+    'payment.card.number': { stringValue: '<redacted:creditCard>' },
+    cc_num: { arrayValue: { values: [{ stringValue: '<redacted:creditCard>' }] } },
+    pan: { stringValue: '<redacted:creditCard>' },
+  });
 });
 
 test('URL passwords: an empty user, an @ inside the password or the user, not the path or query', () => {
@@ -347,6 +415,12 @@ test('redaction sees values before attribute limits cut them: default order, ins
   const value = (sink.all()[0]!.attributes[0]!.value as { stringValue: string }).stringValue;
   assert.equal(value.length, 40);
   assert.doesNotMatch(value, /4111/);
+
+  // A cut that falls inside a marker the redaction wrote moves before it: no `<redacted:ema`.
+  const cut = sinkConsumer<'logs'>();
+  const lp = createRedactionProcessor('redaction/logs', defaultRedactionProcessorConfig(), 'logs', createLimitsProcessor('limits/logs', { ...defaultLimitsProcessorConfig(), maxValueLength: 20 }, 'logs', cut, silentLogger()), silentLogger());
+  await lp.consume([log({ resource: resource('svc'), body: { stringValue: 'user jane@example.com logged in' } })]);
+  assert.deepEqual(cut.all()[0]!.body, { stringValue: 'user ' });
 });
 
 test('sensitiveKeys, sensitiveKeyQualifiers: entries without a letter or digit are refused; qualifiers are configurable', async () => {
