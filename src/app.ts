@@ -233,6 +233,8 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
           timeoutMs: jaeger.timeoutMs,
           tenantHeader: jaeger.tenantHeader,
           headers: jaeger.headers,
+          spanLookbackNs: BigInt(jaeger.spanLookup.lookbackMs) * 1_000_000n,
+          spanLookupRequests: jaeger.spanLookup.maxRequests,
           logger: componentLogger(root, 'jaeger'),
         }),
         { id: 'jaeger/read/traces', kind: 'jaeger', signal: 'traces', endpoint: jaeger.url },

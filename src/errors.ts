@@ -42,6 +42,7 @@ export function fromStoreError(err: unknown): unknown {
     case 'UNAVAILABLE':
       return new GatewayError('GW_BACKEND_UNAVAILABLE', `${err.backend}: ${err.message}`, { backend: err.backend });
     default:
-      return new GatewayError('GW_BACKEND_ERROR', `${err.backend} failed the query`, { backend: err.backend });
+      // INTERNAL: the message may hold what the gateway alone should see; only the status is added.
+      return new GatewayError('GW_BACKEND_ERROR', `${err.backend} failed the query${err.status !== undefined ? ` (HTTP ${err.status})` : ''}`, { backend: err.backend });
   }
 }

@@ -20,6 +20,9 @@ export interface ConfigSources {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 /** shutdown.drainMs at most: longer than any orchestrator waits after SIGTERM (Kubernetes' default grace is 30 s). */
 const MAX_DRAIN_MS = 300_000;
+/** storage.jaeger.spanLookup bounds: a lookback from a minute to a leap year; each request asks for up to 1,000 whole traces. */
+const SPAN_LOOKBACK_MS = { min: 60_000, max: 366 * 86_400_000 };
+const SPAN_LOOKUP_MAX_REQUESTS = 64;
 
 /** The documented environment variables (README's table is generated from the same list). */
 export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | 'int' | 'list'; help: string }[] = [
@@ -32,6 +35,8 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_TRACES_READ', path: 'storage.read.traces', kind: 'string', help: 'where trace queries are answered: duckdb | jaeger (duckdb)' },
   { name: 'TELEQL_LOGS_READ', path: 'storage.read.logs', kind: 'string', help: 'where log queries are answered: duckdb | elasticsearch (duckdb)' },
   { name: 'TELEQL_JAEGER_URL', path: 'storage.jaeger.url', kind: 'string', help: 'Jaeger query base URL, e.g. http://jaeger:16686' },
+  { name: 'TELEQL_JAEGER_SPAN_LOOKUP_LOOKBACK_MS', path: 'storage.jaeger.spanLookup.lookbackMs', kind: 'int', help: 'a span looked up by ID in Jaeger without a from time is searched for this far back, 60000 to 31622400000 (604800000: 7 days)' },
+  { name: 'TELEQL_JAEGER_SPAN_LOOKUP_MAX_REQUESTS', path: 'storage.jaeger.spanLookup.maxRequests', kind: 'int', help: 'FindTraces requests one span lookup in Jaeger makes at most, 1 to 64 (8)' },
   { name: 'TELEQL_ES_NODE', path: 'storage.elasticsearch.node', kind: 'string', help: 'Elasticsearch URL, e.g. http://elasticsearch:9200' },
   { name: 'TELEQL_ES_USERNAME', path: 'storage.elasticsearch.username', kind: 'string', help: 'Elasticsearch basic-auth user' },
   { name: 'TELEQL_ES_PASSWORD', path: 'storage.elasticsearch.password', kind: 'string', help: 'Elasticsearch basic-auth password' },
@@ -218,6 +223,13 @@ function validate(cfg: GatewayConfig): void {
     if (!(allowed[signal] as readonly string[]).includes(read[signal])) {
       throw new ConfigError(`storage.read.${signal}: expected one of ${allowed[signal].join('|')} (actual: '${read[signal]}')`);
     }
+  }
+  const { lookbackMs, maxRequests } = jaeger.spanLookup;
+  if (!Number.isSafeInteger(lookbackMs) || lookbackMs < SPAN_LOOKBACK_MS.min || lookbackMs > SPAN_LOOKBACK_MS.max) {
+    throw new ConfigError(`storage.jaeger.spanLookup.lookbackMs: expected an integer number of ms from ${SPAN_LOOKBACK_MS.min} to ${SPAN_LOOKBACK_MS.max} (actual: ${lookbackMs})`);
+  }
+  if (!Number.isInteger(maxRequests) || maxRequests < 1 || maxRequests > SPAN_LOOKUP_MAX_REQUESTS) {
+    throw new ConfigError(`storage.jaeger.spanLookup.maxRequests: expected an integer from 1 to ${SPAN_LOOKUP_MAX_REQUESTS} (actual: ${maxRequests})`);
   }
   if (read.traces === 'jaeger' && !/^https?:\/\//.test(jaeger.url)) {
     throw new ConfigError(`storage.jaeger.url: traces are read from Jaeger, so an http(s) URL is needed (actual: '${jaeger.url}')`);

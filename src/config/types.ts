@@ -126,6 +126,16 @@ export interface GatewayConfig extends IngestConfig {
       /** Header carrying the tenant (Jaeger's multi-tenancy uses x-tenant). */
       tenantHeader: string;
       headers: Record<string, string>;
+      /**
+       * Finding a span by ID (Jaeger has no such lookup): FindTraces windows walked back from the
+       * end of the filter's range, the last hour first, each next window 4× longer.
+       */
+      spanLookup: {
+        /** The range searched when the filter has no `from`: this long back from its end (or now). */
+        lookbackMs: number;
+        /** The most FindTraces requests one lookup makes; the older part of the range is left unsearched (and a note says so). */
+        maxRequests: number;
+      };
     };
     elasticsearch: {
       node: string;

@@ -7,11 +7,17 @@ export type StoreErrorCode = 'NOT_FOUND' | 'UNAVAILABLE' | 'BAD_QUERY' | 'INTERN
 export class StoreError extends Error {
   readonly code: StoreErrorCode;
   readonly backend: string;
-  constructor(code: StoreErrorCode, backend: string, message: string, cause?: unknown) {
+  /**
+   * The HTTP status the backend answered with, when that answer is the error (a 4xx the gateway's
+   * request got). The one detail of an INTERNAL error a client is shown (src/errors.ts).
+   */
+  readonly status?: number;
+  constructor(code: StoreErrorCode, backend: string, message: string, cause?: unknown, status?: number) {
     super(message, { cause });
     this.name = 'StoreError';
     this.code = code;
     this.backend = backend;
+    if (status !== undefined) this.status = status;
   }
 }
 

@@ -114,7 +114,7 @@ describe('jaeger exporter → a real OTLP receiver', () => {
       const down = await waitFor(() => backendsOf(gw), (bs) => (bs.find((x) => x.kind === 'jaeger')?.spilled ?? 0) >= 2, 'spans spilled');
       const j = down.find((x) => x.kind === 'jaeger')!;
       assert.equal(j.healthy, false);
-      assert.match(j.lastError ?? '', /ECONNREFUSED/);
+      assert.equal(j.lastError, 'cannot reach jaeger (ECONNREFUSED) for OTLP/HTTP Export');
       late = await startGateway({ receivers: { otlp: { http: { port } } } });
       await waitFor(
         () => gqlData<{ trace: { spanCount: number } | null }>(late!.graphqlUrl, TRACE, { id: sent.traceId }),
@@ -153,7 +153,8 @@ describe('jaeger exporter: a Jaeger that is down, and a gateway restart', () => 
       }
       const down = await waitFor(() => backendsOf(gw1), (bs) => (bs.find((x) => x.kind === 'jaeger')?.spilled ?? 0) >= 9, 'spans spilled');
       total = down.find((x) => x.kind === 'jaeger')!.spilled;
-      assert.match(down.find((x) => x.kind === 'jaeger')!.lastError ?? '', /HTTP 503: queue is full/);
+      // The status only: what Jaeger wrote is logged, not shown to admins (it can echo data or addresses).
+      assert.equal(down.find((x) => x.kind === 'jaeger')!.lastError, 'jaeger answered HTTP 503 to OTLP/HTTP Export');
     } finally {
       await gw1.stop();
     }
@@ -210,7 +211,7 @@ describe('jaeger exporter: a Jaeger that is down, and a gateway restart', () => 
     }
   });
 
-  test('a 400 from Jaeger drops the batch and counts it as failed, with the reason', async () => {
+  test('a 400 from Jaeger drops the batch and counts it as failed, with the status (the reason is logged)', async () => {
     fixture.setRoutes([{ method: 'POST', path: '/v1/traces', status: 400, body: 'bad request: span_id' }]);
     const gw = await startGateway(jaegerPipeline({ endpoint: fixture.url }, spillDir));
     try {
@@ -218,7 +219,7 @@ describe('jaeger exporter: a Jaeger that is down, and a gateway restart', () => 
       const bs = await waitFor(() => backendsOf(gw), (x) => (x.find((b) => b.kind === 'jaeger')?.itemsFailed ?? 0) >= 2, 'failure counted');
       const j = bs.find((b) => b.kind === 'jaeger')!;
       assert.equal(j.spilled, 0);
-      assert.equal(j.lastError, 'jaeger answered HTTP 400: bad request: span_id');
+      assert.equal(j.lastError, 'jaeger answered HTTP 400 to OTLP/HTTP Export');
     } finally {
       await gw.stop();
     }

@@ -143,6 +143,25 @@ describe('span lookups and failures through Jaeger', () => {
     assert.deepEqual(d.spans.nodes, [{ spanId: '0000000000000006', name: 'example-operation-3' }]);
   });
 
+  it('storage.jaeger.spanLookup bounds the lookup: how far back without a from time, and how many requests', async () => {
+    // Two hours back at most, one request: the first window (the last hour) misses the span, and
+    // the lookup stops there instead of walking back to it.
+    const bounded = await startGateway({ storage: { read: { traces: 'jaeger' }, jaeger: { url: server.url, spanLookup: { lookbackMs: 7_200_000, maxRequests: 1 } } } });
+    try {
+      server.clearRequests();
+      const r = await fetch(bounded.graphqlUrl, { method: 'POST', headers: json, body: JSON.stringify({ query: '{ spans(filter: { spanId: ["0000000000000006"] }) { nodes { spanId } } }' }) });
+      const body = (await r.json()) as { data: { spans: { nodes: unknown[] } }; extensions?: { notes?: string[] } };
+      assert.deepEqual(body.data.spans.nodes, []);
+      const finds = server.requests.filter((q) => q.path === '/api/v3/traces');
+      assert.equal(finds.length, 1, 'maxRequests: 1');
+      const note = body.extensions?.notes?.find((n) => n.includes('cannot look up a span by its ID')) ?? '';
+      assert.match(note, /it stops after 1 requests/);
+      assert.match(note, /without a from time a span lookup covers the last 2h0m0s/);
+    } finally {
+      await bounded.stop();
+    }
+  });
+
   it("a failing Jaeger reaches the client as GW_BACKEND_UNAVAILABLE naming the call and status, without Jaeger's message", async () => {
     const r = await fetch(gw.graphqlUrl, { method: 'POST', headers: json, body: JSON.stringify({ query: '{ operations(service: "checkout") { name } }' }) });
     const body = (await r.json()) as { errors: { message: string; extensions: { code: string; backend: string } }[] };

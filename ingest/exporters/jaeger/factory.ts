@@ -32,7 +32,7 @@ export const jaegerExporterFactory: ExporterFactory<JaegerExporterConfig> = {
     if (config.compression !== 'none' && config.compression !== 'gzip') {
       throw new SettingError('compression', `expected none or gzip (actual: '${String(config.compression)}')`);
     }
-    const sender = createOtlpSender(signal, config, 'jaeger');
+    const sender = createOtlpSender(signal, config, 'jaeger', settings.logger);
     return createQueuedExporter({ id: settings.id, kind: 'jaeger', signal, sender, settings: config, logger: settings.logger });
   },
 };

@@ -3,7 +3,13 @@
 // `x-tenant`). The answer maps to a send result by OTLP's own rules: HTTP 429/502/503/504 and the
 // retryable gRPC codes are retried (Retry-After honoured); a partial_success counts its rejected
 // spans as failed.
+//
+// Errors (what `backends.lastError` shows admins) name the backend, the call and the status only,
+// as the read stores' do: what the receiver wrote (an HTTP body, gRPC details, a partial-success
+// message) can echo the data or its own upstream addresses, and a network error names the address.
+// That detail goes to the component log, once per failed attempt.
 import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
 import type { Signal, SignalItems } from '../../component.ts';
 import { DEFAULT_TENANT } from '../../../src/model/telemetry.ts';
 import { encodeByTenant } from '../../../src/otlp/encode.ts';
@@ -13,6 +19,7 @@ import { httpResult } from '../helpers/http-result.ts';
 import { authHeaders, createHttpPoster, tlsMaterial, type ConnectionSettings } from '../helpers/connection.ts';
 import { SettingError } from '../../../src/config/merge.ts';
 import { settingUrl } from '../../../src/config/setting-values.ts';
+import { networkCode } from '../../../src/stores/network-code.ts';
 
 export interface OtlpSenderSettings extends ConnectionSettings {
   protocol: 'http' | 'grpc';
@@ -31,6 +38,9 @@ const GRPC_METHOD: Record<Signal, string> = {
   logs: '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
   metrics: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
 };
+/** The longest detail logged from a receiver's answer. */
+const MAX_DETAIL = 2000;
+const clip = (s: string) => (s.length > MAX_DETAIL ? `${s.slice(0, MAX_DETAIL)}…` : s);
 const REJECTED_FIELD: Record<Signal, string> = { traces: 'rejectedSpans', logs: 'rejectedLogRecords', metrics: 'rejectedDataPoints' };
 // The OTLP spec's retryable gRPC codes (RESOURCE_EXHAUSTED is retried too: Jaeger sends it when its queue is full).
 const GRPC_RETRYABLE = new Set([
@@ -56,26 +66,31 @@ function rejectedIn(signal: Signal, body: Buffer): { rejected: number; message: 
   }
 }
 
-function combine<S extends Signal>(results: SendResult<S>[], items: number, partialRejected: number, partialMessage: string): SendResult<S> {
-  // Tenants are sent one after another and stop at the first failure, so one result says it all.
-  const bad = results.find((r) => r.kind !== 'success');
-  if (bad) return bad;
-  if (partialRejected > 0) {
-    return { kind: 'partial', retry: [], failed: Math.min(partialRejected, items), error: new Error(`backend rejected ${partialRejected} items: ${partialMessage}`) };
-  }
-  return { kind: 'success' };
+/** What errors and logs call one Export request: `OTLP/HTTP Export`. */
+function callName(protocol: 'http' | 'grpc'): string {
+  return protocol === 'http' ? 'OTLP/HTTP Export' : 'OTLP/gRPC Export';
+}
+
+/** The result once every tenant's part was sent: a partial success counts its rejected items as failed. */
+function combine<S extends Signal>(items: number, rejected: number, rejectedMessage: string, what: string, call: string, log: Logger): SendResult<S> {
+  if (rejected === 0) return { kind: 'success' };
+  const failed = Math.min(rejected, items);
+  log.warn({ call, rejected, detail: clip(rejectedMessage) }, `${what} rejected part of a batch`);
+  return { kind: 'partial', retry: [], failed, error: new Error(`${what} rejected ${rejected} of ${items} items (partial success to ${call})`) };
 }
 
 function tenantWanted(settings: OtlpSenderSettings, tenant: string): boolean {
   return settings.tenantHeader !== '' && (tenant !== DEFAULT_TENANT || settings.alwaysSendTenant);
 }
 
-export function createOtlpSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, what: string): Sender<S> {
-  return settings.protocol === 'grpc' ? grpcSender(signal, settings, what) : httpSender(signal, settings, what);
+/** `what` names the backend in errors and logs (`jaeger`); `log` gets what the receiver said. */
+export function createOtlpSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, what: string, log: Logger): Sender<S> {
+  return settings.protocol === 'grpc' ? grpcSender(signal, settings, what, log) : httpSender(signal, settings, what, log);
 }
 
-function httpSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, what: string): Sender<S> {
+function httpSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, what: string, log: Logger): Sender<S> {
   const poster = createHttpPoster(settings.endpoint, settings);
+  const call = callName('http');
   return {
     endpoint: `${poster.origin}${PATH[signal]}`,
     async send(items: readonly SignalItems[S][], abortSignal: AbortSignal): Promise<SendResult<S>> {
@@ -89,16 +104,22 @@ function httpSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
         try {
           answer = await poster.post(PATH[signal], part.body, headers, abortSignal, settings.compression === 'gzip');
         } catch (err) {
-          return { kind: 'retryable', error: new Error(`${what}: ${(err as Error).message}`) };
+          if (abortSignal.aborted) return { kind: 'retryable', error: new Error(`the ${call} request to ${what} was aborted`) };
+          const code = networkCode(err);
+          log.warn({ call, code, detail: clip(err instanceof Error ? err.message : String(err)) }, `${what} export failed`);
+          return { kind: 'retryable', error: new Error(code ? `cannot reach ${what} (${code}) for ${call}` : `cannot reach ${what} for ${call}`) };
         }
         const retryAfter = answer.headers['retry-after'];
-        const result = httpResult(what, answer.status, typeof retryAfter === 'string' ? retryAfter : null, answer.body.toString('utf8'));
-        if (result.kind !== 'success') return result;
+        const result = httpResult(what, answer.status, typeof retryAfter === 'string' ? retryAfter : null);
+        if (result.kind !== 'success') {
+          log.warn({ call, status: answer.status, detail: clip(answer.body.toString('utf8')) }, `${what} export failed`);
+          return { ...result, error: new Error(`${what} answered HTTP ${answer.status} to ${call}`) };
+        }
         const p = rejectedIn(signal, answer.body);
         rejected += p.rejected;
         message ||= p.message;
       }
-      return combine<S>([], items.length, rejected, message);
+      return combine<S>(items.length, rejected, message, what, call, log);
     },
     async shutdown() {
       poster.close();
@@ -117,8 +138,9 @@ function grpcTarget(endpoint: string): { target: string; tls: boolean } {
   return { target: endpoint, tls: false };
 }
 
-function grpcSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, what: string): Sender<S> {
+function grpcSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, what: string, log: Logger): Sender<S> {
   const { target, tls } = grpcTarget(settings.endpoint);
+  const call = callName('grpc');
   let creds = grpc.credentials.createInsecure();
   if (tls) {
     const t = tlsMaterial(settings.tls);
@@ -139,18 +161,22 @@ function grpcSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
         for (const [k, v] of Object.entries(fixed)) md.set(k.toLowerCase(), v);
         if (tenantWanted(settings, part.tenant)) md.set(settings.tenantHeader.toLowerCase(), part.tenant);
         const outcome = await new Promise<{ err: grpc.ServiceError | null; body?: Buffer }>((resolve) => {
-          const call = client.makeUnaryRequest(GRPC_METHOD[signal], identity, identity, Buffer.from(part.body), md, {}, (err, body) => resolve({ err, body }));
-          abortSignal.addEventListener('abort', () => call.cancel(), { once: true });
+          const rpc = client.makeUnaryRequest(GRPC_METHOD[signal], identity, identity, Buffer.from(part.body), md, {}, (err, body) => resolve({ err, body }));
+          abortSignal.addEventListener('abort', () => rpc.cancel(), { once: true });
         });
         if (outcome.err) {
-          const err = new Error(`${what} answered gRPC ${grpc.status[outcome.err.code] ?? outcome.err.code}: ${outcome.err.details}`);
+          const status = grpc.status[outcome.err.code] ?? String(outcome.err.code);
+          // grpc-js reports a failed connection as UNAVAILABLE with the address in its details.
+          const code = outcome.err.code === grpc.status.UNAVAILABLE ? networkCode(outcome.err.details) : undefined;
+          log.warn({ call, status, code, detail: clip(outcome.err.details) }, `${what} export failed`);
+          const err = new Error(code ? `cannot reach ${what} (${code}) for ${call}` : `${what} answered gRPC ${status} to ${call}`);
           return GRPC_RETRYABLE.has(outcome.err.code) ? { kind: 'retryable', error: err } : { kind: 'failure', error: err };
         }
         const p = rejectedIn(signal, outcome.body ?? Buffer.alloc(0));
         rejected += p.rejected;
         message ||= p.message;
       }
-      return combine<S>([], items.length, rejected, message);
+      return combine<S>(items.length, rejected, message, what, call, log);
     },
     async shutdown() {
       client.close();

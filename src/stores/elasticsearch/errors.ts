@@ -183,7 +183,7 @@ export function toStoreError(err: unknown, call: EsCall): StoreError {
     if (info.types.includes('media_type_header_exception')) {
       return new StoreError('UNAVAILABLE', BACKEND, `Elasticsearch refused the client's compatibility headers for ${what} (${named}); the gateway's client speaks the Elasticsearch 8 API`, err);
     }
-    return new StoreError('INTERNAL', BACKEND, `Elasticsearch refused ${what} as the gateway sent it (${named})`, err);
+    return new StoreError('INTERNAL', BACKEND, `Elasticsearch refused ${what} as the gateway sent it (${named})`, err, info.status);
   }
   if (err instanceof errors.TimeoutError) return new StoreError('UNAVAILABLE', BACKEND, `Elasticsearch did not answer ${what} in time`, err);
   if (err instanceof errors.ConnectionError || err instanceof errors.NoLivingConnectionsError) {

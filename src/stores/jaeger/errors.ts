@@ -23,7 +23,7 @@ export function storeError(code: StoreErrorCode, message: string, cause?: unknow
 }
 
 export const badQuery = (message: string) => storeError('BAD_QUERY', message);
-export const internal = (message: string, cause?: unknown) => storeError('INTERNAL', message, cause);
+export const internal = (message: string, cause?: unknown, status?: number) => new StoreError('INTERNAL', BACKEND, message, cause, status);
 export const unavailable = (message: string, cause?: unknown) => storeError('UNAVAILABLE', message, cause);
 
 const MAX_DETAIL = 2000;
@@ -81,8 +81,8 @@ export function fromStatus(status: number, call: string, route: string): StoreEr
     return unavailable(`jaeger refused the gateway's ${call} request (HTTP ${status}); check storage.jaeger.headers and Jaeger's tenancy settings`);
   }
   if (status === 408 || status === 429 || status >= 500) return unavailable(`jaeger answered HTTP ${status} to ${call} (the reason is in the gateway log)`);
-  if (status >= 400) return internal(`jaeger refused the gateway's ${call} request as malformed (HTTP ${status})`);
-  return internal(`jaeger answered ${call} with an unexpected HTTP ${status}`);
+  if (status >= 400) return internal(`jaeger refused the gateway's ${call} request as malformed (HTTP ${status})`, undefined, status);
+  return internal(`jaeger answered ${call} with an unexpected HTTP ${status}`, undefined, status);
 }
 
 /** A fetch that threw: no connection, a reset, a timeout. Never the raw error (it names the address). */

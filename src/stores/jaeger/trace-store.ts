@@ -43,10 +43,14 @@ export interface JaegerTraceStoreOptions {
   maxResponseBytes?: number;
   /**
    * How far back a span lookup (a top-level `spanId` without `traceId`, e.g. `correlate(spanId)`)
-   * searches when the filter has no time range. Default 7 days.
+   * searches when the filter has no time range. Default 7 days (the gateway passes
+   * `storage.jaeger.spanLookup.lookbackMs`).
    */
   spanLookbackNs?: bigint;
-  /** The most FindTraces requests one span lookup makes (each asks for `maxSearchDepth` traces). Default 8. */
+  /**
+   * The most FindTraces requests one span lookup makes (each asks for `maxSearchDepth` traces).
+   * Default 8 (the gateway passes `storage.jaeger.spanLookup.maxRequests`).
+   */
   spanLookupRequests?: number;
   /** The clock for the default search window (tests). */
   now?: () => bigint;

@@ -132,6 +132,27 @@ test('storage.duckdb.writeStepMs comes from TELEQL_DUCKDB_WRITE_STEP_MS and must
   }
 });
 
+test('storage.jaeger.spanLookup comes from TELEQL_JAEGER_SPAN_LOOKUP_* (7 days back, 8 requests by default) and is checked', () => {
+  const lookup = (env: Record<string, string>, overrides?: unknown) => loadConfig({ env, overrides }).storage.jaeger.spanLookup;
+  assert.deepEqual(lookup({}), { lookbackMs: 604_800_000, maxRequests: 8 });
+  assert.deepEqual(lookup({ TELEQL_JAEGER_SPAN_LOOKUP_LOOKBACK_MS: '86400000', TELEQL_JAEGER_SPAN_LOOKUP_MAX_REQUESTS: '3' }), { lookbackMs: 86_400_000, maxRequests: 3 });
+  assert.deepEqual(lookup({}, { storage: { jaeger: { spanLookup: { maxRequests: 64 } } } }), { lookbackMs: 604_800_000, maxRequests: 64 }, 'one key of the section');
+  for (const bad of [0, 59_999, 31_622_400_001, 1.5]) {
+    assert.throws(
+      () => lookup({}, { storage: { jaeger: { spanLookup: { lookbackMs: bad } } } }),
+      new RegExp(`storage\\.jaeger\\.spanLookup\\.lookbackMs: expected an integer number of ms from 60000 to 31622400000 \\(actual: ${bad}\\)`),
+    );
+  }
+  for (const bad of [0, 65, 2.5]) {
+    assert.throws(
+      () => lookup({}, { storage: { jaeger: { spanLookup: { maxRequests: bad } } } }),
+      new RegExp(`storage\\.jaeger\\.spanLookup\\.maxRequests: expected an integer from 1 to 64 \\(actual: ${bad}\\)`),
+    );
+  }
+  assert.throws(() => lookup({ TELEQL_JAEGER_SPAN_LOOKUP_MAX_REQUESTS: 'eight' }), /TELEQL_JAEGER_SPAN_LOOKUP_MAX_REQUESTS: expected an integer/);
+  assert.throws(() => lookup({}, { storage: { jaeger: { spanLookup: { maxRequest: 3 } } } }), /storage\.jaeger\.spanLookup: unknown key "maxRequest"/);
+});
+
 test('storage.duckdb.readLanes comes from TELEQL_DUCKDB_READ_LANES and is checked', () => {
   assert.equal(loadConfig({ env: {} }).storage.duckdb.readLanes, 3);
   assert.equal(loadConfig({ env: { TELEQL_DUCKDB_READ_LANES: '5' } }).storage.duckdb.readLanes, 5);

@@ -8,6 +8,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { pino } from 'pino';
+import { errors } from '@elastic/elasticsearch';
 import type { AnyValue, LogRecord } from '../../../src/model/telemetry.ts';
 import { nsToIso, isoToNs } from '../../../src/stores/elasticsearch/documents.ts';
 import {
@@ -17,6 +18,7 @@ import {
   type ElasticsearchLogStore,
   type ElasticsearchLogWriter,
 } from '../../../src/stores/elasticsearch/index.ts';
+import { fromStoreError, type GatewayError } from '../../../src/errors.ts';
 import { StoreError, type StoredLogRecord, type TelemetryFilter } from '../../../src/stores/types.ts';
 import { rejectsWith } from '../../contract/store-under-test.ts';
 import { attrs, log, resource, scope, SEC, spanId, T0, traceId } from '../../helpers/telemetry-builders.ts';
@@ -41,8 +43,8 @@ interface Reply {
   headers?: Record<string, string | string[]>;
   /** false: leave out `x-elastic-product` (a proxy or another product). */
   product?: boolean;
-  /** Answer only after this long. */
-  delayMs?: number;
+  /** Never answer: the request stays open until the client closes it or the server stops (timeout tests). */
+  hang?: boolean;
 }
 
 interface Seen {
@@ -58,6 +60,8 @@ const WWW_AUTHENTICATE = ['Basic realm="security" charset="UTF-8"', 'Bearer real
 
 class FakeElasticsearch {
   readonly requests: Seen[] = [];
+  /** One per request left unanswered (`hang`): resolves when the client closes its connection. */
+  readonly abandoned: Promise<void>[] = [];
   private readonly replies: Reply[] = [];
   private readonly server: Server;
   url = '';
@@ -87,8 +91,11 @@ class FakeElasticsearch {
           });
           res.end(body);
         };
-        if (r.delayMs) setTimeout(send, r.delayMs).unref();
-        else send();
+        if (r.hang) {
+          this.abandoned.push(new Promise<void>((resolve) => res.on('close', () => resolve())));
+          return;
+        }
+        send();
       });
     });
   }
@@ -106,6 +113,7 @@ class FakeElasticsearch {
   /** Forgets requests and unused replies between tests. */
   reset(): void {
     this.requests.length = 0;
+    this.abandoned.length = 0;
     this.replies.length = 0;
   }
 
@@ -614,6 +622,11 @@ describe('Elasticsearch log store', () => {
       assert.ok(e instanceof StoreError);
       assert.equal(e.code, 'INTERNAL');
       assert.equal(e.message, 'Elasticsearch refused the log search as the gateway sent it (HTTP 400 illegal_argument_exception)');
+      assert.equal(e.status, 400);
+      // What a GraphQL client sees: the backend and the status, nothing Elasticsearch wrote.
+      const shown = fromStoreError(e) as GatewayError;
+      assert.equal(shown.message, 'elasticsearch failed the query (HTTP 400)');
+      assert.deepEqual(shown.extensions, { code: 'GW_BACKEND_ERROR', backend: 'elasticsearch' });
       return true;
     });
     await store.close();
@@ -631,7 +644,12 @@ describe('Elasticsearch log store', () => {
     await rejectsWith(store.searchLogs(TENANT, filter, { first: 5 }), 'BAD_QUERY', 'Determinizing automaton with 20001 states');
     // The same refusal for a lookup by ID cannot be the user's filter: the gateway built that query.
     server.reply({ status: 400, body: REGEX_REFUSED });
-    await rejectsWith(store.getLogs(TENANT, ['a']), 'INTERNAL');
+    await assert.rejects(store.getLogs(TENANT, ['a']), (e: unknown) => {
+      assert.ok(e instanceof StoreError);
+      assert.equal(e.code, 'INTERNAL');
+      assert.equal((fromStoreError(e) as GatewayError).message, 'elasticsearch failed the query (HTTP 400)', 'the reason (the user\'s pattern) is not shown');
+      return true;
+    });
     await store.close();
     assert.equal(server.pending, 0);
   });
@@ -697,10 +715,22 @@ describe('Elasticsearch log store', () => {
     await store.close();
   });
 
-  it('maps a request that takes longer than requestTimeoutMs to UNAVAILABLE', async () => {
+  // Proven by what the server saw, not by a clock: the request arrived, went unanswered, and the
+  // client closed its connection, failing with the client's timeout error. A client that never gave
+  // up would hang the test until its `timeout` fails it.
+  it('maps a request not answered within requestTimeoutMs to UNAVAILABLE and closes its connection', { timeout: 20_000 }, async () => {
     const store = openStore({ requestTimeoutMs: 100 });
-    server.reply({ file: 'search.200.json', delayMs: 2_000 });
-    await rejectsWith(store.getLogs(TENANT, ['a']), 'UNAVAILABLE', 'Elasticsearch did not answer the log lookup by ID in time');
+    server.reply({ hang: true });
+    await assert.rejects(store.getLogs(TENANT, ['a']), (e: unknown) => {
+      assert.ok(e instanceof StoreError, String(e));
+      assert.equal(e.code, 'UNAVAILABLE');
+      assert.equal(e.message, 'Elasticsearch did not answer the log lookup by ID in time');
+      assert.ok(e.cause instanceof errors.TimeoutError, `the cause is the client's timeout error (actual: ${String(e.cause)})`);
+      return true;
+    });
+    assert.deepEqual(server.requests.map((r) => `${r.method} ${r.path}`), ['POST /logs-teleql-*/_search']);
+    assert.equal(server.abandoned.length, 1);
+    await server.abandoned[0];
     await store.close();
   });
 

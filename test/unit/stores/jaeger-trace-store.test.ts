@@ -3,6 +3,8 @@
 // parameters, headers) as well as what it made of the answer.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -10,6 +12,7 @@ import { decodeTraces } from '../../../src/otlp/codec.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import type { SpanRecord } from '../../../src/model/telemetry.ts';
 import { createJaegerTraceStore, type JaegerTraceStoreOptions } from '../../../src/stores/jaeger/index.ts';
+import { fromStoreError, type GatewayError } from '../../../src/errors.ts';
 import { StoreError, type TraceStore, type TraceSummary } from '../../../src/stores/types.ts';
 import { rejectsWith } from '../../contract/store-under-test.ts';
 import { closedPort, startFixtureServer, type FixtureRoute, type FixtureServer } from '../../helpers/fixture-server.ts';
@@ -52,6 +55,51 @@ function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   return { logger, lines };
+}
+
+interface StalledRequest {
+  path: string;
+  /** Body bytes written before the stall. */
+  sentBytes: number;
+  /** Resolves when the client closes the connection before the answer is complete. */
+  abandoned: Promise<void>;
+}
+
+/**
+ * A server that never finishes an answer: it sends nothing, or the headers (full Content-Length)
+ * and the first `stallAfterBytes` of `body`. It records each request and when the client gave up
+ * on it, so a timeout test can check the socket was closed instead of timing the client.
+ */
+async function startStallingServer(answer?: { headers: Record<string, string>; body: Buffer; stallAfterBytes: number }): Promise<{
+  url: string;
+  requests: StalledRequest[];
+  close(): Promise<void>;
+}> {
+  const requests: StalledRequest[] = [];
+  const server = createServer((req, res) => {
+    let gaveUp!: () => void;
+    const abandoned = new Promise<void>((resolve) => (gaveUp = resolve));
+    res.on('close', () => {
+      if (!res.writableFinished) gaveUp();
+    });
+    const seen: StalledRequest = { path: (req.url ?? '/').split('?', 1)[0]!, sentBytes: 0, abandoned };
+    requests.push(seen);
+    if (!answer) return;
+    res.writeHead(200, { ...answer.headers, 'content-length': answer.body.length });
+    const part = answer.body.subarray(0, answer.stallAfterBytes);
+    res.write(part);
+    seen.sentBytes = part.length;
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 /** What the codec makes of an api_v3 document's `result`, the reference for the store's mapping. */
@@ -545,6 +593,11 @@ describe('Jaeger TraceStore over api_v3', () => {
         assert.equal(e.code, 'INTERNAL', 'every parameter is one the gateway built: a 400 is a gateway/Jaeger mismatch');
         assert.equal(e.backend, 'jaeger');
         assert.equal(e.message, "jaeger refused the gateway's FindTraces request as malformed (HTTP 400)");
+        assert.equal(e.status, 400);
+        // What a GraphQL client sees: the backend and the status, nothing Jaeger wrote.
+        const shown = fromStoreError(e) as GatewayError;
+        assert.equal(shown.message, 'jaeger failed the query (HTTP 400)');
+        assert.deepEqual(shown.extensions, { code: 'GW_BACKEND_ERROR', backend: 'jaeger' });
         return true;
       });
       const logged = lines.find((l) => l.msg === 'jaeger request failed');
@@ -590,6 +643,9 @@ describe('Jaeger TraceStore over api_v3', () => {
     it('a body that is not JSON, or a result that is not OTLP, is INTERNAL', async () => {
       server.setRoutes([{ path: '/api/v3/services', headers: OK_HEADERS, body: '<html>proxy login</html>' }]);
       await rejectsWith(store.services('default'), 'INTERNAL', 'not JSON');
+      // A 200 whose body is wrong has no status worth showing: the client sees only the backend.
+      const shown = await store.services('default').then(() => undefined, (e: unknown) => fromStoreError(e) as GatewayError);
+      assert.equal(shown?.message, 'jaeger failed the query');
       server.setRoutes([{ path: '/api/v3/traces', headers: OK_HEADERS, body: '{"result":{"resourceSpans":"nope"}}' }]);
       await rejectsWith(store.searchTraces('default', {}, 5), 'INTERNAL', 'not OTLP/JSON');
       server.setRoutes([{ path: '/api/v3/services', headers: OK_HEADERS, body: '{"services":[1,2]}' }]);
@@ -620,20 +676,43 @@ describe('Jaeger TraceStore over api_v3', () => {
       assert.match(String(logged?.detail), new RegExp(`ECONNREFUSED 127\\.0\\.0\\.1:${port}`), 'where it tried to connect is logged');
     });
 
-    it('a server that never answers is UNAVAILABLE after timeoutMs', async () => {
-      server.setRoutes([{ path: '/api/v3/operations', hang: true }]);
-      const impatient = open({ timeoutMs: 200 });
-      const started = Date.now();
-      await rejectsWith(impatient.operations('default', 'svc'), 'UNAVAILABLE', 'did not answer within 200 ms');
-      const took = Date.now() - started;
-      assert.ok(took >= 190 && took < 3_000, `took ${took} ms`);
+    // Timeouts are proven by what the upstream server saw, not by a clock: the request arrived, and
+    // the gateway closed its socket before any answer (or halfway through one), failing with the
+    // timeout error. A gateway that never gave up would hang the test until its `timeout` fails it.
+    it('a server that never answers is UNAVAILABLE: the gateway times out and closes the socket', { timeout: 20_000 }, async () => {
+      const stalling = await startStallingServer();
+      try {
+        const impatient = open({ baseUrl: stalling.url, timeoutMs: 200 });
+        await assert.rejects(impatient.operations('default', 'svc'), (e: unknown) => {
+          assert.ok(e instanceof StoreError, String(e));
+          assert.equal(e.code, 'UNAVAILABLE');
+          assert.equal(e.message, 'jaeger did not answer within 200 ms (GetOperations)');
+          assert.equal((e.cause as Error | undefined)?.name, 'TimeoutError', 'the cause is the request timeout, not a reset or a refusal');
+          return true;
+        });
+        assert.deepEqual(stalling.requests.map((r) => r.path), ['/api/v3/operations']);
+        await stalling.requests[0]!.abandoned;
+      } finally {
+        await stalling.close();
+      }
     });
 
-    it('a body that stops halfway is UNAVAILABLE after timeoutMs', async () => {
-      server.setRoutes([{ ...ok('/api/v3/services', 'services.200.json'), stallAfterBytes: 10 }]);
-      const started = Date.now();
-      await rejectsWith(open({ timeoutMs: 200 }).services('default'), 'UNAVAILABLE', 'did not answer within 200 ms');
-      assert.ok(Date.now() - started >= 190);
+    it('a body that stops halfway is UNAVAILABLE: the gateway times out reading it and closes the socket', { timeout: 20_000 }, async () => {
+      const stalling = await startStallingServer({ headers: OK_HEADERS, body: readFileSync(fixture('services.200.json')), stallAfterBytes: 10 });
+      try {
+        await assert.rejects(open({ baseUrl: stalling.url, timeoutMs: 200 }).services('default'), (e: unknown) => {
+          assert.ok(e instanceof StoreError, String(e));
+          assert.equal(e.code, 'UNAVAILABLE');
+          assert.equal(e.message, 'jaeger did not answer within 200 ms (GetServices)');
+          assert.equal((e.cause as Error | undefined)?.name, 'TimeoutError');
+          return true;
+        });
+        assert.deepEqual(stalling.requests.map((r) => r.path), ['/api/v3/services']);
+        assert.equal(stalling.requests[0]!.sentBytes, 10, 'the headers and 10 body bytes went out before the stall');
+        await stalling.requests[0]!.abandoned;
+      } finally {
+        await stalling.close();
+      }
     });
   });
 });

@@ -1,0 +1,135 @@
+// What the Jaeger exporter tells admins (`backends.lastError`) when Jaeger's OTLP receiver refuses
+// or cannot be reached: the backend, the call and the status only. What the receiver wrote (an HTTP
+// body, gRPC details, a partial-success message: they can echo span data or the receiver's own
+// upstream addresses) and the address a connection failed on go to the component log instead.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { jaegerExporterFactory, defaultJaegerExporterConfig, type JaegerExporterConfig } from '../../../ingest/exporters/jaeger/factory.ts';
+import type { QueuedExporter } from '../../../ingest/exporters/helpers/index.ts';
+import { otlpProto } from '../../../src/otlp/proto.ts';
+import { silentLogger } from '../../../src/logger.ts';
+import { closedPort, startFixtureServer, type FixtureServer } from '../../helpers/fixture-server.ts';
+import { span, spanId } from '../../helpers/telemetry-builders.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
+
+/** What an upstream may write into an error: span data and its storage's internal address. */
+const ECHO = 'span "checkout for alice@example.com" refused: dial tcp 10.0.3.7:9200: connection refused';
+
+function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { logger, lines };
+}
+
+function config(over: Partial<JaegerExporterConfig>): JaegerExporterConfig {
+  const d = defaultJaegerExporterConfig();
+  return {
+    ...d,
+    batch: { maxItems: 10, flushIntervalMs: 5 },
+    retry: { ...d.retry, initialIntervalMs: 20, maxIntervalMs: 50 },
+    spill: { ...d.spill, enabled: false },
+    shutdownTimeoutMs: 50,
+    ...over,
+  };
+}
+
+/**
+ * Starts the exporter, hands it three spans, and waits until the backend status has an error.
+ * Returns that error and the log lines written by then.
+ */
+async function lastErrorOf(over: Partial<JaegerExporterConfig>): Promise<{ lastError: string; lines: Record<string, unknown>[]; failed: number }> {
+  const { logger, lines } = capturingLogger();
+  const exporter = jaegerExporterFactory.create({ id: 'jaeger', logger }, config(over), 'traces') as QueuedExporter<'traces'>;
+  await exporter.start({ logger: silentLogger(), reportError: () => {} });
+  try {
+    await exporter.consume([1, 2, 3].map((i) => span({ spanId: spanId(i) })));
+    const status = await waitFor(async () => exporter.backendStatus(), (s) => s.lastError !== null, 'an error in the backend status');
+    return { lastError: status.lastError!, lines, failed: status.itemsFailed };
+  } finally {
+    await exporter.shutdown();
+  }
+}
+
+function assertNothingEchoed(lastError: string): void {
+  for (const leak of ['alice@example.com', '10.0.3.7', 'checkout', '127.0.0.1']) assert.ok(!lastError.includes(leak), `"${leak}" in ${lastError}`);
+}
+
+describe('jaeger exporter: lastError names the backend, the call and the status', () => {
+  let fixture: FixtureServer;
+  before(async () => {
+    fixture = await startFixtureServer();
+  });
+  after(() => fixture.close());
+
+  test('an HTTP 400 with a body: lastError has the status, the log has the body', async () => {
+    fixture.setRoutes([{ method: 'POST', path: '/v1/traces', status: 400, headers: { 'content-type': 'text/plain' }, body: ECHO }]);
+    const { lastError, lines, failed } = await lastErrorOf({ endpoint: fixture.url });
+    assert.equal(lastError, 'jaeger answered HTTP 400 to OTLP/HTTP Export');
+    assert.equal(failed, 3, 'a 400 is refused for good');
+    const logged = lines.find((l) => l.msg === 'jaeger export failed');
+    assert.deepEqual([logged?.call, logged?.status, logged?.detail], ['OTLP/HTTP Export', 400, ECHO]);
+  });
+
+  test('an HTTP 503 with a body (retried): the same, without the body', async () => {
+    fixture.setRoutes([{ method: 'POST', path: '/v1/traces', status: 503, headers: { 'retry-after': '0' }, body: ECHO }]);
+    const { lastError, lines } = await lastErrorOf({ endpoint: fixture.url });
+    assert.equal(lastError, 'jaeger answered HTTP 503 to OTLP/HTTP Export');
+    assert.equal(lines.find((l) => l.msg === 'jaeger export failed')?.detail, ECHO);
+  });
+
+  test('a partial success: how many spans were rejected, not the receiver message', async () => {
+    const type = otlpProto().response.traces;
+    const body = Buffer.from(type.encode(type.fromObject({ partialSuccess: { rejectedSpans: 2, errorMessage: ECHO } })).finish());
+    fixture.setRoutes([{ method: 'POST', path: '/v1/traces', status: 200, headers: { 'content-type': 'application/x-protobuf' }, body }]);
+    const { lastError, lines, failed } = await lastErrorOf({ endpoint: fixture.url });
+    assert.equal(lastError, 'jaeger rejected 2 of 3 items (partial success to OTLP/HTTP Export)');
+    assert.equal(failed, 2);
+    const logged = lines.find((l) => l.msg === 'jaeger rejected part of a batch');
+    assert.deepEqual([logged?.rejected, logged?.detail], [2, ECHO]);
+  });
+
+  test('a refused connection: the network code, not the address; the log has the address', async () => {
+    const port = await closedPort();
+    const { lastError, lines } = await lastErrorOf({ endpoint: `http://127.0.0.1:${port}` });
+    assert.equal(lastError, 'cannot reach jaeger (ECONNREFUSED) for OTLP/HTTP Export');
+    assertNothingEchoed(lastError);
+    assert.match(String(lines.find((l) => l.msg === 'jaeger export failed')?.detail), new RegExp(`127\\.0\\.0\\.1:${port}`));
+  });
+
+  test('over gRPC: a status with details, and a refused connection', async () => {
+    const server = new grpc.Server();
+    const identity = (b: Buffer) => b;
+    server.addService(
+      {
+        Export: {
+          path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: identity,
+          requestDeserialize: identity,
+          responseSerialize: identity,
+          responseDeserialize: identity,
+        },
+      },
+      { Export: (_call: unknown, callback: grpc.sendUnaryData<Buffer>) => callback({ code: grpc.status.INVALID_ARGUMENT, details: ECHO }) },
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    try {
+      const refused = await lastErrorOf({ protocol: 'grpc', endpoint: `127.0.0.1:${port}` });
+      assert.equal(refused.lastError, 'jaeger answered gRPC INVALID_ARGUMENT to OTLP/gRPC Export');
+      assertNothingEchoed(refused.lastError);
+      const logged = refused.lines.find((l) => l.msg === 'jaeger export failed');
+      assert.deepEqual([logged?.call, logged?.status, logged?.detail], ['OTLP/gRPC Export', 'INVALID_ARGUMENT', ECHO]);
+    } finally {
+      server.forceShutdown();
+    }
+    const closed = await closedPort();
+    const down = await lastErrorOf({ protocol: 'grpc', endpoint: `127.0.0.1:${closed}` });
+    assert.equal(down.lastError, 'cannot reach jaeger (ECONNREFUSED) for OTLP/gRPC Export');
+    assert.match(String(down.lines.find((l) => l.msg === 'jaeger export failed')?.detail), new RegExp(`127\\.0\\.0\\.1:${closed}`));
+  });
+});
