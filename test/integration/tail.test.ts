@@ -19,15 +19,14 @@ const LOG_FIELDS = `dropped log { id severityNumber severityText severity bodyTe
 const TAIL_SPANS = `subscription($filter: TelemetryFilter) { tailSpans(filter: $filter) { ${SPAN_FIELDS} } }`;
 const TAIL_LOGS = `subscription($filter: TelemetryFilter) { tailLogs(filter: $filter) { ${LOG_FIELDS} } }`;
 
-async function postOtlpJson(gw: TestGateway, path: '/v1/traces' | '/v1/logs', body: unknown, tenant: string): Promise<{ status: number; ms: number }> {
-  const t0 = performance.now();
+async function postOtlpJson(gw: TestGateway, path: '/v1/traces' | '/v1/logs', body: unknown, tenant: string): Promise<{ status: number }> {
   const res = await fetch(`${gw.otlpHttp}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'X-Scope-OrgID': tenant },
     body: JSON.stringify(body),
   });
   await res.arrayBuffer();
-  return { status: res.status, ms: performance.now() - t0 };
+  return { status: res.status };
 }
 
 function spansJson(service: string, spans: { name: string; attributes?: Record<string, string> }[]): unknown {
@@ -234,8 +233,8 @@ describe('live tails over graphql-ws and SSE', () => {
 
     const spans = Array.from({ length: 200 }, (_, i) => ({ name: `op-${i}` }));
     const r = await postOtlpJson(gw, '/v1/traces', spansJson('burst', spans), 'tail-burst');
+    // Neither subscriber read before this answer came (the idle one never does until below).
     assert.equal(r.status, 200, 'the export was accepted while both subscribers lagged');
-    assert.ok(r.ms < 2000, `the export returned in ${Math.round(r.ms)} ms`);
 
     // The idle subscriber's buffer (tail.bufferSize = 5) holds the newest five; the first carries the rest.
     const idleEvents = [];
