@@ -3,6 +3,8 @@
 // (or, for digit runs and e-mails, a scan that never backtracks), so the work is linear in the
 // text's length whatever a sender puts in it (no catastrophic backtracking).
 
+import { LRUCache } from 'lru-cache';
+
 export const RULES = ['creditCard', 'email', 'bearerToken', 'apiKey', 'urlPassword', 'sqlLiteral', 'secretAssignment'] as const;
 export type RuleName = (typeof RULES)[number];
 
@@ -53,10 +55,26 @@ export const ASSIGNMENT_KEYS = ['password', 'passwd', 'pwd', 'secret', 'token', 
  * tokens, not tokens). Answers are cached per key (4,096 keys of up to 256 characters: keys come
  * from senders).
  */
+/**
+ * `decide` remembered per key in an LRU of 4,096 keys of up to 256 characters (keys come from
+ * senders: a longer one is decided each time, and a flood of distinct ones only evicts).
+ */
+function memoPerKey(decide: (key: string) => boolean): (key: string) => boolean {
+  const cache = new LRUCache<string, boolean>({ max: 4096 });
+  return (key) => {
+    if (key.length > 256) return decide(key);
+    let hit = cache.get(key);
+    if (hit === undefined) {
+      hit = decide(key);
+      cache.set(key, hit);
+    }
+    return hit;
+  };
+}
+
 export function keyMatcher(entries: readonly string[], qualifiers: readonly string[] = DEFAULT_KEY_QUALIFIERS): (key: string) => boolean {
   const words = [...new Set(entries.map(keyWords).filter((e) => e !== ''))];
   const qualifying = new Set(qualifiers.map(keyWords));
-  const cache = new Map<string, boolean>();
   const decide = (key: string): boolean => {
     const k = keyWords(key);
     for (const e of words) {
@@ -70,16 +88,7 @@ export function keyMatcher(entries: readonly string[], qualifiers: readonly stri
     }
     return false;
   };
-  return (key) => {
-    if (key.length > 256) return decide(key);
-    let hit = cache.get(key);
-    if (hit === undefined) {
-      hit = decide(key);
-      if (cache.size >= 4096) cache.clear();
-      cache.set(key, hit);
-    }
-    return hit;
-  };
+  return memoPerKey(decide);
 }
 
 const assignmentKeyDefault = keyMatcher(ASSIGNMENT_KEYS);
@@ -199,21 +208,11 @@ const CONTEXT_CHARS = 32;
 const isAlnum = (c: number) => isDigit(c) || isLetter(c);
 const hasCardWord = (text: string) => keyWords(text).split('_').some((w) => CARD_WORDS.has(w));
 
-const cardKeyCache = new Map<string, boolean>();
 /**
  * Whether an attribute key names a card number (`card.number`, `payment.pan`, `cc_num`): its words,
  * whole (`span_id` is not `pan`), include a CARD_WORDS one. Cached per key like keyMatcher.
  */
-export function isCardKey(key: string): boolean {
-  if (key.length > 256) return hasCardWord(key);
-  let hit = cardKeyCache.get(key);
-  if (hit === undefined) {
-    hit = hasCardWord(key);
-    if (cardKeyCache.size >= 4096) cardKeyCache.clear();
-    cardKeyCache.set(key, hit);
-  }
-  return hit;
-}
+export const isCardKey = memoPerKey(hasCardWord);
 
 /**
  * Whether the text within CONTEXT_CHARS of the number text[start, end) says it is a card: a
