@@ -135,12 +135,14 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       reopenEveryRows: cfg.storage.duckdb.reopenEveryRows,
     });
     store = opened;
-    retention = startRetention(opened.db, { plan: retentionPlan(cfg.storage.retention), logger: componentLogger(root, 'retention'), pruneParts: opened.pruneParts });
-    if (!cfg.search.enabled) return { store: opened };
-    // No model is loaded here: the first indexed record or search query loads it.
-    const { openSemanticSearch } = await import('./search/setup.ts');
-    search = await openSemanticSearch(cfg.search, opened.db, componentLogger(root, 'search'));
-    return { store: opened, search };
+    const plan = retentionPlan(cfg.storage.retention);
+    if (cfg.search.enabled) {
+      // No model is loaded here: the first indexed record or search query loads it.
+      const { openSemanticSearch } = await import('./search/setup.ts');
+      search = await openSemanticSearch(cfg.search, opened.db, componentLogger(root, 'search'));
+    }
+    retention = startRetention(opened.db, { plan, logger: componentLogger(root, 'retention'), pruneParts: opened.pruneParts, search: search?.retention });
+    return { store: opened, ...(search && { search }) };
   }
 
   async function start(): Promise<void> {
@@ -392,10 +394,11 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       // Still opening (a stop during start-up): the flush above waited for it; close what opened.
       await storeOpening?.catch(() => undefined);
       await alerting?.stop();
+      // Retention before search: a pass may be pruning search's texts and its ANN index.
+      await retention?.stop();
       await search?.close();
       await closeReaders?.();
       await tail.close();
-      await retention?.stop();
       await store?.close();
       log.info('stopped');
     })();

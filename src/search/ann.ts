@@ -25,6 +25,8 @@ export interface AnnIndex {
   has(hash: bigint): boolean;
   /** Adds vectors (row-major, `hashes.length × dimensions`); hashes already present are skipped. */
   add(hashes: readonly bigint[], vectors: Float32Array): void;
+  /** Removes these hashes (retention pruned their vectors); absent ones are ignored. */
+  remove(hashes: readonly bigint[]): void;
   /** The k nearest hashes with their cosine similarity, best first. */
   search(query: Float32Array, k: number): { hash: bigint; similarity: number }[];
   memoryBytes(): number;
@@ -66,6 +68,10 @@ export function createAnnIndex(opts: AnnOptions): AnnIndex {
       const fresh = rows.length === hashes.length ? vectors : new Float32Array(rows.length * opts.dimensions);
       if (fresh !== vectors) rows.forEach((r, j) => fresh.set(vectors.subarray(r * opts.dimensions, (r + 1) * opts.dimensions), j * opts.dimensions));
       index.add(BigUint64Array.from(keys), fresh, opts.addThreads ?? 0);
+    },
+    remove(hashes) {
+      const keys = hashes.map((h) => BigInt.asUintN(64, h)).filter((key) => index.contains(key) as boolean);
+      if (keys.length) index.remove(BigUint64Array.from(keys));
     },
     search(query, k) {
       if (index.size() === 0) return [];

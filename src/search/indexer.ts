@@ -67,6 +67,12 @@ export interface SearchIndexer {
   status(tenant?: string): SearchIndexStatus;
   /** Resolves when the queue is empty and the worker is idle (tests, shutdown). */
   idle(): Promise<void>;
+  /**
+   * Retention: deletes the texts and vectors no document refers to any more (VectorStore.
+   * pruneUnreferenced), between indexing rounds, and drops them from the ANN index, which doubles
+   * as the "already embedded" set: a text seen again is then stored and embedded again.
+   */
+  prune(batchRows: number): Promise<{ texts: number; vectors: number }>;
   /** Stops taking documents and waits for the worker's current round (not the whole queue, not a model load). */
   stop(): Promise<void>;
 }
@@ -172,6 +178,15 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
     queued = 0;
   }
 
+  // A round writes texts and vectors before the documents that refer to them; a prune between
+  // those writes would take them. Rounds and prunes run one at a time.
+  let exclusive: Promise<unknown> = Promise.resolve();
+  function oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
+    const run = exclusive.then(fn, fn);
+    exclusive = run.catch(() => undefined);
+    return run;
+  }
+
   async function round(docs: SearchDoc[]): Promise<void> {
     const { dimensions, ann } = await ready();
     const hashes = docs.map((d) => contentHash(d.text));
@@ -215,7 +230,7 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
       inFlight = records;
       let ok = false;
       try {
-        await round(docs);
+        await oneAtATime(() => round(docs));
         indexed += records;
         ok = true;
       } catch (err) {
@@ -278,6 +293,21 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
         error: shownError,
         annSize: state?.ann.size() ?? 0,
       };
+    },
+    prune(batchRows) {
+      return oneAtATime(async () => {
+        const removed: bigint[][] = [];
+        const pruned = await store.pruneUnreferenced(batchRows, (hashes) => {
+          state?.ann.remove(hashes);
+          if (!state && readying) removed.push(hashes);
+        });
+        // An index being rebuilt now may have read some of them before they were deleted.
+        if (removed.length && !state && readying) {
+          const rebuilt = await readying.catch(() => null);
+          for (const hashes of removed) rebuilt?.ann.remove(hashes);
+        }
+        return pruned;
+      });
     },
     idle() {
       if (queued === 0 && !working) return Promise.resolve();

@@ -11,6 +11,7 @@ import { createSemanticSearch } from './service.ts';
 import type { SemanticSearch } from './types.ts';
 
 import type { SearchConfig } from './config.ts';
+import type { SearchRetention } from '../stores/duckdb/retention.ts';
 
 const EMBED_BATCH = 64; // texts per model call: large enough to amortise, small enough to yield often
 const RETRY_LOAD_MS = 60_000;
@@ -20,6 +21,8 @@ export interface SearchParts {
   service: SemanticSearch;
   /** Loads the model and rebuilds the ANN index in the background when the store already has documents. */
   warmUp(): void;
+  /** What storage retention deletes of search (documents past their window, then unreferenced texts and vectors). */
+  retention: SearchRetention;
   close(): Promise<void>;
 }
 
@@ -47,6 +50,7 @@ export async function openSemanticSearch(c: SearchConfig, db: Db, logger: Logger
   return {
     indexer,
     service,
+    retention: { deleteDocsBefore: (signal, cutoffNs, batchRows) => store.deleteDocsBefore(signal, cutoffNs, batchRows), prune: (batchRows) => indexer.prune(batchRows) },
     warmUp() {
       void store
         .docCount()

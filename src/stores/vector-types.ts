@@ -89,4 +89,15 @@ export interface VectorStore {
   /** The hash of a span's, log's or trace's documents (for `similar`); [] when it has none. */
   hashesOf(tenant: string, ref: { spanId?: string; traceId?: string; logId?: string }): Promise<bigint[]>;
   docCount(): Promise<number>;
+  /**
+   * Retention: deletes up to `batchRows` documents older than `cutoffNs` that came from the signal
+   * (spans and their exceptions: traces; logs and theirs: logs); how many it deleted.
+   */
+  deleteDocsBefore(signal: 'traces' | 'logs', cutoffNs: bigint, batchRows: number): Promise<number>;
+  /**
+   * Deletes, in steps of `batchRows`, the texts and vectors no document refers to any more; calls
+   * `onPruned` with each step's hashes (an in-memory index drops them). Must not run beside a write
+   * of texts, vectors and their documents (SearchIndexer.prune serializes them).
+   */
+  pruneUnreferenced(batchRows: number, onPruned: (hashes: bigint[]) => void): Promise<{ texts: number; vectors: number }>;
 }

@@ -4,8 +4,11 @@
 // traces and logs, 30d for metrics) only the new spans and logs remain, the metric points all
 // remain, the split trace keeps its new span, and /metrics counts the deleted rows. The resources
 // and scopes only old records referred to go in the same pass; one sent again later is stored again.
+// With semantic search on, the old records' search documents go in the same pass, and their texts
+// and vectors once no document refers to them (a text sent again is indexed again).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { TEST_MODEL } from '../fixtures/search/test-model.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { gqlData } from '../helpers/graphql-client.ts';
 import { keyValues, randomSpanId, randomTraceId } from '../helpers/otlp-bodies.ts';
@@ -175,7 +178,8 @@ describe('retention: a pass deletes what is older than each signal window, for e
     assert.equal(await metricValue(gw, 'teleql_retention_deleted_rows_total{table="logs"}'), 2);
     assert.equal(await metricValue(gw, 'teleql_retention_passes_total'), 1);
     const again = await gw.app.internals.retention()!.runPass();
-    assert.deepEqual(again, { spans: 0, trace_ranges: 0, logs: 0, log_trace_ranges: 0, metric_points: 0 });
+    // search_docs: semantic search is on by default, so its documents have a window too.
+    assert.deepEqual(again, { spans: 0, trace_ranges: 0, logs: 0, log_trace_ranges: 0, metric_points: 0, search_docs: 0 });
     assert.equal(await metricValue(gw, 'teleql_retention_passes_total'), 2);
   });
 });
@@ -211,6 +215,71 @@ describe('retention: the resources and scopes of deleted records go too', () => 
     await post(gw, '/v1/traces', spansAt([{ traceId: laterTrace, name: 'back', startNs: NOW_NS }], 'departed', 'gone-scope'), 'shop');
     assert.deepEqual(await waitFor(() => spansOf(laterTrace), (s) => s?.length === 1, 'the span sent again'), [{ name: 'back', service: 'departed', scope: { name: 'gone-scope' } }]);
     assert.deepEqual(await spansOf(newTrace), [{ name: 'new', service: 'retained', scope: { name: 'test' } }]);
+  });
+});
+
+describe('retention: semantic search forgets what retention deleted', () => {
+  let gw: TestGateway;
+  const SEARCH = 'query($text: String!, $from: Timestamp!) { search(text: $text, filter: { from: $from }, limit: 10, exact: true) { hits { kind text span { name } log { bodyText } } } }';
+  type Hit = { kind: string; text: string; span: { name: string } | null; log: { bodyText: string } | null };
+  const hits = async (text: string) => (await gqlData<{ search: { hits: Hit[] } }>(gw.graphqlUrl, SEARCH, { text, from: FROM }, { 'x-scope-orgid': 'shop' })).search.hits;
+  /** What a hit's record is called: a span's name or a log's body. */
+  const names = (hs: Hit[]) => hs.map((h) => h.span?.name ?? h.log?.bodyText ?? `(${h.kind} without its record)`).sort();
+  const storedTexts = async (like: string) => {
+    const [row] = await gw.app.internals.store()!.db.query('SELECT count(*) AS n FROM search_texts WHERE text LIKE ?', [`%${like}%`]);
+    return Number(row!.n);
+  };
+  const indexed = async (n: number) =>
+    waitFor(
+      () => gqlData<{ searchIndex: { pending: number; indexed: number } }>(gw.graphqlUrl, '{ searchIndex { pending indexed } }', {}, { 'x-scope-orgid': 'shop' }),
+      (d) => d.searchIndex.pending === 0 && d.searchIndex.indexed >= n,
+      `${n} records indexed`,
+      30_000,
+    );
+
+  before(async () => {
+    gw = await startGateway({ search: TEST_MODEL, storage: { retention: { period: '7d', interval: '1h', batchRows: 2 } } });
+    // The old span's name is also a new span's: that text stays while a document refers to it.
+    await post(gw, '/v1/traces', spansAt([
+      { traceId: randomTraceId(), name: 'invoice reconciliation failed', startNs: OLD_NS },
+      { traceId: randomTraceId(), name: 'warehouse inventory sync', startNs: OLD_NS },
+      { traceId: randomTraceId(), name: 'warehouse inventory sync', startNs: NOW_NS },
+    ]), 'shop');
+    await post(gw, '/v1/logs', logsAt([{ body: 'legacy billing export crashed', timeNs: OLD_NS }, { body: 'payment authorized', timeNs: NOW_NS }]), 'shop');
+    await indexed(5);
+  });
+  after(() => gw.stop());
+
+  test('before a pass, old spans and logs are found', async () => {
+    assert.deepEqual(names(await hits('invoice reconciliation failed')).filter((n) => n.includes('invoice')), ['invoice reconciliation failed']);
+    assert.deepEqual(names(await hits('legacy billing export crashed')).filter((n) => n.includes('legacy')), ['legacy billing export crashed']);
+    assert.equal(await storedTexts('invoice reconciliation'), 1);
+  });
+
+  test('a pass deletes their documents, then the texts and vectors nothing refers to; shared texts stay', async () => {
+    const deleted = await gw.app.internals.retention()!.runPass();
+    assert.equal(deleted.spans, 2);
+    assert.equal(deleted.logs, 1);
+    assert.equal(deleted.search_docs, 3, 'two span documents and one log document');
+    // The old span's and the old log's texts (the shared span name stays), and their vectors.
+    assert.equal(deleted.search_texts, 2);
+    assert.equal(deleted.search_vectors, 2);
+    assert.equal(await storedTexts('invoice reconciliation'), 0);
+    assert.equal(await storedTexts('legacy billing'), 0);
+    assert.equal(await storedTexts('warehouse inventory'), 1);
+
+    const found = names([...(await hits('invoice reconciliation failed')), ...(await hits('legacy billing export crashed')), ...(await hits('warehouse inventory sync'))]);
+    assert.ok(!found.some((n) => n.includes('invoice') || n.includes('legacy') || n.includes('without its record')), `no hit of a deleted record: ${found.join(', ')}`);
+    assert.equal(found.filter((n) => n === 'warehouse inventory sync').length, 3, 'the new span, once per query that found it');
+    assert.equal(await metricValue(gw, 'teleql_retention_deleted_rows_total{table="search_docs"}'), 3);
+    assert.equal(await metricValue(gw, 'teleql_retention_deleted_rows_total{table="search_texts"}'), 2);
+  });
+
+  test('a pruned text sent again is stored, embedded and found again', async () => {
+    await post(gw, '/v1/traces', spansAt([{ traceId: randomTraceId(), name: 'invoice reconciliation failed', startNs: NOW_NS }]), 'shop');
+    await indexed(6);
+    assert.equal(await storedTexts('invoice reconciliation'), 1);
+    assert.deepEqual(names(await hits('invoice reconciliation failed')).filter((n) => n.includes('invoice')), ['invoice reconciliation failed']);
   });
 });
 

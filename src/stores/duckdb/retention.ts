@@ -4,6 +4,8 @@
 // readers are not blocked at all (DuckDB's MVCC). Row groups left empty are dropped at checkpoint.
 // After deleting spans or logs, a pass also deletes the resources and scopes no record refers to any
 // more (parts.ts), at most once per PRUNE_EVERY_MS: that takes an anti-join over spans and logs.
+// With semantic search on, the search documents of spans and logs go with them (same windows), and
+// the texts and vectors no document refers to any more are pruned with the parts.
 import type { Logger } from 'pino';
 import type { MetricSample } from '../../server/metrics.ts';
 import { ConfigError } from '../../config/merge.ts';
@@ -30,6 +32,8 @@ type Signal = (typeof TABLES)[number]['signal'];
 
 /** The part tables, pruned after the deletes (their rows go once no span or log refers to them). */
 const PART_TABLES = ['resources', 'scopes'] as const;
+/** Search's tables, when search is on: documents by age, texts and vectors once unreferenced. */
+const SEARCH_TABLES = ['search_docs', 'search_texts', 'search_vectors'] as const;
 const PRUNE_EVERY_MS = 3_600_000;
 
 /** '7d', '12h', '1h30m', '0' or 'off' (null: keep forever), in ms. */
@@ -81,12 +85,24 @@ export interface RetentionOptions {
   now?: () => number;
   /** Deletes resources and scopes no record refers to any more (DuckDbStore.pruneParts). */
   pruneParts?: (batchRows: number) => Promise<Record<(typeof PART_TABLES)[number], number>>;
+  /** Semantic search's documents, texts and vectors (when search is on). */
+  search?: SearchRetention;
+}
+
+/** What retention deletes of semantic search (VectorStore.deleteDocsBefore, SearchIndexer.prune). */
+export interface SearchRetention {
+  /** Deletes up to batchRows documents of the signal's records older than cutoffNs; how many. */
+  deleteDocsBefore(signal: 'traces' | 'logs', cutoffNs: bigint, batchRows: number): Promise<number>;
+  /** Deletes the texts and vectors no document refers to any more. */
+  prune(batchRows: number): Promise<{ texts: number; vectors: number }>;
 }
 
 export function startRetention(db: Db, opts: RetentionOptions): Retention {
   const { plan, logger } = opts;
   const now = opts.now ?? Date.now;
-  const deleted: Record<string, number> = Object.fromEntries([...TABLES.map((t) => t.table), ...(opts.pruneParts ? PART_TABLES : [])].map((t) => [t, 0]));
+  const deleted: Record<string, number> = Object.fromEntries(
+    [...TABLES.map((t) => t.table), ...(opts.pruneParts ? PART_TABLES : []), ...(opts.search ? SEARCH_TABLES : [])].map((t) => [t, 0]),
+  );
   const enabled = Object.values(plan.windows).some((w) => w !== null);
   // Parts left unreferenced by an earlier process are pruned at the first pass too.
   let unpruned = true;
@@ -96,6 +112,9 @@ export function startRetention(db: Db, opts: RetentionOptions): Retention {
   let stopped = false;
   let running: Promise<Record<string, number>> = Promise.resolve({});
   let timer: NodeJS.Timeout | null = null;
+
+  /** The time (ns) before which a record is out of a window of `windowMs`. */
+  const cutoffOf = (windowMs: number) => BigInt(Math.floor(now() - windowMs)) * 1_000_000n;
 
   async function deleteOlder(table: string, column: string, lane: string, cutoffNs: bigint): Promise<number> {
     // rowid, not a DELETE … LIMIT (DuckDB has none): the subquery picks one step's rows.
@@ -112,23 +131,45 @@ export function startRetention(db: Db, opts: RetentionOptions): Retention {
     return total;
   }
 
+  /** The search documents of spans and logs out of their windows, in steps. */
+  async function deleteSearchDocs(search: SearchRetention): Promise<number> {
+    let total = 0;
+    for (const signal of ['traces', 'logs'] as const) {
+      const windowMs = plan.windows[signal];
+      if (windowMs === null) continue;
+      const cutoffNs = cutoffOf(windowMs);
+      while (!stopped) {
+        const n = await search.deleteDocsBefore(signal, cutoffNs, plan.batchRows);
+        total += n;
+        if (n < plan.batchRows) break;
+      }
+    }
+    deleted.search_docs! += total;
+    return total;
+  }
+
   async function pass(): Promise<Record<string, number>> {
     const t0 = performance.now();
     const result: Record<string, number> = {};
     for (const { table, column, signal, lane } of TABLES) {
       const windowMs = plan.windows[signal];
       if (windowMs === null || stopped) continue;
-      const cutoffNs = BigInt(Math.floor(now() - windowMs)) * 1_000_000n;
-      result[table] = await deleteOlder(table, column, lane, cutoffNs);
+      result[table] = await deleteOlder(table, column, lane, cutoffOf(windowMs));
     }
-    if ((result.spans ?? 0) + (result.logs ?? 0) > 0) unpruned = true;
-    if (opts.pruneParts && enabled && unpruned && !stopped && now() - lastPruneMs >= PRUNE_EVERY_MS) {
+    if (opts.search && (plan.windows.traces !== null || plan.windows.logs !== null)) result.search_docs = await deleteSearchDocs(opts.search);
+    if ((result.spans ?? 0) + (result.logs ?? 0) + (result.search_docs ?? 0) > 0) unpruned = true;
+    if (enabled && unpruned && !stopped && now() - lastPruneMs >= PRUNE_EVERY_MS) {
       lastPruneMs = now();
-      const pruned = await opts.pruneParts(plan.batchRows);
+      const pruned: Record<string, number> = {};
+      if (opts.pruneParts) Object.assign(pruned, await opts.pruneParts(plan.batchRows));
+      if (opts.search && !stopped) {
+        const { texts, vectors } = await opts.search.prune(plan.batchRows);
+        Object.assign(pruned, { search_texts: texts, search_vectors: vectors });
+      }
       unpruned = false;
-      for (const table of PART_TABLES) {
-        result[table] = pruned[table];
-        deleted[table]! += pruned[table];
+      for (const [table, n] of Object.entries(pruned)) {
+        result[table] = n;
+        deleted[table]! += n;
       }
     }
     passes++;

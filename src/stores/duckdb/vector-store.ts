@@ -349,6 +349,35 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
       const [row] = await db.query('SELECT count(*) AS n FROM search_docs');
       return Number(row!.n);
     },
+
+    async deleteDocsBefore(signal, cutoffNs, batchRows) {
+      // A log's documents (its own and its exception's) carry the log's key; a span's do not.
+      const from = signal === 'logs' ? 'log_md5 IS NOT NULL' : 'log_md5 IS NULL';
+      const [row] = await write((conn) =>
+        runQuery(conn, `DELETE FROM search_docs WHERE rowid IN (SELECT rowid FROM search_docs WHERE time_ns < $1 AND ${from} LIMIT ${Math.trunc(batchRows)})`, [cutoffNs]),
+      );
+      return Number(row?.Count ?? 0);
+    },
+
+    async pruneUnreferenced(batchRows, onPruned) {
+      const pruned = { texts: 0, vectors: 0 };
+      // Every model's vector table in the file, not only this process's dimensions.
+      const tables = (await db.query(`SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'`, [catalog]))
+        .map((r) => r.table_name as string)
+        .filter((name) => /^search_vectors_\d+$/.test(name));
+      for (const [table, counter] of [['search_texts', 'texts'], ...tables.map((t) => [t, 'vectors'])] as [string, 'texts' | 'vectors'][]) {
+        const sql = `DELETE FROM ${table} WHERE rowid IN (
+            SELECT rowid FROM ${table} x WHERE NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.hash = x.hash) LIMIT ${Math.trunc(batchRows)})
+          RETURNING hash`;
+        for (;;) {
+          const rows = await write((conn) => runQuery(conn, sql));
+          pruned[counter] += rows.length;
+          if (rows.length > 0) onPruned(rows.map((r) => r.hash as bigint));
+          if (rows.length < batchRows) break;
+        }
+      }
+      return pruned;
+    },
   };
 }
 

@@ -35,6 +35,12 @@ function spans(n: number, tenant: string, text: (i: number) => string): SpanReco
   );
 }
 
+/** A distinct word per i without digits (the text templates turn numbers into placeholders). */
+const word = (i: number) => String.fromCharCode(97 + (i % 26), 97 + (Math.floor(i / 26) % 26), 97 + (Math.floor(i / 676) % 26));
+
+/** One retention step over the spans' search documents (the store's, through SearchParts.retention). */
+const searchDocsBefore = (search: SearchParts, cutoffNs: bigint) => search.retention.deleteDocsBefore('traces', cutoffNs, 150);
+
 describe('search indexer', () => {
   const opened: { store: DuckDbStore; search: SearchParts }[] = [];
   const dirs: string[] = [];
@@ -101,6 +107,45 @@ describe('search indexer', () => {
     const res = await second.search.service.search('t', { text: 'SELECT orders a', signals: ['SPAN'], filter: {}, limit: 3, exact: true });
     assert.equal(res.hits.length, 3);
     assert.ok(res.hits.every((h) => h.text.includes('SELECT orders a')));
+  });
+
+  it('prunes texts and vectors only between rounds, and indexes a pruned text again', async () => {
+    // Rounds of 20 records: many rounds, and prunes asked for between and during them.
+    const { store, search } = await open(':memory:', { batchSize: 20 });
+    await search.indexer.ready();
+    const texts = async () => Number((await store.db.query('SELECT count(*) AS n FROM search_texts'))[0]!.n);
+    // Prunes asked for while rounds write: each waits for the round in progress, whose texts and
+    // vectors its documents then refer to (a prune between a round's writes would take them).
+    search.indexer.enqueue({ signal: 'traces', items: spans(200, 't', (i) => `SELECT invoices ${word(i)}`) });
+    search.indexer.enqueue({ signal: 'traces', items: spans(200, 't', (i) => `UPDATE invoices ${word(i)}`) });
+    const pruned = new Set<string>();
+    let prunes = 0;
+    while (search.indexer.status().pending > 0) {
+      const p = await search.indexer.prune(1000);
+      pruned.add(`${p.texts}/${p.vectors}`);
+      prunes++;
+    }
+    await search.indexer.idle();
+    assert.ok(prunes > 1, `${prunes} prunes while indexing`);
+    assert.deepEqual(pruned, new Set(['0/0']));
+    assert.equal(await texts(), 400);
+    assert.equal(search.indexer.status().annSize, 400);
+
+    // Retention took every document: then the texts and vectors go, and leave the ANN index.
+    const future = T0 + 1_000_000n * SEC;
+    let docs = 0;
+    for (let n = -1; n !== 0; ) docs += n = await searchDocsBefore(search, future);
+    assert.equal(docs, 400);
+    assert.deepEqual(await search.indexer.prune(150), { texts: 400, vectors: 400 });
+    assert.equal(await texts(), 0);
+    assert.equal(search.indexer.status().annSize, 0);
+
+    search.indexer.enqueue({ signal: 'traces', items: spans(3, 't', (i) => `SELECT invoices ${word(i)}`) });
+    await search.indexer.idle();
+    assert.equal(await texts(), 3);
+    assert.equal(search.indexer.status().annSize, 3);
+    const res = await search.service.search('t', { text: `SELECT invoices ${word(1)}`, signals: ['SPAN'], filter: {}, limit: 3, exact: false });
+    assert.ok(res.hits.some((h) => h.text.includes(`SELECT invoices ${word(1)}`)), 'found through the ANN index again');
   });
 
   it('keeps tenants apart: the shared text is found only with the asking tenant’s items', async () => {
