@@ -86,6 +86,8 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_GRPC_MAX_IDLE_MS', path: 'limits.connections.grpcMaxIdleMs', kind: 'int', help: 'OTLP/gRPC connections with no call get GOAWAY after this (300000)' },
   { name: 'TELEQL_GRPC_KEEPALIVE_TIME_MS', path: 'limits.connections.grpcKeepaliveTimeMs', kind: 'int', help: 'OTLP/gRPC server keepalive ping interval (120000)' },
   { name: 'TELEQL_GRPC_KEEPALIVE_TIMEOUT_MS', path: 'limits.connections.grpcKeepaliveTimeoutMs', kind: 'int', help: 'OTLP/gRPC connections that do not answer a ping within this are closed (20000)' },
+  { name: 'TELEQL_MAX_CONNECTIONS_PER_LISTENER', path: 'limits.connections.maxPerListener', kind: 'int', help: 'HTTP connections (OTLP/HTTP, GraphQL) open at once per listener; more are refused with 503 (10000; 0 = no cap)' },
+  { name: 'TELEQL_MAX_CONNECTIONS_PER_ADDRESS', path: 'limits.connections.maxPerAddress', kind: 'int', help: 'the same per client address; raise it or set 0 behind a proxy or NAT that many clients share (2000; 0 = no cap)' },
   { name: 'TELEQL_REFUSAL_DELAY_MAX_MS', path: 'limits.refusalDelay.maxMs', kind: 'int', help: "a tenant's rate-limit refusals past limits.refusalDelay.afterRefusals in one Retry-After window are held unanswered until the window ends, at most this long (5000; 0 = off)" },
   { name: 'TELEQL_REFUSAL_DELAY_AFTER_REFUSALS', path: 'limits.refusalDelay.afterRefusals', kind: 'int', help: 'rate-limit refusals of a tenant within one Retry-After window answered at once before later ones are held (32; 0 = never hold)' },
   { name: 'TELEQL_REFUSAL_DELAY_MAX_HELD', path: 'limits.refusalDelay.maxHeld', kind: 'int', help: 'refusals held at once, all tenants; beyond, answered at once (1000)' },

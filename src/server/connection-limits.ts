@@ -1,8 +1,12 @@
 // Idle and slow connections are closed on every listener (limits.connections): node:http's
 // keep-alive, headers and request timeouts for OTLP/HTTP and GraphQL, grpc-js's idle and keepalive
 // options for OTLP/gRPC. (graphql-ws idle and ping are in graphql-server.ts, which owns the sockets.)
+// The HTTP listeners also cap the connections they hold at once, in all and per client address.
 import type { Server, ServerOptions } from 'node:http';
+import type { Server as NetServer, Socket } from 'node:net';
+import type { Logger } from 'pino';
 import { defaultConnectionLimits, type ConnectionLimits } from '../config/security.ts';
+import type { MetricSample } from './metrics.ts';
 
 export { defaultConnectionLimits, type ConnectionLimits };
 
@@ -25,5 +29,79 @@ export function grpcServerOptions(limits: ConnectionLimits): Record<string, numb
   return {
     ...(limits.grpcMaxIdleMs > 0 && { 'grpc.max_connection_idle_ms': limits.grpcMaxIdleMs }),
     ...(limits.grpcKeepaliveTimeMs > 0 && { 'grpc.keepalive_time_ms': limits.grpcKeepaliveTimeMs, 'grpc.keepalive_timeout_ms': limits.grpcKeepaliveTimeoutMs }),
+  };
+}
+
+/** The gaps between two warnings about refused connections of one listener (the count is in each). */
+const REFUSAL_LOG_EVERY_MS = 10_000;
+
+export interface ConnectionCaps {
+  /**
+   * Caps `server`'s connections at limits.maxPerListener in all and limits.maxPerAddress per client
+   * address, counted from accept, before anything is read (so unauthenticated clients too). A plain
+   * HTTP connection over a cap is answered 503 naming the limit and closed before its request is
+   * read; a TLS one is closed (nothing can be said before the handshake, which is the cost a cap
+   * saves). `listener` names it in the log and on /metrics.
+   */
+  apply(server: NetServer, listener: string, tls: boolean): void;
+  metrics(): MetricSample[];
+}
+
+export function createConnectionCaps(limits: ConnectionLimits, logger: Logger): ConnectionCaps {
+  const listeners: { listener: string; open: () => number; refused: Record<'maxPerListener' | 'maxPerAddress', number> }[] = [];
+  return {
+    apply(server, listener, tls) {
+      const { maxPerListener, maxPerAddress } = limits;
+      if (maxPerListener <= 0 && maxPerAddress <= 0) return;
+      const perAddress = new Map<string, number>();
+      let open = 0;
+      const refused = { maxPerListener: 0, maxPerAddress: 0 };
+      listeners.push({ listener, open: () => open, refused });
+      let lastLogAt = -Infinity;
+      let unlogged = 0;
+      const refuse = (socket: Socket, limit: 'maxPerListener' | 'maxPerAddress', value: number, address: string) => {
+        refused[limit]++;
+        const text = `${limit === 'maxPerAddress' ? `${address} has` : 'this listener has'} ${value} connections open (limits.connections.${limit} = ${value})\n`;
+        if (tls) socket.destroy();
+        else {
+          // Written and closed before node's HTTP parser reads a byte of the request.
+          socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+          socket.destroySoon();
+        }
+        unlogged++;
+        const now = performance.now();
+        if (now - lastLogAt >= REFUSAL_LOG_EVERY_MS) {
+          logger.warn({ listener, limit: `limits.connections.${limit}`, value, address, refusedSinceLastWarning: unlogged }, 'connection refused: too many open');
+          lastLogAt = now;
+          unlogged = 0;
+        }
+      };
+      // Before node's own listener, which would start reading the request (HTTP) or the handshake (TLS).
+      server.prependListener('connection', (socket: Socket) => {
+        const address = socket.remoteAddress ?? '';
+        const fromAddress = perAddress.get(address) ?? 0;
+        if (maxPerListener > 0 && open >= maxPerListener) return refuse(socket, 'maxPerListener', maxPerListener, address);
+        if (maxPerAddress > 0 && fromAddress >= maxPerAddress) return refuse(socket, 'maxPerAddress', maxPerAddress, address);
+        open++;
+        perAddress.set(address, fromAddress + 1);
+        socket.once('close', () => {
+          open--;
+          const left = (perAddress.get(address) ?? 1) - 1;
+          if (left > 0) perAddress.set(address, left);
+          else perAddress.delete(address);
+        });
+      });
+    },
+    metrics: () =>
+      listeners.flatMap(({ listener, open, refused }) => [
+        { name: 'teleql_connections_open', help: 'Connections open on an HTTP listener (OTLP/HTTP, GraphQL)', type: 'gauge' as const, value: open(), labels: { listener } },
+        ...(['maxPerListener', 'maxPerAddress'] as const).map((limit) => ({
+          name: 'teleql_connections_refused_total',
+          help: 'Connections refused at accept because a cap was reached (limits.connections.maxPerListener, maxPerAddress)',
+          type: 'counter' as const,
+          value: refused[limit],
+          labels: { listener, limit },
+        })),
+      ]),
   };
 }

@@ -20,7 +20,7 @@ import { RateLimitedError, createTenantRateLimit } from '../limits/tenant-rate-l
 import { CONCURRENCY_RETRY_AFTER_SECONDS, createTenantConcurrency } from '../limits/tenant-concurrency.ts';
 import { withQuerySignal } from '../stores/query-signal.ts';
 import { withQueryMeter } from '../limits/query-time.ts';
-import { type ConnectionLimits, applyHttpTimeouts, defaultConnectionLimits, httpServerOptions } from './connection-limits.ts';
+import { type ConnectionCaps, type ConnectionLimits, applyHttpTimeouts, defaultConnectionLimits, httpServerOptions } from './connection-limits.ts';
 import { watchWebSocket } from './ws-liveness.ts';
 import { limitUntilAdmitted, unadmittedBytes } from './ws-admission.ts';
 import { RequestBodyError, SUPPORTED_ENCODINGS, contentEncoding, declaredLength, readRequestBody } from './request-body.ts';
@@ -71,6 +71,8 @@ export interface GraphQLServerOptions {
   limits?: LimitsConfig['graphql'];
   /** Idle and slow connection timeouts (HTTP and graphql-ws). */
   connections?: ConnectionLimits;
+  /** Caps on the connections open at once (limits.connections.maxPerListener, maxPerAddress; none when absent). */
+  connectionCaps?: ConnectionCaps;
   /** Serve HTTPS / WSS with these options. */
   tls?: HttpsOptions;
   /** tail.compiled: subscription events run compiled (default true). */
@@ -450,6 +452,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   const serverOptions = httpServerOptions(connections);
   const server: Server = opts.tls ? createHttpsServer({ ...opts.tls, ...serverOptions }, handler) : createServer(serverOptions, handler);
   applyHttpTimeouts(server, connections);
+  opts.connectionCaps?.apply(server, 'graphql', opts.tls !== undefined);
 
   // ws accepts 100 MiB messages by default: an admitted connection's are held to the HTTP body
   // limit, and before admission a connection may send far less in all (ws-admission.ts).

@@ -9,6 +9,7 @@ import { createTenantRateLimit } from '../limits/tenant-rate-limit.ts';
 import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
 import { createRefusalDelay } from '../limits/refusal-delay.ts';
 import type { MetricSample } from './metrics.ts';
+import { createConnectionCaps } from './connection-limits.ts';
 import { createReceiverGuard } from '../../ingest/receivers/otlp/guard.ts';
 import { componentType } from '../../ingest/registry.ts';
 import { receiverTls } from '../../ingest/receivers/otlp/tls.ts';
@@ -17,8 +18,8 @@ import type { GraphQLServerOptions } from './graphql-server.ts';
 
 export interface Security {
   receiver: OtlpReceiverEnvironment;
-  graphql: Pick<GraphQLServerOptions, 'authenticator' | 'metricsAccess' | 'limits' | 'connections' | 'tls' | 'refusalDelay'>;
-  /** The tarpit's gauges and counters (limits.refusalDelay), for /metrics. */
+  graphql: Pick<GraphQLServerOptions, 'authenticator' | 'metricsAccess' | 'limits' | 'connections' | 'connectionCaps' | 'tls' | 'refusalDelay'>;
+  /** The tarpit's and the connection caps' gauges and counters (limits.refusalDelay, limits.connections), for /metrics. */
   metrics(): MetricSample[];
   /** Logs the loud warning for listeners bound beyond loopback while auth is off. */
   warnIfExposed(): void;
@@ -30,6 +31,8 @@ export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
   const { ingest } = cfg.limits;
   // One tarpit for every listener, so its caps bound the held requests of the whole process.
   const refusalDelay = createRefusalDelay(cfg.limits.refusalDelay, componentLogger(root, 'limits'));
+  // Each HTTP listener counts its own connections.
+  const connectionCaps = createConnectionCaps(cfg.limits.connections, componentLogger(root, 'limits'));
   // The files are read once for every listener; the GraphQL one serves the certificate without the client CA.
   const listenerTls = receiverTls(cfg.tls);
   const tls = listenerTls?.server;
@@ -46,9 +49,10 @@ export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
       refusalDelay,
       tls: listenerTls,
       connections: cfg.limits.connections,
+      connectionCaps,
     },
-    graphql: { authenticator, metricsAccess: cfg.auth.metrics, limits: cfg.limits.graphql, connections: cfg.limits.connections, refusalDelay, ...(tls && { tls }) },
-    metrics: () => refusalDelay.metrics(),
+    graphql: { authenticator, metricsAccess: cfg.auth.metrics, limits: cfg.limits.graphql, connections: cfg.limits.connections, connectionCaps, refusalDelay, ...(tls && { tls }) },
+    metrics: () => [...refusalDelay.metrics(), ...connectionCaps.metrics()],
     warnIfExposed() {
       const hosts: Record<string, string | undefined> = { graphql: cfg.graphql.host };
       for (const [id, section] of Object.entries(cfg.receivers)) {

@@ -10,6 +10,7 @@ import http2 from 'node:http2';
 import WebSocket from 'ws';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { spansJson } from '../helpers/otlp-bodies.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const SHORT = {
   httpKeepAliveTimeoutMs: 300,
@@ -324,5 +325,92 @@ describe('OTLP/gRPC keepalive', () => {
     assert.ok(answeringPings >= 1, 'the answering client was pinged too');
     assert.equal(answeringClosed, false, 'the answering client is still connected');
     answering.close();
+  });
+});
+
+describe('connections open at once are capped per client address and per listener', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { connections: { maxPerAddress: 3, maxPerListener: 5 } } });
+  });
+  after(() => gw?.stop());
+
+  /** A connection from `from` that stays open (nothing sent), once the client side is up. */
+  const hold = (addr: { host: string; port: number }, from: string) =>
+    new Promise<net.Socket>((resolve, reject) => {
+      const socket = net.connect({ ...addr, localAddress: from }, () => resolve(socket));
+      socket.once('error', reject);
+    });
+  /** One HTTP request on a fresh connection from `from`: status and body. */
+  const request = (url: string, from: string, body?: string) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request(url, { method: body === undefined ? 'GET' : 'POST', agent: false, localAddress: from, headers: { 'content-type': 'application/json' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode!, text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  /** What a held connection answers to one request written on it. */
+  const ask = (socket: net.Socket, text: string) =>
+    new Promise<string>((resolve) => {
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => {
+        received += d;
+        if (/\r\n\r\n/.test(received)) resolve(received);
+      });
+      socket.write(text);
+    });
+  const closed = (socket: net.Socket) => new Promise<void>((resolve) => (socket.destroy(), socket.once('close', () => resolve())));
+  const graphql = () => hostPort(gw.graphqlUrl);
+  const otlp = () => hostPort(gw.otlpHttp);
+  const QUERY = JSON.stringify({ query: '{ __typename }' });
+
+  test('GraphQL: past maxPerAddress a client gets 503 naming the limit; other addresses and its open connections are served; a closed one frees its slot', async () => {
+    const held = [await hold(graphql(), '127.0.0.1'), await hold(graphql(), '127.0.0.1'), await hold(graphql(), '127.0.0.1')];
+    const refused = await request(gw.graphqlUrl, '127.0.0.1', QUERY);
+    assert.equal(refused.status, 503);
+    assert.match(refused.text, /127\.0\.0\.1 has 3 connections open \(limits\.connections\.maxPerAddress = 3\)/);
+    assert.deepEqual(await request(gw.graphqlUrl, '127.0.0.2', QUERY), { status: 200, text: '{"data":{"__typename":"Query"}}' });
+    // A connection admitted before the cap was reached is served as ever.
+    assert.match(await ask(held[0]!, `GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`), /^HTTP\/1\.1 200 /);
+    await closed(held[1]!);
+    const again = await waitFor(() => request(gw.graphqlUrl, '127.0.0.1', QUERY), (r) => r.status === 200, 'a slot freed by the close');
+    assert.equal(again.text, '{"data":{"__typename":"Query"}}');
+    const metrics = (await request(gw.graphqlUrl.replace('/graphql', '/metrics'), '127.0.0.3')).text;
+    assert.match(metrics, /teleql_connections_refused_total\{listener="graphql",limit="maxPerAddress"\} [1-9]/);
+    await Promise.all([held[0]!, held[2]!].map(closed));
+  });
+
+  test('OTLP/HTTP: the same cap on its own listener; spans sent on an admitted connection are stored', async () => {
+    const held = [await hold(otlp(), '127.0.0.1'), await hold(otlp(), '127.0.0.1'), await hold(otlp(), '127.0.0.1')];
+    const body = JSON.stringify(spansJson([{ name: 'capped-but-kept', service: 'caps' }]));
+    const refused = await request(`${gw.otlpHttp}/v1/traces`, '127.0.0.1', body);
+    assert.equal(refused.status, 503);
+    assert.match(refused.text, /limits\.connections\.maxPerAddress = 3/);
+    // GraphQL's listener counts its own connections: this address is not capped there.
+    assert.equal((await request(gw.graphqlUrl, '127.0.0.1', QUERY)).status, 200);
+    const answer = await ask(held[2]!, `POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    const spans = await waitFor(
+      () => request(gw.graphqlUrl, '127.0.0.2', JSON.stringify({ query: '{ spans(filter: { service: ["caps"] }) { nodes { name } } }' })),
+      (r) => r.text.includes('capped-but-kept'),
+      'the span sent on the admitted connection',
+    );
+    assert.equal(spans.status, 200);
+    await Promise.all(held.map(closed));
+  });
+
+  test('past maxPerListener, any new client gets 503 naming that limit', async () => {
+    const held = await Promise.all(['127.0.0.11', '127.0.0.12', '127.0.0.13', '127.0.0.14', '127.0.0.15'].map((from) => hold(graphql(), from)));
+    // All five are counted once the server has accepted them; until then a sixth may still get in.
+    const refused = await waitFor(() => request(gw.graphqlUrl, '127.0.0.16', QUERY), (r) => r.status === 503, 'the listener cap');
+    assert.match(refused.text, /this listener has 5 connections open \(limits\.connections\.maxPerListener = 5\)/);
+    await closed(held[0]!);
+    assert.equal((await waitFor(() => request(gw.graphqlUrl, '127.0.0.16', QUERY), (r) => r.status === 200, 'a slot freed by the close')).status, 200);
+    await Promise.all(held.slice(1).map(closed));
   });
 });

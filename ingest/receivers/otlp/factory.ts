@@ -8,7 +8,7 @@ import { FAILURE_REASONS, type OtlpReceiverStats, type RunningServer, emptyStats
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import { type ReceiverGuard, openGuard } from './guard.ts';
 import type { ReceiverTls } from './tls.ts';
-import { type ConnectionLimits, defaultConnectionLimits } from '../../../src/server/connection-limits.ts';
+import { type ConnectionCaps, type ConnectionLimits, defaultConnectionLimits } from '../../../src/server/connection-limits.ts';
 import { type RefusalDelay, noRefusalDelay } from '../../../src/limits/refusal-delay.ts';
 
 export type { OtlpReceiverConfig, OtlpReceiverStats };
@@ -28,6 +28,8 @@ export interface OtlpReceiverEnvironment {
   connections?: ConnectionLimits;
   /** The tarpit for flooding tenants' refusals (limits.refusalDelay; none when absent). */
   refusalDelay?: RefusalDelay;
+  /** Caps on the HTTP listener's open connections (limits.connections.maxPerListener, maxPerAddress; none when absent). */
+  connectionCaps?: ConnectionCaps;
 }
 
 export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceiverConfig, next: NextConsumers, env: OtlpReceiverEnvironment = {}): OtlpReceiver {
@@ -54,7 +56,9 @@ export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceive
       otlpProto(); // parse the .proto files now (~25 ms) rather than during the first request
       try {
         if (config.grpc.enabled) grpc = await startGrpcServer({ config, next, ctx, logger, guard, connections, refusalDelay, credentials: env.tls?.grpc });
-        if (config.http.enabled && !stopped) http = await startHttpServer({ config, next, ctx, logger, guard, connections, refusalDelay, tls: env.tls?.http });
+        if (config.http.enabled && !stopped) {
+          http = await startHttpServer({ config, next, ctx, logger, guard, connections, refusalDelay, tls: env.tls?.http, connectionCaps: env.connectionCaps, listenerName: `${settings.id}/http` });
+        }
       } catch (err) {
         await closeAll();
         throw new Error(`receiver ${settings.id} could not listen: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

@@ -11,7 +11,7 @@ import type { OtlpReceiverConfig } from './config.ts';
 import { type ReceiveContext, ReceiveError, type RunningServer, badRequest, failureReason, receive, tooLarge } from './receive.ts';
 import type { ReceiverGuard } from './guard.ts';
 import { nodeHeaders } from '../../../src/auth/types.ts';
-import { type ConnectionLimits, applyHttpTimeouts, httpServerOptions } from '../../../src/server/connection-limits.ts';
+import { type ConnectionCaps, type ConnectionLimits, applyHttpTimeouts, httpServerOptions } from '../../../src/server/connection-limits.ts';
 import { type RefusalDelay, holdHttpRefusal } from '../../../src/limits/refusal-delay.ts';
 import { RequestBodyError, SUPPORTED_ENCODINGS, contentEncoding, declaredLength, readRequestBody } from '../../../src/server/request-body.ts';
 
@@ -31,6 +31,10 @@ export interface HttpServerOptions {
   logger: Logger;
   guard: ReceiverGuard;
   connections: ConnectionLimits;
+  /** Caps the connections open at once (limits.connections.maxPerListener, maxPerAddress); none when absent. */
+  connectionCaps?: ConnectionCaps;
+  /** Names this listener in the caps' log lines and /metrics. */
+  listenerName?: string;
   /** Holds a flooding tenant's 429s until its Retry-After window ends (limits.refusalDelay). */
   refusalDelay: RefusalDelay;
   /** TLS (and client-certificate) options; plain HTTP when absent. */
@@ -52,6 +56,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
   const serverOptions = httpServerOptions(opts.connections);
   const server = opts.tls ? https.createServer({ ...opts.tls, ...serverOptions }, listener) : http.createServer(serverOptions, listener);
   applyHttpTimeouts(server, opts.connections);
+  opts.connectionCaps?.apply(server, opts.listenerName ?? 'otlp/http', opts.tls !== undefined);
   // A client that announces its size with `Expect: 100-continue` learns about 413 before sending it.
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (Number(req.headers['content-length'] ?? 0) <= config.maxRequestBytes) res.writeContinue();

@@ -170,6 +170,8 @@ test('limits.connections comes from TELEQL_* environment variables, each checked
     TELEQL_GRPC_MAX_IDLE_MS: '1006',
     TELEQL_GRPC_KEEPALIVE_TIME_MS: '1007',
     TELEQL_GRPC_KEEPALIVE_TIMEOUT_MS: '0',
+    TELEQL_MAX_CONNECTIONS_PER_LISTENER: '1008',
+    TELEQL_MAX_CONNECTIONS_PER_ADDRESS: '1009',
   };
   assert.deepEqual(loadConfig({ env }).limits.connections, {
     httpKeepAliveTimeoutMs: 1001,
@@ -180,6 +182,8 @@ test('limits.connections comes from TELEQL_* environment variables, each checked
     grpcMaxIdleMs: 1006,
     grpcKeepaliveTimeMs: 1007,
     grpcKeepaliveTimeoutMs: 0,
+    maxPerListener: 1008,
+    maxPerAddress: 1009,
   });
   // Every limits.connections key has its variable, so a key added later without one fails here.
   const covered = new Set(ENV_VARS.map((v) => v.path));
