@@ -21,7 +21,7 @@ import { CONCURRENCY_RETRY_AFTER_SECONDS, createTenantConcurrency } from '../lim
 import { withQuerySignal } from '../stores/query-signal.ts';
 import { withQueryMeter } from '../limits/query-time.ts';
 import { type ConnectionCaps, type ConnectionLimits, applyHttpTimeouts, defaultConnectionLimits, httpServerOptions } from './connection-limits.ts';
-import { watchWebSocket } from './ws-liveness.ts';
+import { boundClosingHandshake, watchWebSocket } from './ws-liveness.ts';
 import { limitUntilAdmitted, unadmittedBytes } from './ws-admission.ts';
 import { RequestBodyError, SUPPORTED_ENCODINGS, contentEncoding, declaredLength, readRequestBody } from './request-body.ts';
 import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
@@ -468,6 +468,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   // Registered before graphql-ws' own listener, so counting starts before any message is handled.
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     beforeAdmission.set(socket, limitUntilAdmitted(socket, request.socket, maxUnadmittedBytes));
+    boundClosingHandshake(socket);
   });
   const wsCleanup = useServer(
     {

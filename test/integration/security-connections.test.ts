@@ -136,6 +136,45 @@ describe('graphql-ws message size', () => {
     assert.deepEqual(await answer, { id: '1', type: 'next', payload: { data: { services: [] } } });
     ok.ws.close();
   });
+
+  test('a peer that never answers the close frame after an oversize message is cut off, not held for ws’ 30 s', { timeout: 10_000 }, async () => {
+    // A raw client: the upgrade, a masked connection_init, then only the header of a frame far over
+    // the limit; it never sends the close frame back, keeps its side open after the server's FIN and
+    // goes on sending (ws would read and discard that for 30 s).
+    const { host, port } = hostPort(gw.graphqlUrl);
+    const socket = net.connect({ host, port, allowHalfOpen: true });
+    socket.on('error', () => {}); // the reset that ends it
+    const frame = (payload: Buffer, declaredLength = payload.length) => {
+      const mask = Buffer.from([1, 2, 3, 4]);
+      const header = declaredLength < 126 ? Buffer.from([0x81, 0x80 | declaredLength]) : Buffer.concat([Buffer.from([0x81, 0x80 | 127]), Buffer.alloc(8)]);
+      if (declaredLength >= 126) header.writeBigUInt64BE(BigInt(declaredLength), 2);
+      return Buffer.concat([header, mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))]);
+    };
+    let received = Buffer.alloc(0);
+    const arrived = (pattern: RegExp) =>
+      new Promise<void>((resolve) => {
+        const check = () => pattern.test(received.toString('latin1')) && (socket.off('data', check), resolve());
+        socket.on('data', check);
+        check();
+      });
+    socket.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
+    const closedByServer = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(
+      `GET ${new URL(gw.wsUrl).pathname} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\nX-Scope-OrgID: acme\r\n\r\n`,
+    );
+    await arrived(/^HTTP\/1\.1 101 /);
+    socket.write(frame(Buffer.from(JSON.stringify({ type: 'connection_init' }))));
+    await arrived(/connection_ack/);
+    socket.write(frame(Buffer.alloc(0), 100_000_000));
+    const junk = setInterval(() => socket.writable && socket.write(Buffer.alloc(1024, 7)), 50);
+    await closedByServer;
+    clearInterval(junk);
+    // The server's close frame (opcode 8) with 1009 came before the cut.
+    const closeAt = received.lastIndexOf(Buffer.from([0x88]));
+    assert.ok(closeAt > 0, 'a close frame was sent');
+    assert.equal(received.readUInt16BE(closeAt + 2), 1009);
+  });
 });
 
 describe('graphql-ws before admission', () => {
