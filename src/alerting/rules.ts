@@ -185,6 +185,12 @@ export function parseRule(
       const problem = ruleDurationProblem(field, rule[field], `${where}.${field}`);
       if (problem) throw new AlertingError('BAD_RULE', problem);
     }
+    // Each evaluation looks back over the window: a shorter window than the interval leaves gaps
+    // no evaluation sees (a LOG_COUNT misses the logs in them, a NO_DATA fires on data it skipped).
+    // PROMQL sets its own ranges in the expression; its window only bounds the evidence.
+    if (kind !== 'PROMQL' && rule.window < rule.interval) {
+      throw bad(`${where}.window`, `must be at least the interval (${formatRuleDuration(rule.interval)}), so that every moment is in some evaluation's window (actual: ${formatRuleDuration(rule.window)})`);
+    }
   }
   if (rule.repeatInterval <= 0n) throw bad(`${where}.repeatInterval`, 'must be greater than 0');
 

@@ -67,8 +67,20 @@ test('interval, window and for are held to sane bounds, the error naming the fie
   // The bounds themselves are allowed, and for: 0 fires at the first evaluation that holds.
   const edge = parseRule({ name: 'a', kind: 'LOG_COUNT', threshold: 1, interval: '1s', window: '30d', for: '0s' }, base);
   assert.deepEqual([edge.interval, edge.window, edge.for], [1_000_000_000n, 30n * 86_400_000_000_000n, 0n]);
+  // A window shorter than the interval would leave moments no evaluation sees (found by QA: a
+  // LOG_COUNT rule of window 30s every 2m missed the logs between its windows).
+  bad({ interval: '2m', window: '30s' }, 'rule.window: must be at least the interval (2m), so that every moment is in some evaluation\'s window (actual: 30s)');
+  bad({ kind: 'NO_DATA', window: '10s', interval: '1m' }, 'rule.window: must be at least the interval (1m), so that every moment is in some evaluation\'s window (actual: 10s)');
+  assert.equal(parseRule({ name: 'a', kind: 'LOG_COUNT', threshold: 1, interval: '2m', window: '2m' }, base).window, 120_000_000_000n);
+  // A PromQL rule's ranges are in its expression; its window only bounds the evidence.
+  assert.equal(parseRule({ name: 'a', kind: 'PROMQL', expr: 'up', threshold: 1, interval: '2m', window: '30s' }, base).window, 30_000_000_000n);
   // A rule stored before the bounds existed still loads (it must not stop the gateway).
   assert.equal(parseRule({ name: 'a', kind: 'LOG_COUNT', threshold: 1, interval: '1ms' }, { ...base, checkBounds: false }).interval, 1_000_000n);
+  assert.equal(parseRule({ name: 'a', kind: 'LOG_COUNT', threshold: 1, interval: '2m', window: '30s' }, { ...base, checkBounds: false }).window, 30_000_000_000n);
+  assert.throws(
+    () => parseRulesFile('rules:\n  - name: Sparse\n    kind: LOG_COUNT\n    threshold: 1\n    interval: 5m\n    window: 1m\n', 'rules.yaml'),
+    /^AlertingError: rules\.yaml: rules\[0\] \("Sparse"\)\.window: must be at least the interval \(5m\)/,
+  );
   // In the rules file, the error names the rule.
   assert.throws(
     () => parseRulesFile('rules:\n  - name: Fast\n    kind: NO_DATA\n    interval: 1ms\n', 'rules.yaml'),
