@@ -179,6 +179,9 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
    * the gateway was down, or whose release message failed. Checked at their next evaluation.
    */
   const releaseDue = new Set<string>();
+  // When a stranded alert's resolution (see releaseStranded) was first due, per receiver group and
+  // fingerprint, while it has not been delivered: its retries carry that time as endsAt.
+  const strandedSince = new Map<string, bigint>();
   const deliveries = new Set<Promise<void>>();
   let stopped = false;
   const counts = { evaluations: 0, evaluationFailures: 0, notificationsSent: 0, notificationsFailed: 0, notificationsLeftToOtherReplica: 0 };
@@ -530,6 +533,9 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       if (stranded.length === 0) continue;
       for (const a of stranded) state.notifiedFiring.delete(a.fingerprint);
       persistGroup(rule, stateKey, state);
+      const sinceKey = (a: AlertInstance) => `${stateKey}\u0000${a.fingerprint}`;
+      const since = stranded.map((a) => strandedSince.get(sinceKey(a)) ?? now);
+      for (const a of stranded) strandedSince.delete(sinceKey(a));
       const receiver = opts.receivers.find((r) => r.name === receiverName);
       if (!receiver) {
         logger.warn({ rule: rule.id, tenant: rule.tenant, receiver: receiverName }, 'alerts sent to a receiver that is no longer configured cannot be resolved there');
@@ -540,11 +546,12 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         continue;
       }
       logger.info({ rule: rule.id, tenant: rule.tenant, receiver: receiverName, alerts: stranded.length }, 'alerts no longer routed to a receiver are sent to it as resolved');
-      const alerts = stranded.map((a) => ({ ...structuredClone(a), state: 'RESOLVED' as const, resolvedAt: a.state === 'RESOLVED' ? a.resolvedAt : now }));
+      const alerts = stranded.map((a, i) => ({ ...structuredClone(a), state: 'RESOLVED' as const, resolvedAt: a.state === 'RESOLVED' ? a.resolvedAt : since[i]! }));
       const groupLabels = sentLabels(rule.tenant, JSON.parse(gk.slice(prefix.length)) as Record<string, string>);
       deliver(rule, receiver, groupLabels, alerts, now, undefined, () => {
-        // Not sent: kept, so that the next evaluation tries again.
+        // Not sent: kept, so that the next evaluation tries again (resolved as of the same time).
         if (groups.get(stateKey) !== state) return;
+        stranded.forEach((a, i) => strandedSince.set(sinceKey(a), since[i]!));
         for (const a of stranded) state.notifiedFiring.add(a.fingerprint);
         persistGroup(rule, stateKey, state);
         releaseDue.add(key(rule.tenant, rule.id));
@@ -678,6 +685,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     notify(rule, now, true);
     const groupPrefix = `\u0000${rule.tenant}/${rule.id}/`;
     for (const k of [...groups.keys()]) if (k.includes(groupPrefix)) groups.delete(k);
+    for (const k of [...strandedSince.keys()]) if (k.includes(groupPrefix)) strandedSince.delete(k);
     await store.deleteNotified(rule.tenant, rule.id);
     await dropRuleState(rule.tenant, rule.id);
   }
