@@ -47,7 +47,8 @@ const INNER_SELECTOR = new RegExp(`^${SELECTOR}$`);
 const AGG = /^(sum|avg|min|max|count)\s*(?:by\s*\(([^)]*)\)\s*)?\((.*)\)$/s;
 const HISTOGRAM_QUANTILE = /^histogram_quantile\s*\(\s*([0-9.eE+-]+)\s*,(.*)\)$/s;
 const BY_LABEL = /^[a-zA-Z_][a-zA-Z0-9_.]*$/;
-const MATCHER = /^\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*(=~|!=|!~|=)\s*"((?:[^"\\]|\\.)*)"\s*$/;
+// A label value in double, single or back quotes (raw: no escapes), as PromQL takes them.
+const MATCHER = /^\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*(=~|!=|!~|=)\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|`([^`]*)`)\s*$/;
 
 function refuse(expr: string, why: string): PromQlError {
   return new PromQlError(`PromQL ${JSON.stringify(expr)}: ${why}; ${EMBEDDED_PROMQL_SUBSET}`);
@@ -68,6 +69,37 @@ interface Token {
   at: number;
 }
 
+/** The index just past the quoted string that opens at `i` (its quote at expr[i]), or -1 when it is not closed. */
+function quotedEnd(expr: string, i: number): number {
+  const quote = expr[i]!;
+  let j = i + 1;
+  // Backquoted (raw) strings have no escapes.
+  while (j < expr.length && expr[j] !== quote) j += expr[j] === '\\' && quote !== '`' ? 2 : 1;
+  return j >= expr.length ? -1 : j + 1;
+}
+
+/** The expression with its `#` comments (to the end of their line, outside quoted strings) blanked out. */
+export function withoutComments(expr: string): string {
+  let out = '';
+  let i = 0;
+  while (i < expr.length) {
+    const c = expr[i]!;
+    if (c === '"' || c === "'" || c === '`') {
+      const end = quotedEnd(expr, i);
+      if (end < 0) return out + expr.slice(i); // unterminated: the parser says so
+      out += expr.slice(i, end);
+      i = end;
+    } else if (c === '#') {
+      while (i < expr.length && expr[i] !== '\n') i++;
+      out += ' ';
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
 /** PromQL's tokens, enough to say what an expression holds; a syntax error is returned as a reason. */
 function tokenize(expr: string): Token[] | string {
   const out: Token[] = [];
@@ -80,11 +112,10 @@ function tokenize(expr: string): Token[] | string {
     } else if (c === '#') {
       while (i < expr.length && expr[i] !== '\n') i++;
     } else if (c === '"' || c === "'" || c === '`') {
-      let j = i + 1;
-      while (j < expr.length && expr[j] !== c) j += expr[j] === '\\' && c !== '`' ? 2 : 1;
-      if (j >= expr.length) return `syntax error at character ${at}: unterminated quoted string`;
-      out.push({ kind: 'string', text: expr.slice(i, j + 1), at });
-      i = j + 1;
+      const end = quotedEnd(expr, i);
+      if (end < 0) return `syntax error at character ${at}: unterminated quoted string`;
+      out.push({ kind: 'string', text: expr.slice(i, end), at });
+      i = end;
     } else if (/[0-9.]/.test(c)) {
       const m = /^[0-9.]+(?:[eE][+-]?[0-9]+)?[0-9a-zA-Z.]*/.exec(expr.slice(i))!;
       out.push({ kind: 'number', text: m[0], at });
@@ -173,22 +204,38 @@ function unsupportedReason(expr: string): string | null {
   return null;
 }
 
+/** The matchers of a selector's braces: split at the commas outside quoted values. */
+function matcherParts(text: string): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  for (let i = 0; i < text.length; ) {
+    const c = text[i]!;
+    if (c === '"' || c === "'" || c === '`') i = quotedEnd(text, i) < 0 ? text.length : quotedEnd(text, i);
+    else if (c === ',') {
+      parts.push(text.slice(start, i));
+      start = ++i;
+    } else i++;
+  }
+  return [...parts, text.slice(start)];
+}
+
 function parseMatchers(expr: string, text: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (!text || text.trim() === '') return out;
-  for (const part of text.split(',')) {
+  for (const part of matcherParts(text)) {
     if (part.trim() === '') continue;
     const m = MATCHER.exec(part);
     if (!m) throw refuse(expr, `cannot read label matcher ${JSON.stringify(part.trim())}`);
     if (m[2] !== '=') throw refuse(expr, `label matcher ${m[2]} is not supported (only =)`);
-    out[m[1]!] = m[3]!.replace(/\\(.)/g, '$1');
+    out[m[1]!] = m[5] ?? (m[3] ?? m[4]!).replace(/\\(.)/g, '$1');
   }
   return out;
 }
 
 /** Parses the embedded subset; throws PromQlError (naming the subset) for anything else. */
 export function parsePromQlSubset(expr: string): PromQlSubsetQuery {
-  let body = expr.trim();
+  // Comments are PromQL (Prometheus takes them); the subset's patterns read the rest.
+  let body = withoutComments(expr).trim();
   let aggregation: PromQlSubsetQuery['aggregation'];
   const agg = AGG.exec(body);
   if (agg) {

@@ -43,6 +43,19 @@ test('the embedded subset reads selectors, rate/increase and sum/avg/min/max/cou
   });
 });
 
+test('the embedded subset reads past # comments, as Prometheus does, but not a # inside a label value', () => {
+  // Found by QA: a rules file's commented expression got the generic "not in the supported subset".
+  const commented = '# checkout errors per route\nsum by (route) ( # per route\n  rate(http_requests_total{route="/pay#now", code="500"}[5m]) # 5m\n)\n# end';
+  assert.deepEqual(parsePromQlSubset(commented), parsePromQlSubset('sum by (route) (rate(http_requests_total{route="/pay#now", code="500"}[5m]))'));
+  assert.deepEqual(parsePromQlSubset(commented).labels, { route: '/pay#now', code: '500' });
+  assert.deepEqual(parsePromQlSubset("up{job='a#b'} # the job").labels, { job: 'a#b' });
+  // Single and back quotes are PromQL's too; a comma inside a value does not split the matchers.
+  assert.deepEqual(parsePromQlSubset('up{job=`c:\\d`, route="/a,b", env=\'x\\\'y\'}').labels, { job: 'c:\\d', route: '/a,b', env: "x'y" });
+  // Only a comment is no expression; a comment does not hide what is outside the subset.
+  assert.throws(() => parsePromQlSubset('# nothing here'), (err: unknown) => err instanceof PromQlError && /syntax error: no expression/.test(err.message));
+  assert.throws(() => parsePromQlSubset('topk(3, up) # top three'), (err: unknown) => err instanceof PromQlError && /the aggregation topk is not supported/.test(err.message));
+});
+
 test('the embedded subset evaluates histogram_quantile and rate of a histogram per series, from what the window observed', async () => {
   const store = await openDuckDbStore({ path: ':memory:', logger: silentLogger(), threads: 1 });
   try {
