@@ -85,6 +85,9 @@ describe('elasticsearch exporter', () => {
     await ex.consume(records);
     await waitFor(async () => ex.stats(), (s) => s.sent === 3 && s.failed === 2, 'written and failed counted');
     await ex.shutdown();
+    // backends { lastError } names the error types and counts, never ES's per-document reasons: they
+    // quote the document's values ("Preview of field's value: 'WARN'"); the gateway log has them.
+    assert.equal(ex.stats().lastError, 'elasticsearch refused 2 log records: 1× document_parsing_exception, 1× illegal_argument_exception (the reasons are in the gateway log)');
 
     const template = es.requests.find((r) => r.method === 'PUT');
     assert.ok(template, 'the index template was installed first');

@@ -37,9 +37,11 @@ function auth(a: ConnectionSettings['auth']): ElasticsearchAuth | undefined {
 /** BulkOutcome → send result: retry only what ES asked to have resent. */
 export function bulkResult(records: readonly LogRecord[], outcome: BulkOutcome): SendResult<'logs'> {
   const failed = outcome.failed.reduce((n, f) => n + f.count, 0);
-  const reasons = outcome.failed.map((f) => `${f.count}× ${f.type}: ${f.reason}`).join('; ');
+  // The error becomes backends { lastError }: error types and counts only. Elasticsearch's reasons
+  // quote the documents ("Preview of field's value: …"); the writer has logged them.
+  const types = failed > 0 ? `elasticsearch refused ${failed} log records: ${outcome.failed.map((f) => `${f.count}× ${f.type}`).join(', ')} (the reasons are in the gateway log)` : '';
   if (outcome.retry.length === 0 && failed === 0) return { kind: 'success' };
-  const error = new Error(outcome.error ?? (reasons || `elasticsearch asked to resend ${outcome.retry.length} of ${records.length} log records`));
+  const error = new Error(outcome.error ?? (types || `elasticsearch asked to resend ${outcome.retry.length} of ${records.length} log records`));
   const after = outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {};
   if (failed === 0 && outcome.retry.length === records.length) return { kind: 'retryable', error, ...after };
   if (outcome.retry.length === 0 && failed === records.length) return { kind: 'failure', error };
