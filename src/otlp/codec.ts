@@ -165,3 +165,21 @@ export function encodeStatus(format: OtlpFormat, code: number, message: string):
   const type = otlpProto().status;
   return Buffer.from(type.encode(type.fromObject({ code, message })).finish());
 }
+
+/**
+ * The google.rpc.Status of an OTLP/HTTP error answer (protobuf or JSON, by its Content-Type); null
+ * when the body is not one (a proxy's HTML page, plain text, nothing).
+ */
+export function decodeStatus(body: Buffer, contentType: string | undefined): { code: number; message: string } | null {
+  if (body.length === 0) return null;
+  try {
+    const raw: unknown = /json/i.test(contentType ?? '') ? JSON.parse(body.toString('utf8')) : /protobuf/i.test(contentType ?? '') ? otlpProto().status.toObject(otlpProto().status.decode(body)) : null;
+    if (!raw || typeof raw !== 'object') return null;
+    const { code, message } = raw as { code?: unknown; message?: unknown };
+    if (code !== undefined && typeof code !== 'number') return null;
+    if (message !== undefined && typeof message !== 'string') return null;
+    return code === undefined && message === undefined ? null : { code: code ?? 0, message: message ?? '' };
+  } catch {
+    return null;
+  }
+}

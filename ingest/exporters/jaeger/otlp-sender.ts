@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { Signal, SignalItems } from '../../component.ts';
 import { DEFAULT_TENANT } from '../../../src/model/telemetry.ts';
 import { encodeByTenant } from '../../../src/otlp/encode.ts';
+import { decodeStatus } from '../../../src/otlp/codec.ts';
 import { otlpProto } from '../../../src/otlp/proto.ts';
 import type { SendResult, Sender } from '../helpers/queued-exporter.ts';
 import { httpResult } from '../helpers/http-result.ts';
@@ -112,7 +113,10 @@ function httpSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
         const retryAfter = answer.headers['retry-after'];
         const result = httpResult(what, answer.status, typeof retryAfter === 'string' ? retryAfter : null);
         if (result.kind !== 'success') {
-          log.warn({ call, status: answer.status, detail: clip(answer.body.toString('utf8')) }, `${what} export failed`);
+          // An OTLP receiver answers a google.rpc.Status (protobuf here); anything else is logged as text.
+          const status = decodeStatus(answer.body, answer.headers['content-type']);
+          const detail = status ? `code ${status.code}: ${status.message}` : answer.body.toString('utf8');
+          log.warn({ call, status: answer.status, detail: clip(detail) }, `${what} export failed`);
           return { ...result, error: new Error(`${what} answered HTTP ${answer.status} to ${call}`) };
         }
         const p = rejectedIn(signal, answer.body);
