@@ -50,6 +50,12 @@ export interface FixtureServer {
   port: number;
   /** Every request received, oldest first. */
   readonly requests: RecordedRequest[];
+  /**
+   * One per request left unfinished (`hang`, `stallAfterBytes`), oldest first: resolves when the
+   * client closes its connection before the answer is complete (a timeout test's proof that the
+   * client gave up, without a clock).
+   */
+  readonly abandoned: Promise<void>[];
   /** Replaces the route table; the first route that matches a request answers it. */
   setRoutes(routes: FixtureRoute[]): void;
   /** Forgets the recorded requests. */
@@ -95,6 +101,7 @@ function send(res: ServerResponse, answer: Omit<FixtureRoute, 'path'>): void {
 export async function startFixtureServer(routes: FixtureRoute[] = [], options: FixtureServerOptions = {}): Promise<FixtureServer> {
   let table = routes;
   const requests: RecordedRequest[] = [];
+  const abandoned: Promise<void>[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -114,6 +121,9 @@ export async function startFixtureServer(routes: FixtureRoute[] = [], options: F
       requests.push(recorded);
       const route = table.find((r) => matches(r, recorded));
       const answer: Omit<FixtureRoute, 'path'> = route ? { ...route, ...route.respond?.(recorded) } : (options.fallback ?? GO_NOT_FOUND);
+      if (answer.hang || answer.stallAfterBytes !== undefined) {
+        abandoned.push(new Promise<void>((resolve) => res.on('close', () => !res.writableFinished && resolve())));
+      }
       if (answer.hang) return;
       if (answer.delayMs) setTimeout(() => send(res, answer), answer.delayMs);
       else send(res, answer);
@@ -128,11 +138,13 @@ export async function startFixtureServer(routes: FixtureRoute[] = [], options: F
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
+    abandoned,
     setRoutes(next) {
       table = next;
     },
     clearRequests() {
       requests.length = 0;
+      abandoned.length = 0;
     },
     close() {
       return new Promise((resolve) => {

