@@ -55,7 +55,10 @@ function truncate(s: string, max: number): string {
     const close = s.indexOf('>', from + MARKER.length);
     if (close === -1 || close >= max) return s.slice(0, from);
   }
-  return s.slice(0, max);
+  // Nor half a character: a cut between a surrogate pair's halves would leave a lone high surrogate,
+  // which every UTF-8 encoder (storage, exporters) turns into U+FFFD.
+  const code = s.charCodeAt(max - 1);
+  return s.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
 }
 
 export function createLimitsProcessor<S extends Signal>(

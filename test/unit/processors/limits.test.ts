@@ -57,6 +57,17 @@ test('truncate: a cut inside a redaction marker moves before the marker, never l
   });
 });
 
+test('truncate: a cut never splits a character made of a surrogate pair', async () => {
+  const sink = sinkConsumer<'logs'>();
+  const p = createLimitsProcessor('limits/logs', { ...config, maxAttributes: 0, maxValueLength: 5 }, 'logs', sink, silentLogger());
+  // '😀' is two UTF-16 units: at 5 units the cut would fall between them.
+  await p.consume([log({ resource: resource('svc'), attributes: attrs({ split: 'abcd😀e', whole: 'abc😀e' }) })]);
+  const got = Object.fromEntries(sink.all()[0]!.attributes.map((kv) => [kv.key, (kv.value as { stringValue: string }).stringValue]));
+  assert.deepEqual(got, { split: 'abcd', whole: 'abc😀' });
+  // No lone surrogate left: the values survive UTF-8 unchanged.
+  for (const v of Object.values(got)) assert.equal(Buffer.from(v, 'utf8').toString('utf8'), v);
+});
+
 test('refuse: the batch is refused with a permanent error naming the limit and the value', async () => {
   const sink = sinkConsumer<'traces'>();
   const p = createLimitsProcessor('limits/traces', { ...config, action: 'refuse' }, 'traces', sink, silentLogger());
