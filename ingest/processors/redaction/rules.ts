@@ -371,10 +371,40 @@ function bareEnd(text: string, from: number, to: number): number {
   return to;
 }
 
+/** The longest JSON object or array under a secret key that is masked whole. */
+const MAX_JSON_VALUE = 16_384;
+
+/**
+ * Where the JSON object or array opening at text[from] ends (just past its closing bracket), read
+ * with strings and escapes; -1 when it does not close within MAX_JSON_VALUE characters or
+ * `budget.left` (what all such reads of one text may still scan: twice its length, so a text of
+ * many unclosed `"token":[` stays linear).
+ */
+function jsonValueEnd(text: string, from: number, budget: { left: number }): number {
+  const to = Math.min(text.length, from + MAX_JSON_VALUE, from + budget.left);
+  let level = 0;
+  let inString = false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // a backslash escapes the next character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) level++;
+    else if ((c === 125 || c === 93) && --level === 0) {
+      budget.left -= i + 1 - from;
+      return i + 1;
+    }
+  }
+  budget.left -= to - from;
+  return -1;
+}
+
 function redactAssignments(text: string, isKey: (key: string) => boolean, count: (r: RuleName) => void): string {
   if (!text.includes('=') && !text.includes(':')) return text;
   let out = '';
   let copied = 0;
+  const budget = { left: 2 * text.length };
   ASSIGNMENT.lastIndex = 0;
   for (let m = ASSIGNMENT.exec(text); m !== null; m = ASSIGNMENT.exec(text)) {
     if (!isKey(m[1]!)) continue; // the search goes on after the separator: `note=password=x`
@@ -389,7 +419,18 @@ function redactAssignments(text: string, isKey: (key: string) => boolean, count:
     const json = open === '' && (m[2] === '"' || m[2] === '\\"') ? m[2] : '';
     if (open === '') {
       if (json !== '' && (value[0] === '{' || value[0] === '[')) {
-        ASSIGNMENT.lastIndex = at; // an object or array: its own keys are looked at, it is not masked whole
+        // An object or array under a secret key is secret whole: it becomes the marker as a JSON
+        // string. Inside an escaped JSON text (`\"key\":`), or one that does not close in time,
+        // its own keys are looked at instead.
+        const end = json === '"' ? jsonValueEnd(text, at, budget) : -1;
+        if (end === -1) {
+          ASSIGNMENT.lastIndex = at;
+          continue;
+        }
+        count('secretAssignment');
+        out += text.slice(copied, at) + `"${mask('secretAssignment')}"`;
+        copied = end;
+        ASSIGNMENT.lastIndex = end;
         continue;
       }
       const end = bareEnd(text, at, at + value.length);

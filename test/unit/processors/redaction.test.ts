@@ -96,6 +96,8 @@ test('hostile input is scanned in linear time (no catastrophic backtracking)', {
     'x://a:' + 'b@'.repeat(200_000),
     'c0ffee1234567890123'.repeat(20_000),
     '{"token":{'.repeat(40_000),
+    '{"token":['.repeat(40_000),
+    '"secret": ["'.repeat(40_000),
     'token=' + '('.repeat(400_000),
     'token=a)'.repeat(50_000),
     `${luhnFrom(6_011_000_000_000_000_000n)} `.repeat(20_000),
@@ -207,16 +209,24 @@ test('a bare secret value ends before a closing bracket it did not open, and JSO
   ]) {
     assert.equal(redact(text!).text, want, text);
   }
-  // JSON: null, true and false are kept; a bare number becomes a JSON string; an object's own keys
-  // are looked at instead of the object being cut at its first quote.
-  const body = '{"token":null,"password":1234,"secret":true,"credentials":{"user":"bob","password":"x"},"api_key":-1.5e3}';
+  // JSON: null, true and false are kept; a bare number becomes a JSON string; an object or array
+  // under a secret key is secret whole (found by QA: `"token":["a","b"]` was kept as sent).
+  const body = '{"token":null,"password":1234,"secret":true,"credentials":{"user":"bob","password":"x"},"api_key":-1.5e3,"tokens":["a","b}"],"note":{"pwd":[1,{"x":"y"}]}}';
   assert.deepEqual(JSON.parse(redact(body).text), {
     token: null,
     password: '<redacted:secretAssignment>',
     secret: true,
-    credentials: { user: 'bob', password: '<redacted:secretAssignment>' },
+    credentials: '<redacted:secretAssignment>',
     api_key: '<redacted:secretAssignment>',
+    tokens: ['a', 'b}'],
+    note: { pwd: '<redacted:secretAssignment>' },
   });
+  assert.equal(redact('{"auth_token": [ "a\\"]", "b" ], "ok": 1}').text, '{"auth_token": "<redacted:secretAssignment>", "ok": 1}');
+  // Inside an escaped JSON text, or an array that never closes, the value's own keys are looked at.
+  assert.deepEqual(JSON.parse(JSON.parse(redact(JSON.stringify({ log: '{"credentials":{"password":"x","user":"bob"}}' })).text).log), {
+    credentials: { password: '<redacted:secretAssignment>', user: 'bob' },
+  });
+  assert.equal(redact('{"token":["a", {"password":"x"}').text, '{"token":["a", {"password":"<redacted:secretAssignment>"}');
   const wrapped = JSON.stringify({ log: '{"token":null,"password":1234}' });
   assert.deepEqual(JSON.parse(JSON.parse(redact(wrapped).text).log), { token: null, password: '<redacted:secretAssignment>' });
 });
