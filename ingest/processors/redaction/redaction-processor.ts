@@ -94,6 +94,15 @@ export function createRedactionProcessor<S extends Signal>(
       s = scan(s, key);
       return s === v.stringValue ? v : { stringValue: s };
     }
+    if ('intValue' in v) {
+      // A card number sent as an integer (a JSON log's `"card_number": 4111111111111111` turned into
+      // attributes): checked under a card key only, where its digits are read as a card's. Masked,
+      // it becomes the marker, a string. Elsewhere an integer is an ID, a count or a time.
+      if (key === undefined || !rules.has('creditCard') || !isCardKey(key)) return v;
+      const digits = v.intValue.replace(/^-/, '');
+      const r = redactText(digits, rules, count, cardKeyOptions);
+      return r === digits ? v : { stringValue: r };
+    }
     if ('bytesValue' in v) {
       // Text sent as bytes (a body or payload a logging bridge did not decode) is scanned like a
       // string and stays bytes; bytes that are not UTF-8 are binary and kept as they are.

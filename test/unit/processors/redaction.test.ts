@@ -266,6 +266,35 @@ test('long decimal IDs are not cards unless something says so: a card word, an e
   });
 });
 
+test('a card number sent as an integer is masked under a card key; integers elsewhere are kept', async () => {
+  // Found by QA: `{"card_number": 4111111111111111}` logged as attributes kept the number.
+  const sink = sinkConsumer<'logs'>();
+  const p = createRedactionProcessor('redaction/logs', defaultRedactionProcessorConfig(), 'logs', sink, silentLogger());
+  const visa = '4111111111111111';
+  const long = luhnFrom(4_000_000_000_000_000_000n); // 19 digits, still an int64
+  await p.consume([
+    log({
+      resource: resource('svc'),
+      attributes: [
+        { key: 'card_number', value: { intValue: visa } },
+        { key: 'payment.card.number', value: { intValue: long } },
+        { key: 'pan', value: { arrayValue: { values: [{ intValue: visa }] } } },
+        { key: 'card.number', value: { intValue: '4111111111111112' } }, // fails the Luhn check
+        { key: 'order.id', value: { intValue: visa } },
+        { key: 'card.expiry.month', value: { intValue: '12' } },
+      ],
+    }),
+  ]);
+  assert.deepEqual(Object.fromEntries(sink.all()[0]!.attributes.map((kv) => [kv.key, kv.value])), {
+    card_number: { stringValue: '<redacted:creditCard>' },
+    'payment.card.number': { stringValue: '<redacted:creditCard>' },
+    pan: { arrayValue: { values: [{ stringValue: '<redacted:creditCard>' }] } },
+    'card.number': { intValue: '4111111111111112' },
+    'order.id': { intValue: visa },
+    'card.expiry.month': { intValue: '12' },
+  });
+});
+
 test('URL passwords: an empty user, an @ inside the password or the user, not the path or query', () => {
   assert.equal(redact('redis://:hunter2@cache:6379/0').text, 'redis://:<redacted:urlPassword>@cache:6379/0');
   assert.equal(redact('postgres://app:p@ss@db:5432/orders').text, 'postgres://app:<redacted:urlPassword>@db:5432/orders');
