@@ -91,7 +91,7 @@ export interface LimitsConfig {
      */
     closeAfterRefusals: number;
   };
-  /** When idle or slow connections are closed, on every listener (0 = never), and how many an HTTP listener holds at once. */
+  /** When idle or slow connections are closed, on every listener (0 = never), and how many a listener holds at once. */
   connections: ConnectionLimits;
   /** The tarpit: a tenant that keeps sending after its 429s gets its further refusals late (src/limits/refusal-delay.ts). */
   refusalDelay: RefusalDelayConfig;
@@ -128,7 +128,7 @@ export interface ConnectionLimits {
   grpcKeepaliveTimeMs: number;
   /** …and closes it when the ping is not answered within this long (grpc.keepalive_timeout_ms). */
   grpcKeepaliveTimeoutMs: number;
-  /** HTTP listeners (OTLP and GraphQL, each on its own): connections open at once; more are refused (0 = no cap). */
+  /** Each listener (OTLP/gRPC, OTLP/HTTP, GraphQL) on its own: connections open at once; more are refused (0 = no cap). */
   maxPerListener: number;
   /** The same from one client address, authenticated or not, so one client cannot take every slot (0 = no cap). */
   maxPerAddress: number;

@@ -1,7 +1,7 @@
 // Idle and slow connections are closed on every listener (limits.connections): node:http's
 // keep-alive, headers and request timeouts for OTLP/HTTP and GraphQL, grpc-js's idle and keepalive
 // options for OTLP/gRPC. (graphql-ws idle and ping are in graphql-server.ts, which owns the sockets.)
-// The HTTP listeners also cap the connections they hold at once, in all and per client address.
+// Every listener also caps the connections it holds at once, in all and per client address.
 import type { Server, ServerOptions } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -38,19 +38,19 @@ const REFUSAL_LOG_EVERY_MS = 10_000;
 export interface ConnectionCaps {
   /**
    * Caps `server`'s connections at limits.maxPerListener in all and limits.maxPerAddress per client
-   * address, counted from accept, before anything is read (so unauthenticated clients too). A plain
-   * HTTP connection over a cap is answered 503 naming the limit and closed before its request is
-   * read; a TLS one is closed (nothing can be said before the handshake, which is the cost a cap
-   * saves). `listener` names it in the log and on /metrics.
+   * address, counted from accept, before anything is read (so unauthenticated clients too). Over a
+   * cap, `refusal` 'http503' answers a plain HTTP/1.1 connection 503 naming the limit and closes it
+   * before its request is read; 'close' closes it (TLS, where nothing can be said before the
+   * handshake, the cost a cap saves; gRPC's HTTP/2). `listener` names it in the log and on /metrics.
    */
-  apply(server: NetServer, listener: string, tls: boolean): void;
+  apply(server: NetServer, listener: string, refusal: 'http503' | 'close'): void;
   metrics(): MetricSample[];
 }
 
 export function createConnectionCaps(limits: ConnectionLimits, logger: Logger): ConnectionCaps {
   const listeners: { listener: string; open: () => number; refused: Record<'maxPerListener' | 'maxPerAddress', number> }[] = [];
   return {
-    apply(server, listener, tls) {
+    apply(server, listener, refusal) {
       const { maxPerListener, maxPerAddress } = limits;
       if (maxPerListener <= 0 && maxPerAddress <= 0) return;
       const perAddress = new Map<string, number>();
@@ -62,7 +62,7 @@ export function createConnectionCaps(limits: ConnectionLimits, logger: Logger): 
       const refuse = (socket: Socket, limit: 'maxPerListener' | 'maxPerAddress', value: number, address: string) => {
         refused[limit]++;
         const text = `${limit === 'maxPerAddress' ? `${address} has` : 'this listener has'} ${value} connections open (limits.connections.${limit} = ${value})\n`;
-        if (tls) socket.destroy();
+        if (refusal === 'close') socket.destroy();
         else {
           // Written and closed before node's HTTP parser reads a byte of the request.
           socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
@@ -94,7 +94,7 @@ export function createConnectionCaps(limits: ConnectionLimits, logger: Logger): 
     },
     metrics: () =>
       listeners.flatMap(({ listener, open, refused }) => [
-        { name: 'teleql_connections_open', help: 'Connections open on an HTTP listener (OTLP/HTTP, GraphQL)', type: 'gauge' as const, value: open(), labels: { listener } },
+        { name: 'teleql_connections_open', help: 'Connections open on a listener (OTLP/gRPC, OTLP/HTTP, GraphQL)', type: 'gauge' as const, value: open(), labels: { listener } },
         ...(['maxPerListener', 'maxPerAddress'] as const).map((limit) => ({
           name: 'teleql_connections_refused_total',
           help: 'Connections refused at accept because a cap was reached (limits.connections.maxPerListener, maxPerAddress)',

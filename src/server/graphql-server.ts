@@ -452,7 +452,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   const serverOptions = httpServerOptions(connections);
   const server: Server = opts.tls ? createHttpsServer({ ...opts.tls, ...serverOptions }, handler) : createServer(serverOptions, handler);
   applyHttpTimeouts(server, connections);
-  opts.connectionCaps?.apply(server, 'graphql', opts.tls !== undefined);
+  opts.connectionCaps?.apply(server, 'graphql', opts.tls ? 'close' : 'http503');
 
   // ws accepts 100 MiB messages by default: an admitted connection's are held to the HTTP body
   // limit, and before admission a connection may send far less in all (ws-admission.ts).

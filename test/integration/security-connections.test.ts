@@ -11,6 +11,10 @@ import WebSocket from 'ws';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { spansJson } from '../helpers/otlp-bodies.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import * as grpc from '@grpc/grpc-js';
+import { grpcExport } from '../helpers/otlp-grpc.ts';
+import { resource, span } from '../helpers/telemetry-builders.ts';
+import { encodeRequest } from '../../src/otlp/encode.ts';
 
 const SHORT = {
   httpKeepAliveTimeoutMs: 300,
@@ -441,6 +445,21 @@ describe('connections open at once are capped per client address and per listene
     );
     assert.equal(spans.status, 200);
     await Promise.all(held.map(closed));
+  });
+
+  test('OTLP/gRPC: a connection past maxPerAddress is closed at accept; a freed slot takes a real export again', async () => {
+    const grpcAddr = hostPort(`http://${gw.otlpGrpc}`);
+    const held = [await hold(grpcAddr, '127.0.0.1'), await hold(grpcAddr, '127.0.0.1'), await hold(grpcAddr, '127.0.0.1')];
+    // The fourth is closed by the gateway before anything is read (the test's timeout bounds the wait).
+    const extra = await hold(grpcAddr, '127.0.0.1');
+    await new Promise<void>((resolve) => (extra.on('error', () => {}), extra.once('close', () => resolve())));
+    await closed(held[0]!);
+    const body = Buffer.from(encodeRequest('traces', [span({ tenant: 'default', name: 'over-grpc', resource: resource('caps-grpc') })]));
+    const answer = await waitFor(() => grpcExport(gw.otlpGrpc, 'traces', body), (a) => a.code === grpc.status.OK, 'an export on the freed slot');
+    assert.equal(answer.details, '');
+    const metrics = (await request(gw.graphqlUrl.replace('/graphql', '/metrics'), '127.0.0.3')).text;
+    assert.match(metrics, /teleql_connections_refused_total\{listener="otlp\/grpc",limit="maxPerAddress"\} [1-9]/);
+    await Promise.all(held.slice(1).map(closed));
   });
 
   test('past maxPerListener, any new client gets 503 naming that limit', async () => {

@@ -28,7 +28,7 @@ export interface OtlpReceiverEnvironment {
   connections?: ConnectionLimits;
   /** The tarpit for flooding tenants' refusals (limits.refusalDelay; none when absent). */
   refusalDelay?: RefusalDelay;
-  /** Caps on the HTTP listener's open connections (limits.connections.maxPerListener, maxPerAddress; none when absent). */
+  /** Caps on the listeners' open connections (limits.connections.maxPerListener, maxPerAddress; none when absent). */
   connectionCaps?: ConnectionCaps;
 }
 
@@ -55,7 +55,9 @@ export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceive
       if (grpc || http) throw new Error(`receiver ${settings.id} is already started`);
       otlpProto(); // parse the .proto files now (~25 ms) rather than during the first request
       try {
-        if (config.grpc.enabled) grpc = await startGrpcServer({ config, next, ctx, logger, guard, connections, refusalDelay, credentials: env.tls?.grpc });
+        if (config.grpc.enabled) {
+          grpc = await startGrpcServer({ config, next, ctx, logger, guard, connections, refusalDelay, credentials: env.tls?.grpc, connectionCaps: env.connectionCaps, listenerName: `${settings.id}/grpc` });
+        }
         if (config.http.enabled && !stopped) {
           http = await startHttpServer({ config, next, ctx, logger, guard, connections, refusalDelay, tls: env.tls?.http, connectionCaps: env.connectionCaps, listenerName: `${settings.id}/http` });
         }

@@ -7,7 +7,8 @@ import { encodeExportResponse } from '../../../src/otlp/codec.ts';
 import type { OtlpReceiverConfig } from './config.ts';
 import { type ReceiveContext, ReceiveError, type RunningServer, failureReason, receive } from './receive.ts';
 import type { ReceiverGuard } from './guard.ts';
-import { type ConnectionLimits, grpcServerOptions } from '../../../src/server/connection-limits.ts';
+import { type ConnectionCaps, type ConnectionLimits, grpcServerOptions } from '../../../src/server/connection-limits.ts';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import type { HeldRefusal, RefusalDelay } from '../../../src/limits/refusal-delay.ts';
 
 const SERVICE: Record<Signal, string> = {
@@ -46,6 +47,10 @@ export interface GrpcServerOptions {
   refusalDelay: RefusalDelay;
   /** Server credentials (TLS, optionally mutual); insecure when absent. */
   credentials?: grpc.ServerCredentials;
+  /** Caps the connections open at once (limits.connections.maxPerListener, maxPerAddress); none when absent. */
+  connectionCaps?: ConnectionCaps;
+  /** Names this listener in the caps' log lines and /metrics. */
+  listenerName?: string;
 }
 
 /** Metadata values as the one header lookup both transports use (OTEL_EXPORTER_OTLP_HEADERS lands here). */
@@ -161,17 +166,30 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
     });
   }
   const host = config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host;
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${config.grpc.port}`, opts.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) =>
-      err ? reject(err) : resolve(bound),
-    );
+  // Connections are accepted here and handed to grpc-js (its connection injector), so that they can
+  // be counted and capped before grpc-js reads a byte (TLS included: it runs the handshake itself).
+  const injector = server.createConnectionInjector(opts.credentials ?? grpc.ServerCredentials.createInsecure());
+  const listener = createNetServer();
+  opts.connectionCaps?.apply(listener, opts.listenerName ?? 'otlp/grpc', 'close');
+  listener.on('connection', (socket) => {
+    if (!socket.destroyed) injector.injectConnection(socket);
   });
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(config.grpc.port, config.grpc.host, () => {
+      listener.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = listener.address() as AddressInfo;
   return {
     address: `${host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         // Held refusals are answered now: a stop never waits for the tarpit.
         opts.refusalDelay.close();
+        // No new connections; grpc-js' shutdown below ends the ones it holds.
+        listener.close();
         const force = setTimeout(() => {
           server.forceShutdown();
           resolve();

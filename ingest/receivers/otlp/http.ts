@@ -56,7 +56,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
   const serverOptions = httpServerOptions(opts.connections);
   const server = opts.tls ? https.createServer({ ...opts.tls, ...serverOptions }, listener) : http.createServer(serverOptions, listener);
   applyHttpTimeouts(server, opts.connections);
-  opts.connectionCaps?.apply(server, opts.listenerName ?? 'otlp/http', opts.tls !== undefined);
+  opts.connectionCaps?.apply(server, opts.listenerName ?? 'otlp/http', opts.tls ? 'close' : 'http503');
   // A client that announces its size with `Expect: 100-continue` learns about 413 before sending it.
   server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (Number(req.headers['content-length'] ?? 0) <= config.maxRequestBytes) res.writeContinue();
