@@ -1,6 +1,8 @@
 // A small HTTP server for adapter tests: it answers from a route table (status, headers, a body or a
 // body file) and records every request it got (method, path, query, headers, body), so a test can
 // serve a backend's real response documents offline and then assert exactly what the adapter sent.
+// It also records how each exchange ended, so a timeout test can prove from the server's side, without
+// a clock, that the client gave up on a `hang` or `stallAfterBytes` answer and closed its connection.
 // Backend-neutral: the Jaeger and Elasticsearch adapter tests both use it.
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
@@ -16,7 +18,17 @@ export interface RecordedRequest {
   url: string;
   headers: IncomingHttpHeaders;
   body: Buffer;
+  /** Body bytes of the answer written so far: all of them once answered, `stallAfterBytes` of them, 0 for `hang`. */
+  sentBytes: number;
+  /**
+   * How the exchange ended, once it has: `answered` (the whole answer went out), `abandoned` (the
+   * client closed the connection before that: it gave up) or `server-closed` (close() cut it).
+   * Pending until then, so awaiting it on a request nobody gives up on hangs the test.
+   */
+  readonly ended: Promise<ExchangeEnd>;
 }
+
+export type ExchangeEnd = 'answered' | 'abandoned' | 'server-closed';
 
 export interface FixtureRoute {
   /** Default: any method. */
@@ -36,7 +48,7 @@ export interface FixtureRoute {
   chunked?: boolean;
   /** Wait this long before answering. */
   delayMs?: number;
-  /** Never answer: the request stays open until the server closes (for timeout tests). */
+  /** Never answer: the request stays open until the client gives up or the server closes (timeout tests). */
   hang?: boolean;
   /** Send the headers (with the full Content-Length) and only this many body bytes, then stall. */
   stallAfterBytes?: number;
@@ -48,14 +60,8 @@ export interface FixtureServer {
   /** `http://127.0.0.1:<port>` */
   url: string;
   port: number;
-  /** Every request received, oldest first. */
+  /** Every request received, oldest first; each says how its exchange ended (`ended`). */
   readonly requests: RecordedRequest[];
-  /**
-   * One per request left unfinished (`hang`, `stallAfterBytes`), oldest first: resolves when the
-   * client closes its connection before the answer is complete (a timeout test's proof that the
-   * client gave up, without a clock).
-   */
-  readonly abandoned: Promise<void>[];
   /** Replaces the route table; the first route that matches a request answers it. */
   setRoutes(routes: FixtureRoute[]): void;
   /** Forgets the recorded requests. */
@@ -80,15 +86,18 @@ function matches(route: FixtureRoute, req: RecordedRequest): boolean {
   return route.when ? route.when(req) : true;
 }
 
-function send(res: ServerResponse, answer: Omit<FixtureRoute, 'path'>): void {
+function send(res: ServerResponse, answer: Omit<FixtureRoute, 'path'>, recorded: RecordedRequest): void {
   const body = answer.bodyFile !== undefined ? readFileSync(answer.bodyFile) : Buffer.from(answer.body ?? '');
   const headers: OutgoingHttpHeaders = { ...answer.headers };
   if (!answer.chunked) headers['content-length'] = body.length;
   res.writeHead(answer.status ?? 200, headers);
   if (answer.stallAfterBytes !== undefined) {
-    res.write(body.subarray(0, answer.stallAfterBytes));
+    const part = body.subarray(0, answer.stallAfterBytes);
+    res.write(part);
+    recorded.sentBytes = part.length;
     return;
   }
+  recorded.sentBytes = body.length;
   if (!answer.chunked) {
     res.end(body);
     return;
@@ -101,7 +110,7 @@ function send(res: ServerResponse, answer: Omit<FixtureRoute, 'path'>): void {
 export async function startFixtureServer(routes: FixtureRoute[] = [], options: FixtureServerOptions = {}): Promise<FixtureServer> {
   let table = routes;
   const requests: RecordedRequest[] = [];
-  const abandoned: Promise<void>[] = [];
+  let closing = false;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -110,6 +119,11 @@ export async function startFixtureServer(routes: FixtureRoute[] = [], options: F
       const parsed = new URL(target, 'http://fixture.invalid');
       const query: Record<string, string[]> = {};
       for (const [k, v] of parsed.searchParams) (query[k] ??= []).push(v);
+      // 'close' comes after 'finish' for a whole answer; before it, the connection went away early.
+      const ended = new Promise<ExchangeEnd>((resolve) => {
+        res.once('finish', () => resolve('answered'));
+        res.once('close', () => resolve(res.writableFinished ? 'answered' : closing ? 'server-closed' : 'abandoned'));
+      });
       const recorded: RecordedRequest = {
         method: req.method ?? 'GET',
         path: target.split('?', 1)[0]!,
@@ -117,16 +131,15 @@ export async function startFixtureServer(routes: FixtureRoute[] = [], options: F
         url: target,
         headers: req.headers,
         body: Buffer.concat(chunks),
+        sentBytes: 0,
+        ended,
       };
       requests.push(recorded);
       const route = table.find((r) => matches(r, recorded));
       const answer: Omit<FixtureRoute, 'path'> = route ? { ...route, ...route.respond?.(recorded) } : (options.fallback ?? GO_NOT_FOUND);
-      if (answer.hang || answer.stallAfterBytes !== undefined) {
-        abandoned.push(new Promise<void>((resolve) => res.on('close', () => !res.writableFinished && resolve())));
-      }
       if (answer.hang) return;
-      if (answer.delayMs) setTimeout(() => send(res, answer), answer.delayMs);
-      else send(res, answer);
+      if (answer.delayMs) setTimeout(() => send(res, answer, recorded), answer.delayMs);
+      else send(res, answer, recorded);
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -138,15 +151,14 @@ export async function startFixtureServer(routes: FixtureRoute[] = [], options: F
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
-    abandoned,
     setRoutes(next) {
       table = next;
     },
     clearRequests() {
       requests.length = 0;
-      abandoned.length = 0;
     },
     close() {
+      closing = true;
       return new Promise((resolve) => {
         server.close(() => resolve());
         // Hanging requests and keep-alive sockets would otherwise hold close() open.

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { startFixtureServer, type FixtureRoute, type FixtureServer, type RecordedRequest } from '../helpers/fixture-server.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { gqlData } from '../helpers/graphql-client.ts';
@@ -24,6 +25,13 @@ const NDJSON_CT = 'application/vnd.elasticsearch+x-ndjson; compatible-with=8';
 
 function templateRoute(): FixtureRoute {
   return { method: 'PUT', path: '/_index_template/teleql-logs', headers: ES_HEADERS, body: '{"acknowledged":true}' };
+}
+
+/** A pino logger whose lines land in an array. */
+function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { logger, lines };
 }
 
 function bulkRequests(server: FixtureServer): RecordedRequest[] {
@@ -53,7 +61,7 @@ describe('elasticsearch exporter', () => {
     await es?.close();
   });
 
-  function exporter(extra: Record<string, unknown> = {}): QueuedExporter<'logs'> {
+  function exporter(extra: Record<string, unknown> = {}, logger = silentLogger()): QueuedExporter<'logs'> {
     const factory = elasticsearchExporterFactory({ ...defaultConfig().storage.elasticsearch, node: es.url });
     const config = mergeConfig(factory.createDefaultConfig(), {
       batch: { maxItems: 100, flushIntervalMs: 5 },
@@ -62,7 +70,7 @@ describe('elasticsearch exporter', () => {
       auth: { apiKey: 'c2VjcmV0OmtleQ==' },
       ...extra,
     }, 'exporters.elasticsearch');
-    return factory.create({ id: 'elasticsearch/logs', logger: silentLogger() }, config, 'logs') as QueuedExporter<'logs'>;
+    return factory.create({ id: 'elasticsearch/logs', logger }, config, 'logs') as QueuedExporter<'logs'>;
   }
 
   test('a mixed bulk answer: the 429 items alone are resent with their IDs, the 400s counted as failed', async () => {
@@ -78,16 +86,23 @@ describe('elasticsearch exporter', () => {
         respond: () => (++bulks === 1 ? { bodyFile: join(FIXTURES, 'bulk.200.errors-mixed-datastream.json') } : { body: '{"errors":false}' }),
       },
     ]);
-    const ex = exporter();
+    const { logger, lines: logged } = capturingLogger();
+    const ex = exporter({}, logger);
     await ex.start({ logger: silentLogger(), reportError: () => {} });
     const records = ['GET /search 200', 'bad type', 'rejected', 'blocked', 'wrong op'].map((text, i) =>
       log({ tenant: 'acme', timeUnixNano: T0 + BigInt(i) * SEC, body: { stringValue: text } }));
     await ex.consume(records);
     await waitFor(async () => ex.stats(), (s) => s.sent === 3 && s.failed === 2, 'written and failed counted');
     await ex.shutdown();
-    // backends { lastError } names the error types and counts, never ES's per-document reasons: they
-    // quote the document's values ("Preview of field's value: 'WARN'"); the gateway log has them.
-    assert.equal(ex.stats().lastError, 'elasticsearch refused 2 log records: 1× document_parsing_exception, 1× illegal_argument_exception (the reasons are in the gateway log)');
+    // backends { lastError } names the backend, the call, the count and the error types, never ES's
+    // per-document reasons: they quote the document (its ID, the field, "Preview of field's value:
+    // 'WARN'"). The component log has them.
+    const lastError = ex.backendStatus().lastError ?? '';
+    assert.equal(lastError, 'Elasticsearch refused 2 of 5 log records in _bulk: document_parsing_exception ×1, illegal_argument_exception ×1 (the reasons are in the gateway log)');
+    for (const quoted of ['WARN', 'Preview', 'XEtpsmIBdwcYyG50zbta', 'severity_number', 'op_type']) assert.ok(!lastError.includes(quoted), `"${quoted}" in ${lastError}`);
+    const rejected = logged.find((l) => l.msg === 'elasticsearch rejected 2 of 5 log records');
+    assert.equal(rejected?.call, '_bulk');
+    assert.match(String(rejected?.detail), /document_parsing_exception ×1: .*Preview of field's value: 'WARN'/);
 
     const template = es.requests.find((r) => r.method === 'PUT');
     assert.ok(template, 'the index template was installed first');
@@ -140,7 +155,7 @@ describe('elasticsearch exporter', () => {
     await waitFor(async () => ex.stats().failed, (n) => n === 1, 'the 401 counted as failed');
     assert.equal(bulkRequests(es).length, 3, 'a 401 is not retried');
     assert.equal(es.requests.filter((r) => r.method === 'PUT').length, 0);
-    assert.doesNotMatch(ex.stats().lastError ?? '', /c2VjcmV0/, 'no credentials in the error');
+    assert.equal(ex.stats().lastError, 'Elasticsearch refused the credentials (HTTP 401 security_exception); check the configured username/password, API key or bearer token');
     await ex.shutdown();
   });
 
@@ -151,6 +166,10 @@ describe('elasticsearch exporter', () => {
     assert.equal(bulkResult(rs, { written: 0, duplicates: 0, retry: [], retryIds: [], failed: [{ type: 't', reason: 'r', count: 2 }] }).kind, 'failure');
     const p = bulkResult(rs, { written: 1, duplicates: 0, retry: [rs[1]!], retryIds: ['b'], failed: [] });
     assert.equal(p.kind, 'partial');
+    assert.equal(p.kind === 'partial' && p.error.message, 'Elasticsearch asked to resend 1 of 2 log records in _bulk');
+    // Only what reads as an Elasticsearch error type is shown; the reason never is.
+    const odd = bulkResult(rs, { written: 0, duplicates: 0, retry: [], retryIds: [], failed: [{ type: "value 'alice@example.com'", reason: 'alice@example.com', count: 2 }] });
+    assert.equal(odd.kind === 'failure' && odd.error.message, 'Elasticsearch refused 2 of 2 log records in _bulk: unknown_error ×2 (the reasons are in the gateway log)');
   });
 
   test('a gateway with logs → [duckdb, elasticsearch] writes what the SDK sends and reports it in backends', async () => {

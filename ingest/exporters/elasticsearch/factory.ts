@@ -2,11 +2,16 @@
 // shared queued exporter. The bulk answer is read per item: retryable items (429, 5xx) go back to
 // the queue alone, with their document IDs so a resend stays idempotent; permanent failures are
 // counted and logged with their reason by the writer.
+//
+// Errors (what `backends.lastError` shows admins) name the backend, the call, how many records failed
+// and Elasticsearch's error types, as the Jaeger exporter's name the status: Elasticsearch's
+// per-document reasons quote the documents' values ("Preview of field's value: '…'"), so they go to
+// the component log only, clipped (the writer logs them with this exporter's logger).
 import type { Logger } from 'pino';
 import type { ExporterFactory, Signal } from '../../component.ts';
 import type { GatewayConfig } from '../../../src/config/types.ts';
 import type { LogRecord } from '../../../src/model/telemetry.ts';
-import { createElasticsearchLogWriter, DEFAULT_DATA_STREAM, type BulkOutcome, type ElasticsearchAuth, type ElasticsearchLogWriter } from '../../../src/stores/elasticsearch/index.ts';
+import { BULK_CALL, createElasticsearchLogWriter, DEFAULT_DATA_STREAM, type BulkOutcome, type ElasticsearchAuth, type ElasticsearchLogWriter } from '../../../src/stores/elasticsearch/index.ts';
 import { createQueuedExporter, defaultQueueSettings, type QueueSettings, type SendResult, type Sender } from '../helpers/index.ts';
 import { defaultConnectionSettings, tlsMaterial, type ConnectionSettings } from '../helpers/connection.ts';
 import { SettingError } from '../../../src/config/merge.ts';
@@ -34,14 +39,25 @@ function auth(a: ConnectionSettings['auth']): ElasticsearchAuth | undefined {
   return undefined;
 }
 
+/** An error type as Elasticsearch names them (`document_parsing_exception`); anything else is not shown. */
+const errorType = (t: string) => (/^[A-Za-z0-9_.]{1,100}$/.test(t) ? t : 'unknown_error');
+
+/**
+ * The error for a bulk attempt that did not store everything, fit for `backends.lastError`:
+ * `Elasticsearch refused 2 of 5 log records in _bulk: document_parsing_exception ×1, …`.
+ */
+function bulkError(records: readonly LogRecord[], outcome: BulkOutcome, failed: number): Error {
+  if (outcome.error !== undefined) return new Error(outcome.error);
+  if (failed === 0) return new Error(`Elasticsearch asked to resend ${outcome.retry.length} of ${records.length} log records in ${BULK_CALL}`);
+  const types = outcome.failed.map((f) => `${errorType(f.type)} ×${f.count}`).join(', ');
+  return new Error(`Elasticsearch refused ${failed} of ${records.length} log records in ${BULK_CALL}: ${types} (the reasons are in the gateway log)`);
+}
+
 /** BulkOutcome → send result: retry only what ES asked to have resent. */
 export function bulkResult(records: readonly LogRecord[], outcome: BulkOutcome): SendResult<'logs'> {
   const failed = outcome.failed.reduce((n, f) => n + f.count, 0);
-  // The error becomes backends { lastError }: error types and counts only. Elasticsearch's reasons
-  // quote the documents ("Preview of field's value: …"); the writer has logged them.
-  const types = failed > 0 ? `elasticsearch refused ${failed} log records: ${outcome.failed.map((f) => `${f.count}× ${f.type}`).join(', ')} (the reasons are in the gateway log)` : '';
   if (outcome.retry.length === 0 && failed === 0) return { kind: 'success' };
-  const error = new Error(outcome.error ?? (types || `elasticsearch asked to resend ${outcome.retry.length} of ${records.length} log records`));
+  const error = bulkError(records, outcome, failed);
   const after = outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {};
   if (failed === 0 && outcome.retry.length === records.length) return { kind: 'retryable', error, ...after };
   if (outcome.retry.length === 0 && failed === records.length) return { kind: 'failure', error };

@@ -113,9 +113,10 @@ function httpSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
         const retryAfter = answer.headers['retry-after'];
         const result = httpResult(what, answer.status, typeof retryAfter === 'string' ? retryAfter : null);
         if (result.kind !== 'success') {
-          // An OTLP receiver answers a google.rpc.Status (protobuf here); anything else is logged as text.
+          // An OTLP receiver answers a google.rpc.Status (protobuf, or JSON), logged as its code and
+          // message; any other body (a proxy's page, plain text) is logged as text.
           const status = decodeStatus(answer.body, answer.headers['content-type']);
-          const detail = status ? `code ${status.code}: ${status.message}` : answer.body.toString('utf8');
+          const detail = status ? `code ${status.code} (${grpc.status[status.code] ?? 'unknown'}): ${status.message}` : answer.body.toString('utf8');
           log.warn({ call, status: answer.status, detail: clip(detail) }, `${what} export failed`);
           return { ...result, error: new Error(`${what} answered HTTP ${answer.status} to ${call}`) };
         }

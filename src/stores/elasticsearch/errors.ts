@@ -18,6 +18,8 @@ import { StoreError } from '../types.ts';
 import { networkCode } from '../network-code.ts';
 
 export const BACKEND = 'elasticsearch';
+/** How errors and logs name the exporter's one call, as `EsCall.what`. */
+export const BULK_CALL = '_bulk';
 
 export function badQuery(message: string): StoreError {
   return new StoreError('BAD_QUERY', BACKEND, message);

@@ -10,3 +10,4 @@ export {
   type ElasticsearchLogWriterOptions,
 } from './log-writer.ts';
 export { logsIndexTemplate, TEMPLATE_NAME } from './template.ts';
+export { BULK_CALL } from './errors.ts';

@@ -5,6 +5,8 @@
 //   `recordId`, or the caller's): a resent record that is already stored answers 409, counted as written.
 // - `_bulk` answers 200 even when items fail: 429 and 5xx items come back in `retry` (with their IDs);
 //   any other failed item is permanent, counted in `failed` by error type and logged once per batch.
+// - Elasticsearch's reasons quote the documents ("Preview of field's value: '…'"), so they go to the
+//   component log only (clipped); `error` and the failure types are what may be shown to admins.
 // - A whole request refused with 429/5xx, or not answered (connection fault, timeout), retries every
 //   record; 400/401/403/413 fail every record. The client itself never retries a bulk request
 //   (maxRetries 0): retrying belongs to the shared helper.
@@ -13,7 +15,7 @@ import type { Logger } from 'pino';
 import type { LogRecord } from '../../model/telemetry.ts';
 import { createClient, type ElasticsearchConnectionOptions } from './client.ts';
 import { dataStreamFields, encodeRecord, logToDocument, recordId, type ResourceCache } from './documents.ts';
-import { CREDENTIALS_REFUSED, describeError, errorInfo, isAuthFailure, isTransient, toStoreError } from './errors.ts';
+import { BULK_CALL, CREDENTIALS_REFUSED, describeError, errorInfo, isAuthFailure, isTransient, toStoreError } from './errors.ts';
 import { DEFAULT_TEMPLATE_PATTERN, logsIndexTemplate } from './template.ts';
 
 export const DEFAULT_DATA_STREAM = 'logs-teleql-default';
@@ -29,7 +31,7 @@ export interface ElasticsearchLogWriterOptions extends ElasticsearchConnectionOp
 export interface BulkFailure {
   /** ES's error type, e.g. `document_parsing_exception`, or `request` for a whole-request failure. */
   type: string;
-  /** The first reason seen for this type in the batch. */
+  /** The first reason seen for this type in the batch. It can quote the document: log it, never show it. */
   reason: string;
   count: number;
 }
@@ -46,7 +48,11 @@ export interface BulkOutcome {
   retryIds: string[];
   /** Permanent failures: resending the same records would fail again. */
   failed: BulkFailure[];
-  /** When the whole request failed: why (never containing credentials). */
+  /**
+   * When the whole request failed: why, fit to show (`backends.lastError`): the call, the status and
+   * Elasticsearch's error type, as StoreError messages do; never the node's address, Elasticsearch's
+   * reason or credentials. The detail is in the log.
+   */
   error?: string;
   /** From the server's Retry-After header, when it sent one. */
   retryAfterMs?: number;
@@ -61,6 +67,10 @@ export interface ElasticsearchLogWriter {
 }
 
 type BulkItem = Partial<Record<estypes.BulkOperationType, estypes.BulkResponseItem>>;
+
+/** The longest detail logged from an answer (Elasticsearch's reasons, which can quote documents). */
+const MAX_DETAIL = 2000;
+const clip = (s: string) => (s.length > MAX_DETAIL ? `${s.slice(0, MAX_DETAIL)}…` : s);
 
 // Only what the outcome needs: on a batch of 8,192 records the full item list is ~2 MB of JSON.
 const FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reason';
@@ -98,18 +108,19 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
   }
 
   function wholeRequestFailed(records: readonly LogRecord[], docIds: string[], err: unknown): BulkOutcome {
-    const error = describeError(err, opts.node);
+    const detail = describeError(err, opts.node);
+    const error = toStoreError(err, { what: BULK_CALL }).message;
     const headers = (err as { meta?: { headers?: Record<string, unknown> } }).meta?.headers;
     if (isTransient(err)) {
-      logger.warn({ records: records.length, error }, 'elasticsearch bulk request failed; the batch can be retried');
+      logger.warn({ call: BULK_CALL, records: records.length, detail: clip(detail) }, 'elasticsearch bulk request failed; the batch can be retried');
       const after = retryAfterMs(headers);
       return { written: 0, duplicates: 0, retry: [...records], retryIds: docIds, failed: [], error, ...(after !== undefined && { retryAfterMs: after }) };
     }
     const status = (err as { statusCode?: number }).statusCode;
     const info = status !== undefined ? errorInfo(status, (err as { body?: unknown }).body) : undefined;
     const type = info ? info.type : err instanceof Error ? err.name : 'error';
-    const reason = info && isAuthFailure(info) ? CREDENTIALS_REFUSED : error;
-    logger.error({ records: records.length, error }, 'elasticsearch refused the bulk request; the batch is dropped');
+    const reason = info && isAuthFailure(info) ? CREDENTIALS_REFUSED : detail;
+    logger.error({ call: BULK_CALL, records: records.length, detail: clip(detail) }, 'elasticsearch refused the bulk request; the batch is dropped');
     return { written: 0, duplicates: 0, retry: [], retryIds: [], failed: [{ type, reason, count: records.length }], error };
   }
 
@@ -153,7 +164,9 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
       out.failed = [...failures.values()];
       if (out.failed.length > 0) {
         const count = out.failed.reduce((n, f) => n + f.count, 0);
-        logger.warn({ failed: out.failed, records: records.length }, `elasticsearch rejected ${count} of ${records.length} log records`);
+        const types = Object.fromEntries(out.failed.map((f) => [f.type, f.count]));
+        const detail = out.failed.map((f) => `${f.type} ×${f.count}: ${f.reason}`).join('; ');
+        logger.warn({ call: BULK_CALL, records: records.length, failed: count, types, detail: clip(detail) }, `elasticsearch rejected ${count} of ${records.length} log records`);
       }
       if (out.retry.length > 0) logger.debug({ retry: out.retry.length }, 'elasticsearch asked to resend some log records later');
       return out;

@@ -72,6 +72,26 @@ describe('jaeger exporter: lastError names the backend, the call and the status'
     assert.deepEqual([logged?.call, logged?.status, logged?.detail], ['OTLP/HTTP Export', 400, ECHO]);
   });
 
+  test('an HTTP 400 with a protobuf google.rpc.Status: the log has its code and message, not its bytes', async () => {
+    // What an OTLP/HTTP receiver sends for a refused protobuf request: a google.rpc.Status encoded from
+    // the project's status.proto, with a detail (an Any) as a collector's may carry.
+    const type = otlpProto().status;
+    const detail = { type_url: 'type.googleapis.com/google.rpc.ErrorInfo', value: Buffer.from('\x0a\x0bbad_span_id') };
+    const body = Buffer.from(type.encode(type.fromObject({ code: grpc.status.INVALID_ARGUMENT, message: ECHO, details: [detail] })).finish());
+    fixture.setRoutes([{ method: 'POST', path: '/v1/traces', status: 400, headers: { 'content-type': 'application/x-protobuf' }, body }]);
+    const { lastError, lines } = await lastErrorOf({ endpoint: fixture.url });
+    assert.equal(lastError, 'jaeger answered HTTP 400 to OTLP/HTTP Export');
+    assertNothingEchoed(lastError);
+    const logged = lines.find((l) => l.msg === 'jaeger export failed');
+    assert.deepEqual([logged?.call, logged?.status, logged?.detail], ['OTLP/HTTP Export', 400, `code 3 (INVALID_ARGUMENT): ${ECHO}`]);
+  });
+
+  test('a protobuf-typed body that is not a Status is logged as text', async () => {
+    fixture.setRoutes([{ method: 'POST', path: '/v1/traces', status: 502, headers: { 'content-type': 'application/x-protobuf' }, body: '\xff\xff upstream down' }]);
+    const { lines } = await lastErrorOf({ endpoint: fixture.url });
+    assert.equal(lines.find((l) => l.msg === 'jaeger export failed')?.detail, '\xff\xff upstream down');
+  });
+
   test('an HTTP 503 with a body (retried): the same, without the body', async () => {
     fixture.setRoutes([{ method: 'POST', path: '/v1/traces', status: 503, headers: { 'retry-after': '0' }, body: ECHO }]);
     const { lastError, lines } = await lastErrorOf({ endpoint: fixture.url });

@@ -21,6 +21,7 @@ import {
 import { fromStoreError, type GatewayError } from '../../../src/errors.ts';
 import { StoreError, type StoredLogRecord, type TelemetryFilter } from '../../../src/stores/types.ts';
 import { rejectsWith } from '../../contract/store-under-test.ts';
+import { startFixtureServer } from '../../helpers/fixture-server.ts';
 import { attrs, log, resource, scope, SEC, spanId, T0, traceId } from '../../helpers/telemetry-builders.ts';
 import { ALL_SHARDS_FAILED_NO_CAUSE, NO_SHARD_AVAILABLE, NODE_NOT_CONNECTED, REGEX_REFUSED, REGEX_TOO_COMPLEX } from '../../fixtures/elasticsearch/error-documents.ts';
 
@@ -43,8 +44,6 @@ interface Reply {
   headers?: Record<string, string | string[]>;
   /** false: leave out `x-elastic-product` (a proxy or another product). */
   product?: boolean;
-  /** Never answer: the request stays open until the client closes it or the server stops (timeout tests). */
-  hang?: boolean;
 }
 
 interface Seen {
@@ -60,8 +59,6 @@ const WWW_AUTHENTICATE = ['Basic realm="security" charset="UTF-8"', 'Bearer real
 
 class FakeElasticsearch {
   readonly requests: Seen[] = [];
-  /** One per request left unanswered (`hang`): resolves when the client closes its connection. */
-  readonly abandoned: Promise<void>[] = [];
   private readonly replies: Reply[] = [];
   private readonly server: Server;
   url = '';
@@ -82,20 +79,13 @@ class FakeElasticsearch {
         });
         const r = this.replies.shift() ?? { status: 500, body: { error: `no reply queued for ${req.method} ${req.url}`, status: 500 } };
         const body = Buffer.from(r.file ? fixtureText(r.file) : typeof r.body === 'string' ? r.body : JSON.stringify(r.body ?? {}));
-        const send = () => {
-          res.writeHead(r.status ?? 200, {
-            'content-type': 'application/vnd.elasticsearch+json;compatible-with=8',
-            'content-length': String(body.length),
-            ...(r.product === false ? {} : { 'x-elastic-product': 'Elasticsearch' }),
-            ...r.headers,
-          });
-          res.end(body);
-        };
-        if (r.hang) {
-          this.abandoned.push(new Promise<void>((resolve) => res.on('close', () => resolve())));
-          return;
-        }
-        send();
+        res.writeHead(r.status ?? 200, {
+          'content-type': 'application/vnd.elasticsearch+json;compatible-with=8',
+          'content-length': String(body.length),
+          ...(r.product === false ? {} : { 'x-elastic-product': 'Elasticsearch' }),
+          ...r.headers,
+        });
+        res.end(body);
       });
     });
   }
@@ -113,7 +103,6 @@ class FakeElasticsearch {
   /** Forgets requests and unused replies between tests. */
   reset(): void {
     this.requests.length = 0;
-    this.abandoned.length = 0;
     this.replies.length = 0;
   }
 
@@ -297,6 +286,33 @@ describe('Elasticsearch log writer', () => {
     const warnings = lines.filter((l) => l.level === 40);
     assert.equal(warnings.length, 1, 'one warning for the batch, not one per item');
     assert.equal(warnings[0]!.msg, 'elasticsearch rejected 2 of 5 log records');
+    assert.deepEqual(
+      [warnings[0]!.call, warnings[0]!.failed, warnings[0]!.types],
+      ['_bulk', 2, { document_parsing_exception: 1, illegal_argument_exception: 1 }],
+    );
+    assert.equal(
+      warnings[0]!.detail,
+      "document_parsing_exception ×1: [1:86] failed to parse field [severity_number] of type [long] in document with id 'XEtpsmIBdwcYyG50zbta'. Preview of field's value: 'WARN'; " +
+        'illegal_argument_exception ×1: only write ops with an op_type of create are allowed in data streams',
+      'the reasons, which quote the document, are in the log',
+    );
+  });
+
+  it('logs rejection reasons clipped to 2,000 characters', async () => {
+    const { logger, lines } = capturingLogger();
+    const writer = openWriter({ logger });
+    // The mixed fixture's document_parsing_exception item, its value preview made 5,000 characters long.
+    const mixed = fixture('bulk.200.errors-mixed-datastream.json') as { items: { create: { error?: { reason: string } } }[] };
+    const item = mixed.items[1]!.create;
+    item.error!.reason = item.error!.reason.replace("'WARN'", `'${'W'.repeat(5000)}'`);
+    server.reply({ body: { errors: true, items: [item].map((create) => ({ create })) } });
+    const outcome = await writer.writeLogs([log({ tenant: TENANT })]);
+    await writer.close();
+    assert.equal(outcome.failed[0]!.count, 1);
+    const detail = String(lines.find((l) => l.level === 40)?.detail);
+    assert.equal(detail.length, 2001, 'the first 2,000 characters and an ellipsis');
+    assert.ok(detail.startsWith('document_parsing_exception ×1: [1:86] failed to parse field [severity_number]'));
+    assert.ok(detail.endsWith('W…'));
   });
 
   it('resends with the IDs it is given', async () => {
@@ -308,7 +324,8 @@ describe('Elasticsearch log writer', () => {
   });
 
   it('returns every record for retry when Elasticsearch rejects the whole request with 429', async () => {
-    const writer = openWriter();
+    const { logger, lines } = capturingLogger();
+    const writer = openWriter({ logger });
     const records = [log({ tenant: TENANT }), log({ tenant: TENANT, body: { stringValue: 'x' } })];
     server.reply({ status: 429, file: 'error.429.es-rejected-execution.json', headers: { 'retry-after': '3' } });
     const outcome = await writer.writeLogs(records);
@@ -319,15 +336,21 @@ describe('Elasticsearch log writer', () => {
     assert.equal(outcome.retryIds.length, 2);
     assert.deepEqual(outcome.failed, []);
     assert.equal(outcome.retryAfterMs, 3000);
-    assert.match(outcome.error!, /HTTP 429 es_rejected_execution_exception: rejected execution of coordinating operation/);
+    // The error names the call, the status and the type; Elasticsearch's reason is in the log.
+    assert.equal(outcome.error, 'Elasticsearch answered HTTP 429 es_rejected_execution_exception to _bulk (the reason is in the gateway log)');
+    const logged = lines.find((l) => l.msg === 'elasticsearch bulk request failed; the batch can be retried');
+    assert.equal(logged?.call, '_bulk');
+    assert.match(String(logged?.detail), /HTTP 429 es_rejected_execution_exception: rejected execution of coordinating operation/);
   });
 
-  it('returns every record for retry when Elasticsearch cannot be reached', async () => {
-    const writer = createElasticsearchLogWriter({ node: 'http://127.0.0.1:9', logger: silent() });
+  it('returns every record for retry when Elasticsearch cannot be reached; the address is in the log only', async () => {
+    const { logger, lines } = capturingLogger();
+    const writer = createElasticsearchLogWriter({ node: 'http://127.0.0.1:9', logger });
     const outcome = await writer.writeLogs([log({ tenant: TENANT })]);
     await writer.close();
     assert.equal(outcome.retry.length, 1);
-    assert.match(outcome.error!, /Elasticsearch at http:\/\/127\.0\.0\.1:9 is unreachable/);
+    assert.equal(outcome.error, 'cannot reach Elasticsearch (ECONNREFUSED) for _bulk');
+    assert.match(String(lines.find((l) => l.call === '_bulk')?.detail), /Elasticsearch at http:\/\/127\.0\.0\.1:9 is unreachable/);
   });
 
   it('fails the whole batch for good when the credentials are refused, without echoing them', async () => {
@@ -717,21 +740,25 @@ describe('Elasticsearch log store', () => {
 
   // Proven by what the server saw, not by a clock: the request arrived, went unanswered, and the
   // client closed its connection, failing with the client's timeout error. A client that never gave
-  // up would hang the test until its `timeout` fails it.
+  // up would hang the test until its `timeout` fails it. The shared fixture server's `hang` route
+  // records that; an unanswered request needs none of the Elasticsearch headers above.
   it('maps a request not answered within requestTimeoutMs to UNAVAILABLE and closes its connection', { timeout: 20_000 }, async () => {
-    const store = openStore({ requestTimeoutMs: 100 });
-    server.reply({ hang: true });
-    await assert.rejects(store.getLogs(TENANT, ['a']), (e: unknown) => {
-      assert.ok(e instanceof StoreError, String(e));
-      assert.equal(e.code, 'UNAVAILABLE');
-      assert.equal(e.message, 'Elasticsearch did not answer the log lookup by ID in time');
-      assert.ok(e.cause instanceof errors.TimeoutError, `the cause is the client's timeout error (actual: ${String(e.cause)})`);
-      return true;
-    });
-    assert.deepEqual(server.requests.map((r) => `${r.method} ${r.path}`), ['POST /logs-teleql-*/_search']);
-    assert.equal(server.abandoned.length, 1);
-    await server.abandoned[0];
-    await store.close();
+    const stalling = await startFixtureServer([{ path: /.*/, hang: true }]);
+    const store = createElasticsearchLogStore({ node: stalling.url, logger: silent(), maxRetries: 0, requestTimeoutMs: 100 });
+    try {
+      await assert.rejects(store.getLogs(TENANT, ['a']), (e: unknown) => {
+        assert.ok(e instanceof StoreError, String(e));
+        assert.equal(e.code, 'UNAVAILABLE');
+        assert.equal(e.message, 'Elasticsearch did not answer the log lookup by ID in time');
+        assert.ok(e.cause instanceof errors.TimeoutError, `the cause is the client's timeout error (actual: ${String(e.cause)})`);
+        return true;
+      });
+      assert.deepEqual(stalling.requests.map((r) => `${r.method} ${r.path}`), ['POST /logs-teleql-*/_search']);
+      assert.equal(await stalling.requests[0]!.ended, 'abandoned', 'the client closed the connection');
+    } finally {
+      await store.close();
+      await stalling.close();
+    }
   });
 
   it('maps an unreachable node to UNAVAILABLE without its address; the log has it, without the credentials', async () => {

@@ -644,7 +644,8 @@ describe('Jaeger TraceStore over api_v3', () => {
           return true;
         });
         assert.deepEqual(stalling.requests.map((r) => r.path), ['/api/v3/operations']);
-        await stalling.abandoned[0];
+        assert.equal(stalling.requests[0]!.sentBytes, 0, 'nothing was answered');
+        assert.equal(await stalling.requests[0]!.ended, 'abandoned', 'the gateway closed the connection');
       } finally {
         await stalling.close();
       }
@@ -660,9 +661,9 @@ describe('Jaeger TraceStore over api_v3', () => {
           assert.equal((e.cause as Error | undefined)?.name, 'TimeoutError');
           return true;
         });
-        // The headers and 10 body bytes went out before the stall; the gateway closed the socket then.
         assert.deepEqual(stalling.requests.map((r) => r.path), ['/api/v3/services']);
-        await stalling.abandoned[0];
+        assert.equal(stalling.requests[0]!.sentBytes, 10, 'the headers and 10 body bytes went out before the stall');
+        assert.equal(await stalling.requests[0]!.ended, 'abandoned', 'the gateway closed the connection mid-body');
       } finally {
         await stalling.close();
       }
