@@ -21,7 +21,7 @@ import { CONCURRENCY_RETRY_AFTER_SECONDS, createTenantConcurrency } from '../lim
 import { withQuerySignal } from '../stores/query-signal.ts';
 import { withQueryMeter } from '../limits/query-time.ts';
 import { type ConnectionCaps, type ConnectionLimits, applyHttpTimeouts, defaultConnectionLimits, httpServerOptions } from './connection-limits.ts';
-import { boundClosingHandshake, watchWebSocket } from './ws-liveness.ts';
+import { CLOSE_HANDSHAKE_MS, watchWebSocket } from './ws-liveness.ts';
 import { limitUntilAdmitted, unadmittedBytes } from './ws-admission.ts';
 import { RequestBodyError, SUPPORTED_ENCODINGS, contentEncoding, declaredLength, readRequestBody } from './request-body.ts';
 import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
@@ -460,6 +460,9 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     server,
     path: opts.path,
     maxPayload: limits.maxBodyBytes,
+    // A connection the server closes is cut when the peer has not finished the closing handshake by
+    // then (ws ≥ 8.23's option; @types/ws does not list it yet).
+    ...({ closeTimeout: CLOSE_HANDSHAKE_MS } as object),
     // CORS does not cover WebSockets: a page of another origin could open one to a local gateway.
     verifyClient: ({ origin, req }: { origin: string | undefined; req: IncomingMessage }) => webSocketOriginAllowed(origin, req.headers.host, opts.cors?.allowedOrigins ?? []),
   });
@@ -468,7 +471,6 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   // Registered before graphql-ws' own listener, so counting starts before any message is handled.
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     beforeAdmission.set(socket, limitUntilAdmitted(socket, request.socket, maxUnadmittedBytes));
-    boundClosingHandshake(socket);
   });
   const wsCleanup = useServer(
     {

@@ -9,23 +9,11 @@ import type { ConnectionLimits } from './connection-limits.ts';
 export const WS_IDLE_CLOSE_CODE = 4000;
 
 /**
- * How long a closing connection waits for the peer's close frame. ws waits 30 s, reading and
- * discarding whatever the peer sends meanwhile (after a message over maxPayload, say); a peer that
- * never answers would hold the socket all that time.
+ * How long a closing connection waits for the peer's close frame (ws' `closeTimeout`, 30 s by
+ * default, during which it reads and discards whatever the peer sends, after a message over
+ * maxPayload say): a peer that never answers would hold the socket all that time.
  */
 export const CLOSE_HANDSHAKE_MS = 2_000;
-
-/** Bounds the closing handshake of every close the server starts on `socket` (ws' own on a bad frame included). */
-export function boundClosingHandshake(socket: WebSocket, ms = CLOSE_HANDSHAKE_MS): void {
-  // ws calls the instance's close() itself when the peer breaks the protocol (receiverOnError).
-  const close = socket.close.bind(socket);
-  let cut: NodeJS.Timeout | undefined;
-  socket.close = (code?: number, reason?: string | Buffer) => {
-    close(code, reason);
-    cut ??= setTimeout(() => socket.terminate(), ms).unref();
-  };
-  socket.once('close', () => clearTimeout(cut));
-}
 
 export function watchWebSocket(socket: WebSocket, limits: ConnectionLimits, running: () => number): void {
   const timers: NodeJS.Timeout[] = [];
