@@ -1,11 +1,13 @@
 // Attribute limits after the OpenTelemetry spec (common/README.md#attribute-limits): at most
 // `maxAttributes` per record (the rest dropped and added to droppedAttributesCount), string values
 // truncated to `maxValueLength` (arrays element by element; never inside a redaction marker: see
-// truncate); beyond the spec, arrays cut to `maxArrayLength` and values nested deeper than
-// `maxDepth` dropped. Or, with `action: refuse`, the batch is refused (permanent error, 400 /
-// INVALID_ARGUMENT) naming the first limit broken. It runs after redaction (withSecurityProcessors
-// in src/server/security.ts inserts it there and refuses a pipeline naming it first): a secret cut
-// in half no longer matches its rule, and its half is kept.
+// truncate); beyond the spec, bytes values cut to `maxValueLength` base64 characters (at a
+// character and never inside a marker when they are text: truncateBytes), arrays cut to
+// `maxArrayLength` and values nested deeper than `maxDepth` dropped. Or, with `action: refuse`, the
+// batch is refused (permanent error, 400 / INVALID_ARGUMENT) naming the first limit broken. It runs
+// after redaction (withSecurityProcessors in src/server/security.ts inserts it there and refuses a
+// pipeline naming it first): a secret cut in half no longer matches its rule, and its half is kept.
+import { isUtf8 } from 'node:buffer';
 import type { Logger } from 'pino';
 import { type Consumer, type Processor, type Signal, type SignalItems, permanentError } from '../../component.ts';
 import type { AnyValue, KeyValue } from '../../../src/model/telemetry.ts';
@@ -61,6 +63,34 @@ function truncate(s: string, max: number): string {
   return s.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
 }
 
+/**
+ * A bytes value (base64) cut so its base64 is at most `max` characters: its first ⌊max / 4⌋ × 3
+ * bytes, re-encoded. When those bytes are text (UTF-8, as the redaction processor reads them: it
+ * scans bytes values that decode and writes its markers into them), the cut is made as truncate
+ * makes it in a string: never inside a character (a partial multi-byte sequence makes the whole
+ * value binary to every reader after us, and the redaction processor's `isUtf8` test with it), and
+ * never inside a `<redacted:…>` marker (ASCII, so found byte by byte). Bytes that are not UTF-8
+ * even so cut are binary and cut at the byte.
+ */
+function truncateBytes(base64: string, max: number): string {
+  const bytes = Buffer.from(base64, 'base64');
+  let cut = Math.min(bytes.length, Math.floor(max / 4) * 3);
+  if (cut < bytes.length) {
+    // Back to the start of the character the cut falls in: past at most 3 continuation bytes (10xxxxxx).
+    let start = cut;
+    while (start > 0 && cut - start < 3 && (bytes[start]! & 0xc0) === 0x80) start--;
+    if ((bytes[start]! & 0xc0) !== 0x80 && isUtf8(bytes.subarray(0, start))) {
+      cut = start;
+      const from = cut > 0 ? bytes.lastIndexOf(MARKER, cut - 1) : -1; // (an offset of -1 would search from the end)
+      if (from !== -1 && cut - from < MARKER_MAX) {
+        const close = bytes.indexOf(0x3e, from + MARKER.length); // '>'
+        if (close === -1 || close >= cut) cut = from;
+      }
+    }
+  }
+  return bytes.subarray(0, cut).toString('base64');
+}
+
 export function createLimitsProcessor<S extends Signal>(
   id: string,
   config: LimitsProcessorConfig,
@@ -91,7 +121,7 @@ export function createLimitsProcessor<S extends Signal>(
     if ('bytesValue' in v && config.maxValueLength && v.bytesValue.length > config.maxValueLength) {
       broken(`a bytes value exceeds maxValueLength of ${config.maxValueLength}`);
       stats.truncatedValues++;
-      return { bytesValue: v.bytesValue.slice(0, config.maxValueLength - (config.maxValueLength % 4)) };
+      return { bytesValue: truncateBytes(v.bytesValue, config.maxValueLength) };
     }
     if ('arrayValue' in v || 'kvlistValue' in v) {
       if (config.maxDepth && depth >= config.maxDepth) {

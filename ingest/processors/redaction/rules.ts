@@ -371,40 +371,133 @@ function bareEnd(text: string, from: number, to: number): number {
   return to;
 }
 
-/** The longest JSON object or array under a secret key that is masked whole. */
-const MAX_JSON_VALUE = 16_384;
+/** The longest object or array under a secret key that is masked whole (characters, as written). */
+const MAX_STRUCTURED_VALUE = 16_384;
 
 /**
- * Where the JSON object or array opening at text[from] ends (just past its closing bracket), read
- * with strings and escapes; -1 when it does not close within MAX_JSON_VALUE characters or
- * `budget.left` (what all such reads of one text may still scan: twice its length, so a text of
- * many unclosed `"token":[` stays linear).
+ * How the text an object or array under a secret key is written in is read: `json` (`"key": […]`),
+ * `escaped` (JSON inside a JSON string, `\"key\": […]`: `\"` is its quote, `\\` its backslash,
+ * an unescaped `"` ends it), `quotes` (`'key': […]`, Python's repr: strings in either quote) or
+ * `bare` (`key=[…]`, `map[key:[…]]`: strings in double quotes).
  */
-function jsonValueEnd(text: string, from: number, budget: { left: number }): number {
-  const to = Math.min(text.length, from + MAX_JSON_VALUE, from + budget.left);
-  let level = 0;
-  let inString = false;
+export type Quoting = 'json' | 'escaped' | 'quotes' | 'bare';
+
+export interface ValueEnd {
+  /** Just past its closing bracket; or, not closed, where its text ends. */
+  end: number;
+  closed: boolean;
+}
+
+/**
+ * Finds where objects and arrays in `text` end: `end(from, quoting)` for the one opening at
+ * text[from], read as `quoting` says with strings and escapes. `closed` just past its closing
+ * bracket; or, not closed, where its text ends (the text's end; in `escaped` text also the `"`
+ * ending the string it is in): the value was cut and runs to there. Undefined when it does not
+ * close within MAX_STRUCTURED_VALUE characters. Any bracket kind closes any: only where the value
+ * ends matters.
+ *
+ * Linear however the brackets nest. A read goes on from where it stopped, and keeps where every
+ * bracket it read outside a string ends: one opening inside another's value (`{"token":[` over
+ * and over, unclosed) is answered from the read already made, or by reading on from where it
+ * stopped, never by reading the same text again. A new read starts where no read has been, except
+ * for a bracket an earlier read took as inside a string (text that is not what its quoting says):
+ * those reads share `2 × text.length` characters, then are not made (undefined). `charsRead()`:
+ * the characters read so far (at most `3 × text.length`), for tests.
+ */
+export function bracketReader(text: string): { end(from: number, quoting: Quoting): ValueEnd | undefined; charsRead(): number } {
+  let quoting: Quoting = 'json';
+  let pos = 0; // read up to here
+  let reached = 0; // the furthest any read got
+  let quote = 0; // the quote of the string being read, 0 outside one
+  let escape = false; // the last character was a backslash inside a string
+  let textEnd = -1; // where the read text ended, -1 before
+  let stack: number[] = []; // where the brackets still open are
+  let ends = new Map<number, number>(); // where each bracket read ends, -1 while open
+  let charged = false; // the read started where an earlier one had been
+  let budget = 2 * text.length;
+  let total = 0;
+
+  const read = (limit: number) => {
+    const escaped = quoting === 'escaped';
+    const quotes = quoting === 'quotes';
+    let i = pos;
+    const to = charged ? Math.min(limit, pos + budget) : limit;
+    while (i < to) {
+      const at = i;
+      let c = text.charCodeAt(i++);
+      if (escaped) {
+        // One character of the JSON inside the string, read from its escape.
+        if (c === 34) {
+          textEnd = at;
+          break;
+        }
+        if (c === 92) {
+          const n = text.charCodeAt(i++);
+          if (n === 117) {
+            c = Number.parseInt(text.slice(i, i + 4), 16) || 0; // \uXXXX
+            i += 4;
+          } else c = n === 34 || n === 92 ? n : 0;
+        }
+      }
+      if (quote !== 0) {
+        if (escape) escape = false;
+        else if (c === 92) escape = true;
+        else if (c === quote) quote = 0;
+      } else if (c === 34 || (c === 39 && quotes)) quote = c;
+      else if (c === 123 || c === 91) {
+        stack.push(at);
+        ends.set(at, -1);
+      } else if (c === 125 || c === 93) {
+        ends.set(stack.pop()!, i);
+        if (stack.length === 0) break; // the first one closed: what follows is outside
+      }
+    }
+    if (i >= text.length) {
+      i = text.length; // past a cut escape
+      if (textEnd === -1) textEnd = text.length;
+    }
+    if (charged) budget -= i - pos;
+    total += i - pos;
+    pos = i;
+  };
+
+  const end = (from: number, how: Quoting): ValueEnd | undefined => {
+    reached = Math.max(reached, pos);
+    if (how !== quoting || !ends.has(from)) {
+      charged = from < reached;
+      if (charged && budget <= 0) return undefined;
+      quoting = how;
+      pos = from;
+      quote = 0;
+      escape = false;
+      textEnd = -1;
+      stack = [];
+      ends = new Map();
+      read(Math.min(text.length, from + MAX_STRUCTURED_VALUE));
+    } else if (ends.get(from) === -1 && textEnd === -1) {
+      read(Math.min(text.length, from + MAX_STRUCTURED_VALUE));
+    }
+    const at = ends.get(from)!;
+    if (at !== -1) return { end: at, closed: true };
+    return textEnd !== -1 ? { end: textEnd, closed: false } : undefined;
+  };
+  return { end, charsRead: () => total };
+}
+
+/** Whether text[from, to) is only white space. */
+function blank(text: string, from: number, to: number): boolean {
   for (let i = from; i < to; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++; // a backslash escapes the next character
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 || c === 91) level++;
-    else if ((c === 125 || c === 93) && --level === 0) {
-      budget.left -= i + 1 - from;
-      return i + 1;
-    }
+    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return false;
   }
-  budget.left -= to - from;
-  return -1;
+  return true;
 }
 
 function redactAssignments(text: string, isKey: (key: string) => boolean, count: (r: RuleName) => void): string {
   if (!text.includes('=') && !text.includes(':')) return text;
   let out = '';
   let copied = 0;
-  const budget = { left: 2 * text.length };
+  let brackets: ReturnType<typeof bracketReader> | undefined; // made for the first object or array under a secret key
   ASSIGNMENT.lastIndex = 0;
   for (let m = ASSIGNMENT.exec(text); m !== null; m = ASSIGNMENT.exec(text)) {
     if (!isKey(m[1]!)) continue; // the search goes on after the separator: `note=password=x`
@@ -418,20 +511,31 @@ function redactAssignments(text: string, isKey: (key: string) => boolean, count:
     // an object or an array, and what replaces it must be JSON too.
     const json = open === '' && (m[2] === '"' || m[2] === '\\"') ? m[2] : '';
     if (open === '') {
-      if (json !== '' && (value[0] === '{' || value[0] === '[')) {
-        // An object or array under a secret key is secret whole: it becomes the marker as a JSON
-        // string. Inside an escaped JSON text (`\"key\":`), or one that does not close in time,
-        // its own keys are looked at instead.
-        const end = json === '"' ? jsonValueEnd(text, at, budget) : -1;
-        if (end === -1) {
+      if (value[0] === '{' || value[0] === '[') {
+        // An object or array under a secret key is secret whole: it becomes the marker, as a string
+        // of the text's own kind (JSON stays JSON, a Python repr a repr). One cut before it closes
+        // runs to where its text ends and is masked to there (as a quoted value cut before its
+        // closing quote is). One that does not close within the bounds (bracketReader) has its
+        // own keys looked at instead; so does a bare one that never closes (`token=[abc`), whose
+        // value then ends as any bare value does.
+        const quoting: Quoting = json === '"' ? 'json' : json === '\\"' ? 'escaped' : m[2]?.endsWith("'") ? 'quotes' : 'bare';
+        const found = (brackets ??= bracketReader(text)).end(at, quoting);
+        if (found?.closed && blank(text, at + 1, found.end - 1)) {
+          ASSIGNMENT.lastIndex = found.end; // `[]`, `{}`: nothing to hide
+          continue;
+        }
+        if (found && (found.closed || quoting !== 'bare')) {
+          const q = quoting === 'json' ? '"' : quoting === 'escaped' ? '\\"' : quoting === 'quotes' ? "'" : '';
+          count('secretAssignment');
+          out += text.slice(copied, at) + q + mask('secretAssignment') + q;
+          copied = found.end;
+          ASSIGNMENT.lastIndex = found.end;
+          continue;
+        }
+        if (quoting !== 'bare') {
           ASSIGNMENT.lastIndex = at;
           continue;
         }
-        count('secretAssignment');
-        out += text.slice(copied, at) + `"${mask('secretAssignment')}"`;
-        copied = end;
-        ASSIGNMENT.lastIndex = end;
-        continue;
       }
       const end = bareEnd(text, at, at + value.length);
       if (end !== at + value.length) value = value.slice(0, end - at);

@@ -1,6 +1,7 @@
 // The attribute limits processor: truncate-and-count per the OTel spec, or refuse.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isUtf8 } from 'node:buffer';
 import { createLimitsProcessor, defaultLimitsProcessorConfig } from '../../../ingest/processors/limits/limits-processor.ts';
 import { isPermanent } from '../../../ingest/component.ts';
 import { sinkConsumer } from '../../helpers/sink-consumer.ts';
@@ -66,6 +67,50 @@ test('truncate: a cut never splits a character made of a surrogate pair', async 
   assert.deepEqual(got, { split: 'abcd', whole: 'abc😀' });
   // No lone surrogate left: the values survive UTF-8 unchanged.
   for (const v of Object.values(got)) assert.equal(Buffer.from(v, 'utf8').toString('utf8'), v);
+});
+
+test('truncate: bytes that are text are cut at a character and never inside a redaction marker; binary bytes at the byte', async () => {
+  const sink = sinkConsumer<'logs'>();
+  // 10 base64 characters: 6 bytes (the base64 of 6 bytes is 8 characters, of 9 bytes 12).
+  const p = createLimitsProcessor('limits/logs', { ...config, maxAttributes: 0, maxValueLength: 10 }, 'logs', sink, silentLogger());
+  const b64 = (b: string | Buffer) => Buffer.from(b).toString('base64');
+  const binary = Buffer.from([0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28, 0x9f, 0x98, 0x80]);
+  await p.consume([
+    log({
+      resource: resource('svc'),
+      attributes: attrs({
+        emoji: { bytesValue: b64('abcde😀') }, // '😀' is 4 bytes: the 6th byte is its first
+        accent: { bytesValue: b64('abcdeé!') }, // 'é' is 2 bytes, cut after its first
+        marker: { bytesValue: b64('ab<redacted:email>') }, // cut inside the marker
+        ascii: { bytesValue: b64('abcdefghi') },
+        binary: { bytesValue: b64(binary) },
+      }),
+      body: { bytesValue: b64('€€€') }, // 3 bytes each: the cut at 6 is between two
+    }),
+  ]);
+  const got = sink.all()[0]!;
+  const bytesOf = (v: unknown) => Buffer.from((v as { bytesValue: string }).bytesValue, 'base64');
+  const text = Object.fromEntries(got.attributes.map((kv) => [kv.key, bytesOf(kv.value)]));
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(text).filter(([k]) => k !== 'binary').map(([k, b]) => [k, b.toString('utf8')])),
+    { emoji: 'abcde', accent: 'abcde', marker: 'ab', ascii: 'abcdef' },
+  );
+  assert.deepEqual(text['binary'], binary.subarray(0, 6), 'binary bytes are cut at the limit');
+  assert.equal(bytesOf(got.body).toString('utf8'), '€€');
+  for (const kv of got.attributes) {
+    const value = (kv.value as { bytesValue: string }).bytesValue;
+    assert.ok(value.length <= 10, `${kv.key}: ${value.length} base64 characters`);
+    if (kv.key !== 'binary') assert.ok(isUtf8(bytesOf(kv.value)), `${kv.key} stays UTF-8`);
+  }
+
+  // A marker that ends within the limit is kept whole; a first character longer than the limit
+  // leaves nothing (not the text up to a marker after it).
+  const wide = createLimitsProcessor('limits/logs', { ...config, maxAttributes: 0, maxValueLength: 24 }, 'logs', sink, silentLogger());
+  await wide.consume([log({ resource: resource('svc'), attributes: attrs({ whole: { bytesValue: b64('a<redacted:email>bcdefghij') } }) })]);
+  assert.equal(bytesOf(sink.all()[1]!.attributes[0]!.value).toString('utf8'), 'a<redacted:email>b');
+  const narrow = createLimitsProcessor('limits/logs', { ...config, maxAttributes: 0, maxValueLength: 4 }, 'logs', sink, silentLogger());
+  await narrow.consume([log({ resource: resource('svc'), attributes: attrs({ first: { bytesValue: b64('😀<redacted:email>') } }) })]);
+  assert.deepEqual(sink.all()[2]!.attributes[0]!.value, { bytesValue: '' });
 });
 
 test('refuse: the batch is refused with a permanent error naming the limit and the value', async () => {

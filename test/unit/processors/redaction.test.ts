@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRedactionProcessor, defaultRedactionProcessorConfig } from '../../../ingest/processors/redaction/redaction-processor.ts';
-import { keyMatcher, redactText, RULES, type RuleName } from '../../../ingest/processors/redaction/rules.ts';
+import { bracketReader, keyMatcher, redactText, RULES, type RuleName } from '../../../ingest/processors/redaction/rules.ts';
 import { createLimitsProcessor, defaultLimitsProcessorConfig } from '../../../ingest/processors/limits/limits-processor.ts';
 import { withSecurityProcessors } from '../../../src/server/security.ts';
 import { testConfig } from '../../helpers/gateway.ts';
@@ -222,13 +222,85 @@ test('a bare secret value ends before a closing bracket it did not open, and JSO
     note: { pwd: '<redacted:secretAssignment>' },
   });
   assert.equal(redact('{"auth_token": [ "a\\"]", "b" ], "ok": 1}').text, '{"auth_token": "<redacted:secretAssignment>", "ok": 1}');
-  // Inside an escaped JSON text, or an array that never closes, the value's own keys are looked at.
+  // Inside an escaped JSON text too, and one that never closes (it was cut) is masked to the text's
+  // end: in both, only its own keys used to be looked at, so an array's strings were kept.
   assert.deepEqual(JSON.parse(JSON.parse(redact(JSON.stringify({ log: '{"credentials":{"password":"x","user":"bob"}}' })).text).log), {
-    credentials: { password: '<redacted:secretAssignment>', user: 'bob' },
+    credentials: '<redacted:secretAssignment>',
   });
-  assert.equal(redact('{"token":["a", {"password":"x"}').text, '{"token":["a", {"password":"<redacted:secretAssignment>"}');
+  assert.equal(redact('{"token":["a", {"password":"x"}').text, '{"token":"<redacted:secretAssignment>"');
   const wrapped = JSON.stringify({ log: '{"token":null,"password":1234}' });
   assert.deepEqual(JSON.parse(JSON.parse(redact(wrapped).text).log), { token: null, password: '<redacted:secretAssignment>' });
+});
+
+test('an object or array under a secret key is masked whole in JSON, JSON inside a JSON string, a Python repr and key=value text', () => {
+  const marker = '<redacted:secretAssignment>';
+  // JSON: brackets, quotes and backslashes inside its strings do not end it; the JSON stays valid.
+  const body = JSON.stringify({ token: ['a]', '{"b', '\\'], password: { x: 1, y: [']'] }, user: 'bob', api_key: [[1], { '}': '"' }], n: 2 });
+  assert.deepEqual(JSON.parse(redact(body).text), { token: marker, password: marker, user: 'bob', api_key: marker, n: 2 });
+  // JSON inside a JSON string (container runtimes' log lines): its escaped quotes and backslashes
+  // are read as the JSON's own; the outer JSON stays valid and so does the inner.
+  const inner = { token: ['a', ']"\\'], credentials: { user: 'u', pin: '1234' }, ok: 1 };
+  const wrapped = redact(JSON.stringify({ log: JSON.stringify(inner), stream: 'stdout' })).text;
+  assert.deepEqual(JSON.parse(wrapped), { log: JSON.stringify({ token: marker, credentials: marker, ok: 1 }), stream: 'stdout' });
+  // Cut before it closes: masked to where its text ends (the inner JSON's string, or the text).
+  const cut = redact('{"log":"{\\"token\\":[\\"a\\",\\"b","stream":"stdout"}').text;
+  assert.deepEqual(JSON.parse(cut), { log: `{"token":"${marker}"`, stream: 'stdout' });
+  assert.equal(redact('{"user":"bob","secret":{"k":["v"').text, `{"user":"bob","secret":"${marker}"`);
+  // Python's repr: strings in either quote.
+  assert.equal(redact("{'password': ['a]', \"it's\"], 'user': 'bob'}").text, `{'password': '${marker}', 'user': 'bob'}`);
+  assert.equal(redact("{'token': {'x': 'y'}}").text, `{'token': '${marker}'}`);
+  // key=value text, Go's %v of a map: the whole bracketed value, spaces and commas in it too.
+  for (const [text, want] of [
+    ['token=[a, b] user=bob', `token=${marker} user=bob`],
+    ['password: [hunter2, hunter3]', `password: ${marker}`],
+    ['map[password:[a b] user:bob]', `map[password:${marker} user:bob]`],
+    ['secret={"k": "v}"} next', `secret=${marker} next`],
+    ['token=[abc user=bob', `token=${marker} user=bob`], // never closed: a bare value as before
+  ]) {
+    assert.equal(redact(text!).text, want, text);
+  }
+  // Keys that do not name a secret keep their values; an empty object or array hides nothing.
+  const kept = '{"gen_ai.usage.input_tokens":[1,2],"token_count":{"a":1},"user":["a"],"token":[],"secret":{ }}';
+  assert.equal(redact(kept).text, kept);
+});
+
+test('objects and arrays under secret keys are read in linear time however they nest (characters read counted, results checked)', () => {
+  const marker = '<redacted:secretAssignment>';
+  // Many secret values in one large JSON text: each masked, each read once.
+  const many = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`token${i}`, ['a]', { b: '[' }]]));
+  const manyText = JSON.stringify(many);
+  const got = JSON.parse(redact(manyText).text) as Record<string, unknown>;
+  assert.equal(Object.keys(got).length, 20_000);
+  assert.ok(Object.values(got).every((v) => v === marker));
+
+  // Unclosed openers nested 100,000 deep (1 MB), then a secret that closes: every opener's question
+  // is answered from one read going on, so the secret is found, not left out of a spent budget.
+  const pad = '{"token":['.repeat(100_000);
+  const nested = `${pad}{"password":["s3cret"]}`;
+  const r = redact(nested).text;
+  assert.equal(r.includes('s3cret'), false);
+  // The first opener whose value, cut at the text's end, fits MAX_STRUCTURED_VALUE is masked to the end.
+  assert.ok(r.startsWith(pad.slice(0, 900_000)) && r.endsWith(`"token":"${marker}"`), r.slice(-80));
+
+  for (const [text, quoting] of [
+    [manyText, 'json'],
+    [nested, 'json'],
+    ['{"token":{'.repeat(100_000), 'json'],
+    ['"secret": ["'.repeat(100_000), 'json'], // each opener inside the previous read's string
+    ['\\"token\\":[\\"'.repeat(100_000), 'escaped'],
+    ["'token': ['".repeat(100_000), 'quotes'],
+    ['token=['.repeat(100_000), 'bare'],
+  ] as const) {
+    // Every opening bracket asked about, as redactAssignments may: the characters read stay within
+    // three times the text's length (each read once, plus a bounded share for text that does not
+    // read as its quoting says).
+    const reader = bracketReader(text);
+    for (let at = 0; at < text.length; at++) {
+      const c = text[at];
+      if (c === '[' || c === '{') reader.end(at, quoting);
+    }
+    assert.ok(reader.charsRead() <= 3 * text.length, `${text.slice(0, 12)}…: ${reader.charsRead()} characters read for ${text.length}`);
+  }
 });
 
 /** `n` Luhn-valid, in groups of four. */
@@ -293,6 +365,61 @@ test('a card number sent as an integer is masked under a card key; integers else
     'order.id': { intValue: visa },
     'card.expiry.month': { intValue: '12' },
   });
+});
+
+test('a card number sent as a double (a JSON parser\'s number) or inside a card\'s key-value list is masked; other numbers are kept', async () => {
+  // Found reviewing the integer fix: the Collector's JSON parser gives every number as a double, and
+  // a card is often an object (`card: {number: …, exp_month: 12}`) whose field names say nothing of
+  // a card. Only the card's own fields are read so (one level: not `card: {meta: {ref: …}}`).
+  const sink = sinkConsumer<'logs'>();
+  const p = createRedactionProcessor('redaction/logs', defaultRedactionProcessorConfig(), 'logs', sink, silentLogger());
+  const visa = 4111111111111111;
+  const card = (values: KeyValue[]): AnyValue => ({ kvlistValue: { values } });
+  await p.consume([
+    log({
+      resource: resource('svc'),
+      attributes: [
+        { key: 'card_number', value: { doubleValue: visa } },
+        { key: 'card', value: card([{ key: 'number', value: { intValue: String(visa) } }, { key: 'exp_month', value: { intValue: '12' } }, { key: 'brand', value: { stringValue: 'visa' } }]) },
+        { key: 'cards', value: { arrayValue: { values: [card([{ key: 'number', value: { doubleValue: 5555555555554444 } }])] } } },
+        { key: 'card.amount', value: { doubleValue: 12.5 } },
+        { key: 'card.number', value: { doubleValue: 4111111111111111e3 } }, // beyond 2^53: not its digits
+        { key: 'order', value: card([{ key: 'number', value: { doubleValue: visa } }]) },
+        { key: 'payment.card', value: card([{ key: 'meta', value: card([{ key: 'ref', value: { intValue: String(visa) } }]) }]) },
+        { key: 'price', value: { doubleValue: visa } },
+      ],
+    }),
+  ]);
+  assert.deepEqual(Object.fromEntries(sink.all()[0]!.attributes.map((kv) => [kv.key, kv.value])), {
+    card_number: { stringValue: '<redacted:creditCard>' },
+    card: card([{ key: 'number', value: { stringValue: '<redacted:creditCard>' } }, { key: 'exp_month', value: { intValue: '12' } }, { key: 'brand', value: { stringValue: 'visa' } }]),
+    cards: { arrayValue: { values: [card([{ key: 'number', value: { stringValue: '<redacted:creditCard>' } }])] } },
+    'card.amount': { doubleValue: 12.5 },
+    'card.number': { doubleValue: 4111111111111111e3 },
+    order: card([{ key: 'number', value: { doubleValue: visa } }]),
+    'payment.card': card([{ key: 'meta', value: card([{ key: 'ref', value: { intValue: String(visa) } }]) }]),
+    price: { doubleValue: visa },
+  });
+
+  // Random 64-bit IDs as integers and doubles, bare or in a key-value list, under keys that are not
+  // a card's: none masked.
+  let seed = 0x2545f4914f6cdd1dn;
+  const next = () => (seed = (seed * 6364136223846793005n + 1442695040888963407n) & 0xffffffffffffffffn);
+  const ids = Array.from({ length: 2_000 }, () => next());
+  const ids2 = sinkConsumer<'logs'>();
+  const p2 = createRedactionProcessor('redaction/logs', defaultRedactionProcessorConfig(), 'logs', ids2, silentLogger());
+  await p2.consume(
+    ids.map((id) =>
+      log({
+        resource: resource('svc'),
+        attributes: [
+          { key: 'trace.id', value: { intValue: String(id) } },
+          { key: 'request', value: card([{ key: 'id', value: { intValue: String(id >> 1n) } }, { key: 'n', value: { doubleValue: Number(id >> 11n) } }]) },
+        ],
+      }),
+    ),
+  );
+  assert.equal(JSON.stringify(ids2.all().map((r) => r.attributes)).includes('redacted'), false);
 });
 
 test('URL passwords: an empty user, an @ inside the password or the user, not the path or query', () => {
