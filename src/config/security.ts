@@ -132,6 +132,11 @@ export interface ConnectionLimits {
   maxPerListener: number;
   /** The same from one client address, authenticated or not, so one client cannot take every slot (0 = no cap). */
   maxPerAddress: number;
+  /**
+   * IPv6 clients are counted for maxPerAddress by this many leading bits of their address (64: one
+   * network, since a host on a /64 can use any of its 2^64 addresses; 128: each address alone).
+   */
+  ipv6PrefixLength: number;
 }
 
 export function defaultConnectionLimits(): ConnectionLimits {
@@ -146,6 +151,7 @@ export function defaultConnectionLimits(): ConnectionLimits {
     grpcKeepaliveTimeoutMs: 20_000,
     maxPerListener: 10_000,
     maxPerAddress: 2_000,
+    ipv6PrefixLength: 64,
   };
 }
 
@@ -245,6 +251,9 @@ export function validateSecurityConfig(cfg: { auth: AuthConfig; limits: LimitsCo
   }
   for (const key of ['maxDepth', 'maxAliases', 'maxTokens', 'maxCost', 'defaultListSize', 'maxQueryBytes', 'maxBodyBytes'] as const) {
     if (limits.graphql[key] < 1) throw new ConfigError(`limits.graphql.${key}: expected an integer greater than 0 (actual: ${limits.graphql[key]})`);
+  }
+  if (limits.connections.ipv6PrefixLength < 1 || limits.connections.ipv6PrefixLength > 128) {
+    throw new ConfigError(`limits.connections.ipv6PrefixLength: expected 1 to 128 bits (64: one IPv6 network per client; actual: ${limits.connections.ipv6PrefixLength})`);
   }
   if (limits.refusalDelay.maxMs > MAX_REFUSAL_DELAY_MS) {
     throw new ConfigError(`limits.refusalDelay.maxMs: expected at most ${MAX_REFUSAL_DELAY_MS} (longer holds run into clients' own timeouts; actual: ${limits.refusalDelay.maxMs})`);

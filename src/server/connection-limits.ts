@@ -4,6 +4,7 @@
 // Every listener also caps the connections it holds at once, in all and per client address.
 import type { Server, ServerOptions } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { defaultConnectionLimits, type ConnectionLimits } from '../config/security.ts';
 import type { MetricSample } from './metrics.ts';
@@ -32,13 +33,28 @@ export function grpcServerOptions(limits: ConnectionLimits): Record<string, numb
   };
 }
 
+/**
+ * What a client address is counted under for maxPerAddress: an IPv4 address itself (also when a
+ * dual-stack listener sees it as `::ffff:a.b.c.d`), an IPv6 one its network, the first
+ * `ipv6PrefixLength` bits (`2001:db8:1:2::/64`): one host on a /64 can connect from as many of its
+ * addresses as it likes, so counting each alone would cap nothing.
+ */
+export function addressKey(address: string, ipv6PrefixLength: number): string {
+  if (!ipaddr.isValid(address)) return address; // a Unix socket's, or none
+  const ip = ipaddr.process(address); // ::ffff:a.b.c.d → a.b.c.d
+  if (ip.kind() === 'ipv4' || ipv6PrefixLength >= 128) return ip.toString();
+  const bytes = ip.toByteArray();
+  for (let bit = ipv6PrefixLength; bit < 128; bit++) bytes[bit >> 3]! &= ~(0x80 >> (bit & 7));
+  return `${ipaddr.fromByteArray(bytes).toString()}/${ipv6PrefixLength}`;
+}
+
 /** The gaps between two warnings about refused connections of one listener (the count is in each). */
 const REFUSAL_LOG_EVERY_MS = 10_000;
 
 export interface ConnectionCaps {
   /**
    * Caps `server`'s connections at limits.maxPerListener in all and limits.maxPerAddress per client
-   * address, counted from accept, before anything is read (so unauthenticated clients too). Over a
+   * address (an IPv6 client's network: addressKey), counted from accept, before anything is read (so unauthenticated clients too). Over a
    * cap, `refusal` 'http503' answers a plain HTTP/1.1 connection 503 naming the limit and closes it
    * before its request is read; 'close' closes it (TLS, where nothing can be said before the
    * handshake, the cost a cap saves; gRPC's HTTP/2). `listener` names it in the log and on /metrics.
@@ -78,7 +94,7 @@ export function createConnectionCaps(limits: ConnectionLimits, logger: Logger): 
       };
       // Before node's own listener, which would start reading the request (HTTP) or the handshake (TLS).
       server.prependListener('connection', (socket: Socket) => {
-        const address = socket.remoteAddress ?? '';
+        const address = addressKey(socket.remoteAddress ?? '', limits.ipv6PrefixLength);
         const fromAddress = perAddress.get(address) ?? 0;
         if (maxPerListener > 0 && open >= maxPerListener) return refuse(socket, 'maxPerListener', maxPerListener, address);
         if (maxPerAddress > 0 && fromAddress >= maxPerAddress) return refuse(socket, 'maxPerAddress', maxPerAddress, address);

@@ -472,3 +472,37 @@ describe('connections open at once are capped per client address and per listene
     await Promise.all(held.slice(1).map(closed));
   });
 });
+
+describe('IPv6 clients are capped per network', () => {
+  let gw: TestGateway;
+  before(async () => {
+    // ::1 is in ::/64, the network named in the refusal (addressKey; unit-tested over many addresses).
+    gw = await startGateway({ graphql: { host: '::1' }, limits: { connections: { maxPerAddress: 2 } } });
+  });
+  after(() => gw?.stop());
+
+  test('past maxPerAddress, the 503 names the client\'s /64, not its address', async () => {
+    const url = new URL(gw.graphqlUrl);
+    const addr = { host: '::1', port: Number(url.port) };
+    const held = await Promise.all([0, 1].map(() => new Promise<net.Socket>((resolve, reject) => {
+      const socket = net.connect(addr, () => resolve(socket));
+      socket.once('error', reject);
+    })));
+    const refused = await waitFor(
+      () => new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = http.request(gw.graphqlUrl, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode!, text }));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ query: '{ __typename }' }));
+      }),
+      (r) => r.status === 503,
+      'the per-network cap',
+    );
+    assert.match(refused.text, /^::\/64 has 2 connections open \(limits\.connections\.maxPerAddress = 2\)/);
+    held.forEach((s) => s.destroy());
+  });
+});

@@ -172,6 +172,7 @@ test('limits.connections comes from TELEQL_* environment variables, each checked
     TELEQL_GRPC_KEEPALIVE_TIMEOUT_MS: '0',
     TELEQL_MAX_CONNECTIONS_PER_LISTENER: '1008',
     TELEQL_MAX_CONNECTIONS_PER_ADDRESS: '1009',
+    TELEQL_CONNECTIONS_IPV6_PREFIX_LENGTH: '56',
   };
   assert.deepEqual(loadConfig({ env }).limits.connections, {
     httpKeepAliveTimeoutMs: 1001,
@@ -184,6 +185,7 @@ test('limits.connections comes from TELEQL_* environment variables, each checked
     grpcKeepaliveTimeoutMs: 0,
     maxPerListener: 1008,
     maxPerAddress: 1009,
+    ipv6PrefixLength: 56,
   });
   // Every limits.connections key has its variable, so a key added later without one fails here.
   const covered = new Set(ENV_VARS.map((v) => v.path));
