@@ -11,7 +11,7 @@ import type { AnyValue, KeyValue } from '../../../src/model/telemetry.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import { SettingError } from '../../../src/config/merge.ts';
 import { visitBatch } from '../attributes-walk.ts';
-import { ASSIGNMENT_KEYS, DEFAULT_KEY_QUALIFIERS, LONE_CONTEXT_DIGITS, RULES, type RuleName, isCardKey, keyMatcher, keyWords, redactSqlLiterals, redactText } from './rules.ts';
+import { ASSIGNMENT_KEYS, CARD_CODE_KEYS, DEFAULT_KEY_QUALIFIERS, LONE_CONTEXT_DIGITS, RULES, type RuleName, isCardKey, keyMatcher, keyWords, redactSqlLiterals, redactText } from './rules.ts';
 
 export interface RedactionProcessorConfig {
   /** Which rules run (all by default). */
@@ -34,7 +34,7 @@ export interface RedactionProcessorConfig {
 export function defaultRedactionProcessorConfig(): RedactionProcessorConfig {
   return {
     rules: [...RULES],
-    sensitiveKeys: ['password', 'passwords', 'passwd', 'secret', 'secrets', 'token', 'api_key', 'apikey', 'authorization', 'cookie', 'cookies', 'credential', 'credentials', 'private_key'],
+    sensitiveKeys: ['password', 'passwords', 'passwd', 'secret', 'secrets', 'token', 'api_key', 'apikey', 'authorization', 'cookie', 'cookies', 'credential', 'credentials', 'private_key', ...CARD_CODE_KEYS],
     sensitiveKeyQualifiers: [...DEFAULT_KEY_QUALIFIERS],
     sqlKeys: ['db.statement', 'db.query.text'],
   };

@@ -44,7 +44,14 @@ export function keyWords(key: string): string {
 export const DEFAULT_KEY_QUALIFIERS = ['count', 'type', 'usage', 'length', 'size', 'limit'];
 
 /** Keys whose value `key=value` / `"key": "value"` text is masked by the secretAssignment rule. */
-export const ASSIGNMENT_KEYS = ['password', 'passwd', 'pwd', 'secret', 'token', 'api_key', 'apikey', 'access_key', 'accesskey', 'private_key', 'credentials'];
+/**
+ * A card's verification code (CVV, CVC, CSC): three or four digits no rule could tell from any other
+ * number, and data PCI DSS forbids storing at all once a payment is authorised, so its keys are
+ * secret keys (their values masked whole, in attributes and in `key=value` text).
+ */
+export const CARD_CODE_KEYS = ['cvv', 'cvv2', 'cvc', 'cvc2', 'csc', 'security_code'];
+
+export const ASSIGNMENT_KEYS = ['password', 'passwd', 'pwd', 'secret', 'token', 'api_key', 'apikey', 'access_key', 'accesskey', 'private_key', 'credentials', ...CARD_CODE_KEYS];
 
 /**
  * Whether a key names a secret, after `entries` (each compared as its keyWords). An entry matches

@@ -485,6 +485,40 @@ test('sensitive keys are matched word by word: tokens of AI usage stay, every cr
   for (const key of masked) assert.deepEqual(got.get(key), { stringValue: '<redacted:sensitiveKey>' }, key);
 });
 
+test('a card\'s verification code is masked under its keys, as an attribute (string or number) and in key=value and JSON text', async () => {
+  // Three or four digits no pattern tells from another number, and data PCI DSS forbids storing:
+  // only the key says what it is.
+  const sink = sinkConsumer<'logs'>();
+  const p = createRedactionProcessor('redaction/logs', defaultRedactionProcessorConfig(), 'logs', sink, silentLogger());
+  await p.consume([
+    log({
+      resource: resource('checkout'),
+      attributes: [
+        { key: 'card.cvv', value: { stringValue: '123' } },
+        { key: 'payment.cvc', value: { intValue: '4567' } },
+        { key: 'cvv2', value: { doubleValue: 321 } },
+        { key: 'card', value: { kvlistValue: { values: [{ key: 'security_code', value: { intValue: '999' } }, { key: 'exp_month', value: { intValue: '12' } }] } } },
+        { key: 'card.cvv_length', value: { intValue: '3' } }, // a property of the code, not the code
+        { key: 'misc', value: { stringValue: '123' } },
+      ],
+      body: { stringValue: 'charge failed: card=4111 1111 1111 1111 cvv=123 exp=12/27 {"cvc": "456", "amount": 12}' },
+    }),
+  ]);
+  const got = sink.all()[0]!;
+  const masked = { stringValue: '<redacted:sensitiveKey>' };
+  assert.deepEqual(Object.fromEntries(got.attributes.map((kv) => [kv.key, kv.value])), {
+    'card.cvv': masked,
+    'payment.cvc': masked,
+    cvv2: masked,
+    card: { kvlistValue: { values: [{ key: 'security_code', value: masked }, { key: 'exp_month', value: { intValue: '12' } }] } },
+    'card.cvv_length': { intValue: '3' },
+    misc: { stringValue: '123' },
+  });
+  assert.deepEqual(got.body, {
+    stringValue: 'charge failed: card=<redacted:creditCard> cvv=<redacted:secretAssignment> exp=12/27 {"cvc": "<redacted:secretAssignment>", "amount": 12}',
+  });
+});
+
 test('a key-value list under a sensitive key has every value masked, its keys kept; lists and bytes are masked whole', async () => {
   const sink = sinkConsumer<'logs'>();
   const p = createRedactionProcessor('redaction/logs', defaultRedactionProcessorConfig(), 'logs', sink, silentLogger());
