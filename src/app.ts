@@ -399,6 +399,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       await search?.close();
       await closeReaders?.();
       await tail.close();
+      security.close();
       await store?.close();
       log.info('stopped');
     })();

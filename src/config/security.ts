@@ -163,6 +163,8 @@ export interface TlsConfig {
   clientCaFile: string;
   /** With clientCaFile: refuse OTLP clients without a certificate signed by it. */
   requireClientCert: boolean;
+  /** How often the files are looked at for a change (renewed certificates are served without a restart); 0 = read once. */
+  reloadIntervalMs: number;
 }
 
 export function defaultAuthConfig(): AuthConfig {
@@ -200,7 +202,7 @@ export function defaultLimitsConfig(): LimitsConfig {
 }
 
 export function defaultTlsConfig(): TlsConfig {
-  return { certFile: '', keyFile: '', clientCaFile: '', requireClientCert: false };
+  return { certFile: '', keyFile: '', clientCaFile: '', requireClientCert: false, reloadIntervalMs: 60_000 };
 }
 
 /** limits.refusalDelay.maxMs at most: a longer hold outlasts most clients' request timeouts (the OTel exporters' is 10 s). */
@@ -261,4 +263,5 @@ export function validateSecurityConfig(cfg: { auth: AuthConfig; limits: LimitsCo
   if (Boolean(tls.certFile) !== Boolean(tls.keyFile)) throw new ConfigError('tls: set both certFile and keyFile, or neither');
   if ((tls.clientCaFile || tls.requireClientCert) && !tls.certFile) throw new ConfigError('tls.clientCaFile: mutual TLS needs tls.certFile and tls.keyFile');
   if (tls.requireClientCert && !tls.clientCaFile) throw new ConfigError('tls.requireClientCert: needs tls.clientCaFile');
+  if (!Number.isInteger(tls.reloadIntervalMs) || tls.reloadIntervalMs < 0) throw new ConfigError(`tls.reloadIntervalMs: expected an integer of 0 or more (actual: ${tls.reloadIntervalMs})`);
 }

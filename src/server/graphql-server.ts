@@ -3,7 +3,8 @@
 // authenticator (credentials from headers, or the connection_init payload / upgrade request headers
 // on WebSocket), which also fixes the tenant; then rate limits, the deadline and the query limits apply.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { ListenerTls } from './tls.ts';
 import type { AddressInfo } from 'node:net';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ExecutionArgs, type execute as graphqlExecute, type subscribe as graphqlSubscribe } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
@@ -73,8 +74,8 @@ export interface GraphQLServerOptions {
   connections?: ConnectionLimits;
   /** Caps on the connections open at once (limits.connections.maxPerListener, maxPerAddress; none when absent). */
   connectionCaps?: ConnectionCaps;
-  /** Serve HTTPS / WSS with these options. */
-  tls?: HttpsOptions;
+  /** Serve HTTPS / WSS with this certificate (without the OTLP client CA), following its reloads. */
+  tls?: ListenerTls;
   /** tail.compiled: subscription events run compiled (default true). */
   compileSubscriptions?: boolean;
   /** tail.flushIntervalMs / busyFlushIntervalMs: how long pushed tail events are held to share a socket write (default: at once). */
@@ -450,7 +451,8 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   };
   const connections = opts.connections ?? defaultConnectionLimits();
   const serverOptions = httpServerOptions(connections);
-  const server: Server = opts.tls ? createHttpsServer({ ...opts.tls, ...serverOptions }, handler) : createServer(serverOptions, handler);
+  const server: Server = opts.tls ? createHttpsServer({ ...opts.tls.server, ...serverOptions }, handler) : createServer(serverOptions, handler);
+  if (opts.tls) opts.tls.follow(server as HttpsServer, 'graphql');
   applyHttpTimeouts(server, connections);
   opts.connectionCaps?.apply(server, 'graphql', opts.tls ? 'close' : 'http503');
 

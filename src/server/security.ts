@@ -12,7 +12,7 @@ import type { MetricSample } from './metrics.ts';
 import { createConnectionCaps } from './connection-limits.ts';
 import { createReceiverGuard } from '../../ingest/receivers/otlp/guard.ts';
 import { componentType } from '../../ingest/registry.ts';
-import { receiverTls } from '../../ingest/receivers/otlp/tls.ts';
+import { listenerTls as createListenerTls } from './tls.ts';
 import type { OtlpReceiverEnvironment } from '../../ingest/receivers/otlp/factory.ts';
 import type { GraphQLServerOptions } from './graphql-server.ts';
 
@@ -23,6 +23,8 @@ export interface Security {
   metrics(): MetricSample[];
   /** Logs the loud warning for listeners bound beyond loopback while auth is off. */
   warnIfExposed(): void;
+  /** Stops looking at the TLS files. */
+  close(): void;
 }
 
 export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
@@ -33,9 +35,9 @@ export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
   const refusalDelay = createRefusalDelay(cfg.limits.refusalDelay, componentLogger(root, 'limits'));
   // Each HTTP listener counts its own connections.
   const connectionCaps = createConnectionCaps(cfg.limits.connections, componentLogger(root, 'limits'));
-  // The files are read once for every listener; the GraphQL one serves the certificate without the client CA.
-  const listenerTls = receiverTls(cfg.tls);
-  const tls = listenerTls?.server;
+  // The files are read for every listener at once (and again when they change); the GraphQL one
+  // serves the certificate without the client CA.
+  const listenerTls = createListenerTls(cfg.tls, componentLogger(root, 'tls'));
   return {
     receiver: {
       guard: createReceiverGuard({
@@ -51,8 +53,9 @@ export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
       connections: cfg.limits.connections,
       connectionCaps,
     },
-    graphql: { authenticator, metricsAccess: cfg.auth.metrics, limits: cfg.limits.graphql, connections: cfg.limits.connections, connectionCaps, refusalDelay, ...(tls && { tls }) },
-    metrics: () => [...refusalDelay.metrics(), ...connectionCaps.metrics()],
+    graphql: { authenticator, metricsAccess: cfg.auth.metrics, limits: cfg.limits.graphql, connections: cfg.limits.connections, connectionCaps, refusalDelay, ...(listenerTls && { tls: listenerTls }) },
+    metrics: () => [...refusalDelay.metrics(), ...connectionCaps.metrics(), ...(listenerTls?.metrics() ?? [])],
+    close: () => listenerTls?.close(),
     warnIfExposed() {
       const hosts: Record<string, string | undefined> = { graphql: cfg.graphql.host };
       for (const [id, section] of Object.entries(cfg.receivers)) {

@@ -2,22 +2,27 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { grpcExport } from '../helpers/otlp-grpc.ts';
 import { spansJson, toProtobuf } from '../helpers/otlp-bodies.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 function makePki(dir: string) {
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=teleql test CA');
   writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  for (const name of ['server', 'client']) {
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name === 'server' ? 'localhost' : 'otlp-client'}`);
-    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', ...(name === 'server' ? ['-extfile', 'server.ext'] : []));
+  // server2: the certificate a renewal brings (same CA and names, another key).
+  for (const name of ['server', 'server2', 'client']) {
+    const server = name !== 'client';
+    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${server ? 'localhost' : 'otlp-client'}`);
+    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', server ? (name === 'server' ? '1' : '2') : '1', ...(server ? ['-extfile', 'server.ext'] : []));
   }
   const read = (f: string) => readFileSync(join(dir, f));
   return { ca: read('ca.crt'), clientCert: read('client.crt'), clientKey: read('client.key'), file: (f: string) => join(dir, f) };
@@ -72,5 +77,87 @@ describe('TLS', () => {
     assert.equal(noCert.code, grpc.status.UNAVAILABLE);
     const plain = await grpcExport(gw.otlpGrpc, 'traces', proto);
     assert.equal(plain.code, grpc.status.UNAVAILABLE);
+  });
+});
+
+describe('TLS files are read again when they change', () => {
+  let dir: string;
+  let pki: ReturnType<typeof makePki>;
+  let gw: TestGateway;
+  const live = (f: string) => join(dir, `live.${f}`);
+  /** Replaced as a renewal does: written beside, then renamed over (a reader never sees half a file). */
+  const install = (from: string, to: string) => (copyFileSync(from, `${to}.tmp`), renameSync(`${to}.tmp`, to));
+  const fingerprintOf = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256;
+  /** The certificate a new TLS connection to host:port is given. */
+  const served = (hostPort: string) =>
+    new Promise<string>((resolve, reject) => {
+      const url = new URL(`https://${hostPort.replace(/^\w+:\/\//, '')}`);
+      const socket = tls.connect({ host: url.hostname, port: Number(url.port), servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
+        resolve(socket.getPeerCertificate().fingerprint256);
+        socket.destroy();
+      });
+      socket.once('error', reject);
+    });
+  const listeners = () => [gw.graphqlUrl, gw.otlpHttp, gw.otlpGrpc];
+  const metrics = async () => (await request(gw.graphqlUrl.replace('http:', 'https:').replace('/graphql', '/metrics'), { ca: pki.ca })).text;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'teleql-tls-reload-'));
+    pki = makePki(dir);
+    install(pki.file('server.crt'), live('crt'));
+    install(pki.file('server.key'), live('key'));
+    gw = await startGateway({ tls: { certFile: live('crt'), keyFile: live('key'), reloadIntervalMs: 50 } });
+  });
+  after(async () => {
+    await gw?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a renewed certificate is served by every listener to new connections, open ones keep going; a half-written renewal is not served', async () => {
+    const [first, second] = [fingerprintOf(pki.file('server.crt')), fingerprintOf(pki.file('server2.crt'))];
+    assert.deepEqual(await Promise.all(listeners().map(served)), [first, first, first]);
+    assert.match(await metrics(), new RegExp(`teleql_tls_certificate_not_after_seconds ${Date.parse(new X509Certificate(readFileSync(pki.file('server.crt'))).validTo) / 1000}\n`));
+    // A connection opened before the renewal, used after it.
+    const url = new URL(gw.graphqlUrl);
+    const open = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const socket = tls.connect({ host: url.hostname, port: Number(url.port), ca: pki.ca, servername: 'localhost' }, () => resolve(socket));
+      socket.once('error', reject);
+    });
+
+    // Halfway: the new certificate beside the old key is not a pair. It is not served; the old one stays.
+    install(pki.file('server2.crt'), live('crt'));
+    await waitFor(metrics, (m) => /teleql_tls_reloads_total\{result="failed"\} [1-9]/.test(m), 'the failed reload');
+    assert.deepEqual(await Promise.all(listeners().map(served)), [first, first, first]);
+
+    // The key arrives: every listener serves the new certificate.
+    install(pki.file('server2.key'), live('key'));
+    await waitFor(() => Promise.all(listeners().map(served)), (got) => got.every((f) => f === second), 'the renewed certificate on every listener');
+    const m = await metrics();
+    assert.match(m, /teleql_tls_reloads_total\{result="ok"\} 1\n/);
+    assert.match(m, new RegExp(`teleql_tls_certificate_not_after_seconds ${Date.parse(new X509Certificate(readFileSync(pki.file('server2.crt'))).validTo) / 1000}\n`));
+
+    // The connection opened before the renewal keeps its certificate and is still served, and clients
+    // trusting the CA talk to the renewed listeners.
+    assert.equal(open.getPeerCertificate().fingerprint256, first);
+    const answer = await new Promise<string>((resolve) => {
+      let text = '';
+      open.setEncoding('utf8').on('data', (d: string) => (text += d) && /\r\n\r\n/.test(text) && resolve(text));
+      open.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    });
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    open.destroy();
+    assert.equal((await request(gw.graphqlUrl.replace('http:', 'https:'), { method: 'POST', ca: pki.ca, headers: { 'content-type': 'application/json' } }, JSON.stringify({ query: '{ __typename }' }))).status, 200);
+    const body = JSON.stringify(spansJson([{ name: 'after-renewal', service: 'tls-reload' }]));
+    const overHttp = await request(gw.otlpHttp.replace('http:', 'https:') + '/v1/traces', { method: 'POST', ca: pki.ca, headers: { 'content-type': 'application/json' } }, body);
+    assert.equal(overHttp.status, 200);
+    const overGrpc = await grpcExport(gw.otlpGrpc, 'traces', toProtobuf('traces', JSON.parse(body)), {}, grpc.credentials.createSsl(pki.ca));
+    assert.equal(overGrpc.code, grpc.status.OK, overGrpc.details);
+  });
+
+  test('a key that is not the certificate\'s stops start-up naming tls.keyFile', async () => {
+    await assert.rejects(startGateway({ tls: { certFile: pki.file('server.crt'), keyFile: pki.file('server2.key') } }), (err: Error) => {
+      assert.match(err.message, /^tls\.keyFile: .*server2\.key with .*server\.crt: .*key values mismatch/);
+      return true;
+    });
   });
 });

@@ -7,7 +7,7 @@ import { otlpProto } from '../../../src/otlp/proto.ts';
 import { FAILURE_REASONS, type OtlpReceiverStats, type RunningServer, emptyStats } from './receive.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import { type ReceiverGuard, openGuard } from './guard.ts';
-import type { ReceiverTls } from './tls.ts';
+import type { ListenerTls } from '../../../src/server/tls.ts';
 import { type ConnectionCaps, type ConnectionLimits, defaultConnectionLimits } from '../../../src/server/connection-limits.ts';
 import { type RefusalDelay, noRefusalDelay } from '../../../src/limits/refusal-delay.ts';
 
@@ -23,7 +23,7 @@ export interface OtlpReceiver extends Receiver {
 /** What the process gives every OTLP receiver besides its own config section. */
 export interface OtlpReceiverEnvironment {
   guard?: ReceiverGuard;
-  tls?: ReceiverTls;
+  tls?: ListenerTls;
   /** Idle and slow connection timeouts (limits.connections; the defaults when absent). */
   connections?: ConnectionLimits;
   /** The tarpit for flooding tenants' refusals (limits.refusalDelay; none when absent). */
@@ -59,7 +59,7 @@ export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceive
           grpc = await startGrpcServer({ config, next, ctx, logger, guard, connections, refusalDelay, credentials: env.tls?.grpc, connectionCaps: env.connectionCaps, listenerName: `${settings.id}/grpc` });
         }
         if (config.http.enabled && !stopped) {
-          http = await startHttpServer({ config, next, ctx, logger, guard, connections, refusalDelay, tls: env.tls?.http, connectionCaps: env.connectionCaps, listenerName: `${settings.id}/http` });
+          http = await startHttpServer({ config, next, ctx, logger, guard, connections, refusalDelay, tls: env.tls, connectionCaps: env.connectionCaps, listenerName: `${settings.id}/http` });
         }
       } catch (err) {
         await closeAll();

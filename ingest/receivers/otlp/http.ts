@@ -13,6 +13,7 @@ import type { ReceiverGuard } from './guard.ts';
 import { nodeHeaders } from '../../../src/auth/types.ts';
 import { type ConnectionCaps, type ConnectionLimits, applyHttpTimeouts, httpServerOptions } from '../../../src/server/connection-limits.ts';
 import { type RefusalDelay, holdHttpRefusal } from '../../../src/limits/refusal-delay.ts';
+import type { ListenerTls } from '../../../src/server/tls.ts';
 import { RequestBodyError, SUPPORTED_ENCODINGS, contentEncoding, declaredLength, readRequestBody } from '../../../src/server/request-body.ts';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
@@ -38,7 +39,8 @@ export interface HttpServerOptions {
   /** Holds a flooding tenant's 429s until its Retry-After window ends (limits.refusalDelay). */
   refusalDelay: RefusalDelay;
   /** TLS (and client-certificate) options; plain HTTP when absent. */
-  tls?: https.ServerOptions;
+  /** TLS (OTLP's: with the client CA); the server follows its reloads. */
+  tls?: ListenerTls;
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningServer> {
@@ -54,7 +56,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
     });
   };
   const serverOptions = httpServerOptions(opts.connections);
-  const server = opts.tls ? https.createServer({ ...opts.tls, ...serverOptions }, listener) : http.createServer(serverOptions, listener);
+  const server = opts.tls ? https.createServer({ ...opts.tls.http, ...serverOptions }, listener) : http.createServer(serverOptions, listener);
+  if (opts.tls) opts.tls.follow(server as https.Server, 'otlp');
   applyHttpTimeouts(server, opts.connections);
   opts.connectionCaps?.apply(server, opts.listenerName ?? 'otlp/http', opts.tls ? 'close' : 'http503');
   // A client that announces its size with `Expect: 100-continue` learns about 413 before sending it.
