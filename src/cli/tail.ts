@@ -2,6 +2,7 @@
 // they arrive, one line each: coloured for people (no colour when stdout is not a terminal or
 // NO_COLOR is set), or one JSON object per line with --json. Filters are flags; the gateway
 // checks them (a bad one ends the command with the gateway's error code).
+import { readFileSync } from 'node:fs';
 import { parseArgs, styleText } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -15,7 +16,12 @@ span flags (--status, --min-duration) or only log flags (--severity) are given, 
 Options:
   --url URL             the gateway's GraphQL endpoint (http://127.0.0.1:4000/graphql; ws:// works too)
   --tenant ID           tenant (X-Scope-OrgID)
-  --header 'K: V'       extra header on the WebSocket request, e.g. authorization (repeatable)
+  --header 'K: V'       extra header on the WebSocket request (repeatable)
+  --ca FILE             PEM CA certificate(s) to trust for https:// / wss:// (a private CA)
+
+Environment: TELEQL_URL (the --url default); TELEQL_TOKEN, an API key or JWT sent as
+"Authorization: Bearer …" (kept out of the shell history and the process list, where a
+--header would show it; an authorization --header wins).
   --json                one JSON object per line: {"type":"span"|"log", …}
   --since TIME          replay stored records first: RFC 3339 time, or an age such as 15m or 2h
   --service NAME        service.name (repeatable)
@@ -71,6 +77,8 @@ interface LogOut {
 interface Parsed {
   url: string;
   headers: Record<string, string>;
+  /** --ca: trusted for the TLS connection. */
+  ca?: Buffer;
   tenant?: string;
   json: boolean;
   since?: string;
@@ -78,13 +86,14 @@ interface Parsed {
   logs?: Record<string, unknown>;
 }
 
-function parse(args: string[], now: () => number): Parsed {
+function parse(args: string[], env: NodeJS.ProcessEnv, now: () => number): Parsed {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
     strict: true,
     options: {
-      url: { type: 'string', default: 'http://127.0.0.1:4000/graphql' },
+      url: { type: 'string', default: env.TELEQL_URL || 'http://127.0.0.1:4000/graphql' },
+      ca: { type: 'string' },
       tenant: { type: 'string' },
       header: { type: 'string', multiple: true, default: [] },
       json: { type: 'boolean', default: false },
@@ -107,6 +116,16 @@ function parse(args: string[], now: () => number): Parsed {
     const i = h.indexOf(':');
     if (i <= 0) throw new TailUsageError(`--header "${h}": expected "Name: value"`);
     headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+  }
+  const token = env.TELEQL_TOKEN?.trim();
+  if (token && !Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) headers.Authorization = `Bearer ${token}`;
+  let ca: Buffer | undefined;
+  if (values.ca !== undefined) {
+    try {
+      ca = readFileSync(values.ca);
+    } catch (err) {
+      throw new TailUsageError(`--ca "${values.ca}": cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
   }
 
   let url = values.url;
@@ -163,7 +182,7 @@ function parse(args: string[], now: () => number): Parsed {
     }
     since = ago === undefined ? values.since : new Date(now() - Number(ago / 1_000_000n)).toISOString();
   }
-  return { url, headers, tenant: values.tenant, json: values.json, since, spans, logs };
+  return { url, headers, ...(ca && { ca }), tenant: values.tenant, json: values.json, since, spans, logs };
 }
 
 type Style = Parameters<typeof styleText>[0];
@@ -225,7 +244,7 @@ export function formatLog(l: LogOut, paint: (style: Style, text: string) => stri
 export async function runTail(args: string[], io: TailIo, now: () => number = Date.now): Promise<number> {
   let opts: Parsed;
   try {
-    opts = parse(args, now);
+    opts = parse(args, io.env, now);
   } catch (err) {
     if (err instanceof TailUsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
       io.stderr.write(`teleql tail: ${err.message}\n\n${TAIL_USAGE}`);
@@ -237,7 +256,7 @@ export async function runTail(args: string[], io: TailIo, now: () => number = Da
   const headers = { ...opts.headers, ...(opts.tenant && { 'X-Scope-OrgID': opts.tenant }) };
   class HeaderWebSocket extends WebSocket {
     constructor(address: string | URL, protocols?: string | string[]) {
-      super(address, protocols, { headers });
+      super(address, protocols, { headers, ...(opts.ca && { ca: opts.ca }) });
     }
   }
   let failure: string | undefined;

@@ -8,6 +8,12 @@ import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { hex, logsBody, nowNs, postOtlp, spansBody, subscriptions } from '../helpers/tail-client.ts';
 import { sendTrace } from '../helpers/otel-sdk.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashApiKey } from '../../src/auth/api-keys.ts';
+import { makePki } from '../helpers/pki.ts';
 
 interface Cli {
   proc: ChildProcess;
@@ -145,5 +151,64 @@ describe('teleql tail', () => {
     running.push(down);
     assert.equal(await down.exit, 1);
     assert.match(down.stderr(), /teleql tail: (cannot connect to|connection to) ws:\/\/127\.0\.0\.1:1\/graphql/);
+  });
+});
+
+describe('teleql tail against a gateway with TLS and API keys', () => {
+  const KEY = 'tail-cli-key-0123456789abcdef';
+  let dir: string;
+  let pki: ReturnType<typeof makePki>;
+  let gw: TestGateway;
+  const running: Cli[] = [];
+  const https_ = (url: string) => url.replace('http:', 'https:');
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'teleql-tail-tls-'));
+    pki = makePki(dir);
+    gw = await startGateway({
+      auth: { mode: 'apiKey', apiKeys: [{ name: 'cli', hash: hashApiKey(KEY), tenant: 'cli-tls', scopes: ['ingest', 'query'] }] },
+      tls: { certFile: pki.file('server.crt'), keyFile: pki.file('server.key') },
+    });
+  });
+  after(async () => {
+    for (const c of running) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+    await gw?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('--ca trusts a private CA and TELEQL_TOKEN is sent as the bearer credential; without either it exits 1 saying why', async () => {
+    // The token comes from the environment (not the command line, where `ps` shows it); NODE_EXTRA_CA_CERTS is cleared so only --ca can make the CA trusted.
+    const env = { TELEQL_URL: https_(gw.graphqlUrl), TELEQL_TOKEN: KEY, NODE_EXTRA_CA_CERTS: '' };
+    const c = cli(['spans', '--json', '--ca', pki.file('ca.crt')], env);
+    running.push(c);
+    await subscriptions(gw, 1, 60_000);
+    const body = JSON.stringify(spansBody('cli-tls-svc', [{ traceId: hex(7, 32), spanId: hex(7, 16), name: 'over-tls', startNs: nowNs() }]));
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = https.request(`${https_(gw.otlpHttp)}/v1/traces`, { method: 'POST', ca: pki.ca, headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` } }, (res) => {
+        res.resume().on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.equal(status, 200);
+    await waitFor(async () => c.lines.length, (n) => n >= 1, 'the span over wss', 15_000);
+    assert.deepEqual((({ type, name, service }) => ({ type, name, service }))(JSON.parse(c.lines[0]!) as Record<string, unknown>), { type: 'span', name: 'over-tls', service: 'cli-tls-svc' });
+    c.proc.kill('SIGINT');
+    assert.equal(await c.exit, 0);
+
+    const untrusted = cli(['spans'], { ...env });
+    running.push(untrusted);
+    assert.equal(await untrusted.exit, 1);
+    assert.match(untrusted.stderr(), /teleql tail: cannot connect to wss:.*: unable to verify the first certificate/);
+
+    const noToken = cli(['spans', '--ca', pki.file('ca.crt')], { ...env, TELEQL_TOKEN: '' });
+    running.push(noToken);
+    assert.equal(await noToken.exit, 1);
+    assert.match(noToken.stderr(), /teleql tail: connection to wss:.* closed \(4401: Unauthorized\)/);
+
+    const missingCa = cli(['spans', '--ca', join(dir, 'nope.crt')], env);
+    running.push(missingCa);
+    assert.equal(await missingCa.exit, 2);
+    assert.match(missingCa.stderr(), /--ca ".*nope\.crt": cannot read it \(ENOENT\)/);
   });
 });

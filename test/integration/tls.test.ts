@@ -1,9 +1,8 @@
-// TLS on every listener with a certificate made in the test by openssl, and mutual TLS on OTLP.
+// TLS on every listener with a certificate made in the test by openssl (helpers/pki.ts), mutual TLS on OTLP, and renewed files served.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -13,20 +12,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { grpcExport } from '../helpers/otlp-grpc.ts';
 import { spansJson, toProtobuf } from '../helpers/otlp-bodies.ts';
 import { waitFor } from '../helpers/wait-for.ts';
-
-function makePki(dir: string) {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=teleql test CA');
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  // server2: the certificate a renewal brings (same CA and names, another key).
-  for (const name of ['server', 'server2', 'client']) {
-    const server = name !== 'client';
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${server ? 'localhost' : 'otlp-client'}`);
-    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', server ? (name === 'server' ? '1' : '2') : '1', ...(server ? ['-extfile', 'server.ext'] : []));
-  }
-  const read = (f: string) => readFileSync(join(dir, f));
-  return { ca: read('ca.crt'), clientCert: read('client.crt'), clientKey: read('client.key'), file: (f: string) => join(dir, f) };
-}
+import { makePki } from '../helpers/pki.ts';
 
 function request(url: string, opts: https.RequestOptions, body?: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
