@@ -72,7 +72,10 @@ export function createConnectionCaps(limits: ConnectionLimits, logger: Logger): 
       const perAddress = new Map<string, number>();
       let open = 0;
       const refused = { maxPerListener: 0, maxPerAddress: 0 };
-      listeners.push({ listener, open: () => open, refused });
+      const entry = { listener, open: () => open, refused };
+      listeners.push(entry);
+      // A stopped listener leaves /metrics (a receiver restarted under the same name would show twice).
+      server.once('close', () => listeners.splice(listeners.indexOf(entry) >>> 0, 1));
       let lastLogAt = -Infinity;
       let unlogged = 0;
       const refuse = (socket: Socket, limit: 'maxPerListener' | 'maxPerAddress', value: number, address: string) => {

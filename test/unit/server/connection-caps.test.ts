@@ -1,7 +1,9 @@
-// What a client address counts under for limits.connections.maxPerAddress.
+// What a client address counts under for limits.connections.maxPerAddress, and the caps' metrics.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addressKey } from '../../../src/server/connection-limits.ts';
+import { createServer } from 'node:net';
+import { pino } from 'pino';
+import { addressKey, createConnectionCaps, defaultConnectionLimits } from '../../../src/server/connection-limits.ts';
 
 test('an IPv4 client is its address, also when a dual-stack listener sees it IPv4-mapped', () => {
   assert.equal(addressKey('127.0.0.1', 64), '127.0.0.1');
@@ -25,4 +27,14 @@ test('an IPv6 client is its network: every address of one /64 counts as one clie
 test('what is not an IP address is its own key (a Unix socket, none)', () => {
   assert.equal(addressKey('', 64), '');
   assert.equal(addressKey('/run/teleql.sock', 64), '/run/teleql.sock');
+});
+
+test("a listener's connection metrics go when it stops", async () => {
+  const caps = createConnectionCaps(defaultConnectionLimits(), pino({ level: 'silent' }));
+  const server = createServer();
+  caps.apply(server, 'otlp/http', 'http503');
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  assert.deepEqual(new Set(caps.metrics().map((m) => m.labels?.listener)), new Set(['otlp/http']));
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  assert.deepEqual(caps.metrics(), []);
 });
