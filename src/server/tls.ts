@@ -31,8 +31,6 @@ export interface ListenerTls {
   server: { cert: Buffer; key: Buffer };
   /** Gives `server` every certificate read later; `otlp`: with the client CA too. */
   follow(server: TlsServer, kind: 'otlp' | 'graphql'): void;
-  /** Reads the files again if they changed (also run every tls.reloadIntervalMs); true when a new certificate is served. */
-  reload(): boolean;
   /** The served certificate's expiry and the reloads, for /metrics. */
   metrics(): MetricSample[];
   close(): void;
@@ -104,6 +102,7 @@ export function listenerTls(cfg: TlsConfig, logger: Logger): ListenerTls | undef
   const credentials = grpc.experimental.createCertificateProviderServerCredentials(provider, cfg.clientCaFile ? provider : null, Boolean(cfg.clientCaFile) && cfg.requireClientCert);
 
   const fingerprint = (cert: Buffer) => createHash('sha256').update(cert).digest('hex').slice(0, 16);
+  /** Reads the files again if they changed; true when a new certificate is served. */
   const reload = (): boolean => {
     const now = paths.map(fileStamp).join('|');
     if (now === stamps) return false;
@@ -132,8 +131,11 @@ export function listenerTls(cfg: TlsConfig, logger: Logger): ListenerTls | undef
     http: { cert: files.cert, key: files.key, ...(files.ca && { ca: files.ca, requestCert: true, rejectUnauthorized: cfg.requireClientCert }) },
     grpc: credentials,
     server: { cert: files.cert, key: files.key },
-    follow: (server, kind) => void followers.push({ server, kind }),
-    reload,
+    follow(server, kind) {
+      const follower = { server, kind };
+      followers.push(follower);
+      server.once('close', () => followers.splice(followers.indexOf(follower) >>> 0, 1));
+    },
     metrics: () => [
       { name: 'teleql_tls_certificate_not_after_seconds', help: "When the served TLS certificate expires (Unix seconds): alert on it nearing", type: 'gauge' as const, value: notAfter(files.cert), labels: {} },
       ...(['ok', 'failed'] as const).map((result) => ({
