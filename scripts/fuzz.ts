@@ -285,11 +285,17 @@ export async function runFuzz(gw: TestGateway, opts: { iterations?: number; seco
   return report;
 }
 
+/**
+ * The gateway fuzzed: the defaults plus the redaction and attribute-limits processors, so mutated
+ * attribute values, bodies and names go through their scanners too (they are off by default).
+ */
+export const FUZZED_GATEWAY_CONFIG = { processors: { redaction: {}, limits: {} } };
+
 async function main(): Promise<void> {
   const { startGateway } = await import('../test/helpers/gateway.ts');
   const seconds = Number(process.env.FUZZ_SECONDS ?? 60);
   const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
-  const gw = await startGateway();
+  const gw = await startGateway(FUZZED_GATEWAY_CONFIG);
   try {
     console.log(`fuzzing for ${seconds} s, seed ${seed} (replay with FUZZ_SEED=${seed})`);
     const report = await runFuzz(gw, { seconds, seed, log: (l) => console.log(l) });

@@ -4,10 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway } from '../helpers/gateway.ts';
-import { runFuzz } from '../../scripts/fuzz.ts';
+import { FUZZED_GATEWAY_CONFIG, runFuzz } from '../../scripts/fuzz.ts';
 
 test('400 mutated OTLP (protobuf, JSON; HTTP, gRPC), GraphQL and graphql-ws requests: no crash, no hang, clean refusals, data intact', { timeout: 300_000 }, async () => {
-  const gw = await startGateway();
+  const gw = await startGateway(FUZZED_GATEWAY_CONFIG);
   try {
     const report = await runFuzz(gw, { iterations: 400, seed: 7 });
     assert.deepEqual(report.failures, []);
