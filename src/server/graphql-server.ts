@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ExecutionArgs, type execute as graphqlExecute, type subscribe as graphqlSubscribe } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocket, WebSocketServer } from 'ws';
+import type { Duplex } from 'node:stream';
+import { listen } from './listen.ts';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.ts';
@@ -458,8 +460,10 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
 
   // ws accepts 100 MiB messages by default: an admitted connection's are held to the HTTP body
   // limit, and before admission a connection may send far less in all (ws-admission.ts).
+  // noServer, and the upgrade handed over below: given the server, ws would re-emit its errors (a
+  // port in use at start-up) as its own, which graphql-ws prints to the console as an internal one.
   const wss = new WebSocketServer({
-    server,
+    noServer: true,
     path: opts.path,
     maxPayload: limits.maxBodyBytes,
     // A connection the server closes is cut when the peer has not finished the closing handshake by
@@ -468,6 +472,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     // CORS does not cover WebSockets: a page of another origin could open one to a local gateway.
     verifyClient: ({ origin, req }: { origin: string | undefined; req: IncomingMessage }) => webSocketOriginAllowed(origin, req.headers.host, opts.cors?.allowedOrigins ?? []),
   });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)));
   const beforeAdmission = new WeakMap<object, () => void>();
   const maxUnadmittedBytes = unadmittedBytes(limits.maxBodyBytes);
   // Registered before graphql-ws' own listener, so counting starts before any message is handled.
@@ -602,15 +607,9 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   let address = '';
   return {
     async start() {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(opts.port, opts.host, () => {
-          server.off('error', reject);
-          const a = server.address() as AddressInfo;
-          address = `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
-          resolve();
-        });
-      });
+      await listen(server, opts.port, opts.host, 'graphql');
+      const a = server.address() as AddressInfo;
+      address = `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
     },
     async stop() {
       // Held refusals are answered now: a stop never waits for the tarpit.

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,5 +69,28 @@ test('serve stops with exit code 2 and a message naming the setting when a URL, 
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('serve stops with exit code 2 naming the setting when a port is taken or the address is not this machine\'s, and nothing else is printed', async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = String((taken.address() as AddressInfo).port);
+  const local = { TELEQL_GRAPHQL_PORT: '0', TELEQL_OTLP_GRPC_PORT: '0', TELEQL_OTLP_HTTP_PORT: '0', TELEQL_DATA_PATH: ':memory:', TELEQL_LOG_LEVEL: 'warn' };
+  try {
+    const cases: [Record<string, string>, string][] = [
+      [{ TELEQL_GRAPHQL_PORT: port }, `graphql.port: 127.0.0.1:${port} is in use by another program (another teleql?); stop it or choose another port (EADDRINUSE)`],
+      [{ TELEQL_OTLP_GRPC_PORT: port }, `receivers.otlp.grpc.port: 127.0.0.1:${port} is in use by another program (another teleql?); stop it or choose another port (EADDRINUSE)`],
+      [{ TELEQL_OTLP_HTTP_PORT: port }, `receivers.otlp.http.port: 127.0.0.1:${port} is in use by another program (another teleql?); stop it or choose another port (EADDRINUSE)`],
+      [{ TELEQL_HOST: '192.0.2.1' }, 'is not an address of this machine'],
+    ];
+    for (const [env, message] of cases) {
+      const served = run(['serve'], '', { ...local, ...env });
+      assert.equal(served.status, 2, `${message}\n${served.stderr}`);
+      if (env.TELEQL_HOST) assert.match(served.stderr, /^teleql: [\w.]+\.host: 192\.0\.2\.1:0 is not an address of this machine; use one of its addresses, 127\.0\.0\.1, or 0\.0\.0\.0 for all \(EADDRNOTAVAIL\)\n$/);
+      else assert.equal(served.stderr, `teleql: ${message}\n`);
+    }
+  } finally {
+    taken.close();
   }
 });

@@ -4,6 +4,7 @@ import { type OtlpReceiverConfig, checkOtlpReceiverConfig, defaultOtlpReceiverCo
 import { startGrpcServer } from './grpc.ts';
 import { startHttpServer } from './http.ts';
 import { otlpProto } from '../../../src/otlp/proto.ts';
+import { SettingError } from '../../../src/config/merge.ts';
 import { FAILURE_REASONS, type OtlpReceiverStats, type RunningServer, emptyStats } from './receive.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import { type ReceiverGuard, openGuard } from './guard.ts';
@@ -56,13 +57,15 @@ export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceive
       otlpProto(); // parse the .proto files now (~25 ms) rather than during the first request
       try {
         if (config.grpc.enabled) {
-          grpc = await startGrpcServer({ config, next, ctx, logger, guard, connections, refusalDelay, credentials: env.tls?.grpc, connectionCaps: env.connectionCaps, listenerName: `${settings.id}/grpc` });
+          grpc = await startGrpcServer({ config, next, ctx, logger, guard, connections, refusalDelay, credentials: env.tls?.grpc, connectionCaps: env.connectionCaps, listenerName: `${settings.id}/grpc`, setting: `receivers.${settings.id}` });
         }
         if (config.http.enabled && !stopped) {
-          http = await startHttpServer({ config, next, ctx, logger, guard, connections, refusalDelay, tls: env.tls, connectionCaps: env.connectionCaps, listenerName: `${settings.id}/http` });
+          http = await startHttpServer({ config, next, ctx, logger, guard, connections, refusalDelay, tls: env.tls, connectionCaps: env.connectionCaps, listenerName: `${settings.id}/http`, setting: `receivers.${settings.id}` });
         }
       } catch (err) {
         await closeAll();
+        // A SettingError already names the receiver's setting and says what to do.
+        if (err instanceof SettingError) throw err;
         throw new Error(`receiver ${settings.id} could not listen: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
       if (stopped) return closeAll(); // shut down while starting

@@ -7,6 +7,7 @@ import { encodeExportResponse } from '../../../src/otlp/codec.ts';
 import type { OtlpReceiverConfig } from './config.ts';
 import { type ReceiveContext, ReceiveError, type RunningServer, failureReason, receive } from './receive.ts';
 import type { ReceiverGuard } from './guard.ts';
+import { listen } from '../../../src/server/listen.ts';
 import { type ConnectionCaps, type ConnectionLimits, grpcServerOptions } from '../../../src/server/connection-limits.ts';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import type { HeldRefusal, RefusalDelay } from '../../../src/limits/refusal-delay.ts';
@@ -51,6 +52,8 @@ export interface GrpcServerOptions {
   connectionCaps?: ConnectionCaps;
   /** Names this listener in the caps' log lines and /metrics. */
   listenerName?: string;
+  /** The receiver's config path (`receivers.otlp`), named when its port cannot be bound. */
+  setting?: string;
 }
 
 /** Metadata values as the one header lookup both transports use (OTEL_EXPORTER_OTLP_HEADERS lands here). */
@@ -174,13 +177,7 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
   listener.on('connection', (socket) => {
     if (!socket.destroyed) injector.injectConnection(socket);
   });
-  await new Promise<void>((resolve, reject) => {
-    listener.once('error', reject);
-    listener.listen(config.grpc.port, config.grpc.host, () => {
-      listener.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(listener, config.grpc.port, config.grpc.host, `${opts.setting ?? 'receivers.otlp'}.grpc`);
   const { port } = listener.address() as AddressInfo;
   return {
     address: `${host}:${port}`,

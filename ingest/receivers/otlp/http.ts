@@ -10,6 +10,7 @@ import { type OtlpFormat, encodeExportResponse, encodeStatus } from '../../../sr
 import type { OtlpReceiverConfig } from './config.ts';
 import { type ReceiveContext, ReceiveError, type RunningServer, badRequest, failureReason, receive, tooLarge } from './receive.ts';
 import type { ReceiverGuard } from './guard.ts';
+import { listen } from '../../../src/server/listen.ts';
 import { nodeHeaders } from '../../../src/auth/types.ts';
 import { type ConnectionCaps, type ConnectionLimits, applyHttpTimeouts, httpServerOptions } from '../../../src/server/connection-limits.ts';
 import { type RefusalDelay, holdHttpRefusal } from '../../../src/limits/refusal-delay.ts';
@@ -36,6 +37,8 @@ export interface HttpServerOptions {
   connectionCaps?: ConnectionCaps;
   /** Names this listener in the caps' log lines and /metrics. */
   listenerName?: string;
+  /** The receiver's config path (`receivers.otlp`), named when its port cannot be bound. */
+  setting?: string;
   /** Holds a flooding tenant's 429s until its Retry-After window ends (limits.refusalDelay). */
   refusalDelay: RefusalDelay;
   /** TLS (and client-certificate) options; plain HTTP when absent. */
@@ -65,13 +68,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
     if (Number(req.headers['content-length'] ?? 0) <= config.maxRequestBytes) res.writeContinue();
     server.emit('request', req, res);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.http.port, config.http.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, config.http.port, config.http.host, `${opts.setting ?? 'receivers.otlp'}.http`);
   const { address, port } = server.address() as AddressInfo;
   return {
     address: `${address.includes(':') ? `[${address}]` : address}:${port}`,
