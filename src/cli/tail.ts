@@ -18,10 +18,6 @@ Options:
   --tenant ID           tenant (X-Scope-OrgID)
   --header 'K: V'       extra header on the WebSocket request (repeatable)
   --ca FILE             PEM CA certificate(s) to trust for https:// / wss:// (a private CA)
-
-Environment: TELEQL_URL (the --url default); TELEQL_TOKEN, an API key or JWT sent as
-"Authorization: Bearer …" (kept out of the shell history and the process list, where a
---header would show it; an authorization --header wins).
   --json                one JSON object per line: {"type":"span"|"log", …}
   --since TIME          replay stored records first: RFC 3339 time, or an age such as 15m or 2h
   --service NAME        service.name (repeatable)
@@ -31,6 +27,10 @@ Environment: TELEQL_URL (the --url default); TELEQL_TOKEN, an API key or JWT sen
   --severity LEVEL      logs: at least TRACE|DEBUG|INFO|WARN|ERROR|FATAL, or a number 1–24
   --source NAME         telemetry.source (repeatable)
   --attr KEY=VALUE      attribute equals value (repeatable)
+
+Environment: TELEQL_URL (the --url default); TELEQL_TOKEN, an API key or JWT sent as
+"Authorization: Bearer …" (kept out of the shell history and the process list, where a
+--header would show it; an authorization --header wins).
 `;
 
 const SPAN_FIELDS = 'dropped replayed span { traceId spanId name kind service startTime durationMs status { code message } attributes }';

@@ -40,7 +40,7 @@ export function grpcServerOptions(limits: ConnectionLimits): Record<string, numb
  * addresses as it likes, so counting each alone would cap nothing.
  */
 export function addressKey(address: string, ipv6PrefixLength: number): string {
-  if (!ipaddr.isValid(address)) return address; // a Unix socket's, or none
+  if (!address.includes(':') || !ipaddr.isValid(address)) return address; // IPv4 as Node writes it, a Unix socket's, or none
   const ip = ipaddr.process(address); // ::ffff:a.b.c.d → a.b.c.d
   if (ip.kind() === 'ipv4' || ipv6PrefixLength >= 128) return ip.toString();
   const bytes = ip.toByteArray();

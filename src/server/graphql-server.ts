@@ -5,12 +5,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { ListenerTls } from './tls.ts';
-import type { AddressInfo } from 'node:net';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ExecutionArgs, type execute as graphqlExecute, type subscribe as graphqlSubscribe } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Duplex } from 'node:stream';
-import { listen } from './listen.ts';
+import { hostPort, listen } from './listen.ts';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.ts';
@@ -607,9 +606,8 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   let address = '';
   return {
     async start() {
-      await listen(server, opts.port, opts.host, 'graphql');
-      const a = server.address() as AddressInfo;
-      address = `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+      const bound = await listen(server, opts.port, opts.host, 'graphql');
+      address = hostPort(bound.address, bound.port);
     },
     async stop() {
       // Held refusals are answered now: a stop never waits for the tarpit.

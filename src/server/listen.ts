@@ -1,7 +1,7 @@
 // Binding a listener, with the reasons a bind fails said in words and naming the setting that
 // chose the address: a port already taken (another teleql, another program) is the common
 // mistake, and Node's EADDRINUSE stack named neither the setting nor what to do.
-import type { Server } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import { SettingError } from '../config/merge.ts';
 
 const BIND_PROBLEMS: Record<string, string> = {
@@ -10,22 +10,24 @@ const BIND_PROBLEMS: Record<string, string> = {
   EADDRNOTAVAIL: 'is not an address of this machine; use one of its addresses, 127.0.0.1, or 0.0.0.0 for all',
 };
 
+/** `host:port` as a URL writes it (an IPv6 host in brackets). */
+export const hostPort = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
+
 /**
- * `server.listen(port, host)`, resolved once it listens. A bind that fails rejects with a
+ * `server.listen(port, host)`, resolved with the address bound once it listens. A bind that fails rejects with a
  * SettingError naming `setting` (e.g. `graphql`: `graphql.port`, `graphql.host`) when the reason is
  * one a setting can fix, else with Node's error.
  */
-export function listen(server: Server, port: number, host: string, setting: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
+export function listen(server: Server, port: number, host: string, setting: string): Promise<AddressInfo> {
+  return new Promise<AddressInfo>((resolve, reject) => {
     const failed = (err: NodeJS.ErrnoException) => {
       const problem = err.code && BIND_PROBLEMS[err.code];
-      const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-      reject(problem ? new SettingError(err.code === 'EADDRNOTAVAIL' ? `${setting}.host` : `${setting}.port`, `${where} ${problem} (${err.code})`) : err);
+      reject(problem ? new SettingError(err.code === 'EADDRNOTAVAIL' ? `${setting}.host` : `${setting}.port`, `${hostPort(host, port)} ${problem} (${err.code})`) : err);
     };
     server.once('error', failed);
     server.listen(port, host, () => {
       server.off('error', failed);
-      resolve();
+      resolve(server.address() as AddressInfo);
     });
   });
 }

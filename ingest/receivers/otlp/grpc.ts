@@ -7,9 +7,9 @@ import { encodeExportResponse } from '../../../src/otlp/codec.ts';
 import type { OtlpReceiverConfig } from './config.ts';
 import { type ReceiveContext, ReceiveError, type RunningServer, failureReason, receive } from './receive.ts';
 import type { ReceiverGuard } from './guard.ts';
-import { listen } from '../../../src/server/listen.ts';
+import { hostPort, listen } from '../../../src/server/listen.ts';
 import { type ConnectionCaps, type ConnectionLimits, grpcServerOptions } from '../../../src/server/connection-limits.ts';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
 import type { HeldRefusal, RefusalDelay } from '../../../src/limits/refusal-delay.ts';
 
 const SERVICE: Record<Signal, string> = {
@@ -168,7 +168,6 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
       },
     });
   }
-  const host = config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host;
   // Connections are accepted here and handed to grpc-js (its connection injector), so that they can
   // be counted and capped before grpc-js reads a byte (TLS included: it runs the handshake itself).
   const injector = server.createConnectionInjector(opts.credentials ?? grpc.ServerCredentials.createInsecure());
@@ -177,10 +176,9 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningS
   listener.on('connection', (socket) => {
     if (!socket.destroyed) injector.injectConnection(socket);
   });
-  await listen(listener, config.grpc.port, config.grpc.host, `${opts.setting ?? 'receivers.otlp'}.grpc`);
-  const { port } = listener.address() as AddressInfo;
+  const { port } = await listen(listener, config.grpc.port, config.grpc.host, `${opts.setting ?? 'receivers.otlp'}.grpc`);
   return {
-    address: `${host}:${port}`,
+    address: hostPort(config.grpc.host, port),
     close: () =>
       new Promise<void>((resolve) => {
         // Held refusals are answered now: a stop never waits for the tarpit.

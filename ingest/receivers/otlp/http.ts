@@ -2,7 +2,6 @@
 // with protobuf or JSON bodies, optionally gzip/deflate, answered in the request's own encoding.
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { NextConsumers, Signal } from '../../component.ts';
@@ -10,7 +9,7 @@ import { type OtlpFormat, encodeExportResponse, encodeStatus } from '../../../sr
 import type { OtlpReceiverConfig } from './config.ts';
 import { type ReceiveContext, ReceiveError, type RunningServer, badRequest, failureReason, receive, tooLarge } from './receive.ts';
 import type { ReceiverGuard } from './guard.ts';
-import { listen } from '../../../src/server/listen.ts';
+import { hostPort, listen } from '../../../src/server/listen.ts';
 import { nodeHeaders } from '../../../src/auth/types.ts';
 import { type ConnectionCaps, type ConnectionLimits, applyHttpTimeouts, httpServerOptions } from '../../../src/server/connection-limits.ts';
 import { type RefusalDelay, holdHttpRefusal } from '../../../src/limits/refusal-delay.ts';
@@ -41,8 +40,7 @@ export interface HttpServerOptions {
   setting?: string;
   /** Holds a flooding tenant's 429s until its Retry-After window ends (limits.refusalDelay). */
   refusalDelay: RefusalDelay;
-  /** TLS (and client-certificate) options; plain HTTP when absent. */
-  /** TLS (OTLP's: with the client CA); the server follows its reloads. */
+  /** TLS (OTLP's: with the client CA), whose reloads the server follows; plain HTTP when absent. */
   tls?: ListenerTls;
 }
 
@@ -68,10 +66,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
     if (Number(req.headers['content-length'] ?? 0) <= config.maxRequestBytes) res.writeContinue();
     server.emit('request', req, res);
   });
-  await listen(server, config.http.port, config.http.host, `${opts.setting ?? 'receivers.otlp'}.http`);
-  const { address, port } = server.address() as AddressInfo;
+  const { address, port } = await listen(server, config.http.port, config.http.host, `${opts.setting ?? 'receivers.otlp'}.http`);
   return {
-    address: `${address.includes(':') ? `[${address}]` : address}:${port}`,
+    address: hostPort(address, port),
     close: () => {
       closing = true;
       // Held refusals are answered now: a stop never waits for the tarpit.
