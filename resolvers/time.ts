@@ -61,6 +61,11 @@ export function parseTimestamp(value: unknown): bigint {
   }
   if (typeof value !== 'string') throw badTimestamp(value, 'expected epoch milliseconds, epoch nanoseconds or ISO 8601');
   const s = value.trim();
+  // Grafana rounds `now/d` down as a range's start and up as its end; a scalar cannot tell which
+  // it is, so rounding is refused by name rather than read as a bad duration.
+  if (s.startsWith('now') && s.includes('/')) {
+    throw badTimestamp(value, 'rounding ("/d", "/h") is not supported: send the instant, e.g. Grafana\'s ${__from} / ${__to} (epoch milliseconds)');
+  }
   // Grafana-style relative times, so a saved query keeps meaning "the last 15 minutes".
   const relative = /^now(?:\s*-\s*(\S.*))?$/.exec(s);
   if (relative) return inRange(BigInt(Date.now()) * NS_PER_MS - (relative[1] ? parseDuration(relative[1]) : 0n), value);
@@ -77,7 +82,7 @@ export function parseTimestamp(value: unknown): bigint {
   if (!m) {
     throw badTimestamp(
       value,
-      'expected epoch milliseconds (≤ 13 digits), epoch nanoseconds (16–19 digits) or ISO 8601 with an offset, e.g. 2026-01-02T03:04:05.123456789Z',
+      'expected epoch milliseconds (≤ 13 digits), epoch nanoseconds (16–19 digits), ISO 8601 with an offset, e.g. 2026-01-02T03:04:05.123456789Z, or now / now-15m',
     );
   }
   const [, y, mo, d, h, mi, sec, frac, zone] = m;

@@ -89,7 +89,10 @@ describe('Timestamp', () => {
 
   test('malformed and out-of-range timestamps are rejected with GW_BAD_TIME_RANGE', () => {
     const cases: [unknown, RegExp][] = [
-      ['yesterday', /expected epoch milliseconds/],
+      ['yesterday', /expected epoch milliseconds .* or now \/ now-15m \(GW_BAD_TIME_RANGE\)$/],
+      // Grafana's rounding: refused by name, not as a bad duration "1h/h".
+      ['now/d', /rounding \("\/d", "\/h"\) is not supported/],
+      ['now-1h/h', /rounding .* is not supported: send the instant/],
       ['', /expected epoch milliseconds/],
       ['2026-11-22T03:23:27', /needs an offset/],
       ['2026-11-22T03:23:27.1234567891Z', /expected epoch milliseconds/],
