@@ -1,5 +1,5 @@
 // Semantic search: search(text), similar(to), searchIndex. The hybrid score and what is embedded
-// are described on the fields; README "Semantic search" has the details.
+// are described on the fields; docs/search.md has the details.
 import type { SearchHit, SearchResult } from '../src/search/types.ts';
 import { hitLog, hitSpan, hitTrace, search, searchIndexStatus, similar, MAX_SEARCH_LIMIT, type SearchFilterInput, type SimilarToInput, type VisibleSearchIndexStatus } from '../resolvers/search.ts';
 import { builder } from './builder.ts';

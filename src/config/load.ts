@@ -24,7 +24,7 @@ const MAX_DRAIN_MS = 300_000;
 const SPAN_LOOKBACK_MS = { min: 60_000, max: 366 * 86_400_000 };
 const SPAN_LOOKUP_MAX_REQUESTS = 64;
 
-/** The documented environment variables (README's table is generated from the same list). */
+/** The documented environment variables (README's table lists each: a test checks). */
 export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | 'int' | 'list'; help: string }[] = [
   { name: 'TELEQL_HOST', path: '*host', kind: 'string', help: 'bind address of every listener (default 127.0.0.1)' },
   { name: 'TELEQL_GRAPHQL_PORT', path: 'graphql.port', kind: 'port', help: 'GraphQL HTTP + WebSocket port (4000)' },

@@ -179,7 +179,7 @@ export interface GatewayConfig extends IngestConfig {
       durationUnit: 'ms' | 's';
     };
   };
-  /** Semantic search over spans and logs (the `embedding` exporter feeds it; README: Semantic search). */
+  /** Semantic search over spans and logs (the `embedding` exporter feeds it; docs/search.md). */
   search: {
     /** false: no model is loaded, the `embedding` exporter drops what it gets, search queries fail. */
     enabled: boolean;

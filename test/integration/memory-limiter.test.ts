@@ -1,7 +1,7 @@
 // The memory limiter against the way a gateway ran out of memory: a backend down (here a Jaeger
 // that answers 503), so its exporter holds every span it is given (65,536 in memory by default),
 // and spans of 12 KB attributes coming in (under 16 KB: DuckDB's own limit on long strings,
-// README's known gaps, is not what this tests). `teleql serve` runs as a real process with a small V8
+// docs/known-gaps.md, is not what this tests). `teleql serve` runs as a real process with a small V8
 // heap: without the limiter it dies of "JavaScript heap out of memory"; with it (the default) the
 // senders get 503 + Retry-After naming the limit, the process keeps serving, and every span it
 // acknowledged is in DuckDB.

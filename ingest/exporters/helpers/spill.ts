@@ -9,7 +9,7 @@
 //
 // A row's body is kept in pieces of at most CHUNK_BYTES (table `spill_chunks`): DuckDB 1.5.5 keeps
 // the blocks of long strings and blobs pinned until it closes, and a spill of whole batches (one
-// blob of up to megabytes each) invalidated its database after ~100 MB (README, known gaps).
+// blob of up to megabytes each) invalidated its database after ~100 MB (docs/known-gaps.md).
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DuckDBInstance, blobValue, type DuckDBConnection } from '@duckdb/node-api';

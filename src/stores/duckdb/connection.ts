@@ -48,7 +48,7 @@ export interface Db {
   /**
    * Closes the DuckDB instance and opens the file again on a new one, with new connections in the
    * same lanes; callers meanwhile wait, nothing fails. DuckDB keeps native memory for every row group
-   * an instance has written until the instance closes (README, Retention and memory): this gives it back.
+   * an instance has written until the instance closes (docs/storage.md, Retention and memory): this gives it back.
    * Resolves at once for ':memory:' (closing would lose the data). One at a time.
    */
   reopen(): Promise<void>;

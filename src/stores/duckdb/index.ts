@@ -130,7 +130,7 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
 /**
  * Counts rows written and reopens the instance every `everyRows` (in the background: writes and
  * reads queued meanwhile wait for it, Db.reopen). DuckDB keeps ~3.6 bytes of native memory per row
- * written for as long as its instance is open, whatever is deleted (README, Retention and memory).
+ * written for as long as its instance is open, whatever is deleted (docs/storage.md, Retention and memory).
  * A reopen waits for the reads running, and writes wait behind it: while a read runs it is put off
  * to a later batch, up to twice `everyRows`, so one long query does not hold ingest back.
  */

@@ -1,6 +1,6 @@
 // What one string put in DuckDB may hold. DuckDB 1.5.5 keeps the blocks of strings over ~16 KB in
-// its buffer pool: past its memory limit checkpoints fail and the database is invalidated (README,
-// known gaps; a bare @duckdb/node-api probe shows it too), while strings of 15 KB go hundreds of MB
+// its buffer pool: past its memory limit checkpoints fail and the database is invalidated
+// (docs/known-gaps.md; a bare @duckdb/node-api probe shows it too), while strings of 15 KB go hundreds of MB
 // past the limit. So a column value longer than MAX_STORED_CHARS is stored cut: in a JSON or
 // attr-text column the longest strings inside it are shortened until the text fits (the structure
 // stays readable); a plain string is cut. Cut strings end in '…' and are

@@ -193,3 +193,13 @@ test('limits.connections comes from TELEQL_* environment variables, each checked
   assert.throws(() => loadConfig({ env: { TELEQL_GRPC_MAX_IDLE_MS: '5s' } }), /TELEQL_GRPC_MAX_IDLE_MS: expected an integer from 0 to \d+ \(actual: '5s'\)/);
   assert.throws(() => loadConfig({ env: { TELEQL_WS_IDLE_TIMEOUT_MS: '-1' } }), /TELEQL_WS_IDLE_TIMEOUT_MS: expected an integer/);
 });
+
+test("README's configuration table lists every environment variable, and no other", async () => {
+  const { readFileSync } = await import('node:fs');
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const rows = readme.split('\n').filter((line) => line.startsWith('| `TELEQL_'));
+  const documented = new Set(rows.flatMap((row) => [...row.split('|')[1]!.matchAll(/TELEQL_[A-Z0-9_]+/g)].map((m) => m[0])));
+  const known = new Set(['TELEQL_CONFIG', ...ENV_VARS.map((v) => v.name)]);
+  assert.deepEqual([...known].filter((name) => !documented.has(name)), [], 'variables the README table does not list');
+  assert.deepEqual([...documented].filter((name) => !known.has(name)), [], 'variables the README table lists that the loader does not read');
+});
