@@ -1,4 +1,5 @@
-// Fuzzes a running gateway over real sockets: mutated OTLP protobuf and JSON to HTTP and gRPC,
+// Fuzzes a running gateway over real sockets: mutated OTLP protobuf and JSON to HTTP and gRPC
+// (and compressed bodies, gzip, deflate, zstd and snappy, mutated for the decoders),
 // mutated GraphQL documents and variables (queries over HTTP, live tails over graphql-ws), filters
 // with SQL metacharacters and regex bombs. Every answer must be a clean refusal (HTTP 4xx, a gRPC
 // status other than INTERNAL/UNKNOWN, no graphql-ws close 4500/1011, no masked "Unexpected
@@ -7,12 +8,15 @@
 // FUZZ_SECONDS (60) against a gateway it starts; test/integration/fuzz.test.ts runs a short round
 // inside `npm test`.
 import { pathToFileURL } from 'node:url';
+import { deflateSync, gzipSync } from 'node:zlib';
+import snappy from 'snappyjs';
 import * as grpc from '@grpc/grpc-js';
 import WebSocket from 'ws';
 import { grpcExport } from '../test/helpers/otlp-grpc.ts';
 import { logsJson, randomTraceId, spansJson, toProtobuf } from '../test/helpers/otlp-bodies.ts';
 import type { TestGateway } from '../test/helpers/gateway.ts';
 import { seededRandom } from '../test/helpers/seeded-random.ts';
+import { zstdCli } from '../test/helpers/zstd-cli.ts';
 
 export interface FuzzReport {
   requests: number;
@@ -186,8 +190,20 @@ export async function runFuzz(gw: TestGateway, opts: { iterations?: number; seco
   const seedSpans = spansJson(Array.from({ length: 5 }, (_, i) => ({ traceId: seedTrace, name: `seed-${i}`, attributes: { 'http.url': `https://x.test/${i}`, user: 'u' } })));
   const seedLogs = logsJson([{ body: 'seed log', attributes: { k: 'v' } }]);
   const protoSpans = toProtobuf('traces', seedSpans);
-  const post = (path: string, body: Uint8Array | string, type: string) =>
-    fetch(`${gw.otlpHttp}${path}`, { method: 'POST', headers: { 'content-type': type }, body: typeof body === 'string' ? body : new Uint8Array(body), signal: AbortSignal.timeout(30_000) });
+  const post = (path: string, body: Uint8Array | string, type: string, encoding?: string) =>
+    fetch(`${gw.otlpHttp}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': type, ...(encoding && { 'content-encoding': encoding }) },
+      body: typeof body === 'string' ? body : new Uint8Array(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+  // The same request in every encoding the receiver takes, for the decoders to be fed mutations of.
+  const compressedSpans: [string, Buffer][] = [
+    ['gzip', gzipSync(protoSpans)],
+    ['deflate', deflateSync(protoSpans)],
+    ['zstd', zstdCli(protoSpans)],
+    ['snappy', Buffer.from(snappy.compress(protoSpans))],
+  ];
   const seeded = await post('/v1/traces', JSON.stringify(seedSpans), 'application/json');
   if (seeded.status !== 200) throw new Error(`seeding failed: ${seeded.status}`);
   global.gc?.();
@@ -204,6 +220,13 @@ export async function runFuzz(gw: TestGateway, opts: { iterations?: number; seco
       const res = await post(r.pick(['/v1/traces', '/v1/logs']), body, 'application/json');
       await res.arrayBuffer();
       if (res.status >= 500) fail(`otlp-http-json: HTTP ${res.status} for ${body.slice(0, 120)}`);
+    },
+    async 'otlp-http-compressed'() {
+      const [encoding, compressed] = r.pick(compressedSpans);
+      const intact = r.next() < 0.2;
+      const res = await post('/v1/traces', intact ? compressed : mutateBytes(r, compressed), 'application/x-protobuf', encoding);
+      await res.arrayBuffer();
+      if (res.status >= 500 || (intact && res.status !== 200)) fail(`otlp-http-compressed: HTTP ${res.status} for ${intact ? 'an intact' : 'a mutated'} ${encoding} body`);
     },
     async 'otlp-grpc'() {
       const answer = await grpcExport(gw.otlpGrpc, r.pick(['traces', 'logs', 'metrics'] as const), mutateBytes(r, protoSpans));

@@ -25,7 +25,7 @@ import { withQueryMeter } from '../limits/query-time.ts';
 import { type ConnectionCaps, type ConnectionLimits, applyHttpTimeouts, defaultConnectionLimits, httpServerOptions } from './connection-limits.ts';
 import { CLOSE_HANDSHAKE_MS, watchWebSocket } from './ws-liveness.ts';
 import { limitUntilAdmitted, unadmittedBytes } from './ws-admission.ts';
-import { RequestBodyError, SUPPORTED_ENCODINGS, contentEncoding, declaredLength, readRequestBody } from './request-body.ts';
+import { RequestBodyError, SUPPORTED_ENCODINGS, SUPPORTED_ENCODINGS_TEXT, contentEncoding, declaredLength, readRequestBody } from './request-body.ts';
 import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
 import { type RefusalDelay, holdHttpRefusal, noRefusalDelay, refusalDue } from '../limits/refusal-delay.ts';
 import { FrameFlusher, compiledSubscriptionsPlugin, type FlushIntervals } from './compiled-subscriptions.ts';
@@ -169,7 +169,7 @@ function refuse(res: ServerResponse, status: number, code: string, message: stri
 async function readGraphQLBody(req: IncomingMessage, res: ServerResponse, max: number): Promise<boolean> {
   const encoding = contentEncoding(req);
   if (!SUPPORTED_ENCODINGS.includes(encoding)) {
-    refuse(res, 415, 'GW_BAD_ARGUMENT', `unsupported Content-Encoding ${JSON.stringify(encoding)}; use gzip, deflate (zlib) or none`, { connection: 'close' });
+    refuse(res, 415, 'GW_BAD_ARGUMENT', `unsupported Content-Encoding ${JSON.stringify(encoding)}; use ${SUPPORTED_ENCODINGS_TEXT}`, { connection: 'close' });
     return false;
   }
   const declared = declaredLength(req);
@@ -180,7 +180,7 @@ async function readGraphQLBody(req: IncomingMessage, res: ServerResponse, max: n
   } catch (err) {
     if (!(err instanceof RequestBodyError)) throw err;
     if (err.kind === 'too-large') refuse(res, 413, 'GW_QUERY_TOO_LARGE', `${err.message} (limits.graphql.maxBodyBytes)`, { connection: 'close' });
-    else refuse(res, 400, 'GW_BAD_ARGUMENT', err.message, { connection: 'close' });
+    else refuse(res, err.kind === 'unsupported' ? 415 : 400, 'GW_BAD_ARGUMENT', err.message, { connection: 'close' });
     return false;
   }
   if (encoding !== 'identity') {

@@ -6,14 +6,14 @@ import assert from 'node:assert/strict';
 import { startGateway } from '../helpers/gateway.ts';
 import { FUZZED_GATEWAY_CONFIG, runFuzz } from '../../scripts/fuzz.ts';
 
-test('400 mutated OTLP (protobuf, JSON; HTTP, gRPC), GraphQL and graphql-ws requests: no crash, no hang, clean refusals, data intact', { timeout: 300_000 }, async () => {
+test('480 mutated OTLP (protobuf, JSON, compressed bodies; HTTP, gRPC), GraphQL and graphql-ws requests: no crash, no hang, clean refusals, data intact', { timeout: 300_000 }, async () => {
   const gw = await startGateway(FUZZED_GATEWAY_CONFIG);
   try {
-    const report = await runFuzz(gw, { iterations: 400, seed: 7 });
+    const report = await runFuzz(gw, { iterations: 480, seed: 7 });
     assert.deepEqual(report.failures, []);
-    assert.equal(report.requests, 400);
-    assert.deepEqual(Object.values(report.byKind), [80, 80, 80, 80, 80]);
-    // Memory: 400 requests must not keep their bodies alive (a loose bound; the bench measures it).
+    assert.equal(report.requests, 480);
+    assert.deepEqual(Object.values(report.byKind), [80, 80, 80, 80, 80, 80]);
+    // Memory: 480 requests must not keep their bodies alive (a loose bound; the bench measures it).
     assert.ok(report.heapGrowthMb < 256, `heap grew by ${report.heapGrowthMb} MB`);
   } finally {
     await gw.stop();

@@ -16,6 +16,8 @@ import { gql } from '../helpers/graphql-client.ts';
 import { grpcExport } from '../helpers/otlp-grpc.ts';
 import { logsJson, randomTraceId, spansJson, toProtobuf } from '../helpers/otlp-bodies.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { zstdCli } from '../helpers/zstd-cli.ts';
+import snappy from 'snappyjs';
 import { withQueryMeter } from '../../src/limits/query-time.ts';
 import { type GqlError, postOtlp, subscriptions, tail, wsClient } from '../helpers/tail-client.ts';
 
@@ -50,6 +52,8 @@ describe('GraphQL limits', () => {
       assert.deepEqual((await post(body)).data, answered, `plain, ${body.length} bytes`);
       assert.deepEqual((await post(gzipSync(body), { 'content-encoding': 'gzip' })).data, answered, `gzip, ${body.length} bytes`);
       assert.deepEqual((await post(deflateSync(body), { 'content-encoding': 'deflate' })).data, answered, `deflate, ${body.length} bytes`);
+      assert.deepEqual((await post(new Uint8Array(zstdCli(body)), { 'content-encoding': 'zstd' })).data, answered, `zstd, ${body.length} bytes`);
+      assert.deepEqual((await post(snappy.compress(Buffer.from(body)), { 'content-encoding': 'snappy' })).data, answered, `snappy, ${body.length} bytes`);
     }
     // Without Content-Length (chunked), in pieces.
     const pieces = Buffer.from(padded(9_000));
@@ -81,6 +85,12 @@ describe('GraphQL limits', () => {
     const bomb = await post(gzipSync(padded(2_000_000)), { 'content-encoding': 'gzip' });
     assert.equal(bomb.status, 413);
     assert.match(messageOf(bomb), /gzip request body inflates to more than the limit of 20000 bytes/);
+    const zstdBomb = await post(new Uint8Array(zstdCli(padded(2_000_000))), { 'content-encoding': 'zstd' });
+    assert.equal(zstdBomb.status, 413);
+    assert.match(messageOf(zstdBomb), /zstd request body decompresses to more than the limit of 20000 bytes/);
+    const snappyBomb = await post(snappy.compress(Buffer.from(padded(300_000))), { 'content-encoding': 'snappy' });
+    assert.equal(snappyBomb.status, 413);
+    assert.match(messageOf(snappyBomb), /snappy request body decompresses to more than the limit of 20000 bytes/);
     const unknown = await post(padded(10), { 'content-encoding': 'br' });
     assert.equal(unknown.status, 415);
     assert.match(messageOf(unknown), /unsupported Content-Encoding "br"/);

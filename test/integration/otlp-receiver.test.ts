@@ -7,6 +7,7 @@ import http2 from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
+import snappy from 'snappyjs';
 import { ROOT_CONTEXT, type SpanContext, SpanKind, TraceFlags, ValueType, createTraceState, trace } from '@opentelemetry/api';
 import { type AnyValue as SdkAnyValue, SeverityNumber } from '@opentelemetry/api-logs';
 import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
@@ -48,6 +49,7 @@ import type {
 } from '../../src/model/telemetry.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { type SinkConsumer, sinkConsumer } from '../helpers/sink-consumer.ts';
+import { zstdCli } from '../helpers/zstd-cli.ts';
 import { startGateway, testConfig } from '../helpers/gateway.ts';
 import { buildApp } from '../../src/app.ts';
 import { hashApiKey } from '../../src/auth/api-keys.ts';
@@ -1013,6 +1015,26 @@ describe('OTLP requests built by hand', () => {
     assert.equal(call.code, grpc.status.OK, call.message);
     assert.deepEqual(r.traces.all().slice(-4).map((s) => s.name), ['gzipped', 'deflated', 'zlib', 'grpc-gzip']);
   });
+
+  // What the Collector's otlphttp exporter sends with `compression: zstd` or `snappy` (block format
+  // since v0.131). The zstd bodies come from the reference encoder (the zstd command).
+  test('zstd and snappy bodies are decompressed on HTTP, as the Collector sends them', async () => {
+    const proto = toProtobuf('traces', JSON.parse(goodSpanJson('zstd-stream')));
+    // From a pipe: no content size in the header, as a streaming encoder writes it.
+    const zs = await post(r.http, '/v1/traces', zstdCli(proto), { headers: { ...PROTO_HEADERS, 'content-encoding': 'zstd' } });
+    assert.equal(zs.status, 200, zs.body.toString());
+    // Two frames in one body (concatenated .zst files are one valid stream).
+    const twoFrames = Buffer.from(goodSpanJson('zstd-frames'));
+    const half = twoFrames.length >> 1;
+    const framed = Buffer.concat([zstdCli(twoFrames.subarray(0, half), ['-19']), zstdCli(twoFrames.subarray(half), ['--no-check'])]);
+    const zf = await post(r.http, '/v1/traces', framed, { headers: { ...JSON_HEADERS, 'content-encoding': 'zstd' } });
+    assert.equal(zf.status, 200, zf.body.toString());
+    const sn = await post(r.http, '/v1/traces', Buffer.from(snappy.compress(toProtobuf('traces', JSON.parse(goodSpanJson('snappy-block'))))), {
+      headers: { ...PROTO_HEADERS, 'content-encoding': 'snappy' },
+    });
+    assert.equal(sn.status, 200, sn.body.toString());
+    assert.deepEqual(r.traces.all().slice(-3).map((s) => s.name), ['zstd-stream', 'zstd-frames', 'snappy-block']);
+  });
 });
 
 describe('partial success', () => {
@@ -1362,6 +1384,45 @@ describe('bad requests', () => {
       assert.match(statusBody(res).message, /gzip request body could not be decompressed/);
       const br = await post(r.http, '/v1/traces', goodSpanJson('x'), { headers: { ...JSON_HEADERS, 'content-encoding': 'br' } });
       assert.equal(br.status, 415);
+    }));
+
+  test('zstd and snappy bombs, huge windows, corrupt bodies and framed snappy are refused, and nothing else is lost', () =>
+    stillServingAround(async () => {
+      const limit = 16 * 1024 * 1024;
+      // 64 MiB of zeros in a few KiB: refused when its output passes the limit.
+      const bomb = await post(r.http, '/v1/traces', zstdCli(Buffer.alloc(4 * limit)), { headers: { ...PROTO_HEADERS, 'content-encoding': 'zstd' } });
+      assert.equal(bomb.status, 413);
+      assert.match(statusBody(bomb).message, /zstd request body decompresses to more than the limit of 16777216 bytes/);
+      // A 128 MiB window (--long=27) is refused from the frame header, before any block is decoded.
+      const wide = await post(r.http, '/v1/traces', zstdCli(Buffer.from(goodSpanJson('wide')), ['--long=27', '--no-content-size']), {
+        headers: { ...JSON_HEADERS, 'content-encoding': 'zstd' },
+      });
+      assert.equal(wide.status, 413);
+      assert.match(statusBody(wide).message, /zstd request body asks for a window of 134217728 bytes, over the limit of 16777216 bytes/);
+      const corrupt = await post(r.http, '/v1/traces', Buffer.from('definitely not zstd'), { headers: { ...JSON_HEADERS, 'content-encoding': 'zstd' } });
+      assert.equal(corrupt.status, 400);
+      assert.match(statusBody(corrupt).message, /zstd request body could not be decompressed: not a zstd frame at byte 0/);
+      const good = zstdCli(goodSpanJson('cut'));
+      const cut = await post(r.http, '/v1/traces', good.subarray(0, good.length - 10), { headers: { ...JSON_HEADERS, 'content-encoding': 'zstd' } });
+      assert.equal(cut.status, 400);
+      assert.match(statusBody(cut).message, /zstd request body could not be decompressed: zstd body ends inside a block/);
+      // snappy's header states the length: 64 MiB is refused before anything is decompressed.
+      const snappyBomb = await post(r.http, '/v1/traces', Buffer.from(snappy.compress(Buffer.alloc(4 * limit))), { headers: { ...PROTO_HEADERS, 'content-encoding': 'snappy' } });
+      assert.equal(snappyBomb.status, 413);
+      assert.match(statusBody(snappyBomb).message, /snappy request body decompresses to more than the limit of 16777216 bytes/);
+      const snappyBad = await post(r.http, '/v1/traces', Buffer.from([0x05, 0xff, 0xff, 0xff]), { headers: { ...PROTO_HEADERS, 'content-encoding': 'snappy' } });
+      assert.equal(snappyBad.status, 400);
+      assert.match(statusBody(snappyBad).message, /snappy request body could not be decompressed/);
+      // The framing format (a stream identifier chunk first), as Collectors before v0.131 sent `snappy`.
+      const framedBody = Buffer.concat([Buffer.from([0xff, 0x06, 0x00, 0x00]), Buffer.from('sNaPpY'), Buffer.from([0x01, 0x05, 0x00, 0x00, 0, 0, 0, 0, 0x7b])]);
+      const framedSnappy = await post(r.http, '/v1/traces', framedBody, { headers: { ...JSON_HEADERS, 'content-encoding': 'snappy' } });
+      assert.equal(framedSnappy.status, 415);
+      assert.match(statusBody(framedSnappy).message, /framing format \(x-snappy-framed\), which is not supported/);
+      for (const encoding of ['x-snappy-framed', 'lz4']) {
+        const other = await post(r.http, '/v1/traces', goodSpanJson('x'), { headers: { ...JSON_HEADERS, 'content-encoding': encoding } });
+        assert.equal(other.status, 415);
+        assert.match(statusBody(other).message, /use gzip, deflate \(zlib\), zstd, snappy \(block format\) or none/);
+      }
     }));
 
   test('malformed protobuf over gRPC is answered with INVALID_ARGUMENT naming the message type', () =>

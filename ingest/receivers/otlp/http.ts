@@ -14,7 +14,7 @@ import { nodeHeaders } from '../../../src/auth/types.ts';
 import { type ConnectionCaps, type ConnectionLimits, applyHttpTimeouts, httpServerOptions } from '../../../src/server/connection-limits.ts';
 import { type RefusalDelay, holdHttpRefusal } from '../../../src/limits/refusal-delay.ts';
 import type { ListenerTls } from '../../../src/server/tls.ts';
-import { RequestBodyError, SUPPORTED_ENCODINGS, contentEncoding, declaredLength, readRequestBody } from '../../../src/server/request-body.ts';
+import { RequestBodyError, SUPPORTED_ENCODINGS, SUPPORTED_ENCODINGS_TEXT, contentEncoding, declaredLength, readRequestBody } from '../../../src/server/request-body.ts';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
 const CONTENT_TYPE: Record<OtlpFormat, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
@@ -130,7 +130,7 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
       tenant = typeof admitted === 'string' ? admitted : await admitted;
       const encoding = contentEncoding(req);
       if (!SUPPORTED_ENCODINGS.includes(encoding)) {
-        throw new ReceiveError(415, GrpcStatus.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(encoding)}; use gzip, deflate (zlib) or none`);
+        throw new ReceiveError(415, GrpcStatus.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(encoding)}; use ${SUPPORTED_ENCODINGS_TEXT}`);
       }
       const declared = declaredLength(req);
       if (declared !== undefined && declared > max) throw tooLarge(`request body of ${declared} bytes exceeds the limit of ${max} bytes`);
@@ -138,7 +138,8 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
       // inflate or decode (the unread body is skipped by the refusal below).
       const reserved = await opts.guard.reserve(tenant, format, declared);
       const body = await readRequestBody(req, encoding, max).catch((err: unknown) => {
-        throw err instanceof RequestBodyError ? (err.kind === 'too-large' ? tooLarge(err.message) : badRequest(err.message)) : err;
+        if (!(err instanceof RequestBodyError)) throw err;
+        throw err.kind === 'too-large' ? tooLarge(err.message) : err.kind === 'unsupported' ? new ReceiveError(415, GrpcStatus.INVALID_ARGUMENT, err.message) : badRequest(err.message);
       });
       const partial = await receive(ctx, consumer, signal, body, format, tenant, reserved);
       // Shutting down: no keep-alive, so server.close() is not left waiting on an idle connection.
