@@ -30,6 +30,8 @@ import { embeddingExporterFactory } from '../ingest/exporters/embedding/factory.
 import type { SearchParts } from './search/setup.ts';
 import { createSecurity, limitsProcessorFactory, memoryLimiterProcessorFactory, redactionProcessorFactory, withSecurityProcessors } from './server/security.ts';
 import { openingWriter } from './startup/opening-writer.ts';
+import { openGraphQLListener, type GraphQLListener } from './server/graphql-listener.ts';
+import { deferred } from '../ingest/helpers/deferred.ts';
 import { readSettingFile } from './config/setting-values.ts';
 
 export interface App {
@@ -90,6 +92,12 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   let store: DuckDbStore | undefined;
   let pipelines: RunningPipelines | undefined;
   let graphql: GraphQLServer | undefined;
+  // The GraphQL port, bound with the receivers' before the store opens its file (graphql takes it over).
+  let graphqlListener: GraphQLListener | undefined;
+  // Settled once every listener is bound (resolved) or one could not bind (rejected): the store opens
+  // its file only after, so a port in use does not leave a new DuckDB file behind.
+  const listenersBound = deferred<void>();
+  listenersBound.promise.catch(() => undefined);
   let readiness: Readiness = 'starting';
   let closeReaders: (() => Promise<void>) | undefined;
   let stopping: Promise<void> | undefined;
@@ -124,6 +132,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   async function openStore(): Promise<{ store: DuckDbStore; search?: SearchParts }> {
     await opts.beforeStoreOpen?.();
     const [{ openDuckDbStore }, { retentionPlan, startRetention }] = await Promise.all([import('./stores/duckdb/index.ts'), import('./stores/duckdb/retention.ts')]);
+    await listenersBound.promise;
     const opened = await openDuckDbStore({
       path: cfg.storage.duckdb.path,
       logger: componentLogger(root, 'duckdb'),
@@ -164,7 +173,14 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     await tail.start();
     pipelines = buildPipelines(registry, withSecurityProcessors(cfg), root, tailTaps(tail));
     addComponentReporters(backends, pipelines.components.values());
-    await pipelines.start(host);
+    try {
+      await pipelines.start(host);
+      graphqlListener = await openGraphQLListener({ host: cfg.graphql.host, port: cfg.graphql.port, readiness: () => readiness, ...security.graphqlListener });
+    } catch (err) {
+      listenersBound.reject(err);
+      throw err;
+    }
+    listenersBound.resolve();
     log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), otlp: otlpAddresses() }, 'accepting OTLP');
     // A store that cannot open fails start-up here (the caller stops the process with the error).
     const { store } = await storeOpening;
@@ -204,6 +220,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     );
     graphql = createGraphQLServer({
       ...cfg.graphql,
+      listener: graphqlListener,
       schema,
       contextFor,
       readiness: () => readiness,
@@ -218,7 +235,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     // never turn ready.
     if (stopping) return graphql.stop();
     readiness = 'ready';
-    log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), graphql: `${security.graphql.tls ? 'https' : 'http'}://${graphql.address()}${cfg.graphql.path}` }, 'ready');
+    log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), graphql: `${security.graphqlListener.tls ? 'https' : 'http'}://${graphql.address()}${cfg.graphql.path}` }, 'ready');
   }
 
   /** The store each signal is read from: DuckDB unless the config names another backend. */
@@ -388,8 +405,10 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         log.info({ drainMs }, 'draining: /readyz answers 503, OTLP and GraphQL are still served until the listeners close');
         await sleep(drainMs);
       }
+      // A stop during start-up, before every listener was bound: the store still opens, for the flush.
+      listenersBound.resolve();
       // Receivers stop first (pipelines shut down upstream first), then batches flush into the store.
-      await graphql?.stop();
+      await (graphql ? graphql.stop() : graphqlListener?.close());
       await pipelines?.shutdown();
       // Still opening (a stop during start-up): the flush above waited for it; close what opened.
       await storeOpening?.catch(() => undefined);
@@ -412,7 +431,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     ready: () => readiness === 'ready',
     addresses: () => {
       const otlp = otlpAddresses();
-      return { graphql: graphql?.address() ?? '', otlpGrpc: otlp.grpc, otlpHttp: otlp.http };
+      return { graphql: graphqlListener?.address ?? '', otlpGrpc: otlp.grpc, otlpHttp: otlp.http };
     },
     internals: { store: () => store, pipelines: () => pipelines, tail: () => tail, alerting: () => alerting?.engine, backends: () => backends, search: () => search, retention: () => retention },
   };

@@ -17,6 +17,7 @@ export const ErrorCodes = {
   GW_RATE_LIMITED: "a per-tenant budget was spent (requests, cost or DuckDB time per second, or queries running at once; HTTP 429 with Retry-After); the message names the limit and its value",
   GW_QUERY_TOO_LARGE: 'the query text, cost, depth, aliases or tokens exceed a limit; the message names the limit and the value',
   GW_TIMEOUT: 'the request deadline (limits.graphql.timeoutMs) passed; running queries were interrupted',
+  GW_STARTING: 'the gateway is still starting (its store is opening; HTTP 503 with Retry-After)',
 } as const;
 export type ErrorCode = keyof typeof ErrorCodes;
 

@@ -2,14 +2,12 @@
 // path, and the health endpoints. Every GraphQL request and WebSocket connection is admitted by the
 // authenticator (credentials from headers, or the connection_init payload / upgrade request headers
 // on WebSocket), which also fixes the tenant; then rate limits, the deadline and the query limits apply.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { ListenerTls } from './tls.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GraphQLListener } from './graphql-listener.ts';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ExecutionArgs, type execute as graphqlExecute, type subscribe as graphqlSubscribe } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Duplex } from 'node:stream';
-import { hostPort, listen } from './listen.ts';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.ts';
@@ -22,7 +20,7 @@ import { RateLimitedError, createTenantRateLimit } from '../limits/tenant-rate-l
 import { CONCURRENCY_RETRY_AFTER_SECONDS, createTenantConcurrency } from '../limits/tenant-concurrency.ts';
 import { withQuerySignal } from '../stores/query-signal.ts';
 import { withQueryMeter } from '../limits/query-time.ts';
-import { type ConnectionCaps, type ConnectionLimits, applyHttpTimeouts, defaultConnectionLimits, httpServerOptions } from './connection-limits.ts';
+import { type ConnectionLimits, defaultConnectionLimits } from './connection-limits.ts';
 import { CLOSE_HANDSHAKE_MS, watchWebSocket } from './ws-liveness.ts';
 import { limitUntilAdmitted, unadmittedBytes } from './ws-admission.ts';
 import { RequestBodyError, SUPPORTED_ENCODINGS, SUPPORTED_ENCODINGS_TEXT, contentEncoding, declaredLength, readRequestBody } from './request-body.ts';
@@ -47,8 +45,8 @@ import {
 export type Readiness = 'starting' | 'ready' | 'draining';
 
 export interface GraphQLServerOptions {
-  host: string;
-  port: number;
+  /** The bound port (src/server/graphql-listener.ts), which this server takes over on start. */
+  listener: GraphQLListener;
   path: string;
   graphiql: boolean;
   exposeInternalErrors: boolean;
@@ -73,10 +71,6 @@ export interface GraphQLServerOptions {
   limits?: LimitsConfig['graphql'];
   /** Idle and slow connection timeouts (HTTP and graphql-ws). */
   connections?: ConnectionLimits;
-  /** Caps on the connections open at once (limits.connections.maxPerListener, maxPerAddress; none when absent). */
-  connectionCaps?: ConnectionCaps;
-  /** Serve HTTPS / WSS with this certificate (without the OTLP client CA), following its reloads. */
-  tls?: ListenerTls;
   /** tail.compiled: subscription events run compiled (default true). */
   compileSubscriptions?: boolean;
   /** tail.flushIntervalMs / busyFlushIntervalMs: how long pushed tail events are held to share a socket write (default: at once). */
@@ -451,11 +445,6 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     serveGraphQL(req, res).catch(failed);
   };
   const connections = opts.connections ?? defaultConnectionLimits();
-  const serverOptions = httpServerOptions(connections);
-  const server: Server = opts.tls ? createHttpsServer({ ...opts.tls.server, ...serverOptions }, handler) : createServer(serverOptions, handler);
-  if (opts.tls) opts.tls.follow(server as HttpsServer, 'graphql');
-  applyHttpTimeouts(server, connections);
-  opts.connectionCaps?.apply(server, 'graphql', opts.tls ? 'close' : 'http503');
 
   // ws accepts 100 MiB messages by default: an admitted connection's are held to the HTTP body
   // limit, and before admission a connection may send far less in all (ws-admission.ts).
@@ -471,7 +460,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     // CORS does not cover WebSockets: a page of another origin could open one to a local gateway.
     verifyClient: ({ origin, req }: { origin: string | undefined; req: IncomingMessage }) => webSocketOriginAllowed(origin, req.headers.host, opts.cors?.allowedOrigins ?? []),
   });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)));
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   const beforeAdmission = new WeakMap<object, () => void>();
   const maxUnadmittedBytes = unadmittedBytes(limits.maxBodyBytes);
   // Registered before graphql-ws' own listener, so counting starts before any message is handled.
@@ -603,11 +592,9 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     wss,
   );
 
-  let address = '';
   return {
     async start() {
-      const bound = await listen(server, opts.port, opts.host, 'graphql');
-      address = hostPort(bound.address, bound.port);
+      opts.listener.serve(handler, upgrade);
     },
     async stop() {
       // Held refusals are answered now: a stop never waits for the tarpit.
@@ -615,12 +602,8 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       frameFlusher.flush();
       await wsCleanup.dispose();
       wss.close();
-      await new Promise<void>((resolve) => {
-        if (!server.listening) return resolve();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await opts.listener.close();
     },
-    address: () => address,
+    address: () => opts.listener.address,
   };
 }

@@ -15,10 +15,13 @@ import { componentType } from '../../ingest/registry.ts';
 import { listenerTls as createListenerTls } from './tls.ts';
 import type { OtlpReceiverEnvironment } from '../../ingest/receivers/otlp/factory.ts';
 import type { GraphQLServerOptions } from './graphql-server.ts';
+import type { GraphQLListenerOptions } from './graphql-listener.ts';
 
 export interface Security {
   receiver: OtlpReceiverEnvironment;
-  graphql: Pick<GraphQLServerOptions, 'authenticator' | 'metricsAccess' | 'limits' | 'connections' | 'connectionCaps' | 'tls' | 'refusalDelay'>;
+  graphql: Pick<GraphQLServerOptions, 'authenticator' | 'metricsAccess' | 'limits' | 'connections' | 'refusalDelay'>;
+  /** The GraphQL port's connection limits, caps and TLS (bound before the GraphQL server exists). */
+  graphqlListener: Pick<GraphQLListenerOptions, 'connections' | 'connectionCaps' | 'tls'>;
   /** The tarpit's and the connection caps' gauges and counters (limits.refusalDelay, limits.connections), for /metrics. */
   metrics(): MetricSample[];
   /** Logs the loud warning for listeners bound beyond loopback while auth is off. */
@@ -53,7 +56,8 @@ export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
       connections: cfg.limits.connections,
       connectionCaps,
     },
-    graphql: { authenticator, metricsAccess: cfg.auth.metrics, limits: cfg.limits.graphql, connections: cfg.limits.connections, connectionCaps, refusalDelay, ...(listenerTls && { tls: listenerTls }) },
+    graphql: { authenticator, metricsAccess: cfg.auth.metrics, limits: cfg.limits.graphql, connections: cfg.limits.connections, refusalDelay },
+    graphqlListener: { connections: cfg.limits.connections, connectionCaps, ...(listenerTls && { tls: listenerTls }) },
     metrics: () => [...refusalDelay.metrics(), ...connectionCaps.metrics(), ...(listenerTls?.metrics() ?? [])],
     close: () => listenerTls?.close(),
     warnIfExposed() {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApiKeyVerifier, hashApiKey } from '../../src/auth/api-keys.ts';
@@ -72,11 +72,13 @@ test('serve stops with exit code 2 and a message naming the setting when a URL, 
   }
 });
 
-test('serve stops with exit code 2 naming the setting when a port is taken or the address is not this machine\'s, and nothing else is printed', async () => {
+test('serve stops with exit code 2 naming the setting when a port is taken or the address is not this machine\'s, nothing else is printed, and no DuckDB file is left', async () => {
   const taken = createServer();
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
   const port = String((taken.address() as AddressInfo).port);
-  const local = { TELEQL_GRAPHQL_PORT: '0', TELEQL_OTLP_GRPC_PORT: '0', TELEQL_OTLP_HTTP_PORT: '0', TELEQL_DATA_PATH: ':memory:', TELEQL_LOG_LEVEL: 'warn' };
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-bind-'));
+  // Every listener binds before the store opens its file: a failed bind creates none.
+  const local = { TELEQL_GRAPHQL_PORT: '0', TELEQL_OTLP_GRPC_PORT: '0', TELEQL_OTLP_HTTP_PORT: '0', TELEQL_DATA_PATH: join(dir, 'data', 'teleql.duckdb'), TELEQL_LOG_LEVEL: 'warn' };
   try {
     const cases: [Record<string, string>, string][] = [
       [{ TELEQL_GRAPHQL_PORT: port }, `graphql.port: 127.0.0.1:${port} is in use by another program (another teleql?); stop it or choose another port (EADDRINUSE)`],
@@ -89,8 +91,10 @@ test('serve stops with exit code 2 naming the setting when a port is taken or th
       assert.equal(served.status, 2, `${message}\n${served.stderr}`);
       if (env.TELEQL_HOST) assert.match(served.stderr, /^teleql: [\w.]+\.host: 192\.0\.2\.1:0 is not an address of this machine; use one of its addresses, 127\.0\.0\.1, or 0\.0\.0\.0 for all \(EADDRNOTAVAIL\)\n$/);
       else assert.equal(served.stderr, `teleql: ${message}\n`);
+      assert.deepEqual(readdirSync(dir, { recursive: true }), [], `files left behind after: ${message}`);
     }
   } finally {
     taken.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import WebSocket from 'ws';
 import { buildApp } from '../../src/app.ts';
 import { createRootLogger, silentLogger } from '../../src/logger.ts';
 import { deferred } from '../../ingest/helpers/deferred.ts';
@@ -43,6 +44,42 @@ test('spans acknowledged while the store is still opening are stored once it ope
       );
       assert.equal(data.trace?.spanCount, 2);
     }
+  } finally {
+    open.resolve();
+    await app.stop();
+  }
+});
+
+test('while the store opens, the GraphQL port is bound and says it is starting: /healthz 200, /readyz 503, queries and WebSocket upgrades 503 with Retry-After', async () => {
+  const { app, open, started } = await startHeld(':memory:');
+  try {
+    const base = `http://${app.addresses().graphql}`;
+    assert.notEqual(app.addresses().graphql, '', 'the GraphQL port is bound before the store opens');
+    const health = await fetch(`${base}/healthz`);
+    assert.equal(health.status, 200);
+    const ready = await fetch(`${base}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.deepEqual(await ready.json(), { status: 'starting' });
+    const query = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ services }"}' });
+    assert.equal(query.status, 503);
+    assert.equal(query.headers.get('retry-after'), '1');
+    const body = (await query.json()) as { errors: { message: string; extensions: { code: string } }[] };
+    assert.equal(body.errors[0]!.extensions.code, 'GW_STARTING');
+    assert.match(body.errors[0]!.message, /teleql is starting/);
+    const upgrade = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`ws://${app.addresses().graphql}/graphql`, 'graphql-transport-ws');
+      ws.on('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0);
+        ws.terminate();
+      });
+      ws.on('open', () => reject(new Error('the upgrade was accepted while starting')));
+      ws.on('error', () => undefined);
+    });
+    assert.equal(upgrade, 503);
+    open.resolve();
+    await started;
+    assert.equal((await fetch(`${base}/readyz`)).status, 200);
+    assert.deepEqual(await gqlData<{ services: string[] }>(`${base}/graphql`, '{ services }'), { services: [] });
   } finally {
     open.resolve();
     await app.stop();

@@ -1,0 +1,86 @@
+// The GraphQL port, bound at start-up before the store opens and before the GraphQL modules load
+// (the heaviest): a port in use then stops start-up before the DuckDB file is created, and probes
+// get answers while the gateway starts (/healthz 200, /readyz 503 `starting`) instead of a refused
+// connection. Until the GraphQL server takes it over (`serve`), every other request gets 503 with
+// Retry-After and a WebSocket upgrade is refused the same way. Light on purpose: node's http(s)
+// and the connection limits only.
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { type ConnectionCaps, type ConnectionLimits, applyHttpTimeouts, defaultConnectionLimits, httpServerOptions } from './connection-limits.ts';
+import { hostPort, listen } from './listen.ts';
+import type { ErrorCode } from '../errors.ts';
+import type { ListenerTls } from './tls.ts';
+
+export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+export interface GraphQLListenerOptions {
+  host: string;
+  port: number;
+  /** What /readyz answers while starting (the app's state; `starting` until ready). */
+  readiness: () => string;
+  connections?: ConnectionLimits;
+  connectionCaps?: ConnectionCaps;
+  /** Serve HTTPS / WSS with this certificate, following its reloads. */
+  tls?: ListenerTls;
+}
+
+export interface GraphQLListener {
+  readonly server: Server;
+  /** host:port bound. */
+  readonly address: string;
+  /** Hands the requests and upgrades to the GraphQL server. */
+  serve(handler: RequestListener, upgrade: UpgradeListener): void;
+  /** Stops listening and closes every connection; safe twice. */
+  close(): Promise<void>;
+}
+
+/** Seconds a client is asked to wait while the gateway starts (DuckDB opening, GraphQL loading: ~1 s). */
+const STARTING_RETRY_AFTER_SECONDS = 1;
+
+function answerStarting(readiness: () => string): RequestListener {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const url = (req.url ?? '/').split('?')[0];
+    if (url === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    if (url === '/readyz') return void res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: readiness() }));
+    const code: ErrorCode = 'GW_STARTING';
+    const body = { errors: [{ message: 'teleql is starting (its store is opening); retry in a moment', extensions: { code } }] };
+    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': String(STARTING_RETRY_AFTER_SECONDS), connection: 'close' }).end(JSON.stringify(body));
+  };
+}
+
+const refuseUpgrade: UpgradeListener = (_req, socket) => {
+  socket.end(`HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${STARTING_RETRY_AFTER_SECONDS}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+};
+
+/** Binds the GraphQL port (a SettingError naming graphql.port / graphql.host when it cannot). */
+export async function openGraphQLListener(opts: GraphQLListenerOptions): Promise<GraphQLListener> {
+  let handler: RequestListener = answerStarting(opts.readiness);
+  let upgrade: UpgradeListener = refuseUpgrade;
+  const connections = opts.connections ?? defaultConnectionLimits();
+  const serverOptions = httpServerOptions(connections);
+  const dispatch: RequestListener = (req, res) => handler(req, res);
+  const server: Server = opts.tls ? createHttpsServer({ ...opts.tls.server, ...serverOptions }, dispatch) : createServer(serverOptions, dispatch);
+  if (opts.tls) opts.tls.follow(server as HttpsServer, 'graphql');
+  applyHttpTimeouts(server, connections);
+  opts.connectionCaps?.apply(server, 'graphql', opts.tls ? 'close' : 'http503');
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => upgrade(req, socket, head));
+  const bound = await listen(server, opts.port, opts.host, 'graphql');
+  let closed: Promise<void> | undefined;
+  return {
+    server,
+    address: hostPort(bound.address, bound.port),
+    serve(nextHandler, nextUpgrade) {
+      handler = nextHandler;
+      upgrade = nextUpgrade;
+    },
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}
