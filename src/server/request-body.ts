@@ -28,8 +28,9 @@ export const SUPPORTED_ENCODINGS: readonly string[] = ['identity', 'gzip', 'x-gz
 export const SUPPORTED_ENCODINGS_TEXT = 'gzip, deflate (zlib), zstd, snappy (block format) or none';
 
 /**
- * A zstd window larger than this is refused (libzstd's decoders refuse windows over 128 MiB by
- * default). 8 MiB is what the Collector's encoder (klauspost/compress) uses at its default level.
+ * A zstd frame may ask for a window up to the body limit, or up to this when the limit is lower
+ * (libzstd's decoders refuse windows over 128 MiB by default): 8 MiB is the window of the
+ * Collector's encoder (klauspost/compress) by default, so a small body limit still takes its frames.
  */
 const ZSTD_MIN_WINDOW_LIMIT = 8 * 1024 * 1024;
 /** How the snappy framing format begins (stream identifier chunk: 0xff, length 6, "sNaPpY"). */
