@@ -26,7 +26,6 @@ export interface GraphQLListenerOptions {
 }
 
 export interface GraphQLListener {
-  readonly server: Server;
   /** host:port bound. */
   readonly address: string;
   /** Hands the requests and upgrades to the GraphQL server. */
@@ -38,11 +37,26 @@ export interface GraphQLListener {
 /** Seconds a client is asked to wait while the gateway starts (DuckDB opening, GraphQL loading: ~1 s). */
 const STARTING_RETRY_AFTER_SECONDS = 1;
 
+/**
+ * Answers the probes, whoever holds the port: /healthz 200 while the process serves, /readyz 200
+ * only while `ready`. `url` is the path without its query string. False for any other path.
+ */
+export function answerProbe(url: string, res: ServerResponse, readiness: () => string): boolean {
+  if (url === '/healthz') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    return true;
+  }
+  if (url === '/readyz') {
+    const status = readiness();
+    res.writeHead(status === 'ready' ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status }));
+    return true;
+  }
+  return false;
+}
+
 function answerStarting(readiness: () => string): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
-    const url = (req.url ?? '/').split('?')[0];
-    if (url === '/healthz') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-    if (url === '/readyz') return void res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: readiness() }));
+    if (answerProbe((req.url ?? '/').split('?')[0]!, res, readiness)) return;
     const code: ErrorCode = 'GW_STARTING';
     const body = { errors: [{ message: 'teleql is starting (its store is opening); retry in a moment', extensions: { code } }] };
     res.writeHead(503, { 'content-type': 'application/json', 'retry-after': String(STARTING_RETRY_AFTER_SECONDS), connection: 'close' }).end(JSON.stringify(body));
@@ -68,7 +82,6 @@ export async function openGraphQLListener(opts: GraphQLListenerOptions): Promise
   const bound = await listen(server, opts.port, opts.host, 'graphql');
   let closed: Promise<void> | undefined;
   return {
-    server,
     address: hostPort(bound.address, bound.port),
     serve(nextHandler, nextUpgrade) {
       handler = nextHandler;

@@ -3,7 +3,7 @@
 // authenticator (credentials from headers, or the connection_init payload / upgrade request headers
 // on WebSocket), which also fixes the tenant; then rate limits, the deadline and the query limits apply.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { GraphQLListener } from './graphql-listener.ts';
+import { answerProbe, type GraphQLListener } from './graphql-listener.ts';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ExecutionArgs, type execute as graphqlExecute, type subscribe as graphqlSubscribe } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -424,15 +424,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       if (!res.headersSent) refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Unexpected error.');
       else res.destroy();
     };
-    if (url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-      return;
-    }
-    if (url === '/readyz') {
-      const status = opts.readiness();
-      res.writeHead(status === 'ready' ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status }));
-      return;
-    }
+    if (answerProbe(url, res, opts.readiness)) return;
     if (url === '/metrics') {
       serveMetrics(req, res).catch(failed);
       return;

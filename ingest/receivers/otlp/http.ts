@@ -7,7 +7,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { NextConsumers, Signal } from '../../component.ts';
 import { type OtlpFormat, encodeExportResponse, encodeStatus } from '../../../src/otlp/codec.ts';
 import type { OtlpReceiverConfig } from './config.ts';
-import { type ReceiveContext, ReceiveError, type RunningServer, badRequest, failureReason, receive, tooLarge } from './receive.ts';
+import { type ReceiveContext, ReceiveError, type RunningServer, badRequest, failureReason, receive, tooLarge, unsupportedMedia } from './receive.ts';
 import type { ReceiverGuard } from './guard.ts';
 import { hostPort, listen } from '../../../src/server/listen.ts';
 import { nodeHeaders } from '../../../src/auth/types.ts';
@@ -119,18 +119,14 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
       }
       const requestFormat = formatOf(req.headers['content-type']);
       if (!requestFormat) {
-        throw new ReceiveError(
-          415,
-          GrpcStatus.INVALID_ARGUMENT,
-          `unsupported Content-Type ${JSON.stringify(req.headers['content-type'] ?? '')}; use application/x-protobuf or application/json`,
-        );
+        throw unsupportedMedia(`unsupported Content-Type ${JSON.stringify(req.headers['content-type'] ?? '')}; use application/x-protobuf or application/json`);
       }
       format = requestFormat;
       const admitted = opts.guard.admit(nodeHeaders(req.headers), config.tenantHeader);
       tenant = typeof admitted === 'string' ? admitted : await admitted;
       const encoding = contentEncoding(req);
       if (!SUPPORTED_ENCODINGS.includes(encoding)) {
-        throw new ReceiveError(415, GrpcStatus.INVALID_ARGUMENT, `unsupported Content-Encoding ${JSON.stringify(encoding)}; use ${SUPPORTED_ENCODINGS_TEXT}`);
+        throw unsupportedMedia(`unsupported Content-Encoding ${JSON.stringify(encoding)}; use ${SUPPORTED_ENCODINGS_TEXT}`);
       }
       const declared = declaredLength(req);
       if (declared !== undefined && declared > max) throw tooLarge(`request body of ${declared} bytes exceeds the limit of ${max} bytes`);
@@ -139,7 +135,7 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
       const reserved = await opts.guard.reserve(tenant, format, declared);
       const body = await readRequestBody(req, encoding, max).catch((err: unknown) => {
         if (!(err instanceof RequestBodyError)) throw err;
-        throw err.kind === 'too-large' ? tooLarge(err.message) : err.kind === 'unsupported' ? new ReceiveError(415, GrpcStatus.INVALID_ARGUMENT, err.message) : badRequest(err.message);
+        throw err.kind === 'too-large' ? tooLarge(err.message) : err.kind === 'unsupported' ? unsupportedMedia(err.message) : badRequest(err.message);
       });
       const partial = await receive(ctx, consumer, signal, body, format, tenant, reserved);
       // Shutting down: no keep-alive, so server.close() is not left waiting on an idle connection.

@@ -23,6 +23,8 @@ export class ReceiveError extends Error {
 
 export const badRequest = (message: string) => new ReceiveError(400, GrpcStatus.INVALID_ARGUMENT, message);
 export const tooLarge = (message: string) => new ReceiveError(413, GrpcStatus.RESOURCE_EXHAUSTED, message);
+/** A Content-Type or Content-Encoding (or an encoding's variant) the receiver does not take. */
+export const unsupportedMedia = (message: string) => new ReceiveError(415, GrpcStatus.INVALID_ARGUMENT, message);
 
 /**
  * Why a request was refused: the `reason` label of teleql_otlp_failed_requests_total. A fixed set,
