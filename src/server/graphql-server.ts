@@ -8,7 +8,6 @@ import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult,
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Duplex } from 'node:stream';
-import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors.ts';
 import { InvalidTenantError } from '../tenant.ts';
@@ -22,6 +21,7 @@ import { withQuerySignal } from '../stores/query-signal.ts';
 import { withQueryMeter } from '../limits/query-time.ts';
 import { type ConnectionLimits, defaultConnectionLimits } from './connection-limits.ts';
 import { CLOSE_HANDSHAKE_MS, watchWebSocket } from './ws-liveness.ts';
+import { serveGraphQLWs } from './graphql-ws-socket.ts';
 import { limitUntilAdmitted, unadmittedBytes } from './ws-admission.ts';
 import { RequestBodyError, SUPPORTED_ENCODINGS, SUPPORTED_ENCODINGS_TEXT, contentEncoding, declaredLength, readRequestBody } from './request-body.ts';
 import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
@@ -459,7 +459,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     beforeAdmission.set(socket, limitUntilAdmitted(socket, request.socket, maxUnadmittedBytes));
   });
-  const wsCleanup = useServer(
+  const wsCleanup = serveGraphQLWs(
     {
       // Credentials come in connection_init (top level or under `headers`), else the upgrade request.
       onConnect: async (ctx) => {
@@ -582,6 +582,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       },
     },
     wss,
+    opts.logger,
   );
 
   return {
@@ -592,7 +593,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       // Held refusals are answered now: a stop never waits for the tarpit.
       refusalDelay.close();
       frameFlusher.flush();
-      await wsCleanup.dispose();
+      wsCleanup.dispose();
       wss.close();
       await opts.listener.close();
     },
