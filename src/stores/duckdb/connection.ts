@@ -24,6 +24,7 @@ import {
 import { invalidatesDatabase, toStoreError, unavailable } from './errors.ts';
 import { interruptible } from './interrupt.ts';
 import { preparedReads } from './prepared-reads.ts';
+import { MAX_PAGE_SIZE } from '../page-cursor.ts';
 import { currentQueryMeter } from '../../limits/query-time.ts';
 import { createFairLanes, createShares, type FairLanes, type LaneStats } from '../../limits/fair-lanes.ts';
 
@@ -212,6 +213,11 @@ async function startInstance(opts: DbOptions): Promise<Instance> {
   const config: Record<string, string> = {};
   if (opts.threads) config.threads = String(opts.threads);
   if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
+  // A page (ORDER BY … LIMIT first + 1) sorts its rows' keys first and reads their other columns
+  // after, for the page's rows only. DuckDB does that only up to 50 rows by default; above, its top-N
+  // carries every column of each 2,048-row vector it scans, and vectors of 15 KB attributes or log
+  // bodies (LLM prompts) ran out of the 64 MB memoryLimit at `first: 200` (session 24).
+  config.late_materialization_max_rows = String(MAX_PAGE_SIZE + 1);
   const attached = opts.path !== ':memory:';
   // Past memory_limit DuckDB spills to temp_directory, by default `.tmp` in the working directory
   // (the instance itself is in-memory): keep a file store's spill files beside its file.

@@ -21,6 +21,14 @@ const BAD_INPUT = /^(Conversion|Invalid Input|Out of Range) Error/;
 const TRANSIENT =
   /^(IO|Interrupt|Connection|TransactionContext) Error|Out of Memory|could not allocate|disconnected|instance closed|database has been closed|Could not set lock/i;
 
+const OUT_OF_MEMORY = /^Out of Memory Error/;
+// What a client can do about it: DuckDB copies each long string a statement scans into the
+// 2,048-row vector being read, so a condition over attribute values or log bodies of ~12 KB and more
+// needs ~100 MB on its own (docs/known-gaps.md).
+const MEMORY_ADVICE =
+  'The embedded store\'s memory limit (storage.duckdb.memoryLimit, TELEQL_DUCKDB_MEMORY_LIMIT) is too small for this statement, ' +
+  'as with conditions over attribute values or log bodies of more than ~10 KB: raise it (e.g. 256MB) or narrow the query';
+
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 // DuckDB's words when a failed checkpoint (e.g. out of memory) has invalidated an attached
@@ -44,6 +52,7 @@ export function toStoreError(err: unknown): StoreError {
   const message = messageOf(err);
   const firstLine = message.split('\n', 1)[0] ?? message;
   if (BAD_INPUT.test(message)) return new StoreError('BAD_QUERY', BACKEND, firstLine, err);
+  if (OUT_OF_MEMORY.test(message)) return new StoreError('UNAVAILABLE', BACKEND, `${firstLine}. ${MEMORY_ADVICE}`, err);
   if (TRANSIENT.test(message)) return new StoreError('UNAVAILABLE', BACKEND, firstLine, err);
   return new StoreError('INTERNAL', BACKEND, firstLine, err);
 }

@@ -68,6 +68,27 @@ describe('DuckDB store: long strings', () => {
     await store.close();
   });
 
+  it('reads a page of 1,000 spans or logs whose attributes or bodies are 15 KB each, newest or oldest first', async () => {
+    // DuckDB's top-N carried every column of each 2,048-row vector it scanned: 30 MB of strings per
+    // vector here, which ran out of the 64 MB limit from `first: 200` (session 24).
+    const store = await open();
+    for (let b = 0; b < 4; b++) {
+      await store.writer.writeSpans(batch(b, 500, 15_000));
+      await store.writer.writeLogs(
+        Array.from({ length: 500 }, (_, i) => log({ tenant: 'a', resource: res, timeUnixNano: T0 + BigInt(b * 500 + i), body: { stringValue: `${b}-${i}-${'y'.repeat(15_000)}` } })),
+      );
+    }
+    for (const order of ['NEWEST_FIRST', 'OLDEST_FIRST'] as const) {
+      const spans = await store.traces.searchSpans('a', {}, { first: 1_000, order });
+      assert.equal(spans.items.length, 1_000);
+      assert.equal((spans.items[0]!.node.attributes[0]!.value as { stringValue: string }).stringValue.slice(0, 6), order === 'NEWEST_FIRST' ? '3-499-' : '0-0-xx');
+      const logs = await store.logs.searchLogs('a', {}, { first: 1_000, order });
+      assert.equal(logs.items.length, 1_000);
+      assert.equal((logs.items[0]!.node.body as { stringValue: string }).stringValue.slice(0, 6), order === 'NEWEST_FIRST' ? '3-499-' : '0-0-yy');
+    }
+    await store.close();
+  });
+
   it('a statement that fails with DuckDB\'s "invalidated" error reopens the instance; statements behind it wait, then run', async () => {
     // DuckDB's own failure takes a load the guards above now prevent, so the lane's work throws
     // DuckDB's words here (taken from a real failure: bench/README.md, session 16).

@@ -261,7 +261,10 @@ describe('DuckDB store', () => {
     assert.equal(toStoreError(new Error('Binder Error: Referenced column "x" not found')).code, 'INTERNAL');
     // A full buffer pool and a write-write conflict may pass: the ingest exporter retries UNAVAILABLE.
     assert.equal(toStoreError(new Error('Failed to append: could not allocate block of size 256.0 KiB (3.6 MiB/3.8 MiB used)')).code, 'UNAVAILABLE');
-    assert.equal(toStoreError(new Error('Out of Memory Error: failed to allocate data of size 1.0 MiB')).code, 'UNAVAILABLE');
+    // DuckDB's words (a page of 15 KB attributes, session 24): the message says which setting to raise.
+    const oom = toStoreError(new Error('Out of Memory Error: failed to allocate data of size 16.0 MiB (56.1 MiB/61.0 MiB used)\n\nPossible solutions:\n* Reducing the number of threads'));
+    assert.equal(oom.code, 'UNAVAILABLE');
+    assert.match(oom.message, /^Out of Memory Error: failed to allocate data of size 16\.0 MiB \(56\.1 MiB\/61\.0 MiB used\)\. The embedded store's memory limit \(storage\.duckdb\.memoryLimit, TELEQL_DUCKDB_MEMORY_LIMIT\) is too small/);
     assert.equal(toStoreError(new Error('TransactionContext Error: Catalog write-write conflict on create with "x"')).code, 'UNAVAILABLE');
     const err = toStoreError(new Error('Catalog Error: Table with name nosuch does not exist!\nDid you mean…'));
     assert.equal(err.message, 'Catalog Error: Table with name nosuch does not exist!');
