@@ -113,6 +113,18 @@ test('hostile input is scanned in linear time (no catastrophic backtracking)', {
   assert.equal(redactText('1234567890'.repeat(1_600_000), all, () => {}).length, 16_000_000);
 });
 
+test('key=value secrets: where a key ends before its separator (the bounds rules.ts nextAssignment reads back over)', () => {
+  const masked = (text: string) => redact(text).text.endsWith('<redacted:secretAssignment>');
+  assert.ok(masked(`password${' '.repeat(8)}= hunter2`), 'up to 8 white-space characters before the separator');
+  assert.ok(!masked(`password${' '.repeat(9)}= hunter2`), 'not 9');
+  assert.ok(masked('password\u00a0:\u3000hunter2'), 'Unicode white space counts as white space');
+  assert.ok(masked(`${'a'.repeat(119)}_password=hunter2`), 'a key of 128 characters');
+  assert.ok(!masked(`${'a'.repeat(120)}_password=hunter2`), 'not one of 129 (no part of it is taken for a key)');
+  assert.ok(masked('log {\\"password\\": \\"hunter2'), 'a key in escaped JSON quotes');
+  assert.ok(!masked('password\\\\"=hunter2'), 'two backslashes before the quote are not an escaped quote');
+  assert.equal(redact('x=1 y=2 token =abc z: 3').text, 'x=1 y=2 token =<redacted:secretAssignment> z: 3');
+});
+
 test('key=value secrets are found by the words of the key: prefixed environment names, camelCase, header names', () => {
   for (const [text, want] of [
     ['DB_PASSWORD=hunter2', 'DB_PASSWORD=<redacted:secretAssignment>'],
