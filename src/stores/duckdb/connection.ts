@@ -21,7 +21,7 @@ import {
   type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
-import { invalidatesDatabase, toStoreError, unavailable } from './errors.ts';
+import { invalidatesDatabase, outOfMemory, toStoreError, unavailable } from './errors.ts';
 import { interruptible } from './interrupt.ts';
 import { preparedReads } from './prepared-reads.ts';
 import { MAX_PAGE_SIZE } from '../page-cursor.ts';
@@ -57,6 +57,8 @@ export interface Db {
   readonly reopens: number;
   /** Read statements running or waiting for a lane now (a reopen would wait for the running ones). */
   readsInFlight(): number;
+  /** Reads that ran out of DuckDB's memory beside others and were run again alone, and those that failed alone too. */
+  readonly outOfMemoryReads: { retriedAlone: number; failedAlone: number };
   /** Waits for queued work, checkpoints, and closes; safe to call twice. */
   close(): Promise<void>;
 }
@@ -80,6 +82,8 @@ export interface DbOptions {
   setupWriteLane(conn: DuckDBConnection, table: string): Promise<void>;
   /** Told when a statement found the database invalidated and the instance is being reopened for it. */
   onInvalidated?(err: unknown): void;
+  /** Told when a read ran out of DuckDB's memory beside other reads and is run again alone. */
+  onOutOfMemory?(err: unknown): void;
 }
 
 /** A lane's connection; a reopen puts a new one in the same slot. */
@@ -320,6 +324,39 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
   const runRead = preparedReads();
   const drained = () => Promise.all([...[...writeLanes.values()].map((l) => l.idle()), reads.idle()]);
 
+  // DuckDB's memory (memoryLimit) is one pool for every statement: a read that ran out of it (beside
+  // others, as several pages of 15 KB prompts at once) is run again once, alone. New reads wait
+  // while it drains the read lanes and runs; such retries go one at a time. One that fails alone
+  // too fails (its error names memoryLimit).
+  let alone: Promise<void> = OPEN;
+  let aloneQueue: Promise<unknown> = OPEN;
+  const outOfMemoryReads = { retriedAlone: 0, failedAlone: 0 };
+  function runAlone<T>(read: () => Promise<T>): Promise<T> {
+    const run = aloneQueue.then(async () => {
+      let open!: () => void;
+      alone = new Promise<void>((resolve) => (open = resolve));
+      try {
+        await reads.idle();
+        await state.gate;
+        if (state.failure) throw state.failure;
+        return await read();
+      } finally {
+        alone = OPEN;
+        open();
+      }
+    });
+    aloneQueue = run.catch(() => undefined);
+    return run;
+  }
+  /** Resolves once neither a reopen nor a read running alone holds new reads back. */
+  async function whenOpen(): Promise<void> {
+    while (state.gate !== OPEN || alone !== OPEN) {
+      await state.gate;
+      if (state.failure) throw state.failure;
+      await alone;
+    }
+  }
+
   async function reopen(): Promise<void> {
     let open!: () => void;
     state.gate = new Promise<void>((resolve) => (open = resolve));
@@ -364,26 +401,30 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
       if (state.closing) return Promise.reject(unavailable('the DuckDB store is closed'));
       const meter = currentQueryMeter();
       const read = () => reads.run(meter?.tenant ?? '', (slot) => interruptible(slot.conn, () => runRead(slot.conn, sql, params)));
-      // During a reopen a read waits for the new instance.
-      const gated = state.gate;
-      const running =
-        gated === OPEN
-          ? read()
-          : gated.then(() => {
-              if (state.failure) throw state.failure;
-              return read();
-            });
+      // During a reopen a read waits for the new instance, and while a read runs alone, for it.
+      const gated = state.gate === OPEN && alone === OPEN ? null : whenOpen();
+      const running = gated === null ? read() : gated.then(read);
       // The meter gets the statement's share of DuckDB once a lane is ours, not its wait for one.
-      return running.then(
-          ({ value, shareMs }) => {
-            if (meter) meter.ms += shareMs;
-            return value;
-          },
-          (err: unknown) => {
-            failed(err);
-            throw toStoreError(err);
-          },
-        );
+      const done = ({ value, shareMs }: { value: Row[]; shareMs: number }) => {
+        if (meter) meter.ms += shareMs;
+        return value;
+      };
+      const fail = (err: unknown): never => {
+        failed(err);
+        throw toStoreError(err);
+      };
+      return running.then(done, (err: unknown) => {
+        if (!outOfMemory(err)) return fail(err);
+        outOfMemoryReads.retriedAlone++;
+        opts.onOutOfMemory?.(err);
+        return runAlone(read).then(done, (again: unknown) => {
+          if (outOfMemory(again)) outOfMemoryReads.failedAlone++;
+          return fail(again);
+        });
+      });
+    },
+    get outOfMemoryReads() {
+      return { ...outOfMemoryReads };
     },
     readStats: () => reads.stats(),
     writeLane(table) {

@@ -37,6 +37,11 @@ const messageOf = (err: unknown): string => (err instanceof Error ? err.message 
 const DURABLE_COMMIT = /COMMIT succeeded and is durable/i;
 const INVALIDATED = /has been invalidated|autocheckpoint failed|Reopen the database instance to recover|Detach and reattach/i;
 
+/** Whether `err` is DuckDB's "Out of Memory Error" (memoryLimit reached). */
+export function outOfMemory(err: unknown): boolean {
+  return OUT_OF_MEMORY.test(messageOf(err));
+}
+
 /** Whether `err` says the database needs a reopen before anything else can run on it. */
 export function invalidatesDatabase(err: unknown): boolean {
   return INVALIDATED.test(messageOf(err));

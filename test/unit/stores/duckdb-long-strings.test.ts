@@ -89,6 +89,29 @@ describe('DuckDB store: long strings', () => {
     await store.close();
   });
 
+  it('pages of long values read side by side: one that runs out of DuckDB memory beside the others runs again alone', async () => {
+    // Each read below holds ~15 MB of strings; three lanes of them at once (as a Grafana dashboard's
+    // panels) did not fit 64 MB together, and some failed (session 24).
+    const path = tempPath();
+    const writing = await openDuckDbStore({ path, logger: silentLogger(), threads: 1, memoryLimit: '64MB' });
+    for (let b = 0; b < 4; b++) {
+      await writing.writer.writeSpans(batch(b, 500, 15_000));
+      await writing.writer.writeLogs(
+        Array.from({ length: 500 }, (_, i) => log({ tenant: 'a', resource: res, timeUnixNano: T0 + BigInt(b * 500 + i), body: { stringValue: `${b}-${i}-lazy ${'y'.repeat(15_000)}` } })),
+      );
+    }
+    await writing.close();
+    const store = await openDuckDbStore({ path, logger: silentLogger(), threads: 1, memoryLimit: '64MB' });
+    const reads = Array.from({ length: 12 }, (_, i) =>
+      i % 2
+        ? store.logs.searchLogs('a', { bodyContains: 'lazy' }, { first: 1_000 }).then((p) => p.items.length)
+        : store.traces.searchSpans('a', { attributes: [{ key: 'blob', op: 'exists' }] }, { first: 1_000 }).then((p) => p.items.length),
+    );
+    assert.deepEqual(await Promise.all(reads), Array.from({ length: 12 }, () => 1_000));
+    assert.equal(store.db.outOfMemoryReads.failedAlone, 0);
+    await store.close();
+  });
+
   it('a statement that fails with DuckDB\'s "invalidated" error reopens the instance; statements behind it wait, then run', async () => {
     // DuckDB's own failure takes a load the guards above now prevent, so the lane's work throws
     // DuckDB's words here (taken from a real failure: bench/README.md, session 16).
