@@ -23,7 +23,7 @@ builder.queryFields((t) => ({
   }),
   attributeValues: t.stringList({
     nullable: true,
-    description: 'Values of one attribute key, as the text filters compare against.',
+    description: 'Values of one attribute key, as the text filters compare against, most frequent first; values longer than 1,000 characters (prompts, stack traces) are not listed.',
     args: {
       signal: t.arg({ type: AttributeSignalEnum, required: true }),
       key: t.arg.string({ required: true }),

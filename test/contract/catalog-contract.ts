@@ -49,6 +49,18 @@ export function catalogContract(backend: string, open: StoreFactory): void {
       assert.deepEqual(await store.catalog.attributeValues(tenant, 'SPAN', 'no.such.key'), []);
     });
 
+    it('does not list values longer than 1,000 characters (prompts, stack traces are no filter choice)', async () => {
+      const own = freshTenant('long-values');
+      const [fits, long] = ['a'.repeat(1_000), 'b'.repeat(1_001)];
+      const res = resource('long', { 'deploy.note': long });
+      await store.writer.writeSpans([fits, long].map((note, i) => span({ tenant: own, spanId: spanId(100 + i), resource: res, attributes: attrs({ note }) })));
+      await store.writer.writeLogs([log({ tenant: own, resource: res, attributes: attrs({ note: long }) })]);
+      assert.deepEqual(await store.catalog.attributeValues(own, 'SPAN', 'note'), [fits]);
+      assert.deepEqual(await store.catalog.attributeValues(own, 'LOG', 'note'), []);
+      assert.deepEqual(await store.catalog.attributeValues(own, 'RESOURCE', 'deploy.note'), []);
+      assert.ok((await store.catalog.attributeKeys(own, 'SPAN')).includes('note'), 'the key is still listed');
+    });
+
     it('rejects an invalid limit as a BAD_QUERY', async () => {
       await rejectsWith(store.catalog.attributeValues(tenant, 'SPAN', 'http.method', undefined, -1), 'BAD_QUERY');
     });

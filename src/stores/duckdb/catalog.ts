@@ -16,6 +16,9 @@ const TABLES = [
 const RECORD_TABLE = { SPAN: TABLES[0], LOG: TABLES[1], METRIC: TABLES[2] } as const;
 const MAX_KEYS = 1000;
 const MAX_VALUES = 10_000;
+// Longer values are not listed: the catalog feeds filter choices (Grafana variables), where a prompt
+// or a stack trace is no choice, and grouping thousands of 15 KB prompts ran out of DuckDB's memory.
+export const MAX_VALUE_CHARS = 1000;
 
 function checkSignal(signal: AttributeSignal): void {
   if (!['SPAN', 'LOG', 'METRIC', 'RESOURCE'].includes(signal)) throw badQuery(`unknown attribute signal ${String(signal)}`);
@@ -76,7 +79,7 @@ export function createCatalog(db: Db): AttributeCatalog {
         for (const { resource, n } of await resources(tenant, range)) {
           const kv = resource.attributes.find((a) => a.key === key);
           const v = kv ? anyValueToFilterString(kv.value) : null;
-          if (v !== null) counts.set(v, (counts.get(v) ?? 0) + n);
+          if (v !== null && v.length <= MAX_VALUE_CHARS) counts.set(v, (counts.get(v) ?? 0) + n);
         }
         return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, limit).map(([v]) => v);
       }
@@ -94,7 +97,7 @@ export function createCatalog(db: Db): AttributeCatalog {
                ON rv.id = t.resource_id`;
       const rows = await db.query(
         `SELECT v, count(*) AS n FROM (SELECT ${value} AS v FROM ${from} WHERE ${where(t.time, range, p)})
-         WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT ${p.add(limit)}`,
+         WHERE v IS NOT NULL AND length(v) <= ${MAX_VALUE_CHARS} GROUP BY v ORDER BY n DESC, v LIMIT ${p.add(limit)}`,
         p.values,
       );
       return rows.map((r) => r.v as string);
