@@ -57,8 +57,8 @@ export interface Db {
   readonly reopens: number;
   /** Read statements running or waiting for a lane now (a reopen would wait for the running ones). */
   readsInFlight(): number;
-  /** Reads that ran out of DuckDB's memory beside others and were run again alone, and those that failed alone too. */
-  readonly outOfMemoryReads: { retriedAlone: number; failedAlone: number };
+  /** Reads that ran out of DuckDB's memory and were run again once the read lanes were quiet, and those that failed again. */
+  readonly outOfMemoryReads: { retried: number; failedAgain: number };
   /** Waits for queued work, checkpoints, and closes; safe to call twice. */
   close(): Promise<void>;
 }
@@ -82,7 +82,7 @@ export interface DbOptions {
   setupWriteLane(conn: DuckDBConnection, table: string): Promise<void>;
   /** Told when a statement found the database invalidated and the instance is being reopened for it. */
   onInvalidated?(err: unknown): void;
-  /** Told when a read ran out of DuckDB's memory beside other reads and is run again alone. */
+  /** Told when a read ran out of DuckDB's memory and is to run again once the read lanes are quiet. */
   onOutOfMemory?(err: unknown): void;
 }
 
@@ -107,6 +107,8 @@ interface LaneState {
 }
 
 const OPEN: Promise<void> = Promise.resolve();
+/** How long a read that ran out of DuckDB's memory waits for the other reads to finish before it runs again anyway. */
+const RETRY_QUIET_MS = 2_000;
 
 /**
  * Callers queue in order; each waits for `state.gate` as it was when it queued, so work queued during a
@@ -325,36 +327,23 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
   const drained = () => Promise.all([...[...writeLanes.values()].map((l) => l.idle()), reads.idle()]);
 
   // DuckDB's memory (memoryLimit) is one pool for every statement: a read that ran out of it (beside
-  // others, as several pages of 15 KB prompts at once) is run again once, alone. New reads wait
-  // while it drains the read lanes and runs; such retries go one at a time. One that fails alone
-  // too fails (its error names memoryLimit).
-  let alone: Promise<void> = OPEN;
-  let aloneQueue: Promise<unknown> = OPEN;
-  const outOfMemoryReads = { retriedAlone: 0, failedAlone: 0 };
-  function runAlone<T>(read: () => Promise<T>): Promise<T> {
-    const run = aloneQueue.then(async () => {
-      let open!: () => void;
-      alone = new Promise<void>((resolve) => (open = resolve));
-      try {
-        await reads.idle();
-        await state.gate;
-        if (state.failure) throw state.failure;
-        return await read();
-      } finally {
-        alone = OPEN;
-        open();
-      }
-    });
-    aloneQueue = run.catch(() => undefined);
-    return run;
-  }
-  /** Resolves once neither a reopen nor a read running alone holds new reads back. */
-  async function whenOpen(): Promise<void> {
-    while (state.gate !== OPEN || alone !== OPEN) {
+  // others, as several pages of 15 KB prompts at once) is run once more when the read lanes are
+  // quiet (or after RETRY_QUIET_MS), such retries one at a time. Other reads are not held back: a
+  // tenant whose statements run out of memory anyway cannot stall the others' by it. One that fails
+  // again fails (its error names memoryLimit).
+  let retries: Promise<unknown> = OPEN;
+  const outOfMemoryReads = { retried: 0, failedAgain: 0 };
+  function retryWhenQuiet<T>(read: () => Promise<T>): Promise<T> {
+    const run = retries.then(async () => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([reads.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, RETRY_QUIET_MS)))]);
+      clearTimeout(timer);
       await state.gate;
       if (state.failure) throw state.failure;
-      await alone;
-    }
+      return read();
+    });
+    retries = run.catch(() => undefined);
+    return run;
   }
 
   async function reopen(): Promise<void> {
@@ -401,9 +390,15 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
       if (state.closing) return Promise.reject(unavailable('the DuckDB store is closed'));
       const meter = currentQueryMeter();
       const read = () => reads.run(meter?.tenant ?? '', (slot) => interruptible(slot.conn, () => runRead(slot.conn, sql, params)));
-      // During a reopen a read waits for the new instance, and while a read runs alone, for it.
-      const gated = state.gate === OPEN && alone === OPEN ? null : whenOpen();
-      const running = gated === null ? read() : gated.then(read);
+      // During a reopen a read waits for the new instance.
+      const gated = state.gate;
+      const running =
+        gated === OPEN
+          ? read()
+          : gated.then(() => {
+              if (state.failure) throw state.failure;
+              return read();
+            });
       // The meter gets the statement's share of DuckDB once a lane is ours, not its wait for one.
       const done = ({ value, shareMs }: { value: Row[]; shareMs: number }) => {
         if (meter) meter.ms += shareMs;
@@ -415,10 +410,10 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
       };
       return running.then(done, (err: unknown) => {
         if (!outOfMemory(err)) return fail(err);
-        outOfMemoryReads.retriedAlone++;
+        outOfMemoryReads.retried++;
         opts.onOutOfMemory?.(err);
-        return runAlone(read).then(done, (again: unknown) => {
-          if (outOfMemory(again)) outOfMemoryReads.failedAlone++;
+        return retryWhenQuiet(read).then(done, (again: unknown) => {
+          if (outOfMemory(again)) outOfMemoryReads.failedAgain++;
           return fail(again);
         });
       });

@@ -95,7 +95,7 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
       }
     },
     onInvalidated: (err) => logger.warn({ err: toStoreError(err).message }, 'the DuckDB database was invalidated (a checkpoint failed): reopening the instance'),
-    onOutOfMemory: (err) => logger.warn({ err: toStoreError(err).message }, 'a read ran out of DuckDB memory (storage.duckdb.memoryLimit): running it again alone'),
+    onOutOfMemory: (err) => logger.warn({ err: toStoreError(err).message }, 'a read ran out of DuckDB memory (storage.duckdb.memoryLimit): running it again once the other reads are done'),
     async setupWriteLane(conn, table) {
       const spec = TABLES.find((t) => t.name === table);
       if (spec && isStaged(spec)) await conn.run(createStagingSql(spec));
