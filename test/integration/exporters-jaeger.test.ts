@@ -12,6 +12,7 @@ import { waitFor } from '../helpers/wait-for.ts';
 import { sendTrace } from '../helpers/otel-sdk.ts';
 import { startFixtureServer, closedPort, type FixtureServer } from '../helpers/fixture-server.ts';
 import { decodeRequest } from '../../src/otlp/codec.ts';
+import { spansJson } from '../helpers/otlp-bodies.ts';
 import { gunzipSync } from 'node:zlib';
 
 const TRACE = `query($id: ID!) { trace(traceId: $id) { traceId spanCount services spans { spanId parentSpanId name kind status { code message } attributes events { name attributes } links { traceId spanId attributes } resource { serviceName attributes } scope { name version } startTimeUnixNano endTimeUnixNano } } }`;
@@ -128,6 +129,64 @@ describe('jaeger exporter → a real OTLP receiver', () => {
       await late?.stop();
     }
   });
+});
+
+describe('jaeger exporter: batches of long spans, to a receiver that takes 4 MiB messages (as Jaeger does by default)', () => {
+  let jaeger: TestGateway;
+  before(async () => {
+    // An in-memory store keeps its data in DuckDB's memory limit: room for the 4,000 long spans.
+    jaeger = await startGateway({ receivers: { otlp: { maxRequestBytes: 4 * 1024 * 1024 } }, storage: { duckdb: { memoryLimit: '512MB' } } });
+  });
+  after(async () => {
+    await jaeger?.stop();
+  });
+
+  for (const protocol of ['grpc', 'http'] as const) {
+    test(`OTLP/${protocol}: 2,000 spans of 15 KB arrive in requests under 4 MiB; a 5 MB span alone is counted failed, not retried forever`, async () => {
+      const endpoint = protocol === 'http' ? jaeger.otlpHttp : jaeger.otlpGrpc;
+      const tenant = `long-${protocol}`;
+      // The exporter's default batch (8,192 spans) of these was one ~30 MB request, refused with
+      // RESOURCE_EXHAUSTED (gRPC: retried forever) or 413 (HTTP) every time.
+      const gw = await startGateway(jaegerPipeline({ protocol, endpoint, tenantHeader: 'x-scope-orgid', batch: { maxItems: 8_192, flushIntervalMs: 20 } }, spillDir));
+      try {
+        const headers = { 'content-type': 'application/json', 'x-scope-orgid': tenant };
+        const prompt = 'p'.repeat(15_000);
+        for (let i = 0; i < 4; i++) {
+          const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers, body: JSON.stringify(spansJson(Array.from({ length: 500 }, () => ({ service: 'llm', attributes: { 'gen_ai.prompt': prompt } })))) });
+          assert.equal(res.status, 200);
+        }
+        const huge = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers, body: JSON.stringify(spansJson([{ service: 'llm', name: 'huge', attributes: { 'gen_ai.prompt': 'h'.repeat(5_000_000) } }])) });
+        assert.equal(huge.status, 200);
+        const done = await waitFor(() => backendsOf(gw), (bs) => {
+          const j = bs.find((x) => x.kind === 'jaeger')!;
+          return j.itemsWritten + j.itemsFailed >= 2_001;
+        }, 'every span sent or failed', 30_000);
+        const j = done.find((x) => x.kind === 'jaeger')!;
+        assert.equal(j.itemsWritten, 2_000);
+        assert.equal(j.itemsFailed, 1, 'the 5 MB span');
+        assert.equal(j.queueDepth, 0);
+        // What the receiver stored, in pages of 1,000.
+        const stored = async () => {
+          let n = 0;
+          let after: string | null = null;
+          do {
+            const page: { spans: { edges: unknown[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } } } = await gqlData(
+              jaeger.graphqlUrl,
+              'query($after: String) { spans(first: 1000, after: $after, filter: { from: "now-1h", service: ["llm"] }) { edges { node { spanId } } pageInfo { endCursor hasNextPage } } }',
+              { after },
+              { 'x-scope-orgid': tenant },
+            );
+            n += page.spans.edges.length;
+            after = page.spans.pageInfo.hasNextPage ? page.spans.pageInfo.endCursor : null;
+          } while (after);
+          return n;
+        };
+        assert.equal(await waitFor(stored, (n) => n >= 2_000, 'the 2,000 spans stored by the receiver'), 2_000);
+      } finally {
+        await gw.stop();
+      }
+    });
+  }
 });
 
 describe('jaeger exporter: a Jaeger that is down, and a gateway restart', () => {

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { ExporterFactory, Signal } from '../../component.ts';
 import type { GatewayConfig } from '../../../src/config/types.ts';
 import type { LogRecord } from '../../../src/model/telemetry.ts';
-import { BULK_CALL, createElasticsearchLogWriter, DEFAULT_DATA_STREAM, type BulkOutcome, type ElasticsearchAuth, type ElasticsearchLogWriter } from '../../../src/stores/elasticsearch/index.ts';
+import { BULK_CALL, createElasticsearchLogWriter, DEFAULT_DATA_STREAM, DEFAULT_MAX_BULK_BYTES, type BulkOutcome, type ElasticsearchAuth, type ElasticsearchLogWriter } from '../../../src/stores/elasticsearch/index.ts';
 import { createQueuedExporter, defaultQueueSettings, type QueueSettings, type SendResult, type Sender } from '../helpers/index.ts';
 import { defaultConnectionSettings, tlsMaterial, type ConnectionSettings } from '../helpers/connection.ts';
 import { SettingError } from '../../../src/config/merge.ts';
@@ -27,6 +27,8 @@ export interface ElasticsearchExporterConfig extends ConnectionSettings, QueueSe
   /** The index template's pattern; must match dataStream. */
   templatePattern: string;
   requestTimeoutMs: number;
+  /** The largest `_bulk` request, about: a batch goes in as many requests as keep under it (10 MiB). */
+  maxRequestBytes: number;
 }
 
 /** The connection the read store uses, so one set of settings (and TELEQL_ES_* env) serves both. */
@@ -109,6 +111,7 @@ export function elasticsearchExporterFactory(defaults: ElasticsearchDefaults): E
         installTemplate: true,
         templatePattern: 'logs-teleql-*',
         requestTimeoutMs: defaults.requestTimeoutMs,
+        maxRequestBytes: DEFAULT_MAX_BULK_BYTES,
         headers: conn.headers,
         auth: { username: defaults.username, password: defaults.password, bearer: defaults.bearer, apiKey: defaults.apiKey },
         tls: { ...conn.tls, caFile: defaults.caFile, insecureSkipVerify: !defaults.rejectUnauthorized },
@@ -118,6 +121,9 @@ export function elasticsearchExporterFactory(defaults: ElasticsearchDefaults): E
     create<S extends Signal>(settings: { id: string; logger: Logger }, config: ElasticsearchExporterConfig, signal: S) {
       if (config.node === '') throw new SettingError('node', 'not set; set it here or as storage.elasticsearch.node (TELEQL_ES_NODE)');
       settingUrl('node', config.node, ['http:', 'https:']);
+      if (!Number.isInteger(config.maxRequestBytes) || config.maxRequestBytes < 65_536) {
+        throw new SettingError('maxRequestBytes', `expected an integer of at least 65536 (actual: ${String(config.maxRequestBytes)})`);
+      }
       const a = auth(config.auth);
       const writer = createElasticsearchLogWriter({
         node: config.node,
@@ -127,6 +133,7 @@ export function elasticsearchExporterFactory(defaults: ElasticsearchDefaults): E
         requestTimeoutMs: config.requestTimeoutMs,
         dataStream: config.dataStream,
         templatePattern: config.templatePattern,
+        maxBulkBytes: config.maxRequestBytes,
         logger: settings.logger,
       });
       const sender = createElasticsearchSender(writer, config.node, config.installTemplate, settings.logger) as unknown as Sender<S>;

@@ -15,6 +15,7 @@ export function defaultJaegerExporterConfig(): JaegerExporterConfig {
     tenantHeader: 'x-tenant',
     alwaysSendTenant: false,
     compression: 'none',
+    maxRequestBytes: 4 * 1024 * 1024,
     ...defaultConnectionSettings(),
     ...defaultQueueSettings(),
   };
@@ -31,6 +32,9 @@ export const jaegerExporterFactory: ExporterFactory<JaegerExporterConfig> = {
     }
     if (config.compression !== 'none' && config.compression !== 'gzip') {
       throw new SettingError('compression', `expected none or gzip (actual: '${String(config.compression)}')`);
+    }
+    if (!Number.isInteger(config.maxRequestBytes) || config.maxRequestBytes < 65_536) {
+      throw new SettingError('maxRequestBytes', `expected an integer of at least 65536 (actual: ${String(config.maxRequestBytes)})`);
     }
     const sender = createOtlpSender(signal, config, 'jaeger', settings.logger);
     return createQueuedExporter({ id: settings.id, kind: 'jaeger', signal, sender, settings: config, logger: settings.logger });

@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Signal, SignalItems } from '../../component.ts';
 import { DEFAULT_TENANT } from '../../../src/model/telemetry.ts';
-import { encodeByTenant } from '../../../src/otlp/encode.ts';
+import { encodeByTenant, encodeRequest } from '../../../src/otlp/encode.ts';
 import { decodeStatus } from '../../../src/otlp/codec.ts';
 import { otlpProto } from '../../../src/otlp/proto.ts';
 import type { SendResult, Sender } from '../helpers/queued-exporter.ts';
@@ -31,6 +31,12 @@ export interface OtlpSenderSettings extends ConnectionSettings {
   /** Send the tenant header for the `default` tenant too (as the Jaeger read store: off, so a Jaeger without tenancy sees none). */
   alwaysSendTenant: boolean;
   compression: 'none' | 'gzip';
+  /**
+   * The largest Export request body (before compression): a batch is sent in as many requests as
+   * keep under it. Jaeger's OTLP/gRPC receiver (the Collector's) refuses messages over 4 MiB by
+   * default, as RESOURCE_EXHAUSTED, which OTLP says to retry: a batch of long spans was retried forever.
+   */
+  maxRequestBytes: number;
 }
 
 const PATH: Record<Signal, string> = { traces: '/v1/traces', logs: '/v1/logs', metrics: '/v1/metrics' };
@@ -72,12 +78,43 @@ function callName(protocol: 'http' | 'grpc'): string {
   return protocol === 'http' ? 'OTLP/HTTP Export' : 'OTLP/gRPC Export';
 }
 
-/** The result once every tenant's part was sent: a partial success counts its rejected items as failed. */
-function combine<S extends Signal>(items: number, rejected: number, rejectedMessage: string, what: string, call: string, log: Logger): SendResult<S> {
-  if (rejected === 0) return { kind: 'success' };
-  const failed = Math.min(rejected, items);
-  log.warn({ call, rejected, detail: clip(rejectedMessage) }, `${what} rejected part of a batch`);
-  return { kind: 'partial', retry: [], failed, error: new Error(`${what} rejected ${rejected} of ${items} items (partial success to ${call})`) };
+/** The result once every request was sent: a partial success counts its rejected items as failed, and so does an item too large to send. */
+function combine<S extends Signal>(items: number, rejected: number, rejectedMessage: string, oversize: number, what: string, call: string, log: Logger): SendResult<S> {
+  if (rejected === 0 && oversize === 0) return { kind: 'success' };
+  if (rejected > 0) log.warn({ call, rejected, detail: clip(rejectedMessage) }, `${what} rejected part of a batch`);
+  const failed = Math.min(rejected + oversize, items);
+  const why = rejected > 0 ? `${what} rejected ${rejected} of ${items} items (partial success to ${call})` : `${oversize} of ${items} items were each larger than maxRequestBytes and not sent`;
+  return { kind: 'partial', retry: [], failed, error: new Error(why) };
+}
+
+interface ExportRequest {
+  tenant: string;
+  body: Uint8Array;
+}
+
+/**
+ * The batch as Export requests, one or more per tenant, each body at most `maxBytes`; `oversize`
+ * counts the items that alone encode larger (not sent: the receiver would refuse them every time).
+ */
+export function exportRequests<S extends Signal>(signal: S, items: readonly SignalItems[S][], maxBytes: number): { requests: ExportRequest[]; oversize: number } {
+  const requests: ExportRequest[] = [];
+  let oversize = 0;
+  const add = (tenant: string, list: readonly SignalItems[S][], body: Uint8Array): void => {
+    if (body.length <= maxBytes) return void requests.push({ tenant, body });
+    if (list.length === 1) return void oversize++;
+    // Cut into as many pieces as the size asks for (a tenth to spare), halving any still too large.
+    const pieces = Math.max(2, Math.ceil((body.length / maxBytes) * 1.1));
+    const size = Math.ceil(list.length / pieces);
+    for (let i = 0; i < list.length; i += size) {
+      const piece = list.slice(i, i + size);
+      add(tenant, piece, encodeRequest(signal, piece));
+    }
+  };
+  for (const part of encodeByTenant(signal, items)) {
+    if (part.body.length <= maxBytes) requests.push(part);
+    else add(part.tenant, items.filter((item) => item.tenant === part.tenant), part.body);
+  }
+  return { requests, oversize };
 }
 
 function tenantWanted(settings: OtlpSenderSettings, tenant: string): boolean {
@@ -97,8 +134,10 @@ function httpSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
     async send(items: readonly SignalItems[S][], abortSignal: AbortSignal): Promise<SendResult<S>> {
       let rejected = 0;
       let message = '';
-      // When one tenant's part fails, the whole batch is retried; the others' resend is harmless (same IDs).
-      for (const part of encodeByTenant(signal, items)) {
+      const { requests, oversize } = exportRequests(signal, items, settings.maxRequestBytes);
+      if (oversize > 0) log.warn({ call, oversize, maxRequestBytes: settings.maxRequestBytes }, `items larger than maxRequestBytes alone were not sent to ${what}`);
+      // When one request fails, the whole batch is retried; the others' resend is harmless (same IDs).
+      for (const part of requests) {
         const headers: Record<string, string> = { 'content-type': 'application/x-protobuf' };
         if (tenantWanted(settings, part.tenant)) headers[settings.tenantHeader] = part.tenant;
         let answer;
@@ -124,7 +163,7 @@ function httpSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
         rejected += p.rejected;
         message ||= p.message;
       }
-      return combine<S>(items.length, rejected, message, what, call, log);
+      return combine<S>(items.length, rejected, message, oversize, what, call, log);
     },
     async shutdown() {
       poster.close();
@@ -161,7 +200,9 @@ function grpcSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
     async send(items: readonly SignalItems[S][], abortSignal: AbortSignal): Promise<SendResult<S>> {
       let rejected = 0;
       let message = '';
-      for (const part of encodeByTenant(signal, items)) {
+      const { requests, oversize } = exportRequests(signal, items, settings.maxRequestBytes);
+      if (oversize > 0) log.warn({ call, oversize, maxRequestBytes: settings.maxRequestBytes }, `items larger than maxRequestBytes alone were not sent to ${what}`);
+      for (const part of requests) {
         const md = new grpc.Metadata();
         for (const [k, v] of Object.entries(fixed)) md.set(k.toLowerCase(), v);
         if (tenantWanted(settings, part.tenant)) md.set(settings.tenantHeader.toLowerCase(), part.tenant);
@@ -181,7 +222,7 @@ function grpcSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
         rejected += p.rejected;
         message ||= p.message;
       }
-      return combine<S>(items.length, rejected, message, what, call, log);
+      return combine<S>(items.length, rejected, message, oversize, what, call, log);
     },
     async shutdown() {
       client.close();

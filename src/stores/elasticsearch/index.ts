@@ -4,6 +4,7 @@ export { createElasticsearchLogStore, DEFAULT_LOG_INDEX, type ElasticsearchLogSt
 export {
   createElasticsearchLogWriter,
   DEFAULT_DATA_STREAM,
+  DEFAULT_MAX_BULK_BYTES,
   type BulkFailure,
   type BulkOutcome,
   type ElasticsearchLogWriter,

@@ -25,8 +25,19 @@ export interface ElasticsearchLogWriterOptions extends ElasticsearchConnectionOp
   dataStream?: string;
   /** The index pattern of `ensureIndexTemplate`; default `logs-teleql-*` (must match dataStream). */
   templatePattern?: string;
+  /**
+   * The largest `_bulk` request, about (documents are measured from their encoded records): a batch
+   * goes in as many requests as keep under it. Default 10 MiB (Elastic suggests 5–15 MB per bulk;
+   * Elasticsearch refuses requests over http.max_content_length, 100 MB, with 413, which fails them).
+   */
+  maxBulkBytes?: number;
   logger: Logger;
 }
+
+export const DEFAULT_MAX_BULK_BYTES = 10 * 1024 * 1024;
+// A record's `create` line and document, about: the document holds the encoded record (teleql.record,
+// read back losslessly) and its fields again (body, attributes), plus its own field names.
+const documentBytes = (record: string) => 2 * record.length + 512;
 
 export interface BulkFailure {
   /** ES's error type, e.g. `document_parsing_exception`, or `request` for a whole-request failure. */
@@ -87,9 +98,10 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
   const dsFields = dataStreamFields(dataStream);
   const logger = opts.logger;
 
-  function operations(records: readonly LogRecord[], ids: readonly string[] | undefined): { ops: unknown[]; docIds: string[] } {
+  function operations(records: readonly LogRecord[], ids: readonly string[] | undefined): { ops: unknown[]; docIds: string[]; sizes: number[] } {
     const ops: unknown[] = [];
     const docIds: string[] = [];
+    const sizes: number[] = [];
     const cache: ResourceCache = new Map();
     const seen = new Map<string, number>();
     records.forEach((l, i) => {
@@ -102,9 +114,10 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
         id = recordId(l.tenant, record, occurrence);
       }
       docIds.push(id);
+      sizes.push(documentBytes(record));
       ops.push({ create: { _index: dataStream, _id: id } }, logToDocument(l, id, record, dsFields, cache));
     });
-    return { ops, docIds };
+    return { ops, docIds, sizes };
   }
 
   function wholeRequestFailed(records: readonly LogRecord[], docIds: string[], err: unknown): BulkOutcome {
@@ -124,52 +137,24 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
     return { written: 0, duplicates: 0, retry: [], retryIds: [], failed: [{ type, reason, count: records.length }], error };
   }
 
+  const maxBulkBytes = opts.maxBulkBytes ?? DEFAULT_MAX_BULK_BYTES;
+
   return {
     async writeLogs(records, ids, callOpts) {
       if (ids !== undefined && ids.length !== records.length) {
         throw new Error(`writeLogs needs one ID per record (records: ${records.length}, ids: ${ids.length})`);
       }
-      const empty: BulkOutcome = { written: 0, duplicates: 0, retry: [], retryIds: [], failed: [] };
-      if (records.length === 0) return empty;
-      const { ops, docIds } = operations(records, ids);
-      let res: { errors?: boolean; items?: BulkItem[] };
-      try {
-        res = await client.bulk({ operations: ops, filter_path: FILTER_PATH }, { maxRetries: 0, ...(callOpts?.signal && { signal: callOpts.signal }) });
-      } catch (err) {
-        return wholeRequestFailed(records, docIds, err);
+      if (records.length === 0) return { written: 0, duplicates: 0, retry: [], retryIds: [], failed: [] };
+      const { ops, docIds, sizes } = operations(records, ids);
+      // One _bulk request per run of records under maxBulkBytes (a record larger alone goes alone).
+      const outcomes: BulkOutcome[] = [];
+      for (let start = 0; start < records.length; ) {
+        let end = start + 1;
+        for (let bytes = sizes[start]!; end < records.length && bytes + sizes[end]! <= maxBulkBytes; end++) bytes += sizes[end]!;
+        outcomes.push(await bulk(records.slice(start, end), ops.slice(2 * start, 2 * end), docIds.slice(start, end), callOpts?.signal));
+        start = end;
       }
-      if (!res.errors) return { ...empty, written: records.length };
-
-      const out = empty;
-      const failures = new Map<string, BulkFailure>();
-      records.forEach((record, i) => {
-        const item = res.items?.[i];
-        const result = item && Object.values(item)[0];
-        const status = result?.status ?? 0;
-        if (status >= 200 && status < 300) out.written++;
-        else if (status === 409) {
-          out.written++;
-          out.duplicates++;
-        } else if (status === 429 || status >= 500 || !result) {
-          // No item at all for this op would be a broken response: resending is safe (create + stable ID).
-          out.retry.push(record);
-          out.retryIds.push(docIds[i]!);
-        } else {
-          const type = result.error?.type ?? `http_${status}`;
-          const failure = failures.get(type);
-          if (failure) failure.count++;
-          else failures.set(type, { type, reason: result.error?.reason ?? `HTTP ${status}`, count: 1 });
-        }
-      });
-      out.failed = [...failures.values()];
-      if (out.failed.length > 0) {
-        const count = out.failed.reduce((n, f) => n + f.count, 0);
-        const types = Object.fromEntries(out.failed.map((f) => [f.type, f.count]));
-        const detail = out.failed.map((f) => `${f.type} ×${f.count}: ${f.reason}`).join('; ');
-        logger.warn({ call: BULK_CALL, records: records.length, failed: count, types, detail: clip(detail) }, `elasticsearch rejected ${count} of ${records.length} log records`);
-      }
-      if (out.retry.length > 0) logger.debug({ retry: out.retry.length }, 'elasticsearch asked to resend some log records later');
-      return out;
+      return outcomes.length === 1 ? outcomes[0]! : mergeOutcomes(outcomes);
     },
 
     async ensureIndexTemplate() {
@@ -186,4 +171,68 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
       await client.close();
     },
   };
+
+  /** One _bulk request and what it did with each of its records. */
+  async function bulk(records: readonly LogRecord[], ops: unknown[], docIds: string[], signal: AbortSignal | undefined): Promise<BulkOutcome> {
+    const empty: BulkOutcome = { written: 0, duplicates: 0, retry: [], retryIds: [], failed: [] };
+    let res: { errors?: boolean; items?: BulkItem[] };
+    try {
+      res = await client.bulk({ operations: ops, filter_path: FILTER_PATH }, { maxRetries: 0, ...(signal && { signal }) });
+    } catch (err) {
+      return wholeRequestFailed(records, docIds, err);
+    }
+    if (!res.errors) return { ...empty, written: records.length };
+
+    const out = empty;
+    const failures = new Map<string, BulkFailure>();
+    records.forEach((record, i) => {
+      const item = res.items?.[i];
+      const result = item && Object.values(item)[0];
+      const status = result?.status ?? 0;
+      if (status >= 200 && status < 300) out.written++;
+      else if (status === 409) {
+        out.written++;
+        out.duplicates++;
+      } else if (status === 429 || status >= 500 || !result) {
+        // No item at all for this op would be a broken response: resending is safe (create + stable ID).
+        out.retry.push(record);
+        out.retryIds.push(docIds[i]!);
+      } else {
+        const type = result.error?.type ?? `http_${status}`;
+        const failure = failures.get(type);
+        if (failure) failure.count++;
+        else failures.set(type, { type, reason: result.error?.reason ?? `HTTP ${status}`, count: 1 });
+      }
+    });
+    out.failed = [...failures.values()];
+    if (out.failed.length > 0) {
+      const count = out.failed.reduce((n, f) => n + f.count, 0);
+      const types = Object.fromEntries(out.failed.map((f) => [f.type, f.count]));
+      const detail = out.failed.map((f) => `${f.type} ×${f.count}: ${f.reason}`).join('; ');
+      logger.warn({ call: BULK_CALL, records: records.length, failed: count, types, detail: clip(detail) }, `elasticsearch rejected ${count} of ${records.length} log records`);
+    }
+    if (out.retry.length > 0) logger.debug({ retry: out.retry.length }, 'elasticsearch asked to resend some log records later');
+    return out;
+  }
+}
+
+/** The outcomes of a batch's requests as one: counts added, failures merged by type, the first error, the longest Retry-After. */
+function mergeOutcomes(outcomes: readonly BulkOutcome[]): BulkOutcome {
+  const failures = new Map<string, BulkFailure>();
+  const merged: BulkOutcome = { written: 0, duplicates: 0, retry: [], retryIds: [], failed: [] };
+  for (const o of outcomes) {
+    merged.written += o.written;
+    merged.duplicates += o.duplicates;
+    merged.retry.push(...o.retry);
+    merged.retryIds.push(...o.retryIds);
+    for (const f of o.failed) {
+      const seen = failures.get(f.type);
+      if (seen) seen.count += f.count;
+      else failures.set(f.type, { ...f });
+    }
+    merged.error ??= o.error;
+    if (o.retryAfterMs !== undefined) merged.retryAfterMs = Math.max(merged.retryAfterMs ?? 0, o.retryAfterMs);
+  }
+  merged.failed = [...failures.values()];
+  return merged;
 }

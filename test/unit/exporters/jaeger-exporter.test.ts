@@ -9,6 +9,8 @@ import { pino } from 'pino';
 import { jaegerExporterFactory, defaultJaegerExporterConfig, type JaegerExporterConfig } from '../../../ingest/exporters/jaeger/factory.ts';
 import type { QueuedExporter } from '../../../ingest/exporters/helpers/index.ts';
 import { otlpProto } from '../../../src/otlp/proto.ts';
+import { exportRequests } from '../../../ingest/exporters/jaeger/otlp-sender.ts';
+import { decodeRequest } from '../../../src/otlp/codec.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { closedPort, startFixtureServer, type FixtureServer } from '../../helpers/fixture-server.ts';
 import { span, spanId } from '../../helpers/telemetry-builders.ts';
@@ -151,5 +153,38 @@ describe('jaeger exporter: lastError names the backend, the call and the status'
     const down = await lastErrorOf({ protocol: 'grpc', endpoint: `127.0.0.1:${closed}` });
     assert.equal(down.lastError, 'cannot reach jaeger (ECONNREFUSED) for OTLP/gRPC Export');
     assert.match(String(down.lines.find((l) => l.msg === 'jaeger export failed')?.detail), new RegExp(`127\\.0\\.0\\.1:${closed}`));
+  });
+});
+
+describe('jaeger exporter: Export requests under maxRequestBytes', () => {
+  test('a batch of two tenants is cut into requests each under the limit, every span in exactly one, tenants apart', () => {
+    const items = Array.from({ length: 300 }, (_, i) =>
+      span({ tenant: i % 3 ? 'a' : 'b', spanId: spanId(i + 1), attributes: [{ key: 'pad', value: { stringValue: `${i}-${'x'.repeat(1_000)}` } }] }),
+    );
+    const { requests, oversize } = exportRequests('traces', items, 65_536);
+    assert.equal(oversize, 0);
+    assert.ok(requests.length >= 5, `${requests.length} requests`);
+    const seen: string[] = [];
+    for (const r of requests) {
+      assert.ok(r.body.length <= 65_536, `${r.body.length} bytes`);
+      const spans = decodeRequest('traces', Buffer.from(r.body), 'protobuf', r.tenant).items;
+      assert.ok(spans.every((s) => s.tenant === r.tenant));
+      seen.push(...spans.map((s) => `${r.tenant}/${s.spanId}`));
+    }
+    assert.deepEqual(seen.sort(), items.map((s) => `${s.tenant}/${s.spanId}`).sort());
+  });
+
+  test('a span larger than the limit alone is left out and counted; the rest still go', () => {
+    const items = [span({ spanId: spanId(1) }), span({ spanId: spanId(2), attributes: [{ key: 'pad', value: { stringValue: 'x'.repeat(100_000) } }] }), span({ spanId: spanId(3) })];
+    const { requests, oversize } = exportRequests('traces', items, 65_536);
+    assert.equal(oversize, 1);
+    assert.deepEqual(requests.flatMap((r) => decodeRequest('traces', Buffer.from(r.body), 'protobuf', r.tenant).items.map((s) => s.spanId)), [spanId(1), spanId(3)]);
+  });
+
+  test('maxRequestBytes under 64 KiB is refused, naming the setting', () => {
+    assert.throws(
+      () => jaegerExporterFactory.create({ id: 'jaeger/traces', logger: silentLogger() } as never, { ...defaultJaegerExporterConfig(), maxRequestBytes: 1_000 }, 'traces'),
+      /maxRequestBytes: expected an integer of at least 65536 \(actual: 1000\)/,
+    );
   });
 });

@@ -174,6 +174,26 @@ const openStore = (extra: Partial<Parameters<typeof createElasticsearchLogStore>
   createElasticsearchLogStore({ node: server.url, logger: silent(), maxRetries: 0, ...extra });
 
 describe('Elasticsearch log writer', () => {
+  it('a batch larger than maxBulkBytes goes in several _bulk requests, each under it; a refused one is retried alone', async () => {
+    // 8,192 log records with 12 KB bodies (prompts) were one ~100 MB request, over
+    // http.max_content_length: Elasticsearch answers 413, and the whole batch was dropped.
+    const writer = openWriter({ maxBulkBytes: 100_000 });
+    const records = Array.from({ length: 40 }, (_, i) => log({ tenant: TENANT, timeUnixNano: T0 + BigInt(i), body: { stringValue: `${i}-${'p'.repeat(12_000)}` } }));
+    // Every request is answered OK but the third, refused as a whole (429): its records alone come back to resend.
+    for (let i = 0; i < 20; i++) server.reply(i === 2 ? { status: 429, file: 'error.429.es-rejected-execution.json', headers: { 'retry-after': '3' } } : { file: 'bulk.200.ok.json' });
+    const outcome = await writer.writeLogs(records);
+    await writer.close();
+    const sent = server.requests.map((r) => ndjson(r).length / 2);
+    assert.ok(sent.length >= 5, `${sent.length} requests`);
+    assert.equal(sent.reduce((a, b) => a + b, 0), 40, 'every record in one request');
+    for (const r of server.requests) assert.ok(Buffer.byteLength(r.body) <= 100_000, `${Buffer.byteLength(r.body)} bytes`);
+    assert.equal(outcome.written, 40 - sent[2]!);
+    assert.equal(outcome.retry.length, sent[2]);
+    assert.deepEqual(outcome.retry.map((r) => r.timeUnixNano), records.slice(sent[0]! + sent[1]!, sent[0]! + sent[1]! + sent[2]!).map((r) => r.timeUnixNano));
+    assert.equal(outcome.retryAfterMs, 3000);
+    server.reset();
+  });
+
   it('sends one bulk request of create ops into the data stream, as NDJSON ending in a newline', async () => {
     const writer = openWriter();
     const records = [
