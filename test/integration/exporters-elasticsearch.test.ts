@@ -73,6 +73,12 @@ describe('elasticsearch exporter', () => {
     return factory.create({ id: 'elasticsearch/logs', logger }, config, 'logs') as QueuedExporter<'logs'>;
   }
 
+  test('maxRequestBytes: 10 MiB by default; under 64 KiB is refused, naming the setting', () => {
+    const factory = elasticsearchExporterFactory({ ...defaultConfig().storage.elasticsearch, node: es.url });
+    assert.equal(factory.createDefaultConfig().maxRequestBytes, 10 * 1024 * 1024);
+    assert.throws(() => exporter({ maxRequestBytes: 1_000 }), /maxRequestBytes: expected an integer of at least 65536 \(actual: 1000\)/);
+  });
+
   test('a mixed bulk answer: the 429 items alone are resent with their IDs, the 400s counted as failed', async () => {
     es.clearRequests();
     let bulks = 0;
