@@ -206,9 +206,18 @@ function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ⏎ ');
 }
 
+/** Characters of an attribute value a line shows; `--json` has them all. */
+const ATTRIBUTE_CHARS = 200;
+
+/** An attribute value on one line, a long one (a prompt, a stack trace) cut with how much is left out. */
+function attrValueText(v: unknown): string {
+  const text = oneLine(typeof v === 'string' ? v : JSON.stringify(v));
+  return text.length <= ATTRIBUTE_CHARS ? text : `${text.slice(0, ATTRIBUTE_CHARS)}…(+${(text.length - ATTRIBUTE_CHARS).toLocaleString('en-US')} chars)`;
+}
+
 function attrsText(attrs: Record<string, unknown>): string {
   return Object.entries(attrs)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => `${k}=${attrValueText(v)}`)
     .join(' ');
 }
 

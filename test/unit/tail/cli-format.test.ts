@@ -43,6 +43,14 @@ describe('teleql tail lines', () => {
     assert.equal(formatLog(log, painter({ stdout: pipe, env: {} })), '2024-05-01T12:00:01.000000000Z WARN  payments retrying ⏎ after timeout attempt=2');
   });
 
+  test('attribute values keep to one line too, and a long one (a prompt) is cut, saying how much is left out', () => {
+    const prompt = `Summarise:\n${'x'.repeat(15_000)}`;
+    const line = formatSpan({ ...span, attributes: { 'exception.stacktrace': 'Error: boom\n    at f (a.js:1)', 'gen_ai.prompt': prompt } }, painter({ stdout: pipe, env: {} }));
+    assert.ok(!line.includes('\n'), 'one line');
+    assert.ok(line.includes('exception.stacktrace=Error: boom ⏎ at f (a.js:1)'), line.slice(0, 300));
+    assert.ok(line.endsWith(`gen_ai.prompt=Summarise: ⏎ ${'x'.repeat(187)}…(+14,813 chars)`), line.slice(-300));
+  });
+
   test('colour only on a terminal, and never with NO_COLOR', () => {
     const coloured = formatSpan(span, painter({ stdout: tty, env: {} }));
     assert.ok(coloured.includes('\u001b[31mERROR boom\u001b[39m'), coloured);
