@@ -116,6 +116,29 @@ describe('idle and slow connections are closed', () => {
   });
 });
 
+describe('graphql-ws pings come from limits.connections.wsPingIntervalMs only', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { connections: { ...SHORT, wsIdleTimeoutMs: 0, wsPingIntervalMs: 0 } } });
+  });
+  after(() => gw.stop());
+
+  test('with pings off, a client that would not answer one is neither pinged nor cut, past 12 s', async () => {
+    // graphql-ws' own ws adapter pinged every 12 s whatever the setting, and cut a client that had
+    // not answered 12 s later.
+    const { ws, closed } = await wsConnect(gw.wsUrl, 'quiet', false);
+    ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { tailLogs { dropped } }' } }));
+    let pings = 0;
+    ws.on('ping', () => pings++);
+    let closedEarly = false;
+    void closed.then(() => (closedEarly = true));
+    await new Promise((r) => setTimeout(r, 12_500));
+    assert.equal(pings, 0);
+    assert.equal(closedEarly, false);
+    ws.close();
+  });
+});
+
 describe('graphql-ws message size', () => {
   let gw: TestGateway;
   before(async () => {
