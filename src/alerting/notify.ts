@@ -110,12 +110,35 @@ function generatorUrl(externalUrl: string, a: AlertInstance): string {
  */
 const slackEscape = (t: string): string => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-/** A Slack incoming-webhook message: `text` for notifications, `blocks` for the channel. */
+// Slack answers 400 (invalid_blocks) to a header over 150 characters or a section or context text
+// over 3,000: a group of a few dozen alerts was not delivered at all.
+const SLACK_HEADER_CHARS = 150;
+const SLACK_TEXT_CHARS = 3000;
+const clipped = (t: string, max: number): string => (t.length <= max ? t : `${t.slice(0, max - 1)}…`);
+
+/** Alert lines joined in at most `max` characters: those that do not fit are counted in a last line (the first is cut if need be). */
+function slackLines(lines: readonly string[], max: number): string {
+  const shown: string[] = [];
+  let length = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const after = lines.length - i - 1;
+    // Room kept for the count line, should the next line not fit.
+    const tail = after > 0 ? `\n… and ${after} more`.length : 0;
+    const line = shown.length === 0 ? clipped(lines[i]!, max - tail) : lines[i]!;
+    const added = (shown.length > 0 ? 1 : 0) + line.length;
+    if (shown.length > 0 && length + added + tail > max) return `${shown.join('\n')}\n… and ${lines.length - i} more`;
+    shown.push(line);
+    length += added;
+  }
+  return shown.join('\n');
+}
+
+/** A Slack incoming-webhook message: `text` for notifications, `blocks` for the channel, within Slack's limits. */
 export function slackPayload(n: Notification): Record<string, unknown> {
   const firing = n.alerts.filter((a) => a.state === 'FIRING');
   const resolved = n.alerts.filter((a) => a.state !== 'FIRING');
   const name = slackEscape(n.alerts[0]?.labels.alertname ?? 'alert');
-  const text = firing.length ? `[FIRING:${firing.length}] ${name}` : `[RESOLVED] ${name}`;
+  const text = clipped(firing.length ? `[FIRING:${firing.length}] ${name}` : `[RESOLVED] ${name}`, SLACK_HEADER_CHARS);
   const line = (a: AlertInstance) => {
     // The tenant is in the message's context line.
     const labels = Object.entries(outgoingLabels(a)).filter(([k]) => k !== 'alertname' && k !== 'tenant').map(([k, v]) => slackEscape(`${k}=${v}`)).join(', ');
@@ -126,8 +149,8 @@ export function slackPayload(n: Notification): Record<string, unknown> {
     text,
     blocks: [
       { type: 'header', text: { type: 'plain_text', text } },
-      { type: 'section', text: { type: 'mrkdwn', text: [...firing, ...resolved].map(line).join('\n') || '(no alerts)' } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: slackEscape(`tenant ${n.tenant} · group ${n.groupKey}`) }] },
+      { type: 'section', text: { type: 'mrkdwn', text: slackLines([...firing, ...resolved].map(line), SLACK_TEXT_CHARS) || '(no alerts)' } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: clipped(slackEscape(`tenant ${n.tenant} · group ${n.groupKey}`), SLACK_TEXT_CHARS) }] },
     ],
   };
 }

@@ -74,6 +74,25 @@ test('the Slack message has text and blocks', () => {
   assert.match(long.blocks[1]!.text!.text, /\(value 0\.219512\)/);
 });
 
+test('the Slack message keeps within Slack’s limits (header 150, section 3,000 characters): a large group says how many alerts it leaves out', () => {
+  // Slack answers 400 invalid_blocks past them, and the whole notification was lost.
+  const many = Array.from({ length: 60 }, (_, i) =>
+    alert({ fingerprint: `f${i}`, labels: { alertname: 'Errors', service: `service-number-${i}`, severity: 'page', region: 'eu-west-1' }, annotations: { summary: 'error rate over 5 % for 5 minutes' } }),
+  );
+  const p = slackPayload(notification(many)) as { text: string; blocks: { type: string; text?: { text: string }; elements?: { text: string }[] }[] };
+  const section = p.blocks[1]!.text!.text;
+  assert.ok(section.length <= 3000, `${section.length}`);
+  const shown = section.split('\n').filter((l) => l.startsWith('•')).length;
+  assert.ok(shown > 10 && shown < 60, `${shown}`);
+  assert.ok(section.endsWith(`\n… and ${60 - shown} more`), section.slice(-60));
+  const named = slackPayload(notification([alert({ labels: { alertname: 'E'.repeat(400) }, annotations: { summary: 's'.repeat(5000) } })])) as typeof p;
+  assert.equal(named.blocks[0]!.text!.text.length, 150);
+  assert.ok(named.blocks[1]!.text!.text.length <= 3000);
+  assert.ok(named.blocks[2]!.elements![0]!.text.length <= 3000);
+  // A small group is as before.
+  assert.doesNotMatch((slackPayload(notification(many.slice(0, 3))) as typeof p).blocks[1]!.text!.text, /more$/);
+});
+
 test('Slack text escapes &, < and >, so an annotation or a label from ingested data cannot ping the channel or disguise a link', () => {
   // Found by security QA: a summary "<!channel> <https://evil.example|Reset your SSO password>" went out verbatim.
   const p = slackPayload(
