@@ -18,7 +18,7 @@ const MAX_KEYS = 1000;
 const MAX_VALUES = 10_000;
 // Longer values are not listed: the catalog feeds filter choices (Grafana variables), where a prompt
 // or a stack trace is no choice, and grouping thousands of 15 KB prompts ran out of DuckDB's memory.
-export const MAX_VALUE_CHARS = 1000;
+const MAX_VALUE_CHARS = 1000;
 
 function checkSignal(signal: AttributeSignal): void {
   if (!['SPAN', 'LOG', 'METRIC', 'RESOURCE'].includes(signal)) throw badQuery(`unknown attribute signal ${String(signal)}`);
