@@ -8,7 +8,8 @@
 // Backends: a real Prometheus (/usr/bin/prometheus with the remote-write receiver, on a free port);
 // Jaeger's OTLP receiver and Elasticsearch's _bulk answered by local servers in this process (their
 // CPU is not the gateway's). Prints items/s, the gateway's CPU-seconds per million items in each
-// configuration, and the ratio fan-out / DuckDB-only (target ≤ 1.5×).
+// configuration, and the ratio fan-out / DuckDB-only (target ≤ 1.5×). Options: --seconds N, --rate N,
+// --profile DIR (a V8 CPU profile of each gateway).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
@@ -25,6 +26,9 @@ import { syntheticTraces } from './synthetic.ts';
 
 const seconds = arg('seconds', 20);
 const rate = arg('rate', 5_000); // items per second per signal
+// `--profile DIR`: each gateway (DuckDB only, then fan-out) writes a V8 CPU profile there when it exits.
+const profileDir = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1]! : '';
+const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
 const PER_REQUEST = 100;
 
 const resource: Resource = { attributes: [{ key: 'service.name', value: { stringValue: 'bench' } }], droppedAttributesCount: 0, schemaUrl: '' };
@@ -150,7 +154,7 @@ async function startGateway(fanout: boolean, b: Backends): Promise<Gateway> {
   };
   const file = join(dir, 'teleql.yaml');
   writeFileSync(file, stringify(cfg));
-  const child = spawn('taskset', ['-c', '0', process.execPath, 'bin/teleql.js', 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TELEQL_LOG_LEVEL: 'warn' } });
+  const child = spawn('taskset', ['-c', '0', process.execPath, ...profile, 'bin/teleql.js', 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TELEQL_LOG_LEVEL: 'warn' } });
   const graphql = `http://127.0.0.1:${gqlPort}`;
   // Generous: on a loaded machine the first start (module loading) can take a while.
   const deadline = Date.now() + 180_000;

@@ -10,7 +10,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { errors } from '@elastic/elasticsearch';
 import type { AnyValue, LogRecord } from '../../../src/model/telemetry.ts';
-import { nsToIso, isoToNs } from '../../../src/stores/elasticsearch/documents.ts';
+import { encodeRecord, nsToIso, isoToNs, recordId } from '../../../src/stores/elasticsearch/documents.ts';
 import {
   createElasticsearchLogStore,
   createElasticsearchLogWriter,
@@ -878,6 +878,35 @@ describe('Elasticsearch log round trip', () => {
   it('the ns timestamps survive the ISO form both ways', () => {
     for (const ns of [0n, 1n, T0 + 123_456_789n, 4_098_435_132_000_000_001n, 9_223_372_036_854_775_807n]) assert.equal(isoToNs(nsToIso(ns)), ns);
     assert.equal(nsToIso(T0 + 7n), '2023-11-14T22:13:20.000000007Z');
+    // Within one second and across its edge (the date part of the last second is reused).
+    assert.equal(nsToIso(T0 + 999_999_999n), '2023-11-14T22:13:20.999999999Z');
+    assert.equal(nsToIso(T0 + 1_000_000_000n), '2023-11-14T22:13:21.000000000Z');
+    assert.equal(nsToIso(T0 - 1n), '2023-11-14T22:13:19.999999999Z');
+    assert.equal(nsToIso(-5n), '1970-01-01T00:00:00.000000000Z');
+  });
+
+  it('teleql.record is the record as JSON.stringify writes it with the replacer, byte for byte (document IDs hash it)', () => {
+    // The encoding before session 24, which built the whole text with one JSON.stringify.
+    const replacer = (_k: string, v: unknown) =>
+      typeof v === 'bigint' ? v.toString() : typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0)) ? (Object.is(v, -0) ? '-0' : String(v)) : v;
+    const reference = (l: LogRecord) =>
+      JSON.stringify(
+        {
+          resource: l.resource, scope: l.scope, timeUnixNano: l.timeUnixNano, observedTimeUnixNano: l.observedTimeUnixNano, severityNumber: l.severityNumber,
+          severityText: l.severityText, body: l.body, attributes: l.attributes, droppedAttributesCount: l.droppedAttributesCount, flags: l.flags,
+          traceId: l.traceId, spanId: l.spanId, eventName: l.eventName,
+        },
+        replacer,
+      );
+    const shared = resource('svc', { 'host.cpu': { doubleValue: Number.NaN }, zero: { doubleValue: -0 }, 'a"quote': 'x\ny' });
+    const records = [
+      log({ tenant: TENANT, resource: shared }),
+      log({ tenant: TENANT, resource: shared, scope: scope('s', '2'), body: { kvlistValue: { values: [{ key: 'inf', value: { doubleValue: Number.POSITIVE_INFINITY } }] } }, traceId: traceId(3), spanId: spanId(4), eventName: 'e' }),
+      log({ tenant: TENANT, resource: resource('other'), attributes: attrs({ n: 7n, d: -0.5, b: true, s: 'é' }), timeUnixNano: 0n, observedTimeUnixNano: 9_223_372_036_854_775_807n }),
+    ];
+    for (const l of records) assert.equal(encodeRecord(l), reference(l));
+    // The same ID as before for the same record.
+    assert.equal(recordId(TENANT, encodeRecord(records[2]!), 0), recordId(TENANT, reference(records[2]!), 0));
   });
 
   it('groups logs of many spans from one collapsed search back in key order', async () => {
