@@ -15,7 +15,7 @@
 // Translation is stateless: delta points are made cumulative before they are queued
 // (delta-to-cumulative.ts), so a retried or spilled batch is never counted twice. A delta point that
 // still reaches this function is refused ('delta_not_converted').
-import type { Exemplar, KeyValue, MetricPoint, Resource } from '../../../src/model/telemetry.ts';
+import type { Exemplar, KeyValue, MetricDescriptor, MetricPoint, Resource } from '../../../src/model/telemetry.ts';
 import { Temporality } from '../../../src/model/telemetry.ts';
 import { anyValueToFilterString, stringAttribute } from '../../../src/model/values.ts';
 import { formatFloat, labelName, metricName } from '../../../src/stores/prometheus/names.ts';
@@ -96,11 +96,40 @@ function attributeValue(kv: KeyValue): string {
   return anyValueToFilterString(kv.value) ?? '';
 }
 
+// A request's points share their metric's descriptor and their resource, and repeat attribute keys:
+// names are worked out once per object or key.
+const metricNames = new WeakMap<MetricDescriptor, string>();
+const targetsByResource = new WeakMap<Resource, { job?: string; instance?: string }>();
+const labelNames = new Map<string, string>();
+const LABEL_NAMES_KEPT = 4096;
+
+function cachedMetricName(metric: MetricDescriptor): string {
+  let name = metricNames.get(metric);
+  if (name === undefined) metricNames.set(metric, (name = metricName(metric)));
+  return name;
+}
+
+function cachedTarget(resource: Resource): { job?: string; instance?: string } {
+  let target = targetsByResource.get(resource);
+  if (target === undefined) targetsByResource.set(resource, (target = resourceTarget(resource)));
+  return target;
+}
+
+function cachedLabelName(key: string): string {
+  let name = labelNames.get(key);
+  if (name === undefined) {
+    // Cleared when full rather than evicted one by one: keys repeat, and the map only saves work.
+    if (labelNames.size >= LABEL_NAMES_KEPT) labelNames.clear();
+    labelNames.set(key, (name = labelName(key)));
+  }
+  return name;
+}
+
 /** Sanitised labels from attributes; keys that collide after sanitising join their values with ';' in key order. */
 function attributeLabels(attrs: readonly KeyValue[], into: Map<string, string>): void {
   const grouped = new Map<string, [string, string][]>();
   for (const kv of attrs) {
-    const name = labelName(kv.key);
+    const name = cachedLabelName(kv.key);
     const list = grouped.get(name) ?? [];
     list.push([kv.key, attributeValue(kv)]);
     grouped.set(name, list);
@@ -243,12 +272,12 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
     const { metric, point, resource, scope, tenant } = mp;
     const base = new Map<string, string>();
     attributeLabels(point.attributes, base);
-    const { job, instance } = resourceTarget(resource);
+    const { job, instance } = cachedTarget(resource);
     if (job) base.set('job', job);
     if (instance) base.set('instance', instance);
     if (scope.name) base.set('otel_scope_name', scope.name);
     if (scope.version) base.set('otel_scope_version', scope.version);
-    const name = metricName(metric);
+    const name = cachedMetricName(metric);
     const timestamp = nsToMs(point.timeUnixNano);
     const stale = (point.flags & NO_RECORDED_VALUE) !== 0;
     const labelsFor = (metricFamilyName: string, extra?: [string, string]): PromLabel[] => {
@@ -359,7 +388,7 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
   for (const [resource, { tenant, timestamp }] of targets) {
     const map = new Map<string, string>();
     attributeLabels(resource.attributes.filter((kv) => !RESOURCE_LABEL_KEYS.has(kv.key)), map);
-    const { job, instance } = resourceTarget(resource);
+    const { job, instance } = cachedTarget(resource);
     if (job) map.set('job', job);
     if (instance) map.set('instance', instance);
     map.set('__name__', 'target_info');
