@@ -12,7 +12,7 @@ import type { ExporterFactory, Signal } from '../../component.ts';
 import type { GatewayConfig } from '../../../src/config/types.ts';
 import type { LogRecord } from '../../../src/model/telemetry.ts';
 import { BULK_CALL, createElasticsearchLogWriter, DEFAULT_DATA_STREAM, DEFAULT_MAX_BULK_BYTES, type BulkOutcome, type ElasticsearchAuth, type ElasticsearchLogWriter } from '../../../src/stores/elasticsearch/index.ts';
-import { createQueuedExporter, defaultQueueSettings, type QueueSettings, type SendResult, type Sender } from '../helpers/index.ts';
+import { checkMaxRequestBytes, createQueuedExporter, defaultQueueSettings, type QueueSettings, type SendResult, type Sender } from '../helpers/index.ts';
 import { defaultConnectionSettings, tlsMaterial, type ConnectionSettings } from '../helpers/connection.ts';
 import { SettingError } from '../../../src/config/merge.ts';
 import { settingUrl } from '../../../src/config/setting-values.ts';
@@ -121,9 +121,7 @@ export function elasticsearchExporterFactory(defaults: ElasticsearchDefaults): E
     create<S extends Signal>(settings: { id: string; logger: Logger }, config: ElasticsearchExporterConfig, signal: S) {
       if (config.node === '') throw new SettingError('node', 'not set; set it here or as storage.elasticsearch.node (TELEQL_ES_NODE)');
       settingUrl('node', config.node, ['http:', 'https:']);
-      if (!Number.isInteger(config.maxRequestBytes) || config.maxRequestBytes < 65_536) {
-        throw new SettingError('maxRequestBytes', `expected an integer of at least 65536 (actual: ${String(config.maxRequestBytes)})`);
-      }
+      checkMaxRequestBytes(config.maxRequestBytes);
       const a = auth(config.auth);
       const writer = createElasticsearchLogWriter({
         node: config.node,

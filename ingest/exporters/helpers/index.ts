@@ -8,5 +8,5 @@ export {
   type SendResult,
   type Sender,
 } from './queued-exporter.ts';
-export { backoffMs, defaultQueueSettings, parseRetryAfter, type QueueSettings } from './settings.ts';
+export { backoffMs, checkMaxRequestBytes, defaultQueueSettings, parseRetryAfter, type QueueSettings } from './settings.ts';
 export { httpResult } from './http-result.ts';

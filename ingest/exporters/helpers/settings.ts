@@ -1,6 +1,7 @@
 // The queue / retry / spill settings every queued exporter takes (the Collector's exporterhelper
 // `sending_queue`, `retry_on_failure` and `timeout`). A factory spreads `defaultQueueSettings()`
 // into its default config, so the keys are the same for every exporter.
+import { SettingError } from '../../../src/config/merge.ts';
 
 export interface QueueSettings {
   /** One send attempt may take this long; then it is aborted and retried. */
@@ -34,6 +35,16 @@ export interface QueueSettings {
   };
   /** On shutdown, keep sending what is queued in memory for this long (then spill it). */
   shutdownTimeoutMs: number;
+}
+
+/** The least `maxRequestBytes` an exporter that bounds its requests by size (Jaeger, Elasticsearch) takes. */
+const MIN_REQUEST_BYTES = 65_536;
+
+/** Refuses a `maxRequestBytes` setting that is not an integer of at least 64 KiB, naming the key. */
+export function checkMaxRequestBytes(value: number): void {
+  if (!Number.isInteger(value) || value < MIN_REQUEST_BYTES) {
+    throw new SettingError('maxRequestBytes', `expected an integer of at least ${MIN_REQUEST_BYTES} (actual: ${String(value)})`);
+  }
 }
 
 export function defaultQueueSettings(): QueueSettings {

@@ -1,7 +1,7 @@
 // Writes spans to Jaeger (v2 takes OTLP natively, on 4318 for HTTP and 4317 for gRPC) through the
 // shared queued exporter: Jaeger being slow or down never holds up ingest; spans wait in the spill.
 import type { CreateSettings, ExporterFactory, Signal } from '../../component.ts';
-import { createQueuedExporter, defaultQueueSettings, type QueueSettings } from '../helpers/index.ts';
+import { checkMaxRequestBytes, createQueuedExporter, defaultQueueSettings, type QueueSettings } from '../helpers/index.ts';
 import { defaultConnectionSettings } from '../helpers/connection.ts';
 import { createOtlpSender, type OtlpSenderSettings } from './otlp-sender.ts';
 import { SettingError } from '../../../src/config/merge.ts';
@@ -33,9 +33,7 @@ export const jaegerExporterFactory: ExporterFactory<JaegerExporterConfig> = {
     if (config.compression !== 'none' && config.compression !== 'gzip') {
       throw new SettingError('compression', `expected none or gzip (actual: '${String(config.compression)}')`);
     }
-    if (!Number.isInteger(config.maxRequestBytes) || config.maxRequestBytes < 65_536) {
-      throw new SettingError('maxRequestBytes', `expected an integer of at least 65536 (actual: ${String(config.maxRequestBytes)})`);
-    }
+    checkMaxRequestBytes(config.maxRequestBytes);
     const sender = createOtlpSender(signal, config, 'jaeger', settings.logger);
     return createQueuedExporter({ id: settings.id, kind: 'jaeger', signal, sender, settings: config, logger: settings.logger });
   },

@@ -39,6 +39,16 @@ export const DEFAULT_MAX_BULK_BYTES = 10 * 1024 * 1024;
 // read back losslessly) and its fields again (body, attributes), plus its own field names.
 const documentBytes = (record: string) => 2 * record.length + 512;
 
+/** An outcome with nothing in it yet. */
+const noOutcome = (): BulkOutcome => ({ written: 0, duplicates: 0, retry: [], retryIds: [], failed: [] });
+
+/** Adds `count` failures of `type` to `failures` (the first reason seen for a type is kept). */
+function addFailures(failures: Map<string, BulkFailure>, type: string, reason: string, count: number): void {
+  const seen = failures.get(type);
+  if (seen) seen.count += count;
+  else failures.set(type, { type, reason, count });
+}
+
 export interface BulkFailure {
   /** ES's error type, e.g. `document_parsing_exception`, or `request` for a whole-request failure. */
   type: string;
@@ -144,7 +154,7 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
       if (ids !== undefined && ids.length !== records.length) {
         throw new Error(`writeLogs needs one ID per record (records: ${records.length}, ids: ${ids.length})`);
       }
-      if (records.length === 0) return { written: 0, duplicates: 0, retry: [], retryIds: [], failed: [] };
+      if (records.length === 0) return noOutcome();
       const { ops, docIds, sizes } = operations(records, ids);
       // One _bulk request per run of records under maxBulkBytes (a record larger alone goes alone).
       const outcomes: BulkOutcome[] = [];
@@ -174,16 +184,15 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
 
   /** One _bulk request and what it did with each of its records. */
   async function bulk(records: readonly LogRecord[], ops: unknown[], docIds: string[], signal: AbortSignal | undefined): Promise<BulkOutcome> {
-    const empty: BulkOutcome = { written: 0, duplicates: 0, retry: [], retryIds: [], failed: [] };
     let res: { errors?: boolean; items?: BulkItem[] };
     try {
       res = await client.bulk({ operations: ops, filter_path: FILTER_PATH }, { maxRetries: 0, ...(signal && { signal }) });
     } catch (err) {
       return wholeRequestFailed(records, docIds, err);
     }
-    if (!res.errors) return { ...empty, written: records.length };
+    const out = noOutcome();
+    if (!res.errors) return { ...out, written: records.length };
 
-    const out = empty;
     const failures = new Map<string, BulkFailure>();
     records.forEach((record, i) => {
       const item = res.items?.[i];
@@ -198,10 +207,7 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
         out.retry.push(record);
         out.retryIds.push(docIds[i]!);
       } else {
-        const type = result.error?.type ?? `http_${status}`;
-        const failure = failures.get(type);
-        if (failure) failure.count++;
-        else failures.set(type, { type, reason: result.error?.reason ?? `HTTP ${status}`, count: 1 });
+        addFailures(failures, result.error?.type ?? `http_${status}`, result.error?.reason ?? `HTTP ${status}`, 1);
       }
     });
     out.failed = [...failures.values()];
@@ -219,17 +225,13 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
 /** The outcomes of a batch's requests as one: counts added, failures merged by type, the first error, the longest Retry-After. */
 function mergeOutcomes(outcomes: readonly BulkOutcome[]): BulkOutcome {
   const failures = new Map<string, BulkFailure>();
-  const merged: BulkOutcome = { written: 0, duplicates: 0, retry: [], retryIds: [], failed: [] };
+  const merged = noOutcome();
   for (const o of outcomes) {
     merged.written += o.written;
     merged.duplicates += o.duplicates;
     merged.retry.push(...o.retry);
     merged.retryIds.push(...o.retryIds);
-    for (const f of o.failed) {
-      const seen = failures.get(f.type);
-      if (seen) seen.count += f.count;
-      else failures.set(f.type, { ...f });
-    }
+    for (const f of o.failed) addFailures(failures, f.type, f.reason, f.count);
     merged.error ??= o.error;
     if (o.retryAfterMs !== undefined) merged.retryAfterMs = Math.max(merged.retryAfterMs ?? 0, o.retryAfterMs);
   }
