@@ -9,7 +9,12 @@
 // A new replica says hello and the others answer with their sets at once.
 //
 // While Redis is unreachable, publishes fail fast (no offline queue grows on the ingest path) and
-// are counted; ioredis reconnects and resubscribes by itself.
+// are counted; ioredis reconnects and resubscribes by itself. What other replicas ingest meanwhile
+// does not reach this replica's tails, and no event says so with `dropped` (nobody can count which
+// of those records a subscription would have matched): the outage is logged with its length. Once
+// the subscriber connection is back, the replica says hello, so the others learn its channels (and
+// tell theirs) at once instead of at their next heartbeats: after an outage longer than three
+// heartbeats they had forgotten each other.
 import { randomUUID } from 'node:crypto';
 import { Redis } from '../startup/ioredis.ts';
 import type { Logger } from 'pino';
@@ -30,6 +35,8 @@ export interface RedisTransportStats {
   published: number;
   received: number;
   publishErrors: number;
+  /** Times the subscriber connection came back after it was lost. */
+  reconnects: number;
 }
 
 interface Announcement {
@@ -54,7 +61,10 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
   const replicaId = randomUUID();
   const log = opts.logger;
   const control = `${prefix}:replicas`;
-  const redisOpts = { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5000 };
+  // ioredis 6 backs off up to 5 s between reconnects; tails miss other replicas' records until
+  // the connection is back, so it tries at least every second (a refused connect costs nothing).
+  const retryStrategy = (times: number) => Math.min(2 ** Math.min(times - 1, 10) * 50, 1000) + Math.floor(Math.random() * 100);
+  const redisOpts = { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy };
   const pub = new Redis(opts.url, { ...redisOpts, enableOfflineQueue: false });
   const sub = new Redis(opts.url, redisOpts);
   for (const [name, conn] of [['publisher', pub], ['subscriber', sub]] as const) {
@@ -62,7 +72,7 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
   }
 
   const local = createInMemoryTransport();
-  const stats: RedisTransportStats = { published: 0, received: 0, publishErrors: 0 };
+  const stats: RedisTransportStats = { published: 0, received: 0, publishErrors: 0, reconnects: 0 };
   const channelOf = (tenant: string, topic: TailTopic) => `${prefix}:${topic}:${tenant}`;
   const topicPrefix = new Map(TAIL_TOPICS.map((t) => [`${prefix}:${t}:`, t]));
   /** Channels this replica's SUBSCRIBE is confirmed for and that still have listeners here. */
@@ -88,6 +98,39 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
       announce();
     });
   };
+
+  // Set while the subscriber connection is lost after start(): when it went.
+  let lostAt: number | undefined;
+  let started = false;
+  sub.on('close', () => {
+    if (!started || closed || lostAt !== undefined) return;
+    lostAt = Date.now();
+    log.warn('redis connection lost: live tails here miss what other replicas ingest until it is back');
+  });
+  let helloWhenPublisherReady = false;
+  pub.on('ready', () => {
+    if (!helloWhenPublisherReady || closed) return;
+    helloWhenPublisherReady = false;
+    announce(true);
+  });
+  sub.on('ready', () => {
+    if (lostAt === undefined || closed) return;
+    const outageMs = Date.now() - lostAt;
+    lostAt = undefined;
+    stats.reconnects++;
+    // ioredis sent its resubscribes before emitting 'ready' (on the next tick), so this SUBSCRIBE is
+    // answered after them: the hello goes out once every channel here is subscribed again.
+    sub.subscribe(control).then(
+      () => {
+        log.warn({ outageMs }, 'redis connection back: live tails here missed what other replicas ingested meanwhile');
+        // The publisher reconnects on its own schedule, and without an offline queue a hello sent
+        // before it is back would be lost.
+        if (pub.status === 'ready') announce(true);
+        else helloWhenPublisherReady = true;
+      },
+      (err: unknown) => log.warn({ err: (err as Error).message }, 'redis subscribe after reconnecting failed'),
+    );
+  });
 
   const remoteListens = (channel: string) => {
     const now = Date.now();
@@ -186,6 +229,7 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
         throw new Error(`tail.redis.url: cannot connect to ${opts.url.replace(/\/\/[^@/]*@/, '//…@')}: ${(err as Error).message}`, { cause: err });
       }
       await sub.subscribe(control);
+      started = true;
       announce(true);
       timer = setInterval(() => announce(), heartbeatMs);
       timer.unref();

@@ -61,6 +61,7 @@ export function createTailService(cfg: GatewayConfig['tail'], logger: Logger, fl
           { name: 'teleql_tail_redis_published_records_total', help: 'Tail records sent to other replicas through Redis', type: 'counter', value: s.published },
           { name: 'teleql_tail_redis_received_records_total', help: 'Tail records received from other replicas through Redis', type: 'counter', value: s.received },
           { name: 'teleql_tail_redis_publish_errors_total', help: 'Publishes to Redis that failed (Redis unreachable)', type: 'counter', value: s.publishErrors },
+          { name: 'teleql_tail_redis_reconnects_total', help: 'Times the Redis subscriber connection came back after it was lost (tails missed other replicas\' records meanwhile)', type: 'counter', value: s.reconnects },
         );
       }
       return samples;

@@ -14,8 +14,9 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
-  const port = await freePort();
+/** Starts redis-server on a free port, or on `port` (a restart where an earlier one ran). */
+export async function startRedis(port?: number): Promise<TestRedis> {
+  port ??= await freePort();
   const proc: ChildProcess = spawn(REDIS_SERVER_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -9,6 +9,7 @@ import { redisMissing, startRedis, type TestRedis } from '../helpers/redis-serve
 import { waitFor } from '../helpers/wait-for.ts';
 import { hex, logsBody, nowNs, postOtlp, spansBody, tail, wsClient } from '../helpers/tail-client.ts';
 import { sendTrace } from '../helpers/otel-sdk.ts';
+import { Redis } from '../../src/startup/ioredis.ts';
 
 const TAIL_SPANS = `subscription($filter: TelemetryFilter) { tailSpans(filter: $filter) { dropped span { traceId spanId name service attributes startTime } } }`;
 const TAIL_LOGS = `subscription { tailLogs { log { bodyText service } } }`;
@@ -141,6 +142,64 @@ describe('live tails across replicas through redis', { skip: redisMissing }, () 
     local.stop();
     remote.stop();
   });
+
+  test('when Redis comes back, the replicas find each other again and subscribers on B get what A ingests', async () => {
+    // The previous test stopped Redis; it comes back on the same port, as a restarted server does.
+    redis = await startRedis(redis.port);
+    for (const gw of [a, b]) await waitFor(() => metric(gw, 'teleql_tail_redis_reconnects_total'), (n) => n >= 1, 'the replica reconnected');
+    const remote = tail<SpanEvent>(client(b, 'comeback'), TAIL_SPANS);
+    await known(a, 'comeback', 'spans');
+    assert.equal(await postOtlp(a, '/v1/traces', spansBody('comeback', [{ traceId: hex(91, 32), spanId: hex(91, 16), name: 'after the outage', startNs: nowNs() }]), 'comeback'), 200);
+    await waitFor(async () => remote.events.length, (n) => n === 1, 'the span on replica B');
+    assert.equal(remote.events[0]!.tailSpans.span.name, 'after the outage');
+    remote.stop();
+  });
+
+  test('a replica whose Redis connections drop says hello once they are back, so the others learn its channels at once, not at their next heartbeat', async () => {
+    // Only the replicas' connections are cut (CLIENT KILL), so this test's own subscriber hears
+    // every announcement. Before, a replica back from an outage longer than three heartbeats
+    // (6 s) had been forgotten and was heard of again only at its next heartbeat.
+    const remote = tail<SpanEvent>(client(b, 'hello'), TAIL_SPANS);
+    await known(a, 'hello', 'spans');
+    const watcher = new Redis(redis.url, { lazyConnect: true });
+    const admin = new Redis(redis.url, { lazyConnect: true });
+    try {
+      await Promise.all([watcher.connect(), admin.connect()]);
+      const mine = new Set([Number(await watcher.client('ID')), Number(await admin.client('ID'))]);
+      const hellos: { replica: string; channels: string[] }[] = [];
+      watcher.on('message', (_channel: string, message: string) => {
+        const m = JSON.parse(message) as { replica: string; channels: string[]; hello?: boolean };
+        if (m.hello) hellos.push(m);
+      });
+      await watcher.subscribe('teleql:tail:replicas');
+      const reconnectsBefore = await Promise.all([a, b].map((gw) => metric(gw, 'teleql_tail_redis_reconnects_total')));
+      const clientIds = String(await admin.client('LIST'))
+        .split('\n')
+        .map((line) => Number(/\bid=(\d+)/.exec(line)?.[1]))
+        .filter((id) => id > 0 && !mine.has(id));
+      assert.ok(clientIds.length >= 4, `each replica's publisher and subscriber (and alerting's lease): ${clientIds.length} connections`);
+      for (const id of clientIds) await admin.client('KILL', 'ID', String(id));
+      await waitFor(async () => new Set(hellos.map((h) => h.replica)).size, (n) => n === 2, 'a hello from each replica');
+      assert.ok(
+        hellos.some((h) => h.channels.includes('teleql:tail:spans:hello')),
+        `replica B's hello names its channel: ${JSON.stringify(hellos)}`,
+      );
+      const reconnectsAfter = await Promise.all([a, b].map((gw) => metric(gw, 'teleql_tail_redis_reconnects_total')));
+      assert.deepEqual(reconnectsAfter, reconnectsBefore.map((n) => n + 1));
+      assert.equal(await postOtlp(a, '/v1/traces', spansBody('hello', [{ traceId: hex(92, 32), spanId: hex(92, 16), name: 'after the reconnect', startNs: nowNs() }]), 'hello'), 200);
+      await waitFor(async () => remote.events.length, (n) => n === 1, 'the span on replica B');
+    } finally {
+      watcher.disconnect();
+      admin.disconnect();
+      remote.stop();
+    }
+  });
+
+  async function metric(gw: TestGateway, name: string): Promise<number> {
+    const text = await (await fetch(gw.graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
+    const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : NaN;
+  }
 
   async function publishedFromA(): Promise<number> {
     const text = await (await fetch(a.graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
