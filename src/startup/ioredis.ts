@@ -13,3 +13,13 @@ export const Redis = function (url: string, options: IORedis.RedisOptions): IORe
   const { Redis: Client } = require('ioredis') as typeof IORedis;
   return new Client(url, options);
 } as unknown as new (url: string, options: IORedis.RedisOptions) => IORedis.Redis;
+
+/**
+ * The reconnect schedule of teleql's Redis connections: ioredis 6 backs off up to 5 s between
+ * attempts, and while a connection is down tails miss other replicas' records and every replica
+ * notifies, so each tries at least every second once Redis is gone (a refused connect costs
+ * nothing). Jitter keeps replicas from reconnecting in step.
+ */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(2 ** Math.min(attempt - 1, 10) * 50, 1000) + Math.floor(Math.random() * 100);
+}

@@ -16,7 +16,7 @@
 // tell theirs) at once instead of at their next heartbeats: after an outage longer than three
 // heartbeats they had forgotten each other.
 import { randomUUID } from 'node:crypto';
-import { Redis } from '../startup/ioredis.ts';
+import { Redis, reconnectDelayMs } from '../startup/ioredis.ts';
 import type { Logger } from 'pino';
 import type { TailTopic, TailTopics } from './topics.ts';
 import { TAIL_TOPICS } from './topics.ts';
@@ -61,10 +61,7 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
   const replicaId = randomUUID();
   const log = opts.logger;
   const control = `${prefix}:replicas`;
-  // ioredis 6 backs off up to 5 s between reconnects; tails miss other replicas' records until
-  // the connection is back, so it tries at least every second (a refused connect costs nothing).
-  const retryStrategy = (times: number) => Math.min(2 ** Math.min(times - 1, 10) * 50, 1000) + Math.floor(Math.random() * 100);
-  const redisOpts = { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy };
+  const redisOpts = { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: reconnectDelayMs };
   const pub = new Redis(opts.url, { ...redisOpts, enableOfflineQueue: false });
   const sub = new Redis(opts.url, redisOpts);
   for (const [name, conn] of [['publisher', pub], ['subscriber', sub]] as const) {
