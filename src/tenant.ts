@@ -2,6 +2,13 @@
 // "default". The allowed characters are Cortex/Mimir's, so the same IDs work across that stack.
 import { DEFAULT_TENANT } from './model/telemetry.ts';
 
+/**
+ * How many tenants each piece of per-tenant bookkeeping (rate ratios, refusal windows, lane order
+ * and statistics, indexing counts) remembers; the least recently seen are forgotten, so a stream
+ * of new tenant IDs cannot grow memory without bound (about 300 B per tenant was kept forever).
+ */
+export const REMEMBERED_TENANTS = 10_000;
+
 const TENANT_PATTERN = /^[A-Za-z0-9!\-_.*'()]{1,150}$/;
 
 export class InvalidTenantError extends Error {

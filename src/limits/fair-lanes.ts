@@ -9,6 +9,8 @@
 // each statement's share of DuckDB: its running time divided by the statements running beside it
 // (reads and writes), which is what the per-tenant DuckDB time budget charges.
 import { performance } from 'node:perf_hooks';
+import { LRUCache } from 'lru-cache';
+import { REMEMBERED_TENANTS } from '../tenant.ts';
 
 export interface LaneStats {
   statements: number;
@@ -30,7 +32,7 @@ export interface FairLanes<L> {
   waiting(tenant?: string): number;
   /** Statements running, this tenant's or all. */
   running(tenant?: string): number;
-  /** Per tenant, since the lanes were created (waiting and running: now). */
+  /** Per tenant, since the lanes were created, for the REMEMBERED_TENANTS most recently active (waiting and running: now). */
   stats(): Map<string, LaneStats>;
   /** Resolves once nothing waits or runs. */
   idle(): Promise<void>;
@@ -77,11 +79,11 @@ export function createFairLanes<L>(lanes: readonly L[], shares: Shares = createS
   const free = [...lanes];
   const cap = Math.max(1, lanes.length - 1);
   const queues = new Map<string, Job<L>[]>();
-  /** When each tenant was last given a lane (a counter), for round-robin among equals. */
-  const served = new Map<string, number>();
+  /** When each tenant was last given a lane (a counter), for round-robin among equals; one forgotten counts as never served. */
+  const served = new LRUCache<string, number>({ max: REMEMBERED_TENANTS });
   let serial = 0;
   const runningBy = new Map<string, number>();
-  const statsBy = new Map<string, LaneStats>();
+  const statsBy = new LRUCache<string, LaneStats>({ max: REMEMBERED_TENANTS });
   let waitingTotal = 0;
   let idleWaiters: (() => void)[] = [];
 
@@ -102,7 +104,7 @@ export function createFairLanes<L>(lanes: readonly L[], shares: Shares = createS
       for (const tenant of queues.keys()) {
         const n = runningBy.get(tenant) ?? 0;
         if (n >= cap) continue;
-        if (pick === undefined || n < pickRunning || (n === pickRunning && (served.get(tenant) ?? 0) < (served.get(pick) ?? 0))) {
+        if (pick === undefined || n < pickRunning || (n === pickRunning && (served.peek(tenant) ?? 0) < (served.peek(pick) ?? 0))) {
           pick = tenant;
           pickRunning = n;
         }
@@ -166,7 +168,7 @@ export function createFairLanes<L>(lanes: readonly L[], shares: Shares = createS
     },
     waiting: (tenant) => (tenant === undefined ? waitingTotal : (queues.get(tenant)?.length ?? 0)),
     running: (tenant) => (tenant === undefined ? runningTotal() : (runningBy.get(tenant) ?? 0)),
-    stats: () => new Map([...statsBy].map(([t, s]) => [t, { ...s, waiting: queues.get(t)?.length ?? 0, running: runningBy.get(t) ?? 0 }])),
+    stats: () => new Map([...statsBy.entries()].map(([t, s]) => [t, { ...s, waiting: queues.get(t)?.length ?? 0, running: runningBy.get(t) ?? 0 }])),
     idle: () => (runningTotal() || waitingTotal ? new Promise<void>((res) => idleWaiters.push(res)) : Promise.resolve()),
   };
 }

@@ -5,6 +5,7 @@
 // window. The thresholds act on the count: limits.ingest.closeAfterRefusals (OTLP/HTTP: close the
 // connection unread) and limits.refusalDelay.afterRefusals (answer late: refusal-delay.ts).
 import { LRUCache } from 'lru-cache';
+import { REMEMBERED_TENANTS } from '../tenant.ts';
 
 /** A tenant's refusal window, with the refusal just counted. */
 export interface RefusalWindow {
@@ -22,11 +23,10 @@ export interface RefusalPenalty {
   refused(tenant: string, retryAfterSeconds: number): RefusalWindow;
 }
 
-/** Tenants whose current refusal window is remembered (the oldest are forgotten: counted afresh when refused again). */
-const TENANTS = 10_000;
 
 export function createRefusalPenalty(now: () => number = Date.now): RefusalPenalty {
-  const windows = new LRUCache<string, { endsAt: number; refusals: number }>({ max: TENANTS });
+  // The oldest tenants' windows are forgotten: counted afresh when refused again.
+  const windows = new LRUCache<string, { endsAt: number; refusals: number }>({ max: REMEMBERED_TENANTS });
   return {
     refused(tenant, retryAfterSeconds) {
       const t = now();

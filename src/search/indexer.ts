@@ -9,6 +9,7 @@ import { modelNotLoaded, type Embedder } from './embedder.ts';
 import { bodyMd5, contentHash } from './hash.ts';
 import { logDocs, spanDocs, type SearchDoc } from './text.ts';
 import type { LogRecord, SpanRecord } from '../model/telemetry.ts';
+import { REMEMBERED_TENANTS } from '../tenant.ts';
 
 export interface IndexerOptions {
   store: VectorStore;
@@ -96,10 +97,25 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
   let state: { dimensions: number; ann: AnnIndex } | null = null;
   let idleWaiters: (() => void)[] = [];
   // The same counts per tenant, so a tenant's searchIndex says nothing about other tenants' volume.
+  // Past REMEMBERED_TENANTS, the earliest-seen tenants with nothing queued or in flight are
+  // forgotten (their totals restart), so new tenant IDs cannot grow this without bound.
   const perTenant = new Map<string, { queued: number; inFlight: number; indexed: number; skipped: number }>();
+  const forgetIdleTenants = () => {
+    let excess = perTenant.size - REMEMBERED_TENANTS / 2;
+    for (const [tenant, c] of perTenant) {
+      if (excess <= 0) break;
+      if (c.queued === 0 && c.inFlight === 0) {
+        perTenant.delete(tenant);
+        excess--;
+      }
+    }
+  };
   const countsOf = (tenant: string) => {
     let c = perTenant.get(tenant);
-    if (!c) perTenant.set(tenant, (c = { queued: 0, inFlight: 0, indexed: 0, skipped: 0 }));
+    if (!c) {
+      if (perTenant.size >= REMEMBERED_TENANTS) forgetIdleTenants();
+      perTenant.set(tenant, (c = { queued: 0, inFlight: 0, indexed: 0, skipped: 0 }));
+    }
     return c;
   };
   /** Adds `n` to one counter of the tenants of items[from, to). */

@@ -6,7 +6,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { AuthError, type Authenticator } from '../../../src/auth/authenticator.ts';
 import type { HeaderLookup } from '../../../src/auth/types.ts';
-import { InvalidTenantError } from '../../../src/tenant.ts';
+import { InvalidTenantError, REMEMBERED_TENANTS } from '../../../src/tenant.ts';
 import { RateLimitedError, type TenantRateLimit } from '../../../src/limits/tenant-rate-limit.ts';
 import { type RefusalPenalty, type RefusalWindow, passes } from '../../../src/limits/refusal-penalty.ts';
 import type { OtlpFormat } from '../../../src/otlp/codec.ts';
@@ -61,8 +61,6 @@ export function authError(err: AuthError): ReceiveError {
     : new ReceiveError(403, GrpcStatus.PERMISSION_DENIED, err.publicMessage);
 }
 
-/** Tenants whose bytes-per-item ratio is remembered, per format (the oldest are forgotten). */
-const RATIO_TENANTS = 10_000;
 /**
  * Bytes per item assumed before a tenant's first decoded request: below what real items take (a
  * bare span is ~60 bytes of protobuf, ~200 of JSON), so the first estimate is high rather than low.
@@ -90,7 +88,7 @@ export function createReceiverGuard(opts: {
   const { authenticator, items, bytes, penalty } = opts;
   const limited = items.perSecond > 0 || bytes.perSecond > 0;
   // Bytes per item of the tenant's last decoded request: how many items a body of n bytes likely holds.
-  const bytesPerItem = new LRUCache<string, number>({ max: RATIO_TENANTS });
+  const bytesPerItem = new LRUCache<string, number>({ max: REMEMBERED_TENANTS });
   const admitWithCredentials = async (headers: HeaderLookup, tenantHeader: string): Promise<string> => {
     try {
       return (await authenticator.admit(headers, tenantHeader, 'ingest')).tenant;

@@ -18,6 +18,7 @@ import type { Exporter } from '../../../ingest/component.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import { attrs, resource, span, spanId, traceId, T0, SEC } from '../../helpers/telemetry-builders.ts';
 import { TEST_MODEL } from '../../fixtures/search/test-model.ts';
+import { REMEMBERED_TENANTS } from '../../../src/tenant.ts';
 
 const config = (over: Partial<ReturnType<typeof defaultConfig>['search']> = {}) => ({ ...defaultConfig().search, ...TEST_MODEL, ...over });
 
@@ -81,6 +82,28 @@ describe('search indexer', () => {
     assert.deepEqual({ pending: st.pending, indexed: st.indexed, skipped: st.skipped }, { pending: 0, indexed: 10, skipped: 15 });
     const samples = Object.fromEntries(exporter.metrics().map((m) => [m.name, m.value]));
     assert.deepEqual(samples, { teleql_embedding_queued_total: 10, teleql_embedding_skipped_total: 15 });
+  });
+
+  it('remembers per-tenant counts for REMEMBERED_TENANTS tenants: the earliest idle ones are forgotten, never one with items pending', async () => {
+    // A stream of new tenant IDs used to grow these counts (and the read lanes' order and
+    // statistics) by ~300 B per tenant, forever.
+    const { search } = await open(':memory:', { queueSize: REMEMBERED_TENANTS + 1000 });
+    await search.indexer.ready();
+    search.indexer.enqueue({ signal: 'traces', items: spans(3, 'first', () => 'SELECT orders') });
+    await search.indexer.idle();
+    assert.equal(search.indexer.status('first').indexed, 3);
+    // 'busy' waits in the queue while more tenants than are remembered arrive (all in one turn,
+    // before the indexer takes anything).
+    search.indexer.enqueue({ signal: 'traces', items: spans(2, 'busy', () => 'SELECT orders') });
+    for (let i = 0; i < REMEMBERED_TENANTS + 500; i++) search.indexer.enqueue({ signal: 'traces', items: spans(1, `t${i}`, () => 'SELECT orders') });
+    assert.equal(search.indexer.status('busy').pending, 2, 'a tenant with items queued is not forgotten');
+    await search.indexer.idle();
+    assert.deepEqual(
+      { pending: search.indexer.status('busy').pending, indexed: search.indexer.status('busy').indexed },
+      { pending: 0, indexed: 2 },
+    );
+    assert.equal(search.indexer.status('first').indexed, 0, 'the earliest idle tenant was forgotten');
+    assert.equal(search.indexer.status(`t${REMEMBERED_TENANTS + 499}`).indexed, 1, 'the latest is remembered');
   });
 
   it('embeds each distinct text once, and keeps vectors and the ANN index across a restart', async () => {

@@ -7,6 +7,7 @@ import { deferred, type Deferred } from '../../../ingest/helpers/deferred.ts';
 import { createFairLanes } from '../../../src/limits/fair-lanes.ts';
 import { withQueryMeter } from '../../../src/limits/query-time.ts';
 import { openDb } from '../../../src/stores/duckdb/connection.ts';
+import { REMEMBERED_TENANTS } from '../../../src/tenant.ts';
 
 /** Queues a statement of `tenant` that runs until the test releases it; records its start and lane. */
 function statementOf(lanes: ReturnType<typeof createFairLanes<string>>, started: string[], tenant: string, name: string) {
@@ -61,6 +62,15 @@ describe('fair read lanes', () => {
     assert.equal(stats.get('a')?.statements, 3);
     assert.equal(stats.get('b')?.statements, 2);
     assert.equal(stats.get('c')?.statements, 1);
+  });
+
+  it('remembers the statistics and turn order of the REMEMBERED_TENANTS most recent tenants, not of every tenant ever seen', async () => {
+    const lanes = createFairLanes(['l1', 'l2']);
+    for (let i = 0; i < REMEMBERED_TENANTS + 100; i++) await lanes.run(`t${i}`, () => Promise.resolve(i));
+    const stats = lanes.stats();
+    assert.equal(stats.size, REMEMBERED_TENANTS);
+    assert.equal(stats.has('t0'), false, 'the least recent tenant is forgotten');
+    assert.equal(stats.get(`t${REMEMBERED_TENANTS + 99}`)?.statements, 1);
   });
 
   it('a failing statement frees its lane and rejects only its own caller', async () => {
