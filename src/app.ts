@@ -41,6 +41,12 @@ export interface App {
    * receivers, flushes every buffered item into the store, closes the store. Safe twice.
    */
   stop(): Promise<void>;
+  /**
+   * Reads again what can change without a restart, as the OTel Collector and Prometheus do on
+   * SIGHUP: the alert rules file and the TLS files (both are also picked up on their own, by a
+   * watch and every tls.reloadIntervalMs). Other settings need a restart. Never rejects.
+   */
+  reload(): Promise<void>;
   /** Bound addresses after start (tests ask for port 0). */
   addresses(): { graphql: string; otlpGrpc?: string; otlpHttp?: string };
   ready(): boolean;
@@ -428,9 +434,26 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     return stopping;
   }
 
+  async function reload(): Promise<void> {
+    let tls: 'renewed' | 'unchanged' | 'off' = 'off';
+    try {
+      const listenerTls = security.graphqlListener.tls;
+      if (listenerTls) tls = listenerTls.reload() ? 'renewed' : 'unchanged';
+    } catch (err) {
+      log.warn({ err }, 'reloading the TLS files failed');
+    }
+    const rulesFile = alerting?.rulesFile;
+    const rulesError = rulesFile ? await rulesFile.reload().catch((err: unknown) => String(err)) : undefined;
+    log.info(
+      { tls, rulesFile: rulesFile ? (rulesError ? 'refused' : 'loaded') : 'none', ...(rulesError && { rulesFileError: rulesError }) },
+      'reloaded the TLS files and the alert rules file; other settings take effect at a restart',
+    );
+  }
+
   return {
     start,
     stop,
+    reload,
     ready: () => readiness === 'ready',
     addresses: () => {
       const otlp = otlpAddresses();

@@ -61,6 +61,10 @@ async function serve(args: string[]): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // SIGHUP reloads, as for the OTel Collector, Prometheus and Alertmanager (`kill -HUP`, systemd's
+  // ExecReload). Node's default for it is to exit at once, which lost every acknowledged item still
+  // queued for DuckDB, and a closed terminal sends it too.
+  process.on('SIGHUP', () => void app.reload());
   try {
     await app.start();
   } catch (err) {

@@ -31,6 +31,8 @@ export interface ListenerTls {
   server: { cert: Buffer; key: Buffer };
   /** Gives `server` every certificate read later; `otlp`: with the client CA too. */
   follow(server: TlsServer, kind: 'otlp' | 'graphql'): void;
+  /** Reads the files again now if they changed (SIGHUP); true when a new certificate is served. */
+  reload(): boolean;
   /** The served certificate's expiry and the reloads, for /metrics. */
   metrics(): MetricSample[];
   close(): void;
@@ -131,6 +133,7 @@ export function listenerTls(cfg: TlsConfig, logger: Logger): ListenerTls | undef
     http: { cert: files.cert, key: files.key, ...(files.ca && { ca: files.ca, requestCert: true, rejectUnauthorized: cfg.requireClientCert }) },
     grpc: credentials,
     server: { cert: files.cert, key: files.key },
+    reload,
     follow(server, kind) {
       const follower = { server, kind };
       followers.push(follower);

@@ -70,6 +70,47 @@ test('SIGTERM flushes acknowledged spans into DuckDB and a restart serves them',
   }
 });
 
+test('SIGHUP reloads the rules file and keeps serving, as for the Collector and Prometheus: what was acknowledged is kept', async () => {
+  // Node exits at once on SIGHUP by default: `kill -HUP` (or a closed terminal) lost every span
+  // still queued for DuckDB.
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-serve-'));
+  try {
+    const [grpc, http, graphql] = [await freePort(), await freePort(), await freePort()];
+    const config = join(dir, 'teleql.yaml');
+    const rules = join(dir, 'rules.yaml');
+    writeFileSync(rules, 'rules: []\n');
+    writeFileSync(config, `processors:\n  batch:\n    timeoutMs: 600000\n    sendBatchSize: 1000000\nstorage:\n  duckdb:\n    path: ${join(dir, 'teleql.duckdb')}\nalerting:\n  rulesFile: ${rules}\n`);
+    const env = { TELEQL_OTLP_GRPC_PORT: String(grpc), TELEQL_OTLP_HTTP_PORT: String(http), TELEQL_GRAPHQL_PORT: String(graphql), TELEQL_LOG_LEVEL: 'info' };
+    const graphqlUrl = `http://127.0.0.1:${graphql}/graphql`;
+    const gw = serve(['--config', config], env);
+    try {
+      await waitFor(() => fetch(`http://127.0.0.1:${graphql}/readyz`).then((r) => r.status), (s) => s === 200, 'readiness', 20_000);
+      const sent = await sendTrace('http-proto', { otlpGrpc: `127.0.0.1:${grpc}`, otlpHttp: `http://127.0.0.1:${http}` }, { service: 'hup-svc' });
+      gw.child.kill('SIGHUP');
+      await waitFor(async () => gw.output(), (out) => out.includes('reloaded the TLS files and the alert rules file'), 'the reload logged');
+      const line = JSON.parse(gw.output().split('\n').find((l) => l.includes('reloaded the TLS files'))!) as { tls: string; rulesFile: string };
+      assert.deepEqual({ tls: line.tls, rulesFile: line.rulesFile }, { tls: 'off', rulesFile: 'loaded' });
+      assert.equal(gw.child.exitCode, null, 'still running');
+      assert.equal((await gqlData<{ __typename: string }>(graphqlUrl, '{ __typename }')).__typename, 'Query');
+      gw.child.kill('SIGTERM');
+      assert.equal(await gw.exited, 0, gw.output());
+      const again = serve(['--config', config], env);
+      try {
+        await waitFor(() => fetch(`http://127.0.0.1:${graphql}/readyz`).then((r) => r.status), (s) => s === 200, 'readiness', 20_000);
+        const stored = await gqlData<{ trace: { spanCount: number } | null }>(graphqlUrl, `{ trace(traceId: "${sent.traceId}") { spanCount } }`);
+        assert.equal(stored.trace?.spanCount, 2, 'the spans acknowledged before the SIGHUP were written');
+      } finally {
+        again.child.kill('SIGTERM');
+        await again.exited;
+      }
+    } finally {
+      if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('SIGTERM with TELEQL_SHUTDOWN_DRAIN_MS: /readyz answers 503 while OTLP is still acknowledged, then the process flushes and exits 0', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'teleql-serve-'));
   try {

@@ -140,6 +140,26 @@ describe('TLS files are read again when they change', () => {
     assert.equal(overGrpc.code, grpc.status.OK, overGrpc.details);
   });
 
+  test('with tls.reloadIntervalMs 0, a renewal is served once the gateway is told to reload (SIGHUP), not before', async () => {
+    const renewDir = mkdtempSync(join(tmpdir(), 'teleql-tls-hup-'));
+    const file = (f: string) => join(renewDir, `live.${f}`);
+    install(pki.file('server.crt'), file('crt'));
+    install(pki.file('server.key'), file('key'));
+    const quiet = await startGateway({ tls: { certFile: file('crt'), keyFile: file('key'), reloadIntervalMs: 0 } });
+    try {
+      const [first, second] = [fingerprintOf(pki.file('server.crt')), fingerprintOf(pki.file('server2.crt'))];
+      install(pki.file('server2.crt'), file('crt'));
+      install(pki.file('server2.key'), file('key'));
+      const hosts = [quiet.graphqlUrl, quiet.otlpHttp, quiet.otlpGrpc];
+      assert.deepEqual(await Promise.all(hosts.map(served)), [first, first, first], 'no polling: still the first certificate');
+      await quiet.app.reload();
+      assert.deepEqual(await Promise.all(hosts.map(served)), [second, second, second]);
+    } finally {
+      await quiet.stop();
+      rmSync(renewDir, { recursive: true, force: true });
+    }
+  });
+
   test('a key that is not the certificate\'s stops start-up naming tls.keyFile', async () => {
     await assert.rejects(startGateway({ tls: { certFile: pki.file('server.crt'), keyFile: pki.file('server2.key') } }), (err: Error) => {
       assert.match(err.message, /^tls\.keyFile: .*server2\.key with .*server\.crt: .*key values mismatch/);
