@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import { nonFiniteText } from './rules.ts';
 import type { AlertInstance } from './types.ts';
+import { parseRetryAfter } from '../../ingest/exporters/helpers/settings.ts';
 
 export type ReceiverType = 'webhook' | 'slack' | 'alertmanager';
 
@@ -184,6 +185,29 @@ export interface Notifier {
   close(): void;
 }
 
+/** The longest Retry-After a receiver gets honoured; a longer one is waited for this long. */
+const MAX_RETRY_AFTER_MS = 300_000;
+
+/**
+ * A delivery the receiver answered with an error status. 4xx other than 408 and 429 are permanent
+ * (a payload or URL the receiver refuses: Slack's invalid_blocks, no_service): sending it again
+ * cannot help, as Alertmanager's notifiers reason too.
+ */
+class DeliveryError extends Error {
+  readonly permanent: boolean;
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+    this.permanent = status >= 400 && status < 500 && status !== 408 && status !== 429;
+  }
+}
+
+/** A Retry-After header's wait in ms (seconds or an HTTP date), at most MAX_RETRY_AFTER_MS; 0 without one. */
+const retryAfterMs = (header: string | null) => Math.min(parseRetryAfter(header) ?? 0, MAX_RETRY_AFTER_MS);
+
 export function createNotifier(opts: { retry: RetryPolicy; externalUrl: string; logger: Logger }): Notifier {
   const { retry, externalUrl, logger } = opts;
   const closing = new AbortController();
@@ -207,17 +231,19 @@ export function createNotifier(opts: { retry: RetryPolicy; externalUrl: string; 
       signal: AbortSignal.timeout(retry.timeoutMs),
     });
     const text = await res.text().catch(() => '');
-    if (!res.ok) throw new Error(`HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
+    if (!res.ok) throw new DeliveryError(res.status, `HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`, retryAfterMs(res.headers.get('retry-after')));
   }
 
   return {
     async send(n) {
       const { url, body } = request(n);
       let lastError = '';
+      let waitAsked = 0;
       for (let i = 0; i < retry.attempts; i++) {
         if (i > 0) {
           if (closing.signal.aborted) return `${lastError} (gave up after ${i} attempts: the gateway is stopping)`;
-          const backoff = Math.min(retry.maxBackoffMs, retry.initialBackoffMs * 2 ** (i - 1));
+          // A receiver's Retry-After (Slack's rate limit answers 429 with one) is waited for when longer.
+          const backoff = Math.max(Math.min(retry.maxBackoffMs, retry.initialBackoffMs * 2 ** (i - 1)), waitAsked);
           // Jitter spreads retries of many groups to one receiver.
           await new Promise<void>((resolve) => {
             const timer = setTimeout(done, backoff * (0.8 + Math.random() * 0.4));
@@ -236,6 +262,8 @@ export function createNotifier(opts: { retry: RetryPolicy; externalUrl: string; 
         } catch (err) {
           lastError = `${n.receiver.name} (${n.receiver.type}): ${reasonOf(err)}`;
           logger.warn({ receiver: n.receiver.name, attempt: i + 1, err: reasonOf(err) }, 'notification failed');
+          if (err instanceof DeliveryError && err.permanent) return `${lastError} (not retried: the receiver refused the request itself)`;
+          waitAsked = err instanceof DeliveryError ? err.retryAfterMs : 0;
         }
       }
       return `${lastError} (after ${retry.attempts} attempts)`;

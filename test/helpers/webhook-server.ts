@@ -12,8 +12,8 @@ export interface ReceivedRequest {
 export interface WebhookServer {
   url: string;
   received: ReceivedRequest[];
-  /** Statuses answered to the next requests, in order; once used up, 200. */
-  failNext(...statuses: number[]): void;
+  /** Statuses answered to the next requests, in order (with headers, e.g. Retry-After); once used up, 200. */
+  failNext(...statuses: (number | { status: number; headers: Record<string, string> })[]): void;
   /** Answer every request with this status from now on (null: back to 200). */
   alwaysAnswer(status: number | null): void;
   close(): Promise<void>;
@@ -21,7 +21,7 @@ export interface WebhookServer {
 
 export async function startWebhookServer(): Promise<WebhookServer> {
   const received: ReceivedRequest[] = [];
-  const queue: number[] = [];
+  const queue: (number | { status: number; headers: Record<string, string> })[] = [];
   let always: number | null = null;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -35,8 +35,9 @@ export async function startWebhookServer(): Promise<WebhookServer> {
         /* kept as text */
       }
       received.push({ path: req.url ?? '', headers: req.headers, body });
-      const status = always ?? queue.shift() ?? 200;
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : `failing with ${status}`);
+      const next = always ?? queue.shift() ?? 200;
+      const { status, headers } = typeof next === 'number' ? { status: next, headers: {} } : next;
+      res.writeHead(status, { 'content-type': 'text/plain', ...headers }).end(status === 200 ? 'ok' : `failing with ${status}`);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

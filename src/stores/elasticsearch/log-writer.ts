@@ -17,6 +17,7 @@ import { createClient, type ElasticsearchConnectionOptions } from './client.ts';
 import { dataStreamFields, encodeRecord, logToDocument, recordId, type ResourceCache } from './documents.ts';
 import { BULK_CALL, CREDENTIALS_REFUSED, describeError, errorInfo, isAuthFailure, isTransient, toStoreError } from './errors.ts';
 import { DEFAULT_TEMPLATE_PATTERN, logsIndexTemplate } from './template.ts';
+import { parseRetryAfter } from '../../../ingest/exporters/helpers/settings.ts';
 
 export const DEFAULT_DATA_STREAM = 'logs-teleql-default';
 
@@ -98,8 +99,7 @@ const FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reas
 
 function retryAfterMs(headers: Record<string, unknown> | undefined): number | undefined {
   const v = headers?.['retry-after'];
-  const seconds = typeof v === 'string' ? Number(v) : NaN;
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+  return typeof v === 'string' ? parseRetryAfter(v) : undefined;
 }
 
 export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions): ElasticsearchLogWriter {

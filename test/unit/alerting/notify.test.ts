@@ -152,3 +152,29 @@ test('deliveries retry with backoff until one succeeds, and give up early when t
     await hook.close();
   }
 });
+
+test("a receiver's Retry-After is waited for, and a 4xx it answers is not sent again (Slack's rate limit answers 429 with Retry-After; invalid_blocks is 400)", async () => {
+  const { startWebhookServer } = await import('../../helpers/webhook-server.ts');
+  const { createNotifier } = await import('../../../src/alerting/notify.ts');
+  const { silentLogger } = await import('../../../src/logger.ts');
+  const hook = await startWebhookServer();
+  try {
+    // Backoff alone would retry 3 times within ~30 ms and give up while the receiver still refuses.
+    const notifier = createNotifier({ retry: { attempts: 3, initialBackoffMs: 5, maxBackoffMs: 20, timeoutMs: 5000 }, externalUrl: '', logger: silentLogger() });
+    const n = { ...notification([alert({})]), receiver: { name: 'team', type: 'slack' as const, url: `${hook.url}/services/T/B/X` } };
+    hook.failNext({ status: 429, headers: { 'retry-after': '1' } });
+    const started = Date.now();
+    assert.equal(await notifier.send(n), null);
+    assert.equal(hook.received.length, 2);
+    assert.ok(Date.now() - started >= 1000, 'the second attempt waited for Retry-After');
+
+    hook.failNext(400);
+    assert.equal(await notifier.send(n), 'team (slack): HTTP 400: failing with 400 (not retried: the receiver refused the request itself)');
+    assert.equal(hook.received.length, 3, 'one attempt');
+    hook.failNext(408, 500);
+    assert.equal(await notifier.send(n), null, '408 and 5xx are retried');
+    assert.equal(hook.received.length, 6);
+  } finally {
+    await hook.close();
+  }
+});
