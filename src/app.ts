@@ -435,6 +435,8 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   }
 
   async function reload(): Promise<void> {
+    // Stopping: the rules would be applied to an engine whose store is closing.
+    if (stopping) return;
     let tls: 'renewed' | 'unchanged' | 'off' = 'off';
     try {
       const listenerTls = security.graphqlListener.tls;
