@@ -4,7 +4,10 @@ import { pino, type Logger, type LevelWithSilent } from 'pino';
 export type { Logger };
 
 export function createRootLogger(level: LevelWithSilent = 'info', destination?: pino.DestinationStream): Logger {
-  return pino({ level, base: { service: 'teleql' }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  // errWithCause: an error's `cause` is its own object. pino's default serializer appends every
+  // cause's message to the error's, and ours already say what caused them ("…: No space left on
+  // device (still failing after 10 attempts…)"), so a DuckDB failure read three times in one line.
+  return pino({ level, base: { service: 'teleql' }, timestamp: pino.stdTimeFunctions.isoTime, serializers: { err: pino.stdSerializers.errWithCause } }, destination);
 }
 
 export function componentLogger(root: Logger, component: string): Logger {
