@@ -23,7 +23,6 @@ export interface RefusalPenalty {
   refused(tenant: string, retryAfterSeconds: number): RefusalWindow;
 }
 
-
 export function createRefusalPenalty(now: () => number = Date.now): RefusalPenalty {
   // The oldest tenants' windows are forgotten: counted afresh when refused again.
   const windows = new LRUCache<string, { endsAt: number; refusals: number }>({ max: REMEMBERED_TENANTS });

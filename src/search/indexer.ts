@@ -110,10 +110,16 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
       }
     }
   };
+  // The next size at which idle tenants are forgotten: past a pass that could forget few (most
+  // tenants have items queued), the next comes REMEMBERED_TENANTS / 2 tenants later, not at each new one.
+  let forgetAt = REMEMBERED_TENANTS;
   const countsOf = (tenant: string) => {
     let c = perTenant.get(tenant);
     if (!c) {
-      if (perTenant.size >= REMEMBERED_TENANTS) forgetIdleTenants();
+      if (perTenant.size >= forgetAt) {
+        forgetIdleTenants();
+        forgetAt = Math.max(REMEMBERED_TENANTS, perTenant.size + REMEMBERED_TENANTS / 2);
+      }
       perTenant.set(tenant, (c = { queued: 0, inFlight: 0, indexed: 0, skipped: 0 }));
     }
     return c;
