@@ -1,7 +1,8 @@
 // `teleql tail`: subscribes to a gateway over graphql-ws and prints spans and/or log records as
 // they arrive, one line each: coloured for people (no colour when stdout is not a terminal or
 // NO_COLOR is set), or one JSON object per line with --json. Filters are flags; the gateway
-// checks them (a bad one ends the command with the gateway's error code).
+// checks them (a bad one ends the command with the gateway's error code). A connection dropped
+// after it was up (a gateway restart) is opened again until Ctrl-C, unless --no-reconnect.
 import { readFileSync } from 'node:fs';
 import { parseArgs, styleText } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
@@ -20,6 +21,8 @@ Options:
   --ca FILE             PEM CA certificate(s) to trust for https:// / wss:// (a private CA)
   --json                one JSON object per line: {"type":"span"|"log", …}
   --since TIME          replay stored records first: RFC 3339 time, or an age such as 15m or 2h
+  --no-reconnect        end when the connection drops (default: once connected, open it again
+                        until Ctrl-C, saying on stderr that records in between are not shown)
   --service NAME        service.name (repeatable)
   --name NAME           span name / log event name (repeatable)
   --status CODE         spans: OK | ERROR | UNSET (repeatable)
@@ -82,6 +85,8 @@ interface Parsed {
   tenant?: string;
   json: boolean;
   since?: string;
+  /** --no-reconnect: a dropped connection ends the command. */
+  noReconnect: boolean;
   spans?: Record<string, unknown>;
   logs?: Record<string, unknown>;
 }
@@ -98,6 +103,7 @@ function parse(args: string[], env: NodeJS.ProcessEnv, now: () => number): Parse
       header: { type: 'string', multiple: true, default: [] },
       json: { type: 'boolean', default: false },
       since: { type: 'string' },
+      'no-reconnect': { type: 'boolean', default: false },
       service: { type: 'string', multiple: true, default: [] },
       name: { type: 'string', multiple: true, default: [] },
       status: { type: 'string', multiple: true, default: [] },
@@ -182,7 +188,7 @@ function parse(args: string[], env: NodeJS.ProcessEnv, now: () => number): Parse
     }
     since = ago === undefined ? values.since : new Date(now() - Number(ago / 1_000_000n)).toISOString();
   }
-  return { url, headers, ...(ca && { ca }), tenant: values.tenant, json: values.json, since, spans, logs };
+  return { url, headers, ...(ca && { ca }), tenant: values.tenant, json: values.json, since, noReconnect: values['no-reconnect'], spans, logs };
 }
 
 type Style = Parameters<typeof styleText>[0];
@@ -249,7 +255,7 @@ export function formatLog(l: LogOut, paint: (style: Style, text: string) => stri
   return parts.filter((p) => p !== '').join(' ');
 }
 
-/** Runs the command until Ctrl-C (0), a usage error (2), or the gateway ends it or fails (1). */
+/** Runs the command until Ctrl-C (0), a usage error (2), or the gateway refuses it, cannot be reached at start or, with --no-reconnect, goes away (1). */
 export async function runTail(args: string[], io: TailIo, now: () => number = Date.now): Promise<number> {
   let opts: Parsed;
   try {
@@ -268,31 +274,89 @@ export async function runTail(args: string[], io: TailIo, now: () => number = Da
       super(address, protocols, { headers, ...(opts.ca && { ca: opts.ca }) });
     }
   }
+  const write = (line: string) => io.stdout.write(`${line}\n`);
+  const dropped = (n: number, what: string) => {
+    if (n > 0 && !opts.json) write(paint('magenta', `… ${n} ${what} dropped (this terminal read slower than they arrived)`));
+  };
+
+  // Once connected, a connection the gateway or the network drops (a restart, a deploy) is opened
+  // again until Ctrl-C, live only: the records ingested meanwhile are not shown, and stderr says so.
+  // A first connection that fails, a refusal (credentials, a bad filter) or --no-reconnect ends the
+  // command.
+  let everConnected = false;
+  // Attempts since the connection was last up: the wait before the next one doubles.
+  let failures = 0;
+  let sinceVars: Record<string, unknown> = opts.since ? { since: opts.since } : {};
+  for (;;) {
+    const session = await tailSession(opts, HeaderWebSocket, sinceVars, write, dropped, paint, io, () => {
+      if (everConnected) io.stderr.write(`teleql tail: reconnected to ${opts.url}; records ingested while disconnected are not shown\n`);
+      everConnected = true;
+      failures = 0;
+    });
+    if (session.how === 'interrupted') return 0;
+    if (!everConnected || !session.lost || opts.noReconnect) {
+      io.stderr.write(`teleql tail: ${session.failure ?? 'the gateway ended the subscription'}\n`);
+      return 1;
+    }
+    const waitMs = Math.min(RECONNECT_MAX_MS, 1000 * 2 ** failures);
+    if (failures++ === 0) io.stderr.write(`teleql tail: ${session.failure ?? 'connection lost'}; reconnecting (Ctrl-C to stop)\n`);
+    sinceVars = {};
+    const stop = await Promise.race([new Promise<'wait'>((r) => setTimeout(() => r('wait'), waitMs)), io.interrupted.then(() => 'interrupted' as const)]);
+    if (stop === 'interrupted') return 0;
+  }
+}
+
+/** The longest wait between reconnect attempts. */
+const RECONNECT_MAX_MS = 10_000;
+
+/** graphql-ws close codes of a connection the server or the network dropped, worth opening again. */
+const LOST_CODES = new Set([1001, 1005, 1006, 1011, 1012, 1013, 1014]);
+
+interface SessionEnd {
+  how: 'interrupted' | 'ended';
+  /** What ended it, said as the command's last line. */
+  failure?: string;
+  /** The connection was dropped (not refused, not a subscription error): worth opening again. */
+  lost: boolean;
+}
+
+/** One connection and its subscriptions, until Ctrl-C or its end. */
+async function tailSession(
+  opts: Parsed,
+  webSocketImpl: unknown,
+  vars: Record<string, unknown>,
+  write: (line: string) => void,
+  dropped: (n: number, what: string) => void,
+  paint: (style: Style, text: string) => string,
+  io: TailIo,
+  onConnected: () => void,
+): Promise<SessionEnd> {
   let failure: string | undefined;
+  let lost = false;
   const client: Client = createClient({
     url: opts.url,
-    webSocketImpl: HeaderWebSocket,
+    webSocketImpl,
     connectionParams: { ...(opts.tenant && { 'X-Scope-OrgID': opts.tenant }) },
     retryAttempts: 0,
     lazy: false,
     // Reported through `on.error` below, once, as a line of our own.
     onNonLazyError: () => {},
     on: {
+      connected: onConnected,
       closed: (e) => {
         const ev = e as { code?: number; reason?: string };
-        if (ev.code !== 1000) failure ??= `connection to ${opts.url} closed (${ev.code ?? '?'}${ev.reason ? `: ${ev.reason}` : ''})`;
+        if (ev.code === 1000) return;
+        if (failure === undefined && (ev.code === undefined || LOST_CODES.has(ev.code))) lost = true;
+        failure ??= `connection to ${opts.url} closed (${ev.code ?? '?'}${ev.reason ? `: ${ev.reason}` : ''})`;
       },
       error: (err) => {
+        // A connection refused or reset after a restart began: the same as a dropped one.
+        lost = true;
         failure ??= `cannot connect to ${opts.url}: ${(err as { message?: string }).message ?? String(err)}`;
       },
     },
   });
 
-  const write = (line: string) => io.stdout.write(`${line}\n`);
-  const dropped = (n: number, what: string) => {
-    if (n > 0 && !opts.json) write(paint('magenta', `… ${n} ${what} dropped (this terminal read slower than they arrived)`));
-  };
-  const vars = opts.since ? { since: opts.since } : {};
   const subs: Promise<void>[] = [];
   const follow = <T>(query: string, variables: Record<string, unknown>, onData: (d: T) => void) =>
     new Promise<void>((resolve) => {
@@ -341,11 +405,9 @@ export async function runTail(args: string[], io: TailIo, now: () => number = Da
     );
   }
 
-  // Any subscription ending (error, or the gateway going away) ends the command.
+  // Any subscription ending (error, or the gateway going away) ends the session.
   const ended = Promise.race(subs).then(() => 'ended' as const);
   const how = await Promise.race([ended, io.interrupted.then(() => 'interrupted' as const)]);
   await client.dispose();
-  if (how === 'interrupted') return 0;
-  io.stderr.write(`teleql tail: ${failure ?? 'the gateway ended the subscription'}\n`);
-  return 1;
+  return { how, ...(failure !== undefined && { failure }), lost: lost && how === 'ended' };
 }

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashApiKey } from '../../src/auth/api-keys.ts';
 import { makePki } from '../helpers/pki.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 interface Cli {
   proc: ChildProcess;
@@ -151,6 +152,52 @@ describe('teleql tail', () => {
     running.push(down);
     assert.equal(await down.exit, 1);
     assert.match(down.stderr(), /teleql tail: (cannot connect to|connection to) ws:\/\/127\.0\.0\.1:1\/graphql/);
+  });
+});
+
+describe('teleql tail across a gateway restart', () => {
+  const running: Cli[] = [];
+  let gw: TestGateway | undefined;
+  after(async () => {
+    for (const c of running) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+    await gw?.stop();
+  });
+
+  test('once connected, it reconnects after the gateway restarts and says on stderr what it missed; --no-reconnect ends with 1', async () => {
+    // It ended with "connection … closed (1001: Going away)": every restart or deploy killed the tails.
+    const port = await freePort();
+    const tenant = 'cli-restart';
+    gw = await startGateway({ graphql: { port } });
+    const c = cli(['logs', '--url', `http://127.0.0.1:${port}/graphql`, '--tenant', tenant, '--json']);
+    const once = cli(['logs', '--url', `http://127.0.0.1:${port}/graphql`, '--tenant', tenant, '--json', '--no-reconnect']);
+    running.push(c, once);
+    await subscriptions(gw, 2, 60_000);
+    await postOtlp(gw, '/v1/logs', logsBody('restart-svc', [{ timeNs: nowNs(), body: 'before', severityNumber: 9 }]), tenant);
+    await waitFor(async () => c.lines.length + once.lines.length, (n) => n === 2, 'the first line on both', 15_000);
+
+    await gw.stop();
+    assert.equal(await once.exit, 1);
+    assert.match(once.stderr(), /teleql tail: connection to ws:.* closed \(1001: Going away\)\n$/);
+    await waitFor(async () => c.stderr(), (e) => /closed \(1001: Going away\); reconnecting \(Ctrl-C to stop\)/.test(e), 'the reconnecting line', 15_000);
+    assert.equal(c.proc.exitCode, null, 'still running while the gateway is down');
+
+    gw = await startGateway({ graphql: { port } });
+    await subscriptions(gw, 1, 60_000);
+    assert.match(c.stderr(), /reconnected to ws:.*; records ingested while disconnected are not shown/);
+    await postOtlp(gw, '/v1/logs', logsBody('restart-svc', [{ timeNs: nowNs(), body: 'after', severityNumber: 9 }]), tenant);
+    await waitFor(async () => c.lines.length, (n) => n === 2, 'the line after the restart', 15_000);
+    assert.deepEqual(c.lines.map((l) => (JSON.parse(l) as { bodyText: string }).bodyText), ['before', 'after']);
+
+    // And again: each loss is said once, each return too.
+    await gw.stop();
+    await waitFor(async () => c.stderr().match(/reconnecting \(Ctrl-C to stop\)/g)?.length ?? 0, (n) => n === 2, 'the second reconnecting line', 15_000);
+    gw = await startGateway({ graphql: { port } });
+    await subscriptions(gw, 1, 60_000);
+    await postOtlp(gw, '/v1/logs', logsBody('restart-svc', [{ timeNs: nowNs(), body: 'again', severityNumber: 9 }]), tenant);
+    await waitFor(async () => c.lines.length, (n) => n === 3, 'the line after the second restart', 15_000);
+    assert.equal(c.stderr().match(/reconnected to /g)?.length, 2);
+    c.proc.kill('SIGINT');
+    assert.equal(await c.exit, 0);
   });
 });
 
