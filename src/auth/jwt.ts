@@ -3,7 +3,7 @@
 import type { JWTPayload, JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { AuthConfig } from '../config/security.ts';
 import { SettingError } from '../config/merge.ts';
-import { readSettingFile } from '../config/setting-values.ts';
+import { fileStamp, readSettingFile } from '../config/setting-values.ts';
 import { isValidTenant } from '../tenant.ts';
 import { SCOPES, type Principal, type Scope, unauthenticated } from './types.ts';
 
@@ -43,12 +43,41 @@ export function createJwtVerifier(cfg: AuthConfig['jwt']): JwtVerifier {
     requiredClaims: ['exp'],
   };
   // The JWKS file is read now, so a missing or unparsable one fails start-up.
-  const jwksJson = cfg.jwksFile ? readJwks(cfg.jwksFile) : undefined;
+  const jwksFile = cfg.jwksFile;
+  const jwksJson = jwksFile ? readJwks(jwksFile) : undefined;
   // jose (~50 ms to import) loads in the background from here: only configs with JWT auth pay it.
   const verifying: Promise<(token: string) => ReturnType<typeof jwtVerify>> = import('jose').then(({ createLocalJWKSet, jwtVerify }) => {
     if (jwksJson !== undefined) {
-      const jwks: JWTVerifyGetKey = createLocalJWKSet(jwksJson as Parameters<typeof createLocalJWKSet>[0]);
-      return (token) => jwtVerify(token, jwks, { ...options, algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] });
+      const keySet = (json: unknown): JWTVerifyGetKey => createLocalJWKSet(json as Parameters<typeof createLocalJWKSet>[0]);
+      let jwks = keySet(jwksJson);
+      // Signing keys rotate (a new one published, an old or leaked one removed) and whatever syncs
+      // the file rewrites it: it is read again when it changed, looked at most once a second and
+      // whenever a token names a key the set does not hold. A file that does not parse (caught
+      // halfway through a rewrite) leaves the previous set in force until it changes again.
+      let stamp = fileStamp(jwksFile);
+      let lookedAt = Date.now();
+      const reread = (): boolean => {
+        lookedAt = Date.now();
+        const now = fileStamp(jwksFile);
+        if (now === stamp) return false;
+        stamp = now;
+        try {
+          jwks = keySet(readJwks(jwksFile));
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      const verify = (token: string) => jwtVerify(token, jwks, { ...options, algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] });
+      return async (token) => {
+        if (Date.now() - lookedAt >= 1000) reread();
+        try {
+          return await verify(token);
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'ERR_JWKS_NO_MATCHING_KEY' || !reread()) throw err;
+          return verify(token);
+        }
+      };
     }
     const secret = new TextEncoder().encode(cfg.secret);
     return (token) => jwtVerify(token, secret, { ...options, algorithms: ['HS256', 'HS384', 'HS512'] });

@@ -1,6 +1,6 @@
 // Settings that point outside the config, a file to read or a URL to reach, checked where they are
 // used, so a mistake stops start-up naming the setting (exit code 2) rather than a raw Node error.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { SettingError } from './merge.ts';
 
 /** Why a file could not be read, in words (the errno codes a mistyped or unmounted path gives). */
@@ -20,6 +20,12 @@ export function readSettingFile(key: string, file: string): Buffer {
     const code = (err as NodeJS.ErrnoException).code;
     throw new SettingError(key, `cannot read ${file}: ${(code && FILE_PROBLEMS[code]) ?? (err as Error).message}`);
   }
+}
+
+/** What says a file changed without reading it: inode, size and mtime ('missing' when it is not there). */
+export function fileStamp(file: string): string {
+  const s = statSync(file, { throwIfNoEntry: false });
+  return s ? `${s.ino}:${s.size}:${s.mtimeMs}` : 'missing';
 }
 
 /** The URL `key` holds, which must use one of `protocols` (e.g. `['http:', 'https:']`). */

@@ -2,14 +2,13 @@
 // its files read again when they change, so a renewed certificate (cert-manager, certbot) is served
 // without a restart: new connections get it, open ones keep theirs.
 import { X509Certificate, createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
 import type { ServerOptions } from 'node:https';
 import { createSecureContext, type Server as TlsServer } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { TlsConfig } from '../config/security.ts';
 import { SettingError } from '../config/merge.ts';
-import { readSettingFile } from '../config/setting-values.ts';
+import { fileStamp, readSettingFile } from '../config/setting-values.ts';
 import type { MetricSample } from './metrics.ts';
 
 type Identity = grpc.experimental.IdentityCertificateUpdate;
@@ -37,12 +36,6 @@ export interface ListenerTls {
   metrics(): MetricSample[];
   close(): void;
 }
-
-/** What says a file changed without reading it. */
-const fileStamp = (file: string) => {
-  const s = statSync(file, { throwIfNoEntry: false });
-  return s ? `${s.ino}:${s.size}:${s.mtimeMs}` : 'missing';
-};
 
 /** The files read and checked: the key must be the certificate's (a mismatch is a SettingError naming tls.keyFile). */
 function readFiles(cfg: TlsConfig): TlsFiles {

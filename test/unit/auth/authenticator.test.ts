@@ -3,7 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { SignJWT } from 'jose';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createAuthenticator, isJwt, warnIfExposed } from '../../../src/auth/authenticator.ts';
 import { createApiKeyVerifier, hashApiKey, SCRYPT_QUEUE_LIMIT } from '../../../src/auth/api-keys.ts';
 import { AuthError, nodeHeaders } from '../../../src/auth/types.ts';
@@ -126,4 +130,43 @@ test('auth off and a listener beyond loopback: one loud warning per exposed list
   assert.equal(lines.length, 1);
   assert.match(lines[0]!, /SECURITY: auth\.mode is 'none' and the graphql listener is bound to 0\.0\.0\.0/);
   assert.deepEqual(warnIfExposed('apiKey', { graphql: '0.0.0.0' }, logger), []);
+});
+
+test('JWTs signed with a key from the JWKS file verify, and a rewritten file is read without a restart: a new key at once, a removed one within a second', async () => {
+  // The file was read once at start: after an IdP's key rotation every token failed until a
+  // restart, and a key removed after a leak stayed trusted.
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-jwks-'));
+  try {
+    const file = join(dir, 'jwks.json');
+    const [a, b] = await Promise.all([generateKeyPair('ES256'), generateKeyPair('ES256')]);
+    const jwk = async (key: CryptoKey | KeyObject, kid: string) => ({ ...(await exportJWK(key)), kid, alg: 'ES256', use: 'sig' });
+    /** Written beside, then renamed over, as a sync job replaces it. */
+    const publish = async (...keys: [CryptoKey | KeyObject, string][]) => {
+      writeFileSync(`${file}.tmp`, JSON.stringify({ keys: await Promise.all(keys.map(([k, kid]) => jwk(k, kid))) }));
+      renameSync(`${file}.tmp`, file);
+    };
+    await publish([a.publicKey, 'a']);
+    const auth = createAuthenticator({ ...defaultAuthConfig(), mode: 'jwt', jwt: { ...defaultAuthConfig().jwt, jwksFile: file } }, silentLogger());
+    const token = (key: CryptoKey | KeyObject, kid: string) =>
+      new SignJWT({ tenant: 'rotating', scope: 'query' }).setProtectedHeader({ alg: 'ES256', kid }).setExpirationTime('5m').sign(key);
+    const admit = async (t: string) =>
+      auth.admit(headers({ authorization: `Bearer ${t}` }), 'x-scope-orgid', 'query').then(
+        (p) => `${p.method}:${p.tenant}`,
+        (e: unknown) => (e instanceof AuthError ? e.kind : String(e)),
+      );
+    const [byA, byB] = await Promise.all([token(a.privateKey, 'a'), token(b.privateKey, 'b')]);
+    assert.equal(await admit(byA), 'jwt:rotating');
+    assert.equal(await admit(byB), 'unauthenticated', 'key b is not published yet');
+    await publish([a.publicKey, 'a'], [b.publicKey, 'b']);
+    assert.equal(await admit(byB), 'jwt:rotating', 'a token naming the new key makes the file be read again');
+    await publish([b.publicKey, 'b']);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(await admit(byA), 'unauthenticated', 'the removed key is no longer trusted');
+    assert.equal(await admit(byB), 'jwt:rotating');
+    writeFileSync(file, '{"keys": [');
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(await admit(byB), 'jwt:rotating', 'a file caught halfway keeps the previous set');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
