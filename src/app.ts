@@ -43,10 +43,12 @@ export interface App {
   stop(): Promise<void>;
   /**
    * Reads again what can change without a restart, as the OTel Collector and Prometheus do on
-   * SIGHUP: the alert rules file and the TLS files (both are also picked up on their own, by a
-   * watch and every tls.reloadIntervalMs). Other settings need a restart. Never rejects.
+   * SIGHUP: the alert rules file and the TLS files (both also picked up on their own, by a watch
+   * and every tls.reloadIntervalMs) and, given `loadConfig` (the config as started: file,
+   * environment, flags), the API keys (`auth.apiKeys`). Other settings need a restart; a config
+   * that does not load is logged and changes nothing. Never rejects.
    */
-  reload(): Promise<void>;
+  reload(loadConfig?: () => GatewayConfig): Promise<void>;
   /** Bound addresses after start (tests ask for port 0). */
   addresses(): { graphql: string; otlpGrpc?: string; otlpHttp?: string };
   ready(): boolean;
@@ -434,9 +436,23 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     return stopping;
   }
 
-  async function reload(): Promise<void> {
+  async function reload(loadConfig?: () => GatewayConfig): Promise<void> {
     // Stopping: the rules would be applied to an engine whose store is closing.
     if (stopping) return;
+    let apiKeys: number | 'unchanged' | 'refused' = 'unchanged';
+    if (loadConfig) {
+      try {
+        const next = loadConfig();
+        if (next.auth.mode !== cfg.auth.mode) log.warn({ mode: cfg.auth.mode, configured: next.auth.mode }, 'auth.mode changed in the config: it takes effect at a restart');
+        else if (cfg.auth.mode.includes('apiKey')) {
+          security.authenticator.setApiKeys(next.auth.apiKeys);
+          apiKeys = next.auth.apiKeys.length;
+        }
+      } catch (err) {
+        apiKeys = 'refused';
+        log.error({ err: (err as Error).message }, 'the config did not load; nothing from it was applied');
+      }
+    }
     let tls: 'renewed' | 'unchanged' | 'off' = 'off';
     try {
       const listenerTls = security.graphqlListener.tls;
@@ -447,8 +463,8 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     const rulesFile = alerting?.rulesFile;
     const rulesError = rulesFile ? await rulesFile.reload().catch((err: unknown) => String(err)) : undefined;
     log.info(
-      { tls, rulesFile: rulesFile ? (rulesError ? 'refused' : 'loaded') : 'none', ...(rulesError && { rulesFileError: rulesError }) },
-      'reloaded the TLS files and the alert rules file; other settings take effect at a restart',
+      { apiKeys, tls, rulesFile: rulesFile ? (rulesError ? 'refused' : 'loaded') : 'none', ...(rulesError && { rulesFileError: rulesError }) },
+      'reloaded the API keys, the TLS files and the alert rules file; other settings take effect at a restart',
     );
   }
 

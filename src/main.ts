@@ -45,7 +45,8 @@ async function serve(args: string[]): Promise<void> {
     overrides.graphql = { host: values.host };
     overrides.receivers = { otlp: { grpc: { host: values.host }, http: { host: values.host } } };
   }
-  const cfg = loadConfig({ file: values.config, overrides });
+  const load = () => loadConfig({ file: values.config, overrides });
+  const cfg = load();
   const app = buildApp(cfg);
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -64,7 +65,7 @@ async function serve(args: string[]): Promise<void> {
   // SIGHUP reloads, as for the OTel Collector, Prometheus and Alertmanager (`kill -HUP`, systemd's
   // ExecReload). Node's default for it is to exit at once, which lost every acknowledged item still
   // queued for DuckDB, and a closed terminal sends it too.
-  process.on('SIGHUP', () => void app.reload());
+  process.on('SIGHUP', () => void app.reload(load));
   try {
     await app.start();
   } catch (err) {

@@ -16,6 +16,11 @@ export interface Authenticator {
    * Rejects with AuthError; an invalid tenant header with InvalidTenantError.
    */
   admit(headers: HeaderLookup, tenantHeader: string, scope: Scope | undefined): Promise<Principal>;
+  /**
+   * Replaces the API keys (a reload): new requests are checked against these only, so a removed
+   * key is refused from now on. Connections it opened earlier stay open until they close.
+   */
+  setApiKeys(keys: AuthConfig['apiKeys']): void;
 }
 
 const ALL_SCOPES: ReadonlySet<Scope> = new Set(SCOPES);
@@ -39,7 +44,7 @@ export function isJwt(token: string): boolean {
 }
 
 export function createAuthenticator(cfg: AuthConfig, logger: Logger): Authenticator {
-  const keys = cfg.mode.includes('apiKey') ? createApiKeyVerifier(cfg.apiKeys) : undefined;
+  let keys = cfg.mode.includes('apiKey') ? createApiKeyVerifier(cfg.apiKeys) : undefined;
   const jwt = cfg.mode.includes('jwt') ? createJwtVerifier(cfg.jwt) : undefined;
   const apiKeyHeader = cfg.apiKeyHeader.toLowerCase();
 
@@ -57,6 +62,9 @@ export function createAuthenticator(cfg: AuthConfig, logger: Logger): Authentica
 
   return {
     mode: cfg.mode,
+    setApiKeys(list) {
+      if (keys) keys = createApiKeyVerifier(list);
+    },
     async admit(headers, tenantHeader, scope) {
       const requested = headers(tenantHeader.toLowerCase());
       if (cfg.mode === 'none') {

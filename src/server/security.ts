@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/types.ts';
 import { ConfigError } from '../config/merge.ts';
-import { createAuthenticator, warnIfExposed } from '../auth/authenticator.ts';
+import { createAuthenticator, warnIfExposed, type Authenticator } from '../auth/authenticator.ts';
 import { componentLogger } from '../logger.ts';
 import { createTenantRateLimit } from '../limits/tenant-rate-limit.ts';
 import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
@@ -28,6 +28,8 @@ export interface Security {
   warnIfExposed(): void;
   /** Stops looking at the TLS files. */
   close(): void;
+  /** The one authenticator every listener asks (its API keys can be replaced by a reload). */
+  authenticator: Authenticator;
 }
 
 export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
@@ -60,6 +62,7 @@ export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
     graphqlListener: { connections: cfg.limits.connections, connectionCaps, ...(listenerTls && { tls: listenerTls }) },
     metrics: () => [...refusalDelay.metrics(), ...connectionCaps.metrics(), ...(listenerTls?.metrics() ?? [])],
     close: () => listenerTls?.close(),
+    authenticator,
     warnIfExposed() {
       const hosts: Record<string, string | undefined> = { graphql: cfg.graphql.host };
       for (const [id, section] of Object.entries(cfg.receivers)) {

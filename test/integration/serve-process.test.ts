@@ -11,6 +11,7 @@ import { sendTrace } from '../helpers/otel-sdk.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { spansJson } from '../helpers/otlp-bodies.ts';
+import { hashApiKey } from '../../src/auth/api-keys.ts';
 import WebSocket from 'ws';
 import type { Socket } from 'node:net';
 
@@ -87,9 +88,9 @@ test('SIGHUP reloads the rules file and keeps serving, as for the Collector and 
       await waitFor(() => fetch(`http://127.0.0.1:${graphql}/readyz`).then((r) => r.status), (s) => s === 200, 'readiness', 20_000);
       const sent = await sendTrace('http-proto', { otlpGrpc: `127.0.0.1:${grpc}`, otlpHttp: `http://127.0.0.1:${http}` }, { service: 'hup-svc' });
       gw.child.kill('SIGHUP');
-      await waitFor(async () => gw.output(), (out) => out.includes('reloaded the TLS files and the alert rules file'), 'the reload logged');
-      const line = JSON.parse(gw.output().split('\n').find((l) => l.includes('reloaded the TLS files'))!) as { tls: string; rulesFile: string };
-      assert.deepEqual({ tls: line.tls, rulesFile: line.rulesFile }, { tls: 'off', rulesFile: 'loaded' });
+      await waitFor(async () => gw.output(), (out) => out.includes('reloaded the API keys, the TLS files and the alert rules file'), 'the reload logged');
+      const line = JSON.parse(gw.output().split('\n').find((l) => l.includes('reloaded the API keys'))!) as { apiKeys: unknown; tls: string; rulesFile: string };
+      assert.deepEqual({ apiKeys: line.apiKeys, tls: line.tls, rulesFile: line.rulesFile }, { apiKeys: 'unchanged', tls: 'off', rulesFile: 'loaded' });
       assert.equal(gw.child.exitCode, null, 'still running');
       assert.equal((await gqlData<{ __typename: string }>(graphqlUrl, '{ __typename }')).__typename, 'Query');
       gw.child.kill('SIGTERM');
@@ -105,6 +106,43 @@ test('SIGHUP reloads the rules file and keeps serving, as for the Collector and 
       }
     } finally {
       if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('SIGHUP applies the API keys of the config file: an added key is accepted and a removed one refused, without a restart; a config that does not load changes nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-serve-'));
+  try {
+    const [grpc, http, graphql] = [await freePort(), await freePort(), await freePort()];
+    const config = join(dir, 'teleql.yaml');
+    const [oldKey, newKey] = ['rotate-old-0123456789abcdef', 'rotate-new-0123456789abcdef'];
+    const keyLine = (name: string, key: string) => `    - { name: ${name}, hash: "${hashApiKey(key)}", tenant: rotating, scopes: [query] }\n`;
+    const writeConfig = (keys: string) => writeFileSync(config, `auth:\n  mode: apiKey\n  apiKeys:\n${keys}storage:\n  duckdb:\n    path: ${join(dir, 'teleql.duckdb')}\n`);
+    writeConfig(keyLine('old', oldKey));
+    const env = { TELEQL_OTLP_GRPC_PORT: String(grpc), TELEQL_OTLP_HTTP_PORT: String(http), TELEQL_GRAPHQL_PORT: String(graphql), TELEQL_LOG_LEVEL: 'info' };
+    const status = (key: string) =>
+      fetch(`http://127.0.0.1:${graphql}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: '{"query":"{ services }"}' }).then((r) => r.status);
+    const gw = serve(['--config', config], env);
+    const reloads = () => gw.output().split('\n').filter((l) => l.includes('reloaded the API keys')).length;
+    try {
+      await waitFor(() => fetch(`http://127.0.0.1:${graphql}/readyz`).then((r) => r.status), (s) => s === 200, 'readiness', 20_000);
+      assert.deepEqual([await status(oldKey), await status(newKey)], [200, 401]);
+
+      writeConfig(keyLine('new', newKey));
+      gw.child.kill('SIGHUP');
+      await waitFor(async () => reloads(), (n) => n === 1, 'the reload logged');
+      assert.deepEqual([await status(oldKey), await status(newKey)], [401, 200]);
+
+      writeFileSync(config, 'auth: [not, a, mapping\n');
+      gw.child.kill('SIGHUP');
+      await waitFor(async () => reloads(), (n) => n === 2, 'the second reload logged');
+      assert.match(gw.output(), /"msg":"the config did not load; nothing from it was applied"/);
+      assert.deepEqual([await status(oldKey), await status(newKey)], [401, 200], 'the keys in force stay');
+    } finally {
+      gw.child.kill('SIGTERM');
+      await gw.exited;
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
