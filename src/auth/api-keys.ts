@@ -1,6 +1,7 @@
 // Static API keys: the config holds only a hash of each key (sha256, or scrypt for keys a person
 // chose), mapped to a tenant and scopes. Comparison is constant-time.
 import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { promisify } from 'node:util';
 import { LRUCache } from 'lru-cache';
 import { type ApiKeyConfig, SCRYPT_HASH_BYTES } from '../config/security.ts';
@@ -18,22 +19,36 @@ interface Entry {
   principal: Principal;
   sha256?: Buffer;
   scrypt?: { salt: Buffer; want: Buffer } | null;
+  /** The config line as a whole: an entry whose line is gone from a reloaded list is revoked. */
+  identity: string;
+  revoke: AbortController;
 }
+
+const identityOf = (k: ApiKeyConfig) => JSON.stringify([k.name, k.hash, k.tenant, [...k.scopes].sort()]);
 
 const scryptAsync = promisify(scrypt) as (key: string, salt: Buffer, length: number) => Promise<Buffer>;
 
 function entryOf(k: ApiKeyConfig): Entry {
-  const principal: Principal = { tenant: k.tenant, scopes: new Set(k.scopes as Scope[]), subject: k.name || 'api-key', method: 'apiKey' };
+  const revoke = new AbortController();
+  // Every graphql-ws connection the key opened listens for its revocation.
+  setMaxListeners(0, revoke.signal);
+  const principal: Principal = { tenant: k.tenant, scopes: new Set(k.scopes as Scope[]), subject: k.name || 'api-key', method: 'apiKey', revoked: revoke.signal };
+  const base = { principal, identity: identityOf(k), revoke };
   const [kind, a, b] = k.hash.split(':') as [string, string, string?];
-  if (kind === 'sha256') return { principal, sha256: Buffer.from(a, 'hex') };
+  if (kind === 'sha256') return { ...base, sha256: Buffer.from(a, 'hex') };
   const want = Buffer.from(b!, 'base64');
   // The config check refuses other lengths; never compare a short hash (an empty one matches all).
-  return { principal, scrypt: want.length === SCRYPT_HASH_BYTES ? { salt: Buffer.from(a, 'base64'), want } : null };
+  return { ...base, scrypt: want.length === SCRYPT_HASH_BYTES ? { salt: Buffer.from(a, 'base64'), want } : null };
 }
 
 export interface ApiKeyVerifier {
   /** The key's principal, or undefined when no configured key matches. */
   verify(key: string): Promise<Principal | undefined>;
+  /**
+   * The verifier of a reloaded list: keys whose config line is unchanged keep their principal (and
+   * their connections); the others' principals are revoked.
+   */
+  replace(keys: readonly ApiKeyConfig[]): ApiKeyVerifier;
 }
 
 /**
@@ -45,8 +60,8 @@ export interface ApiKeyVerifier {
  */
 export const SCRYPT_QUEUE_LIMIT = 16;
 
-export function createApiKeyVerifier(keys: readonly ApiKeyConfig[]): ApiKeyVerifier {
-  const entries = keys.map(entryOf);
+export function createApiKeyVerifier(keys: readonly ApiKeyConfig[], kept: ReadonlyMap<string, Entry> = new Map()): ApiKeyVerifier {
+  const entries = keys.map((k) => kept.get(identityOf(k)) ?? entryOf(k));
   const bySha = entries.filter((e) => e.sha256);
   const byScrypt = entries.filter((e) => e.scrypt);
   // Remember recent successes (by the key's sha256, not the key).
@@ -80,6 +95,11 @@ export function createApiKeyVerifier(keys: readonly ApiKeyConfig[]): ApiKeyVerif
       }
       if (found) verified.set(cacheKey, found);
       return found;
+    },
+    replace(next) {
+      const stay = new Set(next.map(identityOf));
+      for (const e of entries) if (!stay.has(e.identity)) e.revoke.abort();
+      return createApiKeyVerifier(next, new Map(entries.filter((e) => stay.has(e.identity)).map((e) => [e.identity, e])));
     },
   };
 }

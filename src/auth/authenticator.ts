@@ -18,7 +18,8 @@ export interface Authenticator {
   admit(headers: HeaderLookup, tenantHeader: string, scope: Scope | undefined): Promise<Principal>;
   /**
    * Replaces the API keys (a reload): new requests are checked against these only, so a removed
-   * key is refused from now on. Connections it opened earlier stay open until they close.
+   * key is refused from now on, and the principals of removed or changed keys are revoked (the
+   * graphql-ws connections they opened are closed).
    */
   setApiKeys(keys: AuthConfig['apiKeys']): void;
 }
@@ -63,7 +64,7 @@ export function createAuthenticator(cfg: AuthConfig, logger: Logger): Authentica
   return {
     mode: cfg.mode,
     setApiKeys(list) {
-      if (keys) keys = createApiKeyVerifier(list);
+      if (keys) keys = keys.replace(list);
     },
     async admit(headers, tenantHeader, scope) {
       const requested = headers(tenantHeader.toLowerCase());

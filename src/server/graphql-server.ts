@@ -137,6 +137,14 @@ function crossSiteContentType(req: IncomingMessage): string | undefined {
  * once, at connection_init, so the socket is closed (4401) when that credential expires, and the
  * client must connect again with a fresh one.
  */
+/** The same for a credential withdrawn while its socket is open (an API key removed by a reload). */
+function closeWhenRevoked(socket: { close(code: number, reason: string): void; once(event: 'close', fn: () => void): unknown }, revoked: AbortSignal): void {
+  const close = () => socket.close(4401, 'Unauthorized: the credential was revoked');
+  if (revoked.aborted) return close();
+  revoked.addEventListener('abort', close, { once: true });
+  socket.once('close', () => revoked.removeEventListener('abort', close));
+}
+
 function closeWhenExpired(socket: { close(code: number, reason: string): void; once(event: 'close', fn: () => void): unknown }, validUntilMs: number): void {
   let timer: NodeJS.Timeout;
   const arm = () => {
@@ -473,6 +481,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
           principals.set(ctx, principal);
           watchWebSocket(ctx.extra.socket, connections, () => Object.keys(ctx.subscriptions).length);
           if (principal.validUntilMs !== undefined) closeWhenExpired(ctx.extra.socket, principal.validUntilMs);
+          if (principal.revoked) closeWhenRevoked(ctx.extra.socket, principal.revoked);
           return true;
         } catch (err) {
           if (err instanceof AuthError && err.kind === 'unauthenticated') ctx.extra.socket.close(4401, 'Unauthorized');

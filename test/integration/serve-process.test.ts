@@ -12,6 +12,7 @@ import { waitFor } from '../helpers/wait-for.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { spansJson } from '../helpers/otlp-bodies.ts';
 import { hashApiKey } from '../../src/auth/api-keys.ts';
+import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { Socket } from 'node:net';
 
@@ -112,15 +113,15 @@ test('SIGHUP reloads the rules file and keeps serving, as for the Collector and 
   }
 });
 
-test('SIGHUP applies the API keys of the config file: an added key is accepted and a removed one refused, without a restart; a config that does not load changes nothing', async () => {
+test('SIGHUP applies the API keys of the config file: an added key is accepted and a removed one refused, its graphql-ws connections closed, without a restart; a config that does not load changes nothing', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'teleql-serve-'));
   try {
     const [grpc, http, graphql] = [await freePort(), await freePort(), await freePort()];
     const config = join(dir, 'teleql.yaml');
-    const [oldKey, newKey] = ['rotate-old-0123456789abcdef', 'rotate-new-0123456789abcdef'];
+    const [oldKey, newKey, steadyKey] = ['rotate-old-0123456789abcdef', 'rotate-new-0123456789abcdef', 'rotate-steady-0123456789abcdef'];
     const keyLine = (name: string, key: string) => `    - { name: ${name}, hash: "${hashApiKey(key)}", tenant: rotating, scopes: [query] }\n`;
     const writeConfig = (keys: string) => writeFileSync(config, `auth:\n  mode: apiKey\n  apiKeys:\n${keys}storage:\n  duckdb:\n    path: ${join(dir, 'teleql.duckdb')}\n`);
-    writeConfig(keyLine('old', oldKey));
+    writeConfig(keyLine('old', oldKey) + keyLine('steady', steadyKey));
     const env = { TELEQL_OTLP_GRPC_PORT: String(grpc), TELEQL_OTLP_HTTP_PORT: String(http), TELEQL_GRAPHQL_PORT: String(graphql), TELEQL_LOG_LEVEL: 'info' };
     const status = (key: string) =>
       fetch(`http://127.0.0.1:${graphql}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: '{"query":"{ services }"}' }).then((r) => r.status);
@@ -129,11 +130,34 @@ test('SIGHUP applies the API keys of the config file: an added key is accepted a
     try {
       await waitFor(() => fetch(`http://127.0.0.1:${graphql}/readyz`).then((r) => r.status), (s) => s === 200, 'readiness', 20_000);
       assert.deepEqual([await status(oldKey), await status(newKey)], [200, 401]);
+      // A graphql-ws connection of each key still in use: the removed key's is closed, the other's stays.
+      const ws = (key: string) => {
+        let closedWith: number | undefined;
+        let up!: () => void;
+        const connected = new Promise<void>((resolve) => (up = resolve));
+        const client = createClient({
+          url: `ws://127.0.0.1:${graphql}/graphql`,
+          webSocketImpl: WebSocket,
+          connectionParams: { Authorization: `Bearer ${key}` },
+          retryAttempts: 0,
+          lazy: false,
+          onNonLazyError: () => {},
+          on: { connected: () => up(), closed: (e) => void (closedWith = (e as { code: number }).code) },
+        });
+        return { client, connected, closedWith: () => closedWith };
+      };
+      const [revokedWs, steadyWs] = [ws(oldKey), ws(steadyKey)];
+      await Promise.all([revokedWs.connected, steadyWs.connected]);
 
-      writeConfig(keyLine('new', newKey));
+      writeConfig(keyLine('new', newKey) + keyLine('steady', steadyKey));
       gw.child.kill('SIGHUP');
       await waitFor(async () => reloads(), (n) => n === 1, 'the reload logged');
-      assert.deepEqual([await status(oldKey), await status(newKey)], [401, 200]);
+      assert.deepEqual([await status(oldKey), await status(newKey), await status(steadyKey)], [401, 200, 200]);
+      await waitFor(async () => revokedWs.closedWith(), (code) => code === 4401, "the removed key's connection closed");
+      const answer = await new Promise<unknown>((resolve, reject) => steadyWs.client.subscribe({ query: '{ __typename }' }, { next: resolve, error: reject, complete: () => {} }));
+      assert.deepEqual(answer, { data: { __typename: 'Query' } }, "the unchanged key's connection still answers");
+      assert.equal(steadyWs.closedWith(), undefined);
+      await Promise.all([revokedWs.client.dispose(), steadyWs.client.dispose()]);
 
       writeFileSync(config, 'auth: [not, a, mapping\n');
       gw.child.kill('SIGHUP');
