@@ -242,11 +242,11 @@ export function createNotifier(opts: { retry: RetryPolicy; externalUrl: string; 
       for (let i = 0; i < retry.attempts; i++) {
         if (i > 0) {
           if (closing.signal.aborted) return `${lastError} (gave up after ${i} attempts: the gateway is stopping)`;
-          // A receiver's Retry-After (Slack's rate limit answers 429 with one) is waited for when longer.
-          const backoff = Math.max(Math.min(retry.maxBackoffMs, retry.initialBackoffMs * 2 ** (i - 1)), waitAsked);
-          // Jitter spreads retries of many groups to one receiver.
+          // Jitter spreads retries of many groups to one receiver; a receiver's Retry-After (Slack's
+          // rate limit answers 429 with one) is waited for in full when longer.
+          const backoff = Math.min(retry.maxBackoffMs, retry.initialBackoffMs * 2 ** (i - 1)) * (0.8 + Math.random() * 0.4);
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(done, backoff * (0.8 + Math.random() * 0.4));
+            const timer = setTimeout(done, Math.max(backoff, waitAsked));
             function done() {
               clearTimeout(timer);
               closing.signal.removeEventListener('abort', done);

@@ -33,6 +33,15 @@ function serve(args: string[], env: Record<string, string>): Served {
   return { child, output: () => out, exited };
 }
 
+/** Waits for the gateway's /readyz; on a timeout the error carries what the process printed (a port race, a crash). */
+async function untilReady(served: Served, graphqlPort: number): Promise<void> {
+  try {
+    await waitFor(() => fetch(`http://127.0.0.1:${graphqlPort}/readyz`).then((r) => r.status), (s) => s === 200, 'readiness', 20_000);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\nexit code: ${served.child.exitCode}\noutput:\n${served.output().slice(-3000)}`, { cause: err });
+  }
+}
+
 test('SIGTERM flushes acknowledged spans into DuckDB and a restart serves them', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'teleql-serve-'));
   try {
@@ -43,10 +52,9 @@ test('SIGTERM flushes acknowledged spans into DuckDB and a restart serves them',
     writeFileSync(config, `processors:\n  batch:\n    timeoutMs: 600000\n    sendBatchSize: 1000000\nstorage:\n  duckdb:\n    path: ${join(dir, 'data', 'teleql.duckdb')}\n`);
     const env = { TELEQL_OTLP_GRPC_PORT: String(grpc), TELEQL_OTLP_HTTP_PORT: String(http), TELEQL_GRAPHQL_PORT: String(graphql), TELEQL_LOG_LEVEL: 'info' };
     const graphqlUrl = `http://127.0.0.1:${graphql}/graphql`;
-    const ready = () => waitFor(() => fetch(`http://127.0.0.1:${graphql}/readyz`).then((r) => r.status), (s) => s === 200, 'readiness', 20_000);
 
     const first = serve(['--config', config], env);
-    await ready();
+    await untilReady(first, graphql);
     const sent = await sendTrace('http-proto', { otlpGrpc: `127.0.0.1:${grpc}`, otlpHttp: `http://127.0.0.1:${http}` }, { service: 'flush-svc' });
     const before = await gqlData<{ trace: { spanCount: number } | null }>(graphqlUrl, `{ trace(traceId: "${sent.traceId}") { spanCount } }`);
     assert.equal(before.trace, null, 'the spans are still queued, not yet written');
@@ -56,7 +64,7 @@ test('SIGTERM flushes acknowledged spans into DuckDB and a restart serves them',
 
     const second = serve(['--config', config], env);
     try {
-      await ready();
+      await untilReady(second, graphql);
       const after = await gqlData<{ trace: { spanCount: number } | null }>(graphqlUrl, `{ trace(traceId: "${sent.traceId}") { spanCount } }`);
       assert.equal(after.trace?.spanCount, 2);
       const lines = second.output().split('\n').filter((l) => l.startsWith('{'));
@@ -86,7 +94,7 @@ test('SIGHUP reloads the rules file and keeps serving, as for the Collector and 
     const graphqlUrl = `http://127.0.0.1:${graphql}/graphql`;
     const gw = serve(['--config', config], env);
     try {
-      await waitFor(() => fetch(`http://127.0.0.1:${graphql}/readyz`).then((r) => r.status), (s) => s === 200, 'readiness', 20_000);
+      await untilReady(gw, graphql);
       const sent = await sendTrace('http-proto', { otlpGrpc: `127.0.0.1:${grpc}`, otlpHttp: `http://127.0.0.1:${http}` }, { service: 'hup-svc' });
       gw.child.kill('SIGHUP');
       await waitFor(async () => gw.output(), (out) => out.includes('reloaded the API keys, the TLS files and the alert rules file'), 'the reload logged');
@@ -98,7 +106,7 @@ test('SIGHUP reloads the rules file and keeps serving, as for the Collector and 
       assert.equal(await gw.exited, 0, gw.output());
       const again = serve(['--config', config], env);
       try {
-        await waitFor(() => fetch(`http://127.0.0.1:${graphql}/readyz`).then((r) => r.status), (s) => s === 200, 'readiness', 20_000);
+        await untilReady(again, graphql);
         const stored = await gqlData<{ trace: { spanCount: number } | null }>(graphqlUrl, `{ trace(traceId: "${sent.traceId}") { spanCount } }`);
         assert.equal(stored.trace?.spanCount, 2, 'the spans acknowledged before the SIGHUP were written');
       } finally {
@@ -128,7 +136,7 @@ test('SIGHUP applies the API keys of the config file: an added key is accepted a
     const gw = serve(['--config', config], env);
     const reloads = () => gw.output().split('\n').filter((l) => l.includes('reloaded the API keys')).length;
     try {
-      await waitFor(() => fetch(`http://127.0.0.1:${graphql}/readyz`).then((r) => r.status), (s) => s === 200, 'readiness', 20_000);
+      await untilReady(gw, graphql);
       assert.deepEqual([await status(oldKey), await status(newKey)], [200, 401]);
       // A graphql-ws connection of each key still in use: the removed key's is closed, the other's stays.
       const ws = (key: string) => {

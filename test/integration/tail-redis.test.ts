@@ -149,8 +149,19 @@ describe('live tails across replicas through redis', { skip: redisMissing }, () 
     for (const gw of [a, b]) await waitFor(() => metric(gw, 'teleql_tail_redis_reconnects_total'), (n) => n >= 1, 'the replica reconnected');
     const remote = tail<SpanEvent>(client(b, 'comeback'), TAIL_SPANS);
     await known(a, 'comeback', 'spans');
-    assert.equal(await postOtlp(a, '/v1/traces', spansBody('comeback', [{ traceId: hex(91, 32), spanId: hex(91, 16), name: 'after the outage', startNs: nowNs() }]), 'comeback'), 200);
-    await waitFor(async () => remote.events.length, (n) => n === 1, 'the span on replica B');
+    // A's publisher reconnects on its own schedule (publishes fail fast meanwhile): send until one arrives.
+    let sent = 0;
+    await waitFor(
+      async () => {
+        if (remote.events.length === 0) {
+          const span = { traceId: hex(91, 32), spanId: hex(100 + sent++, 16), name: 'after the outage', startNs: nowNs() };
+          assert.equal(await postOtlp(a, '/v1/traces', spansBody('comeback', [span]), 'comeback'), 200);
+        }
+        return remote.events.length;
+      },
+      (n) => n >= 1,
+      'a span on replica B',
+    );
     assert.equal(remote.events[0]!.tailSpans.span.name, 'after the outage');
     remote.stop();
   });
