@@ -42,15 +42,34 @@ async function untilReady(served: Served, graphqlPort: number): Promise<void> {
   }
 }
 
-test('SIGTERM flushes acknowledged spans into DuckDB and a restart serves them', async () => {
+interface ServeSetup {
+  dir: string;
+  /** Where the test writes the config file (`--config`). */
+  config: string;
+  grpc: number;
+  http: number;
+  graphql: number;
+  /** The ports (free ones) and log level, as TELEQL_* variables. */
+  env: Record<string, string>;
+}
+
+/** A temporary directory and free ports for one `teleql serve` test; the directory goes afterwards. */
+async function withServeSetup(run: (setup: ServeSetup) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'teleql-serve-'));
   try {
     const [grpc, http, graphql] = [await freePort(), await freePort(), await freePort()];
-    const config = join(dir, 'teleql.yaml');
+    const env = { TELEQL_OTLP_GRPC_PORT: String(grpc), TELEQL_OTLP_HTTP_PORT: String(http), TELEQL_GRAPHQL_PORT: String(graphql), TELEQL_LOG_LEVEL: 'info' };
+    await run({ dir, config: join(dir, 'teleql.yaml'), grpc, http, graphql, env });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('SIGTERM flushes acknowledged spans into DuckDB and a restart serves them', () =>
+  withServeSetup(async ({ dir, config, grpc, http, graphql, env }) => {
     // A batch timeout far longer than the test: the spans can only reach DuckDB through the
     // shutdown flush.
     writeFileSync(config, `processors:\n  batch:\n    timeoutMs: 600000\n    sendBatchSize: 1000000\nstorage:\n  duckdb:\n    path: ${join(dir, 'data', 'teleql.duckdb')}\n`);
-    const env = { TELEQL_OTLP_GRPC_PORT: String(grpc), TELEQL_OTLP_HTTP_PORT: String(http), TELEQL_GRAPHQL_PORT: String(graphql), TELEQL_LOG_LEVEL: 'info' };
     const graphqlUrl = `http://127.0.0.1:${graphql}/graphql`;
 
     const first = serve(['--config', config], env);
@@ -75,22 +94,15 @@ test('SIGTERM flushes acknowledged spans into DuckDB and a restart serves them',
       second.child.kill('SIGTERM');
       await second.exited;
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('SIGHUP reloads the rules file and keeps serving, as for the Collector and Prometheus: what was acknowledged is kept', async () => {
   // Node exits at once on SIGHUP by default: `kill -HUP` (or a closed terminal) lost every span
   // still queued for DuckDB.
-  const dir = mkdtempSync(join(tmpdir(), 'teleql-serve-'));
-  try {
-    const [grpc, http, graphql] = [await freePort(), await freePort(), await freePort()];
-    const config = join(dir, 'teleql.yaml');
+  await withServeSetup(async ({ dir, config, grpc, http, graphql, env }) => {
     const rules = join(dir, 'rules.yaml');
     writeFileSync(rules, 'rules: []\n');
     writeFileSync(config, `processors:\n  batch:\n    timeoutMs: 600000\n    sendBatchSize: 1000000\nstorage:\n  duckdb:\n    path: ${join(dir, 'teleql.duckdb')}\nalerting:\n  rulesFile: ${rules}\n`);
-    const env = { TELEQL_OTLP_GRPC_PORT: String(grpc), TELEQL_OTLP_HTTP_PORT: String(http), TELEQL_GRAPHQL_PORT: String(graphql), TELEQL_LOG_LEVEL: 'info' };
     const graphqlUrl = `http://127.0.0.1:${graphql}/graphql`;
     const gw = serve(['--config', config], env);
     try {
@@ -116,21 +128,15 @@ test('SIGHUP reloads the rules file and keeps serving, as for the Collector and 
     } finally {
       if (gw.child.exitCode === null) gw.child.kill('SIGKILL');
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
-test('SIGHUP applies the API keys of the config file: an added key is accepted and a removed one refused, its graphql-ws connections closed, without a restart; a config that does not load changes nothing', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'teleql-serve-'));
-  try {
-    const [grpc, http, graphql] = [await freePort(), await freePort(), await freePort()];
-    const config = join(dir, 'teleql.yaml');
+test('SIGHUP applies the API keys of the config file: an added key is accepted and a removed one refused, its graphql-ws connections closed, without a restart; a config that does not load changes nothing', () =>
+  withServeSetup(async ({ dir, config, graphql, env }) => {
     const [oldKey, newKey, steadyKey] = ['rotate-old-0123456789abcdef', 'rotate-new-0123456789abcdef', 'rotate-steady-0123456789abcdef'];
     const keyLine = (name: string, key: string) => `    - { name: ${name}, hash: "${hashApiKey(key)}", tenant: rotating, scopes: [query] }\n`;
     const writeConfig = (keys: string) => writeFileSync(config, `auth:\n  mode: apiKey\n  apiKeys:\n${keys}storage:\n  duckdb:\n    path: ${join(dir, 'teleql.duckdb')}\n`);
     writeConfig(keyLine('old', oldKey) + keyLine('steady', steadyKey));
-    const env = { TELEQL_OTLP_GRPC_PORT: String(grpc), TELEQL_OTLP_HTTP_PORT: String(http), TELEQL_GRAPHQL_PORT: String(graphql), TELEQL_LOG_LEVEL: 'info' };
     const status = (key: string) =>
       fetch(`http://127.0.0.1:${graphql}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: '{"query":"{ services }"}' }).then((r) => r.status);
     const gw = serve(['--config', config], env);
@@ -176,10 +182,7 @@ test('SIGHUP applies the API keys of the config file: an added key is accepted a
       gw.child.kill('SIGTERM');
       await gw.exited;
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('SIGTERM with TELEQL_SHUTDOWN_DRAIN_MS: /readyz answers 503 while OTLP is still acknowledged, then the process flushes and exits 0', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'teleql-serve-'));
