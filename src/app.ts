@@ -337,6 +337,11 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
 
   function gatewayMetrics(): MetricSample[] {
     const samples: MetricSample[] = [];
+    for (const result of ['ok', 'failed'] as const) {
+      samples.push({ name: 'teleql_config_reloads_total', help: 'Config loads on SIGHUP: applied (ok) or not loadable, nothing applied (failed)', type: 'counter', value: configReloads[result], labels: { result } });
+    }
+    samples.push({ name: 'teleql_config_last_reload_successful', help: '0 when the last SIGHUP found a config that does not load (the settings in force stay), else 1', type: 'gauge', value: configReloads.lastFailed ? 0 : 1 });
+    samples.push({ name: 'teleql_config_last_reload_success_timestamp_seconds', help: 'When a SIGHUP last applied the config (0: never)', type: 'gauge', value: configReloads.lastOkAtMs / 1000 });
     for (const c of pipelines?.components.values() ?? []) {
       const m = (c as Partial<{ metrics(): MetricSample[] }>).metrics;
       if (typeof m === 'function') samples.push(...m.call(c));
@@ -436,6 +441,9 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     return stopping;
   }
 
+  // SIGHUP config loads, for /metrics (as Prometheus' prometheus_config_last_reload_successful).
+  const configReloads = { ok: 0, failed: 0, lastFailed: false, lastOkAtMs: 0 };
+
   async function reload(loadConfig?: () => GatewayConfig): Promise<void> {
     // Stopping: the rules would be applied to an engine whose store is closing.
     if (stopping) return;
@@ -443,12 +451,17 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     if (loadConfig) {
       try {
         const next = loadConfig();
+        configReloads.ok++;
+        configReloads.lastFailed = false;
+        configReloads.lastOkAtMs = Date.now();
         if (next.auth.mode !== cfg.auth.mode) log.warn({ mode: cfg.auth.mode, configured: next.auth.mode }, 'auth.mode changed in the config: it takes effect at a restart');
         else if (cfg.auth.mode.includes('apiKey')) {
           security.authenticator.setApiKeys(next.auth.apiKeys);
           apiKeys = next.auth.apiKeys.length;
         }
       } catch (err) {
+        configReloads.failed++;
+        configReloads.lastFailed = true;
         apiKeys = 'refused';
         log.error({ err: (err as Error).message }, 'the config did not load; nothing from it was applied');
       }

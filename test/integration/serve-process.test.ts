@@ -135,7 +135,7 @@ test('SIGHUP applies the API keys of the config file: an added key is accepted a
   withServeSetup(async ({ dir, config, graphql, env }) => {
     const [oldKey, newKey, steadyKey] = ['rotate-old-0123456789abcdef', 'rotate-new-0123456789abcdef', 'rotate-steady-0123456789abcdef'];
     const keyLine = (name: string, key: string) => `    - { name: ${name}, hash: "${hashApiKey(key)}", tenant: rotating, scopes: [query] }\n`;
-    const writeConfig = (keys: string) => writeFileSync(config, `auth:\n  mode: apiKey\n  apiKeys:\n${keys}storage:\n  duckdb:\n    path: ${join(dir, 'teleql.duckdb')}\n`);
+    const writeConfig = (keys: string) => writeFileSync(config, `auth:\n  mode: apiKey\n  metrics: open\n  apiKeys:\n${keys}storage:\n  duckdb:\n    path: ${join(dir, 'teleql.duckdb')}\n`);
     writeConfig(keyLine('old', oldKey) + keyLine('steady', steadyKey));
     const status = (key: string) =>
       fetch(`http://127.0.0.1:${graphql}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: '{"query":"{ services }"}' }).then((r) => r.status);
@@ -178,6 +178,10 @@ test('SIGHUP applies the API keys of the config file: an added key is accepted a
       await waitFor(async () => reloads(), (n) => n === 2, 'the second reload logged');
       assert.match(gw.output(), /"msg":"the config did not load; nothing from it was applied"/);
       assert.deepEqual([await status(oldKey), await status(newKey)], [401, 200], 'the keys in force stay');
+      const metrics = await (await fetch(`http://127.0.0.1:${graphql}/metrics`)).text();
+      assert.match(metrics, /^teleql_config_reloads_total\{result="ok"\} 1$/m);
+      assert.match(metrics, /^teleql_config_reloads_total\{result="failed"\} 1$/m);
+      assert.match(metrics, /^teleql_config_last_reload_successful 0$/m);
     } finally {
       gw.child.kill('SIGTERM');
       await gw.exited;
