@@ -267,18 +267,6 @@ export async function runTail(args: string[], io: TailIo, now: () => number = Da
     }
     throw err;
   }
-  const paint = painter(io);
-  const headers = { ...opts.headers, ...(opts.tenant && { 'X-Scope-OrgID': opts.tenant }) };
-  class HeaderWebSocket extends WebSocket {
-    constructor(address: string | URL, protocols?: string | string[]) {
-      super(address, protocols, { headers, ...(opts.ca && { ca: opts.ca }) });
-    }
-  }
-  const write = (line: string) => io.stdout.write(`${line}\n`);
-  const dropped = (n: number, what: string) => {
-    if (n > 0 && !opts.json) write(paint('magenta', `… ${n} ${what} dropped (this terminal read slower than they arrived)`));
-  };
-
   // Once connected, a connection the gateway or the network drops (a restart, a deploy) is opened
   // again until Ctrl-C, live only: the records ingested meanwhile are not shown, and stderr says so.
   // A first connection that fails, a refusal (credentials, a bad filter) or --no-reconnect ends the
@@ -286,9 +274,10 @@ export async function runTail(args: string[], io: TailIo, now: () => number = Da
   let everConnected = false;
   // Attempts since the connection was last up: the wait before the next one doubles.
   let failures = 0;
-  let sinceVars: Record<string, unknown> = opts.since ? { since: opts.since } : {};
   for (;;) {
-    const session = await tailSession(opts, HeaderWebSocket, sinceVars, write, dropped, paint, io, () => {
+    // --since replays once, on the first connection; a reconnection is live only.
+    const vars = opts.since && !everConnected ? { since: opts.since } : {};
+    const session = await tailSession(opts, io, vars, () => {
       if (everConnected) io.stderr.write(`teleql tail: reconnected to ${opts.url}; records ingested while disconnected are not shown\n`);
       everConnected = true;
       failures = 0;
@@ -300,7 +289,6 @@ export async function runTail(args: string[], io: TailIo, now: () => number = Da
     }
     const waitMs = Math.min(RECONNECT_MAX_MS, 1000 * 2 ** failures);
     if (failures++ === 0) io.stderr.write(`teleql tail: ${session.failure ?? 'connection lost'}; reconnecting (Ctrl-C to stop)\n`);
-    sinceVars = {};
     const stop = await Promise.race([new Promise<'wait'>((r) => setTimeout(() => r('wait'), waitMs)), io.interrupted.then(() => 'interrupted' as const)]);
     if (stop === 'interrupted') return 0;
   }
@@ -321,21 +309,23 @@ interface SessionEnd {
 }
 
 /** One connection and its subscriptions, until Ctrl-C or its end. */
-async function tailSession(
-  opts: Parsed,
-  webSocketImpl: unknown,
-  vars: Record<string, unknown>,
-  write: (line: string) => void,
-  dropped: (n: number, what: string) => void,
-  paint: (style: Style, text: string) => string,
-  io: TailIo,
-  onConnected: () => void,
-): Promise<SessionEnd> {
+async function tailSession(opts: Parsed, io: TailIo, vars: Record<string, unknown>, onConnected: () => void): Promise<SessionEnd> {
+  const paint = painter(io);
+  const headers = { ...opts.headers, ...(opts.tenant && { 'X-Scope-OrgID': opts.tenant }) };
+  class HeaderWebSocket extends WebSocket {
+    constructor(address: string | URL, protocols?: string | string[]) {
+      super(address, protocols, { headers, ...(opts.ca && { ca: opts.ca }) });
+    }
+  }
+  const write = (line: string) => io.stdout.write(`${line}\n`);
+  const dropped = (n: number, what: string) => {
+    if (n > 0 && !opts.json) write(paint('magenta', `… ${n} ${what} dropped (this terminal read slower than they arrived)`));
+  };
   let failure: string | undefined;
   let lost = false;
   const client: Client = createClient({
     url: opts.url,
-    webSocketImpl,
+    webSocketImpl: HeaderWebSocket,
     connectionParams: { ...(opts.tenant && { 'X-Scope-OrgID': opts.tenant }) },
     retryAttempts: 0,
     lazy: false,

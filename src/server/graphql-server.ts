@@ -132,20 +132,15 @@ function crossSiteContentType(req: IncomingMessage): string | undefined {
   return ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'].includes(type) ? type : undefined;
 }
 
+/** What the credential watches below need of a graphql-ws socket. */
+type ClosableSocket = { close(code: number, reason: string): void; once(event: 'close', fn: () => void): unknown };
+
 /**
  * A graphql-ws connection lives as long as its client keeps it: its credential (a JWT) is checked
  * once, at connection_init, so the socket is closed (4401) when that credential expires, and the
  * client must connect again with a fresh one.
  */
-/** The same for a credential withdrawn while its socket is open (an API key removed by a reload). */
-function closeWhenRevoked(socket: { close(code: number, reason: string): void; once(event: 'close', fn: () => void): unknown }, revoked: AbortSignal): void {
-  const close = () => socket.close(4401, 'Unauthorized: the credential was revoked');
-  if (revoked.aborted) return close();
-  revoked.addEventListener('abort', close, { once: true });
-  socket.once('close', () => revoked.removeEventListener('abort', close));
-}
-
-function closeWhenExpired(socket: { close(code: number, reason: string): void; once(event: 'close', fn: () => void): unknown }, validUntilMs: number): void {
+function closeWhenExpired(socket: ClosableSocket, validUntilMs: number): void {
   let timer: NodeJS.Timeout;
   const arm = () => {
     const left = validUntilMs - Date.now();
@@ -154,6 +149,14 @@ function closeWhenExpired(socket: { close(code: number, reason: string): void; o
   };
   arm();
   socket.once('close', () => clearTimeout(timer));
+}
+
+/** The same for a credential withdrawn while its socket is open (an API key removed by a reload). */
+function closeWhenRevoked(socket: ClosableSocket, revoked: AbortSignal): void {
+  const close = () => socket.close(4401, 'Unauthorized: the credential was revoked');
+  if (revoked.aborted) return close();
+  revoked.addEventListener('abort', close, { once: true });
+  socket.once('close', () => revoked.removeEventListener('abort', close));
 }
 
 /** A refusal answered before Yoga runs, in the GraphQL-over-HTTP error shape. */
