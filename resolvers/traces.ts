@@ -2,6 +2,7 @@
 import { StatusCode, type SpanRecord } from '../src/model/telemetry.ts';
 import { serviceName } from '../src/model/values.ts';
 import type { Page, PageRequest, SpanPart, TraceSummary } from '../src/stores/types.ts';
+import { spanEnd, traceRoot } from '../src/stores/span-order.ts';
 import { limitArg, spanIdArg, traceIdArg } from './args.ts';
 import { callStoreNoting } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
@@ -81,7 +82,8 @@ function indexOf(spans: SpanRecord[]): TraceIndex {
     index = { byId: new Map(), children: new Map() };
     for (const s of spans) {
       index.byId.set(s.spanId, s);
-      if (s.parentSpanId) {
+      // A span naming itself as parent (malformed) is not its own child: a client walking children would never stop.
+      if (s.parentSpanId && s.parentSpanId !== s.spanId) {
         const siblings = index.children.get(s.parentSpanId);
         if (siblings) siblings.push(s);
         else index.children.set(s.parentSpanId, [s]);
@@ -93,7 +95,7 @@ function indexOf(spans: SpanRecord[]): TraceIndex {
 }
 
 export async function spanParent(ctx: GraphQLContext, span: SpanRecord): Promise<SpanRecord | null> {
-  if (!span.parentSpanId) return null;
+  if (!span.parentSpanId || span.parentSpanId === span.spanId) return null;
   const spans = await ctx.loaders.trace.load(span.traceId);
   return indexOf(spans).byId.get(span.parentSpanId) ?? null;
 }
@@ -107,12 +109,8 @@ export function traceSpan(trace: TraceModel, spanId: string): SpanRecord | null 
   return indexOf(trace.spans).byId.get(spanIdArg(spanId)) ?? null;
 }
 
-/** The span without a parent; failing that, the earliest whose parent was never received. */
 export function rootSpan(trace: TraceModel): SpanRecord | null {
-  const { byId } = indexOf(trace.spans);
-  return (
-    trace.spans.find((s) => !s.parentSpanId) ?? trace.spans.find((s) => !byId.has(s.parentSpanId)) ?? trace.spans[0] ?? null
-  );
+  return traceRoot(trace.spans) ?? null;
 }
 
 export function traceStart(trace: TraceModel): bigint {
@@ -120,7 +118,7 @@ export function traceStart(trace: TraceModel): bigint {
 }
 
 export function traceEnd(trace: TraceModel): bigint {
-  return trace.spans.reduce((max, s) => (s.endTimeUnixNano > max ? s.endTimeUnixNano : max), trace.spans[0]!.endTimeUnixNano);
+  return trace.spans.reduce((max, s) => (spanEnd(s) > max ? spanEnd(s) : max), spanEnd(trace.spans[0]!));
 }
 
 export function traceServices(trace: TraceModel): string[] {

@@ -1,4 +1,4 @@
-import { anyValueToPlain, anyValueType } from '../src/model/values.ts';
+import { anyValueToOtlpJson, anyValueToPlain, anyValueType } from '../src/model/values.ts';
 import { builder } from './builder.ts';
 import { AttributeTypeEnum } from './enums.ts';
 
@@ -10,13 +10,13 @@ builder.objectType('Attribute', {
     value: t.field({
       type: 'JSON',
       nullable: true,
-      description: 'The value as plain JSON: INT as a number when it fits in a double, otherwise as a string.',
+      description: 'The value as plain JSON: INT as a number when it fits in a double, otherwise as a string; a NaN or infinite DOUBLE as the string "NaN", "Infinity" or "-Infinity".',
       resolve: (kv) => anyValueToPlain(kv.value),
     }),
     otlpValue: t.field({
       type: 'JSON',
-      description: 'The lossless OTLP/JSON AnyValue, e.g. {"intValue": "42"}; nested values keep their types too.',
-      resolve: (kv) => kv.value,
+      description: 'The lossless OTLP/JSON AnyValue, e.g. {"intValue": "42"}; nested values keep their types too. NaN and infinite doubles as proto3 JSON writes them: {"doubleValue": "NaN"}.',
+      resolve: (kv) => anyValueToOtlpJson(kv.value),
     }),
   }),
 });

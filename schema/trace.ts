@@ -20,7 +20,7 @@ builder.objectType('Trace', {
     rootSpan: t.field({
       type: 'Span',
       nullable: true,
-      description: 'The span without a parent; failing that, the earliest span whose parent was not received.',
+      description: 'The earliest span without a parent; failing that, the earliest span whose parent was not received; failing that (parents in a cycle), the earliest span.',
       resolve: rootSpan,
     }),
     services: t.stringList({ description: 'service.name of every span, sorted, without duplicates.', resolve: traceServices }),

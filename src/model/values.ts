@@ -13,11 +13,24 @@ export function anyValueToPlain(v: AnyValue | undefined): PlainJson {
     const n = Number(v.intValue);
     return Number.isSafeInteger(n) ? n : v.intValue;
   }
-  if ('doubleValue' in v) return v.doubleValue;
+  if ('doubleValue' in v) return doubleToJson(v.doubleValue);
   if ('bytesValue' in v) return v.bytesValue;
   if ('arrayValue' in v) return v.arrayValue.values.map(anyValueToPlain);
   if ('kvlistValue' in v) return attributesToPlain(v.kvlistValue.values);
   return null;
+}
+
+/** A double as JSON: NaN and ±Infinity have no JSON number, so as proto3 JSON writes them ("NaN", "Infinity", "-Infinity"), not null (which reads as absent). */
+export function doubleToJson(d: number): number | string {
+  return Number.isFinite(d) ? d : String(d);
+}
+
+/** The value as OTLP/JSON writes it: as stored, but a NaN or infinite double (nested ones too) as proto3 JSON's string. */
+export function anyValueToOtlpJson(v: AnyValue): unknown {
+  if ('doubleValue' in v) return Number.isFinite(v.doubleValue) ? v : { doubleValue: String(v.doubleValue) };
+  if ('arrayValue' in v) return { arrayValue: { values: v.arrayValue.values.map(anyValueToOtlpJson) } };
+  if ('kvlistValue' in v) return { kvlistValue: { values: v.kvlistValue.values.map((kv) => ({ key: kv.key, value: anyValueToOtlpJson(kv.value) })) } };
+  return v;
 }
 
 export function attributesToPlain(attrs: readonly KeyValue[]): { [key: string]: PlainJson } {

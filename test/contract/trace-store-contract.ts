@@ -1,7 +1,7 @@
 // The TraceStore contract: what every backend's spans must do, written against the interfaces only.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { SpanRecord } from '../../src/model/telemetry.ts';
+import { StatusCode, type SpanRecord } from '../../src/model/telemetry.ts';
 import type { TelemetryFilter, TraceSummary } from '../../src/stores/types.ts';
 import { attrs, MS, resource, scope, SEC, span, spanId, T0, traceId } from '../helpers/telemetry-builders.ts';
 import { assertCursorKeepsItsOrder, freshTenant, rejectsWith, type StoreFactory, type StoreUnderTest } from './store-under-test.ts';
@@ -179,7 +179,8 @@ export function traceStoreContract(backend: string, open: StoreFactory): void {
     it('searchTraces returns the newest matching traces with their summaries', async () => {
       const summaries = await store.traces.searchTraces(tenant, {}, 10);
       const expected: TraceSummary[] = [
-        { traceId: t3, rootServiceName: null, rootSpanName: null, startTimeUnixNano: T0 + 2n * SEC, durationNano: 5n * MS, spanCount: 1, errorCount: 0, services: ['payments'] },
+        // t3's root never arrived: its root is the earliest span whose parent was not received, as Trace.rootSpan's.
+        { traceId: t3, rootServiceName: 'payments', rootSpanName: 'consume', startTimeUnixNano: T0 + 2n * SEC, durationNano: 5n * MS, spanCount: 1, errorCount: 0, services: ['payments'] },
         { traceId: t2, rootServiceName: 'payments', rootSpanName: 'POST /pay', startTimeUnixNano: T0 + SEC, durationNano: 500n * MS, spanCount: 1, errorCount: 1, services: ['payments'] },
         { traceId: t1, rootServiceName: 'checkout', rootSpanName: 'GET /cart', startTimeUnixNano: T0, durationNano: 100n * MS, spanCount: 3, errorCount: 1, services: ['checkout', 'db'] },
       ];
@@ -193,6 +194,74 @@ export function traceStoreContract(backend: string, open: StoreFactory): void {
       assert.equal(summary!.traceId, t1);
       assert.equal(summary!.spanCount, 3);
       assert.deepEqual(summary!.services, ['checkout', 'db']);
+    });
+
+    it('a span written twice is one span: in its trace, its summary, by ID and on pages of every size', async () => {
+      // An export retried after a timeout (OTLP delivery is at least once); the resend may say more.
+      const t = freshTenant('twice');
+      const id = traceId(0x7777);
+      const root = span({ tenant: t, traceId: id, spanId: spanId(1), name: 'root', startTimeUnixNano: T0, endTimeUnixNano: T0 + 50n * MS });
+      const child = span({ tenant: t, traceId: id, spanId: spanId(2), parentSpanId: spanId(1), name: 'child', startTimeUnixNano: T0 + MS, endTimeUnixNano: T0 + 10n * MS });
+      const childResent: SpanRecord = { ...child, endTimeUnixNano: T0 + 20n * MS, status: { code: StatusCode.ERROR, message: 'boom' } };
+      await store.writer.writeSpans([root, child]);
+      await store.writer.writeSpans([root, childResent]);
+      assert.deepEqual(await store.traces.getTraces(t, [id]), [[root, childResent]]);
+      assert.deepEqual(await store.traces.getSpans(t, [{ traceId: id, spanId: spanId(2) }]), [childResent]);
+      const [summary] = await store.traces.searchTraces(t, {}, 10);
+      assert.deepEqual([summary!.spanCount, summary!.errorCount, summary!.durationNano], [2, 1, 50n * MS]);
+      for (const first of [1, 2, 3]) {
+        for (const order of ['NEWEST_FIRST', 'OLDEST_FIRST'] as const) {
+          const seen: SpanRecord[] = [];
+          let after: string | undefined;
+          for (let pages = 0; pages < 5; pages++) {
+            const page = await store.traces.searchSpans(t, {}, { first, order, ...(after && { after }) });
+            seen.push(...page.items.map((i) => i.node));
+            if (!page.hasNextPage) break;
+            after = page.endCursor!;
+          }
+          assert.deepEqual(seen.map((x) => x.name).sort(), ['child', 'root'], `first ${first}, ${order}`);
+          assert.deepEqual(seen.find((x) => x.name === 'child'), childResent, `first ${first}, ${order}`);
+        }
+      }
+    });
+
+    it("a summary's root follows Trace.rootSpan's rule, and a span ending before it starts makes no trace negative", async () => {
+      const t = freshTenant('roots');
+      const orphans = traceId(0x7001);
+      const cycle = traceId(0x7002);
+      const skewed = traceId(0x7003);
+      await store.writer.writeSpans([
+        // Root missing: the earliest orphan (its child starts between the two orphans).
+        span({ tenant: t, traceId: orphans, spanId: spanId(1), parentSpanId: spanId(0xe1), name: 'late-orphan', startTimeUnixNano: T0 + 20n * MS, endTimeUnixNano: T0 + 30n * MS }),
+        span({ tenant: t, traceId: orphans, spanId: spanId(2), parentSpanId: spanId(0xe2), name: 'early-orphan', startTimeUnixNano: T0 + 10n * MS, endTimeUnixNano: T0 + 40n * MS }),
+        span({ tenant: t, traceId: orphans, spanId: spanId(3), parentSpanId: spanId(2), name: 'kid', startTimeUnixNano: T0 + 11n * MS, endTimeUnixNano: T0 + 12n * MS }),
+        // Parents in a cycle (a span its own parent, and A → B → A): the earliest.
+        span({ tenant: t, traceId: cycle, spanId: spanId(4), parentSpanId: spanId(5), name: 'a', startTimeUnixNano: T0 + 2n * MS, endTimeUnixNano: T0 + 3n * MS }),
+        span({ tenant: t, traceId: cycle, spanId: spanId(5), parentSpanId: spanId(4), name: 'b', startTimeUnixNano: T0 + 4n * MS, endTimeUnixNano: T0 + 5n * MS }),
+        span({ tenant: t, traceId: cycle, spanId: spanId(6), parentSpanId: spanId(6), name: 'self', startTimeUnixNano: T0 + 6n * MS, endTimeUnixNano: T0 + 7n * MS }),
+        // Ends 10 ms before it starts.
+        span({ tenant: t, traceId: skewed, spanId: spanId(7), name: 'skewed', startTimeUnixNano: T0 + 10n * MS, endTimeUnixNano: T0 }),
+      ]);
+      const byId = new Map((await store.traces.searchTraces(t, {}, 10)).map((x) => [x.traceId, x]));
+      assert.equal(byId.get(orphans)!.rootSpanName, 'early-orphan');
+      assert.equal(byId.get(cycle)!.rootSpanName, 'a');
+      assert.equal(byId.get(skewed)!.rootSpanName, 'skewed');
+      assert.equal(byId.get(skewed)!.durationNano, 0n);
+    });
+
+    it('a NaN attribute matches no numeric comparison; infinities compare as numbers', async () => {
+      const t = freshTenant('nan');
+      await store.writer.writeSpans(
+        ([['nan', NaN], ['inf', Infinity], ['ninf', -Infinity], ['three', 3], ['big', 1e300]] as const).map(([name, d], i) =>
+          span({ tenant: t, traceId: traceId(0x7100 + i), spanId: spanId(i + 1), name, attributes: [{ key: 'd', value: { doubleValue: d } }] }),
+        ),
+      );
+      const matching = async (op: 'gt' | 'gte' | 'lt' | 'lte', number: number) =>
+        names((await store.traces.searchSpans(t, { attributes: [{ key: 'd', op, number }] }, { first: 10 })).items.map((i) => i.node));
+      assert.deepEqual(await matching('gt', 1e10), ['big', 'inf']);
+      assert.deepEqual(await matching('gte', 3), ['big', 'inf', 'three']);
+      assert.deepEqual(await matching('lt', 1e10), ['ninf', 'three']);
+      assert.deepEqual(await matching('lte', 3), ['ninf', 'three']);
     });
 
     for (const [label, filter, expected] of spanFilterCases) {

@@ -18,6 +18,7 @@ export type AttributeConditionInput = {
   eq?: string | null | undefined;
   /** true: the key is set; false: it is not. */
   exists?: boolean | null | undefined;
+  /** A value read as a number is greater; a NaN value matches no comparison. */
   gt?: number | null | undefined;
   gte?: number | null | undefined;
   in?: Array<string> | null | undefined;
@@ -92,7 +93,9 @@ export type TelemetryFilter = {
   from?: string | number | null | undefined;
   /** UNSPECIFIED also matches kinds SpanKind does not name (read as UNSPECIFIED). */
   kind?: Array<SpanKind> | null | undefined;
+  /** A span's duration is at most this (inclusive); for traces, as minDuration. */
   maxDuration?: string | number | null | undefined;
+  /** A span's duration is at least this (inclusive). For traces, a trace with such a span (as Jaeger's search), not the trace's own duration (Tempo's). */
   minDuration?: string | number | null | undefined;
   /** Logs: severity number ≥ this (0–24). */
   minSeverity?: number | null | undefined;

@@ -49,7 +49,37 @@ export function keysetSql(keyset: Keyset, page: PageRequest, p: Params): { after
   return { after: `${keyset.columns[0]} ${cmp}= ${refs[0]} AND (${cond})`, orderBy };
 }
 
-/** Turns `first + 1` fetched rows, read in the request's order, into a page. */
+/**
+ * The rows without those whose key repeats the row before. A keyset is unique per record, so a
+ * repeat is the same record stored twice (a span exported again after a timeout: at-least-once
+ * delivery); it is shown once, and the next page's cursor passes over the rest of its copies.
+ */
+export function withoutRepeatedKeys(rows: Row[], keyset: Keyset): Row[] {
+  const out: Row[] = [];
+  let previous: string | undefined;
+  for (const row of rows) {
+    const key = keyset.columns.map((c) => String(row[c])).join('\u0000');
+    if (key !== previous) out.push(row);
+    previous = key;
+  }
+  return out;
+}
+
+/**
+ * Reads a page: `read(limit)` returns up to `limit` rows in the request's order. Reads again with
+ * a larger limit while repeated keys (withoutRepeatedKeys) left the page short of `first + 1`
+ * records although more rows were there, so every page size sees the same records.
+ */
+export async function readPage(first: number, keyset: Keyset, read: (limit: number) => Promise<Row[]>): Promise<Row[]> {
+  for (let limit = first + 1; ; ) {
+    const rows = await read(limit);
+    const unique = withoutRepeatedKeys(rows, keyset);
+    if (rows.length < limit || unique.length > first) return unique;
+    limit += rows.length - unique.length;
+  }
+}
+
+/** Turns `first + 1` records (readPage), in the request's order, into a page. */
 export function toPage<T>(rows: Row[], first: number, keyset: Keyset, page: PageRequest, decode: (row: Row) => T): Page<T> {
   const order = pageOrder(page);
   const items = rows.slice(0, first).map((row) => ({ node: decode(row), cursor: encodeCursor(row, keyset, order) }));

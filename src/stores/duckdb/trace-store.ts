@@ -5,12 +5,12 @@ import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
 import { KNOWN_KIND_SQL, params, readFilterSql, timeRangeSql, type Params } from './filter-sql.ts';
 import { pageSize } from '../page-cursor.ts';
-import { keysetSql, toPage, type Keyset } from './paging.ts';
+import { keysetSql, readPage, toPage, type Keyset } from './paging.ts';
 import type { Parts } from './parts.ts';
 import { decodeSpan, NO_PARTS, readsParts, spanColumns, SPAN_RECORD_COLUMNS } from './span-rows.ts';
 import { traceIdsSql } from './trace-key.ts';
 import { traceRangeSql } from './trace-ranges.ts';
-import { byStartThenSpanId } from '../span-order.ts';
+import { preferredCopy, traceSpansInOrder } from '../span-order.ts';
 
 const SPAN_KEYSET: Keyset = { columns: ['start_ns', 'trace_id', 'span_id'], bigint: [true, false, false] };
 const MAX_TRACES = 10_000;
@@ -75,12 +75,21 @@ function whereTime(column: string, range: TimeRange | undefined, p: Params): str
 export function createTraceStore(db: Db, parts: Parts): TraceStore {
   async function summaries(tenant: string, ids: string[]): Promise<TraceSummary[]> {
     const p = params([tenant]);
-    const columns = 'tenant, trace_id, parent_span_id, service_name, name, start_ns, end_ns, status_code';
-    const select = `trace_id, min(start_ns) AS start_ns, max(end_ns) - min(start_ns) AS duration_ns, count(*) AS span_count,
-      count(*) FILTER (WHERE status_code = 2) AS error_count, list(DISTINCT service_name) AS services,
-      arg_min(service_name, start_ns) FILTER (WHERE parent_span_id = '') AS root_service,
-      arg_min(name, start_ns) FILTER (WHERE parent_span_id = '') AS root_name`;
-    const rows = await db.query(`${spansByTraceIdSql(columns, ids, p, select)} GROUP BY trace_id ORDER BY start_ns DESC, trace_id`, p.values);
+    const columns = 'tenant, trace_id, span_id, parent_span_id, service_name, name, start_ns, end_ns, status_code';
+    // By span-order.ts' rules, as the Trace type reads them: a span stored twice counts once
+    // (traceSpansInOrder), a span ending before it starts ends at its start (spanEnd), the root is
+    // traceRoot's (spans in start order, ties by span ID).
+    const select = `trace_id, min(start_ns) AS start_ns, max(greatest(end_ns, start_ns)) - min(start_ns) AS duration_ns,
+      count(DISTINCT span_id) AS span_count, count(DISTINCT span_id) FILTER (WHERE status_code = 2) AS error_count,
+      list(DISTINCT service_name) AS services,
+      coalesce(arg_min(service_name, (start_ns, span_id)) FILTER (WHERE parent_span_id = ''), arg_min(service_name, (start_ns, span_id)) FILTER (WHERE orphan), arg_min(service_name, (start_ns, span_id))) AS root_service,
+      coalesce(arg_min(name, (start_ns, span_id)) FILTER (WHERE parent_span_id = ''), arg_min(name, (start_ns, span_id)) FILTER (WHERE orphan), arg_min(name, (start_ns, span_id))) AS root_name`;
+    const rows = await db.query(
+      `WITH s AS (${spansByTraceIdSql(columns, ids, p)}),
+         marked AS (SELECT *, parent_span_id <> '' AND parent_span_id NOT IN (SELECT span_id FROM s o WHERE o.trace_id = s.trace_id) AS orphan FROM s)
+       SELECT ${select} FROM marked GROUP BY trace_id ORDER BY start_ns DESC, trace_id`,
+      p.values,
+    );
     return rows.map((r) => ({
       traceId: r.trace_id as string,
       rootServiceName: (r.root_service as string | null) ?? null,
@@ -110,7 +119,7 @@ export function createTraceStore(db: Db, parts: Parts): TraceStore {
         if (list) list.push(span);
         else byTrace.set(span.traceId, [span]);
       }
-      for (const spans of byTrace.values()) spans.sort(byStartThenSpanId);
+      for (const [id, spans] of byTrace) byTrace.set(id, traceSpansInOrder(spans));
       return traceIds.map((id) => byTrace.get(String(id).toLowerCase()) ?? []);
     },
 
@@ -122,7 +131,12 @@ export function createTraceStore(db: Db, parts: Parts): TraceStore {
       const rows = await db.query(`${hits} AND span_id IN (${spanIds.join(', ')})`, p.values);
       const cache = await parts.resolve(db, rows);
       const byKey = new Map<string, SpanRecord>();
-      for (const row of rows) byKey.set(`${row.trace_id as string}/${row.span_id as string}`, decodeSpan(row, cache));
+      for (const row of rows) {
+        const span = decodeSpan(row, cache);
+        const key = `${span.traceId}/${span.spanId}`;
+        const seen = byKey.get(key);
+        byKey.set(key, seen ? preferredCopy(seen, span) : span);
+      }
       const key = (r: SpanRef) => `${r.traceId.toLowerCase()}/${r.spanId.toLowerCase()}`;
       return refs.map((r) => byKey.get(key(r)) ?? null);
     },
@@ -146,10 +160,12 @@ export function createTraceStore(db: Db, parts: Parts): TraceStore {
       const where = await readFilterSql(db, tenant, 'spans', filter, p);
       const range = filterRangeSql(RANGED.spans, filter, p);
       const { after, orderBy } = keysetSql(SPAN_KEYSET, page, p);
-      const rows = await db.query(
-        `SELECT ${SPAN_RECORD_COLUMNS} FROM spans${range.from} WHERE tenant = $1 AND ${range.where} AND ${where} AND ${after}
-         ORDER BY ${orderBy} LIMIT ${p.add(first + 1)}`,
-        p.values,
+      const rows = await readPage(first, SPAN_KEYSET, (limit) =>
+        db.query(
+          `SELECT ${SPAN_RECORD_COLUMNS} FROM spans${range.from} WHERE tenant = $1 AND ${range.where} AND ${where} AND ${after}
+           ORDER BY ${orderBy}, end_ns DESC LIMIT ${limit}`,
+          p.values,
+        ),
       );
       const cache = await parts.resolve(db, rows);
       return toPage(rows, first, SPAN_KEYSET, page, (row: Row) => decodeSpan(row, cache));

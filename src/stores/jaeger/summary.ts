@@ -1,24 +1,25 @@
 // TraceSummary from a trace's spans, exactly as the DuckDB store computes it in SQL: start = the
-// earliest span start, duration = latest end − earliest start, root = the earliest span without a
-// parent (null when the root never arrived), error count = spans with status ERROR, services sorted.
+// earliest span start, duration = latest end (spanEnd) − earliest start, root = traceRoot's, error
+// count = spans with status ERROR, services sorted; a span stored twice counts once.
 import { StatusCode, type SpanRecord } from '../../model/telemetry.ts';
 import { serviceName } from '../../model/values.ts';
+import { spanEnd, traceRoot, traceSpansInOrder } from '../span-order.ts';
 import type { TraceSummary } from '../types.ts';
 
 /** The summary of one trace; `spans` is every span of it (at least one). */
-export function summarizeTrace(traceId: string, spans: readonly SpanRecord[]): TraceSummary {
+export function summarizeTrace(traceId: string, received: readonly SpanRecord[]): TraceSummary {
+  const spans = traceSpansInOrder(received);
   let start: bigint | undefined;
   let end: bigint | undefined;
-  let root: SpanRecord | undefined;
   let errorCount = 0;
   const services = new Set<string>();
   for (const s of spans) {
     if (start === undefined || s.startTimeUnixNano < start) start = s.startTimeUnixNano;
-    if (end === undefined || s.endTimeUnixNano > end) end = s.endTimeUnixNano;
-    if (s.parentSpanId === '' && (root === undefined || s.startTimeUnixNano < root.startTimeUnixNano)) root = s;
+    if (end === undefined || spanEnd(s) > end) end = spanEnd(s);
     if (s.status.code === StatusCode.ERROR) errorCount++;
     services.add(serviceName(s.resource));
   }
+  const root = traceRoot(spans);
   return {
     traceId,
     rootServiceName: root ? serviceName(root.resource) : null,

@@ -15,7 +15,7 @@ import { DEFAULT_WINDOW_NS, findTracesQuery, planSearch, searchWindow, type Sear
 import { lookupSpans } from './span-lookup.ts';
 import { compareSummaries, summarizeTrace } from './summary.ts';
 import { goDuration, rfc3339Nano, spanKindFromJaeger, spansOfResult } from './wire.ts';
-import { byStartThenSpanId } from '../span-order.ts';
+import { traceSpansInOrder } from '../span-order.ts';
 import { pageOrder, pageSize } from '../page-cursor.ts';
 
 export interface JaegerTraceStoreOptions {
@@ -134,9 +134,7 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
   async function fetchTrace(tenant: string, id: string): Promise<SpanRecord[]> {
     const body = await client.getJson('GetTrace', `/api/v3/traces/${id}`, [], tenant, { notFound: 'empty' });
     if (body === null) return [];
-    return spansOfResult(body, tenant, log)
-      .filter((s) => s.traceId === id)
-      .sort(byStartThenSpanId);
+    return traceSpansInOrder(spansOfResult(body, tenant, log).filter((s) => s.traceId === id));
   }
 
   /** One GetTrace per distinct well-formed ID; an ID that is not 32 hex digits matches nothing, as in DuckDB. */

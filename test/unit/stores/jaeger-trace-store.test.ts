@@ -252,9 +252,9 @@ describe('Jaeger TraceStore over api_v3', () => {
       const expected: TraceSummary[] = [
         {
           traceId: T11,
-          // Every span of this trace is parentless and starts at the same time: the first in the answer is the root.
-          rootServiceName: 'example-service-2',
-          rootSpanName: 'example-operation-2',
+          // Every span of this trace is parentless and starts at the same time: the root is the one with the lowest span ID, as in every store.
+          rootServiceName: 'example-service-1',
+          rootSpanName: 'example-operation-1',
           startTimeUnixNano: FIND_START,
           durationNano: 100_000n,
           spanCount: 5,
@@ -388,7 +388,7 @@ describe('Jaeger TraceStore over api_v3', () => {
     it('a top-level traceId list is looked up by ID, with no time window, and still filtered', async () => {
       server.setRoutes(TRACE_ROUTES);
       const found = await store.searchTraces('default', { traceId: [TRACE, MISSING], status: ['ERROR'] }, 10);
-      assert.deepEqual(found.map((s) => [s.traceId, s.rootServiceName, s.errorCount]), [[TRACE, null, 1]], 'its only span has a parent that never arrived');
+      assert.deepEqual(found.map((s) => [s.traceId, s.rootServiceName, s.errorCount]), [[TRACE, 'service-x', 1]], 'its only span, whose parent never arrived, is its root');
       assert.equal(found.notes, undefined, 'every asked-for trace was looked at');
       assert.deepEqual(server.requests.map((r) => r.path).sort(), [`/api/v3/traces/${MISSING}`, `/api/v3/traces/${TRACE}`]);
       assert.deepEqual(await store.searchTraces('default', { traceId: [TRACE], status: ['OK'] }, 10), []);
