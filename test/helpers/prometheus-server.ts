@@ -23,6 +23,15 @@ export interface PrometheusServer {
   log(): string;
 }
 
+/** Gateway config overrides: metrics written to DuckDB and remote-written to `prom` at once, and read from `prom`. */
+export function writingAndReadingPrometheus(prom: PrometheusServer) {
+  return {
+    exporters: { duckdb: {}, prometheus: { endpoint: prom.writeUrl, spill: { enabled: false }, batch: { flushIntervalMs: 20 } } },
+    pipelines: { metrics: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb', 'prometheus'] } },
+    storage: { read: { metrics: 'prometheus' as const }, prometheus: { url: prom.url } },
+  };
+}
+
 export function prometheusAvailable(): boolean {
   return existsSync(PROMETHEUS_BIN);
 }

@@ -384,10 +384,12 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
     }
   }
 
-  // One target_info per resource: its attributes other than those job and instance come from.
+  // One target_info per resource with attributes other than those job and instance come from.
   for (const [resource, { tenant, timestamp }] of targets) {
     const map = new Map<string, string>();
     attributeLabels(resource.attributes.filter((kv) => !RESOURCE_LABEL_KEYS.has(kv.key)), map);
+    // Nothing beyond job and instance: no target_info, as the Collector's exporter writes none.
+    if (map.size === 0) continue;
     const { job, instance } = cachedTarget(resource);
     if (job) map.set('job', job);
     if (instance) map.set('instance', instance);

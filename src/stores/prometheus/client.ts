@@ -30,6 +30,8 @@ export interface PrometheusClient {
   labelNames(tenant: string, match: string[] | undefined, startMs?: number, endMs?: number): Promise<string[]>;
   labelValues(tenant: string, label: string, match: string[] | undefined, startMs?: number, endMs?: number): Promise<string[]>;
   exemplars(tenant: string, query: string, startMs: number, endMs: number): Promise<RawExemplarSeries[]>;
+  /** Prometheus' version ("2.42.0+ds"), from /api/v1/status/buildinfo. */
+  version(tenant: string): Promise<string>;
 }
 
 /** One entry of /api/v1/query_exemplars. */
@@ -76,6 +78,9 @@ export function toStoreError(err: unknown): StoreError {
   }
   return new StoreError('INTERNAL', BACKEND, err instanceof Error ? err.message : String(err), err);
 }
+
+/** prometheus-query's error for a successful answer without a body. */
+const isNoBody = (err: unknown): boolean => isPromQueryError(err) && err.errorType === 'client_error' && !(err as { data?: unknown }).data;
 
 export function createPrometheusClient(opts: PrometheusClientOptions): PrometheusClient {
   const endpoint = opts.url.replace(/\/+$/, '');
@@ -133,7 +138,14 @@ export function createPrometheusClient(opts: PrometheusClientOptions): Prometheu
       call(() => {
         // prometheus-query has no call for /query_exemplars; its request path keeps auth, TLS and errors the same.
         const d = driver(tenant) as unknown as { request(method: string, uri: string, params: unknown, body?: unknown): Promise<RawExemplarSeries[]> };
-        return d.request('POST', 'query_exemplars', null, { query, start: startMs / 1000, end: endMs / 1000 });
+        return d.request('POST', 'query_exemplars', null, { query, start: startMs / 1000, end: endMs / 1000 }).catch((err: unknown) => {
+          // A query without a series selector (vector(1), time()) has no exemplars: Prometheus answers
+          // 204 with no body, which prometheus-query reports as a client error, then (its own catch
+          // handling that error again) as a network error wrapping it.
+          if (isNoBody(err) || (isPromQueryError(err) && isNoBody((err as { original?: unknown }).original))) return [];
+          throw err;
+        });
       }),
+    version: (tenant) => call(async () => String(((await driver(tenant).statusBuildinfo()) as { version?: unknown }).version ?? '')),
   };
 }

@@ -5,11 +5,11 @@
 //   sanitised OTel name plus unit / _total / _ratio words, as the exporter writes them);
 // - label matches: service.name → job (with or without a namespace/ prefix), service.namespace →
 //   job prefix, service.instance.id → instance, any other key → its sanitised label name;
-// - each step is an `<agg>_over_time(sel[step])` window (a counter's SUM: `increase(sel[step])`, what it
-//   counted during the step, as the DuckDB store answers; RATE: `rate(sel[step])`, Prometheus'
-//   extrapolated rate; a last step that ends after `to` is divided by its part up to `to`); histograms and summaries give what the window observed: increase() of
-//   `_count` / `_sum` (native histograms: histogram_count / histogram_sum of increase()), and a
-//   quantile from histogram_quantile() over rate() of the buckets (a summary's {quantile} series);
+// - each step [b, b + step) is an `<agg>_over_time()` window holding exactly the step's samples up to
+//   `to` (stepWindows); a counter's SUM and RATE, and histograms' counts, sums and buckets, take what
+//   the counter counted as the DuckDB store does, from the series' last sample before the step
+//   (counterIncrease), not Prometheus' extrapolated increase(); a quantile is histogram_quantile()
+//   of the buckets' increases (a summary's {quantile} series: its last sample in the step);
 // - series labels are Prometheus' label names (sanitised), without __name__.
 import { observationsValue, rateSeconds, seriesQueryProblem, seriesTypeProblem } from '../series-query.ts';
 import type { KeyValue, MetricPoint, MetricType } from '../../model/telemetry.ts';
@@ -21,6 +21,8 @@ import type { PromQlResult, PromQlSeries, PromQlStore } from './types.ts';
 
 const MS = 1_000_000n;
 const HOUR_MS = 3_600_000;
+/** How far back a step's base sample is looked for (at least one step): Prometheus' own look-back. */
+const BASE_LOOKBACK_MS = 300_000;
 const FAMILY_SUFFIXES = ['_bucket', '_count', '_sum'];
 
 type Kind = 'counter' | 'gauge' | 'histogram' | 'summary' | 'native';
@@ -40,6 +42,7 @@ const badQuery = (message: string): StoreError => new StoreError('BAD_QUERY', BA
 const nsToMs = (ns: bigint): number => Number(ns / MS);
 const msToNs = (ms: number): bigint => BigInt(Math.round(ms)) * MS;
 const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
+const secondsToNs = (s: number | undefined): bigint | undefined => (s === undefined ? undefined : BigInt(Math.round(s * 1e9)));
 
 /** A PromQL string literal (Go escapes; JSON's are a subset PromQL reads). */
 const str = (v: string): string => JSON.stringify(v);
@@ -94,6 +97,39 @@ function toExemplars(raw: RawExemplarSeries['exemplars']): StoredExemplar[] {
     const filteredAttributes: KeyValue[] = Object.entries(rest).map(([key, value]) => ({ key, value: { stringValue: value } }));
     return { timeUnixNano: msToNs(e.timestamp * 1000), value: Number(e.value), traceId, spanId, filteredAttributes };
   });
+}
+
+/**
+ * The range selector of one step's window, evaluated at the window's last millisecond, and the
+ * offset window that ends just before the step (where its base sample is).
+ */
+interface StepWindow {
+  range: string;
+  base: string;
+}
+
+/**
+ * What a counter counted during a step, as the DuckDB store counts it: the step's last sample minus
+ * the series' last sample before the step, or the last sample itself when the step starts below it
+ * (a reset); without a sample before the step, what its own samples counted. increase() would
+ * extrapolate to the window's ends and needs two samples in the window. A reset after the step's
+ * first sample has no exact PromQL (the samples before it are not known): that step takes increase().
+ */
+function counterIncrease(sel: string, w: StepWindow): string {
+  const last = `last_over_time(${sel}${w.range})`;
+  // Without a reset in the step, its first sample is its least.
+  const first = `min_over_time(${sel}${w.range})`;
+  const base = `last_over_time(${sel}${w.base})`;
+  const counted = `((${last} - ${base}) and (${first} >= ${base})) or (${last} and (${first} < ${base})) or (((${last} - ${first}) unless ${base}) and (count_over_time(${sel}${w.range}) > 1))`;
+  return `((${counted}) unless (resets(${sel}${w.range}) > 0)) or increase(${sel}${w.range})`;
+}
+
+/**
+ * Native histograms: Prometheus' increase() over the step (2.x's last_over_time() and comparisons
+ * skip histogram samples, so counterIncrease cannot read them): extrapolated, and a step needs two samples.
+ */
+function nativeIncrease(sel: string, w: StepWindow): string {
+  return `increase(${sel}${w.range})`;
 }
 
 interface RangeVector {
@@ -160,18 +196,78 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
   }
 
   /**
-   * A range query whose step windows line up with DuckDB's buckets: the point for bucket
-   * [b, b + step) is evaluated at b + step over the window (b, b + step] and reported at b.
+   * Whether range selectors are left-open, (t − r, t], as since Prometheus 3; before, they are
+   * closed, [t − r, t], and a sample on a step boundary would be in two steps. Asked once.
    */
-  async function rangeByLabels(tenant: string, expr: string, q: SeriesQuery, drop: readonly string[] = []): Promise<Map<string, { labels: Record<string, string>; values: Map<bigint, number> }>> {
+  let leftOpen: Promise<boolean> | undefined;
+  function rangesLeftOpen(tenant: string): Promise<boolean> {
+    leftOpen ??= client.version(tenant).then(
+      (v) => Number(/^v?(\d+)\./.exec(v)?.[1] ?? 0) >= 3,
+      (err: unknown) => {
+        leftOpen = undefined;
+        throw err;
+      },
+    );
+    return leftOpen;
+  }
+
+  /**
+   * Step windows that hold what DuckDB's buckets hold: the samples of [b, b + step) and, for the
+   * last step, of [b, to] only. Whole steps are one range query evaluated at each step's last
+   * millisecond; a last step cut short by `to` is an instant query at `to`.
+   */
+  async function stepWindows(tenant: string, q: SeriesQuery): Promise<{ at: number; bucket: number; stepMs: number; window: StepWindow; instant: boolean }[]> {
+    const open = await rangesLeftOpen(tenant);
+    const fromMs = nsToMs(q.range.from);
+    const toMs = nsToMs(q.range.to);
     const stepMs = nsToMs(q.stepNano);
-    const r = await client.range(tenant, expr, nsToMs(q.range.from) + stepMs, nsToMs(q.range.to) + stepMs, stepMs / 1000);
+    const lookback = Math.max(stepMs, BASE_LOOKBACK_MS);
+    // span: from the step's start to the evaluation time (ms), both included.
+    const window = (span: number): StepWindow => ({ range: `[${Math.max(1, open ? span + 1 : span)}ms]`, base: `[${lookback}ms] offset ${span + 1}ms` });
+    const lastStart = fromMs + Math.floor((toMs - fromMs) / stepMs) * stepMs;
+    const cut = lastStart + stepMs - 1 > toMs;
+    const out = [];
+    const lastWhole = cut ? lastStart - stepMs : lastStart;
+    if (lastWhole >= fromMs) out.push({ at: lastWhole + stepMs - 1, bucket: fromMs, stepMs, window: window(stepMs - 1), instant: false });
+    if (cut) out.push({ at: toMs, bucket: lastStart, stepMs, window: window(toMs - lastStart), instant: true });
+    return out;
+  }
+
+  /** Each step's value of expr (given the step's window) by series, keyed by the step's start. */
+  async function rangeByLabels(tenant: string, expr: (w: StepWindow) => string, q: SeriesQuery, drop: readonly string[] = []): Promise<Map<string, { labels: Record<string, string>; values: Map<bigint, number> }>> {
     const out = new Map<string, { labels: Record<string, string>; values: Map<bigint, number> }>();
-    for (const v of r.result as RangeVector[]) {
-      const labels = { ...(v.metric?.labels ?? {}) };
-      const values = new Map<bigint, number>();
-      for (const s of v.values) values.set(msToNs(s.time.getTime()) - q.stepNano, s.value);
-      out.set(labelsKey(labels, drop), { labels, values });
+    for (const s of await stepWindows(tenant, q)) {
+      const r = s.instant
+        ? await client.instant(tenant, expr(s.window), s.at)
+        : await client.range(tenant, expr(s.window), s.bucket + s.stepMs - 1, s.at, s.stepMs / 1000);
+      const vectors = s.instant
+        ? (r.result as { metric: RangeVector['metric']; value: { time: Date; value: number } }[]).map((v) => ({ metric: v.metric, values: [v.value] }))
+        : (r.result as RangeVector[]);
+      for (const v of vectors) {
+        const labels = { ...(v.metric?.labels ?? {}) };
+        const key = labelsKey(labels, drop);
+        const values = out.get(key)?.values ?? new Map<bigint, number>();
+        for (const x of v.values) values.set(msToNs(s.instant ? s.bucket : x.time.getTime() - s.stepMs + 1), x.value);
+        out.set(key, { labels, values });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The seconds a cut-short last step's increase covers, by series or group: from the sample before
+   * the step to the step's last sample, as the DuckDB store divides RATE (else rateSeconds' part of
+   * the step up to `to`). Whole steps divide by the step.
+   */
+  async function coveredSeconds(tenant: string, q: SeriesQuery, sel: string): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const cut = (await stepWindows(tenant, q)).find((s) => s.instant);
+    if (!cut) return out;
+    const before = `timestamp(${sel} offset ${cut.at - cut.bucket + 1}ms)`;
+    const expr = `${grouped(q, 'max', `timestamp(${sel})`)} - ${grouped(q, 'min', before)}`;
+    const r = await client.instant(tenant, expr, cut.at);
+    for (const v of r.result as { metric: RangeVector['metric']; value: { value: number } }[]) {
+      if (v.value.value > 0) out.set(labelsKey({ ...(v.metric?.labels ?? {}) }), v.value.value);
     }
     return out;
   }
@@ -201,28 +297,29 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
   }
 
   /**
-   * Histogram-like series: what each step observed, as Prometheus' increase() of the count and sum
-   * over the step's window, and with a quantile, histogram_quantile() of the buckets' rate() (a
+   * Histogram-like series: what each step observed, as the increase of the count and sum over the
+   * step (counterIncrease), and with a quantile, histogram_quantile() of the buckets' increases (a
    * summary's own {quantile} series, which cannot be combined).
    */
   async function histogramSeries(tenant: string, q: SeriesQuery, family: Family, matchers: string[], base: () => MetricSeries): Promise<MetricSeries[]> {
-    const w = `[${nsToMs(q.stepNano)}ms]`;
     const of = (suffix: string, extra: string[] = []) => selector(`${family.name}${suffix}`, [...matchers, ...extra]);
     const native = family.kind === 'native';
     // With groupBy, the series of a group are added up before the count, sum or quantile is taken.
-    const countExpr = native ? `histogram_count(${grouped(q, 'sum', `increase(${of('')}${w})`)})` : grouped(q, 'sum', `increase(${of('_count')}${w})`);
-    const sumExpr = native ? `histogram_sum(${grouped(q, 'sum', `increase(${of('')}${w})`)})` : grouped(q, 'sum', `increase(${of('_sum')}${w})`);
+    const countExpr = (w: StepWindow) => (native ? `histogram_count(${grouped(q, 'sum', nativeIncrease(of(''), w))})` : grouped(q, 'sum', counterIncrease(of('_count'), w)));
+    const sumExpr = (w: StepWindow) => (native ? `histogram_sum(${grouped(q, 'sum', nativeIncrease(of(''), w))})` : grouped(q, 'sum', counterIncrease(of('_sum'), w)));
+    const quantile = q.quantile;
     const quantileExpr =
-      q.quantile === undefined ? undefined
-      : native ? `histogram_quantile(${q.quantile}, ${grouped(q, 'sum', `rate(${of('')}${w})`)})`
-      : family.kind === 'histogram' ? `histogram_quantile(${q.quantile}, ${grouped(q, 'sum', `rate(${of('_bucket')}${w})`, ['le'])})`
-      : `last_over_time(${of('', [`quantile=${str(formatFloat(q.quantile))}`])}${w})`;
+      quantile === undefined ? undefined
+      : native ? (w: StepWindow) => `histogram_quantile(${quantile}, ${grouped(q, 'sum', nativeIncrease(of(''), w))})`
+      : family.kind === 'histogram' ? (w: StepWindow) => `histogram_quantile(${quantile}, ${grouped(q, 'sum', counterIncrease(of('_bucket'), w), ['le'])})`
+      : (w: StepWindow) => `last_over_time(${of('', [`quantile=${str(formatFloat(quantile))}`])}${w.range})`;
     const [exemplarSel, drop] = native ? [of(''), []] : family.kind === 'histogram' ? [of('_bucket'), ['le']] : [of(''), ['quantile']];
-    const [counts, sums, quantiles, exemplars] = await Promise.all([
+    const [counts, sums, quantiles, exemplars, covered] = await Promise.all([
       rangeByLabels(tenant, countExpr, q),
       rangeByLabels(tenant, sumExpr, q),
       quantileExpr ? rangeByLabels(tenant, quantileExpr, q, ['quantile']) : undefined,
       seriesExemplars(tenant, exemplarSel, q, drop),
+      q.aggregation === 'RATE' && q.quantile === undefined ? coveredSeconds(tenant, q, native ? `histogram_count(${of('')})` : of('_count')) : undefined,
     ]);
     // A summary sampled once has no increase but does have its quantiles: series and steps come from either.
     const keys = new Map([...counts, ...(quantiles ?? [])].map(([key, { labels }]) => [key, labels]));
@@ -237,7 +334,7 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
         const value =
           q.quantile !== undefined ? (quantileValues?.get(t) ?? null)
           : count === undefined ? null
-          : observationsValue(q, count, sum ?? null, rateSeconds(q, t));
+          : observationsValue(q, count, sum ?? null, rateSeconds(q, t, secondsToNs(covered?.get(key))));
         const point: SeriesPoint = { timeUnixNano: t, value: value === null ? null : finite(value) };
         if (count !== undefined) point.count = count;
         if (sum !== undefined && Number.isFinite(sum)) point.sum = sum;
@@ -257,29 +354,31 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
       const problem = seriesTypeProblem(q, family.type);
       if (problem) throw badQuery(problem);
       const matchers = labelMatchers(q.labels);
-      const w = `[${nsToMs(q.stepNano)}ms]`;
       const base = (): MetricSeries => ({ name: q.name, type: family.type, unit: family.unit, description: '', labels: {}, points: [], exemplars: [] });
-      const stepSeconds = Number(q.stepNano) / 1e9;
       let series: MetricSeries[];
       if (family.kind === 'counter' || family.kind === 'gauge') {
         const sel = selector(family.name, matchers);
-        const overTime = (agg: Exclude<SeriesAggregation, 'RATE'>) => `${OVER_TIME[agg]}(${sel}${w})`;
+        const overTime = (agg: Exclude<SeriesAggregation, 'RATE'>, w: StepWindow) => `${OVER_TIME[agg]}(${sel}${w.range})`;
         // With groupBy (groupedValue's rules): AVG is the mean of the group's points, MIN and MAX
         // the least and greatest, the others the total of the series' values.
-        const expr =
-          q.aggregation === 'RATE' ? grouped(q, 'sum', `rate(${sel}${w})`)
-          // A counter's SUM is what it counted during the step, as in the DuckDB store.
-          : q.aggregation === 'SUM' && family.kind === 'counter' ? grouped(q, 'sum', `increase(${sel}${w})`)
-          : !q.groupBy ? overTime(q.aggregation)
-          : q.aggregation === 'AVG' ? `${grouped(q, 'sum', overTime('SUM'))} / ${grouped(q, 'sum', overTime('COUNT'))}`
-          : q.aggregation === 'MIN' || q.aggregation === 'MAX' ? grouped(q, q.aggregation.toLowerCase(), overTime(q.aggregation))
-          : grouped(q, 'sum', overTime(q.aggregation));
-        const [byLabels, exemplars] = await Promise.all([rangeByLabels(tenant, expr, q), seriesExemplars(tenant, sel, q, [])]);
+        const agg = q.aggregation;
+        // RATE, and a counter's SUM (what it counted during the step), as in the DuckDB store.
+        const counted = agg === 'RATE' || (agg === 'SUM' && family.kind === 'counter');
+        const expr = (w: StepWindow): string =>
+          counted ? grouped(q, 'sum', counterIncrease(sel, w))
+          : !q.groupBy ? overTime(agg, w)
+          : agg === 'AVG' ? `${grouped(q, 'sum', overTime('SUM', w))} / ${grouped(q, 'sum', overTime('COUNT', w))}`
+          : agg === 'MIN' || agg === 'MAX' ? grouped(q, agg.toLowerCase(), overTime(agg, w))
+          : grouped(q, 'sum', overTime(agg, w));
+        const [byLabels, exemplars, covered] = await Promise.all([
+          rangeByLabels(tenant, expr, q),
+          seriesExemplars(tenant, sel, q, []),
+          agg === 'RATE' ? coveredSeconds(tenant, q, sel) : undefined,
+        ]);
         series = [...byLabels].map(([key, { labels, values }]) => ({
           ...base(),
           labels,
-          // rate() divides by the whole window; a last step that ends after `to` saw only part of it.
-          points: [...values].map(([t, v]) => ({ timeUnixNano: t, value: finite(q.aggregation === 'RATE' ? (v * stepSeconds) / rateSeconds(q, t) : v) })),
+          points: [...values].map(([t, v]) => ({ timeUnixNano: t, value: finite(agg === 'RATE' ? v / rateSeconds(q, t, secondsToNs(covered?.get(key))) : v) })),
           exemplars: exemplars.get(key) ?? [],
         }));
       } else {

@@ -97,7 +97,7 @@ describe('remote-write sender', () => {
     const points = [0, 1, 2, 3, 4].map((i) => metricPoint(numberPoint({ asDouble: i, timeUnixNano: T0 + BigInt(i) * SEC, attributes: attrs({ k: String(i) }) }), { type: 'gauge', name: 'g', unit: '' }));
     await s.send(points);
     s.close();
-    // 5 series + 1 target_info = 6 samples → 3 requests.
+    // 5 series (no target_info: the resource has only service.name) → 3 requests.
     assert.equal(server.requests.length, 3);
   });
 

@@ -96,6 +96,12 @@ describe('prometheus translation', () => {
     ]);
   });
 
+  test('a resource with nothing beyond service.name, service.namespace and service.instance.id gets no target_info, as from the Collector', () => {
+    const res = resource('api', { 'service.namespace': 'shop', 'service.instance.id': 'pod-1' });
+    const t = translate([metricPoint(numberPoint({ asDouble: 1 }), { type: 'gauge', name: 'up', unit: '' }, { resource: res, scope: scope('', '') })], OPTS);
+    assert.deepEqual(lines(t.byTenant.get('default')!, true), ['up{instance="pod-1",job="shop/api"} 1']);
+  });
+
   test('attribute keys that collide after sanitising join their values with ; in key order', () => {
     const s = only([metricPoint(numberPoint({ asDouble: 1, attributes: attrs({ 'a.b': 'x', a_b: 'y' }) }), { type: 'gauge', name: 'g', unit: '' })]);
     assert.deepEqual(lines(s), [`g{a_b="x;y",${JOB}} 1`]);
