@@ -6,11 +6,14 @@
 //
 // Inside histogram_quantile, `sum by (le, l…)` adds up the buckets of the series sharing l… before
 // the quantile is taken (the store's groupBy; its histograms carry their buckets, not an `le` label).
+// Metrics and labels are named as stored (OTel) or as the Prometheus exporter names them
+// (promql-names.ts), so a rule reads the same here and on Prometheus.
 // Only `=` label matchers (the store matches labels exactly). Anything else is refused with a
 // clear error that names the subset and what in the expression is outside it, so a rule never
 // silently evaluates to something else; rules are checked when created, updated or loaded from the
 // rules file (`check`), not only when evaluated. On Prometheus, `check` has Prometheus parse it.
-import { StoreError, type MetricStore, type StoredExemplar } from '../stores/types.ts';
+import { StoreError, type MetricStore, type StoredExemplar, type TimeRange } from '../stores/types.ts';
+import { createMetricNames, storedLabel, type StoredMetric } from './promql-names.ts';
 import { parseRuleDuration, ruleDurationProblem } from './rules.ts';
 import type { PromQlEvaluator, PromQlSample, TraceExemplar } from './types.ts';
 
@@ -299,6 +302,69 @@ function exemplarsOf(list: readonly StoredExemplar[]): TraceExemplar[] {
 const LOOKBACK_NS = 300_000_000_000n;
 
 export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
+  const names = createMetricNames(metrics);
+
+  /** The labels of `q` (matchers, quantileBy) as the metric's stored keys (promql-names.ts). */
+  async function storedLabels(tenant: string, q: PromQlSubsetQuery, metric: string, window: Required<TimeRange>): Promise<Pick<PromQlSubsetQuery, 'labels' | 'quantileBy'>> {
+    const wanted = [...Object.keys(q.labels), ...(q.quantileBy ?? [])];
+    if (wanted.length === 0) return q;
+    let keys = await names.labelKeys(tenant, metric, window, false);
+    // A label the cached keys do not have may be on a series seen since.
+    if (wanted.some((l) => !keys.has(storedLabel(l, keys)))) keys = await names.labelKeys(tenant, metric, window, true);
+    const labels = Object.fromEntries(Object.entries(q.labels).map(([l, v]) => [storedLabel(l, keys), v]));
+    return q.quantileBy === undefined ? { labels } : { labels, quantileBy: q.quantileBy.map((l) => storedLabel(l, keys)) };
+  }
+
+  /** A group's labels as the rule names them (`http_route`), not as stored (`http.route`). */
+  function ruleLabels(labels: Record<string, string>, ruleBy: readonly string[] | undefined, storedBy: readonly string[] | undefined): Record<string, string> {
+    if (!ruleBy || !storedBy) return labels;
+    return Object.fromEntries(Object.entries(labels).map(([k, v]) => [ruleBy[storedBy.indexOf(k)] ?? k, v]));
+  }
+
+  /** One stored metric's samples for the query: one series each, over one step covering the window. */
+  async function storedSamples(tenant: string, expr: string, q: PromQlSubsetQuery, m: StoredMetric, window: Required<TimeRange>): Promise<PromQlSample[]> {
+    if (m.part === 'bucket' && q.quantile === undefined) throw new PromQlError(`PromQL ${JSON.stringify(expr)}: ${q.metric} is read by histogram_quantile only; rate() or increase() of ${m.name}'s observations is of ${q.metric.replace(/_bucket$/, '_count')}`);
+    if (m.part === 'sum') throw new PromQlError(`PromQL ${JSON.stringify(expr)}: the sum of ${m.name}'s observations (${q.metric}) is not in the embedded subset; ${EMBEDDED_PROMQL_SUBSET}`);
+    const stepNano = window.to - window.from + 1n;
+    // increase() of a counter is the store's SUM (what it counted), exact: the increase per second
+    // times the seconds came out as 124.99999999999999 where 125 were counted.
+    const counted = q.fn === 'increase' && m.type === 'sum' && (await names.monotonic(tenant, m.name, window));
+    const { labels, quantileBy } = await storedLabels(tenant, q, m.name, window);
+    // One step covering the whole range: RATE yields the increase over it per second.
+    const series = await metrics
+      .querySeries(tenant, {
+        name: m.name,
+        labels,
+        range: window,
+        stepNano,
+        aggregation: !q.fn ? 'LAST' : counted ? 'SUM' : 'RATE',
+        ...(q.quantile !== undefined && { quantile: q.quantile }),
+        ...(quantileBy !== undefined && { groupBy: quantileBy }),
+      })
+      .catch((err: unknown) => {
+        // e.g. a bare selector on a histogram, or histogram_quantile on a counter.
+        if (err instanceof StoreError && err.code === 'BAD_QUERY') throw new PromQlError(`PromQL ${JSON.stringify(expr)}: ${err.message}`);
+        throw err;
+      });
+    const samples: PromQlSample[] = [];
+    for (const s of series) {
+      const points = s.points.filter((p) => p.value !== null);
+      if (points.length === 0) continue;
+      let value: number;
+      if (!q.fn || q.quantile !== undefined) value = points[points.length - 1]!.value!;
+      // A histogram's observations counted, as they are: no rate to scale back.
+      else if (q.fn === 'increase' && points.every((p) => p.count !== undefined)) value = points.reduce((a, p) => a + p.count!, 0);
+      else {
+        value = points.reduce((a, p) => a + p.value!, 0);
+        if (q.fn === 'increase' && !counted) value *= Number(stepNano) / 1e9;
+      }
+      // As in Prometheus, rate() and increase() drop the metric name.
+      const labels = ruleLabels(s.labels, q.quantileBy, quantileBy);
+      samples.push({ labels: q.fn ? labels : { __name__: q.metric, ...labels }, value, exemplars: exemplarsOf(s.exemplars) });
+    }
+    return samples;
+  }
+
   return {
     backend: 'embedded',
     check(_tenant, expr) {
@@ -314,35 +380,17 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
     async query(tenant, expr, time) {
       const q = parsePromQlSubset(expr);
       const range = q.range ?? LOOKBACK_NS;
-      // One step covering the whole range: RATE yields the increase over it per second.
-      const series = await metrics
-        .querySeries(tenant, {
-          name: q.metric,
-          labels: q.labels,
-          range: { from: time - range, to: time },
-          stepNano: range + 1n,
-          aggregation: q.fn ? 'RATE' : 'LAST',
-          ...(q.quantile !== undefined && { quantile: q.quantile }),
-          ...(q.quantileBy !== undefined && { groupBy: q.quantileBy }),
-        })
-        .catch((err: unknown) => {
-          // e.g. a bare selector on a histogram, or histogram_quantile on a counter.
-          if (err instanceof StoreError && err.code === 'BAD_QUERY') throw new PromQlError(`PromQL ${JSON.stringify(expr)}: ${err.message}`);
-          throw err;
-        });
+      const window = { from: time - range, to: time };
+      const stored = await names.resolve(tenant, q.metric);
+      // A name the store has in neither form answers nothing, as in Prometheus: SDKs export a
+      // counter only from its first increment, so an error counter may not exist until it fires.
+      if (stored.length === 0) return [];
       const samples: PromQlSample[] = [];
-      for (const s of series) {
-        const values = s.points.map((p) => p.value).filter((v): v is number => v !== null);
-        if (values.length === 0) continue;
-        let value = q.fn && q.quantile === undefined ? values.reduce((a, b) => a + b, 0) : values[values.length - 1]!;
-        if (q.fn === 'increase') value *= Number(range + 1n) / 1e9;
-        // As in Prometheus, rate() and increase() drop the metric name.
-        samples.push({ labels: q.fn ? s.labels : { __name__: q.metric, ...s.labels }, value, exemplars: exemplarsOf(s.exemplars) });
-      }
+      for (const m of stored) samples.push(...(await storedSamples(tenant, expr, q, m, window)));
       if (!q.aggregation) return samples;
       const groups = new Map<string, { labels: Record<string, string>; values: number[]; exemplars: TraceExemplar[] }>();
       for (const s of samples) {
-        const labels = Object.fromEntries(q.aggregation.by.map((l) => [l, s.labels[l] ?? '']));
+        const labels = Object.fromEntries(q.aggregation.by.map((l) => [l, s.labels[storedLabel(l, Object.keys(s.labels))] ?? '']));
         const key = JSON.stringify(labels);
         const g = groups.get(key) ?? { labels, values: [], exemplars: [] };
         g.values.push(s.value);

@@ -157,7 +157,8 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
 
     describe('histogram-like series per step', () => {
       const t = freshTenant('histogram-steps');
-      const started = T0 - 5n * SEC;
+      // Series that started at the range's start: their first point is what they counted.
+      const started = T0;
       const explicit = (sec: number, counts: number[], sum: number, start = started, bounds = [10, 100, 1000]): MetricPointValue => ({
         type: 'histogram', attributes: [], startTimeUnixNano: start, timeUnixNano: T0 + BigInt(sec) * SEC, flags: 0,
         count: counts.reduce((a, b) => a + b, 0), sum, bucketCounts: counts, explicitBounds: bounds, exemplars: [],
@@ -175,7 +176,7 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
       before(async () => {
         const at = (p: MetricPointValue, d: Parameters<typeof metricPoint>[1]) => metricPoint(p, d, { tenant: t, resource: checkout });
         await store.writer.writeMetrics([
-          // Cumulative, started within the look-back (so its first point counts from zero), reset at 25 s.
+          // Cumulative, started in the range (so its first point counts from zero), reset at 25 s.
           at(explicit(0, [1, 0, 0, 0], 5), cumulative),
           at(explicit(5, [1, 1, 0, 0], 55), cumulative),
           at(explicit(10, [2, 1, 0, 0], 65), cumulative),
@@ -196,7 +197,7 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
           // The second point is at a coarser scale, as an SDK writes it once its range grows.
           at(exponential(0, 1, [2, 2], 6), expo),
           at(exponential(10, 0, [8, 4], 30), expo),
-          // Started long before the look-back: its first point is no step's observations.
+          // Started before the range: its first point is no step's observations.
           at(explicit(0, [5, 5, 5, 5], 1000, T0 - 100n * SEC), { ...cumulative, name: 'old.duration' }),
           at(explicit(10, [6, 5, 5, 5], 1001, T0 - 100n * SEC), { ...cumulative, name: 'old.duration' }),
           // A summary sampled once, started long ago: no observations known, its quantiles are.
@@ -269,8 +270,10 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
         assert.deepEqual(await series('old.summary', { quantile: 0.99 }), [{ timeUnixNano: T0, value: 42 }]);
       });
 
-      it('RATE counts a counter from zero when it started within the look-back', async () => {
+      it('RATE counts a counter from zero when it started in the range, not when it started before', async () => {
         assert.deepEqual(at(await series('fresh.counter', { aggregation: 'RATE' }), 'value'), [[0, 0.3]]);
+        // It started before a range from 1 ns later: its first point (4) is only the base of the next.
+        assert.deepEqual(at(await series('fresh.counter', { aggregation: 'RATE', range: { from: T0 + 1n, to: T0 + 59n * SEC } }), 'value'), [[0, 0.1]]);
       });
 
       it('refuses what a histogram or a number series cannot answer', async () => {

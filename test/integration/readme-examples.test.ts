@@ -56,10 +56,13 @@ test('the request rate in example 5 is the per-second rate of the counter, the p
   type Series = { labels: Record<string, string>; points: { value: number; count?: number }[] }[];
   const data = await gqlData<{ metricSeries: Series; p95: Series }>(gw.graphqlUrl, examples[4]!);
   const frontend = data.metricSeries.find((s) => s.labels['service.name'] === 'frontend')!;
-  // The sample's frontend counter grows by 100 per minute from the range's start, so even the first
-  // step's first point counts from zero: every step sees five increases in five minutes.
+  // The sample's frontend counter grows by 100 per minute from 30 minutes before it was sent, a
+  // moment before the range's start: what its first point counted has no known base in the range
+  // (its start time is before `from`), so the first step sees four increases, every other five.
   assert.ok(frontend.points.length >= 5);
-  for (const p of frontend.points) assert.ok(Math.abs(p.value - 100 / 60) < 1e-9, `rate ${p.value} is 100/min`);
+  const [first, ...rest] = frontend.points;
+  assert.ok(Math.abs(first!.value - 400 / 300) < 1e-9, `first step's rate ${first!.value} is 400 in 5 min`);
+  for (const p of rest) assert.ok(Math.abs(p.value - 100 / 60) < 1e-9, `rate ${p.value} is 100/min`);
   // Each minute's delta histogram holds 10, 60, 25, 4 and 1 observations up to 10, 50, 100, 500
   // and beyond: rank 475 of a step's 500 is the top of the (50, 100] bucket.
   const latency = data.p95.find((s) => s.labels['service.name'] === 'frontend')!;

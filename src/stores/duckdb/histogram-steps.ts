@@ -222,7 +222,6 @@ function mergeStep(into: Step, more: Step): void {
  */
 export function histogramSteps(rows: readonly Row[], q: SeriesQuery, groupOf: (seriesKey: string) => string = (k) => k): Map<string, SeriesPoint[]> {
   const withBuckets = q.quantile !== undefined;
-  const lookbackFrom = q.range.from - q.stepNano;
   const groups = new Map<string, Map<bigint, Step>>();
   let steps: Map<bigint, Step> | undefined;
   let prev: Observations | undefined;
@@ -252,8 +251,9 @@ export function histogramSteps(rows: readonly Row[], q: SeriesQuery, groupOf: (s
       observed = increase ?? cur;
       if (increase) since = prevTime;
     }
-    // The series' first point: it counts from zero only if the series started within the look-back.
-    else if (since > 0n && since >= lookbackFrom) observed = cur;
+    // The series' first point counts from zero only if the series started in the range, as a
+    // number series' does (metric-store.ts), so that the range's total does not depend on the step.
+    else if (since > 0n && since >= q.range.from) observed = cur;
     prev = cur;
     prevTime = r.until_ns as bigint;
     if ((r.time_ns as bigint) < q.range.from) continue;

@@ -94,10 +94,12 @@ export function createMetricStore(db: Db): MetricStore {
     const step = p.add(q.stepNano);
     // The increase since the series' previous point: a delta point is one already; a monotonic
     // counter that went down or restarted (a later start time) was reset, so its value is the
-    // increase; so is the first point of a series that started within the look-back.
+    // increase; so is the first point of a series that started in the range. One that started
+    // before `from` has no known base: what it counted before `from` is not the range's (tested by
+    // its start, not by the look-back, so that a range's total does not change with the step).
     const increase = rate
       ? `CASE WHEN temporality = ${DELTA} THEN value
-          WHEN prev IS NULL THEN CASE WHEN start_ns > 0 AND start_ns >= ${p.add(lookbackFrom)} THEN value END
+          WHEN prev IS NULL THEN CASE WHEN start_ns > 0 AND start_ns >= ${from} THEN value END
           WHEN monotonic AND (value < prev OR (start_ns > prev_start AND prev_start > 0)) THEN value
           ELSE value - prev END`
       : 'NULL';

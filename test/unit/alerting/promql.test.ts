@@ -1,11 +1,12 @@
-import { test } from 'node:test';
+import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEmbeddedPromQl, parsePromQlSubset, parsePrometheusValue, PromQlError } from '../../../src/alerting/promql.ts';
+import type { PromQlSample } from '../../../src/alerting/types.ts';
 import type { MetricStore } from '../../../src/stores/types.ts';
 import { silentLogger } from '../../../src/logger.ts';
-import type { MetricPointValue } from '../../../src/model/telemetry.ts';
-import { openDuckDbStore } from '../../../src/stores/duckdb/index.ts';
-import { metricPoint, resource, SEC, T0 } from '../../helpers/telemetry-builders.ts';
+import type { MetricPoint, MetricPointValue } from '../../../src/model/telemetry.ts';
+import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
+import { attrs, metricPoint, resource, SEC, T0 } from '../../helpers/telemetry-builders.ts';
 
 test('the embedded subset reads selectors, rate/increase and sum/avg/min/max/count by', () => {
   assert.deepEqual(parsePromQlSubset('up'), { aggregation: undefined, metric: 'up', labels: {} });
@@ -157,4 +158,62 @@ test('anything else is refused naming the subset and the Prometheus option', () 
   for (const expr of ['histogram_quantile(0.9, sum (rate(x[5m])))', 'histogram_quantile(0.9, max by (le) (rate(x[5m])))', 'histogram_quantile(1.5, rate(x[5m]))', 'rate(x[100000d])', 'rate(x[10ms])', 'rate(x{a=~"b.*"}[5m])', 'a / b', 'rate(x[5 m])']) {
     assert.throws(() => parsePromQlSubset(expr), (err: unknown) => err instanceof PromQlError && /embedded store evaluates only/.test(err.message) && /alerting\.prometheusUrl/.test(err.message), expr);
   }
+});
+
+describe('the embedded subset over counters and histograms counted in a 2h window', () => {
+  // Found by QA (D5, D8): increase() came back through a per-second rate (124.99999999999999 where
+  // 125 were counted, so a GTE 125 rule did not fire), and a Prometheus-style name matched nothing.
+  let store: DuckDbStore;
+  const at = T0 + 7_200n * SEC;
+  before(async () => {
+    store = await openDuckDbStore({ path: ':memory:', logger: silentLogger(), threads: 1 });
+    // Started in the window, so every point counts from zero; `/a` counted 125, `/b` 57.
+    const started = at - 7_000n * SEC;
+    const count = (route: string, sec: bigint, value: number): MetricPoint =>
+      metricPoint(
+        { type: 'number', attributes: attrs({ 'http.route': route }), startTimeUnixNano: started, timeUnixNano: at - sec * SEC, flags: 0, asDouble: value, exemplars: [] },
+        { name: 'qa.requests', type: 'sum', unit: '{request}', aggregationTemporality: 2, isMonotonic: true },
+        { tenant: 't', resource: resource('shop') },
+      );
+    const hist = (sec: bigint, counts: number[]): MetricPoint =>
+      metricPoint(
+        { type: 'histogram', attributes: attrs({ 'http.route': '/a' }), startTimeUnixNano: started, timeUnixNano: at - sec * SEC, flags: 0, count: counts.reduce((a, b) => a + b, 0), sum: 0, bucketCounts: counts, explicitBounds: [10, 100], exemplars: [] },
+        { name: 'qa.latency', type: 'histogram', unit: 'ms', aggregationTemporality: 2 },
+        { tenant: 't', resource: resource('shop') },
+      );
+    await store.writer.writeMetrics([
+      count('/a', 6_000n, 100), count('/a', 4_000n, 110), count('/a', 2_000n, 115), count('/a', 100n, 125), count('/b', 50n, 57),
+      hist(6_000n, [1, 0, 0]), hist(100n, [1, 4, 1]),
+    ]);
+  });
+  after(() => store?.close());
+  const query = (expr: string) => createEmbeddedPromQl(store.metrics).query('t', expr, at);
+  const values = (samples: PromQlSample[], label = 'http.route') => samples.map((x) => [x.labels[label], x.value]);
+
+  it('increase() is what was counted, exactly', async () => {
+    assert.deepEqual(values(await query('increase(qa.requests{http.route="/a"}[2h])')), [['/a', 125]]);
+    assert.deepEqual(values(await query('sum by (http.route) (increase(qa.requests[2h]))')), [['/a', 125], ['/b', 57]]);
+    assert.deepEqual(values(await query('increase(qa.latency[2h])')), [['/a', 6]]);
+    // rate() is still the increase over the window (and the 1 ns that makes `to` part of it) per second.
+    assert.deepEqual(values(await query('rate(qa.requests{http.route="/a"}[2h])')), [['/a', 125 / 7_200.000000001]]);
+  });
+
+  it('a Prometheus-style metric or label name reads the stored OTel metric, as the exporter names it', async () => {
+    assert.deepEqual(values(await query('increase(qa_requests_total{http_route="/a"}[2h])')), [['/a', 125]]);
+    assert.deepEqual(values(await query('increase(qa.requests{http_route="/b"}[2h])')), [['/b', 57]]);
+    assert.deepEqual(values(await query('sum by (http_route) (increase(qa_requests_total[2h]))'), 'http_route'), [['/a', 125], ['/b', 57]]);
+    assert.deepEqual(values(await query('increase(qa_latency_milliseconds_count[2h])')), [['/a', 6]]);
+    // 6 observations: 1 ≤ 10, 4 in (10, 100], 1 above; rank 3 is 10 + 90 × 2/4.
+    const [p50] = await query('histogram_quantile(0.5, sum by (le, http_route) (rate(qa_latency_milliseconds_bucket[2h])))');
+    assert.deepEqual([p50!.labels, p50!.value], [{ http_route: '/a' }, 55]);
+    await assert.rejects(query('rate(qa_latency_milliseconds_bucket[2h])'), (err: unknown) => err instanceof PromQlError && /histogram_quantile only/.test(err.message));
+  });
+
+  it('a metric the store does not have (yet) by either name answers nothing, as in Prometheus', async () => {
+    // An error counter is exported from its first increment: a rule on it must not fail until then.
+    assert.deepEqual(await query('increase(qa_errors_total[2h])'), []);
+    // Nor does a known metric with no series in the window, or a label no series has.
+    assert.deepEqual(await createEmbeddedPromQl(store.metrics).query('t', 'increase(qa_requests_total[2h])', at + 30n * 86_400n * SEC), []);
+    assert.deepEqual(await query('increase(qa_requests_total{http_route="/c"}[2h])'), []);
+  });
 });
