@@ -133,8 +133,8 @@ describe('the provisioned Grafana dashboard', () => {
   }
   const dash = JSON.parse(readFileSync('deploy/grafana/dashboards/teleql-overview.json', 'utf8')) as { panels: { title: string; targets: Target[] }[] };
 
-  test('has the four panels: latency, error rate, error logs, traces', () => {
-    assert.deepEqual(dash.panels.map((p) => p.title.split(' ')[0]), ['Service', 'Error', 'Recent', 'Traces']);
+  test('has the four panels: latency, server errors (HTTP 500), error logs, traces', () => {
+    assert.deepEqual(dash.panels.map((p) => p.title.split(' ')[0]), ['Service', 'Server', 'Recent', 'Traces']);
   });
 
   test("every panel's GraphQL query runs against a real gateway and its root selector finds data", async () => {
@@ -153,7 +153,7 @@ describe('the provisioned Grafana dashboard', () => {
         const selector = target.root_selector.split('.');
         // The latency/error panels read http.server.request.duration; the SDK helper's histogram is `<prefix>.latency`.
         const q = query.replace('"http.server.request.duration"', '"http.server.request.latency"');
-        if (panel.title.startsWith('Error')) delete (variables.labels as Record<string, string>)['http.response.status_code'];
+        if (panel.title.startsWith('Server errors')) delete (variables.labels as Record<string, string>)['http.response.status_code'];
         const found = await waitFor(
           async () => {
             const r = await gql(gw.graphqlUrl, q, variables);
