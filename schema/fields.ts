@@ -27,6 +27,7 @@ export function attributeFields<Shape>(t: Fields<Shape>, get: (parent: Shape) =>
     typedAttributes: t.field({
       type: ['Attribute'],
       description: 'Attributes with their OTLP type, so INT and DOUBLE stay distinguishable.',
+      extensions: { recordPart: true }, // query cost: src/server/query-cost.ts
       resolve: (p) => [...get(p)],
     }),
     attribute: t.field({

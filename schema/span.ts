@@ -33,7 +33,7 @@ builder.objectType('Span', {
     traceState: t.exposeString('traceState'),
     flags: t.exposeInt('flags'),
     ...attributeFields(t, (s) => s.attributes),
-    events: t.field({ type: ['SpanEvent'], resolve: (s) => s.events }),
+    events: t.field({ type: ['SpanEvent'], extensions: { recordPart: true }, resolve: (s) => s.events }), // query cost: src/server/query-cost.ts
     links: t.field({ type: ['SpanLink'], resolve: (s) => s.links }),
     droppedAttributesCount: t.exposeInt('droppedAttributesCount'),
     droppedEventsCount: t.exposeInt('droppedEventsCount'),

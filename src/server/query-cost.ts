@@ -1,9 +1,9 @@
 // The cost of a GraphQL operation from list sizes and nesting: every field costs the product of
 // the list sizes above it, a list size being the field's `first`/`limit` argument (a literal or a
-// variable's value) or, for a list without one, `defaultListSize`. So `traces(limit: 100) { spans
-// { events } }` costs 100 + 100·100 + 100·100·100, and raising a limit raises the cost in proportion.
-// A list directly under a field sized by an argument (a connection's `edges`/`nodes`) is that
-// page, not another multiplication. A size counts as asked, up to MAX_LIST_SIZE, the largest any
+// variable's value) or, for a list without one, `defaultListSize` (RECORD_PART_LIST_SIZE for a
+// record's own parts). So `trace(traceId: …) { spans { links { traceId } } }` costs 1 + 100 +
+// 100·100 + 100·100, and raising a limit raises the cost in proportion. A list directly under a
+// field sized by an argument (a connection's `edges`/`nodes`) is that page, not another multiplication. A size counts as asked, up to MAX_LIST_SIZE, the largest any
 // field takes: every resolver refuses a larger one, so counting it as more would only turn the
 // resolver's precise error into a cost refusal. The bound is not one per field (most lists take up
 // to 1,000, `alertHistory` 10,000): counting every size as at most 1,000 let `alertHistory` cost a
@@ -27,6 +27,14 @@ import {
 } from 'graphql';
 
 const SIZE_ARGS = ['first', 'limit', 'last'];
+
+/**
+ * The size a list of a record's own parts counts (a field with `extensions: { recordPart: true }`:
+ * typed attributes, span events), at most defaultListSize. They come with the record, read no store
+ * and hold no field that does, so counting each as a page of 100 priced a Jaeger-style whole-trace
+ * view (spans with typed attributes and events with theirs) at 4 million, 20× maxCost, for one span.
+ */
+export const RECORD_PART_LIST_SIZE = 10;
 
 /**
  * The largest list size any field takes (`alertHistory(limit)`, resolvers/alerts.ts). A unit test
@@ -60,7 +68,8 @@ export function queryCost(
     }
     const byDefault = field.args.find((a) => SIZE_ARGS.includes(a.name) && typeof a.defaultValue === 'number');
     if (byDefault) return [Math.min(MAX_LIST_SIZE, Math.max(1, byDefault.defaultValue as number)), true];
-    return [isListType(getNullableType(field.type)) && !inPage ? defaultListSize : 1, false];
+    if (!isListType(getNullableType(field.type)) || inPage) return [1, false];
+    return [field.extensions['recordPart'] === true ? Math.min(RECORD_PART_LIST_SIZE, defaultListSize) : defaultListSize, false];
   };
 
   const walk = (set: SelectionSetNode, parent: GraphQLOutputType, multiplier: number, seen: ReadonlySet<string>, inPage = false): number => {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isObjectType, isInterfaceType, parse } from 'graphql';
 import { schema } from '../../../schema/index.ts';
-import { MAX_LIST_SIZE, queryCost } from '../../../src/server/query-cost.ts';
+import { MAX_LIST_SIZE, RECORD_PART_LIST_SIZE, queryCost } from '../../../src/server/query-cost.ts';
 
 const cost = (query: string, variables?: Record<string, unknown>) => queryCost(schema, parse(query), undefined, variables, 100);
 
@@ -40,4 +40,14 @@ test('MAX_LIST_SIZE is the largest bound the schema documents for a list size ar
   }
   assert.ok(bounds.length > 10, 'the size arguments were found');
   assert.equal(Math.max(...bounds.map(([, n]) => n)), MAX_LIST_SIZE, JSON.stringify(bounds));
+});
+
+test("a list of a record's own parts (typed attributes, span events) counts RECORD_PART_LIST_SIZE, so a whole-trace view fits maxCost", () => {
+  // Found by QA: this Jaeger-style view of one trace cost 4,060,201 against maxCost's default 200,000.
+  const view = '{ trace(traceId: "0af7651916cd43dd8448eb211c80319c") { spans { spanId typedAttributes { key type value } events { name typedAttributes { key type value } } } } }';
+  const [s, parts] = [100, RECORD_PART_LIST_SIZE];
+  assert.equal(cost(view), 1 + s + s + s * parts * 4 + s * parts * 2 + s * parts * parts * 4);
+  assert.ok(cost(view) < 200_000);
+  // Links lead to other records (their span, their trace): a page of defaultListSize.
+  assert.equal(cost('{ spans(first: 10) { nodes { links { span { name } } } } }'), 10 + 10 + 10 * 100 + 10 * 100 + 10 * 100);
 });
