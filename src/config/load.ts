@@ -145,7 +145,14 @@ function mergeLayers(base: GatewayConfig, layer: unknown, source: string): Gatew
   if (layer === undefined || layer === null) return base;
   if (typeof layer !== 'object' || Array.isArray(layer)) throw new ConfigError(`${source}: expected a mapping`);
   const { receivers, processors, exporters, ...rest } = layer as Record<string, unknown>;
-  const merged = mergeConfig(base, rest, source);
+  let merged: GatewayConfig;
+  try {
+    merged = mergeConfig(base, rest, '');
+  } catch (err) {
+    // "config file /etc/teleql.yaml: graphql: unknown key …", not "…/teleql.yaml.graphql: …".
+    if (err instanceof ConfigError) throw new ConfigError(`${source}: ${err.message}`);
+    throw err;
+  }
   const sections = { receivers, processors, exporters };
   for (const section of ['receivers', 'processors', 'exporters'] as const) {
     const over = sections[section];

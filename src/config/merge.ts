@@ -32,26 +32,28 @@ export class SettingError extends ConfigError {
  * defaults object is an open map (ids → sections). A null or undefined default accepts any value.
  */
 export function mergeConfig<T>(defaults: T, user: unknown, path: string): T {
+  // `path` is a key path (`graphql.cors`), '' at the top; messages start with it.
+  const at = path ? `${path}: ` : '';
   if (user === undefined || user === null) return structuredClone(defaults);
   if (defaults === undefined || defaults === null) return user as T;
   if (isPlainObject(defaults)) {
-    if (!isPlainObject(user)) throw new ConfigError(`${path}: expected a mapping (actual: ${JSON.stringify(user)})`);
+    if (!isPlainObject(user)) throw new ConfigError(`${at}expected a mapping (actual: ${JSON.stringify(user)})`);
     const out: Record<string, unknown> = structuredClone(defaults);
     const open = Object.keys(defaults).length === 0;
     for (const [key, value] of Object.entries(user)) {
       if (!open && !(key in defaults)) {
-        throw new ConfigError(`${path}: unknown key "${key}" (known keys: ${Object.keys(defaults).join(', ')})`);
+        throw new ConfigError(`${at}unknown key "${key}" (known keys: ${Object.keys(defaults).join(', ')})`);
       }
-      out[key] = open ? value : mergeConfig(defaults[key], value, `${path}.${key}`);
+      out[key] = open ? value : mergeConfig(defaults[key], value, path ? `${path}.${key}` : key);
     }
     return out as T;
   }
   if (Array.isArray(defaults)) {
-    if (!Array.isArray(user)) throw new ConfigError(`${path}: expected a list (actual: ${JSON.stringify(user)})`);
+    if (!Array.isArray(user)) throw new ConfigError(`${at}expected a list (actual: ${JSON.stringify(user)})`);
     return user as T;
   }
   if (typeof user !== typeof defaults) {
-    throw new ConfigError(`${path}: expected ${typeof defaults} (actual: ${JSON.stringify(user)})`);
+    throw new ConfigError(`${at}expected ${typeof defaults} (actual: ${JSON.stringify(user)})`);
   }
   return user as T;
 }

@@ -53,6 +53,19 @@ test('bad settings stop start-up with a message naming the setting and the value
   for (const [sources, message] of cases) assert.throws(() => loadConfig(sources), message);
 });
 
+test("a config file's bad key is named after the file, apart from it (the file's name is not part of the key path)", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-config-'));
+  try {
+    const file = join(dir, 'teleql.yaml');
+    writeFileSync(file, 'graphql:\n  prot: 4000\n');
+    assert.throws(() => loadConfig({ env: {}, file }), (err: Error) => err.message.startsWith(`config file ${file}: graphql: unknown key "prot" (known keys: `));
+    writeFileSync(file, 'tail:\n  bufferSize: lots\n');
+    assert.throws(() => loadConfig({ env: {}, file }), (err: Error) => err.message === `config file ${file}: tail.bufferSize: expected number (actual: "lots")`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('shutdown.drainMs is 0 by default (a local gateway stops at once) and comes from TELEQL_SHUTDOWN_DRAIN_MS', () => {
   assert.deepEqual(loadConfig({ env: {} }).shutdown, { drainMs: 0 });
   assert.equal(loadConfig({ env: { TELEQL_SHUTDOWN_DRAIN_MS: '10000' } }).shutdown.drainMs, 10_000);
