@@ -8,6 +8,21 @@ import type { BuilderTypes } from './builder.ts';
 
 type Fields<Shape> = ObjectFieldBuilder<BuilderTypes, Shape>;
 
+const INT32_MAX = 2_147_483_647;
+
+// OTLP's dropped counts (uint32) and flags (fixed32) as GraphQL Int, which is signed 32-bit: a
+// valid value past 2^31 − 1 made graphql-js fail the field, nulling the whole page it was in.
+
+/** A dropped count: at most INT32_MAX. */
+export function droppedCountField<Shape>(t: Fields<Shape>, get: (parent: Shape) => number) {
+  return t.int({ description: 'At most 2147483647 (GraphQL Int); OTLP allows up to 4294967295.', resolve: (p) => Math.min(get(p), INT32_MAX) });
+}
+
+/** Flags: bits 0–30 (trace flags are bits 0–7; bit 31 is reserved). */
+export function flagsField<Shape>(t: Fields<Shape>, get: (parent: Shape) => number) {
+  return t.int({ description: 'OTLP flags, bits 0–30 (GraphQL Int is signed; bit 31 is reserved in OTLP).', resolve: (p) => get(p) & INT32_MAX });
+}
+
 /**
  * A measured double as GraphQL can carry it: NaN and ±Infinity are legal OTLP values (a summary
  * without observations has NaN quantiles) but not GraphQL Floats, so they read as null.

@@ -1,5 +1,5 @@
 import { builder } from './builder.ts';
-import { attributeFields } from './fields.ts';
+import { attributeFields, droppedCountField } from './fields.ts';
 
 builder.objectType('InstrumentationScope', {
   description: 'The library that produced the telemetry (OTLP InstrumentationScope).',
@@ -7,7 +7,7 @@ builder.objectType('InstrumentationScope', {
     name: t.exposeString('name'),
     version: t.exposeString('version'),
     ...attributeFields(t, (s) => s.attributes),
-    droppedAttributesCount: t.exposeInt('droppedAttributesCount'),
+    droppedAttributesCount: droppedCountField(t, (x) => x.droppedAttributesCount),
     schemaUrl: t.exposeString('schemaUrl'),
   }),
 });

@@ -3,7 +3,7 @@ import { getLog, logTime, searchLogs, severityLevel } from '../resolvers/logs.ts
 import { loadSpan, loadTrace } from '../resolvers/traces.ts';
 import { builder } from './builder.ts';
 import { OrderEnum, SeverityEnum } from './enums.ts';
-import { attributeFields, instantFields } from './fields.ts';
+import { attributeFields, droppedCountField, flagsField, instantFields } from './fields.ts';
 
 builder.objectType('LogRecord', {
   description: 'An OTLP log record.',
@@ -30,10 +30,10 @@ builder.objectType('LogRecord', {
       },
     }),
     ...attributeFields(t, (l) => l.attributes),
-    droppedAttributesCount: t.exposeInt('droppedAttributesCount'),
+    droppedAttributesCount: droppedCountField(t, (x) => x.droppedAttributesCount),
     traceId: t.id({ nullable: true, resolve: (l) => l.traceId || null }),
     spanId: t.id({ nullable: true, resolve: (l) => l.spanId || null }),
-    flags: t.exposeInt('flags'),
+    flags: flagsField(t, (x) => x.flags),
     eventName: t.string({ nullable: true, resolve: (l) => l.eventName || null }),
     resource: t.field({ type: 'Resource', resolve: (l) => l.resource }),
     scope: t.field({ type: 'InstrumentationScope', resolve: (l) => l.scope }),

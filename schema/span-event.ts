@@ -1,11 +1,11 @@
 import { builder } from './builder.ts';
-import { attributeFields, instantFields } from './fields.ts';
+import { attributeFields, droppedCountField, instantFields } from './fields.ts';
 
 builder.objectType('SpanEvent', {
   fields: (t) => ({
     ...instantFields(t, 'time', (e) => e.timeUnixNano),
     name: t.exposeString('name'),
     ...attributeFields(t, (e) => e.attributes),
-    droppedAttributesCount: t.exposeInt('droppedAttributesCount'),
+    droppedAttributesCount: droppedCountField(t, (x) => x.droppedAttributesCount),
   }),
 });

@@ -1,15 +1,15 @@
 import { loadSpan, loadTrace } from '../resolvers/traces.ts';
 import { builder } from './builder.ts';
-import { attributeFields } from './fields.ts';
+import { attributeFields, droppedCountField, flagsField } from './fields.ts';
 
 builder.objectType('SpanLink', {
   fields: (t) => ({
     traceId: t.exposeID('traceId'),
     spanId: t.exposeID('spanId'),
     traceState: t.exposeString('traceState'),
-    flags: t.exposeInt('flags'),
+    flags: flagsField(t, (x) => x.flags),
     ...attributeFields(t, (l) => l.attributes),
-    droppedAttributesCount: t.exposeInt('droppedAttributesCount'),
+    droppedAttributesCount: droppedCountField(t, (x) => x.droppedAttributesCount),
     span: t.field({
       type: 'Span',
       nullable: true,

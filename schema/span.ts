@@ -4,7 +4,7 @@ import { spanLogsAround, spanMetrics } from '../resolvers/correlation.ts';
 import { getSpan, loadTrace, searchSpans, spanChildren, spanDuration, spanParent } from '../resolvers/traces.ts';
 import { builder } from './builder.ts';
 import { OrderEnum, SpanKindEnum } from './enums.ts';
-import { attributeFields, durationFields, instantFields } from './fields.ts';
+import { attributeFields, droppedCountField, durationFields, flagsField, instantFields } from './fields.ts';
 import { RedSeriesRef, redWindowArgs } from './red-metrics.ts';
 
 builder.objectType('Span', {
@@ -31,13 +31,13 @@ builder.objectType('Span', {
     ...durationFields(t, spanDuration),
     status: t.field({ type: 'SpanStatus', resolve: (s) => s.status }),
     traceState: t.exposeString('traceState'),
-    flags: t.exposeInt('flags'),
+    flags: flagsField(t, (x) => x.flags),
     ...attributeFields(t, (s) => s.attributes),
     events: t.field({ type: ['SpanEvent'], extensions: { recordPart: true }, resolve: (s) => s.events }), // query cost: src/server/query-cost.ts
     links: t.field({ type: ['SpanLink'], resolve: (s) => s.links }),
-    droppedAttributesCount: t.exposeInt('droppedAttributesCount'),
-    droppedEventsCount: t.exposeInt('droppedEventsCount'),
-    droppedLinksCount: t.exposeInt('droppedLinksCount'),
+    droppedAttributesCount: droppedCountField(t, (x) => x.droppedAttributesCount),
+    droppedEventsCount: droppedCountField(t, (x) => x.droppedEventsCount),
+    droppedLinksCount: droppedCountField(t, (x) => x.droppedLinksCount),
     resource: t.field({ type: 'Resource', resolve: (s) => s.resource }),
     scope: t.field({ type: 'InstrumentationScope', resolve: (s) => s.scope }),
     service: t.string({ description: 'service.name of the resource.', resolve: (s) => serviceName(s.resource) }),

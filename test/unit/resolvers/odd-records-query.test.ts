@@ -1,10 +1,11 @@
-// Spans as real exporters sometimes send them: sent twice (a retried export), naming themselves as
-// parent, carrying NaN or infinite doubles. What the GraphQL types show of them.
+// Records as real exporters sometimes send them: sent twice (a retried export), naming themselves as
+// parent, carrying NaN or infinite doubles or uint32 counts past GraphQL's Int. What the GraphQL
+// types show of them.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { silentLogger } from '../../../src/logger.ts';
 import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
-import { span, spanId, T0, MS, traceId } from '../../helpers/telemetry-builders.ts';
+import { log, span, spanId, T0, MS, traceId } from '../../helpers/telemetry-builders.ts';
 import { harnessFor, type Harness } from './harness.ts';
 
 const TRACE = traceId(0x0dd);
@@ -22,7 +23,10 @@ before(async () => {
       { key: 'list', value: { arrayValue: { values: [{ doubleValue: Infinity }, { doubleValue: 1.5 }] } } },
     ],
   });
-  await store.writer.writeSpans([root, selfParent, doubles]);
+  const uint32 = { flags: 0xffff_ffff, droppedAttributesCount: 0xffff_ffff };
+  const huge = span({ traceId: TRACE, spanId: spanId(4), parentSpanId: spanId(1), name: 'uint32', startTimeUnixNano: T0 + 5n * MS, endTimeUnixNano: T0 + 6n * MS, ...uint32, droppedEventsCount: 0xffff_ffff, droppedLinksCount: 2 ** 31 });
+  await store.writer.writeSpans([root, selfParent, doubles, huge]);
+  await store.writer.writeLogs([log({ timeUnixNano: T0, ...uint32 }), log({ timeUnixNano: T0 + 1n, flags: 1, droppedAttributesCount: 3 })]);
   await store.writer.writeSpans([root]); // the export retried
   h = harnessFor(store);
 });
@@ -37,12 +41,13 @@ test('a span sent twice is one span of its trace; a span naming itself as parent
   assert.equal(errors, undefined);
   assert.deepEqual(data, {
     trace: {
-      spanCount: 3,
+      spanCount: 4,
       rootSpan: { name: 'root' },
       spans: [
-        { name: 'root', parent: null, children: [{ name: 'doubles' }] },
+        { name: 'root', parent: null, children: [{ name: 'doubles' }, { name: 'uint32' }] },
         { name: 'self', parent: null, children: [] },
         { name: 'doubles', parent: { name: 'root' }, children: [] },
+        { name: 'uint32', parent: { name: 'root' }, children: [] },
       ],
     },
   });
@@ -65,5 +70,22 @@ test('NaN and infinite doubles read as proto3 JSON writes them, not as null (whi
         { key: 'list', type: 'ARRAY', value: ['Infinity', 1.5], otlpValue: { arrayValue: { values: [{ doubleValue: 'Infinity' }, { doubleValue: 1.5 }] } } },
       ],
     },
+  });
+});
+
+test("OTLP's uint32 counts and fixed32 flags past 2^31 − 1 read as GraphQL Ints (counts at most 2147483647, flags bits 0–30) without failing the page", async () => {
+  const { data, errors } = await h.run(
+    `query($t: ID!, $s: ID!) {
+      span(traceId: $t, spanId: $s) { flags droppedAttributesCount droppedEventsCount droppedLinksCount }
+      logs(filter: { from: "2023-11-14T00:00:00Z", to: "2023-11-15T00:00:00Z" }, order: OLDEST_FIRST) { nodes { flags droppedAttributesCount } }
+    }`,
+    { t: TRACE, s: spanId(4) },
+    'default',
+  );
+  assert.equal(errors, undefined);
+  const max = 2_147_483_647;
+  assert.deepEqual(data, {
+    span: { flags: max, droppedAttributesCount: max, droppedEventsCount: max, droppedLinksCount: max },
+    logs: { nodes: [{ flags: max, droppedAttributesCount: max }, { flags: 1, droppedAttributesCount: 3 }] },
   });
 });
