@@ -268,6 +268,25 @@ function compileSpans(ctx: Ctx, f: TelemetryFilter): Predicate<SpanRecord> {
   return all(out);
 }
 
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * Lower case one code point at a time (Unicode's simple mapping), as DuckDB's lower() does, so a
+ * live tail's bodyContains matches what the search matches: String.prototype.toLowerCase uses
+ * context (a word-final Σ becomes ς, not σ) and İ becomes two code points. DuckDB's older Unicode
+ * tables leave ~55 recently added letters as they are; those may still differ.
+ */
+export function simpleLowerCase(text: string): string {
+  if (!NON_ASCII.test(text)) return text.toLowerCase();
+  let out = '';
+  for (const ch of text) {
+    const lower = ch.toLowerCase();
+    // U+0130 (İ) is the one letter whose lower case is two code points; its simple mapping is i.
+    out += ch === '\u0130' ? 'i' : lower;
+  }
+  return out;
+}
+
 function compileLogs(ctx: Ctx, f: TelemetryFilter): Predicate<LogRecord> {
   checkFields(ctx, f);
   const out: Predicate<LogRecord>[] = [];
@@ -278,10 +297,10 @@ function compileLogs(ctx: Ctx, f: TelemetryFilter): Predicate<LogRecord> {
     out.push((l) => l.severityNumber >= min);
   }
   if (f.bodyContains != null && f.bodyContains !== '') {
-    const needle = f.bodyContains.toLowerCase();
+    const needle = simpleLowerCase(f.bodyContains);
     out.push((l) => {
       const text = 'stringValue' in l.body ? l.body.stringValue : anyValueToFilterString(l.body);
-      return text != null && text.toLowerCase().includes(needle);
+      return text != null && simpleLowerCase(text).includes(needle);
     });
   }
   if (isList(f.attributes)) for (const c of f.attributes) out.push(attributePredicate(ctx, c, LOG_VIEW));
