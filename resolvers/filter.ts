@@ -151,7 +151,8 @@ function mapFilter(input: TelemetryFilterInput, signal: FilterSignal, path: stri
 
 /**
  * The store filter for a search. When the top level sets neither `from` nor `to`, the search
- * covers the last hour; when it sets only `to`, the hour before it. A top-level `traceId` or
+ * covers the last hour, up to now (records stamped in the future by a skewed clock would otherwise
+ * sit on top of every default view, newest first); when it sets only `to`, the hour before it. A top-level `traceId` or
  * `spanId` lifts that default: looking up known IDs should find them however old they are.
  * Nested filters (`and`, `or`, `not`) get no default range.
  */
@@ -164,8 +165,9 @@ export function toStoreFilter(
   if (filter.traceId || filter.spanId) return filter;
   const range = filter.timeRange ?? {};
   if (range.from === undefined) {
-    const from = (range.to ?? now) - DEFAULT_SEARCH_WINDOW_NS;
-    filter.timeRange = { ...range, from: from > 0n ? from : 0n };
+    const to = range.to ?? now;
+    const from = to - DEFAULT_SEARCH_WINDOW_NS;
+    filter.timeRange = { from: from > 0n ? from : 0n, to };
   }
   return filter;
 }

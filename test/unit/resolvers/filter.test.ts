@@ -94,9 +94,9 @@ describe('toStoreFilter', () => {
     });
   });
 
-  test('without a time range a search covers the last hour', () => {
-    assert.deepEqual(toStoreFilter(undefined, 'spans', NOW), { timeRange: { from: NOW - DEFAULT_SEARCH_WINDOW_NS } });
-    assert.deepEqual(toStoreFilter({ service: [] }, 'logs', NOW), { timeRange: { from: NOW - DEFAULT_SEARCH_WINDOW_NS } });
+  test('without a time range a search covers the last hour, up to now (not records stamped in the future)', () => {
+    assert.deepEqual(toStoreFilter(undefined, 'spans', NOW), { timeRange: { from: NOW - DEFAULT_SEARCH_WINDOW_NS, to: NOW } });
+    assert.deepEqual(toStoreFilter({ service: [] }, 'logs', NOW), { timeRange: { from: NOW - DEFAULT_SEARCH_WINDOW_NS, to: NOW } });
   });
 
   test('with only `to` a search covers the hour before it', () => {
