@@ -53,7 +53,8 @@ export function createExceptionGroupStore(db: Db): ExceptionGroupStore {
              coalesce(${logAttr('exception.message')}, body_text, ''), time_ns, trace_id, span_id, id
            FROM logs
            WHERE tenant = $1 AND time_ns BETWEEN $2 AND $3
-             AND (${logHas('exception.type')} OR ${logHas('exception.stacktrace')}) ${filters}
+             -- The semantic conventions require exception.type or exception.message; a stack alone counts too.
+             AND (${logHas('exception.type')} OR ${logHas('exception.message')} OR ${logHas('exception.stacktrace')}) ${filters}
          ),
          picked AS (SELECT * FROM occ ${typeFilter}),
          steps AS (

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { findExceptionGroups, topExceptionGroups } from '../../../src/correlation/exception-groups.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
-import { MS, SEC, T0 } from '../../helpers/telemetry-builders.ts';
+import { attrs, log, MS, SEC, T0 } from '../../helpers/telemetry-builders.ts';
 import { logs, otherTenantSpans, OTHER_TENANT, paymentsMs, spanOf, spans, startOf, TENANT, traceOf } from './shop-fixture.ts';
 
 let store: DuckDbStore;
@@ -135,6 +135,16 @@ describe('exception groups', () => {
     const rival = await findExceptionGroups(store.correlation.exceptions, OTHER_TENANT, { range });
     assert.deepEqual(rival.map((g) => [g.services, g.count]), [[['rival-payments'], 1]]);
   });
+});
+
+test('a log with only exception.message is an exception (the semantic conventions need a type or a message)', async () => {
+  const tenant = 'message-only';
+  await store.writer.writeLogs([
+    log({ tenant, timeUnixNano: T0 + SEC, severityNumber: 17, body: { stringValue: 'L7' }, attributes: attrs({ 'exception.message': 'something broke' }) }),
+    log({ tenant, timeUnixNano: T0 + 2n * SEC, severityNumber: 17, body: { stringValue: 'no exception' }, attributes: attrs({ 'http.route': '/x' }) }),
+  ]);
+  const groups = await findExceptionGroups(store.correlation.exceptions, tenant, { range });
+  assert.deepEqual(groups.map((g) => [g.type, g.count, g.logCount, g.sampleMessage]), [['', 1, 1, 'something broke']]);
 });
 
 describe('logs around a span', () => {
