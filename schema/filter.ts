@@ -24,7 +24,7 @@ builder.inputType('TelemetryFilter', {
     'One filter language for spans, traces and logs. Fields on one level are ANDed; and/or/not nest. ' +
     'An empty list means no restriction. A field that does not apply to the signal (kind on logs, bodyContains on spans) is GW_BAD_FILTER. ' +
     'For traces, a trace matches when one of its spans matches. ' +
-    'Without from/to at the top level a search covers the last hour (the hour before `to` when only `to` is set), ' +
+    'Without from/to at the top level a search covers the last hour, up to now (the hour before `to` when only `to` is set), ' +
     'unless the top level names a traceId or spanId.',
   fields: (t) => ({
     from: t.field({ type: 'Timestamp', description: 'Inclusive.' }),
@@ -40,7 +40,11 @@ builder.inputType('TelemetryFilter', {
     spanId: t.idList({ description: '16 hex characters each.' }),
     minSeverity: t.int({ description: 'Logs: severity number ≥ this (0–24).' }),
     minSeverityLevel: t.field({ type: SeverityEnum, description: 'Logs: severity at least this level; an alternative to minSeverity.' }),
-    bodyContains: t.string({ description: 'Logs: case-insensitive substring of the body.' }),
+    bodyContains: t.string({
+      description:
+        'Logs: case-insensitive substring of the body (letters lowered one by one, so σ and a final ς differ). ' +
+        'A map or array body is searched as its compact JSON text, where quotes and line breaks are escaped.',
+    }),
     attributes: t.field({ type: ['AttributeConditionInput'] }),
     and: t.field({ type: ['TelemetryFilter'] }),
     or: t.field({ type: ['TelemetryFilter'] }),

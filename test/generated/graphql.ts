@@ -83,11 +83,11 @@ export type StatusCode =
   | 'OK'
   | 'UNSET';
 
-/** One filter language for spans, traces and logs. Fields on one level are ANDed; and/or/not nest. An empty list means no restriction. A field that does not apply to the signal (kind on logs, bodyContains on spans) is GW_BAD_FILTER. For traces, a trace matches when one of its spans matches. Without from/to at the top level a search covers the last hour (the hour before `to` when only `to` is set), unless the top level names a traceId or spanId. */
+/** One filter language for spans, traces and logs. Fields on one level are ANDed; and/or/not nest. An empty list means no restriction. A field that does not apply to the signal (kind on logs, bodyContains on spans) is GW_BAD_FILTER. For traces, a trace matches when one of its spans matches. Without from/to at the top level a search covers the last hour, up to now (the hour before `to` when only `to` is set), unless the top level names a traceId or spanId. */
 export type TelemetryFilter = {
   and?: Array<TelemetryFilter> | null | undefined;
   attributes?: Array<AttributeConditionInput> | null | undefined;
-  /** Logs: case-insensitive substring of the body. */
+  /** Logs: case-insensitive substring of the body (letters lowered one by one, so σ and a final ς differ). A map or array body is searched as its compact JSON text, where quotes and line breaks are escaped. */
   bodyContains?: string | null | undefined;
   /** Inclusive. */
   from?: string | number | null | undefined;
