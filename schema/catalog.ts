@@ -13,6 +13,9 @@ builder.queryFields((t) => ({
   }),
   attributeKeys: t.stringList({
     nullable: true,
+    description:
+      "Attribute keys of the signal's records themselves, sorted; their resources' keys are listed by signal RESOURCE " +
+      '(a SPAN or LOG filter and attributeValues look a key up on the record, then on its resource).',
     args: {
       signal: t.arg({ type: AttributeSignalEnum, required: true }),
       prefix: t.arg.string(),
@@ -23,7 +26,9 @@ builder.queryFields((t) => ({
   }),
   attributeValues: t.stringList({
     nullable: true,
-    description: 'Values of one attribute key, as the text filters compare against, most frequent first; values longer than 1,000 characters (prompts, stack traces) are not listed.',
+    description:
+      'Values of one attribute key, as the text filters compare against, most frequent first; values longer than 1,000 characters (prompts, stack traces) are not listed. ' +
+      "For SPAN and LOG, a record's value, else its resource's, as a filter sees it.",
     args: {
       signal: t.arg({ type: AttributeSignalEnum, required: true }),
       key: t.arg.string({ required: true }),
