@@ -2,9 +2,11 @@
 // itself, or one the Prometheus exporter would write for it (stores/prometheus/names.ts, the same
 // translation), so that a rule reads the same on the embedded store as on Prometheus:
 // qa_requests_total is qa.requests, http_route is http.route.
+import { LRUCache } from 'lru-cache';
 import type { MetricType } from '../model/telemetry.ts';
 import { labelName, metricName } from '../stores/prometheus/names.ts';
 import type { MetricStore, TimeRange } from '../stores/types.ts';
+import { REMEMBERED_TENANTS } from '../tenant.ts';
 
 /** Which series of a histogram-like metric a Prometheus name reads: its `_bucket`, `_count` or `_sum`. */
 export type HistogramPart = 'bucket' | 'count' | 'sum';
@@ -67,8 +69,9 @@ export interface MetricNames {
  * and an unknown name costs one listing per evaluation).
  */
 export function createMetricNames(metrics: MetricStore): MetricNames {
-  const known = new Map<string, Map<string, Known>>();
-  const keys = new Map<string, Set<string>>();
+  // Bounded, as all per-tenant bookkeeping (src/tenant.ts): rules of tenants long gone, or deleted, leave their entries.
+  const known = new LRUCache<string, Map<string, Known>>({ max: REMEMBERED_TENANTS });
+  const keys = new LRUCache<string, Set<string>>({ max: REMEMBERED_TENANTS });
 
   async function list(tenant: string): Promise<Map<string, Known>> {
     const names = new Map((await metrics.metricNames(tenant)).map((m): [string, Known] => [m.name, { type: m.type, unit: m.unit }]));
