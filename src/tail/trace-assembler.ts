@@ -11,6 +11,7 @@
 // Spans of a trace already sent (late spans) are counted and dropped rather than sent as a second,
 // partial copy of the trace.
 import type { SpanRecord } from '../model/telemetry.ts';
+import { traceSpansInOrder } from '../stores/span-order.ts';
 import type { TailDeriver } from './bus.ts';
 import type { AssembledTrace } from './topics.ts';
 
@@ -68,8 +69,8 @@ export function createTraceAssembler(
     pending.delete(traceId);
     sent.add(traceId);
     if (sent.size > cfg.maxTraces) sent.delete(sent.values().next().value!);
-    p.spans.sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : a.startTimeUnixNano > b.startTimeUnixNano ? 1 : 0));
-    return { tenant, traceId, spans: p.spans, reason, droppedSpans: p.droppedSpans };
+    // As stores answer trace(): in start order, a span received twice (a retried export) once.
+    return { tenant, traceId, spans: traceSpansInOrder(p.spans), reason, droppedSpans: p.droppedSpans };
   };
 
   return {

@@ -32,6 +32,14 @@ describe('trace assembler', () => {
     assert.equal(a.size(), 0);
   });
 
+  test('a span received twice (a retried export) is one span of the trace sent, as trace() reads it', () => {
+    const { a, out, at } = setup();
+    a.add([root(1), child(1, 2)]);
+    a.add([root(1), child(1, 2)]);
+    at(100);
+    assert.deepEqual(out[0]!.spans.map((s) => Number.parseInt(s.spanId, 16)), [1, 2]);
+  });
+
   test('a trace without a root is sent after quietMs without new spans; each new span restarts the wait', () => {
     const { a, out, at } = setup();
     a.add([child(1, 2)]);
