@@ -382,8 +382,16 @@ const RE2_SPACE = '\\t\\n\\f\\r ';
 class PatternError extends Error {}
 
 const hex4 = (n: number) => `\\u${n.toString(16).padStart(4, '0')}`;
-const isLetter = (ch: string) => /^[A-Za-z]$/.test(ch);
 const swapCase = (ch: string) => (ch === ch.toLowerCase() ? ch.toUpperCase() : ch.toLowerCase());
+
+/**
+ * A literal's forms under (?i): itself and its simple lower and upper case, where each is one
+ * UTF-16 unit (é and É; RE2 folds non-ASCII letters too). Characters without case: itself only.
+ */
+function caseForms(ch: string): string[] {
+  if (ch.length !== 1) return [ch];
+  return [...new Set([ch, ch.toLowerCase(), ch.toUpperCase()])].filter((f) => f.length === 1);
+}
 
 /** A code point as an atom of a non-`u` JavaScript regex. */
 function codePointAtom(cp: number): string {
@@ -414,7 +422,8 @@ function translate(pattern: string): { source: string; flags: string } {
     lastAtom = { repeatInside };
   };
   const literal = (ch: string) => {
-    if (caseInsensitive && isLetter(ch)) atom(`[${ch}${swapCase(ch)}]`);
+    const forms = caseInsensitive ? caseForms(ch) : [ch];
+    if (forms.length > 1) atom(`[${forms.join('')}]`);
     else atom(JS_SYNTAX.has(ch) || ch === '-' ? `\\${ch}` : ch);
   };
 
@@ -578,7 +587,7 @@ function escapeOutsideClass(p: string, i: number, sink: EscapeSink): number {
     }
     case 'x': {
       const { cp, end } = hexEscape(p, i);
-      if (sink.caseInsensitive && cp < 128 && isLetter(String.fromCharCode(cp))) sink.literal(String.fromCharCode(cp));
+      if (sink.caseInsensitive && cp <= 0xffff && caseForms(String.fromCharCode(cp)).length > 1) sink.literal(String.fromCharCode(cp));
       else sink.atom(codePointAtom(cp));
       return end;
     }
