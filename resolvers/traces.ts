@@ -9,6 +9,9 @@ import type { GraphQLContext } from './context.ts';
 import { toStoreFilter, type TelemetryFilterInput } from './filter.ts';
 import type { TraceModel } from './models.ts';
 
+// Span.duration's rule, kept with the other trace rules every store reads by.
+export { spanDuration } from '../src/stores/span-order.ts';
+
 export interface SearchArgs {
   filter?: TelemetryFilterInput | null;
 }
@@ -127,9 +130,4 @@ export function traceServices(trace: TraceModel): string[] {
 
 export function traceErrorCount(trace: TraceModel): number {
   return trace.spans.filter((s) => s.status.code === StatusCode.ERROR).length;
-}
-
-export function spanDuration(span: SpanRecord): bigint {
-  const d = span.endTimeUnixNano - span.startTimeUnixNano;
-  return d > 0n ? d : 0n;
 }

@@ -32,6 +32,11 @@ export function spanEnd(span: SpanRecord): bigint {
   return span.endTimeUnixNano > span.startTimeUnixNano ? span.endTimeUnixNano : span.startTimeUnixNano;
 }
 
+/** How long the span lasted: 0 for one that ends before it starts. */
+export function spanDuration(span: SpanRecord): bigint {
+  return spanEnd(span) - span.startTimeUnixNano;
+}
+
 /**
  * The trace's root, from spans in start order: the earliest span without a parent; failing that,
  * the earliest whose parent was not received (the root is missing); failing that (parents in a

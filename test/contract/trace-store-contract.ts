@@ -247,6 +247,10 @@ export function traceStoreContract(backend: string, open: StoreFactory): void {
       assert.equal(byId.get(cycle)!.rootSpanName, 'a');
       assert.equal(byId.get(skewed)!.rootSpanName, 'skewed');
       assert.equal(byId.get(skewed)!.durationNano, 0n);
+      // Duration filters read it as lasting 0, as Span.duration does (it was -10 ms: minDuration 0 left it out).
+      const lasting = async (filter: TelemetryFilter) => names((await store.traces.searchSpans(t, filter, { first: 10 })).items.map((i) => i.node));
+      assert.deepEqual(await lasting({ maxDuration: 0n }), ['skewed']);
+      assert.ok((await lasting({ minDuration: 0n })).includes('skewed'));
     });
 
     it('a NaN attribute matches no numeric comparison; infinities compare as numbers', async () => {

@@ -5,6 +5,7 @@ import type { InstrumentationScope, Resource, SpanEvent, SpanLink, SpanRecord, S
 import type { SpanPart } from '../types.ts';
 import { TELEMETRY_SOURCE_KEY } from '../../model/values.ts';
 import type { TableSpec } from './ddl.ts';
+import { spanDuration } from '../span-order.ts';
 import { decodeJson, encodeJson, encodeJsonWithBigInts } from './json.ts';
 import { attrValue, flatText } from './attr-text.ts';
 import { attrTypesText, decodeAttrs } from './attr-types.ts';
@@ -47,7 +48,9 @@ export const spanTable: TableSpec<SpanInput> = {
     { name: 'status_message', repeats: true, type: 'VARCHAR', get: (p) => storedString(nullIfEmpty(p.s.status.message)) },
     { name: 'start_ns', type: 'BIGINT NOT NULL', get: (p) => p.s.startTimeUnixNano },
     { name: 'end_ns', type: 'BIGINT NOT NULL', get: (p) => p.s.endTimeUnixNano },
-    { name: 'duration_ns', type: 'BIGINT', get: (p) => p.s.endTimeUnixNano - p.s.startTimeUnixNano },
+    // A span that ends before it starts (a skewed clock) lasts 0, as Span.duration reads it, so
+    // duration filters, latency quantiles and alert exemplars agree with it.
+    { name: 'duration_ns', type: 'BIGINT', get: (p) => spanDuration(p.s) },
     { name: 'service_name', repeats: true, type: 'VARCHAR', get: (p) => p.res.service },
     { name: 'telemetry_source', repeats: true, type: 'VARCHAR', get: (p) => attrValue(p.s.attributes, p.res.flat, TELEMETRY_SOURCE_KEY) ?? null },
     { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => storedText(p.s.attributes, flatText) },
