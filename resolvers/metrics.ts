@@ -13,10 +13,15 @@ export const MAX_SERIES_POINTS = 11_000;
 export const AUTO_STEP_POINTS = 250n;
 const SECOND = 1_000_000_000n;
 
-/** `labels` is a JSON object of exact matches; numbers and booleans match their text form. */
-export function labelsArg(labels: unknown): Record<string, string> | undefined {
-  if (labels == null) return undefined;
-  if (typeof labels !== 'object' || Array.isArray(labels)) {
+/**
+ * `labels` is a JSON object of exact matches; numbers and booleans match their text form. It may
+ * also come as that object's JSON text: OTel keys have dots, which a GraphQL object literal cannot
+ * spell, so a query written inline (Grafana Infinity, curl) could not filter by service otherwise.
+ */
+export function labelsArg(input: unknown): Record<string, string> | undefined {
+  if (input == null) return undefined;
+  const labels = typeof input === 'string' ? parsedJson(input) : input;
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
     throw argumentError('labels must be a JSON object of label → value, e.g. {"service.name": "checkout"}');
   }
   const out: Record<string, string> = {};
@@ -26,6 +31,14 @@ export function labelsArg(labels: unknown): Record<string, string> | undefined {
     else throw argumentError(`labels.${key} must be a string, number or boolean`);
   }
   return out;
+}
+
+function parsedJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
 }
 
 export function stepArg(from: bigint, to: bigint, step: bigint | null | undefined): bigint {

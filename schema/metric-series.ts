@@ -1,5 +1,6 @@
 import { metricSeries } from '../resolvers/metrics.ts';
 import { builder } from './builder.ts';
+import { LABELS_ARG } from './fields.ts';
 import { AggregationEnum, MetricTypeEnum } from './enums.ts';
 
 builder.objectType('MetricSeries', {
@@ -24,7 +25,7 @@ builder.queryFields((t) => ({
       '(whole seconds); at most 11000 points per series.',
     args: {
       name: t.arg.string({ required: true }),
-      labels: t.arg({ type: 'JSON', description: 'Exact matches on point or resource attributes, e.g. {"service.name": "checkout"}.' }),
+      labels: t.arg({ type: 'JSON', description: LABELS_ARG }),
       from: t.arg({ type: 'Timestamp', required: true }),
       to: t.arg({ type: 'Timestamp', required: true }),
       step: t.arg({ type: 'Duration' }),

@@ -1,5 +1,5 @@
 // The custom scalars as plain GraphQLScalarTypes; builder.ts registers them with Pothos.
-import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import { formatDuration, formatTimestamp, parseDuration, parseTimestamp } from '../resolvers/time.ts';
 
 function literalValue(node: ValueNode, variables?: { [name: string]: unknown } | null): unknown {
@@ -23,6 +23,19 @@ function literalValue(node: ValueNode, variables?: { [name: string]: unknown } |
   }
 }
 
+/**
+ * A literal parsed by `parse`, its error pointing at the literal: graphql-js reports a GraphQLError
+ * from parseLiteral as it is, so without the node it had no `locations` (a variable's had them).
+ */
+function atLiteral<T>(node: ValueNode, parse: (value: unknown) => T): T {
+  try {
+    return parse(node.kind === Kind.INT || node.kind === Kind.STRING ? node.value : literalValue(node));
+  } catch (err) {
+    if (err instanceof GraphQLError && err.nodes === undefined) throw new GraphQLError(err.message, { nodes: node, extensions: err.extensions, originalError: err.originalError });
+    throw err;
+  }
+}
+
 function expectBigint(name: string, value: unknown): bigint {
   if (typeof value !== 'bigint') throw new TypeError(`${name} can only serialize a bigint of nanoseconds, got ${typeof value}`);
   return value;
@@ -33,11 +46,11 @@ export const TimestampScalar = new GraphQLScalarType<bigint, string>({
   description:
     'An instant with nanosecond precision. Output: ISO 8601 in UTC with nine fraction digits. ' +
     'Input: epoch milliseconds (a number, or a string of up to 13 digits; 10 digits are refused as epoch seconds), epoch nanoseconds (a string of 16–19 digits), ' +
-    'ISO 8601 with an offset, e.g. "2026-01-02T03:04:05.123456789Z", or relative to now as Grafana writes it: "now", "now-15m".',
+    'ISO 8601 with an offset, e.g. "2026-01-02T03:04:05.123456789Z" (a date alone, "2026-01-02", is midnight UTC), or relative to now as Grafana writes it: "now", "now-15m".',
   serialize: (value) => formatTimestamp(expectBigint('Timestamp', value)),
   parseValue: (value) => parseTimestamp(value),
   // Literal integers keep all their digits: a number would round nanoseconds away.
-  parseLiteral: (node) => parseTimestamp(node.kind === Kind.INT || node.kind === Kind.STRING ? node.value : literalValue(node)),
+  parseLiteral: (node) => atLiteral(node, parseTimestamp),
 });
 
 export const DurationScalar = new GraphQLScalarType<bigint, string>({
@@ -47,7 +60,7 @@ export const DurationScalar = new GraphQLScalarType<bigint, string>({
     'Input: a number of milliseconds, or units ns, us, ms, s, m, h, d, w (7 days), y (365 days) that may be combined and have fractions: "250ms", "1.5s", "1h30m".',
   serialize: (value) => formatDuration(expectBigint('Duration', value)),
   parseValue: (value) => parseDuration(value),
-  parseLiteral: (node) => parseDuration(node.kind === Kind.INT || node.kind === Kind.STRING ? node.value : literalValue(node)),
+  parseLiteral: (node) => atLiteral(node, parseDuration),
 });
 
 export const JSONScalar = new GraphQLScalarType<unknown, unknown>({

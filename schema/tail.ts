@@ -1,5 +1,6 @@
 import { tailLogs, tailMetrics, tailSpans, tailTraces } from '../resolvers/tail.ts';
 import { builder } from './builder.ts';
+import { LABELS_ARG } from './fields.ts';
 
 const DROPPED =
   'Matching records this subscription dropped since the previous event it delivered: its buffer (tail.bufferSize, 1,000 by default) ' +
@@ -116,7 +117,7 @@ builder.subscriptionFields((t) => ({
     description: `Data points of one metric as they are received. ${LIMITS}`,
     args: {
       name: t.arg.string({ required: true, description: 'The metric name, exactly.' }),
-      labels: t.arg({ type: 'JSON', description: 'Exact matches on point or resource attributes, e.g. {"service.name": "checkout"}.' }),
+      labels: t.arg({ type: 'JSON', description: LABELS_ARG }),
       since: t.arg({ type: 'Timestamp', description: SINCE }),
     },
     subscribe: (_, args, ctx) => tailMetrics(ctx, args),

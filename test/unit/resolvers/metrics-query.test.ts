@@ -77,6 +77,29 @@ describe('metricSeries', () => {
     assert.equal((data as { metricSeries: unknown[] }).metricSeries.length, 1);
   });
 
+  test('takes labels with dotted keys inline as JSON text, which a GraphQL object literal cannot spell', async () => {
+    const { data, errors } = await h.run(
+      `{ metricSeries(name: "system.cpu.utilization", labels: "{\\"service.name\\": \\"payments\\"}", from: "${FROM}", to: "${TO}") { labels } }`,
+    );
+    assert.equal(errors, undefined, JSON.stringify(errors));
+    assert.equal((data as { metricSeries: unknown[] }).metricSeries.length, 1);
+    const notJson = await h.run(`{ metricSeries(name: "system.cpu.utilization", labels: "service.name=payments", from: "${FROM}", to: "${TO}") { labels } }`);
+    assert.match(JSON.stringify(notJson.errors), /labels must be a JSON object/);
+  });
+
+  test('a bad Timestamp or Duration literal is an error that points at it (locations) and keeps its code', async () => {
+    const query = `{ metricSeries(name: "m", from: "bad", to: "${TO}", step: "often") { labels } }`;
+    const { errors } = await h.run(query);
+    const at = (literal: string) => [{ line: 1, column: query.indexOf(literal) + 1 }];
+    assert.deepEqual(
+      errors!.map((e) => [e.extensions?.code, (e as { locations?: unknown }).locations]),
+      [
+        ['GW_BAD_TIME_RANGE', at('"bad"')],
+        ['GW_BAD_ARGUMENT', at('"often"')],
+      ],
+    );
+  });
+
   test('returns an empty list for an unknown metric', async () => {
     const { data, errors } = await h.run(MetricSeriesDocument, { name: 'nope', from: FROM, to: TO });
     assert.equal(errors, undefined);
