@@ -103,14 +103,16 @@ function timeRangePredicate<R>(ctx: Ctx, range: TimeRange | undefined | null, ti
   };
 }
 
-const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+// Digits may be grouped by single underscores (1_000, 1e1_0), as DuckDB reads them.
+const DIGITS = String.raw`\d+(?:_\d+)*`;
+const DECIMAL = new RegExp(String.raw`^[+-]?(${DIGITS}(\.(${DIGITS})?)?|\.${DIGITS})([eE][+-]?${DIGITS})?$`);
 const INFINITE = /^([+-]?)inf(inity)?$/i;
 
 /** A value as DuckDB's TRY_CAST(… AS DOUBLE) reads it; null when it is not a number. */
 export function toNumber(value: string | null | undefined): number | null {
   if (value == null) return null;
   const t = value.trim();
-  if (DECIMAL.test(t)) return Number(t);
+  if (DECIMAL.test(t)) return Number(t.replaceAll('_', ''));
   const inf = INFINITE.exec(t);
   if (inf) return inf[1] === '-' ? -Infinity : Infinity;
   return null;
