@@ -82,18 +82,18 @@ export function createTraceStore(db: Db, parts: Parts): TraceStore {
     const select = `trace_id, min(start_ns) AS start_ns, max(greatest(end_ns, start_ns)) - min(start_ns) AS duration_ns,
       count(DISTINCT span_id) AS span_count, count(DISTINCT span_id) FILTER (WHERE status_code = 2) AS error_count,
       list(DISTINCT service_name) AS services,
-      coalesce(arg_min(service_name, (start_ns, span_id)) FILTER (WHERE parent_span_id = ''), arg_min(service_name, (start_ns, span_id)) FILTER (WHERE orphan), arg_min(service_name, (start_ns, span_id))) AS root_service,
-      coalesce(arg_min(name, (start_ns, span_id)) FILTER (WHERE parent_span_id = ''), arg_min(name, (start_ns, span_id)) FILTER (WHERE orphan), arg_min(name, (start_ns, span_id))) AS root_name`;
+      coalesce(arg_min(root, first) FILTER (WHERE parent_span_id = ''), arg_min(root, first) FILTER (WHERE orphan), arg_min(root, first)) AS root`;
     const rows = await db.query(
       `WITH s AS (${spansByTraceIdSql(columns, ids, p)}),
-         marked AS (SELECT *, parent_span_id <> '' AND parent_span_id NOT IN (SELECT span_id FROM s o WHERE o.trace_id = s.trace_id) AS orphan FROM s)
+         marked AS (SELECT *, parent_span_id <> '' AND parent_span_id NOT IN (SELECT span_id FROM s o WHERE o.trace_id = s.trace_id) AS orphan,
+           {'service': service_name, 'name': name} AS root, (start_ns, span_id) AS first FROM s)
        SELECT ${select} FROM marked GROUP BY trace_id ORDER BY start_ns DESC, trace_id`,
       p.values,
     );
     return rows.map((r) => ({
       traceId: r.trace_id as string,
-      rootServiceName: (r.root_service as string | null) ?? null,
-      rootSpanName: (r.root_name as string | null) ?? null,
+      rootServiceName: (r.root as { service: string | null }).service,
+      rootSpanName: (r.root as { name: string | null }).name,
       startTimeUnixNano: r.start_ns as bigint,
       durationNano: r.duration_ns as bigint,
       spanCount: Number(r.span_count),
