@@ -84,7 +84,7 @@ export function metricSeries(ctx: GraphQLContext, args: SeriesArgs): Promise<Met
 /** Raw points, newest first; without from/to, the last hour (as for searches). */
 export function metricPoints(
   ctx: GraphQLContext,
-  args: { name: string; from?: bigint | null; to?: bigint | null; limit?: number | null },
+  args: { name: string; labels?: unknown; from?: bigint | null; to?: bigint | null; limit?: number | null },
 ): Promise<MetricPoint[]> {
   const limit = limitArg('limit', args.limit, 100);
   const range = optionalRange(args.from, args.to) ?? {};
@@ -92,7 +92,8 @@ export function metricPoints(
     const from = (range.to ?? nowNs()) - DEFAULT_SEARCH_WINDOW_NS;
     range.from = from > 0n ? from : 0n;
   }
-  return callStore(() => ctx.stores.metrics.points(ctx.tenant, args.name, range, limit));
+  const labels = labelsArg(args.labels);
+  return callStore(() => ctx.stores.metrics.points(ctx.tenant, args.name, range, limit, labels));
 }
 
 export function metricNames(ctx: GraphQLContext, args: { from?: bigint | null; to?: bigint | null }): Promise<MetricInfoModel[]> {

@@ -230,8 +230,9 @@ export async function tailMetrics(
   args: { name: string; labels?: unknown; since?: bigint | null },
 ): Promise<AsyncIterable<MetricTailEventModel>> {
   if (args.name === '') throw new GatewayError('GW_BAD_ARGUMENT', 'name must not be empty');
-  const labels = matchLabels(labelsArg(args.labels) ?? {});
-  const predicate = (m: MetricPoint) => m.metric.name === args.name && labels(m);
+  const labels = labelsArg(args.labels);
+  const hasLabels = matchLabels(labels ?? {});
+  const predicate = (m: MetricPoint) => m.metric.name === args.name && hasLabels(m);
   const from = checkSince(args.since);
   const maxReplay = ctx.tail.bus.limits.maxReplay;
   const sub = await withReplay(
@@ -240,10 +241,9 @@ export async function tailMetrics(
     predicate,
     from,
     async () => {
-      // The metric store reads the points of a name newest first, whatever their labels: one more
-      // than a replay may send tells "too many" from "exactly the limit" (the labels are matched
-      // after reading, so the limit counts points of the name). Sent oldest first.
-      const points = await ctx.stores.metrics.points(ctx.tenant, args.name, { from: from! }, maxReplay + 1);
+      // The metric store reads the matching points newest first: one more than a replay may send
+      // tells "too many" from "exactly the limit". Sent oldest first.
+      const points = await ctx.stores.metrics.points(ctx.tenant, args.name, { from: from! }, maxReplay + 1, labels);
       if (points.length > maxReplay) throw new ReplayLimitError(maxReplay);
       return { records: points.reverse(), next: null };
     },

@@ -29,7 +29,7 @@ export function flagsField<Shape>(t: Fields<Shape>, get: (parent: Shape) => numb
  */
 export const finiteOrNull = (x: number | null | undefined): number | null => (x != null && Number.isFinite(x) ? x : null);
 
-/** Description of the `labels` argument of metricSeries and tailMetrics (resolvers/metrics.ts labelsArg). */
+/** Description of the `labels` argument of metricSeries, metricPoints and tailMetrics (resolvers/metrics.ts labelsArg). */
 export const LABELS_ARG =
   'Exact matches on point or resource attributes, e.g. {"service.name": "checkout"}: an object (as a variable), or its JSON text ' +
   '(written inline, where a GraphQL object literal cannot spell a key with dots: labels: "{\\"service.name\\": \\"checkout\\"}").';

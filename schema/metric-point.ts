@@ -2,7 +2,7 @@ import type { MetricPoint } from '../src/model/telemetry.ts';
 import { metricPoints, pointExemplars, pointValue } from '../resolvers/metrics.ts';
 import { builder } from './builder.ts';
 import { PointTypeEnum } from './enums.ts';
-import { NON_FINITE_NULL, attributeFields, finiteOrNull, instantFields } from './fields.ts';
+import { LABELS_ARG, NON_FINITE_NULL, attributeFields, finiteOrNull, instantFields } from './fields.ts';
 
 type Point = MetricPoint['point'];
 const field = <K extends string>(p: Point, key: K): unknown => (key in p ? (p as Record<K, unknown>)[key] : null);
@@ -60,6 +60,7 @@ builder.queryFields((t) => ({
     description: 'Raw points of one metric, newest first; without from/to, the last hour.',
     args: {
       name: t.arg.string({ required: true }),
+      labels: t.arg({ type: 'JSON', description: LABELS_ARG }),
       from: t.arg({ type: 'Timestamp' }),
       to: t.arg({ type: 'Timestamp' }),
       limit: t.arg.int({ defaultValue: 100, description: '1–1000.' }),

@@ -190,8 +190,11 @@ export interface MetricSeries {
 export interface MetricStore {
   readonly backend: string;
   querySeries(tenant: string, q: SeriesQuery): Promise<MetricSeries[]>;
-  /** Raw points, newest first, for clients that want every field (buckets, quantiles…). */
-  points(tenant: string, name: string, range: TimeRange, limit: number): Promise<MetricPoint[]>;
+  /**
+   * Raw points, newest first, for clients that want every field (buckets, quantiles…); with labels,
+   * only points that have each (as querySeries matches them).
+   */
+  points(tenant: string, name: string, range: TimeRange, limit: number, labels?: Record<string, string>): Promise<MetricPoint[]>;
   metricNames(tenant: string, range?: TimeRange): Promise<{ name: string; type: MetricType; unit: string; description: string }[]>;
 }
 

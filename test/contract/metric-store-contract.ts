@@ -383,6 +383,12 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
       assert.deepEqual(points.map((p) => (p.point.timeUnixNano - T0) / SEC), [50n, 40n, 40n]);
     });
 
+    it('limits raw points to labels, counting only the points that have them', async () => {
+      const points = await store.metrics.points(tenant, 'requests', {}, 2, { route: '/b', 'service.name': 'checkout' });
+      assert.deepEqual(points.map((p) => [(p.point.timeUnixNano - T0) / SEC, p.point.attributes.find((a) => a.key === 'route')?.value.stringValue]), [[40n, '/b'], [20n, '/b']]);
+      assert.deepEqual(await store.metrics.points(tenant, 'requests', {}, 10, { route: '/z' }), []);
+    });
+
     it('lists metric names with their type, unit and description', async () => {
       const listed = await store.metrics.metricNames(tenant);
       assert.deepEqual(listed.map((m) => m.name), ['jobs', 'latency', 'latency.cum', 'requests', 'rpc.summary', 'temperature']);

@@ -370,6 +370,9 @@ describe('Prometheus write and read against a real Prometheus', { skip }, () => 
     assert.ok(p.metricPoints.length >= 1);
     assert.deepEqual(new Set(p.metricPoints.map((x) => x.value)), new Set([5]));
     assert.equal(p.metricPoints[0]!.attributes.route, '/a');
+    const labelled = (labels: string) => gqlData<P>(gw.graphqlUrl, `{ metricPoints(name: "pt.requests", labels: ${JSON.stringify(labels)}) { value } }`);
+    assert.equal((await labelled('{"route": "/a", "service.name": "prom-test"}')).metricPoints.length, p.metricPoints.length);
+    assert.deepEqual((await labelled('{"route": "/b"}')).metricPoints, []);
     const r = await gql(gw.graphqlUrl, '{ metricPoints(name: "pt.latency") { value } }');
     assert.equal(r.errors?.[0]?.extensions?.code, 'GW_BAD_FILTER');
   });

@@ -188,6 +188,15 @@ describe('live tails with since, tailTraces and tailMetrics', () => {
       await waitFor(async () => ok.events.length, (n) => n === 3, 'three replayed spans');
       assert.deepEqual(ok.errors, []);
       ok.stop();
+      // tailMetrics counts the points whose labels match: four of another region do not count.
+      const points = [1, 2, 3, 4].map((i) => ({ timeNs: base + BigInt(i) * 1_000_000n, value: i, attributes: { region: 'us' } }));
+      points.push({ timeNs: base, value: 0, attributes: { region: 'eu' } });
+      assert.equal(await postOtlp(small, '/v1/metrics', gaugeBody('limit-svc', 'queue.depth', points), 'replay-limit'), 200);
+      const eu = tail<MetricEvent>(c, TAIL_METRICS, { name: 'queue.depth', labels: { region: 'eu' }, since: isoOf(base - 1_000_000n) });
+      await waitFor(async () => eu.events.length + eu.errors.length, (n) => n === 1, 'the one eu point');
+      assert.deepEqual(eu.errors, []);
+      assert.deepEqual(eu.events.map((e) => [e.tailMetrics.point.value, e.tailMetrics.replayed]), [[0, true]]);
+      eu.stop();
     } finally {
       await c.dispose();
       await small.stop();

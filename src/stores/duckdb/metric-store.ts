@@ -29,9 +29,12 @@ function checkQuery(q: SeriesQuery): void {
 
 /** `tenant = $1 AND name = $2`, the labels, and time_ns from `from` to `to`. */
 function seriesWhere(q: SeriesQuery, from: bigint, p: Params): string {
-  const parts = [`tenant = $1`, `name = $2`, timeRangeSql('time_ns', { from, to: q.range.to }, p)];
-  for (const [key, value] of Object.entries(q.labels ?? {})) parts.push(`attrs[${p.add(key)}] = ${p.add(String(value))}`);
-  return parts.join(' AND ');
+  return [`tenant = $1`, `name = $2`, timeRangeSql('time_ns', { from, to: q.range.to }, p), ...labelConditions(q.labels, p)].join(' AND ');
+}
+
+/** One condition per label: the point's attribute or, failing that, its resource's (attrs merges them). */
+function labelConditions(labels: Record<string, string> | undefined, p: Params): string[] {
+  return Object.entries(labels ?? {}).map(([key, value]) => `attrs[${p.add(key)}] = ${p.add(String(value))}`);
 }
 
 function toPoint(r: Row, q: SeriesQuery): SeriesPoint {
@@ -226,12 +229,12 @@ export function createMetricStore(db: Db): MetricStore {
       });
     },
 
-    async points(tenant, name, range, limit) {
+    async points(tenant, name, range, limit, labels) {
       if (!Number.isInteger(limit) || limit < 0 || limit > MAX_POINTS) throw badQuery(`limit must be an integer from 0 to ${MAX_POINTS}`);
       const p = params([tenant, name]);
-      const time = timeRangeSql('time_ns', range, p) || 'TRUE';
+      const where = [timeRangeSql('time_ns', range, p) || 'TRUE', ...labelConditions(labels, p)].join(' AND ');
       const rows = await db.query(
-        `SELECT ${METRIC_RECORD_COLUMNS} FROM metric_points WHERE tenant = $1 AND name = $2 AND ${time}
+        `SELECT ${METRIC_RECORD_COLUMNS} FROM metric_points WHERE tenant = $1 AND name = $2 AND ${where}
          ORDER BY time_ns DESC, series_key LIMIT ${p.add(limit)}`,
         p.values,
       );

@@ -388,7 +388,7 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
       return series.sort((a, b) => (labelsKey(a.labels) < labelsKey(b.labels) ? -1 : 1));
     },
 
-    async points(tenant, name, range, limit) {
+    async points(tenant, name, range, limit, labels) {
       if (!Number.isInteger(limit) || limit < 0 || limit > 100_000) throw badQuery('limit must be an integer from 0 to 100000');
       const to = range.to ?? msToNs(Date.now());
       const from = range.from ?? to - 3_600_000n * MS;
@@ -398,7 +398,7 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
         throw badQuery(`raw ${family.type} points are not read back from Prometheus; use metricSeries or promql (e.g. ${family.name}_bucket)`);
       }
       const windowMs = Math.max(1, nsToMs(to - from));
-      const r = await client.instant(tenant, `${selector(family.name, [])}[${windowMs}ms]`, nsToMs(to));
+      const r = await client.instant(tenant, `${selector(family.name, labelMatchers(labels))}[${windowMs}ms]`, nsToMs(to));
       const points: MetricPoint[] = [];
       for (const v of r.result as RangeVector[]) {
         const attributes: KeyValue[] = Object.entries(v.metric?.labels ?? {}).map(([key, value]) => ({ key, value: { stringValue: value } }));
