@@ -385,7 +385,7 @@ export function metricStoreContract(backend: string, open: StoreFactory): void {
 
     it('limits raw points to labels, counting only the points that have them', async () => {
       const points = await store.metrics.points(tenant, 'requests', {}, 2, { route: '/b', 'service.name': 'checkout' });
-      assert.deepEqual(points.map((p) => [(p.point.timeUnixNano - T0) / SEC, p.point.attributes.find((a) => a.key === 'route')?.value.stringValue]), [[40n, '/b'], [20n, '/b']]);
+      assert.deepEqual(points.map((p) => [(p.point.timeUnixNano - T0) / SEC, p.point.attributes]), [[40n, attrs({ route: '/b' })], [20n, attrs({ route: '/b' })]]);
       assert.deepEqual(await store.metrics.points(tenant, 'requests', {}, 10, { route: '/z' }), []);
     });
 
