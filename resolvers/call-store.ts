@@ -9,6 +9,11 @@ export async function callStore<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A line in `extensions.notes` naming the backend a correlated field read. */
+export function noteSource(ctx: { notes: string[] }, field: string, backend: string): void {
+  ctx.notes.push(`${field}: from ${backend}`);
+}
+
 /** callStore for reads whose answer may carry remarks for the client (`notes`): they go to `extensions.notes`. */
 export async function callStoreNoting<T extends { notes?: readonly string[] }>(ctx: { notes: string[] }, call: () => Promise<T>): Promise<T> {
   const result = await callStore(call);

@@ -8,7 +8,7 @@ import { serviceName } from '../src/model/values.ts';
 import type { RedSeries } from '../src/stores/correlation-types.ts';
 import type { StoredLogRecord, TimeRange } from '../src/stores/types.ts';
 import { argumentError, limitArg, spanIdArg, traceIdArg } from './args.ts';
-import { callStoreNoting } from './call-store.ts';
+import { callStoreNoting, noteSource } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
 import { correlationStores } from './loaders.ts';
 import { logTime, WINDOW_LOGS_PER_TRACE } from './logs.ts';
@@ -37,11 +37,6 @@ function correlationStep(range: Required<TimeRange>, step: bigint | null | undef
   if (step != null) return stepArg(range.from, range.to, step);
   const s = (range.to - range.from + CORRELATION_STEPS - 1n) / CORRELATION_STEPS;
   return s < SECOND ? SECOND : ((s + SECOND - 1n) / SECOND) * SECOND;
-}
-
-/** Records where a correlated field's data came from, for `extensions.notes`. */
-export function noteSource(ctx: GraphQLContext, field: string, backend: string): void {
-  ctx.notes.push(`${field}: from ${backend}`);
 }
 
 export interface RedArgs {
@@ -78,17 +73,21 @@ export async function spanLogsAround(
   ctx: GraphQLContext,
   span: SpanRecord,
   args: { first?: number | null; window?: bigint | null },
+  field = args.window == null ? 'Span.logs' : 'Span.logs(window)',
 ): Promise<StoredLogRecord[]> {
   const first = limitArg('first', args.first, 100);
-  if (args.window == null) return ctx.loaders.spanLogs.load({ key: { traceId: span.traceId, spanId: span.spanId }, limit: first });
+  if (args.window == null) {
+    noteSource(ctx, field, ctx.stores.logs.backend);
+    return ctx.loaders.spanLogs.load({ key: { traceId: span.traceId, spanId: span.spanId }, limit: first });
+  }
   const range = around(span.startTimeUnixNano, span.endTimeUnixNano, windowArg(args.window));
   const windows = ctx.stores.correlation?.logWindows;
   if (windows) {
-    noteSource(ctx, 'Span.logs(window)', windows.backend);
+    noteSource(ctx, field, windows.backend);
     return ctx.loaders.logsAround.load({ key: { traceId: span.traceId, service: serviceName(span.resource), range }, limit: first });
   }
   ctx.notes.push(
-    `Span.logs(window): ${ctx.stores.logs.backend} has no query for logs without a trace ID, so only the trace's logs ` +
+    `${field}: ${ctx.stores.logs.backend} has no query for logs without a trace ID, so only the trace's logs ` +
       `(at most ${WINDOW_LOGS_PER_TRACE}) were filtered by time`,
   );
   const logs = await ctx.loaders.traceLogs.load({ key: span.traceId, limit: WINDOW_LOGS_PER_TRACE });
@@ -127,15 +126,13 @@ export async function correlate(ctx: GraphQLContext, args: CorrelateArgs): Promi
   if (args.logId != null) {
     const log = await ctx.loaders.log.load(args.logId);
     if (!log?.traceId) return null;
-    return { traceId: log.traceId, spanId: log.spanId || null, logId: log.id, window, step };
+    const spanId = log.spanId || null;
+    return (await traceHasSpan(ctx, log.traceId, spanId)) ? { traceId: log.traceId, spanId, logId: log.id, window, step } : null;
   }
   const spanId = args.spanId != null ? spanIdArg(args.spanId) : null;
   if (args.traceId != null) {
     const traceId = traceIdArg(args.traceId);
-    // The trace loads once per request: every field below reuses it.
-    const trace = await loadTrace(ctx, traceId);
-    if (!trace || (spanId != null && !traceSpan(trace, spanId))) return null;
-    return { traceId, spanId, logId: null, window, step };
+    return (await traceHasSpan(ctx, traceId, spanId)) ? { traceId, spanId, logId: null, window, step } : null;
   }
   // Its notes: e.g. Jaeger saying which range it searched for a span it did not find.
   const page = await callStoreNoting(ctx, () => ctx.stores.traces.searchSpans(ctx.tenant, { spanId: [spanId!] }, { first: 1 }));
@@ -143,6 +140,13 @@ export async function correlate(ctx: GraphQLContext, args: CorrelateArgs): Promi
   if (!span) return null;
   ctx.loaders.span.prime({ traceId: span.traceId, spanId: span.spanId }, span);
   return { traceId: span.traceId, spanId: span.spanId, logId: null, window, step };
+}
+
+/** Whether the trace is stored (and has the span, when one is named). */
+async function traceHasSpan(ctx: GraphQLContext, traceId: string, spanId: string | null): Promise<boolean> {
+  // The trace loads once per request: every correlated field reuses it.
+  const trace = await loadTrace(ctx, traceId);
+  return trace !== null && (spanId === null || traceSpan(trace, spanId) !== null);
 }
 
 export function correlationTrace(ctx: GraphQLContext, c: CorrelationModel): Promise<TraceModel | null> {
@@ -159,7 +163,7 @@ export async function correlationLogs(ctx: GraphQLContext, c: CorrelationModel, 
   const first = limitArg('first', args.first, 100);
   if (c.spanId) {
     const span = await ctx.loaders.span.load({ traceId: c.traceId, spanId: c.spanId });
-    if (span) return spanLogsAround(ctx, span, { first, window: c.window });
+    if (span) return spanLogsAround(ctx, span, { first, window: c.window }, 'Correlation.logs');
   }
   noteSource(ctx, 'Correlation.logs', ctx.stores.logs.backend);
   return ctx.loaders.traceLogs.load({ key: c.traceId, limit: first });

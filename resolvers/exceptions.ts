@@ -6,7 +6,8 @@ import type { StoredLogRecord } from '../src/stores/types.ts';
 import { checkTimeRange, limitArg, traceIdArg } from './args.ts';
 import { callStore } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
-import { correlationRange, noteSource, type CorrelationModel } from './correlation.ts';
+import { noteSource } from './call-store.ts';
+import { correlationRange, type CorrelationModel } from './correlation.ts';
 import { correlationStores } from './loaders.ts';
 import { stepArg } from './metrics.ts';
 import type { TraceModel } from './models.ts';
@@ -49,7 +50,8 @@ export function exceptionGroups(ctx: GraphQLContext, args: ExceptionGroupsArgs):
 
 /**
  * The groups of the exceptions in the correlated trace, counted over the whole window for the
- * trace's services (how often this happens, not only in this trace): two store calls.
+ * services that recorded them in it or have spans in it (how often this happens, not only in this
+ * trace): two store calls.
  */
 export async function correlationExceptionGroups(ctx: GraphQLContext, c: CorrelationModel): Promise<ExceptionGroup[]> {
   const [trace, range] = await Promise.all([loadTrace(ctx, c.traceId), correlationRange(ctx, c)]);
@@ -61,7 +63,8 @@ export async function correlationExceptionGroups(ctx: GraphQLContext, c: Correla
   return callStore(() =>
     findExceptionGroups(store, ctx.tenant, {
       range,
-      services: traceServices(trace),
+      // A service may record an exception in the trace's logs without having a span in it.
+      services: [...new Set([...traceServices(trace), ...inTrace.flatMap((g) => g.services)])],
       fingerprints: inTrace.map((g) => g.fingerprint),
     }),
   );

@@ -1,7 +1,7 @@
 // Log queries and the log ↔ span/trace correlation fields.
 import type { Page, StoredLogRecord } from '../src/stores/types.ts';
 import { limitArg } from './args.ts';
-import { callStore } from './call-store.ts';
+import { callStore, noteSource } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
 import { toStoreFilter } from './filter.ts';
 import type { TraceModel } from './models.ts';
@@ -34,6 +34,7 @@ export function logTime(log: StoredLogRecord): bigint {
 }
 
 export function traceLogs(ctx: GraphQLContext, trace: TraceModel, args: { first?: number | null }): Promise<StoredLogRecord[]> {
+  noteSource(ctx, 'Trace.logs', ctx.stores.logs.backend);
   return ctx.loaders.traceLogs.load({ key: trace.traceId, limit: limitArg('first', args.first, 100) });
 }
 

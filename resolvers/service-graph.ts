@@ -4,7 +4,8 @@ import type { ServiceEdgeStats, ServiceGraph, ServiceNodeStats } from '../src/st
 import { checkTimeRange } from './args.ts';
 import { callStore } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
-import { correlationRange, noteSource, type CorrelationModel } from './correlation.ts';
+import { noteSource } from './call-store.ts';
+import { correlationRange, type CorrelationModel } from './correlation.ts';
 import { correlationStores } from './loaders.ts';
 import { loadTrace, traceServices } from './traces.ts';
 

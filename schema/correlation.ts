@@ -29,7 +29,8 @@ const CorrelationRef = builder.objectRef<CorrelationModel>('Correlation').implem
       type: ['LogRecord'],
       nullable: true,
       description:
-        'From a span (or a log with a span): the logs around that span (its trace’s, and its service’s without a trace ID, within the window). ' +
+        'From a span (or a log with a span): the logs around that span (its trace’s, and its service’s without a trace ID, within the window; ' +
+        'past `first`, the trace’s logs are kept first, then those nearest the span). ' +
         'From a trace: the logs carrying the trace ID.',
       args: { first: t.arg.int({ defaultValue: 100, description: '1–1000.' }) },
       resolve: (c, args, ctx) => correlationLogs(ctx, c, args),

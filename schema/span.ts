@@ -46,7 +46,8 @@ builder.objectType('Span', {
       nullable: true,
       description:
         'Without window: logs carrying this span ID. With window: logs of this trace (with or without a span ID) and logs of this ' +
-        'span’s service that carry no trace ID, timed within [start − window, end + window], earliest first. ' +
+        'span’s service that carry no trace ID, timed within [start − window, end + window], earliest first; past `first`, ' +
+        'the trace’s logs are kept before those without a trace ID, and the ones nearest the span before the others. ' +
         'null (with an error naming the backend) when the log backend fails.',
       args: {
         window: t.arg({ type: 'Duration' }),

@@ -29,7 +29,8 @@ export interface ExceptionGroup {
 
 /** Merges occurrence rows by fingerprint; groups come out most frequent first. */
 export function groupExceptions(rows: readonly ExceptionOccurrences[], examples: number, source: string): ExceptionGroup[] {
-  const groups = new Map<string, ExceptionGroup & { latestAt: bigint; steps: Map<bigint, number> }>();
+  type Building = ExceptionGroup & { latestAt: bigint; steps: Map<bigint, number>; spans: ExceptionOccurrences['spans']; logs: ExceptionOccurrences['logs'] };
+  const groups = new Map<string, Building>();
   for (const r of rows) {
     const type = r.type || exceptionTypeFromStack(r.stacktrace);
     const fingerprint = exceptionFingerprint({ type, stacktrace: r.stacktrace });
@@ -53,6 +54,8 @@ export function groupExceptions(rows: readonly ExceptionOccurrences[], examples:
         source,
         latestAt: r.lastSeen,
         steps: new Map(),
+        spans: [],
+        logs: [],
       };
       groups.set(fingerprint, g);
     }
@@ -69,18 +72,30 @@ export function groupExceptions(rows: readonly ExceptionOccurrences[], examples:
     }
     if (!g.services.includes(r.service)) g.services.push(r.service);
     for (const b of r.buckets) g.steps.set(b.timeUnixNano, (g.steps.get(b.timeUnixNano) ?? 0) + b.count);
-    for (const s of r.spans) {
-      if (g.exampleSpans.length < examples && !g.exampleSpans.some((e) => e.traceId === s.traceId && e.spanId === s.spanId)) g.exampleSpans.push(s);
-    }
-    for (const id of r.logIds) if (g.exampleLogIds.length < examples && !g.exampleLogIds.includes(id)) g.exampleLogIds.push(id);
+    g.spans.push(...r.spans);
+    g.logs.push(...r.logs);
   }
   return [...groups.values()]
-    .map(({ latestAt: _, steps, ...g }) => ({
+    .map(({ latestAt: _, steps, spans, logs, ...g }) => ({
       ...g,
+      // The most recent occurrences of the whole group, whichever rows (stacks, services) they came from.
+      exampleSpans: mostRecent(spans, examples, (s) => `${s.traceId}/${s.spanId}`).map(({ traceId, spanId }) => ({ traceId, spanId })),
+      exampleLogIds: mostRecent(logs, examples, (l) => l.id).map((l) => l.id),
       services: g.services.sort(),
       series: [...steps].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([timeUnixNano, count]) => ({ timeUnixNano, count })),
     }))
     .sort((a, b) => b.count - a.count || (b.lastSeen > a.lastSeen ? 1 : b.lastSeen < a.lastSeen ? -1 : 0));
+}
+
+function mostRecent<T extends { timeUnixNano: bigint }>(items: T[], n: number, key: (item: T) => string): T[] {
+  const seen = new Set<string>();
+  const out: T[] = [];
+  for (const item of items.sort((a, b) => (b.timeUnixNano > a.timeUnixNano ? 1 : b.timeUnixNano < a.timeUnixNano ? -1 : 0))) {
+    if (out.length === n) break;
+    if (!seen.has(key(item))) out.push(item);
+    seen.add(key(item));
+  }
+  return out;
 }
 
 export interface ExceptionGroupsRequest {
@@ -117,6 +132,8 @@ export async function findExceptionGroups(store: ExceptionGroupStore, tenant: st
     ...(req.traceIds?.length && { traceIds: req.traceIds }),
   });
   let groups = groupExceptions(rows, examples, store.backend);
+  // The store also returned rows without exception.type; their type is read from the stack here.
+  if (req.types?.length) groups = groups.filter((g) => req.types!.includes(g.type));
   if (req.fingerprints?.length) groups = groups.filter((g) => req.fingerprints!.includes(g.fingerprint));
   return req.limit !== undefined ? groups.slice(0, req.limit) : groups;
 }

@@ -98,16 +98,17 @@ export interface ExceptionOccurrences {
   lastSeen: bigint;
   /** Occurrences per step start, only steps that had some. */
   buckets: { timeUnixNano: bigint; count: number }[];
-  /** Up to `examples` of the most recent spans (SPAN), or spans the logs point to (LOG). */
-  spans: SpanRef[];
-  /** Up to `examples` of the most recent log IDs (LOG only). */
-  logIds: string[];
+  /** Up to `examples` of the most recent spans (SPAN), or spans the logs point to (LOG), with the occurrence's time. */
+  spans: (SpanRef & { timeUnixNano: bigint })[];
+  /** Up to `examples` of the most recent logs (LOG only). */
+  logs: { id: string; timeUnixNano: bigint }[];
 }
 
 export interface ExceptionQuery {
   range: Required<TimeRange>;
   stepNano: bigint;
   services?: readonly string[];
+  /** Rows of these exception.type values, and rows without one (whose type the caller reads from the stack). */
   types?: readonly string[];
   traceIds?: readonly string[];
   /** Example spans and logs kept per group. */
@@ -131,7 +132,12 @@ export interface LogWindowKey {
 
 export interface LogWindowStore {
   readonly backend: string;
-  /** Logs per key, earliest first, at most `limitPerKey` each, in key order. */
+  /**
+   * Logs per key, earliest first, at most `limitPerKey` each, in key order. Past the limit, the
+   * trace's logs are kept before logs without a trace ID, and within each, those nearest the
+   * middle of the range (the span, for a range around one): a chatty service's untraced lines
+   * never push out the trace's own logs.
+   */
   logsAround(tenant: string, keys: readonly LogWindowKey[], limitPerKey: number): Promise<StoredLogRecord[][]>;
 }
 

@@ -222,6 +222,7 @@ describe('correlation on data ingested by the OTel SDK', () => {
       'Correlation.serviceGraph: from duckdb',
       'Correlation.logs: from duckdb',
       'Span.logs(window): from duckdb',
+      'Span.logs: from duckdb',
     ]) {
       assert.ok(notes.includes(expected), `notes ${JSON.stringify(notes)} include ${expected}`);
     }

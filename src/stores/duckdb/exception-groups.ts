@@ -2,7 +2,6 @@
 // attributes, aggregated in DuckDB by (signal, service, type, exact stack trace). Grouping by
 // fingerprint is done above the store (src/correlation/), over these few distinct rows.
 import type { ExceptionGroupStore, ExceptionOccurrences, ExceptionSignal } from '../correlation-types.ts';
-import type { SpanRef } from '../types.ts';
 import type { Db } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
 import { params, type Params } from './filter-sql.ts';
@@ -35,7 +34,7 @@ export function createExceptionGroupStore(db: Db): ExceptionGroupStore {
       // Logs keep their attributes in the flat filter text (attr-text.ts); the keys are parameters.
       const logAttr = (key: string) => attrValueSql(key, p);
       const logHas = (key: string) => attrHasValueSql(key, p);
-      const typeFilter = q.types?.length ? `WHERE type IN (${q.types.map((t) => p.add(t)).join(', ')})` : '';
+      const typeFilter = q.types?.length ? `WHERE type IN (${q.types.map((t) => p.add(t)).join(', ')}) OR type = ''` : '';
       // Spans are narrowed by time and a text probe before their events JSON is parsed.
       const rows = await db.query(
         `WITH span_events AS (
@@ -65,8 +64,8 @@ export function createExceptionGroupStore(db: Db): ExceptionGroupStore {
          groups AS (
            SELECT signal, service, type, stack, count(*) AS n, min(t) AS first_seen, max(t) AS last_seen,
              arg_max(message, t) AS message,
-             max_by({'trace_id': trace_id, 'span_id': span_id}, t, $5::BIGINT) FILTER (WHERE trace_id IS NOT NULL AND span_id IS NOT NULL) AS spans,
-             max_by(log_id, t, $5::BIGINT) FILTER (WHERE log_id IS NOT NULL) AS log_ids
+             max_by({'trace_id': trace_id, 'span_id': span_id, 't': t}, t, $5::BIGINT) FILTER (WHERE trace_id IS NOT NULL AND span_id IS NOT NULL) AS spans,
+             max_by({'id': log_id, 't': t}, t, $5::BIGINT) FILTER (WHERE log_id IS NOT NULL) AS logs
            FROM picked GROUP BY ALL
          )
          SELECT g.*, s.steps FROM groups g JOIN steps s USING (signal, service, type, stack)
@@ -87,8 +86,8 @@ export function createExceptionGroupStore(db: Db): ExceptionGroupStore {
             timeUnixNano: q.range.from + BigInt(s.step) * q.stepNano,
             count: Number(s.n),
           })),
-          spans: ((r.spans as { trace_id: string; span_id: string }[] | null) ?? []).map((s): SpanRef => ({ traceId: s.trace_id, spanId: s.span_id })),
-          logIds: ((r.log_ids as bigint[] | null) ?? []).map(String),
+          spans: ((r.spans as { trace_id: string; span_id: string; t: bigint }[] | null) ?? []).map((s) => ({ traceId: s.trace_id, spanId: s.span_id, timeUnixNano: BigInt(s.t) })),
+          logs: ((r.logs as { id: bigint; t: bigint }[] | null) ?? []).map((l) => ({ id: String(l.id), timeUnixNano: BigInt(l.t) })),
         }),
       );
     },

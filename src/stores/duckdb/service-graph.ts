@@ -17,19 +17,38 @@ export function createServiceGraphStore(db: Db): ServiceGraphStore {
     async serviceGraph(tenant, q): Promise<ServiceGraph> {
       if (q.range.from > q.range.to) throw badQuery('service graph range: from is after to');
       const p = params([tenant, q.range.from, q.range.to]);
-      // Spans that started in the range; a child whose parent started before it is not an edge.
+      // Spans that started in the range: the calls (child spans) and the nodes' figures.
       const window = `win AS MATERIALIZED (
         SELECT trace_id, span_id, parent_span_id, coalesce(service_name, '') AS service, duration_ns, status_code, kind
         FROM spans WHERE tenant = $1 AND start_ns BETWEEN $2 AND $3)`;
+      // A call's parent may have started before the range (a long job, a stream): the calls whose
+      // parent is not among the range's spans are looked up in their traces only, from the earliest
+      // start trace_ranges holds for them, so the scan of spans skips row groups as trace-by-id does.
+      const calls = `calls AS MATERIALIZED (
+          SELECT child.trace_id, child.parent_span_id, child.service, child.status_code, child.duration_ns, par.service AS parent_service
+          FROM win child LEFT JOIN win par ON child.trace_id = par.trace_id AND child.parent_span_id = par.span_id
+          WHERE child.parent_span_id <> ''),
+        unmatched AS (SELECT DISTINCT trace_id FROM calls WHERE parent_service IS NULL),
+        earlier AS (
+          SELECT min(min_start_ns) AS lo FROM trace_ranges
+          WHERE tenant = $1 AND max_start_ns >= $2 AND min_start_ns < $2 AND trace_id IN (SELECT trace_id FROM unmatched)),
+        before AS (
+          SELECT trace_id, span_id, coalesce(service_name, '') AS service FROM spans, earlier
+          WHERE tenant = $1 AND start_ns >= earlier.lo AND start_ns < $2 AND trace_id IN (SELECT trace_id FROM unmatched)),
+        pairs AS (
+          SELECT parent_service AS source, service AS target, status_code, duration_ns FROM calls WHERE parent_service IS NOT NULL
+          UNION ALL
+          SELECT b.service, c.service, c.status_code, c.duration_ns
+          FROM calls c JOIN before b ON c.parent_service IS NULL AND b.trace_id = c.trace_id AND b.span_id = c.parent_span_id)`;
       const only = q.services?.length ? q.services.map((s) => p.add(s)).join(', ') : null;
       const [edgeRows, nodeRows] = await Promise.all([
         db.query(
-          `WITH ${window}
-           SELECT par.service AS source, child.service AS target, count(*) AS calls,
-             count(*) FILTER (WHERE child.${ERROR_SQL}) AS errors, quantile_cont(child.duration_ns, 0.95) AS p95
-           FROM win child JOIN win par ON child.trace_id = par.trace_id AND child.parent_span_id = par.span_id
-           WHERE child.parent_span_id <> '' AND child.service <> par.service
-             ${only ? `AND (par.service IN (${only}) OR child.service IN (${only}))` : ''}
+          `WITH ${window}, ${calls}
+           SELECT source, target, count(*) AS calls,
+             count(*) FILTER (WHERE ${ERROR_SQL}) AS errors, quantile_cont(duration_ns, 0.95) AS p95
+           FROM pairs
+           WHERE source <> target
+             ${only ? `AND (source IN (${only}) OR target IN (${only}))` : ''}
            GROUP BY ALL ORDER BY source, target`,
           p.values,
         ),

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:net';
 import { silentLogger } from '../../../src/logger.ts';
 import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
 import { createElasticsearchLogStore } from '../../../src/stores/elasticsearch/index.ts';
-import { attrs, metricPoint, numberPoint, MS, SEC, T0 } from '../../helpers/telemetry-builders.ts';
+import { attrs, log, metricPoint, numberPoint, resource, span, spanId, traceId, MS, SEC, T0 } from '../../helpers/telemetry-builders.ts';
 import { harnessFor, type Harness } from '../resolvers/harness.ts';
 import { logs, otherTenantSpans, REQUESTS, spanOf, spans, startOf, TENANT, traceOf } from './shop-fixture.ts';
 
@@ -198,6 +198,36 @@ describe('correlate', () => {
     assert.equal(both.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');
     const unknown = await h.run('{ correlate(spanId: "abababababababab") { traceId } }', {}, TENANT);
     assert.deepEqual(unknown.data, { correlate: null });
+  });
+
+  test('from a log whose trace is not stored, or whose span the trace lacks: null, as from those IDs', async () => {
+    const tenant = 'log-starts';
+    const stored = traceId(800);
+    await store.writer.writeSpans([span({ tenant, traceId: stored, spanId: spanId(1), resource: resource('api') })]);
+    await store.writer.writeLogs([
+      log({ tenant, timeUnixNano: T0, traceId: traceId(801), spanId: spanId(1), body: { stringValue: 'trace never arrived' } }),
+      log({ tenant, timeUnixNano: T0, traceId: stored, spanId: spanId(9), body: { stringValue: 'span not in the trace' } }),
+      log({ tenant, timeUnixNano: T0, traceId: stored, spanId: spanId(1), body: { stringValue: 'in the trace' } }),
+    ]);
+    const all = await store.logs.searchLogs(tenant, { timeRange: { from: T0 - SEC, to: T0 + SEC } }, { first: 10 });
+    const idOf = (body: string) => all.items.find((e) => (e.node.body as { stringValue: string }).stringValue === body)!.node.id;
+    const correlateLog = async (logId: string) => (await h.run('query($logId: ID!) { correlate(logId: $logId) { traceId spanId } }', { logId }, tenant)).data;
+    assert.deepEqual(await correlateLog(idOf('trace never arrived')), { correlate: null });
+    assert.deepEqual(await correlateLog(idOf('span not in the trace')), { correlate: null });
+    assert.deepEqual(await correlateLog(idOf('in the trace')), { correlate: { traceId: stored, spanId: spanId(1) } });
+  });
+
+  test('exception groups include exceptions a service without spans in the trace logged with its trace ID', async () => {
+    const tenant = 'log-only-service';
+    const trace = traceId(810);
+    await store.writer.writeSpans([span({ tenant, traceId: trace, spanId: spanId(1), resource: resource('api') })]);
+    await store.writer.writeLogs([
+      log({ tenant, resource: resource('worker'), timeUnixNano: T0 + MS, traceId: trace, severityNumber: 17, body: { stringValue: 'receipt job failed' },
+        attributes: attrs({ 'exception.type': 'com.acme.ReceiptException', 'exception.message': 'receipt job failed' }) }),
+    ]);
+    const r = await h.run('query($t: ID!) { correlate(traceId: $t) { exceptionGroups { type count services } } }', { t: trace }, tenant);
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    assert.deepEqual(r.data, { correlate: { exceptionGroups: [{ type: 'com.acme.ReceiptException', count: 1, services: ['worker'] }] } });
   });
 });
 

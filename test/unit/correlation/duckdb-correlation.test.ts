@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { findExceptionGroups, topExceptionGroups } from '../../../src/correlation/exception-groups.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
-import { attrs, log, MS, SEC, T0 } from '../../helpers/telemetry-builders.ts';
+import { attrs, log, MS, resource, SEC, span, spanId, T0, traceId } from '../../helpers/telemetry-builders.ts';
 import { logs, otherTenantSpans, OTHER_TENANT, paymentsMs, spanOf, spans, startOf, TENANT, traceOf } from './shop-fixture.ts';
 
 let store: DuckDbStore;
@@ -95,6 +95,21 @@ describe('service graph from parent/child spans', () => {
     const rival = await store.correlation.serviceGraph.serviceGraph(OTHER_TENANT, { range });
     assert.deepEqual(rival.edges.map((e) => `${e.source}->${e.target}`), ['checkout->rival-payments', 'frontend->checkout']);
   });
+
+  test('a call whose parent span started before the range is an edge (a long job calling out)', async () => {
+    const tenant = 'long-parent';
+    const trace = traceId(900);
+    await store.writer.writeSpans([
+      span({ tenant, traceId: trace, spanId: spanId(1), resource: resource('batchjob'), kind: 2, startTimeUnixNano: T0 - 10n * SEC, endTimeUnixNano: T0 + 20n * SEC }),
+      span({ tenant, traceId: trace, spanId: spanId(2), parentSpanId: spanId(1), resource: resource('batchjob'), kind: 3, startTimeUnixNano: T0 - 9n * SEC, endTimeUnixNano: T0 + 10n * SEC }),
+      span({ tenant, traceId: trace, spanId: spanId(3), parentSpanId: spanId(2), resource: resource('inventory'), kind: 2, startTimeUnixNano: T0 + 5n * SEC, endTimeUnixNano: T0 + 9n * SEC, status: { code: 2, message: 'out of stock' } }),
+      // Another trace whose parent is not stored at all: no edge, no error.
+      span({ tenant, traceId: traceId(901), spanId: spanId(4), parentSpanId: spanId(99), resource: resource('inventory'), kind: 2, startTimeUnixNano: T0 + 6n * SEC, endTimeUnixNano: T0 + 7n * SEC }),
+    ]);
+    const g = await store.correlation.serviceGraph.serviceGraph(tenant, { range: { from: T0, to: T0 + 60n * SEC } });
+    assert.deepEqual(g.edges.map((e) => [e.source, e.target, e.calls, e.errors]), [['batchjob', 'inventory', 1, 1]]);
+    assert.deepEqual(g.nodes.map((n) => [n.service, n.requests, n.errors]), [['inventory', 2, 1]]);
+  });
 });
 
 describe('exception groups', () => {
@@ -137,6 +152,30 @@ describe('exception groups', () => {
   });
 });
 
+test('a group found by the type read from its stack is found by that type; its examples are its most recent occurrences', async () => {
+  const tenant = 'typeless';
+  const boom = (t: bigint, body: string, line: number) =>
+    log({ tenant, timeUnixNano: T0 + t * SEC, severityNumber: 17, body: { stringValue: body }, attributes: attrs({
+      'exception.type': 'com.x.BoomException', 'exception.message': body, 'exception.stacktrace': `com.x.BoomException: ${body}\n\tat com.x.A.run(A.java:${line})`,
+    }) });
+  await store.writer.writeLogs([
+    boom(1n, 'x1', 10), boom(2n, 'x2', 10), boom(3n, 'x3', 10), boom(9n, 'y1 newest', 99),
+    log({ tenant, timeUnixNano: T0 + 5n * SEC, severityNumber: 17, body: { stringValue: 's1' }, attributes: attrs({
+      'exception.message': 'bad state', 'exception.stacktrace': 'java.lang.IllegalStateException: bad state\n\tat com.x.B.go(B.java:3)',
+    }) }),
+  ]);
+  const all = await findExceptionGroups(store.correlation.exceptions, tenant, { range, examples: 2 });
+  const boomGroup = all.find((g) => g.type === 'com.x.BoomException')!;
+  assert.equal(boomGroup.count, 4);
+  assert.equal(boomGroup.sampleMessage, 'y1 newest');
+  const bodies = async (ids: string[]) => (await store.logs.getLogs(tenant, ids)).map((l) => (l!.body as { stringValue: string }).stringValue);
+  assert.deepEqual(await bodies(boomGroup.exampleLogIds), ['y1 newest', 'x3']);
+  const byShownType = await findExceptionGroups(store.correlation.exceptions, tenant, { range, types: ['java.lang.IllegalStateException'] });
+  assert.deepEqual(byShownType.map((g) => [g.type, g.count]), [['java.lang.IllegalStateException', 1]]);
+  const byGivenType = await findExceptionGroups(store.correlation.exceptions, tenant, { range, types: ['com.x.BoomException'] });
+  assert.deepEqual(byGivenType.map((g) => [g.type, g.count]), [['com.x.BoomException', 4]]);
+});
+
 test('a log with only exception.message is an exception (the semantic conventions need a type or a message)', async () => {
   const tenant = 'message-only';
   await store.writer.writeLogs([
@@ -159,5 +198,23 @@ describe('logs around a span', () => {
     assert.deepEqual(r3!.map((l) => (l.body as { stringValue: string }).stringValue), ['pool stats 3', 'payment failed: card declined for order 4003']);
     const [none] = await store.correlation.logWindows!.logsAround(OTHER_TENANT, [key(3, 0n)], 100);
     assert.deepEqual(none, []);
+  });
+
+  test('past the limit, the trace’s logs come first, then the untraced ones nearest the span', async () => {
+    const tenant = 'chatty';
+    const trace = traceId(700);
+    const line = (t: bigint, body: string, withTrace: boolean) =>
+      log({ tenant, resource: resource('payments'), timeUnixNano: T0 + t * SEC, body: { stringValue: body }, ...(withTrace && { traceId: trace, spanId: spanId(5) }) });
+    await store.writer.writeLogs([
+      ...Array.from({ length: 20 }, (_, i) => line(BigInt(i), `health ${i}`, false)),
+      line(100n, 'in the trace', true),
+      line(101n, 'next to the span', false),
+      line(140n, 'after the span', false),
+    ]);
+    // The span runs 100–102 s; the window is ±60 s around it.
+    const [around] = await store.correlation.logWindows!.logsAround(tenant, [{ traceId: trace, service: 'payments', range: { from: T0 + 40n * SEC, to: T0 + 162n * SEC } }], 2);
+    assert.deepEqual(around!.map((l) => (l.body as { stringValue: string }).stringValue), ['in the trace', 'next to the span']);
+    const [wide] = await store.correlation.logWindows!.logsAround(tenant, [{ traceId: trace, service: 'payments', range: { from: T0, to: T0 + 202n * SEC } }], 3);
+    assert.deepEqual(wide!.map((l) => (l.body as { stringValue: string }).stringValue), ['in the trace', 'next to the span', 'after the span']);
   });
 });
