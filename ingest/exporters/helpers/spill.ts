@@ -45,6 +45,11 @@ const CHUNKS = 'spill_chunks';
 export const CHUNK_BYTES = 16_000;
 /** Pieces per INSERT statement. */
 const CHUNKS_PER_INSERT = 64;
+/**
+ * Pieces per SELECT (4 MB): a body is read back in slices, because reading a batch of tens of MB in
+ * one sorted statement ran out of the 128 MB memory limit, and the spill could never be resumed.
+ */
+const CHUNKS_PER_SELECT = 256;
 
 export async function openSpill(path: string, maxBytes: number): Promise<Spill> {
   await mkdir(dirname(path), { recursive: true });
@@ -153,10 +158,9 @@ export async function openSpill(path: string, maxBytes: number): Promise<Spill> 
           [maxItems],
         );
         const rowsRead = result.getRowObjectsJS().map((r) => ({ seq: BigInt(r.seq as bigint), tenant: String(r.tenant), items: Number(r.items) }));
-        const pieces = new Map<bigint, Uint8Array[]>(rowsRead.map((r) => [r.seq, []]));
-        const chunks = await conn.runAndReadAll(`SELECT seq, body FROM ${CHUNKS} WHERE seq IN (${rowsRead.map((r) => r.seq).join(',')}) ORDER BY seq, n`);
-        for (const c of chunks.getRowObjectsJS()) pieces.get(BigInt(c.seq as bigint))!.push(c.body as Uint8Array);
-        return rowsRead.map((r) => ({ ...r, body: Buffer.concat(pieces.get(r.seq)!) }));
+        const out: SpilledRow[] = [];
+        for (const r of rowsRead) out.push({ ...r, body: await readBody(conn, r.seq) });
+        return out;
       });
     },
     remove(seqs) {
@@ -183,6 +187,17 @@ export async function openSpill(path: string, maxBytes: number): Promise<Spill> 
       instance.closeSync();
     },
   };
+}
+
+/** A row's body from its pieces, CHUNKS_PER_SELECT at a time. */
+async function readBody(conn: DuckDBConnection, seq: bigint): Promise<Buffer> {
+  const pieces: Uint8Array[] = [];
+  for (let first = 0; ; first += CHUNKS_PER_SELECT) {
+    const slice = await conn.runAndReadAll(`SELECT body FROM ${CHUNKS} WHERE seq = $1 AND n >= $2 AND n < $3 ORDER BY n`, [seq, first, first + CHUNKS_PER_SELECT]);
+    const rows = slice.getRowObjectsJS();
+    for (const { body } of rows) pieces.push(body as Uint8Array);
+    if (rows.length < CHUNKS_PER_SELECT) return Buffer.concat(pieces);
+  }
 }
 
 /** Stores `body` as pieces of at most CHUNK_BYTES, numbered from 0. */

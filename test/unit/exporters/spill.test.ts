@@ -42,6 +42,18 @@ describe('exporter spill', () => {
     await spill.close();
   });
 
+  test('gives back one body close to its memory limit (a batch of 80 MB) after a reopen', async () => {
+    const path = join(dir, 'one-big.duckdb');
+    let spill = await openSpill(path, 1024 * 1024 * 1024);
+    const body = randomBytes(80 * 1024 * 1024);
+    await spill.append([{ tenant: 't', items: 1, body }]);
+    await spill.close();
+    spill = await openSpill(path, 1024 * 1024 * 1024);
+    const [row] = await spill.peek(1);
+    assert.ok(Buffer.from(row!.body).equals(body));
+    await spill.close();
+  });
+
   test('a body of a size that is a whole number of pieces, one that is not, and an empty one', async () => {
     const spill = await openSpill(join(dir, 'edges.duckdb'), 10_000_000);
     const bodies = [Buffer.alloc(CHUNK_BYTES * 2, 1), Buffer.alloc(CHUNK_BYTES + 1, 2), Buffer.alloc(0)];
