@@ -45,13 +45,16 @@ export function graphNodes(g: ServiceGraphModel): ServiceNodeModel[] {
 
 const ms = (ns: number | null) => (ns === null ? null : ns / NS_PER_MS);
 const fixed = (n: number, digits: number) => n.toFixed(digits);
+/** Two decimals, or three significant digits below 1 (3 requests in 30 minutes are 0.00167/s, not 0.00). */
+const rate = (perSecond: number) => (perSecond > 0 && perSecond < 1 ? String(Number(perSecond.toPrecision(3))) : fixed(perSecond, 2));
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export const nodeStats = {
   requestRate: (n: ServiceNodeModel) => n.requests / n.seconds,
   errorRate: (n: ServiceNodeModel) => n.errors / n.seconds,
   errorRatio: (n: ServiceNodeModel) => (n.requests > 0 ? n.errors / n.requests : 0),
   p95Ms: (n: ServiceNodeModel) => ms(n.p95Nano),
-  mainStat: (n: ServiceNodeModel) => `${fixed(n.requests / n.seconds, 2)} req/s`,
+  mainStat: (n: ServiceNodeModel) => `${rate(n.requests / n.seconds)} req/s`,
   secondaryStat: (n: ServiceNodeModel) => (n.p95Nano === null ? 'p95 –' : `p95 ${fixed(n.p95Nano / NS_PER_MS, 1)} ms`),
   // Arcs must add up to 1; a service without requests shows as all success.
   arcFailed: (n: ServiceNodeModel) => (n.requests > 0 ? n.errors / n.requests : 0),
@@ -61,6 +64,6 @@ export const nodeStats = {
 export const edgeStats = {
   id: (e: ServiceEdgeStats) => `${e.source}->${e.target}`,
   p95Ms: (e: ServiceEdgeStats) => e.p95Nano / NS_PER_MS,
-  mainStat: (e: ServiceEdgeStats) => `${e.calls} calls`,
-  secondaryStat: (e: ServiceEdgeStats) => `${e.errors} errors, p95 ${fixed(e.p95Nano / NS_PER_MS, 1)} ms`,
+  mainStat: (e: ServiceEdgeStats) => plural(e.calls, 'call'),
+  secondaryStat: (e: ServiceEdgeStats) => `${plural(e.errors, 'error')}, p95 ${fixed(e.p95Nano / NS_PER_MS, 1)} ms`,
 };

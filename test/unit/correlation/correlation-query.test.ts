@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { createServer, type Server } from 'node:net';
+import { edgeStats, nodeStats } from '../../../resolvers/service-graph.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
 import { createElasticsearchLogStore } from '../../../src/stores/elasticsearch/index.ts';
@@ -156,7 +157,10 @@ describe('correlate', () => {
     const graph = c.serviceGraph as { nodes: { id: string; arc__failed: number; mainStat: string }[]; edges: { id: string; callCount: number; errorCount: number }[] };
     assert.deepEqual(graph.edges.map((e) => [e.id, e.callCount, e.errorCount]), [['checkout->payments', 5, 2], ['frontend->checkout', 5, 0]]);
     assert.equal(graph.nodes.find((n) => n.id === 'payments')!.arc__failed, 2 / 5);
-    assert.match(graph.nodes[0]!.mainStat, /^\d+\.\d\d req\/s$/);
+    // A rate below 1 keeps three significant digits instead of reading 0.00 or 0.12.
+    assert.equal(graph.nodes[0]!.mainStat, '0.124 req/s');
+    assert.equal(nodeStats.mainStat({ service: 's', requests: 3, errors: 0, p95Nano: null, seconds: 1800 }), '0.00167 req/s');
+    assert.equal(edgeStats.secondaryStat({ source: 'a', target: 'b', calls: 1, errors: 1, p95Nano: 2_500_000 }), '1 error, p95 2.5 ms');
     const notes = r.extensions as undefined;
     assert.equal(notes, undefined); // the harness does not add extensions; the integration test checks notes
   });
