@@ -89,8 +89,9 @@ export function similar(
 }
 
 /** What a caller sees of the indexer: gateway-wide text counts only with the admin scope. */
-export type VisibleSearchIndexStatus = Omit<SearchIndexStatus, 'embedded' | 'cacheHits' | 'annSize'> & {
+export type VisibleSearchIndexStatus = Omit<SearchIndexStatus, 'embedded' | 'reembedded' | 'cacheHits' | 'annSize'> & {
   embedded: number | null;
+  reembedded: number | null;
   cacheHits: number | null;
   annSize: number | null;
 };
@@ -101,7 +102,7 @@ export function searchIndexStatus(ctx: GraphQLContext): VisibleSearchIndexStatus
   // Texts are embedded once for all tenants, so these counts move with other tenants' data (and
   // whether one's own text was "new" would tell that another tenant sent it): admin only.
   if (ctx.principal?.scopes.has('admin')) return status;
-  return { ...status, embedded: null, cacheHits: null, annSize: null };
+  return { ...status, embedded: null, reembedded: null, cacheHits: null, annSize: null };
 }
 
 export function hitSpan(ctx: GraphQLContext, hit: SearchHit): Promise<SpanRecord | null> {

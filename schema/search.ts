@@ -39,7 +39,10 @@ const SearchHitRef = builder.objectRef<SearchHit>('SearchHit').implement({
     kind: t.field({ type: SearchSignalEnum, resolve: (h) => h.kind }),
     score: t.exposeFloat('score', { description: '(1 − keywordWeight) · vectorScore + keywordWeight · keywordScore.' }),
     vectorScore: t.exposeFloat('vectorScore', { description: 'Cosine similarity of the query and the embedded text, −1…1.' }),
-    keywordScore: t.exposeFloat('keywordScore', { description: 'Share of the query words (≥ 3 letters, no stop words) found in the text, 0…1.' }),
+    keywordScore: t.exposeFloat('keywordScore', {
+      description:
+        'Share of the query words found in the text, 0…1: the first 32 distinct words of the query (≥ 3 letters, no stop words, in query order; later words do not count), lower-cased like the text and matched as substrings; the share is of those kept words.',
+    }),
     text: t.exposeString('text', { description: 'The text that was embedded (variable parts masked).' }),
     service: t.exposeString('service'),
     time: t.field({ type: 'Timestamp', resolve: (h) => h.timeNs }),
@@ -55,7 +58,10 @@ const SearchResultsRef = builder.objectRef<SearchResult>('SearchResults').implem
   fields: (t) => ({
     hits: t.field({ type: [SearchHitRef], description: 'Best first.', resolve: (r) => r.hits }),
     method: t.field({ type: SearchMethodEnum, resolve: (r) => r.method }),
-    candidates: t.exposeInt('candidates', { description: 'Distinct texts the filter left to rank.' }),
+    candidates: t.exposeInt('candidates', {
+      description:
+        'Distinct texts the filter left to rank. After a model switch this includes texts still waiting for a vector of the current model, which do not rank yet (extensions.notes says so).',
+    }),
     model: t.exposeString('model', { description: 'The embedding model.' }),
   }),
 });
@@ -67,6 +73,11 @@ const SearchIndexRef = builder.objectRef<VisibleSearchIndexStatus>('SearchIndex'
     indexed: t.exposeInt('indexed', { description: "The tenant's spans and logs indexed since start." }),
     skipped: t.exposeInt('skipped', { description: "The tenant's spans and logs not indexed: the queue was full or the model could not load." }),
     embedded: t.exposeInt('embedded', { nullable: true, description: 'Distinct texts embedded since start, all tenants; identical texts are embedded once. null without the admin scope.' }),
+    reembedded: t.exposeInt('reembedded', {
+      nullable: true,
+      description:
+        'Stored texts embedded again since start because they had no vector of the current model (after a model switch), all tenants; done in the background while nothing waits to be indexed. null without the admin scope.',
+    }),
     cacheHits: t.exposeInt('cacheHits', { nullable: true, description: 'Distinct texts whose vector came from the persisted cache, all tenants. null without the admin scope.' }),
     model: t.exposeString('model'),
     dimensions: t.exposeInt('dimensions', { nullable: true, description: 'Read from the model once loaded.' }),

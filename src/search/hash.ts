@@ -6,8 +6,3 @@ import { createHash } from 'node:crypto';
 export function contentHash(text: string): bigint {
   return createHash('sha256').update(text, 'utf8').digest().readBigInt64BE(0);
 }
-
-/** md5 hex of a log body, as DuckDB's md5() computes it: how a log document finds its log row. */
-export function bodyMd5(bodyText: string): string {
-  return createHash('md5').update(bodyText, 'utf8').digest('hex');
-}

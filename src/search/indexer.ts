@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { VectorDoc, VectorStore } from '../stores/vector-types.ts';
 import type { AnnIndex, AnnOptions } from './ann.ts';
 import { modelNotLoaded, type Embedder } from './embedder.ts';
-import { bodyMd5, contentHash } from './hash.ts';
+import { contentHash } from './hash.ts';
 import { logDocs, spanDocs, type SearchDoc } from './text.ts';
 import type { LogRecord, SpanRecord } from '../model/telemetry.ts';
 import { REMEMBERED_TENANTS } from '../tenant.ts';
@@ -31,6 +31,13 @@ export interface SearchIndexStatus {
   skipped: number;
   /** Distinct texts embedded by this process (the rest came from the cache). */
   embedded: number;
+  /**
+   * Stored texts embedded again by this process because they had no vector of the current model
+   * (after a model switch), in the background while the queue is empty.
+   */
+  reembedded: number;
+  /** Stored texts without a vector of this model were found and the pass over them has not ended: those items do not rank yet. */
+  reembedding: boolean;
   cacheHits: number;
   model: string;
   dimensions: number | null;
@@ -78,6 +85,12 @@ export interface SearchIndexer {
   stop(): Promise<void>;
 }
 
+/** Text hashes read per page, and pages looked through per step, by the re-embedding pass. */
+const REEMBED_PAGE = 2048;
+const REEMBED_PAGES_PER_STEP = 8;
+/** Pause before each re-embedding step: the pass yields to ingest and queries. */
+const REEMBED_PAUSE_MS = 50;
+
 export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
   const { store, embedder, logger } = opts;
   // Whole batches as ingest handed them over; `offset` is how far the head batch is taken.
@@ -96,6 +109,15 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
   let readying: Promise<{ dimensions: number; ann: AnnIndex }> | null = null;
   let state: { dimensions: number; ann: AnnIndex } | null = null;
   let idleWaiters: (() => void)[] = [];
+  // The re-embedding pass: once per process after the model is ready, over every stored text in
+  // hash order, embedding those the ANN index (every vector of this model) does not hold, a step
+  // of at most embedBatch texts at a time and only while nothing is queued.
+  let reembedded = 0;
+  let reembedFound = 0;
+  let reembedAfter: bigint | null = null;
+  let reembedDone = false;
+  let reembedTimer: NodeJS.Timeout | null = null;
+  let reembedStep: Promise<void> | null = null;
   // The same counts per tenant, so a tenant's searchIndex says nothing about other tenants' volume.
   // Past REMEMBERED_TENANTS, the earliest-seen tenants with nothing queued or in flight are
   // forgotten (their totals restart), so new tenant IDs cannot grow this without bound.
@@ -148,6 +170,7 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
       state = { dimensions, ann };
       lastError = null;
       shownError = null;
+      scheduleReembed();
       return state;
     })().catch((err: unknown) => {
       readying = null;
@@ -239,6 +262,58 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
     await store.putDocs(docs.map((d, i) => toVectorDoc(d, hashes[i]!)));
   }
 
+  /** Schedules the next re-embedding step, unless records wait (drain schedules it when done) or the pass ended. */
+  function scheduleReembed(): void {
+    if (reembedDone || stopped || !state || reembedTimer || reembedStep || queued > 0 || working) return;
+    reembedTimer = setTimeout(() => {
+      reembedTimer = null;
+      if (stopped || queued > 0 || working) return;
+      reembedStep = oneAtATime(reembedOnce)
+        .catch((err: unknown) => {
+          // Tried again at the next start; live records are not affected.
+          reembedDone = true;
+          logger.warn({ err: err instanceof Error ? err.message : String(err) }, 're-embedding stored texts failed; the rest waits for the next start');
+        })
+        .finally(() => {
+          reembedStep = null;
+          scheduleReembed();
+        });
+    }, REEMBED_PAUSE_MS);
+    reembedTimer.unref();
+  }
+
+  /** One step: finds up to embedBatch stored texts without a vector of this model and embeds them. */
+  async function reembedOnce(): Promise<void> {
+    if (!state || stopped) return;
+    const { dimensions, ann } = state;
+    const missing: bigint[] = [];
+    for (let page = 0; page < REEMBED_PAGES_PER_STEP && missing.length < opts.embedBatch; page++) {
+      const hashes = await store.textHashes(reembedAfter, REEMBED_PAGE);
+      let i = 0;
+      for (; i < hashes.length && missing.length < opts.embedBatch; i++) if (!ann.has(hashes[i]!)) missing.push(hashes[i]!);
+      if (i > 0) reembedAfter = hashes[i - 1]!;
+      if (i === hashes.length && hashes.length < REEMBED_PAGE) {
+        reembedDone = true;
+        break;
+      }
+    }
+    reembedFound += missing.length;
+    if (missing.length === 0) return;
+    const texts = await store.textsOf(missing);
+    const part = missing.filter((h) => texts.has(h));
+    if (part.length === 0) return;
+    const vectors = await embedder.embed(part.map((h) => texts.get(h)!));
+    const entries = part.map((h, i) => ({ hash: h, vector: vectors[i]! }));
+    await store.putVectors(embedder.model, dimensions, entries);
+    addToAnn(
+      ann,
+      dimensions,
+      entries.map((e) => [e.hash, e.vector]),
+    );
+    reembedded += part.length;
+    if (reembedDone) logger.info({ texts: reembedded, model: embedder.model }, 'stored texts re-embedded for the current model');
+  }
+
   async function drain(): Promise<void> {
     while (queued > 0 && !stopped) {
       if (unavailable()) {
@@ -273,6 +348,7 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
       }
     }
     working = null;
+    scheduleReembed();
     if (pending() === 0 || stopped) {
       const waiters = idleWaiters;
       idleWaiters = [];
@@ -308,6 +384,8 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
         indexed: own ? own.indexed : indexed,
         skipped: own ? own.skipped : skipped,
         embedded,
+        reembedded,
+        reembedding: !reembedDone && reembedFound > 0,
         cacheHits,
         model: embedder.model,
         dimensions: state?.dimensions ?? embedder.dimensions(),
@@ -337,6 +415,8 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
     },
     async stop() {
       stopped = true;
+      if (reembedTimer) clearTimeout(reembedTimer);
+      await reembedStep;
       // Wait for a round that is writing, not for a model that is still loading (or downloading):
       // that round fails on the closed store later and is counted as skipped.
       if (state) await working;
@@ -366,6 +446,6 @@ function toVectorDoc(d: SearchDoc, hash: bigint): VectorDoc {
     timeNs: d.timeNs,
     service: d.service,
     telemetrySource: d.telemetrySource,
-    ...(d.log && { log: { timeUnixNano: d.log.timeUnixNano, observedTimeUnixNano: d.log.observedTimeUnixNano, bodyMd5: bodyMd5(d.log.bodyText) } }),
+    ...(d.log && { log: { timeUnixNano: d.log.timeUnixNano, observedTimeUnixNano: d.log.observedTimeUnixNano, body: d.log.body } }),
   };
 }

@@ -3,8 +3,9 @@
 // index otherwise — and blend in keyword matches.
 //
 // Hybrid score = (1 − w) · cosine(query, text) + w · (query terms found in the text / query terms),
-// w = `keywordWeight` (0.3 by default). Terms are the query's lower-cased words of ≥ 3 characters
-// without stop words; a term matches as a substring of the lower-cased text.
+// w = `keywordWeight` (0.3 by default). Terms are the query's first MAX_TERMS distinct lower-cased
+// words of ≥ 3 characters without stop words; a term matches as a substring of the text, both
+// lower-cased by DuckDB's lower() (vector-store.ts keywordSql).
 //
 // TRACE hits are ranked per trace in the store (each trace's best span or exception document), so
 // `limit` traces come back whenever that many match, however many similar spans the best traces
@@ -17,6 +18,7 @@ import type { RankOptions, VectorDocKind, VectorFilter, VectorHit, VectorStore }
 import type { Embedder } from './embedder.ts';
 import { SearchNotReadyError, type SearchIndexer } from './indexer.ts';
 import type { SearchFilter, SearchHit, SearchResult, SearchSignal, SemanticSearch } from './types.ts';
+import { simpleLowerCase } from '../stores/filter-match.ts';
 
 export interface SemanticSearchOptions {
   store: VectorStore;
@@ -31,10 +33,18 @@ export interface SemanticSearchOptions {
 const STOP_WORDS = new Set(
   'the and for with that this from was were are has have had not but too all any can did does its into out over than then them they what when where which who why how took very'.split(' '),
 );
-const MAX_TERMS = 8;
+/**
+ * Query words that count for the keyword score: the first MAX_TERMS distinct ones, in query order
+ * (each is one substring test per candidate text). docs/search.md and SearchHit.keywordScore say so.
+ */
+export const MAX_TERMS = 32;
 
+/**
+ * The keyword terms of a query. Lower-cased one code point at a time (simpleLowerCase, as DuckDB's
+ * lower() does, so a word-final Σ stays σ); the store lower-cases them with DuckDB's lower() again.
+ */
 export function keywordTerms(text: string): string[] {
-  const words = text.toLowerCase().split(/[^\p{L}\p{N}_.-]+/u);
+  const words = simpleLowerCase(text).split(/[^\p{L}\p{N}_.-]+/u);
   const terms = new Set<string>();
   for (const w of words) {
     const t = w.replace(/^[._-]+|[._-]+$/g, '');
@@ -144,6 +154,13 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
       return best(hits, limit, exclude);
     };
     const candidates = await store.countCandidates(tenant, vf);
+    const st = indexer.status();
+    if (st.reembedding) {
+      notes = [
+        ...notes,
+        `stored texts without a vector of the embedding model ${embedder.model} (indexed with another model) are being embedded again in the background (${st.reembedded} so far); until then their items are candidates but do not rank`,
+      ];
+    }
     const result = (hits: SearchHit[], method: SearchResult['method']): SearchResult => ({
       hits,
       method,

@@ -1,6 +1,6 @@
 // What is embedded for a span or a log: a short text of the parts that carry meaning, with variable
 // values masked (template.ts) so that repeated shapes give the same text and are embedded once.
-import type { KeyValue, LogRecord, SpanRecord } from '../model/telemetry.ts';
+import type { AnyValue, KeyValue, LogRecord, SpanRecord } from '../model/telemetry.ts';
 import { anyValueToFilterString, serviceName, stringAttribute, TELEMETRY_SOURCE_KEY } from '../model/values.ts';
 import { logTemplate, stripSqlLiterals } from './template.ts';
 
@@ -17,7 +17,7 @@ export interface SearchDoc {
   service: string;
   telemetrySource: string | null;
   /** Logs only: the natural key the log store's own ID is found by (ids are assigned at write). */
-  log?: { timeUnixNano: bigint; observedTimeUnixNano: bigint; bodyText: string };
+  log?: { timeUnixNano: bigint; observedTimeUnixNano: bigint; body: AnyValue };
 }
 
 const MAX_TEXT = 512; // characters; longer attribute values add little meaning and cost tokens
@@ -97,11 +97,11 @@ export function spanText(span: SpanRecord): string {
   return clip(parts.join(' | '), MAX_TEXT);
 }
 
-/** The text of a log: service, severity when WARN or worse, and the body's template. */
-export function logText(log: LogRecord, bodyText: string): string {
+/** The text of a log: service, severity when WARN or worse, the body's words (bodyWords) and the meaningful attributes. */
+export function logText(log: LogRecord): string {
   const parts = [serviceName(log.resource)];
   if (log.severityNumber >= 13) parts.push(log.severityText ? log.severityText.toLowerCase() : log.severityNumber >= 17 ? 'error' : 'warn');
-  parts.push(logTemplate(bodyText));
+  parts.push(bodyWords(log.body));
   const extra = meaningfulAttributes(log.attributes);
   if (extra.length) parts.push(...extra);
   return clip(parts.join(' | '), MAX_TEXT);
@@ -114,9 +114,81 @@ function exceptionText(service: string, attrs: readonly KeyValue[]): string | nu
   return clip(`${service} | exception ${type ?? ''}${message ? `: ${logTemplate(message)}` : ''}`, MAX_TEXT);
 }
 
-/** The body as the log store keeps it in its text column (a string body as is, anything else as JSON). */
-export function logBodyText(log: LogRecord): string {
-  return 'stringValue' in log.body ? log.body.stringValue : (anyValueToFilterString(log.body) ?? '');
+// Structured bodies: the string leaves of a map or array body, or of a string body that is a JSON
+// object or array, each through the template. Keys are dropped (they name a shape, not what
+// happened, and would make every log of one shape alike); so are numbers and booleans (masked
+// anyway) and leaves that are only placeholders (IDs, times). Leaves under message-like keys come
+// first, so the message survives the length bound.
+const MESSAGE_KEYS = new Set(['msg', 'message', 'body', 'text', 'log', 'error', 'err', 'error_message', 'errormessage', 'reason', 'description', 'detail', 'details', 'summary', 'event']);
+/** A string body longer than this is templated as text, not parsed as JSON (bounds the work per record). */
+const MAX_JSON_BODY = 65_536;
+/** Values visited in one structured body, at most (a huge array is not walked to its end). */
+const MAX_NODES = 1_000;
+
+interface Leaves {
+  message: string[];
+  other: string[];
+  chars: number;
+  nodes: number;
+}
+
+function addLeaf(into: Leaves, key: string, value: string): void {
+  const t = logTemplate(clip(value, MAX_ATTR));
+  // Nothing but placeholders and punctuation: it says nothing a query could meet.
+  if (!/\p{L}/u.test(t.replace(/<[a-z]+>/g, ''))) return;
+  const last = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
+  (MESSAGE_KEYS.has(last) ? into.message : into.other).push(t);
+  into.chars += t.length + 3;
+}
+
+/** String leaves of an OTLP AnyValue (a map or array body). */
+function anyValueLeaves(v: AnyValue, key: string, into: Leaves): void {
+  if (into.chars >= MAX_TEXT || ++into.nodes > MAX_NODES) return;
+  if ('stringValue' in v) addLeaf(into, key, v.stringValue);
+  else if ('kvlistValue' in v) for (const kv of v.kvlistValue.values) anyValueLeaves(kv.value, kv.key, into);
+  else if ('arrayValue' in v) for (const x of v.arrayValue.values) anyValueLeaves(x, key, into);
+}
+
+/** String leaves of a parsed JSON value. */
+function jsonLeaves(v: unknown, key: string, into: Leaves): void {
+  if (into.chars >= MAX_TEXT || ++into.nodes > MAX_NODES) return;
+  if (typeof v === 'string') addLeaf(into, key, v);
+  else if (Array.isArray(v)) for (const x of v) jsonLeaves(x, key, into);
+  else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) jsonLeaves(x, k, into);
+}
+
+const joinLeaves = (l: Leaves) => [...l.message, ...l.other].join(' | ');
+
+/** A string body that is a JSON object or array, parsed; undefined for anything else. */
+function parseJsonBody(s: string): object | undefined {
+  if (s.length < 2 || s.length > MAX_JSON_BODY) return undefined;
+  const t = s.trim();
+  const first = t[0];
+  const last = t[t.length - 1];
+  if (!((first === '{' && last === '}') || (first === '[' && last === ']'))) return undefined;
+  try {
+    const v: unknown = JSON.parse(t);
+    return v !== null && typeof v === 'object' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The words of a log body to embed: a plain string body's template; for a map or array body, or a
+ * string body that is a JSON object or array, its string leaves' templates (message-like keys
+ * first, keys themselves dropped), so {"msg":"payment failed for order"} reads "payment failed for
+ * order", not "{<str>:<str>}". Any other body: the template of its text.
+ */
+export function bodyWords(body: AnyValue): string {
+  const leaves: Leaves = { message: [], other: [], chars: 0, nodes: 0 };
+  if ('stringValue' in body) {
+    const json = parseJsonBody(body.stringValue);
+    if (json === undefined) return logTemplate(body.stringValue);
+    jsonLeaves(json, '', leaves);
+  } else if ('kvlistValue' in body || 'arrayValue' in body) anyValueLeaves(body, '', leaves);
+  else return logTemplate(anyValueToFilterString(body) ?? '');
+  return joinLeaves(leaves);
 }
 
 export function spanDocs(span: SpanRecord): SearchDoc[] {
@@ -139,7 +211,6 @@ export function spanDocs(span: SpanRecord): SearchDoc[] {
 }
 
 export function logDocs(log: LogRecord): SearchDoc[] {
-  const bodyText = logBodyText(log);
   const service = serviceName(log.resource);
   const base = {
     tenant: log.tenant,
@@ -148,9 +219,9 @@ export function logDocs(log: LogRecord): SearchDoc[] {
     timeNs: log.timeUnixNano || log.observedTimeUnixNano,
     service,
     telemetrySource: stringAttribute(log.attributes, TELEMETRY_SOURCE_KEY) ?? stringAttribute(log.resource.attributes, TELEMETRY_SOURCE_KEY) ?? null,
-    log: { timeUnixNano: log.timeUnixNano, observedTimeUnixNano: log.observedTimeUnixNano, bodyText },
+    log: { timeUnixNano: log.timeUnixNano, observedTimeUnixNano: log.observedTimeUnixNano, body: log.body },
   };
-  const docs: SearchDoc[] = [{ ...base, kind: 'log', text: logText(log, bodyText) }];
+  const docs: SearchDoc[] = [{ ...base, kind: 'log', text: logText(log) }];
   const ex = exceptionText(service, log.attributes);
   if (ex) docs.push({ ...base, kind: 'exception', text: ex });
   return docs;

@@ -4,6 +4,7 @@
 //
 // Documents are tenant-scoped; texts and vectors are not (they are a pure function of the text and
 // the model and say nothing about who sent it). Every document query binds the tenant.
+import type { AnyValue } from '../model/telemetry.ts';
 import type { TimeRange } from './types.ts';
 
 export type VectorDocKind = 'span' | 'log' | 'exception';
@@ -17,8 +18,8 @@ export interface VectorDoc {
   timeNs: bigint;
   service: string;
   telemetrySource: string | null;
-  /** Logs: the natural key the log's store ID is found by at read time. */
-  log?: { timeUnixNano: bigint; observedTimeUnixNano: bigint; bodyMd5: string };
+  /** Logs: the natural key the log's store ID is found by at read time (the store keys the body as it stores it). */
+  log?: { timeUnixNano: bigint; observedTimeUnixNano: bigint; body: AnyValue };
 }
 
 /** Narrows the documents before ranking. The tenant is always applied. */
@@ -73,6 +74,10 @@ export interface VectorStore {
   /** Stored vectors of this model for these hashes. */
   cachedVectors(model: string, dimensions: number, hashes: readonly bigint[]): Promise<Map<bigint, Float32Array>>;
   putTexts(texts: readonly { hash: bigint; text: string }[]): Promise<void>;
+  /** Distinct stored text hashes above `after` (all when null), ascending, at most `limit` (keyset pages). */
+  textHashes(after: bigint | null, limit: number): Promise<bigint[]>;
+  /** The stored texts of these hashes (one per hash). */
+  textsOf(hashes: readonly bigint[]): Promise<Map<bigint, string>>;
   putVectors(model: string, dimensions: number, vectors: readonly { hash: bigint; vector: Float32Array }[]): Promise<void>;
   putDocs(docs: readonly VectorDoc[]): Promise<void>;
   /** Every stored vector of a model, in pages (to rebuild an ANN index). */

@@ -51,6 +51,16 @@ export function prepareLog(l: LogRecord, cache: EncodeCache, ids: LogIds): LogIn
 
 const isStringBody = (v: AnyValue): v is { stringValue: string } => 'stringValue' in v;
 
+/**
+ * The body_text column of a log: a string body as is, any other as its JSON text, cut to
+ * MAX_STORED_CHARS like every column value. Semantic search links a document to its log row by the
+ * md5 of this same value (src/search/text.ts), so both sides take it from here; `counted: false`
+ * there, so a cut counts once, when the row is written.
+ */
+export function storedBodyText(body: AnyValue, counted = true): string | null {
+  return storedString(isStringBody(body) ? body.stringValue : anyValueToFilterString(body), counted);
+}
+
 // No column is staged as JSON, so rows are appended straight into the table.
 // A string body (the common case) is kept once, in body_text; `body` holds the JSON of any other body.
 export const logTable: TableSpec<LogInput> = {
@@ -65,7 +75,7 @@ export const logTable: TableSpec<LogInput> = {
     { name: 'severity_number', type: 'INTEGER', get: (p) => p.l.severityNumber },
     { name: 'severity_text', repeats: true, type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.severityText) },
     { name: 'body', type: 'VARCHAR', get: (p) => storedText(p.l.body, (b) => (isStringBody(b) ? null : encodeJson(b))) },
-    { name: 'body_text', type: 'VARCHAR', get: (p) => storedString(isStringBody(p.l.body) ? p.l.body.stringValue : anyValueToFilterString(p.l.body)) },
+    { name: 'body_text', type: 'VARCHAR', get: (p) => storedBodyText(p.l.body) },
     { name: 'trace_key', type: 'INTEGER', get: (p) => (p.l.traceId ? traceKey(p.l.traceId) : null) },
     { name: 'trace_id', type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.traceId) },
     { name: 'span_id', type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.spanId) },

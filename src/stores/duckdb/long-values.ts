@@ -14,12 +14,15 @@ let cut = 0;
 /** Strings cut to fit MAX_STORED_CHARS since the process started (for /metrics). */
 export const storedStringsCut = (): number => cut;
 
-/** `text` itself, or cut to MAX_STORED_CHARS. */
-export function storedString(text: string): string;
-export function storedString(text: string | null): string | null;
-export function storedString(text: string | null): string | null {
+/**
+ * `text` itself, or cut to MAX_STORED_CHARS. `counted`: whether a cut counts in storedStringsCut
+ * (false for a reader that recomputes what a writer stored, such as search's link to a log row).
+ */
+export function storedString(text: string, counted?: boolean): string;
+export function storedString(text: string | null, counted?: boolean): string | null;
+export function storedString(text: string | null, counted = true): string | null {
   if (text === null || text.length <= MAX_STORED_CHARS) return text;
-  cut++;
+  if (counted) cut++;
   return text.slice(0, MAX_STORED_CHARS - ELLIPSIS.length) + ELLIPSIS;
 }
 

@@ -5,10 +5,21 @@
 // Vectors are FLOAT[dim] arrays, one table per dimension (`search_vectors_<dim>`), because an array
 // column has a fixed size and a model change may change it. Exact ranking uses DuckDB's own
 // array_cosine_similarity, so it needs no extension.
+import { createHash } from 'node:crypto';
 import { ARRAY, BIGINT, DuckDBDataChunk, FLOAT, VARCHAR, arrayValue, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
+import type { AnyValue } from '../../model/telemetry.ts';
 import type { RankOptions, VectorFilter, VectorHit, VectorStore } from '../vector-types.ts';
 import { runQuery, type Db, type Row, type SqlParam } from './connection.ts';
 import { toStoreError } from './errors.ts';
+import { storedBodyText } from './log-rows.ts';
+
+/**
+ * md5 hex of a log's body_text as the log store keeps it (storedBodyText: cut to its limit), as
+ * DuckDB's md5() computes it: how a log document finds its log row.
+ */
+function bodyMd5(body: AnyValue): string {
+  return createHash('md5').update(storedBodyText(body, false) ?? '', 'utf8').digest('hex');
+}
 
 const DDL = [
   `CREATE TABLE IF NOT EXISTS search_texts (hash BIGINT NOT NULL, text VARCHAR NOT NULL)`,
@@ -62,59 +73,77 @@ function whereDocs(tenant: string, f: VectorFilter, alias = 'd'): { sql: string;
   return { sql: conds.join(' AND '), params };
 }
 
-/** The keyword score of `t.text`: the share of query terms it contains (0 without terms). */
+/**
+ * The keyword score of `t.text`: the share of query terms it contains (0 without terms). The terms
+ * go through DuckDB's lower() as the text does, so both sides are lower-cased by one function (JS
+ * and DuckDB differ, e.g. on a word-final Σ).
+ */
 function keywordSql(terms: readonly string[]): { sql: string; params: SqlParam[] } {
   if (terms.length === 0) return { sql: '0.0', params: [] };
   return {
-    sql: `((${terms.map(() => `CASE WHEN contains(lower(t.text), ?) THEN 1 ELSE 0 END`).join(' + ')}) / ${terms.length}.0)`,
+    sql: `((${terms.map(() => `CASE WHEN contains(lower(t.text), lower(?)) THEN 1 ELSE 0 END`).join(' + ')}) / ${terms.length}.0)`,
     params: [...terms],
   };
 }
 
-const DOC_SELECT = `d.kind, d.hash, d.trace_id, d.span_id, d.time_ns, d.service, d.tenant, d.log_time_ns, d.log_observed_ns, d.log_md5, t.text`;
+const DOC_SELECT = `d.kind, d.hash, d.trace_id, d.span_id, d.time_ns, d.service, d.tenant, d.log_time_ns, d.log_observed_ns, d.log_md5, top.text`;
 
 /**
- * `hash, vs, ks, score` of every text in the CTE `candidates` (one hash column) for the query `q`:
- * the cosine with its stored vector (0 when the query vector means nothing, and then only texts
- * with a keyword match), the keyword score, and their blend. Parameters: the keyword terms, the model.
+ * `hash, vs, ks, score, text` of every text in the CTE `candidates` (one hash column) for the query
+ * `q`: the cosine with its stored vector (0 when the query vector means nothing, and then only
+ * texts with a keyword match), the keyword score, their blend, and the text. One row per hash: the
+ * texts table may hold a text twice (two writers raced), and a doubled row would take a place of
+ * the page. Parameters: the keyword terms, the model.
  */
 function scoredSql(dimensions: number, candidates: string, kw: { sql: string }, opts: RankOptions): string {
   const w = Math.min(1, Math.max(0, opts.keywordWeight));
   const vs = opts.keywordsOnly ? '0.0' : 'array_cosine_similarity(v.vector, q.qv)';
-  return `SELECT hash, vs, ks, ${1 - w} * vs + ${w} * ks AS score FROM (
-      SELECT v.hash, ${vs} AS vs, ${kw.sql} AS ks
+  return `SELECT hash, vs, ks, ${1 - w} * vs + ${w} * ks AS score, text FROM (
+      SELECT v.hash, max(${vs}) AS vs, max(${kw.sql}) AS ks, any_value(t.text) AS text
       FROM ${vectorTable(dimensions)} v CROSS JOIN q JOIN ${candidates} USING (hash) JOIN search_texts t USING (hash)
-      WHERE v.model = ?)${opts.keywordsOnly ? ' WHERE ks > 0' : ''}`;
+      WHERE v.model = ? GROUP BY v.hash)${opts.keywordsOnly ? ' WHERE ks > 0' : ''}`;
 }
 
 /**
- * The ranked documents of the scored texts in the CTE `top`: every document (best first, then
- * newest), or with bestPerTrace each trace's best document only, so `limit` counts traces. A trace
- * with many documents of the same or similar text takes one place, not many.
+ * The ranked documents of the scored texts in the CTE `top`: up to `docLimit` documents (best
+ * first, then newest), or with bestPerTrace each trace's best document only, so `limit` counts
+ * traces. A trace with many documents of the same or similar text takes one place, not many.
  */
-function rankedDocsSql(where: { sql: string; params: SqlParam[] }, opts: RankOptions): { sql: string; params: SqlParam[] } {
+function rankedDocsSql(where: { sql: string; params: SqlParam[] }, opts: RankOptions, docLimit: number): { sql: string; params: SqlParam[] } {
   if (!opts.bestPerTrace) {
     const sql = `SELECT ${DOC_SELECT}, top.vs, top.ks, top.score
-         FROM search_docs d JOIN top USING (hash) JOIN search_texts t USING (hash)
+         FROM search_docs d JOIN top USING (hash)
          WHERE ${where.sql}
          ORDER BY top.score DESC, d.time_ns DESC LIMIT ?`;
-    return { sql, params: [...where.params, opts.limit] };
+    return { sql, params: [...where.params, docLimit] };
   }
-  // First each trace's best score (a hash aggregate over the candidates' documents, no sort), the
-  // best `limit` traces by it, then one document per trace with that score, the newest. The texts
-  // table may hold a text twice (two writers raced): QUALIFY keeps one row per trace.
+  // First each trace's best score and newest document time (a hash aggregate over the candidates'
+  // documents, no sort), the best `limit` traces by score, the newest first among equal scores (as
+  // items are), then one document per trace with that score, the newest.
   const sql = `, per AS (
-           SELECT d.trace_id, max(top.score) AS score
+           SELECT d.trace_id, max(top.score) AS score, max(d.time_ns) AS newest
            FROM search_docs d JOIN top USING (hash)
            WHERE ${where.sql} AND d.trace_id IS NOT NULL AND d.trace_id <> ''
-           GROUP BY d.trace_id ORDER BY score DESC, d.trace_id LIMIT ?)
+           GROUP BY d.trace_id ORDER BY score DESC, newest DESC, d.trace_id LIMIT ?)
          SELECT ${DOC_SELECT}, top.vs, top.ks, top.score
          FROM per JOIN search_docs d ON d.trace_id = per.trace_id JOIN top ON top.hash = d.hash AND top.score = per.score
-           JOIN search_texts t ON t.hash = d.hash
          WHERE ${where.sql}
          QUALIFY row_number() OVER (PARTITION BY d.trace_id ORDER BY d.time_ns DESC, d.span_id) = 1
-         ORDER BY top.score DESC, d.time_ns DESC LIMIT ?`;
+         ORDER BY top.score DESC, per.newest DESC, d.trace_id LIMIT ?`;
   return { sql, params: [...where.params, opts.limit, ...where.params, opts.limit] };
+}
+
+/**
+ * Runs a ranking that returns up to `docLimit` document rows, drops repeated documents (a span or
+ * log stored twice by a retried export is one item), and asks again for more rows when that left
+ * fewer than `limit` while more may match, so a page is never short because of repeats.
+ */
+async function distinctDocs(run: (docLimit: number) => Promise<Row[]>, limit: number): Promise<Row[]> {
+  for (let ask = limit; ; ask *= 4) {
+    const rows = await run(ask);
+    const kept = dedupeDocs(rows);
+    if (kept.length >= limit || rows.length < ask) return kept.slice(0, limit);
+  }
 }
 
 export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
@@ -209,6 +238,21 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
       );
     },
 
+    async textHashes(after, limit) {
+      const rows = await db.query(
+        `SELECT DISTINCT hash FROM search_texts ${after === null ? '' : `WHERE hash > ${BigInt.asIntN(64, after)}`} ORDER BY hash LIMIT ${Math.trunc(limit)}`,
+      );
+      return rows.map((r) => r.hash as bigint);
+    },
+
+    async textsOf(hashes) {
+      const out = new Map<bigint, string>();
+      if (hashes.length === 0) return out;
+      const rows = await db.query(`SELECT hash, any_value(text) AS text FROM search_texts WHERE hash IN (SELECT unnest(?::BIGINT[])) GROUP BY hash`, [hashes.map(String)]);
+      for (const r of rows) out.set(r.hash as bigint, r.text as string);
+      return out;
+    },
+
     async putVectors(model, dimensions, vectors) {
       if (vectors.length === 0) return;
       for (const v of vectors) {
@@ -253,7 +297,7 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
               part.map((d) => d.telemetrySource),
               part.map((d) => d.log?.timeUnixNano ?? null),
               part.map((d) => d.log?.observedTimeUnixNano ?? null),
-              part.map((d) => d.log?.bodyMd5 ?? null),
+              part.map((d) => (d.log ? bodyMd5(d.log.body) : null)),
             ]);
             appender.appendDataChunk(chunk);
           }
@@ -300,31 +344,37 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
       const kw = keywordSql(opts.terms);
       // Rank distinct texts first (cheap: one score per hash), then expand the best to documents.
       // Per trace every candidate text is expanded: a trace's best text may rank low overall.
+      // Per hash at most `limit` texts, each with one or more documents the filter left: enough
+      // for `limit` distinct documents however many rows repeat.
       const top = opts.bestPerTrace ? scoredSql(dimensions, 'c', kw, opts) : `${scoredSql(dimensions, 'c', kw, opts)} ORDER BY score DESC LIMIT ?`;
-      const docs = rankedDocsSql(where, opts);
-      const rows = await db.query(
-        `WITH c AS (SELECT DISTINCT hash FROM search_docs d WHERE ${where.sql}),
-         q AS (SELECT CAST(? AS FLOAT[${dimensions}]) AS qv),
-         top AS (${top})
-         ${docs.sql}`,
-        [...where.params, vectorLiteral(query), ...kw.params, model, ...(opts.bestPerTrace ? [] : [opts.limit]), ...docs.params],
-      );
-      return (await withLogIds(dedupeTexts(rows))).map(toHit);
+      const rows = await distinctDocs((docLimit) => {
+        const docs = rankedDocsSql(where, opts, docLimit);
+        return db.query(
+          `WITH c AS (SELECT DISTINCT hash FROM search_docs d WHERE ${where.sql}),
+           q AS (SELECT CAST(? AS FLOAT[${dimensions}]) AS qv),
+           top AS (${top})
+           ${docs.sql}`,
+          [...where.params, vectorLiteral(query), ...kw.params, model, ...(opts.bestPerTrace ? [] : [opts.limit]), ...docs.params],
+        );
+      }, opts.limit);
+      return (await withLogIds(rows)).map(toHit);
     },
 
     async rankHashes(tenant, model, dimensions, query, hashes, filter, opts) {
       if (hashes.length === 0 || !prepared.has(dimensions)) return [];
       const where = whereDocs(tenant, filter);
       const kw = keywordSql(opts.terms);
-      const docs = rankedDocsSql(where, opts);
-      const rows = await db.query(
-        `WITH a AS (SELECT DISTINCT unnest(?::BIGINT[]) AS hash),
-         q AS (SELECT CAST(? AS FLOAT[${dimensions}]) AS qv),
-         top AS (${scoredSql(dimensions, 'a', kw, opts)})
-         ${docs.sql}`,
-        [hashes.map(String), vectorLiteral(query), ...kw.params, model, ...docs.params],
-      );
-      return (await withLogIds(dedupeTexts(rows))).map(toHit);
+      const rows = await distinctDocs((docLimit) => {
+        const docs = rankedDocsSql(where, opts, docLimit);
+        return db.query(
+          `WITH a AS (SELECT DISTINCT unnest(?::BIGINT[]) AS hash),
+           q AS (SELECT CAST(? AS FLOAT[${dimensions}]) AS qv),
+           top AS (${scoredSql(dimensions, 'a', kw, opts)})
+           ${docs.sql}`,
+          [hashes.map(String), vectorLiteral(query), ...kw.params, model, ...docs.params],
+        );
+      }, opts.limit);
+      return (await withLogIds(rows)).map(toHit);
     },
 
     async hashesOf(tenant, ref) {
@@ -351,12 +401,24 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
     },
 
     async deleteDocsBefore(signal, cutoffNs, batchRows) {
-      // A log's documents (its own and its exception's) carry the log's key; a span's do not.
-      const from = signal === 'logs' ? 'log_md5 IS NOT NULL' : 'log_md5 IS NULL';
-      const [row] = await write((conn) =>
-        runQuery(conn, `DELETE FROM search_docs WHERE rowid IN (SELECT rowid FROM search_docs WHERE time_ns < $1 AND ${from} LIMIT ${Math.trunc(batchRows)})`, [cutoffNs]),
+      const del = async (cond: string, n: number) => {
+        const [row] = await write((conn) =>
+          runQuery(conn, `DELETE FROM search_docs WHERE rowid IN (SELECT rowid FROM search_docs x WHERE ${cond} LIMIT ${Math.trunc(n)})`, [cutoffNs]),
+        );
+        return Number(row?.Count ?? 0);
+      };
+      // A log's documents (its own and its exception's) carry the log's key and its time.
+      if (signal === 'logs') return del('time_ns < $1 AND log_md5 IS NOT NULL', batchRows);
+      // Spans are retained by their start, the time of their span document; an exception's document
+      // has the event's time, which may come long after. So first the exception documents of spans
+      // past the cutoff (found by their span document, hence before it goes), then by time.
+      const exceptions = await del(
+        `x.kind = 'exception' AND x.log_md5 IS NULL AND x.time_ns >= $1 AND EXISTS (
+           SELECT 1 FROM search_docs s WHERE s.kind = 'span' AND s.time_ns < $1 AND s.tenant = x.tenant AND s.trace_id = x.trace_id AND s.span_id = x.span_id)`,
+        batchRows,
       );
-      return Number(row?.Count ?? 0);
+      if (exceptions >= batchRows) return exceptions;
+      return exceptions + (await del('time_ns < $1 AND log_md5 IS NULL', batchRows - exceptions));
     },
 
     async pruneUnreferenced(batchRows, onPruned) {
@@ -381,11 +443,15 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
   };
 }
 
-// The texts table may hold a text twice when two writers raced; the join would then double a hit.
-function dedupeTexts(rows: Row[]): Row[] {
+/**
+ * One row per document: a span or log written twice (a retried export) has two equal document rows.
+ * The key is everything that tells documents apart, a log's body hash and observed time included,
+ * so distinct logs of one span, time and template text stay distinct.
+ */
+function dedupeDocs(rows: Row[]): Row[] {
   const seen = new Set<string>();
   return rows.filter((r) => {
-    const key = `${String(r.kind)}:${String(r.hash)}:${String(r.trace_id)}:${String(r.span_id)}:${String(r.log_time_ns)}:${String(r.time_ns)}`;
+    const key = [r.kind, r.hash, r.trace_id, r.span_id, r.time_ns, r.log_time_ns, r.log_observed_ns, r.log_md5].map(String).join(':');
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

@@ -70,7 +70,20 @@ describe('texts embedded for spans and logs', async () => {
     const l = log({ resource: resource('auth'), severityNumber: 13, severityText: 'WARN', body: { stringValue: 'login failed for user 4711 from 10.0.0.1' }, timeUnixNano: T0 });
     const [doc] = logDocs(l);
     assert.equal(doc!.text, 'auth | warn | login failed for user <num> from <ip>');
-    assert.equal(doc!.log?.bodyText, 'login failed for user 4711 from 10.0.0.1');
+    assert.deepEqual(doc!.log?.body, { stringValue: 'login failed for user 4711 from 10.0.0.1' });
     assert.equal(doc!.timeNs, T0);
+  });
+
+  it('embeds the string leaves of structured bodies, message-like keys first, without keys or bare placeholders', async () => {
+    const { bodyWords } = await import('../../../src/search/text.ts');
+    assert.equal(bodyWords({ stringValue: '{"level":"error","user":"alice","msg":"payment failed for order 42","trace":"4bf92f3577b34da6a3ce929d0e0e4736"}' }), 'payment failed for order <num> | error | alice');
+    assert.equal(
+      bodyWords({ kvlistValue: { values: attrs({ event: 'cache miss', tags: { arrayValue: { values: [{ stringValue: 'redis' }, { intValue: '3' }] } }, at: '2024-05-01T12:00:00Z' }) } }),
+      'cache miss | redis',
+    );
+    assert.equal(bodyWords({ stringValue: '{not json} user 5 logged in' }), '{not json} user <num> logged in', 'plain text with braces is a template');
+    assert.equal(bodyWords({ stringValue: '{"msg": "unterminated' }), '{<str>: "unterminated', 'text that does not parse is a template');
+    const huge = bodyWords({ arrayValue: { values: Array.from({ length: 50_000 }, (_, i) => ({ stringValue: `step ${i} done` })) } });
+    assert.ok(huge.length < 2_000, 'bounded');
   });
 });
