@@ -168,20 +168,22 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     security.warnIfExposed();
     storeOpening = openStore();
     storeOpening.catch(() => undefined); // awaited below, after the receivers listen
-    const registry = createRegistry([
-      otlpReceiverFactoryWith(security.receiver),
-      batchProcessorFactory,
-      memoryLimiterProcessorFactory,
-      limitsProcessorFactory,
-      redactionProcessorFactory,
-      duckDbExporterFactory(openingWriter(storeOpening.then((o) => o.store.writer))),
-      embeddingExporterFactory(storeOpening.then((o) => o.search?.indexer ?? null)),
-      ...(await backendExporterFactories(cfg)),
-    ]);
-    await tail.start();
-    pipelines = buildPipelines(registry, withSecurityProcessors(cfg), root, tailTaps(tail));
-    addComponentReporters(backends, pipelines.components.values());
+    // Whatever fails before every listener is bound (a component section, Redis, a port) leaves
+    // no data file: the store opens only once listenersBound resolves.
     try {
+      const registry = createRegistry([
+        otlpReceiverFactoryWith(security.receiver),
+        batchProcessorFactory,
+        memoryLimiterProcessorFactory,
+        limitsProcessorFactory,
+        redactionProcessorFactory,
+        duckDbExporterFactory(openingWriter(storeOpening.then((o) => o.store.writer))),
+        embeddingExporterFactory(storeOpening.then((o) => o.search?.indexer ?? null)),
+        ...(await backendExporterFactories(cfg)),
+      ]);
+      await tail.start();
+      pipelines = buildPipelines(registry, withSecurityProcessors(cfg), root, tailTaps(tail));
+      addComponentReporters(backends, pipelines.components.values());
       await pipelines.start(host);
       graphqlListener = await openGraphQLListener({ host: cfg.graphql.host, port: cfg.graphql.port, readiness: () => readiness, ...security.graphqlListener });
     } catch (err) {

@@ -69,7 +69,7 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_TLS_CERT_FILE', path: 'tls.certFile', kind: 'string', help: 'PEM certificate: every listener serves TLS' },
   { name: 'TELEQL_TLS_KEY_FILE', path: 'tls.keyFile', kind: 'string', help: 'PEM private key for tls.certFile' },
   { name: 'TELEQL_TLS_RELOAD_INTERVAL_MS', path: 'tls.reloadIntervalMs', kind: 'int', help: 'how often the TLS files are checked for a change; a renewed certificate is served to new connections without a restart (60000; 0 = read once)' },
-  { name: 'TELEQL_DUCKDB_MEMORY_LIMIT', path: 'storage.duckdb.memoryLimit', kind: 'string', help: "DuckDB's buffer pool limit, e.g. 512MB ('' = 80% of RAM) (64MB)" },
+  { name: 'TELEQL_DUCKDB_MEMORY_LIMIT', path: 'storage.duckdb.memoryLimit', kind: 'string', help: "DuckDB's buffer pool limit, e.g. 512MB (64MB; 80% of RAM: memoryLimit '' in the config file)" },
   { name: 'TELEQL_DUCKDB_WRITE_STEP_ROWS', path: 'storage.duckdb.writeStepRows', kind: 'int', help: 'rows per data chunk the store writer appends: smaller = more writer CPU (512)' },
   { name: 'TELEQL_DUCKDB_WRITE_STEP_MS', path: 'storage.duckdb.writeStepMs', kind: 'int', help: 'ms the store writer runs before yielding to the event loop: smaller = shorter stalls for live tails and queries (10)' },
   { name: 'TELEQL_DUCKDB_REOPEN_EVERY_ROWS', path: 'storage.duckdb.reopenEveryRows', kind: 'int', help: 'rows written after which the DuckDB instance is closed and reopened, giving back the native memory DuckDB keeps per row group written; 0 = never (2000000)' },

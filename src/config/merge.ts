@@ -41,7 +41,7 @@ export function mergeConfig<T>(defaults: T, user: unknown, path: string): T {
     const out: Record<string, unknown> = structuredClone(defaults);
     const open = Object.keys(defaults).length === 0;
     for (const [key, value] of Object.entries(user)) {
-      if (!open && !(key in defaults)) {
+      if (!open && !Object.hasOwn(defaults, key)) {
         throw new ConfigError(`${at}unknown key "${key}" (known keys: ${Object.keys(defaults).join(', ')})`);
       }
       out[key] = open ? value : mergeConfig(defaults[key], value, path ? `${path}.${key}` : key);

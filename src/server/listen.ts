@@ -8,7 +8,11 @@ const BIND_PROBLEMS: Record<string, string> = {
   EADDRINUSE: 'is in use by another program (another teleql?); stop it or choose another port',
   EACCES: 'needs privileges this process does not have (ports below 1024); choose a port of 1024 or more',
   EADDRNOTAVAIL: 'is not an address of this machine; use one of its addresses, 127.0.0.1, or 0.0.0.0 for all',
+  ENOTFOUND: 'names a host that does not resolve; use an address of this machine, 127.0.0.1, or 0.0.0.0 for all',
+  EAI_AGAIN: 'names a host that could not be resolved now (DNS did not answer); use an address of this machine, 127.0.0.1, or 0.0.0.0 for all',
 };
+/** Codes whose fix is the host setting, not the port. */
+const HOST_PROBLEMS = new Set(['EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** `host:port` as a URL writes it (an IPv6 host in brackets). */
 export const hostPort = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -22,7 +26,7 @@ export function listen(server: Server, port: number, host: string, setting: stri
   return new Promise<AddressInfo>((resolve, reject) => {
     const failed = (err: NodeJS.ErrnoException) => {
       const problem = err.code && BIND_PROBLEMS[err.code];
-      reject(problem ? new SettingError(err.code === 'EADDRNOTAVAIL' ? `${setting}.host` : `${setting}.port`, `${hostPort(host, port)} ${problem} (${err.code})`) : err);
+      reject(problem ? new SettingError(HOST_PROBLEMS.has(err.code!) ? `${setting}.host` : `${setting}.port`, `${hostPort(host, port)} ${problem} (${err.code})`) : err);
     };
     server.once('error', failed);
     server.listen(port, host, () => {

@@ -23,3 +23,20 @@ export const Redis = function (url: string, options: IORedis.RedisOptions): IORe
 export function reconnectDelayMs(attempt: number): number {
   return Math.min(2 ** Math.min(attempt - 1, 10) * 50, 1000) + Math.floor(Math.random() * 100);
 }
+
+/**
+ * Logs a connection's errors as warnings once per outage, the repeats at debug until it is ready
+ * again: a reconnect every second would otherwise write a warning a second per connection for as
+ * long as Redis is gone (the outage itself is reported where it matters: tails, the lease).
+ */
+export function logConnectionErrors(conn: IORedis.Redis, log: { warn(obj: object, msg: string): void; debug(obj: object, msg: string): void }, fields: object, msg: string): void {
+  let down = false;
+  conn.on('error', (err: Error) => {
+    if (down) log.debug({ err: err.message, ...fields }, msg);
+    else log.warn({ err: err.message, ...fields }, msg);
+    down = true;
+  });
+  conn.on('ready', () => {
+    down = false;
+  });
+}

@@ -16,7 +16,7 @@
 // tell theirs) at once instead of at their next heartbeats: after an outage longer than three
 // heartbeats they had forgotten each other.
 import { randomUUID } from 'node:crypto';
-import { Redis, reconnectDelayMs } from '../startup/ioredis.ts';
+import { logConnectionErrors, Redis, reconnectDelayMs } from '../startup/ioredis.ts';
 import type { Logger } from 'pino';
 import type { TailTopic, TailTopics } from './topics.ts';
 import { TAIL_TOPICS } from './topics.ts';
@@ -65,7 +65,7 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
   const pub = new Redis(opts.url, { ...redisOpts, enableOfflineQueue: false });
   const sub = new Redis(opts.url, redisOpts);
   for (const [name, conn] of [['publisher', pub], ['subscriber', sub]] as const) {
-    conn.on('error', (err: Error) => log.warn({ err: err.message, connection: name }, 'redis connection error'));
+    logConnectionErrors(conn, log, { connection: name }, 'redis connection error');
   }
 
   const local = createInMemoryTransport();
@@ -187,10 +187,15 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
       local.publish(tenant, topic, records);
       const channel = channelOf(tenant, topic);
       if (closed || !remoteListens(channel)) return;
-      stats.published += records.length;
-      pub.publish(channel, `${replicaId}\n${encode(records)}`).catch(() => {
-        stats.publishErrors++;
-      });
+      // Counted once Redis took them: a publish that fails (an outage) counts as an error only.
+      pub.publish(channel, `${replicaId}\n${encode(records)}`).then(
+        () => {
+          stats.published += records.length;
+        },
+        () => {
+          stats.publishErrors++;
+        },
+      );
     },
 
     listen(tenant, topic, listener) {

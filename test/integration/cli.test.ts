@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createApiKeyVerifier, hashApiKey } from '../../src/auth/api-keys.ts';
 import { loadConfig } from '../../src/config/load.ts';
 
@@ -85,13 +85,27 @@ test('serve stops with exit code 2 naming the setting when a port is taken or th
       [{ TELEQL_OTLP_GRPC_PORT: port }, `receivers.otlp.grpc.port: 127.0.0.1:${port} is in use by another program (another teleql?); stop it or choose another port (EADDRINUSE)`],
       [{ TELEQL_OTLP_HTTP_PORT: port }, `receivers.otlp.http.port: 127.0.0.1:${port} is in use by another program (another teleql?); stop it or choose another port (EADDRINUSE)`],
       [{ TELEQL_HOST: '192.0.2.1' }, 'is not an address of this machine'],
+      [{ TELEQL_HOST: 'no-such-host.invalid' }, 'names a host that does not resolve'],
     ];
     for (const [env, message] of cases) {
       const served = run(['serve'], '', { ...local, ...env });
       assert.equal(served.status, 2, `${message}\n${served.stderr}`);
-      if (env.TELEQL_HOST) assert.match(served.stderr, /^teleql: [\w.]+\.host: 192\.0\.2\.1:0 is not an address of this machine; use one of its addresses, 127\.0\.0\.1, or 0\.0\.0\.0 for all \(EADDRNOTAVAIL\)\n$/);
+      if (env.TELEQL_HOST === '192.0.2.1') assert.match(served.stderr, /^teleql: [\w.]+\.host: 192\.0\.2\.1:0 is not an address of this machine; use one of its addresses, 127\.0\.0\.1, or 0\.0\.0\.0 for all \(EADDRNOTAVAIL\)\n$/);
+      // Without DNS the lookup may fail as "try again" rather than "not found": the same setting.
+      else if (env.TELEQL_HOST) assert.match(served.stderr, /^teleql: [\w.]+\.host: no-such-host\.invalid:0 names a host that (does not resolve|could not be resolved now).*\((ENOTFOUND|EAI_AGAIN)\)\n$/);
       else assert.equal(served.stderr, `teleql: ${message}\n`);
       assert.deepEqual(readdirSync(dir, { recursive: true }), [], `files left behind after: ${message}`);
+    }
+    // A mistake only the component's factory sees (a key under receivers.otlp) leaves no file either.
+    const configFile = join(dir, '..', `${basename(dir)}-typo.yaml`);
+    writeFileSync(configFile, 'receivers:\n  otlp:\n    http:\n      cors:\n        allowedOrigin: ["https://x.example"]\n');
+    try {
+      const typo = run(['serve', '--config', configFile], '', local);
+      assert.equal(typo.status, 2, typo.stderr);
+      assert.match(typo.stderr, /allowedOrigin/);
+      assert.deepEqual(readdirSync(dir, { recursive: true }), [], 'files left behind after a component section mistake');
+    } finally {
+      rmSync(configFile, { force: true });
     }
   } finally {
     taken.close();

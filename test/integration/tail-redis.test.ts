@@ -131,6 +131,7 @@ describe('live tails across replicas through redis', { skip: redisMissing }, () 
     const remote = tail<SpanEvent>(client(b, 'outage'), TAIL_SPANS);
     await known(a, 'outage', 'spans');
     await waitFor(async () => a.app.internals.tail().size() + b.app.internals.tail().size(), (n) => n === 2, 'both subscriptions open');
+    const publishedBefore = await publishedFromA();
     await redis.stop();
     const status = await postOtlp(a, '/v1/traces', spansBody('outage', [{ traceId: hex(88, 32), spanId: hex(88, 16), name: 'during the outage', startNs: nowNs() }]), 'outage');
     assert.equal(status, 200, 'the export is accepted');
@@ -139,6 +140,7 @@ describe('live tails across replicas through redis', { skip: redisMissing }, () 
     // The publish fails on its own schedule (ioredis gives up on the lost connection), not before the local delivery.
     const metrics = () => fetch(a.graphqlUrl.replace(/\/graphql$/, '/metrics')).then((r) => r.text());
     await waitFor(metrics, (text) => /^teleql_tail_redis_publish_errors_total [1-9]\d*$/m.test(text), 'the failed publish counted');
+    assert.equal(await publishedFromA(), publishedBefore, 'a record Redis never took is not counted as published');
     local.stop();
     remote.stop();
   });

@@ -39,6 +39,8 @@ test('bad settings stop start-up with a message naming the setting and the value
     [{ env: { TELEQL_HTTP_KEEPALIVE_TIMEOUT_MS: '0x10' } }, /TELEQL_HTTP_KEEPALIVE_TIMEOUT_MS: expected an integer/],
     [{ env: { TELEQL_LOG_LEVEL: 'loud' } }, /log.level: expected one of .* \(actual: 'loud'\)/],
     [{ env: {}, overrides: { graphql: { prot: 1 } } }, /graphql: unknown key "prot"/],
+    // Object.prototype's members are not keys of a section (it said "expected function").
+    [{ env: {}, overrides: { graphql: JSON.parse('{"constructor": 1}') as object } }, /graphql: unknown key "constructor"/],
     [{ env: {}, overrides: { graphql: { port: '4000' } } }, /graphql.port: expected number/],
     [{ env: {}, overrides: { graphql: { path: 'graphql' } } }, /graphql.path: must start with "\/"/],
     [{ env: {}, file: '/nonexistent/teleql.yaml' }, /config file \/nonexistent\/teleql.yaml/],
