@@ -15,7 +15,10 @@ import {
 builder.objectType(AlertRef, {
   description: 'One alert: a rule and one label set (deduplicated by rule + labels).',
   fields: (t) => ({
-    fingerprint: t.exposeID('fingerprint'),
+    fingerprint: t.exposeID('fingerprint', {
+      description:
+        "The alert's ID within the tenant (rule + labels: two rules of one name with the same labels are two alerts). Not Alertmanager's fingerprint, which the webhook payload's alerts[].fingerprint carries (of the labels as sent).",
+    }),
     ruleId: t.exposeID('ruleId'),
     rule: t.field({ type: AlertRuleRef, nullable: true, description: 'Null once the rule is deleted.', resolve: (a, _x, ctx) => alertRuleOf(ctx, a.ruleId) }),
     labels: t.field({ type: 'JSON', resolve: (a) => a.labels }),
@@ -46,7 +49,8 @@ builder.objectType(AlertEvidenceRef, {
     }),
     exceptionGroups: t.field({
       type: [AlertExceptionGroupRef],
-      description: 'Span exception events in the window grouped by exception.type and message, most frequent first.',
+      description:
+        'Span exception events in the window grouped by exception.type and normalised stack frames (as the exceptionGroups query groups them; message is one of the group), most frequent first.',
       resolve: (e) => e.exceptionGroups,
     }),
   }),

@@ -8,7 +8,8 @@ import type { TelemetryFilter } from '../stores/types.ts';
 import { groupKey, sentLabels, type Notifier, type ReceiverConfig } from './notify.ts';
 import { soleReplicaLease, type NotifyLease } from './notify-lease.ts';
 import { PromQlError } from './promql.ts';
-import { compare, nonFiniteText, parseRule, ruleDurationProblem, type RuleDefaults } from './rules.ts';
+import type { MetricNames } from './promql-names.ts';
+import { compare, parseRule, ruleDurationProblem, valueText, type RuleDefaults } from './rules.ts';
 import { fingerprint, newSilence, silenceActive, silenceMatches, type SilenceInput } from './silences.ts';
 import { UNIT_NS } from '../model/duration.ts';
 import {
@@ -56,6 +57,12 @@ export interface AlertEngineOptions {
   rulesFileMetrics?: () => MetricSample[];
   /** Called when an API rule is deleted or renamed, which may end a clash that had the rules file refused. */
   onApiRuleGone?: () => void;
+  /** Reads a NO_DATA rule's `metric` as PROMQL rules read a name (stored OTel name or Prometheus name); default: the stored name only. */
+  metricNames?: MetricNames;
+  /** How often tick() is called (alerting.tickMs), ns: a rule is due half a tick early, so a tick that runs a little late does not push it a whole tick; default 0. */
+  tickNs?: bigint;
+  /** How long a resolved alert stays in memory (and in `alerts`) after it resolved, ns; default 15m, as Prometheus' resolvedRetention. */
+  resolvedRetention?: bigint;
 }
 
 export interface AlertingLimits {
@@ -87,6 +94,9 @@ const GONE_RULE: AlertRule = {
   groupBy: [],
   repeatInterval: 1n,
 };
+
+/** Prometheus keeps a resolved alert 15 minutes (rules/alerting.go resolvedRetention), then forgets it. */
+const RESOLVED_RETENTION = 15n * 60_000_000_000n;
 
 const NO_LIMITS: AlertingLimits = { rulesPerTenant: Infinity, silencesPerTenant: Infinity, silenceRetention: 2n ** 63n, historyRetention: 2n ** 63n };
 /** The history grows by transitions only: an hourly DELETE keeps it within the retention. */
@@ -154,10 +164,13 @@ function dedupeTraces(list: readonly TraceExemplar[]): TraceExemplar[] {
   return list.filter((e) => !seen.has(e.traceId) && seen.add(e.traceId));
 }
 
-/** `{{ $value }}` and `{{ $labels.name }}` in annotations, as in Prometheus rule templates (±Inf as `+Inf`, `-Inf`). */
+/**
+ * `{{ $value }}` and `{{ $labels.name }}` in annotations, as in Prometheus rule templates; the value
+ * as every receiver prints it (valueText: 6 significant digits, ±Inf as `+Inf`, `-Inf`).
+ */
 function expand(template: string, labels: Record<string, string>, value: number | null): string {
   return template.replace(/\{\{\s*\$(value|labels\.([a-zA-Z_][a-zA-Z0-9_]*))\s*\}\}/g, (_m, what: string, label?: string) =>
-    what === 'value' ? (value === null ? '' : (nonFiniteText(value) ?? String(Math.round(value * 1e6) / 1e6))) : (labels[label!] ?? ''),
+    what === 'value' ? (value === null ? '' : valueText(value)) : (labels[label!] ?? ''),
   );
 }
 
@@ -166,6 +179,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   const evidenceLimit = opts.evidenceLimit ?? 5;
   const lease = opts.lease ?? soleReplicaLease();
   const limits = opts.limits ?? NO_LIMITS;
+  const dueSlack = (opts.tickNs ?? 0n) / 2n;
+  const resolvedRetention = opts.resolvedRetention ?? RESOLVED_RETENTION;
   const rules = new Map<string, AlertRule>(); // key(tenant, id)
   const instances = new Map<string, AlertInstance>(); // key(tenant, fingerprint)
   const silences = new Map<string, Silence>(); // key(tenant, id)
@@ -221,7 +236,11 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       }
       case 'NO_DATA': {
         let count: number;
-        if (rule.signal === 'metrics') count = await signals.metricPointCount(rule.tenant, rule.metric!, range);
+        if (rule.signal === 'metrics') {
+          // The metric by its stored name or its Prometheus name, as a PROMQL selector reads it.
+          const names = opts.metricNames ? [...new Set((await opts.metricNames.resolve(rule.tenant, rule.metric!)).map((m) => m.name))] : [rule.metric!];
+          count = await signals.metricPointCount(rule.tenant, { names, range, ...(rule.services?.length && { services: rule.services }) });
+        }
         else if (rule.signal === 'logs') count = (await signals.logCounts(rule.tenant, { range, filter: spanFilter(rule), by: [] }))[0]?.count ?? 0;
         else count = (await signals.spanStats(rule.tenant, { range, filter: spanFilter(rule), by: [] }))[0]?.total ?? 0;
         return [{ labels: {}, value: count }];
@@ -307,7 +326,9 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     const active = new Set<string>();
     for (const s of current) {
       if (!compare(s.value, rule.comparator, rule.threshold)) continue;
-      const labels = { alertname: rule.name, ...s.labels, ...rule.labels };
+      // As in Prometheus (rules/alerting.go), an alert has no metric name label.
+      const { __name__: _metric, ...seriesLabels } = s.labels;
+      const labels = { alertname: rule.name, ...seriesLabels, ...rule.labels };
       // As in Prometheus, neither a series nor the rule's labels can change the alert's name.
       labels.alertname = rule.name;
       const fp = fingerprint(rule.id, labels);
@@ -355,9 +376,21 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         inst.silencedBy = silencedBy(rule.tenant, inst.labels, now);
         await transition(rule, inst, 'RESOLVED', now);
         await store.saveInstance(inst);
+      } else if (inst.state === 'RESOLVED' && now - inst.resolvedAt! >= resolvedRetention && !resolutionOwed(inst)) {
+        // As Prometheus, a resolved alert is forgotten after a while (its history stays), so label
+        // sets that fired once do not pile up; one whose resolution a receiver is still owed stays.
+        instances.delete(key(inst.tenant, inst.fingerprint));
+        await store.deleteInstance(inst.tenant, inst.fingerprint);
       }
     }
     notify(rule, now);
+  }
+
+  /** Whether a receiver got the alert as firing and has not been sent its resolution yet. */
+  function resolutionOwed(inst: AlertInstance): boolean {
+    const groupPrefix = `\u0000${inst.tenant}/${inst.ruleId}/`;
+    for (const [k, state] of groups) if (k.includes(groupPrefix) && state.notifiedFiring.has(inst.fingerprint)) return true;
+    return false;
   }
 
   /**
@@ -453,10 +486,14 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     return opts.receivers.filter((r) => rule.receivers.includes(r.name));
   }
 
-  /** The group an alert of the rule is notified in, by the rule's groupBy over the labels as sent (so groupBy can name `tenant` too). */
+  /**
+   * The group an alert of the rule is notified in, by the rule's groupBy over the labels as sent (so
+   * groupBy can name `tenant` too). As Alertmanager's, only the groupBy labels the alert has: one it
+   * lacks is not a group label (no `cluster=""`).
+   */
   function groupOf(rule: AlertRule, inst: AlertInstance): { labels: Record<string, string>; gk: string } {
     const sent = sentLabels(rule.tenant, inst.labels);
-    const labels = Object.fromEntries(rule.groupBy.map((l) => [l, sent[l] ?? '']));
+    const labels = Object.fromEntries(rule.groupBy.filter((l) => sent[l] !== undefined && sent[l] !== '').map((l) => [l, sent[l]!]));
     return { labels, gk: `${rule.tenant}/${rule.id}/${JSON.stringify(labels)}` };
   }
 
@@ -466,46 +503,210 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       .catch((err: unknown) => logger.warn({ err, rule: rule.id }, 'saving the notification state failed'));
   }
 
+  function groupState(stateKey: string): GroupState {
+    let state = groups.get(stateKey);
+    if (!state) groups.set(stateKey, (state = { lastSentAt: null, notifiedFiring: new Set<string>() }));
+    return state;
+  }
+
   /**
-   * Sends one message and records its outcome in the rule's status. `onFailure` runs when it failed
-   * after its retries, so the caller can count it as not sent.
+   * One rule's share of a message to a receiver's group: its state there (what that receiver was
+   * sent of it), its firing alerts (not silenced) and the resolutions it owes (of alerts whose firing
+   * arrived). A group's message carries every rule's share: rules may share a name (a warning and a
+   * critical rule), and their alerts are one group for Alertmanager's groupKey.
    */
-  function deliver(
-    rule: AlertRule,
+  interface Part {
+    rule: AlertRule;
+    stateKey: string;
+    state: GroupState;
+    firing: AlertInstance[];
+    resolved: AlertInstance[];
+  }
+
+  function partOf(rule: AlertRule, stateKey: string, members: readonly AlertInstance[]): Part {
+    const state = groupState(stateKey);
+    return {
+      rule,
+      stateKey,
+      state,
+      firing: members.filter((m) => m.state === 'FIRING' && m.silencedBy.length === 0),
+      // Resolutions are sent once, and only for alerts whose firing was sent.
+      resolved: members.filter((m) => m.state === 'RESOLVED' && state.notifiedFiring.has(m.fingerprint)),
+    };
+  }
+
+  /** The rule's firing and resolved alerts by group (the engine's key of the rule's group). */
+  function groupsOf(rule: AlertRule): Map<string, { labels: Record<string, string>; members: AlertInstance[] }> {
+    const byGroup = new Map<string, { labels: Record<string, string>; members: AlertInstance[] }>();
+    for (const inst of instances.values()) {
+      if (inst.tenant !== rule.tenant || inst.ruleId !== rule.id || (inst.state !== 'FIRING' && inst.state !== 'RESOLVED')) continue;
+      const { labels, gk } = groupOf(rule, inst);
+      const g = byGroup.get(gk) ?? { labels, members: [] };
+      g.members.push(inst);
+      byGroup.set(gk, g);
+    }
+    return byGroup;
+  }
+
+  /** The shares of the tenant's other rules routed to `receiver`, by the groupKey their groups are sent with. */
+  function otherParts(rule: AlertRule, receiver: ReceiverConfig): Map<string, Part[]> {
+    const members = new Map<string, { other: AlertRule; sentKey: string; list: AlertInstance[] }>();
+    for (const inst of instances.values()) {
+      if (inst.tenant !== rule.tenant || inst.ruleId === rule.id || (inst.state !== 'FIRING' && inst.state !== 'RESOLVED')) continue;
+      const other = rules.get(key(inst.tenant, inst.ruleId));
+      if (!other || !receiversOf(other).some((r) => r.name === receiver.name)) continue;
+      const { labels, gk } = groupOf(other, inst);
+      const stateKey = `${receiver.name}\u0000${gk}`;
+      const m = members.get(stateKey) ?? { other, sentKey: groupKey(sentLabels(other.tenant, labels)), list: [] };
+      m.list.push(inst);
+      members.set(stateKey, m);
+    }
+    const out = new Map<string, Part[]>();
+    for (const [stateKey, { other, sentKey, list }] of members) out.set(sentKey, [...(out.get(sentKey) ?? []), partOf(other, stateKey, list)]);
+    return out;
+  }
+
+  /**
+   * A message queued for one receiver and group. 'group': the group as it was when queued; a newer
+   * one replaces it while it waits, and ends its retries while it is being sent (it carries the
+   * group as it is now). 'fixed': resolutions of a rule gone or of alerts routed elsewhere now, which
+   * nothing later repeats: sent whatever follows.
+   */
+  interface Job {
+    kind: 'group' | 'fixed';
+    /** Which alerts it carries, so that an evaluation does not queue the message already going. */
+    signature: string;
+    /** The rules (key) whose alerts it carries. */
+    rules: ReadonlySet<string>;
+    run(superseded: AbortSignal): Promise<void>;
+  }
+
+  interface Lane {
+    queue: Job[];
+    current: { job: Job; superseded: AbortController } | null;
+  }
+  /**
+   * Per receiver and group (groupKey, as sent), its messages one at a time, as Alertmanager's
+   * notification pipeline sends a group's: a resolution never overtakes the firing message it
+   * follows, nor a retry of an older message the newer one.
+   */
+  const lanes = new Map<string, Lane>();
+  const laneKey = (receiver: string, tenant: string, sentKey: string) => `${receiver}\u0000${tenant}\u0000${sentKey}`;
+
+  function sending(lk: string, signature: string): boolean {
+    const lane = lanes.get(lk);
+    return !!lane && (lane.current?.job.signature === signature || lane.queue.some((j) => j.signature === signature));
+  }
+
+  function enqueue(lk: string, job: Job): void {
+    let lane = lanes.get(lk);
+    if (!lane) lanes.set(lk, (lane = { queue: [], current: null }));
+    if (job.kind === 'group' && lane.queue.at(-1)?.kind === 'group') lane.queue.pop();
+    lane.queue.push(job);
+    if (lane.current?.job.kind === 'group') lane.current.superseded.abort();
+    if (lane.current) return;
+    const drained = drain(lk, lane);
+    deliveries.add(drained);
+    void drained.finally(() => deliveries.delete(drained));
+  }
+
+  async function drain(lk: string, lane: Lane): Promise<void> {
+    for (let job = lane.queue.shift(); job; job = lane.queue.shift()) {
+      const superseded = new AbortController();
+      lane.current = { job, superseded };
+      await job.run(superseded.signal).catch((err: unknown) => logger.error({ err }, 'sending an alert notification failed'));
+      lane.current = null;
+    }
+    lanes.delete(lk);
+  }
+
+  /**
+   * Sends one message and records its outcome in the status of each rule whose alerts it carries:
+   * 'failed' after its retries, 'superseded' when a newer message for the group ended them (not an
+   * error: the newer one carries the group).
+   */
+  async function send(
+    ruleList: readonly AlertRule[],
     receiver: ReceiverConfig,
     groupLabels: Record<string, string>,
     alerts: AlertInstance[],
     now: bigint,
     firingValidFor: bigint | undefined,
-    onFailure: () => void,
-  ): void {
-    const delivery = notifier
-      .send({
+    superseded: AbortSignal,
+  ): Promise<'sent' | 'failed' | 'superseded'> {
+    const error = await notifier.send(
+      {
         receiver,
-        tenant: rule.tenant,
+        tenant: ruleList[0]!.tenant,
         groupKey: groupKey(groupLabels),
         groupLabels,
         alerts,
-        ruleIds: [rule.id],
+        ruleIds: ruleList.map((r) => r.id),
         ...(firingValidFor !== undefined && { firingValidFor }),
-      })
-      .then((error) => {
-        if (error) counts.notificationsFailed++;
-        else counts.notificationsSent++;
-        if (error) onFailure();
-        // The resolution sent for a deleted rule has no status left to update.
-        if (!rules.has(key(rule.tenant, rule.id))) return;
-        const s = statusOf(rule.tenant, rule.id);
-        s.lastNotificationAt = now;
-        const errors = receiverErrors.get(key(rule.tenant, rule.id)) ?? new Map<string, string>();
-        receiverErrors.set(key(rule.tenant, rule.id), errors);
-        if (error) errors.set(receiver.name, error);
-        else errors.delete(receiver.name);
-        // Every receiver whose latest delivery failed, so one that works does not hide one that does not.
-        s.lastNotificationError = errors.size ? [...errors.values()].join('; ') : null;
-      });
-    deliveries.add(delivery);
-    void delivery.finally(() => deliveries.delete(delivery));
+      },
+      superseded,
+    );
+    if (error !== null && superseded.aborted) return 'superseded';
+    if (error) counts.notificationsFailed++;
+    else counts.notificationsSent++;
+    for (const rule of ruleList) {
+      // The resolution sent for a deleted rule has no status left to update.
+      if (!rules.has(key(rule.tenant, rule.id))) continue;
+      const s = statusOf(rule.tenant, rule.id);
+      s.lastNotificationAt = now;
+      const errors = receiverErrors.get(key(rule.tenant, rule.id)) ?? new Map<string, string>();
+      receiverErrors.set(key(rule.tenant, rule.id), errors);
+      if (error) errors.set(receiver.name, error);
+      else errors.delete(receiver.name);
+      // Every receiver whose latest delivery failed, so one that works does not hide one that does not.
+      s.lastNotificationError = errors.size ? [...errors.values()].join('; ') : null;
+    }
+    return error ? 'failed' : 'sent';
+  }
+
+  /** A part as sent (or as left to the replica that sends): its firing alerts are what the receiver knows to be firing. */
+  function recordSent(p: Part, now: bigint): void {
+    p.state.lastSentAt = now;
+    p.state.notifiedFiring = new Set(p.firing.map((m) => m.fingerprint));
+    // A state dropped meanwhile (its rule deleted) is not written back.
+    if (groups.get(p.stateKey) === p.state) persistGroup(p.rule, p.stateKey, p.state);
+    // The rule changed while this was being sent: what arrived may be routed elsewhere now.
+    const k = key(p.rule.tenant, p.rule.id);
+    const current = rules.get(k);
+    if (current && current !== p.rule && routingChanged(current, p.rule)) releaseDue.add(k);
+  }
+
+  /**
+   * Sends a group's message as queued, less the resolutions of alerts whose firing has not arrived
+   * (an earlier message failed, or was replaced, since this one was made). Only a message that
+   * arrived counts as sent: one that failed is sent again at the next evaluation.
+   */
+  async function sendGroup(
+    job: { kind: Job['kind']; receiver: ReceiverConfig; groupLabels: Record<string, string>; parts: Part[]; now: bigint; firingValidFor: bigint | undefined },
+    superseded: AbortSignal,
+  ): Promise<void> {
+    const { receiver, groupLabels, now } = job;
+    const ruleGone = (p: Part) => !rules.has(key(p.rule.tenant, p.rule.id));
+    const sent = job.parts
+      // A group message queued before a rule went carries none of its alerts: its last word is the retiring one.
+      .filter((p) => job.kind === 'fixed' || !ruleGone(p))
+      .map((p) => ({ ...p, resolved: p.resolved.filter((a) => p.state.notifiedFiring.has(a.fingerprint)) }));
+    const alerts = [...sent.flatMap((p) => p.firing), ...sent.flatMap((p) => p.resolved)];
+    if (alerts.length === 0) return;
+    const outcome = await send(sent.map((p) => p.rule), receiver, groupLabels, alerts, now, job.firingValidFor, superseded);
+    if (outcome !== 'sent') return;
+    for (const p of sent) recordSent(p, now);
+    // A rule deleted while its firing alerts were being sent: they arrived, so their resolution follows.
+    const orphans = job.kind === 'group' ? sent.filter((p) => ruleGone(p) && p.firing.length > 0) : [];
+    if (orphans.length === 0) return;
+    const at = clock.now();
+    const resolvedNow = orphans.map((p) => ({ ...p, firing: [], resolved: p.firing.map((a) => ({ ...a, state: 'RESOLVED' as const, resolvedAt: at })) }));
+    enqueue(laneKey(receiver.name, orphans[0]!.rule.tenant, groupKey(groupLabels)), {
+      kind: 'fixed',
+      signature: '',
+      rules: new Set(),
+      run: (s) => sendGroup({ ...job, kind: 'fixed', parts: resolvedNow, now: at, firingValidFor: undefined }, s),
+    });
   }
 
   /**
@@ -548,13 +749,19 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       logger.info({ rule: rule.id, tenant: rule.tenant, receiver: receiverName, alerts: stranded.length }, 'alerts no longer routed to a receiver are sent to it as resolved');
       const alerts = stranded.map((a, i) => ({ ...structuredClone(a), state: 'RESOLVED' as const, resolvedAt: a.state === 'RESOLVED' ? a.resolvedAt : since[i]! }));
       const groupLabels = sentLabels(rule.tenant, JSON.parse(gk.slice(prefix.length)) as Record<string, string>);
-      deliver(rule, receiver, groupLabels, alerts, now, undefined, () => {
-        // Not sent: kept, so that the next evaluation tries again (resolved as of the same time).
-        if (groups.get(stateKey) !== state) return;
-        stranded.forEach((a, i) => strandedSince.set(sinceKey(a), since[i]!));
-        for (const a of stranded) state.notifiedFiring.add(a.fingerprint);
-        persistGroup(rule, stateKey, state);
-        releaseDue.add(key(rule.tenant, rule.id));
+      enqueue(laneKey(receiverName, rule.tenant, groupKey(groupLabels)), {
+        kind: 'fixed',
+        signature: '',
+        rules: new Set([key(rule.tenant, rule.id)]),
+        run: async (superseded) => {
+          if ((await send([rule], receiver, groupLabels, alerts, now, undefined, superseded)) === 'sent') return;
+          // Not sent: kept, so that the next evaluation tries again (resolved as of the same time).
+          if (groups.get(stateKey) !== state) return;
+          stranded.forEach((a, i) => strandedSince.set(sinceKey(a), since[i]!));
+          for (const a of stranded) state.notifiedFiring.add(a.fingerprint);
+          persistGroup(rule, stateKey, state);
+          releaseDue.add(key(rule.tenant, rule.id));
+        },
       });
     }
   }
@@ -562,53 +769,51 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   /** Whether a rule's alerts may now go to other receivers or groups than before. */
   const routingChanged = (a: AlertRule, b: AlertRule) => JSON.stringify([a.receivers, a.groupBy]) !== JSON.stringify([b.receivers, b.groupBy]);
 
-  /** Sends each group of the rule that has news (a change) or is due for a repeat; `release`: check for stranded alerts whether due or not. */
-  function notify(rule: AlertRule, now: bigint, release = false): void {
-    if (releaseDue.delete(key(rule.tenant, rule.id)) || release) releaseStranded(rule, now);
-    const ruleInstances = [...instances.values()].filter((i) => i.tenant === rule.tenant && i.ruleId === rule.id);
-    const byGroup = new Map<string, { labels: Record<string, string>; members: AlertInstance[] }>();
-    for (const inst of ruleInstances) {
-      if (inst.state !== 'FIRING' && inst.state !== 'RESOLVED') continue;
-      const { labels, gk } = groupOf(rule, inst);
-      const g = byGroup.get(gk) ?? { labels, members: [] };
-      g.members.push(inst);
-      byGroup.set(gk, g);
-    }
+  /**
+   * Sends each group of the rule that has news (a change) or is due for a repeat, with the alerts
+   * of every rule in that group (one message per receiver and groupKey); `retiring`: the rule is
+   * gone, check for stranded alerts whether due or not, and send its last messages whatever follows.
+   */
+  function notify(rule: AlertRule, now: bigint, retiring = false): void {
+    if (releaseDue.delete(key(rule.tenant, rule.id)) || retiring) releaseStranded(rule, now);
+    const own = groupsOf(rule);
+    if (own.size === 0) return;
     for (const receiver of receiversOf(rule)) {
-      for (const [gk, g] of byGroup) {
-        const stateKey = `${receiver.name}\u0000${gk}`;
-        const state = groups.get(stateKey) ?? { lastSentAt: null, notifiedFiring: new Set<string>() };
-        groups.set(stateKey, state);
-        const firing = g.members.filter((m) => m.state === 'FIRING' && m.silencedBy.length === 0);
-        // Resolutions are sent once, and only for alerts whose firing was sent.
-        const resolved = g.members.filter((m) => m.state === 'RESOLVED' && state.notifiedFiring.has(m.fingerprint));
+      let others: Map<string, Part[]> | undefined;
+      for (const [gk, g] of own) {
+        const part = partOf(rule, `${receiver.name}\u0000${gk}`, g.members);
+        const { state, firing, resolved } = part;
         const news = firing.some((m) => !state.notifiedFiring.has(m.fingerprint)) || resolved.length > 0;
         const every = receiver.type === 'alertmanager' ? alertmanagerResend(rule) : rule.repeatInterval;
         const repeat = firing.length > 0 && state.lastSentAt !== null && now - state.lastSentAt >= every;
         if (!news && !repeat) continue;
-        if (firing.length === 0 && resolved.length === 0) continue;
-        const before = { lastSentAt: state.lastSentAt, notifiedFiring: state.notifiedFiring };
-        state.lastSentAt = now;
-        state.notifiedFiring = new Set(firing.map((m) => m.fingerprint));
-        persistGroup(rule, stateKey, state);
-        // Another replica holds the lease and sends this; the state above is kept all the same.
-        if (!lease.held()) {
-          counts.notificationsLeftToOtherReplica++;
-          continue;
-        }
-        const alerts = [...firing, ...resolved].map((a) => structuredClone(a));
         // With the tenant: receivers that tell groups apart by key (as Alertmanager's own do) never
         // merge two tenants' groups of the same alertname.
         const groupLabels = sentLabels(rule.tenant, g.labels);
+        const sentKey = groupKey(groupLabels);
+        others ??= otherParts(rule, receiver);
+        const parts = [part, ...(others.get(sentKey) ?? [])];
+        if (parts.every((p) => p.firing.length === 0 && p.resolved.length === 0)) continue;
+        // Another replica holds the lease and sends this; the state is kept all the same.
+        if (!lease.held()) {
+          for (const p of parts) recordSent(p, now);
+          counts.notificationsLeftToOtherReplica++;
+          continue;
+        }
+        const fps = (list: AlertInstance[]) => list.map((m) => m.fingerprint).sort();
+        const signature = JSON.stringify([fps(parts.flatMap((p) => p.firing)), fps(parts.flatMap((p) => p.resolved))]);
+        const lk = laneKey(receiver.name, rule.tenant, sentKey);
+        if (!retiring && sending(lk, signature)) continue;
+        const queued = parts.map((p) => ({ ...p, firing: p.firing.map((a) => structuredClone(a)), resolved: p.resolved.map((a) => structuredClone(a)) }));
         // Alertmanager resolves a firing alert at its endsAt unless it is sent again before; Prometheus
         // sets it 4 resend intervals ahead.
-        deliver(rule, receiver, groupLabels, alerts, now, receiver.type === 'alertmanager' ? 4n * every : undefined, () => {
-          // As Alertmanager: a message that failed after its retries is not counted as sent, so the
-          // next evaluation sends it again (and a resolution only follows a firing that arrived). A
-          // state dropped meanwhile (its rule deleted) is not written back.
-          if (state.lastSentAt !== now || groups.get(stateKey) !== state) return;
-          Object.assign(state, before);
-          persistGroup(rule, stateKey, state);
+        const firingValidFor = receiver.type === 'alertmanager' ? 4n * every : undefined;
+        const kind = retiring ? 'fixed' : 'group';
+        enqueue(lk, {
+          kind,
+          signature,
+          rules: new Set(parts.map((p) => key(p.rule.tenant, p.rule.id))),
+          run: (superseded) => sendGroup({ kind, receiver, groupLabels, parts: queued, now, firingValidFor }, superseded),
         });
       }
     }
@@ -628,7 +833,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       const k = key(rule.tenant, rule.id);
       if (rules.get(k) !== rule) continue; // deleted or replaced since the tick began
       const last = lastEval.get(k);
-      if (last !== undefined && now - last < rule.interval) continue;
+      // Due half a tick early: a tick that ran a few ms late must not make the next one skip the rule.
+      if (last !== undefined && now - last < rule.interval - dueSlack) continue;
       lastEval.set(k, now);
       const done = evaluate(rule, now).catch((err: unknown) => {
         statusOf(rule.tenant, rule.id).lastEvaluationError = (err as Error).message;
@@ -683,6 +889,9 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       }
     }
     notify(rule, now, true);
+    // A firing message of the rule still being retried is not retried further: its resolution, if
+    // its firing arrives meanwhile, follows it (sendGroup).
+    for (const lane of lanes.values()) if (lane.current?.job.kind === 'group' && lane.current.job.rules.has(key(rule.tenant, rule.id))) lane.current.superseded.abort();
     const groupPrefix = `\u0000${rule.tenant}/${rule.id}/`;
     for (const k of [...groups.keys()]) if (k.includes(groupPrefix)) groups.delete(k);
     for (const k of [...strandedSince.keys()]) if (k.includes(groupPrefix)) strandedSince.delete(k);

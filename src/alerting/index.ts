@@ -15,6 +15,7 @@ import { createAlertEngine, type AlertEngine } from './engine.ts';
 import { createNotifier, type ReceiverConfig } from './notify.ts';
 import { redisNotifyLease, soleReplicaLease } from './notify-lease.ts';
 import { createEmbeddedPromQl, createPrometheusPromQl } from './promql.ts';
+import { createMetricNames } from './promql-names.ts';
 import { parseRuleDuration, ruleDurationProblem, type RuleDefaults } from './rules.ts';
 import { watchRulesFile, type RulesFileWatcher } from './rules-file.ts';
 import { systemClock, type Clock } from './types.ts';
@@ -105,6 +106,9 @@ export async function startAlerting(opts: {
     rulesFileMetrics: () => rulesFile?.metrics() ?? [],
     // Not awaited: the reload's own rule change waits for the one that called this to end.
     onApiRuleGone: () => void rulesFile?.reloadIfRefusedByApply(),
+    // NO_DATA on metrics counts the embedded store's points, whose names PROMQL rules read this way too.
+    metricNames: createMetricNames(opts.metrics),
+    tickNs: BigInt(cfg.tickMs) * 1_000_000n,
   });
   await engine.start();
 

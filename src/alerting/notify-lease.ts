@@ -6,7 +6,7 @@
 // not hold it still update their notification state as if they had sent, so a new holder neither
 // repeats what was sent nor misses a resolution.
 import { randomUUID } from 'node:crypto';
-import { Redis, reconnectDelayMs } from '../startup/ioredis.ts';
+import { logConnectionErrors, Redis, reconnectDelayMs } from '../startup/ioredis.ts';
 import type { Logger } from 'pino';
 
 export interface NotifyLease {
@@ -45,7 +45,7 @@ export function redisNotifyLease(opts: RedisLeaseOptions): NotifyLease & { repli
   const now = opts.now ?? Date.now;
   const replicaId = randomUUID();
   const redis = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5000, enableOfflineQueue: false, retryStrategy: reconnectDelayMs });
-  redis.on('error', (err: Error) => opts.logger.warn({ err: err.message }, 'redis connection error (alerting lease)'));
+  logConnectionErrors(redis, opts.logger, {}, 'redis connection error (alerting lease)');
   let connecting: Promise<void> | undefined;
   let held = false;
   // When Redis last answered; after a lease's length without an answer nobody can know who holds

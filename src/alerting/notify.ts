@@ -2,7 +2,8 @@
 // with retries and exponential backoff. The caller learns each delivery's outcome (for
 // `lastNotificationError`); a failing receiver never blocks evaluation.
 import type { Logger } from 'pino';
-import { nonFiniteText } from './rules.ts';
+import { valueText } from './rules.ts';
+import { alertmanagerFingerprint } from './silences.ts';
 import type { AlertInstance } from './types.ts';
 import { parseRetryAfter } from '../../ingest/exporters/helpers/settings.ts';
 
@@ -28,9 +29,9 @@ export interface Notification {
   receiver: ReceiverConfig;
   tenant: string;
   groupKey: string;
-  /** The rule's groupBy labels and `tenant` (groups never span tenants), as sentLabels gives them. */
+  /** The rule's groupBy labels the group's alerts have, and `tenant` (groups never span tenants), as sentLabels gives them. */
   groupLabels: Record<string, string>;
-  /** The firing alerts of the group and those resolved since the last message. */
+  /** The firing alerts of the group (of every rule whose alerts it holds) and those resolved since the last message. */
   alerts: AlertInstance[];
   ruleIds: string[];
   /** Alertmanager only: how long after this message its firing alerts stay firing unless sent again (ns). */
@@ -59,12 +60,13 @@ export function sentLabels(tenant: string, labels: Record<string, string>): Reco
 }
 
 const outgoingLabels = (a: AlertInstance) => sentLabels(a.tenant, a.labels);
-/** A value as every receiver gets it: 6 significant digits (19.999999999999996 reads 20); ±Inf and NaN as Prometheus writes them. */
-const valueText = (v: number) => nonFiniteText(v) ?? String(Number(v.toPrecision(6)));
-/** The annotations sent: the rule's, and the value. */
+/**
+ * The annotations sent: the rule's, and `value` (the value as valueText writes it, as `{{ $value }}`
+ * does), which Prometheus does not add; a rule's own `value` annotation is sent as it is instead.
+ */
 const outgoingAnnotations = (a: AlertInstance): Record<string, string> => ({
-  ...a.annotations,
   ...(a.value !== null && { value: valueText(a.value) }),
+  ...a.annotations,
 });
 
 /** Alertmanager's group key for a group: `{}:{alertname="Errors", service="checkout"}`, labels sorted. */
@@ -96,7 +98,9 @@ export function webhookPayload(n: Notification, externalUrl: string): Record<str
       startsAt: iso(a.firedAt ?? a.activeAt),
       endsAt: a.state === 'FIRING' ? ZERO_TIME : iso(a.resolvedAt),
       generatorURL: generatorUrl(externalUrl, a),
-      fingerprint: a.fingerprint,
+      // Alertmanager's own ID of the label set (what its API and amtool show), not the engine's
+      // per-rule ID: a tool can match this alert against Alertmanager's.
+      fingerprint: alertmanagerFingerprint(outgoingLabels(a)),
     })),
   };
 }
@@ -179,8 +183,11 @@ function reasonOf(err: unknown): string {
 }
 
 export interface Notifier {
-  /** Delivers with retries; resolves with null on success or the last error's message. Never rejects. */
-  send(n: Notification): Promise<string | null>;
+  /**
+   * Delivers with retries; resolves with null on success or the last error's message. Never rejects.
+   * Once `superseded` aborts (a newer message for the group is waiting), it makes no further attempt.
+   */
+  send(n: Notification, superseded?: AbortSignal): Promise<string | null>;
   /** Cuts retry waits short (at shutdown): deliveries in flight end after their current attempt. */
   close(): void;
 }
@@ -235,13 +242,18 @@ export function createNotifier(opts: { retry: RetryPolicy; externalUrl: string; 
   }
 
   return {
-    async send(n) {
+    async send(n, superseded) {
       const { url, body } = request(n);
       let lastError = '';
       let waitAsked = 0;
+      const stopReason = (i: number) =>
+        closing.signal.aborted ? `${lastError} (gave up after ${i} attempts: the gateway is stopping)`
+        : superseded?.aborted ? `${lastError} (not retried after ${i} attempts: a newer message for the group replaces it)`
+        : null;
       for (let i = 0; i < retry.attempts; i++) {
         if (i > 0) {
-          if (closing.signal.aborted) return `${lastError} (gave up after ${i} attempts: the gateway is stopping)`;
+          const stop = stopReason(i);
+          if (stop !== null) return stop;
           // Jitter spreads retries of many groups to one receiver; a receiver's Retry-After (Slack's
           // rate limit answers 429 with one) is waited for in full when longer.
           const backoff = Math.min(retry.maxBackoffMs, retry.initialBackoffMs * 2 ** (i - 1)) * (0.8 + Math.random() * 0.4);
@@ -250,11 +262,14 @@ export function createNotifier(opts: { retry: RetryPolicy; externalUrl: string; 
             function done() {
               clearTimeout(timer);
               closing.signal.removeEventListener('abort', done);
+              superseded?.removeEventListener('abort', done);
               resolve();
             }
             closing.signal.addEventListener('abort', done);
+            superseded?.addEventListener('abort', done);
           });
-          if (closing.signal.aborted) return `${lastError} (gave up after ${i} attempts: the gateway is stopping)`;
+          const stopped = stopReason(i);
+          if (stopped !== null) return stopped;
         }
         try {
           await attempt(url, body, n.receiver.headers ?? {});

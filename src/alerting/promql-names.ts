@@ -41,17 +41,52 @@ function prometheusNames(name: string, k: Known): Map<string, HistogramPart | un
 }
 
 /**
- * The label key a rule's label stands for among a metric's keys: the key itself, else the one
- * whose Prometheus label name it is (the first, when several share it); else itself, which
- * matches nothing, as in Prometheus.
+ * The resource attributes the Prometheus exporter writes as target labels rather than by their
+ * label names (ingest/exporters/prometheus/translate.ts, resourceTarget): `job` is service.name
+ * (with service.namespace before it there, which the embedded store's series do not carry) and
+ * `instance` service.instance.id.
+ */
+const TARGET_LABELS: Readonly<Record<string, string>> = { 'service.name': 'job', 'service.instance.id': 'instance' };
+const TARGET_KEYS: Readonly<Record<string, string>> = { job: 'service.name', instance: 'service.instance.id' };
+
+/**
+ * The label key a rule's label stands for among a metric's keys: the key itself, else the resource
+ * attribute a target label (`job`, `instance`) is written from, else the one whose Prometheus label
+ * name it is (the first, when several share it); else itself, which matches nothing, as in Prometheus.
  */
 export function storedLabel(label: string, keys: Iterable<string>): string {
   let translated: string | undefined;
+  const target = TARGET_KEYS[label];
   for (const key of keys) {
     if (key === label) return key;
-    if (translated === undefined && labelName(key) === label) translated = key;
+    if (key === target) translated = key;
+    else if (translated === undefined && labelName(key) === label) translated = key;
   }
   return translated ?? label;
+}
+
+/**
+ * A stored series' labels (OTel keys: `service.name`, `http.route`) as the Prometheus exporter
+ * writes that series' labels, so an alert carries on the embedded store the labels it carries on
+ * Prometheus: each key by labelName (keys that come out the same join their values with `;` in key
+ * order), service.name as `job` and service.instance.id as `instance` (which win over an attribute
+ * of that name); empty values are left out, as Prometheus has no empty label.
+ */
+export function prometheusSeriesLabels(stored: Record<string, string>): Record<string, string> {
+  const grouped = new Map<string, [string, string][]>();
+  for (const [key, value] of Object.entries(stored)) {
+    if (TARGET_LABELS[key] !== undefined) continue;
+    const name = labelName(key);
+    grouped.set(name, [...(grouped.get(name) ?? []), [key, value]]);
+  }
+  const out: Record<string, string> = {};
+  for (const [name, list] of grouped) {
+    list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    out[name] = list.map((e) => e[1]).join(';');
+  }
+  for (const [key, name] of Object.entries(TARGET_LABELS)) if (stored[key] !== undefined) out[name] = stored[key];
+  for (const name of Object.keys(out)) if (out[name] === '') delete out[name];
+  return out;
 }
 
 export interface MetricNames {

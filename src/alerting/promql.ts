@@ -13,7 +13,8 @@
 // silently evaluates to something else; rules are checked when created, updated or loaded from the
 // rules file (`check`), not only when evaluated. On Prometheus, `check` has Prometheus parse it.
 import { StoreError, type MetricStore, type StoredExemplar, type TimeRange } from '../stores/types.ts';
-import { createMetricNames, storedLabel, type StoredMetric } from './promql-names.ts';
+import { labelName } from '../stores/prometheus/names.ts';
+import { createMetricNames, prometheusSeriesLabels, storedLabel, type StoredMetric } from './promql-names.ts';
 import { parseRuleDuration, ruleDurationProblem } from './rules.ts';
 import type { PromQlEvaluator, PromQlSample, TraceExemplar } from './types.ts';
 
@@ -298,8 +299,20 @@ function exemplarsOf(list: readonly StoredExemplar[]): TraceExemplar[] {
     .map((e) => ({ traceId: e.traceId, spanId: e.spanId, durationNano: null, error: false }));
 }
 
+/** A group's labels (`by (…)` names and values) as Prometheus gives them: valid label names, and no empty values (a label the series lack). */
+function byLabels(entries: Iterable<[string, string]>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of entries) if (value !== '') out[labelName(name)] = value;
+  return out;
+}
+
 /** Prometheus' default lookback for an instant selector. */
 const LOOKBACK_NS = 300_000_000_000n;
+
+/** A sample with the stored labels of its series (OTel keys), which `by (…)` reads. */
+interface StoredSample extends PromQlSample {
+  stored: Record<string, string>;
+}
 
 export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
   const names = createMetricNames(metrics);
@@ -315,14 +328,18 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
     return q.quantileBy === undefined ? { labels } : { labels, quantileBy: q.quantileBy.map((l) => storedLabel(l, keys)) };
   }
 
-  /** A group's labels as the rule names them (`http_route`), not as stored (`http.route`). */
-  function ruleLabels(labels: Record<string, string>, ruleBy: readonly string[] | undefined, storedBy: readonly string[] | undefined): Record<string, string> {
-    if (!ruleBy || !storedBy) return labels;
-    return Object.fromEntries(Object.entries(labels).map(([k, v]) => [ruleBy[storedBy.indexOf(k)] ?? k, v]));
+  /**
+   * A series' labels as Prometheus would give them: a group's as the rule's `by` names them
+   * (`http_route`, not `http.route` as stored), a series' own as the Prometheus exporter names them
+   * (prometheusSeriesLabels: `job`, `http_route`); no empty ones.
+   */
+  function resultLabels(labels: Record<string, string>, ruleBy: readonly string[] | undefined, storedBy: readonly string[] | undefined): Record<string, string> {
+    if (!ruleBy || !storedBy) return prometheusSeriesLabels(labels);
+    return byLabels(Object.entries(labels).map(([k, v]) => [ruleBy[storedBy.indexOf(k)] ?? k, v]));
   }
 
   /** One stored metric's samples for the query: one series each, over one step covering the window. */
-  async function storedSamples(tenant: string, expr: string, q: PromQlSubsetQuery, m: StoredMetric, window: Required<TimeRange>): Promise<PromQlSample[]> {
+  async function storedSamples(tenant: string, expr: string, q: PromQlSubsetQuery, m: StoredMetric, window: Required<TimeRange>): Promise<StoredSample[]> {
     if (m.part === 'bucket' && q.quantile === undefined) throw new PromQlError(`PromQL ${JSON.stringify(expr)}: ${q.metric} is read by histogram_quantile only; rate() or increase() of ${m.name}'s observations is of ${q.metric.replace(/_bucket$/, '_count')}`);
     if (m.part === 'sum') throw new PromQlError(`PromQL ${JSON.stringify(expr)}: the sum of ${m.name}'s observations (${q.metric}) is not in the embedded subset; ${EMBEDDED_PROMQL_SUBSET}`);
     const stepNano = window.to - window.from + 1n;
@@ -346,7 +363,7 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
         if (err instanceof StoreError && err.code === 'BAD_QUERY') throw new PromQlError(`PromQL ${JSON.stringify(expr)}: ${err.message}`);
         throw err;
       });
-    const samples: PromQlSample[] = [];
+    const samples: StoredSample[] = [];
     for (const s of series) {
       const points = s.points.filter((p) => p.value !== null);
       if (points.length === 0) continue;
@@ -359,8 +376,8 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
         if (q.fn === 'increase' && !counted) value *= Number(stepNano) / 1e9;
       }
       // As in Prometheus, rate() and increase() drop the metric name.
-      const labels = ruleLabels(s.labels, q.quantileBy, quantileBy);
-      samples.push({ labels: q.fn ? labels : { __name__: q.metric, ...labels }, value, exemplars: exemplarsOf(s.exemplars) });
+      const labels = resultLabels(s.labels, q.quantileBy, quantileBy);
+      samples.push({ labels: q.fn ? labels : { __name__: q.metric, ...labels }, stored: s.labels, value, exemplars: exemplarsOf(s.exemplars) });
     }
     return samples;
   }
@@ -385,12 +402,13 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
       // A name the store has in neither form answers nothing, as in Prometheus: SDKs export a
       // counter only from its first increment, so an error counter may not exist until it fires.
       if (stored.length === 0) return [];
-      const samples: PromQlSample[] = [];
+      const samples: StoredSample[] = [];
       for (const m of stored) samples.push(...(await storedSamples(tenant, expr, q, m, window)));
-      if (!q.aggregation) return samples;
+      if (!q.aggregation) return samples.map(({ labels, value, exemplars }) => ({ labels, value, ...(exemplars && { exemplars }) }));
       const groups = new Map<string, { labels: Record<string, string>; values: number[]; exemplars: TraceExemplar[] }>();
       for (const s of samples) {
-        const labels = Object.fromEntries(q.aggregation.by.map((l) => [l, s.labels[storedLabel(l, Object.keys(s.labels))] ?? '']));
+        // Grouped by the stored labels, each `by` label read as a matcher's is (promql-names.ts).
+        const labels = byLabels(q.aggregation.by.map((l): [string, string] => [l, s.stored[storedLabel(l, Object.keys(s.stored))] ?? '']));
         const key = JSON.stringify(labels);
         const g = groups.get(key) ?? { labels, values: [], exemplars: [] };
         g.values.push(s.value);

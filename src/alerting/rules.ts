@@ -228,6 +228,9 @@ export function parseRule(
       if (signal === 'metrics') {
         if (typeof r.metric !== 'string' || r.metric === '') throw bad(`${where}.metric`, 'a NO_DATA rule on metrics needs a metric name');
         rule.metric = r.metric;
+        // The filter language is the spans' and logs'; taking it here and ignoring it would watch
+        // other points than the rule says.
+        if (r.filter != null) throw bad(`${where}.filter`, 'a NO_DATA rule on metrics takes no filter; name the metric with metric and the services (resource service.name) with services');
       } else {
         rule.filter = filterOf(r.filter, `${where}.filter`, signal);
       }
@@ -284,6 +287,15 @@ export function compare(value: number, comparator: Comparator, threshold: number
     case 'NEQ':
       return value !== threshold;
   }
+}
+
+/**
+ * An alert's value as text, the same in `{{ $value }}` and in every receiver (the Slack line, the
+ * `value` annotation): 6 significant digits, so float noise does not show (19.999999999999996 reads
+ * 20, 1.2e-7 stays 1.2e-7); ±Inf and NaN as Prometheus writes them.
+ */
+export function valueText(value: number): string {
+  return nonFiniteText(value) ?? String(Number(value.toPrecision(6)));
 }
 
 /** How Prometheus writes the values JS numbers print otherwise (`Infinity`): `+Inf`, `-Inf`, `NaN`; null for a finite one. */

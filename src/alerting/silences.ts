@@ -77,6 +77,31 @@ export function silenceMatches(s: Silence, labels: Record<string, string>): bool
   return s.matchers.every((m) => compileMatcher(m)(labels));
 }
 
+const FNV64_OFFSET = 0xcbf29ce484222325n;
+const FNV64_PRIME = 0x100000001b3n;
+const U64 = (1n << 64n) - 1n;
+const utf8 = new TextEncoder();
+
+/**
+ * Alertmanager's fingerprint of a label set (prometheus/common model.LabelSet.Fingerprint): FNV-1a
+ * 64 over the label names in sorted order, each name and value followed by the 0xff separator byte,
+ * as 16 hex digits. What Alertmanager's webhook, API and amtool show for an alert of these labels.
+ */
+export function alertmanagerFingerprint(labels: Record<string, string>): string {
+  let h = FNV64_OFFSET;
+  const add = (bytes: Uint8Array) => {
+    for (const b of bytes) h = ((h ^ BigInt(b)) * FNV64_PRIME) & U64;
+  };
+  const separator = Uint8Array.of(0xff);
+  for (const name of Object.keys(labels).sort()) {
+    add(utf8.encode(name));
+    add(separator);
+    add(utf8.encode(labels[name]!));
+    add(separator);
+  }
+  return h.toString(16).padStart(16, '0');
+}
+
 /** Stable ID of a label set within a rule (rule + labels is the deduplication key). */
 export function fingerprint(ruleId: string, labels: Record<string, string>): string {
   const h = createHash('sha256');

@@ -23,16 +23,16 @@ export interface AlertRule {
   source: 'file' | 'api';
   /** PROMQL: the expression; every series it returns is one alert instance. */
   expr?: string;
-  /** SPAN_*: only these services / operations (span names); empty = all. */
+  /** SPAN_*, LOG_COUNT and NO_DATA (any signal): only these services (resource service.name); operations (span names): SPAN_* only; empty = all. */
   services?: string[];
   operations?: string[];
   /** SPAN_* and LOG_COUNT: one series per distinct value of these (default: service for spans, none for logs). */
   by?: SeriesDimension[];
   /** SPAN_LATENCY_QUANTILE: 0 < q < 1; the value is in milliseconds. */
   quantile?: number;
-  /** Extra condition on the spans / logs counted (the search filter language, without a time range). */
+  /** Extra condition on the spans / logs counted (the search filter language, without a time range); not for NO_DATA on metrics. */
   filter?: TelemetryFilter;
-  /** NO_DATA: which signal must keep arriving; `metric` names the metric for 'metrics'. */
+  /** NO_DATA: which signal must keep arriving; `metric` names the metric for 'metrics' (stored OTel name or Prometheus name, as in PROMQL). */
   signal?: NoDataSignal;
   metric?: string;
   threshold: number;
@@ -189,7 +189,8 @@ export interface CountQuery {
 export interface AlertSignals {
   spanStats(tenant: string, q: SpanStatsQuery): Promise<SpanStats[]>;
   logCounts(tenant: string, q: CountQuery): Promise<{ labels: Record<string, string>; count: number }[]>;
-  metricPointCount(tenant: string, name: string, range: Required<TimeRange>): Promise<number>;
+  /** Points of these stored metrics in the range; with `services`, only those of resources whose service.name is one of them. */
+  metricPointCount(tenant: string, q: { names: string[]; services?: string[]; range: Required<TimeRange> }): Promise<number>;
   /** Spans matching the filter, worst first: errors first, then slowest. */
   worstSpans(tenant: string, q: { range: Required<TimeRange>; filter: TelemetryFilter; limit: number }): Promise<TraceExemplar[]>;
   /** Trace IDs of logs matching the filter, newest first. */

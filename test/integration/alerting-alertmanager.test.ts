@@ -8,6 +8,7 @@ import { buildApp, type App } from '../../src/app.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { testConfig } from '../helpers/gateway.ts';
 import type { AlertEngine } from '../../src/alerting/engine.ts';
+import { alertmanagerFingerprint } from '../../src/alerting/silences.ts';
 import { ALERTMANAGER_BIN, startAlertmanager, type Alertmanager } from '../helpers/alertmanager.ts';
 import { gql, gqlData } from '../helpers/graphql-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -142,6 +143,39 @@ describe('alerting: PROMQL on the embedded store, forwarded to a real Alertmanag
     await engine.idle();
     assert.equal(engine.instances('acme', ruleId)[0]!.state, 'RESOLVED');
     await waitFor(amAlerts, (a) => a.length === 0, 'Alertmanager to drop the resolved alert');
+  });
+
+  test('a series without aggregation alerts with the labels Prometheus would give it (job, no __name__ nor OTel keys), which Alertmanager takes', async () => {
+    // QA round 27 (D1): rate(m{…}) and a bare selector kept service.name (and __name__), which
+    // Alertmanager refuses with 400 "invalid label set", so the alert never reached it.
+    const amAlerts = async (name: string) =>
+      ((await (await fetch(`${am.url}/api/v2/alerts`)).json()) as { labels: Record<string, string>; fingerprint: string }[]).filter((a) => a.labels.alertname === name);
+    const ids: string[] = [];
+    for (const [name, expr] of [['RawRate', 'rate(http_errors_total{route="/pay"}[5m])'], ['RawCount', 'http_errors_total{route="/pay"}']] as const) {
+      const created = await gqlData<{ createAlertRule: { id: string } }>(
+        graphqlUrl,
+        `mutation($i: AlertRuleInput!) { createAlertRule(input: $i) { id } }`,
+        { i: { name, kind: 'PROMQL', expr, threshold: 0.5, comparator: 'GT', interval: '1m', annotations: { summary: '{{ $labels.route }} of {{ $labels.job }}' } } },
+        H,
+      );
+      ids.push(created.createAlertRule.id);
+    }
+    // Minute 8: /pay counted 60 a minute since minute 5.
+    clock.t = T0 + 8n * MIN;
+    await engine.tick();
+    await engine.idle();
+    for (const [i, name] of ['RawRate', 'RawCount'].entries()) {
+      const [inst] = engine.instances('acme', ids[i]!);
+      assert.deepEqual(inst!.labels, { alertname: name, job: 'checkout', route: '/pay' });
+      assert.equal(inst!.annotations.summary, '/pay of checkout');
+      assert.equal(engine.status('acme', ids[i]!).lastNotificationError, null);
+      const [listed] = await waitFor(() => amAlerts(name), (a) => a.length === 1, `${name} in Alertmanager`);
+      assert.deepEqual(listed!.labels, { alertname: name, job: 'checkout', route: '/pay', tenant: 'acme' });
+      // D6: the fingerprint the webhook carries is the one Alertmanager gives the alert.
+      assert.equal(alertmanagerFingerprint(listed!.labels), listed!.fingerprint);
+    }
+    for (const id of ids) await engine.deleteRule('acme', id);
+    await engine.idle();
   });
 
   test('PromQL outside the embedded subset is refused when the rule is created, naming what is outside it and the subset', async () => {

@@ -48,13 +48,14 @@ export function createAlertSignals(db: Db): AlertSignals {
       return rows.map((r) => ({ labels: labelsOf(r, q.by), count: Number(r.n) }));
     },
 
-    async metricPointCount(tenant, name, range) {
-      const rows = await db.query('SELECT count(*) AS n FROM metric_points WHERE tenant = $1 AND name = $2 AND time_ns >= $3 AND time_ns <= $4', [
-        tenant,
-        name,
-        range.from,
-        range.to,
-      ]);
+    async metricPointCount(tenant, q) {
+      if (q.names.length === 0) return 0;
+      const p = params([tenant, q.range.from, q.range.to]);
+      const services = q.services?.length ? ` AND service_name IN (${q.services.map((s) => p.add(s)).join(', ')})` : '';
+      const rows = await db.query(
+        `SELECT count(*) AS n FROM metric_points WHERE tenant = $1 AND time_ns >= $2 AND time_ns <= $3 AND name IN (${q.names.map((n) => p.add(n)).join(', ')})${services}`,
+        p.values,
+      );
       return Number(rows[0]?.n ?? 0);
     },
 

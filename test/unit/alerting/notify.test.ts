@@ -178,3 +178,52 @@ test("a receiver's Retry-After is waited for, and a 4xx it answers is not sent a
     await hook.close();
   }
 });
+
+test('the webhook fingerprint is Alertmanager’s fingerprint of the labels as sent (FNV-1a 64), the value Alertmanager itself gives the same alert', async () => {
+  // QA round 27 (D6): the real Alertmanager 0.25 posted c7ae0b8c011c3b01 for this alert, teleql a hash of its rule ID and labels.
+  const { alertmanagerFingerprint } = await import('../../../src/alerting/silences.ts');
+  assert.equal(alertmanagerFingerprint({ tenant: 'pq3', severity: 'warn', http_route: '/a', alertname: 'AmRaw' }), 'c7ae0b8c011c3b01');
+  // Alertmanager's empty label set: the FNV-64 offset basis.
+  assert.equal(alertmanagerFingerprint({}), 'cbf29ce484222325');
+  const p = webhookPayload(
+    { ...notification([alert({ tenant: 'pq3', fingerprint: 'rule-scoped-id', labels: { alertname: 'AmRaw', http_route: '/a', severity: 'warn' } })]), tenant: 'pq3' },
+    '',
+  );
+  assert.equal((p.alerts as { fingerprint: string }[])[0]!.fingerprint, 'c7ae0b8c011c3b01');
+});
+
+test('the value annotation does not replace a rule’s own annotation of that name', () => {
+  const [a] = webhookPayload(notification([alert({ value: 3, annotations: { value: 'mine' } })]), '').alerts as { annotations: Record<string, string> }[];
+  assert.equal(a!.annotations.value, 'mine');
+  const [posted] = alertmanagerPayload(notification([alert({ value: 3, annotations: { value: 'mine' } })]), '');
+  assert.equal((posted!.annotations as Record<string, string>).value, 'mine');
+  const [own] = webhookPayload(notification([alert({ value: 1.2e-7, annotations: {} })]), '').alerts as { annotations: Record<string, string> }[];
+  assert.equal(own!.annotations.value, '1.2e-7');
+});
+
+test('a delivery whose group has a newer message makes no further attempt once superseded', async () => {
+  const { createServer } = await import('node:http');
+  const { silentLogger } = await import('../../../src/logger.ts');
+  const { createNotifier } = await import('../../../src/alerting/notify.ts');
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests++;
+    req.resume();
+    res.writeHead(503).end('busy');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  try {
+    // A backoff of a minute: the message would wait in it but for the newer one.
+    const notifier = createNotifier({ retry: { attempts: 5, initialBackoffMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 5000 }, externalUrl: '', logger: silentLogger() });
+    const superseded = new AbortController();
+    const n = { ...notification([alert({})]), receiver: { name: 'ops', type: 'webhook' as const, url: `http://127.0.0.1:${port}/` } };
+    const sending = notifier.send(n, superseded.signal);
+    while (requests === 0) await new Promise((r) => setTimeout(r, 5));
+    superseded.abort();
+    assert.match((await sending)!, /^ops \(webhook\): HTTP 503: busy \(not retried after 1 attempts: a newer message for the group replaces it\)$/);
+    assert.equal(requests, 1);
+  } finally {
+    server.close();
+  }
+});

@@ -74,7 +74,8 @@ test('the embedded subset evaluates histogram_quantile and rate of a histogram p
     const at = T0 + 30n * SEC;
     // The window saw 4 observations in (10, 100] and 1 above: rank 2.5 is 10 + 90 × 2.5/4.
     const [p50] = await promql.query('t', 'histogram_quantile(0.5, rate(latency[1m]))', at);
-    assert.deepEqual([p50!.labels['service.name'], p50!.value], ['a', 66.25]);
+    // Labelled as on Prometheus: service.name is the exporter's `job`.
+    assert.deepEqual([p50!.labels, p50!.value], [{ job: 'a' }, 66.25]);
     const [rate] = await promql.query('t', 'rate(latency[1m])', at);
     assert.equal(rate!.value, 5 / 60.000000001);
     await assert.rejects(promql.query('t', 'latency', at), (err: unknown) => err instanceof PromQlError && /latency is a histogram/.test(err.message));
@@ -88,7 +89,9 @@ test('the embedded subset evaluates histogram_quantile and rate of a histogram p
     const [all, ...none] = await promql.query('t', 'histogram_quantile(0.5, sum by (le) (rate(latency[1m])))', at);
     assert.deepEqual([all!.labels, all!.value, none.length], [{}, 10 + 90 * (0.5 / 4), 0]);
     const byService = await promql.query('t', 'histogram_quantile(0.5, sum by (le, service.name) (rate(latency[1m])))', at);
-    assert.deepEqual(byService.map((x) => [x.labels['service.name'], x.value]), [['a', 66.25], ['b', 5]]);
+    assert.deepEqual(byService.map((x) => [x.labels.service_name, x.value]), [['a', 66.25], ['b', 5]]);
+    const byJob = await promql.query('t', 'histogram_quantile(0.5, sum by (le, job) (rate(latency[1m])))', at);
+    assert.deepEqual(byJob.map((x) => [x.labels, x.value]), [[{ job: 'a' }, 66.25], [{ job: 'b' }, 5]]);
   } finally {
     await store.close();
   }
@@ -102,7 +105,7 @@ test('the embedded subset reads a gauge at +Inf as +Inf, so a GT rule on it fire
     const d = { name: 'ratio', type: 'gauge' as const, aggregationTemporality: 0 as const };
     await store.writer.writeMetrics([metricPoint(gauge(Infinity), d, { tenant: 't', resource: resource('a') }), metricPoint(gauge(-Infinity), d, { tenant: 't', resource: resource('b') })]);
     const samples = await createEmbeddedPromQl(store.metrics).query('t', 'ratio', T0 + SEC);
-    assert.deepEqual(samples.map((x) => [x.labels['service.name'], x.value]), [['a', Infinity], ['b', -Infinity]]);
+    assert.deepEqual(samples.map((x) => [x.labels.job, x.value]), [['a', Infinity], ['b', -Infinity]]);
   } finally {
     await store.close();
   }
@@ -188,7 +191,7 @@ describe('the embedded subset over counters and histograms counted in a 2h windo
   });
   after(() => store?.close());
   const query = (expr: string) => createEmbeddedPromQl(store.metrics).query('t', expr, at);
-  const values = (samples: PromQlSample[], label = 'http.route') => samples.map((x) => [x.labels[label], x.value]);
+  const values = (samples: PromQlSample[], label = 'http_route') => samples.map((x) => [x.labels[label], x.value]);
 
   it('increase() is what was counted, exactly', async () => {
     assert.deepEqual(values(await query('increase(qa.requests{http.route="/a"}[2h])')), [['/a', 125]]);
@@ -201,12 +204,23 @@ describe('the embedded subset over counters and histograms counted in a 2h windo
   it('a Prometheus-style metric or label name reads the stored OTel metric, as the exporter names it', async () => {
     assert.deepEqual(values(await query('increase(qa_requests_total{http_route="/a"}[2h])')), [['/a', 125]]);
     assert.deepEqual(values(await query('increase(qa.requests{http_route="/b"}[2h])')), [['/b', 57]]);
-    assert.deepEqual(values(await query('sum by (http_route) (increase(qa_requests_total[2h]))'), 'http_route'), [['/a', 125], ['/b', 57]]);
+    assert.deepEqual(values(await query('sum by (http_route) (increase(qa_requests_total[2h]))')), [['/a', 125], ['/b', 57]]);
     assert.deepEqual(values(await query('increase(qa_latency_milliseconds_count[2h])')), [['/a', 6]]);
     // 6 observations: 1 ≤ 10, 4 in (10, 100], 1 above; rank 3 is 10 + 90 × 2/4.
     const [p50] = await query('histogram_quantile(0.5, sum by (le, http_route) (rate(qa_latency_milliseconds_bucket[2h])))');
     assert.deepEqual([p50!.labels, p50!.value], [{ http_route: '/a' }, 55]);
     await assert.rejects(query('rate(qa_latency_milliseconds_bucket[2h])'), (err: unknown) => err instanceof PromQlError && /histogram_quantile only/.test(err.message));
+  });
+
+  it('series carry the labels Prometheus would give them: label names as the exporter writes them, service.name as job, no empty label', async () => {
+    // Found by QA (round 27, D1): a bare selector or rate() kept the OTel keys (service.name,
+    // http.route), which Alertmanager, silences and {{ $labels.x }} cannot take.
+    const [bare] = await query('qa_requests_total{http_route="/a"}');
+    assert.deepEqual(bare!.labels, { __name__: 'qa_requests_total', http_route: '/a', job: 'shop' });
+    const [inc] = await query('increase(qa_requests_total{http_route="/a"}[2h])');
+    assert.deepEqual(inc!.labels, { http_route: '/a', job: 'shop' });
+    // `job` reads service.name, as a rule written for Prometheus says it; a by label no series has is left out.
+    assert.deepEqual((await query('sum by (job, cluster) (increase(qa_requests_total{job="shop"}[2h]))')).map((x) => [x.labels, x.value]), [[{ job: 'shop' }, 182]]);
   });
 
   it('a metric the store does not have (yet) by either name answers nothing, as in Prometheus', async () => {

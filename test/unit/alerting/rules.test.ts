@@ -106,6 +106,16 @@ test('NO_DATA fires on a count equal to 0 unless told otherwise', () => {
   assert.ok(!compare(3, r.comparator, r.threshold));
 });
 
+test('NO_DATA on metrics takes services but refuses a filter it could not honour', () => {
+  // QA round 27 (D3): the filter was dropped without a word.
+  const r = parseRule({ name: 'quiet', kind: 'NO_DATA', signal: 'metrics', metric: 'qa_requests_total', services: ['ghost2'] }, base);
+  assert.deepEqual([r.metric, r.services, r.filter], ['qa_requests_total', ['ghost2'], undefined]);
+  assert.throws(
+    () => parseRule({ name: 'quiet', kind: 'NO_DATA', signal: 'metrics', metric: 'qa.requests', filter: { service: ['ghost2'] } }, base),
+    /^AlertingError: rule\.filter: a NO_DATA rule on metrics takes no filter; name the metric with metric and the services \(resource service\.name\) with services$/,
+  );
+});
+
 test('the rules file names the rule and field of the first problem, and ids default to names', () => {
   const rules = parseRulesFile('rules:\n  - name: A\n    kind: NO_DATA\n  - name: B\n    tenant: acme\n    kind: NO_DATA\n', 'rules.yaml');
   assert.deepEqual(rules.map((r) => [r.id, r.tenant, r.source]), [['A', 'default', 'file'], ['B', 'acme', 'file']]);
