@@ -1,7 +1,7 @@
 // OTLP request bodies → model records, and the bodies we answer with. Shared by HTTP and gRPC.
 import { parse as parseLossless } from 'lossless-json';
 import type { LogRecord, MetricPoint, Signal, SignalItems, SpanRecord } from '../model/telemetry.ts';
-import { type Decoded, type Msg, OtlpDecodeError, type Rejection, roundedIntegerCount } from './convert-common.ts';
+import { type Decoded, JSON_KEY_DEPTH, type Msg, OtlpDecodeError, type Rejection, roundedIntegerCount } from './convert-common.ts';
 import { logsFromOtlp } from './convert-logs.ts';
 import { metricPointsFromOtlp } from './convert-metrics.ts';
 import { spansFromOtlp } from './convert-traces.ts';
@@ -102,7 +102,7 @@ const COLON = 58;
 const JSON_SPACE = new Set([9, 10, 13, 32]);
 
 function camelizeKeys(v: unknown, depth: number): void {
-  if (depth > 200 || typeof v !== 'object' || v === null) return;
+  if (depth > JSON_KEY_DEPTH || typeof v !== 'object' || v === null) return;
   if (Array.isArray(v)) {
     for (const e of v) camelizeKeys(e, depth + 1);
     return;
@@ -165,6 +165,20 @@ export function encodeStatus(format: OtlpFormat, code: number, message: string):
   const type = otlpProto().status;
   return Buffer.from(type.encode(type.fromObject({ code, message })).finish());
 }
+
+/**
+ * The google.rpc.Status a gRPC error carries in its `grpc-status-details-bin` trailer, with a
+ * google.rpc.RetryInfo detail: OTLP clients (the Collector's exporters) retry RESOURCE_EXHAUSTED
+ * only when it carries one, after its `retry_delay`.
+ */
+export function encodeRetryStatus(code: number, message: string, retryAfterSeconds: number): Buffer {
+  const { status, retryInfo } = otlpProto();
+  const seconds = Math.max(0, Math.ceil(retryAfterSeconds));
+  const detail = retryInfo.encode(retryInfo.fromObject({ retryDelay: { seconds } })).finish();
+  const body = status.fromObject({ code, message, details: [{ type_url: RETRY_INFO_TYPE_URL, value: detail }] });
+  return Buffer.from(status.encode(body).finish());
+}
+const RETRY_INFO_TYPE_URL = 'type.googleapis.com/google.rpc.RetryInfo';
 
 /**
  * The google.rpc.Status of an OTLP/HTTP error answer (protobuf or JSON, by its Content-Type); null

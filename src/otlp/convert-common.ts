@@ -16,8 +16,30 @@ export class OtlpDecodeError extends Error {
 }
 
 const EMPTY: Msg = Object.freeze({});
-/** Deeper AnyValues are refused; protobufjs stops at 100 message levels, which is about 50 AnyValues. */
-const MAX_ANY_VALUE_DEPTH = 64;
+
+// One nesting rule for every encoding. An AnyValue nested deeper than MAX_ANY_VALUE_DEPTH refuses
+// its item (partial success), whether it came as OTLP/JSON (either key style) or protobuf, and
+// whatever the receiver accepts the encoder (Jaeger exporter, spill) can write. The codec's other
+// depth limits are derived from it here and applied where the codec is configured (proto.ts, codec.ts).
+
+/** Deeper AnyValues are refused, item by item. */
+export const MAX_ANY_VALUE_DEPTH = 64;
+/**
+ * protobufjs's message-nesting limit, for decode and encode alike (its default, 100, let through
+ * about 32 kvlist levels). An attribute's outermost AnyValue is at most 8 messages deep (request →
+ * resource → scope → metric → histogram → point → exemplar → KeyValue → AnyValue), and each AnyValue
+ * level nests at most 3 more (kvlistValue → KeyValue → AnyValue). Twice the levels the converters
+ * accept: a value nested somewhat too deep still decodes, so the depth check refuses just its item;
+ * only one nested past this (thousands of bytes of nothing but nesting) refuses the whole body, and
+ * the recursion stays far within the stack.
+ */
+export const PROTOBUF_RECURSION_LIMIT = 8 + 3 * 2 * MAX_ANY_VALUE_DEPTH;
+/**
+ * How deep OTLP/JSON's snake_case keys (proto field names) are renamed: an AnyValue at the deepest
+ * accepted level and the one just below it (which the depth check refuses) sit at most
+ * 14 + 4 × (MAX_ANY_VALUE_DEPTH + 1) JSON levels deep (4 per kvlist level: kvlistValue, values, KeyValue, value).
+ */
+export const JSON_KEY_DEPTH = 16 + 4 * (MAX_ANY_VALUE_DEPTH + 1);
 
 export function msg(v: unknown, field: string): Msg {
   if (v == null) return EMPTY;
@@ -63,6 +85,8 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const UINT64_MAX = 2n ** 64n - 1n;
 const UINT32_MAX = 2 ** 32 - 1;
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
 
 let roundedIntegers = 0;
 /**
@@ -100,32 +124,52 @@ export function timeNs(v: unknown, field: string): bigint {
   return ns;
 }
 
-/** A 64-bit count as a number (counts stay far below 2^53). */
+/**
+ * The largest count kept: counts (uint64 / fixed64) are Numbers in the model, exact up to 2^53 − 1.
+ * The store's columns are wider (BIGINT, UBIGINT[]), but a larger count would reach them rounded, and
+ * 2^63 or more would wrap in BIGINT or, in a UBIGINT[], fail the write of the whole batch.
+ */
+const MAX_COUNT = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A 64-bit count (a histogram's count, bucket counts, zero_count) as a number, refused past
+ * MAX_COUNT rather than rounded. Real counts stay far below it.
+ */
 export function uint(v: unknown, field: string): number {
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) {
-    if (!Number.isSafeInteger(v)) roundedIntegers++;
-    return v;
-  }
-  if (v == null) return 0;
-  if (isLong(v) || typeof v === 'string') {
-    const n = int64(v, field);
-    if (n >= 0n) return Number(n);
-  }
-  throw new OtlpDecodeError(`${field} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return unsigned(v, field, MAX_COUNT, (n) => `${field} must be at most ${MAX_COUNT} (a count is kept exactly only to 2^53 - 1), got ${n}`);
 }
 
 /** A uint32 or fixed32 (flags, dropped counts): larger values would wrap in their 32-bit column. */
 export function uint32(v: unknown, field: string): number {
-  const n = uint(v, field);
-  if (n > UINT32_MAX) throw new OtlpDecodeError(`${field} must be an integer from 0 to ${UINT32_MAX}, got ${n}`);
-  return n;
+  return unsigned(v, field, UINT32_MAX, (n) => `${field} must be an integer from 0 to ${UINT32_MAX}, got ${n}`);
 }
 
-export function int(v: unknown, field: string): number {
-  if (typeof v === 'number' && Number.isInteger(v)) return v;
+function unsigned(v: unknown, field: string, max: number, tooLarge: (n: bigint) => string): number {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max) return v;
   if (v == null) return 0;
-  if (typeof v === 'string' && INTEGER.test(v)) return Number(v);
-  throw new OtlpDecodeError(`${field} must be an integer, got ${JSON.stringify(v)}`);
+  if (isLong(v) && v.high === 0 && v.low >>> 0 <= max) return v.low >>> 0; // protobufjs's fixed64, below 2^32
+  let n: bigint | undefined;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) {
+    // Past 2^53 JSON.parse rounded it: the request is parsed again exactly, so the message names the value sent.
+    if (!Number.isSafeInteger(v)) roundedIntegers++;
+    n = BigInt(v);
+  } else if (isLong(v) || typeof v === 'string') n = int64(v, field);
+  if (n === undefined || n < 0n) throw new OtlpDecodeError(`${field} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  if (n > max) throw new OtlpDecodeError(tooLarge(n));
+  return Number(n);
+}
+
+/** An int32 or sint32 (an exponential histogram's scale and offsets): larger values would wrap in their INTEGER column. */
+export function int32(v: unknown, field: string): number {
+  let n: number | undefined;
+  if (typeof v === 'number' && Number.isInteger(v)) {
+    if (!Number.isSafeInteger(v)) roundedIntegers++; // parsed again exactly, for the message
+    n = v;
+  } else if (v == null) n = 0;
+  else if (typeof v === 'string' && INTEGER.test(v)) n = Number(v);
+  if (n === undefined) throw new OtlpDecodeError(`${field} must be an integer, got ${JSON.stringify(v)}`);
+  if (n < INT32_MIN || n > INT32_MAX) throw new OtlpDecodeError(`${field} must be an integer from ${INT32_MIN} to ${INT32_MAX}, got ${typeof v === 'string' ? v : n}`);
+  return n;
 }
 
 /** proto3 JSON writes non-finite doubles as "NaN", "Infinity", "-Infinity". */
@@ -138,9 +182,6 @@ export function double(v: unknown, field: string): number {
   }
   throw new OtlpDecodeError(`${field} must be a number, got ${JSON.stringify(v)}`);
 }
-
-const INT32_MIN = -(2 ** 31);
-const INT32_MAX = 2 ** 31 - 1;
 
 /** An enum as its number, from a number or its proto name; numbers outside 0…`max` are refused. */
 export function enumValue(v: unknown, names: Record<string, number>, max: number, field: string): number {

@@ -17,7 +17,7 @@ import {
   double,
   enumValue,
   has,
-  int,
+  int32,
   int64,
   keyValues,
   list,
@@ -120,7 +120,7 @@ function dataPoint(type: MetricType, p: Msg): MetricPointValue {
         type: 'exponentialHistogram',
         ...base,
         count: uint(p.count, 'count'),
-        scale: int(p.scale, 'scale'),
+        scale: int32(p.scale, 'scale'),
         zeroCount: uint(p.zeroCount, 'zero_count'),
         positive: buckets(p.positive, 'positive'),
         negative: buckets(p.negative, 'negative'),
@@ -154,7 +154,7 @@ function optionalDoubles(point: { sum?: number; min?: number; max?: number }, p:
 function buckets(v: unknown, field: string): ExponentialBuckets {
   const b = msg(v, field);
   return {
-    offset: int(b.offset, `${field}.offset`),
+    offset: int32(b.offset, `${field}.offset`),
     bucketCounts: list(b.bucketCounts, `${field}.bucket_counts`).map((c) => uint(c, `${field}.bucket_counts`)),
   };
 }

@@ -249,10 +249,26 @@ const BUILD: { [S in Signal]: (items: readonly SignalItems[S][]) => Obj } = {
   metrics: metricsRequest,
 };
 
+/**
+ * Items that cannot be written as OTLP protobuf (a value protobufjs refuses). The same items fail
+ * every time, so an exporter treats this as permanent for the batch: counted and dropped, not retried.
+ */
+export class OtlpEncodeError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'OtlpEncodeError';
+  }
+}
+
 /** One Export*ServiceRequest holding all `items` (whatever their tenants), as protobuf bytes. */
 export function encodeRequest<S extends Signal>(signal: S, items: readonly SignalItems[S][]): Uint8Array {
   const type = otlpProto().request[signal];
-  return type.encode(BUILD[signal](items) as never).finish();
+  try {
+    return type.encode(BUILD[signal](items) as never).finish();
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new OtlpEncodeError(`cannot encode an OTLP ${type.name} of ${items.length} items: ${why}`, { cause: err });
+  }
 }
 
 /** One request body per tenant, tenants in first-seen order: the tenant travels beside OTLP, not in it. */

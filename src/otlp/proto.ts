@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import type { Signal } from '../model/telemetry.ts';
+import { PROTOBUF_RECURSION_LIMIT } from './convert-common.ts';
 
 const PROTO_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'proto');
 
@@ -11,6 +12,7 @@ export interface OtlpProto {
   request: Record<Signal, protobuf.Type>;
   response: Record<Signal, protobuf.Type>;
   status: protobuf.Type;
+  retryInfo: protobuf.Type;
   /** Enum name → number, for OTLP/JSON senders that write names. */
   enums: {
     spanKind: Record<string, number>;
@@ -24,6 +26,11 @@ let loaded: OtlpProto | undefined;
 
 export function otlpProto(): OtlpProto {
   if (loaded) return loaded;
+  // protobufjs keeps its nesting limits in module-wide settings, read on every decode (Reader) and
+  // encode (util); OTLP's AnyValue needs more than the default 100 (see PROTOBUF_RECURSION_LIMIT).
+  // Only ever raised here, so another protobufjs user in the process is not cut shorter.
+  protobuf.util.recursionLimit = Math.max(protobuf.util.recursionLimit, PROTOBUF_RECURSION_LIMIT);
+  protobuf.Reader.recursionLimit = Math.max(protobuf.Reader.recursionLimit, PROTOBUF_RECURSION_LIMIT);
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => path.join(PROTO_DIR, target);
   root.loadSync(
@@ -32,6 +39,7 @@ export function otlpProto(): OtlpProto {
       'opentelemetry/proto/collector/logs/v1/logs_service.proto',
       'opentelemetry/proto/collector/metrics/v1/metrics_service.proto',
       'google/rpc/status.proto',
+      'google/rpc/retry_info.proto',
     ],
     { keepCase: false },
   );
@@ -50,6 +58,7 @@ export function otlpProto(): OtlpProto {
       metrics: root.lookupType(`${collector}.metrics.v1.ExportMetricsServiceResponse`),
     },
     status: root.lookupType('google.rpc.Status'),
+    retryInfo: root.lookupType('google.rpc.RetryInfo'),
     enums: {
       spanKind: root.lookupEnum('opentelemetry.proto.trace.v1.Span.SpanKind').values,
       statusCode: root.lookupEnum('opentelemetry.proto.trace.v1.Status.StatusCode').values,

@@ -28,7 +28,7 @@ import type { Exporter, ExportResult, Host, Signal, SignalItems } from '../../co
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import type { BackendStatus } from '../../../src/backends/status.ts';
 import { decodeRequest } from '../../../src/otlp/codec.ts';
-import { encodeByTenant } from '../../../src/otlp/encode.ts';
+import { OtlpEncodeError, encodeByTenant } from '../../../src/otlp/encode.ts';
 import { deferred, type Deferred } from '../../helpers/deferred.ts';
 import { openSpill, type Spill } from './spill.ts';
 import { backoffMs, type QueueSettings } from './settings.ts';
@@ -192,13 +192,30 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
     lastErrorAt = new Date();
   }
 
-  /** Spill rows of at most one batch each, so the size bound drops whole batches, oldest first. */
+  /**
+   * Spill rows of at most one batch each, so the size bound drops whole batches, oldest first. A
+   * batch that cannot be encoded is dropped and counted as failed: it would fail again on every try.
+   */
   function encode(items: readonly T[]) {
     const size = settings.batch.maxItems;
-    if (items.length <= size) return encodeByTenant(signal, items);
     const parts = [];
-    for (let i = 0; i < items.length; i += size) parts.push(...encodeByTenant(signal, items.slice(i, i + size)));
+    for (let i = 0; i < items.length; i += size) {
+      const batch = items.length <= size ? items : items.slice(i, i + size);
+      try {
+        parts.push(...encodeByTenant(signal, batch));
+      } catch (err) {
+        if (!(err instanceof OtlpEncodeError)) throw err;
+        unencodable(batch.length, err);
+      }
+    }
     return parts;
+  }
+
+  /** A batch refused by the encoder (for the spill, or by a sender that encodes OTLP): dropped for good. */
+  function unencodable(items: number, err: OtlpEncodeError): void {
+    counts.failed += items;
+    noteError(err.message);
+    logger.error({ items, error: err.message }, 'could not encode a batch (it would fail on every retry); dropped');
   }
 
   /** Moves every memory item to the spill's tail (kept in order behind what is there). */
@@ -294,7 +311,10 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
     try {
       // A sender that ignores the signal cannot hold the worker past the timeout.
       return await Promise.race([
-        sender.send(items, controller.signal).catch((err: unknown): SendResult<S> => ({ kind: 'retryable', error: toError(err, 'send failed') })),
+        sender.send(items, controller.signal).catch((err: unknown): SendResult<S> =>
+          // A batch the sender cannot encode fails the same way every time: permanent, not retried.
+          err instanceof OtlpEncodeError ? { kind: 'failure', error: err } : { kind: 'retryable', error: toError(err, 'send failed') },
+        ),
         timedOut,
       ]);
     } finally {
@@ -322,11 +342,14 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
       return;
     }
     if (result.kind === 'failure') {
-      counts.failed += n;
       consecutiveFailures = 0;
       retryingSince = 0;
-      noteError(result.error.message);
-      logger.error({ items: n, error: result.error.message }, 'backend refused a batch; dropped');
+      if (result.error instanceof OtlpEncodeError) unencodable(n, result.error);
+      else {
+        counts.failed += n;
+        noteError(result.error.message);
+        logger.error({ items: n, error: result.error.message }, 'backend refused a batch; dropped');
+      }
       await settle(batch);
       return;
     }

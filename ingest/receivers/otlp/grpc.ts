@@ -3,7 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { NextConsumers, Signal } from '../../component.ts';
-import { encodeExportResponse } from '../../../src/otlp/codec.ts';
+import { encodeExportResponse, encodeRetryStatus } from '../../../src/otlp/codec.ts';
 import type { OtlpReceiverConfig } from './config.ts';
 import { type ReceiveContext, ReceiveError, type RunningServer, failureReason, receive } from './receive.ts';
 import type { ReceiverGuard } from './guard.ts';
@@ -64,12 +64,19 @@ function metadataHeaders(md: grpc.Metadata) {
   };
 }
 
-/** The status of a refused request, with `retry-after` as metadata when the refusal has one. */
+/**
+ * The status of a refused request. When the refusal says when to retry (rate limits, a full queue),
+ * that goes out as OTLP says, a google.rpc.RetryInfo in `grpc-status-details-bin` (without it the
+ * Collector treats RESOURCE_EXHAUSTED as permanent and drops the data), and as `retry-after` metadata.
+ */
 function statusOf(err: unknown): grpc.StatusObject {
   const code = err instanceof ReceiveError ? err.grpcCode : grpc.status.INTERNAL;
   const details = err instanceof Error ? err.message : String(err);
   const metadata = new grpc.Metadata();
-  if (err instanceof ReceiveError && err.retryAfterSeconds !== undefined) metadata.set('retry-after', String(err.retryAfterSeconds));
+  if (err instanceof ReceiveError && err.retryAfterSeconds !== undefined) {
+    metadata.set('retry-after', String(err.retryAfterSeconds));
+    metadata.set('grpc-status-details-bin', encodeRetryStatus(code, details, err.retryAfterSeconds));
+  }
   return { code, details, metadata };
 }
 
