@@ -6,6 +6,10 @@
 // with backoff, like the Collector's retry_on_failure; each attempt is its own transaction, rolled
 // back on failure, so a retry never writes a row twice. While it retries, the batch processor's
 // queue fills and clients are told to retry (503/UNAVAILABLE): backpressure instead of loss.
+//
+// A write refused for good (a value DuckDB cannot take) is narrowed down by halves to the records
+// that cause it: a batch holds many clients' records, every tenant's, and one bad record must not
+// cost the others (session 27: one out-of-range bucket count dropped a whole batch of metrics).
 import type { Logger } from 'pino';
 import type { StoreWriter } from '../../../src/stores/types.ts';
 import { permanentError, retryableError, type CreateSettings, type Exporter, type ExporterFactory, type Signal, type SignalItems } from '../../component.ts';
@@ -22,9 +26,14 @@ export interface DuckDbExporterConfig {
 export interface DuckDbExporterStats {
   /** Write attempts refused and tried again. */
   retries: number;
-  /** Batches given up (permanent error, or still failing after `retry.maxElapsedMs`). */
+  /** Batches given up whole or in part (permanent error, or still failing after `retry.maxElapsedMs`). */
   failedBatches: number;
+  /** Records the store refused for good, found by halving the batch (the rest of it was written). */
+  refusedItems: number;
 }
+
+/** A write the store refused for a reason that will not pass (not UNAVAILABLE). */
+class RefusedWrite extends Error {}
 
 function writeFor<S extends Signal>(writer: StoreWriter, signal: S): (items: readonly SignalItems[S][]) => Promise<void> {
   switch (signal) {
@@ -38,7 +47,7 @@ function writeFor<S extends Signal>(writer: StoreWriter, signal: S): (items: rea
 }
 
 class DuckDbExporter<S extends Signal> implements Exporter<S> {
-  private readonly counts: DuckDbExporterStats = { retries: 0, failedBatches: 0 };
+  private readonly counts: DuckDbExporterStats = { retries: 0, failedBatches: 0, refusedItems: 0 };
 
   constructor(
     private readonly id: string,
@@ -51,6 +60,37 @@ class DuckDbExporter<S extends Signal> implements Exporter<S> {
   async shutdown(): Promise<void> {}
 
   async consume(items: readonly SignalItems[S][]): Promise<void> {
+    let refused: { count: number; first: RefusedWrite } | null;
+    try {
+      refused = await this.writeAllBut(items);
+    } catch (err) {
+      this.counts.failedBatches++;
+      throw err;
+    }
+    if (!refused) return;
+    this.counts.failedBatches++;
+    this.counts.refusedItems += refused.count;
+    this.logger.error({ items: items.length, refused: refused.count, err: refused.first.message }, 'the store refused records for good; the rest of the batch was written');
+    throw permanentError(`${refused.count} of ${items.length} records refused by the store: ${refused.first.message}`, refused.first.cause);
+  }
+
+  /** Writes the items; those the store refuses for good are found by halves and left out (returned as a count). */
+  private async writeAllBut(items: readonly SignalItems[S][]): Promise<{ count: number; first: RefusedWrite } | null> {
+    try {
+      await this.writeRetrying(items);
+      return null;
+    } catch (err) {
+      if (!(err instanceof RefusedWrite)) throw err;
+      if (items.length === 1) return { count: 1, first: err };
+      const half = Math.ceil(items.length / 2);
+      const a = await this.writeAllBut(items.slice(0, half));
+      const b = await this.writeAllBut(items.slice(half));
+      return a && b ? { count: a.count + b.count, first: a.first } : (a ?? b);
+    }
+  }
+
+  /** One write, retried while the store says it may pass. */
+  private async writeRetrying(items: readonly SignalItems[S][]): Promise<void> {
     const { retry } = this.config;
     const since = Date.now();
     for (let failures = 1; ; failures++) {
@@ -61,13 +101,9 @@ class DuckDbExporter<S extends Signal> implements Exporter<S> {
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         // Malformed data or our own bug: the same write would fail again.
-        if (!(err instanceof StoreError && err.code === 'UNAVAILABLE')) {
-          this.counts.failedBatches++;
-          throw permanentError(message, err);
-        }
+        if (!(err instanceof StoreError && err.code === 'UNAVAILABLE')) throw new RefusedWrite(message, { cause: err });
         const wait = backoffMs(retry, failures);
         if (retry.maxElapsedMs > 0 && Date.now() + wait - since > retry.maxElapsedMs) {
-          this.counts.failedBatches++;
           throw retryableError(`${message} (still failing after ${failures} attempts in ${Date.now() - since} ms)`, err);
         }
         this.counts.retries++;
@@ -85,7 +121,8 @@ class DuckDbExporter<S extends Signal> implements Exporter<S> {
     const labels = { component: this.id };
     return [
       { name: 'teleql_duckdb_write_retries_total', help: 'Store writes refused for a reason that may pass, and tried again', type: 'counter', value: this.counts.retries, labels },
-      { name: 'teleql_duckdb_failed_batches_total', help: 'Acknowledged batches the store never took (permanent error or retries exhausted)', type: 'counter', value: this.counts.failedBatches, labels },
+      { name: 'teleql_duckdb_failed_batches_total', help: 'Acknowledged batches the store did not take whole (records refused for good, or retries exhausted)', type: 'counter', value: this.counts.failedBatches, labels },
+      { name: 'teleql_duckdb_refused_records_total', help: 'Acknowledged records the store refused for good; the rest of their batches was written', type: 'counter', value: this.counts.refusedItems, labels },
     ];
   }
 }

@@ -83,19 +83,27 @@ describe('DuckDB exporter', () => {
     await setPool(store, '1GB');
     await exporter.consume(batch('next', 100));
     assert.equal(store.stats().rowsWritten.spans, 100);
-    assert.deepEqual(exporter.metrics().map((m) => [m.name, m.value]), [['teleql_duckdb_write_retries_total', exporter.stats().retries], ['teleql_duckdb_failed_batches_total', 1]]);
+    assert.deepEqual(exporter.metrics().map((m) => [m.name, m.value]), [
+      ['teleql_duckdb_write_retries_total', exporter.stats().retries],
+      ['teleql_duckdb_failed_batches_total', 1],
+      ['teleql_duckdb_refused_records_total', 0],
+    ]);
     await store.close();
   });
 
-  it('does not retry a batch the store refuses as malformed', async () => {
+  it('does not retry records the store refuses as malformed, and writes the rest of their batch (other clients’ records)', async () => {
     const store = await smallPoolStore();
     await setPool(store, '1GB');
     const exporter = exporterFor(store);
     const broken = batch('bad', 10);
     broken[5] = { ...broken[5]!, tenant: null as unknown as string };
-    await assert.rejects(exporter.consume(broken), (e: unknown) => e instanceof ConsumeError && e.permanent);
-    assert.deepEqual(exporter.stats(), { retries: 0, failedBatches: 1 });
-    assert.equal(store.stats().writeErrors, 1);
+    await assert.rejects(exporter.consume(broken), (e: unknown) => e instanceof ConsumeError && e.permanent && /^1 of 10 records refused by the store: /.test(e.message));
+    assert.deepEqual(exporter.stats(), { retries: 0, failedBatches: 1, refusedItems: 1 });
+    assert.equal(store.stats().rowsWritten.spans, 9, 'the other nine are stored');
+    // Found by halves: the batch, then one half at each level down to the record (10, 5, 3, 2, 1).
+    assert.equal(store.stats().writeErrors, 5);
+    const stored = (await store.traces.getTraces('bad', [traceId(1)]))[0]!.map((s) => s.spanId).sort();
+    assert.deepEqual(stored, [0, 1, 2, 3, 4, 6, 7, 8, 9].map((i) => spanId(i + 1)));
     await store.close();
   });
 });
