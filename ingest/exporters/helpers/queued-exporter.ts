@@ -272,12 +272,26 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
         if (stopping) return undefined; // the spill keeps; memory is spilled behind it on shutdown
         const rows = await spill.peek(settings.batch.maxItems);
         const items: T[] = [];
+        const seqs: bigint[] = [];
         for (const row of rows) {
+          let decoded;
+          try {
+            decoded = decodeRequest(signal, Buffer.from(row.body.buffer, row.body.byteOffset, row.body.length), 'protobuf', row.tenant);
+          } catch (err) {
+            // A row that does not decode (a damaged file, an older encoding) would fail the same way
+            // on every read: dropped and counted, not read again every second for ever.
+            counts.failed += row.items;
+            noteError(`spill: ${errorText(err)}`);
+            logger.error({ items: row.items, err: errorText(err) }, 'a spilled batch does not decode; dropped');
+            await spill.remove([row.seq]);
+            continue;
+          }
           spill.inFlight.add(row.seq);
-          const decoded = decodeRequest(signal, Buffer.from(row.body.buffer, row.body.byteOffset, row.body.length), 'protobuf', row.tenant);
+          seqs.push(row.seq);
           items.push(...(decoded.items as T[]));
         }
-        return { items, seqs: rows.map((r) => r.seq) };
+        if (seqs.length === 0) continue;
+        return { items, seqs };
       }
       if (memory.size > 0) {
         const waited = performance.now() - memory.oldestAt;
@@ -413,7 +427,7 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
       try {
         batch = await nextBatch();
       } catch (err) {
-        // A spill row that no longer decodes cannot be sent: drop it rather than loop on it.
+        // The spill file could not be read (undecodable rows are dropped in nextBatch): tried again.
         logger.error({ err }, 'could not read the spill');
         noteError(`spill: ${errorText(err)}`);
         if (stopping) return;

@@ -9,6 +9,8 @@ import { silentLogger } from '../../../src/logger.ts';
 import { deferred } from '../../../ingest/helpers/deferred.ts';
 import { span, spanId } from '../../helpers/telemetry-builders.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
+import { openSpill } from '../../../ingest/exporters/helpers/spill.ts';
+import { encodeByTenant } from '../../../src/otlp/encode.ts';
 
 const host = { logger: silentLogger(), reportError: () => {} };
 
@@ -176,6 +178,21 @@ describe('queued exporter', () => {
     await second.drained();
     assert.equal(second.stats().spilled, 0);
     await second.shutdown();
+  });
+
+  test('a spilled batch that does not decode is dropped and counted once, and the batches after it are delivered', async () => {
+    const file = await openSpill(join(dir, 'damaged_traces.duckdb'), 10_000_000);
+    await file.append([{ tenant: 'default', items: 3, body: Buffer.from('not a protobuf request at all \u00ff\u00ff') }, ...encodeByTenant('traces', spans(1, 2))]);
+    await file.close();
+    const b = testSender();
+    const ex = createQueuedExporter({ id: 'damaged/traces', kind: 'test', signal: 'traces', sender: b.sender, settings: settings(), logger: silentLogger() });
+    await ex.start(host);
+    await waitFor(async () => b.received.flat().length, (n) => n === 2, 'the readable batch delivered');
+    await ex.drained();
+    assert.deepEqual(b.received.flat(), ids(1, 2));
+    assert.equal(ex.stats().failed, 3);
+    assert.equal(ex.stats().spilled, 0);
+    await ex.shutdown();
   });
 
   test('past spill.maxBytes the oldest batches are dropped and counted', async () => {
