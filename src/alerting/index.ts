@@ -81,6 +81,9 @@ export async function startAlerting(opts: {
   for (const k of ['maxRulesPerTenant', 'maxSilencesPerTenant'] as const) {
     if (!Number.isSafeInteger(cfg[k]) || cfg[k] < 1) throw new ConfigError(`alerting.${k}: expected an integer greater than 0 (actual: ${cfg[k]})`);
   }
+  // 0 means no timer (tests drive ticks themselves); below that a typo would silently stop alerting.
+  if (!Number.isSafeInteger(cfg.tickMs) || cfg.tickMs < 0) throw new ConfigError(`alerting.tickMs: expected an integer of 0 or more (actual: ${cfg.tickMs})`);
+  if (cfg.tickMs === 0) logger.warn('alerting.tickMs is 0: no rule is evaluated on a timer (alerts never fire unless something calls tick)');
   const receivers = checkReceivers(cfg.receivers);
   // The holder renews at every tick, so a lease shorter than two ticks would change hands between them.
   if (!Number.isInteger(cfg.leaseMs) || cfg.leaseMs < 1 || (cfg.tickMs > 0 && cfg.leaseMs < 2 * cfg.tickMs)) {

@@ -1103,6 +1103,8 @@ test('an invalid rules file or receiver at start-up stops start with a config er
     await assert.rejects(start({ maxRulesPerTenant: 0 }), { name: 'ConfigError', message: /alerting\.maxRulesPerTenant: expected an integer greater than 0/ });
     await assert.rejects(start({ silenceRetention: 'forever' }), { name: 'ConfigError', message: /alerting\.silenceRetention: expected a duration/ });
     await assert.rejects(start({ historyRetention: '1 month' }), { name: 'ConfigError', message: /alerting\.historyRetention: expected a duration/ });
+    // A negative tick turned off every evaluation without a word.
+    await assert.rejects(start({ tickMs: -5 }), { name: 'ConfigError', message: 'alerting.tickMs: expected an integer of 0 or more (actual: -5)' });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
