@@ -445,8 +445,29 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       const started = performance.now();
       res.once('finish', () => requestSeconds.observe((performance.now() - started) / 1000, { status: String(res.statusCode) }));
     }
+    if (isPreflight(req, url)) {
+      answerPreflight(req, res).catch(failed);
+      return;
+    }
     serveGraphQL(req, res).catch(failed);
   };
+
+  /**
+   * A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) to the GraphQL path:
+   * browsers send it without credentials (Fetch standard), so with auth on it must be answered
+   * before authentication, or no listed origin could ever send its authenticated request (security
+   * QA). A listed origin gets Yoga's answer (204 and the headers Yoga's CORS gives it, and nothing
+   * runs); any other origin 204 with no Access-Control-Allow-* header, so the browser sends nothing.
+   * Every other OPTIONS request, and any other path, is authenticated as before.
+   */
+  function isPreflight(req: IncomingMessage, url: string): boolean {
+    return req.method === 'OPTIONS' && url === opts.path && req.headers.origin !== undefined && req.headers['access-control-request-method'] !== undefined;
+  }
+  async function answerPreflight(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const allowed = opts.cors?.allowedOrigins ?? [];
+    if (allowed.includes('*') || allowed.includes(req.headers.origin!)) await yoga.handle(req, res);
+    else res.writeHead(204, { 'content-length': '0', vary: 'Origin' }).end();
+  }
   const connections = opts.connections ?? defaultConnectionLimits();
 
   // ws accepts 100 MiB messages by default: an admitted connection's are held to the HTTP body

@@ -1,6 +1,6 @@
 // The cost of a GraphQL operation from list sizes and nesting: every field costs the product of
 // the list sizes above it, a list size being the field's `first`/`limit` argument (a literal or a
-// variable's value) or, for a list without one, `defaultListSize` (RECORD_PART_LIST_SIZE for a
+// variable's value, sent or its default in the operation) or, for a list without one, `defaultListSize` (RECORD_PART_LIST_SIZE for a
 // record's own parts). So `trace(traceId: …) { spans { links { traceId } } }` costs 1 + 100 +
 // 100·100 + 100·100, and raising a limit raises the cost in proportion. A list directly under a
 // field sized by an argument (a connection's `edges`/`nodes`) is that page, not another multiplication. A size counts as asked, up to MAX_LIST_SIZE, the largest any
@@ -16,6 +16,7 @@ import {
   type GraphQLSchema,
   type SelectionSetNode,
   type ValueNode,
+  type VariableDefinitionNode,
   Kind,
   getNamedType,
   getNullableType,
@@ -58,12 +59,13 @@ export function queryCost(
   if (!operation) return 0;
   const root = operation.operation === 'query' ? schema.getQueryType() : operation.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
   if (!root) return 0;
+  const values = withVariableDefaults(operation.variableDefinitions ?? [], variables);
 
   /** The field's list size, and whether an argument set it. */
   const sizeOf = (field: GraphQLField<unknown, unknown>, node: { arguments?: readonly { name: { value: string }; value: ValueNode }[] }, inPage: boolean): [number, boolean] => {
     for (const arg of node.arguments ?? []) {
       if (!SIZE_ARGS.includes(arg.name.value)) continue;
-      const v = valueFromASTUntyped(arg.value, variables ?? undefined);
+      const v = valueFromASTUntyped(arg.value, values);
       if (typeof v === 'number' && Number.isFinite(v)) return [Math.min(MAX_LIST_SIZE, Math.max(1, v)), true];
     }
     const byDefault = field.args.find((a) => SIZE_ARGS.includes(a.name) && typeof a.defaultValue === 'number');
@@ -100,4 +102,19 @@ export function queryCost(
     return cost;
   };
   return walk(operation.selectionSet, root, 1, new Set());
+}
+
+/**
+ * The variables as the executor sees them: a variable the request did not send takes its default
+ * from the operation (`query($n: Int = 1000)`), as graphql-js' getVariableValues gives it. Reading
+ * only the sent ones priced `spans(first: $n)` at the field's default of 50 while it ran with 1,000
+ * (security QA). A variable sent as null stays null (the executor passes null, the resolver's default applies).
+ */
+function withVariableDefaults(definitions: readonly VariableDefinitionNode[], variables: Readonly<Record<string, unknown>> | null | undefined): Record<string, unknown> {
+  const values: Record<string, unknown> = { ...variables };
+  for (const def of definitions) {
+    const name = def.variable.name.value;
+    if (def.defaultValue && !Object.hasOwn(values, name)) values[name] = valueFromASTUntyped(def.defaultValue);
+  }
+  return values;
 }

@@ -95,7 +95,10 @@ function armorRefusal(setting: string) {
 
 export function armorPlugin(limits: GraphQLLimits): Plugin {
   return EnvelopArmorPlugin({
-    maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, ...armorRefusal('limits.graphql.maxDepth') },
+    // Depth counts fields: a fragment spread or inline fragment is not a level (graphql-armor's
+    // default counted each as one, so codegen/Relay-style documents were refused well below the
+    // configured depth: security QA).
+    maxDepth: { n: limits.maxDepth, ignoreIntrospection: true, flattenFragments: true, ...armorRefusal('limits.graphql.maxDepth') },
     maxAliases: { n: limits.maxAliases, ...armorRefusal('limits.graphql.maxAliases') },
     maxTokens: { n: limits.maxTokens, ...armorRefusal('limits.graphql.maxTokens') },
     maxDirectives: { n: 50, ...armorRefusal('at most 50 directives') },

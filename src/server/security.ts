@@ -79,50 +79,74 @@ export { limitsProcessorFactory } from '../../ingest/processors/limits/factory.t
 export { memoryLimiterProcessorFactory } from '../../ingest/processors/memory-limiter/factory.ts';
 export { redactionProcessorFactory } from '../../ingest/processors/redaction/factory.ts';
 
-/** Processors that, once configured under `processors`, run first in every pipeline not naming them. */
-const FIRST_PROCESSORS = ['memory_limiter', 'redaction', 'limits'];
-
 /**
- * Puts the `memory_limiter`, `redaction` then `limits` processors at the head of every pipeline
- * when their sections exist under `processors` (`processors: { redaction: {} }` is enough; the
- * memory limiter's is there by default), so no signal is stored, exported, tailed or embedded
- * unmasked, and none taken past the memory limit, because a pipeline forgot them. The two others
- * go after a memory limiter the pipeline names first (refusing costs least before any other work);
- * a `limits` added to a pipeline that names `redaction` goes right after it. Pipelines that name
- * them all keep their own order.
+ * Puts the configured instances of the `memory_limiter`, `redaction` then `limits` processors at
+ * the head of every pipeline that names no instance of their type (`processors: { redaction: {} }`
+ * or `{ redaction/pii: {} }` is enough; the memory limiter's section is there by default), so no
+ * signal is stored, exported, tailed or embedded unmasked, and none taken past the memory limit,
+ * because a pipeline forgot them. Instances are matched by type (componentType): a pipeline naming
+ * `redaction/pii` names a redaction processor. The two others go after the memory limiters a
+ * pipeline names first (refusing costs least before any other work); a `limits` added to a
+ * pipeline that names a redaction processor goes right after it. A pipeline that names an instance
+ * of each keeps its own order, within the rules below.
  *
- * Redaction must see values before attribute limits truncate them: a card number, e-mail or URL
- * password cut in half no longer matches its rule, and its visible half is stored. A pipeline that
- * names a `limits` processor before a `redaction` one is therefore refused (ConfigError naming
- * `pipelines.<signal>.processors`, so `serve` exits 2 before anything listens) rather than warned
- * about: the order has no use but saving redaction's CPU on the part that would be cut, and it
- * breaks what redaction is configured for.
+ * A redaction processor must run before `batch`: the batch processor acknowledges items when it
+ * queues them, and the live-tail tap (ingest/pipeline.ts) publishes them then, so a redaction
+ * behind it would mask only what is stored while tails stream the secrets. The tap stays before
+ * batching (a tail would otherwise wait up to the batch timeout). It must also run before `limits`:
+ * a card number, e-mail or URL password cut in half no longer matches its rule, and its visible
+ * half is stored. A pipeline that breaks either rule is refused (ConfigError naming
+ * `pipelines.<signal>.processors`, so `serve` exits 2 before anything listens) rather than
+ * reordered or warned about: its order says something the gateway would not do. So is a
+ * configured redaction instance that no pipeline runs (every pipeline names another one): it was
+ * configured to mask something and would silently mask nothing.
  */
 export function withSecurityProcessors<C extends GatewayConfig>(cfg: C): C {
-  const configured = FIRST_PROCESSORS.filter((id) => id in cfg.processors);
+  const instances = (type: string) => Object.keys(cfg.processors).filter((id) => componentType(id) === type);
+  let changed = false;
   const pipelines = Object.fromEntries(
     Object.entries(cfg.pipelines).map(([signal, p]) => {
       const processors = [...p.processors];
       const named = new Set(processors.map(componentType));
-      const missing = (id: string) => configured.includes(id) && !named.has(id);
-      if (missing('memory_limiter')) processors.unshift('memory_limiter');
-      // Behind the memory limiter (refusing costs least before any other work), then in order.
+      const missing = (type: string) => (named.has(type) ? [] : instances(type));
+      processors.unshift(...missing('memory_limiter'));
+      // Behind the memory limiters (refusing costs least before any other work), then in order.
       let at = 0;
       while (at < processors.length && componentType(processors[at]!) === 'memory_limiter') at++;
-      const head = ['redaction', 'limits'].filter((id) => missing(id) && !(id === 'limits' && named.has('redaction')));
-      processors.splice(at, 0, ...head);
-      if (missing('limits') && named.has('redaction')) processors.splice(processors.map(componentType).lastIndexOf('redaction') + 1, 0, 'limits');
-      checkRedactionBeforeLimits(signal, processors);
+      if (named.has('redaction')) {
+        processors.splice(processors.map(componentType).lastIndexOf('redaction') + 1, 0, ...missing('limits'));
+      } else {
+        processors.splice(at, 0, ...missing('redaction'), ...missing('limits'));
+      }
+      checkRedactionOrder(signal, processors);
+      if (processors.length !== p.processors.length) changed = true;
       return [signal, { ...p, processors }];
     }),
   );
-  return configured.length === 0 ? cfg : { ...cfg, pipelines };
+  const run = new Set(Object.values(pipelines).flatMap((p) => p.processors));
+  const idle = instances('redaction').filter((id) => !run.has(id));
+  if (idle.length > 0 && Object.keys(pipelines).length > 0) {
+    throw new ConfigError(
+      `processors.${idle[0]}: configured but no pipeline runs it (each names another redaction processor), so it would mask nothing: ` +
+        `name it in pipelines.<signal>.processors or remove its section`,
+    );
+  }
+  return changed ? { ...cfg, pipelines } : cfg;
 }
 
-function checkRedactionBeforeLimits(signal: string, processors: readonly string[]): void {
+/** Refuses a pipeline whose redaction processor runs after `batch` or after `limits` (see withSecurityProcessors). */
+function checkRedactionOrder(signal: string, processors: readonly string[]): void {
   const types = processors.map(componentType);
-  const limits = types.indexOf('limits');
   const redaction = types.lastIndexOf('redaction');
+  if (redaction === -1) return;
+  const batch = types.indexOf('batch');
+  if (batch !== -1 && batch < redaction) {
+    throw new ConfigError(
+      `pipelines.${signal}.processors: "${processors[redaction]}" runs after "${processors[batch]}" (${processors.join(', ')}); ` +
+        'the batch processor accepts items when it queues them and live tails see them then, before a redaction behind it masks them: name the redaction processor before batch',
+    );
+  }
+  const limits = types.indexOf('limits');
   if (limits !== -1 && limits < redaction) {
     throw new ConfigError(
       `pipelines.${signal}.processors: "${processors[limits]}" runs before "${processors[redaction]}" (${processors.join(', ')}); ` +

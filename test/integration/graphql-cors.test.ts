@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { startGateway } from '../helpers/gateway.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import WebSocket from 'ws';
+import { hashApiKey } from '../../src/auth/api-keys.ts';
 
 const preflight = (url: string, origin: string) =>
   fetch(url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
@@ -38,6 +39,47 @@ test('by default no other origin may call the API; the configured ones may, with
     await open.stop();
   }
   assert.throws(() => loadConfig({ env: {}, overrides: { graphql: { cors: { allowedOrigins: ['grafana.example.com/x'] } } } }), /graphql\.cors\.allowedOrigins: expected origins like/);
+});
+
+test('with auth on, a preflight from a listed origin is answered without credentials as Yoga answers it; other origins and other OPTIONS get nothing (security QA)', async () => {
+  // Found by security QA: the preflight (which browsers send without credentials) got 401, so no
+  // listed origin could ever send its authenticated request.
+  const key = 'cors-query-key-0123456789';
+  const gw = await startGateway({
+    auth: { mode: 'apiKey', apiKeys: [{ name: 'grafana', hash: hashApiKey(key), tenant: 'team-a', scopes: ['query'] }] },
+    graphql: { cors: { allowedOrigins: ['https://grafana.example.com', 'https://other.example.com'] } },
+  });
+  try {
+    const p = await fetch(gw.graphqlUrl, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://grafana.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+    });
+    assert.equal(p.status, 204);
+    assert.equal(p.headers.get('access-control-allow-origin'), 'https://grafana.example.com');
+    assert.equal(p.headers.get('access-control-allow-methods'), 'GET, POST');
+    assert.equal(p.headers.get('access-control-allow-headers'), 'authorization,content-type');
+    assert.equal(p.headers.get('access-control-allow-credentials'), null);
+    assert.equal(p.headers.get('www-authenticate'), null);
+    const q = await fetch(gw.graphqlUrl, {
+      method: 'POST',
+      headers: { origin: 'https://grafana.example.com', 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query: '{ services }' }),
+    });
+    assert.equal(q.status, 200);
+    assert.equal(q.headers.get('access-control-allow-origin'), 'https://grafana.example.com');
+
+    const evil = await fetch(gw.graphqlUrl, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    assert.equal(evil.status, 204);
+    assert.deepEqual([...evil.headers.keys()].filter((h) => h.startsWith('access-control-')), []);
+    // Not a preflight (no Access-Control-Request-Method), or not the GraphQL path: authenticated as before.
+    assert.equal((await fetch(gw.graphqlUrl, { method: 'OPTIONS', headers: { origin: 'https://grafana.example.com' } })).status, 401);
+    const metrics = new URL('/metrics', gw.graphqlUrl).toString();
+    assert.equal((await fetch(metrics, { method: 'OPTIONS', headers: { origin: 'https://grafana.example.com', 'access-control-request-method': 'GET' } })).status, 401);
+    const other = new URL('/graphql/x', gw.graphqlUrl).toString();
+    assert.equal((await fetch(other, { method: 'OPTIONS', headers: { origin: 'https://grafana.example.com', 'access-control-request-method': 'GET' } })).status, 401);
+  } finally {
+    await gw.stop();
+  }
 });
 
 test('graphql-ws takes no upgrade from a page of another origin; clients without Origin, the gateway’s own origin and configured origins connect', async () => {

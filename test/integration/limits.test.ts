@@ -106,6 +106,32 @@ describe('GraphQL limits', () => {
     assert.equal(r.errors?.[0]?.extensions?.code, 'GW_QUERY_TOO_LARGE');
   });
 
+  test('depth counts fields, not fragment spreads or inline fragments (security QA)', async () => {
+    // Found by security QA: each spread and inline fragment counted as a level, so fragment-heavy
+    // (codegen, Relay) documents were refused well below maxDepth.
+    const five = 'query { trace(traceId: "0af7651916cd43dd8448eb211c80319c") { ...T } } fragment T on Trace { spans { ...S } } fragment S on Span { children { ... on Span { children { name } } } }';
+    const r = await gql(gw.graphqlUrl, five);
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    const six = five.replace('children { name }', 'children { children { name } }');
+    assert.equal(messageOf(await gql(gw.graphqlUrl, six)), 'Query depth limit of 5 exceeded, found 6 (limits.graphql.maxDepth)');
+  });
+
+  test('a variable\'s default in the operation is what the cost counts, over HTTP and graphql-ws (security QA)', async () => {
+    // Found by security QA: with no variables sent, `first: $n` counted the field's default (50) and ran with $n's.
+    const q = 'query($n: Int = 2000) { spans(first: $n) { nodes { name } } }';
+    const http = await gql(gw.graphqlUrl, q, {});
+    assert.equal(http.status, 400);
+    assert.match(messageOf(http), /^query cost of 6000 exceeds limits\.graphql\.maxCost of 5000/);
+    const client = wsClient(gw, 'ws-cost');
+    try {
+      const ws = tail(client, q);
+      await ws.done;
+      assert.match(ws.errors[0]?.message ?? '', /^query cost of 6000 exceeds limits\.graphql\.maxCost of 5000/);
+    } finally {
+      await client.dispose();
+    }
+  });
+
   test('too many aliases are refused naming the limit, with the limits\' code and status', async () => {
     const r = await gql(gw.graphqlUrl, '{ a: services b: services c: services d: services }');
     // Was "Syntax Error: Aliases limit …" without a code, and 200 under graphql-response+json.
@@ -519,6 +545,22 @@ test('a pipeline naming the limits processor before redaction is refused at star
   const app = buildApp(cfg, { logger: silentLogger() });
   try {
     await assert.rejects(app.start(), (err: Error) => err instanceof ConfigError && /^pipelines\.traces\.processors: "limits" runs before "redaction"/.test(err.message));
+    assert.equal(app.addresses().otlpHttp, undefined, 'nothing listens');
+  } finally {
+    await app.stop();
+  }
+});
+
+test('a pipeline naming the redaction processor after batch is refused at start-up, naming the key (security QA)', async () => {
+  // Found by security QA: the batch processor acknowledges on enqueue and the tail tap publishes
+  // then, so live tails streamed what a redaction behind batch masked only in the store.
+  const cfg = testConfig({
+    processors: { redaction: {} },
+    pipelines: { logs: { receivers: ['otlp'], processors: ['memory_limiter', 'batch', 'redaction'], exporters: ['duckdb'] } },
+  });
+  const app = buildApp(cfg, { logger: silentLogger() });
+  try {
+    await assert.rejects(app.start(), (err: Error) => err instanceof ConfigError && /^pipelines\.logs\.processors: "redaction" runs after "batch"/.test(err.message));
     assert.equal(app.addresses().otlpHttp, undefined, 'nothing listens');
   } finally {
     await app.stop();

@@ -11,7 +11,7 @@ import type { AnyValue, KeyValue } from '../../../src/model/telemetry.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import { SettingError } from '../../../src/config/merge.ts';
 import { visitBatch } from '../attributes-walk.ts';
-import { ASSIGNMENT_KEYS, CARD_CODE_KEYS, DEFAULT_KEY_QUALIFIERS, LONE_CONTEXT_DIGITS, RULES, type RuleName, isCardKey, keyMatcher, keyWords, redactSqlLiterals, redactText } from './rules.ts';
+import { DEFAULT_KEY_QUALIFIERS, LONE_CONTEXT_DIGITS, RULES, type RuleName, SECRET_KEYS, isCardKey, keyMatcher, keyWords, redactSqlLiterals, redactText, secretArgs, sqlDoubleQuotesAreIdentifiers } from './rules.ts';
 
 export interface RedactionProcessorConfig {
   /** Which rules run (all by default). */
@@ -19,7 +19,9 @@ export interface RedactionProcessorConfig {
   /**
    * Attribute keys whose whole value is masked, matched word by word (rules.ts keyMatcher): an
    * entry matches where a word of the key ends with it, case and separators aside (`token` masks
-   * `x-auth-token`, `authToken`, `github.token`; not `gen_ai.usage.input_tokens`).
+   * `x-auth-token`, `authToken`, `github.token`; not `gen_ai.usage.input_tokens`). The same keys
+   * name secrets in text (`key=value`, `"key": "value"`, `Key: value`: the secretAssignment rule),
+   * and a `--flag value` on a command line; rules.ts SECRET_KEYS by default.
    */
   sensitiveKeys: string[];
   /**
@@ -34,7 +36,7 @@ export interface RedactionProcessorConfig {
 export function defaultRedactionProcessorConfig(): RedactionProcessorConfig {
   return {
     rules: [...RULES],
-    sensitiveKeys: ['password', 'passwords', 'passwd', 'secret', 'secrets', 'token', 'api_key', 'apikey', 'authorization', 'cookie', 'cookies', 'credential', 'credentials', 'private_key', ...CARD_CODE_KEYS],
+    sensitiveKeys: [...SECRET_KEYS],
     sensitiveKeyQualifiers: [...DEFAULT_KEY_QUALIFIERS],
     sqlKeys: ['db.statement', 'db.query.text'],
   };
@@ -45,6 +47,14 @@ const SENSITIVE = '<redacted:sensitiveKey>';
 /** Whether a value is under a card key (rules.ts isCardKey): its own, or that of the key-value list it is in (`card: {number: …}`). */
 const underCard = (key: string, cardList: boolean) => cardList || isCardKey(key);
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The database system a list's SQL is for (`db.system.name`, or the older `db.system`), if it says. */
+function dbSystem(list: readonly KeyValue[]): string | undefined {
+  for (const kv of list) {
+    if ((kv.key === 'db.system.name' || kv.key === 'db.system') && 'stringValue' in kv.value) return kv.value.stringValue;
+  }
+  return undefined;
+}
 
 /** Strings at most this long that no rule changed are remembered (routes, service names, tiers). */
 const CLEAN_MAX_LENGTH = 256;
@@ -65,7 +75,8 @@ export function createRedactionProcessor<S extends Signal>(
   }
   const rules = new Set(config.rules as RuleName[]);
   const isSensitive = keyMatcher(config.sensitiveKeys, config.sensitiveKeyQualifiers);
-  const textOptions = { assignmentKey: keyMatcher(ASSIGNMENT_KEYS, config.sensitiveKeyQualifiers) };
+  // One matcher for attribute keys and for keys in text: a key is secret in both places or in neither.
+  const textOptions = { assignmentKey: isSensitive };
   const cardKeyOptions = { ...textOptions, cardKey: true };
   const sqlKeys = new Set(config.sqlKeys);
   const counts: Record<string, number> = Object.fromEntries([...RULES, 'sensitiveKey'].map((r) => [r, 0]));
@@ -93,13 +104,15 @@ export function createRedactionProcessor<S extends Signal>(
   };
 
   /**
-   * `key`: the attribute's key; `cardList`: the key-value list it is in has a card key. Both for the
-   * creditCard rule (underCard).
+   * `sql`: the value is a SQL statement (sqlKeys), and whether "…" in it is a string (not an
+   * identifier, by the list's db.system: rules.ts sqlDoubleQuotesAreIdentifiers); `key`: the
+   * attribute's key; `cardList`: the key-value list it is in has a card key. Both for the creditCard
+   * rule (underCard).
    */
-  const redactValue = (v: AnyValue, sql: boolean, key?: string, cardList = false): AnyValue => {
+  const redactValue = (v: AnyValue, sql: false | { quotedStrings: boolean }, key?: string, cardList = false): AnyValue => {
     if ('stringValue' in v) {
       let s = v.stringValue;
-      if (sql && rules.has('sqlLiteral')) s = redactSqlLiterals(s, count);
+      if (sql && rules.has('sqlLiteral')) s = redactSqlLiterals(s, count, sql.quotedStrings);
       s = scan(s, key, cardList);
       return s === v.stringValue ? v : { stringValue: s };
     }
@@ -135,6 +148,14 @@ export function createRedactionProcessor<S extends Signal>(
     if ('arrayValue' in v) {
       const values = v.arrayValue.values ?? [];
       const out = values.map((x) => redactValue(x, sql, key, cardList));
+      // A command's arguments (`process.command_args`): the value after `--db-password`, mysql's `-pSECRET`.
+      if (rules.has('secretAssignment') && out.some((x) => 'stringValue' in x && x.stringValue.charCodeAt(0) === 45)) {
+        for (const i of secretArgs(out.map((x) => ('stringValue' in x ? x.stringValue : undefined)), isSensitive)) {
+          count('secretAssignment');
+          const arg = (out[i] as { stringValue: string }).stringValue;
+          out[i] = { stringValue: arg.startsWith('-p') ? '-p<redacted:secretAssignment>' : '<redacted:secretAssignment>' };
+        }
+      }
       return out.every((x, i) => x === values[i]) ? v : { arrayValue: { values: out } };
     }
     if ('kvlistValue' in v) {
@@ -160,7 +181,7 @@ export function createRedactionProcessor<S extends Signal>(
     let out: KeyValue[] | undefined;
     for (let i = 0; i < list.length; i++) {
       const kv = list[i]!;
-      const value = isSensitive(kv.key) ? maskWhole(kv.value) : redactValue(kv.value, sqlKeys.has(kv.key), kv.key, card);
+      const value = isSensitive(kv.key) ? maskWhole(kv.value) : redactValue(kv.value, sqlKeys.has(kv.key) && { quotedStrings: !sqlDoubleQuotesAreIdentifiers(dbSystem(list)) }, kv.key, card);
       if (value !== kv.value) {
         out ??= list.slice(0, i);
         out.push({ key: kv.key, value });

@@ -43,7 +43,6 @@ export function keyWords(key: string): string {
 /** Words that, right after a sensitive word, make a key name a property of the secret rather than the secret. */
 export const DEFAULT_KEY_QUALIFIERS = ['count', 'type', 'usage', 'length', 'size', 'limit'];
 
-/** Keys whose value `key=value` / `"key": "value"` text is masked by the secretAssignment rule. */
 /**
  * A card's verification code (CVV, CVC, CSC): three or four digits no rule could tell from any other
  * number, and data PCI DSS forbids storing at all once a payment is authorised, so its keys are
@@ -51,7 +50,18 @@ export const DEFAULT_KEY_QUALIFIERS = ['count', 'type', 'usage', 'length', 'size
  */
 export const CARD_CODE_KEYS = ['cvv', 'cvv2', 'cvc', 'cvc2', 'csc', 'security_code'];
 
-export const ASSIGNMENT_KEYS = ['password', 'passwd', 'pwd', 'secret', 'token', 'api_key', 'apikey', 'access_key', 'accesskey', 'private_key', 'credentials', ...CARD_CODE_KEYS];
+/**
+ * The key names that hold a secret, for attributes (their values masked whole: the processor's
+ * `sensitiveKeys` default) and for `key=value` / `"key": "value"` / `Key: value` text (the
+ * secretAssignment rule) alike: one list, so a key is secret in both places or in neither. Matched
+ * word by word (keyMatcher): `cookie` covers `set-cookie`, `authorization` `proxy-authorization`,
+ * `pwd` `db.pwd`. Two lists that had drifted apart left cookies and raw `Authorization` values in
+ * log text, and `pwd`/`access_key` attributes, in clear (security QA).
+ */
+export const SECRET_KEYS = [
+  'password', 'passwords', 'passwd', 'pwd', 'secret', 'secrets', 'token', 'api_key', 'apikey', 'access_key', 'accesskey',
+  'authorization', 'cookie', 'cookies', 'credential', 'credentials', 'private_key', ...CARD_CODE_KEYS,
+];
 
 /**
  * Whether a key names a secret, after `entries` (each compared as its keyWords). An entry matches
@@ -98,7 +108,7 @@ export function keyMatcher(entries: readonly string[], qualifiers: readonly stri
   return memoPerKey(decide);
 }
 
-const assignmentKeyDefault = keyMatcher(ASSIGNMENT_KEYS);
+const assignmentKeyDefault = keyMatcher(SECRET_KEYS);
 
 // ---- credit cards --------------------------------------------------------------------------------
 
@@ -187,10 +197,21 @@ function digitsEnd(text: string, from: number): number {
   return i;
 }
 
-/** Where the next group of a run starts (one space or hyphen, then 3 digits or more), or -1. */
+/**
+ * Where the next group of a run starts, or -1: after one space, no-break space (U+00A0, U+202F) or
+ * hyphen, 3 digits or more; after a dot, only between groups of 4–6 digits (`4111.1111.1111.1111`,
+ * `3782.822463.10005`), so version strings, IPv4 addresses (groups of 1–3) and decimals
+ * (`123.4567890123456`) never make a run.
+ */
 function nextGroup(text: string, end: number): number {
   const c = text.charCodeAt(end);
-  return (c === 32 || c === 45) && isDigit(text.charCodeAt(end + 1)) && isDigit(text.charCodeAt(end + 2)) && isDigit(text.charCodeAt(end + 3)) ? end + 1 : -1;
+  if (!(isDigit(text.charCodeAt(end + 1)) && isDigit(text.charCodeAt(end + 2)) && isDigit(text.charCodeAt(end + 3)))) return -1;
+  if (c === 32 || c === 45 || c === 160 || c === 0x202f) return end + 1;
+  if (c !== 46) return -1;
+  const after = digitsEnd(text, end + 1) - end - 1;
+  let before = 0;
+  while (before < 7 && end - before > 0 && isDigit(text.charCodeAt(end - before - 1))) before++;
+  return after >= 4 && after <= 6 && before >= 4 && before <= 6 ? end + 1 : -1;
 }
 
 /** Whether the group text[start, end) is where a number ends or starts on its outer side (not a hex word, `0x…`, or a decimal's other half). */
@@ -249,11 +270,11 @@ export const LONE_CONTEXT_DIGITS = 17;
 // by another. Found natively (the lookbehind fails at once inside a group), so text without such a
 // run, prose with short numbers included, costs one regex scan. `\d{13}\d*`, not `\d{13,}`: V8
 // keeps a backtrack entry per digit of the latter and overflows the stack on 16 MB of digits.
-const BIG_GROUP = /(?<!\d)(?:\d{13}\d*|\d{3}\d*(?=[ -]\d{3}))/g;
+const BIG_GROUP = /(?<!\d)(?:\d{13}\d*|\d{3}\d*(?=[ \-\u00a0\u202f]\d{3}|\.\d{4}))/g;
 
 /**
- * Masks card numbers. A card is whole groups of a run of digit groups separated by one space or
- * hyphen: one group of 13–19 digits, or consecutive groups of 3 digits or more (`4111 1111 1111
+ * Masks card numbers. A card is whole groups of a run of digit groups separated by one space,
+ * no-break space or hyphen, or a dot between groups of 4–6 digits (nextGroup): one group of 13–19 digits, or consecutive groups of 3 digits or more (`4111 1111 1111
  * 1111`, `3782 822463 10005`) making 13–19 digits, with a card's prefix for its length and a valid
  * Luhn check; the groups around it (an expiry date, a CVV, an order number) may be any digits, and
  * the longest candidate from a group is tried first (a card and the CVV after it go together). A card
@@ -328,14 +349,31 @@ function redactCards(text: string, count: (r: RuleName) => void, cardKey: boolea
 
 // ---- the other rules -----------------------------------------------------------------------------
 
-const BEARER = /\b(Bearer|Basic|Token|Digest)\s+[A-Za-z0-9\-._~+/]{8,4096}=*/gi;
+// An HTTP authorization scheme and what follows it. Masked only when it is a credential
+// (bearerCredential): after `Bearer`, after an `Authorization:` header, or a token that looks like
+// one; `Token validation failed`, `Basic information` and `Digest computation` are prose.
+const BEARER = /\b(Bearer|Basic|Token|Digest)\s+([A-Za-z0-9\-._~+/]{8,4096}=*)/gi;
+// An `Authorization:` / `Proxy-Authorization=` / `"authorization": "` right before a scheme.
+const AUTHORIZATION_BEFORE = /authorization\\?["']?\s{0,8}[:=]\s{0,8}\\?["']?$/i;
 const JWT = /\beyJ[A-Za-z0-9_-]{1,4096}\.eyJ[A-Za-z0-9_-]{1,8192}\.[A-Za-z0-9_-]{0,4096}/g;
 const API_KEYS = /\b(?:sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,200}|sk_(?:live|test)_[A-Za-z0-9]{16,200}|AKIA[0-9A-Z]{16}|ASIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}|xox[abprs]-[A-Za-z0-9-]{10,200}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,200})/g;
 // `scheme://user:password@host`: the user may be empty (`redis://:pw@host`) and hold an '@'
 // (`user@corp.com`); the password runs to the last '@' of the authority, which ends at '/', '?',
 // '#' or white space (RFC 3986), so `p@ss` is masked whole.
 const URL_PASSWORD = /:\/\/([^\s:/?#]{0,256}):([^\s/?#]{1,256})@/g;
-const SQL_LITERAL = /'(?:[^']|''){0,100000}'/g;
+// npm access tokens and Stripe restricted keys: looked for only in text holding `_` and `npm_` or
+// `k_live_`/`k_test_` (as alternatives in API_KEYS they doubled its time on JSON chat messages;
+// `includes` is slow for a pattern starting with a common letter, so `_` first).
+const MORE_KEYS = /\b(?:npm_[A-Za-z0-9]{36}|rk_(?:live|test)_[A-Za-z0-9]{16,200})\b/g;
+const hasMoreKeys = (t: string) => t.includes('_') && (t.includes('npm_') || t.includes('k_live_') || t.includes('k_test_'));
+// A PEM private key block (PKCS#1, PKCS#8, encrypted, EC, DSA, OpenSSH): BEGIN to its END, or, cut
+// before its END, to where its base64 lines end (PEM_BODY).
+const PEM_BEGIN = /-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY)-----/g;
+const PEM_BODY = /(?:[A-Za-z0-9+/=:,\s-]|\\[nr]){0,16384}/y;
+// SQL literals: '…' (a quote doubled inside), "…" (a string in MySQL's default mode; an identifier
+// elsewhere: quotedStrings), and PostgreSQL's dollar quotes, $$…$$ and $tag$…$tag$ (not inside an
+// identifier: `a$b$c` is one in both). The closing tag is found by sqlLiteralEnd.
+const SQL_QUOTED = /'(?:[^']|''){0,100000}'|"(?:[^"]|""){0,100000}"|(?<![A-Za-z0-9_$])\$(?:[A-Za-z_][A-Za-z0-9_]{0,62})?\$/g;
 // `key=value`, `key: value`, `"key": "value"`, `\"key\":\"value\"`: a key (any name: which keys
 // count is decided on its words, as for attribute keys), an optional closing quote, the separator.
 // The lookbehind starts a key only where a name starts, so each position is tried once.
@@ -384,6 +422,10 @@ function nextAssignment(text: string): RegExpExecArray | null {
 const ASSIGNED_VALUE = /"(?:[^"\\\r\n]|\\.){0,1024}"?|'(?:[^'\\\r\n]|\\.){0,1024}'?|\\"(?:\\\\(?:\\\\|\\"|[^\\])|\\[^"\\]|[^"\\]){0,1024}(?:\\")?|[^\s&;,'"]{1,1024}/y;
 
 const isWordChar = (c: number) => isDigit(c) || isLetter(c) || c === 95;
+const SCHEME_WORD = /^[A-Za-z][A-Za-z0-9-]{0,31}$/;
+const MASKED_CREDENTIAL_NEXT = /^\s{1,8}<redacted:bearerToken>/;
+const SCHEMED_CREDENTIAL = /[ \t]{1,8}[A-Za-z0-9\-._~+/]{8,4096}=*/y;
+const SCHEME_MASKED = /^[A-Za-z][A-Za-z0-9-]{0,31}\s{1,8}<redacted:bearerToken>$/;
 
 // Brackets by character code: an opening one as its kind (1–4), a closing one as its kind + 4.
 const BRACKET = new Uint8Array(128);
@@ -592,8 +634,23 @@ function redactAssignments(text: string, isKey: (key: string) => boolean, count:
     // Nothing to hide, or already masked (a SQL literal, a token another rule found). In JSON,
     // null, true and false are not secrets.
     if (inner === '' || (inner === '?' && open === "'") || inner.startsWith('<redacted:')) continue;
+    // An authorization scheme whose credential the bearerToken rule masked (`Authorization: Basic
+    // <redacted:bearerToken>`, quoted or not): the scheme is no secret.
+    if (open === '' ? SCHEME_WORD.test(inner) && MASKED_CREDENTIAL_NEXT.test(text.slice(at + value.length, at + value.length + 32)) : SCHEME_MASKED.test(inner)) continue;
     if (json !== '' && (inner === 'null' || inner === 'true' || inner === 'false')) continue;
     count('secretAssignment');
+    if (open === '' && json === '' && SCHEME_WORD.test(inner)) {
+      // `Authorization: Negotiate YIIG…`: a scheme the bearerToken rule does not know, then its
+      // credential, masked with it (a bare value ends at white space and would leave the credential).
+      SCHEMED_CREDENTIAL.lastIndex = at + value.length;
+      const credential = SCHEMED_CREDENTIAL.exec(text);
+      if (credential && keyWords(m[1]!).endsWith('authorization')) {
+        out += text.slice(copied, at) + inner + ' ' + mask('secretAssignment');
+        copied = SCHEMED_CREDENTIAL.lastIndex;
+        ASSIGNMENT.lastIndex = copied;
+        continue;
+      }
+    }
     // A bare JSON value (a number, or text a sender did not quote) becomes a JSON string.
     out += text.slice(copied, at) + (open || json) + mask('secretAssignment') + (close || json);
     copied = at + value.length;
@@ -601,7 +658,10 @@ function redactAssignments(text: string, isKey: (key: string) => boolean, count:
   return copied === 0 ? text : out + text.slice(copied);
 }
 
-// E-mails are found by scanning from each '@' (a regex would retry the local part at every start).
+// E-mails are found by scanning from each '@' (a regex would retry the local part at every start),
+// and from each `%40` (an '@' percent-encoded in a URL: `?to=alice%40example.com`). Local parts and
+// domains may hold non-ASCII letters, marks and digits (RFC 6531 addresses, IDN domains:
+// `josé@example.com`, `hans@müller.de`, `user@例え.jp`).
 const EMAIL_LOCAL = new Uint8Array(128);
 const EMAIL_DOMAIN = new Uint8Array(128);
 for (let c = 0; c < 128; c++) {
@@ -609,31 +669,279 @@ for (let c = 0; c < 128; c++) {
   EMAIL_LOCAL[c] = /[A-Za-z0-9._%+-]/.test(ch) ? 1 : 0;
   EMAIL_DOMAIN[c] = /[A-Za-z0-9.-]/.test(ch) ? 1 : 0;
 }
-const inTable = (table: Uint8Array, c: number) => c < 128 && table[c] === 1;
+const NON_ASCII_WORD = /[\p{L}\p{M}\p{N}]/u;
+/** A non-ASCII letter, mark or digit (half of a surrogate pair counts: astral letters are rare and never punctuation here). */
+const nonAsciiWord = (text: string, i: number, c: number) => c > 127 && ((c >= 0xd800 && c <= 0xdfff) || NON_ASCII_WORD.test(text[i]!));
+const emailChar = (table: Uint8Array, text: string, i: number) => {
+  const c = text.charCodeAt(i);
+  return c < 128 ? table[c] === 1 : nonAsciiWord(text, i, c);
+};
+/** A top-level domain text[from, to): 2–24 letters of one script kind (ASCII, or not), or an IDN's `xn--…` label. */
+function topLevelDomain(text: string, from: number, to: number): boolean {
+  const n = to - from;
+  if (n >= 5 && n <= 63 && text.slice(from, from + 4).toLowerCase() === 'xn--') return true;
+  if (n < 2 || n > 24) return false;
+  const ascii = text.charCodeAt(from) < 128;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (!(ascii ? isLetter(c) : nonAsciiWord(text, i, c))) return false;
+  }
+  return true;
+}
 
+/** Where the next '@' or `%40` at or after `from` is, and its length (1 or 3); -1 if none. */
+function nextAt(text: string, from: number, cache: { at: number; pct: number }): [number, number] {
+  if (cache.at !== -1 && cache.at < from) cache.at = text.indexOf('@', from);
+  if (cache.pct !== -1 && cache.pct < from) cache.pct = text.indexOf('%40', from);
+  if (cache.at === -1 && cache.pct === -1) return [-1, 0];
+  if (cache.pct === -1 || (cache.at !== -1 && cache.at < cache.pct)) return [cache.at, 1];
+  return [cache.pct, 3];
+}
+
+/**
+ * Masks e-mail addresses: the whole local part, however long (the run of local-part characters
+ * before the '@', back to the previous '@', `%40` or masked address at most, so the scan is linear; never
+ * part of it: `mü<redacted>` looked handled and was not), an '@' or `%40`, and a domain of at most
+ * 254 characters with a top-level domain. A domain read into text of another script
+ * (`example.com谢谢`) ends where its last label changes script.
+ */
 function redactEmails(text: string, count: (r: RuleName) => void): string {
-  if (!text.includes('@')) return text;
+  const cache = { at: text.indexOf('@'), pct: text.indexOf('%40') };
+  if (cache.at === -1 && cache.pct === -1) return text;
   let out = '';
   let last = 0;
-  let at = text.indexOf('@');
+  let floor = 0; // just past the previous '@' or `%40`: no local part reaches over one
+  let [at, sign] = nextAt(text, 0, cache);
   while (at !== -1) {
     let start = at;
-    while (start > last && at - start < 64 && inTable(EMAIL_LOCAL, text.charCodeAt(start - 1))) start--;
-    let end = at + 1;
-    while (end < text.length && end - at < 254 && inTable(EMAIL_DOMAIN, text.charCodeAt(end))) end++;
-    while (end > at + 1 && text.charCodeAt(end - 1) === 46) end--; // a sentence's full stop
-    // A top-level domain of 2–24 letters after the last dot.
-    let dot = end;
-    while (dot > at + 1 && isLetter(text.charCodeAt(dot - 1))) dot--;
-    const tld = end - dot;
-    if (start < at && tld >= 2 && tld <= 24 && dot - 1 > at + 1 && text.charCodeAt(dot - 1) === 46) {
+    while (start > Math.max(last, floor) && emailChar(EMAIL_LOCAL, text, start - 1)) start--;
+    const domain = at + sign;
+    let end = domain;
+    while (end < text.length && end - domain < 254 && emailChar(EMAIL_DOMAIN, text, end)) end++;
+    while (end > domain && text.charCodeAt(end - 1) === 46) end--; // a sentence's full stop
+    let dot = end - 1;
+    while (dot > domain && text.charCodeAt(dot) !== 46) dot--;
+    let ok = dot > domain && topLevelDomain(text, dot + 1, end);
+    if (!ok && dot > domain && end > dot + 1 && text.charCodeAt(end - 1) > 127) {
+      // Letters of another script right after an ASCII top-level domain: the address ends before them.
+      let cut = end;
+      while (cut > dot + 1 && text.charCodeAt(cut - 1) > 127) cut--;
+      if (cut > dot + 1 && topLevelDomain(text, dot + 1, cut)) {
+        end = cut;
+        ok = true;
+      }
+    }
+    if (start < at && ok) {
       out += text.slice(last, start) + mask('email');
       count('email');
       last = end;
     }
-    at = text.indexOf('@', Math.max(at + 1, last));
+    floor = domain;
+    [at, sign] = nextAt(text, Math.max(at + 1, last), cache);
   }
   return out + text.slice(last);
+}
+
+/**
+ * Whether `scheme token` (a BEARER match at `at` in `text`) is a credential: always after `Bearer`
+ * or an `Authorization:` header (AUTHORIZATION_BEFORE); after another scheme word only when the
+ * token looks like one, with a digit, a base64 `+`, `/` or `=`, or mixed case inside (`dXNlcjpwYXNz`,
+ * base64 of `user:pass`; one change from lower to upper case, as in `JavaScript`, is a word). So
+ * `Token validation failed` and `Basic information` are kept, and a search for them still finds them.
+ */
+function bearerCredential(scheme: string, token: string, text: string, at: number): boolean {
+  if (scheme.length === 6 && scheme.toLowerCase() === 'bearer') return true;
+  let upturns = 0;
+  for (let i = 0; i < token.length; i++) {
+    const c = token.charCodeAt(i);
+    if (isDigit(c) || c === 43 || c === 47 || c === 61) return true;
+    if (c >= 65 && c <= 90 && i > 0 && token.charCodeAt(i - 1) >= 97 && token.charCodeAt(i - 1) <= 122 && ++upturns >= 2) return true;
+  }
+  return at > 0 && AUTHORIZATION_BEFORE.test(text.slice(Math.max(0, at - 48), at));
+}
+
+/** PEM private key blocks become the apiKey marker, BEGIN to END (or, cut, to where the base64 ends). */
+function redactPrivateKeys(text: string, count: (r: RuleName) => void): string {
+  let out = '';
+  let copied = 0;
+  PEM_BEGIN.lastIndex = 0;
+  for (let m = PEM_BEGIN.exec(text); m !== null; m = PEM_BEGIN.exec(text)) {
+    const endLine = `-----END ${m[1]!}-----`;
+    const bodyFrom = m.index + m[0].length;
+    const close = text.indexOf(endLine, bodyFrom);
+    let end: number;
+    if (close !== -1 && close - bodyFrom <= 16384) {
+      end = close + endLine.length;
+    } else {
+      PEM_BODY.lastIndex = bodyFrom;
+      PEM_BODY.exec(text);
+      end = PEM_BODY.lastIndex;
+    }
+    count('apiKey');
+    out += text.slice(copied, m.index) + mask('apiKey');
+    copied = end;
+    PEM_BEGIN.lastIndex = end;
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+const SQL_QUOTES = ["'", '"', '$'];
+
+/** Whether the quote at `q` follows `PASSWORD` or `IDENTIFIED [WITH plugin] BY` and white space. */
+function afterPasswordWord(text: string, q: number): boolean {
+  // Cheap first: white space before the quote, and a word ending in d (password) or y (by) before it.
+  const before = text.charCodeAt(q - 1);
+  if (!(before === 32 || before === 9 || before === 10)) return false;
+  let w = q - 1;
+  while (w > 0 && q - w < 8 && isSpaceAt(text, w - 1)) w--;
+  const last = text.charCodeAt(w - 1) | 32;
+  if (last !== 100 && last !== 121) return false;
+  const [word, start] = wordBefore(text, q);
+  if (word === 'password') return true;
+  if (word !== 'by') return false;
+  const [w2, s2] = wordBefore(text, start);
+  if (w2 === 'identified') return true;
+  if (w2 === '') return false;
+  const [w3, s3] = wordBefore(text, s2);
+  return w3 === 'with' && wordBefore(text, s3)[0] === 'identified';
+}
+
+const DOLLAR_TAG = /\$(?:[A-Za-z_][A-Za-z0-9_]{0,62})?\$/y;
+
+/** The word (ASCII letters, digits, `_`) ending at `end` after at most 8 spaces before it, lower-cased, and where it starts; '' if none. */
+function wordBefore(text: string, end: number): [string, number] {
+  let i = end;
+  for (let n = 0; n < 8 && i > 0 && isSpaceAt(text, i - 1); n++) i--;
+  if (i === end) return ['', end];
+  const wordEnd = i;
+  while (i > 0 && wordEnd - i < 32 && isWordChar(text.charCodeAt(i - 1))) i--;
+  return [text.slice(i, wordEnd).toLowerCase(), i];
+}
+
+/**
+ * SQL that sets a password, in any text (a log line, a span name): the literal after `PASSWORD`
+ * (`ALTER USER app WITH PASSWORD 'x'`, `SET PASSWORD = 'x'` is an assignment already) or
+ * `IDENTIFIED [WITH plugin] BY` ('…', "…", $$…$$ or $tag$…$tag$, at most 1,024 characters) becomes
+ * the secretAssignment marker inside its quotes. Found from the quotes, reading one to three words
+ * back from each, so text without quotes costs one scan; each literal is read at most 1,024
+ * characters, once: linear.
+ */
+function redactSqlPasswords(text: string, count: (r: RuleName) => void): string {
+  // The quotes that follow PASSWORD or IDENTIFIED … BY, found one quote character at a time (a
+  // tight indexOf loop: JSON is full of `"`), in text order.
+  let found: number[] | undefined;
+  for (const quote of SQL_QUOTES) {
+    for (let q = text.indexOf(quote); q !== -1; q = text.indexOf(quote, q + 1)) {
+      if (afterPasswordWord(text, q)) (found ??= []).push(q);
+    }
+  }
+  if (found === undefined) return text;
+  found.sort((a, b) => a - b);
+  let out = '';
+  let copied = 0;
+  for (const q of found) {
+    if (q < copied) continue;
+    let open = text[q]!;
+    if (open === '$') {
+      DOLLAR_TAG.lastIndex = q;
+      const tag = DOLLAR_TAG.exec(text);
+      if (!tag) continue;
+      open = tag[0];
+    }
+    const from = q + open.length;
+    let close = -1;
+    if (open.length === 1) {
+      for (let i = from; i < text.length && i - from <= 1024; i++) {
+        const c = text[i];
+        if (c === '\\') i++;
+        else if (c === open) {
+          if (text[i + 1] === open) i++;
+          else {
+            close = i;
+            break;
+          }
+        }
+      }
+    } else {
+      // Within 1,024 characters (a search to the text's end for each unclosed tag would be quadratic).
+      const at = text.slice(from, from + 1024 + open.length).indexOf(open);
+      close = at === -1 ? -1 : from + at;
+    }
+    // Nothing to hide, or masked already (a SQL literal in db.statement is '?').
+    if (close === -1 || close === from || text.startsWith('<redacted:', from) || (close === from + 1 && text[from] === '?')) continue;
+    count('secretAssignment');
+    out += text.slice(copied, from) + mask('secretAssignment');
+    copied = close + open.length;
+    out += text.slice(close, copied);
+  }
+  return copied === 0 ? text : out + text.slice(copied);
+}
+
+// A long option on a command line (`--db-password hunter2`, `--token "a b"`): at the start or after
+// white space or a quote, its name, then white space and a value that is not another option. The
+// `--name=value` form is an assignment already.
+const LONG_OPTION = /(?<![^\s"'])--([A-Za-z][A-Za-z0-9_.-]{0,63})[ \t]{1,8}(?=[^\s-])/g;
+const OPTION_VALUE = /"(?:[^"\\\r\n]|\\.){0,1024}"?|'(?:[^'\\\r\n]|\\.){0,1024}'?|[^\s"']{1,1024}/y;
+// MySQL's `-p<password>` (no space: with one, the next word is the database), after a mysql or
+// mariadb command word earlier on the same line (MYSQL_BEFORE, on at most 512 characters before it).
+const MYSQL_PASSWORD = /(?<=\s)-p([^\s"']{1,1024})/g;
+const MYSQL_BEFORE = /\b(?:mysql|mariadb)[a-z]*\s[^\r\n]*$/;
+export const MYSQL_COMMAND = /^(?:.*\/)?(?:mysql|mariadb)[a-z]*$/;
+
+/**
+ * Passwords on command lines in text (`process.command_line`, a log of how something was started):
+ * the value after a long option whose name's words name a secret (`isKey`: `--password x`,
+ * `--db-password x`, `--api-token x`), and MySQL's `-pSECRET`. `process.command_args`, a list, is
+ * read element by element by the processor (redactArgs).
+ */
+function redactCommandLine(text: string, isKey: (key: string) => boolean, count: (r: RuleName) => void): string {
+  let t = text;
+  if (t.includes('--')) {
+    let out = '';
+    let copied = 0;
+    LONG_OPTION.lastIndex = 0;
+    for (let m = LONG_OPTION.exec(t); m !== null; m = LONG_OPTION.exec(t)) {
+      if (!isKey(m[1]!)) continue;
+      const at = m.index + m[0].length;
+      OPTION_VALUE.lastIndex = at;
+      const v = OPTION_VALUE.exec(t);
+      if (!v || v[0].startsWith('<redacted:')) continue;
+      const q = v[0][0] === '"' || v[0][0] === "'" ? v[0][0] : '';
+      const closed = q !== '' && v[0].length > 1 && v[0].endsWith(q);
+      count('secretAssignment');
+      out += t.slice(copied, at) + q + mask('secretAssignment') + (closed ? q : '');
+      copied = at + v[0].length;
+      LONG_OPTION.lastIndex = copied;
+    }
+    if (copied !== 0) t = out + t.slice(copied);
+  }
+  // `-p` first: `includes` is slow for a pattern starting with a character prose is full of (' -p', 'mysql').
+  if (t.includes('-p') && (t.includes('mysql') || t.includes('mariadb'))) {
+    t = t.replace(MYSQL_PASSWORD, (all: string, pw: string, at: number, whole: string) =>
+      pw.startsWith('<redacted:') || !MYSQL_BEFORE.test(whole.slice(Math.max(0, at - 512), at)) ? all : (count('secretAssignment'), `-p${mask('secretAssignment')}`),
+    );
+  }
+  return t;
+}
+
+/**
+ * A command's arguments as a list (`process.command_args`): the element after a long option whose
+ * name names a secret (`["app", "--db-password", "hunter2"]`), and `-pSECRET` when the command is
+ * mysql or mariadb, become the marker. The indexes of the elements to mask, none when there are none.
+ */
+export function secretArgs(args: readonly (string | undefined)[], isKey: (key: string) => boolean): number[] {
+  const out: number[] = [];
+  const mysql = args[0] !== undefined && MYSQL_COMMAND.test(args[0]);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === undefined || a.charCodeAt(0) !== 45) continue;
+    if (mysql && a.length > 2 && a.startsWith('-p') && !a.startsWith('-p<redacted:')) out.push(i);
+    else if (a.startsWith('--') && !a.includes('=') && a.length > 2 && isKey(a.slice(2))) {
+      const next = args[i + 1];
+      if (next !== undefined && next !== '' && next.charCodeAt(0) !== 45 && !next.startsWith('<redacted:')) out.push(++i);
+    }
+  }
+  return out;
 }
 
 export interface TextOptions {
@@ -650,18 +958,70 @@ export interface TextOptions {
 export function redactText(text: string, rules: ReadonlySet<RuleName>, count: (r: RuleName) => void, options: TextOptions = {}): string {
   let t = text;
   if (rules.has('bearerToken')) {
-    t = t.replace(BEARER, (_m, scheme: string) => (count('bearerToken'), `${scheme} ${mask('bearerToken')}`));
+    t = t.replace(BEARER, (m: string, scheme: string, token: string, at: number, whole: string) =>
+      bearerCredential(scheme, token, whole, at) ? (count('bearerToken'), `${scheme} ${mask('bearerToken')}`) : m,
+    );
     if (t.includes('eyJ')) t = t.replace(JWT, () => (count('bearerToken'), mask('bearerToken')));
   }
-  if (rules.has('apiKey')) t = t.replace(API_KEYS, () => (count('apiKey'), mask('apiKey')));
+  if (rules.has('apiKey')) {
+    t = t.replace(API_KEYS, () => (count('apiKey'), mask('apiKey')));
+    if (hasMoreKeys(t)) t = t.replace(MORE_KEYS, () => (count('apiKey'), mask('apiKey')));
+    if (t.includes('-----BEGIN ')) t = redactPrivateKeys(t, count);
+  }
   if (rules.has('urlPassword') && t.includes('://')) t = t.replace(URL_PASSWORD, (_m, user: string) => (count('urlPassword'), `://${user}:${mask('urlPassword')}@`));
-  if (rules.has('secretAssignment')) t = redactAssignments(t, options.assignmentKey ?? assignmentKeyDefault, count);
+  if (rules.has('secretAssignment')) {
+    const isKey = options.assignmentKey ?? assignmentKeyDefault;
+    t = redactAssignments(t, isKey, count);
+    t = redactSqlPasswords(t, count);
+    t = redactCommandLine(t, isKey, count);
+  }
   if (rules.has('email')) t = redactEmails(t, count);
   if (rules.has('creditCard')) t = redactCards(t, count, options.cardKey === true);
   return t;
 }
 
-/** SQL statements: every string literal becomes '?' (passwords, e-mails, names in WHERE clauses). */
-export function redactSqlLiterals(sql: string, count: (r: RuleName) => void): string {
-  return sql.includes("'") ? sql.replace(SQL_LITERAL, () => (count('sqlLiteral'), "'?'")) : sql;
+/**
+ * SQL statements: every string literal becomes '?' (passwords, e-mails, names in WHERE clauses):
+ * '…', $$…$$ and $tag$…$tag$ (PostgreSQL), and "…" unless `quotedStrings` is false (the statement's
+ * `db.system` quotes identifiers that way: sqlDoubleQuotesAreIdentifiers), so MySQL's
+ * `IDENTIFIED BY "hunter2"` is masked and PostgreSQL's `"orders"."email"` kept. An unclosed dollar
+ * quote runs to the end (a cut statement). Linear: a dollar tag with no closing one is looked for
+ * once, and after 16 such tags no more are (a sender's own hostile statement).
+ */
+export function redactSqlLiterals(sql: string, count: (r: RuleName) => void, quotedStrings = true): string {
+  if (!sql.includes("'") && !sql.includes('$') && !(quotedStrings && sql.includes('"'))) return sql;
+  let out = '';
+  let copied = 0;
+  let unclosedTags = 0;
+  SQL_QUOTED.lastIndex = 0;
+  for (let m = SQL_QUOTED.exec(sql); m !== null; m = SQL_QUOTED.exec(sql)) {
+    const open = m[0];
+    let end = m.index + open.length;
+    let marker = "'?'";
+    if (open[0] === '"') {
+      if (!quotedStrings) continue; // an identifier: kept, and a quote inside it opens nothing
+      marker = '"?"';
+    } else if (open[0] === '$') {
+      if (unclosedTags >= 16) continue;
+      const close = sql.indexOf(open, end);
+      if (close === -1) unclosedTags++;
+      end = close === -1 ? sql.length : close + open.length;
+      marker = '$$?$$';
+      SQL_QUOTED.lastIndex = end;
+    }
+    count('sqlLiteral');
+    out += sql.slice(copied, m.index) + marker;
+    copied = end;
+  }
+  return copied === 0 ? sql : out + sql.slice(copied);
 }
+
+/**
+ * `db.system` / `db.system.name` values whose SQL reads "…" as an identifier (the SQL standard);
+ * elsewhere (MySQL, MariaDB, SQLite's fallback, an unknown system) it may be a string and is masked.
+ */
+const IDENTIFIER_QUOTE_SYSTEMS = new Set([
+  'postgresql', 'oracle', 'oracle.db', 'mssql', 'microsoft.sql_server', 'db2', 'ibm.db2', 'cockroachdb', 'redshift', 'aws.redshift', 'snowflake',
+  'clickhouse', 'trino', 'h2', 'hsqldb', 'derby', 'hanadb', 'sap.hana', 'teradata', 'vertica', 'spanner', 'gcp.spanner', 'duckdb', 'firebird', 'informix', 'ingres',
+]);
+export const sqlDoubleQuotesAreIdentifiers = (dbSystem: string | undefined) => dbSystem !== undefined && IDENTIFIER_QUOTE_SYSTEMS.has(dbSystem.toLowerCase());

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRedactionProcessor, defaultRedactionProcessorConfig } from '../../../ingest/processors/redaction/redaction-processor.ts';
-import { bracketReader, keyMatcher, redactText, RULES, type RuleName } from '../../../ingest/processors/redaction/rules.ts';
+import { bracketReader, keyMatcher, redactSqlLiterals, redactText, RULES, type RuleName } from '../../../ingest/processors/redaction/rules.ts';
 import { createLimitsProcessor, defaultLimitsProcessorConfig } from '../../../ingest/processors/limits/limits-processor.ts';
 import { withSecurityProcessors } from '../../../src/server/security.ts';
 import { testConfig } from '../../helpers/gateway.ts';
@@ -102,6 +102,21 @@ test('hostile input is scanned in linear time (no catastrophic backtracking)', {
     'token=a)'.repeat(50_000),
     `${luhnFrom(6_011_000_000_000_000_000n)} `.repeat(20_000),
     `card ${luhnFrom(6_011_000_000_000_000_000n)}`.repeat(16_000),
+    'a%40'.repeat(100_000),
+    '%40'.repeat(130_000),
+    'ü'.repeat(400_000) + '@例.jp',
+    'x@例'.repeat(100_000),
+    "password '".repeat(40_000),
+    'IDENTIFIED BY $t$'.repeat(25_000),
+    Array.from({ length: 25_000 }, (_, i) => `password $t${i}$ `).join(''),
+    'ALTER USER a IDENTIFIED WITH p BY "'.repeat(12_000),
+    '--password '.repeat(40_000),
+    '--password "'.repeat(40_000),
+    'mysql -p'.repeat(50_000),
+    '-----BEGIN PRIVATE KEY-----'.repeat(15_000),
+    '-----BEGIN PRIVATE KEY-----' + 'A'.repeat(400_000),
+    'Token abcdefgh '.repeat(25_000),
+    '4111.1111.'.repeat(40_000),
   ];
   for (const input of inputs) {
     // A quadratic pattern would run for many minutes on 400 KB: the test's timeout is the guard.
@@ -111,6 +126,10 @@ test('hostile input is scanned in linear time (no catastrophic backtracking)', {
   // backtrack entry per group or digit (and overflows the stack).
   assert.equal(redactText('1 '.repeat(4_000_000), all, () => {}).length, 8_000_000);
   assert.equal(redactText('1234567890'.repeat(1_600_000), all, () => {}).length, 16_000_000);
+  // SQL literals: many dollar tags that never close, and quotes that never close.
+  for (const sql of [Array.from({ length: 40_000 }, (_, i) => `$t${i}$ `).join(''), '"'.repeat(400_000), '$$'.repeat(200_000) + "'"]) {
+    assert.equal(typeof redactSqlLiterals(sql, () => {}), 'string');
+  }
 });
 
 test('key=value secrets: where a key ends before its separator (the bounds rules.ts nextAssignment reads back over)', () => {
@@ -651,4 +670,141 @@ test('unknown rules are refused at start-up naming the known ones', () => {
     () => createRedactionProcessor('redaction/logs', { ...defaultRedactionProcessorConfig(), rules: ['ssn'] }, 'logs', sinkConsumer<'logs'>(), silentLogger()),
     /unknown rule ssn \(known: creditCard, email/,
   );
+});
+
+test('one list of secret keys: cookies and raw Authorization values in text, pwd and access_key as attributes, are masked (security QA)', async () => {
+  // Found by security QA: the attribute list and the text list differed, each missing the other's keys.
+  assert.equal(redact('request headers: Cookie: sessionid=9f8e7d6c5b4a; Authorization: 9f8e7d6c5b4a3f2e').text, 'request headers: Cookie: <redacted:secretAssignment>; Authorization: <redacted:secretAssignment>');
+  assert.equal(
+    redact('{"req":{"headers":{"cookie":"connect.sid=s%3AabcDEF123.xyz","authorization":"c2VjcmV0LXRva2VuLXZhbHVl"}}}').text,
+    '{"req":{"headers":{"cookie":"<redacted:secretAssignment>","authorization":"<redacted:secretAssignment>"}}}',
+  );
+  assert.equal(redact("{'headers': {'Set-Cookie': 'sessionid=9f8e7d6c5b4a'}}").text, "{'headers': {'Set-Cookie': '<redacted:secretAssignment>'}}");
+  assert.equal(redact('credential=Plain-Value-123 proxy-authorization=xyz987').text, 'credential=<redacted:secretAssignment> proxy-authorization=<redacted:secretAssignment>');
+  // The scheme of a credential the bearerToken rule masked stays, quoted or not.
+  assert.equal(redact('Authorization: Basic dXNlcjpwYXNz').text, 'Authorization: Basic <redacted:bearerToken>');
+  assert.equal(redact('{"authorization": "Bearer abcdef123456"}').text, '{"authorization": "Bearer <redacted:bearerToken>"}');
+  // A scheme the bearerToken rule does not know: its credential is masked with the scheme kept.
+  assert.equal(redact('Proxy-Authorization: Negotiate YIIGhgYJKoZIhvcSAQICAQ== next').text, 'Proxy-Authorization: Negotiate <redacted:secretAssignment> next');
+  assert.equal(redact('password: hunter2 and more').text, 'password: <redacted:secretAssignment> and more');
+
+  const sink = sinkConsumer<'logs'>();
+  const p = createRedactionProcessor('redaction/logs', defaultRedactionProcessorConfig(), 'logs', sink, silentLogger());
+  await p.consume([log({ resource: resource('svc'), body: { stringValue: 'cookie=Plain-Value-123 pwd=Plain-Value-123' }, attributes: attrs({ pwd: 'Plain-Value-123', 'db.pwd': 'x', access_key: 'y', accessKey: 'z', cookie: 'c' }) })]);
+  const got = sink.all()[0]!;
+  assert.deepEqual(got.body, { stringValue: 'cookie=<redacted:secretAssignment> pwd=<redacted:secretAssignment>' });
+  assert.deepEqual(got.attributes, attrs({ pwd: '<redacted:sensitiveKey>', 'db.pwd': '<redacted:sensitiveKey>', access_key: '<redacted:sensitiveKey>', accessKey: '<redacted:sensitiveKey>', cookie: '<redacted:sensitiveKey>' }));
+  // A key configured as sensitive is secret in text too.
+  const custom = sinkConsumer<'logs'>();
+  const cp = createRedactionProcessor('redaction/logs', { ...defaultRedactionProcessorConfig(), sensitiveKeys: ['ssn'] }, 'logs', custom, silentLogger());
+  await cp.consume([log({ resource: resource('svc'), body: { stringValue: 'ssn=078-05-1120' }, attributes: attrs({ 'user.ssn': '078-05-1120' }) })]);
+  assert.deepEqual(custom.all()[0]!.body, { stringValue: 'ssn=<redacted:secretAssignment>' });
+  assert.deepEqual(custom.all()[0]!.attributes, attrs({ 'user.ssn': '<redacted:sensitiveKey>' }));
+});
+
+test('e-mail addresses with non-ASCII local parts, IDN domains or a %40-encoded @ are masked whole, never in part (security QA)', () => {
+  assert.equal(redact('user josé@example.com').text, 'user <redacted:email>');
+  assert.equal(redact('mail hans@müller.de.').text, 'mail <redacted:email>.');
+  assert.equal(redact('to user@例え.jp now').text, 'to <redacted:email> now');
+  assert.equal(redact('müller.hans@example.de').text, '<redacted:email>', 'was mü<redacted:email>');
+  assert.equal(redact('x@bücher.xn--p1ai').text, '<redacted:email>');
+  assert.equal(redact('/unsubscribe?to=alice%40example.com&list=7').text, '/unsubscribe?to=<redacted:email>&list=7');
+  assert.equal(redact(`${'a'.repeat(80)}@example.com`).text, '<redacted:email>', 'a local part longer than 64 characters is masked whole');
+  assert.equal(redact('联系john@example.com谢谢').text, '<redacted:email>谢谢', 'a domain ends where its last label changes script');
+  assert.equal(redact('price 100%40off, a%40b, «café»@ x').text, 'price 100%40off, a%40b, «café»@ x');
+});
+
+test('bearerToken masks credentials, not the word after Token, Basic or Digest in prose (security QA)', () => {
+  for (const prose of ['Token validation failed for request', 'token refreshed successfully ok', 'Basic information about the account', 'Digest computation finished', 'Basic JavaScript knowledge']) {
+    assert.equal(redact(prose).text, prose);
+  }
+  const masked: [string, string][] = [
+    ['Authorization: Basic dXNlcjpwYXNz', 'Authorization: Basic <redacted:bearerToken>'],
+    ['sent Basic dXNlcjpwYXNz upstream', 'sent Basic <redacted:bearerToken> upstream'],
+    ['Authorization: Token abcdefghij', 'Authorization: Token <redacted:bearerToken>'],
+    ['auth Token abc12345xyz', 'auth Token <redacted:bearerToken>'],
+    ['Bearer abcdefghijkl', 'Bearer <redacted:bearerToken>'],
+    ['digest Digest c2VjcmV0+/x=', 'digest Digest <redacted:bearerToken>'],
+  ];
+  for (const [text, want] of masked) assert.equal(redact(text).text, want, text);
+});
+
+test('SQL: "…" literals unless db.system quotes identifiers so, dollar quotes, and IDENTIFIED BY / PASSWORD literals in any text (security QA)', async () => {
+  const sink = sinkConsumer<'traces'>();
+  const p = createRedactionProcessor('redaction/traces', defaultRedactionProcessorConfig(), 'traces', sink, silentLogger());
+  await p.consume([
+    span({ resource: resource('svc'), attributes: attrs({ 'db.system': 'mysql', 'db.statement': `SELECT * FROM u WHERE email='x@y' AND pw="hunter2pw"` }) }),
+    span({ resource: resource('svc'), attributes: attrs({ 'db.query.text': 'CREATE USER bob IDENTIFIED BY "hunter2pw"' }) }),
+    span({ resource: resource('svc'), attributes: attrs({ 'db.system.name': 'postgresql', 'db.query.text': 'ALTER ROLE app PASSWORD $$hunter2$$; SELECT "email", $q$it\'s$q$ FROM "users" WHERE id = $1' }) }),
+  ]);
+  const [a, b, c] = sink.all().map((s) => s.attributes);
+  assert.deepEqual(a, attrs({ 'db.system': 'mysql', 'db.statement': `SELECT * FROM u WHERE email='?' AND pw="?"` }));
+  assert.deepEqual(b, attrs({ 'db.query.text': 'CREATE USER bob IDENTIFIED BY "?"' }));
+  assert.deepEqual(c, attrs({ 'db.system.name': 'postgresql', 'db.query.text': 'ALTER ROLE app PASSWORD $$?$$; SELECT "email", $$?$$ FROM "users" WHERE id = $1' }));
+  // In any text (a log body), the literal after PASSWORD or IDENTIFIED [WITH plugin] BY.
+  const text: [string, string][] = [
+    ["ALTER USER app WITH PASSWORD 'hunter2'", "ALTER USER app WITH PASSWORD '<redacted:secretAssignment>'"],
+    ["CREATE USER 'bob'@'%' IDENTIFIED BY \"hunter2\"", "CREATE USER 'bob'@'%' IDENTIFIED BY \"<redacted:secretAssignment>\""],
+    ["CREATE USER bob IDENTIFIED WITH mysql_native_password BY 'pw1'", "CREATE USER bob IDENTIFIED WITH mysql_native_password BY '<redacted:secretAssignment>'"],
+    ['ALTER ROLE app PASSWORD $x$hunter2$x$', 'ALTER ROLE app PASSWORD $x$<redacted:secretAssignment>$x$'],
+    ["ran ALTER USER app PASSWORD '?'", "ran ALTER USER app PASSWORD '?'"],
+    ["reset by 'admin' and the password policy", "reset by 'admin' and the password policy"],
+  ];
+  for (const [t, want] of text) assert.equal(redact(t).text, want, t);
+});
+
+test('passwords on command lines (process.command_args, command lines in text), PEM private keys, npm tokens and Stripe restricted keys are masked', async () => {
+  assert.equal(redact('myapp --password hunter2 --verbose').text, 'myapp --password <redacted:secretAssignment> --verbose');
+  assert.equal(redact('exec myapp --db-password "my pw" --port 80').text, 'exec myapp --db-password "<redacted:secretAssignment>" --port 80');
+  assert.equal(redact('mysql -uroot -phunter2 shop').text, 'mysql -uroot -p<redacted:secretAssignment> shop');
+  for (const kept of ['ssh -p2222 host', 'docker run -p8080:80 img', 'run --token-count 5 --verbose', 'mysql -uroot -p shop']) assert.equal(redact(kept).text, kept);
+  const pem = '-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----';
+  assert.equal(redact(`key ${pem} loaded`).text, 'key <redacted:apiKey> loaded');
+  assert.equal(redact('{"k":"-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBg+/=\\nAAA"}').text, '{"k":"<redacted:apiKey>"}', 'cut before its END: to where the base64 ends');
+  assert.equal(redact('-----BEGIN PUBLIC KEY-----\nMIIBIjAN\n-----END PUBLIC KEY-----').text.includes('MIIBIjAN'), true, 'a public key is no secret');
+  assert.equal(redact(`npm npm_${'a1B2'.repeat(9)} x`).text, 'npm <redacted:apiKey> x');
+  assert.equal(redact(`stripe rk_live_${'a1'.repeat(12)} x`).text, 'stripe <redacted:apiKey> x');
+
+  const sink = sinkConsumer<'traces'>();
+  const p = createRedactionProcessor('redaction/traces', defaultRedactionProcessorConfig(), 'traces', sink, silentLogger());
+  const args = (...values: string[]): KeyValue => ({ key: 'process.command_args', value: { arrayValue: { values: values.map((stringValue) => ({ stringValue })) } } });
+  await p.consume([
+    span({
+      resource: { ...resource('svc'), attributes: [args('myapp', '--db-password', 'hunter2', '--port', '80', '--api-token', '--verbose')] },
+      attributes: [args('/usr/bin/mysql', '-uroot', '-phunter2', 'shop'), args('ssh', '-p2222', 'host')],
+    }),
+  ]);
+  const got = sink.all()[0]!;
+  const values = (kv: KeyValue) => (kv.value as { arrayValue: { values: { stringValue: string }[] } }).arrayValue.values.map((v) => v.stringValue);
+  assert.deepEqual(values(got.resource.attributes[0]!), ['myapp', '--db-password', '<redacted:secretAssignment>', '--port', '80', '--api-token', '--verbose']);
+  assert.deepEqual(values(got.attributes[0]!), ['/usr/bin/mysql', '-uroot', '-p<redacted:secretAssignment>', 'shop']);
+  assert.deepEqual(values(got.attributes[1]!), ['ssh', '-p2222', 'host']);
+});
+
+test('card numbers grouped by dots or no-break spaces are masked; version strings, IPv4 addresses and decimals are not', () => {
+  assert.equal(redact('card 4111.1111.1111.1111 ok').text, 'card <redacted:creditCard> ok');
+  assert.equal(redact('card 4111\u00a01111\u00a01111\u00a01111').text, 'card <redacted:creditCard>');
+  assert.equal(redact('amex 3782.822463.10005').text, 'amex <redacted:creditCard>');
+  const kept = ['ip 192.168.100.200 and 10.0.0.1:8080', 'v 1.2.3 and 2023.10.1234', 'x=123.4567890123456 y=4111.111111111111', '1.0.0-20231205.123456', '400.500.600.700.800.900', '4111.11111111.1111'];
+  for (const text of kept) assert.equal(redact(text).text, text);
+});
+
+test('a redaction processor must run before batch (live tails see a batch when it is queued); instances are matched by type (security QA)', () => {
+  const order = (processors: Record<string, unknown>, pipelines?: Record<string, unknown>) =>
+    withSecurityProcessors(testConfig({ processors, ...(pipelines && { pipelines }) })).pipelines;
+  // Found by security QA: `[memory_limiter, batch, redaction]` started, stored masked and streamed raw.
+  const afterBatch = { traces: { receivers: ['otlp'], processors: ['memory_limiter', 'batch', 'redaction'], exporters: ['duckdb'] } };
+  assert.throws(
+    () => order({ redaction: {} }, afterBatch),
+    (err: Error) => err.name === 'ConfigError' && /^pipelines\.traces\.processors: "redaction" runs after "batch" \(memory_limiter, batch, redaction\); .*name the redaction processor before batch$/.test(err.message),
+  );
+  // Found by security QA: a `redaction/pii` section was never run.
+  assert.deepEqual(order({ 'redaction/pii': {} }).logs!.processors, ['memory_limiter', 'redaction/pii', 'batch']);
+  assert.deepEqual(order({ 'redaction/pii': {}, 'limits/small': {} }).metrics!.processors, ['memory_limiter', 'redaction/pii', 'limits/small', 'batch']);
+  const named = { traces: { receivers: ['otlp'], processors: ['memory_limiter/big', 'batch'], exporters: ['duckdb'] } };
+  assert.deepEqual(order({ 'memory_limiter/big': {}, redaction: {} }, named).traces!.processors, ['memory_limiter/big', 'redaction', 'batch'], 'a named memory limiter instance is a memory limiter');
+  // A pipeline naming one instance keeps its choice; an instance no pipeline runs is refused.
+  const onlyPii = Object.fromEntries(['traces', 'logs', 'metrics'].map((s) => [s, { receivers: ['otlp'], processors: ['memory_limiter', 'redaction/pii', 'batch'], exporters: ['duckdb'] }]));
+  assert.throws(() => order({ redaction: {}, 'redaction/pii': {} }, onlyPii), (err: Error) => err.name === 'ConfigError' && /^processors\.redaction: configured but no pipeline runs it/.test(err.message));
+  assert.deepEqual(order({ 'redaction/pii': {} }, onlyPii).traces!.processors, ['memory_limiter', 'redaction/pii', 'batch']);
 });

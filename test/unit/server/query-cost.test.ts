@@ -51,3 +51,15 @@ test("a list of a record's own parts (typed attributes, span events) counts RECO
   // Links lead to other records (their span, their trace): a page of defaultListSize.
   assert.equal(cost('{ spans(first: 10) { nodes { links { span { name } } } } }'), 10 + 10 + 10 * 100 + 10 * 100 + 10 * 100);
 });
+
+test('a variable the request does not send costs its default in the operation, as the executor runs it (security QA)', () => {
+  // Found by security QA: `query($n: Int = 1000) { spans(first: $n) … }` with no variables cost the
+  // field's default of 50 per list and ran with 1,000, so maxCost and costPerSecond were bypassed.
+  const q = 'query($n: Int = 1000) { spans(first: $n) { nodes { name logs(first: $n) { body } } } }';
+  // spans, its page of nodes and name: n each; logs and body: n·n each.
+  assert.equal(cost(q, {}), 3 * 1000 + 2 * 1000 * 1000);
+  assert.equal(cost(q), cost(q, { n: 1000 }), 'no variables at all');
+  assert.equal(cost(q, { n: 10 }), 3 * 10 + 2 * 10 * 10, 'a sent value wins');
+  assert.equal(cost('query($n: Int = 1000) { alertHistory(limit: $n) { at } }', { n: null }), 2 * 100, 'null sent: the field default, as the resolver uses');
+  assert.equal(queryCost(schema, parse('query A { services } query B($n: Int = 7000) { alertHistory(limit: $n) { at } }'), 'B', undefined, 100), 2 * 7000, 'the named operation\'s defaults');
+});
