@@ -13,7 +13,7 @@ export const ErrorCodes = {
   GW_BACKEND_ERROR: 'a storage backend failed the query',
   GW_NOT_SUPPORTED: 'the configured read backend cannot answer this query (PromQL needs Prometheus as the metrics read source)',
   GW_UNAUTHENTICATED: 'missing or invalid credentials (HTTP 401); no further detail is given',
-  GW_FORBIDDEN: 'valid credentials without the needed scope, or naming another tenant (HTTP 403)',
+  GW_FORBIDDEN: 'valid credentials without the needed scope, or naming another tenant (HTTP 403 for a request refused whole; a field error in a 200 otherwise, e.g. backends)',
   GW_RATE_LIMITED: "a per-tenant budget was spent (requests, cost or DuckDB time per second, or queries running at once; HTTP 429 with Retry-After); the message names the limit and its value",
   GW_QUERY_TOO_LARGE: 'the query text, cost, depth, aliases or tokens exceed a limit; the message names the limit and the value',
   GW_TIMEOUT: 'the request deadline (limits.graphql.timeoutMs) passed; running queries were interrupted',
