@@ -55,8 +55,27 @@ export function checkPipelineSections(cfg: IngestConfig, hint: (section: string)
   }
 }
 
+/**
+ * Sections no pipeline names are checked too (their type, and their keys against its defaults), as
+ * the Collector checks every configured component: `processors: { redacton: {} }` was silently
+ * ignored, and the operator believed records were masked. They are not built.
+ */
+function checkUnnamedSections(registry: Registry, cfg: IngestConfig): void {
+  for (const kind of ['receivers', 'processors', 'exporters'] as const) {
+    const named = new Set(Object.values(cfg.pipelines).flatMap((pipe) => pipe?.[kind] ?? []));
+    for (const id of Object.keys(cfg[kind])) {
+      if (named.has(id)) continue;
+      const type = componentType(id);
+      const factory = registry[kind].get(type);
+      if (!factory) throw new ConfigError(`${kind}.${id}: unknown ${SECTION[kind]} type "${type}" (known: ${[...registry[kind].keys()].join(', ')})`);
+      mergeConfig(factory.createDefaultConfig(), cfg[kind][id], `${kind}.${id}`);
+    }
+  }
+}
+
 export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Logger, taps: Taps = {}): RunningPipelines {
   checkPipelineSections(cfg);
+  checkUnnamedSections(registry, cfg);
   const exporters: [string, Component][] = [];
   const processors: [string, Component][] = [];
   const receivers: [string, Component][] = [];

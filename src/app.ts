@@ -2,19 +2,19 @@
 // side, store → resolvers → GraphQL server on the query side.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { createRootLogger, componentLogger } from './logger.ts';
+import { createRootLogger, componentLogger, silentLogger } from './logger.ts';
 import type { GatewayConfig } from './config/types.ts';
 import type { BackendRegistry } from './backends/index.ts';
 import type { DuckDbStore } from './stores/duckdb/index.ts';
 import type { Retention } from './stores/duckdb/retention.ts';
-import { componentType, createRegistry } from '../ingest/registry.ts';
+import { componentType, createRegistry, type Registry } from '../ingest/registry.ts';
 import type { AnyFactory } from '../ingest/component.ts';
 import { buildPipelines, type RunningPipelines } from '../ingest/pipeline.ts';
 import { otlpReceiverFactoryWith } from '../ingest/receivers/otlp/factory.ts';
 import { batchProcessorFactory } from '../ingest/processors/batch/factory.ts';
 import { duckDbExporterFactory } from '../ingest/exporters/duckdb/factory.ts';
 import type { Host } from '../ingest/component.ts';
-import type { LogStore, MetricStore, TraceStore } from './stores/types.ts';
+import type { LogStore, MetricStore, StoreWriter, TraceStore } from './stores/types.ts';
 import type { CorrelationStores } from './stores/correlation-types.ts';
 import { createSpanmetricsRedStore } from './stores/prometheus/spanmetrics-red.ts';
 import type { GraphQLServer, Readiness } from './server/graphql-server.ts';
@@ -28,6 +28,7 @@ import { addComponentReporters, backendMetrics, createBackendRegistry, duckDbRep
 import { createTailService } from './tail/service.ts';
 import { embeddingExporterFactory } from '../ingest/exporters/embedding/factory.ts';
 import type { SearchParts } from './search/setup.ts';
+import type { SearchIndexer } from './search/indexer.ts';
 import { createSecurity, limitsProcessorFactory, memoryLimiterProcessorFactory, redactionProcessorFactory, withSecurityProcessors } from './server/security.ts';
 import { openingWriter } from './startup/opening-writer.ts';
 import { openGraphQLListener, type GraphQLListener } from './server/graphql-listener.ts';
@@ -80,13 +81,51 @@ interface OtlpAddresses {
  * The backend exporters a config uses. Each is imported only then: their clients (Elasticsearch,
  * OTLP/gRPC, remote write) took ~0.7 s of start-up that the embedded default does not need.
  */
+/**
+ * Every component factory a config may name: the embedded ones and its backend exporters. The
+ * store's writer and the search indexer are promises, as the store opens after the listeners.
+ */
+async function componentRegistry(
+  cfg: GatewayConfig,
+  security: { receiver: Parameters<typeof otlpReceiverFactoryWith>[0] },
+  writer: Promise<StoreWriter>,
+  indexer: Promise<SearchIndexer | null>,
+): Promise<Registry> {
+  return createRegistry([
+    otlpReceiverFactoryWith(security.receiver),
+    batchProcessorFactory,
+    memoryLimiterProcessorFactory,
+    limitsProcessorFactory,
+    redactionProcessorFactory,
+    duckDbExporterFactory(openingWriter(writer)),
+    embeddingExporterFactory(indexer),
+    ...(await backendExporterFactories(cfg)),
+  ]);
+}
+
+/**
+ * Whether `next` would start, as far as can be told without starting it: its pipelines build (every
+ * section's type and keys, the processors' order) and its alerting settings read. A SIGHUP that finds
+ * a config failing this is a failed reload, not an "ok" that the next restart refuses.
+ */
+async function checkStartable(next: GatewayConfig, security: { receiver: Parameters<typeof otlpReceiverFactoryWith>[0] }): Promise<void> {
+  const registry = await componentRegistry(next, security, new Promise(() => {}), Promise.resolve(null));
+  // Created, never started: a factory's create checks its config and builds objects, no I/O.
+  buildPipelines(registry, withSecurityProcessors(next), silentLogger());
+  if (next.alerting.enabled) {
+    const { checkAlertingConfig } = await import('./alerting/index.ts');
+    checkAlertingConfig(next.alerting);
+  }
+}
+
 async function backendExporterFactories(cfg: GatewayConfig): Promise<AnyFactory[]> {
   // A pipeline may only name exporters configured here (buildPipelines checks), so these suffice.
   const named = new Set(Object.keys(cfg.exporters).map(componentType));
   const factories: Promise<AnyFactory>[] = [];
   if (named.has('jaeger')) factories.push(import('../ingest/exporters/jaeger/factory.ts').then((m) => m.jaegerExporterFactory));
   if (named.has('elasticsearch')) {
-    factories.push(import('../ingest/exporters/elasticsearch/factory.ts').then((m) => m.elasticsearchExporterFactory(cfg.storage.elasticsearch)));
+    const read = cfg.storage.read.logs === 'elasticsearch' ? { index: cfg.storage.elasticsearch.index } : undefined;
+    factories.push(import('../ingest/exporters/elasticsearch/factory.ts').then((m) => m.elasticsearchExporterFactory(cfg.storage.elasticsearch, read)));
   }
   if (named.has('prometheus')) factories.push(import('../ingest/exporters/prometheus/factory.ts').then((m) => m.prometheusExporterFactory));
   return Promise.all(factories);
@@ -171,16 +210,12 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     // Whatever fails before every listener is bound (a component section, Redis, a port) leaves
     // no data file: the store opens only once listenersBound resolves.
     try {
-      const registry = createRegistry([
-        otlpReceiverFactoryWith(security.receiver),
-        batchProcessorFactory,
-        memoryLimiterProcessorFactory,
-        limitsProcessorFactory,
-        redactionProcessorFactory,
-        duckDbExporterFactory(openingWriter(storeOpening.then((o) => o.store.writer))),
-        embeddingExporterFactory(storeOpening.then((o) => o.search?.indexer ?? null)),
-        ...(await backendExporterFactories(cfg)),
-      ]);
+      const registry = await componentRegistry(
+        cfg,
+        security,
+        storeOpening.then((o) => o.store.writer),
+        storeOpening.then((o) => o.search?.indexer ?? null),
+      );
       await tail.start();
       pipelines = buildPipelines(registry, withSecurityProcessors(cfg), root, tailTaps(tail));
       addComponentReporters(backends, pipelines.components.values());
@@ -261,6 +296,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
           baseUrl: jaeger.url,
           timeoutMs: jaeger.timeoutMs,
           tenantHeader: jaeger.tenantHeader,
+          alwaysSendTenant: jaeger.alwaysSendTenant,
           headers: jaeger.headers,
           spanLookbackNs: BigInt(jaeger.spanLookup.lookbackMs) * 1_000_000n,
           spanLookupRequests: jaeger.spanLookup.maxRequests,
@@ -453,6 +489,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     if (loadConfig) {
       try {
         const next = loadConfig();
+        await checkStartable(next, security);
         configReloads.ok++;
         configReloads.lastFailed = false;
         configReloads.lastOkAtMs = Date.now();

@@ -46,19 +46,11 @@ function checkReceivers(list: readonly ReceiverConfig[]): ReceiverConfig[] {
   });
 }
 
-export async function startAlerting(opts: {
-  config: GatewayConfig['alerting'];
-  db: Db;
-  metrics: MetricStore;
-  /** Exception occurrences, grouped for evidence as the `exceptionGroups` query groups them. */
-  exceptions: ExceptionGroupStore;
-  bus: TailBus;
-  clock?: Clock;
-  logger: Logger;
-  /** Redis shared by the replicas (tail.redis.url): only the lease holder notifies. '' = one replica. */
-  redisUrl?: string;
-}): Promise<Alerting> {
-  const { config: cfg, logger } = opts;
+/**
+ * The alerting settings checked and read, without starting anything: start-up and a SIGHUP reload
+ * both go through here (a config that would not start must count as a failed reload).
+ */
+export function checkAlertingConfig(cfg: GatewayConfig['alerting']): { defaults: RuleDefaults; silenceRetention: bigint; historyRetention: bigint; receivers: ReceiverConfig[] } {
   let defaults: RuleDefaults;
   let silenceRetention: bigint;
   let historyRetention: bigint;
@@ -83,12 +75,29 @@ export async function startAlerting(opts: {
   }
   // 0 means no timer (tests drive ticks themselves); below that a typo would silently stop alerting.
   if (!Number.isSafeInteger(cfg.tickMs) || cfg.tickMs < 0) throw new ConfigError(`alerting.tickMs: expected an integer of 0 or more (actual: ${cfg.tickMs})`);
-  if (cfg.tickMs === 0) logger.warn('alerting.tickMs is 0: no rule is evaluated on a timer (alerts never fire unless something calls tick)');
   const receivers = checkReceivers(cfg.receivers);
   // The holder renews at every tick, so a lease shorter than two ticks would change hands between them.
   if (!Number.isInteger(cfg.leaseMs) || cfg.leaseMs < 1 || (cfg.tickMs > 0 && cfg.leaseMs < 2 * cfg.tickMs)) {
     throw new ConfigError(`alerting.leaseMs: expected an integer of at least twice alerting.tickMs (${2 * cfg.tickMs}) (actual: ${cfg.leaseMs})`);
   }
+  return { defaults, silenceRetention, historyRetention, receivers };
+}
+
+export async function startAlerting(opts: {
+  config: GatewayConfig['alerting'];
+  db: Db;
+  metrics: MetricStore;
+  /** Exception occurrences, grouped for evidence as the `exceptionGroups` query groups them. */
+  exceptions: ExceptionGroupStore;
+  bus: TailBus;
+  clock?: Clock;
+  logger: Logger;
+  /** Redis shared by the replicas (tail.redis.url): only the lease holder notifies. '' = one replica. */
+  redisUrl?: string;
+}): Promise<Alerting> {
+  const { config: cfg, logger } = opts;
+  const { defaults, silenceRetention, historyRetention, receivers } = checkAlertingConfig(cfg);
+  if (cfg.tickMs === 0) logger.warn('alerting.tickMs is 0: no rule is evaluated on a timer (alerts never fire unless something calls tick)');
   const signals = createAlertSignals(opts.db);
   let rulesFile: RulesFileWatcher | undefined;
   const engine = createAlertEngine({

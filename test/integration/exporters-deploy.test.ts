@@ -15,8 +15,10 @@ import { otlpReceiverFactory } from '../../ingest/receivers/otlp/factory.ts';
 import { batchProcessorFactory } from '../../ingest/processors/batch/factory.ts';
 import { duckDbExporterFactory } from '../../ingest/exporters/duckdb/factory.ts';
 import { jaegerExporterFactory } from '../../ingest/exporters/jaeger/factory.ts';
+import { embeddingExporterFactory } from '../../ingest/exporters/embedding/factory.ts';
 import { elasticsearchExporterFactory } from '../../ingest/exporters/elasticsearch/factory.ts';
 import { silentLogger } from '../../src/logger.ts';
+import { limitsProcessorFactory, memoryLimiterProcessorFactory, redactionProcessorFactory, withSecurityProcessors } from '../../src/server/security.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { gql } from '../helpers/graphql-client.ts';
 import { sendLogs, sendMetrics, sendTrace } from '../helpers/otel-sdk.ts';
@@ -45,7 +47,11 @@ describe('deploy/teleql.yaml', () => {
 
   test('builds with the real pipeline builder (every exporter key is known to its factory)', async (t) => {
     const cfg = loadConfig({ file: TELEQL_YAML, env: {} });
-    const factories: AnyFactory[] = [otlpReceiverFactory, batchProcessorFactory, duckDbExporterFactory(noWrites), jaegerExporterFactory, elasticsearchExporterFactory(cfg.storage.elasticsearch)];
+    // The processors the gateway adds to every pipeline (memory_limiter, redaction, limits) are registered as in src/app.ts.
+    const factories: AnyFactory[] = [
+      otlpReceiverFactory, batchProcessorFactory, memoryLimiterProcessorFactory, redactionProcessorFactory, limitsProcessorFactory,
+      duckDbExporterFactory(noWrites), embeddingExporterFactory(Promise.resolve(null)), jaegerExporterFactory, elasticsearchExporterFactory(cfg.storage.elasticsearch),
+    ];
     const prom = await prometheusFactory();
     let checked = cfg;
     if (prom) factories.push(prom);
@@ -53,7 +59,7 @@ describe('deploy/teleql.yaml', () => {
       t.diagnostic('prometheus exporter not on this branch: the metrics pipeline is checked without it');
       checked = { ...cfg, pipelines: { ...cfg.pipelines, metrics: { ...cfg.pipelines.metrics!, exporters: ['duckdb'] } } };
     }
-    const built = buildPipelines(createRegistry(factories), checked, silentLogger());
+    const built = buildPipelines(createRegistry(factories), withSecurityProcessors(checked), silentLogger());
     const ids = [...built.components.keys()];
     assert.ok(ids.includes('jaeger/traces'));
     assert.ok(ids.includes('elasticsearch/logs'));

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gqlData } from '../helpers/graphql-client.ts';
@@ -182,6 +182,24 @@ test('SIGHUP applies the API keys of the config file: an added key is accepted a
       assert.match(metrics, /^teleql_config_reloads_total\{result="ok"\} 1$/m);
       assert.match(metrics, /^teleql_config_reloads_total\{result="failed"\} 1$/m);
       assert.match(metrics, /^teleql_config_last_reload_successful 0$/m);
+
+      // Files that load but would not start (a component's key, an alerting value) are failed reloads
+      // too, with the reason: they counted as ok, and the next restart exited 2.
+      const keys = keyLine('new', newKey);
+      for (const [extra, reason] of [
+        ['processors:\n  batch:\n    sendBatchSiz: 10\n', /processors\.batch: unknown key \\"sendBatchSiz\\"/],
+        ['alerting:\n  defaultInterval: 5x\n', /alerting\.defaultInterval: expected a duration/],
+      ] as const) {
+        writeConfig(keys);
+        writeFileSync(config, `${readFileSync(config, 'utf8')}${extra}`);
+        const before = gw.output().split('\n').filter((l) => l.includes('the config did not load')).length;
+        gw.child.kill('SIGHUP');
+        await waitFor(async () => gw.output().split('\n').filter((l) => l.includes('the config did not load')).length, (n) => n === before + 1, 'the refused reload logged');
+        assert.match(gw.output(), reason);
+      }
+      const after = await (await fetch(`http://127.0.0.1:${graphql}/metrics`)).text();
+      assert.match(after, /^teleql_config_reloads_total\{result="failed"\} 3$/m);
+      assert.match(after, /^teleql_config_last_reload_successful 0$/m);
     } finally {
       gw.child.kill('SIGTERM');
       await gw.exited;

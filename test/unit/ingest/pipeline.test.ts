@@ -91,6 +91,9 @@ describe('pipelines', () => {
       [{ exporters: { 'picky/a': { endpoint: 'not a url' } }, pipelines: { traces: { receivers: ['push'], processors: [], exporters: ['picky/a'] } } }, /^exporters\.picky\/a\.endpoint: "not a url" is not a URL$/],
       [{ exporters: { picky: { endpoint: 'plain' } }, pipelines: { traces: { receivers: ['push'], processors: [], exporters: ['picky'] } } }, /^exporters\.picky: the library said no$/],
       [{ receivers: { 'nope/x': {} }, pipelines: { traces: { receivers: ['nope/x'], processors: [], exporters: ['sink'] } } }, /unknown receiver type "nope"/],
+      // A section no pipeline names is checked too: a misspelt type or key was silently ignored.
+      [{ processors: { batch: {}, redacton: {} }, pipelines: { traces: { receivers: ['push'], processors: ['batch'], exporters: ['sink'] } } }, /^processors\.redacton: unknown processor type "redacton" \(known: batch\)$/],
+      [{ processors: { batch: {}, 'batch/slow': { timeoutMz: 1 } }, pipelines: { traces: { receivers: ['push'], processors: ['batch'], exporters: ['sink'] } } }, /^processors\.batch\/slow: unknown key "timeoutMz"/],
       [{ pipelines: { logs: { receivers: ['push'], processors: [], exporters: ['sink'] } } }, /"sink" does not support the logs signal/],
       [{ pipelines: { traces: { receivers: ['push'], processors: [], exporters: [] } } }, /needs at least one receiver and one exporter/],
       [{ processors: { batch: { sendBatchSise: 1 } }, pipelines: { traces: { receivers: ['push'], processors: ['batch'], exporters: ['sink'] } } }, /processors\.batch: unknown key "sendBatchSise"/],
