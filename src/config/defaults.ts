@@ -54,7 +54,7 @@ export function defaultConfig(): GatewayConfig {
       duckdb: { path: './data/teleql.duckdb', threads: 1, memoryLimit: '64MB', readLanes: 3, writeStepRows: 512, writeStepMs: 10, reopenEveryRows: 2_000_000 },
       retention: { period: '7d', traces: '', logs: '', metrics: '', interval: '1m', batchRows: 50_000 },
       read: { traces: 'duckdb', logs: 'duckdb', metrics: 'duckdb' },
-      jaeger: { url: '', timeoutMs: 10_000, tenantHeader: 'x-tenant', headers: {}, spanLookup: { lookbackMs: 7 * 86_400_000, maxRequests: 8 } },
+      jaeger: { url: '', timeoutMs: 10_000, tenantHeader: 'x-tenant', alwaysSendTenant: false, headers: {}, spanLookup: { lookbackMs: 7 * 86_400_000, maxRequests: 8 } },
       elasticsearch: {
         node: '',
         index: 'logs-teleql-*',

@@ -125,6 +125,11 @@ export interface GatewayConfig extends IngestConfig {
       timeoutMs: number;
       /** Header carrying the tenant (Jaeger's multi-tenancy uses x-tenant). */
       tenantHeader: string;
+      /**
+       * Send the tenant header for the `default` tenant too (`default` then), for a Jaeger with
+       * tenancy enabled, which refuses requests without one. Default false: no header for `default`.
+       */
+      alwaysSendTenant: boolean;
       headers: Record<string, string>;
       /**
        * Finding a span by ID (Jaeger has no such lookup): FindTraces windows walked back from the

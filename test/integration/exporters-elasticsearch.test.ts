@@ -7,8 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { startFixtureServer, type FixtureRoute, type FixtureServer, type RecordedRequest } from '../helpers/fixture-server.ts';
-import { startGateway } from '../helpers/gateway.ts';
+import { closedPort, startFixtureServer, type FixtureRoute, type FixtureServer, type RecordedRequest } from '../helpers/fixture-server.ts';
+import { startGateway, testConfig } from '../helpers/gateway.ts';
 import { gqlData } from '../helpers/graphql-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { sendLogs } from '../helpers/otel-sdk.ts';
@@ -16,7 +16,8 @@ import { elasticsearchExporterFactory, bulkResult } from '../../ingest/exporters
 import type { QueuedExporter } from '../../ingest/exporters/helpers/index.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { defaultConfig } from '../../src/config/defaults.ts';
-import { mergeConfig } from '../../src/config/merge.ts';
+import { mergeConfig, SettingError } from '../../src/config/merge.ts';
+import { buildApp } from '../../src/app.ts';
 import { log, T0, SEC } from '../helpers/telemetry-builders.ts';
 
 const FIXTURES = '/work/shared/fixtures/elasticsearch';
@@ -202,6 +203,76 @@ describe('elasticsearch exporter', () => {
       assert.equal(error.event_name, 'payment.failed');
     } finally {
       await gw.stop();
+    }
+  });
+});
+
+describe('elasticsearch exporter: dataStream, templatePattern and storage.elasticsearch.index are checked against each other at start (QA D3)', () => {
+  let node: string;
+  before(async () => {
+    node = `http://127.0.0.1:${await closedPort()}`;
+  });
+
+  function create(extra: Record<string, unknown>, read?: { index: string }, logger = silentLogger()): QueuedExporter<'logs'> {
+    const factory = elasticsearchExporterFactory({ ...defaultConfig().storage.elasticsearch, node }, read);
+    const config = mergeConfig(factory.createDefaultConfig(), { spill: { enabled: false }, ...extra }, 'exporters.elasticsearch');
+    return factory.create({ id: 'elasticsearch', logger }, config, 'logs') as QueuedExporter<'logs'>;
+  }
+  const logsTo = (exporter: Record<string, unknown>, storage: Record<string, unknown> = {}) =>
+    testConfig({
+      exporters: { duckdb: {}, elasticsearch: { node, spill: { enabled: false }, ...exporter } },
+      pipelines: { logs: { receivers: ['otlp'], processors: ['batch'], exporters: ['duckdb', 'elasticsearch'] } },
+      storage: { elasticsearch: { node }, ...storage },
+    });
+
+  test('a dataStream its templatePattern does not match is refused, naming both settings, unless teleql does not install the template', async () => {
+    assert.throws(
+      () => create({ dataStream: 'logs-myapp-prod' }),
+      (e: unknown) => {
+        assert.ok(e instanceof SettingError);
+        assert.equal(e.key, 'templatePattern');
+        assert.match(e.problem, /^'logs-teleql-\*' does not match this exporter's dataStream 'logs-myapp-prod', so the index template teleql installs would not apply to it/);
+        assert.match(e.problem, /set templatePattern to a pattern matching the data stream \(e\.g\. 'logs-myapp-\*'\), or installTemplate: false/);
+        return true;
+      },
+    );
+    await create({ dataStream: 'logs-myapp-prod', templatePattern: 'logs-myapp-*' }).shutdown();
+    await create({ dataStream: 'logs-myapp-prod', installTemplate: false }).shutdown();
+  });
+
+  test('the gateway does not start with such an exporter, and says which setting is wrong', async () => {
+    const app = buildApp(logsTo({ dataStream: 'logs-myapp-prod' }), { logger: silentLogger() });
+    try {
+      await assert.rejects(app.start(), /exporters\.elasticsearch\.templatePattern: 'logs-teleql-\*' does not match this exporter's dataStream 'logs-myapp-prod'/);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test('logs read from an index that does not cover the data stream written: a warning at start naming both settings, not a refusal', async () => {
+    const { logger, lines: logged } = capturingLogger();
+    const app = buildApp(logsTo({ dataStream: 'logs-myapp-prod', templatePattern: 'logs-myapp-*' }, { read: { logs: 'elasticsearch' } }), { logger });
+    try {
+      await app.start();
+    } finally {
+      await app.stop();
+    }
+    const warned = logged.filter((l) => String(l.msg).startsWith('storage.elasticsearch.index'));
+    assert.equal(warned.length, 1);
+    assert.equal(warned[0]!.level, 40);
+    assert.equal(
+      warned[0]!.msg,
+      "storage.elasticsearch.index 'logs-teleql-*' does not cover this exporter's dataStream 'logs-myapp-prod': log queries will not see the logs it writes " +
+        "(an index that does not exist reads as no logs) unless 'logs-teleql-*' is an alias of that data stream; set storage.elasticsearch.index to the data stream or a pattern matching it",
+    );
+    assert.deepEqual([warned[0]!.readIndex, warned[0]!.dataStream], ['logs-teleql-*', 'logs-myapp-prod']);
+  });
+
+  test('no warning when the read index covers the data stream, or logs are not read from Elasticsearch', async () => {
+    for (const [index, read] of [['logs-*', { index: 'logs-*' }], ['(not read)', undefined]] as const) {
+      const { logger, lines: logged } = capturingLogger();
+      await create({ dataStream: 'logs-myapp-prod', templatePattern: 'logs-myapp-*' }, read, logger).shutdown();
+      assert.deepEqual(logged.filter((l) => l.level === 40), [], index);
     }
   });
 });

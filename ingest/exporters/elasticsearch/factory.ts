@@ -11,7 +11,17 @@ import type { Logger } from 'pino';
 import type { ExporterFactory, Signal } from '../../component.ts';
 import type { GatewayConfig } from '../../../src/config/types.ts';
 import type { LogRecord } from '../../../src/model/telemetry.ts';
-import { BULK_CALL, createElasticsearchLogWriter, DEFAULT_DATA_STREAM, DEFAULT_MAX_BULK_BYTES, type BulkOutcome, type ElasticsearchAuth, type ElasticsearchLogWriter } from '../../../src/stores/elasticsearch/index.ts';
+import {
+  BULK_CALL,
+  createElasticsearchLogWriter,
+  DEFAULT_DATA_STREAM,
+  DEFAULT_MAX_BULK_BYTES,
+  indexExpressionCovers,
+  indexPatternMatches,
+  type BulkOutcome,
+  type ElasticsearchAuth,
+  type ElasticsearchLogWriter,
+} from '../../../src/stores/elasticsearch/index.ts';
 import { checkMaxRequestBytes, createQueuedExporter, defaultQueueSettings, type QueueSettings, type SendResult, type Sender } from '../helpers/index.ts';
 import { defaultConnectionSettings, tlsMaterial, type ConnectionSettings } from '../helpers/connection.ts';
 import { SettingError } from '../../../src/config/merge.ts';
@@ -22,9 +32,9 @@ export interface ElasticsearchExporterConfig extends ConnectionSettings, QueueSe
   node: string;
   /** The data stream written to. */
   dataStream: string;
-  /** Install the `logs-teleql-*` index template at start (idempotent). */
+  /** Install teleql's index template (`templatePattern`) at start (idempotent). */
   installTemplate: boolean;
-  /** The index template's pattern; must match dataStream. */
+  /** The index template's pattern; must match dataStream (checked at start when installTemplate). */
   templatePattern: string;
   requestTimeoutMs: number;
   /** The largest `_bulk` request, about: a batch goes in as many requests as keep under it (10 MiB). */
@@ -33,6 +43,41 @@ export interface ElasticsearchExporterConfig extends ConnectionSettings, QueueSe
 
 /** The connection the read store uses, so one set of settings (and TELEQL_ES_* env) serves both. */
 export type ElasticsearchDefaults = Omit<GatewayConfig['storage']['elasticsearch'], 'index'>;
+
+/** The log read store's target, when logs are read from Elasticsearch (`storage.elasticsearch.index`). */
+export interface ElasticsearchReadTarget {
+  index: string;
+}
+
+/**
+ * The start-up checks between an exporter's data stream, its template pattern and the read store's
+ * index (QA: `dataStream: logs-myapp-prod` alone got Elasticsearch's built-in template, ms dates and
+ * mapping conflicts, and every log query answered "no logs").
+ *
+ * - templatePattern must match dataStream when teleql installs the template: otherwise the template
+ *   it installs applies to nothing it writes, and no working setup looks like that (whoever manages
+ *   the template themselves sets installTemplate: false). Refused, naming both keys.
+ * - storage.elasticsearch.index should cover dataStream: otherwise log queries do not see what this
+ *   exporter writes. Only warned about: a working setup can differ (the index is an alias of the
+ *   stream, a remote cluster, or the reads are meant for streams another writer fills).
+ */
+function checkTargets(config: ElasticsearchExporterConfig, read: ElasticsearchReadTarget | undefined, logger: Logger): void {
+  if (config.installTemplate && !indexPatternMatches(config.templatePattern, config.dataStream)) {
+    throw new SettingError(
+      'templatePattern',
+      `'${config.templatePattern}' does not match this exporter's dataStream '${config.dataStream}', so the index template teleql installs would not apply to it ` +
+        `(Elasticsearch's own would: millisecond timestamps, and records with both "http" and "http.method" attributes refused); ` +
+        `set templatePattern to a pattern matching the data stream (e.g. '${config.dataStream.includes('-') ? `${config.dataStream.replace(/-[^-]*$/, '')}-*` : config.dataStream}'), or installTemplate: false if you manage the template yourself`,
+    );
+  }
+  if (read !== undefined && indexExpressionCovers(read.index, config.dataStream) === false) {
+    logger.warn(
+      { readIndex: read.index, dataStream: config.dataStream },
+      `storage.elasticsearch.index '${read.index}' does not cover this exporter's dataStream '${config.dataStream}': log queries will not see the logs it writes ` +
+        `(an index that does not exist reads as no logs) unless '${read.index}' is an alias of that data stream; set storage.elasticsearch.index to the data stream or a pattern matching it`,
+    );
+  }
+}
 
 function auth(a: ConnectionSettings['auth']): ElasticsearchAuth | undefined {
   if (a.apiKey) return { apiKey: a.apiKey };
@@ -98,7 +143,8 @@ export function createElasticsearchSender(writer: ElasticsearchLogWriter, node: 
   };
 }
 
-export function elasticsearchExporterFactory(defaults: ElasticsearchDefaults): ExporterFactory<ElasticsearchExporterConfig> {
+/** `read`: where log queries read, when that is Elasticsearch (checked against each exporter's data stream at start). */
+export function elasticsearchExporterFactory(defaults: ElasticsearchDefaults, read?: ElasticsearchReadTarget): ExporterFactory<ElasticsearchExporterConfig> {
   return {
     kind: 'exporter',
     type: 'elasticsearch',
@@ -122,6 +168,7 @@ export function elasticsearchExporterFactory(defaults: ElasticsearchDefaults): E
       if (config.node === '') throw new SettingError('node', 'not set; set it here or as storage.elasticsearch.node (TELEQL_ES_NODE)');
       settingUrl('node', config.node, ['http:', 'https:']);
       checkMaxRequestBytes(config.maxRequestBytes);
+      checkTargets(config, read, settings.logger);
       const a = auth(config.auth);
       const writer = createElasticsearchLogWriter({
         node: config.node,

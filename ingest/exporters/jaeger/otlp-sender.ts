@@ -1,6 +1,6 @@
 // Sends spans to an OTLP receiver — Jaeger v2's (HTTP :4318 or gRPC :4317), or any other — as
 // protobuf Export requests, one per tenant with the tenant in a header (Jaeger's multi-tenancy reads
-// `x-tenant`). The answer maps to a send result by OTLP's own rules: HTTP 429/502/503/504 and the
+// `x-tenant`). The answer maps to a send result by OTLP's own rules: HTTP 408/429/502/503/504 and the
 // retryable gRPC codes are retried (Retry-After honoured); a partial_success counts its rejected
 // spans as failed.
 //

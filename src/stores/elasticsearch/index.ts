@@ -10,5 +10,5 @@ export {
   type ElasticsearchLogWriter,
   type ElasticsearchLogWriterOptions,
 } from './log-writer.ts';
-export { logsIndexTemplate, TEMPLATE_NAME } from './template.ts';
+export { indexExpressionCovers, indexPatternMatches, logsIndexTemplate, TEMPLATE_NAME } from './template.ts';
 export { BULK_CALL } from './errors.ts';

@@ -65,3 +65,31 @@ export function logsIndexTemplate(pattern = DEFAULT_TEMPLATE_PATTERN): estypes.I
     },
   };
 }
+
+/** Whether an index pattern (`*` wildcards only, as index templates and index names take them) matches `name`. */
+export function indexPatternMatches(pattern: string, name: string): boolean {
+  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return re.test(name);
+}
+
+/**
+ * Whether a search target (`storage.elasticsearch.index`: names and `*` patterns, comma-separated, a
+ * `-` entry excluding what it matches from the entries before it, `_all`) covers the data stream
+ * `name`. Undefined when the expression cannot be judged here: a remote cluster (`other:logs-*`) or
+ * date math (`<logs-{now/d}>`). A name that does not match may still be an alias of the stream;
+ * only Elasticsearch knows.
+ */
+export function indexExpressionCovers(expression: string, name: string): boolean | undefined {
+  let covered = false;
+  for (const raw of expression.split(',')) {
+    const part = raw.trim();
+    if (part === '') continue;
+    if (part.includes(':') || part.startsWith('<')) return undefined;
+    if (part.startsWith('-') && part.length > 1) {
+      if (indexPatternMatches(part.slice(1), name)) covered = false;
+    } else if (part === '_all' || indexPatternMatches(part, name)) {
+      covered = true;
+    }
+  }
+  return covered;
+}

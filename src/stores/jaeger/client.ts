@@ -18,12 +18,24 @@ export interface JaegerClientOptions {
 export interface JaegerClient {
   /**
    * GETs `path` with `query` and returns the parsed JSON body of a 2xx answer. With `notFound:
-   * 'empty'`, Jaeger's own 404 ("No traces found") returns null instead of failing. `call` names
-   * the request in errors and logs (`FindTraces`); a failure's detail (Jaeger's error body, the
-   * network error with its address) is logged, and the StoreError carries only the call and status.
+   * 'empty'`, Jaeger's own 404 ("No traces found") returns null instead of failing. With
+   * `expectedRefusal`, an answer with that status whose Jaeger message matches returns
+   * EXPECTED_REFUSAL instead of failing (logged at debug: the caller knows what to do about it).
+   * `call` names the request in errors and logs (`FindTraces`); a failure's detail (Jaeger's error
+   * body, the network error with its address) is logged, and the StoreError carries only the call
+   * and status.
    */
-  getJson(call: string, path: string, query: readonly (readonly [string, string])[], tenant: string, opts?: { notFound?: 'empty' }): Promise<unknown>;
+  getJson(
+    call: string,
+    path: string,
+    query: readonly (readonly [string, string])[],
+    tenant: string,
+    opts?: { notFound?: 'empty'; expectedRefusal?: { status: number; message: RegExp } },
+  ): Promise<unknown>;
 }
+
+/** What getJson returns for an answer the caller said it expects (`expectedRefusal`). */
+export const EXPECTED_REFUSAL: unique symbol = Symbol('jaeger refused as expected');
 
 const DEFAULT_TENANT = 'default';
 
@@ -85,7 +97,7 @@ export function createJaegerClient(opts: JaegerClientOptions): JaegerClient {
   const log = opts.logger;
 
   return {
-    async getJson(call, path, query, tenant, { notFound } = {}) {
+    async getJson(call, path, query, tenant, { notFound, expectedRefusal } = {}) {
       const search = new URLSearchParams(query.map(([k, v]) => [k, v]));
       const qs = search.toString();
       const url = `${base}${path}${qs ? `?${qs}` : ''}`;
@@ -101,6 +113,10 @@ export function createJaegerClient(opts: JaegerClientOptions): JaegerClient {
         const text = await readBody(res, opts.maxResponseBytes);
         log.debug({ call, path: route, status, ms: Math.round(performance.now() - started) }, 'jaeger request');
         if (status === 404 && notFound === 'empty' && isJaegerErrorBody(text)) return null;
+        if (expectedRefusal && status === expectedRefusal.status && expectedRefusal.message.test(errorMessageOf(text))) {
+          log.debug({ call, path: route, status, detail: errorMessageOf(text) }, 'jaeger refused the request as the caller expected');
+          return EXPECTED_REFUSAL;
+        }
         if (status < 200 || status > 299) {
           detail = errorMessageOf(text);
           throw fromStatus(status, call, route);

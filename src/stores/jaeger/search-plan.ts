@@ -2,9 +2,25 @@
 //
 // FindTraces takes one service, one operation, a span duration range, a start time range (required)
 // and attribute equality, ANDed, and returns whole traces. Only top-level fields are pushed down, and
-// only as a superset: the gateway applies the whole filter to what comes back anyway, so a backend
-// that matches more loosely (an attribute on an event, conditions met by different spans) only costs
-// fetching. What Jaeger cannot evaluate is named in `residual` for the note on the result.
+// only as a superset: the gateway applies the whole filter to what comes back anyway. What Jaeger
+// cannot evaluate is named in `residual` for the note on the result.
+//
+// A superset is not free, though: FindTraces returns at most `searchDepth` traces, so every trace
+// Jaeger returns that the gateway then throws away takes the place of one it did not return. So a
+// condition Jaeger evaluates more loosely than the gateway counts as post-filtered (the store asks
+// for a larger depth and says when the answer may be short), not as exact. Attribute equality is
+// such a condition: Jaeger's storages match a tag on the span, on its process (resource) or on any
+// of its logs (events) — the Elasticsearch reader's `nestedTagFieldList` is `tags`, `process.tags`,
+// `logs.fields`, and Badger and Cassandra index log fields as tags too — while the gateway, as
+// DuckDB, looks at the span's attribute and at the resource only when the span lacks the key. The
+// attributes are still pushed down (`attributes`, see `looseAttributes` in trace-store.ts): Jaeger's
+// looser match is still a superset of the gateway's, and a smaller one than the service's traces
+// alone, so with the same one request at the same depth more of the real matches come back.
+//
+// Parameter names: Jaeger v2.19 renamed api_v3's query parameters to camelCase (`query.serviceName`)
+// and keeps the snake_case names (`query.service_name`) as aliases that a later release may remove;
+// v2.18 and older (and every 1.x) read only the snake_case ones and no attributes at all
+// (findTracesQuery's `names`).
 import type { TelemetryFilter, TimeRange } from '../types.ts';
 import { goDuration, MAX_GO_DURATION_NS, rfc3339Nano } from './wire.ts';
 
@@ -93,16 +109,57 @@ export function searchWindow(
   return { from, to };
 }
 
-/** The FindTraces query parameters (v2.19+ camelCase names), in a stable order. */
-export function findTracesQuery(plan: SearchPlan, window: Required<TimeRange>, searchDepth: number): [string, string][] {
+/**
+ * The names FindTraces' query parameters go by: `camelCase` for Jaeger v2.19 and later,
+ * `snake_case` for v2.18 and older (1.x included), which also read no `query.attributes`.
+ */
+export type ParameterNames = 'camelCase' | 'snake_case';
+
+const NAMES: Record<ParameterNames, Record<'service' | 'operation' | 'min' | 'max' | 'durationMin' | 'durationMax', string> & { depth: string[] }> = {
+  camelCase: {
+    service: 'query.serviceName',
+    operation: 'query.operationName',
+    min: 'query.startTimeMin',
+    max: 'query.startTimeMax',
+    durationMin: 'query.durationMin',
+    durationMax: 'query.durationMax',
+    depth: ['query.searchDepth'],
+  },
+  // The depth was `query.num_traces` in 1.x and `query.search_depth` in later snake_case releases;
+  // a release reads one of them and ignores the other, so both are sent.
+  snake_case: {
+    service: 'query.service_name',
+    operation: 'query.operation_name',
+    min: 'query.start_time_min',
+    max: 'query.start_time_max',
+    durationMin: 'query.duration_min',
+    durationMax: 'query.duration_max',
+    depth: ['query.search_depth', 'query.num_traces'],
+  },
+};
+
+/**
+ * The FindTraces query parameters, in a stable order. With `snake_case` names the attributes are not
+ * sent (those releases do not read them): the caller must count them as evaluated by the gateway alone.
+ */
+export function findTracesQuery(plan: SearchPlan, window: Required<TimeRange>, searchDepth: number, names: ParameterNames = 'camelCase'): [string, string][] {
+  const n = NAMES[names];
   const q: [string, string][] = [];
-  if (plan.serviceName !== undefined) q.push(['query.serviceName', plan.serviceName]);
-  if (plan.operationName !== undefined) q.push(['query.operationName', plan.operationName]);
-  q.push(['query.startTimeMin', rfc3339Nano(window.from)]);
-  q.push(['query.startTimeMax', rfc3339Nano(window.to)]);
-  if (plan.durationMin !== undefined) q.push(['query.durationMin', goDuration(plan.durationMin)]);
-  if (plan.durationMax !== undefined) q.push(['query.durationMax', goDuration(plan.durationMax)]);
-  q.push(['query.searchDepth', String(searchDepth)]);
-  if (plan.attributes) q.push(['query.attributes', JSON.stringify(plan.attributes)]);
+  if (plan.serviceName !== undefined) q.push([n.service, plan.serviceName]);
+  if (plan.operationName !== undefined) q.push([n.operation, plan.operationName]);
+  q.push([n.min, rfc3339Nano(window.from)]);
+  q.push([n.max, rfc3339Nano(window.to)]);
+  if (plan.durationMin !== undefined) q.push([n.durationMin, goDuration(plan.durationMin)]);
+  if (plan.durationMax !== undefined) q.push([n.durationMax, goDuration(plan.durationMax)]);
+  for (const name of n.depth) q.push([name, String(searchDepth)]);
+  if (plan.attributes && names === 'camelCase') q.push(['query.attributes', JSON.stringify(plan.attributes)]);
   return q;
 }
+
+/**
+ * The 400 a Jaeger that reads only the snake_case names (v2.18 and older) answers to a search with
+ * camelCase names: it finds no start time. Its message names the snake_case parameters, which is
+ * what tells it apart from a newer Jaeger's refusal (`query.startTimeMin and query.startTimeMax are
+ * required`): retrying a newer one with other names would not help.
+ */
+export const SNAKE_CASE_ONLY_REFUSAL = { status: 400, message: /query\.start_time_min and query\.start_time_max are required/ };

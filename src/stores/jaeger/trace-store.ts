@@ -1,17 +1,19 @@
 // TraceStore over Jaeger's query service, api_v3 over HTTP (GET /api/v3/...). Answers have the same
 // shape as the DuckDB store's for the same data: spans come from the OTLP codec, summaries are
 // computed as DuckDB computes them, and every filter is applied in full by the gateway's matcher
-// (Jaeger evaluates a superset; see search-plan.ts).
+// (Jaeger evaluates a superset; see search-plan.ts). FindTraces speaks both generations of api_v3's
+// parameter names: camelCase first, and snake_case from the first refusal that shows this Jaeger
+// reads only those (v2.18 and older) for the rest of the store's life.
 import type { DependencyLink, DependencyStore } from '../dependencies.ts';
 import { sortLinks } from '../dependencies.ts';
 import type { SpanRecord } from '../../model/telemetry.ts';
 import type { Logger } from '../../logger.ts';
 import { compileSpanFilter } from '../filter-match.ts';
 import { StoreError, type Page, type PageRequest, type QueryNotes, type SpanRef, type TelemetryFilter, type TimeRange, type TraceStore, type TraceSummary } from '../types.ts';
-import { createJaegerClient } from './client.ts';
+import { createJaegerClient, EXPECTED_REFUSAL } from './client.ts';
 import { BACKEND, badQuery, internal } from './errors.ts';
 import { cursorKey, pageOf } from './paging.ts';
-import { DEFAULT_WINDOW_NS, findTracesQuery, planSearch, searchWindow, type SearchPlan } from './search-plan.ts';
+import { DEFAULT_WINDOW_NS, findTracesQuery, planSearch, searchWindow, SNAKE_CASE_ONLY_REFUSAL, type ParameterNames, type SearchPlan } from './search-plan.ts';
 import { lookupSpans } from './span-lookup.ts';
 import { compareSummaries, summarizeTrace } from './summary.ts';
 import { goDuration, rfc3339Nano, spanKindFromJaeger, spansOfResult } from './wire.ts';
@@ -76,6 +78,13 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 }
 
 
+/** How many of the traces (with a matching span), or of their spans, match. */
+function matched(traces: Map<string, SpanRecord[]>, matches: (s: SpanRecord) => boolean, unit: 'traces' | 'spans'): number {
+  let n = 0;
+  for (const spans of traces.values()) n += unit === 'traces' ? (spans.some(matches) ? 1 : 0) : spans.filter(matches).length;
+  return n;
+}
+
 function withNotes<T extends object>(value: T, notes: string[]): T & QueryNotes {
   return notes.length > 0 ? Object.assign(value, { notes }) : value;
 }
@@ -106,6 +115,10 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
   const now = opts.now ?? (() => BigInt(Date.now()) * 1_000_000n);
   const spanLookback = opts.spanLookbackNs !== undefined && opts.spanLookbackNs > 0n ? opts.spanLookbackNs : 7n * DAY_NS;
   const spanLookupRequests = Math.max(1, opts.spanLookupRequests ?? 8);
+  // camelCase until this Jaeger shows it reads only the snake_case names; then snake_case for good
+  // (a Jaeger is not downgraded under a running gateway, and one refused request per store is the
+  // whole cost of the detection).
+  let names: ParameterNames = 'camelCase';
 
   /** Any error that is not already a StoreError is this store's bug: INTERNAL (logged), never a raw error. */
   async function guard<T>(fn: () => Promise<T>): Promise<T> {
@@ -118,9 +131,27 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
     }
   }
 
-  /** One FindTraces: every span of each trace returned, grouped by trace ID (Jaeger merges them into one list). */
+  /**
+   * One FindTraces: every span of each trace returned, grouped by trace ID (Jaeger merges them into
+   * one list). A camelCase request that a v2.18-or-older Jaeger refuses for want of its snake_case
+   * start times is sent again once with snake_case names, which every later search then uses.
+   */
   async function findTraces(tenant: string, plan: SearchPlan, window: Required<TimeRange>, depth: number): Promise<Map<string, SpanRecord[]>> {
-    const body = await client.getJson('FindTraces', '/api/v3/traces', findTracesQuery(plan, window, depth), tenant, { notFound: 'empty' });
+    const find = (n: ParameterNames) =>
+      client.getJson('FindTraces', '/api/v3/traces', findTracesQuery(plan, window, depth, n), tenant, {
+        notFound: 'empty',
+        ...(n === 'camelCase' && { expectedRefusal: SNAKE_CASE_ONLY_REFUSAL }),
+      });
+    let body = await find(names);
+    if (body === EXPECTED_REFUSAL) {
+      if (names === 'camelCase') {
+        names = 'snake_case';
+        log.warn(
+          'this jaeger reads only the snake_case api_v3 parameter names (jaeger v2.18 or older): searches use them from now on, and attribute conditions are applied by the gateway alone (those releases do not read query.attributes)',
+        );
+      }
+      body = await find('snake_case');
+    }
     const traces = new Map<string, SpanRecord[]>();
     for (const s of body === null ? [] : spansOfResult(body, tenant, log)) {
       const list = traces.get(s.traceId);
@@ -149,14 +180,19 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
    * with no default time window, as the GraphQL layer does for known IDs); a top-level spanId list
    * is searched for window by window (spanLookup); anything else is one FindTraces with what Jaeger
    * can evaluate. `want` is how many traces or spans the caller needs; a span lookup stops once it
-   * found `lookupWant` matching spans (default: only once it found every span ID).
+   * found `lookupWant` matching spans (default: only once it found every span ID). `unit` says
+   * whether `want` counts traces or spans.
    */
   async function candidates(
     tenant: string,
     filter: TelemetryFilter,
     want: number,
     matches: (s: SpanRecord) => boolean,
-    { cursor, lookupWant = Number.POSITIVE_INFINITY }: { cursor?: { start: bigint; order: 'NEWEST_FIRST' | 'OLDEST_FIRST' } | undefined; lookupWant?: number } = {},
+    {
+      cursor,
+      lookupWant = Number.POSITIVE_INFINITY,
+      unit = 'traces',
+    }: { cursor?: { start: bigint; order: 'NEWEST_FIRST' | 'OLDEST_FIRST' } | undefined; lookupWant?: number; unit?: 'traces' | 'spans' } = {},
   ): Promise<Candidates> {
     if (Array.isArray(filter.traceId) && filter.traceId.length > 0) {
       return { traces: await fetchTraces(tenant, filter.traceId), notes: [] };
@@ -167,15 +203,27 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
     if (Array.isArray(filter.spanId) && filter.spanId.length > 0) return spanLookup(tenant, filter, plan, lookupWant, matches, cursor);
     const window = searchWindow(filter.timeRange, now(), cursor);
     if (!window) return empty;
-    const postFiltered = plan.residual.length > 0;
+    // Pushed-down attribute conditions are looser in Jaeger than in the gateway (search-plan.ts), so
+    // they are post-filtered too: Jaeger may return traces the gateway then drops, and a depth of
+    // exactly `want` would leave the real matches behind them unfetched.
+    const looseAttributes = plan.attributes !== undefined;
+    const postFiltered = plan.residual.length > 0 || looseAttributes;
     const depth = postFiltered ? Math.max(want, Math.min(want * depthFactor, maxSearchDepth)) : want;
     const traces = await findTraces(tenant, plan, window, depth);
     const notes: string[] = [];
     const full = traces.size >= depth;
-    if (postFiltered) {
+    const mayBeMissing = `, which is the search depth asked for (${depth}), so older matches may be missing`;
+    // Read after the request: it may have found that this Jaeger does not read attributes at all.
+    const residual = looseAttributes && names === 'snake_case' ? [...plan.residual, 'attributes (jaeger before v2.19 does not read them)'] : plan.residual;
+    if (residual.length > 0) {
+      notes.push(`jaeger cannot evaluate ${residual.join(', ')}; the gateway applied the filter to the ${traces.size} traces jaeger returned` + (full ? mayBeMissing : ''));
+    } else if (looseAttributes && full && matched(traces, matches, unit) < want) {
+      // Only when the answer may be short: a full answer whose matches fill the request is complete
+      // up to the search depth as an exact one is, and an answer that is not full holds every trace
+      // Jaeger's looser match found in the window.
       notes.push(
-        `jaeger cannot evaluate ${plan.residual.join(', ')}; the gateway applied the filter to the ${traces.size} traces jaeger returned` +
-          (full ? `, which is the search depth asked for (${depth}), so older matches may be missing` : ''),
+        `jaeger matches attribute conditions more loosely than the gateway (also on span events, and on resource attributes the span overrides); ` +
+          `the gateway applied them to the ${traces.size} traces jaeger returned${mayBeMissing}`,
       );
     }
     if (cursor === undefined ? false : cursor.order === 'OLDEST_FIRST' && full) {
@@ -268,7 +316,7 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
         // first + 1 spans settle a newest-first page, as a span lookup walks newest first; an
         // oldest-first lookup goes on until it found every span ID.
         const lookupWant = pageOrder(page) === 'NEWEST_FIRST' ? first + 1 : Number.POSITIVE_INFINITY;
-        const { traces, notes } = await candidates(tenant, filter ?? {}, first + 1, matches, { cursor, lookupWant });
+        const { traces, notes } = await candidates(tenant, filter ?? {}, first + 1, matches, { cursor, lookupWant, unit: 'spans' });
         const spans: SpanRecord[] = [];
         for (const list of traces.values()) for (const s of list) if (matches(s)) spans.push(s);
         return withNotes(pageOf(spans, page, first), notes);

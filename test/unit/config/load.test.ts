@@ -147,6 +147,12 @@ test('storage.duckdb.writeStepMs comes from TELEQL_DUCKDB_WRITE_STEP_MS and must
   }
 });
 
+test('storage.jaeger.alwaysSendTenant is false by default, can be set in the file, and must be a boolean', () => {
+  assert.equal(loadConfig({ env: {} }).storage.jaeger.alwaysSendTenant, false);
+  assert.equal(loadConfig({ env: {}, overrides: { storage: { jaeger: { alwaysSendTenant: true } } } }).storage.jaeger.alwaysSendTenant, true);
+  assert.throws(() => loadConfig({ env: {}, overrides: { storage: { jaeger: { alwaysSendTenant: 'yes' } } } }), /storage\.jaeger\.alwaysSendTenant: expected boolean/);
+});
+
 test('storage.jaeger.spanLookup comes from TELEQL_JAEGER_SPAN_LOOKUP_* (7 days back, 8 requests by default) and is checked', () => {
   const lookup = (env: Record<string, string>, overrides?: unknown) => loadConfig({ env, overrides }).storage.jaeger.spanLookup;
   assert.deepEqual(lookup({}), { lookbackMs: 604_800_000, maxRequests: 8 });

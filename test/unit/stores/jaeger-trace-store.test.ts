@@ -61,6 +61,40 @@ function codecSpans(file: string, tenant: string): SpanRecord[] {
   return decodeTraces(Buffer.from(JSON.stringify(doc.result)), 'json', tenant).items;
 }
 
+type OtlpJson = Record<string, unknown> & { scopeSpans: { spans: Record<string, unknown>[] }[]; resource: { attributes: unknown[] } };
+
+/**
+ * A trace of one span, composed from find-traces.200.json's `query22-service` trace (its resource,
+ * scope and span as Jaeger writes them) with another trace ID and the given span fields and
+ * resource attributes added.
+ */
+function query22Trace(traceId: string, span: Record<string, unknown>, resourceAttributes: unknown[] = []): OtlpJson {
+  const doc = JSON.parse(readFileSync(fixture('find-traces.200.json'), 'utf8')) as { result: { resourceSpans: OtlpJson[] } };
+  const rs = structuredClone(doc.result.resourceSpans.find((r) => r.scopeSpans[0]!.spans[0]!.traceId === T221)!);
+  rs.resource.attributes.push(...resourceAttributes);
+  Object.assign(rs.scopeSpans[0]!.spans[0]!, { traceId }, span);
+  return rs;
+}
+
+/**
+ * FindTraces as Jaeger answers it: the traces its own (looser) matching found, newest first, at
+ * most the search depth asked for (under any of its names), 404 "No traces found" for none.
+ */
+function findTracesAnswering(traces: readonly OtlpJson[]): FixtureRoute {
+  return {
+    method: 'GET',
+    path: '/api/v3/traces',
+    respond: (req) => {
+      const depth = Number((req.query['query.searchDepth'] ?? req.query['query.search_depth'] ?? req.query['query.num_traces'] ?? ['100'])[0]);
+      const found = traces.slice(0, depth);
+      if (found.length === 0) return { status: 404, headers: ERROR_HEADERS, bodyFile: fixture('error.404.no-traces-found.json') };
+      return { status: 200, headers: OK_HEADERS, body: JSON.stringify({ result: { resourceSpans: found } }) };
+    },
+  };
+}
+
+const tier = (value: string) => ({ key: 'user.tier', value: { stringValue: value } });
+
 describe('Jaeger TraceStore over api_v3', () => {
   let server: FixtureServer;
   let store: TraceStore;
@@ -219,7 +253,7 @@ describe('Jaeger TraceStore over api_v3', () => {
         },
         20,
       );
-      assert.equal(result.notes, undefined, 'everything was evaluated by Jaeger: no note');
+      assert.equal(result.notes, undefined, 'Jaeger found fewer traces than asked for, so nothing is missing: no note');
       assert.deepEqual(result, [], 'nothing found is a 404 from Jaeger and an empty list here');
       assert.equal(server.requests.length, 1);
       const [r] = server.requests;
@@ -231,7 +265,7 @@ describe('Jaeger TraceStore over api_v3', () => {
         'query.startTimeMax': ['2017-01-26T16:56:31Z'],
         'query.durationMin': ['1.5ms'],
         'query.durationMax': ['1m30s'],
-        'query.searchDepth': ['20'],
+        'query.searchDepth': ['100'],
         'query.attributes': ['{"http.method":"GET","peer.ipv4":"23456"}'],
       });
       assert.equal(r!.headers['x-tenant'], 'acme');
@@ -320,6 +354,48 @@ describe('Jaeger TraceStore over api_v3', () => {
       assert.equal(page.hasNextPage, false);
       assert.match(page.notes![0]!, /jaeger cannot evaluate attributes \(regex\), status;/);
       assert.deepEqual(server.requests[0]!.query['query.searchDepth'], ['55']);
+    });
+
+    describe('attribute equality, which Jaeger matches more loosely than the gateway', () => {
+      // Jaeger's storages match a tag on the span, its process (resource) or its logs (events); the
+      // gateway, as DuckDB, the span's attribute, then the resource's only when the span lacks it.
+      // Newest first: two traces Jaeger matches and the gateway does not, then the real match.
+      const ON_EVENT = '00000000000000000000000000000a01';
+      const ON_RESOURCE = '00000000000000000000000000000a02';
+      const MATCH = '00000000000000000000000000000a03';
+      const onEvent = query22Trace(ON_EVENT, { events: [{ timeUnixNano: String(FIND_START), name: 'audit', attributes: [tier('gold')] }] });
+      const onResource = query22Trace(ON_RESOURCE, { attributes: [tier('silver')] }, [tier('gold')]);
+      const match = query22Trace(MATCH, { attributes: [tier('gold')] });
+      const filter = { service: ['query22-service'], attributes: [{ key: 'user.tier', op: 'eq' as const, value: 'gold' }] };
+
+      it('asks for a post-filtered depth, so matches behind traces the gateway drops are found (QA D1)', async () => {
+        server.setRoutes([findTracesAnswering([onEvent, onResource, match])]);
+        const found = await store.searchTraces('default', filter, 1);
+        assert.deepEqual(found.map((t) => t.traceId), [MATCH], 'DuckDB answers this trace for the same data');
+        assert.equal(found.notes, undefined, 'Jaeger returned fewer traces than asked for: nothing can be missing');
+        const [r] = server.requests;
+        assert.deepEqual(r!.query['query.attributes'], ['{"user.tier":"gold"}'], 'still pushed down: a smaller superset than the service alone');
+        assert.deepEqual(r!.query['query.searchDepth'], ['5'], 'limit × 5, as for any post-filtered search');
+
+        const page = await store.searchSpans('default', filter, { first: 1 });
+        assert.deepEqual(page.items.map((i) => [i.node.traceId, i.node.spanId]), [[MATCH, '0000000000000003']]);
+        assert.equal(page.hasNextPage, false);
+        assert.deepEqual(server.requests[1]!.query['query.searchDepth'], ['10']);
+      });
+
+      it('says older matches may be missing only when the answer is full and short', async () => {
+        server.setRoutes([findTracesAnswering([onEvent, onResource, match])]);
+        const short = await open({ maxSearchDepth: 2 }).searchTraces('default', filter, 1);
+        assert.deepEqual([...short], []);
+        assert.deepEqual(short.notes, [
+          'jaeger matches attribute conditions more loosely than the gateway (also on span events, and on resource attributes the span overrides); ' +
+            'the gateway applied them to the 2 traces jaeger returned, which is the search depth asked for (2), so older matches may be missing',
+        ]);
+        server.setRoutes([findTracesAnswering([match, onEvent, onResource])]);
+        const enough = await open({ maxSearchDepth: 2 }).searchTraces('default', filter, 1);
+        assert.deepEqual(enough.map((t) => t.traceId), [MATCH]);
+        assert.equal(enough.notes, undefined, 'a full answer whose matches fill the limit is not short');
+      });
     });
 
     it('says when a post-filtered search may have missed matches beyond the search depth', async () => {
@@ -506,6 +582,69 @@ describe('Jaeger TraceStore over api_v3', () => {
     });
   });
 
+  describe('a Jaeger older than v2.19 (api_v3 reads only the snake_case parameter names)', () => {
+    // What v2.18 and older (and 1.x) answer to a search without the snake_case start times: the
+    // message names the parameters they read (PROVENANCE.md: error.400.time-range-required.json's
+    // ≤v2.18 spelling). They ignore every name they do not know, query.attributes included.
+    const SNAKE_ONLY = errorBody(400, 'query.start_time_min and query.start_time_max are required');
+    const OLD_JAEGER: FixtureRoute = {
+      method: 'GET',
+      path: '/api/v3/traces',
+      respond: (req) =>
+        req.query['query.start_time_min'] && req.query['query.start_time_max']
+          ? { status: 200, headers: OK_HEADERS, bodyFile: fixture('find-traces.200.json') }
+          : { status: 400, headers: ERROR_HEADERS, body: SNAKE_ONLY },
+    };
+
+    it('retries the first refused search once with the snake_case names and keeps using them (QA D2)', async () => {
+      server.setRoutes([OLD_JAEGER]);
+      const old = open();
+      const filter = { service: ['example-service-1'], timeRange: { from: FIND_START - HOUR, to: FIND_START + HOUR } };
+      const found = await old.searchTraces('acme', filter, 5);
+      assert.deepEqual(found.map((t) => t.traceId), [T11], 'the gateway applies the whole filter to what Jaeger returned');
+      assert.equal(found.notes, undefined);
+      assert.deepEqual(
+        server.requests.map((r) => Object.keys(r.query)),
+        [
+          ['query.serviceName', 'query.startTimeMin', 'query.startTimeMax', 'query.searchDepth'],
+          ['query.service_name', 'query.start_time_min', 'query.start_time_max', 'query.search_depth', 'query.num_traces'],
+        ],
+      );
+      assert.deepEqual(server.requests[1]!.query, {
+        'query.service_name': ['example-service-1'],
+        'query.start_time_min': ['2017-01-26T15:46:31.639875Z'],
+        'query.start_time_max': ['2017-01-26T17:46:31.639875Z'],
+        'query.search_depth': ['5'],
+        'query.num_traces': ['5'],
+      });
+      assert.equal(server.requests[1]!.headers['x-tenant'], 'acme');
+
+      server.clearRequests();
+      await old.searchSpans('default', filter, { first: 2 });
+      assert.equal(server.requests.length, 1, 'remembered: no camelCase request first any more');
+      assert.deepEqual(server.requests[0]!.query['query.service_name'], ['example-service-1']);
+    });
+
+    it('does not send attribute conditions it cannot read: the gateway applies them, asks deeper and says so', async () => {
+      server.setRoutes([OLD_JAEGER]);
+      const old = open();
+      const filter = { service: ['example-service-1'], attributes: [{ key: 'service.name', op: 'eq' as const, value: 'example-service-1' }] };
+      const found = await old.searchTraces('default', filter, 5);
+      assert.deepEqual(found.map((t) => t.traceId), [T11]);
+      const last = server.requests.at(-1)!;
+      assert.equal(last.query['query.attributes'], undefined);
+      assert.deepEqual(last.query['query.search_depth'], ['25']);
+      assert.deepEqual(found.notes, ['jaeger cannot evaluate attributes (jaeger before v2.19 does not read them); the gateway applied the filter to the 3 traces jaeger returned']);
+    });
+
+    it('span lookups use the snake_case names too', async () => {
+      server.setRoutes([OLD_JAEGER]);
+      const page = await open().searchSpans('default', { spanId: ['0000000000000007'], timeRange: { from: FIND_START - HOUR, to: FIND_START + HOUR } }, { first: 5 });
+      assert.deepEqual(page.items.map((i) => i.node.name), ['example-operation-4']);
+      assert.ok(server.requests.at(-1)!.query['query.start_time_min']);
+    });
+  });
+
   describe('services and operations', () => {
     it('lists services, and none when Jaeger writes the empty list as {}', async () => {
       server.setRoutes([ok('/api/v3/services', 'services.200.json')]);
@@ -553,6 +692,7 @@ describe('Jaeger TraceStore over api_v3', () => {
         assert.deepEqual(shown.extensions, { code: 'GW_BACKEND_ERROR', backend: 'jaeger' });
         return true;
       });
+      assert.equal(server.requests.length, 1, "a v2.19+ Jaeger's refusal (camelCase names in the message) is not retried with the snake_case names");
       const logged = lines.find((l) => l.msg === 'jaeger request failed');
       assert.deepEqual(
         [logged?.call, logged?.path, logged?.status, logged?.code, logged?.detail],
