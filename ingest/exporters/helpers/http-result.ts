@@ -1,5 +1,5 @@
 // How an HTTP answer maps to a send result, the same for every HTTP exporter (OTLP/HTTP's rules:
-// 429, 502, 503 and 504 are worth retrying, honouring Retry-After; other 4xx/5xx are not).
+// 429, 502, 503 and 504 are worth retrying, honouring Retry-After, and 408 as the Collector does; other 4xx/5xx are not).
 import type { ExportResult } from '../../component.ts';
 import { parseRetryAfter } from './settings.ts';
 
