@@ -90,7 +90,10 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
       await createPartTables(conn);
       await createTraceRangeTable(conn);
       await parts.load(conn);
-      for (const row of await runQuery(conn, 'SELECT tenant, max(id) AS id FROM logs GROUP BY tenant')) {
+      // Log IDs continue from the highest ever given, also when retention deleted them all (retention.ts).
+      await conn.run('CREATE TABLE IF NOT EXISTS log_id_marks (tenant VARCHAR PRIMARY KEY, last_id BIGINT NOT NULL)');
+      const highest = 'SELECT tenant, max(id) AS id FROM (SELECT tenant, id FROM logs UNION ALL SELECT tenant, last_id FROM log_id_marks) GROUP BY tenant';
+      for (const row of await runQuery(conn, highest)) {
         lastLogIds.set(row.tenant as string, row.id as bigint);
       }
     },

@@ -30,6 +30,10 @@ const TABLES = [
 
 type Signal = (typeof TABLES)[number]['signal'];
 
+/** Per tenant, the highest log ID that retention is about to delete (see deleteOlder). */
+const REMEMBER_LOG_IDS_SQL = `INSERT INTO log_id_marks SELECT tenant, max(id) FROM logs WHERE time_ns < $1 GROUP BY tenant
+  ON CONFLICT (tenant) DO UPDATE SET last_id = greatest(last_id, excluded.last_id)`;
+
 /** The part tables, pruned after the deletes (their rows go once no span or log refers to them). */
 const PART_TABLES = ['resources', 'scopes'] as const;
 /** Search's tables, when search is on: documents by age, texts and vectors once unreferenced. */
@@ -44,8 +48,8 @@ function parseWindow(value: string, field: string): number | null {
   if (ns === undefined) {
     throw new ConfigError(`${field}: expected a duration like "7d", "12h" or "1h30m", or "0"/"off" to keep data forever (actual: '${value}')`);
   }
-  const ms = Number(ns / 1_000_000n);
-  return ms === 0 ? null : ms;
+  // Whole ms, rounded up: `500us` is a (very short) window, not "keep forever".
+  return ns === 0n ? null : Number((ns + 999_999n) / 1_000_000n);
 }
 
 export interface RetentionPlan {
@@ -119,9 +123,12 @@ export function startRetention(db: Db, opts: RetentionOptions): Retention {
   async function deleteOlder(table: string, column: string, lane: string, cutoffNs: bigint): Promise<number> {
     // rowid, not a DELETE … LIMIT (DuckDB has none): the subquery picks one step's rows.
     const sql = `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < $1 LIMIT ${plan.batchRows})`;
+    const { runQuery } = await import('./connection.ts');
+    // A log's ID is never reused (it is a link: LogRecord.id is stable), but the next ID is found as
+    // the highest left in `logs` at open: the highest of what goes is kept first (log_id_marks).
+    if (table === 'logs' && !stopped) await db.writeLane(lane).use((conn) => runQuery(conn, REMEMBER_LOG_IDS_SQL, [cutoffNs]));
     let total = 0;
     while (!stopped) {
-      const { runQuery } = await import('./connection.ts');
       const [row] = await db.writeLane(lane).use((conn) => runQuery(conn, sql, [cutoffNs]));
       const n = Number(row?.Count ?? 0);
       total += n;
@@ -132,12 +139,11 @@ export function startRetention(db: Db, opts: RetentionOptions): Retention {
   }
 
   /** The search documents of spans and logs out of their windows, in steps. */
-  async function deleteSearchDocs(search: SearchRetention): Promise<number> {
+  async function deleteSearchDocs(search: SearchRetention, cutoffs: Record<Signal, bigint | null>): Promise<number> {
     let total = 0;
     for (const signal of ['traces', 'logs'] as const) {
-      const windowMs = plan.windows[signal];
-      if (windowMs === null) continue;
-      const cutoffNs = cutoffOf(windowMs);
+      const cutoffNs = cutoffs[signal];
+      if (cutoffNs === null) continue;
       while (!stopped) {
         const n = await search.deleteDocsBefore(signal, cutoffNs, plan.batchRows);
         total += n;
@@ -151,12 +157,16 @@ export function startRetention(db: Db, opts: RetentionOptions): Retention {
   async function pass(): Promise<Record<string, number>> {
     const t0 = performance.now();
     const result: Record<string, number> = {};
+    // One cutoff per signal for the whole pass: with a cutoff per table, spans that started between
+    // the spans' and trace_ranges' cutoffs kept their rows but lost their range row, and trace-by-id
+    // could not find them until the next pass.
+    const cutoffs = Object.fromEntries((['traces', 'logs', 'metrics'] as const).map((s) => [s, plan.windows[s] === null ? null : cutoffOf(plan.windows[s])])) as Record<Signal, bigint | null>;
     for (const { table, column, signal, lane } of TABLES) {
-      const windowMs = plan.windows[signal];
-      if (windowMs === null || stopped) continue;
-      result[table] = await deleteOlder(table, column, lane, cutoffOf(windowMs));
+      const cutoffNs = cutoffs[signal];
+      if (cutoffNs === null || stopped) continue;
+      result[table] = await deleteOlder(table, column, lane, cutoffNs);
     }
-    if (opts.search && (plan.windows.traces !== null || plan.windows.logs !== null)) result.search_docs = await deleteSearchDocs(opts.search);
+    if (opts.search && (plan.windows.traces !== null || plan.windows.logs !== null)) result.search_docs = await deleteSearchDocs(opts.search, cutoffs);
     if ((result.spans ?? 0) + (result.logs ?? 0) + (result.search_docs ?? 0) > 0) unpruned = true;
     if (enabled && unpruned && !stopped && now() - lastPruneMs >= PRUNE_EVERY_MS) {
       lastPruneMs = now();
