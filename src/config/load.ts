@@ -104,6 +104,9 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   node[keys[keys.length - 1]!] = value;
 }
 
+const SIZE_UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40 };
+const MIN_MEMORY_LIMIT_BYTES = 32e6;
+
 function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const v of ENV_VARS) {
@@ -217,8 +220,14 @@ function validate(cfg: GatewayConfig): void {
   }
   // DuckDB's own size syntax; checked here so a typo fails at start-up with the key's name.
   const { memoryLimit } = cfg.storage.duckdb;
-  if (memoryLimit !== '' && !/^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.test(memoryLimit)) {
+  const size = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.exec(memoryLimit);
+  if (memoryLimit !== '' && !size) {
     throw new ConfigError(`storage.duckdb.memoryLimit: expected a size such as 64MB or 1GiB, or '' for DuckDB's default (actual: '${memoryLimit}')`);
+  }
+  // Below this a commit on a non-empty file cannot find a block (4–8 MB), or reads starve the writes
+  // (16 MB): acknowledged batches were dropped while /readyz said ready (storage QA).
+  if (size && Number(size[1]) * SIZE_UNITS[size[2]!.toUpperCase()]! < MIN_MEMORY_LIMIT_BYTES) {
+    throw new ConfigError(`storage.duckdb.memoryLimit: expected at least 32MB, below which writes fail beside reads (actual: '${memoryLimit}')`);
   }
   const { writeStepMs } = cfg.storage.duckdb;
   if (!Number.isInteger(writeStepMs) || writeStepMs < 1 || writeStepMs > 100) {

@@ -22,6 +22,7 @@ const TRANSIENT =
   /^(IO|Interrupt|Connection|TransactionContext) Error|Out of Memory|could not allocate|disconnected|instance closed|database has been closed|Could not set lock/i;
 
 const OUT_OF_MEMORY = /^Out of Memory Error/;
+const COULD_NOT_ALLOCATE = /could not allocate block/i;
 // What a client can do about it: DuckDB copies each long string a statement scans into the
 // 2,048-row vector being read, so a condition over attribute values or log bodies of ~12 KB and more
 // needs ~100 MB on its own (docs/known-gaps.md).
@@ -58,6 +59,8 @@ export function toStoreError(err: unknown): StoreError {
   const firstLine = message.split('\n', 1)[0] ?? message;
   if (BAD_INPUT.test(message)) return new StoreError('BAD_QUERY', BACKEND, firstLine, err);
   if (OUT_OF_MEMORY.test(message)) return new StoreError('UNAVAILABLE', BACKEND, `${firstLine}. ${MEMORY_ADVICE}`, err);
+  // A write that found no free block: retried, but an operator should know which setting it was.
+  if (COULD_NOT_ALLOCATE.test(message)) return new StoreError('UNAVAILABLE', BACKEND, `${firstLine} (the store's memory, storage.duckdb.memoryLimit, was full; raise it if this goes on)`, err);
   if (TRANSIENT.test(message)) return new StoreError('UNAVAILABLE', BACKEND, firstLine, err);
   return new StoreError('INTERNAL', BACKEND, firstLine, err);
 }

@@ -110,6 +110,10 @@ test('storage.duckdb.memoryLimit comes from TELEQL_DUCKDB_MEMORY_LIMIT and must 
   assert.equal(duckdb({ TELEQL_DUCKDB_MEMORY_LIMIT: '1.5GiB' }).memoryLimit, '1.5GiB');
   assert.equal(loadConfig({ env: {}, overrides: { storage: { duckdb: { memoryLimit: '' } } } }).storage.duckdb.memoryLimit, '', "'' in a file: DuckDB's default");
   assert.throws(() => duckdb({ TELEQL_DUCKDB_MEMORY_LIMIT: '80%' }), /storage\.duckdb\.memoryLimit: expected a size such as 64MB or 1GiB, or '' for DuckDB's default \(actual: '80%'\)/);
+  // At 4–16 MB commits failed beside reads and acknowledged batches were dropped while ready.
+  assert.throws(() => duckdb({ TELEQL_DUCKDB_MEMORY_LIMIT: '16MB' }), /storage\.duckdb\.memoryLimit: expected at least 32MB, below which writes fail beside reads \(actual: '16MB'\)/);
+  assert.equal(duckdb({ TELEQL_DUCKDB_MEMORY_LIMIT: '32MB' }).memoryLimit, '32MB');
+  assert.equal(duckdb({ TELEQL_DUCKDB_MEMORY_LIMIT: '0.5GB' }).memoryLimit, '0.5GB');
 });
 
 test('storage.duckdb.reopenEveryRows comes from TELEQL_DUCKDB_REOPEN_EVERY_ROWS and must be 0 or at least 100000', () => {

@@ -260,7 +260,9 @@ describe('DuckDB store', () => {
     assert.equal(toStoreError(new Error('IO Error: Could not set lock on file')).code, 'UNAVAILABLE');
     assert.equal(toStoreError(new Error('Binder Error: Referenced column "x" not found')).code, 'INTERNAL');
     // A full buffer pool and a write-write conflict may pass: the ingest exporter retries UNAVAILABLE.
-    assert.equal(toStoreError(new Error('Failed to append: could not allocate block of size 256.0 KiB (3.6 MiB/3.8 MiB used)')).code, 'UNAVAILABLE');
+    const full = toStoreError(new Error('Failed to append: could not allocate block of size 256.0 KiB (3.6 MiB/3.8 MiB used)'));
+    assert.equal(full.code, 'UNAVAILABLE');
+    assert.match(full.message, /storage\.duckdb\.memoryLimit, was full; raise it if this goes on\)$/, 'the write failure names the setting');
     // DuckDB's words (a page of 15 KB attributes, session 24): the message says which setting to raise.
     const oom = toStoreError(new Error('Out of Memory Error: failed to allocate data of size 16.0 MiB (56.1 MiB/61.0 MiB used)\n\nPossible solutions:\n* Reducing the number of threads'));
     assert.equal(oom.code, 'UNAVAILABLE');
