@@ -147,6 +147,10 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.stderr.write(`teleql: ${err.message}\n`);
     process.exit(2);
   }
-  console.error('teleql: failed to start:', err);
+  // One plain line, as for a config error (the reason is in the message: the file, the setting, the
+  // backend); the stack only when asked for, with debug logging.
+  const message = err instanceof Error ? err.message.split('\n', 1)[0] : String(err);
+  process.stderr.write(`teleql: failed to start: ${message}\n`);
+  if (/^(debug|trace)$/.test(process.env.TELEQL_LOG_LEVEL ?? '') && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`);
   process.exit(1);
 });
