@@ -20,6 +20,12 @@ export interface Host {
 export interface Component {
   start(host: Host): Promise<void>;
   shutdown(): Promise<void>;
+  /**
+   * The pipelines began to shut down (called on every component before the first `shutdown`):
+   * what upstream components flush into this one must now end within the component's own shutdown
+   * bound, not its usual retry budget.
+   */
+  shutdownBegins?(): void;
 }
 
 /**

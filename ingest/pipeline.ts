@@ -153,6 +153,7 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
     async shutdown() {
       const stopping = [...started].reverse();
       started = [];
+      for (const [, c] of stopping) c.shutdownBegins?.();
       for (const [id, c] of stopping) {
         try {
           await c.shutdown();

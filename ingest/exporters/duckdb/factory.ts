@@ -21,6 +21,8 @@ import { backoffMs, type QueueSettings } from '../helpers/settings.ts';
 export interface DuckDbExporterConfig {
   /** Retries of a write DuckDB refused for a reason that may pass; `maxElapsedMs` 0 = never give up. */
   retry: QueueSettings['retry'];
+  /** Once the gateway stops, how long writes that keep failing are still retried, in all (as the other exporters' flush). */
+  shutdownTimeoutMs: number;
 }
 
 export interface DuckDbExporterStats {
@@ -48,6 +50,8 @@ function writeFor<S extends Signal>(writer: StoreWriter, signal: S): (items: rea
 
 class DuckDbExporter<S extends Signal> implements Exporter<S> {
   private readonly counts: DuckDbExporterStats = { retries: 0, failedBatches: 0, refusedItems: 0 };
+  /** Set when the pipelines begin to stop: retrying ends then, whatever `retry.maxElapsedMs` says. */
+  private giveUpAt: number | null = null;
 
   constructor(
     private readonly id: string,
@@ -58,6 +62,12 @@ class DuckDbExporter<S extends Signal> implements Exporter<S> {
 
   async start(): Promise<void> {}
   async shutdown(): Promise<void> {}
+
+  shutdownBegins(): void {
+    // A store that cannot write (a full disk) held shutdown ~30 s per queued batch (71 s for three),
+    // past the 30 s a Kubernetes pod is given: the flush gets shutdownTimeoutMs in all.
+    this.giveUpAt ??= Date.now() + this.config.shutdownTimeoutMs;
+  }
 
   async consume(items: readonly SignalItems[S][]): Promise<void> {
     let refused: { count: number; first: RefusedWrite } | null;
@@ -103,6 +113,9 @@ class DuckDbExporter<S extends Signal> implements Exporter<S> {
         // Malformed data or our own bug: the same write would fail again.
         if (!(err instanceof StoreError && err.code === 'UNAVAILABLE')) throw new RefusedWrite(message, { cause: err });
         const wait = backoffMs(retry, failures);
+        if (this.giveUpAt !== null && Date.now() + wait > this.giveUpAt) {
+          throw retryableError(`${message} (the gateway is stopping: given up after ${failures} attempts, exporters.duckdb.shutdownTimeoutMs)`, err);
+        }
         if (retry.maxElapsedMs > 0 && Date.now() + wait - since > retry.maxElapsedMs) {
           throw retryableError(`${message} (still failing after ${failures} attempts in ${Date.now() - since} ms)`, err);
         }
@@ -127,7 +140,7 @@ class DuckDbExporter<S extends Signal> implements Exporter<S> {
   }
 }
 
-export type DuckDbExporterOf<S extends Signal> = Exporter<S> & { stats(): DuckDbExporterStats; metrics(): MetricSample[] };
+export type DuckDbExporterOf<S extends Signal> = Exporter<S> & { stats(): DuckDbExporterStats; metrics(): MetricSample[]; shutdownBegins(): void };
 
 export function createDuckDbExporter<S extends Signal>(settings: CreateSettings, config: DuckDbExporterConfig, writer: StoreWriter, signal: S): DuckDbExporterOf<S> {
   return new DuckDbExporter(settings.id, config, writeFor(writer, signal), settings.logger);
@@ -142,6 +155,7 @@ export function duckDbExporterFactory(writer: StoreWriter): ExporterFactory<Duck
     // the batch is given up (counted and logged) so that a broken store cannot hold shutdown for ever.
     createDefaultConfig: () => ({
       retry: { initialIntervalMs: 100, maxIntervalMs: 5_000, multiplier: 2, randomizationFactor: 0.5, maxElapsedMs: 30_000 },
+      shutdownTimeoutMs: 5_000,
     }),
     create: (settings, config, signal) => createDuckDbExporter(settings, config, writer, signal),
   };

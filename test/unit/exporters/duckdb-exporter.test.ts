@@ -33,9 +33,10 @@ function batch(tenant: string, n = 16_384): SpanRecord[] {
   );
 }
 
-function exporterFor(store: DuckDbStore, retry: Partial<DuckDbExporterConfig['retry']> = {}) {
+function exporterFor(store: DuckDbStore, retry: Partial<DuckDbExporterConfig['retry']> = {}, shutdownTimeoutMs?: number) {
   const defaults = duckDbExporterFactory(store.writer).createDefaultConfig();
-  return createDuckDbExporter({ id: 'duckdb/traces', logger: silentLogger() }, { retry: { ...defaults.retry, initialIntervalMs: 20, maxIntervalMs: 50, ...retry } }, store.writer, 'traces');
+  const config = { retry: { ...defaults.retry, initialIntervalMs: 20, maxIntervalMs: 50, ...retry }, shutdownTimeoutMs: shutdownTimeoutMs ?? defaults.shutdownTimeoutMs };
+  return createDuckDbExporter({ id: 'duckdb/traces', logger: silentLogger() }, config, store.writer, 'traces');
 }
 
 async function until(check: () => boolean, what: string): Promise<void> {
@@ -88,6 +89,19 @@ describe('DuckDB exporter', () => {
       ['teleql_duckdb_failed_batches_total', 1],
       ['teleql_duckdb_refused_records_total', 0],
     ]);
+    await store.close();
+  });
+
+  it('once the gateway stops, a write that keeps failing is given up after shutdownTimeoutMs, whatever retry.maxElapsedMs says', async () => {
+    const store = await smallPoolStore();
+    // maxElapsedMs 0: never give up while running (a full disk held shutdown ~30 s per queued batch).
+    const exporter = exporterFor(store, { maxElapsedMs: 0 }, 300);
+    const writing = exporter.consume(batch('stopping'));
+    await until(() => store.stats().writeErrors >= 2, 'the write failing');
+    exporter.shutdownBegins();
+    await assert.rejects(writing, (e: unknown) => e instanceof ConsumeError && !e.permanent && /the gateway is stopping: given up after \d+ attempts, exporters\.duckdb\.shutdownTimeoutMs/.test(e.message));
+    assert.equal(exporter.stats().failedBatches, 1);
+    assert.equal(store.stats().rowsWritten.spans, 0);
     await store.close();
   });
 

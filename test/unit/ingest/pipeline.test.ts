@@ -54,7 +54,38 @@ function sinkExporterFactory(sinks: Map<string, SinkConsumer<'traces'>>): Export
   };
 }
 
+/** An exporter that records its lifecycle calls in `events`. */
+function recordingExporterFactory(events: string[]): ExporterFactory<Record<string, never>> {
+  return {
+    kind: 'exporter',
+    type: 'rec',
+    signals: ['traces'],
+    createDefaultConfig: () => ({}),
+    create: (settings) => ({
+      consume: async () => {},
+      start: async () => {},
+      shutdownBegins: () => void events.push(`${settings.id} begins`),
+      shutdown: async () => void events.push(`${settings.id} shutdown`),
+    }),
+  };
+}
+
 describe('pipelines', () => {
+  test('every component hears that shutdown begins before the first is shut down (so an exporter bounds the flush it is about to get)', async () => {
+    const events: string[] = [];
+    const registry = createRegistry([testReceiverFactory(new Map()), batchProcessorFactory, recordingExporterFactory(events)]);
+    const cfg: IngestConfig = {
+      receivers: { push: {} },
+      processors: { batch: { timeoutMs: 5 } },
+      exporters: { rec: {} },
+      pipelines: { traces: { receivers: ['push'], processors: ['batch'], exporters: ['rec'] } },
+    };
+    const running = buildPipelines(registry, cfg, silentLogger());
+    await running.start(host);
+    await running.shutdown();
+    assert.deepEqual(events, ['rec/traces begins', 'rec/traces shutdown']);
+  });
+
   test('a receiver feeds processors and every exporter of its pipeline', async () => {
     const captured = new Map<string, NextConsumers>();
     const sinks = new Map<string, SinkConsumer<'traces'>>();
