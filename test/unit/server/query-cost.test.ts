@@ -52,6 +52,17 @@ test("a list of a record's own parts (typed attributes, span events) counts RECO
   assert.equal(cost('{ spans(first: 10) { nodes { links { span { name } } } } }'), 10 + 10 + 10 * 100 + 10 * 100 + 10 * 100);
 });
 
+test("an alert's evidence exemplars and exception groups are its own parts: the documented evidence query, with a few fields more, fits maxCost", () => {
+  // Found by alerting QA: docs/alerting.md's query plus spanId and fingerprint cost 202,400 (> 200,000).
+  const q = `{ alerts(state: [FIRING]) { labels value fingerprint evidence { value exemplars { traceId spanId error duration }
+    traces(limit: 3) { traceId errorCount logs { severityText body } } exceptionGroups { type message count sampleTraceId } } rule { name } } }`;
+  const [a, parts] = [100, RECORD_PART_LIST_SIZE];
+  // alerts and its 3 scalars, evidence and value, exemplars' parts (4 fields), 3 traces (2 fields, logs of 100 with 2 fields), groups (4 fields), rule and name.
+  const expected = a * 4 + a * 2 + a * parts * 5 + a * 3 * 3 + a * 3 * 100 * 3 + a * parts * 5 + a * 2;
+  assert.equal(cost(q), expected);
+  assert.ok(cost(q) < 200_000);
+});
+
 test('a variable the request does not send costs its default in the operation, as the executor runs it (security QA)', () => {
   // Found by security QA: `query($n: Int = 1000) { spans(first: $n) … }` with no variables cost the
   // field's default of 50 per list and ran with 1,000, so maxCost and costPerSecond were bypassed.
