@@ -148,7 +148,8 @@ export function slackPayload(n: Notification): Record<string, unknown> {
     // The tenant is in the message's context line.
     const labels = Object.entries(outgoingLabels(a)).filter(([k]) => k !== 'alertname' && k !== 'tenant').map(([k, v]) => slackEscape(`${k}=${v}`)).join(', ');
     const summary = a.annotations.summary ? ` — ${slackEscape(a.annotations.summary)}` : '';
-    return `• *${a.state === 'FIRING' ? 'firing' : 'resolved'}* ${labels}${a.value !== null ? ` (value ${valueText(a.value)})` : ''}${summary}`;
+    const parts = [`• *${a.state === 'FIRING' ? 'firing' : 'resolved'}*`, labels, a.value !== null ? `(value ${valueText(a.value)})` : ''].filter((p) => p !== '');
+    return `${parts.join(' ')}${summary}`;
   };
   return {
     text,

@@ -72,6 +72,9 @@ test('the Slack message has text and blocks', () => {
   // The value as the webhook and Alertmanager annotations have it, not 0.21951219512195122.
   const long = slackPayload(notification([alert({ value: 0.21951219512195122 })])) as { blocks: { text?: { text: string } }[] };
   assert.match(long.blocks[1]!.text!.text, /\(value 0\.219512\)/);
+  // An alert with no labels but its name and tenant: one space between the parts, not two.
+  const bare = slackPayload(notification([alert({ labels: { alertname: 'Errors' }, value: 0 })])) as { blocks: { text?: { text: string } }[] };
+  assert.match(bare.blocks[1]!.text!.text, /^• \*firing\* \(value 0\) — too many errors/m);
 });
 
 test('the Slack message keeps within Slack’s limits (header 150, section 3,000 characters): a large group says how many alerts it leaves out', () => {
