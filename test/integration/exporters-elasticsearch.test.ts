@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { closedPort, startFixtureServer, type FixtureRoute, type FixtureServer, type RecordedRequest } from '../helpers/fixture-server.ts';
 import { startGateway, testConfig } from '../helpers/gateway.ts';
 import { gqlData } from '../helpers/graphql-client.ts';
@@ -19,6 +18,7 @@ import { defaultConfig } from '../../src/config/defaults.ts';
 import { mergeConfig, SettingError } from '../../src/config/merge.ts';
 import { buildApp } from '../../src/app.ts';
 import { log, T0, SEC } from '../helpers/telemetry-builders.ts';
+import { capturingLogger } from '../helpers/capturing-logger.ts';
 
 const FIXTURES = '/work/shared/fixtures/elasticsearch';
 const ES_HEADERS = { 'content-type': 'application/vnd.elasticsearch+json;compatible-with=8', 'x-elastic-product': 'Elasticsearch' };
@@ -29,12 +29,6 @@ function templateRoute(): FixtureRoute {
 }
 
 /** A pino logger whose lines land in an array. */
-function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-  return { logger, lines };
-}
-
 function bulkRequests(server: FixtureServer): RecordedRequest[] {
   return server.requests.filter((r) => r.path === '/_bulk');
 }

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { jaegerExporterFactory, defaultJaegerExporterConfig, type JaegerExporterConfig } from '../../../ingest/exporters/jaeger/factory.ts';
 import type { QueuedExporter } from '../../../ingest/exporters/helpers/index.ts';
 import { decodeRequest } from '../../../src/otlp/codec.ts';
@@ -17,6 +16,7 @@ import { silentLogger } from '../../../src/logger.ts';
 import { startFixtureServer, type FixtureServer } from '../../helpers/fixture-server.ts';
 import { span, spanId } from '../../helpers/telemetry-builders.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
+import { capturingLogger } from '../../helpers/capturing-logger.ts';
 
 /** A value no OTLP receiver would pass on (far deeper than 64 levels) but a processor could build: protobufjs refuses to encode it. */
 function unencodable(): SpanRecord {
@@ -26,12 +26,6 @@ function unencodable(): SpanRecord {
 }
 
 const good = (n: number) => span({ spanId: spanId(n), tenant: 'team-a' });
-
-function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-  return { logger, lines };
-}
 
 function config(over: Partial<JaegerExporterConfig>): JaegerExporterConfig {
   const d = defaultJaegerExporterConfig();

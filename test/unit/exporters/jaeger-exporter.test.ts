@@ -5,7 +5,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { pino } from 'pino';
 import { jaegerExporterFactory, defaultJaegerExporterConfig, type JaegerExporterConfig } from '../../../ingest/exporters/jaeger/factory.ts';
 import type { QueuedExporter } from '../../../ingest/exporters/helpers/index.ts';
 import { otlpProto } from '../../../src/otlp/proto.ts';
@@ -15,15 +14,10 @@ import { silentLogger } from '../../../src/logger.ts';
 import { closedPort, startFixtureServer, type FixtureServer } from '../../helpers/fixture-server.ts';
 import { span, spanId } from '../../helpers/telemetry-builders.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
+import { capturingLogger } from '../../helpers/capturing-logger.ts';
 
 /** What an upstream may write into an error: span data and its storage's internal address. */
 const ECHO = 'span "checkout for alice@example.com" refused: dial tcp 10.0.3.7:9200: connection refused';
-
-function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-  return { logger, lines };
-}
 
 function config(over: Partial<JaegerExporterConfig>): JaegerExporterConfig {
   const d = defaultJaegerExporterConfig();

@@ -24,6 +24,7 @@ import { rejectsWith } from '../../contract/store-under-test.ts';
 import { startFixtureServer } from '../../helpers/fixture-server.ts';
 import { attrs, log, resource, scope, SEC, spanId, T0, traceId } from '../../helpers/telemetry-builders.ts';
 import { ALL_SHARDS_FAILED_NO_CAUSE, NO_SHARD_AVAILABLE, NODE_NOT_CONNECTED, REGEX_REFUSED, REGEX_TOO_COMPLEX } from '../../fixtures/elasticsearch/error-documents.ts';
+import { capturingLogger } from '../../helpers/capturing-logger.ts';
 
 const FIXTURES = new URL('../../../../shared/fixtures/elasticsearch/', import.meta.url);
 const fixtureText = (name: string) => readFileSync(new URL(name, FIXTURES), 'utf8');
@@ -123,12 +124,6 @@ const ndjson = (s: Seen): unknown[] => {
 };
 
 /** A pino logger whose lines land in an array. */
-function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-  return { logger, lines };
-}
-
 const silent = () => pino({ level: 'silent' });
 
 // ---- what teleql writes ------------------------------------------------------------------------

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { pino } from 'pino';
 import { decodeTraces } from '../../../src/otlp/codec.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import type { SpanRecord } from '../../../src/model/telemetry.ts';
@@ -14,6 +13,7 @@ import { fromStoreError, type GatewayError } from '../../../src/errors.ts';
 import { StoreError, type TraceStore, type TraceSummary } from '../../../src/stores/types.ts';
 import { rejectsWith } from '../../contract/store-under-test.ts';
 import { closedPort, startFixtureServer, type FixtureRoute, type FixtureServer } from '../../helpers/fixture-server.ts';
+import { capturingLogger } from '../../helpers/capturing-logger.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/jaeger/api-v3/', import.meta.url));
 const fixture = (name: string) => `${FIXTURES}${name}`;
@@ -49,12 +49,6 @@ const TRACE_ROUTES: FixtureRoute[] = [
 const FIND_ROUTE = ok('/api/v3/traces', 'find-traces.200.json', { chunked: true });
 
 /** A pino logger whose lines land in an array. */
-function capturingLogger(): { logger: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-  return { logger, lines };
-}
-
 /** What the codec makes of an api_v3 document's `result`, the reference for the store's mapping. */
 function codecSpans(file: string, tenant: string): SpanRecord[] {
   const doc = JSON.parse(readFileSync(fixture(file), 'utf8')) as { result: unknown };
