@@ -248,18 +248,23 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
       await store.putTexts(missing.filter((h) => !known.has(h)).map((h) => ({ hash: h, text: textOf.get(h)! })));
       for (let off = 0; off < missing.length; off += opts.embedBatch) {
         const part = missing.slice(off, off + opts.embedBatch);
-        const vectors = await embedder.embed(part.map((h) => textOf.get(h)!));
-        const entries = part.map((h, i) => ({ hash: h, vector: vectors[i]! }));
-        await store.putVectors(embedder.model, dimensions, entries);
-        addToAnn(
-          ann,
-          dimensions,
-          entries.map((e) => [e.hash, e.vector]),
-        );
+        await embedAndKeep(part, textOf, dimensions, ann);
         embedded += part.length;
       }
     }
     await store.putDocs(docs.map((d, i) => toVectorDoc(d, hashes[i]!)));
+  }
+
+  /** Embeds these texts (by hash) with the model, stores their vectors and adds them to the ANN index. */
+  async function embedAndKeep(hashes: readonly bigint[], textOf: ReadonlyMap<bigint, string>, dimensions: number, ann: AnnIndex): Promise<void> {
+    const vectors = await embedder.embed(hashes.map((h) => textOf.get(h)!));
+    const entries = hashes.map((h, i) => ({ hash: h, vector: vectors[i]! }));
+    await store.putVectors(embedder.model, dimensions, entries);
+    addToAnn(
+      ann,
+      dimensions,
+      entries.map((e) => [e.hash, e.vector]),
+    );
   }
 
   /** Schedules the next re-embedding step, unless records wait (drain schedules it when done) or the pass ended. */
@@ -302,14 +307,7 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
     const texts = await store.textsOf(missing);
     const part = missing.filter((h) => texts.has(h));
     if (part.length === 0) return;
-    const vectors = await embedder.embed(part.map((h) => texts.get(h)!));
-    const entries = part.map((h, i) => ({ hash: h, vector: vectors[i]! }));
-    await store.putVectors(embedder.model, dimensions, entries);
-    addToAnn(
-      ann,
-      dimensions,
-      entries.map((e) => [e.hash, e.vector]),
-    );
+    await embedAndKeep(part, texts, dimensions, ann);
     reembedded += part.length;
     if (reembedDone) logger.info({ texts: reembedded, model: embedder.model }, 'stored texts re-embedded for the current model');
   }
