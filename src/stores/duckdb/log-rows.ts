@@ -1,13 +1,13 @@
 // The logs table and the mapping both ways between a LogRecord and a row.
-import { storedString, storedText } from './long-values.ts';
+import { storedAttributes, storedString, storedText, type StoredAttributes } from './long-values.ts';
 import type { AnyValue, LogRecord } from '../../model/telemetry.ts';
 import { anyValueToFilterString, TELEMETRY_SOURCE_KEY } from '../../model/values.ts';
 import type { StoredLogRecord } from '../types.ts';
 import type { Row } from './connection.ts';
 import type { TableSpec } from './ddl.ts';
 import { decodeJson, encodeJson } from './json.ts';
-import { attrValue, flatText } from './attr-text.ts';
-import { attrTypesText, decodeAttrs } from './attr-types.ts';
+import { attrValue } from './attr-text.ts';
+import { decodeAttrs } from './attr-types.ts';
 import { traceKey } from './trace-key.ts';
 import {
   nullIfEmpty,
@@ -43,10 +43,20 @@ export interface LogInput {
   id: bigint;
   res: ResourceInfo;
   scope: ScopeInfo;
+  /** What attributes and dropped_attributes need of the attributes attrs_flat stored, set by its get (span-rows.ts says why). */
+  attrTypes: string | null | undefined;
+  attrsDropped: number;
+}
+
+function storeAttrs(p: LogInput): StoredAttributes {
+  const a = storedAttributes(p.l.attributes);
+  p.attrTypes = a.types;
+  p.attrsDropped = a.dropped;
+  return a;
 }
 
 export function prepareLog(l: LogRecord, cache: EncodeCache, ids: LogIds): LogInput {
-  return { l, id: ids.next(l.tenant), res: cache.resource(l.resource), scope: cache.scope(l.scope) };
+  return { l, id: ids.next(l.tenant), res: cache.resource(l.resource), scope: cache.scope(l.scope), attrTypes: undefined, attrsDropped: 0 };
 }
 
 const isStringBody = (v: AnyValue): v is { stringValue: string } => 'stringValue' in v;
@@ -83,9 +93,10 @@ export const logTable: TableSpec<LogInput> = {
     { name: 'event_name', repeats: true, type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.eventName) },
     { name: 'service_name', repeats: true, type: 'VARCHAR', get: (p) => p.res.service },
     { name: 'telemetry_source', repeats: true, type: 'VARCHAR', get: (p) => attrValue(p.l.attributes, p.res.flat, TELEMETRY_SOURCE_KEY) ?? null },
-    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => storedText(p.l.attributes, flatText) },
-    { name: 'attributes', repeats: true, type: 'VARCHAR', get: (p) => storedText(p.l.attributes, attrTypesText) },
-    { name: 'dropped_attributes', type: 'UINTEGER', get: (p) => p.l.droppedAttributesCount },
+    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => storeAttrs(p).flat },
+    { name: 'attributes', repeats: true, type: 'VARCHAR', get: (p) => (p.attrTypes === undefined ? storeAttrs(p).types : p.attrTypes) },
+    // Attributes too many to store whole count as dropped (long-values.ts).
+    { name: 'dropped_attributes', type: 'UINTEGER', get: (p) => p.l.droppedAttributesCount + (p.attrTypes === undefined ? storeAttrs(p).dropped : p.attrsDropped) },
     { name: 'resource_id', type: 'BIGINT NOT NULL', get: (p) => p.res.id },
     { name: 'scope_id', type: 'BIGINT NOT NULL', get: (p) => p.scope.id },
   ],

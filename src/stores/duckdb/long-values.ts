@@ -3,12 +3,27 @@
 // (docs/known-gaps.md; a bare @duckdb/node-api probe shows it too), while strings of 15 KB go hundreds of MB
 // past the limit. So a column value longer than MAX_STORED_CHARS is stored cut: in a JSON or
 // attr-text column the longest strings inside it are shortened until the text fits (the structure
-// stays readable); a plain string is cut. Cut strings end in '…' and are
-// counted. Only the embedded store does this: exports and live tails get every value whole.
+// stays readable); a plain string is cut. Cut strings end in '…' and are counted. What names or
+// identifies something is never cut: attribute keys (cutting them made 200 keys sharing a prefix one
+// made-up key, found by no filter), trace and span IDs, ints. A list whose items' keys alone do not
+// fit (hundreds of attributes with long keys) loses whole items, last first, which the record counts
+// as dropped (storedAttributes, storedList), as OpenTelemetry's attribute count limit does. Only the embedded store
+// does this: exports and live tails get every value whole.
+
+import type { KeyValue } from '../../model/telemetry.ts';
+import { flatText } from './attr-text.ts';
+import { attrTypesText } from './attr-types.ts';
 
 /** The longest text one column value may be (characters). */
 export const MAX_STORED_CHARS = 16_000;
 const ELLIPSIS = '…';
+
+const fits = (text: string | null): boolean => text === null || text.length <= MAX_STORED_CHARS;
+const size = (text: string | null): number => (text === null ? 0 : text.length);
+/** Room left under the limit for what estimates miss (separators, escapes). */
+const SLACK = 64;
+/** The shortest a cut string gets: one character and the mark. */
+const SHORTEST = ELLIPSIS.length + 1;
 
 let cut = 0;
 /** Strings cut to fit MAX_STORED_CHARS since the process started (for /metrics). */
@@ -28,8 +43,9 @@ export function storedString(text: string | null, counted = true): string | null
 
 /**
  * `encode(value)` when it fits MAX_STORED_CHARS; else `encode` of a copy of `value` whose longest
- * strings (values, keys, names: every string leaf) are cut to one length, chosen so that the text
- * fits. Texts whose structure alone is over the limit (thousands of attributes) stay over it.
+ * cuttable strings (every string leaf but keys and IDs, see NEVER_CUT) are cut to one length, chosen
+ * so that the text fits. A text whose keys and structure alone are over the limit stays over it
+ * (storedList drops items instead where the record can say so).
  */
 export function storedText<T>(value: T, encode: (v: T) => string): string;
 export function storedText<T>(value: T, encode: (v: T) => string | null): string | null;
@@ -40,15 +56,134 @@ export function storedText<T>(value: T, encode: (v: T) => string | null): string
   collect(value, lengths);
   const total = lengths.reduce((a, b) => a + b, 0);
   // Escapes make the text longer than its strings; aim below the limit by the excess as it is.
-  const budget = Math.max(MAX_STORED_CHARS / 4, MAX_STORED_CHARS - (text.length - total) - 64);
-  const limit = capFor(lengths, budget);
-  return encode(cutStrings(value, limit) as T);
+  const limit = capFor(lengths, MAX_STORED_CHARS - (text.length - total) - SLACK);
+  return encode(cutStrings(value, limit, true) as T);
 }
+
+/** What storedList keeps of a list: the items, how many were dropped off its end, the column's text. */
+export interface StoredList<T> {
+  items: readonly T[];
+  dropped: number;
+  text: string | null;
+}
+
+/**
+ * A list (a span's events or links) as its column stores it, at most MAX_STORED_CHARS. A text that
+ * fits is kept as it is (`items` is the list itself, `dropped` 0). Else the items' cuttable strings
+ * are cut to one length (as storedText does); and when the items, even with those strings at their
+ * shortest, do not fit, items are dropped from the end first. The caller adds `dropped` to the
+ * record's dropped count.
+ */
+export function storedList<T>(items: readonly T[], encode: (items: readonly T[]) => string | null): StoredList<T> {
+  const text = encode(items);
+  if (text === null || text.length <= MAX_STORED_CHARS) return { items, dropped: 0, text };
+  const kept = fitList(items, [encode]);
+  return { items: kept.items, dropped: kept.dropped, text: kept.texts[0]! };
+}
+
+/** What a span's or log's attrs_flat (`flat`) and attributes (`types`) columns keep of its attributes. */
+export interface StoredAttributes {
+  items: readonly KeyValue[];
+  dropped: number;
+  flat: string;
+  types: string | null;
+}
+
+/**
+ * A record's own attributes as its two columns store them, as storedList does for one column: from
+ * the same attributes, so an attribute dropped from one is dropped from both, and a filter on
+ * attrs_flat finds what the record reads back.
+ */
+export function storedAttributes(attrs: readonly KeyValue[]): StoredAttributes {
+  const flat = flatText(attrs);
+  const types = attrTypesText(attrs);
+  if (flat.length <= MAX_STORED_CHARS && (types === null || types.length <= MAX_STORED_CHARS)) return { items: attrs, dropped: 0, flat, types };
+  const kept = fitList(attrs, ATTRIBUTE_COLUMNS);
+  return { items: kept.items, dropped: kept.dropped, flat: kept.texts[0]!, types: kept.texts[1]! };
+}
+const ATTRIBUTE_COLUMNS = [flatText, attrTypesText];
+
+/** A list kept in several columns (a resource's JSON and attr-text), every text made from the same items. */
+export function storedColumns<T>(items: readonly T[], encoders: readonly ((items: readonly T[]) => string | null)[]): FittedList<T> {
+  const texts = encoders.map((encode) => encode(items));
+  return texts.every(fits) ? { items, dropped: 0, texts } : fitList(items, encoders);
+}
+
+interface FittedList<T> {
+  items: readonly T[];
+  dropped: number;
+  texts: (string | null)[];
+}
+
+/** An empty list's: nothing stored, nothing dropped. */
+export const NOTHING_STORED: StoredList<never> = { items: [], dropped: 0, text: null };
+
+/**
+ * The items of a list kept and each column's text from them, every text at most MAX_STORED_CHARS
+ * (unless the columns' own structure, with no item, is over it): the items' cuttable strings cut to
+ * one length, and the last items dropped when even their shortest strings do not fit.
+ */
+function fitList<T>(items: readonly T[], encoders: readonly ((items: readonly T[]) => string | null)[]): FittedList<T> {
+  // Each item measured on its own in every column: whole, and with its strings at their shortest.
+  // A column whose text does not change with the cut does not hold the item's strings (attrs_flat
+  // holds a string value, the type-tag column only its tag).
+  const leaves = items.map((item) => {
+    const into: number[] = [];
+    collect(item, into);
+    return into;
+  });
+  const columns = encoders.map((encode) => {
+    const base = size(encode([]));
+    const whole = items.map((item) => size(encode([item])) - base);
+    const least = items.map((item) => size(encode([cutStrings(item, SHORTEST, false) as T])) - base);
+    return { base, whole, least };
+  });
+  let budget = MAX_STORED_CHARS - SLACK;
+  for (let attempt = 0; ; attempt++) {
+    // Keep the longest prefix that fits every column with its strings at their shortest.
+    let n = 0;
+    const used = columns.map((c) => c.base);
+    while (n < items.length && columns.every((c, k) => used[k]! + c.least[n]! <= budget)) {
+      columns.forEach((c, k) => (used[k]! += c.least[n]!));
+      n++;
+    }
+    // Then the one length the kept items' strings are cut to: the largest every column has room for.
+    let limit = Infinity;
+    for (const c of columns) {
+      let fixed = c.base;
+      const lengths: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const holds = c.whole[i] !== c.least[i];
+        const sum = holds ? leaves[i]!.reduce((a, b) => a + b, 0) : 0;
+        fixed += c.whole[i]! - sum;
+        if (holds) lengths.push(...leaves[i]!);
+      }
+      limit = Math.min(limit, capFor(lengths, budget - fixed));
+    }
+    const kept = items.slice(0, n).map((item) => (limit === Infinity ? item : (cutStrings(item, limit, false) as T)));
+    const texts = encoders.map((encode) => encode(kept));
+    if (texts.every(fits) || n === 0) {
+      // Count the strings cut once, for the texts stored.
+      if (limit !== Infinity) for (const item of items.slice(0, n)) cutStrings(item, limit, true);
+      return { items: kept, dropped: items.length - n, texts };
+    }
+    // An estimate missed (items measured alone leave out separators; duplicate keys change a
+    // column's form): aim lower by what is over, faster after a few tries. It ends: at n = 0.
+    const over = Math.max(...texts.map(size)) - MAX_STORED_CHARS;
+    budget -= over + (attempt < 3 ? SLACK : Math.ceil(budget / 2));
+  }
+}
+
+/**
+ * Strings under these properties name or identify something: an attribute's key (a kvlist's too),
+ * a link's trace and span IDs, an int's digits. They are never cut.
+ */
+const NEVER_CUT = new Set(['key', 'traceId', 'spanId', 'intValue']);
 
 function collect(v: unknown, into: number[]): void {
   if (typeof v === 'string') into.push(v.length);
   else if (Array.isArray(v)) for (const x of v) collect(x, into);
-  else if (isRecord(v)) for (const x of Object.values(v)) collect(x, into);
+  else if (isRecord(v)) for (const k in v) if (!NEVER_CUT.has(k)) collect(v[k], into);
 }
 
 /** An object whose values are walked for strings (bytes are one value, not a structure). */
@@ -63,24 +198,25 @@ function capFor(lengths: number[], budget: number): number {
     const rest = sorted.length - i;
     // Every string from i on is cut to c: c · rest + used ≤ budget.
     const c = Math.floor((budget - used) / rest);
-    if (c < sorted[i]!) return Math.max(ELLIPSIS.length + 1, c);
+    if (c < sorted[i]!) return Math.max(SHORTEST, c);
     used += sorted[i]!;
   }
   return Infinity;
 }
 
-function cutStrings(v: unknown, limit: number, key?: string): unknown {
+/** `v` with its cuttable strings over `limit` cut; `counted`: whether each cut counts in storedStringsCut. */
+function cutStrings(v: unknown, limit: number, counted: boolean, key?: string): unknown {
   if (typeof v === 'string') {
-    if (v.length <= limit) return v;
-    cut++;
+    if (v.length <= limit || (key !== undefined && NEVER_CUT.has(key))) return v;
+    if (counted) cut++;
     // base64: whole 4-character groups, no mark (it must still decode).
     if (key === 'bytesValue') return v.slice(0, limit - (limit % 4));
     return v.slice(0, limit - ELLIPSIS.length) + ELLIPSIS;
   }
-  if (Array.isArray(v)) return v.map((x) => cutStrings(x, limit));
+  if (Array.isArray(v)) return v.map((x) => cutStrings(x, limit, counted));
   if (isRecord(v)) {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = cutStrings(x, limit, k);
+    for (const [k, x] of Object.entries(v)) out[k] = cutStrings(x, limit, counted, k);
     return out;
   }
   return v;

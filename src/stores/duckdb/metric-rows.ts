@@ -128,6 +128,9 @@ export const metricTable: TableSpec<MetricInput> = {
     { name: 'series_key', type: 'VARCHAR NOT NULL', get: (p) => p.seriesKey },
     { name: 'labels', type: 'MAP(VARCHAR, VARCHAR)', json: true, get: (p) => JSON.stringify(p.labels) },
     { name: 'attrs', type: 'MAP(VARCHAR, VARCHAR)', json: true, get: (p) => JSON.stringify(p.attrs) },
+    // A point's attributes are its series' labels: none is ever dropped (the point would read back as
+    // another series) and no key is cut; only long values are, and a point whose keys alone are over the
+    // bound is stored over it, as series_key, labels and attrs keep every label whole anyway (docs/known-gaps.md).
     { name: 'attributes', type: 'VARCHAR', get: (p) => storedText(p.m.point.attributes, (a) => (a.length ? encodeJson(a) : null)) },
     { name: 'start_ns', type: 'BIGINT NOT NULL', get: (p) => p.m.point.startTimeUnixNano },
     { name: 'time_ns', type: 'BIGINT NOT NULL', get: (p) => p.m.point.timeUnixNano },

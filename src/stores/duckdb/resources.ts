@@ -9,28 +9,31 @@ import type { InstrumentationScope, KeyValue, Resource } from '../../model/telem
 import { anyValueToFilterString, serviceName } from '../../model/values.ts';
 import { decodeJson, encodeJson } from './json.ts';
 import { attrText, NO_SHARED_ENTRIES, sharedEntries, type SharedEntries } from './attr-text.ts';
-import { MAX_STORED_CHARS, storedText } from './long-values.ts';
+import { MAX_STORED_CHARS, storedColumns, storedText } from './long-values.ts';
 import { partId } from './parts.ts';
 
 export type FilterMap = Record<string, string | null>;
 
 export interface ResourceInfo {
   json: string;
-  /** What the store keeps: `json`, or its copy with the longest strings cut (long-values.ts). */
+  /**
+   * What the store keeps: `json`, or its copy with the longest values cut and, when its attributes
+   * do not fit even so, the last ones dropped and counted in its droppedAttributesCount (long-values.ts).
+   */
   stored: string;
   /** partId(json): the key of its row in the resources table. */
   id: bigint;
   service: string;
   attrs: FilterMap;
-  /** The resource's attributes as attrs_flat entries (for telemetry_source: record over resource). */
+  /** The resource's attributes as attrs_flat entries (for telemetry_source: record over resource), as stored. */
   flat: SharedEntries;
-  /** Its attributes' attr-text (the resources table's attrs_flat). */
+  /** Its attributes' attr-text (the resources table's attrs_flat): those `stored` keeps, as it keeps them. */
   text: string;
 }
 
 export interface ScopeInfo {
   json: string;
-  /** What the store keeps: `json`, or its copy with the longest strings cut (long-values.ts). */
+  /** What the store keeps: `json`, or its copy cut as a resource's is. */
   stored: string;
   id: bigint;
 }
@@ -50,17 +53,26 @@ const jsonBounded = <I extends object>() => new LRUCache<string, I>({ max: PROCE
 const resourcesByJson = jsonBounded<ResourceInfo>();
 const scopesByJson = jsonBounded<ScopeInfo>();
 
-const storedJson = <P>(part: P, json: string) => (json.length <= MAX_STORED_CHARS ? json : storedText(part, encodeJson));
-const resourceInfo = (r: Resource, json: string): ResourceInfo => ({
-  json,
-  stored: storedJson(r, json),
-  id: partId(json),
-  service: serviceName(r),
-  attrs: toFilterMap(r.attributes, {}),
-  flat: sharedEntries(r.attributes),
-  text: storedText(r.attributes, (a) => attrText(a, NO_SHARED_ENTRIES)),
-});
-const scopeInfo = (s: InstrumentationScope, json: string): ScopeInfo => ({ json, stored: storedJson(s, json), id: partId(json) });
+type Part = Resource | InstrumentationScope;
+
+/**
+ * A resource's or scope's JSON (texts[0]) and attributes' attr-text (texts[1]) as stored, from the
+ * same attributes: all of them with long values cut, or the first ones, the rest counted in the
+ * stored droppedAttributesCount (long-values.ts storedList). Keys are never cut.
+ */
+function storedPart(part: Part, json: string) {
+  const withAttrs = (a: readonly KeyValue[]): Part => ({ ...part, attributes: a as KeyValue[], droppedAttributesCount: part.droppedAttributesCount + part.attributes.length - a.length });
+  const kept = storedColumns(part.attributes, [(a) => (a === part.attributes ? json : encodeJson(withAttrs(a))), (a) => attrText(a, NO_SHARED_ENTRIES)]);
+  // Only a part whose own strings (a scope's name, a schema URL) are too long is still over: those are cut.
+  const stored = kept.texts[0]!.length <= MAX_STORED_CHARS ? kept.texts[0]! : storedText(withAttrs(kept.items), encodeJson);
+  return { stored, text: kept.texts[1]!, attributes: kept.items };
+}
+
+const resourceInfo = (r: Resource, json: string): ResourceInfo => {
+  const { stored, text, attributes } = storedPart(r, json);
+  return { json, stored, id: partId(json), service: serviceName(r), attrs: toFilterMap(r.attributes, {}), flat: sharedEntries(attributes), text };
+};
+const scopeInfo = (s: InstrumentationScope, json: string): ScopeInfo => ({ json, stored: storedPart(s, json).stored, id: partId(json) });
 
 /** Looks a part up by object (a batch's records share theirs), then by content, building it once. */
 function partCache<P extends object, I extends object>(byJson: LRUCache<string, I>, build: (part: P, json: string) => I): (part: P) => I {

@@ -1,14 +1,14 @@
 // The spans table: query columns plus the record's own parts as OTLP/JSON text, and the mapping
 // both ways between a SpanRecord and a row.
-import { storedString, storedText } from './long-values.ts';
+import { NOTHING_STORED, storedAttributes, storedList, storedString, type StoredAttributes, type StoredList } from './long-values.ts';
 import type { InstrumentationScope, Resource, SpanEvent, SpanLink, SpanRecord, StatusCode } from '../../model/telemetry.ts';
 import type { SpanPart } from '../types.ts';
 import { TELEMETRY_SOURCE_KEY } from '../../model/values.ts';
 import type { TableSpec } from './ddl.ts';
 import { spanDuration } from '../span-order.ts';
 import { decodeJson, encodeJson, encodeJsonWithBigInts } from './json.ts';
-import { attrValue, flatText } from './attr-text.ts';
-import { attrTypesText, decodeAttrs } from './attr-types.ts';
+import { attrValue } from './attr-text.ts';
+import { decodeAttrs } from './attr-types.ts';
 import { traceKey } from './trace-key.ts';
 import {
   nullIfEmpty,
@@ -23,14 +23,36 @@ export interface SpanInput {
   s: SpanRecord;
   res: ResourceInfo;
   scope: ScopeInfo;
+  /**
+   * What the attributes and dropped_attributes columns need of the attributes attrs_flat stored
+   * (long-values.ts: all of them unless too long), set by attrs_flat's get. The flat text itself is
+   * not kept: a chunk's texts alive at once until it was appended cost writeSpans ~0.5 µs a span.
+   */
+  attrTypes: string | null | undefined;
+  attrsDropped: number;
+  /** What the events and links columns keep, worked out by the first that needs it. */
+  events: StoredList<SpanEvent> | null;
+  links: StoredList<SpanLink> | null;
 }
 
+const eventsText = (e: readonly SpanEvent[]) => (e.length ? encodeJsonWithBigInts(e) : null);
+const linksText = (l: readonly SpanLink[]) => (l.length ? encodeJson(l) : null);
+function storeAttrs(p: SpanInput): StoredAttributes {
+  const a = storedAttributes(p.s.attributes);
+  p.attrTypes = a.types;
+  p.attrsDropped = a.dropped;
+  return a;
+}
+const eventsOf = (p: SpanInput) => (p.events ??= p.s.events.length ? storedList(p.s.events, eventsText) : NOTHING_STORED);
+const linksOf = (p: SpanInput) => (p.links ??= p.s.links.length ? storedList(p.s.links, linksText) : NOTHING_STORED);
+
 export function prepareSpan(s: SpanRecord, cache: EncodeCache): SpanInput {
-  return { s, res: cache.resource(s.resource), scope: cache.scope(s.scope) };
+  return { s, res: cache.resource(s.resource), scope: cache.scope(s.scope), attrTypes: undefined, attrsDropped: 0, events: null, links: null };
 }
 
 // Empty strings and lists are stored as NULL: a NULL costs the appender nothing. No column is
-// staged as JSON, so rows are appended straight into the table.
+// staged as JSON, so rows are appended straight into the table. Attributes, events and links too long
+// for a column lose whole items, counted in the dropped_* columns beside them (long-values.ts).
 export const spanTable: TableSpec<SpanInput> = {
   name: 'spans',
   indexes: [],
@@ -53,13 +75,13 @@ export const spanTable: TableSpec<SpanInput> = {
     { name: 'duration_ns', type: 'BIGINT', get: (p) => spanDuration(p.s) },
     { name: 'service_name', repeats: true, type: 'VARCHAR', get: (p) => p.res.service },
     { name: 'telemetry_source', repeats: true, type: 'VARCHAR', get: (p) => attrValue(p.s.attributes, p.res.flat, TELEMETRY_SOURCE_KEY) ?? null },
-    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => storedText(p.s.attributes, flatText) },
-    { name: 'attributes', repeats: true, type: 'VARCHAR', get: (p) => storedText(p.s.attributes, attrTypesText) },
-    { name: 'dropped_attributes', type: 'UINTEGER', get: (p) => p.s.droppedAttributesCount },
-    { name: 'events', type: 'VARCHAR', get: (p) => storedText(p.s.events, (e) => (e.length ? encodeJsonWithBigInts(e) : null)) },
-    { name: 'dropped_events', type: 'UINTEGER', get: (p) => p.s.droppedEventsCount },
-    { name: 'links', type: 'VARCHAR', get: (p) => storedText(p.s.links, (l) => (l.length ? encodeJson(l) : null)) },
-    { name: 'dropped_links', type: 'UINTEGER', get: (p) => p.s.droppedLinksCount },
+    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => storeAttrs(p).flat },
+    { name: 'attributes', repeats: true, type: 'VARCHAR', get: (p) => (p.attrTypes === undefined ? storeAttrs(p).types : p.attrTypes) },
+    { name: 'dropped_attributes', type: 'UINTEGER', get: (p) => p.s.droppedAttributesCount + (p.attrTypes === undefined ? storeAttrs(p).dropped : p.attrsDropped) },
+    { name: 'events', type: 'VARCHAR', get: (p) => eventsOf(p).text },
+    { name: 'dropped_events', type: 'UINTEGER', get: (p) => p.s.droppedEventsCount + eventsOf(p).dropped },
+    { name: 'links', type: 'VARCHAR', get: (p) => linksOf(p).text },
+    { name: 'dropped_links', type: 'UINTEGER', get: (p) => p.s.droppedLinksCount + linksOf(p).dropped },
     { name: 'resource_id', type: 'BIGINT NOT NULL', get: (p) => p.res.id },
     { name: 'scope_id', type: 'BIGINT NOT NULL', get: (p) => p.scope.id },
   ],

@@ -2,7 +2,13 @@
 // longest strings cut to one length (water-filling), so that JSON stays JSON and short values stay whole.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_STORED_CHARS, storedString, storedStringsCut, storedText } from '../../../src/stores/duckdb/long-values.ts';
+import type { KeyValue } from '../../../src/model/telemetry.ts';
+import { MAX_STORED_CHARS, storedAttributes, storedString, storedStringsCut, storedText } from '../../../src/stores/duckdb/long-values.ts';
+
+const PREFIX = 'k8s.pod.label.app.kubernetes.io.component.instance.'; // 51 characters
+/** `n` attributes with 54-character keys sharing PREFIX, each value 60 'v's and its index. */
+const labels = (n: number): KeyValue[] =>
+  Array.from({ length: n }, (_, i) => ({ key: `${PREFIX}${String(i).padStart(3, '0')}`, value: { stringValue: `${'v'.repeat(60)}${i}` } }));
 
 describe('long values kept out of DuckDB', () => {
   it('passes texts within the limit through as they are', () => {
@@ -48,5 +54,36 @@ describe('long values kept out of DuckDB', () => {
     assert.equal(back[0]!.timeUnixNano, '5');
     assert.equal(back[0]!.name, 'exception');
     assert.ok(back[0]!.attributes[0]!.value.stringValue.length < MAX_STORED_CHARS);
+  });
+});
+
+// Keys are never cut (test/unit/stores/duckdb-long-attributes.test.ts has the store's side).
+describe('long values: attribute lists', () => {
+  it('passes a list that fits through as it is (the same array, nothing dropped)', () => {
+    const attrs = labels(20);
+    const kept = storedAttributes(attrs);
+    assert.equal(kept.items, attrs);
+    assert.equal(kept.dropped, 0);
+  });
+
+  it('keeps every column within the limit and the columns in agreement, with typed values and duplicate keys', () => {
+    const typed: KeyValue[] = labels(900).map((a, i) =>
+      i % 3 === 0 ? { key: a.key, value: { arrayValue: { values: [{ stringValue: 'a'.repeat(90) }, { intValue: String(i) }] } } } : i % 3 === 1 ? { key: a.key, value: { intValue: String(i) } } : a,
+    );
+    for (const attrs of [typed, [...labels(300), ...labels(300)]]) {
+      const kept = storedAttributes(attrs);
+      assert.ok(kept.dropped > 0);
+      assert.equal(kept.items.length + kept.dropped, attrs.length);
+      for (const text of [kept.flat, kept.types]) assert.ok(text === null || text.length <= MAX_STORED_CHARS, String(text?.length));
+      for (const [i, a] of kept.items.entries()) assert.equal(a.key, attrs[i]!.key);
+      for (const [i, a] of kept.items.entries()) if ('intValue' in a.value) assert.equal(a.value.intValue, (attrs[i]!.value as { intValue: string }).intValue, 'ints are not cut');
+    }
+  });
+
+  it("storedText never cuts keys (a metric point's labels: a key is kept even when the text stays over)", () => {
+    const text = storedText(labels(600), JSON.stringify);
+    const back = JSON.parse(text) as KeyValue[];
+    assert.deepEqual(back.map((a) => a.key), labels(600).map((a) => a.key));
+    assert.ok(back.every((a) => (a.value as { stringValue: string }).stringValue.length <= 2));
   });
 });
