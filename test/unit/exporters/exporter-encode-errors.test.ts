@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jaegerExporterFactory, defaultJaegerExporterConfig, type JaegerExporterConfig } from '../../../ingest/exporters/jaeger/factory.ts';
+import { jaegerExporterFactory, type JaegerExporterConfig } from '../../../ingest/exporters/jaeger/factory.ts';
 import type { QueuedExporter } from '../../../ingest/exporters/helpers/index.ts';
 import { decodeRequest } from '../../../src/otlp/codec.ts';
 import type { AnyValue, SpanRecord } from '../../../src/model/telemetry.ts';
@@ -17,6 +17,7 @@ import { startFixtureServer, type FixtureServer } from '../../helpers/fixture-se
 import { span, spanId } from '../../helpers/telemetry-builders.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 import { capturingLogger } from '../../helpers/capturing-logger.ts';
+import { fastJaegerConfig } from '../../helpers/jaeger-exporter-config.ts';
 
 /** A value no OTLP receiver would pass on (far deeper than 64 levels) but a processor could build: protobufjs refuses to encode it. */
 function unencodable(): SpanRecord {
@@ -27,17 +28,7 @@ function unencodable(): SpanRecord {
 
 const good = (n: number) => span({ spanId: spanId(n), tenant: 'team-a' });
 
-function config(over: Partial<JaegerExporterConfig>): JaegerExporterConfig {
-  const d = defaultJaegerExporterConfig();
-  return {
-    ...d,
-    batch: { maxItems: 10, flushIntervalMs: 5 },
-    retry: { ...d.retry, initialIntervalMs: 20, maxIntervalMs: 50 },
-    spill: { ...d.spill, enabled: false },
-    shutdownTimeoutMs: 200,
-    ...over,
-  };
-}
+const config = (over: Partial<JaegerExporterConfig>) => fastJaegerConfig({ shutdownTimeoutMs: 200, ...over });
 
 describe('an exporter that cannot encode a batch', () => {
   let fixture: FixtureServer;

@@ -15,21 +15,12 @@ import { closedPort, startFixtureServer, type FixtureServer } from '../../helper
 import { span, spanId } from '../../helpers/telemetry-builders.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 import { capturingLogger } from '../../helpers/capturing-logger.ts';
+import { fastJaegerConfig } from '../../helpers/jaeger-exporter-config.ts';
 
 /** What an upstream may write into an error: span data and its storage's internal address. */
 const ECHO = 'span "checkout for alice@example.com" refused: dial tcp 10.0.3.7:9200: connection refused';
 
-function config(over: Partial<JaegerExporterConfig>): JaegerExporterConfig {
-  const d = defaultJaegerExporterConfig();
-  return {
-    ...d,
-    batch: { maxItems: 10, flushIntervalMs: 5 },
-    retry: { ...d.retry, initialIntervalMs: 20, maxIntervalMs: 50 },
-    spill: { ...d.spill, enabled: false },
-    shutdownTimeoutMs: 50,
-    ...over,
-  };
-}
+const config = fastJaegerConfig;
 
 /**
  * Starts the exporter, hands it three spans, and waits until the backend status has an error.
