@@ -74,17 +74,23 @@ function whereDocs(tenant: string, f: VectorFilter, alias = 'd'): { sql: string;
 }
 
 /**
- * The keyword score of `t.text`: the share of query terms it contains (0 without terms). The terms
- * go through DuckDB's lower() as the text does, so both sides are lower-cased by one function (JS
- * and DuckDB differ, e.g. on a word-final Σ).
+ * The keyword score of a text (`folded`, see scoredSql): the share of query terms it contains (0
+ * without terms). The terms go through DuckDB's lower() and FOLD as the text does, so both sides
+ * are lower-cased by one function (JS and DuckDB differ, e.g. on a word-final Σ).
  */
 function keywordSql(terms: readonly string[]): { sql: string; params: SqlParam[] } {
   if (terms.length === 0) return { sql: '0.0', params: [] };
   return {
-    sql: `((${terms.map(() => `CASE WHEN contains(lower(t.text), lower(?)) THEN 1 ELSE 0 END`).join(' + ')}) / ${terms.length}.0)`,
+    sql: `((${terms.map(() => `CASE WHEN contains(folded, ${FOLD('lower(?)')}) THEN 1 ELSE 0 END`).join(' + ')}) / ${terms.length}.0)`,
     params: [...terms],
   };
 }
+
+/**
+ * A lower-cased text with the word-final sigma as σ: DuckDB's lower() keeps ς, so a query typed in
+ * lower case (πληρωμης) missed the same word stored in upper case (ΠΛΗΡΩΜΗΣ → πληρωμησ).
+ */
+const FOLD = (lowered: string) => `replace(${lowered}, 'ς', 'σ')`;
 
 const DOC_SELECT = `d.kind, d.hash, d.trace_id, d.span_id, d.time_ns, d.service, d.tenant, d.log_time_ns, d.log_observed_ns, d.log_md5, top.text`;
 
@@ -98,10 +104,13 @@ const DOC_SELECT = `d.kind, d.hash, d.trace_id, d.span_id, d.time_ns, d.service,
 function scoredSql(dimensions: number, candidates: string, kw: { sql: string }, opts: RankOptions): string {
   const w = Math.min(1, Math.max(0, opts.keywordWeight));
   const vs = opts.keywordsOnly ? '0.0' : 'array_cosine_similarity(v.vector, q.qv)';
+  // Each text is lower-cased and folded once (`folded`), not once per query term.
   return `SELECT hash, vs, ks, ${1 - w} * vs + ${w} * ks AS score, text FROM (
-      SELECT v.hash, max(${vs}) AS vs, max(${kw.sql}) AS ks, any_value(t.text) AS text
-      FROM ${vectorTable(dimensions)} v CROSS JOIN q JOIN ${candidates} USING (hash) JOIN search_texts t USING (hash)
-      WHERE v.model = ? GROUP BY v.hash)${opts.keywordsOnly ? ' WHERE ks > 0' : ''}`;
+      SELECT hash, max(vs) AS vs, max(${kw.sql}) AS ks, any_value(text) AS text FROM (
+        SELECT v.hash, ${vs} AS vs, t.text, ${FOLD('lower(t.text)')} AS folded
+        FROM ${vectorTable(dimensions)} v CROSS JOIN q JOIN ${candidates} USING (hash) JOIN search_texts t USING (hash)
+        WHERE v.model = ?)
+      GROUP BY hash)${opts.keywordsOnly ? ' WHERE ks > 0' : ''}`;
 }
 
 /**
