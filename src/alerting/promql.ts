@@ -45,7 +45,8 @@ export interface PromQlSubsetQuery {
   quantileBy?: string[];
 }
 
-const SELECTOR = String.raw`([a-zA-Z_:][a-zA-Z0-9_:.]*)\s*(?:\{([^}]*)\})?`;
+// The braces hold anything but `}` outside quoted values: `{path="/a}b"}` is one matcher.
+const SELECTOR = String.raw`([a-zA-Z_:][a-zA-Z0-9_:.]*)\s*(?:\{((?:[^}"'\x60]|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\x60[^\x60]*\x60)*)\})?`;
 const INNER_FN = new RegExp(String.raw`^(rate|increase)\s*\(\s*${SELECTOR}\s*\[\s*([0-9a-z]+)\s*\]\s*\)$`);
 const INNER_SELECTOR = new RegExp(`^${SELECTOR}$`);
 const AGG = /^(sum|avg|min|max|count)\s*(?:by\s*\(([^)]*)\)\s*)?\((.*)\)$/s;

@@ -25,6 +25,8 @@ test('the embedded subset reads selectors, rate/increase and sum/avg/min/max/cou
     range: 3_600_000_000_000n,
   });
   assert.deepEqual(parsePromQlSubset('max(queue_depth{queue="a\\"b"})').labels, { queue: 'a"b' });
+  // A } inside a quoted value is part of it (it was refused as outside the subset; alerting QA).
+  assert.deepEqual(parsePromQlSubset('rate(x{path="/a}b", q=\'{}\', r=`}`}[5m])').labels, { path: '/a}b', q: '{}', r: '}' });
   assert.deepEqual(parsePromQlSubset('max by (route) (histogram_quantile(0.95, rate(http.server.duration{method="GET"}[5m])))'), {
     aggregation: { op: 'max', by: ['route'] },
     fn: 'rate',
