@@ -1,5 +1,5 @@
 // The logs table and the mapping both ways between a LogRecord and a row.
-import { storedAttributes, storedString, storedText, type StoredAttributes } from './long-values.ts';
+import { attributeColumns, storedString, storedText, type StoredAttributeState } from './long-values.ts';
 import type { AnyValue, LogRecord } from '../../model/telemetry.ts';
 import { anyValueToFilterString, TELEMETRY_SOURCE_KEY } from '../../model/values.ts';
 import type { StoredLogRecord } from '../types.ts';
@@ -38,21 +38,11 @@ export function createLogIds(lastUsed: ReadonlyMap<string, bigint>): LogIds {
   };
 }
 
-export interface LogInput {
+export interface LogInput extends StoredAttributeState {
   l: LogRecord;
   id: bigint;
   res: ResourceInfo;
   scope: ScopeInfo;
-  /** What attributes and dropped_attributes need of the attributes attrs_flat stored, set by its get (span-rows.ts says why). */
-  attrTypes: string | null | undefined;
-  attrsDropped: number;
-}
-
-function storeAttrs(p: LogInput): StoredAttributes {
-  const a = storedAttributes(p.l.attributes);
-  p.attrTypes = a.types;
-  p.attrsDropped = a.dropped;
-  return a;
 }
 
 export function prepareLog(l: LogRecord, cache: EncodeCache, ids: LogIds): LogInput {
@@ -93,10 +83,7 @@ export const logTable: TableSpec<LogInput> = {
     { name: 'event_name', repeats: true, type: 'VARCHAR', get: (p) => nullIfEmpty(p.l.eventName) },
     { name: 'service_name', repeats: true, type: 'VARCHAR', get: (p) => p.res.service },
     { name: 'telemetry_source', repeats: true, type: 'VARCHAR', get: (p) => attrValue(p.l.attributes, p.res.flat, TELEMETRY_SOURCE_KEY) ?? null },
-    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => storeAttrs(p).flat },
-    { name: 'attributes', repeats: true, type: 'VARCHAR', get: (p) => (p.attrTypes === undefined ? storeAttrs(p).types : p.attrTypes) },
-    // Attributes too many to store whole count as dropped (long-values.ts).
-    { name: 'dropped_attributes', type: 'UINTEGER', get: (p) => p.l.droppedAttributesCount + (p.attrTypes === undefined ? storeAttrs(p).dropped : p.attrsDropped) },
+    ...attributeColumns<LogInput>((p) => p.l),
     { name: 'resource_id', type: 'BIGINT NOT NULL', get: (p) => p.res.id },
     { name: 'scope_id', type: 'BIGINT NOT NULL', get: (p) => p.scope.id },
   ],

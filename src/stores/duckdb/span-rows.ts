@@ -1,6 +1,6 @@
 // The spans table: query columns plus the record's own parts as OTLP/JSON text, and the mapping
 // both ways between a SpanRecord and a row.
-import { NOTHING_STORED, storedAttributes, storedList, storedString, type StoredAttributes, type StoredList } from './long-values.ts';
+import { attributeColumns, NOTHING_STORED, storedList, storedString, type StoredAttributeState, type StoredList } from './long-values.ts';
 import type { InstrumentationScope, Resource, SpanEvent, SpanLink, SpanRecord, StatusCode } from '../../model/telemetry.ts';
 import type { SpanPart } from '../types.ts';
 import { TELEMETRY_SOURCE_KEY } from '../../model/values.ts';
@@ -19,17 +19,10 @@ import {
 import type { PartDecoder } from './parts.ts';
 import type { Row } from './connection.ts';
 
-export interface SpanInput {
+export interface SpanInput extends StoredAttributeState {
   s: SpanRecord;
   res: ResourceInfo;
   scope: ScopeInfo;
-  /**
-   * What the attributes and dropped_attributes columns need of the attributes attrs_flat stored
-   * (long-values.ts: all of them unless too long), set by attrs_flat's get. The flat text itself is
-   * not kept: a chunk's texts alive at once until it was appended cost writeSpans ~0.5 µs a span.
-   */
-  attrTypes: string | null | undefined;
-  attrsDropped: number;
   /** What the events and links columns keep, worked out by the first that needs it. */
   events: StoredList<SpanEvent> | null;
   links: StoredList<SpanLink> | null;
@@ -37,12 +30,6 @@ export interface SpanInput {
 
 const eventsText = (e: readonly SpanEvent[]) => (e.length ? encodeJsonWithBigInts(e) : null);
 const linksText = (l: readonly SpanLink[]) => (l.length ? encodeJson(l) : null);
-function storeAttrs(p: SpanInput): StoredAttributes {
-  const a = storedAttributes(p.s.attributes);
-  p.attrTypes = a.types;
-  p.attrsDropped = a.dropped;
-  return a;
-}
 const eventsOf = (p: SpanInput) => (p.events ??= p.s.events.length ? storedList(p.s.events, eventsText) : NOTHING_STORED);
 const linksOf = (p: SpanInput) => (p.links ??= p.s.links.length ? storedList(p.s.links, linksText) : NOTHING_STORED);
 
@@ -75,9 +62,7 @@ export const spanTable: TableSpec<SpanInput> = {
     { name: 'duration_ns', type: 'BIGINT', get: (p) => spanDuration(p.s) },
     { name: 'service_name', repeats: true, type: 'VARCHAR', get: (p) => p.res.service },
     { name: 'telemetry_source', repeats: true, type: 'VARCHAR', get: (p) => attrValue(p.s.attributes, p.res.flat, TELEMETRY_SOURCE_KEY) ?? null },
-    { name: 'attrs_flat', type: 'VARCHAR NOT NULL', get: (p) => storeAttrs(p).flat },
-    { name: 'attributes', repeats: true, type: 'VARCHAR', get: (p) => (p.attrTypes === undefined ? storeAttrs(p).types : p.attrTypes) },
-    { name: 'dropped_attributes', type: 'UINTEGER', get: (p) => p.s.droppedAttributesCount + (p.attrTypes === undefined ? storeAttrs(p).dropped : p.attrsDropped) },
+    ...attributeColumns<SpanInput>((p) => p.s),
     { name: 'events', type: 'VARCHAR', get: (p) => eventsOf(p).text },
     { name: 'dropped_events', type: 'UINTEGER', get: (p) => p.s.droppedEventsCount + eventsOf(p).dropped },
     { name: 'links', type: 'VARCHAR', get: (p) => linksOf(p).text },
