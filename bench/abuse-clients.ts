@@ -25,6 +25,11 @@ export interface ClientPlan {
   aWork: 'ingest' | 'queries' | 'both';
   /** Spans in each of tenant A's ingest requests (`--a-spans`, 2,000 by default: a 768 KB OTLP/JSON body). */
   aSpans: number;
+  /**
+   * Tenant A within its limits instead of flooding: one ingest loop and one query loop, each pausing
+   * this long after every request (ms), so that A uses its allowance and is not refused.
+   */
+  aPaced?: { ingestPauseMs: number; queryPauseMs: number };
 }
 
 export interface Side {
@@ -156,7 +161,12 @@ await Promise.all(
         ingestLoop(plan, agent, 'b', runWindow, s, 50, 100),
         queryLoop(plan, agent, 'b', runWindow, s, B_QUERY, 20),
       ]
-    : [
+    : plan.aPaced
+      ? [
+          ...(plan.aWork === 'queries' ? [] : [ingestLoop(plan, agent, 'a', runWindow, s, plan.aSpans, plan.aPaced.ingestPauseMs)]),
+          ...(plan.aWork === 'ingest' ? [] : [queryLoop(plan, agent, 'a', runWindow, s, A_QUERY, plan.aPaced.queryPauseMs)]),
+        ]
+      : [
         ...Array.from({ length: plan.aWork === 'queries' ? 0 : plan.flooders }, () =>
           plan.protocol === 'grpc' ? grpcIngestLoop(plan, 'a', runWindow, s, plan.aSpans) : ingestLoop(plan, agent, 'a', runWindow, s, plan.aSpans, 0),
         ),

@@ -1,6 +1,6 @@
 // One tenant floods ingest and queries while a second tenant's ingest and queries are measured,
-// side by side: B alone (baseline), B while A floods with no limits, B while A floods with
-// per-tenant limits on. Same run, so machine load affects every column alike. Each tenant's
+// side by side: B alone (baseline), B while A uses its allowance under the limits (what the limits
+// let A cost B), B while A floods with no limits, B while A floods with per-tenant limits on. Same run, so machine load affects every column alike. Each tenant's
 // clients run in their own worker thread (bench/abuse-clients.ts). By default the gateway runs in a
 // child process (bench/abuse-gateway.ts) pinned with `taskset` to its own core(s) and the clients
 // to the others, as with an attacker on another machine; per phase the gateway's CPU (from /proc,
@@ -161,7 +161,18 @@ interface GatewaySums {
 }
 const gatewaySums: GatewaySums[] = [];
 
-async function phase(name: string, limits: boolean, flood: boolean, index: number): Promise<[string, Side]> {
+/** What tenant A does in a phase: nothing, use its allowance under the limits, or flood. */
+type AWork = 'none' | 'within limits' | 'flood';
+
+// A within its limits: a request every (its cost / the limit's per-second) seconds, 5 % longer for
+// the limiter's one-second windows, so that A is admitted every time (its requests' own time on top).
+const A_QUERY_COST = 4_000;
+const A_PACED = {
+  ingestPauseMs: Math.ceil((A_SPANS / LIMITS.ingest.itemsPerSecond) * 1050),
+  queryPauseMs: Math.ceil((A_QUERY_COST / LIMITS.graphql.costPerSecond) * 1050),
+};
+
+async function phase(name: string, limits: boolean, a: AWork, index: number): Promise<[string, Side]> {
   const overrides = merge(
     { processors: { batch: { timeoutMs: BATCH_MS } }, ...(limits ? { limits: LIMITS } : {}), ...(DUCKDB_THREADS ? { storage: { duckdb: { threads: DUCKDB_THREADS } } } : {}) },
     limits ? LIMITED_EXTRA : {},
@@ -169,22 +180,22 @@ async function phase(name: string, limits: boolean, flood: boolean, index: numbe
   const gw = SHAPE === 'child' ? await childGateway(overrides) : await inProcessGateway(overrides);
   try {
     const common = { otlpHttp: gw.otlpHttp, otlpGrpc: gw.otlpGrpc, protocol: PROTOCOL as 'http' | 'grpc', graphqlUrl: gw.graphqlUrl, seconds: SECONDS, warmupSeconds: WARMUP, flooders: FLOODERS, aWork: A_WORK, aSpans: A_SPANS } as const;
-    const clients = Promise.all([runClients({ ...common, role: 'b' }), flood ? runClients({ ...common, role: 'a' }) : undefined]);
+    const clients = Promise.all([runClients({ ...common, role: 'b' }), a === 'none' ? undefined : runClients({ ...common, role: 'a', ...(a === 'within limits' ? { aPaced: A_PACED } : {}) })]);
     await new Promise((resolve) => setTimeout(resolve, WARMUP * 1000));
     gw.begin();
-    const [b, a] = await clients;
+    const [b, aSide] = await clients;
     const g = await gw.read();
     const cpu = g.cpuMs
       ? `gateway CPU ${fmt(g.cpuMs.main / 10 / SECONDS, 0)} % main thread + ${fmt(g.cpuMs.other / 10 / SECONDS, 0)} % other threads (of one core), its threads waited ${fmt(g.cpuMs.waitingForCpu / 10 / SECONDS, 0)} % for a CPU; `
       : '';
     console.log(
       `  ${name}: ${cpu}gateway event-loop busy ${fmt(g.busy * 100, 0)} %, delay p99 ${fmt(g.delayP99Ms)} ms, max ${fmt(g.delayMaxMs)} ms; ` +
-        `client workers busy B ${fmt(b.busy * 100, 0)} %${a ? `, A ${fmt(a.busy * 100, 0)} %` : ''}; load average ${loadavg().map((l) => fmt(l, 2)).join(' ')}`,
+        `client workers busy B ${fmt(b.busy * 100, 0)} %${aSide ? `, A ${fmt(aSide.busy * 100, 0)} %` : ''}; load average ${loadavg().map((l) => fmt(l, 2)).join(' ')}`,
     );
-    if (a) {
+    if (aSide) {
       console.log(
-        `  ${name}: flooder A got ${fmt(a.ingestOk / SECONDS, 0)} spans/s in and ${fmt(a.queryOk / SECONDS, 1)} queries/s answered; ` +
-          `${a.ingestRefused} ingest and ${a.queryRefused} query requests refused, ${a.ingestErrors} ingest socket errors; A query p50 ${fmt(summarize(a.queryMs).p50)} ms`,
+        `  ${name}: A got ${fmt(aSide.ingestOk / SECONDS, 0)} spans/s in and ${fmt(aSide.queryOk / SECONDS, 1)} queries/s answered; ` +
+          `${aSide.ingestRefused} ingest and ${aSide.queryRefused} query requests refused, ${aSide.ingestErrors} ingest socket errors; A query p50 ${fmt(summarize(aSide.queryMs).p50)} ms`,
       );
     }
     if (b.ingestRefused + b.queryRefused > 0) console.log(`  ${name}: B refused by ${JSON.stringify(b.refusedBy)}`);
@@ -217,13 +228,20 @@ console.log(`bench:abuse on ${machine()}; ${SHAPE === 'child' ? `gateway in a ch
 // phases N times in turn and adds up each phase's figures, so a machine whose load changes during
 // the run weighs on every phase alike.
 const ROUNDS = Math.max(1, arg('rounds', 1));
-const PHASES: [string, boolean, boolean][] = arg('limited-only', 0)
-  ? [['A floods, limits on', true, true]]
-  : [['B alone', false, false], ['A floods, no limits', false, true], ['A floods, limits on', true, true]];
+// "A within limits" is what the limits let A cost B (A's admitted work shares the gateway's core
+// with B's); "A floods, limits on" beside it shows what the flood costs B beyond that.
+const PHASES: [string, boolean, AWork][] = arg('limited-only', 0)
+  ? [['A floods, limits on', true, 'flood']]
+  : [
+      ['B alone', false, 'none'],
+      ['A within limits', true, 'within limits'],
+      ['A floods, no limits', false, 'flood'],
+      ['A floods, limits on', true, 'flood'],
+    ];
 const results: [string, Side][] = [];
 for (let round = 0; round < ROUNDS; round++) {
-  for (const [i, [name, limits, flood]] of PHASES.entries()) {
-    const [, side] = await phase(name, limits, flood, i);
+  for (const [i, [name, limits, a]] of PHASES.entries()) {
+    const [, side] = await phase(name, limits, a, i);
     const sum = results[i]?.[1];
     if (!sum) results[i] = [name, side];
     else {
@@ -270,5 +288,16 @@ for (const [n, s] of results.slice(1)) {
   console.log(
     `${n}: B query p50 ×${fmt(summarize(s.queryMs).p50 / summarize(base.queryMs).p50, 2)}, ` +
       `B ingest throughput ×${fmt(s.ingestOk / base.ingestOk, 2)}, B query throughput ×${fmt(s.queryOk / base.queryOk, 2)} of baseline`,
+  );
+}
+// What the flood costs B beyond A's allowance: the flood against A within the same limits.
+const paced = results.find(([n]) => n === 'A within limits')?.[1];
+const limited = results.find(([n]) => n === 'A floods, limits on')?.[1];
+if (paced && limited) {
+  const ratio = (f: (s: Side) => number) => fmt(f(limited) / f(paced), 2);
+  console.log(
+    `A floods, limits on, against A within limits: B ingest throughput ×${ratio((s) => s.ingestOk)}, queries ×${ratio((s) => s.queryOk)}, ` +
+      `ingest p50 ×${ratio((s) => summarize(s.ingestMs).p50)}, p99 ×${ratio((s) => summarize(s.ingestMs).p99)}, ` +
+      `query p50 ×${ratio((s) => summarize(s.queryMs).p50)}, p99 ×${ratio((s) => summarize(s.queryMs).p99)}`,
   );
 }
