@@ -11,6 +11,7 @@ import { type ReceiveContext, ReceiveError, type RunningServer, badRequest, fail
 import type { ReceiverGuard } from './guard.ts';
 import { hostPort, listen } from '../../../src/server/listen.ts';
 import { nodeHeaders } from '../../../src/auth/types.ts';
+import { wildcardRegExp } from '../../../src/model/patterns.ts';
 import { type ConnectionCaps, type ConnectionLimits, applyHttpTimeouts, httpServerOptions } from '../../../src/server/connection-limits.ts';
 import { type RefusalDelay, holdHttpRefusal } from '../../../src/limits/refusal-delay.ts';
 import type { ListenerTls } from '../../../src/server/tls.ts';
@@ -90,7 +91,7 @@ function createHandler(opts: HttpServerOptions, isClosing: () => boolean) {
   const max = config.maxRequestBytes;
   const served = Object.entries(PATHS).filter(([, signal]) => next[signal]);
   const paths = served.map(([p]) => p).join(', ');
-  const allowedOrigins = config.http.cors.allowedOrigins.map(originPattern);
+  const allowedOrigins = config.http.cors.allowedOrigins.map((origin) => wildcardRegExp(origin)); // `https://*.example.com`, as the Collector's cors.allowed_origins
   const preflight = preflightAnswer(config);
 
   return async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -273,8 +274,3 @@ function preflightAnswer(config: OtlpReceiverConfig) {
   };
 }
 
-/** `https://*.example.com` style patterns, as the Collector's cors.allowed_origins. */
-function originPattern(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
-  return new RegExp(`^${escaped}$`);
-}

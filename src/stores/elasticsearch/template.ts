@@ -8,6 +8,7 @@
 // - room for many attribute keys and for collapse inner hits up to the store's per-key limit.
 import type { estypes } from '@elastic/elasticsearch';
 import { NUMBER_SUBFIELD } from './query.ts';
+import { wildcardRegExp } from '../../model/patterns.ts';
 
 export const TEMPLATE_NAME = 'teleql-logs';
 export const DEFAULT_TEMPLATE_PATTERN = 'logs-teleql-*';
@@ -68,8 +69,7 @@ export function logsIndexTemplate(pattern = DEFAULT_TEMPLATE_PATTERN): estypes.I
 
 /** Whether an index pattern (`*` wildcards only, as index templates and index names take them) matches `name`. */
 export function indexPatternMatches(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-  return re.test(name);
+  return wildcardRegExp(pattern).test(name);
 }
 
 /**

@@ -13,6 +13,7 @@
 // - series labels are Prometheus' label names (sanitised), without __name__.
 import { observationsValue, rateSeconds, seriesQueryProblem, seriesTypeProblem } from '../series-query.ts';
 import type { KeyValue, MetricPoint, MetricType } from '../../model/telemetry.ts';
+import { regexEscape } from '../../model/patterns.ts';
 import type { MetricSeries, MetricStore, SeriesAggregation, SeriesPoint, SeriesQuery, StoredExemplar, TimeRange } from '../types.ts';
 import { StoreError } from '../types.ts';
 import { BACKEND, type PrometheusClient, type RawExemplarSeries } from './client.ts';
@@ -46,7 +47,6 @@ const secondsToNs = (s: number | undefined): bigint | undefined => (s === undefi
 
 /** A PromQL string literal (Go escapes; JSON's are a subset PromQL reads). */
 const str = (v: string): string => JSON.stringify(v);
-const regexEscape = (v: string): string => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The unit word(s) at the end of a family name, back to UCUM ("_seconds" → "s"). */
 function unitOf(family: string): string {

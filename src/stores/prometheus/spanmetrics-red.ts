@@ -5,6 +5,7 @@
 // is evaluated one step later (PromQL's `increase(x[step])` at T looks back over (T − step, T]).
 import type { RedKey, RedMetricsStore, RedPoint, RedSeries } from '../correlation-types.ts';
 import { StoreError } from '../types.ts';
+import { regexEscape } from '../../model/patterns.ts';
 
 export interface SpanmetricsRedOptions {
   /** e.g. `http://prometheus:9090` */
@@ -36,7 +37,7 @@ interface MatrixResult {
 
 /** A label value inside a PromQL regex matcher: regex metacharacters and quotes escaped. */
 function regexLiteral(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+  return regexEscape(s).replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 }
 
 const seconds = (ns: bigint) => Number(ns) / NS_PER_S;
