@@ -421,6 +421,11 @@ function nextAssignment(text: string): RegExpExecArray | null {
 // value) or bare up to white space or a delimiter (bareEnd then finds where it ends within that).
 const ASSIGNED_VALUE = /"(?:[^"\\\r\n]|\\.){0,1024}"?|'(?:[^'\\\r\n]|\\.){0,1024}'?|\\"(?:\\\\(?:\\\\|\\"|[^\\])|\\[^"\\]|[^"\\]){0,1024}(?:\\")?|[^\s&;,'"]{1,1024}/y;
 
+// The further `; name=value` pairs of a bare Cookie / Set-Cookie value (bounded, and each pair
+// starts at a `;` its value cannot hold, so matching never backtracks).
+const COOKIE_KEY = /(?:^|_)(?:set_)?cookies?$/;
+const COOKIE_PAIRS = /(?:;[ \t]{0,8}[^\s;,=]{1,128}=[^\s;]{0,1024}){1,64}/y;
+
 const isWordChar = (c: number) => isDigit(c) || isLetter(c) || c === 95;
 const SCHEME_WORD = /^[A-Za-z][A-Za-z0-9-]{0,31}$/;
 const MASKED_CREDENTIAL_NEXT = /^\s{1,8}<redacted:bearerToken>/;
@@ -627,6 +632,13 @@ function redactAssignments(text: string, isKey: (key: string) => boolean, count:
       }
       const end = bareEnd(text, at, at + value.length);
       if (end !== at + value.length) value = value.slice(0, end - at);
+      else if (COOKIE_KEY.test(keyWords(m[1]!))) {
+        // `Cookie: a=1; sid=…`: every pair of the header is masked, not just the first (a session
+        // ID is rarely the first cookie); Set-Cookie's attributes (`Path=/`) go with them.
+        let pairsEnd = at + value.length;
+        for (COOKIE_PAIRS.lastIndex = pairsEnd; COOKIE_PAIRS.test(text); ) pairsEnd = COOKIE_PAIRS.lastIndex;
+        value = text.slice(at, pairsEnd);
+      }
     }
     const close = open !== '' && value.length >= 2 * open.length && value.endsWith(open) ? open : '';
     const inner = value.slice(open.length, value.length - close.length);

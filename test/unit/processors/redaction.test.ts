@@ -117,6 +117,8 @@ test('hostile input is scanned in linear time (no catastrophic backtracking)', {
     '-----BEGIN PRIVATE KEY-----' + 'A'.repeat(400_000),
     'Token abcdefgh '.repeat(25_000),
     '4111.1111.'.repeat(40_000),
+    'Cookie: a=1' + '; b=2'.repeat(60_000),
+    'cookie=' + ';x='.repeat(130_000),
   ];
   for (const input of inputs) {
     // A quadratic pattern would run for many minutes on 400 KB: the test's timeout is the guard.
@@ -670,6 +672,16 @@ test('unknown rules are refused at start-up naming the known ones', () => {
     () => createRedactionProcessor('redaction/logs', { ...defaultRedactionProcessorConfig(), rules: ['ssn'] }, 'logs', sinkConsumer<'logs'>(), silentLogger()),
     /unknown rule ssn \(known: creditCard, email/,
   );
+});
+
+test('every pair of a Cookie header in text is masked, not only the first (security QA gap)', () => {
+  assert.equal(redact('Cookie: theme=dark; sid=abc123secret; lang=en').text, 'Cookie: <redacted:secretAssignment>');
+  assert.equal(redact('cookie=a=1;sid=zzz next').text, 'cookie=<redacted:secretAssignment> next');
+  assert.equal(redact('Set-Cookie: sid=abc123; Path=/; HttpOnly').text, 'Set-Cookie: <redacted:secretAssignment>; HttpOnly');
+  assert.equal(redact('Cookie: a=1; ' + 'b=2; '.repeat(200) + 'sid=zz9').text, 'Cookie: <redacted:secretAssignment>');
+  // Only under a cookie key; a colon ends the pairs (the next header is looked at on its own).
+  assert.equal(redact('token=abc; theme=dark').text, 'token=<redacted:secretAssignment>; theme=dark');
+  assert.equal(redact('Cookie: sessionid=9f8e7d6c5b4a; Authorization: 9f8e7d6c5b4a3f2e').text, 'Cookie: <redacted:secretAssignment>; Authorization: <redacted:secretAssignment>');
 });
 
 test('one list of secret keys: cookies and raw Authorization values in text, pwd and access_key as attributes, are masked (security QA)', async () => {
