@@ -59,7 +59,7 @@ export const CARD_CODE_KEYS = ['cvv', 'cvv2', 'cvc', 'cvc2', 'csc', 'security_co
  * log text, and `pwd`/`access_key` attributes, in clear (security QA).
  */
 export const SECRET_KEYS = [
-  'password', 'passwords', 'passwd', 'pwd', 'secret', 'secrets', 'token', 'api_key', 'apikey', 'access_key', 'accesskey',
+  'password', 'passwords', 'passwd', 'pwd', 'passphrase', 'secret', 'secrets', 'token', 'api_key', 'apikey', 'access_key', 'accesskey',
   'authorization', 'cookie', 'cookies', 'credential', 'credentials', 'private_key', ...CARD_CODE_KEYS,
 ];
 
@@ -377,7 +377,8 @@ const SQL_QUOTED = /'(?:[^']|''){0,100000}'|"(?:[^"]|""){0,100000}"|(?<![A-Za-z0
 // `key=value`, `key: value`, `"key": "value"`, `\"key\":\"value\"`: a key (any name: which keys
 // count is decided on its words, as for attribute keys), an optional closing quote, the separator.
 // The lookbehind starts a key only where a name starts, so each position is tried once.
-const ASSIGNMENT = /(?<![A-Za-z0-9_.-])([A-Za-z0-9_.-]{1,128})(\\?["'])?(\s{0,8}[=:]\s{0,8})/g;
+// The separator is `=`, `:` or Ruby's `=>` (`:password => "x"`, `"token" => "x"`).
+const ASSIGNMENT = /(?<![A-Za-z0-9_.-])([A-Za-z0-9_.-]{1,128})(\\?["'])?(\s{0,8}(?:=>|[=:])\s{0,8})/g;
 const ASSIGNMENT_AT = new RegExp(ASSIGNMENT.source, 'y');
 const SEPARATOR = /[=:]/g;
 const SPACE = /\s/;
@@ -966,6 +967,21 @@ export interface TextOptions {
   cardKey?: boolean;
 }
 
+// `<password>hunter2</password>`, `<ns:Token attr="1"><![CDATA[…]]></ns:Token>`: an element whose
+// name is a secret key, with text or CDATA only inside. Each `<` starts at most one scan, which
+// ends at the next `<` (text, however long) or within 1,024 characters (CDATA, which may hold `<`),
+// so the work stays linear.
+const XML_ELEMENT = /<([A-Za-z_][A-Za-z0-9_.:-]{0,127})(\s[^<>]{0,1024})?>(<!\[CDATA\[(?:[^\]]|\](?!\]>)){0,1024}\]\]>|[^<]+)<\/\1\s{0,8}>/g;
+
+function redactXmlElements(text: string, isKey: (key: string) => boolean, count: (r: RuleName) => void): string {
+  return text.replace(XML_ELEMENT, (whole: string, name: string, attributes: string | undefined, inner: string) => {
+    const local = name.slice(name.lastIndexOf(':') + 1); // without its namespace prefix
+    if (!isKey(local) || inner.trim() === '') return whole;
+    count('secretAssignment');
+    return `<${name}${attributes ?? ''}>${mask('secretAssignment')}</${name}>`;
+  });
+}
+
 /** Masks what `rules` name in free text. `count` is called once per masked occurrence. */
 export function redactText(text: string, rules: ReadonlySet<RuleName>, count: (r: RuleName) => void, options: TextOptions = {}): string {
   let t = text;
@@ -986,6 +1002,7 @@ export function redactText(text: string, rules: ReadonlySet<RuleName>, count: (r
     t = redactAssignments(t, isKey, count);
     t = redactSqlPasswords(t, count);
     t = redactCommandLine(t, isKey, count);
+    if (t.includes('</')) t = redactXmlElements(t, isKey, count);
   }
   if (rules.has('email')) t = redactEmails(t, count);
   if (rules.has('creditCard')) t = redactCards(t, count, options.cardKey === true);

@@ -119,6 +119,11 @@ test('hostile input is scanned in linear time (no catastrophic backtracking)', {
     '4111.1111.'.repeat(40_000),
     'Cookie: a=1' + '; b=2'.repeat(60_000),
     'cookie=' + ';x='.repeat(130_000),
+    '<password>'.repeat(40_000),
+    '<password>' + 'x'.repeat(400_000),
+    '<a><![CDATA['.repeat(30_000) + '</a>',
+    '<token a="' + 'b'.repeat(400_000),
+    ':password => '.repeat(30_000),
   ];
   for (const input of inputs) {
     // A quadratic pattern would run for many minutes on 400 KB: the test's timeout is the guard.
@@ -682,6 +687,17 @@ test('every pair of a Cookie header in text is masked, not only the first (secur
   // Only under a cookie key; a colon ends the pairs (the next header is looked at on its own).
   assert.equal(redact('token=abc; theme=dark').text, 'token=<redacted:secretAssignment>; theme=dark');
   assert.equal(redact('Cookie: sessionid=9f8e7d6c5b4a; Authorization: 9f8e7d6c5b4a3f2e').text, 'Cookie: <redacted:secretAssignment>; Authorization: <redacted:secretAssignment>');
+});
+
+test('passphrases, Ruby hashes and XML elements under secret keys are masked in text (security QA gaps)', () => {
+  assert.equal(redact('ssh passphrase=hunter22 ok').text, 'ssh passphrase=<redacted:secretAssignment> ok');
+  assert.equal(redact('{:password => "hunter2", :user => "bob"}').text, '{:password => "<redacted:secretAssignment>", :user => "bob"}');
+  assert.equal(redact('params: {"token"=>"abc123"}').text, 'params: {"token"=>"<redacted:secretAssignment>"}');
+  assert.equal(redact('<login><user>bob</user><password>hunter2</password></login>').text, '<login><user>bob</user><password><redacted:secretAssignment></password></login>');
+  assert.equal(redact('<wsse:Password Type="PasswordText">s3cr3t</wsse:Password>').text, '<wsse:Password Type="PasswordText"><redacted:secretAssignment></wsse:Password>');
+  assert.equal(redact('<api_key><![CDATA[k<e>y]]></api_key>').text, '<api_key><redacted:secretAssignment></api_key>');
+  // Not secret: other elements, empty ones, arrows and comparisons that are not assignments.
+  assert.equal(redact('<user>bob</user><password></password> x => y; a == b').text, '<user>bob</user><password></password> x => y; a == b');
 });
 
 test('one list of secret keys: cookies and raw Authorization values in text, pwd and access_key as attributes, are masked (security QA)', async () => {
