@@ -133,6 +133,11 @@ export function nsToMs(ns: bigint): number {
   return Number(ns / NS_PER_MS) + Number(ns % NS_PER_MS) / 1e6;
 }
 
+/** An instant in whole milliseconds since the epoch, rounded down (times are never negative). */
+export function epochMs(ns: bigint): number {
+  return Number(ns / NS_PER_MS);
+}
+
 function badDuration(value: unknown, why: string): GatewayError {
   return new GatewayError('GW_BAD_ARGUMENT', `Duration ${JSON.stringify(String(value))} is invalid: ${why} (GW_BAD_ARGUMENT)`);
 }

@@ -3,7 +3,7 @@
 import type { ObjectFieldBuilder } from '@pothos/core';
 import type { KeyValue } from '../src/model/telemetry.ts';
 import { anyValueToPlain, attributesToPlain, findAttribute } from '../src/model/values.ts';
-import { nsToMs } from '../resolvers/time.ts';
+import { epochMs, nsToMs } from '../resolvers/time.ts';
 import type { BuilderTypes } from './builder.ts';
 
 type Fields<Shape> = ObjectFieldBuilder<BuilderTypes, Shape>;
@@ -65,7 +65,12 @@ export function instantFields<Shape>(t: Fields<Shape>, name: string, get: (paren
   return {
     [name]: t.field({ type: 'Timestamp', resolve: get }),
     [`${name}UnixNano`]: t.string({ description: 'Nanoseconds since the Unix epoch, as a decimal string.', resolve: (p) => String(get(p)) }),
-    [`${name}Ms`]: t.float({ description: 'Milliseconds since the Unix epoch (fractional), for plotting.', resolve: (p) => nsToMs(get(p)) }),
+    // Whole milliseconds: Grafana's Wild GraphQL reads a numeric time as an integer and fails on
+    // a fraction (as most epoch-ms consumers would); the full precision is in <name>UnixNano.
+    [`${name}Ms`]: t.float({
+      description: 'Milliseconds since the Unix epoch, whole (rounded down), for plotting; `' + name + 'UnixNano` has full precision.',
+      resolve: (p) => epochMs(get(p)),
+    }),
   };
 }
 

@@ -34,6 +34,28 @@ async function prometheusFactory(): Promise<AnyFactory | undefined> {
   return mod ? (Object.values(mod).find((v) => (v as AnyFactory | undefined)?.kind === 'exporter') as AnyFactory | undefined) : undefined;
 }
 
+/**
+ * A root selector read as Infinity's backend parser reads it: a GJSON path (jsonframer's
+ * ApplyRootSelectorUsingGJSON; `[0]` is not GJSON, found by Grafana QA). Only the GJSON this
+ * dashboard may use is accepted, so a selector outside it fails here instead of in Grafana: keys
+ * separated by dots, a number indexing an array, `#` mapping the rest of the path over an array,
+ * and a final `|@flatten`.
+ */
+function gjsonGet(doc: unknown, selector: string): unknown {
+  const [path, ...modifiers] = selector.split('|');
+  assert.ok(modifiers.every((m) => m === '@flatten'), `root selector ${selector}: only |@flatten is checked here`);
+  assert.match(path!, /^[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|\d+|#))*$/, `root selector ${selector}: not a GJSON path this test reads`);
+  const walk = (v: unknown, keys: string[]): unknown => {
+    if (keys.length === 0 || v === undefined || v === null) return keys.length === 0 ? v : undefined;
+    const [k, ...rest] = keys as [string, ...string[]];
+    if (k === '#') return Array.isArray(v) ? v.map((item) => walk(item, rest)).filter((x) => x !== undefined) : undefined;
+    if (Array.isArray(v)) return /^\d+$/.test(k) ? walk(v[Number(k)], rest) : undefined;
+    return typeof v === 'object' ? walk((v as Record<string, unknown>)[k], rest) : undefined;
+  };
+  const found = walk(doc, path!.split('.'));
+  return modifiers.length > 0 && Array.isArray(found) ? found.flat() : found;
+}
+
 describe('deploy/teleql.yaml', () => {
   test('loads with the real loader: every signal written to DuckDB and its backend, read from the backend', () => {
     const cfg = loadConfig({ file: TELEQL_YAML, env: {} });
@@ -156,7 +178,7 @@ describe('the provisioned Grafana dashboard', () => {
         const target = panel.targets[0]!;
         const variables = JSON.parse(expand(target.url_options.body_graphql_variables)) as Record<string, unknown>;
         const query = target.url_options.body_graphql_query;
-        const selector = target.root_selector.split('.');
+        const selector = target.root_selector;
         // The latency/error panels read http.server.request.duration; the SDK helper's histogram is `<prefix>.latency`.
         const q = query.replace('"http.server.request.duration"', '"http.server.request.latency"');
         if (panel.title.startsWith('Server errors')) delete (variables.labels as Record<string, string>)['http.response.status_code'];
@@ -164,18 +186,14 @@ describe('the provisioned Grafana dashboard', () => {
           async () => {
             const r = await gql(gw.graphqlUrl, q, variables);
             assert.equal(r.errors, undefined, `${panel.title}: ${JSON.stringify(r.errors)}`);
-            return selector.reduce<unknown>((v, k) => {
-              const m = /^(.*)\[(\d+)\]$/.exec(k);
-              const value = (v as Record<string, unknown> | undefined)?.[m ? m[1]! : k];
-              return m ? (value as unknown[] | undefined)?.[Number(m[2])] : value;
-            }, r as unknown);
+            return gjsonGet(r, selector);
           },
           (v) => v !== undefined && (!Array.isArray(v) || v.length > 0),
           `${panel.title} data`,
         );
         assert.ok(found !== undefined, panel.title);
         // metricSeries panels plot the first series: groupBy [] makes it the whole service's.
-        if (query.includes('metricSeries')) assert.match(query, /groupBy: \[\]/, `${panel.title} plots metricSeries[0]: it must combine the service's series`);
+        if (query.includes('metricSeries')) assert.match(query, /groupBy: \[\]/, `${panel.title} flattens every series' points: it must combine the service's series into one`);
       }
     } finally {
       await gw.stop();
