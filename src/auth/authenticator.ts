@@ -81,6 +81,10 @@ export function createAuthenticator(cfg: AuthConfig, logger: Logger): Authentica
       if (requested !== undefined && requested !== '' && requested !== principal.tenant) {
         throw new AuthError('forbidden', `the ${tenantHeader} header names another tenant than the credential's`);
       }
+      // auth.metrics: admin — tenant admins see the gateway-wide figures too (all tenants' volumes).
+      if (cfg.metrics === 'admin' && principal.scopes.has('admin') && !principal.scopes.has('metrics')) {
+        principal = { ...principal, scopes: new Set([...principal.scopes, 'metrics']) };
+      }
       if (scope && !hasScope(principal, scope)) throw new AuthError('forbidden', `the credential lacks the ${scope} scope`);
       return principal;
     },

@@ -1,7 +1,9 @@
 // Who is calling: the identity every endpoint derives from its credentials, and the two ways of
 // refusing (no valid credential / a valid one without the needed scope).
 
-export const SCOPES = ['ingest', 'query', 'admin'] as const;
+// `metrics` reads the gateway's own /metrics: figures summed over every tenant (items ingested,
+// rules, firing alerts), so it is the operator's, not a tenant's, and `admin` does not include it.
+export const SCOPES = ['ingest', 'query', 'admin', 'metrics'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface Principal {
@@ -41,9 +43,9 @@ export function unauthenticated(reason: string): AuthError {
   return new AuthError('unauthenticated', UNAUTHENTICATED_MESSAGE, reason);
 }
 
-/** `admin` includes every other scope. */
+/** `admin` includes every other scope of its tenant (not `metrics`, which is not a tenant's). */
 export function hasScope(p: Principal, scope: Scope): boolean {
-  return p.scopes.has(scope) || p.scopes.has('admin');
+  return p.scopes.has(scope) || (scope !== 'metrics' && p.scopes.has('admin'));
 }
 
 /** Reads one header by lower-case name, whatever the transport keeps them in. */

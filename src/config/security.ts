@@ -32,8 +32,12 @@ export interface AuthConfig {
     scopesClaim: string;
     clockToleranceSeconds: number;
   };
-  /** Who may read /metrics when auth is on: `admin` (a credential with the admin scope) or `open`. */
-  metrics: 'admin' | 'open';
+  /**
+   * Who may read /metrics when auth is on: `metrics` (a credential with the metrics scope: the
+   * operator's, since the figures sum every tenant's), `admin` (any credential with the admin scope:
+   * then every tenant admin sees all tenants' volumes) or `open`.
+   */
+  metrics: 'metrics' | 'admin' | 'open';
 }
 
 export interface LimitsConfig {
@@ -173,7 +177,7 @@ export function defaultAuthConfig(): AuthConfig {
     apiKeyHeader: 'x-api-key',
     apiKeys: [],
     jwt: { secret: '', jwksFile: '', issuer: '', audience: '', tenantClaim: 'tenant', scopesClaim: 'scope', clockToleranceSeconds: 30 },
-    metrics: 'admin',
+    metrics: 'metrics',
   };
 }
 
@@ -245,7 +249,7 @@ export function validateSecurityConfig(cfg: { auth: AuthConfig; limits: LimitsCo
     throw new ConfigError(`auth.jwt: auth.mode is '${auth.mode}': set jwt.secret or jwt.jwksFile`);
   }
   if (auth.jwt.secret && auth.jwt.secret.length < 32) throw new ConfigError('auth.jwt.secret: use at least 32 characters');
-  if (!['admin', 'open'].includes(auth.metrics)) throw new ConfigError(`auth.metrics: expected admin|open (actual: '${auth.metrics}')`);
+  if (!['metrics', 'admin', 'open'].includes(auth.metrics)) throw new ConfigError(`auth.metrics: expected metrics|admin|open (actual: '${auth.metrics}')`);
   for (const [section, values] of Object.entries(limits) as [string, Record<string, number>][]) {
     for (const [key, v] of Object.entries(values)) {
       if (!Number.isInteger(v) || v < 0) throw new ConfigError(`limits.${section}.${key}: expected an integer of 0 or more (actual: ${v})`);

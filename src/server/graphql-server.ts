@@ -66,8 +66,8 @@ export interface GraphQLServerOptions {
   logger: Logger;
   /** Who may query (default: auth off, tenant from the header). */
   authenticator?: Authenticator;
-  /** Whether /metrics needs an admin credential when auth is on. */
-  metricsAccess?: 'admin' | 'open';
+  /** auth.metrics: `open` serves /metrics without a credential; otherwise it needs the metrics scope. */
+  metricsAccess?: 'metrics' | 'admin' | 'open';
   limits?: LimitsConfig['graphql'];
   /** Idle and slow connection timeouts (HTTP and graphql-ws). */
   connections?: ConnectionLimits;
@@ -416,9 +416,10 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   }
 
   async function serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (authenticator.mode !== 'none' && (opts.metricsAccess ?? 'admin') === 'admin') {
+    if (authenticator.mode !== 'none' && opts.metricsAccess !== 'open') {
       try {
-        await authenticator.admit(nodeHeaders(req.headers), opts.tenantHeader, 'admin');
+        // The metrics scope, or admin with auth.metrics: admin (the authenticator adds it then).
+        await authenticator.admit(nodeHeaders(req.headers), opts.tenantHeader, 'metrics');
       } catch (err) {
         if (refuseAdmission(res, err)) return;
         throw err;

@@ -18,6 +18,7 @@ const KEYS = {
   ingestA: 'ingest-key-of-tenant-a-0123456789',
   queryA: 'query-key-of-tenant-a-0123456789',
   adminA: 'admin-key-of-tenant-a-0123456789',
+  operator: 'metrics-key-of-the-operator-0123456789',
   ingestB: 'ingest-key-of-tenant-b-0123456789',
   queryB: 'query-key-of-tenant-b-0123456789',
   // Dots, three parts of base64url characters: a JWT's shape.
@@ -47,6 +48,7 @@ describe('auth: API keys and JWTs on every endpoint', () => {
           { name: 'ingest-a', hash: hashApiKey(KEYS.ingestA), tenant: 'tenant-a', scopes: ['ingest'] },
           { name: 'query-a', hash: hashApiKey(KEYS.queryA, 'scrypt'), tenant: 'tenant-a', scopes: ['query'] },
           { name: 'admin-a', hash: hashApiKey(KEYS.adminA), tenant: 'tenant-a', scopes: ['admin'] },
+          { name: 'operator', hash: hashApiKey(KEYS.operator), tenant: 'ops', scopes: ['metrics'] },
           { name: 'ingest-b', hash: hashApiKey(KEYS.ingestB), tenant: 'tenant-b', scopes: ['ingest'] },
           { name: 'query-b', hash: hashApiKey(KEYS.queryB), tenant: 'tenant-b', scopes: ['query'] },
           { name: 'dotted-a', hash: hashApiKey(KEYS.dottedA, 'scrypt'), tenant: 'tenant-a', scopes: ['query', 'ingest'] },
@@ -229,14 +231,29 @@ describe('auth: API keys and JWTs on every endpoint', () => {
     assert.ok(d.backends.some((b) => b.id === 'duckdb/traces'));
   });
 
-  test('/metrics needs an admin credential; /healthz and /readyz stay open', async () => {
+  test('/metrics needs the operator\'s metrics scope, which a tenant\'s admin does not include; /healthz and /readyz stay open', async () => {
+    // Found by isolation QA: /metrics sums every tenant (items ingested, rules, firing alerts), and
+    // a tenant needs admin for its own alert rules, so with admin any tenant saw the others' volumes.
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
     assert.equal((await fetch(`${base}/readyz`)).status, 200);
     assert.equal((await fetch(`${base}/metrics`)).status, 401);
     assert.equal((await fetch(`${base}/metrics`, { headers: { 'x-api-key': KEYS.queryA } })).status, 403);
-    const res = await fetch(`${base}/metrics`, { headers: { 'x-api-key': KEYS.adminA } });
+    assert.equal((await fetch(`${base}/metrics`, { headers: { 'x-api-key': KEYS.adminA } })).status, 403);
+    const res = await fetch(`${base}/metrics`, { headers: { 'x-api-key': KEYS.operator } });
     assert.equal(res.status, 200);
     assert.match(await res.text(), /^teleql_otlp_requests_total/m);
+    // The metrics scope is nothing else: no queries, no ingest.
+    const q = await fetch(gw.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEYS.operator }, body: JSON.stringify({ query: '{ services }' }) });
+    assert.equal(q.status, 403);
+  });
+
+  test('auth.metrics: admin lets a tenant admin read /metrics (the old default, documented as all-tenant)', async () => {
+    const old = await startGateway({ auth: { mode: 'apiKey', metrics: 'admin', apiKeys: [{ name: 'admin-a', hash: hashApiKey(KEYS.adminA), tenant: 'tenant-a', scopes: ['admin'] }] } });
+    try {
+      assert.equal((await fetch(old.graphqlUrl.replace(/\/graphql$/, '/metrics'), { headers: { 'x-api-key': KEYS.adminA } })).status, 200);
+    } finally {
+      await old.stop();
+    }
   });
 });
 

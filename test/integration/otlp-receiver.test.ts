@@ -1657,7 +1657,7 @@ describe('lifecycle and configuration', () => {
           { name: 'ingest', hash: hashApiKey(keys.ingest), tenant: 'reasons', scopes: ['ingest'] },
           { name: 'limited', hash: hashApiKey(keys.limited), tenant: 'reasons-limited', scopes: ['ingest'] },
           { name: 'query-only', hash: hashApiKey(keys.queryOnly), tenant: 'reasons', scopes: ['query'] },
-          { name: 'admin', hash: hashApiKey(keys.admin), tenant: 'reasons', scopes: ['admin'] },
+          { name: 'admin', hash: hashApiKey(keys.admin), tenant: 'reasons', scopes: ['admin', 'metrics'] },
         ],
       },
       receivers: { otlp: { maxRequestBytes: 4096 } },
