@@ -78,6 +78,29 @@ export async function sendSample(otlpHttp: string, headers: Record<string, strin
                 })),
               },
             },
+            {
+              // The semantic-conventions name and unit, with the status code: what the provisioned
+              // Grafana dashboard (deploy/grafana) plots as latency and 5xx rate.
+              name: 'http.server.request.duration',
+              unit: 's',
+              histogram: {
+                aggregationTemporality: 1,
+                dataPoints: Array.from({ length: 30 }, (_, m) =>
+                  [
+                    { status: 200, count: 95, meanS: 0.02 + i * 0.01 + (m % 5) * 0.002 },
+                    { status: 500, count: 5 + (m % 3), meanS: 0.3 },
+                  ].map(({ status, count, meanS }) => ({
+                    startTimeUnixNano: (start + BigInt(m) * 60_000_000_000n).toString(),
+                    timeUnixNano: (start + BigInt(m + 1) * 60_000_000_000n).toString(),
+                    count: String(count),
+                    sum: count * meanS,
+                    explicitBounds: [0.01, 0.05, 0.1, 0.5],
+                    bucketCounts: status === 200 ? ['10', '60', '20', '4', '1'] : ['0', '0', '0', String(count), '0'],
+                    attributes: [{ key: 'http.response.status_code', value: { intValue: String(status) } }],
+                  })),
+                ).flat(),
+              },
+            },
           ],
         },
       ],
