@@ -99,7 +99,8 @@ function dataPoint(type: MetricType, p: Msg): MetricPointValue {
         if (!Number.isFinite(bound)) throw new OtlpDecodeError(`explicit_bounds must be finite numbers, got ${bound}`);
         return bound;
       });
-      if (bucketCounts.length > 0 && bucketCounts.length !== explicitBounds.length + 1) {
+      // metrics.proto: bucket_counts has one element more than explicit_bounds, or both are empty.
+      if ((bucketCounts.length > 0 || explicitBounds.length > 0) && bucketCounts.length !== explicitBounds.length + 1) {
         throw new OtlpDecodeError(
           `histogram has ${bucketCounts.length} bucket_counts for ${explicitBounds.length} explicit_bounds (needs bounds + 1)`,
         );

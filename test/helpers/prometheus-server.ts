@@ -36,7 +36,9 @@ export function prometheusAvailable(): boolean {
   return existsSync(PROMETHEUS_BIN);
 }
 
-export async function startPrometheus(): Promise<PrometheusServer> {
+/** `features`: the --enable-feature list (default exemplar storage and native histograms; [] for a Prometheus without either). */
+export async function startPrometheus(opts: { features?: string[] } = {}): Promise<PrometheusServer> {
+  const features = opts.features ?? ['exemplar-storage', 'native-histograms'];
   const dir = mkdtempSync(join(tmpdir(), 'teleql-prom-'));
   const config = join(dir, 'prometheus.yml');
   // No scrape jobs: everything in the TSDB came through remote write.
@@ -55,7 +57,7 @@ export async function startPrometheus(): Promise<PrometheusServer> {
         `--storage.tsdb.path=${join(dir, 'data')}`,
         `--web.listen-address=127.0.0.1:${port}`,
         '--web.enable-remote-write-receiver',
-        '--enable-feature=exemplar-storage,native-histograms',
+        ...(features.length > 0 ? [`--enable-feature=${features.join(',')}`] : []),
         '--log.level=warn',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },

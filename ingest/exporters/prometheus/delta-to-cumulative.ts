@@ -5,6 +5,8 @@
 //   starts again from 0 (Prometheus' rate() and increase() treat that as a counter reset).
 // - The state is lost on restart: the series restarts from 0 too (a reset again, not a wrong value).
 // - A delta point not newer than its series' last one is refused ('delta_out_of_order').
+// - A delta sum of NaN or ±Inf is refused ('delta_not_finite'), not added: it would poison every
+//   later total of the series (DuckDB keeps each delta on its own, so only that step is NaN there).
 // - A histogram whose bounds change starts its series over.
 // - Delta exponential histograms are added at the coarser of the two scales (an SDK picks each
 //   delta's scale from its own range), with the wider zero bucket, and the running total is kept
@@ -21,7 +23,7 @@ import {
   type BucketCounts,
 } from '../../../src/model/exponential-buckets.ts';
 
-export type DeltaRefusal = 'delta_out_of_order';
+export type DeltaRefusal = 'delta_out_of_order' | 'delta_not_finite';
 
 /** The OTel SDKs' default maxSize for exponential histograms. */
 const MAX_EXPONENTIAL_BUCKETS = 160;
@@ -101,7 +103,8 @@ export interface DeltaToCumulative {
   size(): number;
 }
 
-function seriesKey(p: MetricPoint): string {
+/** A series' identity: tenant, metric, resource, scope and point attributes. */
+export function seriesKey(p: MetricPoint): string {
   return JSON.stringify([p.tenant, p.metric.name, p.metric.type, p.resource.attributes, p.scope.name, p.scope.version, p.point.attributes]);
 }
 
@@ -135,6 +138,11 @@ export function createDeltaToCumulative(opts: { maxSeries: number }): DeltaToCum
         const cumulativeMetric = { ...metric, aggregationTemporality: Temporality.CUMULATIVE };
         if (point.type === 'number') {
           const value = point.asDouble ?? Number(point.asInt ?? 0);
+          // NaN or ±Inf (legal in OTLP) would make every later running total NaN or infinite.
+          if (!Number.isFinite(value)) {
+            refuse('delta_not_finite');
+            continue;
+          }
           const state: SumState = prev?.kind === 'sum' ? prev : { kind: 'sum', lastNs: 0n, startNs: point.startTimeUnixNano, total: 0 };
           state.total += value;
           state.lastNs = point.timeUnixNano;

@@ -2,14 +2,20 @@
 // tenant and into requests of at most `maxSamplesPerRequest` samples, encode (wire.ts), POST.
 // Each attempt's answer is classified for the shared retry helper: 2xx success; 429 and 5xx
 // retryable (Retry-After honoured); other 4xx permanent, with the server's message; network errors
-// and timeouts retryable.
+// and timeouts retryable. Two answers that no retry can change are handled here instead:
+// - a sample Prometheus will never take (out of order, out of bounds, duplicate): the request is
+//   split down to the refused samples, which are left out and counted;
+// - "native histograms are disabled" (Prometheus without --enable-feature=native-histograms answers
+//   500): exponential histograms are sent as classic `_bucket` series from then on (as with
+//   `exponentialHistograms: buckets`), logged once, and the batch is sent again that way. Retrying
+//   would block every later batch behind it for ever.
 import http from 'node:http';
 import https from 'node:https';
 import type { Logger } from 'pino';
 import type { MetricPoint } from '../../../src/model/telemetry.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import type { ExportResult } from '../../component.ts';
-import { translate, type ExponentialHistogramMode, type PromTimeSeries } from './translate.ts';
+import { translate, type ExponentialHistogramMode, type PromMetricMetadata, type PromTimeSeries } from './translate.ts';
 import { encodeWriteRequest, REMOTE_WRITE_HEADERS } from './wire.ts';
 import { parseRetryAfter } from '../helpers/index.ts';
 import { SettingError } from '../../../src/config/merge.ts';
@@ -71,6 +77,31 @@ export function classifyResponse(status: number, body: string, retryAfter?: stri
 // The 400 answers that name a sample Prometheus will never take (storage.ErrOutOfOrderSample,
 // ErrOutOfBounds, ErrDuplicateSampleForTimestamp).
 const SAMPLE_REFUSALS = /out of order sample|out of bounds|duplicate sample for timestamp/i;
+// Prometheus' answer (storage.ErrNativeHistogramsDisabled, HTTP 500) to a native histogram it was
+// not started to take.
+const NATIVE_HISTOGRAMS_DISABLED = /native histograms are disabled/i;
+
+/** The two halves of a series' samples (and native histograms), in time order, each with the exemplars of its time range. */
+function halveSamples(s: PromTimeSeries): [PromTimeSeries, PromTimeSeries] {
+  const entries = [
+    ...s.samples.map((sample) => ({ timestamp: sample.timestamp, sample })),
+    ...s.histograms.map((histogram) => ({ timestamp: histogram.timestamp, histogram })),
+  ].sort((a, b) => a.timestamp - b.timestamp);
+  const half = Math.ceil(entries.length / 2);
+  const lastOfFirst = entries[half - 1]!.timestamp;
+  const build = (list: typeof entries, exemplars: PromTimeSeries['exemplars']): PromTimeSeries => ({
+    labels: s.labels,
+    samples: list.flatMap((e) => ('sample' in e ? [e.sample] : [])),
+    histograms: list.flatMap((e) => ('histogram' in e ? [e.histogram] : [])),
+    exemplars,
+  });
+  return [
+    build(entries.slice(0, half), s.exemplars.filter((e) => e.timestamp <= lastOfFirst)),
+    build(entries.slice(half), s.exemplars.filter((e) => e.timestamp > lastOfFirst)),
+  ];
+}
+
+const sampleCount = (s: PromTimeSeries): number => s.samples.length + s.histograms.length;
 
 function seriesName(s: PromTimeSeries): string {
   return s.labels.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(',');
@@ -117,7 +148,9 @@ export function createRemoteWriteSender(cfg: RemoteWriteConfig, logger: Logger):
   if (cfg.username) baseHeaders.authorization = `Basic ${Buffer.from(`${cfg.username}:${cfg.password}`).toString('base64')}`;
   else if (cfg.bearer) baseHeaders.authorization = `Bearer ${cfg.bearer}`;
 
-  const counts = { requests: 0, failedRequests: 0, samples: 0, refusedSeries: 0, refused: new Map<string, number>() };
+  const counts = { requests: 0, failedRequests: 0, samples: 0, refusedSeries: 0, refusedSamples: 0, refused: new Map<string, number>() };
+  // Lowered to 'buckets' for good when the endpoint says it takes no native histograms.
+  let exponentialHistograms = cfg.exponentialHistograms;
 
   function post(body: Uint8Array, tenant: string, abortSignal?: AbortSignal): Promise<ExportResult> {
     const headers: Record<string, string> = { ...baseHeaders, 'content-length': String(body.byteLength) };
@@ -135,47 +168,92 @@ export function createRemoteWriteSender(cfg: RemoteWriteConfig, logger: Logger):
     });
   }
 
-  /**
-   * Prometheus refuses a whole request for one out-of-order or duplicate sample (400). Such a
-   * request is split in halves and each half sent again, so the other series still get in; the
-   * series refused on their own are counted and logged.
-   */
-  async function sendPart(part: PromTimeSeries[], tenant: string, abortSignal?: AbortSignal): Promise<ExportResult> {
+  /** One request; `refusal` is set when Prometheus refused a sample it will never take. */
+  async function postPart(part: PromTimeSeries[], metadata: ReadonlyMap<string, PromMetricMetadata>, tenant: string, abortSignal?: AbortSignal): Promise<{ result: ExportResult; refusal?: string }> {
     counts.requests++;
-    const result = await post(encodeWriteRequest(part), tenant, abortSignal);
+    const families = new Map<string, PromMetricMetadata>();
+    for (const s of part) {
+      const m = metadata.get(s.labels.find((l) => l.name === '__name__')?.value ?? '');
+      if (m) families.set(m.metricFamilyName, m);
+    }
+    const result = await post(encodeWriteRequest(part, [...families.values()]), tenant, abortSignal);
     if (result.kind === 'success') {
-      counts.samples += part.reduce((n, s) => n + s.samples.length + s.histograms.length, 0);
-      return result;
+      counts.samples += part.reduce((n, s) => n + sampleCount(s), 0);
+      return { result };
     }
     counts.failedRequests++;
-    if (result.kind !== 'failure' || !SAMPLE_REFUSALS.test(result.error.message)) return result;
-    if (part.length === 1) {
-      counts.refusedSeries++;
-      logger.warn({ series: seriesName(part[0]!), reason: result.error.message }, 'Prometheus refused a series');
-      return { kind: 'success' };
+    if (result.kind === 'failure' && SAMPLE_REFUSALS.test(result.error.message)) return { result, refusal: result.error.message };
+    return { result };
+  }
+
+  /**
+   * Prometheus refuses a whole request for one out-of-order or duplicate sample (400). Such a
+   * request is split in halves and each half sent again, so the other series still get in; a series
+   * refused on its own is split into its samples the same way, so its newer samples still get in.
+   * The refused series and samples are counted and logged.
+   */
+  async function sendPart(part: PromTimeSeries[], metadata: ReadonlyMap<string, PromMetricMetadata>, tenant: string, abortSignal?: AbortSignal): Promise<ExportResult> {
+    const { result, refusal } = await postPart(part, metadata, tenant, abortSignal);
+    if (refusal === undefined) return result;
+    if (part.length > 1) {
+      const half = Math.ceil(part.length / 2);
+      const first = await sendPart(part.slice(0, half), metadata, tenant, abortSignal);
+      if (first.kind !== 'success') return first;
+      return sendPart(part.slice(half), metadata, tenant, abortSignal);
     }
-    const half = Math.ceil(part.length / 2);
-    const first = await sendPart(part.slice(0, half), tenant, abortSignal);
-    if (first.kind !== 'success') return first;
-    return sendPart(part.slice(half), tenant, abortSignal);
+    const series = part[0]!;
+    const refused = await refusedSamples(series, metadata, tenant, abortSignal);
+    if (typeof refused !== 'number') return refused;
+    counts.refusedSeries++;
+    counts.refusedSamples += refused;
+    logger.warn({ series: seriesName(series), samples: sampleCount(series), refusedSamples: refused, reason: refusal }, 'Prometheus refused samples of a series');
+    return { kind: 'success' };
+  }
+
+  /** Sends a refused series' samples again in halves; the number left out (or the answer that stopped it). */
+  async function refusedSamples(series: PromTimeSeries, metadata: ReadonlyMap<string, PromMetricMetadata>, tenant: string, abortSignal?: AbortSignal): Promise<number | ExportResult> {
+    if (sampleCount(series) <= 1) return sampleCount(series);
+    let refused = 0;
+    for (const half of halveSamples(series)) {
+      const { result, refusal } = await postPart([half], metadata, tenant, abortSignal);
+      if (refusal !== undefined) {
+        const n = await refusedSamples(half, metadata, tenant, abortSignal);
+        if (typeof n !== 'number') return n;
+        refused += n;
+      } else if (result.kind !== 'success') return result;
+    }
+    return refused;
+  }
+
+  async function sendTranslated(points: readonly MetricPoint[], abortSignal?: AbortSignal): Promise<ExportResult> {
+    const t = translate(points, { exponentialHistograms });
+    for (const [tenant, series] of t.byTenant) {
+      for (const part of chunk(series, cfg.maxSamplesPerRequest)) {
+        const result = await sendPart(part, t.metadata, tenant, abortSignal);
+        if (result.kind !== 'success') return result;
+      }
+    }
+    // Counted once the batch is through, so a retried batch is not counted again.
+    for (const [reason, n] of Object.entries(t.refused)) {
+      counts.refused.set(reason, (counts.refused.get(reason) ?? 0) + n);
+      logger.warn({ reason, points: n }, 'metric points not sent to Prometheus');
+    }
+    return { kind: 'success' };
   }
 
   return {
     endpoint: `${url.origin}${url.pathname}`,
     async send(points, abortSignal) {
-      const t = translate(points, { exponentialHistograms: cfg.exponentialHistograms });
-      for (const [tenant, series] of t.byTenant) {
-        for (const part of chunk(series, cfg.maxSamplesPerRequest)) {
-          const result = await sendPart(part, tenant, abortSignal);
-          if (result.kind !== 'success') return result;
-        }
-      }
-      // Counted once the batch is through, so a retried batch is not counted again.
-      for (const [reason, n] of Object.entries(t.refused)) {
-        counts.refused.set(reason, (counts.refused.get(reason) ?? 0) + n);
-        logger.warn({ reason, points: n }, 'metric points not sent to Prometheus');
-      }
-      return { kind: 'success' };
+      const result = await sendTranslated(points, abortSignal);
+      if (result.kind === 'success' || exponentialHistograms !== 'native' || !NATIVE_HISTOGRAMS_DISABLED.test(result.error.message)) return result;
+      exponentialHistograms = 'buckets';
+      logger.warn(
+        { endpoint: `${url.origin}${url.pathname}`, answer: result.error.message },
+        'the remote-write endpoint takes no native histograms: exponential histograms are sent as classic _bucket series from now on ' +
+          '(start Prometheus with --enable-feature=native-histograms and restart teleql for native ones, or set exponentialHistograms: buckets)',
+      );
+      // The parts already accepted are sent again: Prometheus takes a sample it already has with the same value.
+      return sendTranslated(points, abortSignal);
     },
     metrics(labels) {
       const out: MetricSample[] = [
@@ -183,7 +261,9 @@ export function createRemoteWriteSender(cfg: RemoteWriteConfig, logger: Logger):
         { name: 'teleql_prometheus_remote_write_failed_requests_total', help: 'Remote-write requests not answered with 2xx', type: 'counter', value: counts.failedRequests, labels },
         { name: 'teleql_prometheus_remote_write_samples_total', help: 'Samples (and native histograms) Prometheus accepted', type: 'counter', value: counts.samples, labels },
       ];
-      out.push({ name: 'teleql_prometheus_refused_series_total', help: 'Series Prometheus refused (out of order, out of bounds, duplicate)', type: 'counter', value: counts.refusedSeries, labels });
+      out.push({ name: 'teleql_prometheus_refused_series_total', help: 'Series Prometheus refused samples of (out of order, out of bounds, duplicate)', type: 'counter', value: counts.refusedSeries, labels });
+      out.push({ name: 'teleql_prometheus_refused_samples_total', help: 'Samples Prometheus refused (out of order, out of bounds, duplicate); the series\' other samples were sent', type: 'counter', value: counts.refusedSamples, labels });
+      out.push({ name: 'teleql_prometheus_exponential_histograms_as_buckets', help: '1 when exponential histograms are sent as classic _bucket series (configured, or the endpoint takes no native histograms)', type: 'gauge', value: exponentialHistograms === 'buckets' ? 1 : 0, labels });
       for (const [reason, n] of counts.refused) {
         out.push({ name: 'teleql_prometheus_refused_points_total', help: 'Metric points not translated for Prometheus, by reason', type: 'counter', value: n, labels: { ...labels, reason } });
       }

@@ -11,14 +11,15 @@
 //   service.namespace/service.name, `instance` from service.instance.id, `otel_scope_name` and
 //   `otel_scope_version`; the other resource attributes go on one `target_info` series per resource;
 // - exemplars keep their filtered attributes plus `trace_id` / `span_id`;
-// - a point flagged "no recorded value" becomes a staleness marker.
+// - a point flagged "no recorded value" becomes a staleness marker;
+// - each family's type, unit word and description go as remote-write metadata.
 // Translation is stateless: delta points are made cumulative before they are queued
 // (delta-to-cumulative.ts), so a retried or spilled batch is never counted twice. A delta point that
 // still reaches this function is refused ('delta_not_converted').
 import type { Exemplar, KeyValue, MetricDescriptor, MetricPoint, Resource } from '../../../src/model/telemetry.ts';
 import { Temporality } from '../../../src/model/telemetry.ts';
 import { anyValueToFilterString, stringAttribute } from '../../../src/model/values.ts';
-import { formatFloat, labelName, metricName } from '../../../src/stores/prometheus/names.ts';
+import { formatFloat, isCounter, labelName, metricName, unitSuffix } from '../../../src/stores/prometheus/names.ts';
 import { downscaleIndex } from '../../../src/model/exponential-buckets.ts';
 
 export interface PromLabel {
@@ -58,6 +59,21 @@ export interface PromTimeSeries {
   histograms: PromHistogram[];
 }
 
+/**
+ * Remote write 1.0 metric metadata (prompb.MetricMetadata): the family's type, so a reader can tell
+ * a gauge named `*_total` from a counter. Backends that keep it (Mimir, Cortex) serve it at
+ * /api/v1/metadata; Prometheus 2.x and 3.x drop it.
+ */
+export interface PromMetricMetadata {
+  type: PromMetricType;
+  metricFamilyName: string;
+  help: string;
+  unit: string;
+}
+/** prompb.MetricMetadata.MetricType values. */
+export const PROM_METRIC_TYPE = { counter: 1, gauge: 2, histogram: 3, summary: 5 } as const;
+export type PromMetricType = (typeof PROM_METRIC_TYPE)[keyof typeof PROM_METRIC_TYPE];
+
 export type ExponentialHistogramMode = 'native' | 'buckets';
 
 export interface TranslateOptions {
@@ -70,6 +86,8 @@ export type RefusalReason = 'delta_not_converted' | 'exponential_scale_too_small
 export interface Translation {
   /** Series per tenant (each tenant is sent in its own request). Labels sorted by name. */
   byTenant: Map<string, PromTimeSeries[]>;
+  /** The metadata of each family, by the `__name__` of each of its series (`x`, `x_bucket`, `x_sum`, `x_count`). */
+  metadata: Map<string, PromMetricMetadata>;
   samples: number;
   refused: Partial<Record<RefusalReason, number>>;
 }
@@ -267,6 +285,7 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
   const refuse = (reason: RefusalReason): void => void (refused[reason] = (refused[reason] ?? 0) + 1);
   const out = createSeriesSet();
   const targets = new Map<Resource, { tenant: string; timestamp: number }>();
+  const metadata = new Map<string, PromMetricMetadata>();
 
   for (const mp of points) {
     const { metric, point, resource, scope, tenant } = mp;
@@ -289,6 +308,16 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
     const sample = (value: number): PromSample => ({ value: stale ? STALE_NAN : value, timestamp });
     const exemplarsOf = (list: readonly Exemplar[]): PromExemplar[] => (stale ? [] : list.map(toExemplar));
     const delta = metric.aggregationTemporality === Temporality.DELTA;
+
+    if (!metadata.has(name)) {
+      const type =
+        metric.type === 'summary' ? PROM_METRIC_TYPE.summary
+        : metric.type === 'histogram' || metric.type === 'exponentialHistogram' ? PROM_METRIC_TYPE.histogram
+        : isCounter(metric) ? PROM_METRIC_TYPE.counter
+        : PROM_METRIC_TYPE.gauge;
+      const family: PromMetricMetadata = { type, metricFamilyName: name, help: metric.description, unit: unitSuffix(metric.unit) };
+      for (const suffix of type === PROM_METRIC_TYPE.histogram || type === PROM_METRIC_TYPE.summary ? ['', '_bucket', '_sum', '_count'] : ['']) metadata.set(`${name}${suffix}`, family);
+    }
 
     const prev = targets.get(resource);
     if (!prev || prev.timestamp < timestamp) targets.set(resource, { tenant, timestamp });
@@ -357,20 +386,29 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
           else out.addHistogram(tenant, labelsFor(name), h, exemplars);
           break;
         }
-        // Explicit buckets at the exponential bounds, from the most negative up.
-        const base = 2 ** (2 ** -point.scale);
+        // Explicit buckets at the exponential bounds, from the most negative up. A bound is
+        // 2^(index·2^-scale), not base^index: that is exact for every power of two, so a bucket
+        // keeps its `le` text when the SDK lowers the scale (another text would be another series).
+        const bound = (index: number): number => 2 ** (index * 2 ** -point.scale);
         const bounds: [number, number][] = [];
         const neg = point.negative;
-        for (let k = neg.bucketCounts.length - 1; k >= 0; k--) bounds.push([-(base ** (neg.offset + k)), neg.bucketCounts[k]!]);
+        for (let k = neg.bucketCounts.length - 1; k >= 0; k--) bounds.push([-bound(neg.offset + k), neg.bucketCounts[k]!]);
         bounds.push([point.zeroThreshold, point.zeroCount]);
         const posb = point.positive;
-        posb.bucketCounts.forEach((c, k) => bounds.push([base ** (posb.offset + k + 1), c]));
-        let cumulative = 0;
-        for (const [le, c] of bounds) {
-          cumulative += c;
-          out.add(tenant, labelsFor(`${name}_bucket`, ['le', formatFloat(le)]), sample(cumulative));
+        posb.bucketCounts.forEach((c, k) => bounds.push([bound(posb.offset + k + 1), c]));
+        // Each exemplar goes on the first bucket whose bound holds its value, as for explicit histograms.
+        const bucketExemplars = new Map<number, PromExemplar[]>();
+        for (const e of exemplars) {
+          let i = bounds.findIndex(([le]) => e.value <= le);
+          if (i < 0) i = bounds.length;
+          bucketExemplars.set(i, [...(bucketExemplars.get(i) ?? []), e]);
         }
-        out.add(tenant, labelsFor(`${name}_bucket`, ['le', '+Inf']), sample(point.count), exemplars);
+        let cumulative = 0;
+        bounds.forEach(([le, c], i) => {
+          cumulative += c;
+          out.add(tenant, labelsFor(`${name}_bucket`, ['le', formatFloat(le)]), sample(cumulative), bucketExemplars.get(i));
+        });
+        out.add(tenant, labelsFor(`${name}_bucket`, ['le', '+Inf']), sample(point.count), bucketExemplars.get(bounds.length));
         if (point.sum !== undefined) out.add(tenant, labelsFor(`${name}_sum`), sample(point.sum));
         out.add(tenant, labelsFor(`${name}_count`), sample(point.count));
         break;
@@ -397,5 +435,5 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
     out.add(tenant, sortedLabels(map), { value: 1, timestamp });
   }
   const { byTenant, samples } = out.finish(refuse);
-  return { byTenant, samples, refused };
+  return { byTenant, metadata, samples, refused };
 }

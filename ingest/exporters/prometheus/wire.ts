@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import snappy from 'snappyjs';
-import type { PromTimeSeries } from './translate.ts';
+import type { PromMetricMetadata, PromTimeSeries } from './translate.ts';
 
 const PROTO_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'proto');
 
@@ -27,15 +27,15 @@ export function writeRequestType(): protobuf.Type {
 }
 
 /** The snappy-compressed WriteRequest body. */
-export function encodeWriteRequest(timeseries: readonly PromTimeSeries[]): Uint8Array {
+export function encodeWriteRequest(timeseries: readonly PromTimeSeries[], metadata: readonly PromMetricMetadata[] = []): Uint8Array {
   const type = writeRequestType();
-  const bytes = type.encode(type.fromObject({ timeseries })).finish();
+  const bytes = type.encode(type.fromObject({ timeseries, metadata })).finish();
   return snappy.compress(bytes);
 }
 
 /** For tests and diagnostics: the WriteRequest in a body, as a plain object (int64 as numbers). */
-export function decodeWriteRequest(body: Uint8Array): { timeseries: PromTimeSeries[] } {
+export function decodeWriteRequest(body: Uint8Array): { timeseries: PromTimeSeries[]; metadata: PromMetricMetadata[] } {
   const type = writeRequestType();
   const message = type.decode(snappy.uncompress(body));
-  return type.toObject(message, { longs: Number, defaults: true, arrays: true, oneofs: false }) as { timeseries: PromTimeSeries[] };
+  return type.toObject(message, { longs: Number, enums: Number, defaults: true, arrays: true, oneofs: false }) as { timeseries: PromTimeSeries[]; metadata: PromMetricMetadata[] };
 }

@@ -30,6 +30,11 @@ export interface PrometheusClient {
   labelNames(tenant: string, match: string[] | undefined, startMs?: number, endMs?: number): Promise<string[]>;
   labelValues(tenant: string, label: string, match: string[] | undefined, startMs?: number, endMs?: number): Promise<string[]>;
   exemplars(tenant: string, query: string, startMs: number, endMs: number): Promise<RawExemplarSeries[]>;
+  /**
+   * The metric types /api/v1/metadata knows, by family name (one family, or all). Prometheus serves
+   * only what it scraped; backends that keep remote-write metadata (Mimir, Cortex) serve what teleql wrote.
+   */
+  metadataTypes(tenant: string, metric?: string): Promise<Map<string, string>>;
   /** Prometheus' version ("2.42.0+ds"), from /api/v1/status/buildinfo. */
   version(tenant: string): Promise<string>;
 }
@@ -145,6 +150,16 @@ export function createPrometheusClient(opts: PrometheusClientOptions): Prometheu
           if (isNoBody(err) || (isPromQueryError(err) && isNoBody((err as { original?: unknown }).original))) return [];
           throw err;
         });
+      }),
+    metadataTypes: (tenant, metric) =>
+      call(async () => {
+        const data = ((await driver(tenant).metadata(metric)) ?? {}) as Record<string, { type?: unknown }[] | undefined>;
+        const out = new Map<string, string>();
+        for (const [name, entries] of Object.entries(data)) {
+          const type = entries?.[0]?.type;
+          if (typeof type === 'string') out.set(name, type);
+        }
+        return out;
       }),
     version: (tenant) => call(async () => String(((await driver(tenant).statusBuildinfo()) as { version?: unknown }).version ?? '')),
   };

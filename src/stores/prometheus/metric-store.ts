@@ -159,18 +159,36 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
     return r.result.length > 0;
   }
 
-  function familyOf(base: string, all: ReadonlySet<string>): Family | undefined {
+  /**
+   * The family stored under `base`, from the names stored: `_bucket` is a histogram; `_count` and
+   * `_sum` without `_bucket` a summary (its quantile series are optional); a bare name a counter
+   * when the metadata the exporter wrote says so (`types`, where the backend keeps it), else when it
+   * ends in `_total`.
+   */
+  function familyOf(base: string, all: ReadonlySet<string>, types: ReadonlyMap<string, string>): Family | undefined {
     let kind: Kind | undefined;
     if (all.has(`${base}_bucket`)) kind = 'histogram';
-    else if (all.has(`${base}_count`) && all.has(`${base}_sum`) && all.has(base)) kind = 'summary';
-    else if (all.has(base)) kind = base.endsWith('_total') ? 'counter' : 'gauge';
+    else if (all.has(`${base}_count`) && all.has(`${base}_sum`)) kind = 'summary';
+    else if (all.has(base)) {
+      const written = types.get(base);
+      kind = written === 'counter' || written === 'gauge' ? written : base.endsWith('_total') ? 'counter' : 'gauge';
+    }
     return kind && { name: base, kind, type: TYPE_OF[kind], unit: unitOf(base) };
+  }
+
+  /**
+   * The metric types the backend keeps from remote-write metadata (one family, or all); none when it
+   * keeps none (Prometheus) or cannot say: the names decide then.
+   */
+  function writtenTypes(tenant: string, metric?: string): Promise<Map<string, string>> {
+    return client.metadataTypes(tenant, metric).catch(() => new Map<string, string>());
   }
 
   /** The family a metricSeries name means: the Prometheus name itself, or the OTel name plus unit words. */
   async function resolve(tenant: string, name: string, range: TimeRange): Promise<Family | undefined> {
     const all = new Set(await names(tenant, range));
-    let family = familyOf(name, all);
+    const none = new Map<string, string>();
+    let family = familyOf(name, all, none);
     if (!family) {
       const stem = name.replace(/[^a-zA-Z0-9_:]/g, '_').replace(/__+/g, '_').replace(/^_+|_+$/g, '');
       const candidates = new Set<string>();
@@ -181,9 +199,11 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
           if (extra.every((w) => UNIT_SUFFIX_WORDS.has(w))) candidates.add(base);
         }
       }
-      const best = [...candidates].sort((a, b) => a.length - b.length || (a < b ? -1 : 1)).find((c) => familyOf(c, all));
-      if (best) family = familyOf(best, all);
+      const best = [...candidates].sort((a, b) => a.length - b.length || (a < b ? -1 : 1)).find((c) => familyOf(c, all, none));
+      if (best) family = familyOf(best, all, none);
     }
+    // A gauge or UpDownCounter named `*.total` is stored as `*_total` too: the written type decides.
+    if (family && (family.kind === 'counter' || family.kind === 'gauge')) family = familyOf(family.name, all, await writtenTypes(tenant, family.name));
     if (family?.kind === 'gauge' && (await isNative(tenant, family.name, range))) {
       family = { ...family, kind: 'native', type: 'exponentialHistogram' };
     }
@@ -418,14 +438,14 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
     },
 
     async metricNames(tenant, range) {
-      const all = new Set(await names(tenant, range));
+      const [all, types] = await Promise.all([names(tenant, range).then((list) => new Set(list)), writtenTypes(tenant)]);
       const out: { name: string; type: MetricType; unit: string; description: string }[] = [];
       const seen = new Set<string>();
       for (const n of [...all].sort()) {
         // _bucket/_count/_sum series stand for their histogram or summary family.
         const suffix = FAMILY_SUFFIXES.find((x) => n.endsWith(x));
-        const parent = suffix ? familyOf(n.slice(0, -suffix.length), all) : undefined;
-        const f = parent && (parent.kind === 'histogram' || parent.kind === 'summary') ? parent : familyOf(n, all);
+        const parent = suffix ? familyOf(n.slice(0, -suffix.length), all, types) : undefined;
+        const f = parent && (parent.kind === 'histogram' || parent.kind === 'summary') ? parent : familyOf(n, all, types);
         if (!f || seen.has(f.name)) continue;
         seen.add(f.name);
         out.push({ name: f.name, type: f.type, unit: f.unit, description: '' });

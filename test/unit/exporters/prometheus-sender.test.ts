@@ -90,6 +90,55 @@ describe('remote-write sender', () => {
     s.close();
   });
 
+  test('each request carries the metadata (type, unit, help) of the families in it, so a gauge named *_total is not read as a counter', async () => {
+    server.setRoutes([{ path: '/api/v1/write', status: 204 }]);
+    server.clearRequests();
+    const s = sender();
+    await s.send([
+      metricPoint(numberPoint({ asDouble: 5 }), { type: 'gauge', name: 'pool.conn.total', unit: '', description: 'open connections' }),
+      metricPoint(numberPoint({ asDouble: 1 }), { type: 'sum', isMonotonic: true, name: 'req', unit: 's' }),
+    ]);
+    s.close();
+    const metadata = server.requests.flatMap((req) => decodeWriteRequest(req.body).metadata);
+    assert.deepEqual(metadata.sort((a, b) => (a.metricFamilyName < b.metricFamilyName ? -1 : 1)), [
+      { type: 2, metricFamilyName: 'pool_conn_total', help: 'open connections', unit: '' },
+      { type: 1, metricFamilyName: 'req_seconds_total', help: 'requests served', unit: 'seconds' },
+    ]);
+  });
+
+  test('a series refused for one old sample is split into its samples: the newer ones are sent', async () => {
+    // As Prometheus without an out-of-order window: a request holding the sample at T0 is refused.
+    const holdsOld = (req: RecordedRequest) => decodeWriteRequest(req.body).timeseries.some((x) => x.samples.some((p) => p.timestamp === Number(T0 / 1_000_000n)));
+    server.setRoutes([{ path: '/api/v1/write', when: holdsOld, status: 400, body: 'out of order sample\n' }, { path: '/api/v1/write', status: 204 }]);
+    server.clearRequests();
+    const s = sender();
+    const r = await s.send([0, 1, 2, 3].map((i) => metricPoint(numberPoint({ asDouble: i, timeUnixNano: T0 + BigInt(i) * SEC }), { type: 'gauge', name: 'g', unit: '' })));
+    assert.deepEqual(r, { kind: 'success' });
+    const accepted = server.requests.filter((req) => !holdsOld(req)).flatMap((req) => decodeWriteRequest(req.body).timeseries.flatMap((x) => x.samples.map((p) => p.value)));
+    assert.deepEqual(accepted.sort(), [1, 2, 3]);
+    const metrics = s.metrics({ exporter: 'p' });
+    assert.equal(metrics.find((m) => m.name === 'teleql_prometheus_refused_samples_total')!.value, 1);
+    assert.equal(metrics.find((m) => m.name === 'teleql_prometheus_refused_series_total')!.value, 1);
+    s.close();
+  });
+
+  test('"native histograms are disabled" (500) is not retried: the batch goes again with exponential histograms as buckets; other 500s stay retryable', async () => {
+    const native = (req: RecordedRequest) => decodeWriteRequest(req.body).timeseries.some((x) => x.histograms.length > 0);
+    server.setRoutes([{ path: '/api/v1/write', when: native, status: 500, body: 'native histograms are disabled\n' }, { path: '/api/v1/write', status: 204 }]);
+    server.clearRequests();
+    const s = sender();
+    const exp = metricPoint(
+      { type: 'exponentialHistogram', attributes: [], startTimeUnixNano: T0, timeUnixNano: T0, flags: 0, count: 2, sum: 3, scale: 0, zeroCount: 0, zeroThreshold: 0, positive: { offset: 0, bucketCounts: [1, 1] }, negative: { offset: 0, bucketCounts: [] }, exemplars: [] },
+      { type: 'exponentialHistogram', name: 'lat', unit: '' },
+    );
+    assert.deepEqual(await s.send([exp]), { kind: 'success' });
+    assert.ok(server.requests.some((req) => names(req).some((n) => n.startsWith('lat_bucket'))));
+    assert.equal(s.metrics({}).find((m) => m.name === 'teleql_prometheus_exponential_histograms_as_buckets')!.value, 1);
+    server.setRoutes([{ path: '/api/v1/write', status: 500, body: 'TSDB is closing\n' }]);
+    assert.equal((await s.send([exp])).kind, 'retryable');
+    s.close();
+  });
+
   test('requests hold at most maxSamplesPerRequest samples', async () => {
     server.setRoutes([{ path: '/api/v1/write', status: 204 }]);
     server.clearRequests();

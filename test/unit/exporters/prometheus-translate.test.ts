@@ -191,6 +191,26 @@ describe('prometheus translation', () => {
     ].sort());
   });
 
+  test("'buckets' mode: an exemplar goes on the bucket holding its value, not on +Inf", () => {
+    const ex = { filteredAttributes: [], timeUnixNano: T0, asDouble: 1.5, traceId: traceId(1), spanId: spanId(1) };
+    const s = only([metricPoint(expPoint({ positive: { offset: 0, bucketCounts: [2, 1] }, negative: { offset: 0, bucketCounts: [] }, zeroCount: 0, count: 3, exemplars: [ex] }), { name: 'lat', unit: '', type: 'exponentialHistogram' })], { exponentialHistograms: 'buckets' });
+    const withExemplars = s.filter((x) => x.exemplars.length > 0).map((x) => x.labels.find((l) => l.name === 'le')!.value);
+    assert.deepEqual(withExemplars, ['2']);
+  });
+
+  test("'buckets' mode: a bound's le text does not depend on the scale (2 at scale 0 and at scale 1)", () => {
+    const les = (scale: number, bucketCounts: number[]) =>
+      only([metricPoint(expPoint({ scale, positive: { offset: 0, bucketCounts }, negative: { offset: 0, bucketCounts: [] } }), { name: 'lat', unit: '', type: 'exponentialHistogram' })], { exponentialHistograms: 'buckets' })
+        .map((x) => x.labels.find((l) => l.name === 'le')?.value)
+        .filter((v) => v !== undefined);
+    assert.ok(les(0, [1]).includes('2'));
+    // Scale 1: bucket 1 is (√2, 2]; √2 as Prometheus writes it.
+    assert.deepEqual(les(1, [1, 1]).filter((v) => v !== '+Inf' && v !== '0').sort(), ['1.4142135623730951', '2'].sort());
+    // Every power of two up to 2^40 at scale 3 is exact.
+    const fine = les(3, new Array(320).fill(1));
+    for (let k = 1; k <= 40; k++) assert.ok(fine.includes(String(2 ** k)), `2^${k}`);
+  });
+
   test('a point flagged "no recorded value" becomes a staleness marker', () => {
     const s = only([metricPoint(numberPoint({ flags: 1, asDouble: 3 }), { type: 'gauge', name: 'g', unit: '' })]);
     assert.deepEqual(lines(s), [`g{${JOB}} stale`]);
@@ -256,6 +276,13 @@ describe('delta to cumulative', () => {
       [2, 2, T0], [2, 5, T0], [2, 10, T0],
     ]);
     assert.equal(d.size(), 2);
+  });
+
+  test('a NaN or infinite delta is refused and not added: later totals are numbers again', () => {
+    const d = createDeltaToCumulative({ maxSeries: 10 });
+    const { points, refused } = d.convert([1, NaN, 2, Infinity, 3].map((v, i) => metricPoint(numberPoint({ asDouble: v, timeUnixNano: T0 + BigInt(i + 1) * SEC }), delta)));
+    assert.deepEqual(points.map((p) => p.point.type === 'number' && p.point.asDouble), [1, 3, 6]);
+    assert.deepEqual(refused, { delta_not_finite: 2 });
   });
 
   test('a delta point not newer than the last one is refused', () => {

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labelMatchers } from '../../../src/stores/prometheus/metric-store.ts';
-import { toStoreError } from '../../../src/stores/prometheus/client.ts';
+import { createPrometheusMetricStore, labelMatchers } from '../../../src/stores/prometheus/metric-store.ts';
+import { toStoreError, type PrometheusClient } from '../../../src/stores/prometheus/client.ts';
 import { StoreError } from '../../../src/stores/types.ts';
 
 describe('prometheus read store', () => {
@@ -33,6 +33,45 @@ describe('prometheus read store', () => {
     assert.equal(toStoreError(new TypeError("Cannot read properties of undefined (reading '0')")).code, 'BAD_QUERY');
     const same = new StoreError('NOT_FOUND', 'prometheus', 'x');
     assert.equal(toStoreError(same), same);
+  });
+});
+
+describe('prometheus metric types', () => {
+  /** A client over a backend that stores `names` and keeps remote-write metadata `types`; it records the PromQL asked. */
+  function client(names: string[], types: Record<string, string>): PrometheusClient & { asked: string[] } {
+    const asked: string[] = [];
+    const empty = async (_t: string, query: string) => {
+      asked.push(query);
+      return { resultType: 'matrix', result: [] } as unknown as Awaited<ReturnType<PrometheusClient['range']>>;
+    };
+    return {
+      asked,
+      instant: empty,
+      range: empty,
+      series: async () => [],
+      labelNames: async () => [],
+      labelValues: async () => names,
+      exemplars: async () => [],
+      metadataTypes: async (_t, metric) => new Map(Object.entries(types).filter(([n]) => metric === undefined || n === metric)),
+      version: async () => '2.42.0',
+    };
+  }
+  const range = { from: 1_700_000_000_000_000_000n, to: 1_700_000_120_000_000_000n };
+
+  test('a gauge named *_total is a gauge when the written metadata says so: SUM adds its values, not its increases', async () => {
+    const c = client(['pool_conn_total', 'req_total'], { pool_conn_total: 'gauge' });
+    const store = createPrometheusMetricStore(c);
+    await store.querySeries('default', { name: 'pool.conn.total', aggregation: 'SUM', range, stepNano: 60_000_000_000n });
+    // (Whether it holds native histograms is asked first.)
+    const steps = c.asked.filter((q) => !q.includes('histogram_count('));
+    assert.ok(steps.length > 0 && steps.every((q) => q.startsWith('sum_over_time(') && !q.includes('resets(')), c.asked.join('\n'));
+    const types = Object.fromEntries((await store.metricNames('default', range)).map((m) => [m.name, m.type]));
+    assert.deepEqual(types, { pool_conn_total: 'gauge', req_total: 'sum' });
+  });
+
+  test('without metadata (Prometheus keeps none), a name ending in _total is a counter', async () => {
+    const store = createPrometheusMetricStore(client(['pool_conn_total'], {}));
+    assert.deepEqual((await store.metricNames('default', range)).map((m) => m.type), ['sum']);
   });
 });
 
