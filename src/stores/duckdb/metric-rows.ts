@@ -94,6 +94,21 @@ function pointFields(p: MetricPointValue): PointFields {
   return f;
 }
 
+const wellFormed = (text: string): string => (text as unknown as { toWellFormed(): string }).toWellFormed();
+
+/**
+ * A string map as the JSON DuckDB reads into a MAP column. A lone surrogate (OTLP/JSON can carry
+ * `"\ud800"`) is written by JSON.stringify as that escape, which DuckDB's JSON reader refuses, and the
+ * whole point with it (acknowledged, then lost; Prometheus QA): such keys and values get U+FFFD, as
+ * the VARCHAR columns do when their text is written as UTF-8. Only a map whose JSON holds `\ud` is
+ * rebuilt.
+ */
+function mapJson(map: Readonly<Record<string, string | null>>): string {
+  const json = JSON.stringify(map);
+  if (!json.includes('\\ud')) return json;
+  return JSON.stringify(Object.fromEntries(Object.entries(map).map(([k, v]) => [wellFormed(k), v === null ? null : wellFormed(v)])));
+}
+
 export function prepareMetric(m: MetricPoint, cache: EncodeCache): MetricInput {
   const res = cache.resource(m.resource);
   const labels: FilterMap = {};
@@ -126,8 +141,8 @@ export const metricTable: TableSpec<MetricInput> = {
     { name: 'point_type', repeats: true, type: 'VARCHAR NOT NULL', get: (p) => p.m.point.type },
     { name: 'service_name', repeats: true, type: 'VARCHAR', get: (p) => p.res.service },
     { name: 'series_key', type: 'VARCHAR NOT NULL', get: (p) => p.seriesKey },
-    { name: 'labels', type: 'MAP(VARCHAR, VARCHAR)', json: true, get: (p) => JSON.stringify(p.labels) },
-    { name: 'attrs', type: 'MAP(VARCHAR, VARCHAR)', json: true, get: (p) => JSON.stringify(p.attrs) },
+    { name: 'labels', type: 'MAP(VARCHAR, VARCHAR)', json: true, get: (p) => mapJson(p.labels) },
+    { name: 'attrs', type: 'MAP(VARCHAR, VARCHAR)', json: true, get: (p) => mapJson(p.attrs) },
     // A point's attributes are its series' labels: none is ever dropped (the point would read back as
     // another series) and no key is cut; only long values are, and a point whose keys alone are over the
     // bound is stored over it, as series_key, labels and attrs keep every label whole anyway (docs/known-gaps.md).
