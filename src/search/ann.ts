@@ -29,12 +29,19 @@ export interface AnnIndex {
   remove(hashes: readonly bigint[]): void;
   /** The k nearest hashes with their cosine similarity, best first. */
   search(query: Float32Array, k: number): { hash: bigint; similarity: number }[];
+  /** How far a similarity `search` reports may be from the exact cosine (vectors are stored at reduced precision). */
+  readonly similarityError: number;
   memoryBytes(): number;
 }
 
 export const DEFAULT_ANN: Omit<AnnOptions, 'dimensions'> = { connectivity: 12, expansionAdd: 40, expansionSearch: 64, quantization: 'i8' };
 
 const SCALARS = { f32: ScalarKind.F32, f16: ScalarKind.F16, i8: ScalarKind.I8 } as const;
+/**
+ * The most a reported similarity differs from the exact cosine, per precision, with a margin. Seen
+ * (5,000 random unit vectors of 128 and 384 dimensions, 10,000 pairs): i8 0.0174, f16 0.0001, f32 3e-8.
+ */
+const SIMILARITY_ERRORS = { f32: 1e-6, f16: 0.001, i8: 0.025 } as const;
 
 export function createAnnIndex(opts: AnnOptions): AnnIndex {
   const index = new Index({
@@ -49,6 +56,7 @@ export function createAnnIndex(opts: AnnOptions): AnnIndex {
   const bytesPerScalar = opts.quantization === 'f32' ? 4 : opts.quantization === 'f16' ? 2 : 1;
   return {
     dimensions: opts.dimensions,
+    similarityError: SIMILARITY_ERRORS[opts.quantization],
     size: () => index.size(),
     has: (hash) => index.contains(BigInt.asUintN(64, hash)) as boolean,
     add(hashes, vectors) {

@@ -40,6 +40,12 @@ const STOP_WORDS = new Set(
 export const MAX_TERMS = 32;
 
 /**
+ * The most nearest neighbours the ANN path fetches (in rounds of 200·4ⁿ, at least 20 per hit) before
+ * it ranks exactly: re-scoring more in DuckDB costs about what the exact scan does.
+ */
+const MAX_ANN_K = 50_000;
+
+/**
  * The keyword terms of a query. Lower-cased one code point at a time (simpleLowerCase, as DuckDB's
  * lower() does, so a word-final Σ stays σ); the store lower-cases them with DuckDB's lower() again.
  */
@@ -172,15 +178,20 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
     const exactly: RankDocs = (f, o) => store.rankExact(tenant, embedder.model, dimensions, query, f, o);
     // A meaningless query vector has no nearest neighbours: keywords are matched over every candidate.
     if (keywordsOnly || exact || candidates <= opts.exactThreshold || ann.size() === 0) return result(await hitsFrom(exactly), 'EXACT');
-    // ANN: the nearest texts across all tenants, then this tenant's documents among them. When the
-    // filter or the tenant leaves too few, ask for more, and in the end rank exactly.
-    for (let k = Math.max(limit * 20, 200); k <= Math.max(4 * ann.size(), 200) && k <= 50_000; k *= 4) {
+    // ANN: the nearest texts of the index (every tenant's), re-scored, the tenant's documents among
+    // them kept. A text not fetched is no nearer than the k-th neighbour, so it scores at most
+    // (1 − w)·cos(k-th) + w (every query word): once the limit-th hit scores above that, nothing
+    // unfetched can take a place, and the answer is the exact one whatever texts other tenants (or
+    // the filter's left-outs) put nearer. Otherwise fetch 4× more; past MAX_ANN_K, rank exactly.
+    const w = Math.min(1, Math.max(0, opts.keywordWeight));
+    for (let k = Math.max(limit * 20, 200); k <= MAX_ANN_K; k *= 4) {
       const near = ann.search(query, k);
-      const hashes = near.map((n) => n.hash);
       // The index finds the candidates; DuckDB re-scores them with the exact cosine (the index
       // stores vectors at reduced precision), so both paths rank with the same scores.
-      const hits = await hitsFrom((f, o) => store.rankHashes(tenant, embedder.model, dimensions, query, hashes, f, o));
-      if (hits.length >= limit || near.length < k) return result(hits, 'ANN');
+      const hits = await hitsFrom((f, o) => store.rankHashes(tenant, embedder.model, dimensions, query, near.map((n) => n.hash), f, o));
+      if (near.length < k) return result(hits, 'ANN'); // every indexed text was fetched
+      const unfetchedBest = (1 - w) * (near[near.length - 1]!.similarity + ann.similarityError) + (terms.length > 0 ? w : 0);
+      if (hits.length >= limit && hits[limit - 1]!.score > unfetchedBest) return result(hits, 'ANN');
     }
     return result(await hitsFrom(exactly), 'EXACT');
   }
