@@ -19,6 +19,7 @@ import type { GraphQLContext } from './context.ts';
 import { toTailFilter, type TelemetryFilterInput } from './filter.ts';
 import { createLoaders } from './loaders.ts';
 import type { TraceModel } from './models.ts';
+import { loadTrace } from './traces.ts';
 import { limitArg, optionalRange } from './args.ts';
 
 export type MatcherTypeName = 'EQUAL' | 'NOT_EQUAL' | 'REGEX' | 'NOT_REGEX';
@@ -201,14 +202,15 @@ export function alertHistory(
   );
 }
 
-/** The exemplar traces, in exemplar order; traces not (or no longer) stored are left out. */
+/**
+ * The exemplar traces, in exemplar order; traces not (or no longer) stored are left out. A failing
+ * trace backend is the field's error (loadMany would hand it back in place of each trace, and the
+ * list would be silently empty).
+ */
 export async function exemplarTraces(ctx: GraphQLContext, exemplars: readonly TraceExemplar[], limit: number | null | undefined): Promise<TraceModel[]> {
   const ids = [...new Set(exemplars.map((e) => e.traceId))].slice(0, limitArg('limit', limit, 5, 100));
-  const loaded = await ctx.loaders.trace.loadMany(ids);
-  return ids.flatMap((traceId, i) => {
-    const spans = loaded[i];
-    return Array.isArray(spans) && spans.length ? [{ traceId, spans }] : [];
-  });
+  const loaded = await Promise.all(ids.map((id) => loadTrace(ctx, id)));
+  return loaded.filter((t): t is TraceModel => t !== null);
 }
 
 export function alertRuleOf(ctx: GraphQLContext, ruleId: string): AlertRule | null {

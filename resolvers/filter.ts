@@ -2,7 +2,8 @@
 // backend would otherwise report differently (or not at all).
 import { StatusCode, type SpanKind } from '../src/model/telemetry.ts';
 import { GatewayError } from '../src/errors.ts';
-import type { AttributeCondition, AttributeOp, TelemetryFilter } from '../src/stores/types.ts';
+import { StoreError, type AttributeCondition, type AttributeOp, type TelemetryFilter } from '../src/stores/types.ts';
+import { compileRegex } from '../src/stores/filter-match.ts';
 import { checkTimeRange, nowNs, spanIdArg, traceIdArg } from './args.ts';
 
 export interface AttributeConditionInput {
@@ -78,8 +79,14 @@ function mapCondition(c: AttributeConditionInput, path: string): { cond: Attribu
     case 'neq':
       return { cond: { key, op, value: c[op]! }, negate: false };
     case 'regex':
-      // Not checked here: stores use RE2 (e.g. `(?i)` is valid there, not in JS) and report a bad
-      // pattern themselves.
+      // Checked here with the RE2 reading the in-memory matcher uses (`(?i)` is RE2, not JS), so a
+      // bad pattern is refused naming its place, the same whichever store would run it.
+      try {
+        compileRegex(c.regex!);
+      } catch (err) {
+        if (err instanceof StoreError) throw badFilter(`${where}.regex`, err.message);
+        throw err;
+      }
       return { cond: { key, op, value: c.regex! }, negate: false };
     case 'in':
       if (c.in!.length === 0) throw badFilter(where, '`in` needs at least one value');

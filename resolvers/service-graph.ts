@@ -20,11 +20,20 @@ export interface ServiceNodeModel extends ServiceNodeStats {
   seconds: number;
 }
 
+/**
+ * The seconds a range's rates are per: its length, at least one second. A rate over no time is
+ * undefined (1 request in an empty range came out as 1e9/s), and one second is what a RED series
+ * of the same range says (its default step is at least a second, and its total is over a step).
+ */
+function rateSeconds(range: { from: bigint; to: bigint }): number {
+  return Math.max(Number(range.to - range.from) / 1e9, 1);
+}
+
 async function graphFor(ctx: GraphQLContext, field: string, range: { from: bigint; to: bigint }, services?: readonly string[]): Promise<ServiceGraphModel> {
   const store = correlationStores(ctx.stores).serviceGraph;
   noteSource(ctx, field, store.backend);
   const graph = await callStore(() => store.serviceGraph(ctx.tenant, { range, ...(services && { services }) }));
-  return { ...graph, source: store.backend, seconds: Math.max(Number(range.to - range.from) / 1e9, 1e-9) };
+  return { ...graph, source: store.backend, seconds: rateSeconds(range) };
 }
 
 export function serviceGraph(ctx: GraphQLContext, args: { from: bigint; to: bigint; services?: readonly string[] | null }): Promise<ServiceGraphModel> {

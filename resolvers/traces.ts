@@ -1,13 +1,13 @@
 // Trace and span queries, and the fields that walk a trace (parent, children, root).
 import { StatusCode, type SpanRecord } from '../src/model/telemetry.ts';
 import { serviceName } from '../src/model/values.ts';
-import type { Page, PageRequest, SpanPart, TraceSummary } from '../src/stores/types.ts';
+import type { PageRequest, SpanPart, TraceSummary } from '../src/stores/types.ts';
 import { spanEnd, traceRoot } from '../src/stores/span-order.ts';
 import { limitArg, spanIdArg, traceIdArg } from './args.ts';
 import { callStoreNoting } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
 import { toStoreFilter, type TelemetryFilterInput } from './filter.ts';
-import type { TraceModel } from './models.ts';
+import type { ConnectionModel, TraceModel } from './models.ts';
 
 // Span.duration's rule, kept with the other trace rules every store reads by.
 export { spanDuration } from '../src/stores/span-order.ts';
@@ -56,7 +56,7 @@ export async function searchTraces(ctx: GraphQLContext, args: SearchArgs & { lim
   return callStoreNoting(ctx, () => ctx.stores.traces.searchTraces(ctx.tenant, filter, limit));
 }
 
-export async function searchSpans(ctx: GraphQLContext, args: PageArgs): Promise<Page<SpanRecord>> {
+export async function searchSpans(ctx: GraphQLContext, args: PageArgs): Promise<ConnectionModel<SpanRecord>> {
   const first = limitArg('first', args.first, 50);
   const filter = toStoreFilter(args.filter, 'spans');
   const page = await callStoreNoting(ctx, () =>
@@ -68,7 +68,7 @@ export async function searchSpans(ctx: GraphQLContext, args: PageArgs): Promise<
     }),
   );
   for (const { node } of page.items) ctx.loaders.span.prime({ traceId: node.traceId, spanId: node.spanId }, node);
-  return page;
+  return { ...page, afterCursor: Boolean(args.after) };
 }
 
 interface TraceIndex {

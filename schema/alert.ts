@@ -21,13 +21,13 @@ builder.objectType(AlertRef, {
     }),
     ruleId: t.exposeID('ruleId'),
     rule: t.field({ type: AlertRuleRef, nullable: true, description: 'Null once the rule is deleted.', resolve: (a, _x, ctx) => alertRuleOf(ctx, a.ruleId) }),
-    labels: t.field({ type: 'JSON', resolve: (a) => a.labels }),
-    annotations: t.field({ type: 'JSON', resolve: (a) => a.annotations }),
+    labels: t.field({ type: 'JSON', description: 'The alert’s labels, an object of name → value.', resolve: (a) => a.labels }),
+    annotations: t.field({ type: 'JSON', description: 'The alert’s annotations, an object of name → value.', resolve: (a) => a.annotations }),
     state: t.field({ type: AlertStateEnum, resolve: (a) => a.state }),
     value: t.float({ nullable: true, description: `The value at the last evaluation; ${NON_FINITE_NULL}`, resolve: (a) => finiteOrNull(a.value) }),
     activeAt: t.field({ type: 'Timestamp', nullable: true, description: 'When the condition started holding (pending).', resolve: (a) => a.activeAt }),
-    firedAt: t.field({ type: 'Timestamp', nullable: true, resolve: (a) => a.firedAt }),
-    resolvedAt: t.field({ type: 'Timestamp', nullable: true, resolve: (a) => a.resolvedAt }),
+    firedAt: t.field({ type: 'Timestamp', nullable: true, description: 'When it started firing; null before it fires.', resolve: (a) => a.firedAt }),
+    resolvedAt: t.field({ type: 'Timestamp', nullable: true, description: 'When it resolved; null while it has not.', resolve: (a) => a.resolvedAt }),
     lastEvaluatedAt: t.field({ type: 'Timestamp', resolve: (a) => a.lastEvaluatedAt }),
     silencedBy: t.idList({ description: 'Active silences matching the alert at its last evaluation; a silenced alert is not notified.', resolve: (a) => a.silencedBy }),
     evidence: t.field({ type: AlertEvidenceRef, nullable: true, description: 'Set while (and since) the alert fired.', resolve: (a) => a.evidence }),
@@ -45,8 +45,12 @@ builder.objectType(AlertEvidenceRef, {
     exemplars: t.field({ type: [AlertExemplarRef], extensions: { recordPart: true }, resolve: (e) => e.exemplars }),
     traces: t.field({
       type: ['Trace'],
-      description: 'The exemplar traces, loaded (worst first); traces no longer stored are left out.',
-      args: { limit: t.arg.int({ description: '1–100, default 5.' }) },
+      // Nullable: loaded from the trace backend, while the rest of the evidence is stored with the alert.
+      nullable: true,
+      description:
+        'The exemplar traces, loaded (worst first); traces no longer stored are left out. ' +
+        'null (with an error naming the backend) when the trace backend fails.',
+      args: { limit: t.arg.int({ defaultValue: 5, description: '1–100.' }) },
       resolve: (e, { limit }, ctx) => exemplarTraces(ctx, e.exemplars, limit),
     }),
     exceptionGroups: t.field({
@@ -64,7 +68,7 @@ builder.objectType(AlertExemplarRef, {
     traceId: t.exposeID('traceId'),
     spanId: t.exposeID('spanId'),
     error: t.exposeBoolean('error'),
-    duration: t.field({ type: 'Duration', nullable: true, resolve: (e) => e.durationNano }),
+    duration: t.field({ type: 'Duration', nullable: true, description: 'The span’s duration; null for a log exemplar.', resolve: (e) => e.durationNano }),
   }),
 });
 
@@ -86,9 +90,9 @@ builder.objectType(AlertTransitionRef, {
     ruleName: t.exposeString('ruleName'),
     fingerprint: t.exposeID('fingerprint'),
     labels: t.field({ type: 'JSON', resolve: (h) => h.labels }),
-    from: t.field({ type: AlertStateEnum, resolve: (h) => h.from }),
-    to: t.field({ type: AlertStateEnum, resolve: (h) => h.to }),
-    at: t.field({ type: 'Timestamp', resolve: (h) => h.at }),
+    from: t.field({ type: AlertStateEnum, description: 'The state before the change.', resolve: (h) => h.from }),
+    to: t.field({ type: AlertStateEnum, description: 'The state after it.', resolve: (h) => h.to }),
+    at: t.field({ type: 'Timestamp', description: 'When the state changed.', resolve: (h) => h.at }),
     value: t.float({ nullable: true, description: NON_FINITE_NULL, resolve: (h) => finiteOrNull(h.value) }),
   }),
 });
@@ -99,10 +103,10 @@ builder.queryFields((t) => ({
     type: [AlertRef],
     description: 'Alerts of the tenant in these states (all when unset) that were active at some time in [from, to] (any time when unset).',
     args: {
-      state: t.arg({ type: [AlertStateEnum] }),
+      state: t.arg({ type: [AlertStateEnum], description: 'Any of these states; all when unset.' }),
       from: t.arg({ type: 'Timestamp' }),
       to: t.arg({ type: 'Timestamp' }),
-      limit: t.arg.int({ description: '1–1,000, default 100.' }),
+      limit: t.arg.int({ defaultValue: 100, description: '1–1,000.' }),
     },
     resolve: (_, args, ctx) => alerts(ctx, args),
   }),
@@ -111,10 +115,10 @@ builder.queryFields((t) => ({
     type: [AlertTransitionRef],
     description: 'State changes, newest first, of one rule (or all) in [from, to].',
     args: {
-      ruleId: t.arg.id(),
+      ruleId: t.arg.id({ description: 'One rule’s changes; every rule’s when unset.' }),
       from: t.arg({ type: 'Timestamp' }),
       to: t.arg({ type: 'Timestamp' }),
-      limit: t.arg.int({ description: '1–10,000, default 100.' }),
+      limit: t.arg.int({ defaultValue: 100, description: '1–10,000.' }),
     },
     resolve: (_, args, ctx) => alertHistory(ctx, { ...args, ruleId: args.ruleId == null ? null : String(args.ruleId) }),
   }),

@@ -14,7 +14,7 @@ import type {
 import type { MetricSeries, Page, SeriesPoint, StoredLogRecord, TraceSummary } from '../src/stores/types.ts';
 import type { GraphQLContext } from '../resolvers/context.ts';
 import type { AttributeConditionInput, TelemetryFilterInput } from '../resolvers/filter.ts';
-import type { ExemplarModel, MetricInfoModel, OperationModel, TraceModel } from '../resolvers/models.ts';
+import type { ConnectionModel, ExemplarModel, MetricInfoModel, OperationModel, TraceModel } from '../resolvers/models.ts';
 import type { LogTailEventModel, MetricTailEventModel, SpanTailEventModel, TraceTailEventModel } from '../resolvers/tail.ts';
 import { DurationScalar, JSONScalar, TimestampScalar } from './scalars.ts';
 
@@ -35,11 +35,11 @@ export const builder = new SchemaBuilder<{
     SpanEvent: SpanEvent;
     SpanLink: SpanLink;
     SpanEdge: Page<SpanRecord>['items'][number];
-    SpanConnection: Page<SpanRecord>;
+    SpanConnection: ConnectionModel<SpanRecord>;
     LogRecord: StoredLogRecord;
     LogEdge: Page<StoredLogRecord>['items'][number];
-    LogConnection: Page<StoredLogRecord>;
-    PageInfo: { hasNextPage: boolean; endCursor: string | null };
+    LogConnection: ConnectionModel<StoredLogRecord>;
+    PageInfo: ConnectionModel<unknown>;
     Resource: Resource;
     InstrumentationScope: InstrumentationScope;
     Attribute: KeyValue;

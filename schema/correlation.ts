@@ -19,9 +19,9 @@ const CorrelationRef = builder.objectRef<CorrelationModel>('Correlation').implem
     'A trace and what surrounds it. Each field is read on its own: when one backend fails, that field is null and an error names ' +
     'the backend, and the others still answer. Where each came from is listed in extensions.notes (and `source` on metrics).',
   fields: (t) => ({
-    traceId: t.exposeID('traceId'),
+    traceId: t.exposeID('traceId', { description: 'The trace correlated: given, or the span’s or the log’s.' }),
     spanId: t.id({ nullable: true, description: 'The span correlated from (given, or the log’s span).', resolve: (c) => c.spanId }),
-    logId: t.id({ nullable: true, resolve: (c) => c.logId }),
+    logId: t.id({ nullable: true, description: 'The log correlated from; null when correlating from a trace or span ID.', resolve: (c) => c.logId }),
     from: t.field({ type: 'Timestamp', nullable: true, description: 'Trace start − window; null when the trace is unknown.', resolve: async (c, _, ctx) => (await correlationRange(ctx, c))?.from ?? null }),
     to: t.field({ type: 'Timestamp', nullable: true, description: 'Trace end + window.', resolve: async (c, _, ctx) => (await correlationRange(ctx, c))?.to ?? null }),
     trace: t.field({ type: 'Trace', nullable: true, resolve: (c, _, ctx) => correlationTrace(ctx, c) }),
@@ -59,9 +59,9 @@ builder.queryFields((t) => ({
       'Everything around a trace, from its ID, a span ID (the newest span with that ID; with Jaeger as the trace source it is looked up in FindTraces windows, by default over the last 7 days, and extensions.notes says which range was searched when it is not found), both (that span of that trace) or a log ID ' +
       '(its trace and span; alone). null when the trace, span or log is unknown to the tenant, the trace has no such span, or a log carries no trace ID.',
     args: {
-      traceId: t.arg.id(),
-      spanId: t.arg.id(),
-      logId: t.arg.id(),
+      traceId: t.arg.id({ description: '32 hex characters.' }),
+      spanId: t.arg.id({ description: '16 hex characters.' }),
+      logId: t.arg.id({ description: 'A LogRecord.id.' }),
       window: t.arg({ type: 'Duration', defaultValue: 900_000_000_000n, description: 'Around the trace; default 15 minutes.' }),
       step: t.arg({ type: 'Duration', description: 'Step of the RED series; default: the window in about 30 steps.' }),
     },

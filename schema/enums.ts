@@ -12,6 +12,7 @@ export const TemporalityEnum = builder.enumType(Temporality, {
 });
 
 export const OrderEnum = builder.enumType('Order', {
+  description: 'By time (a span’s start, a log’s time), newest or oldest first.',
   values: ['NEWEST_FIRST', 'OLDEST_FIRST'] as const,
 });
 

@@ -30,9 +30,26 @@ export const ExceptionGroupRef = builder.objectRef<ExceptionGroup>('ExceptionGro
     sampleStacktrace: t.exposeString('sampleStacktrace'),
     frames: t.exposeStringList('frames', { description: 'The normalised frames the fingerprint is made of.' }),
     series: t.field({ type: [ExceptionCountRef], description: 'Occurrences per step, oldest first; steps without any are left out.', resolve: (g) => g.series }),
-    exampleTraces: t.field({ type: ['Trace'], description: 'Traces of recent occurrences.', resolve: (g, _, ctx) => groupTraces(ctx, g) }),
-    exampleSpans: t.field({ type: ['Span'], description: 'Spans of recent occurrences (the span a log points to, for logs).', resolve: (g, _, ctx) => groupSpans(ctx, g) }),
-    exampleLogs: t.field({ type: ['LogRecord'], description: 'Recent logs of the group.', resolve: (g, _, ctx) => groupLogs(ctx, g) }),
+    // Nullable: the examples come from the trace and log backends, the group from the correlation
+    // store; a failing example backend must not null the groups (nor the whole field) with it.
+    exampleTraces: t.field({
+      type: ['Trace'],
+      nullable: true,
+      description: 'Traces of recent occurrences; null (with an error naming the backend) when the trace backend fails.',
+      resolve: (g, _, ctx) => groupTraces(ctx, g),
+    }),
+    exampleSpans: t.field({
+      type: ['Span'],
+      nullable: true,
+      description: 'Spans of recent occurrences (the span a log points to, for logs); null (with an error naming the backend) when the trace backend fails.',
+      resolve: (g, _, ctx) => groupSpans(ctx, g),
+    }),
+    exampleLogs: t.field({
+      type: ['LogRecord'],
+      nullable: true,
+      description: 'Recent logs of the group; null (with an error naming the backend) when the log backend fails.',
+      resolve: (g, _, ctx) => groupLogs(ctx, g),
+    }),
     source: t.exposeString('source', { description: 'The backend the occurrences were read from.' }),
   }),
 });
@@ -41,7 +58,7 @@ const ExceptionGroupFilter = builder.inputType('ExceptionGroupFilter', {
   fields: (t) => ({
     service: t.stringList({ description: 'Any of these services.' }),
     type: t.stringList({ description: 'Any of these exception types (exact).' }),
-    fingerprint: t.stringList(),
+    fingerprint: t.stringList({ description: 'Any of these fingerprints.' }),
     traceId: t.idList({ description: 'Only exceptions recorded in these traces.' }),
   }),
 });

@@ -16,11 +16,11 @@ export const RedPointRef = builder.objectRef<RedPoint>('RedPoint').implement({
       description: 'Entry spans (SERVER, CONSUMER) that started in the step; fractional when estimated by PromQL increase().',
     }),
     errors: t.exposeFloat('errors', { description: 'Of those, the ones with status ERROR.' }),
-    requestRate: t.exposeFloat('requestRate', { description: 'Requests per second.' }),
-    errorRate: t.exposeFloat('errorRate', { description: 'Errors per second.' }),
+    requestRate: t.exposeFloat('requestRate', { description: 'Requests per second of the step.' }),
+    errorRate: t.exposeFloat('errorRate', { description: 'Errors per second of the step.' }),
     p50Ms: t.float({ nullable: true, description: 'Duration quantiles in ms; null when the step had no request.', resolve: (p) => ms(p.p50Nano) }),
-    p95Ms: t.float({ nullable: true, resolve: (p) => ms(p.p95Nano) }),
-    p99Ms: t.float({ nullable: true, resolve: (p) => ms(p.p99Nano) }),
+    p95Ms: t.float({ nullable: true, description: 'As p50Ms.', resolve: (p) => ms(p.p95Nano) }),
+    p99Ms: t.float({ nullable: true, description: 'As p50Ms.', resolve: (p) => ms(p.p99Nano) }),
   }),
 });
 
@@ -32,23 +32,26 @@ const totals = {
 export const RedSeriesRef = builder.objectRef<RedSeries & { source?: string }>('RedSeries').implement({
   description: 'Rate, errors and duration of one service over a window, per step and in total.',
   fields: (t) => ({
-    service: t.exposeString('service'),
+    service: t.exposeString('service', { description: 'service.name.' }),
     source: t.string({
       description: 'The backend the series came from, e.g. "duckdb (derived from spans)" or "prometheus".',
       resolve: (s, _, ctx) => s.source ?? ctx.stores.correlation?.red.backend ?? 'unknown',
     }),
     ...instantFields(t, 'from', (s) => s.range.from),
     ...instantFields(t, 'to', (s) => s.range.to),
-    stepMs: t.float({ resolve: (s) => nsToMs(s.stepNano) }),
+    stepMs: t.float({ description: 'The step of `points`, in milliseconds.', resolve: (s) => nsToMs(s.stepNano) }),
     points: t.field({ type: [RedPointRef], description: 'Every step, oldest first; empty steps have 0 requests.', resolve: (s) => s.points }),
     requests: t.float({ description: 'Over the whole window.', resolve: totals.requests }),
-    errors: t.float({ resolve: (s) => s.total.errors }),
-    requestRate: t.float({ resolve: (s) => s.total.requestRate }),
-    errorRate: t.float({ resolve: (s) => s.total.errorRate }),
+    errors: t.float({ description: 'Of those, the ones with status ERROR.', resolve: (s) => s.total.errors }),
+    requestRate: t.float({
+      description: 'Requests per second over the window; a window shorter than the step counts as one step, as its only point does.',
+      resolve: (s) => s.total.requestRate,
+    }),
+    errorRate: t.float({ description: 'Errors per second, over the window as requestRate.', resolve: (s) => s.total.errorRate }),
     errorRatio: t.float({ description: 'errors / requests; 0 without requests.', resolve: (s) => totals.errorRatio(s.total) }),
-    p50Ms: t.float({ nullable: true, resolve: (s) => ms(s.total.p50Nano) }),
-    p95Ms: t.float({ nullable: true, resolve: (s) => ms(s.total.p95Nano) }),
-    p99Ms: t.float({ nullable: true, resolve: (s) => ms(s.total.p99Nano) }),
+    p50Ms: t.float({ nullable: true, description: 'Duration quantiles over the whole window in ms; null without requests.', resolve: (s) => ms(s.total.p50Nano) }),
+    p95Ms: t.float({ nullable: true, description: 'As p50Ms.', resolve: (s) => ms(s.total.p95Nano) }),
+    p99Ms: t.float({ nullable: true, description: 'As p50Ms.', resolve: (s) => ms(s.total.p99Nano) }),
   }),
 });
 

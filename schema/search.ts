@@ -101,7 +101,7 @@ builder.queryFields((t) => ({
       "tenant's items that pass the filter; keyword matches are blended in (see SearchHit.score). GW_BACKEND_UNAVAILABLE when the model cannot load.",
     args: {
       text: t.arg.string({ required: true }),
-      signals: t.arg({ type: [SearchSignalEnum], description: 'Default [SPAN, LOG].' }),
+      signals: t.arg({ type: [SearchSignalEnum], defaultValue: ['SPAN', 'LOG'], description: 'At least one.' }),
       filter: t.arg({ type: SearchFilterRef }),
       limit: t.arg.int({ defaultValue: 10, description: LIMIT }),
       exact: t.arg.boolean({ defaultValue: false, description: 'Rank every candidate exactly instead of using the ANN index (also automatic when the filter leaves few).' }),

@@ -30,7 +30,7 @@ builder.objectType('Span', {
     ...instantFields(t, 'endTime', (s) => s.endTimeUnixNano),
     ...durationFields(t, spanDuration),
     status: t.field({ type: 'SpanStatus', resolve: (s) => s.status }),
-    traceState: t.exposeString('traceState'),
+    traceState: t.exposeString('traceState', { description: 'W3C tracestate as sent; empty when none.' }),
     flags: flagsField(t, (x) => x.flags),
     ...attributeFields(t, (s) => s.attributes),
     events: t.field({ type: ['SpanEvent'], extensions: { recordPart: true }, resolve: (s) => s.events }), // query cost: src/server/query-cost.ts
@@ -64,22 +64,24 @@ builder.objectType('Span', {
       args: redWindowArgs,
       resolve: (s, args, ctx) => spanMetrics(ctx, s, args),
     }),
-    trace: t.field({ type: 'Trace', nullable: true, resolve: (s, _, ctx) => loadTrace(ctx, s.traceId) }),
+    trace: t.field({ type: 'Trace', nullable: true, description: 'The whole trace the span belongs to.', resolve: (s, _, ctx) => loadTrace(ctx, s.traceId) }),
   }),
 });
 
 builder.objectType('SpanEdge', {
+  description: 'One span of a page and its cursor.',
   fields: (t) => ({
     node: t.field({ type: 'Span', resolve: (e) => e.node }),
-    cursor: t.exposeString('cursor'),
+    cursor: t.exposeString('cursor', { description: 'Pass as `after` (with the same order) for the spans after this one.' }),
   }),
 });
 
 builder.objectType('SpanConnection', {
+  description: 'A page of spans (a Relay connection, paged forward).',
   fields: (t) => ({
     edges: t.field({ type: ['SpanEdge'], resolve: (p) => p.items }),
     nodes: t.field({ type: ['Span'], description: 'The edges’ nodes, for clients that do not page.', resolve: (p) => p.items.map((e) => e.node) }),
-    pageInfo: t.field({ type: 'PageInfo', resolve: (p) => ({ hasNextPage: p.hasNextPage, endCursor: p.endCursor }) }),
+    pageInfo: t.field({ type: 'PageInfo', resolve: (p) => p }),
   }),
 });
 
@@ -100,7 +102,7 @@ builder.queryFields((t) => ({
     type: 'Span',
     nullable: true,
     description: 'One span across all time; null when unknown.',
-    args: { traceId: t.arg.id({ required: true }), spanId: t.arg.id({ required: true }) },
+    args: { traceId: t.arg.id({ required: true, description: '32 hex characters.' }), spanId: t.arg.id({ required: true, description: '16 hex characters.' }) },
     resolve: (_, { traceId, spanId }, ctx) => getSpan(ctx, traceId, spanId),
   }),
 }));

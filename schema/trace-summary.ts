@@ -13,7 +13,7 @@ builder.objectType('TraceSummary', {
     spanCount: t.exposeInt('spanCount'),
     errorCount: t.exposeInt('errorCount'),
     services: t.exposeStringList('services'),
-    trace: t.field({ type: 'Trace', nullable: true, resolve: (s, _, ctx) => loadTrace(ctx, s.traceId) }),
+    trace: t.field({ type: 'Trace', nullable: true, description: 'All of the trace; null when it is no longer stored.', resolve: (s, _, ctx) => loadTrace(ctx, s.traceId) }),
   }),
 });
 

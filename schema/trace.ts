@@ -14,7 +14,8 @@ builder.objectType('Trace', {
     span: t.field({
       type: 'Span',
       nullable: true,
-      args: { spanId: t.arg.id({ required: true }) },
+      description: 'The span of this trace with this ID; null when the trace has none.',
+      args: { spanId: t.arg.id({ required: true, description: '16 hex characters.' }) },
       resolve: (trace, { spanId }) => traceSpan(trace, spanId),
     }),
     rootSpan: t.field({

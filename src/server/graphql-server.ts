@@ -29,6 +29,7 @@ import { type RefusalDelay, holdHttpRefusal, noRefusalDelay, refusalDue } from '
 import { FrameFlusher, compiledSubscriptionsPlugin, type FlushIntervals } from './compiled-subscriptions.ts';
 import { compiledQueriesPlugin } from './compiled-queries.ts';
 import { boundedParserCache, validDocumentsPlugin } from './document-cache.ts';
+import { variableErrorCodePlugin } from './variable-errors.ts';
 import {
   DeadlineError,
   armorPlugin,
@@ -343,6 +344,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       queryNotesPlugin,
       mutationScopePlugin,
       persistedQueriesPlugin(limits.persistedQueries, limits.maxQueryBytes, (ctx) => principalOf((ctx as { req?: object }).req).tenant),
+      variableErrorCodePlugin,
       queryTextLimitPlugin(limits.maxQueryBytes),
       armorPlugin(limits),
       costLimitPlugin(limits, cost),

@@ -15,6 +15,7 @@ import type { LimitsConfig } from '../config/security.ts';
 import { GatewayError } from '../errors.ts';
 import { queryCost } from './query-cost.ts';
 import { RateLimitedError, type TenantRateLimit, createTenantRateLimit } from '../limits/tenant-rate-limit.ts';
+import { REMEMBERED_TENANTS } from '../tenant.ts';
 
 type GraphQLLimits = LimitsConfig['graphql'];
 
@@ -23,15 +24,47 @@ function tooLarge(message: string, status = 400): GatewayError {
   return new GatewayError('GW_QUERY_TOO_LARGE', message, { http: { status, spec: false } });
 }
 
+/** Texts one tenant's persisted queries may hold, whatever `persistedQueries` allows in entries. */
+export const PERSISTED_QUERY_TENANT_BYTES = 8 * 1024 * 1024;
+/**
+ * Texts all tenants' persisted queries may hold (the old shared cache's worst case: 1,000 texts of
+ * 64 KiB); past it, the least recently active tenants' caches are dropped whole.
+ */
+export const PERSISTED_QUERY_TOTAL_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A miss asks the client to send the text: 404, as Apollo Router answers (Apollo Client before
+ * 3.7.16 turned persisted queries off for good after a 400 or 500, never after a 404; it and urql
+ * read the error from the body whatever the status). The GraphQL-over-HTTP spec wants a 4xx for a
+ * response without data under application/graphql-response+json. `no-store`: a CDN in front of
+ * hash-only GETs must not keep the miss, or every client is told "not found" until it expires.
+ */
+function persistedQueryNotFound(): GraphQLError {
+  return new GraphQLError('PersistedQueryNotFound', {
+    extensions: { code: 'PERSISTED_QUERY_NOT_FOUND', http: { status: 404, headers: { 'cache-control': 'no-store' } } },
+  });
+}
+
 /**
  * Apollo's automatic persisted queries (`extensions.persistedQuery.sha256Hash`, also over GET):
  * a hash alone runs the cached text or answers PersistedQueryNotFound; hash + text stores it.
- * The cache is per tenant, so one tenant cannot learn which queries another one runs. A text over
- * maxQueryBytes is refused before it is stored: the size check runs after this plugin (so that it
- * also sees texts found by hash), and the body may be up to maxBodyBytes.
+ * Each tenant has its own LRU of `size` entries (and PERSISTED_QUERY_TENANT_BYTES), so one tenant
+ * can neither evict another's queries nor learn from its own evictions how many others registered.
+ * The tenants are an LRU too, bounded by REMEMBERED_TENANTS and PERSISTED_QUERY_TOTAL_BYTES: only
+ * that many tenants' worth of texts, all active, drop the least recently active tenant's cache. A
+ * text over maxQueryBytes is refused before it is stored: the size check runs after this plugin (so
+ * that it also sees texts found by hash), and the body may be up to maxBodyBytes.
  */
 export function persistedQueriesPlugin(size: number, maxQueryBytes: number, tenantOf: (serverContext: object) => string): Plugin {
-  const cache = new LRUCache<string, string>({ max: Math.max(1, size) });
+  const tenants = new LRUCache<string, LRUCache<string, string>>({
+    max: REMEMBERED_TENANTS,
+    maxSize: PERSISTED_QUERY_TOTAL_BYTES,
+    // Stored again after each registration, so a tenant counts the bytes it holds now (at least 1).
+    sizeCalculation: (queries) => Math.max(1, queries.calculatedSize),
+  });
+  const cacheOf = (tenant: string) =>
+    tenants.get(tenant) ??
+    new LRUCache<string, string>({ max: Math.max(1, size), maxSize: PERSISTED_QUERY_TENANT_BYTES, sizeCalculation: (query) => Math.max(1, Buffer.byteLength(query)) });
   return {
     onParams({ params, setParams, context }) {
       const ext = (params.extensions as { persistedQuery?: { version?: unknown; sha256Hash?: unknown } } | undefined)?.persistedQuery;
@@ -41,7 +74,7 @@ export function persistedQueriesPlugin(size: number, maxQueryBytes: number, tena
           extensions: { code: 'GW_BAD_ARGUMENT', http: { status: 400 } },
         });
       }
-      const key = `${tenantOf(context)}\u0000${ext.sha256Hash}`;
+      const tenant = tenantOf(context);
       if (typeof params.query === 'string' && params.query !== '') {
         const tooLong = checkQueryText(params.query, maxQueryBytes);
         if (tooLong) throw tooLong;
@@ -49,11 +82,15 @@ export function persistedQueriesPlugin(size: number, maxQueryBytes: number, tena
         if (actual !== ext.sha256Hash) {
           throw new GraphQLError('provided sha does not match query', { extensions: { code: 'PERSISTED_QUERY_HASH_MISMATCH', http: { status: 400 } } });
         }
-        cache.set(key, params.query);
+        const queries = cacheOf(tenant);
+        queries.set(ext.sha256Hash, params.query);
+        // lru-cache keeps an entry's size when the same value is set again: delete, then set.
+        tenants.delete(tenant);
+        tenants.set(tenant, queries);
         return;
       }
-      const query = cache.get(key);
-      if (query === undefined) throw new GraphQLError('PersistedQueryNotFound', { extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } });
+      const query = tenants.get(tenant)?.get(ext.sha256Hash);
+      if (query === undefined) throw persistedQueryNotFound();
       setParams({ ...params, query });
     },
   };

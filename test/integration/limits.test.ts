@@ -28,7 +28,7 @@ describe('GraphQL limits', () => {
   let gw: TestGateway;
   before(async () => {
     gw = await startGateway({
-      limits: { graphql: { maxDepth: 5, maxAliases: 3, maxTokens: 300, maxCost: 5000, maxQueryBytes: 4000, maxBodyBytes: 20_000, defaultListSize: 10 } },
+      limits: { graphql: { maxDepth: 5, maxAliases: 3, maxTokens: 300, maxCost: 5000, maxQueryBytes: 4000, maxBodyBytes: 20_000, defaultListSize: 10, persistedQueries: 5 } },
     });
   });
   after(() => gw.stop());
@@ -235,6 +235,7 @@ describe('GraphQL limits', () => {
       );
     const miss = await get(`${gw.graphqlUrl}?extensions=${ext}`);
     assert.deepEqual(miss.errors, [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }]);
+    assert.equal(miss.status, 404);
     const reg = await get(`${gw.graphqlUrl}?query=${encodeURIComponent(query)}&extensions=${ext}`);
     assert.deepEqual(reg.data, { services: [] });
     const hit = await get(`${gw.graphqlUrl}?extensions=${ext}`);
@@ -259,6 +260,59 @@ describe('GraphQL limits', () => {
     assert.match(messageOf(stored), /query text of 10013 bytes exceeds limits\.graphql\.maxQueryBytes of 4000/);
     const byHash = await post(JSON.stringify({ extensions: bigExt }));
     assert.equal(messageOf(byHash), 'PersistedQueryNotFound');
+  });
+  test('a persisted-query miss is 404 with Cache-Control: no-store; the Apollo Client and urql sequences still recover', async () => {
+    const query = 'query Services { services }';
+    const hash = createHash('sha256').update(query).digest('hex');
+    // Apollo Client 3/4 with useGETForHashedQueries: GET hash-only (with its clientLibrary extension),
+    // then, on PERSISTED_QUERY_NOT_FOUND, a POST with the text; the next GET hash-only is a hit.
+    const extensions = { clientLibrary: { name: '@apollo/client', version: '3.13.8' }, persistedQuery: { version: 1, sha256Hash: hash } };
+    const apolloGet = `${gw.graphqlUrl}?operationName=Services&variables=%7B%7D&extensions=${encodeURIComponent(JSON.stringify(extensions))}`;
+    const accept = 'application/graphql-response+json,application/json;q=0.9';
+    for (const a of [accept, 'application/json']) {
+      const miss = await fetch(apolloGet, { headers: { accept: a } });
+      assert.equal(miss.status, 404, a);
+      assert.equal(miss.headers.get('cache-control'), 'no-store', a);
+      assert.deepEqual(((await miss.json()) as { errors: unknown }).errors, [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }]);
+    }
+    const retry = await fetch(gw.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept },
+      body: JSON.stringify({ operationName: 'Services', variables: {}, extensions, query }),
+    });
+    assert.equal(retry.status, 200);
+    assert.deepEqual(await retry.json(), { data: { services: [] } });
+    const hit = await fetch(apolloGet, { headers: { accept } });
+    assert.equal(hit.status, 200);
+    assert.deepEqual(await hit.json(), { data: { services: [] } });
+
+    // urql's persistedExchange with preferGetForPersistedQueries: GET hash-only, then GET with the text.
+    const urqlQuery = '{ services u: services }';
+    const urqlExt = encodeURIComponent(JSON.stringify({ persistedQuery: { version: 1, sha256Hash: createHash('sha256').update(urqlQuery).digest('hex') } }));
+    const urqlMiss = await fetch(`${gw.graphqlUrl}?extensions=${urqlExt}`, { headers: { accept: 'application/graphql-response+json, application/json' } });
+    assert.equal(urqlMiss.status, 404);
+    assert.equal(((await urqlMiss.json()) as { errors: { message: string }[] }).errors[0]!.message, 'PersistedQueryNotFound');
+    const urqlRetry = await fetch(`${gw.graphqlUrl}?query=${encodeURIComponent(urqlQuery)}&extensions=${urqlExt}`, { headers: { accept: 'application/graphql-response+json, application/json' } });
+    assert.deepEqual(await urqlRetry.json(), { data: { services: [], u: [] } });
+  });
+
+  test('persisted queries are bounded per tenant: another tenant registering many cannot evict (or count) a tenant’s own', async () => {
+    const register = async (tenant: string, query: string) => {
+      const sha256Hash = createHash('sha256').update(query).digest('hex');
+      const r = await post(JSON.stringify({ query, extensions: { persistedQuery: { version: 1, sha256Hash } } }), { 'x-scope-orgid': tenant });
+      assert.equal(r.status, 200, JSON.stringify(r));
+      return sha256Hash;
+    };
+    const byHash = (tenant: string, sha256Hash: string) => post(JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash } } }), { 'x-scope-orgid': tenant });
+    const mine = await register('apq-a', '{ services } # a');
+    // persistedQueries is 5 in this gateway: B fills its own 5 and more.
+    for (let i = 0; i < 12; i++) await register('apq-b', `{ __typename } # b-${i}`);
+    assert.deepEqual((await byHash('apq-a', mine)).data, { services: [] }, 'A’s query survives B’s registrations');
+    // Within a tenant the cache is an LRU of persistedQueries entries.
+    const own = [];
+    for (let i = 0; i < 6; i++) own.push(await register('apq-a', `{ __typename } # a-${i}`));
+    assert.equal(messageOf(await byHash('apq-a', mine)), 'PersistedQueryNotFound', 'A’s own sixth registration evicts its oldest');
+    assert.deepEqual((await byHash('apq-a', own[5]!)).data, { __typename: 'Query' });
   });
 });
 

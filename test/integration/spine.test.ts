@@ -454,6 +454,36 @@ describe('spine: OTLP in → DuckDB → GraphQL out', () => {
     assert.equal(unknown.trace, null);
   });
 
+  test('variables that do not fit their type are 400 with GW_BAD_ARGUMENT, over HTTP and graphql-ws; Timestamp keeps its own code', async () => {
+    const cases: [string, Record<string, unknown>, string, RegExp][] = [
+      ['query($n: Int) { traces(limit: $n) { traceId } }', { n: 'x' }, 'GW_BAD_ARGUMENT', /^Variable "\$n" got invalid value "x"; Int cannot represent/],
+      ['query($id: ID!) { trace(traceId: $id) { traceId } }', {}, 'GW_BAD_ARGUMENT', /^Variable "\$id" of required type "ID!" was not provided/],
+      ['query($from: Timestamp!) { traces(filter: { from: $from }) { traceId } }', { from: 'yesterday' }, 'GW_BAD_TIME_RANGE', /Timestamp "yesterday" is invalid/],
+    ];
+    const ws = createClient({ url: gw.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0 });
+    try {
+      for (const [query, variables, code, message] of cases) {
+        for (const accept of ['application/json', 'application/graphql-response+json']) {
+          const r = await gql(gw.graphqlUrl, query, variables, { accept });
+          assert.equal(r.status, 400, `${query} (${accept})`);
+          assert.equal(r.errors?.[0]?.extensions?.code, code, `${query} (${accept}) → ${JSON.stringify(r.errors)}`);
+          assert.match(r.errors?.[0]?.message ?? '', message);
+        }
+        const errors = await new Promise<readonly { message: string; extensions?: Record<string, unknown> }[]>((resolve, reject) => {
+          let got: readonly { message: string; extensions?: Record<string, unknown> }[] = [];
+          ws.subscribe({ query, variables }, {
+            next: (v) => (got = (v.errors ?? []) as typeof got),
+            error: (e) => (Array.isArray(e) ? resolve(e as typeof got) : reject(e as Error)),
+            complete: () => resolve(got),
+          });
+        });
+        assert.equal(errors[0]?.extensions?.code, code, `graphql-ws ${query} → ${JSON.stringify(errors)}`);
+      }
+    } finally {
+      await ws.dispose();
+    }
+  });
+
   test('bad OTLP input is refused with the right status and loses nothing already stored', async () => {
     const s = sent.get('http-json')!;
     const post = (path: string, body: Buffer | string, headers: Record<string, string>) =>

@@ -90,7 +90,9 @@ export function createRedStore(db: Db): RedMetricsStore {
           const row = found?.steps.get(s);
           points.push(row ? toPoint(row, t, stepSeconds) : emptyPoint(t));
         }
-        const rangeSeconds = Math.max(Number(key.range.to - key.range.from) / NS_PER_S, 1e-9);
+        // A range shorter than its step (an empty one too: a rate over no time is undefined) is
+        // read as one step, the time its only point covers, so the total says what the point says.
+        const rangeSeconds = Math.max(Number(key.range.to - key.range.from) / NS_PER_S, stepSeconds);
         const { timeUnixNano: _, ...total } = found?.total ? toPoint(found.total, key.range.from, rangeSeconds) : emptyPoint(key.range.from);
         return { service: key.service, range: key.range, stepNano: key.stepNano, points, total };
       });

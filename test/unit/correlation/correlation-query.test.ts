@@ -7,6 +7,9 @@ import { edgeStats, nodeStats } from '../../../resolvers/service-graph.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
 import { createElasticsearchLogStore } from '../../../src/stores/elasticsearch/index.ts';
+import { createJaegerTraceStore } from '../../../src/stores/jaeger/index.ts';
+import { createContextFactory } from '../../../resolvers/context.ts';
+import { exemplarTraces } from '../../../resolvers/alerts.ts';
 import { attrs, log, metricPoint, numberPoint, resource, span, spanId, traceId, MS, SEC, T0 } from '../../helpers/telemetry-builders.ts';
 import { harnessFor, type Harness } from '../resolvers/harness.ts';
 import { logs, otherTenantSpans, REQUESTS, spanOf, spans, startOf, TENANT, traceOf } from './shop-fixture.ts';
@@ -125,6 +128,19 @@ describe('correlation walks batch every backend call per level', () => {
     assert.equal(calls('exceptions.exceptionOccurrences'), 1);
     assert.equal(calls('traces.getTraces'), 1);
     assert.equal(calls('logs.getLogs'), 1);
+  });
+});
+
+describe('rates over an empty range', () => {
+  test('one request at the instant of a zero-length range is 1 per second in the series, its point and the service graph, not 1e9', async () => {
+    const t = startOf(2); // the frontend's entry span starts here
+    const [series] = await store.correlation.red.redSeries(TENANT, [{ service: 'frontend', range: { from: t, to: t }, stepNano: SEC }]);
+    assert.equal(series!.total.requests, 1);
+    assert.deepEqual([series!.total.requestRate, series!.points.map((p) => p.requestRate)], [1, [1]]);
+    const r = await h.run('query($t: Timestamp!) { serviceGraph(from: $t, to: $t) { nodes { id requests requestRate errorRate mainStat } } }', { t: String(t) }, TENANT);
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    const nodes = (r.data as { serviceGraph: { nodes: { id: string }[] } }).serviceGraph.nodes;
+    assert.deepEqual(nodes.find((n) => n.id === 'frontend'), { id: 'frontend', requests: 1, requestRate: 1, errorRate: 0, mainStat: '1.00 req/s' });
   });
 });
 
@@ -280,6 +296,42 @@ describe('a failing backend nulls only its own field', () => {
     } finally {
       await esLogs.close();
     }
+  });
+  test('with traces read from a failing Jaeger, exception groups keep their groups; only the trace examples are null', async () => {
+    const jaeger = createJaegerTraceStore({ baseUrl: deadUrl, logger: silentLogger(), timeoutMs: 2000 });
+    const broken = harnessFor({ traces: jaeger, logs: store.logs, metrics: store.metrics, catalog: store.catalog, correlation: store.correlation });
+    const r = await broken.run(
+      `query($from: Timestamp!, $to: Timestamp!) {
+        exceptionGroups(from: $from, to: $to) { type count exampleTraces { traceId } exampleSpans { spanId } exampleLogs { severityText } }
+      }`,
+      vars,
+      TENANT,
+    );
+    const groups = (r.data as { exceptionGroups: { type: string; count: number; exampleTraces: unknown; exampleSpans: unknown; exampleLogs: unknown[] }[] | null }).exceptionGroups;
+    assert.ok(groups, JSON.stringify(r));
+    assert.deepEqual(groups.map((g) => [g.type, g.count, g.exampleTraces, g.exampleSpans]), [
+      ['java.lang.IllegalStateException', 4, null, null],
+      ['java.util.concurrent.TimeoutException', 1, null, null],
+    ]);
+    assert.equal(groups[0]!.exampleLogs.length, 2, 'logs come from DuckDB, which answers');
+    assert.deepEqual(
+      [...new Set((r.errors ?? []).map((e) => `${e.path?.slice(2).join('.')} ${String(e.extensions?.code)} ${String(e.extensions?.backend)}`))].sort(),
+      ['exampleSpans GW_BACKEND_UNAVAILABLE jaeger', 'exampleTraces GW_BACKEND_UNAVAILABLE jaeger'],
+    );
+  });
+
+  test('an alert evidence’s traces from a failing Jaeger are an error, not a silently empty list', async () => {
+    const jaeger = createJaegerTraceStore({ baseUrl: deadUrl, logger: silentLogger(), timeoutMs: 2000 });
+    const ctx = createContextFactory({ traces: jaeger, logs: store.logs, metrics: store.metrics, catalog: store.catalog })(TENANT);
+    const exemplar = { traceId: traceOf(3), spanId: spanOf(3, 5), error: true, durationNano: 1_000_000n };
+    await assert.rejects(exemplarTraces(ctx, [exemplar], 5), (err: Error & { extensions?: Record<string, unknown> }) => {
+      assert.equal(err.extensions?.code, 'GW_BACKEND_UNAVAILABLE');
+      assert.equal(err.extensions?.backend, 'jaeger');
+      return true;
+    });
+    // The same call on the stored traces answers them.
+    const ok = createContextFactory({ traces: store.traces, logs: store.logs, metrics: store.metrics, catalog: store.catalog })(TENANT);
+    assert.deepEqual((await exemplarTraces(ok, [exemplar], 5)).map((t) => t.traceId), [traceOf(3)]);
   });
 });
 

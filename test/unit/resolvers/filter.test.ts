@@ -148,6 +148,23 @@ describe('toStoreFilter', () => {
     rejects(() => toStoreFilter({ attributes: [{ key: '', eq: 'x' }] }, 'spans', NOW), 'GW_BAD_FILTER', /key must not be empty/);
   });
 
+  test('a regex RE2 cannot take is GW_BAD_FILTER naming its condition, refused before any store runs it', () => {
+    rejects(
+      () => toStoreFilter({ attributes: [{ key: 'a', eq: 'x' }, { key: 'b', regex: '(' }] }, 'spans', NOW),
+      'GW_BAD_FILTER',
+      /^filter\.attributes\[1\] \(key "b"\)\.regex: invalid regex "\(": missing \)/,
+    );
+    rejects(
+      () => toStoreFilter({ or: [{ attributes: [{ key: 'c', regex: 'a(?=b)' }] }] }, 'logs', NOW),
+      'GW_BAD_FILTER',
+      /^filter\.or\[0\]\.attributes\[0\] \(key "c"\)\.regex: invalid regex .*lookahead/,
+    );
+    // RE2 syntax that JavaScript lacks is accepted.
+    for (const regex of ['(?i)/PAY', '[[:alpha:]]+', '(?P<id>\\d+)', '\\Qa.b\\E']) {
+      assert.doesNotThrow(() => toStoreFilter({ attributes: [{ key: 'a', regex }] }, 'spans', NOW), regex);
+    }
+  });
+
   test('a field that does not apply to the signal is GW_BAD_FILTER', () => {
     rejects(() => toStoreFilter({ kind: [SpanKind.SERVER] }, 'logs', NOW), 'GW_BAD_FILTER', /filter\.kind: does not apply to logs/);
     rejects(() => toStoreFilter({ minDuration: 1n }, 'logs', NOW), 'GW_BAD_FILTER', /filter\.minDuration: does not apply to logs/);
