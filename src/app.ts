@@ -32,6 +32,7 @@ import type { SearchIndexer } from './search/indexer.ts';
 import { createSecurity, limitsProcessorFactory, memoryLimiterProcessorFactory, redactionProcessorFactory, withSecurityProcessors } from './server/security.ts';
 import { openingWriter } from './startup/opening-writer.ts';
 import { openGraphQLListener, type GraphQLListener } from './server/graphql-listener.ts';
+import type { TlsReload } from './server/tls.ts';
 import { deferred } from '../ingest/helpers/deferred.ts';
 import { readSettingFile } from './config/setting-values.ts';
 
@@ -505,10 +506,10 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         log.error({ err: (err as Error).message }, 'the config did not load; nothing from it was applied');
       }
     }
-    let tls: 'renewed' | 'unchanged' | 'off' = 'off';
+    let tls: TlsReload | 'off' = 'off';
     try {
       const listenerTls = security.graphqlListener.tls;
-      if (listenerTls) tls = listenerTls.reload() ? 'renewed' : 'unchanged';
+      if (listenerTls) tls = listenerTls.reload();
     } catch (err) {
       log.warn({ err }, 'reloading the TLS files failed');
     }

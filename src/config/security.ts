@@ -68,7 +68,7 @@ export interface LimitsConfig {
     concurrentPerTenant: number;
     /** Deadline of one GraphQL request; running DuckDB queries are interrupted when it passes (0 = none). */
     timeoutMs: number;
-    /** Automatic persisted queries (Apollo protocol) cached per tenant; 0 entries = off. */
+    /** Automatic persisted queries (Apollo protocol): entries per tenant (each tenant its own LRU, 8 MiB of text at most); 0 = off. */
     persistedQueries: number;
     /**
      * Query text, in bytes, whose parsed documents are kept for reuse (all tenants); parse errors get
@@ -163,9 +163,9 @@ export interface TlsConfig {
   /** PEM files; both set = every listener (GraphQL, OTLP gRPC and HTTP) serves TLS only. */
   certFile: string;
   keyFile: string;
-  /** CA bundle for client certificates on the OTLP listeners (mutual TLS). */
+  /** CA bundle for client certificates on the OTLP listeners (mutual TLS); needs requireClientCert. */
   clientCaFile: string;
-  /** With clientCaFile: refuse OTLP clients without a certificate signed by it. */
+  /** With clientCaFile (both or neither): refuse OTLP clients without a certificate signed by it. */
   requireClientCert: boolean;
   /** How often the files are looked at for a change (renewed certificates are served without a restart); 0 = read once. */
   reloadIntervalMs: number;
@@ -211,6 +211,8 @@ export function defaultTlsConfig(): TlsConfig {
 
 /** limits.refusalDelay.maxMs at most: a longer hold outlasts most clients' request timeouts (the OTel exporters' is 10 s). */
 const MAX_REFUSAL_DELAY_MS = 60_000;
+/** The longest delay a node timer takes (2^31 − 1 ms); a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const MODES = ['none', 'apiKey', 'jwt', 'apiKey+jwt'];
 /** What hashApiKey writes (src/auth/api-keys.ts). */
 export const SCRYPT_HASH_BYTES = 32;
@@ -267,5 +269,12 @@ export function validateSecurityConfig(cfg: { auth: AuthConfig; limits: LimitsCo
   if (Boolean(tls.certFile) !== Boolean(tls.keyFile)) throw new ConfigError('tls: set both certFile and keyFile, or neither');
   if ((tls.clientCaFile || tls.requireClientCert) && !tls.certFile) throw new ConfigError('tls.clientCaFile: mutual TLS needs tls.certFile and tls.keyFile');
   if (tls.requireClientCert && !tls.clientCaFile) throw new ConfigError('tls.requireClientCert: needs tls.clientCaFile');
-  if (!Number.isInteger(tls.reloadIntervalMs) || tls.reloadIntervalMs < 0) throw new ConfigError(`tls.reloadIntervalMs: expected an integer of 0 or more (actual: ${tls.reloadIntervalMs})`);
+  // The OTel Collector's client_ca_file alone requires and verifies client certificates; here a CA
+  // without requireClientCert would verify nothing, so it is refused rather than silently ignored.
+  if (tls.clientCaFile && !tls.requireClientCert) {
+    throw new ConfigError('tls.clientCaFile: mutual TLS requires and verifies client certificates: set tls.requireClientCert: true as well (teleql has no optional client certificates), or remove tls.clientCaFile');
+  }
+  if (!Number.isInteger(tls.reloadIntervalMs) || tls.reloadIntervalMs < 0 || tls.reloadIntervalMs > MAX_TIMER_MS) {
+    throw new ConfigError(`tls.reloadIntervalMs: expected an integer from 0 to ${MAX_TIMER_MS} (a timer's maximum, about 24.8 days; actual: ${tls.reloadIntervalMs})`);
+  }
 }

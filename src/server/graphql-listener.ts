@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { type ConnectionCaps, type ConnectionLimits, applyHttpTimeouts, defaultConnectionLimits, httpServerOptions } from './connection-limits.ts';
 import { hostPort, listen } from './listen.ts';
 import type { ErrorCode } from '../errors.ts';
-import type { ListenerTls } from './tls.ts';
+import { type ListenerTls, tlsHandshakeOptions } from './tls.ts';
 
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -74,7 +74,7 @@ export async function openGraphQLListener(opts: GraphQLListenerOptions): Promise
   const connections = opts.connections ?? defaultConnectionLimits();
   const serverOptions = httpServerOptions(connections);
   const dispatch: RequestListener = (req, res) => handler(req, res);
-  const server: Server = opts.tls ? createHttpsServer({ ...opts.tls.server, ...serverOptions }, dispatch) : createServer(serverOptions, dispatch);
+  const server: Server = opts.tls ? createHttpsServer({ ...opts.tls.server, ...serverOptions, ...tlsHandshakeOptions(connections) }, dispatch) : createServer(serverOptions, dispatch);
   if (opts.tls) opts.tls.follow(server as HttpsServer, 'graphql');
   applyHttpTimeouts(server, connections);
   opts.connectionCaps?.apply(server, 'graphql', opts.tls ? 'close' : 'http503');

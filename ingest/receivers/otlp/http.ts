@@ -14,7 +14,7 @@ import { nodeHeaders } from '../../../src/auth/types.ts';
 import { wildcardRegExp } from '../../../src/model/patterns.ts';
 import { type ConnectionCaps, type ConnectionLimits, applyHttpTimeouts, httpServerOptions } from '../../../src/server/connection-limits.ts';
 import { type RefusalDelay, holdHttpRefusal } from '../../../src/limits/refusal-delay.ts';
-import type { ListenerTls } from '../../../src/server/tls.ts';
+import { type ListenerTls, tlsHandshakeOptions } from '../../../src/server/tls.ts';
 import { RequestBodyError, SUPPORTED_ENCODINGS, SUPPORTED_ENCODINGS_TEXT, contentEncoding, declaredLength, readRequestBody } from '../../../src/server/request-body.ts';
 
 const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/logs': 'logs', '/v1/metrics': 'metrics' };
@@ -58,7 +58,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningS
     });
   };
   const serverOptions = httpServerOptions(opts.connections);
-  const server = opts.tls ? https.createServer({ ...opts.tls.http, ...serverOptions }, listener) : http.createServer(serverOptions, listener);
+  const server = opts.tls ? https.createServer({ ...opts.tls.http, ...serverOptions, ...tlsHandshakeOptions(opts.connections) }, listener) : http.createServer(serverOptions, listener);
   if (opts.tls) opts.tls.follow(server as https.Server, 'otlp');
   applyHttpTimeouts(server, opts.connections);
   opts.connectionCaps?.apply(server, opts.listenerName ?? 'otlp/http', opts.tls ? 'close' : 'http503');

@@ -136,7 +136,8 @@ export function createSpanmetricsRedStore(opts: SpanmetricsRedOptions): RedMetri
           p99Nano: requests > 0 ? quantile(byFigure[4]!.get(s)) : null,
         };
       });
-      const rangeSeconds = Math.max(seconds(range.to - range.from), 1e-9);
+      // At least one step, as the DuckDB RED store: a zero-length range is not a rate of 1e9/s.
+      const rangeSeconds = Math.max(seconds(range.to - range.from), stepSeconds);
       const requests = totals[0] ?? 0;
       const errors = totals[1] ?? 0;
       out.set(service, {
