@@ -343,8 +343,14 @@ export function matchesLog(log: LogRecord, filter: TelemetryFilter): boolean {
 //    (--enable-experimental-regexp-engine-on-excessive-backtracks, set below). That engine cannot
 //    take the `i` or `u` flag, lookaround, or large counted repetition, so (?i) is translated into
 //    character classes and no `u` flag is ever used.
-// 3. What the linear engine still cannot take, nested repetition together with a counted
-//    repetition above 8 (`(a{1,20})+`), is refused with a BAD_QUERY.
+// 3. A pattern that could backtrack badly — nested repetition (`(a+)+`), or two or more
+//    repetitions of variable length (`a?a?a?…`, `.{0,50}.{0,50}x`: polynomial in the value's
+//    length, one degree per repetition) — must be one V8's linear engine can run, asked of V8
+//    itself by compiling it with the `l` flag (its limits on nesting and counts are its own: four
+//    nested `+` pass, five do not; `(a{1,20})+` does not); otherwise it is refused with a BAD_QUERY.
+//    A pattern with at most one variable repetition backtracks at most linearly per start, and the
+//    whole-value anchors leave one start. (Fuzz QA: a static rule missed `((((a+)+)+)+)+`, which
+//    held the event loop for minutes on a 16-character value.)
 // Translation also keeps RE2's meaning where JavaScript differs: `\s` is ASCII whitespace, `\z`,
 // `\A`, `\Q…\E`, `\x{…}`, `(?P<name>…)`, POSIX classes such as `[[:alpha:]]`, and a `{` or `]`
 // that is not syntax is a literal. The linear engine is used only after a regex has backtracked
@@ -352,15 +358,25 @@ export function matchesLog(log: LogRecord, filter: TelemetryFilter): boolean {
 
 try {
   setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+  // The `l` flag, used only to ask whether the linear engine takes a pattern (linearEngineTakes).
+  setFlagsFromString('--enable-experimental-regexp-engine');
 } catch {
-  // Not fatal: patterns are still checked statically.
+  // Not fatal: without the `l` flag no risky pattern passes linearEngineTakes, so they are refused.
+}
+
+/** Whether V8's linear-time engine can run `source` (so the excessive-backtracks fallback can take over). */
+function linearEngineTakes(source: string, flags: string): boolean {
+  try {
+    new RegExp(`^(?:${source})$`, `${flags}l`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const MAX_PATTERN_LENGTH = 4096;
 /** RE2's own limit on a counted repetition. */
 const MAX_REPEAT = 1000;
-/** Above this, V8's linear engine no longer takes a counted repetition. */
-const LINEAR_ENGINE_MAX_COUNT = 8;
 
 const JS_SYNTAX = new Set('^$\\.*+?()[]{}|/');
 const POSIX_CLASSES: Record<string, string> = {
@@ -416,7 +432,7 @@ function translate(pattern: string): { source: string; flags: string } {
   // Whether the atom just written may be quantified, and whether it is a group with repetition inside.
   let lastAtom: { repeatInside: boolean } | null = null;
   let nestedRepeat = false;
-  let largeCount = false;
+  let variableRepeats = 0;
   const top = () => groups[groups.length - 1]!;
 
   const atom = (text: string, repeatInside = false) => {
@@ -485,10 +501,13 @@ function translate(pattern: string): { source: string; flags: string } {
         const max = counted[2] === undefined ? min : counted[3] === '' ? Infinity : Number(counted[3]);
         if (min > MAX_REPEAT || (max !== Infinity && max > MAX_REPEAT)) throw new PatternError(`a counted repetition may not exceed ${MAX_REPEAT}`);
         if (max < min) throw new PatternError(`bad repetition ${counted[0]}`);
-        if (min > LINEAR_ENGINE_MAX_COUNT || (max !== Infinity && max > LINEAR_ENGINE_MAX_COUNT)) largeCount = true;
+        if (max !== min) variableRepeats++;
         repeats = max > 1;
         len = counted[0].length;
-      } else repeats = ch !== '?';
+      } else {
+        repeats = ch !== '?';
+        variableRepeats++;
+      }
       const quantified = lastAtom as { repeatInside: boolean } | null; // set inside closures, which narrowing does not see
       if (quantified === null) throw new PatternError(`missing argument to repetition operator ${counted ? counted[0] : ch}`);
       if (repeats && quantified.repeatInside) nestedRepeat = true;
@@ -529,9 +548,11 @@ function translate(pattern: string): { source: string; flags: string } {
     i++;
   }
   if (groups.length > 1) throw new PatternError('missing )');
-  if (nestedRepeat && largeCount) {
+  if ((nestedRepeat || variableRepeats > 1) && !linearEngineTakes(out, '')) {
     throw new PatternError(
-      `nested repetition together with a counted repetition above ${LINEAR_ENGINE_MAX_COUNT} could take exponential time in the gateway's JavaScript matcher`,
+      nestedRepeat
+        ? "nested repetition beyond what the gateway's linear-time matcher can run (it could take exponential time); simplify the nesting or use smaller counts"
+        : "several variable-length repetitions beyond what the gateway's linear-time matcher can run (they could take polynomial time in the value's length); use fewer, or counts of 16 or less",
     );
   }
   return { source: out, flags: '' };

@@ -194,6 +194,7 @@ describe('filter-match regexes follow RE2 and stay linear', () => {
     throwsBadQuery(() => compileRegex('a(?i)b'), 'start of the pattern');
     throwsBadQuery(() => compileRegex('\\pL'), '\\p');
     throwsBadQuery(() => compileRegex('(a{1,20})+'), 'exponential');
+    throwsBadQuery(() => compileRegex('(a{1,20})+'), 'linear-time matcher');
     throwsBadQuery(() => compileRegex('x'.repeat(5000)), 'longer than');
   });
 
@@ -207,6 +208,20 @@ describe('filter-match regexes follow RE2 and stay linear', () => {
       assert.equal(full(p, `${'a'.repeat(40)}c`), false, p);
       assert.equal(full(p, `${'a'.repeat(40)}${p.at(-1)!}`), true, `${p} still matches a value ending in its last character`);
     }
+  });
+
+  // Found by fuzz QA: five nested `+` (and nested counts) passed the old static rule, V8's linear
+  // engine cannot run them, so nothing took over from the backtracking one and a 16-character value
+  // held the event loop for minutes. Such patterns are refused; the ones accepted answer at once.
+  it('a pattern only V8 backtracking could run and that may explode is refused; what is accepted answers', { timeout: 30_000 }, async () => {
+    for (const p of ['((((a+)+)+)+)+', '(?i)((((a+)+)+)+)+', '((((.+)+)+)+)+x', '((a{1,8}){1,8}){1,8}', '.{0,50}.{0,50}.{0,50}x', '[a-f0-9]{1,32}.*x']) {
+      throwsBadQuery(() => compileRegex(p), 'linear-time matcher');
+    }
+    for (const p of ['(((a+)+)+)+b', `${'a?'.repeat(24)}${'a'.repeat(24)}`, '.*(timeout|refused).*', 'x.*y.*z.*w', '\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}', '[a-f0-9]{32}']) {
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(full(p, `${'a'.repeat(30)}!`), false, p);
+    }
+    assert.equal(full(`${'a?'.repeat(24)}${'a'.repeat(24)}`, 'a'.repeat(24)), true);
   });
 
   it('an invalid regex inside a nested filter is a BAD_QUERY when the filter is compiled', () => {
