@@ -1,11 +1,13 @@
 // graphql-ws over a `ws` server: graphql-ws' protocol (makeServer) on each socket, as its own
-// `graphql-ws/use/ws` starter does (which says to copy and adjust it), with three differences:
+// `graphql-ws/use/ws` starter does (which says to copy and adjust it), with these differences:
 // - A message that cannot be written (the peer reset the connection while its tail was streaming)
 //   resolves instead of failing: the peer is gone and its socket's 'close' ends its operations.
 //   The starter rejected, and every such client logged a console stack trace "Internal error
 //   occurred during message handling" and got a 4500 close.
 // - Errors go to the component's pino logger as JSON lines, never to the console, and a close for an
 //   internal error says only "Internal server error".
+// - A message of a type only a server sends (`connection_ack`, `next`, `error`) is closed 4400, as
+//   graphql-ws closes every other invalid message; graphql-ws throws for it, which was a 4500 (fuzz QA).
 // - No keep-alive pings of its own: ws-liveness.ts pings at limits.connections.wsPingIntervalMs.
 //   The starter also pinged every 12 s and cut a peer that took 12 s to answer, whatever that setting.
 import type { IncomingMessage } from 'node:http';
@@ -42,6 +44,7 @@ export function serveGraphQLWs(
         onMessage: (handle) =>
           socket.on('message', (data) => {
             handle(String(data)).catch((err: unknown) => {
+              if (isUnexpectedMessageType(err)) return socket.close(CloseCode.BadRequest, err.message);
               logger.error({ err }, 'graphql-ws message handling failed');
               socket.close(CloseCode.InternalServerError, 'Internal server error');
             });
@@ -58,4 +61,12 @@ export function serveGraphQLWs(
       for (const client of wss.clients) client.close(1001, 'Going away');
     },
   };
+}
+
+/**
+ * graphql-ws' error for a well-formed message of a type a server never receives (its `default:`
+ * case, graphql-ws 6); parseMessage has already refused unknown types.
+ */
+function isUnexpectedMessageType(err: unknown): err is Error {
+  return err instanceof Error && /^Unexpected message of type \w+ received$/.test(err.message);
 }

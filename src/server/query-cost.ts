@@ -74,7 +74,15 @@ export function queryCost(
     return [field.extensions['recordPart'] === true ? Math.min(RECORD_PART_LIST_SIZE, defaultListSize) : defaultListSize, false];
   };
 
-  const walk = (set: SelectionSetNode, parent: GraphQLOutputType, multiplier: number, seen: ReadonlySet<string>, inPage = false): number => {
+  // The cost of a selection set for one item of its parent: a field costs its list size times
+  // (1 + its selections' cost), so a cost under a list is this times the list sizes above it. A
+  // fragment's is computed once and multiplied at each spread; walking each spread again was 2ⁿ
+  // walks for n fragments that each spread the previous one twice (a 1.7 KB document hung the
+  // gateway: fuzz QA). Past MAX_SAFE_INTEGER it stays there: each size is ≥ 1, so a set with a
+  // capped part is at least that part and the result is min(cost, MAX_SAFE_INTEGER), exact below it.
+  const fragmentCosts = new Map<string, number>();
+  const inProgress = new Set<string>(); // cycles are a validation error anyway
+  const costOf = (set: SelectionSetNode, parent: GraphQLOutputType, inPage: boolean): number => {
     const type = getNamedType(parent);
     if (!isCompositeType(type)) return 0;
     let cost = 0;
@@ -84,24 +92,30 @@ export function queryCost(
         const field = isObjectType(type) || isInterfaceType(type) ? type.getFields()[sel.name.value] : undefined;
         if (!field) continue;
         const [size, sized] = sizeOf(field, sel, inPage);
-        const mult = multiplier * size;
-        cost += mult;
-        if (sel.selectionSet) cost += walk(sel.selectionSet, field.type, mult, seen, sized);
+        cost += size * (1 + (sel.selectionSet ? costOf(sel.selectionSet, field.type, sized) : 0));
       } else if (sel.kind === Kind.INLINE_FRAGMENT) {
         const cond = sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : type;
-        cost += walk(sel.selectionSet, (cond ?? type) as GraphQLOutputType, multiplier, seen, inPage);
+        cost += costOf(sel.selectionSet, (cond ?? type) as GraphQLOutputType, inPage);
       } else {
-        const name = sel.name.value;
-        const frag = fragments.get(name);
-        if (!frag || seen.has(name)) continue; // cycles are a validation error anyway
-        const cond = schema.getType(frag.typeCondition.name.value) ?? type;
-        cost += walk(frag.selectionSet, cond as GraphQLOutputType, multiplier, new Set([...seen, name]), inPage);
+        const frag = fragments.get(sel.name.value);
+        if (!frag) continue;
+        const cond = (schema.getType(frag.typeCondition.name.value) ?? type) as GraphQLOutputType;
+        const key = `${frag.name.value} ${getNamedType(cond).name} ${inPage}`;
+        let fragmentCost = fragmentCosts.get(key);
+        if (fragmentCost === undefined) {
+          if (inProgress.has(key)) continue;
+          inProgress.add(key);
+          fragmentCost = costOf(frag.selectionSet, cond, inPage);
+          inProgress.delete(key);
+          fragmentCosts.set(key, fragmentCost);
+        }
+        cost += fragmentCost;
       }
-      if (!Number.isFinite(cost) || cost > Number.MAX_SAFE_INTEGER) return Number.MAX_SAFE_INTEGER;
+      if (!(cost <= Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER;
     }
     return cost;
   };
-  return walk(operation.selectionSet, root, 1, new Set());
+  return costOf(operation.selectionSet, root, false);
 }
 
 /**

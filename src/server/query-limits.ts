@@ -172,8 +172,10 @@ export function costLimitPlugin(limits: GraphQLLimits, budget: TenantRateLimit =
   const check = async (args: { schema: GraphQLSchema; document: DocumentNode; operationName?: string | null; variableValues?: unknown; contextValue: unknown }) => {
     const cost = queryCost(args.schema, args.document, args.operationName, args.variableValues as Record<string, unknown> | undefined, limits.defaultListSize);
     if (cost > limits.maxCost) {
+      // queryCost stops counting at MAX_SAFE_INTEGER (fragments spread in fan-out reach 2ⁿ).
+      const shown = cost >= Number.MAX_SAFE_INTEGER ? `at least ${Number.MAX_SAFE_INTEGER}` : String(cost);
       return tooLarge(
-        `query cost of ${cost} exceeds limits.graphql.maxCost of ${limits.maxCost} (each field costs the product of the list sizes above it; lower first/limit or nest less)`,
+        `query cost of ${shown} exceeds limits.graphql.maxCost of ${limits.maxCost} (each field costs the product of the list sizes above it; lower first/limit or nest less)`,
       );
     }
     const tenant = (args.contextValue as { principal?: { tenant: string } }).principal?.tenant;
