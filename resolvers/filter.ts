@@ -53,16 +53,65 @@ const STATUS_NAMES = Object.fromEntries(Object.entries(StatusCode).map(([name, c
   'UNSET' | 'OK' | 'ERROR'
 >;
 
+/**
+ * Values one list of a filter may hold (`service`, `in`, `attributes`, `and`, `or`, …). Each value
+ * becomes a statement parameter (DuckDB) or a clause (Elasticsearch): a filter of 100,000 `in`
+ * values took 36–47 s to plan, outliving the deadline, and left ~1.2 GB of native memory behind
+ * (fuzz QA). A list typed or picked by a person, or built from a dashboard variable, is tens of
+ * values; past a thousand, a query wants a different shape (a shared attribute, a regex).
+ */
+export const MAX_FILTER_LIST_VALUES = 1_000;
+/**
+ * Terms a whole filter may hold: list values, attribute conditions and nested filters, counted
+ * at every level. Bounds what many lists of MAX_FILTER_LIST_VALUES together would cost, at ten
+ * times the largest single list (nine `in` lists of 1,000 values took 0.9–1.7 s to plan on an empty store).
+ */
+export const MAX_FILTER_TERMS = 10_000;
+/**
+ * Regex conditions a whole filter may hold. Each is compiled and run per row: an `or` of 1,000
+ * took 5.3 s and ~135 MB of native memory on an empty store, 5,000 took 34 s (fuzz QA). Filters
+ * written by people have a few.
+ */
+export const MAX_FILTER_REGEXES = 100;
+
 function badFilter(path: string, message: string): GatewayError {
   return new GatewayError('GW_BAD_FILTER', `${path}: ${message} (GW_BAD_FILTER)`);
 }
 
-/** An empty list means "no restriction", as an empty multi-select does in Grafana. */
-function list<T>(values: readonly T[] | null | undefined): T[] | undefined {
-  return values && values.length > 0 ? [...values] : undefined;
+/** Counts a filter's terms and regexes as it is mapped, refusing it at the first one past MAX_FILTER_TERMS or MAX_FILTER_REGEXES. */
+class TermBudget {
+  private terms = 0;
+  private regexes = 0;
+  spend(n: number, path: string): void {
+    this.terms += n;
+    if (this.terms > MAX_FILTER_TERMS) {
+      throw badFilter(path, `the filter has more than ${MAX_FILTER_TERMS} terms (list values, conditions and nested filters); a filter may have at most ${MAX_FILTER_TERMS}`);
+    }
+  }
+  spendRegex(path: string): void {
+    if (++this.regexes > MAX_FILTER_REGEXES) {
+      throw badFilter(path, `the filter has more than ${MAX_FILTER_REGEXES} regex conditions; a filter may have at most ${MAX_FILTER_REGEXES}`);
+    }
+  }
 }
 
-function mapCondition(c: AttributeConditionInput, path: string): { cond: AttributeCondition; negate: boolean } {
+/** A list's values, counted against the budget; a list longer than MAX_FILTER_LIST_VALUES is refused. */
+function bounded<T>(values: readonly T[] | null | undefined, path: string, budget: TermBudget): readonly T[] {
+  if (!values) return [];
+  if (values.length > MAX_FILTER_LIST_VALUES) {
+    throw badFilter(path, `has ${values.length} values; a filter list may have at most ${MAX_FILTER_LIST_VALUES}`);
+  }
+  budget.spend(values.length, path);
+  return values;
+}
+
+/** An empty list means "no restriction", as an empty multi-select does in Grafana. */
+function list<T>(values: readonly T[] | null | undefined, path: string, budget: TermBudget): T[] | undefined {
+  const checked = bounded(values, path, budget);
+  return checked.length > 0 ? [...checked] : undefined;
+}
+
+function mapCondition(c: AttributeConditionInput, path: string, budget: TermBudget): { cond: AttributeCondition; negate: boolean } {
   const where = `${path} (key ${JSON.stringify(c.key)})`;
   if (c.key === '') throw badFilter(path, 'key must not be empty');
   const set = OPERATORS.filter((op) => c[op] != null);
@@ -79,6 +128,7 @@ function mapCondition(c: AttributeConditionInput, path: string): { cond: Attribu
     case 'neq':
       return { cond: { key, op, value: c[op]! }, negate: false };
     case 'regex':
+      budget.spendRegex(`${where}.regex`);
       // Checked here with the RE2 reading the in-memory matcher uses (`(?i)` is RE2, not JS), so a
       // bad pattern is refused naming its place, the same whichever store would run it.
       try {
@@ -89,6 +139,7 @@ function mapCondition(c: AttributeConditionInput, path: string): { cond: Attribu
       }
       return { cond: { key, op, value: c.regex! }, negate: false };
     case 'in':
+      bounded(c.in, `${where}.in`, budget);
       if (c.in!.length === 0) throw badFilter(where, '`in` needs at least one value');
       return { cond: { key, op, values: [...c.in!] }, negate: false };
     case 'exists':
@@ -98,7 +149,7 @@ function mapCondition(c: AttributeConditionInput, path: string): { cond: Attribu
   }
 }
 
-function mapFilter(input: TelemetryFilterInput, signal: FilterSignal, path: string): TelemetryFilter {
+function mapFilter(input: TelemetryFilterInput, signal: FilterSignal, path: string, budget: TermBudget): TelemetryFilter {
   const notApplicable = signal === 'logs' ? SPAN_ONLY : LOG_ONLY;
   for (const field of notApplicable) {
     if (input[field] != null) throw badFilter(`${path}.${field}`, `does not apply to ${signal}`);
@@ -110,24 +161,24 @@ function mapFilter(input: TelemetryFilterInput, signal: FilterSignal, path: stri
       path,
     );
   }
-  const service = list(input.service);
+  const service = list(input.service, `${path}.service`, budget);
   if (service) out.service = service;
-  const name = list(input.name);
+  const name = list(input.name, `${path}.name`, budget);
   if (name) out.name = name;
-  const status = list(input.status);
+  const status = list(input.status, `${path}.status`, budget);
   if (status) out.status = status.map((code) => STATUS_NAMES[code]);
-  const kind = list(input.kind);
+  const kind = list(input.kind, `${path}.kind`, budget);
   if (kind) out.kind = kind;
   if (input.minDuration != null) out.minDuration = input.minDuration;
   if (input.maxDuration != null) out.maxDuration = input.maxDuration;
   if (out.minDuration !== undefined && out.maxDuration !== undefined && out.minDuration > out.maxDuration) {
     throw badFilter(path, 'minDuration is greater than maxDuration');
   }
-  const source = list(input.telemetrySource);
+  const source = list(input.telemetrySource, `${path}.telemetrySource`, budget);
   if (source) out.telemetrySource = source;
-  const traceIds = list(input.traceId);
+  const traceIds = list(input.traceId, `${path}.traceId`, budget);
   if (traceIds) out.traceId = traceIds.map((id, i) => traceIdArg(id, `${path}.traceId[${i}]`));
-  const spanIds = list(input.spanId);
+  const spanIds = list(input.spanId, `${path}.spanId`, budget);
   if (spanIds) out.spanId = spanIds.map((id, i) => spanIdArg(id, `${path}.spanId[${i}]`));
   if (input.minSeverity != null) {
     if (!Number.isInteger(input.minSeverity) || input.minSeverity < 0 || input.minSeverity > 24) {
@@ -141,18 +192,22 @@ function mapFilter(input: TelemetryFilterInput, signal: FilterSignal, path: stri
   }
   if (input.bodyContains != null) out.bodyContains = input.bodyContains;
 
-  const and: TelemetryFilter[] = (input.and ?? []).map((f, i) => mapFilter(f, signal, `${path}.and[${i}]`));
+  const and: TelemetryFilter[] = bounded(input.and, `${path}.and`, budget).map((f, i) => mapFilter(f, signal, `${path}.and[${i}]`, budget));
   const attributes: AttributeCondition[] = [];
-  (input.attributes ?? []).forEach((c, i) => {
-    const { cond, negate } = mapCondition(c, `${path}.attributes[${i}]`);
+  bounded(input.attributes, `${path}.attributes`, budget).forEach((c, i) => {
+    const { cond, negate } = mapCondition(c, `${path}.attributes[${i}]`, budget);
     // The store has no "not exists" operator; NOT(exists) says the same.
     if (negate) and.push({ not: { attributes: [cond] } });
     else attributes.push(cond);
   });
   if (attributes.length > 0) out.attributes = attributes;
   if (and.length > 0) out.and = and;
-  if (input.or && input.or.length > 0) out.or = input.or.map((f, i) => mapFilter(f, signal, `${path}.or[${i}]`));
-  if (input.not != null) out.not = mapFilter(input.not, signal, `${path}.not`);
+  const or = bounded(input.or, `${path}.or`, budget);
+  if (or.length > 0) out.or = or.map((f, i) => mapFilter(f, signal, `${path}.or[${i}]`, budget));
+  if (input.not != null) {
+    budget.spend(1, `${path}.not`);
+    out.not = mapFilter(input.not, signal, `${path}.not`, budget);
+  }
   return out;
 }
 
@@ -168,7 +223,7 @@ export function toStoreFilter(
   signal: FilterSignal,
   now: bigint = nowNs(),
 ): TelemetryFilter {
-  const filter = mapFilter(input ?? {}, signal, 'filter');
+  const filter = mapFilter(input ?? {}, signal, 'filter', new TermBudget());
   if (filter.traceId || filter.spanId) return filter;
   const range = filter.timeRange ?? {};
   if (range.from === undefined) {
@@ -207,5 +262,5 @@ export function toTailFilter(
 ): TelemetryFilter {
   const where = input ? timeRangePath(input, 'filter') : undefined;
   if (where) throw badFilter(where, why);
-  return mapFilter(input ?? {}, signal, 'filter');
+  return mapFilter(input ?? {}, signal, 'filter', new TermBudget());
 }

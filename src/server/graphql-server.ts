@@ -30,6 +30,7 @@ import { FrameFlusher, compiledSubscriptionsPlugin, type FlushIntervals } from '
 import { compiledQueriesPlugin } from './compiled-queries.ts';
 import { boundedParserCache, validDocumentsPlugin } from './document-cache.ts';
 import { variableErrorCodePlugin } from './variable-errors.ts';
+import { inputDepthPlugin } from './input-depth.ts';
 import {
   DeadlineError,
   armorPlugin,
@@ -137,9 +138,9 @@ function crossSiteContentType(req: IncomingMessage): string | undefined {
 type ClosableSocket = { close(code: number, reason: string): void; once(event: 'close', fn: () => void): unknown };
 
 /**
- * A graphql-ws connection lives as long as its client keeps it: its credential (a JWT) is checked
- * once, at connection_init, so the socket is closed (4401) when that credential expires, and the
- * client must connect again with a fresh one.
+ * A graphql-ws connection (or an SSE stream) lives as long as its client keeps it: its credential
+ * (a JWT) is checked once, at connection_init (the request), so the socket is closed (4401; the
+ * stream is cut) when that credential expires, and the client must connect again with a fresh one.
  */
 function closeWhenExpired(socket: ClosableSocket, validUntilMs: number): void {
   let timer: NodeJS.Timeout;
@@ -346,6 +347,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       persistedQueriesPlugin(limits.persistedQueries, limits.maxQueryBytes, (ctx) => principalOf((ctx as { req?: object }).req).tenant),
       variableErrorCodePlugin,
       queryTextLimitPlugin(limits.maxQueryBytes),
+      inputDepthPlugin,
       armorPlugin(limits),
       costLimitPlugin(limits, cost),
       limitStatusPlugin,
@@ -377,6 +379,11 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       await cost.check(principal.tenant);
       tenant = principal.tenant;
       principals.set(req, principal);
+      // A GraphQL-over-SSE tail lives as long as a graphql-ws one: its stream ends when its
+      // credential expires or is withdrawn (before, a removed API key's SSE tails ran on).
+      const stream: ClosableSocket = { close: () => res.destroy(), once: (_event, fn) => res.once('close', fn) };
+      if (principal.validUntilMs !== undefined) closeWhenExpired(stream, principal.validUntilMs);
+      if (principal.revoked) closeWhenRevoked(stream, principal.revoked);
     } catch (err) {
       if (principal && err instanceof RateLimitedError) return refuseRateLimited(req, principal.tenant, err.retryAfterSeconds, () => void refuseAdmission(res, err));
       if (refuseAdmission(res, err)) return;

@@ -206,10 +206,17 @@ describe('log queries through Elasticsearch: which failures are the filter', () 
   };
 
   it("a regex Elasticsearch cannot parse is GW_BAD_FILTER with Elasticsearch's reason", async () => {
-    const err = await run('{ logs(filter: { attributes: [{ key: "http.route", regex: "(unclosed" }] }) { nodes { id } } }');
+    // RE2 takes a non-capturing group; Lucene's RegExp has no `(?:` (the fixture server answers
+    // every regexp query with Lucene's refusal).
+    const err = await run('{ logs(filter: { attributes: [{ key: "http.route", regex: "/api/(?:v1|v2)/x" }] }) { nodes { id } } }');
     assert.equal(err.extensions.code, 'GW_BAD_FILTER');
     assert.equal(err.extensions.backend, 'elasticsearch');
     assert.equal(err.message, "Elasticsearch refused the filter: failed to create query: expected ')' at position 9");
+    // One that is no regex at all is refused by the gateway before any store sees it.
+    const own = await run('{ logs(filter: { attributes: [{ key: "http.route", regex: "(unclosed" }] }) { nodes { id } } }');
+    assert.equal(own.extensions.code, 'GW_BAD_FILTER');
+    assert.equal(own.extensions.backend, undefined);
+    assert.match(own.message, /filter\.attributes\[0\].*invalid regex "\(unclosed"/);
   });
 
   it('unavailable shards are GW_BACKEND_UNAVAILABLE, not a bad filter, whatever the filter', async () => {
