@@ -32,7 +32,7 @@ export const finiteOrNull = (x: number | null | undefined): number | null => (x 
 /** Description of the `labels` argument of metricSeries, metricPoints and tailMetrics (resolvers/metrics.ts labelsArg). */
 export const LABELS_ARG =
   'Exact matches on point or resource attributes, e.g. {"service.name": "checkout"}: an object (as a variable), or its JSON text ' +
-  '(written inline, where a GraphQL object literal cannot spell a key with dots: labels: "{\\"service.name\\": \\"checkout\\"}").';
+  '(written inline, where a GraphQL object literal cannot spell a key with dots: labels: "{\\"service.name\\": \\"checkout\\"}"). At most 100 labels.';
 
 /** Description of a Float field that is null when its value is not finite. */
 export const NON_FINITE_NULL = 'null when the value is NaN or ±Infinity, which GraphQL cannot carry.';
