@@ -7,9 +7,13 @@
 import { GraphQLError, Kind, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
-/** An error graphql-js raised while coercing the variables: located at the variable's definition, with no code. */
+// What graphql-js adds, with no location, after 50 variable errors (fuzz QA found it without a code).
+const TOO_MANY_VARIABLE_ERRORS = 'Too many errors processing variables';
+
+/** An error graphql-js raised while coercing the variables: located at the variable's definition (or its error-limit note), with no code. */
 function uncodedVariableError(err: GraphQLError): boolean {
-  return err.extensions?.['code'] === undefined && err.path === undefined && err.nodes?.[0]?.kind === Kind.VARIABLE_DEFINITION;
+  if (err.extensions?.['code'] !== undefined || err.path !== undefined) return false;
+  return err.nodes?.[0]?.kind === Kind.VARIABLE_DEFINITION || (err.nodes === undefined && err.message.startsWith(TOO_MANY_VARIABLE_ERRORS));
 }
 
 function withCode(err: GraphQLError): GraphQLError {

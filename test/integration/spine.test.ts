@@ -484,6 +484,14 @@ describe('spine: OTLP in → DuckDB → GraphQL out', () => {
     }
   });
 
+  test('past 50 variable errors graphql-js adds an error-limit note: it carries GW_BAD_ARGUMENT too (fuzz QA)', async () => {
+    const query = 'query($f: TelemetryFilter) { traces(filter: $f) { traceId } }';
+    const r = await gql(gw.graphqlUrl, query, { f: { service: Array.from({ length: 60 }, (_, i) => i) } });
+    assert.equal(r.status, 400);
+    assert.ok(r.errors!.some((e) => /^Too many errors processing variables/.test(e.message)), JSON.stringify(r.errors?.at(-1)));
+    assert.deepEqual([...new Set(r.errors!.map((e) => e.extensions?.code))], ['GW_BAD_ARGUMENT']);
+  });
+
   test('bad OTLP input is refused with the right status and loses nothing already stored', async () => {
     const s = sent.get('http-json')!;
     const post = (path: string, body: Buffer | string, headers: Record<string, string>) =>
