@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -15,6 +14,7 @@ import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.t
 import { capturingLogger } from '../helpers/capturing-logger.ts';
 import { spansJson } from '../helpers/otlp-bodies.ts';
 import { makePki } from '../helpers/pki.ts';
+import { httpsText } from '../helpers/https-request.ts';
 
 /** makePki's files plus what goes wrong in the field: an ECDSA pair, encrypted keys, a stranger's client certificate, files that are not PEM certificates. */
 function makeBadFiles(dir: string) {
@@ -82,7 +82,7 @@ describe('TLS files are checked for what they hold, naming the setting', () => {
     install('ca.crt', live('ca'));
     const gw = await startGateway({ tls: { certFile: live('crt'), keyFile: live('key'), clientCaFile: live('ca'), requireClientCert: true, reloadIntervalMs: 0 } });
     try {
-      const metrics = async () => (await fetchText(gw.graphqlUrl.replace('http:', 'https:').replace('/graphql', '/metrics'), { ca: pki.ca })).text;
+      const metrics = async () => (await httpsText(gw.graphqlUrl.replace('http:', 'https:').replace('/graphql', '/metrics'), { ca: pki.ca })).text;
       const served = () => certificateServed(gw.otlpHttp);
       const first = new X509Certificate(readFileSync(pki.file('server.crt'))).fingerprint256;
 
@@ -98,7 +98,7 @@ describe('TLS files are checked for what they hold, naming the setting', () => {
       assert.match(await metrics(), /teleql_tls_reloads_total\{result="failed"\} 2\n/);
       // The previous CA stays: a client it signed still delivers.
       const body = JSON.stringify(spansJson([{ name: 'after-bad-ca' }]));
-      const res = await fetchText(gw.otlpHttp.replace('http:', 'https:') + '/v1/traces', { method: 'POST', ca: pki.ca, cert: pki.clientCert, key: pki.clientKey, headers: { 'content-type': 'application/json' } }, body);
+      const res = await httpsText(gw.otlpHttp.replace('http:', 'https:') + '/v1/traces', { method: 'POST', ca: pki.ca, cert: pki.clientCert, key: pki.clientKey, headers: { 'content-type': 'application/json' } }, body);
       assert.equal(res.status, 200);
     } finally {
       await gw.stop();
@@ -144,9 +144,9 @@ describe('TLS handshakes and mutual TLS refusals', () => {
   test('a client certificate refused by mutual TLS is logged with the reason and counted on /metrics', async () => {
     const body = JSON.stringify(spansJson([{ name: 'stranger' }]));
     const url = gw.otlpHttp.replace('http:', 'https:') + '/v1/traces';
-    await assert.rejects(fetchText(url, { method: 'POST', ca: pki.ca, cert: readFileSync(pki.file('stranger.crt')), key: readFileSync(pki.file('stranger.key')), headers: { 'content-type': 'application/json' } }, body));
-    await assert.rejects(fetchText(url, { method: 'POST', ca: pki.ca, headers: { 'content-type': 'application/json' } }, body), 'no certificate at all');
-    const ok = await fetchText(url, { method: 'POST', ca: pki.ca, cert: pki.clientCert, key: pki.clientKey, headers: { 'content-type': 'application/json' } }, body);
+    await assert.rejects(httpsText(url, { method: 'POST', ca: pki.ca, cert: readFileSync(pki.file('stranger.crt')), key: readFileSync(pki.file('stranger.key')), headers: { 'content-type': 'application/json' } }, body));
+    await assert.rejects(httpsText(url, { method: 'POST', ca: pki.ca, headers: { 'content-type': 'application/json' } }, body), 'no certificate at all');
+    const ok = await httpsText(url, { method: 'POST', ca: pki.ca, cert: pki.clientCert, key: pki.clientKey, headers: { 'content-type': 'application/json' } }, body);
     assert.equal(ok.status, 200, 'a certificate the CA signed is still accepted');
 
     const warning = logged.lines.find((l) => l.msg === 'client certificate refused (mutual TLS, tls.clientCaFile)');
@@ -155,22 +155,12 @@ describe('TLS handshakes and mutual TLS refusals', () => {
     assert.equal(warning.reason, 'DEPTH_ZERO_SELF_SIGNED_CERT');
     assert.equal(warning.subject, 'stranger');
     assert.equal(logged.lines.filter((l) => l.msg === warning.msg).length, 1, 'one warning per interval; the next carries the count');
-    const metrics = (await fetchText(gw.graphqlUrl.replace('http:', 'https:').replace('/graphql', '/metrics'), { ca: pki.ca })).text;
+    const metrics = (await httpsText(gw.graphqlUrl.replace('http:', 'https:').replace('/graphql', '/metrics'), { ca: pki.ca })).text;
     assert.match(metrics, /teleql_tls_client_certificates_refused_total\{reason="DEPTH_ZERO_SELF_SIGNED_CERT"\} 1\n/);
     assert.match(metrics, /teleql_tls_client_certificates_refused_total\{reason="NO_CLIENT_CERTIFICATE"\} 1\n/);
   });
 });
 
-function fetchText(url: string, opts: https.RequestOptions, body?: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, opts, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 /** The certificate a new TLS connection to `hostPort` is given. */
 function certificateServed(hostPort: string): Promise<string> {

@@ -3,7 +3,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import https from 'node:https';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,17 +12,8 @@ import { grpcExport } from '../helpers/otlp-grpc.ts';
 import { spansJson, toProtobuf } from '../helpers/otlp-bodies.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { makePki } from '../helpers/pki.ts';
+import { httpsText } from '../helpers/https-request.ts';
 
-function request(url: string, opts: https.RequestOptions, body?: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, opts, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 describe('TLS', () => {
   let dir: string;
@@ -42,19 +32,19 @@ describe('TLS', () => {
 
   test('GraphQL is served over HTTPS only', async () => {
     const url = gw.graphqlUrl.replace('http:', 'https:');
-    const res = await request(url, { method: 'POST', ca: pki.ca, headers: { 'content-type': 'application/json' } }, JSON.stringify({ query: '{ services }' }));
+    const res = await httpsText(url, { method: 'POST', ca: pki.ca, headers: { 'content-type': 'application/json' } }, JSON.stringify({ query: '{ services }' }));
     assert.equal(res.status, 200);
     assert.deepEqual(JSON.parse(res.text), { data: { services: [] } });
     await assert.rejects(fetch(gw.graphqlUrl, { method: 'POST', body: '{}' }), 'plain HTTP is not answered');
-    await assert.rejects(request(url, { method: 'GET' }), /self-signed|unable to verify|certificate/i, 'an untrusted client refuses the certificate');
+    await assert.rejects(httpsText(url, { method: 'GET' }), /self-signed|unable to verify|certificate/i, 'an untrusted client refuses the certificate');
   });
 
   test('OTLP/HTTP and OTLP/gRPC need a client certificate signed by the configured CA (mutual TLS)', async () => {
     const body = JSON.stringify(spansJson([{ name: 'over-tls' }]));
     const url = gw.otlpHttp.replace('http:', 'https:') + '/v1/traces';
-    const withCert = await request(url, { method: 'POST', ca: pki.ca, cert: pki.clientCert, key: pki.clientKey, headers: { 'content-type': 'application/json' } }, body);
+    const withCert = await httpsText(url, { method: 'POST', ca: pki.ca, cert: pki.clientCert, key: pki.clientKey, headers: { 'content-type': 'application/json' } }, body);
     assert.equal(withCert.status, 200);
-    await assert.rejects(request(url, { method: 'POST', ca: pki.ca, headers: { 'content-type': 'application/json' } }, body), 'no client certificate: the handshake fails');
+    await assert.rejects(httpsText(url, { method: 'POST', ca: pki.ca, headers: { 'content-type': 'application/json' } }, body), 'no client certificate: the handshake fails');
 
     const proto = toProtobuf('traces', JSON.parse(body));
     const ok = await grpcExport(gw.otlpGrpc, 'traces', proto, {}, grpc.credentials.createSsl(pki.ca, pki.clientKey, pki.clientCert));
@@ -85,7 +75,7 @@ describe('TLS files are read again when they change', () => {
       socket.once('error', reject);
     });
   const listeners = () => [gw.graphqlUrl, gw.otlpHttp, gw.otlpGrpc];
-  const metrics = async () => (await request(gw.graphqlUrl.replace('http:', 'https:').replace('/graphql', '/metrics'), { ca: pki.ca })).text;
+  const metrics = async () => (await httpsText(gw.graphqlUrl.replace('http:', 'https:').replace('/graphql', '/metrics'), { ca: pki.ca })).text;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'teleql-tls-reload-'));
@@ -132,9 +122,9 @@ describe('TLS files are read again when they change', () => {
     });
     assert.match(answer, /^HTTP\/1\.1 200 /);
     open.destroy();
-    assert.equal((await request(gw.graphqlUrl.replace('http:', 'https:'), { method: 'POST', ca: pki.ca, headers: { 'content-type': 'application/json' } }, JSON.stringify({ query: '{ __typename }' }))).status, 200);
+    assert.equal((await httpsText(gw.graphqlUrl.replace('http:', 'https:'), { method: 'POST', ca: pki.ca, headers: { 'content-type': 'application/json' } }, JSON.stringify({ query: '{ __typename }' }))).status, 200);
     const body = JSON.stringify(spansJson([{ name: 'after-renewal', service: 'tls-reload' }]));
-    const overHttp = await request(gw.otlpHttp.replace('http:', 'https:') + '/v1/traces', { method: 'POST', ca: pki.ca, headers: { 'content-type': 'application/json' } }, body);
+    const overHttp = await httpsText(gw.otlpHttp.replace('http:', 'https:') + '/v1/traces', { method: 'POST', ca: pki.ca, headers: { 'content-type': 'application/json' } }, body);
     assert.equal(overHttp.status, 200);
     const overGrpc = await grpcExport(gw.otlpGrpc, 'traces', toProtobuf('traces', JSON.parse(body)), {}, grpc.credentials.createSsl(pki.ca));
     assert.equal(overGrpc.code, grpc.status.OK, overGrpc.details);
