@@ -48,8 +48,8 @@ export function addressKey(address: string, ipv6PrefixLength: number): string {
   return `${ipaddr.fromByteArray(bytes).toString()}/${ipv6PrefixLength}`;
 }
 
-/** The gaps between two warnings about refused connections of one listener (the count is in each). */
-const REFUSAL_LOG_EVERY_MS = 10_000;
+/** The gaps between two warnings about refused connections of one listener, or refused client certificates (the count is in each). */
+export const REFUSAL_LOG_EVERY_MS = 10_000;
 
 export interface ConnectionCaps {
   /**

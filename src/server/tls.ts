@@ -10,9 +10,7 @@ import type { ConnectionLimits, TlsConfig } from '../config/security.ts';
 import { SettingError } from '../config/merge.ts';
 import { fileStamp, readSettingFile } from '../config/setting-values.ts';
 import type { MetricSample } from './metrics.ts';
-
-/** The gaps between two warnings about refused client certificates (as connection-limits.ts's refusal warnings). */
-const CLIENT_CERT_LOG_EVERY_MS = 10_000;
+import { REFUSAL_LOG_EVERY_MS } from './connection-limits.ts';
 
 type Identity = grpc.experimental.IdentityCertificateUpdate;
 type CaUpdate = grpc.experimental.CaCertificateUpdate;
@@ -169,7 +167,7 @@ export function listenerTls(cfg: TlsConfig, logger: Logger): ListenerTls | undef
     unloggedRefusals++;
     // A warning: a collector that cannot deliver needs the operator. At most one per interval, the count in each (a scanner cannot flood the log).
     const now = performance.now();
-    if (now - lastRefusalLogAt < CLIENT_CERT_LOG_EVERY_MS) return;
+    if (now - lastRefusalLogAt < REFUSAL_LOG_EVERY_MS) return;
     logger.warn({ address: socket.remoteAddress, reason, subject: peer.subject?.CN, issuer: peer.issuer?.CN, refusedSinceLastWarning: unloggedRefusals }, 'client certificate refused (mutual TLS, tls.clientCaFile)');
     lastRefusalLogAt = now;
     unloggedRefusals = 0;
