@@ -1,5 +1,6 @@
 // OTLP request bodies → model records, and the bodies we answer with. Shared by HTTP and gRPC.
 import { parse as parseLossless } from 'lossless-json';
+import protobuf from 'protobufjs';
 import type { LogRecord, MetricPoint, Signal, SignalItems, SpanRecord } from '../model/telemetry.ts';
 import { type Decoded, JSON_KEY_DEPTH, type Msg, OtlpDecodeError, type Rejection, roundedIntegerCount } from './convert-common.ts';
 import { logsFromOtlp } from './convert-logs.ts';
@@ -49,10 +50,20 @@ export function decodeMetrics(body: Buffer, format: OtlpFormat, tenant: string):
   return decodeRequest('metrics', body, format, tenant);
 }
 
+/**
+ * Reads strings as OTLP/JSON bodies are read: an invalid UTF-8 sequence becomes U+FFFD. protobufjs
+ * checks proto3 strings and refused the whole request over one bad byte, naming no field. The OTel
+ * Collector's receiver does not check them (open-telemetry/opentelemetry-collector#11449), and
+ * opentelemetry-proto recommends U+FFFD for an invalid string (its PR #845), so the item is kept.
+ */
+class ReplacingReader extends protobuf.BufferReader {}
+// protobufjs's own reader, not BufferReader's: it decodes short strings in JS, cheaper than a call into Buffer.
+ReplacingReader.prototype.stringVerify = protobuf.Reader.prototype.string;
+
 function parseProtobuf(signal: Signal, body: Buffer): Msg {
   try {
     // The generated decoder yields message instances; converting them directly skips toObject.
-    return otlpProto().request[signal].decode(body) as unknown as Msg;
+    return otlpProto().request[signal].decode(new ReplacingReader(body)) as unknown as Msg;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     throw new OtlpDecodeError(`request body is not a valid protobuf ${REQUEST_NAME[signal]}: ${why}`);
@@ -136,13 +147,21 @@ export interface PartialSuccess {
   errorMessage: string;
 }
 
-/** The partial_success to report for these rejections, or undefined when nothing was rejected. */
+/** How many rejections a partial success's error_message quotes, with their place and reason. */
+const QUOTED_REJECTIONS = 3;
+
+/**
+ * The partial_success to report for these rejections, or undefined when nothing was rejected: the
+ * count and the first few, e.g. `5 spans rejected: resourceSpans[0].scopeSpans[0].spans[0]: trace_id
+ * is missing; …spans[3]: …; …spans[4]: …; and 2 more`.
+ */
 export function partialSuccessOf(signal: Signal, rejected: readonly Rejection[]): PartialSuccess | undefined {
-  const first = rejected[0];
-  if (!first) return undefined;
+  if (rejected.length === 0) return undefined;
+  const described = rejected.slice(0, QUOTED_REJECTIONS).map((r) => `${r.item}: ${r.reason}`);
+  const more = rejected.length - described.length;
   return {
     rejected: rejected.length,
-    errorMessage: `${rejected.length} ${ITEM_NAME[signal][rejected.length === 1 ? 0 : 1]} rejected; first: ${first.item}: ${first.reason}`,
+    errorMessage: `${rejected.length} ${ITEM_NAME[signal][rejected.length === 1 ? 0 : 1]} rejected: ${described.join('; ')}${more > 0 ? `; and ${more} more` : ''}`,
   };
 }
 

@@ -12,18 +12,20 @@ import type {
 import {
   type Decoded,
   type Msg,
-  OtlpDecodeError,
   bool,
+  convertFor,
+  convertItems,
   double,
   enumValue,
   has,
   int32,
   int64,
+  fail,
   keyValues,
   list,
   msg,
   optionalId,
-  reasonOf,
+  rejectAll,
   scopeGroups,
   str,
   timeNs,
@@ -41,15 +43,15 @@ export function metricPointsFromOtlp(request: Msg, tenant: string): Decoded<Metr
   const out: Decoded<MetricPoint> = { items: [], rejected: [] };
   for (const g of scopeGroups(request, 'resourceMetrics', 'scopeMetrics', 'metrics')) {
     for (let m = 0; m < g.items.length; m++) {
-      const where = `${g.path}.metrics[${m}]`;
       const metric = msg(g.items[m], 'metric');
       const type = DATA_FIELDS.find((f) => has(metric, f));
       if (!type) continue; // a metric without data has no points to keep or to count
       const data = msg(metric[type], type);
       const points = list(data.dataPoints, 'dataPoints');
-      let descriptor: MetricDescriptor;
+      const path = (): string => `${g.path}.metrics[${m}].${type}.dataPoints`;
+      let descriptor: MetricDescriptor | undefined;
       try {
-        descriptor = {
+        descriptor = convertFor(out, metric, (): MetricDescriptor => ({
           name: str(metric.name, 'name'),
           description: str(metric.description, 'description'),
           unit: str(metric.unit, 'unit'),
@@ -57,19 +59,17 @@ export function metricPointsFromOtlp(request: Msg, tenant: string): Decoded<Metr
           aggregationTemporality: enumValue(data.aggregationTemporality, temporalities, 2, 'aggregation_temporality') as Temporality,
           isMonotonic: bool(data.isMonotonic, 'is_monotonic'),
           metadata: keyValues(metric.metadata, 'metric metadata'),
-        };
+        }));
       } catch (err) {
-        const reason = reasonOf(err);
-        points.forEach((_, i) => out.rejected.push({ item: `${where}.${type}.dataPoints[${i}]`, reason }));
+        rejectAll(out, points, path, err);
         continue;
       }
-      for (let i = 0; i < points.length; i++) {
-        try {
-          out.items.push({ tenant, resource: g.resource, scope: g.scope, metric: descriptor, point: dataPoint(type, msg(points[i], 'dataPoint')) });
-        } catch (err) {
-          out.rejected.push({ item: `${where}.${type}.dataPoints[${i}]`, reason: reasonOf(err) });
-        }
+      if (!descriptor) {
+        rejectAll(out, points, path, undefined); // invalid, and past the described rejections
+        continue;
       }
+      const metricOfPoints = descriptor;
+      convertItems(out, points, path, (p) => ({ tenant, resource: g.resource, scope: g.scope, metric: metricOfPoints, point: dataPoint(type, msg(p, 'dataPoint')) }));
     }
   }
   return out;
@@ -88,7 +88,7 @@ function dataPoint(type: MetricType, p: Msg): MetricPointValue {
       const point: MetricPointValue = { type: 'number', ...base, exemplars: exemplars(p.exemplars) };
       if (has(p, 'asDouble')) point.asDouble = double(p.asDouble, 'as_double');
       else if (has(p, 'asInt')) point.asInt = int64(p.asInt, 'as_int', true).toString();
-      else if ((base.flags & NO_RECORDED_VALUE) === 0) throw new OtlpDecodeError('data point has no value (neither as_double nor as_int)');
+      else if ((base.flags & NO_RECORDED_VALUE) === 0) fail(undefined, () => 'data point has no value (neither as_double nor as_int)');
       return point;
     }
     case 'histogram': {
@@ -96,14 +96,16 @@ function dataPoint(type: MetricType, p: Msg): MetricPointValue {
       const explicitBounds = list(p.explicitBounds, 'explicit_bounds').map((b) => {
         const bound = double(b, 'explicit_bounds');
         // The +Inf bucket is implicit (the last bucket count); a bound of NaN or ±Inf bounds nothing.
-        if (!Number.isFinite(bound)) throw new OtlpDecodeError(`explicit_bounds must be finite numbers, got ${bound}`);
-        return bound;
+        return Number.isFinite(bound) ? bound : fail(0, (bound) => `explicit_bounds must be finite numbers, got ${bound}`, bound);
       });
+      // metrics.proto: the bounds "must be strictly increasing"; buckets out of order give wrong quantiles.
+      const unordered = explicitBounds.findIndex((bound, i) => i > 0 && bound <= explicitBounds[i - 1]!);
+      if (unordered > 0) {
+        fail(undefined, (explicitBounds, unordered) => `explicit_bounds must be strictly increasing, got ${explicitBounds[unordered - 1]} then ${explicitBounds[unordered]} at [${unordered}]`, explicitBounds, unordered);
+      }
       // metrics.proto: bucket_counts has one element more than explicit_bounds, or both are empty.
       if ((bucketCounts.length > 0 || explicitBounds.length > 0) && bucketCounts.length !== explicitBounds.length + 1) {
-        throw new OtlpDecodeError(
-          `histogram has ${bucketCounts.length} bucket_counts for ${explicitBounds.length} explicit_bounds (needs bounds + 1)`,
-        );
+        fail(undefined, (bucketCounts, explicitBounds) => `histogram has ${bucketCounts.length} bucket_counts for ${explicitBounds.length} explicit_bounds (needs bounds + 1)`, bucketCounts, explicitBounds);
       }
       const point: MetricPointValue = {
         type: 'histogram',

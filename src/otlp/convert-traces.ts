@@ -3,16 +3,17 @@ import type { SpanEvent, SpanLink, SpanRecord, StatusCode } from '../model/telem
 import {
   type Decoded,
   type Msg,
-  OtlpDecodeError,
+  type ScopeGroup,
+  convertItems,
   enumValue,
   idHex,
   idProblem,
+  fail,
   keyValues,
   list,
   msg,
   openEnumValue,
   optionalId,
-  reasonOf,
   scopeGroups,
   requiredId,
   sharedName,
@@ -20,7 +21,7 @@ import {
   timeNs,
   uint32,
 } from './convert-common.ts';
-import { otlpProto } from './proto.ts';
+import { type OtlpProto, otlpProto } from './proto.ts';
 
 // Most spans have no events or links: they share one frozen empty array (a push would throw).
 const NO_EVENTS = Object.freeze([]) as unknown as SpanEvent[];
@@ -34,36 +35,34 @@ export function spansFromOtlp(request: Msg, tenant: string): Decoded<SpanRecord>
   const { enums } = otlpProto();
   const out: Decoded<SpanRecord> = { items: [], rejected: [] };
   for (const g of scopeGroups(request, 'resourceSpans', 'scopeSpans', 'spans')) {
-    for (let i = 0; i < g.items.length; i++) {
-      try {
-        const sp = msg(g.items[i], 'span');
-        out.items.push({
-          tenant,
-          resource: g.resource,
-          scope: g.scope,
-          traceId: requiredId(sp.traceId, 16, 'trace_id'),
-          spanId: requiredId(sp.spanId, 8, 'span_id'),
-          parentSpanId: optionalId(sp.parentSpanId, 8, 'parent_span_id'),
-          traceState: str(sp.traceState, 'trace_state'),
-          flags: uint32(sp.flags, 'flags'),
-          name: sharedName(str(sp.name, 'name')),
-          kind: openEnumValue(sp.kind, enums.spanKind, 'kind'),
-          startTimeUnixNano: timeNs(sp.startTimeUnixNano, 'start_time_unix_nano'),
-          endTimeUnixNano: timeNs(sp.endTimeUnixNano, 'end_time_unix_nano'),
-          attributes: keyValues(sp.attributes, 'span'),
-          droppedAttributesCount: uint32(sp.droppedAttributesCount, 'dropped_attributes_count'),
-          events: nonEmpty(list(sp.events, 'events'), event, NO_EVENTS),
-          droppedEventsCount: uint32(sp.droppedEventsCount, 'dropped_events_count'),
-          links: nonEmpty(list(sp.links, 'links'), link, NO_LINKS),
-          droppedLinksCount: uint32(sp.droppedLinksCount, 'dropped_links_count'),
-          status: status(sp.status, enums.statusCode),
-        });
-      } catch (err) {
-        out.rejected.push({ item: `${g.path}.spans[${i}]`, reason: reasonOf(err) });
-      }
-    }
+    convertItems(out, g.items, () => `${g.path}.spans`, (v) => span(v, g, tenant, enums));
   }
   return out;
+}
+
+function span(v: unknown, g: ScopeGroup, tenant: string, enums: OtlpProto['enums']): SpanRecord {
+  const sp = msg(v, 'span');
+  return {
+    tenant,
+    resource: g.resource,
+    scope: g.scope,
+    traceId: requiredId(sp.traceId, 16, 'trace_id'),
+    spanId: requiredId(sp.spanId, 8, 'span_id'),
+    parentSpanId: optionalId(sp.parentSpanId, 8, 'parent_span_id'),
+    traceState: str(sp.traceState, 'trace_state'),
+    flags: uint32(sp.flags, 'flags'),
+    name: sharedName(str(sp.name, 'name')),
+    kind: openEnumValue(sp.kind, enums.spanKind, 'kind'),
+    startTimeUnixNano: timeNs(sp.startTimeUnixNano, 'start_time_unix_nano'),
+    endTimeUnixNano: timeNs(sp.endTimeUnixNano, 'end_time_unix_nano'),
+    attributes: keyValues(sp.attributes, 'span'),
+    droppedAttributesCount: uint32(sp.droppedAttributesCount, 'dropped_attributes_count'),
+    events: nonEmpty(list(sp.events, 'events'), event, NO_EVENTS),
+    droppedEventsCount: uint32(sp.droppedEventsCount, 'dropped_events_count'),
+    links: nonEmpty(list(sp.links, 'links'), link, NO_LINKS),
+    droppedLinksCount: uint32(sp.droppedLinksCount, 'dropped_links_count'),
+    status: status(sp.status, enums.statusCode),
+  };
 }
 
 function event(v: unknown): SpanEvent {
@@ -78,10 +77,8 @@ function event(v: unknown): SpanEvent {
 
 function link(v: unknown, i: number): SpanLink {
   const l = msg(v, 'link');
-  const traceId = idHex(l.traceId, 16);
-  const spanId = idHex(l.spanId, 8);
-  if (!traceId) throw new OtlpDecodeError(idProblem(l.traceId, 16, `links[${i}].trace_id`));
-  if (!spanId) throw new OtlpDecodeError(idProblem(l.spanId, 8, `links[${i}].span_id`));
+  const traceId = idHex(l.traceId, 16) || fail('', (l, i) => idProblem(l.traceId, 16, `links[${i}].trace_id`), l, i);
+  const spanId = idHex(l.spanId, 8) || fail('', (l, i) => idProblem(l.spanId, 8, `links[${i}].span_id`), l, i);
   return {
     traceId,
     spanId,

@@ -1197,7 +1197,7 @@ describe('partial success', () => {
     const logRes = await post(r.http, '/v1/logs', JSON.stringify(logs), { headers: JSON_HEADERS });
     const logPartial = JSON.parse(logRes.body.toString()).partialSuccess;
     assert.equal(logPartial.rejectedLogRecords, '2');
-    assert.match(logPartial.errorMessage, /^2 log records rejected; first: resourceLogs\[0\]\.scopeLogs\[0\]\.logRecords\[1\]: trace_id must be 16 bytes/);
+    assert.match(logPartial.errorMessage, /^2 log records rejected: resourceLogs\[0\]\.scopeLogs\[0\]\.logRecords\[1\]: trace_id must be 16 bytes/);
     assert.deepEqual(r.logs.batches.at(-1)!.map((l) => l.body), [{ stringValue: 'ok' }]);
 
     const metrics = {
