@@ -1,332 +1,499 @@
-// Fuzzes a running gateway over real sockets: mutated OTLP protobuf and JSON to HTTP and gRPC
-// (and compressed bodies, gzip, deflate, zstd and snappy, mutated for the decoders),
-// mutated GraphQL documents and variables (queries over HTTP, live tails over graphql-ws), filters
-// with SQL metacharacters and regex bombs. Every answer must be a clean refusal (HTTP 4xx, a gRPC
-// status other than INTERNAL/UNKNOWN, no graphql-ws close 4500/1011, no masked "Unexpected
-// error.", no backend error from the embedded store), every request must finish, and the gateway
-// must still be healthy and answer with the data it held before. `npm run fuzz` runs it for
-// FUZZ_SECONDS (60) against a gateway it starts; test/integration/fuzz.test.ts runs a short round
-// inside `npm test`.
+// Fuzzes a gateway running as its own process (scripts/fuzz/gateway-process.ts) over real sockets:
+// mutated OTLP protobuf and JSON for traces, logs and metrics to HTTP and gRPC (and compressed
+// bodies: gzip, deflate, zstd, snappy), GraphQL documents generated from the schema (queries and
+// mutations over HTTP, live tails over graphql-ws) plus documents built to be costly, and regex bombs
+// that meet matching data (a tail is opened with the pattern, then a value that nearly matches is
+// ingested), and SQL metacharacters in filters that must find exactly the one span holding them.
+// Inputs are in scripts/fuzz/inputs.ts; every one (IDs and times too) comes from the seed.
+//
+// What fails a run: an answer that is not 200 or a clean refusal (4xx, or 503 with Retry-After, with
+// a message; a gRPC status other than OK/INVALID_ARGUMENT/RESOURCE_EXHAUSTED or one without details;
+// graphql-ws close 4500/1011; an error without a code, a masked "Unexpected error." or a backend
+// error from the embedded store); a request past its deadline (the gateway's GraphQL deadline plus
+// a margin); /healthz, probed every second from this process, not answering within its deadline
+// (the run stops: the gateway is blocked); the gateway process exiting; a record acknowledged
+// before a bad request not readable afterwards; a metacharacter filter finding other rows; the
+// gateway's RSS (sampled every second and per case) growing by more than a bound after a warm-up. Every failure names the seed and case and writes the full input to a file.
+//
+// `npm run fuzz`: FUZZ_SECONDS (60), FUZZ_SEED (from the clock; printed), FUZZ_CASE (replay one case
+// of the seed against a fresh gateway), FUZZ_OUT (where inputs are written; a temporary directory),
+// FUZZ_PORT_BASE (three ports for the gateway; free ones when unset), FUZZ_MAX_RSS_GROWTH_MB (256).
+// test/integration/fuzz.test.ts runs a short round with a fixed seed inside `npm test`.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { deflateSync, gzipSync } from 'node:zlib';
 import snappy from 'snappyjs';
 import * as grpc from '@grpc/grpc-js';
 import WebSocket from 'ws';
-import { grpcExport } from '../test/helpers/otlp-grpc.ts';
-import { logsJson, randomTraceId, spansJson, toProtobuf } from '../test/helpers/otlp-bodies.ts';
-import type { TestGateway } from '../test/helpers/gateway.ts';
-import { seededRandom } from '../test/helpers/seeded-random.ts';
+import { exportServiceDefinition } from '../ingest/receivers/otlp/grpc.ts';
+import { toProtobuf } from '../test/helpers/otlp-bodies.ts';
 import { zstdCli } from '../test/helpers/zstd-cli.ts';
+import type { Signal } from '../src/model/telemetry.ts';
+import { spawnGateway, type GatewayProcess } from './fuzz/gateway-process.ts';
+import {
+  QUERY_FROM,
+  caseRng,
+  generateOperation,
+  hostileDocument,
+  loadSchema,
+  logRequest,
+  makeSeeds,
+  manyInvalidItems,
+  metricRequest,
+  mutateBytes,
+  mutateJson,
+  mutateText,
+  regexBomb,
+  rng,
+  spanRequest,
+  ORACLE_SERVICE,
+  SQL_METACHARACTERS,
+  type Context,
+  type Rng,
+  type Seeds,
+} from './fuzz/inputs.ts';
+
+/** The gateway fuzzed: retention off (records carry fixed times), no semantic search (no model download), the redaction and limits processors on so their scanners see mutated values, a 10 s GraphQL deadline. */
+export const FUZZED_GATEWAY_CONFIG = {
+  log: { level: 'warn' },
+  search: { enabled: false },
+  storage: { duckdb: { path: ':memory:' }, retention: { period: '0' } },
+  processors: { redaction: {}, limits: {}, batch: { timeoutMs: 50 } },
+  limits: { graphql: { timeoutMs: 10_000 } },
+};
+/** A request may take the gateway's GraphQL deadline plus this before it counts as hung. */
+const REQUEST_DEADLINE_MS = 10_000 + 5_000;
+/** /healthz must answer within this, probed every second while fuzzing and after each regex bomb. */
+export const HEALTH_DEADLINE_MS = 5_000;
+
+export interface FuzzOptions {
+  seed: number;
+  iterations?: number;
+  seconds?: number;
+  /** Only this case of the seed (a replay). */
+  onlyCase?: number;
+  /** RSS growth after the warm-up (the first 30 % of the cases, or of the seconds when no iteration count is given) that fails it, MB. */
+  maxRssGrowthMb?: number;
+  /**
+   * The largest flood of invalid items in one request (1,000,000 by default). A million decoded
+   * items take ~250 MB while the request is converted, which stays the process's high-water mark
+   * (docs/known-gaps.md): a run that is to check memory for leaks only sets 100,000.
+   */
+  maxFloodItems?: number;
+  outDir?: string;
+  log?: (line: string) => void;
+}
 
 export interface FuzzReport {
+  seed: number;
   requests: number;
   byKind: Record<string, number>;
+  /** How far inputs got: per kind, the HTTP status, gRPC status or first GraphQL error code (`data` when there was none). */
+  outcomes: Record<string, number>;
+  /** Refusals that were 503 + Retry-After (the gateway shedding load, not a defect). */
+  retryable: number;
   failures: string[];
-  heapGrowthMb: number;
+  /** The gateway stopped answering /healthz or requests: the run ended early. */
+  blocked: boolean;
+  rssMb: { start?: number; afterWarmup?: number; max?: number; end?: number; growthAfterWarmup?: number; samples: number[]; largestSteps: { case: number; kind: string; mb: number }[] };
+  /** Where failing inputs were written (unset when nothing failed). */
+  outDir?: string;
 }
 
-/** The seeded PRNG with the helpers the fuzzer draws with, so a failing seed can be replayed. */
-function rng(seed: number) {
-  const next = seededRandom(seed);
-  const int = (n: number) => Math.floor(next() * n);
-  return { next, int, pick: <T>(xs: readonly T[]): T => xs[int(xs.length)]! };
-}
-type Rng = ReturnType<typeof rng>;
-
-const NASTY_STRINGS = [
-  "' OR 1=1 --",
-  "'); DROP TABLE spans; --",
-  '%_\\',
-  '\u0000',
-  '"\\\'`;',
-  '(a+)+$',
-  '(a|aa)*b',
-  '((((((((((x*)*)*)*)*)*)*)*)*)*)*y',
-  'a'.repeat(5000),
-  '\uD800',
-  '🔥'.repeat(100),
-  '__proto__',
-  '${7*7}',
-  '../../etc/passwd',
-];
-
-function mutateBytes(r: Rng, input: Buffer): Buffer {
-  const b = Buffer.from(input);
-  switch (r.int(5)) {
-    case 0: // flip bits
-      for (let i = 0; i < 1 + r.int(8); i++) b[r.int(b.length)]! ^= 1 << r.int(8);
-      return b;
-    case 1: // truncate
-      return b.subarray(0, r.int(b.length));
-    case 2: // insert random bytes
-      return Buffer.concat([b.subarray(0, r.int(b.length)), Buffer.from(Array.from({ length: 1 + r.int(16) }, () => r.int(256))), b.subarray(r.int(b.length))]);
-    case 3: // huge varint / length prefix
-      return Buffer.concat([Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]), b]);
-    default: // duplicate a slice
-      return Buffer.concat([b, b.subarray(r.int(b.length))]);
-  }
+interface CaseInput {
+  kind: string;
+  index: number;
+  [field: string]: unknown;
 }
 
-function mutateJson(r: Rng, value: unknown, depth = 0): unknown {
-  if (r.next() < 0.15 || depth > 12) {
-    return r.pick([null, -1, 1e308, 'x', [], {}, true, '18446744073709551616', r.pick(NASTY_STRINGS), { a: { b: { c: [] } } }, Array.from({ length: 50 }, () => [])]);
-  }
-  if (Array.isArray(value)) return value.map((v) => mutateJson(r, v, depth + 1));
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (r.next() > 0.05) out[k] = mutateJson(r, v, depth + 1);
-    return out;
-  }
-  return value;
-}
+/** Binary inputs go to files as base64 (JSON.stringify has already turned a Buffer into { type, data } here). */
+const toFileValue = (v: unknown): unknown => {
+  const b = v as { type?: unknown; data?: unknown } | null;
+  if (b && typeof b === 'object' && b.type === 'Buffer' && Array.isArray(b.data)) return { base64: Buffer.from(b.data as number[]).toString('base64') };
+  return v instanceof Uint8Array ? { base64: Buffer.from(v).toString('base64') } : v;
+};
 
-const QUERIES = [
-  '{ services }',
-  'query($id: ID!) { trace(traceId: $id) { spanCount spans { name attributes events { name } } } }',
-  'query($f: TelemetryFilter) { spans(first: 20, filter: $f) { nodes { name service attributes } } }',
-  'query($f: TelemetryFilter) { logs(first: 20, filter: $f) { nodes { body severityText } } }',
-  'query($f: TelemetryFilter) { traces(limit: 5, filter: $f) { traceId } }',
-  'query($k: String!) { attributeValues(key: $k, signal: SPAN) }',
-  // Times, durations, JSON labels and free text in arguments of the other fields.
-  'query($t: Timestamp, $k: String) { attributeKeys(signal: LOG, prefix: $k, from: $t) }',
-  'query($k: String!, $t: Timestamp!, $d: Duration, $j: JSON) { metricSeries(name: $k, from: $t, to: "now", step: $d, labels: $j) { labels points { value } } }',
-  'query($k: String!, $t: Timestamp) { metricPoints(name: $k, from: $t, limit: 5) { value } }',
-  'query($t: Timestamp!, $d: Duration) { exceptionGroups(from: $t, to: "now", step: $d, limit: 3) { fingerprint count } }',
-  'query($id: ID, $d: Duration) { correlate(traceId: $id, window: $d) { trace { traceId } logs { body } } }',
-  'query($t: Timestamp!, $k: String!) { serviceGraph(from: $t, to: "now", services: [$k]) { nodes { id requests } } }',
-  'query($k: String!, $t: Timestamp) { operations(service: $k, from: $t) { name } }',
-  'query($k: String!) { search(text: $k, limit: 3) { hits { score } } }',
-  'query($t: Timestamp) { alerts(from: $t, limit: 5) { state } alertHistory(from: $t, limit: 5) { at to } }',
-  'mutation($rule: AlertRuleInput!) { createAlertRule(input: $rule) { id for lastNotificationError } }',
-  'mutation($k: String!, $t: Timestamp, $d: Duration) { silence(input: { matchers: [{ name: "alertname", type: REGEX, value: $k }], startsAt: $t, duration: $d }) { id } }',
-];
+export async function runFuzz(gw: GatewayProcess, opts: FuzzOptions): Promise<FuzzReport> {
+  const seed = opts.seed;
+  const report: FuzzReport = { seed, requests: 0, byKind: {}, outcomes: {}, retryable: 0, failures: [], blocked: false, rssMb: { samples: [], largestSteps: [] } };
+  const run = new AbortController();
+  const deadline = Date.now() + (opts.seconds ?? 3600) * 1000;
+  const iterations = opts.iterations ?? Number.MAX_SAFE_INTEGER;
+  const recent: CaseInput[] = [];
+  let current: CaseInput | undefined;
+  /** Writes an input to the run's directory (made on the first failure). */
+  const writeInput = (name: string, input: unknown) => {
+    report.outDir ??= opts.outDir ?? mkdtempSync(join(tmpdir(), `teleql-fuzz-${seed}-`));
+    mkdirSync(report.outDir, { recursive: true });
+    const file = join(report.outDir, name);
+    writeFileSync(file, JSON.stringify(input, (_k, v: unknown) => toFileValue(v), 2));
+    return file;
+  };
+  const fail = (what: string) => {
+    const where = current ? ` [seed ${seed} case ${current.index}: ${writeInput(`case-${current.index}.json`, { seed, ...current })}]` : ` [seed ${seed}]`;
+    if (report.failures.length < 100) report.failures.push(`${what}${where}`);
+  };
+  const blocked = (what: string) => {
+    if (report.blocked) return;
+    report.blocked = true;
+    const file = writeInput('last-inputs.json', { seed, inFlight: current?.index, inputs: recent });
+    report.failures.push(`${what} [seed ${seed}; case in flight ${current?.index ?? '-'}; the last ${recent.length} inputs: ${file}]`);
+    run.abort();
+  };
+  const tally = (key: string) => (report.outcomes[key] = (report.outcomes[key] ?? 0) + 1);
+  const signal = () => AbortSignal.any([run.signal, AbortSignal.timeout(REQUEST_DEADLINE_MS)]);
+  const health = () => fetch(gw.healthzUrl, { signal: AbortSignal.timeout(HEALTH_DEADLINE_MS) }).then((res) => res.status === 200, () => false);
 
-/** Live tails over graphql-ws, with the same variables as the queries. */
-const SUBSCRIPTIONS = [
-  'subscription($f: TelemetryFilter, $t: Timestamp) { tailSpans(filter: $f, since: $t) { dropped span { name service attributes } } }',
-  'subscription($f: TelemetryFilter, $t: Timestamp) { tailLogs(filter: $f, since: $t) { dropped log { body attributes } } }',
-  'subscription($f: TelemetryFilter) { tailTraces(filter: $f) { reason trace { traceId } } }',
-  'subscription($k: String!, $j: JSON, $t: Timestamp) { tailMetrics(name: $k, labels: $j, since: $t) { dropped point { value } } }',
-  'subscription($k: String!) { alertEvents(filter: { matchers: [{ name: "alertname", type: REGEX, value: $k }] }) { to rule { id } } }',
-];
-
-function mutateText(r: Rng, text: string): string {
-  switch (r.int(5)) {
-    case 0:
-      return text.slice(0, r.int(text.length));
-    case 1: {
-      const i = r.int(text.length);
-      return text.slice(0, i) + r.pick(['{', '}', '(', ')', '$', '"', '...', '@include(if: $x)', '#', '\\u0000', 'fragment f on Query { ...f }', r.pick(NASTY_STRINGS)]) + text.slice(i);
+  // The watchdog: liveness and RSS from outside the gateway's event loop.
+  let watching = true;
+  const watchdog = (async () => {
+    while (watching && !report.blocked) {
+      const rss = gw.rssMb();
+      if (rss !== undefined) report.rssMb.samples.push(rss);
+      if (!gw.alive()) blocked(`the gateway process exited: ${gw.output().slice(-1500)}`);
+      else if (!(await health())) blocked(`the gateway did not answer /healthz within ${HEALTH_DEADLINE_MS} ms (blocked event loop)`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
     }
-    case 2:
-      return `{ ${'trace(traceId: "x") { spans { children { '.repeat(1 + r.int(30))} name ${'} } }'.repeat(1 + r.int(30))} }`;
-    case 3:
-      return `{ ${Array.from({ length: 1 + r.int(60) }, (_, i) => `a${i}: services`).join(' ')} }`;
-    default:
-      return text.replace(/[a-z]/, () => String.fromCharCode(32 + r.int(95)));
+  })();
+
+  const schema = loadSchema();
+  const seeds = makeSeeds(rng(seed));
+  const ctx: Context = { traceIds: seeds.traceIds, names: ['seed-0', 'seed-1', 'fuzz_seed_metric', 'fuzz_seed_metric_seconds', 'good-0'] };
+  const good: { signal: Signal; key: string }[] = [];
+
+  const post = (path: string, body: Uint8Array | string, type: string, encoding?: string) =>
+    fetch(`${gw.otlpHttp}${path}`, { method: 'POST', headers: { 'content-type': type, ...(encoding && { 'content-encoding': encoding }) }, body: typeof body === 'string' ? body : new Uint8Array(body), signal: signal() });
+  /** 200, or a refusal with a message; returns the status. */
+  const checkOtlpHttp = async (res: Response, what: string): Promise<number> => {
+    const text = await res.text();
+    tally(`${what.split(' ')[0]} ${res.status}`);
+    if (res.status === 200) return 200;
+    if (res.status === 503 && res.headers.get('retry-after')) report.retryable++;
+    else if (res.status < 400 || res.status >= 500) fail(`${what}: HTTP ${res.status} ${text.slice(0, 300)}`);
+    else if (!text.trim() || (res.headers.get('content-type')?.includes('json') && !/"message"\s*:\s*"[^"]/.test(text))) fail(`${what}: HTTP ${res.status} without a message: ${text.slice(0, 300)}`);
+    return res.status;
+  };
+  for (const [s, body] of [['traces', seeds.traces], ['traces', seeds.oracle], ['logs', seeds.logs], ['metrics', seeds.metrics]] as const) {
+    const res = await post(`/v1/${s}`, JSON.stringify(body), 'application/json');
+    if (res.status !== 200 || /rejected/.test(await res.text())) throw new Error(`seeding ${s} failed: HTTP ${res.status}`);
+  }
+  const signals = ['traces', 'logs', 'metrics'] as const;
+  const seedJson = (s: Signal) => (s === 'traces' ? seeds.traces : s === 'logs' ? seeds.logs : seeds.metrics);
+  const compress = (encoding: string, body: Buffer) => (encoding === 'gzip' ? gzipSync(body) : encoding === 'deflate' ? deflateSync(body) : encoding === 'zstd' ? zstdCli(body) : Buffer.from(snappy.compress(body)));
+
+  const kinds: Record<string, (r: Rng, input: CaseInput) => Promise<void>> = {
+    async 'otlp-http-protobuf'(r, input) {
+      const s = r.pick(signals);
+      const body = r.next() < 0.08 ? manyInvalidItems(s, Math.min(r.pick([1000, 100_000, 1_000_000]), opts.maxFloodItems ?? 1_000_000)) : mutateBytes(r, toProtobuf(s, seedJson(s)));
+      Object.assign(input, { signal: s, body });
+      await checkOtlpHttp(await post(`/v1/${s}`, body, 'application/x-protobuf'), `otlp-http-protobuf ${s}`);
+    },
+    async 'otlp-http-json'(r, input) {
+      const s = r.pick(signals);
+      const body = r.next() < 0.6 ? JSON.stringify(mutateJson(r, seedJson(s))) : mutateText(r, JSON.stringify(seedJson(s)));
+      Object.assign(input, { signal: s, body });
+      await checkOtlpHttp(await post(`/v1/${s}`, body, 'application/json'), `otlp-http-json ${s}`);
+    },
+    async 'otlp-http-compressed'(r, input) {
+      const s = r.pick(signals);
+      const json = r.next() < 0.3;
+      const plain = json ? Buffer.from(JSON.stringify(seedJson(s))) : toProtobuf(s, seedJson(s));
+      const encoding = r.pick(['gzip', 'deflate', 'zstd', 'snappy']);
+      const intact = r.next() < 0.2;
+      const body = intact ? compress(encoding, plain) : r.next() < 0.5 ? mutateBytes(r, compress(encoding, plain)) : compress(encoding, mutateBytes(r, plain));
+      Object.assign(input, { signal: s, encoding, json, intact, body });
+      const status = await checkOtlpHttp(await post(`/v1/${s}`, body, json ? 'application/json' : 'application/x-protobuf', encoding), `otlp-http-compressed ${encoding} ${s}`);
+      if (intact && status !== 200) fail(`otlp-http-compressed: an intact ${encoding} ${s} body got HTTP ${status}`);
+    },
+    async 'otlp-grpc'(r, input) {
+      const s = r.pick(signals);
+      const body = r.next() < 0.15 ? toProtobuf(s, seedJson(s)) : mutateBytes(r, toProtobuf(s, seedJson(s)));
+      Object.assign(input, { signal: s, body });
+      const answer = await grpcExport(gw.otlpGrpc, s, body, REQUEST_DEADLINE_MS);
+      tally(`otlp-grpc ${grpc.status[answer.code]}`);
+      if (answer.code === grpc.status.DEADLINE_EXCEEDED) blocked(`otlp-grpc ${s}: no answer within ${REQUEST_DEADLINE_MS} ms`);
+      else if (![grpc.status.OK, grpc.status.INVALID_ARGUMENT, grpc.status.RESOURCE_EXHAUSTED].includes(answer.code)) fail(`otlp-grpc ${s}: ${grpc.status[answer.code]} ${answer.details}`);
+      else if (answer.code !== grpc.status.OK && !answer.details) fail(`otlp-grpc ${s}: ${grpc.status[answer.code]} without details`);
+    },
+    async graphql(r, input) {
+      const draw = r.next();
+      const op = draw < 0.2 ? hostileDocument(r, ctx) : generateOperation(r, schema, draw < 0.3 ? 'mutation' : 'query', ctx);
+      const body = r.next() < 0.1 ? mutateText(r, JSON.stringify(op)) : JSON.stringify({ query: r.next() < 0.1 ? mutateText(r, op.query) : op.query, variables: r.next() < 0.1 ? mutateJson(r, op.variables) : op.variables });
+      Object.assign(input, { body });
+      const res = await fetch(gw.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: signal() });
+      const text = await res.text();
+      tally(`graphql ${res.status} ${/"code":"(\w+)"/.exec(text)?.[1] ?? (text.includes('"data"') ? 'data' : '')}`);
+      checkGraphqlAnswer(res.status, text, `graphql`, fail, () => report.retryable++);
+    },
+    async 'graphql-ws'(r, input) {
+      const op = generateOperation(r, schema, 'subscription', ctx);
+      const subscribe = JSON.stringify({ id: '1', type: 'subscribe', payload: r.next() < 0.1 ? mutateJson(r, op) : op });
+      const draw = r.next();
+      const message = draw < 0.1 ? mutateText(r, subscribe) : draw < 0.2 ? r.pick(PROTOCOL_VIOLATIONS) : subscribe;
+      Object.assign(input, { message });
+      const outcome = await wsExchange(gw.wsUrl, message, 30, run.signal);
+      tally(`graphql-ws ${outcome.closeCode} ${/"code":"(\w+)"/.exec(outcome.received.join(''))?.[1] ?? (outcome.received.length ? 'next' : 'open')}`);
+      checkWsOutcome(outcome, fail);
+    },
+    async 'regex-bomb'(r, input) {
+      const { pattern, value } = regexBomb(r);
+      const logs = r.next() < 0.4;
+      const subscription = logs ? 'subscription($f: TelemetryFilter) { tailLogs(filter: $f) { log { body } } }' : 'subscription($f: TelemetryFilter) { tailSpans(filter: $f) { span { name } } }';
+      const message = JSON.stringify({ id: '1', type: 'subscribe', payload: { query: subscription, variables: { f: { attributes: [{ key: 'bomb', regex: pattern }] } } } });
+      const body = JSON.stringify(logs ? logRequest(r, 'bomb', { bomb: value }) : spanRequest(r, { traceId: r.hex(16), name: 'bomb', attributes: { bomb: value } }));
+      Object.assign(input, { pattern, value, message, body });
+      // The tail stays open while the matching value is ingested, so the matcher runs on it.
+      const outcome = wsExchange(gw.wsUrl, message, 1500, run.signal, async () => {
+        await checkOtlpHttp(await post(logs ? '/v1/logs' : '/v1/traces', body, 'application/json'), 'regex-bomb ingest');
+        await new Promise((resolve) => setTimeout(resolve, 300)); // past the batch timeout: the tail tap has seen it
+        if (!(await health())) blocked(`regex bomb: /healthz gave no answer within ${HEALTH_DEADLINE_MS} ms after a value matched against ${JSON.stringify(pattern)}`);
+      });
+      const answered = await outcome;
+      tally(`regex-bomb ${/"code":"(\w+)"/.exec(answered.received.join(''))?.[1] ?? (answered.received.length ? 'matched' : 'open')}`);
+      checkWsOutcome(answered, fail);
+    },
+    async 'sql-oracle'(r, input) {
+      // Exactly the one span whose name (or attribute k) is the metacharacter string: no wildcard, no injection.
+      const m = r.pick(SQL_METACHARACTERS);
+      const byName = r.next() < 0.5;
+      const variables = { f: { service: [ORACLE_SERVICE], ...(byName ? { name: [m] } : { attributes: [r.next() < 0.5 ? { key: 'k', eq: m } : { key: 'k', in: [m, `${m}x`] }] }), from: QUERY_FROM, to: '2026-01-02T00:00:00Z' } };
+      Object.assign(input, { metacharacters: m, variables });
+      const res = await fetch(gw.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'query($f: TelemetryFilter) { spans(first: 50, filter: $f) { nodes { name } } }', variables }), signal: signal() });
+      const text = await res.text();
+      checkGraphqlAnswer(res.status, text, 'sql-oracle', fail, () => report.retryable++);
+      const names = (JSON.parse(text) as { data?: { spans?: { nodes: { name: string }[] } } }).data?.spans?.nodes.map((n) => n.name);
+      tally(`sql-oracle ${names?.length ?? 'null'}`);
+      if (JSON.stringify(names) !== JSON.stringify([m])) fail(`sql-oracle: a filter on ${JSON.stringify(m)} found ${JSON.stringify(names)}`);
+    },
+    async 'good-then-bad'(r, input) {
+      const s = r.pick(signals);
+      const key = `good-${r.hex(6)}`;
+      const goodBody = s === 'traces' ? spanRequest(r, { traceId: r.hex(16), name: key }) : s === 'logs' ? logRequest(r, key) : metricRequest(r, key.replace('-', '_'));
+      const bad = mutateBytes(r, toProtobuf(s, goodBody));
+      Object.assign(input, { signal: s, good: goodBody, bad });
+      const res = await post(`/v1/${s}`, JSON.stringify(goodBody), 'application/json');
+      const text = await res.text();
+      if (res.status !== 200 || text.includes('rejected')) return fail(`good-then-bad: a valid ${s} request got HTTP ${res.status} ${text.slice(0, 300)}`);
+      good.push({ signal: s, key: s === 'traces' ? ((goodBody.resourceSpans as { scopeSpans: { spans: { traceId: string }[] }[] }[])[0]!.scopeSpans[0]!.spans[0]!.traceId) : key });
+      await checkOtlpHttp(await post(`/v1/${s}`, bad, 'application/x-protobuf'), `good-then-bad ${s}`);
+    },
+  };
+
+  const names = Object.keys(kinds);
+  const first = opts.onlyCase ?? 0;
+  const last = opts.onlyCase ?? iterations - 1;
+  const warmupEnd = { at: Date.now() + (opts.seconds ?? 0) * 300, case: Math.floor(Math.min(iterations, 1e9) * 0.3) };
+  for (let i = first; i <= last && Date.now() < deadline && !report.blocked; i++) {
+    const kind = names[i % names.length]!;
+    current = { kind, index: i };
+    recent.push(current);
+    if (recent.length > 20) recent.shift();
+    const rssBefore = gw.rssMb();
+    try {
+      await kinds[kind]!(caseRng(seed, i), current);
+    } catch (err) {
+      if (!report.blocked) {
+        const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+        if (timedOut) blocked(`${kind}: no answer within ${REQUEST_DEADLINE_MS} ms`);
+        else fail(`${kind}: request did not complete: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    const step = (gw.rssMb() ?? 0) - (rssBefore ?? 0);
+    const steps = report.rssMb.largestSteps;
+    if (rssBefore !== undefined && step > (steps[4]?.mb ?? 0)) {
+      steps.push({ case: i, kind, mb: Math.round(step * 10) / 10 });
+      steps.sort((a, b) => b.mb - a.mb).splice(5);
+    }
+    report.requests++;
+    report.byKind[kind] = (report.byKind[kind] ?? 0) + 1;
+    if (report.rssMb.afterWarmup === undefined && (opts.iterations === undefined ? Date.now() >= warmupEnd.at : i >= warmupEnd.case)) report.rssMb.afterWarmup = gw.rssMb();
+    if (i % 500 === 499) opts.log?.(`${i + 1} cases, ${report.failures.length} failures, gateway RSS ${gw.rssMb()} MB`);
+  }
+  current = undefined;
+  watching = false;
+  await watchdog;
+
+  if (!report.blocked) {
+    if (!gw.alive() || !(await health())) report.failures.push(`the gateway is not healthy after fuzzing [seed ${seed}]`);
+    else await checkKept(gw, seeds, good, fail);
+  }
+  const samples = report.rssMb.samples;
+  Object.assign(report.rssMb, { start: samples[0], max: Math.max(...samples), end: samples.at(-1) });
+  const afterWarmup = report.rssMb.afterWarmup;
+  if (afterWarmup !== undefined && !report.blocked) {
+    const growth = Math.round((Math.max(...samples.slice(Math.floor(samples.length * 0.3)), gw.rssMb() ?? 0) - afterWarmup) * 10) / 10;
+    report.rssMb.growthAfterWarmup = growth;
+    const bound = opts.maxRssGrowthMb ?? 256;
+    if (growth > bound) report.failures.push(`gateway RSS grew by ${growth} MB after the warm-up (bound ${bound} MB; samples ${samples.join(' ')}) [seed ${seed}]`);
+  }
+  return report;
+}
+
+/** The seeds and every good record acknowledged during the run are still readable (after the batch queue drained). */
+async function checkKept(gw: GatewayProcess, seeds: Seeds, good: { signal: Signal; key: string }[], fail: (what: string) => void): Promise<void> {
+  const to = '2026-01-02T00:00:00Z';
+  const query = async <T>(q: string, variables: Record<string, unknown>): Promise<T | undefined> => {
+    const res = await fetch(gw.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: q, variables }), signal: AbortSignal.timeout(REQUEST_DEADLINE_MS) });
+    return ((await res.json()) as { data?: T }).data;
+  };
+  const spanNames = async (traceId: string) => (await query<{ trace: { spans: { name: string }[] } | null }>('query($id: ID!) { trace(traceId: $id) { spans { name } } }', { id: traceId }))?.trace?.spans.map((s) => s.name) ?? [];
+  const logFound = async (text: string) => ((await query<{ logs: { nodes: unknown[] } }>('query($f: TelemetryFilter) { logs(first: 1, filter: $f) { nodes { body } } }', { f: { bodyContains: text, from: QUERY_FROM, to } }))?.logs.nodes.length ?? 0) > 0;
+  const metricFound = async (name: string) => ((await query<{ metricPoints: unknown[] | null }>('query($n: String!, $f: Timestamp, $t: Timestamp) { metricPoints(name: $n, from: $f, to: $t, limit: 1) { value } }', { n: name, f: QUERY_FROM, t: to }))?.metricPoints?.length ?? 0) > 0;
+  const missing = async () => {
+    const out: string[] = [];
+    const seedSpans = [...(await spanNames(seeds.traceIds[0]!)), ...(await spanNames(seeds.traceIds[1]!))];
+    for (const n of ['seed-0', 'seed-1', 'seed-2', 'seed-3']) if (!seedSpans.includes(n)) out.push(`seed span ${n}`);
+    if (!(await logFound('seed log'))) out.push('seed log');
+    if (!(await metricFound('fuzz_seed_metric'))) out.push('seed metric');
+    for (const g of good) {
+      const found = g.signal === 'traces' ? (await spanNames(g.key)).length > 0 : g.signal === 'logs' ? await logFound(g.key) : await metricFound(g.key.replace('-', '_'));
+      if (!found) out.push(`good ${g.signal} ${g.key}`);
+    }
+    return out;
+  };
+  let lost = await missing();
+  for (let i = 0; i < 10 && lost.length; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    lost = await missing();
+  }
+  if (lost.length) fail(`records acknowledged before bad requests are not readable: ${lost.slice(0, 20).join(', ')}${lost.length > 20 ? ` and ${lost.length - 20} more` : ''}`);
+}
+
+/** 200 or 4xx (or 503 + Retry-After, counted by `retryable`); every error with a message and a code, none internal. */
+export function checkGraphqlAnswer(status: number, text: string, what: string, fail: (what: string) => void, retryable: () => void): void {
+  if (status === 503) return retryable();
+  if (status >= 500 || (status !== 200 && status < 400)) return fail(`${what}: HTTP ${status} ${text.slice(0, 300)}`);
+  let body: { errors?: { message?: unknown; extensions?: { code?: unknown } }[]; data?: unknown };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    return fail(`${what}: HTTP ${status} answer is not JSON: ${text.slice(0, 300)}`);
+  }
+  if (status >= 400 && !body.errors?.length) return fail(`${what}: HTTP ${status} without errors: ${text.slice(0, 300)}`);
+  for (const e of body.errors ?? []) {
+    if (typeof e.message !== 'string' || !e.message) return fail(`${what}: an error without a message: ${text.slice(0, 300)}`);
+    const code = e.extensions?.code;
+    if (typeof code !== 'string') return fail(`${what}: an error without a code: ${text.slice(0, 300)}`);
+    if (code === 'INTERNAL_SERVER_ERROR' || code === 'GW_BACKEND_ERROR' || e.message === 'Unexpected error.') return fail(`${what}: internal error ${code} ${e.message.slice(0, 300)}`);
   }
 }
 
-function randomFilter(r: Rng): unknown {
-  const s = () => r.pick(NASTY_STRINGS);
-  return r.pick([
-    { service: [s()] },
-    { name: [s(), s()] },
-    { attributes: [{ key: s(), eq: s() }] },
-    { attributes: [{ key: 'http.url', regex: r.pick(['(a+)+$', '(a|aa)*b', '(x+x+)+y', '.*.*.*.*.*=.*', '[', '(?P<n>a)', '\\', '(?i)ß+']) }] },
-    { attributes: [{ key: s(), in: [s(), s()] }], not: { service: [s()] } },
-    { bodyContains: s() },
-    { or: [{ service: [s()] }, { and: [{ name: [s()] }, { minDuration: r.pick(['1ms', '-1s', 'x', '99999999999h']) }] }] },
-    { from: r.pick(['2020-01-01T00:00:00Z', 'yesterday', '-1', '1e20']), to: s() },
-    mutateJson(r, { service: ['x'], attributes: [{ key: 'k', eq: 'v' }] }),
-  ]);
+/** graphql-transport-ws messages a client must not send after connection_init: each must close with 4400-4499, not 4500. */
+const PROTOCOL_VIOLATIONS = [
+  '{"type":"connection_ack"}',
+  '{"type":"next","id":"1","payload":{"data":{}}}',
+  '{"type":"error","id":"1","payload":[]}',
+  '{"type":"connection_init"}',
+  '{"type":"subscribe","payload":{"query":"{ services }"}}',
+  '{"type":"subscribe","id":{},"payload":{"query":"{ services }"}}',
+  '{"type":"complete"}',
+  '{"type":"ping","payload":"x"}',
+  '[]',
+  'null',
+  'not json',
+];
+
+interface WsOutcome {
+  closeCode: number;
+  received: string[];
 }
 
-// The embedded store is always up: a backend error is input that reached DuckDB unchecked.
-const internalError = (text: string) => text.includes('Unexpected error') || text.includes('INTERNAL_SERVER_ERROR') || text.includes('GW_BACKEND_ERROR');
+function checkWsOutcome(outcome: WsOutcome, fail: (what: string) => void): void {
+  // 1011 (ws) and 4500 (graphql-ws) are the server's internal errors; 4400 and the like are refusals.
+  if (outcome.closeCode === 1011 || outcome.closeCode === 4500) return fail(`graphql-ws: close ${outcome.closeCode} ${outcome.received.join(' ').slice(0, 300)}`);
+  for (const text of outcome.received) {
+    let m: { type?: string; payload?: unknown };
+    try {
+      m = JSON.parse(text) as typeof m;
+    } catch {
+      return fail(`graphql-ws: a message that is not JSON: ${text.slice(0, 300)}`);
+    }
+    if (m.type === 'error') checkGraphqlAnswer(400, JSON.stringify({ errors: m.payload }), 'graphql-ws error', fail, () => undefined);
+    else if (m.type === 'next') checkGraphqlAnswer(200, JSON.stringify(m.payload), 'graphql-ws next', fail, () => undefined);
+  }
+}
 
 /**
- * One graphql-ws connection: connection_init, then `message` once acknowledged; what the server
- * sends within 30 ms after it (or until it completes or closes) is collected, then the client closes.
+ * One graphql-ws connection: connection_init, then `message` once acknowledged; `whileOpen` runs
+ * then (or the client waits `lingerMs`), and what the server sent until then is collected.
  */
-function wsExchange(url: string, message: string): Promise<{ closeCode: number; received: string[] }> {
+function wsExchange(url: string, message: string, lingerMs: number, run: AbortSignal, whileOpen?: () => Promise<void>): Promise<WsOutcome> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, 'graphql-transport-ws');
     const received: string[] = [];
-    const timeout = setTimeout(() => {
+    const give = (err: Error) => {
       ws.terminate();
-      reject(new Error(`graphql-ws: no close within 10 s (received ${received.join(' ').slice(0, 200)})`));
-    }, 10_000);
-    let linger: NodeJS.Timeout | undefined;
+      reject(err);
+    };
+    const timeout = setTimeout(() => give(Object.assign(new Error(`graphql-ws: no close within ${REQUEST_DEADLINE_MS} ms`), { name: 'TimeoutError' })), REQUEST_DEADLINE_MS);
+    const onAbort = () => give(Object.assign(new Error('run aborted'), { name: 'AbortError' }));
+    run.addEventListener('abort', onAbort, { once: true });
+    let done = false;
     ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: {} })));
     ws.on('message', (data) => {
       const text = data.toString();
       if (text.includes('"connection_ack"')) {
         ws.send(message);
-        linger = setTimeout(() => ws.close(1000), 30);
+        const settle = new Promise((r) => setTimeout(r, whileOpen ? 150 : lingerMs));
+        void settle
+          .then(() => (done ? undefined : whileOpen?.()))
+          .then(
+            () => ws.close(1000),
+            (err: unknown) => give(err instanceof Error ? err : new Error(String(err))),
+          );
         return;
       }
       received.push(text);
-      if (/"type":"(complete|error)"/.test(text)) ws.close(1000);
+      if (/"type":"(complete|error)"/.test(text)) {
+        done = true;
+        ws.close(1000);
+      }
     });
     ws.on('error', () => undefined); // the close that follows says what happened
     ws.on('close', (closeCode) => {
       clearTimeout(timeout);
-      clearTimeout(linger);
+      run.removeEventListener('abort', onAbort);
       resolve({ closeCode, received });
     });
   });
 }
 
-export async function runFuzz(gw: TestGateway, opts: { iterations?: number; seconds?: number; seed?: number; log?: (line: string) => void }): Promise<FuzzReport> {
-  const r = rng(opts.seed ?? 1);
-  const deadline = Date.now() + (opts.seconds ?? 3600) * 1000;
-  const iterations = opts.iterations ?? Number.MAX_SAFE_INTEGER;
-  const report: FuzzReport = { requests: 0, byKind: {}, failures: [], heapGrowthMb: 0 };
-  const fail = (what: string) => {
-    if (report.failures.length < 50) report.failures.push(what);
+/** A raw OTLP/gRPC Export call with a deadline (the body is sent exactly as given). */
+function grpcExport(addr: string, signal: Signal, body: Buffer, deadlineMs: number): Promise<{ code: grpc.status; details: string }> {
+  const Client = grpc.makeGenericClientConstructor(exportServiceDefinition(signal), 'Export');
+  const client = new Client(addr, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    Export(body: Buffer, md: grpc.Metadata, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null) => void): void;
   };
-  const seedTrace = randomTraceId();
-  const seedSpans = spansJson(Array.from({ length: 5 }, (_, i) => ({ traceId: seedTrace, name: `seed-${i}`, attributes: { 'http.url': `https://x.test/${i}`, user: 'u' } })));
-  const seedLogs = logsJson([{ body: 'seed log', attributes: { k: 'v' } }]);
-  const protoSpans = toProtobuf('traces', seedSpans);
-  const post = (path: string, body: Uint8Array | string, type: string, encoding?: string) =>
-    fetch(`${gw.otlpHttp}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': type, ...(encoding && { 'content-encoding': encoding }) },
-      body: typeof body === 'string' ? body : new Uint8Array(body),
-      signal: AbortSignal.timeout(30_000),
+  return new Promise((resolve) => {
+    client.Export(body, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err) => {
+      client.close();
+      resolve(err ? { code: err.code, details: err.details } : { code: grpc.status.OK, details: '' });
     });
-  // The same request in every encoding the receiver takes, for the decoders to be fed mutations of.
-  const compressedSpans: [string, Buffer][] = [
-    ['gzip', gzipSync(protoSpans)],
-    ['deflate', deflateSync(protoSpans)],
-    ['zstd', zstdCli(protoSpans)],
-    ['snappy', Buffer.from(snappy.compress(protoSpans))],
-  ];
-  const seeded = await post('/v1/traces', JSON.stringify(seedSpans), 'application/json');
-  if (seeded.status !== 200) throw new Error(`seeding failed: ${seeded.status}`);
-  global.gc?.();
-  const heapBefore = process.memoryUsage().heapUsed;
-
-  const kinds = {
-    async 'otlp-http-protobuf'() {
-      const res = await post(r.pick(['/v1/traces', '/v1/logs', '/v1/metrics']), mutateBytes(r, protoSpans), 'application/x-protobuf');
-      await res.arrayBuffer();
-      if (res.status >= 500) fail(`otlp-http-protobuf: HTTP ${res.status}`);
-    },
-    async 'otlp-http-json'() {
-      const body = r.next() < 0.5 ? JSON.stringify(mutateJson(r, r.pick([seedSpans, seedLogs]))) : mutateText(r, JSON.stringify(seedSpans));
-      const res = await post(r.pick(['/v1/traces', '/v1/logs']), body, 'application/json');
-      await res.arrayBuffer();
-      if (res.status >= 500) fail(`otlp-http-json: HTTP ${res.status} for ${body.slice(0, 120)}`);
-    },
-    async 'otlp-http-compressed'() {
-      const [encoding, compressed] = r.pick(compressedSpans);
-      const intact = r.next() < 0.2;
-      const res = await post('/v1/traces', intact ? compressed : mutateBytes(r, compressed), 'application/x-protobuf', encoding);
-      await res.arrayBuffer();
-      if (res.status >= 500 || (intact && res.status !== 200)) fail(`otlp-http-compressed: HTTP ${res.status} for ${intact ? 'an intact' : 'a mutated'} ${encoding} body`);
-    },
-    async 'otlp-grpc'() {
-      const answer = await grpcExport(gw.otlpGrpc, r.pick(['traces', 'logs', 'metrics'] as const), mutateBytes(r, protoSpans));
-      if (answer.code === grpc.status.INTERNAL || answer.code === grpc.status.UNKNOWN) fail(`otlp-grpc: ${grpc.status[answer.code]} ${answer.details}`);
-    },
-    async graphql() {
-      const query = mutatedDocument(QUERIES);
-      const variables = fuzzVariables();
-      const res = await fetch(gw.graphqlUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: r.next() < 0.1 ? mutateText(r, JSON.stringify({ query, variables })) : JSON.stringify({ query, variables: r.next() < 0.2 ? mutateJson(r, variables) : variables }),
-        signal: AbortSignal.timeout(30_000),
-      });
-      const text = await res.text();
-      if (res.status >= 500 || internalError(text)) fail(`graphql: HTTP ${res.status} ${text.slice(0, 200)} for ${query.slice(0, 200)} ${JSON.stringify(variables).slice(0, 200)}`);
-    },
-    async 'graphql-ws'() {
-      const query = mutatedDocument(SUBSCRIPTIONS);
-      const variables = fuzzVariables();
-      const subscribe = JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables: r.next() < 0.2 ? mutateJson(r, variables) : variables } });
-      const message = r.next() < 0.1 ? mutateText(r, subscribe) : subscribe;
-      const outcome = await wsExchange(gw.wsUrl, message);
-      // 1011 (ws) and 4500 (graphql-ws) are the server's internal errors; 4400 and the like are refusals.
-      if (outcome.closeCode === 1011 || outcome.closeCode === 4500 || outcome.received.some(internalError)) {
-        fail(`graphql-ws: close ${outcome.closeCode} ${outcome.received.join(' ').slice(0, 200)} for ${message.slice(0, 300)}`);
-      }
-    },
-  };
-  function mutatedDocument(documents: readonly string[]): string {
-    const base = r.pick(documents);
-    return r.next() < 0.6 ? mutateText(r, base) : base;
-  }
-  function fuzzVariables() {
-    return {
-      id: r.pick([seedTrace, randomTraceId(), r.pick(NASTY_STRINGS), 42]),
-      f: randomFilter(r),
-      k: r.pick(NASTY_STRINGS),
-      t: r.pick(['now-1h', '2020-01-01T00:00:00Z', 0, -1, 1e21, '1e20', 'now-99999999999h', r.pick(NASTY_STRINGS)]),
-      d: r.pick(['1m', '0', 0, '-1s', 1e308, '99999999999h', '1ns', r.pick(NASTY_STRINGS)]),
-      j: r.pick([{ job: 'x' }, JSON.parse('{"__proto__":{"polluted":1}}') as unknown, [], 'x', { a: { b: [] } }, null]),
-      rule: mutateJson(r, {
-        name: r.pick(NASTY_STRINGS),
-        kind: r.pick(['PROMQL', 'SPAN_ERROR_RATE', 'SPAN_LATENCY_QUANTILE', 'LOG_COUNT', 'NO_DATA']),
-        expr: r.pick(['rate(x[5m]) > 1', 'sum by (a) (y)', r.pick(NASTY_STRINGS)]),
-        threshold: r.pick([0.05, -1, 1e308]),
-        for: r.pick(['5m', '0s', 'x']),
-        window: '5m',
-        labels: { severity: r.pick(NASTY_STRINGS) },
-        filter: randomFilter(r),
-      }),
-    };
-  }
-  const names = Object.keys(kinds) as (keyof typeof kinds)[];
-  for (let i = 0; i < iterations && Date.now() < deadline; i++) {
-    const kind = names[i % names.length]!;
-    try {
-      await kinds[kind]();
-    } catch (err) {
-      fail(`${kind}: request did not complete: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    report.requests++;
-    report.byKind[kind] = (report.byKind[kind] ?? 0) + 1;
-    if (i % 500 === 499) opts.log?.(`${i + 1} requests, ${report.failures.length} failures`);
-  }
-
-  const health = await fetch(gw.graphqlUrl.replace(/\/graphql$/, '/healthz'));
-  if (health.status !== 200) fail(`health check after fuzzing: HTTP ${health.status}`);
-  const trace = await fetch(gw.graphqlUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: 'query($id: ID!) { trace(traceId: $id) { spans { name } } }', variables: { id: seedTrace } }),
-  }).then((x) => x.json() as Promise<{ data?: { trace?: { spans: { name: string }[] } } }>);
-  // Mutated copies of the seed may add spans to its trace (they are valid input); the seed's stay.
-  const seedNames = new Set(trace.data?.trace?.spans.map((sp) => sp.name));
-  if (![0, 1, 2, 3, 4].every((i) => seedNames.has(`seed-${i}`))) fail(`the trace stored before fuzzing is not intact: ${JSON.stringify(trace)}`);
-  global.gc?.();
-  report.heapGrowthMb = Math.round((process.memoryUsage().heapUsed - heapBefore) / 1e5) / 10;
-  return report;
+  });
 }
 
-/**
- * The gateway fuzzed: the defaults plus the redaction and attribute-limits processors, so mutated
- * attribute values, bodies and names go through their scanners too (they are off by default).
- */
-export const FUZZED_GATEWAY_CONFIG = { processors: { redaction: {}, limits: {} } };
+export function printReport(report: FuzzReport, log: (line: string) => void): void {
+  const { failures, rssMb, ...rest } = report;
+  for (const line of JSON.stringify({ ...rest, failures: failures.length, rssMb: { ...rssMb, samples: rssMb.samples.length, largestSteps: undefined } }, null, 2).split('\n')) log(line);
+  log(`gateway RSS (MB, one sample a second): ${rssMb.samples.join(' ')}`);
+  log(`largest RSS steps over one case: ${rssMb.largestSteps.map((s) => `case ${s.case} (${s.kind}) +${s.mb} MB`).join(', ')}`);
+  for (const f of failures) log(`FAIL ${f}`);
+}
 
 async function main(): Promise<void> {
-  const { startGateway } = await import('../test/helpers/gateway.ts');
   const seconds = Number(process.env.FUZZ_SECONDS ?? 60);
   const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
-  const gw = await startGateway(FUZZED_GATEWAY_CONFIG);
+  const onlyCase = process.env.FUZZ_CASE === undefined ? undefined : Number(process.env.FUZZ_CASE);
+  const gw = await spawnGateway(FUZZED_GATEWAY_CONFIG, process.env.FUZZ_PORT_BASE ? Number(process.env.FUZZ_PORT_BASE) : undefined);
   try {
-    console.log(`fuzzing for ${seconds} s, seed ${seed} (replay with FUZZ_SEED=${seed})`);
-    const report = await runFuzz(gw, { seconds, seed, log: (l) => console.log(l) });
-    console.log(JSON.stringify({ ...report, failures: report.failures.length }, null, 2));
-    for (const f of report.failures) console.log(`FAIL ${f}`);
+    console.log(`fuzzing gateway pid ${gw.pid} for ${seconds} s, seed ${seed} (replay with FUZZ_SEED=${seed}; one case with FUZZ_CASE=<n>)`);
+    const report = await runFuzz(gw, { seconds, seed, onlyCase, outDir: process.env.FUZZ_OUT, maxRssGrowthMb: Number(process.env.FUZZ_MAX_RSS_GROWTH_MB ?? 256), log: (l) => console.log(l) });
+    printReport(report, (l) => console.log(l));
     process.exitCode = report.failures.length ? 1 : 0;
   } finally {
-    await gw.stop();
+    await gw.stop(5_000);
   }
 }
 

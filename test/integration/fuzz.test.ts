@@ -1,21 +1,23 @@
-// A short fuzz round inside `npm test` (the long one is `npm run fuzz`): mutated OTLP and GraphQL
-// input (live tails over graphql-ws too) must only ever be refused cleanly, and the gateway must
-// keep its data and keep serving.
+// A short fuzz round inside `npm test` (the long one is `npm run fuzz`): the gateway runs as its own
+// process and gets a fixed sequence (seed 7) of mutated OTLP for every signal, schema-generated
+// GraphQL documents and live tails, regex bombs that meet matching data, SQL metacharacters with
+// the rows they must find, and good records before bad ones, for at most 30 s of fuzzing. What fails it is in scripts/fuzz.ts; a failure names the case
+// and the file with its full input (replay: FUZZ_SEED=7 FUZZ_CASE=<n> npm run fuzz).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway } from '../helpers/gateway.ts';
-import { FUZZED_GATEWAY_CONFIG, runFuzz } from '../../scripts/fuzz.ts';
+import { spawnGateway } from '../../scripts/fuzz/gateway-process.ts';
+import { FUZZED_GATEWAY_CONFIG, printReport, runFuzz } from '../../scripts/fuzz.ts';
 
-test('480 mutated OTLP (protobuf, JSON, compressed bodies; HTTP, gRPC), GraphQL and graphql-ws requests: no crash, no hang, clean refusals, data intact', { timeout: 300_000 }, async () => {
-  const gw = await startGateway(FUZZED_GATEWAY_CONFIG);
+test('360 fuzz cases (seed 7, ≤ 30 s): clean refusals, no hang (/healthz probed from outside), records kept, RSS bounded', { timeout: 180_000 }, async (t) => {
+  const gw = await spawnGateway(FUZZED_GATEWAY_CONFIG);
   try {
-    const report = await runFuzz(gw, { iterations: 480, seed: 7 });
+    // Floods of at most 100,000 invalid items: a million take ~250 MB while decoded (a high-water
+    // mark, not a leak; docs/known-gaps.md), which `npm run fuzz` still sends and reports.
+    const report = await runFuzz(gw, { seed: 7, iterations: 360, seconds: 30, maxRssGrowthMb: 256, maxFloodItems: 100_000 });
+    printReport(report, (line) => t.diagnostic(line));
     assert.deepEqual(report.failures, []);
-    assert.equal(report.requests, 480);
-    assert.deepEqual(Object.values(report.byKind), [80, 80, 80, 80, 80, 80]);
-    // Memory: 480 requests must not keep their bodies alive (a loose bound; the bench measures it).
-    assert.ok(report.heapGrowthMb < 256, `heap grew by ${report.heapGrowthMb} MB`);
+    assert.ok(report.requests >= 80, `only ${report.requests} cases ran in 30 s`);
   } finally {
-    await gw.stop();
+    await gw.stop(5_000);
   }
 });
