@@ -40,6 +40,28 @@ test('refusals up to the threshold are answered at once; later ones are held unt
   delay.close();
 });
 
+test('held refusals are answered spread over the second after their window ends, not all at once', async () => {
+  // bench:abuse (session 28): answered together, a flooder's held requests came back together and
+  // the next window's allowance was admitted in one burst beside a quiet tenant.
+  const draws = [0.9, 0.0, 0.5];
+  const delay = createRefusalDelay(CFG, undefined, Date.now, () => draws.shift()!);
+  const endsAt = Date.now() + 20;
+  const answered: { i: number; at: number }[] = [];
+  const all = deferred();
+  for (const i of [0, 1, 2]) {
+    const held = delay.hold('otlp_http', 'a', window(5, endsAt), () => {
+      answered.push({ i, at: Date.now() });
+      if (answered.length === 3) all.resolve();
+    });
+    assert.ok(held, `refusal ${i} is held`);
+  }
+  await waitFor(all.promise);
+  assert.deepEqual(answered.map((a) => a.i), [1, 2, 0], 'answered in the order of their draws (0, 0.5, 0.9 of a second after the end)');
+  assert.ok(answered[0]!.at >= endsAt - 2, 'none before the window ends');
+  assert.ok(answered[2]!.at - answered[0]!.at >= 500, `spread over the second after it (${answered[2]!.at - answered[0]!.at} ms apart)`);
+  delay.close();
+});
+
 test('a window that has already ended, maxMs 0 or afterRefusals 0 hold nothing', () => {
   assert.equal(createRefusalDelay(CFG).hold('graphql', 'a', window(9, Date.now() - 1), () => {}), undefined);
   assert.equal(createRefusalDelay({ ...CFG, maxMs: 0 }).hold('graphql', 'a', window(9, Date.now() + 1000), () => {}), undefined);
