@@ -1,6 +1,7 @@
 // Semantic search queries: argument checks, then the SemanticSearch service; hits are resolved to
 // their span, log and trace through the per-request loaders (so `trace { logs }` batches as usual).
 import type { SpanRecord } from '../src/model/telemetry.ts';
+import { hasScope } from '../src/auth/types.ts';
 import { GatewayError } from '../src/errors.ts';
 import type { StoredLogRecord } from '../src/stores/types.ts';
 import type { SearchFilter, SearchHit, SearchResult, SearchSignal, SemanticSearch, SearchIndexStatus } from '../src/search/types.ts';
@@ -100,8 +101,9 @@ export function searchIndexStatus(ctx: GraphQLContext): VisibleSearchIndexStatus
   const status = ctx.search?.status(ctx.tenant);
   if (!status) return null;
   // Texts are embedded once for all tenants, so these counts move with other tenants' data (and
-  // whether one's own text was "new" would tell that another tenant sent it): admin only.
-  if (ctx.principal?.scopes.has('admin')) return status;
+  // whether one's own text was "new" would tell that another tenant sent it): as /metrics, the
+  // operator's metrics scope only.
+  if (ctx.principal && hasScope(ctx.principal, 'metrics')) return status;
   return { ...status, embedded: null, reembedded: null, cacheHits: null, annSize: null };
 }
 

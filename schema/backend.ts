@@ -35,7 +35,7 @@ builder.queryFields((t) => ({
     type: [BackendRef],
     description:
       'Every backend with its role(s) and health; the same figures are on /metrics as teleql_exporter_*. ' +
-      'Gateway-wide, so it needs the admin scope (GW_FORBIDDEN otherwise).',
+      'Gateway-wide (figures of every tenant), so it needs the metrics scope, the operator\'s (GW_FORBIDDEN otherwise; a tenant\'s admin has it only with auth.metrics: admin).',
     args: { role: t.arg({ type: BackendRoleEnum }), kind: t.arg.string() },
     resolve: (_, args, ctx) => backends(ctx, args),
   }),

@@ -72,13 +72,13 @@ const SearchIndexRef = builder.objectRef<VisibleSearchIndexStatus>('SearchIndex'
     pending: t.exposeInt('pending', { description: "The tenant's spans and logs queued or being indexed." }),
     indexed: t.exposeInt('indexed', { description: "The tenant's spans and logs indexed since start." }),
     skipped: t.exposeInt('skipped', { description: "The tenant's spans and logs not indexed: the queue was full or the model could not load." }),
-    embedded: t.exposeInt('embedded', { nullable: true, description: 'Distinct texts embedded since start, all tenants; identical texts are embedded once. null without the admin scope.' }),
+    embedded: t.exposeInt('embedded', { nullable: true, description: 'Distinct texts embedded since start, all tenants; identical texts are embedded once. null without the metrics scope (the operator’s; not in a tenant’s admin unless auth.metrics: admin).' }),
     reembedded: t.exposeInt('reembedded', {
       nullable: true,
       description:
-        'Stored texts embedded again since start because they had no vector of the current model (after a model switch), all tenants; done in the background while nothing waits to be indexed. null without the admin scope.',
+        'Stored texts embedded again since start because they had no vector of the current model (after a model switch), all tenants; done in the background while nothing waits to be indexed. null without the metrics scope (the operator’s; not in a tenant’s admin unless auth.metrics: admin).',
     }),
-    cacheHits: t.exposeInt('cacheHits', { nullable: true, description: 'Distinct texts whose vector came from the persisted cache, all tenants. null without the admin scope.' }),
+    cacheHits: t.exposeInt('cacheHits', { nullable: true, description: 'Distinct texts whose vector came from the persisted cache, all tenants. null without the metrics scope (the operator’s; not in a tenant’s admin unless auth.metrics: admin).' }),
     model: t.exposeString('model'),
     dimensions: t.exposeInt('dimensions', { nullable: true, description: 'Read from the model once loaded.' }),
     ready: t.exposeBoolean('ready', { description: 'The model is loaded and the ANN index rebuilt.' }),
@@ -86,7 +86,7 @@ const SearchIndexRef = builder.objectRef<VisibleSearchIndexStatus>('SearchIndex'
       nullable: true,
       description: 'What failed, when the model did not load (naming the model) or indexing failed; the reason is in the gateway log only.',
     }),
-    annSize: t.exposeInt('annSize', { nullable: true, description: 'Vectors in the ANN index, all tenants. null without the admin scope.' }),
+    annSize: t.exposeInt('annSize', { nullable: true, description: 'Vectors in the ANN index, all tenants. null without the metrics scope (the operator’s; not in a tenant’s admin unless auth.metrics: admin).' }),
   }),
 });
 

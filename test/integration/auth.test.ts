@@ -19,6 +19,7 @@ const KEYS = {
   queryA: 'query-key-of-tenant-a-0123456789',
   adminA: 'admin-key-of-tenant-a-0123456789',
   operator: 'metrics-key-of-the-operator-0123456789',
+  operatorQuery: 'query-and-metrics-key-of-the-operator-0123456789',
   ingestB: 'ingest-key-of-tenant-b-0123456789',
   queryB: 'query-key-of-tenant-b-0123456789',
   // Dots, three parts of base64url characters: a JWT's shape.
@@ -49,6 +50,7 @@ describe('auth: API keys and JWTs on every endpoint', () => {
           { name: 'query-a', hash: hashApiKey(KEYS.queryA, 'scrypt'), tenant: 'tenant-a', scopes: ['query'] },
           { name: 'admin-a', hash: hashApiKey(KEYS.adminA), tenant: 'tenant-a', scopes: ['admin'] },
           { name: 'operator', hash: hashApiKey(KEYS.operator), tenant: 'ops', scopes: ['metrics'] },
+          { name: 'operator-query', hash: hashApiKey(KEYS.operatorQuery), tenant: 'ops', scopes: ['query', 'metrics'] },
           { name: 'ingest-b', hash: hashApiKey(KEYS.ingestB), tenant: 'tenant-b', scopes: ['ingest'] },
           { name: 'query-b', hash: hashApiKey(KEYS.queryB), tenant: 'tenant-b', scopes: ['query'] },
           { name: 'dotted-a', hash: hashApiKey(KEYS.dottedA, 'scrypt'), tenant: 'tenant-a', scopes: ['query', 'ingest'] },
@@ -222,12 +224,15 @@ describe('auth: API keys and JWTs on every endpoint', () => {
     assert.equal((await gql(gw.graphqlUrl, '{ alertRules { id } }', {}, { 'x-api-key': KEYS.queryA })).errors, undefined);
   });
 
-  test('backends needs the admin scope, and shows no endpoint credentials', async () => {
+  test('backends and searchIndex\'s gateway-wide counts need the metrics scope, not a tenant\'s admin; backends shows no endpoint credentials', async () => {
+    // Their figures sum every tenant, as /metrics does (isolation QA found it for /metrics).
     const q = '{ backends { id endpoint } }';
-    const r = await gql(gw.graphqlUrl, q, {}, { 'x-api-key': KEYS.queryB });
-    assert.equal(r.errors?.[0]?.extensions?.code, 'GW_FORBIDDEN');
-    assert.equal(r.data?.backends ?? null, null);
-    const d = await gqlData<{ backends: { id: string }[] }>(gw.graphqlUrl, q, {}, { 'x-api-key': KEYS.adminA });
+    for (const key of [KEYS.queryB, KEYS.adminA]) {
+      const r = await gql(gw.graphqlUrl, q, {}, { 'x-api-key': key });
+      assert.equal(r.errors?.[0]?.extensions?.code, 'GW_FORBIDDEN');
+      assert.equal(r.data?.backends ?? null, null);
+    }
+    const d = await gqlData<{ backends: { id: string }[] }>(gw.graphqlUrl, q, {}, { 'x-api-key': KEYS.operatorQuery });
     assert.ok(d.backends.some((b) => b.id === 'duckdb/traces'));
   });
 

@@ -177,7 +177,8 @@ const NO_B_MARKER: Record<string, string> = {
   searchIndex: 'counts, not items: that they are the tenant’s own is checked by the shared-ID and searchIndex tests below',
 };
 /** Fields only an admin key may call: the read-only key A uses for the shared IDs gets GW_FORBIDDEN, before and after. */
-const ADMIN_ONLY: Record<string, string> = { backends: 'the gateway’s backends, for operators' };
+// Fields for the operator's metrics scope only: every tenant key here (admin too) is refused alike.
+const OPERATOR_ONLY: Record<string, string> = { backends: 'the gateway’s backends and their all-tenant figures, for the metrics scope' };
 /** Fields this gateway cannot answer for anyone, with the reason (B's own query errors the same way). */
 const NOT_CONFIGURED: Record<string, string> = {
   promql: 'needs storage.read.metrics: prometheus and a running Prometheus; without it every tenant gets GW_NOT_SUPPORTED, checked below to be the same for A and B',
@@ -499,6 +500,11 @@ describe('tenant isolation, generated from the schema', () => {
           gql(gw.graphqlUrl, absent.query, absent.variables, asA),
         ]);
         calls++;
+        if (field.name in OPERATOR_ONLY) {
+          assert.equal((bSelf.errors?.[0] as { extensions?: { code?: string } } | undefined)?.extensions?.code, 'GW_FORBIDDEN', `${name} is listed as the operator's but answered B`);
+          assert.deepEqual(answer(aWithB), answer(bSelf), `${name}: A's refusal differs from B's`);
+          continue;
+        }
         if (field.name in NOT_CONFIGURED) {
           assert.ok(bSelf.errors?.length, `${name} is listed as not configured but answered B`);
           assert.deepEqual(answer(aWithB), answer(bSelf), `${name}: A's answer differs from B's own`);
@@ -520,7 +526,7 @@ describe('tenant isolation, generated from the schema', () => {
     assert.ok(sharedBefore.length > 40, `${sharedBefore.length} cases`);
     const bHolds = new Set<string>();
     for (const { label: name, field, op, answer: before } of sharedBefore) {
-      if (!(field in NOT_CONFIGURED) && !(field in ADMIN_ONLY)) assert.equal((before as { errors?: unknown }).errors, undefined, `${name} failed for A before B's data: ${JSON.stringify(before)}`);
+      if (!(field in NOT_CONFIGURED) && !(field in OPERATOR_ONLY)) assert.equal((before as { errors?: unknown }).errors, undefined, `${name} failed for A before B's data: ${JSON.stringify(before)}`);
       const [bSelf, now] = await Promise.all([gql(gw.graphqlUrl, op.query, op.variables, asB), gql(gw.graphqlUrl, op.query, op.variables, asAReadOnly)]);
       if (markersIn(bSelf.data).length > 0) bHolds.add(field);
       assert.deepEqual(markersIn(now), [], `${name}: tenant A sees B's data`);
@@ -532,12 +538,15 @@ describe('tenant isolation, generated from the schema', () => {
     assert.deepEqual(empty, [], 'fields whose shared cases find nothing of B as B, so they prove nothing');
   });
 
-  test('searchIndex counts only the tenant’s own records, and shows gateway-wide counts to no one without admin', async () => {
+  test('searchIndex counts only the tenant’s own records, and shows gateway-wide counts to no tenant, admin or not', async () => {
     const STATUS = '{ searchIndex { pending indexed skipped embedded cacheHits annSize } }';
     type Status = { searchIndex: { pending: number; indexed: number; skipped: number; embedded: number | null; cacheHits: number | null; annSize: number | null } };
     const aBefore = await gqlData<Status>(gw.graphqlUrl, STATUS, {}, asAReadOnly);
     const bBefore = await gqlData<Status>(gw.graphqlUrl, STATUS, {}, asB);
     assert.deepEqual([aBefore.searchIndex.embedded, aBefore.searchIndex.cacheHits, aBefore.searchIndex.annSize], [null, null, null]);
+    // A's admin key neither: the counts sum every tenant, as /metrics does (the metrics scope's).
+    const aAdmin = await gqlData<Status>(gw.graphqlUrl, STATUS, {}, asA);
+    assert.deepEqual([aAdmin.searchIndex.embedded, aAdmin.searchIndex.cacheHits, aAdmin.searchIndex.annSize], [null, null, null]);
     const spans = Array.from({ length: 7 }, (_, i) => ({ service: B.service, name: `b-more-${MARK}-${i}` }));
     const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', ...asB }, body: JSON.stringify(spansJson(spans)) });
     assert.equal(res.status, 200);
