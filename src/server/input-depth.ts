@@ -28,8 +28,18 @@ function depthOf(value: unknown, limit: number): number {
   return 1 + deepest;
 }
 
+// A document's literals do not change: Yoga's parse cache hands every request of one text the same
+// DocumentNode, so the walk is made once per document, not once per request.
+const literalDepths = new WeakMap<DocumentNode, number>();
+
 /** The deepest object or list literal in the document (graphql-js `visit` keeps its own stack). */
 function literalDepth(document: DocumentNode): number {
+  let known = literalDepths.get(document);
+  if (known === undefined) literalDepths.set(document, (known = walkLiteralDepth(document)));
+  return known;
+}
+
+function walkLiteralDepth(document: DocumentNode): number {
   let depth = 0;
   let deepest = 0;
   visit(document, {
