@@ -7,8 +7,9 @@ import { logsFromOtlp } from './convert-logs.ts';
 import { metricPointsFromOtlp } from './convert-metrics.ts';
 import { spansFromOtlp } from './convert-traces.ts';
 import { otlpProto } from './proto.ts';
+import { type RequestLimits, RequestTooLargeError, countJsonContainers, countJsonItems, countProtobuf, tooLargeMessage } from './request-count.ts';
 
-export { OtlpDecodeError, type Decoded, type Rejection };
+export { OtlpDecodeError, RequestTooLargeError, type Decoded, type Rejection, type RequestLimits };
 
 export type OtlpFormat = 'protobuf' | 'json';
 
@@ -28,11 +29,24 @@ const CONVERT: { [S in Signal]: (request: Msg, tenant: string) => Decoded<Signal
  * Decodes one Export*ServiceRequest body into model records. Throws OtlpDecodeError when the body
  * as a whole is not OTLP; items that are individually invalid come back in `rejected` instead.
  * This is all the receiver does besides I/O, so benchmarks use it as the bare-receiver baseline.
+ * With `limits`, a body that would decode into more than they allow throws RequestTooLargeError
+ * first (request-count.ts); a body too small to hold that many (two bytes each at least) is not counted.
  */
-export function decodeRequest<S extends Signal>(signal: S, body: Buffer, format: OtlpFormat, tenant: string): Decoded<SignalItems[S]> {
-  if (format === 'protobuf') return CONVERT[signal](parseProtobuf(signal, body), tenant);
+export function decodeRequest<S extends Signal>(signal: S, body: Buffer, format: OtlpFormat, tenant: string, limits?: RequestLimits): Decoded<SignalItems[S]> {
+  const counted = limits !== undefined && body.length > 2 * Math.min(limits.maxItems, limits.maxMessages);
+  if (format === 'protobuf') {
+    if (counted) {
+      const n = countProtobuf(signal, body, limits);
+      if (n.items > limits.maxItems) throw new RequestTooLargeError(tooLargeMessage(signal, 'items', limits));
+      if (n.messages > limits.maxMessages) throw new RequestTooLargeError(tooLargeMessage(signal, 'messages', limits));
+    }
+    return CONVERT[signal](parseProtobuf(signal, body), tenant);
+  }
+  if (counted && countJsonContainers(body, limits.maxMessages) > limits.maxMessages) throw new RequestTooLargeError(tooLargeMessage(signal, 'containers', limits));
   const rounded = roundedIntegerCount();
-  const decoded = CONVERT[signal](parseJson(body), tenant);
+  const request = parseJson(body);
+  if (counted && countJsonItems(signal, request) > limits.maxItems) throw new RequestTooLargeError(tooLargeMessage(signal, 'items', limits));
+  const decoded = CONVERT[signal](request, tenant);
   // proto3 JSON allows 64-bit values as numbers, which JSON.parse rounds past 2^53 (nanosecond
   // times are past it). Rare (SDKs send strings), so only such a request pays the exact parser (~4× the decode).
   return roundedIntegerCount() === rounded ? decoded : CONVERT[signal](parseJson(body, true), tenant);

@@ -7,6 +7,7 @@ import http2 from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
 import snappy from 'snappyjs';
 import { ROOT_CONTEXT, type SpanContext, SpanKind, TraceFlags, ValueType, createTraceState, trace } from '@opentelemetry/api';
 import { type AnyValue as SdkAnyValue, SeverityNumber } from '@opentelemetry/api-logs';
@@ -1438,6 +1439,74 @@ describe('bad requests', () => {
       assert.equal(call.code, grpc.status.RESOURCE_EXHAUSTED);
     }));
 
+  // A million empty log records are 5 MB on the wire and took ~250 MB of memory once decoded.
+  test('a request of more items than maxRequestItems is refused with 413 / RESOURCE_EXHAUSTED before it is decoded', () =>
+    stillServingAround(async () => {
+      const logsBefore = r.logs.count();
+      // ExportLogsServiceRequest { resource_logs (1) { scope_logs (2) { log_records (2) × 1M } } }: each record holds a one-byte trace_id.
+      const records = Buffer.alloc(1_000_000 * 5, Buffer.from([0x12, 0x03, 0x4a, 0x01, 0x00]));
+      const flood = Buffer.from(protobuf.Writer.create().uint32(0x0a).bytes(protobuf.Writer.create().uint32(0x12).bytes(records).finish()).finish());
+      const res = await post(r.http, '/v1/logs', flood, { headers: PROTO_HEADERS });
+      assert.equal(res.status, 413);
+      assert.equal(statusBody(res).code, grpc.status.RESOURCE_EXHAUSTED);
+      assert.equal(
+        statusBody(res).message,
+        'the request holds more than 100,000 log records (receivers.otlp.maxRequestItems); send them in smaller requests',
+      );
+      const call = await grpcExport(r.grpc, 'logs', flood);
+      assert.equal(call.code, grpc.status.RESOURCE_EXHAUSTED);
+      assert.match(call.details, /more than 100,000 log records \(receivers\.otlp\.maxRequestItems\)/);
+      assert.equal(r.logs.count(), logsBefore, 'nothing of the refused requests was delivered');
+      assert.ok(r.receiver.stats().failedRequests.too_large >= 2);
+    }));
+
+  test('maxRequestItems and maxRequestMessages bound protobuf and JSON requests, exactly at their values', async () => {
+    const small = await startReceiver((c) => {
+      c.maxRequestItems = 1000;
+      c.maxRequestMessages = 5000;
+    });
+    try {
+      const logs = (n: number, attributes: unknown[] = []) => ({
+        resourceLogs: [{ resource: { attributes: [] }, scopeLogs: [{ scope: { name: 's' }, logRecords: Array.from({ length: n }, (_, i) => ({ body: { stringValue: `r${i}` }, attributes })) }] }],
+      });
+      // 1,000 records (each with a body value: 2,000 messages, and the resource, scope and their lists) pass; 1,001 do not.
+      for (const [format, encode] of [
+        ['protobuf', (j: unknown) => toProtobuf('logs', j)],
+        ['json', (j: unknown) => Buffer.from(JSON.stringify(j))],
+      ] as const) {
+        const headers = format === 'json' ? JSON_HEADERS : PROTO_HEADERS;
+        const before = small.logs.count();
+        assert.equal((await post(small.http, '/v1/logs', encode(logs(1000)), { headers })).status, 200, format);
+        assert.equal(small.logs.count(), before + 1000);
+        const over = await post(small.http, '/v1/logs', encode(logs(1001)), { headers });
+        assert.equal(over.status, 413, format);
+        assert.match(statusBody(over).message, /more than 1,000 log records \(receivers\.otlp\.maxRequestItems\)/);
+        // 500 records with two attributes each pass (KeyValue + AnyValue per attribute: 3,004 messages, 3,509 JSON containers); with four, 5,004 and 5,509 do not.
+        const attrs = [{ key: 'a', value: { stringValue: 'x' } }, { key: 'b', value: { intValue: '1' } }];
+        assert.equal((await post(small.http, '/v1/logs', encode(logs(500, attrs)), { headers })).status, 200, format);
+        const wide = await post(small.http, '/v1/logs', encode(logs(500, [...attrs, ...attrs.map((a) => ({ ...a, key: `${a.key}2` }))])), { headers });
+        assert.equal(wide.status, 413, format);
+        assert.match(
+          statusBody(wide).message,
+          format === 'json'
+            ? /more than 5,000 JSON objects and arrays \(records, attributes, values, events, links, data points: receivers\.otlp\.maxRequestMessages\)/
+            : /more than 5,000 protobuf messages \(records, attributes, values, events, links, data points: receivers\.otlp\.maxRequestMessages\)/,
+        );
+        assert.equal(small.logs.count(), before + 1500, 'only the requests within the limits were delivered');
+      }
+      // Metric data points are the items of a metrics request (one gauge of 1,001 points).
+      const points = (n: number) => ({
+        resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'm', gauge: { dataPoints: Array.from({ length: n }, (_, i) => ({ timeUnixNano: String(1e18 + i), asDouble: i })) } }] }] }],
+      });
+      assert.equal((await post(small.http, '/v1/metrics', toProtobuf('metrics', points(1000)), { headers: PROTO_HEADERS })).status, 200);
+      const overPoints = await grpcExport(small.grpc, 'metrics', toProtobuf('metrics', points(1001)));
+      assert.equal(overPoints.code, grpc.status.RESOURCE_EXHAUSTED);
+      assert.match(overPoints.details, /more than 1,000 metric data points/);
+    } finally {
+      await small.receiver.shutdown();
+    }
+  });
+
   // Inflating and holding 4 GiB is impossible in this process: an answer at all (within the
   // test's timeout) is one given at the limit.
   test('a gzip bomb over gRPC is refused with RESOURCE_EXHAUSTED without inflating it all', { timeout: 60_000 }, () =>
@@ -1482,10 +1551,16 @@ describe('lifecycle and configuration', () => {
       grpc: { enabled: true, host: '127.0.0.1', port: 4317 },
       http: { enabled: true, host: '127.0.0.1', port: 4318, cors: { allowedOrigins: [], allowedHeaders: [], maxAge: 7200 } },
       maxRequestBytes: 16 * 1024 * 1024,
+      maxRequestItems: 100_000,
+      maxRequestMessages: 2_000_000,
       tenantHeader: 'x-scope-orgid',
     });
     const config = { ...otlpReceiverFactory.createDefaultConfig(), maxRequestBytes: 0 };
     assert.throws(() => otlpReceiverFactory.create({ id: 'otlp', logger: silentLogger() }, config, {}), /maxRequestBytes: expected an integer greater than 0/);
+    for (const key of ['maxRequestItems', 'maxRequestMessages'] as const) {
+      const bad = { ...otlpReceiverFactory.createDefaultConfig(), [key]: 1.5 };
+      assert.throws(() => otlpReceiverFactory.create({ id: 'otlp', logger: silentLogger() }, bad, {}), new RegExp(`${key}: expected an integer greater than 0 \\(actual: 1\\.5\\)`));
+    }
   });
 
   test('shutdown works before start and when called twice', async () => {

@@ -4,6 +4,14 @@ export interface OtlpReceiverConfig {
   http: { enabled: boolean; host: string; port: number; cors: CorsConfig };
   /** Largest request body accepted, after decompression, on both transports. */
   maxRequestBytes: number;
+  /**
+   * Most spans, log records or metric data points one request may hold; more is refused (413 /
+   * RESOURCE_EXHAUSTED) before it is decoded. With maxRequestMessages it bounds what a request costs
+   * in memory while decoded, whatever its size in bytes (src/otlp/request-count.ts).
+   */
+  maxRequestItems: number;
+  /** Most protobuf messages (JSON objects and arrays) at any depth one request may hold: records, attributes, values, events, links, data points. */
+  maxRequestMessages: number;
   /** Header (HTTP) or metadata key (gRPC) naming the tenant; absent means "default". */
   tenantHeader: string;
 }
@@ -19,12 +27,16 @@ export interface CorsConfig {
 }
 
 export const DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_MAX_REQUEST_ITEMS = 100_000;
+export const DEFAULT_MAX_REQUEST_MESSAGES = 2_000_000;
 
 export function defaultOtlpReceiverConfig(): OtlpReceiverConfig {
   return {
     grpc: { enabled: true, host: '127.0.0.1', port: 4317 },
     http: { enabled: true, host: '127.0.0.1', port: 4318, cors: { allowedOrigins: [], allowedHeaders: [], maxAge: 7200 } },
     maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
+    maxRequestItems: DEFAULT_MAX_REQUEST_ITEMS,
+    maxRequestMessages: DEFAULT_MAX_REQUEST_MESSAGES,
     tenantHeader: 'x-scope-orgid',
   };
 }
@@ -36,6 +48,9 @@ export function checkOtlpReceiverConfig(config: OtlpReceiverConfig): void {
   const problems: string[] = [];
   if (!Number.isSafeInteger(config.maxRequestBytes) || config.maxRequestBytes <= 0) {
     problems.push(`maxRequestBytes: expected an integer greater than 0 (actual: ${JSON.stringify(config.maxRequestBytes)})`);
+  }
+  for (const key of ['maxRequestItems', 'maxRequestMessages'] as const) {
+    if (!Number.isSafeInteger(config[key]) || config[key] <= 0) problems.push(`${key}: expected an integer greater than 0 (actual: ${JSON.stringify(config[key])})`);
   }
   if (!HEADER_NAME.test(config.tenantHeader)) {
     problems.push(`tenantHeader: expected an HTTP header name (actual: ${JSON.stringify(config.tenantHeader)})`);

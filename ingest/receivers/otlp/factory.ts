@@ -39,7 +39,7 @@ export function createOtlpReceiver(settings: CreateSettings, config: OtlpReceive
   const guard = env.guard ?? openGuard;
   const connections = env.connections ?? defaultConnectionLimits();
   const refusalDelay = env.refusalDelay ?? noRefusalDelay;
-  const ctx = { stats: emptyStats(), settle: guard.settle };
+  const ctx = { stats: emptyStats(), settle: guard.settle, limits: { maxItems: config.maxRequestItems, maxMessages: config.maxRequestMessages } };
   let grpc: RunningServer | undefined;
   let http: RunningServer | undefined;
   let stopped = false;

@@ -5,7 +5,7 @@ import { type Consumer, isPermanent } from '../../component.ts';
 import { DEFAULT_TENANT, type Signal } from '../../../src/model/telemetry.ts';
 import { isValidTenant } from '../../../src/tenant.ts';
 import type { Reservation } from './guard.ts';
-import { type OtlpFormat, type PartialSuccess, decodeRequest, partialSuccessOf } from '../../../src/otlp/codec.ts';
+import { type OtlpFormat, type PartialSuccess, type RequestLimits, RequestTooLargeError, decodeRequest, partialSuccessOf } from '../../../src/otlp/codec.ts';
 
 /** A request we refuse, with the answer for each transport. */
 export class ReceiveError extends Error {
@@ -123,6 +123,8 @@ export interface RunningServer {
 
 export interface ReceiveContext {
   stats: OtlpReceiverStats;
+  /** What one request may decode into (maxRequestItems / maxRequestMessages); past it, 413 / RESOURCE_EXHAUSTED before decoding. */
+  limits: RequestLimits;
   /** Per-tenant ingest limits, settled once a request is decoded against what was reserved before (none when absent). */
   settle?: (tenant: string, format: OtlpFormat, reserved: Reservation | undefined, items: number, bytes: number) => Promise<void>;
 }
@@ -139,8 +141,9 @@ export async function receive<S extends Signal>(
 ): Promise<PartialSuccess | undefined> {
   let decoded;
   try {
-    decoded = decodeRequest(signal, body, format, tenant);
+    decoded = decodeRequest(signal, body, format, tenant, ctx.limits);
   } catch (err) {
+    if (err instanceof RequestTooLargeError) throw tooLarge(err.message);
     throw badRequest(err instanceof Error ? err.message : String(err));
   }
   const key = ITEM_KEY[signal];
