@@ -8,11 +8,11 @@ import type { BackendRegistry } from './backends/index.ts';
 import type { DuckDbStore } from './stores/duckdb/index.ts';
 import type { Retention } from './stores/duckdb/retention.ts';
 import { componentType, createRegistry, type Registry } from '../ingest/registry.ts';
-import type { AnyFactory } from '../ingest/component.ts';
+import type { AnyFactory, Signal } from '../ingest/component.ts';
 import { buildPipelines, type RunningPipelines } from '../ingest/pipeline.ts';
 import { otlpReceiverFactoryWith } from '../ingest/receivers/otlp/factory.ts';
 import { batchProcessorFactory } from '../ingest/processors/batch/factory.ts';
-import { duckDbExporterFactory } from '../ingest/exporters/duckdb/factory.ts';
+import { duckDbExporterFactory, duckDbExporterStats } from '../ingest/exporters/duckdb/factory.ts';
 import type { Host } from '../ingest/component.ts';
 import type { LogStore, MetricStore, StoreWriter, TraceStore } from './stores/types.ts';
 import type { CorrelationStores } from './stores/correlation-types.ts';
@@ -230,7 +230,16 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000), otlp: otlpAddresses() }, 'accepting OTLP');
     // A store that cannot open fails start-up here (the caller stops the process with the error).
     const { store } = await storeOpening;
-    for (const r of duckDbReporters(() => store.stats(), duckDbRoles(), cfg.storage.duckdb.path)) backends.add(r);
+    const exporterStats = (signal: Signal) => {
+      const sum = { failedItems: 0, retries: 0 };
+      for (const [id, c] of pipelines?.components ?? []) {
+        const s = id.endsWith(`/${signal}`) ? duckDbExporterStats(c) : undefined;
+        sum.failedItems += s?.failedItems ?? 0;
+        sum.retries += s?.retries ?? 0;
+      }
+      return sum;
+    };
+    for (const r of duckDbReporters(() => store.stats(), exporterStats, duckDbRoles(), cfg.storage.duckdb.path)) backends.add(r);
     search?.warmUp();
     log.info({ ms: Math.round(performance.now() - t0), sinceProcessStartMs: Math.round(process.uptime() * 1000) }, 'store open');
 

@@ -9,9 +9,13 @@ export { createBackendRegistry, isBackendReporter, type BackendRegistry, type Ba
 
 const TABLE_SIGNAL: Record<string, Signal> = { spans: 'traces', logs: 'logs', metric_points: 'metrics' };
 
-/** The embedded store as a backend: per signal, WRITE when a pipeline writes to it, READ when queries read it. */
+/**
+ * The embedded store as a backend: per signal, WRITE when a pipeline writes to it, READ when queries
+ * read it. `exporterStats` sums the signal's DuckDB exporters' records not written and retries.
+ */
 export function duckDbReporters(
   stats: () => { rowsWritten: Record<string, number>; writeErrors: number; lastWriteError: { table: string; message: string; at: number } | null; failingTables: readonly string[] },
+  exporterStats: (signal: Signal) => { failedItems: number; retries: number },
   roles: Record<Signal, BackendRole[]>,
   path: string,
 ): { backendStatus(): BackendStatus }[] {
@@ -21,6 +25,7 @@ export function duckDbReporters(
       backendStatus: (): BackendStatus => {
         const s = stats();
         const last = s.lastWriteError?.table === table ? s.lastWriteError : null;
+        const exported = exporterStats(signal);
         return {
           id: `duckdb/${signal}`,
           kind: 'duckdb',
@@ -33,10 +38,10 @@ export function duckDbReporters(
           lastErrorAt: last ? new Date(last.at) : null,
           queueDepth: 0,
           itemsWritten: s.rowsWritten[table] ?? 0,
-          itemsFailed: 0,
+          itemsFailed: exported.failedItems,
           spilled: 0,
           dropped: 0,
-          retries: 0,
+          retries: exported.retries,
         };
       },
     }));

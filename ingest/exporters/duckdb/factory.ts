@@ -32,6 +32,8 @@ export interface DuckDbExporterStats {
   failedBatches: number;
   /** Records the store refused for good, found by halving the batch (the rest of it was written). */
   refusedItems: number;
+  /** Records not written: those refused for good, and every record of a batch given up after its retries (the batch processor drops it). */
+  failedItems: number;
 }
 
 /** A write the store refused for a reason that will not pass (not UNAVAILABLE). */
@@ -49,7 +51,7 @@ function writeFor<S extends Signal>(writer: StoreWriter, signal: S): (items: rea
 }
 
 class DuckDbExporter<S extends Signal> implements Exporter<S> {
-  private readonly counts: DuckDbExporterStats = { retries: 0, failedBatches: 0, refusedItems: 0 };
+  private readonly counts: DuckDbExporterStats = { retries: 0, failedBatches: 0, refusedItems: 0, failedItems: 0 };
   /** Set when the pipelines begin to stop: retrying ends then, whatever `retry.maxElapsedMs` says. */
   private giveUpAt: number | null = null;
 
@@ -75,11 +77,13 @@ class DuckDbExporter<S extends Signal> implements Exporter<S> {
       refused = await this.writeAllBut(items);
     } catch (err) {
       this.counts.failedBatches++;
+      this.counts.failedItems += items.length;
       throw err;
     }
     if (!refused) return;
     this.counts.failedBatches++;
     this.counts.refusedItems += refused.count;
+    this.counts.failedItems += refused.count;
     this.logger.error({ items: items.length, refused: refused.count, err: refused.first.message }, 'the store refused records for good; the rest of the batch was written');
     throw permanentError(`${refused.count} of ${items.length} records refused by the store: ${refused.first.message}`, refused.first.cause);
   }
@@ -141,6 +145,11 @@ class DuckDbExporter<S extends Signal> implements Exporter<S> {
 }
 
 export type DuckDbExporterOf<S extends Signal> = Exporter<S> & { stats(): DuckDbExporterStats; metrics(): MetricSample[]; shutdownBegins(): void };
+
+/** The stats of a pipeline component when it is a DuckDB exporter (for the store's `backends` entry). */
+export function duckDbExporterStats(component: unknown): DuckDbExporterStats | undefined {
+  return component instanceof DuckDbExporter ? component.stats() : undefined;
+}
 
 export function createDuckDbExporter<S extends Signal>(settings: CreateSettings, config: DuckDbExporterConfig, writer: StoreWriter, signal: S): DuckDbExporterOf<S> {
   return new DuckDbExporter(settings.id, config, writeFor(writer, signal), settings.logger);

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ConsumeError } from '../../../ingest/component.ts';
-import { createDuckDbExporter, duckDbExporterFactory, type DuckDbExporterConfig } from '../../../ingest/exporters/duckdb/factory.ts';
+import { createDuckDbExporter, duckDbExporterFactory, duckDbExporterStats, type DuckDbExporterConfig } from '../../../ingest/exporters/duckdb/factory.ts';
+import { duckDbReporters } from '../../../src/backends/index.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import type { SpanRecord } from '../../../src/model/telemetry.ts';
 import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
@@ -77,6 +78,7 @@ describe('DuckDB exporter', () => {
       return attempts > 0;
     });
     assert.equal(exporter.stats().failedBatches, 1);
+    assert.equal(exporter.stats().failedItems, 16_384, 'the whole batch is lost (the batch processor drops it)');
     assert.equal(exporter.stats().retries, attempts - 1, 'every attempt but the last was retried');
     assert.equal(store.stats().writeErrors, attempts);
     assert.equal(store.stats().rowsWritten.spans, 0);
@@ -112,12 +114,18 @@ describe('DuckDB exporter', () => {
     const broken = batch('bad', 10);
     broken[5] = { ...broken[5]!, tenant: null as unknown as string };
     await assert.rejects(exporter.consume(broken), (e: unknown) => e instanceof ConsumeError && e.permanent && /^1 of 10 records refused by the store: /.test(e.message));
-    assert.deepEqual(exporter.stats(), { retries: 0, failedBatches: 1, refusedItems: 1 });
+    assert.deepEqual(exporter.stats(), { retries: 0, failedBatches: 1, refusedItems: 1, failedItems: 1 });
     assert.equal(store.stats().rowsWritten.spans, 9, 'the other nine are stored');
     // Found by halves: the batch, then one half at each level down to the record (10, 5, 3, 2, 1).
     assert.equal(store.stats().writeErrors, 5);
     const stored = (await store.traces.getTraces('bad', [traceId(1)]))[0]!.map((s) => s.spanId).sort();
     assert.deepEqual(stored, [0, 1, 2, 3, 4, 6, 7, 8, 9].map((i) => spanId(i + 1)));
+    // The store's `backends` entry counts the record as failed (it said 0 whatever was lost).
+    const [status] = duckDbReporters(() => store.stats(), (signal) => (signal === 'traces' ? duckDbExporterStats(exporter)! : { failedItems: 0, retries: 0 }), { traces: ['WRITE'], logs: [], metrics: [] }, 'store.duckdb');
+    assert.deepEqual(
+      { id: status!.backendStatus().id, itemsWritten: status!.backendStatus().itemsWritten, itemsFailed: status!.backendStatus().itemsFailed },
+      { id: 'duckdb/traces', itemsWritten: 9, itemsFailed: 1 },
+    );
     await store.close();
   });
 });
