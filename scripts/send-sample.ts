@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { syntheticTraces } from '../bench/synthetic.ts';
 import { encodeTraceRequests } from '../bench/otlp-requests.ts';
 
-export async function sendSample(otlpHttp: string, headers: Record<string, string> = {}): Promise<{ traces: number; spans: number; logs: number }> {
+export async function sendSample(otlpHttp: string, headers: Record<string, string> = {}): Promise<{ traces: number; spans: number; logs: number; metricsPerService: number }> {
   const now = Date.now();
   const traces = [...syntheticTraces(200, now - 30 * 60_000, now)];
   const groups = Array.from({ length: traces.length / 20 }, (_, i) => traces.slice(i * 20, i * 20 + 20).flat());
@@ -107,7 +107,7 @@ export async function sendSample(otlpHttp: string, headers: Record<string, strin
     })),
   };
   await post(`${otlpHttp}/v1/metrics`, JSON.stringify(metrics), 'application/json', headers);
-  return { traces: traces.length, spans: traces.length * 10, logs: failing.length };
+  return { traces: traces.length, spans: traces.length * 10, logs: failing.length, metricsPerService: metrics.resourceMetrics[0]!.scopeMetrics[0]!.metrics.length };
 }
 
 async function post(url: string, body: Buffer | string, contentType: string, headers: Record<string, string>): Promise<void> {
@@ -118,5 +118,5 @@ async function post(url: string, body: Buffer | string, contentType: string, hea
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const target = process.argv[2] ?? 'http://127.0.0.1:4318';
   const sent = await sendSample(target);
-  console.log(`sent ${sent.traces} traces (${sent.spans} spans), ${sent.logs} logs and 2 metrics per service to ${target}`);
+  console.log(`sent ${sent.traces} traces (${sent.spans} spans), ${sent.logs} logs and ${sent.metricsPerService} metrics per service to ${target}`);
 }

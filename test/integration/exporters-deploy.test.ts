@@ -159,7 +159,10 @@ describe('the provisioned Grafana dashboard', () => {
     url_options: { body_graphql_query: string; body_graphql_variables: string };
     root_selector: string;
   }
-  const dash = JSON.parse(readFileSync('deploy/grafana/dashboards/teleql-overview.json', 'utf8')) as { panels: { title: string; targets: Target[] }[] };
+  const dash = JSON.parse(readFileSync('deploy/grafana/dashboards/teleql-overview.json', 'utf8')) as {
+    panels: { title: string; interval?: string; targets: Target[] }[];
+    templating: { list: { name: string; query: { queryType?: string; infinityQuery?: Target & { type: string } } }[] };
+  };
 
   test('has the four panels: latency, server errors (HTTP 500), error logs, traces', () => {
     assert.deepEqual(dash.panels.map((p) => p.title.split(' ')[0]), ['Service', 'Server', 'Recent', 'Traces']);
@@ -172,8 +175,22 @@ describe('the provisioned Grafana dashboard', () => {
       await sendLogs('http-proto', gw, { service: 'checkout' });
       await sendMetrics('http-proto', gw, { service: 'checkout', prefix: 'http.server.request' });
       const now = Date.now();
-      const macros: Record<string, string> = { '${__from:date:iso}': new Date(now - 3_600_000).toISOString(), '${__to:date:iso}': new Date(now + 60_000).toISOString(), $service: 'checkout' };
+      // Grafana's $__interval is never below a panel's `interval` (its "Min interval"): 1m on the metric panels.
+      const macros: Record<string, string> = { '${__from:date:iso}': new Date(now - 3_600_000).toISOString(), '${__to:date:iso}': new Date(now + 60_000).toISOString(), '${__interval}': '1m', $service: 'checkout' };
       const expand = (text: string) => Object.entries(macros).reduce((s, [k, v]) => s.split(k).join(v), text);
+      // The service variable: Infinity runs a variable query only in its own wrapper ({queryType:
+      // 'infinity', infinityQuery}); a bare query object is migrated to an empty legacy one and lists
+      // nothing, and every panel then asks for service "" (QA round 29).
+      const service = dash.templating.list.find((v) => v.name === 'service')!;
+      assert.equal(service.query.queryType, 'infinity');
+      const variableQuery = service.query.infinityQuery!;
+      assert.equal(variableQuery.type, 'graphql');
+      const services = await waitFor(
+        async () => gjsonGet(await gql(gw.graphqlUrl, variableQuery.url_options.body_graphql_query, JSON.parse(expand(variableQuery.url_options.body_graphql_variables)) as Record<string, unknown>), variableQuery.root_selector),
+        (v) => Array.isArray(v) && v.includes('checkout'),
+        'the service variable lists checkout',
+      );
+      assert.ok(Array.isArray(services));
       for (const panel of dash.panels) {
         const target = panel.targets[0]!;
         const variables = JSON.parse(expand(target.url_options.body_graphql_variables)) as Record<string, unknown>;
@@ -193,7 +210,14 @@ describe('the provisioned Grafana dashboard', () => {
         );
         assert.ok(found !== undefined, panel.title);
         // metricSeries panels plot the first series: groupBy [] makes it the whole service's.
-        if (query.includes('metricSeries')) assert.match(query, /groupBy: \[\]/, `${panel.title} flattens every series' points: it must combine the service's series into one`);
+        if (query.includes('metricSeries')) {
+          assert.match(query, /groupBy: \[\]/, `${panel.title} flattens every series' points: it must combine the service's series into one`);
+          // A step shorter than the SDKs' 60 s export interval leaves the steps between exports out, and a RATE
+          // panel then read a minute's count per 15 s step: 4× the rate (QA round 29).
+          assert.match(query, /step: \$step/, panel.title);
+          assert.equal(variables.step, '1m', panel.title);
+          assert.equal(panel.interval, '1m', `${panel.title}: Min interval`);
+        }
       }
     } finally {
       await gw.stop();
