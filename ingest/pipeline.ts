@@ -121,7 +121,7 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
     // The tap sees a batch once the pipeline took it (the batch processor queued it: before the
     // store writes it), after redaction and attribute limits changed it in place: live tails show
     // what the store will hold, never a batch a processor refused and the client will resend.
-    const head = tap ? acceptedThenTapped(next, tap) : next;
+    const head = tap ? acceptedThenTapped(next, tap, logger) : next;
     for (const id of pipe.receivers) {
       const nexts = receiverNext.get(id) ?? {};
       (nexts as Record<Signal, Consumer<Signal>>)[signal] = head as Consumer<Signal>;
@@ -165,11 +165,23 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
   };
 }
 
-function acceptedThenTapped<S extends Signal>(next: Consumer<S>, tap: Consumer<S>): Consumer<S> {
+/**
+ * A tap's failure is the tap's: the batch was accepted, and failing the request would make the client
+ * resend records already stored (a Redis publish that could not encode a batch answered 503, and each
+ * retry stored the batch again: QA round 29).
+ */
+function acceptedThenTapped<S extends Signal>(next: Consumer<S>, tap: Consumer<S>, logger: Logger): Consumer<S> {
+  let warnedAt = 0;
   return {
     async consume(items) {
       await next.consume(items);
-      await tap.consume(items);
+      try {
+        await tap.consume(items);
+      } catch (err) {
+        if (Date.now() - warnedAt < 60_000) return;
+        warnedAt = Date.now();
+        logger.error({ err, items: items.length }, 'live tails did not get an accepted batch (logged at most once a minute)');
+      }
     },
   };
 }

@@ -29,7 +29,7 @@ export function defaultConfig(): GatewayConfig {
       flushIntervalMs: 0,
       busyFlushIntervalMs: 100,
       traces: { rootWaitMs: 1000, quietMs: 5000, maxTraces: 10_000, maxSpansPerTrace: 1000 },
-      redis: { url: '' },
+      redis: { url: '', channelPrefix: '' },
     },
     alerting: {
       enabled: true,

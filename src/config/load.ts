@@ -9,6 +9,7 @@ import { validateSearchConfig } from '../search/config.ts';
 import { validateSecurityConfig } from './security.ts';
 import { retentionPlan } from '../stores/duckdb/retention.ts';
 import { checkPipelineSections } from '../../ingest/pipeline.ts';
+import { redisUrlForDisplay } from '../startup/ioredis.ts';
 
 export interface ConfigSources {
   file?: string;
@@ -206,7 +207,7 @@ function validate(cfg: GatewayConfig): void {
     if (!Number.isInteger(v) || v < min) throw new ConfigError(`tail.traces.${key}: expected an integer of at least ${min} (actual: ${v})`);
   }
   if (cfg.tail.redis.url !== '' && !/^rediss?:\/\//.test(cfg.tail.redis.url)) {
-    throw new ConfigError(`tail.redis.url: expected a redis:// or rediss:// URL, or '' for in-process tails (actual: '${cfg.tail.redis.url}')`);
+    throw new ConfigError(`tail.redis.url: expected a redis:// or rediss:// URL, or '' for in-process tails (actual: '${redisUrlForDisplay(cfg.tail.redis.url)}')`);
   }
   if (cfg.storage.duckdb.path === '') throw new ConfigError('storage.duckdb.path: must not be empty');
   const { readLanes } = cfg.storage.duckdb;

@@ -38,8 +38,12 @@ export interface GatewayConfig extends IngestConfig {
     busyFlushIntervalMs: number;
     /** tailTraces assembly (per tenant, on each replica). */
     traces: { rootWaitMs: number; quietMs: number; maxTraces: number; maxSpansPerTrace: number };
-    /** Redis pub/sub between replicas: '' = in-process only. e.g. redis://127.0.0.1:6379 */
-    redis: { url: string };
+    /**
+     * Redis pub/sub between replicas: '' = in-process only. e.g. redis://127.0.0.1:6379.
+     * `channelPrefix` keeps deployments sharing one Redis apart ('' = `teleql:tail`, or
+     * `teleql:tail:db<N>` when the URL selects database N: pub/sub ignores database numbers).
+     */
+    redis: { url: string; channelPrefix: string };
   };
   /** Alert rules, evaluation and notifications (src/alerting). */
   alerting: {

@@ -40,3 +40,14 @@ export function logConnectionErrors(conn: IORedis.Redis, log: { warn(obj: object
     down = false;
   });
 }
+
+/** A Redis URL fit for a log line or an error: no user, password or query (ioredis reads `?password=` too). */
+export function redisUrlForDisplay(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.protocol === 'redis:' || u.protocol === 'rediss:') return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+  } catch {
+    // Not a URL: shown without what could be credentials.
+  }
+  return url.replace(/^(.*\/\/)?.*@/, '$1…@').replace(/\?.*$/, '');
+}

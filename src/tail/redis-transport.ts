@@ -15,8 +15,21 @@
 // the subscriber connection is back, the replica says hello, so the others learn its channels (and
 // tell theirs) at once instead of at their next heartbeats: after an outage longer than three
 // heartbeats they had forgotten each other.
+//
+// Records travel in V8's serialization (node:v8), which keeps bigint nanoseconds, NaN and ±Infinity
+// (JSON wrote them as null: "NaN" attributes read "null" on other replicas), and writes an object
+// the records share (their Resource and scope) once per message: JSON repeated a resource on every
+// record, and 1,000 logs under a 560 KB resource could not be encoded at all. A batch goes in
+// messages of about MESSAGE_BYTES, far below the 32 MB at which Redis cuts a subscriber whose output
+// has not been read yet (client-output-buffer-limit pubsub 32mb), which one large batch used to do
+// to every replica at once, losing what was in flight. Nothing here throws into the ingest path.
+//
+// A hung Redis (no reset, no answer) is found by this replica not hearing its own heartbeats: the
+// subscriber connection is then dropped and reconnected, so the outage is logged and counted as a
+// lost connection is; pending publishes time out instead of piling up.
 import { randomUUID } from 'node:crypto';
-import { logConnectionErrors, Redis, reconnectDelayMs } from '../startup/ioredis.ts';
+import { deserialize, serialize } from 'node:v8';
+import { logConnectionErrors, Redis, reconnectDelayMs, redisUrlForDisplay } from '../startup/ioredis.ts';
 import type { Logger } from 'pino';
 import type { TailTopic, TailTopics } from './topics.ts';
 import { TAIL_TOPICS } from './topics.ts';
@@ -27,8 +40,55 @@ export interface RedisTransportOptions {
   logger: Logger;
   /** How often this replica repeats which channels it listens to. */
   heartbeatMs?: number;
-  /** Channel name prefix, so several gateways can share one Redis. */
+  /**
+   * Channel name prefix, so several deployments can share one Redis (tail.redis.channelPrefix);
+   * by default `teleql:tail`, and `teleql:tail:db<N>` for a URL that selects database N: pub/sub
+   * ignores database numbers, so two deployments told apart by them heard each other's tails.
+   */
   prefix?: string;
+}
+
+/** A message's target size; one record larger than this goes alone. */
+const MESSAGE_BYTES = 1 << 20;
+/** A record whose message would pass this is not sent to other replicas (counted): Redis cuts subscribers at 32 MB. */
+const MAX_MESSAGE_BYTES = 24 << 20;
+/** Records per message before the first one of a batch is measured. */
+const FIRST_CHUNK = 256;
+
+/** The channel prefix for a Redis URL: the database number in it, when not 0, keeps deployments apart. */
+export function defaultChannelPrefix(url: string): string {
+  let db = 0;
+  try {
+    db = Number(new URL(url).pathname.slice(1) || 0);
+  } catch {
+    // ioredis refuses the URL at connect, with its own message.
+  }
+  return Number.isSafeInteger(db) && db > 0 ? `teleql:tail:db${db}` : 'teleql:tail';
+}
+
+/**
+ * The records in messages of about MESSAGE_BYTES (V8 serialization; a Resource or scope the records
+ * share is written once per message). `tooLarge` counts records left out because one alone passes
+ * MAX_MESSAGE_BYTES.
+ */
+export function encodeRecords(records: readonly unknown[]): { messages: { bytes: Buffer; records: number }[]; tooLarge: number } {
+  const messages: { bytes: Buffer; records: number }[] = [];
+  let tooLarge = 0;
+  let n = FIRST_CHUNK;
+  for (let i = 0; i < records.length; ) {
+    const slice = records.slice(i, i + n);
+    const bytes = serialize(slice);
+    if (bytes.length > MESSAGE_BYTES && slice.length > 1) {
+      // Too many: a smaller share, from what these weighed.
+      n = Math.max(1, Math.floor((slice.length * MESSAGE_BYTES) / bytes.length / 2));
+      continue;
+    }
+    i += slice.length;
+    if (bytes.length > MAX_MESSAGE_BYTES) tooLarge++;
+    else messages.push({ bytes, records: slice.length });
+    n = Math.max(1, Math.min(4 * slice.length, Math.floor((slice.length * MESSAGE_BYTES) / Math.max(bytes.length, 1))));
+  }
+  return { messages, tooLarge };
 }
 
 export interface RedisTransportStats {
@@ -45,24 +105,18 @@ interface Announcement {
   hello?: boolean;
 }
 
-// Records carry bigint nanoseconds; JSON has no bigint, so they travel as {"$n": "…"}.
-const encode = (records: readonly unknown[]) => JSON.stringify(records, (_k, v: unknown) => (typeof v === 'bigint' ? { $n: v.toString() } : v));
-const decode = (text: string): unknown[] =>
-  JSON.parse(text, (_k, v: unknown) => {
-    if (v !== null && typeof v === 'object' && typeof (v as { $n?: unknown }).$n === 'string') return BigInt((v as { $n: string }).$n);
-    return v;
-  }) as unknown[];
-
 export type RedisTransport = TailTransport & { stats(): RedisTransportStats; replicaId: string };
 
 export function createRedisTransport(opts: RedisTransportOptions): RedisTransport {
-  const prefix = opts.prefix ?? 'teleql:tail';
+  const prefix = opts.prefix || defaultChannelPrefix(opts.url);
   const heartbeatMs = opts.heartbeatMs ?? 2000;
   const replicaId = randomUUID();
+  const header = Buffer.from(`${replicaId}\n`);
   const log = opts.logger;
   const control = `${prefix}:replicas`;
   const redisOpts = { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: reconnectDelayMs };
-  const pub = new Redis(opts.url, { ...redisOpts, enableOfflineQueue: false });
+  // commandTimeout: against a hung Redis, publishes fail (counted) instead of waiting in memory.
+  const pub = new Redis(opts.url, { ...redisOpts, enableOfflineQueue: false, commandTimeout: 5000 });
   const sub = new Redis(opts.url, redisOpts);
   for (const [name, conn] of [['publisher', pub], ['subscriber', sub]] as const) {
     logConnectionErrors(conn, log, { connection: name }, 'redis connection error');
@@ -70,15 +124,32 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
 
   const local = createInMemoryTransport();
   const stats: RedisTransportStats = { published: 0, received: 0, publishErrors: 0, reconnects: 0 };
-  const channelOf = (tenant: string, topic: TailTopic) => `${prefix}:${topic}:${tenant}`;
-  const topicPrefix = new Map(TAIL_TOPICS.map((t) => [`${prefix}:${t}:`, t]));
+  // `v2`: V8-serialized messages. Replicas of the JSON format (before it) use other channel names,
+  // so during a rolling upgrade the two kinds miss each other's records instead of failing to read them.
+  const channelOf = (tenant: string, topic: TailTopic) => `${prefix}:v2:${topic}:${tenant}`;
+  const topicPrefix = new Map(TAIL_TOPICS.map((t) => [`${prefix}:v2:${t}:`, t]));
   /** Channels this replica's SUBSCRIBE is confirmed for and that still have listeners here. */
   const subscribed = new Set<string>();
+  /** Channels with listeners here whose SUBSCRIBE failed (Redis was away): tried again at each heartbeat and reconnect. */
+  const unsubscribed = new Set<string>();
   /** Other replicas: the channels each listens to, and when that expires. */
   const remote = new Map<string, { channels: Set<string>; expires: number }>();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let announceQueued = false;
+  /** Heartbeats sent since this replica last heard its own announcement back (Redis delivers), and when the last was. */
+  let unheardHeartbeats = 0;
+  let lastHeartbeatAt = 0;
+  /** Set once a failed SUBSCRIBE was logged; cleared when one succeeds. */
+  let subscribeWarned = false;
+  /** At most one warning a minute about records not sent (each failure is counted). */
+  let publishWarnedAt = 0;
+  const publishFailed = (count: number, why: string) => {
+    stats.publishErrors += count;
+    if (Date.now() - publishWarnedAt < 60_000) return;
+    publishWarnedAt = Date.now();
+    log.warn({ err: why }, 'live-tail records not sent to other replicas (teleql_tail_redis_publish_errors_total counts them)');
+  };
 
   const announce = (hello = false) => {
     if (closed && !hello) return;
@@ -94,6 +165,32 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
       announceQueued = false;
       announce();
     });
+  };
+
+  const subscribe = (tenant: string, topic: TailTopic) => {
+    const channel = channelOf(tenant, topic);
+    unsubscribed.delete(channel);
+    sub.subscribe(channel).then(
+      () => {
+        subscribeWarned = false;
+        if (!local.hasListeners(tenant, topic)) return;
+        subscribed.add(channel);
+        announceSoon();
+      },
+      (err: unknown) => {
+        if (!local.hasListeners(tenant, topic) || closed) return;
+        // ioredis resubscribes after a reconnect only to channels whose SUBSCRIBE succeeded: a tail
+        // opened while Redis was away would never hear other replicas again.
+        if (!subscribeWarned) log.warn({ err: (err as Error).message, channel }, 'redis subscribe failed; trying again at each heartbeat until Redis answers');
+        subscribeWarned = true;
+        unsubscribed.add(channel);
+      },
+    );
+  };
+  const retrySubscribes = () => {
+    for (const channel of [...unsubscribed]) {
+      for (const [p, topic] of topicPrefix) if (channel.startsWith(p)) subscribe(channel.slice(p.length), topic);
+    }
   };
 
   // Set while the subscriber connection is lost after start(): when it went.
@@ -115,6 +212,8 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
     const outageMs = Date.now() - lostAt;
     lostAt = undefined;
     stats.reconnects++;
+    unheardHeartbeats = 0;
+    retrySubscribes();
     // ioredis sent its resubscribes before emitting 'ready' (on the next tick), so this SUBSCRIBE is
     // answered after them: the hello goes out once every channel here is subscribed again.
     sub.subscribe(control).then(
@@ -134,6 +233,7 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
     for (const [id, r] of remote) {
       if (r.expires < now) {
         remote.delete(id);
+        log.warn({ replica: id }, `replica not heard from for ${3 * heartbeatMs} ms: its live tails get nothing from here until it is heard again`);
         continue;
       }
       if (r.channels.has(channel)) return true;
@@ -141,21 +241,26 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
     return false;
   };
 
-  sub.on('message', (channel: string, message: string) => {
-    if (channel === control) {
-      let a: Announcement;
-      try {
-        a = JSON.parse(message) as Announcement;
-      } catch {
-        return;
-      }
-      if (a.replica === replicaId) return;
-      remote.set(a.replica, { channels: new Set(a.channels), expires: Date.now() + 3 * heartbeatMs });
-      if (a.hello) announceSoon();
+  const onAnnouncement = (message: string) => {
+    let a: Announcement;
+    try {
+      a = JSON.parse(message) as Announcement;
+    } catch {
       return;
     }
-    const nl = message.indexOf('\n');
-    if (nl < 0 || message.slice(0, nl) === replicaId) return;
+    if (a.replica === replicaId) {
+      unheardHeartbeats = 0;
+      return;
+    }
+    remote.set(a.replica, { channels: new Set(a.channels), expires: Date.now() + 3 * heartbeatMs });
+    if (a.hello) announceSoon();
+  };
+
+  // Only the Buffer event: ioredis turns a message into a string only for 'message' listeners.
+  sub.on('messageBuffer', (channelBytes: Buffer, message: Buffer) => {
+    const channel = channelBytes.toString();
+    if (channel === control) return onAnnouncement(message.toString());
+    if (message.length < header.length || message.subarray(0, header.length).equals(header)) return;
     let topic: TailTopic | undefined;
     let tenant = '';
     for (const [p, t] of topicPrefix) {
@@ -166,18 +271,36 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
       }
     }
     if (!topic) return;
-    let records: unknown[];
+    let records: unknown;
     try {
-      records = decode(message.slice(nl + 1));
+      records = deserialize(message.subarray(header.length));
     } catch (err) {
       log.warn({ err: (err as Error).message, channel }, 'undecodable tail message from redis');
       return;
     }
+    if (!Array.isArray(records)) return;
     // A channel is one tenant's; anything else in it is not delivered.
-    const mine = records.filter((r) => (r as { tenant?: unknown }).tenant === tenant) as TailTopics[TailTopic][];
+    const mine = records.filter((r) => (r as { tenant?: unknown } | null)?.tenant === tenant) as TailTopics[TailTopic][];
     stats.received += mine.length;
     if (mine.length > 0) local.publish(tenant, topic, mine);
   });
+
+  const heartbeat = () => {
+    const now = Date.now();
+    // An event loop held up past a heartbeat has not read what Redis sent meanwhile: no verdict then.
+    if (now - lastHeartbeatAt > 2 * heartbeatMs) unheardHeartbeats = 0;
+    lastHeartbeatAt = now;
+    // Redis that hangs (stopped, a path that drops packets) closes nothing: this replica stops
+    // hearing its own heartbeats. Reconnecting makes it a lost connection, logged and counted.
+    if (unheardHeartbeats >= 3 && sub.status === 'ready' && pub.status === 'ready' && lostAt === undefined) {
+      log.warn({ heartbeats: unheardHeartbeats }, 'redis stopped delivering this replica\'s own heartbeats; reconnecting');
+      unheardHeartbeats = 0;
+      sub.disconnect(true);
+    }
+    if (pub.status === 'ready') unheardHeartbeats++;
+    announce();
+    retrySubscribes();
+  };
 
   return {
     replicaId,
@@ -187,34 +310,33 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
       local.publish(tenant, topic, records);
       const channel = channelOf(tenant, topic);
       if (closed || !remoteListens(channel)) return;
-      // Counted once Redis took them: a publish that fails (an outage) counts as an error only.
-      pub.publish(channel, `${replicaId}\n${encode(records)}`).then(
-        () => {
-          stats.published += records.length;
-        },
-        () => {
-          stats.publishErrors++;
-        },
-      );
+      let encoded: ReturnType<typeof encodeRecords>;
+      try {
+        encoded = encodeRecords(records);
+      } catch (err) {
+        return publishFailed(records.length, (err as Error).message);
+      }
+      if (encoded.tooLarge > 0) publishFailed(encoded.tooLarge, `a record of more than ${MAX_MESSAGE_BYTES} bytes serialized`);
+      for (const m of encoded.messages) {
+        // Counted once Redis took them: a publish that fails (an outage) counts as an error only.
+        pub.publish(channel, Buffer.concat([header, m.bytes])).then(
+          () => {
+            stats.published += m.records;
+          },
+          (err: unknown) => publishFailed(m.records, (err as Error).message),
+        );
+      }
     },
 
     listen(tenant, topic, listener) {
       const channel = channelOf(tenant, topic);
       const first = !local.hasListeners(tenant, topic);
       const stop = local.listen(tenant, topic, listener);
-      if (first && !closed) {
-        sub.subscribe(channel).then(
-          () => {
-            if (!local.hasListeners(tenant, topic)) return;
-            subscribed.add(channel);
-            announceSoon();
-          },
-          (err: unknown) => log.warn({ err: (err as Error).message, channel }, 'redis subscribe failed'),
-        );
-      }
+      if (first && !closed) subscribe(tenant, topic);
       return () => {
         stop();
         if (local.hasListeners(tenant, topic) || closed) return;
+        unsubscribed.delete(channel);
         if (subscribed.delete(channel)) announceSoon();
         sub.unsubscribe(channel).catch(() => {});
       };
@@ -228,14 +350,15 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
       } catch (err) {
         pub.disconnect();
         sub.disconnect();
-        throw new Error(`tail.redis.url: cannot connect to ${opts.url.replace(/\/\/[^@/]*@/, '//…@')}: ${(err as Error).message}`, { cause: err });
+        throw new Error(`tail.redis.url: cannot connect to ${redisUrlForDisplay(opts.url)}: ${(err as Error).message}`, { cause: err });
       }
       await sub.subscribe(control);
       started = true;
+      lastHeartbeatAt = Date.now();
       announce(true);
-      timer = setInterval(() => announce(), heartbeatMs);
+      timer = setInterval(heartbeat, heartbeatMs);
       timer.unref();
-      log.info({ replica: replicaId }, 'live tails shared through redis');
+      log.info({ replica: replicaId, channelPrefix: prefix }, 'live tails shared through redis');
     },
 
     async close() {
@@ -243,6 +366,7 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
       closed = true;
       clearInterval(timer);
       subscribed.clear();
+      unsubscribed.clear();
       // Tell the others at once, so they stop publishing to channels nobody here reads.
       if (pub.status === 'ready') await pub.publish(control, JSON.stringify({ replica: replicaId, channels: [] })).catch(() => {});
       await Promise.all([closeClient(pub), closeClient(sub)]);

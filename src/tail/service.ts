@@ -22,7 +22,7 @@ export interface TailService {
  * store (the batch processors' flush); it is what `since` replays wait for.
  */
 export function createTailService(cfg: GatewayConfig['tail'], logger: Logger, flushSignal: (signal: Signal) => Promise<void>): TailService {
-  const redis: RedisTransport | undefined = cfg.redis.url ? createRedisTransport({ url: cfg.redis.url, logger }) : undefined;
+  const redis: RedisTransport | undefined = cfg.redis.url ? createRedisTransport({ url: cfg.redis.url, logger, prefix: cfg.redis.channelPrefix }) : undefined;
   const traceStats: TraceAssemblyStats = { evicted: 0, droppedSpans: 0, lateSpans: 0 };
   const bus = createTailBus(cfg, {
     ...(redis && { transport: redis }),

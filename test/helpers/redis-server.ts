@@ -11,6 +11,8 @@ export const redisMissing: string | false = existsSync(REDIS_SERVER_BIN) ? false
 export interface TestRedis {
   url: string;
   port: number;
+  /** The server's process (to stop it with SIGSTOP: a Redis that hangs without closing anything). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ export async function startRedis(port?: number): Promise<TestRedis> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: proc.pid!,
     stop: () =>
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null) return resolve();

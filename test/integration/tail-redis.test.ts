@@ -10,6 +10,7 @@ import { waitFor } from '../helpers/wait-for.ts';
 import { hex, logsBody, nowNs, postOtlp, spansBody, tail, wsClient } from '../helpers/tail-client.ts';
 import { sendTrace } from '../helpers/otel-sdk.ts';
 import { Redis } from '../../src/startup/ioredis.ts';
+import { gqlData } from '../helpers/graphql-client.ts';
 
 const TAIL_SPANS = `subscription($filter: TelemetryFilter) { tailSpans(filter: $filter) { dropped span { traceId spanId name service attributes startTime } } }`;
 const TAIL_LOGS = `subscription { tailLogs { log { bodyText service } } }`;
@@ -118,6 +119,73 @@ describe('live tails across replicas through redis', { skip: redisMissing }, () 
     for (const t of [logs, traces, tracesOnA]) t.stop();
   });
 
+  test('a batch too large for one Redis message reaches B whole, and its request is answered 200 once', async () => {
+    // 10,000 spans whose resource has 40 attributes: JSON repeated the resource on every record (58 MB,
+    // past the 32 MB at which Redis cut every subscriber), and 1,000 logs under a 560,000-character
+    // resource attribute could not be encoded at all (the request got 503 and its retry stored it twice).
+    const remoteSpans = tail<SpanEvent>(client(b, 'bulk'), `subscription { tailSpans { span { spanId } } }`);
+    const remoteLogs = tail<{ tailLogs: { log: { bodyText: string } } }>(client(b, 'bulk'), `subscription { tailLogs { log { bodyText } } }`);
+    await known(a, 'bulk', 'spans');
+    await known(a, 'bulk', 'logs');
+    const resource = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k8s.attribute.${i}`, `value-${i}-${'x'.repeat(40)}`]));
+    const start = nowNs();
+    const spans = Array.from({ length: 10_000 }, (_, i) => ({ traceId: hex(200 + Math.floor(i / 100), 32), spanId: hex(10_000 + i, 16), name: `bulk-${i}`, startNs: start }));
+    assert.equal(await postOtlp(a, '/v1/traces', spansBody('bulk', spans, resource), 'bulk'), 200);
+    const logs = logsBody('bulk', Array.from({ length: 1000 }, (_, i) => ({ timeNs: start, body: `line ${i}` }))) as { resourceLogs: { resource: { attributes: unknown[] } }[] };
+    logs.resourceLogs[0]!.resource.attributes.push({ key: 'process.command_args', value: { stringValue: 'a'.repeat(560_000) } });
+    assert.equal(await postOtlp(a, '/v1/logs', logs, 'bulk'), 200);
+    await waitFor(async () => remoteSpans.events.length + remoteLogs.events.length, (n) => n >= 11_000, 'every span and log on B');
+    assert.equal(new Set(remoteSpans.events.map((e) => e.tailSpans.span.spanId)).size, 10_000);
+    assert.equal(remoteLogs.events.length, 1000);
+    const stored = await waitFor(
+      () => gqlData<{ logs: { edges: unknown[] } }>(a.graphqlUrl, '{ logs(first: 1000, filter: { service: ["bulk"] }) { edges { cursor } } }', {}, { 'x-scope-orgid': 'bulk' }),
+      (d) => d.logs.edges.length >= 1000,
+      'the logs stored',
+    );
+    assert.equal(stored.logs.edges.length, 1000, 'each log stored once');
+    remoteSpans.stop();
+    remoteLogs.stop();
+  });
+
+  test('NaN and infinite doubles and bigint times cross replicas as they are', async () => {
+    const query = `subscription { tailSpans { span { startTime attributes typedAttributes { key value otlpValue } } } }`;
+    // B's first: A's own subscriber would make `known` true before A has heard of B's.
+    const remote = tail<{ tailSpans: { span: unknown } }>(client(b, 'nan'), query);
+    await known(a, 'nan', 'spans');
+    const local = tail<{ tailSpans: { span: unknown } }>(client(a, 'nan'), query);
+    await waitFor(async () => a.app.internals.tail().size(), (n) => n >= 1, 'the tail on A open');
+    const body = spansBody('nan', [{ traceId: hex(94, 32), spanId: hex(94, 16), name: 'doubles', startNs: nowNs() }]) as { resourceSpans: { scopeSpans: { spans: { attributes: unknown[] }[] }[] }[] };
+    body.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes.push(
+      { key: 'ratio', value: { doubleValue: 'NaN' } },
+      { key: 'limit', value: { doubleValue: 'Infinity' } },
+      { key: 'floor', value: { doubleValue: '-Infinity' } },
+    );
+    assert.equal(await postOtlp(a, '/v1/traces', body, 'nan'), 200);
+    await waitFor(async () => local.events.length + remote.events.length, (n) => n === 2, 'the span on both replicas');
+    assert.deepEqual(remote.events, local.events);
+    assert.deepEqual((local.events[0]!.tailSpans.span as { attributes: Record<string, string> }).attributes, { ratio: 'NaN', limit: 'Infinity', floor: '-Infinity' });
+    local.stop();
+    remote.stop();
+  });
+
+  test('a deployment on another Redis database does not hear these replicas (pub/sub ignores database numbers)', async () => {
+    const other = await startGateway({ tail: { redis: { url: `${redis.url}/1` } } });
+    try {
+      const elsewhere = tail<SpanEvent>(wsClient(other, 'dbs'), TAIL_SPANS);
+      const here = tail<SpanEvent>(client(b, 'dbs'), TAIL_SPANS);
+      await known(a, 'dbs', 'spans');
+      await waitFor(async () => other.app.internals.tail().size(), (n) => n === 1, 'the other deployment\'s tail open');
+      assert.equal(await postOtlp(a, '/v1/traces', spansBody('dbs', [{ traceId: hex(95, 32), spanId: hex(95, 16), name: 'db 0 only', startNs: nowNs() }]), 'dbs'), 200);
+      await waitFor(async () => here.events.length, (n) => n === 1, 'the span on replica B');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(elsewhere.events, [], 'nothing crosses to the deployment on database 1');
+      elsewhere.stop();
+      here.stop();
+    } finally {
+      await other.stop();
+    }
+  });
+
   test('a replica stops publishing to Redis once nobody else listens', async () => {
     await waitFor(async () => a.app.internals.tail().listening('acme', 'spans'), (v) => !v, 'A sees nobody listening to acme spans');
     const before = await publishedFromA();
@@ -125,6 +193,9 @@ describe('live tails across replicas through redis', { skip: redisMissing }, () 
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(await publishedFromA(), before);
   });
+
+  /** A tail opened on B while Redis is away: the next test checks that it hears A once Redis is back. */
+  let openedDuringOutage: ReturnType<typeof tail<SpanEvent>> | undefined;
 
   test('when Redis goes away, ingest goes on and subscribers on the ingesting replica still get their records', async () => {
     const local = tail<SpanEvent>(client(a, 'outage'), TAIL_SPANS);
@@ -141,6 +212,9 @@ describe('live tails across replicas through redis', { skip: redisMissing }, () 
     const metrics = () => fetch(a.graphqlUrl.replace(/\/graphql$/, '/metrics')).then((r) => r.text());
     await waitFor(metrics, (text) => /^teleql_tail_redis_publish_errors_total [1-9]\d*$/m.test(text), 'the failed publish counted');
     assert.equal(await publishedFromA(), publishedBefore, 'a record Redis never took is not counted as published');
+    // Its SUBSCRIBE fails now; ioredis would not resubscribe a channel it never had (QA round 29).
+    openedDuringOutage = tail<SpanEvent>(client(b, 'during'), TAIL_SPANS);
+    await waitFor(async () => b.app.internals.tail().size(), (n) => n >= 2, 'the tail opened during the outage');
     local.stop();
     remote.stop();
   });
@@ -166,6 +240,11 @@ describe('live tails across replicas through redis', { skip: redisMissing }, () 
     );
     assert.equal(remote.events[0]!.tailSpans.span.name, 'after the outage');
     remote.stop();
+    // The tail opened while Redis was away hears replica A too.
+    await known(a, 'during', 'spans');
+    assert.equal(await postOtlp(a, '/v1/traces', spansBody('during', [{ traceId: hex(93, 32), spanId: hex(93, 16), name: 'to a tail opened during the outage', startNs: nowNs() }]), 'during'), 200);
+    await waitFor(async () => openedDuringOutage!.events.length, (n) => n === 1, 'the span on the tail opened during the outage');
+    openedDuringOutage!.stop();
   });
 
   test('a replica whose Redis connections drop says hello once they are back, so the others learn its channels at once, not at their next heartbeat', async () => {
@@ -194,7 +273,7 @@ describe('live tails across replicas through redis', { skip: redisMissing }, () 
       for (const id of clientIds) await admin.client('KILL', 'ID', String(id));
       await waitFor(async () => new Set(hellos.map((h) => h.replica)).size, (n) => n === 2, 'a hello from each replica');
       assert.ok(
-        hellos.some((h) => h.channels.includes('teleql:tail:spans:hello')),
+        hellos.some((h) => h.channels.includes('teleql:tail:v2:spans:hello')),
         `replica B's hello names its channel: ${JSON.stringify(hellos)}`,
       );
       const reconnectsAfter = await Promise.all([a, b].map((gw) => metric(gw, 'teleql_tail_redis_reconnects_total')));
