@@ -149,8 +149,24 @@ describe('docker-compose.yml', () => {
       new URL((cfg.exporters.prometheus as { endpoint: string }).endpoint).hostname,
       new URL(cfg.storage.elasticsearch.node).hostname,
       new URL(cfg.storage.jaeger.url).hostname,
+      ...cfg.alerting.receivers.map((r) => new URL(r.url).hostname),
     ];
     for (const h of hosts) assert.ok(h && h in compose.services, `${h} is a compose service`);
+  });
+
+  test('Alertmanager runs deploy/alertmanager.yml, which amtool accepts, and teleql forwards to it', () => {
+    const alertmanager = compose.services.alertmanager!;
+    assert.ok(alertmanager.volumes?.includes('./deploy/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro'));
+    assert.ok((alertmanager.command as string[]).includes('--config.file=/etc/alertmanager/alertmanager.yml'));
+    const cfg = loadConfig({ file: TELEQL_YAML, env: {} });
+    assert.deepEqual(
+      cfg.alerting.receivers.map((r) => [r.type, r.url]),
+      [['alertmanager', 'http://alertmanager:9093']],
+    );
+    if (existsSync('/usr/bin/amtool')) {
+      const check = spawnSync('/usr/bin/amtool', ['check-config', 'deploy/alertmanager.yml'], { encoding: 'utf8' });
+      assert.equal(check.status, 0, check.stdout + check.stderr);
+    }
   });
 });
 
