@@ -31,6 +31,7 @@ import type { SearchParts } from './search/setup.ts';
 import type { SearchIndexer } from './search/indexer.ts';
 import { createSecurity, limitsProcessorFactory, memoryLimiterProcessorFactory, redactionProcessorFactory, withSecurityProcessors } from './server/security.ts';
 import { openingWriter } from './startup/opening-writer.ts';
+import { refusingWhileStoreDown, type StoreDown } from './startup/store-gate.ts';
 import { openGraphQLListener, type GraphQLListener } from './server/graphql-listener.ts';
 import type { TlsReload } from './server/tls.ts';
 import { deferred } from '../ingest/helpers/deferred.ts';
@@ -91,9 +92,10 @@ async function componentRegistry(
   security: { receiver: Parameters<typeof otlpReceiverFactoryWith>[0] },
   writer: Promise<StoreWriter>,
   indexer: Promise<SearchIndexer | null>,
+  storeDown: StoreDown,
 ): Promise<Registry> {
   return createRegistry([
-    otlpReceiverFactoryWith(security.receiver),
+    refusingWhileStoreDown(otlpReceiverFactoryWith(security.receiver), storeDown),
     batchProcessorFactory,
     memoryLimiterProcessorFactory,
     limitsProcessorFactory,
@@ -110,7 +112,7 @@ async function componentRegistry(
  * a config failing this is a failed reload, not an "ok" that the next restart refuses.
  */
 async function checkStartable(next: GatewayConfig, security: { receiver: Parameters<typeof otlpReceiverFactoryWith>[0] }): Promise<void> {
-  const registry = await componentRegistry(next, security, new Promise(() => {}), Promise.resolve(null));
+  const registry = await componentRegistry(next, security, new Promise(() => {}), Promise.resolve(null), () => null);
   // Created, never started: a factory's create checks its config and builds objects, no I/O.
   buildPipelines(registry, withSecurityProcessors(next), silentLogger());
   if (next.alerting.enabled) {
@@ -147,6 +149,18 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   const listenersBound = deferred<void>();
   listenersBound.promise.catch(() => undefined);
   let readiness: Readiness = 'starting';
+  /** Why the DuckDB store serves nothing now (a failed reopen, retried: Db.reopenFailure), or null. */
+  const storeDownReason = () => store?.db.reopenFailure?.message ?? null;
+  // What /readyz answers: 503 naming the reason while the store is down, though the gateway started.
+  const probeStatus = (): string => {
+    const down = readiness === 'ready' ? storeDownReason() : null;
+    return down === null ? readiness : `unavailable: ${down}`;
+  };
+  // OTLP for a signal whose pipeline writes to DuckDB is refused (retryable) while the store is down.
+  const storeDown: StoreDown = (signal) => {
+    const why = storeDownReason();
+    return why !== null && duckDbRoles()[signal].includes('WRITE') ? why : null;
+  };
   let closeReaders: (() => Promise<void>) | undefined;
   let stopping: Promise<void> | undefined;
   let alerting: Alerting | undefined;
@@ -216,12 +230,13 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         security,
         storeOpening.then((o) => o.store.writer),
         storeOpening.then((o) => o.search?.indexer ?? null),
+        storeDown,
       );
       await tail.start();
       pipelines = buildPipelines(registry, withSecurityProcessors(cfg), root, tailTaps(tail));
       addComponentReporters(backends, pipelines.components.values());
       await pipelines.start(host);
-      graphqlListener = await openGraphQLListener({ host: cfg.graphql.host, port: cfg.graphql.port, readiness: () => readiness, ...security.graphqlListener });
+      graphqlListener = await openGraphQLListener({ host: cfg.graphql.host, port: cfg.graphql.port, readiness: probeStatus, ...security.graphqlListener });
     } catch (err) {
       listenersBound.reject(err);
       throw err;
@@ -266,6 +281,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         clock: opts.clock,
         logger: componentLogger(root, 'alerting'),
         redisUrl: cfg.tail.redis.url,
+        graphqlPath: cfg.graphql.path,
       });
     }
     const contextFor = createContextFactory(
@@ -278,7 +294,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       listener: graphqlListener,
       schema,
       contextFor,
-      readiness: () => readiness,
+      readiness: probeStatus,
       metrics: gatewayMetrics,
       logger: componentLogger(root, 'graphql'),
       compileSubscriptions: cfg.tail.compiled,

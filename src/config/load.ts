@@ -24,6 +24,8 @@ const MAX_DRAIN_MS = 300_000;
 /** storage.jaeger.spanLookup bounds: a lookback from a minute to a leap year; each request asks for up to 1,000 whole traces. */
 const SPAN_LOOKBACK_MS = { min: 60_000, max: 366 * 86_400_000 };
 const SPAN_LOOKUP_MAX_REQUESTS = 64;
+/** storage.duckdb.threads at most: far above any machine's cores, a bound so a typo (10000) is caught. */
+const MAX_DUCKDB_THREADS = 1024;
 
 /** The documented environment variables (README's table lists each: a test checks). */
 export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | 'int' | 'list'; help: string }[] = [
@@ -210,6 +212,11 @@ function validate(cfg: GatewayConfig): void {
     throw new ConfigError(`tail.redis.url: expected a redis:// or rediss:// URL, or '' for in-process tails (actual: '${redisUrlForDisplay(cfg.tail.redis.url)}')`);
   }
   if (cfg.storage.duckdb.path === '') throw new ConfigError('storage.duckdb.path: must not be empty');
+  // DuckDB itself answers a bad value with a bare "Failed to set config", after the listeners are bound.
+  const { threads } = cfg.storage.duckdb;
+  if (!Number.isInteger(threads) || threads < 0 || threads > MAX_DUCKDB_THREADS) {
+    throw new ConfigError(`storage.duckdb.threads: expected an integer from 0 (DuckDB's default, one per core) to ${MAX_DUCKDB_THREADS} (actual: ${threads})`);
+  }
   const { readLanes } = cfg.storage.duckdb;
   if (!Number.isInteger(readLanes) || readLanes < 1 || readLanes > 64) {
     throw new ConfigError(`storage.duckdb.readLanes: expected an integer from 1 to 64 (actual: ${readLanes})`);

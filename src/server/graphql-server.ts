@@ -61,8 +61,8 @@ export interface GraphQLServerOptions {
    * for one client connection (the graphql-ws socket; for HTTP and SSE, the request).
    */
   contextFor: (tenant: string, connection: object) => object;
-  /** What /readyz answers: 200 only while `ready`; 503 while starting and while draining before a stop. */
-  readiness: () => Readiness;
+  /** What /readyz answers: 200 only while `ready`; 503 otherwise (starting, draining before a stop, the store unavailable: the status says why). */
+  readiness: () => string;
   /** The gateway's own metrics, served on /metrics. */
   metrics: MetricsSource;
   logger: Logger;

@@ -55,6 +55,11 @@ export interface Db {
   reopen(): Promise<void>;
   /** Reopens done since the store was opened. */
   readonly reopens: number;
+  /**
+   * Why the store serves nothing now: a reopen failed (a full disk, a file moved away), and it is
+   * tried again with backoff until it succeeds or the store is closed. Null while the store serves.
+   */
+  readonly reopenFailure: Error | null;
   /** Read statements running or waiting for a lane now (a reopen would wait for the running ones). */
   readsInFlight(): number;
   /** Reads that ran out of DuckDB's memory and were run again once the read lanes were quiet, and those that failed again. */
@@ -82,6 +87,10 @@ export interface DbOptions {
   setupWriteLane(conn: DuckDBConnection, table: string): Promise<void>;
   /** Told when a statement found the database invalidated and the instance is being reopened for it. */
   onInvalidated?(err: unknown): void;
+  /** Told when a reopen (or a retry of one) failed: the store serves nothing until the retry in `retryInMs` succeeds. */
+  onReopenFailed?(err: unknown, retry: { attempt: number; retryInMs: number }): void;
+  /** Told when a retried reopen succeeded after `attempts` failures: the store serves again. */
+  onReopenRecovered?(attempts: number): void;
   /** Told when a read ran out of DuckDB's memory and is to run again once the read lanes are quiet. */
   onOutOfMemory?(err: unknown): void;
 }
@@ -100,7 +109,7 @@ interface LaneState {
   readonly closing: boolean;
   /** Resolved except while a reopen runs. */
   readonly gate: Promise<void>;
-  /** Why a reopen failed: the store serves nothing after it. */
+  /** Why a reopen failed: the store serves nothing until a retry of it succeeds (Db.reopenFailure). */
   readonly failure: Error | null;
   /** Told every error a lane's work fails with (a reopen follows one that invalidated the database). */
   readonly failed: (err: unknown) => void;
@@ -109,6 +118,13 @@ interface LaneState {
 const OPEN: Promise<void> = Promise.resolve();
 /** How long a read that ran out of DuckDB's memory waits for the other reads to finish before it runs again anyway. */
 const RETRY_QUIET_MS = 2_000;
+/**
+ * A failed reopen is tried again after 1 s, doubling up to 30 s: a full disk that is given space
+ * again brings the store back without a restart (storage QA: it stayed closed for good, every
+ * acknowledged batch dropped). DuckDB's own leftovers of a failed WAL replay (`.wal.checkpoint`,
+ * `.wal.recovery`) make one more attempt fail; that attempt removes them (docs/known-gaps.md).
+ */
+const REOPEN_RETRY = { firstMs: 1_000, maxMs: 30_000 };
 
 /**
  * Callers queue in order; each waits for `state.gate` as it was when it queued, so work queued during a
@@ -120,6 +136,7 @@ function createLane(slot: Slot, state: LaneState, measure: <T>(run: () => Promis
     slot,
     use<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
       if (state.closing) return Promise.reject(unavailable('the DuckDB store is closed'));
+      if (state.failure) return Promise.reject(state.failure);
       const open = state.gate;
       const run = tail
         .then(() => open)
@@ -275,7 +292,7 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
   // A statement that found the database invalidated (a checkpoint failed, e.g. out of memory)
   // reopens it: the commits before it are durable in the WAL, which the new instance replays.
   const failed = (err: unknown) => {
-    if (!invalidatesDatabase(err) || !attached || state.closing || reopening) return;
+    if (!invalidatesDatabase(err) || !attached || state.closing || state.failure || reopening) return;
     opts.onInvalidated?.(err);
     void requestReopen().catch(() => undefined);
   };
@@ -284,6 +301,7 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
   let reopening: Promise<void> | null = null;
   function requestReopen(): Promise<void> {
     if (!attached || state.closing) return Promise.resolve();
+    if (state.failure) return Promise.reject(state.failure); // being retried already
     reopening ??= reopen().finally(() => {
       reopening = null;
     });
@@ -353,16 +371,9 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
       await drained();
       // An invalidated database cannot checkpoint: what it committed is in the WAL, replayed below.
       await instance.close().catch(() => undefined);
-      instance = await startInstance(opts);
-      await instance.connect(); // DDL connection: the checkpoint on close runs on it
-      await connectLanes(false);
-      reopens++;
+      await attachAgain();
     } catch (err) {
-      // The old instance may already be closed: nothing can be served any more.
-      await instance.close(false).catch(() => undefined);
-      state.failure = unavailable(`the DuckDB store could not be reopened: ${toStoreError(err).message}`);
-      state.closing = true;
-      onClosed();
+      reopenFailed(err);
       throw state.failure;
     } finally {
       state.gate = OPEN;
@@ -370,12 +381,59 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
     }
   }
 
+  /** A new instance on the file, its connections put in the lanes' slots. */
+  async function attachAgain(): Promise<void> {
+    instance = await startInstance(opts);
+    try {
+      await instance.connect(); // DDL connection: the checkpoint on close runs on it
+      await connectLanes(false);
+    } catch (err) {
+      await instance.close(false).catch(() => undefined);
+      throw err;
+    }
+    reopens++;
+  }
+
+  // While a reopen has failed: every statement fails with state.failure at once (UNAVAILABLE, so
+  // the writer's batches are retried and the app refuses OTLP and answers /readyz 503 meanwhile),
+  // and the reopen is tried again with backoff.
+  let retryAttempts = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let retrying: Promise<void> | null = null;
+  function reopenFailed(err: unknown): void {
+    retryAttempts++;
+    state.failure = unavailable(`the DuckDB store could not be reopened (${toStoreError(err).message}); it is tried again until it succeeds`, err);
+    if (state.closing) return;
+    const retryInMs = Math.min(REOPEN_RETRY.maxMs, REOPEN_RETRY.firstMs * 2 ** Math.min(retryAttempts - 1, 16));
+    opts.onReopenFailed?.(err, { attempt: retryAttempts, retryInMs });
+    retryTimer = setTimeout(() => {
+      retrying = attachAgain()
+        .then(
+          () => {
+            const attempts = retryAttempts;
+            state.failure = null;
+            retryAttempts = 0;
+            opts.onReopenRecovered?.(attempts);
+          },
+          (again: unknown) => reopenFailed(again),
+        )
+        .finally(() => (retrying = null));
+    }, retryInMs);
+    retryTimer.unref();
+  }
+
   async function shutdown(): Promise<void> {
     if (reopening) await reopening.catch(() => undefined);
-    if (state.failure) return; // the failed reopen closed it
     state.closing = true;
-    await drained();
+    clearTimeout(retryTimer);
+    await retrying;
     try {
+      if (state.failure) {
+        // No instance is open (a failed attach closed its own): nothing to drain or checkpoint.
+        await instance.close(false).catch(() => undefined);
+        return;
+      }
+      await drained();
       await instance.close();
     } finally {
       onClosed();
@@ -388,6 +446,7 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
     },
     query(sql, params = []) {
       if (state.closing) return Promise.reject(unavailable('the DuckDB store is closed'));
+      if (state.failure) return Promise.reject(state.failure);
       const meter = currentQueryMeter();
       const read = () => reads.run(meter?.tenant ?? '', (slot) => interruptible(slot.conn, () => runRead(slot.conn, sql, params)));
       // During a reopen a read waits for the new instance.
@@ -430,6 +489,9 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
     reopen: requestReopen,
     get reopens() {
       return reopens;
+    },
+    get reopenFailure() {
+      return state.closing ? null : state.failure;
     },
     readsInFlight: () => reads.running() + reads.waiting(),
     close() {

@@ -96,8 +96,15 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
       for (const row of await runQuery(conn, highest)) {
         lastLogIds.set(row.tenant as string, row.id as bigint);
       }
+      await checkWritable(conn, opts.path);
     },
     onInvalidated: (err) => logger.warn({ err: toStoreError(err).message }, 'the DuckDB database was invalidated (a checkpoint failed): reopening the instance'),
+    onReopenFailed: (err, { attempt, retryInMs }) =>
+      logger.error(
+        { err: toStoreError(err).message, attempt, retryInMs },
+        'the DuckDB store could not be reopened: OTLP is refused (retryable), queries fail and /readyz answers 503 until a retry succeeds',
+      ),
+    onReopenRecovered: (attempts) => logger.info({ failedAttempts: attempts }, 'the DuckDB store reopened after failing: serving again'),
     onOutOfMemory: (err) => logger.warn({ err: toStoreError(err).message }, 'a read ran out of DuckDB memory (storage.duckdb.memoryLimit): running it again once the other reads are done'),
     async setupWriteLane(conn, table) {
       const spec = TABLES.find((t) => t.name === table);
@@ -148,7 +155,7 @@ function reopenPolicy(db: Db, everyRows: number, logger: Logger): (rows: number)
     const started = performance.now();
     db.reopen().then(
       () => logger.info({ afterRows: everyRows, ms: Math.round(performance.now() - started), reopens: db.reopens }, 'reopened the DuckDB instance'),
-      (err: unknown) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'reopening the DuckDB instance failed: the store is closed'),
+      () => undefined, // logged, and retried, by the store (onReopenFailed)
     );
   };
 }
@@ -160,6 +167,28 @@ function reopenPolicy(db: Db, everyRows: number, logger: Logger): (rows: number)
  */
 const LAYOUT_VERSION = 2;
 
+/**
+ * Commits a row, so that a file that opens but cannot be written fails start-up here. On an existing
+ * file nothing else is committed before the first batch: a file in a directory where its WAL cannot
+ * be created (`<file>.wal`) was served as ready while every acknowledged batch was dropped (storage QA).
+ */
+async function checkWritable(conn: DuckDBConnection, path: string): Promise<void> {
+  await conn.run('CREATE TABLE IF NOT EXISTS last_open (opened_at TIMESTAMPTZ NOT NULL)');
+  try {
+    await conn.run('BEGIN');
+    await conn.run('DELETE FROM last_open');
+    await conn.run('INSERT INTO last_open VALUES (now())');
+    await conn.run('COMMIT');
+  } catch (err) {
+    await conn.run('ROLLBACK').catch(() => undefined);
+    throw unavailable(
+      `the DuckDB file ${path} opens but cannot be written (${toStoreError(err).message}); ` +
+        'the gateway needs write access to the file and to its directory, where DuckDB creates the file\'s .wal beside it',
+      err,
+    );
+  }
+}
+
 async function checkLayout(conn: DuckDBConnection): Promise<void> {
   const tables = await runQuery(
     conn,
@@ -167,18 +196,16 @@ async function checkLayout(conn: DuckDBConnection): Promise<void> {
        AND table_name IN ('spans', 'logs', 'layout')`,
   );
   const names = new Set(tables.map((t) => t.table_name as string));
-  const refuse = (what: string) =>
-    unavailable(
-      `the DuckDB file was written by ${what} (store layout ${LAYOUT_VERSION} needed: resources and scopes kept once, not on every row); ` +
-        'move it aside or point storage.duckdb.path at a new file',
-    );
+  const refuse = (what: string, why: string) =>
+    unavailable(`the DuckDB file was written by ${what} (store layout ${LAYOUT_VERSION} needed: ${why}); move it aside or point storage.duckdb.path at a new file`);
   if (!names.has('layout')) {
-    if (names.has('spans') || names.has('logs')) throw refuse('an older teleql');
+    if (names.has('spans') || names.has('logs')) throw refuse('an older teleql', 'resources and scopes kept once, not on every row');
     await conn.run('CREATE TABLE layout (version INTEGER NOT NULL)');
     await conn.run(`INSERT INTO layout VALUES (${LAYOUT_VERSION})`);
     return;
   }
   const [row] = await runQuery(conn, 'SELECT max(version) AS v FROM layout');
   const version = row?.v as number | null;
-  if (version !== LAYOUT_VERSION) throw refuse(`a teleql with store layout ${String(version)}`);
+  if (version === null || version < LAYOUT_VERSION) throw refuse(`a teleql with store layout ${String(version)}`, 'resources and scopes kept once, not on every row');
+  if (version > LAYOUT_VERSION) throw refuse(`a newer teleql (store layout ${version})`, 'this teleql cannot read a newer layout; run the newer teleql, the file is left as it is');
 }

@@ -39,6 +39,8 @@ const PART_TABLES = ['resources', 'scopes'] as const;
 /** Search's tables, when search is on: documents by age, texts and vectors once unreferenced. */
 const SEARCH_TABLES = ['search_docs', 'search_texts', 'search_vectors'] as const;
 const PRUNE_EVERY_MS = 3_600_000;
+/** The longest delay setTimeout takes (2^31 − 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** '7d', '12h', '1h30m', '0' or 'off' (null: keep forever), in ms. */
 function parseWindow(value: string, field: string): number | null {
@@ -68,6 +70,10 @@ export function retentionPlan(cfg: RetentionConfig): RetentionPlan {
   }
   const intervalMs = parseWindow(cfg.interval, 'storage.retention.interval');
   if (intervalMs === null) throw new ConfigError(`storage.retention.interval: must be more than 0 (actual: '${cfg.interval}')`);
+  // setTimeout fires after 1 ms when given more: retention ran ~90 passes a second at 25d (storage QA).
+  if (intervalMs > MAX_TIMER_MS) {
+    throw new ConfigError(`storage.retention.interval: expected at most ${MAX_TIMER_MS} ms (a timer's maximum, about 24.8 days; actual: '${cfg.interval}')`);
+  }
   if (!Number.isInteger(cfg.batchRows) || cfg.batchRows < 1) {
     throw new ConfigError(`storage.retention.batchRows: expected an integer greater than 0 (actual: ${cfg.batchRows})`);
   }

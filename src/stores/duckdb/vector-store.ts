@@ -12,6 +12,8 @@ import type { RankOptions, VectorFilter, VectorHit, VectorStore } from '../vecto
 import { runQuery, type Db, type Row, type SqlParam } from './connection.ts';
 import { toStoreError } from './errors.ts';
 import { storedBodyText } from './log-rows.ts';
+import { params } from './filter-sql.ts';
+import { spansByTraceIdSql, uniqueLower } from './trace-store.ts';
 
 /**
  * md5 hex of a log's body_text as the log store keeps it (storedBodyText: cut to its limit), as
@@ -139,18 +141,19 @@ function rankedDocsSql(where: { sql: string; params: SqlParam[] }, opts: RankOpt
          WHERE ${where.sql}
          QUALIFY row_number() OVER (PARTITION BY d.trace_id ORDER BY d.time_ns DESC, d.span_id) = 1
          ORDER BY top.score DESC, per.newest DESC, d.trace_id LIMIT ?`;
-  return { sql, params: [...where.params, opts.limit, ...where.params, opts.limit] };
+  return { sql, params: [...where.params, docLimit, ...where.params, docLimit] };
 }
 
 /**
  * Runs a ranking that returns up to `docLimit` document rows, drops repeated documents (a span or
- * log stored twice by a retried export is one item), and asks again for more rows when that left
- * fewer than `limit` while more may match, so a page is never short because of repeats.
+ * log stored twice by a retried export is one item) and those `stored` leaves out, and asks again
+ * for more rows when that left fewer than `limit` while more may match, so a page is never short
+ * because of them.
  */
-async function distinctDocs(run: (docLimit: number) => Promise<Row[]>, limit: number): Promise<Row[]> {
+async function distinctDocs(run: (docLimit: number) => Promise<Row[]>, limit: number, stored: (rows: Row[]) => Promise<Row[]>): Promise<Row[]> {
   for (let ask = limit; ; ask *= 4) {
     const rows = await run(ask);
-    const kept = dedupeDocs(rows);
+    const kept = await stored(dedupeDocs(rows));
     if (kept.length >= limit || rows.length < ask) return kept.slice(0, limit);
   }
 }
@@ -192,6 +195,34 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
       r.log_id = id === undefined ? null : String(id);
     }
     return rows;
+  }
+
+  /**
+   * The rows whose record is in the store, log rows with their store ID (withLogIds). The `embedding`
+   * exporter writes a batch's documents on its own, often before the `duckdb` exporter commits the
+   * batch: a crash between the two (kill -9) left documents of records never written, answered as
+   * hits whose span or log was null (storage QA). Such a document is also one of a batch not written
+   * yet, so it is skipped here, not deleted; retention removes what stays with its window.
+   */
+  async function stored(rows: Row[], traceHits: boolean): Promise<Row[]> {
+    if (rows.length === 0) return rows;
+    await withLogIds(rows);
+    const spanRows = rows.filter((r) => r.log_md5 === null || r.log_md5 === undefined);
+    const spans = new Set<string>();
+    if (spanRows.length > 0) {
+      const p = params([rows[0]!.tenant as string]);
+      const ids = uniqueLower(spanRows.map((r) => r.trace_id as string));
+      // A TRACE hit stands for its trace, which needs only some span of it stored.
+      const select = traceHits ? 'DISTINCT trace_id' : 'DISTINCT trace_id, span_id';
+      for (const r of await db.query(spansByTraceIdSql('tenant, trace_id, span_id', ids, p, select), p.values)) {
+        spans.add(traceHits ? String(r.trace_id) : `${String(r.trace_id)}:${String(r.span_id)}`);
+      }
+    }
+    return rows.filter((r) =>
+      r.log_md5 !== null && r.log_md5 !== undefined
+        ? r.log_id !== null
+        : spans.has(traceHits ? String(r.trace_id).toLowerCase() : `${String(r.trace_id).toLowerCase()}:${String(r.span_id)}`),
+    );
   }
 
   function toHit(r: Row): VectorHit {
@@ -353,7 +384,7 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
       const kw = keywordSql(opts.terms);
       // Rank distinct texts first (cheap: one score per hash), then expand the best to documents.
       // Per trace every candidate text is expanded: a trace's best text may rank low overall.
-      // Per hash at most `limit` texts, each with one or more documents the filter left: enough
+      // At most `docLimit` texts (`limit`, more when asked again), each with one or more documents the filter left: enough
       // for `limit` distinct documents however many rows repeat.
       const top = opts.bestPerTrace ? scoredSql(dimensions, 'c', kw, opts) : `${scoredSql(dimensions, 'c', kw, opts)} ORDER BY score DESC LIMIT ?`;
       const rows = await distinctDocs((docLimit) => {
@@ -363,10 +394,10 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
            q AS (SELECT CAST(? AS FLOAT[${dimensions}]) AS qv),
            top AS (${top})
            ${docs.sql}`,
-          [...where.params, vectorLiteral(query), ...kw.params, model, ...(opts.bestPerTrace ? [] : [opts.limit]), ...docs.params],
+          [...where.params, vectorLiteral(query), ...kw.params, model, ...(opts.bestPerTrace ? [] : [docLimit]), ...docs.params],
         );
-      }, opts.limit);
-      return (await withLogIds(rows)).map(toHit);
+      }, opts.limit, (r) => stored(r, opts.bestPerTrace === true));
+      return rows.map(toHit);
     },
 
     async rankHashes(tenant, model, dimensions, query, hashes, filter, opts) {
@@ -382,8 +413,8 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
            ${docs.sql}`,
           [hashes.map(String), vectorLiteral(query), ...kw.params, model, ...docs.params],
         );
-      }, opts.limit);
-      return (await withLogIds(rows)).map(toHit);
+      }, opts.limit, (r) => stored(r, opts.bestPerTrace === true));
+      return rows.map(toHit);
     },
 
     async hashesOf(tenant, ref) {

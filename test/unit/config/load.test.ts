@@ -84,7 +84,7 @@ test('the tail section has its limits by default and rejects a limit that is not
     flushIntervalMs: 0,
     busyFlushIntervalMs: 100,
     traces: { rootWaitMs: 1000, quietMs: 5000, maxTraces: 10_000, maxSpansPerTrace: 1000 },
-    redis: { url: '' },
+    redis: { url: '', channelPrefix: '' },
   });
   assert.equal(loadConfig({ env: {}, overrides: { tail: { bufferSize: 5 } } }).tail.bufferSize, 5);
   assert.throws(() => loadConfig({ env: {}, overrides: { tail: { maxPerConnection: 0 } } }), /tail\.maxPerConnection: expected an integer greater than 0 \(actual: 0\)/);

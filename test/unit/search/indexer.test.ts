@@ -111,7 +111,10 @@ describe('search indexer', () => {
     dirs.push(dir);
     const path = join(dir, 'db.duckdb');
     const first = await open(path);
-    first.search.indexer.enqueue({ signal: 'traces', items: spans(300, 't', (i) => `SELECT orders ${['a', 'b', 'c'][i % 3]}`) });
+    // Stored as well: search answers only hits whose span is in the store.
+    const batch = spans(300, 't', (i) => `SELECT orders ${['a', 'b', 'c'][i % 3]}`);
+    await first.store.writer.writeSpans(batch);
+    first.search.indexer.enqueue({ signal: 'traces', items: batch });
     await first.search.indexer.idle();
     const st1 = first.search.indexer.status();
     assert.equal(st1.indexed, 300);
@@ -163,7 +166,9 @@ describe('search indexer', () => {
     assert.equal(await texts(), 0);
     assert.equal(search.indexer.status().annSize, 0);
 
-    search.indexer.enqueue({ signal: 'traces', items: spans(3, 't', (i) => `SELECT invoices ${word(i)}`) });
+    const again = spans(3, 't', (i) => `SELECT invoices ${word(i)}`);
+    await store.writer.writeSpans(again);
+    search.indexer.enqueue({ signal: 'traces', items: again });
     await search.indexer.idle();
     assert.equal(await texts(), 3);
     assert.equal(search.indexer.status().annSize, 3);
@@ -172,9 +177,12 @@ describe('search indexer', () => {
   });
 
   it('keeps tenants apart: the shared text is found only with the asking tenant’s items', async () => {
-    const { search } = await open();
-    search.indexer.enqueue({ signal: 'traces', items: spans(5, 'tenant-a', () => 'payment declined') });
-    search.indexer.enqueue({ signal: 'traces', items: spans(5, 'tenant-b', () => 'payment declined') });
+    const { store, search } = await open();
+    for (const tenant of ['tenant-a', 'tenant-b']) {
+      const batch = spans(5, tenant, () => 'payment declined');
+      await store.writer.writeSpans(batch);
+      search.indexer.enqueue({ signal: 'traces', items: batch });
+    }
     await search.indexer.idle();
     assert.equal(search.indexer.status().embedded, 1);
     for (const exact of [true, false]) {
