@@ -46,7 +46,7 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   silence: t.field({
     type: SilenceRef,
-    description: 'Silences matching alerts from startsAt to endsAt: they still change state and are recorded, but are not notified.',
+    description: 'Silences matching alerts from startsAt to endsAt: they still change state and are recorded, but webhook and Slack receivers are not sent them (an alertmanager receiver still gets a firing alert, so Alertmanager does not resolve it: silence it there to mute what Alertmanager sends on).',
     args: { input: t.arg({ type: SilenceInput, required: true }) },
     resolve: (_, { input }, ctx) => createSilence(ctx, input),
   }),

@@ -29,7 +29,7 @@ builder.objectType(AlertRef, {
     firedAt: t.field({ type: 'Timestamp', nullable: true, description: 'When it started firing; null before it fires.', resolve: (a) => a.firedAt }),
     resolvedAt: t.field({ type: 'Timestamp', nullable: true, description: 'When it resolved; null while it has not.', resolve: (a) => a.resolvedAt }),
     lastEvaluatedAt: t.field({ type: 'Timestamp', resolve: (a) => a.lastEvaluatedAt }),
-    silencedBy: t.idList({ description: 'Active silences matching the alert at its last evaluation; a silenced alert is not notified.', resolve: (a) => a.silencedBy }),
+    silencedBy: t.idList({ description: 'Active silences matching the alert at its last evaluation; a silenced alert is not sent to webhook or Slack receivers (Alertmanager receivers still get it).', resolve: (a) => a.silencedBy }),
     evidence: t.field({ type: AlertEvidenceRef, nullable: true, description: 'Set while (and since) the alert fired.', resolve: (a) => a.evidence }),
   }),
 });

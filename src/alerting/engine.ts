@@ -188,7 +188,20 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   const receiverErrors = new Map<string, Map<string, string>>(); // key(tenant, rule) → receiver → error
   const lastEval = new Map<string, bigint>();
   let lastHistoryPrune: bigint | undefined;
+  /** What this replica itself delivered, per receiver and group (persisted: alert_notified). */
   const groups = new Map<string, GroupState>();
+  /**
+   * While another replica holds the lease: what it was left to send, as this replica's evaluations
+   * see it (so each change is counted once as other_replica). Not persisted, and dropped when this
+   * replica takes over: whether the holder's deliveries arrived is not known here, so a new holder
+   * trusts only what it delivered itself (at least once: a group may be sent twice, never lost).
+   */
+  const groupsLeft = new Map<string, GroupState>();
+  /**
+   * Rules gone (deleted, removed from the rules file) whose resolutions a receiver is still owed:
+   * sent again at every tick until delivered, then the rule's alerts and notification state go.
+   */
+  const retired = new Map<string, AlertRule>();
   /**
    * Rules whose alerts may sit in a group they are no longer sent to (releaseStranded): changed while
    * the gateway was down, or whose release message failed. Checked at their next evaluation.
@@ -328,9 +341,12 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       if (!compare(s.value, rule.comparator, rule.threshold)) continue;
       // As in Prometheus (rules/alerting.go), an alert has no metric name label.
       const { __name__: _metric, ...seriesLabels } = s.labels;
-      const labels = { alertname: rule.name, ...seriesLabels, ...rule.labels };
+      const labels: Record<string, string> = { alertname: rule.name, ...seriesLabels, ...rule.labels };
       // As in Prometheus, neither a series nor the rule's labels can change the alert's name.
       labels.alertname = rule.name;
+      // As Prometheus' labels.Builder: an empty value is no label (a rule label "" removes a series
+      // label of that name), as Alertmanager drops it too, so its fingerprint matches the webhook's.
+      for (const [name, value] of Object.entries(labels)) if (value === '') delete labels[name];
       const fp = fingerprint(rule.id, labels);
       active.add(fp);
       let inst = instances.get(key(rule.tenant, fp));
@@ -504,8 +520,9 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   }
 
   function groupState(stateKey: string): GroupState {
-    let state = groups.get(stateKey);
-    if (!state) groups.set(stateKey, (state = { lastSentAt: null, notifiedFiring: new Set<string>() }));
+    const view = lease.held() ? groups : groupsLeft;
+    let state = view.get(stateKey);
+    if (!state) view.set(stateKey, (state = { lastSentAt: null, notifiedFiring: new Set<string>() }));
     return state;
   }
 
@@ -523,13 +540,16 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     resolved: AlertInstance[];
   }
 
-  function partOf(rule: AlertRule, stateKey: string, members: readonly AlertInstance[]): Part {
+  function partOf(rule: AlertRule, receiver: ReceiverConfig, stateKey: string, members: readonly AlertInstance[]): Part {
     const state = groupState(stateKey);
     return {
       rule,
       stateKey,
       state,
-      firing: members.filter((m) => m.state === 'FIRING' && m.silencedBy.length === 0),
+      // A silence mutes teleql's own messages. An Alertmanager keeps getting a silenced alert while
+      // it fires (as Prometheus sends it every active alert): left out, it would expire there and be
+      // notified downstream as resolved while still firing. Silence it in Alertmanager itself.
+      firing: members.filter((m) => m.state === 'FIRING' && (m.silencedBy.length === 0 || receiver.type === 'alertmanager')),
       // Resolutions are sent once, and only for alerts whose firing was sent.
       resolved: members.filter((m) => m.state === 'RESOLVED' && state.notifiedFiring.has(m.fingerprint)),
     };
@@ -562,7 +582,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       members.set(stateKey, m);
     }
     const out = new Map<string, Part[]>();
-    for (const [stateKey, { other, sentKey, list }] of members) out.set(sentKey, [...(out.get(sentKey) ?? []), partOf(other, stateKey, list)]);
+    for (const [stateKey, { other, sentKey, list }] of members) out.set(sentKey, [...(out.get(sentKey) ?? []), partOf(other, receiver, stateKey, list)]);
     return out;
   }
 
@@ -694,8 +714,20 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     const alerts = [...sent.flatMap((p) => p.firing), ...sent.flatMap((p) => p.resolved)];
     if (alerts.length === 0) return;
     const outcome = await send(sent.map((p) => p.rule), receiver, groupLabels, alerts, now, job.firingValidFor, superseded);
+    const gone = sent.filter((p) => retired.has(key(p.rule.tenant, p.rule.id)) && p.resolved.length > 0);
+    if (outcome === 'failed' && gone.length > 0) {
+      logger.warn(
+        { receiver: receiver.name, tenant: gone[0]!.rule.tenant, rules: gone.map((p) => p.rule.id), alerts: gone.reduce((n, p) => n + p.resolved.length, 0) },
+        'the resolution of a removed rule’s alerts was not delivered; it is sent again at the next tick',
+      );
+    }
     if (outcome !== 'sent') return;
     for (const p of sent) recordSent(p, now);
+    // A gone rule whose last owed resolution this was goes now (with the rule changes, see retryRetired).
+    for (const p of gone) {
+      const rule = retired.get(key(p.rule.tenant, p.rule.id));
+      if (rule && owedResolutions(rule) === 0) await serially(() => forgetRetired(rule));
+    }
     // A rule deleted while its firing alerts were being sent: they arrived, so their resolution follows.
     const orphans = job.kind === 'group' ? sent.filter((p) => ruleGone(p) && p.firing.length > 0) : [];
     if (orphans.length === 0) return;
@@ -720,30 +752,44 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   function releaseStranded(rule: AlertRule, now: bigint): void {
     const routed = new Set(receiversOf(rule).map((r) => r.name));
     const prefix = `${rule.tenant}/${rule.id}/`;
-    for (const [stateKey, state] of groups) {
+    for (const [stateKey, state] of [...groups]) {
       const sep = stateKey.indexOf('\u0000');
       const gk = stateKey.slice(sep + 1);
       if (!gk.startsWith(prefix) || state.notifiedFiring.size === 0) continue;
       const receiverName = stateKey.slice(0, sep);
+      const receiver = opts.receivers.find((r) => r.name === receiverName);
       const stranded: AlertInstance[] = [];
+      // Alertmanager: alerts that only changed group. It is sent alerts, not teleql's groups, and
+      // knows them by their labels, which a groupBy change leaves alone: nothing to tell it.
+      const regrouped: AlertInstance[] = [];
       for (const fp of state.notifiedFiring) {
         const inst = instances.get(key(rule.tenant, fp));
         if (!inst || (routed.has(receiverName) && groupOf(rule, inst).gk === gk)) continue;
-        stranded.push(inst);
+        if (routed.has(receiverName) && receiver?.type === 'alertmanager' && inst.state === 'FIRING') regrouped.push(inst);
+        else stranded.push(inst);
+      }
+      if (stranded.length === 0 && regrouped.length === 0) continue;
+      if (receiver && !lease.held()) {
+        // What this replica delivered stays as it is: it is checked again when it takes over.
+        counts.notificationsLeftToOtherReplica++;
+        continue;
+      }
+      for (const a of [...stranded, ...regrouped]) state.notifiedFiring.delete(a.fingerprint);
+      persistGroup(rule, stateKey, state);
+      for (const a of regrouped) {
+        // Its new group's state takes it over, with the time it was last sent, so its re-posts keep their pace.
+        const moved = `${receiverName}\u0000${groupOf(rule, a).gk}`;
+        const target = groupState(moved);
+        target.notifiedFiring.add(a.fingerprint);
+        if (state.lastSentAt !== null && (target.lastSentAt === null || state.lastSentAt < target.lastSentAt)) target.lastSentAt = state.lastSentAt;
+        persistGroup(rule, moved, target);
       }
       if (stranded.length === 0) continue;
-      for (const a of stranded) state.notifiedFiring.delete(a.fingerprint);
-      persistGroup(rule, stateKey, state);
       const sinceKey = (a: AlertInstance) => `${stateKey}\u0000${a.fingerprint}`;
       const since = stranded.map((a) => strandedSince.get(sinceKey(a)) ?? now);
       for (const a of stranded) strandedSince.delete(sinceKey(a));
-      const receiver = opts.receivers.find((r) => r.name === receiverName);
       if (!receiver) {
         logger.warn({ rule: rule.id, tenant: rule.tenant, receiver: receiverName }, 'alerts sent to a receiver that is no longer configured cannot be resolved there');
-        continue;
-      }
-      if (!lease.held()) {
-        counts.notificationsLeftToOtherReplica++;
         continue;
       }
       logger.info({ rule: rule.id, tenant: rule.tenant, receiver: receiverName, alerts: stranded.length }, 'alerts no longer routed to a receiver are sent to it as resolved');
@@ -781,7 +827,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     for (const receiver of receiversOf(rule)) {
       let others: Map<string, Part[]> | undefined;
       for (const [gk, g] of own) {
-        const part = partOf(rule, `${receiver.name}\u0000${gk}`, g.members);
+        const part = partOf(rule, receiver, `${receiver.name}\u0000${gk}`, g.members);
         const { state, firing, resolved } = part;
         const news = firing.some((m) => !state.notifiedFiring.has(m.fingerprint)) || resolved.length > 0;
         const every = receiver.type === 'alertmanager' ? alertmanagerResend(rule) : rule.repeatInterval;
@@ -801,9 +847,10 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
           continue;
         }
         const fps = (list: AlertInstance[]) => list.map((m) => m.fingerprint).sort();
-        const signature = JSON.stringify([fps(parts.flatMap((p) => p.firing)), fps(parts.flatMap((p) => p.resolved))]);
+        // A retiring message is not one a group message already queued carries (that leaves the gone rule out).
+        const signature = `${retiring ? 'retiring ' : ''}${JSON.stringify([fps(parts.flatMap((p) => p.firing)), fps(parts.flatMap((p) => p.resolved))])}`;
         const lk = laneKey(receiver.name, rule.tenant, sentKey);
-        if (!retiring && sending(lk, signature)) continue;
+        if (sending(lk, signature)) continue;
         const queued = parts.map((p) => ({ ...p, firing: p.firing.map((a) => structuredClone(a)), resolved: p.resolved.map((a) => structuredClone(a)) }));
         // Alertmanager resolves a firing alert at its endsAt unless it is sent again before; Prometheus
         // sets it 4 resend intervals ahead.
@@ -821,7 +868,17 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
 
   async function runTick(): Promise<void> {
     if (stopped) return;
+    const wasHolder = lease.held();
     await lease.renew();
+    if (lease.held() !== wasHolder) {
+      groupsLeft.clear();
+      if (lease.held()) {
+        // Taking over: groups are sent as this replica delivered them (not as the holder was asked to),
+        // and every rule checks for alerts stranded by a routing change it left to the holder.
+        for (const k of rules.keys()) releaseDue.add(k);
+        logger.info('taking over alert notifications: firing groups this replica has not delivered itself are sent');
+      }
+    }
     const now = clock.now();
     await dropOldSilences(now);
     if (lastHistoryPrune === undefined || now - lastHistoryPrune >= HISTORY_PRUNE_EVERY) {
@@ -844,6 +901,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       await done;
       evaluating = undefined;
     }
+    // With the rule changes: a rule created again under a gone one's ID takes its state over instead.
+    if (retired.size) await serially(() => retryRetired(now)).catch((err: unknown) => logger.error({ err }, 'resending the resolutions of removed rules failed'));
   }
 
   /**
@@ -884,19 +943,60 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         inst.resolvedAt = now;
         inst.lastEvaluatedAt = now;
         await transition(rule, inst, 'RESOLVED', now);
+        // Listed (resolved, its rule gone) while a receiver is owed its resolution.
+        await store.saveInstance(inst);
       } else if (inst.state === 'PENDING') {
         await transition(rule, inst, 'INACTIVE', now);
+        instances.delete(key(inst.tenant, inst.fingerprint));
+        await store.deleteInstance(inst.tenant, inst.fingerprint);
       }
     }
+    retired.set(key(rule.tenant, rule.id), rule);
     notify(rule, now, true);
     // A firing message of the rule still being retried is not retried further: its resolution, if
     // its firing arrives meanwhile, follows it (sendGroup).
     for (const lane of lanes.values()) if (lane.current?.job.kind === 'group' && lane.current.job.rules.has(key(rule.tenant, rule.id))) lane.current.superseded.abort();
+    if (owedResolutions(rule) === 0) await forgetRetired(rule);
+  }
+
+  /**
+   * Resolutions of a gone rule's alerts that receivers are owed: alerts this replica delivered as
+   * firing and has not delivered resolved, to receivers still configured (one removed from the
+   * config cannot be told).
+   */
+  function owedResolutions(rule: AlertRule): number {
     const groupPrefix = `\u0000${rule.tenant}/${rule.id}/`;
-    for (const k of [...groups.keys()]) if (k.includes(groupPrefix)) groups.delete(k);
-    for (const k of [...strandedSince.keys()]) if (k.includes(groupPrefix)) strandedSince.delete(k);
+    let owed = 0;
+    for (const [k, state] of groups) {
+      if (!k.includes(groupPrefix) || !opts.receivers.some((r) => r.name === k.slice(0, k.indexOf('\u0000')))) continue;
+      for (const fp of state.notifiedFiring) if (instances.has(key(rule.tenant, fp))) owed++;
+    }
+    return owed;
+  }
+
+  /** A gone rule that owes nothing more: its alerts and notification state go. */
+  async function forgetRetired(rule: AlertRule): Promise<void> {
+    const k = key(rule.tenant, rule.id);
+    if (retired.get(k) !== rule) return;
+    retired.delete(k);
+    const groupPrefix = `\u0000${rule.tenant}/${rule.id}/`;
+    for (const view of [groups, groupsLeft]) for (const g of [...view.keys()]) if (g.includes(groupPrefix)) view.delete(g);
+    for (const g of [...strandedSince.keys()]) if (g.includes(groupPrefix)) strandedSince.delete(g);
     await store.deleteNotified(rule.tenant, rule.id);
     await dropRuleState(rule.tenant, rule.id);
+  }
+
+  /** Each tick: the gone rules' resolutions not delivered yet are sent again; those delivered let their rule go. */
+  async function retryRetired(now: bigint): Promise<void> {
+    for (const rule of [...retired.values()]) {
+      if (owedResolutions(rule) === 0) await forgetRetired(rule);
+      else if (lease.held()) notify(rule, now, true);
+    }
+  }
+
+  /** A rule back under the ID of a gone one (created again, back in the file) takes over its owed resolutions. */
+  function revive(k: string): void {
+    if (retired.delete(k)) releaseDue.add(k);
   }
 
   /**
@@ -954,6 +1054,12 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         { name: 'teleql_alerting_notifications_total', help: 'Notifications delivered, or given up on after retries', type: 'counter', value: counts.notificationsSent, labels: { result: 'sent' } },
         { name: 'teleql_alerting_notifications_total', help: 'Notifications delivered, or given up on after retries', type: 'counter', value: counts.notificationsFailed, labels: { result: 'failed' } },
         { name: 'teleql_alerting_notifications_total', help: 'Notifications delivered, or given up on after retries', type: 'counter', value: counts.notificationsLeftToOtherReplica, labels: { result: 'other_replica' } },
+        {
+          name: 'teleql_alerting_resolutions_owed',
+          help: 'Alerts of removed rules (deleted, or gone from the rules file) whose resolution a receiver has not been delivered yet; sent again every tick',
+          type: 'gauge',
+          value: [...retired.values()].reduce((n, r) => n + owedResolutions(r), 0),
+        },
         { name: 'teleql_alerting_notifier', help: '1 when this replica sends the alert notifications (holds the lease when several replicas share Redis)', type: 'gauge', value: lease.held() ? 1 : 0 },
         ...(opts.rulesFileMetrics?.() ?? []),
       ];
@@ -1017,6 +1123,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         await checkExpr(rule, 'rule');
         await store.saveRule(rule);
         rules.set(key(tenant, rule.id), rule);
+        revive(key(tenant, rule.id));
         return rule;
       });
     },
@@ -1071,6 +1178,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
           if (!before) releaseDue.add(k); // (at start-up: it may have changed while the gateway was down)
           else if (routingChanged(before, r)) changed.push(r);
           rules.set(k, r);
+          revive(k);
         }
         // A kept rule whose receivers or groupBy changed releases the alerts it no longer sends where it did.
         for (const r of changed) {

@@ -12,7 +12,7 @@ import { createAlertSignals } from '../stores/duckdb/alert-signals.ts';
 import type { MetricStore } from '../stores/types.ts';
 import type { TailBus } from '../tail/bus.ts';
 import { createAlertEngine, type AlertEngine } from './engine.ts';
-import { createNotifier, type ReceiverConfig } from './notify.ts';
+import { basicAuthOf, createNotifier, withoutCredentials, type ReceiverConfig } from './notify.ts';
 import { redisNotifyLease, soleReplicaLease } from './notify-lease.ts';
 import { createEmbeddedPromQl, createPrometheusPromQl } from './promql.ts';
 import { createMetricNames } from './promql-names.ts';
@@ -37,12 +37,18 @@ function checkReceivers(list: readonly ReceiverConfig[]): ReceiverConfig[] {
     if (names.has(r.name)) throw new ConfigError(`${where}.name: duplicate receiver ${JSON.stringify(r.name)}`);
     names.add(r.name);
     if (!RECEIVER_TYPES.includes(r.type)) throw new ConfigError(`${where}.type: expected one of ${RECEIVER_TYPES.join(', ')}`);
+    let credentials: ReturnType<typeof basicAuthOf>;
     try {
-      new URL(r.url);
+      credentials = basicAuthOf(r.url);
     } catch {
-      throw new ConfigError(`${where}.url: not a URL (actual: ${JSON.stringify(r.url)})`);
+      throw new ConfigError(`${where}.url: not a URL (actual: ${JSON.stringify(withoutCredentials(String(r.url)))})`);
     }
-    return { name: r.name, type: r.type, url: r.url, ...(r.headers && { headers: { ...r.headers } }) };
+    if (!credentials) return { name: r.name, type: r.type, url: r.url, ...(r.headers && { headers: { ...r.headers } }) };
+    // User info in the URL is sent as Basic auth, as Alertmanager does (fetch refuses such a URL).
+    if (Object.keys(r.headers ?? {}).some((h) => h.toLowerCase() === 'authorization')) {
+      throw new ConfigError(`${where}.url: has user info (user:password@) and ${where}.headers has Authorization too; keep one of them`);
+    }
+    return { name: r.name, type: r.type, url: credentials.url, headers: { ...r.headers, authorization: credentials.authorization } };
   });
 }
 
@@ -94,6 +100,8 @@ export async function startAlerting(opts: {
   logger: Logger;
   /** Redis shared by the replicas (tail.redis.url): only the lease holder notifies. '' = one replica. */
   redisUrl?: string;
+  /** graphql.path, for the rule links (generatorURL) in notifications; default /graphql. */
+  graphqlPath?: string;
 }): Promise<Alerting> {
   const { config: cfg, logger } = opts;
   const { defaults, silenceRetention, historyRetention, receivers } = checkAlertingConfig(cfg);
@@ -107,7 +115,7 @@ export async function startAlerting(opts: {
     promql: cfg.prometheusUrl
       ? createPrometheusPromQl({ url: cfg.prometheusUrl, tenantHeader: cfg.prometheusTenantHeader, timeoutMs: cfg.retry.timeoutMs })
       : createEmbeddedPromQl(opts.metrics),
-    notifier: createNotifier({ retry: cfg.retry, externalUrl: cfg.externalUrl, logger }),
+    notifier: createNotifier({ retry: cfg.retry, links: { externalUrl: cfg.externalUrl, graphqlPath: opts.graphqlPath ?? '/graphql' }, logger }),
     receivers,
     publish: (t) => opts.bus.publish(t.tenant, 'alerts', [t]),
     clock: opts.clock ?? systemClock,

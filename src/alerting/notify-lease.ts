@@ -2,9 +2,9 @@
 // history and alert events), but with several replicas sharing Redis only the holder of one lease
 // key notifies, so a group is not notified once per replica. The lease is a Redis key holding the
 // replica's ID with an expiry, taken or renewed at each evaluation tick; when the holder stops it
-// lets go, when it dies the key expires and the next replica to tick takes over. Replicas that do
-// not hold it still update their notification state as if they had sent, so a new holder neither
-// repeats what was sent nor misses a resolution.
+// lets go, when it dies the key expires and the next replica to tick takes over. A new holder sends
+// what it has not delivered itself (the engine's notification state is what each replica delivered):
+// the old holder's last deliveries may have failed, so a takeover may repeat a message, never lose one.
 import { randomUUID } from 'node:crypto';
 import { logConnectionErrors, Redis, reconnectDelayMs } from '../startup/ioredis.ts';
 import type { Logger } from 'pino';

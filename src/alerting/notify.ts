@@ -38,6 +38,13 @@ export interface Notification {
   firingValidFor?: bigint;
 }
 
+/** Where the gateway is reached (alerting.externalUrl, graphql.path), for the links notifications carry. */
+export interface GatewayLinks {
+  /** '' = no links (generatorURL empty). */
+  externalUrl: string;
+  graphqlPath: string;
+}
+
 const iso = (ns: bigint | null) => (ns === null ? undefined : new Date(Number(ns / 1_000_000n)).toISOString());
 // Alertmanager's "zero time" for a firing alert's endsAt.
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -79,7 +86,7 @@ export function groupKey(labels: Record<string, string>): string {
 const status = (a: AlertInstance) => (a.state === 'FIRING' ? 'firing' : 'resolved');
 
 /** Alertmanager's webhook payload, version 4 (what Alertmanager itself posts to a webhook_config). */
-export function webhookPayload(n: Notification, externalUrl: string): Record<string, unknown> {
+export function webhookPayload(n: Notification, links: GatewayLinks): Record<string, unknown> {
   const firing = n.alerts.some((a) => a.state === 'FIRING');
   return {
     version: '4',
@@ -90,14 +97,14 @@ export function webhookPayload(n: Notification, externalUrl: string): Record<str
     groupLabels: n.groupLabels,
     commonLabels: common(n.alerts, outgoingLabels),
     commonAnnotations: common(n.alerts, outgoingAnnotations),
-    externalURL: externalUrl,
+    externalURL: links.externalUrl,
     alerts: n.alerts.map((a) => ({
       status: status(a),
       labels: outgoingLabels(a),
       annotations: outgoingAnnotations(a),
       startsAt: iso(a.firedAt ?? a.activeAt),
       endsAt: a.state === 'FIRING' ? ZERO_TIME : iso(a.resolvedAt),
-      generatorURL: generatorUrl(externalUrl, a),
+      generatorURL: generatorUrl(links, a),
       // Alertmanager's own ID of the label set (what its API and amtool show), not the engine's
       // per-rule ID: a tool can match this alert against Alertmanager's.
       fingerprint: alertmanagerFingerprint(outgoingLabels(a)),
@@ -105,8 +112,19 @@ export function webhookPayload(n: Notification, externalUrl: string): Record<str
   };
 }
 
-function generatorUrl(externalUrl: string, a: AlertInstance): string {
-  return externalUrl ? `${externalUrl.replace(/\/+$/, '')}/graphql?alertRule=${encodeURIComponent(a.ruleId)}` : '';
+/**
+ * The link to the alert's rule (Alertmanager shows it as "Source"): the gateway's GraphQL endpoint
+ * with `query` set to the rule's `alertRule` query, which GraphiQL opens pre-filled (a plain GET
+ * runs it). Rule IDs are per tenant, so the query names the tenant to send it as.
+ */
+export function generatorUrl(links: GatewayLinks, a: AlertInstance): string {
+  if (!links.externalUrl) return '';
+  const id = JSON.stringify(a.ruleId);
+  const query =
+    `# Alert rule ${id} of tenant ${JSON.stringify(a.tenant)}: run this as that tenant (its tenant header).\n` +
+    `{ alertRule(id: ${id}) { name kind source lastEvaluatedAt lastEvaluationError lastNotificationError definition alerts { state labels value activeAt firedAt resolvedAt silencedBy } } }`;
+  const path = `/${links.graphqlPath.replace(/^\/+/, '')}`;
+  return `${links.externalUrl.replace(/\/+$/, '')}${path}?query=${encodeURIComponent(query)}`;
 }
 
 /**
@@ -162,7 +180,7 @@ export function slackPayload(n: Notification): Record<string, unknown> {
 }
 
 /** Alertmanager API v2 `POST /api/v2/alerts` body: a list of postable alerts. */
-export function alertmanagerPayload(n: Notification, externalUrl: string, sentAtMs = Date.now()): Record<string, unknown>[] {
+export function alertmanagerPayload(n: Notification, links: GatewayLinks, sentAtMs = Date.now()): Record<string, unknown>[] {
   // Wall-clock time, not the engine's: it is Alertmanager's clock that this bounds.
   const firingEndsAt = n.firingValidFor === undefined ? null : BigInt(sentAtMs) * 1_000_000n + n.firingValidFor;
   return n.alerts.map((a) => ({
@@ -172,15 +190,52 @@ export function alertmanagerPayload(n: Notification, externalUrl: string, sentAt
     // A firing alert ends at firingEndsAt unless it is sent again before (the engine re-sends it
     // every minute or evaluation, as Prometheus does); a resolved one ends at its resolve time.
     ...((a.state !== 'FIRING' || firingEndsAt !== null) && { endsAt: iso(a.state === 'FIRING' ? firingEndsAt : a.resolvedAt) }),
-    generatorURL: generatorUrl(externalUrl, a),
+    generatorURL: generatorUrl(links, a),
   }));
 }
 
-/** fetch's "fetch failed" with what failed (`connect ECONNREFUSED 10.0.0.7:9093`) from its cause. */
+// Query parameters whose values are secrets in receiver URLs (tokens, keys, signatures).
+const SECRET_PARAM = /^(?:.*token|.*secret|.*key|.*password|passwd|pass|pwd|sig|signature|auth|authorization|code|credentials?)$/i;
+
+/**
+ * Text with every URL in it shown without credentials: the user info (`http://user:pass@host` →
+ * `http://***@host`) and the values of query parameters named like secrets (`?token=***`).
+ * Receivers are the operator's and shared by every tenant, while a delivery error shows in each
+ * tenant's `lastNotificationError` and in the log.
+ */
+export function withoutCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#"'<>]*@)?([^\s?#"'<>]*)(\?[^\s#"'<>]*)?/gi, (_m, scheme: string, userinfo: string | undefined, rest: string, query: string | undefined) => {
+    const q = query?.replace(/([?&])([^=&]*)=([^&]*)/g, (pair, sep: string, name: string) => (SECRET_PARAM.test(decodeURIComponentSafe(name)) ? `${sep}${name}=***` : pair));
+    return `${scheme}${userinfo ? '***@' : ''}${rest}${q ?? ''}`;
+  });
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * A receiver URL's user info as HTTP Basic auth, as Alertmanager's HTTP client sends it: fetch
+ * refuses a URL with credentials. Null when the URL has none.
+ */
+export function basicAuthOf(url: string): { url: string; authorization: string } | null {
+  const u = new URL(url);
+  if (!u.username && !u.password) return null;
+  const authorization = `Basic ${Buffer.from(`${decodeURIComponentSafe(u.username)}:${decodeURIComponentSafe(u.password)}`).toString('base64')}`;
+  u.username = '';
+  u.password = '';
+  return { url: u.toString(), authorization };
+}
+
+/** fetch's "fetch failed" with what failed (`connect ECONNREFUSED 10.0.0.7:9093`) from its cause; URLs without credentials. */
 function reasonOf(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : '';
-  return cause && !message.includes(cause) ? `${message}: ${cause}` : message;
+  return withoutCredentials(cause && !message.includes(cause) ? `${message}: ${cause}` : message);
 }
 
 export interface Notifier {
@@ -216,18 +271,49 @@ class DeliveryError extends Error {
 /** A Retry-After header's wait in ms (seconds or an HTTP date), at most MAX_RETRY_AFTER_MS; 0 without one. */
 const retryAfterMs = (header: string | null) => Math.min(parseRetryAfter(header) ?? 0, MAX_RETRY_AFTER_MS);
 
-export function createNotifier(opts: { retry: RetryPolicy; externalUrl: string; logger: Logger }): Notifier {
-  const { retry, externalUrl, logger } = opts;
+/** The most of a receiver's answer read (its error text is cut to 200 characters); the rest is cancelled. */
+const MAX_RESPONSE_BYTES = 4096;
+
+/**
+ * The first `max` bytes of a response body as text; the rest is not read (the stream is cancelled),
+ * so a receiver answering with a large or endless body costs neither memory nor time.
+ */
+async function responseStart(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const { done, value } = await reader.read();
+      if (done) return Buffer.concat(chunks).toString('utf8');
+      chunks.push(value);
+      size += value.byteLength;
+    }
+    return Buffer.concat(chunks).subarray(0, max).toString('utf8');
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}
+
+export function createNotifier(opts: { retry: RetryPolicy; links: GatewayLinks; logger: Logger; now?: () => number }): Notifier {
+  const { retry, links, logger } = opts;
+  const now = opts.now ?? Date.now;
   const closing = new AbortController();
+  /**
+   * Per receiver, the time (ms) its last Retry-After asked to wait until: every message to it waits
+   * for it, across retry chains and evaluations (a rate limit is the receiver's, not a message's).
+   */
+  const notBefore = new Map<string, number>();
 
   function request(n: Notification): { url: string; body: unknown } {
     switch (n.receiver.type) {
       case 'webhook':
-        return { url: n.receiver.url, body: webhookPayload(n, externalUrl) };
+        return { url: n.receiver.url, body: webhookPayload(n, links) };
       case 'slack':
         return { url: n.receiver.url, body: slackPayload(n) };
       case 'alertmanager':
-        return { url: `${n.receiver.url.replace(/\/+$/, '')}/api/v2/alerts`, body: alertmanagerPayload(n, externalUrl) };
+        return { url: `${n.receiver.url.replace(/\/+$/, '')}/api/v2/alerts`, body: alertmanagerPayload(n, links) };
     }
   }
 
@@ -238,37 +324,48 @@ export function createNotifier(opts: { retry: RetryPolicy; externalUrl: string; 
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(retry.timeoutMs),
     });
-    const text = await res.text().catch(() => '');
+    // A 2xx answer is read only as far as a small one goes (so the connection can be reused), as
+    // Alertmanager drains it; an error's start is its message.
+    const text = await responseStart(res, MAX_RESPONSE_BYTES).catch(() => '');
     if (!res.ok) throw new DeliveryError(res.status, `HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`, retryAfterMs(res.headers.get('retry-after')));
+  }
+
+  /** Waits `ms` unless the gateway stops or the message is superseded first. */
+  function pause(ms: number, superseded: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        closing.signal.removeEventListener('abort', done);
+        superseded?.removeEventListener('abort', done);
+        resolve();
+      }
+      closing.signal.addEventListener('abort', done);
+      superseded?.addEventListener('abort', done);
+    });
   }
 
   return {
     async send(n, superseded) {
       const { url, body } = request(n);
+      const who = `${n.receiver.name} (${n.receiver.type})`;
       let lastError = '';
-      let waitAsked = 0;
-      const stopReason = (i: number) =>
-        closing.signal.aborted ? `${lastError} (gave up after ${i} attempts: the gateway is stopping)`
-        : superseded?.aborted ? `${lastError} (not retried after ${i} attempts: a newer message for the group replaces it)`
-        : null;
+      const stopReason = (i: number) => {
+        const last = lastError || `${who}: not sent, waiting for the Retry-After it answered`;
+        return closing.signal.aborted ? `${last} (gave up after ${i} attempts: the gateway is stopping)`
+          : superseded?.aborted ? `${last} (not retried after ${i} attempts: a newer message for the group replaces it)`
+          : null;
+      };
       for (let i = 0; i < retry.attempts; i++) {
-        if (i > 0) {
+        // Jitter spreads retries of many groups to one receiver; a receiver's Retry-After (Slack's
+        // rate limit answers 429 with one) is waited for in full when longer, also by the first
+        // attempt of a later message.
+        const backoff = i === 0 ? 0 : Math.min(retry.maxBackoffMs, retry.initialBackoffMs * 2 ** (i - 1)) * (0.8 + Math.random() * 0.4);
+        const wait = Math.max(backoff, (notBefore.get(n.receiver.name) ?? 0) - now());
+        if (wait > 0) {
           const stop = stopReason(i);
           if (stop !== null) return stop;
-          // Jitter spreads retries of many groups to one receiver; a receiver's Retry-After (Slack's
-          // rate limit answers 429 with one) is waited for in full when longer.
-          const backoff = Math.min(retry.maxBackoffMs, retry.initialBackoffMs * 2 ** (i - 1)) * (0.8 + Math.random() * 0.4);
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(done, Math.max(backoff, waitAsked));
-            function done() {
-              clearTimeout(timer);
-              closing.signal.removeEventListener('abort', done);
-              superseded?.removeEventListener('abort', done);
-              resolve();
-            }
-            closing.signal.addEventListener('abort', done);
-            superseded?.addEventListener('abort', done);
-          });
+          await pause(wait, superseded);
           const stopped = stopReason(i);
           if (stopped !== null) return stopped;
         }
@@ -276,10 +373,10 @@ export function createNotifier(opts: { retry: RetryPolicy; externalUrl: string; 
           await attempt(url, body, n.receiver.headers ?? {});
           return null;
         } catch (err) {
-          lastError = `${n.receiver.name} (${n.receiver.type}): ${reasonOf(err)}`;
+          lastError = `${who}: ${reasonOf(err)}`;
           logger.warn({ receiver: n.receiver.name, attempt: i + 1, err: reasonOf(err) }, 'notification failed');
+          if (err instanceof DeliveryError && err.retryAfterMs > 0) notBefore.set(n.receiver.name, Math.max(notBefore.get(n.receiver.name) ?? 0, now() + err.retryAfterMs));
           if (err instanceof DeliveryError && err.permanent) return `${lastError} (not retried: the receiver refused the request itself)`;
-          waitAsked = err instanceof DeliveryError ? err.retryAfterMs : 0;
         }
       }
       return `${lastError} (after ${retry.attempts} attempts)`;

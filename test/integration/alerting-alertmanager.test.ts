@@ -133,7 +133,10 @@ describe('alerting: PROMQL on the embedded store, forwarded to a real Alertmanag
     const listed = await waitFor(amAlerts, (a) => a.length === 1, 'the alert in Alertmanager');
     assert.deepEqual(listed[0]!.labels, { alertname: 'HighErrorRate', route: '/pay', team: 'payments', tenant: 'acme' });
     assert.match(listed[0]!.annotations.summary!, /^\/pay errors at [\d.]+\/s$/);
-    assert.equal(listed[0]!.generatorURL, `http://teleql.example:4000/graphql?alertRule=${ruleId}`);
+    // The link opens the rule: GraphiQL with its alertRule query (QA round 29, D9).
+    const link = new URL(listed[0]!.generatorURL);
+    assert.equal(`${link.origin}${link.pathname}`, 'http://teleql.example:4000/graphql');
+    assert.match(link.searchParams.get('query')!, new RegExp(`alertRule\\(id: "${ruleId}"\\)`));
 
     // After minute 10 the /pay rate falls back to 0.1/s; once the 5m window is past it, resolved.
     for (let m = firingMinute + 1; m <= 20; m++) {

@@ -124,3 +124,44 @@ describe('alerting with two replicas sharing redis', { skip: redisMissing }, () 
     assert.deepEqual(messages().slice(4), ['NoPayments:firing'], 'the survivor sends what changed, once');
   });
 });
+
+describe('alerting with two replicas: a firing message the holder could not deliver', { skip: redisMissing }, () => {
+  let redis: TestRedis;
+  let hook: WebhookServer;
+  let dir: string;
+  let a: Replica;
+  let b: Replica;
+
+  before(async () => {
+    [redis, hook] = await Promise.all([startRedis(), startWebhookServer()]);
+    dir = await mkdtemp(join(tmpdir(), 'teleql-failover-'));
+    const rulesFile = join(dir, 'rules.yaml');
+    await writeFile(rulesFile, 'rules:\n  - name: NoOrders\n    tenant: acme\n    kind: NO_DATA\n    signal: spans\n    services: [orders]\n    window: 1m\n    interval: 1m\n    repeatInterval: 4h\n');
+    a = await startReplica('a', redis.url, rulesFile, hook.url);
+    b = await startReplica('b', redis.url, rulesFile, hook.url);
+  });
+  after(async () => {
+    await a?.app.stop();
+    await b?.app.stop();
+    await Promise.all([redis?.stop(), hook?.close()]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('is sent by the replica that takes over, not taken as delivered', async () => {
+    // QA round 29 (D1): the other replica recorded the group as sent when the holder tried; after
+    // the takeover it sent nothing, and then only the resolution of a page the receiver never got.
+    hook.alwaysAnswer(500);
+    await tickAll([a, b], T0);
+    const [holder, other] = (await notifier(a)) === 1 ? [a, b] : [b, a];
+    assert.equal(hook.received.length, 2, 'the holder tried (2 attempts), the other did not');
+    await holder.app.stop();
+    hook.alwaysAnswer(null);
+    await tickAll([other], T0 + 1n * MIN);
+    assert.equal(await notifier(other), 1);
+    const delivered = hook.received.slice(2).map((r) => r.body as Message);
+    assert.deepEqual(delivered.map((m) => `${m.groupLabels.alertname}:${m.status}`), ['NoOrders:firing']);
+    // Once: the next tick has nothing new.
+    await tickAll([other], T0 + 2n * MIN);
+    assert.equal(hook.received.length, 3);
+  });
+});

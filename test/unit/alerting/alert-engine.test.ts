@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createAlertEngine, type AlertEngine } from '../../../src/alerting/engine.ts';
 import { createMetricNames } from '../../../src/alerting/promql-names.ts';
 import type { Notification, Notifier, ReceiverConfig } from '../../../src/alerting/notify.ts';
+import type { NotifyLease } from '../../../src/alerting/notify-lease.ts';
 import type { AlertInstance, AlertRule, AlertSignals, AlertStore, AlertTransition, NotifiedGroup, PromQlEvaluator, PromQlSample, Silence } from '../../../src/alerting/types.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { openDuckDbStore } from '../../../src/stores/duckdb/index.ts';
@@ -80,7 +81,9 @@ function recordingNotifier(): Notifier & { delivered: Notification[]; calls: Not
 
 const noPromQl = (samples: () => PromQlSample[] = () => []): PromQlEvaluator => ({ backend: 'test', check: async () => null, query: async () => samples() });
 
-function harness(opts: { logCount?: () => number; promql?: PromQlEvaluator; signals?: AlertSignals; receivers?: ReceiverConfig[]; tickNs?: bigint; metricNames?: ReturnType<typeof createMetricNames> } = {}) {
+function harness(
+  opts: { logCount?: () => number; promql?: PromQlEvaluator; signals?: AlertSignals; receivers?: ReceiverConfig[]; tickNs?: bigint; metricNames?: ReturnType<typeof createMetricNames>; lease?: NotifyLease } = {},
+) {
   const clock = { t: T0, now: () => clock.t };
   const notifier = recordingNotifier();
   const store = memoryStore();
@@ -107,6 +110,7 @@ function harness(opts: { logCount?: () => number; promql?: PromQlEvaluator; sign
     logger: silentLogger(),
     ...(opts.tickNs !== undefined && { tickNs: opts.tickNs }),
     ...(opts.metricNames && { metricNames: opts.metricNames }),
+    ...(opts.lease && { lease: opts.lease }),
   });
   return { engine, clock, notifier, store, evaluations: () => evaluations };
 }
@@ -295,4 +299,149 @@ test('NO_DATA on metrics counts the points of its services only, and reads a Pro
   } finally {
     await duck.close();
   }
+});
+
+/** A lease the test hands over: held from the first tick after `holder` is set, as a Redis lease answers at each tick. */
+function switchableLease(): NotifyLease & { holder: boolean } {
+  let held = false;
+  const lease = { holder: false, renew: () => Promise.resolve((held = lease.holder)), held: () => held, close: () => Promise.resolve() };
+  return lease;
+}
+
+const metric = (engine: AlertEngine, name: string) => engine.metrics().filter((m) => m.name === name).reduce((n, m) => n + m.value, 0);
+
+describe('QA round 29: notifications that must not be lost or false', () => {
+  test('a replica that takes over the lease sends the firing groups it has not delivered itself (the holder’s delivery may have failed)', async () => {
+    // D1: the non-holder recorded a group as delivered when the holder tried; the holder's delivery
+    // failed, it died, and the new holder sent nothing but, later, the resolution.
+    let count = 1;
+    const lease = switchableLease();
+    const { engine, clock, notifier } = harness({ logCount: () => count, lease });
+    await engine.start();
+    await engine.createRule('t', { name: 'Failover', kind: 'LOG_COUNT', threshold: 0, window: '1m', interval: '1m', repeatInterval: '4h' });
+    await engine.tick();
+    await engine.idle();
+    assert.equal(notifier.calls.length, 0, 'the other replica sends');
+    assert.equal(engine.metrics().find((m) => m.labels?.result === 'other_replica')!.value, 1);
+    clock.t += MIN;
+    await engine.tick();
+    assert.equal(engine.metrics().find((m) => m.labels?.result === 'other_replica')!.value, 1, 'counted once, not at every evaluation');
+
+    lease.holder = true;
+    clock.t += MIN;
+    await engine.tick();
+    await engine.idle();
+    assert.deepEqual(notifier.delivered.map(states), [['firing Failover']]);
+    clock.t += MIN;
+    await engine.tick();
+    await engine.idle();
+    assert.equal(notifier.delivered.length, 1, 'once');
+    count = 0;
+    clock.t += MIN;
+    await engine.tick();
+    await engine.idle();
+    assert.deepEqual(notifier.delivered.map(states), [['firing Failover'], ['resolved Failover']]);
+  });
+
+  test('a deleted rule’s resolution is sent again at every tick until it is delivered, and counted while owed', async () => {
+    // D2: it was sent once (3 attempts) and then lost with the rule's state.
+    const { engine, clock, notifier } = harness({ logCount: () => 1 });
+    await engine.start();
+    const rule = await engine.createRule('t', { name: 'Deleted', kind: 'LOG_COUNT', threshold: 0, window: '1m', interval: '1m' });
+    await engine.tick();
+    await engine.idle();
+    assert.deepEqual(notifier.delivered.map(states), [['firing Deleted']]);
+    notifier.holdNext();
+    await engine.deleteRule('t', rule.id);
+    notifier.held.at(-1)!.settle('HTTP 500');
+    await engine.idle();
+    assert.equal(metric(engine, 'teleql_alerting_resolutions_owed'), 1);
+    assert.equal(engine.instances('t', rule.id)[0]?.state, 'RESOLVED', 'kept while its resolution is owed');
+    for (let i = 0; i < 2; i++) {
+      notifier.holdNext();
+      clock.t += SEC;
+      await engine.tick();
+      notifier.held.at(-1)!.settle('HTTP 500');
+      await engine.idle();
+    }
+    clock.t += SEC;
+    await engine.tick();
+    await engine.idle();
+    assert.deepEqual(notifier.calls.map(states), [['firing Deleted'], ['resolved Deleted'], ['resolved Deleted'], ['resolved Deleted'], ['resolved Deleted']]);
+    assert.equal(notifier.delivered.length, 2);
+    assert.equal(metric(engine, 'teleql_alerting_resolutions_owed'), 0);
+    assert.deepEqual(engine.instances('t'), []);
+    clock.t += SEC;
+    await engine.tick();
+    await engine.idle();
+    assert.equal(notifier.calls.length, 5, 'delivered: not sent again');
+  });
+
+  test('a silenced firing alert is still posted to an Alertmanager (which would otherwise resolve it); webhooks are muted', async () => {
+    // D3: left out of the re-posts, its endsAt passed and Alertmanager notified "resolved" while it fired.
+    const { engine, clock, notifier } = harness({
+      logCount: () => 1,
+      receivers: [
+        { name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/' },
+        { name: 'am', type: 'alertmanager', url: 'http://127.0.0.1:9/' },
+      ],
+    });
+    await engine.start();
+    await engine.createRule('t', { name: 'Muted', kind: 'LOG_COUNT', threshold: 0, window: '1m', interval: '1m', repeatInterval: '2m' });
+    await engine.tick();
+    await engine.idle();
+    await engine.silence('t', { matchers: [{ name: 'alertname', value: 'Muted', type: '=' }], duration: 60n * MIN });
+    for (let i = 0; i < 3; i++) {
+      clock.t += MIN;
+      await engine.tick();
+      await engine.idle();
+    }
+    const to = (name: string) => notifier.delivered.filter((n) => n.receiver.name === name).map(states);
+    assert.deepEqual(to('hook'), [['firing Muted']], 'the silence mutes the webhook');
+    assert.deepEqual(to('am'), [['firing Muted'], ['firing Muted'], ['firing Muted'], ['firing Muted']], 'posted every minute, firing');
+  });
+
+  test('a groupBy change sends an Alertmanager nothing resolved (it knows alerts by labels, not teleql groups); a webhook gets the release', async () => {
+    // D4: Alertmanager got endsAt=now and then the firing alert again, and could notify "resolved" in between.
+    const { engine, clock, notifier } = harness({
+      promql: noPromQl(() => [{ labels: { service: 'checkout' }, value: 1 }]),
+      receivers: [
+        { name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/' },
+        { name: 'am', type: 'alertmanager', url: 'http://127.0.0.1:9/' },
+      ],
+    });
+    await engine.start();
+    const input = { name: 'Regroup', kind: 'PROMQL', expr: 'x', threshold: 0, interval: '1m', groupBy: ['alertname'] };
+    const rule = await engine.createRule('t', input);
+    await engine.tick();
+    await engine.idle();
+    await engine.updateRule('t', rule.id, { ...input, groupBy: ['alertname', 'service'] });
+    await engine.idle();
+    clock.t += 10n * SEC;
+    await engine.tick();
+    await engine.idle();
+    const to = (name: string) => notifier.delivered.filter((n) => n.receiver.name === name).map(states);
+    assert.deepEqual(to('hook'), [['firing Regroup'], ['resolved Regroup'], ['firing Regroup']]);
+    assert.deepEqual(to('am'), [['firing Regroup']]);
+    // Its re-posts keep their pace: a minute after the last one.
+    clock.t += MIN;
+    await engine.tick();
+    await engine.idle();
+    assert.deepEqual(to('am'), [['firing Regroup'], ['firing Regroup']]);
+    // Changing its receivers still releases it there.
+    await engine.updateRule('t', rule.id, { ...input, groupBy: ['alertname', 'service'], receivers: ['hook'] });
+    await engine.idle();
+    assert.deepEqual(to('am'), [['firing Regroup'], ['firing Regroup'], ['resolved Regroup']]);
+  });
+
+  test('a rule label with an empty value is no label, and removes a series label of that name (as Prometheus)', async () => {
+    // D6: team="" was sent, so the webhook's fingerprint differed from Alertmanager's for the same alert.
+    const { engine, notifier } = harness({ promql: noPromQl(() => [{ labels: { team: 'payments', job: 'api' }, value: 1 }]) });
+    await engine.start();
+    const rule = await engine.createRule('t', { name: 'Empty', kind: 'PROMQL', expr: 'x', threshold: 0, labels: { team: '', severity: 'info' } });
+    await engine.tick();
+    await engine.idle();
+    assert.deepEqual(engine.instances('t', rule.id)[0]!.labels, { alertname: 'Empty', job: 'api', severity: 'info' });
+    assert.deepEqual(notifier.delivered[0]!.alerts[0]!.labels, { alertname: 'Empty', job: 'api', severity: 'info' });
+  });
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { alertmanagerPayload, groupKey, sentLabels, slackPayload, webhookPayload, type Notification } from '../../../src/alerting/notify.ts';
 import type { AlertInstance } from '../../../src/alerting/types.ts';
 
+const NO_LINKS = { externalUrl: '', graphqlPath: '/graphql' };
 const T = 1_764_000_000_000_000_000n;
 const alert = (over: Partial<AlertInstance>): AlertInstance => ({
   tenant: 'acme',
@@ -33,7 +34,7 @@ const notification = (alerts: AlertInstance[]): Notification => ({
 test('the webhook payload has the fields of Alertmanager webhook version 4', () => {
   const p = webhookPayload(
     notification([alert({}), alert({ fingerprint: 'def', labels: { alertname: 'Errors', service: 'cart', severity: 'page' }, state: 'RESOLVED', resolvedAt: T + 600_000_000_000n })]),
-    'http://gw:4000',
+    { externalUrl: 'http://gw:4000', graphqlPath: '/graphql' },
   );
   assert.deepEqual(Object.keys(p).sort(), ['alerts', 'commonAnnotations', 'commonLabels', 'externalURL', 'groupKey', 'groupLabels', 'receiver', 'status', 'truncatedAlerts', 'version']);
   assert.equal(p.version, '4');
@@ -45,21 +46,21 @@ test('the webhook payload has the fields of Alertmanager webhook version 4', () 
   assert.equal(a!.endsAt, '0001-01-01T00:00:00Z');
   assert.equal(b!.status, 'resolved');
   assert.equal(b!.endsAt, '2025-11-24T16:10:00.000Z');
-  assert.equal(a!.generatorURL, 'http://gw:4000/graphql?alertRule=r1');
+  assert.match(a!.generatorURL as string, /^http:\/\/gw:4000\/graphql\?query=/);
 });
 
 test('as Alertmanager writes them: the group key as a label set, and common annotations as each alert has them', () => {
   // The key was JSON ({}:{"alertname":"Errors"}); commonAnnotations left out the value annotation
   // each alert had, so one alert's annotations differed from the common ones.
   assert.equal(groupKey({ service: 'checkout "eu"', alertname: 'Errors' }), '{}:{alertname="Errors", service="checkout \\"eu\\""}');
-  const p = webhookPayload(notification([alert({ value: 19.999999999999996 })]), '');
+  const p = webhookPayload(notification([alert({ value: 19.999999999999996 })]), NO_LINKS);
   const [a] = p.alerts as { annotations: Record<string, string> }[];
   assert.equal(a!.annotations.value, '20');
   assert.deepEqual(p.commonAnnotations, a!.annotations);
 });
 
 test('a value of ±Inf or NaN is sent as Prometheus writes it', () => {
-  const p = webhookPayload(notification([alert({ value: Infinity }), alert({ fingerprint: 'n', value: NaN }), alert({ fingerprint: 'm', value: -Infinity })]), '');
+  const p = webhookPayload(notification([alert({ value: Infinity }), alert({ fingerprint: 'n', value: NaN }), alert({ fingerprint: 'm', value: -Infinity })]), NO_LINKS);
   assert.deepEqual((p.alerts as { annotations: { value: string } }[]).map((a) => a.annotations.value), ['+Inf', 'NaN', '-Inf']);
   const slack = slackPayload(notification([alert({ value: Infinity })]));
   assert.match(JSON.stringify(slack), /\(value \+Inf\)/);
@@ -108,10 +109,10 @@ test('Slack text escapes &, < and >, so an annotation or a label from ingested d
 });
 
 test('Alertmanager gets postable alerts; a resolved one ends at its resolve time, a firing one when it would expire unless sent again', () => {
-  const [firing, resolved] = alertmanagerPayload(notification([alert({}), alert({ state: 'RESOLVED', resolvedAt: T + 600_000_000_000n })]), '');
+  const [firing, resolved] = alertmanagerPayload(notification([alert({}), alert({ state: 'RESOLVED', resolvedAt: T + 600_000_000_000n })]), NO_LINKS);
   assert.equal('endsAt' in firing!, false);
   const sentAt = Date.parse('2026-12-04T10:00:00Z');
-  const [renewed] = alertmanagerPayload({ ...notification([alert({})]), firingValidFor: 240_000_000_000n }, '', sentAt);
+  const [renewed] = alertmanagerPayload({ ...notification([alert({})]), firingValidFor: 240_000_000_000n }, NO_LINKS, sentAt);
   assert.equal(renewed!.endsAt, '2026-12-04T10:04:00.000Z', 'wall-clock time of sending + firingValidFor');
   assert.equal(resolved!.endsAt, '2025-11-24T16:10:00.000Z');
   assert.deepEqual(firing!.labels, { alertname: 'Errors', service: 'checkout', severity: 'page', tenant: 'acme' });
@@ -122,10 +123,10 @@ test('every receiver gets the tenant label; an alert’s own tenant label is kep
   const expected = { alertname: 'Errors', service: 'checkout', exported_tenant: 'globex', tenant: 'acme' };
   assert.deepEqual(sentLabels('acme', claiming.labels), expected);
   assert.deepEqual(sentLabels('acme', { alertname: 'Errors', tenant: 'acme' }), { alertname: 'Errors', tenant: 'acme' }, 'the same value is not repeated');
-  const webhook = webhookPayload(notification([claiming]), '');
+  const webhook = webhookPayload(notification([claiming]), NO_LINKS);
   assert.deepEqual((webhook.alerts as { labels: unknown }[])[0]!.labels, expected);
   assert.equal((webhook.commonLabels as Record<string, string>).tenant, 'acme');
-  assert.deepEqual(alertmanagerPayload(notification([claiming]), '')[0]!.labels, expected);
+  assert.deepEqual(alertmanagerPayload(notification([claiming]), NO_LINKS)[0]!.labels, expected);
   const slack = slackPayload(notification([claiming])) as { blocks: { text?: { text: string }; elements?: { text: string }[] }[] };
   assert.match(slack.blocks[1]!.text!.text, /^• \*firing\* service=checkout, exported_tenant=globex \(value 0\.2\)/);
   assert.match(slack.blocks[2]!.elements![0]!.text, /^tenant acme · /);
@@ -138,7 +139,7 @@ test('deliveries retry with backoff until one succeeds, and give up early when t
   const { waitFor } = await import('../../helpers/wait-for.ts');
   const hook = await startWebhookServer();
   try {
-    const quick = createNotifier({ retry: { attempts: 4, initialBackoffMs: 5, maxBackoffMs: 20, timeoutMs: 5000 }, externalUrl: '', logger: silentLogger() });
+    const quick = createNotifier({ retry: { attempts: 4, initialBackoffMs: 5, maxBackoffMs: 20, timeoutMs: 5000 }, links: NO_LINKS, logger: silentLogger() });
     hook.failNext(500, 503);
     const n = { ...notification([alert({})]), receiver: { name: 'ops', type: 'webhook' as const, url: `${hook.url}/x` } };
     assert.equal(await quick.send(n), null);
@@ -146,7 +147,7 @@ test('deliveries retry with backoff until one succeeds, and give up early when t
 
     // A long backoff, cut short by close(): one attempt, then the reason.
     hook.alwaysAnswer(503);
-    const slow = createNotifier({ retry: { attempts: 5, initialBackoffMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 5000 }, externalUrl: '', logger: silentLogger() });
+    const slow = createNotifier({ retry: { attempts: 5, initialBackoffMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 5000 }, links: NO_LINKS, logger: silentLogger() });
     const result = slow.send(n);
     await waitFor(async () => hook.received.length, (c) => c === 4, 'the first attempt');
     slow.close();
@@ -163,7 +164,7 @@ test("a receiver's Retry-After is waited for, and a 4xx it answers is not sent a
   const hook = await startWebhookServer();
   try {
     // Backoff alone would retry 3 times within ~30 ms and give up while the receiver still refuses.
-    const notifier = createNotifier({ retry: { attempts: 3, initialBackoffMs: 5, maxBackoffMs: 20, timeoutMs: 5000 }, externalUrl: '', logger: silentLogger() });
+    const notifier = createNotifier({ retry: { attempts: 3, initialBackoffMs: 5, maxBackoffMs: 20, timeoutMs: 5000 }, links: NO_LINKS, logger: silentLogger() });
     const n = { ...notification([alert({})]), receiver: { name: 'team', type: 'slack' as const, url: `${hook.url}/services/T/B/X` } };
     hook.failNext({ status: 429, headers: { 'retry-after': '1' } });
     const started = Date.now();
@@ -190,17 +191,17 @@ test('the webhook fingerprint is Alertmanager’s fingerprint of the labels as s
   assert.equal(alertmanagerFingerprint({}), 'cbf29ce484222325');
   const p = webhookPayload(
     { ...notification([alert({ tenant: 'pq3', fingerprint: 'rule-scoped-id', labels: { alertname: 'AmRaw', http_route: '/a', severity: 'warn' } })]), tenant: 'pq3' },
-    '',
+    NO_LINKS,
   );
   assert.equal((p.alerts as { fingerprint: string }[])[0]!.fingerprint, 'c7ae0b8c011c3b01');
 });
 
 test('the value annotation does not replace a rule’s own annotation of that name', () => {
-  const [a] = webhookPayload(notification([alert({ value: 3, annotations: { value: 'mine' } })]), '').alerts as { annotations: Record<string, string> }[];
+  const [a] = webhookPayload(notification([alert({ value: 3, annotations: { value: 'mine' } })]), NO_LINKS).alerts as { annotations: Record<string, string> }[];
   assert.equal(a!.annotations.value, 'mine');
-  const [posted] = alertmanagerPayload(notification([alert({ value: 3, annotations: { value: 'mine' } })]), '');
+  const [posted] = alertmanagerPayload(notification([alert({ value: 3, annotations: { value: 'mine' } })]), NO_LINKS);
   assert.equal((posted!.annotations as Record<string, string>).value, 'mine');
-  const [own] = webhookPayload(notification([alert({ value: 1.2e-7, annotations: {} })]), '').alerts as { annotations: Record<string, string> }[];
+  const [own] = webhookPayload(notification([alert({ value: 1.2e-7, annotations: {} })]), NO_LINKS).alerts as { annotations: Record<string, string> }[];
   assert.equal(own!.annotations.value, '1.2e-7');
 });
 
@@ -218,7 +219,7 @@ test('a delivery whose group has a newer message makes no further attempt once s
   const port = (server.address() as { port: number }).port;
   try {
     // A backoff of a minute: the message would wait in it but for the newer one.
-    const notifier = createNotifier({ retry: { attempts: 5, initialBackoffMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 5000 }, externalUrl: '', logger: silentLogger() });
+    const notifier = createNotifier({ retry: { attempts: 5, initialBackoffMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 5000 }, links: NO_LINKS, logger: silentLogger() });
     const superseded = new AbortController();
     const n = { ...notification([alert({})]), receiver: { name: 'ops', type: 'webhook' as const, url: `http://127.0.0.1:${port}/` } };
     const sending = notifier.send(n, superseded.signal);
@@ -228,5 +229,94 @@ test('a delivery whose group has a newer message makes no further attempt once s
     assert.equal(requests, 1);
   } finally {
     server.close();
+  }
+});
+
+test('generatorURL opens the rule: graphql.path with an alertRule query for it, naming its tenant', () => {
+  // QA round 29 (D9): /graphql?alertRule=r1 was read by nothing, named no tenant and ignored graphql.path.
+  const p = webhookPayload(notification([alert({ ruleId: 'Checkout "eu"' })]), { externalUrl: 'https://teleql.example/base/', graphqlPath: '/api/gql' });
+  const url = new URL((p.alerts as { generatorURL: string }[])[0]!.generatorURL);
+  assert.equal(`${url.origin}${url.pathname}`, 'https://teleql.example/base/api/gql');
+  const query = url.searchParams.get('query')!;
+  assert.match(query, /^# Alert rule "Checkout \\"eu\\"" of tenant "acme"/);
+  assert.match(query, /\{ alertRule\(id: "Checkout \\"eu\\""\) \{ name /);
+  const links = { externalUrl: 'https://teleql.example', graphqlPath: 'graphql' };
+  const hook = (webhookPayload(notification([alert({})]), links).alerts as { generatorURL: string }[])[0]!.generatorURL;
+  assert.match(hook, /^https:\/\/teleql\.example\/graphql\?query=/);
+  assert.equal(alertmanagerPayload(notification([alert({})]), links)[0]!.generatorURL, hook, 'Alertmanager gets the same link');
+  assert.equal((webhookPayload(notification([alert({})]), NO_LINKS).alerts as { generatorURL: string }[])[0]!.generatorURL, '', 'no externalUrl, no link');
+});
+
+test('URLs in error texts are shown without credentials', async () => {
+  const { withoutCredentials } = await import('../../../src/alerting/notify.ts');
+  assert.equal(
+    withoutCredentials('Request cannot be constructed from a URL that includes credentials: http://qauser:s3cret@127.0.0.1:4653/ok?cred=1&token=abc&x=2'),
+    'Request cannot be constructed from a URL that includes credentials: http://***@127.0.0.1:4653/ok?cred=1&token=***&x=2',
+  );
+  assert.equal(withoutCredentials('connect ECONNREFUSED 127.0.0.1:9093'), 'connect ECONNREFUSED 127.0.0.1:9093');
+});
+
+test('a receiver answering with an endless body is not read to its end: a 2xx counts as delivered, an error keeps its first characters', async () => {
+  // QA round 29 (D7): the whole body was read into memory (a 200 MiB answer took the gateway from 195 to 728 MB).
+  const { createServer } = await import('node:http');
+  const { silentLogger } = await import('../../../src/logger.ts');
+  const { createNotifier } = await import('../../../src/alerting/notify.ts');
+  let status = 200;
+  let closed = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(status, { 'content-type': 'text/plain' });
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    // Endless: written whenever the socket can take more, until the client goes.
+    const pump = () => {
+      while (!res.destroyed && res.write(chunk));
+    };
+    res.on('drain', pump);
+    res.on('close', () => closed++);
+    pump();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  try {
+    // Reading it whole would end only at timeoutMs, as a timeout error.
+    const notifier = createNotifier({ retry: { attempts: 1, initialBackoffMs: 5, maxBackoffMs: 5, timeoutMs: 3000 }, links: NO_LINKS, logger: silentLogger() });
+    const n = { ...notification([alert({})]), receiver: { name: 'ops', type: 'webhook' as const, url: `http://127.0.0.1:${port}/` } };
+    assert.equal(await notifier.send(n), null);
+    status = 500;
+    assert.equal(await notifier.send(n), `ops (webhook): HTTP 500: ${'x'.repeat(200)} (after 1 attempts)`);
+    while (closed < 2) await new Promise((r) => setTimeout(r, 5));
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+test("a receiver's Retry-After holds back its next message too, not only the retries of the one it answered", async () => {
+  // QA round 29 (D8): the last attempt of a chain got Retry-After: 10, and the next evaluation's chain sent 16 ms later.
+  const { startWebhookServer } = await import('../../helpers/webhook-server.ts');
+  const { createNotifier } = await import('../../../src/alerting/notify.ts');
+  const { silentLogger } = await import('../../../src/logger.ts');
+  const hook = await startWebhookServer();
+  const at: number[] = [];
+  try {
+    const notifier = createNotifier({ retry: { attempts: 1, initialBackoffMs: 5, maxBackoffMs: 20, timeoutMs: 5000 }, links: NO_LINKS, logger: silentLogger() });
+    const n = { ...notification([alert({})]), receiver: { name: 'team', type: 'slack' as const, url: `${hook.url}/services/T/B/X` } };
+    hook.failNext({ status: 429, headers: { 'retry-after': '1' } });
+    at.push(Date.now());
+    assert.match((await notifier.send(n))!, /HTTP 429/);
+    assert.equal(await notifier.send(n), null);
+    at.push(Date.now());
+    assert.equal(hook.received.length, 2);
+    assert.ok(at[1]! - at[0]! >= 1000, `the next message waited for the Retry-After (${at[1]! - at[0]!} ms)`);
+
+    // Closing cuts such a wait short: the message is not sent.
+    hook.failNext({ status: 429, headers: { 'retry-after': '60' } });
+    assert.match((await notifier.send(n))!, /HTTP 429/);
+    const waiting = notifier.send(n);
+    notifier.close();
+    assert.match((await waiting)!, /gateway is stopping/);
+    assert.equal(hook.received.length, 3);
+  } finally {
+    await hook.close();
   }
 });
