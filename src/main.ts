@@ -84,9 +84,11 @@ async function tail(args: string[]): Promise<void> {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
     // `teleql tail --json | head -1`: the reader is gone, so stop as on Ctrl-C (it crashed on EPIPE).
+    // Any other write error (a full disk, /dev/full, EIO) ends the command as a failure, in one line.
     process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE') throw err;
-      resolve();
+      if (err.code === 'EPIPE') return resolve();
+      process.stderr.write(`teleql tail: cannot write to stdout: ${err.message}\n`);
+      process.exit(1);
     });
   });
   process.exit(await runTail(args, { stdout: process.stdout, stderr: process.stderr, env: process.env, interrupted }));

@@ -3,11 +3,14 @@
 // NO_COLOR is set), or one JSON object per line with --json. Filters are flags; the gateway
 // checks them (a bad one ends the command with the gateway's error code). A connection dropped
 // after it was up (a gateway restart) is opened again until Ctrl-C, unless --no-reconnect.
+// Telemetry is untrusted text: a line shows its control characters escaped, never raw.
 import { readFileSync } from 'node:fs';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { parseArgs, styleText } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { unitDurationNs } from '../model/duration.ts';
+import { formatTimestamp, parseTimestamp } from '../../resolvers/time.ts';
 
 export const TAIL_USAGE = `usage: teleql tail [spans] [logs] [options]
 
@@ -20,7 +23,8 @@ Options:
   --header 'K: V'       extra header on the WebSocket request (repeatable)
   --ca FILE             PEM CA certificate(s) to trust for https:// / wss:// (a private CA)
   --json                one JSON object per line: {"type":"span"|"log", …}
-  --since TIME          replay stored records first: RFC 3339 time, or an age such as 15m or 2h
+  --since TIME          replay stored records first: an age such as 15m or 2h, or an RFC 3339
+                        time with an offset (2026-12-04T10:00:00Z)
   --no-reconnect        end when the connection drops (default: once connected, open it again
                         until Ctrl-C, saying on stderr that records in between are not shown)
   --service NAME        service.name (repeatable)
@@ -36,8 +40,13 @@ Environment: TELEQL_URL (the --url default); TELEQL_TOKEN, an API key or JWT sen
 --header would show it; an authorization --header wins).
 `;
 
-const SPAN_FIELDS = 'dropped replayed span { traceId spanId name kind service startTime durationMs status { code message } attributes }';
-const LOG_FIELDS = 'dropped replayed log { id time severity severityNumber severityText service bodyText body traceId spanId eventName attributes }';
+// What a text line shows (SpanLine, LogLine) and what --json prints: every field of the OTLP record,
+// attributes as plain JSON. A line asks for only its own, so a large resource is not sent for it.
+const SPAN_LINE_FIELDS = 'traceId spanId name service startTime durationMs status { code message } attributes';
+const LOG_LINE_FIELDS = 'time severity severityNumber severityText service eventName bodyText body traceId spanId attributes';
+const RESOURCE_FIELDS = 'resource { attributes droppedAttributesCount schemaUrl } scope { name version attributes droppedAttributesCount schemaUrl }';
+const SPAN_JSON_FIELDS = `traceId spanId parentSpanId traceState flags name kind service startTime endTime durationMs durationNano status { code message } attributes droppedAttributesCount events { time name attributes droppedAttributesCount } droppedEventsCount links { traceId spanId traceState flags attributes droppedAttributesCount } droppedLinksCount ${RESOURCE_FIELDS}`;
+const LOG_JSON_FIELDS = `id time observedTime severity severityNumber severityText service eventName bodyText body traceId spanId flags attributes droppedAttributesCount ${RESOURCE_FIELDS}`;
 const SEVERITIES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
 
 export interface TailIo {
@@ -51,34 +60,48 @@ export interface TailIo {
 /** A usage error: exit code 2. */
 export class TailUsageError extends Error {}
 
-interface SpanOut {
+/** SPAN_LINE_FIELDS. */
+interface SpanLine {
   traceId: string;
   spanId: string;
   name: string;
-  kind: string;
   service: string;
   startTime: string;
   durationMs: number;
   status: { code: string; message: string };
   attributes: Record<string, unknown>;
 }
-interface LogOut {
-  id: string;
+/** LOG_LINE_FIELDS. */
+interface LogLine {
   time: string;
   severity: string | null;
   severityNumber: number;
   severityText: string;
   service: string;
+  eventName: string | null;
   bodyText: string | null;
   body: unknown;
   traceId: string | null;
   spanId: string | null;
-  eventName: string | null;
   attributes: Record<string, unknown>;
 }
 
+/** How long the client waits on the gateway; tests shorten them. */
+export interface TailTiming {
+  /** From opening a connection to the gateway's connection_ack (the WebSocket upgrade included). */
+  connectMs: number;
+  /** graphql-ws keepAlive: a ping this long after the connection opened or the last pong. */
+  pingIntervalMs: number;
+  /** Nothing heard from the gateway this long after a ping: it or the path to it is gone. */
+  pongWaitMs: number;
+}
+
+export const TAIL_TIMING: TailTiming = { connectMs: 10_000, pingIntervalMs: 15_000, pongWaitMs: 10_000 };
+
 interface Parsed {
   url: string;
+  /** The URL as messages show it: without a user:password it may carry. */
+  shownUrl: string;
   headers: Record<string, string>;
   /** --ca: trusted for the TLS connection. */
   ca?: Buffer;
@@ -117,14 +140,25 @@ function parse(args: string[], env: NodeJS.ProcessEnv, now: () => number): Parse
   const wantSpans = positionals.length === 0 || positionals.includes('spans');
   const wantLogs = positionals.length === 0 || positionals.includes('logs');
 
+  // Checked as Node checks them when it sends the request, where a bad one threw from inside ws.
   const headers: Record<string, string> = {};
   for (const h of values.header) {
     const i = h.indexOf(':');
-    if (i <= 0) throw new TailUsageError(`--header "${h}": expected "Name: value"`);
-    headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+    if (i <= 0) throw new TailUsageError(`--header ${JSON.stringify(h)}: expected "Name: value"`);
+    const [name, value] = [h.slice(0, i).trim(), h.slice(i + 1).trim()];
+    if (!validHeader(validateHeaderName, name)) throw new TailUsageError(`--header ${JSON.stringify(h)}: the name must be letters, digits and !#$%&'*+-.^_\`|~ only`);
+    if (!validHeader(validateHeaderValue, name, value)) throw new TailUsageError(`--header ${JSON.stringify(h)}: the value must not contain line breaks or other control characters`);
+    headers[name] = value;
   }
   const token = env.TELEQL_TOKEN?.trim();
-  if (token && !Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) headers.Authorization = `Bearer ${token}`;
+  if (token && !Object.keys(headers).some((k) => k.toLowerCase() === 'authorization')) {
+    // Not echoed: it is a secret.
+    if (!validHeader(validateHeaderValue, 'authorization', `Bearer ${token}`)) throw new TailUsageError('TELEQL_TOKEN: the token must not contain line breaks or other control characters');
+    headers.Authorization = `Bearer ${token}`;
+  }
+  if (values.tenant !== undefined && !validHeader(validateHeaderValue, 'x-scope-orgid', values.tenant)) {
+    throw new TailUsageError(`--tenant ${JSON.stringify(values.tenant)}: must not contain line breaks or other control characters`);
+  }
   let ca: Buffer | undefined;
   if (values.ca !== undefined) {
     try {
@@ -135,7 +169,7 @@ function parse(args: string[], env: NodeJS.ProcessEnv, now: () => number): Parse
   }
 
   let url = values.url;
-  if (!/^(https?|wss?):\/\//.test(url)) throw new TailUsageError(`--url "${url}": expected an http(s):// or ws(s):// URL`);
+  if (!/^(https?|wss?):\/\//.test(url) || !URL.canParse(url) || new URL(url).hash) throw new TailUsageError(`--url ${JSON.stringify(url)}: expected an http(s):// or ws(s):// URL without a #fragment`);
   url = url.replace(/^http/, 'ws');
 
   const common: Record<string, unknown> = {};
@@ -179,16 +213,50 @@ function parse(args: string[], env: NodeJS.ProcessEnv, now: () => number): Parse
   const logs = wantLogs && !(implicit && hasSpanOnly && !hasLogOnly) ? { ...common, ...logOnly } : undefined;
 
   let since: string | undefined;
-  if (values.since !== undefined) {
-    const ago = unitDurationNs(values.since);
-    // "15m" is that long ago; else an RFC 3339 time, which the gateway parses (a bare "15" would
-    // be read as epoch milliseconds: everything stored would replay).
-    if (ago === undefined && !/^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(values.since)) {
-      throw new TailUsageError(`--since "${values.since}": expected an age such as 15m or 2h, or an RFC 3339 time such as 2026-12-04T10:00:00Z`);
-    }
-    since = ago === undefined ? values.since : new Date(now() - Number(ago / 1_000_000n)).toISOString();
+  if (values.since !== undefined) since = sinceTime(values.since, now);
+  return { url, shownUrl: withoutCredentials(url), headers, ...(ca && { ca }), tenant: values.tenant, json: values.json, since, noReconnect: values['no-reconnect'], spans, logs };
+}
+
+function withoutCredentials(url: string): string {
+  const u = new URL(url);
+  if (!u.username && !u.password) return url;
+  u.username = '';
+  u.password = '';
+  return u.toString();
+}
+
+/** Node's own header check, as a boolean. */
+function validHeader(check: (name: string, value: string) => void, name: string, value = ''): boolean {
+  try {
+    check(name, value);
+    return true;
+  } catch {
+    return false;
   }
-  return { url, headers, ...(ca && { ca }), tenant: values.tenant, json: values.json, since, noReconnect: values['no-reconnect'], spans, logs };
+}
+
+/**
+ * --since as the Timestamp to send: "15m" is that long ago; else an RFC 3339 time, checked by the
+ * gateway's own parser so what passes here passes there (a bare "15", which the gateway reads as
+ * epoch milliseconds, is refused: everything stored would replay).
+ */
+function sinceTime(value: string, now: () => number): string {
+  const rule = 'expected an age such as 15m or 2h, or an RFC 3339 time with an offset such as 2026-12-04T10:00:00Z';
+  const ago = unitDurationNs(value);
+  if (ago !== undefined) {
+    const ns = BigInt(now()) * 1_000_000n - ago;
+    if (ns < 0n) throw new TailUsageError(`--since ${JSON.stringify(value)}: reaches back before 1970; ${rule}`);
+    return formatTimestamp(ns);
+  }
+  if (!/^\d{4}-\d\d-\d\dT/.test(value)) throw new TailUsageError(`--since ${JSON.stringify(value)}: ${rule}`);
+  try {
+    parseTimestamp(value);
+  } catch (err) {
+    // The gateway's reason without its "Timestamp … is invalid" wrapping and code.
+    const why = /is invalid: (.*?)(?: \(GW_\w+\))?$/.exec((err as Error).message)?.[1] ?? (err as Error).message;
+    throw new TailUsageError(`--since ${JSON.stringify(value)}: ${why}; ${rule}`);
+  }
+  return value;
 }
 
 type Style = Parameters<typeof styleText>[0];
@@ -208,55 +276,81 @@ export function painter(io: Pick<TailIo, 'stdout' | 'env'>): (style: Style, text
 
 const SEVERITY_STYLE: Record<string, Style> = { TRACE: 'gray', DEBUG: 'gray', INFO: 'green', WARN: 'yellow', ERROR: 'red', FATAL: 'redBright' };
 
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ⏎ ');
+/** Line breaks (CR, LF, CRLF, U+2028/9) with the spaces around them. */
+const LINE_BREAK = /\s*[\r\n\u2028\u2029]\s*/g;
+/**
+ * What a terminal acts on rather than shows: C0 controls (ESC starts colour, cursor and title
+ * sequences; BS and CR overwrite), DEL, C1 controls (U+009B is a one-character CSI) and the bidi
+ * embeddings, overrides and isolates, which reorder what the rest of the line shows.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * A field of untrusted text as one line a terminal shows as it is: line breaks as ` ⏎ `, a tab as a
+ * space, any other control character escaped as `\x1b` (`\u202e` past U+00FF). Telemetry comes
+ * from whoever can send it; `--json` keeps it exact.
+ */
+export function printable(text: string): string {
+  return text
+    .replace(LINE_BREAK, ' ⏎ ')
+    .replaceAll('\t', ' ')
+    .replace(CONTROL, (c) => {
+      const code = c.charCodeAt(0);
+      return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
+    });
 }
 
-/** Characters of an attribute value a line shows; `--json` has them all. */
+/** Characters (code points) of an attribute value a line shows; `--json` has them all. */
 const ATTRIBUTE_CHARS = 200;
 
 /** An attribute value on one line, a long one (a prompt, a stack trace) cut with how much is left out. */
 function attrValueText(v: unknown): string {
-  const text = oneLine(typeof v === 'string' ? v : JSON.stringify(v));
-  return text.length <= ATTRIBUTE_CHARS ? text : `${text.slice(0, ATTRIBUTE_CHARS)}…(+${(text.length - ATTRIBUTE_CHARS).toLocaleString('en-US')} chars)`;
+  const text = printable(typeof v === 'string' ? v : JSON.stringify(v));
+  // Code points, so an emoji is never split in half; .length (UTF-16 units) is never fewer.
+  if (text.length <= ATTRIBUTE_CHARS) return text;
+  const chars = Array.from(text);
+  return chars.length <= ATTRIBUTE_CHARS ? text : `${chars.slice(0, ATTRIBUTE_CHARS).join('')}…(+${(chars.length - ATTRIBUTE_CHARS).toLocaleString('en-US')} chars)`;
 }
 
 function attrsText(attrs: Record<string, unknown>): string {
   return Object.entries(attrs)
-    .map(([k, v]) => `${k}=${attrValueText(v)}`)
+    .map(([k, v]) => `${printable(k)}=${attrValueText(v)}`)
     .join(' ');
 }
 
-export function formatSpan(s: SpanOut, paint: (style: Style, text: string) => string): string {
-  const status = s.status.code === 'ERROR' ? paint('red', `ERROR${s.status.message ? ` ${s.status.message}` : ''}`) : s.status.code === 'OK' ? paint('green', 'OK') : '';
+export function formatSpan(s: SpanLine, paint: (style: Style, text: string) => string): string {
+  const status = s.status.code === 'ERROR' ? paint('red', `ERROR${s.status.message ? ` ${printable(s.status.message)}` : ''}`) : s.status.code === 'OK' ? paint('green', 'OK') : '';
   const parts = [
-    paint('dim', s.startTime),
-    paint('cyan', s.service),
-    paint('bold', s.name),
+    paint('dim', printable(s.startTime)),
+    paint('cyan', printable(s.service)),
+    paint('bold', printable(s.name)),
     paint('yellow', `${s.durationMs.toFixed(s.durationMs < 10 ? 2 : 1)}ms`),
     status,
-    paint('dim', `trace=${s.traceId} span=${s.spanId}`),
+    paint('dim', printable(`trace=${s.traceId} span=${s.spanId}`)),
     attrsText(s.attributes),
   ];
   return parts.filter((p) => p !== '').join(' ');
 }
 
-export function formatLog(l: LogOut, paint: (style: Style, text: string) => string): string {
+export function formatLog(l: LogLine, paint: (style: Style, text: string) => string): string {
   const level = l.severity ?? (l.severityText || String(l.severityNumber));
   const body = l.bodyText ?? (l.body == null ? '' : JSON.stringify(l.body));
   const parts = [
-    paint('dim', l.time),
-    paint(SEVERITY_STYLE[l.severity ?? ''] ?? 'white', level.padEnd(5)),
-    paint('cyan', l.service),
-    oneLine(body),
-    l.traceId ? paint('dim', `trace=${l.traceId}${l.spanId ? ` span=${l.spanId}` : ''}`) : '',
+    paint('dim', printable(l.time)),
+    paint(SEVERITY_STYLE[l.severity ?? ''] ?? 'white', printable(level).padEnd(5)),
+    paint('cyan', printable(l.service)),
+    // An OTel event (the Events API) is named by it, often with no body.
+    l.eventName ? paint('bold', printable(l.eventName)) : '',
+    printable(body),
+    l.traceId ? paint('dim', printable(`trace=${l.traceId}${l.spanId ? ` span=${l.spanId}` : ''}`)) : '',
     attrsText(l.attributes),
   ];
   return parts.filter((p) => p !== '').join(' ');
 }
 
 /** Runs the command until Ctrl-C (0), a usage error (2), or the gateway refuses it, cannot be reached at start or, with --no-reconnect, goes away (1). */
-export async function runTail(args: string[], io: TailIo, now: () => number = Date.now): Promise<number> {
+export async function runTail(args: string[], io: TailIo, now: () => number = Date.now, timing: TailTiming = TAIL_TIMING): Promise<number> {
   let opts: Parsed;
   try {
     opts = parse(args, io.env, now);
@@ -277,18 +371,18 @@ export async function runTail(args: string[], io: TailIo, now: () => number = Da
   for (;;) {
     // --since replays once, on the first connection; a reconnection is live only.
     const vars = opts.since && !everConnected ? { since: opts.since } : {};
-    const session = await tailSession(opts, io, vars, () => {
-      if (everConnected) io.stderr.write(`teleql tail: reconnected to ${opts.url}; records ingested while disconnected are not shown\n`);
+    const session = await tailSession(opts, io, vars, timing, () => {
+      if (everConnected) io.stderr.write(`teleql tail: reconnected to ${opts.shownUrl}; records ingested while disconnected are not shown\n`);
       everConnected = true;
       failures = 0;
     });
     if (session.how === 'interrupted') return 0;
     if (!everConnected || !session.lost || opts.noReconnect) {
-      io.stderr.write(`teleql tail: ${session.failure ?? 'the gateway ended the subscription'}\n`);
+      io.stderr.write(`teleql tail: ${printable(session.failure ?? 'the gateway ended the subscription')}\n`);
       return 1;
     }
     const waitMs = Math.min(RECONNECT_MAX_MS, 1000 * 2 ** failures);
-    if (failures++ === 0) io.stderr.write(`teleql tail: ${session.failure ?? 'connection lost'}; reconnecting (Ctrl-C to stop)\n`);
+    if (failures++ === 0) io.stderr.write(`teleql tail: ${printable(session.failure ?? 'connection lost')}; reconnecting (Ctrl-C to stop)\n`);
     const stop = await Promise.race([new Promise<'wait'>((r) => setTimeout(() => r('wait'), waitMs)), io.interrupted.then(() => 'interrupted' as const)]);
     if (stop === 'interrupted') return 0;
   }
@@ -300,6 +394,22 @@ const RECONNECT_MAX_MS = 10_000;
 /** graphql-ws close codes of a connection the server or the network dropped, worth opening again. */
 const LOST_CODES = new Set([1001, 1005, 1006, 1011, 1012, 1013, 1014]);
 
+/** graphql-ws' code for a connection its client terminated: ours, after saying why. */
+const TERMINATED = 4499;
+
+/**
+ * How long a closing connection waits for the gateway's close frame (ws' closeTimeout, 30 s by
+ * default): a gateway that stopped answering would hold the socket that long.
+ */
+const CLOSE_HANDSHAKE_MS = 2_000;
+
+/** What to do about a credential the gateway refused; its close reason is all it says (no GW_* code). */
+function refusalHint(code: number | undefined): string {
+  if (code === 4401) return '; set TELEQL_TOKEN (or --header "Authorization: Bearer …") to an API key or JWT the gateway accepts';
+  if (code === 4403) return '; the credential lacks the query scope, or --tenant names another tenant than the credential\'s';
+  return '';
+}
+
 interface SessionEnd {
   how: 'interrupted' | 'ended';
   /** What ended it, said as the command's last line. */
@@ -309,73 +419,169 @@ interface SessionEnd {
 }
 
 /** One connection and its subscriptions, until Ctrl-C or its end. */
-async function tailSession(opts: Parsed, io: TailIo, vars: Record<string, unknown>, onConnected: () => void): Promise<SessionEnd> {
+async function tailSession(opts: Parsed, io: TailIo, vars: Record<string, unknown>, timing: TailTiming, onConnected: () => void): Promise<SessionEnd> {
   const paint = painter(io);
+  const url = opts.shownUrl;
   const headers = { ...opts.headers, ...(opts.tenant && { 'X-Scope-OrgID': opts.tenant }) };
+  // This session's socket once open, so one to a gateway that stopped answering is cut at once
+  // (graphql-ws' terminate() closes it, which waits for the gateway's close frame).
+  let socket: WebSocket | undefined;
   class HeaderWebSocket extends WebSocket {
     constructor(address: string | URL, protocols?: string | string[]) {
-      super(address, protocols, { headers, ...(opts.ca && { ca: opts.ca }) });
+      super(address, protocols, { headers, ...(opts.ca && { ca: opts.ca }), ...({ closeTimeout: CLOSE_HANDSHAKE_MS } as object) });
+      // graphql-ws takes its listeners off a socket it terminates; ws would then throw the error
+      // of the aborted upgrade as uncaught.
+      this.on('error', () => {});
     }
   }
   const write = (line: string) => io.stdout.write(`${line}\n`);
+  const warn = (text: string) => io.stderr.write(`teleql tail: ${printable(text)}\n`);
   const dropped = (n: number, what: string) => {
     if (n > 0 && !opts.json) write(paint('magenta', `… ${n} ${what} dropped (this terminal read slower than they arrived)`));
   };
   let failure: string | undefined;
   let lost = false;
+  // A subscription the gateway ended with an error (a bad filter, a limit): opening it again would
+  // be refused again.
+  let refused = false;
+  let opened = false;
+  let acked = false;
+  // A message from the gateway since our last ping: it is there.
+  let heard = false;
+  let deadline: NodeJS.Timeout | undefined;
+  const seconds = (ms: number) => `${ms / 1000} s`;
+
+  /** Ends the connection now, as lost: a gateway that does not answer would not answer a close either. */
+  const cut = (why: string) => {
+    failure ??= why;
+    lost = true;
+    client.terminate();
+    socket?.terminate();
+  };
+  /**
+   * Cuts the connection after `ms` unless `alive()` says otherwise then. It is asked after the input
+   * already waiting is read: a tail that was suspended (Ctrl-Z, a laptop asleep) finds its timers
+   * due before it has read what the gateway sent meanwhile.
+   */
+  const cutUnless = (ms: number, alive: () => boolean, why: () => string) => {
+    clearTimeout(deadline);
+    deadline = setTimeout(() => setImmediate(() => alive() || cut(why())), ms);
+  };
+
   const client: Client = createClient({
     url: opts.url,
     webSocketImpl: HeaderWebSocket,
     connectionParams: { ...(opts.tenant && { 'X-Scope-OrgID': opts.tenant }) },
     retryAttempts: 0,
     lazy: false,
+    keepAlive: timing.pingIntervalMs,
     // Reported through `on.error` below, once, as a line of our own.
     onNonLazyError: () => {},
     on: {
-      connected: onConnected,
+      // A gateway that takes the TCP connection but never answers the upgrade or connection_init
+      // (hung, or a proxy with no healthy backend) would hold the command forever. One deadline for
+      // both, not graphql-ws' connectionAckWaitTimeout: that starts after the upgrade and closes
+      // with a handshake the hung gateway would not answer either.
+      connecting: () =>
+        cutUnless(
+          timing.connectMs,
+          () => acked,
+          () =>
+            opened
+              ? `${url} accepted the WebSocket but sent no connection_ack within ${seconds(timing.connectMs)}`
+              : `no answer from ${url} to the WebSocket upgrade within ${seconds(timing.connectMs)}`,
+        ),
+      opened: (s) => {
+        opened = true;
+        socket = s as WebSocket;
+      },
+      connected: () => {
+        clearTimeout(deadline);
+        acked = true;
+        onConnected();
+      },
+      message: () => (heard = true),
+      // A frozen host or a network path gone without a FIN or RST leaves the socket open and silent.
+      ping: (received) => {
+        if (received) return;
+        heard = false;
+        cutUnless(
+          timing.pongWaitMs,
+          () => heard,
+          () => `no answer from ${url} within ${seconds(timing.pongWaitMs)} of a ping: the gateway or the network to it stopped`,
+        );
+      },
+      pong: (received) => {
+        if (received) clearTimeout(deadline);
+      },
       closed: (e) => {
+        clearTimeout(deadline);
+        acked = false;
         const ev = e as { code?: number; reason?: string };
-        if (ev.code === 1000) return;
-        if (failure === undefined && (ev.code === undefined || LOST_CODES.has(ev.code))) lost = true;
-        failure ??= `connection to ${opts.url} closed (${ev.code ?? '?'}${ev.reason ? `: ${ev.reason}` : ''})`;
+        if (ev.code === 1000 || ev.code === TERMINATED) return;
+        if (ev.code === undefined || LOST_CODES.has(ev.code)) lost = true;
+        failure ??= `connection to ${url} closed (${ev.code ?? '?'}${ev.reason ? `: ${ev.reason}` : ''})${refusalHint(ev.code)}`;
       },
       error: (err) => {
         // A connection refused or reset after a restart began: the same as a dropped one.
         lost = true;
-        failure ??= `cannot connect to ${opts.url}: ${(err as { message?: string }).message ?? String(err)}`;
+        failure ??= `cannot connect to ${url}: ${(err as { message?: string }).message ?? String(err)}`;
       },
     },
   });
 
-  const subs: Promise<void>[] = [];
-  const follow = <T>(query: string, variables: Record<string, unknown>, onData: (d: T) => void) =>
+  /**
+   * Follows one subscription until it ends. An event's errors are the refusal when the gateway then
+   * completes the subscription (as it does when one cannot start), else said on stderr, and the
+   * tail goes on.
+   */
+  const follow = <E>(field: string, query: string, variables: Record<string, unknown>, onEvent: (e: E) => void) =>
     new Promise<void>((resolve) => {
-      client.subscribe<T>(
+      let held: string | undefined;
+      const sayHeld = () => {
+        if (held !== undefined) warn(`${held} (an event was not shown)`);
+        held = undefined;
+      };
+      client.subscribe<Record<string, E | null>>(
         { query, variables },
         {
           next: (r) => {
-            if (r.errors?.length) {
-              failure ??= gatewayError(r.errors[0]);
+            sayHeld();
+            const event = r.data?.[field];
+            const error = r.errors?.length ? gatewayError(r.errors[0]) : undefined;
+            if (event) onEvent(event);
+            if (error !== undefined) {
+              if (event) warn(error);
+              else held = error;
             }
-            if (r.data) onData(r.data as T);
           },
           error: (err) => {
+            sayHeld();
             if (Array.isArray(err)) {
+              refused = true;
               failure ??= gatewayError(err[0]);
             } else failure ??= `${(err as { message?: string; reason?: string }).reason || (err as Error).message || String(err)}`;
             resolve();
           },
-          complete: resolve,
+          complete: () => {
+            if (held !== undefined) {
+              refused = true;
+              failure ??= held;
+            }
+            resolve();
+          },
         },
       );
     });
 
+  const subs: Promise<void>[] = [];
   if (opts.spans) {
     subs.push(
-      follow<{ tailSpans: { dropped: number; replayed: boolean; span: SpanOut } }>(
-        `subscription($filter: TelemetryFilter, $since: Timestamp) { tailSpans(filter: $filter, since: $since) { ${SPAN_FIELDS} } }`,
+      follow<{ dropped: number; replayed: boolean; span: SpanLine }>(
+        'tailSpans',
+        `subscription($filter: TelemetryFilter, $since: Timestamp) { tailSpans(filter: $filter, since: $since) { dropped replayed span { ${opts.json ? SPAN_JSON_FIELDS : SPAN_LINE_FIELDS} } } }`,
         { filter: opts.spans, ...vars },
-        ({ tailSpans: e }) => {
+        (e) => {
           dropped(e.dropped, 'spans');
           write(opts.json ? JSON.stringify({ type: 'span', replayed: e.replayed, dropped: e.dropped, ...e.span }) : formatSpan(e.span, paint));
         },
@@ -384,10 +590,11 @@ async function tailSession(opts: Parsed, io: TailIo, vars: Record<string, unknow
   }
   if (opts.logs) {
     subs.push(
-      follow<{ tailLogs: { dropped: number; replayed: boolean; log: LogOut } }>(
-        `subscription($filter: TelemetryFilter, $since: Timestamp) { tailLogs(filter: $filter, since: $since) { ${LOG_FIELDS} } }`,
+      follow<{ dropped: number; replayed: boolean; log: LogLine }>(
+        'tailLogs',
+        `subscription($filter: TelemetryFilter, $since: Timestamp) { tailLogs(filter: $filter, since: $since) { dropped replayed log { ${opts.json ? LOG_JSON_FIELDS : LOG_LINE_FIELDS} } } }`,
         { filter: opts.logs, ...vars },
-        ({ tailLogs: e }) => {
+        (e) => {
           dropped(e.dropped, 'log records');
           write(opts.json ? JSON.stringify({ type: 'log', replayed: e.replayed, dropped: e.dropped, ...e.log }) : formatLog(e.log, paint));
         },
@@ -398,6 +605,12 @@ async function tailSession(opts: Parsed, io: TailIo, vars: Record<string, unknow
   // Any subscription ending (error, or the gateway going away) ends the session.
   const ended = Promise.race(subs).then(() => 'ended' as const);
   const how = await Promise.race([ended, io.interrupted.then(() => 'interrupted' as const)]);
-  await client.dispose();
-  return { how, ...(failure !== undefined && { failure }), lost: lost && how === 'ended' };
+  clearTimeout(deadline);
+  // dispose() first waits for a connection being opened, which a hung gateway never finishes.
+  if (acked) await client.dispose();
+  else {
+    client.terminate();
+    socket?.terminate();
+  }
+  return { how, ...(failure !== undefined && { failure }), lost: lost && !refused && how === 'ended' };
 }

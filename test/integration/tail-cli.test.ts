@@ -8,7 +8,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { hex, logsBody, nowNs, postOtlp, spansBody, subscriptions } from '../helpers/tail-client.ts';
 import { sendTrace } from '../helpers/otel-sdk.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,10 +72,26 @@ describe('teleql tail', () => {
     assert.equal((span.attributes as Record<string, unknown>)['db.rows'], 17);
     assert.equal(span.dropped, 0);
     assert.equal(span.replayed, false);
+    // Every field of the record (the docs say "everything whole"); it had only the ones a line shows.
+    assert.equal(span.parentSpanId, s.rootSpanId);
+    assert.equal(span.kind, 'CLIENT');
+    assert.match(String(span.endTime), /^\d{4}-\d\d-\d\dT[\d:.]{18}Z$/);
+    assert.match(String(span.durationNano), /^\d+$/);
+    assert.equal(typeof span.traceState, 'string');
+    assert.equal(typeof span.flags, 'number');
+    assert.deepEqual((span.resource as { attributes: Record<string, unknown> }).attributes, { 'service.name': 'cli-checkout', 'service.version': '1.4.2', 'telemetry.source': 'claude', 'host.cpu.count': 8 });
+    assert.deepEqual((({ name, version }) => ({ name, version }))(span.scope as { name: string; version: string }), { name: 'teleql-test-scope', version: '0.9.1' });
+    assert.deepEqual((span.events as { name: string; attributes: unknown }[]).map((e) => [e.name, e.attributes]), [['exception', { 'exception.type': 'TimeoutError', 'exception.message': 'query timed out after 5000 ms' }]]);
+    assert.deepEqual((span.links as { traceId: string; attributes: unknown }[]).map((l) => [l.traceId, l.attributes]), [[s.linkedTraceId, { 'link.reason': 'follows', 'link.count': 3 }]]);
+    for (const k of ['droppedAttributesCount', 'droppedEventsCount', 'droppedLinksCount']) assert.equal(span[k], 0, k);
     const log = objs.find((o) => o.type === 'log')!;
     assert.equal(log.bodyText, 'pool exhausted');
     assert.equal(log.severity, 'ERROR');
     assert.match(String(log.id), /^tail:[\w-]{8}:\d+$/);
+    assert.equal(log.observedTime, log.time);
+    assert.equal(log.flags, 0);
+    assert.deepEqual((log.resource as { attributes: unknown }).attributes, { 'service.name': 'cli-checkout' });
+    assert.deepEqual((log.scope as { name: string }).name, 'tail-test');
 
     c.proc.kill('SIGINT');
     assert.equal(await c.exit, 0);
@@ -104,6 +120,47 @@ describe('teleql tail', () => {
     c.proc.kill('SIGTERM');
     assert.equal(await c.exit, 0);
     await subscriptions(gw, 0);
+  });
+
+  test('telemetry cannot write control sequences to the terminal or break a record over lines', async () => {
+    // A span's service, name and status message and a log's attribute key were printed raw: ESC
+    // sequences (clear screen, window title, cursor moves) reached the terminal, and a line break
+    // made one record look like two.
+    const tenant = 'cli-evil';
+    const c = start(['--tenant', tenant]);
+    await subscriptions(gw, 2, 60_000);
+    const evil = 'a\u001b[2J\u001b]0;PWNED\u0007\rFAKE\nLINE\u009b31m\u202e';
+    const shown = 'a\\x1b[2J\\x1b]0;PWNED\\x07 ⏎ FAKE ⏎ LINE\\x9b31m\\u202e';
+    await postOtlp(gw, '/v1/traces', spansBody(evil, [{ traceId: hex(3, 32), spanId: hex(3, 16), name: evil, startNs: nowNs(), status: 2, attributes: { [evil]: 'v' } }]), tenant);
+    await waitFor(async () => c.lines.length, (n) => n >= 1, 'the span line', 15_000);
+    await postOtlp(gw, '/v1/logs', logsBody(evil, [{ timeNs: nowNs(), body: evil, attributes: { [evil]: evil } }]), tenant);
+    await waitFor(async () => c.lines.length, (n) => n >= 2, 'the log line', 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(c.lines.length, 2, c.lines.join('\n---\n'));
+    for (const line of c.lines) {
+      assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f\u202a-\u202e]/, JSON.stringify(line)); // eslint-disable-line no-control-regex
+      assert.ok(line.includes(`${shown} ${shown}`), line); // the service, then the span name or the log body
+      assert.ok(line.includes(` ${shown}=`), line); // an attribute key
+    }
+    c.proc.kill('SIGINT');
+    assert.equal(await c.exit, 0);
+    await subscriptions(gw, 0);
+  });
+
+  test('a write error on stdout other than EPIPE (a full disk) ends the command with one line and 1', async () => {
+    // It threw from the stream's error listener: a stack trace.
+    const tenant = 'cli-full';
+    const full = openSync('/dev/full', 'w');
+    const proc = spawn(process.execPath, ['bin/teleql.js', 'tail', 'logs', '--url', gw.graphqlUrl, '--tenant', tenant], { stdio: ['ignore', full, 'pipe'] });
+    closeSync(full);
+    let err = '';
+    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const exit = new Promise<number | null>((resolve) => proc.once('exit', resolve));
+    running.push({ proc, lines: [], stderr: () => err, exit });
+    await subscriptions(gw, 1, 60_000);
+    await postOtlp(gw, '/v1/logs', logsBody('full-svc', [{ timeNs: nowNs(), body: 'no room', severityNumber: 9 }]), tenant);
+    assert.equal(await exit, 1);
+    assert.equal(err, 'teleql tail: cannot write to stdout: ENOSPC: no space left on device, write\n');
   });
 
   test('--since replays stored log records before the live ones', async () => {
@@ -139,9 +196,9 @@ describe('teleql tail', () => {
   });
 
   test('a filter the gateway rejects ends the command with its error code; a bad flag prints the usage', async () => {
-    const bad = start(['spans', '--tenant', 'cli-bad', '--since', '2026-13-45T99:00:00Z']);
+    const bad = start(['spans', '--tenant', 'cli-bad', ...Array.from({ length: 1001 }, (_, i) => ['--service', `s${i}`]).flat()]);
     assert.equal(await bad.exit, 1);
-    assert.match(bad.stderr(), /teleql tail: .*GW_BAD_TIME_RANGE/);
+    assert.match(bad.stderr(), /^teleql tail: filter.service: has 1001 values; a filter list may have at most 1000 \(GW_BAD_FILTER\)\n$/);
 
     const usage = start(['--severity', 'loud']);
     assert.equal(await usage.exit, 2);
@@ -251,7 +308,8 @@ describe('teleql tail against a gateway with TLS and API keys', () => {
     const noToken = cli(['spans', '--ca', pki.file('ca.crt')], { ...env, TELEQL_TOKEN: '' });
     running.push(noToken);
     assert.equal(await noToken.exit, 1);
-    assert.match(noToken.stderr(), /teleql tail: connection to wss:.* closed \(4401: Unauthorized\)/);
+    // The close reason is all the gateway says of a refused credential; the command says what to do.
+    assert.match(noToken.stderr(), /teleql tail: connection to wss:.* closed \(4401: Unauthorized\); set TELEQL_TOKEN \(or --header "Authorization: Bearer …"\) to an API key or JWT the gateway accepts\n$/);
 
     const missingCa = cli(['spans', '--ca', join(dir, 'nope.crt')], env);
     running.push(missingCa);
