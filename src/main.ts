@@ -20,6 +20,8 @@ Commands:
 Environment:
 ${ENV_VARS.map((v) => `  ${v.name.padEnd(26)} ${v.help}`).join('\n')}
   TELEQL_CONFIG              config file (YAML or JSON)
+  TELEQL_URL, TELEQL_TOKEN   teleql tail: the gateway's GraphQL URL, and an API key or JWT to send
+  NO_COLOR                   teleql tail: no colours (also when stdout is not a terminal)
 `;
 
 async function serve(args: string[]): Promise<void> {
