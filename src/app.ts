@@ -210,7 +210,8 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     if (cfg.search.enabled) {
       // No model is loaded here: the first indexed record or search query loads it.
       const { openSemanticSearch } = await import('./search/setup.ts');
-      search = await openSemanticSearch(cfg.search, opened.db, componentLogger(root, 'search'));
+      const roles = duckDbRoles();
+      search = await openSemanticSearch(cfg.search, opened.db, componentLogger(root, 'search'), { traces: roles.traces.includes('WRITE'), logs: roles.logs.includes('WRITE') });
     }
     retention = startRetention(opened.db, { plan, logger: componentLogger(root, 'retention'), pruneParts: opened.pruneParts, search: search?.retention });
     return { store: opened, ...(search && { search }) };

@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../stores/duckdb/connection.ts';
-import { createDuckDbVectorStore } from '../stores/duckdb/vector-store.ts';
+import { createDuckDbVectorStore, type VectorStoreOptions } from '../stores/duckdb/vector-store.ts';
 import { createEmbedder } from './embedder.ts';
 import { createSearchIndexer, type SearchIndexer } from './indexer.ts';
 import { createSemanticSearch } from './service.ts';
@@ -26,8 +26,9 @@ export interface SearchParts {
   close(): Promise<void>;
 }
 
-export async function openSemanticSearch(c: SearchConfig, db: Db, logger: Logger): Promise<SearchParts> {
-  const store = await createDuckDbVectorStore(db);
+/** `storedIn`: which signals' pipelines write to this DuckDB (search hits of the others are not checked against it). */
+export async function openSemanticSearch(c: SearchConfig, db: Db, logger: Logger, storedIn: VectorStoreOptions['storedIn'] = { traces: true, logs: true }): Promise<SearchParts> {
+  const store = await createDuckDbVectorStore(db, { storedIn });
   const embedder = createEmbedder({
     model: c.model,
     localModelPath: c.localModelPath ? resolve(c.localModelPath) + '/' : '',

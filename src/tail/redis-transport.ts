@@ -52,6 +52,8 @@ export interface RedisTransportOptions {
 const MESSAGE_BYTES = 1 << 20;
 /** A record whose message would pass this is not sent to other replicas (counted): Redis cuts subscribers at 32 MB. */
 const MAX_MESSAGE_BYTES = 24 << 20;
+/** Bytes of publishes waiting in the publisher's socket past which records are not sent (counted). */
+const MAX_UNSENT_BYTES = 64 << 20;
 /** Records per message before the first one of a batch is measured. */
 const FIRST_CHUNK = 256;
 
@@ -59,7 +61,9 @@ const FIRST_CHUNK = 256;
 export function defaultChannelPrefix(url: string): string {
   let db = 0;
   try {
-    db = Number(new URL(url).pathname.slice(1) || 0);
+    // ioredis reads the database from the path (`/3`) or, as any option, from the query (`?db=3`).
+    const u = new URL(url);
+    db = Number(u.searchParams.get('db') ?? (u.pathname.slice(1) || 0));
   } catch {
     // ioredis refuses the URL at connect, with its own message.
   }
@@ -295,7 +299,9 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
     if (unheardHeartbeats >= 3 && sub.status === 'ready' && pub.status === 'ready' && lostAt === undefined) {
       log.warn({ heartbeats: unheardHeartbeats }, 'redis stopped delivering this replica\'s own heartbeats; reconnecting');
       unheardHeartbeats = 0;
+      // Both: on a path that drops packets the publisher's socket is as dead as the subscriber's.
       sub.disconnect(true);
+      pub.disconnect(true);
     }
     if (pub.status === 'ready') unheardHeartbeats++;
     announce();
@@ -310,6 +316,8 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
       local.publish(tenant, topic, records);
       const channel = channelOf(tenant, topic);
       if (closed || !remoteListens(channel)) return;
+      // Redis not reading (a dead path: the socket still says ready): what waits unwritten is bounded.
+      if ((pub.stream?.writableLength ?? 0) > MAX_UNSENT_BYTES) return publishFailed(records.length, `more than ${MAX_UNSENT_BYTES} bytes wait to be sent to Redis`);
       let encoded: ReturnType<typeof encodeRecords>;
       try {
         encoded = encodeRecords(records);

@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/config/merge.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { openDuckDbStore } from '../../src/stores/duckdb/index.ts';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { freePort } from '../helpers/free-port.ts';
 
 const BIN = new URL('../../bin/teleql.js', import.meta.url).pathname;
@@ -33,12 +34,21 @@ describe('start-up checks of the store', () => {
   const dir = mkdtempSync(join(tmpdir(), 'teleql-storage-start-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('an existing data file in a directory where its WAL cannot be created stops start-up (exit 1) naming the file', async (t) => {
-    const storeDir = join(dir, 'readonly');
+  for (const made of ['this version', 'a version before the start-up write check (no last_open table)']) {
+  test(`an existing data file (${made}) in a directory where its WAL cannot be created stops start-up (exit 1) naming the file`, async (t) => {
+    const storeDir = join(dir, `readonly-${made.length}`);
     mkdirSync(storeDir);
     const path = join(storeDir, 'teleql.duckdb');
     const store = await openDuckDbStore({ path, logger: silentLogger() });
     await store.close();
+    if (made !== 'this version') {
+      // On such a file the check's CREATE TABLE is the first write (review of round 29: it failed outside the check).
+      const instance = await DuckDBInstance.create(path);
+      const conn = await instance.connect();
+      await conn.run('DROP TABLE last_open');
+      conn.closeSync();
+      instance.closeSync();
+    }
     // No new file may be created beside the data file; the file itself stays writable. Root ignores
     // the mode bits, so there the directory is made immutable instead (where the file system allows).
     const asRoot = process.getuid?.() === 0;
@@ -60,6 +70,7 @@ describe('start-up checks of the store', () => {
       else chmodSync(storeDir, 0o755);
     }
   });
+  }
 
   test('storage.duckdb.threads must be a whole number ≥ 0: a config error naming the key, exit code 2', async () => {
     const config = join(dir, 'threads.yaml');

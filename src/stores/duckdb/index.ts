@@ -173,8 +173,9 @@ const LAYOUT_VERSION = 2;
  * be created (`<file>.wal`) was served as ready while every acknowledged batch was dropped (storage QA).
  */
 async function checkWritable(conn: DuckDBConnection, path: string): Promise<void> {
-  await conn.run('CREATE TABLE IF NOT EXISTS last_open (opened_at TIMESTAMPTZ NOT NULL)');
   try {
+    // Inside the try: on a file of an earlier version this CREATE is the first write.
+    await conn.run('CREATE TABLE IF NOT EXISTS last_open (opened_at TIMESTAMPTZ NOT NULL)');
     await conn.run('BEGIN');
     await conn.run('DELETE FROM last_open');
     await conn.run('INSERT INTO last_open VALUES (now())');

@@ -13,7 +13,8 @@ import { runQuery, type Db, type Row, type SqlParam } from './connection.ts';
 import { toStoreError } from './errors.ts';
 import { storedBodyText } from './log-rows.ts';
 import { params } from './filter-sql.ts';
-import { spansByTraceIdSql, uniqueLower } from './trace-store.ts';
+import { uniqueLower } from './trace-store.ts';
+import { traceIdsSql } from './trace-key.ts';
 
 /**
  * md5 hex of a log's body_text as the log store keeps it (storedBodyText: cut to its limit), as
@@ -144,21 +145,34 @@ function rankedDocsSql(where: { sql: string; params: SqlParam[] }, opts: RankOpt
   return { sql, params: [...where.params, docLimit, ...where.params, docLimit] };
 }
 
+/** How far a ranking is asked again for rows when skipped documents left a page short: up to limit × this. */
+const MAX_ASK_FACTOR = 64;
+
 /**
  * Runs a ranking that returns up to `docLimit` document rows, drops repeated documents (a span or
  * log stored twice by a retried export is one item) and those `stored` leaves out, and asks again
- * for more rows when that left fewer than `limit` while more may match, so a page is never short
- * because of them.
+ * for more rows when that left fewer than `limit` while more may match, so a page is rarely short
+ * because of them (never past limit × MAX_ASK_FACTOR rows: a store full of such documents answers
+ * a short page rather than ranking every document).
  */
 async function distinctDocs(run: (docLimit: number) => Promise<Row[]>, limit: number, stored: (rows: Row[]) => Promise<Row[]>): Promise<Row[]> {
   for (let ask = limit; ; ask *= 4) {
     const rows = await run(ask);
     const kept = await stored(dedupeDocs(rows));
-    if (kept.length >= limit || rows.length < ask) return kept.slice(0, limit);
+    if (kept.length >= limit || rows.length < ask || ask >= limit * MAX_ASK_FACTOR) return kept.slice(0, limit);
   }
 }
 
-export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
+/**
+ * Which signals' records are written to this DuckDB (a pipeline with a `duckdb` exporter): only
+ * their documents are checked against it (a deployment that stores spans in Jaeger alone has search
+ * documents of spans DuckDB never holds, and they are hits all the same).
+ */
+export interface VectorStoreOptions {
+  storedIn: { traces: boolean; logs: boolean };
+}
+
+export async function createDuckDbVectorStore(db: Db, opts: VectorStoreOptions = { storedIn: { traces: true, logs: true } }): Promise<VectorStore> {
   const lane = db.writeLane('search');
   const prepared = new Set<number>();
   let catalog = '';
@@ -202,26 +216,25 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
    * exporter writes a batch's documents on its own, often before the `duckdb` exporter commits the
    * batch: a crash between the two (kill -9) left documents of records never written, answered as
    * hits whose span or log was null (storage QA). Such a document is also one of a batch not written
-   * yet, so it is skipped here, not deleted; retention removes what stays with its window.
+   * yet, so it is skipped here, not deleted; retention removes what stays with its window. Only the
+   * signals written to this DuckDB are checked (VectorStoreOptions).
    */
-  async function stored(rows: Row[], traceHits: boolean): Promise<Row[]> {
+  async function stored(rows: Row[]): Promise<Row[]> {
     if (rows.length === 0) return rows;
     await withLogIds(rows);
-    const spanRows = rows.filter((r) => r.log_md5 === null || r.log_md5 === undefined);
-    const spans = new Set<string>();
+    const isLog = (r: Row) => r.log_md5 !== null && r.log_md5 !== undefined;
+    const spanRows = opts.storedIn.traces ? rows.filter((r) => !isLog(r)) : [];
+    const traces = new Set<string>();
     if (spanRows.length > 0) {
+      // A span hit is kept when its trace was written: trace_ranges (a row per trace and batch,
+      // written in the batch's transaction) answers that without scanning spans, whose start times
+      // across a page of hits span the whole retention window.
       const p = params([rows[0]!.tenant as string]);
       const ids = uniqueLower(spanRows.map((r) => r.trace_id as string));
-      // A TRACE hit stands for its trace, which needs only some span of it stored.
-      const select = traceHits ? 'DISTINCT trace_id' : 'DISTINCT trace_id, span_id';
-      for (const r of await db.query(spansByTraceIdSql('tenant, trace_id, span_id', ids, p, select), p.values)) {
-        spans.add(traceHits ? String(r.trace_id) : `${String(r.trace_id)}:${String(r.span_id)}`);
-      }
+      for (const r of await db.query(`SELECT DISTINCT trace_id FROM trace_ranges WHERE tenant = $1 AND ${traceIdsSql(ids, p.add)}`, p.values)) traces.add(String(r.trace_id));
     }
     return rows.filter((r) =>
-      r.log_md5 !== null && r.log_md5 !== undefined
-        ? r.log_id !== null
-        : spans.has(traceHits ? String(r.trace_id).toLowerCase() : `${String(r.trace_id).toLowerCase()}:${String(r.span_id)}`),
+      isLog(r) ? !opts.storedIn.logs || r.log_id !== null : !opts.storedIn.traces || traces.has(String(r.trace_id).toLowerCase()),
     );
   }
 
@@ -396,7 +409,7 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
            ${docs.sql}`,
           [...where.params, vectorLiteral(query), ...kw.params, model, ...(opts.bestPerTrace ? [] : [docLimit]), ...docs.params],
         );
-      }, opts.limit, (r) => stored(r, opts.bestPerTrace === true));
+      }, opts.limit, stored);
       return rows.map(toHit);
     },
 
@@ -413,7 +426,7 @@ export async function createDuckDbVectorStore(db: Db): Promise<VectorStore> {
            ${docs.sql}`,
           [hashes.map(String), vectorLiteral(query), ...kw.params, model, ...docs.params],
         );
-      }, opts.limit, (r) => stored(r, opts.bestPerTrace === true));
+      }, opts.limit, stored);
       return rows.map(toHit);
     },
 

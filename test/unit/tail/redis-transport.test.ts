@@ -39,6 +39,7 @@ test('the channel prefix keeps databases apart; URLs lose their credentials in m
   assert.equal(defaultChannelPrefix('redis://127.0.0.1:6379'), 'teleql:tail');
   assert.equal(defaultChannelPrefix('redis://127.0.0.1:6379/0'), 'teleql:tail');
   assert.equal(defaultChannelPrefix('rediss://:pw@redis:6380/3'), 'teleql:tail:db3');
+  assert.equal(defaultChannelPrefix('redis://redis:6379?db=4'), 'teleql:tail:db4');
   assert.equal(redisUrlForDisplay('redis://127.0.0.1:4649/0?password=s3cr3t'), 'redis://127.0.0.1:4649/0');
   assert.equal(redisUrlForDisplay('redis://user:p@ss@127.0.0.1:4649'), 'redis://127.0.0.1:4649');
   assert.equal(redisUrlForDisplay('user:pw@host:6379'), '…@host:6379');
