@@ -149,7 +149,16 @@ interface GroupState {
   lastSentAt: bigint | null;
   /** Fingerprints that were firing in the last message, so their resolution is sent once. */
   notifiedFiring: Set<string>;
+  /**
+   * Fingerprints the receiver may know as firing from a message this replica did not see arrive: the
+   * other holder's (taken over), or its own from before it lost the lease (overtaken since). They get
+   * a resolution (at least once), but are not trusted as notified: a firing one is sent again.
+   */
+  maybeFiring: Set<string>;
 }
+
+/** What the receiver may know as firing (and is owed a resolution for when it resolves). */
+const mayKnowFiring = (state: GroupState, fp: string) => state.notifiedFiring.has(fp) || state.maybeFiring.has(fp);
 
 const key = (tenant: string, id: string) => `${tenant}\u0000${id}`;
 
@@ -192,11 +201,13 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   const groups = new Map<string, GroupState>();
   /**
    * While another replica holds the lease: what it was left to send, as this replica's evaluations
-   * see it (so each change is counted once as other_replica). Not persisted, and dropped when this
-   * replica takes over: whether the holder's deliveries arrived is not known here, so a new holder
-   * trusts only what it delivered itself (at least once: a group may be sent twice, never lost).
+   * see it (so each change is counted once as other_replica). Not persisted. When this replica takes
+   * over, whether the holder's deliveries arrived is not known: its firing alerts become maybeFiring
+   * (their resolutions are sent, the firing groups too: at least once, a message may repeat, none is lost).
    */
   const groupsLeft = new Map<string, GroupState>();
+  /** With groupsLeft: the resolutions the holder was asked to send, per group (owed again at a takeover). */
+  const resolutionsLeft = new Map<string, Set<string>>();
   /**
    * Rules gone (deleted, removed from the rules file) whose resolutions a receiver is still owed:
    * sent again at every tick until delivered, then the rule's alerts and notification state go.
@@ -405,7 +416,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   /** Whether a receiver got the alert as firing and has not been sent its resolution yet. */
   function resolutionOwed(inst: AlertInstance): boolean {
     const groupPrefix = `\u0000${inst.tenant}/${inst.ruleId}/`;
-    for (const [k, state] of groups) if (k.includes(groupPrefix) && state.notifiedFiring.has(inst.fingerprint)) return true;
+    for (const [k, state] of groups) if (k.includes(groupPrefix) && mayKnowFiring(state, inst.fingerprint)) return true;
+    for (const k of strandedSince.keys()) if (k.includes(groupPrefix) && k.endsWith(`\u0000${inst.fingerprint}`)) return true;
     return false;
   }
 
@@ -515,14 +527,14 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
 
   function persistGroup(rule: AlertRule, stateKey: string, state: GroupState): void {
     void store
-      .saveNotified({ tenant: rule.tenant, ruleId: rule.id, key: stateKey, lastSentAt: state.lastSentAt, firing: [...state.notifiedFiring] })
+      .saveNotified({ tenant: rule.tenant, ruleId: rule.id, key: stateKey, lastSentAt: state.lastSentAt, firing: [...state.notifiedFiring, ...state.maybeFiring] })
       .catch((err: unknown) => logger.warn({ err, rule: rule.id }, 'saving the notification state failed'));
   }
 
   function groupState(stateKey: string): GroupState {
     const view = lease.held() ? groups : groupsLeft;
     let state = view.get(stateKey);
-    if (!state) view.set(stateKey, (state = { lastSentAt: null, notifiedFiring: new Set<string>() }));
+    if (!state) view.set(stateKey, (state = { lastSentAt: null, notifiedFiring: new Set<string>(), maybeFiring: new Set<string>() }));
     return state;
   }
 
@@ -550,8 +562,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       // it fires (as Prometheus sends it every active alert): left out, it would expire there and be
       // notified downstream as resolved while still firing. Silence it in Alertmanager itself.
       firing: members.filter((m) => m.state === 'FIRING' && (m.silencedBy.length === 0 || receiver.type === 'alertmanager')),
-      // Resolutions are sent once, and only for alerts whose firing was sent.
-      resolved: members.filter((m) => m.state === 'RESOLVED' && state.notifiedFiring.has(m.fingerprint)),
+      // Resolutions are sent once, and only for alerts whose firing was (or may have been) sent.
+      resolved: members.filter((m) => m.state === 'RESOLVED' && mayKnowFiring(state, m.fingerprint)),
     };
   }
 
@@ -684,10 +696,24 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     return error ? 'failed' : 'sent';
   }
 
+  /** A part left to the replica that sends: as if sent, and its resolutions noted for a takeover. */
+  function recordLeft(p: Part, now: bigint): void {
+    let asked = resolutionsLeft.get(p.stateKey);
+    if (!asked) resolutionsLeft.set(p.stateKey, (asked = new Set<string>()));
+    // Only alerts still listed can be resolved at a takeover; forgotten ones are not kept.
+    for (const fp of asked) if (!instances.has(key(p.rule.tenant, fp))) asked.delete(fp);
+    for (const m of p.resolved) asked.add(m.fingerprint);
+    for (const m of p.firing) asked.delete(m.fingerprint);
+    recordSent(p, now);
+  }
+
   /** A part as sent (or as left to the replica that sends): its firing alerts are what the receiver knows to be firing. */
   function recordSent(p: Part, now: bigint): void {
     p.state.lastSentAt = now;
     p.state.notifiedFiring = new Set(p.firing.map((m) => m.fingerprint));
+    // Told now (firing, or resolved), or forgotten: no longer "maybe".
+    for (const m of [...p.firing, ...p.resolved]) p.state.maybeFiring.delete(m.fingerprint);
+    for (const fp of p.state.maybeFiring) if (!instances.has(key(p.rule.tenant, fp))) p.state.maybeFiring.delete(fp);
     // A state dropped meanwhile (its rule deleted) is not written back.
     if (groups.get(p.stateKey) === p.state) persistGroup(p.rule, p.stateKey, p.state);
     // The rule changed while this was being sent: what arrived may be routed elsewhere now.
@@ -710,7 +736,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     const sent = job.parts
       // A group message queued before a rule went carries none of its alerts: its last word is the retiring one.
       .filter((p) => job.kind === 'fixed' || !ruleGone(p))
-      .map((p) => ({ ...p, resolved: p.resolved.filter((a) => p.state.notifiedFiring.has(a.fingerprint)) }));
+      .map((p) => ({ ...p, resolved: p.resolved.filter((a) => mayKnowFiring(p.state, a.fingerprint)) }));
     const alerts = [...sent.flatMap((p) => p.firing), ...sent.flatMap((p) => p.resolved)];
     if (alerts.length === 0) return;
     const outcome = await send(sent.map((p) => p.rule), receiver, groupLabels, alerts, now, job.firingValidFor, superseded);
@@ -755,14 +781,14 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     for (const [stateKey, state] of [...groups]) {
       const sep = stateKey.indexOf('\u0000');
       const gk = stateKey.slice(sep + 1);
-      if (!gk.startsWith(prefix) || state.notifiedFiring.size === 0) continue;
+      if (!gk.startsWith(prefix) || state.notifiedFiring.size + state.maybeFiring.size === 0) continue;
       const receiverName = stateKey.slice(0, sep);
       const receiver = opts.receivers.find((r) => r.name === receiverName);
       const stranded: AlertInstance[] = [];
       // Alertmanager: alerts that only changed group. It is sent alerts, not teleql's groups, and
       // knows them by their labels, which a groupBy change leaves alone: nothing to tell it.
       const regrouped: AlertInstance[] = [];
-      for (const fp of state.notifiedFiring) {
+      for (const fp of new Set([...state.notifiedFiring, ...state.maybeFiring])) {
         const inst = instances.get(key(rule.tenant, fp));
         if (!inst || (routed.has(receiverName) && groupOf(rule, inst).gk === gk)) continue;
         if (routed.has(receiverName) && receiver?.type === 'alertmanager' && inst.state === 'FIRING') regrouped.push(inst);
@@ -774,7 +800,10 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         counts.notificationsLeftToOtherReplica++;
         continue;
       }
-      for (const a of [...stranded, ...regrouped]) state.notifiedFiring.delete(a.fingerprint);
+      for (const a of [...stranded, ...regrouped]) {
+        state.notifiedFiring.delete(a.fingerprint);
+        state.maybeFiring.delete(a.fingerprint);
+      }
       persistGroup(rule, stateKey, state);
       for (const a of regrouped) {
         // Its new group's state takes it over, with the time it was last sent, so its re-posts keep their pace.
@@ -787,11 +816,13 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       if (stranded.length === 0) continue;
       const sinceKey = (a: AlertInstance) => `${stateKey}\u0000${a.fingerprint}`;
       const since = stranded.map((a) => strandedSince.get(sinceKey(a)) ?? now);
-      for (const a of stranded) strandedSince.delete(sinceKey(a));
       if (!receiver) {
+        for (const a of stranded) strandedSince.delete(sinceKey(a));
         logger.warn({ rule: rule.id, tenant: rule.tenant, receiver: receiverName }, 'alerts sent to a receiver that is no longer configured cannot be resolved there');
         continue;
       }
+      // Owed (owedResolutions) until delivered: kept while the release is on its way, dropped when it arrives.
+      stranded.forEach((a, i) => strandedSince.set(sinceKey(a), since[i]!));
       logger.info({ rule: rule.id, tenant: rule.tenant, receiver: receiverName, alerts: stranded.length }, 'alerts no longer routed to a receiver are sent to it as resolved');
       const alerts = stranded.map((a, i) => ({ ...structuredClone(a), state: 'RESOLVED' as const, resolvedAt: a.state === 'RESOLVED' ? a.resolvedAt : since[i]! }));
       const groupLabels = sentLabels(rule.tenant, JSON.parse(gk.slice(prefix.length)) as Record<string, string>);
@@ -800,10 +831,12 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         signature: '',
         rules: new Set([key(rule.tenant, rule.id)]),
         run: async (superseded) => {
-          if ((await send([rule], receiver, groupLabels, alerts, now, undefined, superseded)) === 'sent') return;
-          // Not sent: kept, so that the next evaluation tries again (resolved as of the same time).
+          if ((await send([rule], receiver, groupLabels, alerts, now, undefined, superseded)) === 'sent') {
+            for (const a of stranded) strandedSince.delete(sinceKey(a));
+            return;
+          }
+          // Not sent: kept, so that the next evaluation (or, for a gone rule, the next tick) tries again, resolved as of the same time.
           if (groups.get(stateKey) !== state) return;
-          stranded.forEach((a, i) => strandedSince.set(sinceKey(a), since[i]!));
           for (const a of stranded) state.notifiedFiring.add(a.fingerprint);
           persistGroup(rule, stateKey, state);
           releaseDue.add(key(rule.tenant, rule.id));
@@ -842,7 +875,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         if (parts.every((p) => p.firing.length === 0 && p.resolved.length === 0)) continue;
         // Another replica holds the lease and sends this; the state is kept all the same.
         if (!lease.held()) {
-          for (const p of parts) recordSent(p, now);
+          for (const p of parts) recordLeft(p, now);
           counts.notificationsLeftToOtherReplica++;
           continue;
         }
@@ -871,13 +904,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     const wasHolder = lease.held();
     await lease.renew();
     if (lease.held() !== wasHolder) {
-      groupsLeft.clear();
-      if (lease.held()) {
-        // Taking over: groups are sent as this replica delivered them (not as the holder was asked to),
-        // and every rule checks for alerts stranded by a routing change it left to the holder.
-        for (const k of rules.keys()) releaseDue.add(k);
-        logger.info('taking over alert notifications: firing groups this replica has not delivered itself are sent');
-      }
+      if (lease.held()) takeOver();
+      else leaseLost();
     }
     const now = clock.now();
     await dropOldSilences(now);
@@ -903,6 +931,35 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     }
     // With the rule changes: a rule created again under a gone one's ID takes its state over instead.
     if (retired.size) await serially(() => retryRetired(now)).catch((err: unknown) => logger.error({ err }, 'resending the resolutions of removed rules failed'));
+  }
+
+  /**
+   * Taking over from another holder: its deliveries may or may not have arrived. What it was asked
+   * to send as firing is owed a resolution (maybeFiring); firing groups are sent as this replica
+   * delivered them itself; every rule checks for alerts stranded by a routing change it left to the holder.
+   */
+  function takeOver(): void {
+    for (const stateKey of new Set([...groupsLeft.keys(), ...resolutionsLeft.keys()])) {
+      const asked = [...(groupsLeft.get(stateKey)?.notifiedFiring ?? []), ...(resolutionsLeft.get(stateKey) ?? [])];
+      if (asked.length === 0) continue;
+      const state = groupState(stateKey);
+      for (const fp of asked) if (!state.notifiedFiring.has(fp)) state.maybeFiring.add(fp);
+    }
+    groupsLeft.clear();
+    resolutionsLeft.clear();
+    for (const k of rules.keys()) releaseDue.add(k);
+    logger.info('taking over alert notifications: firing groups this replica has not delivered itself are sent, and the resolutions of alerts the holder may have sent');
+  }
+
+  /**
+   * Another replica holds the lease now and may send this replica's groups again (resolved, then
+   * firing again, and fail): what this replica delivered is only "maybe" when it takes over again.
+   */
+  function leaseLost(): void {
+    for (const state of groups.values()) {
+      for (const fp of state.notifiedFiring) state.maybeFiring.add(fp);
+      state.notifiedFiring.clear();
+    }
   }
 
   /**
@@ -960,18 +1017,22 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   }
 
   /**
-   * Resolutions of a gone rule's alerts that receivers are owed: alerts this replica delivered as
-   * firing and has not delivered resolved, to receivers still configured (one removed from the
-   * config cannot be told).
+   * Resolutions of a gone rule's alerts that receivers are owed: alerts delivered (or maybe
+   * delivered) as firing and not delivered resolved, releases on their way or failed included, to
+   * receivers still configured (one removed from the config cannot be told).
    */
   function owedResolutions(rule: AlertRule): number {
     const groupPrefix = `\u0000${rule.tenant}/${rule.id}/`;
-    let owed = 0;
-    for (const [k, state] of groups) {
-      if (!k.includes(groupPrefix) || !opts.receivers.some((r) => r.name === k.slice(0, k.indexOf('\u0000')))) continue;
-      for (const fp of state.notifiedFiring) if (instances.has(key(rule.tenant, fp))) owed++;
+    const owed = new Set<string>(); // stateKey, fingerprint
+    for (const [k, state] of groups) if (k.includes(groupPrefix)) for (const fp of [...state.notifiedFiring, ...state.maybeFiring]) owed.add(`${k}\u0000${fp}`);
+    for (const k of strandedSince.keys()) if (k.includes(groupPrefix)) owed.add(k);
+    let n = 0;
+    for (const k of owed) {
+      const receiverName = k.slice(0, k.indexOf('\u0000'));
+      const fp = k.slice(k.lastIndexOf('\u0000') + 1);
+      if (opts.receivers.some((r) => r.name === receiverName) && instances.has(key(rule.tenant, fp))) n++;
     }
-    return owed;
+    return n;
   }
 
   /** A gone rule that owes nothing more: its alerts and notification state go. */
@@ -980,7 +1041,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     if (retired.get(k) !== rule) return;
     retired.delete(k);
     const groupPrefix = `\u0000${rule.tenant}/${rule.id}/`;
-    for (const view of [groups, groupsLeft]) for (const g of [...view.keys()]) if (g.includes(groupPrefix)) view.delete(g);
+    for (const view of [groups, groupsLeft, resolutionsLeft]) for (const g of [...view.keys()]) if (g.includes(groupPrefix)) view.delete(g);
     for (const g of [...strandedSince.keys()]) if (g.includes(groupPrefix)) strandedSince.delete(g);
     await store.deleteNotified(rule.tenant, rule.id);
     await dropRuleState(rule.tenant, rule.id);
@@ -1075,7 +1136,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       for (const i of await store.loadInstances()) instances.set(key(i.tenant, i.fingerprint), i);
       for (const s of await store.loadSilences()) silences.set(key(s.tenant, s.id), s);
       // Without it a restart sent every firing group again and never sent the resolutions due.
-      for (const g of await store.loadNotified()) groups.set(g.key, { lastSentAt: g.lastSentAt, notifiedFiring: new Set(g.firing) });
+      for (const g of await store.loadNotified()) groups.set(g.key, { lastSentAt: g.lastSentAt, notifiedFiring: new Set(g.firing), maybeFiring: new Set<string>() });
       logger.info({ rules: rules.size, instances: instances.size, silences: silences.size, promql: promql.backend }, 'alerting started');
     },
     tick() {

@@ -3,8 +3,9 @@
 // key notifies, so a group is not notified once per replica. The lease is a Redis key holding the
 // replica's ID with an expiry, taken or renewed at each evaluation tick; when the holder stops it
 // lets go, when it dies the key expires and the next replica to tick takes over. A new holder sends
-// what it has not delivered itself (the engine's notification state is what each replica delivered):
-// the old holder's last deliveries may have failed, so a takeover may repeat a message, never lose one.
+// what it has not delivered itself (the engine's notification state is what each replica delivered),
+// and the resolutions of alerts the old holder may have sent as firing: the old holder's last
+// deliveries may have failed, or arrived, so a takeover may repeat a message, never lose one.
 import { randomUUID } from 'node:crypto';
 import { logConnectionErrors, Redis, reconnectDelayMs } from '../startup/ioredis.ts';
 import type { Logger } from 'pino';

@@ -434,6 +434,97 @@ describe('QA round 29: notifications that must not be lost or false', () => {
     assert.deepEqual(to('am'), [['firing Regroup'], ['firing Regroup'], ['resolved Regroup']]);
   });
 
+  for (const when of ['before', 'as'] as const) {
+    test(`a new holder sends the resolution of an alert the old holder delivered as firing, resolved ${when} it takes over`, async () => {
+      // Review 1: the takeover dropped what the holder was asked to send; the receiver's incident stayed open.
+      let count = 1;
+      const lease = switchableLease();
+      const { engine, clock, notifier } = harness({ logCount: () => count, lease });
+      await engine.start();
+      await engine.createRule('t', { name: 'Failover', kind: 'LOG_COUNT', threshold: 0, window: '1m', interval: '1m', repeatInterval: '4h' });
+      await engine.tick(); // the holder (elsewhere) delivers "firing"
+      await engine.idle();
+      count = 0;
+      if (when === 'before') {
+        clock.t += MIN;
+        await engine.tick(); // the holder dies before it sends the resolution
+        await engine.idle();
+      }
+      lease.holder = true;
+      for (let i = 0; i < 3; i++) {
+        clock.t += MIN;
+        await engine.tick();
+        await engine.idle();
+      }
+      assert.deepEqual(notifier.delivered.map(states), [['resolved Failover']], 'once, at least once');
+    });
+  }
+
+  test('a replica that takes the lease back sends a firing group again (the holder meanwhile may have resolved it and failed to fire it again)', async () => {
+    // Review 1: it trusted what it delivered before it lost the lease, and sent nothing for repeatInterval.
+    let count = 1;
+    const lease = switchableLease();
+    lease.holder = true;
+    const { engine, clock, notifier } = harness({ logCount: () => count, lease });
+    await engine.start();
+    await engine.createRule('t', { name: 'Back', kind: 'LOG_COUNT', threshold: 0, window: '1m', interval: '1m', repeatInterval: '4h' });
+    await engine.tick();
+    await engine.idle();
+    assert.deepEqual(notifier.delivered.map(states), [['firing Back']]);
+    lease.holder = false;
+    for (const c of [0, 1]) {
+      count = c; // the other holder sends "resolved", then "firing" again, which fails
+      clock.t += MIN;
+      await engine.tick();
+      await engine.idle();
+    }
+    lease.holder = true;
+    clock.t += MIN;
+    await engine.tick();
+    await engine.idle();
+    assert.deepEqual(notifier.delivered.map(states), [['firing Back'], ['firing Back']]);
+  });
+
+  test('a deleted rule keeps owing the resolution to a receiver removed from it until that release is delivered', async () => {
+    // Review 4: the release in flight was not counted as owed, the rule's state went, and its failure was forgotten.
+    const { engine, clock, notifier } = harness({
+      logCount: () => 1,
+      receivers: [
+        { name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/' },
+        { name: 'hook2', type: 'webhook', url: 'http://127.0.0.1:9/' },
+      ],
+    });
+    await engine.start();
+    const input = { name: 'Dropped', kind: 'LOG_COUNT', threshold: 0, window: '1m', interval: '1m', receivers: ['hook', 'hook2'] };
+    const rule = await engine.createRule('t', input);
+    await engine.tick();
+    await engine.idle();
+    notifier.holdNext();
+    await engine.updateRule('t', rule.id, { ...input, receivers: ['hook'] });
+    notifier.held.at(-1)!.settle('HTTP 500'); // hook2's release fails
+    await engine.idle();
+    notifier.holdNext();
+    await engine.deleteRule('t', rule.id);
+    await flush();
+    const release = notifier.held.at(-1)!;
+    assert.equal(release.n.receiver.name, 'hook2');
+    await new Promise((r) => setTimeout(r, 10)); // hook's resolution arrives meanwhile
+    assert.equal(metric(engine, 'teleql_alerting_resolutions_owed'), 1, 'owed while on its way');
+    release.settle('HTTP 500');
+    await engine.idle();
+    assert.equal(metric(engine, 'teleql_alerting_resolutions_owed'), 1, 'owed after it failed');
+    for (let i = 0; i < 2; i++) {
+      clock.t += SEC;
+      await engine.tick();
+      await engine.idle();
+    }
+    const to = (name: string) => notifier.delivered.filter((n) => n.receiver.name === name).map(states);
+    assert.deepEqual(to('hook'), [['firing Dropped'], ['resolved Dropped']]);
+    assert.deepEqual(to('hook2'), [['firing Dropped'], ['resolved Dropped']]);
+    assert.equal(metric(engine, 'teleql_alerting_resolutions_owed'), 0);
+    assert.deepEqual(engine.instances('t'), []);
+  });
+
   test('a rule label with an empty value is no label, and removes a series label of that name (as Prometheus)', async () => {
     // D6: team="" was sent, so the webhook's fingerprint differed from Alertmanager's for the same alert.
     const { engine, notifier } = harness({ promql: noPromQl(() => [{ labels: { team: 'payments', job: 'api' }, value: 1 }]) });
