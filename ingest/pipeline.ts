@@ -3,6 +3,7 @@
 // in several pipelines is one instance feeding each signal's chain; processors and exporters get an
 // instance per signal, as in the Collector.
 import type { Logger } from 'pino';
+import { throttledLog } from '../src/logger.ts';
 import type { Component, Consumer, Host, NextConsumers, Signal } from './component.ts';
 import { SignalNotSupportedError } from './component.ts';
 import { fanout } from './helpers/fanout.ts';
@@ -171,16 +172,14 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
  * retry stored the batch again: QA round 29).
  */
 function acceptedThenTapped<S extends Signal>(next: Consumer<S>, tap: Consumer<S>, logger: Logger): Consumer<S> {
-  let warnedAt = 0;
+  const errorOnce = throttledLog(60_000);
   return {
     async consume(items) {
       await next.consume(items);
       try {
         await tap.consume(items);
       } catch (err) {
-        if (Date.now() - warnedAt < 60_000) return;
-        warnedAt = Date.now();
-        logger.error({ err, items: items.length }, 'live tails did not get an accepted batch (logged at most once a minute)');
+        errorOnce(() => logger.error({ err, items: items.length }, 'live tails did not get an accepted batch (logged at most once a minute)'));
       }
     },
   };

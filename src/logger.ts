@@ -18,3 +18,23 @@ export function componentLogger(root: Logger, component: string): Logger {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/**
+ * One log line at most every `everyMs` for what can happen many times a second (refused
+ * connections, failed publishes), so a flood cannot flood the log: each call counts an occurrence
+ * and, once the interval since the last line has passed, calls `write` with how many occurrences the
+ * line stands for.
+ */
+export function throttledLog(everyMs: number): (write: (occurrences: number) => void) => void {
+  let lastAt = -Infinity;
+  let occurrences = 0;
+  return (write) => {
+    occurrences++;
+    const now = performance.now();
+    if (now - lastAt < everyMs) return;
+    lastAt = now;
+    const n = occurrences;
+    occurrences = 0;
+    write(n);
+  };
+}

@@ -10,6 +10,7 @@ import { parseArgs, styleText } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { unitDurationNs } from '../model/duration.ts';
+import { endpointWithoutCredentials } from '../backends/status.ts';
 import { formatTimestamp, parseTimestamp } from '../../resolvers/time.ts';
 
 export const TAIL_USAGE = `usage: teleql tail [spans] [logs] [options]
@@ -214,15 +215,7 @@ function parse(args: string[], env: NodeJS.ProcessEnv, now: () => number): Parse
 
   let since: string | undefined;
   if (values.since !== undefined) since = sinceTime(values.since, now);
-  return { url, shownUrl: withoutCredentials(url), headers, ...(ca && { ca }), tenant: values.tenant, json: values.json, since, noReconnect: values['no-reconnect'], spans, logs };
-}
-
-function withoutCredentials(url: string): string {
-  const u = new URL(url);
-  if (!u.username && !u.password) return url;
-  u.username = '';
-  u.password = '';
-  return u.toString();
+  return { url, shownUrl: endpointWithoutCredentials(url), headers, ...(ca && { ca }), tenant: values.tenant, json: values.json, since, noReconnect: values['no-reconnect'], spans, logs };
 }
 
 /** Node's own header check, as a boolean. */

@@ -6,6 +6,7 @@ import type { Server, ServerOptions } from 'node:http';
 import type { Server as NetServer, Socket } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
+import { throttledLog } from '../logger.ts';
 import { defaultConnectionLimits, type ConnectionLimits } from '../config/security.ts';
 import type { MetricSample } from './metrics.ts';
 
@@ -76,8 +77,7 @@ export function createConnectionCaps(limits: ConnectionLimits, logger: Logger): 
       listeners.push(entry);
       // A stopped listener leaves /metrics (a receiver restarted under the same name would show twice).
       server.once('close', () => listeners.splice(listeners.indexOf(entry) >>> 0, 1));
-      let lastLogAt = -Infinity;
-      let unlogged = 0;
+      const warnRefused = throttledLog(REFUSAL_LOG_EVERY_MS);
       const refuse = (socket: Socket, limit: 'maxPerListener' | 'maxPerAddress', value: number, address: string) => {
         refused[limit]++;
         const text = `${limit === 'maxPerAddress' ? `${address} has` : 'this listener has'} ${value} connections open (limits.connections.${limit} = ${value})\n`;
@@ -87,13 +87,7 @@ export function createConnectionCaps(limits: ConnectionLimits, logger: Logger): 
           socket.end(`HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
           socket.destroySoon();
         }
-        unlogged++;
-        const now = performance.now();
-        if (now - lastLogAt >= REFUSAL_LOG_EVERY_MS) {
-          logger.warn({ listener, limit: `limits.connections.${limit}`, value, address, refusedSinceLastWarning: unlogged }, 'connection refused: too many open');
-          lastLogAt = now;
-          unlogged = 0;
-        }
+        warnRefused((n) => logger.warn({ listener, limit: `limits.connections.${limit}`, value, address, refusedSinceLastWarning: n }, 'connection refused: too many open'));
       };
       // Before node's own listener, which would start reading the request (HTTP) or the handshake (TLS).
       server.prependListener('connection', (socket: Socket) => {

@@ -6,6 +6,7 @@ import type { ServerOptions } from 'node:https';
 import { createSecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { throttledLog } from '../logger.ts';
 import type { ConnectionLimits, TlsConfig } from '../config/security.ts';
 import { SettingError } from '../config/merge.ts';
 import { fileStamp, readSettingFile } from '../config/setting-values.ts';
@@ -154,8 +155,7 @@ export function listenerTls(cfg: TlsConfig, logger: Logger): ListenerTls | undef
   // Mutual TLS on OTLP/HTTP is enforced here rather than by node (rejectUnauthorized), which closes a
   // refused client's socket without an event: the operator would never learn why a collector cannot deliver.
   const refusedClientCerts = new Map<string, number>();
-  let lastRefusalLogAt = -Infinity;
-  let unloggedRefusals = 0;
+  const warnRefused = throttledLog(REFUSAL_LOG_EVERY_MS);
   const refuseUnverifiedClient = (socket: TLSSocket) => {
     const peer = socket.getPeerCertificate() ?? {};
     const certified = Object.keys(peer).length > 0;
@@ -164,13 +164,10 @@ export function listenerTls(cfg: TlsConfig, logger: Logger): ListenerTls | undef
     socket.destroy(); // before node's HTTP listener reads a byte (prepended)
     const reason = certified ? String(socket.authorizationError) : 'NO_CLIENT_CERTIFICATE';
     refusedClientCerts.set(reason, (refusedClientCerts.get(reason) ?? 0) + 1);
-    unloggedRefusals++;
     // A warning: a collector that cannot deliver needs the operator. At most one per interval, the count in each (a scanner cannot flood the log).
-    const now = performance.now();
-    if (now - lastRefusalLogAt < REFUSAL_LOG_EVERY_MS) return;
-    logger.warn({ address: socket.remoteAddress, reason, subject: peer.subject?.CN, issuer: peer.issuer?.CN, refusedSinceLastWarning: unloggedRefusals }, 'client certificate refused (mutual TLS, tls.clientCaFile)');
-    lastRefusalLogAt = now;
-    unloggedRefusals = 0;
+    warnRefused((n) =>
+      logger.warn({ address: socket.remoteAddress, reason, subject: peer.subject?.CN, issuer: peer.issuer?.CN, refusedSinceLastWarning: n }, 'client certificate refused (mutual TLS, tls.clientCaFile)'),
+    );
   };
 
   const fingerprint = (cert: Buffer) => createHash('sha256').update(cert).digest('hex').slice(0, 16);

@@ -31,6 +31,7 @@ import { randomUUID } from 'node:crypto';
 import { deserialize, serialize } from 'node:v8';
 import { logConnectionErrors, Redis, reconnectDelayMs, redisUrlForDisplay } from '../startup/ioredis.ts';
 import type { Logger } from 'pino';
+import { throttledLog } from '../logger.ts';
 import type { TailTopic, TailTopics } from './topics.ts';
 import { TAIL_TOPICS } from './topics.ts';
 import { createInMemoryTransport, type TailTransport } from './transport.ts';
@@ -147,12 +148,10 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
   /** Set once a failed SUBSCRIBE was logged; cleared when one succeeds. */
   let subscribeWarned = false;
   /** At most one warning a minute about records not sent (each failure is counted). */
-  let publishWarnedAt = 0;
+  const warnNotSent = throttledLog(60_000);
   const publishFailed = (count: number, why: string) => {
     stats.publishErrors += count;
-    if (Date.now() - publishWarnedAt < 60_000) return;
-    publishWarnedAt = Date.now();
-    log.warn({ err: why }, 'live-tail records not sent to other replicas (teleql_tail_redis_publish_errors_total counts them)');
+    warnNotSent(() => log.warn({ err: why }, 'live-tail records not sent to other replicas (teleql_tail_redis_publish_errors_total counts them)'));
   };
 
   const announce = (hello = false) => {
