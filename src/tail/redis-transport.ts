@@ -136,7 +136,7 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
   /** Channels this replica's SUBSCRIBE is confirmed for and that still have listeners here. */
   const subscribed = new Set<string>();
   /** Channels with listeners here whose SUBSCRIBE failed (Redis was away): tried again at each heartbeat and reconnect. */
-  const unsubscribed = new Set<string>();
+  const unsubscribed = new Map<string, { tenant: string; topic: TailTopic }>();
   /** Other replicas: the channels each listens to, and when that expires. */
   const remote = new Map<string, { channels: Set<string>; expires: number }>();
   let timer: NodeJS.Timeout | undefined;
@@ -186,14 +186,12 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
         // opened while Redis was away would never hear other replicas again.
         if (!subscribeWarned) log.warn({ err: (err as Error).message, channel }, 'redis subscribe failed; trying again at each heartbeat until Redis answers');
         subscribeWarned = true;
-        unsubscribed.add(channel);
+        unsubscribed.set(channel, { tenant, topic });
       },
     );
   };
   const retrySubscribes = () => {
-    for (const channel of [...unsubscribed]) {
-      for (const [p, topic] of topicPrefix) if (channel.startsWith(p)) subscribe(channel.slice(p.length), topic);
-    }
+    for (const { tenant, topic } of [...unsubscribed.values()]) subscribe(tenant, topic);
   };
 
   // Set while the subscriber connection is lost after start(): when it went.
