@@ -1,6 +1,6 @@
 // `teleql tail`: subscribes to a gateway over graphql-ws and prints spans and/or log records as
-// they arrive, one line each: coloured for people (no colour when stdout is not a terminal or
-// NO_COLOR is set), or one JSON object per line with --json. Filters are flags; the gateway
+// they arrive, one line each: coloured for people (no colour when stdout is not a terminal,
+// NO_COLOR is set or TERM is dumb), or one JSON object per line with --json. Filters are flags; the gateway
 // checks them (a bad one ends the command with the gateway's error code). A connection dropped
 // after it was up (a gateway restart) is opened again until Ctrl-C, unless --no-reconnect.
 // Telemetry is untrusted text: a line shows its control characters escaped, never raw.
@@ -262,7 +262,8 @@ function gatewayError(error: unknown): string {
 }
 
 export function painter(io: Pick<TailIo, 'stdout' | 'env'>): (style: Style, text: string) => string {
-  const colour = io.stdout.isTTY === true && !io.env.NO_COLOR;
+  // TERM=dumb: a terminal that shows escape sequences as text (Emacs' shell, some CI consoles).
+  const colour = io.stdout.isTTY === true && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
   // We decide about colour for the stream we write to; styleText would look at process.stdout.
   return colour ? (style, text) => styleText(style, text, { validateStream: false }) : (_style, text) => text;
 }

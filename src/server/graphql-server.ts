@@ -138,6 +138,14 @@ function crossSiteContentType(req: IncomingMessage): string | undefined {
 type ClosableSocket = { close(code: number, reason: string): void; once(event: 'close', fn: () => void): unknown };
 
 /**
+ * A refusal's close reason: its GW_* code first, as HTTP refusals carry it, so a client can tell
+ * why without parsing prose; cut to WebSocket's 123-byte limit on close reasons.
+ */
+function closeReason(code: 'GW_UNAUTHENTICATED' | 'GW_FORBIDDEN' | 'GW_BAD_ARGUMENT', message: string): string {
+  return Buffer.from(`${code}: ${message}`).subarray(0, 123).toString().replace(/\uFFFD$/, '');
+}
+
+/**
  * A graphql-ws connection (or an SSE stream) lives as long as its client keeps it: its credential
  * (a JWT) is checked once, at connection_init (the request), so the socket is closed (4401; the
  * stream is cut) when that credential expires, and the client must connect again with a fresh one.
@@ -147,7 +155,7 @@ function closeWhenExpired(socket: ClosableSocket, validUntilMs: number): void {
   const arm = () => {
     const left = validUntilMs - Date.now();
     // setTimeout holds at most ~24.8 days: a longer-lived token re-arms.
-    timer = left <= 0 ? setTimeout(() => socket.close(4401, 'Unauthorized: the credential expired'), 0) : setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+    timer = left <= 0 ? setTimeout(() => socket.close(4401, closeReason('GW_UNAUTHENTICATED', 'the credential expired')), 0) : setTimeout(arm, Math.min(left, 2 ** 31 - 1));
   };
   arm();
   socket.once('close', () => clearTimeout(timer));
@@ -155,7 +163,7 @@ function closeWhenExpired(socket: ClosableSocket, validUntilMs: number): void {
 
 /** The same for a credential withdrawn while its socket is open (an API key removed by a reload). */
 function closeWhenRevoked(socket: ClosableSocket, revoked: AbortSignal): void {
-  const close = () => socket.close(4401, 'Unauthorized: the credential was revoked');
+  const close = () => socket.close(4401, closeReason('GW_UNAUTHENTICATED', 'the credential was revoked'));
   if (revoked.aborted) return close();
   revoked.addEventListener('abort', close, { once: true });
   socket.once('close', () => revoked.removeEventListener('abort', close));
@@ -518,10 +526,12 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
           if (principal.revoked) closeWhenRevoked(ctx.extra.socket, principal.revoked);
           return true;
         } catch (err) {
-          if (err instanceof AuthError && err.kind === 'unauthenticated') ctx.extra.socket.close(4401, 'Unauthorized');
-          else if (err instanceof InvalidTenantError) ctx.extra.socket.close(4400, err.message.slice(0, 120));
-          else if (!(err instanceof AuthError)) throw err;
-          return false; // 4403 Forbidden, unless closed above
+          if (!(err instanceof AuthError) && !(err instanceof InvalidTenantError)) throw err;
+          // Closed here rather than by graphql-ws (4403 "Forbidden") so the reason carries the code.
+          if (err instanceof InvalidTenantError) ctx.extra.socket.close(4400, closeReason('GW_BAD_ARGUMENT', err.message));
+          else if (err.kind === 'unauthenticated') ctx.extra.socket.close(4401, closeReason('GW_UNAUTHENTICATED', err.publicMessage));
+          else ctx.extra.socket.close(4403, closeReason('GW_FORBIDDEN', err.publicMessage));
+          return false;
         }
       },
       onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttpExtension),

@@ -204,9 +204,11 @@ describe('auth: API keys and JWTs on every endpoint', () => {
     assert.deepEqual(await run({ Authorization: `Bearer ${KEYS.queryA}` }), { data: { trace: { spanCount: 2, services: ['ws-auth'] } } });
     assert.deepEqual(await run({ headers: { 'x-api-key': KEYS.queryA } }), { data: { trace: { spanCount: 2, services: ['ws-auth'] } } });
     assert.deepEqual(await run({ 'x-api-key': KEYS.queryB }), { data: { trace: null } }, 'tenant B does not see it');
-    await assert.rejects(run({}), (e: { code?: number }) => e.code === 4401);
-    await assert.rejects(run({ 'x-api-key': 'wrong' }), (e: { code?: number }) => e.code === 4401);
-    await assert.rejects(run({ 'x-api-key': KEYS.ingestA }), (e: { code?: number }) => e.code === 4403);
+    // The close reason starts with the GW_* code an HTTP refusal carries.
+    const closedWith = (code: number, reason: RegExp) => (e: { code?: number; reason?: string }) => e.code === code && reason.test(e.reason ?? '');
+    await assert.rejects(run({}), closedWith(4401, /^GW_UNAUTHENTICATED: missing or invalid credentials$/));
+    await assert.rejects(run({ 'x-api-key': 'wrong' }), closedWith(4401, /^GW_UNAUTHENTICATED: missing or invalid credentials$/));
+    await assert.rejects(run({ 'x-api-key': KEYS.ingestA }), closedWith(4403, /^GW_FORBIDDEN: .*query/));
   });
 
   test('mutations need the admin scope: a query key cannot change alert rules or silences (403)', async () => {
@@ -269,11 +271,12 @@ test('a graphql-ws connection closes (4401) when its JWT expires, open subscript
   try {
     const token = await jwt({ org: { id: 'tenant-a' }, scope: 'query' }, { exp: Math.floor(Date.now() / 1000) + 2 });
     const client = createClient({ url: gw.wsUrl, webSocketImpl: WebSocket, connectionParams: { Authorization: `Bearer ${token}` }, retryAttempts: 0 });
-    const closed = await new Promise<{ code?: number }>((resolve) => {
+    const closed = await new Promise<{ code?: number; reason?: string }>((resolve) => {
       client.subscribe({ query: 'subscription { tailLogs { dropped log { id } } }' }, { next: () => undefined, error: (e) => resolve(e as { code?: number }), complete: () => resolve({}) });
     });
     await client.dispose();
     assert.equal(closed.code, 4401);
+    assert.equal(closed.reason, 'GW_UNAUTHENTICATED: the credential expired');
   } finally {
     await gw.stop();
   }

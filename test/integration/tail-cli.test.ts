@@ -309,7 +309,7 @@ describe('teleql tail against a gateway with TLS and API keys', () => {
     running.push(noToken);
     assert.equal(await noToken.exit, 1);
     // The close reason is all the gateway says of a refused credential; the command says what to do.
-    assert.match(noToken.stderr(), /teleql tail: connection to wss:.* closed \(4401: Unauthorized\); set TELEQL_TOKEN \(or --header "Authorization: Bearer …"\) to an API key or JWT the gateway accepts\n$/);
+    assert.match(noToken.stderr(), /teleql tail: connection to wss:.* closed \(4401: GW_UNAUTHENTICATED: missing or invalid credentials\); set TELEQL_TOKEN \(or --header "Authorization: Bearer …"\) to an API key or JWT the gateway accepts\n$/);
 
     const missingCa = cli(['spans', '--ca', join(dir, 'nope.crt')], env);
     running.push(missingCa);

@@ -74,6 +74,9 @@ describe('teleql tail lines', () => {
       const withoutPaint = line.replace(/\u001b\[\d+m/g, ''); // eslint-disable-line no-control-regex
       assert.doesNotMatch(withoutPaint, /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/, JSON.stringify(line)); // eslint-disable-line no-control-regex
     }
+    // No colour for a terminal that cannot show it, or for a user who asked for none.
+    for (const env of [{ TERM: 'dumb' }, { NO_COLOR: '1' }]) assert.equal(spanLine(painter({ stdout: tty, env })), spanLine(plain), JSON.stringify(env));
+    assert.notEqual(spanLine(colour), spanLine(plain));
     // A body that is not a string (a map) is shown as JSON, itself escaped.
     assert.ok(formatLog({ ...log, bodyText: null, body: { k: 'a\u009bb' } }, plain).includes('{"k":"a\\x9bb"}'));
   });
