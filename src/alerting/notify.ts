@@ -6,6 +6,7 @@ import { valueText } from './rules.ts';
 import { alertmanagerFingerprint } from './silences.ts';
 import type { AlertInstance } from './types.ts';
 import { parseRetryAfter } from '../../ingest/exporters/helpers/settings.ts';
+import { withoutCredentials } from '../url-credentials.ts';
 
 export type ReceiverType = 'webhook' | 'slack' | 'alertmanager';
 
@@ -192,43 +193,6 @@ export function alertmanagerPayload(n: Notification, links: GatewayLinks, sentAt
     ...((a.state !== 'FIRING' || firingEndsAt !== null) && { endsAt: iso(a.state === 'FIRING' ? firingEndsAt : a.resolvedAt) }),
     generatorURL: generatorUrl(links, a),
   }));
-}
-
-// Query parameters whose values are secrets in receiver URLs (tokens, keys, signatures).
-const SECRET_PARAM = /^(?:.*token|.*secret|.*key|.*password|passwd|pass|pwd|sig|signature|auth|authorization|code|credentials?)$/i;
-
-/**
- * Text with every URL in it shown without credentials: the user info (`http://user:pass@host` →
- * `http://***@host`) and the values of query parameters named like secrets (`?token=***`).
- * Receivers are the operator's and shared by every tenant, while a delivery error shows in each
- * tenant's `lastNotificationError` and in the log.
- */
-export function withoutCredentials(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#"'<>]*@)?([^\s?#"'<>]*)(\?[^\s#"'<>]*)?/gi, (_m, scheme: string, userinfo: string | undefined, rest: string, query: string | undefined) => {
-    const q = query?.replace(/([?&])([^=&]*)=([^&]*)/g, (pair, sep: string, name: string) => (SECRET_PARAM.test(decodeURIComponentSafe(name)) ? `${sep}${name}=***` : pair));
-    return `${scheme}${userinfo ? '***@' : ''}${rest}${q ?? ''}`;
-  });
-}
-
-function decodeURIComponentSafe(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
-
-/**
- * A receiver URL's user info as HTTP Basic auth, as Alertmanager's HTTP client sends it: fetch
- * refuses a URL with credentials. Null when the URL has none.
- */
-export function basicAuthOf(url: string): { url: string; authorization: string } | null {
-  const u = new URL(url);
-  if (!u.username && !u.password) return null;
-  const authorization = `Basic ${Buffer.from(`${decodeURIComponentSafe(u.username)}:${decodeURIComponentSafe(u.password)}`).toString('base64')}`;
-  u.username = '';
-  u.password = '';
-  return { url: u.toString(), authorization };
 }
 
 /** fetch's "fetch failed" with what failed (`connect ECONNREFUSED 10.0.0.7:9093`) from its cause; URLs without credentials. */

@@ -1,6 +1,7 @@
 // What every backend reports about itself: the `backends` GraphQL query and the gateway's /metrics
 // read the same figures. Exporters report as WRITE backends, read stores as READ ones; the app
 // collects the reporters into one registry.
+import { endpointWithoutCredentials } from '../url-credentials.ts';
 
 export type BackendRole = 'WRITE' | 'READ';
 
@@ -37,23 +38,6 @@ export function isBackendReporter(v: unknown): v is BackendReporter {
 export interface BackendRegistry {
   add(reporter: BackendReporter): void;
   statuses(): BackendStatus[];
-}
-
-/**
- * An endpoint as it may be shown: a URL without its user and password (a configured
- * `http://user:pass@es:9200` must not reach the `backends` query or a log); anything else as is.
- */
-export function endpointWithoutCredentials(endpoint: string): string {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    return endpoint;
-  }
-  if (url.username === '' && url.password === '') return endpoint;
-  url.username = '';
-  url.password = '';
-  return url.toString();
 }
 
 export function createBackendRegistry(): BackendRegistry {

@@ -10,7 +10,7 @@ import { parseArgs, styleText } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { unitDurationNs } from '../model/duration.ts';
-import { endpointWithoutCredentials } from '../backends/status.ts';
+import { endpointWithoutCredentials } from '../url-credentials.ts';
 import { formatTimestamp, parseTimestamp } from '../../resolvers/time.ts';
 
 export const TAIL_USAGE = `usage: teleql tail [spans] [logs] [options]

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import { StoreError } from '../types.ts';
 import { causeChain, errorMessageOf, fromFetchFailure, fromStatus, internal, isJaegerErrorBody } from './errors.ts';
+import { basicAuthOf } from '../../url-credentials.ts';
 
 export interface JaegerClientOptions {
   baseUrl: string;
@@ -45,23 +46,18 @@ const routeOf = (path: string) => path.replace(/\/[0-9a-f]{32}$/, '/{traceId}');
 /** The base URL without credentials (fetch refuses them) and the Basic auth header they make. */
 function splitCredentials(baseUrl: string): { base: string; authorization?: string } {
   let url: URL;
+  let credentials: ReturnType<typeof basicAuthOf>;
   try {
     url = new URL(baseUrl);
+    credentials = basicAuthOf(baseUrl);
   } catch {
     throw internal('the Jaeger base URL is not a valid URL');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw internal('the Jaeger base URL must be http: or https:');
-  let authorization: string | undefined;
-  if (url.username || url.password) {
-    const user = decodeURIComponent(url.username);
-    const pass = decodeURIComponent(url.password);
-    authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
-    url.username = '';
-    url.password = '';
-  }
+  if (credentials) url = new URL(credentials.url);
   url.search = '';
   url.hash = '';
-  return { base: url.toString().replace(/\/+$/, ''), authorization };
+  return { base: url.toString().replace(/\/+$/, ''), authorization: credentials?.authorization };
 }
 
 /** The body as text, failing once more than `max` bytes have arrived. */
