@@ -28,9 +28,14 @@ export function windowArg(window: bigint | null | undefined, fallback = DEFAULT_
   return w;
 }
 
+/** The largest instant a Timestamp can hold (int64 ns, 2262-04-11T23:47:16.854775807Z), as resolvers/time.ts's MAX_NS. */
+const MAX_INSTANT_NS = 2n ** 63n - 1n;
+
+/** [start − window, end + window], clamped to the instants a Timestamp (and the stores) can hold. */
 function around(start: bigint, end: bigint, window: bigint): Required<TimeRange> {
   const from = start - window;
-  return { from: from > 0n ? from : 0n, to: end + window };
+  const to = end + window;
+  return { from: from > 0n ? from : 0n, to: to < MAX_INSTANT_NS ? to : MAX_INSTANT_NS };
 }
 
 function correlationStep(range: Required<TimeRange>, step: bigint | null | undefined): bigint {

@@ -29,7 +29,8 @@ function rateSeconds(range: { from: bigint; to: bigint }): number {
   return Math.max(Number(range.to - range.from) / 1e9, 1);
 }
 
-async function graphFor(ctx: GraphQLContext, field: string, range: { from: bigint; to: bigint }, services?: readonly string[]): Promise<ServiceGraphModel> {
+/** The service graph over `range` (edges touching `services` when given), noting its backend for `field`. */
+export async function graphFor(ctx: GraphQLContext, field: string, range: { from: bigint; to: bigint }, services?: readonly string[]): Promise<ServiceGraphModel> {
   const store = correlationStores(ctx.stores).serviceGraph;
   noteSource(ctx, field, store.backend);
   const graph = await callStore(() => store.serviceGraph(ctx.tenant, { range, ...(services && { services }) }));

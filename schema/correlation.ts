@@ -22,8 +22,8 @@ const CorrelationRef = builder.objectRef<CorrelationModel>('Correlation').implem
     traceId: t.exposeID('traceId', { description: 'The trace correlated: given, or the span’s or the log’s.' }),
     spanId: t.id({ nullable: true, description: 'The span correlated from (given, or the log’s span).', resolve: (c) => c.spanId }),
     logId: t.id({ nullable: true, description: 'The log correlated from; null when correlating from a trace or span ID.', resolve: (c) => c.logId }),
-    from: t.field({ type: 'Timestamp', nullable: true, description: 'Trace start − window; null when the trace is unknown.', resolve: async (c, _, ctx) => (await correlationRange(ctx, c))?.from ?? null }),
-    to: t.field({ type: 'Timestamp', nullable: true, description: 'Trace end + window.', resolve: async (c, _, ctx) => (await correlationRange(ctx, c))?.to ?? null }),
+    from: t.field({ type: 'Timestamp', nullable: true, description: 'Trace start − window (at least 1970-01-01T00:00:00Z); null when the trace is unknown.', resolve: async (c, _, ctx) => (await correlationRange(ctx, c))?.from ?? null }),
+    to: t.field({ type: 'Timestamp', nullable: true, description: 'Trace end + window (at most 2262-04-11T23:47:16.854775807Z, the latest Timestamp).', resolve: async (c, _, ctx) => (await correlationRange(ctx, c))?.to ?? null }),
     trace: t.field({ type: 'Trace', nullable: true, resolve: (c, _, ctx) => correlationTrace(ctx, c) }),
     logs: t.field({
       type: ['LogRecord'],

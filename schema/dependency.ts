@@ -5,7 +5,7 @@ import { builder } from './builder.ts';
 const DependencyRef = builder.objectRef<DependencyLink>('ServiceDependency');
 
 DependencyRef.implement({
-  description: 'Calls from one service to another in a time range (a span of `child` whose parent span is in `parent`).',
+  description: 'Calls from one service to another in a time range (a span of `child` in the range whose parent span is in `parent`).',
   fields: (t) => ({
     parent: t.exposeString('parent'),
     child: t.exposeString('child'),
@@ -17,7 +17,9 @@ builder.queryFields((t) => ({
   serviceDependencies: t.field({
     nullable: true,
     type: [DependencyRef],
-    description: 'The service graph. Jaeger answers it from its own dependency data; other stores compute it from spans. Default range: the last 24 h.',
+    description:
+      'The service graph. Jaeger answers it from its own dependency data; with traces in DuckDB these are the edges of serviceGraph over the same range. ' +
+      'Default range: the last 24 h.',
     args: { from: t.arg({ type: 'Timestamp' }), to: t.arg({ type: 'Timestamp' }), service: t.arg.string({ description: 'Only links to or from this service.' }) },
     resolve: (_, args, ctx) => serviceDependencies(ctx, args),
   }),

@@ -30,7 +30,7 @@ export const ServiceGraphEdgeRef = builder.objectRef<ServiceEdgeStats>('ServiceG
     target: t.exposeString('target', { description: 'The called service (the child span’s).' }),
     mainStat: t.string({ description: 'e.g. "12 calls".', resolve: edgeStats.mainStat }),
     secondaryStat: t.string({ description: 'e.g. "1 errors, p95 40.2 ms".', resolve: edgeStats.secondaryStat }),
-    callCount: t.int({ description: 'Child spans in `target` whose parent span is in `source`, in the range.', resolve: (e) => e.calls }),
+    callCount: t.int({ description: 'Child spans in `target` whose parent span is in `source`, in the range (the parent may have started before it).', resolve: (e) => e.calls }),
     errorCount: t.int({ description: 'Calls whose child span has status ERROR.', resolve: (e) => e.errors }),
     p95Ms: t.float({ description: 'p95 of the child spans’ durations.', resolve: edgeStats.p95Ms }),
   }),
@@ -52,7 +52,8 @@ builder.queryFields((t) => ({
     type: ServiceGraphRef,
     nullable: true,
     description:
-      'Services and the calls between them in [from, to]. With services: only edges touching them, and the nodes of those edges. ' +
+      'Services and the calls between them in [from, to]. Nodes: every service with a span in the range and both ends of every edge ' +
+      '(a caller whose span started before the range is a node with no requests). With services: only edges touching them, and the nodes of those edges. ' +
       'null (with an error naming the backend) when the backend fails.',
     args: {
       from: t.arg({ type: 'Timestamp', required: true }),

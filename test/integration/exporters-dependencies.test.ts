@@ -1,5 +1,5 @@
 // serviceDependencies: from Jaeger's classic /api/dependencies (served from the real document in
-// shared/fixtures), and computed from spans when traces are read from DuckDB.
+// shared/fixtures), and the service graph's edges when traces are read from DuckDB.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startFixtureServer, type FixtureServer } from '../helpers/fixture-server.ts';
@@ -7,7 +7,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { gql, gqlData } from '../helpers/graphql-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { encodeRequest } from '../../src/otlp/encode.ts';
-import { resource, span, spanId, traceId, MS } from '../helpers/telemetry-builders.ts';
+import { resource, span, spanId, traceId, MS, SEC, T0 } from '../helpers/telemetry-builders.ts';
 import { createJaegerTraceStore } from '../../src/stores/jaeger/index.ts';
 import { silentLogger } from '../../src/logger.ts';
 
@@ -98,5 +98,32 @@ describe('serviceDependencies computed from DuckDB spans', () => {
     ]);
     const onlyDb = await gqlData<Links>(gw.graphqlUrl, QUERY, { service: 'db' });
     assert.deepEqual(onlyDb.serviceDependencies, [{ parent: 'api', child: 'db', callCount: 1 }]);
+  });
+
+  test('a caller whose span started before the range and came in another request is a call, in serviceDependencies as in serviceGraph', async () => {
+    // gw's span (T0 − 10 s … T0 + 30 s) is exported when it ends, after api's (T0 + 5 s … T0 + 6 s):
+    // two OTLP requests, two batches. The range starts at T0 (long before the other test's last 24 h).
+    const trace = traceId(20);
+    const child = span({ resource: resource('api'), traceId: trace, spanId: spanId(22), parentSpanId: spanId(21), startTimeUnixNano: T0 + 5n * SEC, endTimeUnixNano: T0 + 6n * SEC });
+    const parent = span({ resource: resource('gw'), traceId: trace, spanId: spanId(21), startTimeUnixNano: T0 - 10n * SEC, endTimeUnixNano: T0 + 30n * SEC });
+    for (const s of [child, parent]) {
+      const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: Buffer.from(encodeRequest('traces', [s])) });
+      assert.equal(res.status, 200);
+      await waitFor(
+        () => gqlData<{ span: unknown }>(gw.graphqlUrl, `query($t: ID!, $s: ID!) { span(traceId: $t, spanId: $s) { spanId } }`, { t: trace, s: s.spanId }),
+        (d) => d.span !== null,
+        `span ${s.spanId} stored`,
+      );
+    }
+    const both = await gqlData<Links & { serviceGraph: { edges: { source: string; target: string; callCount: number }[] } }>(
+      gw.graphqlUrl,
+      `query($from: Timestamp!, $to: Timestamp!) {
+        serviceDependencies(from: $from, to: $to) { parent child callCount }
+        serviceGraph(from: $from, to: $to) { edges { source target callCount } }
+      }`,
+      { from: String(T0), to: String(T0 + 60n * SEC) },
+    );
+    assert.deepEqual(both.serviceGraph.edges, [{ source: 'gw', target: 'api', callCount: 1 }]);
+    assert.deepEqual(both.serviceDependencies, [{ parent: 'gw', child: 'api', callCount: 1 }]);
   });
 });

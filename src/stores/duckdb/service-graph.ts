@@ -1,8 +1,9 @@
 // The service graph from the spans table: an edge for every parent → child span pair whose
 // services differ (a self-join on parent_span_id within the trace), a node for every service with
-// its entry-span RED figures. Tenant-scoped like every query.
+// a span in the range (its entry-span RED figures) or at either end of an edge. Tenant-scoped like
+// every query.
 import { StatusCode } from '../../model/telemetry.ts';
-import type { ServiceGraph, ServiceGraphStore } from '../correlation-types.ts';
+import type { ServiceGraph, ServiceGraphStore, ServiceNodeStats } from '../correlation-types.ts';
 import type { Db } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
 import { params } from './filter-sql.ts';
@@ -24,6 +25,8 @@ export function createServiceGraphStore(db: Db): ServiceGraphStore {
       // A call's parent may have started before the range (a long job, a stream): the calls whose
       // parent is not among the range's spans are looked up in their traces only, from the earliest
       // start trace_ranges holds for them, so the scan of spans skips row groups as trace-by-id does.
+      // trace_ranges has a row per trace per batch: a parent written in its own batch has a row that
+      // ends before the range, so any row starting before it counts, not only one spanning `from`.
       const calls = `calls AS MATERIALIZED (
           SELECT child.trace_id, child.parent_span_id, child.service, child.status_code, child.duration_ns, par.service AS parent_service
           FROM win child LEFT JOIN win par ON child.trace_id = par.trace_id AND child.parent_span_id = par.span_id
@@ -31,7 +34,7 @@ export function createServiceGraphStore(db: Db): ServiceGraphStore {
         unmatched AS (SELECT DISTINCT trace_id FROM calls WHERE parent_service IS NULL),
         earlier AS (
           SELECT min(min_start_ns) AS lo FROM trace_ranges
-          WHERE tenant = $1 AND max_start_ns >= $2 AND min_start_ns < $2 AND trace_id IN (SELECT trace_id FROM unmatched)),
+          WHERE tenant = $1 AND min_start_ns < $2 AND trace_id IN (SELECT trace_id FROM unmatched)),
         before AS (
           SELECT trace_id, span_id, coalesce(service_name, '') AS service FROM spans, earlier
           WHERE tenant = $1 AND start_ns >= earlier.lo AND start_ns < $2 AND trace_id IN (SELECT trace_id FROM unmatched)),
@@ -68,17 +71,20 @@ export function createServiceGraphStore(db: Db): ServiceGraphStore {
         errors: Number(r.errors),
         p95Nano: Number(r.p95),
       }));
+      const nodes = new Map<string, ServiceNodeStats>();
+      for (const r of nodeRows) {
+        const service = r.service as string;
+        nodes.set(service, { service, requests: Number(r.requests), errors: Number(r.errors), p95Nano: r.p95 == null ? null : Number(r.p95) });
+      }
+      // Every edge's ends are nodes: a caller whose span started before the range had no span in it,
+      // so no request in it either (zeros, p95 null).
+      for (const service of edges.flatMap((e) => [e.source, e.target])) {
+        if (!nodes.has(service)) nodes.set(service, { service, requests: 0, errors: 0, p95Nano: null });
+      }
       // With a service restriction: those services and their neighbours.
       const wanted = only ? new Set([...q.services!, ...edges.flatMap((e) => [e.source, e.target])]) : null;
-      const nodes = nodeRows
-        .filter((r) => !wanted || wanted.has(r.service as string))
-        .map((r) => ({
-          service: r.service as string,
-          requests: Number(r.requests),
-          errors: Number(r.errors),
-          p95Nano: r.p95 == null ? null : Number(r.p95),
-        }));
-      return { range: q.range, nodes, edges };
+      const kept = [...nodes.values()].filter((n) => !wanted || wanted.has(n.service)).sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
+      return { range: q.range, nodes: kept, edges };
     },
   };
 }
