@@ -21,7 +21,8 @@ builder.queryFields((t) => ({
   traces: t.field({
     nullable: true,
     type: ['TraceSummary'],
-    description: 'Traces with at least one span matching the filter, newest first.',
+    description:
+      'Traces with at least one span matching the filter, newest first: by the start of the whole trace (startTime, its earliest span, which may be before `from`), ties by traceId, so a smaller limit gives the first traces of a larger one.',
     args: {
       filter: t.arg({ type: 'TelemetryFilter' }),
       limit: t.arg.int({ defaultValue: 20, description: '1–1000.' }),

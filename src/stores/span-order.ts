@@ -11,10 +11,21 @@ export function byStartThenSpanId(a: SpanRecord, b: SpanRecord): number {
 /**
  * Of two copies of one span (a span stored twice: an export retried after a timeout, since OTLP
  * delivery is at least once), the one every view shows: the one that ends later (a resend with
- * more to say), else `b`. Stores read rows in no set order, so the rule must not depend on it.
+ * more to say); on equal ends, the greater status code (ERROR over OK over UNSET), then the later
+ * start, then the greater name, then the greater parent span ID (strings bytewise in UTF-8, as DuckDB
+ * compares VARCHAR). Stores read rows in no set order, so the rule must not depend on it; the DuckDB
+ * store says the same in SQL (trace-store.ts, PREFERENCE). Copies equal in all of these can still
+ * differ in attributes, events, links or resource: which of those shows is not fixed.
  */
 export function preferredCopy(a: SpanRecord, b: SpanRecord): SpanRecord {
-  return a.endTimeUnixNano > b.endTimeUnixNano ? a : b;
+  return comparePreference(a, b) >= 0 ? a : b;
+}
+
+function comparePreference(a: SpanRecord, b: SpanRecord): number {
+  if (a.endTimeUnixNano !== b.endTimeUnixNano) return a.endTimeUnixNano > b.endTimeUnixNano ? 1 : -1;
+  if (a.status.code !== b.status.code) return a.status.code > b.status.code ? 1 : -1;
+  if (a.startTimeUnixNano !== b.startTimeUnixNano) return a.startTimeUnixNano > b.startTimeUnixNano ? 1 : -1;
+  return Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)) || Buffer.compare(Buffer.from(a.parentSpanId), Buffer.from(b.parentSpanId));
 }
 
 /** One span per span ID (preferredCopy), in start order, as Tempo combines a trace's copies. */

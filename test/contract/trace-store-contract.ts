@@ -225,6 +225,130 @@ export function traceStoreContract(backend: string, open: StoreFactory): void {
       }
     });
 
+    it('searchTraces picks the newest traces by their start, the order it lists them in: each limit is a prefix of the next', async () => {
+      // A matches only by a child that started last; B's match is a child too; C has a stale copy
+      // (ends earlier, so not the copy shown) that starts before every other span of C.
+      const t = freshTenant('trace-order');
+      const [a, b, c] = [traceId(0x7201), traceId(0x7202), traceId(0x7203)];
+      const web = resource('web');
+      const db = resource('db');
+      const cOp = span({ tenant: t, traceId: c, spanId: spanId(5), name: 'C-op', resource: db, startTimeUnixNano: T0 + 60n * SEC, endTimeUnixNano: T0 + 61n * SEC });
+      await store.writer.writeSpans([
+        span({ tenant: t, traceId: a, spanId: spanId(1), name: 'A-root', resource: web, startTimeUnixNano: T0, endTimeUnixNano: T0 + 101n * SEC }),
+        span({ tenant: t, traceId: b, spanId: spanId(3), name: 'B-root', resource: web, startTimeUnixNano: T0 + 50n * SEC, endTimeUnixNano: T0 + 52n * SEC }),
+        { ...cOp, name: 'C-stale', startTimeUnixNano: T0 + 40n * SEC, endTimeUnixNano: T0 + 60n * SEC + 500n * MS },
+      ]);
+      // Later batches: the trace_ranges of A and C get a second row each.
+      await store.writer.writeSpans([
+        span({ tenant: t, traceId: a, spanId: spanId(2), parentSpanId: spanId(1), name: 'A-db', resource: db, startTimeUnixNano: T0 + 100n * SEC, endTimeUnixNano: T0 + 100n * SEC }),
+        span({ tenant: t, traceId: b, spanId: spanId(4), parentSpanId: spanId(3), name: 'B-db', resource: db, startTimeUnixNano: T0 + 51n * SEC, endTimeUnixNano: T0 + 51n * SEC }),
+      ]);
+      await store.writer.writeSpans([cOp]);
+      const expected = [
+        [c, 'C-op', T0 + 60n * SEC],
+        [b, 'B-root', T0 + 50n * SEC],
+        [a, 'A-root', T0],
+      ];
+      for (const filter of [{ service: ['db'] }, { service: ['db'], timeRange: { from: T0 + 10n * SEC, to: T0 + 200n * SEC } }] satisfies TelemetryFilter[]) {
+        for (const limit of [1, 2, 3, 4]) {
+          const found = await store.traces.searchTraces(t, filter, limit);
+          assert.deepEqual(found.map((x) => [x.traceId, x.rootSpanName, x.startTimeUnixNano]), expected.slice(0, limit), `${JSON.stringify(filter.timeRange ?? {}, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}, limit ${limit}`);
+        }
+      }
+    });
+
+    it('searchTraces keeps the newest traces when many older ones match, and when a trace that started long before is still running', async () => {
+      const t = freshTenant('trace-order-many');
+      // 40 one-span traces 1 s apart, then a long trace whose root started before all of them and
+      // whose child started after them.
+      const short = Array.from({ length: 40 }, (_, i) =>
+        span({ tenant: t, traceId: traceId(0x7300 + i), spanId: spanId(0x7300 + i), name: `short-${i}`, startTimeUnixNano: T0 + BigInt(i) * SEC, endTimeUnixNano: T0 + BigInt(i) * SEC + MS }),
+      );
+      const long = traceId(0x73ff);
+      await store.writer.writeSpans(short.slice(0, 20));
+      await store.writer.writeSpans([span({ tenant: t, traceId: long, spanId: spanId(0x7401), name: 'long-root', startTimeUnixNano: T0 - SEC, endTimeUnixNano: T0 + 100n * SEC })]);
+      await store.writer.writeSpans(short.slice(20));
+      await store.writer.writeSpans([span({ tenant: t, traceId: long, spanId: spanId(0x7402), parentSpanId: spanId(0x7401), name: 'long-child', startTimeUnixNano: T0 + 99n * SEC, endTimeUnixNano: T0 + 99n * SEC })]);
+      const all = (await store.traces.searchTraces(t, {}, 100)).map((x) => x.rootSpanName);
+      assert.deepEqual(all, [...short.map((x) => x.name).reverse(), 'long-root']);
+      for (const limit of [1, 5, 39, 40, 41]) assert.deepEqual((await store.traces.searchTraces(t, {}, limit)).map((x) => x.rootSpanName), all.slice(0, limit), `limit ${limit}`);
+    });
+
+    it("a trace summary reads each span's preferred copy, as its Trace does: not the copy that ends earlier", async () => {
+      const t = freshTenant('summary-copies');
+      const [failedThenOk, restarted] = [traceId(0x7501), traceId(0x7502)];
+      // Failed, then resent ending later as OK; and a resend that starts 5 ms earlier but ends earlier.
+      const f1 = span({ tenant: t, traceId: failedThenOk, spanId: spanId(1), name: 'op', startTimeUnixNano: T0, endTimeUnixNano: T0 + 100n * MS, status: { code: StatusCode.ERROR, message: 'x' } });
+      const f2 = span({ tenant: t, traceId: restarted, spanId: spanId(2), name: 'first-copy', startTimeUnixNano: T0 + SEC, endTimeUnixNano: T0 + SEC + 100n * MS });
+      await store.writer.writeSpans([f1, f2]);
+      await store.writer.writeSpans([
+        { ...f1, endTimeUnixNano: T0 + 200n * MS, status: { code: StatusCode.OK, message: '' } },
+        { ...f2, name: 'resend', startTimeUnixNano: T0 + SEC - 5n * MS, endTimeUnixNano: T0 + SEC + 90n * MS },
+      ]);
+      const summaries = await store.traces.searchTraces(t, {}, 10);
+      assert.deepEqual(
+        summaries.map((x) => [x.traceId, x.rootSpanName, x.startTimeUnixNano, x.durationNano, x.spanCount, x.errorCount]),
+        [
+          [restarted, 'first-copy', T0 + SEC, 100n * MS, 1, 0],
+          [failedThenOk, 'op', T0, 200n * MS, 1, 0],
+        ],
+      );
+      const [a, b] = await store.traces.getTraces(t, [restarted, failedThenOk]);
+      assert.deepEqual([a!.map((x) => x.name), b!.map((x) => x.status.code)], [['first-copy'], [StatusCode.OK]]);
+      // Neither trace has an ERROR span, nor a span named 'resend': their stale copies match no trace
+      // search (`spans` pages still list them: docs/known-gaps.md).
+      assert.deepEqual(await store.traces.searchTraces(t, { status: ['ERROR'] }, 10), []);
+      assert.deepEqual(await store.traces.searchTraces(t, { name: ['resend'] }, 1), []);
+    });
+
+    it('a stale copy that alone matched among the newest traces does not hide an older match', async () => {
+      const t = freshTenant('stale-newest');
+      const [stale, older] = [traceId(0x7601), traceId(0x7602)];
+      const s = span({ tenant: t, traceId: stale, spanId: spanId(1), name: 'op', startTimeUnixNano: T0 + 10n * SEC, endTimeUnixNano: T0 + 10n * SEC + MS, status: { code: StatusCode.ERROR, message: '' } });
+      await store.writer.writeSpans([
+        s,
+        span({ tenant: t, traceId: older, spanId: spanId(2), name: 'failed', startTimeUnixNano: T0, endTimeUnixNano: T0 + MS, status: { code: StatusCode.ERROR, message: '' } }),
+      ]);
+      await store.writer.writeSpans([{ ...s, endTimeUnixNano: T0 + 10n * SEC + 2n * MS, status: { code: StatusCode.OK, message: '' } }]);
+      assert.deepEqual((await store.traces.searchTraces(t, { status: ['ERROR'] }, 1)).map((x) => x.rootSpanName), ['failed']);
+    });
+
+    it('of two copies that end together, every read shows the same one whichever was stored first', async () => {
+      const id = traceId(0x7701);
+      // Equal ends; the ERROR copy wins over the others (status before start, name and parent).
+      const copies = (t: string) => {
+        const base = span({ tenant: t, traceId: id, spanId: spanId(1), name: 'op', startTimeUnixNano: T0, endTimeUnixNano: T0 + 10n * MS });
+        return [
+          { ...base, status: { code: StatusCode.ERROR, message: 'failed' } },
+          { ...base, name: 'op-renamed' },
+          { ...base, parentSpanId: spanId(9) },
+          base,
+        ];
+      };
+      // Equal ends and statuses: the later start wins.
+      const starts = (t: string) => {
+        const base = span({ tenant: t, traceId: traceId(0x7702), spanId: spanId(2), name: 'early', startTimeUnixNano: T0, endTimeUnixNano: T0 + 10n * MS });
+        return [{ ...base, name: 'late', startTimeUnixNano: T0 + MS }, base];
+      };
+      for (const order of [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2]]) {
+        const t = freshTenant('ties');
+        const [all, two] = [copies(t), starts(t)];
+        for (const i of order) await store.writer.writeSpans([all[i]!, two[i % 2]!]);
+        const [trace, other] = await store.traces.getTraces(t, [id, traceId(0x7702)]);
+        const [bySpanId] = await store.traces.getSpans(t, [{ traceId: id, spanId: spanId(1) }]);
+        const page = (await store.traces.searchSpans(t, { traceId: [id] }, { first: 10 })).items.map((i) => i.node);
+        assert.deepEqual([trace!.length, page.length], [1, 1]);
+        for (const x of [trace![0]!, bySpanId!, page[0]!]) assert.deepEqual(x, all[0], `stored in order ${order.join()}`);
+        assert.deepEqual(other, [two[0]], `stored in order ${order.join()}`);
+        const summaries = await store.traces.searchTraces(t, {}, 10);
+        assert.deepEqual(
+          summaries.map((x) => [x.rootSpanName, x.errorCount, x.startTimeUnixNano, x.durationNano]),
+          [['late', 0, T0 + MS, 9n * MS], ['op', 1, T0, 10n * MS]],
+          `stored in order ${order.join()}`,
+        );
+      }
+    });
+
     it("a summary's root follows Trace.rootSpan's rule, and a span ending before it starts makes no trace negative", async () => {
       const t = freshTenant('roots');
       const orphans = traceId(0x7001);

@@ -72,36 +72,76 @@ function whereTime(column: string, range: TimeRange | undefined, p: Params): str
   return timeRangeSql(column, range, p) || 'TRUE';
 }
 
-export function createTraceStore(db: Db, parts: Parts): TraceStore {
-  async function summaries(tenant: string, ids: string[]): Promise<TraceSummary[]> {
-    const p = params([tenant]);
-    const columns = 'tenant, trace_id, span_id, parent_span_id, service_name, name, start_ns, end_ns, status_code';
-    // By span-order.ts' rules, as the Trace type reads them: a span stored twice counts once
-    // (traceSpansInOrder), a span ending before it starts ends at its start (spanEnd), the root is
-    // traceRoot's (spans in start order, ties by span ID).
-    const select = `trace_id, min(start_ns) AS start_ns, max(greatest(end_ns, start_ns)) - min(start_ns) AS duration_ns,
-      count(DISTINCT span_id) AS span_count, count(DISTINCT span_id) FILTER (WHERE status_code = 2) AS error_count,
-      list(DISTINCT service_name) AS services,
-      coalesce(arg_min(root, first) FILTER (WHERE parent_span_id = ''), arg_min(root, first) FILTER (WHERE orphan), arg_min(root, first)) AS root`;
-    const rows = await db.query(
-      `WITH s AS (${spansByTraceIdSql(columns, ids, p)}),
-         marked AS (SELECT *, parent_span_id <> '' AND parent_span_id NOT IN (SELECT span_id FROM s o WHERE o.trace_id = s.trace_id) AS orphan,
-           {'service': service_name, 'name': name} AS root, (start_ns, span_id) AS first FROM s)
-       SELECT ${select} FROM marked GROUP BY trace_id ORDER BY start_ns DESC, trace_id`,
-      p.values,
-    );
-    return rows.map((r) => ({
-      traceId: r.trace_id as string,
-      rootServiceName: (r.root as { service: string | null }).service,
-      rootSpanName: (r.root as { name: string | null }).name,
-      startTimeUnixNano: r.start_ns as bigint,
-      durationNano: r.duration_ns as bigint,
-      spanCount: Number(r.span_count),
-      errorCount: Number(r.error_count),
-      services: ((r.services as (string | null)[]) ?? []).filter((s): s is string => s !== null).sort(),
-    }));
-  }
+/**
+ * preferredCopy's rule (span-order.ts) in SQL, so summaries and pages show the copy `trace` and
+ * `span` show: of a span's copies, the one greatest in these columns, in this order.
+ */
+const PREFERENCE = ['end_ns', 'status_code', 'start_ns', 'name', 'parent_span_id'] as const;
+/** ORDER BY that puts a span's preferred copy first among its copies. */
+const PREFERRED_COPY_FIRST = PREFERENCE.map((c) => `${c} DESC`).join(', ');
 
+/** The columns a trace summary reads. */
+const SUMMARY_COLUMNS = 'trace_id, span_id, parent_span_id, service_name, name, start_ns, end_ns, status_code';
+
+/**
+ * Trace search in one statement: the `limit` newest traces by their start (the earliest start of
+ * their spans, one copy per span, as TraceSummary.startTime), with a span matching `where`, and
+ * their summaries, newest first, ties by trace ID.
+ *
+ * A trace's start needs all its spans, not only the matching ones (a root may have started before
+ * `from`). trace_ranges bounds it without reading them: lo (the earliest start its batches wrote)
+ * is never after it, hi (the latest) never before. No trace starts before its lo, so the limit-th
+ * greatest lo is at most the limit-th latest start, and a trace whose hi is before that cannot be
+ * among the newest: only the others (the newest few, plus those still running then) have their
+ * spans read, the rest never. lo can be early: a stale copy started earlier, or retention deleted
+ * the batch's early spans but kept its range row.
+ *
+ * A trace matches by its preferred copies (`hit`): a stale copy that matched alone does not count.
+ * The cutoff counts every candidate, so it holds only when the traces that made it match with a
+ * preferred copy: `cutoff_held` (on every row, and on a row without a trace when none matched)
+ * says so, else the caller reads again without a cutoff.
+ */
+function searchTracesSql(where: string, limit: string, withCutoff: boolean): string {
+  const cutoff = withCutoff
+    ? `(SELECT CASE WHEN count(*) = ${limit} THEN min(lo) END FROM (SELECT lo FROM bounds ORDER BY lo DESC LIMIT ${limit}))`
+    : 'NULL';
+  return `WITH candidates AS (SELECT DISTINCT trace_id FROM spans WHERE tenant = $1 AND ${where}),
+    bounds AS MATERIALIZED (SELECT trace_id, min(min_start_ns) AS lo, max(max_start_ns) AS hi
+      FROM trace_ranges WHERE tenant = $1 AND trace_id IN (SELECT trace_id FROM candidates) GROUP BY trace_id),
+    cut AS (SELECT ${cutoff} AS lo),
+    refined AS MATERIALIZED (SELECT b.* FROM bounds b, cut WHERE cut.lo IS NULL OR b.hi >= cut.lo),
+    copies AS MATERIALIZED (SELECT ${SUMMARY_COLUMNS}, (${where}) AS hit FROM spans, (SELECT min(lo) AS lo, max(hi) AS hi FROM refined) AS r
+      WHERE tenant = $1 AND start_ns BETWEEN r.lo AND r.hi AND trace_id IN (SELECT trace_id FROM refined)
+      QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY ${PREFERRED_COPY_FIRST}) = 1),
+    traces AS (SELECT trace_id, min(start_ns) AS start_ns FROM copies GROUP BY trace_id HAVING bool_or(hit)
+      ORDER BY start_ns DESC, trace_id LIMIT ${limit}),
+    s AS MATERIALIZED (SELECT * FROM copies WHERE trace_id IN (SELECT trace_id FROM traces)),
+    marked AS (SELECT *, parent_span_id <> '' AND parent_span_id NOT IN (SELECT span_id FROM s o WHERE o.trace_id = s.trace_id) AS orphan,
+      {'service': service_name, 'name': name} AS root, (start_ns, span_id) AS first FROM s),
+    summaries AS (SELECT trace_id, min(start_ns) AS start_ns, max(greatest(end_ns, start_ns)) - min(start_ns) AS duration_ns,
+      count(*) AS span_count, count(*) FILTER (WHERE status_code = 2) AS error_count,
+      list(DISTINCT service_name) AS services,
+      coalesce(arg_min(root, first) FILTER (WHERE parent_span_id = ''), arg_min(root, first) FILTER (WHERE orphan), arg_min(root, first)) AS root
+      FROM marked GROUP BY trace_id),
+    held AS (SELECT cut.lo IS NULL OR NOT EXISTS (SELECT 1 FROM bounds b WHERE b.lo >= cut.lo AND b.trace_id NOT IN (SELECT trace_id FROM copies WHERE hit)) AS cutoff_held
+      FROM cut)
+  SELECT summaries.*, cutoff_held FROM held LEFT JOIN summaries ON TRUE ORDER BY start_ns DESC, trace_id`;
+}
+
+function toSummary(r: Row): TraceSummary {
+  return {
+    traceId: r.trace_id as string,
+    rootServiceName: (r.root as { service: string | null }).service,
+    rootSpanName: (r.root as { name: string | null }).name,
+    startTimeUnixNano: r.start_ns as bigint,
+    durationNano: r.duration_ns as bigint,
+    spanCount: Number(r.span_count),
+    errorCount: Number(r.error_count),
+    services: ((r.services as (string | null)[]) ?? []).filter((s): s is string => s !== null).sort(),
+  };
+}
+
+export function createTraceStore(db: Db, parts: Parts): TraceStore {
   return {
     backend: BACKEND,
 
@@ -146,12 +186,12 @@ export function createTraceStore(db: Db, parts: Parts): TraceStore {
       if (limit === 0) return [];
       const p = params([tenant]);
       const where = await readFilterSql(db, tenant, 'spans', filter, p);
-      const rows = await db.query(
-        `SELECT trace_id FROM spans WHERE tenant = $1 AND ${where}
-         GROUP BY trace_id ORDER BY min(start_ns) DESC, trace_id LIMIT ${p.add(limit)}`,
-        p.values,
-      );
-      return rows.length ? summaries(tenant, rows.map((r) => r.trace_id as string)) : [];
+      const n = p.add(limit);
+      let rows = await db.query(searchTracesSql(where, n, true), p.values);
+      // Rare: a trace that made the cutoff matched with a stale copy only.
+      if (rows[0]?.cutoff_held === false) rows = await db.query(searchTracesSql(where, n, false), p.values);
+      // One row with no trace when none matched (the row that carries cutoff_held).
+      return rows.filter((r) => r.trace_id !== null).map(toSummary);
     },
 
     async searchSpans(tenant: string, filter: TelemetryFilter, page: PageRequest): Promise<Page<SpanRecord>> {
@@ -160,10 +200,12 @@ export function createTraceStore(db: Db, parts: Parts): TraceStore {
       const where = await readFilterSql(db, tenant, 'spans', filter, p);
       const range = filterRangeSql(RANGED.spans, filter, p);
       const { after, orderBy } = keysetSql(SPAN_KEYSET, page, p);
+      // Among rows of one key (a span stored twice), its preferred copy first: the one
+      // withoutRepeatedKeys keeps.
       const rows = await readPage(first, SPAN_KEYSET, (limit) =>
         db.query(
           `SELECT ${SPAN_RECORD_COLUMNS} FROM spans${range.from} WHERE tenant = $1 AND ${range.where} AND ${where} AND ${after}
-           ORDER BY ${orderBy}, end_ns DESC LIMIT ${limit}`,
+           ORDER BY ${orderBy}, ${PREFERRED_COPY_FIRST} LIMIT ${limit}`,
           p.values,
         ),
       );
