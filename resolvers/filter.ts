@@ -212,6 +212,14 @@ function mapFilter(input: TelemetryFilterInput, signal: FilterSignal, path: stri
 }
 
 /**
+ * Whether toStoreFilter resolves `input`'s range against `now`: the top level sets neither `from`,
+ * `to`, `traceId` nor `spanId`, so the search covers the hour up to the instant it runs at.
+ */
+export function rangeEndsNow(input: TelemetryFilterInput | null | undefined): boolean {
+  return input?.from == null && input?.to == null && !input?.traceId?.length && !input?.spanId?.length;
+}
+
+/**
  * The store filter for a search. When the top level sets neither `from` nor `to`, the search
  * covers the last hour, up to now (records stamped in the future by a skewed clock would otherwise
  * sit on top of every default view, newest first); when it sets only `to`, the hour before it. A top-level `traceId` or

@@ -3,25 +3,15 @@ import type { StoredLogRecord } from '../src/stores/types.ts';
 import { limitArg } from './args.ts';
 import { callStore, noteSource } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
-import { toStoreFilter } from './filter.ts';
 import type { ConnectionModel, TraceModel } from './models.ts';
-import type { PageArgs } from './traces.ts';
+import { searchPage, type PageArgs } from './traces.ts';
 
 /** How many of a trace's logs `Span.logs(window:)` looks through. */
 export const WINDOW_LOGS_PER_TRACE = 1000;
 
-export async function searchLogs(ctx: GraphQLContext, args: PageArgs): Promise<ConnectionModel<StoredLogRecord>> {
-  const first = limitArg('first', args.first, 50);
-  const filter = toStoreFilter(args.filter, 'logs');
-  const page = await callStore(() =>
-    ctx.stores.logs.searchLogs(ctx.tenant, filter, {
-      first,
-      // An empty cursor is the first page: clients that template their cursor send "" for it.
-      ...(args.after && { after: args.after }),
-      ...(args.order != null && { order: args.order }),
-    }),
-  );
-  return { ...page, afterCursor: Boolean(args.after) };
+export function searchLogs(ctx: GraphQLContext, args: PageArgs): Promise<ConnectionModel<StoredLogRecord>> {
+  const store = ctx.stores.logs;
+  return searchPage(ctx, args, 'logs', store.backend, (filter, request) => store.searchLogs(ctx.tenant, filter, request));
 }
 
 export async function getLog(ctx: GraphQLContext, id: string): Promise<StoredLogRecord | null> {

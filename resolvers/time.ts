@@ -8,7 +8,7 @@ const NS_PER_MS = 1_000_000n;
 const MAX_NS = 9_223_372_036_854_775_807n;
 
 const MS_DIGITS = /^\d{1,13}(\.\d+)?$/;
-const NS_DIGITS = /^\d{16,19}$/;
+const NS_DIGITS = /^\d{18,19}$/;
 const ISO =
   /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?([Zz]|[+-]\d{2}:?\d{2})?)?$/;
 
@@ -25,12 +25,26 @@ function inRange(ns: bigint, value: unknown): bigint {
 }
 
 /**
- * 10 whole digits are epoch seconds (Grafana's `${__from:date:seconds}`) until 2286; as
- * milliseconds they would be January–April 1970, and the query would silently cover everything.
+ * Whole digits in a unit the scalar does not take, refused rather than read in one it does (a range
+ * from such a misread instant silently covers everything, or nothing). 10 digits are epoch seconds
+ * (Grafana's `${__from:date:seconds}`) and 16 epoch microseconds (Jaeger's HTTP API) of 2001–2286:
+ * read as milliseconds and nanoseconds, early 1970. 14, 15 and 17 digits are no unit of these years
+ * (as milliseconds past 2262, as nanoseconds before March 1973). Nanoseconds of 18–19 digits are taken.
  */
-function refuseSeconds(value: unknown, whole: string): void {
-  if (/^\d{10}$/.test(whole)) {
-    throw badTimestamp(value, '10 digits look like epoch seconds; send epoch milliseconds (Grafana: ${__from}) or ISO 8601');
+function refuseUnitMistake(value: unknown, whole: string): void {
+  if (!/^\d+$/.test(whole)) return;
+  switch (whole.length) {
+    case 10:
+      throw badTimestamp(value, '10 digits look like epoch seconds; send epoch milliseconds (Grafana: ${__from}) or ISO 8601');
+    case 16:
+      throw badTimestamp(
+        value,
+        '16 digits look like epoch microseconds (Jaeger\'s API uses them); send epoch milliseconds (up to 13 digits), epoch nanoseconds (a string of 18–19 digits) or ISO 8601',
+      );
+    case 14:
+    case 15:
+    case 17:
+      throw badTimestamp(value, `${whole.length} digits are no epoch unit of these years; use up to 13 digits for epoch milliseconds or a string of 18–19 digits for epoch nanoseconds`);
   }
 }
 
@@ -39,20 +53,18 @@ function refuseSeconds(value: unknown, whole: string): void {
  * - a number: epoch milliseconds (a fraction keeps microseconds; use a string for nanoseconds);
  * - a string of 1–13 digits (optionally with a fraction): epoch milliseconds — what Grafana's
  *   `${__from}` sends;
- * - a string of 16–19 digits: epoch nanoseconds — what OTLP and `startTimeUnixNano` use;
+ * - a string of 18–19 digits: epoch nanoseconds — what OTLP and `startTimeUnixNano` use;
  * - `now` or `now-<duration>` (e.g. `now-15m`), relative to the time of the request;
  * - ISO 8601 / RFC 3339 with an offset (`Z` or `±hh:mm`) and up to 9 fraction digits, or a bare
  *   date (midnight UTC).
- * 10 digits are rejected as epoch seconds (as milliseconds they would be early 1970).
- * 14 and 15 digits are rejected: as milliseconds they are past 2262 (the end of int64 nanoseconds),
- * as nanoseconds they fall in the first days of 1970, so they are almost certainly a unit mistake
- * (e.g. microseconds).
+ * 10 digits (epoch seconds), 16 (epoch microseconds), 14, 15 and 17 are refused as a unit mistake
+ * (refuseUnitMistake), as a number or a string.
  */
 export function parseTimestamp(value: unknown): bigint {
   if (typeof value === 'bigint') return inRange(value, value);
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw badTimestamp(value, 'epoch milliseconds must be a finite number');
-    refuseSeconds(value, String(Math.trunc(value)));
+    refuseUnitMistake(value, String(Math.trunc(value)));
     // Whole numbers directly: toFixed writes 1e21 and above in exponent form, which BigInt refuses.
     if (Number.isInteger(value)) return inRange(BigInt(value) * NS_PER_MS, value);
     // A double near 1.7e12 ms resolves ~0.2 µs, so whole microseconds are all it can carry.
@@ -71,18 +83,16 @@ export function parseTimestamp(value: unknown): bigint {
   if (relative) return inRange(BigInt(Date.now()) * NS_PER_MS - (relative[1] ? parseDuration(relative[1]) : 0n), value);
   if (MS_DIGITS.test(s)) {
     const [whole = '0', frac = ''] = s.split('.');
-    refuseSeconds(value, whole);
+    refuseUnitMistake(value, whole);
     return inRange(decimalTimes(whole, frac, NS_PER_MS), value);
   }
   if (NS_DIGITS.test(s)) return inRange(BigInt(s), value);
-  if (/^\d{14,15}$/.test(s)) {
-    throw badTimestamp(value, 'use up to 13 digits for epoch milliseconds or 16–19 digits for epoch nanoseconds');
-  }
+  refuseUnitMistake(value, s.replace(/\.\d+$/, ''));
   const m = ISO.exec(s);
   if (!m) {
     throw badTimestamp(
       value,
-      'expected epoch milliseconds (≤ 13 digits), epoch nanoseconds (16–19 digits), ISO 8601 with an offset, e.g. 2026-01-02T03:04:05.123456789Z, or now / now-15m',
+      'expected epoch milliseconds (≤ 13 digits), epoch nanoseconds (18–19 digits), ISO 8601 with an offset, e.g. 2026-01-02T03:04:05.123456789Z, or now / now-15m',
     );
   }
   const [, y, mo, d, h, mi, sec, frac, zone] = m;

@@ -1,12 +1,14 @@
 // Trace and span queries, and the fields that walk a trace (parent, children, root).
 import { StatusCode, type SpanRecord } from '../src/model/telemetry.ts';
 import { serviceName } from '../src/model/values.ts';
-import type { PageRequest, SpanPart, TraceSummary } from '../src/stores/types.ts';
+import { fromStoreError } from '../src/errors.ts';
+import { searchCursor, searchNowOf } from '../src/stores/page-cursor.ts';
+import type { Page, PageRequest, QueryNotes, SpanPart, TelemetryFilter, TraceSummary } from '../src/stores/types.ts';
 import { spanEnd, traceRoot } from '../src/stores/span-order.ts';
-import { limitArg, spanIdArg, traceIdArg } from './args.ts';
+import { limitArg, nowNs, spanIdArg, traceIdArg } from './args.ts';
 import { callStoreNoting } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
-import { toStoreFilter, type TelemetryFilterInput } from './filter.ts';
+import { rangeEndsNow, toStoreFilter, type FilterSignal, type TelemetryFilterInput } from './filter.ts';
 import type { ConnectionModel, TraceModel } from './models.ts';
 
 // Span.duration's rule, kept with the other trace rules every store reads by.
@@ -56,19 +58,50 @@ export async function searchTraces(ctx: GraphQLContext, args: SearchArgs & { lim
   return callStoreNoting(ctx, () => ctx.stores.traces.searchTraces(ctx.tenant, filter, limit));
 }
 
-export async function searchSpans(ctx: GraphQLContext, args: PageArgs): Promise<ConnectionModel<SpanRecord>> {
+/**
+ * One page of a `spans` or `logs` search read by `read`. A range that ends now (the default hour) is
+ * resolved against the instant the search's first page took as now, which its cursors carry
+ * (page-cursor.ts searchCursor), so every page of one search covers the same hour: a page after a
+ * cursor of its own search never misses records that were in range when the page before said
+ * hasNextPage. Other ranges do not depend on the time, and their cursors carry none.
+ */
+export async function searchPage<T>(
+  ctx: GraphQLContext,
+  args: PageArgs,
+  signal: Exclude<FilterSignal, 'traces'>,
+  backend: string,
+  read: (filter: TelemetryFilter, page: PageRequest) => Promise<Page<T> & QueryNotes>,
+): Promise<ConnectionModel<T>> {
   const first = limitArg('first', args.first, 50);
-  const filter = toStoreFilter(args.filter, 'spans');
+  let now: bigint;
+  try {
+    now = searchNowOf(args.after, backend) ?? nowNs();
+  } catch (err) {
+    throw fromStoreError(err);
+  }
+  const filter = toStoreFilter(args.filter, signal, now);
   const page = await callStoreNoting(ctx, () =>
-    ctx.stores.traces.searchSpans(ctx.tenant, filter, {
+    read(filter, {
       first,
       // An empty cursor is the first page: clients that template their cursor send "" for it.
       ...(args.after && { after: args.after }),
       ...(args.order != null && { order: args.order }),
     }),
   );
+  if (!rangeEndsNow(args.filter)) return { ...page, afterCursor: Boolean(args.after) };
+  return {
+    ...page,
+    items: page.items.map(({ node, cursor }) => ({ node, cursor: searchCursor(cursor, now) })),
+    endCursor: page.endCursor === null ? null : searchCursor(page.endCursor, now),
+    afterCursor: Boolean(args.after),
+  };
+}
+
+export async function searchSpans(ctx: GraphQLContext, args: PageArgs): Promise<ConnectionModel<SpanRecord>> {
+  const store = ctx.stores.traces;
+  const page = await searchPage(ctx, args, 'spans', store.backend, (filter, request) => store.searchSpans(ctx.tenant, filter, request));
   for (const { node } of page.items) ctx.loaders.span.prime({ traceId: node.traceId, spanId: node.spanId }, node);
-  return { ...page, afterCursor: Boolean(args.after) };
+  return page;
 }
 
 interface TraceIndex {

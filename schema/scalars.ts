@@ -45,7 +45,8 @@ export const TimestampScalar = new GraphQLScalarType<bigint, string>({
   name: 'Timestamp',
   description:
     'An instant with nanosecond precision. Output: ISO 8601 in UTC with nine fraction digits. ' +
-    'Input: epoch milliseconds (a number, or a string of up to 13 digits; 10 digits are refused as epoch seconds), epoch nanoseconds (a string of 16–19 digits), ' +
+    'Input: epoch milliseconds (a number, or a string of up to 13 digits; 10 digits are refused as epoch seconds), ' +
+    'epoch nanoseconds (a string of 18–19 digits; 16 digits are refused as epoch microseconds, which Jaeger\'s API uses), ' +
     'ISO 8601 with an offset, e.g. "2026-01-02T03:04:05.123456789Z" (a date alone, "2026-01-02", is midnight UTC), or relative to now as Grafana writes it: "now", "now-15m".',
   serialize: (value) => formatTimestamp(expectBigint('Timestamp', value)),
   parseValue: (value) => parseTimestamp(value),

@@ -2,7 +2,9 @@
 // store's own sort key of the page's last item and the order the page was read in, as base64url
 // JSON, opaque to clients). A key means
 // "after this item" only in the order it came from: read in the other order it would give a wrong
-// page without a word, so a cursor passed with another order is refused.
+// page without a word, so a cursor passed with another order is refused. The cursors of a search
+// over the hour up to now also carry that now (`n`, written by the resolvers; stores read only `o`
+// and `k`), so the pages of one search cover one hour.
 import { StoreError, type PageRequest } from './types.ts';
 
 export type PageOrder = NonNullable<PageRequest['order']>;
@@ -61,4 +63,38 @@ export function pageCursorKey<K>(page: PageRequest, backend: string, parseKey: (
     );
   }
   return key;
+}
+
+/**
+ * `cursor` (a store's) carrying `now`, the instant its search resolved its range against: a page
+ * asked for after it resolves its range against the same instant (searchNowOf), not the time of its
+ * own request. Resolved anew on every page, "the last hour" moved on between pages, and records that
+ * were in it when a page said hasNextPage were skipped.
+ */
+export function searchCursor(cursor: string, now: bigint): string {
+  const fields = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+  return Buffer.from(JSON.stringify({ ...fields, n: now.toString() })).toString('base64url');
+}
+
+/**
+ * The instant `after` carries (searchCursor); undefined without a cursor, for a cursor issued before
+ * cursors carried one (it pages on as it did: against the time of the request), and for one that is
+ * no JSON (the store refuses it). BAD_QUERY from `backend` when the instant is not one searchCursor wrote.
+ */
+export function searchNowOf(after: string | null | undefined, backend: string): bigint | undefined {
+  if (!after) return undefined;
+  let n: unknown;
+  try {
+    const c: unknown = JSON.parse(Buffer.from(after, 'base64url').toString('utf8'));
+    if (c === null || typeof c !== 'object' || Array.isArray(c)) return undefined;
+    n = (c as { n?: unknown }).n;
+  } catch {
+    return undefined;
+  }
+  if (n === undefined) return undefined;
+  // Nanoseconds as the stores keep them: a signed 64-bit count, never negative.
+  if (typeof n !== 'string' || !/^\d{1,19}$/.test(n) || BigInt.asIntN(64, BigInt(n)) !== BigInt(n)) {
+    throw new StoreError('BAD_QUERY', backend, 'the cursor is not one this store issued');
+  }
+  return BigInt(n);
 }

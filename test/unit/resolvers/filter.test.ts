@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { GatewayError } from '../../../src/errors.ts';
 import { SpanKind, StatusCode } from '../../../src/model/telemetry.ts';
-import { DEFAULT_SEARCH_WINDOW_NS, toStoreFilter } from '../../../resolvers/filter.ts';
+import { DEFAULT_SEARCH_WINDOW_NS, rangeEndsNow, toStoreFilter, type TelemetryFilterInput } from '../../../resolvers/filter.ts';
 
 const NOW = 1_795_317_807_000_000_000n;
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
@@ -108,6 +108,24 @@ describe('toStoreFilter', () => {
   test('a top-level trace or span ID lifts the default time range', () => {
     assert.deepEqual(toStoreFilter({ traceId: [TRACE] }, 'spans', NOW), { traceId: [TRACE] });
     assert.deepEqual(toStoreFilter({ spanId: [SPAN] }, 'logs', NOW), { spanId: [SPAN] });
+  });
+
+  test('rangeEndsNow says which filters toStoreFilter resolves against now (their pages must agree on it)', () => {
+    const cases: [TelemetryFilterInput | undefined, boolean][] = [
+      [undefined, true],
+      [{ service: ['a'], traceId: [], spanId: [] }, true],
+      [{ or: [{ from: 1n }, { traceId: [TRACE] }] }, true],
+      [{ from: 1n }, false],
+      [{ to: NOW - 10n }, false],
+      [{ traceId: [TRACE] }, false],
+      [{ spanId: [SPAN] }, false],
+    ];
+    const text = (v: unknown) => JSON.stringify(v, (_, x: unknown) => (typeof x === 'bigint' ? String(x) : x));
+    for (const [input, endsNow] of cases) {
+      const moves = text(toStoreFilter(input, 'spans', NOW)) !== text(toStoreFilter(input, 'spans', NOW + 1n));
+      assert.equal(moves, endsNow, `toStoreFilter(${text(input)}) moves with now`);
+      assert.equal(rangeEndsNow(input), endsNow, `rangeEndsNow(${text(input)})`);
+    }
   });
 
   test('nested filters get no default time range', () => {

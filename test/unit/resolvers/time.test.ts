@@ -67,24 +67,34 @@ describe('Timestamp', () => {
     assert.equal(parseTimestamp('9223372036854'), 9_223_372_036_854_000_000n);
   });
 
-  test('a string of 16 to 19 digits is epoch nanoseconds', () => {
+  test('a string of 18 or 19 digits is epoch nanoseconds', () => {
     assert.equal(parseTimestamp('1795317807123456789'), NS);
-    assert.equal(parseTimestamp('1000000000000000'), 1_000_000_000_000_000n);
+    assert.equal(parseTimestamp('100000000000000000'), 100_000_000_000_000_000n, '1973-03-03T09:46:40Z');
   });
 
   test('a bigint passes through as nanoseconds', () => {
     assert.equal(parseTimestamp(NS), NS);
   });
 
-  test('14 and 15 digits are rejected as a likely unit mistake', () => {
+  test('10, 14, 15 and 17 digits are rejected as a likely unit mistake', () => {
     // Grafana's ${__from:date:seconds}: read as milliseconds it was January 1970, and a search from
     // it covered everything stored.
     for (const seconds of [1_795_317_807, '1795317807', '1795317807.5']) {
       rejects(() => parseTimestamp(seconds), 'GW_BAD_TIME_RANGE', /10 digits look like epoch seconds; send epoch milliseconds/);
     }
     assert.equal(parseTimestamp(0), 0n, 'the epoch itself is still a time');
-    rejects(() => parseTimestamp('17953178071234'), 'GW_BAD_TIME_RANGE', /up to 13 digits .* 16–19 digits/);
-    rejects(() => parseTimestamp('179531780712345'), 'GW_BAD_TIME_RANGE', /up to 13 digits .* 16–19 digits/);
+    for (const digits of ['17953178071234', '179531780712345', 17_953_178_071_234, '17953178071234567', '17953178071234567.8']) {
+      rejects(() => parseTimestamp(digits), 'GW_BAD_TIME_RANGE', /1[457] digits are no epoch unit of these years; use up to 13 digits for epoch milliseconds or a string of 18–19 digits for epoch nanoseconds/);
+    }
+  });
+
+  test('16 digits are refused as epoch microseconds (Jaeger\'s API), as a string, a number or a literal Int', () => {
+    // 2026-12-06T10:00:00Z in microseconds, as a Jaeger URL's start= has it: read as nanoseconds it
+    // was 1970-01-21T19:02:31.2Z, and a search from it covered everything stored.
+    for (const micros of ['1796551200000000', 1_796_551_200_000_000, '1796551200000000.5', '1000000000000000']) {
+      rejects(() => parseTimestamp(micros), 'GW_BAD_TIME_RANGE', /16 digits look like epoch microseconds \(Jaeger's API uses them\); send epoch milliseconds \(up to 13 digits\), epoch nanoseconds \(a string of 18–19 digits\) or ISO 8601/);
+    }
+    assert.equal(parseTimestamp('1796551200000000000'), 1_796_551_200_000_000_000n, 'the same instant in nanoseconds');
   });
 
   test('malformed and out-of-range timestamps are rejected with GW_BAD_TIME_RANGE', () => {

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SearchSpansDocument, SearchTracesDocument, TraceByIdDocument, type SearchSpansQuery } from '../../generated/graphql.ts';
 import { formatTimestamp } from '../../../resolvers/time.ts';
-import { errorCodes, openHarness, type Harness } from './harness.ts';
+import { silentLogger } from '../../../src/logger.ts';
+import { openDuckDbStore } from '../../../src/stores/duckdb/index.ts';
+import { log, MS, SEC, span, spanId } from '../../helpers/telemetry-builders.ts';
+import { errorCodes, harnessFor, openHarness, type Harness } from './harness.ts';
 import { A_DB, A_LOAD, A_ROOT, B_ROOT, BASE, OTHER_TENANT, TRACE_A, TRACE_B, TRACE_C, UNKNOWN_TRACE } from './telemetry-fixture.ts';
 
 let h: Harness;
@@ -333,6 +336,10 @@ describe('spans(filter, first, after, order)', () => {
     assert.deepEqual(errorCodes(ts), ['GW_BAD_TIME_RANGE']);
     const dur = await h.run('{ spans(filter: { minDuration: "5 minutes" }) { pageInfo { hasNextPage } } }');
     assert.deepEqual(errorCodes(dur), ['GW_BAD_ARGUMENT']);
+    // Epoch microseconds (a Jaeger URL's start=) as a literal Int: its digits reach the scalar as written.
+    const micros = await h.run('{ spans(filter: { from: 1796551200000000 }) { pageInfo { hasNextPage } } }');
+    assert.deepEqual(errorCodes(micros), ['GW_BAD_TIME_RANGE']);
+    assert.match(micros.errors![0]!.message, /16 digits look like epoch microseconds/);
   });
 
   test('accepts literal timestamps in every form', async () => {
@@ -345,6 +352,79 @@ describe('spans(filter, first, after, order)', () => {
     }
   });
 });
+
+describe('pages of one search agree on now', () => {
+  const NOW = 1_796_551_200_000_000_000n; // 2026-12-06T10:00:00Z
+  const HOUR = 3_600n * SEC;
+  type Conn = { edges: { node: { name?: string; body?: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+  const PAGE = {
+    spans: 'query($filter: TelemetryFilter, $after: String) { spans(filter: $filter, first: 3, after: $after) { edges { node { name } } pageInfo { hasNextPage endCursor } } }',
+    logs: 'query($filter: TelemetryFilter, $after: String) { logs(filter: $filter, first: 3, after: $after) { edges { node { body } } pageInfo { hasNextPage endCursor } } }',
+  };
+
+  /** Three records a minute old and three just inside the hour's edge, as spans and as logs. */
+  async function edgeHarness(t: { after(fn: () => Promise<void>): void }): Promise<Harness> {
+    const store = await openDuckDbStore({ path: ':memory:', logger: silentLogger() });
+    t.after(() => store.close());
+    const at = [...[60n, 61n, 62n].map((s) => NOW - s * SEC), ...[5n, 4n, 3n].map((s) => NOW - HOUR + s * SEC)];
+    await store.writer.writeSpans(at.map((start, i) => span({ spanId: spanId(i + 1), name: `s${i}`, startTimeUnixNano: start, endTimeUnixNano: start + MS })));
+    await store.writer.writeLogs(at.map((time, i) => log({ body: { stringValue: `l${i}` }, timeUnixNano: time, observedTimeUnixNano: time })));
+    return harnessFor(store);
+  }
+
+  const page = async (h: Harness, root: 'spans' | 'logs', filter: Record<string, unknown>, after?: string | null) => {
+    const r = await h.run(PAGE[root], { filter, after }, 'default');
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    const conn = (r.data as Record<string, Conn>)[root]!;
+    return { names: conn.edges.map((e) => e.node.name ?? e.node.body), ...conn.pageInfo };
+  };
+
+  test('a page after a cursor covers the hour the first page covered: records the hour has since moved past are not skipped', async (t) => {
+    const h = await edgeHarness(t);
+    t.mock.timers.enable({ apis: ['Date'], now: Number(NOW / MS) });
+    for (const [root, prefix] of [['spans', 's'], ['logs', 'l']] as const) {
+      for (const filter of [{}, { service: ['checkout'] }]) {
+        const first = await page(h, root, filter);
+        assert.deepEqual(first.names, [0, 1, 2].map((i) => `${prefix}${i}`), root);
+        assert.equal(first.hasNextPage, true, root);
+        // Ten seconds on, the last hour no longer holds the three oldest records; this search's does.
+        mockNow(t, NOW + 10n * SEC);
+        const second = await page(h, root, filter, first.endCursor);
+        assert.deepEqual(second.names, [3, 4, 5].map((i) => `${prefix}${i}`), `${root}: the records the first page said followed`);
+        assert.equal(second.hasNextPage, false, root);
+        // A new search is a new hour.
+        const fresh = await page(h, root, filter);
+        assert.deepEqual([fresh.names, fresh.hasNextPage], [[0, 1, 2].map((i) => `${prefix}${i}`), false], `${root}: a new search's hour has moved on`);
+        mockNow(t, NOW);
+      }
+    }
+  });
+
+  test('a cursor without the instant (issued before cursors carried it) pages on against the time of the request; a forged one is GW_BAD_FILTER', async (t) => {
+    const h = await edgeHarness(t);
+    t.mock.timers.enable({ apis: ['Date'], now: Number(NOW / MS) });
+    const first = await page(h, 'spans', {});
+    const fields = JSON.parse(Buffer.from(first.endCursor!, 'base64url').toString('utf8')) as Record<string, unknown>;
+    assert.equal(fields['n'], String(NOW));
+    const { n: _, ...old } = fields;
+    const cursor = (c: Record<string, unknown>) => Buffer.from(JSON.stringify(c)).toString('base64url');
+    assert.deepEqual((await page(h, 'spans', {}, cursor(old))).names, ['s3', 's4', 's5']);
+    mockNow(t, NOW + 10n * SEC);
+    assert.deepEqual((await page(h, 'spans', {}, cursor(old))).names, [], 'its hour is the request\'s');
+    // A range that does not end now does not depend on the time: its cursors are what they always were.
+    const fixed = await page(h, 'spans', { from: formatTimestamp(NOW - HOUR), to: formatTimestamp(NOW) });
+    assert.deepEqual(Object.keys(JSON.parse(Buffer.from(fixed.endCursor!, 'base64url').toString('utf8')) as object), ['o', 'k']);
+    for (const n of ['abc', '-1', 12, '9223372036854775808', null]) {
+      const r = await h.run(PAGE.spans, { filter: {}, after: cursor({ ...old, n }) }, 'default');
+      assert.deepEqual(errorCodes(r), ['GW_BAD_FILTER'], JSON.stringify(n));
+      assert.match(r.errors![0]!.message, /the cursor is not one this store issued/);
+    }
+  });
+});
+
+function mockNow(t: { mock: { timers: { setTime(ms: number): void } } }, ns: bigint): void {
+  t.mock.timers.setTime(Number(ns / MS));
+}
 
 describe('span lookups', () => {
   test('span(traceId, spanId) returns null for an unknown span', async () => {
