@@ -1,7 +1,7 @@
 import { attributesToPlain } from '../src/model/values.ts';
 import { loadSpan, loadTrace } from '../resolvers/traces.ts';
 import { builder } from './builder.ts';
-import { NON_FINITE_NULL, finiteOrNull, instantFields } from './fields.ts';
+import { NON_FINITE_NULL, PLAIN_ATTRIBUTES, finiteOrNull, instantFields, typedAttributesField } from './fields.ts';
 
 builder.objectType('Exemplar', {
   description: 'A sample measurement tied to the span that was active when it was recorded.',
@@ -16,7 +16,8 @@ builder.objectType('Exemplar', {
     }),
     traceId: t.id({ nullable: true, description: 'null when the exemplar carries none.', resolve: (e) => e.traceId || null }),
     spanId: t.id({ nullable: true, description: 'null when the exemplar carries none.', resolve: (e) => e.spanId || null }),
-    filteredAttributes: t.field({ type: 'JSON', description: 'OTLP filtered_attributes as an object of key → value.', resolve: (e) => attributesToPlain(e.filteredAttributes) }),
+    filteredAttributes: t.field({ type: 'JSON', description: `OTLP filtered_attributes ${PLAIN_ATTRIBUTES}.`, resolve: (e) => attributesToPlain(e.filteredAttributes) }),
+    typedFilteredAttributes: typedAttributesField(t, 'OTLP filtered_attributes', (e) => e.filteredAttributes),
     trace: t.field({ type: 'Trace', nullable: true, description: 'null when the exemplar carries no trace ID or no span of it is stored.', resolve: (e, _, ctx) => loadTrace(ctx, e.traceId) }),
     span: t.field({ type: 'Span', nullable: true, description: 'null when the exemplar carries no span ID or that span is not stored.', resolve: (e, _, ctx) => loadSpan(ctx, e.traceId, e.spanId) }),
   }),

@@ -37,23 +37,32 @@ export const LABELS_ARG =
 /** Description of a Float field that is null when its value is not finite. */
 export const NON_FINITE_NULL = 'null when the value is NaN or ±Infinity, which GraphQL cannot carry.';
 
+/** Description of an object of attributes as plain JSON. */
+export const PLAIN_ATTRIBUTES =
+  'as a plain JSON object (ints as numbers when they are safe integers, at most 2^53 − 1 in magnitude, else as strings; bytes as base64; of duplicate keys the last)';
+
+/** A list of attributes as `[Attribute]`, each with its OTLP type and lossless `otlpValue`, in the order sent. */
+export function typedAttributesField<Shape>(t: Fields<Shape>, what: string, get: (parent: Shape) => readonly KeyValue[]) {
+  return t.field({
+    type: ['Attribute'],
+    description: `${what} with their OTLP type, so INT and DOUBLE stay distinguishable; in the order sent, duplicate keys included.`,
+    extensions: { recordPart: true }, // query cost: src/server/query-cost.ts
+    resolve: (p) => [...get(p)],
+  });
+}
+
 export function attributeFields<Shape>(t: Fields<Shape>, get: (parent: Shape) => readonly KeyValue[]) {
   return {
     attributes: t.field({
       type: 'JSON',
-      description: 'Attributes as a plain JSON object (ints as numbers when they fit, bytes as base64).',
+      description: `Attributes ${PLAIN_ATTRIBUTES}.`,
       resolve: (p) => attributesToPlain(get(p)),
     }),
-    typedAttributes: t.field({
-      type: ['Attribute'],
-      description: 'Attributes with their OTLP type, so INT and DOUBLE stay distinguishable.',
-      extensions: { recordPart: true }, // query cost: src/server/query-cost.ts
-      resolve: (p) => [...get(p)],
-    }),
+    typedAttributes: typedAttributesField(t, 'Attributes', get),
     attribute: t.field({
       type: 'JSON',
       nullable: true,
-      description: 'One attribute value as plain JSON; null when absent.',
+      description: 'One attribute value as plain JSON (as in `attributes`: of duplicate keys the last); null when absent.',
       args: { key: t.arg.string({ required: true }) },
       resolve: (p, { key }) => anyValueToPlain(findAttribute(get(p), key)),
     }),

@@ -1,4 +1,4 @@
-import { anyValueToPlain, serviceName } from '../src/model/values.ts';
+import { anyValueToOtlpJson, anyValueToPlain, anyValueType, serviceName } from '../src/model/values.ts';
 import { getLog, logTime, searchLogs, severityLevel } from '../resolvers/logs.ts';
 import { loadSpan, loadTrace } from '../resolvers/traces.ts';
 import { builder } from './builder.ts';
@@ -20,7 +20,18 @@ builder.objectType('LogRecord', {
       description: 'The level of severityNumber; null when unset (0 or below); FATAL past 24.',
       resolve: (l) => severityLevel(l.severityNumber),
     }),
-    body: t.field({ type: 'JSON', nullable: true, description: 'The OTLP body as plain JSON (a map as an object, an array as a list); null when unset.', resolve: (l) => anyValueToPlain(l.body) }),
+    body: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: 'The OTLP body as plain JSON (a map as an object, an array as a list; values as in `Attribute.value`); null when unset. `otlpBody` keeps its type.',
+      resolve: (l) => anyValueToPlain(l.body),
+    }),
+    otlpBody: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: 'The body as its lossless OTLP/JSON AnyValue, as `Attribute.otlpValue` (e.g. {"intValue": "42"} or {"stringValue": "42"}); null when unset or empty.',
+      resolve: (l) => (anyValueType(l.body) === 'EMPTY' ? null : anyValueToOtlpJson(l.body)),
+    }),
     bodyText: t.string({
       nullable: true,
       description: 'A string body as is; any other body as compact JSON.',

@@ -4,7 +4,7 @@ import type { AnyValue, KeyValue, Resource } from './telemetry.ts';
 
 export type PlainJson = string | number | boolean | null | PlainJson[] | { [key: string]: PlainJson };
 
-/** The plain JSON a user expects to see: ints as numbers when they fit, bytes as base64. */
+/** The plain JSON a user expects to see: ints as numbers when they are safe integers (|n| ≤ 2^53 − 1), else as strings; bytes as base64. */
 export function anyValueToPlain(v: AnyValue | undefined): PlainJson {
   if (!v) return null;
   if ('stringValue' in v) return v.stringValue;
@@ -25,17 +25,30 @@ export function doubleToJson(d: number): number | string {
   return Number.isFinite(d) ? d : String(d);
 }
 
-/** The value as OTLP/JSON writes it: as stored, but a NaN or infinite double (nested ones too) as proto3 JSON's string. */
+/**
+ * The value as OTLP/JSON writes it: as stored, but a NaN or infinite double (nested ones too) as
+ * proto3 JSON's string, and -0 as "-0" (a JSON number -0 reads back as 0 once serialised).
+ */
 export function anyValueToOtlpJson(v: AnyValue): unknown {
-  if ('doubleValue' in v) return Number.isFinite(v.doubleValue) ? v : { doubleValue: String(v.doubleValue) };
+  if ('doubleValue' in v) {
+    const d = v.doubleValue;
+    if (Object.is(d, -0)) return { doubleValue: '-0' };
+    return Number.isFinite(d) ? v : { doubleValue: String(d) };
+  }
   if ('arrayValue' in v) return { arrayValue: { values: v.arrayValue.values.map(anyValueToOtlpJson) } };
   if ('kvlistValue' in v) return { kvlistValue: { values: v.kvlistValue.values.map((kv) => ({ key: kv.key, value: anyValueToOtlpJson(kv.value) })) } };
   return v;
 }
 
+/** Key → plain value; of duplicate keys the last wins (as everywhere: `findAttribute`). */
 export function attributesToPlain(attrs: readonly KeyValue[]): { [key: string]: PlainJson } {
   const out: { [key: string]: PlainJson } = {};
-  for (const kv of attrs) out[kv.key] = anyValueToPlain(kv.value);
+  for (const kv of attrs) {
+    const value = anyValueToPlain(kv.value);
+    // Assigned, a `__proto__` key would set the object's prototype (or nothing) and be lost.
+    if (kv.key === '__proto__') Object.defineProperty(out, kv.key, { value, enumerable: true, writable: true, configurable: true });
+    else out[kv.key] = value;
+  }
   return out;
 }
 
@@ -65,8 +78,12 @@ export function anyValueType(v: AnyValue): 'STRING' | 'BOOL' | 'INT' | 'DOUBLE' 
   return 'EMPTY';
 }
 
+/**
+ * The value of `key`. OTLP keys must be unique; of duplicates the last wins, as in `attributesToPlain`,
+ * the stores and their filters (setting a key again overwrites it, as OTel attribute collections do).
+ */
 export function findAttribute(attrs: readonly KeyValue[], key: string): AnyValue | undefined {
-  for (const kv of attrs) if (kv.key === key) return kv.value;
+  for (let i = attrs.length - 1; i >= 0; i--) if (attrs[i]!.key === key) return attrs[i]!.value;
   return undefined;
 }
 

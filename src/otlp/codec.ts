@@ -46,9 +46,17 @@ export function decodeRequest<S extends Signal>(signal: S, body: Buffer, format:
   const rounded = roundedIntegerCount();
   const request = parseJson(body);
   if (counted && countJsonItems(signal, request) > limits.maxItems) throw new RequestTooLargeError(tooLargeMessage(signal, 'items', limits));
-  const decoded = CONVERT[signal](request, tenant);
   // proto3 JSON allows 64-bit values as numbers, which JSON.parse rounds past 2^53 (nanosecond
   // times are past it). Rare (SDKs send strings), so only such a request pays the exact parser (~4× the decode).
+  // A resource or scope is converted outside any item, so a value rounded out of range there
+  // (2^63 − 1 read as 2^63) refuses the whole request: that refusal, too, is decided on the exact values.
+  let decoded: Decoded<SignalItems[S]>;
+  try {
+    decoded = CONVERT[signal](request, tenant);
+  } catch (err) {
+    if (roundedIntegerCount() === rounded) throw err;
+    return CONVERT[signal](parseJson(body, true), tenant);
+  }
   return roundedIntegerCount() === rounded ? decoded : CONVERT[signal](parseJson(body, true), tenant);
 }
 
@@ -90,11 +98,41 @@ const exactNumber = (digits: string): number | string => {
   return Number.isSafeInteger(n) || !/^-?\d+$/.test(digits) ? n : digits;
 };
 
+/**
+ * A JSON string may escape a lone UTF-16 surrogate (`"\ud800"`), which JSON.parse keeps: stored,
+ * exported (protobufjs writes it as invalid UTF-8) and filtered, it read differently in each place.
+ * It becomes U+FFFD, as invalid UTF-8 in a JSON or protobuf body does and as Go's encoding/json reads it.
+ */
+const wellFormed = (_key: string, value: unknown): unknown => {
+  if (typeof value !== 'string') return value;
+  const s = value as Es2024String;
+  return s.isWellFormed() ? s : s.toWellFormed();
+};
+/** Node 20 has these (ES2024); the project's TypeScript lib is ES2023. */
+type Es2024String = string & { isWellFormed(): boolean; toWellFormed(): string };
+
+/**
+ * Whether the text escapes a surrogate (`\uD800`–`\uDFFF`, paired or not); only then are its strings
+ * checked. A raw surrogate cannot be in the text (UTF-8 decoding made it U+FFFD), and most requests
+ * have no `\u` at all, so the common one pays one indexOf over the text. A false positive (`\\ud8`, an
+ * escaped backslash) only costs the check.
+ */
+function escapesSurrogate(text: string): boolean {
+  for (let i = text.indexOf('\\u'); i !== -1; i = text.indexOf('\\u', i + 2)) {
+    SURROGATE_DIGITS.lastIndex = i + 2;
+    if (SURROGATE_DIGITS.test(text)) return true;
+  }
+  return false;
+}
+/** The first two hex digits of D800–DFFF, matched where lastIndex says. */
+const SURROGATE_DIGITS = /[dD][89a-fA-F]/y;
+
 function parseJson(body: Buffer, exact = false): Msg {
   const text = body.toString('utf8');
+  const reviver = escapesSurrogate(text) ? wellFormed : undefined;
   let parsed: unknown;
   try {
-    parsed = exact ? parseLossless(text, null, exactNumber) : JSON.parse(text);
+    parsed = exact ? parseLossless(text, reviver ?? null, exactNumber) : JSON.parse(text, reviver);
   } catch (err) {
     throw new OtlpDecodeError(`request body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -177,8 +177,9 @@ const INT32_MAX = 2 ** 31 - 1;
 
 let roundedIntegers = 0;
 /**
- * How many 64-bit values arrived as JSON numbers past 2^53 so far: JSON.parse rounded them
- * (`"timeUnixNano": 1700000000000000001`), and the request must be parsed again exactly.
+ * How many integers past 2^53 arrived as JSON numbers so far: JSON.parse rounded them
+ * (`"timeUnixNano": 1700000000000000001`), and the request must be parsed again exactly, to keep
+ * a 64-bit value or to quote the value sent in a refusal.
  */
 export const roundedIntegerCount = (): number => roundedIntegers;
 
@@ -236,10 +237,10 @@ function unsigned(v: unknown, field: string, max: number, tooLarge: (n: bigint) 
   if (v == null) return 0;
   if (isLong(v) && v.high === 0 && v.low >>> 0 <= max) return v.low >>> 0; // protobufjs's fixed64, below 2^32
   let n: bigint | undefined;
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) {
+  if (typeof v === 'number' && Number.isInteger(v)) {
     // Past 2^53 JSON.parse rounded it: the request is parsed again exactly, so the message names the value sent.
     if (!Number.isSafeInteger(v)) roundedIntegers++;
-    n = BigInt(v);
+    if (v >= 0) n = BigInt(v);
   } else if (isLong(v) || typeof v === 'string') n = int64(v, field);
   if (n === undefined || n < 0n) return fail(0, (field, v) => `${field} must be a non-negative integer, got ${JSON.stringify(v)}`, field, v);
   if (n > max) return fail(0, tooLarge, n);
@@ -290,6 +291,7 @@ export function openEnumValue(v: unknown, names: Record<string, number>, field: 
 
 function enumNumber(v: unknown, names: Record<string, number>): number | undefined {
   // protobufjs yields the wire's int32; OTLP/JSON a number or the value's name.
+  if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) roundedIntegers++; // parsed again exactly, for the message
   const n = typeof v === 'number' ? v : v == null ? 0 : typeof v === 'string' && Object.hasOwn(names, v) ? names[v] : undefined;
   return Number.isInteger(n) ? n : undefined;
 }

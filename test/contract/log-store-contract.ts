@@ -59,6 +59,13 @@ export function logStoreContract(backend: string, open: StoreFactory): void {
         { arrayValue: { values: [{ stringValue: 'a' }, { kvlistValue: { values: [{ key: 'k', value: { boolValue: true } }] } }] } },
         { kvlistValue: { values: [{ key: 'msg', value: { stringValue: 'hi' } }, { key: 'empty', value: {} }] } },
         {},
+        // What LogRecord.otlpBody must tell apart: doubles JSON writes wrong, and an int and a double of one value.
+        { doubleValue: Number.NaN },
+        { doubleValue: -Infinity },
+        { doubleValue: -0 },
+        { doubleValue: 2 },
+        { intValue: '2' },
+        { arrayValue: { values: [{ doubleValue: Infinity }, { doubleValue: -0 }] } },
       ];
       const logs = bodyValues.map((body, i) =>
         log({

@@ -2,14 +2,17 @@
 //
 // Field names follow Elastic's OTel layout (`@timestamp`, `severity_number`, `body.text`,
 // `attributes.*`, `resource.attributes.*`, `scope.name`, `trace_id`, …), so Kibana and other readers
-// see the usual fields. Two teleql fields make the store exact:
+// see the usual fields. A structured (non-string) body is `body.structured` as its OTLP/JSON AnyValue
+// (`{"kvlistValue":{"values":[…]}}`, `{"intValue":"42"}`; NaN, ±Infinity and -0 as proto3 JSON strings:
+// `{"doubleValue":"NaN"}`), not the plain value. Two teleql fields make the store exact:
 // - `teleql.tenant` on every document; every query filters on it.
 // - `teleql.record`: the whole record as OTLP/JSON text (not indexed), which reads decode, so a read
 //   returns exactly the LogRecord that was written (bigint times, int vs double, bytes, nested values).
 // `teleql.id` repeats the document `_id` as a sortable keyword (sorting on `_id` is disabled in 8.x).
 import { createHash } from 'node:crypto';
 import type { AnyValue, InstrumentationScope, KeyValue, LogRecord, Resource } from '../../model/telemetry.ts';
-import { anyValueToFilterString, type PlainJson } from '../../model/values.ts';
+import { anyValueToFilterString, anyValueToOtlpJson, type PlainJson } from '../../model/values.ts';
+import { anyValue } from '../../otlp/convert-common.ts';
 import type { StoredLogRecord } from '../types.ts';
 
 /** The largest instant a `date_nanos` field holds (2262-04-11T23:47:16.854775807Z). */
@@ -117,7 +120,7 @@ export function indexableKey(key: string): boolean {
 }
 
 /**
- * The indexed form of a value: scalars as plain JSON (ints as numbers when they fit, else their
+ * The indexed form of a value: scalars as plain JSON (ints as numbers when they are safe integers, else their
  * decimal text; bytes as base64), lists and maps as their compact JSON text, which is the string form
  * filters compare against (`anyValueToFilterString`), as a keyword shows a number.
  */
@@ -156,7 +159,8 @@ export interface LogDocument {
   observed_timestamp: string;
   severity_number: number;
   severity_text?: string;
-  body?: { text: string } | { structured: AnyValue };
+  /** `structured`: the OTLP/JSON AnyValue (`anyValueToOtlpJson`). */
+  body?: { text: string } | { structured: unknown };
   attributes?: Record<string, string | number | boolean>;
   resource?: { attributes?: Record<string, string | number | boolean>; schema_url?: string };
   scope?: { name?: string; version?: string };
@@ -204,7 +208,8 @@ export function logToDocument(
   if (l.severityText) doc.severity_text = l.severityText;
   if ('stringValue' in l.body) doc.body = { text: l.body.stringValue };
   else if (Object.keys(l.body).length > 0) {
-    doc.body = { structured: l.body };
+    // As proto3 JSON writes it: the client's JSON.stringify would write NaN and ±Infinity as null, -0 as 0.
+    doc.body = { structured: anyValueToOtlpJson(l.body) };
     // Searchable text of a structured body (what bodyContains matches, as in the DuckDB store).
     const text = anyValueToFilterString(l.body);
     if (text !== null) doc.teleql.body_text = text;
@@ -298,7 +303,14 @@ function rebuildBody(src: Source): AnyValue {
   const text = AT(src, 'body.text');
   if (typeof text === 'string') return { stringValue: text };
   const structured = AT(src, 'body.structured');
-  if (isAnyValue(structured)) return structured; // teleql's layout keeps the OTLP/JSON AnyValue
+  if (isAnyValue(structured)) {
+    // teleql's layout keeps the OTLP/JSON AnyValue ("NaN" and "-0" doubles as strings, ints as strings or numbers).
+    try {
+      return anyValue(structured);
+    } catch {
+      // Not OTLP/JSON after all (another tool's object with one such key): read as plain JSON.
+    }
+  }
   if (structured !== undefined) return plainToAnyValue(structured as PlainJson);
   if (typeof src.body === 'string') return { stringValue: src.body };
   if (typeof src.message === 'string') return { stringValue: src.message }; // ECS

@@ -143,6 +143,13 @@ function losslessRecords(tenant: string): LogRecord[] {
     { arrayValue: { values: [{ stringValue: 'a' }, { kvlistValue: { values: [{ key: 'k', value: { boolValue: true } }] } }] } },
     { kvlistValue: { values: [{ key: 'msg', value: { stringValue: 'hi' } }, { key: 'empty', value: {} }] } },
     {},
+    // Doubles that JSON.stringify writes wrong (null, 0), and the values a plain body cannot tell apart.
+    { doubleValue: Number.NaN },
+    { doubleValue: -Infinity },
+    { doubleValue: -0 },
+    { doubleValue: 2 },
+    { intValue: '2' },
+    { arrayValue: { values: [{ doubleValue: Infinity }, { doubleValue: -0 }] } },
   ];
   const logs = bodies.map((body, i) =>
     log({
@@ -868,6 +875,28 @@ describe('Elasticsearch log round trip', () => {
       spanId: original.spanId,
       eventName: 'evt',
     });
+  });
+
+  it('writes body.structured as proto3 JSON does: NaN, ±Infinity and -0 doubles as strings, not null and 0; and reads it back exactly', async () => {
+    const structured = hits.map((h) => (h._source as { body?: { structured?: unknown } }).body?.structured).slice(9, 15);
+    assert.deepEqual(structured, [
+      { doubleValue: 'NaN' },
+      { doubleValue: '-Infinity' },
+      { doubleValue: '-0' },
+      { doubleValue: 2 },
+      { intValue: '2' },
+      { arrayValue: { values: [{ doubleValue: 'Infinity' }, { doubleValue: '-0' }] } },
+    ]);
+    // A document whose teleql.record is unreadable is rebuilt from body.structured, with the same body.
+    const store = openStore();
+    const broken = hits.slice(9, 15).map((h) => {
+      const source = h._source as { teleql: { record: string } };
+      return { ...h, _source: { ...source, teleql: { ...source.teleql, record: '{"resource":' } } };
+    });
+    server.reply({ body: searchBody(broken) });
+    const found = await store.getLogs(TENANT, broken.map((h) => h._id));
+    await store.close();
+    assert.deepEqual(found.map((l) => l?.body), written.slice(9, 15).map((l) => l.body));
   });
 
   it('the ns timestamps survive the ISO form both ways', () => {
