@@ -35,7 +35,8 @@ builder.queryFields((t) => ({
         description:
           'How a step of a number series combines its points. A step of a histogram-like series (histogram, exponential ' +
           'histogram, summary) is what was observed during it: AVG gives their mean, SUM their sum, COUNT how many, RATE ' +
-          'how many per second; MIN, MAX and LAST are refused (GW_BAD_FILTER).',
+          'how many per second; MIN, MAX and LAST are refused (GW_BAD_FILTER). RATE is for counters (monotonic sums) and ' +
+          'histogram-like series: of a gauge or a non-monotonic sum (UpDownCounter) it is refused (GW_BAD_FILTER).',
       }),
       quantile: t.arg.float({
         description:

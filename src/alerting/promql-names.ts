@@ -4,6 +4,7 @@
 // qa_requests_total is qa.requests, http_route is http.route.
 import { LRUCache } from 'lru-cache';
 import type { MetricType } from '../model/telemetry.ts';
+import { SCOPE_LABEL_KEYS } from '../stores/duckdb/metric-rows.ts';
 import { labelName, metricName } from '../stores/prometheus/names.ts';
 import type { MetricStore, TimeRange } from '../stores/types.ts';
 import { REMEMBERED_TENANTS } from '../tenant.ts';
@@ -42,17 +43,26 @@ function prometheusNames(name: string, k: Known): Map<string, HistogramPart | un
 
 /**
  * The resource attributes the Prometheus exporter writes as target labels rather than by their
- * label names (ingest/exporters/prometheus/translate.ts, resourceTarget): `job` is service.name
- * (with service.namespace before it there, which the embedded store's series do not carry) and
- * `instance` service.instance.id.
+ * label names (ingest/exporters/prometheus/translate.ts, resourceTarget): `job` is service.name,
+ * after service.namespace and a `/` when there is one, and `instance` service.instance.id.
  */
-const TARGET_LABELS: Readonly<Record<string, string>> = { 'service.name': 'job', 'service.instance.id': 'instance' };
-const TARGET_KEYS: Readonly<Record<string, string>> = { job: 'service.name', instance: 'service.instance.id' };
+const NAME = 'service.name';
+const NAMESPACE = 'service.namespace';
+const INSTANCE = 'service.instance.id';
+const TARGET_KEYS: Readonly<Record<string, string>> = { job: NAME, instance: INSTANCE };
+/** The stored keys a series' `job` is written from (jobOf). */
+export const JOB_KEYS = [NAMESPACE, NAME] as const;
+/** The scope's stored labels, whose label names (labelName) are the exporter's otel_scope_name and otel_scope_version. */
+const SCOPE_KEYS: readonly string[] = Object.values(SCOPE_LABEL_KEYS);
+/** Stored keys the exporter writes as `job`, `instance` or the scope's labels, after the attributes. */
+const TARGET_OR_SCOPE = new Set([...JOB_KEYS, INSTANCE, ...SCOPE_KEYS]);
 
 /**
  * The label key a rule's label stands for among a metric's keys: the key itself, else the resource
  * attribute a target label (`job`, `instance`) is written from, else the one whose Prometheus label
  * name it is (the first, when several share it); else itself, which matches nothing, as in Prometheus.
+ * `job` is service.name here; which series a `job` value is also depends on service.namespace
+ * (jobOf).
  */
 export function storedLabel(label: string, keys: Iterable<string>): string {
   let translated: string | undefined;
@@ -65,17 +75,26 @@ export function storedLabel(label: string, keys: Iterable<string>): string {
   return translated ?? label;
 }
 
+/** A series' `job` as the exporter writes it: `<service.namespace>/<service.name>`, or service.name alone. */
+export function jobOf(stored: Readonly<Record<string, string>>): string | undefined {
+  const name = stored[NAME];
+  if (!name) return undefined;
+  const namespace = stored[NAMESPACE];
+  return namespace ? `${namespace}/${name}` : name;
+}
+
 /**
  * A stored series' labels (OTel keys: `service.name`, `http.route`) as the Prometheus exporter
  * writes that series' labels, so an alert carries on the embedded store the labels it carries on
  * Prometheus: each key by labelName (keys that come out the same join their values with `;` in key
- * order), service.name as `job` and service.instance.id as `instance` (which win over an attribute
- * of that name); empty values are left out, as Prometheus has no empty label.
+ * order), service.namespace and service.name as `job`, service.instance.id as `instance`, and the
+ * scope as `otel_scope_name` and `otel_scope_version` (which win over an attribute of that name);
+ * empty values are left out, as Prometheus has no empty label.
  */
 export function prometheusSeriesLabels(stored: Record<string, string>): Record<string, string> {
   const grouped = new Map<string, [string, string][]>();
   for (const [key, value] of Object.entries(stored)) {
-    if (TARGET_LABELS[key] !== undefined) continue;
+    if (TARGET_OR_SCOPE.has(key)) continue;
     const name = labelName(key);
     grouped.set(name, [...(grouped.get(name) ?? []), [key, value]]);
   }
@@ -84,9 +103,22 @@ export function prometheusSeriesLabels(stored: Record<string, string>): Record<s
     list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     out[name] = list.map((e) => e[1]).join(';');
   }
-  for (const [key, name] of Object.entries(TARGET_LABELS)) if (stored[key] !== undefined) out[name] = stored[key];
+  const job = jobOf(stored);
+  if (job !== undefined) out.job = job;
+  if (stored[INSTANCE] !== undefined) out.instance = stored[INSTANCE];
+  for (const key of SCOPE_KEYS) if (stored[key] !== undefined) out[labelName(key)] = stored[key];
   for (const name of Object.keys(out)) if (out[name] === '') delete out[name];
   return out;
+}
+
+/**
+ * What `by (label)` reads of a series' stored labels: the key itself, else the label of that name
+ * as Prometheus has it (`job`, `otel_scope_name`, `http_route`), else the stored key storedLabel
+ * finds for it; '' when the series has none.
+ */
+export function labelValue(label: string, stored: Record<string, string>): string {
+  if (Object.hasOwn(stored, label)) return stored[label]!;
+  return prometheusSeriesLabels(stored)[label] ?? stored[storedLabel(label, Object.keys(stored))] ?? '';
 }
 
 export interface MetricNames {

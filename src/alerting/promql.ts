@@ -14,7 +14,7 @@
 // rules file (`check`), not only when evaluated. On Prometheus, `check` has Prometheus parse it.
 import { StoreError, type MetricStore, type StoredExemplar, type TimeRange } from '../stores/types.ts';
 import { labelName } from '../stores/prometheus/names.ts';
-import { createMetricNames, prometheusSeriesLabels, storedLabel, type StoredMetric } from './promql-names.ts';
+import { createMetricNames, JOB_KEYS, jobOf, labelValue, prometheusSeriesLabels, storedLabel, type StoredMetric } from './promql-names.ts';
 import { parseRuleDuration, ruleDurationProblem } from './rules.ts';
 import type { PromQlEvaluator, PromQlSample, TraceExemplar } from './types.ts';
 
@@ -318,25 +318,45 @@ interface StoredSample extends PromQlSample {
 export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
   const names = createMetricNames(metrics);
 
-  /** The labels of `q` (matchers, quantileBy) as the metric's stored keys (promql-names.ts). */
-  async function storedLabels(tenant: string, q: PromQlSubsetQuery, metric: string, window: Required<TimeRange>): Promise<Pick<PromQlSubsetQuery, 'labels' | 'quantileBy'>> {
+  /**
+   * The labels of `q` (matchers, quantileBy) as the metric's stored keys (promql-names.ts). A `job`
+   * is service.namespace and service.name (jobOf): its matcher is a filter on service.name only when
+   * the value has no `/` (none at all otherwise) and is returned as `job`, for the series to be picked
+   * by their job; and a group reads it, as `by (job)` does, from both keys.
+   */
+  async function storedLabels(tenant: string, q: PromQlSubsetQuery, metric: string, window: Required<TimeRange>): Promise<Pick<PromQlSubsetQuery, 'labels' | 'quantileBy'> & { job?: string }> {
     const wanted = [...Object.keys(q.labels), ...(q.quantileBy ?? [])];
     if (wanted.length === 0) return q;
     let keys = await names.labelKeys(tenant, metric, window, false);
     // A label the cached keys do not have may be on a series seen since.
     if (wanted.some((l) => !keys.has(storedLabel(l, keys)))) keys = await names.labelKeys(tenant, metric, window, true);
-    const labels = Object.fromEntries(Object.entries(q.labels).map(([l, v]) => [storedLabel(l, keys), v]));
-    return q.quantileBy === undefined ? { labels } : { labels, quantileBy: q.quantileBy.map((l) => storedLabel(l, keys)) };
+    const isJob = (l: string) => l === 'job' && storedLabel(l, keys) === JOB_KEYS[1];
+    const labels: Record<string, string> = {};
+    let job: string | undefined;
+    for (const [l, v] of Object.entries(q.labels)) {
+      if (!isJob(l)) {
+        labels[storedLabel(l, keys)] = v;
+        continue;
+      }
+      job = v;
+      if (v !== '' && !v.includes('/')) labels[JOB_KEYS[1]] = v;
+    }
+    const out = job === undefined ? { labels } : { labels, job };
+    if (q.quantileBy === undefined) return out;
+    const quantileBy = q.quantileBy.flatMap((l) => (isJob(l) ? JOB_KEYS : [storedLabel(l, keys)]));
+    // Groups of one job each, which the matcher then picks.
+    if (job !== undefined) quantileBy.push(...JOB_KEYS);
+    return { ...out, quantileBy: [...new Set(quantileBy)] };
   }
 
   /**
    * A series' labels as Prometheus would give them: a group's as the rule's `by` names them
-   * (`http_route`, not `http.route` as stored), a series' own as the Prometheus exporter names them
-   * (prometheusSeriesLabels: `job`, `http_route`); no empty ones.
+   * (`http_route`, not `http.route` as stored; labelValue), a series' own as the Prometheus exporter
+   * names them (prometheusSeriesLabels: `job`, `http_route`, `otel_scope_name`); no empty ones.
    */
-  function resultLabels(labels: Record<string, string>, ruleBy: readonly string[] | undefined, storedBy: readonly string[] | undefined): Record<string, string> {
-    if (!ruleBy || !storedBy) return prometheusSeriesLabels(labels);
-    return byLabels(Object.entries(labels).map(([k, v]) => [ruleBy[storedBy.indexOf(k)] ?? k, v]));
+  function resultLabels(labels: Record<string, string>, ruleBy: readonly string[] | undefined): Record<string, string> {
+    if (!ruleBy) return prometheusSeriesLabels(labels);
+    return byLabels(ruleBy.map((l): [string, string] => [l, labelValue(l, labels)]));
   }
 
   /** One stored metric's samples for the query: one series each, over one step covering the window. */
@@ -347,7 +367,7 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
     // increase() of a counter is the store's SUM (what it counted), exact: the increase per second
     // times the seconds came out as 124.99999999999999 where 125 were counted.
     const counted = q.fn === 'increase' && m.type === 'sum' && (await names.monotonic(tenant, m.name, window));
-    const { labels, quantileBy } = await storedLabels(tenant, q, m.name, window);
+    const { labels, quantileBy, job } = await storedLabels(tenant, q, m.name, window);
     // One step covering the whole range: RATE yields the increase over it per second.
     const series = await metrics
       .querySeries(tenant, {
@@ -367,7 +387,7 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
     const samples: StoredSample[] = [];
     for (const s of series) {
       const points = s.points.filter((p) => p.value !== null);
-      if (points.length === 0) continue;
+      if (points.length === 0 || (job !== undefined && (jobOf(s.labels) ?? '') !== job)) continue;
       let value: number;
       if (!q.fn || q.quantile !== undefined) value = points[points.length - 1]!.value!;
       // A histogram's observations counted, as they are: no rate to scale back.
@@ -377,7 +397,7 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
         if (q.fn === 'increase' && !counted) value *= Number(stepNano) / 1e9;
       }
       // As in Prometheus, rate() and increase() drop the metric name.
-      const labels = resultLabels(s.labels, q.quantileBy, quantileBy);
+      const labels = resultLabels(s.labels, q.quantileBy);
       samples.push({ labels: q.fn ? labels : { __name__: q.metric, ...labels }, stored: s.labels, value, exemplars: exemplarsOf(s.exemplars) });
     }
     return samples;
@@ -408,8 +428,8 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
       if (!q.aggregation) return samples.map(({ labels, value, exemplars }) => ({ labels, value, ...(exemplars && { exemplars }) }));
       const groups = new Map<string, { labels: Record<string, string>; values: number[]; exemplars: TraceExemplar[] }>();
       for (const s of samples) {
-        // Grouped by the stored labels, each `by` label read as a matcher's is (promql-names.ts).
-        const labels = byLabels(q.aggregation.by.map((l): [string, string] => [l, s.stored[storedLabel(l, Object.keys(s.stored))] ?? '']));
+        // Grouped by the stored labels, each `by` label read from them as Prometheus would have it (promql-names.ts).
+        const labels = byLabels(q.aggregation.by.map((l): [string, string] => [l, labelValue(l, s.stored)]));
         const key = JSON.stringify(labels);
         const g = groups.get(key) ?? { labels, values: [], exemplars: [] };
         g.values.push(s.value);

@@ -34,9 +34,15 @@ const isHistogramLike = (type: MetricType): boolean => type !== 'gauge' && type 
 /**
  * What is wrong with the query for a metric of this type, or undefined. A step of a histogram-like
  * series is a set of observations: its mean (AVG), SUM, COUNT, RATE (observations per second) or a
- * quantile; a smallest, largest or last observation is not known from buckets.
+ * quantile; a smallest, largest or last observation is not known from buckets. RATE is the increase
+ * of a counter per second: a gauge or a non-monotonic sum (`monotonic` false; unknown counts as a
+ * counter) has no increase to count, and the stores' ways of inventing one differed.
  */
-export function seriesTypeProblem(q: SeriesQuery, type: MetricType): string | undefined {
+export function seriesTypeProblem(q: SeriesQuery, type: MetricType, monotonic?: boolean): string | undefined {
+  if (q.aggregation === 'RATE' && q.quantile === undefined && (type === 'gauge' || (type === 'sum' && monotonic === false))) {
+    const what = type === 'gauge' ? 'a gauge' : 'a non-monotonic sum (an UpDownCounter)';
+    return `${q.name} is ${what}: aggregation RATE applies to counters and histograms only; use LAST, AVG, MIN or MAX for its value per step`;
+  }
   if (isHistogramLike(type)) {
     if (q.quantile === undefined && (q.aggregation === 'MIN' || q.aggregation === 'MAX' || q.aggregation === 'LAST')) {
       return `${q.name} is a ${type}: its steps are observations, so aggregation ${q.aggregation} does not apply; use AVG (the mean), SUM, COUNT, RATE or quantile`;

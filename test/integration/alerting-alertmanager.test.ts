@@ -169,11 +169,12 @@ describe('alerting: PROMQL on the embedded store, forwarded to a real Alertmanag
     await engine.idle();
     for (const [i, name] of ['RawRate', 'RawCount'].entries()) {
       const [inst] = engine.instances('acme', ids[i]!);
-      assert.deepEqual(inst!.labels, { alertname: name, job: 'checkout', route: '/pay' });
+      // The scope too (QA round 30, D6), as the Prometheus exporter writes it.
+      assert.deepEqual(inst!.labels, { alertname: name, job: 'checkout', otel_scope_name: 'test', route: '/pay' });
       assert.equal(inst!.annotations.summary, '/pay of checkout');
       assert.equal(engine.status('acme', ids[i]!).lastNotificationError, null);
       const [listed] = await waitFor(() => amAlerts(name), (a) => a.length === 1, `${name} in Alertmanager`);
-      assert.deepEqual(listed!.labels, { alertname: name, job: 'checkout', route: '/pay', tenant: 'acme' });
+      assert.deepEqual(listed!.labels, { alertname: name, job: 'checkout', otel_scope_name: 'test', route: '/pay', tenant: 'acme' });
       // D6: the fingerprint the webhook carries is the one Alertmanager gives the alert.
       assert.equal(alertmanagerFingerprint(listed!.labels), listed!.fingerprint);
     }

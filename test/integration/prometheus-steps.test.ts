@@ -59,7 +59,7 @@ const body = {
             },
           },
           {
-            // A native histogram in Prometheus: not in the tests yet (see the Prometheus store's nativeIncrease).
+            // A native histogram in Prometheus (read back in prometheus-series-kinds.test.ts).
             name: 'st.payload', unit: 'By',
             exponentialHistogram: {
               aggregationTemporality: 2,

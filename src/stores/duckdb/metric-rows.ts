@@ -23,8 +23,20 @@ import {
   type ResourceInfo,
 } from './resources.ts';
 
-/** Resource attributes that identify a series besides the point attributes. */
-const SERIES_RESOURCE_KEYS = ['service.name', 'service.instance.id'];
+/**
+ * A series is a stream of the OTel data model: its resource's identity, its instrumentation scope and
+ * its point attributes. Of the resource, the service's identity (semantic conventions): service.namespace
+ * too, as prod and staging of one service are two streams.
+ */
+const SERIES_RESOURCE_KEYS = ['service.namespace', 'service.name', 'service.instance.id'];
+
+/**
+ * The scope's name and version as a series' labels, by their semantic-convention names (which the
+ * Prometheus exporter's otel_scope_name and otel_scope_version are): two libraries emitting one
+ * instrument are two series. Read from `labels`, not `attrs`. Rows written before the scope and
+ * service.namespace were part of a series keep their series_key: such a stream splits once, at the upgrade.
+ */
+export const SCOPE_LABEL_KEYS = { name: 'otel.scope.name', version: 'otel.scope.version' } as const;
 
 interface PointFields {
   value: number | null;
@@ -117,6 +129,9 @@ export function prepareMetric(m: MetricPoint, cache: EncodeCache): MetricInput {
     if (v != null) labels[key] = v;
   }
   toFilterMap(m.point.attributes, labels);
+  // After the attributes, so the scope wins over an attribute of that name, as in the Prometheus exporter.
+  if (m.scope.name) labels[SCOPE_LABEL_KEYS.name] = m.scope.name;
+  if (m.scope.version) labels[SCOPE_LABEL_KEYS.version] = m.scope.version;
   const seriesKey = JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
   return {
     m, res, labels, seriesKey,

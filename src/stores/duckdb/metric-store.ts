@@ -1,4 +1,5 @@
-// MetricStore over the metric_points table. Series are grouped by series_key (the sorted labels).
+// MetricStore over the metric_points table. Series are grouped by series_key (the sorted labels:
+// the stream's service, scope and point attributes, metric-rows.ts).
 // Number series are bucketed by step in SQL, so one row per series and bucket reaches JS;
 // histogram-like ones need their points subtracted and merged (histogram-steps.ts), so SQL keeps
 // only the points that takes: about one per series and step for cumulative series, and delta
@@ -10,7 +11,7 @@ import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
 import { params, timeRangeSql, type Params } from './filter-sql.ts';
 import { histogramSteps } from './histogram-steps.ts';
-import { decodeExemplars, decodeMetricPoint, finite, METRIC_RECORD_COLUMNS, numberOrNull } from './metric-rows.ts';
+import { decodeExemplars, decodeMetricPoint, finite, METRIC_RECORD_COLUMNS, numberOrNull, SCOPE_LABEL_KEYS } from './metric-rows.ts';
 import { createDecodeCache } from './resources.ts';
 
 const MAX_POINTS = 100_000;
@@ -27,14 +28,27 @@ function checkQuery(q: SeriesQuery): void {
   if (problem) throw badQuery(problem);
 }
 
-/** `tenant = $1 AND name = $2`, the labels, and time_ns from `from` to `to`. */
+/**
+ * A point flagged "no recorded value" (DataPointFlags, bit 0: a staleness marker, e.g. the Collector's
+ * Prometheus receiver's for a target gone) has no value to aggregate: it is no point of its series'
+ * steps, and the point before it stays the base of the next one's increase, as Prometheus skips the
+ * stale marker the exporter writes for it. metricPoints still lists it.
+ */
+const RECORDED = '(flags IS NULL OR flags & 1 = 0)';
+
+/** `tenant = $1 AND name = $2`, the labels, time_ns from `from` to `to`, and only points with a value. */
 function seriesWhere(q: SeriesQuery, from: bigint, p: Params): string {
-  return [`tenant = $1`, `name = $2`, timeRangeSql('time_ns', { from, to: q.range.to }, p), ...labelConditions(q.labels, p)].join(' AND ');
+  return [`tenant = $1`, `name = $2`, timeRangeSql('time_ns', { from, to: q.range.to }, p), RECORDED, ...labelConditions(q.labels, p)].join(' AND ');
 }
 
-/** One condition per label: the point's attribute or, failing that, its resource's (attrs merges them). */
+const SCOPE_KEYS = new Set<string>(Object.values(SCOPE_LABEL_KEYS));
+
+/**
+ * One condition per label: the point's attribute or, failing that, its resource's (attrs merges them);
+ * the scope's name and version, which are not attributes, from the series' labels.
+ */
 function labelConditions(labels: Record<string, string> | undefined, p: Params): string[] {
-  return Object.entries(labels ?? {}).map(([key, value]) => `attrs[${p.add(key)}] = ${p.add(String(value))}`);
+  return Object.entries(labels ?? {}).map(([key, value]) => `${SCOPE_KEYS.has(key) ? 'labels' : 'attrs'}[${p.add(key)}] = ${p.add(String(value))}`);
 }
 
 function toPoint(r: Row, q: SeriesQuery): SeriesPoint {
@@ -182,7 +196,7 @@ export function createMetricStore(db: Db): MetricStore {
   async function seriesInfo(tenant: string, q: SeriesQuery): Promise<Row[]> {
     const p = params([tenant, q.name]);
     return db.query(
-      `SELECT series_key, any_value(labels) AS labels, arg_max(type, time_ns) AS type, arg_max(unit, time_ns) AS unit,
+      `SELECT series_key, any_value(labels) AS labels, arg_max(type, time_ns) AS type, arg_max(monotonic, time_ns) AS monotonic, arg_max(unit, time_ns) AS unit,
               arg_max(description, time_ns) AS description,
               list(exemplars ORDER BY time_ns) FILTER (WHERE exemplars IS NOT NULL) AS exemplars
        FROM metric_points WHERE ${seriesWhere(q, q.range.from, p)} GROUP BY series_key ORDER BY series_key`,
@@ -197,7 +211,7 @@ export function createMetricStore(db: Db): MetricStore {
       checkQuery(q);
       const [rows, histogramRows, infos] = await Promise.all([numberBuckets(tenant, q), histogramPoints(tenant, q), seriesInfo(tenant, q)]);
       for (const info of infos) {
-        const problem = seriesTypeProblem(q, info.type as MetricType);
+        const problem = seriesTypeProblem(q, info.type as MetricType, info.monotonic as boolean | null ?? undefined);
         if (problem) throw badQuery(problem);
       }
       const series = infos.map((info) => ({ info, labels: Object.fromEntries((info.labels as { key: string; value: string }[]).map((e) => [e.key, e.value])) }));
@@ -245,7 +259,7 @@ export function createMetricStore(db: Db): MetricStore {
     async metricNames(tenant, range) {
       const p = params([tenant]);
       const rows = await db.query(
-        `SELECT name, arg_max(type, time_ns) AS type, arg_max(unit, time_ns) AS unit, arg_max(description, time_ns) AS description
+        `SELECT name, arg_max(type, time_ns) AS type, arg_max(monotonic, time_ns) AS monotonic, arg_max(unit, time_ns) AS unit, arg_max(description, time_ns) AS description
          FROM metric_points WHERE tenant = $1 AND ${timeRangeSql('time_ns', range, p) || 'TRUE'} GROUP BY name ORDER BY name`,
         p.values,
       );

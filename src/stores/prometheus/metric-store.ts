@@ -126,7 +126,8 @@ function counterIncrease(sel: string, w: StepWindow): string {
 
 /**
  * Native histograms: Prometheus' increase() over the step (2.x's last_over_time() and comparisons
- * skip histogram samples, so counterIncrease cannot read them): extrapolated, and a step needs two samples.
+ * skip histogram samples, so counterIncrease cannot read them): extrapolated to the window's ends,
+ * and a step needs two samples.
  */
 function nativeIncrease(sel: string, w: StepWindow): string {
   return `increase(${sel}${w.range})`;
@@ -135,6 +136,16 @@ function nativeIncrease(sel: string, w: StepWindow): string {
 interface RangeVector {
   metric: { name?: string; labels: Record<string, string> } | null;
   values: { time: Date; value: number }[];
+}
+
+/**
+ * Whether a counter's sample `i` is the zero the exporter writes 1 ms before the new point of a
+ * series that restarted (start-resets.ts), which was never sent: a 0 followed 1 ms later by the
+ * next sample (a real export 1 ms after another is not to be expected).
+ */
+function isStartResetZero(values: RangeVector['values'], i: number): boolean {
+  const next = values[i + 1];
+  return values[i]!.value === 0 && next !== undefined && next.time.getTime() - values[i]!.time.getTime() === 1;
 }
 
 export function createPrometheusMetricStore(client: PrometheusClient): MetricStore & PromQlStore {
@@ -277,7 +288,8 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
   /**
    * The seconds a cut-short last step's increase covers, by series or group: from the sample before
    * the step to the step's last sample, as the DuckDB store divides RATE (else rateSeconds' part of
-   * the step up to `to`). Whole steps divide by the step.
+   * the step up to `to`). Whole steps divide by the step. `sel` is a plain selector: `offset` follows
+   * selectors only, and timestamp() of a function's result is the evaluation time, not the sample's.
    */
   async function coveredSeconds(tenant: string, q: SeriesQuery, sel: string): Promise<Map<string, number>> {
     const out = new Map<string, number>();
@@ -339,7 +351,9 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
       rangeByLabels(tenant, sumExpr, q),
       quantileExpr ? rangeByLabels(tenant, quantileExpr, q, ['quantile']) : undefined,
       seriesExemplars(tenant, exemplarSel, q, drop),
-      q.aggregation === 'RATE' && q.quantile === undefined ? coveredSeconds(tenant, q, native ? `histogram_count(${of('')})` : of('_count')) : undefined,
+      // A native histogram's increase() is extrapolated to the ends of its window, so a cut-short
+      // step's covers the step up to `to`: rateSeconds' own divisor.
+      q.aggregation === 'RATE' && q.quantile === undefined && !native ? coveredSeconds(tenant, q, of('_count')) : undefined,
     ]);
     // A summary sampled once has no increase but does have its quantiles: series and steps come from either.
     const keys = new Map([...counts, ...(quantiles ?? [])].map(([key, { labels }]) => [key, labels]));
@@ -418,14 +432,16 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
         throw badQuery(`raw ${family.type} points are not read back from Prometheus; use metricSeries or promql (e.g. ${family.name}_bucket)`);
       }
       const windowMs = Math.max(1, nsToMs(to - from));
-      const r = await client.instant(tenant, `${selector(family.name, labelMatchers(labels))}[${windowMs}ms]`, nsToMs(to));
+      // One millisecond past `to`, to see whether a zero at `to` is followed by a restarted point.
+      const r = await client.instant(tenant, `${selector(family.name, labelMatchers(labels))}[${windowMs + 1}ms]`, nsToMs(to) + 1);
       const points: MetricPoint[] = [];
       for (const v of r.result as RangeVector[]) {
         const attributes: KeyValue[] = Object.entries(v.metric?.labels ?? {}).map(([key, value]) => ({ key, value: { stringValue: value } }));
         const resource = { attributes: [], droppedAttributesCount: 0, schemaUrl: '' };
         const scope = { name: '', version: '', attributes: [], droppedAttributesCount: 0, schemaUrl: '' };
-        for (const s of v.values) {
+        for (const [i, s] of v.values.entries()) {
           const t = msToNs(s.time.getTime());
+          if (t > to || (family.kind === 'counter' && isStartResetZero(v.values, i))) continue;
           points.push({
             tenant, resource, scope,
             metric: { name: family.name, description: '', unit: family.unit, type: family.type, aggregationTemporality: family.kind === 'counter' ? 2 : 0, isMonotonic: family.kind === 'counter', metadata: [] },

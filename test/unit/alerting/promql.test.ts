@@ -6,7 +6,7 @@ import type { MetricStore } from '../../../src/stores/types.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import type { MetricPoint, MetricPointValue } from '../../../src/model/telemetry.ts';
 import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
-import { attrs, metricPoint, resource, SEC, T0 } from '../../helpers/telemetry-builders.ts';
+import { attrs, metricPoint, resource, scope, SEC, T0 } from '../../helpers/telemetry-builders.ts';
 
 test('the embedded subset reads selectors, rate/increase and sum/avg/min/max/count by', () => {
   assert.deepEqual(parsePromQlSubset('up'), { aggregation: undefined, metric: 'up', labels: {} });
@@ -76,8 +76,8 @@ test('the embedded subset evaluates histogram_quantile and rate of a histogram p
     const at = T0 + 30n * SEC;
     // The window saw 4 observations in (10, 100] and 1 above: rank 2.5 is 10 + 90 × 2.5/4.
     const [p50] = await promql.query('t', 'histogram_quantile(0.5, rate(latency[1m]))', at);
-    // Labelled as on Prometheus: service.name is the exporter's `job`.
-    assert.deepEqual([p50!.labels, p50!.value], [{ job: 'a' }, 66.25]);
+    // Labelled as on Prometheus: service.name is the exporter's `job`, and the scope is there.
+    assert.deepEqual([p50!.labels, p50!.value], [{ job: 'a', otel_scope_name: 'test-scope', otel_scope_version: '1.0.0' }, 66.25]);
     const [rate] = await promql.query('t', 'rate(latency[1m])', at);
     assert.equal(rate!.value, 5 / 60.000000001);
     await assert.rejects(promql.query('t', 'latency', at), (err: unknown) => err instanceof PromQlError && /latency is a histogram/.test(err.message));
@@ -218,9 +218,10 @@ describe('the embedded subset over counters and histograms counted in a 2h windo
     // Found by QA (round 27, D1): a bare selector or rate() kept the OTel keys (service.name,
     // http.route), which Alertmanager, silences and {{ $labels.x }} cannot take.
     const [bare] = await query('qa_requests_total{http_route="/a"}');
-    assert.deepEqual(bare!.labels, { __name__: 'qa_requests_total', http_route: '/a', job: 'shop' });
+    const scope = { otel_scope_name: 'test-scope', otel_scope_version: '1.0.0' };
+    assert.deepEqual(bare!.labels, { __name__: 'qa_requests_total', http_route: '/a', job: 'shop', ...scope });
     const [inc] = await query('increase(qa_requests_total{http_route="/a"}[2h])');
-    assert.deepEqual(inc!.labels, { http_route: '/a', job: 'shop' });
+    assert.deepEqual(inc!.labels, { http_route: '/a', job: 'shop', ...scope });
     // `job` reads service.name, as a rule written for Prometheus says it; a by label no series has is left out.
     assert.deepEqual((await query('sum by (job, cluster) (increase(qa_requests_total{job="shop"}[2h]))')).map((x) => [x.labels, x.value]), [[{ job: 'shop' }, 182]]);
   });
@@ -231,5 +232,68 @@ describe('the embedded subset over counters and histograms counted in a 2h windo
     // Nor does a known metric with no series in the window, or a label no series has.
     assert.deepEqual(await createEmbeddedPromQl(store.metrics).query('t', 'increase(qa_requests_total[2h])', at + 30n * 86_400n * SEC), []);
     assert.deepEqual(await query('increase(qa_requests_total{http_route="/c"}[2h])'), []);
+  });
+});
+
+describe('embedded series are streams as on Prometheus: scope and namespace apart, and labelled as the exporter labels them', () => {
+  // Found by QA (round 30, D1, D6): streams of one counter from two scopes or two namespaces were
+  // one series (increase 2600 where Prometheus gave 4 and 400), and alerts lacked otel_scope_name.
+  let store: DuckDbStore;
+  const at = T0 + 330n * SEC;
+  before(async () => {
+    store = await openDuckDbStore({ path: ':memory:', logger: silentLogger(), threads: 1 });
+    const sum = { type: 'sum' as const, aggregationTemporality: 2 as const, isMonotonic: true };
+    const count = (name: string, k: number, value: number, overrides: Partial<MetricPoint>, flags = 0): MetricPoint => {
+      const p: MetricPointValue = { type: 'number', attributes: [], startTimeUnixNano: T0, timeUnixNano: T0 + BigInt(30 * k) * SEC, flags, exemplars: [] };
+      if (flags === 0) p.asDouble = value;
+      return metricPoint(p, { name, ...sum }, { tenant: 't', ...overrides });
+    };
+    const hist = (k: number, namespace: string, bucket: number): MetricPoint =>
+      metricPoint(
+        { type: 'histogram', attributes: [], startTimeUnixNano: T0, timeUnixNano: T0 + BigInt(30 * k) * SEC, flags: 0, count: k, sum: 0, bucketCounts: bucket === 0 ? [k, 0, 0] : [0, k, 0], explicitBounds: [10, 100], exemplars: [] },
+        { name: 'qa.lat', type: 'histogram', aggregationTemporality: 2 },
+        { tenant: 't', resource: resource('svc', { 'service.namespace': namespace }) },
+      );
+    await store.writer.writeMetrics(
+      Array.from({ length: 10 }, (_, i) => i + 1).flatMap((k) => [
+        count('qa.scoped', k, k, { resource: resource('live-scoped'), scope: scope('lib-a', '2.1') }),
+        count('qa.scoped', k, 100 * k, { resource: resource('live-scoped'), scope: scope('lib-b', '') }),
+        count('qa.nsc', k, k, { resource: resource('qa-ns-svc', { 'service.namespace': 'prod' }) }),
+        count('qa.nsc', k, 100 * k, { resource: resource('qa-ns-svc', { 'service.namespace': 'staging' }) }),
+        // A staleness marker at k = 5 (D2): no point, and no new base.
+        count('qa.crnrv', k, 10 * k, { resource: resource('qa-edge') }, k === 5 ? 1 : 0),
+        hist(k, 'prod', 0),
+        hist(k, 'staging', 1),
+      ]),
+    );
+  });
+  after(() => store?.close());
+  const query = (expr: string) => createEmbeddedPromQl(store.metrics).query('t', expr, at);
+  const results = async (expr: string) => (await query(expr)).map((x) => [x.labels, x.value]);
+  const testScope = { otel_scope_name: 'test-scope', otel_scope_version: '1.0.0' };
+
+  it('one counter from two scopes is two series, with otel_scope_name and otel_scope_version', async () => {
+    // Started in the window: counted from zero.
+    assert.deepEqual(await results('increase(qa_scoped_total[10m])'), [
+      [{ job: 'live-scoped', otel_scope_name: 'lib-a', otel_scope_version: '2.1' }, 10],
+      [{ job: 'live-scoped', otel_scope_name: 'lib-b' }, 1000],
+    ]);
+    assert.deepEqual(await results('sum by (otel_scope_name) (increase(qa_scoped_total[10m]))'), [[{ otel_scope_name: 'lib-a' }, 10], [{ otel_scope_name: 'lib-b' }, 1000]]);
+    assert.deepEqual(await results('increase(qa_scoped_total{otel_scope_name="lib-b"}[10m])'), [[{ job: 'live-scoped', otel_scope_name: 'lib-b' }, 1000]]);
+  });
+
+  it('job is <service.namespace>/<service.name>, in labels, matchers and by (…)', async () => {
+    assert.deepEqual(await results('increase(qa_nsc_total[10m])'), [[{ job: 'prod/qa-ns-svc', ...testScope }, 10], [{ job: 'staging/qa-ns-svc', ...testScope }, 1000]]);
+    assert.deepEqual(await results('increase(qa_nsc_total{job="staging/qa-ns-svc"}[10m])'), [[{ job: 'staging/qa-ns-svc', ...testScope }, 1000]]);
+    // No series of that service is outside a namespace.
+    assert.deepEqual(await results('increase(qa_nsc_total{job="qa-ns-svc"}[10m])'), []);
+    assert.deepEqual(await results('sum by (job) (increase(qa_nsc_total[10m]))'), [[{ job: 'prod/qa-ns-svc' }, 10], [{ job: 'staging/qa-ns-svc' }, 1000]]);
+    // The buckets of one job only: prod observed everything at most 10, staging in (10, 100].
+    assert.deepEqual(await results('histogram_quantile(1, sum by (le) (rate(qa_lat_bucket{job="prod/svc"}[10m])))'), [[{}, 10]]);
+    assert.deepEqual(await results('histogram_quantile(0.5, sum by (le, job) (rate(qa_lat_bucket[10m])))'), [[{ job: 'prod/svc' }, 5], [{ job: 'staging/svc' }, 55]]);
+  });
+
+  it('a point flagged "no recorded value" neither counts nor breaks the chain', async () => {
+    assert.deepEqual(await results('increase(qa_crnrv_total[10m])'), [[{ job: 'qa-edge', ...testScope }, 100]]);
   });
 });
