@@ -28,7 +28,7 @@ export const AttributeSignalEnum = builder.enumType('AttributeSignal', {
 export const AggregationEnum = builder.enumType('Aggregation', {
   description:
     'How the points of one step combine. SUM of a counter (a monotonic sum, delta or cumulative) is what it counted during the step; ' +
-    'RATE is the per-second increase of a counter (of a histogram: observations per second); ' +
+    'RATE is the per-second increase of a counter (of a histogram: observations per second; of a gauge or a non-monotonic sum it is refused, GW_BAD_FILTER); ' +
     'a last step that ends after `to` is divided by the time its increase covers, not by the whole step.',
   values: ['AVG', 'SUM', 'MIN', 'MAX', 'LAST', 'COUNT', 'RATE'] as const,
 });

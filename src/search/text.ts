@@ -1,7 +1,7 @@
 // What is embedded for a span or a log: a short text of the parts that carry meaning, with variable
 // values masked (template.ts) so that repeated shapes give the same text and are embedded once.
 import type { AnyValue, KeyValue, LogRecord, SpanRecord } from '../model/telemetry.ts';
-import { anyValueToFilterString, serviceName, stringAttribute, TELEMETRY_SOURCE_KEY } from '../model/values.ts';
+import { anyValueToFilterString, findAttribute, serviceName, stringAttribute, TELEMETRY_SOURCE_KEY } from '../model/values.ts';
 import { logTemplate, stripSqlLiterals } from './template.ts';
 
 export type DocKind = 'span' | 'log' | 'exception';
@@ -26,7 +26,7 @@ const MAX_ATTR = 160;
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
 function attr(attrs: readonly KeyValue[], key: string): string | undefined {
-  const v = attrs.find((kv) => kv.key === key)?.value;
+  const v = findAttribute(attrs, key);
   if (!v) return undefined;
   const s = anyValueToFilterString(v);
   return s === null || s === '' ? undefined : s;

@@ -3,7 +3,7 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
-/** How the points of one step combine. SUM of a counter (a monotonic sum, delta or cumulative) is what it counted during the step; RATE is the per-second increase of a counter (of a histogram: observations per second); a last step that ends after `to` is divided by the time its increase covers, not by the whole step. */
+/** How the points of one step combine. SUM of a counter (a monotonic sum, delta or cumulative) is what it counted during the step; RATE is the per-second increase of a counter (of a histogram: observations per second; of a gauge or a non-monotonic sum it is refused, GW_BAD_FILTER); a last step that ends after `to` is divided by the time its increase covers, not by the whole step. */
 export type Aggregation =
   | 'AVG'
   | 'COUNT'

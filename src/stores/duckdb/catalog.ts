@@ -1,6 +1,6 @@
 // AttributeCatalog: the keys and values filters can use, for Grafana-style variable queries.
 import type { Resource } from '../../model/telemetry.ts';
-import { anyValueToFilterString } from '../../model/values.ts';
+import { anyValueToFilterString, findAttribute } from '../../model/values.ts';
 import type { AttributeCatalog, AttributeSignal, TimeRange } from '../types.ts';
 import type { Db } from './connection.ts';
 import { badQuery } from './errors.ts';
@@ -77,8 +77,8 @@ export function createCatalog(db: Db): AttributeCatalog {
       if (signal === 'RESOURCE') {
         const counts = new Map<string, number>();
         for (const { resource, n } of await resources(tenant, range)) {
-          const kv = resource.attributes.find((a) => a.key === key);
-          const v = kv ? anyValueToFilterString(kv.value) : null;
+          const value = findAttribute(resource.attributes, key);
+          const v = value ? anyValueToFilterString(value) : null;
           if (v !== null && v.length <= MAX_VALUE_CHARS) counts.set(v, (counts.get(v) ?? 0) + n);
         }
         return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, limit).map(([v]) => v);
