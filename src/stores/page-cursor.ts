@@ -29,6 +29,16 @@ export function pageOrder(page: PageRequest): PageOrder {
   return page.order ?? 'NEWEST_FIRST';
 }
 
+/** A cursor's fields (base64url JSON of an object); undefined for anything else. */
+function cursorFields(cursor: string): Record<string, unknown> | undefined {
+  try {
+    const c: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    return c !== null && typeof c === 'object' && !Array.isArray(c) ? (c as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The cursor of an item of a page read in `order`; `key` is the store's sort key, JSON-serialisable. */
 export function encodePageCursor(order: PageOrder, key: unknown): string {
   return Buffer.from(JSON.stringify({ o: ORDER_TAG[order], k: key })).toString('base64url');
@@ -41,17 +51,13 @@ export function encodePageCursor(order: PageOrder, key: unknown): string {
  */
 export function pageCursorKey<K>(page: PageRequest, backend: string, parseKey: (key: unknown) => K | undefined): K | undefined {
   if (page.after == null) return undefined;
-  let issued: PageOrder | undefined;
+  const fields = cursorFields(String(page.after));
+  const issued = orderOfTag(fields?.['o']);
   let key: K | undefined;
   try {
-    const c: unknown = JSON.parse(Buffer.from(String(page.after), 'base64url').toString('utf8'));
-    if (c !== null && typeof c === 'object' && !Array.isArray(c)) {
-      const { o, k } = c as { o?: unknown; k?: unknown };
-      issued = orderOfTag(o);
-      if (issued) key = parseKey(k);
-    }
+    if (issued) key = parseKey(fields!['k']);
   } catch {
-    // reported below
+    // reported below, as any cursor this store did not write
   }
   if (!issued || key === undefined) throw new StoreError('BAD_QUERY', backend, 'the cursor is not one this store issued');
   const order = pageOrder(page);
@@ -72,8 +78,7 @@ export function pageCursorKey<K>(page: PageRequest, backend: string, parseKey: (
  * were in it when a page said hasNextPage were skipped.
  */
 export function searchCursor(cursor: string, now: bigint): string {
-  const fields = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
-  return Buffer.from(JSON.stringify({ ...fields, n: now.toString() })).toString('base64url');
+  return Buffer.from(JSON.stringify({ ...cursorFields(cursor), n: now.toString() })).toString('base64url');
 }
 
 /**
@@ -83,14 +88,7 @@ export function searchCursor(cursor: string, now: bigint): string {
  */
 export function searchNowOf(after: string | null | undefined, backend: string): bigint | undefined {
   if (!after) return undefined;
-  let n: unknown;
-  try {
-    const c: unknown = JSON.parse(Buffer.from(after, 'base64url').toString('utf8'));
-    if (c === null || typeof c !== 'object' || Array.isArray(c)) return undefined;
-    n = (c as { n?: unknown }).n;
-  } catch {
-    return undefined;
-  }
+  const n = cursorFields(after)?.['n'];
   if (n === undefined) return undefined;
   // Nanoseconds as the stores keep them: a signed 64-bit count, never negative.
   if (typeof n !== 'string' || !/^\d{1,19}$/.test(n) || BigInt.asIntN(64, BigInt(n)) !== BigInt(n)) {
