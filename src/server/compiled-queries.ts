@@ -14,10 +14,12 @@
 // request whose variables do not coerce runs on graphql-js (nothing has run yet): its errors name
 // the variable's location and the answer is HTTP 400, as before. The deadline, cost and notes
 // plugins see the same execution arguments and results.
-import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionArgs, type ExecutionResult, type SourceLocation, type Source } from 'graphql';
+import { GraphQLError, getOperationAST, type ExecutionArgs, type ExecutionResult, type SourceLocation, type Source } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
+import { defaultLimitsConfig } from '../config/security.ts';
 import { recursiveVariables } from './compiled-subscriptions.ts';
+import { compiledDocumentCache, compiledDocumentChars } from './document-cache.ts';
 
 /** Per operation name: 1 = ran once (on the ordinary executor); null = not compiled, the ordinary executor runs it. */
 type Entry = CompiledQuery | null | 1;
@@ -60,11 +62,11 @@ function answer(result: ExecutionResult, source: Source | undefined): ExecutionR
 
 /**
  * With `enabled` false (graphql.compiledQueries), every query runs on the ordinary executor.
- * Compiled queries are kept per document object: Yoga's parse cache hands every request with the
- * same text the same DocumentNode, and drops it (and so its compiled query) when it evicts the text.
+ * Compiled queries are kept per document text and operation name, up to `cacheChars` of text
+ * (compiledDocumentChars).
  */
-export function compiledQueriesPlugin(enabled = true): Plugin {
-  const byDocument = new WeakMap<DocumentNode, Map<string, Entry>>();
+export function compiledQueriesPlugin(enabled = true, cacheChars = compiledDocumentChars(defaultLimitsConfig().graphql.documentCacheBytes)): Plugin {
+  const byDocument = compiledDocumentCache<Map<string, Entry>>(cacheChars);
   return {
     onExecute({ args, executeFn, setExecuteFn }) {
       if (!enabled) return;

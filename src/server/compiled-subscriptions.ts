@@ -39,7 +39,9 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import * as wsModule from 'ws';
 import type { WebSocket } from 'ws';
+import { defaultLimitsConfig } from '../config/security.ts';
 import { isTailEventStream, type TailEventStream } from '../tail/push.ts';
+import { compiledDocumentCache, compiledDocumentChars } from './document-cache.ts';
 import type { MetricSample } from './metrics.ts';
 
 type Subscribe = (args: ExecutionArgs) => Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult>;
@@ -425,14 +427,23 @@ function compiledSubscribe(query: CompiledQuery, isDev: boolean, flusher: FrameF
 /**
  * With `enabled` false (tail.compiled), every event runs on the ordinary executor. `isDev` is Yoga's
  * maskedErrors.isDev, for the errors of pushed events (they bypass Yoga's result hooks). `flusher`
- * holds pushed frames (tail.flushIntervalMs, tail.busyFlushIntervalMs).
+ * holds pushed frames (tail.flushIntervalMs, tail.busyFlushIntervalMs). `cacheChars`: the text of
+ * documents whose compiled forms are kept (compiledDocumentChars).
  */
-export function compiledSubscriptionsPlugin(enabled = true, isDev = false, flusher = new FrameFlusher({ intervalMs: 0, busyIntervalMs: 0 })): Plugin {
-  // null: this document is not compiled; the ordinary executor runs it.
-  const compiled = new WeakMap<DocumentNode, Subscribe | null>();
+export function compiledSubscriptionsPlugin(
+  enabled = true,
+  isDev = false,
+  flusher = new FrameFlusher({ intervalMs: 0, busyIntervalMs: 0 }),
+  cacheChars = compiledDocumentChars(defaultLimitsConfig().graphql.documentCacheBytes),
+): Plugin {
+  // Per document, per operation name; null: not compiled, the ordinary executor runs it.
+  const compiled = compiledDocumentCache<Map<string, Subscribe | null>>(cacheChars);
   return {
     onSubscribe({ args, setSubscribeFn }) {
-      let subscribe = compiled.get(args.document);
+      let byOperation = compiled.get(args.document);
+      if (!byOperation) compiled.set(args.document, (byOperation = new Map()));
+      const name = args.operationName ?? '';
+      let subscribe = byOperation.get(name);
       if (subscribe === undefined) {
         subscribe = null;
         const operation = getOperationAST(args.document, args.operationName);
@@ -445,7 +456,7 @@ export function compiledSubscriptionsPlugin(enabled = true, isDev = false, flush
             // graphql-jit does not support something in it: the ordinary executor does.
           }
         }
-        compiled.set(args.document, subscribe);
+        byOperation.set(name, subscribe);
       }
       if (subscribe) setSubscribeFn(subscribe as Parameters<typeof setSubscribeFn>[0]);
     },

@@ -30,6 +30,26 @@ export function boundedParserCache(documentBytes: number) {
 }
 
 /**
+ * What graphql-jit compiled for a document, by the document's text, up to `maxChars` of text. A
+ * compiled form (its generated functions and closures) is ~300 times its text: a 260-character
+ * tailSpans document with 20 fields compiles to ~78 KB of heap, its parse ~18 KB (session 31).
+ * Kept by the document object, as before, it lived as long as the parse cache kept the document,
+ * and that counts text only: distinct tail documents took the heap 44 → 496 MB (soak QA, session
+ * 30). Keyed by text, a document parsed again after the parse cache let it go finds its compiled
+ * form. A document without its source text (not one Yoga parsed) is not kept.
+ */
+export function compiledDocumentCache<V extends object>(maxChars: number): { get(document: DocumentNode): V | undefined; set(document: DocumentNode, value: V): void } {
+  const cache = textBoundedCache<V>(maxChars);
+  return {
+    get: (document) => (document.loc ? cache.get(document.loc.source.body) : undefined),
+    set: (document, value) => document.loc && cache.set(document.loc.source.body, value),
+  };
+}
+
+/** The text of documents whose compiled forms are kept: a tenth of limits.graphql.documentCacheBytes (~30 MB of heap at the 1 MiB default). */
+export const compiledDocumentChars = (documentCacheBytes: number) => Math.floor(documentCacheBytes / 10);
+
+/**
  * Remembers the documents that passed validation (per schema), so a repeated valid query skips
  * validating; documents that failed keep nothing. Keys are the parsed documents, so an entry goes
  * when the document cache lets its document go.

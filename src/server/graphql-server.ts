@@ -28,7 +28,7 @@ import { createRefusalPenalty } from '../limits/refusal-penalty.ts';
 import { type RefusalDelay, holdHttpRefusal, noRefusalDelay, refusalDue } from '../limits/refusal-delay.ts';
 import { FrameFlusher, compiledSubscriptionsPlugin, type FlushIntervals } from './compiled-subscriptions.ts';
 import { compiledQueriesPlugin } from './compiled-queries.ts';
-import { boundedParserCache, validDocumentsPlugin } from './document-cache.ts';
+import { boundedParserCache, compiledDocumentChars, validDocumentsPlugin } from './document-cache.ts';
 import { variableErrorCodePlugin } from './variable-errors.ts';
 import { inputDepthPlugin } from './input-depth.ts';
 import {
@@ -360,8 +360,8 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       costLimitPlugin(limits, cost),
       limitStatusPlugin,
       deadlinePlugin,
-      compiledSubscriptionsPlugin(opts.compileSubscriptions ?? true, opts.exposeInternalErrors, frameFlusher),
-      compiledQueriesPlugin(opts.compiledQueries ?? true),
+      compiledSubscriptionsPlugin(opts.compileSubscriptions ?? true, opts.exposeInternalErrors, frameFlusher, compiledDocumentChars(limits.documentCacheBytes)),
+      compiledQueriesPlugin(opts.compiledQueries ?? true, compiledDocumentChars(limits.documentCacheBytes)),
     ],
     logging: {
       debug: (...args) => opts.logger.debug(yogaLogFields(args), 'yoga'),

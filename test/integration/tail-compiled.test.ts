@@ -92,6 +92,25 @@ describe('compiled subscriptions', () => {
     await Promise.all([subscriptions(gw, 0), subscriptions(ordinaryGw, 0)]);
   });
 
+  test('a document with two subscription operations runs the one each subscriber names', async () => {
+    // Compiled forms were kept per document only: the second operation subscribed ran the first's.
+    const c = client('jit-named');
+    const document = `subscription Spans { tailSpans(filter: { service: ["jit-n"] }) { span { name } } }
+      subscription Logs { tailLogs(filter: { service: ["jit-n"] }) { log { bodyText } } }`;
+    const got: Record<string, unknown[]> = { Spans: [], Logs: [] };
+    const stops = (['Spans', 'Logs'] as const).map((operationName) =>
+      c.subscribe({ query: document, operationName }, { next: (r) => void got[operationName]!.push(r.data ?? r.errors), error: (e) => void got[operationName]!.push(e), complete: () => {} }),
+    );
+    await subscriptions(gw, 2);
+    assert.equal(await postOtlp(gw, '/v1/traces', spansBody('jit-n', [{ traceId: hex(7, 32), spanId: hex(7, 16), name: 'a span', startNs: nowNs() }]), 'jit-named'), 200);
+    assert.equal(await postOtlp(gw, '/v1/logs', logsBody('jit-n', [{ timeNs: nowNs(), body: 'a log' }]), 'jit-named'), 200);
+    await waitFor(async () => got.Spans!.length + got.Logs!.length, (n) => n >= 2, 'two events');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(got, { Spans: [{ tailSpans: { span: { name: 'a span' } } }], Logs: [{ tailLogs: { log: { bodyText: 'a log' } } }] });
+    stops.forEach((stop) => stop());
+    await subscriptions(gw, 0);
+  });
+
   test('errors are the same on the compiled path: a bad inline filter, and a limit', async () => {
     const c = client('jit-errors');
     const bad = tail<SpanEvent>(c, 'subscription { tailSpans(filter: { service: ["x"], from: "2024-01-01T00:00:00Z" }) { dropped } }');
