@@ -34,6 +34,15 @@ function cli(args: string[], env: Record<string, string> = {}): Cli {
   return { proc, lines, stderr: () => err, exit };
 }
 
+/** Waits for `c` to have printed `n` lines; a timeout says what the command wrote on stderr and whether it ended. */
+async function printed(c: Cli, n: number, what: string, timeoutMs = 15_000): Promise<void> {
+  try {
+    await waitFor(async () => c.lines.length, (k) => k >= n, what, timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; exit code: ${c.proc.exitCode}; stderr: ${JSON.stringify(c.stderr())}`);
+  }
+}
+
 describe('teleql tail', () => {
   let gw: TestGateway;
   const running: Cli[] = [];
@@ -59,7 +68,7 @@ describe('teleql tail', () => {
     // Logs match the service and attribute; --status applies to spans only.
     await postOtlp(gw, '/v1/logs', logsBody('cli-checkout', [{ timeNs: nowNs(), body: 'pool exhausted', severityNumber: 17, attributes: { 'db.system': 'postgresql' } }]), 'cli-json');
     await postOtlp(gw, '/v1/logs', logsBody('cli-checkout', [{ timeNs: nowNs(), body: 'other db', attributes: { 'db.system': 'mysql' } }]), 'cli-json');
-    await waitFor(async () => c.lines.length, (n) => n >= 2, 'two lines', 15_000);
+    await printed(c, 2, 'two lines');
     await new Promise((r) => setTimeout(r, 300));
     const objs = c.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(objs.length, 2, c.lines.join('\n'));
@@ -111,7 +120,7 @@ describe('teleql tail', () => {
       ]),
       'cli-text',
     );
-    await waitFor(async () => c.lines.length, (n) => n >= 1, 'a line', 15_000);
+    await printed(c, 1, 'a line');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(c.lines.length, 1, c.lines.join('\n'));
     const line = c.lines[0]!;
@@ -132,9 +141,9 @@ describe('teleql tail', () => {
     const evil = 'a\u001b[2J\u001b]0;PWNED\u0007\rFAKE\nLINE\u009b31m\u202e';
     const shown = 'a\\x1b[2J\\x1b]0;PWNED\\x07 ⏎ FAKE ⏎ LINE\\x9b31m\\u202e';
     await postOtlp(gw, '/v1/traces', spansBody(evil, [{ traceId: hex(3, 32), spanId: hex(3, 16), name: evil, startNs: nowNs(), status: 2, attributes: { [evil]: 'v' } }]), tenant);
-    await waitFor(async () => c.lines.length, (n) => n >= 1, 'the span line', 15_000);
+    await printed(c, 1, 'the span line');
     await postOtlp(gw, '/v1/logs', logsBody(evil, [{ timeNs: nowNs(), body: evil, attributes: { [evil]: evil } }]), tenant);
-    await waitFor(async () => c.lines.length, (n) => n >= 2, 'the log line', 15_000);
+    await printed(c, 2, 'the log line');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(c.lines.length, 2, c.lines.join('\n---\n'));
     for (const line of c.lines) {
@@ -173,9 +182,9 @@ describe('teleql tail', () => {
       'the stored logs',
     );
     const c = start(['logs', '--tenant', tenant, '--json', '--since', '1m', '--severity', 'warn']);
-    await waitFor(async () => c.lines.length, (n) => n >= 1, 'the replayed line', 60_000);
+    await printed(c, 1, 'the replayed line', 60_000);
     await postOtlp(gw, '/v1/logs', logsBody('since-svc', [{ timeNs: nowNs(), body: 'now', severityNumber: 17 }]), tenant);
-    await waitFor(async () => c.lines.length, (n) => n >= 2, 'the live line', 15_000);
+    await printed(c, 2, 'the live line');
     const objs = c.lines.map((l) => JSON.parse(l) as { bodyText: string; replayed: boolean });
     assert.deepEqual(objs.map((o) => [o.bodyText, o.replayed]), [['earlier', true], ['now', false]]);
     c.proc.kill('SIGINT');
@@ -188,7 +197,7 @@ describe('teleql tail', () => {
     const c = start(['logs', '--tenant', tenant, '--json']);
     await subscriptions(gw, 1, 60_000);
     await postOtlp(gw, '/v1/logs', logsBody('pipe-svc', [{ timeNs: nowNs(), body: 'first', severityNumber: 9 }]), tenant);
-    await waitFor(async () => c.lines.length, (n) => n >= 1, 'the first line', 15_000);
+    await printed(c, 1, 'the first line');
     c.proc.stdout!.destroy();
     await postOtlp(gw, '/v1/logs', logsBody('pipe-svc', [{ timeNs: nowNs(), body: 'second', severityNumber: 9 }]), tenant);
     assert.equal(await c.exit, 0);
@@ -295,7 +304,7 @@ describe('teleql tail against a gateway with TLS and API keys', () => {
       req.end(body);
     });
     assert.equal(status, 200);
-    await waitFor(async () => c.lines.length, (n) => n >= 1, 'the span over wss', 15_000);
+    await printed(c, 1, 'the span over wss');
     assert.deepEqual((({ type, name, service }) => ({ type, name, service }))(JSON.parse(c.lines[0]!) as Record<string, unknown>), { type: 'span', name: 'over-tls', service: 'cli-tls-svc' });
     c.proc.kill('SIGINT');
     assert.equal(await c.exit, 0);
