@@ -127,6 +127,11 @@ export interface ConnectionLimits {
   wsIdleTimeoutMs: number;
   /** graphql-ws: a WebSocket ping is sent this often; a connection that did not answer the previous one is cut. */
   wsPingIntervalMs: number;
+  /**
+   * GraphQL over SSE: a stream whose client has taken nothing of what was written for this long (its
+   * write buffer full the whole time) is cut, giving back its tail's slot; SSE has no ping to answer.
+   */
+  sseStalledMs: number;
   /** OTLP/gRPC: a connection with no call for this long gets GOAWAY (grpc.max_connection_idle_ms). */
   grpcMaxIdleMs: number;
   /** OTLP/gRPC: the server pings a connection this often (grpc.keepalive_time_ms)… */
@@ -151,6 +156,7 @@ export function defaultConnectionLimits(): ConnectionLimits {
     httpRequestTimeoutMs: 120_000,
     wsIdleTimeoutMs: 300_000,
     wsPingIntervalMs: 30_000,
+    sseStalledMs: 60_000,
     grpcMaxIdleMs: 300_000,
     grpcKeepaliveTimeMs: 120_000,
     grpcKeepaliveTimeoutMs: 20_000,

@@ -21,6 +21,7 @@ import { withQuerySignal } from '../stores/query-signal.ts';
 import { withQueryMeter } from '../limits/query-time.ts';
 import { type ConnectionLimits, defaultConnectionLimits } from './connection-limits.ts';
 import { CLOSE_HANDSHAKE_MS, watchWebSocket } from './ws-liveness.ts';
+import { cutStalledEventStream } from './sse-liveness.ts';
 import { serveGraphQLWs } from './graphql-ws-socket.ts';
 import { limitUntilAdmitted, unadmittedBytes } from './ws-admission.ts';
 import { RequestBodyError, SUPPORTED_ENCODINGS, SUPPORTED_ENCODINGS_TEXT, contentEncoding, declaredLength, readRequestBody } from './request-body.ts';
@@ -286,9 +287,13 @@ function settle<T>(result: T | Promise<T>, done: () => void): T | Promise<T> {
   return result.finally(done);
 }
 
+/** A GraphQL-over-SSE request (a live tail, or a query answered as a stream). */
+const acceptsEventStream = (req: IncomingMessage) => String(req.headers.accept ?? '').includes('text/event-stream');
+
 export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   const authenticator = opts.authenticator ?? createAuthenticator(defaultAuthConfig(), opts.logger);
   const limits = opts.limits ?? defaultLimitsConfig().graphql;
+  const connections = opts.connections ?? defaultConnectionLimits();
   const rateLimit = createTenantRateLimit('limits.graphql.requestsPerSecond', limits.requestsPerSecond);
   // DuckDB read time, charged after each request from its meter; checked before the next is parsed.
   const queryTime = createTenantRateLimit('limits.graphql.duckdbMsPerSecond', limits.duckdbMsPerSecond);
@@ -392,6 +397,10 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       const stream: ClosableSocket = { close: () => res.destroy(), once: (_event, fn) => res.once('close', fn) };
       if (principal.validUntilMs !== undefined) closeWhenExpired(stream, principal.validUntilMs);
       if (principal.revoked) closeWhenRevoked(stream, principal.revoked);
+      if (acceptsEventStream(req)) {
+        const who = principal.tenant;
+        cutStalledEventStream(res, connections.sseStalledMs, () => opts.logger.info({ tenant: who }, `cut an SSE stream whose client took nothing for ${connections.sseStalledMs} ms (limits.connections.sseStalledMs)`));
+      }
     } catch (err) {
       if (principal && err instanceof RateLimitedError) return refuseRateLimited(req, principal.tenant, err.retryAfterSeconds, () => void refuseAdmission(res, err));
       if (refuseAdmission(res, err)) return;
@@ -459,7 +468,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       return;
     }
     // Live tails over SSE last as long as the client listens: not a request duration.
-    if (!String(req.headers.accept ?? '').includes('text/event-stream')) {
+    if (!acceptsEventStream(req)) {
       const started = performance.now();
       res.once('finish', () => requestSeconds.observe((performance.now() - started) / 1000, { status: String(res.statusCode) }));
     }
@@ -486,7 +495,6 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     if (allowed.includes('*') || allowed.includes(req.headers.origin!)) await yoga.handle(req, res);
     else res.writeHead(204, { 'content-length': '0', vary: 'Origin' }).end();
   }
-  const connections = opts.connections ?? defaultConnectionLimits();
 
   // ws accepts 100 MiB messages by default: an admitted connection's are held to the HTTP body
   // limit, and before admission a connection may send far less in all (ws-admission.ts).

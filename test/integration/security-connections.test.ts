@@ -286,6 +286,60 @@ describe('graphql-ws ping liveness', () => {
   });
 });
 
+describe('GraphQL-over-SSE liveness (limits.connections.sseStalledMs)', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({ limits: { connections: { ...SHORT, wsIdleTimeoutMs: 0, sseStalledMs: 1_000 } } });
+  });
+  after(() => gw.stop());
+
+  test('an SSE tail whose client stopped reading is cut and gives back its slot; one that reads stays', async () => {
+    // It kept its subscription until the client's socket died, its events dropped meanwhile.
+    const tenant = 'sse-stalled';
+    const body = JSON.stringify({ query: 'subscription { tailSpans(filter: { service: ["sse-svc"] }) { span { name attribute(key: "blob") } } }' });
+    const url = new URL(gw.graphqlUrl);
+    const stalled = net.connect({ host: url.hostname, port: Number(url.port) });
+    const stalledClosed = new Promise<void>((resolve) => stalled.once('close', () => resolve()));
+    stalled.on('error', () => {});
+    stalled.write(
+      `POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\n` +
+        `X-Scope-OrgID: ${tenant}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    stalled.pause(); // reads nothing more, ever: the kernel's buffers fill, then the server's
+    const abort = new AbortController();
+    const reading = await fetch(gw.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-scope-orgid': tenant }, body, signal: abort.signal });
+    assert.equal(reading.status, 200);
+    let received = 0;
+    const readAll = (async () => {
+      for await (const chunk of reading.body!) received += (chunk as Uint8Array).length;
+    })().catch(() => {});
+    await waitFor(async () => gw.app.internals.tail().size(), (n) => n === 2, 'both SSE tails subscribed');
+
+    // 4 KB per event until the stalled stream's buffers are full for a second (loopback buffers take a few MB).
+    const blob = 'x'.repeat(4096);
+    let cut = false;
+    for (let batch = 0; batch < 60 && !cut; batch++) {
+      const res = await fetch(`${gw.otlpHttp}/v1/traces`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-scope-orgid': tenant },
+        body: JSON.stringify(spansJson(Array.from({ length: 250 }, (_, i) => ({ service: 'sse-svc', name: `op-${batch}-${i}`, attributes: { blob } })))),
+      });
+      assert.equal(res.status, 200);
+      await new Promise((r) => setTimeout(r, 100));
+      cut = gw.app.internals.tail().size() === 1;
+    }
+    await waitFor(async () => gw.app.internals.tail().size(), (n) => n === 1, 'the stalled tail cut', 5_000);
+    stalled.resume(); // let the socket see the server's close
+    await stalledClosed;
+    const before = received;
+    await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-scope-orgid': tenant }, body: JSON.stringify(spansJson([{ service: 'sse-svc', name: 'after' }])) });
+    await waitFor(async () => received, (n) => n > before, 'the reading client still receiving');
+    assert.equal(gw.app.internals.tail().size(), 1, 'the reading client is still subscribed');
+    abort.abort();
+    await readAll;
+  });
+});
+
 describe('graphql-ws operations obey the request deadline', () => {
   let gw: TestGateway;
   before(async () => {
