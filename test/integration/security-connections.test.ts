@@ -310,8 +310,9 @@ describe('GraphQL-over-SSE liveness (limits.connections.sseStalledMs)', () => {
     const reading = await fetch(gw.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-scope-orgid': tenant }, body, signal: abort.signal });
     assert.equal(reading.status, 200);
     let received = 0;
+    const reader = reading.body!.getReader();
     const readAll = (async () => {
-      for await (const chunk of reading.body!) received += (chunk as Uint8Array).length;
+      for (let r = await reader.read(); !r.done; r = await reader.read()) received += r.value.length;
     })().catch(() => {});
     await waitFor(async () => gw.app.internals.tail().size(), (n) => n === 2, 'both SSE tails subscribed');
 
