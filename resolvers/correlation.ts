@@ -15,6 +15,7 @@ import { logTime, WINDOW_LOGS_PER_TRACE } from './logs.ts';
 import { stepArg } from './metrics.ts';
 import type { TraceModel } from './models.ts';
 import { loadTrace, traceEnd, traceServices, traceSpan, traceStart } from './traces.ts';
+import { INT64_MAX } from '../src/model/int64.ts';
 
 /** Default window around a trace or span for its metrics and logs. */
 export const DEFAULT_WINDOW_NS = 15n * 60n * 1_000_000_000n;
@@ -28,14 +29,12 @@ export function windowArg(window: bigint | null | undefined, fallback = DEFAULT_
   return w;
 }
 
-/** The largest instant a Timestamp can hold (int64 ns, 2262-04-11T23:47:16.854775807Z), as resolvers/time.ts's MAX_NS. */
-const MAX_INSTANT_NS = 2n ** 63n - 1n;
 
 /** [start − window, end + window], clamped to the instants a Timestamp (and the stores) can hold. */
 function around(start: bigint, end: bigint, window: bigint): Required<TimeRange> {
   const from = start - window;
   const to = end + window;
-  return { from: from > 0n ? from : 0n, to: to < MAX_INSTANT_NS ? to : MAX_INSTANT_NS };
+  return { from: from > 0n ? from : 0n, to: to < INT64_MAX ? to : INT64_MAX };
 }
 
 function correlationStep(range: Required<TimeRange>, step: bigint | null | undefined): bigint {

@@ -2,10 +2,9 @@
 // nanoseconds, so a value read from a client survives to the store without losing precision.
 import { GatewayError } from '../src/errors.ts';
 import { decimalTimes, UNIT_NS, unitDurationNs } from '../src/model/duration.ts';
+import { INT64_MAX } from '../src/model/int64.ts';
 
 const NS_PER_MS = 1_000_000n;
-/** The largest instant a signed 64-bit nanosecond count can hold (2262-04-11T23:47:16.854775807Z). */
-const MAX_NS = 9_223_372_036_854_775_807n;
 
 const MS_DIGITS = /^\d{1,13}(\.\d+)?$/;
 const NS_DIGITS = /^\d{18,19}$/;
@@ -20,7 +19,7 @@ function badTimestamp(value: unknown, why: string): GatewayError {
 }
 
 function inRange(ns: bigint, value: unknown): bigint {
-  if (ns < 0n || ns > MAX_NS) throw badTimestamp(value, 'it must fall between 1970-01-01T00:00:00Z and 2262-04-11T23:47:16Z');
+  if (ns < 0n || ns > INT64_MAX) throw badTimestamp(value, 'it must fall between 1970-01-01T00:00:00Z and 2262-04-11T23:47:16Z');
   return ns;
 }
 
@@ -160,7 +159,7 @@ function badDuration(value: unknown, why: string): GatewayError {
  */
 export function parseDuration(value: unknown): bigint {
   const ns = durationNs(value);
-  if (ns > MAX_NS) throw badDuration(value, 'it must be at most 9223372036854775807ns (about 292 years)');
+  if (ns > INT64_MAX) throw badDuration(value, `it must be at most ${INT64_MAX}ns (about 292 years)`);
   return ns;
 }
 

@@ -3,6 +3,7 @@
 // parsed OTLP/JSON (camelCase after normalisation, IDs as hex or base64, int64 as string or number,
 // enums as number or name). Every value is untrusted, so each reader checks its type.
 import type { AnyValue, InstrumentationScope, KeyValue, Resource } from '../model/telemetry.ts';
+import { INT64_MAX, INT64_MIN } from '../model/int64.ts';
 
 /** A message: protobufjs-decoded or parsed JSON. */
 export type Msg = { readonly [field: string]: unknown };
@@ -168,8 +169,6 @@ function isLong(v: unknown): v is LongBits {
 
 const INTEGER = /^-?\d+$/;
 
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
 const UINT64_MAX = 2n ** 64n - 1n;
 const UINT32_MAX = 2 ** 32 - 1;
 const INT32_MIN = -(2 ** 31);

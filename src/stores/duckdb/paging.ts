@@ -5,6 +5,7 @@ import type { Page, PageRequest } from '../types.ts';
 import type { Row, SqlParam } from './connection.ts';
 import { BACKEND } from './errors.ts';
 import type { Params } from './filter-sql.ts';
+import { INT64_MAX, INT64_MIN } from '../../model/int64.ts';
 
 /** Sort key columns: a BIGINT time first, then VARCHAR/BIGINT tiebreaks that make it unique. */
 export interface Keyset {
@@ -17,8 +18,6 @@ function encodeCursor(row: Row, keyset: Keyset, order: PageOrder): string {
   return encodePageCursor(order, keyset.columns.map((c) => String(row[c])));
 }
 
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
 
 /** The cursor's key as SQL parameters; undefined when it is not a key of this keyset (a BIGINT out of range included). */
 function keyParams(key: unknown, keyset: Keyset): SqlParam[] | undefined {

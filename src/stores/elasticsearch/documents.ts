@@ -14,9 +14,10 @@ import type { AnyValue, InstrumentationScope, KeyValue, LogRecord, Resource } fr
 import { anyValueToFilterString, anyValueToOtlpJson, type PlainJson } from '../../model/values.ts';
 import { anyValue } from '../../otlp/convert-common.ts';
 import type { StoredLogRecord } from '../types.ts';
+import { INT64_MAX } from '../../model/int64.ts';
 
 /** The largest instant a `date_nanos` field holds (2262-04-11T23:47:16.854775807Z). */
-export const DATE_NANOS_MAX = 9_223_372_036_854_775_807n;
+export const DATE_NANOS_MAX = INT64_MAX;
 const NS_PER_MS = 1_000_000n;
 
 const NS_PER_S = 1_000_000_000n;
