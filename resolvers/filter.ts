@@ -212,14 +212,6 @@ function mapFilter(input: TelemetryFilterInput, signal: FilterSignal, path: stri
 }
 
 /**
- * Whether toStoreFilter resolves `input`'s range against `now`: the top level sets neither `from`,
- * `to`, `traceId` nor `spanId`, so the search covers the hour up to the instant it runs at.
- */
-export function rangeEndsNow(input: TelemetryFilterInput | null | undefined): boolean {
-  return input?.from == null && input?.to == null && !input?.traceId?.length && !input?.spanId?.length;
-}
-
-/**
  * The store filter for a search. When the top level sets neither `from` nor `to`, the search
  * covers the last hour, up to now (records stamped in the future by a skewed clock would otherwise
  * sit on top of every default view, newest first); when it sets only `to`, the hour before it. A top-level `traceId` or
@@ -231,15 +223,19 @@ export function toStoreFilter(
   signal: FilterSignal,
   now: bigint = nowNs(),
 ): TelemetryFilter {
+  return toSearchFilter(input, signal, now).filter;
+}
+
+/** toStoreFilter, also saying whether the range it chose ends at `now` (the pages of such a search must all use the first page's now). */
+export function toSearchFilter(input: TelemetryFilterInput | null | undefined, signal: FilterSignal, now: bigint): { filter: TelemetryFilter; endsNow: boolean } {
   const filter = mapFilter(input ?? {}, signal, 'filter', new TermBudget());
-  if (filter.traceId || filter.spanId) return filter;
+  if (filter.traceId || filter.spanId) return { filter, endsNow: false };
   const range = filter.timeRange ?? {};
-  if (range.from === undefined) {
-    const to = range.to ?? now;
-    const from = to - DEFAULT_SEARCH_WINDOW_NS;
-    filter.timeRange = { from: from > 0n ? from : 0n, to };
-  }
-  return filter;
+  if (range.from !== undefined) return { filter, endsNow: false };
+  const to = range.to ?? now;
+  const from = to - DEFAULT_SEARCH_WINDOW_NS;
+  filter.timeRange = { from: from > 0n ? from : 0n, to };
+  return { filter, endsNow: range.to === undefined };
 }
 
 /** Where a tail filter sets `from` or `to`, at any nesting level. */

@@ -8,7 +8,7 @@ import { spanEnd, traceRoot } from '../src/stores/span-order.ts';
 import { limitArg, nowNs, spanIdArg, traceIdArg } from './args.ts';
 import { callStoreNoting } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
-import { rangeEndsNow, toStoreFilter, type FilterSignal, type TelemetryFilterInput } from './filter.ts';
+import { toSearchFilter, toStoreFilter, type FilterSignal, type TelemetryFilterInput } from './filter.ts';
 import type { ConnectionModel, TraceModel } from './models.ts';
 
 // Span.duration's rule, kept with the other trace rules every store reads by.
@@ -79,7 +79,7 @@ export async function searchPage<T>(
   } catch (err) {
     throw fromStoreError(err);
   }
-  const filter = toStoreFilter(args.filter, signal, now);
+  const { filter, endsNow } = toSearchFilter(args.filter, signal, now);
   const page = await callStoreNoting(ctx, () =>
     read(filter, {
       first,
@@ -88,7 +88,7 @@ export async function searchPage<T>(
       ...(args.order != null && { order: args.order }),
     }),
   );
-  if (!rangeEndsNow(args.filter)) return { ...page, afterCursor: Boolean(args.after) };
+  if (!endsNow) return { ...page, afterCursor: Boolean(args.after) };
   return {
     ...page,
     items: page.items.map(({ node, cursor }) => ({ node, cursor: searchCursor(cursor, now) })),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { GatewayError } from '../../../src/errors.ts';
 import { SpanKind, StatusCode } from '../../../src/model/telemetry.ts';
-import { DEFAULT_SEARCH_WINDOW_NS, rangeEndsNow, toStoreFilter, type TelemetryFilterInput } from '../../../resolvers/filter.ts';
+import { DEFAULT_SEARCH_WINDOW_NS, toSearchFilter, toStoreFilter, type TelemetryFilterInput } from '../../../resolvers/filter.ts';
 
 const NOW = 1_795_317_807_000_000_000n;
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
@@ -110,7 +110,7 @@ describe('toStoreFilter', () => {
     assert.deepEqual(toStoreFilter({ spanId: [SPAN] }, 'logs', NOW), { spanId: [SPAN] });
   });
 
-  test('rangeEndsNow says which filters toStoreFilter resolves against now (their pages must agree on it)', () => {
+  test('toSearchFilter says which filters it resolves against now (their pages must agree on it)', () => {
     const cases: [TelemetryFilterInput | undefined, boolean][] = [
       [undefined, true],
       [{ service: ['a'], traceId: [], spanId: [] }, true],
@@ -124,7 +124,7 @@ describe('toStoreFilter', () => {
     for (const [input, endsNow] of cases) {
       const moves = text(toStoreFilter(input, 'spans', NOW)) !== text(toStoreFilter(input, 'spans', NOW + 1n));
       assert.equal(moves, endsNow, `toStoreFilter(${text(input)}) moves with now`);
-      assert.equal(rangeEndsNow(input), endsNow, `rangeEndsNow(${text(input)})`);
+      assert.equal(toSearchFilter(input, 'spans', NOW).endsNow, endsNow, `toSearchFilter(${text(input)}).endsNow`);
     }
   });
 
