@@ -23,12 +23,13 @@ const TRANSIENT =
 
 const OUT_OF_MEMORY = /^Out of Memory Error/;
 const COULD_NOT_ALLOCATE = /could not allocate block/i;
-// What a client can do about it: DuckDB copies each long string a statement scans into the
+// What a client can do about it. DuckDB copies each long string a statement scans into the
 // 2,048-row vector being read, so a condition over attribute values or log bodies of ~12 KB and more
-// needs ~100 MB on its own (docs/known-gaps.md).
+// needs ~100 MB on its own (docs/known-gaps.md); at the 64 MB default, reads and writes at once can
+// also run out with short values (soak QA, session 30: ~600 items/s with search on).
 const MEMORY_ADVICE =
-  'The embedded store\'s memory limit (storage.duckdb.memoryLimit, TELEQL_DUCKDB_MEMORY_LIMIT) is too small for this statement, ' +
-  'as with conditions over attribute values or log bodies of more than ~10 KB: raise it (e.g. 256MB) or narrow the query';
+  'The embedded store\'s memory limit (storage.duckdb.memoryLimit, TELEQL_DUCKDB_MEMORY_LIMIT) was reached by this statement and the others running with it ' +
+  '(conditions over attribute values or log bodies of more than ~10 KB need ~100 MB on their own): raise it (e.g. 256MB) or narrow the query';
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 

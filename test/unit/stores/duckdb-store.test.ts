@@ -266,7 +266,7 @@ describe('DuckDB store', () => {
     // DuckDB's words (a page of 15 KB attributes, session 24): the message says which setting to raise.
     const oom = toStoreError(new Error('Out of Memory Error: failed to allocate data of size 16.0 MiB (56.1 MiB/61.0 MiB used)\n\nPossible solutions:\n* Reducing the number of threads'));
     assert.equal(oom.code, 'UNAVAILABLE');
-    assert.match(oom.message, /^Out of Memory Error: failed to allocate data of size 16\.0 MiB \(56\.1 MiB\/61\.0 MiB used\)\. The embedded store's memory limit \(storage\.duckdb\.memoryLimit, TELEQL_DUCKDB_MEMORY_LIMIT\) is too small/);
+    assert.match(oom.message, /^Out of Memory Error: failed to allocate data of size 16\.0 MiB \(56\.1 MiB\/61\.0 MiB used\)\. The embedded store's memory limit \(storage\.duckdb\.memoryLimit, TELEQL_DUCKDB_MEMORY_LIMIT\) was reached by this statement/);
     assert.equal(toStoreError(new Error('TransactionContext Error: Catalog write-write conflict on create with "x"')).code, 'UNAVAILABLE');
     const err = toStoreError(new Error('Catalog Error: Table with name nosuch does not exist!\nDid you mean…'));
     assert.equal(err.message, 'Catalog Error: Table with name nosuch does not exist!');
