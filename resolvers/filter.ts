@@ -5,6 +5,7 @@ import { GatewayError } from '../src/errors.ts';
 import { StoreError, type AttributeCondition, type AttributeOp, type TelemetryFilter } from '../src/stores/types.ts';
 import { compileRegex } from '../src/stores/filter-match.ts';
 import { checkTimeRange, nowNs, spanIdArg, traceIdArg } from './args.ts';
+import { agoOf } from '../src/server/request-clock.ts';
 
 export interface AttributeConditionInput {
   key: string;
@@ -149,7 +150,22 @@ function mapCondition(c: AttributeConditionInput, path: string, budget: TermBudg
   }
 }
 
-function mapFilter(input: TelemetryFilterInput, signal: FilterSignal, path: string, budget: TermBudget): TelemetryFilter {
+/**
+ * The instants a search resolves its relative Timestamps (`now-1h`, request-clock.ts) against: `now`,
+ * its first page's; `relative` says whether the filter had one.
+ */
+class SearchInstants {
+  relative = false;
+  constructor(readonly now: bigint) {}
+  of(ns: bigint): bigint {
+    const ago = agoOf(ns);
+    if (ago === undefined) return ns;
+    this.relative = true;
+    return this.now - ago;
+  }
+}
+
+function mapFilter(input: TelemetryFilterInput, signal: FilterSignal, path: string, budget: TermBudget, instants?: SearchInstants): TelemetryFilter {
   const notApplicable = signal === 'logs' ? SPAN_ONLY : LOG_ONLY;
   for (const field of notApplicable) {
     if (input[field] != null) throw badFilter(`${path}.${field}`, `does not apply to ${signal}`);
@@ -157,7 +173,7 @@ function mapFilter(input: TelemetryFilterInput, signal: FilterSignal, path: stri
   const out: TelemetryFilter = {};
   if (input.from != null || input.to != null) {
     out.timeRange = checkTimeRange(
-      { ...(input.from != null && { from: input.from }), ...(input.to != null && { to: input.to }) },
+      { ...(input.from != null && { from: instants?.of(input.from) ?? input.from }), ...(input.to != null && { to: instants?.of(input.to) ?? input.to }) },
       path,
     );
   }
@@ -192,7 +208,7 @@ function mapFilter(input: TelemetryFilterInput, signal: FilterSignal, path: stri
   }
   if (input.bodyContains != null) out.bodyContains = input.bodyContains;
 
-  const and: TelemetryFilter[] = bounded(input.and, `${path}.and`, budget).map((f, i) => mapFilter(f, signal, `${path}.and[${i}]`, budget));
+  const and: TelemetryFilter[] = bounded(input.and, `${path}.and`, budget).map((f, i) => mapFilter(f, signal, `${path}.and[${i}]`, budget, instants));
   const attributes: AttributeCondition[] = [];
   bounded(input.attributes, `${path}.attributes`, budget).forEach((c, i) => {
     const { cond, negate } = mapCondition(c, `${path}.attributes[${i}]`, budget);
@@ -203,10 +219,10 @@ function mapFilter(input: TelemetryFilterInput, signal: FilterSignal, path: stri
   if (attributes.length > 0) out.attributes = attributes;
   if (and.length > 0) out.and = and;
   const or = bounded(input.or, `${path}.or`, budget);
-  if (or.length > 0) out.or = or.map((f, i) => mapFilter(f, signal, `${path}.or[${i}]`, budget));
+  if (or.length > 0) out.or = or.map((f, i) => mapFilter(f, signal, `${path}.or[${i}]`, budget, instants));
   if (input.not != null) {
     budget.spend(1, `${path}.not`);
-    out.not = mapFilter(input.not, signal, `${path}.not`, budget);
+    out.not = mapFilter(input.not, signal, `${path}.not`, budget, instants);
   }
   return out;
 }
@@ -226,16 +242,21 @@ export function toStoreFilter(
   return toSearchFilter(input, signal, now).filter;
 }
 
-/** toStoreFilter, also saying whether the range it chose ends at `now` (the pages of such a search must all use the first page's now). */
-export function toSearchFilter(input: TelemetryFilterInput | null | undefined, signal: FilterSignal, now: bigint): { filter: TelemetryFilter; endsNow: boolean } {
-  const filter = mapFilter(input ?? {}, signal, 'filter', new TermBudget());
-  if (filter.traceId || filter.spanId) return { filter, endsNow: false };
+/**
+ * toStoreFilter for one page of a search, whose relative Timestamps (`now-1h`) are resolved against
+ * `now` (the first page's); `movesWithNow` says whether the filter's range depends on now (the
+ * default hour, or a relative instant), so that the later pages must be given the same now.
+ */
+export function toSearchFilter(input: TelemetryFilterInput | null | undefined, signal: FilterSignal, now: bigint): { filter: TelemetryFilter; movesWithNow: boolean } {
+  const instants = new SearchInstants(now);
+  const filter = mapFilter(input ?? {}, signal, 'filter', new TermBudget(), instants);
+  if (filter.traceId || filter.spanId) return { filter, movesWithNow: instants.relative };
   const range = filter.timeRange ?? {};
-  if (range.from !== undefined) return { filter, endsNow: false };
+  if (range.from !== undefined) return { filter, movesWithNow: instants.relative };
   const to = range.to ?? now;
   const from = to - DEFAULT_SEARCH_WINDOW_NS;
   filter.timeRange = { from: from > 0n ? from : 0n, to };
-  return { filter, endsNow: range.to === undefined };
+  return { filter, movesWithNow: instants.relative || range.to === undefined };
 }
 
 /** Where a tail filter sets `from` or `to`, at any nesting level. */

@@ -3,6 +3,7 @@
 import { GatewayError } from '../src/errors.ts';
 import { decimalTimes, UNIT_NS, unitDurationNs } from '../src/model/duration.ts';
 import { INT64_MAX } from '../src/model/int64.ts';
+import { relativeInstant } from '../src/server/request-clock.ts';
 
 const NS_PER_MS = 1_000_000n;
 
@@ -53,7 +54,8 @@ function refuseUnitMistake(value: unknown, whole: string): void {
  * - a string of 1–13 digits (optionally with a fraction): epoch milliseconds — what Grafana's
  *   `${__from}` sends;
  * - a string of 18–19 digits: epoch nanoseconds — what OTLP and `startTimeUnixNano` use;
- * - `now` or `now-<duration>` (e.g. `now-15m`), relative to the time of the request;
+ * - `now` or `now-<duration>` (e.g. `now-15m`), relative to the time of the request (one instant
+ *   per request, request-clock.ts; a later page of a search resolves it against its first page's);
  * - ISO 8601 / RFC 3339 with an offset (`Z` or `±hh:mm`) and up to 9 fraction digits, or a bare
  *   date (midnight UTC).
  * 10 digits (epoch seconds), 16 (epoch microseconds), 14, 15 and 17 are refused as a unit mistake
@@ -79,7 +81,7 @@ export function parseTimestamp(value: unknown): bigint {
   }
   // Grafana-style relative times, so a saved query keeps meaning "the last 15 minutes".
   const relative = /^now(?:\s*-\s*(\S.*))?$/.exec(s);
-  if (relative) return inRange(BigInt(Date.now()) * NS_PER_MS - (relative[1] ? parseDuration(relative[1]) : 0n), value);
+  if (relative) return inRange(relativeInstant(relative[1] ? parseDuration(relative[1]) : 0n), value);
   if (MS_DIGITS.test(s)) {
     const [whole = '0', frac = ''] = s.split('.');
     refuseUnitMistake(value, whole);

@@ -5,10 +5,11 @@ import { fromStoreError } from '../src/errors.ts';
 import { searchCursor, searchNowOf } from '../src/stores/page-cursor.ts';
 import type { Page, PageRequest, QueryNotes, SpanPart, TelemetryFilter, TraceSummary } from '../src/stores/types.ts';
 import { spanEnd, traceRoot } from '../src/stores/span-order.ts';
-import { limitArg, nowNs, spanIdArg, traceIdArg } from './args.ts';
+import { limitArg, spanIdArg, traceIdArg } from './args.ts';
 import { callStoreNoting } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
 import { toSearchFilter, toStoreFilter, type FilterSignal, type TelemetryFilterInput } from './filter.ts';
+import { requestNow } from '../src/server/request-clock.ts';
 import type { ConnectionModel, TraceModel } from './models.ts';
 
 // Span.duration's rule, kept with the other trace rules every store reads by.
@@ -59,11 +60,11 @@ export async function searchTraces(ctx: GraphQLContext, args: SearchArgs & { lim
 }
 
 /**
- * One page of a `spans` or `logs` search read by `read`. A range that ends now (the default hour) is
- * resolved against the instant the search's first page took as now, which its cursors carry
- * (page-cursor.ts searchCursor), so every page of one search covers the same hour: a page after a
- * cursor of its own search never misses records that were in range when the page before said
- * hasNextPage. Other ranges do not depend on the time, and their cursors carry none.
+ * One page of a `spans` or `logs` search read by `read`. A range that depends on now (the default
+ * hour, or `now-1h`) is resolved against the instant the search's first page took as now, which its
+ * cursors carry (page-cursor.ts searchCursor), so every page of one search covers the same range: a
+ * page after a cursor of its own search never misses records that were in range when the page
+ * before said hasNextPage. Other ranges do not depend on the time, and their cursors carry none.
  */
 export async function searchPage<T>(
   ctx: GraphQLContext,
@@ -75,11 +76,11 @@ export async function searchPage<T>(
   const first = limitArg('first', args.first, 50);
   let now: bigint;
   try {
-    now = searchNowOf(args.after, backend) ?? nowNs();
+    now = searchNowOf(args.after, backend) ?? requestNow();
   } catch (err) {
     throw fromStoreError(err);
   }
-  const { filter, endsNow } = toSearchFilter(args.filter, signal, now);
+  const { filter, movesWithNow } = toSearchFilter(args.filter, signal, now);
   const page = await callStoreNoting(ctx, () =>
     read(filter, {
       first,
@@ -88,7 +89,7 @@ export async function searchPage<T>(
       ...(args.order != null && { order: args.order }),
     }),
   );
-  if (!endsNow) return { ...page, afterCursor: Boolean(args.after) };
+  if (!movesWithNow) return { ...page, afterCursor: Boolean(args.after) };
   return {
     ...page,
     items: page.items.map(({ node, cursor }) => ({ node, cursor: searchCursor(cursor, now) })),

@@ -19,6 +19,7 @@ import { RateLimitedError, createTenantRateLimit } from '../limits/tenant-rate-l
 import { CONCURRENCY_RETRY_AFTER_SECONDS, createTenantConcurrency } from '../limits/tenant-concurrency.ts';
 import { withQuerySignal } from '../stores/query-signal.ts';
 import { withQueryMeter } from '../limits/query-time.ts';
+import { withRequestClock } from './request-clock.ts';
 import { type ConnectionLimits, defaultConnectionLimits } from './connection-limits.ts';
 import { CLOSE_HANDSHAKE_MS, watchWebSocket } from './ws-liveness.ts';
 import { cutStalledEventStream } from './sse-liveness.ts';
@@ -434,7 +435,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
     });
     const meter = { ms: 0, tenant };
     try {
-      await withQueryMeter(meter, () => withQuerySignal(abort.signal, () => yoga.handle(req, res)));
+      await withQueryMeter(meter, () => withQuerySignal(abort.signal, () => withRequestClock(() => yoga.handle(req, res))));
     } finally {
       clearTimeout(timer);
       if (meter.ms > 0) await spendQueryTime(tenant, meter.ms);
@@ -635,7 +636,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
             document,
             variableValues: payload.variables,
             contextValue: { ...context, requestSignal: deadline.signal },
-            rootValue: { execute: (a: ExecutionArgs) => withQueryMeter(meter, () => withQuerySignal(deadline.signal, () => run(a))), subscribe, push: { id, socket: ctx.extra.socket } },
+            rootValue: { execute: (a: ExecutionArgs) => withQueryMeter(meter, () => withQuerySignal(deadline.signal, () => withRequestClock(() => run(a)))), subscribe, push: { id, socket: ctx.extra.socket } },
           };
         } finally {
           if (!running) release();

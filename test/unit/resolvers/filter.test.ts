@@ -124,7 +124,7 @@ describe('toStoreFilter', () => {
     for (const [input, endsNow] of cases) {
       const moves = text(toStoreFilter(input, 'spans', NOW)) !== text(toStoreFilter(input, 'spans', NOW + 1n));
       assert.equal(moves, endsNow, `toStoreFilter(${text(input)}) moves with now`);
-      assert.equal(toSearchFilter(input, 'spans', NOW).endsNow, endsNow, `toSearchFilter(${text(input)}).endsNow`);
+      assert.equal(toSearchFilter(input, 'spans', NOW).movesWithNow, endsNow, `toSearchFilter(${text(input)}).movesWithNow`);
     }
   });
 

@@ -7,6 +7,7 @@ import { createContextFactory, type Stores } from '../../../resolvers/context.ts
 import { silentLogger } from '../../../src/logger.ts';
 import { openDuckDbStore, type DuckDbStore } from '../../../src/stores/duckdb/index.ts';
 import { logs, metricPoints, otherTenantSpans, spans, TENANT } from './telemetry-fixture.ts';
+import { withRequestClock } from '../../../src/server/request-clock.ts';
 
 export interface Harness {
   /** Store method calls since the last `calls.clear()`, keyed like `logs.logsForSpans`. */
@@ -52,7 +53,8 @@ export function harnessFor(store: Pick<DuckDbStore, 'traces' | 'logs' | 'metrics
   const contextFor = createContextFactory(stores);
   return {
     calls,
-    async run(document, variables, tenant = TENANT) {
+    // One clock per request, as the server gives each (relative Timestamps read one now).
+    run: (document, variables, tenant = TENANT) => withRequestClock(async () => {
       const doc: DocumentNode = typeof document === 'string' ? parse(document) : document;
       // Validation first, as a server does: literal scalar errors surface here.
       const errors = validate(schema, doc);
@@ -65,7 +67,7 @@ export function harnessFor(store: Pick<DuckDbStore, 'traces' | 'logs' | 'metrics
       });
       // What a client gets over the wire: plain objects, errors as {message, path, extensions}.
       return JSON.parse(JSON.stringify(result)) as ExecutionResult<never>;
-    },
+    }),
     close: async () => {},
   };
 }
