@@ -2,6 +2,7 @@
 import type { SpanKind } from '../src/model/telemetry.ts';
 import type { AttributeSignal } from '../src/stores/types.ts';
 import { limitArg, optionalRange } from './args.ts';
+import { BACKEND as EMBEDDED } from '../src/stores/duckdb/errors.ts';
 import { callStore } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
 
@@ -20,11 +21,24 @@ export function operations(ctx: GraphQLContext, args: RangeArgs & { service: str
   return callStore(() => ctx.stores.traces.operations(ctx.tenant, args.service, range));
 }
 
+/**
+ * The attribute catalog is the embedded store's (Jaeger has no API for it; Elasticsearch and
+ * Prometheus are not asked): where the signal is read from another backend, its answer holds only
+ * what teleql itself received, and a note says so.
+ */
+function noteCatalogSource(ctx: GraphQLContext, field: string, signal: AttributeSignal): void {
+  const { traces, logs, metrics } = ctx.stores;
+  const readers = signal === 'SPAN' ? [traces] : signal === 'LOG' ? [logs] : signal === 'METRIC' ? [metrics] : [traces, logs, metrics];
+  const elsewhere = [...new Set(readers.map((store) => store.backend).filter((backend) => backend !== EMBEDDED))];
+  if (elsewhere.length > 0) ctx.notes.push(`${field}(${signal}): from the embedded store, so only what teleql received, not all that ${elsewhere.join(' and ')} holds`);
+}
+
 export function attributeKeys(
   ctx: GraphQLContext,
   args: RangeArgs & { signal: AttributeSignal; prefix?: string | null },
 ): Promise<string[]> {
   const range = optionalRange(args.from, args.to);
+  noteCatalogSource(ctx, 'attributeKeys', args.signal);
   return callStore(() => ctx.stores.catalog.attributeKeys(ctx.tenant, args.signal, range, args.prefix ?? undefined));
 }
 
@@ -34,5 +48,6 @@ export function attributeValues(
 ): Promise<string[]> {
   const range = optionalRange(args.from, args.to);
   const limit = limitArg('limit', args.limit, 100);
+  noteCatalogSource(ctx, 'attributeValues', args.signal);
   return callStore(() => ctx.stores.catalog.attributeValues(ctx.tenant, args.signal, args.key, range, limit));
 }

@@ -15,7 +15,8 @@ builder.queryFields((t) => ({
     nullable: true,
     description:
       "Attribute keys of the signal's records themselves, sorted; their resources' keys are listed by signal RESOURCE " +
-      '(a SPAN or LOG filter and attributeValues look a key up on the record, then on its resource).',
+      '(a SPAN or LOG filter and attributeValues look a key up on the record, then on its resource). ' +
+      'Read from the embedded store (what teleql received), also where another backend is the signal\'s read source; `extensions.notes` says so then.',
     args: {
       signal: t.arg({ type: AttributeSignalEnum, required: true }),
       prefix: t.arg.string(),
@@ -28,7 +29,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description:
       'Values of one attribute key, as the text filters compare against, most frequent first; values longer than 1,000 characters (prompts, stack traces) are not listed. ' +
-      "For SPAN and LOG, a record's value, else its resource's, as a filter sees it.",
+      "For SPAN and LOG, a record's value, else its resource's, as a filter sees it. From the embedded store, as attributeKeys.",
     args: {
       signal: t.arg({ type: AttributeSignalEnum, required: true }),
       key: t.arg.string({ required: true }),

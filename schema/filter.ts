@@ -43,7 +43,8 @@ builder.inputType('TelemetryFilter', {
     bodyContains: t.string({
       description:
         'Logs: case-insensitive substring of the body (letters lowered one by one, so σ and a final ς differ). ' +
-        'A map or array body is searched as its compact JSON text, where quotes and line breaks are escaped.',
+        'A map or array body is searched as its compact JSON text, where quotes and line breaks are escaped. ' +
+        'With Elasticsearch as the logs read source: a phrase of whole words (its match_phrase), as analysed by the index.',
     }),
     attributes: t.field({ type: ['AttributeConditionInput'] }),
     and: t.field({ type: ['TelemetryFilter'] }),

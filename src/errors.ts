@@ -56,6 +56,8 @@ export function badArgument(message: string): GatewayError {
 }
 
 /** Turns a store's error into the client-facing one; unknown errors pass through to be masked. */
+const namesBackend = (message: string, backend: string) => message.toLowerCase().startsWith(`${backend.toLowerCase()} `);
+
 export function fromStoreError(err: unknown): unknown {
   if (!(err instanceof StoreError)) return err;
   switch (err.code) {
@@ -64,7 +66,8 @@ export function fromStoreError(err: unknown): unknown {
     case 'NOT_FOUND':
       return new GatewayError('GW_NOT_FOUND', err.message, { backend: err.backend });
     case 'UNAVAILABLE':
-      return new GatewayError('GW_BACKEND_UNAVAILABLE', `${err.backend}: ${err.message}`, { backend: err.backend });
+      // Named once: "jaeger answered HTTP 503 …" needs no "jaeger: " before it.
+      return new GatewayError('GW_BACKEND_UNAVAILABLE', namesBackend(err.message, err.backend) ? err.message : `${err.backend}: ${err.message}`, { backend: err.backend });
     default:
       // INTERNAL: the message may hold what the gateway alone should see; only the status is added.
       return new GatewayError('GW_BACKEND_ERROR', `${err.backend} failed the query${err.status !== undefined ? ` (HTTP ${err.status})` : ''}`, { backend: err.backend });

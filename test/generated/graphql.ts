@@ -88,7 +88,7 @@ export type StatusCode =
 export type TelemetryFilter = {
   and?: Array<TelemetryFilter> | null | undefined;
   attributes?: Array<AttributeConditionInput> | null | undefined;
-  /** Logs: case-insensitive substring of the body (letters lowered one by one, so σ and a final ς differ). A map or array body is searched as its compact JSON text, where quotes and line breaks are escaped. */
+  /** Logs: case-insensitive substring of the body (letters lowered one by one, so σ and a final ς differ). A map or array body is searched as its compact JSON text, where quotes and line breaks are escaped. With Elasticsearch as the logs read source: a phrase of whole words (its match_phrase), as analysed by the index. */
   bodyContains?: string | null | undefined;
   /** Inclusive. */
   from?: string | number | null | undefined;

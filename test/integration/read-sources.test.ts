@@ -61,6 +61,21 @@ test('an unknown trace is null, not an error, and services come from Jaeger', as
   assert.deepEqual([...d.services].sort(), [...expected].sort());
 });
 
+test('attribute catalogs come from the embedded store, and with traces read from Jaeger the answer says so', async () => {
+  // They were DuckDB's alone with no word: against an existing Jaeger, [] beside a full `services`.
+  const query = '{ attributeKeys(signal: SPAN) logKeys: attributeKeys(signal: LOG) attributeValues(signal: RESOURCE, key: "service.name") }';
+  const send = async (gw: TestGateway) => {
+    const r = await fetch(gw.graphqlUrl, { method: 'POST', headers: json, body: JSON.stringify({ query }) });
+    return (await r.json()) as { data: Record<string, string[]>; extensions?: { notes?: string[] } };
+  };
+  const jaegerAnswer = await send(fromJaeger);
+  assert.deepEqual(jaegerAnswer.extensions?.notes, [
+    'attributeKeys(SPAN): from the embedded store, so only what teleql received, not all that jaeger holds',
+    'attributeValues(RESOURCE): from the embedded store, so only what teleql received, not all that jaeger holds',
+  ]);
+  assert.equal((await send(fromDuckDb)).extensions?.notes, undefined, 'no note when the embedded store is the read source');
+});
+
 test('when Jaeger is down, the query fails with a code naming the backend and the gateway keeps serving', async () => {
   const down = await startGateway({ storage: { read: { traces: 'jaeger' }, jaeger: { url: 'http://127.0.0.1:1', timeoutMs: 2000 } } });
   try {
@@ -168,7 +183,7 @@ describe('span lookups and failures through Jaeger', () => {
     const [err] = body.errors;
     assert.equal(err!.extensions.code, 'GW_BACKEND_UNAVAILABLE');
     assert.equal(err!.extensions.backend, 'jaeger');
-    assert.equal(err!.message, 'jaeger: jaeger answered HTTP 500 to GetOperations (the reason is in the gateway log)');
+    assert.equal(err!.message, 'jaeger answered HTTP 500 to GetOperations (the reason is in the gateway log)');
     assert.doesNotMatch(JSON.stringify(body), /10\.0\.3\.7|dial tcp|rpc error/);
   });
 });
@@ -223,7 +238,7 @@ describe('log queries through Elasticsearch: which failures are the filter', () 
     for (const filter of ['{}', '{ attributes: [{ key: "http.route", eq: "/checkout" }] }']) {
       const err = await run(`{ logs(filter: ${filter}) { nodes { id } } }`);
       assert.equal(err.extensions.code, 'GW_BACKEND_UNAVAILABLE', filter);
-      assert.equal(err.message, 'elasticsearch: Elasticsearch answered HTTP 503 no_shard_available_action_exception to the log search (the reason is in the gateway log)');
+      assert.equal(err.message, 'Elasticsearch answered HTTP 503 no_shard_available_action_exception to the log search (the reason is in the gateway log)');
     }
   });
 });

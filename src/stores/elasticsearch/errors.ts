@@ -139,6 +139,36 @@ export function describeError(err: unknown, node: string): string {
   return String(err);
 }
 
+/** What a search answer says of the shards it read (estypes.ShardStatistics, SearchResponse.timed_out). */
+interface ShardedAnswer {
+  _shards?: { total: number; successful: number; failed: number; failures?: { reason?: { type?: string; reason?: string | null } }[] };
+  timed_out?: boolean;
+}
+
+/** A search answered 200 with the matches of only some shards: the ones it reached, or before it timed out. */
+export class PartialAnswerError extends Error {
+  constructor(readonly shards: { total: number; successful: number } | undefined, message: string) {
+    super(message);
+    this.name = 'PartialAnswerError';
+  }
+}
+
+/**
+ * Throws PartialAnswerError when `res` holds only part of what the index matches. Elasticsearch
+ * answers 200 when some shards fail (allow_partial_search_results defaults to true) or the search
+ * times out, with what the others found: returned as it is, a page would look complete (hasNextPage
+ * false, `log(id)` null) while logs are missing.
+ */
+export function checkWholeAnswer(res: ShardedAnswer): void {
+  const shards = res._shards;
+  if (!res.timed_out && !(shards && shards.failed > 0)) return;
+  const reasons = [...new Set((shards?.failures ?? []).map((f) => `${f.reason?.type ?? 'unknown'}: ${f.reason?.reason ?? ''}`))].join('; ');
+  throw new PartialAnswerError(
+    shards,
+    `Elasticsearch answered from ${shards ? `${shards.successful} of ${shards.total} shards` : 'some shards'}${res.timed_out ? ' (the search timed out)' : ''}${reasons ? `: ${reasons}` : ''}`,
+  );
+}
+
 /** Error types that mean the query built from the user's filter is what Elasticsearch refused. */
 const FILTER_ERROR_TYPES = new Set(['query_shard_exception', 'too_complex_to_determinize_exception', 'too_many_clauses', 'too_many_nested_clauses']);
 /** Of those, the ones that are the filter's fault whatever the status (older versions answer 500 for them). */
@@ -188,6 +218,10 @@ export function toStoreError(err: unknown, call: EsCall): StoreError {
     return new StoreError('INTERNAL', BACKEND, `Elasticsearch refused ${what} as the gateway sent it (${named})`, err, info.status);
   }
   if (err instanceof errors.TimeoutError) return new StoreError('UNAVAILABLE', BACKEND, `Elasticsearch did not answer ${what} in time`, err);
+  if (err instanceof PartialAnswerError) {
+    const from = err.shards ? `${err.shards.successful} of ${err.shards.total} shards` : 'part of the index';
+    return new StoreError('UNAVAILABLE', BACKEND, `Elasticsearch answered ${what} from ${from} only (the reason is in the gateway log); an incomplete answer is not given`, err);
+  }
   if (err instanceof errors.ConnectionError || err instanceof errors.NoLivingConnectionsError) {
     const code = networkCode(err);
     return new StoreError('UNAVAILABLE', BACKEND, `cannot reach Elasticsearch${code ? ` (${code})` : ''} for ${what}`, err);

@@ -16,7 +16,7 @@ import { encodePageCursor, pageCursorKey, pageOrder, pageSize, type PageOrder } 
 import type { LogStore, Page, SpanRef, StoredLogRecord } from '../types.ts';
 import { createClient, type ElasticsearchConnectionOptions } from './client.ts';
 import { documentToLog } from './documents.ts';
-import { badQuery, BACKEND, describeError, isIndexNotFound, isPitGone, toStoreError, type EsCall } from './errors.ts';
+import { badQuery, BACKEND, checkWholeAnswer, describeError, isIndexNotFound, isPitGone, toStoreError, type EsCall } from './errors.ts';
 import { F, filterQuery, logSort, tenantQuery, type Query } from './query.ts';
 
 export const DEFAULT_LOG_INDEX = 'logs-teleql-*';
@@ -126,6 +126,7 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
         _source: false,
         track_total_hits: false,
       });
+      checkWholeAnswer(res);
       return res.hits.hits.flatMap((group) => (group.inner_hits?.logs?.hits.hits ?? []) as Hit[]);
     } catch (err) {
       if (isIndexNotFound(err)) return [];
@@ -174,6 +175,7 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
           res = await search(pit);
         }
         pit = res.pit_id ?? pit;
+        checkWholeAnswer(res);
         const hits = res.hits.hits;
         const more = size > first ? hits.length > first : hits.length === size && size > 0;
         const shown = hits.slice(0, first);
@@ -196,10 +198,27 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
       checkLimit(limitPerSpan);
       if (refs.length === 0 || limitPerSpan === 0) return refs.map(() => []);
       const key = (traceId: string, spanId: string) => `${traceId.toLowerCase()}/${spanId.toLowerCase()}`;
+      // The search groups by span ID: a span ID asked for under several traces (test data,
+      // instrumentation that numbers its spans) would share one group of limitPerSpan logs, the
+      // earliest trace's filling it, so those spans are read trace by trace.
+      const tracesOfSpan = new Map<string, Set<string>>();
+      for (const r of refs) {
+        const spanId = r.spanId.toLowerCase();
+        const traces = tracesOfSpan.get(spanId);
+        if (traces) traces.add(r.traceId.toLowerCase());
+        else tracesOfSpan.set(spanId, new Set([r.traceId.toLowerCase()]));
+      }
+      const searches: { traceIds: string[]; spanIds: string[] }[] = [];
+      const alone = [...tracesOfSpan].filter(([, traces]) => traces.size === 1).map(([spanId]) => spanId);
+      for (const spanIds of chunks(alone, KEYS_PER_SEARCH)) searches.push({ spanIds, traceIds: [...new Set(spanIds.flatMap((id) => [...tracesOfSpan.get(id)!]))] });
+      const sharedByTrace = new Map<string, string[]>();
+      for (const [spanId, traces] of tracesOfSpan) {
+        if (traces.size > 1) for (const traceId of traces) sharedByTrace.set(traceId, [...(sharedByTrace.get(traceId) ?? []), spanId]);
+      }
+      for (const [traceId, ids] of sharedByTrace) for (const spanIds of chunks(ids, KEYS_PER_SEARCH)) searches.push({ spanIds, traceIds: [traceId] });
+
       const groups = new Map<string, StoredLogRecord[]>();
-      for (const spanIds of chunks(uniqueLower(refs.map((r) => r.spanId)), KEYS_PER_SEARCH)) {
-        const wanted = new Set(spanIds);
-        const traceIds = uniqueLower(refs.filter((r) => wanted.has(r.spanId.toLowerCase())).map((r) => r.traceId));
+      for (const { traceIds, spanIds } of searches) {
         const conditions: Query[] = [{ terms: { [F.traceId]: traceIds } }, { terms: { [F.spanId]: spanIds } }];
         for (const hit of await collapsed(tenant, conditions, F.spanId, limitPerSpan, spanIds.length)) {
           const log = decode(hit, tenant);
@@ -240,6 +259,7 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
             size: chunk.length,
             track_total_hits: false,
           });
+          checkWholeAnswer(res);
           for (const hit of res.hits.hits) {
             const id = String(hit._id ?? '');
             if (!byId.has(id)) byId.set(id, decode(hit, tenant));

@@ -959,6 +959,53 @@ describe('Elasticsearch log round trip', () => {
     });
   });
 
+  it('a span ID asked for under several traces is read trace by trace (one collapsed group would hold only the earliest trace\'s logs)', async () => {
+    // Jaeger's own fixtures reuse span IDs across traces; Span.logs of the later traces came back empty.
+    const store = openStore();
+    const [tA, tB] = [traceId(0xa), traceId(0xb)];
+    const [shared, own] = [spanId(0x3), spanId(0x4)];
+    const source = hits[0]!._source as Record<string, unknown>;
+    const hitOf = (trace: string, span: string) => {
+      // Without teleql.record, the record is rebuilt from the indexed fields, these IDs included.
+      const h = { ...hits[0]!, _source: { ...source, teleql: { ...(source['teleql'] as object), record: undefined }, trace_id: trace, span_id: span } };
+      return { ...h, inner_hits: { logs: { hits: { max_score: null, hits: [h] } } } };
+    };
+    server.reply({ body: searchBody([hitOf(tA, own)]) }, { body: searchBody([hitOf(tA, shared)]) }, { body: searchBody([hitOf(tB, shared)]) });
+    const result = await store.logsForSpans(TENANT, [{ traceId: tA, spanId: shared }, { traceId: tB, spanId: shared }, { traceId: tA, spanId: own }], 2);
+    await store.close();
+    assert.deepEqual(result.map((logs) => logs.map((l) => `${l.traceId}/${l.spanId}`)), [[`${tA}/${shared}`], [`${tB}/${shared}`], [`${tA}/${own}`]]);
+    const filters = server.requests.slice(-3).map((r) => (json(r) as { query: { bool: { filter: unknown[] } } }).query.bool.filter.slice(1));
+    assert.deepEqual(filters, [
+      [{ terms: { trace_id: [tA] } }, { terms: { span_id: [own] } }],
+      [{ terms: { trace_id: [tA] } }, { terms: { span_id: [shared] } }],
+      [{ terms: { trace_id: [tB] } }, { terms: { span_id: [shared] } }],
+    ]);
+  });
+
+  it('an answer from only some shards (or one that timed out) is an error, not a short page or a missing log', async () => {
+    // Elasticsearch answers 200 with what the shards it reached held; it came back as a complete answer.
+    const partial = { ...searchBody(hits.slice(0, 1)), _shards: { total: 3, successful: 1, skipped: 0, failed: 2, failures: [{ shard: 1, index: 'logs', reason: { type: 'node_not_connected_exception', reason: '[node-2] not connected' } }] } };
+    const timedOut = { ...searchBody(hits.slice(0, 1)), timed_out: true };
+    const calls: [string, (store: ReturnType<typeof openStore>) => Promise<unknown>, number][] = [
+      ['the log search', (store) => store.searchLogs(TENANT, {}, { first: 10 }), 1],
+      ['the logs of spans', (store) => store.logsForSpans(TENANT, [{ traceId: traceId(1), spanId: spanId(1) }], 2), 0],
+      ['the logs of traces', (store) => store.logsForTraces(TENANT, [traceId(1)], 2), 0],
+      ['the log lookup by ID', (store) => store.getLogs(TENANT, [ids[0]!]), 0],
+    ];
+    for (const body of [partial, timedOut]) {
+      for (const [what, call, pits] of calls) {
+        const store = openStore();
+        server.reply(...(pits ? [{ file: 'open-pit.200.json' }] : []), { body }, ...(pits ? [{ file: 'close-pit.200.json' }] : []));
+        await assert.rejects(call(store), (err: StoreError) => {
+          assert.equal(err.code, 'UNAVAILABLE');
+          assert.equal(err.message, `Elasticsearch answered ${what} from ${body === partial ? '1 of 3 shards' : '1 of 1 shards'} only (the reason is in the gateway log); an incomplete answer is not given`);
+          return true;
+        });
+        await store.close();
+      }
+    }
+  });
+
   it('groups logs of many traces from one collapsed search, with the limit per trace', async () => {
     const store = openStore();
     const t = traceId(0x777);
