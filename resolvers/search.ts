@@ -13,7 +13,7 @@ import type { TraceModel } from './models.ts';
 import { loadSpan, loadTrace } from './traces.ts';
 
 export const MAX_SEARCH_LIMIT = 100;
-const MAX_TEXT = 2000;
+export const MAX_SEARCH_TEXT = 2000;
 
 export interface SearchFilterInput {
   service?: string[] | null;
@@ -55,7 +55,7 @@ export function search(
 ): Promise<SearchResult> {
   const text = args.text.trim();
   if (text === '') throw argumentError('text must not be empty');
-  if (text.length > MAX_TEXT) throw argumentError(`text must be at most ${MAX_TEXT} characters, got ${text.length}`);
+  if (text.length > MAX_SEARCH_TEXT) throw argumentError(`text must be at most ${MAX_SEARCH_TEXT} characters, got ${text.length}`);
   const req = {
     text,
     signals: signalsArg(args.signals, ['SPAN', 'LOG']),

@@ -1,7 +1,7 @@
 // Semantic search: search(text), similar(to), searchIndex. The hybrid score and what is embedded
 // are described on the fields; docs/search.md has the details.
 import type { SearchHit, SearchResult } from '../src/search/types.ts';
-import { hitLog, hitSpan, hitTrace, search, searchIndexStatus, similar, MAX_SEARCH_LIMIT, type SearchFilterInput, type SimilarToInput, type VisibleSearchIndexStatus } from '../resolvers/search.ts';
+import { hitLog, hitSpan, hitTrace, search, searchIndexStatus, similar, MAX_SEARCH_LIMIT, MAX_SEARCH_TEXT, type SearchFilterInput, type SimilarToInput, type VisibleSearchIndexStatus } from '../resolvers/search.ts';
 import { builder } from './builder.ts';
 
 const SearchSignalEnum = builder.enumType('SearchSignal', {
@@ -19,7 +19,7 @@ const SearchFilterRef = builder.inputRef<SearchFilterInput>('SearchFilter').impl
   fields: (t) => ({
     service: t.stringList({ description: 'service.name, any of.' }),
     telemetrySource: t.stringList({ description: 'telemetry.source attribute, any of.' }),
-    from: t.field({ type: 'Timestamp', description: 'Inclusive (span start, log time).' }),
+    from: t.field({ type: 'Timestamp', description: "Inclusive, on each item's own time: a span's start, a log's time, an exception's event time (for a span's exception, not the span's start); a TRACE is ranked by its spans and exceptions in the range." }),
     to: t.field({ type: 'Timestamp', description: 'Inclusive.' }),
   }),
 });
@@ -29,7 +29,7 @@ const SimilarToRef = builder.inputRef<SimilarToInput>('SimilarTo').implement({
   fields: (t) => ({
     spanId: t.id(),
     traceId: t.id(),
-    logId: t.id(),
+    logId: t.id({ description: 'As LogRecord.id gives it; leading zeros name the same log.' }),
   }),
 });
 
@@ -71,7 +71,7 @@ const SearchIndexRef = builder.objectRef<VisibleSearchIndexStatus>('SearchIndex'
   fields: (t) => ({
     pending: t.exposeInt('pending', { description: "The tenant's spans and logs queued or being indexed." }),
     indexed: t.exposeInt('indexed', { description: "The tenant's spans and logs indexed since start." }),
-    skipped: t.exposeInt('skipped', { description: "The tenant's spans and logs not indexed: the queue was full or the model could not load." }),
+    skipped: t.exposeInt('skipped', { description: "The tenant's spans and logs not indexed: the queue was full, the model could not load, or the gateway stopped before it indexed them (logged)." }),
     embedded: t.exposeInt('embedded', { nullable: true, description: 'Distinct texts embedded since start, all tenants; identical texts are embedded once. null without the metrics scope (the operator’s; not in a tenant’s admin unless auth.metrics: admin).' }),
     reembedded: t.exposeInt('reembedded', {
       nullable: true,
@@ -100,7 +100,7 @@ builder.queryFields((t) => ({
       'Spans, logs, traces and exceptions by meaning. The text is embedded with the configured model and compared with the embedded texts of the ' +
       "tenant's items that pass the filter; keyword matches are blended in (see SearchHit.score). GW_BACKEND_UNAVAILABLE when the model cannot load.",
     args: {
-      text: t.arg.string({ required: true }),
+      text: t.arg.string({ required: true, description: `At most ${MAX_SEARCH_TEXT.toLocaleString('en')} characters after trimming (UTF-16 code units: an emoji counts 2); GW_BAD_ARGUMENT beyond.` }),
       signals: t.arg({ type: [SearchSignalEnum], defaultValue: ['SPAN', 'LOG'], description: 'At least one.' }),
       filter: t.arg({ type: SearchFilterRef }),
       limit: t.arg.int({ defaultValue: 10, description: LIMIT }),
@@ -111,7 +111,10 @@ builder.queryFields((t) => ({
   similar: t.field({
     nullable: true,
     type: SearchResultsRef,
-    description: 'Items whose text is close to that of the given span, trace (its spans) or log; the item itself is left out. GW_NOT_FOUND when it is not indexed.',
+    description:
+      "Items whose text is close to that of the given span, trace (its spans) or log. The source's own telemetry is left out: for a span, the span, its exceptions and its logs " +
+      '(its trace can be a TRACE hit); for a trace, the trace and its spans, exceptions and logs; for a log, the log and its exception. `limit` hits come back whenever that many ' +
+      'other items match. GW_NOT_FOUND when it is not indexed.',
     args: {
       to: t.arg({ type: SimilarToRef, required: true }),
       signals: t.arg({ type: [SearchSignalEnum], description: 'Default: the kind of `to`.' }),

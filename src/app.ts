@@ -451,7 +451,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       const st = search.service.status();
       samples.push({ name: 'teleql_search_pending', help: 'Records waiting to be indexed for search', type: 'gauge', value: st.pending });
       samples.push({ name: 'teleql_search_indexed_total', help: 'Records indexed for search', type: 'counter', value: st.indexed });
-      samples.push({ name: 'teleql_search_skipped_total', help: 'Records not indexed (queue full, model unavailable)', type: 'counter', value: st.skipped });
+      samples.push({ name: 'teleql_search_skipped_total', help: 'Records not indexed (queue full, model unavailable, or left when the gateway stopped)', type: 'counter', value: st.skipped });
       samples.push({ name: 'teleql_search_embedded_total', help: 'Distinct texts embedded (the rest came from the cache)', type: 'counter', value: st.embedded });
     }
     return samples;

@@ -1,7 +1,8 @@
 // The background side of semantic search: ingest hands documents to a bounded queue and returns at
 // once; one worker drains it, embeds each distinct text once (content hash → vector cache in the
 // store, and the ANN index as the in-memory record of what is embedded), and writes document rows.
-// A full queue drops the overflow and counts it; ingest never waits here.
+// A full queue drops the overflow and counts it; ingest never waits here. A stop indexes what is
+// queued, within its deadline; what the deadline leaves is counted as skipped and logged.
 import type { Logger } from 'pino';
 import type { VectorDoc, VectorStore } from '../stores/vector-types.ts';
 import type { AnnIndex, AnnOptions } from './ann.ts';
@@ -81,8 +82,13 @@ export interface SearchIndexer {
    * as the "already embedded" set: a text seen again is then stored and embedded again.
    */
   prune(batchRows: number): Promise<{ texts: number; vectors: number }>;
-  /** Stops taking documents and waits for the worker's current round (not the whole queue, not a model load). */
-  stop(): Promise<void>;
+  /**
+   * Stops taking records and indexes those queued (after the pipelines' flush, the last batches),
+   * for at most `timeoutMs`: then the round in progress ends after its current model call, and what
+   * is left is counted as skipped and logged. A model still loading at the deadline is not waited
+   * for. Safe to call twice.
+   */
+  stop(timeoutMs: number): Promise<void>;
 }
 
 /** Text hashes read per page, and pages looked through per step, by the re-embedding pass. */
@@ -104,7 +110,9 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
   let lastError: string | null = null;
   let shownError: string | null = null;
   let failedAt = 0;
-  let stopped = false;
+  let stopped = false; // no record is taken any more
+  let abandoned = false; // the stop's deadline passed: no round starts, the one running ends early
+  let stopping: Promise<void> | null = null;
   let working: Promise<void> | null = null;
   let readying: Promise<{ dimensions: number; ann: AnnIndex }> | null = null;
   let state: { dimensions: number; ann: AnnIndex } | null = null;
@@ -234,6 +242,7 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
 
   async function round(docs: SearchDoc[]): Promise<void> {
     const { dimensions, ann } = await ready();
+    if (abandoned) throw new Error('the gateway stopped before this batch was indexed');
     const hashes = docs.map((d) => contentHash(d.text));
     const textOf = new Map<bigint, string>();
     docs.forEach((d, i) => textOf.set(hashes[i]!, d.text));
@@ -247,6 +256,8 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
       const known = await store.knownTexts(missing);
       await store.putTexts(missing.filter((h) => !known.has(h)).map((h) => ({ hash: h, text: textOf.get(h)! })));
       for (let off = 0; off < missing.length; off += opts.embedBatch) {
+        // One model call at a time past the stop's deadline, not the whole round (seconds with a large model).
+        if (abandoned) throw new Error('the gateway stopped before this batch was indexed');
         const part = missing.slice(off, off + opts.embedBatch);
         await embedAndKeep(part, textOf, dimensions, ann);
         embedded += part.length;
@@ -313,7 +324,7 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
   }
 
   async function drain(): Promise<void> {
-    while (queued > 0 && !stopped) {
+    while (queued > 0 && !abandoned) {
       if (unavailable()) {
         // The model is not available: drop what waits rather than hold it (it is counted).
         dropAll();
@@ -330,7 +341,8 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
         ok = true;
       } catch (err) {
         skipped += records;
-        if (state) {
+        // Cut short by the stop: the stop logs what it left.
+        if (state && !abandoned) {
           lastError = err instanceof Error ? err.message : String(err);
           shownError = 'indexing a batch failed; its records are skipped (the reason is in the gateway log)';
           logger.warn({ err: lastError, docs: docs.length }, 'indexing a batch failed; its documents are skipped');
@@ -355,7 +367,7 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
   }
 
   function kick(): void {
-    if (working || stopped) return;
+    if (working || abandoned) return;
     // setImmediate: the worker starts after the ingest call that queued has returned.
     working = new Promise<void>((resolve) => setImmediate(resolve)).then(drain);
   }
@@ -411,16 +423,36 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
       if (queued === 0 && !working) return Promise.resolve();
       return new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
-    async stop() {
-      stopped = true;
-      if (reembedTimer) clearTimeout(reembedTimer);
-      await reembedStep;
-      // Wait for a round that is writing, not for a model that is still loading (or downloading):
-      // that round fails on the closed store later and is counted as skipped.
-      if (state) await working;
-      const waiters = idleWaiters;
-      idleWaiters = [];
-      for (const w of waiters) w();
+    stop(timeoutMs) {
+      stopping ??= (async () => {
+        stopped = true;
+        if (reembedTimer) clearTimeout(reembedTimer);
+        await reembedStep;
+        // The pipelines have flushed their last batches here: index them, as the exporters send
+        // theirs, within the same kind of bound.
+        const waiting = pending();
+        if (working && waiting > 0) {
+          logger.info({ records: waiting, timeoutMs }, 'indexing the queued records before stopping');
+          let timer: NodeJS.Timeout | undefined;
+          const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+          await Promise.race([working, deadline]);
+          clearTimeout(timer);
+        }
+        abandoned = true;
+        const skippedBefore = skipped;
+        dropAll();
+        // Wait for a round that is writing (it ends after its current model call), not for a model
+        // still loading (or downloading): that round fails on the closed store later.
+        if (state) await working;
+        const notIndexed = skipped - skippedBefore + inFlight;
+        if (notIndexed > 0) {
+          logger.warn({ records: notIndexed, timeoutMs }, 'stopped before every queued record was indexed: they are stored, but search and similar will not find them');
+        }
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const w of waiters) w();
+      })();
+      return stopping;
     },
   };
 }

@@ -17,7 +17,7 @@ import { StoreError } from '../stores/types.ts';
 import type { RankOptions, VectorDocKind, VectorFilter, VectorHit, VectorStore } from '../stores/vector-types.ts';
 import type { Embedder } from './embedder.ts';
 import { SearchNotReadyError, type SearchIndexer } from './indexer.ts';
-import type { SearchFilter, SearchHit, SearchResult, SearchSignal, SemanticSearch } from './types.ts';
+import type { SearchFilter, SearchHit, SearchResult, SearchSignal, SemanticSearch, SimilarRequest } from './types.ts';
 import { simpleLowerCase } from '../stores/filter-match.ts';
 
 export interface SemanticSearchOptions {
@@ -103,10 +103,12 @@ function traceHits(docs: readonly VectorHit[]): SearchHit[] {
 }
 
 /** The best `limit` hits; hits come best first per ranking, and a stable sort keeps that order among equal scores (newest first). */
-function best(hits: SearchHit[], limit: number, exclude?: (h: SearchHit) => boolean): SearchHit[] {
-  const kept = exclude ? hits.filter((h) => !exclude(h)) : hits;
-  return kept.sort((a, b) => b.score - a.score).slice(0, limit);
+function best(hits: SearchHit[], limit: number): SearchHit[] {
+  return hits.sort((a, b) => b.score - a.score).slice(0, limit);
 }
+
+/** Extra documents a `similar` ranking asks for at first, for the source's own items it drops. */
+const SIMILAR_EXTRA = 20;
 
 /** Whether a query vector can rank anything: finite and not zero (unknown tokens embed to zero in static models). */
 function isMeaningful(v: Float32Array): boolean {
@@ -116,6 +118,14 @@ function isMeaningful(v: Float32Array): boolean {
     sum += x * x;
   }
   return sum > 1e-12;
+}
+
+/**
+ * `similar`'s source with its log ID in the decimal form hits carry ("04" is log 4): the store looks
+ * the log up by number and the hits are excluded by string, so both must see one form.
+ */
+function canonicalSource(to: SimilarRequest['to']): SimilarRequest['to'] {
+  return to.logId !== undefined && /^\d+$/.test(to.logId) ? { ...to, logId: to.logId.replace(/^0+(?=\d)/, '') } : to;
 }
 
 // The client's message never carries the error itself: it names server paths (see embedder.ts modelNotLoaded).
@@ -147,17 +157,32 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
   ): Promise<SearchResult> {
     const { dimensions, ann } = await ready();
     const vf: VectorFilter = { kinds: docKinds(signals), ...filter };
-    // `similar` drops its own source: fetch a few more than it shows.
-    const want = limit + (exclude ? 20 : 0);
-    const base = { keywordWeight: opts.keywordWeight, terms, limit: want, keywordsOnly };
+    const base = { keywordWeight: opts.keywordWeight, terms, keywordsOnly };
     const items = signals.filter((s) => s !== 'TRACE');
+    /**
+     * One ranking's hits, without those `exclude` drops (`similar`'s source). The store ranks the
+     * source's own items too, and they can fill any window (a trace of 30 identical spans, a span
+     * with dozens of logs of one template): the window grows 4× until `limit` others are left or
+     * the ranking has no more. Asked again rather than excluded in the store's query, so search and
+     * similar share one ranking query: a round is repeated only while the source's own items fill
+     * the window, so what is read stays within 4 × (the source's documents + limit).
+     */
+    const ranked = async (rankDocs: RankDocs, f: VectorFilter, o: Omit<RankOptions, 'limit'>, toHits: (docs: VectorHit[]) => SearchHit[]): Promise<SearchHit[]> => {
+      for (let want = limit + (exclude ? SIMILAR_EXTRA : 0); ; want *= 4) {
+        const docs = await rankDocs(f, { ...o, limit: want });
+        const hits = toHits(docs);
+        if (!exclude) return hits;
+        const kept = hits.filter((h) => !exclude(h));
+        if (kept.length >= limit || docs.length < want) return kept;
+      }
+    };
     /** Hits of every asked signal from one ranking method: items by document, traces by their best document. */
     const hitsFrom = async (rankDocs: RankDocs): Promise<SearchHit[]> => {
       // Traces first: at an equal score a trace comes before its own spans.
       const hits: SearchHit[] = [];
-      if (signals.includes('TRACE')) hits.push(...traceHits(await rankDocs({ ...filter, kinds: docKinds(['TRACE']) }, { ...base, bestPerTrace: true })));
-      if (items.length > 0) hits.push(...itemHits(await rankDocs({ ...filter, kinds: docKinds(items) }, base), items));
-      return best(hits, limit, exclude);
+      if (signals.includes('TRACE')) hits.push(...(await ranked(rankDocs, { ...filter, kinds: docKinds(['TRACE']) }, { ...base, bestPerTrace: true }, traceHits)));
+      if (items.length > 0) hits.push(...(await ranked(rankDocs, { ...filter, kinds: docKinds(items) }, base, (docs) => itemHits(docs, items))));
+      return best(hits, limit);
     };
     const candidates = await store.countCandidates(tenant, vf);
     const st = indexer.status();
@@ -232,15 +257,19 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
 
     async similar(tenant, req) {
       const { dimensions } = await ready();
-      const hashes = await store.hashesOf(tenant, req.to);
+      const to = canonicalSource(req.to);
+      const hashes = await store.hashesOf(tenant, to);
       if (hashes.length === 0) throw new StoreError('NOT_FOUND', 'search', 'the item is unknown or not indexed yet for this tenant');
       const vectors = await store.cachedVectors(embedder.model, dimensions, hashes);
       const mean = new Float32Array(dimensions);
       for (const v of vectors.values()) for (let i = 0; i < dimensions; i++) mean[i]! += v[i]!;
       const norm = Math.hypot(...mean) || 1;
       for (let i = 0; i < dimensions; i++) mean[i]! /= norm;
-      const { spanId, traceId, logId } = req.to;
+      const { spanId, traceId, logId } = to;
       const signals = req.signals ?? [logId ? 'LOG' : traceId ? 'TRACE' : 'SPAN'];
+      // The source's own telemetry is not "similar" to it: a span's exceptions and logs go with the
+      // span (its trace may be a TRACE hit); a trace's spans, exceptions and logs with the trace; a
+      // log's exception with the log. The schema's `similar` description says so.
       const exclude = (h: SearchHit) =>
         (spanId !== undefined && h.spanId === spanId && h.kind !== 'TRACE') ||
         (logId !== undefined && h.logId === logId) ||

@@ -15,6 +15,11 @@ import type { SearchRetention } from '../stores/duckdb/retention.ts';
 
 const EMBED_BATCH = 64; // texts per model call: large enough to amortise, small enough to yield often
 const RETRY_LOAD_MS = 60_000;
+/**
+ * How long a stop indexes what is still queued (the pipelines' last batches) before it counts and
+ * logs the rest as skipped: the exporters' own flush bound (`shutdownTimeoutMs`, 5 s by default).
+ */
+const SEARCH_SHUTDOWN_TIMEOUT_MS = 5_000;
 
 export interface SearchParts {
   indexer: SearchIndexer;
@@ -23,7 +28,8 @@ export interface SearchParts {
   warmUp(): void;
   /** What storage retention deletes of search (documents past their window, then unreferenced texts and vectors). */
   retention: SearchRetention;
-  close(): Promise<void>;
+  /** Indexes what is queued for at most `timeoutMs` (SearchIndexer.stop), then releases the model. */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 /** `storedIn`: which signals' pipelines write to this DuckDB (search hits of the others are not checked against it). */
@@ -58,8 +64,8 @@ export async function openSemanticSearch(c: SearchConfig, db: Db, logger: Logger
         .then((n) => (n > 0 ? indexer.ready() : undefined))
         .catch(() => undefined); // the indexer logged it; status().error shows it
     },
-    async close() {
-      await indexer.stop();
+    async close(timeoutMs = SEARCH_SHUTDOWN_TIMEOUT_MS) {
+      await indexer.stop(timeoutMs);
       await embedder.close();
     },
   };

@@ -4,6 +4,9 @@
 
 // Order matters: the widest shapes first, so a UUID is not eaten piecewise by the hex and number rules.
 const RULES: readonly [RegExp, string][] = [
+  // The redaction processor's markers: which rule fired says nothing about what happened, and its
+  // name ("sensitiveKey", "secretAssignment") would match the query words "key" and "secret".
+  [/<redacted:[A-Za-z]+>/g, '<redacted>'],
   // ISO-8601 and common log timestamps (2024-05-01T12:00:00.123Z, 2024-05-01 12:00:00,123)
   [/\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?/g, '<ts>'],
   [/\b\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\b/g, '<ts>'],

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { logTemplate, stripSqlLiterals } from '../../../src/search/template.ts';
+import { bodyWords } from '../../../src/search/text.ts';
 
 describe('log templates', () => {
   it('masks numbers, IDs, hex, UUIDs, timestamps, IPs, paths and quoted strings', () => {
@@ -21,6 +22,20 @@ describe('log templates', () => {
     const b = logTemplate('query on orders exceeded statement timeout of 5000 ms (pid 17)');
     assert.equal(a, b);
     assert.equal(a, 'query on orders exceeded statement timeout of <num> ms (pid <num>)');
+  });
+
+  it('masks redaction markers to a placeholder without the rule name, and drops leaves that are only markers', () => {
+    assert.equal(logTemplate('login failed: password=<redacted:secretAssignment> (<redacted:email>)'), 'login failed: password=<redacted> (<redacted>)');
+    const map = {
+      kvlistValue: {
+        values: [
+          { key: 'msg', value: { stringValue: 'token leak' } },
+          { key: 'api_key', value: { stringValue: '<redacted:sensitiveKey>' } },
+          { key: 'password', value: { stringValue: '<redacted:sensitiveKey>' } },
+        ],
+      },
+    };
+    assert.equal(bodyWords(map), 'token leak');
   });
 
   it('keeps words that contain digits as part of a name and collapses whitespace', () => {
