@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { GatewayError, fromStoreError } from '../src/errors.ts';
 import { compileLogFilter, compileSpanFilter, lookupAttribute } from '../src/stores/filter-match.ts';
 import type { LogRecord, MetricPoint, SpanRecord } from '../src/model/telemetry.ts';
+import { SCOPE_LABEL_KEYS } from '../src/model/values.ts';
 import type { StoredLogRecord, TelemetryFilter } from '../src/stores/types.ts';
 import { TailLimitError, type TailEvent, type TailIndexKey, type TailSubscription } from '../src/tail/bus.ts';
 import { logKey, metricPointKey, spanKey } from '../src/tail/identity.ts';
@@ -219,10 +220,16 @@ export function tailTraces(ctx: GraphQLContext, args: { filter?: TelemetryFilter
   });
 }
 
-/** Whether the point has every label: a point attribute or, failing that, a resource attribute. */
+/** The scope's name or version when `key` is its label and the scope has one (it wins over an attribute of that name, as in the stored series). */
+function scopeLabel(m: MetricPoint, key: string): string | undefined {
+  const value = key === SCOPE_LABEL_KEYS.name ? m.scope.name : key === SCOPE_LABEL_KEYS.version ? m.scope.version : '';
+  return value === '' ? undefined : value;
+}
+
+/** Whether the point has every label, as metricPoints and metricSeries match them: the scope's (otel.scope.name/version), a point attribute or, failing that, a resource attribute. */
 export function matchLabels(labels: Record<string, string>): (m: MetricPoint) => boolean {
   const entries = Object.entries(labels);
-  return (m) => entries.every(([k, v]) => lookupAttribute(m.point.attributes, m.resource.attributes, k) === v);
+  return (m) => entries.every(([k, v]) => (scopeLabel(m, k) ?? lookupAttribute(m.point.attributes, m.resource.attributes, k)) === v);
 }
 
 export async function tailMetrics(

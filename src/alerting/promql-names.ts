@@ -4,7 +4,7 @@
 // qa_requests_total is qa.requests, http_route is http.route.
 import { LRUCache } from 'lru-cache';
 import type { MetricType } from '../model/telemetry.ts';
-import { SCOPE_LABEL_KEYS } from '../stores/duckdb/metric-rows.ts';
+import { SCOPE_LABEL_KEYS } from '../model/values.ts';
 import { labelName, metricName } from '../stores/prometheus/names.ts';
 import type { MetricStore, TimeRange } from '../stores/types.ts';
 import { REMEMBERED_TENANTS } from '../tenant.ts';

@@ -99,3 +99,10 @@ export function serviceName(resource: Resource): string {
 
 /** The AI assistant (or other producer) that emitted the telemetry, when it says so. */
 export const TELEMETRY_SOURCE_KEY = 'telemetry.source';
+
+/**
+ * A metric point's instrumentation scope as labels, by their semantic-convention names (the
+ * Prometheus exporter's otel_scope_name and otel_scope_version): stored series carry them, and
+ * label filters (`metricPoints`, `tailMetrics`) match them.
+ */
+export const SCOPE_LABEL_KEYS = { name: 'otel.scope.name', version: 'otel.scope.version' } as const;

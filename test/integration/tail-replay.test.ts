@@ -290,6 +290,16 @@ describe('live tails with since, tailTraces and tailMetrics', () => {
     assert.equal(live.events[0]!.tailMetrics.point.resource.serviceName, 'metrics-svc');
     assert.deepEqual(replaying.events.map((e) => [e.tailMetrics.point.value, e.tailMetrics.replayed]), [[1, true], [2, true], [7, false]]);
 
+    // The scope's labels, as metricSeries gives them and metricPoints matches them (they matched nothing).
+    const byScope = tail<MetricEvent>(client(tenant), TAIL_METRICS, { name: 'queue.depth', labels: { 'otel.scope.name': 'tail-test', 'otel.scope.version': '1.0.0', region: 'eu' }, since: isoOf(base + 500_000_000n) });
+    const otherScope = tail<MetricEvent>(client(tenant), TAIL_METRICS, { name: 'queue.depth', labels: { 'otel.scope.name': 'another-lib' }, since: isoOf(base) });
+    await waitFor(async () => byScope.events.length, (c) => c >= 3, 'the points of the scope');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(byScope.events.map((e) => [e.tailMetrics.point.value, e.tailMetrics.replayed]), [[1, true], [2, true], [7, true]]);
+    assert.deepEqual([otherScope.events, otherScope.errors], [[], []]);
+    byScope.stop();
+    otherScope.stop();
+
     const bad = tail<MetricEvent>(client(tenant), TAIL_METRICS, { name: 'queue.depth', labels: ['region'] });
     await bad.done;
     assert.equal(bad.errors[0]?.extensions?.code, 'GW_BAD_ARGUMENT');

@@ -11,6 +11,7 @@ import type {
 import type { Row } from './connection.ts';
 import type { TableSpec } from './ddl.ts';
 import { decodeJson, encodeJson, encodeJsonWithBigInts } from './json.ts';
+import { SCOPE_LABEL_KEYS } from '../../model/values.ts';
 import {
   createDecodeCache,
   decodeAttributes,
@@ -30,13 +31,9 @@ import {
  */
 const SERIES_RESOURCE_KEYS = ['service.namespace', 'service.name', 'service.instance.id'];
 
-/**
- * The scope's name and version as a series' labels, by their semantic-convention names (which the
- * Prometheus exporter's otel_scope_name and otel_scope_version are): two libraries emitting one
- * instrument are two series. Read from `labels`, not `attrs`. Rows written before the scope and
- * service.namespace were part of a series keep their series_key: such a stream splits once, at the upgrade.
- */
-export const SCOPE_LABEL_KEYS = { name: 'otel.scope.name', version: 'otel.scope.version' } as const;
+// The scope's name and version are series labels (SCOPE_LABEL_KEYS): two libraries emitting one
+// instrument are two series. Read from `labels`, not `attrs`. Rows written before the scope and
+// service.namespace were part of a series keep their series_key: such a stream splits once, at the upgrade.
 
 interface PointFields {
   value: number | null;

@@ -11,7 +11,8 @@ import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
 import { params, timeRangeSql, type Params } from './filter-sql.ts';
 import { histogramSteps } from './histogram-steps.ts';
-import { decodeExemplars, decodeMetricPoint, finite, METRIC_RECORD_COLUMNS, numberOrNull, SCOPE_LABEL_KEYS } from './metric-rows.ts';
+import { decodeExemplars, decodeMetricPoint, finite, METRIC_RECORD_COLUMNS, numberOrNull } from './metric-rows.ts';
+import { SCOPE_LABEL_KEYS } from '../../model/values.ts';
 import { createDecodeCache } from './resources.ts';
 
 const MAX_POINTS = 100_000;
