@@ -1,6 +1,7 @@
 // Argument checks shared by the query resolvers. Each failure names the argument and the code.
 import { GatewayError } from '../src/errors.ts';
 import type { TimeRange } from '../src/stores/types.ts';
+import { requestNow } from '../src/server/request-clock.ts';
 
 export const MAX_PAGE = 1000;
 
@@ -41,6 +42,7 @@ export function optionalRange(from: bigint | null | undefined, to: bigint | null
   return checkTimeRange({ ...(from != null && { from }), ...(to != null && { to }) });
 }
 
+/** Now, as the request sees it: one instant for all its fields and relative Timestamps (request-clock.ts). */
 export function nowNs(): bigint {
-  return BigInt(Date.now()) * 1_000_000n;
+  return requestNow();
 }

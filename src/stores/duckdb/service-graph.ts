@@ -27,17 +27,22 @@ export function createServiceGraphStore(db: Db): ServiceGraphStore {
       // start trace_ranges holds for them, so the scan of spans skips row groups as trace-by-id does.
       // trace_ranges has a row per trace per batch: a parent written in its own batch has a row that
       // ends before the range, so any row starting before it counts, not only one spanning `from`.
-      const calls = `calls AS MATERIALIZED (
+      // A span stored twice (a retried export) is one parent: joined to both copies, each call of
+      // its children counted twice over (4 for a call sent twice). A call's own copies count each, as
+      // every aggregate counts what was received (docs/known-gaps.md).
+      const calls = `parents AS (SELECT trace_id, span_id, any_value(service) AS service FROM win GROUP BY trace_id, span_id),
+        calls AS MATERIALIZED (
           SELECT child.trace_id, child.parent_span_id, child.service, child.status_code, child.duration_ns, par.service AS parent_service
-          FROM win child LEFT JOIN win par ON child.trace_id = par.trace_id AND child.parent_span_id = par.span_id
+          FROM win child LEFT JOIN parents par ON child.trace_id = par.trace_id AND child.parent_span_id = par.span_id
           WHERE child.parent_span_id <> ''),
         unmatched AS (SELECT DISTINCT trace_id FROM calls WHERE parent_service IS NULL),
         earlier AS (
           SELECT min(min_start_ns) AS lo FROM trace_ranges
           WHERE tenant = $1 AND min_start_ns < $2 AND trace_id IN (SELECT trace_id FROM unmatched)),
         before AS (
-          SELECT trace_id, span_id, coalesce(service_name, '') AS service FROM spans, earlier
-          WHERE tenant = $1 AND start_ns >= earlier.lo AND start_ns < $2 AND trace_id IN (SELECT trace_id FROM unmatched)),
+          SELECT trace_id, span_id, any_value(coalesce(service_name, '')) AS service FROM spans, earlier
+          WHERE tenant = $1 AND start_ns >= earlier.lo AND start_ns < $2 AND trace_id IN (SELECT trace_id FROM unmatched)
+          GROUP BY trace_id, span_id),
         pairs AS (
           SELECT parent_service AS source, service AS target, status_code, duration_ns FROM calls WHERE parent_service IS NOT NULL
           UNION ALL

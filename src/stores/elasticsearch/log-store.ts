@@ -25,6 +25,8 @@ const MAX_PER_KEY = 10_000;
 const MAX_RESULT_WINDOW = 10_000;
 /** Keys per collapse search; a DataLoader batch is normally far below this. */
 const KEYS_PER_SEARCH = 1_000;
+/** Traces one span-logs search asks for, each its own clause (two queries): well under Elasticsearch's clause limit (1,024 at least). */
+const TRACES_PER_SEARCH = 200;
 const MAX_ID_BYTES = 512;
 
 export interface ElasticsearchLogStoreOptions extends ElasticsearchConnectionOptions {
@@ -198,29 +200,44 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
       checkLimit(limitPerSpan);
       if (refs.length === 0 || limitPerSpan === 0) return refs.map(() => []);
       const key = (traceId: string, spanId: string) => `${traceId.toLowerCase()}/${spanId.toLowerCase()}`;
-      // The search groups by span ID: a span ID asked for under several traces (test data,
-      // instrumentation that numbers its spans) would share one group of limitPerSpan logs, the
-      // earliest trace's filling it, so those spans are read trace by trace.
+      // The search collapses on span ID, so a group must hold one (trace, span)'s logs only:
+      // - the filter asks for each trace's own spans (not every span ID in every trace: another
+      //   trace of the batch holding a span of that ID would fill the group with its logs);
+      // - a span ID asked for under several traces (test data, instrumentation that numbers its
+      //   spans) is read trace by trace, since one search would give it one group for all of them.
+      const spansOf = new Map<string, string[]>(); // trace → its span IDs whose ID no other asked trace shares
+      const sharedOf = new Map<string, string[]>(); // trace → its span IDs that another asked trace shares
       const tracesOfSpan = new Map<string, Set<string>>();
       for (const r of refs) {
-        const spanId = r.spanId.toLowerCase();
-        const traces = tracesOfSpan.get(spanId);
-        if (traces) traces.add(r.traceId.toLowerCase());
-        else tracesOfSpan.set(spanId, new Set([r.traceId.toLowerCase()]));
+        const traces = tracesOfSpan.get(r.spanId.toLowerCase()) ?? new Set<string>();
+        tracesOfSpan.set(r.spanId.toLowerCase(), traces.add(r.traceId.toLowerCase()));
       }
-      const searches: { traceIds: string[]; spanIds: string[] }[] = [];
-      const alone = [...tracesOfSpan].filter(([, traces]) => traces.size === 1).map(([spanId]) => spanId);
-      for (const spanIds of chunks(alone, KEYS_PER_SEARCH)) searches.push({ spanIds, traceIds: [...new Set(spanIds.flatMap((id) => [...tracesOfSpan.get(id)!]))] });
-      const sharedByTrace = new Map<string, string[]>();
       for (const [spanId, traces] of tracesOfSpan) {
-        if (traces.size > 1) for (const traceId of traces) sharedByTrace.set(traceId, [...(sharedByTrace.get(traceId) ?? []), spanId]);
+        for (const traceId of traces) {
+          const into = traces.size === 1 ? spansOf : sharedOf;
+          into.set(traceId, [...(into.get(traceId) ?? []), spanId]);
+        }
       }
-      for (const [traceId, ids] of sharedByTrace) for (const spanIds of chunks(ids, KEYS_PER_SEARCH)) searches.push({ spanIds, traceIds: [traceId] });
+      const searches: [string, string[]][][] = [];
+      let current: [string, string[]][] = [];
+      let keys = 0;
+      for (const entry of spansOf) {
+        if (current.length > 0 && (keys + entry[1].length > KEYS_PER_SEARCH || current.length === TRACES_PER_SEARCH)) {
+          searches.push(current);
+          [current, keys] = [[], 0];
+        }
+        current.push(entry);
+        keys += entry[1].length;
+      }
+      if (current.length > 0) searches.push(current);
+      for (const [traceId, ids] of sharedOf) for (const spanIds of chunks(ids, KEYS_PER_SEARCH)) searches.push([[traceId, spanIds]]);
 
+      const pairsOf = ([traceId, spanIds]: [string, string[]]): Query[] => [{ terms: { [F.traceId]: [traceId] } }, { terms: { [F.spanId]: spanIds } }];
       const groups = new Map<string, StoredLogRecord[]>();
-      for (const { traceIds, spanIds } of searches) {
-        const conditions: Query[] = [{ terms: { [F.traceId]: traceIds } }, { terms: { [F.spanId]: spanIds } }];
-        for (const hit of await collapsed(tenant, conditions, F.spanId, limitPerSpan, spanIds.length)) {
+      for (const search of searches) {
+        const conditions: Query[] = search.length === 1 ? pairsOf(search[0]!) : [{ bool: { should: search.map((e) => ({ bool: { filter: pairsOf(e) } })), minimum_should_match: 1 } }];
+        const spanCount = search.reduce((n, [, ids]) => n + ids.length, 0);
+        for (const hit of await collapsed(tenant, conditions, F.spanId, limitPerSpan, spanCount)) {
           const log = decode(hit, tenant);
           const k = key(log.traceId, log.spanId);
           const list = groups.get(k);

@@ -41,6 +41,20 @@ async function graphAndDependencies(tenant: string, extra: { services?: string[]
   return r.data!;
 }
 
+test('a parent stored twice (a retried export) is one caller: its child\'s call counts once per copy of the child, not per pair of copies', async () => {
+  // Joined to both copies of its parent, a call sent twice counted 4 (QA round 31 review).
+  const tenant = 'retried-parent';
+  const parent = span({ tenant, traceId: traceId(40), spanId: spanId(1), resource: resource('gw'), kind: 2, startTimeUnixNano: T0 + SEC, endTimeUnixNano: T0 + 9n * SEC });
+  const child = span({ tenant, traceId: traceId(40), spanId: spanId(2), parentSpanId: spanId(1), resource: resource('api'), kind: 2, startTimeUnixNano: T0 + 2n * SEC, endTimeUnixNano: T0 + 3n * SEC });
+  const early = span({ tenant, traceId: traceId(41), spanId: spanId(1), resource: resource('gw'), kind: 2, startTimeUnixNano: T0 - SEC, endTimeUnixNano: T0 + 9n * SEC });
+  const lateChild = span({ tenant, traceId: traceId(41), spanId: spanId(2), parentSpanId: spanId(1), resource: resource('db'), kind: 3, startTimeUnixNano: T0 + 2n * SEC, endTimeUnixNano: T0 + 3n * SEC });
+  // Each span twice, in two batches, as a retried export writes them; the second trace's parent before the range.
+  for (let copy = 0; copy < 2; copy++) await store.writer.writeSpans([parent, child, early, lateChild]);
+  const d = await graphAndDependencies(tenant);
+  assert.deepEqual(d.serviceGraph.edges.map((e) => [e.source, e.target, e.callCount]), [['gw', 'api', 2], ['gw', 'db', 2]]);
+  assert.deepEqual(d.serviceDependencies.map((e) => [e.parent, e.child, e.callCount]), [['gw', 'api', 2], ['gw', 'db', 2]]);
+});
+
 describe('a caller whose span started before the range', () => {
   for (const order of ['parent first', 'child first'] as const) {
     test(`is an edge when its span and the callee's were written in two batches (${order})`, async () => {

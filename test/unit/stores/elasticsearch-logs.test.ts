@@ -982,6 +982,28 @@ describe('Elasticsearch log round trip', () => {
     ]);
   });
 
+  it('spans of several traces are asked for trace by trace in one search, so another trace\'s span of the same ID cannot fill a group', async () => {
+    // With trace_id IN (…) AND span_id IN (…), T2's own span `a` (not asked for) shared T1/a's group.
+    const store = openStore();
+    const [t1, t2] = [traceId(0x21), traceId(0x22)];
+    server.reply({ body: searchBody([]) });
+    await store.logsForSpans(TENANT, [{ traceId: t1, spanId: spanId(0xa) }, { traceId: t2, spanId: spanId(0xb) }, { traceId: t1, spanId: spanId(0xc) }], 2);
+    await store.close();
+    const body = json(server.requests.at(-1)!) as { query: { bool: { filter: unknown[] } }; size: number };
+    assert.deepEqual(body.query.bool.filter.slice(1), [
+      {
+        bool: {
+          should: [
+            { bool: { filter: [{ terms: { trace_id: [t1] } }, { terms: { span_id: [spanId(0xa), spanId(0xc)] } }] } },
+            { bool: { filter: [{ terms: { trace_id: [t2] } }, { terms: { span_id: [spanId(0xb)] } }] } },
+          ],
+          minimum_should_match: 1,
+        },
+      },
+    ]);
+    assert.equal(body.size, 3);
+  });
+
   it('an answer from only some shards (or one that timed out) is an error, not a short page or a missing log', async () => {
     // Elasticsearch answers 200 with what the shards it reached held; it came back as a complete answer.
     const partial = { ...searchBody(hits.slice(0, 1)), _shards: { total: 3, successful: 1, skipped: 0, failed: 2, failures: [{ shard: 1, index: 'logs', reason: { type: 'node_not_connected_exception', reason: '[node-2] not connected' } }] } };
