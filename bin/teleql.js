@@ -8,6 +8,9 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { URL } from 'node:url';
 
 process.env.UV_THREADPOOL_SIZE ??= '8';
+// `teleql tail` ends with 0 on Ctrl-C or SIGTERM, also while it is still loading (up to a second or
+// two through tsx): nothing has started yet, so until the command takes the signals over, they end it.
+if (process.argv[2] === 'tail') for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(0));
 const root = new URL('..', import.meta.url).pathname;
 const SOURCES = ['src', 'ingest', 'resolvers', 'schema'];
 

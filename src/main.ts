@@ -83,6 +83,8 @@ async function tail(args: string[]): Promise<void> {
     return;
   }
   const interrupted = new Promise<void>((resolve) => {
+    // In place of bin/teleql.js' exit while loading.
+    process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM');
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());
     // `teleql tail --json | head -1`: the reader is gone, so stop as on Ctrl-C (it crashed on EPIPE).

@@ -127,6 +127,24 @@ describe('teleql tail and a gateway that hangs or stops answering', () => {
     }
   });
 
+  test('Ctrl-C and SIGTERM while the command is still loading end it with 0', async () => {
+    // Signals came before the command's handlers (set once its modules had loaded, a second or two
+    // through tsx) and killed it: 130 or 143. The loading is held 2 s here (test/fixtures/cli).
+    const hole = await peer(blackHole());
+    const slowLoad = new URL('../fixtures/cli/slow-load.mjs', import.meta.url).pathname;
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      const before = hole.connections();
+      const proc = spawn(process.execPath, ['--import', slowLoad, 'bin/teleql.js', 'tail', '--url', hole.url], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TELEQL_FROM_SOURCE: '1' } });
+      let err = '';
+      proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+      await waitFor(async () => err, (e) => e.includes('loading'), 'the command loading', 60_000);
+      proc.kill(signal);
+      assert.equal(await exit, 0, signal);
+      assert.equal(hole.connections(), before, 'it ended before connecting');
+    }
+  });
+
   test('a gateway that takes the connection but never answers the upgrade, or never acks it, ends a first connection with 1 saying which', async () => {
     // Both waited forever, saying nothing.
     const hole = await peer(blackHole());
