@@ -17,6 +17,7 @@ import { knownSpanKind, type KeyValue, type LogRecord, type SpanRecord } from '.
 import { anyValueToFilterString, serviceName, TELEMETRY_SOURCE_KEY } from '../model/values.ts';
 import { StoreError, type AttributeCondition, type TelemetryFilter, type TimeRange } from './types.ts';
 import { checkFilterFields, filterNanos, STATUS_CODES, type FilterSignal } from './filter-fields.ts';
+import { spanDuration } from './span-order.ts';
 
 export type MatchSignal = FilterSignal;
 export type Predicate<R> = (record: R) => boolean;
@@ -259,11 +260,11 @@ function compileSpans(ctx: Ctx, f: TelemetryFilter): Predicate<SpanRecord> {
   }
   if (f.minDuration != null) {
     const min = filterNanos('minDuration', f.minDuration, (m) => bad(ctx, m));
-    out.push((s) => s.endTimeUnixNano - s.startTimeUnixNano >= min);
+    out.push((s) => spanDuration(s) >= min); // as stored: 0 for a span that ends before it starts
   }
   if (f.maxDuration != null) {
     const max = filterNanos('maxDuration', f.maxDuration, (m) => bad(ctx, m));
-    out.push((s) => s.endTimeUnixNano - s.startTimeUnixNano <= max);
+    out.push((s) => spanDuration(s) <= max);
   }
   if (isList(f.attributes)) for (const c of f.attributes) out.push(attributePredicate(ctx, c, SPAN_VIEW));
   nested(f, out, (sub) => compileSpans(ctx, sub));
@@ -343,14 +344,14 @@ export function matchesLog(log: LogRecord, filter: TelemetryFilter): boolean {
 //    (--enable-experimental-regexp-engine-on-excessive-backtracks, set below). That engine cannot
 //    take the `i` or `u` flag, lookaround, or large counted repetition, so (?i) is translated into
 //    character classes and no `u` flag is ever used.
-// 3. A pattern that could backtrack badly — nested repetition (`(a+)+`), or two or more
-//    repetitions of variable length (`a?a?a?…`, `.{0,50}.{0,50}x`: polynomial in the value's
-//    length, one degree per repetition) — must be one V8's linear engine can run, asked of V8
-//    itself by compiling it with the `l` flag (its limits on nesting and counts are its own: four
-//    nested `+` pass, five do not; `(a{1,20})+` does not); otherwise it is refused with a BAD_QUERY.
-//    A pattern with at most one variable repetition backtracks at most linearly per start, and the
-//    whole-value anchors leave one start. (Fuzz QA: a static rule missed `((((a+)+)+)+)+`, which
-//    held the event loop for minutes on a 16-character value.)
+// 3. Every pattern must be one V8's linear engine can run, asked of V8 itself by compiling it with
+//    the `l` flag; otherwise it is refused with a BAD_QUERY. Its limits are its own: four nested `+`
+//    pass, five do not; counted repetitions over 16 it refuses, so they are written out as several
+//    (splitCount: `a{40}` is `(?:a){16}(?:a){16}(?:a){8}`). Not only nested or several variable
+//    repetitions backtrack badly: a repetition of an alternation does too, exponentially, counted
+//    (`(a|a){30}`) or not, and `.` is an alternation here (a surrogate pair, or one unit), so
+//    `.*a{30}` over emoji did. (Fuzz QA: a static rule missed `((((a+)+)+)+)+`, which held the event
+//    loop for minutes on a 16-character value; filter QA, session 31: `(.|..){30}` held it 44 s.)
 // Translation also keeps RE2's meaning where JavaScript differs: `\s` is ASCII whitespace, `\z`,
 // `\A`, `\Q…\E`, `\x{…}`, `(?P<name>…)`, POSIX classes such as `[[:alpha:]]`, and a `{` or `]`
 // that is not syntax is a literal. The linear engine is used only after a regex has backtracked
@@ -420,6 +421,32 @@ function codePointAtom(cp: number): string {
 
 interface Group {
   hasRepeat: boolean;
+  /** Where the group's text starts in the translation (for a counted repetition of it). */
+  start: number;
+}
+
+/** The longest counted repetition V8's linear-time engine takes; longer ones are written as several (splitCount). */
+const LINEAR_MAX_COUNT = 16;
+/** The longest translation kept (counted repetitions of large groups multiply them): past it, a pattern is refused. */
+const MAX_TRANSLATED_LENGTH = 32_768;
+
+/**
+ * `text{min,max}` (max Infinity for `{min,}`) as repetitions of at most LINEAR_MAX_COUNT each, which
+ * V8's linear-time engine takes: `a{40}` is `(?:a){16}(?:a){16}(?:a){8}`, `a{0,20}` is
+ * `(?:a){0,16}(?:a){0,4}`. The same values match; only which of them a lazy `?` prefers could differ,
+ * and a filter asks only whether a value matches.
+ */
+function splitCount(text: string, min: number, max: number, repeatInside: boolean): string {
+  const unit = `(?:${text})`;
+  // A unit with a repetition inside is written out once per count instead: V8's linear engine refuses
+  // nested counts whose product is large (`(?:(?:a){16}){16}`).
+  const chunk = repeatInside ? 1 : LINEAR_MAX_COUNT;
+  const times = (n: number, optional: boolean) => (chunk === 1 ? `${unit}${optional ? '?' : ''}` : `${unit}{${optional ? '0,' : ''}${n}}`);
+  let out = '';
+  for (let left = min; left > 0; left -= chunk) out += times(Math.min(left, chunk), false);
+  if (max === Infinity) return `${out}${unit}*`;
+  for (let left = max - min; left > 0; left -= chunk) out += times(Math.min(left, chunk), true);
+  return out;
 }
 
 /** RE2 pattern → the source of an equivalent JavaScript regex (no anchors added) and its flags. */
@@ -428,16 +455,16 @@ function translate(pattern: string): { source: string; flags: string } {
   let out = '';
   let caseInsensitive = false;
   let dotAll = false;
-  const groups: Group[] = [{ hasRepeat: false }];
-  // Whether the atom just written may be quantified, and whether it is a group with repetition inside.
-  let lastAtom: { repeatInside: boolean } | null = null;
+  const groups: Group[] = [{ hasRepeat: false, start: 0 }];
+  // Whether the atom just written may be quantified, where its text starts, and whether it is a group with repetition inside.
+  let lastAtom: { repeatInside: boolean; start: number } | null = null;
   let nestedRepeat = false;
   let variableRepeats = 0;
   const top = () => groups[groups.length - 1]!;
 
-  const atom = (text: string, repeatInside = false) => {
+  const atom = (text: string, repeatInside = false, start = out.length) => {
     out += text;
-    lastAtom = { repeatInside };
+    lastAtom = { repeatInside, start };
   };
   const literal = (ch: string) => {
     const forms = caseInsensitive ? caseForms(ch) : [ch];
@@ -470,17 +497,19 @@ function translate(pattern: string): { source: string; flags: string } {
     }
     if (ch === '(') {
       const rest = pattern.slice(i);
+      // Every group is written non-capturing: a filter only asks whether a value matches, and a
+      // counted repetition may write its group several times (splitCount), where names would clash.
       let open: string;
       if (rest.startsWith('(?:')) open = '(?:';
-      else if (/^\(\?P<[A-Za-z_][A-Za-z0-9_]*>/.test(rest)) open = `(?${/^\(\?P(<[^>]+>)/.exec(rest)![1]}`;
+      else if (/^\(\?P<[A-Za-z_][A-Za-z0-9_]*>/.test(rest)) open = /^\(\?P<[^>]+>/.exec(rest)![0];
       else if (/^\(\?<[A-Za-z_][A-Za-z0-9_]*>/.test(rest)) open = /^\(\?<[^>]+>/.exec(rest)![0];
       else if (/^\(\?(=|!|<=|<!)/.test(rest)) throw new PatternError('lookahead and lookbehind are not supported (RE2 has none)');
       else if (rest.startsWith('(?P=')) throw new PatternError('backreferences are not supported (RE2 has none)');
       else if (rest.startsWith('(?')) throw new PatternError('inline flags are supported only at the start of the pattern, as (?i) or (?s)');
       else open = '(';
-      out += open;
-      i += open === '(' ? 1 : rest.startsWith('(?P<') ? open.length + 1 : open.length;
-      groups.push({ hasRepeat: false });
+      groups.push({ hasRepeat: false, start: out.length });
+      out += '(?:';
+      i += open.length;
       lastAtom = null;
       continue;
     }
@@ -488,7 +517,7 @@ function translate(pattern: string): { source: string; flags: string } {
       if (groups.length === 1) throw new PatternError('unmatched )');
       const g = groups.pop()!;
       if (g.hasRepeat) top().hasRepeat = true;
-      atom(')', g.hasRepeat);
+      atom(')', g.hasRepeat, g.start);
       i++;
       continue;
     }
@@ -508,14 +537,21 @@ function translate(pattern: string): { source: string; flags: string } {
         repeats = ch !== '?';
         variableRepeats++;
       }
-      const quantified = lastAtom as { repeatInside: boolean } | null; // set inside closures, which narrowing does not see
+      const quantified = lastAtom as { repeatInside: boolean; start: number } | null; // set inside closures, which narrowing does not see
       if (quantified === null) throw new PatternError(`missing argument to repetition operator ${counted ? counted[0] : ch}`);
       if (repeats && quantified.repeatInside) nestedRepeat = true;
       if (repeats) top().hasRepeat = true;
-      out += pattern.slice(i, i + len);
+      const [min, max] = counted ? [Number(counted[1]), counted[2] === undefined ? Number(counted[1]) : counted[3] === '' ? Infinity : Number(counted[3])] : [0, 0];
+      const split = counted !== null && (min > LINEAR_MAX_COUNT || (max !== Infinity && max > LINEAR_MAX_COUNT) || quantified.repeatInside);
+      if (split) {
+        out = out.slice(0, quantified.start) + splitCount(out.slice(quantified.start), min, max, quantified.repeatInside);
+        if (out.length > MAX_TRANSLATED_LENGTH) throw new PatternError(`its counted repetitions make it too large (over ${MAX_TRANSLATED_LENGTH} characters written out)`);
+      } else {
+        out += pattern.slice(i, i + len);
+      }
       i += len;
       if (pattern[i] === '?') {
-        out += '?';
+        if (!split) out += '?'; // which of the values a lazy repetition prefers does not change whether one matches
         i++;
       }
       if (pattern[i] === '*' || pattern[i] === '+' || pattern[i] === '?' || (pattern[i] === '{' && /^\{\d+(,\d*)?\}/.test(pattern.slice(i)))) {
@@ -548,11 +584,17 @@ function translate(pattern: string): { source: string; flags: string } {
     i++;
   }
   if (groups.length > 1) throw new PatternError('missing )');
-  if ((nestedRepeat || variableRepeats > 1) && !linearEngineTakes(out, '')) {
+  // Every pattern must be one V8's linear-time engine can take, so that one which backtracks
+  // excessively is finished by it (see the top of this part): not only nested or several variable
+  // repetitions backtrack badly, but also any repetition of an alternation (`(a|a){30}`, and `.`,
+  // which is an alternation here, `.*a{30}` over emoji), exponentially.
+  if (!linearEngineTakes(out, '')) {
     throw new PatternError(
       nestedRepeat
         ? "nested repetition beyond what the gateway's linear-time matcher can run (it could take exponential time); simplify the nesting or use smaller counts"
-        : "several variable-length repetitions beyond what the gateway's linear-time matcher can run (they could take polynomial time in the value's length); use fewer, or counts of 16 or less",
+        : variableRepeats > 1
+          ? "several variable-length repetitions beyond what the gateway's linear-time matcher can run (they could take polynomial time in the value's length); use fewer, or counts of 16 or less"
+          : "a pattern the gateway's linear-time matcher cannot run (it could take exponential time); simplify it",
     );
   }
   return { source: out, flags: '' };
