@@ -397,6 +397,8 @@ const POSIX_CLASSES: Record<string, string> = {
   xdigit: '0-9A-Fa-f',
 };
 const RE2_SPACE = '\\t\\n\\f\\r ';
+/** What RE2 (DuckDB's) lets a backslash make literal: ASCII punctuation and `_`, not a letter, a digit or anything past ASCII. */
+const RE2_ESCAPABLE = /^[\x20-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]$/;
 
 class PatternError extends Error {}
 
@@ -502,7 +504,7 @@ function translate(pattern: string): { source: string; flags: string } {
       let open: string;
       if (rest.startsWith('(?:')) open = '(?:';
       else if (/^\(\?P<[A-Za-z_][A-Za-z0-9_]*>/.test(rest)) open = /^\(\?P<[^>]+>/.exec(rest)![0];
-      else if (/^\(\?<[A-Za-z_][A-Za-z0-9_]*>/.test(rest)) open = /^\(\?<[^>]+>/.exec(rest)![0];
+      else if (/^\(\?<[A-Za-z_][A-Za-z0-9_]*>/.test(rest)) throw new PatternError('a named group is written (?P<name>…) (the RE2 the store runs refuses (?<name>…))');
       else if (/^\(\?(=|!|<=|<!)/.test(rest)) throw new PatternError('lookahead and lookbehind are not supported (RE2 has none)');
       else if (rest.startsWith('(?P=')) throw new PatternError('backreferences are not supported (RE2 has none)');
       else if (rest.startsWith('(?')) throw new PatternError('inline flags are supported only at the start of the pattern, as (?i) or (?s)');
@@ -669,7 +671,7 @@ function escapeOutsideClass(p: string, i: number, sink: EscapeSink): number {
     case 'E':
       return i + 2; // a stray \E is ignored, as in RE2
     default:
-      if (/[A-Za-z0-9]/.test(c)) throw new PatternError(`the escape \\${c} is not supported`);
+      if (!RE2_ESCAPABLE.test(c)) throw new PatternError(`the escape \\${c} is not supported`);
       sink.literal(c);
       return i + 2;
   }
@@ -725,7 +727,7 @@ function characterClass(p: string, start: number, caseInsensitive: boolean): { t
         i = end;
         return [hex4(cp), cp];
       }
-      if (/[A-Za-z0-9]/.test(c)) throw new PatternError(`the escape \\${c} is not supported`);
+      if (!RE2_ESCAPABLE.test(c)) throw new PatternError(`the escape \\${c} is not supported`);
       i += 2;
       return [hex4(c.charCodeAt(0)), c.charCodeAt(0)];
     }
