@@ -8,9 +8,16 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { URL } from 'node:url';
 
 process.env.UV_THREADPOOL_SIZE ??= '8';
-// `teleql tail` ends with 0 on Ctrl-C or SIGTERM, also while it is still loading (up to a second or
-// two through tsx): nothing has started yet, so until the command takes the signals over, they end it.
-if (process.argv[2] === 'tail') for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(0));
+// What a signal does while the command is still loading (up to a second or two through tsx), until
+// the command takes it over (src/main.ts removes these). Node's default would end the process:
+// `teleql tail` ends with 0 on Ctrl-C or SIGTERM, as once running (nothing has started yet); `teleql
+// serve` ignores SIGHUP, a reload (systemd's ExecReload right after a restart), as the config it
+// would read again is read after this anyway.
+const WHILE_LOADING = {
+  tail: { SIGINT: () => process.exit(0), SIGTERM: () => process.exit(0) },
+  serve: { SIGHUP: () => {} },
+};
+for (const [signal, act] of Object.entries(WHILE_LOADING[process.argv[2]] ?? {})) process.on(signal, act);
 const root = new URL('..', import.meta.url).pathname;
 const SOURCES = ['src', 'ingest', 'resolvers', 'schema'];
 

@@ -33,9 +33,11 @@ import { createSecurity, limitsProcessorFactory, memoryLimiterProcessorFactory, 
 import { openingWriter } from './startup/opening-writer.ts';
 import { refusingWhileStoreDown, type StoreDown } from './startup/store-gate.ts';
 import { openGraphQLListener, type GraphQLListener } from './server/graphql-listener.ts';
-import type { TlsReload } from './server/tls.ts';
+import { readTlsFiles, type TlsReload } from './server/tls.ts';
 import { deferred } from '../ingest/helpers/deferred.ts';
 import { readSettingFile } from './config/setting-values.ts';
+import { changedSettings } from './config/changed-settings.ts';
+import { readJwks } from './auth/jwt.ts';
 
 export interface App {
   start(): Promise<void>;
@@ -46,10 +48,11 @@ export interface App {
   stop(): Promise<void>;
   /**
    * Reads again what can change without a restart, as the OTel Collector and Prometheus do on
-   * SIGHUP: the alert rules file and the TLS files (both also picked up on their own, by a watch
-   * and every tls.reloadIntervalMs) and, given `loadConfig` (the config as started: file,
-   * environment, flags), the API keys (`auth.apiKeys`). Other settings need a restart; a config
-   * that does not load is logged and changes nothing. Never rejects.
+   * SIGHUP: the alert rules file, the TLS files and the JWKS file (also picked up on their own, by a
+   * watch, every tls.reloadIntervalMs, once a second) and, given `loadConfig` (the config as started:
+   * file, environment, flags), the API keys (`auth.apiKeys`), whatever else the config changed. Other
+   * changed settings are named in a warning and wait for a restart; a config that does not load or
+   * would not start (checkStartable) is logged and changes nothing. Never rejects.
    */
   reload(loadConfig?: () => GatewayConfig): Promise<void>;
   /** Bound addresses after start (tests ask for port 0). */
@@ -107,11 +110,30 @@ async function componentRegistry(
 }
 
 /**
- * Whether `next` would start, as far as can be told without starting it: its pipelines build (every
- * section's type and keys, the processors' order) and its alerting settings read. A SIGHUP that finds
- * a config failing this is a failed reload, not an "ok" that the next restart refuses.
+ * The files a config names outside its pipelines (whose components read theirs when they are built),
+ * read and checked by the functions that use them: the TLS files, the JWKS file, the alert rules file
+ * (read, not parsed: its rules are the rules file's own reload, which keeps the previous ones when
+ * they are refused), the read sources' CA files. Start-up runs it before anything opens and a SIGHUP
+ * before anything is applied, so a file that would stop the one fails the other with the same
+ * SettingError, naming the key.
+ */
+function checkSettingFiles(cfg: GatewayConfig): void {
+  if (cfg.tls.certFile) readTlsFiles(cfg.tls);
+  if (cfg.auth.mode.includes('jwt') && cfg.auth.jwt.jwksFile) readJwks(cfg.auth.jwt.jwksFile);
+  if (cfg.alerting.enabled && cfg.alerting.rulesFile) readSettingFile('alerting.rulesFile', cfg.alerting.rulesFile);
+  const { read, elasticsearch, prometheus } = cfg.storage;
+  if (read.logs === 'elasticsearch' && elasticsearch.caFile) readSettingFile('storage.elasticsearch.caFile', elasticsearch.caFile);
+  if (read.metrics === 'prometheus' && prometheus.caFile) readSettingFile('storage.prometheus.caFile', prometheus.caFile);
+}
+
+/**
+ * Whether `next` would start, as far as can be told without starting it: the files it names read as
+ * start-up reads them, its pipelines build (every section's type and keys, the processors' order) and
+ * its alerting settings read. A SIGHUP that finds a config failing this is a failed reload, not an
+ * "ok" that the next restart refuses.
  */
 async function checkStartable(next: GatewayConfig, security: { receiver: Parameters<typeof otlpReceiverFactoryWith>[0] }): Promise<void> {
+  checkSettingFiles(next);
   const registry = await componentRegistry(next, security, new Promise(() => {}), Promise.resolve(null), () => null);
   // Created, never started: a factory's create checks its config and builds objects, no I/O.
   buildPipelines(registry, withSecurityProcessors(next), silentLogger());
@@ -219,6 +241,9 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
 
   async function start(): Promise<void> {
     const t0 = performance.now();
+    // Before the store creates its file: a rules file that cannot be read stopped start-up only once
+    // alerting started, leaving the file behind.
+    checkSettingFiles(cfg);
     // Before any listener accepts: an operator reading the first lines of the log sees it.
     security.warnIfExposed();
     storeOpening = openStore();
@@ -403,9 +428,9 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   function gatewayMetrics(): MetricSample[] {
     const samples: MetricSample[] = [];
     for (const result of ['ok', 'failed'] as const) {
-      samples.push({ name: 'teleql_config_reloads_total', help: 'Config loads on SIGHUP: applied (ok) or not loadable, nothing applied (failed)', type: 'counter', value: configReloads[result], labels: { result } });
+      samples.push({ name: 'teleql_config_reloads_total', help: 'Config loads on SIGHUP: its API keys applied (ok; other changed settings wait for a restart), or a config that does not load or would not start, nothing applied (failed)', type: 'counter', value: configReloads[result], labels: { result } });
     }
-    samples.push({ name: 'teleql_config_last_reload_successful', help: '0 when the last SIGHUP found a config that does not load (the settings in force stay), else 1', type: 'gauge', value: configReloads.lastFailed ? 0 : 1 });
+    samples.push({ name: 'teleql_config_last_reload_successful', help: '0 when the last SIGHUP found a config that does not load or would not start (the settings in force stay), else 1', type: 'gauge', value: configReloads.lastFailed ? 0 : 1 });
     samples.push({ name: 'teleql_config_last_reload_success_timestamp_seconds', help: 'When a SIGHUP last applied the config (0: never)', type: 'gauge', value: configReloads.lastOkAtMs / 1000 });
     for (const c of pipelines?.components.values() ?? []) {
       const m = (c as Partial<{ metrics(): MetricSample[] }>).metrics;
@@ -444,7 +469,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     }
     samples.push(...backendMetrics(backends.statuses()));
     samples.push(...tailService.metrics());
-    samples.push(...security.metrics());
+    samples.push(...security.metrics(), ...security.authenticator.metrics());
     if (retention) samples.push(...retention.metrics());
     if (alerting) samples.push(...alerting.engine.metrics());
     if (search) {
@@ -520,8 +545,20 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         configReloads.ok++;
         configReloads.lastFailed = false;
         configReloads.lastOkAtMs = Date.now();
-        if (next.auth.mode !== cfg.auth.mode) log.warn({ mode: cfg.auth.mode, configured: next.auth.mode }, 'auth.mode changed in the config: it takes effect at a restart');
-        else if (cfg.auth.mode.includes('apiKey')) {
+        // Once per reload, every changed setting a SIGHUP does not apply: they changed silently.
+        const atRestart = changedSettings(cfg, next).filter((key) => key !== 'auth.apiKeys');
+        if (atRestart.length > 0) {
+          // A key left in auth.apiKeys under a mode without API keys works until the restart: say so.
+          const keysStay = next.auth.mode !== cfg.auth.mode && cfg.auth.mode.includes('apiKey') && !next.auth.mode.includes('apiKey');
+          log.warn(
+            { settings: atRestart, ...(atRestart.includes('auth.mode') && { mode: cfg.auth.mode, configured: next.auth.mode }) },
+            `changed in the config, taking effect at a restart: ${atRestart.join(', ')}` +
+              (keysStay ? `; until then auth.mode stays ${cfg.auth.mode}, and the keys still listed in auth.apiKeys are accepted` : ''),
+          );
+        }
+        // The keys in force follow the list whatever else changed (auth.mode too): a key removed
+        // in the same edit as a restart-only change was kept valid.
+        if (cfg.auth.mode.includes('apiKey')) {
           security.authenticator.setApiKeys(next.auth.apiKeys);
           apiKeys = next.auth.apiKeys.length;
         }
@@ -532,6 +569,8 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         log.error({ err: (err as Error).message }, 'the config did not load; nothing from it was applied');
       }
     }
+    // Read now rather than at its next look: a key removed from it stops verifying, and its tails close.
+    security.authenticator.reloadJwks();
     let tls: TlsReload | 'off' = 'off';
     try {
       const listenerTls = security.graphqlListener.tls;
@@ -541,10 +580,10 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     }
     const rulesFile = alerting?.rulesFile;
     const rulesError = rulesFile ? await rulesFile.reload().catch((err: unknown) => String(err)) : undefined;
-    log.info(
-      { apiKeys, tls, rulesFile: rulesFile ? (rulesError ? 'refused' : 'loaded') : 'none', ...(rulesError && { rulesFileError: rulesError }) },
-      'reloaded the API keys, the TLS files and the alert rules file; other settings take effect at a restart',
-    );
+    const summary = { apiKeys, tls, rulesFile: rulesFile ? (rulesError ? 'refused' : 'loaded') : 'none', ...(rulesError && { rulesFileError: rulesError }) };
+    const refused = [apiKeys === 'refused' && 'the config (its API keys)', tls === 'failed' && 'the TLS files', rulesError && 'the alert rules file'].filter((part): part is string => typeof part === 'string');
+    if (refused.length === 0) log.info(summary, 'reloaded the API keys, the TLS files and the alert rules file; other settings take effect at a restart');
+    else log.warn(summary, `reload: ${refused.join(', ')} refused, the previous ones stay in force (the lines above say why); the rest was reloaded`);
   }
 
   return {

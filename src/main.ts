@@ -66,8 +66,8 @@ async function serve(args: string[]): Promise<void> {
   process.on('SIGTERM', onSignal);
   // SIGHUP reloads, as for the OTel Collector, Prometheus and Alertmanager (`kill -HUP`, systemd's
   // ExecReload). Node's default for it is to exit at once, which lost every acknowledged item still
-  // queued for DuckDB, and a closed terminal sends it too.
-  process.on('SIGHUP', () => void app.reload(load));
+  // queued for DuckDB, and a closed terminal sends it too. In place of bin/teleql.js' while loading.
+  process.removeAllListeners('SIGHUP').on('SIGHUP', () => void app.reload(load));
   try {
     await app.start();
   } catch (err) {

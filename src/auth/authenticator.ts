@@ -2,6 +2,7 @@
 // (metadata) and HTTP, GraphQL over HTTP and graphql-ws (connection_init), /metrics.
 import type { Logger } from 'pino';
 import type { AuthConfig } from '../config/security.ts';
+import type { MetricSample } from '../server/metrics.ts';
 import { InvalidTenantError, resolveTenant } from '../tenant.ts';
 import { createApiKeyVerifier } from './api-keys.ts';
 import { createJwtVerifier } from './jwt.ts';
@@ -22,6 +23,13 @@ export interface Authenticator {
    * graphql-ws connections they opened are closed).
    */
   setApiKeys(keys: AuthConfig['apiKeys']): void;
+  /**
+   * Reads the JWKS file again now (a reload), when it changed or its last reading was refused: the
+   * principals of tokens signed by a key it no longer holds are revoked. Nothing without a file.
+   */
+  reloadJwks(): void;
+  /** The JWKS file's readings, for /metrics. */
+  metrics(): MetricSample[];
 }
 
 const ALL_SCOPES: ReadonlySet<Scope> = new Set(SCOPES);
@@ -46,7 +54,7 @@ export function isJwt(token: string): boolean {
 
 export function createAuthenticator(cfg: AuthConfig, logger: Logger): Authenticator {
   let keys = cfg.mode.includes('apiKey') ? createApiKeyVerifier(cfg.apiKeys) : undefined;
-  const jwt = cfg.mode.includes('jwt') ? createJwtVerifier(cfg.jwt) : undefined;
+  const jwt = cfg.mode.includes('jwt') ? createJwtVerifier(cfg.jwt, logger) : undefined;
   const apiKeyHeader = cfg.apiKeyHeader.toLowerCase();
 
   async function identify(headers: HeaderLookup): Promise<Principal> {
@@ -66,6 +74,8 @@ export function createAuthenticator(cfg: AuthConfig, logger: Logger): Authentica
     setApiKeys(list) {
       if (keys) keys = keys.replace(list);
     },
+    reloadJwks: () => jwt?.reloadKeys(),
+    metrics: () => jwt?.metrics() ?? [],
     async admit(headers, tenantHeader, scope) {
       const requested = headers(tenantHeader.toLowerCase());
       if (cfg.mode === 'none') {

@@ -1,15 +1,27 @@
 // Bearer JWTs (jose): HMAC shared secret or a JWKS file; exp/nbf always checked, iss/aud when
 // configured; tenant and scopes read from configurable claims.
-import type { JWTPayload, JWTVerifyGetKey, jwtVerify } from 'jose';
+import { KeyObject } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import type * as JoseModule from 'jose';
+import type { JSONWebKeySet, JWSHeaderParameters, JWTPayload, jwtVerify } from 'jose';
+import type { Logger } from 'pino';
 import type { AuthConfig } from '../config/security.ts';
 import { SettingError } from '../config/merge.ts';
 import { fileStamp, readSettingFile } from '../config/setting-values.ts';
+import type { MetricSample } from '../server/metrics.ts';
 import { isValidTenant } from '../tenant.ts';
 import { SCOPES, type Principal, type Scope, unauthenticated } from './types.ts';
 
 export interface JwtVerifier {
   verify(token: string): Promise<Principal>;
+  /** Reads the JWKS file again now (SIGHUP) when it changed or its last reading was refused; nothing without a file. */
+  reloadKeys(): void;
+  /** The JWKS file's readings after a change, for /metrics (none without a file). */
+  metrics(): MetricSample[];
 }
+
+type Jose = typeof JoseModule;
+type KeySet = ReturnType<Jose['createLocalJWKSet']>;
 
 function claim(payload: JWTPayload, path: string): unknown {
   if (path in payload) return payload[path];
@@ -21,21 +33,141 @@ function claim(payload: JWTPayload, path: string): unknown {
   return node;
 }
 
-/** The JSON Web Key Set in `file`; a SettingError naming auth.jwt.jwksFile when it cannot be read or is not one. */
-function readJwks(file: string): unknown {
+/**
+ * The JSON Web Key Set in `file`; a SettingError naming auth.jwt.jwksFile when it cannot be read or is
+ * not one. Start-up, a SIGHUP's check of the config and every later reading go through here. The
+ * message never quotes the file (newer V8s put an excerpt of the text in JSON.parse's errors).
+ */
+export function readJwks(file: string): JSONWebKeySet {
   const key = 'auth.jwt.jwksFile';
   let json: unknown;
   try {
     json = JSON.parse(readSettingFile(key, file).toString('utf8'));
   } catch (err) {
     if (err instanceof SettingError) throw err;
-    throw new SettingError(key, `${file} is not JSON: ${(err as Error).message}`);
+    throw new SettingError(key, `${file} is not JSON: ${(err as Error).message.replace(/, ".*" is not valid JSON$/s, '')}`);
   }
   if (!Array.isArray((json as { keys?: unknown } | null)?.keys)) throw new SettingError(key, `${file} is not a JSON Web Key Set (expected {"keys": [...]})`);
-  return json;
+  return json as JSONWebKeySet;
 }
 
-export function createJwtVerifier(cfg: AuthConfig['jwt']): JwtVerifier {
+/** A signing key that verified tokens: the header that chose it, and the signal their principals are revoked by. */
+interface KeyInUse {
+  header: JWSHeaderParameters;
+  key: KeyObject;
+  revoke: AbortController;
+}
+
+/** Whether `keySet` still gives `use.key` for the header that chose it. */
+async function stillHolds(keySet: KeySet, use: KeyInUse): Promise<boolean> {
+  const same = (k: unknown) => KeyObject.from(k as CryptoKey).equals(use.key);
+  try {
+    return same(await keySet(use.header));
+  } catch (err) {
+    // Several keys fit the header: jose hands them over one by one.
+    const candidates = (err as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] ? (err as AsyncIterable<unknown>) : [];
+    for await (const k of candidates) if (same(k)) return true;
+    return false;
+  }
+}
+
+/**
+ * The keys of a JWKS file, which rotate (a new one published, an old or leaked one removed) as
+ * whatever syncs the file rewrites it: it is read again when it changed, looked at most once a
+ * second, whenever a token names a key the set does not hold, and on SIGHUP. A reading that fails
+ * (a file caught halfway through a rewrite, or deleted) is logged and counted, and leaves the
+ * previous set in force until the file changes again. Principals verified with a key that a later
+ * reading no longer holds are revoked, as a removed API key's are: their tails are closed.
+ */
+function rotatingKeySet(file: string, first: JSONWebKeySet, jose: Jose, logger: Logger) {
+  let keySet = jose.createLocalJWKSet(first);
+  let stamp = fileStamp(file);
+  let lookedAt = Date.now();
+  let refused = false;
+  // Bumped by each reading taken: a token verified across one is verified again (its key may be gone).
+  let generation = 0;
+  const readings = { ok: 0, failed: 0 };
+  // By header (alg, kid): bounded by the keys the file ever held that verified a token.
+  const inUse = new Map<string, KeyInUse>();
+
+  async function revokeRemoved(set: KeySet): Promise<void> {
+    for (const [id, use] of inUse) {
+      if (await stillHolds(set, use)) continue;
+      if (inUse.get(id) !== use) continue;
+      inUse.delete(id);
+      use.revoke.abort();
+    }
+  }
+
+  /** Reads the file when it changed (`again`: or when its last reading was refused); whether a new set is in force. */
+  function reread(again = false): boolean {
+    lookedAt = Date.now();
+    const now = fileStamp(file);
+    if (now === stamp && !(again && refused)) return false;
+    stamp = now;
+    let next: KeySet;
+    try {
+      next = jose.createLocalJWKSet(readJwks(file));
+    } catch (err) {
+      readings.failed++;
+      refused = true;
+      // The message names the file and what is wrong, never its content.
+      logger.warn({ file, err: (err as Error).message }, 'JWKS file changed but cannot be used; the previous keys stay in force');
+      return false;
+    }
+    readings.ok++;
+    refused = false;
+    generation++;
+    keySet = next;
+    logger.info({ file }, 'JWKS file read again');
+    void revokeRemoved(next);
+    return true;
+  }
+
+  return {
+    reread,
+    /** Verifies `token` against the set in force, first looking at the file if a second has passed. */
+    async verify(token: string, options: Parameters<typeof jwtVerify>[2]) {
+      if (Date.now() - lookedAt >= 1000) reread();
+      const attempt = async () => {
+        const at = generation;
+        const result = await jose.jwtVerify(token, keySet, options);
+        return { result, current: at === generation };
+      };
+      let verified: Awaited<ReturnType<typeof attempt>>;
+      try {
+        verified = await attempt();
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ERR_JWKS_NO_MATCHING_KEY' || !reread()) throw err;
+        verified = await attempt();
+      }
+      // A reading landed while it verified: its key may be one that reading removed.
+      if (!verified.current) verified = await attempt();
+      const { result } = verified;
+      const header = { alg: result.protectedHeader.alg, ...(result.protectedHeader.kid !== undefined && { kid: result.protectedHeader.kid }) };
+      const id = JSON.stringify([header.alg, header.kid]);
+      const key = KeyObject.from(result.key as CryptoKey);
+      let use = inUse.get(id);
+      if (!use || !use.key.equals(key)) {
+        use = { header, key, revoke: new AbortController() };
+        // Every tail opened with a token of this key listens for its removal.
+        setMaxListeners(0, use.revoke.signal);
+        inUse.set(id, use);
+      }
+      return { payload: result.payload, revoked: use.revoke.signal };
+    },
+    metrics: (): MetricSample[] =>
+      (['ok', 'failed'] as const).map((result) => ({
+        name: 'teleql_auth_jwks_reloads_total',
+        help: 'JWKS file (auth.jwt.jwksFile) readings after it changed or on SIGHUP: its keys in force (ok), or not a key set and the previous keys kept (failed)',
+        type: 'counter' as const,
+        value: readings[result],
+        labels: { result },
+      })),
+  };
+}
+
+export function createJwtVerifier(cfg: AuthConfig['jwt'], logger: Logger): JwtVerifier {
   const options = {
     ...(cfg.issuer && { issuer: cfg.issuer }),
     ...(cfg.audience && { audience: cfg.audience }),
@@ -46,48 +178,26 @@ export function createJwtVerifier(cfg: AuthConfig['jwt']): JwtVerifier {
   const jwksFile = cfg.jwksFile;
   const jwksJson = jwksFile ? readJwks(jwksFile) : undefined;
   // jose (~50 ms to import) loads in the background from here: only configs with JWT auth pay it.
-  const verifying: Promise<(token: string) => ReturnType<typeof jwtVerify>> = import('jose').then(({ createLocalJWKSet, jwtVerify }) => {
-    if (jwksJson !== undefined) {
-      const keySet = (json: unknown): JWTVerifyGetKey => createLocalJWKSet(json as Parameters<typeof createLocalJWKSet>[0]);
-      let jwks = keySet(jwksJson);
-      // Signing keys rotate (a new one published, an old or leaked one removed) and whatever syncs
-      // the file rewrites it: it is read again when it changed, looked at most once a second and
-      // whenever a token names a key the set does not hold. A file that does not parse (caught
-      // halfway through a rewrite) leaves the previous set in force until it changes again.
-      let stamp = fileStamp(jwksFile);
-      let lookedAt = Date.now();
-      const reread = (): boolean => {
-        lookedAt = Date.now();
-        const now = fileStamp(jwksFile);
-        if (now === stamp) return false;
-        stamp = now;
-        try {
-          jwks = keySet(readJwks(jwksFile));
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      const verify = (token: string) => jwtVerify(token, jwks, { ...options, algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] });
-      return async (token) => {
-        if (Date.now() - lookedAt >= 1000) reread();
-        try {
-          return await verify(token);
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'ERR_JWKS_NO_MATCHING_KEY' || !reread()) throw err;
-          return verify(token);
-        }
-      };
-    }
-    const secret = new TextEncoder().encode(cfg.secret);
-    return (token) => jwtVerify(token, secret, { ...options, algorithms: ['HS256', 'HS384', 'HS512'] });
-  });
+  const jose = import('jose');
+  const keySet = jwksFile && jwksJson ? jose.then((j) => rotatingKeySet(jwksFile, jwksJson, j, logger)) : undefined;
+  const verifying: Promise<(token: string) => Promise<{ payload: JWTPayload; revoked?: AbortSignal }>> = keySet
+    ? keySet.then((set) => (token) => set.verify(token, { ...options, algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] }))
+    : jose.then(({ jwtVerify }) => {
+        const secret = new TextEncoder().encode(cfg.secret);
+        return (token) => jwtVerify(token, secret, { ...options, algorithms: ['HS256', 'HS384', 'HS512'] });
+      });
   verifying.catch(() => undefined); // a bad JWKS rejects each verify with its message
+  // Once jose has loaded (before that, the set read at start-up is the one in force anyway).
+  let loaded: Awaited<NonNullable<typeof keySet>> | undefined;
+  void keySet?.then((set) => (loaded = set), () => undefined);
   return {
+    reloadKeys: () => void loaded?.reread(true),
+    metrics: () => loaded?.metrics() ?? [],
     async verify(token) {
       let payload: JWTPayload;
+      let revoked: AbortSignal | undefined;
       try {
-        payload = (await (await verifying)(token)).payload;
+        ({ payload, revoked } = await (await verifying)(token));
       } catch (err) {
         throw unauthenticated(`jwt: ${err instanceof Error ? err.message : String(err)}`);
       }
@@ -96,7 +206,7 @@ export function createJwtVerifier(cfg: AuthConfig['jwt']): JwtVerifier {
       const raw = claim(payload, cfg.scopesClaim);
       const list = typeof raw === 'string' ? raw.split(/\s+/) : Array.isArray(raw) ? raw : [];
       const scopes = new Set(list.filter((s): s is Scope => (SCOPES as readonly unknown[]).includes(s)));
-      const principal: Principal = { tenant, scopes, subject: typeof payload.sub === 'string' ? payload.sub : 'jwt', method: 'jwt' };
+      const principal: Principal = { tenant, scopes, subject: typeof payload.sub === 'string' ? payload.sub : 'jwt', method: 'jwt', ...(revoked && { revoked }) };
       // exp is required, so jose has checked it is a number.
       if (typeof payload.exp === 'number') principal.validUntilMs = (payload.exp + cfg.clockToleranceSeconds) * 1000;
       return principal;

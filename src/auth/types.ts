@@ -15,7 +15,7 @@ export interface Principal {
   method: 'none' | 'apiKey' | 'jwt';
   /** When the credential stops being valid (a JWT's exp plus the clock tolerance), ms since the epoch. */
   validUntilMs?: number;
-  /** Aborted when the credential is withdrawn (an API key removed or changed by a reload). */
+  /** Aborted when the credential is withdrawn: an API key removed or changed by a reload, a JWT's signing key gone from the JWKS file. */
   revoked?: AbortSignal;
 }
 

@@ -35,7 +35,10 @@ export interface ListenerTls {
   server: { cert: Buffer; key: Buffer };
   /** Gives `server` every certificate read later; `otlp`: with the client CA too, and closes (logs, counts) a client whose certificate does not verify. */
   follow(server: TlsServer, kind: 'otlp' | 'graphql'): void;
-  /** Reads the files again now if they changed (SIGHUP): `renewed` when new ones are served, `failed` when changed files were refused. */
+  /**
+   * Reads the files again now (SIGHUP) if they changed, or if the files on disk were refused at the
+   * last look: `renewed` when new ones are served, `failed` when the files on disk are refused.
+   */
   reload(): TlsReload;
   /** The served certificate's expiry and the reloads, for /metrics. */
   metrics(): MetricSample[];
@@ -75,9 +78,10 @@ function pemPrivateKey(file: string, pem: Buffer): KeyObject {
  * holds certificates; the key is unencrypted and the first certificate's (its public key compared, as
  * Go's tls.X509KeyPair does: OpenSSL's own check misses a key of another algorithm, which then fails
  * every handshake); the client CA file holds at least one certificate and nothing unparseable in
- * armour (node would skip it silently and refuse every client).
+ * armour (node would skip it silently and refuse every client). Start-up, a SIGHUP's check of the
+ * config (src/app.ts) and every later reading go through here.
  */
-function readFiles(cfg: TlsConfig): TlsFiles {
+export function readTlsFiles(cfg: TlsConfig): TlsFiles {
   const files: TlsFiles = { cert: readSettingFile('tls.certFile', cfg.certFile), key: readSettingFile('tls.keyFile', cfg.keyFile) };
   if (cfg.clientCaFile) files.ca = readSettingFile('tls.clientCaFile', cfg.clientCaFile);
   const [leaf] = pemCertificates('tls.certFile', cfg.certFile, files.cert);
@@ -120,13 +124,14 @@ const notAfter = (cert: Buffer) => {
  * certificate's, is a ConfigError naming its key (tls.certFile…), the path and why. Every `tls.reloadIntervalMs` their size, inode and mtime are
  * looked at; when one changed, all are read again and, if they make a valid pair, served to new
  * connections on every listener. A pair that does not (a renewal caught halfway: the certificate
- * written, not yet the key) is logged and the previous one kept, to be tried again at the next look.
+ * written, not yet the key) is logged and the previous one kept, to be tried again once a file changes
+ * again or at a SIGHUP (which reports it as failed again, never as unchanged).
  */
 export function listenerTls(cfg: TlsConfig, logger: Logger): ListenerTls | undefined {
   if (!cfg.certFile) return undefined;
   const paths = [cfg.certFile, cfg.keyFile, ...(cfg.clientCaFile ? [cfg.clientCaFile] : [])];
   let stamps = paths.map(fileStamp).join('|');
-  let files = readFiles(cfg);
+  let files = readTlsFiles(cfg);
   const reloads = { ok: 0, failed: 0 };
   const followers: { server: TlsServer; kind: 'otlp' | 'graphql' }[] = [];
 
@@ -171,20 +176,24 @@ export function listenerTls(cfg: TlsConfig, logger: Logger): ListenerTls | undef
   };
 
   const fingerprint = (cert: Buffer) => createHash('sha256').update(cert).digest('hex').slice(0, 16);
-  /** Reads the files again if they changed; what it did. */
-  const reload = (): TlsReload => {
+  // Whether the files on disk (as of `stamps`) were refused: the timer waits for them to change
+  // again, a SIGHUP reads them again, and neither reports them as unchanged.
+  let refused = false;
+  /** Reads the files if they changed (`again`: or if they were refused); what it did. */
+  const reload = (again: boolean): TlsReload => {
     const now = paths.map(fileStamp).join('|');
-    if (now === stamps) return 'unchanged';
+    if (now === stamps && !(again && refused)) return refused ? 'failed' : 'unchanged';
     let next: TlsFiles;
+    stamps = now;
     try {
-      next = readFiles(cfg);
+      next = readTlsFiles(cfg);
     } catch (err) {
       reloads.failed++;
-      stamps = now; // tried again once a file changes again
+      refused = true;
       logger.warn({ err: (err as Error).message }, 'TLS files changed but cannot be served; the previous certificate stays');
       return 'failed';
     }
-    stamps = now;
+    refused = false;
     if (next.cert.equals(files.cert) && next.key.equals(files.key) && Boolean(next.ca) === Boolean(files.ca) && (!next.ca || next.ca.equals(files.ca!))) return 'unchanged';
     const caOnly = next.cert.equals(files.cert) && next.key.equals(files.key);
     files = next;
@@ -195,14 +204,14 @@ export function listenerTls(cfg: TlsConfig, logger: Logger): ListenerTls | undef
     logger.info({ certificate: fingerprint(files.cert), notAfter: new Date(notAfter(files.cert) * 1000).toISOString() }, caOnly ? 'TLS client CA reloaded' : 'TLS certificate reloaded');
     return 'renewed';
   };
-  const timer = cfg.reloadIntervalMs > 0 ? setInterval(reload, cfg.reloadIntervalMs).unref() : undefined;
+  const timer = cfg.reloadIntervalMs > 0 ? setInterval(() => reload(false), cfg.reloadIntervalMs).unref() : undefined;
 
   return {
     // rejectUnauthorized false: refuseUnverifiedClient closes the socket once the handshake is done, and says why.
     http: { cert: files.cert, key: files.key, ...(files.ca && { ca: files.ca, requestCert: true, rejectUnauthorized: false }) },
     grpc: credentials,
     server: { cert: files.cert, key: files.key },
-    reload,
+    reload: () => reload(true),
     follow(server, kind) {
       const follower = { server, kind };
       followers.push(follower);
@@ -218,6 +227,7 @@ export function listenerTls(cfg: TlsConfig, logger: Logger): ListenerTls | undef
         value: reloads[result],
         labels: { result },
       })),
+      { name: 'teleql_tls_files_refused', help: 'TLS files on disk that were read and refused, the previous certificate still served (1; alert on it), else 0', type: 'gauge' as const, value: refused ? 1 : 0, labels: {} },
       ...[...refusedClientCerts].map(([reason, value]) => ({
         name: 'teleql_tls_client_certificates_refused_total',
         help: "OTLP/HTTP connections closed by mutual TLS (tls.clientCaFile), by OpenSSL's reason (OTLP/gRPC's are refused inside grpc-js, not counted)",

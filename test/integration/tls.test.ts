@@ -7,7 +7,9 @@ import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.ts';
+import { capturingLogger } from '../helpers/capturing-logger.ts';
+import { buildApp } from '../../src/app.ts';
 import { grpcExport } from '../helpers/otlp-grpc.ts';
 import { spansJson, toProtobuf } from '../helpers/otlp-bodies.ts';
 import { waitFor } from '../helpers/wait-for.ts';
@@ -146,6 +148,37 @@ describe('TLS files are read again when they change', () => {
       assert.deepEqual(await Promise.all(hosts.map(served)), [second, second, second]);
     } finally {
       await quiet.stop();
+      rmSync(renewDir, { recursive: true, force: true });
+    }
+  });
+
+  test('refused files are reported as refused by every later SIGHUP while they are on disk, not as unchanged', async () => {
+    // The second SIGHUP said "unchanged" while the refused pair was still on disk and the old certificate served.
+    const renewDir = mkdtempSync(join(tmpdir(), 'teleql-tls-refused-'));
+    const file = (f: string) => join(renewDir, `live.${f}`);
+    install(pki.file('server.crt'), file('crt'));
+    install(pki.file('server.key'), file('key'));
+    const { logger, lines } = capturingLogger();
+    const app = buildApp(testConfig({ tls: { certFile: file('crt'), keyFile: file('key'), reloadIntervalMs: 0 } }), { logger });
+    await app.start();
+    const gauge = async () => /^teleql_tls_files_refused (\d)$/m.exec((await httpsText(`https://${app.addresses().graphql}/metrics`, { ca: pki.ca })).text)?.[1];
+    const summaries = () => lines.filter((l) => 'apiKeys' in l).map((l) => [l.tls, l.level]);
+    try {
+      const [first, second] = [fingerprintOf(pki.file('server.crt')), fingerprintOf(pki.file('server2.crt'))];
+      install(pki.file('server2.crt'), file('crt')); // the renewal caught halfway: the new certificate, the old key
+      await app.reload();
+      await app.reload();
+      assert.deepEqual(summaries(), [['failed', 40], ['failed', 40]]);
+      assert.equal(lines.filter((l) => l.msg === 'TLS files changed but cannot be served; the previous certificate stays').length, 2, 'each SIGHUP read them again');
+      assert.equal(await gauge(), '1');
+      assert.equal(await served(app.addresses().graphql), first);
+      install(pki.file('server2.key'), file('key'));
+      await app.reload();
+      assert.deepEqual(summaries().at(-1), ['renewed', 30]);
+      assert.equal(await gauge(), '0');
+      assert.equal(await served(app.addresses().graphql), second);
+    } finally {
+      await app.stop();
       rmSync(renewDir, { recursive: true, force: true });
     }
   });

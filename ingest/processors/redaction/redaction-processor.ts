@@ -68,7 +68,8 @@ export function createRedactionProcessor<S extends Signal>(
   _logger: Logger,
 ): Processor<S> & { counts(): Record<string, number>; metrics(): MetricSample[] } {
   const unknown = config.rules.filter((r) => !(RULES as readonly string[]).includes(r));
-  if (unknown.length) throw new Error(`processors.${id}.rules: unknown rule ${unknown.join(', ')} (known: ${RULES.join(', ')})`);
+  // The pipeline puts the section's key in front (processors.redaction.rules), as the user wrote it.
+  if (unknown.length) throw new SettingError('rules', `unknown rule ${unknown.join(', ')} (known: ${RULES.join(', ')})`);
   for (const key of ['sensitiveKeys', 'sensitiveKeyQualifiers', 'sqlKeys'] as const) {
     const bad = config[key].find((k) => typeof k !== 'string' || (key !== 'sqlKeys' && keyWords(k) === ''));
     if (bad !== undefined) throw new SettingError(key, `expected a list of key names with a letter or digit in each (actual entry: ${JSON.stringify(bad)})`);

@@ -14,6 +14,8 @@ import { AuthError, nodeHeaders } from '../../../src/auth/types.ts';
 import { defaultAuthConfig } from '../../../src/config/security.ts';
 import { loadConfig } from '../../../src/config/load.ts';
 import { createRootLogger, silentLogger } from '../../../src/logger.ts';
+import { capturingLogger } from '../../helpers/capturing-logger.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 const headers = (h: Record<string, string>) => nodeHeaders(h);
 
@@ -166,6 +168,42 @@ test('JWTs signed with a key from the JWKS file verify, and a rewritten file is 
     writeFileSync(file, '{"keys": [');
     await new Promise((r) => setTimeout(r, 1100));
     assert.equal(await admit(byB), 'jwt:rotating', 'a file caught halfway keeps the previous set');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a JWT principal is revoked once a reading of the JWKS file (a reload) no longer holds its signing key; a file that does not parse is logged without its content', async () => {
+  // A JWT's tails outlived the removal of its signing key (a leaked key revoked) for the token's
+  // whole lifetime; a broken file was ignored without a word.
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-jwks-revoke-'));
+  try {
+    const file = join(dir, 'jwks.json');
+    const [a, b] = await Promise.all([generateKeyPair('ES256'), generateKeyPair('ES256')]);
+    const jwk = async (key: CryptoKey | KeyObject, kid: string) => ({ ...(await exportJWK(key)), kid, alg: 'ES256', use: 'sig' });
+    const publish = (text: string) => (writeFileSync(`${file}.tmp`, text), renameSync(`${file}.tmp`, file));
+    publish(JSON.stringify({ keys: [await jwk(a.publicKey, 'a'), await jwk(b.publicKey, 'b')] }));
+    const { logger, lines } = capturingLogger();
+    const auth = createAuthenticator({ ...defaultAuthConfig(), mode: 'jwt', jwt: { ...defaultAuthConfig().jwt, jwksFile: file } }, logger);
+    const token = (key: CryptoKey | KeyObject, kid: string) => new SignJWT({ tenant: 'rotating', scope: 'query' }).setProtectedHeader({ alg: 'ES256', kid }).setExpirationTime('1h').sign(key);
+    const admit = async (key: CryptoKey | KeyObject, kid: string) => auth.admit(headers({ authorization: `Bearer ${await token(key, kid)}` }), 'x-scope-orgid', 'query');
+    const [byA, byB] = [await admit(a.privateKey, 'a'), await admit(b.privateKey, 'b')];
+    assert.ok(byA.revoked && byB.revoked && !byA.revoked.aborted);
+
+    publish(JSON.stringify({ keys: [await jwk(b.publicKey, 'b')] }));
+    auth.reloadJwks();
+    await waitFor(async () => byA.revoked!.aborted, (aborted) => aborted, "key a's principal revoked");
+    assert.equal(byB.revoked.aborted, false, "key b's principal stays");
+
+    publish('{"keys":[{"kty":"EC","d":"PRIVATE-PART"');
+    auth.reloadJwks();
+    const warning = lines.find((l) => l.msg === 'JWKS file changed but cannot be used; the previous keys stay in force');
+    assert.deepEqual([warning?.level, warning?.file], [40, file]);
+    assert.doesNotMatch(JSON.stringify(lines), /PRIVATE-PART/);
+    assert.equal((await admit(b.privateKey, 'b')).tenant, 'rotating', 'the previous keys stay');
+    assert.match(JSON.stringify(auth.metrics()), /"value":1,"labels":\{"result":"failed"\}/);
+    auth.reloadJwks();
+    assert.equal(lines.filter((l) => l.msg === warning!.msg).length, 2, 'a reload reads a refused file again and says so again');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
