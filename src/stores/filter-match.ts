@@ -106,18 +106,37 @@ function timeRangePredicate<R>(ctx: Ctx, range: TimeRange | undefined | null, ti
 
 // Digits may be grouped by single underscores (1_000, 1e1_0), as DuckDB reads them.
 const DIGITS = String.raw`\d+(?:_\d+)*`;
-const DECIMAL = new RegExp(String.raw`^[+-]?(${DIGITS}(\.(${DIGITS})?)?|\.${DIGITS})([eE][+-]?${DIGITS})?$`);
-const INFINITE = /^([+-]?)inf(inity)?$/i;
+const UNSIGNED_DECIMAL = new RegExp(String.raw`^(${DIGITS}(\.(${DIGITS})?)?|\.${DIGITS})([eE][+-]?${DIGITS})?$`);
+const UNSIGNED_INFINITE = /^inf(inity)?$/i;
+const UNSIGNED_NAN = /^nan(\(\w*\))?$/i;
+/** What TRY_CAST skips around a number: ASCII whitespace only (not NBSP, U+2000–200A, U+3000 or the BOM). */
+const isAsciiSpace = (unit: number) => unit === 32 || (unit >= 9 && unit <= 13);
 
-/** A value as DuckDB's TRY_CAST(… AS DOUBLE) reads it; null when it is not a number. */
+/**
+ * A value as DuckDB's TRY_CAST(… AS DOUBLE) reads it; null when it is not a number. DuckDB skips
+ * one `+` and then reads an optional `-`, so "+-1" is -1 and "-+1" is not a number; "nan" is NaN,
+ * which no comparison matches.
+ */
 export function toNumber(value: string | null | undefined): number | null {
   if (value == null) return null;
-  const t = value.trim();
-  if (DECIMAL.test(t)) return Number(t.replaceAll('_', ''));
-  const inf = INFINITE.exec(t);
-  if (inf) return inf[1] === '-' ? -Infinity : Infinity;
-  return null;
+  let start = 0;
+  let end = value.length;
+  while (start < end && isAsciiSpace(value.charCodeAt(start))) start++;
+  while (end > start && isAsciiSpace(value.charCodeAt(end - 1))) end--;
+  if (value[start] === '+') start++;
+  const negative = value[start] === '-';
+  const t = value.slice(negative ? start + 1 : start, end);
+  let n: number;
+  if (UNSIGNED_DECIMAL.test(t)) n = Number(t.replaceAll('_', ''));
+  else if (UNSIGNED_INFINITE.test(t)) n = Infinity;
+  else if (UNSIGNED_NAN.test(t)) return NaN;
+  else return null;
+  return negative ? -n : n;
 }
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+/** A value as the store keeps it: a lone surrogate (possible in OTLP/JSON) becomes U+FFFD, one code point for a regex. */
+const asStored = (value: string) => (/[\uD800-\uDFFF]/.test(value) ? value.replace(LONE_SURROGATE, '\ufffd') : value);
 
 function attributePredicate<R>(ctx: Ctx, c: AttributeCondition, view: View<R>): Predicate<R> {
   if (c === null || typeof c !== 'object' || typeof c.key !== 'string') throw bad(ctx, 'an attribute condition needs a key');
@@ -151,7 +170,7 @@ function attributePredicate<R>(ctx: Ctx, c: AttributeCondition, view: View<R>): 
       const re = compileRegex(value(), ctx.backend);
       return (r) => {
         const actual = get(r);
-        return actual != null && re.test(actual);
+        return actual != null && re.test(asStored(actual));
       };
     }
     case 'exists':
@@ -354,8 +373,10 @@ export function matchesLog(log: LogRecord, filter: TelemetryFilter): boolean {
 //    loop for minutes on a 16-character value; filter QA, session 31: `(.|..){30}` held it 44 s.)
 // Translation also keeps RE2's meaning where JavaScript differs: `\s` is ASCII whitespace, `\z`,
 // `\A`, `\Q…\E`, `\x{…}`, `(?P<name>…)`, POSIX classes such as `[[:alpha:]]`, and a `{` or `]`
-// that is not syntax is a literal. The linear engine is used only after a regex has backtracked
-// excessively, so its results are the same; only the time changes.
+// that is not syntax is a literal; a class, `.`, `\S` and the like take one code point (a surrogate
+// pair is one), and (?i) folds by Unicode's case-folding orbits (codePointsAtom, caseFolding).
+// The linear engine is used only after a regex has backtracked excessively, so its results are the
+// same; only the time changes.
 
 try {
   setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
@@ -380,45 +401,171 @@ const MAX_PATTERN_LENGTH = 4096;
 const MAX_REPEAT = 1000;
 
 const JS_SYNTAX = new Set('^$\\.*+?()[]{}|/');
-const POSIX_CLASSES: Record<string, string> = {
-  alnum: '0-9A-Za-z',
-  alpha: 'A-Za-z',
-  ascii: '\\x00-\\x7F',
-  blank: '\\t ',
-  cntrl: '\\x00-\\x1F\\x7F',
-  digit: '0-9',
-  graph: '!-~',
-  lower: 'a-z',
-  print: ' -~',
-  punct: '!-\\/:-@\\[-`{-~',
-  space: '\\t\\n\\v\\f\\r ',
-  upper: 'A-Z',
-  word: '0-9A-Za-z_',
-  xdigit: '0-9A-Fa-f',
+
+/** Code points as sorted, disjoint, non-adjacent inclusive ranges: what RE2 makes of a class. */
+type CodePoints = [number, number][];
+const MAX_CODE_POINT = 0x10ffff;
+
+const POSIX_CLASSES: Record<string, CodePoints> = {
+  alnum: [[0x30, 0x39], [0x41, 0x5a], [0x61, 0x7a]],
+  alpha: [[0x41, 0x5a], [0x61, 0x7a]],
+  ascii: [[0x00, 0x7f]],
+  blank: [[0x09, 0x09], [0x20, 0x20]],
+  cntrl: [[0x00, 0x1f], [0x7f, 0x7f]],
+  digit: [[0x30, 0x39]],
+  graph: [[0x21, 0x7e]],
+  lower: [[0x61, 0x7a]],
+  print: [[0x20, 0x7e]],
+  punct: [[0x21, 0x2f], [0x3a, 0x40], [0x5b, 0x60], [0x7b, 0x7e]],
+  space: [[0x09, 0x0d], [0x20, 0x20]],
+  upper: [[0x41, 0x5a]],
+  word: [[0x30, 0x39], [0x41, 0x5a], [0x5f, 0x5f], [0x61, 0x7a]],
+  xdigit: [[0x30, 0x39], [0x41, 0x46], [0x61, 0x66]],
 };
-const RE2_SPACE = '\\t\\n\\f\\r ';
+/** RE2's \d, \s (ASCII whitespace without \v) and \w; the upper-case escapes are their complements. */
+const PERL_CLASSES: Record<string, CodePoints> = {
+  d: POSIX_CLASSES.digit!,
+  s: [[0x09, 0x0a], [0x0c, 0x0d], [0x20, 0x20]],
+  w: POSIX_CLASSES.word!,
+};
 /** What RE2 (DuckDB's) lets a backslash make literal: ASCII punctuation and `_`, not a letter, a digit or anything past ASCII. */
 const RE2_ESCAPABLE = /^[\x20-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]$/;
 
 class PatternError extends Error {}
 
 const hex4 = (n: number) => `\\u${n.toString(16).padStart(4, '0')}`;
-const swapCase = (ch: string) => (ch === ch.toLowerCase() ? ch.toUpperCase() : ch.toLowerCase());
+
+/** Sorted, merged (overlapping and adjacent ranges joined). */
+function normalized(ranges: CodePoints): CodePoints {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const out: CodePoints = [];
+  for (const [lo, hi] of sorted) {
+    const last = out[out.length - 1];
+    if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+    else out.push([lo, hi]);
+  }
+  return out;
+}
+
+function complement(ranges: CodePoints): CodePoints {
+  const out: CodePoints = [];
+  let next = 0;
+  for (const [lo, hi] of normalized(ranges)) {
+    if (lo > next) out.push([next, lo - 1]);
+    next = hi + 1;
+  }
+  if (next <= MAX_CODE_POINT) out.push([next, MAX_CODE_POINT]);
+  return out;
+}
+
+// (?i) as RE2 folds: a letter matches every member of its case-folding orbit (Unicode's simple case
+// folding, CaseFolding.txt status C and S): k, K and U+212A; s, S and ſ; σ, ς and Σ; ß and ẞ; µ, μ and Μ.
+// The orbits are derived once from V8's own case mappings by grouping code points under a canonical
+// fold: the lower case of the (single) upper case. Two letters are left out as Unicode does for
+// folding (their mappings are Turkish, status T): ı, whose upper case is I but which I does not fold
+// to, and İ. Letters given case after the Unicode version of DuckDB's RE2 tables do not fold there,
+// so not here either (the test compares every orbit with DuckDB). Cased letters are all below U+20000.
+const CASED_AFTER_RE2: CodePoints = [[0x1c89, 0x1c8a], [0xa7cb, 0xa7cf], [0xa7d2, 0xa7d5], [0xa7da, 0xa7dc], [0x10d50, 0x10d85], [0x16ea0, 0x16ed3]];
+const LAST_CASED = 0x1ffff;
+let caseOrbits: { orbitOf: Map<number, readonly number[]>; cased: readonly number[] } | undefined;
+
+function caseFolding(): NonNullable<typeof caseOrbits> {
+  if (caseOrbits) return caseOrbits;
+  const single = (s: string) => s.length === 1 || (s.length === 2 && s.codePointAt(0)! > 0xffff);
+  const byFold = new Map<number, number[]>();
+  for (let cp = 0; cp <= LAST_CASED; cp++) {
+    if ((cp >= 0xd800 && cp <= 0xdfff) || cp === 0x130 || cp === 0x131) continue;
+    if (CASED_AFTER_RE2.some(([lo, hi]) => cp >= lo && cp <= hi)) continue;
+    const ch = String.fromCodePoint(cp);
+    const upper = ch.toUpperCase();
+    const base = single(upper) ? upper : ch; // ß's upper case is SS: it folds by its lower case only
+    const lower = base.toLowerCase();
+    const fold = (single(lower) ? lower : base).codePointAt(0)!;
+    if (fold === cp && !byFold.has(fold)) continue; // no case (or not yet known to have)
+    const orbit = byFold.get(fold) ?? [];
+    if (orbit.length === 0) byFold.set(fold, orbit);
+    for (const member of [fold, cp]) if (!orbit.includes(member)) orbit.push(member);
+  }
+  const orbitOf = new Map<number, readonly number[]>();
+  for (const orbit of byFold.values()) {
+    if (orbit.length < 2) continue;
+    orbit.sort((a, b) => a - b);
+    for (const cp of orbit) orbitOf.set(cp, orbit);
+  }
+  caseOrbits = { orbitOf, cased: [...orbitOf.keys()].sort((a, b) => a - b) };
+  return caseOrbits;
+}
+
+/** The code points with every case-folding orbit member of each added (RE2's AddFoldedRange). */
+function caseFolded(ranges: CodePoints): CodePoints {
+  const { orbitOf, cased } = caseFolding();
+  const out = normalized(ranges);
+  const added: CodePoints = [];
+  for (const [lo, hi] of out) {
+    // The first cased code point ≥ lo, by binary search.
+    let a = 0;
+    let b = cased.length;
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      if (cased[mid]! < lo) a = mid + 1;
+      else b = mid;
+    }
+    for (let k = a; k < cased.length && cased[k]! <= hi; k++) for (const cp of orbitOf.get(cased[k]!)!) added.push([cp, cp]);
+  }
+  return normalized([...out, ...added]);
+}
+
+/** A code unit range as class text. */
+const unitRange = (lo: number, hi: number) => (lo === hi ? hex4(lo) : `${hex4(lo)}-${hex4(hi)}`);
+const surrogates = (cp: number) => [0xd800 + ((cp - 0x10000) >> 10), 0xdc00 + ((cp - 0x10000) & 0x3ff)] as const;
 
 /**
- * A literal's forms under (?i): itself and its simple lower and upper case, where each is one
- * UTF-16 unit (é and É; RE2 folds non-ASCII letters too). Characters without case: itself only.
+ * Code points as one atom of a non-`u` JavaScript regex that consumes one code point, as RE2 does:
+ * the BMP ones as a class of single units, the others as surrogate pairs (`[^a]` matches one emoji,
+ * not half of it). Lone surrogates are not code points (the store keeps U+FFFD for them, and the
+ * matcher reads them so). The alternatives are disjoint, so backtracking never tries two that match.
  */
-function caseForms(ch: string): string[] {
-  if (ch.length !== 1) return [ch];
-  return [...new Set([ch, ch.toLowerCase(), ch.toUpperCase()])].filter((f) => f.length === 1);
+function codePointsAtom(ranges: CodePoints): string {
+  let units = '';
+  const pairs: string[] = [];
+  for (const [lo, hi] of normalized(ranges)) {
+    for (const [a, z] of [[0, 0xd7ff], [0xe000, 0xffff]] as const) {
+      const from = Math.max(lo, a);
+      const to = Math.min(hi, z);
+      if (from <= to) units += unitRange(from, to);
+    }
+    if (hi < 0x10000) continue;
+    const [leadLo, trailLo] = surrogates(Math.max(lo, 0x10000));
+    const [leadHi, trailHi] = surrogates(hi);
+    const trails = (a: number, z: number) => (a === z ? hex4(a) : `[${unitRange(a, z)}]`);
+    if (leadLo === leadHi) {
+      pairs.push(`${hex4(leadLo)}${trails(trailLo, trailHi)}`);
+      continue;
+    }
+    // Whole leads in the middle, partial ones at the ends.
+    const fullFrom = trailLo === 0xdc00 ? leadLo : leadLo + 1;
+    const fullTo = trailHi === 0xdfff ? leadHi : leadHi - 1;
+    if (fullFrom !== leadLo) pairs.push(`${hex4(leadLo)}${trails(trailLo, 0xdfff)}`);
+    if (fullFrom <= fullTo) pairs.push(`${trails(fullFrom, fullTo)}[\\udc00-\\udfff]`);
+    if (fullTo !== leadHi) pairs.push(`${hex4(leadHi)}${trails(0xdc00, trailHi)}`);
+  }
+  const unitClass = units === '' ? '' : `[${units}]`;
+  if (pairs.length === 0) return unitClass === '' ? '[]' : unitClass;
+  return `(?:${[...pairs, ...(unitClass === '' ? [] : [unitClass])].join('|')})`;
 }
 
 /** A code point as an atom of a non-`u` JavaScript regex. */
 function codePointAtom(cp: number): string {
   if (cp <= 0xffff) return hex4(cp);
-  const s = String.fromCodePoint(cp);
-  return `(?:${hex4(s.charCodeAt(0))}${hex4(s.charCodeAt(1))})`;
+  const [lead, trail] = surrogates(cp);
+  return `(?:${hex4(lead)}${hex4(trail)})`;
+}
+
+/** \d \D \s \S \w \W as code points; under (?i) RE2 folds the positive class before taking a complement (so (?i)\W leaves out K, U+212A). */
+function perlClass(letter: string, caseInsensitive: boolean): CodePoints {
+  const positive = PERL_CLASSES[letter.toLowerCase()]!;
+  const folded = caseInsensitive ? caseFolded(positive) : positive;
+  return letter === letter.toLowerCase() ? folded : complement(folded);
 }
 
 interface Group {
@@ -468,9 +615,12 @@ function translate(pattern: string): { source: string; flags: string } {
     out += text;
     lastAtom = { repeatInside, start };
   };
+  /** One code point (one or two UTF-16 units), under (?i) any member of its case-folding orbit. */
   const literal = (ch: string) => {
-    const forms = caseInsensitive ? caseForms(ch) : [ch];
-    if (forms.length > 1) atom(`[${forms.join('')}]`);
+    const cp = ch.codePointAt(0)!;
+    const orbit = caseInsensitive ? caseFolding().orbitOf.get(cp) : undefined;
+    if (orbit) atom(codePointsAtom(orbit.map((m) => [m, m])));
+    else if (cp < 0x20 || cp > 0x7e) atom(codePointAtom(cp));
     else atom(JS_SYNTAX.has(ch) || ch === '-' ? `\\${ch}` : ch);
   };
 
@@ -492,8 +642,8 @@ function translate(pattern: string): { source: string; flags: string } {
       continue;
     }
     if (ch === '[') {
-      const { text, end } = characterClass(pattern, i, caseInsensitive);
-      atom(text);
+      const { codePoints, end } = characterClass(pattern, i, caseInsensitive);
+      atom(codePointsAtom(codePoints));
       i = end;
       continue;
     }
@@ -571,13 +721,13 @@ function translate(pattern: string): { source: string; flags: string } {
     if (ch === '.') {
       // RE2's `.` is one code point other than \n (any with (?s)); JavaScript's also stops at \r,
       // U+2028 and U+2029, and without the `u` flag it is one UTF-16 unit.
-      atom(`(?:[\\uD800-\\uDBFF][\\uDC00-\\uDFFF]|${dotAll ? '[\\s\\S]' : '[^\\n]'})`);
+      atom(codePointsAtom(dotAll ? [[0, MAX_CODE_POINT]] : complement([[0x0a, 0x0a]])));
       i++;
       continue;
     }
     const cp = pattern.codePointAt(i)!;
     if (cp > 0xffff) {
-      atom(codePointAtom(cp));
+      literal(String.fromCodePoint(cp));
       i += 2;
       continue;
     }
@@ -586,6 +736,7 @@ function translate(pattern: string): { source: string; flags: string } {
     i++;
   }
   if (groups.length > 1) throw new PatternError('missing )');
+  if (out.length > MAX_TRANSLATED_LENGTH) throw new PatternError(`it is too large written out for the gateway (over ${MAX_TRANSLATED_LENGTH} characters)`);
   // Every pattern must be one V8's linear-time engine can take, so that one which backtracks
   // excessively is finished by it (see the top of this part): not only nested or several variable
   // repetitions backtrack badly, but also any repetition of an alternation (`(a|a){30}`, and `.`,
@@ -627,16 +778,14 @@ function escapeOutsideClass(p: string, i: number, sink: EscapeSink): number {
     case 'B':
       sink.anchor(`\\${c}`);
       return i + 2;
-    case 's':
-      sink.atom(`[${RE2_SPACE}]`);
-      return i + 2;
-    case 'S':
-      sink.atom(`[^${RE2_SPACE}]`);
-      return i + 2;
     case 'd':
     case 'D':
+    case 's':
+    case 'S':
     case 'w':
     case 'W':
+      sink.atom(codePointsAtom(perlClass(c, sink.caseInsensitive)));
+      return i + 2;
     case 'n':
     case 't':
     case 'r':
@@ -654,18 +803,15 @@ function escapeOutsideClass(p: string, i: number, sink: EscapeSink): number {
     }
     case 'x': {
       const { cp, end } = hexEscape(p, i);
-      if (sink.caseInsensitive && cp <= 0xffff && caseForms(String.fromCharCode(cp)).length > 1) sink.literal(String.fromCharCode(cp));
-      else sink.atom(codePointAtom(cp));
+      if (cp >= 0xd800 && cp <= 0xdfff) sink.atom(codePointAtom(cp));
+      else sink.literal(String.fromCodePoint(cp));
       return end;
     }
     case 'Q': {
       const close = p.indexOf('\\E', i + 2);
       const text = p.slice(i + 2, close === -1 ? p.length : close);
       // Each quoted character is its own atom, so a quantifier after \E applies to the last one, as in RE2.
-      for (const ch of text) {
-        if (ch.length === 1) sink.literal(ch);
-        else sink.atom(codePointAtom(ch.codePointAt(0)!));
-      }
+      for (const ch of text) sink.literal(ch);
       return close === -1 ? p.length : close + 2;
     }
     case 'E':
@@ -691,60 +837,62 @@ function hexEscape(p: string, i: number): { cp: number; end: number } {
   return { cp: parseInt(two[0], 16), end: i + 4 };
 }
 
-/** A character class starting at `[`: RE2 syntax in, non-`u` JavaScript out. */
-function characterClass(p: string, start: number, caseInsensitive: boolean): { text: string; end: number } {
+/**
+ * A character class starting at `[`, RE2 syntax, as the code points it matches: under (?i) every
+ * member is folded (RE2 folds a range, a POSIX class and \w alike), and a negated class is the
+ * complement of the folded members, so `(?i)[^k]` does not match K (U+212A).
+ */
+function characterClass(p: string, start: number, caseInsensitive: boolean): { codePoints: CodePoints; end: number } {
   let i = start + 1;
   let negated = false;
   if (p[i] === '^') {
     negated = true;
     i++;
   }
-  const members: string[] = [];
-  // Letter ranges and letters, to add their other case under (?i).
-  const letters: [string, string][] = [];
+  const members: CodePoints = [];
+  const fold = (ranges: CodePoints) => (caseInsensitive ? caseFolded(ranges) : ranges);
   let first = true;
-  /** One class character (possibly escaped) as [js text, code unit or null for a class escape]. */
-  const member = (): [string, number | null] => {
+  /** One class character (possibly escaped) as its code point, or null for a class (added to members). */
+  const member = (): number | null => {
     const ch = p[i]!;
     if (ch === '\\') {
       const c = p[i + 1];
       if (c === undefined) throw new PatternError('trailing backslash');
       if (c >= '1' && c <= '9') throw new PatternError('octal and backreference escapes are not supported in a class');
-      if ('dDwW'.includes(c)) return (i += 2), [`\\${c}`, null];
-      if (c === 's') return (i += 2), [RE2_SPACE, null];
-      if (c === 'S') throw new PatternError('\\S inside a character class is not supported');
+      if ('dDsSwW'.includes(c)) {
+        i += 2;
+        members.push(...perlClass(c, caseInsensitive));
+        return null;
+      }
       const simple: Record<string, number> = { n: 10, t: 9, r: 13, f: 12, v: 11, a: 7 };
-      if (c in simple) return (i += 2), [hex4(simple[c]!), simple[c]!];
+      if (c in simple) return (i += 2), simple[c]!;
       if (c === '0') {
         const m = /^0[0-7]{0,2}/.exec(p.slice(i + 1))!;
         i += 1 + m[0].length;
-        const cp = parseInt(m[0], 8);
-        return [hex4(cp), cp];
+        return parseInt(m[0], 8);
       }
       if (c === 'x') {
         const { cp, end } = hexEscape(p, i);
-        if (cp > 0xffff) throw new PatternError('a code point above U+FFFF is not supported in a character class');
         i = end;
-        return [hex4(cp), cp];
+        return cp;
       }
       if (!RE2_ESCAPABLE.test(c)) throw new PatternError(`the escape \\${c} is not supported`);
       i += 2;
-      return [hex4(c.charCodeAt(0)), c.charCodeAt(0)];
+      return c.charCodeAt(0);
     }
     if (ch === '[' && p[i + 1] === ':') {
       const m = /^\[:(\^?)([a-z]+):\]/.exec(p.slice(i));
       if (m) {
-        if (m[1]) throw new PatternError(`the negated POSIX class [:^${m[2]}:] is not supported`);
         const cls = POSIX_CLASSES[m[2]!];
         if (!cls) throw new PatternError(`unknown POSIX class [:${m[2]}:]`);
         i += m[0].length;
-        if (caseInsensitive && (m[2] === 'lower' || m[2] === 'upper')) return ['A-Za-z', null];
-        return [cls, null];
+        members.push(...(m[1] ? complement(fold(cls)) : fold(cls)));
+        return null;
       }
     }
-    i += ch.length;
-    const code = ch.charCodeAt(0);
-    return [JS_SYNTAX.has(ch) || ch === '-' ? `\\${ch}` : ch, code];
+    const cp = p.codePointAt(i)!;
+    i += cp > 0xffff ? 2 : 1;
+    return cp;
   };
   for (;;) {
     if (i >= p.length) throw new PatternError('missing ]');
@@ -753,29 +901,20 @@ function characterClass(p: string, start: number, caseInsensitive: boolean): { t
       break;
     }
     first = false;
-    const [text, lo] = member();
-    if (lo !== null && p[i] === '-' && p[i + 1] !== undefined && p[i + 1] !== ']') {
+    const lo = member();
+    if (lo === null) continue;
+    if (p[i] === '-' && p[i + 1] !== undefined && p[i + 1] !== ']') {
       i++;
-      const [hiText, hi] = member();
+      const hi = member();
       if (hi === null) throw new PatternError('a class escape cannot end a range');
-      if (hi < lo) throw new PatternError(`bad character class range ${String.fromCharCode(lo)}-${String.fromCharCode(hi)}`);
-      members.push(`${text}-${hiText}`);
-      letters.push([String.fromCharCode(lo), String.fromCharCode(hi)]);
+      if (hi < lo) throw new PatternError(`bad character class range ${String.fromCodePoint(lo)}-${String.fromCodePoint(hi)}`);
+      members.push(...fold([[lo, hi]]));
     } else {
-      members.push(text);
-      if (lo !== null) letters.push([String.fromCharCode(lo), String.fromCharCode(lo)]);
+      members.push(...fold([[lo, lo]]));
     }
   }
-  if (caseInsensitive) {
-    for (const [lo, hi] of letters) {
-      for (const [a, z] of [['a', 'z'], ['A', 'Z']] as const) {
-        const from = lo > a ? lo : a;
-        const to = hi < z ? hi : z;
-        if (from <= to) members.push(`${swapCase(from)}-${swapCase(to)}`);
-      }
-    }
-  }
-  return { text: `[${negated ? '^' : ''}${members.join('')}]`, end: i };
+  const codePoints = normalized(members);
+  return { codePoints: negated ? complement(codePoints) : codePoints, end: i };
 }
 
 /**
