@@ -295,16 +295,16 @@ const NON_ASCII = /[\u0080-\uffff]/;
 /**
  * Lower case one code point at a time (Unicode's simple mapping), as DuckDB's lower() does, so a
  * live tail's bodyContains matches what the search matches: String.prototype.toLowerCase uses
- * context (a word-final Σ becomes ς, not σ) and İ becomes two code points. DuckDB's older Unicode
- * tables leave ~55 recently added letters as they are; those may still differ.
+ * context (a word-final Σ becomes ς, not σ) and İ becomes two code points; the ~55 letters given
+ * case after DuckDB's Unicode tables stay as they are there (CASED_AFTER_DUCKDB).
  */
 export function simpleLowerCase(text: string): string {
   if (!NON_ASCII.test(text)) return text.toLowerCase();
   let out = '';
   for (const ch of text) {
-    const lower = ch.toLowerCase();
+    const cp = ch.codePointAt(0)!;
     // U+0130 (İ) is the one letter whose lower case is two code points; its simple mapping is i.
-    out += ch === '\u0130' ? 'i' : lower;
+    out += cp === 0x130 ? 'i' : isCasedAfterDuckDb(cp) ? ch : ch.toLowerCase();
   }
   return out;
 }
@@ -465,7 +465,8 @@ function complement(ranges: CodePoints): CodePoints {
 // folding (their mappings are Turkish, status T): ı, whose upper case is I but which I does not fold
 // to, and İ. Letters given case after the Unicode version of DuckDB's RE2 tables do not fold there,
 // so not here either (the test compares every orbit with DuckDB). Cased letters are all below U+20000.
-const CASED_AFTER_RE2: CodePoints = [[0x1c89, 0x1c8a], [0xa7cb, 0xa7cf], [0xa7d2, 0xa7d5], [0xa7da, 0xa7dc], [0x10d50, 0x10d85], [0x16ea0, 0x16ed3]];
+const CASED_AFTER_DUCKDB: CodePoints = [[0x1c89, 0x1c8a], [0xa7cb, 0xa7cf], [0xa7d2, 0xa7d5], [0xa7da, 0xa7dc], [0x10d50, 0x10d85], [0x16ea0, 0x16ed3]];
+const isCasedAfterDuckDb = (cp: number) => CASED_AFTER_DUCKDB.some(([lo, hi]) => cp >= lo && cp <= hi);
 const LAST_CASED = 0x1ffff;
 let caseOrbits: { orbitOf: Map<number, readonly number[]>; cased: readonly number[] } | undefined;
 
@@ -475,7 +476,7 @@ function caseFolding(): NonNullable<typeof caseOrbits> {
   const byFold = new Map<number, number[]>();
   for (let cp = 0; cp <= LAST_CASED; cp++) {
     if ((cp >= 0xd800 && cp <= 0xdfff) || cp === 0x130 || cp === 0x131) continue;
-    if (CASED_AFTER_RE2.some(([lo, hi]) => cp >= lo && cp <= hi)) continue;
+    if (isCasedAfterDuckDb(cp)) continue;
     const ch = String.fromCodePoint(cp);
     const upper = ch.toUpperCase();
     const base = single(upper) ? upper : ch; // ß's upper case is SS: it folds by its lower case only

@@ -10,7 +10,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { silentLogger } from '../../../src/logger.ts';
 import type { SpanRecord } from '../../../src/model/telemetry.ts';
 import { openDuckDbStore } from '../../../src/stores/duckdb/index.ts';
-import { compileRegex, compileSpanFilter, toNumber } from '../../../src/stores/filter-match.ts';
+import { compileRegex, compileSpanFilter, simpleLowerCase, toNumber } from '../../../src/stores/filter-match.ts';
 import type { TelemetryFilter } from '../../../src/stores/types.ts';
 import { attrs, span, spanId } from '../../helpers/telemetry-builders.ts';
 
@@ -124,6 +124,21 @@ describe('a character outside the BMP is one character, as in DuckDB’s RE2', (
     const matches = compileSpanFilter({ attributes: [{ key: 'k', op: 'regex', value: 'a.b' }] });
     assert.equal(matches(span({ attributes: attrs({ k: 'a\ud800b' }) })), true);
     assert.equal(compileRegex('.{2}').test('😀'), false);
+  });
+});
+
+describe('bodyContains lowers text as DuckDB’s lower() does', () => {
+  it('agrees on every letter Node gives a one-code-point lower case (~55 recent ones DuckDB leaves as they are)', async () => {
+    const letters: string[] = [];
+    for (let cp = 0x80; cp <= 0x1ffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const ch = String.fromCodePoint(cp);
+      if (ch.toLowerCase() !== ch && [...ch.toLowerCase()].length === 1) letters.push(ch);
+    }
+    const lowered = String((await con.runAndReadAll('SELECT lower($1)', [letters.join('\n')])).getRows()[0]![0]).split('\n');
+    const differ = letters.filter((ch, i) => simpleLowerCase(ch) !== lowered[i]).map((ch) => `U+${ch.codePointAt(0)!.toString(16)}`);
+    assert.deepEqual(differ, []);
+    assert.ok(letters.length > 1400);
   });
 });
 
