@@ -566,7 +566,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         configReloads.failed++;
         configReloads.lastFailed = true;
         apiKeys = 'refused';
-        log.error({ err: (err as Error).message }, 'the config did not load; nothing from it was applied');
+        log.error({ err: (err as Error).message }, 'the config does not load or would not start (err says why); nothing from it was applied');
       }
     }
     // Read now rather than at its next look: a key removed from it stops verifying, and its tails close.

@@ -75,7 +75,7 @@ test('a SIGHUP refuses a config that would not start (a JWKS, TLS or rules file 
         writeFileSync(config, configText(setup, { keys: ['query', 'metrics'], ...edit }));
         const summary = await hup(gw);
         assert.deepEqual([summary.level, summary.apiKeys], [40, 'refused'], message);
-        const error = logLines(gw).findLast((l) => l.msg === 'the config did not load; nothing from it was applied');
+        const error = logLines(gw).findLast((l) => l.msg === 'the config does not load or would not start (err says why); nothing from it was applied');
         assert.equal(error?.err, message);
         assert.equal(await ingestStatus(setup, KEYS.ingest), 200, 'the removed key still works: nothing was applied');
         const m = await metrics(setup);

@@ -149,7 +149,7 @@ test('SIGHUP applies the API keys of the config file: an added key is accepted a
       writeFileSync(config, 'auth: [not, a, mapping\n');
       gw.child.kill('SIGHUP');
       await waitFor(async () => reloads(), (n) => n === 2, 'the second reload logged');
-      assert.match(gw.output(), /"msg":"the config did not load; nothing from it was applied"/);
+      assert.match(gw.output(), /"msg":"the config does not load or would not start \(err says why\); nothing from it was applied"/);
       // The summary said "reloaded the API keys" at info level though they were refused.
       const summary = JSON.parse(gw.output().split('\n').filter((l) => l.includes('"apiKeys":')).at(-1)!) as { level: number; apiKeys: string; msg: string };
       assert.deepEqual([summary.level, summary.apiKeys], [40, 'refused']);
