@@ -169,9 +169,9 @@ test('SIGHUP applies the API keys of the config file: an added key is accepted a
       ] as const) {
         writeConfig(keys);
         writeFileSync(config, `${readFileSync(config, 'utf8')}${extra}`);
-        const before = gw.output().split('\n').filter((l) => l.includes('the config did not load')).length;
+        const before = gw.output().split('\n').filter((l) => l.includes('the config does not load or would not start')).length;
         gw.child.kill('SIGHUP');
-        await waitFor(async () => gw.output().split('\n').filter((l) => l.includes('the config did not load')).length, (n) => n === before + 1, 'the refused reload logged');
+        await waitFor(async () => gw.output().split('\n').filter((l) => l.includes('the config does not load or would not start')).length, (n) => n === before + 1, 'the refused reload logged');
         assert.match(gw.output(), reason);
       }
       const after = await (await fetch(`http://127.0.0.1:${graphql}/metrics`)).text();
