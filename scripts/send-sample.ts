@@ -1,7 +1,8 @@
 // npm run sample — sends sample telemetry to a running gateway over OTLP/HTTP: 200 traces of 10
 // spans across five services (some failing), a log line for every failing span, and request
 // counters and latency histograms per service. The README's example queries run against this data.
-// Usage: npm run sample [-- http://127.0.0.1:4318]
+// Usage: npm run sample [-- http://127.0.0.1:4318]; without the URL, OTEL_EXPORTER_OTLP_ENDPOINT, and the
+// headers in OTEL_EXPORTER_OTLP_HEADERS (an API key when auth is on), as the OTel SDKs read them.
 import { fileURLToPath } from 'node:url';
 import { syntheticTraces } from '../bench/synthetic.ts';
 import { encodeTraceRequests } from '../bench/otlp-requests.ts';
@@ -115,8 +116,26 @@ async function post(url: string, body: Buffer | string, contentType: string, hea
   if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
 }
 
+/** OTEL_EXPORTER_OTLP_HEADERS as the OTel SDKs read it: `key=value` pairs, comma-separated, values URL-encoded. */
+function otlpHeaders(text: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const pair of (text ?? '').split(',')) {
+    const at = pair.indexOf('=');
+    if (at > 0) headers[pair.slice(0, at).trim()] = decodeURIComponent(pair.slice(at + 1).trim());
+  }
+  return headers;
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const target = process.argv[2] ?? 'http://127.0.0.1:4318';
-  const sent = await sendSample(target);
-  console.log(`sent ${sent.traces} traces (${sent.spans} spans), ${sent.logs} logs and ${sent.metricsPerService} metrics per service to ${target}`);
+  // Where and how the OTel SDKs would send: an argument, else OTEL_EXPORTER_OTLP_ENDPOINT (and its
+  // headers: an API key with auth on), else the default OTLP/HTTP port.
+  const target = (process.argv[2] ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://127.0.0.1:4318').replace(/\/+$/, '');
+  try {
+    const sent = await sendSample(target, otlpHeaders(process.env.OTEL_EXPORTER_OTLP_HEADERS));
+    console.log(`sent ${sent.traces} traces (${sent.spans} spans), ${sent.logs} logs and ${sent.metricsPerService} metrics per service to ${target}`);
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code;
+    console.error(`npm run sample: ${cause ? `cannot reach ${target} (${cause}): is the gateway running? Pass its OTLP/HTTP URL (npm run sample -- http://host:4318) or set OTEL_EXPORTER_OTLP_ENDPOINT` : (err as Error).message}`);
+    process.exitCode = 1;
+  }
 }

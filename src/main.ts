@@ -24,6 +24,14 @@ ${ENV_VARS.map((v) => `  ${v.name.padEnd(26)} ${v.help}`).join('\n')}
   NO_COLOR                   teleql tail: no colours (also when stdout is not a terminal)
 `;
 
+const HASH_KEY_USAGE = `usage: echo -n "$KEY" | teleql hash-key [--scrypt]
+       teleql hash-key --generate [--scrypt]
+
+Prints the hash to put in auth.apiKeys[].hash for a key read from stdin (sha256: for generated,
+high-entropy keys; --scrypt: for a key a person chose), or, with --generate, a new random key and
+its hash (the key is shown once).
+`;
+
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -103,6 +111,10 @@ async function tail(args: string[]): Promise<void> {
  * history and `ps`; --generate makes a random one (printed once, first).
  */
 async function hashKey(args: string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(HASH_KEY_USAGE);
+    return;
+  }
   const { values } = parseArgs({ args, options: { generate: { type: 'boolean' }, scrypt: { type: 'boolean' } }, strict: true });
   const { hashApiKey } = await import('./auth/api-keys.ts');
   const kind = values.scrypt ? 'scrypt' : 'sha256';

@@ -159,7 +159,7 @@ function rotatingKeySet(file: string, first: JSONWebKeySet, jose: Jose, logger: 
     metrics: (): MetricSample[] =>
       (['ok', 'failed'] as const).map((result) => ({
         name: 'teleql_auth_jwks_reloads_total',
-        help: 'JWKS file (auth.jwt.jwksFile) readings after it changed or on SIGHUP: its keys in force (ok), or not a key set and the previous keys kept (failed)',
+        help: 'JWKS file (auth.jwt.jwksFile) readings after it changed (looked at once a second and on SIGHUP), or again after a refused one on SIGHUP: its keys in force (ok), or not a key set and the previous keys kept (failed)',
         type: 'counter' as const,
         value: readings[result],
         labels: { result },

@@ -32,6 +32,11 @@ test('hash-key writes the auth.apiKeys hash of a key from stdin, or of a new ran
   const empty = run(['hash-key']);
   assert.equal(empty.status, 2);
   assert.match(empty.stderr, /no key on stdin/);
+
+  // It was "Unknown option '--help'" and exit 2, where serve --help and tail --help print their usage.
+  const help = run(['hash-key', '--help']);
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^usage: echo -n "\$KEY" \| teleql hash-key/);
 });
 
 test('--version prints the package version; serve --help prints the usage', () => {

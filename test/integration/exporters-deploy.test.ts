@@ -57,10 +57,11 @@ function gjsonGet(doc: unknown, selector: string): unknown {
 }
 
 describe('deploy/teleql.yaml', () => {
-  test('loads with the real loader: every signal written to DuckDB and its backend, read from the backend', () => {
+  test('loads with the real loader: every signal written to DuckDB and its backend, read from the backend; traces and logs indexed for search', () => {
     const cfg = loadConfig({ file: TELEQL_YAML, env: {} });
-    assert.deepEqual(cfg.pipelines.traces?.exporters, ['duckdb', 'jaeger']);
-    assert.deepEqual(cfg.pipelines.logs?.exporters, ['duckdb', 'elasticsearch']);
+    // embedding: without it the stack's semantic search indexed nothing (docs QA, session 31).
+    assert.deepEqual(cfg.pipelines.traces?.exporters, ['duckdb', 'embedding', 'jaeger']);
+    assert.deepEqual(cfg.pipelines.logs?.exporters, ['duckdb', 'embedding', 'elasticsearch']);
     assert.deepEqual(cfg.pipelines.metrics?.exporters, ['duckdb', 'prometheus']);
     assert.equal(cfg.storage.read.traces, 'jaeger');
     assert.equal(cfg.storage.read.logs, 'elasticsearch');

@@ -240,3 +240,20 @@ describe('semantic search without its model', () => {
     assert.equal(logged.model, 'no-such-model');
   });
 });
+
+describe('semantic search with a pipeline that does not feed it', () => {
+  it('says at start which pipelines have no embedding exporter (TELEQL_TRACES_EXPORTERS=duckdb,jaeger dropped it silently)', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const app = buildApp(testConfig({ search: TEST_MODEL, pipelines: { traces: { exporters: ['duckdb'] } } }), { logger });
+    await app.start();
+    try {
+      const warned = lines.find((l) => l.component === 'app' && l.level === 40 && String(l.msg).includes('no embedding exporter'));
+      assert.ok(warned, 'a warning at start');
+      assert.deepEqual(warned.pipelines, ['traces']);
+      assert.match(String(warned.msg), /^search\.enabled, but the traces pipeline has no embedding exporter/);
+    } finally {
+      await app.stop();
+    }
+  });
+});
