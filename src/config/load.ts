@@ -87,7 +87,7 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_HTTP_REQUEST_TIMEOUT_MS', path: 'limits.connections.httpRequestTimeoutMs', kind: 'int', help: 'a whole HTTP request must arrive within this, else 408 (120000)' },
   { name: 'TELEQL_WS_IDLE_TIMEOUT_MS', path: 'limits.connections.wsIdleTimeoutMs', kind: 'int', help: 'graphql-ws connections with no operation and no message are closed after this (300000)' },
   { name: 'TELEQL_WS_PING_INTERVAL_MS', path: 'limits.connections.wsPingIntervalMs', kind: 'int', help: 'graphql-ws ping interval; a connection that missed the previous pong is cut (30000)' },
-  { name: 'TELEQL_SSE_STALLED_MS', path: 'limits.connections.sseStalledMs', kind: 'int', help: 'GraphQL-over-SSE streams whose client took nothing written for this long are cut (60000; 0 = never)' },
+  { name: 'TELEQL_SSE_STALLED_MS', path: 'limits.connections.sseStalledMs', kind: 'int', help: 'GraphQL-over-SSE streams whose client took nothing written for this long are cut (600000; 0 = never)' },
   { name: 'TELEQL_GRPC_MAX_IDLE_MS', path: 'limits.connections.grpcMaxIdleMs', kind: 'int', help: 'OTLP/gRPC connections with no call get GOAWAY after this (300000)' },
   { name: 'TELEQL_GRPC_KEEPALIVE_TIME_MS', path: 'limits.connections.grpcKeepaliveTimeMs', kind: 'int', help: 'OTLP/gRPC server keepalive ping interval (120000)' },
   { name: 'TELEQL_GRPC_KEEPALIVE_TIMEOUT_MS', path: 'limits.connections.grpcKeepaliveTimeoutMs', kind: 'int', help: 'OTLP/gRPC connections that do not answer a ping within this are closed (20000)' },

@@ -130,6 +130,9 @@ export interface ConnectionLimits {
   /**
    * GraphQL over SSE: a stream whose client has taken nothing of what was written for this long (its
    * write buffer full the whole time) is cut, giving back its tail's slot; SSE has no ping to answer.
+   * Long by default: the kernel's buffers (megabytes) hide a slow reader's progress for as long as
+   * they take to drain at its pace (a reader at 8 KB/s of a busy tail was cut at 60 s; soak QA,
+   * session 31); EventSource and graphql-sse clients reconnect after a cut.
    */
   sseStalledMs: number;
   /** OTLP/gRPC: a connection with no call for this long gets GOAWAY (grpc.max_connection_idle_ms). */
@@ -156,7 +159,7 @@ export function defaultConnectionLimits(): ConnectionLimits {
     httpRequestTimeoutMs: 120_000,
     wsIdleTimeoutMs: 300_000,
     wsPingIntervalMs: 30_000,
-    sseStalledMs: 60_000,
+    sseStalledMs: 600_000,
     grpcMaxIdleMs: 300_000,
     grpcKeepaliveTimeMs: 120_000,
     grpcKeepaliveTimeoutMs: 20_000,
