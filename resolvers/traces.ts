@@ -5,11 +5,10 @@ import { fromStoreError } from '../src/errors.ts';
 import { searchCursor, searchNowOf } from '../src/stores/page-cursor.ts';
 import type { Page, PageRequest, QueryNotes, SpanPart, TelemetryFilter, TraceSummary } from '../src/stores/types.ts';
 import { spanEnd, traceRoot } from '../src/stores/span-order.ts';
-import { limitArg, spanIdArg, traceIdArg } from './args.ts';
+import { limitArg, nowNs, spanIdArg, traceIdArg } from './args.ts';
 import { callStoreNoting } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
 import { toSearchFilter, toStoreFilter, type FilterSignal, type TelemetryFilterInput } from './filter.ts';
-import { requestNow } from '../src/server/request-clock.ts';
 import type { ConnectionModel, TraceModel } from './models.ts';
 
 // Span.duration's rule, kept with the other trace rules every store reads by.
@@ -76,7 +75,7 @@ export async function searchPage<T>(
   const first = limitArg('first', args.first, 50);
   let now: bigint;
   try {
-    now = searchNowOf(args.after, backend) ?? requestNow();
+    now = searchNowOf(args.after, backend) ?? nowNs();
   } catch (err) {
     throw fromStoreError(err);
   }
