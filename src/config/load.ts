@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { defaultConfig } from './defaults.ts';
-import { ConfigError, deepFreeze, mergeConfig } from './merge.ts';
+import { ConfigError, ConfigProblems, deepFreeze, mergeConfig } from './merge.ts';
 import type { GatewayConfig } from './types.ts';
 import { validateSearchConfig } from '../search/config.ts';
 import { validateSecurityConfig } from './security.ts';
@@ -111,7 +111,7 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
 const SIZE_UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40 };
 const MIN_MEMORY_LIMIT_BYTES = 32e6;
 
-function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+function envOverrides(env: NodeJS.ProcessEnv, problems: ConfigProblems): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const v of ENV_VARS) {
     const raw = env[v.name];
@@ -123,7 +123,10 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
       // Digits only: Number() reads ' ' as 0 and '0x10' as 16.
       const n = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
       const max = v.kind === 'port' ? 65535 : Number.MAX_SAFE_INTEGER;
-      if (!Number.isInteger(n) || n < 0 || n > max) throw new ConfigError(`${v.name}: expected an integer from 0 to ${max} (actual: '${raw}')`);
+      if (!Number.isInteger(n) || n < 0 || n > max) {
+        problems.add(`${v.name}: expected an integer from 0 to ${max} (actual: '${raw}')`);
+        continue;
+      }
       value = n;
     }
     if (v.path === '*host') {
@@ -148,23 +151,25 @@ function readFile(file: string): unknown {
 }
 
 /** Merge component sections (open maps) key by key so env/flags can set one field of `otlp`. */
-function mergeLayers(base: GatewayConfig, layer: unknown, source: string): GatewayConfig {
+function mergeLayers(base: GatewayConfig, layer: unknown, source: string, problems: ConfigProblems): GatewayConfig {
   if (layer === undefined || layer === null) return base;
-  if (typeof layer !== 'object' || Array.isArray(layer)) throw new ConfigError(`${source}: expected a mapping`);
-  const { receivers, processors, exporters, ...rest } = layer as Record<string, unknown>;
-  let merged: GatewayConfig;
-  try {
-    merged = mergeConfig(base, rest, '');
-  } catch (err) {
-    // "config file /etc/teleql.yaml: graphql: unknown key …", not "…/teleql.yaml.graphql: …".
-    if (err instanceof ConfigError) throw new ConfigError(`${source}: ${err.message}`);
-    throw err;
+  if (typeof layer !== 'object' || Array.isArray(layer)) {
+    problems.add(`${source}: expected a mapping`);
+    return base;
   }
+  const { receivers, processors, exporters, ...rest } = layer as Record<string, unknown>;
+  // "config file /etc/teleql.yaml: graphql: unknown key …", not "…/teleql.yaml.graphql: …".
+  const layerProblems = new ConfigProblems();
+  const merged = mergeConfig(base, rest, '', layerProblems);
+  for (const error of layerProblems.errors) problems.add(`${source}: ${error.message}`);
   const sections = { receivers, processors, exporters };
   for (const section of ['receivers', 'processors', 'exporters'] as const) {
     const over = sections[section];
     if (over === undefined || over === null) continue;
-    if (typeof over !== 'object' || Array.isArray(over)) throw new ConfigError(`${source}: ${section}: expected a mapping of component ids`);
+    if (typeof over !== 'object' || Array.isArray(over)) {
+      problems.add(`${source}: ${section}: expected a mapping of component ids`);
+      continue;
+    }
     merged[section] = { ...base[section] };
     for (const [id, value] of Object.entries(over)) merged[section][id] = deepMerge(base[section][id], value);
   }
@@ -184,112 +189,115 @@ function sectionVariableHint(section: string): string {
   return variable ? ` or set ${variable.name}` : '';
 }
 
-function validate(cfg: GatewayConfig): void {
-  validateSecurityConfig(cfg);
-  checkPipelineSections(cfg, sectionVariableHint);
-  if (!LOG_LEVELS.includes(cfg.log.level)) throw new ConfigError(`log.level: expected one of ${LOG_LEVELS.join('|')} (actual: '${cfg.log.level}')`);
+function validate(cfg: GatewayConfig, problems: ConfigProblems): void {
+  validateSecurityConfig(cfg, problems);
+  problems.check(() => checkPipelineSections(cfg, sectionVariableHint));
+  if (!LOG_LEVELS.includes(cfg.log.level)) problems.add(`log.level: expected one of ${LOG_LEVELS.join('|')} (actual: '${cfg.log.level}')`);
   if (!Number.isInteger(cfg.graphql.port) || cfg.graphql.port < 0 || cfg.graphql.port > 65535) {
-    throw new ConfigError(`graphql.port: expected an integer from 0 to 65535 (actual: ${cfg.graphql.port})`);
+    problems.add(`graphql.port: expected an integer from 0 to 65535 (actual: ${cfg.graphql.port})`);
   }
   const origins = cfg.graphql.cors.allowedOrigins;
   if (!Array.isArray(origins) || !origins.every((o) => typeof o === 'string' && (o === '*' || /^https?:\/\/[^/]+$/.test(o)))) {
-    throw new ConfigError(`graphql.cors.allowedOrigins: expected origins like "https://grafana.example.com" (no path) or "*" (actual: ${JSON.stringify(origins)})`);
+    problems.add(`graphql.cors.allowedOrigins: expected origins like "https://grafana.example.com" (no path) or "*" (actual: ${JSON.stringify(origins)})`);
   }
-  if (!cfg.graphql.path.startsWith('/')) throw new ConfigError(`graphql.path: must start with "/" (actual: '${cfg.graphql.path}')`);
+  if (!cfg.graphql.path.startsWith('/')) problems.add(`graphql.path: must start with "/" (actual: '${cfg.graphql.path}')`);
   for (const key of ['maxSubscriptions', 'maxPerConnection', 'bufferSize', 'maxReplay', 'maxPerTenant'] as const) {
     const v = cfg.tail[key];
-    if (!Number.isInteger(v) || v < 1) throw new ConfigError(`tail.${key}: expected an integer greater than 0 (actual: ${v})`);
+    if (!Number.isInteger(v) || v < 1) problems.add(`tail.${key}: expected an integer greater than 0 (actual: ${v})`);
   }
   for (const key of ['flushIntervalMs', 'busyFlushIntervalMs'] as const) {
     const v = cfg.tail[key];
-    if (!Number.isInteger(v) || v < 0 || v > 1000) throw new ConfigError(`tail.${key}: expected an integer from 0 (write at once) to 1000 (actual: ${v})`);
+    if (!Number.isInteger(v) || v < 0 || v > 1000) problems.add(`tail.${key}: expected an integer from 0 (write at once) to 1000 (actual: ${v})`);
   }
   for (const key of ['rootWaitMs', 'quietMs', 'maxTraces', 'maxSpansPerTrace'] as const) {
     const v = cfg.tail.traces[key];
     const min = key === 'rootWaitMs' ? 0 : 1;
-    if (!Number.isInteger(v) || v < min) throw new ConfigError(`tail.traces.${key}: expected an integer of at least ${min} (actual: ${v})`);
+    if (!Number.isInteger(v) || v < min) problems.add(`tail.traces.${key}: expected an integer of at least ${min} (actual: ${v})`);
   }
   if (cfg.tail.redis.url !== '' && !/^rediss?:\/\//.test(cfg.tail.redis.url)) {
-    throw new ConfigError(`tail.redis.url: expected a redis:// or rediss:// URL, or '' for in-process tails (actual: '${redisUrlForDisplay(cfg.tail.redis.url)}')`);
+    problems.add(`tail.redis.url: expected a redis:// or rediss:// URL, or '' for in-process tails (actual: '${redisUrlForDisplay(cfg.tail.redis.url)}')`);
   }
-  if (cfg.storage.duckdb.path === '') throw new ConfigError('storage.duckdb.path: must not be empty');
+  if (cfg.storage.duckdb.path === '') problems.add('storage.duckdb.path: must not be empty');
   // DuckDB itself answers a bad value with a bare "Failed to set config", after the listeners are bound.
   const { threads } = cfg.storage.duckdb;
   if (!Number.isInteger(threads) || threads < 0 || threads > MAX_DUCKDB_THREADS) {
-    throw new ConfigError(`storage.duckdb.threads: expected an integer from 0 (DuckDB's default, one per core) to ${MAX_DUCKDB_THREADS} (actual: ${threads})`);
+    problems.add(`storage.duckdb.threads: expected an integer from 0 (DuckDB's default, one per core) to ${MAX_DUCKDB_THREADS} (actual: ${threads})`);
   }
   const { readLanes } = cfg.storage.duckdb;
   if (!Number.isInteger(readLanes) || readLanes < 1 || readLanes > 64) {
-    throw new ConfigError(`storage.duckdb.readLanes: expected an integer from 1 to 64 (actual: ${readLanes})`);
+    problems.add(`storage.duckdb.readLanes: expected an integer from 1 to 64 (actual: ${readLanes})`);
   }
   // A power of two, so the writer's 2,048-row appender flushes fall on step boundaries.
   const { writeStepRows } = cfg.storage.duckdb;
   if (!Number.isInteger(writeStepRows) || writeStepRows < 64 || writeStepRows > 2048 || (writeStepRows & (writeStepRows - 1)) !== 0) {
-    throw new ConfigError(`storage.duckdb.writeStepRows: expected a power of two from 64 to 2048 (actual: ${writeStepRows})`);
+    problems.add(`storage.duckdb.writeStepRows: expected a power of two from 64 to 2048 (actual: ${writeStepRows})`);
   }
   // DuckDB's own size syntax; checked here so a typo fails at start-up with the key's name.
   const { memoryLimit } = cfg.storage.duckdb;
   const size = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i.exec(memoryLimit);
   if (memoryLimit !== '' && !size) {
-    throw new ConfigError(`storage.duckdb.memoryLimit: expected a size such as 64MB or 1GiB, or '' for DuckDB's default (actual: '${memoryLimit}')`);
+    problems.add(`storage.duckdb.memoryLimit: expected a size such as 64MB or 1GiB, or '' for DuckDB's default (actual: '${memoryLimit}')`);
   }
   // Below this a commit on a non-empty file cannot find a block (4–8 MB), or reads starve the writes
   // (16 MB): acknowledged batches were dropped while /readyz said ready (storage QA).
   if (size && Number(size[1]) * SIZE_UNITS[size[2]!.toUpperCase()]! < MIN_MEMORY_LIMIT_BYTES) {
-    throw new ConfigError(`storage.duckdb.memoryLimit: expected at least 32MB, below which writes fail beside reads (actual: '${memoryLimit}')`);
+    problems.add(`storage.duckdb.memoryLimit: expected at least 32MB, below which writes fail beside reads (actual: '${memoryLimit}')`);
   }
   const { writeStepMs } = cfg.storage.duckdb;
   if (!Number.isInteger(writeStepMs) || writeStepMs < 1 || writeStepMs > 100) {
-    throw new ConfigError(`storage.duckdb.writeStepMs: expected an integer number of ms from 1 to 100 (actual: ${writeStepMs})`);
+    problems.add(`storage.duckdb.writeStepMs: expected an integer number of ms from 1 to 100 (actual: ${writeStepMs})`);
   }
   const { reopenEveryRows } = cfg.storage.duckdb;
   if (!Number.isSafeInteger(reopenEveryRows) || (reopenEveryRows !== 0 && reopenEveryRows < 100_000)) {
-    throw new ConfigError(`storage.duckdb.reopenEveryRows: expected 0 (never) or an integer of at least 100000 (actual: ${reopenEveryRows})`);
+    problems.add(`storage.duckdb.reopenEveryRows: expected 0 (never) or an integer of at least 100000 (actual: ${reopenEveryRows})`);
   }
   const { read, jaeger, elasticsearch } = cfg.storage;
   const allowed = { traces: ['duckdb', 'jaeger'], logs: ['duckdb', 'elasticsearch'], metrics: ['duckdb', 'prometheus'] } as const;
   for (const signal of ['traces', 'logs', 'metrics'] as const) {
     if (!(allowed[signal] as readonly string[]).includes(read[signal])) {
-      throw new ConfigError(`storage.read.${signal}: expected one of ${allowed[signal].join('|')} (actual: '${read[signal]}')`);
+      problems.add(`storage.read.${signal}: expected one of ${allowed[signal].join('|')} (actual: '${read[signal]}')`);
     }
   }
   const { lookbackMs, maxRequests } = jaeger.spanLookup;
   if (!Number.isSafeInteger(lookbackMs) || lookbackMs < SPAN_LOOKBACK_MS.min || lookbackMs > SPAN_LOOKBACK_MS.max) {
-    throw new ConfigError(`storage.jaeger.spanLookup.lookbackMs: expected an integer number of ms from ${SPAN_LOOKBACK_MS.min} to ${SPAN_LOOKBACK_MS.max} (actual: ${lookbackMs})`);
+    problems.add(`storage.jaeger.spanLookup.lookbackMs: expected an integer number of ms from ${SPAN_LOOKBACK_MS.min} to ${SPAN_LOOKBACK_MS.max} (actual: ${lookbackMs})`);
   }
   if (!Number.isInteger(maxRequests) || maxRequests < 1 || maxRequests > SPAN_LOOKUP_MAX_REQUESTS) {
-    throw new ConfigError(`storage.jaeger.spanLookup.maxRequests: expected an integer from 1 to ${SPAN_LOOKUP_MAX_REQUESTS} (actual: ${maxRequests})`);
+    problems.add(`storage.jaeger.spanLookup.maxRequests: expected an integer from 1 to ${SPAN_LOOKUP_MAX_REQUESTS} (actual: ${maxRequests})`);
   }
   if (read.traces === 'jaeger' && !/^https?:\/\//.test(jaeger.url)) {
-    throw new ConfigError(`storage.jaeger.url: traces are read from Jaeger, so an http(s) URL is needed (actual: '${jaeger.url}')`);
+    problems.add(`storage.jaeger.url: traces are read from Jaeger, so an http(s) URL is needed (actual: '${jaeger.url}')`);
   }
   if (read.metrics === 'prometheus' && !/^https?:\/\//.test(cfg.storage.prometheus.url)) {
-    throw new ConfigError(`storage.prometheus.url: metrics are read from Prometheus, so an http(s) URL is needed (actual: '${cfg.storage.prometheus.url}')`);
+    problems.add(`storage.prometheus.url: metrics are read from Prometheus, so an http(s) URL is needed (actual: '${cfg.storage.prometheus.url}')`);
   }
   if (read.logs === 'elasticsearch' && !/^https?:\/\//.test(elasticsearch.node)) {
-    throw new ConfigError(`storage.elasticsearch.node: logs are read from Elasticsearch, so an http(s) URL is needed (actual: '${elasticsearch.node}')`);
+    problems.add(`storage.elasticsearch.node: logs are read from Elasticsearch, so an http(s) URL is needed (actual: '${elasticsearch.node}')`);
   }
   const { red } = cfg.correlation;
-  if (!['spans', 'prometheus'].includes(red.source)) throw new ConfigError(`correlation.red.source: expected one of spans|prometheus (actual: '${red.source}')`);
-  if (!['ms', 's'].includes(red.durationUnit)) throw new ConfigError(`correlation.red.durationUnit: expected one of ms|s (actual: '${red.durationUnit}')`);
+  if (!['spans', 'prometheus'].includes(red.source)) problems.add(`correlation.red.source: expected one of spans|prometheus (actual: '${red.source}')`);
+  if (!['ms', 's'].includes(red.durationUnit)) problems.add(`correlation.red.durationUnit: expected one of ms|s (actual: '${red.durationUnit}')`);
   if (red.source === 'prometheus' && !/^https?:\/\//.test(red.prometheusUrl)) {
-    throw new ConfigError(`correlation.red.prometheusUrl: RED comes from Prometheus, so an http(s) URL is needed (actual: '${red.prometheusUrl}')`);
+    problems.add(`correlation.red.prometheusUrl: RED comes from Prometheus, so an http(s) URL is needed (actual: '${red.prometheusUrl}')`);
   }
   const { drainMs } = cfg.shutdown;
   if (!Number.isInteger(drainMs) || drainMs < 0 || drainMs > MAX_DRAIN_MS) {
-    throw new ConfigError(`shutdown.drainMs: expected an integer number of ms from 0 to ${MAX_DRAIN_MS} (actual: ${drainMs})`);
+    problems.add(`shutdown.drainMs: expected an integer number of ms from 0 to ${MAX_DRAIN_MS} (actual: ${drainMs})`);
   }
-  validateSearchConfig(cfg.search);
-  retentionPlan(cfg.storage.retention);
+  validateSearchConfig(cfg.search, problems);
+  problems.check(() => retentionPlan(cfg.storage.retention));
 }
 
 export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
   const env = sources.env ?? process.env;
   const file = sources.file ?? env.TELEQL_CONFIG;
+  const problems = new ConfigProblems();
   let cfg = defaultConfig();
-  if (file) cfg = mergeLayers(cfg, readFile(file), `config file ${file}`);
-  cfg = mergeLayers(cfg, envOverrides(env), 'environment');
-  cfg = mergeLayers(cfg, sources.overrides, 'overrides');
-  validate(cfg);
+  // A file that cannot be read or parsed is the one mistake worth naming: nothing else is known.
+  if (file) cfg = mergeLayers(cfg, readFile(file), `config file ${file}`, problems);
+  cfg = mergeLayers(cfg, envOverrides(env, problems), 'environment', problems);
+  cfg = mergeLayers(cfg, sources.overrides, 'overrides', problems);
+  validate(cfg, problems);
+  problems.throwIfAny();
   return deepFreeze(cfg);
 }

@@ -28,33 +28,68 @@ export class SettingError extends ConfigError {
 }
 
 /**
+ * The mistakes found in one config, so a start names them all rather than one per attempt (the
+ * Collector joins its validation errors the same way). Checks throw at their first mistake; each
+ * is run on its own through `check`.
+ */
+export class ConfigProblems {
+  readonly errors: ConfigError[] = [];
+
+  add(message: string): void {
+    this.errors.push(new ConfigError(message));
+  }
+
+  /** Runs `run`; a ConfigError it throws is kept (any other error is a bug and goes on). */
+  check(run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.errors.push(err);
+    }
+  }
+
+  /** One mistake as itself; several as one error that lists them, one per line. */
+  throwIfAny(): void {
+    if (this.errors.length === 1) throw this.errors[0]!;
+    if (this.errors.length > 1) throw new ConfigError(`${this.errors.length} mistakes:\n${this.errors.map((e) => `  - ${e.message}`).join('\n')}`);
+  }
+}
+
+/**
  * `defaults` fixes the shape: a key absent from a non-empty defaults object is a typo; an empty
  * defaults object is an open map (ids → sections). A null or undefined default accepts any value.
+ * Without `problems` the first mistake throws; with it, each is kept there and the default stays.
  */
-export function mergeConfig<T>(defaults: T, user: unknown, path: string): T {
+export function mergeConfig<T>(defaults: T, user: unknown, path: string, problems?: ConfigProblems): T {
   // `path` is a key path (`graphql.cors`), '' at the top; messages start with it.
   const at = path ? `${path}: ` : '';
+  const refuse = (message: string): T => {
+    const error = new ConfigError(`${at}${message}`);
+    if (!problems) throw error;
+    problems.errors.push(error);
+    return structuredClone(defaults);
+  };
   if (user === undefined || user === null) return structuredClone(defaults);
   if (defaults === undefined || defaults === null) return user as T;
   if (isPlainObject(defaults)) {
-    if (!isPlainObject(user)) throw new ConfigError(`${at}expected a mapping (actual: ${JSON.stringify(user)})`);
+    if (!isPlainObject(user)) return refuse(`expected a mapping (actual: ${JSON.stringify(user)})`);
     const out: Record<string, unknown> = structuredClone(defaults);
     const open = Object.keys(defaults).length === 0;
     for (const [key, value] of Object.entries(user)) {
       if (!open && !Object.hasOwn(defaults, key)) {
-        throw new ConfigError(`${at}unknown key "${key}" (known keys: ${Object.keys(defaults).join(', ')})`);
+        refuse(`unknown key "${key}" (known keys: ${Object.keys(defaults).join(', ')})`);
+        continue;
       }
-      out[key] = open ? value : mergeConfig(defaults[key], value, path ? `${path}.${key}` : key);
+      out[key] = open ? value : mergeConfig(defaults[key], value, path ? `${path}.${key}` : key, problems);
     }
     return out as T;
   }
   if (Array.isArray(defaults)) {
-    if (!Array.isArray(user)) throw new ConfigError(`${at}expected a list (actual: ${JSON.stringify(user)})`);
+    if (!Array.isArray(user)) return refuse(`expected a list (actual: ${JSON.stringify(user)})`);
     return user as T;
   }
-  if (typeof user !== typeof defaults) {
-    throw new ConfigError(`${at}expected ${typeof defaults} (actual: ${JSON.stringify(user)})`);
-  }
+  if (typeof user !== typeof defaults) return refuse(`expected ${typeof defaults} (actual: ${JSON.stringify(user)})`);
   return user as T;
 }
 

@@ -1,6 +1,6 @@
 // The `auth`, `limits` and `tls` config sections: types, defaults and checks, kept here so the
 // shared config files only gain one field each.
-import { ConfigError } from './merge.ts';
+import type { ConfigProblems } from './merge.ts';
 import { SCOPES } from '../auth/types.ts';
 import { isValidTenant } from '../tenant.ts';
 
@@ -229,62 +229,63 @@ export const SCRYPT_HASH_BYTES = 32;
 const SCRYPT_MIN_SALT_BYTES = 16;
 const HASH = /^(sha256:[0-9a-f]{64}|scrypt:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+)$/;
 
-export function validateSecurityConfig(cfg: { auth: AuthConfig; limits: LimitsConfig; tls: TlsConfig }): void {
+export function validateSecurityConfig(cfg: { auth: AuthConfig; limits: LimitsConfig; tls: TlsConfig }, problems: ConfigProblems): void {
   const { auth, limits, tls } = cfg;
-  if (!MODES.includes(auth.mode)) throw new ConfigError(`auth.mode: expected one of ${MODES.join('|')} (actual: '${auth.mode}')`);
+  if (!MODES.includes(auth.mode)) problems.add(`auth.mode: expected one of ${MODES.join('|')} (actual: '${auth.mode}')`);
   auth.apiKeys.forEach((k, i) => {
     const at = `auth.apiKeys[${i}]`;
-    if (typeof k !== 'object' || k === null) throw new ConfigError(`${at}: expected a mapping with name, hash, tenant, scopes`);
+    if (typeof k !== 'object' || k === null) return problems.add(`${at}: expected a mapping with name, hash, tenant, scopes`);
     for (const key of Object.keys(k)) {
-      if (!['name', 'hash', 'tenant', 'scopes'].includes(key)) throw new ConfigError(`${at}: unknown key "${key}" (known keys: name, hash, tenant, scopes)`);
+      if (!['name', 'hash', 'tenant', 'scopes'].includes(key)) return problems.add(`${at}: unknown key "${key}" (known keys: name, hash, tenant, scopes)`);
     }
     if (typeof k.hash !== 'string' || !HASH.test(k.hash)) {
-      throw new ConfigError(`${at}.hash: expected sha256:<64 hex> or scrypt:<salt base64>:<hash base64> (actual: ${JSON.stringify(k.hash)})`);
+      return problems.add(`${at}.hash: expected sha256:<64 hex> or scrypt:<salt base64>:<hash base64> (actual: ${JSON.stringify(k.hash)})`);
     }
     if (k.hash.startsWith('scrypt:')) {
       // A short hash would be compared as short: a 0-byte one matched every key.
       const [, salt, hash] = k.hash.split(':') as [string, string, string];
       const [saltBytes, hashBytes] = [Buffer.from(salt, 'base64').length, Buffer.from(hash, 'base64').length];
       if (saltBytes < SCRYPT_MIN_SALT_BYTES || hashBytes !== SCRYPT_HASH_BYTES) {
-        throw new ConfigError(
+        return problems.add(
           `${at}.hash: a scrypt hash needs a salt of at least ${SCRYPT_MIN_SALT_BYTES} bytes and a hash of ${SCRYPT_HASH_BYTES} bytes, as hashApiKey writes (actual: ${saltBytes} and ${hashBytes})`,
         );
       }
     }
-    if (typeof k.tenant !== 'string' || !isValidTenant(k.tenant)) throw new ConfigError(`${at}.tenant: not a valid tenant ID (actual: ${JSON.stringify(k.tenant)})`);
+    if (typeof k.tenant !== 'string' || !isValidTenant(k.tenant)) return problems.add(`${at}.tenant: not a valid tenant ID (actual: ${JSON.stringify(k.tenant)})`);
     if (!Array.isArray(k.scopes) || k.scopes.length === 0 || k.scopes.some((s) => !(SCOPES as readonly string[]).includes(s))) {
-      throw new ConfigError(`${at}.scopes: expected a non-empty list of ${SCOPES.join('|')} (actual: ${JSON.stringify(k.scopes)})`);
+      return problems.add(`${at}.scopes: expected a non-empty list of ${SCOPES.join('|')} (actual: ${JSON.stringify(k.scopes)})`);
     }
   });
-  if (auth.mode.includes('apiKey') && auth.apiKeys.length === 0) throw new ConfigError(`auth.apiKeys: auth.mode is '${auth.mode}' but no key is configured`);
+  if (auth.mode.includes('apiKey') && auth.apiKeys.length === 0) problems.add(`auth.apiKeys: auth.mode is '${auth.mode}' but no key is configured`);
   if (auth.mode.includes('jwt') && !auth.jwt.secret && !auth.jwt.jwksFile) {
-    throw new ConfigError(`auth.jwt: auth.mode is '${auth.mode}': set jwt.secret or jwt.jwksFile`);
+    problems.add(`auth.jwt: auth.mode is '${auth.mode}': set jwt.secret or jwt.jwksFile`);
   }
-  if (auth.jwt.secret && auth.jwt.secret.length < 32) throw new ConfigError('auth.jwt.secret: use at least 32 characters');
-  if (!['metrics', 'admin', 'open'].includes(auth.metrics)) throw new ConfigError(`auth.metrics: expected metrics|admin|open (actual: '${auth.metrics}')`);
+  if (auth.jwt.secret && auth.jwt.secret.length < 32) problems.add('auth.jwt.secret: use at least 32 characters');
+  if (!['metrics', 'admin', 'open'].includes(auth.metrics)) problems.add(`auth.metrics: expected metrics|admin|open (actual: '${auth.metrics}')`);
   for (const [section, values] of Object.entries(limits) as [string, Record<string, number>][]) {
     for (const [key, v] of Object.entries(values)) {
-      if (!Number.isInteger(v) || v < 0) throw new ConfigError(`limits.${section}.${key}: expected an integer of 0 or more (actual: ${v})`);
+      if (!Number.isInteger(v) || v < 0) problems.add(`limits.${section}.${key}: expected an integer of 0 or more (actual: ${v})`);
     }
   }
   for (const key of ['maxDepth', 'maxAliases', 'maxTokens', 'maxCost', 'defaultListSize', 'maxQueryBytes', 'maxBodyBytes'] as const) {
-    if (limits.graphql[key] < 1) throw new ConfigError(`limits.graphql.${key}: expected an integer greater than 0 (actual: ${limits.graphql[key]})`);
+    // Negatives and fractions were named above.
+    if (limits.graphql[key] === 0) problems.add(`limits.graphql.${key}: expected an integer greater than 0 (actual: ${limits.graphql[key]})`);
   }
   if (limits.connections.ipv6PrefixLength < 1 || limits.connections.ipv6PrefixLength > 128) {
-    throw new ConfigError(`limits.connections.ipv6PrefixLength: expected 1 to 128 bits (64: one IPv6 network per client; actual: ${limits.connections.ipv6PrefixLength})`);
+    problems.add(`limits.connections.ipv6PrefixLength: expected 1 to 128 bits (64: one IPv6 network per client; actual: ${limits.connections.ipv6PrefixLength})`);
   }
   if (limits.refusalDelay.maxMs > MAX_REFUSAL_DELAY_MS) {
-    throw new ConfigError(`limits.refusalDelay.maxMs: expected at most ${MAX_REFUSAL_DELAY_MS} (longer holds run into clients' own timeouts; actual: ${limits.refusalDelay.maxMs})`);
+    problems.add(`limits.refusalDelay.maxMs: expected at most ${MAX_REFUSAL_DELAY_MS} (longer holds run into clients' own timeouts; actual: ${limits.refusalDelay.maxMs})`);
   }
-  if (Boolean(tls.certFile) !== Boolean(tls.keyFile)) throw new ConfigError('tls: set both certFile and keyFile, or neither');
-  if ((tls.clientCaFile || tls.requireClientCert) && !tls.certFile) throw new ConfigError('tls.clientCaFile: mutual TLS needs tls.certFile and tls.keyFile');
-  if (tls.requireClientCert && !tls.clientCaFile) throw new ConfigError('tls.requireClientCert: needs tls.clientCaFile');
+  if (Boolean(tls.certFile) !== Boolean(tls.keyFile)) problems.add('tls: set both certFile and keyFile, or neither');
+  if ((tls.clientCaFile || tls.requireClientCert) && !tls.certFile) problems.add('tls.clientCaFile: mutual TLS needs tls.certFile and tls.keyFile');
+  if (tls.requireClientCert && !tls.clientCaFile) problems.add('tls.requireClientCert: needs tls.clientCaFile');
   // The OTel Collector's client_ca_file alone requires and verifies client certificates; here a CA
   // without requireClientCert would verify nothing, so it is refused rather than silently ignored.
   if (tls.clientCaFile && !tls.requireClientCert) {
-    throw new ConfigError('tls.clientCaFile: mutual TLS requires and verifies client certificates: set tls.requireClientCert: true as well (teleql has no optional client certificates), or remove tls.clientCaFile');
+    problems.add('tls.clientCaFile: mutual TLS requires and verifies client certificates: set tls.requireClientCert: true as well (teleql has no optional client certificates), or remove tls.clientCaFile');
   }
   if (!Number.isInteger(tls.reloadIntervalMs) || tls.reloadIntervalMs < 0 || tls.reloadIntervalMs > MAX_TIMER_MS) {
-    throw new ConfigError(`tls.reloadIntervalMs: expected an integer from 0 to ${MAX_TIMER_MS} (a timer's maximum, about 24.8 days; actual: ${tls.reloadIntervalMs})`);
+    problems.add(`tls.reloadIntervalMs: expected an integer from 0 to ${MAX_TIMER_MS} (a timer's maximum, about 24.8 days; actual: ${tls.reloadIntervalMs})`);
   }
 }

@@ -68,6 +68,34 @@ test("a config file's bad key is named after the file, apart from it (the file's
   }
 });
 
+test('a config with several mistakes names them all in one error, one per line, and each only once', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'teleql-config-'));
+  try {
+    const file = join(dir, 'teleql.yaml');
+    // A typo'd key, a wrong type, two bad values checked after the merge (one in the security
+    // section), and a bad environment variable: one start used to name only the first.
+    writeFileSync(file, 'graphql:\n  prot: 4000\ntail:\n  bufferSize: lots\nlog:\n  level: loud\nlimits:\n  graphql:\n    maxDepth: -1\nstorage:\n  duckdb:\n    writeStepRows: 100\n');
+    assert.throws(
+      () => loadConfig({ env: { TELEQL_GRAPHQL_PORT: 'http' }, file }),
+      (err: Error) => {
+        const lines = err.message.split('\n');
+        assert.equal(lines[0], '6 mistakes:');
+        assert.deepEqual(lines.slice(1), [
+          `  - config file ${file}: graphql: unknown key "prot" (known keys: ${lines[1]!.split('known keys: ')[1]!.slice(0, -1)})`,
+          `  - config file ${file}: tail.bufferSize: expected number (actual: "lots")`,
+          "  - TELEQL_GRAPHQL_PORT: expected an integer from 0 to 65535 (actual: 'http')",
+          '  - limits.graphql.maxDepth: expected an integer of 0 or more (actual: -1)',
+          "  - log.level: expected one of fatal|error|warn|info|debug|trace|silent (actual: 'loud')",
+          '  - storage.duckdb.writeStepRows: expected a power of two from 64 to 2048 (actual: 100)',
+        ]);
+        return err.name === 'ConfigError';
+      },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('shutdown.drainMs is 0 by default (a local gateway stops at once) and comes from TELEQL_SHUTDOWN_DRAIN_MS', () => {
   assert.deepEqual(loadConfig({ env: {} }).shutdown, { drainMs: 0 });
   assert.equal(loadConfig({ env: { TELEQL_SHUTDOWN_DRAIN_MS: '10000' } }).shutdown.drainMs, 10_000);
