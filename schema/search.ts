@@ -60,7 +60,7 @@ const SearchResultsRef = builder.objectRef<SearchResult>('SearchResults').implem
     method: t.field({ type: SearchMethodEnum, resolve: (r) => r.method }),
     candidates: t.exposeInt('candidates', {
       description:
-        'Distinct texts the filter left to rank. After a model switch this includes texts still waiting for a vector of the current model, which do not rank yet (extensions.notes says so).',
+        "Distinct texts the filter left to rank (for similar, the item's own texts among them, though its own items are never hits). After a model switch this includes texts still waiting for a vector of the current model, which do not rank yet (extensions.notes says so).",
     }),
     model: t.exposeString('model', { description: 'The embedding model.' }),
   }),
