@@ -1,7 +1,7 @@
 // Silences as Alertmanager has them: label matchers (=, !=, =~, !~; regexes anchored at both ends)
 // and a time window. A silenced alert still changes state and is recorded; it is not notified.
 import { createHash, randomUUID } from 'node:crypto';
-import { compileRegex } from '../stores/filter-match.ts';
+import { compileRegex, regexMatches } from '../stores/filter-match.ts';
 import { AlertingError, type Matcher, type MatcherType, type Silence } from './types.ts';
 
 const TYPES: readonly MatcherType[] = ['=', '!=', '=~', '!~'];
@@ -15,8 +15,8 @@ function compileMatcher(m: Matcher): (labels: Record<string, string>) => boolean
   // RE2 syntax, anchored, as Alertmanager's; compiled as the filters' regexes are, so no pattern
   // can backtrack for seconds on the event loop every tenant shares.
   const re = compileRegex(m.value, 'alerting');
-  if (m.type === '=~') return (l) => re.test(l[m.name] ?? '');
-  return (l) => !re.test(l[m.name] ?? '');
+  if (m.type === '=~') return (l) => regexMatches(re, l[m.name] ?? '');
+  return (l) => !regexMatches(re, l[m.name] ?? '');
 }
 
 export function checkMatchers(raw: unknown): Matcher[] {

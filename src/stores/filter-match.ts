@@ -18,6 +18,7 @@ import { anyValueToFilterString, serviceName, TELEMETRY_SOURCE_KEY } from '../mo
 import { StoreError, type AttributeCondition, type TelemetryFilter, type TimeRange } from './types.ts';
 import { checkFilterFields, filterNanos, STATUS_CODES, type FilterSignal } from './filter-fields.ts';
 import { spanDuration } from './span-order.ts';
+import { MAX_STORED_CHARS } from './duckdb/long-values.ts';
 
 export type MatchSignal = FilterSignal;
 export type Predicate<R> = (record: R) => boolean;
@@ -134,6 +135,19 @@ export function toNumber(value: string | null | undefined): number | null {
   return negative ? -n : n;
 }
 
+/**
+ * How much of a value a regex reads: what the embedded store keeps of a value alone in its record,
+ * its first characters and a mark. A regex's time grows with the value's length (see MAX_STATES),
+ * and tails and gateway-side filters meet values as long as an OTLP request.
+ */
+const MAX_REGEX_VALUE_CHARS = MAX_STORED_CHARS;
+
+/** Whether `re` (from compileRegex) matches `value` as the store would hold it. */
+export function regexMatches(re: RegExp, value: string): boolean {
+  const read = value.length > MAX_REGEX_VALUE_CHARS ? `${value.slice(0, MAX_REGEX_VALUE_CHARS - 1)}…` : value;
+  return re.test(asStored(read));
+}
+
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 /** A value as the store keeps it: a lone surrogate (possible in OTLP/JSON) becomes U+FFFD, one code point for a regex. */
 const asStored = (value: string) => (/[\uD800-\uDFFF]/.test(value) ? value.replace(LONE_SURROGATE, '\ufffd') : value);
@@ -170,7 +184,7 @@ function attributePredicate<R>(ctx: Ctx, c: AttributeCondition, view: View<R>): 
       const re = compileRegex(value(), ctx.backend);
       return (r) => {
         const actual = get(r);
-        return actual != null && re.test(asStored(actual));
+        return actual != null && regexMatches(re, actual);
       };
     }
     case 'exists':
@@ -300,14 +314,15 @@ const NON_ASCII = /[\u0080-\uffff]/;
  */
 export function simpleLowerCase(text: string): string {
   if (!NON_ASCII.test(text)) return text.toLowerCase();
-  let out = '';
-  for (const ch of text) {
-    const cp = ch.codePointAt(0)!;
-    // U+0130 (İ) is the one letter whose lower case is two code points; its simple mapping is i.
-    out += cp === 0x130 ? 'i' : isCasedAfterDuckDb(cp) ? ch : ch.toLowerCase();
-  }
-  return out;
+  // Only Σ (final sigma takes context), İ and those letters lower differently one code point at a
+  // time: the text between them is lowered whole (a loop per code point was ~50–100× slower).
+  specialLowerCase ??= new RegExp(`(\\u03a3|\\u0130|${codePointsAtom(CASED_AFTER_DUCKDB)})`);
+  const parts = text.split(specialLowerCase);
+  if (parts.length === 1) return text.toLowerCase();
+  // split puts what the group captured at the odd indices.
+  return parts.map((part, i) => (i % 2 === 0 ? part.toLowerCase() : part === '\u03a3' ? '\u03c3' : part === '\u0130' ? 'i' : part)).join('');
 }
+let specialLowerCase: RegExp | undefined;
 
 function compileLogs(ctx: Ctx, f: TelemetryFilter): Predicate<LogRecord> {
   checkFields(ctx, f);
@@ -573,7 +588,27 @@ interface Group {
   hasRepeat: boolean;
   /** Where the group's text starts in the translation (for a counted repetition of it). */
   start: number;
+  /** Its states written out so far (see MAX_STATES). */
+  states: number;
 }
+
+/** What the last atom written was: whether it may be quantified, where its text starts, and so on. */
+interface LastAtom {
+  /** A group with a repetition inside. */
+  repeatInside: boolean;
+  start: number;
+  states: number;
+}
+
+/**
+ * The most states (atoms, each counted repetition written out) a pattern may have. V8's linear-time
+ * engine steps every live state for every character, ~25–80 ns each: 20 × a{0,1000} took 31 s on
+ * 20,000 characters (code review, session 32); at this bound the worst found takes ~0.15 s on the
+ * 16,000 characters of a value a regex reads at most (MAX_REGEX_VALUE_CHARS).
+ */
+const MAX_STATES = 128;
+/** An atom's states: one, or one per alternative (`.` and classes with astral code points are alternations here). */
+const atomStates = (text: string) => 1 + (text.match(/\|/g)?.length ?? 0);
 
 /** The longest counted repetition V8's linear-time engine takes; longer ones are written as several (splitCount). */
 const LINEAR_MAX_COUNT = 16;
@@ -599,22 +634,28 @@ function splitCount(text: string, min: number, max: number, repeatInside: boolea
   return out;
 }
 
+/** A named group as RE2 takes it: `(?P<name>`, the name of letters, digits, marks and connectors (`1a`, `é` too). */
+const RE2_GROUP_NAME = /^\(\?P<[\p{Lu}\p{Ll}\p{Lt}\p{Lm}\p{Lo}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}]+>/u;
+
+const tooManyStates = `it has more than ${MAX_STATES} positions written out (each counted repetition counts its copies: a{0,100} is 100), more than the gateway's matcher runs in bounded time; use smaller counts or fewer of them`;
+
 /** RE2 pattern → the source of an equivalent JavaScript regex (no anchors added) and its flags. */
 function translate(pattern: string): { source: string; flags: string } {
   let i = 0;
   let out = '';
   let caseInsensitive = false;
   let dotAll = false;
-  const groups: Group[] = [{ hasRepeat: false, start: 0 }];
+  const groups: Group[] = [{ hasRepeat: false, start: 0, states: 0 }];
   // Whether the atom just written may be quantified, where its text starts, and whether it is a group with repetition inside.
-  let lastAtom: { repeatInside: boolean; start: number } | null = null;
+  let lastAtom: LastAtom | null = null;
   let nestedRepeat = false;
   let variableRepeats = 0;
   const top = () => groups[groups.length - 1]!;
 
-  const atom = (text: string, repeatInside = false, start = out.length) => {
+  const atom = (text: string, repeatInside = false, start = out.length, states = atomStates(text)) => {
     out += text;
-    lastAtom = { repeatInside, start };
+    top().states += states;
+    lastAtom = { repeatInside, start, states };
   };
   /** One code point (one or two UTF-16 units), under (?i) any member of its case-folding orbit. */
   const literal = (ch: string) => {
@@ -654,13 +695,14 @@ function translate(pattern: string): { source: string; flags: string } {
       // counted repetition may write its group several times (splitCount), where names would clash.
       let open: string;
       if (rest.startsWith('(?:')) open = '(?:';
-      else if (/^\(\?P<[A-Za-z_][A-Za-z0-9_]*>/.test(rest)) open = /^\(\?P<[^>]+>/.exec(rest)![0];
+      else if (RE2_GROUP_NAME.test(rest)) open = RE2_GROUP_NAME.exec(rest)![0];
+      else if (rest.startsWith('(?P<')) throw new PatternError('a group name is made of letters, digits, marks and _ (as RE2 takes them)');
       else if (/^\(\?<[A-Za-z_][A-Za-z0-9_]*>/.test(rest)) throw new PatternError('a named group is written (?P<name>…) (the RE2 the store runs refuses (?<name>…))');
       else if (/^\(\?(=|!|<=|<!)/.test(rest)) throw new PatternError('lookahead and lookbehind are not supported (RE2 has none)');
       else if (rest.startsWith('(?P=')) throw new PatternError('backreferences are not supported (RE2 has none)');
       else if (rest.startsWith('(?')) throw new PatternError('inline flags are supported only at the start of the pattern, as (?i) or (?s)');
       else open = '(';
-      groups.push({ hasRepeat: false, start: out.length });
+      groups.push({ hasRepeat: false, start: out.length, states: 0 });
       out += '(?:';
       i += open.length;
       lastAtom = null;
@@ -670,7 +712,7 @@ function translate(pattern: string): { source: string; flags: string } {
       if (groups.length === 1) throw new PatternError('unmatched )');
       const g = groups.pop()!;
       if (g.hasRepeat) top().hasRepeat = true;
-      atom(')', g.hasRepeat, g.start);
+      atom(')', g.hasRepeat, g.start, g.states);
       i++;
       continue;
     }
@@ -690,11 +732,14 @@ function translate(pattern: string): { source: string; flags: string } {
         repeats = ch !== '?';
         variableRepeats++;
       }
-      const quantified = lastAtom as { repeatInside: boolean; start: number } | null; // set inside closures, which narrowing does not see
+      const quantified = lastAtom as LastAtom | null; // set inside closures, which narrowing does not see
       if (quantified === null) throw new PatternError(`missing argument to repetition operator ${counted ? counted[0] : ch}`);
       if (repeats && quantified.repeatInside) nestedRepeat = true;
       if (repeats) top().hasRepeat = true;
       const [min, max] = counted ? [Number(counted[1]), counted[2] === undefined ? Number(counted[1]) : counted[3] === '' ? Infinity : Number(counted[3])] : [0, 0];
+      // Written out, `x{2,5}` is five x's (`x{3,}` four: three and a loop).
+      if (counted) top().states += quantified.states * (Math.max(max === Infinity ? min : max, 1) - 1);
+      if (top().states > MAX_STATES) throw new PatternError(tooManyStates);
       const split = counted !== null && (min > LINEAR_MAX_COUNT || (max !== Infinity && max > LINEAR_MAX_COUNT) || quantified.repeatInside);
       if (split) {
         out = out.slice(0, quantified.start) + splitCount(out.slice(quantified.start), min, max, quantified.repeatInside);
@@ -737,6 +782,7 @@ function translate(pattern: string): { source: string; flags: string } {
     i++;
   }
   if (groups.length > 1) throw new PatternError('missing )');
+  if (groups[0]!.states > MAX_STATES) throw new PatternError(tooManyStates);
   if (out.length > MAX_TRANSLATED_LENGTH) throw new PatternError(`it is too large written out for the gateway (over ${MAX_TRANSLATED_LENGTH} characters)`);
   // Every pattern must be one V8's linear-time engine can take, so that one which backtracks
   // excessively is finished by it (see the top of this part): not only nested or several variable
