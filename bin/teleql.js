@@ -12,7 +12,7 @@ process.env.UV_THREADPOOL_SIZE ??= '8';
 // the command takes it over (src/main.ts removes these). Node's default would end the process:
 // `teleql tail` ends with 0 on Ctrl-C or SIGTERM, as once running (nothing has started yet); `teleql
 // serve` ignores SIGHUP, a reload (systemd's ExecReload right after a restart), as the config it
-// would read again is read after this anyway.
+// would read again is read after this anyway. (The one exit outside src/main.ts: main is not loaded yet.)
 const WHILE_LOADING = {
   tail: { SIGINT: () => process.exit(0), SIGTERM: () => process.exit(0) },
   serve: { SIGHUP: () => {} },

@@ -72,7 +72,7 @@ export interface LimitsConfig {
     persistedQueries: number;
     /**
      * Query text, in bytes, whose parsed documents are kept for reuse (all tenants); parse errors get
-     * an eighth of it, graphql-jit's compiled forms of them a tenth (compiledDocumentChars); 0 =
+     * an eighth of it, graphql-jit's compiled forms of them a tenth for queries and a tenth for subscriptions (compiledDocumentChars); 0 =
      * nothing kept. A parsed document takes ~20-60 times its text in memory, a compiled one ~300.
      */
     documentCacheBytes: number;

@@ -46,7 +46,7 @@ export function compiledDocumentCache<V extends object>(maxChars: number): { get
   };
 }
 
-/** The text of documents whose compiled forms are kept: a tenth of limits.graphql.documentCacheBytes (~30 MB of heap at the 1 MiB default). */
+/** The text of documents whose compiled forms are kept: a tenth of limits.graphql.documentCacheBytes (~30 MB of heap at the 1 MiB default), for queries and for subscriptions each. */
 export const compiledDocumentChars = (documentCacheBytes: number) => Math.floor(documentCacheBytes / 10);
 
 /**

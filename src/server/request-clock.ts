@@ -6,7 +6,7 @@
 // clock's.
 import { AsyncLocalStorage } from 'node:async_hooks';
 
-const nowNs = () => BigInt(Date.now()) * 1_000_000n;
+const wallClockNs = () => BigInt(Date.now()) * 1_000_000n;
 
 interface RequestClock {
   now?: bigint;
@@ -24,8 +24,8 @@ export function withRequestClock<T>(fn: () => T): T {
 /** The request's now: the clock's time at its first reading in the request. */
 export function requestNow(): bigint {
   const clock = current.getStore();
-  if (!clock) return nowNs();
-  return (clock.now ??= nowNs());
+  if (!clock) return wallClockNs();
+  return (clock.now ??= wallClockNs());
 }
 
 /** `ago` before the request's now, remembered as a relative instant. */

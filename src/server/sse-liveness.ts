@@ -1,12 +1,13 @@
 // A GraphQL-over-SSE stream whose client stopped reading would keep its subscription (and its slot
 // toward tail.maxPerTenant / maxSubscriptions) until the socket died: Yoga waits for `drain` before
 // pulling the next event, the tail drops and counts events meanwhile, and SSE has no ping a dead
-// reader would fail to answer (graphql-ws has: ws-liveness.ts). So a stream whose write buffer stays
-// over its mark for limits.connections.sseStalledMs is cut. Nothing can tell a stalled reader of a
+// reader would fail to answer (graphql-ws has: ws-liveness.ts). So a stream whose write buffer is
+// over its mark with no progress (a drain, or the buffer shrinking) for
+// limits.connections.sseStalledMs is cut; a slow reader's buffer stays over its mark and is not. Nothing can tell a stalled reader of a
 // quiet tail from a live one; that one costs its slot only.
 import type { ServerResponse } from 'node:http';
 
-/** Cuts `res` once its client has taken nothing for `stalledMs` (its buffer over its mark, no `drain` since; 0 = never); `cut` is told before. */
+/** Cuts `res` once its client has taken nothing for `stalledMs` (its buffer over its mark, neither a `drain` nor a shrinking buffer since; 0 = never); `cut` is told before. */
 export function cutStalledEventStream(res: ServerResponse, stalledMs: number, cut: () => void): void {
   if (stalledMs <= 0) return;
   let fullSince: number | undefined;

@@ -1,6 +1,6 @@
 // What the one filter language (TelemetryFilter) allows for each signal. Every backend checks a
 // filter here before translating it, so all of them refuse the same things in the same words.
-import type { TelemetryFilter } from './types.ts';
+import type { AttributeCondition, TelemetryFilter } from './types.ts';
 
 export type FilterSignal = 'spans' | 'logs';
 
@@ -41,4 +41,11 @@ export function filterNanos(field: string, v: unknown, bad: (message: string) =>
     // reported below
   }
   throw bad(`${field} must be an integer number of nanoseconds (actual: ${String(v)})`);
+}
+
+/** The threshold of a gt/gte/lt/lte attribute condition (`number`, else `value` read as one), the same for every store. */
+export function conditionThreshold(c: AttributeCondition, bad: (message: string) => Error): number {
+  const n = c.number ?? (c.value != null && c.value.trim() !== '' ? Number(c.value) : NaN);
+  if (typeof n !== 'number' || !Number.isFinite(n)) throw bad(`attribute condition ${c.op} on "${c.key}" needs a number`);
+  return n;
 }

@@ -16,7 +16,7 @@ import { setFlagsFromString } from 'node:v8';
 import { knownSpanKind, type KeyValue, type LogRecord, type SpanRecord } from '../model/telemetry.ts';
 import { anyValueToFilterString, serviceName, TELEMETRY_SOURCE_KEY } from '../model/values.ts';
 import { StoreError, type AttributeCondition, type TelemetryFilter, type TimeRange } from './types.ts';
-import { checkFilterFields, filterNanos, STATUS_CODES, type FilterSignal } from './filter-fields.ts';
+import { checkFilterFields, conditionThreshold, filterNanos, STATUS_CODES, type FilterSignal } from './filter-fields.ts';
 import { spanDuration } from './span-order.ts';
 import { MAX_STORED_CHARS } from './duckdb/long-values.ts';
 
@@ -193,8 +193,7 @@ function attributePredicate<R>(ctx: Ctx, c: AttributeCondition, view: View<R>): 
     case 'gte':
     case 'lt':
     case 'lte': {
-      const n = c.number ?? (c.value != null && c.value.trim() !== '' ? Number(c.value) : NaN);
-      if (typeof n !== 'number' || !Number.isFinite(n)) throw bad(ctx, `attribute condition ${c.op} on "${key}" needs a number`);
+      const n = conditionThreshold(c, (message) => bad(ctx, message));
       const op = c.op;
       return (r) => {
         const x = toNumber(get(r));

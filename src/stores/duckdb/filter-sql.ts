@@ -6,7 +6,7 @@ import type { Db, SqlParam } from './connection.ts';
 import { badQuery } from './errors.ts';
 import { attrEqualsSql, attrExistsSql, attrHasValueSql, attrValueSql } from './attr-text.ts';
 import { traceIdsSql } from './trace-key.ts';
-import { checkFilterFields, filterNanos, STATUS_CODES, type FilterSignal } from '../filter-fields.ts';
+import { checkFilterFields, conditionThreshold, filterNanos, STATUS_CODES, type FilterSignal } from '../filter-fields.ts';
 
 export type { FilterSignal };
 
@@ -84,8 +84,7 @@ function attributeOnColumnSql(c: AttributeCondition, p: Params, column: string):
     case 'gte':
     case 'lt':
     case 'lte': {
-      const n = c.number ?? (c.value != null && c.value.trim() !== '' ? Number(c.value) : NaN);
-      if (typeof n !== 'number' || !Number.isFinite(n)) throw badQuery(`attribute condition ${c.op} on "${c.key}" needs a number`);
+      const n = conditionThreshold(c, badQuery);
       const x = `TRY_CAST(${attrValueSql(c.key, p, column)} AS DOUBLE)`;
       // DuckDB orders NaN above +Infinity, so `NaN > n` holds there, while a NaN attribute must match
       // no comparison (IEEE 754, and the in-memory matcher). Negated, NaN is still above everything,

@@ -14,7 +14,7 @@ import type { estypes } from '@elastic/elasticsearch';
 import type { AttributeCondition, TelemetryFilter, TimeRange } from '../types.ts';
 import { indexableKey, nsToIso } from './documents.ts';
 import { badQuery } from './errors.ts';
-import { checkFilterFields, filterNanos } from '../filter-fields.ts';
+import { checkFilterFields, conditionThreshold, filterNanos } from '../filter-fields.ts';
 
 export type Query = estypes.QueryDslQueryContainer;
 
@@ -100,8 +100,7 @@ function attributeQuery(c: AttributeCondition): Query {
     case 'gte':
     case 'lt':
     case 'lte': {
-      const n = c.number ?? (c.value != null && c.value.trim() !== '' ? Number(c.value) : NaN);
-      if (typeof n !== 'number' || !Number.isFinite(n)) throw badQuery(`attribute condition ${c.op} on "${c.key}" needs a number`);
+      const n = conditionThreshold(c, badQuery);
       const op = c.op;
       // The record side still decides by its keyword: a record value that is not a number hides the
       // resource's value, as TRY_CAST(attrs[k]) does in DuckDB.
