@@ -17,6 +17,7 @@ import type { Host } from '../ingest/component.ts';
 import type { LogStore, MetricStore, StoreWriter, TraceStore } from './stores/types.ts';
 import type { CorrelationStores } from './stores/correlation-types.ts';
 import { createSpanmetricsRedStore } from './stores/prometheus/spanmetrics-red.ts';
+import type { PrometheusClientOptions } from './stores/prometheus/client.ts';
 import type { GraphQLServer, Readiness } from './server/graphql-server.ts';
 import type { MetricSample } from './server/metrics.ts';
 import type { TailBus } from './tail/bus.ts';
@@ -301,12 +302,11 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     closeReaders = readers.close;
     if (cfg.alerting.enabled) {
       const { startAlerting } = await import('./alerting/index.ts');
+      // PROMQL rules go to the metrics read source when that is Prometheus and no other URL is set.
+      const rulesOn = cfg.alerting.prometheusUrl || (cfg.storage.read.metrics === 'prometheus' ? cfg.storage.prometheus.url : '');
       alerting = await startAlerting({
-        // PROMQL rules go to the metrics read source when that is Prometheus and no other URL is set.
-        config: {
-          ...cfg.alerting,
-          prometheusUrl: cfg.alerting.prometheusUrl || (cfg.storage.read.metrics === 'prometheus' ? cfg.storage.prometheus.url : ''),
-        },
+        config: cfg.alerting,
+        ...(rulesOn && { prometheus: prometheusConnection(rulesOn, cfg.alerting.prometheusTenantHeader, cfg.alerting.retry.timeoutMs) }),
         db: store.db,
         metrics: store.metrics,
         exceptions: store.correlation.exceptions,
@@ -393,23 +393,42 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       const { createPrometheusStore } = await import('./stores/prometheus/index.ts');
       const p = cfg.storage.prometheus;
       // The same object answers PromQL (resolvers/promql.ts checks for the PromQlStore methods).
-      const prom = createPrometheusStore({
-        url: p.url,
-        timeoutMs: p.timeoutMs,
-        username: p.username,
-        password: p.password,
-        bearer: p.bearer,
-        tenantHeader: p.tenantHeader,
-        headers: p.headers,
-        ...(p.caFile && { ca: readSettingFile('storage.prometheus.caFile', p.caFile) }),
-        rejectUnauthorized: p.rejectUnauthorized,
-      });
+      const prom = createPrometheusStore(readSourceConnection(p.timeoutMs));
       const observed = observeStore(prom, { id: 'prometheus/read/metrics', kind: 'prometheus', signal: 'metrics', endpoint: p.url });
       metrics = observed.store;
       backends.add(observed.reporter);
     }
     log.info({ traces: traces.backend, logs: logs.backend, metrics: metrics.backend }, 'read sources');
     return { traces, logs, metrics, close: async () => void (await Promise.all(closers.map((c) => c()))) };
+  }
+
+  /** storage.prometheus: how the metrics read source's Prometheus is reached. */
+  function readSourceConnection(timeoutMs: number): PrometheusClientOptions {
+    const p = cfg.storage.prometheus;
+    return {
+      url: p.url,
+      timeoutMs,
+      username: p.username,
+      password: p.password,
+      bearer: p.bearer,
+      tenantHeader: p.tenantHeader,
+      headers: p.headers,
+      ...(p.caFile && { ca: readSettingFile('storage.prometheus.caFile', p.caFile) }),
+      rejectUnauthorized: p.rejectUnauthorized,
+    };
+  }
+
+  /**
+   * How PROMQL rules and RED reach the Prometheus at `url`. The metrics read source's Prometheus
+   * (read.metrics prometheus, the same URL but for a trailing slash) is reached as the read path
+   * reaches it: storage.prometheus's credentials, headers, CA and tenant header, so that one
+   * Prometheus is never reached two ways. Any other with what its URL carries (user info as Basic
+   * auth) and the feature's own tenant header.
+   */
+  function prometheusConnection(url: string, tenantHeader: string, timeoutMs: number): PrometheusClientOptions {
+    const trimmed = (u: string) => u.replace(/\/+$/, '');
+    if (cfg.storage.read.metrics === 'prometheus' && trimmed(url) === trimmed(cfg.storage.prometheus.url)) return readSourceConnection(timeoutMs);
+    return { url, timeoutMs, tenantHeader };
   }
 
   /**
@@ -420,10 +439,10 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     const { logWindows, ...rest } = duck.correlation;
     const red = cfg.correlation.red;
     if (red.source === 'prometheus') {
+      const { url, ...connection } = prometheusConnection(red.prometheusUrl, red.tenantHeader, red.timeoutMs);
       rest.red = createSpanmetricsRedStore({
-        baseUrl: red.prometheusUrl,
-        ...(red.tenantHeader && { tenantHeader: red.tenantHeader }),
-        timeoutMs: red.timeoutMs,
+        baseUrl: url,
+        ...connection,
         callsMetric: red.callsMetric,
         durationBucketMetric: red.durationBucketMetric,
         durationUnitNano: red.durationUnit === 's' ? 1e9 : 1e6,

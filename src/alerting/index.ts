@@ -10,6 +10,7 @@ import type { Db } from '../stores/duckdb/connection.ts';
 import { openAlertStore } from '../stores/duckdb/alert-store.ts';
 import { createAlertSignals } from '../stores/duckdb/alert-signals.ts';
 import type { MetricStore } from '../stores/types.ts';
+import type { PrometheusClientOptions } from '../stores/prometheus/client.ts';
 import type { TailBus } from '../tail/bus.ts';
 import { createAlertEngine, type AlertEngine } from './engine.ts';
 import { createNotifier, type ReceiverConfig } from './notify.ts';
@@ -103,19 +104,21 @@ export async function startAlerting(opts: {
   redisUrl?: string;
   /** graphql.path, for the rule links (generatorURL) in notifications; default /graphql. */
   graphqlPath?: string;
+  /** The Prometheus PROMQL rules run on (src/app.ts picks it); without one, the embedded subset. */
+  prometheus?: PrometheusClientOptions;
 }): Promise<Alerting> {
   const { config: cfg, logger } = opts;
   const { defaults, silenceRetention, historyRetention, receivers } = checkAlertingConfig(cfg);
   if (cfg.tickMs === 0) logger.warn('alerting.tickMs is 0: no rule is evaluated on a timer (alerts never fire unless something calls tick)');
   const signals = createAlertSignals(opts.db);
+  // prometheus-query (and axios) load only when rules run on Prometheus.
+  const prometheus = opts.prometheus && (await import('../stores/prometheus/client.ts')).createPrometheusClient(opts.prometheus);
   let rulesFile: RulesFileWatcher | undefined;
   const engine = createAlertEngine({
     store: await openAlertStore(opts.db),
     signals,
     exceptions: exceptionEvidence(opts.exceptions),
-    promql: cfg.prometheusUrl
-      ? createPrometheusPromQl({ url: cfg.prometheusUrl, tenantHeader: cfg.prometheusTenantHeader, timeoutMs: cfg.retry.timeoutMs })
-      : createEmbeddedPromQl(opts.metrics),
+    promql: prometheus ? createPrometheusPromQl({ api: prometheus, logger }) : createEmbeddedPromQl(opts.metrics),
     notifier: createNotifier({ retry: cfg.retry, links: { externalUrl: cfg.externalUrl, graphqlPath: opts.graphqlPath ?? '/graphql' }, logger }),
     receivers,
     publish: (t) => opts.bus.publish(t.tenant, 'alerts', [t]),

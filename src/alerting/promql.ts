@@ -1,4 +1,4 @@
-// PROMQL rules. With a Prometheus URL configured they run on Prometheus (GET /api/v1/query); on the
+// PROMQL rules. With a Prometheus configured they run on Prometheus (/api/v1/query); on the
 // embedded store a documented subset is evaluated over the DuckDB metric points:
 //
 //   [sum|avg|min|max|count [by (l1, l2)]] ( rate(m{l="v",…}[5m]) | increase(m{…}[5m]) | m{…}
@@ -13,7 +13,10 @@
 // silently evaluates to something else; rules are checked when created, updated or loaded from the
 // rules file (`check`), not only when evaluated. On Prometheus, `check` has Prometheus parse it.
 import { StoreError, type MetricStore, type StoredExemplar, type TimeRange } from '../stores/types.ts';
+import type { Logger } from 'pino';
 import { labelName } from '../stores/prometheus/names.ts';
+import type { PrometheusRawApi } from '../stores/prometheus/client.ts';
+import { withoutCredentials } from '../url-credentials.ts';
 import { createMetricNames, JOB_KEYS, jobOf, labelValue, prometheusSeriesLabels, storedLabel, type StoredMetric } from './promql-names.ts';
 import { parseRuleDuration, ruleDurationProblem } from './rules.ts';
 import type { PromQlEvaluator, PromQlSample, TraceExemplar } from './types.ts';
@@ -466,9 +469,26 @@ export function parsePrometheusValue(text: string): number {
  */
 const PARSE_ENDPOINTS = ['format_query', 'parse_query'] as const;
 
-/** Any PromQL, on a Prometheus server's HTTP API; the tenant goes in `tenantHeader` (Mimir/Cortex). */
-export function createPrometheusPromQl(opts: { url: string; tenantHeader: string; timeoutMs: number }): PromQlEvaluator {
-  const base = opts.url.replace(/\/+$/, '');
+/** Prometheus' own text behind a StoreError of the client (its error, or the network error), for the log only. */
+function detailOf(err: StoreError): string {
+  const cause = err.cause as { error?: unknown; prometheus?: { error?: unknown }; code?: unknown } | undefined;
+  const text = [cause?.prometheus?.error ?? cause?.error, cause?.code].filter((x) => typeof x === 'string' && x !== '').join(' ');
+  return withoutCredentials(text || err.message);
+}
+
+/** What Prometheus said of the PromQL it refused (a BAD_QUERY's message without the client's `Prometheus: `). */
+const refusal = (err: StoreError): string => err.message.replace(/^Prometheus: /, '');
+
+const asStoreError = (err: unknown): StoreError => (err instanceof StoreError ? err : new StoreError('INTERNAL', 'prometheus', String(err), err));
+
+/**
+ * Any PromQL, on a Prometheus server's HTTP API through the client the metric read path uses
+ * (src/stores/prometheus/client.ts): the same credentials, TLS and tenant header, and the same
+ * errors. What a tenant sees (the mutation's error, `lastEvaluationError`) is Prometheus' message
+ * only when it refused the PromQL; otherwise the status, as the read path says it. Prometheus'
+ * address and its 5xx text (a proxy writes upstream addresses into it) go to the log only.
+ */
+export function createPrometheusPromQl(opts: { api: PrometheusRawApi; logger: Logger }): PromQlEvaluator {
   // The parse endpoint that answered last (undefined: not known yet; null: the server has none).
   let parseEndpoint: (typeof PARSE_ENDPOINTS)[number] | null | undefined;
   return {
@@ -476,43 +496,37 @@ export function createPrometheusPromQl(opts: { url: string; tenantHeader: string
     async check(tenant, expr) {
       const endpoints = parseEndpoint === undefined ? PARSE_ENDPOINTS : parseEndpoint === null ? [] : [parseEndpoint];
       for (const endpoint of endpoints) {
-        let res: Response;
-        let body: { status?: string; errorType?: string; error?: string };
         try {
-          res = await fetch(`${base}/api/v1/${endpoint}`, {
-            method: 'POST',
-            headers: { [opts.tenantHeader]: tenant, 'content-type': 'application/x-www-form-urlencoded' },
-            body: new URLSearchParams({ query: expr }),
-            signal: AbortSignal.timeout(opts.timeoutMs),
-          });
-          body = (await res.json().catch(() => ({}))) as typeof body;
-        } catch (err) {
-          return `Prometheus at ${base} could not be asked to parse it (${(err as Error).message})`;
+          await opts.api.post(tenant, endpoint, { query: expr });
+          parseEndpoint = endpoint;
+          return null;
+        } catch (caught) {
+          const err = asStoreError(caught);
+          if (err.status === 404) continue;
+          if (err.status !== undefined) parseEndpoint = endpoint;
+          if (err.code === 'BAD_QUERY') {
+            const why = refusal(err).replace(/^invalid parameter "query": /, '');
+            throw new PromQlError(`PromQL ${JSON.stringify(expr)} does not parse: ${why} (checked by Prometheus)`);
+          }
+          // Logged by the engine, not shown to the tenant.
+          return `Prometheus could not parse it with /api/v1/${endpoint}: ${err.message} (${detailOf(err)})`;
         }
-        if (res.status === 404) continue;
-        parseEndpoint = endpoint;
-        if (res.ok && body.status === 'success') return null;
-        if (res.status === 400 && body.errorType === 'bad_data') {
-          const why = (body.error ?? 'no reason given').replace(/^invalid parameter "query": /, '');
-          throw new PromQlError(`PromQL ${JSON.stringify(expr)} does not parse: ${why} (checked by Prometheus at ${base})`);
-        }
-        return `Prometheus at ${base} answered ${res.status} to /api/v1/${endpoint}: ${body.error ?? 'no result'}`;
       }
       parseEndpoint = null;
-      return `Prometheus at ${base} has neither /api/v1/format_query nor /api/v1/parse_query; it is checked at evaluation`;
+      return 'Prometheus has neither /api/v1/format_query nor /api/v1/parse_query; it is checked at evaluation';
     },
     async query(tenant, expr, time) {
-      const u = new URL(`${base}/api/v1/query`);
-      u.searchParams.set('query', expr);
-      u.searchParams.set('time', (Number(time / 1_000_000n) / 1000).toFixed(3));
-      const res = await fetch(u, { headers: { [opts.tenantHeader]: tenant }, signal: AbortSignal.timeout(opts.timeoutMs) });
-      const body = (await res.json().catch(() => ({}))) as {
-        status?: string;
-        error?: string;
-        data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] | [number, string] };
-      };
-      if (!res.ok || body.status !== 'success' || !body.data) throw new PromQlError(`Prometheus answered ${res.status}: ${body.error ?? 'no result'}`);
-      const { resultType, result } = body.data;
+      let data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] | [number, string] } | undefined;
+      try {
+        data = (await opts.api.post(tenant, 'query', { query: expr, time: (Number(time / 1_000_000n) / 1000).toFixed(3) })) as typeof data;
+      } catch (caught) {
+        const err = asStoreError(caught);
+        if (err.code === 'BAD_QUERY') throw new PromQlError(`Prometheus answered ${err.status ?? 'an error'}: ${refusal(err)}`);
+        opts.logger.warn({ tenant, reason: err.message, detail: detailOf(err) }, 'Prometheus failed a PROMQL rule query');
+        throw err;
+      }
+      if (!data) throw new PromQlError('Prometheus answered without a result');
+      const { resultType, result } = data;
       if (resultType === 'scalar') return [{ labels: {}, value: parsePrometheusValue((result as [number, string])[1]) }];
       if (resultType !== 'vector') throw new PromQlError(`PromQL ${JSON.stringify(expr)} returned a ${resultType}; an alert rule needs an instant vector`);
       return (result as { metric: Record<string, string>; value: [number, string] }[]).map((r) => ({ labels: r.metric, value: parsePrometheusValue(r.value[1]) }));

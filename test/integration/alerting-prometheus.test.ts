@@ -29,7 +29,6 @@ describe('alerting: PROMQL rules on a real Prometheus', { skip: !existsSync(PROM
   let engine: AlertEngine;
   let graphqlUrl: string;
   let hook: WebhookServer;
-  let promUrl: string;
   let rulesFile: string;
   const logs: { msg?: string; error?: string }[] = [];
   const clock = { t: (BigInt(Date.now()) * 1_000_000n) / MIN * MIN, now: () => clock.t };
@@ -41,7 +40,6 @@ describe('alerting: PROMQL rules on a real Prometheus', { skip: !existsSync(PROM
     const port = await freePort();
     prom = spawn(PROMETHEUS_BIN, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
     const url = `http://127.0.0.1:${port}`;
-    promUrl = url;
     await waitFor(async () => (await fetch(`${url}/-/ready`)).status, (s) => s === 200, 'prometheus ready', 30_000);
     hook = await startWebhookServer();
     rulesFile = join(dir, 'rules.yaml');
@@ -103,12 +101,12 @@ describe('alerting: PROMQL rules on a real Prometheus', { skip: !existsSync(PROM
     const CREATE = 'mutation($i: AlertRuleInput!) { createAlertRule(input: $i) { id } }';
     const bad = await gql(graphqlUrl, CREATE, { i: { name: 'Broken', kind: 'PROMQL', expr: 'sum(rate(x[5m])', threshold: 1 } }, H);
     assert.equal(bad.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');
-    assert.equal(bad.errors![0]!.message, `rule.expr: PromQL "sum(rate(x[5m])" does not parse: 1:16: parse error: unclosed left parenthesis (checked by Prometheus at ${promUrl})`);
+    assert.equal(bad.errors![0]!.message, `rule.expr: PromQL "sum(rate(x[5m])" does not parse: 1:16: parse error: unclosed left parenthesis (checked by Prometheus)`);
     assert.ok(!engine.rules('acme').some((r) => r.name === 'Broken'));
     // What the embedded store refuses is fine here.
     const ratio = await gqlData<{ createAlertRule: { id: string } }>(graphqlUrl, CREATE, { i: { name: 'Ratio', kind: 'PROMQL', expr: 'sum(rate(x[5m])) / sum(rate(y[5m]))', threshold: 1 } }, H);
     const upd = await gql(graphqlUrl, 'mutation($id: ID!, $i: AlertRuleInput!) { updateAlertRule(id: $id, input: $i) { id } }', { id: ratio.createAlertRule.id, i: { name: 'Ratio', kind: 'PROMQL', expr: 'x{', threshold: 1 } }, H);
-    assert.match(upd.errors![0]!.message, /^rule\.expr: PromQL "x\{" does not parse: 1:3: parse error: unexpected end of input inside braces \(checked by Prometheus at /);
+    assert.match(upd.errors![0]!.message, /^rule\.expr: PromQL "x\{" does not parse: 1:3: parse error: unexpected end of input inside braces \(checked by Prometheus\)$/);
     assert.equal(engine.rule('acme', ratio.createAlertRule.id)?.expr, 'sum(rate(x[5m])) / sum(rate(y[5m]))');
     await gqlData(graphqlUrl, 'mutation($id: ID!) { deleteAlertRule(id: $id) }', { id: ratio.createAlertRule.id }, H);
 
@@ -117,7 +115,7 @@ describe('alerting: PROMQL rules on a real Prometheus', { skip: !existsSync(PROM
     await waitFor(async () => logs.filter((l) => l.msg?.startsWith('alert rules file refused')).map((l) => l.error).at(-1), (e) => e !== undefined, 'the file refused');
     assert.equal(
       logs.filter((l) => l.msg?.startsWith('alert rules file refused')).at(-1)!.error,
-      `${rulesFile}: rule "BrokenFile".expr: PromQL "rate(x[5m]" does not parse: 1:11: parse error: unclosed left parenthesis (checked by Prometheus at ${promUrl})`,
+      `${rulesFile}: rule "BrokenFile".expr: PromQL "rate(x[5m]" does not parse: 1:11: parse error: unclosed left parenthesis (checked by Prometheus)`,
     );
     assert.deepEqual(engine.rules('acme').filter((r) => r.source === 'file').map((r) => r.name), ['Up'], 'the previous file rules stay in force');
     await writeFile(rulesFile, text);

@@ -1,20 +1,26 @@
 // The Prometheus HTTP API through `prometheus-query`: one driver per tenant (the tenant header is a
-// fixed header of the driver), auth and TLS set once, and every failure turned into a StoreError:
-// Prometheus' own 4xx answers (bad_data, execution errors) are BAD_QUERY with its message; network
-// errors, timeouts and 5xx are UNAVAILABLE.
+// fixed header of the driver; the REMEMBERED_TENANTS most recently used are kept), auth and TLS set
+// once, and every failure turned into a StoreError: Prometheus' own 4xx answers (bad_data, execution
+// errors) are BAD_QUERY with its message; network errors, timeouts and 5xx are UNAVAILABLE. Every
+// client of a Prometheus (metric reads, PROMQL alert rules, RED from spanmetrics) goes through here.
 import https from 'node:https';
+import { LRUCache } from 'lru-cache';
 import { PrometheusDriver, type QueryResult } from 'prometheus-query';
 import { StoreError } from '../types.ts';
 import { networkCode } from '../network-code.ts';
+import { REMEMBERED_TENANTS } from '../../tenant.ts';
+import { basicAuthOf } from '../../url-credentials.ts';
 
 export const BACKEND = 'prometheus';
 
 export interface PrometheusClientOptions {
+  /** May carry user info (`http://user:pass@prom:9090`): sent as Basic auth unless username or bearer is set. */
   url: string;
   timeoutMs: number;
   username?: string;
   password?: string;
   bearer?: string;
+  /** Header carrying the tenant (Mimir, Cortex: X-Scope-OrgID); unset or '': not sent. */
   tenantHeader?: string;
   headers?: Record<string, string>;
   /** CA bundle (PEM) for an https URL, read by the caller so a missing file is named by its setting. */
@@ -37,6 +43,16 @@ export interface PrometheusClient {
   metadataTypes(tenant: string, metric?: string): Promise<Map<string, string>>;
   /** Prometheus' version ("2.42.0+ds"), from /api/v1/status/buildinfo. */
   version(tenant: string): Promise<string>;
+}
+
+/** Any API call, for what the calls above do not cover (PROMQL alert rules' instant queries and parse checks). */
+export interface PrometheusRawApi {
+  /**
+   * One POST to `/api/v1/<path>` with form `params`: its `data` as Prometheus wrote it (sample values
+   * as text, so `+Inf` stays what prometheus-query's parsing makes NaN). A 4xx answer's StoreError
+   * carries its status (404: the server has no such endpoint).
+   */
+  post(tenant: string, path: string, params: Record<string, string>): Promise<unknown>;
 }
 
 /** One entry of /api/v1/query_exemplars. */
@@ -68,12 +84,14 @@ export function toStoreError(err: unknown): StoreError {
   if (err instanceof StoreError) return err;
   if (isPromQueryError(err)) {
     const status = err.httpStatus;
-    if (status === 400 || status === 422) return new StoreError('BAD_QUERY', BACKEND, `Prometheus: ${err.prometheus?.error ?? err.error ?? 'unknown error'}`, err);
+    // The status of a 4xx, the gateway's request's fault (StoreError.status).
+    const refused = status !== undefined && status >= 400 && status < 500 ? status : undefined;
+    if (status === 400 || status === 422) return new StoreError('BAD_QUERY', BACKEND, `Prometheus: ${err.prometheus?.error ?? err.error ?? 'unknown error'}`, err, refused);
     if (status === 401 || status === 403) {
-      return new StoreError('UNAVAILABLE', BACKEND, `Prometheus refused the gateway's request (HTTP ${status}); check storage.prometheus credentials and tenant header`, err);
+      return new StoreError('UNAVAILABLE', BACKEND, `Prometheus refused the gateway's request (HTTP ${status}); check the credentials and tenant header configured for it`, err, refused);
     }
     const type = err.prometheus?.errorType;
-    if (status !== undefined) return new StoreError('UNAVAILABLE', BACKEND, `Prometheus answered HTTP ${status}${type ? ` (${type})` : ''}`, err);
+    if (status !== undefined) return new StoreError('UNAVAILABLE', BACKEND, `Prometheus answered HTTP ${status}${type ? ` (${type})` : ''}`, err, refused);
     const code = networkCode(err.error);
     return new StoreError('UNAVAILABLE', BACKEND, code ? `cannot reach Prometheus (${code})` : `the request to Prometheus failed (${err.errorType ?? 'no answer'})`, err);
   }
@@ -87,14 +105,24 @@ export function toStoreError(err: unknown): StoreError {
 /** prometheus-query's error for a successful answer without a body. */
 const isNoBody = (err: unknown): boolean => isPromQueryError(err) && err.errorType === 'client_error' && !(err as { data?: unknown }).data;
 
-export function createPrometheusClient(opts: PrometheusClientOptions): PrometheusClient {
-  const endpoint = opts.url.replace(/\/+$/, '');
+const basic = (username: string, password: string) => `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+
+export function createPrometheusClient(opts: PrometheusClientOptions): PrometheusClient & PrometheusRawApi {
+  // User info in the URL is the operator's credentials, sent as Basic auth: it never goes into a
+  // request URL (fetch refuses one, axios puts it in errors) or anything shown (url-credentials.ts).
+  const inUrl = basicAuthOf(opts.url);
+  const endpoint = (inUrl?.url ?? opts.url).replace(/\/+$/, '');
   const headers: Record<string, string> = { ...opts.headers };
-  if (!opts.username && opts.bearer) headers.authorization = `Bearer ${opts.bearer}`;
+  // prometheus-query sends its `auth` only with a non-empty password: the header is set here instead.
+  if (opts.username) headers.authorization = basic(opts.username, opts.password ?? '');
+  else if (opts.bearer) headers.authorization = `Bearer ${opts.bearer}`;
+  else if (inUrl) headers.authorization = inUrl.authorization;
   const agent = endpoint.startsWith('https:')
     ? new https.Agent({ keepAlive: true, ...(opts.ca && { ca: opts.ca }), rejectUnauthorized: opts.rejectUnauthorized ?? true })
     : undefined;
-  const drivers = new Map<string, PrometheusDriver>();
+  // A driver holds only its headers: the least recently used tenants' are made again when needed,
+  // so a stream of new tenant IDs cannot grow memory (src/tenant.ts).
+  const drivers = new LRUCache<string, PrometheusDriver>({ max: REMEMBERED_TENANTS });
 
   function driver(tenant: string): PrometheusDriver {
     const key = opts.tenantHeader ? tenant : '';
@@ -106,7 +134,6 @@ export function createPrometheusClient(opts: PrometheusClientOptions): Prometheu
         headers: opts.tenantHeader ? { ...headers, [opts.tenantHeader]: tenant } : headers,
         timeout: opts.timeoutMs,
         preferPost: true,
-        ...(opts.username && { auth: { username: opts.username, password: opts.password ?? '' } }),
         ...(agent && {
           requestInterceptor: {
             onFulfilled: (config) => {
@@ -120,6 +147,10 @@ export function createPrometheusClient(opts: PrometheusClientOptions): Prometheu
     }
     return d;
   }
+
+  /** prometheus-query's request path, for the endpoints it has no call for: auth, TLS and errors stay the same. */
+  const request = (tenant: string, method: string, path: string, body: unknown) =>
+    (driver(tenant) as unknown as { request(method: string, uri: string, params: unknown, body?: unknown): Promise<unknown> }).request(method, path, null, body);
 
   async function call<T>(run: () => Promise<T>): Promise<T> {
     try {
@@ -140,17 +171,15 @@ export function createPrometheusClient(opts: PrometheusClientOptions): Prometheu
     labelNames: (tenant, match, startMs, endMs) => call(() => driver(tenant).labelNames(match, startMs, endMs)),
     labelValues: (tenant, label, match, startMs, endMs) => call(() => driver(tenant).labelValues(label, match, startMs, endMs)),
     exemplars: (tenant, query, startMs, endMs) =>
-      call(() => {
-        // prometheus-query has no call for /query_exemplars; its request path keeps auth, TLS and errors the same.
-        const d = driver(tenant) as unknown as { request(method: string, uri: string, params: unknown, body?: unknown): Promise<RawExemplarSeries[]> };
-        return d.request('POST', 'query_exemplars', null, { query, start: startMs / 1000, end: endMs / 1000 }).catch((err: unknown) => {
+      call(() =>
+        (request(tenant, 'POST', 'query_exemplars', { query, start: startMs / 1000, end: endMs / 1000 }) as Promise<RawExemplarSeries[]>).catch((err: unknown) => {
           // A query without a series selector (vector(1), time()) has no exemplars: Prometheus answers
           // 204 with no body, which prometheus-query reports as a client error, then (its own catch
           // handling that error again) as a network error wrapping it.
           if (isNoBody(err) || (isPromQueryError(err) && isNoBody((err as { original?: unknown }).original))) return [];
           throw err;
-        });
-      }),
+        }),
+      ),
     metadataTypes: (tenant, metric) =>
       call(async () => {
         const data = ((await driver(tenant).metadata(metric)) ?? {}) as Record<string, { type?: unknown }[] | undefined>;
@@ -162,5 +191,6 @@ export function createPrometheusClient(opts: PrometheusClientOptions): Prometheu
         return out;
       }),
     version: (tenant) => call(async () => String(((await driver(tenant).statusBuildinfo()) as { version?: unknown }).version ?? '')),
+    post: (tenant, path, params) => call(() => request(tenant, 'POST', path, params)),
   };
 }

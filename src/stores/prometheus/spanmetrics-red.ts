@@ -3,16 +3,17 @@
 // step are answered together: one PromQL query per figure with a `service_name=~"a|b|c"` matcher.
 // A point at time t covers the step [t, t + step), as in the DuckDB implementation, so the query
 // is evaluated one step later (PromQL's `increase(x[step])` at T looks back over (T − step, T]).
+// Requests and their errors are the read path's (client.ts): auth, TLS, tenant header, and
+// StoreErrors that never show Prometheus' address or a 5xx body.
 import type { RedKey, RedMetricsStore, RedPoint, RedSeries } from '../correlation-types.ts';
 import { StoreError } from '../types.ts';
 import { regexEscape } from '../../model/patterns.ts';
+import { createPrometheusClient, type PrometheusClientOptions } from './client.ts';
+import { promqlString } from './promql-string.ts';
 
-export interface SpanmetricsRedOptions {
-  /** e.g. `http://prometheus:9090` */
+export interface SpanmetricsRedOptions extends Omit<PrometheusClientOptions, 'url' | 'timeoutMs'> {
+  /** e.g. `http://prometheus:9090`; user info in it is sent as Basic auth. */
   baseUrl: string;
-  /** Where the tenant goes (Mimir, Cortex: `X-Scope-OrgID`); not sent when unset. */
-  tenantHeader?: string;
-  headers?: Record<string, string>;
   timeoutMs?: number;
   /** Series names; defaults are the OpenTelemetry Collector spanmetrics connector's. */
   callsMetric?: string;
@@ -29,19 +30,14 @@ const NS_PER_S = 1e9;
 const ENTRY_KINDS = 'SPAN_KIND_SERVER|SPAN_KIND_CONSUMER';
 const ERROR_STATUS = 'STATUS_CODE_ERROR';
 
-interface MatrixResult {
-  metric: Record<string, string>;
-  values?: [number, string][];
-  value?: [number, string];
-}
-
-/** A label value inside a PromQL regex matcher: regex metacharacters and quotes escaped. */
-function regexLiteral(s: string): string {
-  return regexEscape(s).replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+/** One series of an answer: its labels, and its samples as [seconds, value]. */
+interface Samples {
+  labels: Record<string, string>;
+  values: [number, number][];
 }
 
 const seconds = (ns: bigint) => Number(ns) / NS_PER_S;
-const promTime = (ns: bigint) => (Number(ns / 1_000_000n) / 1000).toFixed(3);
+const millis = (ns: bigint) => Number(ns / 1_000_000n);
 
 export function createSpanmetricsRedStore(opts: SpanmetricsRedOptions): RedMetricsStore {
   const calls = opts.callsMetric ?? 'traces_span_metrics_calls_total';
@@ -50,38 +46,31 @@ export function createSpanmetricsRedStore(opts: SpanmetricsRedOptions): RedMetri
   const svc = opts.serviceLabel ?? 'service_name';
   const kind = opts.kindLabel ?? 'span_kind';
   const status = opts.statusLabel ?? 'status_code';
-  const base = opts.baseUrl.replace(/\/+$/, '');
+  const { username, password, bearer, tenantHeader, headers, ca, rejectUnauthorized } = opts;
+  const client = createPrometheusClient({ url: opts.baseUrl, timeoutMs: opts.timeoutMs ?? 30_000, username, password, bearer, tenantHeader, headers, ca, rejectUnauthorized });
 
-  async function api(tenant: string, path: string, params: Record<string, string>): Promise<MatrixResult[]> {
-    const headers: Record<string, string> = { ...opts.headers, 'content-type': 'application/x-www-form-urlencoded' };
-    if (opts.tenantHeader) headers[opts.tenantHeader] = tenant;
-    let res: Response;
-    try {
-      res = await fetch(`${base}${path}`, {
-        method: 'POST',
-        headers,
-        body: new URLSearchParams(params).toString(),
-        signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
-      });
-    } catch (err) {
-      throw new StoreError('UNAVAILABLE', 'prometheus', `prometheus did not answer: ${(err as Error).message}`, err);
-    }
-    const body = (await res.json().catch(() => null)) as { status?: string; error?: string; data?: { result: MatrixResult[] } } | null;
-    if (!res.ok || body?.status !== 'success') {
-      const code = res.status === 400 || res.status === 422 ? 'BAD_QUERY' : res.status >= 500 ? 'UNAVAILABLE' : 'INTERNAL';
-      // Prometheus' text only for a query it refused; a 5xx body may name upstream addresses (kept as the cause).
-      const message = code === 'BAD_QUERY' && body?.error ? `prometheus: ${body.error}` : `prometheus answered HTTP ${res.status}`;
-      throw new StoreError(code, 'prometheus', message, body?.error);
-    }
-    return body.data!.result;
+  async function rangeQuery(tenant: string, query: string, startNano: bigint, endNano: bigint, stepNano: bigint): Promise<Samples[]> {
+    const answer = await client.range(tenant, query, millis(startNano), millis(endNano), seconds(stepNano));
+    return (answer.result as { metric: { labels: Record<string, string> } | null; values: { time: Date; value: number }[] }[]).map((r) => ({
+      labels: r.metric?.labels ?? {},
+      values: r.values.map((v) => [v.time.getTime() / 1000, v.value]),
+    }));
+  }
+
+  async function instantQuery(tenant: string, query: string, timeNano: bigint): Promise<Samples[]> {
+    const answer = await client.instant(tenant, query, millis(timeNano));
+    return (answer.result as { metric: { labels: Record<string, string> } | null; value: { time: Date; value: number } }[]).map((r) => ({
+      labels: r.metric?.labels ?? {},
+      values: [[r.value.time.getTime() / 1000, r.value.value]],
+    }));
   }
 
   /** One group of keys with the same range and step → their series. */
   async function group(tenant: string, keys: readonly RedKey[]): Promise<Map<string, RedSeries>> {
     const { range, stepNano } = keys[0]!;
     const services = [...new Set(keys.map((k) => k.service))];
-    const selector = (extra = '') =>
-      `{${svc}=~"${services.map(regexLiteral).join('|')}",${kind}=~"${ENTRY_KINDS}"${extra}}`;
+    // A service name is any string (a newline, a quote): escaped for the regex, then as a PromQL string.
+    const selector = (extra = '') => `{${svc}=~${promqlString(services.map(regexEscape).join('|'))},${kind}=~"${ENTRY_KINDS}"${extra}}`;
     const step = `${Math.round(seconds(stepNano) * 1000)}ms`;
     const whole = `${Math.max(Math.round(seconds(range.to - range.from) * 1000), 1)}ms`;
     const figures = (window: string) => ({
@@ -93,11 +82,10 @@ export function createSpanmetricsRedStore(opts: SpanmetricsRedOptions): RedMetri
     });
     const perStep = figures(step);
     const total = figures(whole);
-    const rangeParams = { start: promTime(range.from + stepNano), end: promTime(range.to + stepNano), step: String(seconds(stepNano)) };
     const names = Object.keys(perStep) as (keyof typeof perStep)[];
     const [stepResults, totalResults] = await Promise.all([
-      Promise.all(names.map((n) => api(tenant, '/api/v1/query_range', { query: perStep[n], ...rangeParams }))),
-      Promise.all(names.map((n) => api(tenant, '/api/v1/query', { query: total[n], time: promTime(range.to) }))),
+      Promise.all(names.map((n) => rangeQuery(tenant, perStep[n], range.from + stepNano, range.to + stepNano, stepNano))),
+      Promise.all(names.map((n) => instantQuery(tenant, total[n], range.to))),
     ]);
     const stepCount = Number((range.to - range.from) / stepNano) + 1;
     const stepSeconds = seconds(stepNano);
@@ -107,18 +95,16 @@ export function createSpanmetricsRedStore(opts: SpanmetricsRedOptions): RedMetri
       const byFigure = names.map((_, f) => {
         const values = new Map<number, number>();
         for (const r of stepResults[f]!) {
-          if (r.metric[svc] !== service) continue;
-          for (const [t, v] of r.values ?? []) {
+          if (r.labels[svc] !== service) continue;
+          for (const [t, v] of r.values) {
             const index = Math.round((t - seconds(range.from + stepNano)) / stepSeconds);
-            const n = Number(v);
-            if (Number.isFinite(n)) values.set(index, n);
+            if (Number.isFinite(v)) values.set(index, v);
           }
         }
         return values;
       });
       const totals = names.map((_, f) => {
-        const r = totalResults[f]!.find((x) => x.metric[svc] === service);
-        const n = r?.value ? Number(r.value[1]) : NaN;
+        const n = totalResults[f]!.find((x) => x.labels[svc] === service)?.values[0]?.[1] ?? NaN;
         return Number.isFinite(n) ? n : null;
       });
       const quantile = (v: number | null | undefined) => (v == null ? null : v * unitNano);
