@@ -1,6 +1,6 @@
 // Bearer JWTs (jose): HMAC shared secret or a JWKS file; exp/nbf always checked, iss/aud when
 // configured; tenant and scopes read from configurable claims.
-import { KeyObject } from 'node:crypto';
+import { createHash, KeyObject } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type * as JoseModule from 'jose';
 import type { JSONWebKeySet, JWSHeaderParameters, JWTPayload, jwtVerify } from 'jose';
@@ -58,16 +58,50 @@ interface KeyInUse {
   revoke: AbortController;
 }
 
+/**
+ * The keys of `keySet` that fit `header`: one, or several when keys of one type have no kid (RFC 7517
+ * makes it optional), as the old and the new key while a rotation publishes both. None: jose's
+ * ERR_JWKS_NO_MATCHING_KEY.
+ */
+async function keysFor(keySet: KeySet, header: JWSHeaderParameters): Promise<CryptoKey[]> {
+  try {
+    return [await keySet(header)];
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_JWKS_MULTIPLE_MATCHING_KEYS') throw err;
+    // jose hands the candidates over one by one.
+    const keys: CryptoKey[] = [];
+    for await (const key of err as AsyncIterable<CryptoKey>) keys.push(key);
+    return keys;
+  }
+}
+
+/** A key told apart from others in a short string: a hash of its public form (a local JWKS holds public keys only). */
+const keyFingerprint = (key: KeyObject): string => createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('base64');
+
 /** Whether `keySet` still gives `use.key` for the header that chose it. */
 async function stillHolds(keySet: KeySet, use: KeyInUse): Promise<boolean> {
-  const same = (k: unknown) => KeyObject.from(k as CryptoKey).equals(use.key);
   try {
-    return same(await keySet(use.header));
-  } catch (err) {
-    // Several keys fit the header: jose hands them over one by one.
-    const candidates = (err as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] ? (err as AsyncIterable<unknown>) : [];
-    for await (const k of candidates) if (same(k)) return true;
-    return false;
+    return (await keysFor(keySet, use.header)).some((k) => KeyObject.from(k).equals(use.key));
+  } catch {
+    return false; // no key fits the header any more
+  }
+}
+
+/** Verifies `token` with the keys of `keySet` that fit its header, one after another until a signature holds. */
+async function verifyWithEach(jose: Jose, keySet: KeySet, token: string, options: Parameters<typeof jwtVerify>[2]) {
+  for (let i = 0; ; i++) {
+    let fitting = 0;
+    // A key function, so that jose checks the header (alg allowed, crit) before a key is looked up.
+    const ith = async (header: JWSHeaderParameters) => {
+      const keys = await keysFor(keySet, header);
+      fitting = keys.length;
+      return keys[i]!;
+    };
+    try {
+      return await jose.jwtVerify(token, ith, options);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' || i + 1 >= fitting) throw err;
+    }
   }
 }
 
@@ -77,9 +111,10 @@ async function stillHolds(keySet: KeySet, use: KeyInUse): Promise<boolean> {
  * second, whenever a token names a key the set does not hold, and on SIGHUP. A reading that fails
  * (a file caught halfway through a rewrite, or deleted) is logged and counted, and leaves the
  * previous set in force until the file changes again. Principals verified with a key that a later
- * reading no longer holds are revoked, as a removed API key's are: their tails are closed.
+ * reading no longer holds are revoked, as a removed API key's are: their tails are closed. `jose` is
+ * given, so that tests can hold its look-ups and order readings and tokens as they choose.
  */
-function rotatingKeySet(file: string, first: JSONWebKeySet, jose: Jose, logger: Logger) {
+export function rotatingKeySet(file: string, first: JSONWebKeySet, jose: Jose, logger: Logger) {
   let keySet = jose.createLocalJWKSet(first);
   let stamp = fileStamp(file);
   let lookedAt = Date.now();
@@ -87,14 +122,17 @@ function rotatingKeySet(file: string, first: JSONWebKeySet, jose: Jose, logger: 
   // Bumped by each reading taken: a token verified across one is verified again (its key may be gone).
   let generation = 0;
   const readings = { ok: 0, failed: 0 };
-  // By header (alg, kid): bounded by the keys the file ever held that verified a token.
+  // By header (alg, kid) and key, as several keys can fit one header (no kid) and a key can be
+  // replaced under its kid: each key's principals are its own. Bounded by the keys the file holds
+  // that verified a token.
   const inUse = new Map<string, KeyInUse>();
 
   async function revokeRemoved(set: KeySet): Promise<void> {
     for (const [id, use] of inUse) {
       if (await stillHolds(set, use)) continue;
-      if (inUse.get(id) !== use) continue;
-      inUse.delete(id);
+      // A new entry there (the key put back by a later reading, and a token of it verified
+      // meanwhile) is the later reading's to judge.
+      if (inUse.get(id) === use) inUse.delete(id);
       use.revoke.abort();
     }
   }
@@ -129,26 +167,24 @@ function rotatingKeySet(file: string, first: JSONWebKeySet, jose: Jose, logger: 
     /** Verifies `token` against the set in force, first looking at the file if a second has passed. */
     async verify(token: string, options: Parameters<typeof jwtVerify>[2]) {
       if (Date.now() - lookedAt >= 1000) reread();
-      const attempt = async () => {
-        const at = generation;
-        const result = await jose.jwtVerify(token, keySet, options);
-        return { result, current: at === generation };
-      };
-      let verified: Awaited<ReturnType<typeof attempt>>;
+      // The reading whose set the last attempt used.
+      let at = generation;
+      const attempt = () => ((at = generation), verifyWithEach(jose, keySet, token, options));
+      let result: Awaited<ReturnType<typeof attempt>>;
       try {
-        verified = await attempt();
+        result = await attempt();
       } catch (err) {
         if ((err as { code?: string }).code !== 'ERR_JWKS_NO_MATCHING_KEY' || !reread()) throw err;
-        verified = await attempt();
+        result = await attempt();
       }
-      // A reading landed while it verified: its key may be one that reading removed.
-      if (!verified.current) verified = await attempt();
-      const { result } = verified;
+      // A reading landed while it verified: its key may be one that reading removed. From this
+      // check on nothing awaits, so the key's entry is in inUse before a later reading looks there.
+      while (at !== generation) result = await attempt();
       const header = { alg: result.protectedHeader.alg, ...(result.protectedHeader.kid !== undefined && { kid: result.protectedHeader.kid }) };
-      const id = JSON.stringify([header.alg, header.kid]);
       const key = KeyObject.from(result.key as CryptoKey);
+      const id = JSON.stringify([header.alg, header.kid, keyFingerprint(key)]);
       let use = inUse.get(id);
-      if (!use || !use.key.equals(key)) {
+      if (!use) {
         use = { header, key, revoke: new AbortController() };
         // Every tail opened with a token of this key listens for its removal.
         setMaxListeners(0, use.revoke.signal);
