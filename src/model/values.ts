@@ -106,3 +106,15 @@ export const TELEMETRY_SOURCE_KEY = 'telemetry.source';
  * label filters (`metricPoints`, `tailMetrics`) match them.
  */
 export const SCOPE_LABEL_KEYS = { name: 'otel.scope.name', version: 'otel.scope.version' } as const;
+
+/** Node 20 has these (ES2024); the project's TypeScript lib is ES2023. */
+type Es2024String = string & { isWellFormed(): boolean; toWellFormed(): string };
+
+/**
+ * `text` with each lone UTF-16 surrogate (OTLP/JSON can escape one: `"\ud800"`) as U+FFFD, as
+ * invalid UTF-8 in a body reads and as every store keeps it.
+ */
+export function wellFormed(text: string): string {
+  const s = text as Es2024String;
+  return s.isWellFormed() ? s : s.toWellFormed();
+}

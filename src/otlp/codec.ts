@@ -2,6 +2,7 @@
 import { parse as parseLossless } from 'lossless-json';
 import protobuf from 'protobufjs';
 import type { LogRecord, MetricPoint, Signal, SignalItems, SpanRecord } from '../model/telemetry.ts';
+import { wellFormed } from '../model/values.ts';
 import { type Decoded, JSON_KEY_DEPTH, type Msg, OtlpDecodeError, type Rejection, roundedIntegerCount } from './convert-common.ts';
 import { logsFromOtlp } from './convert-logs.ts';
 import { metricPointsFromOtlp } from './convert-metrics.ts';
@@ -103,13 +104,7 @@ const exactNumber = (digits: string): number | string => {
  * exported (protobufjs writes it as invalid UTF-8) and filtered, it read differently in each place.
  * It becomes U+FFFD, as invalid UTF-8 in a JSON or protobuf body does and as Go's encoding/json reads it.
  */
-const wellFormed = (_key: string, value: unknown): unknown => {
-  if (typeof value !== 'string') return value;
-  const s = value as Es2024String;
-  return s.isWellFormed() ? s : s.toWellFormed();
-};
-/** Node 20 has these (ES2024); the project's TypeScript lib is ES2023. */
-type Es2024String = string & { isWellFormed(): boolean; toWellFormed(): string };
+const wellFormedStrings = (_key: string, value: unknown): unknown => (typeof value === 'string' ? wellFormed(value) : value);
 
 /**
  * Whether the text escapes a surrogate (`\uD800`–`\uDFFF`, paired or not); only then are its strings
@@ -129,7 +124,7 @@ const SURROGATE_DIGITS = /[dD][89a-fA-F]/y;
 
 function parseJson(body: Buffer, exact = false): Msg {
   const text = body.toString('utf8');
-  const reviver = escapesSurrogate(text) ? wellFormed : undefined;
+  const reviver = escapesSurrogate(text) ? wellFormedStrings : undefined;
   let parsed: unknown;
   try {
     parsed = exact ? parseLossless(text, reviver ?? null, exactNumber) : JSON.parse(text, reviver);

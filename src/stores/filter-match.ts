@@ -14,7 +14,7 @@
 //   a BAD_QUERY StoreError, raised when the filter is compiled, before any record is looked at.
 import { setFlagsFromString } from 'node:v8';
 import { knownSpanKind, type KeyValue, type LogRecord, type SpanRecord } from '../model/telemetry.ts';
-import { anyValueToFilterString, serviceName, TELEMETRY_SOURCE_KEY } from '../model/values.ts';
+import { anyValueToFilterString, serviceName, TELEMETRY_SOURCE_KEY, wellFormed } from '../model/values.ts';
 import { StoreError, type AttributeCondition, type TelemetryFilter, type TimeRange } from './types.ts';
 import { checkFilterFields, conditionThreshold, filterNanos, STATUS_CODES, type FilterSignal } from './filter-fields.ts';
 import { spanDuration } from './span-order.ts';
@@ -148,9 +148,8 @@ export function regexMatches(re: RegExp, value: string): boolean {
   return re.test(asStored(read));
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 /** A value as the store keeps it: a lone surrogate (possible in OTLP/JSON) becomes U+FFFD, one code point for a regex. */
-const asStored = (value: string) => (/[\uD800-\uDFFF]/.test(value) ? value.replace(LONE_SURROGATE, '\ufffd') : value);
+const asStored = wellFormed;
 
 function attributePredicate<R>(ctx: Ctx, c: AttributeCondition, view: View<R>): Predicate<R> {
   if (c === null || typeof c !== 'object' || typeof c.key !== 'string') throw bad(ctx, 'an attribute condition needs a key');

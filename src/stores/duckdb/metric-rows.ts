@@ -11,7 +11,7 @@ import type {
 import type { Row } from './connection.ts';
 import type { TableSpec } from './ddl.ts';
 import { decodeJson, encodeJson, encodeJsonWithBigInts } from './json.ts';
-import { SCOPE_LABEL_KEYS } from '../../model/values.ts';
+import { SCOPE_LABEL_KEYS, wellFormed } from '../../model/values.ts';
 import {
   createDecodeCache,
   decodeAttributes,
@@ -103,7 +103,6 @@ function pointFields(p: MetricPointValue): PointFields {
   return f;
 }
 
-const wellFormed = (text: string): string => (text as unknown as { toWellFormed(): string }).toWellFormed();
 
 /**
  * A string map as the JSON DuckDB reads into a MAP column. A lone surrogate (OTLP/JSON can carry

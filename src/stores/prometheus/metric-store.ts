@@ -1,10 +1,12 @@
 // MetricStore and PromQlStore over Prometheus' HTTP API. Structured queries (metricSeries) are
 // turned into PromQL:
 // - the name may be the OTel name ("http.server.duration") or the Prometheus one
-//   ("http_server_duration_milliseconds"); the family is found among the stored metric names (the
-//   sanitised OTel name plus unit / _total / _ratio words, as the exporter writes them);
+//   ("http_server_duration_milliseconds"); the families are found among the stored metric names (the
+//   sanitised OTel name plus unit / _total / _ratio words, as the exporter writes them): one OTel name
+//   written with two units is two families, and the series of both are answered;
 // - label matches: service.name → job (with or without a namespace/ prefix), service.namespace →
-//   job prefix, service.instance.id → instance, any other key → its sanitised label name;
+//   job prefix, service.instance.id → instance, any other key → its sanitised label name; groupBy
+//   service.namespace takes job's prefix;
 // - each step [b, b + step) is an `<agg>_over_time()` window holding exactly the step's samples up to
 //   `to` (stepWindows); a counter's SUM and RATE, and histograms' counts, sums and buckets, take what
 //   the counter counted as the DuckDB store does, from the series' last sample before the step
@@ -17,7 +19,8 @@ import { regexEscape } from '../../model/patterns.ts';
 import type { MetricSeries, MetricStore, SeriesAggregation, SeriesPoint, SeriesQuery, StoredExemplar, TimeRange } from '../types.ts';
 import { StoreError } from '../types.ts';
 import { BACKEND, type PrometheusClient, type RawExemplarSeries } from './client.ts';
-import { formatFloat, labelName, UCUM_BY_WORD, UNIT_SUFFIX_WORDS } from './names.ts';
+import { promqlString as str } from './promql-string.ts';
+import { formatFloat, labelName, metricStem, UNIT_SUFFIX_WORDS, unitOfName } from './names.ts';
 import type { PromQlResult, PromQlSeries, PromQlStore } from './types.ts';
 
 const MS = 1_000_000n;
@@ -45,20 +48,6 @@ const msToNs = (ms: number): bigint => BigInt(Math.round(ms)) * MS;
 const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
 const secondsToNs = (s: number | undefined): bigint | undefined => (s === undefined ? undefined : BigInt(Math.round(s * 1e9)));
 
-/** A PromQL string literal (Go escapes; JSON's are a subset PromQL reads). */
-const str = (v: string): string => JSON.stringify(v);
-
-/** The unit word(s) at the end of a family name, back to UCUM ("_seconds" → "s"). */
-function unitOf(family: string): string {
-  const words = family.replace(/_(total|ratio)$/, '').split('_');
-  for (let n = 3; n >= 1; n--) {
-    const tail = words.slice(-n).join('_');
-    if (UCUM_BY_WORD[tail]) return UCUM_BY_WORD[tail]!;
-  }
-  if (family.endsWith('_ratio')) return '1';
-  return '';
-}
-
 function labelsKey(labels: Record<string, string>, drop: readonly string[] = []): string {
   return JSON.stringify(Object.entries(labels).filter(([k]) => k !== '__name__' && !drop.includes(k)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
@@ -70,10 +59,15 @@ function promLabelName(key: string): string {
   return labelName(key);
 }
 
-/** The matchers for a label filter given with OTel attribute keys. */
+/**
+ * The matchers for a label filter given with OTel attribute keys. An empty value is refused: remote
+ * write drops empty labels, so Prometheus cannot tell an attribute "" from a missing one, and
+ * `key=""` would match every series without the label.
+ */
 export function labelMatchers(labels: Record<string, string> | undefined): string[] {
   const out: string[] = [];
   for (const [key, value] of Object.entries(labels ?? {})) {
+    if (value === '') throw badQuery(`labels: "${key}" has an empty value, which Prometheus cannot match: it keeps no empty labels, so an empty attribute and a missing one are the same there`);
     if (key === 'service.name') out.push(`job=~${str(`(?:.+/)?${regexEscape(value)}`)}`);
     else if (key === 'service.namespace') out.push(`job=~${str(`${regexEscape(value)}/.+`)}`);
     else out.push(`${promLabelName(key)}=${str(value)}`);
@@ -81,10 +75,34 @@ export function labelMatchers(labels: Record<string, string> | undefined): strin
   return out;
 }
 
-/** `sum by (…) (expr)` and the like, or expr itself without groupBy. */
+/**
+ * service.namespace is stored only as the prefix of job (`namespace/name`): grouped by, it is taken
+ * from there (the longest prefix before a `/`, as a namespace may hold one), under its sanitised name.
+ */
+const NAMESPACE_KEY = 'service.namespace';
+const NAMESPACE_LABEL = labelName(NAMESPACE_KEY);
+const NAMESPACE_OF_JOB = { promql: '(?s)(.+)/.+', js: /^(.+)\/.+$/s };
+
+/**
+ * `sum by (…) (expr)` and the like, or expr itself without groupBy. Where job has no namespace, a
+ * series' own service_namespace label (a point attribute) is kept, as label_replace leaves it.
+ */
 function grouped(q: SeriesQuery, op: string, expr: string, extra: readonly string[] = []): string {
   if (!q.groupBy) return expr;
-  return `${op} by (${[...new Set([...q.groupBy.map(promLabelName), ...extra])].join(', ')}) (${expr})`;
+  const inner = q.groupBy.includes(NAMESPACE_KEY) ? `label_replace(${expr}, ${str(NAMESPACE_LABEL)}, "$1", "job", ${str(NAMESPACE_OF_JOB.promql)})` : expr;
+  return `${op} by (${[...new Set([...q.groupBy.map(promLabelName), ...extra])].join(', ')}) (${inner})`;
+}
+
+/** The labels of the group a series is in, as grouped() forms them. */
+function groupLabels(series: Record<string, string>, groupBy: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of groupBy) {
+    const name = promLabelName(key);
+    const fromJob = key === NAMESPACE_KEY ? NAMESPACE_OF_JOB.js.exec(series.job ?? '')?.[1] : undefined;
+    const value = fromJob ?? series[name];
+    if (value !== undefined && value !== '') out[name] = value;
+  }
+  return out;
 }
 
 function selector(name: string, matchers: string[]): string {
@@ -149,11 +167,37 @@ function isStartResetZero(values: RangeVector['values'], i: number): boolean {
 }
 
 export function createPrometheusMetricStore(client: PrometheusClient): MetricStore & PromQlStore {
-  /** Stored metric names in the range (at least the last hour, as names are looked up by family). */
-  async function names(tenant: string, range?: TimeRange): Promise<string[]> {
-    const end = range?.to !== undefined ? nsToMs(range.to) : Date.now();
-    const start = range?.from !== undefined ? Math.min(nsToMs(range.from), end - HOUR_MS) : end - HOUR_MS;
+  /**
+   * Metric names Prometheus' index holds for the range, to look families up in: at least the last
+   * hour of it. The index answers by block, so this may hold names without samples in the range.
+   */
+  async function names(tenant: string, range: TimeRange): Promise<string[]> {
+    const end = range.to !== undefined ? nsToMs(range.to) : Date.now();
+    const start = range.from !== undefined ? Math.min(nsToMs(range.from), end - HOUR_MS) : end - HOUR_MS;
     return client.labelValues(tenant, '__name__', undefined, start, end);
+  }
+
+  /**
+   * The metric names with samples in the range, as the DuckDB store lists them (from ≤ t ≤ to): a
+   * query over the samples. Without `from`, or when Prometheus refuses that query as too large, the
+   * index's names up to `to` (all stored data without a range), which answers by block.
+   */
+  async function namesWithSamples(tenant: string, range: TimeRange | undefined): Promise<string[]> {
+    const endMs = range?.to !== undefined ? nsToMs(range.to) : undefined;
+    const indexed = () => client.labelValues(tenant, '__name__', undefined, undefined, endMs);
+    if (range?.from === undefined) return indexed();
+    const to = endMs ?? Date.now();
+    const spanMs = to - nsToMs(range.from);
+    if (spanMs < 0) return [];
+    const open = await rangesLeftOpen(tenant);
+    try {
+      // last_over_time() keeps the metric name (count_over_time() drops it) and sees native histograms.
+      const r = await client.instant(tenant, `count by (__name__) (last_over_time({__name__=~".+"}[${Math.max(1, open ? spanMs + 1 : spanMs)}ms]))`, to);
+      return (r.result as { metric: RangeVector['metric'] }[]).flatMap((v) => (v.metric?.name ? [v.metric.name] : []));
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'BAD_QUERY') return indexed();
+      throw err;
+    }
   }
 
   /**
@@ -184,7 +228,7 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
       const written = types.get(base);
       kind = written === 'counter' || written === 'gauge' ? written : base.endsWith('_total') ? 'counter' : 'gauge';
     }
-    return kind && { name: base, kind, type: TYPE_OF[kind], unit: unitOf(base) };
+    return kind && { name: base, kind, type: TYPE_OF[kind], unit: unitOfName(base) };
   }
 
   /**
@@ -195,13 +239,21 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
     return client.metadataTypes(tenant, metric).catch(() => new Map<string, string>());
   }
 
-  /** The family a metricSeries name means: the Prometheus name itself, or the OTel name plus unit words. */
-  async function resolve(tenant: string, name: string, range: TimeRange): Promise<Family | undefined> {
+  /**
+   * The families a metricSeries name means: the Prometheus name itself, or the OTel name plus unit
+   * words. One OTel name written with two units (an instrumentation that changed its unit) is two
+   * families, and both are read; of the names that differ in kind (`x_total` and `x_per_second` for
+   * `x`), only the shortest name's kind, as a different metric may be named like this one plus
+   * unit words.
+   */
+  async function resolve(tenant: string, name: string, range: TimeRange): Promise<Family[]> {
     const all = new Set(await names(tenant, range));
     const none = new Map<string, string>();
-    let family = familyOf(name, all, none);
-    if (!family) {
-      const stem = name.replace(/[^a-zA-Z0-9_:]/g, '_').replace(/__+/g, '_').replace(/^_+|_+$/g, '');
+    let found: Family[];
+    const exact = familyOf(name, all, none);
+    if (exact) found = [exact];
+    else {
+      const stem = metricStem(name);
       const candidates = new Set<string>();
       for (const n of all) {
         for (const base of [n, ...FAMILY_SUFFIXES.filter((x) => n.endsWith(x)).map((x) => n.slice(0, -x.length))]) {
@@ -210,15 +262,18 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
           if (extra.every((w) => UNIT_SUFFIX_WORDS.has(w))) candidates.add(base);
         }
       }
-      const best = [...candidates].sort((a, b) => a.length - b.length || (a < b ? -1 : 1)).find((c) => familyOf(c, all, none));
-      if (best) family = familyOf(best, all, none);
+      const families = [...candidates].sort((a, b) => a.length - b.length || (a < b ? -1 : 1)).flatMap((c) => familyOf(c, all, none) ?? []);
+      found = families.filter((f) => f.kind === families[0]!.kind);
     }
-    // A gauge or UpDownCounter named `*.total` is stored as `*_total` too: the written type decides.
-    if (family && (family.kind === 'counter' || family.kind === 'gauge')) family = familyOf(family.name, all, await writtenTypes(tenant, family.name));
-    if (family?.kind === 'gauge' && (await isNative(tenant, family.name, range))) {
-      family = { ...family, kind: 'native', type: 'exponentialHistogram' };
-    }
-    return family;
+    return Promise.all(
+      found.map(async (f) => {
+        let family = f;
+        // A gauge or UpDownCounter named `*.total` is stored as `*_total` too: the written type decides.
+        if (family.kind === 'counter' || family.kind === 'gauge') family = familyOf(family.name, all, await writtenTypes(tenant, family.name)) ?? family;
+        if (family.kind === 'gauge' && (await isNative(tenant, family.name, range))) family = { ...family, kind: 'native', type: 'exponentialHistogram' };
+        return family;
+      }),
+    );
   }
 
   function checkQuery(q: SeriesQuery): void {
@@ -307,10 +362,9 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
   /** Exemplars by the key of the series (with groupBy: the group) they belong to. */
   async function seriesExemplars(tenant: string, sel: string, q: SeriesQuery, drop: string[]): Promise<Map<string, StoredExemplar[]>> {
     const raw = await client.exemplars(tenant, sel, nsToMs(q.range.from), nsToMs(q.range.to));
-    const kept = q.groupBy?.map(promLabelName);
     const out = new Map<string, StoredExemplar[]>();
     for (const s of raw ?? []) {
-      const labels = kept ? Object.fromEntries(Object.entries(s.seriesLabels).filter(([k]) => kept.includes(k))) : s.seriesLabels;
+      const labels = q.groupBy ? groupLabels(s.seriesLabels, q.groupBy) : s.seriesLabels;
       const key = labelsKey(labels, drop);
       out.set(key, [...(out.get(key) ?? []), ...toExemplars(s.exemplars)]);
     }
@@ -336,10 +390,15 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
   async function histogramSeries(tenant: string, q: SeriesQuery, family: Family, matchers: string[], base: () => MetricSeries): Promise<MetricSeries[]> {
     const of = (suffix: string, extra: string[] = []) => selector(`${family.name}${suffix}`, [...matchers, ...extra]);
     const native = family.kind === 'native';
-    // With groupBy, the series of a group are added up before the count, sum or quantile is taken.
-    const countExpr = (w: StepWindow) => (native ? `histogram_count(${grouped(q, 'sum', nativeIncrease(of(''), w))})` : grouped(q, 'sum', counterIncrease(of('_count'), w)));
-    const sumExpr = (w: StepWindow) => (native ? `histogram_sum(${grouped(q, 'sum', nativeIncrease(of(''), w))})` : grouped(q, 'sum', counterIncrease(of('_sum'), w)));
+    // With groupBy, the counts and sums of a group's series are added up, and a quantile is taken of
+    // their buckets added up. A native histogram's count and sum are taken per series: grouping by
+    // service.namespace renames with label_replace(), which Prometheus 2 applies to float samples only.
     const quantile = q.quantile;
+    const countExpr = (w: StepWindow) => grouped(q, 'sum', native ? `histogram_count(${nativeIncrease(of(''), w)})` : counterIncrease(of('_count'), w));
+    const sumExpr = (w: StepWindow) => grouped(q, 'sum', native ? `histogram_sum(${nativeIncrease(of(''), w)})` : counterIncrease(of('_sum'), w));
+    if (native && quantile !== undefined && q.groupBy?.includes(NAMESPACE_KEY)) {
+      throw badQuery(`a quantile of ${q.name} (an exponential histogram) cannot be grouped by ${NAMESPACE_KEY} from Prometheus: the namespace is part of job, and Prometheus 2 cannot relabel native histograms; group by service.name`);
+    }
     const quantileExpr =
       quantile === undefined ? undefined
       : native ? (w: StepWindow) => `histogram_quantile(${quantile}, ${grouped(q, 'sum', nativeIncrease(of(''), w))})`
@@ -378,83 +437,96 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
     });
   }
 
+  /** The series of one family (a counter or gauge, or histogram-like). */
+  async function familySeries(tenant: string, q: SeriesQuery, family: Family, matchers: string[]): Promise<MetricSeries[]> {
+    const base = (): MetricSeries => ({ name: q.name, type: family.type, unit: family.unit, description: '', labels: {}, points: [], exemplars: [] });
+    if (family.kind === 'counter' || family.kind === 'gauge') {
+      const sel = selector(family.name, matchers);
+      const overTime = (agg: Exclude<SeriesAggregation, 'RATE'>, w: StepWindow) => `${OVER_TIME[agg]}(${sel}${w.range})`;
+      // With groupBy (groupedValue's rules): AVG is the mean of the group's points, MIN and MAX
+      // the least and greatest, the others the total of the series' values.
+      const agg = q.aggregation;
+      // RATE, and a counter's SUM (what it counted during the step), as in the DuckDB store.
+      const counted = agg === 'RATE' || (agg === 'SUM' && family.kind === 'counter');
+      const expr = (w: StepWindow): string =>
+        counted ? grouped(q, 'sum', counterIncrease(sel, w))
+        : !q.groupBy ? overTime(agg, w)
+        : agg === 'AVG' ? `${grouped(q, 'sum', overTime('SUM', w))} / ${grouped(q, 'sum', overTime('COUNT', w))}`
+        : agg === 'MIN' || agg === 'MAX' ? grouped(q, agg.toLowerCase(), overTime(agg, w))
+        : grouped(q, 'sum', overTime(agg, w));
+      const [byLabels, exemplars, covered] = await Promise.all([
+        rangeByLabels(tenant, expr, q),
+        seriesExemplars(tenant, sel, q, []),
+        agg === 'RATE' ? coveredSeconds(tenant, q, sel) : undefined,
+      ]);
+      return [...byLabels].map(([key, { labels, values }]) => ({
+        ...base(),
+        labels,
+        points: [...values].map(([t, v]) => ({ timeUnixNano: t, value: finite(agg === 'RATE' ? v / rateSeconds(q, t, secondsToNs(covered?.get(key))) : v) })),
+        exemplars: exemplars.get(key) ?? [],
+      }));
+    }
+    return histogramSeries(tenant, q, family, matchers, base);
+  }
+
+  /** The raw samples of a counter or gauge family in [from, to]. */
+  async function familyPoints(tenant: string, family: Family, from: bigint, to: bigint, matchers: string[]): Promise<MetricPoint[]> {
+    const windowMs = Math.max(1, nsToMs(to - from));
+    // One millisecond past `to`, to see whether a zero at `to` is followed by a restarted point.
+    const r = await client.instant(tenant, `${selector(family.name, matchers)}[${windowMs + 1}ms]`, nsToMs(to) + 1);
+    const points: MetricPoint[] = [];
+    for (const v of r.result as RangeVector[]) {
+      const attributes: KeyValue[] = Object.entries(v.metric?.labels ?? {}).map(([key, value]) => ({ key, value: { stringValue: value } }));
+      const resource = { attributes: [], droppedAttributesCount: 0, schemaUrl: '' };
+      const scope = { name: '', version: '', attributes: [], droppedAttributesCount: 0, schemaUrl: '' };
+      for (const [i, s] of v.values.entries()) {
+        const t = msToNs(s.time.getTime());
+        if (t > to || (family.kind === 'counter' && isStartResetZero(v.values, i))) continue;
+        points.push({
+          tenant, resource, scope,
+          metric: { name: family.name, description: '', unit: family.unit, type: family.type, aggregationTemporality: family.kind === 'counter' ? 2 : 0, isMonotonic: family.kind === 'counter', metadata: [] },
+          point: { type: 'number', attributes, startTimeUnixNano: 0n, timeUnixNano: t, flags: 0, asDouble: s.value, exemplars: [] },
+        });
+      }
+    }
+    return points;
+  }
+
+
   return {
     backend: BACKEND,
 
     async querySeries(tenant, q) {
       checkQuery(q);
-      const family = await resolve(tenant, q.name, q.range);
-      if (!family) return [];
-      const problem = seriesTypeProblem(q, family.type);
-      if (problem) throw badQuery(problem);
       const matchers = labelMatchers(q.labels);
-      const base = (): MetricSeries => ({ name: q.name, type: family.type, unit: family.unit, description: '', labels: {}, points: [], exemplars: [] });
-      let series: MetricSeries[];
-      if (family.kind === 'counter' || family.kind === 'gauge') {
-        const sel = selector(family.name, matchers);
-        const overTime = (agg: Exclude<SeriesAggregation, 'RATE'>, w: StepWindow) => `${OVER_TIME[agg]}(${sel}${w.range})`;
-        // With groupBy (groupedValue's rules): AVG is the mean of the group's points, MIN and MAX
-        // the least and greatest, the others the total of the series' values.
-        const agg = q.aggregation;
-        // RATE, and a counter's SUM (what it counted during the step), as in the DuckDB store.
-        const counted = agg === 'RATE' || (agg === 'SUM' && family.kind === 'counter');
-        const expr = (w: StepWindow): string =>
-          counted ? grouped(q, 'sum', counterIncrease(sel, w))
-          : !q.groupBy ? overTime(agg, w)
-          : agg === 'AVG' ? `${grouped(q, 'sum', overTime('SUM', w))} / ${grouped(q, 'sum', overTime('COUNT', w))}`
-          : agg === 'MIN' || agg === 'MAX' ? grouped(q, agg.toLowerCase(), overTime(agg, w))
-          : grouped(q, 'sum', overTime(agg, w));
-        const [byLabels, exemplars, covered] = await Promise.all([
-          rangeByLabels(tenant, expr, q),
-          seriesExemplars(tenant, sel, q, []),
-          agg === 'RATE' ? coveredSeconds(tenant, q, sel) : undefined,
-        ]);
-        series = [...byLabels].map(([key, { labels, values }]) => ({
-          ...base(),
-          labels,
-          points: [...values].map(([t, v]) => ({ timeUnixNano: t, value: finite(agg === 'RATE' ? v / rateSeconds(q, t, secondsToNs(covered?.get(key))) : v) })),
-          exemplars: exemplars.get(key) ?? [],
-        }));
-      } else {
-        series = await histogramSeries(tenant, q, family, matchers, base);
+      const families = await resolve(tenant, q.name, q.range);
+      for (const family of families) {
+        const problem = seriesTypeProblem(q, family.type);
+        if (problem) throw badQuery(problem);
       }
+      // Series of two families (two units) with the same labels stay apart, told by their unit.
+      const series = (await Promise.all(families.map((family) => familySeries(tenant, q, family, matchers)))).flat();
       for (const s of series) s.points.sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : 1));
-      return series.sort((a, b) => (labelsKey(a.labels) < labelsKey(b.labels) ? -1 : 1));
+      return series.sort((a, b) => (labelsKey(a.labels) < labelsKey(b.labels) ? -1 : labelsKey(a.labels) > labelsKey(b.labels) ? 1 : a.unit < b.unit ? -1 : 1));
     },
 
     async points(tenant, name, range, limit, labels) {
       if (!Number.isInteger(limit) || limit < 0 || limit > 100_000) throw badQuery('limit must be an integer from 0 to 100000');
       const to = range.to ?? msToNs(Date.now());
       const from = range.from ?? to - 3_600_000n * MS;
-      const family = await resolve(tenant, name, { from, to });
-      if (!family) return [];
-      if (family.kind !== 'counter' && family.kind !== 'gauge') {
-        throw badQuery(`raw ${family.type} points are not read back from Prometheus; use metricSeries or promql (e.g. ${family.name}_bucket)`);
+      const matchers = labelMatchers(labels);
+      const families = await resolve(tenant, name, { from, to });
+      const histogram = families.find((f) => f.kind !== 'counter' && f.kind !== 'gauge');
+      if (histogram) {
+        throw badQuery(`raw ${histogram.type} points are not read back from Prometheus; use metricSeries or promql (e.g. ${histogram.name}_bucket)`);
       }
-      const windowMs = Math.max(1, nsToMs(to - from));
-      // One millisecond past `to`, to see whether a zero at `to` is followed by a restarted point.
-      const r = await client.instant(tenant, `${selector(family.name, labelMatchers(labels))}[${windowMs + 1}ms]`, nsToMs(to) + 1);
-      const points: MetricPoint[] = [];
-      for (const v of r.result as RangeVector[]) {
-        const attributes: KeyValue[] = Object.entries(v.metric?.labels ?? {}).map(([key, value]) => ({ key, value: { stringValue: value } }));
-        const resource = { attributes: [], droppedAttributesCount: 0, schemaUrl: '' };
-        const scope = { name: '', version: '', attributes: [], droppedAttributesCount: 0, schemaUrl: '' };
-        for (const [i, s] of v.values.entries()) {
-          const t = msToNs(s.time.getTime());
-          if (t > to || (family.kind === 'counter' && isStartResetZero(v.values, i))) continue;
-          points.push({
-            tenant, resource, scope,
-            metric: { name: family.name, description: '', unit: family.unit, type: family.type, aggregationTemporality: family.kind === 'counter' ? 2 : 0, isMonotonic: family.kind === 'counter', metadata: [] },
-            point: { type: 'number', attributes, startTimeUnixNano: 0n, timeUnixNano: t, flags: 0, asDouble: s.value, exemplars: [] },
-          });
-        }
-      }
+      const points = (await Promise.all(families.map((family) => familyPoints(tenant, family, from, to, matchers)))).flat();
       points.sort((a, b) => (a.point.timeUnixNano > b.point.timeUnixNano ? -1 : a.point.timeUnixNano < b.point.timeUnixNano ? 1 : 0));
       return points.slice(0, limit);
     },
 
     async metricNames(tenant, range) {
-      const [all, types] = await Promise.all([names(tenant, range).then((list) => new Set(list)), writtenTypes(tenant)]);
+      const [all, types] = await Promise.all([namesWithSamples(tenant, range).then((list) => new Set(list)), writtenTypes(tenant)]);
       const out: { name: string; type: MetricType; unit: string; description: string }[] = [];
       const seen = new Set<string>();
       for (const n of [...all].sort()) {

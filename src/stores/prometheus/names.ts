@@ -23,9 +23,28 @@ export const UNIT_SUFFIX_WORDS: ReadonlySet<string> = new Set(
 );
 
 /** Prometheus unit word → UCUM unit, the reverse of the suffix mapping. */
-export const UCUM_BY_WORD: Readonly<Record<string, string>> = Object.fromEntries(
+const UCUM_BY_WORD: Readonly<Record<string, string>> = Object.fromEntries(
   Object.entries(UNIT_WORDS).filter(([, w]) => w !== '').map(([ucum, w]) => [w, ucum]),
 );
+const UCUM_BY_PER_WORD: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(PER_UNIT_WORDS).map(([ucum, w]) => [w, ucum]));
+
+/**
+ * The UCUM unit a family name ends in, the reverse of unitSuffix: "_seconds" → "s",
+ * "_bytes_per_second" → "By/s", "_per_second" → "1/s", a gauge's "_ratio" → "1". Only a unit word at
+ * the end is read: where the name already held the word (`bytes.sent` in By is `bytes_sent_total`),
+ * none was added, and a word inside a name is not known to be its unit. Annotations (`{req}`) and
+ * units without a word are not in the name, so they read as "".
+ */
+export function unitOfName(family: string): string {
+  const words = family.replace(/_(total|ratio)$/, '').split('_');
+  const last = words[words.length - 1] ?? '';
+  if (words.length >= 2 && words[words.length - 2] === 'per' && UCUM_BY_PER_WORD[last]) {
+    const main = words.length >= 3 ? UCUM_BY_WORD[words[words.length - 3]!] : undefined;
+    return `${main ?? '1'}/${UCUM_BY_PER_WORD[last]}`;
+  }
+  if (UCUM_BY_WORD[last]) return UCUM_BY_WORD[last];
+  return family.endsWith('_ratio') ? '1' : '';
+}
 
 /** Replaces what Prometheus does not allow with `_` and collapses runs of `_`. */
 function sanitize(text: string, allowColon: boolean): string {
@@ -49,21 +68,39 @@ export function isCounter(metric: MetricDescriptor): boolean {
   return metric.type === 'sum' && metric.isMonotonic;
 }
 
+/** An OTel metric name's words as a Prometheus name holds them (sanitised, without empty words). */
+function nameWords(name: string): string[] {
+  return sanitize(name, true).split('_').filter((t) => t !== '');
+}
+
+/** A name made of words: a leading digit gets `_`, as Prometheus names cannot start with one. */
+function joinWords(words: readonly string[]): string {
+  const name = words.join('_');
+  if (name === '') return '_';
+  return /^[0-9]/.test(name) ? `_${name}` : name;
+}
+
+/**
+ * The Prometheus name an OTel metric name starts as, before unit words and `_total`: what a reader
+ * looks for stored names under ("5xx.errors" → "_5xx_errors").
+ */
+export function metricStem(name: string): string {
+  return joinWords(nameWords(name));
+}
+
 /**
  * The Prometheus metric name (before `_bucket`/`_sum`/`_count`). The unit word and `_total` are
  * added unless the name already carries them; "1" on a gauge becomes `_ratio`.
  */
 export function metricName(metric: MetricDescriptor): string {
-  let tokens = sanitize(metric.name, true).split('_').filter((t) => t !== '');
+  let tokens = nameWords(metric.name);
   const counter = isCounter(metric);
   if (counter) tokens = tokens.filter((t, i) => !(t === 'total' && i === tokens.length - 1));
   const unit = unitSuffix(metric.unit);
   if (unit !== '' && !`_${tokens.join('_')}_`.includes(`_${unit}_`)) tokens.push(unit);
   if (metric.unit === '1' && metric.type === 'gauge' && tokens[tokens.length - 1] !== 'ratio') tokens.push('ratio');
   if (counter) tokens.push('total');
-  let name = tokens.join('_');
-  if (name === '') name = '_';
-  return /^[0-9]/.test(name) ? `_${name}` : name;
+  return joinWords(tokens);
 }
 
 /** A label name: invalid characters → `_`; a leading digit gets `key_` (as the specification says). */

@@ -65,13 +65,13 @@ describe('prometheus metric types', () => {
     // (Whether it holds native histograms is asked first.)
     const steps = c.asked.filter((q) => !q.includes('histogram_count('));
     assert.ok(steps.length > 0 && steps.every((q) => q.startsWith('sum_over_time(') && !q.includes('resets(')), c.asked.join('\n'));
-    const types = Object.fromEntries((await store.metricNames('default', range)).map((m) => [m.name, m.type]));
+    const types = Object.fromEntries((await store.metricNames('default')).map((m) => [m.name, m.type]));
     assert.deepEqual(types, { pool_conn_total: 'gauge', req_total: 'sum' });
   });
 
   test('without metadata (Prometheus keeps none), a name ending in _total is a counter', async () => {
     const store = createPrometheusMetricStore(client(['pool_conn_total'], {}));
-    assert.deepEqual((await store.metricNames('default', range)).map((m) => m.type), ['sum']);
+    assert.deepEqual((await store.metricNames('default')).map((m) => m.type), ['sum']);
   });
 });
 
