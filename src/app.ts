@@ -237,8 +237,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       search = await openSemanticSearch(cfg.search, opened.db, componentLogger(root, 'search'), { traces: roles.traces.includes('WRITE'), logs: roles.logs.includes('WRITE') });
       // Only a pipeline with the embedding exporter feeds the index: a list of exporters written
       // for a backend (TELEQL_TRACES_EXPORTERS=duckdb,jaeger) dropped it without a word.
-      const feedsIndex = (id: string) => id === 'embedding' || id.startsWith('embedding/');
-      const unindexed = (['traces', 'logs'] as const).filter((signal) => cfg.pipelines[signal] && !cfg.pipelines[signal].exporters.some(feedsIndex));
+      const unindexed = (['traces', 'logs'] as const).filter((signal) => cfg.pipelines[signal] && !cfg.pipelines[signal].exporters.some((id) => componentType(id) === 'embedding'));
       if (unindexed.length > 0) {
         log.warn({ pipelines: unindexed }, `search.enabled, but the ${unindexed.join(' and ')} pipeline${unindexed.length > 1 ? 's have' : ' has'} no embedding exporter: search and similar will not find them (add embedding to pipelines.<signal>.exporters)`);
       }
