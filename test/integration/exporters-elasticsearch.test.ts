@@ -173,6 +173,76 @@ describe('elasticsearch exporter', () => {
     assert.equal(odd.kind === 'failure' && odd.error.message, 'Elasticsearch refused 2 of 2 log records in _bulk: unknown_error ×2 (the reasons are in the gateway log)');
   });
 
+  test('two identical records, the second throttled per item: its resends, through the spill and after a restart, keep its own document ID (QA round 32 D1)', async () => {
+    es.clearRequests();
+    let bulks = 0;
+    let down = true;
+    es.setRoutes([
+      templateRoute(),
+      {
+        method: 'POST',
+        path: '/_bulk',
+        headers: ES_HEADERS,
+        respond: () => {
+          if (++bulks === 1) {
+            const throttled = { status: 429, error: { type: 'es_rejected_execution_exception', reason: 'rejected execution of primary operation' } };
+            return { body: JSON.stringify({ errors: true, items: [{ create: { status: 201 } }, { create: throttled }] }) };
+          }
+          // Then the whole request fails until the restart: the resend waits in the spill.
+          return down ? { status: 429, bodyFile: join(FIXTURES, 'error.429.es-rejected-execution.json') } : { body: '{"errors":false}' };
+        },
+      },
+    ]);
+    const twin = () => log({ tenant: 'acme', timeUnixNano: T0, body: { stringValue: 'DUPLINE same line twice' } });
+    const first = exporter();
+    await first.start({ logger: silentLogger(), reportError: () => {} });
+    await first.consume([twin(), twin()]);
+    await waitFor(async () => bulks, (n) => n >= 3, 'the throttled record resent (and refused) from the spill');
+    await first.shutdown();
+    assert.equal(first.stats().sent, 1);
+    down = false;
+    const second = exporter();
+    await second.start({ logger: silentLogger(), reportError: () => {} });
+    await waitFor(async () => second.stats().sent, (n) => n === 1, 'the spilled record written after the restart');
+    await second.shutdown();
+
+    const ids = bulkRequests(es).map((r) => lines(r).filter((_, i) => i % 2 === 0).map((a) => (JSON.parse(a) as { create: { _id: string } }).create._id));
+    const [[copy1, copy2], ...resends] = ids as [[string, string], ...string[][]];
+    assert.notEqual(copy1, copy2, 'identical records get distinct IDs');
+    assert.ok(resends.length >= 2);
+    for (const r of resends) assert.deepEqual(r, [copy2], 'each resend carries the throttled copy\'s own ID, never its twin\'s');
+  });
+
+  test('start does not wait on Elasticsearch: the index template goes in in the background, retried, its trouble in the backend status, and no bulk goes out before it (QA round 32 D2)', async () => {
+    es.clearRequests();
+    let puts = 0;
+    let templateOk = false;
+    const refused = { status: 429, bodyFile: join(FIXTURES, 'error.429.es-rejected-execution.json') };
+    es.setRoutes([
+      {
+        method: 'PUT',
+        path: '/_index_template/teleql-logs',
+        headers: ES_HEADERS,
+        // The first answer comes late (an Elasticsearch that is slow to answer): start must not wait for it.
+        respond: () => (++puts === 1 ? { ...refused, delayMs: 1_500 } : templateOk ? { body: '{"acknowledged":true}' } : refused),
+      },
+      { method: 'POST', path: '/_bulk', headers: ES_HEADERS, body: '{"errors":false}' },
+    ]);
+    const ex = exporter({ timeoutMs: 300 });
+    await ex.start({ logger: silentLogger(), reportError: () => {} });
+    const templateRequests = () => es.requests.filter((r) => r.method === 'PUT');
+    assert.ok(templateRequests().every((r) => r.sentBytes === 0), 'start returned before Elasticsearch answered the template request');
+    await ex.consume([log({ body: { stringValue: 'waits for the template' } })]);
+    const failing = await waitFor(async () => ex.backendStatus(), (s) => /the index template is not installed/.test(s.lastError ?? ''), 'the template failure in the backend status');
+    assert.equal(failing.healthy, false);
+    assert.equal(bulkRequests(es).length, 0, 'no bulk before the template is in');
+    templateOk = true;
+    await waitFor(async () => ex.backendStatus(), (s) => s.itemsWritten === 1 && s.healthy, 'written once the template is in');
+    const order = es.requests.map((r) => r.method);
+    assert.ok(order.lastIndexOf('PUT') < order.indexOf('POST'), 'the bulk came after the template went in');
+    await ex.shutdown();
+  });
+
   test('a gateway with logs → [duckdb, elasticsearch] writes what the SDK sends and reports it in backends', async () => {
     es.clearRequests();
     es.setRoutes([templateRoute(), { method: 'POST', path: '/_bulk', headers: ES_HEADERS, body: '{"errors":false}' }]);

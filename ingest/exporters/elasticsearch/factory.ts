@@ -1,7 +1,13 @@
 // Writes log records to Elasticsearch (a data stream, bulk `create` with stable IDs) through the
 // shared queued exporter. The bulk answer is read per item: retryable items (429, 5xx) go back to
-// the queue alone, with their document IDs so a resend stays idempotent; permanent failures are
-// counted and logged with their reason by the writer.
+// the queue alone, with their document IDs (kept by the queue as retry keys, through the spill and a
+// restart) so a resend stays idempotent; permanent failures are counted and logged with their reason
+// by the writer.
+//
+// The index template is installed in the background from start, tried again with backoff until it is
+// in (start never waits on Elasticsearch: the gateway's listeners bind after its exporters start), and
+// no bulk goes out before it: a data stream created without it would keep Elasticsearch's built-in
+// `logs` template. Until it is in, the exporter is unhealthy with the reason as its lastError.
 //
 // Errors (what `backends.lastError` shows admins) name the backend, the call, how many records failed
 // and Elasticsearch's error types, as the Jaeger exporter's name the status: Elasticsearch's
@@ -22,7 +28,17 @@ import {
   type ElasticsearchAuth,
   type ElasticsearchLogWriter,
 } from '../../../src/stores/elasticsearch/index.ts';
-import { checkMaxRequestBytes, createQueuedExporter, defaultQueueSettings, type QueueSettings, type SendResult, type Sender } from '../helpers/index.ts';
+import { encodeRecord, recordId } from '../../../src/stores/elasticsearch/documents.ts';
+import {
+  backoffMs,
+  checkMaxRequestBytes,
+  createQueuedExporter,
+  defaultQueueSettings,
+  type QueueSettings,
+  type SendResult,
+  type Sender,
+  type SenderReport,
+} from '../helpers/index.ts';
 import { defaultConnectionSettings, tlsMaterial, type ConnectionSettings } from '../helpers/connection.ts';
 import { SettingError } from '../../../src/config/merge.ts';
 import { settingUrl } from '../../../src/config/setting-values.ts';
@@ -32,7 +48,7 @@ export interface ElasticsearchExporterConfig extends ConnectionSettings, QueueSe
   node: string;
   /** The data stream written to. */
   dataStream: string;
-  /** Install teleql's index template (`templatePattern`) at start (idempotent). */
+  /** Install teleql's index template (`templatePattern`) before the first bulk (idempotent; in the background from start). */
   installTemplate: boolean;
   /** The index template's pattern; must match dataStream (checked at start when installTemplate). */
   templatePattern: string;
@@ -108,37 +124,96 @@ export function bulkResult(records: readonly LogRecord[], outcome: BulkOutcome):
   const after = outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {};
   if (failed === 0 && outcome.retry.length === records.length) return { kind: 'retryable', error, ...after };
   if (outcome.retry.length === 0 && failed === records.length) return { kind: 'failure', error };
-  return { kind: 'partial', retry: outcome.retry, failed, error, ...after };
+  // The retry items' document IDs go back with them, so the resend answers 409 for any that went in after all.
+  return { kind: 'partial', retry: outcome.retry, retryKeys: outcome.retryIds, failed, error, ...after };
 }
 
-export function createElasticsearchSender(writer: ElasticsearchLogWriter, node: string, installTemplate: boolean, logger: Logger): Sender<'logs'> {
-  // Document IDs of records to resend, so the resend answers 409 for any that went in after all.
-  const idOf = new WeakMap<LogRecord, string>();
+/**
+ * The document IDs for a bulk: undefined (the writer derives every one) unless some records carry
+ * the ID an earlier attempt gave them (`keys`). The others get theirs as the writer derives them,
+ * numbered among themselves: a record resent alone must not take the ID of an identical twin that
+ * was written (QA round 32: one of two identical lines was lost through the spill).
+ */
+function documentIds(records: readonly LogRecord[], keys: readonly (string | undefined)[] | undefined): string[] | undefined {
+  if (keys === undefined) return undefined;
+  const seen = new Map<string, number>();
+  return records.map((r, i) => {
+    const known = keys[i];
+    if (known !== undefined) return known;
+    const record = encodeRecord(r);
+    const twin = `${r.tenant}\0${record}`;
+    const occurrence = seen.get(twin) ?? 0;
+    seen.set(twin, occurrence + 1);
+    return recordId(r.tenant, record, occurrence);
+  });
+}
+
+export function createElasticsearchSender(
+  writer: ElasticsearchLogWriter,
+  node: string,
+  installTemplate: boolean,
+  retry: QueueSettings['retry'],
+  logger: Logger,
+): Sender<'logs'> {
   let templateReady = !installTemplate;
-  async function ensureTemplate(): Promise<void> {
-    if (templateReady) return;
-    try {
-      await writer.ensureIndexTemplate();
-      templateReady = true;
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'could not install the index template yet; will try again before the next bulk');
-    }
+  let installing: Promise<void> | undefined; // the install attempt in flight
+  let templateError = 'not answered yet';
+  let failures = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let report: SenderReport | undefined;
+
+  /** One install attempt at a time; a failed one schedules the next (backoff as the exporter's retries). */
+  function ensureTemplate(): Promise<void> {
+    if (templateReady || stopped) return Promise.resolve();
+    installing ??= writer
+      .ensureIndexTemplate()
+      .then(
+        () => {
+          templateReady = true;
+          clearTimeout(retryTimer);
+          report?.resolved();
+        },
+        (err: unknown) => {
+          failures++;
+          templateError = err instanceof Error ? err.message : String(err);
+          report?.problem(`the index template is not installed (no log record is sent before it is): ${templateError}`);
+          if (stopped) return;
+          const wait = backoffMs(retry, failures);
+          logger.warn({ err: templateError, retryInMs: wait }, 'could not install the index template yet; will try again');
+          clearTimeout(retryTimer);
+          retryTimer = setTimeout(() => void ensureTemplate(), wait);
+          retryTimer.unref();
+        },
+      )
+      .finally(() => {
+        installing = undefined;
+      });
+    return installing;
   }
+
   return {
     endpoint: node,
-    async start() {
-      await ensureTemplate();
+    start(r) {
+      report = r;
+      void ensureTemplate();
     },
-    async send(records, signal) {
-      await ensureTemplate();
-      const ids = records.map((r) => idOf.get(r));
-      const known = ids.every((id): id is string => id !== undefined) ? ids : undefined;
-      const outcome = await writer.writeLogs(records, known, { signal });
-      outcome.retry.forEach((r, i) => idOf.set(r, outcome.retryIds[i]!));
+    async send(records, signal, keys) {
+      if (!templateReady) {
+        await ensureTemplate();
+        if (!templateReady) return { kind: 'retryable', error: new Error(`the index template is not installed yet: ${templateError}`) };
+      }
+      const outcome = await writer.writeLogs(records, documentIds(records, keys), { signal });
       return bulkResult(records, outcome);
     },
     async shutdown() {
-      await writer.close();
+      stopped = true;
+      clearTimeout(retryTimer);
+      const closed = writer.close();
+      // The template request takes no abort signal, and closing the client waits for it, up to
+      // requestTimeoutMs: a hung Elasticsearch held SIGTERM 16 s more. It ends on its own.
+      if (installing) return void closed.catch(() => {});
+      await closed;
     },
   };
 }
@@ -181,7 +256,7 @@ export function elasticsearchExporterFactory(defaults: ElasticsearchDefaults, re
         maxBulkBytes: config.maxRequestBytes,
         logger: settings.logger,
       });
-      const sender = createElasticsearchSender(writer, config.node, config.installTemplate, settings.logger) as unknown as Sender<S>;
+      const sender = createElasticsearchSender(writer, config.node, config.installTemplate, config.retry, settings.logger) as unknown as Sender<S>;
       return createQueuedExporter({ id: settings.id, kind: 'elasticsearch', signal, sender, settings: config, logger: settings.logger });
     },
   };

@@ -7,6 +7,7 @@ export {
   type QueuedExporterStats,
   type SendResult,
   type Sender,
+  type SenderReport,
 } from './queued-exporter.ts';
 export { backoffMs, checkMaxRequestBytes, defaultQueueSettings, parseRetryAfter, type QueueSettings } from './settings.ts';
 export { httpResult } from './http-result.ts';

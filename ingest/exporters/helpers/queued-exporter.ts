@@ -5,11 +5,11 @@
 // API (stable; other exporters build on it):
 //
 //   interface Sender<S> {
-//     send(items, abortSignal): Promise<SendResult<S>>   // one attempt; never throws on purpose
-//     start?(): Promise<void>; shutdown?(): Promise<void>; endpoint?: string
+//     send(items, abortSignal, keys?): Promise<SendResult<S>>   // one attempt; never throws on purpose
+//     start?(report): void; shutdown?(): Promise<void>; endpoint?: string
 //   }
 //   type SendResult<S> = ExportResult                      // success | failure | retryable(retryAfterMs?)
-//                      | { kind: 'partial', retry: items[], failed: number, error, retryAfterMs? }
+//                      | { kind: 'partial', retry: items[], retryKeys?, failed: number, error, retryAfterMs? }
 //
 //   createQueuedExporter<S>({ id, kind, signal, sender, settings: QueueSettings, logger })
 //     → QueuedExporter<S>: Exporter<S> + metrics(): MetricSample[] + backendStatus(): BackendStatus
@@ -21,8 +21,15 @@
 //     backoff(failures) — at least Retry-After — before trying again. While failing, new items go
 //     to the spill (when enabled), so a restart loses nothing; the spill is sent first once the
 //     backend answers again, so order holds. `partial`: the written part is counted, the `retry`
-//     items go back to the head, `failed` are counted.
+//     items go back to the head, `failed` are counted. A `retryKey` given with a retry item (the
+//     Elasticsearch exporter's document ID) travels with it, through the spill and a restart, and is
+//     handed back in `keys` when it is sent again.
 // Invariant: everything in the spill is older than everything in memory.
+//
+// Start never waits on the backend (the gateway's listeners bind after the exporters start): a
+// sender's own set-up against it (Elasticsearch's index template) runs in the background and shows
+// its trouble through the `SenderReport`. Shutdown's deadline runs from `shutdownBegins`, so every
+// exporter of the gateway stops within one shutdownTimeoutMs of the first, not one after another.
 import type { Logger } from 'pino';
 import type { Exporter, ExportResult, Host, Signal, SignalItems } from '../../component.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
@@ -30,7 +37,7 @@ import type { BackendStatus } from '../../../src/backends/status.ts';
 import { decodeRequest } from '../../../src/otlp/codec.ts';
 import { OtlpEncodeError, encodeByTenant } from '../../../src/otlp/encode.ts';
 import { deferred, type Deferred } from '../../helpers/deferred.ts';
-import { openSpill, type Spill } from './spill.ts';
+import { openSpill, type Spill, type SpillPart } from './spill.ts';
 import { backoffMs, type QueueSettings } from './settings.ts';
 import { join } from 'node:path';
 
@@ -38,6 +45,8 @@ export interface PartialResult<S extends Signal> {
   kind: 'partial';
   /** Items worth resending later (e.g. per-item 429/5xx); the rest were written or failed. */
   retry: readonly SignalItems[S][];
+  /** One key per `retry` item, handed back in `send`'s `keys` when it is resent (kept through the spill). */
+  retryKeys?: readonly string[];
   /** Items refused for good. */
   failed: number;
   error: Error;
@@ -46,10 +55,22 @@ export interface PartialResult<S extends Signal> {
 
 export type SendResult<S extends Signal> = ExportResult | PartialResult<S>;
 
+/** How a sender reports trouble it meets outside a send attempt (its set-up against the backend). */
+export interface SenderReport {
+  /** Shown as the exporter's lastError; unhealthy until `resolved`. */
+  problem(message: string): void;
+  resolved(): void;
+}
+
 export interface Sender<S extends Signal> {
-  /** One attempt at writing `items`. Stop when `abortSignal` fires (the attempt timed out or the exporter stops). */
-  send(items: readonly SignalItems[S][], abortSignal: AbortSignal): Promise<SendResult<S>>;
-  start?(): Promise<void>;
+  /**
+   * One attempt at writing `items`. Stop when `abortSignal` fires (the attempt timed out or the
+   * exporter stops). `keys`: the `retryKeys` an earlier attempt gave, item by item (undefined for an
+   * item without one); absent when no item has one.
+   */
+  send(items: readonly SignalItems[S][], abortSignal: AbortSignal, keys?: readonly (string | undefined)[]): Promise<SendResult<S>>;
+  /** Must not wait on the backend: anything it needs from it is done in the background (see SenderReport). */
+  start?(report: SenderReport): void;
   shutdown?(): Promise<void>;
   /** Where it writes, for status and logs (no credentials). */
   readonly endpoint?: string;
@@ -80,6 +101,7 @@ export interface QueuedExporterStats {
 }
 
 export type QueuedExporter<S extends Signal> = Exporter<S> & {
+  shutdownBegins(): void;
   metrics(): MetricSample[];
   backendStatus(): BackendStatus;
   stats(): QueuedExporterStats;
@@ -159,6 +181,10 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
   let retryingSince = 0;
   let lastError: string | null = null;
   let lastErrorAt: Date | null = null;
+  let senderProblem: string | undefined; // what the sender reported outside a send, until resolved
+  let shutdownDeadline: number | undefined; // performance.now() when shutdown stops sending
+  // The keys senders gave retry items (object identity holds in memory; the spill stores them beside the body).
+  const keyOf = new WeakMap<T, string>();
 
   const labels = { exporter: id, kind, signal };
 
@@ -195,17 +221,22 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
   /**
    * Spill rows of at most one batch each, so the size bound drops whole batches, oldest first. A
    * batch that cannot be encoded is dropped and counted as failed: it would fail again on every try.
+   * A batch with keyed items goes in runs that decode in the order given, with their keys.
    */
-  function encode(items: readonly T[]) {
+  function encode(items: readonly T[]): SpillPart[] {
     const size = settings.batch.maxItems;
-    const parts = [];
+    const parts: SpillPart[] = [];
     for (let i = 0; i < items.length; i += size) {
       const batch = items.length <= size ? items : items.slice(i, i + size);
-      try {
-        parts.push(...encodeByTenant(signal, batch));
-      } catch (err) {
-        if (!(err instanceof OtlpEncodeError)) throw err;
-        unencodable(batch.length, err);
+      const keyed = batch.some((item) => keyOf.has(item));
+      for (const run of keyed ? orderKeepingRuns(batch) : [batch]) {
+        try {
+          const encoded = encodeByTenant(signal, run);
+          parts.push(...(keyed ? encoded.map((part) => ({ ...part, keys: run.map((item) => keyOf.get(item) ?? null) })) : encoded));
+        } catch (err) {
+          if (!(err instanceof OtlpEncodeError)) throw err;
+          unencodable(run.length, err);
+        }
       }
     }
     return parts;
@@ -288,7 +319,13 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
           }
           spill.inFlight.add(row.seq);
           seqs.push(row.seq);
-          items.push(...(decoded.items as T[]));
+          const rowItems = decoded.items as T[];
+          if (row.keys?.length === rowItems.length) {
+            row.keys.forEach((key, i) => {
+              if (key !== null) keyOf.set(rowItems[i]!, key);
+            });
+          }
+          items.push(...rowItems);
         }
         if (seqs.length === 0) continue;
         return { items, seqs };
@@ -322,10 +359,11 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
         resolve({ kind: 'retryable', error: toError(controller.signal.reason, 'send aborted') });
       });
     });
+    const keys = items.map((item) => keyOf.get(item));
     try {
       // A sender that ignores the signal cannot hold the worker past the timeout.
       return await Promise.race([
-        sender.send(items, controller.signal).catch((err: unknown): SendResult<S> =>
+        sender.send(items, controller.signal, keys.some((k) => k !== undefined) ? keys : undefined).catch((err: unknown): SendResult<S> =>
           // A batch the sender cannot encode fails the same way every time: permanent, not retried.
           err instanceof OtlpEncodeError ? { kind: 'failure', error: err } : { kind: 'retryable', error: toError(err, 'send failed') },
         ),
@@ -372,6 +410,7 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
       counts.sent += n - result.retry.length - result.failed;
       counts.failed += result.failed;
       retry = result.retry;
+      result.retryKeys?.forEach((key, i) => keyOf.set(retry[i]!, key));
       // The rest is settled: the retry items replace the rows they came from.
       if (retry.length > 0) await requeue(retry);
       await settle(batch);
@@ -452,7 +491,7 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
       failed: counts.failed,
       dropped: counts.dropped,
       retries: counts.retries,
-      healthy: lastAttemptOk && consecutiveFailures === 0,
+      healthy: lastAttemptOk && consecutiveFailures === 0 && senderProblem === undefined,
       lastError,
     };
   }
@@ -467,7 +506,15 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
         const left = spill.size();
         if (left.rows > 0) logger.info({ items: left.items, bytes: left.bytes, file }, 'resuming spilled batches');
       }
-      await sender.start?.();
+      sender.start?.({
+        problem(message) {
+          senderProblem = message;
+          noteError(message);
+        },
+        resolved() {
+          senderProblem = undefined;
+        },
+      });
       worker = run().catch((err: unknown) => logger.error({ err }, 'exporter worker stopped unexpectedly'));
     },
 
@@ -484,14 +531,19 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
       notify();
     },
 
+    shutdownBegins() {
+      shutdownDeadline ??= performance.now() + settings.shutdownTimeoutMs;
+    },
+
     async shutdown() {
       if (stopping) return;
       stopping = true;
       if (!started) return;
+      shutdownDeadline ??= performance.now() + settings.shutdownTimeoutMs;
       const deadline = setTimeout(() => {
         stopNow = true;
         current?.abort(new Error('exporter shutting down'));
-      }, settings.shutdownTimeoutMs);
+      }, Math.max(0, shutdownDeadline - performance.now()));
       notify('stop');
       await worker;
       clearTimeout(deadline);
@@ -552,6 +604,28 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
       return d.promise;
     },
   };
+}
+
+/** Items' (tenant, Resource, scope, metric) objects: what the OTLP encoder groups by. */
+function sameGroup(a: object, b: object): boolean {
+  const x = a as { tenant: string; resource: unknown; scope: unknown; metric?: unknown };
+  const y = b as typeof x;
+  return x.tenant === y.tenant && x.resource === y.resource && x.scope === y.scope && x.metric === y.metric;
+}
+
+/**
+ * The encoder puts a part's items in groups by tenant, Resource, scope and metric objects
+ * (src/otlp/encode.ts), so they decode grouped, not always in the order given; a run of items
+ * sharing all of them decodes in order. Keys stored with such a run stay aligned with its items.
+ */
+function orderKeepingRuns<T extends object>(items: readonly T[]): (readonly T[])[] {
+  const runs: T[][] = [];
+  for (const item of items) {
+    const run = runs[runs.length - 1];
+    if (run && sameGroup(run[run.length - 1]!, item)) run.push(item);
+    else runs.push([item]);
+  }
+  return runs;
 }
 
 function toError(err: unknown, fallback: string): Error {

@@ -10,14 +10,20 @@
 // A row's body is kept in pieces of at most CHUNK_BYTES (table `spill_chunks`): DuckDB 1.5.5 keeps
 // the blocks of long strings and blobs pinned until it closes, and a spill of whole batches (one
 // blob of up to megabytes each) invalidated its database after ~100 MB (docs/known-gaps.md).
+//
+// A row may also keep per-item keys a sender asked to have back on a resend (the Elasticsearch
+// exporter's document IDs) beside the body, as a list of short strings (one JSON text of a whole
+// batch's keys would be the long string the pieces above avoid): OTLP has no field for them.
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { DuckDBInstance, blobValue, type DuckDBConnection } from '@duckdb/node-api';
+import { BIGINT, DuckDBInstance, INTEGER, LIST, VARCHAR, blobValue, listValue, type DuckDBConnection } from '@duckdb/node-api';
 
 export interface SpillPart {
   tenant: string;
   items: number;
   body: Uint8Array;
+  /** One key per item, in the order the body's items decode (null: that item has none); absent when no item has one. */
+  keys?: readonly (string | null)[];
 }
 
 export interface SpilledRow extends SpillPart {
@@ -56,7 +62,9 @@ export async function openSpill(path: string, maxBytes: number): Promise<Spill> 
   // Small: the spill is a queue, not an analytics database.
   const instance = await DuckDBInstance.create(path, { threads: '1', memory_limit: '128MB' });
   const conn: DuckDBConnection = await instance.connect();
-  await conn.run(`CREATE TABLE IF NOT EXISTS ${TABLE} (seq BIGINT NOT NULL, tenant VARCHAR NOT NULL, items INTEGER NOT NULL, bytes INTEGER NOT NULL)`);
+  await conn.run(`CREATE TABLE IF NOT EXISTS ${TABLE} (seq BIGINT NOT NULL, tenant VARCHAR NOT NULL, items INTEGER NOT NULL, bytes INTEGER NOT NULL, keys VARCHAR[])`);
+  // A file written before rows had keys.
+  await conn.run(`ALTER TABLE ${TABLE} ADD COLUMN IF NOT EXISTS keys VARCHAR[]`);
   await conn.run(`CREATE TABLE IF NOT EXISTS ${CHUNKS} (seq BIGINT NOT NULL, n INTEGER NOT NULL, body BLOB NOT NULL)`);
   await migrateWholeBodies(conn);
   const totals = (await conn.runAndReadAll(`SELECT count(*)::INTEGER, coalesce(sum(items), 0)::BIGINT, coalesce(sum(bytes), 0)::BIGINT, min(seq), max(seq) FROM ${TABLE}`)).getRows()[0]!;
@@ -84,7 +92,14 @@ export async function openSpill(path: string, maxBytes: number): Promise<Spill> 
     try {
       for (let i = 0; i < parts.length; i++) {
         const p = parts[i]!;
-        await conn.run(`INSERT INTO ${TABLE} VALUES ($1, $2, $3, $4)`, [seqs[i]!, p.tenant, p.items, p.body.length]);
+        const keys = p.keys ? listValue(p.keys) : null;
+        await conn.run(`INSERT INTO ${TABLE} (seq, tenant, items, bytes, keys) VALUES ($1, $2, $3, $4, $5)`, [seqs[i]!, p.tenant, p.items, partBytes(p), keys], [
+          BIGINT,
+          VARCHAR,
+          INTEGER,
+          INTEGER,
+          LIST(VARCHAR),
+        ]);
         await insertChunks(conn, seqs[i]!, p.body);
       }
       await conn.run('COMMIT');
@@ -95,7 +110,7 @@ export async function openSpill(path: string, maxBytes: number): Promise<Spill> 
     for (const p of parts) {
       rows++;
       items += p.items;
-      bytes += p.body.length;
+      bytes += partBytes(p);
     }
   }
 
@@ -154,10 +169,15 @@ export async function openSpill(path: string, maxBytes: number): Promise<Spill> 
         if (rows === 0) return [];
         // Enough rows for maxItems, judged by a running sum, but always the first one.
         const result = await conn.runAndReadAll(
-          `SELECT seq, tenant, items FROM (SELECT *, sum(items) OVER (ORDER BY seq) - items AS before FROM ${TABLE}) WHERE before < $1 OR before = 0 ORDER BY seq`,
+          `SELECT seq, tenant, items, keys FROM (SELECT *, sum(items) OVER (ORDER BY seq) - items AS before FROM ${TABLE}) WHERE before < $1 OR before = 0 ORDER BY seq`,
           [maxItems],
         );
-        const rowsRead = result.getRowObjectsJS().map((r) => ({ seq: BigInt(r.seq as bigint), tenant: String(r.tenant), items: Number(r.items) }));
+        const rowsRead = result.getRowObjectsJS().map((r) => ({
+          seq: BigInt(r.seq as bigint),
+          tenant: String(r.tenant),
+          items: Number(r.items),
+          ...(Array.isArray(r.keys) && { keys: r.keys as (string | null)[] }),
+        }));
         const out: SpilledRow[] = [];
         for (const r of rowsRead) out.push({ ...r, body: await readBody(conn, r.seq) });
         return out;
@@ -187,6 +207,11 @@ export async function openSpill(path: string, maxBytes: number): Promise<Spill> 
       instance.closeSync();
     },
   };
+}
+
+/** What a part weighs against maxBytes: its body and its keys. */
+function partBytes(p: SpillPart): number {
+  return p.body.length + (p.keys?.reduce((sum, key) => sum + (key?.length ?? 0), 0) ?? 0);
 }
 
 /** A row's body from its pieces, CHUNKS_PER_SELECT at a time. */
@@ -223,7 +248,7 @@ async function migrateWholeBodies(conn: DuckDBConnection): Promise<void> {
   for (const seq of seqs) {
     const [row] = (await conn.runAndReadAll('SELECT seq, tenant, items, bytes, body FROM spill WHERE seq = $1', [seq])).getRowObjectsJS();
     await conn.run('BEGIN TRANSACTION');
-    await conn.run(`INSERT INTO ${TABLE} VALUES ($1, $2, $3, $4)`, [seq, String(row!.tenant), Number(row!.items), Number(row!.bytes)]);
+    await conn.run(`INSERT INTO ${TABLE} (seq, tenant, items, bytes) VALUES ($1, $2, $3, $4)`, [seq, String(row!.tenant), Number(row!.items), Number(row!.bytes)]);
     await insertChunks(conn, seq, row!.body as Uint8Array);
     await conn.run('DELETE FROM spill WHERE seq = $1', [seq]);
     await conn.run('COMMIT');

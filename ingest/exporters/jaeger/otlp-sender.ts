@@ -2,7 +2,9 @@
 // protobuf Export requests, one per tenant with the tenant in a header (Jaeger's multi-tenancy reads
 // `x-tenant`). The answer maps to a send result by OTLP's own rules: HTTP 408/429/502/503/504 and the
 // retryable gRPC codes are retried (Retry-After honoured); a partial_success counts its rejected
-// spans as failed.
+// spans as failed. A batch split into several requests is several units: one refused for good fails
+// its own items only, the others are still sent; one to retry is resent with those after it, not
+// with the ones already accepted.
 //
 // Errors (what `backends.lastError` shows admins) name the backend, the call and the status only,
 // as the read stores' do: what the receiver wrote (an HTTP body, gRPC details, a partial-success
@@ -10,9 +12,9 @@
 // That detail goes to the component log, once per failed attempt.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { Signal, SignalItems } from '../../component.ts';
+import type { ExportResult, Signal, SignalItems } from '../../component.ts';
 import { DEFAULT_TENANT } from '../../../src/model/telemetry.ts';
-import { encodeByTenant, encodeRequest } from '../../../src/otlp/encode.ts';
+import { encodeRequest } from '../../../src/otlp/encode.ts';
 import { decodeStatus } from '../../../src/otlp/codec.ts';
 import { otlpProto } from '../../../src/otlp/proto.ts';
 import type { SendResult, Sender } from '../helpers/queued-exporter.ts';
@@ -78,29 +80,67 @@ function callName(protocol: 'http' | 'grpc'): string {
   return protocol === 'http' ? 'OTLP/HTTP Export' : 'OTLP/gRPC Export';
 }
 
-/** The result once every request was sent: a partial success counts its rejected items as failed, and so does an item too large to send. */
-function combine<S extends Signal>(items: number, rejected: number, rejectedMessage: string, oversize: number, what: string, call: string, log: Logger): SendResult<S> {
-  if (rejected === 0 && oversize === 0) return { kind: 'success' };
-  if (rejected > 0) log.warn({ call, rejected, detail: clip(rejectedMessage) }, `${what} rejected part of a batch`);
-  const failed = Math.min(rejected + oversize, items);
-  const why = rejected > 0 ? `${what} rejected ${rejected} of ${items} items (partial success to ${call})` : `${oversize} of ${items} items were each larger than maxRequestBytes and not sent`;
-  return { kind: 'partial', retry: [], failed, error: new Error(why) };
-}
-
-interface ExportRequest {
+interface ExportRequest<S extends Signal> {
   tenant: string;
   body: Uint8Array;
+  items: readonly SignalItems[S][];
+}
+
+/** What one Export request came to: accepted (with what its partial success rejected), or the result that refused it. */
+type RequestAnswer = { kind: 'accepted'; rejected: number; message: string } | { kind: 'refused'; result: Exclude<ExportResult, { kind: 'success' }> };
+
+/**
+ * Sends a batch's requests one after another and adds up what became of its items: a request
+ * refused for good fails its items and the next is still sent; at a request worth retrying the
+ * batch stops, and that request's items and the later ones are the retry (the whole batch when it
+ * is the first). Rejected items of a partial success, and items too large to send, count as failed.
+ */
+async function sendRequests<S extends Signal>(
+  batch: { items: number; requests: readonly ExportRequest<S>[]; oversize: number },
+  post: (request: ExportRequest<S>) => Promise<RequestAnswer>,
+  what: string,
+  call: string,
+  log: Logger,
+): Promise<SendResult<S>> {
+  let rejected = 0;
+  let message = '';
+  let refused = 0;
+  let refusal: Error | undefined;
+  const { items, requests, oversize } = batch;
+  const failed = () => Math.min(rejected + refused + oversize, items);
+  for (const [i, request] of requests.entries()) {
+    const answer = await post(request);
+    if (answer.kind === 'accepted') {
+      rejected += answer.rejected;
+      message ||= answer.message;
+      continue;
+    }
+    const { result } = answer;
+    if (result.kind === 'retryable') {
+      if (i === 0) return result;
+      const retry = requests.slice(i).flatMap((r) => r.items);
+      return { kind: 'partial', retry, failed: failed(), error: result.error, ...(result.retryAfterMs !== undefined && { retryAfterMs: result.retryAfterMs }) };
+    }
+    refused += request.items.length;
+    refusal ??= result.error;
+  }
+  if (rejected > 0) log.warn({ call, rejected, detail: clip(message) }, `${what} rejected part of a batch`);
+  if (failed() === 0) return { kind: 'success' };
+  const error =
+    refusal ?? (rejected > 0 ? new Error(`${what} rejected ${rejected} of ${items} items (partial success to ${call})`) : new Error(`${oversize} of ${items} items were each larger than maxRequestBytes and not sent`));
+  if (refused === items) return { kind: 'failure', error };
+  return { kind: 'partial', retry: [], failed: failed(), error };
 }
 
 /**
  * The batch as Export requests, one or more per tenant, each body at most `maxBytes`; `oversize`
  * counts the items that alone encode larger (not sent: the receiver would refuse them every time).
  */
-export function exportRequests<S extends Signal>(signal: S, items: readonly SignalItems[S][], maxBytes: number): { requests: ExportRequest[]; oversize: number } {
-  const requests: ExportRequest[] = [];
+export function exportRequests<S extends Signal>(signal: S, items: readonly SignalItems[S][], maxBytes: number): { requests: ExportRequest<S>[]; oversize: number } {
+  const requests: ExportRequest<S>[] = [];
   let oversize = 0;
   const add = (tenant: string, list: readonly SignalItems[S][], body: Uint8Array): void => {
-    if (body.length <= maxBytes) return void requests.push({ tenant, body });
+    if (body.length <= maxBytes) return void requests.push({ tenant, body, items: list });
     if (list.length === 1) return void oversize++;
     // Cut into as many pieces as the size asks for (a tenth to spare), halving any still too large.
     const pieces = Math.max(2, Math.ceil((body.length / maxBytes) * 1.1));
@@ -110,10 +150,14 @@ export function exportRequests<S extends Signal>(signal: S, items: readonly Sign
       add(tenant, piece, encodeRequest(signal, piece));
     }
   };
-  for (const part of encodeByTenant(signal, items)) {
-    if (part.body.length <= maxBytes) requests.push(part);
-    else add(part.tenant, items.filter((item) => item.tenant === part.tenant), part.body);
+  // One request per tenant (in first-seen order), as the tenant travels in a header.
+  const byTenant = new Map<string, SignalItems[S][]>();
+  for (const item of items) {
+    const list = byTenant.get(item.tenant);
+    if (list) list.push(item);
+    else byTenant.set(item.tenant, [item]);
   }
+  for (const [tenant, list] of byTenant) add(tenant, list, encodeRequest(signal, list));
   return { requests, oversize };
 }
 
@@ -132,22 +176,19 @@ function httpSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
   return {
     endpoint: `${poster.origin}${PATH[signal]}`,
     async send(items: readonly SignalItems[S][], abortSignal: AbortSignal): Promise<SendResult<S>> {
-      let rejected = 0;
-      let message = '';
       const { requests, oversize } = exportRequests(signal, items, settings.maxRequestBytes);
       if (oversize > 0) log.warn({ call, oversize, maxRequestBytes: settings.maxRequestBytes }, `items larger than maxRequestBytes alone were not sent to ${what}`);
-      // When one request fails, the whole batch is retried; the others' resend is harmless (same IDs).
-      for (const part of requests) {
+      const post = async (part: ExportRequest<S>): Promise<RequestAnswer> => {
         const headers: Record<string, string> = { 'content-type': 'application/x-protobuf' };
         if (tenantWanted(settings, part.tenant)) headers[settings.tenantHeader] = part.tenant;
         let answer;
         try {
           answer = await poster.post(PATH[signal], part.body, headers, abortSignal, settings.compression === 'gzip');
         } catch (err) {
-          if (abortSignal.aborted) return { kind: 'retryable', error: new Error(`the ${call} request to ${what} was aborted`) };
+          if (abortSignal.aborted) return { kind: 'refused', result: { kind: 'retryable', error: new Error(`the ${call} request to ${what} was aborted`) } };
           const code = networkCode(err);
           log.warn({ call, code, detail: clip(err instanceof Error ? err.message : String(err)) }, `${what} export failed`);
-          return { kind: 'retryable', error: new Error(code ? `cannot reach ${what} (${code}) for ${call}` : `cannot reach ${what} for ${call}`) };
+          return { kind: 'refused', result: { kind: 'retryable', error: new Error(code ? `cannot reach ${what} (${code}) for ${call}` : `cannot reach ${what} for ${call}`) } };
         }
         const retryAfter = answer.headers['retry-after'];
         const result = httpResult(what, answer.status, typeof retryAfter === 'string' ? retryAfter : null);
@@ -156,14 +197,12 @@ function httpSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
           // message; any other body (a proxy's page, plain text) is logged as text.
           const status = decodeStatus(answer.body, answer.headers['content-type']);
           const detail = status ? `code ${status.code} (${grpc.status[status.code] ?? 'unknown'}): ${status.message}` : answer.body.toString('utf8');
-          log.warn({ call, status: answer.status, detail: clip(detail) }, `${what} export failed`);
-          return { ...result, error: new Error(`${what} answered HTTP ${answer.status} to ${call}`) };
+          log.warn({ call, status: answer.status, items: part.items.length, detail: clip(detail) }, `${what} export failed`);
+          return { kind: 'refused', result: { ...result, error: new Error(`${what} answered HTTP ${answer.status} to ${call}`) } };
         }
-        const p = rejectedIn(signal, answer.body);
-        rejected += p.rejected;
-        message ||= p.message;
-      }
-      return combine<S>(items.length, rejected, message, oversize, what, call, log);
+        return { kind: 'accepted', ...rejectedIn(signal, answer.body) };
+      };
+      return sendRequests({ items: items.length, requests, oversize }, post, what, call, log);
     },
     async shutdown() {
       poster.close();
@@ -198,11 +237,9 @@ function grpcSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
   return {
     endpoint: `grpc://${target}`,
     async send(items: readonly SignalItems[S][], abortSignal: AbortSignal): Promise<SendResult<S>> {
-      let rejected = 0;
-      let message = '';
       const { requests, oversize } = exportRequests(signal, items, settings.maxRequestBytes);
       if (oversize > 0) log.warn({ call, oversize, maxRequestBytes: settings.maxRequestBytes }, `items larger than maxRequestBytes alone were not sent to ${what}`);
-      for (const part of requests) {
+      const post = async (part: ExportRequest<S>): Promise<RequestAnswer> => {
         const md = new grpc.Metadata();
         for (const [k, v] of Object.entries(fixed)) md.set(k.toLowerCase(), v);
         if (tenantWanted(settings, part.tenant)) md.set(settings.tenantHeader.toLowerCase(), part.tenant);
@@ -214,15 +251,13 @@ function grpcSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
           const status = grpc.status[outcome.err.code] ?? String(outcome.err.code);
           // grpc-js reports a failed connection as UNAVAILABLE with the address in its details.
           const code = outcome.err.code === grpc.status.UNAVAILABLE ? networkCode(outcome.err.details) : undefined;
-          log.warn({ call, status, code, detail: clip(outcome.err.details) }, `${what} export failed`);
-          const err = new Error(code ? `cannot reach ${what} (${code}) for ${call}` : `${what} answered gRPC ${status} to ${call}`);
-          return GRPC_RETRYABLE.has(outcome.err.code) ? { kind: 'retryable', error: err } : { kind: 'failure', error: err };
+          log.warn({ call, status, code, items: part.items.length, detail: clip(outcome.err.details) }, `${what} export failed`);
+          const error = new Error(code ? `cannot reach ${what} (${code}) for ${call}` : `${what} answered gRPC ${status} to ${call}`);
+          return { kind: 'refused', result: GRPC_RETRYABLE.has(outcome.err.code) ? { kind: 'retryable', error } : { kind: 'failure', error } };
         }
-        const p = rejectedIn(signal, outcome.body ?? Buffer.alloc(0));
-        rejected += p.rejected;
-        message ||= p.message;
-      }
-      return combine<S>(items.length, rejected, message, oversize, what, call, log);
+        return { kind: 'accepted', ...rejectedIn(signal, outcome.body ?? Buffer.alloc(0)) };
+      };
+      return sendRequests({ items: items.length, requests, oversize }, post, what, call, log);
     },
     async shutdown() {
       client.close();

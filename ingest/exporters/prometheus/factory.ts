@@ -51,6 +51,7 @@ export const prometheusExporterFactory: ExporterFactory<PrometheusExporterConfig
     const refusedDeltas = new Map<string, number>();
     const exporter = {
       start: queued.start,
+      shutdownBegins: queued.shutdownBegins,
       shutdown: queued.shutdown,
       async consume(items: readonly MetricPoint[]) {
         const { points, refused } = deltas.convert(items);

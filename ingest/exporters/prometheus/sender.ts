@@ -2,9 +2,13 @@
 // tenant and into requests of at most `maxSamplesPerRequest` samples, encode (wire.ts), POST.
 // Each attempt's answer is classified for the shared retry helper: 2xx success; 429 and 5xx
 // retryable (Retry-After honoured); other 4xx permanent, with the server's message; network errors
-// and timeouts retryable. Two answers that no retry can change are handled here instead:
+// and timeouts retryable. A batch goes in several requests (per tenant, maxSamplesPerRequest): one
+// refused for good fails its own points and the next is still sent; at one worth retrying, it and the
+// later ones are the retry (the whole batch when it is the first). Each point counts once: sent, or
+// failed when Prometheus refused any of its samples for good (as remote write 1.0 says, a 4xx other
+// than 429 is never resent). Two answers that no retry can change are handled here instead:
 // - a sample Prometheus will never take (out of order, out of bounds, duplicate): the request is
-//   split down to the refused samples, which are left out and counted;
+//   split down to the refused samples, which are left out, counted, and their points failed;
 // - "native histograms are disabled" (Prometheus without --enable-feature=native-histograms answers
 //   500): exponential histograms are sent as classic `_bucket` series from then on (as with
 //   `exponentialHistograms: buckets`), logged once, and the batch is sent again that way. Retrying
@@ -15,9 +19,9 @@ import type { Logger } from 'pino';
 import type { MetricPoint } from '../../../src/model/telemetry.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import type { ExportResult } from '../../component.ts';
-import { translate, type ExponentialHistogramMode, type PromMetricMetadata, type PromTimeSeries } from './translate.ts';
+import { translate, type ExponentialHistogramMode, type PromMetricMetadata, type PromTimeSeries, type Translation } from './translate.ts';
 import { encodeWriteRequest, REMOTE_WRITE_HEADERS } from './wire.ts';
-import { parseRetryAfter } from '../helpers/index.ts';
+import { parseRetryAfter, type SendResult } from '../helpers/index.ts';
 import { SettingError } from '../../../src/config/merge.ts';
 import { readSettingFile, settingUrl } from '../../../src/config/setting-values.ts';
 
@@ -55,7 +59,7 @@ export function defaultRemoteWriteConfig(): RemoteWriteConfig {
 /** A `Sender<'metrics'>` for the shared queued exporter (one attempt per call). */
 export interface RemoteWriteSender {
   readonly endpoint: string;
-  send(points: readonly MetricPoint[], abortSignal?: AbortSignal): Promise<ExportResult>;
+  send(points: readonly MetricPoint[], abortSignal?: AbortSignal): Promise<SendResult<'metrics'>>;
   metrics(labels: Record<string, string>): MetricSample[];
   close(): void;
 }
@@ -105,6 +109,29 @@ const sampleCount = (s: PromTimeSeries): number => s.samples.length + s.histogra
 
 function seriesName(s: PromTimeSeries): string {
   return s.labels.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(',');
+}
+
+type Retryable = Extract<ExportResult, { kind: 'retryable' }>;
+
+/** What one attempt settled besides what Prometheus took: the points refused for good, and why. */
+interface Settled {
+  failedPoints: Set<number>;
+  refusedSeries: number;
+  refusedSamples: number;
+  /** The first request refused for good other than for its samples (a 4xx). */
+  refusal?: Error;
+}
+
+/** The points the series' samples came from. */
+function pointsOf(series: readonly PromTimeSeries[], pointOf: Translation['pointOf']): Set<number> {
+  const out = new Set<number>();
+  for (const s of series) {
+    for (const x of [...s.samples, ...s.histograms]) {
+      const p = pointOf.get(x);
+      if (p !== undefined) out.add(p);
+    }
+  }
+  return out;
 }
 
 function chunk(series: PromTimeSeries[], maxSamples: number): PromTimeSeries[][] {
@@ -186,66 +213,99 @@ export function createRemoteWriteSender(cfg: RemoteWriteConfig, logger: Logger):
     return { result };
   }
 
-  /**
-   * Prometheus refuses a whole request for one out-of-order or duplicate sample (400). Such a
-   * request is split in halves and each half sent again, so the other series still get in; a series
-   * refused on its own is split into its samples the same way, so its newer samples still get in.
-   * The refused series and samples are counted and logged.
-   */
-  async function sendPart(part: PromTimeSeries[], metadata: ReadonlyMap<string, PromMetricMetadata>, tenant: string, abortSignal?: AbortSignal): Promise<ExportResult> {
-    const { result, refusal } = await postPart(part, metadata, tenant, abortSignal);
-    if (refusal === undefined) return result;
-    if (part.length > 1) {
-      const half = Math.ceil(part.length / 2);
-      const first = await sendPart(part.slice(0, half), metadata, tenant, abortSignal);
-      if (first.kind !== 'success') return first;
-      return sendPart(part.slice(half), metadata, tenant, abortSignal);
-    }
-    const series = part[0]!;
-    const refused = await refusedSamples(series, metadata, tenant, abortSignal);
-    if (typeof refused !== 'number') return refused;
-    counts.refusedSeries++;
-    counts.refusedSamples += refused;
-    logger.warn({ series: seriesName(series), samples: sampleCount(series), refusedSamples: refused, reason: refusal }, 'Prometheus refused samples of a series');
-    return { kind: 'success' };
+  /** A request refused for good, not for its samples: its points fail. */
+  function refuseRequest(part: readonly PromTimeSeries[], error: Error, t: Translation, settled: Settled): void {
+    const points = pointsOf(part, t.pointOf);
+    for (const p of points) settled.failedPoints.add(p);
+    settled.refusal ??= error;
+    logger.warn({ series: part.length, points: points.size, answer: error.message }, 'Prometheus refused a request; its points are dropped');
   }
 
-  /** Sends a refused series' samples again in halves; the number left out (or the answer that stopped it). */
-  async function refusedSamples(series: PromTimeSeries, metadata: ReadonlyMap<string, PromMetricMetadata>, tenant: string, abortSignal?: AbortSignal): Promise<number | ExportResult> {
-    if (sampleCount(series) <= 1) return sampleCount(series);
+  /**
+   * Sends one request; undefined once it is settled (taken, or refused for good and noted in
+   * `settled`), else the answer worth retrying. Prometheus refuses a whole request for one
+   * out-of-order or duplicate sample (400). Such a request is split in halves and each half sent
+   * again, so the other series still get in; a series refused on its own is split into its samples
+   * the same way, so its newer samples still get in. The refused series and samples are noted.
+   */
+  async function sendPart(part: PromTimeSeries[], t: Translation, tenant: string, settled: Settled, abortSignal?: AbortSignal): Promise<Retryable | undefined> {
+    const { result, refusal } = await postPart(part, t.metadata, tenant, abortSignal);
+    if (result.kind === 'success') return undefined;
+    if (result.kind === 'retryable') return result;
+    if (refusal === undefined) {
+      refuseRequest(part, result.error, t, settled);
+      return undefined;
+    }
+    if (part.length > 1) {
+      const half = Math.ceil(part.length / 2);
+      return (await sendPart(part.slice(0, half), t, tenant, settled, abortSignal)) ?? sendPart(part.slice(half), t, tenant, settled, abortSignal);
+    }
+    const series = part[0]!;
+    const refused = await refusedSamples(series, t, tenant, settled, abortSignal);
+    if (typeof refused !== 'number') return refused;
+    settled.refusedSeries++;
+    settled.refusedSamples += refused;
+    logger.warn({ series: seriesName(series), samples: sampleCount(series), refusedSamples: refused, reason: refusal }, 'Prometheus refused samples of a series');
+    return undefined;
+  }
+
+  /** Sends a refused series' samples again in halves; the number left out, their points failed (or the answer to retry). */
+  async function refusedSamples(series: PromTimeSeries, t: Translation, tenant: string, settled: Settled, abortSignal?: AbortSignal): Promise<number | Retryable> {
+    if (sampleCount(series) <= 1) {
+      for (const p of pointsOf([series], t.pointOf)) settled.failedPoints.add(p);
+      return sampleCount(series);
+    }
     let refused = 0;
     for (const half of halveSamples(series)) {
-      const { result, refusal } = await postPart([half], metadata, tenant, abortSignal);
+      const { result, refusal } = await postPart([half], t.metadata, tenant, abortSignal);
       if (refusal !== undefined) {
-        const n = await refusedSamples(half, metadata, tenant, abortSignal);
+        const n = await refusedSamples(half, t, tenant, settled, abortSignal);
         if (typeof n !== 'number') return n;
         refused += n;
-      } else if (result.kind !== 'success') return result;
+      } else if (result.kind === 'retryable') return result;
+      else if (result.kind === 'failure') refuseRequest([half], result.error, t, settled);
     }
     return refused;
   }
 
-  async function sendTranslated(points: readonly MetricPoint[], abortSignal?: AbortSignal): Promise<ExportResult> {
+  async function sendTranslated(points: readonly MetricPoint[], abortSignal?: AbortSignal): Promise<SendResult<'metrics'>> {
     const t = translate(points, { exponentialHistograms });
-    for (const [tenant, series] of t.byTenant) {
-      for (const part of chunk(series, cfg.maxSamplesPerRequest)) {
-        const result = await sendPart(part, t.metadata, tenant, abortSignal);
-        if (result.kind !== 'success') return result;
-      }
+    const requests = [...t.byTenant].flatMap(([tenant, series]) => chunk(series, cfg.maxSamplesPerRequest).map((part) => ({ tenant, part })));
+    const settled: Settled = { failedPoints: new Set(), refusedSeries: 0, refusedSamples: 0 };
+    for (const [i, { tenant, part }] of requests.entries()) {
+      const retryable = await sendPart(part, t, tenant, settled, abortSignal);
+      if (!retryable) continue;
+      // The whole batch goes again (nothing settled yet, or to be sent another way): nothing is counted now.
+      if (i === 0 || NATIVE_HISTOGRAMS_DISABLED.test(retryable.error.message)) return retryable;
+      const again = pointsOf(requests.slice(i).map((r) => r.part).flat(), t.pointOf);
+      for (const p of settled.failedPoints) again.delete(p);
+      count(t, settled);
+      const after = retryable.retryAfterMs !== undefined ? { retryAfterMs: retryable.retryAfterMs } : {};
+      return { kind: 'partial', retry: [...again].map((p) => points[p]!), failed: settled.failedPoints.size, error: retryable.error, ...after };
     }
-    // Counted once the batch is through, so a retried batch is not counted again.
+    count(t, settled);
+    const failed = settled.failedPoints.size;
+    if (failed === 0) return { kind: 'success' };
+    const samples = settled.refusedSamples;
+    const error = settled.refusal ?? new Error(`Prometheus refused ${samples} sample${samples === 1 ? '' : 's'} for good (out of order, out of bounds or duplicate): ${failed} of ${points.length} points not written`);
+    return failed === points.length ? { kind: 'failure', error } : { kind: 'partial', retry: [], failed, error };
+  }
+
+  /** Adds what an attempt settled to the counters; once per batch, so a batch sent again is not counted again. */
+  function count(t: Translation, settled: Settled): void {
+    counts.refusedSeries += settled.refusedSeries;
+    counts.refusedSamples += settled.refusedSamples;
     for (const [reason, n] of Object.entries(t.refused)) {
       counts.refused.set(reason, (counts.refused.get(reason) ?? 0) + n);
       logger.warn({ reason, points: n }, 'metric points not sent to Prometheus');
     }
-    return { kind: 'success' };
   }
 
   return {
     endpoint: `${url.origin}${url.pathname}`,
     async send(points, abortSignal) {
       const result = await sendTranslated(points, abortSignal);
-      if (result.kind === 'success' || exponentialHistograms !== 'native' || !NATIVE_HISTOGRAMS_DISABLED.test(result.error.message)) return result;
+      if (result.kind !== 'retryable' || exponentialHistograms !== 'native' || !NATIVE_HISTOGRAMS_DISABLED.test(result.error.message)) return result;
       exponentialHistograms = 'buckets';
       logger.warn(
         { endpoint: `${url.origin}${url.pathname}`, answer: result.error.message },

@@ -90,6 +90,8 @@ export interface Translation {
   metadata: Map<string, PromMetricMetadata>;
   samples: number;
   refused: Partial<Record<RefusalReason, number>>;
+  /** The index in `points` of the point each sample (or native histogram) came from; target_info's have none. */
+  pointOf: Map<PromSample | PromHistogram, number>;
 }
 
 /** Prometheus' staleness marker: a NaN with a fixed payload (model/value.StaleNaN). */
@@ -286,8 +288,9 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
   const out = createSeriesSet();
   const targets = new Map<Resource, { tenant: string; timestamp: number }>();
   const metadata = new Map<string, PromMetricMetadata>();
+  const pointOf = new Map<PromSample | PromHistogram, number>();
 
-  for (const mp of points) {
+  for (const [index, mp] of points.entries()) {
     const { metric, point, resource, scope, tenant } = mp;
     const base = new Map<string, string>();
     attributeLabels(point.attributes, base);
@@ -305,7 +308,11 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
       if (extra) map.set(extra[0], extra[1]);
       return sortedLabels(map);
     };
-    const sample = (value: number): PromSample => ({ value: stale ? STALE_NAN : value, timestamp });
+    const sample = (value: number): PromSample => {
+      const s = { value: stale ? STALE_NAN : value, timestamp };
+      pointOf.set(s, index);
+      return s;
+    };
     const exemplarsOf = (list: readonly Exemplar[]): PromExemplar[] => (stale ? [] : list.map(toExemplar));
     const delta = metric.aggregationTemporality === Temporality.DELTA;
 
@@ -382,6 +389,7 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
             positiveDeltas: pos.deltas,
             timestamp,
           };
+          pointOf.set(h, index);
           if (stale) out.add(tenant, labelsFor(name), sample(0));
           else out.addHistogram(tenant, labelsFor(name), h, exemplars);
           break;
@@ -435,5 +443,5 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
     out.add(tenant, sortedLabels(map), { value: 1, timestamp });
   }
   const { byTenant, samples } = out.finish(refuse);
-  return { byTenant, metadata, samples, refused };
+  return { byTenant, metadata, samples, refused, pointOf };
 }

@@ -173,3 +173,45 @@ describe('jaeger exporter: Export requests under maxRequestBytes', () => {
     );
   });
 });
+
+describe('jaeger exporter: a batch in several Export requests (QA round 32 D3)', () => {
+  let fixture: FixtureServer;
+  before(async () => {
+    fixture = await startFixtureServer();
+  });
+  after(() => fixture.close());
+
+  /** 100 spans of ~1.6 KB: three Export requests under 64 KiB. */
+  const bigSpans = () => Array.from({ length: 100 }, (_, i) => span({ spanId: spanId(i + 1), attributes: [{ key: 'pad', value: { stringValue: `${i}-${'x'.repeat(1_600)}` } }] }));
+  const spansIn = (body: Buffer) => decodeRequest('traces', body, 'protobuf', 'default').items.map((s) => s.spanId);
+
+  async function run(second: { status: number; times: number }): Promise<QueuedExporter<'traces'>> {
+    let n = 0;
+    fixture.clearRequests();
+    fixture.setRoutes([{ method: 'POST', path: '/v1/traces', respond: () => (++n === 2 && n <= 1 + second.times ? { status: second.status } : { status: 200 }) }]);
+    const exporter = jaegerExporterFactory.create({ id: 'jaeger', logger: silentLogger() }, config({ endpoint: fixture.url, maxRequestBytes: 65_536, batch: { maxItems: 100, flushIntervalMs: 5 } }), 'traces') as QueuedExporter<'traces'>;
+    await exporter.start({ logger: silentLogger(), reportError: () => {} });
+    await exporter.consume(bigSpans());
+    await waitFor(async () => exporter.stats(), (s) => s.sent + s.failed === 100, 'every span settled');
+    await exporter.shutdown();
+    return exporter;
+  }
+
+  test('one request refused for good (400) fails its own spans only; the requests after it are still sent', async () => {
+    const exporter = await run({ status: 400, times: 1 });
+    const bodies = fixture.requests.map((r) => spansIn(r.body));
+    assert.equal(bodies.length, 3, 'the third request was sent');
+    assert.deepEqual(bodies.flat().sort(), bigSpans().map((s) => s.spanId).sort(), 'every span went out once');
+    const { sent, failed, lastError } = exporter.stats();
+    assert.deepEqual({ sent, failed }, { sent: 100 - bodies[1]!.length, failed: bodies[1]!.length });
+    assert.equal(lastError, 'jaeger answered HTTP 400 to OTLP/HTTP Export');
+  });
+
+  test('one request to retry (503) is resent with those after it, not with those already accepted', async () => {
+    const exporter = await run({ status: 503, times: 1 });
+    const bodies = fixture.requests.map((r) => spansIn(r.body));
+    const accepted = [bodies[0]!, ...bodies.slice(2)].flat();
+    assert.deepEqual(accepted.sort(), bigSpans().map((s) => s.spanId).sort(), 'every span accepted exactly once');
+    assert.deepEqual({ sent: exporter.stats().sent, failed: exporter.stats().failed }, { sent: 100, failed: 0 });
+  });
+});

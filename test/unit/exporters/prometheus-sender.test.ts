@@ -82,7 +82,11 @@ describe('remote-write sender', () => {
     const s = sender();
     const points = ['a', 'b', 'bad', 'c'].map((k) => metricPoint(numberPoint({ asDouble: 1, attributes: attrs({ k }) }), { type: 'gauge', name: 'g', unit: '' }));
     const r = await s.send(points);
-    assert.deepEqual(r, { kind: 'success' });
+    // The refused point counts as failed (remote write: a 4xx is never resent), the others as sent.
+    assert.equal(r.kind, 'partial');
+    assert.equal(r.kind === 'partial' && r.failed, 1);
+    assert.deepEqual(r.kind === 'partial' && r.retry, []);
+    assert.equal(r.kind === 'partial' && r.error.message, 'Prometheus refused 1 sample for good (out of order, out of bounds or duplicate): 1 of 4 points not written');
     const accepted = server.requests.filter((req) => !names(req).some((n) => n.includes('"bad"'))).flatMap(names);
     assert.deepEqual(accepted.filter((n) => n.startsWith('g[')).sort(), ['g["a"]', 'g["b"]', 'g["c"]']);
     const metrics = s.metrics({ exporter: 'p' });
@@ -113,7 +117,7 @@ describe('remote-write sender', () => {
     server.clearRequests();
     const s = sender();
     const r = await s.send([0, 1, 2, 3].map((i) => metricPoint(numberPoint({ asDouble: i, timeUnixNano: T0 + BigInt(i) * SEC }), { type: 'gauge', name: 'g', unit: '' })));
-    assert.deepEqual(r, { kind: 'success' });
+    assert.equal(r.kind === 'partial' && r.failed, 1, 'the point of the refused sample failed, the other three were sent');
     const accepted = server.requests.filter((req) => !holdsOld(req)).flatMap((req) => decodeWriteRequest(req.body).timeseries.flatMap((x) => x.samples.map((p) => p.value)));
     assert.deepEqual(accepted.sort(), [1, 2, 3]);
     const metrics = s.metrics({ exporter: 'p' });
@@ -148,6 +152,34 @@ describe('remote-write sender', () => {
     s.close();
     // 5 series (no target_info: the resource has only service.name) → 3 requests.
     assert.equal(server.requests.length, 3);
+  });
+
+  test('a batch in several requests: one refused for good fails its own points and the rest are still sent; at one to retry, it and the later ones are the retry', async () => {
+    const points = [0, 1, 2, 3, 4].map((i) => metricPoint(numberPoint({ asDouble: i, timeUnixNano: T0 + BigInt(i) * SEC, attributes: attrs({ k: String(i) }) }), { type: 'gauge', name: 'g', unit: '' }));
+    const second = (status: number, body: string) => {
+      let n = 0;
+      server.setRoutes([{ path: '/api/v1/write', respond: () => (++n === 2 ? { status, body } : { status: 204 }) }]);
+      server.clearRequests();
+    };
+    // 5 series, 2 samples a request → 3 requests; the second answered 400 (not a sample refusal).
+    second(400, 'invalid label name\n');
+    const s = sender({ maxSamplesPerRequest: 2 });
+    const refused = await s.send(points);
+    assert.equal(server.requests.length, 3, 'the request after the refused one was sent');
+    assert.equal(refused.kind, 'partial');
+    assert.equal(refused.kind === 'partial' && refused.failed, 2, 'only the refused request\'s points failed; the other 3 were sent');
+    assert.deepEqual(refused.kind === 'partial' && refused.retry, []);
+    assert.match(refused.kind === 'partial' ? refused.error.message : '', /answered 400: invalid label name/);
+
+    second(503, 'busy\n');
+    const busy = await s.send(points);
+    assert.equal(server.requests.length, 2, 'nothing more is sent after a request to retry');
+    assert.equal(busy.kind, 'partial');
+    assert.equal(busy.kind === 'partial' && busy.failed, 0);
+    const retried = busy.kind === 'partial' ? busy.retry : [];
+    const sentFirst = decodeWriteRequest(server.requests[0]!.body).timeseries.flatMap((x) => x.samples.map((p) => p.value));
+    assert.deepEqual(retried.map((p) => (p.point.type === 'number' ? p.point.asDouble : -1)).sort(), [0, 1, 2, 3, 4].filter((v) => !sentFirst.includes(v)), 'the retry is what the first request did not carry');
+    s.close();
   });
 
   test('classifyResponse reads an HTTP-date Retry-After too', () => {

@@ -7,7 +7,7 @@ import { createQueuedExporter, backoffMs, defaultQueueSettings, parseRetryAfter,
 import type { SpanRecord } from '../../../src/model/telemetry.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { deferred } from '../../../ingest/helpers/deferred.ts';
-import { span, spanId } from '../../helpers/telemetry-builders.ts';
+import { resource, span, spanId } from '../../helpers/telemetry-builders.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 import { openSpill } from '../../../ingest/exporters/helpers/spill.ts';
 import { encodeByTenant } from '../../../src/otlp/encode.ts';
@@ -152,6 +152,32 @@ describe('queued exporter', () => {
     assert.deepEqual(seen, [ids(1, 4), ids(3, 2)]);
     assert.equal(ex.stats().failed, 1);
     await ex.shutdown();
+  });
+
+  test('retry keys travel with their items through the spill, also when the OTLP encoding regroups them (QA round 32 D1)', async () => {
+    // Interleaved resources and tenants: the encoder groups a part by resource, so the spilled
+    // items decode in another order than they went in; each must still get its own key back.
+    const [a, b] = [resource('a'), resource('b')];
+    const items = Array.from({ length: 6 }, (_, i) => span({ spanId: spanId(i + 1), resource: i % 2 ? b : a, tenant: i < 4 ? 't1' : 't2' }));
+    const seen: string[] = [];
+    let attempts = 0;
+    const sender: Sender<'traces'> = {
+      async send(batch, _signal, keys) {
+        if (++attempts === 1) {
+          // Only the last five are worth resending, each with a key naming it.
+          const retry = batch.slice(1);
+          return { kind: 'partial', retry, retryKeys: retry.map((s) => `key-${s.spanId}`), failed: 0, error: new Error('resend some') };
+        }
+        batch.forEach((s, i) => seen.push(`${s.spanId}=${keys?.[i] ?? 'none'}`));
+        return { kind: 'success' };
+      },
+    };
+    const ex = createQueuedExporter({ id: 'keys', kind: 'test', signal: 'traces', sender, settings: settings({ batch: { maxItems: 10, flushIntervalMs: 5 } }), logger: silentLogger() });
+    await ex.start(host);
+    await ex.consume(items);
+    await waitFor(async () => ex.stats().sent, (n) => n === 6, 'everything sent');
+    await ex.shutdown();
+    assert.deepEqual(seen.sort(), items.slice(1).map((s) => `${s.spanId}=key-${s.spanId}`).sort());
   });
 
   test('while the backend is down items wait in the spill, survive a restart, and arrive in order', async () => {

@@ -82,4 +82,24 @@ describe('exporter spill', () => {
     rows.forEach((r, i) => assert.ok(Buffer.from(r.body).equals(old[i]!)));
     await spill.close();
   });
+
+  test('a row keeps its items\' keys across a reopen; a file written before rows had keys opens and takes them', async () => {
+    const path = join(dir, 'keys.duckdb');
+    const instance = await DuckDBInstance.create(path);
+    const conn = await instance.connect();
+    await conn.run('CREATE TABLE spill_rows (seq BIGINT NOT NULL, tenant VARCHAR NOT NULL, items INTEGER NOT NULL, bytes INTEGER NOT NULL)');
+    await conn.run('CREATE TABLE spill_chunks (seq BIGINT NOT NULL, n INTEGER NOT NULL, body BLOB NOT NULL)');
+    await conn.run('INSERT INTO spill_rows VALUES (0, $1, 1, 3)', ['old']);
+    await conn.run('INSERT INTO spill_chunks VALUES (0, 0, $1)', [blobValue(Buffer.from('abc'))]);
+    conn.closeSync();
+    instance.closeSync();
+
+    let spill = await openSpill(path, 10_000_000);
+    await spill.append([{ tenant: 'new', items: 3, body: Buffer.from('defg'), keys: ['id-1', null, 'id-3'] }]);
+    await spill.close();
+    spill = await openSpill(path, 10_000_000);
+    const rows = await spill.peek(100);
+    assert.deepEqual(rows.map((r) => [r.tenant, r.keys]), [['old', undefined], ['new', ['id-1', null, 'id-3']]]);
+    await spill.close();
+  });
 });
