@@ -7,9 +7,11 @@ import { GatewayError, fromStoreError } from '../src/errors.ts';
 import { compileLogFilter, compileSpanFilter, lookupAttribute } from '../src/stores/filter-match.ts';
 import type { LogRecord, MetricPoint, SpanRecord } from '../src/model/telemetry.ts';
 import { SCOPE_LABEL_KEYS } from '../src/model/values.ts';
-import type { StoredLogRecord, TelemetryFilter } from '../src/stores/types.ts';
-import { TailLimitError, type TailEvent, type TailIndexKey, type TailSubscription } from '../src/tail/bus.ts';
-import { logKey, metricPointKey, spanKey } from '../src/tail/identity.ts';
+import { BACKEND as EMBEDDED } from '../src/stores/duckdb/errors.ts';
+import { asLivePoint, namedAsPrometheusReads } from '../src/stores/prometheus/live-points.ts';
+import { StoreError, type StoredLogRecord, type TelemetryFilter } from '../src/stores/types.ts';
+import { TailCostError, TailLimitError, type TailEvent, type TailIndexKey, type TailSubscription } from '../src/tail/bus.ts';
+import { logIdentity, metricPointIdentity, spanIdentity, type RecordIdentity } from '../src/tail/identity.ts';
 import { liveOnly, replayThenLive, ReplayLimitError, type ReplayEvent, type ReplaySubscription } from '../src/tail/replay.ts';
 import type { AssembledTrace, TailTopic, TailTopics } from '../src/tail/topics.ts';
 import type { GraphQLContext } from './context.ts';
@@ -49,7 +51,7 @@ function compile<P>(build: () => P): P {
 }
 
 function limitError(err: unknown): unknown {
-  if (err instanceof TailLimitError || err instanceof ReplayLimitError) {
+  if (err instanceof TailLimitError || err instanceof ReplayLimitError || err instanceof TailCostError) {
     return new GatewayError('GW_LIMIT_EXCEEDED', err.message, { limit: err.limit, value: err.value });
   }
   return fromStoreError(err);
@@ -93,7 +95,7 @@ async function withReplay<T extends TailTopic>(
   predicate: (r: TailTopics[T]) => boolean,
   since: bigint | undefined,
   replay: (after: string | undefined) => Promise<{ records: TailTopics[T][]; next: string | null }>,
-  key: (r: TailTopics[T]) => string,
+  identity: RecordIdentity<TailTopics[T]>,
   filter?: TelemetryFilter,
 ): Promise<ReplaySubscription<TailTopics[T]>> {
   const live = open(ctx, topic, predicate, filter);
@@ -104,7 +106,7 @@ async function withReplay<T extends TailTopic>(
       settled: () => ctx.tail.bus.settled(topic),
       readPage: replay,
       accept: predicate,
-      key,
+      identity,
       maxReplay: ctx.tail.bus.limits.maxReplay,
     });
   } catch (err) {
@@ -115,13 +117,23 @@ async function withReplay<T extends TailTopic>(
 /** The subscription with each event mapped; return() closes it even before the first next(). Push delivery (poll/onReady) maps too. */
 function mapEvents<A, B>(sub: AsyncIterator<A> & Pick<TailEventStream<A>, 'close' | 'poll' | 'onReady'>, map: (e: A) => B): TailEventStream<B> {
   const it: TailEventStream<B> = {
-    next: () => sub.next().then((r) => (r.done ? { value: undefined, done: true } : { value: map(r.value), done: false })),
+    // A tail the bus ended (tail.matchBudgetMs) fails with the client-facing error.
+    next: () =>
+      sub.next().then(
+        (r) => (r.done ? { value: undefined, done: true } : { value: map(r.value), done: false }),
+        (err: unknown) => Promise.reject(limitError(err)),
+      ),
     return: () => {
       sub.close();
       return Promise.resolve({ value: undefined, done: true });
     },
     poll: () => {
-      const e = sub.poll();
+      let e: A | undefined;
+      try {
+        e = sub.poll();
+      } catch (err) {
+        throw limitError(err);
+      }
       return e === undefined ? undefined : map(e);
     },
     onReady: (ready) => sub.onReady(ready),
@@ -169,7 +181,7 @@ export async function tailSpans(ctx: GraphQLContext, args: TailArgs): Promise<As
       const page = await ctx.stores.traces.searchSpans(ctx.tenant, since(filter, from!), { first: REPLAY_PAGE, order: 'OLDEST_FIRST', ...(after && { after }) });
       return { records: page.items.map((i) => i.node), next: page.hasNextPage ? page.endCursor : null };
     },
-    spanKey,
+    spanIdentity,
     filter,
   );
   const nextEvent = freshLoaders(ctx);
@@ -192,7 +204,7 @@ export async function tailLogs(ctx: GraphQLContext, args: TailArgs): Promise<Asy
       const page = await ctx.stores.logs.searchLogs(ctx.tenant, since(filter, from!), { first: REPLAY_PAGE, order: 'OLDEST_FIRST', ...(after && { after }) });
       return { records: page.items.map((i) => i.node), next: page.hasNextPage ? page.endCursor : null };
     },
-    logKey,
+    logIdentity,
     filter,
   );
   const nextEvent = freshLoaders(ctx);
@@ -232,16 +244,61 @@ export function matchLabels(labels: Record<string, string>): (m: MetricPoint) =>
   return (m) => entries.every(([k, v]) => (scopeLabel(m, k) ?? lookupAttribute(m.point.attributes, m.resource.attributes, k)) === v);
 }
 
+/**
+ * `stream` with `notice` sent first: an event that reaches the client as an error in place of a
+ * record (the field's resolve throws it: schema/tail.ts), after which the stream goes on. This is
+ * how a tail tells its subscriber what it could not send; `teleql tail` prints such an event and
+ * goes on.
+ */
+function noticeFirst<E>(notice: GatewayError, stream: TailEventStream<E>): TailEventStream<E | GatewayError> {
+  let pending: GatewayError | undefined = notice;
+  const take = (): GatewayError | undefined => {
+    const e = pending;
+    pending = undefined;
+    return e;
+  };
+  const it: TailEventStream<E | GatewayError> = {
+    next: () => {
+      const e = take();
+      return e === undefined ? stream.next() : Promise.resolve({ value: e, done: false });
+    },
+    poll: () => take() ?? stream.poll(),
+    onReady: (ready) => {
+      stream.onReady(ready);
+      if (ready && pending !== undefined) queueMicrotask(() => ready(false));
+    },
+    return: () => {
+      pending = undefined;
+      stream.close();
+      return Promise.resolve({ value: undefined, done: true });
+    },
+    close: () => {
+      pending = undefined;
+      stream.close();
+    },
+    [Symbol.asyncIterator]: () => it,
+  };
+  return it;
+}
+
 export async function tailMetrics(
   ctx: GraphQLContext,
   args: { name: string; labels?: unknown; since?: bigint | null },
-): Promise<AsyncIterable<MetricTailEventModel>> {
+): Promise<AsyncIterable<MetricTailEventModel | GatewayError>> {
   if (args.name === '') throw new GatewayError('GW_BAD_ARGUMENT', 'name must not be empty');
   const labels = labelsArg(args.labels);
   const hasLabels = matchLabels(labels ?? {});
-  const predicate = (m: MetricPoint) => m.metric.name === args.name && hasLabels(m);
+  const store = ctx.stores.metrics;
+  // The embedded store keeps points as received; Prometheus, the other metrics read source, keeps
+  // a family name and labels only. Its reads take the OTel name or the family's, and so does the
+  // tail then, live and replayed alike.
+  const keepsPointsAsReceived = store.backend === EMBEDDED;
+  const name = args.name;
+  const named = keepsPointsAsReceived ? (m: MetricPoint) => m.metric.name === name : namedAsPrometheusReads(name);
+  const predicate = (m: MetricPoint) => named(m) && hasLabels(m);
   const from = checkSince(args.since);
   const maxReplay = ctx.tail.bus.limits.maxReplay;
+  let notReplayed: GatewayError | undefined;
   const sub = await withReplay(
     ctx,
     'metrics',
@@ -250,15 +307,26 @@ export async function tailMetrics(
     async () => {
       // The metric store reads the matching points newest first: one more than a replay may send
       // tells "too many" from "exactly the limit". Sent oldest first.
-      const points = await ctx.stores.metrics.points(ctx.tenant, args.name, { from: from! }, maxReplay + 1, labels);
+      let points: MetricPoint[];
+      try {
+        points = await store.points(ctx.tenant, args.name, { from: from! }, maxReplay + 1, labels);
+      } catch (err) {
+        // What Prometheus cannot answer (raw points of a histogram or summary; a label value its
+        // parser refuses) leaves the live part to start alone, saying so.
+        if (keepsPointsAsReceived || !(err instanceof StoreError) || err.code !== 'BAD_QUERY') throw err;
+        notReplayed = new GatewayError('GW_NOT_SUPPORTED', `since: no stored point was replayed (${err.message}); live points follow`, { backend: err.backend });
+        return { records: [], next: null };
+      }
       if (points.length > maxReplay) throw new ReplayLimitError(maxReplay);
-      return { records: points.reverse(), next: null };
+      const replayed = keepsPointsAsReceived ? points : points.map((p) => asLivePoint(p, args.name, labels));
+      return { records: replayed.reverse(), next: null };
     },
-    metricPointKey,
+    metricPointIdentity,
   );
   const nextEvent = freshLoaders(ctx);
-  return mapEvents(sub, (e) => {
+  const events = mapEvents(sub, (e) => {
     nextEvent();
     return e;
   });
+  return notReplayed ? noticeFirst(notReplayed, events) : events;
 }

@@ -116,11 +116,18 @@ builder.subscriptionFields((t) => ({
     type: 'MetricTailEvent',
     description: `Data points of one metric as they are received. ${LIMITS}`,
     args: {
-      name: t.arg.string({ required: true, description: 'The metric name, exactly.' }),
+      name: t.arg.string({
+        required: true,
+        description: 'The metric name, exactly (the OTel name); with Prometheus as the metrics read source also its Prometheus family name, as metricSeries takes it.',
+      }),
       labels: t.arg({ type: 'JSON', description: LABELS_ARG }),
       since: t.arg({ type: 'Timestamp', description: SINCE }),
     },
     subscribe: (_, args, ctx) => tailMetrics(ctx, args),
-    resolve: (e) => e,
+    // An error in place of a point: what the replay could not send (resolvers/tail.ts noticeFirst).
+    resolve: (e) => {
+      if (e instanceof Error) throw e;
+      return e;
+    },
   }),
 }));

@@ -25,6 +25,7 @@ export function defaultConfig(): GatewayConfig {
       maxPerTenant: 500,
       bufferSize: 1000,
       maxReplay: 10_000,
+      matchBudgetMs: 1000,
       compiled: true,
       flushIntervalMs: 0,
       busyFlushIntervalMs: 100,

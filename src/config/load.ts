@@ -10,6 +10,7 @@ import { validateSecurityConfig } from './security.ts';
 import { retentionPlan } from '../stores/duckdb/retention.ts';
 import { checkPipelineSections } from '../../ingest/pipeline.ts';
 import { redisUrlForDisplay } from '../startup/ioredis.ts';
+import { withoutCredentials } from '../url-credentials.ts';
 
 export interface ConfigSources {
   file?: string;
@@ -205,6 +206,10 @@ function validate(cfg: GatewayConfig, problems: ConfigProblems): void {
     const v = cfg.tail[key];
     if (!Number.isInteger(v) || v < 1) problems.add(`tail.${key}: expected an integer greater than 0 (actual: ${v})`);
   }
+  const { matchBudgetMs } = cfg.tail;
+  if (!Number.isInteger(matchBudgetMs) || matchBudgetMs < 0 || matchBudgetMs > 10_000) {
+    problems.add(`tail.matchBudgetMs: expected an integer number of ms per 10 s from 0 (no budget) to 10000 (actual: ${matchBudgetMs})`);
+  }
   for (const key of ['flushIntervalMs', 'busyFlushIntervalMs'] as const) {
     const v = cfg.tail[key];
     if (!Number.isInteger(v) || v < 0 || v > 1000) problems.add(`tail.${key}: expected an integer from 0 (write at once) to 1000 (actual: ${v})`);
@@ -266,19 +271,19 @@ function validate(cfg: GatewayConfig, problems: ConfigProblems): void {
     problems.add(`storage.jaeger.spanLookup.maxRequests: expected an integer from 1 to ${SPAN_LOOKUP_MAX_REQUESTS} (actual: ${maxRequests})`);
   }
   if (read.traces === 'jaeger' && !/^https?:\/\//.test(jaeger.url)) {
-    problems.add(`storage.jaeger.url: traces are read from Jaeger, so an http(s) URL is needed (actual: '${jaeger.url}')`);
+    problems.add(`storage.jaeger.url: traces are read from Jaeger, so an http(s) URL is needed (actual: '${withoutCredentials(jaeger.url)}')`);
   }
   if (read.metrics === 'prometheus' && !/^https?:\/\//.test(cfg.storage.prometheus.url)) {
-    problems.add(`storage.prometheus.url: metrics are read from Prometheus, so an http(s) URL is needed (actual: '${cfg.storage.prometheus.url}')`);
+    problems.add(`storage.prometheus.url: metrics are read from Prometheus, so an http(s) URL is needed (actual: '${withoutCredentials(cfg.storage.prometheus.url)}')`);
   }
   if (read.logs === 'elasticsearch' && !/^https?:\/\//.test(elasticsearch.node)) {
-    problems.add(`storage.elasticsearch.node: logs are read from Elasticsearch, so an http(s) URL is needed (actual: '${elasticsearch.node}')`);
+    problems.add(`storage.elasticsearch.node: logs are read from Elasticsearch, so an http(s) URL is needed (actual: '${withoutCredentials(elasticsearch.node)}')`);
   }
   const { red } = cfg.correlation;
   if (!['spans', 'prometheus'].includes(red.source)) problems.add(`correlation.red.source: expected one of spans|prometheus (actual: '${red.source}')`);
   if (!['ms', 's'].includes(red.durationUnit)) problems.add(`correlation.red.durationUnit: expected one of ms|s (actual: '${red.durationUnit}')`);
   if (red.source === 'prometheus' && !/^https?:\/\//.test(red.prometheusUrl)) {
-    problems.add(`correlation.red.prometheusUrl: RED comes from Prometheus, so an http(s) URL is needed (actual: '${red.prometheusUrl}')`);
+    problems.add(`correlation.red.prometheusUrl: RED comes from Prometheus, so an http(s) URL is needed (actual: '${withoutCredentials(red.prometheusUrl)}')`);
   }
   const { drainMs } = cfg.shutdown;
   if (!Number.isInteger(drainMs) || drainMs < 0 || drainMs > MAX_DRAIN_MS) {

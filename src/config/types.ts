@@ -30,6 +30,8 @@ export interface GatewayConfig extends IngestConfig {
     bufferSize: number;
     /** Stored records a `since` replay may send; more fail the subscription. */
     maxReplay: number;
+    /** Ms of the event loop one tenant's tails may spend matching records per 10 s; past it its costliest tail fails (0 = no budget). */
+    matchBudgetMs: number;
     /** Each event's selection runs compiled by graphql-jit; false: graphql-js runs every event. */
     compiled: boolean;
     /** Pushed events are held up to this long (ms) so a socket's events share one write; 0 = write at once. */

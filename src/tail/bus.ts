@@ -31,9 +31,17 @@ export interface TailLimits {
   bufferSize: number;
   /** Stored records a `since` replay may send; more fail the subscription (ReplayLimitError). */
   maxReplay: number;
+  /**
+   * Milliseconds of the event loop one tenant's tails may spend matching records per 10 s (0 = no
+   * budget); past it, its costliest tail fails (TailCostError). A regex over long values is the
+   * usual cause: one match is bounded (filter-match's MAX_STATES), their number is not.
+   */
+  matchBudgetMs: number;
 }
 
-export const DEFAULT_TAIL_LIMITS: TailLimits = { maxSubscriptions: 1000, maxPerConnection: 20, maxPerTenant: 500, bufferSize: 1000, maxReplay: 10_000 };
+export const DEFAULT_TAIL_LIMITS: TailLimits = { maxSubscriptions: 1000, maxPerConnection: 20, maxPerTenant: 500, bufferSize: 1000, maxReplay: 10_000, matchBudgetMs: 1000 };
+/** The window tail.matchBudgetMs is counted over. */
+export const MATCH_WINDOW_MS = 10_000;
 
 /** A subscribe that would exceed a limit; `limit` is the config key, `value` its setting. */
 export class TailLimitError extends Error {
@@ -45,6 +53,21 @@ export class TailLimitError extends Error {
     this.name = 'TailLimitError';
     this.limit = limit;
     this.value = value;
+  }
+}
+
+/** A tail ended because its tenant's tails spent tail.matchBudgetMs matching, this one the most. */
+export class TailCostError extends Error {
+  readonly limit = 'tail.matchBudgetMs';
+  constructor(
+    readonly value: number,
+    spentMs: number,
+  ) {
+    super(
+      `this tenant's live tails spent more than ${value} ms of the gateway's time matching records in ${MATCH_WINDOW_MS / 1000} s ` +
+        `(tail.matchBudgetMs = ${value}), this tail's filter ${Math.round(spentMs)} ms of it, the most: narrow it (a regex over long values is the usual cause)`,
+    );
+    this.name = 'TailCostError';
   }
 }
 
@@ -165,13 +188,49 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
     maxPerTenant: limits.maxPerTenant ?? DEFAULT_TAIL_LIMITS.maxPerTenant,
     bufferSize: limits.bufferSize ?? DEFAULT_TAIL_LIMITS.bufferSize,
     maxReplay: limits.maxReplay ?? DEFAULT_TAIL_LIMITS.maxReplay,
+    matchBudgetMs: limits.matchBudgetMs ?? DEFAULT_TAIL_LIMITS.matchBudgetMs,
   };
-  const { maxSubscriptions, maxPerConnection, maxPerTenant, bufferSize: defaultBuffer } = allLimits;
+  const { maxSubscriptions, maxPerConnection, maxPerTenant, bufferSize: defaultBuffer, matchBudgetMs } = allLimits;
   let open = 0;
   let droppedTotal = 0;
   const perConnection = new WeakMap<object, number>();
   const perTenant = new Map<string, number>();
   const derived = new Map<string, { users: number; stop: () => void }>();
+
+  // Matching time per tenant and per subscription in the current window (tail.matchBudgetMs).
+  interface MatchCost {
+    spentMs: number;
+    window: number;
+    fail: (err: TailCostError) => void;
+  }
+  interface TenantMatchCost {
+    spentMs: number;
+    window: number;
+    startedAt: number;
+    subscriptions: Set<MatchCost>;
+  }
+  const matchCosts = new Map<string, TenantMatchCost>();
+  /** The tenant's costs, in the current window (a new one starts its count at 0). */
+  function tenantMatchCost(tenant: string, now: number): TenantMatchCost {
+    let cost = matchCosts.get(tenant);
+    if (!cost) matchCosts.set(tenant, (cost = { spentMs: 0, window: 0, startedAt: now, subscriptions: new Set() }));
+    else if (now - cost.startedAt >= MATCH_WINDOW_MS) {
+      cost.spentMs = 0;
+      cost.window++;
+      cost.startedAt = now;
+    }
+    return cost;
+  }
+  /** Over budget: the tenant's costliest tail of the window fails, and its time stops counting. */
+  function failCostliest(cost: TenantMatchCost): void {
+    let costliest: MatchCost | undefined;
+    for (const sub of cost.subscriptions) {
+      if (sub.window === cost.window && sub.spentMs > (costliest?.spentMs ?? 0)) costliest = sub;
+    }
+    if (!costliest) return;
+    cost.spentMs -= costliest.spentMs;
+    costliest.fail(new TailCostError(matchBudgetMs, costliest.spentMs));
+  }
 
   // One transport listener per (tenant, topic) here, shared by its subscribers; those with an
   // index key are found by it (field, then value), the rest see every record.
@@ -286,7 +345,10 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
       let count = 0;
       let dropped = 0;
       let closed = false;
+      // Why the subscription ended, when it failed: next() rejects with it, poll() throws it.
+      let failure: TailCostError | undefined;
       let waiter: ((r: IteratorResult<TailEvent<R>>) => void) | undefined;
+      let waiterFail: ((err: Error) => void) | undefined;
       let ready: ((full?: boolean) => void) | undefined;
       const callReady = (full: boolean) => {
         try {
@@ -309,7 +371,7 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
       const offer = (record: R) => {
         if (waiter) {
           const w = waiter;
-          waiter = undefined;
+          waiter = waiterFail = undefined;
           w({ value: { record, dropped }, done: false });
           dropped = 0;
           return;
@@ -328,8 +390,17 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
       };
 
       const releaseDeriver = useDeriver(tenant, topic);
+      const tenantCost = matchBudgetMs > 0 ? tenantMatchCost(tenant, performance.now()) : undefined;
+      const cost: MatchCost = { spentMs: 0, window: tenantCost?.window ?? 0, fail: (err) => fail(err) };
+      tenantCost?.subscriptions.add(cost);
       const stopListening = join(tenant, topic, (records) => {
         if (closed) return;
+        const tc = tenantCost && tenantMatchCost(tenant, performance.now());
+        if (tc && cost.window !== tc.window) {
+          cost.spentMs = 0;
+          cost.window = tc.window;
+        }
+        let started = tc ? performance.now() : 0;
         for (const r of records as readonly R[]) {
           let match = false;
           try {
@@ -338,6 +409,16 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
             // A predicate that throws on one record (it should not) must not stop ingest.
           }
           if (match) offer(r);
+          if (!tc) continue;
+          // Charged per record, so one batch of costly matches cannot run past the budget.
+          const now = performance.now();
+          cost.spentMs += now - started;
+          tc.spentMs += now - started;
+          started = now;
+          if (tc.spentMs > matchBudgetMs) {
+            failCostliest(tc);
+            if (closed) return;
+          }
         }
         if (ready && count > 0 && !closed) callReady(false);
       }, opts.index);
@@ -348,6 +429,8 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
         ready = undefined;
         stopListening();
         releaseDeriver();
+        tenantCost?.subscriptions.delete(cost);
+        if (tenantCost?.subscriptions.size === 0 && matchCosts.get(tenant) === tenantCost) matchCosts.delete(tenant);
         ring.fill(undefined);
         count = 0;
         open--;
@@ -360,16 +443,41 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
           else perConnection.delete(conn);
         }
         const w = waiter;
-        waiter = undefined;
-        w?.({ value: undefined, done: true });
+        const wFail = waiterFail;
+        waiter = waiterFail = undefined;
+        if (failure && wFail) wFail(takeFailure()!);
+        else w?.({ value: undefined, done: true });
+      };
+      /** Ends the subscription with `err`: what is buffered is dropped, the reader gets the error next. */
+      const fail = (err: TailCostError) => {
+        if (closed) return;
+        failure = err;
+        const wake = ready;
+        close();
+        // A push reader polls now and meets the error.
+        try {
+          wake?.(false);
+        } catch {
+          // As callReady: a reader that throws must not stop ingest.
+        }
+      };
+      /** The failure once (then done), for a reader that asks after it. */
+      const takeFailure = (): TailCostError | undefined => {
+        const err = failure;
+        failure = undefined;
+        return err;
       };
 
       const sub: TailSubscription<R> = {
         next() {
           if (count > 0) return Promise.resolve({ value: take(), done: false });
-          if (closed) return Promise.resolve({ value: undefined, done: true });
-          return new Promise((resolve) => {
+          if (closed) {
+            const err = takeFailure();
+            return err ? Promise.reject(err) : Promise.resolve({ value: undefined, done: true });
+          }
+          return new Promise((resolve, reject) => {
             waiter = resolve;
+            waiterFail = reject;
           });
         },
         return() {
@@ -381,7 +489,12 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
           return Promise.reject(err instanceof Error ? err : new Error(String(err)));
         },
         close,
-        poll: () => (count > 0 ? take() : undefined),
+        poll: () => {
+          if (count > 0) return take();
+          const err = closed ? takeFailure() : undefined;
+          if (err) throw err;
+          return undefined;
+        },
         onReady(fn) {
           ready = closed ? undefined : fn;
         },

@@ -6,8 +6,8 @@
 //    ingest batches holding it were written), so a record is either stored or buffered live;
 // 3. read the stored matches (time ≥ since), oldest first;
 // 4. a record that is both stored and buffered (published after step 1, written before step 3
-//    read it) is sent once, from the replay: buffered records are matched to replayed ones by
-//    identity (recordKey), counted so genuine repeats of a record still pass.
+//    read it) is sent once, from the replay: each buffered record is matched to one replayed record
+//    it is the live copy of (identity.ts), so genuine repeats of a record still pass.
 // Records published after the read cannot be in it (publish comes before the store write) and
 // reach the client through the live buffer.
 // While steps 2–3 run, live records are taken off the bus as they arrive: the bus buffer is sized
@@ -15,6 +15,7 @@
 // report records as dropped that the seam still had (stored) or needed (live). Up to maxReplay are
 // held this way; past that the bus buffers and drops as for any slow reader.
 import type { TailEvent, TailSubscription } from './bus.ts';
+import type { RecordIdentity } from './identity.ts';
 
 export interface ReplayEvent<R> extends TailEvent<R> {
   /** Read from the store (`since`), not live. */
@@ -52,8 +53,8 @@ export interface ReplayOptions<R> {
    */
   readPage: (after: string | undefined) => Promise<{ records: R[]; next: string | null }>;
   accept?: (record: R) => boolean;
-  /** Identity of a record, equal for the live and the stored copy. */
-  key: (record: R) => string;
+  /** Which stored record is a live one's copy. */
+  identity: RecordIdentity<R>;
   maxReplay: number;
 }
 
@@ -93,19 +94,12 @@ export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<ReplayS
 
   live.onReady(undefined);
   for (let e = live.poll(); e; e = live.poll()) buffered.push(e);
-  const unmatched = new Map<string, number>();
-  for (const r of stored) {
-    const k = opts.key(r);
-    unmatched.set(k, (unmatched.get(k) ?? 0) + 1);
-  }
+  const copyOf = storedCopies(stored, opts.identity);
   const queue: ReplayEvent<R>[] = stored.map((record) => ({ record, dropped: 0, replayed: true }));
   let carry = 0;
   for (const e of buffered) {
-    const k = opts.key(e.record);
-    const n = unmatched.get(k) ?? 0;
-    if (n > 0) {
+    if (copyOf(e.record)) {
       // Already in the replay; keep its drop count for the next event that is sent.
-      unmatched.set(k, n - 1);
       carry += e.dropped;
       continue;
     }
@@ -156,6 +150,40 @@ export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<ReplayS
     [Symbol.asyncIterator]: () => sub,
   };
   return sub;
+}
+
+/**
+ * Finds a live record's copy among the stored ones, each taken once: whole copies by key first, then
+ * (built on first need) the copies a store cut, by RecordIdentity.cutCopy. Returns whether one was found.
+ */
+function storedCopies<R>(stored: readonly R[], identity: RecordIdentity<R>): (live: R) => boolean {
+  const taken = new Uint8Array(stored.length);
+  const index = (key: (r: R) => string): Map<string, number[]> => {
+    const byKey = new Map<string, number[]>();
+    stored.forEach((r, i) => {
+      const k = key(r);
+      const list = byKey.get(k);
+      if (list) list.push(i);
+      else byKey.set(k, [i]);
+    });
+    return byKey;
+  };
+  let whole: Map<string, number[]> | undefined;
+  let cut: Map<string, number[]> | undefined;
+  const take = (candidates: number[] | undefined, matches: (i: number) => boolean): boolean => {
+    const i = candidates?.find((j) => taken[j] === 0 && matches(j));
+    if (i === undefined) return false;
+    taken[i] = 1;
+    return true;
+  };
+  return (live) => {
+    whole ??= index(identity.key);
+    if (take(whole.get(identity.key(live)), () => true)) return true;
+    const copy = identity.cutCopy;
+    if (!copy) return false;
+    cut ??= index(copy.key);
+    return take(cut.get(copy.key(live)), (i) => copy.matches(stored[i]!, live));
+  };
 }
 
 /** The same event type without a replay, so every tail has one shape. */

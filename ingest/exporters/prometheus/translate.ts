@@ -19,7 +19,7 @@
 import type { Exemplar, KeyValue, MetricDescriptor, MetricPoint, Resource } from '../../../src/model/telemetry.ts';
 import { Temporality } from '../../../src/model/telemetry.ts';
 import { anyValueToFilterString, stringAttribute } from '../../../src/model/values.ts';
-import { formatFloat, isCounter, labelName, metricName, unitSuffix } from '../../../src/stores/prometheus/names.ts';
+import { formatFloat, isCounter, labelName, metricName, SOURCE_LABELS, unitSuffix } from '../../../src/stores/prometheus/names.ts';
 import { downscaleIndex } from '../../../src/model/exponential-buckets.ts';
 
 export interface PromLabel {
@@ -295,10 +295,10 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
     const base = new Map<string, string>();
     attributeLabels(point.attributes, base);
     const { job, instance } = cachedTarget(resource);
-    if (job) base.set('job', job);
-    if (instance) base.set('instance', instance);
-    if (scope.name) base.set('otel_scope_name', scope.name);
-    if (scope.version) base.set('otel_scope_version', scope.version);
+    if (job) base.set(SOURCE_LABELS.job, job);
+    if (instance) base.set(SOURCE_LABELS.instance, instance);
+    if (scope.name) base.set(SOURCE_LABELS.scopeName, scope.name);
+    if (scope.version) base.set(SOURCE_LABELS.scopeVersion, scope.version);
     const name = cachedMetricName(metric);
     const timestamp = nsToMs(point.timeUnixNano);
     const stale = (point.flags & NO_RECORDED_VALUE) !== 0;
@@ -437,8 +437,8 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
     // Nothing beyond job and instance: no target_info, as the Collector's exporter writes none.
     if (map.size === 0) continue;
     const { job, instance } = cachedTarget(resource);
-    if (job) map.set('job', job);
-    if (instance) map.set('instance', instance);
+    if (job) map.set(SOURCE_LABELS.job, job);
+    if (instance) map.set(SOURCE_LABELS.instance, instance);
     map.set('__name__', 'target_info');
     out.add(tenant, sortedLabels(map), { value: 1, timestamp });
   }

@@ -22,6 +22,9 @@ export const UNIT_SUFFIX_WORDS: ReadonlySet<string> = new Set(
   [...Object.values(UNIT_WORDS), ...Object.values(PER_UNIT_WORDS), 'per', 'total', 'ratio'].flatMap((w) => w.split('_')).filter((w) => w !== ''),
 );
 
+/** The labels the exporter writes a point's resource and scope as (the OTel specification's names). */
+export const SOURCE_LABELS = { job: 'job', instance: 'instance', scopeName: 'otel_scope_name', scopeVersion: 'otel_scope_version' } as const;
+
 /** Prometheus unit word → UCUM unit, the reverse of the suffix mapping. */
 const UCUM_BY_WORD: Readonly<Record<string, string>> = Object.fromEntries(
   Object.entries(UNIT_WORDS).filter(([, w]) => w !== '').map(([ucum, w]) => [w, ucum]),

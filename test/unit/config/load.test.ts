@@ -53,6 +53,11 @@ test('bad settings stop start-up with a message naming the setting and the value
     [{ env: {}, overrides: { shutdown: { drainMs: 3_600_000 } } }, /shutdown\.drainMs: expected an integer number of ms from 0 to 300000 \(actual: 3600000\)/],
   ];
   for (const [sources, message] of cases) assert.throws(() => loadConfig(sources), message);
+  // A URL's credentials are not repeated in the message (it goes to logs and terminals).
+  assert.throws(
+    () => loadConfig({ env: { TELEQL_METRICS_READ: 'prometheus', TELEQL_PROMETHEUS_URL: 'prometheus://user:s3cret@prom:9090' } }),
+    (err: Error) => err.message.includes("(actual: 'prometheus://***@prom:9090')") && !err.message.includes('s3cret'),
+  );
 });
 
 test("a config file's bad key is named after the file, apart from it (the file's name is not part of the key path)", () => {
@@ -108,6 +113,7 @@ test('the tail section has its limits by default and rejects a limit that is not
     maxPerTenant: 500,
     bufferSize: 1000,
     maxReplay: 10_000,
+    matchBudgetMs: 1000,
     compiled: true,
     flushIntervalMs: 0,
     busyFlushIntervalMs: 100,
@@ -119,6 +125,7 @@ test('the tail section has its limits by default and rejects a limit that is not
   assert.throws(() => loadConfig({ env: {}, overrides: { tail: { bufferSize: 1.5 } } }), /tail\.bufferSize/);
   assert.throws(() => loadConfig({ env: {}, overrides: { tail: { maxSubscription: 5 } } }), /maxSubscription/);
   assert.throws(() => loadConfig({ env: {}, overrides: { tail: { compiled: 'yes' } } }), /tail\.compiled/);
+  assert.throws(() => loadConfig({ env: {}, overrides: { tail: { matchBudgetMs: -1 } } }), /tail\.matchBudgetMs: expected an integer number of ms per 10 s from 0 \(no budget\) to 10000 \(actual: -1\)/);
   assert.throws(() => loadConfig({ env: {}, overrides: { tail: { traces: { quietMs: 0 } } } }), /tail\.traces\.quietMs: expected an integer of at least 1 \(actual: 0\)/);
   assert.throws(() => loadConfig({ env: {}, overrides: { tail: { redis: { url: 'localhost:6379' } } } }), /tail\.redis\.url: expected a redis:\/\/ or rediss:\/\/ URL/);
   assert.equal(loadConfig({ env: { TELEQL_TAIL_REDIS_URL: 'redis://10.0.0.5:6379' } }).tail.redis.url, 'redis://10.0.0.5:6379');

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTailBus, TailLimitError, type TailEvent } from '../../../src/tail/bus.ts';
+import { createTailBus, TailCostError, TailLimitError, type TailEvent } from '../../../src/tail/bus.ts';
 import { tailTaps } from '../../../src/tail/tap.ts';
 import type { SpanRecord } from '../../../src/model/telemetry.ts';
 import { log, resource, span, spanId } from '../../helpers/telemetry-builders.ts';
@@ -208,6 +208,68 @@ describe('tail bus routing by index key', () => {
     bus.publish('default', 'logs', [log({ eventName: 'checkout.done', severityText: 'A' }), log({ eventName: '', severityText: 'B' }), log({ eventName: 'checkout.done', severityText: 'C' })]);
     const got = [sub.poll(), sub.poll(), sub.poll()];
     assert.deepEqual(got.map((e) => e?.record.severityText), ['A', 'C', undefined]);
+    sub.close();
+  });
+});
+
+// Code review, session 32: one match is bounded (a regex's states and the value's length), but a
+// tenant's tails together were not: 500 tails of a costly regex held the event loop for every
+// tenant. A tenant's matching time per 10 s is budgeted; past it, its costliest tail fails.
+describe('tail bus matching budget (tail.matchBudgetMs)', () => {
+  /** A predicate that takes `ms` of the event loop per record, as a costly regex over a long value does. */
+  const costing = (ms: number) => () => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+    return true;
+  };
+
+  test("past the budget the tenant's costliest tail fails with an error naming the limit; its cheap tails and other tenants' go on", async () => {
+    const bus = createTailBus({ matchBudgetMs: 30 });
+    const costly = bus.subscribe('default', 'spans', costing(4));
+    const cheap = bus.subscribe('default', 'spans', all);
+    const other = bus.subscribe('other', 'spans', costing(4));
+    const pending = costly.next();
+    bus.publish('default', 'spans', spans(1, 20));
+    // Its first record was delivered before the budget was spent.
+    assert.equal((await pending).done, false);
+    await assert.rejects(costly.next(), (err: unknown) => {
+      assert.ok(err instanceof TailCostError);
+      assert.equal(err.limit, 'tail.matchBudgetMs');
+      assert.equal(err.value, 30);
+      assert.match(err.message, /spent more than 30 ms .* in 10 s \(tail\.matchBudgetMs = 30\), this tail's filter \d+ ms of it, the most/);
+      return true;
+    });
+    assert.equal((await costly.next()).done, true, 'then it is done');
+    // The cheap tail of the same tenant got the whole batch.
+    assert.deepEqual(ids(await take(cheap, 20)), Array.from({ length: 20 }, (_, i) => i + 1));
+    bus.publish('other', 'spans', spans(1, 3, 'other'));
+    assert.equal((await take(other, 3)).length, 3, "another tenant's budget is its own");
+    assert.equal(bus.size(), 2, "the failed tail's slot is free");
+    cheap.close();
+    other.close();
+  });
+
+  test('a push reader (poll) meets the failure when it is woken', () => {
+    const bus = createTailBus({ matchBudgetMs: 10 });
+    const sub = bus.subscribe('default', 'spans', costing(4));
+    const seen: unknown[] = [];
+    sub.onReady(() => {
+      try {
+        for (let e = sub.poll(); e; e = sub.poll()) seen.push(e.record.spanId);
+      } catch (err) {
+        seen.push(err);
+      }
+    });
+    bus.publish('default', 'spans', spans(1, 10));
+    assert.ok(seen.some((x) => x instanceof TailCostError), 'the reader was told');
+    assert.equal(sub.poll(), undefined);
+  });
+
+  test('0 turns the budget off', async () => {
+    const bus = createTailBus({ matchBudgetMs: 0 });
+    const sub = bus.subscribe('default', 'spans', costing(2));
+    bus.publish('default', 'spans', spans(1, 20));
+    assert.equal((await take(sub, 20)).length, 20);
     sub.close();
   });
 });

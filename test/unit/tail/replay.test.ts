@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTailBus } from '../../../src/tail/bus.ts';
-import { spanKey } from '../../../src/tail/identity.ts';
+import { spanIdentity } from '../../../src/tail/identity.ts';
 import { replayThenLive, ReplayLimitError, type ReplayEvent, type ReplaySubscription } from '../../../src/tail/replay.ts';
 import type { SpanRecord } from '../../../src/model/telemetry.ts';
 import { span, spanId } from '../../helpers/telemetry-builders.ts';
@@ -36,7 +36,7 @@ describe('since replay', () => {
         }
         return { records: stored.slice(2), next: null };
       },
-      key: spanKey,
+      identity: spanIdentity,
       maxReplay: 10,
     });
     bus.publish('default', 'spans', [s(5)]);
@@ -66,7 +66,7 @@ describe('since replay', () => {
         for (let n = 1; n <= 8; n += 2) bus.publish('default', 'spans', [s(n), s(n + 1)]);
         return { records: [s(1), s(2)], next: null }; // 1 and 2 were written before the read
       },
-      key: spanKey,
+      identity: spanIdentity,
       maxReplay: 10,
     });
     assert.deepEqual(await drain(sub), [
@@ -94,7 +94,7 @@ describe('since replay', () => {
         bus.publish('default', 'spans', [s(1), s(1)]); // a client retry: the same span twice
         return { records: [s(1)], next: null }; // only one written so far
       },
-      key: spanKey,
+      identity: spanIdentity,
       maxReplay: 10,
     });
     assert.deepEqual(await drain(sub), [
@@ -113,7 +113,7 @@ describe('since replay', () => {
         settled: async () => {},
         readPage: async () => ({ records: [s(1), s(2), s(3), s(4)], next: null }),
         accept: (r) => r.spanId !== spanId(2),
-        key: spanKey,
+        identity: spanIdentity,
         maxReplay: 2,
       }),
       (err: unknown) => err instanceof ReplayLimitError && err.value === 2 && /tail\.maxReplay = 2/.test(err.message),
@@ -125,7 +125,7 @@ describe('since replay', () => {
       settled: async () => {},
       readPage: async () => ({ records: [s(1), s(2), s(3)], next: null }),
       accept: (r) => r.spanId !== spanId(2),
-      key: spanKey,
+      identity: spanIdentity,
       maxReplay: 2,
     });
     assert.deepEqual(await drain(ok), [
@@ -145,7 +145,7 @@ describe('since replay', () => {
         bus.publish('default', 'spans', [s(10), s(11), s(12), s(13), s(14), s(15)]);
         return { records: [s(1)], next: null };
       },
-      key: spanKey,
+      identity: spanIdentity,
       maxReplay: 2,
     });
     // 10 and 11 held by the replay (maxReplay 2); 12–15 in a buffer of 2: 12 and 13 dropped.

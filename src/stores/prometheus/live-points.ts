@@ -1,0 +1,61 @@
+// Metric points read back from Prometheus, in the shape live tails send the points teleql receives
+// (tailMetrics' `since` replay when Prometheus is the metrics read source). Prometheus keeps a family
+// name and labels only: what the exporter wrote as labels is read back as far as it can be undone.
+import type { KeyValue, MetricDescriptor, MetricPoint } from '../../model/telemetry.ts';
+import { labelName, metricName, SOURCE_LABELS } from './names.ts';
+
+/** A name Prometheus could store a family under. */
+const FAMILY_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/** The Prometheus family each metric is written as, worked out once per descriptor (a batch's points share theirs). */
+const families = new WeakMap<MetricDescriptor, string>();
+function familyOf(metric: MetricDescriptor): string {
+  let family = families.get(metric);
+  if (family === undefined) families.set(metric, (family = metricName(metric)));
+  return family;
+}
+
+/**
+ * Whether a received point is the metric `name` names, as the Prometheus read path takes a name: the
+ * OTel name, or the Prometheus family the exporter writes it as (`items_done_total`).
+ */
+export function namedAsPrometheusReads(name: string): (m: MetricPoint) => boolean {
+  if (!FAMILY_NAME.test(name)) return (m) => m.metric.name === name;
+  return (m) => m.metric.name === name || familyOf(m.metric) === name;
+}
+
+const text = (key: string, value: string): KeyValue => ({ key, value: { stringValue: value } });
+
+/**
+ * A point read from Prometheus as a live one: named `name` (the store found the family by it); `job`
+ * and `instance` back as the resource's service.namespace/service.name and service.instance.id,
+ * `otel_scope_*` as the scope; the labels filtered on under the keys given (`labels`), so the live
+ * filter finds them. Other labels stay point attributes under their Prometheus names: the exporter's
+ * sanitising cannot be undone.
+ */
+export function asLivePoint(p: MetricPoint, name: string, labels: Record<string, string> | undefined): MetricPoint {
+  const givenKey = new Map(Object.keys(labels ?? {}).map((k) => [labelName(k), k]));
+  const resource: KeyValue[] = [];
+  const attributes: KeyValue[] = [];
+  let scopeName = '';
+  let scopeVersion = '';
+  for (const a of p.point.attributes) {
+    const value = 'stringValue' in a.value ? a.value.stringValue : '';
+    if (a.key === SOURCE_LABELS.job) {
+      // `namespace/name`, or the name alone.
+      const slash = value.indexOf('/');
+      if (slash > 0) resource.push(text('service.namespace', value.slice(0, slash)));
+      resource.push(text('service.name', slash > 0 ? value.slice(slash + 1) : value));
+    } else if (a.key === SOURCE_LABELS.instance) resource.push(text('service.instance.id', value));
+    else if (a.key === SOURCE_LABELS.scopeName) scopeName = value;
+    else if (a.key === SOURCE_LABELS.scopeVersion) scopeVersion = value;
+    else attributes.push(text(givenKey.get(a.key) ?? a.key, value));
+  }
+  return {
+    ...p,
+    resource: { ...p.resource, attributes: resource },
+    scope: { ...p.scope, name: scopeName, version: scopeVersion },
+    metric: { ...p.metric, name },
+    point: { ...p.point, attributes },
+  };
+}
