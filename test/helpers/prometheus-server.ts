@@ -6,6 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import protobuf from 'protobufjs';
+import snappy from 'snappyjs';
 import { freePort } from './free-port.ts';
 
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
@@ -104,4 +106,31 @@ export async function startPrometheus(opts: { features?: string[] } = {}): Promi
     },
     log: () => output,
   };
+}
+
+/** A remote-write series, as the tests write them: labels (with `__name__`) and samples at chosen times. */
+export interface RemoteWriteSeries {
+  labels: { name: string; value: string }[];
+  samples: { value: number; timestamp: number }[];
+}
+
+const writeRequest = protobuf.Root.fromJSON({
+  nested: {
+    WriteRequest: { fields: { timeseries: { rule: 'repeated', type: 'TimeSeries', id: 1 } } },
+    TimeSeries: { fields: { labels: { rule: 'repeated', type: 'Label', id: 1 }, samples: { rule: 'repeated', type: 'Sample', id: 2 } } },
+    Label: { fields: { name: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } } },
+    Sample: { fields: { value: { type: 'double', id: 1 }, timestamp: { type: 'int64', id: 2 } } },
+  },
+}).lookupType('WriteRequest');
+
+/** Writes `timeseries` to a Prometheus remote-write endpoint (protobuf + snappy, remote write 1.0); fails unless it answers 204. */
+export async function remoteWrite(writeUrl: string, timeseries: RemoteWriteSeries[]): Promise<void> {
+  const body = snappy.compress(writeRequest.encode(writeRequest.fromObject({ timeseries })).finish());
+  const res = await fetch(writeUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0' },
+    body: Buffer.from(body),
+  });
+  const text = await res.text();
+  if (res.status !== 204) throw new Error(`remote write answered ${res.status}: ${text}`);
 }

@@ -7,15 +7,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import protobuf from 'protobufjs';
-import snappy from 'snappyjs';
 import { buildApp, type App } from '../../src/app.ts';
 import type { AlertEngine } from '../../src/alerting/engine.ts';
 import { createSpanmetricsRedStore } from '../../src/stores/prometheus/spanmetrics-red.ts';
 import { capturingLogger } from '../helpers/capturing-logger.ts';
 import { testConfig } from '../helpers/gateway.ts';
 import { gql, gqlData } from '../helpers/graphql-client.ts';
-import { prometheusAvailable, startPrometheus, type PrometheusServer } from '../helpers/prometheus-server.ts';
+import { prometheusAvailable, remoteWrite, startPrometheus, type PrometheusServer } from '../helpers/prometheus-server.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const SEC = 1_000_000_000n;
@@ -57,15 +55,6 @@ async function startProxy(target: string): Promise<Proxy> {
 
 /** Remote-writes spanmetrics calls counters: `perSample` more requests every 15 s, 41 samples from `startMs`. */
 async function writeCalls(prom: PrometheusServer, services: Record<string, number>, startMs: number): Promise<void> {
-  const root = protobuf.Root.fromJSON({
-    nested: {
-      WriteRequest: { fields: { timeseries: { rule: 'repeated', type: 'TimeSeries', id: 1 } } },
-      TimeSeries: { fields: { labels: { rule: 'repeated', type: 'Label', id: 1 }, samples: { rule: 'repeated', type: 'Sample', id: 2 } } },
-      Label: { fields: { name: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } } },
-      Sample: { fields: { value: { type: 'double', id: 1 }, timestamp: { type: 'int64', id: 2 } } },
-    },
-  });
-  const WriteRequest = root.lookupType('WriteRequest');
   const timeseries = Object.entries(services).map(([service, perSample]) => ({
     labels: [
       { name: '__name__', value: 'traces_span_metrics_calls_total' },
@@ -75,13 +64,7 @@ async function writeCalls(prom: PrometheusServer, services: Record<string, numbe
     ],
     samples: Array.from({ length: 41 }, (_, i) => ({ value: perSample * (i + 1), timestamp: startMs + i * 15_000 })),
   }));
-  const body = snappy.compress(WriteRequest.encode(WriteRequest.fromObject({ timeseries })).finish());
-  const res = await fetch(prom.writeUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0' },
-    body: Buffer.from(body),
-  });
-  assert.equal(res.status, 204, await res.text());
+  await remoteWrite(prom.writeUrl, timeseries);
 }
 
 const CREATE = 'mutation($i: AlertRuleInput!) { createAlertRule(input: $i) { id } }';

@@ -7,27 +7,17 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import protobuf from 'protobufjs';
-import snappy from 'snappyjs';
 import { createSpanmetricsRedStore } from '../../src/stores/prometheus/spanmetrics-red.ts';
 import type { RedMetricsStore } from '../../src/stores/correlation-types.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { startGateway } from '../helpers/gateway.ts';
 import { gql } from '../helpers/graphql-client.ts';
 import { freePort } from '../helpers/free-port.ts';
+import { remoteWrite } from '../helpers/prometheus-server.ts';
 
 const SEC = 1_000_000_000n;
 const MS_F = 1e6;
 
-const root = protobuf.Root.fromJSON({
-  nested: {
-    WriteRequest: { fields: { timeseries: { rule: 'repeated', type: 'TimeSeries', id: 1 } } },
-    TimeSeries: { fields: { labels: { rule: 'repeated', type: 'Label', id: 1 }, samples: { rule: 'repeated', type: 'Sample', id: 2 } } },
-    Label: { fields: { name: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } } },
-    Sample: { fields: { value: { type: 'double', id: 1 }, timestamp: { type: 'int64', id: 2 } } },
-  },
-});
-const WriteRequest = root.lookupType('WriteRequest');
 
 interface Series {
   labels: Record<string, string>;
@@ -83,13 +73,7 @@ describe('RED from Prometheus spanmetrics series', () => {
         .map(([name, value]) => ({ name, value })),
       samples: Array.from({ length: 41 }, (_, i) => ({ value: s.perSample * (i + 1), timestamp: startMs + i * 15_000 })),
     }));
-    const body = snappy.compress(WriteRequest.encode(WriteRequest.fromObject({ timeseries })).finish());
-    const res = await fetch(`${url}/api/v1/write`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0' },
-      body: Buffer.from(body),
-    });
-    assert.equal(res.status, 204, await res.text());
+    await remoteWrite(`${url}/api/v1/write`, timeseries);
     store = createSpanmetricsRedStore({ baseUrl: url });
   });
   after(async () => {
