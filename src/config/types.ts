@@ -30,7 +30,7 @@ export interface GatewayConfig extends IngestConfig {
     bufferSize: number;
     /** Stored records a `since` replay may send; more fail the subscription. */
     maxReplay: number;
-    /** Ms of the event loop one tenant's tails may spend matching records per 10 s; past it its costliest tail fails (0 = no budget). */
+    /** Ms of the event loop one tenant's tails may spend matching records per 10 s; past it its costliest tail fails, then the rest until the window ends (0 = no budget). */
     matchBudgetMs: number;
     /** Each event's selection runs compiled by graphql-jit; false: graphql-js runs every event. */
     compiled: boolean;

@@ -33,7 +33,8 @@ export interface TailLimits {
   maxReplay: number;
   /**
    * Milliseconds of the event loop one tenant's tails may spend matching records per 10 s (0 = no
-   * budget); past it, its costliest tail fails (TailCostError). A regex over long values is the
+   * budget); past it, its costliest tail fails (TailCostError), and until the window ends its other
+   * tails fail when they would match and new ones are refused. A regex over long values is the
    * usual cause: one match is bounded (filter-match's MAX_STATES), their number is not.
    */
   matchBudgetMs: number;
@@ -56,16 +57,21 @@ export class TailLimitError extends Error {
   }
 }
 
-/** A tail ended because its tenant's tails spent tail.matchBudgetMs matching, this one the most. */
+/**
+ * A tail ended, or refused, because its tenant's tails spent tail.matchBudgetMs matching records in
+ * the current window; `spentMs` is this tail's part (undefined when refused at subscribe).
+ */
 export class TailCostError extends Error {
   readonly limit = 'tail.matchBudgetMs';
   constructor(
     readonly value: number,
-    spentMs: number,
+    spentMs: number | undefined,
+    windowEndsInMs: number,
   ) {
     super(
-      `this tenant's live tails spent more than ${value} ms of the gateway's time matching records in ${MATCH_WINDOW_MS / 1000} s ` +
-        `(tail.matchBudgetMs = ${value}), this tail's filter ${Math.round(spentMs)} ms of it, the most: narrow it (a regex over long values is the usual cause)`,
+      `this tenant's live tails spent more than ${value} ms of the gateway's time matching records within ${MATCH_WINDOW_MS / 1000} s ` +
+        `(tail.matchBudgetMs = ${value})${spentMs === undefined ? '' : `, this tail's filter ${Math.round(spentMs)} ms of it`}; ` +
+        `its tails are ended and new ones refused for ${Math.max(1, Math.ceil(windowEndsInMs / 1000))} s more: narrow their filters (a regex over long values is the usual cause)`,
     );
     this.name = 'TailCostError';
   }
@@ -221,15 +227,19 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
     }
     return cost;
   }
-  /** Over budget: the tenant's costliest tail of the window fails, and its time stops counting. */
-  function failCostliest(cost: TenantMatchCost): void {
+  const overBudget = (cost: TenantMatchCost) => cost.spentMs > matchBudgetMs;
+  const windowEndsIn = (cost: TenantMatchCost, now: number) => cost.startedAt + MATCH_WINDOW_MS - now;
+  /**
+   * Just over budget: the tenant's costliest tail of the window fails first. Its time keeps
+   * counting (a tail subscribed again would start at 0 and could keep the loop busy), so until the
+   * window ends its other tails fail when they would match and new ones are refused.
+   */
+  function failCostliest(cost: TenantMatchCost, now: number): void {
     let costliest: MatchCost | undefined;
     for (const sub of cost.subscriptions) {
       if (sub.window === cost.window && sub.spentMs > (costliest?.spentMs ?? 0)) costliest = sub;
     }
-    if (!costliest) return;
-    cost.spentMs -= costliest.spentMs;
-    costliest.fail(new TailCostError(matchBudgetMs, costliest.spentMs));
+    costliest?.fail(new TailCostError(matchBudgetMs, costliest.spentMs, windowEndsIn(cost, now)));
   }
 
   // One transport listener per (tenant, topic) here, shared by its subscribers; those with an
@@ -335,6 +345,11 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
       if (conn && onConn >= maxPerConnection) throw new TailLimitError('tail.maxPerConnection', maxPerConnection);
       const onTenant = perTenant.get(tenant) ?? 0;
       if (onTenant >= maxPerTenant) throw new TailLimitError('tail.maxPerTenant', maxPerTenant);
+      if (matchBudgetMs > 0 && matchCosts.has(tenant)) {
+        const now = performance.now();
+        const cost = tenantMatchCost(tenant, now);
+        if (overBudget(cost)) throw new TailCostError(matchBudgetMs, undefined, windowEndsIn(cost, now));
+      }
       open++;
       if (conn) perConnection.set(conn, onConn + 1);
       perTenant.set(tenant, onTenant + 1);
@@ -402,6 +417,8 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
         }
         let started = tc ? performance.now() : 0;
         for (const r of records as readonly R[]) {
+          // Over budget (another tail took it over): this one ends rather than match.
+          if (tc && overBudget(tc)) return fail(new TailCostError(matchBudgetMs, cost.spentMs, windowEndsIn(tc, started)));
           let match = false;
           try {
             match = predicate(r);
@@ -415,8 +432,8 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
           cost.spentMs += now - started;
           tc.spentMs += now - started;
           started = now;
-          if (tc.spentMs > matchBudgetMs) {
-            failCostliest(tc);
+          if (overBudget(tc)) {
+            failCostliest(tc, now);
             if (closed) return;
           }
         }
@@ -430,7 +447,8 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
         stopListening();
         releaseDeriver();
         tenantCost?.subscriptions.delete(cost);
-        if (tenantCost?.subscriptions.size === 0 && matchCosts.get(tenant) === tenantCost) matchCosts.delete(tenant);
+        // Kept while over budget, so that subscribing again is refused until the window ends.
+        if (tenantCost?.subscriptions.size === 0 && matchCosts.get(tenant) === tenantCost && !overBudget(tenantCost)) matchCosts.delete(tenant);
         ring.fill(undefined);
         count = 0;
         open--;

@@ -35,7 +35,7 @@ describe('tail matching budget', () => {
   });
 
   /** Spans whose payload is 16,000 a's: each costs the regex tail tens of ms. */
-  const postCostlySpans = (n: number, from: number) =>
+  const postCostlySpans = (n: number, from: number, tenant = TENANT) =>
     postOtlp(
       gw,
       '/v1/traces',
@@ -43,27 +43,31 @@ describe('tail matching budget', () => {
         'budget-svc',
         Array.from({ length: n }, (_, i) => ({ traceId: hex(from + i, 32), spanId: hex(from + i, 16), name: `span ${from + i}`, startNs: nowNs(), attributes: { payload: 'a'.repeat(16_000) } })),
       ),
-      TENANT,
+      tenant,
     );
 
-  test('over graphql-ws the costly tail ends with GW_LIMIT_EXCEEDED naming tail.matchBudgetMs; a cheap tail of the tenant goes on', async () => {
+  test("over graphql-ws the costly tail ends with GW_LIMIT_EXCEEDED naming tail.matchBudgetMs, the tenant's new tails are refused until the window ends, another tenant's go on", async () => {
     const c = wsClient(gw, TENANT);
-    clients.push(c);
+    const o = wsClient(gw, 'budget-other');
+    clients.push(c, o);
     const costly = tail<SpanEvent>(c, REGEX_TAIL, { re: COSTLY });
-    const cheap = tail<SpanEvent>(c, PLAIN_TAIL);
-    await subscriptions(gw, 2).catch((err: unknown) => assert.fail(`${String(err)}: ${JSON.stringify([costly.errors, cheap.errors])}`));
+    const other = tail<SpanEvent>(o, PLAIN_TAIL);
+    await subscriptions(gw, 2).catch((err: unknown) => assert.fail(`${String(err)}: ${JSON.stringify([costly.errors, other.errors])}`));
     // Enough records to pass the budget whatever the machine's speed; each is matched, none accepted.
     for (let i = 0; i < 20 && costly.errors.length === 0; i++) assert.equal(await postCostlySpans(5, i * 5), 200);
     await costly.done;
     assert.equal(costly.errors.length, 1);
     assert.equal(costly.errors[0]!.extensions?.code, 'GW_LIMIT_EXCEEDED');
     assert.equal(costly.errors[0]!.extensions?.limit, 'tail.matchBudgetMs');
-    assert.match(costly.errors[0]!.message, /\(tail\.matchBudgetMs = 50\), this tail's filter \d+ ms of it, the most/);
+    assert.match(costly.errors[0]!.message, /\(tail\.matchBudgetMs = 50\), this tail's filter \d+ ms of it; its tails are ended and new ones refused/);
+    const again = tail<SpanEvent>(c, PLAIN_TAIL);
+    await again.done;
+    assert.equal(again.errors[0]?.extensions?.code, 'GW_LIMIT_EXCEEDED', 'subscribing again within the window is refused');
     await subscriptions(gw, 1);
-    assert.equal(await postOtlp(gw, '/v1/traces', spansBody('budget-svc', [{ traceId: hex(999, 32), spanId: hex(999, 16), name: 'after', startNs: nowNs() }]), TENANT), 200);
-    await waitFor(async () => cheap.events.map((e) => e.tailSpans.span.name), (names) => names.includes('after'), 'the cheap tail still delivers');
-    assert.deepEqual(cheap.errors, []);
-    cheap.stop();
+    assert.equal(await postOtlp(gw, '/v1/traces', spansBody('budget-svc', [{ traceId: hex(999, 32), spanId: hex(999, 16), name: 'after', startNs: nowNs() }]), 'budget-other'), 200);
+    await waitFor(async () => other.events.map((e) => e.tailSpans.span.name), (names) => names.includes('after'), "another tenant's tail still delivers");
+    assert.deepEqual(other.errors, []);
+    other.stop();
     await subscriptions(gw, 0);
   });
 
@@ -71,7 +75,7 @@ describe('tail matching budget', () => {
     const abort = new AbortController();
     const res = await fetch(gw.graphqlUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'X-Scope-OrgID': TENANT },
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'X-Scope-OrgID': 'budget-sse' },
       body: JSON.stringify({ query: REGEX_TAIL, variables: { re: COSTLY } }),
       signal: abort.signal,
     });
@@ -94,7 +98,7 @@ describe('tail matching budget', () => {
     })();
     let found: Awaited<typeof errorEvent> | undefined;
     void errorEvent.then((e) => (found = e));
-    for (let i = 0; i < 20 && found === undefined; i++) assert.equal(await postCostlySpans(5, 500 + i * 5), 200);
+    for (let i = 0; i < 20 && found === undefined; i++) assert.equal(await postCostlySpans(5, 500 + i * 5, 'budget-sse'), 200);
     const event = await errorEvent;
     abort.abort();
     assert.equal(event?.errors?.[0]?.extensions?.code, 'GW_LIMIT_EXCEEDED');

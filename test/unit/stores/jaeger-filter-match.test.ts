@@ -234,7 +234,7 @@ describe('filter-match regexes follow RE2 and stay linear', () => {
     // these have the linear engine behind them too. (Filter QA, session 31: `(a|a){30}`, `(.|..){30}`
     // and `.*a{30}` over emoji, one repetition each, held the event loop for tens of seconds.)
     const accepted = ['(((a+)+)+)+b', `${'a?'.repeat(24)}${'a'.repeat(24)}`, '.*(timeout|refused).*', 'x.*y.*z.*w', '\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}', '[a-f0-9]{32}',
-      '((a{1,4}){1,4}){1,4}', '.{0,20}.{0,20}.{0,20}x', '[a-f0-9]{1,32}.*x', '(a|a){30}', '(.|..){20}', '.*a{30}', '(?:ab|cd){30}z'];
+      '((a{1,4}){1,4}){1,4}', '.{0,8}.{0,8}.{0,8}x', '[a-f0-9]{1,32}.*x', '(a|a){30}', '(.|..){8}', '.*a{30}', '(?:ab|cd){30}z'];
     for (const p of accepted) {
       for (const value of [`${'a'.repeat(70)}!`, `${'\u{1F600}'.repeat(70)}!`, `${'ab'.repeat(35)}!`]) {
         await new Promise((resolve) => setImmediate(resolve));
@@ -258,10 +258,13 @@ describe('filter-match regexes follow RE2 and stay linear', () => {
   // 20,000-character value, and one tail held /healthz 3.9 s. Patterns are bounded in states
   // written out, and a regex reads at most a value's first 16,000 characters, as the store keeps it.
   it('a pattern with more states written out than the matcher runs in bounded time is refused', () => {
+    // Code review, session 32 (round 2): a class counted as one state, while V8 branches per range:
+    // `.*[acegikmoqsuwy]{0,120}.*z` took 1.3 s and 1.4 GB for one match.
+    for (const p of ['.*[acegikmoqsuwy]{0,120}.*z', '.{0,30}', '[0-9a-f]{65}']) throwsBadQuery(() => compileRegex(p), 'positions written out');
     for (const p of ['a{0,1000}'.repeat(20), '(?s).{0,1000}.{0,1000}.{0,1000}.{0,1000}.{0,1000}', '((a{1,8}){1,8}){1,8}', '.{0,50}.{0,50}.{0,50}x', '(.|..){30}', '(?:ab|cd){1000}z', 'a{129}', '[0-9a-f]{64}-[0-9a-f]{64}']) {
       throwsBadQuery(() => compileRegex(p), 'positions written out');
     }
-    for (const p of ['a{128}', '[0-9a-f]{64}', '(?:a{0,16}){8}', 'x(?:ab){63}']) assert.doesNotThrow(() => compileRegex(p), p);
+    for (const p of ['a{128}', '[0-9a-f]{64}', '(?:a{0,16}){8}', 'x(?:ab){63}', '.*[ac]{0,55}.*z', '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}']) assert.doesNotThrow(() => compileRegex(p), p);
   });
 
   it('a regex reads a value as the store keeps it: its first 16,000 characters', () => {
