@@ -271,7 +271,8 @@ export function createRemoteWriteSender(cfg: RemoteWriteConfig, logger: Logger):
   async function sendTranslated(points: readonly MetricPoint[], abortSignal?: AbortSignal): Promise<SendResult<'metrics'>> {
     const t = translate(points, { exponentialHistograms });
     const requests = [...t.byTenant].flatMap(([tenant, series]) => chunk(series, cfg.maxSamplesPerRequest).map((part) => ({ tenant, part })));
-    const settled: Settled = { failedPoints: new Set(), refusedSeries: 0, refusedSamples: 0 };
+    // Points the translation left out whole were never written: failed from the start.
+    const settled: Settled = { failedPoints: new Set(t.refusedPoints), refusedSeries: 0, refusedSamples: 0 };
     for (const [i, { tenant, part }] of requests.entries()) {
       const retryable = await sendPart(part, t, tenant, settled, abortSignal);
       if (!retryable) continue;
@@ -287,7 +288,11 @@ export function createRemoteWriteSender(cfg: RemoteWriteConfig, logger: Logger):
     const failed = settled.failedPoints.size;
     if (failed === 0) return { kind: 'success' };
     const samples = settled.refusedSamples;
-    const error = settled.refusal ?? new Error(`Prometheus refused ${samples} sample${samples === 1 ? '' : 's'} for good (out of order, out of bounds or duplicate): ${failed} of ${points.length} points not written`);
+    const error =
+      settled.refusal ??
+      (samples > 0
+        ? new Error(`Prometheus refused ${samples} sample${samples === 1 ? '' : 's'} for good (out of order, out of bounds or duplicate): ${failed} of ${points.length} points not written`)
+        : new Error(`${failed} of ${points.length} points cannot be written to Prometheus (${Object.keys(t.refused).join(', ')}; teleql_prometheus_refused_points_total)`));
     return failed === points.length ? { kind: 'failure', error } : { kind: 'partial', retry: [], failed, error };
   }
 

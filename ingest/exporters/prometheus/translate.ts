@@ -90,6 +90,8 @@ export interface Translation {
   metadata: Map<string, PromMetricMetadata>;
   samples: number;
   refused: Partial<Record<RefusalReason, number>>;
+  /** The indexes in `points` of the points left out whole (delta not converted, scale too small): never written. */
+  refusedPoints: Set<number>;
   /** The index in `points` of the point each sample (or native histogram) came from; target_info's have none. */
   pointOf: Map<PromSample | PromHistogram, number>;
 }
@@ -285,12 +287,17 @@ export function nativeBuckets(offset: number, counts: readonly number[], downsca
 export function translate(points: readonly MetricPoint[], opts: TranslateOptions): Translation {
   const refused: Partial<Record<RefusalReason, number>> = {};
   const refuse = (reason: RefusalReason): void => void (refused[reason] = (refused[reason] ?? 0) + 1);
+  const refusedPoints = new Set<number>();
   const out = createSeriesSet();
   const targets = new Map<Resource, { tenant: string; timestamp: number }>();
   const metadata = new Map<string, PromMetricMetadata>();
   const pointOf = new Map<PromSample | PromHistogram, number>();
 
   for (const [index, mp] of points.entries()) {
+    const refusePoint = (reason: RefusalReason) => {
+      refuse(reason);
+      refusedPoints.add(index);
+    };
     const { metric, point, resource, scope, tenant } = mp;
     const base = new Map<string, string>();
     attributeLabels(point.attributes, base);
@@ -332,7 +339,7 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
     switch (point.type) {
       case 'number': {
         if (metric.type === 'sum' && delta) {
-          refuse('delta_not_converted');
+          refusePoint('delta_not_converted');
           break;
         }
         out.add(tenant, labelsFor(name), sample(point.asDouble ?? Number(point.asInt ?? NaN)), exemplarsOf(point.exemplars));
@@ -340,7 +347,7 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
       }
       case 'histogram': {
         if (delta) {
-          refuse('delta_not_converted');
+          refusePoint('delta_not_converted');
           break;
         }
         const { bucketCounts: counts, count, sum } = point;
@@ -365,11 +372,11 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
       }
       case 'exponentialHistogram': {
         if (delta) {
-          refuse('delta_not_converted');
+          refusePoint('delta_not_converted');
           break;
         }
         if (point.scale < MIN_SCHEMA) {
-          refuse('exponential_scale_too_small');
+          refusePoint('exponential_scale_too_small');
           break;
         }
         const exemplars = exemplarsOf(point.exemplars);
@@ -443,5 +450,5 @@ export function translate(points: readonly MetricPoint[], opts: TranslateOptions
     out.add(tenant, sortedLabels(map), { value: 1, timestamp });
   }
   const { byTenant, samples } = out.finish(refuse);
-  return { byTenant, metadata, samples, refused, pointOf };
+  return { byTenant, metadata, samples, refused, refusedPoints, pointOf };
 }

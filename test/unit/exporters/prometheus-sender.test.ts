@@ -182,6 +182,24 @@ describe('remote-write sender', () => {
     s.close();
   });
 
+  // Code review, session 32 (round 2): a point the translation leaves out whole (a delta sum the
+  // exporter did not convert, an exponential histogram of too small a scale) was counted as sent.
+  test('a point the translation leaves out is counted as failed, not sent', async () => {
+    server.setRoutes([{ method: 'POST', path: '/api/v1/write', status: 204 }]);
+    server.clearRequests();
+    const s = sender();
+    const gauge = metricPoint(numberPoint({ asDouble: 1 }), { type: 'gauge', name: 'g', unit: '' });
+    const delta = metricPoint(numberPoint({ asDouble: 2 }), { type: 'sum', name: 'd', unit: '', aggregationTemporality: 1 });
+    const r = await s.send([gauge, delta]);
+    assert.equal(r.kind, 'partial');
+    assert.equal(r.kind === 'partial' && r.failed, 1);
+    assert.deepEqual(r.kind === 'partial' && r.retry, []);
+    assert.match(r.kind === 'partial' ? r.error.message : '', /1 of 2 points cannot be written to Prometheus \(delta_not_converted/);
+    const only = await s.send([delta]);
+    assert.equal(only.kind, 'failure');
+    s.close();
+  });
+
   test('classifyResponse reads an HTTP-date Retry-After too', () => {
     const r = classifyResponse(503, 'busy', new Date(Date.now() + 60_000).toUTCString());
     assert.equal(r.kind, 'retryable');
