@@ -125,7 +125,7 @@ function envOverrides(env: NodeJS.ProcessEnv, problems: ConfigProblems): Record<
       const n = /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
       const max = v.kind === 'port' ? 65535 : Number.MAX_SAFE_INTEGER;
       if (!Number.isInteger(n) || n < 0 || n > max) {
-        problems.add(`${v.name}: expected an integer from 0 to ${max} (actual: '${raw}')`);
+        problems.refuse(v.path, `${v.name}: expected an integer from 0 to ${max} (actual: '${raw}')`);
         continue;
       }
       value = n;
@@ -162,7 +162,7 @@ function mergeLayers(base: GatewayConfig, layer: unknown, source: string, proble
   // "config file /etc/teleql.yaml: graphql: unknown key …", not "…/teleql.yaml.graphql: …".
   const layerProblems = new ConfigProblems();
   const merged = mergeConfig(base, rest, '', layerProblems);
-  for (const error of layerProblems.errors) problems.add(`${source}: ${error.message}`);
+  problems.adopt(layerProblems, source);
   const sections = { receivers, processors, exporters };
   for (const section of ['receivers', 'processors', 'exporters'] as const) {
     const over = sections[section];
@@ -189,6 +189,9 @@ function sectionVariableHint(section: string): string {
   const variable = ENV_VARS.find((v) => v.path.startsWith(`${section}.`));
   return variable ? ` or set ${variable.name}` : '';
 }
+
+/** A URL setting as a message shows it: without user info, also when the scheme is missing (`user:pass@host`). */
+const shownUrl = (value: string) => withoutCredentials(value).replace(/^[^/@\s]*@/, '***@');
 
 function validate(cfg: GatewayConfig, problems: ConfigProblems): void {
   validateSecurityConfig(cfg, problems);
@@ -271,19 +274,19 @@ function validate(cfg: GatewayConfig, problems: ConfigProblems): void {
     problems.add(`storage.jaeger.spanLookup.maxRequests: expected an integer from 1 to ${SPAN_LOOKUP_MAX_REQUESTS} (actual: ${maxRequests})`);
   }
   if (read.traces === 'jaeger' && !/^https?:\/\//.test(jaeger.url)) {
-    problems.add(`storage.jaeger.url: traces are read from Jaeger, so an http(s) URL is needed (actual: '${withoutCredentials(jaeger.url)}')`);
+    problems.add(`storage.jaeger.url: traces are read from Jaeger, so an http(s) URL is needed (actual: '${shownUrl(jaeger.url)}')`);
   }
   if (read.metrics === 'prometheus' && !/^https?:\/\//.test(cfg.storage.prometheus.url)) {
-    problems.add(`storage.prometheus.url: metrics are read from Prometheus, so an http(s) URL is needed (actual: '${withoutCredentials(cfg.storage.prometheus.url)}')`);
+    problems.add(`storage.prometheus.url: metrics are read from Prometheus, so an http(s) URL is needed (actual: '${shownUrl(cfg.storage.prometheus.url)}')`);
   }
   if (read.logs === 'elasticsearch' && !/^https?:\/\//.test(elasticsearch.node)) {
-    problems.add(`storage.elasticsearch.node: logs are read from Elasticsearch, so an http(s) URL is needed (actual: '${withoutCredentials(elasticsearch.node)}')`);
+    problems.add(`storage.elasticsearch.node: logs are read from Elasticsearch, so an http(s) URL is needed (actual: '${shownUrl(elasticsearch.node)}')`);
   }
   const { red } = cfg.correlation;
   if (!['spans', 'prometheus'].includes(red.source)) problems.add(`correlation.red.source: expected one of spans|prometheus (actual: '${red.source}')`);
   if (!['ms', 's'].includes(red.durationUnit)) problems.add(`correlation.red.durationUnit: expected one of ms|s (actual: '${red.durationUnit}')`);
   if (red.source === 'prometheus' && !/^https?:\/\//.test(red.prometheusUrl)) {
-    problems.add(`correlation.red.prometheusUrl: RED comes from Prometheus, so an http(s) URL is needed (actual: '${withoutCredentials(red.prometheusUrl)}')`);
+    problems.add(`correlation.red.prometheusUrl: RED comes from Prometheus, so an http(s) URL is needed (actual: '${shownUrl(red.prometheusUrl)}')`);
   }
   const { drainMs } = cfg.shutdown;
   if (!Number.isInteger(drainMs) || drainMs < 0 || drainMs > MAX_DRAIN_MS) {

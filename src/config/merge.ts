@@ -1,6 +1,9 @@
 // Deep-merges a user's config section over its defaults, rejecting misspelled keys and values of
 // the wrong type (the Collector fails fast on `config_verbosity_typo.yaml`; so do we).
 
+/** Keys whose values are secrets (`auth.jwt.secret`, `storage.prometheus.password`, …). */
+const SECRET_KEY = /(?:^|\.)(?:[a-z]*password|[a-z]*secret|bearer|apiKey|[a-z]*token)$/i;
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -34,9 +37,32 @@ export class SettingError extends ConfigError {
  */
 export class ConfigProblems {
   readonly errors: ConfigError[] = [];
+  /** Key paths whose values were refused as read: checks of them, or of what holds them, would only echo that. */
+  private readonly refusedKeys = new Set<string>();
 
-  add(message: string): void {
+  /** A value refused as read (`key`: its path); it keeps its default. */
+  refuse(key: string, message: string): void {
+    this.refusedKeys.add(key);
     this.errors.push(new ConfigError(message));
+  }
+
+  /**
+   * A mistake found by a check, its message starting `key: `; left out when the key, a key inside
+   * it or the key holding it was refused as read (`auth.jwt.secret` refused: "auth.jwt: set
+   * jwt.secret" would be wrong).
+   */
+  add(message: string): void {
+    const key = message.slice(0, message.indexOf(':'));
+    for (const refused of this.refusedKeys) {
+      if (refused === key || refused.startsWith(`${key}.`) || key.startsWith(`${refused}.`)) return;
+    }
+    this.errors.push(new ConfigError(message));
+  }
+
+  /** `other`'s mistakes, their messages after `source: ` (a file's name), and its refused keys. */
+  adopt(other: ConfigProblems, source: string): void {
+    for (const key of other.refusedKeys) this.refusedKeys.add(key);
+    for (const error of other.errors) this.errors.push(new ConfigError(`${source}: ${error.message}`));
   }
 
   /** Runs `run`; a ConfigError it throws is kept (any other error is a bug and goes on). */
@@ -64,10 +90,9 @@ export class ConfigProblems {
 export function mergeConfig<T>(defaults: T, user: unknown, path: string, problems?: ConfigProblems): T {
   // `path` is a key path (`graphql.cors`), '' at the top; messages start with it.
   const at = path ? `${path}: ` : '';
-  const refuse = (message: string): T => {
-    const error = new ConfigError(`${at}${message}`);
-    if (!problems) throw error;
-    problems.errors.push(error);
+  const refuse = (message: string, key = path): T => {
+    if (!problems) throw new ConfigError(`${at}${message}`);
+    problems.refuse(key, `${at}${message}`);
     return structuredClone(defaults);
   };
   if (user === undefined || user === null) return structuredClone(defaults);
@@ -78,7 +103,7 @@ export function mergeConfig<T>(defaults: T, user: unknown, path: string, problem
     const open = Object.keys(defaults).length === 0;
     for (const [key, value] of Object.entries(user)) {
       if (!open && !Object.hasOwn(defaults, key)) {
-        refuse(`unknown key "${key}" (known keys: ${Object.keys(defaults).join(', ')})`);
+        refuse(`unknown key "${key}" (known keys: ${Object.keys(defaults).join(', ')})`, path ? `${path}.${key}` : key);
         continue;
       }
       out[key] = open ? value : mergeConfig(defaults[key], value, path ? `${path}.${key}` : key, problems);
@@ -89,7 +114,8 @@ export function mergeConfig<T>(defaults: T, user: unknown, path: string, problem
     if (!Array.isArray(user)) return refuse(`expected a list (actual: ${JSON.stringify(user)})`);
     return user as T;
   }
-  if (typeof user !== typeof defaults) return refuse(`expected ${typeof defaults} (actual: ${JSON.stringify(user)})`);
+  // A secret's value is not repeated (the message goes to terminals and logs).
+  if (typeof user !== typeof defaults) return refuse(`expected ${typeof defaults} (actual: ${SECRET_KEY.test(path) ? `a ${typeof user}, not shown` : JSON.stringify(user)})`);
   return user as T;
 }
 

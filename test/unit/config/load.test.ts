@@ -58,6 +58,16 @@ test('bad settings stop start-up with a message naming the setting and the value
     () => loadConfig({ env: { TELEQL_METRICS_READ: 'prometheus', TELEQL_PROMETHEUS_URL: 'prometheus://user:s3cret@prom:9090' } }),
     (err: Error) => err.message.includes("(actual: 'prometheus://***@prom:9090')") && !err.message.includes('s3cret'),
   );
+  // Code review, session 32 (round 2): without a scheme, and a secret of the wrong type.
+  assert.throws(
+    () => loadConfig({ env: { TELEQL_METRICS_READ: 'prometheus', TELEQL_PROMETHEUS_URL: 'admin:s3cret@prom:9090' } }),
+    (err: Error) => err.message.includes("(actual: '***@prom:9090')") && !err.message.includes('s3cret'),
+  );
+  assert.throws(
+    () => loadConfig({ env: {}, overrides: { auth: { mode: 'jwt', jwt: { secret: 123456 } } } }),
+    (err: Error) => err.message === 'overrides: auth.jwt.secret: expected string (actual: a number, not shown)',
+    'the value is not shown, and no second message says the secret is not set',
+  );
 });
 
 test("a config file's bad key is named after the file, apart from it (the file's name is not part of the key path)", () => {
