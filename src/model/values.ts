@@ -118,3 +118,10 @@ export function wellFormed(text: string): string {
   const s = text as Es2024String;
   return s.isWellFormed() ? s : s.toWellFormed();
 }
+
+/** `text`'s first `units` UTF-16 units, one fewer when the last would be half of a surrogate pair (an emoji cut in two). */
+export function headOf(text: string, units: number): string {
+  if (text.length <= units) return text;
+  const last = text.charCodeAt(units - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? units - 1 : units);
+}

@@ -14,7 +14,7 @@
 //   a BAD_QUERY StoreError, raised when the filter is compiled, before any record is looked at.
 import { setFlagsFromString } from 'node:v8';
 import { knownSpanKind, type KeyValue, type LogRecord, type SpanRecord } from '../model/telemetry.ts';
-import { anyValueToFilterString, serviceName, TELEMETRY_SOURCE_KEY, wellFormed } from '../model/values.ts';
+import { anyValueToFilterString, headOf, serviceName, TELEMETRY_SOURCE_KEY, wellFormed } from '../model/values.ts';
 import { StoreError, type AttributeCondition, type TelemetryFilter, type TimeRange } from './types.ts';
 import { checkFilterFields, conditionThreshold, filterNanos, STATUS_CODES, type FilterSignal } from './filter-fields.ts';
 import { spanDuration } from './span-order.ts';
@@ -144,7 +144,7 @@ const MAX_REGEX_VALUE_CHARS = MAX_STORED_CHARS;
 
 /** Whether `re` (from compileRegex) matches `value` as the store would hold it. */
 export function regexMatches(re: RegExp, value: string): boolean {
-  const read = value.length > MAX_REGEX_VALUE_CHARS ? `${value.slice(0, MAX_REGEX_VALUE_CHARS - 1)}…` : value;
+  const read = value.length > MAX_REGEX_VALUE_CHARS ? `${headOf(value, MAX_REGEX_VALUE_CHARS - 1)}…` : value;
   return re.test(asStored(read));
 }
 

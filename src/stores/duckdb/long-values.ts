@@ -11,6 +11,7 @@
 // does this: exports and live tails get every value whole.
 
 import type { KeyValue } from '../../model/telemetry.ts';
+import { headOf } from '../../model/values.ts';
 import { flatText } from './attr-text.ts';
 import { attrTypesText } from './attr-types.ts';
 import type { Column } from './ddl.ts';
@@ -39,7 +40,7 @@ export function storedString(text: string | null, counted?: boolean): string | n
 export function storedString(text: string | null, counted = true): string | null {
   if (text === null || text.length <= MAX_STORED_CHARS) return text;
   if (counted) cut++;
-  return text.slice(0, MAX_STORED_CHARS - ELLIPSIS.length) + ELLIPSIS;
+  return headOf(text, MAX_STORED_CHARS - ELLIPSIS.length) + ELLIPSIS;
 }
 
 /**
@@ -240,7 +241,7 @@ function cutStrings(v: unknown, limit: number, counted: boolean, key?: string): 
     if (counted) cut++;
     // base64: whole 4-character groups, no mark (it must still decode).
     if (key === 'bytesValue') return v.slice(0, limit - (limit % 4));
-    return v.slice(0, limit - ELLIPSIS.length) + ELLIPSIS;
+    return headOf(v, limit - ELLIPSIS.length) + ELLIPSIS;
   }
   if (Array.isArray(v)) return v.map((x) => cutStrings(x, limit, counted));
   if (isRecord(v)) {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KeyValue } from '../../../src/model/telemetry.ts';
+import { wellFormed } from '../../../src/model/values.ts';
 import { MAX_STORED_CHARS, storedAttributes, storedString, storedStringsCut, storedText } from '../../../src/stores/duckdb/long-values.ts';
 
 const PREFIX = 'k8s.pod.label.app.kubernetes.io.component.instance.'; // 51 characters
@@ -45,6 +46,20 @@ describe('long values kept out of DuckDB', () => {
     const s = storedString('z'.repeat(MAX_STORED_CHARS + 1));
     assert.equal(s.length, MAX_STORED_CHARS);
     assert.ok(s.endsWith('…'));
+  });
+
+  // Code review, session 32 (round 2): a cut between the halves of an emoji left a lone surrogate,
+  // stored as U+FFFD, so the stored copy of a record no longer started its live one (a since replay
+  // sent it twice). A pair is kept whole or left out whole.
+  it('never cuts a surrogate pair in two', () => {
+    for (const at of [MAX_STORED_CHARS - 2, MAX_STORED_CHARS - 1]) {
+      const text = `${'a'.repeat(at)}😀${'b'.repeat(100)}`;
+      const stored = storedString(text, false);
+      assert.equal(wellFormed(stored), stored, `emoji at ${at}`);
+      assert.ok(text.startsWith(stored.slice(0, -1)), 'the stored text starts the whole one');
+      const attrs = storedAttributes([{ key: 'k', value: { stringValue: text } }, { key: 'j', value: { stringValue: text } }]);
+      assert.equal(wellFormed(attrs.flat), attrs.flat);
+    }
   });
 
   it('keeps bigints and the structure of events', () => {
