@@ -422,8 +422,13 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
     noteError(result.error.message);
     if (retry.length === 0) return;
     const now = performance.now();
-    if (retryingSince === 0) retryingSince = now;
-    consecutiveFailures++;
+    // A partial answer that settled some items is progress (a _bulk with a few items throttled):
+    // the retry items are a new head, retried from now, after the first backoff step. Counted as
+    // failures in a row, the backoff grew to its cap (one request per 17–44 s behind 5 % throttled
+    // items) and maxElapsedMs gave up items retried for 2 s (soak QA, session 32).
+    const progressed = result.kind === 'partial' && retry.length < n;
+    if (retryingSince === 0 || progressed) retryingSince = now;
+    consecutiveFailures = progressed ? 1 : consecutiveFailures + 1;
     if (settings.retry.maxElapsedMs > 0 && now - retryingSince >= settings.retry.maxElapsedMs) {
       await giveUpHead(retry.length);
       return;

@@ -154,6 +154,32 @@ describe('queued exporter', () => {
     await ex.shutdown();
   });
 
+  // Soak QA, session 32: with a few items of every _bulk throttled, each partial answer counted as
+  // one more failure in a row, so the backoff grew to its cap and maxElapsedMs gave up items retried
+  // for 2 s while every request wrote most of its items.
+  test('a partial answer that settled some items is progress: the backoff starts again and maxElapsedMs counts from it', async () => {
+    const failedOnce = new Set<string>();
+    const written: string[] = [];
+    const sender: Sender<'traces'> = {
+      async send(items) {
+        // The last item of each attempt is throttled the first time it is sent, the rest written.
+        const last = items[items.length - 1]!;
+        const throttled = !failedOnce.has(last.spanId) ? (failedOnce.add(last.spanId), last) : undefined;
+        written.push(...items.filter((s) => s !== throttled).map((s) => s.spanId));
+        return throttled ? { kind: 'partial', retry: [throttled], failed: 0, error: new Error('1 throttled') } : { kind: 'success' };
+      },
+    };
+    // A second failure in a row would wait 5 s, and a third be past maxElapsedMs.
+    const retry = { initialIntervalMs: 5, multiplier: 1000, maxIntervalMs: 60_000, randomizationFactor: 0, maxElapsedMs: 1000 };
+    const ex = createQueuedExporter({ id: 'progress/traces', kind: 'test', signal: 'traces', sender, settings: settings({ retry }), logger: silentLogger() });
+    await ex.start(host);
+    await ex.consume(spans(1, 40));
+    await waitFor(async () => ex.stats().sent, (n) => n === 40, 'every item written', 4000);
+    assert.equal(ex.stats().failed, 0, 'nothing given up');
+    assert.deepEqual([...written].sort(), ids(1, 40).sort());
+    await ex.shutdown();
+  });
+
   test('retry keys travel with their items through the spill, also when the OTLP encoding regroups them (QA round 32 D1)', async () => {
     // Interleaved resources and tenants: the encoder groups a part by resource, so the spilled
     // items decode in another order than they went in; each must still get its own key back.
