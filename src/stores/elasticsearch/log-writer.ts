@@ -81,8 +81,12 @@ export interface BulkOutcome {
 }
 
 export interface ElasticsearchLogWriter {
-  /** `ids`, when given, are the document IDs (one per record), e.g. `retryIds` of an earlier attempt. */
-  writeLogs(records: readonly LogRecord[], ids?: readonly string[], opts?: { signal?: AbortSignal }): Promise<BulkOutcome>;
+  /**
+   * `ids`, when given, are the document IDs (one per record), e.g. `retryIds` of an earlier attempt;
+   * a record without one (undefined) gets its ID derived, numbered among those derived, so a record
+   * resent alone never takes the ID of an identical twin that was written.
+   */
+  writeLogs(records: readonly LogRecord[], ids?: readonly (string | undefined)[], opts?: { signal?: AbortSignal }): Promise<BulkOutcome>;
   /** Installs the index template (idempotent); call before the first write to a new data stream. Rejects with a StoreError. */
   ensureIndexTemplate(): Promise<void>;
   close(): Promise<void>;
@@ -108,7 +112,7 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
   const dsFields = dataStreamFields(dataStream);
   const logger = opts.logger;
 
-  function operations(records: readonly LogRecord[], ids: readonly string[] | undefined): { ops: unknown[]; docIds: string[]; sizes: number[] } {
+  function operations(records: readonly LogRecord[], ids: readonly (string | undefined)[] | undefined): { ops: unknown[]; docIds: string[]; sizes: number[] } {
     const ops: unknown[] = [];
     const docIds: string[] = [];
     const sizes: number[] = [];
