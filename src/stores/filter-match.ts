@@ -18,7 +18,7 @@ import { anyValueToFilterString, headOf, serviceName, TELEMETRY_SOURCE_KEY, well
 import { StoreError, type AttributeCondition, type TelemetryFilter, type TimeRange } from './types.ts';
 import { checkFilterFields, conditionThreshold, filterNanos, STATUS_CODES, type FilterSignal } from './filter-fields.ts';
 import { spanDuration } from './span-order.ts';
-import { MAX_STORED_CHARS } from './duckdb/long-values.ts';
+import { CUT_MARK, MAX_STORED_CHARS } from './duckdb/long-values.ts';
 
 export type MatchSignal = FilterSignal;
 export type Predicate<R> = (record: R) => boolean;
@@ -144,7 +144,7 @@ const MAX_REGEX_VALUE_CHARS = MAX_STORED_CHARS;
 
 /** Whether `re` (from compileRegex) matches `value` as the store would hold it. */
 export function regexMatches(re: RegExp, value: string): boolean {
-  const read = value.length > MAX_REGEX_VALUE_CHARS ? `${headOf(value, MAX_REGEX_VALUE_CHARS - 1)}…` : value;
+  const read = value.length > MAX_REGEX_VALUE_CHARS ? `${headOf(value, MAX_REGEX_VALUE_CHARS - CUT_MARK.length)}${CUT_MARK}` : value;
   return re.test(asStored(read));
 }
 

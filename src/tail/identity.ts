@@ -12,9 +12,8 @@
 // character), and the check that a stored record of that key is the live one with values cut
 // (a cut value matches the whole one it starts) or attributes dropped.
 import type { KeyValue, LogRecord, MetricPoint, SpanRecord } from '../model/telemetry.ts';
+import { CUT_MARK } from '../stores/duckdb/long-values.ts';
 
-/** What a store appends to a string it cut. */
-const CUT_MARK = '…';
 
 export interface RecordIdentity<R> {
   /** Equal for a live record and a stored copy of it the store kept whole. */

@@ -18,14 +18,15 @@ import type { Column } from './ddl.ts';
 
 /** The longest text one column value may be (characters). */
 export const MAX_STORED_CHARS = 16_000;
-const ELLIPSIS = '…';
+/** What a cut string ends with. */
+export const CUT_MARK = '…';
 
 const fits = (text: string | null): boolean => text === null || text.length <= MAX_STORED_CHARS;
 const size = (text: string | null): number => (text === null ? 0 : text.length);
 /** Room left under the limit for what estimates miss (separators, escapes). */
 const SLACK = 64;
 /** The shortest a cut string gets: one character and the mark. */
-const SHORTEST = ELLIPSIS.length + 1;
+const SHORTEST = CUT_MARK.length + 1;
 
 let cut = 0;
 /** Strings cut to fit MAX_STORED_CHARS since the process started (for /metrics). */
@@ -40,7 +41,7 @@ export function storedString(text: string | null, counted?: boolean): string | n
 export function storedString(text: string | null, counted = true): string | null {
   if (text === null || text.length <= MAX_STORED_CHARS) return text;
   if (counted) cut++;
-  return headOf(text, MAX_STORED_CHARS - ELLIPSIS.length) + ELLIPSIS;
+  return headOf(text, MAX_STORED_CHARS - CUT_MARK.length) + CUT_MARK;
 }
 
 /**
@@ -241,7 +242,7 @@ function cutStrings(v: unknown, limit: number, counted: boolean, key?: string): 
     if (counted) cut++;
     // base64: whole 4-character groups, no mark (it must still decode).
     if (key === 'bytesValue') return v.slice(0, limit - (limit % 4));
-    return headOf(v, limit - ELLIPSIS.length) + ELLIPSIS;
+    return headOf(v, limit - CUT_MARK.length) + CUT_MARK;
   }
   if (Array.isArray(v)) return v.map((x) => cutStrings(x, limit, counted));
   if (isRecord(v)) {
