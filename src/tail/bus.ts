@@ -216,16 +216,22 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
     subscriptions: Set<MatchCost>;
   }
   const matchCosts = new Map<string, TenantMatchCost>();
-  /** The tenant's costs, in the current window (a new one starts its count at 0). */
-  function tenantMatchCost(tenant: string, now: number): TenantMatchCost {
-    let cost = matchCosts.get(tenant);
-    if (!cost) matchCosts.set(tenant, (cost = { spentMs: 0, window: 0, startedAt: now, subscriptions: new Set() }));
-    else if (now - cost.startedAt >= MATCH_WINDOW_MS) {
+  /** `cost` in the current window (a new one starts its count at 0). */
+  function inWindow(cost: TenantMatchCost, now: number): TenantMatchCost {
+    if (now - cost.startedAt >= MATCH_WINDOW_MS) {
       cost.spentMs = 0;
       cost.window++;
       cost.startedAt = now;
     }
     return cost;
+  }
+  /** The tenant's costs, in the current window. */
+  function tenantMatchCost(tenant: string, now: number): TenantMatchCost {
+    const cost = matchCosts.get(tenant);
+    if (cost) return inWindow(cost, now);
+    const created: TenantMatchCost = { spentMs: 0, window: 0, startedAt: now, subscriptions: new Set() };
+    matchCosts.set(tenant, created);
+    return created;
   }
   const overBudget = (cost: TenantMatchCost) => cost.spentMs > matchBudgetMs;
   const windowEndsIn = (cost: TenantMatchCost, now: number) => cost.startedAt + MATCH_WINDOW_MS - now;
@@ -410,12 +416,13 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
       tenantCost?.subscriptions.add(cost);
       const stopListening = join(tenant, topic, (records) => {
         if (closed) return;
-        const tc = tenantCost && tenantMatchCost(tenant, performance.now());
+        // The tenant's entry stays in matchCosts while this subscription is in it.
+        let started = tenantCost ? performance.now() : 0;
+        const tc = tenantCost && inWindow(tenantCost, started);
         if (tc && cost.window !== tc.window) {
           cost.spentMs = 0;
           cost.window = tc.window;
         }
-        let started = tc ? performance.now() : 0;
         for (const r of records as readonly R[]) {
           // Over budget (another tail took it over): this one ends rather than match.
           if (tc && overBudget(tc)) return fail(new TailCostError(matchBudgetMs, cost.spentMs, windowEndsIn(tc, started)));
