@@ -30,3 +30,14 @@ export function resolveTenant(headerValue: string | readonly string[] | undefine
   if (!isValidTenant(value)) throw new InvalidTenantError(value);
   return value;
 }
+
+/** Items by tenant, tenants in first-seen order, each group in item order (a request carries one tenant). */
+export function groupByTenant<T extends { tenant: string }>(items: readonly T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = groups.get(item.tenant);
+    if (group) group.push(item);
+    else groups.set(item.tenant, [item]);
+  }
+  return groups;
+}

@@ -24,6 +24,7 @@ import type {
   SpanRecord,
 } from '../model/telemetry.ts';
 import { otlpProto } from './proto.ts';
+import { groupByTenant } from '../tenant.ts';
 
 interface LongBits {
   low: number;
@@ -273,11 +274,5 @@ export function encodeRequest<S extends Signal>(signal: S, items: readonly Signa
 
 /** One request body per tenant, tenants in first-seen order: the tenant travels beside OTLP, not in it. */
 export function encodeByTenant<S extends Signal>(signal: S, items: readonly SignalItems[S][]): { tenant: string; items: number; body: Uint8Array }[] {
-  const byTenant = new Map<string, SignalItems[S][]>();
-  for (const item of items) {
-    const list = byTenant.get(item.tenant);
-    if (list) list.push(item);
-    else byTenant.set(item.tenant, [item]);
-  }
-  return [...byTenant].map(([tenant, list]) => ({ tenant, items: list.length, body: encodeRequest(signal, list) }));
+  return [...groupByTenant(items)].map(([tenant, list]) => ({ tenant, items: list.length, body: encodeRequest(signal, list) }));
 }

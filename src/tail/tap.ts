@@ -4,19 +4,14 @@
 import type { Consumer, NextConsumers } from '../../ingest/component.ts';
 import type { TailBus } from './bus.ts';
 import type { TailTopics } from './topics.ts';
+import { groupByTenant } from '../tenant.ts';
 
 function publishByTenant<T extends 'spans' | 'logs' | 'metrics'>(bus: TailBus, topic: T, items: readonly TailTopics[T][]): void {
   if (items.length === 0) return;
   const first = items[0]!.tenant;
   // One request is one tenant, so a batch almost always is too.
   if (items.every((r) => r.tenant === first)) return bus.publish(first, topic, items);
-  const groups = new Map<string, TailTopics[T][]>();
-  for (const r of items) {
-    const g = groups.get(r.tenant);
-    if (g) g.push(r);
-    else groups.set(r.tenant, [r]);
-  }
-  for (const [tenant, records] of groups) bus.publish(tenant, topic, records);
+  for (const [tenant, records] of groupByTenant(items)) bus.publish(tenant, topic, records);
 }
 
 export function tailTaps(bus: TailBus): NextConsumers {

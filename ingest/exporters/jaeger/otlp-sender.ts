@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ExportResult, Signal, SignalItems } from '../../component.ts';
 import { DEFAULT_TENANT } from '../../../src/model/telemetry.ts';
+import { groupByTenant } from '../../../src/tenant.ts';
 import { encodeRequest } from '../../../src/otlp/encode.ts';
 import { decodeStatus } from '../../../src/otlp/codec.ts';
 import { otlpProto } from '../../../src/otlp/proto.ts';
@@ -151,13 +152,7 @@ export function exportRequests<S extends Signal>(signal: S, items: readonly Sign
     }
   };
   // One request per tenant (in first-seen order), as the tenant travels in a header.
-  const byTenant = new Map<string, SignalItems[S][]>();
-  for (const item of items) {
-    const list = byTenant.get(item.tenant);
-    if (list) list.push(item);
-    else byTenant.set(item.tenant, [item]);
-  }
-  for (const [tenant, list] of byTenant) add(tenant, list, encodeRequest(signal, list));
+  for (const [tenant, list] of groupByTenant(items)) add(tenant, list, encodeRequest(signal, list));
   return { requests, oversize };
 }
 
