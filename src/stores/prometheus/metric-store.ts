@@ -20,7 +20,7 @@ import type { MetricSeries, MetricStore, SeriesAggregation, SeriesPoint, SeriesQ
 import { StoreError } from '../types.ts';
 import { BACKEND, type PrometheusClient, type RawExemplarSeries } from './client.ts';
 import { promqlString as str } from './promql-string.ts';
-import { formatFloat, labelName, metricStem, UNIT_SUFFIX_WORDS, unitOfName } from './names.ts';
+import { formatFloat, labelName, metricStem, SOURCE_LABELS, UNIT_SUFFIX_WORDS, unitOfName } from './names.ts';
 import type { PromQlResult, PromQlSeries, PromQlStore } from './types.ts';
 
 const MS = 1_000_000n;
@@ -54,8 +54,8 @@ function labelsKey(labels: Record<string, string>, drop: readonly string[] = [])
 
 /** The Prometheus label an OTel attribute key is stored as (service.name is job, matched apart: it may carry a namespace). */
 function promLabelName(key: string): string {
-  if (key === 'service.name') return 'job';
-  if (key === 'service.instance.id') return 'instance';
+  if (key === 'service.name') return SOURCE_LABELS.job;
+  if (key === 'service.instance.id') return SOURCE_LABELS.instance;
   return labelName(key);
 }
 
@@ -68,8 +68,8 @@ export function labelMatchers(labels: Record<string, string> | undefined): strin
   const out: string[] = [];
   for (const [key, value] of Object.entries(labels ?? {})) {
     if (value === '') throw badQuery(`labels: "${key}" has an empty value, which Prometheus cannot match: it keeps no empty labels, so an empty attribute and a missing one are the same there`);
-    if (key === 'service.name') out.push(`job=~${str(`(?:.+/)?${regexEscape(value)}`)}`);
-    else if (key === 'service.namespace') out.push(`job=~${str(`${regexEscape(value)}/.+`)}`);
+    if (key === 'service.name') out.push(`${SOURCE_LABELS.job}=~${str(`(?:.+/)?${regexEscape(value)}`)}`);
+    else if (key === 'service.namespace') out.push(`${SOURCE_LABELS.job}=~${str(`${regexEscape(value)}/.+`)}`);
     else out.push(`${promLabelName(key)}=${str(value)}`);
   }
   return out;
@@ -89,7 +89,7 @@ const NAMESPACE_OF_JOB = { promql: '(?s)(.+)/.+', js: /^(.+)\/.+$/s };
  */
 function grouped(q: SeriesQuery, op: string, expr: string, extra: readonly string[] = []): string {
   if (!q.groupBy) return expr;
-  const inner = q.groupBy.includes(NAMESPACE_KEY) ? `label_replace(${expr}, ${str(NAMESPACE_LABEL)}, "$1", "job", ${str(NAMESPACE_OF_JOB.promql)})` : expr;
+  const inner = q.groupBy.includes(NAMESPACE_KEY) ? `label_replace(${expr}, ${str(NAMESPACE_LABEL)}, "$1", ${str(SOURCE_LABELS.job)}, ${str(NAMESPACE_OF_JOB.promql)})` : expr;
   return `${op} by (${[...new Set([...q.groupBy.map(promLabelName), ...extra])].join(', ')}) (${inner})`;
 }
 
@@ -98,7 +98,7 @@ function groupLabels(series: Record<string, string>, groupBy: readonly string[])
   const out: Record<string, string> = {};
   for (const key of groupBy) {
     const name = promLabelName(key);
-    const fromJob = key === NAMESPACE_KEY ? NAMESPACE_OF_JOB.js.exec(series.job ?? '')?.[1] : undefined;
+    const fromJob = key === NAMESPACE_KEY ? NAMESPACE_OF_JOB.js.exec(series[SOURCE_LABELS.job] ?? '')?.[1] : undefined;
     const value = fromJob ?? series[name];
     if (value !== undefined && value !== '') out[name] = value;
   }
