@@ -2,7 +2,7 @@
 // (tailMetrics' `since` replay when Prometheus is the metrics read source). Prometheus keeps a family
 // name and labels only: what the exporter wrote as labels is read back as far as it can be undone.
 import type { KeyValue, MetricDescriptor, MetricPoint } from '../../model/telemetry.ts';
-import { labelName, metricName, SOURCE_LABELS } from './names.ts';
+import { labelName, metricName, SOURCE_LABELS, splitJob } from './names.ts';
 
 /** A name Prometheus could store a family under. */
 const FAMILY_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -42,10 +42,9 @@ export function asLivePoint(p: MetricPoint, name: string, labels: Record<string,
   for (const a of p.point.attributes) {
     const value = 'stringValue' in a.value ? a.value.stringValue : '';
     if (a.key === SOURCE_LABELS.job) {
-      // `namespace/name`, or the name alone.
-      const slash = value.indexOf('/');
-      if (slash > 0) resource.push(text('service.namespace', value.slice(0, slash)));
-      resource.push(text('service.name', slash > 0 ? value.slice(slash + 1) : value));
+      const { namespace, name: service } = splitJob(value);
+      if (namespace !== undefined) resource.push(text('service.namespace', namespace));
+      resource.push(text('service.name', service));
     } else if (a.key === SOURCE_LABELS.instance) resource.push(text('service.instance.id', value));
     else if (a.key === SOURCE_LABELS.scopeName) scopeName = value;
     else if (a.key === SOURCE_LABELS.scopeVersion) scopeVersion = value;

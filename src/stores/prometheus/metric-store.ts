@@ -20,7 +20,7 @@ import type { MetricSeries, MetricStore, SeriesAggregation, SeriesPoint, SeriesQ
 import { StoreError } from '../types.ts';
 import { BACKEND, type PrometheusClient, type RawExemplarSeries } from './client.ts';
 import { promqlString as str } from './promql-string.ts';
-import { formatFloat, labelName, metricStem, SOURCE_LABELS, UNIT_SUFFIX_WORDS, unitOfName } from './names.ts';
+import { formatFloat, labelName, metricStem, NAMESPACE_OF_JOB, SOURCE_LABELS, splitJob, UNIT_SUFFIX_WORDS, unitOfName } from './names.ts';
 import type { PromQlResult, PromQlSeries, PromQlStore } from './types.ts';
 
 const MS = 1_000_000n;
@@ -77,11 +77,10 @@ export function labelMatchers(labels: Record<string, string> | undefined): strin
 
 /**
  * service.namespace is stored only as the prefix of job (`namespace/name`): grouped by, it is taken
- * from there (the longest prefix before a `/`, as a namespace may hold one), under its sanitised name.
+ * from there (names.ts NAMESPACE_OF_JOB), under its sanitised name.
  */
 const NAMESPACE_KEY = 'service.namespace';
 const NAMESPACE_LABEL = labelName(NAMESPACE_KEY);
-const NAMESPACE_OF_JOB = { promql: '(?s)(.+)/.+', js: /^(.+)\/.+$/s };
 
 /**
  * `sum by (…) (expr)` and the like, or expr itself without groupBy. Where job has no namespace, a
@@ -98,7 +97,7 @@ function groupLabels(series: Record<string, string>, groupBy: readonly string[])
   const out: Record<string, string> = {};
   for (const key of groupBy) {
     const name = promLabelName(key);
-    const fromJob = key === NAMESPACE_KEY ? NAMESPACE_OF_JOB.js.exec(series[SOURCE_LABELS.job] ?? '')?.[1] : undefined;
+    const fromJob = key === NAMESPACE_KEY ? splitJob(series[SOURCE_LABELS.job] ?? '').namespace : undefined;
     const value = fromJob ?? series[name];
     if (value !== undefined && value !== '') out[name] = value;
   }

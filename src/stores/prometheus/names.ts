@@ -25,6 +25,19 @@ export const UNIT_SUFFIX_WORDS: ReadonlySet<string> = new Set(
 /** The labels the exporter writes a point's resource and scope as (the OTel specification's names). */
 export const SOURCE_LABELS = { job: 'job', instance: 'instance', scopeName: 'otel_scope_name', scopeVersion: 'otel_scope_version' } as const;
 
+/**
+ * job is `service.namespace/service.name`, or the name alone. Either part may hold a `/`, so where
+ * it splits is a convention, one for every reader (the group-by's label_replace, live points rebuilt
+ * from labels): the namespace is everything before the last `/` that has a name after it.
+ */
+export const NAMESPACE_OF_JOB = { promql: '(?s)(.+)/.+', js: /^(.+)\/(.+)$/s } as const;
+
+/** The service.namespace and service.name a job label holds (see NAMESPACE_OF_JOB). */
+export function splitJob(job: string): { namespace: string | undefined; name: string } {
+  const parts = NAMESPACE_OF_JOB.js.exec(job);
+  return parts ? { namespace: parts[1], name: parts[2]! } : { namespace: undefined, name: job };
+}
+
 /** Prometheus unit word → UCUM unit, the reverse of the suffix mapping. */
 const UCUM_BY_WORD: Readonly<Record<string, string>> = Object.fromEntries(
   Object.entries(UNIT_WORDS).filter(([, w]) => w !== '').map(([ucum, w]) => [w, ucum]),
