@@ -21,6 +21,12 @@ export interface Stores {
   catalog: AttributeCatalog;
   /** RED, service graph, exception groups, logs around a span; absent: those fields fail GW_BACKEND_UNAVAILABLE. */
   correlation?: CorrelationStores;
+  /**
+   * Where a tail's `since` replay reads, for a signal read from another backend than the store its
+   * pipeline writes before the replay reads (the embedded one): there the seam is exact. Absent:
+   * the read source.
+   */
+  replay?: { traces?: TraceStore; metrics?: MetricStore };
 }
 
 export interface GraphQLContext {

@@ -8,8 +8,8 @@ import { compileLogFilter, compileSpanFilter, lookupAttribute } from '../src/sto
 import type { LogRecord, MetricPoint, SpanRecord } from '../src/model/telemetry.ts';
 import { SCOPE_LABEL_KEYS } from '../src/model/values.ts';
 import { BACKEND as EMBEDDED } from '../src/stores/duckdb/errors.ts';
-import { asLivePoint, namedAsPrometheusReads } from '../src/stores/prometheus/live-points.ts';
-import { StoreError, type StoredLogRecord, type TelemetryFilter } from '../src/stores/types.ts';
+import { asLivePoint, familyCandidates, namedAsPrometheusReads } from '../src/stores/prometheus/live-points.ts';
+import { StoreError, type MetricStore, type StoredLogRecord, type TelemetryFilter } from '../src/stores/types.ts';
 import { TailCostError, TailLimitError, type TailEvent, type TailIndexKey, type TailSubscription } from '../src/tail/bus.ts';
 import { logIdentity, metricPointIdentity, spanIdentity, type RecordIdentity } from '../src/tail/identity.ts';
 import { liveOnly, replayThenLive, ReplayLimitError, type ReplayEvent, type ReplaySubscription } from '../src/tail/replay.ts';
@@ -178,7 +178,7 @@ export async function tailSpans(ctx: GraphQLContext, args: TailArgs): Promise<As
     predicate,
     from,
     async (after) => {
-      const page = await ctx.stores.traces.searchSpans(ctx.tenant, since(filter, from!), { first: REPLAY_PAGE, order: 'OLDEST_FIRST', ...(after && { after }) });
+      const page = await (ctx.stores.replay?.traces ?? ctx.stores.traces).searchSpans(ctx.tenant, since(filter, from!), { first: REPLAY_PAGE, order: 'OLDEST_FIRST', ...(after && { after }) });
       return { records: page.items.map((i) => i.node), next: page.hasNextPage ? page.endCursor : null };
     },
     spanIdentity,
@@ -288,16 +288,15 @@ export async function tailMetrics(
   if (args.name === '') throw new GatewayError('GW_BAD_ARGUMENT', 'name must not be empty');
   const labels = labelsArg(args.labels);
   const hasLabels = matchLabels(labels ?? {});
-  const store = ctx.stores.metrics;
   // The embedded store keeps points as received; Prometheus, the other metrics read source, keeps
   // a family name and labels only. Its reads take the OTel name or the family's, and so does the
   // tail then, live and replayed alike.
-  const keepsPointsAsReceived = store.backend === EMBEDDED;
   const name = args.name;
-  const named = keepsPointsAsReceived ? (m: MetricPoint) => m.metric.name === name : namedAsPrometheusReads(name);
+  const named = ctx.stores.metrics.backend === EMBEDDED ? (m: MetricPoint) => m.metric.name === name : namedAsPrometheusReads(name);
   const predicate = (m: MetricPoint) => named(m) && hasLabels(m);
   const from = checkSince(args.since);
   const maxReplay = ctx.tail.bus.limits.maxReplay;
+  const store = ctx.stores.replay?.metrics ?? ctx.stores.metrics;
   let notReplayed: GatewayError | undefined;
   const sub = await withReplay(
     ctx,
@@ -309,16 +308,16 @@ export async function tailMetrics(
       // tells "too many" from "exactly the limit". Sent oldest first.
       let points: MetricPoint[];
       try {
-        points = await store.points(ctx.tenant, args.name, { from: from! }, maxReplay + 1, labels);
+        points = store.backend === EMBEDDED ? await storedPoints(ctx, store, name, from!, maxReplay + 1, labels, predicate) : await store.points(ctx.tenant, name, { from: from! }, maxReplay + 1, labels);
       } catch (err) {
         // What Prometheus cannot answer (raw points of a histogram or summary; a label value its
         // parser refuses) leaves the live part to start alone, saying so.
-        if (keepsPointsAsReceived || !(err instanceof StoreError) || err.code !== 'BAD_QUERY') throw err;
+        if (store.backend === EMBEDDED || !(err instanceof StoreError) || err.code !== 'BAD_QUERY') throw err;
         notReplayed = new GatewayError('GW_NOT_SUPPORTED', `since: no stored point was replayed (${err.message}); live points follow`, { backend: err.backend });
         return { records: [], next: null };
       }
       if (points.length > maxReplay) throw new ReplayLimitError(maxReplay);
-      const replayed = keepsPointsAsReceived ? points : points.map((p) => asLivePoint(p, args.name, labels));
+      const replayed = store.backend === EMBEDDED ? points : points.map((p) => asLivePoint(p, name, labels));
       return { records: replayed.reverse(), next: null };
     },
     metricPointIdentity,
@@ -329,4 +328,25 @@ export async function tailMetrics(
     return e;
   });
   return notReplayed ? noticeFirst(notReplayed, events) : events;
+}
+
+/**
+ * The embedded store's points a tail named `name` takes, newest first, at most `limit`. Named as
+ * Prometheus reads (a family such as `items_done_total`), they are the points of each stored
+ * metric whose words begin it (`items.done`), those the tail's own test keeps.
+ */
+async function storedPoints(
+  ctx: GraphQLContext,
+  store: MetricStore,
+  name: string,
+  from: bigint,
+  limit: number,
+  labels: Record<string, string> | undefined,
+  predicate: (m: MetricPoint) => boolean,
+): Promise<MetricPoint[]> {
+  const names = ctx.stores.metrics.backend === EMBEDDED ? [name] : familyCandidates(name, await store.metricNames(ctx.tenant, { from }));
+  const points: MetricPoint[] = [];
+  for (const n of names) points.push(...(await store.points(ctx.tenant, n, { from }, limit, labels)).filter(predicate));
+  if (names.length > 1) points.sort((a, b) => (a.point.timeUnixNano === b.point.timeUnixNano ? 0 : a.point.timeUnixNano > b.point.timeUnixNano ? -1 : 1));
+  return points.slice(0, limit);
 }

@@ -16,6 +16,7 @@ import { duckDbExporterFactory, duckDbExporterStats } from '../ingest/exporters/
 import type { Host } from '../ingest/component.ts';
 import type { LogStore, MetricStore, StoreWriter, TraceStore } from './stores/types.ts';
 import type { CorrelationStores } from './stores/correlation-types.ts';
+import type { Stores } from '../resolvers/context.ts';
 import { createSpanmetricsRedStore } from './stores/prometheus/spanmetrics-red.ts';
 import type { PrometheusClientOptions } from './stores/prometheus/client.ts';
 import type { GraphQLServer, Readiness } from './server/graphql-server.ts';
@@ -317,7 +318,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       });
     }
     const contextFor = createContextFactory(
-      { traces: readers.traces, logs: readers.logs, metrics: readers.metrics, catalog: store.catalog, correlation: correlationStores(store, readers.logs) },
+      { traces: readers.traces, logs: readers.logs, metrics: readers.metrics, catalog: store.catalog, correlation: correlationStores(store, readers.logs), replay: replayStores(store, readers) },
       tail,
       { alerting: alerting?.engine, backends: () => backends.statuses(), search: search?.service },
     );
@@ -399,6 +400,21 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     }
     log.info({ traces: traces.backend, logs: logs.backend, metrics: metrics.backend }, 'read sources');
     return { traces, logs, metrics, close: async () => void (await Promise.all(closers.map((c) => c()))) };
+  }
+
+  /**
+   * Tails replay spans and metric points from DuckDB when their pipeline writes it and they are
+   * read from Jaeger or Prometheus: a `since` replay waits for the pipeline's batches to be written
+   * to DuckDB (not for an exporter's queue and the backend's own delay), and DuckDB keeps a point as
+   * received (Prometheus gives back labels, and no raw histogram). Logs read from Elasticsearch
+   * replay from it all the same: a log's `id` is its document there, which `log(id)` reads.
+   */
+  function replayStores(duck: DuckDbStore, readers: { traces: TraceStore; metrics: MetricStore }): NonNullable<Stores['replay']> {
+    const writesDuckDb = (signal: 'traces' | 'metrics') => cfg.pipelines[signal]?.exporters.some((id) => componentType(id) === 'duckdb') ?? false;
+    return {
+      ...(readers.traces !== duck.traces && writesDuckDb('traces') && { traces: duck.traces }),
+      ...(readers.metrics !== duck.metrics && writesDuckDb('metrics') && { metrics: duck.metrics }),
+    };
   }
 
   /** storage.prometheus: how the metrics read source's Prometheus is reached. */

@@ -1,8 +1,11 @@
-// tailMetrics(since:) with Prometheus as the metrics read source (the real binary), over graphql-ws:
-// a counter named as the SDK names it is replayed in the shape live points have (its OTel name, the
-// resource and scope its labels came from, the labels filtered on under their OTel keys), then
-// continues live; a histogram, whose raw points Prometheus cannot give back, is not replayed, the
-// first event says so, and its live points still follow.
+// tailMetrics(since:) with Prometheus as the metrics read source (the real binary), over graphql-ws.
+// When the metrics pipeline writes DuckDB too (the default pipelines), the replay reads DuckDB: each
+// point as received, histograms too, and a point received just before the subscription is in it
+// (the replay waits for the pipeline's batches, not for remote write). When only Prometheus is
+// written, a counter named as the SDK names it is replayed in the shape live points have (its OTel
+// name, the resource and scope its labels came from, the labels filtered on under their OTel keys),
+// then continues live; a histogram, whose raw points Prometheus cannot give back, is not replayed,
+// the first event says so, and its live points still follow.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Client } from 'graphql-ws';
@@ -73,7 +76,61 @@ function histogramBody(timeNs: bigint, start: bigint, count: number): unknown {
 const isoOf = (ns: bigint) => new Date(Number(ns / 1_000_000n)).toISOString();
 const SECOND = 1_000_000_000n;
 
-describe('tailMetrics since with Prometheus as the metrics read source', { skip }, () => {
+describe('tailMetrics since with Prometheus as the metrics read source, the pipeline writing DuckDB too', { skip }, () => {
+  // A Prometheus of its own: plain Prometheus has no tenants, so another gateway's points would be read.
+  let prom: PrometheusServer;
+  let gw: TestGateway;
+  const clients: Client[] = [];
+  const base = nowNs() - 60n * SECOND;
+
+  before(async () => {
+    prom = await startPrometheus();
+    gw = await startGateway(writingAndReadingPrometheus(prom));
+  });
+  after(async () => {
+    await Promise.all(clients.map((c) => c.dispose()));
+    await gw?.stop();
+    await prom?.destroy();
+  });
+
+  test('points replay from DuckDB as received, by the OTel or the family name, histograms too, with no gap at the seam', async () => {
+    const client = wsClient(gw, TENANT);
+    clients.push(client);
+    // Sent right before the subscriptions, not waited for in Prometheus: the replay has them all the same.
+    const stored = [
+      { timeNs: base + 10n * SECOND, value: 3, method: 'GET' },
+      { timeNs: base + 20n * SECOND, value: 5, method: 'GET' },
+    ];
+    assert.equal(await postOtlp(gw, '/v1/metrics', counterBody(stored, base), TENANT), 200);
+    assert.equal(await postOtlp(gw, '/v1/metrics', histogramBody(base + 10n * SECOND, base, 4), TENANT), 200);
+    const byName = tail<MetricEvent>(client, TAIL_METRICS, { name: 'items.done', labels: { 'http.method': 'GET', 'service.name': 'orders' }, since: isoOf(base) });
+    const byFamily = tail<MetricEvent>(client, TAIL_METRICS, { name: 'items_done_total', since: isoOf(base) });
+    const histogram = tail<MetricEvent>(client, TAIL_METRICS, { name: 'req.latency', since: isoOf(base) });
+    await waitFor(async () => [byName, byFamily, histogram].map((t) => t.events.length + t.errors.length), ([a, b, c]) => a! >= 2 && b! >= 2 && c! >= 1, 'the replays');
+    assert.equal(await postOtlp(gw, '/v1/metrics', counterBody([{ timeNs: base + 30n * SECOND, value: 9, method: 'GET' }], base), TENANT), 200);
+    assert.equal(await postOtlp(gw, '/v1/metrics', histogramBody(base + 40n * SECOND, base, 6), TENANT), 200);
+    await waitFor(async () => [byName, byFamily, histogram].map((t) => t.events.length + t.errors.length), ([a, b, c]) => a! >= 3 && b! >= 3 && c! >= 2, 'replayed and live points');
+    for (const t of [byName, byFamily, histogram]) {
+      t.stop();
+      assert.deepEqual(t.errors, []);
+    }
+    const view = (e: MetricEvent) => {
+      const p = e.tailMetrics.point;
+      return { replayed: e.tailMetrics.replayed, name: p.name, value: p.value, attributes: p.attributes, resource: p.resource.attributes, scope: [p.scope.name, p.scope.version] };
+    };
+    const source = { resource: { 'service.name': 'orders', 'service.namespace': 'shop', 'service.instance.id': 'pod-1' }, scope: ['orders-lib', '2.1.0'] };
+    const counter = [
+      { replayed: true, name: 'items.done', value: 3, attributes: { 'http.method': 'GET' }, ...source },
+      { replayed: true, name: 'items.done', value: 5, attributes: { 'http.method': 'GET' }, ...source },
+      { replayed: false, name: 'items.done', value: 9, attributes: { 'http.method': 'GET' }, ...source },
+    ];
+    assert.deepEqual(byName.events.map(view), counter);
+    assert.deepEqual(byFamily.events.map(view), counter);
+    assert.deepEqual(histogram.events.map((e) => [e.tailMetrics.replayed, e.tailMetrics.point.name, e.tailMetrics.point.count]), [[true, 'req.latency', 4], [false, 'req.latency', 6]]);
+  });
+});
+
+describe('tailMetrics since with Prometheus as the metrics read source and the only store written', { skip }, () => {
   let prom: PrometheusServer;
   let gw: TestGateway;
   const clients: Client[] = [];
@@ -86,7 +143,7 @@ describe('tailMetrics since with Prometheus as the metrics read source', { skip 
 
   before(async () => {
     prom = await startPrometheus();
-    gw = await startGateway(writingAndReadingPrometheus(prom));
+    gw = await startGateway({ ...writingAndReadingPrometheus(prom), pipelines: { metrics: { receivers: ['otlp'], processors: ['batch'], exporters: ['prometheus'] } } });
     // Stored before any tail: two GET points and a POST one of the counter, and a histogram point.
     const stored = [
       { timeNs: base + 10n * SECOND, value: 3, method: 'GET' },

@@ -2,7 +2,7 @@
 // (tailMetrics' `since` replay when Prometheus is the metrics read source). Prometheus keeps a family
 // name and labels only: what the exporter wrote as labels is read back as far as it can be undone.
 import type { KeyValue, MetricDescriptor, MetricPoint } from '../../model/telemetry.ts';
-import { labelName, metricName, SOURCE_LABELS, splitJob } from './names.ts';
+import { labelName, metricName, metricStem, SOURCE_LABELS, splitJob } from './names.ts';
 
 /** A name Prometheus could store a family under. */
 const FAMILY_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -22,6 +22,22 @@ function familyOf(metric: MetricDescriptor): string {
 export function namedAsPrometheusReads(name: string): (m: MetricPoint) => boolean {
   if (!FAMILY_NAME.test(name)) return (m) => m.metric.name === name;
   return (m) => m.metric.name === name || familyOf(m.metric) === name;
+}
+
+/**
+ * Of the OTel metric names a store holds, those a tail named `name` as Prometheus reads it may take
+ * points of: the name itself, and those the family `name` could be written from (their words begin
+ * it: the exporter adds unit words and `_total`, and drops a `total` word of a counter's own).
+ * A superset: namedAsPrometheusReads decides per point, by its unit and type.
+ */
+export function familyCandidates(name: string, stored: readonly { name: string }[]): string[] {
+  if (!FAMILY_NAME.test(name)) return [name];
+  return stored
+    .map((m) => m.name)
+    .filter((n) => {
+      const stem = metricStem(n);
+      return n === name || stem === name || name.startsWith(`${stem.replace(/_total$/, '')}_`);
+    });
 }
 
 const text = (key: string, value: string): KeyValue => ({ key, value: { stringValue: value } });
