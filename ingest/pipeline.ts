@@ -8,7 +8,7 @@ import type { Component, Consumer, Host, NextConsumers, Signal } from './compone
 import { SignalNotSupportedError } from './component.ts';
 import { fanout } from './helpers/fanout.ts';
 import { componentType, type Registry } from './registry.ts';
-import { ConfigError, SettingError, mergeConfig } from '../src/config/merge.ts';
+import { ConfigError, ConfigProblems, SettingError, mergeConfig } from '../src/config/merge.ts';
 
 export interface PipelineConfig {
   receivers: string[];
@@ -41,16 +41,18 @@ const SECTION = { receivers: 'receiver', processors: 'processor', exporters: 'ex
  * section, not an unknown type. `hint` adds how to create a section (the config loader knows the
  * environment variables that do).
  */
-export function checkPipelineSections(cfg: IngestConfig, hint: (section: string) => string = () => ''): void {
+export function checkPipelineSections(cfg: IngestConfig, hint: (section: string) => string = () => '', problems?: ConfigProblems): void {
   for (const [signal, pipe] of Object.entries(cfg.pipelines) as [Signal, PipelineConfig][]) {
     for (const kind of ['receivers', 'processors', 'exporters'] as const) {
       for (const id of pipe[kind]) {
         if (id in cfg[kind]) continue;
         const configured = Object.keys(cfg[kind]);
-        throw new ConfigError(
+        const mistake = new ConfigError(
           `pipelines.${signal}.${kind}: ${SECTION[kind]} "${id}" is named in the pipeline but there is no ${kind}.${id} section ` +
             `(configured ${kind}: ${configured.length > 0 ? configured.join(', ') : 'none'}); add ${kind}.${id} to the config file${hint(`${kind}.${id}`)}`,
         );
+        if (!problems) throw mistake;
+        problems.errors.push(mistake);
       }
     }
   }
@@ -61,22 +63,30 @@ export function checkPipelineSections(cfg: IngestConfig, hint: (section: string)
  * the Collector checks every configured component: `processors: { redacton: {} }` was silently
  * ignored, and the operator believed records were masked. They are not built.
  */
-function checkUnnamedSections(registry: Registry, cfg: IngestConfig): void {
+function checkUnnamedSections(registry: Registry, cfg: IngestConfig, problems: ConfigProblems): void {
   for (const kind of ['receivers', 'processors', 'exporters'] as const) {
     const named = new Set(Object.values(cfg.pipelines).flatMap((pipe) => pipe?.[kind] ?? []));
     for (const id of Object.keys(cfg[kind])) {
       if (named.has(id)) continue;
       const type = componentType(id);
       const factory = registry[kind].get(type);
-      if (!factory) throw new ConfigError(`${kind}.${id}: unknown ${SECTION[kind]} type "${type}" (known: ${[...registry[kind].keys()].join(', ')})`);
-      mergeConfig(factory.createDefaultConfig(), cfg[kind][id], `${kind}.${id}`);
+      problems.check(() => {
+        if (!factory) throw new ConfigError(`${kind}.${id}: unknown ${SECTION[kind]} type "${type}" (known: ${[...registry[kind].keys()].join(', ')})`);
+        mergeConfig(factory.createDefaultConfig(), cfg[kind][id], `${kind}.${id}`);
+      });
     }
   }
 }
 
+/**
+ * Builds every component (nothing starts). Each mistake of the config is found before any is
+ * thrown: one ConfigError names them all (a section refused is not built, so one with several
+ * mistakes names its first; an exporter of two pipelines names it once).
+ */
 export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Logger, taps: Taps = {}): RunningPipelines {
-  checkPipelineSections(cfg);
-  checkUnnamedSections(registry, cfg);
+  const problems = new ConfigProblems();
+  checkPipelineSections(cfg, undefined, problems);
+  checkUnnamedSections(registry, cfg, problems);
   const exporters: [string, Component][] = [];
   const processors: [string, Component][] = [];
   const receivers: [string, Component][] = [];
@@ -85,36 +95,51 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
   const settingsFor = (id: string) => ({ id, logger: logger.child({ component: id }) });
   // A factory's create checks its config and builds objects (I/O waits for start), so what it
   // refuses is a config mistake: the gateway stops with exit code 2 and a message naming the
-  // section, and the setting when the factory names it (SettingError).
-  const created = <C>(kind: keyof typeof SECTION, id: string, make: () => C): C => {
+  // section, and the setting when the factory names it (SettingError). Undefined: refused (kept in
+  // `problems`).
+  const created = <C>(kind: keyof typeof SECTION, id: string, make: () => C): C | undefined => {
     try {
       return make();
     } catch (err) {
-      if (err instanceof SettingError) throw new SettingError(`${kind}.${id}.${err.key}`, err.problem);
-      if (err instanceof ConfigError || !(err instanceof Error)) throw err;
-      throw new ConfigError(err.message.startsWith(`${kind}.`) ? err.message : `${kind}.${id}: ${err.message}`);
+      if (!(err instanceof Error)) throw err;
+      let mistake = err;
+      if (err instanceof SettingError) mistake = new SettingError(`${kind}.${id}.${err.key}`, err.problem);
+      else if (!(err instanceof ConfigError)) mistake = new ConfigError(err.message.startsWith(`${kind}.`) ? err.message : `${kind}.${id}: ${err.message}`);
+      if (!(mistake instanceof ConfigError)) throw err;
+      if (!problems.errors.some((e) => e.message === mistake.message)) problems.errors.push(mistake);
+      return undefined;
     }
+  };
+  /**
+   * The factory of `id`'s type for this signal, or undefined: with the mistake kept, or (a missing
+   * section, already kept) without one.
+   */
+  const factoryFor = <F extends { type: string; signals: readonly Signal[] }>(kind: keyof typeof SECTION, found: F | undefined, id: string, where: string, signal: Signal): F | undefined => {
+    if (!(id in cfg[kind])) return undefined;
+    if (!found) problems.errors.push(new ConfigError(`${where}: unknown ${SECTION[kind]} type "${componentType(id)}"`));
+    else if (!found.signals.includes(signal)) problems.errors.push(new ConfigError(`${where}: ${SECTION[kind]} "${id}": ${new SignalNotSupportedError(found.type, signal).message}`));
+    else return found;
+    return undefined;
   };
   const configFor = (section: Record<string, unknown>, id: string, defaults: unknown, what: string) => mergeConfig(defaults, section[id], `${what}s.${id}`);
 
   for (const [signal, pipe] of Object.entries(cfg.pipelines) as [Signal, PipelineConfig][]) {
     if (pipe.receivers.length === 0 || pipe.exporters.length === 0) {
-      throw new ConfigError(`pipelines.${signal}: needs at least one receiver and one exporter`);
+      problems.errors.push(new ConfigError(`pipelines.${signal}: needs at least one receiver and one exporter`));
+      continue;
     }
-    const exporterConsumers = pipe.exporters.map((id) => {
-      const factory = registry.exporters.get(componentType(id));
-      if (!factory) throw new ConfigError(`pipelines.${signal}: unknown exporter type "${componentType(id)}"`);
-      if (!factory.signals.includes(signal)) throw new SignalNotSupportedError(factory.type, signal);
-      const exporter = created('exporters', id, () => factory.create(settingsFor(`${id}/${signal}`), configFor(cfg.exporters, id, factory.createDefaultConfig(), 'exporter'), signal));
+    const exporterConsumers = pipe.exporters.flatMap((id) => {
+      const factory = factoryFor('exporters', registry.exporters.get(componentType(id)), id, `pipelines.${signal}.exporters`, signal);
+      const exporter = factory && created('exporters', id, () => factory.create(settingsFor(`${id}/${signal}`), configFor(cfg.exporters, id, factory.createDefaultConfig(), 'exporter'), signal));
+      if (!exporter) return [];
       exporters.push([`${id}/${signal}`, exporter]);
-      return exporter;
+      return [exporter];
     });
     let next: Consumer<typeof signal> = fanout(exporterConsumers);
     for (const id of [...pipe.processors].reverse()) {
-      const factory = registry.processors.get(componentType(id));
-      if (!factory) throw new ConfigError(`pipelines.${signal}: unknown processor type "${componentType(id)}"`);
-      if (!factory.signals.includes(signal)) throw new SignalNotSupportedError(factory.type, signal);
-      const processor = created('processors', id, () => factory.create(settingsFor(`${id}/${signal}`), configFor(cfg.processors, id, factory.createDefaultConfig(), 'processor'), signal, next));
+      const factory = factoryFor('processors', registry.processors.get(componentType(id)), id, `pipelines.${signal}.processors`, signal);
+      const processor = factory && created('processors', id, () => factory.create(settingsFor(`${id}/${signal}`), configFor(cfg.processors, id, factory.createDefaultConfig(), 'processor'), signal, next));
+      if (!processor) continue;
       processors.push([`${id}/${signal}`, processor]);
       next = processor;
     }
@@ -131,13 +156,12 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
   }
 
   for (const [id, nexts] of receiverNext) {
-    const factory = registry.receivers.get(componentType(id));
-    if (!factory) throw new ConfigError(`pipelines: unknown receiver type "${componentType(id)}"`);
-    for (const signal of Object.keys(nexts) as Signal[]) {
-      if (!factory.signals.includes(signal)) throw new SignalNotSupportedError(factory.type, signal);
-    }
-    receivers.push([id, created('receivers', id, () => factory.create(settingsFor(id), configFor(cfg.receivers, id, factory.createDefaultConfig(), 'receiver'), nexts))]);
+    const found = registry.receivers.get(componentType(id));
+    const factory = (Object.keys(nexts) as Signal[]).every((signal) => factoryFor('receivers', found, id, `pipelines.${signal}.receivers`, signal)) ? found : undefined;
+    const receiver = factory && created('receivers', id, () => factory.create(settingsFor(id), configFor(cfg.receivers, id, factory.createDefaultConfig(), 'receiver'), nexts));
+    if (receiver) receivers.push([id, receiver]);
   }
+  problems.throwIfAny();
 
   // Start downstream first so a receiver never feeds a component that is not running;
   // shut down upstream first so nothing arrives at a component that has flushed. Exporters feed

@@ -38,6 +38,7 @@ import { openGraphQLListener, type GraphQLListener } from './server/graphql-list
 import { readTlsFiles, type TlsReload } from './server/tls.ts';
 import { deferred } from '../ingest/helpers/deferred.ts';
 import { readSettingFile } from './config/setting-values.ts';
+import { ConfigProblems } from './config/merge.ts';
 import { changedSettings } from './config/changed-settings.ts';
 import { readJwks } from './auth/jwt.ts';
 
@@ -115,17 +116,18 @@ async function componentRegistry(
  * The files a config names outside its pipelines (whose components read theirs when they are built),
  * read and checked by the functions that use them: the TLS files, the JWKS file, the alert rules file
  * (read, not parsed: its rules are the rules file's own reload, which keeps the previous ones when
- * they are refused), the read sources' CA files. Start-up runs it before anything opens and a SIGHUP
- * before anything is applied, so a file that would stop the one fails the other with the same
- * SettingError, naming the key.
+ * they are refused), the read sources' CA files. Start-up runs it before anything opens (a rules file
+ * that could not be read stopped start-up only once alerting started, leaving the store's file
+ * behind) and a SIGHUP before anything is applied, so a file that would stop the one fails the other
+ * with the same SettingError, naming the key.
  */
-function checkSettingFiles(cfg: GatewayConfig): void {
-  if (cfg.tls.certFile) readTlsFiles(cfg.tls);
-  if (cfg.auth.mode.includes('jwt') && cfg.auth.jwt.jwksFile) readJwks(cfg.auth.jwt.jwksFile);
-  if (cfg.alerting.enabled && cfg.alerting.rulesFile) readSettingFile('alerting.rulesFile', cfg.alerting.rulesFile);
+function checkSettingFiles(cfg: GatewayConfig, problems: ConfigProblems): void {
+  if (cfg.tls.certFile) problems.check(() => readTlsFiles(cfg.tls));
+  if (cfg.auth.mode.includes('jwt') && cfg.auth.jwt.jwksFile) problems.check(() => readJwks(cfg.auth.jwt.jwksFile));
+  if (cfg.alerting.enabled && cfg.alerting.rulesFile) problems.check(() => readSettingFile('alerting.rulesFile', cfg.alerting.rulesFile));
   const { read, elasticsearch, prometheus } = cfg.storage;
-  if (read.logs === 'elasticsearch' && elasticsearch.caFile) readSettingFile('storage.elasticsearch.caFile', elasticsearch.caFile);
-  if (read.metrics === 'prometheus' && prometheus.caFile) readSettingFile('storage.prometheus.caFile', prometheus.caFile);
+  if (read.logs === 'elasticsearch' && elasticsearch.caFile) problems.check(() => readSettingFile('storage.elasticsearch.caFile', elasticsearch.caFile));
+  if (read.metrics === 'prometheus' && prometheus.caFile) problems.check(() => readSettingFile('storage.prometheus.caFile', prometheus.caFile));
 }
 
 /**
@@ -135,14 +137,16 @@ function checkSettingFiles(cfg: GatewayConfig): void {
  * "ok" that the next restart refuses.
  */
 async function checkStartable(next: GatewayConfig, security: { receiver: Parameters<typeof otlpReceiverFactoryWith>[0] }): Promise<void> {
-  checkSettingFiles(next);
+  const problems = new ConfigProblems();
+  checkSettingFiles(next, problems);
   const registry = await componentRegistry(next, security, new Promise(() => {}), Promise.resolve(null), () => null);
   // Created, never started: a factory's create checks its config and builds objects, no I/O.
-  buildPipelines(registry, withSecurityProcessors(next), silentLogger());
+  problems.check(() => buildPipelines(registry, withSecurityProcessors(next), silentLogger()));
   if (next.alerting.enabled) {
     const { checkAlertingConfig } = await import('./alerting/index.ts');
-    checkAlertingConfig(next.alerting);
+    problems.check(() => checkAlertingConfig(next.alerting));
   }
+  problems.throwIfAny();
 }
 
 async function backendExporterFactories(cfg: GatewayConfig): Promise<AnyFactory[]> {
@@ -203,6 +207,11 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
   // What the `backends` query and /metrics report: exporters, the DuckDB store, the read sources.
   const backends = createBackendRegistry();
 
+  // Every file the config names that cannot be read is named at once, before the first is read
+  // for use (the listeners' TLS files, the JWKS, here) and before the store creates its file.
+  const fileProblems = new ConfigProblems();
+  checkSettingFiles(cfg, fileProblems);
+  fileProblems.throwIfAny();
   // Credentials, limits and TLS shared by every listener (src/auth, src/limits, src/server/security.ts).
   const security = createSecurity(cfg, root);
 
@@ -249,9 +258,6 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
 
   async function start(): Promise<void> {
     const t0 = performance.now();
-    // Before the store creates its file: a rules file that cannot be read stopped start-up only once
-    // alerting started, leaving the file behind.
-    checkSettingFiles(cfg);
     // Before any listener accepts: an operator reading the first lines of the log sees it.
     security.warnIfExposed();
     storeOpening = openStore();

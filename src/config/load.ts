@@ -195,7 +195,7 @@ const shownUrl = (value: string) => withoutCredentials(value).replace(/^[^/@\s]*
 
 function validate(cfg: GatewayConfig, problems: ConfigProblems): void {
   validateSecurityConfig(cfg, problems);
-  problems.check(() => checkPipelineSections(cfg, sectionVariableHint));
+  checkPipelineSections(cfg, sectionVariableHint, problems);
   if (!LOG_LEVELS.includes(cfg.log.level)) problems.add(`log.level: expected one of ${LOG_LEVELS.join('|')} (actual: '${cfg.log.level}')`);
   if (!Number.isInteger(cfg.graphql.port) || cfg.graphql.port < 0 || cfg.graphql.port > 65535) {
     problems.add(`graphql.port: expected an integer from 0 to 65535 (actual: ${cfg.graphql.port})`);

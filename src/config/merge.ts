@@ -65,20 +65,29 @@ export class ConfigProblems {
     for (const error of other.errors) this.errors.push(new ConfigError(`${source}: ${error.message}`));
   }
 
-  /** Runs `run`; a ConfigError it throws is kept (any other error is a bug and goes on). */
+  /** Runs `run`; a ConfigError it throws is kept, each of a list's (any other error is a bug and goes on). */
   check(run: () => void): void {
     try {
       run();
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      this.errors.push(err);
+      this.errors.push(...(err instanceof ConfigMistakes ? err.mistakes : [err]));
     }
   }
 
   /** One mistake as itself; several as one error that lists them, one per line. */
   throwIfAny(): void {
     if (this.errors.length === 1) throw this.errors[0]!;
-    if (this.errors.length > 1) throw new ConfigError(`${this.errors.length} mistakes:\n${this.errors.map((e) => `  - ${e.message}`).join('\n')}`);
+    if (this.errors.length > 1) throw new ConfigMistakes(this.errors);
+  }
+}
+
+/** Several mistakes of one config, named together (ConfigProblems.check takes them apart again); still named ConfigError. */
+export class ConfigMistakes extends ConfigError {
+  readonly mistakes: readonly ConfigError[];
+  constructor(mistakes: readonly ConfigError[]) {
+    super(`${mistakes.length} mistakes:\n${mistakes.map((e) => `  - ${e.message}`).join('\n')}`);
+    this.mistakes = mistakes;
   }
 }
 

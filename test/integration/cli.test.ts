@@ -72,6 +72,10 @@ test('serve stops with exit code 2 and a message naming the setting when a URL, 
       assert.equal(served.status, 2, `${message}\n${served.stderr}`);
       assert.equal(served.stderr, `teleql: ${message}\n`);
     }
+    // Every file that cannot be read is named at once (it took a restart per file).
+    const files = run(['serve'], '', { ...local, TELEQL_TLS_CERT_FILE: `${missing}/cert.pem`, TELEQL_TLS_KEY_FILE: `${missing}/key.pem`, TELEQL_LOGS_READ: 'elasticsearch', TELEQL_ES_NODE: 'https://es:9200', TELEQL_ES_CA_FILE: `${missing}/es.pem` });
+    assert.equal(files.status, 2, files.stderr);
+    assert.equal(files.stderr, `teleql: 2 mistakes:\n  - tls.certFile: cannot read ${missing}/cert.pem: no such file\n  - storage.elasticsearch.caFile: cannot read ${missing}/es.pem: no such file\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -140,6 +140,39 @@ describe('pipelines', () => {
     assert.throws(() => createRegistry([batchProcessorFactory, batchProcessorFactory]), /duplicate processor factory for type "batch"/);
   });
 
+  test('every mistake of the components is named at once, an exporter of two pipelines once', () => {
+    // Found in review: the gateway stopped at the first section it could not build, so a config with
+    // three mistakes took three restarts to learn them.
+    const registry = createRegistry([testReceiverFactory(new Map()), batchProcessorFactory, sinkExporterFactory(new Map()), pickyExporterFactory()]);
+    const cfg: IngestConfig = {
+      receivers: { push: {} },
+      processors: { batch: { sendBatchSize: 0 }, redacton: {} },
+      exporters: { sink: {}, picky: { endpoint: 'plain' } },
+      pipelines: {
+        traces: { receivers: ['push'], processors: ['batch'], exporters: ['sink', 'picky', 'missing'] },
+        metrics: { receivers: ['push'], processors: [], exporters: ['picky'] },
+        logs: { receivers: ['push'], processors: [], exporters: ['sink'] },
+      },
+    };
+    assert.throws(
+      () => buildPipelines(registry, cfg, silentLogger()),
+      (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.deepEqual(err.message.split('\n'), [
+          '7 mistakes:',
+          '  - pipelines.traces.exporters: exporter "missing" is named in the pipeline but there is no exporters.missing section (configured exporters: sink, picky); add exporters.missing to the config file',
+          '  - processors.redacton: unknown processor type "redacton" (known: batch)',
+          '  - exporters.picky: the library said no',
+          '  - processors.batch: sendBatchSize: expected an integer of 1 or more (actual: 0)',
+          '  - pipelines.metrics.exporters: exporter "picky": component type "picky" does not support the metrics signal',
+          '  - pipelines.logs.exporters: exporter "sink": component type "sink" does not support the logs signal',
+          '  - pipelines.metrics.receivers: receiver "push": component type "push" does not support the metrics signal',
+        ]);
+        return true;
+      },
+    );
+  });
+
   test('fan-out delivers to every consumer and is permanent only when every failure is', async () => {
     const ok = sinkConsumer<'traces'>();
     const bad = sinkConsumer<'traces'>();
