@@ -247,6 +247,26 @@ export function encodeRetryStatus(code: number, message: string, retryAfterSecon
 const RETRY_INFO_TYPE_URL = 'type.googleapis.com/google.rpc.RetryInfo';
 
 /**
+ * The google.rpc.RetryInfo of a `grpc-status-details-bin` trailer (encodeRetryStatus' reverse):
+ * null without one (or when the trailer is unreadable), else its retry_delay in whole ms (undefined
+ * when it sets none).
+ */
+export function decodeRetryInfo(details: Buffer): { delayMs: number | undefined } | null {
+  try {
+    const { status, retryInfo } = otlpProto();
+    const s = status.toObject(status.decode(details)) as { details?: { type_url?: string; value?: Uint8Array }[] };
+    const detail = s.details?.find((d) => d.type_url === RETRY_INFO_TYPE_URL);
+    if (!detail?.value) return null;
+    const { retryDelay } = retryInfo.toObject(retryInfo.decode(detail.value), { longs: Number }) as { retryDelay?: { seconds?: number; nanos?: number } };
+    if (!retryDelay) return { delayMs: undefined };
+    const ms = (retryDelay.seconds ?? 0) * 1000 + (retryDelay.nanos ?? 0) / 1e6;
+    return { delayMs: Number.isFinite(ms) && ms > 0 ? Math.ceil(ms) : undefined };
+  } catch {
+    return null;
+  }
+}
+
+/**
  * The google.rpc.Status of an OTLP/HTTP error answer (protobuf or JSON, by its Content-Type); null
  * when the body is not one (a proxy's HTML page, plain text, nothing).
  */

@@ -1,10 +1,11 @@
 // Sends spans to an OTLP receiver — Jaeger v2's (HTTP :4318 or gRPC :4317), or any other — as
 // protobuf Export requests, one per tenant with the tenant in a header (Jaeger's multi-tenancy reads
 // `x-tenant`). The answer maps to a send result by OTLP's own rules: HTTP 408/429/502/503/504 and the
-// retryable gRPC codes are retried (Retry-After honoured); a partial_success counts its rejected
-// spans as failed. A batch split into several requests is several units: one refused for good fails
-// its own items only, the others are still sent; one to retry is resent with those after it, not
-// with the ones already accepted.
+// retryable gRPC codes are retried, no sooner than the server's Retry-After (HTTP) or the
+// google.rpc.RetryInfo in the status (gRPC); a partial_success counts its rejected spans as failed,
+// and one that only warns is logged. A batch split into several requests is several units: one
+// refused for good fails its own items only, the others are still sent; one to retry is resent with
+// those after it, not with the ones already accepted.
 //
 // Errors (what `backends.lastError` shows admins) name the backend, the call and the status only,
 // as the read stores' do: what the receiver wrote (an HTTP body, gRPC details, a partial-success
@@ -16,16 +17,18 @@ import type { ExportResult, Signal, SignalItems } from '../../component.ts';
 import { DEFAULT_TENANT } from '../../../src/model/telemetry.ts';
 import { groupByTenant } from '../../../src/tenant.ts';
 import { encodeRequest } from '../../../src/otlp/encode.ts';
-import { decodeStatus } from '../../../src/otlp/codec.ts';
+import { decodeRetryInfo, decodeStatus } from '../../../src/otlp/codec.ts';
 import { otlpProto } from '../../../src/otlp/proto.ts';
+import { LRUCache } from 'lru-cache';
 import type { SendResult, Sender } from '../helpers/queued-exporter.ts';
+import type { QueueSettings } from '../helpers/settings.ts';
 import { httpResult } from '../helpers/http-result.ts';
 import { authHeaders, createHttpPoster, tlsMaterial, type ConnectionSettings } from '../helpers/connection.ts';
 import { SettingError } from '../../../src/config/merge.ts';
 import { settingUrl } from '../../../src/config/setting-values.ts';
 import { networkCode } from '../../../src/stores/network-code.ts';
 
-export interface OtlpSenderSettings extends ConnectionSettings {
+export interface OtlpSenderSettings extends ConnectionSettings, Pick<QueueSettings, 'timeoutMs'> {
   protocol: 'http' | 'grpc';
   /** http: base URL (`http://jaeger:4318`, `/v1/traces` is appended); grpc: `host:port`, or an http(s) URL to pick TLS. */
   endpoint: string;
@@ -37,7 +40,8 @@ export interface OtlpSenderSettings extends ConnectionSettings {
   /**
    * The largest Export request body (before compression): a batch is sent in as many requests as
    * keep under it. Jaeger's OTLP/gRPC receiver (the Collector's) refuses messages over 4 MiB by
-   * default, as RESOURCE_EXHAUSTED, which OTLP says to retry: a batch of long spans was retried forever.
+   * default, as RESOURCE_EXHAUSTED without a RetryInfo (permanent): a batch of long spans would
+   * never arrive.
    */
   maxRequestBytes: number;
 }
@@ -52,16 +56,45 @@ const GRPC_METHOD: Record<Signal, string> = {
 const MAX_DETAIL = 2000;
 const clip = (s: string) => (s.length > MAX_DETAIL ? `${s.slice(0, MAX_DETAIL)}…` : s);
 const REJECTED_FIELD: Record<Signal, string> = { traces: 'rejectedSpans', logs: 'rejectedLogRecords', metrics: 'rejectedDataPoints' };
-// The OTLP spec's retryable gRPC codes (RESOURCE_EXHAUSTED is retried too: Jaeger sends it when its queue is full).
+// The OTLP spec's retryable gRPC codes. RESOURCE_EXHAUSTED is retryable only when its status carries
+// a google.rpc.RetryInfo (the server says recovery is possible), as the spec and the Collector's otlp
+// exporter (`shouldRetry`) have it; without one it is permanent.
 const GRPC_RETRYABLE = new Set([
   grpc.status.CANCELLED,
   grpc.status.DEADLINE_EXCEEDED,
-  grpc.status.RESOURCE_EXHAUSTED,
   grpc.status.ABORTED,
   grpc.status.OUT_OF_RANGE,
   grpc.status.UNAVAILABLE,
   grpc.status.DATA_LOSS,
 ]);
+
+/** The RetryInfo a refused call's `grpc-status-details-bin` trailer carries, or null. */
+function retryInfoOf(metadata: grpc.Metadata | undefined): { delayMs: number | undefined } | null {
+  const [bin] = metadata?.get('grpc-status-details-bin') ?? [];
+  return Buffer.isBuffer(bin) ? decodeRetryInfo(bin) : null;
+}
+
+/** A refused gRPC call as a send result, by the OTLP spec's rules (see GRPC_RETRYABLE). */
+function grpcResult(err: grpc.ServiceError, error: Error): Exclude<ExportResult, { kind: 'success' }> {
+  const info = retryInfoOf(err.metadata);
+  const retryable = GRPC_RETRYABLE.has(err.code) || (err.code === grpc.status.RESOURCE_EXHAUSTED && info !== null);
+  if (!retryable) return { kind: 'failure', error };
+  return info?.delayMs === undefined ? { kind: 'retryable', error } : { kind: 'retryable', error, retryAfterMs: info.delayMs };
+}
+
+/**
+ * Whether a partial-success warning (nothing rejected, a message) is to be logged: once per distinct
+ * message, as a receiver repeats the same one on every request. The last 100 are remembered, so one
+ * that changes every time logs at most once per batch.
+ */
+function firstWarnings(): (message: string) => boolean {
+  const seen = new LRUCache<string, true>({ max: 100 });
+  return (message) => {
+    if (seen.has(message)) return false;
+    seen.set(message, true);
+    return true;
+  };
+}
 
 /** Rejected items reported in an Export*ServiceResponse's partial_success (0 when none or unreadable). */
 function rejectedIn(signal: Signal, body: Buffer): { rejected: number; message: string } {
@@ -102,6 +135,7 @@ async function sendRequests<S extends Signal>(
   what: string,
   call: string,
   log: Logger,
+  isNewWarning: (message: string) => boolean,
 ): Promise<SendResult<S>> {
   let rejected = 0;
   let message = '';
@@ -126,6 +160,8 @@ async function sendRequests<S extends Signal>(
     refusal ??= result.error;
   }
   if (rejected > 0) log.warn({ call, rejected, detail: clip(message) }, `${what} rejected part of a batch`);
+  // OTLP lets a receiver warn through partial_success while accepting everything.
+  else if (message !== '' && isNewWarning(message)) log.warn({ call, detail: clip(message) }, `${what} accepted a batch with a warning (partial success; each distinct message is logged once)`);
   if (failed() === 0) return { kind: 'success' };
   const error =
     refusal ?? (rejected > 0 ? new Error(`${what} rejected ${rejected} of ${items} items (partial success to ${call})`) : new Error(`${oversize} of ${items} items were each larger than maxRequestBytes and not sent`));
@@ -168,6 +204,7 @@ export function createOtlpSender<S extends Signal>(signal: S, settings: OtlpSend
 function httpSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, what: string, log: Logger): Sender<S> {
   const poster = createHttpPoster(settings.endpoint, settings);
   const call = callName('http');
+  const isNewWarning = firstWarnings();
   return {
     endpoint: `${poster.origin}${PATH[signal]}`,
     async send(items: readonly SignalItems[S][], abortSignal: AbortSignal): Promise<SendResult<S>> {
@@ -197,7 +234,7 @@ function httpSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
         }
         return { kind: 'accepted', ...rejectedIn(signal, answer.body) };
       };
-      return sendRequests({ items: items.length, requests, oversize }, post, what, call, log);
+      return sendRequests({ items: items.length, requests, oversize }, post, what, call, log, isNewWarning);
     },
     async shutdown() {
       poster.close();
@@ -222,16 +259,22 @@ function grpcSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
   let creds = grpc.credentials.createInsecure();
   if (tls) {
     const t = tlsMaterial(settings.tls);
+    // insecureSkipVerify skips the whole check, chain and hostname, as over HTTP (Go's and the
+    // Collector's insecure_skip_verify); grpc-js needs both options for that.
     creds = grpc.credentials.createSsl(t.ca ?? null, t.key ?? null, t.cert ?? null, {
-      ...(!t.rejectUnauthorized && { checkServerIdentity: () => undefined }),
+      ...(!t.rejectUnauthorized && { rejectUnauthorized: false, checkServerIdentity: () => undefined }),
     });
   }
   const client = new grpc.Client(target, creds, { 'grpc.default_compression_algorithm': settings.compression === 'gzip' ? 2 : 0 });
   const fixed = { ...settings.headers, ...authHeaders(settings.auth) };
   const identity = (b: Buffer) => b;
+  const isNewWarning = firstWarnings();
   return {
     endpoint: `grpc://${target}`,
     async send(items: readonly SignalItems[S][], abortSignal: AbortSignal): Promise<SendResult<S>> {
+      // The attempt's timeout goes to the receiver as the calls' deadline (`grpc-timeout`), as the
+      // Collector's exporter does, so a slow receiver can stop work the gateway has given up on.
+      const deadline = Date.now() + settings.timeoutMs;
       const { requests, oversize } = exportRequests(signal, items, settings.maxRequestBytes);
       if (oversize > 0) log.warn({ call, oversize, maxRequestBytes: settings.maxRequestBytes }, `items larger than maxRequestBytes alone were not sent to ${what}`);
       const post = async (part: ExportRequest<S>): Promise<RequestAnswer> => {
@@ -239,7 +282,7 @@ function grpcSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
         for (const [k, v] of Object.entries(fixed)) md.set(k.toLowerCase(), v);
         if (tenantWanted(settings, part.tenant)) md.set(settings.tenantHeader.toLowerCase(), part.tenant);
         const outcome = await new Promise<{ err: grpc.ServiceError | null; body?: Buffer }>((resolve) => {
-          const rpc = client.makeUnaryRequest(GRPC_METHOD[signal], identity, identity, Buffer.from(part.body), md, {}, (err, body) => resolve({ err, body }));
+          const rpc = client.makeUnaryRequest(GRPC_METHOD[signal], identity, identity, Buffer.from(part.body), md, { deadline }, (err, body) => resolve({ err, body }));
           abortSignal.addEventListener('abort', () => rpc.cancel(), { once: true });
         });
         if (outcome.err) {
@@ -248,11 +291,11 @@ function grpcSender<S extends Signal>(signal: S, settings: OtlpSenderSettings, w
           const code = outcome.err.code === grpc.status.UNAVAILABLE ? networkCode(outcome.err.details) : undefined;
           log.warn({ call, status, code, items: part.items.length, detail: clip(outcome.err.details) }, `${what} export failed`);
           const error = new Error(code ? `cannot reach ${what} (${code}) for ${call}` : `${what} answered gRPC ${status} to ${call}`);
-          return { kind: 'refused', result: GRPC_RETRYABLE.has(outcome.err.code) ? { kind: 'retryable', error } : { kind: 'failure', error } };
+          return { kind: 'refused', result: grpcResult(outcome.err, error) };
         }
         return { kind: 'accepted', ...rejectedIn(signal, outcome.body ?? Buffer.alloc(0)) };
       };
-      return sendRequests({ items: items.length, requests, oversize }, post, what, call, log);
+      return sendRequests({ items: items.length, requests, oversize }, post, what, call, log, isNewWarning);
     },
     async shutdown() {
       client.close();

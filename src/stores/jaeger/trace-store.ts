@@ -94,6 +94,24 @@ interface Candidates {
   /** Every span of each trace Jaeger returned, by trace ID. */
   traces: Map<string, SpanRecord[]>;
   notes: string[];
+  /** Set when one FindTraces returned as many traces as it asked for (`depth`): older ones may exist. */
+  full?: { depth: number; noted: boolean };
+}
+
+/**
+ * The latest span start of the trace whose latest span start is the earliest: a bound on the start
+ * of any trace a full FindTraces left out. Jaeger picks a search's traces by their latest (matching)
+ * span start, newest first (the Elasticsearch/OpenSearch reader's max aggregation over startTime),
+ * and a trace starts no later than its latest span, so a trace it left out started at or before this.
+ */
+function leftOutStartBound(traces: Map<string, SpanRecord[]>): bigint | undefined {
+  let bound: bigint | undefined;
+  for (const spans of traces.values()) {
+    let latest: bigint | undefined;
+    for (const s of spans) if (latest === undefined || s.startTimeUnixNano > latest) latest = s.startTimeUnixNano;
+    if (latest !== undefined && (bound === undefined || latest < bound)) bound = latest;
+  }
+  return bound;
 }
 
 export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStore & DependencyStore {
@@ -205,10 +223,13 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
     if (!window) return empty;
     // Pushed-down attribute conditions are looser in Jaeger than in the gateway (search-plan.ts), so
     // they are post-filtered too: Jaeger may return traces the gateway then drops, and a depth of
-    // exactly `want` would leave the real matches behind them unfetched.
+    // exactly `want` would leave the real matches behind them unfetched. A trace search asks for the
+    // same larger depth: Jaeger picks traces by their latest span start, but traces are ordered by
+    // their start, so a long trace with a late span would take the place of one that started later
+    // (see leftOutStartBound). Spans are ordered by their own start, which Jaeger's pick keeps.
     const looseAttributes = plan.attributes !== undefined;
     const postFiltered = plan.residual.length > 0 || looseAttributes;
-    const depth = postFiltered ? Math.max(want, Math.min(want * depthFactor, maxSearchDepth)) : want;
+    const depth = postFiltered || unit === 'traces' ? Math.max(want, Math.min(want * depthFactor, maxSearchDepth)) : want;
     const traces = await findTraces(tenant, plan, window, depth);
     const notes: string[] = [];
     const full = traces.size >= depth;
@@ -229,7 +250,7 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
     if (cursor === undefined ? false : cursor.order === 'OLDEST_FIRST' && full) {
       notes.push(`jaeger returns the most recent traces first, so an oldest-first page covers only the ${depth} most recent traces of the time range`);
     }
-    return { traces, notes };
+    return { traces, notes, ...(full && { full: { depth, noted: notes.length > 0 } }) };
   }
 
   /**
@@ -300,11 +321,21 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
         }
         const matches = compileSpanFilter(filter, BACKEND);
         if (limit === 0) return [];
-        const { traces, notes } = await candidates(tenant, filter ?? {}, limit, matches);
+        const { traces, notes, full } = await candidates(tenant, filter ?? {}, limit, matches);
         const summaries: TraceSummary[] = [];
         // A trace matches when one of its spans does; its summary covers all of its spans.
         for (const [traceId, spans] of traces) if (spans.some(matches)) summaries.push(summarizeTrace(traceId, spans));
-        return withNotes(summaries.sort(compareSummaries).slice(0, limit), notes);
+        const first = summaries.sort(compareSummaries).slice(0, limit);
+        // From a full answer, the traces that started after every trace Jaeger left out are exactly
+        // DuckDB's first ones; say so when the answer reaches down to that bound.
+        const bound = full && !full.noted ? leftOutStartBound(traces) : undefined;
+        if (full && bound !== undefined && (first.length < limit || first.at(-1)!.startTimeUnixNano <= bound)) {
+          notes.push(
+            `jaeger picks a search's traces by their latest span start, not by their start, and returned the ${full.depth} traces asked for (the search depth), ` +
+              `so traces that started at or before ${rfc3339Nano(bound)} may be missing from this answer`,
+          );
+        }
+        return withNotes(first, notes);
       }),
 
     searchSpans: (tenant: string, filter: TelemetryFilter, page: PageRequest): Promise<Page<SpanRecord> & QueryNotes> =>

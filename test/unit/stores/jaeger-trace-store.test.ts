@@ -294,7 +294,7 @@ describe('Jaeger TraceStore over api_v3', () => {
       ];
       assert.deepEqual(summaries, expected);
       assert.deepEqual((await store.searchTraces('default', {}, 2)).map((s) => s.traceId), [T11, T221], 'limit keeps the first in order');
-      assert.deepEqual(server.requests.map((r) => r.query['query.searchDepth']), [['10'], ['2']]);
+      assert.deepEqual(server.requests.map((r) => r.query['query.searchDepth']), [['50'], ['10']], 'a trace search asks for limit × 5 traces (QA round 33 D3)');
     });
 
     it('summarises the upstream FindTraces snapshot: an error span without a service', async () => {
@@ -388,7 +388,12 @@ describe('Jaeger TraceStore over api_v3', () => {
         server.setRoutes([findTracesAnswering([match, onEvent, onResource])]);
         const enough = await open({ maxSearchDepth: 2 }).searchTraces('default', filter, 1);
         assert.deepEqual(enough.map((t) => t.traceId), [MATCH]);
-        assert.equal(enough.notes, undefined, 'a full answer whose matches fill the limit is not short');
+        // Not short; but every trace here starts at the same time, so one Jaeger left out could be
+        // first by trace ID: only that is noted.
+        assert.deepEqual(enough.notes, [
+          "jaeger picks a search's traces by their latest span start, not by their start, and returned the 2 traces asked for (the search depth), " +
+            'so traces that started at or before 2017-01-26T16:46:31.639875Z may be missing from this answer',
+        ]);
       });
     });
 
@@ -462,6 +467,68 @@ describe('Jaeger TraceStore over api_v3', () => {
       assert.equal(found.notes, undefined, 'every asked-for trace was looked at');
       assert.deepEqual(server.requests.map((r) => r.path).sort(), [`/api/v3/traces/${MISSING}`, `/api/v3/traces/${TRACE}`]);
       assert.deepEqual(await store.searchTraces('default', { traceId: [TRACE], status: ['OK'] }, 10), []);
+    });
+
+    describe('traces(limit) in trace start order, though Jaeger picks by latest span start (QA round 33 D3)', () => {
+      const MIN = 60_000_000_000n;
+      /** A trace of `query22-service` whose spans start at the given times (the first is the root, 1 ms long unless a later span outlasts it). */
+      function traceStarting(traceId: string, ...starts: bigint[]): OtlpJson {
+        const rs = query22Trace(traceId, {});
+        const [template] = rs.scopeSpans[0]!.spans;
+        const end = starts.reduce((a, b) => (a > b ? a : b)) + 1_000_000n;
+        rs.scopeSpans[0]!.spans = starts.map((start, i) => ({
+          ...template,
+          spanId: `000000000000000${i + 1}`,
+          ...(i > 0 && { parentSpanId: '0000000000000001' }),
+          startTimeUnixNano: String(start),
+          endTimeUnixNano: String(i === 0 ? end : start + 1_000_000n),
+          events: [],
+        }));
+        return rs;
+      }
+      /** FindTraces as Jaeger's Elasticsearch/OpenSearch reader answers: traces by their latest span start, newest first, at most the depth. */
+      function findTracesByLatestSpan(traces: readonly OtlpJson[]): FixtureRoute {
+        const latest = (t: OtlpJson) => t.scopeSpans[0]!.spans.reduce((m, s) => (BigInt(s.startTimeUnixNano as string) > m ? BigInt(s.startTimeUnixNano as string) : m), 0n);
+        return findTracesAnswering([...traces].sort((a, b) => (latest(b) > latest(a) ? 1 : latest(b) < latest(a) ? -1 : 0)));
+      }
+      // LONG started 30 min ago and has a span from 5 min ago; SHORT started 20 min ago: SHORT is the newest trace.
+      const LONG = '00000000000000000000000000000b01';
+      const SHORT = '00000000000000000000000000000b02';
+      const OLD = '00000000000000000000000000000b03';
+      const long = traceStarting(LONG, NOW - 30n * MIN, NOW - 5n * MIN);
+      const short = traceStarting(SHORT, NOW - 20n * MIN);
+      const old = traceStarting(OLD, NOW - 40n * MIN);
+
+      it('gives the first traces by start, as DuckDB for the same data, and a smaller limit is the start of a larger one', async () => {
+        server.setRoutes([findTracesByLatestSpan([long, short, old])]);
+        const one = await store.searchTraces('default', { service: ['query22-service'] }, 1);
+        assert.deepEqual(one.map((t) => t.traceId), [SHORT]);
+        assert.equal(one.notes, undefined, 'Jaeger returned fewer traces than asked for: nothing was left out');
+        assert.deepEqual(server.requests[0]!.query['query.searchDepth'], ['5'], 'limit × 5');
+        assert.deepEqual((await store.searchTraces('default', { service: ['query22-service'] }, 2)).map((t) => t.traceId), [SHORT, LONG]);
+        assert.equal(server.requests.length, 2, 'one FindTraces per search');
+      });
+
+      it('ties by trace ID, whichever of them Jaeger returned first', async () => {
+        // Every trace of find-traces.200.json starts at the same microsecond; Jaeger lists 222 and 221 first.
+        server.setRoutes([findTracesAnswering([query22Trace(T222, {}), query22Trace(T221, {}), query22Trace(T11, {})])]);
+        assert.deepEqual((await store.searchTraces('default', {}, 2)).map((t) => t.traceId), [T11, T221]);
+      });
+
+      it('says from when on traces may be missing when a full answer reaches down to what Jaeger may have left out', async () => {
+        server.setRoutes([findTracesByLatestSpan([long, short, old])]);
+        const capped = await open({ maxSearchDepth: 1 }).searchTraces('default', { service: ['query22-service'] }, 1);
+        assert.deepEqual(capped.map((t) => t.traceId), [LONG], 'Jaeger returned LONG alone');
+        assert.deepEqual(capped.notes, [
+          "jaeger picks a search's traces by their latest span start, not by their start, and returned the 1 traces asked for (the search depth), " +
+            'so traces that started at or before 2017-01-26T16:55:00Z may be missing from this answer',
+        ]);
+        // All three back, a full answer: SHORT started after OLD's latest span, the latest any trace
+        // Jaeger left out can have, so it is surely first.
+        const sure = await open({ maxSearchDepth: 3 }).searchTraces('default', { service: ['query22-service'] }, 1);
+        assert.deepEqual(sure.map((t) => t.traceId), [SHORT]);
+        assert.equal(sure.notes, undefined);
+      });
     });
 
     it('an inverted time or duration range finds nothing without asking Jaeger', async () => {
@@ -608,8 +675,8 @@ describe('Jaeger TraceStore over api_v3', () => {
         'query.service_name': ['example-service-1'],
         'query.start_time_min': ['2017-01-26T15:46:31.639875Z'],
         'query.start_time_max': ['2017-01-26T17:46:31.639875Z'],
-        'query.search_depth': ['5'],
-        'query.num_traces': ['5'],
+        'query.search_depth': ['25'],
+        'query.num_traces': ['25'],
       });
       assert.equal(server.requests[1]!.headers['x-tenant'], 'acme');
 
