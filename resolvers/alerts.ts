@@ -54,6 +54,8 @@ export interface AlertRuleInput {
   receivers?: readonly string[] | null;
   groupBy?: readonly string[] | null;
   repeatInterval?: bigint | null;
+  groupWait?: bigint | null;
+  groupInterval?: bigint | null;
 }
 
 export interface SilenceInput {
@@ -127,6 +129,8 @@ function plainRule(input: AlertRuleInput): Record<string, unknown> {
     ...(input.receivers != null && { receivers: input.receivers }),
     ...(input.groupBy != null && { groupBy: input.groupBy }),
     ...(input.repeatInterval != null && { repeatInterval: input.repeatInterval }),
+    ...(input.groupWait != null && { groupWait: input.groupWait }),
+    ...(input.groupInterval != null && { groupInterval: input.groupInterval }),
   };
   return out;
 }

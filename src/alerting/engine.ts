@@ -9,8 +9,9 @@ import { groupKey, sentLabels, type Notifier, type ReceiverConfig } from './noti
 import { soleReplicaLease, type NotifyLease } from './notify-lease.ts';
 import { PromQlError } from './promql.ts';
 import type { MetricNames } from './promql-names.ts';
-import { compare, parseRule, ruleDurationProblem, valueText, type RuleDefaults } from './rules.ts';
+import { compare, GROUP_BY_ALL, parseRule, ruleDurationProblem, type RuleDefaults } from './rules.ts';
 import { fingerprint, newSilence, silenceActive, silenceMatches, type SilenceInput } from './silences.ts';
+import { checkRuleTemplates, expandTemplate, unsupportedTemplate } from './template.ts';
 import { UNIT_NS } from '../model/duration.ts';
 import {
   AlertingError,
@@ -23,6 +24,7 @@ import {
   type AlertTransition,
   type Clock,
   type ExceptionGroupSource,
+  type OwedResolution,
   type PromQlEvaluator,
   type Silence,
   type TraceExemplar,
@@ -63,7 +65,17 @@ export interface AlertEngineOptions {
   tickNs?: bigint;
   /** How long a resolved alert stays in memory (and in `alerts`) after it resolved, ns; default 15m, as Prometheus' resolvedRetention. */
   resolvedRetention?: bigint;
+  /** group_wait and group_interval of rules that set none (alerting.defaultGroupWait / defaultGroupInterval); default Alertmanager's, 30s and 5m. */
+  grouping?: GroupTiming;
 }
+
+export interface GroupTiming {
+  groupWait: bigint;
+  groupInterval: bigint;
+}
+
+/** Alertmanager's defaults (config.DefaultRouteOpts). */
+export const ALERTMANAGER_GROUPING: GroupTiming = { groupWait: 30n * 1_000_000_000n, groupInterval: 5n * 60_000_000_000n };
 
 export interface AlertingLimits {
   /** API rules per tenant (rules from the file are the operator's and not counted). */
@@ -130,8 +142,9 @@ export interface AlertEngine {
    */
   setFileRules(rules: AlertRule[]): Promise<void>;
   /**
-   * Refuses (AlertingError naming the first such rule in file order) rules whose PromQL the
-   * evaluator cannot run; the rules file checks its rules with it before setFileRules.
+   * Refuses (AlertingError naming the first such rule in file order) rules with a template form the
+   * gateway does not expand, or whose PromQL the evaluator cannot run; the rules file checks its
+   * rules with it before setFileRules.
    */
   checkFileRules(rules: AlertRule[]): Promise<void>;
   /** Current instances in memory (pending, firing, resolved) for a rule. */
@@ -173,16 +186,6 @@ function dedupeTraces(list: readonly TraceExemplar[]): TraceExemplar[] {
   return list.filter((e) => !seen.has(e.traceId) && seen.add(e.traceId));
 }
 
-/**
- * `{{ $value }}` and `{{ $labels.name }}` in annotations, as in Prometheus rule templates; the value
- * as every receiver prints it (valueText: 6 significant digits, ±Inf as `+Inf`, `-Inf`).
- */
-function expand(template: string, labels: Record<string, string>, value: number | null): string {
-  return template.replace(/\{\{\s*\$(value|labels\.([a-zA-Z_][a-zA-Z0-9_]*))\s*\}\}/g, (_m, what: string, label?: string) =>
-    what === 'value' ? (value === null ? '' : valueText(value)) : (labels[label!] ?? ''),
-  );
-}
-
 export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   const { store, signals, exceptions, promql, notifier, clock, logger } = opts;
   const evidenceLimit = opts.evidenceLimit ?? 5;
@@ -190,6 +193,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   const limits = opts.limits ?? NO_LIMITS;
   const dueSlack = (opts.tickNs ?? 0n) / 2n;
   const resolvedRetention = opts.resolvedRetention ?? RESOLVED_RETENTION;
+  const grouping = opts.grouping ?? ALERTMANAGER_GROUPING;
   const rules = new Map<string, AlertRule>(); // key(tenant, id)
   const instances = new Map<string, AlertInstance>(); // key(tenant, fingerprint)
   const silences = new Map<string, Silence>(); // key(tenant, id)
@@ -352,7 +356,10 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       if (!compare(s.value, rule.comparator, rule.threshold)) continue;
       // As in Prometheus (rules/alerting.go), an alert has no metric name label.
       const { __name__: _metric, ...seriesLabels } = s.labels;
-      const labels: Record<string, string> = { alertname: rule.name, ...seriesLabels, ...rule.labels };
+      // As in Prometheus, the rule's labels are templates over the series' labels and the value,
+      // expanded before they make the alert's label set (and so its fingerprint).
+      const ruleLabels = Object.fromEntries(Object.entries(rule.labels).map(([k, v]) => [k, expandTemplate(v, s.labels, s.value)]));
+      const labels: Record<string, string> = { alertname: rule.name, ...seriesLabels, ...ruleLabels };
       // As in Prometheus, neither a series nor the rule's labels can change the alert's name.
       labels.alertname = rule.name;
       // As Prometheus' labels.Builder: an empty value is no label (a rule label "" removes a series
@@ -362,6 +369,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       active.add(fp);
       let inst = instances.get(key(rule.tenant, fp));
       if (!inst || inst.state === 'RESOLVED' || inst.state === 'INACTIVE') {
+        // A resolution not delivered yet is not lost when the condition comes back (QA round 33, D1).
+        const owed = inst?.state === 'RESOLVED' && resolutionOwed(inst) ? owedResolutionOf(inst) : undefined;
         inst = {
           tenant: rule.tenant,
           ruleId: rule.id,
@@ -376,15 +385,19 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
           lastEvaluatedAt: now,
           evidence: null,
           silencedBy: [],
+          ...(owed && { owedResolution: owed }),
         };
         instances.set(key(rule.tenant, fp), inst);
         await transition(rule, inst, 'PENDING', now);
       }
       inst.value = s.value;
       inst.lastEvaluatedAt = now;
-      inst.annotations = Object.fromEntries(Object.entries(rule.annotations).map(([k, v]) => [k, expand(v, labels, s.value)]));
+      inst.annotations = Object.fromEntries(Object.entries(rule.annotations).map(([k, v]) => [k, expandTemplate(v, labels, s.value)]));
+      if (inst.owedResolution && !resolutionOwed(inst)) delete inst.owedResolution;
       if (inst.state === 'PENDING' && now - inst.activeAt! >= rule.for) {
         inst.firedAt = now;
+        // Firing again before its resolution arrived: for the receivers owed it, the firing they know continues.
+        delete inst.owedResolution;
         await transition(rule, inst, 'FIRING', now);
       }
       if (inst.state === 'FIRING') inst.evidence = await evidence(rule, s, now);
@@ -394,9 +407,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     for (const inst of instances.values()) {
       if (inst.tenant !== rule.tenant || inst.ruleId !== rule.id || active.has(inst.fingerprint)) continue;
       if (inst.state === 'PENDING') {
-        await transition(rule, inst, 'INACTIVE', now);
-        instances.delete(key(inst.tenant, inst.fingerprint));
-        await store.deleteInstance(inst.tenant, inst.fingerprint);
+        await endPending(rule, inst, now);
       } else if (inst.state === 'FIRING') {
         inst.resolvedAt = now;
         inst.lastEvaluatedAt = now;
@@ -411,6 +422,43 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       }
     }
     notify(rule, now);
+  }
+
+  /** The resolved firing of a RESOLVED alert, kept while its condition is back (PENDING) and a receiver is owed its resolution. */
+  function owedResolutionOf(inst: AlertInstance): OwedResolution {
+    return { activeAt: inst.activeAt, firedAt: inst.firedAt, resolvedAt: inst.resolvedAt!, value: inst.value, annotations: inst.annotations };
+  }
+
+  /**
+   * The alert as a receiver owed its resolution knows it: a PENDING alert that carries the resolved
+   * firing before it is that firing, RESOLVED; any other alert is itself.
+   */
+  function asNotified(inst: AlertInstance): AlertInstance {
+    const o = inst.owedResolution;
+    if (inst.state !== 'PENDING' || !o) return inst;
+    const { owedResolution: _owed, ...rest } = inst;
+    return { ...rest, state: 'RESOLVED', activeAt: o.activeAt, firedAt: o.firedAt, resolvedAt: o.resolvedAt, value: o.value, annotations: o.annotations };
+  }
+
+  /** Whether the rule's notifications carry the alert: firing, resolved, or pending with a resolution owed. */
+  const notifiable = (inst: AlertInstance) => inst.state === 'FIRING' || inst.state === 'RESOLVED' || (inst.state === 'PENDING' && inst.owedResolution !== undefined);
+
+  /**
+   * A pending alert whose condition stopped holding becomes INACTIVE and goes; one carrying a firing
+   * whose resolution a receiver is still owed is that resolved firing again (listed RESOLVED), so
+   * the resolution is sent until it arrives, as any resolved alert's is.
+   */
+  async function endPending(rule: AlertRule, inst: AlertInstance, now: bigint): Promise<void> {
+    await transition(rule, inst, 'INACTIVE', now);
+    const o = inst.owedResolution;
+    if (o && resolutionOwed(inst)) {
+      delete inst.owedResolution;
+      Object.assign(inst, { state: 'RESOLVED', activeAt: o.activeAt, firedAt: o.firedAt, resolvedAt: o.resolvedAt, value: o.value, annotations: o.annotations, lastEvaluatedAt: now });
+      await store.saveInstance(inst);
+      return;
+    }
+    instances.delete(key(inst.tenant, inst.fingerprint));
+    await store.deleteInstance(inst.tenant, inst.fingerprint);
   }
 
   /** Whether a receiver got the alert as firing and has not been sent its resolution yet. */
@@ -517,11 +565,13 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   /**
    * The group an alert of the rule is notified in, by the rule's groupBy over the labels as sent (so
    * groupBy can name `tenant` too). As Alertmanager's, only the groupBy labels the alert has: one it
-   * lacks is not a group label (no `cluster=""`).
+   * lacks is not a group label (no `cluster=""`); `...` stands for all of them.
    */
   function groupOf(rule: AlertRule, inst: AlertInstance): { labels: Record<string, string>; gk: string } {
     const sent = sentLabels(rule.tenant, inst.labels);
-    const labels = Object.fromEntries(rule.groupBy.filter((l) => sent[l] !== undefined && sent[l] !== '').map((l) => [l, sent[l]!]));
+    // `...` groups by every label, as Alertmanager's: each alert is its own group.
+    const names = rule.groupBy.includes(GROUP_BY_ALL) ? Object.keys(sent) : rule.groupBy;
+    const labels = Object.fromEntries(names.filter((l) => sent[l] !== undefined && sent[l] !== '').map((l) => [l, sent[l]!]));
     return { labels, gk: `${rule.tenant}/${rule.id}/${JSON.stringify(labels)}` };
   }
 
@@ -567,14 +617,14 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     };
   }
 
-  /** The rule's firing and resolved alerts by group (the engine's key of the rule's group). */
+  /** The rule's firing and resolved alerts (as receivers know them: asNotified) by group (the engine's key of the rule's group). */
   function groupsOf(rule: AlertRule): Map<string, { labels: Record<string, string>; members: AlertInstance[] }> {
     const byGroup = new Map<string, { labels: Record<string, string>; members: AlertInstance[] }>();
     for (const inst of instances.values()) {
-      if (inst.tenant !== rule.tenant || inst.ruleId !== rule.id || (inst.state !== 'FIRING' && inst.state !== 'RESOLVED')) continue;
+      if (inst.tenant !== rule.tenant || inst.ruleId !== rule.id || !notifiable(inst)) continue;
       const { labels, gk } = groupOf(rule, inst);
       const g = byGroup.get(gk) ?? { labels, members: [] };
-      g.members.push(inst);
+      g.members.push(asNotified(inst));
       byGroup.set(gk, g);
     }
     return byGroup;
@@ -584,13 +634,13 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   function otherParts(rule: AlertRule, receiver: ReceiverConfig): Map<string, Part[]> {
     const members = new Map<string, { other: AlertRule; sentKey: string; list: AlertInstance[] }>();
     for (const inst of instances.values()) {
-      if (inst.tenant !== rule.tenant || inst.ruleId === rule.id || (inst.state !== 'FIRING' && inst.state !== 'RESOLVED')) continue;
+      if (inst.tenant !== rule.tenant || inst.ruleId === rule.id || !notifiable(inst)) continue;
       const other = rules.get(key(inst.tenant, inst.ruleId));
       if (!other || !receiversOf(other).some((r) => r.name === receiver.name)) continue;
       const { labels, gk } = groupOf(other, inst);
       const stateKey = `${receiver.name}\u0000${gk}`;
       const m = members.get(stateKey) ?? { other, sentKey: groupKey(sentLabels(other.tenant, labels)), list: [] };
-      m.list.push(inst);
+      m.list.push(asNotified(inst));
       members.set(stateKey, m);
     }
     const out = new Map<string, Part[]>();
@@ -789,7 +839,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       // knows them by their labels, which a groupBy change leaves alone: nothing to tell it.
       const regrouped: AlertInstance[] = [];
       for (const fp of new Set([...state.notifiedFiring, ...state.maybeFiring])) {
-        const inst = instances.get(key(rule.tenant, fp));
+        const listed = instances.get(key(rule.tenant, fp));
+        const inst = listed && asNotified(listed);
         if (!inst || (routed.has(receiverName) && groupOf(rule, inst).gk === gk)) continue;
         if (routed.has(receiverName) && receiver?.type === 'alertmanager' && inst.state === 'FIRING') regrouped.push(inst);
         else stranded.push(inst);
@@ -845,6 +896,65 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     }
   }
 
+  /**
+   * Groups whose message waits for its group_wait or group_interval, by lane: when it may go, and
+   * the rules whose notify sends it then (each message carries every rule's share of its group).
+   */
+  const held = new Map<string, { at: bigint; rules: Set<string> }>();
+  /**
+   * A group message on its way (queued or in its retries), by lane: the group is flushed as of its
+   * time, so no other change of the group goes before a group_interval after it. Cleared when it
+   * ends: if it failed, the group is due again at once (as a failed message always is).
+   */
+  const inFlight = new Map<string, { at: bigint }>();
+
+  function hold(lk: string, at: bigint, rule: AlertRule): void {
+    const h = held.get(lk);
+    if (!h) held.set(lk, { at, rules: new Set([key(rule.tenant, rule.id)]) });
+    else {
+      if (at < h.at) h.at = at;
+      h.rules.add(key(rule.tenant, rule.id));
+    }
+  }
+
+  /**
+   * When a group's message may go, as Alertmanager's aggregation group flushes. A group the receiver
+   * knows nothing firing of (new, or told it is all resolved) waits groupWait from its first firing
+   * alert, to collect the alerts that fire with it (a warning and a critical rule, alerts of one
+   * rule). A group the receiver knows goes no more often than every groupInterval, changes and
+   * repeats alike. The rule whose evaluation made the change times it.
+   */
+  function sendableAt(rule: AlertRule, lk: string, parts: readonly Part[], now: bigint): bigint {
+    const going = inFlight.get(lk);
+    if (going) return going.at + (rule.groupInterval ?? grouping.groupInterval);
+    const known = parts.some((p) => p.state.notifiedFiring.size + p.state.maybeFiring.size > 0);
+    if (!known) {
+      let first: bigint | null = null;
+      for (const a of parts.flatMap((p) => p.firing)) {
+        const since = a.firedAt ?? a.activeAt ?? now;
+        if (first === null || since < first) first = since;
+      }
+      return (first ?? now) + (rule.groupWait ?? grouping.groupWait);
+    }
+    let last: bigint | null = null;
+    for (const p of parts) if (p.state.lastSentAt !== null && (last === null || p.state.lastSentAt > last)) last = p.state.lastSentAt;
+    return last === null ? now : last + (rule.groupInterval ?? grouping.groupInterval);
+  }
+
+  /** At each tick: the held groups now due are sent (by the notify of the rules that hold them). */
+  function sendHeld(now: bigint): void {
+    const due = [...held].filter(([, h]) => h.at <= now);
+    const ruleKeys = new Set<string>();
+    for (const [lk, h] of due) {
+      held.delete(lk);
+      for (const k of h.rules) ruleKeys.add(k);
+    }
+    for (const k of ruleKeys) {
+      const rule = rules.get(k);
+      if (rule) notify(rule, now);
+    }
+  }
+
   /** Whether a rule's alerts may now go to other receivers or groups than before. */
   const routingChanged = (a: AlertRule, b: AlertRule) => JSON.stringify([a.receivers, a.groupBy]) !== JSON.stringify([b.receivers, b.groupBy]);
 
@@ -873,6 +983,17 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         others ??= otherParts(rule, receiver);
         const parts = [part, ...(others.get(sentKey) ?? [])];
         if (parts.every((p) => p.firing.length === 0 && p.resolved.length === 0)) continue;
+        const lk = laneKey(receiver.name, rule.tenant, sentKey);
+        // An Alertmanager groups by itself: it is posted alerts as they change, as Prometheus posts
+        // them. A retiring rule's last messages are not held either (nothing would send them later).
+        if (!retiring && receiver.type !== 'alertmanager') {
+          const at = sendableAt(rule, lk, parts, now);
+          if (at > now) {
+            hold(lk, at, rule);
+            continue;
+          }
+        }
+        held.delete(lk);
         // Another replica holds the lease and sends this; the state is kept all the same.
         if (!lease.held()) {
           for (const p of parts) recordLeft(p, now);
@@ -882,18 +1003,22 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         const fps = (list: AlertInstance[]) => list.map((m) => m.fingerprint).sort();
         // A retiring message is not one a group message already queued carries (that leaves the gone rule out).
         const signature = `${retiring ? 'retiring ' : ''}${JSON.stringify([fps(parts.flatMap((p) => p.firing)), fps(parts.flatMap((p) => p.resolved))])}`;
-        const lk = laneKey(receiver.name, rule.tenant, sentKey);
         if (sending(lk, signature)) continue;
         const queued = parts.map((p) => ({ ...p, firing: p.firing.map((a) => structuredClone(a)), resolved: p.resolved.map((a) => structuredClone(a)) }));
         // Alertmanager resolves a firing alert at its endsAt unless it is sent again before; Prometheus
         // sets it 4 resend intervals ahead.
         const firingValidFor = receiver.type === 'alertmanager' ? 4n * every : undefined;
         const kind = retiring ? 'fixed' : 'group';
+        const flush = { at: now };
+        if (kind === 'group') inFlight.set(lk, flush);
         enqueue(lk, {
           kind,
           signature,
           rules: new Set(parts.map((p) => key(p.rule.tenant, p.rule.id))),
-          run: (superseded) => sendGroup({ kind, receiver, groupLabels, parts: queued, now, firingValidFor }, superseded),
+          run: (superseded) =>
+            sendGroup({ kind, receiver, groupLabels, parts: queued, now, firingValidFor }, superseded).finally(() => {
+              if (inFlight.get(lk) === flush) inFlight.delete(lk);
+            }),
         });
       }
     }
@@ -929,6 +1054,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       await done;
       evaluating = undefined;
     }
+    sendHeld(now);
     // With the rule changes: a rule created again under a gone one's ID takes its state over instead.
     if (retired.size) await serially(() => retryRetired(now)).catch((err: unknown) => logger.error({ err }, 'resending the resolutions of removed rules failed'));
   }
@@ -1003,9 +1129,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         // Listed (resolved, its rule gone) while a receiver is owed its resolution.
         await store.saveInstance(inst);
       } else if (inst.state === 'PENDING') {
-        await transition(rule, inst, 'INACTIVE', now);
-        instances.delete(key(inst.tenant, inst.fingerprint));
-        await store.deleteInstance(inst.tenant, inst.fingerprint);
+        await endPending(rule, inst, now);
       }
     }
     retired.set(key(rule.tenant, rule.id), rule);
@@ -1132,6 +1256,9 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         // Stored before the bounds were enforced: kept (refusing it would stop the gateway), and said.
         const problems = (['interval', 'window', 'for'] as const).map((f) => ruleDurationProblem(f, r[f], `rule.${f}`)).filter((p) => p !== null);
         if (problems.length) logger.warn({ rule: r.id, tenant: r.tenant, name: r.name, problems }, 'a stored alert rule is outside the bounds a new rule must keep; update it');
+        // Stored before such templates were refused: kept, the form sent as it is written.
+        const templates = [...Object.values(r.labels), ...Object.values(r.annotations)].map(unsupportedTemplate).filter((t) => t !== null);
+        if (templates.length) logger.warn({ rule: r.id, tenant: r.tenant, name: r.name, templates }, 'a stored alert rule has template forms the gateway does not expand; update it');
       }
       for (const i of await store.loadInstances()) instances.set(key(i.tenant, i.fingerprint), i);
       for (const s of await store.loadSilences()) silences.set(key(s.tenant, s.id), s);
@@ -1172,6 +1299,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       return serially(async () => {
         const rule = parseRule(raw, { tenant, source: 'api', where: 'rule', defaults: opts.ruleDefaults });
         checkReceiverNames(rule, 'rule');
+        checkRuleTemplates(rule, 'rule');
         const sameId = rules.get(key(tenant, rule.id));
         if (sameId) throw new AlertingError('BAD_RULE', `rule.id: an alert rule ${JSON.stringify(rule.id)} already exists (${sourceText(sameId)})`);
         checkApiName(rule);
@@ -1193,6 +1321,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         checkWritable(tenant, id);
         const rule = parseRule({ ...(raw as object), id }, { tenant, source: 'api', where: 'rule', defaults: opts.ruleDefaults });
         checkReceiverNames(rule, 'rule');
+        checkRuleTemplates(rule, 'rule');
         checkApiName(rule);
         await checkExpr(rule, 'rule');
         const before = rules.get(key(tenant, id));
@@ -1249,6 +1378,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       });
     },
     async checkFileRules(next) {
+      for (const r of next) checkRuleTemplates(r, `rule ${JSON.stringify(r.name)}`);
       // In parallel (each may ask Prometheus); the first refused in file order is reported.
       const checked = await Promise.allSettled(next.map((r) => checkExpr(r, `rule ${JSON.stringify(r.name)}`)));
       const refused = checked.find((c): c is PromiseRejectedResult => c.status === 'rejected');

@@ -12,7 +12,7 @@ import { createAlertSignals } from '../stores/duckdb/alert-signals.ts';
 import type { MetricStore } from '../stores/types.ts';
 import type { PrometheusClientOptions } from '../stores/prometheus/client.ts';
 import type { TailBus } from '../tail/bus.ts';
-import { createAlertEngine, type AlertEngine } from './engine.ts';
+import { createAlertEngine, type AlertEngine, type GroupTiming } from './engine.ts';
 import { createNotifier, type ReceiverConfig } from './notify.ts';
 import { basicAuthOf, withoutCredentials } from '../url-credentials.ts';
 import { redisNotifyLease, soleReplicaLease } from './notify-lease.ts';
@@ -58,8 +58,15 @@ function checkReceivers(list: readonly ReceiverConfig[]): ReceiverConfig[] {
  * The alerting settings checked and read, without starting anything: start-up and a SIGHUP reload
  * both go through here (a config that would not start must count as a failed reload).
  */
-export function checkAlertingConfig(cfg: GatewayConfig['alerting']): { defaults: RuleDefaults; silenceRetention: bigint; historyRetention: bigint; receivers: ReceiverConfig[] } {
+export function checkAlertingConfig(cfg: GatewayConfig['alerting']): {
+  defaults: RuleDefaults;
+  grouping: GroupTiming;
+  silenceRetention: bigint;
+  historyRetention: bigint;
+  receivers: ReceiverConfig[];
+} {
   let defaults: RuleDefaults;
+  let grouping: GroupTiming;
   let silenceRetention: bigint;
   let historyRetention: bigint;
   try {
@@ -73,6 +80,12 @@ export function checkAlertingConfig(cfg: GatewayConfig['alerting']): { defaults:
       const problem = ruleDurationProblem(field, defaults[field], path);
       if (problem) throw new Error(problem);
     }
+    grouping = {
+      groupWait: parseRuleDuration(cfg.defaultGroupWait, 'alerting.defaultGroupWait'),
+      groupInterval: parseRuleDuration(cfg.defaultGroupInterval, 'alerting.defaultGroupInterval'),
+    };
+    // As Alertmanager refuses a zero group_interval: every change would page at once, which is what it is there to stop.
+    if (grouping.groupInterval === 0n) throw new Error('alerting.defaultGroupInterval: must be greater than 0');
     silenceRetention = parseRuleDuration(cfg.silenceRetention, 'alerting.silenceRetention');
     historyRetention = parseRuleDuration(cfg.historyRetention, 'alerting.historyRetention');
   } catch (err) {
@@ -88,7 +101,7 @@ export function checkAlertingConfig(cfg: GatewayConfig['alerting']): { defaults:
   if (!Number.isInteger(cfg.leaseMs) || cfg.leaseMs < 1 || (cfg.tickMs > 0 && cfg.leaseMs < 2 * cfg.tickMs)) {
     throw new ConfigError(`alerting.leaseMs: expected an integer of at least twice alerting.tickMs (${2 * cfg.tickMs}) (actual: ${cfg.leaseMs})`);
   }
-  return { defaults, silenceRetention, historyRetention, receivers };
+  return { defaults, grouping, silenceRetention, historyRetention, receivers };
 }
 
 export async function startAlerting(opts: {
@@ -108,7 +121,7 @@ export async function startAlerting(opts: {
   prometheus?: PrometheusClientOptions;
 }): Promise<Alerting> {
   const { config: cfg, logger } = opts;
-  const { defaults, silenceRetention, historyRetention, receivers } = checkAlertingConfig(cfg);
+  const { defaults, grouping, silenceRetention, historyRetention, receivers } = checkAlertingConfig(cfg);
   if (cfg.tickMs === 0) logger.warn('alerting.tickMs is 0: no rule is evaluated on a timer (alerts never fire unless something calls tick)');
   const signals = createAlertSignals(opts.db);
   // prometheus-query (and axios) load only when rules run on Prometheus.
@@ -125,6 +138,7 @@ export async function startAlerting(opts: {
     clock: opts.clock ?? systemClock,
     logger,
     ruleDefaults: defaults,
+    grouping,
     lease: opts.redisUrl ? redisNotifyLease({ url: opts.redisUrl, logger, ttlMs: cfg.leaseMs }) : soleReplicaLease(),
     limits: { rulesPerTenant: cfg.maxRulesPerTenant, silencesPerTenant: cfg.maxSilencesPerTenant, silenceRetention, historyRetention },
     rulesFileMetrics: () => rulesFile?.metrics() ?? [],

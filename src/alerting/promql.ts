@@ -8,7 +8,10 @@
 // the quantile is taken (the store's groupBy; its histograms carry their buckets, not an `le` label).
 // Metrics and labels are named as stored (OTel) or as the Prometheus exporter names them
 // (promql-names.ts), so a rule reads the same here and on Prometheus.
-// Only `=` label matchers (the store matches labels exactly). Anything else is refused with a
+// Only `=` label matchers, read as Prometheus reads them: `l=""` selects the series without l (or
+// with it empty: Prometheus has no empty labels), and matchers that name one label all hold (two
+// values select nothing). Quoted values take PromQL's escapes. Keywords (sum, by, offset…) are
+// case-insensitive, function names not, as in Prometheus' lexer. Anything else is refused with a
 // clear error that names the subset and what in the expression is outside it, so a rule never
 // silently evaluates to something else; rules are checked when created, updated or loaded from the
 // rules file (`check`), not only when evaluated. On Prometheus, `check` has Prometheus parse it.
@@ -39,7 +42,10 @@ export interface PromQlSubsetQuery {
   aggregation?: { op: Aggregation; by: string[] };
   fn?: 'rate' | 'increase';
   metric: string;
+  /** The `=` matchers, one value per label; '' selects the series without the label. */
   labels: Record<string, string>;
+  /** Two matchers want different values of one label: no series has both, so the selector selects none. */
+  selectsNothing?: true;
   /** The range of rate/increase, ns. */
   range?: bigint;
   /** histogram_quantile(φ, rate(…)): φ of what each series observed in the range. */
@@ -52,7 +58,8 @@ export interface PromQlSubsetQuery {
 const SELECTOR = String.raw`([a-zA-Z_:][a-zA-Z0-9_:.]*)\s*(?:\{((?:[^}"'\x60]|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\x60[^\x60]*\x60)*)\})?`;
 const INNER_FN = new RegExp(String.raw`^(rate|increase)\s*\(\s*${SELECTOR}\s*\[\s*([0-9a-z]+)\s*\]\s*\)$`);
 const INNER_SELECTOR = new RegExp(`^${SELECTOR}$`);
-const AGG = /^(sum|avg|min|max|count)\s*(?:by\s*\(([^)]*)\)\s*)?\((.*)\)$/s;
+// Aggregation operators and `by` are keywords, which PromQL reads in any case (SUM, By).
+const AGG = /^(sum|avg|min|max|count)\s*(?:by\s*\(([^)]*)\)\s*)?\((.*)\)$/is;
 const HISTOGRAM_QUANTILE = /^histogram_quantile\s*\(\s*([0-9.eE+-]+)\s*,(.*)\)$/s;
 const BY_LABEL = /^[a-zA-Z_][a-zA-Z0-9_.]*$/;
 // A label value in double, single or back quotes (raw: no escapes), as PromQL takes them.
@@ -65,7 +72,7 @@ function refuse(expr: string, why: string): PromQlError {
 const PROMQL_AGGREGATIONS = new Set(['sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar', 'count_values', 'bottomk', 'topk', 'quantile', 'limitk', 'limit_ratio']);
 const SUBSET_AGGREGATIONS = new Set(['sum', 'avg', 'min', 'max', 'count']);
 const SUBSET_FUNCTIONS = new Set(['rate', 'increase', 'histogram_quantile']);
-const BINARY_OPERATORS = new Set(['+', '-', '*', '/', '%', '^', '==', '!=', '<', '>', '<=', '>=', 'and', 'or', 'unless']);
+const BINARY_OPERATORS = new Set(['+', '-', '*', '/', '%', '^', '==', '!=', '<', '>', '<=', '>=', 'and', 'or', 'unless', 'atan2']);
 const BINARY_MODIFIERS = new Set(['bool', 'on', 'ignoring', 'group_left', 'group_right']);
 const CLOSING: Record<string, string> = { '(': ')', '{': '}', '[': ']' };
 const BRACKET_NAMES: Record<string, string> = { '(': 'parenthesis', ')': 'parenthesis', '{': 'brace', '}': 'brace', '[': 'bracket', ']': 'bracket' };
@@ -193,19 +200,22 @@ function unsupportedReason(expr: string): string | null {
     if (brackets > 0) continue;
     if (t.kind === 'op' && t.text === '@') return 'the @ modifier is not supported';
     if (t.kind === 'op' && t.text === '=') return 'syntax error at character ' + t.at + ': unexpected "=" outside label matchers';
-    if ((t.kind === 'op' || t.kind === 'ident') && BINARY_OPERATORS.has(t.text) && !(t.kind === 'ident' && next?.text === '(')) {
+    if ((t.kind === 'op' || t.kind === 'ident') && BINARY_OPERATORS.has(t.kind === 'ident' ? t.text.toLowerCase() : t.text) && !(t.kind === 'ident' && next?.text === '(')) {
       return `the operator ${JSON.stringify(t.text)} is not supported`;
     }
     if (t.kind !== 'ident') continue;
-    if (t.text === 'offset') return 'the offset modifier is not supported';
-    if (BINARY_MODIFIERS.has(t.text)) return `binary operators (${t.text}) are not supported`;
-    if (t.text === 'without') return 'without (…) is not supported; group with by (…)';
-    if (t.text === 'by' && prev?.text === ')') return 'by (…) after the aggregated expression is not supported; write it before: sum by (label) (…)';
-    if (next?.text !== '(' || t.text === 'by') continue;
-    if (PROMQL_AGGREGATIONS.has(t.text)) {
-      if (!SUBSET_AGGREGATIONS.has(t.text)) return `the aggregation ${t.text} is not supported (only ${[...SUBSET_AGGREGATIONS].join(', ')})`;
+    // Keywords in any case, as Prometheus' lexer reads them; function names as written.
+    const keyword = t.text.toLowerCase();
+    if (keyword === 'offset') return 'the offset modifier is not supported';
+    if (BINARY_MODIFIERS.has(keyword)) return `binary operators (${t.text}) are not supported`;
+    if (keyword === 'without') return 'without (…) is not supported; group with by (…)';
+    if (keyword === 'by' && prev?.text === ')') return 'by (…) after the aggregated expression is not supported; write it before: sum by (label) (…)';
+    if (keyword === 'by') continue;
+    if (PROMQL_AGGREGATIONS.has(keyword) && (next?.text === '(' || next?.text.toLowerCase() === 'by')) {
+      if (!SUBSET_AGGREGATIONS.has(keyword)) return `the aggregation ${t.text} is not supported (only ${[...SUBSET_AGGREGATIONS].join(', ')})`;
       if (++aggregations > 1) return 'only one aggregation is supported';
-    } else if (!SUBSET_FUNCTIONS.has(t.text)) {
+    } else if (next?.text === '(' && !SUBSET_FUNCTIONS.has(t.text)) {
+      if (SUBSET_FUNCTIONS.has(keyword)) return `function names are case-sensitive: PromQL has no function ${t.text}(), write ${keyword}()`;
       return `the function ${t.text}() is not supported (only ${[...SUBSET_FUNCTIONS].join(', ')})`;
     }
   }
@@ -227,17 +237,79 @@ function matcherParts(text: string): string[] {
   return [...parts, text.slice(start)];
 }
 
-function parseMatchers(expr: string, text: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!text || text.trim() === '') return out;
+const SIMPLE_ESCAPES: Readonly<Record<string, string>> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
+/** Digits and base of the numeric escapes; \x and octal ones are bytes, \u and \U code points (as in Go). */
+const NUMERIC_ESCAPES: Readonly<Record<string, { digits: number; base: number; bytes: boolean }>> = {
+  x: { digits: 2, base: 16, bytes: true },
+  u: { digits: 4, base: 16, bytes: false },
+  U: { digits: 8, base: 16, bytes: false },
+};
+const utf8 = new TextEncoder();
+
+/**
+ * A double- or single-quoted value's text as PromQL reads it (Go's escapes, as Prometheus' lexer
+ * takes them: `\n` is a newline, `\x41` and `\101` are bytes, `\u00e9` a code point, and only
+ * the opening quote may be escaped); a string with the reason when PromQL would refuse it.
+ */
+function unquoted(body: string, quote: string): { value: string } | string {
+  const bytes: number[] = [];
+  for (let i = 0; i < body.length; ) {
+    const c = body[i]!;
+    if (c === '\n') return 'unterminated quoted string (a line break inside quotes)';
+    if (c !== '\\') {
+      const cp = body.codePointAt(i)!;
+      bytes.push(...utf8.encode(String.fromCodePoint(cp)));
+      i += cp > 0xffff ? 2 : 1;
+      continue;
+    }
+    const e = body[i + 1] ?? '';
+    const simple = e === quote ? quote : SIMPLE_ESCAPES[e];
+    if (simple !== undefined) {
+      bytes.push(...utf8.encode(simple));
+      i += 2;
+      continue;
+    }
+    const numeric = /[0-7]/.test(e) ? { digits: 3, base: 8, bytes: true, start: i + 1 } : NUMERIC_ESCAPES[e] && { ...NUMERIC_ESCAPES[e], start: i + 2 };
+    if (!numeric) return `unknown escape sequence \\${e}`;
+    const digits = body.slice(numeric.start, numeric.start + numeric.digits);
+    const valid = numeric.base === 8 ? /^[0-7]+$/ : /^[0-9a-fA-F]+$/;
+    if (digits.length < numeric.digits || !valid.test(digits)) return `bad escape sequence \\${body.slice(i + 1, numeric.start + numeric.digits)}`;
+    const n = parseInt(digits, numeric.base);
+    if (numeric.bytes ? n > 0xff : n > 0x10ffff || (n >= 0xd800 && n < 0xe000)) return `escape sequence \\${body.slice(i + 1, numeric.start + numeric.digits)} is an invalid Unicode code point`;
+    if (numeric.bytes) bytes.push(n);
+    else bytes.push(...utf8.encode(String.fromCodePoint(n)));
+    i = numeric.start + numeric.digits;
+  }
+  try {
+    return { value: new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(bytes)) };
+  } catch {
+    return 'the escaped bytes are not UTF-8';
+  }
+}
+
+/** The selector's `=` matchers, one value per label, and whether two of them want different values of one label. */
+function parseMatchers(expr: string, text: string | undefined): Pick<PromQlSubsetQuery, 'labels' | 'selectsNothing'> {
+  const labels: Record<string, string> = {};
+  let selectsNothing = false;
+  if (!text || text.trim() === '') return { labels };
   for (const part of matcherParts(text)) {
     if (part.trim() === '') continue;
     const m = MATCHER.exec(part);
     if (!m) throw refuse(expr, `cannot read label matcher ${JSON.stringify(part.trim())}`);
     if (m[2] !== '=') throw refuse(expr, `label matcher ${m[2]} is not supported (only =)`);
-    out[m[1]!] = m[5] ?? (m[3] ?? m[4]!).replace(/\\(.)/g, '$1');
+    const name = m[1]!;
+    if (name === '__name__') throw refuse(expr, 'a __name__ matcher is not supported; write the metric name before the braces');
+    let value = m[5];
+    if (value === undefined) {
+      const read = m[3] !== undefined ? unquoted(m[3], '"') : unquoted(m[4]!, "'");
+      if (typeof read === 'string') throw refuse(expr, `label matcher ${JSON.stringify(part.trim())}: ${read}`);
+      value = read.value;
+    }
+    // Every matcher holds, as in Prometheus: one label cannot have two values.
+    if (Object.hasOwn(labels, name) && labels[name] !== value) selectsNothing = true;
+    labels[name] = value;
   }
-  return out;
+  return selectsNothing ? { labels, selectsNothing: true } : { labels };
 }
 
 /** Parses the embedded subset; throws PromQlError (naming the subset) for anything else. */
@@ -250,7 +322,7 @@ export function parsePromQlSubset(expr: string): PromQlSubsetQuery {
     const by = (agg[2] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     const badLabel = by.find((l) => !BY_LABEL.test(l));
     if (badLabel !== undefined) throw refuse(expr, `cannot read label ${JSON.stringify(badLabel)} in by (…)`);
-    aggregation = { op: agg[1] as Aggregation, by };
+    aggregation = { op: agg[1]!.toLowerCase() as Aggregation, by };
     body = agg[3]!.trim();
   }
   let quantile: number | undefined;
@@ -266,7 +338,7 @@ export function parsePromQlSubset(expr: string): PromQlSubsetQuery {
     const sum = AGG.exec(body);
     if (sum) {
       const by = (sum[2] ?? '').split(',').map((l) => l.trim()).filter(Boolean);
-      if (sum[1] !== 'sum' || !by.includes('le')) throw refuse(expr, 'inside histogram_quantile only sum by (le[, labels]) (…) can combine series: the quantile needs the buckets (le)');
+      if (sum[1]!.toLowerCase() !== 'sum' || !by.includes('le')) throw refuse(expr, 'inside histogram_quantile only sum by (le[, labels]) (…) can combine series: the quantile needs the buckets (le)');
       const badLabel = by.find((l) => !BY_LABEL.test(l));
       if (badLabel !== undefined) throw refuse(expr, `cannot read label ${JSON.stringify(badLabel)} in by (…)`);
       quantileBy = by.filter((l) => l !== 'le');
@@ -285,13 +357,13 @@ export function parsePromQlSubset(expr: string): PromQlSubsetQuery {
     // The range is the window the store reads: bounded as a rule's window is.
     const outside = ruleDurationProblem('window', range, `range [${fn[4]}]`);
     if (outside) throw refuse(expr, outside);
-    const q: PromQlSubsetQuery = { aggregation, fn: fn[1] as 'rate' | 'increase', metric: fn[2]!, labels: parseMatchers(expr, fn[3]), range };
+    const q: PromQlSubsetQuery = { aggregation, fn: fn[1] as 'rate' | 'increase', metric: fn[2]!, ...parseMatchers(expr, fn[3]), range };
     if (quantile !== undefined) q.quantile = quantile;
     if (quantileBy !== undefined) q.quantileBy = quantileBy;
     return q;
   }
   const sel = INNER_SELECTOR.exec(body);
-  if (sel) return { aggregation, metric: sel[1]!, labels: parseMatchers(expr, sel[2]) };
+  if (sel) return { aggregation, metric: sel[1]!, ...parseMatchers(expr, sel[2]) };
   throw refuse(expr, unsupportedReason(expr) ?? 'not in the supported subset');
 }
 
@@ -318,6 +390,20 @@ interface StoredSample extends PromQlSample {
   stored: Record<string, string>;
 }
 
+/** What a query selects, in the metric's stored keys. */
+interface StoredSelection {
+  /** The exact matches the store filters by (non-empty values). */
+  labels: Record<string, string>;
+  /** The keys of the `l=""` matchers: the series must lack them or have them empty. */
+  without: string[];
+  /** The store's groupBy for histogram_quantile's sum by (…). */
+  quantileBy?: string[];
+  /** The `job` matcher's value, which jobOf checks. */
+  job?: string;
+  /** Two matchers want different values of one stored key (`http_route` and `http.route` name one). */
+  selectsNothing?: true;
+}
+
 export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
   const names = createMetricNames(metrics);
 
@@ -325,30 +411,40 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
    * The labels of `q` (matchers, quantileBy) as the metric's stored keys (promql-names.ts). A `job`
    * is service.namespace and service.name (jobOf): its matcher is a filter on service.name only when
    * the value has no `/` (none at all otherwise) and is returned as `job`, for the series to be picked
-   * by their job; and a group reads it, as `by (job)` does, from both keys.
+   * by their job; and a group reads it, as `by (job)` does, from both keys. An empty value is no
+   * filter of the store (which matches a key present and empty only) but a key the series are
+   * picked by: lacking it or having it empty, as Prometheus, which has no empty labels, reads it.
    */
-  async function storedLabels(tenant: string, q: PromQlSubsetQuery, metric: string, window: Required<TimeRange>): Promise<Pick<PromQlSubsetQuery, 'labels' | 'quantileBy'> & { job?: string }> {
+  async function storedLabels(tenant: string, q: PromQlSubsetQuery, metric: string, window: Required<TimeRange>): Promise<StoredSelection> {
     const wanted = [...Object.keys(q.labels), ...(q.quantileBy ?? [])];
-    if (wanted.length === 0) return q;
+    if (wanted.length === 0) return { labels: {}, without: [], ...(q.quantileBy && { quantileBy: q.quantileBy }) };
     let keys = await names.labelKeys(tenant, metric, window, false);
     // A label the cached keys do not have may be on a series seen since.
     if (wanted.some((l) => !keys.has(storedLabel(l, keys)))) keys = await names.labelKeys(tenant, metric, window, true);
     const isJob = (l: string) => l === 'job' && storedLabel(l, keys) === JOB_KEYS[1];
-    const labels: Record<string, string> = {};
+    const wants: [string, string][] = [];
     let job: string | undefined;
     for (const [l, v] of Object.entries(q.labels)) {
-      if (!isJob(l)) {
-        labels[storedLabel(l, keys)] = v;
-        continue;
+      if (!isJob(l)) wants.push([storedLabel(l, keys), v]);
+      else {
+        job = v;
+        if (v !== '' && !v.includes('/')) wants.push([JOB_KEYS[1], v]);
       }
-      job = v;
-      if (v !== '' && !v.includes('/')) labels[JOB_KEYS[1]] = v;
     }
-    const out = job === undefined ? { labels } : { labels, job };
+    const values = new Map(wants);
+    const selectsNothing = wants.some(([key, value]) => values.get(key) !== value);
+    const labels: Record<string, string> = {};
+    const without: string[] = [];
+    for (const [key, value] of values) {
+      if (value === '') without.push(key);
+      else labels[key] = value;
+    }
+    const out: StoredSelection = { labels, without, ...(job !== undefined && { job }), ...(selectsNothing && { selectsNothing: true as const }) };
     if (q.quantileBy === undefined) return out;
     const quantileBy = q.quantileBy.flatMap((l) => (isJob(l) ? JOB_KEYS : [storedLabel(l, keys)]));
-    // Groups of one job each, which the matcher then picks.
+    // Groups of one job each, and apart by the keys that must be empty, which the matchers then pick.
     if (job !== undefined) quantileBy.push(...JOB_KEYS);
+    quantileBy.push(...without);
     return { ...out, quantileBy: [...new Set(quantileBy)] };
   }
 
@@ -370,7 +466,8 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
     // increase() of a counter is the store's SUM (what it counted), exact: the increase per second
     // times the seconds came out as 124.99999999999999 where 125 were counted.
     const counted = q.fn === 'increase' && m.type === 'sum' && (await names.monotonic(tenant, m.name, window));
-    const { labels, quantileBy, job } = await storedLabels(tenant, q, m.name, window);
+    const { labels, without, quantileBy, job, selectsNothing } = await storedLabels(tenant, q, m.name, window);
+    if (selectsNothing) return [];
     // One step covering the whole range: RATE yields the increase over it per second.
     const series = await metrics
       .querySeries(tenant, {
@@ -391,6 +488,7 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
     for (const s of series) {
       const points = s.points.filter((p) => p.value !== null);
       if (points.length === 0 || (job !== undefined && (jobOf(s.labels) ?? '') !== job)) continue;
+      if (without.some((key) => (s.labels[key] ?? '') !== '')) continue;
       let value: number;
       if (!q.fn || q.quantile !== undefined) value = points[points.length - 1]!.value!;
       // A histogram's observations counted, as they are: no rate to scale back.
@@ -402,6 +500,16 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
       // As in Prometheus, rate() and increase() drop the metric name.
       const labels = resultLabels(s.labels, q.quantileBy);
       samples.push({ labels: q.fn ? labels : { __name__: q.metric, ...labels }, stored: s.labels, value, exemplars: exemplarsOf(s.exemplars) });
+    }
+    // The store groups a key it lacks apart from the same key empty; Prometheus, which has no empty
+    // labels, sees one group there, whose buckets are added up before the quantile is taken.
+    if (q.quantileBy !== undefined) {
+      const seen = new Set<string>();
+      for (const s of samples) {
+        const key = JSON.stringify(s.labels);
+        if (seen.has(key)) throw new PromQlError(`PromQL ${JSON.stringify(expr)}: the series of group ${key} differ only in a label some lack and others have empty, which Prometheus reads as one group; the embedded store cannot add up their buckets; ${EMBEDDED_PROMQL_SUBSET}`);
+        seen.add(key);
+      }
     }
     return samples;
   }
@@ -420,6 +528,7 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
     },
     async query(tenant, expr, time) {
       const q = parsePromQlSubset(expr);
+      if (q.selectsNothing) return [];
       const range = q.range ?? LOOKBACK_NS;
       const window = { from: time - range, to: time };
       const stored = await names.resolve(tenant, q.metric);

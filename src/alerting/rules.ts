@@ -73,9 +73,11 @@ export const RULE_DEFAULTS: RuleDefaults = {
 };
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** A groupBy of this alone groups by all labels, as Alertmanager's `...`: every alert is its own group. */
+export const GROUP_BY_ALL = '...';
 const KNOWN_KEYS = new Set([
   'id', 'tenant', 'name', 'kind', 'expr', 'services', 'operations', 'by', 'quantile', 'filter', 'signal', 'metric',
-  'threshold', 'comparator', 'window', 'for', 'interval', 'labels', 'annotations', 'receivers', 'groupBy', 'repeatInterval',
+  'threshold', 'comparator', 'window', 'for', 'interval', 'labels', 'annotations', 'receivers', 'groupBy', 'repeatInterval', 'groupWait', 'groupInterval',
 ]);
 
 function bad(field: string, message: string): AlertingError {
@@ -86,6 +88,23 @@ function stringList(v: unknown, field: string): string[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw bad(field, 'expected a list of strings');
   return [...(v as string[])];
+}
+
+/**
+ * A rule's groupBy, checked as Alertmanager checks a route's group_by: label names, each once, or
+ * GROUP_BY_ALL alone. A name that is no label name could never group anything.
+ */
+function groupByList(v: unknown, field: string): string[] {
+  const list = stringList(v, field);
+  if (list.includes(GROUP_BY_ALL) && list.length > 1) throw bad(field, `"${GROUP_BY_ALL}" (group by all labels) must be the only entry (actual: ${JSON.stringify(list)})`);
+  const seen = new Set<string>();
+  for (const name of list) {
+    if (name === GROUP_BY_ALL) continue;
+    if (!LABEL_NAME.test(name)) throw bad(field, `${JSON.stringify(name)} is not a label name: a label name must match [a-zA-Z_][a-zA-Z0-9_]* ("${GROUP_BY_ALL}" alone groups by all labels)`);
+    if (seen.has(name)) throw bad(field, `${JSON.stringify(name)} is listed twice`);
+    seen.add(name);
+  }
+  return list;
 }
 
 function stringMap(v: unknown, field: string, checkNames: boolean): Record<string, string> {
@@ -139,7 +158,8 @@ export function plainFilter(f: TelemetryFilter): Record<string, unknown> {
  * A valid rule from its plain form. `raw.tenant` wins over `tenant` only for file rules (the API
  * always uses the request's tenant). Unknown keys are refused so a typo never silently changes a rule.
  * `checkBounds: false` (rules stored before RULE_DURATION_BOUNDS existed) only requires an interval
- * and a window above 0, so a stored rule never stops the gateway from starting.
+ * and a window above 0, and does not check the groupBy names, so a stored rule never stops the
+ * gateway from starting.
  */
 export function parseRule(
   raw: unknown,
@@ -174,8 +194,12 @@ export function parseRule(
     labels: stringMap(r.labels, `${where}.labels`, true),
     annotations: stringMap(r.annotations, `${where}.annotations`, false),
     receivers: stringList(r.receivers, `${where}.receivers`),
-    groupBy: r.groupBy === undefined ? ['alertname'] : stringList(r.groupBy, `${where}.groupBy`),
+    // A stored rule's groupBy predates the check: one it would refuse groups by nothing, as it did.
+    groupBy: r.groupBy === undefined ? ['alertname'] : opts.checkBounds === false ? stringList(r.groupBy, `${where}.groupBy`) : groupByList(r.groupBy, `${where}.groupBy`),
     repeatInterval: r.repeatInterval === undefined ? defaults.repeatInterval : parseRuleDuration(r.repeatInterval, `${where}.repeatInterval`),
+    // Unset: the config's (alerting.defaultGroupWait / defaultGroupInterval), read when sending.
+    ...(r.groupWait !== undefined && { groupWait: parseRuleDuration(r.groupWait, `${where}.groupWait`) }),
+    ...(r.groupInterval !== undefined && { groupInterval: parseRuleDuration(r.groupInterval, `${where}.groupInterval`) }),
   };
   if (opts.checkBounds === false) {
     if (rule.interval <= 0n) throw bad(`${where}.interval`, 'must be greater than 0');
@@ -193,6 +217,8 @@ export function parseRule(
     }
   }
   if (rule.repeatInterval <= 0n) throw bad(`${where}.repeatInterval`, 'must be greater than 0');
+  // As Alertmanager refuses a zero group_interval: every change would page at once.
+  if (rule.groupInterval === 0n) throw bad(`${where}.groupInterval`, 'must be greater than 0');
 
   const by = stringList(r.by, `${where}.by`);
   for (const d of by) if (d !== 'service' && d !== 'operation') throw bad(`${where}.by`, `expected service or operation (actual: ${JSON.stringify(d)})`);
@@ -257,6 +283,8 @@ export function ruleToPlain(rule: AlertRule): Record<string, unknown> {
     groupBy: rule.groupBy,
     repeatInterval: formatRuleDuration(rule.repeatInterval),
   };
+  if (rule.groupWait !== undefined) out.groupWait = formatRuleDuration(rule.groupWait);
+  if (rule.groupInterval !== undefined) out.groupInterval = formatRuleDuration(rule.groupInterval);
   for (const k of ['expr', 'services', 'operations', 'by', 'quantile', 'signal', 'metric'] as const) {
     if (rule[k] !== undefined) out[k] = rule[k];
   }

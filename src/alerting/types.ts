@@ -51,6 +51,13 @@ export interface AlertRule {
   groupBy: string[];
   /** Re-send a still-firing group this often, ns. */
   repeatInterval: bigint;
+  /**
+   * As Alertmanager's group_wait and group_interval, ns: a new group's first message waits
+   * groupWait to collect the alerts firing with it; later changes of the group go no more often than
+   * every groupInterval. Unset: alerting.defaultGroupWait / defaultGroupInterval.
+   */
+  groupWait?: bigint;
+  groupInterval?: bigint;
 }
 
 export type AlertState = 'INACTIVE' | 'PENDING' | 'FIRING' | 'RESOLVED';
@@ -99,6 +106,20 @@ export interface AlertInstance {
   evidence: AlertEvidence | null;
   /** IDs of the active silences that match (computed at each evaluation). */
   silencedBy: string[];
+  /**
+   * PENDING only: the firing this alert had before its condition came back, while a receiver that
+   * was sent it as firing has not been delivered its resolution yet. Such receivers are sent it
+   * resolved with these times; if the alert fires again first, its firing simply continues for them.
+   */
+  owedResolution?: OwedResolution;
+}
+
+export interface OwedResolution {
+  activeAt: bigint | null;
+  firedAt: bigint | null;
+  resolvedAt: bigint;
+  value: number | null;
+  annotations: Record<string, string>;
 }
 
 export interface AlertTransition {

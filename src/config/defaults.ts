@@ -40,6 +40,8 @@ export function defaultConfig(): GatewayConfig {
       defaultInterval: '1m',
       defaultWindow: '5m',
       defaultRepeatInterval: '4h',
+      defaultGroupWait: '30s',
+      defaultGroupInterval: '5m',
       externalUrl: '',
       prometheusUrl: '',
       prometheusTenantHeader: 'X-Scope-OrgID',

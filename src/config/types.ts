@@ -59,6 +59,9 @@ export interface GatewayConfig extends IngestConfig {
     defaultInterval: string;
     defaultWindow: string;
     defaultRepeatInterval: string;
+    /** Alertmanager's group_wait and group_interval for rules that set none: a new group's first message waits the one, later changes the other. */
+    defaultGroupWait: string;
+    defaultGroupInterval: string;
     /** Base URL of this gateway as users reach it, for generatorURL / externalURL in notifications. */
     externalUrl: string;
     /** Prometheus base URL for PROMQL rules; '' = the embedded subset over DuckDB. */

@@ -31,7 +31,8 @@ interface Gateway {
 
 async function startGateway(alerting: Record<string, unknown>, dataPath = ':memory:', graphql: Record<string, unknown> = {}): Promise<Gateway> {
   const clock = { t: T0, now: () => clock.t };
-  const cfg = testConfig({ graphql, alerting: { tickMs: 0, retry: { attempts: 2, initialBackoffMs: 10, maxBackoffMs: 20, timeoutMs: 5000 }, ...alerting } }, dataPath);
+  // group_wait 0 and a group_interval shorter than any tick: each change is sent at the evaluation that makes it.
+  const cfg = testConfig({ graphql, alerting: { tickMs: 0, defaultGroupWait: '0s', defaultGroupInterval: '1ms', retry: { attempts: 2, initialBackoffMs: 10, maxBackoffMs: 20, timeoutMs: 5000 }, ...alerting } }, dataPath);
   const app = buildApp(cfg, { logger: silentLogger(), clock });
   await app.start();
   const a = app.addresses();

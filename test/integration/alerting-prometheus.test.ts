@@ -51,7 +51,8 @@ describe('alerting: PROMQL rules on a real Prometheus', { skip: !existsSync(PROM
         graphql: { port: 0 },
         storage: { duckdb: { path: ':memory:' } },
         receivers: { otlp: { grpc: { port: 0 }, http: { port: 0 } } },
-        alerting: { tickMs: 0, prometheusUrl: url, rulesFile, reloadDebounceMs: 20, receivers: [{ name: 'ops', type: 'webhook', url: `${hook.url}/hook` }] },
+        // group_wait 0 and a group_interval shorter than any tick: each change is sent at the evaluation that makes it.
+        alerting: { tickMs: 0, defaultGroupWait: '0s', defaultGroupInterval: '1ms', prometheusUrl: url, rulesFile, reloadDebounceMs: 20, receivers: [{ name: 'ops', type: 'webhook', url: `${hook.url}/hook` }] },
       },
     });
     const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as { msg?: string; error?: string }) });

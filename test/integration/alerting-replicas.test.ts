@@ -35,6 +35,9 @@ async function startReplica(name: string, redisUrl: string, rulesFile: string, h
     tail: { redis: { url: redisUrl } },
     alerting: {
       tickMs: 0,
+      // group_wait 0 and a group_interval shorter than any tick: each change is sent at the evaluation that makes it.
+      defaultGroupWait: '0s',
+      defaultGroupInterval: '1ms',
       rulesFile,
       receivers: [{ name: 'ops', type: 'webhook', url: `${hookUrl}/hook` }],
       retry: { attempts: 2, initialBackoffMs: 20, maxBackoffMs: 50, timeoutMs: 5000 },

@@ -42,7 +42,8 @@ async function startAlertingGateway(alerting: Record<string, unknown>, dataPath 
   const clock: TestClock = { t: T0, now: () => clock.t };
   const cfg = testConfig(
     {
-      alerting: { tickMs: 0, retry: { attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, timeoutMs: 5000 }, ...alerting },
+      // group_wait 0 and a group_interval shorter than any tick: each change is sent at the evaluation that makes it.
+      alerting: { tickMs: 0, defaultGroupWait: '0s', defaultGroupInterval: '1ms', retry: { attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, timeoutMs: 5000 }, ...alerting },
     },
     dataPath,
   );

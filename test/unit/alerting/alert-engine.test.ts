@@ -3,7 +3,7 @@
 // injected clock; nothing here waits on a timer.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAlertEngine, type AlertEngine } from '../../../src/alerting/engine.ts';
+import { createAlertEngine, type AlertEngine, type GroupTiming } from '../../../src/alerting/engine.ts';
 import { createMetricNames } from '../../../src/alerting/promql-names.ts';
 import type { Notification, Notifier, ReceiverConfig } from '../../../src/alerting/notify.ts';
 import type { NotifyLease } from '../../../src/alerting/notify-lease.ts';
@@ -82,7 +82,16 @@ function recordingNotifier(): Notifier & { delivered: Notification[]; calls: Not
 const noPromQl = (samples: () => PromQlSample[] = () => []): PromQlEvaluator => ({ backend: 'test', check: async () => null, query: async () => samples() });
 
 function harness(
-  opts: { logCount?: () => number; promql?: PromQlEvaluator; signals?: AlertSignals; receivers?: ReceiverConfig[]; tickNs?: bigint; metricNames?: ReturnType<typeof createMetricNames>; lease?: NotifyLease } = {},
+  opts: {
+    logCount?: () => number;
+    promql?: PromQlEvaluator;
+    signals?: AlertSignals;
+    receivers?: ReceiverConfig[];
+    tickNs?: bigint;
+    metricNames?: ReturnType<typeof createMetricNames>;
+    lease?: NotifyLease;
+    grouping?: GroupTiming;
+  } = {},
 ) {
   const clock = { t: T0, now: () => clock.t };
   const notifier = recordingNotifier();
@@ -108,6 +117,8 @@ function harness(
     publish: () => undefined,
     clock,
     logger: silentLogger(),
+    // group_wait 0 and a group_interval shorter than any tick: each change is sent at the evaluation that makes it.
+    grouping: opts.grouping ?? { groupWait: 0n, groupInterval: 1n },
     ...(opts.tickNs !== undefined && { tickNs: opts.tickNs }),
     ...(opts.metricNames && { metricNames: opts.metricNames }),
     ...(opts.lease && { lease: opts.lease }),
@@ -172,14 +183,19 @@ describe('a receiver group’s messages go one at a time, in order', () => {
 
 test('rules sharing a name are one group: one groupKey, each message with all its alerts, and only the groupBy labels the alerts have', async () => {
   // QA round 27 (D4, D5): one message per rule under the same groupKey, and cluster="" in the key.
-  const { engine, clock, notifier } = harness({ logCount: () => 1 });
+  // QA round 33 (D2): group_wait collects both rules' alerts into the group's first message.
+  const { engine, clock, notifier } = harness({ logCount: () => 1, grouping: { groupWait: SEC, groupInterval: MIN } });
   await engine.start();
   for (const severity of ['warning', 'critical']) {
     await engine.createRule('t', { id: `dup-${severity}`, name: 'Dup', kind: 'LOG_COUNT', threshold: 0, window: '1s', interval: '1s', labels: { severity }, groupBy: ['alertname', 'cluster'] });
   }
   await engine.tick();
   await engine.idle();
-  assert.ok(notifier.delivered.length > 0);
+  assert.equal(notifier.delivered.length, 0, 'the new group waits group_wait');
+  clock.t += SEC;
+  await engine.tick();
+  await engine.idle();
+  assert.equal(notifier.delivered.length, 1, 'one message for the group');
   for (const n of notifier.delivered) {
     assert.equal(n.groupKey, '{}:{alertname="Dup", tenant="t"}');
     assert.deepEqual(n.groupLabels, { alertname: 'Dup', tenant: 't' });
