@@ -58,6 +58,10 @@ export function checkPipelineSections(cfg: IngestConfig, hint: (section: string)
   }
 }
 
+function unknownType(registry: Registry, kind: keyof typeof SECTION, id: string): ConfigError {
+  return new ConfigError(`${kind}.${id}: unknown ${SECTION[kind]} type "${componentType(id)}" (known: ${[...registry[kind].keys()].join(', ')})`);
+}
+
 /**
  * Sections no pipeline names are checked too (their type, and their keys against its defaults), as
  * the Collector checks every configured component: `processors: { redacton: {} }` was silently
@@ -71,7 +75,7 @@ function checkUnnamedSections(registry: Registry, cfg: IngestConfig, problems: C
       const type = componentType(id);
       const factory = registry[kind].get(type);
       problems.check(() => {
-        if (!factory) throw new ConfigError(`${kind}.${id}: unknown ${SECTION[kind]} type "${type}" (known: ${[...registry[kind].keys()].join(', ')})`);
+        if (!factory) throw unknownType(registry, kind, id);
         mergeConfig(factory.createDefaultConfig(), cfg[kind][id], `${kind}.${id}`);
       });
     }
@@ -97,6 +101,10 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
   // refuses is a config mistake: the gateway stops with exit code 2 and a message naming the
   // section, and the setting when the factory names it (SettingError). Undefined: refused (kept in
   // `problems`).
+  // A section of several pipelines is built (and refused) once per pipeline: each mistake is named once.
+  const keep = (mistake: ConfigError) => {
+    if (!problems.errors.some((e) => e.message === mistake.message)) problems.errors.push(mistake);
+  };
   const created = <C>(kind: keyof typeof SECTION, id: string, make: () => C): C | undefined => {
     try {
       return make();
@@ -106,7 +114,7 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
       if (err instanceof SettingError) mistake = new SettingError(`${kind}.${id}.${err.key}`, err.problem);
       else if (!(err instanceof ConfigError)) mistake = new ConfigError(err.message.startsWith(`${kind}.`) ? err.message : `${kind}.${id}: ${err.message}`);
       if (!(mistake instanceof ConfigError)) throw err;
-      if (!problems.errors.some((e) => e.message === mistake.message)) problems.errors.push(mistake);
+      keep(mistake);
       return undefined;
     }
   };
@@ -116,7 +124,7 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
    */
   const factoryFor = <F extends { type: string; signals: readonly Signal[] }>(kind: keyof typeof SECTION, found: F | undefined, id: string, where: string, signal: Signal): F | undefined => {
     if (!(id in cfg[kind])) return undefined;
-    if (!found) problems.errors.push(new ConfigError(`${where}: unknown ${SECTION[kind]} type "${componentType(id)}"`));
+    if (!found) keep(unknownType(registry, kind, id));
     else if (!found.signals.includes(signal)) problems.errors.push(new ConfigError(`${where}: ${SECTION[kind]} "${id}": ${new SignalNotSupportedError(found.type, signal).message}`));
     else return found;
     return undefined;

@@ -292,11 +292,13 @@ export async function tailMetrics(
   // a family name and labels only. Its reads take the OTel name or the family's, and so does the
   // tail then, live and replayed alike.
   const name = args.name;
-  const named = ctx.stores.metrics.backend === EMBEDDED ? (m: MetricPoint) => m.metric.name === name : namedAsPrometheusReads(name);
+  const readsAsReceived = ctx.stores.metrics.backend === EMBEDDED;
+  const named = readsAsReceived ? (m: MetricPoint) => m.metric.name === name : namedAsPrometheusReads(name);
   const predicate = (m: MetricPoint) => named(m) && hasLabels(m);
   const from = checkSince(args.since);
   const maxReplay = ctx.tail.bus.limits.maxReplay;
   const store = ctx.stores.replay?.metrics ?? ctx.stores.metrics;
+  const replaysAsReceived = store.backend === EMBEDDED;
   let notReplayed: GatewayError | undefined;
   const sub = await withReplay(
     ctx,
@@ -308,16 +310,16 @@ export async function tailMetrics(
       // tells "too many" from "exactly the limit". Sent oldest first.
       let points: MetricPoint[];
       try {
-        points = store.backend === EMBEDDED ? await storedPoints(ctx, store, name, from!, maxReplay + 1, labels, predicate) : await store.points(ctx.tenant, name, { from: from! }, maxReplay + 1, labels);
+        points = replaysAsReceived ? await storedPoints(ctx.tenant, store, readsAsReceived ? [name] : familyCandidates(name, await store.metricNames(ctx.tenant, { from: from! })), from!, maxReplay, labels, predicate) : await store.points(ctx.tenant, name, { from: from! }, maxReplay + 1, labels);
       } catch (err) {
         // What Prometheus cannot answer (raw points of a histogram or summary; a label value its
         // parser refuses) leaves the live part to start alone, saying so.
-        if (store.backend === EMBEDDED || !(err instanceof StoreError) || err.code !== 'BAD_QUERY') throw err;
+        if (replaysAsReceived || !(err instanceof StoreError) || err.code !== 'BAD_QUERY') throw err;
         notReplayed = new GatewayError('GW_NOT_SUPPORTED', `since: no stored point was replayed (${err.message}); live points follow`, { backend: err.backend });
         return { records: [], next: null };
       }
       if (points.length > maxReplay) throw new ReplayLimitError(maxReplay);
-      const replayed = store.backend === EMBEDDED ? points : points.map((p) => asLivePoint(p, name, labels));
+      const replayed = replaysAsReceived ? points : points.map((p) => asLivePoint(p, name, labels));
       return { records: replayed.reverse(), next: null };
     },
     metricPointIdentity,
@@ -331,22 +333,28 @@ export async function tailMetrics(
 }
 
 /**
- * The embedded store's points a tail named `name` takes, newest first, at most `limit`. Named as
- * Prometheus reads (a family such as `items_done_total`), they are the points of each stored
- * metric whose words begin it (`items.done`), those the tail's own test keeps.
+ * The embedded store's points of the metrics `names` that the tail's own test keeps, newest first,
+ * at most `maxReplay + 1` (one more tells "too many"). Named as Prometheus reads (a family such as
+ * `items_done_total`), `names` are each stored metric whose words begin it (`items.done`): a page of
+ * one may hold its points of another unit or type, which the test drops, and older points of the
+ * family behind it; then the replay fails as too long rather than leave those out unsaid.
  */
 async function storedPoints(
-  ctx: GraphQLContext,
+  tenant: string,
   store: MetricStore,
-  name: string,
+  names: readonly string[],
   from: bigint,
-  limit: number,
+  maxReplay: number,
   labels: Record<string, string> | undefined,
   predicate: (m: MetricPoint) => boolean,
 ): Promise<MetricPoint[]> {
-  const names = ctx.stores.metrics.backend === EMBEDDED ? [name] : familyCandidates(name, await store.metricNames(ctx.tenant, { from }));
   const points: MetricPoint[] = [];
-  for (const n of names) points.push(...(await store.points(ctx.tenant, n, { from }, limit, labels)).filter(predicate));
+  for (const n of names) {
+    const page = await store.points(tenant, n, { from }, maxReplay + 1, labels);
+    const kept = page.filter(predicate);
+    if (page.length > maxReplay && kept.length < page.length) throw new ReplayLimitError(maxReplay);
+    points.push(...kept);
+  }
   if (names.length > 1) points.sort((a, b) => (a.point.timeUnixNano === b.point.timeUnixNano ? 0 : a.point.timeUnixNano > b.point.timeUnixNano ? -1 : 1));
-  return points.slice(0, limit);
+  return points.slice(0, maxReplay + 1);
 }

@@ -65,17 +65,14 @@ export interface AlertEngineOptions {
   tickNs?: bigint;
   /** How long a resolved alert stays in memory (and in `alerts`) after it resolved, ns; default 15m, as Prometheus' resolvedRetention. */
   resolvedRetention?: bigint;
-  /** group_wait and group_interval of rules that set none (alerting.defaultGroupWait / defaultGroupInterval); default Alertmanager's, 30s and 5m. */
-  grouping?: GroupTiming;
+  /** group_wait and group_interval of rules that set none (alerting.defaultGroupWait / defaultGroupInterval). */
+  grouping: GroupTiming;
 }
 
 export interface GroupTiming {
   groupWait: bigint;
   groupInterval: bigint;
 }
-
-/** Alertmanager's defaults (config.DefaultRouteOpts). */
-export const ALERTMANAGER_GROUPING: GroupTiming = { groupWait: 30n * 1_000_000_000n, groupInterval: 5n * 60_000_000_000n };
 
 export interface AlertingLimits {
   /** API rules per tenant (rules from the file are the operator's and not counted). */
@@ -193,7 +190,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
   const limits = opts.limits ?? NO_LIMITS;
   const dueSlack = (opts.tickNs ?? 0n) / 2n;
   const resolvedRetention = opts.resolvedRetention ?? RESOLVED_RETENTION;
-  const grouping = opts.grouping ?? ALERTMANAGER_GROUPING;
+  const { grouping } = opts;
   const rules = new Map<string, AlertRule>(); // key(tenant, id)
   const instances = new Map<string, AlertInstance>(); // key(tenant, fingerprint)
   const silences = new Map<string, Silence>(); // key(tenant, id)
@@ -369,7 +366,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       active.add(fp);
       let inst = instances.get(key(rule.tenant, fp));
       if (!inst || inst.state === 'RESOLVED' || inst.state === 'INACTIVE') {
-        // A resolution not delivered yet is not lost when the condition comes back (QA round 33, D1).
+        // A resolution not delivered yet is not lost when the condition comes back: the receiver
+        // that was told "firing" is told it ended, whatever the alert does next.
         const owed = inst?.state === 'RESOLVED' && resolutionOwed(inst) ? owedResolutionOf(inst) : undefined;
         inst = {
           tenant: rule.tenant,
@@ -421,12 +419,11 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         await store.deleteInstance(inst.tenant, inst.fingerprint);
       }
     }
-    notify(rule, now);
   }
 
   /** The resolved firing of a RESOLVED alert, kept while its condition is back (PENDING) and a receiver is owed its resolution. */
-  function owedResolutionOf(inst: AlertInstance): OwedResolution {
-    return { activeAt: inst.activeAt, firedAt: inst.firedAt, resolvedAt: inst.resolvedAt!, value: inst.value, annotations: inst.annotations };
+  function owedResolutionOf({ activeAt, firedAt, resolvedAt, value, annotations }: AlertInstance): OwedResolution {
+    return { activeAt, firedAt, resolvedAt: resolvedAt!, value, annotations };
   }
 
   /**
@@ -437,7 +434,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     const o = inst.owedResolution;
     if (inst.state !== 'PENDING' || !o) return inst;
     const { owedResolution: _owed, ...rest } = inst;
-    return { ...rest, state: 'RESOLVED', activeAt: o.activeAt, firedAt: o.firedAt, resolvedAt: o.resolvedAt, value: o.value, annotations: o.annotations };
+    return { ...rest, ...o, state: 'RESOLVED' };
   }
 
   /** Whether the rule's notifications carry the alert: firing, resolved, or pending with a resolution owed. */
@@ -445,18 +442,20 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
 
   /**
    * A pending alert whose condition stopped holding becomes INACTIVE and goes; one carrying a firing
-   * whose resolution a receiver is still owed is that resolved firing again (listed RESOLVED), so
-   * the resolution is sent until it arrives, as any resolved alert's is.
+   * whose resolution a receiver is still owed is that resolved firing again (PENDING → RESOLVED in
+   * its history, as `alerts` lists it), so the resolution is sent until it arrives, as any resolved
+   * alert's is.
    */
   async function endPending(rule: AlertRule, inst: AlertInstance, now: bigint): Promise<void> {
-    await transition(rule, inst, 'INACTIVE', now);
     const o = inst.owedResolution;
     if (o && resolutionOwed(inst)) {
+      await transition(rule, inst, 'RESOLVED', now);
       delete inst.owedResolution;
-      Object.assign(inst, { state: 'RESOLVED', activeAt: o.activeAt, firedAt: o.firedAt, resolvedAt: o.resolvedAt, value: o.value, annotations: o.annotations, lastEvaluatedAt: now });
+      Object.assign(inst, o, { lastEvaluatedAt: now });
       await store.saveInstance(inst);
       return;
     }
+    await transition(rule, inst, 'INACTIVE', now);
     instances.delete(key(inst.tenant, inst.fingerprint));
     await store.deleteInstance(inst.tenant, inst.fingerprint);
   }
@@ -1039,6 +1038,11 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       // A failed prune is retried an hour later; this tick's evaluations go on.
       await store.deleteHistoryBefore(now - limits.historyRetention).catch((err: unknown) => logger.warn({ err }, 'deleting old alert history failed'));
     }
+    // Notified once every due rule is evaluated: rules whose alerts share a group (a warning and a
+    // critical rule of one name) changing in one tick are one message, as alerts arriving together
+    // are in Alertmanager; the first rule's message would otherwise hold the second's change a
+    // whole group_interval.
+    const evaluated: AlertRule[] = [];
     for (const rule of [...rules.values()]) {
       const k = key(rule.tenant, rule.id);
       if (rules.get(k) !== rule) continue; // deleted or replaced since the tick began
@@ -1046,14 +1050,19 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       // Due half a tick early: a tick that ran a few ms late must not make the next one skip the rule.
       if (last !== undefined && now - last < rule.interval - dueSlack) continue;
       lastEval.set(k, now);
-      const done = evaluate(rule, now).catch((err: unknown) => {
-        statusOf(rule.tenant, rule.id).lastEvaluationError = (err as Error).message;
-        logger.error({ err, rule: rule.id }, 'alert evaluation failed');
-      });
+      // A failed evaluation keeps the rule's alerts as they are and sends nothing.
+      const done = evaluate(rule, now).then(
+        () => void evaluated.push(rule),
+        (err: unknown) => {
+          statusOf(rule.tenant, rule.id).lastEvaluationError = (err as Error).message;
+          logger.error({ err, rule: rule.id }, 'alert evaluation failed');
+        },
+      );
       evaluating = { key: k, done };
       await done;
       evaluating = undefined;
     }
+    for (const rule of evaluated) if (rules.get(key(rule.tenant, rule.id)) === rule) notify(rule, now);
     sendHeld(now);
     // With the rule changes: a rule created again under a gone one's ID takes its state over instead.
     if (retired.size) await serially(() => retryRetired(now)).catch((err: unknown) => logger.error({ err }, 'resending the resolutions of removed rules failed'));

@@ -135,6 +135,38 @@ describe('group_wait and group_interval (defaults 30s and 5m, as Alertmanager)',
   });
 });
 
+describe('changes of a known group in one tick', () => {
+  let gw: Gateway;
+  let hook: WebhookServer;
+  const tenant = 'one-tick';
+  const H = { 'X-Scope-OrgID': tenant };
+
+  before(async () => {
+    hook = await startWebhookServer();
+    gw = await startGateway({ receivers: [{ name: 'ops', type: 'webhook', url: `${hook.url}/hook` }] });
+    // Service a over the warning threshold throughout; service b over both from minute 10.
+    await logs(gw, tenant, 'a', Array.from({ length: 21 }, (_, m) => m), 3);
+    await logs(gw, tenant, 'b', Array.from({ length: 11 }, (_, m) => m + 10), 10);
+  });
+  after(async () => {
+    await gw?.app.stop();
+    await hook?.close();
+  });
+
+  test('rules of one group that change in the same tick go as one message', async () => {
+    // Found in review: each rule was notified after its own evaluation, so the warning rule's message
+    // for service b went at once and held the critical rule's (the page) a whole group_interval.
+    for (const [severity, threshold] of [['warning', 2], ['critical', 5]] as const) {
+      await gqlData(gw.graphqlUrl, CREATE, { input: { name: 'TooManyLogs', kind: 'LOG_COUNT', by: ['SERVICE'], threshold, window: '1m', interval: '1m', labels: { severity }, groupBy: ['alertname'] } }, H);
+    }
+    for (let m = 1n; m <= 10n; m++) await tickAt(gw, T0 + m * MIN);
+    assert.deepEqual(bodies(hook).map(summary), ['firing warning'], 'service a, once group_wait had passed');
+    await tickAt(gw, T0 + 11n * MIN);
+    const messages = bodies(hook, 1).map((b) => b.alerts.map((a) => `${a.status} ${a.labels.severity}/${a.labels.service}`).sort().join(', '));
+    assert.deepEqual(messages, ['firing critical/b, firing warning/a, firing warning/b']);
+  });
+});
+
 describe('a resolution owed to a receiver', () => {
   let gw: Gateway;
   let hook: WebhookServer;
@@ -171,6 +203,14 @@ describe('a resolution owed to a receiver', () => {
       states.push(`${m} ${gw.engine.instances(tenant, createAlertRule.id).map((i) => i.state).join(',') || 'INACTIVE'}`);
     }
     assert.deepEqual(states, ['1 PENDING', '2 PENDING', '3 FIRING', '4 RESOLVED', '5 PENDING', '6 RESOLVED', '7 RESOLVED', '8 RESOLVED']);
+    // The history agrees with what `alerts` lists: the pending alert became its resolved firing again.
+    const { alertHistory } = await gqlData<{ alertHistory: { from: string; to: string }[] }>(
+      gw.graphqlUrl,
+      `{ alertHistory(ruleId: "${createAlertRule.id}", from: "2000-01-01T00:00:00Z") { from to } }`,
+      {},
+      H,
+    );
+    assert.deepEqual(alertHistory.map((t) => `${t.from}>${t.to}`).reverse().slice(-2), ['RESOLVED>PENDING', 'PENDING>RESOLVED']);
     assert.deepEqual(delivered, ['3 firing', '7 resolved'], 'the resolution goes as soon as the receiver answers, and once');
     const resolved = bodies(hook).at(-1)!;
     assert.equal(resolved.alerts[0]!.endsAt, new Date(Number((T0 + 4n * MIN) / 1_000_000n)).toISOString(), 'resolved as of when it resolved');

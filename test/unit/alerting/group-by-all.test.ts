@@ -55,6 +55,7 @@ test('groupBy ["..."] sends each alert in its own group, keyed by all its labels
     publish: () => undefined,
     clock,
     logger: silentLogger(),
+    grouping: { groupWait: 30_000_000_000n, groupInterval: 300_000_000_000n },
   });
   await engine.start();
   await engine.createRule('g', { name: 'Dots', kind: 'PROMQL', expr: 'x', threshold: 0, groupBy: ['...'] });

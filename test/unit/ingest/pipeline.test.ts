@@ -147,10 +147,10 @@ describe('pipelines', () => {
     const cfg: IngestConfig = {
       receivers: { push: {} },
       processors: { batch: { sendBatchSize: 0 }, redacton: {} },
-      exporters: { sink: {}, picky: { endpoint: 'plain' } },
+      exporters: { sink: {}, picky: { endpoint: 'plain' }, nosuch: {} },
       pipelines: {
-        traces: { receivers: ['push'], processors: ['batch'], exporters: ['sink', 'picky', 'missing'] },
-        metrics: { receivers: ['push'], processors: [], exporters: ['picky'] },
+        traces: { receivers: ['push'], processors: ['batch'], exporters: ['sink', 'picky', 'missing', 'nosuch'] },
+        metrics: { receivers: ['push'], processors: [], exporters: ['picky', 'nosuch'] },
         logs: { receivers: ['push'], processors: [], exporters: ['sink'] },
       },
     };
@@ -159,10 +159,11 @@ describe('pipelines', () => {
       (err: Error) => {
         assert.ok(err instanceof ConfigError);
         assert.deepEqual(err.message.split('\n'), [
-          '7 mistakes:',
-          '  - pipelines.traces.exporters: exporter "missing" is named in the pipeline but there is no exporters.missing section (configured exporters: sink, picky); add exporters.missing to the config file',
+          '8 mistakes:',
+          '  - pipelines.traces.exporters: exporter "missing" is named in the pipeline but there is no exporters.missing section (configured exporters: sink, picky, nosuch); add exporters.missing to the config file',
           '  - processors.redacton: unknown processor type "redacton" (known: batch)',
           '  - exporters.picky: the library said no',
+          '  - exporters.nosuch: unknown exporter type "nosuch" (known: sink, picky)',
           '  - processors.batch: sendBatchSize: expected an integer of 1 or more (actual: 0)',
           '  - pipelines.metrics.exporters: exporter "picky": component type "picky" does not support the metrics signal',
           '  - pipelines.logs.exporters: exporter "sink": component type "sink" does not support the logs signal',
