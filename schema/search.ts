@@ -71,12 +71,15 @@ const SearchIndexRef = builder.objectRef<VisibleSearchIndexStatus>('SearchIndex'
   fields: (t) => ({
     pending: t.exposeInt('pending', { description: "The tenant's spans and logs queued or being indexed." }),
     indexed: t.exposeInt('indexed', { description: "The tenant's spans and logs indexed since start." }),
-    skipped: t.exposeInt('skipped', { description: "The tenant's spans and logs not indexed: the queue was full, the model could not load, or the gateway stopped before it indexed them (logged)." }),
+    skipped: t.exposeInt('skipped', {
+      description:
+        "The tenant's spans and logs not indexed: the queue was full, the model could not load, their batch failed to index or their text could not be built (both logged), or the gateway stopped before it indexed them (logged).",
+    }),
     embedded: t.exposeInt('embedded', { nullable: true, description: 'Distinct texts embedded since start, all tenants; identical texts are embedded once. null without the metrics scope (the operator’s; not in a tenant’s admin unless auth.metrics: admin).' }),
     reembedded: t.exposeInt('reembedded', {
       nullable: true,
       description:
-        'Stored texts embedded again since start because they had no vector of the current model (after a model switch), all tenants; done in the background while nothing waits to be indexed. null without the metrics scope (the operator’s; not in a tenant’s admin unless auth.metrics: admin).',
+        'Stored texts embedded again since start because they had no vector of the current model (after a model switch, or other files under the same model name), all tenants; done in the background while nothing waits to be indexed. null without the metrics scope (the operator’s; not in a tenant’s admin unless auth.metrics: admin).',
     }),
     cacheHits: t.exposeInt('cacheHits', { nullable: true, description: 'Distinct texts whose vector came from the persisted cache, all tenants. null without the metrics scope (the operator’s; not in a tenant’s admin unless auth.metrics: admin).' }),
     model: t.exposeString('model'),

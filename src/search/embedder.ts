@@ -2,7 +2,7 @@
 // normalised, so a dot product is the cosine similarity). The library and the model are loaded on
 // first use with a dynamic import: the gateway starts and ingests without either.
 import type { Logger } from 'pino';
-import { checkModelAvailable } from './model-files.ts';
+import { checkModelAvailable, modelIdentity } from './model-files.ts';
 
 export interface EmbedderOptions {
   /** A Hugging Face model ID (downloaded and cached on first use) or a directory under localModelPath. */
@@ -13,15 +13,22 @@ export interface EmbedderOptions {
   allowRemoteModels: boolean;
   /** Where downloaded models are cached; '' for the library's default. */
   cacheDir: string;
-  /** ONNX weights variant: fp32, fp16, q8, int8, uint8, q4, bnb4, q4f16; '' for the model's default. */
+  /** ONNX weights variant (config.ts SEARCH_DTYPES, checked at start); '' for the model's default. */
   dtype: string;
   logger?: Logger;
 }
 
 export interface Embedder {
+  /** The configured name (what clients and the log are shown). */
   readonly model: string;
   /** Known once loaded (read from the model's output, never configured). */
   dimensions(): number | null;
+  /**
+   * The key its vectors are stored under, known once loaded: the name, the dtype and a digest of the
+   * files loaded (model-files.ts modelIdentity), so other weights under the same name do not reuse
+   * the old vectors but have their texts embedded again.
+   */
+  vectorKey(): string | null;
   /** Loads the model (once; later calls share the promise). Rejects when it cannot be loaded. */
   load(): Promise<void>;
   /** One unit-length vector per text, in order. Loads the model first if needed. */
@@ -61,6 +68,7 @@ export function createEmbedder(opts: EmbedderOptions): Embedder {
   let extractor: Extractor | null = null;
   let loading: Promise<void> | null = null;
   let dims: number | null = null;
+  let key: string | null = null;
 
   async function doLoad(): Promise<void> {
     const t0 = performance.now();
@@ -82,12 +90,14 @@ export function createEmbedder(opts: EmbedderOptions): Embedder {
     const probe = await extractor(['dimension probe'], { pooling: 'mean', normalize: true });
     dims = probe.dims[probe.dims.length - 1]!;
     probe.dispose?.();
-    opts.logger?.info({ model: opts.model, dimensions: dims, ms: Math.round(performance.now() - t0) }, 'embedding model loaded');
+    key = await modelIdentity(opts);
+    opts.logger?.info({ model: opts.model, dimensions: dims, vectorKey: key, ms: Math.round(performance.now() - t0) }, 'embedding model loaded');
   }
 
   const embedder: Embedder = {
     model: opts.model,
     dimensions: () => dims,
+    vectorKey: () => key,
     load() {
       loading ??= doLoad().catch((err: unknown) => {
         loading = null; // a later call may try again (e.g. the network came back)

@@ -56,6 +56,13 @@ export class SearchNotReadyError extends Error {
   }
 }
 
+/** The loaded model's vector size and vector key (Embedder.vectorKey), and the ANN index of its vectors. */
+export interface ReadyIndex {
+  dimensions: number;
+  vectorKey: string;
+  ann: AnnIndex;
+}
+
 export type IndexBatch = { signal: 'traces'; items: readonly SpanRecord[] } | { signal: 'logs'; items: readonly LogRecord[] };
 
 export interface SearchIndexer {
@@ -68,7 +75,7 @@ export interface SearchIndexer {
    * Loads the model, prepares the tables and rebuilds the ANN index from the store (once). Rejects
    * with a SearchNotReadyError.
    */
-  ready(): Promise<{ dimensions: number; ann: AnnIndex }>;
+  ready(): Promise<ReadyIndex>;
   /**
    * With a tenant, pending/indexed/skipped count that tenant's records only (what a tenant may see);
    * embedded, cacheHits and annSize are always gateway-wide (texts are shared across tenants).
@@ -114,8 +121,8 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
   let abandoned = false; // the stop's deadline passed: no round starts, the one running ends early
   let stopping: Promise<void> | null = null;
   let working: Promise<void> | null = null;
-  let readying: Promise<{ dimensions: number; ann: AnnIndex }> | null = null;
-  let state: { dimensions: number; ann: AnnIndex } | null = null;
+  let readying: Promise<ReadyIndex> | null = null;
+  let state: ReadyIndex | null = null;
   let idleWaiters: (() => void)[] = [];
   // The re-embedding pass: once per process after the model is ready, over every stored text in
   // hash order, embedding those the ANN index (every vector of this model) does not hold, a step
@@ -164,18 +171,19 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
   /** After a failed model load, until the next try: records are skipped at once, never held. */
   const unavailable = () => !state && failedAt !== 0 && Date.now() - failedAt < opts.retryLoadMs;
 
-  function ready(): Promise<{ dimensions: number; ann: AnnIndex }> {
+  function ready(): Promise<ReadyIndex> {
     readying ??= (async () => {
       await embedder.load();
       const dimensions = embedder.dimensions()!;
+      const vectorKey = embedder.vectorKey()!;
       await store.prepare(dimensions);
       // usearch (a native addon) loads with the model, not at start-up.
       const { createAnnIndex } = await import('./ann.ts');
       const ann = createAnnIndex({ dimensions, ...opts.ann });
       const t0 = performance.now();
-      const n = await store.scanVectors(embedder.model, dimensions, (hashes, vectors) => ann.add(hashes, vectors));
+      const n = await store.scanVectors(vectorKey, dimensions, (hashes, vectors) => ann.add(hashes, vectors));
       logger.info({ vectors: n, ms: Math.round(performance.now() - t0) }, 'ANN index rebuilt from the store');
-      state = { dimensions, ann };
+      state = { dimensions, vectorKey, ann };
       lastError = null;
       shownError = null;
       scheduleReembed();
@@ -197,27 +205,48 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
     return readying;
   }
 
-  /** Takes up to n records off the queue and turns them into documents (texts are built here, off ingest). */
+  /**
+   * Takes up to n records off the queue and turns them into documents (texts are built here, off
+   * ingest). A record whose documents cannot be built is skipped, counted and logged (once per
+   * call); the others go on. `records`: those whose documents are returned (now in flight).
+   */
   function take(n: number): { records: number; docs: SearchDoc[] } {
     const docs: SearchDoc[] = [];
+    let taken = 0;
     let records = 0;
-    while (records < n && queue.length) {
+    let failed = 0;
+    let firstFailure: unknown;
+    while (taken < n && queue.length) {
       const head = queue[0]!;
-      const count = Math.min(n - records, head.batch.items.length - head.offset);
+      const count = Math.min(n - taken, head.batch.items.length - head.offset);
       const end = head.offset + count;
       for (let i = head.offset; i < end; i++) {
-        const t = head.batch.items[i]!.tenant;
-        countsOf(t).queued--;
-        countsOf(t).inFlight++;
-        takenTenants.set(t, (takenTenants.get(t) ?? 0) + 1);
+        const item = head.batch.items[i]!;
+        const c = countsOf(item.tenant);
+        c.queued--;
+        let built: SearchDoc[];
+        try {
+          built = head.batch.signal === 'traces' ? spanDocs(item as SpanRecord) : logDocs(item as LogRecord);
+        } catch (err) {
+          c.skipped++;
+          if (failed++ === 0) firstFailure = err;
+          continue;
+        }
+        // One push per document: a spread into push() throws past ~125,000 arguments.
+        for (const d of built) docs.push(d);
+        c.inFlight++;
+        takenTenants.set(item.tenant, (takenTenants.get(item.tenant) ?? 0) + 1);
+        records++;
       }
-      if (head.batch.signal === 'traces') for (let i = head.offset; i < end; i++) docs.push(...spanDocs(head.batch.items[i]!));
-      else for (let i = head.offset; i < end; i++) docs.push(...logDocs(head.batch.items[i]!));
       head.offset = end;
-      records += count;
+      taken += count;
       if (head.offset >= head.batch.items.length) queue.shift();
     }
-    queued -= records;
+    queued -= taken;
+    if (failed > 0) {
+      skipped += failed;
+      logger.warn({ err: firstFailure instanceof Error ? firstFailure.message : String(firstFailure), records: failed }, 'building the search text of a record failed; it is skipped');
+    }
     return { records, docs };
   }
 
@@ -241,14 +270,14 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
   }
 
   async function round(docs: SearchDoc[]): Promise<void> {
-    const { dimensions, ann } = await ready();
+    const { dimensions, vectorKey, ann } = await ready();
     if (abandoned) throw new Error('the gateway stopped before this batch was indexed');
     const hashes = docs.map((d) => contentHash(d.text));
     const textOf = new Map<bigint, string>();
     docs.forEach((d, i) => textOf.set(hashes[i]!, d.text));
     // The ANN index holds every vector of this model, so it doubles as the "already embedded" set.
     const unknown = [...textOf.keys()].filter((h) => !ann.has(h));
-    const cached = await store.cachedVectors(embedder.model, dimensions, unknown);
+    const cached = await store.cachedVectors(vectorKey, dimensions, unknown);
     cacheHits += cached.size;
     if (cached.size) addToAnn(ann, dimensions, [...cached]);
     const missing = unknown.filter((h) => !cached.has(h));
@@ -259,7 +288,7 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
         // One model call at a time past the stop's deadline, not the whole round (seconds with a large model).
         if (abandoned) throw new Error('the gateway stopped before this batch was indexed');
         const part = missing.slice(off, off + opts.embedBatch);
-        await embedAndKeep(part, textOf, dimensions, ann);
+        await embedAndKeep(part, textOf, { dimensions, vectorKey, ann });
         embedded += part.length;
       }
     }
@@ -267,10 +296,10 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
   }
 
   /** Embeds these texts (by hash) with the model, stores their vectors and adds them to the ANN index. */
-  async function embedAndKeep(hashes: readonly bigint[], textOf: ReadonlyMap<bigint, string>, dimensions: number, ann: AnnIndex): Promise<void> {
+  async function embedAndKeep(hashes: readonly bigint[], textOf: ReadonlyMap<bigint, string>, { dimensions, vectorKey, ann }: ReadyIndex): Promise<void> {
     const vectors = await embedder.embed(hashes.map((h) => textOf.get(h)!));
     const entries = hashes.map((h, i) => ({ hash: h, vector: vectors[i]! }));
-    await store.putVectors(embedder.model, dimensions, entries);
+    await store.putVectors(vectorKey, dimensions, entries);
     addToAnn(
       ann,
       dimensions,
@@ -301,7 +330,7 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
   /** One step: finds up to embedBatch stored texts without a vector of this model and embeds them. */
   async function reembedOnce(): Promise<void> {
     if (!state || stopped) return;
-    const { dimensions, ann } = state;
+    const { ann } = state;
     const missing: bigint[] = [];
     for (let page = 0; page < REEMBED_PAGES_PER_STEP && missing.length < opts.embedBatch; page++) {
       const hashes = await store.textHashes(reembedAfter, REEMBED_PAGE);
@@ -318,58 +347,78 @@ export function createSearchIndexer(opts: IndexerOptions): SearchIndexer {
     const texts = await store.textsOf(missing);
     const part = missing.filter((h) => texts.has(h));
     if (part.length === 0) return;
-    await embedAndKeep(part, texts, dimensions, ann);
+    await embedAndKeep(part, texts, state);
     reembedded += part.length;
     if (reembedDone) logger.info({ texts: reembedded, model: embedder.model }, 'stored texts re-embedded for the current model');
   }
 
-  async function drain(): Promise<void> {
-    while (queued > 0 && !abandoned) {
-      if (unavailable()) {
-        // The model is not available: drop what waits rather than hold it (it is counted).
-        dropAll();
-        break;
+  /** Indexes one batch taken off the queue; a failure skips (and counts, and logs) its records only. */
+  async function drainOnce(): Promise<void> {
+    takenTenants = new Map();
+    const { records, docs } = take(opts.batchSize);
+    const taken = takenTenants;
+    inFlight = records;
+    let ok = false;
+    try {
+      if (records > 0) await oneAtATime(() => round(docs));
+      indexed += records;
+      ok = true;
+    } catch (err) {
+      skipped += records;
+      // Cut short by the stop: the stop logs what it left.
+      if (state && !abandoned) {
+        lastError = err instanceof Error ? err.message : String(err);
+        shownError = 'indexing a batch failed; its records are skipped (the reason is in the gateway log)';
+        logger.warn({ err: lastError, docs: docs.length }, 'indexing a batch failed; its documents are skipped');
       }
-      takenTenants = new Map();
-      const { records, docs } = take(opts.batchSize);
-      const taken = takenTenants;
-      inFlight = records;
-      let ok = false;
-      try {
-        await oneAtATime(() => round(docs));
-        indexed += records;
-        ok = true;
-      } catch (err) {
-        skipped += records;
-        // Cut short by the stop: the stop logs what it left.
-        if (state && !abandoned) {
-          lastError = err instanceof Error ? err.message : String(err);
-          shownError = 'indexing a batch failed; its records are skipped (the reason is in the gateway log)';
-          logger.warn({ err: lastError, docs: docs.length }, 'indexing a batch failed; its documents are skipped');
-        }
-      } finally {
-        inFlight = 0;
-        for (const [t, n] of taken) {
-          const c = countsOf(t);
-          c.inFlight -= n;
-          if (ok) c.indexed += n;
-          else c.skipped += n;
-        }
+    } finally {
+      inFlight = 0;
+      for (const [t, n] of taken) {
+        const c = countsOf(t);
+        c.inFlight -= n;
+        if (ok) c.indexed += n;
+        else c.skipped += n;
       }
     }
-    working = null;
-    scheduleReembed();
-    if (pending() === 0 || stopped) {
-      const waiters = idleWaiters;
-      idleWaiters = [];
-      for (const w of waiters) w();
+  }
+
+  async function drain(): Promise<void> {
+    try {
+      while (queued > 0 && !abandoned) {
+        if (unavailable()) {
+          // The model is not available: drop what waits rather than hold it (it is counted).
+          dropAll();
+          break;
+        }
+        await drainOnce();
+      }
+    } catch (err) {
+      // Not expected (a batch's own failures are caught above), but the worker must never take the
+      // process down or stop for good: what waits is skipped and counted, and the next record starts
+      // a new worker.
+      logger.error({ err: err instanceof Error ? err.message : String(err) }, 'the search indexer failed; the records waiting are skipped');
+      dropAll();
+    } finally {
+      working = null;
+      scheduleReembed();
+      if (pending() === 0 || stopped) {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const w of waiters) w();
+      }
     }
   }
 
   function kick(): void {
     if (working || abandoned) return;
-    // setImmediate: the worker starts after the ingest call that queued has returned.
-    working = new Promise<void>((resolve) => setImmediate(resolve)).then(drain);
+    // setImmediate: the worker starts after the ingest call that queued has returned. drain()
+    // catches everything; the catch here only keeps a bug there from being an unhandled rejection.
+    working = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(drain)
+      .catch((err: unknown) => {
+        working = null;
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'the search indexer failed');
+      });
   }
 
   return {

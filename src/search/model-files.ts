@@ -1,7 +1,9 @@
 // Whether an embedding model can be loaded, found out without importing transformers.js: the
 // library and onnxruntime take ~100 MB of memory once imported, so a gateway whose model is neither
 // on disk nor downloadable (an offline machine with the default model) must not load them at all.
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -48,4 +50,25 @@ export async function checkModelAvailable(loc: ModelLocation): Promise<'local' |
   }
   if (status !== 200) throw new Error(`${notLocal}, and ${url} answered HTTP ${status}`);
   return 'remote';
+}
+
+/**
+ * What identifies the model transformers.js loads, for keying its vectors: a different model under
+ * the same name (a folder replaced in place, another localModelPath, a re-downloaded revision,
+ * another dtype) gives other vectors, and must not reuse the old ones. Cheap: config.json's bytes,
+ * and the size and modification time of the tokenizer files and of every file under onnx/ (not
+ * their contents, which can be hundreds of MB), in the first folder that has the model (the one
+ * transformers.js reads). `name dtype digest`; the digest is `remote` when no folder has it.
+ */
+export async function modelIdentity(loc: ModelLocation & { dtype: string }): Promise<string> {
+  const dir = localModelDirs(loc).find((d) => existsSync(join(d, 'config.json')));
+  const name = `${loc.model} ${loc.dtype || 'default'}`;
+  if (!dir) return `${name} remote`;
+  const hash = createHash('sha256').update(await readFile(join(dir, 'config.json')));
+  const onnx = await readdir(join(dir, 'onnx')).catch(() => [] as string[]);
+  for (const file of ['tokenizer.json', 'tokenizer_config.json', ...onnx.sort().map((f) => join('onnx', f))]) {
+    const st = await stat(join(dir, file)).catch(() => null);
+    hash.update(`\0${file}\0${st ? `${st.size}\0${st.mtimeMs}` : '-'}`);
+  }
+  return `${name} ${hash.digest('hex').slice(0, 16)}`;
 }

@@ -155,7 +155,7 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
     exact: boolean,
     { exclude, keywordsOnly = false, notes = [] }: { exclude?: (h: SearchHit) => boolean; keywordsOnly?: boolean; notes?: string[] } = {},
   ): Promise<SearchResult> {
-    const { dimensions, ann } = await ready();
+    const { dimensions, vectorKey, ann } = await ready();
     const vf: VectorFilter = { kinds: docKinds(signals), ...filter };
     const base = { keywordWeight: opts.keywordWeight, terms, keywordsOnly };
     const items = signals.filter((s) => s !== 'TRACE');
@@ -179,17 +179,19 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
     /** Hits of every asked signal from one ranking method: items by document, traces by their best document. */
     const hitsFrom = async (rankDocs: RankDocs): Promise<SearchHit[]> => {
       // Traces first: at an equal score a trace comes before its own spans.
-      const hits: SearchHit[] = [];
-      if (signals.includes('TRACE')) hits.push(...(await ranked(rankDocs, { ...filter, kinds: docKinds(['TRACE']) }, { ...base, bestPerTrace: true }, traceHits)));
-      if (items.length > 0) hits.push(...(await ranked(rankDocs, { ...filter, kinds: docKinds(items) }, base, (docs) => itemHits(docs, items))));
+      // concat, not a spread into push(): a widened window can hold more hits than a call takes arguments.
+      let hits: SearchHit[] = [];
+      if (signals.includes('TRACE')) hits = hits.concat(await ranked(rankDocs, { ...filter, kinds: docKinds(['TRACE']) }, { ...base, bestPerTrace: true }, traceHits));
+      if (items.length > 0) hits = hits.concat(await ranked(rankDocs, { ...filter, kinds: docKinds(items) }, base, (docs) => itemHits(docs, items)));
       return best(hits, limit);
     };
     const candidates = await store.countCandidates(tenant, vf);
-    const st = indexer.status();
-    if (st.reembedding) {
+    // Only to a tenant with candidates, and without the pass's count: that counts every tenant's texts
+    // (searchIndex.reembedded is for the metrics scope only).
+    if (candidates > 0 && indexer.status().reembedding) {
       notes = [
         ...notes,
-        `stored texts without a vector of the embedding model ${embedder.model} (indexed with another model) are being embedded again in the background (${st.reembedded} so far); until then their items are candidates but do not rank`,
+        `stored texts without a vector of the embedding model ${embedder.model} (indexed with another model) are being embedded again in the background; until then their items are candidates but do not rank`,
       ];
     }
     const result = (hits: SearchHit[], method: SearchResult['method']): SearchResult => ({
@@ -200,7 +202,7 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
       ...(notes.length > 0 && { notes }),
     });
     if (candidates === 0 || (keywordsOnly && terms.length === 0)) return result([], 'EXACT');
-    const exactly: RankDocs = (f, o) => store.rankExact(tenant, embedder.model, dimensions, query, f, o);
+    const exactly: RankDocs = (f, o) => store.rankExact(tenant, vectorKey, dimensions, query, f, o);
     // A meaningless query vector has no nearest neighbours: keywords are matched over every candidate.
     if (keywordsOnly || exact || candidates <= opts.exactThreshold || ann.size() === 0) return result(await hitsFrom(exactly), 'EXACT');
     // ANN: the nearest texts of the index (every tenant's), re-scored, the tenant's documents among
@@ -213,7 +215,7 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
       const near = ann.search(query, k);
       // The index finds the candidates; DuckDB re-scores them with the exact cosine (the index
       // stores vectors at reduced precision), so both paths rank with the same scores.
-      const hits = await hitsFrom((f, o) => store.rankHashes(tenant, embedder.model, dimensions, query, near.map((n) => n.hash), f, o));
+      const hits = await hitsFrom((f, o) => store.rankHashes(tenant, vectorKey, dimensions, query, near.map((n) => n.hash), f, o));
       if (near.length < k) return result(hits, 'ANN'); // every indexed text was fetched
       const unfetchedBest = (1 - w) * (near[near.length - 1]!.similarity + ann.similarityError) + (terms.length > 0 ? w : 0);
       if (hits.length >= limit && hits[limit - 1]!.score > unfetchedBest) return result(hits, 'ANN');
@@ -256,14 +258,16 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
     },
 
     async similar(tenant, req) {
-      const { dimensions } = await ready();
+      const { dimensions, vectorKey } = await ready();
       const to = canonicalSource(req.to);
       const hashes = await store.hashesOf(tenant, to);
       if (hashes.length === 0) throw new StoreError('NOT_FOUND', 'search', 'the item is unknown or not indexed yet for this tenant');
-      const vectors = await store.cachedVectors(embedder.model, dimensions, hashes);
+      const vectors = await store.cachedVectors(vectorKey, dimensions, hashes);
       const mean = new Float32Array(dimensions);
       for (const v of vectors.values()) for (let i = 0; i < dimensions; i++) mean[i]! += v[i]!;
-      const norm = Math.hypot(...mean) || 1;
+      let squares = 0;
+      for (const x of mean) squares += x * x;
+      const norm = Math.sqrt(squares) || 1;
       for (let i = 0; i < dimensions; i++) mean[i]! /= norm;
       const { spanId, traceId, logId } = to;
       const signals = req.signals ?? [logId ? 'LOG' : traceId ? 'TRACE' : 'SPAN'];
@@ -274,6 +278,11 @@ export function createSemanticSearch(opts: SemanticSearchOptions): SemanticSearc
         (spanId !== undefined && h.spanId === spanId && h.kind !== 'TRACE') ||
         (logId !== undefined && h.logId === logId) ||
         (traceId !== undefined && h.traceId === traceId);
+      if (vectors.size === 0) {
+        // Indexed with another model, and the re-embedding pass has not reached its text yet.
+        const note = `the item's text has no vector of the embedding model ${embedder.model} yet (texts indexed with another model are embedded again in the background), so nothing can be found similar to it until it has one`;
+        return rank(tenant, mean, [], signals, req.filter, req.limit, false, { exclude, keywordsOnly: true, notes: [note] });
+      }
       if (!isMeaningful(mean)) {
         // The item's text has no word the model knows: it is like nothing, rather than like everything.
         const note = `the embedding model ${embedder.model} knows no word of the item's text, so nothing is similar to it`;

@@ -2,7 +2,7 @@
 // values masked (template.ts) so that repeated shapes give the same text and are embedded once.
 import type { AnyValue, KeyValue, LogRecord, SpanRecord } from '../model/telemetry.ts';
 import { anyValueToFilterString, findAttribute, serviceName, stringAttribute, TELEMETRY_SOURCE_KEY } from '../model/values.ts';
-import { logTemplate, stripSqlLiterals } from './template.ts';
+import { logTemplate, maskRedactionMarkers, MAX_TEMPLATE_INPUT, stripSqlLiterals } from './template.ts';
 
 export type DocKind = 'span' | 'log' | 'exception';
 
@@ -22,6 +22,14 @@ export interface SearchDoc {
 
 const MAX_TEXT = 512; // characters; longer attribute values add little meaning and cost tokens
 const MAX_ATTR = 160;
+/**
+ * What the text of one record reads at most: its first 1,000 attributes (the OTel SDKs keep 128 by
+ * default) and its span's first 128 events (the SDKs' default limit). A record with more (the
+ * receiver takes 16 MiB requests) then costs no more to index than one with that many, and the
+ * meaningful attributes stop being collected once the text is full.
+ */
+const MAX_ATTRIBUTES_READ = 1_000;
+const MAX_EVENTS_READ = 128;
 
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
@@ -32,51 +40,86 @@ function attr(attrs: readonly KeyValue[], key: string): string | undefined {
   return s === null || s === '' ? undefined : s;
 }
 
-/** Attribute keys worth embedding, by prefix, with how each value is cleaned. */
+/**
+ * A JSON array of chat messages (gen_ai.input.messages, gen_ai.output.messages): its words, as a
+ * structured log body's (bodyWords), not its quoted JSON, which the template would mask whole.
+ */
+const messageWords = (v: string) => bodyWords({ stringValue: v });
+
+/**
+ * Attribute keys worth embedding (exact keys, or every key under a prefix ending in `.`), with how
+ * each value is cleaned. Both the older and the current semantic-convention names are here
+ * (db.system → db.system.name, db.statement → db.query.text, gen_ai.prompt → gen_ai.input.messages).
+ */
 const MEANINGFUL: readonly { prefix: string; clean?: (v: string) => string }[] = [
   { prefix: 'http.route' },
   { prefix: 'http.method' },
   { prefix: 'http.request.method' },
   { prefix: 'url.template' },
   { prefix: 'db.system' },
+  { prefix: 'db.system.name' },
   { prefix: 'db.operation' },
+  { prefix: 'db.operation.name' },
   { prefix: 'db.name' },
+  { prefix: 'db.namespace' },
+  { prefix: 'db.collection.name' },
   { prefix: 'db.statement', clean: stripSqlLiterals },
   { prefix: 'db.query.text', clean: stripSqlLiterals },
   { prefix: 'rpc.' },
   { prefix: 'messaging.system' },
   { prefix: 'messaging.operation' },
+  { prefix: 'messaging.operation.name' },
+  { prefix: 'messaging.operation.type' },
   { prefix: 'messaging.destination.name' },
   { prefix: 'gen_ai.system' },
   { prefix: 'gen_ai.operation.name' },
   { prefix: 'gen_ai.request.model' },
   { prefix: 'gen_ai.prompt', clean: (v) => logTemplate(clip(v, MAX_ATTR)) },
   { prefix: 'gen_ai.completion', clean: (v) => logTemplate(clip(v, MAX_ATTR)) },
+  { prefix: 'gen_ai.input.messages', clean: messageWords },
+  { prefix: 'gen_ai.output.messages', clean: messageWords },
   { prefix: 'gen_ai.response.finish_reasons' },
   { prefix: 'exception.type' },
   { prefix: 'exception.message', clean: logTemplate },
   { prefix: 'error.type' },
 ];
 
-function meaningfulAttributes(attrs: readonly KeyValue[]): string[] {
+/**
+ * `key value` of the meaningful attributes among the first MAX_ATTRIBUTES_READ, until they fill
+ * `room` characters (what the text has left). Every value is cut before a rule reads it, and a
+ * redaction marker loses its rule's name in every value, templated or not.
+ */
+function meaningfulAttributes(attrs: readonly KeyValue[], room: number): string[] {
   const out: string[] = [];
-  for (const kv of attrs) {
+  const end = Math.min(attrs.length, MAX_ATTRIBUTES_READ);
+  for (let i = 0; i < end && room >= 0; i++) {
+    const kv = attrs[i]!;
     const rule = MEANINGFUL.find((r) => kv.key === r.prefix || (r.prefix.endsWith('.') && kv.key.startsWith(r.prefix)));
     if (!rule) continue;
     const raw = anyValueToFilterString(kv.value);
     if (!raw) continue;
-    const value = clip(rule.clean ? rule.clean(raw) : raw, MAX_ATTR);
+    const value = clip(maskRedactionMarkers(rule.clean ? rule.clean(raw) : clip(raw, MAX_TEMPLATE_INPUT)), MAX_ATTR);
     // rpc.* values that are only numbers or IDs add nothing but distinct texts
     if (rule.prefix === 'rpc.' && /^[\d<>a-z]*$/i.test(logTemplate(value)) && /\d/.test(value)) continue;
-    out.push(`${kv.key} ${value}`);
+    const part = `${kv.key} ${value}`;
+    out.push(part);
+    room -= part.length + 3; // and its ' | '
   }
   return out;
+}
+
+/** The parts joined as one text, with the meaningful attributes added while it has room. */
+function withAttributes(parts: string[], attrs: readonly KeyValue[]): string {
+  const head = parts.join(' | ');
+  const extra = meaningfulAttributes(attrs, MAX_TEXT - head.length);
+  return clip(extra.length ? `${head} | ${extra.join(' | ')}` : head, MAX_TEXT);
 }
 
 // Plain words for what a span is, so a query in words ("database", "llm", "queue") meets spans whose
 // attributes only name the system (db.system=postgresql).
 function kindWords(attrs: readonly KeyValue[]): string[] {
-  const has = (p: string) => attrs.some((kv) => kv.key.startsWith(p));
+  const read = attrs.length > MAX_ATTRIBUTES_READ ? attrs.slice(0, MAX_ATTRIBUTES_READ) : attrs;
+  const has = (p: string) => read.some((kv) => kv.key.startsWith(p));
   const words: string[] = [];
   if (has('db.')) words.push('database query');
   if (has('http.') || has('url.')) words.push('http request');
@@ -93,8 +136,7 @@ export function spanText(span: SpanRecord): string {
   const parts = [serviceName(span.resource), logTemplate(span.name), ...kindWords(span.attributes)];
   if (span.status.code === 2) parts.push(`error${span.status.message ? ` ${logTemplate(span.status.message)}` : ''}`);
   if (span.endTimeUnixNano - span.startTimeUnixNano >= SLOW_NS) parts.push('slow');
-  parts.push(...meaningfulAttributes(span.attributes));
-  return clip(parts.join(' | '), MAX_TEXT);
+  return withAttributes(parts, span.attributes);
 }
 
 /** The text of a log: service, severity when WARN or worse, the body's words (bodyWords) and the meaningful attributes. */
@@ -102,16 +144,15 @@ export function logText(log: LogRecord): string {
   const parts = [serviceName(log.resource)];
   if (log.severityNumber >= 13) parts.push(log.severityText ? log.severityText.toLowerCase() : log.severityNumber >= 17 ? 'error' : 'warn');
   parts.push(bodyWords(log.body));
-  const extra = meaningfulAttributes(log.attributes);
-  if (extra.length) parts.push(...extra);
-  return clip(parts.join(' | '), MAX_TEXT);
+  return withAttributes(parts, log.attributes);
 }
 
 function exceptionText(service: string, attrs: readonly KeyValue[]): string | null {
   const type = attr(attrs, 'exception.type');
   const message = attr(attrs, 'exception.message');
   if (!type && !message) return null;
-  return clip(`${service} | exception ${type ?? ''}${message ? `: ${logTemplate(message)}` : ''}`, MAX_TEXT);
+  const shownType = type === undefined ? '' : maskRedactionMarkers(clip(type, MAX_ATTR));
+  return clip(`${service} | exception ${shownType}${message ? `: ${logTemplate(message)}` : ''}`, MAX_TEXT);
 }
 
 // Structured bodies: the string leaves of a map or array body, or of a string body that is a JSON
@@ -202,7 +243,9 @@ export function spanDocs(span: SpanRecord): SearchDoc[] {
     telemetrySource: stringAttribute(span.attributes, TELEMETRY_SOURCE_KEY) ?? stringAttribute(span.resource.attributes, TELEMETRY_SOURCE_KEY) ?? null,
   };
   const docs: SearchDoc[] = [{ ...base, kind: 'span', text: spanText(span) }];
-  for (const ev of span.events) {
+  const events = Math.min(span.events.length, MAX_EVENTS_READ);
+  for (let i = 0; i < events; i++) {
+    const ev = span.events[i]!;
     if (ev.name !== 'exception') continue;
     const text = exceptionText(service, ev.attributes);
     if (text) docs.push({ ...base, kind: 'exception', text, timeNs: ev.timeUnixNano || span.startTimeUnixNano });
