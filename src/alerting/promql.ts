@@ -536,7 +536,8 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
       // counter only from its first increment, so an error counter may not exist until it fires.
       if (stored.length === 0) return [];
       const samples: StoredSample[] = [];
-      for (const m of stored) samples.push(...(await storedSamples(tenant, expr, q, m, window)));
+      // Loops, not spreads, here and below: a rule may select more series than a call takes arguments.
+      for (const m of stored) for (const s of await storedSamples(tenant, expr, q, m, window)) samples.push(s);
       if (!q.aggregation) return samples.map(({ labels, value, exemplars }) => ({ labels, value, ...(exemplars && { exemplars }) }));
       const groups = new Map<string, { labels: Record<string, string>; values: number[]; exemplars: TraceExemplar[] }>();
       for (const s of samples) {
@@ -545,7 +546,7 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
         const key = JSON.stringify(labels);
         const g = groups.get(key) ?? { labels, values: [], exemplars: [] };
         g.values.push(s.value);
-        g.exemplars.push(...(s.exemplars ?? []));
+        for (const e of s.exemplars ?? []) g.exemplars.push(e);
         groups.set(key, g);
       }
       const op = q.aggregation.op;
@@ -555,8 +556,8 @@ export function createEmbeddedPromQl(metrics: MetricStore): PromQlEvaluator {
         value:
           op === 'sum' ? values.reduce((a, b) => a + b, 0)
           : op === 'avg' ? values.reduce((a, b) => a + b, 0) / values.length
-          : op === 'min' ? Math.min(...values)
-          : op === 'max' ? Math.max(...values)
+          : op === 'min' ? values.reduce((a, b) => Math.min(a, b), Infinity)
+          : op === 'max' ? values.reduce((a, b) => Math.max(a, b), -Infinity)
           : values.length,
       }));
     },

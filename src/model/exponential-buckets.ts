@@ -52,13 +52,24 @@ export function takeBelow(counts: BucketCounts, scale: number, threshold: number
 /** How many buckets a dense array from the lowest to the highest index needs. */
 export function bucketSpan(counts: BucketCounts): number {
   if (counts.size === 0) return 0;
-  const indices = [...counts.keys()];
-  return Math.max(...indices) - Math.min(...indices) + 1;
+  const { lowest, highest } = indexRange(counts);
+  return highest - lowest + 1;
+}
+
+/** The lowest and highest bucket index (loops, not spreads: a point may hold more buckets than a call takes arguments). */
+function indexRange(counts: BucketCounts): { lowest: number; highest: number } {
+  let lowest = Infinity;
+  let highest = -Infinity;
+  for (const index of counts.keys()) {
+    if (index < lowest) lowest = index;
+    if (index > highest) highest = index;
+  }
+  return { lowest, highest };
 }
 
 export function toExponentialBuckets(counts: BucketCounts): ExponentialBuckets {
   if (counts.size === 0) return { offset: 0, bucketCounts: [] };
-  const offset = Math.min(...counts.keys());
+  const offset = indexRange(counts).lowest;
   const bucketCounts = new Array<number>(bucketSpan(counts)).fill(0);
   for (const [index, c] of counts) bucketCounts[index - offset] = c;
   return { offset, bucketCounts };

@@ -76,8 +76,9 @@ export function groupedValue(aggregation: SeriesAggregation, parts: readonly { v
       const count = present.reduce((n, p) => n + p.count, 0);
       return count > 0 ? present.reduce((s, p) => s + (p.sum ?? 0), 0) / count : null;
     }
-    case 'MIN': return Math.min(...present.map((p) => p.value!));
-    case 'MAX': return Math.max(...present.map((p) => p.value!));
+    // Reduced, not spread into Math.min: a step may hold more points than a call takes arguments.
+    case 'MIN': return present.reduce((m, p) => Math.min(m, p.value!), Infinity);
+    case 'MAX': return present.reduce((m, p) => Math.max(m, p.value!), -Infinity);
     default: return present.reduce((s, p) => s + p.value!, 0);
   }
 }

@@ -215,13 +215,13 @@ function createSeriesSet() {
     add(tenant: string, labels: PromLabel[], sample: PromSample, exemplars: PromExemplar[] = []): void {
       const s = series(tenant, labels);
       s.samples.push(sample);
-      s.exemplars.push(...exemplars);
+      for (const e of exemplars) s.exemplars.push(e); // not a spread: a point may hold more exemplars than a call takes arguments
       samples++;
     },
     addHistogram(tenant: string, labels: PromLabel[], h: PromHistogram, exemplars: PromExemplar[]): void {
       const s = series(tenant, labels);
       s.histograms.push(h);
-      s.exemplars.push(...exemplars);
+      for (const e of exemplars) s.exemplars.push(e); // not a spread: a point may hold more exemplars than a call takes arguments
       samples++;
     },
     /** Sorts by time and keeps the last value per timestamp (Prometheus refuses a second, different one). */

@@ -48,6 +48,13 @@ export function sharedEntries(attrs: readonly KeyValue[]): SharedEntries {
 
 export const NO_SHARED_ENTRIES: SharedEntries = { keys: [], entries: [], values: new Map() };
 
+/**
+ * Up to this many attributes, a record's duplicate keys are found by scanning (no allocation, the
+ * usual case); past it by a map of each key's last position: the scans are quadratic, and one span
+ * of 160,000 attributes held the event loop ~100 s.
+ */
+const SCAN_LIMIT = 32;
+
 function hasLater(attrs: readonly KeyValue[], i: number, key: string): boolean {
   for (let j = i + 1; j < attrs.length; j++) if (attrs[j]!.key === key) return true;
   return false;
@@ -63,12 +70,21 @@ export const flatText = (attrs: readonly KeyValue[]): string => attrText(attrs, 
 
 /** The attrs_flat text of a record: its attributes over the shared ones (NO_SHARED_ENTRIES for its own alone). */
 export function attrText(attrs: readonly KeyValue[], shared: SharedEntries): string {
+  let lastAt: Map<string, number> | undefined;
+  if (attrs.length > SCAN_LIMIT) {
+    lastAt = new Map();
+    for (let i = 0; i < attrs.length; i++) lastAt.set(attrs[i]!.key, i);
+  }
   let text = RS;
   for (let i = 0; i < attrs.length; i++) {
     const kv = attrs[i]!;
-    if (!hasLater(attrs, i, kv.key)) text += attrEntry(kv.key, anyValueToFilterString(kv.value));
+    const last = lastAt ? lastAt.get(kv.key) === i : !hasLater(attrs, i, kv.key);
+    if (last) text += attrEntry(kv.key, anyValueToFilterString(kv.value));
   }
-  for (let i = 0; i < shared.keys.length; i++) if (!hasKey(attrs, shared.keys[i]!)) text += shared.entries[i]!;
+  for (let i = 0; i < shared.keys.length; i++) {
+    const key = shared.keys[i]!;
+    if (!(lastAt ? lastAt.has(key) : hasKey(attrs, key))) text += shared.entries[i]!;
+  }
   return text;
 }
 

@@ -187,7 +187,8 @@ function fitList<T>(items: readonly T[], encoders: readonly ((items: readonly T[
         const holds = c.whole[i] !== c.least[i];
         const sum = holds ? leaves[i]!.reduce((a, b) => a + b, 0) : 0;
         fixed += c.whole[i]! - sum;
-        if (holds) lengths.push(...leaves[i]!);
+        // A loop, not a spread: one item may hold more strings than a call takes arguments.
+        if (holds) for (const length of leaves[i]!) lengths.push(length);
       }
       limit = Math.min(limit, capFor(lengths, budget - fixed));
     }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KeyValue } from '../../../src/model/telemetry.ts';
-import { attrText, NO_SHARED_ENTRIES } from '../../../src/stores/duckdb/attr-text.ts';
+import { attrEntry, attrText, NO_SHARED_ENTRIES, sharedEntries } from '../../../src/stores/duckdb/attr-text.ts';
 import { attrTypesText, decodeAttrs } from '../../../src/stores/duckdb/attr-types.ts';
 
 const roundTrip = (attrs: KeyValue[]) => decodeAttrs(attrText(attrs, NO_SHARED_ENTRIES), attrTypesText(attrs));
@@ -52,5 +52,31 @@ describe('attribute types beside attrs_flat', () => {
     ];
     assert.ok(attrTypesText(attrs)!.startsWith('['));
     assert.deepEqual(roundTrip(attrs), attrs);
+  });
+});
+
+describe('attrs_flat of many attributes', () => {
+  // Found in review: duplicates were found by scanning the list once per attribute, so one span of
+  // 160,000 attributes held the event loop ~100 s. Past 32 attributes a map of last positions does
+  // it; both ways must give the same text.
+  const kv = (key: string, v: string): KeyValue => ({ key, value: { stringValue: v } });
+  const shared = sharedEntries([kv('k3', 'shared'), kv('host', 'h1')]);
+  const expected = (attrs: KeyValue[]) => {
+    const lastOf = new Map(attrs.map((a, i) => [a.key, i]));
+    const own = attrs.filter((a, i) => lastOf.get(a.key) === i).map((a) => attrEntry(a.key, 'stringValue' in a.value ? a.value.stringValue : null));
+    const fromShared = ['k3', 'host'].filter((k) => !lastOf.has(k)).map((k) => attrEntry(k, k === 'k3' ? 'shared' : 'h1'));
+    return `\x1e${[...own, ...fromShared].join('')}`;
+  };
+
+  it('keeps the last of duplicate keys and the shared ones the record lacks, few or many', () => {
+    for (const n of [5, 32, 33, 200]) {
+      const attrs = Array.from({ length: n }, (_, i) => kv(`k${i % Math.ceil(n / 2)}`, `v${i}`));
+      assert.equal(attrText(attrs, shared), expected(attrs), `${n} attributes`);
+    }
+    const many = Array.from({ length: 200_000 }, (_, i) => kv(`key.${i}`, 'x'));
+    many.push(kv('key.7', 'last'));
+    const text = attrText(many, shared);
+    assert.equal(text.split('\x1e').length - 2, 200_000 + 2);
+    assert.ok(text.includes('\x1ekey.7\x1flast\x1e') && !text.includes('\x1ekey.7\x1fx\x1e'));
   });
 });
