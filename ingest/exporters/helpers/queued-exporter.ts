@@ -176,7 +176,12 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
   let spillWaiting = 0; // items handed to the spill chain but not yet stored
   let idleWaiters: Deferred<void>[] = [];
   const counts = { sent: 0, failed: 0, dropped: 0, retries: 0 };
-  let consecutiveFailures = 0; // retryable failures in a row (drives backoff and spilling)
+  let consecutiveFailures = 0; // retryable failures in a row (drives backoff)
+  // The last attempt failed with nothing written: while the backend is down, what waits in memory
+  // goes to the spill (a restart loses nothing). Not after a partial answer that wrote some items
+  // (a _bulk with a few throttled): the backend is up, and spilling the whole stream cost twice the
+  // CPU and ~5 MB of disk writes a minute for nothing (long-run QA, session 33).
+  let backendDown = false;
   let lastAttemptOk = true; // healthy: the last attempt was written (a refusal for good is unhealthy too)
   let retryingSince = 0;
   let lastError: string | null = null;
@@ -389,12 +394,14 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
     if (result.kind === 'success') {
       counts.sent += n;
       consecutiveFailures = 0;
+      backendDown = false;
       retryingSince = 0;
       await settle(batch);
       return;
     }
     if (result.kind === 'failure') {
       consecutiveFailures = 0;
+      backendDown = false;
       retryingSince = 0;
       if (result.error instanceof OtlpEncodeError) unencodable(n, result.error);
       else {
@@ -429,6 +436,7 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
     const progressed = result.kind === 'partial' && retry.length < n;
     if (retryingSince === 0 || progressed) retryingSince = now;
     consecutiveFailures = progressed ? 1 : consecutiveFailures + 1;
+    backendDown = !progressed;
     if (settings.retry.maxElapsedMs > 0 && now - retryingSince >= settings.retry.maxElapsedMs) {
       await giveUpHead(retry.length);
       return;
@@ -438,8 +446,7 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
       return;
     }
     counts.retries++;
-    // While the backend fails, what waits in memory is safer on disk.
-    await spillMemory();
+    if (backendDown) await spillMemory();
     const wait = backoffMs(settings.retry, consecutiveFailures, result.retryAfterMs, random);
     logger.warn({ items: retry.length, error: result.error.message, retryInMs: wait, failures: consecutiveFailures }, 'send failed; will retry');
     await waitFor(wait, false);
@@ -530,8 +537,8 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
         return;
       }
       memory.push(items);
-      // Spill when the memory bound is passed, and while the backend fails (so a restart loses nothing).
-      if (spill && (memory.size > settings.queue.maxItems || consecutiveFailures > 0)) void spillMemory();
+      // Spill when the memory bound is passed, and while the backend is down (so a restart loses nothing).
+      if (spill && (memory.size > settings.queue.maxItems || backendDown)) void spillMemory();
       else enforceMemoryBound();
       notify();
     },

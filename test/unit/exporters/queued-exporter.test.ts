@@ -180,6 +180,34 @@ describe('queued exporter', () => {
     await ex.shutdown();
   });
 
+  // Long-run QA, session 33: after a partial answer the exporter counted the backend as failing and
+  // sent the whole stream through the spill (twice the CPU, megabytes of disk writes) though every
+  // request wrote most of its items.
+  test('after a partial answer that wrote some items, new items wait in memory, not in the spill', async () => {
+    const failedOnce = new Set<string>();
+    let attempts = 0;
+    const sender: Sender<'traces'> = {
+      async send(items) {
+        attempts++;
+        const last = items[items.length - 1]!;
+        const throttled = !failedOnce.has(last.spanId) ? (failedOnce.add(last.spanId), last) : undefined;
+        return throttled ? { kind: 'partial', retry: [throttled], failed: 0, error: new Error('1 throttled') } : { kind: 'success' };
+      },
+    };
+    // The retry waits 300 ms: items that arrive meanwhile show where they are kept.
+    const retry = { initialIntervalMs: 300, multiplier: 1, maxIntervalMs: 300, randomizationFactor: 0, maxElapsedMs: 0 };
+    const ex = createQueuedExporter({ id: 'partial-memory/traces', kind: 'test', signal: 'traces', sender, settings: settings({ retry }), logger: silentLogger() });
+    await ex.start(host);
+    await ex.consume(spans(1, 4));
+    await waitFor(async () => attempts, (n) => n >= 1, 'the first (partial) answer');
+    await ex.consume(spans(5, 4));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The throttled item waits at the spill's head for its retry (as any retried batch); the new ones in memory.
+    assert.equal(ex.stats().spilled, 1, 'only the item to resend is in the spill while the backend writes');
+    await waitFor(async () => ex.stats().sent, (n) => n === 8, 'every item written', 5000);
+    await ex.shutdown();
+  });
+
   test('retry keys travel with their items through the spill, also when the OTLP encoding regroups them (QA round 32 D1)', async () => {
     // Interleaved resources and tenants: the encoder groups a part by resource, so the spilled
     // items decode in another order than they went in; each must still get its own key back.
