@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
+import { exportServiceDefinition } from '../../../ingest/receivers/otlp/grpc.ts';
 import { jaegerExporterFactory, defaultJaegerExporterConfig, type JaegerExporterConfig } from '../../../ingest/exporters/jaeger/factory.ts';
 import type { QueuedExporter } from '../../../ingest/exporters/helpers/index.ts';
 import { otlpProto } from '../../../src/otlp/proto.ts';
@@ -107,19 +108,8 @@ describe('jaeger exporter: lastError names the backend, the call and the status'
 
   test('over gRPC: a status with details, and a refused connection', async () => {
     const server = new grpc.Server();
-    const identity = (b: Buffer) => b;
     server.addService(
-      {
-        Export: {
-          path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: identity,
-          requestDeserialize: identity,
-          responseSerialize: identity,
-          responseDeserialize: identity,
-        },
-      },
+      exportServiceDefinition('traces'),
       { Export: (_call: unknown, callback: grpc.sendUnaryData<Buffer>) => callback({ code: grpc.status.INVALID_ARGUMENT, details: ECHO }) },
     );
     const port = await new Promise<number>((resolve, reject) =>

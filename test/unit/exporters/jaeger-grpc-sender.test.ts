@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { exportServiceDefinition } from '../../../ingest/receivers/otlp/grpc.ts';
 import { jaegerExporterFactory, type JaegerExporterConfig } from '../../../ingest/exporters/jaeger/factory.ts';
 import { createOtlpSender } from '../../../ingest/exporters/jaeger/otlp-sender.ts';
 import type { QueuedExporter } from '../../../ingest/exporters/helpers/index.ts';
@@ -34,19 +35,8 @@ async function startReceiver(credentials = grpc.ServerCredentials.createInsecure
   const calls: ReceivedCall[] = [];
   let answer: Answer = { ok: true };
   const server = new grpc.Server();
-  const identity = (b: Buffer) => b;
   server.addService(
-    {
-      Export: {
-        path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: identity,
-        requestDeserialize: identity,
-        responseSerialize: identity,
-        responseDeserialize: identity,
-      },
-    },
+    exportServiceDefinition('traces'),
     {
       Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
         const d = call.getDeadline();
