@@ -1,9 +1,9 @@
 // Lookups for building filters and Grafana variables. Without from/to they cover all stored data.
 import type { SpanKind } from '../src/model/telemetry.ts';
-import type { AttributeSignal } from '../src/stores/types.ts';
+import type { AttributeSignal, QueryNotes } from '../src/stores/types.ts';
 import { limitArg, optionalRange } from './args.ts';
 import { BACKEND as EMBEDDED } from '../src/stores/duckdb/errors.ts';
-import { callStore } from './call-store.ts';
+import { callStore, callStoreNoting } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
 
 interface RangeArgs {
@@ -39,7 +39,8 @@ export function attributeKeys(
 ): Promise<string[]> {
   const range = optionalRange(args.from, args.to);
   noteCatalogSource(ctx, 'attributeKeys', args.signal);
-  return callStore(() => ctx.stores.catalog.attributeKeys(ctx.tenant, args.signal, range, args.prefix ?? undefined));
+  // The embedded catalog notes a list it cut (string[] & QueryNotes); the interface types it as string[].
+  return callStoreNoting(ctx, () => ctx.stores.catalog.attributeKeys(ctx.tenant, args.signal, range, args.prefix ?? undefined) as Promise<string[] & QueryNotes>);
 }
 
 export function attributeValues(
@@ -49,5 +50,5 @@ export function attributeValues(
   const range = optionalRange(args.from, args.to);
   const limit = limitArg('limit', args.limit, 100);
   noteCatalogSource(ctx, 'attributeValues', args.signal);
-  return callStore(() => ctx.stores.catalog.attributeValues(ctx.tenant, args.signal, args.key, range, limit));
+  return callStoreNoting(ctx, () => ctx.stores.catalog.attributeValues(ctx.tenant, args.signal, args.key, range, limit) as Promise<string[] & QueryNotes>);
 }

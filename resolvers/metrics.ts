@@ -27,12 +27,15 @@ export function labelsArg(input: unknown): Record<string, string> | undefined {
   if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
     throw argumentError('labels must be a JSON object of label → value, e.g. {"service.name": "checkout"}');
   }
-  const entries = Object.entries(labels);
   // As a filter list (resolvers/filter.ts): each label is a SQL condition, and 50,000 of them kept a
-  // request planning for 34 s past its deadline (fuzz QA).
-  if (entries.length > MAX_LABELS) throw argumentError(`labels has ${entries.length} labels; at most ${MAX_LABELS} may be given`);
+  // request planning for 34 s past its deadline (fuzz QA). Counted as they are read, so that 600,000
+  // labels are refused at the 101st, not after copying them all (bigquery QA: 0.7 s).
   const out: Record<string, string> = {};
-  for (const [key, value] of entries) {
+  let count = 0;
+  for (const key in labels) {
+    if (!Object.hasOwn(labels, key)) continue;
+    if (++count > MAX_LABELS) throw argumentError(`labels has more than ${MAX_LABELS} labels; at most ${MAX_LABELS} may be given`);
+    const value = (labels as Record<string, unknown>)[key];
     if (typeof value === 'string') out[key] = value;
     else if (typeof value === 'number' || typeof value === 'boolean') out[key] = String(value);
     else throw argumentError(`labels.${key} must be a string, number or boolean`);

@@ -7,6 +7,18 @@ import type { Page, StoredExemplar } from '../src/stores/types.ts';
 export interface TraceModel {
   traceId: string;
   spans: SpanRecord[];
+  /**
+   * The request's allowance of spans that Trace.spans returns (resolvers/traces.ts
+   * MAX_TRACE_SPANS), shared by every trace the request read from a store. A live tail's trace has
+   * none: tail.traces.maxSpansPerTrace bounds it already.
+   */
+  spanAllowance?: TraceSpanAllowance;
+}
+
+/** What is left of one request's MAX_TRACE_SPANS, and whether its note was given. */
+export interface TraceSpanAllowance {
+  left: number;
+  noted: boolean;
 }
 
 /** A page of spans or logs as its connection (and its PageInfo) reads it: paging is forward only. */

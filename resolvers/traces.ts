@@ -1,15 +1,17 @@
 // Trace and span queries, and the fields that walk a trace (parent, children, root).
 import { StatusCode, type SpanRecord } from '../src/model/telemetry.ts';
 import { serviceName } from '../src/model/values.ts';
-import { fromStoreError } from '../src/errors.ts';
+import { GatewayError, fromStoreError } from '../src/errors.ts';
 import { searchCursor, searchNowOf } from '../src/stores/page-cursor.ts';
 import type { Page, PageRequest, QueryNotes, SpanPart, TelemetryFilter, TraceSummary } from '../src/stores/types.ts';
+import { currentQuerySignal } from '../src/stores/query-signal.ts';
 import { spanEnd, traceRoot } from '../src/stores/span-order.ts';
 import { limitArg, nowNs, spanIdArg, traceIdArg } from './args.ts';
 import { callStoreNoting } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
 import { toSearchFilter, toStoreFilter, type FilterSignal, type TelemetryFilterInput } from './filter.ts';
-import type { ConnectionModel, TraceModel } from './models.ts';
+import type { Loaders } from './loaders.ts';
+import type { ConnectionModel, TraceModel, TraceSpanAllowance } from './models.ts';
 
 // Span.duration's rule, kept with the other trace rules every store reads by.
 export { spanDuration } from '../src/stores/span-order.ts';
@@ -24,11 +26,46 @@ export interface PageArgs extends SearchArgs {
   order?: PageRequest['order'] | null;
 }
 
+/**
+ * The spans that Trace.spans returns in one request, all its traces and aliases together. Tempo
+ * caps a trace it returns (max_bytes_per_trace) for the same reason: 15 aliases of one trace of
+ * 100,000 spans answered 146 MB and held the event loop ~10 s (QA round 33). Counted per request, as
+ * one request may ask for many traces or one trace many times; a trace's spanCount, times, errorCount
+ * and services still count every span, and `spans(filter: { traceId })` pages through any trace.
+ */
+export const MAX_TRACE_SPANS = 10_000;
+
+// Keyed by the request's loaders: made fresh per request and per subscription event (tail.ts,
+// alerts.ts), so one allowance is one execution's, and it is dropped with them.
+const allowances = new WeakMap<Loaders, TraceSpanAllowance>();
+
+function spanAllowanceOf(ctx: GraphQLContext): TraceSpanAllowance {
+  let allowance = allowances.get(ctx.loaders);
+  if (!allowance) allowances.set(ctx.loaders, (allowance = { left: MAX_TRACE_SPANS, noted: false }));
+  return allowance;
+}
+
+/**
+ * Ends a request's trace work once the request was aborted: its deadline passed (the deadline's
+ * GW_TIMEOUT then replaces the answer, src/server/query-limits.ts) or its client went away. A walk is
+ * synchronous and cannot see an abort midway, so each trace field checks before it starts: the
+ * request stops at the first turn of the event loop after the abort (each store answer is one).
+ * Nothing after the store read looked before: a page of trace fields was answered 29 s past a 3 s
+ * deadline, and ran on after its client had gone (QA round 33).
+ */
+function stopIfAborted(): void {
+  const signal = currentQuerySignal();
+  if (!signal?.aborted) return;
+  const why = signal.reason instanceof Error ? signal.reason.message : 'the request was aborted';
+  throw new GatewayError('GW_TIMEOUT', `${why}; its remaining trace fields were not computed`);
+}
+
 /** The trace with this ID, or null when the tenant has none (no error: "not found" is an answer). */
 export async function loadTrace(ctx: GraphQLContext, traceId: string): Promise<TraceModel | null> {
   if (!traceId) return null;
+  stopIfAborted();
   const spans = await ctx.loaders.trace.load(traceId);
-  return spans.length > 0 ? { traceId, spans } : null;
+  return spans.length > 0 ? { traceId, spans, spanAllowance: spanAllowanceOf(ctx) } : null;
 }
 
 /** A span referred to by a log, link or exemplar; null when the reference is empty or unknown. */
@@ -44,8 +81,9 @@ export async function loadSpan(ctx: GraphQLContext, traceId: string, spanId: str
 export async function getTrace(ctx: GraphQLContext, traceId: string, parts: ReadonlySet<SpanPart> | null = null): Promise<TraceModel | null> {
   const id = traceIdArg(traceId);
   if (!parts) return loadTrace(ctx, id);
+  stopIfAborted();
   const spans = await ctx.loaders.traceParts.load({ traceId: id, parts });
-  return spans.length > 0 ? { traceId: id, spans } : null;
+  return spans.length > 0 ? { traceId: id, spans, spanAllowance: spanAllowanceOf(ctx) } : null;
 }
 
 export function getSpan(ctx: GraphQLContext, traceId: string, spanId: string): Promise<SpanRecord | null> {
@@ -109,36 +147,103 @@ interface TraceIndex {
   children: Map<string, SpanRecord[]>;
 }
 
-// Keyed by the loader's cached span array, so each trace is indexed once per request.
-const indexes = new WeakMap<SpanRecord[], TraceIndex>();
+/** What the Trace summary fields report, from one walk of the trace's spans. */
+interface TraceFacts {
+  start: bigint;
+  end: bigint;
+  errorCount: number;
+  /** service.name of every span, sorted, without duplicates. */
+  services: readonly string[];
+  root: SpanRecord | undefined;
+}
 
-function indexOf(spans: SpanRecord[]): TraceIndex {
-  let index = indexes.get(spans);
-  if (!index) {
-    index = { byId: new Map(), children: new Map() };
-    for (const s of spans) {
-      index.byId.set(s.spanId, s);
-      // A span naming itself as parent (malformed) is not its own child: a client walking children would never stop.
-      if (s.parentSpanId && s.parentSpanId !== s.spanId) {
-        const siblings = index.children.get(s.parentSpanId);
-        if (siblings) siblings.push(s);
-        else index.children.set(s.parentSpanId, [s]);
-      }
+/**
+ * What is computed from a trace's spans, each part at most once per spans array. Keyed by the
+ * loader's cached array, so once per trace per request, however many spans, logs or aliases ask for
+ * the trace: a page of 1,000 spans asking `trace { durationMs errorCount }` walked its 10,000-span
+ * trace for every span and field, and held the event loop 14.7 s (QA round 33).
+ */
+interface TraceDerived {
+  index?: TraceIndex;
+  facts?: TraceFacts;
+}
+
+const derived = new WeakMap<readonly SpanRecord[], TraceDerived>();
+
+function derivedOf(spans: readonly SpanRecord[]): TraceDerived {
+  let d = derived.get(spans);
+  if (!d) derived.set(spans, (d = {}));
+  return d;
+}
+
+function indexOf(spans: readonly SpanRecord[]): TraceIndex {
+  stopIfAborted();
+  const d = derivedOf(spans);
+  if (d.index) return d.index;
+  const index: TraceIndex = { byId: new Map(), children: new Map() };
+  for (const s of spans) {
+    index.byId.set(s.spanId, s);
+    // A span naming itself as parent (malformed) is not its own child: a client walking children would never stop.
+    if (s.parentSpanId && s.parentSpanId !== s.spanId) {
+      const siblings = index.children.get(s.parentSpanId);
+      if (siblings) siblings.push(s);
+      else index.children.set(s.parentSpanId, [s]);
     }
-    indexes.set(spans, index);
   }
-  return index;
+  return (d.index = index);
+}
+
+function factsOf(trace: TraceModel): TraceFacts {
+  stopIfAborted();
+  const d = derivedOf(trace.spans);
+  if (d.facts) return d.facts;
+  const first = trace.spans[0]!;
+  let start = first.startTimeUnixNano;
+  let end = spanEnd(first);
+  let errorCount = 0;
+  const services = new Set<string>();
+  for (const s of trace.spans) {
+    if (s.startTimeUnixNano < start) start = s.startTimeUnixNano;
+    const spanEnds = spanEnd(s);
+    if (spanEnds > end) end = spanEnds;
+    if (s.status.code === StatusCode.ERROR) errorCount++;
+    services.add(serviceName(s.resource));
+  }
+  return (d.facts = { start, end, errorCount, services: [...services].sort(), root: traceRoot(trace.spans) });
 }
 
 export async function spanParent(ctx: GraphQLContext, span: SpanRecord): Promise<SpanRecord | null> {
   if (!span.parentSpanId || span.parentSpanId === span.spanId) return null;
+  stopIfAborted();
   const spans = await ctx.loaders.trace.load(span.traceId);
   return indexOf(spans).byId.get(span.parentSpanId) ?? null;
 }
 
 export async function spanChildren(ctx: GraphQLContext, span: SpanRecord): Promise<SpanRecord[]> {
+  stopIfAborted();
   const spans = await ctx.loaders.trace.load(span.traceId);
   return indexOf(spans).children.get(span.spanId) ?? [];
+}
+
+/**
+ * Trace.spans: the first `first` spans by start time (all by default), within what is left of the
+ * request's MAX_TRACE_SPANS; spans left out by that bound are named once in `extensions.notes`.
+ */
+export function traceSpans(ctx: GraphQLContext, trace: TraceModel, args: { first?: number | null }): SpanRecord[] {
+  stopIfAborted();
+  const asked = args.first == null ? trace.spans.length : limitArg('first', args.first, MAX_TRACE_SPANS, MAX_TRACE_SPANS);
+  const wanted = Math.min(asked, trace.spans.length);
+  const allowance = trace.spanAllowance ?? { left: MAX_TRACE_SPANS, noted: false };
+  const given = Math.min(wanted, allowance.left);
+  allowance.left -= given;
+  if (given < wanted && !allowance.noted) {
+    allowance.noted = true;
+    ctx.notes.push(
+      `Trace.spans: spans were left out: one request returns at most ${MAX_TRACE_SPANS} spans of traces, all Trace.spans fields together ` +
+        '(spanCount, errorCount and the times still count every span); page through a trace with spans(filter: { traceId: … })',
+    );
+  }
+  return given === trace.spans.length ? trace.spans : trace.spans.slice(0, given);
 }
 
 export function traceSpan(trace: TraceModel, spanId: string): SpanRecord | null {
@@ -146,21 +251,21 @@ export function traceSpan(trace: TraceModel, spanId: string): SpanRecord | null 
 }
 
 export function rootSpan(trace: TraceModel): SpanRecord | null {
-  return traceRoot(trace.spans) ?? null;
+  return factsOf(trace).root ?? null;
 }
 
 export function traceStart(trace: TraceModel): bigint {
-  return trace.spans.reduce((min, s) => (s.startTimeUnixNano < min ? s.startTimeUnixNano : min), trace.spans[0]!.startTimeUnixNano);
+  return factsOf(trace).start;
 }
 
 export function traceEnd(trace: TraceModel): bigint {
-  return trace.spans.reduce((max, s) => (spanEnd(s) > max ? spanEnd(s) : max), spanEnd(trace.spans[0]!));
+  return factsOf(trace).end;
 }
 
-export function traceServices(trace: TraceModel): string[] {
-  return [...new Set(trace.spans.map((s) => serviceName(s.resource)))].sort();
+export function traceServices(trace: TraceModel): readonly string[] {
+  return factsOf(trace).services;
 }
 
 export function traceErrorCount(trace: TraceModel): number {
-  return trace.spans.filter((s) => s.status.code === StatusCode.ERROR).length;
+  return factsOf(trace).errorCount;
 }

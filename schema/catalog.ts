@@ -15,6 +15,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description:
       "Attribute keys of the signal's records themselves, sorted; their resources' keys are listed by signal RESOURCE " +
+      '(at most 1,000: past that the 1,000 on the most records, and `extensions.notes` says the list was cut; `prefix` narrows it) ' +
       '(a SPAN or LOG filter and attributeValues look a key up on the record, then on its resource). ' +
       'Read from the embedded store (what teleql received), also where another backend is the signal\'s read source; `extensions.notes` says so then.',
     args: {
@@ -28,7 +29,7 @@ builder.queryFields((t) => ({
   attributeValues: t.stringList({
     nullable: true,
     description:
-      'Values of one attribute key, as the text filters compare against, most frequent first; values longer than 1,000 characters (prompts, stack traces) are not listed. ' +
+      'Values of one attribute key, as the text filters compare against, most frequent first, at most `limit` (`extensions.notes` says when there were more); values longer than 1,000 characters (prompts, stack traces) are not listed. ' +
       "For SPAN and LOG, a record's value, else its resource's, as a filter sees it. From the embedded store, as attributeKeys.",
     args: {
       signal: t.arg({ type: AttributeSignalEnum, required: true }),

@@ -1,4 +1,4 @@
-import { getTrace, rootSpan, traceSpan, traceEnd, traceErrorCount, traceServices, traceStart } from '../resolvers/traces.ts';
+import { MAX_TRACE_SPANS, getTrace, rootSpan, traceSpan, traceSpans, traceEnd, traceErrorCount, traceServices, traceStart } from '../resolvers/traces.ts';
 import { traceLogs } from '../resolvers/logs.ts';
 import { tracePartsOf } from '../resolvers/span-selection.ts';
 import { builder } from './builder.ts';
@@ -10,7 +10,19 @@ builder.objectType('Trace', {
   description: 'All spans received for one trace ID.',
   fields: (t) => ({
     traceId: t.exposeID('traceId'),
-    spans: t.field({ type: ['Span'], description: 'Sorted by start time.', resolve: (trace) => trace.spans }),
+    spans: t.field({
+      type: ['Span'],
+      description:
+        `Sorted by start time: the first \`first\`, or every span. One request returns at most ${MAX_TRACE_SPANS.toLocaleString('en-US')} spans of traces, ` +
+        'all Trace.spans fields together; past that the rest are left out, and `extensions.notes` says so (spanCount still counts every span; ' +
+        'page through a larger trace with `spans(filter: { traceId })`).',
+      args: {
+        first: t.arg.int({
+          description: `1–${MAX_TRACE_SPANS.toLocaleString('en-US')}. Default: every span. The query cost counts it; without it, a trace counts limits.graphql.defaultListSize spans.`,
+        }),
+      },
+      resolve: (trace, args, ctx) => traceSpans(ctx, trace, args),
+    }),
     span: t.field({
       type: 'Span',
       nullable: true,

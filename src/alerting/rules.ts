@@ -125,9 +125,10 @@ function filterOf(v: unknown, field: string, signal: 'spans' | 'logs'): Telemetr
   const f = v as TelemetryFilter;
   if (f.timeRange) throw bad(`${field}.timeRange`, 'a rule filter has no time range; the rule window sets it');
   try {
-    // Compiling checks every field, operator and regex the same way a live tail does.
-    if (signal === 'spans') compileSpanFilter(f);
-    else compileLogFilter(f);
+    // Compiling checks every field, operator and regex the same way a live tail does; the store's
+    // SQL runs it, so not the bound on the gateway matcher's own work (checkOnly).
+    if (signal === 'spans') compileSpanFilter(f, undefined, { checkOnly: true });
+    else compileLogFilter(f, undefined, { checkOnly: true });
   } catch (err) {
     throw bad(field, (err as Error).message);
   }

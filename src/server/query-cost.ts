@@ -7,7 +7,9 @@
 // field takes: every resolver refuses a larger one, so counting it as more would only turn the
 // resolver's precise error into a cost refusal. The bound is not one per field (most lists take up
 // to 1,000, `alertHistory` 10,000): counting every size as at most 1,000 let `alertHistory` cost a
-// tenth of what it reads (security QA).
+// tenth of what it reads (security QA). `Trace.spans` without `first` counts defaultListSize too:
+// a trace's size is unknown before it is read, and a whole-trace view must fit maxCost; what one
+// request's Trace.spans return is bounded when it runs instead (resolvers/traces.ts MAX_TRACE_SPANS).
 import {
   type DocumentNode,
   type FragmentDefinitionNode,

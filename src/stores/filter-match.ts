@@ -76,7 +76,18 @@ export function lookupAttribute(attributes: readonly KeyValue[], resourceAttribu
 interface Ctx {
   signal: MatchSignal;
   backend: string;
+  /** The states of the filter's regex conditions so far, at every level (MAX_FILTER_STATES). */
+  states: number;
+  /** The most `states` may reach: MAX_FILTER_STATES, or Infinity for a filter only checked here (see compileSpanFilter). */
+  maxStates: number;
 }
+
+/** How a filter is compiled: `checkOnly` for one the store's SQL runs (an alert rule's), not this matcher. */
+export interface CompileOptions {
+  checkOnly?: boolean;
+}
+
+const contextFor = (signal: MatchSignal, backend: string, opts: CompileOptions): Ctx => ({ signal, backend, states: 0, maxStates: opts.checkOnly ? Infinity : MAX_FILTER_STATES });
 
 function bad(ctx: Ctx, message: string): StoreError {
   return new StoreError('BAD_QUERY', ctx.backend, message);
@@ -151,6 +162,39 @@ export function regexMatches(re: RegExp, value: string): boolean {
 /** A value as the store keeps it: a lone surrogate (possible in OTLP/JSON) becomes U+FFFD, one code point for a regex. */
 const asStored = wellFormed;
 
+/**
+ * Thrown by a compiled filter that meets the deadline matchingUntil set, before a step whose time
+ * grows with the value (a regex, bodyContains): a caller with a time budget stops a record's match
+ * part way through instead of after all its conditions (a tailTraces record is up to 1,000 spans).
+ */
+export class MatchDeadlineError extends Error {
+  constructor() {
+    super('the filter met its matching deadline');
+    this.name = 'MatchDeadlineError';
+  }
+}
+
+/** performance.now() past which compiled filters stop (matchingUntil); Infinity while none is set. */
+let matchDeadline = Infinity;
+
+function stopAtDeadline(): void {
+  if (matchDeadline !== Infinity && performance.now() > matchDeadline) throw new MatchDeadlineError();
+}
+
+/**
+ * Runs `match` (calls of compiled filters) so that any of them throws MatchDeadlineError before a
+ * regex or bodyContains it would start after `deadline` (a performance.now() time).
+ */
+export function matchingUntil<T>(deadline: number, match: () => T): T {
+  const outer = matchDeadline;
+  matchDeadline = deadline;
+  try {
+    return match();
+  } finally {
+    matchDeadline = outer;
+  }
+}
+
 function attributePredicate<R>(ctx: Ctx, c: AttributeCondition, view: View<R>): Predicate<R> {
   if (c === null || typeof c !== 'object' || typeof c.key !== 'string') throw bad(ctx, 'an attribute condition needs a key');
   const key = c.key;
@@ -180,8 +224,11 @@ function attributePredicate<R>(ctx: Ctx, c: AttributeCondition, view: View<R>): 
       };
     }
     case 'regex': {
-      const re = compileRegex(value(), ctx.backend);
+      const { re, states } = compileCountedRegex(value(), ctx.backend);
+      ctx.states += states;
+      if (ctx.states > ctx.maxStates) throw bad(ctx, tooManyFilterStates);
       return (r) => {
+        stopAtDeadline();
         const actual = get(r);
         return actual != null && regexMatches(re, actual);
       };
@@ -322,6 +369,21 @@ export function simpleLowerCase(text: string): string {
 }
 let specialLowerCase: RegExp | undefined;
 
+/**
+ * A log's body lowered for bodyContains. The last record's is kept, for every filter: a record is
+ * tried against all of a filter's conditions (and every tail's filter) before the next, and an `or`
+ * of thousands of bodyContains terms, or a thousand tails, would otherwise lower a long body once each.
+ */
+function loweredBody(l: LogRecord): string | null {
+  if (l !== lastBody.record) {
+    stopAtDeadline();
+    const text = 'stringValue' in l.body ? l.body.stringValue : anyValueToFilterString(l.body);
+    lastBody = { record: l, lowered: text == null ? null : simpleLowerCase(text) };
+  }
+  return lastBody.lowered;
+}
+let lastBody: { record: LogRecord | undefined; lowered: string | null } = { record: undefined, lowered: null };
+
 function compileLogs(ctx: Ctx, f: TelemetryFilter): Predicate<LogRecord> {
   checkFields(ctx, f);
   const out: Predicate<LogRecord>[] = [];
@@ -334,8 +396,8 @@ function compileLogs(ctx: Ctx, f: TelemetryFilter): Predicate<LogRecord> {
   if (f.bodyContains != null && f.bodyContains !== '') {
     const needle = simpleLowerCase(f.bodyContains);
     out.push((l) => {
-      const text = 'stringValue' in l.body ? l.body.stringValue : anyValueToFilterString(l.body);
-      return text != null && simpleLowerCase(text).includes(needle);
+      const text = loweredBody(l);
+      return text != null && text.includes(needle);
     });
   }
   if (isList(f.attributes)) for (const c of f.attributes) out.push(attributePredicate(ctx, c, LOG_VIEW));
@@ -345,15 +407,18 @@ function compileLogs(ctx: Ctx, f: TelemetryFilter): Predicate<LogRecord> {
 
 /**
  * The filter as a span predicate. Validates the whole filter first: a problem is a BAD_QUERY
- * StoreError naming `backend` (the store that asked), thrown here rather than per span.
+ * StoreError naming `backend` (the store that asked), thrown here rather than per span. With
+ * `checkOnly` (a filter the store's SQL runs, as an alert rule's) the regexes are not held to
+ * MAX_FILTER_STATES together, which bounds this matcher's work only: a rule stored before that bound
+ * must still load.
  */
-export function compileSpanFilter(filter: TelemetryFilter | null | undefined, backend = DEFAULT_BACKEND): Predicate<SpanRecord> {
-  return compileSpans({ signal: 'spans', backend }, filter ?? {});
+export function compileSpanFilter(filter: TelemetryFilter | null | undefined, backend = DEFAULT_BACKEND, opts: CompileOptions = {}): Predicate<SpanRecord> {
+  return compileSpans(contextFor('spans', backend, opts), filter ?? {});
 }
 
 /** The filter as a log-record predicate; see compileSpanFilter. */
-export function compileLogFilter(filter: TelemetryFilter | null | undefined, backend = DEFAULT_BACKEND): Predicate<LogRecord> {
-  return compileLogs({ signal: 'logs', backend }, filter ?? {});
+export function compileLogFilter(filter: TelemetryFilter | null | undefined, backend = DEFAULT_BACKEND, opts: CompileOptions = {}): Predicate<LogRecord> {
+  return compileLogs(contextFor('logs', backend, opts), filter ?? {});
 }
 
 /** One-off form; to test many spans against one filter, compile it once with compileSpanFilter. */
@@ -641,8 +706,28 @@ const RE2_GROUP_NAME = /^\(\?P<[\p{Lu}\p{Ll}\p{Lt}\p{Lm}\p{Lo}\p{Nl}\p{Mn}\p{Mc}
 
 const tooManyStates = `it has more than ${MAX_STATES} positions written out (each counted repetition counts its copies: a{0,100} is 100), more than the gateway's matcher runs in bounded time; use smaller counts or fewer of them`;
 
-/** RE2 pattern → the source of an equivalent JavaScript regex (no anchors added) and its flags. */
-function translate(pattern: string): { source: string; flags: string } {
+/**
+ * The most states (MAX_STATES) all the regex conditions of one compiled filter may have together.
+ * A record's match runs every one of them (an `or` of 100 regexes at MAX_STATES each held the event
+ * loop ~7 s on one span, bigquery QA), so this bounds one record's match: ~0.2 s at worst (two
+ * patterns at MAX_STATES over 16,000 characters, ~0.09 s each). Filters the gateway matches itself
+ * (tails, the Jaeger read path) are refused past it; the store's SQL is not held to it, nor are alert
+ * rules' filters, which the store runs.
+ */
+export const MAX_FILTER_STATES = 2 * MAX_STATES;
+const tooManyFilterStates =
+  `the filter's regex conditions have more than ${MAX_FILTER_STATES} positions written out together (each counted as in a pattern's own bound of ${MAX_STATES}), ` +
+  `more than the gateway's matcher runs on one record; a filter it matches itself (a live tail, the Jaeger read path) may have at most ${MAX_FILTER_STATES}: use fewer regexes or smaller ones`;
+
+/** A pattern translated: the JavaScript regex source (no anchors added), its flags, and its states (MAX_STATES). */
+interface Translated {
+  source: string;
+  flags: string;
+  states: number;
+}
+
+/** RE2 pattern → the source of an equivalent JavaScript regex (no anchors added), its flags and its states. */
+function translate(pattern: string): Translated {
   let i = 0;
   let out = '';
   let caseInsensitive = false;
@@ -799,7 +884,7 @@ function translate(pattern: string): { source: string; flags: string } {
           : "a pattern the gateway's linear-time matcher cannot run (it could take exponential time); simplify it",
     );
   }
-  return { source: out, flags: '' };
+  return { source: out, flags: '', states: groups[0]!.states };
 }
 
 interface EscapeSink {
@@ -972,10 +1057,15 @@ function characterClass(p: string, start: number, caseInsensitive: boolean): { c
  * BAD_QUERY naming the pattern.
  */
 export function compileRegex(pattern: string, backend = DEFAULT_BACKEND): RegExp {
+  return compileCountedRegex(pattern, backend).re;
+}
+
+/** compileRegex, and the pattern's states written out (what one match of it costs, MAX_STATES). */
+function compileCountedRegex(pattern: string, backend: string): { re: RegExp; states: number } {
   const fail = (why: string) => new StoreError('BAD_QUERY', backend, `invalid regex ${JSON.stringify(pattern)}: ${why}`);
   if (typeof pattern !== 'string') throw fail('a regex must be a string');
   if (pattern.length > MAX_PATTERN_LENGTH) throw fail(`longer than ${MAX_PATTERN_LENGTH} characters`);
-  let translated: { source: string; flags: string };
+  let translated: Translated;
   try {
     translated = translate(pattern);
   } catch (err) {
@@ -983,7 +1073,7 @@ export function compileRegex(pattern: string, backend = DEFAULT_BACKEND): RegExp
     throw err;
   }
   try {
-    return new RegExp(`^(?:${translated.source})$`, translated.flags);
+    return { re: new RegExp(`^(?:${translated.source})$`, translated.flags), states: translated.states };
   } catch (err) {
     const why = err instanceof Error ? err.message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '') : String(err);
     throw fail(why);

@@ -13,6 +13,7 @@ import { DERIVED_TOPICS, type TailTopic, type TailTopics } from './topics.ts';
 import { createInMemoryTransport, type TailListener, type TailTransport } from './transport.ts';
 import type { Resource } from '../model/telemetry.ts';
 import { serviceName } from '../model/values.ts';
+import { matchingUntil } from '../stores/filter-match.ts';
 
 export interface TailEvent<R> {
   record: R;
@@ -35,7 +36,9 @@ export interface TailLimits {
    * Milliseconds of the event loop one tenant's tails may spend matching records per 10 s (0 = no
    * budget); past it, its costliest tail fails (TailCostError), and until the window ends its other
    * tails fail when they would match and new ones are refused. A regex over long values is the
-   * usual cause: one match is bounded (filter-match's MAX_STATES), their number is not.
+   * usual cause: one record's match is bounded (filter-match's MAX_FILTER_STATES), their number is
+   * not. A filter made by filter-match also stops part way through a record once the budget is
+   * spent (matchingUntil), so the loop is held at most the budget plus one regex match.
    */
   matchBudgetMs: number;
 }
@@ -423,27 +426,34 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
           cost.spentMs = 0;
           cost.window = tc.window;
         }
-        for (const r of records as readonly R[]) {
-          // Over budget (another tail took it over): this one ends rather than match.
-          if (tc && overBudget(tc)) return fail(new TailCostError(matchBudgetMs, cost.spentMs, windowEndsIn(tc, started)));
-          let match = false;
-          try {
-            match = predicate(r);
-          } catch {
-            // A predicate that throws on one record (it should not) must not stop ingest.
+        const matchAll = () => {
+          for (const r of records as readonly R[]) {
+            // Over budget (another tail took it over): this one ends rather than match.
+            if (tc && overBudget(tc)) return fail(new TailCostError(matchBudgetMs, cost.spentMs, windowEndsIn(tc, started)));
+            let match = false;
+            try {
+              match = predicate(r);
+            } catch {
+              // A predicate that throws on one record (it should not) must not stop ingest; one that
+              // met the deadline (MatchDeadlineError) has spent the budget, charged just below.
+            }
+            if (match) offer(r);
+            if (!tc) continue;
+            // Charged per record, so one batch of costly matches cannot run past the budget.
+            const now = performance.now();
+            cost.spentMs += now - started;
+            tc.spentMs += now - started;
+            started = now;
+            if (overBudget(tc)) {
+              failCostliest(tc, now);
+              if (closed) return;
+            }
           }
-          if (match) offer(r);
-          if (!tc) continue;
-          // Charged per record, so one batch of costly matches cannot run past the budget.
-          const now = performance.now();
-          cost.spentMs += now - started;
-          tc.spentMs += now - started;
-          started = now;
-          if (overBudget(tc)) {
-            failCostliest(tc, now);
-            if (closed) return;
-          }
-        }
+        };
+        // The filter stops between its conditions once the tenant's budget is spent, so one record
+        // (a trace of many spans, a filter of many regexes) cannot run far past it.
+        if (tc) matchingUntil(started + matchBudgetMs - tc.spentMs, matchAll);
+        else matchAll();
         if (ready && count > 0 && !closed) callReady(false);
       }, opts.index);
 

@@ -1,7 +1,7 @@
 // AttributeCatalog: the keys and values filters can use, for Grafana-style variable queries.
 import type { Resource } from '../../model/telemetry.ts';
 import { anyValueToFilterString, findAttribute } from '../../model/values.ts';
-import type { AttributeCatalog, AttributeSignal, TimeRange } from '../types.ts';
+import type { AttributeCatalog, AttributeSignal, QueryNotes, TimeRange } from '../types.ts';
 import type { Db } from './connection.ts';
 import { badQuery } from './errors.ts';
 import { params, timeRangeSql, type Params } from './filter-sql.ts';
@@ -14,11 +14,35 @@ const TABLES = [
   { table: 'metric_points', time: 'time_ns' },
 ] as const;
 const RECORD_TABLE = { SPAN: TABLES[0], LOG: TABLES[1], METRIC: TABLES[2] } as const;
-const MAX_KEYS = 1000;
+/**
+ * Keys one answer lists: past it, the most frequent are kept (a Grafana variable should not lose
+ * `http.route` to a thousand `k0…k999`), listed sorted, and a note says how the list was cut.
+ */
+export const MAX_KEYS = 1000;
 const MAX_VALUES = 10_000;
 // Longer values are not listed: the catalog feeds filter choices (Grafana variables), where a prompt
 // or a stack trace is no choice, and grouping thousands of 15 KB prompts ran out of DuckDB's memory.
 const MAX_VALUE_CHARS = 1000;
+
+/** `list` with a note (QueryNotes) the resolver passes on; not enumerable, so the list still compares as a plain one. */
+function noted(list: string[], note: string): string[] & QueryNotes {
+  return Object.defineProperty(list, 'notes', { value: [note], enumerable: false }) as string[] & QueryNotes;
+}
+
+/** The MAX_KEYS most frequent of `counted` (most frequent first, ties by key), sorted, with a note when some were left out. */
+function keysAnswer(signal: AttributeSignal, counted: readonly (readonly [string, number])[]): string[] & QueryNotes {
+  const kept = [...counted].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, MAX_KEYS);
+  const keys = kept.map(([k]) => k).sort();
+  if (counted.length <= MAX_KEYS) return keys;
+  return noted(keys, `attributeKeys(${signal}): more than ${MAX_KEYS} keys match; the ${MAX_KEYS} on the most records are listed (narrow it with prefix, from or to)`);
+}
+
+/** The first `limit` of `values` (most frequent first), with a note when there were more. */
+function valuesAnswer(signal: AttributeSignal, key: string, limit: number, values: readonly string[]): string[] & QueryNotes {
+  const kept = values.slice(0, limit);
+  if (values.length <= limit) return kept;
+  return noted(kept, `attributeValues(${signal}, ${JSON.stringify(key)}): more than ${limit} values; the ${limit} on the most records are listed (limit)`);
+}
 
 function checkSignal(signal: AttributeSignal): void {
   if (!['SPAN', 'LOG', 'METRIC', 'RESOURCE'].includes(signal)) throw badQuery(`unknown attribute signal ${String(signal)}`);
@@ -53,22 +77,23 @@ export function createCatalog(db: Db): AttributeCatalog {
     async attributeKeys(tenant, signal, range, prefix = '') {
       checkSignal(signal);
       if (signal === 'RESOURCE') {
-        const keys = new Set<string>();
-        for (const { resource } of await resources(tenant, range)) {
-          for (const kv of resource.attributes) if (kv.key.startsWith(prefix ?? '')) keys.add(kv.key);
+        const counts = new Map<string, number>();
+        for (const { resource, n } of await resources(tenant, range)) {
+          for (const key of new Set(resource.attributes.map((kv) => kv.key))) if (key.startsWith(prefix ?? '')) counts.set(key, (counts.get(key) ?? 0) + n);
         }
-        return [...keys].sort().slice(0, MAX_KEYS);
+        return keysAnswer(signal, [...counts]);
       }
       const t = RECORD_TABLE[signal];
       const p = params([tenant]);
       // Metric labels live in a MAP; span and log attribute keys are those of their own attrs_flat.
       const keys = signal === 'METRIC' ? `unnest(map_keys(labels))` : `unnest(${attrKeysSql()})`;
+      // One more than kept, to know whether some were left out.
       const rows = await db.query(
-        `SELECT DISTINCT k FROM (SELECT ${keys} AS k FROM ${t.table} WHERE ${where(t.time, range, p)})
-         WHERE starts_with(k, ${p.add(prefix ?? '')}) ORDER BY k LIMIT ${MAX_KEYS}`,
+        `SELECT k, count(*) AS n FROM (SELECT ${keys} AS k FROM ${t.table} WHERE ${where(t.time, range, p)})
+         WHERE starts_with(k, ${p.add(prefix ?? '')}) GROUP BY k ORDER BY n DESC, k LIMIT ${MAX_KEYS + 1}`,
         p.values,
       );
-      return rows.map((r) => r.k as string);
+      return keysAnswer(signal, rows.map((r) => [r.k as string, Number(r.n)] as const));
     },
 
     async attributeValues(tenant, signal, key, range, limit = 100) {
@@ -81,7 +106,7 @@ export function createCatalog(db: Db): AttributeCatalog {
           const v = value ? anyValueToFilterString(value) : null;
           if (v !== null && v.length <= MAX_VALUE_CHARS) counts.set(v, (counts.get(v) ?? 0) + n);
         }
-        return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, limit).map(([v]) => v);
+        return valuesAnswer(signal, key, limit, [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([v]) => v));
       }
       const t = RECORD_TABLE[signal];
       const p = params([tenant]);
@@ -97,10 +122,10 @@ export function createCatalog(db: Db): AttributeCatalog {
                ON rv.id = t.resource_id`;
       const rows = await db.query(
         `SELECT v, count(*) AS n FROM (SELECT ${value} AS v FROM ${from} WHERE ${where(t.time, range, p)})
-         WHERE v IS NOT NULL AND length(v) <= ${MAX_VALUE_CHARS} GROUP BY v ORDER BY n DESC, v LIMIT ${p.add(limit)}`,
+         WHERE v IS NOT NULL AND length(v) <= ${MAX_VALUE_CHARS} GROUP BY v ORDER BY n DESC, v LIMIT ${p.add(limit + 1)}`,
         p.values,
       );
-      return rows.map((r) => r.v as string);
+      return valuesAnswer(signal, key, limit, rows.map((r) => r.v as string));
     },
   };
 }
