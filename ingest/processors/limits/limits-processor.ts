@@ -1,40 +1,123 @@
 // Attribute limits after the OpenTelemetry spec (common/README.md#attribute-limits): at most
-// `maxAttributes` per record (the rest dropped and added to droppedAttributesCount), string values
+// `maxAttributes` per record (the rest dropped and added to droppedAttributesCount), and the span
+// limits (trace/sdk.md#span-limits): at most `maxEvents` / `maxLinks` per span, the first kept and
+// the rest added to droppedEventsCount / droppedLinksCount, with `maxAttributesPerEvent` /
+// `maxAttributesPerLink` in place of `maxAttributes` for theirs; string values
 // truncated to `maxValueLength` (arrays element by element; never inside a redaction marker: see
 // truncate); beyond the spec, bytes values cut to `maxValueLength` base64 characters (at a
 // character and never inside a marker when they are text: truncateBytes), arrays cut to
-// `maxArrayLength` and values nested deeper than `maxDepth` dropped. Or, with `action: refuse`, the
-// batch is refused (permanent error, 400 / INVALID_ARGUMENT) naming the first limit broken. It runs
-// after redaction (withSecurityProcessors in src/server/security.ts inserts it there and refuses a
-// pipeline naming it first): a secret cut in half no longer matches its rule, and its half is kept.
+// `maxArrayLength`, key-value lists (a map body, a map attribute) to `maxKvlistLength` entries, and
+// values nested deeper than `maxDepth` dropped. Metric points (limitPoint): an exponential
+// histogram over `maxBuckets` loses resolution, as Prometheus' and Mimir's bucket limits do; an
+// explicit-bucket histogram over it is dropped; a summary keeps its first `maxQuantiles`. Every
+// cut stops at its limit, so a span of 450,000 events costs what one of `maxEvents` does (only a
+// downscale reads every bucket, once). Or, with `action: refuse`, the batch is refused (permanent
+// error, 400 / INVALID_ARGUMENT) naming the first limit broken. It runs after redaction
+// (withSecurityProcessors in src/server/security.ts inserts it there and refuses a pipeline naming
+// it first): a secret cut in half no longer matches its rule, and its half is kept.
 import { isUtf8 } from 'node:buffer';
 import type { Logger } from 'pino';
 import { type Consumer, type Processor, type Signal, type SignalItems, permanentError } from '../../component.ts';
-import type { AnyValue, KeyValue } from '../../../src/model/telemetry.ts';
+import type { AnyValue, ExponentialBuckets, ExponentialHistogramPoint, KeyValue, MetricPoint, SpanRecord } from '../../../src/model/telemetry.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import { componentType } from '../../registry.ts';
 import { type AttributeHolder, visitBatch } from '../attributes-walk.ts';
 
 export interface LimitsProcessorConfig {
-  /** Attributes per record, resource, scope, event or link (spec default 128; 0 = no limit). */
+  /** Attributes per record, resource, scope, metric point or exemplar (spec default 128; 0 = no limit). */
   maxAttributes: number;
+  /** Events per span, the first kept (the spec's EventCountLimit, default 128; 0 = no limit). */
+  maxEvents: number;
+  /** Links per span, the first kept (the spec's LinkCountLimit, default 128; 0 = no limit). */
+  maxLinks: number;
+  /** Attributes per span event (the spec's AttributePerEventCountLimit, default 128; 0 = no limit). */
+  maxAttributesPerEvent: number;
+  /** Attributes per span link (the spec's AttributePerLinkCountLimit, default 128; 0 = no limit). */
+  maxAttributesPerLink: number;
   /** Characters per string value (0 = no limit, the spec's default). */
   maxValueLength: number;
   /** Elements per array value (0 = no limit). */
   maxArrayLength: number;
+  /** Entries per key-value-list value (a map log body or attribute), the first kept (0 = no limit). */
+  maxKvlistLength: number;
   /** Nesting of arrays / key-value lists inside a value (0 = no limit). */
   maxDepth: number;
+  /** Buckets per histogram point (an exponential one's positive and negative together; 0 = no limit). */
+  maxBuckets: number;
+  /** Quantiles per summary point, the first kept (0 = no limit). */
+  maxQuantiles: number;
   action: 'truncate' | 'refuse';
 }
 
+const COUNT_KEYS = [
+  'maxAttributes', 'maxEvents', 'maxLinks', 'maxAttributesPerEvent', 'maxAttributesPerLink',
+  'maxValueLength', 'maxArrayLength', 'maxKvlistLength', 'maxDepth', 'maxBuckets', 'maxQuantiles',
+] as const;
+
 export function defaultLimitsProcessorConfig(): LimitsProcessorConfig {
-  return { maxAttributes: 128, maxValueLength: 0, maxArrayLength: 0, maxDepth: 0, action: 'truncate' };
+  return {
+    maxAttributes: 128, maxEvents: 128, maxLinks: 128, maxAttributesPerEvent: 128, maxAttributesPerLink: 128,
+    maxValueLength: 0, maxArrayLength: 0, maxKvlistLength: 0, maxDepth: 0, maxBuckets: 0, maxQuantiles: 0,
+    action: 'truncate',
+  };
 }
 
 export interface LimitsStats {
   droppedAttributes: number;
+  droppedEvents: number;
+  droppedLinks: number;
+  /** Metric points dropped whole: explicit-bucket histograms over maxBuckets, exponential ones that no resolution fits. */
+  droppedPoints: number;
   truncatedValues: number;
   refusedBatches: number;
+}
+
+/** The OTel spec's lowest exponential histogram scale (data-model.md#exponentialhistogram). */
+const MIN_SCALE = -10;
+
+/** `buckets` without its zero buckets at either end (a count-preserving change: nothing is lost). */
+function trimZeros(buckets: ExponentialBuckets): ExponentialBuckets {
+  const counts = buckets.bucketCounts;
+  let from = 0;
+  let to = counts.length;
+  while (from < to && counts[from] === 0) from++;
+  while (to > from && counts[to - 1] === 0) to--;
+  return from === 0 && to === counts.length ? buckets : { offset: buckets.offset + from, bucketCounts: counts.slice(from, to) };
+}
+
+/** Buckets `buckets` takes at `shift` scales lower (bucket i of scale s is bucket ⌊i / 2⌋ of scale s − 1). */
+function bucketsAfter(buckets: ExponentialBuckets, shift: number): number {
+  const n = buckets.bucketCounts.length;
+  if (n === 0) return 0;
+  const p = 2 ** shift;
+  return Math.floor((buckets.offset + n - 1) / p) - Math.floor(buckets.offset / p) + 1;
+}
+
+function downscale(buckets: ExponentialBuckets, shift: number): ExponentialBuckets {
+  const p = 2 ** shift;
+  const offset = Math.floor(buckets.offset / p);
+  const counts = new Array<number>(bucketsAfter(buckets, shift)).fill(0);
+  buckets.bucketCounts.forEach((c, i) => (counts[Math.floor((buckets.offset + i) / p) - offset]! += c));
+  return { offset, bucketCounts: counts };
+}
+
+/**
+ * The point at the highest resolution whose buckets (both sides) number at most `max`: adjacent
+ * buckets merged, as an SDK's exponential aggregation does at its MaxSize and Prometheus / Mimir do
+ * at their native-histogram bucket limits. Count, sum, min, max and the zero bucket are unchanged,
+ * so the point says the same at a coarser resolution. Undefined when even scale −10 does not fit.
+ */
+function fitExponential(p: ExponentialHistogramPoint, max: number): ExponentialHistogramPoint | undefined {
+  const positive = trimZeros(p.positive);
+  const negative = trimZeros(p.negative);
+  // Past 40 halvings every side (int32 offsets, fewer than 2^33 buckets) is at most two buckets, so
+  // later shifts fit nothing earlier ones did not; the bound also keeps a nonsense scale from looping.
+  for (let shift = 0; shift <= 40 && p.scale - shift >= MIN_SCALE; shift++) {
+    if (bucketsAfter(positive, shift) + bucketsAfter(negative, shift) <= max) {
+      return shift === 0 ? { ...p, positive, negative } : { ...p, scale: p.scale - shift, positive: downscale(positive, shift), negative: downscale(negative, shift) };
+    }
+  }
+  return undefined;
 }
 
 class LimitBroken extends Error {}
@@ -91,6 +174,21 @@ function truncateBytes(base64: string, max: number): string {
   return bytes.subarray(0, cut).toString('base64');
 }
 
+/**
+ * `points` without those `limit` drops, compacted in place: the receiver's array is the one the
+ * live-tail tap is given after this processor (ingest/pipeline.ts), and tails show what the store
+ * will hold.
+ */
+function keepPoints(points: MetricPoint[], limit: (m: MetricPoint) => MetricPoint | undefined): MetricPoint[] {
+  let n = 0;
+  for (const m of points) {
+    const kept = limit(m);
+    if (kept) points[n++] = kept;
+  }
+  points.length = n;
+  return points;
+}
+
 export function createLimitsProcessor<S extends Signal>(
   id: string,
   config: LimitsProcessorConfig,
@@ -98,11 +196,11 @@ export function createLimitsProcessor<S extends Signal>(
   next: Consumer<S>,
   logger: Logger,
 ): Processor<S> & { stats(): LimitsStats; metrics(): MetricSample[] } {
-  for (const key of ['maxAttributes', 'maxValueLength', 'maxArrayLength', 'maxDepth'] as const) {
+  for (const key of COUNT_KEYS) {
     if (!Number.isInteger(config[key]) || config[key] < 0) throw new Error(`processors.${id}.${key}: expected an integer of 0 or more (actual: ${config[key]})`);
   }
   if (!['truncate', 'refuse'].includes(config.action)) throw new Error(`processors.${id}.action: expected truncate|refuse (actual: ${config.action})`);
-  const stats: LimitsStats = { droppedAttributes: 0, truncatedValues: 0, refusedBatches: 0 };
+  const stats: LimitsStats = { droppedAttributes: 0, droppedEvents: 0, droppedLinks: 0, droppedPoints: 0, truncatedValues: 0, refusedBatches: 0 };
   const refuse = config.action === 'refuse';
   const broken = (what: string) => {
     if (refuse) throw new LimitBroken(what);
@@ -142,7 +240,13 @@ export function createLimitsProcessor<S extends Signal>(
         }
         return { arrayValue: { values: kept } };
       }
-      return { kvlistValue: { values: limitList(v.kvlistValue.values ?? [], depth + 1) } };
+      let entries = v.kvlistValue.values ?? [];
+      if (config.maxKvlistLength && entries.length > config.maxKvlistLength) {
+        broken(`a key-value list of ${entries.length} entries exceeds maxKvlistLength of ${config.maxKvlistLength}`);
+        stats.truncatedValues++;
+        entries = entries.slice(0, config.maxKvlistLength);
+      }
+      return { kvlistValue: { values: limitList(entries, depth + 1) } };
     }
     return v;
   };
@@ -153,14 +257,19 @@ export function createLimitsProcessor<S extends Signal>(
       return value === undefined ? [] : [{ key: kv.key, value }];
     });
 
+  /** Span events and links of the batch being limited: their attribute count limits are their own. */
+  const countKeyOf = new WeakMap<object, 'maxAttributesPerEvent' | 'maxAttributesPerLink'>();
+
   const limitHolder = (h: AttributeHolder) => {
     let list = h.attributes;
-    if (config.maxAttributes && list.length > config.maxAttributes) {
-      broken(`${list.length} attributes exceed maxAttributes of ${config.maxAttributes}`);
-      const dropped = list.length - config.maxAttributes;
+    const key = countKeyOf.get(h) ?? 'maxAttributes';
+    const max = config[key];
+    if (max && list.length > max) {
+      broken(`${list.length} attributes exceed ${key} of ${max}`);
+      const dropped = list.length - max;
       stats.droppedAttributes += dropped;
       if (h.droppedAttributesCount !== undefined) h.droppedAttributesCount += dropped;
-      list = list.slice(0, config.maxAttributes);
+      list = list.slice(0, max);
     }
     const before = list.length;
     h.attributes = limitList(list, 0);
@@ -169,14 +278,75 @@ export function createLimitsProcessor<S extends Signal>(
     if (h.droppedAttributesCount !== undefined) h.droppedAttributesCount += droppedDeep;
   };
 
+  /** Events and links past the span limits dropped and counted, before anything walks them. */
+  const limitSpan = (span: SpanRecord) => {
+    if (config.maxEvents && span.events.length > config.maxEvents) {
+      broken(`${span.events.length} events exceed maxEvents of ${config.maxEvents}`);
+      const dropped = span.events.length - config.maxEvents;
+      stats.droppedEvents += dropped;
+      span.droppedEventsCount += dropped;
+      span.events = span.events.slice(0, config.maxEvents);
+    }
+    if (config.maxLinks && span.links.length > config.maxLinks) {
+      broken(`${span.links.length} links exceed maxLinks of ${config.maxLinks}`);
+      const dropped = span.links.length - config.maxLinks;
+      stats.droppedLinks += dropped;
+      span.droppedLinksCount += dropped;
+      span.links = span.links.slice(0, config.maxLinks);
+    }
+    for (const e of span.events) countKeyOf.set(e, 'maxAttributesPerEvent');
+    for (const l of span.links) countKeyOf.set(l, 'maxAttributesPerLink');
+  };
+
+  /**
+   * The point within maxBuckets / maxQuantiles, or undefined to drop it. Only what keeps the point
+   * true: a summary's quantiles each stand alone, so the first are kept; an exponential histogram
+   * loses resolution (fitExponential). An explicit-bucket histogram cut or with buckets merged would
+   * claim bounds it was not measured with, and a series whose bounds change from point to point
+   * breaks rate and quantile queries over buckets, so it is dropped whole and counted.
+   */
+  const limitPoint = (m: MetricPoint): MetricPoint | undefined => {
+    const p = m.point;
+    if (p.type === 'summary') {
+      if (config.maxQuantiles && p.quantileValues.length > config.maxQuantiles) {
+        broken(`a summary of ${p.quantileValues.length} quantiles exceeds maxQuantiles of ${config.maxQuantiles}`);
+        stats.truncatedValues++;
+        p.quantileValues = p.quantileValues.slice(0, config.maxQuantiles);
+      }
+      return m;
+    }
+    if (!config.maxBuckets) return m;
+    if (p.type === 'histogram' && p.bucketCounts.length > config.maxBuckets) {
+      broken(`a histogram of ${p.bucketCounts.length} buckets exceeds maxBuckets of ${config.maxBuckets}`);
+      stats.droppedPoints++;
+      return undefined;
+    }
+    if (p.type === 'exponentialHistogram') {
+      const buckets = p.positive.bucketCounts.length + p.negative.bucketCounts.length;
+      if (buckets <= config.maxBuckets) return m;
+      broken(`an exponential histogram of ${buckets} buckets exceeds maxBuckets of ${config.maxBuckets}`);
+      const fitted = fitExponential(p, config.maxBuckets);
+      if (!fitted) {
+        stats.droppedPoints++;
+        return undefined;
+      }
+      if (fitted.scale !== p.scale) stats.truncatedValues++;
+      m.point = fitted;
+    }
+    return m;
+  };
+
   return {
     start: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
     consume(items: readonly SignalItems[S][]) {
       // In place and before the first await: the live-tail tap, fed the same objects right after
       // this call starts, sees the limited records too.
+      let kept = items;
       try {
-        visitBatch(signal, items, {
+        if (signal === 'traces') for (const span of items as readonly SpanRecord[]) limitSpan(span);
+        if (signal === 'metrics' && (config.maxBuckets || config.maxQuantiles)) kept = keepPoints(items as unknown as MetricPoint[], limitPoint) as unknown as typeof items;
+        visitBatch(signal, kept, {
           attributes: limitHolder,
           value: (v, set) => {
             const limited = limitValue(v, 0);
@@ -189,12 +359,15 @@ export function createLimitsProcessor<S extends Signal>(
         logger.debug({ limit: err.message }, 'batch refused by attribute limits');
         return Promise.reject(permanentError(`attribute limits (processors.${componentType(id)}): ${err.message}`));
       }
-      return next.consume(items);
+      return kept.length > 0 ? next.consume(kept) : Promise.resolve();
     },
     stats: () => ({ ...stats }),
     metrics: () => [
       { name: 'teleql_limits_dropped_attributes_total', help: 'Attributes dropped by attribute limits', type: 'counter', value: stats.droppedAttributes, labels: { component: id } },
-      { name: 'teleql_limits_truncated_values_total', help: 'Values truncated by attribute limits', type: 'counter', value: stats.truncatedValues, labels: { component: id } },
+      { name: 'teleql_limits_dropped_events_total', help: 'Span events dropped by the span limits', type: 'counter', value: stats.droppedEvents, labels: { component: id } },
+      { name: 'teleql_limits_dropped_links_total', help: 'Span links dropped by the span limits', type: 'counter', value: stats.droppedLinks, labels: { component: id } },
+      { name: 'teleql_limits_dropped_points_total', help: 'Metric points dropped by the bucket limit', type: 'counter', value: stats.droppedPoints, labels: { component: id } },
+      { name: 'teleql_limits_truncated_values_total', help: 'Values truncated by attribute limits (strings, bytes, arrays and key-value lists cut; summaries cut; exponential histograms downscaled)', type: 'counter', value: stats.truncatedValues, labels: { component: id } },
       { name: 'teleql_limits_refused_batches_total', help: 'Batches refused by attribute limits', type: 'counter', value: stats.refusedBatches, labels: { component: id } },
     ],
   };

@@ -5,7 +5,8 @@ import { isUtf8 } from 'node:buffer';
 import { createLimitsProcessor, defaultLimitsProcessorConfig } from '../../../ingest/processors/limits/limits-processor.ts';
 import { isPermanent } from '../../../ingest/component.ts';
 import { sinkConsumer } from '../../helpers/sink-consumer.ts';
-import { attrs, log, resource, span } from '../../helpers/telemetry-builders.ts';
+import { attrs, log, metricPoint, resource, span, T0 } from '../../helpers/telemetry-builders.ts';
+import type { ExponentialHistogramPoint, SpanEvent } from '../../../src/model/telemetry.ts';
 import { silentLogger } from '../../../src/logger.ts';
 
 const config = { ...defaultLimitsProcessorConfig(), maxAttributes: 3, maxValueLength: 5, maxArrayLength: 2, maxDepth: 2 };
@@ -27,7 +28,7 @@ test('truncate: extra attributes dropped and counted, strings and arrays cut, de
   assert.deepEqual(got.attributes[2]!.value, { kvlistValue: { values: [{ key: 'l1', value: { arrayValue: { values: [] } } }] } }, 'the level beyond maxDepth is dropped');
   assert.equal(got.droppedAttributesCount, 1 + 2);
   // 3 here plus the resource's service.name: resources are limited too.
-  assert.deepEqual(p.stats(), { droppedAttributes: 2, truncatedValues: 4, refusedBatches: 0 });
+  assert.deepEqual(p.stats(), { droppedAttributes: 2, droppedEvents: 0, droppedLinks: 0, droppedPoints: 0, truncatedValues: 4, refusedBatches: 0 });
   assert.equal((got.resource.attributes[0]!.value as { stringValue: string }).stringValue.length, 5);
 
   const logs = sinkConsumer<'logs'>();
@@ -125,6 +126,59 @@ test('refuse: the batch is refused with a permanent error naming the limit and t
   assert.equal(sink.count(), 1);
 });
 
+test('events past maxEvents are dropped without being read: the cut stops at the limit', async () => {
+  const sink = sinkConsumer<'traces'>();
+  const p = createLimitsProcessor('limits/traces', { ...defaultLimitsProcessorConfig(), maxEvents: 2 }, 'traces', sink, silentLogger());
+  const event = (i: number): SpanEvent => ({ timeUnixNano: T0, name: `e${i}`, attributes: attrs({ i }), droppedAttributesCount: 0 });
+  const untouchable = new Proxy({} as SpanEvent, { get: () => assert.fail('an event past the limit was read') });
+  const events = [event(0), event(1), ...Array.from({ length: 100_000 }, () => untouchable)];
+  await p.consume([span({ events })]);
+  const got = sink.all()[0]!;
+  assert.deepEqual(got.events.map((e) => e.name), ['e0', 'e1']);
+  assert.equal(got.droppedEventsCount, 100_000);
+});
+
+test('an exponential histogram no resolution fits is dropped and counted; one that fits is merged with its counts kept', async () => {
+  const sink = sinkConsumer<'metrics'>();
+  const p = createLimitsProcessor('limits/metrics', { ...defaultLimitsProcessorConfig(), maxBuckets: 2 }, 'metrics', sink, silentLogger());
+  const exp = (scale: number, positive: number[], negative: number[], offset = 0): ExponentialHistogramPoint => ({
+    type: 'exponentialHistogram', attributes: [], startTimeUnixNano: T0, timeUnixNano: T0, flags: 0, count: 0, scale, zeroCount: 0, zeroThreshold: 0,
+    positive: { offset, bucketCounts: positive }, negative: { offset: -1, bucketCounts: negative }, exemplars: [],
+  });
+  // At the lowest scale already, three buckets cannot become two.
+  const stuck = metricPoint(exp(-10, [1, 1, 1], []), { name: 'stuck', type: 'exponentialHistogram' });
+  // Negative index -1 and positive 0..3 at scale 2: both sides share a scale, so one shift for both.
+  const merged = metricPoint(exp(2, [1, 2, 3, 4], [5]), { name: 'merged', type: 'exponentialHistogram' });
+  const batch = [stuck, merged];
+  await p.consume(batch);
+  assert.deepEqual(sink.all().map((m) => m.metric.name), ['merged']);
+  assert.deepEqual(batch.map((m) => m.metric.name), ['merged'], 'dropped from the batch itself, which the live-tail tap is given');
+  const point = sink.all()[0]!.point as ExponentialHistogramPoint;
+  assert.deepEqual({ scale: point.scale, positive: point.positive, negative: point.negative }, { scale: 0, positive: { offset: 0, bucketCounts: [10] }, negative: { offset: -1, bucketCounts: [5] } });
+  assert.deepEqual(p.stats(), { droppedAttributes: 0, droppedEvents: 0, droppedLinks: 0, droppedPoints: 1, truncatedValues: 1, refusedBatches: 0 });
+});
+
+test('refuse: too many events, links, key-value entries, buckets or quantiles refuse the batch, naming the limit', async () => {
+  const refuse = { ...defaultLimitsProcessorConfig(), maxEvents: 1, maxLinks: 1, maxKvlistLength: 1, maxBuckets: 2, maxQuantiles: 1, action: 'refuse' as const };
+  const traces = createLimitsProcessor('limits/traces', refuse, 'traces', sinkConsumer<'traces'>(), silentLogger());
+  const e = { timeUnixNano: T0, name: 'e', attributes: [], droppedAttributesCount: 0 };
+  const l = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceState: '', flags: 0, attributes: [], droppedAttributesCount: 0 };
+  await assert.rejects(traces.consume([span({ events: [e, e] })]), /2 events exceed maxEvents of 1/);
+  await assert.rejects(traces.consume([span({ links: [l, l] })]), /2 links exceed maxLinks of 1/);
+  const logs = createLimitsProcessor('limits/logs', refuse, 'logs', sinkConsumer<'logs'>(), silentLogger());
+  await assert.rejects(logs.consume([log({ body: { kvlistValue: { values: attrs({ a: 1, b: 2 }) } } })]), /a key-value list of 2 entries exceeds maxKvlistLength of 1/);
+  const sink = sinkConsumer<'metrics'>();
+  const metrics = createLimitsProcessor('limits/metrics', refuse, 'metrics', sink, silentLogger());
+  const base = { attributes: [], startTimeUnixNano: T0, timeUnixNano: T0, flags: 0 };
+  const hist = metricPoint({ ...base, type: 'histogram', count: 3, bucketCounts: [1, 1, 1], explicitBounds: [1, 2], exemplars: [] }, { type: 'histogram' });
+  await assert.rejects(metrics.consume([hist]), (err: Error) => isPermanent(err) && /a histogram of 3 buckets exceeds maxBuckets of 2/.test(err.message));
+  const summary = metricPoint({ ...base, type: 'summary', count: 1, sum: 1, quantileValues: [{ quantile: 0.5, value: 1 }, { quantile: 0.9, value: 1 }] }, { type: 'summary' });
+  await assert.rejects(metrics.consume([summary]), /a summary of 2 quantiles exceeds maxQuantiles of 1/);
+  assert.equal(sink.count(), 0);
+  assert.equal(traces.stats().refusedBatches + logs.stats().refusedBatches + metrics.stats().refusedBatches, 5);
+});
+
 test('bad settings are refused at start-up', () => {
   assert.throws(() => createLimitsProcessor('limits/logs', { ...config, maxDepth: -1 }, 'logs', sinkConsumer<'logs'>(), silentLogger()), /maxDepth: expected an integer of 0 or more/);
+  assert.throws(() => createLimitsProcessor('limits/traces', { ...config, maxEvents: 1.5 }, 'traces', sinkConsumer<'traces'>(), silentLogger()), /maxEvents: expected an integer of 0 or more/);
 });
