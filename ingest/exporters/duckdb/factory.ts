@@ -10,12 +10,17 @@
 // A write refused for good (a value DuckDB cannot take) is narrowed down by halves to the records
 // that cause it: a batch holds many clients' records, every tenant's, and one bad record must not
 // cost the others (session 27: one out-of-range bucket count dropped a whole batch of metrics).
+// A write that ran out of the store's memory is split the same way at once, not retried whole:
+// halves need less memory, and one record too large to write alone (a point of 400,000 buckets at
+// the 64 MB default, session 33) is retried alone and then refused, instead of the whole batch
+// being retried and dropped. The batch's retries share retry.maxElapsedMs.
 import type { Logger } from 'pino';
 import type { StoreWriter } from '../../../src/stores/types.ts';
 import { permanentError, retryableError, type CreateSettings, type Exporter, type ExporterFactory, type Signal, type SignalItems } from '../../component.ts';
 import type { LogRecord, MetricPoint, SpanRecord } from '../../../src/model/telemetry.ts';
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import { StoreError } from '../../../src/stores/types.ts';
+import { memoryExhausted } from '../../../src/stores/duckdb/errors.ts';
 import { backoffMs, type QueueSettings } from '../helpers/settings.ts';
 
 export interface DuckDbExporterConfig {
@@ -36,8 +41,19 @@ export interface DuckDbExporterStats {
   failedItems: number;
 }
 
-/** A write the store refused for a reason that will not pass (not UNAVAILABLE). */
+/** A write the store refused for good: malformed data, or one record too large for its memory. */
 class RefusedWrite extends Error {}
+/** A write too large for the store's free memory: tried again in halves. */
+class SplitWrite extends Error {}
+
+/** One batch's writing: its records' fates, and when its retries began (the batch gets retry.maxElapsedMs in all). */
+interface BatchRun<T> {
+  since: number;
+  written: number;
+  refused: { record: T; reason: RefusedWrite }[];
+  /** Whether the latest single record refused for memory came after the retry time was spent, with no write since. */
+  memoryRefusalPending: boolean;
+}
 
 function writeFor<S extends Signal>(writer: StoreWriter, signal: S): (items: readonly SignalItems[S][]) => Promise<void> {
   switch (signal) {
@@ -57,6 +73,7 @@ class DuckDbExporter<S extends Signal> implements Exporter<S> {
 
   constructor(
     private readonly id: string,
+    private readonly signal: S,
     private readonly config: DuckDbExporterConfig,
     private readonly write: (items: readonly SignalItems[S][]) => Promise<void>,
     private readonly logger: Logger,
@@ -72,56 +89,90 @@ class DuckDbExporter<S extends Signal> implements Exporter<S> {
   }
 
   async consume(items: readonly SignalItems[S][]): Promise<void> {
-    let refused: { count: number; first: RefusedWrite } | null;
+    const run: BatchRun<SignalItems[S]> = { since: Date.now(), written: 0, refused: [], memoryRefusalPending: false };
     try {
-      refused = await this.writeAllBut(items);
+      await this.writeAllBut(items, run);
     } catch (err) {
+      // Given up after retrying: what was neither written nor refused is lost.
       this.counts.failedBatches++;
-      this.counts.failedItems += items.length;
+      this.counts.refusedItems += run.refused.length;
+      this.counts.failedItems += items.length - run.written;
+      this.logRefused(items.length, run);
       throw err;
     }
-    if (!refused) return;
+    const refused = run.refused.length;
+    if (refused === 0) return;
     this.counts.failedBatches++;
-    this.counts.refusedItems += refused.count;
-    this.counts.failedItems += refused.count;
-    this.logger.error({ items: items.length, refused: refused.count, err: refused.first.message }, 'the store refused records for good; the rest of the batch was written');
-    throw permanentError(`${refused.count} of ${items.length} records refused by the store: ${refused.first.message}`, refused.first.cause);
+    this.counts.refusedItems += refused;
+    this.counts.failedItems += refused;
+    this.logRefused(items.length, run);
+    const first = run.refused[0]!.reason;
+    throw permanentError(`${refused} of ${items.length} records refused by the store: ${first.message}`, first.cause);
   }
 
-  /** Writes the items; those the store refuses for good are found by halves and left out (returned as a count). */
-  private async writeAllBut(items: readonly SignalItems[S][]): Promise<{ count: number; first: RefusedWrite } | null> {
-    try {
-      await this.writeRetrying(items);
-      return null;
-    } catch (err) {
-      if (!(err instanceof RefusedWrite)) throw err;
-      if (items.length === 1) return { count: 1, first: err };
-      const half = Math.ceil(items.length / 2);
-      const a = await this.writeAllBut(items.slice(0, half));
-      const b = await this.writeAllBut(items.slice(half));
-      return a && b ? { count: a.count + b.count, first: a.first } : (a ?? b);
+  /** The records refused, by tenant and reason (not their data): whose data was lost, and why. */
+  private logRefused(items: number, run: BatchRun<SignalItems[S]>): void {
+    if (run.refused.length === 0) return;
+    const byReason = new Map<string, Record<string, number>>();
+    for (const { record, reason } of run.refused) {
+      const tenants = byReason.get(reason.message) ?? {};
+      tenants[record.tenant] = (tenants[record.tenant] ?? 0) + 1;
+      byReason.set(reason.message, tenants);
+    }
+    for (const [err, tenants] of byReason) {
+      this.logger.error({ signal: this.signal, items, written: run.written, refused: Object.values(tenants).reduce((a, b) => a + b, 0), tenants, err }, 'the store refused records for good; the rest of the batch was written');
     }
   }
 
-  /** One write, retried while the store says it may pass. */
-  private async writeRetrying(items: readonly SignalItems[S][]): Promise<void> {
+  /** Writes the items; those the store refuses for good are found by halves and left out (in `run.refused`). */
+  private async writeAllBut(items: readonly SignalItems[S][], run: BatchRun<SignalItems[S]>): Promise<void> {
+    try {
+      await this.writeRetrying(items, run);
+    } catch (err) {
+      if (!(err instanceof RefusedWrite || err instanceof SplitWrite)) throw err;
+      if (items.length === 1) {
+        run.refused.push({ record: items[0]!, reason: err });
+        return;
+      }
+      const half = Math.ceil(items.length / 2);
+      await this.writeAllBut(items.slice(0, half), run);
+      await this.writeAllBut(items.slice(half), run);
+    }
+  }
+
+  /** One write, retried while the store says it may pass; split when too large for the store's memory. */
+  private async writeRetrying(items: readonly SignalItems[S][], run: BatchRun<SignalItems[S]>): Promise<void> {
     const { retry } = this.config;
-    const since = Date.now();
     for (let failures = 1; ; failures++) {
       try {
         await this.write(items);
+        run.written += items.length;
+        run.memoryRefusalPending = false;
         if (failures > 1) this.logger.info({ items: items.length, attempts: failures }, 'write succeeded after retrying');
         return;
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         // Malformed data or our own bug: the same write would fail again.
         if (!(err instanceof StoreError && err.code === 'UNAVAILABLE')) throw new RefusedWrite(message, { cause: err });
+        // Out of memory: the other statements may free some, or this write alone needs more than the
+        // store has (one point of 400,000 buckets at the 64 MB default). Halves need less, and a
+        // record too large alone is found instead of costing its batch (QA session 33).
+        const memory = memoryExhausted(err);
+        if (memory && items.length > 1) throw new SplitWrite(message, { cause: err });
         const wait = backoffMs(retry, failures);
         if (this.giveUpAt !== null && Date.now() + wait > this.giveUpAt) {
           throw retryableError(`${message} (the gateway is stopping: given up after ${failures} attempts, exporters.duckdb.shutdownTimeoutMs)`, err);
         }
-        if (retry.maxElapsedMs > 0 && Date.now() + wait - since > retry.maxElapsedMs) {
-          throw retryableError(`${message} (still failing after ${failures} attempts in ${Date.now() - since} ms)`, err);
+        if (retry.maxElapsedMs > 0 && Date.now() + wait - run.since > retry.maxElapsedMs) {
+          const spent = `${failures} attempts in ${Date.now() - run.since} ms`;
+          // One record that found no memory for the whole retry time is refused, and the rest of its
+          // batch written. A second in a row with no write between says the store has none for
+          // anything: the rest is given up, as any write still failing.
+          if (memory && !run.memoryRefusalPending) {
+            run.memoryRefusalPending = true;
+            throw new RefusedWrite(`${message} (one record, still too large for the store's free memory after ${spent})`, { cause: err });
+          }
+          throw retryableError(`${message} (still failing after ${spent})`, err);
         }
         this.counts.retries++;
         this.logger.warn({ items: items.length, attempt: failures, retryInMs: wait, err: message }, 'write failed; retrying');
@@ -152,7 +203,7 @@ export function duckDbExporterStats(component: unknown): DuckDbExporterStats | u
 }
 
 export function createDuckDbExporter<S extends Signal>(settings: CreateSettings, config: DuckDbExporterConfig, writer: StoreWriter, signal: S): DuckDbExporterOf<S> {
-  return new DuckDbExporter(settings.id, config, writeFor(writer, signal), settings.logger);
+  return new DuckDbExporter(settings.id, signal, config, writeFor(writer, signal), settings.logger);
 }
 
 export function duckDbExporterFactory(writer: StoreWriter): ExporterFactory<DuckDbExporterConfig> {

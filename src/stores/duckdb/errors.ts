@@ -23,6 +23,9 @@ const TRANSIENT =
 
 const OUT_OF_MEMORY = /^Out of Memory Error/;
 const COULD_NOT_ALLOCATE = /could not allocate block/i;
+// Any of these, wherever DuckDB put it in its message (a commit wraps it; a commit that found no
+// room to load a block says "failed to pin block").
+const MEMORY = /Out of Memory|could not allocate|failed to pin block/i;
 // What a client can do about it. DuckDB copies each long string a statement scans into the
 // 2,048-row vector being read, so a condition over attribute values or log bodies of ~12 KB and more
 // needs ~100 MB on its own (docs/known-gaps.md); at the 64 MB default, reads and writes at once can
@@ -42,6 +45,18 @@ const INVALIDATED = /has been invalidated|autocheckpoint failed|Reopen the datab
 /** Whether `err` is DuckDB's "Out of Memory Error" (memoryLimit reached). */
 export function outOfMemory(err: unknown): boolean {
   return OUT_OF_MEMORY.test(messageOf(err));
+}
+
+/**
+ * Whether `err` (DuckDB's, or the StoreError made of it) says a statement needed more memory than
+ * the store had free: "Out of Memory Error", or "could not allocate block" inside a failed append or
+ * commit. Such a write may fit once queries free memory, or only in smaller parts: one metric point
+ * of 400,000 buckets could not be committed at the 64 MB default however long it waited (QA
+ * session 33). The DuckDB exporter splits such a batch rather than retrying it whole.
+ */
+export function memoryExhausted(err: unknown): boolean {
+  if (MEMORY.test(messageOf(err))) return true;
+  return err instanceof Error && err.cause !== undefined && err.cause !== err && memoryExhausted(err.cause);
 }
 
 /** Whether `err` says the database needs a reopen before anything else can run on it. */

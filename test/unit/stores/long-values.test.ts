@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KeyValue } from '../../../src/model/telemetry.ts';
 import { wellFormed } from '../../../src/model/values.ts';
-import { MAX_STORED_CHARS, storedAttributes, storedString, storedStringsCut, storedText } from '../../../src/stores/duckdb/long-values.ts';
+import { MAX_STORED_CHARS, storedAttributes, storedList, storedString, storedStringsCut, storedText } from '../../../src/stores/duckdb/long-values.ts';
 
 const PREFIX = 'k8s.pod.label.app.kubernetes.io.component.instance.'; // 51 characters
 /** `n` attributes with 54-character keys sharing PREFIX, each value 60 'v's and its index. */
@@ -88,7 +88,7 @@ describe('long values: attribute lists', () => {
     for (const attrs of [typed, [...labels(300), ...labels(300)]]) {
       const kept = storedAttributes(attrs);
       assert.ok(kept.dropped > 0);
-      assert.equal(kept.items.length + kept.dropped, attrs.length);
+      assert.equal(kept.items.length + kept.dropped, new Set(attrs.map((a) => a.key)).size, 'of duplicate keys the last is kept, the others superseded, not dropped');
       for (const text of [kept.flat, kept.types]) assert.ok(text === null || text.length <= MAX_STORED_CHARS, String(text?.length));
       for (const [i, a] of kept.items.entries()) assert.equal(a.key, attrs[i]!.key);
       for (const [i, a] of kept.items.entries()) if ('intValue' in a.value) assert.equal(a.value.intValue, (attrs[i]!.value as { intValue: string }).intValue, 'ints are not cut');
@@ -100,5 +100,38 @@ describe('long values: attribute lists', () => {
     const back = JSON.parse(text) as KeyValue[];
     assert.deepEqual(back.map((a) => a.key), labels(600).map((a) => a.key));
     assert.ok(back.every((a) => (a.value as { stringValue: string }).stringValue.length <= 2));
+  });
+
+  // QA session 33: N copies of one key, measured one by one, dropped every attribute at 500 (300
+  // kept all, 700 kept 376): the duplicates' JSON form was long, the attribute the row reads back short.
+  it('of many copies of one key keeps the last value, dropping nothing', () => {
+    for (const n of [500, 700, 1_000, 20_000]) {
+      const attrs: KeyValue[] = Array.from({ length: n }, (_, i) => ({ key: 'a', value: { stringValue: `v${i}` } }));
+      const kept = storedAttributes(attrs);
+      assert.deepEqual(kept.items, [{ key: 'a', value: { stringValue: `v${n - 1}` } }], String(n));
+      assert.equal(kept.dropped, 0, String(n));
+      assert.equal(kept.flat, '\x1ea\x1fv' + (n - 1) + '\x1e');
+      assert.equal(kept.types, null);
+    }
+    // Copies among other keys: each key once, at its last position, as attrs_flat orders them.
+    const mixed: KeyValue[] = [...Array.from({ length: 2_000 }, (_, i) => ({ key: i % 2 ? 'b' : 'a', value: { intValue: String(i) } })), { key: 'c', value: { stringValue: 'x' } }];
+    const kept = storedAttributes(mixed);
+    assert.deepEqual(kept.items, [{ key: 'a', value: { intValue: '1998' } }, { key: 'b', value: { intValue: '1999' } }, { key: 'c', value: { stringValue: 'x' } }]);
+    assert.equal(kept.dropped, 0);
+  });
+
+  // QA session 33: one span's 450,000 events were each encoded twice (~3 s) to keep 121.
+  it('measures only the items it keeps and the one that did not fit, not the whole list', () => {
+    const events = Array.from({ length: 100_000 }, (_, i) => ({ name: `event-${i}`, attributes: [{ key: 'i', value: { stringValue: 'x'.repeat(100) } }] }));
+    let measured = 0;
+    const encode = (items: readonly unknown[]): string | null => {
+      if (items.length === 1) measured++;
+      return items.length ? JSON.stringify(items) : null;
+    };
+    const kept = storedList(events, encode);
+    assert.ok(kept.items.length > 50 && kept.dropped === events.length - kept.items.length, String(kept.items.length));
+    assert.ok(kept.text!.length <= MAX_STORED_CHARS);
+    // Each measured item is encoded twice (whole, and with its strings at their shortest).
+    assert.ok(measured <= 2 * (kept.items.length + 1) + 2, `${measured} single-item encodings for ${kept.items.length} kept`);
   });
 });
