@@ -11,7 +11,12 @@ export interface ContextServices {
   alerting?: AlertEngine;
   backends?: () => BackendStatus[];
   search?: SemanticSearch;
+  /** limits.graphql.maxTraceSpans; default DEFAULT_MAX_TRACE_SPANS. */
+  maxTraceSpans?: number;
 }
+
+/** Spans one request's Trace.spans fields return together, unless the config says otherwise (limits.graphql.maxTraceSpans). */
+export const DEFAULT_MAX_TRACE_SPANS = 10_000;
 import type { Principal } from '../src/auth/types.ts';
 
 export interface Stores {
@@ -45,6 +50,8 @@ export interface GraphQLContext {
   search?: SemanticSearch;
   /** Who is asking (set by the GraphQL server; check scopes with hasScope from src/auth/types.ts). */
   principal?: Principal;
+  /** Spans one request's Trace.spans fields return together (resolvers/traces.ts). */
+  maxTraceSpans: number;
 }
 
 /**
@@ -58,5 +65,6 @@ export function createContextFactory(
   services: ContextServices = {},
 ): (tenant: string, connection?: object) => GraphQLContext {
   const backends = services.backends ?? (() => []);
-  return (tenant, connection = {}) => ({ tenant, stores, loaders: createLoaders(tenant, stores), notes: [], tail: { bus, connection }, alerting: services.alerting, backends, ...(services.search && { search: services.search }) });
+  const maxTraceSpans = services.maxTraceSpans ?? DEFAULT_MAX_TRACE_SPANS;
+  return (tenant, connection = {}) => ({ tenant, stores, loaders: createLoaders(tenant, stores), notes: [], tail: { bus, connection }, alerting: services.alerting, backends, maxTraceSpans, ...(services.search && { search: services.search }) });
 }

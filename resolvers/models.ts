@@ -9,13 +9,13 @@ export interface TraceModel {
   spans: SpanRecord[];
   /**
    * The request's allowance of spans that Trace.spans returns (resolvers/traces.ts
-   * MAX_TRACE_SPANS), shared by every trace the request read from a store. A live tail's trace has
+   * ctx.maxTraceSpans), shared by every trace the request read from a store. A live tail's trace has
    * none: tail.traces.maxSpansPerTrace bounds it already.
    */
   spanAllowance?: TraceSpanAllowance;
 }
 
-/** What is left of one request's MAX_TRACE_SPANS, and whether its note was given. */
+/** What is left of one request's maxTraceSpans, and whether its note was given. */
 export interface TraceSpanAllowance {
   left: number;
   noted: boolean;

@@ -27,21 +27,20 @@ export interface PageArgs extends SearchArgs {
 }
 
 /**
- * The spans that Trace.spans returns in one request, all its traces and aliases together. Tempo
- * caps a trace it returns (max_bytes_per_trace) for the same reason: 15 aliases of one trace of
- * 100,000 spans answered 146 MB and held the event loop ~10 s (QA round 33). Counted per request, as
- * one request may ask for many traces or one trace many times; a trace's spanCount, times, errorCount
- * and services still count every span, and `spans(filter: { traceId })` pages through any trace.
+ * The spans that Trace.spans returns in one request (ctx.maxTraceSpans, limits.graphql.maxTraceSpans):
+ * Tempo caps a trace it returns (max_bytes_per_trace) for the same reason: 15 aliases of one trace
+ * of 100,000 spans answered 146 MB and held the event loop ~10 s (QA round 33). Counted per
+ * request, as one request may ask for many traces or one trace many times; a trace's spanCount,
+ * times, errorCount and services still count every span, and `spans(filter: { traceId })` pages
+ * through any trace.
  */
-export const MAX_TRACE_SPANS = 10_000;
-
 // Keyed by the request's loaders: made fresh per request and per subscription event (tail.ts,
 // alerts.ts), so one allowance is one execution's, and it is dropped with them.
 const allowances = new WeakMap<Loaders, TraceSpanAllowance>();
 
 function spanAllowanceOf(ctx: GraphQLContext): TraceSpanAllowance {
   let allowance = allowances.get(ctx.loaders);
-  if (!allowance) allowances.set(ctx.loaders, (allowance = { left: MAX_TRACE_SPANS, noted: false }));
+  if (!allowance) allowances.set(ctx.loaders, (allowance = { left: ctx.maxTraceSpans, noted: false }));
   return allowance;
 }
 
@@ -227,19 +226,19 @@ export async function spanChildren(ctx: GraphQLContext, span: SpanRecord): Promi
 
 /**
  * Trace.spans: the first `first` spans by start time (all by default), within what is left of the
- * request's MAX_TRACE_SPANS; spans left out by that bound are named once in `extensions.notes`.
+ * request's ctx.maxTraceSpans; spans left out by that bound are named once in `extensions.notes`.
  */
 export function traceSpans(ctx: GraphQLContext, trace: TraceModel, args: { first?: number | null }): SpanRecord[] {
   stopIfAborted();
-  const asked = args.first == null ? trace.spans.length : limitArg('first', args.first, MAX_TRACE_SPANS, MAX_TRACE_SPANS);
+  const asked = args.first == null ? trace.spans.length : limitArg('first', args.first, ctx.maxTraceSpans, ctx.maxTraceSpans);
   const wanted = Math.min(asked, trace.spans.length);
-  const allowance = trace.spanAllowance ?? { left: MAX_TRACE_SPANS, noted: false };
+  const allowance = trace.spanAllowance ?? { left: ctx.maxTraceSpans, noted: false };
   const given = Math.min(wanted, allowance.left);
   allowance.left -= given;
   if (given < wanted && !allowance.noted) {
     allowance.noted = true;
     ctx.notes.push(
-      `Trace.spans: spans were left out: one request returns at most ${MAX_TRACE_SPANS} spans of traces, all Trace.spans fields together ` +
+      `Trace.spans: spans were left out: one request returns at most ${ctx.maxTraceSpans} spans of traces (limits.graphql.maxTraceSpans), all Trace.spans fields together ` +
         '(spanCount, errorCount and the times still count every span); page through a trace with spans(filter: { traceId: … })',
     );
   }

@@ -1,5 +1,6 @@
-import { MAX_TRACE_SPANS, getTrace, rootSpan, traceSpan, traceSpans, traceEnd, traceErrorCount, traceServices, traceStart } from '../resolvers/traces.ts';
+import { getTrace, rootSpan, traceSpan, traceSpans, traceEnd, traceErrorCount, traceServices, traceStart } from '../resolvers/traces.ts';
 import { traceLogs } from '../resolvers/logs.ts';
+import { DEFAULT_MAX_TRACE_SPANS } from '../resolvers/context.ts';
 import { tracePartsOf } from '../resolvers/span-selection.ts';
 import { builder } from './builder.ts';
 import { durationFields, instantFields } from './fields.ts';
@@ -13,12 +14,12 @@ builder.objectType('Trace', {
     spans: t.field({
       type: ['Span'],
       description:
-        `Sorted by start time: the first \`first\`, or every span. One request returns at most ${MAX_TRACE_SPANS.toLocaleString('en-US')} spans of traces, ` +
+        `Sorted by start time: the first \`first\`, or every span. One request returns at most limits.graphql.maxTraceSpans (default ${DEFAULT_MAX_TRACE_SPANS.toLocaleString('en-US')}) spans of traces, ` +
         'all Trace.spans fields together; past that the rest are left out, and `extensions.notes` says so (spanCount still counts every span; ' +
         'page through a larger trace with `spans(filter: { traceId })`).',
       args: {
         first: t.arg.int({
-          description: `1–${MAX_TRACE_SPANS.toLocaleString('en-US')}. Default: every span. The query cost counts it; without it, a trace counts limits.graphql.defaultListSize spans.`,
+          description: `1 to limits.graphql.maxTraceSpans (default ${DEFAULT_MAX_TRACE_SPANS.toLocaleString('en-US')}). Default: every span. The query cost counts it; without it, a trace counts limits.graphql.defaultListSize spans.`,
         }),
       },
       resolve: (trace, args, ctx) => traceSpans(ctx, trace, args),

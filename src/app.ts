@@ -326,7 +326,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
     const contextFor = createContextFactory(
       { traces: readers.traces, logs: readers.logs, metrics: readers.metrics, catalog: store.catalog, correlation: correlationStores(store, readers.logs), replay: replayStores(store, readers) },
       tail,
-      { alerting: alerting?.engine, backends: () => backends.statuses(), search: search?.service },
+      { alerting: alerting?.engine, backends: () => backends.statuses(), search: search?.service, maxTraceSpans: cfg.limits.graphql.maxTraceSpans },
     );
     graphql = createGraphQLServer({
       ...cfg.graphql,

@@ -49,6 +49,11 @@ export interface LimitsConfig {
     maxCost: number;
     /** List size assumed for a list field without `first`/`limit`. */
     defaultListSize: number;
+    /**
+     * Spans one request's Trace.spans fields return together (the rest left out and noted): a
+     * trace's size is not known when the cost is computed (resolvers/traces.ts).
+     */
+    maxTraceSpans: number;
     maxQueryBytes: number;
     /**
      * Size of a GraphQL HTTP request body (query, variables, extensions), before or after
@@ -199,6 +204,7 @@ export function defaultLimitsConfig(): LimitsConfig {
       maxTokens: 2000,
       maxCost: 200_000,
       defaultListSize: 100,
+      maxTraceSpans: 10_000,
       maxQueryBytes: 64 * 1024,
       maxBodyBytes: 16 * 1024 * 1024,
       requestsPerSecond: 0,
@@ -267,7 +273,7 @@ export function validateSecurityConfig(cfg: { auth: AuthConfig; limits: LimitsCo
       if (!Number.isInteger(v) || v < 0) problems.add(`limits.${section}.${key}: expected an integer of 0 or more (actual: ${v})`);
     }
   }
-  for (const key of ['maxDepth', 'maxAliases', 'maxTokens', 'maxCost', 'defaultListSize', 'maxQueryBytes', 'maxBodyBytes'] as const) {
+  for (const key of ['maxDepth', 'maxAliases', 'maxTokens', 'maxCost', 'defaultListSize', 'maxTraceSpans', 'maxQueryBytes', 'maxBodyBytes'] as const) {
     // Negatives and fractions were named above.
     if (limits.graphql[key] === 0) problems.add(`limits.graphql.${key}: expected an integer greater than 0 (actual: ${limits.graphql[key]})`);
   }

@@ -9,7 +9,7 @@
 // to 1,000, `alertHistory` 10,000): counting every size as at most 1,000 let `alertHistory` cost a
 // tenth of what it reads (security QA). `Trace.spans` without `first` counts defaultListSize too:
 // a trace's size is unknown before it is read, and a whole-trace view must fit maxCost; what one
-// request's Trace.spans return is bounded when it runs instead (resolvers/traces.ts MAX_TRACE_SPANS).
+// request's Trace.spans return is bounded when it runs instead (limits.graphql.maxTraceSpans, resolvers/traces.ts).
 import {
   type DocumentNode,
   type FragmentDefinitionNode,

@@ -9,7 +9,7 @@ import { gql } from '../helpers/graphql-client.ts';
 import { postOtlp, spansBody, type SpanSpec } from '../helpers/tail-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { currentQuerySignal } from '../../src/stores/query-signal.ts';
-import { MAX_TRACE_SPANS } from '../../resolvers/traces.ts';
+import { DEFAULT_MAX_TRACE_SPANS as MAX_TRACE_SPANS } from '../../resolvers/context.ts';
 import type { SpanRecord } from '../../src/model/telemetry.ts';
 import type { TraceStore } from '../../src/stores/types.ts';
 
@@ -245,5 +245,23 @@ describe('Trace.spans is bounded per request', () => {
     assert.equal(r.status, 400);
     assert.deepEqual(codes(r), ['GW_QUERY_TOO_LARGE']);
     assert.match(r.errors![0]!.message, /query cost of 450015 exceeds limits\.graphql\.maxCost/);
+  });
+});
+
+describe('limits.graphql.maxTraceSpans', () => {
+  let gw: TestGateway;
+  const traceId = 'ab000000000000000000000000000077';
+  before(async () => {
+    gw = await startGateway({ limits: { graphql: { maxTraceSpans: 50 } } });
+    await sendTrace(gw, traceId, 80);
+  });
+  after(() => gw.stop());
+
+  test('sets the spans a request returns of traces, and the most `first` takes', async () => {
+    const r = await query<{ trace: { spanCount: number; spans: { spanId: string }[] } }>(gw, `{ trace(traceId: "${traceId}") { spanCount spans { spanId } } }`);
+    assert.deepEqual([r.data!.trace.spanCount, r.data!.trace.spans.length], [80, 50]);
+    assert.match((r.extensions?.['notes'] as string[])[0]!, /at most 50 spans of traces \(limits\.graphql\.maxTraceSpans\)/);
+    const refused = await query(gw, `{ trace(traceId: "${traceId}") { spans(first: 51) { spanId } } }`);
+    assert.deepEqual(codes(refused), ['GW_BAD_ARGUMENT']);
   });
 });
