@@ -496,7 +496,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       const oom = store.db.outOfMemoryReads;
       samples.push({ name: 'teleql_duckdb_reads_out_of_memory_total', help: 'Reads that ran out of DuckDB memory (storage.duckdb.memoryLimit): run again once the read lanes were quiet, and those that failed again', type: 'counter', value: oom.retried, labels: { outcome: 'retried' } });
       samples.push({ name: 'teleql_duckdb_reads_out_of_memory_total', help: 'Reads that ran out of DuckDB memory (storage.duckdb.memoryLimit): run again once the read lanes were quiet, and those that failed again', type: 'counter', value: oom.failedAgain, labels: { outcome: 'failed_again' } });
-      samples.push({ name: 'teleql_duckdb_reopens_total', help: 'DuckDB instance reopens (storage.duckdb.reopenEveryRows), each giving back the native memory of the row groups written before it', type: 'counter', value: store.db.reopens });
+      samples.push({ name: 'teleql_duckdb_reopens_total', help: 'DuckDB instance reopens (storage.duckdb.reopenEveryRows, each giving back the native memory of the row groups written before it; a failed commit or checkpoint)', type: 'counter', value: store.db.reopens });
       for (const [table, ms] of Object.entries(s.longestStepMs)) {
         samples.push({ name: 'teleql_duckdb_append_step_longest_seconds', help: 'The longest appender step since start (wall clock; a step far over storage.duckdb.writeStepMs delayed every request and live tail behind it)', type: 'gauge', value: ms / 1000, labels: { table } });
       }

@@ -18,6 +18,9 @@ export function openingWriter(opened: Promise<StoreWriter>): StoreWriter {
   );
   failed.catch(() => undefined); // each waiting write rejects with it; the app reports the open error once
   return {
+    get splitsOnMemory() {
+      return writer?.splitsOnMemory;
+    },
     writeSpans: (spans) => (writer ? writer.writeSpans(spans) : failed.then((w) => w.writeSpans(spans))),
     writeLogs: (logs) => (writer ? writer.writeLogs(logs) : failed.then((w) => w.writeLogs(logs))),
     writeMetrics: (points) => (writer ? writer.writeMetrics(points) : failed.then((w) => w.writeMetrics(points))),

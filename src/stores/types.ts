@@ -208,6 +208,12 @@ export interface AttributeCatalog {
 
 /** The write side of a store, used by its exporter. Resolves once the data is durable in the store. */
 export interface StoreWriter {
+  /**
+   * Whether a write that failed for lack of memory may be tried again in smaller parts: the store
+   * rebuilds itself after a failed commit (DuckDB on a file reopens it; an in-memory one cannot, and
+   * more, smaller commits failing there left their rows behind). Unset: no.
+   */
+  readonly splitsOnMemory?: boolean;
   writeSpans(spans: readonly SpanRecord[]): Promise<void>;
   writeLogs(logs: readonly LogRecord[]): Promise<void>;
   writeMetrics(points: readonly MetricPoint[]): Promise<void>;

@@ -77,6 +77,8 @@ class DuckDbExporter<S extends Signal> implements Exporter<S> {
     private readonly config: DuckDbExporterConfig,
     private readonly write: (items: readonly SignalItems[S][]) => Promise<void>,
     private readonly logger: Logger,
+    /** StoreWriter.splitsOnMemory, read when a write fails. */
+    private readonly splitsOnMemory: () => boolean = () => false,
   ) {}
 
   async start(): Promise<void> {}
@@ -157,7 +159,8 @@ class DuckDbExporter<S extends Signal> implements Exporter<S> {
         // Out of memory: the other statements may free some, or this write alone needs more than the
         // store has (one point of 400,000 buckets at the 64 MB default). Halves need less, and a
         // record too large alone is found instead of costing its batch (QA session 33).
-        const memory = memoryExhausted(err);
+        // (A store that cannot rebuild itself after a failed commit, in memory, retries it whole.)
+        const memory = memoryExhausted(err) && this.splitsOnMemory();
         if (memory && items.length > 1) throw new SplitWrite(message, { cause: err });
         const wait = backoffMs(retry, failures);
         if (this.giveUpAt !== null && Date.now() + wait > this.giveUpAt) {
@@ -203,7 +206,7 @@ export function duckDbExporterStats(component: unknown): DuckDbExporterStats | u
 }
 
 export function createDuckDbExporter<S extends Signal>(settings: CreateSettings, config: DuckDbExporterConfig, writer: StoreWriter, signal: S): DuckDbExporterOf<S> {
-  return new DuckDbExporter(settings.id, signal, config, writeFor(writer, signal), settings.logger);
+  return new DuckDbExporter(settings.id, signal, config, writeFor(writer, signal), settings.logger, () => writer.splitsOnMemory === true);
 }
 
 export function duckDbExporterFactory(writer: StoreWriter): ExporterFactory<DuckDbExporterConfig> {

@@ -55,6 +55,8 @@ export interface Db {
   reopen(): Promise<void>;
   /** Reopens done since the store was opened. */
   readonly reopens: number;
+  /** ':memory:': nothing to reopen from, so reopen() does nothing. */
+  readonly inMemory: boolean;
   /**
    * Why the store serves nothing now: a reopen failed (a full disk, a file moved away), and it is
    * tried again with backoff until it succeeds or the store is closed. Null while the store serves.
@@ -487,6 +489,7 @@ async function openInstance(opts: DbOptions, onClosed: () => void): Promise<Db> 
       return lane;
     },
     reopen: requestReopen,
+    inMemory: !attached,
     get reopens() {
       return reopens;
     },

@@ -224,6 +224,7 @@ export function createWriter(
   const logs = createTableWriter(db, logTable, (r: LogRecord, cache) => prepareLog(r, cache, logIds), count('logs'), steps, logger, [logTraceRangeRows(), parts.companion()]);
   const metrics = createTableWriter(db, metricTable, prepareMetric, count('metric_points'), steps, logger);
   return {
+    splitsOnMemory: !db.inMemory,
     writeSpans: guarded('spans', spans),
     writeLogs: guarded('logs', logs),
     writeMetrics: guarded('metric_points', metrics),
