@@ -370,9 +370,11 @@ export function simpleLowerCase(text: string): string {
 let specialLowerCase: RegExp | undefined;
 
 /**
- * A log's body lowered for bodyContains. The last record's is kept, for every filter: a record is
- * tried against all of a filter's conditions (and every tail's filter) before the next, and an `or`
- * of thousands of bodyContains terms, or a thousand tails, would otherwise lower a long body once each.
+ * A log's body lowered for bodyContains. The last record's is kept: a record is tried against all
+ * of a filter's conditions before the next, and an `or` of thousands of bodyContains terms would
+ * otherwise lower a long body once each. (Across tails it helps only for a batch of one record: each
+ * tail walks the whole batch. Keyed by the record object: nothing changes a record's body between
+ * the matches of one batch, as processors run before the tap.)
  */
 function loweredBody(l: LogRecord): string | null {
   if (l !== lastBody.record) {
