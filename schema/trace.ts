@@ -19,7 +19,7 @@ builder.objectType('Trace', {
         'page through a larger trace with `spans(filter: { traceId })`).',
       args: {
         first: t.arg.int({
-          description: `1 to limits.graphql.maxTraceSpans (default ${DEFAULT_MAX_TRACE_SPANS.toLocaleString('en-US')}). Default: every span. The query cost counts it; without it, a trace counts limits.graphql.defaultListSize spans.`,
+          description: `1–${DEFAULT_MAX_TRACE_SPANS.toLocaleString('en-US')} (the most is limits.graphql.maxTraceSpans). Default: every span. The query cost counts it; without it, a trace counts limits.graphql.defaultListSize spans.`,
         }),
       },
       resolve: (trace, args, ctx) => traceSpans(ctx, trace, args),
