@@ -205,6 +205,18 @@ export function createLimitsProcessor<S extends Signal>(
   const broken = (what: string) => {
     if (refuse) throw new LimitBroken(what);
   };
+  /**
+   * The first `config[key]` of `list` (the whole list when the limit is 0 or it fits); past it the
+   * limit is broken (`message(length, max)` says how) and `leftOut` is told how many were not kept.
+   */
+  const firstOf = <T>(list: T[], key: (typeof COUNT_KEYS)[number], message: (length: number, max: number) => string, leftOut: (n: number) => void): T[] => {
+    const max = config[key];
+    if (!max || list.length <= max) return list;
+    broken(message(list.length, max));
+    leftOut(list.length - max);
+    return list.slice(0, max);
+  };
+  const countTruncated = () => void stats.truncatedValues++;
 
   /** The value within the limits, or undefined to drop it. `depth` counts enclosing arrays/lists. */
   const limitValue = (v: AnyValue, depth: number): AnyValue | undefined => {
@@ -227,12 +239,7 @@ export function createLimitsProcessor<S extends Signal>(
         return undefined;
       }
       if ('arrayValue' in v) {
-        let values = v.arrayValue.values ?? [];
-        if (config.maxArrayLength && values.length > config.maxArrayLength) {
-          broken(`an array of ${values.length} elements exceeds maxArrayLength of ${config.maxArrayLength}`);
-          stats.truncatedValues++;
-          values = values.slice(0, config.maxArrayLength);
-        }
+        const values = firstOf(v.arrayValue.values ?? [], 'maxArrayLength', (n, max) => `an array of ${n} elements exceeds maxArrayLength of ${max}`, countTruncated);
         const kept: AnyValue[] = [];
         for (const x of values) {
           const limited = limitValue(x, depth + 1);
@@ -240,12 +247,7 @@ export function createLimitsProcessor<S extends Signal>(
         }
         return { arrayValue: { values: kept } };
       }
-      let entries = v.kvlistValue.values ?? [];
-      if (config.maxKvlistLength && entries.length > config.maxKvlistLength) {
-        broken(`a key-value list of ${entries.length} entries exceeds maxKvlistLength of ${config.maxKvlistLength}`);
-        stats.truncatedValues++;
-        entries = entries.slice(0, config.maxKvlistLength);
-      }
+      const entries = firstOf(v.kvlistValue.values ?? [], 'maxKvlistLength', (n, max) => `a key-value list of ${n} entries exceeds maxKvlistLength of ${max}`, countTruncated);
       return { kvlistValue: { values: limitList(entries, depth + 1) } };
     }
     return v;
@@ -261,16 +263,11 @@ export function createLimitsProcessor<S extends Signal>(
   const countKeyOf = new WeakMap<object, 'maxAttributesPerEvent' | 'maxAttributesPerLink'>();
 
   const limitHolder = (h: AttributeHolder) => {
-    let list = h.attributes;
     const key = countKeyOf.get(h) ?? 'maxAttributes';
-    const max = config[key];
-    if (max && list.length > max) {
-      broken(`${list.length} attributes exceed ${key} of ${max}`);
-      const dropped = list.length - max;
+    const list = firstOf(h.attributes, key, (n, max) => `${n} attributes exceed ${key} of ${max}`, (dropped) => {
       stats.droppedAttributes += dropped;
       if (h.droppedAttributesCount !== undefined) h.droppedAttributesCount += dropped;
-      list = list.slice(0, max);
-    }
+    });
     const before = list.length;
     h.attributes = limitList(list, 0);
     const droppedDeep = before - h.attributes.length;
@@ -280,20 +277,14 @@ export function createLimitsProcessor<S extends Signal>(
 
   /** Events and links past the span limits dropped and counted, before anything walks them. */
   const limitSpan = (span: SpanRecord) => {
-    if (config.maxEvents && span.events.length > config.maxEvents) {
-      broken(`${span.events.length} events exceed maxEvents of ${config.maxEvents}`);
-      const dropped = span.events.length - config.maxEvents;
+    span.events = firstOf(span.events, 'maxEvents', (n, max) => `${n} events exceed maxEvents of ${max}`, (dropped) => {
       stats.droppedEvents += dropped;
       span.droppedEventsCount += dropped;
-      span.events = span.events.slice(0, config.maxEvents);
-    }
-    if (config.maxLinks && span.links.length > config.maxLinks) {
-      broken(`${span.links.length} links exceed maxLinks of ${config.maxLinks}`);
-      const dropped = span.links.length - config.maxLinks;
+    });
+    span.links = firstOf(span.links, 'maxLinks', (n, max) => `${n} links exceed maxLinks of ${max}`, (dropped) => {
       stats.droppedLinks += dropped;
       span.droppedLinksCount += dropped;
-      span.links = span.links.slice(0, config.maxLinks);
-    }
+    });
     for (const e of span.events) countKeyOf.set(e, 'maxAttributesPerEvent');
     for (const l of span.links) countKeyOf.set(l, 'maxAttributesPerLink');
   };
@@ -308,11 +299,7 @@ export function createLimitsProcessor<S extends Signal>(
   const limitPoint = (m: MetricPoint): MetricPoint | undefined => {
     const p = m.point;
     if (p.type === 'summary') {
-      if (config.maxQuantiles && p.quantileValues.length > config.maxQuantiles) {
-        broken(`a summary of ${p.quantileValues.length} quantiles exceeds maxQuantiles of ${config.maxQuantiles}`);
-        stats.truncatedValues++;
-        p.quantileValues = p.quantileValues.slice(0, config.maxQuantiles);
-      }
+      p.quantileValues = firstOf(p.quantileValues, 'maxQuantiles', (n, max) => `a summary of ${n} quantiles exceeds maxQuantiles of ${max}`, countTruncated);
       return m;
     }
     if (!config.maxBuckets) return m;
