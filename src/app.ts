@@ -149,6 +149,11 @@ async function checkStartable(next: GatewayConfig, security: { receiver: Paramet
   problems.throwIfAny();
 }
 
+/** Whether the signal's pipeline has an exporter of this type (`duckdb`, `embedding/…`). */
+function pipelineExportsTo(cfg: GatewayConfig, signal: Signal, type: string): boolean {
+  return cfg.pipelines[signal]?.exporters.some((id) => componentType(id) === type) ?? false;
+}
+
 async function backendExporterFactories(cfg: GatewayConfig): Promise<AnyFactory[]> {
   // A pipeline may only name exporters configured here (buildPipelines checks), so these suffice.
   const named = new Set(Object.keys(cfg.exporters).map(componentType));
@@ -247,7 +252,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       search = await openSemanticSearch(cfg.search, opened.db, componentLogger(root, 'search'), { traces: roles.traces.includes('WRITE'), logs: roles.logs.includes('WRITE') });
       // Only a pipeline with the embedding exporter feeds the index: a list of exporters written
       // for a backend (TELEQL_TRACES_EXPORTERS=duckdb,jaeger) dropped it without a word.
-      const unindexed = (['traces', 'logs'] as const).filter((signal) => cfg.pipelines[signal] && !cfg.pipelines[signal].exporters.some((id) => componentType(id) === 'embedding'));
+      const unindexed = (['traces', 'logs'] as const).filter((signal) => cfg.pipelines[signal] && !pipelineExportsTo(cfg, signal, 'embedding'));
       if (unindexed.length > 0) {
         log.warn({ pipelines: unindexed }, `search.enabled, but the ${unindexed.join(' and ')} pipeline${unindexed.length > 1 ? 's have' : ' has'} no embedding exporter: search and similar will not find them (add embedding to pipelines.<signal>.exporters)`);
       }
@@ -416,10 +421,9 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
    * replay from it all the same: a log's `id` is its document there, which `log(id)` reads.
    */
   function replayStores(duck: DuckDbStore, readers: { traces: TraceStore; metrics: MetricStore }): NonNullable<Stores['replay']> {
-    const writesDuckDb = (signal: 'traces' | 'metrics') => cfg.pipelines[signal]?.exporters.some((id) => componentType(id) === 'duckdb') ?? false;
     return {
-      ...(readers.traces !== duck.traces && writesDuckDb('traces') && { traces: duck.traces }),
-      ...(readers.metrics !== duck.metrics && writesDuckDb('metrics') && { metrics: duck.metrics }),
+      ...(readers.traces !== duck.traces && pipelineExportsTo(cfg, 'traces', 'duckdb') && { traces: duck.traces }),
+      ...(readers.metrics !== duck.metrics && pipelineExportsTo(cfg, 'metrics', 'duckdb') && { metrics: duck.metrics }),
     };
   }
 
