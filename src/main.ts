@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, ENV_VARS } from './config/load.ts';
 import { ConfigError } from './config/merge.ts';
 import { buildApp } from './app.ts';
+import { componentLogger, createRootLogger } from './logger.ts';
 
 const USAGE = `usage: teleql serve [--config FILE] [--data PATH] [--host ADDR] [--log-level LEVEL]
        teleql tail [spans] [logs] [--url URL] [--tenant ID] [--json] [filters…]   (teleql tail --help)
@@ -57,21 +58,36 @@ async function serve(args: string[]): Promise<void> {
   }
   const load = () => loadConfig({ file: values.config, overrides });
   const cfg = load();
-  const app = buildApp(cfg);
+  const root = createRootLogger(cfg.log.level);
+  const app = buildApp(cfg, { logger: root });
   let signalled = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) process.exit(130); // a second Ctrl-C means now
+  const stopThenExit = (why: string, code: number) => {
+    if (signalled) process.exit(code === 0 ? 130 : code); // a second Ctrl-C means now
     signalled = true;
     void app.stop().then(
-      () => process.exit(0),
+      () => process.exit(code),
       (err: unknown) => {
-        console.error(`teleql: error while stopping after ${signal}:`, err);
+        console.error(`teleql: error while stopping after ${why}:`, err);
         process.exit(1);
       },
     );
   };
+  const onSignal = (signal: NodeJS.Signals) => stopThenExit(signal, 0);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Node's default for both is to end the process at once, losing every acknowledged item still
+  // queued for DuckDB and the exporters. A rejected promise no one handles is a defect, but its
+  // work has ended and left no half-changed state behind it: log it and keep serving. An exception
+  // thrown to the event loop may have stopped anywhere, so stop, as on SIGTERM (writing what was
+  // acknowledged first), and exit 1.
+  const processLog = componentLogger(root, 'process');
+  process.on('unhandledRejection', (reason) => {
+    processLog.error({ err: reason }, 'a promise was rejected with no handler (a defect in teleql: please report it); still serving');
+  });
+  process.on('uncaughtException', (err) => {
+    processLog.fatal({ err }, 'uncaught exception (a defect in teleql: please report it); stopping: writing what was acknowledged, then exiting 1');
+    stopThenExit('an uncaught exception', 1);
+  });
   // SIGHUP reloads, as for the OTel Collector, Prometheus and Alertmanager (`kill -HUP`, systemd's
   // ExecReload). Node's default for it is to exit at once, which lost every acknowledged item still
   // queued for DuckDB, and a closed terminal sends it too. In place of bin/teleql.js' while loading.

@@ -9,7 +9,7 @@ import { gqlData } from '../helpers/graphql-client.ts';
 import { sendTrace } from '../helpers/otel-sdk.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { freePort } from '../helpers/free-port.ts';
-import { serve, untilReady, withServeSetup } from '../helpers/teleql-serve.ts';
+import { logLines, serve, untilReady, withServeSetup } from '../helpers/teleql-serve.ts';
 import { spansJson } from '../helpers/otlp-bodies.ts';
 import { hashApiKey } from '../../src/auth/api-keys.ts';
 import { createClient } from 'graphql-ws';
@@ -44,6 +44,57 @@ test('SIGTERM flushes acknowledged spans into DuckDB and a restart serves them',
     } finally {
       second.child.kill('SIGTERM');
       await second.exited;
+    }
+  }));
+
+test('a defect in the gateway loses nothing acknowledged: an unhandled rejection is logged and serving goes on; an uncaught exception stops as SIGTERM does (writing the queue) and exits 1', () =>
+  // Node's default for both ended the process at once, and every span still queued for DuckDB was lost.
+  withServeSetup(async ({ dir, config, grpc, http, graphql, env }) => {
+    writeFileSync(config, `processors:\n  batch:\n    timeoutMs: 600000\n    sendBatchSize: 1000000\nstorage:\n  duckdb:\n    path: ${join(dir, 'teleql.duckdb')}\n`);
+    const graphqlUrl = `http://127.0.0.1:${graphql}/graphql`;
+    const endpoints = { otlpGrpc: `127.0.0.1:${grpc}`, otlpHttp: `http://127.0.0.1:${http}` };
+    const fault = new URL('../fixtures/cli/fault-on-signal.mjs', import.meta.url).pathname;
+    const processLines = (p: ReturnType<typeof serve>) => logLines(p).filter((l) => l.component === 'process');
+    const rejecting = serve(['--config', config], { ...env, TELEQL_TEST_FAULT: 'reject' }, ['--import', fault]);
+    try {
+      await untilReady(rejecting, graphql);
+      const first = await sendTrace('http-proto', endpoints, { service: 'defect-svc' });
+      rejecting.child.kill('SIGUSR2');
+      await waitFor(async () => processLines(rejecting), (lines) => lines.length === 1, 'the rejection logged');
+      const [line] = processLines(rejecting) as [{ level: number; msg: string; err: { message: string } }];
+      assert.deepEqual([line.level, line.err.message], [50, 'injected rejection']);
+      assert.match(line.msg, /rejected with no handler .*still serving/);
+      assert.equal(rejecting.child.exitCode, null, 'still running');
+      assert.equal((await gqlData<{ __typename: string }>(graphqlUrl, '{ __typename }')).__typename, 'Query');
+      rejecting.child.kill('SIGTERM');
+      assert.equal(await rejecting.exited, 0, rejecting.output());
+
+      const throwing = serve(['--config', config], { ...env, TELEQL_TEST_FAULT: 'throw' }, ['--import', fault]);
+      try {
+        await untilReady(throwing, graphql);
+        const second = await sendTrace('http-proto', endpoints, { service: 'defect-svc' });
+        throwing.child.kill('SIGUSR2');
+        assert.equal(await throwing.exited, 1, throwing.output());
+        const [fatal] = processLines(throwing) as [{ level: number; err: { message: string } }];
+        assert.deepEqual([fatal.level, fatal.err.message], [60, 'injected exception']);
+        assert.match(throwing.output(), /"msg":"stopped"/);
+
+        const again = serve(['--config', config], env);
+        try {
+          await untilReady(again, graphql);
+          for (const sent of [first, second]) {
+            const stored = await gqlData<{ trace: { spanCount: number } | null }>(graphqlUrl, `{ trace(traceId: "${sent.traceId}") { spanCount } }`);
+            assert.equal(stored.trace?.spanCount, 2, 'the spans acknowledged before the fault were written');
+          }
+        } finally {
+          again.child.kill('SIGTERM');
+          await again.exited;
+        }
+      } finally {
+        if (throwing.child.exitCode === null) throwing.child.kill('SIGKILL');
+      }
+    } finally {
+      if (rejecting.child.exitCode === null) rejecting.child.kill('SIGKILL');
     }
   }));
 
