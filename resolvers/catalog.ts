@@ -1,7 +1,7 @@
 // Lookups for building filters and Grafana variables. Without from/to they cover all stored data.
 import type { SpanKind } from '../src/model/telemetry.ts';
 import type { AttributeSignal, QueryNotes } from '../src/stores/types.ts';
-import { limitArg, optionalRange } from './args.ts';
+import { MAX_PAGE, limitArg, optionalRange } from './args.ts';
 import { BACKEND as EMBEDDED } from '../src/stores/duckdb/errors.ts';
 import { callStore, callStoreNoting } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
@@ -35,12 +35,13 @@ function noteCatalogSource(ctx: GraphQLContext, field: string, signal: Attribute
 
 export function attributeKeys(
   ctx: GraphQLContext,
-  args: RangeArgs & { signal: AttributeSignal; prefix?: string | null },
+  args: RangeArgs & { signal: AttributeSignal; prefix?: string | null; limit?: number | null },
 ): Promise<string[]> {
   const range = optionalRange(args.from, args.to);
+  const limit = limitArg('limit', args.limit, MAX_PAGE);
   noteCatalogSource(ctx, 'attributeKeys', args.signal);
   // The embedded catalog notes a list it cut (string[] & QueryNotes); the interface types it as string[].
-  return callStoreNoting(ctx, () => ctx.stores.catalog.attributeKeys(ctx.tenant, args.signal, range, args.prefix ?? undefined) as Promise<string[] & QueryNotes>);
+  return callStoreNoting(ctx, () => ctx.stores.catalog.attributeKeys(ctx.tenant, args.signal, range, args.prefix ?? undefined, limit) as Promise<string[] & QueryNotes>);
 }
 
 export function attributeValues(

@@ -15,7 +15,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description:
       "Attribute keys of the signal's records themselves, sorted; their resources' keys are listed by signal RESOURCE " +
-      '(at most 1,000: past that the 1,000 on the most records, and `extensions.notes` says the list was cut; `prefix` narrows it) ' +
+      '(at most `limit`: past that the `limit` on the most records, and `extensions.notes` says the list was cut; `prefix` narrows it) ' +
       '(a SPAN or LOG filter and attributeValues look a key up on the record, then on its resource). ' +
       'Read from the embedded store (what teleql received), also where another backend is the signal\'s read source; `extensions.notes` says so then.',
     args: {
@@ -23,6 +23,7 @@ builder.queryFields((t) => ({
       prefix: t.arg.string(),
       from: t.arg({ type: 'Timestamp' }),
       to: t.arg({ type: 'Timestamp' }),
+      limit: t.arg.int({ defaultValue: 1000, description: '1–1000.' }),
     },
     resolve: (_, args, ctx) => attributeKeys(ctx, args),
   }),

@@ -99,7 +99,8 @@ export interface SpanRef {
 /**
  * Remarks a backend attaches to a search result, for the client to see: e.g. that part of the filter
  * was evaluated by the gateway after fetching a bounded number of traces, so older matches may be
- * missing. Absent (not an empty list) when there is nothing to say; DuckDB never sets it.
+ * missing, or that a catalog list was cut (DuckDB's attributeKeys / attributeValues). Absent (not an
+ * empty list) when there is nothing to say.
  */
 export interface QueryNotes {
   notes?: string[];
@@ -202,7 +203,7 @@ export type AttributeSignal = 'SPAN' | 'LOG' | 'METRIC' | 'RESOURCE';
 
 /** Filter-building helpers (Grafana's variable queries use these). */
 export interface AttributeCatalog {
-  attributeKeys(tenant: string, signal: AttributeSignal, range?: TimeRange, prefix?: string): Promise<string[]>;
+  attributeKeys(tenant: string, signal: AttributeSignal, range?: TimeRange, prefix?: string, limit?: number): Promise<string[]>;
   attributeValues(tenant: string, signal: AttributeSignal, key: string, range?: TimeRange, limit?: number): Promise<string[]>;
 }
 

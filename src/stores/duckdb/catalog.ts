@@ -15,8 +15,9 @@ const TABLES = [
 ] as const;
 const RECORD_TABLE = { SPAN: TABLES[0], LOG: TABLES[1], METRIC: TABLES[2] } as const;
 /**
- * Keys one answer lists: past it, the most frequent are kept (a Grafana variable should not lose
- * `http.route` to a thousand `k0…k999`), listed sorted, and a note says how the list was cut.
+ * Keys one answer lists at most (its `limit`): past it, the most frequent are kept (a Grafana
+ * variable should not lose `http.route` to a thousand `k0…k999`), listed sorted, and a note says
+ * how the list was cut.
  */
 export const MAX_KEYS = 1000;
 const MAX_VALUES = 10_000;
@@ -29,12 +30,12 @@ function noted(list: string[], note: string): string[] & QueryNotes {
   return Object.defineProperty(list, 'notes', { value: [note], enumerable: false }) as string[] & QueryNotes;
 }
 
-/** The MAX_KEYS most frequent of `counted` (most frequent first, ties by key), sorted, with a note when some were left out. */
-function keysAnswer(signal: AttributeSignal, counted: readonly (readonly [string, number])[]): string[] & QueryNotes {
-  const kept = [...counted].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, MAX_KEYS);
+/** The `limit` most frequent of `counted` (most frequent first, ties by key), sorted, with a note when some were left out. */
+function keysAnswer(signal: AttributeSignal, limit: number, counted: readonly (readonly [string, number])[]): string[] & QueryNotes {
+  const kept = [...counted].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, limit);
   const keys = kept.map(([k]) => k).sort();
-  if (counted.length <= MAX_KEYS) return keys;
-  return noted(keys, `attributeKeys(${signal}): more than ${MAX_KEYS} keys match; the ${MAX_KEYS} on the most records are listed (narrow it with prefix, from or to)`);
+  if (counted.length <= limit) return keys;
+  return noted(keys, `attributeKeys(${signal}): more than ${limit} keys match; the ${limit} on the most records are listed (narrow it with prefix, from or to)`);
 }
 
 /** The first `limit` of `values` (most frequent first), with a note when there were more. */
@@ -74,14 +75,15 @@ export function createCatalog(db: Db): AttributeCatalog {
   }
 
   return {
-    async attributeKeys(tenant, signal, range, prefix = '') {
+    async attributeKeys(tenant, signal, range, prefix = '', limit = MAX_KEYS) {
       checkSignal(signal);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_KEYS) throw badQuery(`limit must be an integer from 1 to ${MAX_KEYS}`);
       if (signal === 'RESOURCE') {
         const counts = new Map<string, number>();
         for (const { resource, n } of await resources(tenant, range)) {
           for (const key of new Set(resource.attributes.map((kv) => kv.key))) if (key.startsWith(prefix ?? '')) counts.set(key, (counts.get(key) ?? 0) + n);
         }
-        return keysAnswer(signal, [...counts]);
+        return keysAnswer(signal, limit, [...counts]);
       }
       const t = RECORD_TABLE[signal];
       const p = params([tenant]);
@@ -90,10 +92,10 @@ export function createCatalog(db: Db): AttributeCatalog {
       // One more than kept, to know whether some were left out.
       const rows = await db.query(
         `SELECT k, count(*) AS n FROM (SELECT ${keys} AS k FROM ${t.table} WHERE ${where(t.time, range, p)})
-         WHERE starts_with(k, ${p.add(prefix ?? '')}) GROUP BY k ORDER BY n DESC, k LIMIT ${MAX_KEYS + 1}`,
+         WHERE starts_with(k, ${p.add(prefix ?? '')}) GROUP BY k ORDER BY n DESC, k LIMIT ${limit + 1}`,
         p.values,
       );
-      return keysAnswer(signal, rows.map((r) => [r.k as string, Number(r.n)] as const));
+      return keysAnswer(signal, limit, rows.map((r) => [r.k as string, Number(r.n)] as const));
     },
 
     async attributeValues(tenant, signal, key, range, limit = 100) {

@@ -52,6 +52,8 @@ describe('catalog queries', () => {
     assert.ok(resource.includes('service.name'));
     const { metric } = await data<{ metric: string[] }>('{ metric: attributeKeys(signal: METRIC) }');
     assert.ok(metric.includes('cpu'));
+    const { first } = await data<{ first: string[] }>('{ first: attributeKeys(signal: SPAN, prefix: "http.", limit: 1) }');
+    assert.equal(first.length, 1);
   });
 
   test('attributeValues lists the values of one key, up to limit', async () => {
@@ -65,6 +67,7 @@ describe('catalog queries', () => {
 
   test('catalog arguments are checked', async () => {
     assert.deepEqual(errorCodes(await h.run('{ attributeValues(signal: SPAN, key: "a", limit: 0) }')), ['GW_BAD_ARGUMENT']);
+    assert.deepEqual(errorCodes(await h.run('{ attributeKeys(signal: SPAN, limit: 1001) }')), ['GW_BAD_ARGUMENT']);
     assert.deepEqual(errorCodes(await h.run('{ services(from: "2026-01-02", to: "2026-01-01") }')), ['GW_BAD_TIME_RANGE']);
     assert.deepEqual(errorCodes(await h.run('{ metrics(from: "2026-01-02", to: "2026-01-01") { name } }')), ['GW_BAD_TIME_RANGE']);
   });

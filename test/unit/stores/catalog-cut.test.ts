@@ -34,6 +34,15 @@ describe('the attribute catalog says when it cut a list', () => {
     assert.equal(narrowed.notes, undefined);
   });
 
+  it('lists at most `limit` keys: the most frequent, sorted, with the note', async () => {
+    const two = (await store.catalog.attributeKeys(tenant, 'SPAN', undefined, '', 2)) as string[] & QueryNotes;
+    assert.deepEqual([...two], ['http.route', 'zz.common']);
+    assert.match(two.notes?.[0] ?? '', /more than 2 keys match; the 2 on the most records are listed/);
+    const resourceKeys = (await store.catalog.attributeKeys(tenant, 'RESOURCE', undefined, '', 1)) as string[] & QueryNotes;
+    assert.deepEqual([...resourceKeys], ['service.name']);
+    await assert.rejects(store.catalog.attributeKeys(tenant, 'SPAN', undefined, '', MAX_KEYS + 1), /limit must be an integer from 1 to 1000/);
+  });
+
   it('notes a values list cut at its limit, and not one that fits', async () => {
     const cut = (await store.catalog.attributeValues(tenant, 'SPAN', 'zz.common', undefined, 2)) as string[] & QueryNotes;
     assert.equal(cut.length, 2);
