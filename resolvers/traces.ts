@@ -27,7 +27,7 @@ export interface PageArgs extends SearchArgs {
 }
 
 /**
- * The spans that Trace.spans returns in one request (ctx.maxTraceSpans, limits.graphql.maxTraceSpans):
+ * The spans that Trace.spans and Span.children return in one request (ctx.maxTraceSpans, limits.graphql.maxTraceSpans):
  * Tempo caps a trace it returns (max_bytes_per_trace) for the same reason: 15 aliases of one trace
  * of 100,000 spans answered 146 MB and held the event loop ~10 s (QA round 33). Counted per
  * request, as one request may ask for many traces or one trace many times; a trace's spanCount,
@@ -218,31 +218,39 @@ export async function spanParent(ctx: GraphQLContext, span: SpanRecord): Promise
   return indexOf(spans).byId.get(span.parentSpanId) ?? null;
 }
 
-export async function spanChildren(ctx: GraphQLContext, span: SpanRecord): Promise<SpanRecord[]> {
+/** Span.children: the first `first` (all by default), within the request's allowance as Trace.spans. */
+export async function spanChildren(ctx: GraphQLContext, span: SpanRecord, args: { first?: number | null }): Promise<SpanRecord[]> {
   stopIfAborted();
   const spans = await ctx.loaders.trace.load(span.traceId);
-  return indexOf(spans).children.get(span.spanId) ?? [];
+  return allowedSpans(ctx, indexOf(spans).children.get(span.spanId) ?? [], args.first, spanAllowanceOf(ctx));
 }
 
 /**
  * Trace.spans: the first `first` spans by start time (all by default), within what is left of the
- * request's ctx.maxTraceSpans; spans left out by that bound are named once in `extensions.notes`.
+ * request's ctx.maxTraceSpans.
  */
 export function traceSpans(ctx: GraphQLContext, trace: TraceModel, args: { first?: number | null }): SpanRecord[] {
   stopIfAborted();
-  const asked = args.first == null ? trace.spans.length : limitArg('first', args.first, ctx.maxTraceSpans, ctx.maxTraceSpans);
-  const wanted = Math.min(asked, trace.spans.length);
-  const allowance = trace.spanAllowance ?? { left: ctx.maxTraceSpans, noted: false };
+  return allowedSpans(ctx, trace.spans, args.first, trace.spanAllowance ?? { left: ctx.maxTraceSpans, noted: false });
+}
+
+/**
+ * The first `first` of `spans` (all without it) that `allowance` still lets a request return, taken
+ * from it; spans left out by it are named once per request in `extensions.notes`.
+ */
+function allowedSpans(ctx: GraphQLContext, spans: SpanRecord[], first: number | null | undefined, allowance: TraceSpanAllowance): SpanRecord[] {
+  const asked = first == null ? spans.length : limitArg('first', first, ctx.maxTraceSpans, ctx.maxTraceSpans);
+  const wanted = Math.min(asked, spans.length);
   const given = Math.min(wanted, allowance.left);
   allowance.left -= given;
   if (given < wanted && !allowance.noted) {
     allowance.noted = true;
     ctx.notes.push(
-      `Trace.spans: spans were left out: one request returns at most ${ctx.maxTraceSpans} spans of traces (limits.graphql.maxTraceSpans), all Trace.spans fields together ` +
+      `Trace.spans: spans were left out: one request returns at most ${ctx.maxTraceSpans} spans of traces (limits.graphql.maxTraceSpans), all Trace.spans and Span.children fields together ` +
         '(spanCount, errorCount and the times still count every span); page through a trace with spans(filter: { traceId: … })',
     );
   }
-  return given === trace.spans.length ? trace.spans : trace.spans.slice(0, given);
+  return given === spans.length ? spans : spans.slice(0, given);
 }
 
 export function traceSpan(trace: TraceModel, spanId: string): SpanRecord | null {

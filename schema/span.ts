@@ -2,6 +2,7 @@ import { knownSpanKind } from '../src/model/telemetry.ts';
 import { serviceName } from '../src/model/values.ts';
 import { spanLogsAround, spanMetrics } from '../resolvers/correlation.ts';
 import { getSpan, loadTrace, searchSpans, spanChildren, spanDuration, spanParent } from '../resolvers/traces.ts';
+import { DEFAULT_MAX_TRACE_SPANS } from '../resolvers/context.ts';
 import { builder } from './builder.ts';
 import { OrderEnum, SpanKindEnum } from './enums.ts';
 import { attributeFields, droppedCountField, durationFields, flagsField, instantFields } from './fields.ts';
@@ -19,7 +20,18 @@ builder.objectType('Span', {
       description: 'null for a root span or when the parent was not received.',
       resolve: (s, _, ctx) => spanParent(ctx, s),
     }),
-    children: t.field({ type: ['Span'], description: 'Sorted by start time.', resolve: (s, _, ctx) => spanChildren(ctx, s) }),
+    children: t.field({
+      type: ['Span'],
+      description:
+        'Sorted by start time: the first `first`, or every child. They count toward the spans of traces one request returns (limits.graphql.maxTraceSpans, as Trace.spans); ' +
+        'past that the rest are left out, and `extensions.notes` says so.',
+      args: {
+        first: t.arg.int({
+          description: `1–${DEFAULT_MAX_TRACE_SPANS.toLocaleString('en-US')} (the most is limits.graphql.maxTraceSpans). Default: every child. The query cost counts it; without it, children count limits.graphql.defaultListSize spans.`,
+        }),
+      },
+      resolve: (s, args, ctx) => spanChildren(ctx, s, args),
+    }),
     name: t.exposeString('name'),
     kind: t.field({
       type: SpanKindEnum,

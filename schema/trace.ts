@@ -15,7 +15,7 @@ builder.objectType('Trace', {
       type: ['Span'],
       description:
         `Sorted by start time: the first \`first\`, or every span. One request returns at most limits.graphql.maxTraceSpans (default ${DEFAULT_MAX_TRACE_SPANS.toLocaleString('en-US')}) spans of traces, ` +
-        'all Trace.spans fields together; past that the rest are left out, and `extensions.notes` says so (spanCount still counts every span; ' +
+        'all Trace.spans and Span.children fields together; past that the rest are left out, and `extensions.notes` says so (spanCount still counts every span; ' +
         'page through a larger trace with `spans(filter: { traceId })`).',
       args: {
         first: t.arg.int({

@@ -239,6 +239,21 @@ describe('Trace.spans is bounded per request', () => {
     }
   });
 
+  test('Span.children share the allowance: a root of 3,999 children returns them to the bound, with the note; children(first:) the earliest', async () => {
+    // Span.children was unbounded: a root's 100,000 children came whole however often they were asked for.
+    type Root = { rootSpan: { children: { spanId: string }[] } };
+    const aliases = ['a', 'b', 'c'].map((a) => `${a}: trace(traceId: "${traceId}") { rootSpan { children { spanId } } }`).join(' ');
+    const r = await query<Record<string, Root>>(gw, `{ ${aliases} }`);
+    assert.deepEqual(r.errors, undefined);
+    const lengths = Object.values(r.data!).map((t) => t.rootSpan.children.length);
+    assert.deepEqual([...lengths].sort((a, b) => b - a), [N - 1, N - 1, MAX_TRACE_SPANS - 2 * (N - 1)]);
+    assert.match((r.extensions?.['notes'] as string[])[0]!, /all Trace\.spans and Span\.children fields together/);
+    const first = await query<{ trace: Root }>(gw, `{ trace(traceId: "${traceId}") { rootSpan { children(first: 2) { spanId } } } }`);
+    assert.deepEqual(first.data!.trace.rootSpan.children, [2, 3].map((i) => ({ spanId: hex(i, 16) })));
+    const refused = await query(gw, `{ trace(traceId: "${traceId}") { rootSpan { children(first: 0) { spanId } } } }`);
+    assert.deepEqual(codes(refused), ['GW_BAD_ARGUMENT']);
+  });
+
   test('the query cost counts spans(first:): 15 aliases asking for 10,000 spans each are refused before they run', async () => {
     const aliases = Array.from({ length: 15 }, (_, i) => `t${i}: trace(traceId: "${traceId}") { spans(first: 10000) { spanId name } }`).join(' ');
     const r = await query(gw, `{ ${aliases} }`);
