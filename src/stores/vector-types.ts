@@ -1,5 +1,6 @@
 // The store behind semantic search. Texts are kept once per content hash (64-bit, from the text),
-// vectors once per (model, hash), and every searchable span/log/exception as a small document row
+// vectors once per (model key, hash) — the key names the model, its dtype and a digest of its files
+// (Embedder.vectorKey), so changed weights under one name are embedded again — and every searchable span/log/exception as a small document row
 // pointing at its hash. So a million spans with a thousand distinct texts hold a thousand vectors.
 //
 // Documents are tenant-scoped; texts and vectors are not (they are a pure function of the text and
