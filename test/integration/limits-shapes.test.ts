@@ -121,5 +121,8 @@ describe('limits on events, links, key-value lists, buckets and quantiles', () =
     const sparse = (await read('lim.exp.sparse')).data!.metricPoints![0]!;
     assert.deepEqual({ scale: sparse.scale, positive: sparse.positive }, { scale: 20, positive: { offset: 493, bucketCounts: [1, 2] } });
     assert.equal(await gatewayMetric(gw, 'teleql_limits_dropped_points_total', 'limits/metrics'), 1);
+    // The receiver counts the 5 points it handed on, the one the processor then dropped too (it read 4).
+    const metrics = await (await fetch(gw.graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
+    assert.match(metrics, /^teleql_otlp_accepted_items_total\{component="otlp",signal="metrics"\} 5$/m);
   });
 });

@@ -149,17 +149,20 @@ export async function receive<S extends Signal>(
   const key = ITEM_KEY[signal];
   await ctx.settle?.(tenant, format, reserved, decoded.items.length + decoded.rejected.length, body.length);
   ctx.stats[`rejected${key}`] += decoded.rejected.length;
-  if (decoded.items.length > 0) {
+  // Counted before the pipeline runs: a processor may drop items from the array in place (limits'
+  // metric points), and those were accepted too (its own counter says what it dropped).
+  const handed = decoded.items.length;
+  if (handed > 0) {
     try {
       await next.consume(decoded.items);
     } catch (err) {
-      ctx.stats[`refused${key}`] += decoded.items.length;
+      ctx.stats[`refused${key}`] += handed;
       const why = err instanceof Error ? err.message : String(err);
       // As the Collector does: only a permanent error is the sender's fault; anything else may pass.
       if (isPermanent(err)) throw badRequest(`the pipeline refused the data: ${why}`);
       throw new ReceiveError(503, GrpcStatus.UNAVAILABLE, `the pipeline cannot take data right now, retry later: ${why}`);
     }
-    ctx.stats[`accepted${key}`] += decoded.items.length;
+    ctx.stats[`accepted${key}`] += handed;
   }
   return partialSuccessOf(signal, decoded.rejected);
 }
