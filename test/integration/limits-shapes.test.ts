@@ -9,7 +9,7 @@ import { keyValues, logsJson, randomSpanId, randomTraceId } from '../helpers/otl
 import { postOtlp } from '../helpers/tail-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
-const limits = { maxAttributes: 3, maxEvents: 3, maxLinks: 2, maxAttributesPerEvent: 2, maxAttributesPerLink: 1, maxKvlistLength: 4, maxBuckets: 8, maxQuantiles: 2 };
+const limits = { maxAttributes: 3, maxEvents: 3, maxLinks: 2, maxAttributesPerEvent: 2, maxAttributesPerLink: 1, maxKvlistLength: 4, maxBuckets: 8, maxQuantiles: 2, maxExemplars: 2 };
 const nowNs = () => BigInt(Date.now()) * 1_000_000n;
 const attrsOf = (n: number, prefix = 'a') => keyValues(Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, i])));
 
@@ -96,7 +96,7 @@ describe('limits on events, links, key-value lists, buckets and quantiles', () =
     assert.deepEqual(node.attributes.map, { inner: { k0: 0, k1: 1, k2: 2, k3: 3 } });
   });
 
-  test('metric points: an exponential histogram loses resolution, an explicit one over maxBuckets is dropped, a summary keeps its first quantiles', async () => {
+  test('metric points: an exponential histogram loses resolution, an explicit one over maxBuckets is dropped, a summary keeps its first quantiles, a point its first exemplars', async () => {
     const t = String(nowNs());
     const point = (extra: Record<string, unknown>) => ({ startTimeUnixNano: t, timeUnixNano: t, ...extra });
     const body = metricsJson([
@@ -107,6 +107,7 @@ describe('limits on events, links, key-value lists, buckets and quantiles', () =
       // 1,000 empty buckets around two: no resolution lost.
       { name: 'lim.exp.sparse', exponentialHistogram: { aggregationTemporality: 2, dataPoints: [point({ count: '3', sum: 3, scale: 20, zeroCount: '0', positive: { offset: -7, bucketCounts: [...Array(500).fill('0'), '1', '2', ...Array(500).fill('0')] } })] } },
       { name: 'lim.summary', summary: { dataPoints: [point({ count: '4', sum: 8, quantileValues: [0.5, 0.9, 0.99, 1].map((quantile, i) => ({ quantile, value: i })) })] } },
+      { name: 'lim.exemplars', gauge: { dataPoints: [point({ asDouble: 1, exemplars: [1, 2, 3, 4, 5].map((v) => ({ timeUnixNano: t, asDouble: v })) })] } },
     ]);
     assert.equal(await postOtlp(gw, '/v1/metrics', body, 'default'), 200);
     type Point = { count: number; bucketCounts: number[] | null; scale: number | null; positive: { offset: number; bucketCounts: number[] } | null; quantileValues: { quantile: number; value: number }[] | null };
@@ -121,8 +122,11 @@ describe('limits on events, links, key-value lists, buckets and quantiles', () =
     const sparse = (await read('lim.exp.sparse')).data!.metricPoints![0]!;
     assert.deepEqual({ scale: sparse.scale, positive: sparse.positive }, { scale: 20, positive: { offset: 493, bucketCounts: [1, 2] } });
     assert.equal(await gatewayMetric(gw, 'teleql_limits_dropped_points_total', 'limits/metrics'), 1);
-    // The receiver counts the 5 points it handed on, the one the processor then dropped too (it read 4).
+    const exemplars = await gql<{ metricPoints: { exemplars: { value: number }[] }[] }>(gw.graphqlUrl, '{ metricPoints(name: "lim.exemplars") { exemplars { value } } }');
+    assert.deepEqual(exemplars.data!.metricPoints[0]!.exemplars, [{ value: 1 }, { value: 2 }]);
+    assert.equal(await gatewayMetric(gw, 'teleql_limits_dropped_exemplars_total', 'limits/metrics'), 3);
+    // The receiver counts the 6 points it handed on, the one the processor then dropped too (it read 5).
     const metrics = await (await fetch(gw.graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
-    assert.match(metrics, /^teleql_otlp_accepted_items_total\{component="otlp",signal="metrics"\} 5$/m);
+    assert.match(metrics, /^teleql_otlp_accepted_items_total\{component="otlp",signal="metrics"\} 6$/m);
   });
 });

@@ -9,7 +9,8 @@
 // `maxArrayLength`, key-value lists (a map body, a map attribute) to `maxKvlistLength` entries, and
 // values nested deeper than `maxDepth` dropped. Metric points (limitPoint): an exponential
 // histogram over `maxBuckets` loses resolution, as Prometheus' and Mimir's bucket limits do; an
-// explicit-bucket histogram over it is dropped; a summary keeps its first `maxQuantiles`. Every
+// explicit-bucket histogram over it is dropped; a summary keeps its first `maxQuantiles`, any point
+// its first `maxExemplars` (the SDKs' exemplar reservoirs hold one per bucket or a few). Every
 // cut stops at its limit, so a span of 450,000 events costs what one of `maxEvents` does (only a
 // downscale reads every bucket, once). Or, with `action: refuse`, the batch is refused (permanent
 // error, 400 / INVALID_ARGUMENT) naming the first limit broken. It runs after redaction
@@ -46,18 +47,20 @@ export interface LimitsProcessorConfig {
   maxBuckets: number;
   /** Quantiles per summary point, the first kept (0 = no limit). */
   maxQuantiles: number;
+  /** Exemplars per metric point, the first kept (0 = no limit). */
+  maxExemplars: number;
   action: 'truncate' | 'refuse';
 }
 
 const COUNT_KEYS = [
   'maxAttributes', 'maxEvents', 'maxLinks', 'maxAttributesPerEvent', 'maxAttributesPerLink',
-  'maxValueLength', 'maxArrayLength', 'maxKvlistLength', 'maxDepth', 'maxBuckets', 'maxQuantiles',
+  'maxValueLength', 'maxArrayLength', 'maxKvlistLength', 'maxDepth', 'maxBuckets', 'maxQuantiles', 'maxExemplars',
 ] as const;
 
 export function defaultLimitsProcessorConfig(): LimitsProcessorConfig {
   return {
     maxAttributes: 128, maxEvents: 128, maxLinks: 128, maxAttributesPerEvent: 128, maxAttributesPerLink: 128,
-    maxValueLength: 0, maxArrayLength: 0, maxKvlistLength: 0, maxDepth: 0, maxBuckets: 0, maxQuantiles: 0,
+    maxValueLength: 0, maxArrayLength: 0, maxKvlistLength: 0, maxDepth: 0, maxBuckets: 0, maxQuantiles: 0, maxExemplars: 0,
     action: 'truncate',
   };
 }
@@ -68,6 +71,7 @@ export interface LimitsStats {
   droppedLinks: number;
   /** Metric points dropped whole: explicit-bucket histograms over maxBuckets, exponential ones that no resolution fits. */
   droppedPoints: number;
+  droppedExemplars: number;
   truncatedValues: number;
   refusedBatches: number;
 }
@@ -200,7 +204,7 @@ export function createLimitsProcessor<S extends Signal>(
     if (!Number.isInteger(config[key]) || config[key] < 0) throw new Error(`processors.${id}.${key}: expected an integer of 0 or more (actual: ${config[key]})`);
   }
   if (!['truncate', 'refuse'].includes(config.action)) throw new Error(`processors.${id}.action: expected truncate|refuse (actual: ${config.action})`);
-  const stats: LimitsStats = { droppedAttributes: 0, droppedEvents: 0, droppedLinks: 0, droppedPoints: 0, truncatedValues: 0, refusedBatches: 0 };
+  const stats: LimitsStats = { droppedAttributes: 0, droppedEvents: 0, droppedLinks: 0, droppedPoints: 0, droppedExemplars: 0, truncatedValues: 0, refusedBatches: 0 };
   const refuse = config.action === 'refuse';
   const broken = (what: string) => {
     if (refuse) throw new LimitBroken(what);
@@ -290,14 +294,20 @@ export function createLimitsProcessor<S extends Signal>(
   };
 
   /**
-   * The point within maxBuckets / maxQuantiles, or undefined to drop it. Only what keeps the point
-   * true: a summary's quantiles each stand alone, so the first are kept; an exponential histogram
+   * The point within maxExemplars / maxBuckets / maxQuantiles, or undefined to drop it. Only what
+   * keeps the point true: exemplars are samples, and a summary's quantiles each stand alone, so the
+   * first are kept; an exponential histogram
    * loses resolution (fitExponential). An explicit-bucket histogram cut or with buckets merged would
    * claim bounds it was not measured with, and a series whose bounds change from point to point
    * breaks rate and quantile queries over buckets, so it is dropped whole and counted.
    */
   const limitPoint = (m: MetricPoint): MetricPoint | undefined => {
     const p = m.point;
+    if ('exemplars' in p) {
+      p.exemplars = firstOf(p.exemplars, 'maxExemplars', (n, max) => `a point of ${n} exemplars exceeds maxExemplars of ${max}`, (dropped) => {
+        stats.droppedExemplars += dropped;
+      });
+    }
     if (p.type === 'summary') {
       p.quantileValues = firstOf(p.quantileValues, 'maxQuantiles', (n, max) => `a summary of ${n} quantiles exceeds maxQuantiles of ${max}`, countTruncated);
       return m;
@@ -332,7 +342,7 @@ export function createLimitsProcessor<S extends Signal>(
       let kept = items;
       try {
         if (signal === 'traces') for (const span of items as readonly SpanRecord[]) limitSpan(span);
-        if (signal === 'metrics' && (config.maxBuckets || config.maxQuantiles)) kept = keepPoints(items as unknown as MetricPoint[], limitPoint) as unknown as typeof items;
+        if (signal === 'metrics' && (config.maxBuckets || config.maxQuantiles || config.maxExemplars)) kept = keepPoints(items as unknown as MetricPoint[], limitPoint) as unknown as typeof items;
         visitBatch(signal, kept, {
           attributes: limitHolder,
           value: (v, set) => {
@@ -354,6 +364,7 @@ export function createLimitsProcessor<S extends Signal>(
       { name: 'teleql_limits_dropped_events_total', help: 'Span events dropped by the span limits', type: 'counter', value: stats.droppedEvents, labels: { component: id } },
       { name: 'teleql_limits_dropped_links_total', help: 'Span links dropped by the span limits', type: 'counter', value: stats.droppedLinks, labels: { component: id } },
       { name: 'teleql_limits_dropped_points_total', help: 'Metric points dropped by the bucket limit', type: 'counter', value: stats.droppedPoints, labels: { component: id } },
+      { name: 'teleql_limits_dropped_exemplars_total', help: 'Exemplars dropped by the exemplar limit', type: 'counter', value: stats.droppedExemplars, labels: { component: id } },
       { name: 'teleql_limits_truncated_values_total', help: 'Values truncated by attribute limits (strings, bytes, arrays and key-value lists cut; summaries cut; exponential histograms downscaled)', type: 'counter', value: stats.truncatedValues, labels: { component: id } },
       { name: 'teleql_limits_refused_batches_total', help: 'Batches refused by attribute limits', type: 'counter', value: stats.refusedBatches, labels: { component: id } },
     ],

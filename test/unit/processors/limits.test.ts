@@ -28,7 +28,7 @@ test('truncate: extra attributes dropped and counted, strings and arrays cut, de
   assert.deepEqual(got.attributes[2]!.value, { kvlistValue: { values: [{ key: 'l1', value: { arrayValue: { values: [] } } }] } }, 'the level beyond maxDepth is dropped');
   assert.equal(got.droppedAttributesCount, 1 + 2);
   // 3 here plus the resource's service.name: resources are limited too.
-  assert.deepEqual(p.stats(), { droppedAttributes: 2, droppedEvents: 0, droppedLinks: 0, droppedPoints: 0, truncatedValues: 4, refusedBatches: 0 });
+  assert.deepEqual(p.stats(), { droppedAttributes: 2, droppedEvents: 0, droppedLinks: 0, droppedPoints: 0, droppedExemplars: 0, truncatedValues: 4, refusedBatches: 0 });
   assert.equal((got.resource.attributes[0]!.value as { stringValue: string }).stringValue.length, 5);
 
   const logs = sinkConsumer<'logs'>();
@@ -155,11 +155,11 @@ test('an exponential histogram no resolution fits is dropped and counted; one th
   assert.deepEqual(batch.map((m) => m.metric.name), ['merged'], 'dropped from the batch itself, which the live-tail tap is given');
   const point = sink.all()[0]!.point as ExponentialHistogramPoint;
   assert.deepEqual({ scale: point.scale, positive: point.positive, negative: point.negative }, { scale: 0, positive: { offset: 0, bucketCounts: [10] }, negative: { offset: -1, bucketCounts: [5] } });
-  assert.deepEqual(p.stats(), { droppedAttributes: 0, droppedEvents: 0, droppedLinks: 0, droppedPoints: 1, truncatedValues: 1, refusedBatches: 0 });
+  assert.deepEqual(p.stats(), { droppedAttributes: 0, droppedEvents: 0, droppedLinks: 0, droppedPoints: 1, droppedExemplars: 0, truncatedValues: 1, refusedBatches: 0 });
 });
 
-test('refuse: too many events, links, key-value entries, buckets or quantiles refuse the batch, naming the limit', async () => {
-  const refuse = { ...defaultLimitsProcessorConfig(), maxEvents: 1, maxLinks: 1, maxKvlistLength: 1, maxBuckets: 2, maxQuantiles: 1, action: 'refuse' as const };
+test('refuse: too many events, links, key-value entries, buckets, quantiles or exemplars refuse the batch, naming the limit', async () => {
+  const refuse = { ...defaultLimitsProcessorConfig(), maxEvents: 1, maxLinks: 1, maxKvlistLength: 1, maxBuckets: 2, maxQuantiles: 1, maxExemplars: 1, action: 'refuse' as const };
   const traces = createLimitsProcessor('limits/traces', refuse, 'traces', sinkConsumer<'traces'>(), silentLogger());
   const e = { timeUnixNano: T0, name: 'e', attributes: [], droppedAttributesCount: 0 };
   const l = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceState: '', flags: 0, attributes: [], droppedAttributesCount: 0 };
@@ -174,8 +174,11 @@ test('refuse: too many events, links, key-value entries, buckets or quantiles re
   await assert.rejects(metrics.consume([hist]), (err: Error) => isPermanent(err) && /a histogram of 3 buckets exceeds maxBuckets of 2/.test(err.message));
   const summary = metricPoint({ ...base, type: 'summary', count: 1, sum: 1, quantileValues: [{ quantile: 0.5, value: 1 }, { quantile: 0.9, value: 1 }] }, { type: 'summary' });
   await assert.rejects(metrics.consume([summary]), /a summary of 2 quantiles exceeds maxQuantiles of 1/);
+  const exemplar = { filteredAttributes: [], timeUnixNano: T0, asDouble: 1, spanId: '', traceId: '' };
+  const gauge = metricPoint({ ...base, type: 'number', asDouble: 1, exemplars: [exemplar, exemplar] }, { type: 'gauge' });
+  await assert.rejects(metrics.consume([gauge]), /a point of 2 exemplars exceeds maxExemplars of 1/);
   assert.equal(sink.count(), 0);
-  assert.equal(traces.stats().refusedBatches + logs.stats().refusedBatches + metrics.stats().refusedBatches, 5);
+  assert.equal(traces.stats().refusedBatches + logs.stats().refusedBatches + metrics.stats().refusedBatches, 6);
 });
 
 test('bad settings are refused at start-up', () => {
