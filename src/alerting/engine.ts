@@ -390,7 +390,9 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       }
       inst.value = s.value;
       inst.lastEvaluatedAt = now;
-      inst.annotations = Object.fromEntries(Object.entries(rule.annotations).map(([k, v]) => [k, expandTemplate(v, labels, s.value)]));
+      // Over the series' labels, as Prometheus expands annotations (its $labels is the sample's label
+      // set: no alertname, no rule label), so a rule copied from Prometheus reads the same.
+      inst.annotations = Object.fromEntries(Object.entries(rule.annotations).map(([k, v]) => [k, expandTemplate(v, s.labels, s.value)]));
       if (inst.owedResolution && !resolutionOwed(inst)) delete inst.owedResolution;
       if (inst.state === 'PENDING' && now - inst.activeAt! >= rule.for) {
         inst.firedAt = now;

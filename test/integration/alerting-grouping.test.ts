@@ -237,13 +237,24 @@ describe('rule labels are templates, as in Prometheus', () => {
     await hook?.close();
   });
 
-  test('{{ $labels.x }} and {{ $value }} in labels are expanded before the alert is identified', async () => {
+  test('{{ $labels.x }} and {{ $value }} in labels are expanded before the alert is identified; annotations see the series\' labels only, as in Prometheus', async () => {
     // QA round 33 (D5): the label was sent as the literal "{{ $labels.service }}-team".
-    const input = { name: 'PayLogs', kind: 'LOG_COUNT', by: ['SERVICE'], threshold: 2, window: '1m', interval: '1m', labels: { owner: '{{ $labels.service }}-team', count: '{{$value}}' } };
+    const input = {
+      name: 'PayLogs',
+      kind: 'LOG_COUNT',
+      by: ['SERVICE'],
+      threshold: 2,
+      window: '1m',
+      interval: '1m',
+      labels: { owner: '{{ $labels.service }}-team', count: '{{$value}}' },
+      // Prometheus' $labels in an annotation is the sample's label set: a rule label (owner) or alertname reads ''.
+      annotations: { summary: '{{ $labels.service }}/{{ $labels.owner }}/{{ $labels.alertname }}/{{ $value }}' },
+    };
     const { createAlertRule } = await gqlData<{ createAlertRule: { id: string } }>(gw.graphqlUrl, CREATE, { input }, H);
     await tickAt(gw, T0 + MIN);
     const [inst] = gw.engine.instances(tenant, createAlertRule.id);
     assert.deepEqual(inst?.labels, { alertname: 'PayLogs', service: 'checkout', owner: 'checkout-team', count: '5' });
+    assert.deepEqual(inst?.annotations, { summary: 'checkout///5' });
     const [body] = bodies(hook);
     assert.deepEqual(body?.alerts[0]!.labels, { alertname: 'PayLogs', service: 'checkout', owner: 'checkout-team', count: '5', tenant });
   });
