@@ -6,13 +6,15 @@
 //   to create query: …"), too many clauses. Its message is Elasticsearch's reason, which the user
 //   needs to fix the filter.
 // - UNAVAILABLE for what no query can fix: connection faults, timeouts, 429 and 5xx, refused
-//   credentials, a 403, compatibility headers the server refuses, a server that is not Elasticsearch.
+//   credentials (401), a missing privilege or other 403, compatibility headers the server refuses, a
+//   server that is not Elasticsearch, an answer without part of the data (shards, clusters, a timeout).
 // - INTERNAL for the rest: a 4xx for a request the gateway built (a parameter, an ID lookup) is the
 //   gateway's problem, not the user's filter.
 // Client-facing messages (BAD_QUERY, UNAVAILABLE) name the call, the status and Elasticsearch's
 // error type, never the node's address or what Elasticsearch wrote in a 5xx reason (which names
-// nodes and their addresses): that is describeError's, for the log. Authentication failures get a
-// fixed text, since the reason may name the user.
+// nodes and their addresses): that is describeError's, for the log. Security refusals get a fixed
+// text, since the reason names the user: a 401 is refused credentials, a 403 security_exception
+// accepted credentials whose user lacks a privilege (a role to fix, not a password).
 import { errors } from '@elastic/elasticsearch';
 import { StoreError } from '../types.ts';
 import { networkCode } from '../network-code.ts';
@@ -98,13 +100,35 @@ export function redactUrl(url: string): string {
 }
 
 export const CREDENTIALS_REFUSED = 'Elasticsearch refused the credentials';
+export const PRIVILEGE_MISSING = 'the configured Elasticsearch user lacks a privilege';
 
-/** A 401, or a 403 from the security layer: a fixed message, since the reason may name the user. */
+/** A 401: authentication failed (wrong or missing credentials). */
 export function isAuthFailure(info: EsErrorInfo): boolean {
-  return info.status === 401 || (info.status === 403 && info.type === 'security_exception');
+  return info.status === 401;
 }
 
-/** Whether resending the same request may succeed: connection faults, timeouts, 429 and 5xx. */
+/** A 403 from the security layer: the credentials were accepted, and the user's roles do not allow the call. */
+export function isPrivilegeFailure(info: EsErrorInfo): boolean {
+  return info.status === 403 && info.type === 'security_exception';
+}
+
+/**
+ * The fixed text of a security refusal, fit to show (the reason, which names the user, is left out),
+ * or undefined when `info` is not one. `what` names the refused call.
+ */
+export function securityRefusal(info: EsErrorInfo, what: string): string | undefined {
+  const named = `HTTP ${String(info.status)} ${info.type}`;
+  if (isAuthFailure(info)) return `${CREDENTIALS_REFUSED} (${named}); check the configured username/password, API key or bearer token`;
+  if (isPrivilegeFailure(info)) return `Elasticsearch refused ${what} (${named}): ${PRIVILEGE_MISSING} for it; check the roles of the configured user or API key`;
+  return undefined;
+}
+
+/**
+ * Whether resending the same request may succeed: connection faults, timeouts, 429 and 5xx, and a
+ * 2xx without `x-elastic-product` (a proxy that strips the header, or one that answers in
+ * Elasticsearch's place, such as an SSO login page, until the configuration is fixed: what was sent
+ * is kept, and a resend of what did go in answers 409, as the documents' IDs are derived from them).
+ */
 export function isTransient(err: unknown): boolean {
   if (err instanceof errors.ResponseError) {
     const status = err.statusCode ?? 0;
@@ -115,7 +139,8 @@ export function isTransient(err: unknown): boolean {
     err instanceof errors.TimeoutError ||
     err instanceof errors.NoLivingConnectionsError ||
     err instanceof errors.RequestAbortedError ||
-    err instanceof errors.DeserializationError
+    err instanceof errors.DeserializationError ||
+    err instanceof errors.ProductNotSupportedError
   );
 }
 
@@ -128,6 +153,8 @@ export function describeError(err: unknown, node: string): string {
   if (err instanceof errors.ResponseError) {
     const info = errorInfo(err.statusCode, err.body);
     if (isAuthFailure(info)) return `${CREDENTIALS_REFUSED} (HTTP ${String(info.status)} ${info.type}); check the configured username/password, API key or bearer token`;
+    // The reason names the action and the indices the user lacks a privilege for: what the operator needs (for the log only).
+    if (isPrivilegeFailure(info)) return `Elasticsearch answered HTTP ${String(info.status)} ${info.type}: ${PRIVILEGE_MISSING}; check its roles: ${info.reason}`;
     return `Elasticsearch answered HTTP ${String(info.status)} ${info.type}: ${info.reason}`;
   }
   if (err instanceof errors.TimeoutError) return `Elasticsearch at ${where} did not answer in time`;
@@ -139,34 +166,84 @@ export function describeError(err: unknown, node: string): string {
   return String(err);
 }
 
-/** What a search answer says of the shards it read (estypes.ShardStatistics, SearchResponse.timed_out). */
+type Failure = { reason?: { type?: string; reason?: string | null } };
+
+/** What a search answer says of the data it read (estypes.ShardStatistics, ClusterStatistics, SearchResponse.timed_out). */
 interface ShardedAnswer {
-  _shards?: { total: number; successful: number; failed: number; failures?: { reason?: { type?: string; reason?: string | null } }[] };
+  _shards?: { total: number; successful: number; failed: number; failures?: Failure[] };
   timed_out?: boolean;
+  /**
+   * On a cross-cluster search: how each cluster answered. A remote cluster with skip_unavailable
+   * (the default since 8.15) that cannot be reached is `skipped`, and the answer is still 200 with
+   * `_shards` counting only the clusters that answered; `partial` and `failed` exist since 8.10.
+   */
+  _clusters?: {
+    total: number;
+    successful?: number;
+    skipped?: number;
+    partial?: number;
+    failed?: number;
+    details?: Record<string, { status?: string; failures?: Failure[] }>;
+  };
 }
 
-/** A search answered 200 with the matches of only some shards: the ones it reached, or before it timed out. */
+/** What an answer that holds only part of the data lacks. */
+export interface MissingPart {
+  /** The shards read, when some failed. */
+  shards?: { total: number; successful: number };
+  /** The clusters of a cross-cluster search that were skipped, or answered partly or not at all. */
+  clusters?: { total: number; incomplete: number };
+  /** The search timed out: its shards answered with what they had found by then. */
+  timedOut: boolean;
+}
+
+/** A search answered 200 with only part of the matches: from some shards or clusters, or before it timed out. */
 export class PartialAnswerError extends Error {
-  constructor(readonly shards: { total: number; successful: number } | undefined, message: string) {
+  constructor(readonly missing: MissingPart, message: string) {
     super(message);
     this.name = 'PartialAnswerError';
   }
 }
 
+const failureText = (failures: Failure[] | undefined) => (failures ?? []).map((f) => `${f.reason?.type ?? 'unknown'}: ${f.reason?.reason ?? ''}`);
+
 /**
  * Throws PartialAnswerError when `res` holds only part of what the index matches. Elasticsearch
- * answers 200 when some shards fail (allow_partial_search_results defaults to true) or the search
- * times out, with what the others found: returned as it is, a page would look complete (hasNextPage
- * false, `log(id)` null) while logs are missing.
+ * answers 200 when some shards fail (allow_partial_search_results defaults to true), the search
+ * times out, or a remote cluster is skipped, with what the rest found: returned as it is, a page
+ * would look complete (hasNextPage false, `log(id)` null) while logs are missing. The message, for
+ * the log, names the failed shards' and clusters' reasons (they can name nodes and addresses).
  */
 export function checkWholeAnswer(res: ShardedAnswer): void {
-  const shards = res._shards;
-  if (!res.timed_out && !(shards && shards.failed > 0)) return;
-  const reasons = [...new Set((shards?.failures ?? []).map((f) => `${f.reason?.type ?? 'unknown'}: ${f.reason?.reason ?? ''}`))].join('; ');
-  throw new PartialAnswerError(
-    shards,
-    `Elasticsearch answered from ${shards ? `${shards.successful} of ${shards.total} shards` : 'some shards'}${res.timed_out ? ' (the search timed out)' : ''}${reasons ? `: ${reasons}` : ''}`,
-  );
+  const shards = res._shards && res._shards.failed > 0 ? res._shards : undefined;
+  const clusters = res._clusters;
+  const incomplete = clusters ? (clusters.skipped ?? 0) + (clusters.partial ?? 0) + (clusters.failed ?? 0) : 0;
+  const timedOut = res.timed_out === true;
+  if (!shards && incomplete === 0 && !timedOut) return;
+  const missing: MissingPart = { timedOut };
+  const parts: string[] = [];
+  if (timedOut) parts.push('the search timed out');
+  if (shards) {
+    missing.shards = { total: shards.total, successful: shards.successful };
+    parts.push(`answered from ${shards.successful} of ${shards.total} shards`);
+  }
+  if (clusters && incomplete > 0) {
+    missing.clusters = { total: clusters.total, incomplete };
+    const notWhole = Object.entries(clusters.details ?? {}).filter(([, d]) => d.status !== 'successful' && d.status !== 'running');
+    const named = notWhole.map(([name, d]) => `${name} ${d.status ?? 'unknown'}`).join(', ');
+    parts.push(`${incomplete} of ${clusters.total} clusters skipped or incomplete${named ? ` (${named})` : ''}`);
+  }
+  const reasons = [...new Set([...failureText(shards?.failures), ...Object.values(clusters?.details ?? {}).flatMap((d) => failureText(d.failures))])].join('; ');
+  throw new PartialAnswerError(missing, `Elasticsearch gave an incomplete answer: ${parts.join(', ')}${reasons ? `: ${reasons}` : ''}`);
+}
+
+/** The client-facing text of an incomplete answer to `what`: what is missing, never which node or cluster. */
+function incompleteAnswer(what: string, missing: MissingPart): string {
+  const parts: string[] = [];
+  if (missing.shards) parts.push(`from ${missing.shards.successful} of ${missing.shards.total} shards only`);
+  if (missing.clusters) parts.push(`without ${missing.clusters.incomplete} of ${missing.clusters.total} clusters (skipped or incomplete)`);
+  const answered = parts.length > 0 ? `${what} ${parts.join(' and ')} (the reason is in the gateway log)` : `${what} with what it had found by then`;
+  return `${missing.timedOut ? 'The search timed out in Elasticsearch, which answered' : 'Elasticsearch answered'} ${answered}; an incomplete answer is not given`;
 }
 
 /** Error types that mean the query built from the user's filter is what Elasticsearch refused. */
@@ -202,8 +279,9 @@ export function toStoreError(err: unknown, call: EsCall): StoreError {
   if (err instanceof errors.ResponseError) {
     const info = errorInfo(err.statusCode, err.body);
     const status = info.status ?? 0;
-    // The client's error keeps the request in its meta; the credentials case keeps no cause at all.
-    if (isAuthFailure(info)) return new StoreError('UNAVAILABLE', BACKEND, `${CREDENTIALS_REFUSED} (HTTP ${status} ${info.type}); check the configured username/password, API key or bearer token`);
+    // The client's error keeps the request in its meta; a security refusal keeps no cause at all.
+    const refusal = securityRefusal(info, what);
+    if (refusal !== undefined) return new StoreError('UNAVAILABLE', BACKEND, refusal);
     const userCaused = call.userFilter && info.types.some((t) => ALWAYS_FILTER_TYPES.has(t) || (status === 400 && FILTER_ERROR_TYPES.has(t)));
     if (userCaused) {
       const reason = info.reason.length > MAX_REASON ? `${info.reason.slice(0, MAX_REASON)}…` : info.reason;
@@ -218,10 +296,7 @@ export function toStoreError(err: unknown, call: EsCall): StoreError {
     return new StoreError('INTERNAL', BACKEND, `Elasticsearch refused ${what} as the gateway sent it (${named})`, err, info.status);
   }
   if (err instanceof errors.TimeoutError) return new StoreError('UNAVAILABLE', BACKEND, `Elasticsearch did not answer ${what} in time`, err);
-  if (err instanceof PartialAnswerError) {
-    const from = err.shards ? `${err.shards.successful} of ${err.shards.total} shards` : 'part of the index';
-    return new StoreError('UNAVAILABLE', BACKEND, `Elasticsearch answered ${what} from ${from} only (the reason is in the gateway log); an incomplete answer is not given`, err);
-  }
+  if (err instanceof PartialAnswerError) return new StoreError('UNAVAILABLE', BACKEND, incompleteAnswer(what, err.missing), err);
   if (err instanceof errors.ConnectionError || err instanceof errors.NoLivingConnectionsError) {
     const code = networkCode(err);
     return new StoreError('UNAVAILABLE', BACKEND, `cannot reach Elasticsearch${code ? ` (${code})` : ''} for ${what}`, err);

@@ -10,10 +10,15 @@
 //
 // Per-key reads (logsForSpans, logsForTraces) are one search per batch of keys that `collapse`s on
 // `span_id` / `trace_id` with inner hits (the earliest `limit` logs of each key), grouped back in key order.
+//
+// Every read carries its request's abort signal (query-signal.ts): the deadline or the client going
+// away aborts the call in flight, and no further call (a page's second PIT open, the next batch of
+// keys) starts after it. Outside a request (alert rules, graphql-ws tails' replays) there is none.
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { Logger } from 'pino';
 import { encodePageCursor, pageCursorKey, pageOrder, pageSize, type PageOrder } from '../page-cursor.ts';
 import type { LogStore, Page, SpanRef, StoredLogRecord } from '../types.ts';
+import { abortedOr, QueryAbortedError, signalForCall } from '../query-signal.ts';
 import { createClient, type ElasticsearchConnectionOptions } from './client.ts';
 import { documentToLog } from './documents.ts';
 import { badQuery, BACKEND, checkWholeAnswer, describeError, isIndexNotFound, isPitGone, toStoreError, type EsCall } from './errors.ts';
@@ -54,16 +59,24 @@ function encodeCursor(order: PageOrder, values: readonly unknown[] | undefined, 
   return encodePageCursor(order, c);
 }
 
-function parseCursor(c: unknown): Cursor | undefined {
-  if (c !== null && typeof c === 'object') {
-    const { v, p } = c as { v?: unknown; p?: unknown };
-    if (Array.isArray(v) && v.length > 0 && v.every((x) => x === null || typeof x === 'string') && (p === undefined || typeof p === 'string')) {
-      return p === undefined ? { v: v as (string | null)[] } : { v: v as (string | null)[], p };
-    }
-  }
-  return undefined;
-}
+// A page's sort values as logSort writes them: the time (strict_date_optional_time_nanos, or epoch
+// nanoseconds as decimal text), the document ID, and the `_shard_doc` tiebreaker Elasticsearch adds
+// inside a point in time. Anything else in a cursor was not written here: refused before it is sent,
+// as Elasticsearch would fail a search_after it cannot parse with a 400 that names no cursor.
+const SORT_TIME = /^(?:-?\d{1,20}|\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?)$/;
+const SHARD_DOC = /^-?\d{1,20}$/;
 
+function parseCursor(c: unknown): Cursor | undefined {
+  if (c === null || typeof c !== 'object') return undefined;
+  const { v, p } = c as { v?: unknown; p?: unknown };
+  if (!Array.isArray(v) || v.length === 0 || v.length > 3) return undefined;
+  if (!v.every((x) => x === null || (typeof x === 'string' && Buffer.byteLength(x) <= MAX_ID_BYTES))) return undefined;
+  const [time, , shardDoc] = v as (string | null)[];
+  if (time === null || time === undefined || !SORT_TIME.test(time)) return undefined;
+  if (v.length === 3 && (shardDoc === null || !SHARD_DOC.test(shardDoc!))) return undefined;
+  if (p !== undefined && (typeof p !== 'string' || p.length === 0 || p.length > 65_536)) return undefined;
+  return p === undefined ? { v: v as (string | null)[] } : { v: v as (string | null)[], p };
+}
 
 function checkLimit(limit: number): void {
   if (!Number.isInteger(limit) || limit < 0 || limit > MAX_PER_KEY) {
@@ -90,8 +103,22 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
   const logger: Logger = opts.logger;
   const decode = (hit: Hit, tenant: string) => documentToLog(hit._source, String(hit._id ?? ''), tenant);
 
-  /** The StoreError for a failed call; the whole story (node, status, Elasticsearch's reason) goes to the log only. */
-  function fail(err: unknown, call: EsCall) {
+  /**
+   * Transport options of a read: the request's signal, if any. Throws QueryAbortedError instead of
+   * starting a call after the request was aborted.
+   */
+  function callOptions(): { signal?: AbortSignal } {
+    const signal = signalForCall();
+    return signal ? { signal } : {};
+  }
+
+  /**
+   * The StoreError for a failed call; the whole story (node, status, Elasticsearch's reason) goes to
+   * the log only. A call its request's abort ended is no backend failure: QueryAbortedError, unlogged.
+   */
+  function fail(err: unknown, call: EsCall): Error {
+    const aborted = abortedOr(err);
+    if (aborted instanceof QueryAbortedError) return aborted;
     const mapped = toStoreError(err, call);
     logger[mapped.code === 'BAD_QUERY' ? 'debug' : 'warn']({ call: call.what, code: mapped.code, err: mapped.message, detail: describeError(err, opts.node) }, 'elasticsearch request failed');
     return mapped;
@@ -100,14 +127,17 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
   /** A new point in time over `index`; null when the index does not exist. */
   async function openPit(): Promise<string | null> {
     try {
-      return (await client.openPointInTime({ index, keep_alive: keepAlive })).id;
+      return (await client.openPointInTime({ index, keep_alive: keepAlive }, callOptions())).id;
     } catch (err) {
       if (isIndexNotFound(err)) return null;
       throw err;
     }
   }
 
-  /** Frees a point in time; a failure only costs the server memory until keep_alive ends. */
+  /**
+   * Frees a point in time; a failure only costs the server memory until keep_alive ends. Sent without
+   * the request's signal: it is cleanup, also after an abort (when nothing waits for it).
+   */
   async function closePit(id: string): Promise<void> {
     try {
       await client.closePointInTime({ id });
@@ -127,7 +157,7 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
         size: keys,
         _source: false,
         track_total_hits: false,
-      });
+      }, callOptions());
       checkWholeAnswer(res);
       return res.hits.hits.flatMap((group) => (group.inner_hits?.logs?.hits.hits ?? []) as Hit[]);
     } catch (err) {
@@ -155,7 +185,7 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
           size,
           track_total_hits: false,
           ...(cursor && { search_after: cursor.v }),
-        });
+        }, callOptions());
 
       let pit: string | null | undefined = cursor?.p;
       let opened = false;
@@ -189,8 +219,13 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
         if (!keep) await closePit(pit);
         return { items, hasNextPage: more, endCursor: items.at(-1)?.cursor ?? null };
       } catch (err) {
-        if (opened && pit) await closePit(pit);
-        if (isIndexNotFound(err)) return EMPTY_PAGE;
+        const aborted = abortedOr(err) instanceof QueryAbortedError;
+        if (opened && pit) {
+          const closing = closePit(pit);
+          // An aborted request's answer is due now: its PIT is closed without waiting for that.
+          if (!aborted) await closing;
+        }
+        if (!aborted && isIndexNotFound(err)) return EMPTY_PAGE;
         throw fail(err, { what: 'the log search', userFilter: true });
       }
     },
@@ -275,7 +310,7 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
             query: tenantQuery(tenant, { ids: { values: chunk } }),
             size: chunk.length,
             track_total_hits: false,
-          });
+          }, callOptions());
           checkWholeAnswer(res);
           for (const hit of res.hits.hits) {
             const id = String(hit._id ?? '');

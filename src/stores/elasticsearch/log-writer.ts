@@ -7,15 +7,21 @@
 //   any other failed item is permanent, counted in `failed` by error type and logged once per batch.
 // - Elasticsearch's reasons quote the documents ("Preview of field's value: '…'"), so they go to the
 //   component log only (clipped); `error` and the failure types are what may be shown to admins.
-// - A whole request refused with 429/5xx, or not answered (connection fault, timeout), retries every
-//   record; 400/401/403/413 fail every record. The client itself never retries a bulk request
+// - A whole request refused with 429/5xx, not answered (connection fault, timeout), or answered 2xx by
+//   something that is not Elasticsearch (no x-elastic-product) retries every record of it;
+//   400/401/403/413 fail every record of it. The client itself never retries a bulk request
 //   (maxRetries 0): retrying belongs to the shared helper.
+// - A batch larger than maxBulkBytes goes in several requests, one after another. At a request refused
+//   whole for a while the batch stops: that request's records and those not sent yet are the retry
+//   (Elasticsearch shedding load gets no more of the batch), those of the earlier requests stay written.
+// - Requests are bounded by their real size: the writer serializes each NDJSON line itself (the client
+//   sends strings as they are) and adds up their UTF-8 bytes.
 import type { Client, estypes } from '@elastic/elasticsearch';
 import type { Logger } from 'pino';
 import type { LogRecord } from '../../model/telemetry.ts';
 import { createClient, type ElasticsearchConnectionOptions } from './client.ts';
 import { dataStreamFields, encodeRecord, logToDocument, recordId, type ResourceCache } from './documents.ts';
-import { BULK_CALL, CREDENTIALS_REFUSED, describeError, errorInfo, isAuthFailure, isTransient, toStoreError } from './errors.ts';
+import { BULK_CALL, CREDENTIALS_REFUSED, describeError, errorInfo, isAuthFailure, isPrivilegeFailure, isTransient, PRIVILEGE_MISSING, toStoreError } from './errors.ts';
 import { DEFAULT_TEMPLATE_PATTERN, logsIndexTemplate } from './template.ts';
 import { parseRetryAfter } from '../../../ingest/exporters/helpers/settings.ts';
 
@@ -27,18 +33,15 @@ export interface ElasticsearchLogWriterOptions extends ElasticsearchConnectionOp
   /** The index pattern of `ensureIndexTemplate`; default `logs-teleql-*` (must match dataStream). */
   templatePattern?: string;
   /**
-   * The largest `_bulk` request, about (documents are measured from their encoded records): a batch
-   * goes in as many requests as keep under it. Default 10 MiB (Elastic suggests 5–15 MB per bulk;
-   * Elasticsearch refuses requests over http.max_content_length, 100 MB, with 413, which fails them).
+   * The largest `_bulk` body in bytes: a batch goes in as many requests as keep under it, and only a
+   * record whose lines alone are larger goes over it (alone). Default 10 MiB (Elastic suggests 5–15 MB
+   * per bulk; Elasticsearch refuses requests over http.max_content_length, 100 MB, with 413, which fails them).
    */
   maxBulkBytes?: number;
   logger: Logger;
 }
 
 export const DEFAULT_MAX_BULK_BYTES = 10 * 1024 * 1024;
-// A record's `create` line and document, about: the document holds the encoded record (teleql.record,
-// read back losslessly) and its fields again (body, attributes), plus its own field names.
-const documentBytes = (record: string) => 2 * record.length + 512;
 
 /** An outcome with nothing in it yet. */
 const noOutcome = (): BulkOutcome => ({ written: 0, duplicates: 0, retry: [], retryIds: [], failed: [] });
@@ -78,6 +81,12 @@ export interface BulkOutcome {
   error?: string;
   /** From the server's Retry-After header, when it sent one. */
   retryAfterMs?: number;
+  /**
+   * Set when a request was refused whole for a while (429/5xx, not answered, a 2xx not from
+   * Elasticsearch): the batch stopped there, and `retry` is that request's records and the later
+   * ones, not sent. What earlier requests wrote does not say the backend recovered.
+   */
+  stopped?: true;
 }
 
 export interface ElasticsearchLogWriter {
@@ -112,8 +121,9 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
   const dsFields = dataStreamFields(dataStream);
   const logger = opts.logger;
 
-  function operations(records: readonly LogRecord[], ids: readonly (string | undefined)[] | undefined): { ops: unknown[]; docIds: string[]; sizes: number[] } {
-    const ops: unknown[] = [];
+  /** Each record's two NDJSON lines (action, document) as sent, its document ID, and the bytes of both lines with their newlines. */
+  function operations(records: readonly LogRecord[], ids: readonly (string | undefined)[] | undefined): { lines: string[]; docIds: string[]; sizes: number[] } {
+    const lines: string[] = [];
     const docIds: string[] = [];
     const sizes: number[] = [];
     const cache: ResourceCache = new Map();
@@ -128,10 +138,13 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
         id = recordId(l.tenant, record, occurrence);
       }
       docIds.push(id);
-      sizes.push(documentBytes(record));
-      ops.push({ create: { _index: dataStream, _id: id } }, logToDocument(l, id, record, dsFields, cache));
+      // As the client would serialize them (JSON.stringify); it sends strings as they are, one a line.
+      const action = JSON.stringify({ create: { _index: dataStream, _id: id } });
+      const document = JSON.stringify(logToDocument(l, id, record, dsFields, cache));
+      lines.push(action, document);
+      sizes.push(Buffer.byteLength(action) + Buffer.byteLength(document) + 2);
     });
-    return { ops, docIds, sizes };
+    return { lines, docIds, sizes };
   }
 
   function wholeRequestFailed(records: readonly LogRecord[], docIds: string[], err: unknown): BulkOutcome {
@@ -141,12 +154,13 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
     if (isTransient(err)) {
       logger.warn({ call: BULK_CALL, records: records.length, detail: clip(detail) }, 'elasticsearch bulk request failed; the batch can be retried');
       const after = retryAfterMs(headers);
-      return { written: 0, duplicates: 0, retry: [...records], retryIds: docIds, failed: [], error, ...(after !== undefined && { retryAfterMs: after }) };
+      return { written: 0, duplicates: 0, retry: [...records], retryIds: docIds, failed: [], error, ...(after !== undefined && { retryAfterMs: after }), stopped: true };
     }
     const status = (err as { statusCode?: number }).statusCode;
     const info = status !== undefined ? errorInfo(status, (err as { body?: unknown }).body) : undefined;
     const type = info ? info.type : err instanceof Error ? err.name : 'error';
-    const reason = info && isAuthFailure(info) ? CREDENTIALS_REFUSED : detail;
+    // Security refusals' reasons name the user: a fixed text instead (the log has the whole of it).
+    const reason = info && isAuthFailure(info) ? CREDENTIALS_REFUSED : info && isPrivilegeFailure(info) ? PRIVILEGE_MISSING : detail;
     logger.error({ call: BULK_CALL, records: records.length, detail: clip(detail) }, 'elasticsearch refused the bulk request; the batch is dropped');
     return { written: 0, duplicates: 0, retry: [], retryIds: [], failed: [{ type, reason, count: records.length }], error };
   }
@@ -159,13 +173,19 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
         throw new Error(`writeLogs needs one ID per record (records: ${records.length}, ids: ${ids.length})`);
       }
       if (records.length === 0) return noOutcome();
-      const { ops, docIds, sizes } = operations(records, ids);
-      // One _bulk request per run of records under maxBulkBytes (a record larger alone goes alone).
+      const { lines, docIds, sizes } = operations(records, ids);
+      // One _bulk request per run of records within maxBulkBytes (a record larger alone goes alone).
       const outcomes: BulkOutcome[] = [];
       for (let start = 0; start < records.length; ) {
         let end = start + 1;
         for (let bytes = sizes[start]!; end < records.length && bytes + sizes[end]! <= maxBulkBytes; end++) bytes += sizes[end]!;
-        outcomes.push(await bulk(records.slice(start, end), ops.slice(2 * start, 2 * end), docIds.slice(start, end), callOpts?.signal));
+        const outcome = await bulk(records.slice(start, end), lines.slice(2 * start, 2 * end), docIds.slice(start, end), callOpts?.signal);
+        outcomes.push(outcome);
+        if (outcome.stopped && end < records.length) {
+          // The records not sent yet wait with this request's: their IDs go with them, so a resend stays idempotent.
+          outcomes.push({ ...noOutcome(), retry: records.slice(end), retryIds: docIds.slice(end) });
+          break;
+        }
         start = end;
       }
       return outcomes.length === 1 ? outcomes[0]! : mergeOutcomes(outcomes);
@@ -187,10 +207,10 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
   };
 
   /** One _bulk request and what it did with each of its records. */
-  async function bulk(records: readonly LogRecord[], ops: unknown[], docIds: string[], signal: AbortSignal | undefined): Promise<BulkOutcome> {
+  async function bulk(records: readonly LogRecord[], lines: string[], docIds: string[], signal: AbortSignal | undefined): Promise<BulkOutcome> {
     let res: { errors?: boolean; items?: BulkItem[] };
     try {
-      res = await client.bulk({ operations: ops, filter_path: FILTER_PATH }, { maxRetries: 0, ...(signal && { signal }) });
+      res = await client.bulk({ operations: lines, filter_path: FILTER_PATH }, { maxRetries: 0, ...(signal && { signal }) });
     } catch (err) {
       return wholeRequestFailed(records, docIds, err);
     }
@@ -226,7 +246,7 @@ export function createElasticsearchLogWriter(opts: ElasticsearchLogWriterOptions
   }
 }
 
-/** The outcomes of a batch's requests as one: counts added, failures merged by type, the first error, the longest Retry-After. */
+/** The outcomes of a batch's requests as one: counts added, failures merged by type, the first error, the longest Retry-After, stopped when one stopped it. */
 function mergeOutcomes(outcomes: readonly BulkOutcome[]): BulkOutcome {
   const failures = new Map<string, BulkFailure>();
   const merged = noOutcome();
@@ -238,6 +258,7 @@ function mergeOutcomes(outcomes: readonly BulkOutcome[]): BulkOutcome {
     for (const f of o.failed) addFailures(failures, f.type, f.reason, f.count);
     merged.error ??= o.error;
     if (o.retryAfterMs !== undefined) merged.retryAfterMs = Math.max(merged.retryAfterMs ?? 0, o.retryAfterMs);
+    if (o.stopped) merged.stopped = true;
   }
   merged.failed = [...failures.values()];
   return merged;

@@ -1,7 +1,9 @@
 // The HTTP side of the Jaeger store: one GET with headers, tenant, timeout, a bounded body and
-// error mapping. Everything above this file works with parsed JSON and StoreErrors only.
+// error mapping. Everything above this file works with parsed JSON and StoreErrors only. Each GET
+// also ends when its request is aborted (query-signal.ts), and none starts after that.
 import type { Logger } from 'pino';
 import { StoreError } from '../types.ts';
+import { abortedOr, QueryAbortedError, signalForCall } from '../query-signal.ts';
 import { causeChain, errorMessageOf, fromFetchFailure, fromStatus, internal, isJaegerErrorBody } from './errors.ts';
 import { basicAuthOf } from '../../url-credentials.ts';
 
@@ -24,7 +26,7 @@ export interface JaegerClient {
    * EXPECTED_REFUSAL instead of failing (logged at debug: the caller knows what to do about it).
    * `call` names the request in errors and logs (`FindTraces`); a failure's detail (Jaeger's error
    * body, the network error with its address) is logged, and the StoreError carries only the call
-   * and status.
+   * and status. A GET its request's abort ended throws QueryAbortedError (not logged).
    */
   getJson(
     call: string,
@@ -100,11 +102,13 @@ export function createJaegerClient(opts: JaegerClientOptions): JaegerClient {
       const route = routeOf(path);
       const headers = { ...fixedHeaders };
       if (tenant !== DEFAULT_TENANT || opts.alwaysSendTenant) headers[tenantHeader] = tenant;
+      const request = signalForCall();
+      const timeout = AbortSignal.timeout(opts.timeoutMs);
       const started = performance.now();
       let status = 0;
       let detail: string | undefined;
       try {
-        const res = await opts.fetch(url, { method: 'GET', headers, signal: AbortSignal.timeout(opts.timeoutMs) });
+        const res = await opts.fetch(url, { method: 'GET', headers, signal: request ? AbortSignal.any([timeout, request]) : timeout });
         status = res.status;
         const text = await readBody(res, opts.maxResponseBytes);
         log.debug({ call, path: route, status, ms: Math.round(performance.now() - started) }, 'jaeger request');
@@ -126,6 +130,8 @@ export function createJaegerClient(opts: JaegerClientOptions): JaegerClient {
         // A fetch error is thrown before the headers (no connection, timeout) or while the body
         // streams in (timeout, reset); either way the caller gets only the mapped StoreError, and
         // what Jaeger or the network said (addresses included) stays in this log line.
+        const aborted = abortedOr(err);
+        if (aborted instanceof QueryAbortedError) throw aborted;
         const mapped = err instanceof StoreError ? err : fromFetchFailure(err, opts.timeoutMs, call);
         if (detail === undefined && !(err instanceof StoreError)) detail = causeChain(err);
         const level = mapped.code === 'BAD_QUERY' ? 'debug' : 'warn';

@@ -10,6 +10,7 @@ import type { SpanRecord } from '../../model/telemetry.ts';
 import type { Logger } from '../../logger.ts';
 import { compileSpanFilter } from '../filter-match.ts';
 import { StoreError, type Page, type PageRequest, type QueryNotes, type SpanRef, type TelemetryFilter, type TimeRange, type TraceStore, type TraceSummary } from '../types.ts';
+import { QueryAbortedError } from '../query-signal.ts';
 import { createJaegerClient, EXPECTED_REFUSAL } from './client.ts';
 import { BACKEND, badQuery, internal } from './errors.ts';
 import { cursorKey, pageOf } from './paging.ts';
@@ -138,12 +139,15 @@ export function createJaegerTraceStore(opts: JaegerTraceStoreOptions): TraceStor
   // whole cost of the detection).
   let names: ParameterNames = 'camelCase';
 
-  /** Any error that is not already a StoreError is this store's bug: INTERNAL (logged), never a raw error. */
+  /**
+   * Any error that is not already a StoreError is this store's bug: INTERNAL (logged), never a raw
+   * error. A read its request's abort ended (QueryAbortedError) is no bug and passes through.
+   */
   async function guard<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof StoreError) throw err;
+      if (err instanceof StoreError || err instanceof QueryAbortedError) throw err;
       log.error({ err }, 'the jaeger store failed unexpectedly');
       throw internal('the jaeger store failed unexpectedly', err);
     }

@@ -3,10 +3,13 @@
 // once, and every failure turned into a StoreError: Prometheus' own 4xx answers (bad_data, execution
 // errors) are BAD_QUERY with its message; network errors, timeouts and 5xx are UNAVAILABLE. Every
 // client of a Prometheus (metric reads, PROMQL alert rules, RED from spanmetrics) goes through here.
+// A call made for a GraphQL request carries its abort signal (query-signal.ts): the deadline or the
+// client going away aborts it, and none starts after that. Alert rule ticks have none.
 import https from 'node:https';
 import { LRUCache } from 'lru-cache';
 import { PrometheusDriver, type QueryResult } from 'prometheus-query';
 import { StoreError } from '../types.ts';
+import { abortedOr, QueryAbortedError, signalForCall } from '../query-signal.ts';
 import { networkCode } from '../network-code.ts';
 import { REMEMBERED_TENANTS } from '../../tenant.ts';
 import { basicAuthOf } from '../../url-credentials.ts';
@@ -134,14 +137,16 @@ export function createPrometheusClient(opts: PrometheusClientOptions): Prometheu
         headers: opts.tenantHeader ? { ...headers, [opts.tenantHeader]: tenant } : headers,
         timeout: opts.timeoutMs,
         preferPost: true,
-        ...(agent && {
-          requestInterceptor: {
-            onFulfilled: (config) => {
-              config.httpsAgent = agent;
-              return config;
-            },
+        requestInterceptor: {
+          onFulfilled: (config) => {
+            if (agent) config.httpsAgent = agent;
+            // prometheus-query takes no per-call options: axios runs request interceptors in the
+            // context of the call, so this is the calling request's signal.
+            const signal = signalForCall();
+            if (signal) config.signal = signal;
+            return config;
           },
-        }),
+        },
       });
       drivers.set(key, d);
     }
@@ -152,11 +157,14 @@ export function createPrometheusClient(opts: PrometheusClientOptions): Prometheu
   const request = (tenant: string, method: string, path: string, body: unknown) =>
     (driver(tenant) as unknown as { request(method: string, uri: string, params: unknown, body?: unknown): Promise<unknown> }).request(method, path, null, body);
 
+  /** One API call; after its request's abort, QueryAbortedError instead of a call or a StoreError. */
   async function call<T>(run: () => Promise<T>): Promise<T> {
+    signalForCall(); // throws once the request is aborted: no call starts after that
     try {
       return await run();
     } catch (err) {
-      throw toStoreError(err);
+      const aborted = abortedOr(err);
+      throw aborted instanceof QueryAbortedError ? aborted : toStoreError(err);
     }
   }
 

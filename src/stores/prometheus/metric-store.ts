@@ -18,6 +18,7 @@ import type { KeyValue, MetricPoint, MetricType } from '../../model/telemetry.ts
 import { regexEscape } from '../../model/patterns.ts';
 import type { MetricSeries, MetricStore, SeriesAggregation, SeriesPoint, SeriesQuery, StoredExemplar, TimeRange } from '../types.ts';
 import { StoreError } from '../types.ts';
+import { untilQueryAborted, withoutQuerySignal } from '../query-signal.ts';
 import { BACKEND, type PrometheusClient, type RawExemplarSeries } from './client.ts';
 import { promqlString as str } from './promql-string.ts';
 import { formatFloat, labelName, metricStem, NAMESPACE_OF_JOB, SOURCE_LABELS, splitJob, UNIT_SUFFIX_WORDS, unitOfName } from './names.ts';
@@ -282,18 +283,20 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
 
   /**
    * Whether range selectors are left-open, (t − r, t], as since Prometheus 3; before, they are
-   * closed, [t − r, t], and a sample on a step boundary would be in two steps. Asked once.
+   * closed, [t − r, t], and a sample on a step boundary would be in two steps. Asked once, for every
+   * request that waits for it: not under the first one's signal, so its abort does not fail the
+   * others' wait (each stops waiting at its own).
    */
   let leftOpen: Promise<boolean> | undefined;
   function rangesLeftOpen(tenant: string): Promise<boolean> {
-    leftOpen ??= client.version(tenant).then(
+    leftOpen ??= withoutQuerySignal(() => client.version(tenant)).then(
       (v) => Number(/^v?(\d+)\./.exec(v)?.[1] ?? 0) >= 3,
       (err: unknown) => {
         leftOpen = undefined;
         throw err;
       },
     );
-    return leftOpen;
+    return untilQueryAborted(leftOpen);
   }
 
   /**

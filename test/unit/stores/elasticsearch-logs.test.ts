@@ -165,6 +165,14 @@ function losslessRecords(tenant: string): LogRecord[] {
   return logs;
 }
 
+// A 403 as Elasticsearch's security layer words it (x-pack/.../authz/AuthorizationService.java,
+// "action [...] is unauthorized for user [...] with effective roles [...] on indices [...]"): the
+// credentials were accepted; the user's roles lack the privilege. The reason names the user.
+const PRIVILEGE_REFUSED = (action: string) => {
+  const reason = `action [${action}] is unauthorized for user [teleql] with effective roles [viewer] on indices [logs-teleql-default], this action is granted by the index privileges [read,all]`;
+  return { error: { root_cause: [{ type: 'security_exception', reason }], type: 'security_exception', reason }, status: 403 };
+};
+
 const server = new FakeElasticsearch();
 before(() => server.start());
 after(() => server.stop());
@@ -176,22 +184,29 @@ const openStore = (extra: Partial<Parameters<typeof createElasticsearchLogStore>
   createElasticsearchLogStore({ node: server.url, logger: silent(), maxRetries: 0, ...extra });
 
 describe('Elasticsearch log writer', () => {
-  it('a batch larger than maxBulkBytes goes in several _bulk requests, each under it; a refused one is retried alone', async () => {
+  it('a batch larger than maxBulkBytes goes in several _bulk requests, each filled up to it; at a refused one the batch stops and the rest is the retry', async () => {
     // 8,192 log records with 12 KB bodies (prompts) were one ~100 MB request, over
     // http.max_content_length: Elasticsearch answers 413, and the whole batch was dropped.
     const writer = openWriter({ maxBulkBytes: 100_000 });
     const records = Array.from({ length: 40 }, (_, i) => log({ tenant: TENANT, timeUnixNano: T0 + BigInt(i), body: { stringValue: `${i}-${'p'.repeat(12_000)}` } }));
-    // Every request is answered OK but the third, refused as a whole (429): its records alone come back to resend.
+    // The first two requests are answered OK, the third refused as a whole (429): Elasticsearch is
+    // shedding load, so no more of the batch is sent; that request's records and the unsent ones come back.
     for (let i = 0; i < 20; i++) server.reply(i === 2 ? { status: 429, file: 'error.429.es-rejected-execution.json', headers: { 'retry-after': '3' } } : { file: 'bulk.200.ok.json' });
     const outcome = await writer.writeLogs(records);
     await writer.close();
     const sent = server.requests.map((r) => ndjson(r).length / 2);
-    assert.ok(sent.length >= 5, `${sent.length} requests`);
-    assert.equal(sent.reduce((a, b) => a + b, 0), 40, 'every record in one request');
-    for (const r of server.requests) assert.ok(Buffer.byteLength(r.body) <= 100_000, `${Buffer.byteLength(r.body)} bytes`);
-    assert.equal(outcome.written, 40 - sent[2]!);
-    assert.equal(outcome.retry.length, sent[2]);
-    assert.deepEqual(outcome.retry.map((r) => r.timeUnixNano), records.slice(sent[0]! + sent[1]!, sent[0]! + sent[1]! + sent[2]!).map((r) => r.timeUnixNano));
+    assert.equal(sent.length, 3, `${sent.length} requests: none after the refused one`);
+    const bytes = server.requests.map((r) => Buffer.byteLength(r.body));
+    for (const b of bytes) assert.ok(b <= 100_000, `${b} bytes`);
+    // Measured, not estimated: a request holds as many records as fit (the next one would not).
+    const perRecord = bytes[1]! / sent[1]!;
+    for (const b of bytes) assert.ok(b + perRecord > 100_000, `${b} bytes of 100,000 used, a record is ${Math.round(perRecord)}`);
+    const written = sent[0]! + sent[1]!;
+    assert.equal(outcome.written, written);
+    assert.equal(outcome.retry.length, 40 - written);
+    assert.deepEqual(outcome.retry.map((r) => r.timeUnixNano), records.slice(written).map((r) => r.timeUnixNano));
+    assert.equal(outcome.retryIds?.length, 40 - written, 'each record to resend keeps its document ID');
+    assert.equal(outcome.stopped, true);
     assert.equal(outcome.retryAfterMs, 3000);
     server.reset();
   });
@@ -394,6 +409,31 @@ describe('Elasticsearch log writer', () => {
     await writer.close();
     assert.equal(outcome.retry.length, 0);
     assert.equal(outcome.failed[0]!.type, 'cluster_block_exception');
+  });
+
+  it('fails the whole batch for good when the user lacks a privilege, saying so and not that the credentials were wrong', async () => {
+    const writer = openWriter({ auth: { username: 'teleql', password: 's3cret-pass' } });
+    server.reply({ status: 403, body: PRIVILEGE_REFUSED('indices:data/write/bulk[s]') });
+    const outcome = await writer.writeLogs([log({ tenant: TENANT })]);
+    await writer.close();
+    assert.deepEqual(outcome.retry, []);
+    assert.equal(outcome.failed[0]!.type, 'security_exception');
+    assert.doesNotMatch(JSON.stringify(outcome), /refused the credentials|viewer|teleql\]/);
+    assert.match(String(outcome.error), /lacks a privilege/);
+  });
+
+  it('keeps every record for retry when a 2xx comes from something that is not Elasticsearch (no x-elastic-product)', async () => {
+    // A proxy that strips the header, or a login page answering in Elasticsearch's place: nothing
+    // says the records went in, so they wait (a resend of any that did is answered 409: same IDs).
+    const writer = openWriter();
+    server.reply({ file: 'bulk.200.ok.json', product: false });
+    const records = [log({ tenant: TENANT }), log({ tenant: TENANT, body: { stringValue: 'x' } })];
+    const outcome = await writer.writeLogs(records);
+    await writer.close();
+    assert.equal(outcome.written, 0);
+    assert.equal(outcome.retry.length, 2);
+    assert.deepEqual(outcome.failed, []);
+    assert.match(String(outcome.error), /x-elastic-product/);
   });
 
   it('installs the index template for the data stream pattern', async () => {
@@ -643,6 +683,11 @@ describe('Elasticsearch log store', () => {
     await rejectsWith(store.searchLogs(TENANT, { not: { minDuration: 1n } }, { first: 5 }), 'BAD_QUERY', 'minDuration');
     await rejectsWith(store.searchLogs(TENANT, { or: [{ status: ['ERROR'] }] }, { first: 5 }), 'BAD_QUERY', 'status');
     await rejectsWith(store.searchLogs(TENANT, {}, { first: 5, after: 'bm90IGEgY3Vyc29y' }), 'BAD_QUERY', 'cursor');
+    // Cursors that decode but were not written by this store: Elasticsearch would fail their search_after with a 400.
+    const handMade = (k: unknown) => Buffer.from(JSON.stringify({ o: 'n', k })).toString('base64url');
+    for (const k of [{ v: ['yesterday'] }, { v: ['2099-11-15T14:12:12.000Z', 'id', 'x'] }, { v: [1, 'id'] }, { v: ['1', 'a', '2', 'b'] }, { v: ['1'], p: 7 }, { v: ['1', 'x'.repeat(600)] }]) {
+      await rejectsWith(store.searchLogs(TENANT, {}, { first: 5, after: handMade(k) }), 'BAD_QUERY', 'the cursor is not one this store issued');
+    }
     await rejectsWith(store.searchLogs(TENANT, {}, { first: 10_001 }), 'BAD_QUERY', 'first');
     await store.close();
     assert.equal(server.requests.length, 0);
@@ -751,6 +796,13 @@ describe('Elasticsearch log store', () => {
       assert.ok(sent.length > 10);
       for (const secret of ['s3cret', 'c2VjcmV0LWFwaS1rZXk', sent.split(' ')[1]!]) assert.ok(!err.message.includes(secret), secret);
     }
+  });
+
+  it('maps a missing privilege (403 security_exception) to UNAVAILABLE saying so, not that the credentials were refused', async () => {
+    const store = openStore({ auth: { username: 'teleql', password: 's3cret-pass' } });
+    server.reply({ status: 403, body: PRIVILEGE_REFUSED('indices:data/read/search') });
+    await rejectsWith(store.getLogs(TENANT, ['a']), 'UNAVAILABLE', 'Elasticsearch refused the log lookup by ID (HTTP 403 security_exception): the configured Elasticsearch user lacks a privilege for it; check the roles of the configured user or API key');
+    await store.close();
   });
 
   it('maps a server that does not say it is Elasticsearch to UNAVAILABLE with a clear message', async () => {
@@ -1004,23 +1056,44 @@ describe('Elasticsearch log round trip', () => {
     assert.equal(body.size, 3);
   });
 
-  it('an answer from only some shards (or one that timed out) is an error, not a short page or a missing log', async () => {
+  it('an answer from only some shards or clusters (or one that timed out) is an error, not a short page or a missing log', async () => {
     // Elasticsearch answers 200 with what the shards it reached held; it came back as a complete answer.
     const partial = { ...searchBody(hits.slice(0, 1)), _shards: { total: 3, successful: 1, skipped: 0, failed: 2, failures: [{ shard: 1, index: 'logs', reason: { type: 'node_not_connected_exception', reason: '[node-2] not connected' } }] } };
     const timedOut = { ...searchBody(hits.slice(0, 1)), timed_out: true };
+    // A cross-cluster search whose remote (skip_unavailable, the default since 8.15) could not be
+    // reached: 200, _shards counting the local cluster only (all successful), the remote `skipped`
+    // (ClusterStatistics in the Elasticsearch specification).
+    const skipped = {
+      ...searchBody(hits.slice(0, 1)),
+      _clusters: {
+        total: 2, successful: 1, skipped: 1, running: 0, partial: 0, failed: 0,
+        details: {
+          '(local)': { status: 'successful', indices: 'logs-teleql-*', took: 3, timed_out: false, _shards: { total: 1, successful: 1, skipped: 0, failed: 0 } },
+          'eu-west': { status: 'skipped', indices: 'logs-teleql-*', timed_out: false, failures: [{ shard: -1, index: null, reason: { type: 'connect_transport_exception', reason: '[10.0.3.7:9300] connect_exception' } }] },
+        },
+      },
+    };
     const calls: [string, (store: ReturnType<typeof openStore>) => Promise<unknown>, number][] = [
       ['the log search', (store) => store.searchLogs(TENANT, {}, { first: 10 }), 1],
       ['the logs of spans', (store) => store.logsForSpans(TENANT, [{ traceId: traceId(1), spanId: spanId(1) }], 2), 0],
       ['the logs of traces', (store) => store.logsForTraces(TENANT, [traceId(1)], 2), 0],
       ['the log lookup by ID', (store) => store.getLogs(TENANT, [ids[0]!]), 0],
     ];
-    for (const body of [partial, timedOut]) {
+    for (const body of [partial, timedOut, skipped]) {
       for (const [what, call, pits] of calls) {
         const store = openStore();
         server.reply(...(pits ? [{ file: 'open-pit.200.json' }] : []), { body }, ...(pits ? [{ file: 'close-pit.200.json' }] : []));
         await assert.rejects(call(store), (err: StoreError) => {
           assert.equal(err.code, 'UNAVAILABLE');
-          assert.equal(err.message, `Elasticsearch answered ${what} from ${body === partial ? '1 of 3 shards' : '1 of 1 shards'} only (the reason is in the gateway log); an incomplete answer is not given`);
+          assert.equal(
+            err.message,
+            body === partial
+              ? `Elasticsearch answered ${what} from 1 of 3 shards only (the reason is in the gateway log); an incomplete answer is not given`
+              : body === timedOut
+                ? `The search timed out in Elasticsearch, which answered ${what} with what it had found by then; an incomplete answer is not given`
+                : `Elasticsearch answered ${what} without 1 of 2 clusters (skipped or incomplete) (the reason is in the gateway log); an incomplete answer is not given`,
+          );
+          assert.doesNotMatch(err.message, /node-2|eu-west|10\.0\./, 'no node, cluster or address');
           return true;
         });
         await store.close();
