@@ -97,6 +97,7 @@ export async function openDuckDbStore(opts: DuckDbStoreOptions): Promise<DuckDbS
         lastLogIds.set(row.tenant as string, row.id as bigint);
       }
       await checkWritable(conn, opts.path);
+      await repairNegativeDurations(conn);
     },
     onInvalidated: (err) => logger.warn({ err: toStoreError(err).message }, 'the DuckDB database was invalidated (a checkpoint failed): reopening the instance'),
     onReopenFailed: (err, { attempt, retryInMs }) =>
@@ -188,6 +189,15 @@ async function checkWritable(conn: DuckDBConnection, path: string): Promise<void
       err,
     );
   }
+}
+
+/**
+ * Spans that end before they start were stored with a negative duration_ns before 41f8790 (now 0, as
+ * Span.duration reads it): `minDuration: "0s"` left them out and latency quantiles went below 0. Set
+ * to 0 where a file still holds them; the row groups' min/max let DuckDB skip the rest of the table.
+ */
+async function repairNegativeDurations(conn: DuckDBConnection): Promise<void> {
+  await conn.run('UPDATE spans SET duration_ns = 0 WHERE duration_ns < 0');
 }
 
 async function checkLayout(conn: DuckDBConnection): Promise<void> {

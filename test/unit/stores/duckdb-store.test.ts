@@ -209,6 +209,32 @@ describe('DuckDB store', () => {
     await store.close();
   });
 
+  it('reads spans an earlier version stored with a negative duration as lasting 0, in filters and quantiles too', async () => {
+    // Before 41f8790 a span that ends before it starts was stored with end − start (< 0).
+    const path = tempPath();
+    const first = await open(path);
+    await first.writer.writeSpans([
+      span({ tenant: 'neg', spanId: spanId(1), startTimeUnixNano: T0 + 2_000_000_000n, endTimeUnixNano: T0 + 1_000_000_000n }),
+      span({ tenant: 'neg', spanId: spanId(2), startTimeUnixNano: T0, endTimeUnixNano: T0 + 4_000_000n }),
+    ]);
+    await first.close();
+    const instance = await DuckDBInstance.create(path);
+    const conn = await instance.connect();
+    await conn.run(`UPDATE spans SET duration_ns = -1000000000 WHERE tenant = 'neg' AND duration_ns = 0`);
+    assert.equal((await runQuery(conn, 'SELECT count(*) AS n FROM spans WHERE duration_ns < 0'))[0]!.n, 1n, 'the file holds what the earlier version wrote');
+    conn.closeSync();
+    instance.closeSync();
+
+    const second = await open(path);
+    const found = await second.traces.searchSpans('neg', { minDuration: 0n }, { first: 10 });
+    assert.equal(found.items.length, 2, 'minDuration 0 takes every span, as each reads a duration of at least 0');
+    // Every aggregate over duration_ns (RED latency quantiles, alert latency rules, the service graph's p95) reads the column.
+    const [row] = await second.db.query("SELECT min(duration_ns) AS least, quantile_cont(duration_ns, 0.01) AS p1 FROM spans WHERE tenant = 'neg'");
+    assert.equal(row!.least, 0n);
+    assert.ok(Number(row!.p1) >= 0, `p1 ${String(row!.p1)}`);
+    await second.close();
+  });
+
   it('looks traces up by trace_key, filtering in the scan without an index', async () => {
     const path = tempPath();
     const store = await open(path);
