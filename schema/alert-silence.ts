@@ -1,5 +1,6 @@
 // Silences: matchers and a time window; the silences query and the silence/unsilence mutations.
 import { createSilence, expireSilence, MATCHER_TYPE_NAMES, silences } from '../resolvers/alerts.ts';
+import { silenceProblem } from '../src/alerting/silences.ts';
 import { builder } from './builder.ts';
 import { MatcherInputRef, MatcherTypeEnum, SilenceMatcherRef, SilenceRef } from './alert-refs.ts';
 
@@ -30,6 +31,13 @@ builder.objectType(SilenceRef, {
     endsAt: t.field({ type: 'Timestamp', resolve: (s) => s.endsAt }),
     createdBy: t.exposeString('createdBy'),
     comment: t.exposeString('comment'),
+    error: t.string({
+      nullable: true,
+      description:
+        'Why the silence silences nothing: stored by an earlier version, it has a matcher this version refuses (a regex the matcher no longer takes). ' +
+        'Unsilence it and create it again. Null for a silence that works.',
+      resolve: (s) => silenceProblem(s),
+    }),
   }),
 });
 

@@ -10,7 +10,7 @@ import { soleReplicaLease, type NotifyLease } from './notify-lease.ts';
 import { PromQlError } from './promql.ts';
 import type { MetricNames } from './promql-names.ts';
 import { compare, GROUP_BY_ALL, parseRule, ruleDurationProblem, type RuleDefaults } from './rules.ts';
-import { fingerprint, newSilence, silenceActive, silenceMatches, type SilenceInput } from './silences.ts';
+import { fingerprint, newSilence, silenceActive, silenceMatches, silenceProblem, type SilenceInput } from './silences.ts';
 import { checkRuleTemplates, expandTemplate, unsupportedTemplate } from './template.ts';
 import { UNIT_NS } from '../model/duration.ts';
 import {
@@ -178,6 +178,13 @@ interface Series {
   exemplars?: TraceExemplar[];
 }
 
+/** A series whose value meets its rule's condition, with its alert's labels and fingerprint. */
+interface AlertingSeries {
+  s: Series;
+  labels: Record<string, string>;
+  fp: string;
+}
+
 function dedupeTraces(list: readonly TraceExemplar[]): TraceExemplar[] {
   const seen = new Set<string>();
   return list.filter((e) => !seen.has(e.traceId) && seen.add(e.traceId));
@@ -332,12 +339,48 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     return ids;
   }
 
+  /** The alert's labels for a series: alertname, the series' labels but __name__, the rule's labels expanded over them. */
+  function alertLabels(rule: AlertRule, s: Series): Record<string, string> {
+    // As in Prometheus (rules/alerting.go), an alert has no metric name label.
+    const { __name__: _metric, ...seriesLabels } = s.labels;
+    // As in Prometheus, the rule's labels are templates over the series' labels and the value,
+    // expanded before they make the alert's label set (and so its fingerprint).
+    const ruleLabels = Object.fromEntries(Object.entries(rule.labels).map(([k, v]) => [k, expandTemplate(v, s.labels, s.value)]));
+    const labels: Record<string, string> = { alertname: rule.name, ...seriesLabels, ...ruleLabels };
+    // As in Prometheus, neither a series nor the rule's labels can change the alert's name.
+    labels.alertname = rule.name;
+    // As Prometheus' labels.Builder: an empty value is no label (a rule label "" removes a series
+    // label of that name), as Alertmanager drops it too, so its fingerprint matches the webhook's.
+    for (const [name, value] of Object.entries(labels)) if (value === '') delete labels[name];
+    return labels;
+  }
+
+  /**
+   * The series whose value meets the condition, with their alerts' labels and fingerprints. Two
+   * that make one label set (`a or b` on Prometheus, once __name__ is gone) fail the
+   * evaluation with Prometheus' own error: one alert cannot have two values, and keeping either
+   * would hide the other.
+   */
+  function alertingSeries(rule: AlertRule, current: Series[]): AlertingSeries[] {
+    const out: AlertingSeries[] = [];
+    const seen = new Set<string>();
+    for (const s of current) {
+      if (!compare(s.value, rule.comparator, rule.threshold)) continue;
+      const labels = alertLabels(rule, s);
+      const fp = fingerprint(rule.id, labels);
+      if (seen.has(fp)) throw new Error('vector contains metrics with the same labelset after applying alert labels');
+      seen.add(fp);
+      out.push({ s, labels, fp });
+    }
+    return out;
+  }
+
   async function evaluate(rule: AlertRule, now: bigint): Promise<void> {
     const status = statusOf(rule.tenant, rule.id);
-    let current: Series[];
+    let current: AlertingSeries[];
     counts.evaluations++;
     try {
-      current = await series(rule, now);
+      current = alertingSeries(rule, await series(rule, now));
       status.lastEvaluationError = null;
     } catch (err) {
       // A rule that cannot be evaluated keeps its alerts as they are (no false resolve).
@@ -349,20 +392,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     }
     status.lastEvaluatedAt = now;
     const active = new Set<string>();
-    for (const s of current) {
-      if (!compare(s.value, rule.comparator, rule.threshold)) continue;
-      // As in Prometheus (rules/alerting.go), an alert has no metric name label.
-      const { __name__: _metric, ...seriesLabels } = s.labels;
-      // As in Prometheus, the rule's labels are templates over the series' labels and the value,
-      // expanded before they make the alert's label set (and so its fingerprint).
-      const ruleLabels = Object.fromEntries(Object.entries(rule.labels).map(([k, v]) => [k, expandTemplate(v, s.labels, s.value)]));
-      const labels: Record<string, string> = { alertname: rule.name, ...seriesLabels, ...ruleLabels };
-      // As in Prometheus, neither a series nor the rule's labels can change the alert's name.
-      labels.alertname = rule.name;
-      // As Prometheus' labels.Builder: an empty value is no label (a rule label "" removes a series
-      // label of that name), as Alertmanager drops it too, so its fingerprint matches the webhook's.
-      for (const [name, value] of Object.entries(labels)) if (value === '') delete labels[name];
-      const fp = fingerprint(rule.id, labels);
+    for (const { s, labels, fp } of current) {
       active.add(fp);
       let inst = instances.get(key(rule.tenant, fp));
       if (!inst || inst.state === 'RESOLVED' || inst.state === 'INACTIVE') {
@@ -1048,6 +1078,8 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     for (const rule of [...rules.values()]) {
       const k = key(rule.tenant, rule.id);
       if (rules.get(k) !== rule) continue; // deleted or replaced since the tick began
+      // Its reason shows as its lastEvaluationError (status) until it is updated or deleted.
+      if (rule.broken !== undefined) continue;
       const last = lastEval.get(k);
       // Due half a tick early: a tick that ran a few ms late must not make the next one skip the rule.
       if (last !== undefined && now - last < rule.interval - dueSlack) continue;
@@ -1264,6 +1296,10 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       for (const r of await store.loadRules()) {
         rules.set(key(r.tenant, r.id), r);
         releaseDue.add(key(r.tenant, r.id));
+        if (r.broken !== undefined) {
+          logger.error({ rule: r.id, tenant: r.tenant, name: r.name, reason: r.broken }, 'a stored alert rule is refused by this version: kept as stored, not evaluated; update or delete it');
+          continue;
+        }
         // Stored before the bounds were enforced: kept (refusing it would stop the gateway), and said.
         const problems = (['interval', 'window', 'for'] as const).map((f) => ruleDurationProblem(f, r[f], `rule.${f}`)).filter((p) => p !== null);
         if (problems.length) logger.warn({ rule: r.id, tenant: r.tenant, name: r.name, problems }, 'a stored alert rule is outside the bounds a new rule must keep; update it');
@@ -1272,7 +1308,12 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         if (templates.length) logger.warn({ rule: r.id, tenant: r.tenant, name: r.name, templates }, 'a stored alert rule has template forms the gateway does not expand; update it');
       }
       for (const i of await store.loadInstances()) instances.set(key(i.tenant, i.fingerprint), i);
-      for (const s of await store.loadSilences()) silences.set(key(s.tenant, s.id), s);
+      for (const s of await store.loadSilences()) {
+        silences.set(key(s.tenant, s.id), s);
+        // Stored with a matcher this version refuses: kept (listed with the reason), matching nothing.
+        const problem = silenceProblem(s);
+        if (problem !== null && clock.now() < s.endsAt) logger.error({ silence: s.id, tenant: s.tenant, reason: problem }, 'a stored silence is refused by this version: it silences nothing; unsilence it and create it again');
+      }
       // Without it a restart sent every firing group again and never sent the resolutions due.
       for (const g of await store.loadNotified()) groups.set(g.key, { lastSentAt: g.lastSentAt, notifiedFiring: new Set(g.firing), maybeFiring: new Set<string>() });
       logger.info({ rules: rules.size, instances: instances.size, silences: silences.size, promql: promql.backend }, 'alerting started');
@@ -1305,7 +1346,12 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     retireRulesGone: () => serially(retireRulesGone),
     rules: (tenant) => [...rules.values()].filter((r) => r.tenant === tenant).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id)),
     rule: (tenant, id) => rules.get(key(tenant, id)),
-    status: (tenant, id) => ({ ...statusOf(tenant, id) }),
+    status(tenant, id) {
+      const broken = rules.get(key(tenant, id))?.broken;
+      const status = { ...statusOf(tenant, id) };
+      if (broken !== undefined) status.lastEvaluationError = `not evaluated: stored by an earlier version, this rule is refused now (${broken}); update or delete it`;
+      return status;
+    },
     createRule(tenant, raw) {
       return serially(async () => {
         const rule = parseRule(raw, { tenant, source: 'api', where: 'rule', defaults: opts.ruleDefaults });

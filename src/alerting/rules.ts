@@ -119,11 +119,12 @@ function stringMap(v: unknown, field: string, checkNames: boolean): Record<strin
   return out;
 }
 
-function filterOf(v: unknown, field: string, signal: 'spans' | 'logs'): TelemetryFilter | undefined {
+function filterOf(v: unknown, field: string, signal: 'spans' | 'logs', check: boolean): TelemetryFilter | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'object' || Array.isArray(v)) throw bad(field, 'expected a filter mapping');
   const f = v as TelemetryFilter;
   if (f.timeRange) throw bad(`${field}.timeRange`, 'a rule filter has no time range; the rule window sets it');
+  if (!check) return withNanos(f, field);
   try {
     // Compiling checks every field, operator and regex the same way a live tail does; the store's
     // SQL runs it, so not the bound on the gateway matcher's own work (checkOnly).
@@ -160,17 +161,19 @@ export function plainFilter(f: TelemetryFilter): Record<string, unknown> {
  * always uses the request's tenant). Unknown keys are refused so a typo never silently changes a rule.
  * `checkBounds: false` (rules stored before RULE_DURATION_BOUNDS existed) only requires an interval
  * and a window above 0, and does not check the groupBy names, so a stored rule never stops the
- * gateway from starting.
+ * gateway from starting. `checkFilter: false` takes the filter unchecked, only to list a stored rule
+ * this version refuses (parseStoredRule), which is never evaluated.
  */
 export function parseRule(
   raw: unknown,
-  opts: { tenant: string; source: AlertRule['source']; where: string; defaults?: RuleDefaults; checkBounds?: boolean },
+  opts: { tenant: string; source: AlertRule['source']; where: string; defaults?: RuleDefaults; checkBounds?: boolean; checkFilter?: boolean },
 ): AlertRule {
   const where = opts.where;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad(where, 'a rule must be a mapping');
   const r = raw as Record<string, unknown>;
   for (const key of Object.keys(r)) if (!KNOWN_KEYS.has(key)) throw bad(`${where}.${key}`, `unknown key (known keys: ${[...KNOWN_KEYS].join(', ')})`);
   const defaults = opts.defaults ?? RULE_DEFAULTS;
+  const checkFilter = opts.checkFilter !== false;
 
   if (typeof r.name !== 'string' || r.name.trim() === '') throw bad(`${where}.name`, 'a rule needs a name');
   const kind = r.kind as RuleKind;
@@ -234,7 +237,7 @@ export function parseRule(
       rule.services = stringList(r.services, `${where}.services`);
       rule.operations = stringList(r.operations, `${where}.operations`);
       rule.by = (r.by === undefined ? ['service'] : by) as SeriesDimension[];
-      rule.filter = filterOf(r.filter, `${where}.filter`, 'spans');
+      rule.filter = filterOf(r.filter, `${where}.filter`, 'spans', checkFilter);
       if (kind === 'SPAN_LATENCY_QUANTILE') {
         const q = r.quantile ?? 0.99;
         if (typeof q !== 'number' || !(q > 0 && q < 1)) throw bad(`${where}.quantile`, 'expected a number between 0 and 1 (exclusive)');
@@ -245,7 +248,7 @@ export function parseRule(
       rule.services = stringList(r.services, `${where}.services`);
       rule.by = by as SeriesDimension[];
       if (rule.by.includes('operation')) throw bad(`${where}.by`, 'log rules can be split by service only');
-      rule.filter = filterOf(r.filter, `${where}.filter`, 'logs');
+      rule.filter = filterOf(r.filter, `${where}.filter`, 'logs', checkFilter);
       break;
     case 'NO_DATA': {
       const signal = (r.signal ?? 'spans') as NoDataSignal;
@@ -257,14 +260,60 @@ export function parseRule(
         rule.metric = r.metric;
         // The filter language is the spans' and logs'; taking it here and ignoring it would watch
         // other points than the rule says.
-        if (r.filter != null) throw bad(`${where}.filter`, 'a NO_DATA rule on metrics takes no filter; name the metric with metric and the services (resource service.name) with services');
+        if (r.filter != null && checkFilter) throw bad(`${where}.filter`, 'a NO_DATA rule on metrics takes no filter; name the metric with metric and the services (resource service.name) with services');
+        // (A broken stored rule's, listed as it was stored: see parseStoredRule.)
+        if (r.filter != null) rule.filter = filterOf(r.filter, `${where}.filter`, 'spans', false);
       } else {
-        rule.filter = filterOf(r.filter, `${where}.filter`, signal);
+        rule.filter = filterOf(r.filter, `${where}.filter`, signal, checkFilter);
       }
       break;
     }
   }
   return rule;
+}
+
+/**
+ * An API rule as an earlier version stored it (alert_rules.definition), read with the bounds a new
+ * rule must keep relaxed (see parseRule's checkBounds). One this version refuses still (a filter
+ * regex the matcher no longer takes: named groups, too many states) is kept with the reason in
+ * `broken`, never dropped: refusing it would stop the gateway, and deleting it would lose a tenant's
+ * rule. It is read again without checking its filter, so it lists as it was stored; should even that
+ * fail (a key this version does not know, after a downgrade), it lists by its ID and name only.
+ */
+export function parseStoredRule(definition: string, opts: { tenant: string; id: string; defaults?: RuleDefaults }): AlertRule {
+  const where = `stored rule ${opts.id}`;
+  const parseOpts = { tenant: opts.tenant, source: 'api' as const, where, defaults: opts.defaults, checkBounds: false };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(definition);
+    return parseRule(raw, parseOpts);
+  } catch (err) {
+    const broken = (err as Error).message;
+    try {
+      return { ...parseRule(raw, { ...parseOpts, checkFilter: false }), id: opts.id, broken };
+    } catch {
+      const r = (raw ?? {}) as Record<string, unknown>;
+      const defaults = opts.defaults ?? RULE_DEFAULTS;
+      return {
+        id: opts.id,
+        tenant: opts.tenant,
+        name: typeof r.name === 'string' && r.name.trim() !== '' ? r.name.trim() : opts.id,
+        kind: RULE_KINDS.includes(r.kind as RuleKind) ? (r.kind as RuleKind) : 'NO_DATA',
+        source: 'api',
+        threshold: 0,
+        comparator: 'GT',
+        window: defaults.window,
+        for: 0n,
+        interval: defaults.interval,
+        labels: {},
+        annotations: {},
+        receivers: [],
+        groupBy: ['alertname'],
+        repeatInterval: defaults.repeatInterval,
+        broken,
+      };
+    }
+  }
 }
 
 /** The rule in its plain form (YAML-compatible), for the GraphQL `definition` field and tests. */

@@ -73,8 +73,39 @@ export function silenceActive(s: Silence, now: bigint): boolean {
   return s.startsAt <= now && now < s.endsAt;
 }
 
+type CompiledMatcher = (labels: Record<string, string>) => boolean;
+/**
+ * Each silence's matchers, compiled once (a silence's matchers never change), or why they do not
+ * compile: a silence stored by an earlier version may hold a regex this version refuses.
+ */
+const compiledSilences = new WeakMap<Silence, CompiledMatcher[] | string>();
+
+function compiledMatchers(s: Silence): CompiledMatcher[] | string {
+  let compiled = compiledSilences.get(s);
+  if (compiled === undefined) {
+    try {
+      compiled = s.matchers.map(compileMatcher);
+    } catch (err) {
+      compiled = `a matcher this version refuses, so it silences nothing: ${(err as Error).message}`;
+    }
+    compiledSilences.set(s, compiled);
+  }
+  return compiled;
+}
+
+/** Why the silence silences nothing (a stored matcher this version refuses), or null. */
+export function silenceProblem(s: Silence): string | null {
+  const compiled = compiledMatchers(s);
+  return typeof compiled === 'string' ? compiled : null;
+}
+
+/**
+ * Whether every matcher holds. A silence whose matchers do not compile matches nothing: muting what
+ * its author meant cannot be known, and failing would fail every evaluation of its tenant's rules.
+ */
 export function silenceMatches(s: Silence, labels: Record<string, string>): boolean {
-  return s.matchers.every((m) => compileMatcher(m)(labels));
+  const compiled = compiledMatchers(s);
+  return typeof compiled !== 'string' && compiled.every((m) => m(labels));
 }
 
 const FNV64_OFFSET = 0xcbf29ce484222325n;

@@ -58,6 +58,12 @@ export interface AlertRule {
    */
   groupWait?: bigint;
   groupInterval?: bigint;
+  /**
+   * A stored API rule this version refuses (a filter regex the matcher no longer takes, a key it
+   * does not know): why. It is kept as stored and listed, but not evaluated, until it is updated or
+   * deleted; a rule checked by this version never has it.
+   */
+  broken?: string;
 }
 
 export type AlertState = 'INACTIVE' | 'PENDING' | 'FIRING' | 'RESOLVED';

@@ -1,7 +1,7 @@
 // Alerting's own tables in the DuckDB file: API-created rules, current alert instances (one row per
 // rule + label set), the state-change history, and silences. Tenant is the first column of each,
 // and every statement binds it (or loads all tenants once at start-up).
-import { nonFiniteText, parseRule, ruleToPlain } from '../../alerting/rules.ts';
+import { nonFiniteText, parseStoredRule, ruleToPlain } from '../../alerting/rules.ts';
 import { AlertingError } from '../../alerting/types.ts';
 import type { AlertInstance, AlertRule, AlertState, AlertStore, AlertTransition, Silence } from '../../alerting/types.ts';
 import type { Db } from './connection.ts';
@@ -68,11 +68,10 @@ export async function openAlertStore(db: Db): Promise<AlertStore> {
   return {
     async loadRules() {
       const rows = await db.query('SELECT tenant, id, definition FROM alert_rules ORDER BY tenant, id');
-      // Not held to the bounds a new rule must keep (rules.ts RULE_DURATION_BOUNDS): one stored before
-      // they existed must not stop the gateway from starting; the engine warns about it instead.
-      return rows.map((r) =>
-        parseRule(JSON.parse(r.definition as string), { tenant: r.tenant as string, source: 'api', where: `stored rule ${r.id as string}`, checkBounds: false }),
-      );
+      // A stored rule never stops the gateway from starting: one outside the bounds a new rule must
+      // keep loads (the engine warns), and one this version refuses (a filter regex it no longer
+      // takes) loads as broken: listed with the reason, not evaluated, its row left as it is.
+      return rows.map((r) => parseStoredRule(r.definition as string, { tenant: r.tenant as string, id: r.id as string }));
     },
     async saveRule(rule: AlertRule) {
       await db.query('INSERT OR REPLACE INTO alert_rules VALUES ($1, $2, $3, $4)', [
