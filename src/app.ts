@@ -325,6 +325,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
         clock: opts.clock,
         logger: componentLogger(root, 'alerting'),
         redisUrl: cfg.tail.redis.url,
+        redisChannelPrefix: cfg.tail.redis.channelPrefix,
         graphqlPath: cfg.graphql.path,
       });
     }
