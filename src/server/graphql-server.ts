@@ -21,7 +21,7 @@ import { withQuerySignal } from '../stores/query-signal.ts';
 import { withQueryMeter } from '../limits/query-time.ts';
 import { withRequestClock } from './request-clock.ts';
 import { type ConnectionLimits, defaultConnectionLimits } from './connection-limits.ts';
-import { CLOSE_HANDSHAKE_MS, watchWebSocket } from './ws-liveness.ts';
+import { CLOSE_HANDSHAKE_MS, watchWebSocket, type WebSocketWatch } from './ws-liveness.ts';
 import { cutStalledEventStream } from './sse-liveness.ts';
 import { serveGraphQLWs } from './graphql-ws-socket.ts';
 import { limitUntilAdmitted, unadmittedBytes } from './ws-admission.ts';
@@ -513,6 +513,8 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
   });
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   const beforeAdmission = new WeakMap<object, () => void>();
+  // Per graphql-ws context: told when an operation ends, so idle time counts from then.
+  const watches = new WeakMap<object, WebSocketWatch>();
   const maxUnadmittedBytes = unadmittedBytes(limits.maxBodyBytes);
   // Registered before graphql-ws' own listener, so counting starts before any message is handled.
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
@@ -530,7 +532,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
           if (ctx.extra.socket.readyState !== WebSocket.OPEN) return false;
           beforeAdmission.get(ctx.extra.socket)?.();
           principals.set(ctx, principal);
-          watchWebSocket(ctx.extra.socket, connections, () => Object.keys(ctx.subscriptions).length);
+          watches.set(ctx, watchWebSocket(ctx.extra.socket, connections, () => Object.keys(ctx.subscriptions).length));
           if (principal.validUntilMs !== undefined) closeWhenExpired(ctx.extra.socket, principal.validUntilMs);
           if (principal.revoked) closeWhenRevoked(ctx.extra.socket, principal.revoked);
           return true;
@@ -543,7 +545,13 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
           return false;
         }
       },
-      onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttpExtension),
+      // graphql-ws calls onComplete when an operation ends (by the server or the client), onError
+      // when it fails or is refused.
+      onComplete: (ctx) => watches.get(ctx)?.operationEnded(),
+      onError: (ctx, _id, _payload, errors) => {
+        watches.get(ctx)?.operationEnded();
+        return errors.map(withoutHttpExtension);
+      },
       onNext: (_ctx, _id, _payload, _args, result: ExecutionResult) =>
         result.errors?.some((e) => e.extensions?.['http']) ? { ...result, errors: result.errors.map(withoutHttpExtension) } : undefined,
       execute: (args) => (args.rootValue as { execute: typeof graphqlExecute }).execute(args),
@@ -578,7 +586,9 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
             req: ctx.extra.request,
             socket: ctx.extra.socket,
             params: payload,
-            request: new Request('http://localhost' + opts.path, { headers: ctx.extra.request.headers as Record<string, string> }),
+            // POST: Yoga refuses a mutation in a GET (cacheable) request, which a Request without a
+            // method is; a graphql-ws operation is never cacheable.
+            request: new Request('http://localhost' + opts.path, { method: 'POST', headers: ctx.extra.request.headers as Record<string, string> }),
             connectionParams: ctx.connectionParams,
             // The graphql-ws context is one object per socket: tail limits count per connection.
             wsConnection: ctx,

@@ -1,8 +1,9 @@
 // Yoga plugins that keep one client from taking the query side down: query text size, automatic
 // persisted queries (resolved before the size check), depth/aliases/tokens (graphql-armor), a
 // cost from list sizes (query-cost.ts), and the deadline's error. Each refusal names the setting and
-// the value, with code GW_QUERY_TOO_LARGE and the same HTTP status whatever the client accepts: 413
-// for the query text, 400 for its shape (depth, aliases, tokens, directives, cost). Yoga would answer
+// the value, with code GW_QUERY_TOO_LARGE and the same HTTP status whatever JSON the client accepts:
+// 413 for the query text, 400 for its shape (depth, aliases, tokens, directives, cost); over SSE, 200
+// and the error in the stream (limitStatusPlugin). Yoga would answer
 // a validation error (depth, aliases) 200 under application/json and 400 under
 // application/graphql-response+json; a refusal has no data, and clients that read only the status
 // (Grafana's Infinity datasource, curl --fail) must see that it failed.
@@ -146,16 +147,57 @@ export function armorPlugin(limits: GraphQLLimits): Plugin {
 }
 
 /**
+ * Whether Yoga answers a (non-streamed) result as an event stream: it tries its processors SSE,
+ * multipart, then JSON, and the last one the Accept header matches wins (useResultProcessors).
+ */
+function answeredAsEventStream(accept: string | null): boolean {
+  const asked = (accept || '*/*')
+    .replace(/\s/g, '')
+    .toLowerCase()
+    .split(',')
+    .filter((a) => !a.includes('charset=') || a.includes('charset=utf-8'))
+    .map((a) => a.split(';')[0]!);
+  const matches = (type: string) =>
+    asked.some((a) => {
+      const [pre, suf] = a.split('/');
+      const [tPre, tSuf] = type.split('/');
+      return (pre === '*' || pre === tPre) && (suf === '*' || suf === tSuf);
+    });
+  return matches('text/event-stream') && !['multipart/mixed', 'application/graphql-response+json', 'application/json'].some(matches);
+}
+
+/**
  * Yoga marks every parse error `spec` (so 200 under application/json), and graphql-armor counts
  * tokens while parsing: this gives the token limit's refusal back the status every limit refusal
  * has. Runs on each HTTP result before its status is chosen.
+ *
+ * Over SSE (distinct connections) a refusal is an accepted stream instead: 200, a `next` event with
+ * the errors, then `complete`, as Yoga sends a validation error. graphql-sse's protocol requires it
+ * ("validation steps that run before execution MUST report errors through an accepted SSE
+ * connection"): an EventSource given a 400 or 413 fails without showing the body.
  */
+/** A copy of a refusal whose HTTP status an event stream does not take (Yoga skips `spec` errors' statuses there). */
+function inStream(err: GraphQLError): GraphQLError {
+  const { nodes, source, positions, path, originalError } = err;
+  const http = { ...(err.extensions['http'] as object), spec: true };
+  return new GraphQLError(err.message, { nodes, source, positions, path, originalError, extensions: { ...err.extensions, http } });
+}
+
 export const limitStatusPlugin: Plugin = {
-  onResultProcess({ result }) {
-    for (const r of Array.isArray(result) ? result : [result]) {
+  onResultProcess({ request, result, setResult }) {
+    const results = Array.isArray(result) ? result : [result];
+    const refused = (err: GraphQLError) => err.extensions?.['code'] === 'GW_QUERY_TOO_LARGE' && err.extensions['http'] !== undefined;
+    if (!Array.isArray(result) && answeredAsEventStream(request.headers.get('accept'))) {
+      const errors = (result as { errors?: readonly GraphQLError[] }).errors;
+      if (!errors?.some(refused)) return;
+      // Copies: a parse error (the token limit's) is cached and shared by later requests.
+      const streamed = errors.map((err) => (refused(err) ? inStream(err) : err));
+      return setResult({ ...result, errors: streamed } as typeof result);
+    }
+    for (const r of results) {
       for (const err of (r as { errors?: readonly GraphQLError[] }).errors ?? []) {
         const http = err.extensions?.['http'] as { spec?: boolean } | undefined;
-        if (err.extensions?.['code'] === 'GW_QUERY_TOO_LARGE' && http) http.spec = false;
+        if (refused(err) && http) http.spec = false;
       }
     }
   },
