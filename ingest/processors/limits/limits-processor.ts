@@ -25,7 +25,7 @@ import { componentType } from '../../registry.ts';
 import { type AttributeHolder, visitBatch } from '../attributes-walk.ts';
 
 export interface LimitsProcessorConfig {
-  /** Attributes per record, resource, scope, metric point or exemplar (spec default 128; 0 = no limit). */
+  /** Attributes per record, scope, metric point or exemplar (spec default 128; 0 = no limit); resources are exempt, as the spec says. */
   maxAttributes: number;
   /** Events per span, the first kept (the spec's EventCountLimit, default 128; 0 = no limit). */
   maxEvents: number;
@@ -265,10 +265,17 @@ export function createLimitsProcessor<S extends Signal>(
 
   /** Span events and links of the batch being limited: their attribute count limits are their own. */
   const countKeyOf = new WeakMap<object, 'maxAttributesPerEvent' | 'maxAttributesPerLink'>();
+  /**
+   * Resources are exempt from the attribute count limit, as the spec says they should be (they do not
+   * grow with auto-instrumentation): kept first-N, an SDK's own resource attributes pushed
+   * `service.name` out, and every record of the service read as `unknown_service`; with `refuse`, a
+   * stock SDK's batches were refused under a small maxAttributes. Their values are still limited.
+   */
+  const resources = new WeakSet<object>();
 
   const limitHolder = (h: AttributeHolder) => {
     const key = countKeyOf.get(h) ?? 'maxAttributes';
-    const list = firstOf(h.attributes, key, (n, max) => `${n} attributes exceed ${key} of ${max}`, (dropped) => {
+    const list = resources.has(h) ? h.attributes : firstOf(h.attributes, key, (n, max) => `${n} attributes exceed ${key} of ${max}`, (dropped) => {
       stats.droppedAttributes += dropped;
       if (h.droppedAttributesCount !== undefined) h.droppedAttributesCount += dropped;
     });
@@ -341,6 +348,7 @@ export function createLimitsProcessor<S extends Signal>(
       // this call starts, sees the limited records too.
       let kept = items;
       try {
+        for (const item of items) if (item.resource) resources.add(item.resource);
         if (signal === 'traces') for (const span of items as readonly SpanRecord[]) limitSpan(span);
         if (signal === 'metrics' && (config.maxBuckets || config.maxQuantiles || config.maxExemplars)) kept = keepPoints(items as unknown as MetricPoint[], limitPoint) as unknown as typeof items;
         visitBatch(signal, kept, {

@@ -59,7 +59,7 @@ export const CARD_CODE_KEYS = ['cvv', 'cvv2', 'cvc', 'cvc2', 'csc', 'security_co
  * log text, and `pwd`/`access_key` attributes, in clear (security QA).
  */
 export const SECRET_KEYS = [
-  'password', 'passwords', 'passwd', 'pwd', 'passphrase', 'secret', 'secrets', 'token', 'api_key', 'apikey', 'access_key', 'accesskey',
+  'password', 'passwords', 'passwd', 'pwd', 'pw', 'passphrase', 'secret', 'secrets', 'token', 'api_key', 'apikey', 'access_key', 'accesskey',
   'authorization', 'cookie', 'cookies', 'credential', 'credentials', 'private_key', ...CARD_CODE_KEYS,
 ];
 
@@ -848,7 +848,7 @@ function redactSqlPasswords(text: string, count: (r: RuleName) => void): string 
       if (afterPasswordWord(text, q)) (found ??= []).push(q);
     }
   }
-  if (found === undefined) return text;
+  if (found === undefined) return redactUnquotedIdentifiedBy(text, count);
   found.sort((a, b) => a - b);
   let out = '';
   let copied = 0;
@@ -887,7 +887,23 @@ function redactSqlPasswords(text: string, count: (r: RuleName) => void): string 
     copied = close + open.length;
     out += text.slice(close, copied);
   }
-  return copied === 0 ? text : out + text.slice(copied);
+  const quoted = copied === 0 ? text : out + text.slice(copied);
+  return redactUnquotedIdentifiedBy(quoted, count);
+}
+
+// Oracle's `CREATE|ALTER USER u IDENTIFIED BY secret` (and `GRANT … TO u IDENTIFIED BY secret`)
+// takes the password unquoted, as an identifier (`IDENTIFIED BY VALUES '…'` gives a hash: left).
+// The user clause before it keeps prose ("a request identified by its id") unmasked. Bounded
+// quantifiers, no nesting. A quote after BY is the quoted form above.
+const IDENTIFIED = /identified/i;
+const IDENTIFIED_BY_UNQUOTED = /\b(?:user|to)[ \t\n]{1,8}[^\s]{1,128}[ \t\n]{1,8}identified[ \t\n]{1,8}by[ \t\n]{1,8}(?!values\b)([A-Za-z_][A-Za-z0-9_#$]{0,127})/gi;
+
+function redactUnquotedIdentifiedBy(text: string, count: (r: RuleName) => void): string {
+  if (!IDENTIFIED.test(text)) return text; // one plain scan for the text without it: nearly all
+  return text.replace(IDENTIFIED_BY_UNQUOTED, (all: string, secret: string) => {
+    count('secretAssignment');
+    return all.slice(0, all.length - secret.length) + mask('secretAssignment');
+  });
 }
 
 // A long option on a command line (`--db-password hunter2`, `--token "a b"`): at the start or after

@@ -27,7 +27,7 @@ test('truncate: extra attributes dropped and counted, strings and arrays cut, de
   assert.deepEqual(got.attributes[1]!.value, { arrayValue: { values: [{ stringValue: '12345' }, { stringValue: 'b' }] } });
   assert.deepEqual(got.attributes[2]!.value, { kvlistValue: { values: [{ key: 'l1', value: { arrayValue: { values: [] } } }] } }, 'the level beyond maxDepth is dropped');
   assert.equal(got.droppedAttributesCount, 1 + 2);
-  // 3 here plus the resource's service.name: resources are limited too.
+  // 3 here plus the resource's service.name: resource values are limited too (their count is not).
   assert.deepEqual(p.stats(), { droppedAttributes: 2, droppedEvents: 0, droppedLinks: 0, droppedPoints: 0, droppedExemplars: 0, truncatedValues: 4, refusedBatches: 0 });
   assert.equal((got.resource.attributes[0]!.value as { stringValue: string }).stringValue.length, 5);
 
@@ -35,6 +35,32 @@ test('truncate: extra attributes dropped and counted, strings and arrays cut, de
   const lp = createLimitsProcessor('limits/logs', config, 'logs', logs, silentLogger());
   await lp.consume([log({ body: { stringValue: 'a very long body' } })]);
   assert.deepEqual(logs.all()[0]!.body, { stringValue: 'a ver' });
+});
+
+// Issue 6 QA, session 35: resources were held to maxAttributes, first-N, so an SDK's own resource
+// attributes (telemetry.sdk.*, process.*) pushed service.name out and the span read as
+// unknown_service; with refuse, a stock SDK's batches were refused.
+test('resources are exempt from the attribute count limit, as the spec says, in both actions', async () => {
+  const sdkResource = resource('checkout', {
+    'telemetry.sdk.language': 'nodejs', 'telemetry.sdk.name': 'opentelemetry', 'telemetry.sdk.version': '2.0.0',
+    'process.pid': 42n, 'host.name': 'h', 'host.arch': 'amd64',
+  });
+  // service.name comes after the SDK's attributes, as the SDK's resource merge puts it.
+  const reordered = { ...sdkResource, attributes: [...sdkResource.attributes.slice(1), sdkResource.attributes[0]!] };
+  for (const action of ['truncate', 'refuse'] as const) {
+    const sink = sinkConsumer<'traces'>();
+    const p = createLimitsProcessor('limits/traces', { ...config, maxValueLength: 0, action }, 'traces', sink, silentLogger());
+    await p.consume([span({ resource: reordered, attributes: attrs({ a: 'x' }) })]);
+    const got = sink.all()[0]!;
+    assert.equal(got.resource.attributes.length, 7, action);
+    assert.ok(got.resource.attributes.some((kv) => kv.key === 'service.name'), action);
+    assert.equal(p.stats().droppedAttributes, 0, action);
+  }
+  // A record's own attributes are still limited.
+  const sink = sinkConsumer<'traces'>();
+  const p = createLimitsProcessor('limits/traces', config, 'traces', sink, silentLogger());
+  await p.consume([span({ resource: reordered, attributes: attrs({ a: '1', b: '2', c: '3', d: '4' }) })]);
+  assert.equal(sink.all()[0]!.attributes.length, 3);
 });
 
 test('truncate: a cut inside a redaction marker moves before the marker, never leaving part of one', async () => {
