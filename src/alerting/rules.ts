@@ -278,7 +278,9 @@ export function parseRule(
  * regex the matcher no longer takes: named groups, too many states) is kept with the reason in
  * `broken`, never dropped: refusing it would stop the gateway, and deleting it would lose a tenant's
  * rule. It is read again without checking its filter, so it lists as it was stored; should even that
- * fail (a key this version does not know, after a downgrade), it lists by its ID and name only.
+ * fail (a key this version does not know, after a downgrade), it lists by its ID, name and kind, the
+ * rest placeholders (threshold 0, default durations, no receivers): its `lastEvaluationError` says
+ * it is not evaluated, and its stored row is never rewritten.
  */
 export function parseStoredRule(definition: string, opts: { tenant: string; id: string; defaults?: RuleDefaults }): AlertRule {
   const where = `stored rule ${opts.id}`;

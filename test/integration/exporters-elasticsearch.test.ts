@@ -168,6 +168,10 @@ describe('elasticsearch exporter', () => {
     const p = bulkResult(rs, { written: 1, duplicates: 0, retry: [rs[1]!], retryIds: ['b'], failed: [] });
     assert.equal(p.kind, 'partial');
     assert.equal(p.kind === 'partial' && p.error.message, 'Elasticsearch asked to resend 1 of 2 log records in _bulk');
+    assert.equal(p.kind === 'partial' && p.backendDown, undefined, 'items throttled one by one: the backend is up');
+    // A split batch that stopped at a request refused whole: written in part, yet the backend is shedding load.
+    const stopped = bulkResult(rs, { written: 1, duplicates: 0, retry: [rs[1]!], retryIds: ['b'], failed: [], error: 'HTTP 429', stopped: true });
+    assert.equal(stopped.kind === 'partial' && stopped.backendDown, true);
     // Only what reads as an Elasticsearch error type is shown; the reason never is.
     const odd = bulkResult(rs, { written: 0, duplicates: 0, retry: [], retryIds: [], failed: [{ type: "value 'alice@example.com'", reason: 'alice@example.com', count: 2 }] });
     assert.equal(odd.kind === 'failure' && odd.error.message, 'Elasticsearch refused 2 of 2 log records in _bulk: unknown_error ×2 (the reasons are in the gateway log)');

@@ -66,6 +66,18 @@ describe('logs read from Elasticsearch', () => {
     assert.deepEqual(health && { healthy: health.healthy, lastError: health.lastError }, { healthy: true, lastError: null }, 'a deadline is not the backend failing');
   });
 
+  it('a search whose answer stalls after its headers ends at the deadline too, the backend still healthy', async () => {
+    // Once the headers are in, the Elasticsearch transport takes an abort for a connection fault (and
+    // would wait out a retry backoff before seeing it): the store ends the read at the abort itself.
+    es.setRoutes([routes('search')[0]!, routes('search')[1]!, { method: 'POST', path: '/_search', headers: esHeaders, bodyFile: `${ES_FIXTURES}search.200.pit-last-page-no-total.json`, stallAfterBytes: 40 }]);
+    es.clearRequests();
+    assertDeadline(await gql(gw.graphqlUrl, '{ logs(first: 2) { nodes { id } } }'));
+    await assertAbandoned(es.requests.filter((r) => r.path === '/_search'), 'the stalled search');
+    assert.equal(es.requests.filter((r) => r.path === '/_search').length, 1, 'not sent again');
+    const health = await readSourceHealth(gw, 'elasticsearch/read/logs');
+    assert.deepEqual(health && { healthy: health.healthy, lastError: health.lastError }, { healthy: true, lastError: null });
+  });
+
   it('a held point-in-time open ends at the deadline, and the search after it is never sent', async () => {
     es.setRoutes(routes('pit'));
     es.clearRequests();

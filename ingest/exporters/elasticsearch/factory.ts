@@ -124,7 +124,8 @@ export function bulkResult(records: readonly LogRecord[], outcome: BulkOutcome):
   if (failed === 0 && outcome.retry.length === records.length) return { kind: 'retryable', error, ...after };
   if (outcome.retry.length === 0 && failed === records.length) return { kind: 'failure', error };
   // The retry items' document IDs go back with them, so the resend answers 409 for any that went in after all.
-  return { kind: 'partial', retry: outcome.retry, retryKeys: outcome.retryIds, failed, error, ...after };
+  // A batch that stopped at a request refused whole (outcome.stopped) is the backend shedding load, not progress.
+  return { kind: 'partial', retry: outcome.retry, retryKeys: outcome.retryIds, failed, error, ...after, ...(outcome.stopped && { backendDown: true as const }) };
 }
 
 export function createElasticsearchSender(

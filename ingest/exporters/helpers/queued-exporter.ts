@@ -51,6 +51,12 @@ export interface PartialResult<S extends Signal> {
   failed: number;
   error: Error;
   retryAfterMs?: number;
+  /**
+   * The backend refused part of the batch whole for a while (a split batch whose later request got
+   * 429/5xx or no answer, and was not sent on): what went in before says nothing of its health, so
+   * this is no progress (the backoff goes on growing, new items wait in the spill).
+   */
+  backendDown?: true;
 }
 
 export type SendResult<S extends Signal> = ExportResult | PartialResult<S>;
@@ -433,7 +439,7 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
     // the retry items are a new head, retried from now, after the first backoff step. Counted as
     // failures in a row, the backoff grew to its cap (one request per 17–44 s behind 5 % throttled
     // items) and maxElapsedMs gave up items retried for 2 s (soak QA, session 32).
-    const progressed = result.kind === 'partial' && retry.length < n;
+    const progressed = result.kind === 'partial' && retry.length < n && !result.backendDown;
     if (retryingSince === 0 || progressed) retryingSince = now;
     consecutiveFailures = progressed ? 1 : consecutiveFailures + 1;
     backendDown = !progressed;

@@ -18,7 +18,7 @@ import type { Client, estypes } from '@elastic/elasticsearch';
 import type { Logger } from 'pino';
 import { encodePageCursor, pageCursorKey, pageOrder, pageSize, type PageOrder } from '../page-cursor.ts';
 import type { LogStore, Page, SpanRef, StoredLogRecord } from '../types.ts';
-import { abortedOr, QueryAbortedError, signalForCall } from '../query-signal.ts';
+import { abortedOr, QueryAbortedError, signalForCall, untilQueryAborted } from '../query-signal.ts';
 import { createClient, type ElasticsearchConnectionOptions } from './client.ts';
 import { documentToLog } from './documents.ts';
 import { badQuery, BACKEND, checkWholeAnswer, describeError, isIndexNotFound, isPitGone, toStoreError, type EsCall } from './errors.ts';
@@ -104,12 +104,14 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
   const decode = (hit: Hit, tenant: string) => documentToLog(hit._source, String(hit._id ?? ''), tenant);
 
   /**
-   * Transport options of a read: the request's signal, if any. Throws QueryAbortedError instead of
-   * starting a call after the request was aborted.
+   * Runs a read with its request's signal, if any (QueryAbortedError instead of starting it after the
+   * request was aborted), and ends it at the abort: the transport sees an abort only until the answer's
+   * headers arrive; after that it takes one for a connection fault and waits out a retry backoff (1–2 s)
+   * before giving up, holding the request's answer that long.
    */
-  function callOptions(): { signal?: AbortSignal } {
+  function readCall<T>(run: (options: { signal?: AbortSignal }) => Promise<T>): Promise<T> {
     const signal = signalForCall();
-    return signal ? { signal } : {};
+    return untilQueryAborted(run(signal ? { signal } : {}));
   }
 
   /**
@@ -127,7 +129,7 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
   /** A new point in time over `index`; null when the index does not exist. */
   async function openPit(): Promise<string | null> {
     try {
-      return (await client.openPointInTime({ index, keep_alive: keepAlive }, callOptions())).id;
+      return (await readCall((o) => client.openPointInTime({ index, keep_alive: keepAlive }, o))).id;
     } catch (err) {
       if (isIndexNotFound(err)) return null;
       throw err;
@@ -149,7 +151,7 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
   /** One search for the earliest `limit` logs of each key: collapse on `field`, inner hits per key. */
   async function collapsed(tenant: string, conditions: Query[], field: string, limit: number, keys: number): Promise<Hit[]> {
     try {
-      const res = await client.search<unknown>({
+      const res = await readCall((o) => client.search<unknown>({
         index,
         query: tenantQuery(tenant, ...conditions),
         collapse: { field, inner_hits: { name: 'logs', size: limit, sort: logSort('asc'), _source: true } },
@@ -157,7 +159,7 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
         size: keys,
         _source: false,
         track_total_hits: false,
-      }, callOptions());
+      }, o));
       checkWholeAnswer(res);
       return res.hits.hits.flatMap((group) => (group.inner_hits?.logs?.hits.hits ?? []) as Hit[]);
     } catch (err) {
@@ -178,14 +180,14 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
       // first + 1 tells whether there is more, unless that passes the result window.
       const size = Math.min(first + 1, MAX_RESULT_WINDOW);
       const search = (pitId: string) =>
-        client.search<unknown>({
+        readCall((o) => client.search<unknown>({
           pit: { id: pitId, keep_alive: keepAlive },
           query,
           sort: logSort(order),
           size,
           track_total_hits: false,
           ...(cursor && { search_after: cursor.v }),
-        }, callOptions());
+        }, o));
 
       let pit: string | null | undefined = cursor?.p;
       let opened = false;
@@ -305,12 +307,12 @@ export function createElasticsearchLogStore(opts: ElasticsearchLogStoreOptions):
       const byId = new Map<string, StoredLogRecord>();
       for (const chunk of chunks(wanted, MAX_RESULT_WINDOW)) {
         try {
-          const res = await client.search<unknown>({
+          const res = await readCall((o) => client.search<unknown>({
             index,
             query: tenantQuery(tenant, { ids: { values: chunk } }),
             size: chunk.length,
             track_total_hits: false,
-          }, callOptions());
+          }, o));
           checkWholeAnswer(res);
           for (const hit of res.hits.hits) {
             const id = String(hit._id ?? '');

@@ -103,12 +103,17 @@ export function createJaegerClient(opts: JaegerClientOptions): JaegerClient {
       const headers = { ...fixedHeaders };
       if (tenant !== DEFAULT_TENANT || opts.alwaysSendTenant) headers[tenantHeader] = tenant;
       const request = signalForCall();
-      const timeout = AbortSignal.timeout(opts.timeoutMs);
+      // One controller per GET, for the timeout and the request's abort, its listener removed after:
+      // AbortSignal.any keeps every signal made from a long-lived one (an SSE tail's) for its life.
+      const own = new AbortController();
+      const timer = setTimeout(() => own.abort(new DOMException(`jaeger did not answer within ${opts.timeoutMs} ms`, 'TimeoutError')), opts.timeoutMs);
+      const onAbort = () => own.abort(request!.reason);
+      request?.addEventListener('abort', onAbort, { once: true });
       const started = performance.now();
       let status = 0;
       let detail: string | undefined;
       try {
-        const res = await opts.fetch(url, { method: 'GET', headers, signal: request ? AbortSignal.any([timeout, request]) : timeout });
+        const res = await opts.fetch(url, { method: 'GET', headers, signal: own.signal });
         status = res.status;
         const text = await readBody(res, opts.maxResponseBytes);
         log.debug({ call, path: route, status, ms: Math.round(performance.now() - started) }, 'jaeger request');
@@ -137,6 +142,9 @@ export function createJaegerClient(opts: JaegerClientOptions): JaegerClient {
         const level = mapped.code === 'BAD_QUERY' ? 'debug' : 'warn';
         log[level]({ call, path: route, status: status || undefined, code: mapped.code, err: mapped.message, detail }, 'jaeger request failed');
         throw mapped;
+      } finally {
+        clearTimeout(timer);
+        request?.removeEventListener('abort', onAbort);
       }
     },
   };

@@ -180,6 +180,31 @@ describe('queued exporter', () => {
     await ex.shutdown();
   });
 
+  // Review, session 35: a split _bulk batch that stopped at a request refused whole (429) came back
+  // partial, and was taken for progress: the backoff started again at its first step against a
+  // backend shedding load.
+  test('a partial answer that says the backend is down is no progress: the backoff grows', async () => {
+    const attempts: number[] = [];
+    const sender: Sender<'traces'> = {
+      async send(items) {
+        attempts.push(performance.now());
+        // Every attempt writes its first item and leaves the rest: the backend refused the rest whole.
+        if (items.length === 1) return { kind: 'success' };
+        return { kind: 'partial', retry: items.slice(1), failed: 0, error: new Error('HTTP 429'), backendDown: true };
+      },
+    };
+    const retry = { initialIntervalMs: 50, multiplier: 4, maxIntervalMs: 60_000, randomizationFactor: 0, maxElapsedMs: 0 };
+    const ex = createQueuedExporter({ id: 'down-partial/traces', kind: 'test', signal: 'traces', sender, settings: settings({ retry }), logger: silentLogger() });
+    await ex.start(host);
+    await ex.consume(spans(1, 4));
+    await waitFor(async () => ex.stats().sent, (n) => n === 4, 'every item written', 8000);
+    await ex.shutdown();
+    // Waits 50, 200, 800 ms: growing. Taken for progress, each would be the first step (50 ms).
+    const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
+    assert.equal(gaps.length, 3);
+    assert.ok(gaps[2]! >= 700, `the third wait is the third backoff step: ${gaps.map(Math.round).join(', ')} ms`);
+  });
+
   // Long-run QA, session 33: after a partial answer the exporter counted the backend as failing and
   // sent the whole stream through the spill (twice the CPU, megabytes of disk writes) though every
   // request wrote most of its items.
