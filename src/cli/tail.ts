@@ -15,8 +15,9 @@ import { formatTimestamp, parseTimestamp } from '../../resolvers/time.ts';
 
 export const TAIL_USAGE = `usage: teleql tail [spans] [logs] [options]
 
-Prints the tenant's spans and/or log records live. With neither named: both, unless only
-span flags (--status, --min-duration) or only log flags (--severity) are given, which pick theirs.
+Prints the tenant's spans and/or log records live. With neither named: both, unless only span
+flags (--status, --kind, --min-duration, --max-duration) or only log flags (--severity,
+--body-contains) are given, which pick theirs.
 
 Options:
   --url URL             the gateway's GraphQL endpoint (http://127.0.0.1:4000/graphql; ws:// works too)
@@ -34,7 +35,14 @@ Options:
   --min-duration DUR    spans: at least this long, e.g. 250ms
   --severity LEVEL      logs: at least TRACE|DEBUG|INFO|WARN|ERROR|FATAL, or a number 1–24
   --source NAME         telemetry.source (repeatable)
-  --attr KEY=VALUE      attribute equals value (repeatable)
+  --trace-id ID         trace ID, 32 hex digits (repeatable)
+  --kind KIND           spans: SERVER | CLIENT | INTERNAL | PRODUCER | CONSUMER | UNSPECIFIED (repeatable)
+  --max-duration DUR    spans: at most this long
+  --body-contains TEXT  logs: the body holds this text (case-insensitive)
+  --attr CONDITION      an attribute condition (repeatable, all must hold): KEY=VALUE, KEY!=VALUE,
+                        KEY=~REGEX, KEY>N, KEY>=N, KEY<N, KEY<=N, KEY? (present), !KEY (absent)
+  --filter JSON         any TelemetryFilter as JSON, e.g. '{"or":[{"status":["ERROR"]},{"minDuration":"1s"}]}';
+                        the flags above are added to it (a field given both ways is refused)
 
 Environment: TELEQL_URL (the --url default); TELEQL_TOKEN, an API key or JWT sent as
 "Authorization: Bearer …" (kept out of the shell history and the process list, where a
@@ -135,6 +143,11 @@ function parse(args: string[], env: NodeJS.ProcessEnv, now: () => number): Parse
       severity: { type: 'string' },
       source: { type: 'string', multiple: true, default: [] },
       attr: { type: 'string', multiple: true, default: [] },
+      'trace-id': { type: 'string', multiple: true, default: [] },
+      kind: { type: 'string', multiple: true, default: [] },
+      'max-duration': { type: 'string' },
+      'body-contains': { type: 'string' },
+      filter: { type: 'string' },
     },
   });
   for (const p of positionals) if (p !== 'spans' && p !== 'logs') throw new TailUsageError(`unknown signal "${p}": expected spans and/or logs`);
@@ -177,34 +190,49 @@ function parse(args: string[], env: NodeJS.ProcessEnv, now: () => number): Parse
   if (values.service.length) common.service = values.service;
   if (values.name.length) common.name = values.name;
   if (values.source.length) common.telemetrySource = values.source;
-  if (values.attr.length) {
-    common.attributes = values.attr.map((a) => {
-      const i = a.indexOf('=');
-      if (i <= 0) throw new TailUsageError(`--attr "${a}": expected key=value`);
-      return { key: a.slice(0, i), eq: a.slice(i + 1) };
-    });
+  if (values['trace-id'].length) {
+    for (const t of values['trace-id']) if (!/^[0-9a-fA-F]{32}$/.test(t)) throw new TailUsageError(`--trace-id "${t}": expected 32 hex digits`);
+    common.traceId = values['trace-id'];
   }
+  if (values.attr.length) common.attributes = values.attr.map(attributeCondition);
   const spanOnly: Record<string, unknown> = {};
   if (values.status.length) {
     const codes = values.status.map((s) => s.toUpperCase());
     for (const c of codes) if (!['OK', 'ERROR', 'UNSET'].includes(c)) throw new TailUsageError(`--status "${c}": expected OK, ERROR or UNSET`);
     spanOnly.status = codes;
   }
-  if (values['min-duration'] !== undefined) {
-    // Checked here, so a typo is a usage error (exit 2), not the gateway's refusal (exit 1).
-    const d = values['min-duration'];
-    if (unitDurationNs(d) === undefined && !/^\d+(\.\d+)?$/.test(d)) throw new TailUsageError(`--min-duration "${d}": expected a duration such as 250ms, 1.5s or 2m`);
-    spanOnly.minDuration = d;
+  if (values.kind.length) {
+    const kinds = values.kind.map((k) => k.toUpperCase());
+    for (const k of kinds) if (!SPAN_KINDS.includes(k)) throw new TailUsageError(`--kind "${k}": expected ${SPAN_KINDS.join(', ')}`);
+    spanOnly.kind = kinds;
   }
+  // Checked here, so a typo is a usage error (exit 2), not the gateway's refusal (exit 1).
+  if (values['min-duration'] !== undefined) spanOnly.minDuration = durationFlag('--min-duration', values['min-duration']);
+  if (values['max-duration'] !== undefined) spanOnly.maxDuration = durationFlag('--max-duration', values['max-duration']);
   const logOnly: Record<string, unknown> = {};
+  if (values['body-contains'] !== undefined) logOnly.bodyContains = values['body-contains'];
   if (values.severity !== undefined) {
     const s = values.severity.toUpperCase();
     if (SEVERITIES.includes(s)) logOnly.minSeverityLevel = s;
     else if (/^\d+$/.test(s) && Number(s) >= 1 && Number(s) <= 24) logOnly.minSeverity = Number(s);
     else throw new TailUsageError(`--severity "${values.severity}": expected ${SEVERITIES.join('|')} or a number from 1 to 24`);
   }
-  if (!wantSpans && Object.keys(spanOnly).length) throw new TailUsageError('--status and --min-duration apply to spans, which are not tailed');
-  if (!wantLogs && Object.keys(logOnly).length) throw new TailUsageError('--severity applies to logs, which are not tailed');
+  if (!wantSpans && Object.keys(spanOnly).length) throw new TailUsageError('--status, --kind, --min-duration and --max-duration apply to spans, which are not tailed');
+  if (!wantLogs && Object.keys(logOnly).length) throw new TailUsageError('--severity and --body-contains apply to logs, which are not tailed');
+  if (values.filter !== undefined) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(values.filter);
+    } catch (err) {
+      throw new TailUsageError(`--filter: not JSON (${(err as Error).message})`);
+    }
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new TailUsageError('--filter: expected a JSON object (a TelemetryFilter)');
+    // The gateway checks its fields (a wrong one is its GW_BAD_FILTER); the flags are added to it.
+    for (const [k, v] of Object.entries(raw)) {
+      if (k in common || k in spanOnly || k in logOnly) throw new TailUsageError(`--filter sets "${k}", which a flag sets too: give it one way`);
+      common[k] = v;
+    }
+  }
   // With no signal named, a flag of one signal only (--status, --severity…) picks that signal;
   // with both named, each such flag narrows its own signal.
   const implicit = positionals.length === 0;
@@ -216,6 +244,34 @@ function parse(args: string[], env: NodeJS.ProcessEnv, now: () => number): Parse
   let since: string | undefined;
   if (values.since !== undefined) since = sinceTime(values.since, now);
   return { url, shownUrl: endpointWithoutCredentials(url), headers, ...(ca && { ca }), tenant: values.tenant, json: values.json, since, noReconnect: values['no-reconnect'], spans, logs };
+}
+
+const SPAN_KINDS = ['SERVER', 'CLIENT', 'INTERNAL', 'PRODUCER', 'CONSUMER', 'UNSPECIFIED'];
+
+/** A duration flag's value as the gateway takes it (250ms, 1.5s, or nanoseconds as digits). */
+function durationFlag(flag: string, d: string): string {
+  if (unitDurationNs(d) === undefined && !/^\d+(\.\d+)?$/.test(d)) throw new TailUsageError(`${flag} "${d}": expected a duration such as 250ms, 1.5s or 2m`);
+  return d;
+}
+
+// KEY<op>VALUE, the two-character operators first (`a>=1` is gte, not gt with value "=1").
+const ATTR_CONDITION = /^([^=!<>~?]+?)(!=|=~|>=|<=|=|>|<)(.*)$/s;
+const ATTR_OPS: Record<string, string> = { '=': 'eq', '!=': 'neq', '=~': 'regex', '>': 'gt', '>=': 'gte', '<': 'lt', '<=': 'lte' };
+
+/** One --attr as an AttributeConditionInput. */
+function attributeCondition(a: string): Record<string, unknown> {
+  if (a.startsWith('!') && a.length > 1 && !/[=<>~]/.test(a)) return { key: a.slice(1), exists: false };
+  if (a.endsWith('?') && a.length > 1 && !/[=<>~]/.test(a)) return { key: a.slice(0, -1), exists: true };
+  const m = ATTR_CONDITION.exec(a);
+  if (!m || m[1]!.trim() === '') throw new TailUsageError(`--attr "${a}": expected KEY=VALUE, KEY!=VALUE, KEY=~REGEX, KEY>N (>=, <, <=), KEY? or !KEY`);
+  const [, key, op, value] = m as unknown as [string, string, string, string];
+  const field = ATTR_OPS[op]!;
+  if (field === 'gt' || field === 'gte' || field === 'lt' || field === 'lte') {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new TailUsageError(`--attr "${a}": ${op} needs a number`);
+    return { key, [field]: n };
+  }
+  return { key, [field]: value };
 }
 
 /** Node's own header check, as a boolean. */

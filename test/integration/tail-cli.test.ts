@@ -204,6 +204,50 @@ describe('teleql tail', () => {
     assert.doesNotMatch(c.stderr(), /EPIPE|Error/);
   });
 
+  // Issue 5 QA, session 35: the flags reached only part of the filter (no kind, maxDuration,
+  // traceId, bodyContains, attribute operators other than equality, or and/or/not).
+  test('every filter field is reachable: --kind, --max-duration, --attr operators, --filter for and/or/not', async () => {
+    const tenant = 'cli-ops';
+    const c = start([
+      'spans', '--tenant', tenant, '--json', '--kind', 'server', '--max-duration', '50ms',
+      '--attr', 'user.id?', '--attr', 'http.route!=/skip', '--filter', '{"or":[{"name":["GET /a"]},{"name":["GET /b"]}]}',
+    ]);
+    await subscriptions(gw, 1, 60_000);
+    const now = nowNs();
+    const ok = { 'user.id': 'u1', 'http.route': '/r' };
+    await postOtlp(
+      gw,
+      '/v1/traces',
+      spansBody('cli-ops-svc', [
+        { traceId: hex(7, 32), spanId: hex(1, 16), name: 'GET /a', startNs: now, attributes: ok },
+        { traceId: hex(7, 32), spanId: hex(2, 16), name: 'GET /a', startNs: now, durationNs: 100_000_000n, attributes: ok }, // too long
+        { traceId: hex(7, 32), spanId: hex(3, 16), name: 'GET /b', startNs: now, attributes: { 'http.route': '/r' } }, // no user.id
+        { traceId: hex(7, 32), spanId: hex(4, 16), name: 'GET /b', startNs: now, attributes: { ...ok, 'http.route': '/skip' } },
+        { traceId: hex(7, 32), spanId: hex(5, 16), name: 'GET /c', startNs: now, attributes: ok }, // neither name
+        { traceId: hex(7, 32), spanId: hex(6, 16), name: 'GET /b', startNs: now, attributes: ok },
+      ]),
+      tenant,
+    );
+    await printed(c, 2, 'the two matching spans');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(c.lines.map((l) => (JSON.parse(l) as { spanId: string }).spanId), [hex(1, 16), hex(6, 16)]);
+    c.proc.kill('SIGINT');
+    assert.equal(await c.exit, 0);
+    await subscriptions(gw, 0);
+
+    for (const [args, message] of [
+      [['--attr', 'code>=abc'], /--attr "code>=abc": >= needs a number/],
+      [['--kind', 'server-ish'], /--kind "SERVER-ISH": expected SERVER, CLIENT/],
+      [['--filter', '{not json'], /--filter: not JSON/],
+      [['--service', 'a', '--filter', '{"service":["b"]}'], /--filter sets "service", which a flag sets too/],
+      [['logs', '--max-duration', '1s'], /apply to spans, which are not tailed/],
+    ] as const) {
+      const usage = start([...args]);
+      assert.equal(await usage.exit, 2, args.join(' '));
+      assert.match(usage.stderr(), message);
+    }
+  });
+
   test('a filter the gateway rejects ends the command with its error code; a bad flag prints the usage', async () => {
     const bad = start(['spans', '--tenant', 'cli-bad', ...Array.from({ length: 1001 }, (_, i) => ['--service', `s${i}`]).flat()]);
     assert.equal(await bad.exit, 1);
