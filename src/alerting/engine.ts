@@ -178,6 +178,11 @@ interface Series {
   exemplars?: TraceExemplar[];
 }
 
+/** lastNotificationError of an API rule whose notification this replica left to the lease holder. */
+export const LEFT_TO_HOLDER =
+  'not sent by this replica: another replica holds the notify lease, and an API rule is kept only on the replica that was sent it, ' +
+  'so that replica sends this only if it has the rule too (create the rule on every replica, or put it in the rules file)';
+
 /** A series whose value meets its rule's condition, with its alert's labels and fingerprint. */
 interface AlertingSeries {
   s: Series;
@@ -779,6 +784,9 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
 
   /** A part left to the replica that sends: as if sent, and its resolutions noted for a takeover. */
   function recordLeft(p: Part, now: bigint): void {
+    // An API rule lives on the replica that was sent it only: the holder sends this only if it has
+    // the rule too. Said where the rule is read, as its notifications went nowhere without a word.
+    if (p.rule.source === 'api' && rules.has(key(p.rule.tenant, p.rule.id))) statusOf(p.rule.tenant, p.rule.id).lastNotificationError = LEFT_TO_HOLDER;
     let asked = resolutionsLeft.get(p.stateKey);
     if (!asked) resolutionsLeft.set(p.stateKey, (asked = new Set<string>()));
     // Only alerts still listed can be resolved at a takeover; forgotten ones are not kept.

@@ -133,6 +133,41 @@ describe('alerting with two replicas sharing redis', { skip: redisMissing }, () 
   });
 });
 
+describe('alerting with two replicas: an API rule made on the replica that does not notify', { skip: redisMissing }, () => {
+  let redis: TestRedis;
+  let hook: WebhookServer;
+  let dir: string;
+  let a: Replica;
+  let b: Replica;
+  before(async () => {
+    [redis, hook] = await Promise.all([startRedis(), startWebhookServer()]);
+    dir = await mkdtemp(join(tmpdir(), 'teleql-replicas-api-'));
+    const rulesFile = join(dir, 'rules.yaml');
+    await writeFile(rulesFile, 'rules: []\n');
+    a = await startReplica('a', redis.url, rulesFile, hook.url);
+    b = await startReplica('b', redis.url, rulesFile, hook.url);
+  });
+  after(async () => {
+    await a?.app.stop();
+    await b?.app.stop();
+    await Promise.all([redis?.stop(), hook?.close()]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  // Issue 5 QA, session 35: the rule fired on its replica, nothing was sent (the holder has no such
+  // rule), and lastNotificationError stayed null: only /metrics' other_replica count said anything.
+  test('its alerts fire there, and its lastNotificationError says why nothing was sent', async () => {
+    await tickAll([a, b], T0); // takes the lease
+    const [holder, other] = (await notifier(a)) === 1 ? [a, b] : [b, a];
+    const rule = await other.engine.createRule('acme', { name: 'NoOrders', kind: 'NO_DATA', signal: 'spans', services: ['orders'], window: '1m', interval: '1m', receivers: ['ops'] });
+    await tickAll([holder, other], T0 + 1n * MIN);
+    assert.deepEqual(other.engine.instances('acme').map((i) => `${i.ruleId}:${i.state}`), [`${rule.id}:FIRING`]);
+    assert.equal(hook.received.length, 0, 'the holder has no such rule');
+    assert.match(String(other.engine.status('acme', rule.id).lastNotificationError), /another replica holds the notify lease, and an API rule is kept only on the replica that was sent it/);
+    assert.equal(holder.engine.rule('acme', rule.id), undefined);
+  });
+});
+
 describe('alerting with two replicas: a firing message the holder could not deliver', { skip: redisMissing }, () => {
   let redis: TestRedis;
   let hook: WebhookServer;
