@@ -281,7 +281,7 @@ export function buildApp(cfg: GatewayConfig, opts: AppOptions = {}): App {
       pipelines = buildPipelines(registry, withSecurityProcessors(cfg), root, tailTaps(tail));
       addComponentReporters(backends, pipelines.components.values());
       await pipelines.start(host);
-      graphqlListener = await openGraphQLListener({ host: cfg.graphql.host, port: cfg.graphql.port, readiness: probeStatus, ...security.graphqlListener });
+      graphqlListener = await openGraphQLListener({ host: cfg.graphql.host, port: cfg.graphql.port, readiness: probeStatus, authenticator: security.authenticator, ...security.graphqlListener });
     } catch (err) {
       listenersBound.reject(err);
       throw err;

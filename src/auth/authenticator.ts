@@ -1,5 +1,6 @@
 // The one place every endpoint asks "who is this, which tenant, may they do that?": OTLP gRPC
 // (metadata) and HTTP, GraphQL over HTTP and graphql-ws (connection_init), /metrics.
+import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { AuthConfig } from '../config/security.ts';
 import type { MetricSample } from '../server/metrics.ts';
@@ -30,6 +31,12 @@ export interface Authenticator {
   reloadJwks(): void;
   /** The JWKS file's readings, for /metrics. */
   metrics(): MetricSample[];
+  /**
+   * How much /healthz and /readyz tell this caller: `detail` with auth off or any valid credential
+   * (no scope or tenant asked), else `status` (the status without its reason, which can name files)
+   * or, with auth.health: authenticated, `refused` (401).
+   */
+  probeAccess(headers: HeaderLookup): Promise<'detail' | 'status' | 'refused'>;
 }
 
 const ALL_SCOPES: ReadonlySet<Scope> = new Set(SCOPES);
@@ -60,7 +67,11 @@ export function createAuthenticator(cfg: AuthConfig, logger: Logger): Authentica
   async function identify(headers: HeaderLookup): Promise<Principal> {
     const authorization = headers('authorization')?.trim();
     const bearer = authorization?.match(/^(?:bearer|apikey)\s+(\S+)$/i)?.[1];
-    const apiKey = headers(apiKeyHeader)?.trim() || undefined;
+    // With auth.apiKeyHeader: Authorization the header's whole value is not the key when it names a
+    // scheme: SDK users write `Bearer <key>` (docs/access-control.md), so the key is the bearer's, or
+    // the bare value when it has no scheme (no whitespace); any other scheme is no key.
+    const bare = authorization && !/\s/.test(authorization) ? authorization : undefined;
+    const apiKey = apiKeyHeader === 'authorization' ? (bearer ?? bare) : headers(apiKeyHeader)?.trim() || undefined;
     if (bearer && jwt && isJwt(bearer)) return jwt.verify(bearer);
     const candidate = apiKey ?? bearer;
     if (candidate === undefined) throw unauthenticated(authorization ? 'unsupported Authorization scheme' : 'no credentials');
@@ -76,6 +87,17 @@ export function createAuthenticator(cfg: AuthConfig, logger: Logger): Authentica
     },
     reloadJwks: () => jwt?.reloadKeys(),
     metrics: () => jwt?.metrics() ?? [],
+    async probeAccess(headers) {
+      if (cfg.mode === 'none') return 'detail';
+      try {
+        await identify(headers);
+        return 'detail';
+      } catch (err) {
+        if (!(err instanceof AuthError)) throw err;
+        logger.debug({ reason: err.reason }, 'probe credentials refused');
+        return cfg.health === 'authenticated' ? 'refused' : 'status';
+      }
+    },
     async admit(headers, tenantHeader, scope) {
       const requested = headers(tenantHeader.toLowerCase());
       if (cfg.mode === 'none') {
@@ -103,17 +125,39 @@ export function createAuthenticator(cfg: AuthConfig, logger: Logger): Authentica
 
 export { AuthError, InvalidTenantError };
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i;
+/**
+ * Loopback addresses in any spelling: node's BlockList compares addresses, not text, so
+ * `0:0:0:0:0:0:0:1` is `::1` and the IPv4-mapped `::ffff:127.0.0.1` is 127.0.0.1 (all three were
+ * warned about as exposed).
+ */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
 
-/** A loud warning for every listener reachable from other hosts while auth is off. */
-export function warnIfExposed(mode: AuthConfig['mode'], listeners: Record<string, string | undefined>, logger: Logger): string[] {
+export function isLoopback(host: string): boolean {
+  const address = host.replace(/^\[(.*)\]$/, '$1');
+  if (address.toLowerCase() === 'localhost') return true;
+  const family = isIP(address);
+  return family !== 0 && LOOPBACK.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/**
+ * A loud warning for every listener reachable from other hosts while auth is off: logged at error
+ * level, and written to `stderr` as well when the logger prints no errors (`log.level: fatal` or
+ * `silent`), since every tenant's data is open whatever the log level says.
+ */
+export function warnIfExposed(
+  mode: AuthConfig['mode'],
+  listeners: Record<string, string | undefined>,
+  logger: Logger,
+  stderr: Pick<NodeJS.WritableStream, 'write'> = process.stderr,
+): string[] {
   if (mode !== 'none') return [];
-  const exposed = Object.entries(listeners).filter(([, host]) => host !== undefined && !LOOPBACK.test(host));
+  const exposed = Object.entries(listeners).filter((entry): entry is [string, string] => entry[1] !== undefined && !isLoopback(entry[1]));
   for (const [name, host] of exposed) {
-    logger.warn(
-      { listener: name, host },
-      `SECURITY: auth.mode is 'none' and the ${name} listener is bound to ${host}: anyone who can reach it can read and write every tenant's data. Set auth.mode (see SECURITY.md) or bind to 127.0.0.1.`,
-    );
+    const message = `SECURITY: auth.mode is 'none' and the ${name} listener is bound to ${host}: anyone who can reach it can read and write every tenant's data. Set auth.mode (see SECURITY.md) or bind to 127.0.0.1.`;
+    logger.error({ listener: name, host }, message);
+    if (!logger.isLevelEnabled('error')) stderr.write(`teleql: ${message}\n`);
   }
   return exposed.map(([name]) => name);
 }

@@ -16,7 +16,7 @@ export interface ApiKeyConfig {
 export interface AuthConfig {
   /** `none`: no credentials, tenant from X-Scope-OrgID (loopback only, warned about otherwise). */
   mode: 'none' | 'apiKey' | 'jwt' | 'apiKey+jwt';
-  /** Header carrying an API key; `Authorization: Bearer <key>` also works. */
+  /** Header carrying an API key; `Authorization: Bearer <key>` also works (and with this set to Authorization, the bare key or `ApiKey <key>`). */
   apiKeyHeader: string;
   apiKeys: ApiKeyConfig[];
   jwt: {
@@ -30,6 +30,7 @@ export interface AuthConfig {
     tenantClaim: string;
     /** Claim holding the scopes: a space-separated string or a list. */
     scopesClaim: string;
+    /** Clock skew allowed when checking exp and nbf (default 30). */
     clockToleranceSeconds: number;
   };
   /**
@@ -38,6 +39,12 @@ export interface AuthConfig {
    * then every tenant admin sees all tenants' volumes) or `open`.
    */
   metrics: 'metrics' | 'admin' | 'open';
+  /**
+   * Who may ask /healthz and /readyz when auth is on: `open` (anyone: kubelet probes send no
+   * credential; a caller without a valid one gets /readyz's status without its reason) or
+   * `authenticated` (any valid credential, no scope needed; else 401).
+   */
+  health: 'open' | 'authenticated';
 }
 
 export interface LimitsConfig {
@@ -193,6 +200,7 @@ export function defaultAuthConfig(): AuthConfig {
     apiKeys: [],
     jwt: { secret: '', jwksFile: '', issuer: '', audience: '', tenantClaim: 'tenant', scopesClaim: 'scope', clockToleranceSeconds: 30 },
     metrics: 'metrics',
+    health: 'open',
   };
 }
 
@@ -262,11 +270,28 @@ export function validateSecurityConfig(cfg: { auth: AuthConfig; limits: LimitsCo
       return problems.add(`${at}.scopes: expected a non-empty list of ${SCOPES.join('|')} (actual: ${JSON.stringify(k.scopes)})`);
     }
   });
+  // One hash listed twice is one key with two tenants or scope sets, and the first entry silently
+  // won: refused as ambiguous. (Two scrypt hashes of one key differ by salt and cannot be seen.)
+  const firstAt = new Map<string, number>();
+  auth.apiKeys.forEach((k, i) => {
+    if (typeof k?.hash !== 'string') return;
+    const first = firstAt.get(k.hash);
+    if (first === undefined) return void firstAt.set(k.hash, i);
+    problems.add(
+      `auth.apiKeys[${i}].hash: the same hash as auth.apiKeys[${first}] (${JSON.stringify(auth.apiKeys[first]!.name)} and ${JSON.stringify(k.name)}): ` +
+        'one key cannot name two tenants or scope sets; give each entry its own key, or merge their scopes into one entry',
+    );
+  });
   if (auth.mode.includes('apiKey') && auth.apiKeys.length === 0) problems.add(`auth.apiKeys: auth.mode is '${auth.mode}' but no key is configured`);
   if (auth.mode.includes('jwt') && !auth.jwt.secret && !auth.jwt.jwksFile) {
     problems.add(`auth.jwt: auth.mode is '${auth.mode}': set jwt.secret or jwt.jwksFile`);
   }
+  // The verifier takes one source of keys; with both, HS* tokens were refused as if the secret were unset.
+  if (auth.jwt.secret && auth.jwt.jwksFile) {
+    problems.add('auth.jwt: set jwt.secret (HS256/384/512 tokens) or jwt.jwksFile (RS*, PS*, ES*, EdDSA tokens), not both (TELEQL_JWT_SECRET, TELEQL_JWKS_FILE)');
+  }
   if (auth.jwt.secret && auth.jwt.secret.length < 32) problems.add('auth.jwt.secret: use at least 32 characters');
+  if (!['open', 'authenticated'].includes(auth.health)) problems.add(`auth.health: expected open|authenticated (actual: '${auth.health}')`);
   if (!['metrics', 'admin', 'open'].includes(auth.metrics)) problems.add(`auth.metrics: expected metrics|admin|open (actual: '${auth.metrics}')`);
   for (const [section, values] of Object.entries(limits) as [string, Record<string, number>][]) {
     for (const [key, v] of Object.entries(values)) {

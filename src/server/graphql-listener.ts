@@ -10,6 +10,8 @@ import type { Duplex } from 'node:stream';
 import { type ConnectionCaps, type ConnectionLimits, applyHttpTimeouts, defaultConnectionLimits, httpServerOptions } from './connection-limits.ts';
 import { hostPort, listen } from './listen.ts';
 import type { ErrorCode } from '../errors.ts';
+import type { Authenticator } from '../auth/authenticator.ts';
+import { nodeHeaders, UNAUTHENTICATED_MESSAGE } from '../auth/types.ts';
 import { type ListenerTls, tlsHandshakeOptions } from './tls.ts';
 
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -23,6 +25,8 @@ export interface GraphQLListenerOptions {
   connectionCaps?: ConnectionCaps;
   /** Serve HTTPS / WSS with this certificate, following its reloads. */
   tls?: ListenerTls;
+  /** Who may ask the probes while starting (auth.health), as once the GraphQL server serves. */
+  authenticator?: Authenticator;
 }
 
 export interface GraphQLListener {
@@ -39,24 +43,33 @@ const STARTING_RETRY_AFTER_SECONDS = 1;
 
 /**
  * Answers the probes, whoever holds the port: /healthz 200 while the process serves, /readyz 200
- * only while `ready`. `url` is the path without its query string. False for any other path.
+ * only while `ready`. `url` is the path without its query string. False for any other path. With
+ * auth on, a caller without a valid credential gets /readyz's status without its reason (a failed
+ * store reopen's message names the DuckDB file), or 401 with auth.health: authenticated.
  */
-export function answerProbe(url: string, res: ServerResponse, readiness: () => string): boolean {
-  if (url === '/healthz') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-    return true;
-  }
-  if (url === '/readyz') {
-    const status = readiness();
-    res.writeHead(status === 'ready' ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status }));
-    return true;
-  }
-  return false;
+export function answerProbe(url: string, req: IncomingMessage, res: ServerResponse, readiness: () => string, authenticator?: Authenticator): boolean {
+  if (url !== '/healthz' && url !== '/readyz') return false;
+  const answer = (access: 'detail' | 'status' | 'refused') => {
+    if (access === 'refused') {
+      const code: ErrorCode = 'GW_UNAUTHENTICATED';
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end(JSON.stringify({ errors: [{ message: UNAUTHENTICATED_MESSAGE, extensions: { code } }] }));
+    } else if (url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    } else {
+      const status = readiness();
+      // `unavailable: <why>` → `unavailable`.
+      const shown = access === 'detail' ? status : status.replace(/:.*$/s, '');
+      res.writeHead(status === 'ready' ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: shown }));
+    }
+  };
+  if (!authenticator) answer('detail');
+  else authenticator.probeAccess(nodeHeaders(req.headers)).then(answer, () => answer('refused'));
+  return true;
 }
 
-function answerStarting(readiness: () => string): RequestListener {
+function answerStarting(readiness: () => string, authenticator: Authenticator | undefined): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
-    if (answerProbe((req.url ?? '/').split('?')[0]!, res, readiness)) return;
+    if (answerProbe((req.url ?? '/').split('?')[0]!, req, res, readiness, authenticator)) return;
     const code: ErrorCode = 'GW_STARTING';
     const body = { errors: [{ message: 'teleql is starting (its store is opening); retry in a moment', extensions: { code } }] };
     res.writeHead(503, { 'content-type': 'application/json', 'retry-after': String(STARTING_RETRY_AFTER_SECONDS), connection: 'close' }).end(JSON.stringify(body));
@@ -69,7 +82,7 @@ const refuseUpgrade: UpgradeListener = (_req, socket) => {
 
 /** Binds the GraphQL port (a SettingError naming graphql.port / graphql.host when it cannot). */
 export async function openGraphQLListener(opts: GraphQLListenerOptions): Promise<GraphQLListener> {
-  let handler: RequestListener = answerStarting(opts.readiness);
+  let handler: RequestListener = answerStarting(opts.readiness, opts.authenticator);
   let upgrade: UpgradeListener = refuseUpgrade;
   const connections = opts.connections ?? defaultConnectionLimits();
   const serverOptions = httpServerOptions(connections);

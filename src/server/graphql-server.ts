@@ -463,7 +463,7 @@ export function createGraphQLServer(opts: GraphQLServerOptions): GraphQLServer {
       if (!res.headersSent) refuse(res, 500, 'INTERNAL_SERVER_ERROR', 'Unexpected error.');
       else res.destroy();
     };
-    if (answerProbe(url, res, opts.readiness)) return;
+    if (answerProbe(url, req, res, opts.readiness, authenticator)) return;
     if (url === '/metrics') {
       serveMetrics(req, res).catch(failed);
       return;
