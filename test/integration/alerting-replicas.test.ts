@@ -75,31 +75,34 @@ interface Message {
   alerts: { status: string; labels: Record<string, string> }[];
 }
 
-describe('alerting with two replicas sharing redis', { skip: redisMissing }, () => {
-  let redis: TestRedis;
-  let hook: WebhookServer;
-  let dir: string;
-  let a: Replica;
-  let b: Replica;
-  const messages = () => hook.received.map((r) => r.body as Message).map((m) => `${m.groupLabels.alertname}:${m.status}`);
-
+/** Two replicas sharing a fresh redis-server, a rules file holding `rulesYaml` and a webhook server, set up and torn down around the calling suite. */
+function twoReplicas(rulesYaml: string): { redis: TestRedis; hook: WebhookServer; a: Replica; b: Replica } {
+  const pair = {} as { redis: TestRedis; hook: WebhookServer; a: Replica; b: Replica };
+  let dir: string | undefined;
   before(async () => {
-    [redis, hook] = await Promise.all([startRedis(), startWebhookServer()]);
+    [pair.redis, pair.hook] = await Promise.all([startRedis(), startWebhookServer()]);
     dir = await mkdtemp(join(tmpdir(), 'teleql-replicas-'));
     const rulesFile = join(dir, 'rules.yaml');
-    const rule = (name: string, service: string) => `  - name: ${name}\n    tenant: acme\n    kind: NO_DATA\n    signal: spans\n    services: [${service}]\n    window: 1m\n    interval: 1m\n`;
-    await writeFile(rulesFile, `rules:\n${rule('NoPayments', 'pay')}${rule('NoShipments', 'ship')}`);
-    a = await startReplica('a', redis.url, rulesFile, hook.url);
-    b = await startReplica('b', redis.url, rulesFile, hook.url);
+    await writeFile(rulesFile, rulesYaml);
+    pair.a = await startReplica('a', pair.redis.url, rulesFile, pair.hook.url);
+    pair.b = await startReplica('b', pair.redis.url, rulesFile, pair.hook.url);
   });
   after(async () => {
-    await a?.app.stop();
-    await b?.app.stop();
-    await Promise.all([redis?.stop(), hook?.close()]);
+    await pair.a?.app.stop();
+    await pair.b?.app.stop();
+    await Promise.all([pair.redis?.stop(), pair.hook?.close()]);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
+  return pair;
+}
+
+describe('alerting with two replicas sharing redis', { skip: redisMissing }, () => {
+  const rule = (name: string, service: string) => `  - name: ${name}\n    tenant: acme\n    kind: NO_DATA\n    signal: spans\n    services: [${service}]\n    window: 1m\n    interval: 1m\n`;
+  const pair = twoReplicas(`rules:\n${rule('NoPayments', 'pay')}${rule('NoShipments', 'ship')}`);
+  const messages = () => pair.hook.received.map((r) => r.body as Message).map((m) => `${m.groupLabels.alertname}:${m.status}`);
 
   test('both replicas evaluate, one notifies each group once, and the other takes over when it stops', async () => {
+    const { a, b, hook } = pair;
     // No spans at all: both rules fire on both replicas, at the same moment.
     await tickAll([a, b], T0);
     for (const r of [a, b]) assert.deepEqual(r.engine.instances('acme').map((i) => `${i.ruleId}:${i.state}`).sort(), ['NoPayments:FIRING', 'NoShipments:FIRING'], r.name);
@@ -134,29 +137,12 @@ describe('alerting with two replicas sharing redis', { skip: redisMissing }, () 
 });
 
 describe('alerting with two replicas: an API rule made on the replica that does not notify', { skip: redisMissing }, () => {
-  let redis: TestRedis;
-  let hook: WebhookServer;
-  let dir: string;
-  let a: Replica;
-  let b: Replica;
-  before(async () => {
-    [redis, hook] = await Promise.all([startRedis(), startWebhookServer()]);
-    dir = await mkdtemp(join(tmpdir(), 'teleql-replicas-api-'));
-    const rulesFile = join(dir, 'rules.yaml');
-    await writeFile(rulesFile, 'rules: []\n');
-    a = await startReplica('a', redis.url, rulesFile, hook.url);
-    b = await startReplica('b', redis.url, rulesFile, hook.url);
-  });
-  after(async () => {
-    await a?.app.stop();
-    await b?.app.stop();
-    await Promise.all([redis?.stop(), hook?.close()]);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const pair = twoReplicas('rules: []\n');
 
   // Issue 5 QA, session 35: the rule fired on its replica, nothing was sent (the holder has no such
   // rule), and lastNotificationError stayed null: only /metrics' other_replica count said anything.
   test('its alerts fire there, and its lastNotificationError says why nothing was sent', async () => {
+    const { a, b, hook } = pair;
     await tickAll([a, b], T0); // takes the lease
     const [holder, other] = (await notifier(a)) === 1 ? [a, b] : [b, a];
     const rule = await other.engine.createRule('acme', { name: 'NoOrders', kind: 'NO_DATA', signal: 'spans', services: ['orders'], window: '1m', interval: '1m', receivers: ['ops'] });
@@ -169,28 +155,10 @@ describe('alerting with two replicas: an API rule made on the replica that does 
 });
 
 describe('alerting with two replicas: a firing message the holder could not deliver', { skip: redisMissing }, () => {
-  let redis: TestRedis;
-  let hook: WebhookServer;
-  let dir: string;
-  let a: Replica;
-  let b: Replica;
-
-  before(async () => {
-    [redis, hook] = await Promise.all([startRedis(), startWebhookServer()]);
-    dir = await mkdtemp(join(tmpdir(), 'teleql-failover-'));
-    const rulesFile = join(dir, 'rules.yaml');
-    await writeFile(rulesFile, 'rules:\n  - name: NoOrders\n    tenant: acme\n    kind: NO_DATA\n    signal: spans\n    services: [orders]\n    window: 1m\n    interval: 1m\n    repeatInterval: 4h\n');
-    a = await startReplica('a', redis.url, rulesFile, hook.url);
-    b = await startReplica('b', redis.url, rulesFile, hook.url);
-  });
-  after(async () => {
-    await a?.app.stop();
-    await b?.app.stop();
-    await Promise.all([redis?.stop(), hook?.close()]);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const pair = twoReplicas('rules:\n  - name: NoOrders\n    tenant: acme\n    kind: NO_DATA\n    signal: spans\n    services: [orders]\n    window: 1m\n    interval: 1m\n    repeatInterval: 4h\n');
 
   test('is sent by the replica that takes over, not taken as delivered', async () => {
+    const { a, b, hook } = pair;
     // QA round 29 (D1): the other replica recorded the group as sent when the holder tried; after
     // the takeover it sent nothing, and then only the resolution of a page the receiver never got.
     hook.alwaysAnswer(500);
