@@ -41,6 +41,12 @@ export interface GraphQLListener {
 /** Seconds a client is asked to wait while the gateway starts (DuckDB opening, GraphQL loading: ~1 s). */
 const STARTING_RETRY_AFTER_SECONDS = 1;
 
+/** A refusal as a GraphQL error body, the way every HTTP refusal of the GraphQL port is answered. */
+export function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+}
+
 /**
  * Answers the probes, whoever holds the port: /healthz 200 while the process serves, /readyz 200
  * only while `ready`. `url` is the path without its query string. False for any other path. With
@@ -51,8 +57,7 @@ export function answerProbe(url: string, req: IncomingMessage, res: ServerRespon
   if (url !== '/healthz' && url !== '/readyz') return false;
   const answer = (access: 'detail' | 'status' | 'refused') => {
     if (access === 'refused') {
-      const code: ErrorCode = 'GW_UNAUTHENTICATED';
-      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end(JSON.stringify({ errors: [{ message: UNAUTHENTICATED_MESSAGE, extensions: { code } }] }));
+      refuse(res, 401, 'GW_UNAUTHENTICATED', UNAUTHENTICATED_MESSAGE, { 'www-authenticate': 'Bearer' });
     } else if (url === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     } else {

@@ -3,7 +3,7 @@
 // authenticator (credentials from headers, or the connection_init payload / upgrade request headers
 // on WebSocket), which also fixes the tenant; then rate limits, the deadline and the query limits apply.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { answerProbe, type GraphQLListener } from './graphql-listener.ts';
+import { answerProbe, refuse, type GraphQLListener } from './graphql-listener.ts';
 import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema, type ExecutionArgs, type execute as graphqlExecute, type subscribe as graphqlSubscribe } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -172,11 +172,6 @@ function closeWhenRevoked(socket: ClosableSocket, revoked: AbortSignal): void {
 }
 
 /** A refusal answered before Yoga runs, in the GraphQL-over-HTTP error shape. */
-function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
-  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
-}
-
 /**
  * Reads a GraphQL POST body (limits.graphql.maxBodyBytes, gzip/deflate inflated) and hands it to
  * Yoga as already read; false when refused (answered). Yoga's own body limit pipes every
