@@ -19,7 +19,12 @@ if (files.length === 0) {
 }
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=240000', ...files],
+  [
+    '--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=240000',
+    '--test-reporter=tap', '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/test-summary-reporter.mjs', '--test-reporter-destination=stdout',
+    ...files,
+  ],
   { stdio: 'inherit', env: { ...process.env, TELEQL_LOG_LEVEL: process.env.TELEQL_LOG_LEVEL ?? 'silent' } },
 );
 process.exit(r.status ?? 1);

@@ -47,6 +47,9 @@ describe('refused ingest bodies are answered, not reset', () => {
   before(async () => {
     gw = await startGateway({
       auth: { mode: 'apiKey', apiKeys: [{ name: 'ingest-a', hash: hashApiKey(KEY), tenant: 'tenant-a', scopes: ['ingest'] }] },
+      // Node's http client stops sending a body once the answer to it is complete, until the server
+      // ends the kept-alive connection as idle: 1 s here instead of the default 5 s per request.
+      limits: { connections: { httpKeepAliveTimeoutMs: 1000 } },
     });
   });
   after(() => gw.stop());
