@@ -14,7 +14,10 @@ import {
   type Silence,
   type TraceExemplar,
 } from '../src/alerting/types.ts';
-import { TailLimitError, type TailSubscription } from '../src/tail/bus.ts';
+import type { TailSubscription } from '../src/tail/bus.ts';
+import type { RecordIdentity } from '../src/tail/identity.ts';
+import { liveOnly, replayThenLive, type ReplaySubscription } from '../src/tail/replay.ts';
+import { checkSince, limitError } from './tail.ts';
 import type { GraphQLContext } from './context.ts';
 import { toTailFilter, type TelemetryFilterInput } from './filter.ts';
 import { createLoaders } from './loaders.ts';
@@ -76,6 +79,8 @@ export interface AlertEventFilterInput {
 export interface AlertEventModel {
   transition: AlertTransition;
   dropped: number;
+  /** Read from the history because of `since`. */
+  replayed: boolean;
 }
 
 export interface AlertRuleModel {
@@ -221,8 +226,16 @@ export function alertRuleOf(ctx: GraphQLContext, ruleId: string): AlertRule | nu
   return ctx.alerting?.rule(ctx.tenant, ruleId) ?? null;
 }
 
-export function alertEvents(ctx: GraphQLContext, args: { filter?: AlertEventFilterInput | null }): AsyncIterable<AlertEventModel> {
-  engineOf(ctx);
+/** Which stored state change a live one is: a rule's alert changes state once per instant. */
+const transitionIdentity: RecordIdentity<AlertTransition> = {
+  key: (t) => `${t.ruleId}\u0000${t.fingerprint}\u0000${t.from}\u0000${t.to}\u0000${t.at}`,
+};
+
+/** History pages of a since replay: the tails' page size. */
+const REPLAY_PAGE = 1000;
+
+export async function alertEvents(ctx: GraphQLContext, args: { filter?: AlertEventFilterInput | null; since?: bigint | null }): Promise<AsyncIterable<AlertEventModel>> {
+  const engine = engineOf(ctx);
   const f = args.filter ?? {};
   let matchers: Silence['matchers'] = [];
   try {
@@ -230,18 +243,41 @@ export function alertEvents(ctx: GraphQLContext, args: { filter?: AlertEventFilt
   } catch (err) {
     throw toGatewayError(err);
   }
+  const from = checkSince(args.since);
   // The matchers are read as a silence's are, so the two select alerts the same way.
   const selector: Silence = { id: '', tenant: ctx.tenant, matchers, startsAt: 0n, endsAt: 0n, createdBy: '', comment: '' };
   const predicate = (t: AlertTransition) =>
     (!f.ruleId?.length || f.ruleId.includes(t.ruleId)) &&
     (!f.states?.length || f.states.includes(t.to)) &&
     (matchers.length === 0 || silenceMatches(selector, sentLabels(t.tenant, t.labels)));
-  let sub: TailSubscription<AlertTransition>;
+  let live: TailSubscription<AlertTransition>;
   try {
-    sub = ctx.tail.bus.subscribe(ctx.tenant, 'alerts', predicate, { connection: ctx.tail.connection });
+    live = ctx.tail.bus.subscribe(ctx.tenant, 'alerts', predicate, { connection: ctx.tail.connection });
   } catch (err) {
-    if (err instanceof TailLimitError) throw new GatewayError('GW_LIMIT_EXCEEDED', err.message, { limit: err.limit, value: err.value });
-    throw err;
+    throw limitError(err);
+  }
+  let sub: ReplaySubscription<AlertTransition>;
+  if (from === undefined) sub = liveOnly(live);
+  else {
+    const ruleId = f.ruleId?.length === 1 ? f.ruleId[0] : undefined;
+    try {
+      sub = await replayThenLive({
+        live,
+        // The engine writes a change to the history before it publishes it: whatever was published
+        // before the subscription opened is already readable.
+        settled: () => Promise.resolve(),
+        readPage: async (after) => {
+          const offset = Number(after ?? 0);
+          const records = await engine.store.history(ctx.tenant, { ...(ruleId !== undefined && { ruleId }), range: { from }, limit: REPLAY_PAGE, oldestFirst: true, offset });
+          return { records, next: records.length < REPLAY_PAGE ? null : String(offset + records.length) };
+        },
+        accept: predicate,
+        identity: transitionIdentity,
+        maxReplay: ctx.tail.bus.limits.maxReplay,
+      });
+    } catch (err) {
+      throw limitError(err);
+    }
   }
   const it: AsyncIterableIterator<AlertEventModel> = {
     async next() {
@@ -249,7 +285,7 @@ export function alertEvents(ctx: GraphQLContext, args: { filter?: AlertEventFilt
       if (r.done) return { value: undefined, done: true };
       // Fresh loaders per event, as the tails do: fields like `alert.evidence.traces` read current data.
       ctx.loaders = createLoaders(ctx.tenant, ctx.stores);
-      return { value: { transition: r.value.record, dropped: r.value.dropped }, done: false };
+      return { value: { transition: r.value.record, dropped: r.value.dropped, replayed: r.value.replayed }, done: false };
     },
     return() {
       sub.close();

@@ -10,7 +10,7 @@ import { SCOPE_LABEL_KEYS } from '../src/model/values.ts';
 import { BACKEND as EMBEDDED } from '../src/stores/duckdb/errors.ts';
 import { asLivePoint, familyCandidates, namedAsPrometheusReads } from '../src/stores/prometheus/live-points.ts';
 import { StoreError, type MetricStore, type StoredLogRecord, type TelemetryFilter } from '../src/stores/types.ts';
-import { TailCostError, TailLimitError, type TailEvent, type TailIndexKey, type TailSubscription } from '../src/tail/bus.ts';
+import { TailCostError, TailLimitError, type TailIndexKey, type TailSubscription } from '../src/tail/bus.ts';
 import { logIdentity, metricPointIdentity, spanIdentity, type RecordIdentity } from '../src/tail/identity.ts';
 import { liveOnly, replayThenLive, ReplayLimitError, type ReplayEvent, type ReplaySubscription } from '../src/tail/replay.ts';
 import type { AssembledTrace, TailTopic, TailTopics } from '../src/tail/topics.ts';
@@ -29,6 +29,7 @@ export interface TraceTailEventModel {
   reason: AssembledTrace['reason'];
   droppedSpans: number;
   dropped: number;
+  replayed: boolean;
 }
 
 /** Prefix of the synthetic IDs of live log records (see LogTailEvent.log in the schema). */
@@ -50,7 +51,7 @@ function compile<P>(build: () => P): P {
   }
 }
 
-function limitError(err: unknown): unknown {
+export function limitError(err: unknown): unknown {
   if (err instanceof TailLimitError || err instanceof ReplayLimitError || err instanceof TailCostError) {
     return new GatewayError('GW_LIMIT_EXCEEDED', err.message, { limit: err.limit, value: err.value });
   }
@@ -82,7 +83,7 @@ function open<T extends TailTopic>(
   }
 }
 
-function checkSince(since: bigint | null | undefined): bigint | undefined {
+export function checkSince(since: bigint | null | undefined): bigint | undefined {
   if (since == null) return undefined;
   if (since < 0n) throw new GatewayError('GW_BAD_TIME_RANGE', `since must not be before 1970 (actual: ${since} ns)`);
   return since;
@@ -221,14 +222,75 @@ export async function tailLogs(ctx: GraphQLContext, args: TailArgs): Promise<Asy
   });
 }
 
-export function tailTraces(ctx: GraphQLContext, args: { filter?: TelemetryFilterInput | null }): AsyncIterable<TraceTailEventModel> {
+/** Trace IDs per getTraces call of a tailTraces replay. */
+const REPLAY_TRACES_PER_READ = 100;
+
+/** A traceId is one trace: a live trace the replay sent already is its copy. */
+const traceIdentity: RecordIdentity<AssembledTrace> = { key: (t) => t.traceId };
+
+export async function tailTraces(ctx: GraphQLContext, args: TailArgs): Promise<AsyncIterable<TraceTailEventModel>> {
+  const filter = compile(() => toTailFilter(args.filter, 'spans'));
   // A trace matches when at least one of its spans does, as in the trace search.
-  const spanMatches = compile(() => compileSpanFilter(toTailFilter(args.filter, 'spans')));
-  const sub = open(ctx, 'traces', (t) => t.spans.some(spanMatches));
+  const spanMatches = compile(() => compileSpanFilter(filter));
+  const from = checkSince(args.since);
+  // A trace the replay sent is not sent again live, as spans arriving after their trace was sent are not.
+  const replayed = new Set<string>();
+  const live = open(ctx, 'traces', (t) => !replayed.has(t.traceId) && t.spans.some(spanMatches));
+  let sub: ReplaySubscription<AssembledTrace> = liveOnly(live);
+  if (from !== undefined) {
+    const store = ctx.stores.replay?.traces ?? ctx.stores.traces;
+    const maxReplay = ctx.tail.bus.limits.maxReplay;
+    // Trace IDs in the order of their first matching span; `after` is the span page's cursor.
+    let spanCursor: string | undefined;
+    let spansDone = false;
+    let spansHeld = 0;
+    const ids: string[] = [];
+    const readPage = async (): Promise<{ records: AssembledTrace[]; next: string | null }> => {
+      const records: AssembledTrace[] = [];
+      // Until some trace is still stored (retention may have deleted a batch's) or nothing is left.
+      while (records.length === 0 && !(spansDone && ids.length === 0)) await readTraces(records);
+      return { records, next: spansDone && ids.length === 0 ? null : 'more' };
+    };
+    const readTraces = async (records: AssembledTrace[]): Promise<void> => {
+      while (!spansDone && ids.length < REPLAY_TRACES_PER_READ) {
+        const page = await store.searchSpans(ctx.tenant, since(filter, from), { first: REPLAY_PAGE, order: 'OLDEST_FIRST', ...(spanCursor && { after: spanCursor }) });
+        for (const { node } of page.items) {
+          if (replayed.has(node.traceId) || !spanMatches(node)) continue;
+          if (replayed.size === maxReplay) throw new ReplayLimitError(maxReplay);
+          replayed.add(node.traceId);
+          ids.push(node.traceId);
+        }
+        spansDone = !page.hasNextPage || page.items.length === 0;
+        spanCursor = page.endCursor ?? undefined;
+      }
+      const batch = ids.splice(0, REPLAY_TRACES_PER_READ);
+      const traces = batch.length > 0 ? await store.getTraces(ctx.tenant, batch) : [];
+      traces.forEach((spans, i) => {
+        spansHeld += spans.length;
+        if (spansHeld > ctx.maxTraceSpans) {
+          const value = ctx.maxTraceSpans;
+          const message = `the traces that match since hold more than ${value} spans (limits.graphql.maxTraceSpans = ${value}); use a later since or a narrower filter`;
+          throw new GatewayError('GW_LIMIT_EXCEEDED', message, { limit: 'limits.graphql.maxTraceSpans', value });
+        }
+        if (spans.length > 0) records.push({ tenant: ctx.tenant, traceId: batch[i]!, spans, reason: 'STORED', droppedSpans: 0 });
+      });
+    };
+    try {
+      sub = await replayThenLive({ live, settled: () => ctx.tail.bus.settled('traces'), readPage, identity: traceIdentity, maxReplay });
+    } catch (err) {
+      throw limitError(err);
+    }
+  }
   const nextEvent = freshLoaders(ctx);
-  return mapEvents(sub, (e: TailEvent<AssembledTrace>) => {
+  return mapEvents(sub, (e: ReplayEvent<AssembledTrace>) => {
     nextEvent();
-    return { trace: { traceId: e.record.traceId, spans: e.record.spans }, reason: e.record.reason, droppedSpans: e.record.droppedSpans, dropped: e.dropped };
+    return {
+      trace: { traceId: e.record.traceId, spans: e.record.spans },
+      reason: e.record.reason,
+      droppedSpans: e.record.droppedSpans,
+      dropped: e.dropped,
+      replayed: e.replayed,
+    };
   });
 }
 

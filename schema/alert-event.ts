@@ -22,6 +22,7 @@ builder.objectType(AlertEventRef, {
     }),
     rule: t.field({ type: AlertRuleRef, nullable: true, resolve: (e, _a, ctx) => alertRuleOf(ctx, e.transition.ruleId) }),
     dropped: t.exposeInt('dropped', { description: 'Events this subscription dropped since the previous one (slow reader).' }),
+    replayed: t.exposeBoolean('replayed', { description: 'True for state changes read from the history because of `since`; false for changes sent as they happen.' }),
   }),
 });
 
@@ -29,7 +30,15 @@ builder.subscriptionFields((t) => ({
   alertEvents: t.field({
     type: AlertEventRef,
     description: 'Alert state changes (pending, firing, resolved, inactive) of the tenant, as the engine evaluates. Counts toward the live tail limits.',
-    args: { filter: t.arg({ type: AlertEventFilter }) },
+    args: {
+      filter: t.arg({ type: AlertEventFilter }),
+      since: t.arg({
+        type: 'Timestamp',
+        description:
+          'Replay the state changes in the history (alertHistory) that match, from this time on, oldest first, then continue live with no gap and no duplicate. ' +
+          'At most tail.maxReplay (10,000); more fail the subscription with GW_LIMIT_EXCEEDED.',
+      }),
+    },
     subscribe: (_, args, ctx) => alertEvents(ctx, args),
     resolve: (e) => e,
   }),

@@ -55,6 +55,7 @@ const TraceTailReason = builder.enumType('TraceTailReason', {
     ROOT_ENDED: { description: 'Its root span (no parent) arrived, and tail.traces.rootWaitMs passed for stragglers.' },
     QUIET: { description: 'No span of it arrived for tail.traces.quietMs and no root span came: the trace may be incomplete.' },
     EVICTED: { description: 'Sent early, incomplete: tail.traces.maxTraces traces were being assembled and a new one started.' },
+    STORED: { description: 'Read from the store because of `since` (replayed is true), with the spans stored when it was read.' },
   } as const,
 });
 
@@ -63,11 +64,15 @@ builder.objectType('TraceTailEvent', {
   fields: (t) => ({
     trace: t.field({ type: 'Trace', description: 'The spans received for the trace, sorted by start time.', resolve: (e) => e.trace }),
     reason: t.field({ type: TraceTailReason, resolve: (e) => e.reason }),
-    complete: t.boolean({ description: 'Whether the root span is among the spans (reason ROOT_ENDED).', resolve: (e) => e.reason === 'ROOT_ENDED' }),
+    complete: t.boolean({
+      description: 'Whether the root span is among the spans (reason ROOT_ENDED, or STORED with its root).',
+      resolve: (e) => e.reason === 'ROOT_ENDED' || (e.reason === 'STORED' && e.trace.spans.some((s) => s.parentSpanId === '')),
+    }),
     droppedSpans: t.exposeInt('droppedSpans', {
       description: 'Spans of this trace not kept because it reached tail.traces.maxSpansPerTrace (1,000).',
     }),
     dropped: t.exposeInt('dropped', { description: 'Matching traces this subscription dropped since its previous event (see tail.bufferSize).' }),
+    replayed: t.exposeBoolean('replayed', { description: 'True for traces read from the store because of `since`; false for traces assembled as their spans are received.' }),
   }),
 });
 
@@ -108,7 +113,16 @@ builder.subscriptionFields((t) => ({
       '(after tail.traces.rootWaitMs, 1 s, for late children), or after tail.traces.quietMs (5 s) without new spans. ' +
       'A trace matches when at least one of its spans matches the filter. Spans arriving after their trace was sent are not sent. ' +
       LIMITS,
-    args: { filter: t.arg({ type: 'TelemetryFilter', description: FILTER }) },
+    args: {
+      filter: t.arg({ type: 'TelemetryFilter', description: FILTER }),
+      since: t.arg({
+        type: 'Timestamp',
+        description:
+          'Replay the stored traces with a matching span that starts at or after this time, in the order of those spans, oldest first (reason STORED), ' +
+          'then continue live: a trace replayed is not sent again live. At most tail.maxReplay (10,000) traces holding at most ' +
+          'limits.graphql.maxTraceSpans (10,000) spans together; more fail the subscription with GW_LIMIT_EXCEEDED.',
+      }),
+    },
     subscribe: (_, args, ctx) => tailTraces(ctx, args),
     resolve: (e) => e,
   }),

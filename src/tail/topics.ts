@@ -13,7 +13,8 @@ export interface AssembledTrace {
   traceId: string;
   /** Sorted by start time. */
   spans: SpanRecord[];
-  reason: 'ROOT_ENDED' | 'QUIET' | 'EVICTED';
+  /** STORED: read from the store by a `since` replay (resolvers/tail.ts), never published. */
+  reason: 'ROOT_ENDED' | 'QUIET' | 'EVICTED' | 'STORED';
   /** Spans of this trace not kept because it reached tail.traces.maxSpansPerTrace. */
   droppedSpans: number;
 }

@@ -391,6 +391,56 @@ describe('alerting: the classic span error-rate rule', () => {
     const del = await gql(gw.graphqlUrl, 'mutation($id: ID!) { deleteAlertRule(id: $id) }', { id: gw.engine.rules(tenant)[0]!.id }, other);
     assert.equal(del.errors?.[0]?.extensions?.code, 'GW_NOT_FOUND');
   });
+
+  test('alertEvents(since) replays the history from since, oldest first, then goes on live with no duplicate', async () => {
+    const classicId = gw.engine.rules(tenant).find((r) => r.name === 'CheckoutErrorRate')!.id;
+    const created = await gqlData<{ createAlertRule: { id: string } }>(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, name: 'SinceLive', for: '0s' } }, H);
+    const liveId = created.createAlertRule.id;
+    type Event = { alertEvents: { transition: { to: string; ruleName: string; at: string }; replayed: boolean; dropped: number } };
+    const client = wsClient(gw.wsUrl, tenant);
+    try {
+      const subscribe = (since: bigint, ruleIds: string[]) => {
+        const events: Event[] = [];
+        const errors: unknown[] = [];
+        client.subscribe<Event>(
+          {
+            query: 'subscription($since: Timestamp, $ids: [ID!]) { alertEvents(since: $since, filter: { ruleId: $ids }) { transition { to ruleName at } replayed dropped } }',
+            variables: { since: String(since), ids: ruleIds },
+          },
+          { next: (r) => void (r.errors ? errors.push(r.errors) : events.push(r.data as unknown as Event)), error: (e) => errors.push(e), complete: () => {} },
+        );
+        return { events, errors };
+      };
+      const seen = (e: Event[]) => e.map((x) => `${x.alertEvents.transition.ruleName}:${x.alertEvents.transition.to}:${x.alertEvents.replayed}`);
+      // The classic rule's history (first test): PENDING at 7m, FIRING at 12m, RESOLVED at 16m.
+      const fromTen = subscribe(T0 + 10n * MIN, [classicId, liveId]);
+      const whole = subscribe(T0, [classicId]);
+      await waitFor(async () => fromTen.events.length + whole.events.length, (n) => n === 5, 'the replays');
+      assert.deepEqual(seen(fromTen.events), ['CheckoutErrorRate:FIRING:true', 'CheckoutErrorRate:RESOLVED:true']);
+      assert.deepEqual(seen(whole.events), ['CheckoutErrorRate:PENDING:true', 'CheckoutErrorRate:FIRING:true', 'CheckoutErrorRate:RESOLVED:true']);
+      assert.equal(whole.events[0]!.alertEvents.transition.at, new Date(Number((T0 + 7n * MIN) / 1_000_000n)).toISOString().replace('Z', '000000Z'));
+
+      // A change made now (stamped 9m, before since: it is live, not history) comes once, live.
+      gw.clock.t = T0 + 9n * MIN;
+      await gw.engine.tick();
+      await gw.engine.idle();
+      await waitFor(async () => fromTen.events.length, (n) => n >= 4, 'the live changes');
+      assert.deepEqual(seen(fromTen.events), ['CheckoutErrorRate:FIRING:true', 'CheckoutErrorRate:RESOLVED:true', 'SinceLive:PENDING:false', 'SinceLive:FIRING:false']);
+      // Subscribing again now replays those changes from the history, each once.
+      const again = subscribe(T0 + 9n * MIN, [liveId]);
+      await waitFor(async () => again.events.length, (n) => n >= 2, 'the new rule replayed');
+      assert.deepEqual(seen(again.events), ['SinceLive:PENDING:true', 'SinceLive:FIRING:true']);
+      assert.deepEqual([...fromTen.errors, ...whole.errors, ...again.errors], []);
+
+      // A bad since is refused naming it (another tenant's replays: tenant-isolation.test.ts).
+      const bad = subscribe(-1n, []);
+      await waitFor(async () => bad.errors.length, (n) => n === 1, 'the refusal');
+      assert.match(JSON.stringify(bad.errors[0]), /\$since.*is invalid.*GW_BAD_TIME_RANGE/);
+    } finally {
+      await client.dispose();
+    }
+    await gqlData(gw.graphqlUrl, 'mutation($id: ID!) { deleteAlertRule(id: $id) }', { id: liveId }, H);
+  });
 });
 
 describe('alerting: rules, silences, retries and tenants', () => {

@@ -14,8 +14,8 @@ const TAIL_SPANS = `subscription($filter: TelemetryFilter, $since: Timestamp) {
 const TAIL_LOGS = `subscription($filter: TelemetryFilter, $since: Timestamp) {
   tailLogs(filter: $filter, since: $since) { dropped replayed log { id bodyText time } }
 }`;
-const TAIL_TRACES = `subscription($filter: TelemetryFilter) {
-  tailTraces(filter: $filter) { dropped reason complete droppedSpans trace { traceId spanCount errorCount rootSpan { name } spans { spanId name } } }
+const TAIL_TRACES = `subscription($filter: TelemetryFilter, $since: Timestamp) {
+  tailTraces(filter: $filter, since: $since) { dropped replayed reason complete droppedSpans trace { traceId spanCount errorCount rootSpan { name } spans { spanId name } } }
 }`;
 const TAIL_METRICS = `subscription($name: String!, $labels: JSON, $since: Timestamp) {
   tailMetrics(name: $name, labels: $labels, since: $since) { dropped replayed point { name value attributes time resource { serviceName } } }
@@ -30,6 +30,7 @@ interface LogEvent {
 interface TraceEvent {
   tailTraces: {
     dropped: number;
+    replayed: boolean;
     reason: string;
     complete: boolean;
     droppedSpans: number;
@@ -169,7 +170,7 @@ describe('live tails with since, tailTraces and tailMetrics', () => {
   });
 
   test('a since that matches more than tail.maxReplay stored records fails with GW_LIMIT_EXCEEDED and holds no slot', async () => {
-    const small = await startGateway({ tail: { maxReplay: 3 } });
+    const small = await startGateway({ tail: { maxReplay: 3 }, limits: { graphql: { maxTraceSpans: 5 } } });
     const c = wsClient(small, 'replay-limit');
     try {
       const base = nowNs() - 10_000_000_000n;
@@ -197,6 +198,26 @@ describe('live tails with since, tailTraces and tailMetrics', () => {
       assert.deepEqual(eu.errors, []);
       assert.deepEqual(eu.events.map((e) => [e.tailMetrics.point.value, e.tailMetrics.replayed]), [[0, true]]);
       eu.stop();
+      // tailTraces counts traces against tail.maxReplay, and their spans against limits.graphql.maxTraceSpans.
+      const traces = tail<TraceEvent>(c, TAIL_TRACES, { since: isoOf(base - 1_000_000n) });
+      await waitFor(async () => traces.events.length, (n) => n === 1, 'the one stored trace, four spans');
+      assert.equal(traces.events[0]!.tailTraces.trace.spanCount, 4);
+      traces.stop();
+      const more = [5, 6].map((i) => ({ traceId: hex(2, 32), spanId: hex(i, 16), name: 'y', startNs: base + BigInt(i) * 1_000_000n }));
+      assert.equal(await postOtlp(small, '/v1/traces', spansBody('limit-svc', more), 'replay-limit'), 200);
+      await waitFor(() => spanCount(small, 'replay-limit', 'limit-svc'), (n) => n === 6, 'six spans stored');
+      const spansOver = tail<TraceEvent>(c, TAIL_TRACES, { since: isoOf(base - 1_000_000n) });
+      await spansOver.done;
+      assert.equal(spansOver.errors[0]?.extensions?.code, 'GW_LIMIT_EXCEEDED');
+      assert.equal(spansOver.errors[0]?.extensions?.limit, 'limits.graphql.maxTraceSpans');
+      assert.match(spansOver.errors[0]!.message, /more than 5 spans/);
+      const four = [3, 4].map((i) => ({ traceId: hex(i, 32), spanId: hex(i + 10, 16), name: 'z', startNs: base + BigInt(i + 10) * 1_000_000n }));
+      assert.equal(await postOtlp(small, '/v1/traces', spansBody('limit-svc', four), 'replay-limit'), 200);
+      await waitFor(() => spanCount(small, 'replay-limit', 'limit-svc'), (n) => n === 8, 'eight spans stored');
+      const tracesOver = tail<TraceEvent>(c, TAIL_TRACES, { since: isoOf(base - 1_000_000n) });
+      await tracesOver.done;
+      assert.equal(tracesOver.errors[0]?.extensions?.limit, 'tail.maxReplay', 'four traces, one more than tail.maxReplay: found before their spans are read');
+      assert.equal(small.app.internals.tail().size(), 0);
     } finally {
       await c.dispose();
       await small.stop();
@@ -255,6 +276,43 @@ describe('live tails with since, tailTraces and tailMetrics', () => {
     const metrics = await (await fetch(gw.graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
     assert.match(metrics, /^teleql_tail_trace_late_spans_total [1-9]\d*$/m);
     assert.match(metrics, /^teleql_tail_trace_dropped_spans_total 3$/m);
+    t.stop();
+    await subscriptions(gw, 0);
+  });
+
+  test('tailTraces with since replays the stored traces that have a matching span from since, oldest first, then live ones; a trace replayed is not sent again', async () => {
+    const tenant = 'traces-since';
+    const base = nowNs() - 30_000_000_000n;
+    const tid = (n: number) => `cc${hex(n, 30)}`;
+    const sid = (n: number) => hex(n, 16);
+    await postOtlp(gw, '/v1/traces', spansBody('svc-s', [
+      // Before since: not replayed.
+      { traceId: tid(1), spanId: sid(1), name: 'old', startNs: base - 10_000_000_000n, status: 2 },
+      // A root and its failing child: replayed, complete.
+      { traceId: tid(2), spanId: sid(1), name: 'root2', startNs: base + 1_000_000n },
+      { traceId: tid(2), spanId: sid(2), parentSpanId: sid(1), name: 'fail2', startNs: base + 2_000_000n, status: 2 },
+      // No failing span: does not match.
+      { traceId: tid(3), spanId: sid(1), name: 'fine3', startNs: base + 3_000_000n },
+      // A failing span whose root is not stored: replayed, incomplete.
+      { traceId: tid(4), spanId: sid(2), parentSpanId: sid(1), name: 'fail4', startNs: base + 1_500_000n, status: 2 },
+    ]), tenant);
+    await waitFor(() => spanCount(gw, tenant, 'svc-s'), (n) => n === 5, 'five spans stored');
+    const t = tail<TraceEvent>(client(tenant), TAIL_TRACES, { filter: { status: ['ERROR'] }, since: isoOf(base) });
+    await waitFor(async () => t.events.length, (n) => n === 2, 'the replay');
+    const summary = (e: TraceEvent) => [e.tailTraces.trace.traceId, e.tailTraces.reason, e.tailTraces.replayed, e.tailTraces.complete, e.tailTraces.trace.spans.map((s) => s.name).join(',')];
+    // In the order of their first failing span: fail4 (1.5 ms), fail2 (2 ms).
+    assert.deepEqual(t.events.map(summary), [
+      [tid(4), 'STORED', true, false, 'fail4'],
+      [tid(2), 'STORED', true, true, 'root2,fail2'],
+    ]);
+    // Live: a late failing span of replayed trace 2 (its trace is not sent again), then a new
+    // rootless trace: its quiet period ends after the late span's, so once it is here the copy of 2 would be too.
+    const now = nowNs();
+    await postOtlp(gw, '/v1/traces', spansBody('svc-s', [{ traceId: tid(2), spanId: sid(3), parentSpanId: sid(1), name: 'late2', startNs: now, status: 2 }]), tenant);
+    await postOtlp(gw, '/v1/traces', spansBody('svc-s', [{ traceId: tid(5), spanId: sid(2), parentSpanId: sid(1), name: 'fail5', startNs: now, status: 2 }]), tenant);
+    await waitFor(async () => t.events.length, (n) => n >= 3, 'the live trace');
+    assert.deepEqual(t.events.slice(2).map(summary), [[tid(5), 'QUIET', false, false, 'fail5']]);
+    assert.deepEqual(t.errors, []);
     t.stop();
     await subscriptions(gw, 0);
   });

@@ -130,7 +130,7 @@ export async function openAlertStore(db: Db): Promise<AlertStore> {
         timeRangeSql('at_ns', q.range, p) || 'TRUE',
       ];
       const rows = await db.query(
-        `SELECT * FROM alert_history WHERE ${where.join(' AND ')} ORDER BY at_ns DESC, rowid DESC LIMIT ${p.add(q.limit)}`,
+        `SELECT * FROM alert_history WHERE ${where.join(' AND ')} ORDER BY ${q.oldestFirst ? 'at_ns, rowid' : 'at_ns DESC, rowid DESC'} LIMIT ${p.add(q.limit)} OFFSET ${p.add(q.offset ?? 0)}`,
         p.values,
       );
       return rows.map((r) => ({
