@@ -16,7 +16,7 @@ import {
 } from '../src/alerting/types.ts';
 import type { TailSubscription } from '../src/tail/bus.ts';
 import type { RecordIdentity } from '../src/tail/identity.ts';
-import { liveOnly, replayThenLive, type ReplaySubscription } from '../src/tail/replay.ts';
+import { liveOnly, replayThenLive, ReplayLimitError, type ReplaySubscription } from '../src/tail/replay.ts';
 import { checkSince, limitError } from './tail.ts';
 import type { GraphQLContext } from './context.ts';
 import { toTailFilter, type TelemetryFilterInput } from './filter.ts';
@@ -204,7 +204,7 @@ export function alertHistory(
   const engine = engineOf(ctx);
   return call(() =>
     engine.store.history(ctx.tenant, {
-      ruleId: args.ruleId ?? undefined,
+      ...(args.ruleId != null && { ruleIds: [args.ruleId] }),
       range: optionalRange(args.from, args.to),
       limit: limitArg('limit', args.limit, 100, 10_000),
     }),
@@ -231,9 +231,6 @@ const transitionIdentity: RecordIdentity<AlertTransition> = {
   key: (t) => `${t.ruleId}\u0000${t.fingerprint}\u0000${t.from}\u0000${t.to}\u0000${t.at}`,
 };
 
-/** History pages of a since replay: the tails' page size. */
-const REPLAY_PAGE = 1000;
-
 export async function alertEvents(ctx: GraphQLContext, args: { filter?: AlertEventFilterInput | null; since?: bigint | null }): Promise<AsyncIterable<AlertEventModel>> {
   const engine = engineOf(ctx);
   const f = args.filter ?? {};
@@ -259,21 +256,29 @@ export async function alertEvents(ctx: GraphQLContext, args: { filter?: AlertEve
   let sub: ReplaySubscription<AlertTransition>;
   if (from === undefined) sub = liveOnly(live);
   else {
-    const ruleId = f.ruleId?.length === 1 ? f.ruleId[0] : undefined;
+    const maxReplay = ctx.tail.bus.limits.maxReplay;
     try {
       sub = await replayThenLive({
         live,
         // The engine writes a change to the history before it publishes it: whatever was published
         // before the subscription opened is already readable.
         settled: () => Promise.resolve(),
-        readPage: async (after) => {
-          const offset = Number(after ?? 0);
-          const records = await engine.store.history(ctx.tenant, { ...(ruleId !== undefined && { ruleId }), range: { from }, limit: REPLAY_PAGE, oldestFirst: true, offset });
-          return { records, next: records.length < REPLAY_PAGE ? null : String(offset + records.length) };
+        // One read, bounded: at most maxReplay changes of the rules and states asked for (the label
+        // matchers, not expressible in SQL, are applied after).
+        readPage: async () => {
+          const records = await engine.store.history(ctx.tenant, {
+            ...(f.ruleId?.length && { ruleIds: f.ruleId }),
+            ...(f.states?.length && { states: f.states }),
+            range: { from },
+            limit: maxReplay + 1,
+            oldestFirst: true,
+          });
+          if (records.length > maxReplay) throw new ReplayLimitError(maxReplay);
+          return { records, next: null };
         },
         accept: predicate,
         identity: transitionIdentity,
-        maxReplay: ctx.tail.bus.limits.maxReplay,
+        maxReplay,
       });
     } catch (err) {
       throw limitError(err);

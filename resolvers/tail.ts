@@ -9,7 +9,7 @@ import type { LogRecord, MetricPoint, SpanRecord } from '../src/model/telemetry.
 import { SCOPE_LABEL_KEYS } from '../src/model/values.ts';
 import { BACKEND as EMBEDDED } from '../src/stores/duckdb/errors.ts';
 import { asLivePoint, familyCandidates, namedAsPrometheusReads } from '../src/stores/prometheus/live-points.ts';
-import { StoreError, type MetricStore, type StoredLogRecord, type TelemetryFilter } from '../src/stores/types.ts';
+import { StoreError, type MetricStore, type SpanPart, type StoredLogRecord, type TelemetryFilter } from '../src/stores/types.ts';
 import { TailCostError, TailLimitError, type TailIndexKey, type TailSubscription } from '../src/tail/bus.ts';
 import { logIdentity, metricPointIdentity, spanIdentity, type RecordIdentity } from '../src/tail/identity.ts';
 import { liveOnly, replayThenLive, ReplayLimitError, type ReplayEvent, type ReplaySubscription } from '../src/tail/replay.ts';
@@ -224,6 +224,7 @@ export async function tailLogs(ctx: GraphQLContext, args: TailArgs): Promise<Asy
 
 /** Trace IDs per getTraces call of a tailTraces replay. */
 const REPLAY_TRACES_PER_READ = 100;
+const NO_SPAN_PARTS: ReadonlySet<SpanPart> = new Set();
 
 /** A traceId is one trace: a live trace the replay sent already is its copy. */
 const traceIdentity: RecordIdentity<AssembledTrace> = { key: (t) => t.traceId };
@@ -251,11 +252,20 @@ export async function tailTraces(ctx: GraphQLContext, args: TailArgs): Promise<A
       while (records.length === 0 && !(spansDone && ids.length === 0)) await readTraces(records);
       return { records, next: spansDone && ids.length === 0 ? null : 'more' };
     };
+    const tooManySpans = () => {
+      const value = ctx.maxTraceSpans;
+      const message = `the traces that match since hold more than ${value} spans (limits.graphql.maxTraceSpans = ${value}); use a later since or a narrower filter`;
+      return new GatewayError('GW_LIMIT_EXCEEDED', message, { limit: 'limits.graphql.maxTraceSpans', value });
+    };
+    // Matching spans are spans of the traces replayed: past the limit, no trace need be read to know.
+    let matchingSpans = 0;
     const readTraces = async (records: AssembledTrace[]): Promise<void> => {
       while (!spansDone && ids.length < REPLAY_TRACES_PER_READ) {
         const page = await store.searchSpans(ctx.tenant, since(filter, from), { first: REPLAY_PAGE, order: 'OLDEST_FIRST', ...(spanCursor && { after: spanCursor }) });
         for (const { node } of page.items) {
-          if (replayed.has(node.traceId) || !spanMatches(node)) continue;
+          if (!spanMatches(node)) continue;
+          if (++matchingSpans > ctx.maxTraceSpans) throw tooManySpans();
+          if (replayed.has(node.traceId)) continue;
           if (replayed.size === maxReplay) throw new ReplayLimitError(maxReplay);
           replayed.add(node.traceId);
           ids.push(node.traceId);
@@ -264,14 +274,14 @@ export async function tailTraces(ctx: GraphQLContext, args: TailArgs): Promise<A
         spanCursor = page.endCursor ?? undefined;
       }
       const batch = ids.splice(0, REPLAY_TRACES_PER_READ);
-      const traces = batch.length > 0 ? await store.getTraces(ctx.tenant, batch) : [];
-      traces.forEach((spans, i) => {
+      if (batch.length === 0) return;
+      // Counted on the spans' keys first (no attributes, events, links, resource or scope), so a
+      // trace too large is refused before it is read whole.
+      for (const spans of await store.getTraces(ctx.tenant, batch, NO_SPAN_PARTS)) {
         spansHeld += spans.length;
-        if (spansHeld > ctx.maxTraceSpans) {
-          const value = ctx.maxTraceSpans;
-          const message = `the traces that match since hold more than ${value} spans (limits.graphql.maxTraceSpans = ${value}); use a later since or a narrower filter`;
-          throw new GatewayError('GW_LIMIT_EXCEEDED', message, { limit: 'limits.graphql.maxTraceSpans', value });
-        }
+        if (spansHeld > ctx.maxTraceSpans) throw tooManySpans();
+      }
+      (await store.getTraces(ctx.tenant, batch)).forEach((spans, i) => {
         if (spans.length > 0) records.push({ tenant: ctx.tenant, traceId: batch[i]!, spans, reason: 'STORED', droppedSpans: 0 });
       });
     };

@@ -36,7 +36,7 @@ builder.subscriptionFields((t) => ({
         type: 'Timestamp',
         description:
           'Replay the state changes in the history (alertHistory) that match, from this time on, oldest first, then continue live with no gap and no duplicate. ' +
-          'At most tail.maxReplay (10,000); more fail the subscription with GW_LIMIT_EXCEEDED.',
+          'At most tail.maxReplay (10,000) changes of the rules and states asked for (matchers apply after); more fail the subscription with GW_LIMIT_EXCEEDED.',
       }),
     },
     subscribe: (_, args, ctx) => alertEvents(ctx, args),

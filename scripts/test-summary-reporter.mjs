@@ -9,19 +9,21 @@ const SLOWEST_FILES = 15;
 export default async function* summary(source) {
   const failures = [];
   const fileMs = new Map();
-  const names = []; // name path of the test being reported, by nesting
+  const names = new Map(); // per file (files may run side by side): the name path of the test being reported
   for await (const event of source) {
     const data = event.data ?? {};
+    const file = data.file ? relative(process.cwd(), data.file) : '(no file)';
     if (event.type === 'test:start') {
-      names.length = data.nesting ?? 0;
-      names.push(data.name);
+      const path = names.get(file) ?? [];
+      path.length = data.nesting ?? 0;
+      path.push(data.name);
+      names.set(file, path);
       continue;
     }
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
-    const file = data.file ? relative(process.cwd(), data.file) : '(no file)';
     if ((data.nesting ?? 0) === 0) fileMs.set(file, (fileMs.get(file) ?? 0) + (data.details?.duration_ms ?? 0));
     if (event.type === 'test:fail' && data.details?.type !== 'suite') {
-      const path = [...names.slice(0, data.nesting ?? 0), data.name].join(' › ');
+      const path = [...(names.get(file) ?? []).slice(0, data.nesting ?? 0), data.name].join(' › ');
       const error = data.details?.error;
       const cause = error?.cause ?? error;
       const text = String(cause?.stack ?? cause?.message ?? cause ?? 'failed');

@@ -179,8 +179,8 @@ export interface AlertStore {
   appendHistory(t: AlertTransition): Promise<void>;
   /** Deletes state changes before `atNs`; how many. */
   deleteHistoryBefore(atNs: bigint): Promise<number>;
-  /** Newest first; `oldestFirst` (a since replay's pages) from the oldest, `offset` rows on. */
-  history(tenant: string, q: { ruleId?: string; range?: TimeRange; limit: number; oldestFirst?: boolean; offset?: number }): Promise<AlertTransition[]>;
+  /** Newest first (`oldestFirst`: a since replay's order); `ruleIds` and `states` (changes into them) narrow it. */
+  history(tenant: string, q: { ruleIds?: readonly string[]; states?: readonly AlertState[]; range?: TimeRange; limit: number; oldestFirst?: boolean }): Promise<AlertTransition[]>;
   /** Instances now in one of `states` (any when unset) that were active at some time in the range. */
   alerts(tenant: string, q: { states?: AlertState[]; range?: TimeRange; limit: number }): Promise<AlertInstance[]>;
   /** What each receiver was last sent per group, so that a restart neither repeats nor loses a message. */

@@ -106,15 +106,25 @@ export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<ReplayS
     queue.push({ record: e.record, dropped: e.dropped + carry, replayed: false });
     carry = 0;
   }
+  // The onReady callback above keeps `buffered` for the subscription's life: its records are in `queue` now.
+  buffered.length = 0;
 
   let head = 0;
+  /** The next replayed or held event, its slot let go (push delivery keeps a subscription for its life). */
+  const takeQueued = (): ReplayEvent<R> | undefined => {
+    if (head === queue.length) return undefined;
+    const value = queue[head]!;
+    queue[head++] = undefined as unknown as ReplayEvent<R>;
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+    }
+    return value;
+  };
   const sub: ReplaySubscription<R> = {
     next: () => {
-      if (head < queue.length) {
-        const value = queue[head]!;
-        queue[head++] = undefined as unknown as ReplayEvent<R>;
-        return Promise.resolve({ value, done: false });
-      }
+      const queued = takeQueued();
+      if (queued) return Promise.resolve({ value: queued, done: false });
       return live.next().then((r) => {
         if (r.done) return { value: undefined, done: true };
         const value = { ...r.value, dropped: r.value.dropped + carry, replayed: false };
@@ -123,7 +133,8 @@ export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<ReplayS
       });
     },
     poll: () => {
-      if (head < queue.length) return queue[head++];
+      const queued = takeQueued();
+      if (queued) return queued;
       const e = live.poll();
       if (!e) return undefined;
       const value = { ...e, dropped: e.dropped + carry, replayed: false };
@@ -132,7 +143,8 @@ export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<ReplayS
     },
     return: () => {
       live.close();
-      head = queue.length;
+      queue.length = 0;
+      head = 0;
       return Promise.resolve({ value: undefined, done: true });
     },
     throw: (err?: unknown) => {
@@ -141,7 +153,8 @@ export async function replayThenLive<R>(opts: ReplayOptions<R>): Promise<ReplayS
     },
     close: () => {
       live.close();
-      head = queue.length;
+      queue.length = 0;
+      head = 0;
     },
     onReady: (ready) => {
       live.onReady(ready);

@@ -38,10 +38,11 @@ interface AlertingGateway {
   stop(): Promise<void>;
 }
 
-async function startAlertingGateway(alerting: Record<string, unknown>, dataPath = ':memory:'): Promise<AlertingGateway> {
+async function startAlertingGateway(alerting: Record<string, unknown>, dataPath = ':memory:', more: Record<string, unknown> = {}): Promise<AlertingGateway> {
   const clock: TestClock = { t: T0, now: () => clock.t };
   const cfg = testConfig(
     {
+      ...more,
       // group_wait 0 and a group_interval shorter than any tick: each change is sent at the evaluation that makes it.
       alerting: { tickMs: 0, defaultGroupWait: '0s', defaultGroupInterval: '1ms', retry: { attempts: 3, initialBackoffMs: 20, maxBackoffMs: 100, timeoutMs: 5000 }, ...alerting },
     },
@@ -831,6 +832,59 @@ test('a file rule whose receivers change, on reload or while the gateway is down
     await Promise.all([a.close(), b.close()]);
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+describe('alerting: alertEvents(since) reads at most tail.maxReplay changes', () => {
+  let gw: AlertingGateway;
+  before(async () => {
+    gw = await startAlertingGateway({}, ':memory:', { tail: { maxReplay: 2 } });
+  });
+  after(() => gw?.stop());
+
+  test('the rules and states asked for are read in one bounded query: the limit counts them, not the rest of the history', async () => {
+    const change = (to: 'FIRING' | 'RESOLVED', ruleId: string, at: bigint) =>
+      gw.engine.store.appendHistory({ tenant: 'hist', ruleId, ruleName: ruleId, fingerprint: 'f', labels: { zone: ruleId }, from: 'PENDING', to, at, value: 1 });
+    for (let i = 1; i <= 3; i++) await change('FIRING', 'a', T0 + BigInt(i) * MIN);
+    await change('RESOLVED', 'a', T0 + 4n * MIN);
+    await change('RESOLVED', 'b', T0 + 5n * MIN);
+    await change('RESOLVED', 'c', T0 + 6n * MIN);
+    const client = wsClient(gw.wsUrl, 'hist');
+    try {
+      const run = (filter: string) => {
+        const got: { events: string[]; errors: { message: string; extensions?: { code?: string; limit?: string } }[] } = { events: [], errors: [] };
+        const done = new Promise<void>((resolve) => {
+          client.subscribe(
+            { query: `subscription { alertEvents(since: "${T0}", filter: ${filter}) { transition { ruleId to } replayed } }` },
+            {
+              next: (r) => {
+                if (r.errors) got.errors.push(...(r.errors as typeof got.errors));
+                const e = (r.data as { alertEvents?: { transition: { ruleId: string; to: string } } } | null)?.alertEvents;
+                if (e) got.events.push(`${e.transition.ruleId}:${e.transition.to}`);
+              },
+              error: () => resolve(),
+              complete: () => resolve(),
+            },
+          );
+        });
+        return { got, done };
+      };
+      // Three FIRING changes of rule a: one more than the limit.
+      const firing = run('{ states: [FIRING] }');
+      await firing.done;
+      assert.equal(firing.got.errors[0]?.extensions?.code, 'GW_LIMIT_EXCEEDED');
+      assert.equal(firing.got.errors[0]?.extensions?.limit, 'tail.maxReplay');
+      // Rule b and c's changes only: two, within the limit, whatever else the history holds.
+      const two = run('{ ruleId: ["b", "c"] }');
+      await waitFor(async () => two.got.events.length, (n) => n === 2, 'the two changes of b and c');
+      assert.deepEqual(two.got.events, ['b:RESOLVED', 'c:RESOLVED']);
+      // Label matchers apply after the read: three RESOLVED changes are over the limit even when one matches.
+      const matched = run('{ states: [RESOLVED], matchers: [{ name: "zone", value: "c", type: EQUAL }] }');
+      await matched.done;
+      assert.equal(matched.got.errors[0]?.extensions?.limit, 'tail.maxReplay');
+    } finally {
+      await client.dispose();
+    }
+  });
 });
 
 describe('alerting: per-tenant limits', () => {

@@ -75,19 +75,33 @@ describe('live tails across replicas through redis', { skip: redisMissing }, () 
     const onB = tail<SpanEvent>(client(b, 'tenant-x'), TAIL_SPANS);
     const onA = tail<SpanEvent>(client(a, 'tenant-x'), TAIL_SPANS);
     const otherTenant = tail<SpanEvent>(client(b, 'tenant-y'), TAIL_SPANS);
-    await known(a, 'tenant-x', 'spans');
     await known(a, 'tenant-y', 'spans');
-    await waitFor(async () => b.app.internals.tail().size(), (n) => n === 2, 'two subscriptions on B');
+    // Each replica listens to tenant-x itself, so `known` cannot tell when it has heard of the other's
+    // subscriber: a probe span from each side, seen on both, can.
+    const probes = ['probe-a', 'probe-b'];
+    const probesSeen = (t: typeof onA) => probes.every((p) => t.events.some((e) => e.tailSpans.span.name === p));
+    await waitFor(
+      async () => {
+        for (const [gw, name] of [[a, 'probe-a'], [b, 'probe-b']] as const) {
+          if (!probesSeen(onA) || !probesSeen(onB)) await postOtlp(gw, '/v1/traces', spansBody('multi', [{ traceId: hex(999, 32), spanId: hex(999, 16), name, startNs: nowNs() }]), 'tenant-x');
+        }
+        await new Promise((r) => setTimeout(r, 100));
+        return probesSeen(onA) && probesSeen(onB);
+      },
+      (v) => v,
+      'a probe from each replica on both',
+    );
+    const probeless = (t: typeof onA) => t.events.filter((e) => !probes.includes(e.tailSpans.span.name));
 
     const now = nowNs();
     const spans = Array.from({ length: 50 }, (_, i) => ({ traceId: hex(i + 1, 32), spanId: hex(i + 1, 16), name: `op-${i}`, startNs: now + BigInt(i) }));
     assert.equal(await postOtlp(a, '/v1/traces', spansBody('multi', spans.slice(0, 25)), 'tenant-x'), 200);
     assert.equal(await postOtlp(b, '/v1/traces', spansBody('multi', spans.slice(25)), 'tenant-x'), 200);
-    await waitFor(async () => Math.min(onA.events.length, onB.events.length), (n) => n >= 50, 'all fifty spans on both replicas');
+    await waitFor(async () => Math.min(probeless(onA).length, probeless(onB).length), (n) => n >= 50, 'all fifty spans on both replicas');
     await new Promise((r) => setTimeout(r, 400));
 
     for (const [where, t] of [['A', onA], ['B', onB]] as const) {
-      const ids = t.events.map((e) => e.tailSpans.span.spanId);
+      const ids = probeless(t).map((e) => e.tailSpans.span.spanId);
       assert.equal(ids.length, 50, `replica ${where}: each span once, whichever replica ingested it`);
       assert.deepEqual(new Set(ids), new Set(spans.map((s) => s.spanId)));
     }
@@ -98,9 +112,12 @@ describe('live tails across replicas through redis', { skip: redisMissing }, () 
   test('logs and assembled traces cross replicas too; a trace is assembled once per replica', async () => {
     const logs = tail<{ tailLogs: { log: { bodyText: string; service: string } } }>(client(b, 'acme-logs'), TAIL_LOGS);
     const traces = tail<{ tailTraces: { reason: string; trace: { traceId: string; spanCount: number } } }>(client(b, 'acme-logs'), TAIL_TRACES);
-    const tracesOnA = tail<{ tailTraces: { reason: string; trace: { traceId: string; spanCount: number } } }>(client(a, 'acme-logs'), TAIL_TRACES);
     await known(a, 'acme-logs', 'logs');
+    // B's first: A's own trace assembler, listening to spans, would make `known` true before A has heard of B's.
     await known(a, 'acme-logs', 'spans');
+    const onA = a.app.internals.tail().size();
+    const tracesOnA = tail<{ tailTraces: { reason: string; trace: { traceId: string; spanCount: number } } }>(client(a, 'acme-logs'), TAIL_TRACES);
+    await waitFor(async () => a.app.internals.tail().size(), (n) => n === onA + 1, 'the trace tail on A open');
     const now = nowNs();
     assert.equal(await postOtlp(a, '/v1/logs', logsBody('log-svc', [{ timeNs: now, body: 'from A' }]), 'acme-logs'), 200);
     const traceId = 'cc000000000000000000000000000001';
@@ -152,8 +169,9 @@ describe('live tails across replicas through redis', { skip: redisMissing }, () 
     // B's first: A's own subscriber would make `known` true before A has heard of B's.
     const remote = tail<{ tailSpans: { span: unknown } }>(client(b, 'nan'), query);
     await known(a, 'nan', 'spans');
+    const onA = a.app.internals.tail().size();
     const local = tail<{ tailSpans: { span: unknown } }>(client(a, 'nan'), query);
-    await waitFor(async () => a.app.internals.tail().size(), (n) => n >= 1, 'the tail on A open');
+    await waitFor(async () => a.app.internals.tail().size(), (n) => n === onA + 1, 'the tail on A open');
     const body = spansBody('nan', [{ traceId: hex(94, 32), spanId: hex(94, 16), name: 'doubles', startNs: nowNs() }]) as { resourceSpans: { scopeSpans: { spans: { attributes: unknown[] }[] }[] }[] };
     body.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.attributes.push(
       { key: 'ratio', value: { doubleValue: 'NaN' } },

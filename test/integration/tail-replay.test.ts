@@ -203,20 +203,30 @@ describe('live tails with since, tailTraces and tailMetrics', () => {
       await waitFor(async () => traces.events.length, (n) => n === 1, 'the one stored trace, four spans');
       assert.equal(traces.events[0]!.tailTraces.trace.spanCount, 4);
       traces.stop();
-      const more = [5, 6].map((i) => ({ traceId: hex(2, 32), spanId: hex(i, 16), name: 'y', startNs: base + BigInt(i) * 1_000_000n }));
-      assert.equal(await postOtlp(small, '/v1/traces', spansBody('limit-svc', more), 'replay-limit'), 200);
-      await waitFor(() => spanCount(small, 'replay-limit', 'limit-svc'), (n) => n === 6, 'six spans stored');
-      const spansOver = tail<TraceEvent>(c, TAIL_TRACES, { since: isoOf(base - 1_000_000n) });
-      await spansOver.done;
-      assert.equal(spansOver.errors[0]?.extensions?.code, 'GW_LIMIT_EXCEEDED');
-      assert.equal(spansOver.errors[0]?.extensions?.limit, 'limits.graphql.maxTraceSpans');
-      assert.match(spansOver.errors[0]!.message, /more than 5 spans/);
-      const four = [3, 4].map((i) => ({ traceId: hex(i, 32), spanId: hex(i + 10, 16), name: 'z', startNs: base + BigInt(i + 10) * 1_000_000n }));
-      assert.equal(await postOtlp(small, '/v1/traces', spansBody('limit-svc', four), 'replay-limit'), 200);
-      await waitFor(() => spanCount(small, 'replay-limit', 'limit-svc'), (n) => n === 8, 'eight spans stored');
-      const tracesOver = tail<TraceEvent>(c, TAIL_TRACES, { since: isoOf(base - 1_000_000n) });
-      await tracesOver.done;
-      assert.equal(tracesOver.errors[0]?.extensions?.limit, 'tail.maxReplay', 'four traces, one more than tail.maxReplay: found before their spans are read');
+      const post = async (traceId: string, ids: number[], total: number) => {
+        const spans = ids.map((i) => ({ traceId, spanId: hex(i, 16), name: 'y', startNs: base + BigInt(i) * 1_000_000n }));
+        assert.equal(await postOtlp(small, '/v1/traces', spansBody('limit-svc', spans), 'replay-limit'), 200);
+        await waitFor(() => spanCount(small, 'replay-limit', 'limit-svc'), (n) => n === total, `${total} spans stored`);
+      };
+      const refusal = async (variables: Record<string, unknown>) => {
+        const t = tail<TraceEvent>(c, TAIL_TRACES, { since: isoOf(base - 1_000_000n), ...variables });
+        await t.done;
+        assert.deepEqual(t.events, []);
+        assert.equal(t.errors[0]?.extensions?.code, 'GW_LIMIT_EXCEEDED');
+        return t.errors[0]!;
+      };
+      await post(hex(2, 32), [5, 6], 6);
+      // Six matching spans: refused while the spans are searched, no trace read.
+      const six = await refusal({});
+      assert.equal(six.extensions?.limit, 'limits.graphql.maxTraceSpans');
+      assert.match(six.message, /more than 5 spans \(limits\.graphql\.maxTraceSpans = 5\)/);
+      // One matching span of a trace of six: refused on the trace's size.
+      await post(hex(2, 32), [7, 8, 9, 10], 10);
+      assert.equal((await refusal({ filter: { spanId: [hex(5, 16)] } })).extensions?.limit, 'limits.graphql.maxTraceSpans');
+      // Four traces with one matching span each: one more than tail.maxReplay, found before any is read.
+      await post(hex(3, 32), [11], 11);
+      await post(hex(4, 32), [12], 12);
+      assert.equal((await refusal({ filter: { spanId: [hex(1, 16), hex(5, 16), hex(11, 16), hex(12, 16)] } })).extensions?.limit, 'tail.maxReplay');
       assert.equal(small.app.internals.tail().size(), 0);
     } finally {
       await c.dispose();

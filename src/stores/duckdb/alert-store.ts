@@ -126,11 +126,12 @@ export async function openAlertStore(db: Db): Promise<AlertStore> {
       const p = params([tenant]);
       const where = [
         'tenant = $1',
-        ...(q.ruleId !== undefined ? [`rule_id = ${p.add(q.ruleId)}`] : []),
+        ...(q.ruleIds?.length ? [`rule_id IN (${q.ruleIds.map((id) => p.add(id)).join(', ')})`] : []),
+        ...(q.states?.length ? [`to_state IN (${q.states.map((state) => p.add(state)).join(', ')})`] : []),
         timeRangeSql('at_ns', q.range, p) || 'TRUE',
       ];
       const rows = await db.query(
-        `SELECT * FROM alert_history WHERE ${where.join(' AND ')} ORDER BY ${q.oldestFirst ? 'at_ns, rowid' : 'at_ns DESC, rowid DESC'} LIMIT ${p.add(q.limit)} OFFSET ${p.add(q.offset ?? 0)}`,
+        `SELECT * FROM alert_history WHERE ${where.join(' AND ')} ORDER BY ${q.oldestFirst ? 'at_ns, rowid' : 'at_ns DESC, rowid DESC'} LIMIT ${p.add(q.limit)}`,
         p.values,
       );
       return rows.map((r) => ({

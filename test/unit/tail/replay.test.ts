@@ -2,6 +2,8 @@
 // records while the replay reads: exactly when the gateway's would.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createTailBus } from '../../../src/tail/bus.ts';
 import { spanIdentity } from '../../../src/tail/identity.ts';
 import { replayThenLive, ReplayLimitError, type ReplayEvent, type ReplaySubscription } from '../../../src/tail/replay.ts';
@@ -16,6 +18,10 @@ async function drain(it: ReplaySubscription<SpanRecord>): Promise<(number | bool
   for (let e = it.poll(); e; e = it.poll()) out.push(num(e));
   return out;
 }
+
+// A GC the test can call without --expose-gc on the command line.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 describe('since replay', () => {
   test('stored records first, then live ones; a record both stored and live is sent once, from the replay', async () => {
@@ -53,6 +59,35 @@ describe('since replay', () => {
     assert.deepEqual(num(r.value as ReplayEvent<SpanRecord>), [6, false, 0]);
     sub.close();
     assert.equal(bus.size(), 0);
+  });
+
+  test('a subscription read by poll (push delivery) lets go of each replayed or held record once sent', async () => {
+    const bus = createTailBus();
+    const live = bus.subscribe('default', 'spans', () => true);
+    const refs: WeakRef<SpanRecord>[] = [];
+    const sub = await replayThenLive({
+      live,
+      settled: async () => {},
+      readPage: async () => {
+        const records = [s(1), s(2)];
+        const held = [s(3)];
+        // 3 is published during the read: held for the seam, then sent live.
+        bus.publish('default', 'spans', held);
+        refs.push(...[...records, ...held].map((r) => new WeakRef(r)));
+        return { records, next: null };
+      },
+      identity: spanIdentity,
+      maxReplay: 10,
+    });
+    assert.deepEqual(await drain(sub), [
+      [1, true, 0],
+      [2, true, 0],
+      [3, false, 0],
+    ]);
+    await new Promise((r) => setImmediate(r));
+    gc();
+    assert.deepEqual(refs.map((r) => r.deref() === undefined), [true, true, true], 'the open subscription holds none of the records it sent');
+    sub.close();
   });
 
   test('records published while a slow replay reads are held for the seam, not dropped by the small live buffer', async () => {
