@@ -241,7 +241,8 @@ export async function tailTraces(ctx: GraphQLContext, args: TailArgs): Promise<A
   if (from !== undefined) {
     const store = ctx.stores.replay?.traces ?? ctx.stores.traces;
     const maxReplay = ctx.tail.bus.limits.maxReplay;
-    // Trace IDs in the order of their first matching span; `after` is the span page's cursor.
+    // Trace IDs in the order of their first matching span, found page by page of matching spans
+    // (readPage keeps its place here, not in the replay's cursor).
     let spanCursor: string | undefined;
     let spansDone = false;
     let spansHeld = 0;
