@@ -170,6 +170,8 @@ describe('teleql tail', () => {
     await postOtlp(gw, '/v1/logs', logsBody('full-svc', [{ timeNs: nowNs(), body: 'no room', severityNumber: 9 }]), tenant);
     assert.equal(await exit, 1);
     assert.equal(err, 'teleql tail: cannot write to stdout: ENOSPC: no space left on device, write\n');
+    // The next test counts subscriptions: this one's must be gone first (the gateway frees it when it sees the close).
+    await subscriptions(gw, 0);
   });
 
   test('--since replays stored log records before the live ones', async () => {
@@ -189,6 +191,7 @@ describe('teleql tail', () => {
     assert.deepEqual(objs.map((o) => [o.bodyText, o.replayed]), [['earlier', true], ['now', false]]);
     c.proc.kill('SIGINT');
     assert.equal(await c.exit, 0);
+    await subscriptions(gw, 0);
   });
 
   test('a reader that goes away (`| head -1`) ends the command quietly with 0', async () => {
@@ -202,6 +205,7 @@ describe('teleql tail', () => {
     await postOtlp(gw, '/v1/logs', logsBody('pipe-svc', [{ timeNs: nowNs(), body: 'second', severityNumber: 9 }]), tenant);
     assert.equal(await c.exit, 0);
     assert.doesNotMatch(c.stderr(), /EPIPE|Error/);
+    await subscriptions(gw, 0);
   });
 
   // Issue 5 QA, session 35: the flags reached only part of the filter (no kind, maxDuration,
