@@ -14,10 +14,9 @@ import {
   type Silence,
   type TraceExemplar,
 } from '../src/alerting/types.ts';
-import type { TailSubscription } from '../src/tail/bus.ts';
 import type { RecordIdentity } from '../src/tail/identity.ts';
-import { liveOnly, replayThenLive, ReplayLimitError, type ReplaySubscription } from '../src/tail/replay.ts';
-import { checkSince, limitError } from './tail.ts';
+import { ReplayLimitError } from '../src/tail/replay.ts';
+import { checkSince, withReplay } from './tail.ts';
 import type { GraphQLContext } from './context.ts';
 import { toTailFilter, type TelemetryFilterInput } from './filter.ts';
 import { createLoaders } from './loaders.ts';
@@ -247,43 +246,29 @@ export async function alertEvents(ctx: GraphQLContext, args: { filter?: AlertEve
     (!f.ruleId?.length || f.ruleId.includes(t.ruleId)) &&
     (!f.states?.length || f.states.includes(t.to)) &&
     (matchers.length === 0 || silenceMatches(selector, sentLabels(t.tenant, t.labels)));
-  let live: TailSubscription<AlertTransition>;
-  try {
-    live = ctx.tail.bus.subscribe(ctx.tenant, 'alerts', predicate, { connection: ctx.tail.connection });
-  } catch (err) {
-    throw limitError(err);
-  }
-  let sub: ReplaySubscription<AlertTransition>;
-  if (from === undefined) sub = liveOnly(live);
-  else {
-    const maxReplay = ctx.tail.bus.limits.maxReplay;
-    try {
-      sub = await replayThenLive({
-        live,
-        // The engine writes a change to the history before it publishes it: whatever was published
-        // before the subscription opened is already readable.
-        settled: () => Promise.resolve(),
-        // One read, bounded: at most maxReplay changes of the rules and states asked for (the label
-        // matchers, not expressible in SQL, are applied after).
-        readPage: async () => {
-          const records = await engine.store.history(ctx.tenant, {
-            ...(f.ruleId?.length && { ruleIds: f.ruleId }),
-            ...(f.states?.length && { states: f.states }),
-            range: { from },
-            limit: maxReplay + 1,
-            oldestFirst: true,
-          });
-          if (records.length > maxReplay) throw new ReplayLimitError(maxReplay);
-          return { records, next: null };
-        },
-        accept: predicate,
-        identity: transitionIdentity,
-        maxReplay,
+  // With `since`, no ingest to wait for (bus.settled: none for alerts): the engine writes a change to
+  // the history before it publishes it, so whatever was published before the subscription opened is
+  // readable. One read, bounded: at most maxReplay changes of the rules and states asked for (the
+  // label matchers, not expressible in SQL, are applied after).
+  const maxReplay = ctx.tail.bus.limits.maxReplay;
+  const sub = await withReplay(
+    ctx,
+    'alerts',
+    predicate,
+    from,
+    async () => {
+      const records = await engine.store.history(ctx.tenant, {
+        ...(f.ruleId?.length && { ruleIds: f.ruleId }),
+        ...(f.states?.length && { states: f.states }),
+        range: { from },
+        limit: maxReplay + 1,
+        oldestFirst: true,
       });
-    } catch (err) {
-      throw limitError(err);
-    }
-  }
+      if (records.length > maxReplay) throw new ReplayLimitError(maxReplay);
+      return { records, next: null };
+    },
+    transitionIdentity,
+  );
   const it: AsyncIterableIterator<AlertEventModel> = {
     async next() {
       const r = await sub.next();

@@ -51,7 +51,7 @@ function compile<P>(build: () => P): P {
   }
 }
 
-export function limitError(err: unknown): unknown {
+function limitError(err: unknown): unknown {
   if (err instanceof TailLimitError || err instanceof ReplayLimitError || err instanceof TailCostError) {
     return new GatewayError('GW_LIMIT_EXCEEDED', err.message, { limit: err.limit, value: err.value });
   }
@@ -90,7 +90,7 @@ export function checkSince(since: bigint | null | undefined): bigint | undefined
 }
 
 /** Subscribes, then (with `since`) reads the replay; the store's or the limit's error fails the subscription. */
-async function withReplay<T extends TailTopic>(
+export async function withReplay<T extends TailTopic>(
   ctx: GraphQLContext,
   topic: T,
   predicate: (r: TailTopics[T]) => boolean,
