@@ -29,6 +29,7 @@ import { arg, cpuSeconds, fmt, machine, summarize, waitForReady } from './lib.ts
 import type { ProbeReading } from './loop-probe.ts';
 import { attribute, threadSampler, type SendRecord } from './tail-attribution.ts';
 import { freePort } from '../test/helpers/free-port.ts';
+import { distIsFresh } from '../bin/dist-fresh.js';
 
 const seconds = arg('seconds', 10);
 const rate = arg('rate', 10_000); // spans/s in the latency phase
@@ -87,7 +88,10 @@ writeFileSync(configFile, `storage:\n  duckdb:\n    path: ${join(dir, 'bench.duc
 const profileDir = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1]! : '';
 const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
 // bench/loop-probe.ts reports the gateway's event-loop delay over the IPC channel.
-const gateway: ChildProcess = spawn('taskset', ['-c', '0', process.execPath, ...profile, '--import', 'tsx', '--import', './bench/loop-probe.ts', 'src/main.ts', 'serve', '--config', configFile], {
+// The gateway `npm start` runs: dist/ when it is fresh (tsx's own transform differs: esbuild wraps
+// every closure it creates in a naming call). Stale or missing, the sources run, and the report says so.
+const fromDist = distIsFresh();
+const gateway: ChildProcess = spawn('taskset', ['-c', '0', process.execPath, ...profile, '--import', 'tsx', '--import', './bench/loop-probe.ts', fromDist ? 'dist/src/main.js' : 'src/main.ts', 'serve', '--config', configFile], {
   env: { ...process.env, TELEQL_OTLP_GRPC_PORT: String(grpcPort), TELEQL_OTLP_HTTP_PORT: String(httpPort), TELEQL_GRAPHQL_PORT: String(gqlPort), TELEQL_LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
@@ -293,6 +297,7 @@ async function paced(rate: number): Promise<{
 
 console.log(`machine: ${machine()}`);
 console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(fromDist ? 'gateway: dist/ (what npm start runs)' : 'gateway: the TypeScript sources through tsx (dist/ is missing or older than a source: `npm run build` to measure what npm start runs)');
 console.log(
   `gateway pinned to CPU 0, load generator (main thread) and subscribers (worker thread) on CPU 1; ${seconds} s per phase; ` +
     `tail.flushIntervalMs ${FLUSH_MS >= 0 ? FLUSH_MS : 'default'}, busyFlushIntervalMs ${BUSY_FLUSH_MS >= 0 ? BUSY_FLUSH_MS : 'default'}; ` +

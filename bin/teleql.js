@@ -4,8 +4,7 @@
 // so a fresh edit is never run stale and no build step is ever required.
 // DuckDB runs its calls on libuv's thread pool (4 threads by default) next to zlib and fs work; the
 // store holds 5 connections, so give the pool room before anything starts using it.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { URL } from 'node:url';
+import { distIsFresh } from './dist-fresh.js';
 
 process.env.UV_THREADPOOL_SIZE ??= '8';
 // What a signal does while the command is still loading (up to a second or two through tsx), until
@@ -18,21 +17,6 @@ const WHILE_LOADING = {
   serve: { SIGHUP: () => {} },
 };
 for (const [signal, act] of Object.entries(WHILE_LOADING[process.argv[2]] ?? {})) process.on(signal, act);
-const root = new URL('..', import.meta.url).pathname;
-const SOURCES = ['src', 'ingest', 'resolvers', 'schema'];
-
-function distIsFresh() {
-  const stamp = `${root}dist/.built`;
-  if (!existsSync(stamp)) return false;
-  const built = statSync(stamp).mtimeMs;
-  for (const dir of SOURCES) {
-    for (const file of readdirSync(`${root}${dir}`, { recursive: true })) {
-      if (statSync(`${root}${dir}/${file}`).mtimeMs > built) return false;
-    }
-  }
-  return true;
-}
-
 if (process.env.TELEQL_FROM_SOURCE !== '1' && distIsFresh()) {
   await import('../dist/src/main.js');
 } else {
