@@ -149,6 +149,8 @@ export function alertRule(ctx: GraphQLContext, id: string): AlertRule | null {
 
 export const ruleStatus = (ctx: GraphQLContext, rule: AlertRule) => engineOf(ctx).status(rule.tenant, rule.id);
 
+export const rulesFileError = (ctx: GraphQLContext, tenant: string) => engineOf(ctx).rulesFileError(tenant);
+
 export function createAlertRule(ctx: GraphQLContext, input: AlertRuleInput): Promise<AlertRule> {
   return call(() => engineOf(ctx).createRule(ctx.tenant, plainRule(input)));
 }

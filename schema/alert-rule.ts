@@ -1,6 +1,6 @@
 // AlertRule: its definition, evaluation and notification status, and its current alerts; the
 // rule queries and the create/update/delete mutations.
-import { alertRule, alertRules, createAlertRule, deleteAlertRule, ruleStatus, updateAlertRule } from '../resolvers/alerts.ts';
+import { alertRule, alertRules, createAlertRule, deleteAlertRule, ruleStatus, rulesFileError, updateAlertRule } from '../resolvers/alerts.ts';
 import { plainFilter, ruleToPlain } from '../src/alerting/rules.ts';
 import { builder } from './builder.ts';
 import {
@@ -70,6 +70,12 @@ builder.objectType(AlertRuleRef, {
     definition: t.field({ type: 'JSON', description: 'The rule in the rules-file form (YAML-compatible).', resolve: (r) => ruleToPlain(r) }),
     lastEvaluatedAt: t.field({ type: 'Timestamp', nullable: true, resolve: (r, _a, ctx) => ruleStatus(ctx, r).lastEvaluatedAt }),
     lastEvaluationError: t.string({ nullable: true, resolve: (r, _a, ctx) => ruleStatus(ctx, r).lastEvaluationError }),
+    rulesFileError: t.string({
+      nullable: true,
+      description:
+        "FILE rules: when the rules file's last change was refused, that it was, when, and why (the reason only when it concerns one of this tenant's rules; otherwise the gateway's log has it); the rule is then as last loaded. Null when the last load succeeded, and for API rules.",
+      resolve: (r, _a, ctx) => (r.source === 'file' ? rulesFileError(ctx, r.tenant) : null),
+    }),
     lastNotificationAt: t.field({ type: 'Timestamp', nullable: true, resolve: (r, _a, ctx) => ruleStatus(ctx, r).lastNotificationAt }),
     lastNotificationError: t.string({
       nullable: true,

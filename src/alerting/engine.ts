@@ -9,12 +9,14 @@ import { groupKey, sentLabels, type Notifier, type ReceiverConfig } from './noti
 import { soleReplicaLease, type NotifyLease } from './notify-lease.ts';
 import { PromQlError } from './promql.ts';
 import type { MetricNames } from './promql-names.ts';
+import type { RulesFileRefusal } from './rules-file.ts';
 import { compare, GROUP_BY_ALL, parseRule, ruleDurationProblem, type RuleDefaults } from './rules.ts';
 import { fingerprint, newSilence, silenceActive, silenceMatches, silenceProblem, type SilenceInput } from './silences.ts';
 import { checkRuleTemplates, expandTemplate, unsupportedTemplate } from './template.ts';
 import { UNIT_NS } from '../model/duration.ts';
 import {
   AlertingError,
+  aboutTenant,
   type AlertEvidence,
   type AlertInstance,
   type AlertRule,
@@ -26,6 +28,7 @@ import {
   type ExceptionGroupSource,
   type OwedResolution,
   type PromQlEvaluator,
+  type SeriesDimension,
   type Silence,
   type TraceExemplar,
 } from './types.ts';
@@ -57,6 +60,8 @@ export interface AlertEngineOptions {
   limits?: AlertingLimits;
   /** The rules file's load outcomes, reported with the engine's own metrics (the gateway reads alerting's from the engine). */
   rulesFileMetrics?: () => MetricSample[];
+  /** Why the rules file's last load was refused, or null (rulesFileError). */
+  rulesFileRefusal?: () => RulesFileRefusal | null;
   /** Called when an API rule is deleted or renamed, which may end a clash that had the rules file refused. */
   onApiRuleGone?: () => void;
   /** Reads a NO_DATA rule's `metric` as PROMQL rules read a name (stored OTel name or Prometheus name); default: the stored name only. */
@@ -153,6 +158,12 @@ export interface AlertEngine {
   readonly promqlBackend: string;
   /** For /metrics: rules, alerts by state, evaluations and notifications, and the rules file's loads. */
   metrics(): MetricSample[];
+  /**
+   * For the tenant's file rules: that the rules file's last change was refused (the rules listed
+   * are as last loaded) and why, when the reason is about one of this tenant's rules; null when the
+   * last load succeeded.
+   */
+  rulesFileError(tenant: string): string | null;
 }
 
 interface GroupState {
@@ -272,15 +283,27 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         return counts.map((c) => ({ labels: c.labels, value: c.count }));
       }
       case 'NO_DATA': {
-        let count: number;
+        // by [service]: one series per listed service, 0 for one that sent nothing (a service the
+        // store never saw is exactly what such a rule is for, so the list is the rule's, not the store's).
+        const perService = rule.by?.includes('service') === true;
+        let counts: { labels: Record<string, string>; count: number }[];
         if (rule.signal === 'metrics') {
           // The metric by its stored name or its Prometheus name, as a PROMQL selector reads it.
           const names = opts.metricNames ? [...new Set((await opts.metricNames.resolve(rule.tenant, rule.metric!)).map((m) => m.name))] : [rule.metric!];
-          count = await signals.metricPointCount(rule.tenant, { names, range, ...(rule.services?.length && { services: rule.services }) });
+          const count = (services: string[] | undefined) => signals.metricPointCount(rule.tenant, { names, range, ...(services?.length && { services }) });
+          counts = perService
+            ? await Promise.all(rule.services!.map(async (service) => ({ labels: { service }, count: await count([service]) })))
+            : [{ labels: {}, count: await count(rule.services) }];
+        } else {
+          const by: SeriesDimension[] = perService ? ['service'] : [];
+          counts =
+            rule.signal === 'logs'
+              ? await signals.logCounts(rule.tenant, { range, filter: spanFilter(rule), by })
+              : (await signals.spanStats(rule.tenant, { range, filter: spanFilter(rule), by })).map((s) => ({ labels: s.labels, count: s.total }));
         }
-        else if (rule.signal === 'logs') count = (await signals.logCounts(rule.tenant, { range, filter: spanFilter(rule), by: [] }))[0]?.count ?? 0;
-        else count = (await signals.spanStats(rule.tenant, { range, filter: spanFilter(rule), by: [] }))[0]?.total ?? 0;
-        return [{ labels: {}, value: count }];
+        if (!perService) return [{ labels: {}, value: counts[0]?.count ?? 0 }];
+        const byService = new Map(counts.map((c) => [c.labels.service, c.count]));
+        return rule.services!.map((service) => ({ labels: { service }, value: byService.get(service) ?? 0 }));
       }
       case 'PROMQL':
         return promql.query(rule.tenant, rule.expr!, now);
@@ -571,6 +594,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         'BAD_RULE',
         `${where}: its id ${JSON.stringify(rule.id)} is the id of alert rule ${JSON.stringify(sameId.name)} created through the API. ` +
           'Give it another id in the rules file, or delete the API rule (deleteAlertRule): the rules file is then loaded again',
+        rule.tenant,
       );
     }
     const taken = otherSourceNamed(rule);
@@ -580,6 +604,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         `${where}: the name is already used by alert rule ${JSON.stringify(taken.id)} created through the API; ` +
           'a rule from the rules file cannot share its name (the alertname of its notifications) with an API rule. ' +
           'Rename it in the rules file, or delete or rename the API rule (deleteAlertRule, updateAlertRule): the rules file is then loaded again',
+        rule.tenant,
       );
     }
   }
@@ -1443,11 +1468,24 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       });
     },
     async checkFileRules(next) {
-      for (const r of next) checkRuleTemplates(r, `rule ${JSON.stringify(r.name)}`);
+      for (const r of next) {
+        try {
+          checkRuleTemplates(r, `rule ${JSON.stringify(r.name)}`);
+        } catch (err) {
+          throw aboutTenant(err, r.tenant);
+        }
+      }
       // In parallel (each may ask Prometheus); the first refused in file order is reported.
-      const checked = await Promise.allSettled(next.map((r) => checkExpr(r, `rule ${JSON.stringify(r.name)}`)));
+      const checked = await Promise.allSettled(next.map((r) => checkExpr(r, `rule ${JSON.stringify(r.name)}`).catch((err: unknown) => Promise.reject(aboutTenant(err, r.tenant)))));
       const refused = checked.find((c): c is PromiseRejectedResult => c.status === 'rejected');
       if (refused) throw refused.reason as Error;
+    },
+    rulesFileError(tenant) {
+      const refusal = opts.rulesFileRefusal?.();
+      if (!refusal) return null;
+      // Another tenant's rule, or the file as a whole (a YAML error quotes its lines): not shown here.
+      const why = refusal.tenant === tenant ? refusal.error : "the reason concerns the file as a whole or another tenant's rule: the gateway's log says it";
+      return `the rules file (alerting.rulesFile) was changed and the change refused at ${new Date(refusal.atMs).toISOString()}, so this rule is as last loaded; ${why}`;
     },
     instances: (tenant, ruleId) => [...instances.values()].filter((i) => i.tenant === tenant && (ruleId === undefined || i.ruleId === ruleId)),
     silences(tenant, includeExpired) {

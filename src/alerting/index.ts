@@ -146,6 +146,7 @@ export async function startAlerting(opts: {
     lease: opts.redisUrl ? redisNotifyLease({ url: opts.redisUrl, logger, ttlMs: cfg.leaseMs, key: notifyLeaseKey(opts.redisChannelPrefix ?? '') }) : soleReplicaLease(),
     limits: { rulesPerTenant: cfg.maxRulesPerTenant, silencesPerTenant: cfg.maxSilencesPerTenant, silenceRetention, historyRetention },
     rulesFileMetrics: () => rulesFile?.metrics() ?? [],
+    rulesFileRefusal: () => rulesFile?.refusal() ?? null,
     // Not awaited: the reload's own rule change waits for the one that called this to end.
     onApiRuleGone: () => void rulesFile?.reloadIfRefusedByApply(),
     // NO_DATA on metrics counts the embedded store's points, whose names PROMQL rules read this way too.

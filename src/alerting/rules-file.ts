@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import type { MetricSample } from '../server/metrics.ts';
 import { DEFAULT_TENANT } from '../model/telemetry.ts';
 import { parseRule, type RuleDefaults } from './rules.ts';
-import { AlertingError, type AlertRule } from './types.ts';
+import { AlertingError, aboutTenant, type AlertRule } from './types.ts';
 
 /** Every rule of the file's text, or an AlertingError for the first problem found. */
 export function parseRulesFile(text: string, file: string, defaults?: RuleDefaults): AlertRule[] {
@@ -39,15 +39,32 @@ export function parseRulesFile(text: string, file: string, defaults?: RuleDefaul
     const withId = name !== undefined && !('id' in (named as object)) ? { ...(named as object), id: name } : named;
     // rules[5] ("BadOne"): people find a rule by its name, not by counting from 0.
     const where = `${file}: rules[${i}]${name === undefined ? '' : ` (${JSON.stringify(name)})`}`;
-    const rule = parseRule(withId, { tenant: DEFAULT_TENANT, source: 'file', where, defaults });
+    let rule: AlertRule;
+    try {
+      rule = parseRule(withId, { tenant: DEFAULT_TENANT, source: 'file', where, defaults });
+    } catch (err) {
+      // The rule's tenant, as parseRule reads it, so that tenant can be shown what is wrong with its rule.
+      const tenant = named && typeof named === 'object' ? (named as { tenant?: unknown }).tenant : undefined;
+      throw aboutTenant(err, typeof tenant === 'string' && tenant !== '' ? tenant : DEFAULT_TENANT);
+    }
     const k = `${rule.tenant}\u0000${rule.id}`;
     if (seen.has(k)) {
       const unnamed = named && typeof named === 'object' && !('id' in (named as object)) ? ' (a rule without an id is identified by its name: give rules of the same name an id each)' : '';
-      throw new AlertingError('BAD_RULE', `${where}: duplicate rule id ${JSON.stringify(rule.id)} for tenant ${rule.tenant}${unnamed}`);
+      throw new AlertingError('BAD_RULE', `${where}: duplicate rule id ${JSON.stringify(rule.id)} for tenant ${rule.tenant}${unnamed}`, rule.tenant);
     }
     seen.add(k);
     return rule;
   });
+}
+
+/** Why the rules file's last load was refused, and about whose rule (AlertingError.tenant). */
+export interface RulesFileRefusal {
+  error: string;
+  /** The tenant whose rule the error is about; undefined when it is about the file as a whole. */
+  tenant: string | undefined;
+  atMs: number;
+  /** Whether earlier rules stay in force (false: none was ever loaded). */
+  rulesInForce: boolean;
 }
 
 export interface RulesFileWatcher {
@@ -62,6 +79,8 @@ export interface RulesFileWatcher {
   close(): void;
   /** The last load's error, or null. */
   lastError(): string | null;
+  /** The last load's refusal, or null when it succeeded. */
+  refusal(): RulesFileRefusal | null;
   /** Refused loads, and whether the last one succeeded (as Prometheus' prometheus_config_last_reload_*). */
   metrics(): MetricSample[];
 }
@@ -88,6 +107,7 @@ export function watchRulesFile(opts: {
   let lastSuccessAtMs: number | null = null;
   // The last load was refused by apply (a clash with an API rule), not for its own text.
   let refusedByApply = false;
+  let refusal: RulesFileRefusal | null = null;
 
   async function load(onlyIfChanged = false): Promise<string | null> {
     let text: string | undefined;
@@ -99,15 +119,16 @@ export function watchRulesFile(opts: {
       const rules = parseRulesFile(text, opts.file, opts.defaults);
       // Refused for its own content: loaded again only when the text changes.
       await opts.check?.(rules).catch((err: unknown) => {
-        throw err instanceof AlertingError ? new AlertingError(err.code, `${opts.file}: ${err.message}`) : err;
+        throw err instanceof AlertingError ? new AlertingError(err.code, `${opts.file}: ${err.message}`, err.tenant) : err;
       });
       try {
         await opts.apply(rules);
       } catch (err) {
         refusedByApply = true;
-        throw err instanceof AlertingError ? new AlertingError(err.code, `${opts.file}: ${err.message}`) : err;
+        throw err instanceof AlertingError ? new AlertingError(err.code, `${opts.file}: ${err.message}`, err.tenant) : err;
       }
       lastError = null;
+      refusal = null;
       applied = true;
       lastSuccessAtMs = Date.now();
       opts.logger.info({ file: opts.file, rules: rules.length }, 'alert rules loaded');
@@ -118,6 +139,7 @@ export function watchRulesFile(opts: {
       if (onlyIfChanged && text === undefined && error === lastError) return lastError;
       failures++;
       lastError = error;
+      refusal = { error, tenant: err instanceof AlertingError ? err.tenant : undefined, atMs: Date.now(), rulesInForce: applied };
       // At start-up there are no previous rules: the caller stops the gateway instead.
       opts.logger.error({ file: opts.file, error: lastError }, applied ? 'alert rules file refused; the previous rules stay in force' : 'alert rules file refused');
     }
@@ -149,6 +171,7 @@ export function watchRulesFile(opts: {
     reload: () => reload(),
     reloadIfRefusedByApply: () => (refusedByApply ? reload() : Promise.resolve(lastError)),
     lastError: () => lastError,
+    refusal: () => refusal,
     metrics: () => [
       { name: 'teleql_alerting_rules_file_reload_failures_total', help: 'Loads of the alert rules file that were refused (unreadable, invalid, or clashing with an API rule)', type: 'counter', value: failures },
       { name: 'teleql_alerting_rules_file_last_reload_successful', help: '1 when the last load of the alert rules file succeeded, 0 when it was refused (the previous rules stay in force)', type: 'gauge', value: lastError === null ? 1 : 0 },

@@ -80,6 +80,21 @@ const KNOWN_KEYS = new Set([
   'threshold', 'comparator', 'window', 'for', 'interval', 'labels', 'annotations', 'receivers', 'groupBy', 'repeatInterval', 'groupWait', 'groupInterval',
 ]);
 
+/**
+ * The keys each kind reads beyond the common ones. Another kind's key is refused, not ignored: the
+ * rule would watch other data than it says (`services` on a PROMQL rule, `operations` on a
+ * LOG_COUNT one).
+ */
+const KIND_KEYS: Record<RuleKind, readonly string[]> = {
+  PROMQL: ['expr'],
+  SPAN_ERROR_RATE: ['services', 'operations', 'by', 'filter'],
+  SPAN_LATENCY_QUANTILE: ['services', 'operations', 'by', 'filter', 'quantile'],
+  LOG_COUNT: ['services', 'by', 'filter'],
+  NO_DATA: ['signal', 'services', 'by', 'filter', 'metric'],
+};
+const KIND_SPECIFIC_KEYS = [...new Set(Object.values(KIND_KEYS).flat())];
+const PROMQL_SELECTS = 'select the series with label matchers in expr instead';
+
 function bad(field: string, message: string): AlertingError {
   return new AlertingError('BAD_RULE', `${field}: ${message}`);
 }
@@ -224,6 +239,15 @@ export function parseRule(
   // As Alertmanager refuses a zero group_interval: every change would page at once.
   if (rule.groupInterval === 0n) throw bad(`${where}.groupInterval`, 'must be greater than 0');
 
+  // A stored rule's keys predate the check (an earlier version ignored them): it is evaluated as before.
+  if (opts.checkBounds !== false) {
+    for (const key of KIND_SPECIFIC_KEYS) {
+      const v = r[key];
+      if (v == null || (Array.isArray(v) && v.length === 0) || KIND_KEYS[kind].includes(key)) continue;
+      const hint = kind === 'PROMQL' ? `; ${PROMQL_SELECTS}` : '';
+      throw bad(`${where}.${key}`, `a ${kind} rule does not use ${key} (it reads ${KIND_KEYS[kind].join(', ')}); remove it${hint}`);
+    }
+  }
   const by = stringList(r.by, `${where}.by`);
   for (const d of by) if (d !== 'service' && d !== 'operation') throw bad(`${where}.by`, `expected service or operation (actual: ${JSON.stringify(d)})`);
 
@@ -255,6 +279,12 @@ export function parseRule(
       if (!['spans', 'logs', 'metrics'].includes(signal)) throw bad(`${where}.signal`, 'expected spans, logs or metrics');
       rule.signal = signal;
       rule.services = stringList(r.services, `${where}.services`);
+      if (by.length > 0) {
+        if (by.some((d) => d !== 'service')) throw bad(`${where}.by`, 'a NO_DATA rule can be split by service only (one alert per listed service)');
+        // A service that never sent anything is not in the store: the rule has to name the ones to watch.
+        if (rule.services.length === 0) throw bad(`${where}.by`, 'a NO_DATA rule split by service needs the services to watch (services): a service that sent nothing cannot be found otherwise');
+        rule.by = ['service'];
+      }
       if (signal === 'metrics') {
         if (typeof r.metric !== 'string' || r.metric === '') throw bad(`${where}.metric`, 'a NO_DATA rule on metrics needs a metric name');
         rule.metric = r.metric;
@@ -264,6 +294,7 @@ export function parseRule(
         // (A broken stored rule's, listed as it was stored: see parseStoredRule.)
         if (r.filter != null) rule.filter = filterOf(r.filter, `${where}.filter`, 'spans', false);
       } else {
+        if (r.metric != null && r.metric !== '' && opts.checkBounds !== false) throw bad(`${where}.metric`, `a NO_DATA rule on ${signal} does not use metric (only one on metrics does); remove it, or set signal: metrics`);
         rule.filter = filterOf(r.filter, `${where}.filter`, signal, checkFilter);
       }
       break;

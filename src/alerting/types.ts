@@ -259,9 +259,21 @@ export const systemClock: Clock = { now: () => BigInt(Date.now()) * 1_000_000n }
 /** A rule or silence the user sent is invalid; `code` maps to a GW_* error at the GraphQL boundary. */
 export class AlertingError extends Error {
   readonly code: 'BAD_RULE' | 'NOT_FOUND' | 'READ_ONLY' | 'BAD_SILENCE' | 'LIMIT';
-  constructor(code: AlertingError['code'], message: string) {
+  /**
+   * The tenant whose rule the error is about, when it is about one rule of the rules file: that
+   * tenant may be shown it (`AlertRule.rulesFileError`); an error about the file as a whole or
+   * another tenant's rule is not shown to tenants, as it may quote their rules.
+   */
+  readonly tenant: string | undefined;
+  constructor(code: AlertingError['code'], message: string, tenant?: string) {
     super(message);
     this.name = 'AlertingError';
     this.code = code;
+    this.tenant = tenant;
   }
+}
+
+/** `err` as an AlertingError about `tenant`'s rule (other errors unchanged). */
+export function aboutTenant(err: unknown, tenant: string): unknown {
+  return err instanceof AlertingError ? new AlertingError(err.code, err.message, tenant) : err;
 }

@@ -148,6 +148,39 @@ describe('alerting: rule names shared between the rules file and the API', () =>
     await writeFile(rulesFile, `rules:\n${fileRule('CheckoutSilent')}${fileRule('Hasty', '    interval: 1s\n')}`);
     await waitFor(async () => fileRuleNames().join(), (names) => names === 'CheckoutSilent,Hasty', 'the fixed file loaded');
   });
+
+  test('a refused reload shows on the tenant\'s file rules in GraphQL (rulesFileError), with the reason only when it concerns that tenant\'s rule', async () => {
+    // QA round 37: the refusal was only in the log and on /metrics, which a tenant cannot read.
+    const GLOBEX = { 'X-Scope-OrgID': 'globex' };
+    const globexRule = '  - name: GlobexQuiet\n    tenant: globex\n    kind: NO_DATA\n';
+    const fileErrors = async (headers: Record<string, string>) =>
+      (await gqlData<{ alertRules: { name: string; source: string; rulesFileError: string | null }[] }>(graphqlUrl, '{ alertRules { name source rulesFileError } }', {}, headers)).alertRules
+        .filter((r) => r.source === 'FILE')
+        .map((r) => [r.name, r.rulesFileError]);
+    await writeFile(rulesFile, `rules:\n${fileRule('CheckoutSilent')}${globexRule}`);
+    await waitFor(async () => (await fileErrors(GLOBEX)).length, (n) => n === 1, 'globex\'s file rule loaded');
+    assert.deepEqual(await fileErrors(ACME), [['CheckoutSilent', null]]);
+
+    const refusedAt = Date.now();
+    await writeFile(rulesFile, `rules:\n${fileRule('CheckoutSilent', '    threshold: 5\n    operations: [GET /cart]\n')}${globexRule}`);
+    const [[name, acmeError]] = (await waitFor(() => fileErrors(ACME), (rows) => rows[0]?.[1] != null, 'the refusal shown to acme')) as [[string, string]];
+    assert.equal(name, 'CheckoutSilent', 'the rule as last loaded');
+    const m = /^the rules file \(alerting\.rulesFile\) was changed and the change refused at (\S+), so this rule is as last loaded; (.*)$/.exec(acmeError);
+    assert.ok(m, acmeError);
+    assert.ok(Date.parse(m[1]!) >= refusedAt - 1000 && Date.parse(m[1]!) <= Date.now(), m[1]);
+    assert.equal(m[2], `${rulesFile}: rules[0] ("CheckoutSilent").operations: a NO_DATA rule does not use operations (it reads signal, services, by, filter, metric); remove it`);
+    // Globex's rule is as last loaded too, but the reason quotes acme's rule: globex is told only that.
+    assert.deepEqual(await fileErrors(GLOBEX), [['GlobexQuiet', acmeError.replace(/; .*$/, "; the reason concerns the file as a whole or another tenant's rule: the gateway's log says it")]]);
+
+    // An error about the file as a whole (its YAML may quote any tenant's rule) is shown to no tenant.
+    await writeFile(rulesFile, `rules:\n${fileRule('CheckoutSilent')}  - name: [unclosed\n`);
+    await waitFor(() => fileErrors(ACME), (rows) => rows[0]?.[1]?.endsWith("another tenant's rule: the gateway's log says it") === true, 'the YAML refusal');
+    assert.match(refusals().at(-1)!, /not valid YAML/);
+
+    await writeFile(rulesFile, `rules:\n${fileRule('CheckoutSilent')}`);
+    await waitFor(() => fileErrors(ACME), (rows) => rows.length === 1 && rows[0]![1] === null, 'the fixed file loaded');
+    assert.deepEqual(await fileErrors(GLOBEX), []);
+  });
 });
 
 test('a rules file whose rule has the name of a stored API rule stops start-up with the error naming both', async () => {

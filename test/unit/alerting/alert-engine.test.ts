@@ -11,7 +11,7 @@ import type { AlertInstance, AlertRule, AlertSignals, AlertStore, AlertTransitio
 import { silentLogger } from '../../../src/logger.ts';
 import { openDuckDbStore } from '../../../src/stores/duckdb/index.ts';
 import { createAlertSignals } from '../../../src/stores/duckdb/alert-signals.ts';
-import { attrs, metricPoint, resource } from '../../helpers/telemetry-builders.ts';
+import { attrs, log, metricPoint, resource, span } from '../../helpers/telemetry-builders.ts';
 
 const SEC = 1_000_000_000n;
 const MIN = 60n * SEC;
@@ -311,6 +311,41 @@ test('NO_DATA on metrics counts the points of its services only, and reads a Pro
     assert.deepEqual(engine.instances('t', other.id), []);
     assert.deepEqual(engine.instances('t', any.id), []);
     assert.equal(engine.status('t', other.id).lastEvaluationError, null);
+    await engine.stop();
+  } finally {
+    await duck.close();
+  }
+});
+
+test('NO_DATA split by service alerts for each listed service that sent nothing, on spans, logs and metrics alike', async () => {
+  // QA round 37: `by` was dropped on NO_DATA rules, so one alert stood for all the services together
+  // and a service that never sent anything (ghost) was hidden by one that did.
+  const duck = await openDuckDbStore({ path: ':memory:', logger: silentLogger(), threads: 1 });
+  try {
+    const checkout = resource('checkout');
+    await duck.writer.writeSpans([span({ tenant: 't', resource: checkout, startTimeUnixNano: T0 - 5n * SEC, endTimeUnixNano: T0 - 4n * SEC })]);
+    await duck.writer.writeLogs([log({ tenant: 't', resource: checkout, timeUnixNano: T0 - 5n * SEC })]);
+    await duck.writer.writeMetrics([
+      metricPoint(
+        { type: 'number', attributes: [], startTimeUnixNano: T0 - MIN, timeUnixNano: T0 - 5n * SEC, flags: 0, asDouble: 1, exemplars: [] },
+        { name: 'qa.requests', type: 'sum', unit: '{request}', aggregationTemporality: 2, isMonotonic: true },
+        { tenant: 't', resource: checkout },
+      ),
+    ]);
+    const { engine } = harness({ signals: createAlertSignals(duck.db), metricNames: createMetricNames(duck.metrics) });
+    await engine.start();
+    const services = ['ghost', 'checkout'];
+    const rules = await Promise.all([
+      engine.createRule('t', { name: 'SpansGone', kind: 'NO_DATA', signal: 'spans', services, by: ['service'], window: '20s', interval: '1s' }),
+      engine.createRule('t', { name: 'LogsGone', kind: 'NO_DATA', signal: 'logs', services, by: ['service'], window: '20s', interval: '1s' }),
+      engine.createRule('t', { name: 'PointsGone', kind: 'NO_DATA', signal: 'metrics', metric: 'qa.requests', services, by: ['service'], window: '20s', interval: '1s' }),
+      engine.createRule('t', { name: 'AllGone', kind: 'NO_DATA', signal: 'spans', services, window: '20s', interval: '1s' }),
+    ]);
+    await engine.tick();
+    const firing = (id: string) => engine.instances('t', id).map((i) => [i.state, i.labels.service, i.value]);
+    for (const rule of rules.slice(0, 3)) assert.deepEqual(firing(rule.id), [['FIRING', 'ghost', 0]], rule.name);
+    // Without by: one count over the listed services together, which checkout keeps above 0.
+    assert.deepEqual(firing(rules[3]!.id), []);
     await engine.stop();
   } finally {
     await duck.close();

@@ -51,6 +51,31 @@ test('invalid rules are refused with the field named', () => {
   bad({ name: 'a', kind: 'SPAN_ERROR_RATE', threshold: 1, interval: '0s' }, /^rule\.interval: expected a duration from 1s to 30d \(actual: 0s\)$/);
 });
 
+test('a key the rule\'s kind does not read is refused, not ignored (QA round 37)', () => {
+  const refused = (raw: Record<string, unknown>, message: string) =>
+    assert.throws(() => parseRule({ name: 'a', threshold: 1, ...raw }, base), (err: unknown) => err instanceof AlertingError && err.code === 'BAD_RULE' && err.message === message);
+  refused(
+    { kind: 'PROMQL', expr: 'up', services: ['checkout'] },
+    'rule.services: a PROMQL rule does not use services (it reads expr); remove it; select the series with label matchers in expr instead',
+  );
+  refused({ kind: 'LOG_COUNT', operations: ['GET /cart'] }, 'rule.operations: a LOG_COUNT rule does not use operations (it reads services, by, filter); remove it');
+  refused({ kind: 'LOG_COUNT', quantile: 0.9 }, 'rule.quantile: a LOG_COUNT rule does not use quantile (it reads services, by, filter); remove it');
+  refused({ kind: 'SPAN_ERROR_RATE', expr: 'up' }, 'rule.expr: a SPAN_ERROR_RATE rule does not use expr (it reads services, operations, by, filter); remove it');
+  refused({ kind: 'SPAN_ERROR_RATE', signal: 'logs' }, 'rule.signal: a SPAN_ERROR_RATE rule does not use signal (it reads services, operations, by, filter); remove it');
+  refused({ kind: 'NO_DATA', operations: ['GET /cart'] }, 'rule.operations: a NO_DATA rule does not use operations (it reads signal, services, by, filter, metric); remove it');
+  refused({ kind: 'NO_DATA', signal: 'spans', metric: 'x' }, 'rule.metric: a NO_DATA rule on spans does not use metric (only one on metrics does); remove it, or set signal: metrics');
+  refused({ kind: 'NO_DATA', by: ['service'] }, 'rule.by: a NO_DATA rule split by service needs the services to watch (services): a service that sent nothing cannot be found otherwise');
+  refused({ kind: 'NO_DATA', services: ['a'], by: ['operation'] }, 'rule.by: a NO_DATA rule can be split by service only (one alert per listed service)');
+  // Empty lists and nulls are no value: what GraphQL clients and templated files send for "unset".
+  assert.equal(parseRule({ name: 'a', kind: 'PROMQL', expr: 'up', threshold: 1, services: [], operations: null, by: [] }, base).expr, 'up');
+  assert.deepEqual(parseRule({ name: 'a', kind: 'NO_DATA', services: ['a', 'b'], by: ['service'] }, base).by, ['service']);
+  // The rules file says where.
+  assert.throws(
+    () => parseRulesFile('rules:\n  - name: CartErrors\n    kind: LOG_COUNT\n    threshold: 0\n    operations: [GET /cart]\n', 'rules.yaml'),
+    /^AlertingError: rules\.yaml: rules\[0\] \("CartErrors"\)\.operations: a LOG_COUNT rule does not use operations/,
+  );
+});
+
 test('interval, window and for are held to sane bounds, the error naming the field and the value', () => {
   // Found by QA: interval 1ms, a window of 0 or of years, a negative for were all accepted.
   const bad = (raw: Record<string, unknown>, message: string) =>
