@@ -49,7 +49,7 @@ export const ENV_VARS: { name: string; path: string; kind: 'string' | 'port' | '
   { name: 'TELEQL_PROMETHEUS_URL', path: 'storage.prometheus.url', kind: 'string', help: 'Prometheus base URL for metric reads, e.g. http://prometheus:9090' },
   { name: 'TELEQL_PROMETHEUS_BEARER', path: 'storage.prometheus.bearer', kind: 'string', help: 'bearer token for Prometheus reads' },
   { name: 'TELEQL_TAIL_FLUSH_INTERVAL_MS', path: 'tail.flushIntervalMs', kind: 'int', help: 'live tails: events pushed to a graphql-ws socket are held up to this many ms so they share one write; 0 = write at once (0)' },
-  { name: 'TELEQL_TAIL_BUSY_FLUSH_INTERVAL_MS', path: 'tail.busyFlushIntervalMs', kind: 'int', help: 'the same while the event loop was at least 90 % busy over the last half second, so ingest keeps the CPU (100)' },
+  { name: 'TELEQL_TAIL_BUSY_FLUSH_INTERVAL_MS', path: 'tail.busyFlushIntervalMs', kind: 'int', help: 'the same while the event loop was at least 90 % busy over each of the last two half seconds, so ingest keeps the CPU (100)' },
   { name: 'TELEQL_TAIL_REDIS_URL', path: 'tail.redis.url', kind: 'string', help: "live tails across replicas: Redis URL, e.g. redis://redis:6379 ('' = in-process)" },
   { name: 'TELEQL_RED_SOURCE', path: 'correlation.red.source', kind: 'string', help: 'where RED series come from: spans | prometheus (spans)' },
   { name: 'TELEQL_RED_PROMETHEUS_URL', path: 'correlation.red.prometheusUrl', kind: 'string', help: 'Prometheus with spanmetrics series, e.g. http://prometheus:9090' },

@@ -36,7 +36,7 @@ export interface GatewayConfig extends IngestConfig {
     compiled: boolean;
     /** Pushed events are held up to this long (ms) so a socket's events share one write; 0 = write at once. */
     flushIntervalMs: number;
-    /** The same while the event loop was ≥ 90 % busy over the last half second (ingest saturating it). */
+    /** The same while the event loop was ≥ 90 % busy over each of the last two half seconds (ingest saturating it). */
     busyFlushIntervalMs: number;
     /** tailTraces assembly (per tenant, on each replica). */
     traces: { rootWaitMs: number; quietMs: number; maxTraces: number; maxSpansPerTrace: number };

@@ -147,27 +147,34 @@ export function textFrame(text: string): Buffer[] {
 export interface FlushIntervals {
   /** While the event loop has room; 0 = write at once. */
   intervalMs: number;
-  /** While the event loop was at least BUSY_LOAD busy over the last half second. */
+  /** While the event loop was at least BUSY_LOAD busy over each of the last two half seconds. */
   busyIntervalMs: number;
 }
 
 /** The event loop's utilization above which the flusher holds frames for busyIntervalMs. */
 export const BUSY_LOAD = 0.9;
 
-/** The event loop's utilization (0–1) over the last complete window of at least `windowMs`. */
+/**
+ * The event loop's utilization (0–1) that each of the last two complete windows of at least
+ * `windowMs` reached (the lower of the two): a saturated loop stays saturated, while one busy stretch
+ * (a DuckDB reopen, a burst of subscriptions opening) does not read as saturation, so it does not
+ * hold a paced stream's events for busyIntervalMs.
+ */
 export function eventLoopLoad(windowMs = 500, now = () => performance.now()): () => number {
   let start = performance.eventLoopUtilization();
   let startAt = now();
   let last = 0;
+  let previous = 0;
   return () => {
     const t = now();
     if (t - startAt >= windowMs) {
       const current = performance.eventLoopUtilization();
+      previous = last;
       last = performance.eventLoopUtilization(current, start).utilization;
       start = current;
       startAt = t;
     }
-    return last;
+    return Math.min(previous, last);
   };
 }
 
@@ -175,7 +182,7 @@ export function eventLoopLoad(windowMs = 500, now = () => performance.now()): ()
  * Writes the frames push delivery holds, for all subscriptions of a server, in rounds. A loopback
  * `write` costs ~13–15 µs of CPU whatever it carries, and a thousand selective tails each get an
  * event every few hundred spans, so writing at once is one write per event. While ingest keeps the
- * event loop busy (utilization ≥ BUSY_LOAD over the last half second) rounds are
+ * event loop busy (utilization ≥ BUSY_LOAD over each of the last two half seconds) rounds are
  * `busyIntervalMs` apart, so a socket's events of many ingest requests go in one write and the
  * CPU goes to ingest; otherwise `intervalMs` (0: at once, the lowest latency). Push delivery also
  * takes its events from the bus at the round while rounds are held (see pushEvents).

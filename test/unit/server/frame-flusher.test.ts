@@ -37,21 +37,27 @@ test('with nothing to hold, a write runs at once; held writes run together at th
   assert.deepEqual(ran, ['now', 'a', 'b', 'c'], 'flush runs the held write once, and the round it cancelled does not run it again');
 });
 
-test('eventLoopLoad reports the utilization of the last complete window, not of a window still open', async () => {
+test('eventLoopLoad reports the utilization both of the last two complete windows reached, not of a window still open', async () => {
   let clock = 0;
   const load = eventLoopLoad(500, () => clock);
+  const spin = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+  };
   assert.equal(load(), 0, 'no window complete yet');
   // Keep the loop busy for ~60 ms of real time, then close the window on the injected clock.
-  const until = performance.now() + 60;
-  while (performance.now() < until);
+  spin(60);
   clock = 500;
+  assert.equal(load(), 0, 'one busy window is a busy stretch, not saturation');
+  spin(60);
+  clock = 1000;
   const busy = load();
-  assert.ok(busy > 0.5, `a window spent spinning is mostly busy (${busy})`);
-  clock = 700;
+  assert.ok(busy > 0.5, `two windows spent spinning are saturation (${busy})`);
+  clock = 1200;
   assert.equal(load(), busy, 'the open window does not change the figure');
   await new Promise((r) => setTimeout(r, 100)); // idle
-  clock = 1000;
-  assert.ok(load() < busy, 'a window spent waiting on a timer is less busy');
+  clock = 1500;
+  assert.ok(load() < busy, 'a window spent waiting on a timer ends it');
 });
 
 test('a write scheduled during a round runs in that round, after the ones scheduled before it', () => {
