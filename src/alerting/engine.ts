@@ -290,10 +290,7 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
         if (rule.signal === 'metrics') {
           // The metric by its stored name or its Prometheus name, as a PROMQL selector reads it.
           const names = opts.metricNames ? [...new Set((await opts.metricNames.resolve(rule.tenant, rule.metric!)).map((m) => m.name))] : [rule.metric!];
-          const count = (services: string[] | undefined) => signals.metricPointCount(rule.tenant, { names, range, ...(services?.length && { services }) });
-          counts = perService
-            ? await Promise.all(rule.services!.map(async (service) => ({ labels: { service }, count: await count([service]) })))
-            : [{ labels: {}, count: await count(rule.services) }];
+          counts = await signals.metricPointCounts(rule.tenant, { names, range, ...(rule.services?.length && { services: rule.services }), byService: perService });
         } else {
           const by: SeriesDimension[] = perService ? ['service'] : [];
           counts =

@@ -217,8 +217,11 @@ export interface CountQuery {
 export interface AlertSignals {
   spanStats(tenant: string, q: SpanStatsQuery): Promise<SpanStats[]>;
   logCounts(tenant: string, q: CountQuery): Promise<{ labels: Record<string, string>; count: number }[]>;
-  /** Points of these stored metrics in the range; with `services`, only those of resources whose service.name is one of them. */
-  metricPointCount(tenant: string, q: { names: string[]; services?: string[]; range: Required<TimeRange> }): Promise<number>;
+  /**
+   * Points of these stored metrics in the range; with `services`, only those of resources whose
+   * service.name is one of them; `byService`: one count per service that has points (label `service`).
+   */
+  metricPointCounts(tenant: string, q: { names: string[]; services?: string[]; range: Required<TimeRange>; byService: boolean }): Promise<{ labels: Record<string, string>; count: number }[]>;
   /** Spans matching the filter, worst first: errors first, then slowest. */
   worstSpans(tenant: string, q: { range: Required<TimeRange>; filter: TelemetryFilter; limit: number }): Promise<TraceExemplar[]>;
   /** Trace IDs of logs matching the filter, newest first. */

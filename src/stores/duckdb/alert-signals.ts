@@ -48,15 +48,16 @@ export function createAlertSignals(db: Db): AlertSignals {
       return rows.map((r) => ({ labels: labelsOf(r, q.by), count: Number(r.n) }));
     },
 
-    async metricPointCount(tenant, q) {
-      if (q.names.length === 0) return 0;
+    async metricPointCounts(tenant, q) {
+      if (q.names.length === 0) return [];
       const p = params([tenant, q.range.from, q.range.to]);
       const services = q.services?.length ? ` AND service_name IN (${q.services.map((s) => p.add(s)).join(', ')})` : '';
+      const [select, group] = q.byService ? ['service_name AS service, ', ' GROUP BY service_name'] : ['', ''];
       const rows = await db.query(
-        `SELECT count(*) AS n FROM metric_points WHERE tenant = $1 AND time_ns >= $2 AND time_ns <= $3 AND name IN (${q.names.map((n) => p.add(n)).join(', ')})${services}`,
+        `SELECT ${select}count(*) AS n FROM metric_points WHERE tenant = $1 AND time_ns >= $2 AND time_ns <= $3 AND name IN (${q.names.map((n) => p.add(n)).join(', ')})${services}${group}`,
         p.values,
       );
-      return Number(rows[0]?.n ?? 0);
+      return rows.map((r) => ({ labels: q.byService ? { service: r.service as string } : ({} as Record<string, string>), count: Number(r.n) }));
     },
 
     async worstSpans(tenant, q) {

@@ -38,7 +38,7 @@ function harness(samples: () => PromQlSample[]) {
     signals: {
       spanStats: async () => [],
       logCounts: async () => [],
-      metricPointCount: async () => 0,
+      metricPointCounts: async () => [],
       worstSpans: async () => [],
       logTraces: async () => [],
     },

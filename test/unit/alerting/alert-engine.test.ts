@@ -103,7 +103,7 @@ function harness(
       evaluations++;
       return [{ labels: {}, count: opts.logCount?.() ?? 0 }];
     },
-    metricPointCount: async () => 0,
+    metricPointCounts: async () => [],
     worstSpans: async () => [],
     logTraces: async () => [],
   };

@@ -47,7 +47,7 @@ test('groupBy ["..."] sends each alert in its own group, keyed by all its labels
   };
   const engine = createAlertEngine({
     store: nullStore(),
-    signals: { spanStats: async () => [], logCounts: async () => [], metricPointCount: async () => 0, worstSpans: async () => [], logTraces: async () => [] },
+    signals: { spanStats: async () => [], logCounts: async () => [], metricPointCounts: async () => [], worstSpans: async () => [], logTraces: async () => [] },
     exceptions: { topExceptionGroups: async () => [] },
     promql,
     notifier,
