@@ -23,7 +23,7 @@ const AlertRuleInput = builder.inputType('AlertRuleInput', {
     expr: t.string({ description: 'PROMQL: the expression.' }),
     services: t.stringList({ description: 'Span, log and NO_DATA rules (any signal, metrics included): only these services (resource service.name).' }),
     operations: t.stringList({ description: 'Span rules: only these operations (span names).' }),
-    by: t.field({ type: [AlertSeriesDimensionEnum], description: 'One alert per distinct value of these (spans default: SERVICE).' }),
+    by: t.field({ type: [AlertSeriesDimensionEnum], description: 'One alert per distinct value of these (span rules: SERVICE and/or OPERATION, default SERVICE; LOG_COUNT: SERVICE; NO_DATA: SERVICE, one alert per listed service, which needs services). A field the kind does not use is refused, not ignored.' }),
     quantile: t.float({ description: 'SPAN_LATENCY_QUANTILE: 0 < q < 1 (default 0.99).' }),
     filter: t.field({ type: 'TelemetryFilter', description: 'Extra condition on the spans/logs counted; no from/to (the window sets them). Refused for NO_DATA on METRICS.' }),
     signal: t.field({ type: AlertSignalEnum, description: 'NO_DATA: the signal that must keep arriving (default SPANS).' }),
