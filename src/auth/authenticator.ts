@@ -4,7 +4,7 @@ import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
 import type { AuthConfig } from '../config/security.ts';
 import type { MetricSample } from '../server/metrics.ts';
-import { InvalidTenantError, resolveTenant } from '../tenant.ts';
+import { InvalidTenantError, isValidTenant, resolveTenant } from '../tenant.ts';
 import { createApiKeyVerifier } from './api-keys.ts';
 import { createJwtVerifier } from './jwt.ts';
 import { AuthError, type HeaderLookup, type Principal, SCOPES, type Scope, hasScope, unauthenticated } from './types.ts';
@@ -110,6 +110,8 @@ export function createAuthenticator(cfg: AuthConfig, logger: Logger): Authentica
         if (err instanceof AuthError) logger.debug({ reason: err.reason }, 'credentials refused');
         throw err;
       }
+      // A value no tenant can have names no tenant: a bad request (400 / 4400), not another tenant's.
+      if (requested !== undefined && requested !== '' && !isValidTenant(requested)) throw new InvalidTenantError(requested);
       if (requested !== undefined && requested !== '' && requested !== principal.tenant) {
         throw new AuthError('forbidden', `the ${tenantHeader} header names another tenant than the credential's`);
       }

@@ -116,6 +116,12 @@ describe('auth: API keys and JWTs on every endpoint', () => {
       body,
     });
     assert.equal(same.status, 200, 'a tenant header naming the key’s own tenant is accepted');
+    // A value no tenant can have is a bad request, as with auth off (QA round 37: it was 403).
+    const invalid = { 'x-api-key': KEYS.ingestA, 'x-scope-orgid': 'a b/..' };
+    const res = await fetch(`${gw.otlpHttp}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json', ...invalid }, body });
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /invalid tenant in x-scope-orgid: /);
+    assert.equal((await grpcExport(gw.otlpGrpc, 'traces', toProtobuf('traces', JSON.parse(body)), invalid)).code, grpc.status.INVALID_ARGUMENT);
   });
 
   test('GraphQL: 401 without credentials, 403 with an ingest-only key or another tenant, 200 with a query key', async () => {
@@ -129,6 +135,12 @@ describe('auth: API keys and JWTs on every endpoint', () => {
     assert.equal(ingestOnly.errors?.[0]?.extensions?.code, 'GW_FORBIDDEN');
     const otherTenant = await gql(gw.graphqlUrl, q, {}, { 'x-api-key': KEYS.queryA, 'X-Scope-OrgID': 'tenant-b' });
     assert.equal(otherTenant.status, 403);
+    // QA round 37: a value no tenant can have was refused as "names another tenant" (403).
+    const invalid = await gql(gw.graphqlUrl, q, {}, { 'x-api-key': KEYS.queryA, 'X-Scope-OrgID': 'a b/..' });
+    assert.equal(invalid.status, 400);
+    assert.equal(invalid.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');
+    assert.match(invalid.errors![0]!.message, /^invalid tenant ID "a b\/\.\.": use 1 to 150 characters/);
+    assert.equal((await gql(gw.graphqlUrl, q, {}, { 'X-Scope-OrgID': 'a b/..' })).status, 401, 'credentials are checked first');
     const ok = await gql(gw.graphqlUrl, q, {}, { 'x-api-key': KEYS.queryA });
     assert.equal(ok.status, 200);
     assert.ok(Array.isArray((ok.data as { services: string[] }).services));
@@ -209,6 +221,7 @@ describe('auth: API keys and JWTs on every endpoint', () => {
     await assert.rejects(run({}), closedWith(4401, /^GW_UNAUTHENTICATED: missing or invalid credentials$/));
     await assert.rejects(run({ 'x-api-key': 'wrong' }), closedWith(4401, /^GW_UNAUTHENTICATED: missing or invalid credentials$/));
     await assert.rejects(run({ 'x-api-key': KEYS.ingestA }), closedWith(4403, /^GW_FORBIDDEN: .*query/));
+    await assert.rejects(run({ 'x-api-key': KEYS.queryA, 'X-Scope-OrgID': 'a b/..' }), closedWith(4400, /^GW_BAD_ARGUMENT: invalid tenant ID "a b\/\.\."/));
   });
 
   test('mutations need the admin scope: a query key cannot change alert rules or silences (403)', async () => {
