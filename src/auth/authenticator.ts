@@ -31,6 +31,8 @@ export interface Authenticator {
   reloadJwks(): void;
   /** The JWKS file's readings, for /metrics. */
   metrics(): MetricSample[];
+  /** Stops what looks at credential files (the JWKS file's timer); the gateway stops. */
+  close(): void;
   /**
    * How much /healthz and /readyz tell this caller: `detail` with auth off or any valid credential
    * (no scope or tenant asked), else `status` (the status without its reason, which can name files)
@@ -87,6 +89,7 @@ export function createAuthenticator(cfg: AuthConfig, logger: Logger): Authentica
     },
     reloadJwks: () => jwt?.reloadKeys(),
     metrics: () => jwt?.metrics() ?? [],
+    close: () => jwt?.close(),
     async probeAccess(headers) {
       if (cfg.mode === 'none') return 'detail';
       try {

@@ -18,6 +18,8 @@ export interface JwtVerifier {
   reloadKeys(): void;
   /** The JWKS file's readings after a change, for /metrics (none without a file). */
   metrics(): MetricSample[];
+  /** Stops looking at the JWKS file (the gateway stops). */
+  close(): void;
 }
 
 type Jose = typeof JoseModule;
@@ -107,8 +109,9 @@ async function verifyWithEach(jose: Jose, keySet: KeySet, token: string, options
 
 /**
  * The keys of a JWKS file, which rotate (a new one published, an old or leaked one removed) as
- * whatever syncs the file rewrites it: it is read again when it changed, looked at most once a
- * second, whenever a token names a key the set does not hold, and on SIGHUP. A reading that fails
+ * whatever syncs the file rewrites it: it is read again when it changed, looked at once a second
+ * (at a JWT request, and by a timer while a key is in use), whenever a token names a key the set
+ * does not hold, and on SIGHUP. A reading that fails
  * (a file caught halfway through a rewrite, or deleted) is logged and counted, and leaves the
  * previous set in force until the file changes again. Principals verified with a key that a later
  * reading no longer holds are revoked, as a removed API key's are: their tails are closed. `jose` is
@@ -126,6 +129,19 @@ export function rotatingKeySet(file: string, first: JSONWebKeySet, jose: Jose, l
   // replaced under its kid: each key's principals are its own. Bounded by the keys the file holds
   // that verified a token.
   const inUse = new Map<string, KeyInUse>();
+  // While a key is in use, the file is looked at once a second by a timer too: a tail of a removed
+  // key must be closed without waiting for the next JWT request, which may never come.
+  let poll: NodeJS.Timeout | undefined;
+  let closed = false;
+  function lookWhileInUse(): void {
+    if (poll || closed) return;
+    poll = setInterval(() => {
+      if (inUse.size === 0) {
+        clearInterval(poll);
+        poll = undefined;
+      } else if (Date.now() - lookedAt >= 1000) reread();
+    }, 1000).unref();
+  }
 
   async function revokeRemoved(set: KeySet): Promise<void> {
     for (const [id, use] of inUse) {
@@ -164,6 +180,11 @@ export function rotatingKeySet(file: string, first: JSONWebKeySet, jose: Jose, l
 
   return {
     reread,
+    close() {
+      closed = true;
+      clearInterval(poll);
+      poll = undefined;
+    },
     /** Verifies `token` against the set in force, first looking at the file if a second has passed. */
     async verify(token: string, options: Parameters<typeof jwtVerify>[2]) {
       if (Date.now() - lookedAt >= 1000) reread();
@@ -189,6 +210,7 @@ export function rotatingKeySet(file: string, first: JSONWebKeySet, jose: Jose, l
         // Every tail opened with a token of this key listens for its removal.
         setMaxListeners(0, use.revoke.signal);
         inUse.set(id, use);
+        lookWhileInUse();
       }
       return { payload: result.payload, revoked: use.revoke.signal };
     },
@@ -229,6 +251,7 @@ export function createJwtVerifier(cfg: AuthConfig['jwt'], logger: Logger): JwtVe
   return {
     reloadKeys: () => void loaded?.reread(true),
     metrics: () => loaded?.metrics() ?? [],
+    close: () => void keySet?.then((set) => set.close(), () => undefined),
     async verify(token) {
       let payload: JWTPayload;
       let revoked: AbortSignal | undefined;

@@ -61,7 +61,10 @@ export function createSecurity(cfg: GatewayConfig, root: Logger): Security {
     graphql: { authenticator, metricsAccess: cfg.auth.metrics, limits: cfg.limits.graphql, connections: cfg.limits.connections, refusalDelay },
     graphqlListener: { connections: cfg.limits.connections, connectionCaps, ...(listenerTls && { tls: listenerTls }) },
     metrics: () => [...refusalDelay.metrics(), ...connectionCaps.metrics(), ...(listenerTls?.metrics() ?? [])],
-    close: () => listenerTls?.close(),
+    close: () => {
+      listenerTls?.close();
+      authenticator.close();
+    },
     authenticator,
     warnIfExposed() {
       const hosts: Record<string, string | undefined> = { graphql: cfg.graphql.host };

@@ -90,3 +90,28 @@ test('JWKS keys without a kid: tokens of the old and the new key open tails whil
       await gw.exited;
     }
   }));
+
+test('a key removed from the JWKS file closes its tails with no SIGHUP and no other JWT request (the file is looked at once a second)', () =>
+  withServeSetup(async ({ dir, config, env, graphql }) => {
+    // QA round 37: the file was looked at only when a JWT request came, so on a gateway with few of
+    // them a withdrawn key's tails ran on until a SIGHUP.
+    const jwks = join(dir, 'jwks.json');
+    const [a, b] = [await kidlessKey(), await kidlessKey()];
+    writeFileSync(jwks, JSON.stringify({ keys: [a.jwk] }));
+    writeFileSync(config, `auth:\n  mode: jwt\n  jwt: { jwksFile: ${jwks}, tenantClaim: tenant, scopesClaim: scope }\nstorage:\n  duckdb:\n    path: ":memory:"\n`);
+    const gw = serve(['--config', config], env);
+    try {
+      await untilReady(gw, graphql);
+      const byA = tail(graphql, a.token);
+      await byA.up;
+      writeFileSync(`${jwks}.tmp`, JSON.stringify({ keys: [b.jwk] }));
+      renameSync(`${jwks}.tmp`, jwks);
+      const closed = await waitFor(async () => byA.closed(), (c) => c !== undefined, "the removed key's tail closed");
+      assert.deepEqual([closed!.code, closed!.reason], [4401, 'GW_UNAUTHENTICATED: the credential was revoked']);
+      assert.equal(logLines(gw).filter((l) => l.msg === 'JWKS file read again').length, 1);
+      await byA.client.dispose();
+    } finally {
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+    }
+  }));
