@@ -63,8 +63,6 @@ export interface RulesFileRefusal {
   /** The tenant whose rule the error is about; undefined when it is about the file as a whole. */
   tenant: string | undefined;
   atMs: number;
-  /** Whether earlier rules stay in force (false: none was ever loaded). */
-  rulesInForce: boolean;
 }
 
 export interface RulesFileWatcher {
@@ -139,7 +137,7 @@ export function watchRulesFile(opts: {
       if (onlyIfChanged && text === undefined && error === lastError) return lastError;
       failures++;
       lastError = error;
-      refusal = { error, tenant: err instanceof AlertingError ? err.tenant : undefined, atMs: Date.now(), rulesInForce: applied };
+      refusal = { error, tenant: err instanceof AlertingError ? err.tenant : undefined, atMs: Date.now() };
       // At start-up there are no previous rules: the caller stops the gateway instead.
       opts.logger.error({ file: opts.file, error: lastError }, applied ? 'alert rules file refused; the previous rules stay in force' : 'alert rules file refused');
     }
