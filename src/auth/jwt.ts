@@ -110,10 +110,10 @@ async function verifyWithEach(jose: Jose, keySet: KeySet, token: string, options
 /**
  * The keys of a JWKS file, which rotate (a new one published, an old or leaked one removed) as
  * whatever syncs the file rewrites it: it is read again when it changed, looked at once a second
- * (at a JWT request, and by a timer while a key is in use), whenever a token names a key the set
- * does not hold, and on SIGHUP. A reading that fails
- * (a file caught halfway through a rewrite, or deleted) is logged and counted, and leaves the
- * previous set in force until the file changes again. Principals verified with a key that a later
+ * (at a JWT request, and by a timer once a key has verified a token), whenever a token names a key
+ * the set does not hold, and on SIGHUP. A reading that fails (a file caught halfway through a
+ * rewrite, or deleted) is logged and counted, and leaves the previous set in force until the file
+ * changes again. Principals verified with a key that a later
  * reading no longer holds are revoked, as a removed API key's are: their tails are closed. `jose` is
  * given, so that tests can hold its look-ups and order readings and tokens as they choose.
  */
