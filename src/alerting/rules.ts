@@ -122,12 +122,16 @@ function groupByList(v: unknown, field: string): string[] {
   return list;
 }
 
-function stringMap(v: unknown, field: string, checkNames: boolean): Record<string, string> {
+/** `names`: what the map's keys are, checked as Prometheus checks label and annotation names (Alertmanager refuses an alert with another); undefined: not checked. */
+function stringMap(v: unknown, field: string, names: 'label' | 'annotation' | undefined): Record<string, string> {
   if (v === undefined || v === null) return {};
   if (typeof v !== 'object' || Array.isArray(v)) throw bad(field, 'expected a mapping of strings');
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
-    if (checkNames && !LABEL_NAME.test(k)) throw bad(`${field}.${k}`, 'a label name must match [a-zA-Z_][a-zA-Z0-9_]*');
+    if (names && !LABEL_NAME.test(k)) {
+      const why = names === 'label' ? 'a label name must match [a-zA-Z_][a-zA-Z0-9_]*' : 'an annotation name must match [a-zA-Z_][a-zA-Z0-9_]*, as a label name (Alertmanager refuses others: write runbook_url, not runbook-url)';
+      throw bad(`${field}.${k}`, why);
+    }
     if (typeof val !== 'string' && typeof val !== 'number' && typeof val !== 'boolean') throw bad(`${field}.${k}`, 'expected a string');
     out[k] = String(val);
   }
@@ -210,8 +214,9 @@ export function parseRule(
     window: r.window === undefined ? defaults.window : parseRuleDuration(r.window, `${where}.window`),
     for: r.for === undefined ? 0n : parseRuleDuration(r.for, `${where}.for`),
     interval: r.interval === undefined ? defaults.interval : parseRuleDuration(r.interval, `${where}.interval`),
-    labels: stringMap(r.labels, `${where}.labels`, true),
-    annotations: stringMap(r.annotations, `${where}.annotations`, false),
+    labels: stringMap(r.labels, `${where}.labels`, 'label'),
+    // A stored rule's annotations predate the check: its webhook and Slack receivers took them.
+    annotations: stringMap(r.annotations, `${where}.annotations`, opts.checkBounds === false ? undefined : 'annotation'),
     receivers: stringList(r.receivers, `${where}.receivers`),
     // A stored rule's groupBy predates the check: one it would refuse groups by nothing, as it did.
     groupBy: r.groupBy === undefined ? ['alertname'] : opts.checkBounds === false ? stringList(r.groupBy, `${where}.groupBy`) : groupByList(r.groupBy, `${where}.groupBy`),
@@ -402,11 +407,18 @@ export function compare(value: number, comparator: Comparator, threshold: number
 
 /**
  * An alert's value as text, the same in `{{ $value }}` and in every receiver (the Slack line, the
- * `value` annotation): 6 significant digits, so float noise does not show (19.999999999999996 reads
- * 20, 1.2e-7 stays 1.2e-7); ±Inf and NaN as Prometheus writes them.
+ * `value` annotation): an integer (a count, a queue depth) exactly; any other value to 6 significant
+ * digits, so float noise does not show (19.999999999999996 reads 20, 0.1 + 0.2 reads 0.3), in
+ * exponent form where 6 digits cannot write it out (1.23457e+8, 1.2e-7), so a rounded value never
+ * reads as exact digits it does not have; ±Inf and NaN as Prometheus writes them.
  */
 export function valueText(value: number): string {
-  return nonFiniteText(value) ?? String(Number(value.toPrecision(6)));
+  const nonFinite = nonFiniteText(value);
+  if (nonFinite !== null) return nonFinite;
+  if (Number.isSafeInteger(value)) return String(value);
+  const rounded = value.toPrecision(6);
+  // "1.20000e-7" → "1.2e-7"; "0.300000" → "0.3".
+  return rounded.includes('e') ? rounded.replace(/\.?0+e/, 'e') : String(Number(rounded));
 }
 
 /** How Prometheus writes the values JS numbers print otherwise (`Infinity`): `+Inf`, `-Inf`, `NaN`; null for a finite one. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compare, formatRuleDuration, parseRule, parseRuleDuration, ruleToPlain } from '../../../src/alerting/rules.ts';
+import { compare, formatRuleDuration, parseRule, parseRuleDuration, parseStoredRule, ruleToPlain, valueText } from '../../../src/alerting/rules.ts';
 import { parseRulesFile } from '../../../src/alerting/rules-file.ts';
 import { AlertingError } from '../../../src/alerting/types.ts';
 
@@ -167,4 +167,36 @@ test('the rules example in docs/alerting.md is a valid rules file', async () => 
     ['CheckoutSilent', 'NO_DATA', 'default'],
     ['HighHttpErrors', 'PROMQL', 'default'],
   ]);
+});
+
+test('a value prints exactly when it is an integer, else to 6 significant digits, never with digits it does not have (QA round 37)', () => {
+  const cases: [number, string][] = [
+    [123456789, '123456789'], // was 123457000: an exact-looking count off by 211
+    [1234567, '1234567'],
+    [1234567.5, '1.23457e+6'],
+    [0.1 + 0.2, '0.3'],
+    [19.999999999999996, '20'],
+    [123.456789, '123.457'],
+    [1.2e-7, '1.2e-7'],
+    [1e21, '1e+21'],
+    [2 ** 53, '9.0072e+15'],
+    [-0, '0'],
+    [Infinity, '+Inf'],
+    [NaN, 'NaN'],
+  ];
+  for (const [value, text] of cases) assert.equal(valueText(value), text, String(value));
+});
+
+test('an annotation name must be a label name, as Prometheus checks it, else Alertmanager refuses every alert of the rule (QA round 37)', () => {
+  assert.throws(
+    () => parseRule({ name: 'a', kind: 'LOG_COUNT', threshold: 1, annotations: { 'runbook-url': 'https://runbooks/x' } }, base),
+    (err: unknown) =>
+      err instanceof AlertingError &&
+      err.message === 'rule.annotations.runbook-url: an annotation name must match [a-zA-Z_][a-zA-Z0-9_]*, as a label name (Alertmanager refuses others: write runbook_url, not runbook-url)',
+  );
+  assert.deepEqual(parseRule({ name: 'a', kind: 'LOG_COUNT', threshold: 1, annotations: { runbook_url: 'https://runbooks/x' } }, base).annotations, { runbook_url: 'https://runbooks/x' });
+  // One stored by an earlier version keeps working (its webhook and Slack receivers took it).
+  const stored = parseStoredRule(JSON.stringify({ id: 'r1', name: 'a', kind: 'LOG_COUNT', threshold: 1, annotations: { 'runbook-url': 'x' } }), { tenant: 't', id: 'r1' });
+  assert.equal(stored.broken, undefined);
+  assert.deepEqual(stored.annotations, { 'runbook-url': 'x' });
 });
