@@ -101,7 +101,8 @@ builder.queryFields((t) => ({
   alerts: t.field({
     nullable: true,
     type: [AlertRef],
-    description: 'Alerts of the tenant in these states (all when unset) that were active at some time in [from, to] (any time when unset).',
+    description:
+      "The tenant's alerts as they are now, one per rule and label set (as Prometheus' alerts API), in these states (all when unset), whose latest activation overlaps [from, to] (any time when unset). A resolved alert stays 15 minutes; an alert's earlier activations, and alerts resolved longer ago, are in alertHistory.",
     args: {
       state: t.arg({ type: [AlertStateEnum], description: 'Any of these states; all when unset.' }),
       from: t.arg({ type: 'Timestamp' }),
