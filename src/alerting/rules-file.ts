@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import type { MetricSample } from '../server/metrics.ts';
 import { DEFAULT_TENANT } from '../model/telemetry.ts';
-import { parseRule, type RuleDefaults } from './rules.ts';
+import { fileRuleTenant, parseRule, type RuleDefaults } from './rules.ts';
 import { AlertingError, aboutTenant, type AlertRule } from './types.ts';
 
 /** Every rule of the file's text, or an AlertingError for the first problem found. */
@@ -44,8 +44,7 @@ export function parseRulesFile(text: string, file: string, defaults?: RuleDefaul
       rule = parseRule(withId, { tenant: DEFAULT_TENANT, source: 'file', where, defaults });
     } catch (err) {
       // The rule's tenant, as parseRule reads it, so that tenant can be shown what is wrong with its rule.
-      const tenant = named && typeof named === 'object' ? (named as { tenant?: unknown }).tenant : undefined;
-      throw aboutTenant(err, typeof tenant === 'string' && tenant !== '' ? tenant : DEFAULT_TENANT);
+      throw aboutTenant(err, fileRuleTenant(named, DEFAULT_TENANT));
     }
     const k = `${rule.tenant}\u0000${rule.id}`;
     if (seen.has(k)) {

@@ -95,6 +95,12 @@ const KIND_KEYS: Record<RuleKind, readonly string[]> = {
 const KIND_SPECIFIC_KEYS = [...new Set(Object.values(KIND_KEYS).flat())];
 const PROMQL_SELECTS = 'select the series with label matchers in expr instead';
 
+/** A file rule's tenant: its own `tenant` key when it has one, else `otherwise` (API rules are the caller's tenant's). */
+export function fileRuleTenant(raw: unknown, otherwise: string): string {
+  const tenant = raw && typeof raw === 'object' ? (raw as { tenant?: unknown }).tenant : undefined;
+  return typeof tenant === 'string' && tenant !== '' ? tenant : otherwise;
+}
+
 function bad(field: string, message: string): AlertingError {
   return new AlertingError('BAD_RULE', `${field}: ${message}`);
 }
@@ -205,7 +211,7 @@ export function parseRule(
 
   const rule: AlertRule = {
     id: typeof r.id === 'string' && r.id !== '' ? r.id : randomUUID(),
-    tenant: opts.source === 'file' && typeof r.tenant === 'string' && r.tenant !== '' ? r.tenant : opts.tenant,
+    tenant: opts.source === 'file' ? fileRuleTenant(r, opts.tenant) : opts.tenant,
     name: r.name.trim(),
     kind,
     source: opts.source,
