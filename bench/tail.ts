@@ -29,6 +29,7 @@ import { arg, cpuSeconds, fmt, machine, summarize, waitForReady } from './lib.ts
 import type { ProbeReading } from './loop-probe.ts';
 import { attribute, threadSampler, type SendRecord } from './tail-attribution.ts';
 import { freePort } from '../test/helpers/free-port.ts';
+import { startRedis } from '../test/helpers/redis-server.ts';
 import { distIsFresh } from '../bin/dist-fresh.js';
 
 const seconds = arg('seconds', 10);
@@ -83,7 +84,17 @@ const STEP_MS = arg('step-ms', 0);
 // frames are held to share a write, while the gateway's event loop has room / is saturated; -1: the default).
 const FLUSH_MS = arg('flush-ms', -1);
 const BUSY_FLUSH_MS = arg('busy-flush-ms', -1);
-writeFileSync(configFile, `storage:\n  duckdb:\n    path: ${join(dir, 'bench.duckdb')}\n    threads: 1\n    writeStepRows: ${STEP_ROWS}\n${STEP_MS ? `    writeStepMs: ${STEP_MS}\n` : ''}tail:\n  maxSubscriptions: 5000\n  maxPerTenant: 5000\n${FLUSH_MS >= 0 ? `  flushIntervalMs: ${FLUSH_MS}\n` : ''}${BUSY_FLUSH_MS >= 0 ? `  busyFlushIntervalMs: ${BUSY_FLUSH_MS}\n` : ''}`);
+// --replica: the subscribers connect to a second gateway, a tail replica that takes no OTLP, which
+// hears the ingesting one through Redis (tail.redis.url; redis-server on a free port). Both it and
+// Redis run on CPU 1 beside the load generator, so the ingesting gateway's core pays only for
+// publishing to Redis: the deployment docs/live-tails.md suggests for many busy tails.
+const replica = process.argv.includes('--replica');
+const redis = replica ? await startRedis() : undefined;
+const gatewayConfig = (db: string) =>
+  `storage:\n  duckdb:\n    path: ${join(dir, db)}\n    threads: 1\n    writeStepRows: ${STEP_ROWS}\n${STEP_MS ? `    writeStepMs: ${STEP_MS}\n` : ''}` +
+  `tail:\n  maxSubscriptions: 5000\n  maxPerTenant: 5000\n${FLUSH_MS >= 0 ? `  flushIntervalMs: ${FLUSH_MS}\n` : ''}${BUSY_FLUSH_MS >= 0 ? `  busyFlushIntervalMs: ${BUSY_FLUSH_MS}\n` : ''}` +
+  (redis ? `  redis:\n    url: ${redis.url}\n` : '');
+writeFileSync(configFile, gatewayConfig('bench.duckdb'));
 // `--profile DIR`: the gateway writes a V8 CPU profile there when it exits.
 const profileDir = process.argv.includes('--profile') ? process.argv[process.argv.indexOf('--profile') + 1]! : '';
 const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
@@ -91,10 +102,23 @@ const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
 // The gateway `npm start` runs: dist/ when it is fresh (tsx's own transform differs: esbuild wraps
 // every closure it creates in a naming call). Stale or missing, the sources run, and the report says so.
 const fromDist = distIsFresh();
-const gateway: ChildProcess = spawn('taskset', ['-c', '0', process.execPath, ...profile, '--import', 'tsx', '--import', './bench/loop-probe.ts', fromDist ? 'dist/src/main.js' : 'src/main.ts', 'serve', '--config', configFile], {
-  env: { ...process.env, TELEQL_OTLP_GRPC_PORT: String(grpcPort), TELEQL_OTLP_HTTP_PORT: String(httpPort), TELEQL_GRAPHQL_PORT: String(gqlPort), TELEQL_LOG_LEVEL: 'warn' },
+const gatewayMain = fromDist ? 'dist/src/main.js' : 'src/main.ts';
+const gatewayEnv = (ports: number[]) => {
+  const [grpc, http, gql] = ports.map(String);
+  return { ...process.env, TELEQL_OTLP_GRPC_PORT: grpc, TELEQL_OTLP_HTTP_PORT: http, TELEQL_GRAPHQL_PORT: gql, TELEQL_LOG_LEVEL: 'warn' };
+};
+const gateway: ChildProcess = spawn('taskset', ['-c', '0', process.execPath, ...profile, '--import', 'tsx', '--import', './bench/loop-probe.ts', gatewayMain, 'serve', '--config', configFile], {
+  env: gatewayEnv([grpcPort, httpPort, gqlPort]),
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
+// The tail replica (--replica) inherits this process's CPU 1.
+const tailPorts = replica ? [await freePort(), await freePort(), await freePort()] : [grpcPort, httpPort, gqlPort];
+const tailGqlPort = tailPorts[2]!;
+const replicaConfig = join(dir, 'replica.yaml');
+if (replica) writeFileSync(replicaConfig, gatewayConfig('replica.duckdb'));
+const tailGateway: ChildProcess | undefined = replica
+  ? spawn(process.execPath, ['--import', 'tsx', gatewayMain, 'serve', '--config', replicaConfig], { env: gatewayEnv(tailPorts), stdio: ['ignore', 'inherit', 'inherit'] })
+  : undefined;
 type LoopDelay = ProbeReading['loop'];
 /** The gateway's event-loop delay (ms), stalls and GC since the last reset. */
 function gatewayLoop(msg: 'reset' | 'read'): Promise<ProbeReading | undefined> {
@@ -112,12 +136,13 @@ const clientLoop = monitorEventLoopDelay({ resolution: 10 });
 clientLoop.enable();
 // The gateway goes with this process, however it ends.
 const stopGateway = () => {
-  if (gateway.exitCode === null) gateway.kill('SIGKILL');
+  for (const g of [gateway, tailGateway]) if (g && g.exitCode === null) g.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 };
 process.once('exit', stopGateway);
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 await waitForReady(gqlPort, 60_000);
+if (replica) await waitForReady(tailGqlPort, 60_000);
 
 const OtlpClient = grpc.makeGenericClientConstructor(exportServiceDefinition('traces'), 'TraceService');
 const otlp = new OtlpClient(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 }) as unknown as grpc.Client & {
@@ -141,20 +166,23 @@ function send(): Promise<boolean> {
 }
 await send();
 
-/** A reader of the gateway's /metrics as it is now: `sample(series)` is one series' value (name and labels as printed), NaN when absent. */
-async function gatewayMetrics(): Promise<(series: string) => number> {
-  const lines = (await (await fetch(`http://127.0.0.1:${gqlPort}/metrics`)).text()).split('\n');
+/**
+ * A reader of a gateway's /metrics as it is now (the ingesting one's, or the one the subscribers
+ * use): `sample(series)` is one series' value (name and labels as printed), NaN when absent.
+ */
+async function gatewayMetrics(port = gqlPort): Promise<(series: string) => number> {
+  const lines = (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).split('\n');
   return (series) => {
     const line = lines.find((l) => l.startsWith(`${series} `));
     return line === undefined ? NaN : Number(line.slice(series.length + 1));
   };
 }
 
-const tailSubscriptions = async () => (await gatewayMetrics())('teleql_tail_subscriptions');
+const tailSubscriptions = async () => (await gatewayMetrics(tailGqlPort))('teleql_tail_subscriptions');
 
 // --- subscribers: in a worker thread (bench/tail-subscribers.ts) ---
 const subscriberEntry = JSON.stringify(new URL('./tail-subscribers.ts', import.meta.url).href);
-const subscriberPlan: SubscriberPlan = { gqlPort, services: SERVICES, sentAt: sentAt.buffer as SharedArrayBuffer };
+const subscriberPlan: SubscriberPlan = { gqlPort: tailGqlPort, services: SERVICES, sentAt: sentAt.buffer as SharedArrayBuffer };
 // tsx's loader does not reach a worker's entry file on Node 20: register it, then import.
 const subscriberWorker = new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${subscriberEntry}); })`, { eval: true, workerData: subscriberPlan });
 subscriberWorker.unref();
@@ -178,7 +206,7 @@ async function subscribe(n: number): Promise<void> {
 
 /** The gateway's push-delivery counters (socket writes, events they carried, rounds held while busy). */
 async function pushCounters(): Promise<{ writes: number; events: number; busyRounds: number }> {
-  const sample = await gatewayMetrics();
+  const sample = await gatewayMetrics(tailGqlPort);
   return { writes: sample('teleql_tail_push_writes_total'), events: sample('teleql_tail_push_events_total'), busyRounds: sample('teleql_tail_push_busy_rounds_total') };
 }
 
@@ -298,6 +326,7 @@ async function paced(rate: number): Promise<{
 console.log(`machine: ${machine()}`);
 console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(fromDist ? 'gateway: dist/ (what npm start runs)' : 'gateway: the TypeScript sources through tsx (dist/ is missing or older than a source: `npm run build` to measure what npm start runs)');
+if (replica) console.log('--replica: the subscribers use a tail replica (CPU 1) that hears the ingesting gateway through Redis (CPU 1)');
 console.log(
   `gateway pinned to CPU 0, load generator (main thread) and subscribers (worker thread) on CPU 1; ${seconds} s per phase; ` +
     `tail.flushIntervalMs ${FLUSH_MS >= 0 ? FLUSH_MS : 'default'}, busyFlushIntervalMs ${BUSY_FLUSH_MS >= 0 ? BUSY_FLUSH_MS : 'default'}; ` +
@@ -349,7 +378,11 @@ console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')
 console.log(`(baseline: mean of ${fmt(base1.spansPerS, 0)} and ${fmt(base2.spansPerS, 0)} spans/s without subscribers)`);
 
 otlp.close();
-gateway.kill('SIGTERM');
-await new Promise((r) => gateway.once('exit', r));
+for (const g of [gateway, tailGateway]) {
+  if (!g) continue;
+  g.kill('SIGTERM');
+  await new Promise((r) => g.once('exit', r));
+}
+await redis?.stop();
 rmSync(dir, { recursive: true, force: true });
 process.exit(0);

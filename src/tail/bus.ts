@@ -11,8 +11,7 @@
 //   runs while anyone here listens to the (tenant, topic), and never cross the transport.
 import { DERIVED_TOPICS, type TailTopic, type TailTopics } from './topics.ts';
 import { createInMemoryTransport, type TailListener, type TailTransport } from './transport.ts';
-import type { Resource } from '../model/telemetry.ts';
-import { serviceName } from '../model/values.ts';
+import { fieldReader, type TailIndexField, type TailIndexKey, type TailInterest } from './index-fields.ts';
 import { matchingUntil } from '../stores/filter-match.ts';
 
 export interface TailEvent<R> {
@@ -93,37 +92,7 @@ export interface SubscribeOptions {
   index?: TailIndexKey;
 }
 
-/** The record fields subscriptions can be indexed by, most selective first. */
-export type TailIndexField = 'traceId' | 'name' | 'service';
-export interface TailIndexKey {
-  field: TailIndexField;
-  value: string;
-}
-
-/** Each index field's value of a record: spans by service, span name and trace ID; logs by service, event name and trace ID. */
-function fieldReader(field: TailIndexField): (r: unknown) => string | undefined {
-  switch (field) {
-    case 'traceId':
-      return (r) => (r as { traceId?: string }).traceId;
-    case 'name':
-      // Span name, or a log record's event name.
-      return (r) => (r as { name?: string }).name ?? (r as { eventName?: string }).eventName;
-    case 'service': {
-      // Records of one resource share its object, so its service name is worked out once per run.
-      let lastResource: Resource | undefined;
-      let lastService = '';
-      return (r) => {
-        const res = (r as { resource?: Resource }).resource;
-        if (!res) return undefined;
-        if (res !== lastResource) {
-          lastResource = res;
-          lastService = serviceName(res);
-        }
-        return lastService;
-      };
-    }
-  }
-}
+export type { TailIndexField, TailIndexKey } from './index-fields.ts';
 
 export interface TailSubscription<R> extends AsyncIterableIterator<TailEvent<R>> {
   /** Stops delivery and frees the slot; a pending next() resolves as done. Safe twice. */
@@ -278,36 +247,60 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
     }
   }
 
+  /** What a channel's subscribers can match: all when one of them is not indexed. */
+  function interestOf(ch: Channel): TailInterest {
+    if (ch.all.size > 0) return 'all';
+    const interest: { [F in TailIndexField]?: string[] } = {};
+    for (const [field, byValue] of ch.indexed) interest[field] = [...byValue.keys()];
+    return interest;
+  }
+
   function join(tenant: string, topic: TailTopic, deliver: Deliver, index: TailIndexKey | undefined): () => void {
     const key = `${topic}\u0000${tenant}`;
     let ch = channels.get(key);
+    const transport = transportOf(topic);
     if (!ch) {
       const created: Channel = { all: new Set(), indexed: new Map(), stop: () => {} };
-      created.stop = transportOf(topic).listen(tenant, topic, (records) => dispatch(created, records as readonly unknown[]));
+      created.stop = transport.listen(tenant, topic, (records) => dispatch(created, records as readonly unknown[]), () => interestOf(created));
       channels.set(key, (ch = created));
     }
     const c = ch;
-    if (index === undefined) c.all.add(deliver);
-    else {
+    // The transport hears of a value, or of a subscriber that wants all, coming or going; not of a
+    // second subscriber to the same value.
+    let changed = false;
+    if (index === undefined) {
+      changed = c.all.size === 0;
+      c.all.add(deliver);
+    } else {
       let byValue = c.indexed.get(index.field);
       if (!byValue) c.indexed.set(index.field, (byValue = new Map()));
       let set = byValue.get(index.value);
-      if (!set) byValue.set(index.value, (set = new Set()));
+      if (!set) {
+        byValue.set(index.value, (set = new Set()));
+        changed = c.all.size === 0;
+      }
       set.add(deliver);
     }
+    if (changed) transport.interestChanged?.(tenant, topic);
     return () => {
-      if (index === undefined) c.all.delete(deliver);
-      else {
+      let changed = false;
+      if (index === undefined) {
+        c.all.delete(deliver);
+        changed = c.all.size === 0;
+      } else {
         const byValue = c.indexed.get(index.field);
         const set = byValue?.get(index.value);
         set?.delete(deliver);
-        if (set?.size === 0) byValue!.delete(index.value);
+        if (set?.size === 0) {
+          byValue!.delete(index.value);
+          changed = c.all.size === 0;
+        }
         if (byValue?.size === 0) c.indexed.delete(index.field);
       }
       if (c.all.size === 0 && c.indexed.size === 0 && channels.get(key) === c) {
         channels.delete(key);
         c.stop();
-      }
+      } else if (changed) transport.interestChanged?.(tenant, topic);
     };
   }
 

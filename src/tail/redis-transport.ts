@@ -1,9 +1,11 @@
 // The tail transport for several replicas (STYLE 11): Redis pub/sub, one channel per (topic,
-// tenant). A replica publishes to Redis only what another replica listens to, and delivers to its
-// own listeners directly, so a subscriber on the ingesting replica gets each record once.
+// tenant). A replica publishes to Redis only what another replica listens to, and of that only the
+// records the other's subscribers can match by their index keys (a service, a span or event name,
+// a trace ID: TailInterest), and delivers to its own listeners directly, so a subscriber on the
+// ingesting replica gets each record once.
 //
 // Who listens where is announced on a control channel: each replica sends the full set of channels
-// it is subscribed to when that set changes and every `heartbeatMs`; a replica that has not been
+// it is subscribed to, with what it wants of each, when that changes and every `heartbeatMs`; a replica that has not been
 // heard of for three heartbeats counts as gone. A replica announces a channel only once its own
 // SUBSCRIBE is confirmed, so by the time a publisher knows of the interest, Redis delivers.
 // A new replica says hello and the others answer with their sets at once.
@@ -35,6 +37,7 @@ import { throttledLog } from '../logger.ts';
 import type { TailTopic, TailTopics } from './topics.ts';
 import { TAIL_TOPICS } from './topics.ts';
 import { createInMemoryTransport, type TailTransport } from './transport.ts';
+import { interestFilter, interestSize, mergeInterests, parseInterest, type TailInterest } from './index-fields.ts';
 
 export interface RedisTransportOptions {
   url: string;
@@ -107,8 +110,16 @@ export interface RedisTransportStats {
 interface Announcement {
   replica: string;
   channels: string[];
+  /**
+   * Per channel of `channels`, the records its subscribers here can match (TailInterest); a channel
+   * not in it (or the field absent: replicas before it) wants every record.
+   */
+  wants?: Record<string, unknown>;
   hello?: boolean;
 }
+
+/** A channel's interest listing more values than this is announced as wanting all (announcements stay small). */
+const MAX_ANNOUNCED_VALUES = 10_000;
 
 export type RedisTransport = TailTransport & { stats(): RedisTransportStats; replicaId: string };
 
@@ -137,8 +148,15 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
   const subscribed = new Set<string>();
   /** Channels with listeners here whose SUBSCRIBE failed (Redis was away): tried again at each heartbeat and reconnect. */
   const unsubscribed = new Map<string, { tenant: string; topic: TailTopic }>();
-  /** Other replicas: the channels each listens to, and when that expires. */
-  const remote = new Map<string, { channels: Set<string>; expires: number }>();
+  /** Other replicas: the channels each listens to, what they want of each (absent: all), and when that expires. */
+  const remote = new Map<string, { channels: Set<string>; wants: Map<string, TailInterest>; expires: number }>();
+  /**
+   * Per channel, which records to send to other replicas (undefined: all), worked out from their
+   * announcements when first needed after one changed.
+   */
+  const remoteFilters = new Map<string, ((record: unknown) => boolean) | undefined>();
+  /** Per channel with listeners here, what each listener's subscribers can match. */
+  const localInterests = new Map<string, Set<() => TailInterest>>();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let announceQueued = false;
@@ -154,9 +172,20 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
     warnNotSent(() => log.warn({ err: why }, 'live-tail records not sent to other replicas (teleql_tail_redis_publish_errors_total counts them)'));
   };
 
+  /** What this replica's subscribers can match, per subscribed channel that does not want all. */
+  const ownWants = (): Record<string, TailInterest> | undefined => {
+    let wants: Record<string, TailInterest> | undefined;
+    for (const channel of subscribed) {
+      const interest = mergeInterests([...(localInterests.get(channel) ?? [])].map((of) => of()));
+      if (interestSize(interest) > MAX_ANNOUNCED_VALUES) continue;
+      (wants ??= {})[channel] = interest;
+    }
+    return wants;
+  };
   const announce = (hello = false) => {
     if (closed && !hello) return;
-    const msg: Announcement = { replica: replicaId, channels: closed ? [] : [...subscribed], ...(hello && { hello }) };
+    const wants = closed ? undefined : ownWants();
+    const msg: Announcement = { replica: replicaId, channels: closed ? [] : [...subscribed], ...(wants && { wants }), ...(hello && { hello }) };
     pub.publish(control, JSON.stringify(msg)).catch(() => {
       stats.publishErrors++;
     });
@@ -234,12 +263,23 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
     for (const [id, r] of remote) {
       if (r.expires < now) {
         remote.delete(id);
+        remoteFilters.clear();
         log.warn({ replica: id }, `replica not heard from for ${3 * heartbeatMs} ms: its live tails get nothing from here until it is heard again`);
         continue;
       }
       if (r.channels.has(channel)) return true;
     }
     return false;
+  };
+
+  /** Which of a channel's records other replicas' subscribers can match (undefined: all); call after remoteListens. */
+  const remoteFilter = (channel: string): ((record: unknown) => boolean) | undefined => {
+    if (remoteFilters.has(channel)) return remoteFilters.get(channel);
+    const interests: TailInterest[] = [];
+    for (const r of remote.values()) if (r.channels.has(channel)) interests.push(r.wants.get(channel) ?? 'all');
+    const filter = interestFilter(mergeInterests(interests));
+    remoteFilters.set(channel, filter);
+    return filter;
   };
 
   const onAnnouncement = (message: string) => {
@@ -253,7 +293,15 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
       unheardHeartbeats = 0;
       return;
     }
-    remote.set(a.replica, { channels: new Set(a.channels), expires: Date.now() + 3 * heartbeatMs });
+    const wants = new Map<string, TailInterest>();
+    if (a.wants !== null && typeof a.wants === 'object') {
+      for (const [channel, raw] of Object.entries(a.wants)) {
+        const interest = parseInterest(raw);
+        if (interest) wants.set(channel, interest);
+      }
+    }
+    remote.set(a.replica, { channels: new Set(a.channels), wants, expires: Date.now() + 3 * heartbeatMs });
+    remoteFilters.clear();
     if (a.hello) announceSoon();
   };
 
@@ -314,6 +362,11 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
       const channel = channelOf(tenant, topic);
       if (closed || !remoteListens(channel)) return;
       // Redis not reading (a dead path: the socket still says ready): what waits unwritten is bounded.
+      // Only what the other replicas' subscribers can match: one selective tail elsewhere would
+      // otherwise cost this replica the serialization of every record (a quarter of its ingest).
+      const wanted = remoteFilter(channel);
+      if (wanted) records = records.filter(wanted);
+      if (records.length === 0) return;
       if ((pub.stream?.writableLength ?? 0) > MAX_UNSENT_BYTES) return publishFailed(records.length, `more than ${MAX_UNSENT_BYTES} bytes wait to be sent to Redis`);
       let encoded: ReturnType<typeof encodeRecords>;
       try {
@@ -333,18 +386,29 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
       }
     },
 
-    listen(tenant, topic, listener) {
+    listen(tenant, topic, listener, interest = () => 'all') {
       const channel = channelOf(tenant, topic);
       const first = !local.hasListeners(tenant, topic);
       const stop = local.listen(tenant, topic, listener);
+      let interests = localInterests.get(channel);
+      if (!interests) localInterests.set(channel, (interests = new Set()));
+      interests.add(interest);
       if (first && !closed) subscribe(tenant, topic);
+      else if (subscribed.has(channel)) announceSoon();
       return () => {
         stop();
+        interests.delete(interest);
+        if (interests.size === 0 && localInterests.get(channel) === interests) localInterests.delete(channel);
+        else if (subscribed.has(channel)) announceSoon();
         if (local.hasListeners(tenant, topic) || closed) return;
         unsubscribed.delete(channel);
         if (subscribed.delete(channel)) announceSoon();
         sub.unsubscribe(channel).catch(() => {});
       };
+    },
+
+    interestChanged(tenant, topic) {
+      if (subscribed.has(channelOf(tenant, topic))) announceSoon();
     },
 
     hasListeners: (tenant, topic) => local.hasListeners(tenant, topic) || remoteListens(channelOf(tenant, topic)),

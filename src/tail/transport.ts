@@ -2,14 +2,22 @@
 // filtering and limits; a transport only moves batches, so a Redis one (several replicas) can
 // replace the in-memory one without touching subscribers or publishers.
 import type { TailTopic, TailTopics } from './topics.ts';
+import type { TailInterest } from './index-fields.ts';
 
 export type TailListener<T extends TailTopic> = (records: readonly TailTopics[T][]) => void;
 
 export interface TailTransport {
   /** Must not block on listeners: called synchronously on the ingest path. */
   publish<T extends TailTopic>(tenant: string, topic: T, records: readonly TailTopics[T][]): void;
-  /** Returns the function that removes the listener. */
-  listen<T extends TailTopic>(tenant: string, topic: T, listener: TailListener<T>): () => void;
+  /**
+   * Returns the function that removes the listener. `interest` says which records the listener's
+   * subscribers can match now (absent: all); a transport that carries records to other replicas
+   * sends them only those, and is told by interestChanged when it may have changed. A listener
+   * still gets records it did not ask for (the ones published here, as a rule).
+   */
+  listen<T extends TailTopic>(tenant: string, topic: T, listener: TailListener<T>, interest?: () => TailInterest): () => void;
+  /** The interest of a listener of (tenant, topic) may have changed; optional. */
+  interestChanged?(tenant: string, topic: TailTopic): void;
   /** Whether anything listens to (tenant, topic), so publishers can skip work. */
   hasListeners(tenant: string, topic: TailTopic): boolean;
   /** Connects (a shared transport); optional. */

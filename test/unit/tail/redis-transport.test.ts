@@ -1,11 +1,13 @@
 // The Redis tail transport's own parts against a real redis-server: how batches are cut into
-// messages, what a hung Redis does, and URLs in messages (QA round 29).
+// messages, what a hung Redis does, URLs in messages (QA round 29), and which records go to another
+// replica (only what its subscribers can match).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { deserialize } from 'node:v8';
 import pino from 'pino';
 import { createRedisTransport, defaultChannelPrefix, encodeRecords } from '../../../src/tail/redis-transport.ts';
-import { redisUrlForDisplay } from '../../../src/startup/ioredis.ts';
+import { Redis, redisUrlForDisplay } from '../../../src/startup/ioredis.ts';
+import { createTailBus } from '../../../src/tail/bus.ts';
 import { redisMissing, startRedis } from '../../helpers/redis-server.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 import { freePort } from '../../helpers/free-port.ts';
@@ -87,4 +89,94 @@ test('a Redis that hangs (SIGSTOP: nothing closes) is found by the heartbeats, l
     await Promise.all([a.close!(), b.close!()]);
     await redis.stop();
   }
+});
+
+describe('what goes to another replica: only the records its subscribers can match', { skip: redisMissing, timeout: 30_000 }, () => {
+  const CHANNEL = 'teleql:tail:v2:spans:t';
+  const span = (service: string, name = 'op') => ({ tenant: 't', name, resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] } }) as never;
+  /** A plain Redis client that records every announcement on the control channel and the services of every record sent on CHANNEL. */
+  async function observer(url: string) {
+    const conn = new Redis(url, {});
+    const announcements: { replica: string; channels: string[]; wants?: Record<string, unknown> }[] = [];
+    const sent: string[] = [];
+    conn.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+      if (channel.toString() === 'teleql:tail:replicas') return void announcements.push(JSON.parse(message.toString()));
+      const records = deserialize(message.subarray(message.indexOf(10) + 1)) as { resource: { attributes: { value: { stringValue: string } }[] } }[];
+      sent.push(...records.map((r) => r.resource.attributes[0]!.value.stringValue));
+    });
+    await conn.subscribe('teleql:tail:replicas', CHANNEL);
+    return { conn, announcements, sent, publish: (msg: object) => conn.publish('teleql:tail:replicas', JSON.stringify(msg)) };
+  }
+
+  test('a replica announces the services its tails filter on, and wants all once one tail does not filter', async () => {
+    const redis = await startRedis();
+    const obs = await observer(redis.url);
+    const transport = createRedisTransport({ url: redis.url, logger: pino({ level: 'silent' }), heartbeatMs: 60_000 });
+    const bus = createTailBus({}, transport);
+    try {
+      await bus.start();
+      const lastOfB = () => obs.announcements.filter((a) => a.replica === transport.replicaId).at(-1);
+      const checkout = bus.subscribe('t', 'spans', () => true, { index: { field: 'service', value: 'checkout' } });
+      const cart = bus.subscribe('t', 'spans', () => true, { index: { field: 'service', value: 'cart' } });
+      await waitFor(async () => lastOfB()?.wants?.[CHANNEL], (w) => JSON.stringify(w) === JSON.stringify({ service: ['checkout', 'cart'] }), 'both services announced');
+      const unfiltered = bus.subscribe('t', 'spans', () => true);
+      await waitFor(async () => lastOfB(), (a) => a?.channels.includes(CHANNEL) === true && a.wants?.[CHANNEL] === undefined, 'all wanted (no wants for the channel)');
+      unfiltered.close();
+      cart.close();
+      await waitFor(async () => lastOfB()?.wants?.[CHANNEL], (w) => JSON.stringify(w) === JSON.stringify({ service: ['checkout'] }), 'back to checkout alone');
+      checkout.close();
+      await waitFor(async () => lastOfB(), (a) => a?.channels.length === 0, 'the channel given up');
+    } finally {
+      await bus.close();
+      obs.conn.disconnect();
+      await redis.stop();
+    }
+  });
+
+  test('a publisher sends only the wanted services, all of them to a replica that wants all or announced no wants (an earlier version)', async () => {
+    const redis = await startRedis();
+    const obs = await observer(redis.url);
+    const a = createRedisTransport({ url: redis.url, logger: pino({ level: 'silent' }), heartbeatMs: 60_000 });
+    const local: string[] = [];
+    try {
+      await a.start!();
+      await obs.publish({ replica: 'b', channels: [CHANNEL], wants: { [CHANNEL]: { service: ['checkout'], name: ['GET /cart'] } } });
+      await waitFor(async () => a.hasListeners('t', 'spans'), (v) => v, 'A hears of B');
+      // Listening here only now: hasListeners counts this replica's own listeners too.
+      a.listen('t', 'spans', (records) => local.push(...records.map((r) => (r as unknown as { name: string }).name)));
+      // The span named GET /cart goes for its name; frontend's other span goes nowhere else.
+      a.publish('t', 'spans', [span('checkout', 'a'), span('frontend', 'b'), span('frontend', 'GET /cart'), span('cart', 'c')]);
+      await waitFor(async () => a.stats().published, (n) => n === 2, 'the two wanted records sent');
+      assert.deepEqual(obs.sent, ['checkout', 'frontend']);
+      assert.deepEqual(local, ['a', 'b', 'GET /cart', 'c'], 'listeners on the publishing replica get every record');
+      // Nothing wanted in a batch: nothing sent.
+      a.publish('t', 'spans', [span('cart')]);
+      // A second replica that announced no wants (a version before them) gets everything.
+      await obs.publish({ replica: 'c', channels: [CHANNEL] });
+      await waitFor(
+        async () => {
+          a.publish('t', 'spans', [span('cart')]);
+          return obs.sent;
+        },
+        (sent) => sent.includes('cart'),
+        'cart sent once C is heard of',
+      );
+      // C gone (an empty announcement): back to B's wants; an unreadable wants entry means all.
+      await obs.publish({ replica: 'c', channels: [] });
+      await obs.publish({ replica: 'b', channels: [CHANNEL], wants: { [CHANNEL]: { service: 'checkout' } } });
+      const before = obs.sent.length;
+      await waitFor(
+        async () => {
+          a.publish('t', 'spans', [span('frontend')]);
+          return obs.sent.slice(before);
+        },
+        (sent) => sent.includes('frontend'),
+        'a malformed wants entry taken as all',
+      );
+    } finally {
+      await a.close!();
+      obs.conn.disconnect();
+      await redis.stop();
+    }
+  });
 });
