@@ -61,10 +61,10 @@ export function mergeInterests(interests: Iterable<TailInterest>): TailInterest 
   return Object.fromEntries([...merged].map(([field, values]) => [field, [...values]]));
 }
 
-/** The number of values an interest lists (Infinity for all). */
-export function interestSize(interest: TailInterest): number {
-  if (interest === 'all') return Infinity;
-  return TAIL_INDEX_FIELDS.reduce((n, field) => n + (interest[field]?.length ?? 0), 0);
+/** Every value an interest lists, of all its fields; undefined when it wants all. */
+export function interestValues(interest: TailInterest): string[] | undefined {
+  if (interest === 'all') return undefined;
+  return TAIL_INDEX_FIELDS.flatMap((field) => interest[field] ?? []);
 }
 
 /** Whether a record is wanted by an interest; undefined when every record is. */

@@ -37,7 +37,7 @@ import { throttledLog } from '../logger.ts';
 import type { TailTopic, TailTopics } from './topics.ts';
 import { TAIL_TOPICS } from './topics.ts';
 import { createInMemoryTransport, type TailTransport } from './transport.ts';
-import { interestFilter, interestSize, mergeInterests, parseInterest, type TailInterest } from './index-fields.ts';
+import { interestFilter, interestValues, mergeInterests, parseInterest, type TailInterest } from './index-fields.ts';
 
 export interface RedisTransportOptions {
   url: string;
@@ -118,8 +118,15 @@ interface Announcement {
   hello?: boolean;
 }
 
-/** A channel's interest listing more values than this is announced as wanting all (announcements stay small). */
-const MAX_ANNOUNCED_VALUES = 10_000;
+/**
+ * Announcements stay small: every replica receives each one on the control channel, and a message
+ * near Redis' 32 MB pubsub output limit cut every replica's connection (QA round 38b: a tenant's
+ * three tails on one 12 MB service name lost other tenants' records for as long as they ran). A
+ * channel with a value longer than MAX_ANNOUNCED_VALUE_CHARS, or past MAX_ANNOUNCED_CHARS of values
+ * in all, is announced as wanting all: it costs bandwidth, never a record.
+ */
+const MAX_ANNOUNCED_VALUE_CHARS = 1024;
+const MAX_ANNOUNCED_CHARS = 256 * 1024;
 
 export type RedisTransport = TailTransport & { stats(): RedisTransportStats; replicaId: string };
 
@@ -175,9 +182,14 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
   /** What this replica's subscribers can match, per subscribed channel that does not want all. */
   const ownWants = (): Record<string, TailInterest> | undefined => {
     let wants: Record<string, TailInterest> | undefined;
+    let chars = 0;
     for (const channel of subscribed) {
       const interest = mergeInterests([...(localInterests.get(channel) ?? [])].map((of) => of()));
-      if (interestSize(interest) > MAX_ANNOUNCED_VALUES) continue;
+      const values = interestValues(interest);
+      if (values === undefined || values.some((v) => v.length > MAX_ANNOUNCED_VALUE_CHARS)) continue;
+      const size = values.reduce((n, v) => n + v.length, 0);
+      if (chars + size > MAX_ANNOUNCED_CHARS) continue;
+      chars += size;
       (wants ??= {})[channel] = interest;
     }
     return wants;

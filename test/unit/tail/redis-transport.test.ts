@@ -124,6 +124,17 @@ describe('what goes to another replica: only the records its subscribers can mat
       unfiltered.close();
       cart.close();
       await waitFor(async () => lastOfB()?.wants?.[CHANNEL], (w) => JSON.stringify(w) === JSON.stringify({ service: ['checkout'] }), 'back to checkout alone');
+      // Announcements stay small (QA round 38b: three tails on a 12 MB service name made messages
+      // Redis cut every replica for): a value over 1,024 characters, or values past 256 KiB in all,
+      // make the channel want all instead.
+      const long = bus.subscribe('t', 'spans', () => true, { index: { field: 'service', value: 'x'.repeat(1025) } });
+      await waitFor(async () => lastOfB(), (a) => a?.channels.includes(CHANNEL) === true && a.wants?.[CHANNEL] === undefined, 'a long value: all wanted');
+      long.close();
+      await waitFor(async () => lastOfB()?.wants?.[CHANNEL], (w) => JSON.stringify(w) === JSON.stringify({ service: ['checkout'] }), 'checkout alone again');
+      const many = Array.from({ length: 300 }, (_, i) => bus.subscribe('t', 'spans', () => true, { index: { field: 'service', value: `${i}`.padEnd(1000, '.') } }));
+      await waitFor(async () => lastOfB(), (a) => a?.channels.includes(CHANNEL) === true && a.wants?.[CHANNEL] === undefined, '300 KB of values: all wanted');
+      assert.ok(JSON.stringify(lastOfB()).length < 10_000);
+      for (const sub of many) sub.close();
       checkout.close();
       await waitFor(async () => lastOfB(), (a) => a?.channels.length === 0, 'the channel given up');
     } finally {
