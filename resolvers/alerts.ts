@@ -239,6 +239,8 @@ export async function alertEvents(ctx: GraphQLContext, args: { filter?: AlertEve
   try {
     if (f.matchers?.length) matchers = checkMatchers(matchersOf(f.matchers));
   } catch (err) {
+    // Checked as a silence's matchers are, and named as this argument (QA round 38: "BAD_SILENCE … matchers[0]").
+    if (err instanceof AlertingError) throw new GatewayError('GW_BAD_FILTER', `filter.${err.message}`);
     throw toGatewayError(err);
   }
   const from = checkSince(args.since);
@@ -248,10 +250,11 @@ export async function alertEvents(ctx: GraphQLContext, args: { filter?: AlertEve
     (!f.ruleId?.length || f.ruleId.includes(t.ruleId)) &&
     (!f.states?.length || f.states.includes(t.to)) &&
     (matchers.length === 0 || silenceMatches(selector, sentLabels(t.tenant, t.labels)));
-  // With `since`, no ingest to wait for (bus.settled: none for alerts): the engine writes a change to
-  // the history before it publishes it, so whatever was published before the subscription opened is
-  // readable. One read, bounded: at most maxReplay changes of the rules and states asked for (the
-  // label matchers, not expressible in SQL, are applied after).
+  // With `since`: the engine publishes a change before it writes it to the history, as ingest does,
+  // and the replay waits for the writes under way (historySettled) before it reads, so whatever was
+  // published before the subscription opened is readable, and a change both read and live is sent
+  // once. One read, bounded: at most maxReplay changes of the rules and states asked for (the label
+  // matchers, not expressible in SQL, are applied after).
   const maxReplay = ctx.tail.bus.limits.maxReplay;
   const sub = await withReplay(
     ctx,
@@ -270,6 +273,7 @@ export async function alertEvents(ctx: GraphQLContext, args: { filter?: AlertEve
       return { records, next: null };
     },
     transitionIdentity,
+    { settled: () => engine.historySettled() },
   );
   const it: AsyncIterableIterator<AlertEventModel> = {
     async next() {

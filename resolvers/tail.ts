@@ -97,14 +97,18 @@ export async function withReplay<T extends TailTopic>(
   since: bigint | undefined,
   replay: (after: string | undefined) => Promise<{ records: TailTopics[T][]; next: string | null }>,
   identity: RecordIdentity<TailTopics[T]>,
-  filter?: TelemetryFilter,
+  opts: {
+    filter?: TelemetryFilter;
+    /** Resolves once what was published before the subscription opened is readable; by default the bus's (ingest batches written). */
+    settled?: () => Promise<void>;
+  } = {},
 ): Promise<ReplaySubscription<TailTopics[T]>> {
-  const live = open(ctx, topic, predicate, filter);
+  const live = open(ctx, topic, predicate, opts.filter);
   if (since === undefined) return liveOnly(live);
   try {
     return await replayThenLive({
       live,
-      settled: () => ctx.tail.bus.settled(topic),
+      settled: opts.settled ?? (() => ctx.tail.bus.settled(topic)),
       readPage: replay,
       accept: predicate,
       identity,
@@ -183,7 +187,7 @@ export async function tailSpans(ctx: GraphQLContext, args: TailArgs): Promise<As
       return { records: page.items.map((i) => i.node), next: page.hasNextPage ? page.endCursor : null };
     },
     spanIdentity,
-    filter,
+    { filter },
   );
   const nextEvent = freshLoaders(ctx);
   return mapEvents(sub, (e) => {
@@ -206,7 +210,7 @@ export async function tailLogs(ctx: GraphQLContext, args: TailArgs): Promise<Asy
       return { records: page.items.map((i) => i.node), next: page.hasNextPage ? page.endCursor : null };
     },
     logIdentity,
-    filter,
+    { filter },
   );
   const nextEvent = freshLoaders(ctx);
   // Live IDs count this subscription's records under a random name: a process-wide counter would

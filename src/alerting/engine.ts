@@ -155,6 +155,11 @@ export interface AlertEngine {
   silence(tenant: string, input: SilenceInput): Promise<Silence>;
   unsilence(tenant: string, id: string): Promise<Silence>;
   readonly store: AlertStore;
+  /**
+   * Resolves once every alert state change published so far is in the history (or its write
+   * failed): what an alertEvents `since` replay waits for before it reads the history.
+   */
+  historySettled(): Promise<void>;
   readonly promqlBackend: string;
   /** For /metrics: rules, alerts by state, evaluations and notifications, and the rules file's loads. */
   metrics(): MetricSample[];
@@ -335,6 +340,9 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
     return out;
   }
 
+  /** History writes of published changes, under way. */
+  const historyWrites = new Set<Promise<void>>();
+
   async function transition(rule: AlertRule, inst: AlertInstance, to: AlertState, now: bigint): Promise<void> {
     const t: AlertTransition = {
       tenant: inst.tenant,
@@ -348,11 +356,21 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
       value: inst.value,
     };
     inst.state = to;
-    await store.appendHistory(t);
+    // Published before it is written, as telemetry is: a `since` replay opens its live subscription,
+    // waits for the writes under way (historySettled), then reads the history, so a change is in
+    // what it reads or arrives live after, and one in both is sent once. Written first, a change
+    // could be read by a replay and then published to it again (QA round 38).
     try {
       opts.publish(t);
     } catch (err) {
       logger.warn({ err }, 'publishing an alert event failed');
+    }
+    const write = store.appendHistory(t);
+    historyWrites.add(write);
+    try {
+      await write;
+    } finally {
+      historyWrites.delete(write);
     }
   }
 
@@ -1300,6 +1318,9 @@ export function createAlertEngine(opts: AlertEngineOptions): AlertEngine {
 
   return {
     store,
+    historySettled: async () => {
+      await Promise.allSettled([...historyWrites]);
+    },
     promqlBackend: promql.backend,
     metrics() {
       const byState = new Map<string, number>([['PENDING', 0], ['FIRING', 0], ['RESOLVED', 0]]);

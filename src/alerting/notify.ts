@@ -7,6 +7,8 @@ import { alertmanagerFingerprint } from './silences.ts';
 import type { AlertInstance } from './types.ts';
 import { parseRetryAfter } from '../../ingest/exporters/helpers/settings.ts';
 import { withoutCredentials } from '../url-credentials.ts';
+import { headOf } from '../model/values.ts';
+import { printable } from '../model/printable.ts';
 
 export type ReceiverType = 'webhook' | 'slack' | 'alertmanager';
 
@@ -138,7 +140,16 @@ const slackEscape = (t: string): string => t.replace(/&/g, '&amp;').replace(/</g
 // over 3,000: a group of a few dozen alerts was not delivered at all.
 const SLACK_HEADER_CHARS = 150;
 const SLACK_TEXT_CHARS = 3000;
-const clipped = (t: string, max: number): string => (t.length <= max ? t : `${t.slice(0, max - 1)}…`);
+/** `t` in at most `max` UTF-16 units, cut with `…`; never half an emoji (a lone surrogate some decoders refuse). */
+const clipped = (t: string, max: number): string => (t.length <= max ? t : `${headOf(t, max - 1)}…`);
+/** As clipped, for escaped text: a cut never leaves half an entity (`&am…`). */
+function clippedEscaped(t: string, max: number): string {
+  if (t.length <= max) return t;
+  let head = headOf(t, max - 1);
+  const amp = head.lastIndexOf('&');
+  if (amp >= 0 && !head.includes(';', amp)) head = head.slice(0, amp);
+  return `${head}…`;
+}
 
 /** Alert lines joined in at most `max` characters: those that do not fit are counted in a last line (the first is cut if need be). */
 function slackLines(lines: readonly string[], max: number): string {
@@ -148,7 +159,7 @@ function slackLines(lines: readonly string[], max: number): string {
     const after = lines.length - i - 1;
     // Room kept for the count line, should the next line not fit.
     const tail = after > 0 ? `\n… and ${after} more`.length : 0;
-    const line = shown.length === 0 ? clipped(lines[i]!, max - tail) : lines[i]!;
+    const line = shown.length === 0 ? clippedEscaped(lines[i]!, max - tail) : lines[i]!;
     const added = (shown.length > 0 ? 1 : 0) + line.length;
     if (shown.length > 0 && length + added + tail > max) return `${shown.join('\n')}\n… and ${lines.length - i} more`;
     shown.push(line);
@@ -161,21 +172,28 @@ function slackLines(lines: readonly string[], max: number): string {
 export function slackPayload(n: Notification): Record<string, unknown> {
   const firing = n.alerts.filter((a) => a.state === 'FIRING');
   const resolved = n.alerts.filter((a) => a.state !== 'FIRING');
-  const name = slackEscape(n.alerts[0]?.labels.alertname ?? 'alert');
-  const text = clipped(firing.length ? `[FIRING:${firing.length}] ${name}` : `[RESOLVED] ${name}`, SLACK_HEADER_CHARS);
+  // A group can hold several rules' alerts (groupBy without alertname): the title names them all,
+  // and each line its own.
+  const names = [...new Set(n.alerts.map((a) => a.labels.alertname ?? 'alert'))];
+  const title = printable(`${firing.length ? `[FIRING:${firing.length}]` : '[RESOLVED]'} ${names.length > 0 ? names.join(', ') : 'alert'}`);
   const line = (a: AlertInstance) => {
-    // The tenant is in the message's context line.
-    const labels = Object.entries(outgoingLabels(a)).filter(([k]) => k !== 'alertname' && k !== 'tenant').map(([k, v]) => slackEscape(`${k}=${v}`)).join(', ');
-    const summary = a.annotations.summary ? ` — ${slackEscape(a.annotations.summary)}` : '';
+    // The tenant is in the message's context line. Values are shown on one line: a line break in
+    // a label value from ingested data would start what reads as another alert's line.
+    const labels = Object.entries(outgoingLabels(a))
+      .filter(([k]) => (k !== 'alertname' || names.length > 1) && k !== 'tenant')
+      .map(([k, v]) => slackEscape(printable(`${k}=${v}`)))
+      .join(', ');
+    const summary = a.annotations.summary ? ` — ${slackEscape(printable(a.annotations.summary))}` : '';
     const parts = [`• *${a.state === 'FIRING' ? 'firing' : 'resolved'}*`, labels, a.value !== null ? `(value ${valueText(a.value)})` : ''].filter((p) => p !== '');
     return `${parts.join(' ')}${summary}`;
   };
   return {
-    text,
+    // `text` is read as mrkdwn (escaped); a header is plain_text, shown as written.
+    text: slackEscape(clipped(title, SLACK_TEXT_CHARS)),
     blocks: [
-      { type: 'header', text: { type: 'plain_text', text } },
+      { type: 'header', text: { type: 'plain_text', text: clipped(title, SLACK_HEADER_CHARS) } },
       { type: 'section', text: { type: 'mrkdwn', text: slackLines([...firing, ...resolved].map(line), SLACK_TEXT_CHARS) || '(no alerts)' } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: clipped(slackEscape(`tenant ${n.tenant} · group ${n.groupKey}`), SLACK_TEXT_CHARS) }] },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: clippedEscaped(slackEscape(printable(`tenant ${n.tenant} · group ${n.groupKey}`)), SLACK_TEXT_CHARS) }] },
     ],
   };
 }

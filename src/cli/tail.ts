@@ -10,6 +10,7 @@ import { parseArgs, styleText } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { unitDurationNs } from '../model/duration.ts';
+import { printable } from '../model/printable.ts';
 import { endpointWithoutCredentials } from '../url-credentials.ts';
 import { formatTimestamp, parseTimestamp } from '../../resolvers/time.ts';
 
@@ -327,30 +328,6 @@ export function painter(io: Pick<TailIo, 'stdout' | 'env'>): (style: Style, text
 const SEVERITY_STYLE: Record<string, Style> = { TRACE: 'gray', DEBUG: 'gray', INFO: 'green', WARN: 'yellow', ERROR: 'red', FATAL: 'redBright' };
 
 /** Line breaks (CR, LF, CRLF, U+2028/9) with the spaces around them. */
-const LINE_BREAK = /\s*[\r\n\u2028\u2029]\s*/g;
-/**
- * What a terminal acts on rather than shows: C0 controls (ESC starts colour, cursor and title
- * sequences; BS and CR overwrite), DEL, C1 controls (U+009B is a one-character CSI) and the bidi
- * embeddings, overrides and isolates, which reorder what the rest of the line shows.
- */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
-
-/**
- * A field of untrusted text as one line a terminal shows as it is: line breaks as ` ⏎ `, a tab as a
- * space, any other control character escaped as `\x1b` (`\u202e` past U+00FF). Telemetry comes
- * from whoever can send it; `--json` keeps it exact.
- */
-export function printable(text: string): string {
-  return text
-    .replace(LINE_BREAK, ' ⏎ ')
-    .replaceAll('\t', ' ')
-    .replace(CONTROL, (c) => {
-      const code = c.charCodeAt(0);
-      return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
-    });
-}
-
 /** Characters (code points) of an attribute value a line shows; `--json` has them all. */
 const ATTRIBUTE_CHARS = 200;
 

@@ -437,10 +437,63 @@ describe('alerting: the classic span error-rate rule', () => {
       const bad = subscribe(-1n, []);
       await waitFor(async () => bad.errors.length, (n) => n === 1, 'the refusal');
       assert.match(JSON.stringify(bad.errors[0]), /\$since.*is invalid.*GW_BAD_TIME_RANGE/);
+      // A bad matcher is the filter's error, named as the argument (it read "BAD_SILENCE … matchers[0]").
+      const badMatcher: unknown[] = [];
+      client.subscribe({ query: 'subscription { alertEvents(filter: { matchers: [{ name: "service", value: "(", type: REGEX }] }) { transition { to } } }' }, { next: (r) => void (r.errors && badMatcher.push(r.errors)), error: (e) => badMatcher.push(e), complete: () => {} });
+      await waitFor(async () => badMatcher.length, (n) => n === 1, 'the matcher refused');
+      assert.match(JSON.stringify(badMatcher[0]), /filter\.matchers\[0\]\.value: .*GW_BAD_FILTER/);
+      assert.doesNotMatch(JSON.stringify(badMatcher[0]), /BAD_SILENCE/);
     } finally {
       await client.dispose();
     }
     await gqlData(gw.graphqlUrl, 'mutation($id: ID!) { deleteAlertRule(id: $id) }', { id: liveId }, H);
+  });
+
+  test('alertEvents(since) sends a change once when its history write is done but the engine has not gone on yet (QA round 38)', async () => {
+    // The history write is held once done, as a loaded event loop can hold the engine after it:
+    // with the write before the publish, a replay opened then read the change and got it live again.
+    const store = gw.engine.store;
+    const write = store.appendHistory.bind(store);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held = 0;
+    store.appendHistory = async (t) => {
+      await write(t);
+      held++;
+      await gate;
+    };
+    const created = await gqlData<{ createAlertRule: { id: string } }>(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, name: 'GatedWrite', for: '0s' } }, H);
+    const id = created.createAlertRule.id;
+    type Event = { alertEvents: { transition: { to: string }; replayed: boolean } };
+    const client = wsClient(gw.wsUrl, tenant);
+    const subscriptions = async () => Number(/^teleql_tail_subscriptions (\d+)/m.exec(await (await fetch(gw.graphqlUrl.replace('/graphql', '/metrics'))).text())?.[1]);
+    try {
+      const before = await subscriptions();
+      gw.clock.t = T0 + 9n * MIN;
+      const ticked = gw.engine.tick();
+      await waitFor(async () => held, (n) => n === 1, 'the first change written and held');
+      const events: Event[] = [];
+      const errors: unknown[] = [];
+      client.subscribe<Event>(
+        { query: 'subscription($since: Timestamp, $ids: [ID!]) { alertEvents(since: $since, filter: { ruleId: $ids }) { transition { to } replayed } }', variables: { since: String(T0 + 9n * MIN), ids: [id] } },
+        { next: (r) => void (r.errors ? errors.push(r.errors) : events.push(r.data as unknown as Event)), error: (e) => errors.push(e), complete: () => {} },
+      );
+      await waitFor(subscriptions, (n) => n === before + 1, 'the subscription open');
+      // Before the fix the replay had read the held change by now.
+      await new Promise((r) => setTimeout(r, 200));
+      release();
+      await ticked;
+      await gw.engine.idle();
+      await waitFor(async () => events.length, (n) => n >= 2, 'both changes');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(errors, []);
+      assert.deepEqual(events.map((e) => e.alertEvents.transition.to), ['PENDING', 'FIRING'], JSON.stringify(events));
+    } finally {
+      release();
+      store.appendHistory = write;
+      await client.dispose();
+    }
+    await gqlData(gw.graphqlUrl, 'mutation($id: ID!) { deleteAlertRule(id: $id) }', { id }, H);
   });
 });
 

@@ -108,6 +108,31 @@ test('Slack text escapes &, < and >, so an annotation or a label from ingested d
   assert.match(body, /service=&lt;!here&gt;/);
 });
 
+test('Slack (QA round 38): the plain_text header is not escaped, a group of several rules names each, a cut never halves an emoji or an entity, and a line break in a value starts no line', () => {
+  type Payload = { text: string; blocks: { type: string; text?: { type: string; text: string }; elements?: { text: string }[] }[] };
+  // A header is plain_text: Slack shows `&amp;` as written, so only mrkdwn text is escaped.
+  const amp = slackPayload(notification([alert({ labels: { alertname: 'Latency & <errors> in checkout' } })])) as Payload;
+  assert.equal(amp.blocks[0]!.text!.text, '[FIRING:1] Latency & <errors> in checkout');
+  assert.equal(amp.text, '[FIRING:1] Latency &amp; &lt;errors&gt; in checkout');
+  // Two rules in one group (groupBy: [service]): both named in the title, each line says whose it is.
+  const two = slackPayload(
+    notification([alert({ labels: { alertname: 'CheckoutErrorsLogged', service: 'checkout' } }), alert({ fingerprint: 'g', labels: { alertname: 'CheckoutLogFlood', service: 'checkout' }, value: 30 })]),
+  ) as Payload;
+  assert.equal(two.blocks[0]!.text!.text, '[FIRING:2] CheckoutErrorsLogged, CheckoutLogFlood');
+  assert.match(two.blocks[1]!.text!.text, /^• \*firing\* alertname=CheckoutErrorsLogged, service=checkout \(value 0\.2\)/m);
+  assert.match(two.blocks[1]!.text!.text, /^• \*firing\* alertname=CheckoutLogFlood, service=checkout \(value 30\)/m);
+  // Cuts: by whole characters (no lone surrogate), and never inside an escaped entity.
+  const emoji = slackPayload(notification([alert({ labels: { alertname: `${'x'.repeat(137)}🔥🔥🔥🔥` }, annotations: { summary: `${'y'.repeat(2960)}${'🔥'.repeat(40)}` } })])) as Payload;
+  for (const text of [emoji.text, emoji.blocks[0]!.text!.text, emoji.blocks[1]!.text!.text]) assert.ok((text as unknown as { isWellFormed(): boolean }).isWellFormed(), JSON.stringify(text.slice(-8)));
+  assert.ok(emoji.blocks[0]!.text!.text.length <= 150);
+  const entities = slackPayload(notification([alert({ annotations: { summary: '&'.repeat(3000) } })])) as Payload;
+  assert.match(entities.blocks[1]!.text!.text, /(&amp;)+…$/);
+  // A label value with a line break (from ingested data) stays on its alert's line.
+  const forged = slackPayload(notification([alert({ labels: { alertname: 'Errors', service: 'checkout\n• *resolved* service=payments' } })])) as Payload;
+  assert.equal(forged.blocks[1]!.text!.text.split('\n').length, 1, forged.blocks[1]!.text!.text);
+  assert.match(forged.blocks[1]!.text!.text, /service=checkout ⏎ • \*resolved\* service=payments/);
+});
+
 test('Alertmanager gets postable alerts; a resolved one ends at its resolve time, a firing one when it would expire unless sent again', () => {
   const [firing, resolved] = alertmanagerPayload(notification([alert({}), alert({ state: 'RESOLVED', resolvedAt: T + 600_000_000_000n })]), NO_LINKS);
   assert.equal('endsAt' in firing!, false);

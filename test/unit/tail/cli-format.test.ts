@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { formatLog, formatSpan, painter, printable } from '../../../src/cli/tail.ts';
+import { formatLog, formatSpan, painter } from '../../../src/cli/tail.ts';
+import { printable } from '../../../src/model/printable.ts';
 
 const tty = Object.assign(new PassThrough(), { isTTY: true });
 const pipe = new PassThrough();
