@@ -16,6 +16,7 @@ import { encodeTraceRequests } from './otlp-requests.ts';
 import { syntheticTraces } from './synthetic.ts';
 import { arg, cpuSeconds, fmt, machine, rssMiB, waitForReady } from './lib.ts';
 import { freePort } from '../test/helpers/free-port.ts';
+import { distIsFresh } from '../bin/dist-fresh.js';
 
 const seconds = arg('seconds', 60);
 const inFlight = arg('concurrency', 8);
@@ -25,6 +26,8 @@ const profileDir = process.argv.includes('--profile') ? process.argv[process.arg
 // --skip-bare: no bare-receiver run (and no ratio), for long memory runs of the gateway alone.
 const memoryLimit = process.argv.includes('--memory-limit') ? process.argv[process.argv.indexOf('--memory-limit') + 1] : undefined;
 const SPANS_PER_REQUEST = 100;
+// What `npm start` runs: dist/ when it is fresh (the bare receiver's codec too, so the ratio compares like with like).
+const fromDist = distIsFresh();
 
 function pinned(args: string[], env: NodeJS.ProcessEnv, nodeFlags: string[] = []): ChildProcess {
   return spawn('taskset', ['-c', '0', process.execPath, ...nodeFlags, '--import', 'tsx', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -126,12 +129,13 @@ function report(name: string, r: RunResult): void {
 }
 
 console.log(`machine: ${machine()}`);
+console.log(fromDist ? 'gateway and bare receiver: dist/ (what npm start runs)' : 'gateway and bare receiver: the TypeScript sources through tsx (dist/ is missing or older than a source: `npm run build` to measure what npm start runs)');
 console.log(`${seconds} s per run, ${inFlight} requests in flight, ${SPANS_PER_REQUEST} spans × 10 attributes per request; servers pinned to one core${memoryLimit ? `; memoryLimit ${memoryLimit}` : ''}\n`);
 
 // Baseline: decode and discard (--skip-bare: the gateway alone, for memory runs; no ratio then).
 let bareResult: RunResult | null = null;
 if (!process.argv.includes('--skip-bare')) {
-  const bare = pinned(['bench/bare-receiver.ts'], {});
+  const bare = pinned(['bench/bare-receiver.ts'], fromDist ? { TELEQL_BENCH_DIST: '1' } : {});
   const [, barePort] = await waitForLine(bare, /listening (\d+)/);
   bareResult = await drive(`127.0.0.1:${barePort}`, bare.pid!);
   bare.kill('SIGTERM');
@@ -143,7 +147,7 @@ const dir = mkdtempSync(join(tmpdir(), 'teleql-bench-ingest-'));
 const [grpcPort, httpPort, gqlPort] = [await freePort(), await freePort(), await freePort()];
 const configFile = join(dir, 'teleql.yaml');
 writeFileSync(configFile, `storage:\n  duckdb:\n    path: ${join(dir, 'bench.duckdb')}\n    threads: 1\n${memoryLimit ? `    memoryLimit: ${memoryLimit}\n` : ''}`);
-const gateway = pinned(['src/main.ts', 'serve', '--config', configFile], {
+const gateway = pinned([fromDist ? 'dist/src/main.js' : 'src/main.ts', 'serve', '--config', configFile], {
   TELEQL_OTLP_GRPC_PORT: String(grpcPort),
   TELEQL_OTLP_HTTP_PORT: String(httpPort),
   TELEQL_GRAPHQL_PORT: String(gqlPort),

@@ -29,6 +29,7 @@ import { syntheticTraces } from './synthetic.ts';
 import { arg, cpuSeconds, fmt, machine, summarize, threadSchedMs, waitForReady } from './lib.ts';
 import type { Interval, ProbeRecords } from './query-probe.ts';
 import { freePort } from '../test/helpers/free-port.ts';
+import { distIsFresh } from '../bin/dist-fresh.js';
 
 const spanCount = arg('spans', 1_000_000);
 const runs = arg('runs', 200);
@@ -64,7 +65,7 @@ async function childServer(): Promise<Server> {
   const profileDir = textArg('profile');
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   const nodeFlags = textArg('gateway-node-flags')?.split(' ').filter(Boolean) ?? [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, ...nodeFlags, '--import', 'tsx', '--import', './bench/query-probe.ts', 'src/main.ts', 'serve', '--config', configFile], {
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...nodeFlags, '--import', 'tsx', '--import', './bench/query-probe.ts', distIsFresh() ? 'dist/src/main.js' : 'src/main.ts', 'serve', '--config', configFile], {
     env: { ...process.env, TELEQL_OTLP_GRPC_PORT: String(grpcPort), TELEQL_OTLP_HTTP_PORT: String(httpPort), TELEQL_GRAPHQL_PORT: String(gqlPort), TELEQL_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -130,6 +131,7 @@ try {
   let now = Date.now();
   let traceIds: string[] = [];
   console.log(`machine: ${machine()}`);
+  console.log(distIsFresh() ? 'gateway: dist/ (what npm start runs)' : 'gateway: the TypeScript sources through tsx (dist/ is missing or older than a source: `npm run build` to measure what npm start runs)');
   console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   loader = await startGateway({ storage: { duckdb } }, dbFile);
   const store = loader.app.internals.store()!;
