@@ -53,7 +53,8 @@ async function flood(memoryLimiter: Record<string, number>): Promise<Outcome> {
       'processors:',
       `  memory_limiter: ${JSON.stringify(memoryLimiter)}`,
       'exporters:',
-      `  jaeger: { protocol: http, endpoint: "${jaeger.url}" }`,
+      // Its own spill: by default ./data/spill, where the run before (the one this test takes down) left its spans.
+      `  jaeger: { protocol: http, endpoint: "${jaeger.url}", spill: { directory: "${join(dir, 'spill')}" } }`,
       'pipelines:',
       '  traces: { receivers: [otlp], processors: [memory_limiter, batch], exporters: [duckdb, jaeger] }',
       `storage: { duckdb: { path: "${join(dir, 'teleql.duckdb')}" } }`,

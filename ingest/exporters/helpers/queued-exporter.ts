@@ -35,7 +35,8 @@ import type { Exporter, ExportResult, Host, Signal, SignalItems } from '../../co
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import type { BackendStatus } from '../../../src/backends/status.ts';
 import { decodeRequest } from '../../../src/otlp/codec.ts';
-import { OtlpEncodeError, encodeByTenant } from '../../../src/otlp/encode.ts';
+import { OtlpEncodeError, encodeRequest } from '../../../src/otlp/encode.ts';
+import { groupByTenant } from '../../../src/tenant.ts';
 import { deferred, type Deferred } from '../../helpers/deferred.ts';
 import { openSpill, type Spill, type SpillPart } from './spill.ts';
 import { backoffMs, type QueueSettings } from './settings.ts';
@@ -114,6 +115,17 @@ export type QueuedExporter<S extends Signal> = Exporter<S> & {
   /** Resolves when nothing is queued in memory or spilled (for tests and benchmarks). */
   drained(): Promise<void>;
 };
+
+/**
+ * The largest body of a spill row the exporter writes (a batch goes in as many rows as keep under
+ * it; one item larger is a row of its own), and the most it reads back at once. What is read back
+ * is decoded into the heap in one go, where the memory limiter does not look: bounded in items only,
+ * a resumed spill of 12 KB spans decoded 8,704 of them (108 MB of protobuf, ~115 MB of heap) at
+ * start-up, and a gateway of 192 MB taking a flood died of "heap out of memory" before its limiter
+ * read the heap again (QA round 38: the memory-limiter test's flake).
+ */
+export const SPILL_ROW_BYTES = 4 * 1024 * 1024;
+const SPILL_READ_BYTES = 2 * SPILL_ROW_BYTES;
 
 /** A FIFO of items kept as the arrays they came in, so enqueueing never copies. */
 class ItemQueue<T> {
@@ -230,7 +242,8 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
   }
 
   /**
-   * Spill rows of at most one batch each, so the size bound drops whole batches, oldest first. A
+   * Spill rows of at most one batch and SPILL_ROW_BYTES each, so the size bound drops whole rows,
+   * oldest first, and no row is more than can be decoded at once. A
    * batch that cannot be encoded is dropped and counted as failed: it would fail again on every try.
    * A batch with keyed items goes in runs that decode in the order given, with their keys.
    */
@@ -242,8 +255,7 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
       const keyed = batch.some((item) => keyOf.has(item));
       for (const run of keyed ? orderKeepingRuns(batch) : [batch]) {
         try {
-          const encoded = encodeByTenant(signal, run);
-          parts.push(...(keyed ? encoded.map((part) => ({ ...part, keys: run.map((item) => keyOf.get(item) ?? null) })) : encoded));
+          for (const { list, ...part } of encodeBounded(run)) parts.push(keyed ? { ...part, keys: list.map((item) => keyOf.get(item) ?? null) } : part);
         } catch (err) {
           if (!(err instanceof OtlpEncodeError)) throw err;
           unencodable(run.length, err);
@@ -251,6 +263,23 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
       }
     }
     return parts;
+  }
+
+  /** One body per tenant, cut into consecutive slices while one passes SPILL_ROW_BYTES (a single item stays whole). */
+  function encodeBounded(run: readonly T[]): (SpillPart & { list: readonly T[] })[] {
+    const out: (SpillPart & { list: readonly T[] })[] = [];
+    const add = (tenant: string, list: readonly T[], body: Uint8Array): void => {
+      if (body.length <= SPILL_ROW_BYTES || list.length === 1) return void out.push({ tenant, items: list.length, body, list });
+      // As many slices as the size asks for, a tenth to spare; one still too large is cut again.
+      const slices = Math.max(2, Math.ceil((body.length / SPILL_ROW_BYTES) * 1.1));
+      const size = Math.ceil(list.length / slices);
+      for (let i = 0; i < list.length; i += size) {
+        const slice = list.slice(i, i + size);
+        add(tenant, slice, encodeRequest(signal, slice));
+      }
+    };
+    for (const [tenant, list] of groupByTenant(run)) add(tenant, list, encodeRequest(signal, list));
+    return out;
   }
 
   /** A batch refused by the encoder (for the spill, or by a sender that encodes OTLP): dropped for good. */
@@ -312,7 +341,7 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
       if (stopNow) return undefined;
       if (spill && spill.size().rows > 0) {
         if (stopping) return undefined; // the spill keeps; memory is spilled behind it on shutdown
-        const rows = await spill.peek(settings.batch.maxItems);
+        const rows = await spill.peek(settings.batch.maxItems, SPILL_READ_BYTES);
         const items: T[] = [];
         const seqs: bigint[] = [];
         for (const row of rows) {

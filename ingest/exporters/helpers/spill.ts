@@ -35,8 +35,11 @@ export interface Spill {
   append(parts: readonly SpillPart[]): Promise<number>;
   /** Adds parts before everything stored (a batch to retry first). Returns items dropped. */
   prepend(parts: readonly SpillPart[]): Promise<number>;
-  /** The oldest rows, up to `maxItems` items (at least one row when any is stored). */
-  peek(maxItems: number): Promise<SpilledRow[]>;
+  /**
+   * The oldest rows, up to `maxItems` items and `maxBytes` of bodies (at least one row when any is
+   * stored): what is read is decoded at once.
+   */
+  peek(maxItems: number, maxBytes?: number): Promise<SpilledRow[]>;
   remove(seqs: readonly bigint[]): Promise<void>;
   /** Rows being sent right now: the size bound never drops them. */
   readonly inFlight: Set<bigint>;
@@ -167,13 +170,15 @@ export async function openSpill(path: string, maxBytes: number): Promise<Spill> 
         return enforceBound();
       });
     },
-    peek(maxItems) {
+    peek(maxItems, maxBytes = Number.MAX_SAFE_INTEGER) {
       return serial(async () => {
         if (rows === 0) return [];
-        // Enough rows for maxItems, judged by a running sum, but always the first one.
+        // Enough rows for maxItems and maxBytes, judged by running sums, but always the first one.
         const result = await conn.runAndReadAll(
-          `SELECT seq, tenant, items, keys FROM (SELECT *, sum(items) OVER (ORDER BY seq) - items AS before FROM ${TABLE}) WHERE before < $1 OR before = 0 ORDER BY seq`,
-          [maxItems],
+          `SELECT seq, tenant, items, keys FROM (SELECT *, sum(items) OVER (ORDER BY seq) - items AS before, sum(bytes) OVER (ORDER BY seq) AS through_bytes FROM ${TABLE}) ` +
+            `WHERE (before < $1 AND through_bytes <= $2) OR before = 0 ORDER BY seq`,
+          [maxItems, BigInt(maxBytes)],
+          [INTEGER, BIGINT],
         );
         const rowsRead = result.getRowObjectsJS().map((r) => ({
           seq: BigInt(r.seq as bigint),

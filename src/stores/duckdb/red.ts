@@ -7,6 +7,7 @@ import type { RedKey, RedMetricsStore, RedPoint, RedSeries } from '../correlatio
 import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
 import { params } from './filter-sql.ts';
+import { rateSeconds } from '../series-query.ts';
 
 /** Spans that are a request to their service, as spanmetrics' `span_kind` selects them. */
 export const ENTRY_KINDS_SQL = `kind IN (${SpanKind.SERVER}, ${SpanKind.CONSUMER})`;
@@ -84,15 +85,21 @@ export function createRedStore(db: Db): RedMetricsStore {
       return keys.map((key, i): RedSeries => {
         const found = byKey.get(i);
         const stepSeconds = Number(key.stepNano) / NS_PER_S;
-        const points: RedPoint[] = [];
-        for (let s = 0; s < stepCount(key); s++) {
-          const t = key.range.from + BigInt(s) * key.stepNano;
-          const row = found?.steps.get(s);
-          points.push(row ? toPoint(row, t, stepSeconds) : emptyPoint(t));
-        }
         // A range shorter than its step (an empty one too: a rate over no time is undefined) is
         // read as one step, the time its only point covers, so the total says what the point says.
         const rangeSeconds = Math.max(Number(key.range.to - key.range.from) / NS_PER_S, stepSeconds);
+        const steps = stepCount(key);
+        const points: RedPoint[] = [];
+        for (let s = 0; s < steps; s++) {
+          const t = key.range.from + BigInt(s) * key.stepNano;
+          const row = found?.steps.get(s);
+          // A last step cut by `to` is divided by its part up to `to`, as metricSeries' RATE steps
+          // are: spans after `to` are not read, so by the whole step a chart dipped at its right
+          // edge (QA round 38c). The point at `to` itself (a range of whole steps) covers no time:
+          // it keeps the step.
+          const seconds = steps === 1 ? rangeSeconds : t === key.range.to ? stepSeconds : rateSeconds(key, t);
+          points.push(row ? toPoint(row, t, seconds) : emptyPoint(t));
+        }
         const { timeUnixNano: _, ...total } = found?.total ? toPoint(found.total, key.range.from, rangeSeconds) : emptyPoint(key.range.from);
         return { service: key.service, range: key.range, stepNano: key.stepNano, points, total };
       });

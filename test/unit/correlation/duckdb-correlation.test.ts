@@ -42,6 +42,13 @@ describe('RED series derived from spans', () => {
     assert.equal(red!.total.requestRate, 10 / 100);
   });
 
+  test('a last step cut by the range end is a rate over its part of the range, so a steady service does not dip at the right edge (QA round 38c)', async () => {
+    // One request every 10 s; steps of 40 s over 100 s: the last step holds 20 s of them.
+    const [red] = await store.correlation.red.redSeries(TENANT, [{ service: 'payments', range, stepNano: 40n * SEC }]);
+    assert.deepEqual(red!.points.map((p) => p.requests), [4, 4, 2]);
+    assert.deepEqual(red!.points.map((p) => Math.round(p.requestRate * 1000) / 1000), [0.1, 0.1, 0.1]);
+  });
+
   test('only entry spans count: frontend’s CLIENT spans are not requests', async () => {
     const [fe] = await store.correlation.red.redSeries(TENANT, [{ service: 'frontend', range, stepNano: 100n * SEC }]);
     assert.equal(fe!.total.requests, 10);

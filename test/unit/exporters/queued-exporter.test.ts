@@ -10,6 +10,7 @@ import { deferred } from '../../../ingest/helpers/deferred.ts';
 import { resource, span, spanId } from '../../helpers/telemetry-builders.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 import { openSpill } from '../../../ingest/exporters/helpers/spill.ts';
+import { SPILL_ROW_BYTES } from '../../../ingest/exporters/helpers/queued-exporter.ts';
 import { encodeByTenant } from '../../../src/otlp/encode.ts';
 
 const host = { logger: silentLogger(), reportError: () => {} };
@@ -282,6 +283,34 @@ describe('queued exporter', () => {
     assert.deepEqual(b.received.flat(), ids(1, 12));
     await second.drained();
     assert.equal(second.stats().spilled, 0);
+    await second.shutdown();
+  });
+
+  test('spill rows are bounded in bytes and read back a few at a time, so a resumed spill is never decoded whole (QA round 38)', async () => {
+    // 200 spans of 100 KB: 20 MB as one batch, which a restart used to read and decode at once.
+    const big = (from: number, n: number) => spans(from, n).map((sp) => ({ ...sp, attributes: [{ key: 'blob', value: { stringValue: `${sp.spanId}:${'x'.repeat(100_000)}` } }] }));
+    const b = testSender();
+    b.set('down');
+    const s = settings({ batch: { maxItems: 8192, flushIntervalMs: 5 }, spill: { enabled: true, directory: dir, maxBytes: 100_000_000 } });
+    const first = createQueuedExporter({ id: 'bytes/traces', kind: 'test', signal: 'traces', sender: b.sender, settings: s, logger: silentLogger() });
+    await first.start(host);
+    await first.consume(big(1, 200));
+    await waitFor(async () => first.stats().retries, (n) => n >= 1, 'a failed attempt');
+    await first.shutdown();
+    const file = await openSpill(join(dir, 'bytes_traces.duckdb'), 1e9);
+    const rows = await file.peek(100_000);
+    assert.equal(rows.reduce((n, r) => n + r.items, 0), 200);
+    assert.ok(rows.length >= 5 && rows.every((r) => r.body.length <= SPILL_ROW_BYTES), rows.map((r) => r.body.length).join(' '));
+    const read = await file.peek(8192, 2 * SPILL_ROW_BYTES);
+    assert.ok(read.length >= 1 && read.reduce((n, r) => n + r.body.length, 0) <= 2 * SPILL_ROW_BYTES);
+    await file.close();
+    // Back up: delivered in order, each attempt at most two rows' worth.
+    b.set('up');
+    const second = createQueuedExporter({ id: 'bytes/traces', kind: 'test', signal: 'traces', sender: b.sender, settings: s, logger: silentLogger() });
+    await second.start(host);
+    await waitFor(async () => b.received.flat().length, (n) => n === 200, 'all delivered');
+    assert.deepEqual(b.received.flat(), ids(1, 200));
+    assert.ok(b.received.every((batch) => batch.length <= 2 * Math.max(...rows.map((r) => r.items))), b.received.map((x) => x.length).join(' '));
     await second.shutdown();
   });
 
