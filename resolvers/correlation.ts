@@ -11,7 +11,7 @@ import { argumentError, limitArg, spanIdArg, traceIdArg } from './args.ts';
 import { callStoreNoting, noteSource } from './call-store.ts';
 import type { GraphQLContext } from './context.ts';
 import { correlationStores } from './loaders.ts';
-import { logTime, WINDOW_LOGS_PER_TRACE } from './logs.ts';
+import { firstLogs, logTime, WINDOW_LOGS_PER_TRACE } from './logs.ts';
 import { stepArg } from './metrics.ts';
 import type { TraceModel } from './models.ts';
 import { loadTrace, traceEnd, traceServices, traceSpan, traceStart } from './traces.ts';
@@ -82,13 +82,13 @@ export async function spanLogsAround(
   const first = limitArg('first', args.first, 100);
   if (args.window == null) {
     noteSource(ctx, field, ctx.stores.logs.backend);
-    return ctx.loaders.spanLogs.load({ key: { traceId: span.traceId, spanId: span.spanId }, limit: first });
+    return firstLogs(ctx, field, first, (limit) => ctx.loaders.spanLogs.load({ key: { traceId: span.traceId, spanId: span.spanId }, limit }));
   }
   const range = around(span.startTimeUnixNano, span.endTimeUnixNano, windowArg(args.window));
   const windows = ctx.stores.correlation?.logWindows;
   if (windows) {
     noteSource(ctx, field, windows.backend);
-    return ctx.loaders.logsAround.load({ key: { traceId: span.traceId, service: serviceName(span.resource), range }, limit: first });
+    return firstLogs(ctx, field, first, (limit) => ctx.loaders.logsAround.load({ key: { traceId: span.traceId, service: serviceName(span.resource), range }, limit }));
   }
   ctx.notes.push(
     `${field}: ${ctx.stores.logs.backend} has no query for logs without a trace ID, so only the trace's logs ` +
@@ -119,7 +119,8 @@ export interface CorrelateArgs {
  * Resolves the starting point to a trace ID: a log gives its trace (and span); a span ID alone is
  * looked up among the spans (span IDs are unique only within a trace, so the newest match wins);
  * a trace ID with a span ID is that span of that trace, the pair `span(traceId, spanId)` takes.
- * Null when the trace, span or log is unknown, the trace has no such span, or a log carries no trace ID.
+ * Null when the trace, span or log is unknown, the trace has no such span, or a log carries no trace
+ * ID; a log whose span is not in its stored trace gives the trace (spanId null, with a note).
  */
 export async function correlate(ctx: GraphQLContext, args: CorrelateArgs): Promise<CorrelationModel | null> {
   const given = [args.traceId, args.spanId, args.logId].filter((v) => v != null).length;
@@ -131,7 +132,12 @@ export async function correlate(ctx: GraphQLContext, args: CorrelateArgs): Promi
     const log = await ctx.loaders.log.load(args.logId);
     if (!log?.traceId) return null;
     const spanId = log.spanId || null;
-    return (await traceHasSpan(ctx, log.traceId, spanId)) ? { traceId: log.traceId, spanId, logId: log.id, window, step } : null;
+    if (await traceHasSpan(ctx, log.traceId, spanId)) return { traceId: log.traceId, spanId, logId: log.id, window, step };
+    // The trace without the log's span (a span still running, not yet exported; a hop that sends
+    // logs but no spans): the log still correlates with its trace (QA round 38c: it was null).
+    if (spanId === null || !(await traceHasSpan(ctx, log.traceId, null))) return null;
+    ctx.notes.push(`correlate(logId): the log's span ${spanId} is not in its trace ${log.traceId} (not received yet, or never sent); correlating the trace`);
+    return { traceId: log.traceId, spanId: null, logId: log.id, window, step };
   }
   const spanId = args.spanId != null ? spanIdArg(args.spanId) : null;
   if (args.traceId != null) {
@@ -170,7 +176,7 @@ export async function correlationLogs(ctx: GraphQLContext, c: CorrelationModel, 
     if (span) return spanLogsAround(ctx, span, { first, window: c.window }, 'Correlation.logs');
   }
   noteSource(ctx, 'Correlation.logs', ctx.stores.logs.backend);
-  return ctx.loaders.traceLogs.load({ key: c.traceId, limit: first });
+  return firstLogs(ctx, 'Correlation.logs', first, (limit) => ctx.loaders.traceLogs.load({ key: c.traceId, limit }));
 }
 
 export async function correlationMetrics(ctx: GraphQLContext, c: CorrelationModel): Promise<RedSeries[]> {

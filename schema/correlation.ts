@@ -57,7 +57,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description:
       'Everything around a trace, from its ID, a span ID (the newest span with that ID; with Jaeger as the trace source it is looked up in FindTraces windows, by default over the last 7 days, and extensions.notes says which range was searched when it is not found), both (that span of that trace) or a log ID ' +
-      '(its trace and span; alone). null when the trace, span or log is unknown to the tenant, the trace has no such span, or a log carries no trace ID.',
+      '(its trace and span; alone: a log whose span is not in its trace gives the trace, with a note in extensions.notes). null when the trace, span or log is unknown to the tenant, the trace has no such span, or a log carries no trace ID.',
     args: {
       traceId: t.arg.id({ description: '32 hex characters.' }),
       spanId: t.arg.id({ description: '16 hex characters.' }),

@@ -16,7 +16,9 @@ export const RedPointRef = builder.objectRef<RedPoint>('RedPoint').implement({
       description: 'Entry spans (SERVER, CONSUMER) that started in the step; fractional when estimated by PromQL increase().',
     }),
     errors: t.exposeFloat('errors', { description: 'Of those, the ones with status ERROR.' }),
-    requestRate: t.exposeFloat('requestRate', { description: 'Requests per second of the step.' }),
+    requestRate: t.exposeFloat('requestRate', {
+      description: 'Requests per second of the step; of a last step that ends after the range does, per second of its part in the range (derived from spans).',
+    }),
     errorRate: t.exposeFloat('errorRate', { description: 'Errors per second of the step.' }),
     p50Ms: t.float({ nullable: true, description: 'Duration quantiles in ms; null when the step had no request.', resolve: (p) => ms(p.p50Nano) }),
     p95Ms: t.float({ nullable: true, description: 'As p50Ms.', resolve: (p) => ms(p.p95Nano) }),

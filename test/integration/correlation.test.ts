@@ -19,6 +19,7 @@ import type { CorrelateQuery } from '../generated/graphql.ts';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { gql } from '../helpers/graphql-client.ts';
 import { waitFor } from '../helpers/wait-for.ts';
+import { logsJson } from '../helpers/otlp-bodies.ts';
 import { TEST_MODEL } from '../fixtures/search/test-model.ts';
 
 const CORRELATE = readFileSync(new URL('../graphql/correlate.graphql', import.meta.url), 'utf8');
@@ -225,6 +226,25 @@ describe('correlation on data ingested by the OTel SDK', () => {
       'Span.logs: from duckdb',
     ]) {
       assert.ok(notes.includes(expected), `notes ${JSON.stringify(notes)} include ${expected}`);
+    }
+  });
+
+  test('a trace\'s logs past `first` are cut with a note saying so (QA round 38c: cut without a word)', async () => {
+    const q = `query($id: ID!, $n: Int) { trace(traceId: $id) { logs(first: $n) { id } } correlate(traceId: $id) { logs(first: $n) { id } } }`;
+    type Answer = { trace: { logs: { id: string }[] }; correlate: { logs: { id: string }[] } };
+    // Two more logs of the failed trace (a retry loop logging).
+    const body = logsJson([1, 2].map((i) => ({ body: `retrying the payment (${i})`, service: 'payments', traceId: sent.failedTraceId })));
+    const res = await fetch(`${gw.otlpHttp}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/json', ...TENANT_HEADER }, body: JSON.stringify(body) });
+    assert.equal(res.status, 200);
+    const all = await waitFor(() => gql<Answer>(gw.graphqlUrl, q, { id: sent.failedTraceId, n: 1000 }, TENANT_HEADER), (r) => (r.data?.trace.logs.length ?? 0) >= 3, 'the logs stored');
+    const n = all.data!.trace.logs.length;
+    assert.deepEqual(((all.extensions?.notes ?? []) as string[]).filter((x) => /more logs match/.test(x)), []);
+    const cut = await gql<Answer>(gw.graphqlUrl, q, { id: sent.failedTraceId, n: n - 1 }, TENANT_HEADER);
+    assert.equal(cut.data!.trace.logs.length, n - 1);
+    assert.equal(cut.data!.correlate.logs.length, n - 1);
+    const notes = (cut.extensions?.notes ?? []) as string[];
+    for (const field of ['Trace.logs', 'Correlation.logs']) {
+      assert.ok(notes.includes(`${field}: more logs match than first (${n - 1}) lets through; the first ${n - 1} are sent`), JSON.stringify(notes));
     }
   });
 

@@ -220,7 +220,7 @@ describe('correlate', () => {
     assert.deepEqual(unknown.data, { correlate: null });
   });
 
-  test('from a log whose trace is not stored, or whose span the trace lacks: null, as from those IDs', async () => {
+  test('from a log whose trace is not stored: null; whose span the trace lacks (not received yet): the trace, spanId null, with a note (QA round 38c)', async () => {
     const tenant = 'log-starts';
     const stored = traceId(800);
     await store.writer.writeSpans([span({ tenant, traceId: stored, spanId: spanId(1), resource: resource('api') })]);
@@ -231,10 +231,14 @@ describe('correlate', () => {
     ]);
     const all = await store.logs.searchLogs(tenant, { timeRange: { from: T0 - SEC, to: T0 + SEC } }, { first: 10 });
     const idOf = (body: string) => all.items.find((e) => (e.node.body as { stringValue: string }).stringValue === body)!.node.id;
-    const correlateLog = async (logId: string) => (await h.run('query($logId: ID!) { correlate(logId: $logId) { traceId spanId } }', { logId }, tenant)).data;
+    const run = (logId: string) => h.run('query($logId: ID!) { correlate(logId: $logId) { traceId spanId logs { bodyText } } }', { logId }, tenant);
+    const correlateLog = async (logId: string) => (await run(logId)).data;
     assert.deepEqual(await correlateLog(idOf('trace never arrived')), { correlate: null });
-    assert.deepEqual(await correlateLog(idOf('span not in the trace')), { correlate: null });
-    assert.deepEqual(await correlateLog(idOf('in the trace')), { correlate: { traceId: stored, spanId: spanId(1) } });
+    const lacking = await run(idOf('span not in the trace'));
+    const c = (lacking.data as { correlate: { traceId: string; spanId: string | null; logs: { bodyText: string }[] } }).correlate;
+    assert.deepEqual([c.traceId, c.spanId], [stored, null]);
+    assert.ok(c.logs.some((l) => l.bodyText === 'span not in the trace'), JSON.stringify(c.logs));
+    assert.deepEqual(await correlateLog(idOf('in the trace')), { correlate: { traceId: stored, spanId: spanId(1), logs: [{ bodyText: 'span not in the trace' }, { bodyText: 'in the trace' }] } });
   });
 
   test('exception groups include exceptions a service without spans in the trace logged with its trace ID', async () => {

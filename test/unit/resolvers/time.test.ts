@@ -26,6 +26,9 @@ describe('Timestamp', () => {
     const diff = now - ago - 15n * 60n * 1_000_000_000n;
     assert.ok(diff <= 0n && -diff <= after - before, `now - (now-15m) is 15 minutes (off by ${diff} ns)`);
     assert.throws(() => parseTimestamp('now-forever'));
+    // A relative Timestamp is refused as one (QA round 38c: a Duration error, GW_BAD_ARGUMENT), Grafana's months by name.
+    assert.throws(() => parseTimestamp('now-x'), (err: Error & { extensions?: { code?: string } }) => err.extensions?.code === 'GW_BAD_TIME_RANGE' && /Timestamp "now-x" is invalid: "x" is not a duration/.test(err.message));
+    assert.throws(() => parseTimestamp('now-1M'), (err: Error & { extensions?: { code?: string } }) => err.extensions?.code === 'GW_BAD_TIME_RANGE' && /months \("M"\) have no fixed length: use days, e\.g\. now-30d/.test(err.message));
     // Bounded by the clock before and after the parse (the clock read first and the parse's own could differ by a tick).
     const WEEK = 7n * 86_400_000_000_000n;
     const beforeWeek = BigInt(Date.now()) * 1_000_000n;
