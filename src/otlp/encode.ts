@@ -272,6 +272,26 @@ export function encodeRequest<S extends Signal>(signal: S, items: readonly Signa
   }
 }
 
+/**
+ * One request body per tenant (first-seen order), cut into consecutive slices while a body passes
+ * `maxBytes`; an item larger alone stays a body of its own, for the caller to send or refuse.
+ */
+export function encodeByTenantWithin<S extends Signal>(signal: S, items: readonly SignalItems[S][], maxBytes: number): { tenant: string; body: Uint8Array; items: readonly SignalItems[S][] }[] {
+  const out: { tenant: string; body: Uint8Array; items: readonly SignalItems[S][] }[] = [];
+  const add = (tenant: string, list: readonly SignalItems[S][], body: Uint8Array): void => {
+    if (body.length <= maxBytes || list.length === 1) return void out.push({ tenant, body, items: list });
+    // As many slices as the size asks for, a tenth to spare; one still too large is cut again.
+    const slices = Math.max(2, Math.ceil((body.length / maxBytes) * 1.1));
+    const size = Math.ceil(list.length / slices);
+    for (let i = 0; i < list.length; i += size) {
+      const slice = list.slice(i, i + size);
+      add(tenant, slice, encodeRequest(signal, slice));
+    }
+  };
+  for (const [tenant, list] of groupByTenant(items)) add(tenant, list, encodeRequest(signal, list));
+  return out;
+}
+
 /** One request body per tenant, tenants in first-seen order: the tenant travels beside OTLP, not in it. */
 export function encodeByTenant<S extends Signal>(signal: S, items: readonly SignalItems[S][]): { tenant: string; items: number; body: Uint8Array }[] {
   return [...groupByTenant(items)].map(([tenant, list]) => ({ tenant, items: list.length, body: encodeRequest(signal, list) }));

@@ -35,8 +35,7 @@ import type { Exporter, ExportResult, Host, Signal, SignalItems } from '../../co
 import type { MetricSample } from '../../../src/server/metrics.ts';
 import type { BackendStatus } from '../../../src/backends/status.ts';
 import { decodeRequest } from '../../../src/otlp/codec.ts';
-import { OtlpEncodeError, encodeRequest } from '../../../src/otlp/encode.ts';
-import { groupByTenant } from '../../../src/tenant.ts';
+import { OtlpEncodeError, encodeByTenantWithin } from '../../../src/otlp/encode.ts';
 import { deferred, type Deferred } from '../../helpers/deferred.ts';
 import { openSpill, type Spill, type SpillPart } from './spill.ts';
 import { backoffMs, type QueueSettings } from './settings.ts';
@@ -267,19 +266,7 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
 
   /** One body per tenant, cut into consecutive slices while one passes SPILL_ROW_BYTES (a single item stays whole). */
   function encodeBounded(run: readonly T[]): (SpillPart & { list: readonly T[] })[] {
-    const out: (SpillPart & { list: readonly T[] })[] = [];
-    const add = (tenant: string, list: readonly T[], body: Uint8Array): void => {
-      if (body.length <= SPILL_ROW_BYTES || list.length === 1) return void out.push({ tenant, items: list.length, body, list });
-      // As many slices as the size asks for, a tenth to spare; one still too large is cut again.
-      const slices = Math.max(2, Math.ceil((body.length / SPILL_ROW_BYTES) * 1.1));
-      const size = Math.ceil(list.length / slices);
-      for (let i = 0; i < list.length; i += size) {
-        const slice = list.slice(i, i + size);
-        add(tenant, slice, encodeRequest(signal, slice));
-      }
-    };
-    for (const [tenant, list] of groupByTenant(run)) add(tenant, list, encodeRequest(signal, list));
-    return out;
+    return encodeByTenantWithin(signal, run, SPILL_ROW_BYTES).map(({ tenant, body, items: list }) => ({ tenant, items: list.length, body, list }));
   }
 
   /** A batch refused by the encoder (for the spill, or by a sender that encodes OTLP): dropped for good. */

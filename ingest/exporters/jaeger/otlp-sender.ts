@@ -15,8 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ExportResult, Signal, SignalItems } from '../../component.ts';
 import { DEFAULT_TENANT } from '../../../src/model/telemetry.ts';
-import { groupByTenant } from '../../../src/tenant.ts';
-import { encodeRequest } from '../../../src/otlp/encode.ts';
+import { encodeByTenantWithin } from '../../../src/otlp/encode.ts';
 import { decodeRetryInfo, decodeStatus } from '../../../src/otlp/codec.ts';
 import { otlpProto } from '../../../src/otlp/proto.ts';
 import { LRUCache } from 'lru-cache';
@@ -176,19 +175,11 @@ async function sendRequests<S extends Signal>(
 export function exportRequests<S extends Signal>(signal: S, items: readonly SignalItems[S][], maxBytes: number): { requests: ExportRequest<S>[]; oversize: number } {
   const requests: ExportRequest<S>[] = [];
   let oversize = 0;
-  const add = (tenant: string, list: readonly SignalItems[S][], body: Uint8Array): void => {
-    if (body.length <= maxBytes) return void requests.push({ tenant, body, items: list });
-    if (list.length === 1) return void oversize++;
-    // Cut into as many pieces as the size asks for (a tenth to spare), halving any still too large.
-    const pieces = Math.max(2, Math.ceil((body.length / maxBytes) * 1.1));
-    const size = Math.ceil(list.length / pieces);
-    for (let i = 0; i < list.length; i += size) {
-      const piece = list.slice(i, i + size);
-      add(tenant, piece, encodeRequest(signal, piece));
-    }
-  };
-  // One request per tenant (in first-seen order), as the tenant travels in a header.
-  for (const [tenant, list] of groupByTenant(items)) add(tenant, list, encodeRequest(signal, list));
+  // One request per tenant (or more, cut to size), as the tenant travels in a header.
+  for (const request of encodeByTenantWithin(signal, items, maxBytes)) {
+    if (request.body.length > maxBytes) oversize++;
+    else requests.push(request);
+  }
   return { requests, oversize };
 }
 
