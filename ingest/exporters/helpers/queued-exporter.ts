@@ -40,6 +40,8 @@ import { deferred, type Deferred } from '../../helpers/deferred.ts';
 import { openSpill, type Spill, type SpillPart } from './spill.ts';
 import { backoffMs, type QueueSettings } from './settings.ts';
 import { join } from 'node:path';
+import { rename } from 'node:fs/promises';
+import { SettingError } from '../../../src/config/merge.ts';
 
 export interface PartialResult<S extends Signal> {
   kind: 'partial';
@@ -289,7 +291,8 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
         // The disk failed us: keep the items in memory rather than lose them (the memory bound applies).
         logger.error({ err }, 'could not write to the spill; keeping the items in memory');
         memory.unshift(items);
-        enforceMemoryBound();
+        // The memory bound then applies as without a spill: a disk that stays full must not grow the heap.
+        enforceMemoryBound(true);
       } finally {
         spillWaiting -= items.length;
         notify('items');
@@ -298,9 +301,44 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
     return spillChain;
   }
 
-  function enforceMemoryBound(): void {
+  /**
+   * The spill file, or a fresh one in its place when it cannot be opened (damaged: a copy cut short,
+   * a disk that lost writes): the damaged file is moved aside, kept for whoever wants to look, and
+   * its batches are lost (logged; how many cannot be read), so that one exporter's file does not
+   * stop the gateway and every other signal (QA round 38d). A directory it cannot write to is a
+   * setting to fix: refused at start, naming it.
+   */
+  async function openOwnSpill(file: string): Promise<Spill> {
+    const setting = `exporters.${id.endsWith(`/${signal}`) ? id.slice(0, -signal.length - 1) : id}.spill.directory`;
+    try {
+      return await openSpill(file, settings.spill.maxBytes);
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      // Held by another process (two gateways given one spill directory), or not ours to write:
+      // never moved aside, and the gateway does not start.
+      if (/could not set lock|conflicting lock/i.test(why)) throw new SettingError(setting, `the spill file ${file} is in use by another process (does another gateway use this directory?): ${why}`);
+      if (/permission denied|read-only file system|EACCES|EPERM|EROFS/i.test(why)) throw new SettingError(setting, `cannot write the spill file ${file}: ${why}`);
+      const aside = `${file}.damaged-${Date.now()}`;
+      try {
+        await rename(file, aside);
+        await rename(`${file}.wal`, `${aside}.wal`).catch(() => {});
+      } catch {
+        throw new SettingError(setting, `cannot open or create the spill file ${file}: ${why}`);
+      }
+      logger.error({ err: why, file, movedTo: aside }, 'the spill file could not be opened (damaged?); moved aside and started empty: the batches it held are lost');
+      noteError(`the spill file could not be opened and was moved aside (${aside}); the batches it held are lost: ${why}`);
+      try {
+        return await openSpill(file, settings.spill.maxBytes);
+      } catch (again) {
+        throw new SettingError(setting, `cannot create the spill file ${file}: ${again instanceof Error ? again.message : String(again)}`);
+      }
+    }
+  }
+
+  /** Past queue.maxItems the oldest are dropped and counted; with a spill, only while it cannot be written (`spillFailed`). */
+  function enforceMemoryBound(spillFailed = false): void {
     const over = memory.size - settings.queue.maxItems;
-    if (over > 0 && !spill) {
+    if (over > 0 && (!spill || spillFailed)) {
       memory.take(over);
       counts.dropped += over;
       logger.warn({ dropped: over }, 'exporter queue full; dropped the oldest items');
@@ -536,7 +574,7 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
       started = true;
       if (settings.spill.enabled) {
         const file = join(settings.spill.directory, `${id.replace(/[^A-Za-z0-9_.-]/g, '_')}.duckdb`);
-        spill = await openSpill(file, settings.spill.maxBytes);
+        spill = await openOwnSpill(file);
         const left = spill.size();
         if (left.rows > 0) logger.info({ items: left.items, bytes: left.bytes, file }, 'resuming spilled batches');
       }
@@ -581,15 +619,19 @@ export function createQueuedExporter<S extends Signal>(opts: QueuedExporterOptio
       notify('stop');
       await worker;
       clearTimeout(deadline);
+      const spilling = spill !== undefined;
       if (spill) {
         await spillMemory();
         const left = spill.size();
         if (left.rows > 0) logger.info({ items: left.items }, 'spilled batches kept for the next start');
         await spill.close();
         spill = undefined;
-      } else if (memory.size > 0) {
+      }
+      // Left in memory: no spill, or one that could not be written (a full disk): lost, and said so
+      // (QA round 38d: 18,000 items went without a count or a word).
+      if (memory.size > 0) {
         counts.dropped += memory.size;
-        logger.warn({ dropped: memory.size }, 'exporter stopped with unsent items and no spill; dropped');
+        logger.warn({ dropped: memory.size }, spilling ? 'exporter stopped with unsent items the spill could not take; dropped' : 'exporter stopped with unsent items and no spill; dropped');
         memory.take(memory.size);
       }
       await sender.shutdown?.();

@@ -201,16 +201,17 @@ async function repairNegativeDurations(conn: DuckDBConnection): Promise<void> {
 }
 
 async function checkLayout(conn: DuckDBConnection): Promise<void> {
-  const tables = await runQuery(
-    conn,
-    `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'
-       AND table_name IN ('spans', 'logs', 'layout')`,
-  );
+  const tables = await runQuery(conn, `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name`);
   const names = new Set(tables.map((t) => t.table_name as string));
   const refuse = (what: string, why: string) =>
     unavailable(`the DuckDB file was written by ${what} (store layout ${LAYOUT_VERSION} needed: ${why}); move it aside or point storage.duckdb.path at a new file`);
   if (!names.has('layout')) {
-    if (names.has('spans') || names.has('logs')) throw refuse('an older teleql', 'resources and scopes kept once, not on every row');
+    if (names.has('spans') || names.has('logs')) throw refuse('an older teleql, or another program', 'resources and scopes kept once, not on every row');
+    // Another program's database is left as it is, not given teleql's tables (QA round 38d).
+    if (names.size > 0) {
+      const shown = [...names].slice(0, 5).join(', ') + (names.size > 5 ? `, … (${names.size} tables)` : '');
+      throw unavailable(`the DuckDB file holds tables teleql did not create (${shown}): another program's database, left as it is; point storage.duckdb.path at a new file`);
+    }
     await conn.run('CREATE TABLE layout (version INTEGER NOT NULL)');
     await conn.run(`INSERT INTO layout VALUES (${LAYOUT_VERSION})`);
     return;

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createQueuedExporter, backoffMs, defaultQueueSettings, parseRetryAfter, httpResult, type QueueSettings, type SendResult, type Sender } from '../../../ingest/exporters/helpers/index.ts';
@@ -312,6 +312,24 @@ describe('queued exporter', () => {
     assert.deepEqual(b.received.flat(), ids(1, 200));
     assert.ok(b.received.every((batch) => batch.length <= 2 * Math.max(...rows.map((r) => r.items))), b.received.map((x) => x.length).join(' '));
     await second.shutdown();
+  });
+
+  test('a spill file that cannot be opened (damaged) is moved aside and a new one started, so the gateway starts (QA round 38d)', async () => {
+    await writeFile(join(dir, 'damaged-file_traces.duckdb'), Buffer.alloc(64 * 1024, 0x5a));
+    const b = testSender();
+    b.set('down');
+    const s = settings();
+    const ex = createQueuedExporter({ id: 'damaged-file/traces', kind: 'test', signal: 'traces', sender: b.sender, settings: s, logger: silentLogger() });
+    await ex.start(host);
+    const aside = (await readdir(dir)).filter((f) => f.startsWith('damaged-file_traces.duckdb.damaged-'));
+    assert.equal(aside.length, 1, (await readdir(dir)).join(' '));
+    assert.match(ex.stats().lastError ?? '', /the spill file could not be opened and was moved aside/);
+    // The new spill works: items wait in it while the backend is down, and go once it is up.
+    await ex.consume(spans(1, 5));
+    await waitFor(async () => ex.stats().spilled, (n) => n === 5, 'spilled');
+    b.set('up');
+    await waitFor(async () => b.received.flat().length, (n) => n === 5, 'delivered');
+    await ex.shutdown();
   });
 
   test('a spilled batch that does not decode is dropped and counted once, and the batches after it are delivered', async () => {

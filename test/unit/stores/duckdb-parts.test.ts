@@ -301,4 +301,20 @@ describe('DuckDB row layout: resources and scopes kept once', () => {
     again.closeSync();
     await rejectsWith(open(path), 'UNAVAILABLE', 'store layout 1');
   });
+
+  it('refuses another program\'s database and leaves it as it is (QA round 38d: it was given teleql\'s tables)', async () => {
+    const foreign = tempPath();
+    const instance = await DuckDBInstance.create(foreign);
+    const conn = await instance.connect();
+    await conn.run('CREATE TABLE invoices (id INTEGER, total DECIMAL(10, 2))');
+    conn.closeSync();
+    instance.closeSync();
+    await rejectsWith(open(foreign), 'UNAVAILABLE', "tables teleql did not create (invoices): another program's database");
+    const after = await DuckDBInstance.create(foreign);
+    const c = await after.connect();
+    const tables = (await c.runAndReadAll("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'")).getRows().map((r) => r[0]);
+    assert.deepEqual(tables, ['invoices']);
+    c.closeSync();
+    after.closeSync();
+  });
 });
