@@ -11,6 +11,7 @@ import { BACKEND as EMBEDDED } from '../src/stores/duckdb/errors.ts';
 import { asLivePoint, familyCandidates, namedAsPrometheusReads } from '../src/stores/prometheus/live-points.ts';
 import { StoreError, type MetricStore, type SpanPart, type StoredLogRecord, type TelemetryFilter } from '../src/stores/types.ts';
 import { TailCostError, TailLimitError, type TailIndexKey, type TailSubscription } from '../src/tail/bus.ts';
+import type { TailInterest } from '../src/tail/index-fields.ts';
 import { logIdentity, metricPointIdentity, spanIdentity, type RecordIdentity } from '../src/tail/identity.ts';
 import { liveOnly, replayThenLive, ReplayLimitError, type ReplayEvent, type ReplaySubscription } from '../src/tail/replay.ts';
 import type { AssembledTrace, TailTopic, TailTopics } from '../src/tail/topics.ts';
@@ -69,6 +70,18 @@ export function indexKeyOf(filter: TelemetryFilter | undefined): TailIndexKey | 
   return undefined;
 }
 
+/**
+ * Without an index key, the values of the first of those fields the filter lists several of at its
+ * top level (`service: [a, b]`): every record it matches has one, so another replica need send no
+ * other (SubscribeOptions.wants).
+ */
+export function wantsOf(filter: TelemetryFilter | undefined): TailInterest | undefined {
+  if ((filter?.traceId?.length ?? 0) > 1) return { traceId: filter!.traceId!.map((id) => String(id).toLowerCase()) };
+  if ((filter?.name?.length ?? 0) > 1) return { name: filter!.name! };
+  if ((filter?.service?.length ?? 0) > 1) return { service: filter!.service! };
+  return undefined;
+}
+
 function open<T extends TailTopic>(
   ctx: GraphQLContext,
   topic: T,
@@ -76,8 +89,9 @@ function open<T extends TailTopic>(
   filter?: TelemetryFilter,
 ): TailSubscription<TailTopics[T]> {
   const index = indexKeyOf(filter);
+  const wants = index ? undefined : wantsOf(filter);
   try {
-    return ctx.tail.bus.subscribe(ctx.tenant, topic, predicate, { connection: ctx.tail.connection, ...(index && { index }) });
+    return ctx.tail.bus.subscribe(ctx.tenant, topic, predicate, { connection: ctx.tail.connection, ...(index && { index }), ...(wants && { wants }) });
   } catch (err) {
     throw limitError(err);
   }

@@ -11,7 +11,7 @@
 //   runs while anyone here listens to the (tenant, topic), and never cross the transport.
 import { DERIVED_TOPICS, type TailTopic, type TailTopics } from './topics.ts';
 import { createInMemoryTransport, type TailListener, type TailTransport } from './transport.ts';
-import { fieldReader, type TailIndexField, type TailIndexKey, type TailInterest } from './index-fields.ts';
+import { fieldReader, mergeInterests, type TailIndexField, type TailIndexKey, type TailInterest } from './index-fields.ts';
 import { matchingUntil } from '../stores/filter-match.ts';
 
 export interface TailEvent<R> {
@@ -90,6 +90,11 @@ export interface SubscribeOptions {
    * scans. The predicate still decides.
    */
   index?: TailIndexKey;
+  /**
+   * Without an index key: values one of which every record the predicate accepts has (a filter's
+   * `service: [a, b]`), so a transport sends this replica only such records; absent, all.
+   */
+  wants?: TailInterest;
 }
 
 export type { TailIndexField, TailIndexKey } from './index-fields.ts';
@@ -225,6 +230,8 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
   type Deliver = (records: readonly unknown[]) => void;
   interface Channel {
     all: Set<Deliver>;
+    /** Of `all`, those that said which values they want (SubscribeOptions.wants). */
+    allWants: Map<Deliver, TailInterest>;
     indexed: Map<TailIndexField, Map<string, Set<Deliver>>>;
     stop: () => void;
   }
@@ -249,18 +256,18 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
 
   /** What a channel's subscribers can match: all when one of them is not indexed. */
   function interestOf(ch: Channel): TailInterest {
-    if (ch.all.size > 0) return 'all';
+    if (ch.all.size > ch.allWants.size) return 'all';
     const interest: { [F in TailIndexField]?: string[] } = {};
     for (const [field, byValue] of ch.indexed) interest[field] = [...byValue.keys()];
-    return interest;
+    return ch.allWants.size === 0 ? interest : mergeInterests([interest, ...ch.allWants.values()]);
   }
 
-  function join(tenant: string, topic: TailTopic, deliver: Deliver, index: TailIndexKey | undefined): () => void {
+  function join(tenant: string, topic: TailTopic, deliver: Deliver, index: TailIndexKey | undefined, wants: TailInterest | undefined): () => void {
     const key = `${topic}\u0000${tenant}`;
     let ch = channels.get(key);
     const transport = transportOf(topic);
     if (!ch) {
-      const created: Channel = { all: new Set(), indexed: new Map(), stop: () => {} };
+      const created: Channel = { all: new Set(), allWants: new Map(), indexed: new Map(), stop: () => {} };
       created.stop = transport.listen(tenant, topic, (records) => dispatch(created, records as readonly unknown[]), () => interestOf(created));
       channels.set(key, (ch = created));
     }
@@ -269,15 +276,17 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
     // second subscriber to the same value.
     let changed = false;
     if (index === undefined) {
-      changed = c.all.size === 0;
+      // One that wants all changes the channel's interest only when it is the first such.
+      changed = wants !== undefined && wants !== 'all' ? true : c.all.size === c.allWants.size;
       c.all.add(deliver);
+      if (wants !== undefined && wants !== 'all') c.allWants.set(deliver, wants);
     } else {
       let byValue = c.indexed.get(index.field);
       if (!byValue) c.indexed.set(index.field, (byValue = new Map()));
       let set = byValue.get(index.value);
       if (!set) {
         byValue.set(index.value, (set = new Set()));
-        changed = c.all.size === 0;
+        changed = c.all.size === c.allWants.size;
       }
       set.add(deliver);
     }
@@ -286,14 +295,14 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
       let changed = false;
       if (index === undefined) {
         c.all.delete(deliver);
-        changed = c.all.size === 0;
+        changed = c.allWants.delete(deliver) || c.all.size === c.allWants.size;
       } else {
         const byValue = c.indexed.get(index.field);
         const set = byValue?.get(index.value);
         set?.delete(deliver);
         if (set?.size === 0) {
           byValue!.delete(index.value);
-          changed = c.all.size === 0;
+          changed = c.all.size === c.allWants.size;
         }
         if (byValue?.size === 0) c.indexed.delete(index.field);
       }
@@ -448,7 +457,7 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
         if (tc) matchingUntil(started + matchBudgetMs - tc.spentMs, matchAll);
         else matchAll();
         if (ready && count > 0 && !closed) callReady(false);
-      }, opts.index);
+      }, opts.index, opts.index ? undefined : opts.wants);
 
       const close = () => {
         if (closed) return;

@@ -124,6 +124,11 @@ describe('what goes to another replica: only the records its subscribers can mat
       unfiltered.close();
       cart.close();
       await waitFor(async () => lastOfB()?.wants?.[CHANNEL], (w) => JSON.stringify(w) === JSON.stringify({ service: ['checkout'] }), 'back to checkout alone');
+      // A tail of several services (no index key) wants those: the union is announced.
+      const either = bus.subscribe('t', 'spans', () => true, { wants: { service: ['frontend', 'payments'] } });
+      await waitFor(async () => lastOfB()?.wants?.[CHANNEL], (w) => JSON.stringify(w) === JSON.stringify({ service: ['checkout', 'frontend', 'payments'] }), 'the union with a tail of two services');
+      either.close();
+      await waitFor(async () => lastOfB()?.wants?.[CHANNEL], (w) => JSON.stringify(w) === JSON.stringify({ service: ['checkout'] }), 'checkout alone once more');
       // Announcements stay small (QA round 38b: three tails on a 12 MB service name made messages
       // Redis cut every replica for): a value over 1,024 characters, or values past 256 KiB in all,
       // make the channel want all instead.
