@@ -16,6 +16,7 @@ import { stepArg } from './metrics.ts';
 import type { TraceModel } from './models.ts';
 import { loadTrace, traceEnd, traceServices, traceSpan, traceStart } from './traces.ts';
 import { INT64_MAX } from '../src/model/int64.ts';
+import { requestNow } from '../src/server/request-clock.ts';
 
 /** Default window around a trace or span for its metrics and logs. */
 export const DEFAULT_WINDOW_NS = 15n * 60n * 1_000_000_000n;
@@ -35,6 +36,19 @@ function around(start: bigint, end: bigint, window: bigint): Required<TimeRange>
   const from = start - window;
   const to = end + window;
   return { from: from > 0n ? from : 0n, to: to < INT64_MAX ? to : INT64_MAX };
+}
+
+/**
+ * The RED range around a trace or span: as `around`, but not past now (nor before the span's own end,
+ * for a clock ahead of ours): steps that have not happened yet read as no traffic, and a chart beside
+ * a recent trace dropped to zero at now, as in an outage (QA round 38e). A last step cut by now is a
+ * rate over its part (red.ts).
+ */
+function redAround(start: bigint, end: bigint, window: bigint): Required<TimeRange> {
+  const range = around(start, end, window);
+  const now = requestNow();
+  const latest = now > end ? now : end;
+  return range.to > latest ? { from: range.from, to: latest } : range;
 }
 
 function correlationStep(range: Required<TimeRange>, step: bigint | null | undefined): bigint {
@@ -57,12 +71,12 @@ export async function redFor(ctx: GraphQLContext, field: string, services: reado
 }
 
 export function traceMetrics(ctx: GraphQLContext, trace: TraceModel, args: RedArgs): Promise<RedSeries[]> {
-  const range = around(traceStart(trace), traceEnd(trace), windowArg(args.window));
+  const range = redAround(traceStart(trace), traceEnd(trace), windowArg(args.window));
   return redFor(ctx, 'Trace.metrics', traceServices(trace), range, args.step);
 }
 
 export async function spanMetrics(ctx: GraphQLContext, span: SpanRecord, args: RedArgs): Promise<RedSeries> {
-  const range = around(span.startTimeUnixNano, span.endTimeUnixNano, windowArg(args.window));
+  const range = redAround(span.startTimeUnixNano, span.endTimeUnixNano, windowArg(args.window));
   const [series] = await redFor(ctx, 'Span.metrics', [serviceName(span.resource)], range, args.step);
   return series!;
 }
@@ -182,5 +196,5 @@ export async function correlationLogs(ctx: GraphQLContext, c: CorrelationModel, 
 export async function correlationMetrics(ctx: GraphQLContext, c: CorrelationModel): Promise<RedSeries[]> {
   const trace = await loadTrace(ctx, c.traceId);
   if (!trace) return [];
-  return redFor(ctx, 'Correlation.metrics', traceServices(trace), around(traceStart(trace), traceEnd(trace), c.window), c.step);
+  return redFor(ctx, 'Correlation.metrics', traceServices(trace), redAround(traceStart(trace), traceEnd(trace), c.window), c.step);
 }

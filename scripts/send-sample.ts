@@ -130,6 +130,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   // Where and how the OTel SDKs would send: an argument, else OTEL_EXPORTER_OTLP_ENDPOINT (and its
   // headers: an API key with auth on), else the default OTLP/HTTP port.
   const target = (process.argv[2] ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://127.0.0.1:4318').replace(/\/+$/, '');
+  // It speaks OTLP/HTTP only: an environment set up for gRPC (the gateway's 4317) would be blamed on the gateway.
+  const protocol = process.argv[2] === undefined ? process.env.OTEL_EXPORTER_OTLP_PROTOCOL : undefined;
+  if (protocol === 'grpc') {
+    console.error(`npm run sample: OTEL_EXPORTER_OTLP_PROTOCOL is grpc, but this script sends OTLP/HTTP (JSON): pass the gateway's OTLP/HTTP URL (npm run sample -- http://host:4318)`);
+    process.exit(1);
+  }
   try {
     const sent = await sendSample(target, otlpHeaders(process.env.OTEL_EXPORTER_OTLP_HEADERS));
     console.log(`sent ${sent.traces} traces (${sent.spans} spans), ${sent.logs} logs and ${sent.metricsPerService} metrics per service to ${target}`);

@@ -552,7 +552,10 @@ async function tailSession(opts: Parsed, io: TailIo, vars: Record<string, unknow
       error: (err) => {
         // A connection refused or reset after a restart began: the same as a dropped one.
         lost = true;
-        failure ??= `cannot connect to ${url}: ${(err as { message?: string }).message ?? String(err)}`;
+        const message = (err as { message?: string }).message ?? String(err);
+        // A URL without the GraphQL path (http://host:4000): the port answers, the upgrade does not (QA round 38e).
+        const hint = /Unexpected server response: (400|404)/.test(message) && /^[a-z]+:\/\/[^/?#]+\/?([?#].*)?$/i.test(url) ? ' (the URL has no path: the GraphQL path is /graphql by default, e.g. --url http://127.0.0.1:4000/graphql)' : '';
+        failure ??= `cannot connect to ${url}: ${message}${hint}`;
       },
     },
   });

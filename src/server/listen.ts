@@ -25,13 +25,24 @@ export const hostPort = (host: string, port: number) => `${host.includes(':') ? 
 export function listen(server: Server, port: number, host: string, setting: string): Promise<AddressInfo> {
   return new Promise<AddressInfo>((resolve, reject) => {
     const failed = (err: NodeJS.ErrnoException) => {
-      const problem = err.code && BIND_PROBLEMS[err.code];
+      // Two of this gateway's own listeners given one port: said so, naming both (QA round 38e: it
+      // read "in use by another program").
+      const own = err.code === 'EADDRINUSE' ? boundHere.get(port) : undefined;
+      const problem = own ? `is also ${own}.port: this gateway's own ${own} listener has it; give them different ports` : err.code && BIND_PROBLEMS[err.code];
       reject(problem ? new SettingError(HOST_PROBLEMS.has(err.code!) ? `${setting}.host` : `${setting}.port`, `${hostPort(host, port)} ${problem} (${err.code})`) : err);
     };
     server.once('error', failed);
     server.listen(port, host, () => {
       server.off('error', failed);
-      resolve(server.address() as AddressInfo);
+      const address = server.address() as AddressInfo;
+      boundHere.set(address.port, setting);
+      server.once('close', () => {
+        if (boundHere.get(address.port) === setting) boundHere.delete(address.port);
+      });
+      resolve(address);
     });
   });
 }
+
+/** Ports this process's listeners hold, with the setting that chose each. */
+const boundHere = new Map<number, string>();

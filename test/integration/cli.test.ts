@@ -105,6 +105,14 @@ test('serve stops with exit code 2 naming the setting when a port is taken or th
       else assert.equal(served.stderr, `teleql: ${message}\n`);
       assert.deepEqual(readdirSync(dir, { recursive: true }), [], `files left behind after: ${message}`);
     }
+    // Two of its own listeners on one port: named both, not "another program" (QA round 38e).
+    const spare = createServer();
+    await new Promise<void>((resolve) => spare.listen(0, '127.0.0.1', resolve));
+    const twice = String((spare.address() as AddressInfo).port);
+    await new Promise((resolve) => spare.close(resolve));
+    const clash = run(['serve'], '', { ...local, TELEQL_GRAPHQL_PORT: twice, TELEQL_OTLP_HTTP_PORT: twice });
+    assert.equal(clash.status, 2, clash.stderr);
+    assert.match(clash.stderr, new RegExp(`^teleql: (graphql|receivers\\.otlp\\.http)\\.port: 127\\.0\\.0\\.1:${twice} is also (receivers\\.otlp\\.http|graphql)\\.port: this gateway's own .* listener has it; give them different ports \\(EADDRINUSE\\)\n$`));
     // A mistake only the component's factory sees (a key under receivers.otlp) leaves no file either.
     const configFile = join(dir, '..', `${basename(dir)}-typo.yaml`);
     writeFileSync(configFile, 'receivers:\n  otlp:\n    http:\n      cors:\n        allowedOrigin: ["https://x.example"]\n');

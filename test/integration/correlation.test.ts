@@ -248,6 +248,17 @@ describe('correlation on data ingested by the OTel SDK', () => {
     }
   });
 
+  test('RED beside a recent trace stops at now: no steps that have not happened yet, reading as no traffic (QA round 38e)', async () => {
+    const q = `query($id: ID!) { trace(traceId: $id) { metrics(window: "15m") { points { timeMs requests } } } correlate(traceId: $id, window: "15m") { to metrics { points { timeMs } } } }`;
+    const before = Date.now();
+    const r = await gql<{ trace: { metrics: { points: { timeMs: number }[] }[] }; correlate: { metrics: { points: { timeMs: number }[] }[] } }>(gw.graphqlUrl, q, { id: sent.failedTraceId }, TENANT_HEADER);
+    const after = Date.now();
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    const times = [...r.data!.trace.metrics, ...r.data!.correlate.metrics].flatMap((m) => m.points.map((p) => p.timeMs));
+    assert.ok(times.length > 10);
+    assert.ok(times.every((t) => t <= after), `points after now: ${times.filter((t) => t > after).length} (now ${before}–${after})`);
+  });
+
   test('the successful request correlates to no exception group; other tenants see nothing', async () => {
     const q = `query($id: ID!) { correlate(traceId: $id) { trace { spanCount } exceptionGroups { type } metrics { service } } }`;
     const ok = await gql<{ correlate: { trace: { spanCount: number } | null; exceptionGroups: unknown[] } | null }>(gw.graphqlUrl, q, { id: sent.okTraceId }, TENANT_HEADER);

@@ -11,7 +11,10 @@ export type JaegerExporterConfig = OtlpSenderSettings & QueueSettings;
 export function defaultJaegerExporterConfig(): JaegerExporterConfig {
   return {
     protocol: 'http',
-    endpoint: 'http://localhost:4318',
+    // None by default: Jaeger's usual http://localhost:4318 is the gateway's own OTLP/HTTP port on
+    // one host, and a section without an endpoint sent every span back into the gateway, for ever
+    // (QA round 38e).
+    endpoint: '',
     tenantHeader: 'x-tenant',
     alwaysSendTenant: false,
     compression: 'none',
@@ -32,6 +35,9 @@ export const jaegerExporterFactory: ExporterFactory<JaegerExporterConfig> = {
     }
     if (config.compression !== 'none' && config.compression !== 'gzip') {
       throw new SettingError('compression', `expected none or gzip (actual: '${String(config.compression)}')`);
+    }
+    if (!config.endpoint) {
+      throw new SettingError('endpoint', "required: Jaeger's OTLP endpoint, e.g. http://jaeger:4318 (protocol http) or jaeger:4317 (grpc); the gateway itself listens on 4318 and 4317 by default");
     }
     checkMaxRequestBytes(config.maxRequestBytes);
     const sender = createOtlpSender(signal, config, 'jaeger', settings.logger);

@@ -156,9 +156,13 @@ describe('jaeger exporter: Export requests under maxRequestBytes', () => {
     assert.deepEqual(requests.flatMap((r) => decodeRequest('traces', Buffer.from(r.body), 'protobuf', r.tenant).items.map((s) => s.spanId)), [spanId(1), spanId(3)]);
   });
 
+  test('an exporter without an endpoint is refused, naming it: the usual localhost:4318 is the gateway itself (QA round 38e: spans looped for ever)', () => {
+    assert.throws(() => jaegerExporterFactory.create({ id: 'jaeger/traces', logger: silentLogger() } as never, defaultJaegerExporterConfig(), 'traces'), /endpoint: required: Jaeger's OTLP endpoint/);
+  });
+
   test('maxRequestBytes under 64 KiB is refused, naming the setting', () => {
     assert.throws(
-      () => jaegerExporterFactory.create({ id: 'jaeger/traces', logger: silentLogger() } as never, { ...defaultJaegerExporterConfig(), maxRequestBytes: 1_000 }, 'traces'),
+      () => jaegerExporterFactory.create({ id: 'jaeger/traces', logger: silentLogger() } as never, { ...defaultJaegerExporterConfig(), endpoint: 'http://jaeger:4318', maxRequestBytes: 1_000 }, 'traces'),
       /maxRequestBytes: expected an integer of at least 65536 \(actual: 1000\)/,
     );
   });
