@@ -254,7 +254,7 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
     }
   }
 
-  /** What a channel's subscribers can match: all when one of them is not indexed. */
+  /** What a channel's subscribers can match: all when one of them has neither an index key nor wants. */
   function interestOf(ch: Channel): TailInterest {
     if (ch.all.size > ch.allWants.size) return 'all';
     const interest: { [F in TailIndexField]?: string[] } = {};
