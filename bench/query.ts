@@ -32,6 +32,8 @@ import { freePort } from '../test/helpers/free-port.ts';
 import { distIsFresh } from '../bin/dist-fresh.js';
 
 const spanCount = arg('spans', 1_000_000);
+// What `npm start` runs: dist/ when it is fresh (decided once, so the report says what ran).
+const fromDist = distIsFresh();
 const runs = arg('runs', 200);
 const threads = arg('threads', 0);
 const textArg = (name: string): string | null => {
@@ -65,7 +67,7 @@ async function childServer(): Promise<Server> {
   const profileDir = textArg('profile');
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   const nodeFlags = textArg('gateway-node-flags')?.split(' ').filter(Boolean) ?? [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, ...nodeFlags, '--import', 'tsx', '--import', './bench/query-probe.ts', distIsFresh() ? 'dist/src/main.js' : 'src/main.ts', 'serve', '--config', configFile], {
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...nodeFlags, '--import', 'tsx', '--import', './bench/query-probe.ts', fromDist ? 'dist/src/main.js' : 'src/main.ts', 'serve', '--config', configFile], {
     env: { ...process.env, TELEQL_OTLP_GRPC_PORT: String(grpcPort), TELEQL_OTLP_HTTP_PORT: String(httpPort), TELEQL_GRAPHQL_PORT: String(gqlPort), TELEQL_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -131,7 +133,7 @@ try {
   let now = Date.now();
   let traceIds: string[] = [];
   console.log(`machine: ${machine()}`);
-  console.log(distIsFresh() ? 'gateway: dist/ (what npm start runs)' : 'gateway: the TypeScript sources through tsx (dist/ is missing or older than a source: `npm run build` to measure what npm start runs)');
+  console.log(fromDist ? 'gateway: dist/ (what npm start runs)' : 'gateway: the TypeScript sources through tsx (dist/ is missing or older than a source: `npm run build` to measure what npm start runs)');
   console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   loader = await startGateway({ storage: { duckdb } }, dbFile);
   const store = loader.app.internals.store()!;
