@@ -40,15 +40,16 @@ function around(start: bigint, end: bigint, window: bigint): Required<TimeRange>
 
 /**
  * The RED range around a trace or span: as `around`, but not past now (nor before the span's own end,
- * for a clock ahead of ours): steps that have not happened yet read as no traffic, and a chart beside
- * a recent trace dropped to zero at now, as in an outage (QA round 38e). A last step cut by now is a
- * rate over its part (red.ts).
+ * for a clock ahead of ours), with `grid` the whole range, which the step is taken from so that the
+ * steps stay put as time passes. Steps that have not happened yet read as no traffic, and a chart
+ * beside a recent trace dropped to zero at now, as in an outage (QA round 38e); a last step cut by
+ * now is a rate over its part (red.ts).
  */
-function redAround(start: bigint, end: bigint, window: bigint): Required<TimeRange> {
-  const range = around(start, end, window);
+function redAround(start: bigint, end: bigint, window: bigint): Required<TimeRange> & { grid: Required<TimeRange> } {
+  const grid = around(start, end, window);
   const now = requestNow();
   const latest = now > end ? now : end;
-  return range.to > latest ? { from: range.from, to: latest } : range;
+  return { from: grid.from, to: grid.to > latest ? latest : grid.to, grid };
 }
 
 function correlationStep(range: Required<TimeRange>, step: bigint | null | undefined): bigint {
@@ -63,8 +64,14 @@ export interface RedArgs {
 }
 
 /** RED series for each of `services` over one range, through the batched loader. */
-export async function redFor(ctx: GraphQLContext, field: string, services: readonly string[], range: Required<TimeRange>, step?: bigint | null): Promise<RedSeries[]> {
-  const stepNano = correlationStep(range, step);
+export async function redFor(
+  ctx: GraphQLContext,
+  field: string,
+  services: readonly string[],
+  { grid, ...range }: Required<TimeRange> & { grid?: Required<TimeRange> },
+  step?: bigint | null,
+): Promise<RedSeries[]> {
+  const stepNano = correlationStep(grid ?? range, step);
   const store = correlationStores(ctx.stores).red;
   noteSource(ctx, field, store.backend);
   return Promise.all(services.map((service) => ctx.loaders.red.load({ service, range, stepNano })));
