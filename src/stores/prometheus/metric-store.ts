@@ -45,6 +45,15 @@ const TYPE_OF: Record<Kind, MetricType> = { counter: 'sum', gauge: 'gauge', hist
 
 const badQuery = (message: string): StoreError => new StoreError('BAD_QUERY', BACKEND, message);
 const nsToMs = (ns: bigint): number => Number(ns / MS);
+
+/**
+ * Prometheus counts time in milliseconds: a step of less, or not a whole number of them, came back
+ * as no series, every sample twice, or "integer divide by zero" (QA round 38g). Refused, saying so.
+ */
+function stepProblem(stepNano: bigint): string | undefined {
+  if (stepNano % MS === 0n) return undefined;
+  return `step: Prometheus counts time in milliseconds, so a step read from it must be a whole number of them (actual: ${stepNano} ns)`;
+}
 const msToNs = (ms: number): bigint => BigInt(Math.round(ms)) * MS;
 const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
 const secondsToNs = (s: number | undefined): bigint | undefined => (s === undefined ? undefined : BigInt(Math.round(s * 1e9)));
@@ -69,8 +78,10 @@ export function labelMatchers(labels: Record<string, string> | undefined): strin
   const out: string[] = [];
   for (const [key, value] of Object.entries(labels ?? {})) {
     if (value === '') throw badQuery(`labels: "${key}" has an empty value, which Prometheus cannot match: it keeps no empty labels, so an empty attribute and a missing one are the same there`);
-    if (key === 'service.name') out.push(`${SOURCE_LABELS.job}=~${str(`(?:.+/)?${regexEscape(value)}`)}`);
-    else if (key === 'service.namespace') out.push(`${SOURCE_LABELS.job}=~${str(`${regexEscape(value)}/.+`)}`);
+    // (?s): `.` also matches a line break, which a service name or namespace may hold (QA round 38g:
+    // "line\nbreak" matched nothing here and one series in DuckDB).
+    if (key === 'service.name') out.push(`${SOURCE_LABELS.job}=~${str(`(?s)(?:.+/)?${regexEscape(value)}`)}`);
+    else if (key === 'service.namespace') out.push(`${SOURCE_LABELS.job}=~${str(`(?s)${regexEscape(value)}/.+`)}`);
     else out.push(`${promLabelName(key)}=${str(value)}`);
   }
   return out;
@@ -277,7 +288,7 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
   }
 
   function checkQuery(q: SeriesQuery): void {
-    const problem = seriesQueryProblem(q);
+    const problem = seriesQueryProblem(q) ?? stepProblem(q.stepNano);
     if (problem) throw badQuery(problem);
   }
 
@@ -306,7 +317,9 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
    */
   async function stepWindows(tenant: string, q: SeriesQuery): Promise<{ at: number; bucket: number; stepMs: number; window: StepWindow; instant: boolean }[]> {
     const open = await rangesLeftOpen(tenant);
-    const fromMs = nsToMs(q.range.from);
+    // A from between two milliseconds starts at the next one: Prometheus' samples are whole
+    // milliseconds, and rounding down counted a sample before from (QA round 38g).
+    const fromMs = nsToMs(q.range.from + MS - 1n);
     const toMs = nsToMs(q.range.to);
     const stepMs = nsToMs(q.stepNano);
     const lookback = Math.max(stepMs, BASE_LOOKBACK_MS);
@@ -547,6 +560,8 @@ export function createPrometheusMetricStore(client: PrometheusClient): MetricSto
     async promql(tenant, q) {
       if (typeof q.query !== 'string' || q.query.trim() === '') throw badQuery('a PromQL query is needed');
       const range = q.range;
+      const problem = range && q.stepNano !== undefined ? stepProblem(q.stepNano) : undefined;
+      if (problem) throw badQuery(problem);
       const r = range
         ? await client.range(tenant, q.query, nsToMs(range.from), nsToMs(range.to), Number(q.stepNano ?? 60_000_000_000n) / 1e9)
         : await client.instant(tenant, q.query, nsToMs(q.time ?? msToNs(Date.now())));

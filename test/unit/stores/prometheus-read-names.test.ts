@@ -29,7 +29,7 @@ describe('prometheus names read back', () => {
 
   test('label filter values are PromQL strings Prometheus parses: a lone surrogate is U+FFFD, written as an escape', () => {
     assert.deepEqual(labelMatchers({ q: 'a\ud800b', r: '\udc00\ud83d\ude00', s: 'x\ufffd' }), ['q="a\\ufffdb"', 'r="\\ufffd\ud83d\ude00"', 's="x\\ufffd"']);
-    assert.deepEqual(labelMatchers({ 'service.name': '\ud800' }), ['job=~"(?:.+/)?\\ufffd"']);
+    assert.deepEqual(labelMatchers({ 'service.name': '\ud800' }), ['job=~"(?s)(?:.+/)?\\ufffd"']);
   });
 
   test('an empty filter value is refused: Prometheus keeps no empty labels, so "" would match every series without the label', () => {

@@ -7,11 +7,11 @@ import { StoreError } from '../../../src/stores/types.ts';
 describe('prometheus read store', () => {
   test('label filters with OTel keys become matchers on the names the exporter writes', () => {
     assert.deepEqual(labelMatchers({ 'service.name': 'api', 'service.instance.id': 'pod-1', 'http.route': '/a"b' }), [
-      'job=~"(?:.+/)?api"',
+      'job=~"(?s)(?:.+/)?api"',
       'instance="pod-1"',
       'http_route="/a\\"b"',
     ]);
-    assert.deepEqual(labelMatchers({ 'service.namespace': 'shop.eu' }), ['job=~"shop\\\\.eu/.+"']);
+    assert.deepEqual(labelMatchers({ 'service.namespace': 'shop.eu' }), ['job=~"(?s)shop\\\\.eu/.+"']);
     assert.deepEqual(labelMatchers(undefined), []);
   });
 
