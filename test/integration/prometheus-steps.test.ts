@@ -79,6 +79,7 @@ describe('metricSeries steps from Prometheus match the DuckDB store', { skip }, 
   let prom: PrometheusServer;
   let gw: TestGateway;
   let fromPrometheus: MetricStore;
+  let promql: ReturnType<typeof createPrometheusMetricStore>;
   let embedded: MetricStore;
 
   before(async () => {
@@ -88,6 +89,7 @@ describe('metricSeries steps from Prometheus match the DuckDB store', { skip }, 
     assert.equal(res.status, 200, await res.text());
     const store = createPrometheusMetricStore(createPrometheusClient({ url: prom.url, timeoutMs: 10_000 }));
     fromPrometheus = store;
+    promql = store;
     embedded = gw.app.internals.store()!.metrics;
     const check = `count(st_requests_total) == 3 and on() count(st_latency_milliseconds_count) == 1 and on() count(histogram_count(st_payload_bytes)) == 1`;
     await waitFor(async () => (await store.promql('default', { query: check, range: { from: B, to: B + 600n * S }, stepNano: 60n * S, exemplars: false })).series.length, (n) => n > 0, 'points in Prometheus', 30_000);
@@ -122,6 +124,16 @@ describe('metricSeries steps from Prometheus match the DuckDB store', { skip }, 
     await same({ ...c, aggregation: 'RATE' }, ['0:0.15', '120:0.225', '240:0.15', '360:0.225', '480:0.2']);
     // The points at 550 s and 595 s are after `to`.
     await same({ ...c, aggregation: 'SUM' }, ['0:18', '120:27', '240:18', '360:27', '480:9']);
+  });
+
+  test('a step that is not a whole number of milliseconds is refused from Prometheus, saying why (QA round 38g: no series, or every sample twice)', async () => {
+    const q = { name: 'st.requests', aggregation: 'SUM' as const, range: { from: B, to: B + 600n * S }, stepNano: 60n * S + 500_000n };
+    await assert.rejects(fromPrometheus.querySeries('default', q), /step: Prometheus counts time in milliseconds.*\(actual: 60000500000 ns\)/);
+    await assert.rejects(promql.promql('default', { query: 'st_requests_total', range: q.range, stepNano: 60n * S + 500_000n, exemplars: false }), /whole number of them \(actual: 60000500000 ns\)/);
+    // A from between two milliseconds starts at the next one: the same steps as from there.
+    const at = (from: bigint) => fromPrometheus.querySeries('default', { name: 'st.requests', aggregation: 'COUNT', labels: { route: '/b' }, range: { from, to: B + 570n * S }, stepNano: 120n * S });
+    const values = (series: Awaited<ReturnType<typeof at>>) => series[0]!.points.map((p) => p.value);
+    assert.deepEqual(values(await at(B + 30n * S - 500_000n)), values(await at(B + 30n * S)));
   });
 
   test('a sample on a step boundary belongs to the step it starts', async () => {
