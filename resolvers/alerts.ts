@@ -107,6 +107,19 @@ async function call<T>(fn: () => Promise<T> | T): Promise<T> {
 
 const matchersOf = (list: readonly MatcherInput[]) => list.map((m) => ({ name: m.name, value: m.value, type: MATCHER_TYPES[m.type] }));
 
+/**
+ * A rule's filter, refused as the rule's other fields are (GW_BAD_ARGUMENT, reason BAD_RULE, naming
+ * `rule.filter…`; QA round 38h: it was the filter's own GW_BAD_FILTER or GW_BAD_ARGUMENT, no reason).
+ */
+function ruleFilter(filter: TelemetryFilterInput, signal: 'spans' | 'logs'): ReturnType<typeof toTailFilter> {
+  try {
+    return toTailFilter(filter, signal, 'a rule looks at its window (rule.window); remove from/to');
+  } catch (err) {
+    if (!(err instanceof GatewayError)) throw err;
+    throw new AlertingError('BAD_RULE', `rule.${err.message.replace(/ \(GW_\w+\)$/, '')}`);
+  }
+}
+
 /** The GraphQL input as the plain rule form parseRule reads (the same form as the YAML file). */
 function plainRule(input: AlertRuleInput): Record<string, unknown> {
   const signal = input.signal ? (input.signal.toLowerCase() as 'spans' | 'logs' | 'metrics') : undefined;
@@ -120,7 +133,7 @@ function plainRule(input: AlertRuleInput): Record<string, unknown> {
     ...(input.operations != null && { operations: input.operations }),
     ...(input.by != null && { by: input.by.map((d) => d.toLowerCase()) }),
     ...(input.quantile != null && { quantile: input.quantile }),
-    ...(input.filter != null && { filter: toTailFilter(input.filter, filterSignal, 'a rule looks at its window (rule.window); remove from/to') }),
+    ...(input.filter != null && { filter: ruleFilter(input.filter, filterSignal) }),
     ...(signal && { signal }),
     ...(input.metric != null && { metric: input.metric }),
     ...(input.threshold != null && { threshold: input.threshold }),

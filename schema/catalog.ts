@@ -15,6 +15,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description:
       "Attribute keys of the signal's records themselves, sorted; their resources' keys are listed by signal RESOURCE " +
+      "(METRIC lists its series' label keys: the points' attributes with service.name, service.namespace, service.instance.id and the scope's otel.scope.name / otel.scope.version, as metricSeries' labels and groupBy read them; other resource keys are under RESOURCE) " +
       '(at most `limit`: past that the `limit` on the most records, and `extensions.notes` says the list was cut; `prefix` narrows it) ' +
       '(a SPAN or LOG filter and attributeValues look a key up on the record, then on its resource). ' +
       'Read from the embedded store (what teleql received), also where another backend is the signal\'s read source; `extensions.notes` says so then.',

@@ -11,7 +11,7 @@ builder.objectType('LogRecord', {
     id: t.exposeID('id', { description: 'Assigned by the store; stable.' }),
     ...instantFields(t, 'time', logTime),
     timeUnixNano: t.string({ description: 'As received: "0" when the source did not set it (then `time` is the observed time).', resolve: (l) => String(l.timeUnixNano) }),
-    observedTime: t.field({ type: 'Timestamp', nullable: true, description: 'When the record was observed (OTLP observed_time_unix_nano); null when the source did not set it.', resolve: (l) => (l.observedTimeUnixNano > 0n ? l.observedTimeUnixNano : null) }),
+    observedTime: t.field({ type: 'Timestamp', nullable: true, description: 'When the record was observed (OTLP observed_time_unix_nano), as the source sent it; when the source set neither time, when teleql received the record (as a collector observes it); null when the source set only time.', resolve: (l) => (l.observedTimeUnixNano > 0n ? l.observedTimeUnixNano : null) }),
     severityNumber: t.exposeInt('severityNumber', { description: 'As sent: OTLP enums are open, so it may be past 24 or below 0.' }),
     severityText: t.exposeString('severityText', { description: 'As sent; empty when unset.' }),
     severity: t.field({
@@ -79,7 +79,7 @@ builder.queryFields((t) => ({
     args: {
       filter: t.arg({ type: 'TelemetryFilter' }),
       first: t.arg.int({ defaultValue: 50, description: '1–1000.' }),
-      after: t.arg.string({ description: 'endCursor of the previous page, with the same order (another is GW_BAD_FILTER); empty or absent for the first page.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page, with the same order (another, or a cursor this field did not issue, is GW_BAD_ARGUMENT); empty or absent for the first page.' }),
       order: t.arg({ type: OrderEnum, defaultValue: 'NEWEST_FIRST' }),
     },
     resolve: (_, args, ctx) => searchLogs(ctx, args),

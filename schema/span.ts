@@ -105,7 +105,7 @@ builder.queryFields((t) => ({
     args: {
       filter: t.arg({ type: 'TelemetryFilter' }),
       first: t.arg.int({ defaultValue: 50, description: '1–1000.' }),
-      after: t.arg.string({ description: 'endCursor of the previous page, with the same order (another is GW_BAD_FILTER); empty or absent for the first page.' }),
+      after: t.arg.string({ description: 'endCursor of the previous page, with the same order (another, or a cursor this field did not issue, is GW_BAD_ARGUMENT); empty or absent for the first page.' }),
       order: t.arg({ type: OrderEnum, defaultValue: 'NEWEST_FIRST' }),
     },
     resolve: (_, args, ctx) => searchSpans(ctx, args),

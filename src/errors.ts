@@ -29,7 +29,8 @@ export type ErrorCode = keyof typeof ErrorCodes;
 export const ProtocolErrorCodes = {
   GRAPHQL_PARSE_FAILED: 'the document does not parse (HTTP 400 under application/graphql-response+json, 200 under application/json)',
   GRAPHQL_VALIDATION_FAILED: 'the document does not validate against the schema (statuses as GRAPHQL_PARSE_FAILED)',
-  BAD_REQUEST: 'the request is not GraphQL over HTTP (a body that is not JSON, no query, a batch; HTTP 400)',
+  BAD_REQUEST: 'the request is not GraphQL over HTTP (a body that is not JSON, no query, a batch; HTTP 400, and 200 for a missing query under application/json)',
+  OPERATION_RESOLUTION_FAILURE: 'the document holds several operations and operationName names none of them, or is missing (HTTP 400)',
   PERSISTED_QUERY_NOT_FOUND: 'the tenant has no query with this persisted-query hash: send the text with it (HTTP 404, Cache-Control: no-store)',
   PERSISTED_QUERY_HASH_MISMATCH: 'the text sent with a persisted-query hash does not hash to it (HTTP 400)',
   INTERNAL_SERVER_ERROR: 'an unexpected error, masked as "Unexpected error."; the gateway log has the detail',
@@ -63,6 +64,8 @@ export function fromStoreError(err: unknown): unknown {
   switch (err.code) {
     case 'BAD_QUERY':
       return new GatewayError('GW_BAD_FILTER', err.message, { backend: err.backend });
+    case 'BAD_ARGUMENT':
+      return new GatewayError('GW_BAD_ARGUMENT', err.message, { backend: err.backend });
     case 'NOT_FOUND':
       return new GatewayError('GW_NOT_FOUND', err.message, { backend: err.backend });
     case 'UNAVAILABLE':

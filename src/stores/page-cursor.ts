@@ -15,11 +15,11 @@ const orderOfTag = (tag: unknown): PageOrder | undefined => (tag === 'n' ? 'NEWE
 /** Items per page at most, in every store. */
 export const MAX_PAGE_SIZE = 10_000;
 
-/** The request's page size; BAD_QUERY from `backend` outside 0…MAX_PAGE_SIZE. */
+/** The request's page size; BAD_ARGUMENT from `backend` outside 0…MAX_PAGE_SIZE. */
 export function pageSize(page: PageRequest, backend: string): number {
   const first = page?.first;
   if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
-    throw new StoreError('BAD_QUERY', backend, `first must be an integer from 0 to ${MAX_PAGE_SIZE} (actual: ${String(first)})`);
+    throw new StoreError('BAD_ARGUMENT', backend, `first must be an integer from 0 to ${MAX_PAGE_SIZE} (actual: ${String(first)})`);
   }
   return first;
 }
@@ -46,8 +46,9 @@ export function encodePageCursor(order: PageOrder, key: unknown): string {
 
 /**
  * The sort key of `page.after` (undefined without one), checked by `parseKey`, which returns
- * undefined (or throws) for a key this store would not have written. BAD_QUERY from `backend` when
- * the cursor is not one of this store's, or was issued for the other order.
+ * undefined (or throws) for a key this store would not have written. BAD_ARGUMENT from `backend` when
+ * the cursor is not one of this store's, or was issued for the other order (GW_BAD_ARGUMENT, as the
+ * README's table has it for a cursor; QA round 38h: it was GW_BAD_FILTER).
  */
 export function pageCursorKey<K>(page: PageRequest, backend: string, parseKey: (key: unknown) => K | undefined): K | undefined {
   if (page.after == null) return undefined;
@@ -59,13 +60,13 @@ export function pageCursorKey<K>(page: PageRequest, backend: string, parseKey: (
   } catch {
     // reported below, as any cursor this store did not write
   }
-  if (!issued || key === undefined) throw new StoreError('BAD_QUERY', backend, 'the cursor is not one this store issued');
+  if (!issued || key === undefined) throw new StoreError('BAD_ARGUMENT', backend, 'after: the cursor is not one this store issued');
   const order = pageOrder(page);
   if (issued !== order) {
     throw new StoreError(
-      'BAD_QUERY',
+      'BAD_ARGUMENT',
       backend,
-      `the cursor was issued for order ${issued}, not ${order}: page on with order ${issued}, or start ${order} from the first page`,
+      `after: the cursor was issued for order ${issued}, not ${order}: page on with order ${issued}, or start ${order} from the first page`,
     );
   }
   return key;
@@ -84,7 +85,7 @@ export function searchCursor(cursor: string, now: bigint): string {
 /**
  * The instant `after` carries (searchCursor); undefined without a cursor, for a cursor issued before
  * cursors carried one (it pages on as it did: against the time of the request), and for one that is
- * no JSON (the store refuses it). BAD_QUERY from `backend` when the instant is not one searchCursor wrote.
+ * no JSON (the store refuses it). BAD_ARGUMENT from `backend` when the instant is not one searchCursor wrote.
  */
 export function searchNowOf(after: string | null | undefined, backend: string): bigint | undefined {
   if (!after) return undefined;
@@ -92,7 +93,7 @@ export function searchNowOf(after: string | null | undefined, backend: string): 
   if (n === undefined) return undefined;
   // Nanoseconds as the stores keep them: a signed 64-bit count, never negative.
   if (typeof n !== 'string' || !/^\d{1,19}$/.test(n) || BigInt.asIntN(64, BigInt(n)) !== BigInt(n)) {
-    throw new StoreError('BAD_QUERY', backend, 'the cursor is not one this store issued');
+    throw new StoreError('BAD_ARGUMENT', backend, 'after: the cursor is not one this store issued');
   }
   return BigInt(n);
 }

@@ -2,7 +2,8 @@
 // turns its own errors into StoreError codes, so no driver error ever reaches a resolver.
 import type { LogRecord, MetricPoint, MetricType, SpanKind, SpanRecord } from '../model/telemetry.ts';
 
-export type StoreErrorCode = 'NOT_FOUND' | 'UNAVAILABLE' | 'BAD_QUERY' | 'INTERNAL';
+/** BAD_ARGUMENT: an argument of the read other than its filter (a page cursor) is not one the store can use. */
+export type StoreErrorCode = 'NOT_FOUND' | 'UNAVAILABLE' | 'BAD_QUERY' | 'BAD_ARGUMENT' | 'INTERNAL';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

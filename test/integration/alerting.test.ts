@@ -689,9 +689,14 @@ describe('alerting: rules, silences, retries and tenants', () => {
     const unknownReceiver = await gql(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, receivers: ['ok', 'nope'] } }, H);
     assert.equal(unknownReceiver.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');
     assert.equal(unknownReceiver.errors![0]!.message, 'rule.receivers: no receiver named "nope" in alerting.receivers (configured: ok, broken, slack)');
+    // A bad filter is refused as the rule's other fields are (QA round 38h: GW_BAD_FILTER, no reason).
     const badFilter = await gql(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, filter: { from: 'now-1h' } } }, H);
-    assert.equal(badFilter.errors?.[0]?.extensions?.code, 'GW_BAD_FILTER');
-    assert.match(badFilter.errors![0]!.message, /a rule looks at its window \(rule\.window\); remove from\/to/, 'not a message about live tails');
+    assert.equal(badFilter.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');
+    assert.equal(badFilter.errors?.[0]?.extensions?.reason, 'BAD_RULE');
+    assert.match(badFilter.errors![0]!.message, /^rule\.filter.*a rule looks at its window \(rule\.window\); remove from\/to/, 'not a message about live tails');
+    const badRegex = await gql(gw.graphqlUrl, CLASSIC_RULE, { input: { ...classicInput, filter: { attributes: [{ key: 'a', regex: '(unclosed' }] } } }, H);
+    assert.deepEqual([badRegex.errors?.[0]?.extensions?.code, badRegex.errors?.[0]?.extensions?.reason], ['GW_BAD_ARGUMENT', 'BAD_RULE']);
+    assert.match(badRegex.errors![0]!.message, /^rule\.filter\.attributes\[0\]/);
     const badSilence = await gql(
       gw.graphqlUrl,
       'mutation($i: SilenceInput!) { silence(input: $i) { id } }',

@@ -441,7 +441,7 @@ describe('spine: OTLP in → DuckDB → GraphQL out', () => {
       ['{ logs(filter: { kind: [SERVER] }) { edges { cursor } } }', {}, 'GW_BAD_FILTER'],
       ['{ spans(filter: { from: "2026-01-02T00:00:00Z", to: "2026-01-01T00:00:00Z" }) { edges { cursor } } }', {}, 'GW_BAD_TIME_RANGE'],
       ['{ spans(first: 100000) { edges { cursor } } }', {}, 'GW_BAD_ARGUMENT'],
-      ['{ spans(after: "garbage") { edges { cursor } } }', {}, 'GW_BAD_FILTER'],
+      ['{ spans(after: "garbage") { edges { cursor } } }', {}, 'GW_BAD_ARGUMENT'],
     ];
     for (const [query, vars, code] of cases) {
       const r = await gql(gw.graphqlUrl, query, vars);

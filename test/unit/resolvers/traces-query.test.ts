@@ -242,13 +242,13 @@ describe('spans(filter, first, after, order)', () => {
     }
   });
 
-  test('a cursor of a newest-first page passed with OLDEST_FIRST is GW_BAD_FILTER saying so, not a wrong page', async () => {
+  test('a cursor of a newest-first page passed with OLDEST_FIRST is GW_BAD_ARGUMENT saying so, not a wrong page', async () => {
     const page = await h.run(SearchSpansDocument, { filter: { service: ['batcher'] }, first: 7 });
     const after = page.data!.spans!.pageInfo.endCursor;
     assert.ok(after);
     const other = await h.run(SearchSpansDocument, { filter: { service: ['batcher'] }, first: 7, after, order: 'OLDEST_FIRST' });
     assert.deepEqual(other.data, { spans: null });
-    assert.equal(other.errors?.[0]?.extensions?.code, 'GW_BAD_FILTER');
+    assert.equal(other.errors?.[0]?.extensions?.code, 'GW_BAD_ARGUMENT');
     assert.match(other.errors[0]!.message, /the cursor was issued for order NEWEST_FIRST, not OLDEST_FIRST/);
   });
 
@@ -401,7 +401,7 @@ describe('pages of one search agree on now', () => {
     }
   });
 
-  test('a cursor without the instant (issued before cursors carried it) pages on against the time of the request; a forged one is GW_BAD_FILTER', async (t) => {
+  test('a cursor without the instant (issued before cursors carried it) pages on against the time of the request; a forged one is GW_BAD_ARGUMENT', async (t) => {
     const h = await edgeHarness(t);
     t.mock.timers.enable({ apis: ['Date'], now: Number(NOW / MS) });
     const first = await page(h, 'spans', {});
@@ -417,7 +417,7 @@ describe('pages of one search agree on now', () => {
     assert.deepEqual(Object.keys(JSON.parse(Buffer.from(fixed.endCursor!, 'base64url').toString('utf8')) as object), ['o', 'k']);
     for (const n of ['abc', '-1', 12, '9223372036854775808', null]) {
       const r = await h.run(PAGE.spans, { filter: {}, after: cursor({ ...old, n }) }, 'default');
-      assert.deepEqual(errorCodes(r), ['GW_BAD_FILTER'], JSON.stringify(n));
+      assert.deepEqual(errorCodes(r), ['GW_BAD_ARGUMENT'], JSON.stringify(n));
       assert.match(r.errors![0]!.message, /the cursor is not one this store issued/);
     }
   });

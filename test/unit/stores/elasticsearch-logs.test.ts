@@ -536,13 +536,13 @@ describe('Elasticsearch log store', () => {
     assert.equal(server.requests.length, 4);
   });
 
-  it('refuses a cursor from a page of the other order as BAD_QUERY, before sending anything', async () => {
+  it('refuses a cursor from a page of the other order as BAD_ARGUMENT, before sending anything', async () => {
     const store = openStore();
     server.reply({ file: 'open-pit.200.json' }, { file: 'search.200.pit-search-after.json' });
     const first = await store.searchLogs(TENANT, {}, { first: 1 });
     assert.equal(first.hasNextPage, true);
     const sent = server.requests.length;
-    await rejectsWith(store.searchLogs(TENANT, {}, { first: 1, after: first.endCursor!, order: 'OLDEST_FIRST' }), 'BAD_QUERY', 'issued for order NEWEST_FIRST, not OLDEST_FIRST');
+    await rejectsWith(store.searchLogs(TENANT, {}, { first: 1, after: first.endCursor!, order: 'OLDEST_FIRST' }), 'BAD_ARGUMENT', 'issued for order NEWEST_FIRST, not OLDEST_FIRST');
     assert.equal(server.requests.length, sent);
     await store.close();
   });
@@ -682,13 +682,13 @@ describe('Elasticsearch log store', () => {
     await rejectsWith(store.searchLogs(TENANT, { kind: [2] }, { first: 5 }), 'BAD_QUERY', 'kind');
     await rejectsWith(store.searchLogs(TENANT, { not: { minDuration: 1n } }, { first: 5 }), 'BAD_QUERY', 'minDuration');
     await rejectsWith(store.searchLogs(TENANT, { or: [{ status: ['ERROR'] }] }, { first: 5 }), 'BAD_QUERY', 'status');
-    await rejectsWith(store.searchLogs(TENANT, {}, { first: 5, after: 'bm90IGEgY3Vyc29y' }), 'BAD_QUERY', 'cursor');
+    await rejectsWith(store.searchLogs(TENANT, {}, { first: 5, after: 'bm90IGEgY3Vyc29y' }), 'BAD_ARGUMENT', 'cursor');
     // Cursors that decode but were not written by this store: Elasticsearch would fail their search_after with a 400.
     const handMade = (k: unknown) => Buffer.from(JSON.stringify({ o: 'n', k })).toString('base64url');
     for (const k of [{ v: ['yesterday'] }, { v: ['2099-11-15T14:12:12.000Z', 'id', 'x'] }, { v: [1, 'id'] }, { v: ['1', 'a', '2', 'b'] }, { v: ['1'], p: 7 }, { v: ['1', 'x'.repeat(600)] }]) {
-      await rejectsWith(store.searchLogs(TENANT, {}, { first: 5, after: handMade(k) }), 'BAD_QUERY', 'the cursor is not one this store issued');
+      await rejectsWith(store.searchLogs(TENANT, {}, { first: 5, after: handMade(k) }), 'BAD_ARGUMENT', 'after: the cursor is not one this store issued');
     }
-    await rejectsWith(store.searchLogs(TENANT, {}, { first: 10_001 }), 'BAD_QUERY', 'first');
+    await rejectsWith(store.searchLogs(TENANT, {}, { first: 10_001 }), 'BAD_ARGUMENT', 'first');
     await store.close();
     assert.equal(server.requests.length, 0);
   });

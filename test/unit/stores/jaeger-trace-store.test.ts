@@ -434,20 +434,20 @@ describe('Jaeger TraceStore over api_v3', () => {
       assert.deepEqual(server.requests.at(-1)!.query['query.startTimeMin'], ['2017-01-26T16:46:31.639875Z'], 'an oldest-first page starts at the cursor');
     });
 
-    it('a cursor from a page of one order is a BAD_QUERY with the other order, without a request', async () => {
+    it('a cursor from a page of one order is a BAD_ARGUMENT with the other order, without a request', async () => {
       server.setRoutes([FIND_ROUTE]);
       const newest = await store.searchSpans('default', {}, { first: 3 });
       const oldest = await store.searchSpans('default', {}, { first: 3, order: 'OLDEST_FIRST' });
       const requests = server.requests.length;
-      await rejectsWith(store.searchSpans('default', {}, { first: 3, after: newest.endCursor!, order: 'OLDEST_FIRST' }), 'BAD_QUERY', 'issued for order NEWEST_FIRST, not OLDEST_FIRST');
-      await rejectsWith(store.searchSpans('default', {}, { first: 3, after: oldest.endCursor! }), 'BAD_QUERY', 'issued for order OLDEST_FIRST, not NEWEST_FIRST');
+      await rejectsWith(store.searchSpans('default', {}, { first: 3, after: newest.endCursor!, order: 'OLDEST_FIRST' }), 'BAD_ARGUMENT', 'issued for order NEWEST_FIRST, not OLDEST_FIRST');
+      await rejectsWith(store.searchSpans('default', {}, { first: 3, after: oldest.endCursor! }), 'BAD_ARGUMENT', 'issued for order OLDEST_FIRST, not NEWEST_FIRST');
       assert.equal(server.requests.length, requests);
     });
 
-    it('a cursor it did not issue, a bad page size or limit is a BAD_QUERY without a request', async () => {
+    it('a cursor it did not issue or a bad page size is a BAD_ARGUMENT, a bad limit a BAD_QUERY, without a request', async () => {
       server.setRoutes([FIND_ROUTE]);
-      await rejectsWith(store.searchSpans('default', {}, { first: 5, after: 'not-a-cursor' }), 'BAD_QUERY', 'cursor');
-      await rejectsWith(store.searchSpans('default', {}, { first: -1 }), 'BAD_QUERY', 'first');
+      await rejectsWith(store.searchSpans('default', {}, { first: 5, after: 'not-a-cursor' }), 'BAD_ARGUMENT', 'cursor');
+      await rejectsWith(store.searchSpans('default', {}, { first: -1 }), 'BAD_ARGUMENT', 'first');
       await rejectsWith(store.searchTraces('default', {}, 10_001), 'BAD_QUERY', 'limit');
       assert.equal(server.requests.length, 0);
     });
