@@ -146,7 +146,7 @@ export function logStoreContract(backend: string, open: StoreFactory): void {
       }
     });
 
-    it('a cursor from a page of one order is a BAD_QUERY with the other order, not a wrong page', async () => {
+    it('a cursor from a page of one order is a BAD_ARGUMENT with the other order, not a wrong page', async () => {
       await assertCursorKeepsItsOrder((page) => store.logs.searchLogs(tenant, {}, page), 1);
     });
 

@@ -32,15 +32,15 @@ export async function rejectsWith(p: Promise<unknown>, code: StoreErrorCode, mes
 }
 
 /**
- * A cursor from a page of one order is a BAD_QUERY with the other order (or none, which means
+ * A cursor from a page of one order is a BAD_ARGUMENT with the other order (or none, which means
  * newest first), never a wrong page; with its own order it reads the next `first` items.
  */
 export async function assertCursorKeepsItsOrder(read: (page: PageRequest) => Promise<Page<unknown>>, first: number): Promise<void> {
   for (const [issued, other] of [['NEWEST_FIRST', 'OLDEST_FIRST'], ['OLDEST_FIRST', 'NEWEST_FIRST']] as const) {
     const page = await read({ first, order: issued });
     assert.ok(page.hasNextPage && page.endCursor, issued);
-    await rejectsWith(read({ first, after: page.endCursor, order: other }), 'BAD_QUERY', `issued for order ${issued}, not ${other}`);
-    if (issued === 'OLDEST_FIRST') await rejectsWith(read({ first, after: page.endCursor }), 'BAD_QUERY', 'issued for order OLDEST_FIRST');
+    await rejectsWith(read({ first, after: page.endCursor, order: other }), 'BAD_ARGUMENT', `issued for order ${issued}, not ${other}`);
+    if (issued === 'OLDEST_FIRST') await rejectsWith(read({ first, after: page.endCursor }), 'BAD_ARGUMENT', 'issued for order OLDEST_FIRST');
     assert.equal((await read({ first, after: page.endCursor, order: issued })).items.length, first);
   }
 }

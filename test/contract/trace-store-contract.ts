@@ -473,16 +473,16 @@ export function traceStoreContract(backend: string, open: StoreFactory): void {
       assert.deepEqual(await store.traces.operations(t, 'checkout'), [{ name: 'future', kind: 0 }, { name: 'known', kind: 2 }]);
     });
 
-    it('a cursor the store did not issue is a BAD_QUERY', async () => {
-      await rejectsWith(store.traces.searchSpans(tenant, {}, { first: 5, after: 'not-a-cursor' }), 'BAD_QUERY');
+    it('a cursor the store did not issue is a BAD_ARGUMENT', async () => {
+      await rejectsWith(store.traces.searchSpans(tenant, {}, { first: 5, after: 'not-a-cursor' }), 'BAD_ARGUMENT');
       // A forged one that decodes, with a start time past int64 (found by security QA: the backend failed).
       const issued = (await store.traces.searchSpans(tenant, {}, { first: 1 })).endCursor!;
       const { o, k } = JSON.parse(Buffer.from(issued, 'base64url').toString('utf8')) as { o: string; k: string[] };
       const forged = Buffer.from(JSON.stringify({ o, k: ['9'.repeat(26), ...k.slice(1)] })).toString('base64url');
-      await rejectsWith(store.traces.searchSpans(tenant, {}, { first: 5, after: forged }), 'BAD_QUERY', 'not one this store issued');
+      await rejectsWith(store.traces.searchSpans(tenant, {}, { first: 5, after: forged }), 'BAD_ARGUMENT', 'not one this store issued');
     });
 
-    it('a cursor from a page of one order is a BAD_QUERY with the other order, not a wrong page', async () => {
+    it('a cursor from a page of one order is a BAD_ARGUMENT with the other order, not a wrong page', async () => {
       await assertCursorKeepsItsOrder((page) => store.traces.searchSpans(tenant, {}, page), 2);
     });
 
