@@ -17,7 +17,7 @@ export const RedPointRef = builder.objectRef<RedPoint>('RedPoint').implement({
     }),
     errors: t.exposeFloat('errors', { description: 'Of those, the ones with status ERROR.' }),
     requestRate: t.exposeFloat('requestRate', {
-      description: 'Requests per second of the step; of a last step that ends after the range does, per second of its part in the range (derived from spans).',
+      description: 'Requests per second of the step; of a last step cut short by the range end, over the last step-length of the range (a trailing window, derived from spans), so a chart neither dips nor spikes at its right edge.',
     }),
     errorRate: t.exposeFloat('errorRate', { description: 'Errors per second of the step.' }),
     p50Ms: t.float({ nullable: true, description: 'Duration quantiles in ms; null when the step had no request.', resolve: (p) => ms(p.p50Nano) }),

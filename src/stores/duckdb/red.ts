@@ -7,7 +7,6 @@ import type { RedKey, RedMetricsStore, RedPoint, RedSeries } from '../correlatio
 import type { Db, Row } from './connection.ts';
 import { BACKEND, badQuery } from './errors.ts';
 import { params } from './filter-sql.ts';
-import { rateSeconds } from '../series-query.ts';
 
 /** Spans that are a request to their service, as spanmetrics' `span_kind` selects them. */
 export const ENTRY_KINDS_SQL = `kind IN (${SpanKind.SERVER}, ${SpanKind.CONSUMER})`;
@@ -64,12 +63,14 @@ export function createRedStore(db: Db): RedMetricsStore {
       const rows = await db.query(
         `WITH keys(k, service, from_ns, to_ns, step_ns) AS (VALUES ${values.join(', ')}),
          hits AS (
-           SELECT keys.k, (s.start_ns - keys.from_ns) // keys.step_ns AS step, s.duration_ns, s.status_code
+           SELECT keys.k, (s.start_ns - keys.from_ns) // keys.step_ns AS step, s.duration_ns, s.status_code,
+             s.start_ns >= keys.to_ns - keys.step_ns AS in_trail
            FROM spans s JOIN keys ON s.service_name = keys.service AND s.start_ns BETWEEN keys.from_ns AND keys.to_ns
            WHERE s.tenant = $1 AND s.${ENTRY_KINDS_SQL} AND s.start_ns BETWEEN ${p.add(minFrom)} AND ${p.add(maxTo)}
              AND s.service_name IN (${[...new Set(keys.map((k) => k.service))].map((svc) => p.add(svc)).join(', ')})
          )
          SELECT k, step, count(*) AS requests, count(*) FILTER (WHERE ${ERROR_SQL}) AS errors,
+           count(*) FILTER (WHERE in_trail) AS trailing_requests, count(*) FILTER (WHERE in_trail AND ${ERROR_SQL}) AS trailing_errors,
            quantile_cont(duration_ns, [0.5, 0.95, 0.99]) AS q
          FROM hits GROUP BY GROUPING SETS ((k, step), (k))`,
         p.values,
@@ -93,12 +94,16 @@ export function createRedStore(db: Db): RedMetricsStore {
         for (let s = 0; s < steps; s++) {
           const t = key.range.from + BigInt(s) * key.stepNano;
           const row = found?.steps.get(s);
-          // A last step cut by `to` is divided by its part up to `to`, as metricSeries' RATE steps
-          // are: spans after `to` are not read, so by the whole step a chart dipped at its right
-          // edge (QA round 38c). The point at `to` itself (a range of whole steps) covers no time:
-          // it keeps the step.
-          const seconds = steps === 1 ? rangeSeconds : t === key.range.to ? stepSeconds : rateSeconds(key, t);
-          points.push(row ? toPoint(row, t, seconds) : emptyPoint(t));
+          const point = row ? toPoint(row, t, steps === 1 ? rangeSeconds : stepSeconds) : emptyPoint(t);
+          // A last step cut short by `to` (a range ending now, or not a whole number of steps) has its
+          // rates over the last step-length of the range, a trailing window: spans after `to` are
+          // not read, so over the whole step a chart dipped at its right edge (QA round 38c), and
+          // over its own short part a sliver of 100 ms with one request read 10 req/s (round 38i).
+          if (steps > 1 && t + key.stepNano > key.range.to + 1n && found?.total) {
+            point.requestRate = Number(found.total.trailing_requests) / stepSeconds;
+            point.errorRate = Number(found.total.trailing_errors) / stepSeconds;
+          }
+          points.push(point);
         }
         const { timeUnixNano: _, ...total } = found?.total ? toPoint(found.total, key.range.from, rangeSeconds) : emptyPoint(key.range.from);
         return { service: key.service, range: key.range, stepNano: key.stepNano, points, total };

@@ -42,11 +42,15 @@ describe('RED series derived from spans', () => {
     assert.equal(red!.total.requestRate, 10 / 100);
   });
 
-  test('a last step cut by the range end is a rate over its part of the range, so a steady service does not dip at the right edge (QA round 38c)', async () => {
+  test('a last step cut by the range end has its rates over the trailing step-length of the range, so a steady service neither dips nor spikes at the right edge (QA rounds 38c, 38i)', async () => {
     // One request every 10 s; steps of 40 s over 100 s: the last step holds 20 s of them.
     const [red] = await store.correlation.red.redSeries(TENANT, [{ service: 'payments', range, stepNano: 40n * SEC }]);
     assert.deepEqual(red!.points.map((p) => p.requests), [4, 4, 2]);
     assert.deepEqual(red!.points.map((p) => Math.round(p.requestRate * 1000) / 1000), [0.1, 0.1, 0.1]);
+    // A last step of a sliver (the range 200 ms past a step) holds request 8: over its own 200 ms it
+    // read 5 req/s (QA round 38i); over the trailing step-length of the range, 0.1 as the others.
+    const [sliver] = await store.correlation.red.redSeries(TENANT, [{ service: 'payments', range: { from: T0, to: T0 + 80n * SEC + 200n * MS }, stepNano: 40n * SEC }]);
+    assert.deepEqual(sliver!.points.map((p) => [p.requests, Math.round(p.requestRate * 1000) / 1000]), [[4, 0.1], [4, 0.1], [1, 0.1]]);
   });
 
   test('only entry spans count: frontend’s CLIENT spans are not requests', async () => {
