@@ -43,7 +43,7 @@ function around(start: bigint, end: bigint, window: bigint): Required<TimeRange>
  * for a clock ahead of ours), with `grid` the whole range, which the step is taken from so that the
  * steps stay put as time passes. Steps that have not happened yet read as no traffic, and a chart
  * beside a recent trace dropped to zero at now, as in an outage (QA round 38e); a last step cut by
- * now is a rate over its part (red.ts).
+ * now has its rates over the last step-length of the range (red.ts).
  */
 function redAround(start: bigint, end: bigint, window: bigint): Required<TimeRange> & { grid: Required<TimeRange> } {
   const grid = around(start, end, window);

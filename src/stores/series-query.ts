@@ -97,12 +97,12 @@ export function observationsValue(q: SeriesQuery, count: number, sum: number | n
 }
 
 /**
- * A RATE step (or a RED step's rates) that ends after `to` (the last one, when a range ends now) has
- * seen only part of its time: divided by the whole step, a chart would dip at its right edge. Such a step is divided by
+ * A RATE step that ends after `to` (the last one, when a range ends now) has seen only part of its
+ * time: divided by the whole step, a chart would dip at its right edge. Such a step is divided by
  * the time its increase covers (`coveredNs`: from the point before its first increase to its last
  * point, when the store knows it; else the part of the step up to `to`). Whole steps divide by the step.
  */
-export function rateSeconds(q: Pick<SeriesQuery, 'stepNano'> & { range: { to: bigint } }, stepStart: bigint, coveredNs?: bigint | null): number {
+export function rateSeconds(q: SeriesQuery, stepStart: bigint, coveredNs?: bigint | null): number {
   const stepEnd = stepStart + q.stepNano;
   if (stepEnd <= q.range.to + 1n) return Number(q.stepNano) / 1e9;
   const covered = coveredNs != null && coveredNs > 0n ? coveredNs : q.range.to + 1n - stepStart;

@@ -86,15 +86,12 @@ export function createRedStore(db: Db): RedMetricsStore {
       return keys.map((key, i): RedSeries => {
         const found = byKey.get(i);
         const stepSeconds = Number(key.stepNano) / NS_PER_S;
-        // A range shorter than its step (an empty one too: a rate over no time is undefined) is
-        // read as one step, the time its only point covers, so the total says what the point says.
-        const rangeSeconds = Math.max(Number(key.range.to - key.range.from) / NS_PER_S, stepSeconds);
         const steps = stepCount(key);
         const points: RedPoint[] = [];
         for (let s = 0; s < steps; s++) {
           const t = key.range.from + BigInt(s) * key.stepNano;
           const row = found?.steps.get(s);
-          const point = row ? toPoint(row, t, steps === 1 ? rangeSeconds : stepSeconds) : emptyPoint(t);
+          const point = row ? toPoint(row, t, stepSeconds) : emptyPoint(t);
           // A last step cut short by `to` (a range ending now, or not a whole number of steps) has its
           // rates over the last step-length of the range, a trailing window: spans after `to` are
           // not read, so over the whole step a chart dipped at its right edge (QA round 38c), and
@@ -105,6 +102,9 @@ export function createRedStore(db: Db): RedMetricsStore {
           }
           points.push(point);
         }
+        // A range shorter than its step (an empty one too: a rate over no time is undefined) is
+        // read as one step, the time its only point covers, so the total says what the point says.
+        const rangeSeconds = Math.max(Number(key.range.to - key.range.from) / NS_PER_S, stepSeconds);
         const { timeUnixNano: _, ...total } = found?.total ? toPoint(found.total, key.range.from, rangeSeconds) : emptyPoint(key.range.from);
         return { service: key.service, range: key.range, stepNano: key.stepNano, points, total };
       });
