@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Signal, SignalItems } from '../src/model/telemetry.ts';
 import { ConfigError } from '../src/config/merge.ts';
+import type { OtlpRequest } from '../src/otlp/codec.ts';
 
 export type { Signal, SignalItems };
 
@@ -34,7 +35,13 @@ export interface Component {
  * Rejects with a ConsumeError: `permanent` when resending the same input would fail again.
  */
 export interface Consumer<S extends Signal> {
-  consume(items: readonly SignalItems[S][]): Promise<void>;
+  /**
+   * `request`: the OTLP request the items were decoded from, when a receiver has one. Processors
+   * need not pass it on; the pipeline hands it to its tap only while no processor before the tap
+   * mutates data, so that decoding it again gives these very items (the Redis tail transport sends
+   * it instead of serializing them).
+   */
+  consume(items: readonly SignalItems[S][], request?: OtlpRequest): Promise<void>;
 }
 
 export type Processor<S extends Signal> = Component & Consumer<S>;
@@ -88,6 +95,12 @@ export interface ReceiverFactory<C> {
 export interface ProcessorFactory<C> {
   kind: 'processor';
   type: string;
+  /**
+   * Whether the processor changes or drops the records it is given (the Collector's
+   * Capabilities.MutatesData): redaction and limits do; the batch processor and the memory limiter
+   * pass records as they are, or refuse the whole batch.
+   */
+  mutatesData: boolean;
   createDefaultConfig(): C;
   signals: readonly Signal[];
   create<S extends Signal>(settings: CreateSettings, config: C, signal: S, next: Consumer<S>): Processor<S>;

@@ -144,18 +144,20 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
       return [exporter];
     });
     let next: Consumer<typeof signal> = fanout(exporterConsumers);
+    let mutatesData = false;
     for (const id of [...pipe.processors].reverse()) {
       const factory = factoryFor('processors', registry.processors.get(componentType(id)), id, `pipelines.${signal}.processors`, signal);
       const processor = factory && created('processors', id, () => factory.create(settingsFor(`${id}/${signal}`), configFor(cfg.processors, id, factory.createDefaultConfig(), 'processor'), signal, next));
       if (!processor) continue;
       processors.push([`${id}/${signal}`, processor]);
       next = processor;
+      mutatesData ||= factory.mutatesData;
     }
     const tap = taps[signal] as Consumer<typeof signal> | undefined;
     // The tap sees a batch once the pipeline took it (the batch processor queued it: before the
     // store writes it), after redaction and attribute limits changed it in place: live tails show
     // what the store will hold, never a batch a processor refused and the client will resend.
-    const head = tap ? acceptedThenTapped(next, tap, logger) : next;
+    const head = tap ? acceptedThenTapped(next, tap, logger, !mutatesData) : next;
     for (const id of pipe.receivers) {
       const nexts = receiverNext.get(id) ?? {};
       (nexts as Record<Signal, Consumer<Signal>>)[signal] = head as Consumer<Signal>;
@@ -204,17 +206,19 @@ export function buildPipelines(registry: Registry, cfg: IngestConfig, logger: Lo
 }
 
 /**
- * A tap's failure is the tap's: the batch was accepted, and failing the request would make the client
+ * `requestIsItems`: no processor of the chain mutates data, so the request a receiver passes decodes
+ * into the very items the tap gets. A tap's failure is the tap's: the batch was accepted, and failing the request would make the client
  * resend records already stored (a Redis publish that could not encode a batch answered 503, and each
  * retry stored the batch again: QA round 29).
  */
-function acceptedThenTapped<S extends Signal>(next: Consumer<S>, tap: Consumer<S>, logger: Logger): Consumer<S> {
+function acceptedThenTapped<S extends Signal>(next: Consumer<S>, tap: Consumer<S>, logger: Logger, requestIsItems: boolean): Consumer<S> {
   const errorOnce = throttledLog(60_000);
   return {
-    async consume(items) {
+    async consume(items, request) {
       await next.consume(items);
       try {
-        await tap.consume(items);
+        // The request stands for the items only while no processor changed them.
+        await tap.consume(items, requestIsItems ? request : undefined);
       } catch (err) {
         errorOnce(() => logger.error({ err, items: items.length }, 'live tails did not get an accepted batch (logged at most once a minute)'));
       }

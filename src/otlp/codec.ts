@@ -14,13 +14,24 @@ export { OtlpDecodeError, RequestTooLargeError, type Decoded, type Rejection, ty
 
 export type OtlpFormat = 'protobuf' | 'json';
 
+/**
+ * One Export request as the receiver took it (decompressed), with what decoding it again needs to
+ * give the same records: `receivedAt` (Unix nanoseconds) is the observed time of a log record that
+ * has neither time.
+ */
+export interface OtlpRequest {
+  body: Buffer;
+  format: OtlpFormat;
+  receivedAt: bigint;
+}
+
 const REQUEST_NAME: Record<Signal, string> = {
   traces: 'ExportTraceServiceRequest',
   logs: 'ExportLogsServiceRequest',
   metrics: 'ExportMetricsServiceRequest',
 };
 
-const CONVERT: { [S in Signal]: (request: Msg, tenant: string) => Decoded<SignalItems[S]> } = {
+const CONVERT: { [S in Signal]: (request: Msg, tenant: string, receivedAt?: bigint) => Decoded<SignalItems[S]> } = {
   traces: spansFromOtlp,
   logs: logsFromOtlp,
   metrics: metricPointsFromOtlp,
@@ -33,7 +44,14 @@ const CONVERT: { [S in Signal]: (request: Msg, tenant: string) => Decoded<Signal
  * With `limits`, a body that would decode into more than they allow throws RequestTooLargeError
  * first (request-count.ts); a body too small to hold that many (two bytes each at least) is not counted.
  */
-export function decodeRequest<S extends Signal>(signal: S, body: Buffer, format: OtlpFormat, tenant: string, limits?: RequestLimits): Decoded<SignalItems[S]> {
+export function decodeRequest<S extends Signal>(
+  signal: S,
+  body: Buffer,
+  format: OtlpFormat,
+  tenant: string,
+  limits?: RequestLimits,
+  receivedAt?: bigint,
+): Decoded<SignalItems[S]> {
   const counted = limits !== undefined && body.length > 2 * Math.min(limits.maxItems, limits.maxMessages);
   if (format === 'protobuf') {
     if (counted) {
@@ -41,7 +59,7 @@ export function decodeRequest<S extends Signal>(signal: S, body: Buffer, format:
       if (n.items > limits.maxItems) throw new RequestTooLargeError(tooLargeMessage(signal, 'items', limits));
       if (n.messages > limits.maxMessages) throw new RequestTooLargeError(tooLargeMessage(signal, 'messages', limits));
     }
-    return CONVERT[signal](parseProtobuf(signal, body), tenant);
+    return CONVERT[signal](parseProtobuf(signal, body), tenant, receivedAt);
   }
   if (counted && countJsonContainers(body, limits.maxMessages) > limits.maxMessages) throw new RequestTooLargeError(tooLargeMessage(signal, 'containers', limits));
   const rounded = roundedIntegerCount();
@@ -53,12 +71,12 @@ export function decodeRequest<S extends Signal>(signal: S, body: Buffer, format:
   // (2^63 − 1 read as 2^63) refuses the whole request: that refusal, too, is decided on the exact values.
   let decoded: Decoded<SignalItems[S]>;
   try {
-    decoded = CONVERT[signal](request, tenant);
+    decoded = CONVERT[signal](request, tenant, receivedAt);
   } catch (err) {
     if (roundedIntegerCount() === rounded) throw err;
-    return CONVERT[signal](parseJson(body, true), tenant);
+    return CONVERT[signal](parseJson(body, true), tenant, receivedAt);
   }
-  return roundedIntegerCount() === rounded ? decoded : CONVERT[signal](parseJson(body, true), tenant);
+  return roundedIntegerCount() === rounded ? decoded : CONVERT[signal](parseJson(body, true), tenant, receivedAt);
 }
 
 export function decodeTraces(body: Buffer, format: OtlpFormat, tenant: string): Decoded<SpanRecord> {

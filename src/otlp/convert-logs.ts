@@ -19,10 +19,11 @@ import {
 } from './convert-common.ts';
 import { otlpProto } from './proto.ts';
 
-export function logsFromOtlp(request: Msg, tenant: string): Decoded<LogRecord> {
+/** `receivedAt` (Unix nanoseconds): when the request was received; now when not given. */
+export function logsFromOtlp(request: Msg, tenant: string, receivedAt?: bigint): Decoded<LogRecord> {
   const severities = otlpProto().enums.severityNumber;
   const out: Decoded<LogRecord> = { items: [], rejected: [] };
-  let received: bigint | undefined;
+  let received = receivedAt;
   // A record with neither time is observed now, by us (as the spec asks of a collector): left at 0
   // it was stored in 1970 and deleted by the next retention pass.
   const now = (): bigint => (received ??= BigInt(Date.now()) * 1_000_000n);

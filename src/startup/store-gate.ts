@@ -24,10 +24,10 @@ export function refusingWhileStoreDown<C>(factory: ReceiverFactory<C>, down: Sto
 
 function refusing<S extends Signal>(signal: S, next: Consumer<S>, down: StoreDown): Consumer<S> {
   return {
-    consume(items) {
+    consume(items, request) {
       const why = down(signal);
       if (why !== null) return Promise.reject(retryableError(`the store cannot take data now: ${why}`));
-      return next.consume(items);
+      return next.consume(items, request);
     },
   };
 }

@@ -13,6 +13,7 @@ import { DERIVED_TOPICS, type TailTopic, type TailTopics } from './topics.ts';
 import { createInMemoryTransport, type TailListener, type TailTransport } from './transport.ts';
 import { fieldReader, mergeInterests, type TailIndexField, type TailIndexKey, type TailInterest } from './index-fields.ts';
 import { matchingUntil } from '../stores/filter-match.ts';
+import type { OtlpRequest } from '../otlp/codec.ts';
 
 export interface TailEvent<R> {
   record: R;
@@ -138,7 +139,8 @@ export interface TailBusOptions {
 
 export interface TailBus {
   readonly limits: Readonly<TailLimits>;
-  publish<T extends TailTopic>(tenant: string, topic: T, records: readonly TailTopics[T][]): void;
+  /** `request`: what the records were decoded from, when decoding it again gives them (TailTransport.publish). */
+  publish<T extends TailTopic>(tenant: string, topic: T, records: readonly TailTopics[T][], request?: OtlpRequest): void;
   subscribe<T extends TailTopic>(
     tenant: string,
     topic: T,
@@ -341,10 +343,10 @@ export function createTailBus(limits: Partial<TailLimits> = {}, options: TailBus
 
   return {
     limits: allLimits,
-    publish(tenant, topic, records) {
+    publish(tenant, topic, records, request) {
       const t = transportOf(topic);
       if (records.length === 0 || !t.hasListeners(tenant, topic)) return;
-      t.publish(tenant, topic, records);
+      t.publish(tenant, topic, records, request);
     },
 
     subscribe(tenant, topic, predicate, opts = {}) {

@@ -18,7 +18,14 @@
 // tell theirs) at once instead of at their next heartbeats: after an outage longer than three
 // heartbeats they had forgotten each other.
 //
-// Records travel in V8's serialization (node:v8), which keeps bigint nanoseconds, NaN and ±Infinity
+// A batch that is exactly what one OTLP request decodes into (no processor changed it: the pipeline
+// says so by passing the request along) travels as that request's body, and the replicas that get
+// it decode it themselves: sending the body costs the ingesting replica a copy of its bytes, where
+// serializing the records cost it ~1.5 µs per span, so tails served by other replicas cost ingest
+// next to nothing. It is sent so only while every replica listening to the channel has announced
+// that it decodes requests (`requests`), and only when its body is at most MAX_REQUEST_BYTES.
+//
+// Other records travel in V8's serialization (node:v8), which keeps bigint nanoseconds, NaN and ±Infinity
 // (JSON wrote them as null: "NaN" attributes read "null" on other replicas), and writes an object
 // the records share (their Resource and scope) once per message: JSON repeated a resource on every
 // record, and 1,000 logs under a 560 KB resource could not be encoded at all. A batch goes in
@@ -35,9 +42,10 @@ import { logConnectionErrors, Redis, reconnectDelayMs, redisUrlForDisplay } from
 import type { Logger } from 'pino';
 import { throttledLog } from '../logger.ts';
 import type { TailTopic, TailTopics } from './topics.ts';
-import { TAIL_TOPICS } from './topics.ts';
+import { SIGNAL_OF_TOPIC, TAIL_TOPICS } from './topics.ts';
 import { createInMemoryTransport, type TailTransport } from './transport.ts';
 import { interestFilter, interestValues, mergeInterests, parseInterest, type TailInterest } from './index-fields.ts';
+import { decodeRequest, type OtlpRequest } from '../otlp/codec.ts';
 
 export interface RedisTransportOptions {
   url: string;
@@ -58,6 +66,8 @@ const MESSAGE_BYTES = 1 << 20;
 const MAX_MESSAGE_BYTES = 24 << 20;
 /** Bytes of publishes waiting in the publisher's socket past which records are not sent (counted). */
 const MAX_UNSENT_BYTES = 64 << 20;
+/** A request body larger than this goes as its records, in messages of about MESSAGE_BYTES. */
+const MAX_REQUEST_BYTES = 4 << 20;
 /** Records per message before the first one of a batch is measured. */
 const FIRST_CHUNK = 256;
 
@@ -100,7 +110,10 @@ export function encodeRecords(records: readonly unknown[]): { messages: { bytes:
 }
 
 export interface RedisTransportStats {
+  /** Records Redis took for other replicas (those sent as requests included). */
   published: number;
+  /** Messages that carried an OTLP request rather than serialized records. */
+  publishedRequests: number;
   received: number;
   publishErrors: number;
   /** Times the subscriber connection came back after it was lost. */
@@ -115,8 +128,22 @@ interface Announcement {
    * not in it (or the field absent: replicas before it) wants every record.
    */
   wants?: Record<string, unknown>;
+  /** The replica decodes request messages (RequestMessage); replicas before them do not say it. */
+  requests?: boolean;
   hello?: boolean;
 }
+
+/** A message that carries one OTLP request instead of records (see the header). */
+interface RequestMessage {
+  request: Buffer;
+  format: OtlpRequest['format'];
+  receivedAt: bigint;
+}
+
+const isRequestMessage = (m: unknown): m is RequestMessage => {
+  const r = m as RequestMessage | null;
+  return typeof r === 'object' && r !== null && Buffer.isBuffer(r.request) && (r.format === 'protobuf' || r.format === 'json') && typeof r.receivedAt === 'bigint';
+};
 
 /**
  * Announcements stay small: every replica receives each one on the control channel, and a message
@@ -146,7 +173,7 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
   }
 
   const local = createInMemoryTransport();
-  const stats: RedisTransportStats = { published: 0, received: 0, publishErrors: 0, reconnects: 0 };
+  const stats: RedisTransportStats = { published: 0, publishedRequests: 0, received: 0, publishErrors: 0, reconnects: 0 };
   // `v2`: V8-serialized messages. Replicas of the JSON format (before it) use other channel names,
   // so during a rolling upgrade the two kinds miss each other's records instead of failing to read them.
   const channelOf = (tenant: string, topic: TailTopic) => `${prefix}:v2:${topic}:${tenant}`;
@@ -156,12 +183,12 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
   /** Channels with listeners here whose SUBSCRIBE failed (Redis was away): tried again at each heartbeat and reconnect. */
   const unsubscribed = new Map<string, { tenant: string; topic: TailTopic }>();
   /** Other replicas: the channels each listens to, what they want of each (absent: all), and when that expires. */
-  const remote = new Map<string, { channels: Set<string>; wants: Map<string, TailInterest>; expires: number }>();
+  const remote = new Map<string, { channels: Set<string>; wants: Map<string, TailInterest>; requests: boolean; expires: number }>();
   /**
-   * Per channel, which records to send to other replicas (undefined: all), worked out from their
-   * announcements when first needed after one changed.
+   * Per channel, which records to send to other replicas (`wanted`; undefined: all) and whether all
+   * of them decode requests, worked out from their announcements when first needed after one changed.
    */
-  const remoteFilters = new Map<string, ((record: unknown) => boolean) | undefined>();
+  const remoteSends = new Map<string, { wanted: ((record: unknown) => boolean) | undefined; requests: boolean }>();
   /** Per channel with listeners here, what each listener's subscribers can match. */
   const localInterests = new Map<string, Set<() => TailInterest>>();
   let timer: NodeJS.Timeout | undefined;
@@ -197,7 +224,7 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
   const announce = (hello = false) => {
     if (closed && !hello) return;
     const wants = closed ? undefined : ownWants();
-    const msg: Announcement = { replica: replicaId, channels: closed ? [] : [...subscribed], ...(wants && { wants }), ...(hello && { hello }) };
+    const msg: Announcement = { replica: replicaId, channels: closed ? [] : [...subscribed], ...(wants && { wants }), requests: true, ...(hello && { hello }) };
     pub.publish(control, JSON.stringify(msg)).catch(() => {
       stats.publishErrors++;
     });
@@ -275,7 +302,7 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
     for (const [id, r] of remote) {
       if (r.expires < now) {
         remote.delete(id);
-        remoteFilters.clear();
+        remoteSends.clear();
         log.warn({ replica: id }, `replica not heard from for ${3 * heartbeatMs} ms: its live tails get nothing from here until it is heard again`);
         continue;
       }
@@ -284,14 +311,20 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
     return false;
   };
 
-  /** Which of a channel's records other replicas' subscribers can match (undefined: all); call after remoteListens. */
-  const remoteFilter = (channel: string): ((record: unknown) => boolean) | undefined => {
-    if (remoteFilters.has(channel)) return remoteFilters.get(channel);
+  /** What to send of a channel's records to other replicas (see remoteSends); call after remoteListens. */
+  const remoteSend = (channel: string) => {
+    let send = remoteSends.get(channel);
+    if (send) return send;
     const interests: TailInterest[] = [];
-    for (const r of remote.values()) if (r.channels.has(channel)) interests.push(r.wants.get(channel) ?? 'all');
-    const filter = interestFilter(mergeInterests(interests));
-    remoteFilters.set(channel, filter);
-    return filter;
+    let requests = true;
+    for (const r of remote.values()) {
+      if (!r.channels.has(channel)) continue;
+      interests.push(r.wants.get(channel) ?? 'all');
+      requests &&= r.requests;
+    }
+    send = { wanted: interestFilter(mergeInterests(interests)), requests };
+    remoteSends.set(channel, send);
+    return send;
   };
 
   const onAnnouncement = (message: string) => {
@@ -312,8 +345,8 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
         if (interest) wants.set(channel, interest);
       }
     }
-    remote.set(a.replica, { channels: new Set(a.channels), wants, expires: Date.now() + 3 * heartbeatMs });
-    remoteFilters.clear();
+    remote.set(a.replica, { channels: new Set(a.channels), wants, requests: a.requests === true, expires: Date.now() + 3 * heartbeatMs });
+    remoteSends.clear();
     if (a.hello) announceSoon();
   };
 
@@ -335,6 +368,8 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
     let records: unknown;
     try {
       records = deserialize(message.subarray(header.length));
+      const signal = SIGNAL_OF_TOPIC[topic];
+      if (isRequestMessage(records) && signal) records = decodeRequest(signal, records.request, records.format, tenant, undefined, records.receivedAt).items;
     } catch (err) {
       log.warn({ err: (err as Error).message, channel }, 'undecodable tail message from redis');
       return;
@@ -369,29 +404,43 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
     replicaId,
     stats: () => ({ ...stats }),
 
-    publish(tenant, topic, records) {
+    publish(tenant, topic, records, request) {
       local.publish(tenant, topic, records);
       const channel = channelOf(tenant, topic);
       if (closed || !remoteListens(channel)) return;
-      // Redis not reading (a dead path: the socket still says ready): what waits unwritten is bounded.
       // Only what the other replicas' subscribers can match: one selective tail elsewhere would
       // otherwise cost this replica the serialization of every record (a quarter of its ingest).
-      const wanted = remoteFilter(channel);
-      if (wanted) records = records.filter(wanted);
-      if (records.length === 0) return;
+      const { wanted, requests } = remoteSend(channel);
+      const asRequest = request !== undefined && requests && request.body.length <= MAX_REQUEST_BYTES;
+      if (asRequest) {
+        // A request goes whole once one of its records is wanted (the others' tails filter the rest).
+        if (wanted && !records.some(wanted)) return;
+      } else {
+        if (wanted) records = records.filter(wanted);
+        if (records.length === 0) return;
+      }
+      // Redis not reading (a dead path: the socket still says ready): what waits unwritten is bounded.
       if ((pub.stream?.writableLength ?? 0) > MAX_UNSENT_BYTES) return publishFailed(records.length, `more than ${MAX_UNSENT_BYTES} bytes wait to be sent to Redis`);
-      let encoded: ReturnType<typeof encodeRecords>;
+      let messages: { bytes: Buffer; records: number; request?: true }[];
       try {
-        encoded = encodeRecords(records);
+        if (asRequest) {
+          // serialize copies the body, which stays the receiver's.
+          const message: RequestMessage = { request: request.body, format: request.format, receivedAt: request.receivedAt };
+          messages = [{ bytes: serialize(message), records: records.length, request: true }];
+        } else {
+          const encoded = encodeRecords(records);
+          if (encoded.tooLarge > 0) publishFailed(encoded.tooLarge, `a record of more than ${MAX_MESSAGE_BYTES} bytes serialized`);
+          messages = encoded.messages;
+        }
       } catch (err) {
         return publishFailed(records.length, (err as Error).message);
       }
-      if (encoded.tooLarge > 0) publishFailed(encoded.tooLarge, `a record of more than ${MAX_MESSAGE_BYTES} bytes serialized`);
-      for (const m of encoded.messages) {
+      for (const m of messages) {
         // Counted once Redis took them: a publish that fails (an outage) counts as an error only.
         pub.publish(channel, Buffer.concat([header, m.bytes])).then(
           () => {
             stats.published += m.records;
+            if (m.request) stats.publishedRequests++;
           },
           (err: unknown) => publishFailed(m.records, (err as Error).message),
         );

@@ -3,12 +3,17 @@
 // replace the in-memory one without touching subscribers or publishers.
 import type { TailTopic, TailTopics } from './topics.ts';
 import type { TailInterest } from './index-fields.ts';
+import type { OtlpRequest } from '../otlp/codec.ts';
 
 export type TailListener<T extends TailTopic> = (records: readonly TailTopics[T][]) => void;
 
 export interface TailTransport {
-  /** Must not block on listeners: called synchronously on the ingest path. */
-  publish<T extends TailTopic>(tenant: string, topic: T, records: readonly TailTopics[T][]): void;
+  /**
+   * Must not block on listeners: called synchronously on the ingest path. `request`, when given, is
+   * the one OTLP request of the tenant the records were decoded from, and decoding it again gives
+   * exactly these records: a transport to other replicas may send it instead of the records.
+   */
+  publish<T extends TailTopic>(tenant: string, topic: T, records: readonly TailTopics[T][], request?: OtlpRequest): void;
   /**
    * Returns the function that removes the listener. `interest` says which records the listener's
    * subscribers can match now (absent: all); a transport that carries records to other replicas

@@ -136,6 +136,59 @@ describe('live tails across replicas through redis', { skip: redisMissing }, () 
     for (const t of [logs, traces, tracesOnA]) t.stop();
   });
 
+  test('a request goes to B as its body and B decodes the same records (a log without times observed at the same moment); a replica whose processors change records sends them changed', async () => {
+    const TAIL_LOG_FIELDS = `subscription { tailLogs { log { bodyText time observedTime service severityNumber attributes } } }`;
+    type LogEvent = { tailLogs: { log: Record<string, unknown> } };
+    const onB = tail<LogEvent>(client(b, 'acme-raw'), TAIL_LOG_FIELDS);
+    const onA = tail<LogEvent>(client(a, 'acme-raw'), TAIL_LOG_FIELDS);
+    await waitFor(async () => (await metric(a, 'teleql_tail_redis_published_records_total')) >= 0 && a.app.internals.tail().listening('acme-raw', 'logs'), (v) => v, 'A listening');
+    const requestsBefore = await metric(a, 'teleql_tail_redis_published_requests_total');
+    const body = logsBody('raw-svc', [{ timeNs: nowNs(), body: 'with times', attributes: { k: 'v' } }]) as { resourceLogs: { scopeLogs: { logRecords: Record<string, unknown>[] }[] }[] };
+    body.resourceLogs[0]!.scopeLogs[0]!.logRecords.push({ body: { stringValue: 'without times' }, severityNumber: 13 });
+    // B's announcement may not have reached A yet: sent until B has it.
+    await waitFor(
+      async () => {
+        if (onB.events.length === 0) assert.equal(await postOtlp(a, '/v1/logs', body, 'acme-raw'), 200);
+        return onB.events.length;
+      },
+      (n) => n >= 2,
+      'the two logs on B',
+      15_000,
+    );
+    await waitFor(async () => onA.events.length, (n) => n >= onB.events.length, 'the same on A');
+    // A's own tail got every request sent (B only those after it was heard of): the last two match.
+    assert.deepEqual(onB.events.slice(-2), onA.events.slice(-2));
+    const noTimes = onB.events.at(-1)!.tailLogs.log;
+    assert.equal(noTimes.bodyText, 'without times');
+    assert.ok(noTimes.observedTime !== null && noTimes.observedTime === noTimes.time, JSON.stringify(noTimes));
+    assert.ok((await metric(a, 'teleql_tail_redis_published_requests_total')) > requestsBefore, `sent as a request: ${requestsBefore} ${await metric(a, 'teleql_tail_redis_published_requests_total')} ${await metric(a, 'teleql_tail_redis_published_records_total')}`);
+
+    // A third replica redacts: its records change after decoding, so they travel as records.
+    const c = await startGateway({ tail: { redis: { url: redis.url } }, processors: { redaction: {} } });
+    try {
+      const secret = 'login failed for jane@example.com';
+      await waitFor(
+        async () => {
+          assert.equal(await postOtlp(c, '/v1/logs', logsBody('raw-svc', [{ timeNs: nowNs(), body: secret }]), 'acme-raw'), 200);
+          return onB.events.filter((e) => String(e.tailLogs.log.bodyText).startsWith('login failed')).length;
+        },
+        (n) => n >= 1,
+        'the log from C on B',
+        15_000,
+      );
+      assert.deepEqual(
+        [...new Set(onB.events.map((e) => String(e.tailLogs.log.bodyText)).filter((t) => t.startsWith('login failed')))],
+        ['login failed for <redacted:email>'],
+      );
+      assert.equal(await metric(c, 'teleql_tail_redis_published_requests_total'), 0);
+      assert.ok((await metric(c, 'teleql_tail_redis_published_records_total')) >= 1);
+    } finally {
+      await c.stop();
+      onA.stop();
+      onB.stop();
+    }
+  });
+
   test('a batch too large for one Redis message reaches B whole, and its request is answered 200 once', async () => {
     // 10,000 spans whose resource has 40 attributes: JSON repeated the resource on every record (58 MB,
     // past the 32 MB at which Redis cut every subscriber), and 1,000 logs under a 560,000-character

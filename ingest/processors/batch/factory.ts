@@ -4,6 +4,7 @@ import { createBatchProcessor, type BatchProcessorConfig } from './batch-process
 export const batchProcessorFactory: ProcessorFactory<BatchProcessorConfig> = {
   kind: 'processor',
   type: 'batch',
+  mutatesData: false,
   signals: ['traces', 'logs', 'metrics'],
   // 16,384 items: one DuckDB row group (written straight to the file); two batches' worth queued at
   // most, which bounds the memory decoded items take while they wait.

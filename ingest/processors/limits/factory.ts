@@ -4,6 +4,7 @@ import { createLimitsProcessor, defaultLimitsProcessorConfig, type LimitsProcess
 export const limitsProcessorFactory: ProcessorFactory<LimitsProcessorConfig> = {
   kind: 'processor',
   type: 'limits',
+  mutatesData: true,
   signals: ['traces', 'logs', 'metrics'],
   createDefaultConfig: defaultLimitsProcessorConfig,
   create: (settings, config, signal, next) => createLimitsProcessor(settings.id, config, signal, next, settings.logger),

@@ -4,6 +4,7 @@ import { createMemoryLimiter, defaultMemoryLimiterConfig, type MemoryLimiterConf
 export const memoryLimiterProcessorFactory: ProcessorFactory<MemoryLimiterConfig> = {
   kind: 'processor',
   type: 'memory_limiter',
+  mutatesData: false,
   signals: ['traces', 'logs', 'metrics'],
   createDefaultConfig: defaultMemoryLimiterConfig,
   create: (settings, config, signal, next) => createMemoryLimiter(settings.id, config, next, settings.logger),

@@ -4,6 +4,7 @@ import { createRedactionProcessor, defaultRedactionProcessorConfig, type Redacti
 export const redactionProcessorFactory: ProcessorFactory<RedactionProcessorConfig> = {
   kind: 'processor',
   type: 'redaction',
+  mutatesData: true,
   signals: ['traces', 'logs', 'metrics'],
   createDefaultConfig: defaultRedactionProcessorConfig,
   create: (settings, config, signal, next) => createRedactionProcessor(settings.id, config, signal, next, settings.logger),

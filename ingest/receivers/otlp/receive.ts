@@ -140,8 +140,11 @@ export async function receive<S extends Signal>(
   reserved?: Reservation,
 ): Promise<PartialSuccess | undefined> {
   let decoded;
+  // Once per request: a log record without times is observed now, and a second decode (another
+  // replica's live tails) must observe it at the same moment.
+  const receivedAt = BigInt(Date.now()) * 1_000_000n;
   try {
-    decoded = decodeRequest(signal, body, format, tenant, ctx.limits);
+    decoded = decodeRequest(signal, body, format, tenant, ctx.limits, receivedAt);
   } catch (err) {
     if (err instanceof RequestTooLargeError) throw tooLarge(err.message);
     throw badRequest(err instanceof Error ? err.message : String(err));
@@ -154,7 +157,7 @@ export async function receive<S extends Signal>(
   const handed = decoded.items.length;
   if (handed > 0) {
     try {
-      await next.consume(decoded.items);
+      await next.consume(decoded.items, { body, format, receivedAt });
     } catch (err) {
       ctx.stats[`refused${key}`] += handed;
       const why = err instanceof Error ? err.message : String(err);

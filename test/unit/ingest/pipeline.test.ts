@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { buildPipelines, type IngestConfig } from '../../../ingest/pipeline.ts';
 import { createRegistry } from '../../../ingest/registry.ts';
 import { batchProcessorFactory } from '../../../ingest/processors/batch/factory.ts';
+import { memoryLimiterProcessorFactory } from '../../../ingest/processors/memory-limiter/factory.ts';
+import { redactionProcessorFactory } from '../../../ingest/processors/redaction/factory.ts';
 import { fanout } from '../../../ingest/helpers/fanout.ts';
 import { ConsumeError, type Consumer, type ExporterFactory, type NextConsumers, type ReceiverFactory } from '../../../ingest/component.ts';
 import { sinkConsumer, type SinkConsumer } from '../../helpers/sink-consumer.ts';
@@ -103,6 +105,41 @@ describe('pipelines', () => {
     await running.shutdown();
     assert.deepEqual(sinks.get('sink/one/traces')!.all().map((s) => s.name), ['x']);
     assert.deepEqual(sinks.get('sink/two/traces')!.all().map((s) => s.name), ['x']);
+  });
+
+  test('the tap gets the request a batch was decoded from only while no processor before it mutates data', async () => {
+    const captured = new Map<string, NextConsumers>();
+    const sinks = new Map<string, SinkConsumer<'traces'>>();
+    const registry = createRegistry([testReceiverFactory(captured), batchProcessorFactory, memoryLimiterProcessorFactory, redactionProcessorFactory, sinkExporterFactory(sinks)]);
+    const request = { body: Buffer.from('{}'), format: 'json' as const, receivedAt: 1n };
+    const tapped = async (processors: string[]) => {
+      const seen: unknown[] = [];
+      const tap: Consumer<'traces'> = {
+        consume: (_items, r) => {
+          seen.push(r);
+          return Promise.resolve();
+        },
+      };
+      const running = buildPipelines(
+        registry,
+        {
+          receivers: { 'push/a': {} },
+          processors: { batch: { timeoutMs: 5 }, memory_limiter: {}, redaction: {} },
+          exporters: { sink: {} },
+          pipelines: { traces: { receivers: ['push/a'], processors, exporters: ['sink'] } },
+        },
+        silentLogger(),
+        { traces: tap },
+      );
+      await running.start(host);
+      await captured.get('push/a')!.traces!.consume([span({ name: 'x' })], request);
+      await running.shutdown();
+      return seen;
+    };
+    assert.deepEqual(await tapped(['memory_limiter', 'batch']), [request]);
+    assert.deepEqual(await tapped([]), [request]);
+    // Redaction changes records in place: decoding the request again would give them unredacted.
+    assert.deepEqual(await tapped(['memory_limiter', 'redaction', 'batch']), [undefined]);
   });
 
   test('configuration mistakes are refused with a message naming them', () => {

@@ -8,6 +8,7 @@ import pino from 'pino';
 import { createRedisTransport, defaultChannelPrefix, encodeRecords } from '../../../src/tail/redis-transport.ts';
 import { Redis, redisUrlForDisplay } from '../../../src/startup/ioredis.ts';
 import { createTailBus } from '../../../src/tail/bus.ts';
+import { decodeRequest } from '../../../src/otlp/codec.ts';
 import { redisMissing, startRedis } from '../../helpers/redis-server.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 import { freePort } from '../../helpers/free-port.ts';
@@ -192,6 +193,79 @@ describe('what goes to another replica: only the records its subscribers can mat
     } finally {
       await a.close!();
       obs.conn.disconnect();
+      await redis.stop();
+    }
+  });
+});
+
+describe('a batch that is exactly what its OTLP request decodes into goes to other replicas as that request', { skip: redisMissing, timeout: 30_000 }, () => {
+  const LOGS = 'teleql:tail:v2:logs:t';
+  const logsRequest = (services: string[], extra = '') => {
+    // The second record has neither time: its observed time is the request's receipt.
+    const body = Buffer.from(
+      JSON.stringify({
+        resourceLogs: services.map((service) => ({
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }] },
+          scopeLogs: [{ logRecords: [{ timeUnixNano: '1700000000000000001', body: { stringValue: `from ${service}${extra}` } }, { body: { stringValue: 'no time' } }] }],
+        })),
+      }),
+    );
+    const request = { body, format: 'json' as const, receivedAt: 1_700_000_000_123_000_000n };
+    return { request, records: decodeRequest('logs', body, 'json', 't', undefined, request.receivedAt).items };
+  };
+
+  test('the other replica decodes it into the same records; one with no wanted record is not sent; records go serialized to a replica that does not decode requests, and for a body over 4 MiB', async () => {
+    const redis = await startRedis();
+    const obs = new Redis(redis.url, {});
+    const kinds: string[] = [];
+    obs.on('messageBuffer', (_channel: Buffer, message: Buffer) => {
+      const m = deserialize(message.subarray(message.indexOf(10) + 1)) as unknown;
+      kinds.push(Array.isArray(m) ? `records:${m.length}` : 'request');
+    });
+    await obs.subscribe(LOGS);
+    const a = createRedisTransport({ url: redis.url, logger: pino({ level: 'silent' }), heartbeatMs: 60_000 });
+    const b = createRedisTransport({ url: redis.url, logger: pino({ level: 'silent' }), heartbeatMs: 60_000 });
+    const onB: unknown[][] = [];
+    try {
+      await Promise.all([a.start!(), b.start!()]);
+      b.listen('t', 'logs', (records) => onB.push([...records]), () => ({ service: ['checkout'] }));
+      await waitFor(async () => a.hasListeners('t', 'logs'), (v) => v, 'A hears of B');
+      const first = logsRequest(['checkout', 'cart']);
+      a.publish('t', 'logs', first.records, first.request);
+      await waitFor(async () => onB.length, (n) => n === 1, 'the request decoded on B');
+      // Whole (cart's records too: B's subscribers filter them), equal to A's, times included.
+      assert.deepEqual(onB[0], first.records);
+      assert.equal((onB[0]![1] as { observedTimeUnixNano: bigint }).observedTimeUnixNano, 1_700_000_000_123_000_000n);
+      assert.deepEqual(kinds, ['request']);
+      assert.deepEqual({ published: a.stats().published, publishedRequests: a.stats().publishedRequests }, { published: 4, publishedRequests: 1 });
+      // None of its records wanted on B: nothing sent.
+      const cart = logsRequest(['cart']);
+      a.publish('t', 'logs', cart.records, cart.request);
+      // Over 4 MiB: as its records, in messages of about 1 MB.
+      const large = logsRequest(['checkout'], 'x'.repeat(4 << 20));
+      a.publish('t', 'logs', large.records, large.request);
+      await waitFor(async () => onB.flat().length, (n) => n === 6, 'the large request as records');
+      assert.deepEqual(onB.slice(1).flat(), large.records);
+      // The record of 4 MiB alone in its message, its companion in another.
+      assert.deepEqual(kinds, ['request', 'records:1', 'records:1']);
+      // A replica that does not say it decodes requests (one of an earlier version) listens too:
+      // every listener of the channel gets the same messages, so they are records again.
+      const control = obs.duplicate();
+      await control.publish('teleql:tail:replicas', JSON.stringify({ replica: 'old', channels: [LOGS] }));
+      control.disconnect();
+      await waitFor(
+        async () => {
+          const again = logsRequest(['checkout']);
+          a.publish('t', 'logs', again.records, again.request);
+          return kinds.at(-1);
+        },
+        (k) => k === 'records:2',
+        'records for the earlier replica',
+      );
+      assert.deepEqual(onB.at(-1), logsRequest(['checkout']).records);
+    } finally {
+      await Promise.all([a.close!(), b.close!()]);
+      obs.disconnect();
       await redis.stop();
     }
   });
