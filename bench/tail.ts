@@ -239,7 +239,7 @@ function gatewayCpuMs(): number {
 }
 
 /** Full-speed ingest for `seconds`: acknowledged spans/s, events delivered meanwhile, and the gateway's CPU time. */
-async function throughput(): Promise<{ spansPerS: number; eventsPerS: number; spans: number; events: number; cpuMs: number; eventsPerWrite: number; busyRounds: number }> {
+async function throughput(): Promise<{ spansPerS: number; eventsPerS: number; spans: number; events: number; cpuMs: number; seconds: number; eventsPerWrite: number; busyRounds: number }> {
   await drained();
   const p0 = await pushCounters();
   const d0 = await deliveredSoFar();
@@ -264,7 +264,7 @@ async function throughput(): Promise<{ spansPerS: number; eventsPerS: number; sp
   }
   const events = (await deliveredSoFar()) - d0;
   const p1 = await pushCounters();
-  return { spansPerS: acked / s, eventsPerS: events / s, spans: acked, events, cpuMs, eventsPerWrite: (p1.events - p0.events) / (p1.writes - p0.writes), busyRounds: p1.busyRounds - p0.busyRounds };
+  return { spansPerS: acked / s, eventsPerS: events / s, spans: acked, events, cpuMs, seconds: s, eventsPerWrite: (p1.events - p0.events) / (p1.writes - p0.writes), busyRounds: p1.busyRounds - p0.busyRounds };
 }
 
 /** `rate` spans/s for `seconds`: delivered events/s and latency. */
@@ -336,7 +336,9 @@ console.log(
 // A discarded warm-up, so the first baseline does not include V8 and DuckDB warming up.
 await throughput();
 const base1 = await throughput();
-console.log(`no subscribers        ingest ${fmt(base1.spansPerS, 0).padStart(8)} spans/s (full speed, ${inFlight} in flight)`);
+/** The ingesting gateway's CPU time over the phase's wall time: under 100 % it waited for requests (the load generator's core was short). */
+const busyShare = (t: { cpuMs: number; seconds: number }) => `gateway ${fmt(t.cpuMs / (t.seconds * 10), 0)} % of its core`;
+console.log(`no subscribers        ingest ${fmt(base1.spansPerS, 0).padStart(8)} spans/s (full speed, ${inFlight} in flight; ${busyShare(base1)})`);
 // Latency at a rate the gateway cannot sustain measures its queue, not the tail: on a machine too
 // busy for the target rate, measure at half the throughput just measured, and say so.
 const pacedRate = Math.min(rate, Math.floor(base1.spansPerS / 2 / SPANS_PER_REQUEST) * SPANS_PER_REQUEST || SPANS_PER_REQUEST);
@@ -349,13 +351,13 @@ for (const n of counts) {
   rows.push({ n, paced: p, full });
   console.log(
     `${String(n).padStart(5)} subscribers     at ${fmt(p.sentPerS, 0)} spans/s: ${fmt(p.eventsPerS, 0)} events/s delivered, latency p50 ${fmt(p.p50, 1)} ms p99 ${fmt(p.p99, 1)} ms (${p.n} events, ${p.busyRounds} rounds held as busy)` +
-      ` | full speed: ingest ${fmt(full.spansPerS, 0)} spans/s, ${fmt(full.eventsPerS, 0)} events/s delivered, ${fmt(full.eventsPerWrite, 2)} events per socket write, ${full.busyRounds} rounds held as busy` +
+      ` | full speed: ingest ${fmt(full.spansPerS, 0)} spans/s (${busyShare(full)}), ${fmt(full.eventsPerS, 0)} events/s delivered, ${fmt(full.eventsPerWrite, 2)} events per socket write, ${full.busyRounds} rounds held as busy` +
       `\n                      event-loop delay while paced: gateway p50 ${fmt(p.gatewayLoop.p50, 1)} / p99 ${fmt(p.gatewayLoop.p99, 1)} / max ${fmt(p.gatewayLoop.max, 1)} ms, load generator p99 ${fmt(p.clientLoopP99, 1)} ms, subscribers' worker p99 ${fmt(p.worker.loopP99, 1)} ms (${fmt(p.worker.utilisation * 100, 0)} % busy)`,
   );
   await unsubscribe();
 }
 const base2 = await throughput();
-console.log(`no subscribers again  ingest ${fmt(base2.spansPerS, 0).padStart(8)} spans/s`);
+console.log(`no subscribers again  ingest ${fmt(base2.spansPerS, 0).padStart(8)} spans/s (${busyShare(base2)})`);
 const baseline = (base1.spansPerS + base2.spansPerS) / 2;
 
 console.log(`\nsubscribers | events/s @${fmt(pacedRate / 1000, 1)}k | p50 ms | p99 ms | ingest spans/s (full) | vs no subscribers`);
@@ -368,11 +370,18 @@ for (const r of rows) {
 // Gateway CPU per delivered event at full speed: the phase's CPU time less what its spans cost
 // without subscribers (µs per span of the two baselines), over the events delivered.
 const baseCpuPerSpan = (base1.cpuMs + base2.cpuMs) / (base1.spans + base2.spans);
+// With the gateway short of requests in a phase (under 100 % of its core: the load generator's core
+// also runs the subscribers' worker, and with --replica the replica and Redis), spans/s measures the
+// load generator; spans per CPU-second of the gateway is what it ingests where it is the bottleneck.
 console.log(`\ngateway CPU at full speed: ${fmt(baseCpuPerSpan * 1000, 1)} µs per span without subscribers`);
 for (const r of rows) {
   const perSpan = r.full.cpuMs / r.full.spans;
   const perEvent = r.full.events > 0 ? (r.full.cpuMs - baseCpuPerSpan * r.full.spans) / r.full.events : NaN;
-  console.log(`${String(r.n).padStart(5)} subscribers: ${fmt(perSpan * 1000, 1)} µs per span, ${fmt(perEvent * 1000, 1)} µs per delivered event (${fmt(r.full.events, 0)} events)`);
+  const cost = 1 - baseCpuPerSpan / perSpan;
+  console.log(
+    `${String(r.n).padStart(5)} subscribers: ${fmt(perSpan * 1000, 1)} µs per span, ${fmt(perEvent * 1000, 1)} µs per delivered event (${fmt(r.full.events, 0)} events); ` +
+      `spans per gateway CPU-second ${cost >= 0 ? '−' : '+'}${fmt(Math.abs(cost) * 100, 1)} % against none`,
+  );
 }
 console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(`(baseline: mean of ${fmt(base1.spansPerS, 0)} and ${fmt(base2.spansPerS, 0)} spans/s without subscribers)`);

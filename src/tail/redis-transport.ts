@@ -21,9 +21,11 @@
 // A batch that is exactly what one OTLP request decodes into (no processor changed it: the pipeline
 // says so by passing the request along) travels as that request's body, and the replicas that get
 // it decode it themselves: sending the body costs the ingesting replica a copy of its bytes, where
-// serializing the records cost it ~1.5 µs per span, so tails served by other replicas cost ingest
-// next to nothing. It is sent so only while every replica listening to the channel has announced
-// that it decodes requests (`requests`), and only when its body is at most MAX_REQUEST_BYTES.
+// serializing the records cost it ~1.5 µs per span, so busy tails served by other replicas cost
+// ingest little. It is sent so only while every replica listening to the channel has announced
+// that it decodes requests (`requests`), when at least half its records are wanted there (a few
+// wanted records cost less serialized than the whole request decoded), and when its body is at most
+// MAX_REQUEST_BYTES.
 //
 // Other records travel in V8's serialization (node:v8), which keeps bigint nanoseconds, NaN and ±Infinity
 // (JSON wrote them as null: "NaN" attributes read "null" on other replicas), and writes an object
@@ -411,13 +413,14 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
       // Only what the other replicas' subscribers can match: one selective tail elsewhere would
       // otherwise cost this replica the serialization of every record (a quarter of its ingest).
       const { wanted, requests } = remoteSend(channel);
-      const asRequest = request !== undefined && requests && request.body.length <= MAX_REQUEST_BYTES;
-      if (asRequest) {
-        // A request goes whole once one of its records is wanted (the others' tails filter the rest).
-        if (wanted && !records.some(wanted)) return;
-      } else {
-        if (wanted) records = records.filter(wanted);
-        if (records.length === 0) return;
+      let asRequest = requests && request !== undefined && request.body.length <= MAX_REQUEST_BYTES ? request : undefined;
+      if (wanted) {
+        const matching = records.filter(wanted);
+        if (matching.length === 0) return;
+        // The request goes whole (the others' tails filter the rest) while at least half its
+        // records are wanted; fewer cost less serialized here than decoded whole there.
+        if (matching.length * 2 < records.length) asRequest = undefined;
+        if (!asRequest) records = matching;
       }
       // Redis not reading (a dead path: the socket still says ready): what waits unwritten is bounded.
       if ((pub.stream?.writableLength ?? 0) > MAX_UNSENT_BYTES) return publishFailed(records.length, `more than ${MAX_UNSENT_BYTES} bytes wait to be sent to Redis`);
@@ -425,7 +428,7 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
       try {
         if (asRequest) {
           // serialize copies the body, which stays the receiver's.
-          const message: RequestMessage = { request: request.body, format: request.format, receivedAt: request.receivedAt };
+          const message: RequestMessage = { request: asRequest.body, format: asRequest.format, receivedAt: asRequest.receivedAt };
           messages = [{ bytes: serialize(message), records: records.length, request: true }];
         } else {
           const encoded = encodeRecords(records);

@@ -214,7 +214,7 @@ describe('a batch that is exactly what its OTLP request decodes into goes to oth
     return { request, records: decodeRequest('logs', body, 'json', 't', undefined, request.receivedAt).items };
   };
 
-  test('the other replica decodes it into the same records; one with no wanted record is not sent; records go serialized to a replica that does not decode requests, and for a body over 4 MiB', async () => {
+  test('the other replica decodes it into the same records; one with no wanted record is not sent; records go serialized when under half are wanted, to a replica that does not decode requests, and for a body over 4 MiB', async () => {
     const redis = await startRedis();
     const obs = new Redis(redis.url, {});
     const kinds: string[] = [];
@@ -241,6 +241,13 @@ describe('a batch that is exactly what its OTLP request decodes into goes to oth
       // None of its records wanted on B: nothing sent.
       const cart = logsRequest(['cart']);
       a.publish('t', 'logs', cart.records, cart.request);
+      // A quarter wanted: those records, serialized (cheaper than B decoding the whole request).
+      const few = logsRequest(['checkout', 'cart', 'cart', 'cart']);
+      a.publish('t', 'logs', few.records, few.request);
+      await waitFor(async () => onB.length, (n) => n === 2, 'the wanted quarter on B');
+      assert.deepEqual(onB[1], few.records.slice(0, 2));
+      onB.splice(1);
+      kinds.splice(1);
       // Over 4 MiB: as its records, in messages of about 1 MB.
       const large = logsRequest(['checkout'], 'x'.repeat(4 << 20));
       a.publish('t', 'logs', large.records, large.request);
