@@ -58,9 +58,9 @@ export function createTailService(cfg: GatewayConfig['tail'], logger: Logger, fl
       if (redis) {
         const s = redis.stats();
         samples.push(
-          { name: 'teleql_tail_redis_published_records_total', help: 'Tail records sent to other replicas through Redis', type: 'counter', value: s.published },
+          { name: 'teleql_tail_redis_published_records_total', help: 'Tail records sent to other replicas through Redis (of a batch sent as its OTLP request, every record, wanted there or not)', type: 'counter', value: s.published },
           { name: 'teleql_tail_redis_published_requests_total', help: 'Messages to other replicas that carried the OTLP request a batch was decoded from (decoded there) instead of its records serialized', type: 'counter', value: s.publishedRequests },
-          { name: 'teleql_tail_redis_received_records_total', help: 'Tail records received from other replicas through Redis', type: 'counter', value: s.received },
+          { name: 'teleql_tail_redis_received_records_total', help: 'Tail records received from other replicas through Redis (of a request, every record it decodes into)', type: 'counter', value: s.received },
           { name: 'teleql_tail_redis_publish_errors_total', help: 'Publishes to Redis that failed (Redis unreachable, or no answer within 5 s: one sent before a hang may still be delivered when Redis resumes)', type: 'counter', value: s.publishErrors },
           { name: 'teleql_tail_redis_reconnects_total', help: 'Times the Redis subscriber connection came back after it was lost (tails missed other replicas\' records meanwhile)', type: 'counter', value: s.reconnects },
         );
