@@ -13,7 +13,7 @@
 // After each paced phase it says what held every event over 100 ms (bench/tail-attribution.ts).
 // Options: --subscribers 10,100,1000, --seconds N, --rate N, --step-rows N, --step-ms N,
 // --flush-ms N, --busy-flush-ms N (tail.flushIntervalMs, busyFlushIntervalMs), --profile DIR.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,7 +94,12 @@ const SETTLE_MS = arg('settle-ms', 1500);
 // Redis run on CPU 1 beside the load generator, so the ingesting gateway's core pays only for
 // publishing to Redis: the deployment docs/live-tails.md suggests for many busy tails.
 const replica = process.argv.includes('--replica');
+// --replica-nice N: the tail replica and Redis run at this nice value, so the load generator on the
+// same core is served first: the ingesting gateway is then fed at full speed, and the replica
+// delivers with what is left (events/s delivered says how much).
+const REPLICA_NICE = arg('replica-nice', 0);
 const redis = replica ? await startRedis() : undefined;
+if (redis && REPLICA_NICE) execFileSync('renice', ['-n', String(REPLICA_NICE), '-p', String(redis.pid)]);
 const gatewayConfig = (db: string) =>
   `storage:\n  duckdb:\n    path: ${join(dir, db)}\n    threads: 1\n    writeStepRows: ${STEP_ROWS}\n${STEP_MS ? `    writeStepMs: ${STEP_MS}\n` : ''}` +
   `tail:\n  maxSubscriptions: 5000\n  maxPerTenant: 5000\n${FLUSH_MS >= 0 ? `  flushIntervalMs: ${FLUSH_MS}\n` : ''}${BUSY_FLUSH_MS >= 0 ? `  busyFlushIntervalMs: ${BUSY_FLUSH_MS}\n` : ''}` +
@@ -122,7 +127,7 @@ const tailGqlPort = tailPorts[2]!;
 const replicaConfig = join(dir, 'replica.yaml');
 if (replica) writeFileSync(replicaConfig, gatewayConfig('replica.duckdb'));
 const tailGateway: ChildProcess | undefined = replica
-  ? spawn(process.execPath, ['--import', 'tsx', gatewayMain, 'serve', '--config', replicaConfig], { env: gatewayEnv(tailPorts), stdio: ['ignore', 'inherit', 'inherit'] })
+  ? spawn('nice', ['-n', String(REPLICA_NICE), process.execPath, '--import', 'tsx', gatewayMain, 'serve', '--config', replicaConfig], { env: gatewayEnv(tailPorts), stdio: ['ignore', 'inherit', 'inherit'] })
   : undefined;
 type LoopDelay = ProbeReading['loop'];
 /** The gateway's event-loop delay (ms), stalls and GC since the last reset. */
@@ -331,7 +336,7 @@ async function paced(rate: number): Promise<{
 console.log(`machine: ${machine()}`);
 console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log(fromDist ? 'gateway: dist/ (what npm start runs)' : 'gateway: the TypeScript sources through tsx (dist/ is missing or older than a source: `npm run build` to measure what npm start runs)');
-if (replica) console.log('--replica: the subscribers use a tail replica (CPU 1) that hears the ingesting gateway through Redis (CPU 1)');
+if (replica) console.log(`--replica: the subscribers use a tail replica (CPU 1) that hears the ingesting gateway through Redis (CPU 1)${REPLICA_NICE ? `, both at nice ${REPLICA_NICE}` : ''}`);
 console.log(
   `gateway pinned to CPU 0, load generator (main thread) and subscribers (worker thread) on CPU 1; ${seconds} s per phase; ` +
     `tail.flushIntervalMs ${FLUSH_MS >= 0 ? FLUSH_MS : 'default'}, busyFlushIntervalMs ${BUSY_FLUSH_MS >= 0 ? BUSY_FLUSH_MS : 'default'}; ` +
@@ -339,8 +344,14 @@ console.log(
     `paced phases start ${SETTLE_MS} ms after the subscriptions opened\n`,
 );
 
-// A discarded warm-up, so the first baseline does not include V8 and DuckDB warming up.
+// A discarded warm-up, so the first baseline does not include V8 and DuckDB warming up; then one
+// with the most subscribers, so no phase meets the delivery path cold (a tail replica gets no
+// request before its first subscriber: with `--subscribers 1000` alone, its first paced half
+// second decoded and delivered through cold code, p99 135–189 ms).
 await throughput();
+await subscribe(Math.max(...counts));
+await throughput();
+await unsubscribe();
 const base1 = await throughput();
 /** The ingesting gateway's CPU time over the phase's wall time: under 100 % it waited for requests (the load generator's core was short). */
 const busyShare = (t: { cpuMs: number; seconds: number }) => `gateway ${fmt(t.cpuMs / (t.seconds * 10), 0)} % of its core`;
