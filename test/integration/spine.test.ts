@@ -556,6 +556,10 @@ describe('spine: OTLP in → DuckDB → GraphQL out', () => {
       assert.equal(lint.status, 0, lint.stdout + lint.stderr);
     }
     const graphiql = await fetch(gw.graphqlUrl, { headers: { accept: 'text/html' } });
-    assert.match(await graphiql.text(), /graphiql/i);
+    const page = await graphiql.text();
+    assert.match(page, /YogaGraphiQL\.renderYogaGraphiQL/);
+    assert.match(page, /"title":"teleql"/);
+    // Its scripts and styles are in the page: a browser that cannot reach unpkg.com still gets GraphiQL.
+    assert.doesNotMatch(page, /<script[^>]*\ssrc=|<link[^>]*\shref=["']?https?:/i);
   });
 });
