@@ -37,9 +37,9 @@ export interface Component {
 export interface Consumer<S extends Signal> {
   /**
    * `request`: the OTLP request the items were decoded from, when a receiver has one. Processors
-   * need not pass it on; the pipeline hands it to its tap only while no processor before the tap
+   * need not pass it on; the pipeline hands it to its tap only while no processor of the pipeline
    * mutates data, so that decoding it again gives these very items (the Redis tail transport sends
-   * it instead of serializing them).
+   * it instead of serializing them). A wrapper around a pipeline's head must pass it on.
    */
   consume(items: readonly SignalItems[S][], request?: OtlpRequest): Promise<void>;
 }

@@ -135,7 +135,7 @@ interface Announcement {
   hello?: boolean;
 }
 
-/** A message that carries one OTLP request instead of records (see the header). */
+/** A message that carries one OTLP request instead of records (see the comment at the top). */
 interface RequestMessage {
   request: Buffer;
   format: OtlpRequest['format'];
@@ -203,6 +203,8 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
   let subscribeWarned = false;
   /** At most one warning a minute about records not sent (each failure is counted). */
   const warnNotSent = throttledLog(60_000);
+  /** And about messages that cannot be read (nothing this version sends). */
+  const warnUndecodable = throttledLog(60_000);
   const publishFailed = (count: number, why: string) => {
     stats.publishErrors += count;
     warnNotSent(() => log.warn({ err: why }, 'live-tail records not sent to other replicas (teleql_tail_redis_publish_errors_total counts them)'));
@@ -356,7 +358,9 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
   sub.on('messageBuffer', (channelBytes: Buffer, message: Buffer) => {
     const channel = channelBytes.toString();
     if (channel === control) return onAnnouncement(message.toString());
-    if (message.length < header.length || message.subarray(0, header.length).equals(header)) return;
+    // The sending replica's ID and a line break (its own messages are skipped).
+    const headerEnd = message.indexOf(10) + 1;
+    if (headerEnd === 0 || message.subarray(0, headerEnd).equals(header)) return;
     let topic: TailTopic | undefined;
     let tenant = '';
     for (const [p, t] of topicPrefix) {
@@ -369,11 +373,15 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
     if (!topic) return;
     let records: unknown;
     try {
-      records = deserialize(message.subarray(header.length));
+      records = deserialize(message.subarray(headerEnd));
       const signal = SIGNAL_OF_TOPIC[topic];
-      if (isRequestMessage(records) && signal) records = decodeRequest(signal, records.request, records.format, tenant, undefined, records.receivedAt).items;
+      if (isRequestMessage(records) && signal) {
+        // No replica sends more; anything that can publish to Redis could make every replica decode more.
+        if (records.request.length > MAX_REQUEST_BYTES) throw new Error(`a request of ${records.request.length} bytes, over the ${MAX_REQUEST_BYTES} replicas send`);
+        records = decodeRequest(signal, records.request, records.format, tenant, undefined, records.receivedAt).items;
+      }
     } catch (err) {
-      log.warn({ err: (err as Error).message, channel }, 'undecodable tail message from redis');
+      warnUndecodable(() => log.warn({ err: (err as Error).message, channel }, 'undecodable tail message from redis (logged at most once a minute)'));
       return;
     }
     if (!Array.isArray(records)) return;

@@ -3,7 +3,7 @@
 // replica (only what its subscribers can match).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { deserialize } from 'node:v8';
+import { deserialize, serialize } from 'node:v8';
 import pino from 'pino';
 import { createRedisTransport, defaultChannelPrefix, encodeRecords } from '../../../src/tail/redis-transport.ts';
 import { Redis, redisUrlForDisplay } from '../../../src/startup/ioredis.ts';
@@ -273,6 +273,35 @@ describe('a batch that is exactly what its OTLP request decodes into goes to oth
     } finally {
       await Promise.all([a.close!(), b.close!()]);
       obs.disconnect();
+      await redis.stop();
+    }
+  });
+
+  test('what another publisher sends that cannot be read is dropped and logged at most once a minute; a request over 4 MiB is not decoded', async () => {
+    const redis = await startRedis();
+    const lines: { msg: string; err?: string }[] = [];
+    const b = createRedisTransport({ url: redis.url, logger: pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) }), heartbeatMs: 60_000 });
+    const raw = new Redis(redis.url, {});
+    const onB: unknown[][] = [];
+    try {
+      await b.start!();
+      b.listen('t', 'logs', (records) => onB.push([...records]));
+      await waitFor(async () => (await raw.pubsub('NUMSUB', LOGS))[1], (n) => n === 1, 'B subscribed');
+      // A header of any length before the line break (the sender's replica ID).
+      const send = (message: unknown) => raw.publish(LOGS, Buffer.concat([Buffer.from('short\n'), serialize(message)]));
+      for (let i = 0; i < 50; i++) await send({ request: Buffer.from('not protobuf'), format: 'protobuf', receivedAt: 1n });
+      await raw.publish(LOGS, Buffer.from('no line break at all'));
+      const large = logsRequest(['checkout'], 'x'.repeat(4 << 20));
+      await send({ request: large.request.body, format: 'json', receivedAt: 1n });
+      const good = logsRequest(['checkout']);
+      await send({ request: good.request.body, format: 'json', receivedAt: good.request.receivedAt });
+      await waitFor(async () => onB.length, (n) => n === 1, 'the readable request delivered');
+      assert.deepEqual(onB[0], good.records);
+      const warned = lines.filter((l) => /undecodable tail message/.test(l.msg));
+      assert.equal(warned.length, 1, JSON.stringify(warned));
+    } finally {
+      raw.disconnect();
+      await b.close!();
       await redis.stop();
     }
   });
