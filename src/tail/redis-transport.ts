@@ -421,22 +421,22 @@ export function createRedisTransport(opts: RedisTransportOptions): RedisTranspor
       // Only what the other replicas' subscribers can match: one selective tail elsewhere would
       // otherwise cost this replica the serialization of every record (a quarter of its ingest).
       const { wanted, requests } = remoteSend(channel);
-      let asRequest = requests && request !== undefined && request.body.length <= MAX_REQUEST_BYTES ? request : undefined;
+      let requestToSend = requests && request !== undefined && request.body.length <= MAX_REQUEST_BYTES ? request : undefined;
       if (wanted) {
         const matching = records.filter(wanted);
         if (matching.length === 0) return;
         // The request goes whole (the others' tails filter the rest) while at least half its
         // records are wanted; fewer cost less serialized here than decoded whole there.
-        if (matching.length * 2 < records.length) asRequest = undefined;
-        if (!asRequest) records = matching;
+        if (matching.length * 2 < records.length) requestToSend = undefined;
+        if (!requestToSend) records = matching;
       }
       // Redis not reading (a dead path: the socket still says ready): what waits unwritten is bounded.
       if ((pub.stream?.writableLength ?? 0) > MAX_UNSENT_BYTES) return publishFailed(records.length, `more than ${MAX_UNSENT_BYTES} bytes wait to be sent to Redis`);
       let messages: { bytes: Buffer; records: number; request?: true }[];
       try {
-        if (asRequest) {
+        if (requestToSend) {
           // serialize copies the body, which stays the receiver's.
-          const message: RequestMessage = { request: asRequest.body, format: asRequest.format, receivedAt: asRequest.receivedAt };
+          const message: RequestMessage = { request: requestToSend.body, format: requestToSend.format, receivedAt: requestToSend.receivedAt };
           messages = [{ bytes: serialize(message), records: records.length, request: true }];
         } else {
           const encoded = encodeRecords(records);
